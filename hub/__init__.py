@@ -1,0 +1,30 @@
+"""The township hub: sync API, case handling, deadlines, console and public status page."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the hub app: defaults, instance config, DAIBAN_HUB_* environment, then subsystems."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(
+        DATA_DIR=os.environ.get("DAIBAN_HUB_DIR", app.instance_path),
+        DATABASE_URL=os.environ.get("DATABASE_URL"),
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        SECRET_KEY=None,
+    )
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("DAIBAN_HUB")
+    else:
+        app.config.from_mapping(test_config)
+
+    from . import api, web
+
+    web.init_app(app)
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,97 @@
+"""The sync API blueprint: /api/v1/sync, /api/v1/enroll, /api/v1/openapi.json and /healthz."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from shared import encoding, protocol
+
+from . import enrolment
+from .ingest import handle_sync
+from .openapi import spec
+
+bp = Blueprint("api", __name__)
+
+JSON = "application/json"
+
+
+def _signed(status: int, raw: bytes) -> Response:
+    return Response(raw, status=status, mimetype=JSON)
+
+
+def _hub_key():  # type: ignore[no-untyped-def]
+    return current_app.extensions["daiban_hub_key"]
+
+
+def _read_body() -> bytes:
+    """The request body, inflated within the limit; ProtocolError when it cannot be read."""
+    if (request.mimetype or "") != JSON:
+        raise protocol.error("bad_content_type")
+    raw = request.get_data(cache=False)
+    if request.headers.get("Content-Encoding", "").lower() == "deflate":
+        try:
+            raw = encoding.decompress(raw, protocol.MAX_INFLATED_BYTES)
+        except encoding.EncodingError as exc:
+            code = "too_large" if "limit" in str(exc) else "bad_body"
+            raise protocol.error(code, detail=str(exc)) from exc
+    return raw
+
+
+def _refusal(exc: protocol.ProtocolError) -> Response:
+    body = protocol.response_body(
+        "", "", ack=None, last_seq=0, last_hash=protocol.GENESIS_HASH, updates=[], cursor=0, more=False,
+        error_body=exc.to_body(),
+    )
+    return _signed(exc.status, protocol.seal(_hub_key(), body))
+
+
+@bp.post("/api/v1/sync")
+def sync() -> Response:
+    """Take one signed message from a node and answer with a signed response."""
+    try:
+        raw = _read_body()
+    except protocol.ProtocolError as exc:
+        return _refusal(exc)
+    status, out = handle_sync(raw, _hub_key())
+    return _signed(status, out)
+
+
+@bp.post("/api/v1/enroll")
+def enroll() -> Response:
+    """Register a node's key with a one-time code; answer signed and bound to the code."""
+    try:
+        raw = _read_body()
+        msg = encoding.parse(raw)
+        if not isinstance(msg, dict) or not all(isinstance(msg.get(k), str) for k in ("code", "pubkey")):
+            raise protocol.error("bad_body", detail="code and pubkey are required")
+        if msg.get("v") not in protocol.SUPPORTED_VERSIONS:
+            raise protocol.error("unsupported_version")
+        body = enrolment.enroll(msg["code"], msg["pubkey"], str(msg.get("app_version", ""))[:32], _hub_key())
+    except encoding.EncodingError as exc:
+        return _refusal(protocol.error("bad_body", detail=str(exc)))
+    except protocol.ProtocolError as exc:
+        return _refusal(exc)
+    env = encoding.parse(protocol.seal(_hub_key(), body))
+    env["mac"] = protocol.enrolment_mac(msg["code"].replace("-", "").replace(" ", "").upper(), body)
+    return _signed(200, encoding.canonical(env))
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi() -> Response:
+    """The sync API as OpenAPI 3."""
+    return jsonify(spec())
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """Liveness and database reachability."""
+    from .db import database
+
+    database.execute_sql("SELECT 1")
+    return jsonify({"status": "ok", "service": "hub", "protocol": protocol.PROTOCOL_VERSION})
+
+
+@bp.app_errorhandler(413)
+def too_large(_exc: Exception) -> Response:
+    """Bodies over the limit get the documented refusal, so the node splits its batch."""
+    return _refusal(protocol.error("too_large", limit=protocol.MAX_BODY_BYTES))

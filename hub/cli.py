@@ -1,0 +1,129 @@
+"""`daiban hub …` commands: init, migrate, run, enroll-code, revoke, act."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from shared import states
+
+
+def _app():  # type: ignore[no-untyped-def]
+    from . import create_app
+
+    return create_app()
+
+
+@click.group(name="hub")
+@click.option("--dir", "data_dir", envvar="DAIBAN_HUB_DIR", help="数据目录（密钥、SQLite 数据库）")
+def cli(data_dir: str | None) -> None:
+    """乡镇中心（hub）管理命令。"""
+    if data_dir:
+        os.environ["DAIBAN_HUB_DIR"] = data_dir
+
+
+@cli.command()
+def init() -> None:
+    """Create the hub key and database (safe to run twice)."""
+    from .db import database
+    from .keys import key_path
+    from .schema import migrate
+    from shared import signing
+
+    app = _app()
+    with database.connection_context():
+        before, after = migrate()
+    pub = signing.public_b64(app.extensions["daiban_hub_key"])
+    click.echo(f"中心已初始化：{app.config['DATA_DIR']}（数据库结构版本 {before} → {after}）")
+    click.echo(f"中心密钥指纹：{signing.fingerprint(pub)}  密钥文件：{key_path(app.config['DATA_DIR'])}")
+
+
+@cli.command(name="migrate")
+def migrate_cmd() -> None:
+    """Bring the database schema up to date (safe to run twice)."""
+    from .db import database
+    from .schema import migrate
+
+    _app()
+    with database.connection_context():
+        before, after = migrate()
+    click.echo(f"数据库结构版本 {before} → {after}")
+
+
+@cli.command(name="enroll-code")
+@click.option("--village", required=True, help="行政村名称")
+@click.option("--hours", default=24, show_default=True, help="有效小时数")
+def enroll_code(village: str, hours: int) -> None:
+    """Issue a one-time enrolment code for a village."""
+    from datetime import timedelta
+
+    from .db import database
+    from .enrolment import issue_code
+
+    _app()
+    with database.connection_context():
+        code = issue_code(village, timedelta(hours=hours))
+    click.echo(code)
+
+
+@cli.command()
+@click.option("--village", required=True)
+def revoke(village: str) -> None:
+    """Revoke the village's node key at once (stolen or replaced PC)."""
+    from .db import database
+    from .enrolment import revoke as do_revoke
+
+    _app()
+    with database.connection_context():
+        try:
+            node = do_revoke(village)
+        except LookupError:
+            raise click.ClickException(f"没有找到行政村：{village}")
+    click.echo(f"已停用 {village} 的代办点（{node.fingerprint}）")
+
+
+@cli.command()
+@click.argument("receipt_code")
+@click.argument("action", type=click.Choice(sorted(states.ACTIONS)))
+@click.option("--missing", multiple=True, help="所缺材料编码（补正时，可多次）")
+@click.option("--reason", help="理由（不予受理/不予批准时必填）")
+@click.option("--basis", "legal_basis", help="法律依据（不予受理/不予批准时必填）")
+@click.option("--note")
+@click.option("--actor", default="cli")
+def act(receipt_code: str, action: str, missing: tuple[str, ...], reason: str | None,
+        legal_basis: str | None, note: str | None, actor: str) -> None:
+    """Apply a case action (accept, ask_materials, refuse, approve, deny)."""
+    from shared.receipt_codes import normalise
+
+    from .cases import CaseError, act as do_act
+    from .db import database
+
+    _app()
+    with database.connection_context():
+        try:
+            case = do_act(normalise(receipt_code), action, actor, missing=list(missing), reason=reason,
+                          legal_basis=legal_basis, note=note)
+        except CaseError as exc:
+            click.echo(exc.message, err=True)
+            sys.exit(2)
+    click.echo(f"{case.receipt_code}: {states.LABELS[case.state]}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=8700, type=int)
+@click.option("--threads", default=8, type=int)
+def run(host: str, port: int, threads: int) -> None:
+    """Serve the hub with waitress."""
+    from waitress import serve
+
+    from .db import database
+    from .schema import migrate
+
+    app = _app()
+    with database.connection_context():
+        migrate()
+    click.echo(f"中心已启动：http://{host}:{port}/")
+    serve(app, host=host, port=port, threads=threads, ident="daiban-hub")

@@ -1,0 +1,311 @@
+"""The sync endpoint's logic, shared by HTTP and USB bundles: verify, ingest, answer.
+
+The hub answers only after the transaction holding the batch has committed, and it
+re-validates every event: a bad event is recorded as refused and told to the
+village, it never blocks the node's chain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from shared import encoding, protocol, states
+from shared.catalogue import Catalogue
+from shared.receipt_codes import is_valid as receipt_code_valid
+from shared.receipt_codes import normalise as normalise_receipt
+from shared.validation import validate_capture
+
+from . import cases, deadlines, routing
+from .catalogue_store import current as current_catalogue
+from .clock import china_date, now
+from .db import database
+from .models import Batch, Case, ForkAlert, HubEvent, Node, NodeEvent
+
+
+def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey) -> tuple[int, bytes]:
+    """Process one sync message (batch, poll or hello); returns (HTTP status, signed response bytes)."""
+    request_hash = encoding.digest(raw)
+    node_id = ""
+    try:
+        body, sig = protocol.open_envelope(raw)
+        node_id = str(body.get("node_id", ""))[:40]
+        request_hash = protocol.body_hash(body)
+        node = Node.get_or_none(Node.node_id == node_id)
+        if node is None:
+            raise protocol.error("unknown_node")
+        if node.status != "active":
+            raise protocol.error("revoked")
+        if not protocol.verify_body(node.pubkey, body, sig):
+            raise protocol.error("bad_signature")
+        kind = body.get("kind")
+        if kind == "batch":
+            protocol.check_batch_shape(body)
+            ack = ingest_batch(node, body, request_hash)
+            out = answer(node_id, body, request_hash, ack=ack)
+        elif kind in ("poll", "hello"):
+            record_contact(node, body)
+            out = answer(node_id, body, request_hash, ack=None, hello=kind == "hello")
+        else:
+            raise protocol.error("bad_body", detail="unknown message kind")
+        return 200, protocol.seal(hub_key, out)
+    except protocol.ProtocolError as exc:
+        node = Node.get_or_none(Node.node_id == node_id) if node_id else None
+        out = protocol.response_body(
+            node_id,
+            request_hash,
+            ack=None,
+            last_seq=node.last_seq if node else 0,
+            last_hash=node.last_hash if node else protocol.GENESIS_HASH,
+            updates=[],
+            cursor=0,
+            more=False,
+            error_body=exc.to_body(),
+        )
+        return exc.status, protocol.seal(hub_key, out)
+
+
+def record_contact(node: Node, body: dict[str, Any]) -> None:
+    """Remember when the node last spoke, its clock offset, queue and version."""
+    fields: dict[Any, Any] = {
+        Node.last_sync_at: now(),
+        Node.app_version: str(body.get("app_version", ""))[:32],
+    }
+    if isinstance(body.get("pending"), int):
+        fields[Node.pending_reported] = body["pending"]
+    if isinstance(body.get("cursor"), int):
+        fields[Node.reported_cursor] = body["cursor"]
+    if isinstance(body.get("catalogue_version"), int):
+        fields[Node.catalogue_version] = body["catalogue_version"]
+    try:
+        node_clock = protocol.parse_iso(body["node_clock"]).replace(tzinfo=None)
+        fields[Node.clock_offset_s] = int((node_clock - now()).total_seconds())
+    except (KeyError, ValueError, TypeError, AttributeError):
+        pass
+    Node.update(fields).where(Node.node_id == node.node_id).execute()
+
+
+def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> dict[str, Any]:
+    """Ingest a batch exactly once and return its ack; a re-send gets the stored ack."""
+    fork: protocol.ProtocolError | None = None
+    with database.atomic():
+        node = cases.lock_node(node.node_id)
+        stored = Batch.get_or_none((Batch.node == node) & (Batch.first_seq == body["first_seq"]))
+        if stored is not None and stored.hash == batch_hash:
+            record_contact(node, body)
+            return stored.ack
+        if stored is not None or body["first_seq"] <= node.last_seq:
+            fork = protocol.error("fork", resume_from=node.last_seq + 1, last_hash=node.last_hash)
+        else:
+            protocol.check_chain(node.last_seq, node.last_hash, body)
+            catalogue = current_catalogue()
+            results = [apply_event(node, ev, catalogue) for ev in body["events"]]
+            ack = {
+                "first_seq": body["first_seq"],
+                "last_seq": body["last_seq"],
+                "batch_hash": batch_hash,
+                "results": [r for r in results if r["status"] != "ok"],
+                "accepted": sum(1 for r in results if r["status"] == "ok"),
+            }
+            Batch.create(
+                node=node,
+                first_seq=body["first_seq"],
+                last_seq=body["last_seq"],
+                hash=batch_hash,
+                prev_hash=body["prev_hash"],
+                node_clock=str(body.get("node_clock", ""))[:40],
+                received_at=now(),
+                ack=ack,
+            )
+            Node.update(last_seq=body["last_seq"], last_hash=batch_hash).where(
+                Node.node_id == node.node_id
+            ).execute()
+            record_contact(node, body)
+            return ack
+    # Recorded in its own transaction: the refused batch itself leaves nothing behind.
+    with database.atomic():
+        ForkAlert.create(
+            node=node,
+            first_seq=body["first_seq"],
+            last_seq=body["last_seq"],
+            stored_hash=stored.hash if stored else None,
+            offered_hash=batch_hash,
+            at=now(),
+        )
+    raise fork
+
+
+def apply_event(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> dict[str, Any]:
+    """Validate and apply one node event; a refusal is recorded and flows back, never raised."""
+    handler = HANDLERS.get(str(ev.get("type")))
+    try:
+        if handler is None:
+            raise Refusal("unknown_event", "未知的事件类型")
+        if NodeEvent.get_or_none(NodeEvent.event_id == ev["id"]) is not None:
+            raise Refusal("duplicate_event", "该事件已在中心登记")
+        handler(node, ev, catalogue)
+        result = {"seq": ev["seq"], "status": "ok"}
+    except Refusal as ref:
+        result = {"seq": ev["seq"], "status": "refused", "code": ref.code, "message": ref.message}
+        cases.append_hub_event(
+            node,
+            ev["request_id"],
+            "event.refused",
+            {"seq": ev["seq"], "event_type": ev.get("type"), "code": ref.code, "message": ref.message,
+             "state": "invalid" if ev.get("type") == "request.captured" else None},
+            "system",
+        )
+    NodeEvent.create(
+        node=node,
+        seq=ev["seq"],
+        event_id=ev["id"] if result["status"] == "ok" else f"{ev['id'][:30]}~{ev['seq']}",
+        type=str(ev.get("type"))[:40],
+        request_id=ev["request_id"],
+        body=ev,
+        result=result["status"],
+        reason_code=result.get("code"),
+        reason=result.get("message"),
+    )
+    return result
+
+
+class Refusal(Exception):
+    """An event the hub will not apply, with its reason for the clerk."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    data = ev["data"]
+    errors = validate_capture(catalogue, data)
+    if errors:
+        raise Refusal(errors[0].code, "；".join(e.message for e in errors))
+    code = normalise_receipt(str(data.get("receipt_code", "")))
+    if not receipt_code_valid(code) or not code.startswith(node.village.prefix):
+        raise Refusal("bad_receipt_code", "收件编号无效")
+    if Case.get_or_none(Case.request_id == ev["request_id"]) or Case.get_or_none(Case.receipt_code == code):
+        raise Refusal("duplicate_request", "该申请已在中心登记")
+    item = catalogue.item(data["item_code"])
+    assert item is not None
+    received = now()
+    applicant = data["applicant"]
+    case = Case(
+        request_id=ev["request_id"],
+        receipt_code=code,
+        node=node,
+        village=node.village_id,
+        item_code=item["code"],
+        window=routing.window_for(catalogue, item["code"]),
+        mode=item["mode"],
+        state="received",
+        assignee=routing.assignee_for(item["window"]),
+        clerk=str(ev.get("clerk", ""))[:64],
+        applicant_name=applicant["name"],
+        id_number=applicant["id_number"],
+        phone=applicant["phone"],
+        captured=data,
+        materials_brought=list(data.get("materials", {}).get("brought", [])),
+        materials_missing=list(data.get("materials", {}).get("missing", [])),
+        received_at=received,
+        received_on=china_date(received),
+        updated_at=received,
+    )
+    case.deadline = deadlines.due_date(case, int(item["time_limit_days"]))
+    case.save(force_insert=True)
+    cases.announce(node, case, "system", catalogue, action="received")
+
+
+def _case_of(node: Node, ev: dict[str, Any]) -> Case:
+    case = Case.get_or_none(Case.request_id == ev["request_id"])
+    if case is None or case.node_id != node.node_id:
+        raise Refusal("unknown_request", "中心没有这件申请")
+    return case
+
+
+def _supplemented(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    case = _case_of(node, ev)
+    materials = ev["data"].get("materials")
+    if not isinstance(materials, list) or not materials or not all(isinstance(m, str) for m in materials):
+        raise Refusal("bad_materials", "补正材料不能为空")
+    if states.is_terminal(case.state):
+        raise Refusal("case_closed", "该事项已办结，不能再补正")
+    cases.supplement_arrived(node, case, materials, catalogue)
+
+
+def _feedback(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    case = _case_of(node, ev)
+    value = ev["data"].get("satisfaction")
+    if value not in ("满意", "基本满意", "不满意"):
+        raise Refusal("bad_feedback", "满意度只能是 满意、基本满意 或 不满意")
+    case.satisfaction = value
+    case.save()
+
+
+def _withdrawn(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    case = _case_of(node, ev)
+    if not states.can_transition(case.state, "withdrawn", case.mode):
+        raise Refusal("cannot_withdraw", f"当前状态（{states.LABELS[case.state]}）不能撤回")
+    case.state = "withdrawn"
+    case.closed_at = now()
+    case.updated_at = now()
+    case.save()
+    cases.announce(node, case, ev.get("clerk") or "system", catalogue, action="withdrawn")
+
+
+def _attachment(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    _case_of(node, ev)
+
+
+HANDLERS = {
+    "request.captured": _captured,
+    "request.supplemented": _supplemented,
+    "request.feedback": _feedback,
+    "request.withdrawn": _withdrawn,
+    "attachment.added": _attachment,
+}
+
+
+def answer(
+    node_id: str, body: dict[str, Any], request_hash: str, *, ack: dict[str, Any] | None, hello: bool = False
+) -> dict[str, Any]:
+    """The response body: ack, the node's standing, updates after its cursor, catalogue if newer."""
+    node = Node.get_by_id(node_id)
+    cursor = body.get("cursor") if isinstance(body.get("cursor"), int) else 0
+    rows = list(
+        HubEvent.select()
+        .where((HubEvent.node == node) & (HubEvent.cseq > cursor))
+        .order_by(HubEvent.cseq)
+        .limit(protocol.MAX_UPDATES_PER_RESPONSE + 1)
+    )
+    more = len(rows) > protocol.MAX_UPDATES_PER_RESPONSE
+    rows = rows[: protocol.MAX_UPDATES_PER_RESPONSE]
+    updates = [{"cseq": r.cseq, "type": r.type, "request_id": r.request_id, "at": protocol.iso(r.at), **r.body}
+               for r in rows]
+    catalogue = current_catalogue()
+    history = None
+    if hello:
+        acked = body.get("acked_seq") if isinstance(body.get("acked_seq"), int) else 0
+        hist = list(
+            NodeEvent.select()
+            .where((NodeEvent.node == node) & (NodeEvent.seq > acked))
+            .order_by(NodeEvent.seq)
+            .limit(protocol.MAX_UPDATES_PER_RESPONSE)
+        )
+        history = [h.body for h in hist]
+        more = more or (hist and hist[-1].seq < node.last_seq) or False
+    return protocol.response_body(
+        node_id,
+        request_hash,
+        ack=ack,
+        last_seq=node.last_seq,
+        last_hash=node.last_hash,
+        updates=updates,
+        cursor=rows[-1].cseq if rows else cursor,
+        more=bool(more),
+        catalogue=catalogue.to_dict() if body.get("catalogue_version", 0) < catalogue.version else None,
+        history=history,
+    )

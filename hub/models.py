@@ -1,0 +1,158 @@
+"""The hub's tables: villages and their nodes, ingested node events, cases and the hub's own log."""
+
+from __future__ import annotations
+
+import peewee
+
+from .db import BaseModel, JSONField
+
+
+class Village(BaseModel):
+    name = peewee.CharField(unique=True, max_length=100)
+    prefix = peewee.CharField(unique=True, max_length=2)
+    created_at = peewee.DateTimeField()
+
+
+class Node(BaseModel):
+    """A village node as the hub knows it: its key, where its chain stands, its health."""
+
+    node_id = peewee.CharField(primary_key=True, max_length=40)
+    village = peewee.ForeignKeyField(Village, backref="nodes", unique=True)
+    pubkey = peewee.CharField(max_length=64)
+    fingerprint = peewee.CharField(max_length=32)
+    status = peewee.CharField(max_length=16, default="active")  # active | revoked
+    enrolled_at = peewee.DateTimeField()
+    revoked_at = peewee.DateTimeField(null=True)
+    last_seq = peewee.BigIntegerField(default=0)
+    last_hash = peewee.CharField(max_length=64)
+    out_seq = peewee.BigIntegerField(default=0)  # last cseq of the hub's log for this node
+    reported_cursor = peewee.BigIntegerField(default=0)
+    pending_reported = peewee.IntegerField(default=0)
+    last_sync_at = peewee.DateTimeField(null=True)
+    clock_offset_s = peewee.IntegerField(null=True)
+    app_version = peewee.CharField(max_length=32, null=True)
+    catalogue_version = peewee.IntegerField(default=0)
+
+
+class EnrolmentCode(BaseModel):
+    code_hash = peewee.CharField(unique=True, max_length=64)
+    village = peewee.ForeignKeyField(Village, backref="codes")
+    created_at = peewee.DateTimeField()
+    expires_at = peewee.DateTimeField()
+    used_at = peewee.DateTimeField(null=True)
+
+
+class Batch(BaseModel):
+    """A batch as ingested; its stored ack is what a re-send gets back."""
+
+    node = peewee.ForeignKeyField(Node, backref="batches")
+    first_seq = peewee.BigIntegerField()
+    last_seq = peewee.BigIntegerField()
+    hash = peewee.CharField(max_length=64)
+    prev_hash = peewee.CharField(max_length=64)
+    node_clock = peewee.CharField(max_length=40)
+    received_at = peewee.DateTimeField()
+    ack = JSONField()
+
+    class Meta:
+        indexes = ((("node", "first_seq"), True),)
+
+
+class NodeEvent(BaseModel):
+    """One event of a node's log, exactly once per (node, seq)."""
+
+    node = peewee.ForeignKeyField(Node, backref="events")
+    seq = peewee.BigIntegerField()
+    event_id = peewee.CharField(max_length=40, unique=True)
+    type = peewee.CharField(max_length=40)
+    request_id = peewee.CharField(max_length=40, index=True)
+    body = JSONField()
+    result = peewee.CharField(max_length=16)  # ok | refused
+    reason_code = peewee.CharField(max_length=40, null=True)
+    reason = peewee.TextField(null=True)
+
+    class Meta:
+        indexes = ((("node", "seq"), True),)
+
+
+class Case(BaseModel):
+    """A request as the hub handles it: window, state, deadline (the hub owns these)."""
+
+    request_id = peewee.CharField(primary_key=True, max_length=40)
+    receipt_code = peewee.CharField(unique=True, max_length=12)
+    node = peewee.ForeignKeyField(Node, backref="cases")
+    village = peewee.ForeignKeyField(Village, backref="cases")
+    item_code = peewee.CharField(max_length=16, index=True)
+    window = peewee.CharField(max_length=8, index=True)
+    mode = peewee.CharField(max_length=16)
+    state = peewee.CharField(max_length=20, index=True)
+    assignee = peewee.CharField(max_length=64, null=True)
+    clerk = peewee.CharField(max_length=64, null=True)
+    applicant_name = peewee.CharField(max_length=64)
+    id_number = peewee.CharField(max_length=18)
+    phone = peewee.CharField(max_length=20)
+    captured = JSONField()
+    materials_brought = JSONField(default=list)
+    materials_missing = JSONField(default=list)
+    received_at = peewee.DateTimeField()
+    received_on = peewee.DateField()
+    deadline = peewee.DateField(null=True)
+    paused_since = peewee.DateField(null=True)
+    paused_days = peewee.IntegerField(default=0)
+    urgency = peewee.CharField(max_length=8, default="green")
+    closed_at = peewee.DateTimeField(null=True)
+    satisfaction = peewee.CharField(max_length=16, null=True)
+    updated_at = peewee.DateTimeField()
+
+
+class HubEvent(BaseModel):
+    """The hub's log for one village, numbered per node so the node's cursor never skips."""
+
+    node = peewee.ForeignKeyField(Node, backref="hub_events")
+    cseq = peewee.BigIntegerField()
+    request_id = peewee.CharField(max_length=40, index=True)
+    type = peewee.CharField(max_length=40)
+    body = JSONField()
+    actor = peewee.CharField(max_length=64)
+    at = peewee.DateTimeField()
+
+    class Meta:
+        indexes = ((("node", "cseq"), True),)
+
+
+class ForkAlert(BaseModel):
+    """A sequence seen twice with different content: for the supervisor."""
+
+    node = peewee.ForeignKeyField(Node, backref="forks")
+    first_seq = peewee.BigIntegerField()
+    last_seq = peewee.BigIntegerField()
+    stored_hash = peewee.CharField(max_length=64, null=True)
+    offered_hash = peewee.CharField(max_length=64)
+    at = peewee.DateTimeField()
+    resolved = peewee.BooleanField(default=False)
+
+
+class CatalogueVersion(BaseModel):
+    version = peewee.IntegerField(primary_key=True)
+    data = JSONField()
+    created_at = peewee.DateTimeField()
+    note = peewee.TextField(default="")
+
+
+class Setting(BaseModel):
+    key = peewee.CharField(primary_key=True, max_length=64)
+    value = peewee.TextField()
+
+
+ALL_MODELS = [
+    Village,
+    Node,
+    EnrolmentCode,
+    Batch,
+    NodeEvent,
+    Case,
+    HubEvent,
+    ForkAlert,
+    CatalogueVersion,
+    Setting,
+]

@@ -1,0 +1,47 @@
+"""Wiring the hub's database, key and secret into the app for each request."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from .db import bind, database, open_database
+from .keys import ensure_key
+from .models import Setting
+
+
+def database_url(data_dir: str, url: str | None) -> str:
+    """The configured URL, or the SQLite file in the data directory."""
+    return url or f"sqlite:///{Path(data_dir) / 'hub.sqlite3'}"
+
+
+def init_app(app: Flask) -> None:
+    """Open the database and key once per process, connect per request."""
+    data_dir = app.config["DATA_DIR"]
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    bind(open_database(database_url(data_dir, app.config.get("DATABASE_URL"))))
+    app.extensions["daiban_hub_key"] = ensure_key(data_dir)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = session_secret()
+
+    @app.before_request
+    def _connect() -> None:
+        database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc: BaseException | None) -> None:
+        if not database.is_closed():
+            database.close()
+
+
+def session_secret() -> str:
+    """The session signing key, made once and kept in the database, never in the repo."""
+    with database.connection_context():
+        if not database.table_exists(Setting._meta.table_name):
+            return secrets.token_hex(32)
+        row = Setting.get_or_none(Setting.key == "session_secret")
+        if row is None:
+            row = Setting.create(key="session_secret", value=secrets.token_hex(32))
+        return row.value

@@ -1,0 +1,29 @@
+"""The village node: the clerk's app, local SQLite, outbox, sync client and local status page."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the node app: defaults, instance config, DAIBAN_NODE_* environment, then subsystems."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(
+        DATA_DIR=os.environ.get("DAIBAN_NODE_DIR", app.instance_path),
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        SECRET_KEY=None,
+    )
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("DAIBAN_NODE")
+    else:
+        app.config.from_mapping(test_config)
+
+    from . import api, web
+
+    web.init_app(app)
+    app.register_blueprint(api.bp)
+    return app

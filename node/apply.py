@@ -1,0 +1,150 @@
+"""Applying the hub's signed answer: acks, the village's status updates, catalogue, resume point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import protocol, states
+
+from . import meta
+from .capture import now
+from .db import database
+from .models import Batch, Event, HubUpdate, Request
+
+# Hub actions that the clerk must see and usually print for the villager.
+ATTENTION_ACTIONS = {"accept", "ask_materials", "refuse", "approve", "deny"}
+
+
+def apply_response(body: dict[str, Any], batch: Batch | None) -> dict[str, int]:
+    """Apply one verified response in a single transaction; returns what changed."""
+    counts = {"acked": 0, "refused": 0, "updates": 0}
+    with database.atomic():
+        ack = body.get("ack")
+        if batch is not None and ack and ack.get("batch_hash") == batch.hash:
+            counts.update(_apply_ack(batch, ack))
+        counts["updates"] = apply_updates(body.get("updates") or [])
+        cursor = int(body.get("cursor") or 0)
+        if cursor > int(meta.get("cursor", 0)):
+            meta.put("cursor", cursor)
+        catalogue = body.get("catalogue")
+        if isinstance(catalogue, dict) and int(catalogue.get("version", 0)) > int(meta.get("catalogue_version", 0)):
+            meta.put("catalogue", catalogue)
+            meta.put("catalogue_version", int(catalogue["version"]))
+        _record_success(body)
+    return counts
+
+
+def _record_success(body: dict[str, Any]) -> None:
+    meta.put("last_sync_ok", protocol.iso(protocol.utcnow()))
+    meta.put("last_error", None)
+    try:
+        hub_time = protocol.parse_iso(body["hub_time"])
+        meta.put("clock_offset_s", int((protocol.utcnow() - hub_time).total_seconds()))
+    except (KeyError, ValueError):
+        pass
+
+
+def _apply_ack(batch: Batch, ack: dict[str, Any]) -> dict[str, int]:
+    refused = {r["seq"]: r for r in ack.get("results", []) if r.get("status") == "refused"}
+    Event.update(result="ok").where(Event.batch == batch.id).execute()
+    for seq, r in refused.items():
+        Event.update(result="refused", result_message=r.get("message")).where(Event.seq == seq).execute()
+    Batch.update(state="acked", last_error=None).where(Batch.id == batch.id).execute()
+    if batch.last_seq > int(meta.get("acked_seq", 0)):
+        meta.put("acked_seq", batch.last_seq)
+    return {"acked": batch.last_seq - batch.first_seq + 1, "refused": len(refused)}
+
+
+def apply_updates(updates: list[dict[str, Any]]) -> int:
+    """Apply the hub's log entries after our cursor, each once by its cseq."""
+    applied = 0
+    cursor = int(meta.get("cursor", 0))
+    for up in updates:
+        cseq = up.get("cseq")
+        if not isinstance(cseq, int) or cseq <= cursor:
+            continue
+        if HubUpdate.get_or_none(HubUpdate.cseq == cseq) is not None:
+            continue
+        HubUpdate.create(cseq=cseq, request_id=up.get("request_id", ""), type=up.get("type", ""), body=up,
+                         applied_at=now())
+        _apply_to_request(up)
+        applied += 1
+    return applied
+
+
+def _apply_to_request(up: dict[str, Any]) -> None:
+    req = Request.get_or_none(Request.request_id == up.get("request_id"))
+    if req is None:
+        return
+    if up.get("type") == "case.status" and up.get("state") in states.LABELS:
+        req.state = up["state"]
+        req.window = up.get("window") or req.window
+        req.window_name = up.get("window_name") or req.window_name
+        req.deadline = up.get("deadline")
+        req.hub_missing = up.get("missing") or []
+        req.hub_missing_names = up.get("missing_names") or []
+        req.reason = up.get("reason")
+        req.legal_basis = up.get("legal_basis")
+        req.note = up.get("note")
+        req.status_at = up.get("at")
+        if up.get("action") in ATTENTION_ACTIONS:
+            req.needs_attention = True
+    elif up.get("type") == "event.refused":
+        if up.get("state") == states.INVALID:
+            req.state = states.INVALID
+        req.reason = up.get("message")
+        req.needs_attention = True
+    req.updated_at = now()
+    req.save()
+
+
+def apply_resume(body: dict[str, Any]) -> bool:
+    """Align the local chain with where the hub says this node stands (the hub is the authority).
+
+    Returns True when more history remains to fetch.
+    """
+    hub_seq = int(body["last_seq"])
+    hub_hash = str(body["last_hash"])
+    with database.atomic():
+        local_seq = int(meta.get("next_seq", 1)) - 1
+        # Batches the hub already holds were delivered even if their ack was lost.
+        held = Batch.select().where((Batch.state == "pending") & (Batch.last_seq <= hub_seq))
+        for b in held:
+            Event.update(result="ok").where((Event.batch == b.id) & Event.result.is_null()).execute()
+            Batch.update(state="acked").where(Batch.id == b.id).execute()
+        # Batches the hub does not hold (a hub restored from backup) go again, byte for byte.
+        Batch.update(state="pending").where(Batch.first_seq > hub_seq).execute()
+        for ev in body.get("history") or []:
+            _restore_event(ev)
+        if hub_seq >= local_seq:
+            meta.put("next_seq", hub_seq + 1)
+            meta.put("last_hash", hub_hash)
+        meta.put("acked_seq", hub_seq)
+    return bool(body.get("more"))
+
+
+def _restore_event(ev: dict[str, Any]) -> None:
+    """Put back an event this node signed but lost (restored from an old backup, or a replacement PC)."""
+    if Event.get_or_none(Event.event_id == ev["id"]) is not None:
+        Event.update(seq=ev["seq"], result="ok").where(
+            (Event.event_id == ev["id"]) & Event.seq.is_null()
+        ).execute()
+        return
+    if Event.get_or_none(Event.seq == ev["seq"]) is not None:
+        return
+    Event.create(
+        event_id=ev["id"], seq=ev["seq"], type=ev["type"], request_id=ev["request_id"],
+        clerk=ev.get("clerk", ""), at=ev.get("at", ""), data=ev["data"], result="ok",
+    )
+    if ev["type"] == "request.captured" and Request.get_or_none(Request.request_id == ev["request_id"]) is None:
+        data = ev["data"]
+        applicant = data.get("applicant", {})
+        Request.create(
+            request_id=ev["request_id"], receipt_code=data["receipt_code"], item_code=data["item_code"],
+            kind=data["item_code"][:2], applicant_name=applicant.get("name", ""),
+            id_number=applicant.get("id_number", ""), id_tail=applicant.get("id_number", "")[-4:],
+            phone=applicant.get("phone", ""), address=applicant.get("address", ""), data=data,
+            materials_brought=data.get("materials", {}).get("brought", []),
+            materials_missing=data.get("materials", {}).get("missing", []),
+            state=states.RECEIVED, clerk=ev.get("clerk", ""), created_at=now(), updated_at=now(),
+        )

@@ -1,0 +1,136 @@
+"""Capturing requests and the clerk's later events; each commits the request and its event together."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from shared import protocol, states
+from shared.catalogue import Catalogue
+from shared.receipt_codes import new_code
+from shared.validation import FieldError, normalise_id_number, normalise_mobile, validate_capture
+
+from . import meta
+from .db import database
+from .models import Event, Request
+
+
+class CaptureError(Exception):
+    """The form has problems; nothing was saved. Holds every field error at once."""
+
+    def __init__(self, errors: list[FieldError]):
+        super().__init__("；".join(e.message for e in errors))
+        self.errors = errors
+
+
+def now() -> datetime:
+    """Naive UTC now, as stored."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def catalogue() -> Catalogue:
+    """The catalogue this node holds (synced down from the hub)."""
+    data = meta.get("catalogue")
+    return Catalogue(data) if data else Catalogue.default()
+
+
+def append_event(type_: str, request_id: str, clerk: str, data: dict[str, Any]) -> Event:
+    """Add an event to the outbox (caller holds the transaction); it gets its seq when batched."""
+    return Event.create(
+        event_id=protocol.new_id(),
+        type=type_,
+        request_id=request_id,
+        clerk=clerk,
+        at=protocol.iso(protocol.utcnow()),
+        data=data,
+    )
+
+
+def _unique_code(prefix: str) -> str:
+    while True:
+        code = new_code(prefix)
+        if not Request.select().where(Request.receipt_code == code).exists():
+            return code
+
+
+def capture_request(form: dict[str, Any], clerk: str) -> Request:
+    """Validate and save a new request; the event is queued unless the clerk holds it locally."""
+    cat = catalogue()
+    data = dict(form)
+    applicant = dict(data.get("applicant") or {})
+    if isinstance(applicant.get("id_number"), str):
+        applicant["id_number"] = normalise_id_number(applicant["id_number"])
+    if isinstance(applicant.get("phone"), str):
+        applicant["phone"] = normalise_mobile(applicant["phone"])
+    data["applicant"] = applicant
+    errors = validate_capture(cat, data)
+    if errors:
+        raise CaptureError(errors)
+    item = cat.item(data["item_code"])
+    assert item is not None
+    materials = data.get("materials") or {}
+    brought = list(materials.get("brought", []))
+    missing = list(materials.get("missing", []))
+    for code in cat.missing_materials(item["code"], brought):
+        if code not in missing:
+            missing.append(code)
+    with database.atomic():
+        code = _unique_code(meta.get("prefix", "22"))
+        record = {
+            "receipt_code": code,
+            "item_code": item["code"],
+            "catalogue_version": cat.version,
+            "applicant": {k: applicant.get(k, "") for k in ("name", "id_number", "phone", "address", "group")},
+            "fields": data.get("fields") or {},
+            "materials": {"brought": brought, "missing": missing},
+            "submit": data["submit"],
+            "notes": str(data.get("notes") or "")[:500],
+        }
+        held = data["submit"] == "held"
+        req = Request.create(
+            request_id=protocol.new_id(),
+            receipt_code=code,
+            item_code=item["code"],
+            kind=item["kind"],
+            applicant_name=applicant["name"],
+            id_number=applicant["id_number"],
+            id_tail=applicant["id_number"][-4:],
+            phone=applicant["phone"],
+            address=applicant.get("address", ""),
+            data=record,
+            materials_brought=brought,
+            materials_missing=missing,
+            state=states.HELD if held else states.QUEUED,
+            window=item["window"],
+            window_name=cat.window_name(item["window"]),
+            clerk=clerk,
+            created_at=now(),
+            updated_at=now(),
+        )
+        if not held:
+            append_event("request.captured", req.request_id, clerk, record)
+    return req
+
+
+def release_held(receipt_code: str, clerk: str) -> Request:
+    """Send a request the clerk held locally."""
+    with database.atomic():
+        req = Request.get(Request.receipt_code == receipt_code)
+        states.check_transition(req.state, states.QUEUED)
+        record = dict(req.data, submit="awaiting_materials" if req.materials_missing else "submitted")
+        req.data = record
+        req.state = states.QUEUED
+        req.updated_at = now()
+        req.save()
+        append_event("request.captured", req.request_id, clerk, record)
+    return req
+
+
+def add_event(receipt_code: str, type_: str, clerk: str, data: dict[str, Any]) -> Event:
+    """Record a supplement, feedback or withdrawal on an existing request."""
+    with database.atomic():
+        req = Request.get(Request.receipt_code == receipt_code)
+        event = append_event(type_, req.request_id, clerk, data)
+        req.updated_at = now()
+        req.save()
+    return event

@@ -1,0 +1,112 @@
+"""The outbox: events wait here, get their gapless seq when signed into a batch, and leave on the hub's ack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from shared import encoding, protocol
+
+from . import meta
+from .capture import now
+from .db import database
+from .models import Batch, Event
+
+APP_VERSION = "0.1.0"
+
+
+def wire_event(ev: Event, seq: int) -> dict[str, Any]:
+    """An event as it travels in a batch."""
+    return {
+        "seq": seq,
+        "id": ev.event_id,
+        "type": ev.type,
+        "request_id": ev.request_id,
+        "at": ev.at,
+        "clerk": ev.clerk,
+        "data": ev.data,
+    }
+
+
+def queued_count() -> int:
+    """Events not yet acknowledged by the hub."""
+    return Event.select().where(Event.result.is_null() & ~Event.quarantined).count()
+
+
+def pending_batch() -> Batch | None:
+    """The oldest signed batch still waiting for the hub's answer."""
+    return Batch.select().where(Batch.state == "pending").order_by(Batch.first_seq).first()
+
+
+def next_batch(key: Ed25519PrivateKey, max_bytes: int, max_events: int) -> Batch | None:
+    """The batch to send next: a pending one as it was signed, or a new one of unsigned events."""
+    with database.atomic():
+        pending = pending_batch()
+        if pending is not None:
+            return pending
+        events = list(
+            Event.select()
+            .where(Event.seq.is_null() & ~Event.quarantined)
+            .order_by(Event.id)
+            .limit(max_events)
+        )
+        if not events:
+            return None
+        seq = int(meta.get("next_seq", 1))
+        chosen: list[tuple[Event, dict[str, Any]]] = []
+        size = 0
+        for ev in events:
+            wire = wire_event(ev, seq + len(chosen))
+            n = len(encoding.canonical(wire))
+            if chosen and size + n > max_bytes:
+                break
+            chosen.append((ev, wire))
+            size += n
+        prev_hash = meta.get("last_hash", protocol.GENESIS_HASH)
+        body = protocol.batch_body(
+            meta.get("node_id"),
+            [w for _, w in chosen],
+            prev_hash,
+            int(meta.get("cursor", 0)),
+            catalogue_version=int(meta.get("catalogue_version", 0)),
+            app_version=APP_VERSION,
+            pending=queued_count(),
+        )
+        batch = Batch.create(
+            first_seq=body["first_seq"],
+            last_seq=body["last_seq"],
+            hash=protocol.body_hash(body),
+            prev_hash=prev_hash,
+            envelope=protocol.seal(key, body),
+            created_at=now(),
+        )
+        for ev, wire in chosen:
+            Event.update(seq=wire["seq"], batch=batch).where(Event.id == ev.id).execute()
+        meta.put("next_seq", body["last_seq"] + 1)
+        meta.put("last_hash", batch.hash)
+    return batch
+
+
+def unbatch(batch: Batch) -> None:
+    """Undo a batch the hub refused as too large (it stored nothing), so its events can be re-cut."""
+    with database.atomic():
+        Event.update(seq=None, batch=None).where(Event.batch == batch.id).execute()
+        meta.put("next_seq", batch.first_seq)
+        meta.put("last_hash", batch.prev_hash)
+        batch.delete_instance()
+
+
+def quarantine_oversized(batch: Batch, message: str) -> None:
+    """A single event too large even alone: set it aside visibly so the queue keeps moving."""
+    with database.atomic():
+        ids = [e.id for e in Event.select(Event.id).where(Event.batch == batch.id)]
+        unbatch(batch)
+        Event.update(quarantined=True, result_message=message).where(Event.id.in_(ids)).execute()
+
+
+def record_attempt(batch: Batch, error: str | None) -> None:
+    """Count a send attempt and keep its last error for the clerk's sync panel."""
+    Batch.update(
+        attempts=Batch.attempts + 1, last_attempt_at=now(), last_error=error
+    ).where(Batch.id == batch.id).execute()

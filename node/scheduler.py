@@ -1,0 +1,83 @@
+"""Background sync: one APScheduler per process, jittered exponential backoff, a kick after capture."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from typing import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+log = logging.getLogger("daiban.node.sync")
+
+BASE_INTERVAL = 60.0
+MIN_BACKOFF = 5.0
+MAX_BACKOFF = 1800.0
+TICK = 2.0
+
+_lock = threading.Lock()
+_scheduler: BackgroundScheduler | None = None
+_state = {"next_try": 0.0, "failures": 0, "last_error": None}
+
+
+def backoff_delay(failures: int, rng: random.Random | None = None) -> float:
+    """Seconds to wait after `failures` consecutive failures: doubling, capped, with full jitter."""
+    rng = rng or random.Random()
+    cap = min(MAX_BACKOFF, MIN_BACKOFF * (2 ** max(0, failures - 1)))
+    return cap / 2 + rng.random() * cap / 2
+
+
+def next_try_in() -> float:
+    """Seconds until the next planned attempt (for the sync panel)."""
+    return max(0.0, _state["next_try"] - time.monotonic())
+
+
+def kick() -> None:
+    """Ask for a sync attempt now (after a capture); harmless when no scheduler runs."""
+    _state["next_try"] = 0.0
+    sched = _scheduler
+    if sched is not None:
+        try:
+            sched.modify_job("sync", next_run_time=__import__("datetime").datetime.now())
+        except Exception:  # the job may be running; the tick will pick it up
+            pass
+
+
+def _tick(run_round: Callable[[], object]) -> None:
+    if time.monotonic() < _state["next_try"]:
+        return
+    try:
+        run_round()
+    except Exception as exc:  # every failure is recorded; the clerk sees it on the panel
+        _state["failures"] += 1
+        _state["last_error"] = str(exc)
+        _state["next_try"] = time.monotonic() + backoff_delay(_state["failures"])
+        log.warning("sync failed (%s), next try in %.0fs", exc, next_try_in())
+        return
+    _state["failures"] = 0
+    _state["last_error"] = None
+    _state["next_try"] = time.monotonic() + BASE_INTERVAL
+
+
+def start(run_round: Callable[[], object]) -> BackgroundScheduler:
+    """Start the single background scheduler of this process (a second call returns the first)."""
+    global _scheduler
+    with _lock:
+        if _scheduler is None:
+            sched = BackgroundScheduler(daemon=True)
+            sched.add_job(_tick, "interval", seconds=TICK, args=[run_round], id="sync",
+                          coalesce=True, max_instances=1)
+            sched.start()
+            _scheduler = sched
+        return _scheduler
+
+
+def stop() -> None:
+    """Stop the scheduler (tests, shutdown)."""
+    global _scheduler
+    with _lock:
+        if _scheduler is not None:
+            _scheduler.shutdown(wait=False)
+            _scheduler = None

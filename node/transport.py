@@ -1,0 +1,65 @@
+"""How signed bytes reach the hub: over HTTP here; a USB bundle is another transport."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import requests
+
+from shared import encoding
+
+
+class SyncError(Exception):
+    """Anything that stopped a sync round; `message` is for the clerk."""
+
+    def __init__(self, message: str, code: str = "error"):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class TransportError(SyncError):
+    """The hub could not be reached or did not answer: the outcome is unknown, re-send the same bytes."""
+
+
+class RefusedError(SyncError):
+    """The hub refused the message for a reason retrying will not fix: show the clerk."""
+
+
+class TrustError(SyncError):
+    """Something is wrong with trust (bad hub signature, revoked node, fork): raise the alarm."""
+
+
+class Transport(Protocol):
+    """Carries one message to the hub and returns (status, body bytes)."""
+
+    def exchange(self, path: str, body: bytes) -> tuple[int, bytes]: ...
+
+
+COMPRESS_ABOVE = 1024
+
+
+class HttpTransport:
+    """POSTs to the hub with requests; compresses bodies; maps network trouble to TransportError."""
+
+    def __init__(self, base_url: str, timeout: float = 30.0, verify: bool | str = True):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.verify = verify
+
+    def exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """Send body; returns (status, content); raises TransportError when the outcome is unknown."""
+        headers = {"Content-Type": "application/json"}
+        if len(body) > COMPRESS_ABOVE:
+            body = encoding.compress(body)
+            headers["Content-Encoding"] = "deflate"
+        try:
+            resp = self.session.post(self.base_url + path, data=body, headers=headers, timeout=self.timeout)
+        except requests.Timeout as exc:
+            raise TransportError("连接中心超时，结果未知，稍后将原样重发", "timeout") from exc
+        except requests.RequestException as exc:
+            raise TransportError("无法连接乡镇中心（网络不通或中心未开机）", "unreachable") from exc
+        if resp.status_code >= 500 or resp.status_code in (502, 503, 504):
+            raise TransportError(f"中心暂时不可用（HTTP {resp.status_code}），稍后重试", "server_error")
+        return resp.status_code, resp.content

@@ -1,0 +1,263 @@
+"""The sync protocol: message shapes, signed envelopes, the chain rule and error codes.
+
+Every message is an envelope ``{"body": {...}, "sig": "<base64 Ed25519>"}``.  The
+signing input is ``canonical(body)``; a batch's hash is ``digest(canonical(body))``
+and the next batch of the same node names it as ``prev_hash``.  See docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import hmac
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from . import encoding, signing
+
+PROTOCOL_VERSION = 1
+SUPPORTED_VERSIONS = frozenset({1})
+GENESIS_HASH = "0" * 64
+
+# Sizes: the hub refuses a compressed body above MAX_BODY_BYTES (413) and an
+# inflated body above MAX_INFLATED_BYTES; the node starts batches well below.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_INFLATED_BYTES = 8 * 1024 * 1024
+DEFAULT_BATCH_BYTES = 512 * 1024
+DEFAULT_BATCH_EVENTS = 1000
+MIN_BATCH_BYTES = 4 * 1024
+MAX_UPDATES_PER_RESPONSE = 1000
+
+NODE_EVENT_TYPES = frozenset(
+    {
+        "request.captured",
+        "request.supplemented",
+        "request.feedback",
+        "request.withdrawn",
+        "attachment.added",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ProtocolError(Exception):
+    """A refusal with a machine code, an HTTP status and a sentence for people."""
+
+    code: str
+    status: int
+    message: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_body(self) -> dict[str, Any]:
+        """The error as it travels in a response body."""
+        return {"code": self.code, "message": self.message, **self.extra}
+
+
+# code -> (HTTP status, Chinese sentence for the clerk or the county officer)
+ERRORS: dict[str, tuple[int, str]] = {
+    "unsupported_version": (400, "协议版本不受支持，请升级代办点软件"),
+    "bad_body": (400, "数据包格式错误（可能在传输中被截断），请重新同步"),
+    "bad_content_type": (415, "数据包类型错误"),
+    "too_large": (413, "数据包过大，将自动拆分后重发"),
+    "unknown_node": (403, "本代办点未在乡镇中心登记，请重新注册"),
+    "revoked": (403, "本代办点已被乡镇中心停用，请联系乡镇管理员"),
+    "bad_signature": (403, "数据签名无效，数据可能被篡改"),
+    "bad_batch": (400, "批次内容不连续或不完整"),
+    "sequence_gap": (409, "批次序号与中心记录不符，需要先与中心核对进度"),
+    "chain_broken": (409, "批次链与中心记录不符，需要先与中心核对进度"),
+    "fork": (409, "同一序号出现了不同内容，已报告监督人员"),
+    "bad_code": (403, "注册码无效、已使用或已过期"),
+    "rate_limited": (429, "请求过于频繁，请稍后再试"),
+}
+
+
+def error(code: str, **extra: Any) -> ProtocolError:
+    """Build the ProtocolError for a documented code."""
+    status, message = ERRORS[code]
+    return ProtocolError(code, status, message, extra)
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def iso(ts: datetime) -> str:
+    """A UTC timestamp as ISO 8601 text with seconds precision and a Z."""
+    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> datetime:
+    """Inverse of iso()."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def new_id() -> str:
+    """A random identifier for events and requests."""
+    return uuid.uuid4().hex
+
+
+# --- envelopes ---------------------------------------------------------------
+
+
+def seal(key: Ed25519PrivateKey, body: dict[str, Any]) -> bytes:
+    """Sign a body and return the envelope bytes as sent."""
+    return encoding.canonical({"body": body, "sig": signing.sign(key, encoding.canonical(body))})
+
+
+def open_envelope(raw: bytes) -> tuple[dict[str, Any], str]:
+    """Parse envelope bytes into (body, signature) without verifying; ProtocolError if malformed."""
+    try:
+        env = encoding.parse(raw)
+    except encoding.EncodingError as exc:
+        raise error("bad_body", detail=str(exc)) from exc
+    if not isinstance(env, dict) or not isinstance(env.get("body"), dict) or not isinstance(
+        env.get("sig"), str
+    ):
+        raise error("bad_body", detail="envelope must be {body, sig}")
+    body = env["body"]
+    if body.get("v") not in SUPPORTED_VERSIONS:
+        raise error("unsupported_version", supported=sorted(SUPPORTED_VERSIONS))
+    return body, env["sig"]
+
+
+def verify_body(pub_b64: str, body: dict[str, Any], sig: str) -> bool:
+    """True when sig signs canonical(body) under the key."""
+    return signing.verify(pub_b64, encoding.canonical(body), sig)
+
+
+def body_hash(body: dict[str, Any]) -> str:
+    """The hash that names a message: batches chain by it, responses quote it."""
+    return encoding.digest(encoding.canonical(body))
+
+
+# --- node messages -----------------------------------------------------------
+
+
+def batch_body(
+    node_id: str,
+    events: list[dict[str, Any]],
+    prev_hash: str,
+    cursor: int,
+    *,
+    catalogue_version: int,
+    app_version: str,
+    pending: int = 0,
+    clock: datetime | None = None,
+) -> dict[str, Any]:
+    """The body of a batch: a contiguous run of the node's events, chained to the previous batch."""
+    return {
+        "v": PROTOCOL_VERSION,
+        "kind": "batch",
+        "node_id": node_id,
+        "first_seq": events[0]["seq"],
+        "last_seq": events[-1]["seq"],
+        "prev_hash": prev_hash,
+        "node_clock": iso(clock or utcnow()),
+        "cursor": cursor,
+        "catalogue_version": catalogue_version,
+        "app_version": app_version,
+        "pending": pending,
+        "events": events,
+    }
+
+
+def poll_body(
+    node_id: str,
+    cursor: int,
+    *,
+    kind: str = "poll",
+    acked_seq: int = 0,
+    catalogue_version: int,
+    app_version: str,
+    pending: int = 0,
+    clock: datetime | None = None,
+) -> dict[str, Any]:
+    """A signed request with no events: 'poll' fetches updates, 'hello' asks where to resume."""
+    return {
+        "v": PROTOCOL_VERSION,
+        "kind": kind,
+        "node_id": node_id,
+        "nonce": new_id(),
+        "node_clock": iso(clock or utcnow()),
+        "cursor": cursor,
+        "acked_seq": acked_seq,
+        "catalogue_version": catalogue_version,
+        "app_version": app_version,
+        "pending": pending,
+    }
+
+
+def check_batch_shape(body: dict[str, Any]) -> None:
+    """Refuse a batch whose events are not exactly first_seq..last_seq with known types."""
+    events = body.get("events")
+    first, last = body.get("first_seq"), body.get("last_seq")
+    if not isinstance(events, list) or not events or not isinstance(first, int) or not isinstance(last, int):
+        raise error("bad_batch", detail="events, first_seq and last_seq are required")
+    if first < 1 or last - first + 1 != len(events):
+        raise error("bad_batch", detail="event count does not match the sequence range")
+    if not isinstance(body.get("prev_hash"), str):
+        raise error("bad_batch", detail="prev_hash is required")
+    for offset, ev in enumerate(events):
+        if not isinstance(ev, dict) or ev.get("seq") != first + offset:
+            raise error("bad_batch", detail=f"event {offset} is out of sequence")
+        if not isinstance(ev.get("id"), str) or not isinstance(ev.get("request_id"), str):
+            raise error("bad_batch", detail=f"event {ev.get('seq')} lacks id or request_id")
+        if not isinstance(ev.get("data"), dict):
+            raise error("bad_batch", detail=f"event {ev.get('seq')} lacks data")
+
+
+def check_chain(last_seq: int, last_hash: str, body: dict[str, Any]) -> None:
+    """The chain rule for a new (not re-sent) batch: next sequence, previous hash."""
+    if body["first_seq"] != last_seq + 1:
+        raise error("sequence_gap", resume_from=last_seq + 1, last_hash=last_hash)
+    if body["prev_hash"] != last_hash:
+        raise error("chain_broken", resume_from=last_seq + 1, last_hash=last_hash)
+
+
+# --- hub messages ------------------------------------------------------------
+
+
+def response_body(
+    node_id: str,
+    request_hash: str,
+    *,
+    ack: dict[str, Any] | None,
+    last_seq: int,
+    last_hash: str,
+    updates: list[dict[str, Any]],
+    cursor: int,
+    more: bool,
+    catalogue: dict[str, Any] | None = None,
+    history: list[dict[str, Any]] | None = None,
+    error_body: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The hub's signed answer: the ack, where the node stands, and the village's updates."""
+    body: dict[str, Any] = {
+        "v": PROTOCOL_VERSION,
+        "kind": "response",
+        "node_id": node_id,
+        "request_hash": request_hash,
+        "hub_time": iso(utcnow()),
+        "ack": ack,
+        "last_seq": last_seq,
+        "last_hash": last_hash,
+        "updates": updates,
+        "cursor": cursor,
+        "more": more,
+    }
+    if catalogue is not None:
+        body["catalogue"] = catalogue
+    if history is not None:
+        body["history"] = history
+    if error_body is not None:
+        body["error"] = error_body
+    return body
+
+
+def enrolment_mac(code: str, body: dict[str, Any]) -> str:
+    """HMAC of the enrolment answer under the one-time code, so a man in the middle cannot swap the hub key."""
+    return hmac.new(code.encode("utf-8"), encoding.canonical(body), hashlib.sha256).hexdigest()

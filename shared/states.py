@@ -1,0 +1,126 @@
+"""Request states and the transitions allowed between them, shared by node and hub.
+
+"held" and "queued" exist only on the village node; every other state is set
+by the hub and synced back down.  Terminal states never change again.
+"""
+
+from __future__ import annotations
+
+HELD = "held"
+QUEUED = "queued"
+RECEIVED = "received"
+ACCEPTED = "accepted"
+NEEDS_MATERIALS = "needs_materials"
+REFUSED = "refused"
+APPROVED = "approved"
+DENIED = "denied"
+WITHDRAWN = "withdrawn"
+INVALID = "invalid"
+
+LABELS: dict[str, str] = {
+    HELD: "暂存",
+    QUEUED: "待上传",
+    RECEIVED: "已接收",
+    ACCEPTED: "已受理",
+    NEEDS_MATERIALS: "待补正",
+    REFUSED: "不予受理",
+    APPROVED: "办结（准予）",
+    DENIED: "办结（不予批准）",
+    WITHDRAWN: "已撤回",
+    INVALID: "退回（信息有误）",
+}
+
+STATES: tuple[str, ...] = tuple(LABELS)
+NODE_ONLY: frozenset[str] = frozenset({HELD, QUEUED})
+TERMINAL: frozenset[str] = frozenset({REFUSED, APPROVED, DENIED, WITHDRAWN, INVALID})
+# While the villager gathers missing materials (补正) the legal clock stands still.
+CLOCK_PAUSED: frozenset[str] = frozenset({NEEDS_MATERIALS})
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    HELD: frozenset({QUEUED, WITHDRAWN}),
+    QUEUED: frozenset({RECEIVED, INVALID, WITHDRAWN}),
+    RECEIVED: frozenset({ACCEPTED, NEEDS_MATERIALS, REFUSED, APPROVED, WITHDRAWN}),
+    NEEDS_MATERIALS: frozenset({RECEIVED, REFUSED, WITHDRAWN}),
+    ACCEPTED: frozenset({NEEDS_MATERIALS, APPROVED, DENIED, WITHDRAWN}),
+    REFUSED: frozenset(),
+    APPROVED: frozenset(),
+    DENIED: frozenset(),
+    WITHDRAWN: frozenset(),
+    INVALID: frozenset(),
+}
+
+# Straight from received to approved is the same-day path of 即办件 only;
+# a 承办件 must be accepted first so its time limit starts on the record.
+_IMMEDIATE_ONLY: frozenset[tuple[str, str]] = frozenset({(RECEIVED, APPROVED)})
+
+MODES = ("immediate", "processed")
+
+ACTIONS: dict[str, str] = {
+    "accept": ACCEPTED,
+    "ask_materials": NEEDS_MATERIALS,
+    "refuse": REFUSED,
+    "approve": APPROVED,
+    "deny": DENIED,
+}
+
+ACTION_LABELS: dict[str, str] = {
+    "accept": "受理",
+    "ask_materials": "一次性告知补正材料",
+    "refuse": "不予受理",
+    "approve": "办结（准予）",
+    "deny": "办结（不予批准）",
+}
+
+
+class TransitionError(ValueError):
+    """A state change that the rules forbid; `code` for machines, `message` in Chinese."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def label(state: str) -> str:
+    """Return the Chinese label of a state, or the state itself if unknown."""
+    return LABELS.get(state, state)
+
+
+def is_terminal(state: str) -> bool:
+    """Return True if nothing may follow this state."""
+    return state in TERMINAL
+
+
+def check_transition(current: str, target: str, mode: str = "processed") -> None:
+    """Raise TransitionError unless an item of this mode may move from current to target."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}")
+    for s in (current, target):
+        if s not in TRANSITIONS:
+            raise TransitionError("unknown_state", f"未知的办理状态：{s}")
+    base = f"{LABELS[target]}不能从 {LABELS[current]} 转入"
+    if current in TERMINAL:
+        raise TransitionError("terminal_state", f"{base}：该申请已办理终结，不能再变更")
+    if target not in TRANSITIONS[current]:
+        raise TransitionError("forbidden_transition", base)
+    if (current, target) in _IMMEDIATE_ONLY and mode != "immediate":
+        raise TransitionError("immediate_only", f"{base}：承办件须先受理再办结")
+
+
+def can_transition(current: str, target: str, mode: str = "processed") -> bool:
+    """Return True if an item of this mode may move from current to target."""
+    try:
+        check_transition(current, target, mode)
+    except TransitionError:
+        return False
+    return True
+
+
+def next_states(current: str, mode: str = "processed") -> list[str]:
+    """Return the states reachable from current for an item of this mode, in STATES order."""
+    return [s for s in STATES if can_transition(current, s, mode)] if current in TRANSITIONS else []
+
+
+def available_actions(current: str, mode: str = "processed") -> list[str]:
+    """Return the hub action names allowed from current for an item of this mode."""
+    return [a for a, s in ACTIONS.items() if can_transition(current, s, mode)]

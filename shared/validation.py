@@ -1,0 +1,263 @@
+"""Validation of captured requests: every problem comes back as a readable value.
+
+The node runs these checks while the clerk types and the hub runs them again on
+every synced event, so both sides refuse the same things with the same words.
+`validate_capture` reports all problems at once, in the spirit of 一次告知制.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from decimal import InvalidOperation
+from typing import Any
+
+from shared.catalogue import Catalogue
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one field: a machine code and a sentence for the clerk."""
+
+    field: str
+    code: str
+    message: str
+
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")  # \d would admit non-ASCII digits
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+NAME_MAX = 30
+ADDRESS_MAX = 100
+GROUP_MAX = 30
+TEXT_FIELD_MAX = 200
+SUBMIT_CHOICES = ("submitted", "awaiting_materials", "held")
+
+
+def id_check_digit(first17: str) -> str:
+    """Return the GB 11643-1999 check character for the first 17 digits of an ID number."""
+    if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
+        raise ValueError("first17 must be 17 ASCII digits")
+    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS))
+    return _ID_CHECK[total % 11]
+
+
+def normalise_id_number(s: str) -> str:
+    """Return the ID number stripped of surrounding blanks, with a trailing x upper-cased."""
+    return s.strip().upper()
+
+
+def validate_id_number(
+    s: Any, field: str = "id_number", today: date | None = None
+) -> FieldError | None:
+    """Check a resident ID number (length, digits, region, birth date, check digit); None if valid."""
+    if not isinstance(s, str) or not s.strip():
+        return FieldError(field, "required", "请填写身份证号码")
+    n = normalise_id_number(s)
+    if len(n) != 18:
+        return FieldError(field, "id_length", f"身份证号码应为18位，现为{len(n)}位")
+    body, check = n[:17], n[17]
+    # isdigit() alone would let full-width or other Unicode digits through.
+    if not (body.isascii() and body.isdigit()) or check not in "0123456789X":
+        return FieldError(field, "id_chars", "身份证号码前17位须为数字，最后一位为数字或X")
+    if body[:2] == "00":
+        return FieldError(field, "id_region", "身份证号码前两位地区码不正确")
+    today = today or date.today()
+    try:
+        born = date(int(n[6:10]), int(n[10:12]), int(n[12:14]))
+    except ValueError:
+        born = None
+    if born is None or born.year < 1900 or born > today:
+        return FieldError(field, "id_birth_date", "身份证号码中的出生日期不正确")
+    if id_check_digit(body) != check:
+        return FieldError(field, "id_check_digit", "身份证号码校验位不正确，请核对")
+    return None
+
+
+def normalise_mobile(s: str) -> str:
+    """Return the bare 11-digit form of a phone number typed with spaces, dashes or +86."""
+    digits = re.sub(r"[\s\-()（）]", "", unicodedata.normalize("NFKC", s))
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    return digits
+
+
+def validate_mobile(s: Any, field: str = "phone") -> FieldError | None:
+    """Check a mainland mobile number (11 digits starting 13–19); None if valid."""
+    if not isinstance(s, str) or not s.strip():
+        return FieldError(field, "required", "请填写手机号码")
+    if not _MOBILE_RE.fullmatch(normalise_mobile(s)):
+        return FieldError(field, "phone_format", "手机号码应为11位数字，以13至19开头")
+    return None
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(c) in ("Cc", "Cf") for c in text)
+
+
+def _check_text(
+    value: Any, field: str, label: str, max_len: int, required: bool = True
+) -> FieldError | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return FieldError(field, "required", f"请填写{label}") if required else None
+    if not isinstance(value, str):
+        return FieldError(field, "type", f"{label}必须是文字")
+    text = value.strip()
+    if len(text) > max_len:
+        return FieldError(field, "too_long", f"{label}不能超过{max_len}个字")
+    if _has_control(text):
+        return FieldError(field, "control_chars", f"{label}含有不可见的控制字符，请重新输入")
+    return None
+
+
+def _is_iso_date(text: str) -> bool:
+    # Python 3.11's fromisoformat also takes 20250131 and week dates; we want YYYY-MM-DD only.
+    if not _DATE_RE.fullmatch(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_extra_field(spec: dict[str, Any], value: Any) -> FieldError | None:
+    field = f"fields.{spec['key']}"
+    label = spec["label"]
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return FieldError(field, "required", f"请填写{label}") if spec["required"] else None
+    if spec["type"] == "number":
+        if isinstance(value, bool):
+            return FieldError(field, "number", f"{label}必须是数字")
+        try:
+            num = Decimal(str(value).strip())
+        except InvalidOperation:
+            return FieldError(field, "number", f"{label}必须是数字")
+        # Counts, areas and amounts in the catalogue are never negative.
+        if not num.is_finite() or num < 0:
+            return FieldError(field, "number", f"{label}必须是不小于0的数字")
+        return None
+    if spec["type"] == "date":
+        if not _is_iso_date(str(value).strip()):
+            return FieldError(field, "date", f"{label}应为有效日期，格式如 2025-01-31")
+        return None
+    return _check_text(value, field, label, TEXT_FIELD_MAX)
+
+
+def _code_list(value: Any) -> list[str] | None:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
+def validate_capture(
+    catalogue: Catalogue, data: Any, today: date | None = None
+) -> list[FieldError]:
+    """Return every problem with a captured request at once; an empty list means it may be saved."""
+    if not isinstance(data, dict):
+        return [FieldError("", "format", "申请数据格式错误")]
+    errors: list[FieldError] = []
+
+    item_code = data.get("item_code")
+    item = catalogue.item(item_code) if isinstance(item_code, str) else None
+    if not isinstance(item_code, str) or not item_code.strip():
+        errors.append(FieldError("item_code", "required", "请选择办理事项"))
+    elif item is None:
+        errors.append(FieldError("item_code", "unknown_item", f"办理事项 {item_code} 不存在"))
+    elif not item["active"]:
+        errors.append(FieldError("item_code", "inactive_item", f"办理事项“{item['name']}”已停用"))
+        item = None
+
+    applicant = data.get("applicant")
+    if not isinstance(applicant, dict):
+        applicant = {}
+    checks = [
+        _check_text(applicant.get("name"), "applicant.name", "申请人姓名", NAME_MAX),
+        validate_id_number(applicant.get("id_number"), "applicant.id_number", today),
+        validate_mobile(applicant.get("phone"), "applicant.phone"),
+        _check_text(applicant.get("address"), "applicant.address", "住址", ADDRESS_MAX),
+        _check_text(applicant.get("group"), "applicant.group", "村民小组", GROUP_MAX, required=False),
+    ]
+    errors.extend(e for e in checks if e is not None)
+
+    fields = data.get("fields")
+    if fields is None:
+        fields = {}
+    if not isinstance(fields, dict):
+        errors.append(FieldError("fields", "format", "事项填报内容格式错误"))
+        fields = {}
+    # Keys the catalogue does not know are ignored: a node may still hold an older version.
+    if item is not None:
+        for spec in item["fields"]:
+            err = _check_extra_field(spec, fields.get(spec["key"]))
+            if err is not None:
+                errors.append(err)
+
+    submit = data.get("submit")
+    if submit not in SUBMIT_CHOICES:
+        errors.append(FieldError("submit", "submit_choice", "请选择提交、待补材料或暂存"))
+
+    materials = data.get("materials")
+    if not isinstance(materials, dict):
+        materials = {}
+    brought = _code_list(materials.get("brought"))
+    missing = _code_list(materials.get("missing"))
+    if brought is None or missing is None:
+        errors.append(FieldError("materials", "format", "申请材料清单格式错误"))
+    elif item is not None:
+        known = {m["code"] for m in item["materials"]}
+        unknown = sorted({c for c in brought + missing if c not in known})
+        if unknown:
+            errors.append(FieldError(
+                "materials", "unknown_material",
+                f"材料 {'、'.join(unknown)} 不属于事项“{item['name']}”",
+            ))
+        both = set(brought) & set(missing)
+        if both:
+            names = "、".join(catalogue.material_names(item["code"], both))
+            errors.append(FieldError(
+                "materials", "material_conflict", f"材料不能同时标记为已收和缺少：{names}"
+            ))
+        lacking = catalogue.missing_materials(item["code"], brought)
+        if lacking and submit == "submitted":
+            names = "、".join(catalogue.material_names(item["code"], lacking))
+            errors.append(FieldError(
+                "materials", "materials_missing",
+                f"还缺必需材料：{names}。请补齐后提交，或选择“待补材料”并打印一次性告知单",
+            ))
+    return errors
+
+
+def mask_name(name: str) -> str:
+    """Return the name with all but the first character hidden, e.g. 张三 -> 张*."""
+    name = name.strip()
+    if len(name) <= 1:
+        return "*" * len(name)
+    return name[0] + "*" * (len(name) - 1)
+
+
+def _mask_middle(text: str, head: int, tail: int) -> str:
+    if len(text) <= head + tail:
+        return "*" * len(text)
+    return text[:head] + "*" * (len(text) - head - tail) + text[-tail:]
+
+
+def mask_id(id_number: str) -> str:
+    """Return the ID number with only the first 3 and last 4 characters visible, same length."""
+    return _mask_middle(normalise_id_number(id_number), 3, 4)
+
+
+def mask_phone(phone: str) -> str:
+    """Return the phone number with only the first 3 and last 4 digits visible, e.g. 138****5678."""
+    return _mask_middle(normalise_mobile(phone), 3, 4)

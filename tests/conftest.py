@@ -1,0 +1,73 @@
+"""Fixtures shared by the whole suite: hub and node databases, apps and keys."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests import support
+
+
+@pytest.fixture(autouse=True)
+def _restore_environ() -> Iterator[None]:
+    """Tests restore os.environ, as Flask's own suite does."""
+    saved = dict(os.environ)
+    os.environ.pop("WERKZEUG_RUN_MAIN", None)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database of this test's own, dropped after."""
+    yield from support.pg_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hub_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each hub test runs on SQLite and on a real PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    else:
+        yield from support.pg_database()
+
+
+@pytest.fixture
+def hub_app(hub_db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A hub app on a migrated database (SQLite and PostgreSQL)."""
+    from hub import create_app
+    from hub.db import database
+    from hub.schema import migrate
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "hubdata"), "DATABASE_URL": hub_db_url,
+                      "SECRET_KEY": "test", "WTF_CSRF_ENABLED": True})
+    with database.connection_context():
+        migrate()
+    database.connect(reuse_if_open=True)
+    yield app
+    if not database.is_closed():
+        database.close()
+    database.obj.close() if hasattr(database.obj, "close") else None
+
+
+@pytest.fixture
+def hub_client(hub_app):  # type: ignore[no-untyped-def]
+    """Flask test client of the hub."""
+    return hub_app.test_client()
+
+
+@pytest.fixture
+def node_app(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A node app on a fresh SQLite file (not enrolled)."""
+    from node import create_app
+    from node.db import database
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "nodedata"), "SECRET_KEY": "test"})
+    database.connect(reuse_if_open=True)
+    yield app
+    if not database.is_closed():
+        database.close()

@@ -1,0 +1,152 @@
+"""Tests for the service catalogue data and its lookups."""
+
+import copy
+import json
+
+import pytest
+
+from shared.catalogue import DEFAULT_CATALOGUE
+from shared.catalogue import KINDS
+from shared.catalogue import WINDOWS
+from shared.catalogue import Catalogue
+from shared.catalogue import CatalogueError
+from shared.catalogue import validate_catalogue
+
+
+def _walk(value):
+    yield value
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _walk(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk(v)
+
+
+def test_default_catalogue_validates_clean():
+    assert validate_catalogue(DEFAULT_CATALOGUE) == []
+
+
+def test_default_catalogue_shape():
+    cat = Catalogue.default()
+    assert cat.version == 1
+    assert len(cat.windows()) == 14
+    assert [i["code"] for i in cat.items()] == [
+        "FP-01", "FP-02", "FP-03", "DB-01", "DB-02", "DB-03", "JF-01", "JF-02", "JF-03",
+    ]
+    assert [w["name"] for w in WINDOWS][:5] == ["党政综合", "司法综治", "信访接待", "群众工作站", "民政"]
+    assert WINDOWS[-1] == {"code": "W14", "name": "林业"}
+    assert KINDS == {"FP": "计生", "DB": "低保", "JF": "建房"}
+
+
+def test_default_catalogue_is_plain_json():
+    allowed = (dict, list, str, int, bool)
+    assert all(isinstance(v, allowed) for v in _walk(DEFAULT_CATALOGUE))
+    assert json.loads(json.dumps(DEFAULT_CATALOGUE, ensure_ascii=False)) == DEFAULT_CATALOGUE
+
+
+@pytest.mark.parametrize(
+    ("code", "window", "mode", "days"),
+    [
+        ("FP-01", "计划生育", "immediate", 0),
+        ("FP-02", "计划生育", "processed", 20),
+        ("DB-01", "民政", "processed", 30),
+        ("DB-02", "民政", "processed", 15),
+        ("DB-03", "民政", "processed", 10),
+        ("JF-01", "国土与城建", "processed", 20),
+        ("JF-02", "国土与城建", "processed", 30),
+        ("JF-03", "国土与城建", "processed", 10),
+    ],
+)
+def test_items_match_design(code, window, mode, days):
+    cat = Catalogue.default()
+    item = cat.item(code)
+    assert cat.window_name(item["window"]) == window
+    assert item["mode"] == mode
+    assert item["time_limit_days"] == days
+    assert item["kind"] == code[:2]
+    assert item["fee"] == "免费"
+    assert 3 <= len(item["materials"]) <= 6
+
+
+def test_legal_bases_cited():
+    cat = Catalogue.default()
+    assert any("62" in b or "六十二" in b for b in cat.item("JF-01")["legal_basis"])
+    assert any("农经发〔2019〕6号" in b for b in cat.item("JF-01")["legal_basis"])
+    assert any("民发〔2021〕57号" in b for b in cat.item("DB-01")["legal_basis"])
+    assert any("人口与计划生育法" in b for b in cat.item("FP-01")["legal_basis"])
+
+
+def test_material_lookups():
+    cat = Catalogue.default()
+    assert cat.required_materials("JF-01") == [
+        "M-APPLICATION", "M-ID", "M-HUKOU", "M-GROUP-MINUTES", "M-NEIGHBOURS",
+    ]
+    assert "M-DESIGN" not in cat.required_materials("JF-01")
+    assert cat.missing_materials("JF-01", ["M-ID", "M-DESIGN", "M-HUKOU"]) == [
+        "M-APPLICATION", "M-GROUP-MINUTES", "M-NEIGHBOURS",
+    ]
+    # Catalogue order, not the order asked for; unknown codes skipped.
+    assert cat.material_names("DB-01", ["M-CHECK-AUTH", "M-ID", "M-NOPE"]) == [
+        "身份证", "经济状况核对授权书",
+    ]
+    assert cat.required_materials("NOPE") == []
+    assert cat.item("NOPE") is None
+    assert cat.window("W99") is None
+    assert cat.window_name("W99") == "W99"
+
+
+def test_items_filters_kind_and_inactive():
+    data = copy.deepcopy(DEFAULT_CATALOGUE)
+    data["items"][4]["active"] = False  # DB-02
+    cat = Catalogue(data)
+    assert [i["code"] for i in cat.items(kind="DB")] == ["DB-01", "DB-03"]
+    assert [i["code"] for i in cat.items(kind="DB", include_inactive=True)] == ["DB-01", "DB-02", "DB-03"]
+    assert cat.item("DB-02")["active"] is False
+
+
+def test_catalogue_is_isolated_from_caller_data():
+    data = copy.deepcopy(DEFAULT_CATALOGUE)
+    cat = Catalogue(data)
+    data["items"][0]["name"] = "改过"
+    out = cat.to_dict()
+    out["items"][0]["name"] = "又改过"
+    assert cat.item("FP-01")["name"] == "生育登记"
+    assert Catalogue.default().item("FP-01")["name"] == "生育登记"
+
+
+def test_validate_catalogue_reports_each_problem():
+    data = copy.deepcopy(DEFAULT_CATALOGUE)
+    data["items"][0]["window"] = "W99"
+    data["items"][1]["code"] = "FP-01"
+    data["items"][2]["time_limit_days"] = -1
+    data["items"][3]["materials"] = []
+    data["items"][4]["mode"] = "fast"
+    data["items"][5]["fields"].append(dict(data["items"][5]["fields"][0]))
+    errors = validate_catalogue(data)
+    text = "\n".join(errors)
+    assert "W99" in text and "不存在" in text
+    assert "事项编码 FP-01 重复" in text
+    assert "不能为负数" in text
+    assert "没有列出申请材料" in text
+    assert "办件类型" in text
+    assert "填报项 hardship 重复" in text
+    with pytest.raises(CatalogueError) as info:
+        Catalogue(data)
+    assert info.value.errors == errors
+
+
+@pytest.mark.parametrize(
+    "data",
+    [None, [], {"version": 0, "windows": WINDOWS, "items": []}, {"version": True, "windows": WINDOWS, "items": []}],
+)
+def test_validate_catalogue_rejects_bad_top_level(data):
+    assert validate_catalogue(data)
+
+
+def test_time_limit_must_be_int_not_bool_or_float():
+    for bad in (True, 1.5, "10"):
+        data = copy.deepcopy(DEFAULT_CATALOGUE)
+        data["items"][0]["time_limit_days"] = bad
+        assert any("整数" in e for e in validate_catalogue(data)), bad

@@ -1,0 +1,114 @@
+"""Tests for request states and transitions."""
+
+import pytest
+
+from shared import states
+from shared.states import ACTION_LABELS
+from shared.states import ACTIONS
+from shared.states import CLOCK_PAUSED
+from shared.states import LABELS
+from shared.states import TERMINAL
+from shared.states import TRANSITIONS
+from shared.states import TransitionError
+from shared.states import available_actions
+from shared.states import can_transition
+from shared.states import check_transition
+from shared.states import is_terminal
+from shared.states import next_states
+
+
+def test_every_state_has_label_and_transitions():
+    assert set(LABELS) == set(TRANSITIONS)
+    assert len(LABELS) == 10
+    assert LABELS["needs_materials"] == "待补正"
+    assert all(all(t in TRANSITIONS for t in nxt) for nxt in TRANSITIONS.values())
+
+
+def test_terminal_states():
+    assert TERMINAL == {"refused", "approved", "denied", "withdrawn", "invalid"}
+    assert all(not TRANSITIONS[s] for s in TERMINAL)
+    assert is_terminal("approved") and not is_terminal("accepted")
+    assert CLOCK_PAUSED == {"needs_materials"}
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("held", "queued"),
+        ("queued", "received"),
+        ("queued", "invalid"),
+        ("received", "accepted"),
+        ("received", "needs_materials"),
+        ("needs_materials", "received"),
+        ("accepted", "needs_materials"),
+        ("accepted", "approved"),
+        ("accepted", "denied"),
+        ("accepted", "withdrawn"),
+    ],
+)
+def test_allowed(a, b):
+    assert can_transition(a, b)
+    check_transition(a, b)
+
+
+def test_refused_to_approved_raises_chinese_message():
+    with pytest.raises(TransitionError) as info:
+        check_transition("refused", "approved")
+    assert info.value.code == "terminal_state"
+    assert "办结（准予）不能从 不予受理 转入" in info.value.message
+    assert str(info.value) == info.value.message
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "code"),
+    [
+        ("held", "received", "forbidden_transition"),
+        ("queued", "accepted", "forbidden_transition"),
+        ("needs_materials", "approved", "forbidden_transition"),
+        ("received", "denied", "forbidden_transition"),
+        ("accepted", "accepted", "forbidden_transition"),
+        ("approved", "withdrawn", "terminal_state"),
+        ("invalid", "queued", "terminal_state"),
+        ("received", "approved", "immediate_only"),
+        ("received", "lost", "unknown_state"),
+    ],
+)
+def test_forbidden(a, b, code):
+    assert not can_transition(a, b)
+    with pytest.raises(TransitionError) as info:
+        check_transition(a, b)
+    assert info.value.code == code
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in info.value.message)
+
+
+def test_immediate_items_may_be_approved_on_receipt():
+    assert can_transition("received", "approved", mode="immediate")
+    assert not can_transition("received", "approved", mode="processed")
+    with pytest.raises(TransitionError, match="承办件须先受理"):
+        check_transition("received", "approved")
+
+
+def test_unknown_mode_is_a_programming_error():
+    with pytest.raises(ValueError):
+        can_transition("received", "accepted", mode="fast")
+
+
+def test_actions():
+    assert ACTIONS == {
+        "accept": "accepted",
+        "ask_materials": "needs_materials",
+        "refuse": "refused",
+        "approve": "approved",
+        "deny": "denied",
+    }
+    assert set(ACTION_LABELS) == set(ACTIONS)
+    assert available_actions("received") == ["accept", "ask_materials", "refuse"]
+    assert available_actions("received", "immediate") == ["accept", "ask_materials", "refuse", "approve"]
+    assert available_actions("accepted") == ["ask_materials", "approve", "deny"]
+    assert available_actions("approved") == []
+
+
+def test_next_states_follow_state_order():
+    assert next_states("queued") == ["received", "withdrawn", "invalid"]
+    assert next_states("nope") == []
+    assert states.label("nope") == "nope"
