@@ -119,7 +119,9 @@ class WireNode:
         while total > 0:
             n = min(size, total)
             events = workload.wire_events(self.rng, self.prefix, self.seq + 1, n)
-            body = protocol.batch_body(self.node_id, events, self.last_hash, self.cursor,
+            # A fresh node's captures each add one entry to its downstream log, so the cursor a
+            # real node would hold after applying the previous answer is its sequence so far.
+            body = protocol.batch_body(self.node_id, events, self.last_hash, self.seq,
                                        catalogue_version=1, app_version="bench")
             out.append(zlib.compress(protocol.seal(self.key, body), 6))
             self.seq = body["last_seq"]
@@ -159,3 +161,14 @@ def machine() -> dict[str, Any]:
     disk = subprocess.run(["df", "-h", str(ROOT)], capture_output=True, text=True).stdout.splitlines()[-1:]
     return {"nproc": os.cpu_count(), "cpu": model, "ram_gb": round(mem_kb / 1024 / 1024, 1),
             "python": sys.version.split()[0], "disk": disk[0] if disk else ""}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> float:
+    """The 1-minute load average: other work on this machine makes wall-clock figures slower."""
+    return round(os.getloadavg()[0], 2)
