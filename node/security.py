@@ -24,9 +24,10 @@ HEADERS = {
 
 def init_app(app: Flask) -> None:
     """Cookie settings, CSRFProtect and the headers on every response."""
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
+    # Flask's defaults already exist as keys, so these are set unless configured otherwise.
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
     # A clerk may leave a form open for a long time; the token lives as long as the session.
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     csrf.init_app(app)
