@@ -95,7 +95,7 @@ def _event_detail(req: Request, ev: Event) -> str:
 
 def outstanding(req: Request) -> list[str]:
     """Material codes still owed: what the hub asked for, else what was missing at capture."""
-    return list(req.hub_missing or []) if req.state == states.NEEDS_MATERIALS else list(req.materials_missing or [])
+    return list(req.materials_missing or []) if req.state in states.NODE_ONLY else list(req.hub_missing or [])
 
 
 @bp.get("/requests/<code>")

@@ -77,8 +77,9 @@ def public_view(req: Request) -> dict[str, Any]:
     """Only what a villager may see: masked name, item, window, state, deadline, what is missing."""
     cat = catalogue()
     item = cat.item(req.item_code) or {}
-    owed = req.hub_missing_names if req.state == states.NEEDS_MATERIALS else cat.material_names(
-        req.item_code, req.materials_missing or [])
+    # Once the hub has the request, its list of what is missing is the one that counts.
+    owed = cat.material_names(req.item_code, req.materials_missing or []) if req.state in states.NODE_ONLY \
+        else list(req.hub_missing_names or [])
     return {
         "code": format_code(req.receipt_code),
         "name": mask_name(req.applicant_name),
