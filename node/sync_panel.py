@@ -36,13 +36,20 @@ def sync_client(app: Flask) -> SyncClient | None:
     return client
 
 
-def run_round(app: Flask):  # type: ignore[no-untyped-def]
-    """Run one sync round under the process lock; raises SyncError on trouble."""
+def run_round(app: Flask, wait: bool = True):  # type: ignore[no-untyped-def]
+    """Run one sync round under the process lock; raises SyncError on trouble.
+
+    With wait=False a round already running (the background job on a slow link) is not waited for.
+    """
     client = sync_client(app)
     if client is None:
         raise SyncError("本代办点尚未注册到乡镇中心", "not_enrolled")
-    with _round_lock:
+    if not _round_lock.acquire(blocking=wait):
+        raise SyncError("后台正在同步，请稍后刷新本页查看结果", "busy")
+    try:
         return client.round()
+    finally:
+        _round_lock.release()
 
 
 def _age(dt: Any) -> str:
@@ -98,7 +105,7 @@ def sync_now() -> Any:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     database.close()  # the round opens its own connections
     try:
-        report = run_round(app)
+        report = run_round(app, wait=False)
     except SyncError as exc:
         flash(f"同步失败：{exc.message}", "error")
     else:

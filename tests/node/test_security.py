@@ -20,8 +20,15 @@ def test_security_headers_everywhere(clerk, node_app) -> None:
     assert "unsafe-inline" not in csp
 
 
-def test_pages_carry_no_inline_script_or_style(clerk) -> None:
-    for path in ("/", "/capture", "/capture/JF-01", "/sync", "/attention", "/status"):
+def test_pages_carry_no_inline_script_or_style(clerk, node_app) -> None:
+    from node import meta
+    from tests.node.test_capture_views import capture
+
+    with node_app.app_context():
+        meta.put("hub_url", "http://hub.example:8700")
+    code = capture(clerk, missing=("M-NEIGHBOURS",)).receipt_code
+    for path in ("/", "/capture", "/capture/JF-01", "/sync", "/attention", "/status", f"/requests/{code}",
+                 f"/requests/{code}/receipt", f"/requests/{code}/notice", f"/requests/{code}/hub-notice"):
         html = clerk.client.get(path).get_data(as_text=True)
         assert "<script" not in html and "<style" not in html and " style=" not in html, path
 

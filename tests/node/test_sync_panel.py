@@ -34,3 +34,13 @@ def test_sync_now_with_hub_unreachable_keeps_the_queue_and_explains(clerk, node_
     assert re.search(r'id="last-error">无法连接乡镇中心', html)
     assert signing.fingerprint(signing.public_b64(hub_key)) in html
     assert Event.get(Event.request_id == req.request_id).result is None
+
+
+def test_sync_now_does_not_wait_for_a_running_round(clerk, node_app) -> None:
+    from node.sync_panel import _round_lock
+
+    with node_app.app_context():
+        meta.put("hub_url", f"http://127.0.0.1:{support.free_port()}")
+    with _round_lock:
+        resp = clerk.post("/sync/now", {}, page="/sync")
+    assert "后台正在同步" in clerk.client.get(resp.headers["Location"]).get_data(as_text=True)
