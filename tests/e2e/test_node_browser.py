@@ -34,6 +34,7 @@ def village(tmp_path: Path):  # type: ignore[no-untyped-def]
     hub.stop()
 
 
+@pytest.mark.browser
 def test_clerk_captures_prints_syncs_and_villager_sees_acceptance(village, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 

@@ -100,3 +100,11 @@ def test_unknown_item_is_refused_and_saves_nothing(clerk) -> None:
 def test_item_code_box_goes_to_the_form(clerk) -> None:
     resp = clerk.client.get("/capture?item=jf-01")
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/capture/JF-01")
+
+
+def test_capture_asks_for_a_sync_right_away(clerk) -> None:
+    from node import scheduler
+
+    scheduler._state["next_try"] = 1e12
+    capture(clerk)
+    assert scheduler.next_try_in() == 0
