@@ -108,7 +108,8 @@ def status() -> Any:
         else:
             case = lookup(code, tail)
             if case is None:
-                ctx["message"] = NOT_FOUND
+                # Not even the typed code is echoed, so every miss is the same bytes.
+                ctx["message"], ctx["code"] = NOT_FOUND, ""
             else:
                 ctx["result"] = public_view(case)
     resp = make_response(render_template("public/status.html", **ctx), status_code)
