@@ -107,7 +107,7 @@ def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | Non
         raise CaseError("unknown_action", f"未知操作：{action}")
     target = states.ACTIONS[action]
     catalogue = current_catalogue()
-    reason, legal_basis, note = (v.strip() if v else None for v in (reason, legal_basis, note))
+    reason, legal_basis, note = ((v.strip() or None) if v else None for v in (reason, legal_basis, note))
     with database.atomic():
         case = Case.get_or_none(Case.receipt_code == receipt_code)
         if case is None:

@@ -30,7 +30,11 @@ CONSOLE_ACTIONS = {
     "deny": "deny",
     "immediate": "approve",
 }
-ERROR_STATUS = {"not_your_window": 403, "inactive_staff": 403, "unknown_case": 404}
+# CaseError codes to HTTP statuses; anything else is a form the person must correct (400).
+ERROR_STATUS = {
+    "not_your_window": 403, "inactive_staff": 403, "unknown_case": 404, "unknown_staff": 400,
+    "terminal_state": 409, "forbidden_transition": 409, "immediate_only": 409, "same_assignee": 409,
+}
 
 
 @bp.app_template_filter("cn_time")
@@ -100,9 +104,9 @@ def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = 
     user = current_user()
     catalogue = current_catalogue()
     item = catalogue.item(case.item_code) or {}
-    line = queue.rows([case], catalogue, deadlines.calendar(), today(), queue.staff_names())[0]
-    node_events = list(NodeEvent.select().where(NodeEvent.request_id == case.request_id).order_by(NodeEvent.seq))
     names = queue.staff_names()
+    line = queue.rows([case], catalogue, deadlines.calendar(), today(), names)[0]
+    node_events = list(NodeEvent.select().where(NodeEvent.request_id == case.request_id).order_by(NodeEvent.seq))
     reassign_to = []
     if user.role in ("supervisor", "admin") and not states.is_terminal(case.state):
         reassign_to = [s for s in Staff.select().where(Staff.active == True).order_by(Staff.username)  # noqa: E712
@@ -145,8 +149,7 @@ def case_act(code: str) -> Any:
                    missing=form.getlist("missing"), reason=form.get("reason"),
                    legal_basis=form.get("legal_basis"), note=form.get("note"))
     except CaseError as exc:
-        return _detail(Case.get_by_id(case.request_id), exc.message, form.to_dict(),
-                       ERROR_STATUS.get(exc.code, 409 if exc.code.endswith(("state", "transition", "only")) else 400))
+        return _detail(Case.get_by_id(case.request_id), exc.message, form.to_dict(), ERROR_STATUS.get(exc.code, 400))
     flash(f"{format_code(done.receipt_code)}：{states.label(done.state)}")
     return redirect(url_for("console.notice_view", code=done.receipt_code, cseq=done.event.cseq))
 
@@ -160,7 +163,7 @@ def case_reassign(code: str) -> Any:
         reassign(case.receipt_code, request.form.get("assignee", ""), current_user().username,
                  request.form.get("reason", ""))
     except CaseError as exc:
-        return _detail(case, exc.message, request.form.to_dict(), ERROR_STATUS.get(exc.code, 409))
+        return _detail(case, exc.message, request.form.to_dict(), ERROR_STATUS.get(exc.code, 400))
     flash("已改派承办人")
     return redirect(url_for("console.case_view", code=case.receipt_code))
 
@@ -235,6 +238,7 @@ def _error_page(exc: Any) -> Any:
     if request.path.startswith("/api/"):
         return exc
     titles = {403: "无权操作", 404: "未找到"}
-    message = exc.description if exc.description and not exc.description.startswith(("You ", "The ")) else titles[exc.code]
+    # Werkzeug's stock (English) description means no Chinese one was given.
+    message = exc.description if exc.description != type(exc).description else titles[exc.code]
     current_app.logger.info("%s %s: %s", exc.code, request.path, message)
     return render_template("console/error.html", title=titles[exc.code], message=message), exc.code
