@@ -100,11 +100,15 @@ def act(receipt_code: str, action: str, missing: tuple[str, ...], reason: str | 
     from .cases import CaseError, act as do_act
     from .db import database
 
+    from .models import Staff
+
     _app()
     with database.connection_context():
+        # Acting as a named staff member means that person's window rules apply.
+        staff = Staff.get_or_none(Staff.username == actor)
         try:
             case = do_act(normalise(receipt_code), action, actor, missing=list(missing), reason=reason,
-                          legal_basis=legal_basis, note=note)
+                          legal_basis=legal_basis, note=note, staff=staff)
         except CaseError as exc:
             click.echo(exc.message, err=True)
             sys.exit(2)

@@ -117,3 +117,28 @@ def test_closed_case_cannot_be_reassigned(sim) -> None:  # type: ignore[no-untyp
         reassign(code, "b", "boss")
     assert err.value.code == "terminal_state"
     assert snapshot() == before
+
+
+def test_cli_duty_reassign_and_add_user_pick_up_orphans(hub_app, hub_db_url, sim) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from hub.cli import cli
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], *args], env={"DATABASE_URL": hub_db_url})
+
+    orphan = new_case(sim, "DB-01")
+    assert assignee(orphan) is None
+    out = run("add-user", "min", "--name", "民政员", "--windows", "W05", "--password", "secret-pass")
+    assert out.exit_code == 0 and "接手无人负责的 1 件" in out.output
+    assert assignee(orphan) == "min"
+    assert run("duty", "min", "--away").exit_code == 0
+    assert Staff.get(Staff.username == "min").on_duty is False
+    assert run("duty", "nobody", "--on").exit_code != 0
+    run("add-user", "min2", "--name", "民政二", "--windows", "W05", "--password", "secret-pass")
+    out = run("reassign", orphan, "min2", "--reason", "休假")
+    assert out.exit_code == 0 and assignee(orphan) == "min2"
+    before = snapshot()
+    out = run("reassign", orphan, "min2")
+    assert out.exit_code == 2 and "已由民政二承办" in out.output
+    assert snapshot() == before
