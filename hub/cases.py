@@ -8,7 +8,7 @@ from typing import Any
 from shared import states
 from shared.catalogue import Catalogue
 
-from . import deadlines
+from . import audit, deadlines
 from .catalogue_store import current as current_catalogue
 from .clock import now
 from .db import database, is_postgres
@@ -73,6 +73,24 @@ def act(
     note: str | None = None,
 ) -> Case:
     """Apply a staff action (accept, ask_materials, refuse, approve, deny) to a case, all or nothing."""
+    try:
+        return _act(receipt_code, action, actor, missing=missing, reason=reason, legal_basis=legal_basis, note=note)
+    except CaseError as exc:
+        # The refused change left nothing behind; the attempt itself is kept on the audit chain.
+        audit.record(actor, "case.refused_attempt", receipt_code, {"action": action, "code": exc.code})
+        raise
+
+
+def _act(
+    receipt_code: str,
+    action: str,
+    actor: str,
+    *,
+    missing: list[str] | None,
+    reason: str | None,
+    legal_basis: str | None,
+    note: str | None,
+) -> Case:
     if action not in states.ACTIONS:
         raise CaseError("unknown_action", f"未知操作：{action}")
     target = states.ACTIONS[action]
@@ -105,6 +123,9 @@ def act(
         case.updated_at = now()
         case.save()
         announce(node, case, actor, catalogue, action=action, reason=reason, legal_basis=legal_basis, note=note)
+        audit.record(actor, f"case.{action}", case.receipt_code, {
+            "state": case.state, "missing": list(missing or []), "reason": reason, "legal_basis": legal_basis,
+        })
     return case
 
 
