@@ -52,6 +52,7 @@ def build_scheduler(sweep_minutes: int = 15, figures_hour: int = 1) -> BlockingS
     """The one scheduler: a sweep every N minutes (and at start), figures daily in the early morning."""
     scheduler = BlockingScheduler(timezone=CHINA_TZ, job_defaults=JOB_DEFAULTS)
     # First sweep at once: after a restart the colours should not wait a whole interval.
-    scheduler.add_job(sweep_job, "interval", minutes=sweep_minutes, id="sweep", next_run_time=datetime.now(CHINA_TZ))
-    scheduler.add_job(daily_figures_job, "cron", hour=figures_hour, minute=5, id="daily_figures")
+    scheduler.add_job(sweep_job, "interval", minutes=sweep_minutes, id="sweep", next_run_time=datetime.now(CHINA_TZ),
+                      **JOB_DEFAULTS)
+    scheduler.add_job(daily_figures_job, "cron", hour=figures_hour, minute=5, id="daily_figures", **JOB_DEFAULTS)
     return scheduler
