@@ -12,7 +12,7 @@ from typing import Sequence
 from markupsafe import Markup
 
 WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 48, 16, 28, 56
+LEFT, RIGHT, TOP, BOTTOM = 48, 16, 40, 56
 COLOURS = ("#8b1a1a", "#2e6f9e", "#d98c00", "#3c8d40")
 FONT = 'font-family="Noto Sans CJK SC, Microsoft YaHei, sans-serif"'
 
@@ -34,17 +34,23 @@ def _fmt(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
+def _divisions(top: float) -> int:
+    """How many gridline steps, so that each step is a whole number where possible."""
+    return next((n for n in (4, 5, 2, 1) if float(top / n).is_integer()), 4)
+
+
 def _frame(title: str, top: float, unit: str) -> list[str]:
     plot_h = HEIGHT - TOP - BOTTOM
+    steps = _divisions(top)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" '
         f'role="img" aria-label="{escape(title)}" class="chart">',
         f'<title>{escape(title)}</title>',
         f'<text x="{LEFT}" y="18" font-size="14" font-weight="bold" {FONT}>{escape(title)}</text>',
     ]
-    for i in range(5):
-        value = top * i / 4
-        y = TOP + plot_h - plot_h * i / 4
+    for i in range(steps + 1):
+        value = top * i / steps
+        y = TOP + plot_h - plot_h * i / steps
         parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#ddd"/>')
         parts.append(f'<text x="{LEFT - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end" {FONT}>'
                      f'{_fmt(value)}{escape(unit)}</text>')
