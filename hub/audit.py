@@ -26,6 +26,7 @@ ACTION_LABELS = {
     "auth.login": "登录",
     "auth.login_failed": "登录失败",
     "auth.logout": "退出登录",
+    "csrf.refused": "表单校验失败（CSRF）",
     "case.accept": "受理",
     "case.ask_materials": "一次性告知补正",
     "case.refuse": "不予受理",

@@ -6,7 +6,7 @@ from functools import wraps
 from typing import Any, Callable
 
 from flask import Blueprint, Flask, Response, abort, flash, g, redirect, render_template, request, session, url_for
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from . import audit
 from .models import Staff
@@ -39,6 +39,15 @@ def init_app(app: Flask) -> None:
         for k, v in SECURITY_HEADERS.items():
             resp.headers.setdefault(k, v)
         return resp
+
+    @app.errorhandler(CSRFError)
+    def _csrf_refused(exc: CSRFError) -> Any:
+        # CSRF is checked before the user is loaded, so look the session up here.
+        uid = session.get("staff_id")
+        user = Staff.get_or_none(Staff.id == uid) if uid else None
+        audit.record(user.username if user else "?", "csrf.refused", request.path[:120],
+                     {"reason": exc.description})
+        return render_template("csrf_error.html"), 400
 
     @app.before_request
     def _load_user() -> None:

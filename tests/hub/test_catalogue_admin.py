@@ -145,7 +145,10 @@ def test_bad_new_item_codes_refused(admin) -> None:  # type: ignore[no-untyped-d
 def test_admin_form_without_csrf_token_refused(admin) -> None:  # type: ignore[no-untyped-def]
     form = item_form(admin, "DB-03", time_limit_days="12")
     del form["csrf_token"]
-    assert admin.post("/admin/catalogue/item/DB-03", data=form).status_code == 400
+    resp = admin.post("/admin/catalogue/item/DB-03", data=form)
+    assert resp.status_code == 400 and "表单已过期或来源无法确认，本次操作没有执行" in resp.get_data(as_text=True)
+    refused = AuditEntry.select().order_by(AuditEntry.seq.desc()).get()
+    assert (refused.action, refused.actor, refused.target) == ("csrf.refused", "admin1", "/admin/catalogue/item/DB-03")
     form["csrf_token"] = "forged-token"
     assert admin.post("/admin/catalogue/item/DB-03", data=form).status_code == 400
     assert admin.post("/admin/holidays", data={"day": "2027-02-08", "kind": "holiday", "op": "add"}).status_code == 400
