@@ -196,3 +196,32 @@ class StatusLookup(BaseModel):
 
 
 ALL_MODELS += [Assignment, StatusLookup]
+
+
+class CaseAlert(BaseModel):
+    """The moment a case's deadline colour turned yellow or red, recorded once per colour."""
+
+    case = peewee.ForeignKeyField(Case, backref="alerts", column_name="request_id", field="request_id")
+    level = peewee.CharField(max_length=8)  # yellow | red
+    at = peewee.DateTimeField()
+    on_day = peewee.DateField()
+    deadline = peewee.DateField(null=True)
+
+    class Meta:
+        indexes = ((("case", "level"), True),)
+
+
+class AuditEntry(BaseModel):
+    """One link of the append-only audit chain: who did what to what, hashed onto the one before."""
+
+    seq = peewee.BigIntegerField(unique=True)
+    at = peewee.DateTimeField()
+    actor = peewee.CharField(max_length=64)
+    action = peewee.CharField(max_length=40, index=True)
+    target = peewee.CharField(max_length=120)
+    detail = JSONField(default=dict)
+    prev_hash = peewee.CharField(max_length=64)
+    hash = peewee.CharField(max_length=64, unique=True)
+
+
+ALL_MODELS.extend([CaseAlert, AuditEntry])
