@@ -70,11 +70,13 @@ class LinkShaper:
     """The proxy; use start()/stop() from a thread-based program, or `with LinkShaper(...) as link:`."""
 
     def __init__(self, target: tuple[str, int], *, kbit: float | None = None, delay_ms: float = 0.0,
-                 drop_rate: float = 0.0, seed: int = 1, listen_port: int = 0):
+                 drop_rate: float = 0.0, seed: int = 1, listen_port: int = 0, drop_first_at: int | None = None):
         self.target = target
         self.rate = kbit * 1000 if kbit else None
         self.delay = delay_ms / 1000
         self.drop_rate = drop_rate
+        # Cut the first connection after this many bytes: the cost of one drop, shown deterministically.
+        self.drop_first_at = drop_first_at
         self.rng = random.Random(seed)
         self.listen_port = listen_port
         self.counters = Counters()
@@ -102,7 +104,9 @@ class LinkShaper:
         self.counters.connections += 1
         conn = self.counters.connections
         doomed_after = None
-        if self.drop_rate and self.rng.random() < self.drop_rate:
+        if conn == 1 and self.drop_first_at is not None:
+            doomed_after = self.drop_first_at
+        elif self.drop_rate and self.rng.random() < self.drop_rate:
             # The connection dies somewhere in its first 64 KB, as a 2G link drops mid-transfer.
             doomed_after = self.rng.randint(0, 64 * 1024)
         try:
