@@ -14,16 +14,17 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Run as a script, this folder would shadow modules of the standard library: put the repository first.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from bench import concurrent, ingest, node_pc, status_pages, sync_link  # noqa: E402
+from bench import ingest, many_nodes, node_pc, status_pages, sync_link  # noqa: E402
 from bench.harness import RUNS, SCALE, load_average, log, machine  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "ingest": ingest.run,
-    "concurrent": concurrent.run,
+    "concurrent": many_nodes.run,
     "sync": sync_link.run,
     "node": node_pc.run,
     "status": status_pages.run,
