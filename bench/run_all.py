@@ -1,7 +1,8 @@
 """`make bench`: run every benchmark, print the table against the budgets, write bench/results/latest.json.
 
 Environment: BENCH_RUNS (runs per figure, default 3), BENCH_SCALE (workload sizes, default 1),
-BENCH_SLOW_RUNS (runs over the 2G link, default 1), BENCH_ONLY (comma list of sections:
+BENCH_SLOW_RUNS (runs over the 2G link, default 1), BENCH_GROWTH_MAX (largest hub size for the
+cost-growth step, default 10000; 100000 adds minutes), BENCH_ONLY (comma list of sections:
 ingest, concurrent, sync, node, status).
 """
 

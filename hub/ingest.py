@@ -216,6 +216,7 @@ class BatchWriter:
         self.calendar = deadlines.calendar()
         self._due: dict[tuple[Any, int, int], Any] = {}
         self._out_seq = node.out_seq
+        self._staffed: dict[str, bool] = {}
 
     def due_date(self, case: Case, limit: int) -> Any:
         """deadlines.due_date, computed once per receipt day and limit within the batch."""
@@ -223,6 +224,16 @@ class BatchWriter:
         if key not in self._due:
             self._due[key] = deadlines.due_date(case, limit, self.calendar)
         return self._due[key]
+
+    def assignee(self, window: str) -> str | None:
+        """routing.assignee_for, without a look-up per event for a window nobody covers."""
+        if window not in self._staffed:
+            self._staffed[window] = bool(routing.candidates(window))
+        if not self._staffed[window]:
+            return None
+        # The rule counts each person's open cases: let it see this batch's cases so far.
+        self.flush()
+        return routing.assignee_for(window)
 
     def hub_event(self, request_id: str, type_: str, body: dict[str, Any], actor: str) -> None:
         """Queue an entry of the village's downstream log, numbered as cases.append_hub_event does."""
@@ -302,7 +313,7 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
         window=routing.window_for(catalogue, item["code"]),
         mode=item["mode"],
         state="received",
-        assignee=routing.assignee_for(item["window"]),
+        assignee=writer.assignee(item["window"]),
         clerk=str(ev.get("clerk", ""))[:64],
         applicant_name=applicant["name"],
         id_number=applicant["id_number"],
