@@ -31,8 +31,12 @@ def queue_captures(data_dir: Path, n: int, seed: int = 1) -> list[str]:
     return codes
 
 
-def bulk_history(data_dir: Path, n: int, seed: int = 2) -> None:
-    """Insert n requests already acknowledged by the hub (an old node's history), with their events."""
+def bulk_history(data_dir: Path, n: int, seed: int = 2, queued: bool = False) -> None:
+    """Insert n requests already acknowledged by the hub (an old node's history), with their events.
+
+    With queued=True they are instead committed captures waiting in the outbox (no seq yet), as
+    capture_request leaves them, only inserted many at a time.
+    """
     from node import meta
     from node.capture import catalogue, now
     from node.db import database
@@ -59,19 +63,21 @@ def bulk_history(data_dir: Path, n: int, seed: int = 2) -> None:
                                  id_tail=app["id_number"][-4:], phone=app["phone"], address=app["address"],
                                  data=rec, materials_brought=rec["materials"]["brought"],
                                  materials_missing=rec["materials"]["missing"],
-                                 state=rng.choice(["received", "accepted", "approved", "needs_materials"]),
+                                 state="queued" if queued else rng.choice(
+                                     ["received", "accepted", "approved", "needs_materials"]),
                                  window=item["window"], window_name=cat.window_name(item["window"]),
                                  clerk="李文书", created_at=ts, updated_at=ts, hub_missing=[], hub_missing_names=[]))
-                evs.append(dict(event_id=protocol.new_id(), seq=start + done + i, type="request.captured",
-                                request_id=rid, clerk="李文书", at=protocol.iso(protocol.utcnow()), data=rec,
-                                result="ok"))
+                evs.append(dict(event_id=protocol.new_id(), seq=None if queued else start + done + i,
+                                type="request.captured", request_id=rid, clerk="李文书",
+                                at=protocol.iso(protocol.utcnow()), data=rec, result=None if queued else "ok"))
             with database.atomic():
                 for chunk in range(0, len(reqs), 500):
                     Request.insert_many(reqs[chunk:chunk + 500]).on_conflict_ignore().execute()
                     Event.insert_many(evs[chunk:chunk + 500]).execute()
                 done += len(reqs)
-        with database.atomic():
-            meta.put("next_seq", start + n)
+        if not queued:
+            with database.atomic():
+                meta.put("next_seq", start + n)
     database.obj.close()
 
 

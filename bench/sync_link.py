@@ -31,10 +31,13 @@ def node_sync(node_dir: Path, hub_url: str | None = None, retry: bool = False) -
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def fresh_node(tmp: Path, hub: support.Service, name: str, queued: int, seed: int) -> Path:
-    """An enrolled node with `queued` captures waiting in its outbox."""
+def fresh_node(tmp: Path, hub: support.Service, name: str, queued: int, seed: int, bulk: bool = False) -> Path:
+    """An enrolled node with `queued` captures waiting in its outbox (bulk: inserted many at a time)."""
     node, _ = support.make_node(tmp, name, hub, f"{name}村")
-    nodefill.queue_captures(node.data_dir, queued, seed)
+    if bulk:
+        nodefill.bulk_history(node.data_dir, queued, seed, queued=True)
+    else:
+        nodefill.queue_captures(node.data_dir, queued, seed)
     return node.data_dir
 
 
@@ -44,7 +47,7 @@ def loopback_e2e(tmp: Path) -> dict[str, Any]:
     rates, seconds, cpu_rates, loads = [], [], [], []
     with hub_process(tmp / "e2e") as hub:
         for run in range(RUNS):
-            node_dir = fresh_node(tmp / "e2e", hub, f"端{run}", n, seed=10 + run)
+            node_dir = fresh_node(tmp / "e2e", hub, f"端{run}", n, seed=10 + run, bulk=True)
             hub_cpu = cpu_seconds(hub.proc.pid)
             loads.append(load_average())
             rep = node_sync(node_dir)
