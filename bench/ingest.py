@@ -56,7 +56,7 @@ def bench_database(kind: str, db_url: str | None, tmp: Path) -> dict[str, Any]:
     with hub_process(tmp, db_url) as hub:
         url = db_url or sqlite_url(hub.data_dir)
         for size in BATCH_SIZES:
-            events = max(scaled(2000), 2 * size)
+            events = max(scaled(1000), 2 * size)
             cpu_rates: list[float] = []
             load = load_average()
             rates = throughput(hub, url, size, events, f"{kind}批", cpu_rates)

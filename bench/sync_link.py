@@ -119,10 +119,10 @@ def offline_week(tmp: Path) -> dict[str, Any]:
     """A node back after a week: 5,000 events up and 5,000 hub decisions down over the 2G link."""
     n = scaled(5000)
     with hub_process(tmp / "week") as hub:
-        node_dir = fresh_node(tmp / "week", hub, "周", n, seed=40)
+        node_dir = fresh_node(tmp / "week", hub, "周", n, seed=40, bulk=True)
         node_sync(node_dir)  # last week's requests reached the hub before the link went down
         decided = accept_all(sqlite_url(hub.data_dir), nodefill_codes(node_dir))
-        nodefill.queue_captures(node_dir, n, seed=41)
+        nodefill.bulk_history(node_dir, n, seed=41, queued=True)
         with LinkShaper(("127.0.0.1", hub.port), **TWO_G) as link:
             rep = node_sync(node_dir, link.url, retry=True)
             c = link.counters
