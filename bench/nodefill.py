@@ -42,6 +42,7 @@ def bulk_history(data_dir: Path, n: int, seed: int = 2, queued: bool = False) ->
     from node.db import database
     from node.models import Event, Request
     from shared import protocol
+    from shared.receipt_codes import new_code
 
     open_node_db(data_dir)
     rng = random.Random(seed)
@@ -50,10 +51,17 @@ def bulk_history(data_dir: Path, n: int, seed: int = 2, queued: bool = False) ->
         prefix = meta.get("prefix", "22")
         start = int(meta.get("next_seq", 1))
         done = 0
+        pool: list[dict] = []
         while done < n:
             reqs, evs = [], []
             for i in range(min(5000, n - done)):
-                rec = workload.captured_record(rng, prefix, cat)
+                # Beyond the first 5,000 people, the same villagers come back for new requests:
+                # filling 100k stays quick and every search still finds a realistic handful.
+                if len(pool) < 5000:
+                    pool.append(workload.captured_record(rng, prefix, cat))
+                    rec = pool[-1]
+                else:
+                    rec = dict(rng.choice(pool), receipt_code=new_code(prefix, rng))
                 item = cat.item(rec["item_code"])
                 rid = protocol.new_id()
                 app = rec["applicant"]

@@ -63,7 +63,8 @@ def apply_updates(updates: list[dict[str, Any]]) -> int:
         return 0
     # One look-up per few hundred updates instead of three queries per update.
     known = set(_existing(HubUpdate.cseq, [up["cseq"] for up in fresh]))
-    requests = {r.request_id: r for r in _rows(Request, Request.request_id, [up.get("request_id") for up in fresh])}
+    requests = {r.request_id: r for r in _rows(Request, Request.request_id, [up.get("request_id") for up in fresh],
+                                               [Request._meta.fields[n] for n in ("request_id", *_STATUS_FIELDS)])}
     rows: list[tuple[Any, ...]] = []
     touched: dict[str, Request] = {}
     at = now()
@@ -134,8 +135,9 @@ def _existing(column: Any, values: list[Any]) -> list[Any]:
     return [row[0] for chunk in _chunks(values) for row in column.model.select(column).where(column.in_(chunk)).tuples()]
 
 
-def _rows(model: Any, column: Any, values: list[Any]) -> list[Any]:
-    return [row for chunk in _chunks(values) for row in model.select().where(column.in_(chunk))]
+def _rows(model: Any, column: Any, values: list[Any], fields: list[Any]) -> list[Any]:
+    # Only the columns an update touches: the captured data need not be decoded.
+    return [row for chunk in _chunks(values) for row in model.select(*fields).where(column.in_(chunk))]
 
 
 def _chunks(values: list[Any]) -> list[list[Any]]:
