@@ -1,0 +1,94 @@
+"""Hub ingest in one process (Flask test client): events per CPU second, optionally a cProfile listing.
+
+    python -m bench.profile_ingest [--profile] [--size 200] [--events 2000]
+
+To compare with an older commit, run this file with that commit's tree first on the path, e.g.
+`git worktree add /tmp/old COMMIT && PYTHONPATH=/tmp/old:. python bench/profile_ingest.py --tree /tmp/old`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import random
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+
+def ingest_cpu(url: str, size: int, total: int, profile: bool) -> tuple[int, str]:
+    """Events per CPU second of this process for `total` captures in batches of `size`; and the profile."""
+    from bench import workload
+    from hub import create_app
+    from hub.db import database
+    from hub.enrolment import issue_code
+    from hub.schema import migrate
+    from shared import encoding, protocol, signing
+
+    app = create_app({"TESTING": True, "DATA_DIR": tempfile.mkdtemp(), "DATABASE_URL": url, "SECRET_KEY": "x"})
+    with database.connection_context():
+        migrate()
+        code = issue_code("测速村")
+    client = app.test_client()
+    key = signing.generate_key()
+    enrol = encoding.canonical({"v": 1, "code": code, "pubkey": signing.public_b64(key), "app_version": "bench"})
+    body = client.post("/api/v1/enroll", data=enrol, content_type="application/json").get_json()["body"]
+    rng, seq, last, envelopes = random.Random(1), 0, protocol.GENESIS_HASH, []
+    while seq < total:
+        events = workload.wire_events(rng, body["prefix"], seq + 1, min(size, total - seq))
+        batch = protocol.batch_body(body["node_id"], events, last, seq, catalogue_version=1, app_version="bench")
+        envelopes.append(zlib.compress(protocol.seal(key, batch)))
+        seq, last = batch["last_seq"], protocol.body_hash(batch)
+    prof = cProfile.Profile() if profile else None
+    cpu0 = time.process_time()
+    if prof:
+        prof.enable()
+    for raw in envelopes:
+        resp = client.post("/api/v1/sync", data=raw, content_type="application/json",
+                           headers={"Content-Encoding": "deflate"})
+        assert resp.status_code == 200, resp.data[:300]
+    if prof:
+        prof.disable()
+    cpu = time.process_time() - cpu0
+    listing = ""
+    if prof:
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(30)
+        listing = out.getvalue()
+    if not database.is_closed():
+        database.close()
+    return round(total / cpu), listing
+
+
+def main() -> None:
+    """SQLite, then PostgreSQL when a server answers."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--size", type=int, default=200)
+    ap.add_argument("--events", type=int, default=2000)
+    ap.add_argument("--tree", help="a checkout whose hub/ and shared/ to measure (put it first on PYTHONPATH)")
+    args = ap.parse_args()
+    if args.tree:
+        sys.path.insert(0, args.tree)
+    from bench.harness import pg_database
+
+    out = {}
+    rate, listing = ingest_cpu(f"sqlite:///{tempfile.mkdtemp()}/hub.sqlite3", args.size, args.events, args.profile)
+    out["sqlite_events_per_cpu_s"] = rate
+    print(listing, file=sys.stderr)
+    with pg_database() as pg:
+        if pg:
+            out["postgresql_events_per_hub_cpu_s"], listing = ingest_cpu(pg, args.size, args.events, args.profile)
+            print(listing, file=sys.stderr)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
