@@ -9,7 +9,7 @@ from shared import states
 from shared.catalogue import Catalogue
 from shared.workdays import WorkCalendar
 
-from .models import Case, Staff, Village
+from .models import Case, HubEvent, Staff, Village
 
 PAUSED = "paused"
 COLOUR_LABELS = {"green": "正常", "yellow": "临近期限", "red": "已超期", PAUSED: "补正中（计时暂停）"}
@@ -62,6 +62,7 @@ def rows(cases: list[Case], catalogue: Catalogue, cal: WorkCalendar, today: date
          names: dict[str, str]) -> list[dict[str, Any]]:
     """What each queue line shows."""
     villages = {v.id: v.name for v in Village.select(Village.id, Village.name)}
+    supplemented = supplemented_ids([c.request_id for c in cases if c.state == states.RECEIVED])
     out = []
     for c in cases:
         item = catalogue.item(c.item_code) or {}
@@ -76,8 +77,19 @@ def rows(cases: list[Case], catalogue: Catalogue, cal: WorkCalendar, today: date
             "colour": tone,
             "colour_label": COLOUR_LABELS.get(tone, ""),
             "assignee_name": names.get(c.assignee or "", c.assignee or ""),
+            "supplemented": c.request_id in supplemented,
         })
     return out
+
+
+def supplemented_ids(request_ids: list[str]) -> set[str]:
+    """Which of these cases have had a 补正 arrive from the village (so staff look again)."""
+    found: set[str] = set()
+    for i in range(0, len(request_ids), 500):
+        rows = HubEvent.select(HubEvent.request_id, HubEvent.body).where(
+            HubEvent.request_id.in_(request_ids[i:i + 500]) & (HubEvent.type == "case.status"))
+        found.update(r.request_id for r in rows if r.body.get("action") == "supplemented")
+    return found
 
 
 def staff_names() -> dict[str, str]:

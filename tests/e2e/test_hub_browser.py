@@ -116,6 +116,8 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
             _supplement(node, code, ["M-CHECK-AUTH"])
             node.cli("sync")
 
+            page.goto(f"{hub.url}/console/")
+            expect(page.locator(f"tr[data-code='{code}'] .supplemented")).to_have_text("补正已到")
             page.goto(f"{hub.url}/console/case/{code}")
             expect(page.locator(".history")).to_contain_text("补正材料到达")
             expect(page.locator(".facts .state").first).to_have_text("已接收")

@@ -85,6 +85,7 @@ def test_ask_materials_pauses_clock_until_supplement_then_accept_and_complete(si
     c = case(code)
     assert c.state == "received" and c.paused_since is None and c.materials_missing == []
     assert "补正材料到达" in wang.get(f"/console/case/{code}").get_data(as_text=True)
+    assert "补正已到" in wang.get("/console/").get_data(as_text=True)
     assert wang.act(code, "accept").status_code == 302
     resp = wang.act(code, "approve", note="符合条件，准予纳入低保")
     assert resp.status_code == 302
