@@ -23,7 +23,11 @@ def visible_windows(user: Staff, catalogue: Catalogue) -> list[str]:
 
 
 def colour(case: Case, limit_days: int, cal: WorkCalendar, today: date) -> str:
-    """Green, yellow (80 % of working time used), red (overdue), or paused during 补正."""
+    """Green, yellow (80 % of working time used), red (overdue), or paused during 补正.
+
+    The rule of shared.workdays.urgency, counted from the stored deadline so that
+    earlier 补正 pauses (already folded into it) count neither as used nor as allowed.
+    """
     if states.is_terminal(case.state):
         return "green"
     if case.paused_since is not None:
