@@ -121,6 +121,7 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
             page.goto(f"{hub.url}/console/case/{code}")
             expect(page.locator(".history")).to_contain_text("补正材料到达")
             expect(page.locator(".facts .state").first).to_have_text("已接收")
+            page.screenshot(path=str(SHOTS / "hub-case.png"), full_page=True)
             page.click("button[value=accept]")
             expect(page.locator("article.paper h1")).to_have_text("事项受理通知单")
             expect(page.locator(".deadline")).to_contain_text("年")
