@@ -45,7 +45,7 @@ def import_bundle(raw: bytes, data_dir: str | Path, hub_key: Ed25519PrivateKey,
     header, _ = bundle.read_header(raw)
     node = Node.get_or_none(Node.node_id == header["sender"][:40])
     if node is None:
-        raise BundleError("unknown_node", "数据包来自未在本中心登记的代办点，未导入")
+        raise BundleError("unknown_node", "数据包来自未在本中心登记的代办点（或文件已损坏），未导入")
     opened = bundle.open_bundle(raw, direction=bundle.TO_HUB, recipient="hub", box_key=hub_box,
                                 sender_pubkey=node.pubkey)
     if node.status != "active":

@@ -158,12 +158,14 @@ def _write_file(path: Path, raw: bytes) -> None:
 
 def import_response(raw: bytes, key: Ed25519PrivateKey, box: X25519PrivateKey) -> ImportResult:
     """Verify and apply the hub's response bundle once; BundleError (nothing changed) when it cannot be used."""
-    header, _ = bundle.read_header(raw)
     node_id = meta.get("node_id")
-    if header["direction"] == bundle.TO_NODE and header["recipient"] != node_id:
-        raise BundleError("wrong_recipient", f"此回复包是发给其他代办点的（{header['recipient'][:12]}…），未导入")
-    opened = bundle.open_bundle(raw, direction=bundle.TO_NODE, recipient=node_id, box_key=box,
-                                sender_pubkey=meta.get("hub_pubkey", ""))
+    try:
+        opened = bundle.open_bundle(raw, direction=bundle.TO_NODE, recipient=node_id, box_key=box,
+                                    sender_pubkey=meta.get("hub_pubkey", ""))
+    except BundleError as exc:
+        if exc.code == "wrong_recipient":
+            raise BundleError("wrong_recipient", "此回复包是发给其他代办点的，未导入") from exc
+        raise
     export = BundleExport.get_or_none(BundleExport.bundle_id == str(opened.header.get("in_reply_to")))
     if export is None:
         raise BundleError("unknown_bundle", "此回复包不对应本代办点导出过的任何数据包，未导入")

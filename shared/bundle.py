@@ -190,13 +190,16 @@ def open_bundle(
 ) -> Opened:
     """Check direction, recipient and signature, then decrypt; BundleError on any failure."""
     header, sig = read_header(raw)
+    if header["direction"] not in (TO_HUB, TO_NODE):
+        raise fail("bad_format", "方向字段无效")
     if header["direction"] != direction:
         raise fail("wrong_direction")
+    # Signature before recipient: a damaged file must say so, not claim to be someone else's.
+    if not signing.verify(sender_pubkey, encoding.canonical(header), sig):
+        raise fail("bad_signature")
     own_box = box_public_b64(box_key)
     if (recipient is not None and header["recipient"] != recipient) or header["recipient_box"] != own_box:
         raise fail("wrong_recipient", f"收件方 {header['recipient'][:12]}")
-    if not signing.verify(sender_pubkey, encoding.canonical(header), sig):
-        raise fail("bad_signature")
     epk = _unb64(header["epk"])
     try:
         key = _derive(box_key.exchange(X25519PublicKey.from_public_bytes(epk)), epk, _unb64(own_box))
