@@ -9,6 +9,7 @@ SyncClient's verification (a BundleTransport replays the answers) and node.apply
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +171,8 @@ def import_response(raw: bytes, key: Ed25519PrivateKey, box: X25519PrivateKey) -
     if export is None:
         raise BundleError("unknown_bundle", "此回复包不对应本代办点导出过的任何数据包，未导入")
     if export.imported_at is not None:
-        raise BundleError("replayed", f"此回复包已于 {export.imported_at:%Y-%m-%d %H:%M} 导入过，本次未做任何更改")
+        when = export.imported_at + timedelta(hours=8)  # stored as UTC; the clerk reads Beijing time
+        raise BundleError("replayed", f"此回复包已于 {when:%Y-%m-%d %H:%M}（北京时间）导入过，本次未做任何更改")
     answers: dict[str, tuple[int, bytes]] = {}
     for item in opened.payload.get("responses") or []:
         if not isinstance(item, dict) or not isinstance(item.get("status"), int):

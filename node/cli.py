@@ -205,6 +205,9 @@ def import_bundle(file: str) -> None:
             res = import_response(Path(file).read_bytes(), app.extensions["daiban_node_key"],
                                   box_key(app.config["DATA_DIR"]))
         except BundleError as exc:
+            if exc.code == "replayed":  # not a failure: the answer is already applied
+                click.echo(exc.message)
+                return
             click.echo(f"导入失败：{exc.message}", err=True)
             sys.exit(1)
     click.echo(f"已导入回复包：{res.summary()}")
@@ -262,3 +265,28 @@ def purge(days: int | None) -> None:
     with database.connection_context():
         n = purge_closed(days)
     click.echo(f"已清除 {n} 件办结超过 {days} 天的申请的个人信息（保留脱敏摘要）")
+
+
+@cli.command()
+@click.argument("receipt_code")
+@click.argument("image", type=click.Path(exists=True, dir_okay=False))
+@click.option("--material", "material_code", default=None, help="对应的材料编码（如 ID、HUKOU）")
+@click.option("--clerk", default="cli")
+def attach(receipt_code: str, image: str, material_code: str | None, clerk: str) -> None:
+    """Add a scan or photo of a document to a request (uploaded at the next sync)."""
+    from pathlib import Path
+
+    from shared.receipt_codes import normalise
+
+    from .attachments import AttachmentError, add_attachment
+    from .db import database
+
+    _open()
+    data = Path(image).read_bytes()
+    with database.connection_context():
+        try:
+            att = add_attachment(normalise(receipt_code), Path(image).name, data, clerk, material_code)
+        except AttachmentError as exc:
+            click.echo(f"附件未添加：{exc.message}", err=True)
+            sys.exit(2)
+    click.echo(f"已添加附件 {att.name}（{att.size // 1024 + 1} KB，{att.sha256[:12]}），下次同步时上传")
