@@ -23,8 +23,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
 
-    from . import api, web
+    from . import api, auth, web
 
     web.init_app(app)
+    auth.init_app(app)
     app.register_blueprint(api.bp)
+    # The sync API authenticates by signature, not by session: no CSRF there.
+    auth.csrf.exempt(api.bp)
     return app
