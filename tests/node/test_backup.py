@@ -104,3 +104,22 @@ def test_restored_node_resumes_where_the_hub_says(hub_app, node_app) -> None:  #
     with hub_db.connection_context():
         assert Case.select().count() == 4
         assert ForkAlert.select().count() == 0
+
+
+def test_daily_backup_joins_the_one_scheduler(node_app) -> None:  # type: ignore[no-untyped-def]
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from node.backup import backup_job, schedule
+
+    sched = BackgroundScheduler()
+    sched.start(paused=True)  # started, as `daiban node run` has it, but nothing fires during the test
+    try:
+        schedule(sched, node_app.config["DATA_DIR"], keep=3)
+        schedule(sched, node_app.config["DATA_DIR"], keep=3)  # a second call replaces, never doubles
+        jobs = sched.get_jobs()
+    finally:
+        sched.shutdown(wait=False)
+    assert [j.id for j in jobs] == ["backup"]
+    assert jobs[0].func is backup_job and jobs[0].trigger.interval == timedelta(days=1)
+    backup_job(node_app.config["DATA_DIR"], 3)  # what the scheduler will run
+    assert len(list_backups(node_app.config["DATA_DIR"])) == 1
