@@ -107,7 +107,14 @@ def _pending_batches(key: Ed25519PrivateKey) -> list[Batch]:
 
 
 def export_bundle(key: Ed25519PrivateKey, path: str | Path) -> ExportResult:
-    """Write the node's pending batches, a hello and a poll, and unsent attachments to an encrypted bundle."""
+    """Write the node's pending batches, a hello and a poll, and unsent attachments to an encrypted bundle file."""
+    result, raw = build_bundle(key)
+    _write_file(Path(path), raw)
+    return result
+
+
+def build_bundle(key: Ed25519PrivateKey) -> tuple[ExportResult, bytes]:
+    """The bundle bytes and what is in them (the web UI offers these as a download)."""
     if not meta.get("node_id"):
         raise BundleError("not_enrolled", "本代办点尚未注册，不能导出数据包")
     hub_box = meta.get("hub_box_pubkey")
@@ -135,9 +142,8 @@ def export_bundle(key: Ed25519PrivateKey, path: str | Path) -> ExportResult:
         raw = bundle.seal(payload, direction=bundle.TO_HUB, sender=meta.get("node_id"), recipient="hub",
                           recipient_box_pub=hub_box, signing_key=key, bundle_id=bundle_id)
         BundleExport.create(bundle_id=bundle_id, messages=messages, attachments=shas, created_at=now())
-    _write_file(Path(path), raw)
     return ExportResult(bundle_id, len(batches), sum(b.last_seq - b.first_seq + 1 for b in batches), len(shas),
-                        len(raw))
+                        len(raw)), raw
 
 
 def _event_acked(event_id: str) -> bool:

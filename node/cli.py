@@ -147,7 +147,11 @@ def run(host: str, port: int, no_sync: bool) -> None:
     from . import backup
 
     # One scheduler per process: the daily backup joins the sync scheduler (started idle if not syncing).
-    backup.schedule(scheduler.start(_idle), app.config["DATA_DIR"], _backup_keep())
+    from . import purge as purge_mod
+
+    sched = scheduler.start(_idle)
+    backup.schedule(sched, app.config["DATA_DIR"], _backup_keep())
+    purge_mod.schedule(sched)
     click.echo(f"代办点已启动：http://{host}:{port}/")
     try:
         serve(app, host=host, port=port, threads=4, ident="daiban-node")

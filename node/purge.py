@@ -104,3 +104,23 @@ def _unused_scans() -> list[Any]:
             Attachment.update(name="").where(Attachment.sha256 == sha).execute()
             out.append(path_for(sha))
     return out
+
+
+def purge_job() -> None:
+    """The scheduled daily purge; opens its own connection and logs instead of raising."""
+    import logging
+
+    log = logging.getLogger("daiban.node.purge")
+    try:
+        with database.connection_context():
+            n = purge_closed()
+        if n:
+            log.info("purged personal data of %d closed requests", n)
+    except Exception:  # noqa: BLE001 - a failed purge must not stop sync; it is logged for the admin
+        log.exception("purge failed")
+
+
+def schedule(scheduler: Any) -> None:
+    """Add the daily purge to the node's one scheduler."""
+    scheduler.add_job(purge_job, "interval", days=1, id="purge", coalesce=True, max_instances=1,
+                      next_run_time=datetime.now() + timedelta(minutes=10), replace_existing=True)
