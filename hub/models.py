@@ -210,3 +210,25 @@ class Staff(BaseModel):
 
 
 ALL_MODELS.append(Staff)
+
+
+class Assignment(BaseModel):
+    """Who was given responsibility for a case, when and by whom (routing and reassignment)."""
+
+    username = peewee.CharField(max_length=40, index=True)
+    window = peewee.CharField(max_length=8)
+    request_id = peewee.CharField(max_length=40, null=True, index=True)
+    previous = peewee.CharField(max_length=40, null=True)
+    by = peewee.CharField(max_length=64)
+    reason = peewee.TextField(default="")
+    at = peewee.DateTimeField(index=True)
+
+
+class StatusLookup(BaseModel):
+    """One lookup on the public status page, kept briefly so the rate limit holds across workers."""
+
+    client = peewee.CharField(max_length=64, index=True)
+    at = peewee.DateTimeField(index=True)
+
+
+ALL_MODELS += [Assignment, StatusLookup]
