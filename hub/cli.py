@@ -276,3 +276,32 @@ def scheduler(sweep_minutes: int, figures_hour: int) -> None:
         sched.start()
     except (KeyboardInterrupt, SystemExit):
         pass
+@cli.command(name="import-bundle")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="回复包写到哪里（带回代办点导入）")
+def import_bundle(file: str, out: str) -> None:
+    """Import a village node's USB bundle through the sync code and write the response bundle."""
+    from pathlib import Path
+
+    from shared.bundle import BundleError
+
+    from .bundles import import_bundle as do_import
+    from .db import database
+    from .schema import migrate
+
+    app = _app()
+    with database.connection_context():
+        migrate()
+        try:
+            res = do_import(Path(file).read_bytes(), app.config["DATA_DIR"], app.extensions["daiban_hub_key"],
+                            app.extensions["daiban_hub_box_key"])
+        except BundleError as exc:
+            click.echo(f"导入失败：{exc.message}", err=True)
+            sys.exit(1)
+    tmp = Path(out).with_name(Path(out).name + ".part")
+    tmp.write_bytes(res.response)
+    os.replace(tmp, out)
+    click.echo(res.summary())
+    for message in res.errors:
+        click.echo(f"提示：{message}")
+    click.echo(f"回复包已写出：{out}（请带回代办点运行 daiban node import-bundle）")

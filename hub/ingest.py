@@ -264,7 +264,13 @@ def _withdrawn(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
 
 
 def _attachment(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
-    _case_of(node, ev)
+    from .attachments import AttachmentRefusal, record_expected
+
+    case = _case_of(node, ev)
+    try:
+        record_expected(case, ev["data"])
+    except AttachmentRefusal as ref:
+        raise Refusal(ref.code, ref.message) from ref
 
 
 HANDLERS = {

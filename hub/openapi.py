@@ -91,6 +91,17 @@ def spec() -> dict[str, Any]:
                     "responses": _responses(200, 400, 403, 409, 413, 415),
                 }
             },
+            "/api/v1/attachments": {
+                "post": {
+                    "summary": "Resumable attachment upload: a signed chunk from `offset`, or an offset query "
+                               "(empty data); the answer says how many bytes the hub holds",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": ENVELOPE}},
+                    },
+                    "responses": _responses(200, 400, 403, 404, 413, 415, 422),
+                }
+            },
             "/api/v1/enroll": {
                 "post": {
                     "summary": "Register a node key with a one-time enrolment code",
@@ -105,6 +116,8 @@ def spec() -> dict[str, Any]:
                                         "v": {"type": "integer"},
                                         "code": {"type": "string"},
                                         "pubkey": {"type": "string"},
+                                        "box_pubkey": {"type": "string",
+                                                       "description": "X25519 key for USB response bundles"},
                                         "app_version": {"type": "string"},
                                     },
                                 }
