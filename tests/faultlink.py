@@ -386,3 +386,46 @@ class FaultLink:
             t.join()
         good = [a for a in answers if a is not None]
         return good[0] if good else None
+
+
+class InProcessLink:
+    """The node's transport over the hub's Flask test client, with faults scripted per exchange.
+
+    Faults: ``drop_before``, ``drop_after`` (the hub got it, the answer is lost),
+    ``duplicate`` (the hub gets it twice) and ``stale_replay`` (an older message turns
+    up late, then this one goes through).  No sockets: for property tests.
+    """
+
+    def __init__(self, client: object, faults: list[str] | None = None):
+        self.client = client
+        self.faults = list(faults or [])
+        self.sent: list[tuple[str, bytes]] = []
+
+    def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        from shared import encoding
+
+        headers = {}
+        if len(body) > 1024:
+            body = encoding.compress(body)
+            headers["Content-Encoding"] = "deflate"
+        resp = self.client.post(path, data=body, content_type="application/json", headers=headers)  # type: ignore[attr-defined]
+        return resp.status_code, resp.data
+
+    def exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """Carry one message, suffering the next scripted fault."""
+        from node.transport import TransportError
+
+        fault = self.faults.pop(0) if self.faults else "ok"
+        if fault == "drop_before":
+            raise TransportError("链路中断", "unreachable")
+        if fault == "stale_replay" and self.sent:
+            self._post(*self.sent[len(self.sent) // 2])
+        self.sent.append((path, body))
+        status, raw = self._post(path, body)
+        if fault == "duplicate":
+            status, raw = self._post(path, body)
+        if fault == "drop_after":
+            raise TransportError("回复丢失", "timeout")
+        if status >= 500:
+            raise TransportError(f"HTTP {status}", "server_error")
+        return status, raw

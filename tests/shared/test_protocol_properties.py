@@ -19,8 +19,9 @@ from typing import Any, Iterator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared import encoding, protocol
+from shared import protocol
 from tests.factories import capture
+from tests.faultlink import InProcessLink
 
 # DAIBAN_PROPERTY_EXAMPLES raises the count for a long local hunt.
 SETTINGS = settings(max_examples=int(os.environ.get("DAIBAN_PROPERTY_EXAMPLES", "40")), deadline=None, suppress_health_check=list(HealthCheck))
@@ -160,48 +161,13 @@ def hub_and_node() -> Iterator[dict[str, Any]]:
         node = create_node({"TESTING": True, "DATA_DIR": f"{tmp}/node", "SECRET_KEY": "t"})
         key = node.extensions["daiban_node_key"]
         with node_db.connection_context():
-            enroll(LinkTransport(client), key, code, "http://hub")
+            enroll(InProcessLink(client), key, code, "http://hub")
         try:
             yield {"client": client, "key": key, "hub_db": hub_db, "node_db": node_db, "tmp": Path(tmp)}
         finally:
             for db in (hub_db, node_db):
                 if not db.is_closed():
                     db.close()
-
-
-class LinkTransport:
-    """The node's transport over the hub's test client, with faults scripted per exchange."""
-
-    def __init__(self, client: Any, faults: list[str] | None = None):
-        self.client = client
-        self.faults = list(faults or [])
-        self.sent: list[tuple[str, bytes]] = []
-
-    def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        headers = {}
-        if len(body) > 1024:
-            body = encoding.compress(body)
-            headers["Content-Encoding"] = "deflate"
-        resp = self.client.post(path, data=body, content_type="application/json", headers=headers)
-        return resp.status_code, resp.data
-
-    def exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
-        from node.transport import TransportError
-
-        fault = self.faults.pop(0) if self.faults else "ok"
-        if fault == "drop_before":
-            raise TransportError("链路中断", "unreachable")
-        if fault == "stale_replay" and self.sent:
-            self._post(*self.sent[len(self.sent) // 2])  # an old message turns up late
-        self.sent.append((path, body))
-        status, raw = self._post(path, body)
-        if fault == "duplicate":
-            status, raw = self._post(path, body)
-        if fault == "drop_after":
-            raise TransportError("回复丢失", "timeout")
-        if status >= 500:
-            raise TransportError(f"HTTP {status}", "server_error")
-        return status, raw
 
 
 FAULT = st.sampled_from(["ok", "ok", "drop_before", "drop_after", "duplicate", "stale_replay"])
@@ -269,7 +235,7 @@ def test_any_interleaving_of_faults_converges(steps: list[tuple[str, Any]], seed
     rng = random.Random(seed)
     with hub_and_node() as env:
         def make_client(faults: list[str]) -> SyncClient:
-            return SyncClient(LinkTransport(env["client"], faults), env["key"])
+            return SyncClient(InProcessLink(env["client"], faults), env["key"])
 
         sync = make_client([])
         for kind, arg in steps:
