@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from hub import cases
 from hub.enrolment import issue_code, revoke
 from hub.models import Batch, Case, ForkAlert, HubEvent, Node, NodeEvent
 from shared import encoding, protocol, signing
@@ -352,6 +353,10 @@ def test_node_restored_from_old_backup_resumes_where_the_hub_says(hub_client, no
     SyncClient(InProcessLink(hub_client), key).round()
     hub_before = (Node.get().last_seq, Node.get().last_hash)
     assert hub_before[0] == 5
+    # Window staff decide on two requests the backup never heard of, and on one it had.
+    for code in (after_backup[0], before_backup[0]):
+        cases.act(code, "accept", "窗口")
+    cases.act(after_backup[1], "ask_materials", "窗口", missing=["M-APPLICATION"])
 
     _restore(db, tmp_path / "backup.sqlite3")
     with database.connection_context():
@@ -367,9 +372,64 @@ def test_node_restored_from_old_backup_resumes_where_the_hub_says(hub_client, no
         assert sorted(r.receipt_code for r in Request.select()) == sorted(before_backup + after_backup + [new])
         seqs = sorted((e.seq, e.event_id) for e in Event.select())
         chain = (int(meta.get("next_seq")) - 1, meta.get("last_hash"), int(meta.get("cursor")))
+        states = {r.receipt_code: r.state for r in Request.select()}
     assert seqs == sorted((e.seq, e.event_id) for e in NodeEvent.select())
     node = Node.get()
     assert chain == (node.last_seq, node.last_hash, node.out_seq)
+    assert states == {c.receipt_code: c.state for c in Case.select()}, "every hub status reached the restored node"
+    assert states[after_backup[0]] == "accepted" and states[after_backup[1]] == "needs_materials"
+
+
+def test_node_restored_from_backup_pages_through_long_history(hub_client, node_app, tmp_path: Path,
+                                                               monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """History comes back a page at a time; every page must be restored, not just the first."""
+    from node.capture import capture_request
+    from node.db import database
+    from node.enrolment import enroll
+    from node.models import Request
+    from node.sync import SyncClient
+
+    monkeypatch.setattr(protocol, "MAX_UPDATES_PER_RESPONSE", 2)
+    key = node_app.extensions["daiban_node_key"]
+    db = Path(node_app.config["DATA_DIR"]) / "node.sqlite3"
+    with database.connection_context():
+        enroll(InProcessLink(hub_client), key, issue_code("桃源村"), "http://hub")
+    _backup(db, tmp_path / "backup.sqlite3")
+    with database.connection_context():
+        codes = [capture_request(capture("FP-01"), "李文书").receipt_code for _ in range(7)]
+    SyncClient(InProcessLink(hub_client), key).round()
+    for code in codes[:4]:
+        cases.act(code, "approve", "窗口")
+    _restore(db, tmp_path / "backup.sqlite3")
+    SyncClient(InProcessLink(hub_client), key).round()
+    with database.connection_context():
+        states = {r.receipt_code: r.state for r in Request.select()}
+    assert states == {c.receipt_code: c.state for c in Case.select()}
+    assert sorted(states) == sorted(codes)
+
+
+def test_replacement_pc_restores_history_with_current_states(hub_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A stolen PC is revoked; the new one starts empty and gets every request back as the hub sees it."""
+    from node import create_app
+    from node.db import database
+    from node.enrolment import enroll
+    from node.models import Request
+    from node.sync import SyncClient
+
+    old = NodeSim(hub_client, issue_code("桃源村"))
+    old.send(old.events(captured(old, "JF-01"), captured(old, "FP-01")))
+    jf, fp = (Case.get(Case.item_code == i).receipt_code for i in ("JF-01", "FP-01"))
+    cases.act(jf, "accept", "窗口")
+    cases.act(fp, "approve", "窗口")
+    revoke("桃源村")
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "replacement"), "SECRET_KEY": "t"})
+    key = app.extensions["daiban_node_key"]
+    with database.connection_context():
+        enroll(InProcessLink(hub_client), key, issue_code("桃源村"), "http://hub")
+    SyncClient(InProcessLink(hub_client), key).round()
+    with database.connection_context():
+        states = {r.receipt_code: r.state for r in Request.select()}
+    assert states == {jf: "accepted", fp: "approved"}
 
 
 def test_node_restored_with_a_signed_batch_the_hub_already_has(hub_client, node_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
