@@ -156,3 +156,72 @@ ALL_MODELS = [
     CatalogueVersion,
     Setting,
 ]
+
+
+class Staff(BaseModel):
+    """A person at the service centre: window staff, supervisor or admin (一人多岗: several windows)."""
+
+    username = peewee.CharField(unique=True, max_length=40)
+    name = peewee.CharField(max_length=40)
+    password_hash = peewee.CharField(max_length=200)
+    role = peewee.CharField(max_length=16, default="staff")  # staff | supervisor | admin
+    windows = JSONField(default=list)
+    on_duty = peewee.BooleanField(default=True)
+    active = peewee.BooleanField(default=True)
+    failed_logins = peewee.IntegerField(default=0)
+    locked_until = peewee.DateTimeField(null=True)
+    created_at = peewee.DateTimeField()
+
+
+ALL_MODELS.append(Staff)
+
+
+class Assignment(BaseModel):
+    """Who was given responsibility for a case, when and by whom (routing and reassignment)."""
+
+    username = peewee.CharField(max_length=40, index=True)
+    window = peewee.CharField(max_length=8)
+    request_id = peewee.CharField(max_length=40, null=True, index=True)
+    previous = peewee.CharField(max_length=40, null=True)
+    by = peewee.CharField(max_length=64)
+    reason = peewee.TextField(default="")
+    at = peewee.DateTimeField(index=True)
+
+
+class StatusLookup(BaseModel):
+    """One lookup on the public status page, kept briefly so the rate limit holds across workers."""
+
+    client = peewee.CharField(max_length=64, index=True)
+    at = peewee.DateTimeField(index=True)
+
+
+ALL_MODELS += [Assignment, StatusLookup]
+
+
+class CaseAlert(BaseModel):
+    """The moment a case's deadline colour turned yellow or red, recorded once per colour."""
+
+    case = peewee.ForeignKeyField(Case, backref="alerts", column_name="request_id", field="request_id")
+    level = peewee.CharField(max_length=8)  # yellow | red
+    at = peewee.DateTimeField()
+    on_day = peewee.DateField()
+    deadline = peewee.DateField(null=True)
+
+    class Meta:
+        indexes = ((("case", "level"), True),)
+
+
+class AuditEntry(BaseModel):
+    """One link of the append-only audit chain: who did what to what, hashed onto the one before."""
+
+    seq = peewee.BigIntegerField(unique=True)
+    at = peewee.DateTimeField()
+    actor = peewee.CharField(max_length=64)
+    action = peewee.CharField(max_length=40, index=True)
+    target = peewee.CharField(max_length=120)
+    detail = JSONField(default=dict)
+    prev_hash = peewee.CharField(max_length=64)
+    hash = peewee.CharField(max_length=64, unique=True)
+
+
+ALL_MODELS.extend([CaseAlert, AuditEntry])

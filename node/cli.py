@@ -1,4 +1,4 @@
-"""`daiban node …` commands: init, enroll, sync, run, capture, api-token."""
+"""`daiban node …` commands: init, enroll, sync, run, capture, add-clerk."""
 
 from __future__ import annotations
 
@@ -117,6 +117,25 @@ def capture(json_file, clerk: str) -> None:  # type: ignore[no-untyped-def]
     click.echo(req.receipt_code)
 
 
+@cli.command(name="add-clerk")
+@click.argument("username")
+@click.option("--name", required=True, help="文书姓名（记录在每条办理记录上）")
+@click.option("--password", prompt="密码", hide_input=True, confirmation_prompt="再次输入密码",
+              help="不给出时提示输入")
+def add_clerk(username: str, name: str, password: str) -> None:
+    """Create a clerk account that can log in to this node."""
+    from .auth import ClerkError, add_clerk as do_add
+    from .db import database
+
+    _open()
+    with database.connection_context():
+        try:
+            clerk = do_add(username, name, password)
+        except ClerkError as exc:
+            raise click.ClickException(str(exc))
+    click.echo(f"已添加文书：{clerk.name}（用户名 {clerk.username}）")
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8701, type=int)
@@ -135,8 +154,10 @@ def run(host: str, port: int, no_sync: bool) -> None:
         with database.connection_context():
             enrolled = bool(meta.get("hub_url"))
         if enrolled:
-            client = _client(app)
-            scheduler.start(client.round)
+            from .sync_panel import run_round
+
+            # The panel's "sync now" and the background job share one client and one lock.
+            scheduler.start(lambda: run_round(app))
     click.echo(f"代办点已启动：http://{host}:{port}/")
     try:
         serve(app, host=host, port=port, threads=4, ident="daiban-node")

@@ -87,4 +87,17 @@ class HubUpdate(BaseModel):
     applied_at = peewee.DateTimeField()
 
 
-ALL_MODELS = [Meta, Request, Batch, Event, HubUpdate]
+class Clerk(BaseModel):
+    """A clerk who may log in to this node; failed logins are counted here so a lockout survives restarts."""
+
+    username = peewee.CharField(unique=True, max_length=32)
+    name = peewee.CharField(max_length=64)
+    password_hash = peewee.CharField(max_length=256)
+    active = peewee.BooleanField(default=True)
+    failed_logins = peewee.IntegerField(default=0)
+    locked_until = peewee.DateTimeField(null=True)
+    created_at = peewee.DateTimeField()
+    last_login_at = peewee.DateTimeField(null=True)
+
+
+ALL_MODELS = [Meta, Request, Batch, Event, HubUpdate, Clerk]
