@@ -97,8 +97,9 @@ class SyncClient:
         while True:
             with database.connection_context():
                 resp = self._poll("hello")
-                report.updates += apply_response(resp, None)["updates"]
+                # History first: a status update for a request restored from it must find the request.
                 more = apply_resume(resp)
+                report.updates += apply_response(resp, None)["updates"]
             if not more:
                 break
         self.resume_checked = True
