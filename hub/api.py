@@ -56,6 +56,19 @@ def sync() -> Response:
     return _signed(status, out)
 
 
+@bp.post("/api/v1/attachments")
+def attachment_chunk() -> Response:
+    """Take one signed attachment chunk (or offset query); answer with the bytes the hub holds."""
+    from .attachments import handle_chunk
+
+    try:
+        raw = _read_body()
+    except protocol.ProtocolError as exc:
+        return _refusal(exc)
+    status, out = handle_chunk(raw, _hub_key(), current_app.config["DATA_DIR"])
+    return _signed(status, out)
+
+
 @bp.post("/api/v1/enroll")
 def enroll() -> Response:
     """Register a node's key with a one-time code; answer signed and bound to the code."""
@@ -66,7 +79,9 @@ def enroll() -> Response:
             raise protocol.error("bad_body", detail="code and pubkey are required")
         if msg.get("v") not in protocol.SUPPORTED_VERSIONS:
             raise protocol.error("unsupported_version")
-        body = enrolment.enroll(msg["code"], msg["pubkey"], str(msg.get("app_version", ""))[:32], _hub_key())
+        body = enrolment.enroll(msg["code"], msg["pubkey"], str(msg.get("app_version", ""))[:32], _hub_key(),
+                                box_pubkey=msg.get("box_pubkey"),
+                                hub_box_key=current_app.extensions.get("daiban_hub_box_key"))
     except encoding.EncodingError as exc:
         return _refusal(protocol.error("bad_body", detail=str(exc)))
     except protocol.ProtocolError as exc:

@@ -231,3 +231,77 @@ def run(host: str, port: int, threads: int) -> None:
         migrate()
     click.echo(f"中心已启动：http://{host}:{port}/")
     serve(app, host=host, port=port, threads=threads, ident="daiban-hub")
+
+
+@cli.command(name="verify-audit")
+def verify_audit() -> None:
+    """Check the audit log's hash chain; exit 1 and name the first broken link if it does not hold."""
+    from . import audit
+    from .db import database
+
+    _app()
+    with database.connection_context():
+        checked, broken = audit.verify()
+    if broken is not None:
+        click.echo(f"审计日志哈希链断开：第 {broken.seq} 条。{broken.reason}（此前 {checked} 条完好）", err=True)
+        sys.exit(1)
+    click.echo(f"审计日志完好：共 {checked} 条，哈希链连续。")
+
+
+@cli.command()
+def sweep() -> None:
+    """Run the deadline sweep once now (the scheduler does this every few minutes)."""
+    from .jobs import sweep_job
+
+    _app()
+    counts = sweep_job()
+    click.echo(f"期限巡检：检查 {counts['checked']} 件，绿 {counts['green']}、黄 {counts['yellow']}、红 {counts['red']}；"
+               f"新转黄 {counts['turned_yellow']}、新转红 {counts['turned_red']}")
+
+
+@cli.command()
+@click.option("--sweep-minutes", default=15, show_default=True, type=click.IntRange(1, 1440), help="期限巡检间隔（分钟）")
+@click.option("--figures-hour", default=1, show_default=True, type=click.IntRange(0, 23), help="每日统计时刻（北京时间）")
+def scheduler(sweep_minutes: int, figures_hour: int) -> None:
+    """Run the hub's one scheduler in the foreground (deadline sweeps, daily figures)."""
+    import logging
+
+    from .jobs import build_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    _app()
+    sched = build_scheduler(sweep_minutes, figures_hour)
+    click.echo(f"中心调度已启动：每 {sweep_minutes} 分钟期限巡检，每日 {figures_hour}:05 统计")
+    try:
+        sched.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+@cli.command(name="import-bundle")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="回复包写到哪里（带回代办点导入）")
+def import_bundle(file: str, out: str) -> None:
+    """Import a village node's USB bundle through the sync code and write the response bundle."""
+    from pathlib import Path
+
+    from shared.bundle import BundleError
+
+    from .bundles import import_bundle as do_import
+    from .db import database
+    from .schema import migrate
+
+    app = _app()
+    with database.connection_context():
+        migrate()
+        try:
+            res = do_import(Path(file).read_bytes(), app.config["DATA_DIR"], app.extensions["daiban_hub_key"],
+                            app.extensions["daiban_hub_box_key"])
+        except BundleError as exc:
+            click.echo(f"导入失败：{exc.message}", err=True)
+            sys.exit(1)
+    tmp = Path(out).with_name(Path(out).name + ".part")
+    tmp.write_bytes(res.response)
+    os.replace(tmp, out)
+    click.echo(res.summary())
+    for message in res.errors:
+        click.echo(f"提示：{message}")
+    click.echo(f"回复包已写出：{out}（请带回代办点运行 daiban node import-bundle）")
