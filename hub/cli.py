@@ -52,6 +52,22 @@ def migrate_cmd() -> None:
     click.echo(f"数据库结构版本 {before} → {after}")
 
 
+@cli.command(name="rotate-key")
+@click.confirmation_option(prompt="轮换中心密钥？轮换后请重启中心服务", help="不询问，直接轮换")
+def rotate_key() -> None:
+    """Replace the hub key; nodes take up the new one from a statement signed by the old key."""
+    from shared import signing
+
+    from .db import database
+    from .keys import rotate
+
+    app = _app()
+    with database.connection_context():
+        old, new = rotate(app.config["DATA_DIR"])
+    click.echo(f"中心密钥已轮换：{signing.fingerprint(old)} → {signing.fingerprint(new)}")
+    click.echo("请重启中心服务（systemctl restart daiban-hub）；各代办点下次同步时自动换用新密钥。")
+
+
 @cli.command(name="enroll-code")
 @click.option("--village", required=True, help="行政村名称")
 @click.option("--hours", default=24, show_default=True, help="有效小时数")
