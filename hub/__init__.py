@@ -23,8 +23,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
 
-    from . import api, web
+    from . import api, deployment, web
 
     web.init_app(app)
     app.register_blueprint(api.bp)
+    deployment.init_app(app)
     return app
