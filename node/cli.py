@@ -118,6 +118,18 @@ def sync() -> None:
 
 
 @cli.command()
+@click.option("--offline", is_flag=True, help="不检查与中心的连接")
+def doctor(offline: bool) -> None:
+    """Check database, keys, clock, hub connection, disk and backups; say what to fix."""
+    from pathlib import Path
+
+    from .doctor import report, run_checks
+
+    app = _open()
+    sys.exit(report(run_checks(Path(app.config["DATA_DIR"]), with_network=not offline)))
+
+
+@cli.command()
 @click.argument("json_file", type=click.File("r", encoding="utf-8"))
 @click.option("--clerk", default="cli")
 def capture(json_file, clerk: str) -> None:  # type: ignore[no-untyped-def]
