@@ -69,7 +69,7 @@ if [ "$SYSTEMD" = 1 ]; then
     fi
     systemctl daemon-reload
     echo "下一步：编辑 $ETC_DIR/hub.env，然后"
-    echo "  sudo -u daiban env \$(grep -v '^#' $ETC_DIR/hub.env | xargs) $PREFIX/venv/bin/daiban hub init"
+    echo "  sudo -u daiban sh -c 'set -a; . $ETC_DIR/hub.env; exec $PREFIX/venv/bin/daiban hub init'"
     echo "  systemctl enable --now daiban-hub daiban-scheduler"
 else
     echo "已安装到 $PREFIX（未安装系统服务）"
