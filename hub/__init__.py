@@ -23,9 +23,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
 
-    from . import api, deployment, web
+    from . import api, auth, deployment, web
 
     web.init_app(app)
+    auth.init_app(app)
     app.register_blueprint(api.bp)
+    # The sync API authenticates by signature, not by session: no CSRF there.
+    auth.csrf.exempt(api.bp)
     deployment.init_app(app)
     return app

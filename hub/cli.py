@@ -185,6 +185,28 @@ def act(receipt_code: str, action: str, missing: tuple[str, ...], reason: str | 
     click.echo(f"{case.receipt_code}: {states.LABELS[case.state]}")
 
 
+@cli.command(name="add-user")
+@click.argument("username")
+@click.option("--name", required=True, help="姓名")
+@click.option("--role", type=click.Choice(["staff", "supervisor", "admin"]), default="staff", show_default=True)
+@click.option("--windows", default="", help="负责窗口编码，逗号分隔，如 W05,W09")
+@click.password_option(help="密码（至少 8 位）")
+def add_user(username: str, name: str, role: str, windows: str, password: str) -> None:
+    """Create a staff, supervisor or admin account."""
+    from .db import database
+    from .schema import migrate
+    from .staff import StaffError, create_user
+
+    _app()
+    with database.connection_context():
+        migrate()
+        try:
+            user = create_user(username, name, password, role, [w for w in windows.split(",") if w])
+        except StaffError as exc:
+            raise click.ClickException(str(exc))
+    click.echo(f"已创建 {user.name}（{user.username}，{role}）")
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8700, type=int)

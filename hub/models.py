@@ -182,3 +182,21 @@ ALL_MODELS = [
     JobRun,
     SyncStat,
 ]
+
+
+class Staff(BaseModel):
+    """A person at the service centre: window staff, supervisor or admin (一人多岗: several windows)."""
+
+    username = peewee.CharField(unique=True, max_length=40)
+    name = peewee.CharField(max_length=40)
+    password_hash = peewee.CharField(max_length=200)
+    role = peewee.CharField(max_length=16, default="staff")  # staff | supervisor | admin
+    windows = JSONField(default=list)
+    on_duty = peewee.BooleanField(default=True)
+    active = peewee.BooleanField(default=True)
+    failed_logins = peewee.IntegerField(default=0)
+    locked_until = peewee.DateTimeField(null=True)
+    created_at = peewee.DateTimeField()
+
+
+ALL_MODELS.append(Staff)

@@ -44,7 +44,7 @@ def hub_app(hub_db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     from hub.schema import migrate
 
     app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "hubdata"), "DATABASE_URL": hub_db_url,
-                      "SECRET_KEY": "test", "WTF_CSRF_ENABLED": True})
+                      "SECRET_KEY": "test", "WTF_CSRF_ENABLED": True, "WTF_CSRF_SSL_STRICT": False})
     with database.connection_context():
         migrate()
     database.connect(reuse_if_open=True)

@@ -1,0 +1,70 @@
+"""Capturing at the node: all errors at once, nothing half-saved, held requests stay local."""
+
+from __future__ import annotations
+
+import pytest
+
+from node.capture import CaptureError, capture_request, release_held
+from node.db import database
+from node.models import Event, Request
+from tests.factories import capture
+
+
+def counts() -> tuple[int, int]:
+    return Request.select().count(), Event.select().count()
+
+
+def test_valid_capture_commits_request_and_event(node_app) -> None:  # type: ignore[no-untyped-def]
+    req = capture_request(capture("DB-01"), "李文书")
+    assert req.state == "queued" and len(req.receipt_code) == 9
+    ev = Event.get()
+    assert ev.type == "request.captured" and ev.clerk == "李文书" and ev.seq is None
+
+
+def test_bad_form_reports_every_error_and_saves_nothing(node_app) -> None:  # type: ignore[no-untyped-def]
+    form = capture("DB-01")
+    form["applicant"]["id_number"] = form["applicant"]["id_number"][:-1] + ("1" if form["applicant"]["id_number"][-1] != "1" else "2")
+    form["applicant"]["phone"] = "12345"
+    form["item_code"] = "DB-01"
+    before = counts()
+    with pytest.raises(CaptureError) as err:
+        capture_request(form, "李文书")
+    fields = {e.field for e in err.value.errors}
+    assert {"applicant.id_number", "applicant.phone"} <= fields
+    assert counts() == before
+
+
+def test_unknown_item_refused(node_app) -> None:  # type: ignore[no-untyped-def]
+    form = capture("DB-01")
+    form["item_code"] = "ZZ-01"
+    with pytest.raises(CaptureError) as err:
+        capture_request(form, "李文书")
+    assert err.value.errors[0].field == "item_code"
+    assert counts() == (0, 0)
+
+
+def test_missing_materials_need_awaiting_or_hold(node_app) -> None:  # type: ignore[no-untyped-def]
+    form = capture("JF-01", missing=["M-NEIGHBOURS"])
+    form["submit"] = "submitted"
+    with pytest.raises(CaptureError):
+        capture_request(form, "李文书")
+    form["submit"] = "held"
+    req = capture_request(form, "李文书")
+    assert req.state == "held" and Event.select().count() == 0  # held requests are not sent
+    released = release_held(req.receipt_code, "李文书")
+    assert released.state == "queued" and Event.get().data["submit"] == "awaiting_materials"
+
+
+def test_api_capture_422_with_field_errors(node_app) -> None:  # type: ignore[no-untyped-def]
+    from node import meta
+    from node.api import token_hash
+
+    with database.atomic():
+        meta.put("api_token_hash", token_hash("t0ken"))
+    client = node_app.test_client()
+    form = capture("FP-01")
+    form["applicant"]["id_number"] = "123"
+    resp = client.post("/api/v1/requests", json=form, headers={"Authorization": "Bearer t0ken"})
+    assert resp.status_code == 422
+    assert resp.get_json()["errors"][0]["field"] == "applicant.id_number"
+    assert counts() == (0, 0)
