@@ -120,10 +120,13 @@ def restore_cmd(backup_file: str, new_key: bool) -> None:
         restore(data_dir, os.environ.get("DATABASE_URL"), backup_file)
     except BackupError as exc:
         raise click.ClickException(str(exc))
-    _app()
+    from shared import signing
+
+    app = _app()
     with database.connection_context():
         before, after = migrate()
     click.echo(f"已恢复：{backup_file}（数据库结构版本 {before} → {after}）")
+    click.echo(f"中心密钥指纹：{signing.fingerprint(signing.public_b64(app.extensions['daiban_hub_key']))}")
 
 
 @cli.command(name="enroll-code")
