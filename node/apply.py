@@ -150,3 +150,6 @@ def _restore_event(ev: dict[str, Any]) -> None:
             materials_missing=data.get("materials", {}).get("missing", []),
             state=states.RECEIVED, clerk=ev.get("clerk", ""), created_at=now(), updated_at=now(),
         )
+        # Status updates may have arrived before the history that names their request: replay them.
+        for up in HubUpdate.select().where(HubUpdate.request_id == ev["request_id"]).order_by(HubUpdate.cseq):
+            _apply_to_request(up.body)
