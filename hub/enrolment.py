@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from shared import protocol, signing
 from shared.receipt_codes import ALPHABET, node_prefix
 
+from . import audit
 from .catalogue_store import current as current_catalogue
 from .clock import now
 from .db import database
@@ -34,7 +35,7 @@ def get_or_create_village(name: str) -> Village:
     return Village.create(name=name, prefix=node_prefix(n), created_at=now())
 
 
-def issue_code(village_name: str, lifetime: timedelta = CODE_LIFETIME) -> str:
+def issue_code(village_name: str, lifetime: timedelta = CODE_LIFETIME, actor: str = "cli") -> str:
     """A fresh one-time enrolment code for a village, valid for `lifetime`."""
     code = "".join(secrets.choice(ALPHABET) for _ in range(10))
     with database.atomic():
@@ -42,6 +43,7 @@ def issue_code(village_name: str, lifetime: timedelta = CODE_LIFETIME) -> str:
         EnrolmentCode.create(
             code_hash=_hash_code(code), village=village, created_at=now(), expires_at=now() + lifetime
         )
+        audit.record(actor, "node.code_issued", village.name, {"hours": lifetime.total_seconds() / 3600})
     return f"{code[:5]}-{code[5:]}"
 
 
@@ -82,6 +84,7 @@ def enroll(code: str, pubkey: str, app_version: str, hub_key: Ed25519PrivateKey)
             node.revoked_at = None
             node.app_version = app_version
             node.save()
+        audit.record(node.node_id, "node.enrolled", village.name, {"fingerprint": node.fingerprint})
     hub_pub = signing.public_b64(hub_key)
     return {
         "v": protocol.PROTOCOL_VERSION,
@@ -97,12 +100,14 @@ def enroll(code: str, pubkey: str, app_version: str, hub_key: Ed25519PrivateKey)
     }
 
 
-def revoke(village_name: str) -> Node:
+def revoke(village_name: str, actor: str = "cli") -> Node:
     """Stop accepting anything signed by the village's current node key, at once."""
-    node = Node.select().join(Village).where(Village.name == village_name).get_or_none()
-    if node is None:
-        raise LookupError(village_name)
-    node.status = "revoked"
-    node.revoked_at = now()
-    node.save()
+    with database.atomic():
+        node = Node.select().join(Village).where(Village.name == village_name).get_or_none()
+        if node is None:
+            raise LookupError(village_name)
+        node.status = "revoked"
+        node.revoked_at = now()
+        node.save()
+        audit.record(actor, "node.revoked", village_name, {"fingerprint": node.fingerprint})
     return node

@@ -17,7 +17,7 @@ from shared.receipt_codes import is_valid as receipt_code_valid
 from shared.receipt_codes import normalise as normalise_receipt
 from shared.validation import validate_capture
 
-from . import cases, deadlines, routing
+from . import audit, cases, deadlines, routing
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
 from .db import database
@@ -122,6 +122,10 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> dict[str,
                 Node.node_id == node.node_id
             ).execute()
             record_contact(node, body)
+            audit.record(node.node_id, "sync.batch", node.village.name, {
+                "first_seq": body["first_seq"], "last_seq": body["last_seq"], "batch_hash": batch_hash,
+                "accepted": ack["accepted"], "refused": len(ack["results"]),
+            })
             return ack
     # Recorded in its own transaction: the refused batch itself leaves nothing behind.
     with database.atomic():
@@ -133,6 +137,9 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> dict[str,
             offered_hash=batch_hash,
             at=now(),
         )
+        audit.record(node.node_id, "sync.fork", node.village.name, {
+            "first_seq": body["first_seq"], "last_seq": body["last_seq"], "offered_hash": batch_hash,
+        })
     raise fork
 
 

@@ -174,3 +174,54 @@ class Staff(BaseModel):
 
 
 ALL_MODELS.append(Staff)
+
+
+class Assignment(BaseModel):
+    """Who was given responsibility for a case, when and by whom (routing and reassignment)."""
+
+    username = peewee.CharField(max_length=40, index=True)
+    window = peewee.CharField(max_length=8)
+    request_id = peewee.CharField(max_length=40, null=True, index=True)
+    previous = peewee.CharField(max_length=40, null=True)
+    by = peewee.CharField(max_length=64)
+    reason = peewee.TextField(default="")
+    at = peewee.DateTimeField(index=True)
+
+
+class StatusLookup(BaseModel):
+    """One lookup on the public status page, kept briefly so the rate limit holds across workers."""
+
+    client = peewee.CharField(max_length=64, index=True)
+    at = peewee.DateTimeField(index=True)
+
+
+ALL_MODELS += [Assignment, StatusLookup]
+
+
+class CaseAlert(BaseModel):
+    """The moment a case's deadline colour turned yellow or red, recorded once per colour."""
+
+    case = peewee.ForeignKeyField(Case, backref="alerts", column_name="request_id", field="request_id")
+    level = peewee.CharField(max_length=8)  # yellow | red
+    at = peewee.DateTimeField()
+    on_day = peewee.DateField()
+    deadline = peewee.DateField(null=True)
+
+    class Meta:
+        indexes = ((("case", "level"), True),)
+
+
+class AuditEntry(BaseModel):
+    """One link of the append-only audit chain: who did what to what, hashed onto the one before."""
+
+    seq = peewee.BigIntegerField(unique=True)
+    at = peewee.DateTimeField()
+    actor = peewee.CharField(max_length=64)
+    action = peewee.CharField(max_length=40, index=True)
+    target = peewee.CharField(max_length=120)
+    detail = JSONField(default=dict)
+    prev_hash = peewee.CharField(max_length=64)
+    hash = peewee.CharField(max_length=64, unique=True)
+
+
+ALL_MODELS.extend([CaseAlert, AuditEntry])
