@@ -32,6 +32,7 @@ class Node(BaseModel):
     clock_offset_s = peewee.IntegerField(null=True)
     app_version = peewee.CharField(max_length=32, null=True)
     catalogue_version = peewee.IntegerField(default=0)
+    protocol_version = peewee.IntegerField(null=True)  # schema 2: what the node last spoke (rolling upgrades)
 
 
 class EnrolmentCode(BaseModel):
@@ -177,6 +178,29 @@ class Setting(BaseModel):
     value = peewee.TextField()
 
 
+class JobRun(BaseModel):
+    """One run of a scheduled hub job (schema 2): proves a job ran, and ran once."""
+
+    job = peewee.CharField(max_length=40, index=True)
+    started_at = peewee.DateTimeField()
+    finished_at = peewee.DateTimeField(null=True)
+    ok = peewee.BooleanField(default=False)
+    pid = peewee.IntegerField()
+    detail = peewee.TextField(default="")
+
+
+class SyncStat(BaseModel):
+    """Sync requests counted by HTTP status and latency bucket (schema 2), shared by all workers."""
+
+    status = peewee.IntegerField()
+    bucket = peewee.IntegerField()  # index into hub.metrics.LATENCY_BUCKETS
+    count = peewee.BigIntegerField(default=0)
+    sum_ms = peewee.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = ((("status", "bucket"), True),)
+
+
 ALL_MODELS = [
     Village,
     Node,
@@ -191,6 +215,8 @@ ALL_MODELS = [
     NodeBoxKey,
     Attachment,
     BundleImport,
+    JobRun,
+    SyncStat,
 ]
 
 
