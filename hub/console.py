@@ -90,7 +90,7 @@ def queue_view() -> Any:
         cases = queue.open_cases(windows, window, assignee=user.username if mine else None)
     names = queue.staff_names()
     lines = queue.rows(cases, catalogue, deadlines.calendar(), today(), names)
-    unassigned = [line for line in lines if not line["case"].assignee]
+    unassigned = [line for line in lines if line["orphan"]]
     return render_template(
         "console/queue.html", lines=lines, windows=[catalogue.window(w) for w in windows], window=window,
         show=show, mine=mine, unassigned=unassigned, is_supervisor=user.role in ("supervisor", "admin"),

@@ -66,6 +66,7 @@ def rows(cases: list[Case], catalogue: Catalogue, cal: WorkCalendar, today: date
          names: dict[str, str]) -> list[dict[str, Any]]:
     """What each queue line shows."""
     villages = {v.id: v.name for v in Village.select(Village.id, Village.name)}
+    active = {s.username for s in Staff.select(Staff.username).where(Staff.active == True)}  # noqa: E712
     supplemented = supplemented_ids([c.request_id for c in cases if c.state == states.RECEIVED])
     out = []
     for c in cases:
@@ -82,6 +83,8 @@ def rows(cases: list[Case], catalogue: Catalogue, cal: WorkCalendar, today: date
             "colour_label": COLOUR_LABELS.get(tone, ""),
             "assignee_name": names.get(c.assignee or "", c.assignee or ""),
             "supplemented": c.request_id in supplemented,
+            # Nobody, or a closed account: no one is answering for this case.
+            "orphan": not states.is_terminal(c.state) and c.assignee not in active,
         })
     return out
 
