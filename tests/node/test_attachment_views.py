@@ -77,6 +77,7 @@ def test_text_file_is_refused_next_to_the_form_and_nothing_stored(clerk, node_ap
     assert resp.status_code == 400
     assert re.search(r'<p class="error" id="att-error" role="alert">文件不是可识别的图片[^<]*</p>', html)
     assert '<option value="M-ID" selected>' in html
+    assert "<script" not in html and "<style" not in html and " style=" not in html
     assert Attachment.select().count() == 0 and Event.select().count() == events
     assert stored_files(node_app) == []
 
@@ -137,3 +138,14 @@ def test_image_only_by_hash_of_this_requests_attachment(clerk, node_app) -> None
         resp = clerk.client.get(path)
         assert resp.status_code == 404, path
         assert resp.headers.get("Content-Type", "").startswith("text/html"), path
+
+
+def test_attachment_and_usb_forms_in_english(clerk) -> None:
+    req = capture(clerk)
+    upload(clerk, req.receipt_code, png(), "x.png")
+    clerk.client.set_cookie("lang", "en")
+    html = clerk.client.get(f"/requests/{req.receipt_code}").get_data(as_text=True)
+    assert "Add attachment" in html and "Photo or scan (JPG, PNG, at most 15 MB)" in html
+    assert '<td class="upload-state">Waiting to send</td>' in html
+    html = clerk.client.get("/sync").get_data(as_text=True)
+    assert "Export USB sync bundle" in html and "Import response bundle" in html
