@@ -22,7 +22,9 @@ def png(width: int = 400, height: int = 300) -> bytes:
     return out.getvalue()
 
 
-def upload(clerk, code: str, data: bytes, name: str, material: str = "", with_csrf: bool = True):  # type: ignore[no-untyped-def]
+def upload(clerk, code: str, data: bytes, name: str, material: str = "",  # type: ignore[no-untyped-def]
+           with_csrf: bool = True):
+    """Post the detail page's attachment form as a browser would."""
     form: dict = {"material": material, "file": (io.BytesIO(data), name)}
     if with_csrf:
         form["csrf_token"] = csrf_of(clerk.client.get(f"/requests/{code}").data)
