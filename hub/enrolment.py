@@ -91,6 +91,9 @@ def enroll(code: str, pubkey: str, app_version: str, hub_key: Ed25519PrivateKey,
             NodeBoxKey.insert(node=node, pubkey=box_pubkey).on_conflict(
                 conflict_target=[NodeBoxKey.node], update={NodeBoxKey.pubkey: box_pubkey}
             ).execute()
+        else:
+            # A replacement PC without a box key must not get replies sealed to the old PC's key.
+            NodeBoxKey.delete().where(NodeBoxKey.node == node).execute()
     hub_pub = signing.public_b64(hub_key)
     answer = {
         "v": protocol.PROTOCOL_VERSION,

@@ -131,7 +131,7 @@ def test_node_replay_changes_nothing_and_says_so(linked: Linked, tmp_path: Path)
     assert node_snapshot() == before
 
 
-@pytest.mark.parametrize("where", [0.1, 0.5, 0.95])
+@pytest.mark.parametrize("where", [0.5, 0.97])
 def test_tampered_bundles_are_refused(linked: Linked, tmp_path: Path, where: float) -> None:
     capture_offline(1)
     raw = bytearray(export(linked, tmp_path))
