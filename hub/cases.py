@@ -9,7 +9,7 @@ from typing import Any
 from shared import states
 from shared.catalogue import Catalogue
 
-from . import deadlines
+from . import audit, deadlines
 from .catalogue_store import current as current_catalogue
 from .clock import now
 from .db import database, is_postgres
@@ -87,6 +87,8 @@ def act(
                     note=note, staff=staff)
     except CaseError as exc:
         log.warning("refused %s on %s by %s: %s", action, receipt_code, actor, exc.code)
+        # The refused change left nothing behind; the attempt itself is kept on the audit chain.
+        audit.record(actor, "case.refused_attempt", receipt_code, {"action": action, "code": exc.code})
         raise
 
 
@@ -140,6 +142,9 @@ def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | Non
         case.save()
         case.event = announce(node, case, actor, catalogue, action=action, reason=reason,
                               legal_basis=legal_basis, note=note)
+        audit.record(actor, f"case.{action}", case.receipt_code, {
+            "state": case.state, "missing": list(missing or []), "reason": reason, "legal_basis": legal_basis,
+        })
     return case
 
 
@@ -170,6 +175,7 @@ def reassign(receipt_code: str, username: str, actor: str, reason: str = "") -> 
                           previous=previous, by=actor, reason=reason.strip(), at=now())
         case.event = announce(node, case, actor, catalogue, action="reassigned", note=reason.strip() or None,
                               previous_assignee=previous)
+        audit.record(actor, "case.reassign", case.receipt_code, {"from": previous, "to": username, "reason": reason})
     return case
 
 

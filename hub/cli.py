@@ -52,6 +52,89 @@ def migrate_cmd() -> None:
     click.echo(f"数据库结构版本 {before} → {after}")
 
 
+@cli.command(name="rotate-key")
+@click.confirmation_option(prompt="轮换中心密钥？轮换后请重启中心服务", help="不询问，直接轮换")
+def rotate_key() -> None:
+    """Replace the hub key; nodes take up the new one from a statement signed by the old key."""
+    from shared import signing
+
+    from .db import database
+    from .keys import rotate
+
+    app = _app()
+    with database.connection_context():
+        old, new = rotate(app.config["DATA_DIR"])
+    click.echo(f"中心密钥已轮换：{signing.fingerprint(old)} → {signing.fingerprint(new)}")
+    click.echo("请重启中心服务（systemctl restart daiban-hub）；各代办点下次同步时自动换用新密钥。")
+
+
+@cli.command()
+@click.option("--sweep-minutes", type=click.IntRange(1, 1440), help="期限巡检间隔（分钟，默认 15）")
+@click.option("--figures-hour", type=click.IntRange(0, 23), help="每日统计时刻（北京时间，默认 1 点）")
+def scheduler(sweep_minutes: int | None, figures_hour: int | None) -> None:
+    """Run the hub's scheduled jobs (deadline sweep, daily figures, heartbeat, nightly backup); one per hub."""
+    from .scheduler import AlreadyRunning, run as run_scheduler
+
+    app = _app()
+    if sweep_minutes:
+        app.config["SCHEDULER_SWEEP_SECONDS"] = sweep_minutes * 60
+    if figures_hour is not None:
+        app.config["SCHEDULER_FIGURES_HOUR"] = figures_hour
+    click.echo(f"中心调度进程已启动（pid {os.getpid()}）")
+    try:
+        run_scheduler(app)
+    except AlreadyRunning as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(3)
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.command(name="backup")
+@click.option("--keep", default=14, show_default=True, help="保留最近几份备份")
+@click.option("--out", "out_dir", help="备份目录（默认 数据目录/backups）")
+def backup_cmd(keep: int, out_dir: str | None) -> None:
+    """Take a consistent backup of the hub database (SQLite online backup or pg_dump)."""
+    from .backup import BackupError, backup
+
+    app = _app()
+    try:
+        path = backup(app.config["DATA_DIR"], app.config.get("DATABASE_URL"), keep=keep, out_dir=out_dir)
+    except BackupError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"已备份：{path}")
+
+
+@cli.command(name="restore")
+@click.argument("backup_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--new-key", is_flag=True, help="中心密钥已丢失：生成新密钥（之后各代办点须重新注册）")
+def restore_cmd(backup_file: str, new_key: bool) -> None:
+    """Restore a backup into this hub's (empty) database, then run migrations."""
+    from flask import Flask
+
+    from .backup import BackupError, restore
+    from .db import database
+    from .keys import key_path
+    from .schema import migrate
+
+    data_dir = os.environ.get("DAIBAN_HUB_DIR") or Flask("hub", instance_relative_config=True).instance_path
+    if not key_path(data_dir).exists() and not new_key:
+        raise click.ClickException(
+            f"数据目录中没有中心密钥 {key_path(data_dir)}：请先从密钥备份放回（否则各代办点无法验证中心）；"
+            "确已丢失时加 --new-key，并按运维手册让各代办点重新注册")
+    try:
+        restore(data_dir, os.environ.get("DATABASE_URL"), backup_file)
+    except BackupError as exc:
+        raise click.ClickException(str(exc))
+    from shared import signing
+
+    app = _app()
+    with database.connection_context():
+        before, after = migrate()
+    click.echo(f"已恢复：{backup_file}（数据库结构版本 {before} → {after}）")
+    click.echo(f"中心密钥指纹：{signing.fingerprint(signing.public_b64(app.extensions['daiban_hub_key']))}")
+
+
 @cli.command(name="enroll-code")
 @click.option("--village", required=True, help="行政村名称")
 @click.option("--hours", default=24, show_default=True, help="有效小时数")
@@ -231,6 +314,32 @@ def run(host: str, port: int, threads: int) -> None:
         migrate()
     click.echo(f"中心已启动：http://{host}:{port}/")
     serve(app, host=host, port=port, threads=threads, ident="daiban-hub")
+
+
+@cli.command(name="verify-audit")
+def verify_audit() -> None:
+    """Check the audit log's hash chain; exit 1 and name the first broken link if it does not hold."""
+    from . import audit
+    from .db import database
+
+    _app()
+    with database.connection_context():
+        checked, broken = audit.verify()
+    if broken is not None:
+        click.echo(f"审计日志哈希链断开：第 {broken.seq} 条。{broken.reason}（此前 {checked} 条完好）", err=True)
+        sys.exit(1)
+    click.echo(f"审计日志完好：共 {checked} 条，哈希链连续。")
+
+
+@cli.command()
+def sweep() -> None:
+    """Run the deadline sweep once now (the scheduler does this every few minutes)."""
+    from .jobs import sweep_job
+
+    _app()
+    counts = sweep_job()
+    click.echo(f"期限巡检：检查 {counts['checked']} 件，绿 {counts['green']}、黄 {counts['yellow']}、红 {counts['red']}；"
+               f"新转黄 {counts['turned_yellow']}、新转红 {counts['turned_red']}")
 
 
 @cli.command(name="import-bundle")

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from shared import bundle, protocol, signing
 from shared.receipt_codes import ALPHABET, node_prefix
 
+from . import audit
 from .catalogue_store import current as current_catalogue
 from .clock import now
 from .db import database
@@ -36,7 +37,7 @@ def get_or_create_village(name: str) -> Village:
     return Village.create(name=name, prefix=node_prefix(n), created_at=now())
 
 
-def issue_code(village_name: str, lifetime: timedelta = CODE_LIFETIME) -> str:
+def issue_code(village_name: str, lifetime: timedelta = CODE_LIFETIME, actor: str = "cli") -> str:
     """A fresh one-time enrolment code for a village, valid for `lifetime`."""
     code = "".join(secrets.choice(ALPHABET) for _ in range(10))
     with database.atomic():
@@ -44,6 +45,7 @@ def issue_code(village_name: str, lifetime: timedelta = CODE_LIFETIME) -> str:
         EnrolmentCode.create(
             code_hash=_hash_code(code), village=village, created_at=now(), expires_at=now() + lifetime
         )
+        audit.record(actor, "node.code_issued", village.name, {"hours": lifetime.total_seconds() / 3600})
     return f"{code[:5]}-{code[5:]}"
 
 
@@ -87,6 +89,7 @@ def enroll(code: str, pubkey: str, app_version: str, hub_key: Ed25519PrivateKey,
             node.revoked_at = None
             node.app_version = app_version
             node.save()
+        audit.record(node.node_id, "node.enrolled", village.name, {"fingerprint": node.fingerprint})
         if box_pubkey is not None:
             NodeBoxKey.insert(node=node, pubkey=box_pubkey).on_conflict(
                 conflict_target=[NodeBoxKey.node], update={NodeBoxKey.pubkey: box_pubkey}
@@ -112,12 +115,14 @@ def enroll(code: str, pubkey: str, app_version: str, hub_key: Ed25519PrivateKey,
     return answer
 
 
-def revoke(village_name: str) -> Node:
+def revoke(village_name: str, actor: str = "cli") -> Node:
     """Stop accepting anything signed by the village's current node key, at once."""
-    node = Node.select().join(Village).where(Village.name == village_name).get_or_none()
-    if node is None:
-        raise LookupError(village_name)
-    node.status = "revoked"
-    node.revoked_at = now()
-    node.save()
+    with database.atomic():
+        node = Node.select().join(Village).where(Village.name == village_name).get_or_none()
+        if node is None:
+            raise LookupError(village_name)
+        node.status = "revoked"
+        node.revoked_at = now()
+        node.save()
+        audit.record(actor, "node.revoked", village_name, {"fingerprint": node.fingerprint})
     return node

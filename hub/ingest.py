@@ -17,7 +17,7 @@ from shared.receipt_codes import is_valid as receipt_code_valid
 from shared.receipt_codes import normalise as normalise_receipt
 from shared.validation import validate_capture
 
-from . import cases, deadlines, routing
+from . import audit, cases, deadlines, keys, routing
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
 from .db import database
@@ -28,10 +28,13 @@ def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey) -> tuple[int, bytes]:
     """Process one sync message (batch, poll or hello); returns (HTTP status, signed response bytes)."""
     request_hash = encoding.digest(raw)
     node_id = ""
+    version = protocol.PROTOCOL_VERSION
     try:
-        body, sig = protocol.open_envelope(raw)
+        body, sig = protocol.parse_envelope(raw)
         node_id = str(body.get("node_id", ""))[:40]
         request_hash = protocol.body_hash(body)
+        version = protocol.answer_version(body)
+        protocol.check_version(body)
         node = Node.get_or_none(Node.node_id == node_id)
         if node is None:
             raise protocol.error("unknown_node")
@@ -49,7 +52,7 @@ def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey) -> tuple[int, bytes]:
             out = answer(node_id, body, request_hash, ack=None, hello=kind == "hello")
         else:
             raise protocol.error("bad_body", detail="unknown message kind")
-        return 200, protocol.seal(hub_key, out)
+        return 200, protocol.seal(hub_key, keys.decorate(out, version))
     except protocol.ProtocolError as exc:
         node = Node.get_or_none(Node.node_id == node_id) if node_id else None
         out = protocol.response_body(
@@ -63,7 +66,7 @@ def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey) -> tuple[int, bytes]:
             more=False,
             error_body=exc.to_body(),
         )
-        return exc.status, protocol.seal(hub_key, out)
+        return exc.status, protocol.seal(hub_key, keys.decorate(out, version))
 
 
 def record_contact(node: Node, body: dict[str, Any]) -> None:
@@ -72,6 +75,8 @@ def record_contact(node: Node, body: dict[str, Any]) -> None:
         Node.last_sync_at: now(),
         Node.app_version: str(body.get("app_version", ""))[:32],
     }
+    if isinstance(body.get("v"), int):
+        fields[Node.protocol_version] = body["v"]
     if isinstance(body.get("pending"), int):
         fields[Node.pending_reported] = body["pending"]
     if isinstance(body.get("cursor"), int):
@@ -122,6 +127,10 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> dict[str,
                 Node.node_id == node.node_id
             ).execute()
             record_contact(node, body)
+            audit.record(node.node_id, "sync.batch", node.village.name, {
+                "first_seq": body["first_seq"], "last_seq": body["last_seq"], "batch_hash": batch_hash,
+                "accepted": ack["accepted"], "refused": len(ack["results"]),
+            })
             return ack
     # Recorded in its own transaction: the refused batch itself leaves nothing behind.
     with database.atomic():
@@ -133,6 +142,9 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> dict[str,
             offered_hash=batch_hash,
             at=now(),
         )
+        audit.record(node.node_id, "sync.fork", node.village.name, {
+            "first_seq": body["first_seq"], "last_seq": body["last_seq"], "offered_hash": batch_hash,
+        })
     raise fork
 
 

@@ -32,6 +32,7 @@ class Node(BaseModel):
     clock_offset_s = peewee.IntegerField(null=True)
     app_version = peewee.CharField(max_length=32, null=True)
     catalogue_version = peewee.IntegerField(default=0)
+    protocol_version = peewee.IntegerField(null=True)  # schema 2: what the node last spoke (rolling upgrades)
 
 
 class EnrolmentCode(BaseModel):
@@ -177,6 +178,29 @@ class Setting(BaseModel):
     value = peewee.TextField()
 
 
+class JobRun(BaseModel):
+    """One run of a scheduled hub job (schema 2): proves a job ran, and ran once."""
+
+    job = peewee.CharField(max_length=40, index=True)
+    started_at = peewee.DateTimeField()
+    finished_at = peewee.DateTimeField(null=True)
+    ok = peewee.BooleanField(default=False)
+    pid = peewee.IntegerField()
+    detail = peewee.TextField(default="")
+
+
+class SyncStat(BaseModel):
+    """Sync requests counted by HTTP status and latency bucket (schema 2), shared by all workers."""
+
+    status = peewee.IntegerField()
+    bucket = peewee.IntegerField()  # index into hub.metrics.LATENCY_BUCKETS
+    count = peewee.BigIntegerField(default=0)
+    sum_ms = peewee.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = ((("status", "bucket"), True),)
+
+
 ALL_MODELS = [
     Village,
     Node,
@@ -191,6 +215,8 @@ ALL_MODELS = [
     NodeBoxKey,
     Attachment,
     BundleImport,
+    JobRun,
+    SyncStat,
 ]
 
 
@@ -232,3 +258,32 @@ class StatusLookup(BaseModel):
 
 
 ALL_MODELS += [Assignment, StatusLookup]
+
+
+class CaseAlert(BaseModel):
+    """The moment a case's deadline colour turned yellow or red, recorded once per colour."""
+
+    case = peewee.ForeignKeyField(Case, backref="alerts", column_name="request_id", field="request_id")
+    level = peewee.CharField(max_length=8)  # yellow | red
+    at = peewee.DateTimeField()
+    on_day = peewee.DateField()
+    deadline = peewee.DateField(null=True)
+
+    class Meta:
+        indexes = ((("case", "level"), True),)
+
+
+class AuditEntry(BaseModel):
+    """One link of the append-only audit chain: who did what to what, hashed onto the one before."""
+
+    seq = peewee.BigIntegerField(unique=True)
+    at = peewee.DateTimeField()
+    actor = peewee.CharField(max_length=64)
+    action = peewee.CharField(max_length=40, index=True)
+    target = peewee.CharField(max_length=120)
+    detail = JSONField(default=dict)
+    prev_hash = peewee.CharField(max_length=64)
+    hash = peewee.CharField(max_length=64, unique=True)
+
+
+ALL_MODELS.extend([CaseAlert, AuditEntry])

@@ -39,9 +39,10 @@ def _client(app):  # type: ignore[no-untyped-def]
 
     with database.connection_context():
         hub_url = meta.get("hub_url")
+        pin = meta.get("hub_cert_sha256")
     if not hub_url:
         raise click.ClickException("本代办点尚未注册，请先运行 daiban node enroll --hub URL --code 注册码")
-    return SyncClient(HttpTransport(hub_url), app.extensions["daiban_node_key"])
+    return SyncClient(HttpTransport(hub_url, pin=pin), app.extensions["daiban_node_key"])
 
 
 @cli.command()
@@ -69,24 +70,42 @@ def init() -> None:
 @cli.command()
 @click.option("--hub", "hub_url", required=True, help="乡镇中心地址，如 http://127.0.0.1:8700")
 @click.option("--code", required=True, help="一次性注册码")
-def enroll(hub_url: str, code: str) -> None:
-    """Enrol with the hub using a one-time code and pin the hub's key."""
+@click.option("--pin-cert", is_flag=True, help="固定中心的 HTTPS 证书（自签名证书时使用）")
+@click.option("--cert-sha256", help="中心证书的 SHA-256 指纹（由县里提供；给出时核对后固定）")
+def enroll(hub_url: str, code: str, pin_cert: bool, cert_sha256: str | None) -> None:
+    """Enrol with the hub using a one-time code and pin the hub's key (and its certificate if asked)."""
     from shared import signing
 
+    from . import meta
     from .db import database
     from shared.bundle import box_public_b64
 
     from .bundles import box_key
     from .enrolment import enroll as do_enroll
+    from .tls_pin import display, fetch_fingerprint, normalise
     from .transport import HttpTransport, SyncError
 
     app = _open()
+    pin = None
+    if pin_cert or cert_sha256:
+        if not hub_url.startswith("https://"):
+            raise click.ClickException("只有 https:// 地址才能固定证书")
+        try:
+            pin = fetch_fingerprint(hub_url)
+        except OSError as exc:
+            raise click.ClickException(f"无法取得中心证书：{exc}")
+        if cert_sha256 and normalise(cert_sha256) != pin:
+            raise click.ClickException(f"中心证书指纹 {display(pin)} 与给定的不符，已放弃注册（可能被冒充）")
     with database.connection_context():
         try:
-            body = do_enroll(HttpTransport(hub_url), app.extensions["daiban_node_key"], code, hub_url,
+            body = do_enroll(HttpTransport(hub_url, pin=pin), app.extensions["daiban_node_key"], code, hub_url,
                              box_pubkey=box_public_b64(box_key(app.config["DATA_DIR"])))
         except SyncError as exc:
             raise click.ClickException(exc.message)
+        if pin:
+            with database.atomic():
+                meta.put("hub_cert_sha256", pin)
+            click.echo(f"已固定中心证书：SHA-256 {display(pin)}（请与县里核对）")
     click.echo(f"已注册：{body['village']}（收件编号前缀 {body['prefix']}）")
     click.echo(f"中心密钥指纹：{signing.fingerprint(body['hub_pubkey'])}（请与中心核对）")
 
@@ -103,6 +122,18 @@ def sync() -> None:
         click.echo(f"同步失败：{exc.message}", err=True)
         sys.exit(1)
     click.echo(f"同步完成：{report.summary()}")
+
+
+@cli.command()
+@click.option("--offline", is_flag=True, help="不检查与中心的连接")
+def doctor(offline: bool) -> None:
+    """Check database, keys, clock, hub connection, disk and backups; say what to fix."""
+    from pathlib import Path
+
+    from .doctor import report, run_checks
+
+    app = _open()
+    sys.exit(report(run_checks(Path(app.config["DATA_DIR"]), with_network=not offline)))
 
 
 @cli.command()

@@ -13,6 +13,7 @@ from . import meta, outbox
 from .apply import apply_resume, apply_response
 from .attachments import upload_pending
 from .db import database
+from .hubkey import verify_hub
 from .models import Batch
 from .transport import RefusedError, SyncError, Transport, TransportError, TrustError
 
@@ -58,7 +59,7 @@ class SyncClient:
             body, sig = protocol.open_envelope(raw)
         except protocol.ProtocolError as exc:
             raise RefusedError(f"中心回复无法识别（HTTP {status}）", "bad_response") from exc
-        if not protocol.verify_body(meta.get("hub_pubkey", ""), body, sig):
+        if not verify_hub(body, sig):
             raise TrustError("中心回复的签名无效，未采用（可能被冒充或篡改）", "bad_hub_signature")
         if body.get("error") and body.get("request_hash") == "":
             raise RefusedError(body["error"].get("message", "中心拒绝了请求"), body["error"].get("code", "error"))
@@ -97,8 +98,9 @@ class SyncClient:
         while True:
             with database.connection_context():
                 resp = self._poll("hello")
-                report.updates += apply_response(resp, None)["updates"]
+                # History first: a status update for a request restored from it must find the request.
                 more = apply_resume(resp)
+                report.updates += apply_response(resp, None)["updates"]
             if not more:
                 break
         self.resume_checked = True
