@@ -57,7 +57,7 @@ def enroll(code: str, pubkey: str, app_version: str, hub_key: Ed25519PrivateKey,
         if box_pubkey is not None:
             bundle.load_box_public(box_pubkey)
     except Exception as exc:
-        raise protocol.error("bad_body", detail="pubkey is not an Ed25519 public key") from exc
+        raise protocol.error("bad_body", detail="pubkey or box_pubkey is not a valid public key") from exc
     normal = code.replace("-", "").replace(" ", "")
     with database.atomic():
         row = EnrolmentCode.get_or_none(EnrolmentCode.code_hash == _hash_code(normal))
