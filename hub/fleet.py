@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import segno
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 
 from . import audit
 from .auth import current_user, login_required
@@ -137,8 +137,11 @@ def code() -> Any:
         audit.record(user.username, "node.code_refused", village.strip()[:100], {"reason": message})
         return _render(code=None, error=message), 400
     link = enrol_link(request.host_url, issued)
-    return _render(code={"village": village.strip(), "code": issued, "qr": qr_data_uri(link), "link": link,
-                         "hours": hours})
+    resp = make_response(_render(code={"village": village.strip(), "code": issued, "qr": qr_data_uri(link),
+                                       "link": link, "hours": hours}))
+    # A live one-time code must not linger in a browser or proxy cache.
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.post("/revoke")

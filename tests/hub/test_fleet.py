@@ -41,6 +41,7 @@ def test_code_from_page_enrols_a_node_shown_in_the_table(hub_app, sup) -> None: 
     resp = issue_on_page(sup, "桃源村")
     page = resp.get_data(as_text=True)
     assert resp.status_code == 200 and 'src="data:image/svg+xml' in page
+    assert resp.headers["Cache-Control"] == "no-store"
     sim = NodeSim(hub_app.test_client(), code_on(page))
     sim.send(sim.events(captured(sim)))
     table = sup.get("/fleet/").get_data(as_text=True)
