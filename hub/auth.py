@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import wraps
 from typing import Any, Callable
 
@@ -12,6 +13,7 @@ from . import audit
 from .models import Staff
 from .staff import authenticate
 
+log = logging.getLogger("daiban.hub.auth")
 bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
 
@@ -43,6 +45,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf_refused(exc: CSRFError) -> Any:
         # CSRF is checked before the user is loaded, so look the session up here.
+        log.warning("CSRF check failed on %s from %s", request.path, request.remote_addr)
         uid = session.get("staff_id")
         user = Staff.get_or_none(Staff.id == uid) if uid else None
         audit.record(user.username if user else "?", "csrf.refused", request.path[:120],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zlib
 from typing import Any
 
@@ -58,7 +59,20 @@ def parse(data: bytes) -> Any:
     except (ValueError, RecursionError) as exc:
         raise EncodingError("body is not valid JSON") from exc
     _check_depth(obj)
+    if _SURROGATE_ESCAPE.search(text):
+        _check_unicode(obj)
     return obj
+
+
+# A \uD800-\uDFFF escape may decode to a lone surrogate, which no UTF-8 encoder accepts.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _check_unicode(obj: Any) -> None:
+    try:
+        canonical(obj)
+    except UnicodeEncodeError as exc:
+        raise EncodingError("body contains an unpaired UTF-16 surrogate") from exc
 
 
 def _nesting_upper_bound(text: str) -> int:
