@@ -15,8 +15,17 @@ bp = Blueprint("api", __name__)
 JSON = "application/json"
 
 
+COMPRESS_ABOVE = 1024
+
+
 def _signed(status: int, raw: bytes) -> Response:
-    return Response(raw, status=status, mimetype=JSON)
+    resp = Response(raw, status=status, mimetype=JSON)
+    # Updates for a village are most of the bytes down a 2G link: deflate them when the node accepts it.
+    if len(raw) > COMPRESS_ABOVE and "deflate" in request.headers.get("Accept-Encoding", "").lower():
+        resp.set_data(encoding.compress(raw))
+        resp.headers["Content-Encoding"] = "deflate"
+        resp.vary.add("Accept-Encoding")
+    return resp
 
 
 def _hub_key():  # type: ignore[no-untyped-def]

@@ -70,11 +70,14 @@ def build(app: Flask) -> BlockingScheduler:
     for name, (fn, key, default) in JOBS.items():
         seconds = float(app.config.get(key) or default)
         # First run at once: after a restart the colours should not wait a whole interval.
-        sched.add_job(wrap(name, fn), "interval", seconds=seconds, id=name, next_run_time=datetime.now(CHINA_TZ))
+        sched.add_job(wrap(name, fn), "interval", seconds=seconds, id=name, next_run_time=datetime.now(CHINA_TZ),
+                      **jobs.JOB_DEFAULTS)
     sched.add_job(wrap("daily_figures", jobs.daily_figures_job), "cron",
-                  hour=int(app.config.get("SCHEDULER_FIGURES_HOUR", FIGURES_HOUR)), minute=5, id="daily_figures")
+                  hour=int(app.config.get("SCHEDULER_FIGURES_HOUR", FIGURES_HOUR)), minute=5, id="daily_figures",
+                  **jobs.JOB_DEFAULTS)
     if app.config.get("BACKUP_KEEP", 14):
-        sched.add_job(wrap("nightly_backup", jobs.nightly_backup), "cron", hour=BACKUP_HOUR, id="nightly_backup")
+        sched.add_job(wrap("nightly_backup", jobs.nightly_backup), "cron", hour=BACKUP_HOUR, id="nightly_backup",
+                      **jobs.JOB_DEFAULTS)
     return sched
 
 
