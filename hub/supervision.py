@@ -67,10 +67,9 @@ def labels_for(by: str) -> dict[str, str]:
     return {}
 
 
-def report(start: date | None, end: date | None, by: str) -> tuple[figures.Figures, list[figures.Figures]]:
-    """Totals and grouped lines for a period."""
-    rows = figures.load_rows(start, end)
-    cal, on = deadlines.calendar(), today()
+def report(rows: list[figures.CaseRow], by: str, cal: Any) -> tuple[figures.Figures, list[figures.Figures]]:
+    """Totals and grouped lines over rows already loaded (one calendar, so each day is looked up once)."""
+    on = today()
     return figures.summarise(rows, cal, on), figures.grouped(rows, by, cal, on, labels_for(by))
 
 
@@ -123,9 +122,9 @@ def dashboard() -> Any:
         return render_template("supervision/dashboard.html", error=str(exc), total=None, lines=[], by="window",
                                groups=figures.GROUPS, columns=COLUMNS, charts=[], red=[], yellow=[],
                                period={}, sweep=last_sweep(), percent=figures.percent), 400
-    total, lines = report(start, end, by)
-    months = figures.grouped(figures.load_rows(start, end), "month", deadlines.calendar(), today()) \
-        if by != "month" else lines
+    rows, cal = figures.load_rows(start, end), deadlines.calendar()
+    total, lines = report(rows, by, cal)
+    months = figures.grouped(rows, "month", cal, today()) if by != "month" else lines
     red, yellow = watch_lists()
     return render_template(
         "supervision/dashboard.html", error=None, total=total, lines=lines, by=by, groups=figures.GROUPS,
@@ -143,15 +142,14 @@ def watch() -> Any:
     return render_template("supervision/watch.html", red=red, yellow=yellow, sweep=last_sweep())
 
 
-def _export_rows(by: str) -> tuple[list[str], list[list[Any]]]:
-    start, end, _ = filters()
-    total, lines = report(start, end, by)
+def _export_rows(rows: list[figures.CaseRow], by: str, cal: Any) -> tuple[list[str], list[list[Any]]]:
+    total, lines = report(rows, by, cal)
     header = [title for _, title in COLUMNS]
-    rows = []
+    out = []
     for fig in [*lines, total]:
         d = fig.as_dict()
-        rows.append([_cell(k, d[k]) for k, _ in COLUMNS])
-    return header, rows
+        out.append([_cell(k, d[k]) for k, _ in COLUMNS])
+    return header, out
 
 
 def _cell(key: str, value: Any) -> Any:
@@ -167,10 +165,10 @@ def _cell(key: str, value: Any) -> Any:
 def export_csv() -> Any:
     """The report as CSV (UTF-8 with BOM so Excel opens the Chinese correctly)."""
     try:
-        by = filters()[2]
-        header, rows = _export_rows(by)
+        start, end, by = filters()
     except BadFilter as exc:
         return Response(str(exc), status=400, mimetype="text/plain")
+    header, rows = _export_rows(figures.load_rows(start, end), by, deadlines.calendar())
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(header)
@@ -184,10 +182,11 @@ def export_csv() -> Any:
 def export_xlsx() -> Any:
     """The report as an Excel workbook: one sheet per grouping, plus the overdue and near-due lists."""
     try:
-        filters()
-        sheets = {by: _export_rows(by) for by in figures.GROUPS}
+        start, end, _ = filters()
     except BadFilter as exc:
         return Response(str(exc), status=400, mimetype="text/plain")
+    rows, cal = figures.load_rows(start, end), deadlines.calendar()
+    sheets = {by: _export_rows(rows, by, cal) for by in figures.GROUPS}
     wb = Workbook()
     wb.remove(wb.active)
     for by, (header, rows) in sheets.items():
