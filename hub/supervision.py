@@ -18,7 +18,7 @@ from .auth import login_required
 from .catalogue_store import current as current_catalogue
 from .clock import today
 from .models import Case, Village
-from .sweep import effective_due, last_sweep, open_cases
+from .sweep import case_urgency, effective_due, last_sweep, open_cases
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 
@@ -74,20 +74,26 @@ def report(rows: list[figures.CaseRow], by: str, cal: Any) -> tuple[figures.Figu
 
 
 def watch_lists() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Open cases that are overdue (red) and near due (yellow), most urgent first."""
+    """Open cases that are overdue (red) and near due (yellow), most urgent first.
+
+    Coloured live rather than read from the last sweep, so the lists are right even if the
+    scheduler has stopped (the dashboard shows when it last ran).
+    """
     cal, on, cat = deadlines.calendar(), today(), current_catalogue()
     red, yellow = [], []
-    query = open_cases().join(Village).switch(Case).where(Case.urgency.in_(["yellow", "red"]))
-    for c in query.order_by(Case.deadline):
+    for c in open_cases().select(Case, Village.name).join(Village).order_by(Case.deadline, Case.received_at):
+        colour = case_urgency(c, cal, on)
+        if colour == "green":
+            continue
         due = effective_due(c, cal, on)
+        item = cat.item(c.item_code)
         line = {
-            "receipt_code": c.receipt_code, "item": cat.item(c.item_code)["name"] if cat.item(c.item_code) else c.item_code,
+            "receipt_code": c.receipt_code, "item": item["name"] if item else c.item_code,
             "window": cat.window_name(c.window), "village": c.village.name, "applicant": mask_name(c.applicant_name),
             "assignee": c.assignee or "未分配", "state": states.LABELS.get(c.state, c.state),
-            "received_on": c.received_on, "due": due,
-            "days": _days_left(cal, on, due),
+            "received_on": c.received_on, "due": due, "days": _days_left(cal, on, due),
         }
-        (red if c.urgency == "red" else yellow).append(line)
+        (red if colour == "red" else yellow).append(line)
     return red, yellow
 
 

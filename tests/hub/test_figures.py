@@ -164,3 +164,16 @@ def test_supervisor_pages_refuse_window_staff(hub_app) -> None:  # type: ignore[
     admin = hub_app.test_client()
     login_as(admin, "admin")
     assert admin.get("/supervision/").status_code == 200
+
+
+def test_watch_lists_are_live_even_without_a_sweep(hub_app, hub_client) -> None:  # type: ignore[no-untyped-def]
+    sim = NodeSim(hub_client, issue_code("桃源村"))
+    with hub_time(at("2025-09-01")):
+        ev = captured(sim, "DB-03")
+        sim.send(sim.events(ev))
+    code = Case.get_by_id(ev[1]).receipt_code
+    assert Case.get_by_id(ev[1]).urgency == "green"  # no sweep has run
+    client = hub_app.test_client()
+    login_as(client, "supervisor")
+    watch = client.get("/supervision/watch").get_data(as_text=True)
+    assert code in watch.split("<h1>临近到期")[0] and "期限巡检尚未运行" in watch
