@@ -34,6 +34,7 @@ ACTION_LABELS = {
     "case.deny": "办结（不予批准）",
     "case.refused_attempt": "被拒绝的办件操作",
     "case.reassign": "改派承办人",
+    "staff.duty": "在岗/离岗",
     "sync.batch": "同步批次入库",
     "sync.fork": "同步分叉告警",
     "node.code_issued": "签发注册码",
