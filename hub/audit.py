@@ -35,6 +35,7 @@ ACTION_LABELS = {
     "case.refused_attempt": "被拒绝的办件操作",
     "case.reassign": "改派承办人",
     "staff.duty": "在岗/离岗",
+    "staff.created": "新建账号",
     "sync.batch": "同步批次入库",
     "sync.fork": "同步分叉告警",
     "node.code_issued": "签发注册码",
