@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from shared import states
 from shared.receipt_codes import format_code, normalise
 
-from . import deadlines, notices, queue, routing
+from . import audit, deadlines, notices, queue, routing
 from .auth import current_user, login_required
 from .cases import CaseError, act, reassign
 from .catalogue_store import current as current_catalogue
@@ -47,6 +47,17 @@ def cn_time(ts: Any) -> str:
     return ts.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
 
+@bp.app_template_filter("cn_iso")
+def cn_iso(text: str) -> str:
+    """A node's ISO timestamp (UTC) as China time, to the minute; unparseable text as it came."""
+    from shared.protocol import parse_iso
+
+    try:
+        return parse_iso(text).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError, AttributeError):
+        return str(text or "")[:16]
+
+
 @bp.app_template_filter("code")
 def code_filter(code: str) -> str:
     """A receipt code as printed (groups of three)."""
@@ -79,7 +90,7 @@ def queue_view() -> Any:
         cases = queue.open_cases(windows, window, assignee=user.username if mine else None)
     names = queue.staff_names()
     lines = queue.rows(cases, catalogue, deadlines.calendar(), today(), names)
-    unassigned = [line for line in lines if not line["case"].assignee]
+    unassigned = [line for line in lines if line["orphan"]]
     return render_template(
         "console/queue.html", lines=lines, windows=[catalogue.window(w) for w in windows], window=window,
         show=show, mine=mine, unassigned=unassigned, is_supervisor=user.role in ("supervisor", "admin"),
@@ -104,7 +115,7 @@ def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = 
     user = current_user()
     catalogue = current_catalogue()
     item = catalogue.item(case.item_code) or {}
-    names = queue.staff_names()
+    names = {**queue.staff_names(), "system": "系统"}
     line = queue.rows([case], catalogue, deadlines.calendar(), today(), names)[0]
     node_events = list(NodeEvent.select().where(NodeEvent.request_id == case.request_id).order_by(NodeEvent.seq))
     reassign_to = []
@@ -208,6 +219,7 @@ def staff_view() -> Any:
         target.on_duty = request.form.get("on_duty") == "1"
         target.save()
         taken = sum(routing.assign_unassigned(w) for w in target.windows or []) if target.on_duty else 0
+        audit.record(user.username, "staff.duty", target.username, {"on_duty": target.on_duty, "took_over": taken})
         flash(f"{target.name}：{'在岗' if target.on_duty else '离岗'}" + (f"，接手无人负责的 {taken} 件" if taken else ""))
         return redirect(url_for("console.staff_view"))
     catalogue = current_catalogue()
@@ -221,17 +233,8 @@ def init_app(app: Any) -> None:
     """Register the console and its Chinese error pages."""
     app.register_blueprint(bp)
 
-    from flask_wtf.csrf import CSRFError
-
     for status in (403, 404):
         app.register_error_handler(status, _error_page)
-    app.register_error_handler(CSRFError, _csrf_failed)
-
-
-def _csrf_failed(exc: Any) -> Any:
-    log.warning("CSRF check failed on %s from %s", request.path, request.remote_addr)
-    return render_template("console/error.html", title="请求无效",
-                           message="页面已过期或来源不明（安全校验失败），未做任何更改。请刷新页面后重试。"), 400
 
 
 def _error_page(exc: Any) -> Any:

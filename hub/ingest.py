@@ -17,7 +17,7 @@ from shared.receipt_codes import is_valid as receipt_code_valid
 from shared.receipt_codes import normalise as normalise_receipt
 from shared.validation import validate_capture
 
-from . import audit, cases, deadlines, routing
+from . import audit, cases, deadlines, keys, routing
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
 from .db import database, is_postgres
@@ -28,12 +28,15 @@ def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey) -> tuple[int, bytes]:
     """Process one sync message (batch, poll or hello); returns (HTTP status, signed response bytes)."""
     request_hash = encoding.digest(raw)
     node_id = ""
+    version = protocol.PROTOCOL_VERSION
     try:
-        body, sig = protocol.open_envelope(raw)
+        body, sig = protocol.parse_envelope(raw)
         node_id = str(body.get("node_id", ""))[:40]
         # Canonical bytes once: they name the message and are what the signature covers.
         signed = encoding.canonical(body)
         request_hash = encoding.digest(signed)
+        version = protocol.answer_version(body)
+        protocol.check_version(body)
         node = Node.get_or_none(Node.node_id == node_id)
         if node is None:
             raise protocol.error("unknown_node")
@@ -51,7 +54,7 @@ def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey) -> tuple[int, bytes]:
             out = answer(node_id, body, request_hash, ack=None, hello=kind == "hello")
         else:
             raise protocol.error("bad_body", detail="unknown message kind")
-        return 200, protocol.seal(hub_key, out)
+        return 200, protocol.seal(hub_key, keys.decorate(out, version))
     except protocol.ProtocolError as exc:
         node = Node.get_or_none(Node.node_id == node_id) if node_id else None
         out = protocol.response_body(
@@ -65,7 +68,7 @@ def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey) -> tuple[int, bytes]:
             more=False,
             error_body=exc.to_body(),
         )
-        return exc.status, protocol.seal(hub_key, out)
+        return exc.status, protocol.seal(hub_key, keys.decorate(out, version))
 
 
 def record_contact(node: Node, body: dict[str, Any]) -> None:
@@ -74,6 +77,8 @@ def record_contact(node: Node, body: dict[str, Any]) -> None:
         Node.last_sync_at: now(),
         Node.app_version: str(body.get("app_version", ""))[:32],
     }
+    if isinstance(body.get("v"), int):
+        fields[Node.protocol_version] = body["v"]
     if isinstance(body.get("pending"), int):
         fields[Node.pending_reported] = body["pending"]
     if isinstance(body.get("cursor"), int):
@@ -371,7 +376,13 @@ def _withdrawn(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
 
 
 def _attachment(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
-    _case_of(node, ev)
+    from .attachments import AttachmentRefusal, record_expected
+
+    case = _case_of(node, ev)
+    try:
+        record_expected(case, ev["data"])
+    except AttachmentRefusal as ref:
+        raise Refusal(ref.code, ref.message) from ref
 
 
 HANDLERS = {

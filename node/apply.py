@@ -162,12 +162,14 @@ def apply_resume(body: dict[str, Any]) -> bool:
             Batch.update(state="acked").where(Batch.id == b.id).execute()
         # Batches the hub does not hold (a hub restored from backup) go again, byte for byte.
         Batch.update(state="pending").where(Batch.first_seq > hub_seq).execute()
-        for ev in body.get("history") or []:
+        history = body.get("history") or []
+        for ev in history:
             _restore_event(ev)
         if hub_seq >= local_seq:
             meta.put("next_seq", hub_seq + 1)
             meta.put("last_hash", hub_hash)
-        meta.put("acked_seq", hub_seq)
+        # History comes a page at a time: the next hello asks from the end of this page.
+        meta.put("acked_seq", min(hub_seq, history[-1]["seq"]) if history else hub_seq)
     return bool(body.get("more"))
 
 
@@ -196,3 +198,6 @@ def _restore_event(ev: dict[str, Any]) -> None:
             materials_missing=data.get("materials", {}).get("missing", []),
             state=states.RECEIVED, clerk=ev.get("clerk", ""), created_at=now(), updated_at=now(),
         )
+        # Status updates may have arrived before the history that names their request: replay them.
+        for up in HubUpdate.select().where(HubUpdate.request_id == ev["request_id"]).order_by(HubUpdate.cseq):
+            _apply_to_request(up.body)

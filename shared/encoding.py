@@ -62,7 +62,20 @@ def parse(data: bytes) -> Any:
     # Within `bound` brackets no value sits deeper than `bound`; only a near miss needs the full walk.
     if bound > MAX_DEPTH:
         _check_depth(obj)
+    if _SURROGATE_ESCAPE.search(text):
+        _check_unicode(obj)
     return obj
+
+
+# A \uD800-\uDFFF escape may decode to a lone surrogate, which no UTF-8 encoder accepts.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _check_unicode(obj: Any) -> None:
+    try:
+        canonical(obj)
+    except UnicodeEncodeError as exc:
+        raise EncodingError("body contains an unpaired UTF-16 surrogate") from exc
 
 
 # A string literal, or an unterminated one running to the end, as the character scan treated it.
