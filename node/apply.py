@@ -199,5 +199,7 @@ def _restore_event(ev: dict[str, Any]) -> None:
             state=states.RECEIVED, clerk=ev.get("clerk", ""), created_at=now(), updated_at=now(),
         )
         # Status updates may have arrived before the history that names their request: replay them.
+        req = Request.get(Request.request_id == ev["request_id"])
         for up in HubUpdate.select().where(HubUpdate.request_id == ev["request_id"]).order_by(HubUpdate.cseq):
-            _apply_to_request(up.body)
+            _update_request(req, up.body)
+        req.save()
