@@ -68,11 +68,29 @@ def bench_database(kind: str, db_url: str | None, tmp: Path) -> dict[str, Any]:
     return out
 
 
-def bench_growth(kind: str, db_url: str | None, tmp: Path, levels: tuple[int, ...]) -> dict[str, Any]:
+def add_staff(db_url: str, n: int) -> None:
+    """n window staff, together covering every window twice over (routing then picks per case)."""
+    from hub.db import bind, database, open_database
+    from hub.staff import create_user
+    from shared.catalogue import Catalogue
+
+    windows = [w["code"] for w in Catalogue.default().windows()]
+    db = open_database(db_url)
+    bind(db)
+    with database.connection_context():
+        for i in range(n):
+            create_user(f"staff{i}", f"工作人员{i}", "bench-pass-9",
+                        windows=[w for j, w in enumerate(windows) if j % n in (i, (i + 1) % n)])
+    db.close()
+
+
+def bench_growth(kind: str, db_url: str | None, tmp: Path, levels: tuple[int, ...], staff: int = 0) -> dict[str, Any]:
     """Ingest rate (batches of 200) when the hub already holds 1k, 10k, 100k requests."""
     out: dict[str, Any] = {}
     with hub_process(tmp, db_url) as hub:
         url = db_url or sqlite_url(hub.data_dir)
+        if staff:
+            add_staff(url, staff)
         filler = WireNode(hub.url, hub_codes(url, ["填充村"])[0], seed=7)
         held = 0
         for level in levels:
@@ -97,6 +115,9 @@ def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         result["sqlite"] = bench_database("sqlite", None, Path(tmp) / "s")
         result["growth_sqlite"] = bench_growth("sqlite", None, Path(tmp) / "g", levels)
+        if os.environ.get("BENCH_STAFFED") == "1":
+            # With staff on every window the routing rule runs for each new case (slow: opt-in).
+            result["growth_sqlite_staffed"] = bench_growth("sqlite+staff", None, Path(tmp) / "gs", levels, staff=10)
         with pg_database() as pg:
             if pg:
                 result["postgresql"] = bench_database("pg", pg, Path(tmp) / "p")

@@ -2,7 +2,8 @@
 
 Environment: BENCH_RUNS (runs per figure, default 3), BENCH_SCALE (workload sizes, default 1),
 BENCH_SLOW_RUNS (runs over the 2G link, default 1), BENCH_GROWTH_MAX (largest hub size for the
-cost-growth step, default 10000; 100000 adds minutes), BENCH_ONLY (comma list of sections:
+cost-growth step, default 10000; 100000 adds minutes), BENCH_STAFFED=1 (hub growth again with
+10 window staff, so routing runs per case: minutes), BENCH_ONLY (comma list of sections:
 ingest, concurrent, sync, node, status).
 """
 
@@ -86,6 +87,7 @@ ROWS: list[tuple[str, str, str, float | None, str]] = [
 
 GROWTH = [
     ("Hub ingest SQLite ev/s", "ingest.growth_sqlite", None),
+    ("Hub ingest SQLite, 10 staff routing, ev/s", "ingest.growth_sqlite_staffed", None),
     ("Hub ingest PG ev/s", "ingest.growth_postgresql", None),
     ("Node capture p99 ms", "node", "capture_p99_ms"),
     ("Node search p99 ms", "node", "search_p99_ms"),
