@@ -160,10 +160,12 @@ class LinkShaper:
                     for w in (writer, up_w):
                         w.transport.abort()
 
-        await asyncio.gather(pump(reader, up_w, self._up, "up"), pump(up_r, writer, self._down, "down"),
-                             return_exceptions=True)
-        for w in (writer, up_w):
-            w.close()
+        try:
+            await asyncio.gather(pump(reader, up_w, self._up, "up"), pump(up_r, writer, self._down, "down"),
+                                 return_exceptions=True)
+        finally:
+            for w in (writer, up_w):
+                w.close()
 
     async def _serve(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.listen_port)
@@ -176,10 +178,20 @@ class LinkShaper:
         """Serve in a background thread; returns once listening."""
         def run() -> None:
             self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+            loop = self._loop
             try:
-                self._loop.run_until_complete(self._serve())
+                loop.run_until_complete(self._serve())
             except (asyncio.CancelledError, RuntimeError):
                 pass  # stop() ends the loop under the server
+            finally:
+                # Let every connection close its sockets before the loop goes away.
+                pending = asyncio.all_tasks(loop)
+                for task in pending:
+                    task.cancel()
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                loop.run_until_complete(asyncio.sleep(0.01))
+                loop.close()
         self._thread = threading.Thread(target=run, daemon=True, name="linkshaper")
         self._thread.start()
         self._ready.wait(5)
@@ -189,7 +201,6 @@ class LinkShaper:
         """Stop serving."""
         if self._loop and self._server:
             self._loop.call_soon_threadsafe(self._server.close)
-            self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread:
             self._thread.join(5)
 
