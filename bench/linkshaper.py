@@ -129,9 +129,10 @@ class LinkShaper:
                     wait = at - time.monotonic()
                     if wait > 0:
                         await asyncio.sleep(wait)
+                    # Counted before the write, so a client that has its answer sees it counted.
+                    self.counters.note(conn, direction, len(data))
                     dst.write(data)
                     await dst.drain()
-                    self.counters.note(conn, direction, len(data))
                 try:
                     dst.write_eof()
                 except (OSError, RuntimeError):
