@@ -23,11 +23,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
 
-    from . import api, auth, deployment, web
+    from . import api, auth, catalogue_admin, console, deployment, fleet, public_status, register, supervision, web
 
     web.init_app(app)
     auth.init_app(app)
     app.register_blueprint(api.bp)
+    console.init_app(app)
+    app.register_blueprint(register.bp)
+    app.register_blueprint(public_status.bp)
+    app.register_blueprint(supervision.bp)
+    app.register_blueprint(fleet.bp)
+    app.register_blueprint(catalogue_admin.bp)
     # The sync API authenticates by signature, not by session: no CSRF there.
     auth.csrf.exempt(api.bp)
     deployment.init_app(app)

@@ -15,8 +15,17 @@ bp = Blueprint("api", __name__)
 JSON = "application/json"
 
 
+COMPRESS_ABOVE = 1024
+
+
 def _signed(status: int, raw: bytes) -> Response:
-    return Response(raw, status=status, mimetype=JSON)
+    resp = Response(raw, status=status, mimetype=JSON)
+    # Updates for a village are most of the bytes down a 2G link: deflate them when the node accepts it.
+    if len(raw) > COMPRESS_ABOVE and "deflate" in request.headers.get("Accept-Encoding", "").lower():
+        resp.set_data(encoding.compress(raw))
+        resp.headers["Content-Encoding"] = "deflate"
+        resp.vary.add("Accept-Encoding")
+    return resp
 
 
 def _hub_key():  # type: ignore[no-untyped-def]
@@ -56,6 +65,19 @@ def sync() -> Response:
     return _signed(status, out)
 
 
+@bp.post("/api/v1/attachments")
+def attachment_chunk() -> Response:
+    """Take one signed attachment chunk (or offset query); answer with the bytes the hub holds."""
+    from .attachments import handle_chunk
+
+    try:
+        raw = _read_body()
+    except protocol.ProtocolError as exc:
+        return _refusal(exc)
+    status, out = handle_chunk(raw, _hub_key(), current_app.config["DATA_DIR"])
+    return _signed(status, out)
+
+
 @bp.post("/api/v1/enroll")
 def enroll() -> Response:
     """Register a node's key with a one-time code; answer signed and bound to the code."""
@@ -65,7 +87,9 @@ def enroll() -> Response:
         if not isinstance(msg, dict) or not all(isinstance(msg.get(k), str) for k in ("code", "pubkey")):
             raise protocol.error("bad_body", detail="code and pubkey are required")
         protocol.check_version(msg)
-        body = enrolment.enroll(msg["code"], msg["pubkey"], str(msg.get("app_version", ""))[:32], _hub_key())
+        body = enrolment.enroll(msg["code"], msg["pubkey"], str(msg.get("app_version", ""))[:32], _hub_key(),
+                                box_pubkey=msg.get("box_pubkey"),
+                                hub_box_key=current_app.extensions.get("daiban_hub_box_key"))
     except encoding.EncodingError as exc:
         return _refusal(protocol.error("bad_body", detail=str(exc)))
     except protocol.ProtocolError as exc:

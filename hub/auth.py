@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from functools import wraps
 from typing import Any, Callable
 
 from flask import Blueprint, Flask, Response, abort, flash, g, redirect, render_template, request, session, url_for
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from . import audit
 from .models import Staff
 from .staff import authenticate
 
+log = logging.getLogger("daiban.hub.auth")
 bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
 
@@ -38,6 +41,16 @@ def init_app(app: Flask) -> None:
         for k, v in SECURITY_HEADERS.items():
             resp.headers.setdefault(k, v)
         return resp
+
+    @app.errorhandler(CSRFError)
+    def _csrf_refused(exc: CSRFError) -> Any:
+        # CSRF is checked before the user is loaded, so look the session up here.
+        log.warning("CSRF check failed on %s from %s", request.path, request.remote_addr)
+        uid = session.get("staff_id")
+        user = Staff.get_or_none(Staff.id == uid) if uid else None
+        audit.record(user.username if user else "?", "csrf.refused", request.path[:120],
+                     {"reason": exc.description})
+        return render_template("csrf_error.html"), 400
 
     @app.before_request
     def _load_user() -> None:
@@ -73,7 +86,10 @@ def login() -> Any:
     """Log in with username and password; five failures lock the account for 15 minutes."""
     error = None
     if request.method == "POST":
-        user, error = authenticate(request.form.get("username", "").strip(), request.form.get("password", ""))
+        username = request.form.get("username", "").strip()
+        user, error = authenticate(username, request.form.get("password", ""))
+        audit.record(username or "?", "auth.login" if user else "auth.login_failed", request.remote_addr or "",
+                     {} if user else {"reason": error})
         if user is not None:
             session.clear()
             session["staff_id"] = user.id
@@ -86,6 +102,9 @@ def login() -> Any:
 @bp.post("/logout")
 def logout() -> Any:
     """End the session."""
+    user = current_user()
+    if user is not None:
+        audit.record(user.username, "auth.logout", request.remote_addr or "")
     session.clear()
     flash("已退出登录")
     return redirect(url_for("auth.login"))

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from shared import states
 from shared.catalogue import Catalogue
 
-from . import deadlines
+from . import audit, deadlines
 from .catalogue_store import current as current_catalogue
 from .clock import now
 from .db import database, is_postgres
-from .models import Case, HubEvent, Node
+from .staff import covers
+from .models import Assignment, Case, HubEvent, Node, Staff
+
+log = logging.getLogger("daiban.hub.cases")
 
 
 @dataclass
@@ -71,28 +75,60 @@ def act(
     reason: str | None = None,
     legal_basis: str | None = None,
     note: str | None = None,
+    staff: Staff | None = None,
 ) -> Case:
-    """Apply a staff action (accept, ask_materials, refuse, approve, deny) to a case, all or nothing."""
+    """Apply a staff action (accept, ask_materials, refuse, approve, deny) to a case, all or nothing.
+
+    With `staff`, the person must cover the case's window. The returned case carries
+    the downstream log entry it produced as `case.event` (the notice prints from it).
+    """
+    try:
+        return _act(receipt_code, action, actor, missing=missing, reason=reason, legal_basis=legal_basis,
+                    note=note, staff=staff)
+    except CaseError as exc:
+        log.warning("refused %s on %s by %s: %s", action, receipt_code, actor, exc.code)
+        # The refused change left nothing behind; the attempt itself is kept on the audit chain.
+        audit.record(actor, "case.refused_attempt", receipt_code, {"action": action, "code": exc.code})
+        raise
+
+
+def check_staff(staff: Staff | None, case: Case, catalogue: Catalogue) -> None:
+    """Refuse an action by someone who does not cover the case's window."""
+    if staff is None:
+        return
+    if not staff.active:
+        raise CaseError("inactive_staff", "该账号已停用")
+    if not covers(staff, case.window):
+        raise CaseError("not_your_window",
+                        f"您不负责{catalogue.window_name(case.window)}窗口，不能办理此件，请联系该窗口工作人员")
+
+
+def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | None, reason: str | None,
+         legal_basis: str | None, note: str | None, staff: Staff | None) -> Case:
     if action not in states.ACTIONS:
         raise CaseError("unknown_action", f"未知操作：{action}")
     target = states.ACTIONS[action]
     catalogue = current_catalogue()
+    reason, legal_basis, note = ((v.strip() or None) if v else None for v in (reason, legal_basis, note))
     with database.atomic():
         case = Case.get_or_none(Case.receipt_code == receipt_code)
         if case is None:
             raise CaseError("unknown_case", "没有这个受理编号")
         node = lock_node(case.node_id)
         case = Case.get_by_id(case.request_id)
+        check_staff(staff, case, catalogue)
         try:
             states.check_transition(case.state, target, case.mode)
         except states.TransitionError as exc:
             raise CaseError(exc.code, exc.message) from exc
-        item = catalogue.item(case.item_code) or {}
-        limit = int(item.get("time_limit_days", 0))
         if target == "needs_materials":
-            missing = [m for m in (missing or []) if m]
+            known = {m["code"] for m in catalogue.materials(case.item_code)}
+            missing = list(dict.fromkeys(m for m in (missing or []) if m))
+            unknown = [m for m in missing if m not in known]
+            if unknown:
+                raise CaseError("unknown_material", f"本事项没有这些材料：{'、'.join(unknown)}")
             if not missing and not note:
-                raise CaseError("missing_required", "补正告知须列明所缺材料")
+                raise CaseError("missing_required", "补正告知须列明所缺材料（勾选或填写）")
             case.materials_missing = missing
             deadlines.pause(case)
         if target in ("refused", "denied"):
@@ -104,7 +140,42 @@ def act(
         case.state = target
         case.updated_at = now()
         case.save()
-        announce(node, case, actor, catalogue, action=action, reason=reason, legal_basis=legal_basis, note=note)
+        case.event = announce(node, case, actor, catalogue, action=action, reason=reason,
+                              legal_basis=legal_basis, note=note)
+        audit.record(actor, f"case.{action}", case.receipt_code, {
+            "state": case.state, "missing": list(missing or []), "reason": reason, "legal_basis": legal_basis,
+        })
+    return case
+
+
+def reassign(receipt_code: str, username: str, actor: str, reason: str = "") -> Case:
+    """Hand an open case to another person covering its window; recorded and told to the village."""
+    catalogue = current_catalogue()
+    with database.atomic():
+        case = Case.get_or_none(Case.receipt_code == receipt_code)
+        if case is None:
+            raise CaseError("unknown_case", "没有这个受理编号")
+        node = lock_node(case.node_id)
+        case = Case.get_by_id(case.request_id)
+        if states.is_terminal(case.state):
+            raise CaseError("terminal_state", "该申请已办理终结，不能再变更承办人")
+        person = Staff.get_or_none((Staff.username == username) & (Staff.active == True))  # noqa: E712
+        if person is None:
+            raise CaseError("unknown_staff", "没有这个在岗工作人员")
+        if case.window not in (person.windows or []):
+            raise CaseError("not_your_window",
+                            f"{person.name}不负责{catalogue.window_name(case.window)}窗口，不能承办此件")
+        if case.assignee == username:
+            raise CaseError("same_assignee", f"此件已由{person.name}承办")
+        previous = case.assignee
+        case.assignee = username
+        case.updated_at = now()
+        case.save()
+        Assignment.create(username=username, window=case.window, request_id=case.request_id,
+                          previous=previous, by=actor, reason=reason.strip(), at=now())
+        case.event = announce(node, case, actor, catalogue, action="reassigned", note=reason.strip() or None,
+                              previous_assignee=previous)
+        audit.record(actor, "case.reassign", case.receipt_code, {"from": previous, "to": username, "reason": reason})
     return case
 
 

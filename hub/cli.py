@@ -1,4 +1,4 @@
-"""`daiban hub …` commands: init, migrate, run, enroll-code, revoke, act."""
+"""`daiban hub …` commands: init, migrate, run, enroll-code, revoke, act, add-user, duty, reassign, register."""
 
 from __future__ import annotations
 
@@ -69,11 +69,17 @@ def rotate_key() -> None:
 
 
 @cli.command()
-def scheduler() -> None:
-    """Run the hub's scheduled jobs (deadline sweep, heartbeat, nightly backup); exactly one per hub."""
+@click.option("--sweep-minutes", type=click.IntRange(1, 1440), help="期限巡检间隔（分钟，默认 15）")
+@click.option("--figures-hour", type=click.IntRange(0, 23), help="每日统计时刻（北京时间，默认 1 点）")
+def scheduler(sweep_minutes: int | None, figures_hour: int | None) -> None:
+    """Run the hub's scheduled jobs (deadline sweep, daily figures, heartbeat, nightly backup); one per hub."""
     from .scheduler import AlreadyRunning, run as run_scheduler
 
     app = _app()
+    if sweep_minutes:
+        app.config["SCHEDULER_SWEEP_SECONDS"] = sweep_minutes * 60
+    if figures_hour is not None:
+        app.config["SCHEDULER_FIGURES_HOUR"] = figures_hour
     click.echo(f"中心调度进程已启动（pid {os.getpid()}）")
     try:
         run_scheduler(app)
@@ -177,11 +183,15 @@ def act(receipt_code: str, action: str, missing: tuple[str, ...], reason: str | 
     from .cases import CaseError, act as do_act
     from .db import database
 
+    from .models import Staff
+
     _app()
     with database.connection_context():
+        # Acting as a named staff member means that person's window rules apply.
+        staff = Staff.get_or_none(Staff.username == actor)
         try:
             case = do_act(normalise(receipt_code), action, actor, missing=list(missing), reason=reason,
-                          legal_basis=legal_basis, note=note)
+                          legal_basis=legal_basis, note=note, staff=staff)
         except CaseError as exc:
             click.echo(exc.message, err=True)
             sys.exit(2)
@@ -207,7 +217,85 @@ def add_user(username: str, name: str, role: str, windows: str, password: str) -
             user = create_user(username, name, password, role, [w for w in windows.split(",") if w])
         except StaffError as exc:
             raise click.ClickException(str(exc))
-    click.echo(f"已创建 {user.name}（{user.username}，{role}）")
+        taken = _pick_up_orphans(user.windows)
+    click.echo(f"已创建 {user.name}（{user.username}，{role}）" + (f"，接手无人负责的 {taken} 件" if taken else ""))
+
+
+def _pick_up_orphans(windows: list[str]) -> int:
+    from .routing import assign_unassigned
+
+    return sum(assign_unassigned(w) for w in windows or [])
+
+
+@cli.command()
+@click.argument("username")
+@click.option("--on/--away", "on_duty", required=True, help="在岗 / 离岗")
+def duty(username: str, on_duty: bool) -> None:
+    """Mark a staff member on duty or away (new cases go to those on duty)."""
+    from .db import database
+    from .models import Staff
+
+    _app()
+    with database.connection_context():
+        user = Staff.get_or_none(Staff.username == username)
+        if user is None:
+            raise click.ClickException(f"没有这个工作人员：{username}")
+        user.on_duty = on_duty
+        user.save()
+        taken = _pick_up_orphans(user.windows) if on_duty else 0
+    click.echo(f"{user.name}：{'在岗' if on_duty else '离岗'}" + (f"，接手无人负责的 {taken} 件" if taken else ""))
+
+
+@cli.command()
+@click.argument("receipt_code")
+@click.argument("username")
+@click.option("--reason", default="", help="改派原因")
+@click.option("--actor", default="cli")
+def reassign(receipt_code: str, username: str, reason: str, actor: str) -> None:
+    """Hand an open case to another staff member on its window."""
+    from shared.receipt_codes import normalise
+
+    from .cases import CaseError, reassign as do_reassign
+    from .db import database
+
+    _app()
+    with database.connection_context():
+        try:
+            case = do_reassign(normalise(receipt_code), username, actor, reason)
+        except CaseError as exc:
+            click.echo(exc.message, err=True)
+            sys.exit(2)
+    click.echo(f"{case.receipt_code}: 承办人 {case.assignee}")
+
+
+@cli.group()
+def register() -> None:
+    """窗口服务事项受理登记册。"""
+
+
+@register.command(name="export")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@click.option("--month", required=True, help="月份，如 2026-10")
+@click.option("--window", default=None, help="窗口编码，如 W05；不填为全部窗口")
+def register_export(path: str, month: str, window: str | None) -> None:
+    """Write the acceptance register of a month to an .xlsx file."""
+    from .catalogue_store import current
+    from .db import database
+    from .register import RegisterError, entries, title_for, write_xlsx
+
+    _app()
+    with database.connection_context():
+        catalogue = current()
+        windows = [window] if window else [w["code"] for w in catalogue.windows()]
+        if window and catalogue.window(window) is None:
+            raise click.ClickException(f"窗口编码不存在：{window}")
+        try:
+            lines = entries(month, windows, catalogue)
+            title = title_for(month, window, catalogue)
+        except RegisterError as exc:
+            raise click.ClickException(str(exc))
+    write_xlsx(lines, title, path)
+    click.echo(f"已导出 {len(lines)} 件：{path}")
 
 
 @cli.command()
@@ -226,3 +314,60 @@ def run(host: str, port: int, threads: int) -> None:
         migrate()
     click.echo(f"中心已启动：http://{host}:{port}/")
     serve(app, host=host, port=port, threads=threads, ident="daiban-hub")
+
+
+@cli.command(name="verify-audit")
+def verify_audit() -> None:
+    """Check the audit log's hash chain; exit 1 and name the first broken link if it does not hold."""
+    from . import audit
+    from .db import database
+
+    _app()
+    with database.connection_context():
+        checked, broken = audit.verify()
+    if broken is not None:
+        click.echo(f"审计日志哈希链断开：第 {broken.seq} 条。{broken.reason}（此前 {checked} 条完好）", err=True)
+        sys.exit(1)
+    click.echo(f"审计日志完好：共 {checked} 条，哈希链连续。")
+
+
+@cli.command()
+def sweep() -> None:
+    """Run the deadline sweep once now (the scheduler does this every few minutes)."""
+    from .jobs import sweep_job
+
+    _app()
+    counts = sweep_job()
+    click.echo(f"期限巡检：检查 {counts['checked']} 件，绿 {counts['green']}、黄 {counts['yellow']}、红 {counts['red']}；"
+               f"新转黄 {counts['turned_yellow']}、新转红 {counts['turned_red']}")
+
+
+@cli.command(name="import-bundle")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="回复包写到哪里（带回代办点导入）")
+def import_bundle(file: str, out: str) -> None:
+    """Import a village node's USB bundle through the sync code and write the response bundle."""
+    from pathlib import Path
+
+    from shared.bundle import BundleError
+
+    from .bundles import import_bundle as do_import
+    from .db import database
+    from .schema import migrate
+
+    app = _app()
+    with database.connection_context():
+        migrate()
+        try:
+            res = do_import(Path(file).read_bytes(), app.config["DATA_DIR"], app.extensions["daiban_hub_key"],
+                            app.extensions["daiban_hub_box_key"])
+        except BundleError as exc:
+            click.echo(f"导入失败：{exc.message}", err=True)
+            sys.exit(1)
+    tmp = Path(out).with_name(Path(out).name + ".part")
+    tmp.write_bytes(res.response)
+    os.replace(tmp, out)
+    click.echo(res.summary())
+    for message in res.errors:
+        click.echo(f"提示：{message}")
+    click.echo(f"回复包已写出：{out}（请带回代办点运行 daiban node import-bundle）")

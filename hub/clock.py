@@ -7,14 +7,18 @@ from datetime import date, datetime, timedelta, timezone
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
+# Tests pin the hub's clock here (naive UTC) to walk a case through a holiday; None = real time.
+pinned: datetime | None = None
+
+
 def now() -> datetime:
     """Current time as naive UTC, the form stored in the database."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return pinned if pinned is not None else datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def today() -> date:
     """Today's date in China, which is what deadlines count in."""
-    return datetime.now(CHINA_TZ).date()
+    return china_date(now())
 
 
 def china_date(ts: datetime) -> date:

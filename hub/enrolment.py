@@ -9,13 +9,16 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared import protocol, signing
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from shared import bundle, protocol, signing
 from shared.receipt_codes import ALPHABET, node_prefix
 
+from . import audit
 from .catalogue_store import current as current_catalogue
 from .clock import now
 from .db import database
-from .models import EnrolmentCode, Node, Village
+from .models import EnrolmentCode, Node, NodeBoxKey, Village
 
 CODE_LIFETIME = timedelta(hours=24)
 
@@ -34,7 +37,7 @@ def get_or_create_village(name: str) -> Village:
     return Village.create(name=name, prefix=node_prefix(n), created_at=now())
 
 
-def issue_code(village_name: str, lifetime: timedelta = CODE_LIFETIME) -> str:
+def issue_code(village_name: str, lifetime: timedelta = CODE_LIFETIME, actor: str = "cli") -> str:
     """A fresh one-time enrolment code for a village, valid for `lifetime`."""
     code = "".join(secrets.choice(ALPHABET) for _ in range(10))
     with database.atomic():
@@ -42,13 +45,17 @@ def issue_code(village_name: str, lifetime: timedelta = CODE_LIFETIME) -> str:
         EnrolmentCode.create(
             code_hash=_hash_code(code), village=village, created_at=now(), expires_at=now() + lifetime
         )
+        audit.record(actor, "node.code_issued", village.name, {"hours": lifetime.total_seconds() / 3600})
     return f"{code[:5]}-{code[5:]}"
 
 
-def enroll(code: str, pubkey: str, app_version: str, hub_key: Ed25519PrivateKey) -> dict[str, Any]:
-    """Register a node's key with a one-time code; the answer carries the hub key to pin."""
+def enroll(code: str, pubkey: str, app_version: str, hub_key: Ed25519PrivateKey, *,
+           box_pubkey: Any = None, hub_box_key: X25519PrivateKey | None = None) -> dict[str, Any]:
+    """Register a node's key with a one-time code; the answer carries the hub keys to pin."""
     try:
         signing.load_public(pubkey)
+        if box_pubkey is not None:
+            bundle.load_box_public(box_pubkey)
     except Exception as exc:
         raise protocol.error("bad_body", detail="pubkey is not an Ed25519 public key") from exc
     normal = code.replace("-", "").replace(" ", "")
@@ -82,8 +89,13 @@ def enroll(code: str, pubkey: str, app_version: str, hub_key: Ed25519PrivateKey)
             node.revoked_at = None
             node.app_version = app_version
             node.save()
+        audit.record(node.node_id, "node.enrolled", village.name, {"fingerprint": node.fingerprint})
+        if box_pubkey is not None:
+            NodeBoxKey.insert(node=node, pubkey=box_pubkey).on_conflict(
+                conflict_target=[NodeBoxKey.node], update={NodeBoxKey.pubkey: box_pubkey}
+            ).execute()
     hub_pub = signing.public_b64(hub_key)
-    return {
+    answer = {
         "v": protocol.PROTOCOL_VERSION,
         "kind": "enrolment",
         "node_id": node.node_id,
@@ -95,14 +107,19 @@ def enroll(code: str, pubkey: str, app_version: str, hub_key: Ed25519PrivateKey)
         "last_hash": node.last_hash,
         "catalogue": current_catalogue().to_dict(),
     }
+    if hub_box_key is not None:
+        answer["hub_box_pubkey"] = bundle.box_public_b64(hub_box_key)
+    return answer
 
 
-def revoke(village_name: str) -> Node:
+def revoke(village_name: str, actor: str = "cli") -> Node:
     """Stop accepting anything signed by the village's current node key, at once."""
-    node = Node.select().join(Village).where(Village.name == village_name).get_or_none()
-    if node is None:
-        raise LookupError(village_name)
-    node.status = "revoked"
-    node.revoked_at = now()
-    node.save()
+    with database.atomic():
+        node = Node.select().join(Village).where(Village.name == village_name).get_or_none()
+        if node is None:
+            raise LookupError(village_name)
+        node.status = "revoked"
+        node.revoked_at = now()
+        node.save()
+        audit.record(actor, "node.revoked", village_name, {"fingerprint": node.fingerprint})
     return node

@@ -1,18 +1,49 @@
-"""The hub's scheduled jobs: module-level functions, each on its own connection, each run recorded."""
+"""The hub's scheduled jobs, run by ONE scheduler process (`daiban hub scheduler`, hub/scheduler.py).
+
+Jobs are module-level functions that open their own database connection; every run is
+recorded (JobRun: when, which pid, how it went) so the operator and /metrics can see them.
+"""
 
 from __future__ import annotations
 
-import importlib
+import json
 import logging
 import os
 import traceback
-from typing import Callable
+from datetime import timedelta
+from typing import Any, Callable
 
-from .clock import now
+from . import deadlines, figures
+from .clock import now, today
 from .db import database
-from .models import JobRun
+from .models import JobRun, Setting
+from .sweep import run_sweep
 
 log = logging.getLogger("daiban.hub.jobs")
+
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
+
+def sweep_job() -> dict[str, int]:
+    """Recolour open cases against their deadlines."""
+    with database.connection_context():
+        counts = run_sweep()
+    log.info("deadline sweep: %s", counts)
+    return counts
+
+
+def daily_figures_job() -> dict[str, Any]:
+    """Store yesterday's month-to-date figures, so the township keeps a day-by-day record."""
+    day = today() - timedelta(days=1)
+    with database.connection_context():
+        rows = figures.load_rows(day.replace(day=1), day)
+        fig = figures.summarise(rows, deadlines.calendar(), day).as_dict()
+        value = json.dumps({"day": day.isoformat(), "at": now().isoformat(timespec="seconds"), **fig},
+                           ensure_ascii=False)
+        key = f"figures:{day.isoformat()}"
+        Setting.insert(key=key, value=value).on_conflict(
+            conflict_target=[Setting.key], update={Setting.value: value}).execute()
+    log.info("daily figures for %s stored", day)
+    return fig
 
 
 def run_recorded(name: str, fn: Callable[[], object]) -> JobRun:
@@ -35,15 +66,6 @@ def run_recorded(name: str, fn: Callable[[], object]) -> JobRun:
 def heartbeat() -> str:
     """Proves the scheduler is alive (its rows are what the operator and /metrics look at)."""
     return "ok"
-
-
-def sweep_deadlines() -> str:
-    """Recolour deadlines and raise overdue cases, via hub.sweep.run_sweep when that module exists."""
-    try:
-        sweep = importlib.import_module("hub.sweep")
-    except ModuleNotFoundError:
-        return "hub.sweep not installed; nothing to sweep"
-    return str(sweep.run_sweep())
 
 
 def nightly_backup() -> str:

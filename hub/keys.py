@@ -14,12 +14,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared import encoding, protocol, signing
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from shared import bundle, encoding, protocol, signing
 
 from .db import database
 from .models import Setting
 
 KEY_FILE = "hub_key.pem"
+BOX_KEY_FILE = "hub_box_key.pem"
 NEXT_FILE = "hub_key.next.pem"
 ROTATIONS = "key_rotations"
 
@@ -33,6 +36,11 @@ def ensure_key(data_dir: str | Path) -> Ed25519PrivateKey:
     """Load the hub key, creating it on first use and finishing an interrupted rotation."""
     _finish_rotation(Path(data_dir))
     return signing.load_or_create(key_path(data_dir))
+
+
+def ensure_box_key(data_dir: str | Path) -> X25519PrivateKey:
+    """Load the hub's X25519 key that USB bundles are encrypted to, creating it on first use."""
+    return bundle.load_or_create_box_key(Path(data_dir) / BOX_KEY_FILE)
 
 
 def rotation_chain() -> list[dict[str, Any]]:

@@ -140,6 +140,39 @@ class CatalogueVersion(BaseModel):
     note = peewee.TextField(default="")
 
 
+class NodeBoxKey(BaseModel):
+    """The X25519 key a node receives USB response bundles with, given at enrolment."""
+
+    node = peewee.ForeignKeyField(Node, primary_key=True, backref="box_keys")
+    pubkey = peewee.CharField(max_length=64)
+
+
+class Attachment(BaseModel):
+    """A scan a node announced for a case (attachment.added); received once its bytes passed the hash check."""
+
+    sha256 = peewee.CharField(max_length=64, index=True)
+    case = peewee.ForeignKeyField(Case, backref="attachments")
+    size = peewee.BigIntegerField()
+    mime = peewee.CharField(max_length=40)
+    name = peewee.CharField(max_length=200)
+    material_code = peewee.CharField(max_length=40, null=True)
+    received = peewee.BooleanField(default=False)
+    received_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("sha256", "case"), True),)
+
+
+class BundleImport(BaseModel):
+    """A USB bundle already imported, with the response bundle written for it (a replay changes nothing)."""
+
+    bundle_id = peewee.CharField(primary_key=True, max_length=40)
+    node = peewee.ForeignKeyField(Node, backref="bundle_imports")
+    imported_at = peewee.DateTimeField()
+    messages = peewee.IntegerField()
+    response = peewee.BlobField()
+
+
 class Setting(BaseModel):
     key = peewee.CharField(primary_key=True, max_length=64)
     value = peewee.TextField()
@@ -179,6 +212,9 @@ ALL_MODELS = [
     ForkAlert,
     CatalogueVersion,
     Setting,
+    NodeBoxKey,
+    Attachment,
+    BundleImport,
     JobRun,
     SyncStat,
 ]
@@ -200,3 +236,54 @@ class Staff(BaseModel):
 
 
 ALL_MODELS.append(Staff)
+
+
+class Assignment(BaseModel):
+    """Who was given responsibility for a case, when and by whom (routing and reassignment)."""
+
+    username = peewee.CharField(max_length=40, index=True)
+    window = peewee.CharField(max_length=8)
+    request_id = peewee.CharField(max_length=40, null=True, index=True)
+    previous = peewee.CharField(max_length=40, null=True)
+    by = peewee.CharField(max_length=64)
+    reason = peewee.TextField(default="")
+    at = peewee.DateTimeField(index=True)
+
+
+class StatusLookup(BaseModel):
+    """One lookup on the public status page, kept briefly so the rate limit holds across workers."""
+
+    client = peewee.CharField(max_length=64, index=True)
+    at = peewee.DateTimeField(index=True)
+
+
+ALL_MODELS += [Assignment, StatusLookup]
+
+
+class CaseAlert(BaseModel):
+    """The moment a case's deadline colour turned yellow or red, recorded once per colour."""
+
+    case = peewee.ForeignKeyField(Case, backref="alerts", column_name="request_id", field="request_id")
+    level = peewee.CharField(max_length=8)  # yellow | red
+    at = peewee.DateTimeField()
+    on_day = peewee.DateField()
+    deadline = peewee.DateField(null=True)
+
+    class Meta:
+        indexes = ((("case", "level"), True),)
+
+
+class AuditEntry(BaseModel):
+    """One link of the append-only audit chain: who did what to what, hashed onto the one before."""
+
+    seq = peewee.BigIntegerField(unique=True)
+    at = peewee.DateTimeField()
+    actor = peewee.CharField(max_length=64)
+    action = peewee.CharField(max_length=40, index=True)
+    target = peewee.CharField(max_length=120)
+    detail = JSONField(default=dict)
+    prev_hash = peewee.CharField(max_length=64)
+    hash = peewee.CharField(max_length=64, unique=True)
+
+
+ALL_MODELS.extend([CaseAlert, AuditEntry])

@@ -6,13 +6,16 @@ from typing import Any
 
 from shared import protocol
 
-ENVELOPE = {
-    "type": "object",
-    "required": ["body", "sig"],
-    "properties": {
-        "body": {"type": "object"},
-        "sig": {"type": "string", "description": "base64 Ed25519 signature over canonical(body)"},
-    },
+# Protocol JSON has no floats (shared.encoding refuses them), so free-form data is this.
+JSON_VALUE = {
+    "nullable": True,
+    "anyOf": [
+        {"type": "string"},
+        {"type": "integer"},
+        {"type": "boolean"},
+        {"type": "array", "items": {"$ref": "#/components/schemas/JsonValue"}},
+        {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/JsonValue"}},
+    ],
 }
 
 EVENT = {
@@ -20,13 +23,60 @@ EVENT = {
     "required": ["seq", "id", "type", "request_id", "data"],
     "properties": {
         "seq": {"type": "integer", "minimum": 1},
-        "id": {"type": "string"},
+        "id": {"type": "string", "maxLength": 40},
         "type": {"type": "string", "enum": sorted(protocol.NODE_EVENT_TYPES)},
-        "request_id": {"type": "string"},
+        "request_id": {"type": "string", "maxLength": 40},
         "at": {"type": "string"},
         "clerk": {"type": "string"},
-        "data": {"type": "object"},
+        "data": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/JsonValue"}},
     },
+    "additionalProperties": False,
+}
+
+_COMMON = {
+    "v": {"type": "integer", "enum": sorted(protocol.SUPPORTED_VERSIONS)},
+    "node_id": {"type": "string", "maxLength": 40},
+    "node_clock": {"type": "string", "description": "the node's clock, ISO 8601 UTC; recorded, never trusted"},
+    "cursor": {"type": "integer", "minimum": 0},
+    "catalogue_version": {"type": "integer", "minimum": 0},
+    "app_version": {"type": "string", "maxLength": 32},
+    "pending": {"type": "integer", "minimum": 0},
+}
+
+BATCH_BODY = {
+    "type": "object",
+    "required": ["v", "kind", "node_id", "first_seq", "last_seq", "prev_hash", "node_clock", "cursor", "events"],
+    "properties": {
+        **_COMMON,
+        "kind": {"type": "string", "enum": ["batch"]},
+        "first_seq": {"type": "integer", "minimum": 1},
+        "last_seq": {"type": "integer", "minimum": 1},
+        "prev_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "events": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Event"}},
+    },
+    "additionalProperties": False,
+}
+
+POLL_BODY = {
+    "type": "object",
+    "required": ["v", "kind", "node_id", "nonce", "node_clock", "cursor"],
+    "properties": {
+        **_COMMON,
+        "kind": {"type": "string", "enum": ["poll", "hello"]},
+        "nonce": {"type": "string", "maxLength": 40},
+        "acked_seq": {"type": "integer", "minimum": 0},
+    },
+    "additionalProperties": False,
+}
+
+ENVELOPE = {
+    "type": "object",
+    "required": ["body", "sig"],
+    "properties": {
+        "body": {"oneOf": [{"$ref": "#/components/schemas/BatchBody"}, {"$ref": "#/components/schemas/PollBody"}]},
+        "sig": {"type": "string", "description": "base64 Ed25519 signature over canonical(body)"},
+    },
+    "additionalProperties": False,
 }
 
 RESPONSE_BODY = {
@@ -53,6 +103,9 @@ RESPONSE_BODY = {
         },
     },
 }
+
+# 32 bytes in base64: 43 symbols, the last carrying 4 bits, then one "=".
+PUBKEY_PATTERN = "^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$"
 
 SIGNED_RESPONSE = {
     "type": "object",
@@ -86,9 +139,20 @@ def spec() -> dict[str, Any]:
                     "summary": "Send a batch, poll for updates, or ask where to resume (hello)",
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": ENVELOPE}},
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}},
                     },
                     "responses": _responses(200, 400, 403, 409, 413, 415),
+                }
+            },
+            "/api/v1/attachments": {
+                "post": {
+                    "summary": "Resumable attachment upload: a signed chunk from `offset`, or an offset query "
+                               "(empty data); the answer says how many bytes the hub holds",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": ENVELOPE}},
+                    },
+                    "responses": _responses(200, 400, 403, 404, 413, 415, 422),
                 }
             },
             "/api/v1/enroll": {
@@ -102,11 +166,15 @@ def spec() -> dict[str, Any]:
                                     "type": "object",
                                     "required": ["v", "code", "pubkey"],
                                     "properties": {
-                                        "v": {"type": "integer"},
-                                        "code": {"type": "string"},
-                                        "pubkey": {"type": "string"},
-                                        "app_version": {"type": "string"},
+                                        "v": {"type": "integer", "enum": sorted(protocol.SUPPORTED_VERSIONS)},
+                                        "code": {"type": "string", "maxLength": 64},
+                                        "pubkey": {"type": "string", "pattern": PUBKEY_PATTERN,
+                                                   "description": "raw Ed25519 public key, base64"},
+                                        "box_pubkey": {"type": "string", "maxLength": 64,
+                                                       "description": "X25519 key for USB response bundles"},
+                                        "app_version": {"type": "string", "maxLength": 32},
                                     },
+                                    "additionalProperties": False,
                                 }
                             }
                         },
@@ -131,5 +199,6 @@ def spec() -> dict[str, Any]:
                 }
             },
         },
-        "components": {"schemas": {"Envelope": ENVELOPE, "Event": EVENT, "ResponseBody": RESPONSE_BODY}},
+        "components": {"schemas": {"Envelope": ENVELOPE, "BatchBody": BATCH_BODY, "PollBody": POLL_BODY, "Event": EVENT,
+                                   "JsonValue": JSON_VALUE, "ResponseBody": RESPONSE_BODY}},
     }

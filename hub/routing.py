@@ -1,8 +1,31 @@
-"""Which window, and who on it, handles a new request."""
+"""Which window, and who on it, handles a new request.
+
+The rule, in one place:
+
+- A request goes to the window its catalogue item names.
+- Among the active staff who cover that window and are on duty, the one with the
+  fewest open cases gets it; ties go to whoever was least recently given a case
+  (never assigned counts as longest ago), then to the username in order.
+- If nobody covering the window is on duty, the same rule picks among the active
+  staff who cover it although they are away: a case with a named person who is
+  back tomorrow is better than a case nobody owns.
+- If nobody at all covers the window, the case stays unassigned; the queue shows
+  it in red to supervisors, and it is handed out as soon as someone covering the
+  window is created or comes on duty (`assign_unassigned`).
+
+Supervisors and admins are never picked by routing; they may take a case by
+reassignment.
+"""
 
 from __future__ import annotations
 
+from peewee import fn
+
+from shared import states
 from shared.catalogue import Catalogue
+
+from .clock import now
+from .models import Assignment, Case, Staff
 
 
 def window_for(catalogue: Catalogue, item_code: str) -> str:
@@ -13,6 +36,67 @@ def window_for(catalogue: Catalogue, item_code: str) -> str:
     return item["window"]
 
 
-def assignee_for(window: str) -> str | None:
-    """The staff member to own a new case on a window; none until staff are set up."""
-    return None
+def candidates(window: str) -> list[Staff]:
+    """Active window staff covering a window: those on duty, or else those away."""
+    staff = [s for s in Staff.select().where((Staff.active == True) & (Staff.role == "staff"))  # noqa: E712
+             if window in (s.windows or [])]
+    on_duty = [s for s in staff if s.on_duty]
+    return on_duty or staff
+
+
+def open_counts(usernames: list[str]) -> dict[str, int]:
+    """Open (not terminal) cases per assignee."""
+    if not usernames:
+        return {}
+    rows = (Case.select(Case.assignee, fn.COUNT(Case.request_id).alias("n"))
+            .where(Case.assignee.in_(usernames) & Case.state.not_in(list(states.TERMINAL)))
+            .group_by(Case.assignee))
+    return {r.assignee: r.n for r in rows}
+
+
+def last_assigned(usernames: list[str]) -> dict[str, object]:
+    """When each person was last given a case."""
+    if not usernames:
+        return {}
+    rows = (Assignment.select(Assignment.username, fn.MAX(Assignment.at).alias("last"))
+            .where(Assignment.username.in_(usernames)).group_by(Assignment.username))
+    return {r.username: r.last for r in rows}
+
+
+def choose(window: str) -> Staff | None:
+    """The person the rule picks for a window, or None when nobody covers it."""
+    people = candidates(window)
+    if not people:
+        return None
+    names = [p.username for p in people]
+    counts, last = open_counts(names), last_assigned(names)
+    # Never-assigned sorts first; str() keeps naive datetimes and their text form comparable.
+    return min(people, key=lambda p: (counts.get(p.username, 0), last.get(p.username) is not None,
+                                      str(last.get(p.username) or ""), p.username))
+
+
+def assignee_for(window: str, request_id: str | None = None, by: str = "system") -> str | None:
+    """The username to own a new case on a window (recorded for fair tie-breaks), or None."""
+    person = choose(window)
+    if person is None:
+        return None
+    Assignment.create(username=person.username, window=window, request_id=request_id, by=by,
+                      reason="自动分派", at=now())
+    return person.username
+
+
+def assign_unassigned(window: str | None = None) -> int:
+    """Give every open unassigned case (of a window, or all) to the person the rule picks."""
+    from . import cases
+
+    query = Case.select().where(Case.assignee.is_null() & Case.state.not_in(list(states.TERMINAL)))
+    if window:
+        query = query.where(Case.window == window)
+    done = 0
+    for case in query.order_by(Case.deadline, Case.received_at):
+        person = choose(case.window)
+        if person is None:
+            continue
+        cases.reassign(case.receipt_code, person.username, "system", "自动分派（此前无人负责）")
+        done += 1
+    return done

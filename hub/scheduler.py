@@ -17,6 +17,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from . import jobs
+from .clock import CHINA_TZ
 from .db import database, is_postgres
 
 log = logging.getLogger("daiban.hub.scheduler")
@@ -26,9 +27,10 @@ SCHEDULER_LOCK_ID = 0x0DA1BB
 # job name -> (function, config key for its interval in seconds, default interval)
 JOBS = {
     "heartbeat": (jobs.heartbeat, "SCHEDULER_HEARTBEAT_SECONDS", 60),
-    "sweep_deadlines": (jobs.sweep_deadlines, "SCHEDULER_SWEEP_SECONDS", 300),
+    "sweep_deadlines": (jobs.sweep_job, "SCHEDULER_SWEEP_SECONDS", 900),
 }
 BACKUP_HOUR = 2  # nightly backup at 02:00 server time, when no clerk is working
+FIGURES_HOUR = 1  # yesterday's figures at 01:05 Beijing time
 
 
 class AlreadyRunning(RuntimeError):
@@ -56,7 +58,7 @@ def acquire_lock(data_dir: str) -> Any:
 
 def build(app: Flask) -> BlockingScheduler:
     """The scheduler with every hub job, each run inside the app context and recorded."""
-    sched = BlockingScheduler(job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
+    sched = BlockingScheduler(timezone=CHINA_TZ, job_defaults=jobs.JOB_DEFAULTS)
 
     def wrap(name: str, fn: Any) -> Any:
         def run() -> None:
@@ -67,9 +69,15 @@ def build(app: Flask) -> BlockingScheduler:
 
     for name, (fn, key, default) in JOBS.items():
         seconds = float(app.config.get(key) or default)
-        sched.add_job(wrap(name, fn), "interval", seconds=seconds, id=name, next_run_time=datetime.now())
+        # First run at once: after a restart the colours should not wait a whole interval.
+        sched.add_job(wrap(name, fn), "interval", seconds=seconds, id=name, next_run_time=datetime.now(CHINA_TZ),
+                      **jobs.JOB_DEFAULTS)
+    sched.add_job(wrap("daily_figures", jobs.daily_figures_job), "cron",
+                  hour=int(app.config.get("SCHEDULER_FIGURES_HOUR", FIGURES_HOUR)), minute=5, id="daily_figures",
+                  **jobs.JOB_DEFAULTS)
     if app.config.get("BACKUP_KEEP", 14):
-        sched.add_job(wrap("nightly_backup", jobs.nightly_backup), "cron", hour=BACKUP_HOUR, id="nightly_backup")
+        sched.add_job(wrap("nightly_backup", jobs.nightly_backup), "cron", hour=BACKUP_HOUR, id="nightly_backup",
+                      **jobs.JOB_DEFAULTS)
     return sched
 
 

@@ -87,4 +87,43 @@ class HubUpdate(BaseModel):
     applied_at = peewee.DateTimeField()
 
 
-ALL_MODELS = [Meta, Request, Batch, Event, HubUpdate]
+class Attachment(BaseModel):
+    """A scan or photo of a document, stored by content hash; uploaded once the hub holds every byte."""
+
+    sha256 = peewee.CharField(max_length=64)
+    request_id = peewee.CharField(max_length=40, index=True)
+    event_id = peewee.CharField(max_length=40, unique=True)
+    size = peewee.IntegerField()
+    name = peewee.CharField(max_length=200)
+    material_code = peewee.CharField(max_length=40, null=True)
+    created_at = peewee.DateTimeField()
+    uploaded_at = peewee.DateTimeField(null=True, index=True)
+
+    class Meta:
+        indexes = ((("sha256", "request_id"), True),)
+
+
+class BundleExport(BaseModel):
+    """A USB bundle this node wrote: the messages in it, so the hub's answers can be matched and applied once."""
+
+    bundle_id = peewee.CharField(primary_key=True, max_length=40)
+    messages = JSONField()  # [{"kind", "hash", "raw" (base64, for hello/poll)}]
+    attachments = JSONField(default=list)
+    created_at = peewee.DateTimeField()
+    imported_at = peewee.DateTimeField(null=True)
+
+
+class Clerk(BaseModel):
+    """A clerk who may log in to this node; failed logins are counted here so a lockout survives restarts."""
+
+    username = peewee.CharField(unique=True, max_length=32)
+    name = peewee.CharField(max_length=64)
+    password_hash = peewee.CharField(max_length=256)
+    active = peewee.BooleanField(default=True)
+    failed_logins = peewee.IntegerField(default=0)
+    locked_until = peewee.DateTimeField(null=True)
+    created_at = peewee.DateTimeField()
+    last_login_at = peewee.DateTimeField(null=True)
+
+
+ALL_MODELS = [Meta, Request, Batch, Event, HubUpdate, Clerk, Attachment, BundleExport]

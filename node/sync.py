@@ -11,6 +11,7 @@ from shared import protocol
 
 from . import meta, outbox
 from .apply import apply_resume, apply_response
+from .attachments import upload_pending
 from .db import database
 from .hubkey import verify_hub
 from .models import Batch
@@ -29,6 +30,7 @@ class SyncReport:
     updates: int = 0
     split: int = 0
     quarantined: int = 0
+    attachments: int = 0
     resumed: bool = False
     messages: list[str] = field(default_factory=list)
 
@@ -37,6 +39,7 @@ class SyncReport:
         return (
             f"上传批次 {self.batches}，中心确认事件 {self.acked}（退回 {self.refused}），"
             f"收到状态更新 {self.updates}" + (f"，拆分 {self.split} 次" if self.split else "")
+            + (f"，上传附件 {self.attachments} 个" if self.attachments else "")
         )
 
 
@@ -73,6 +76,10 @@ class SyncClient:
             raise RefusedError(message, code)
         return status, body
 
+    def send_raw(self, raw: bytes, request_hash: str) -> tuple[int, dict[str, Any]]:
+        """Exchange already-signed bytes and verify the answer, as a round does (USB bundles use this)."""
+        return self._exchange(raw, request_hash)
+
     def _poll(self, kind: str) -> dict[str, Any]:
         body = protocol.poll_body(
             meta.get("node_id"),
@@ -91,8 +98,9 @@ class SyncClient:
         while True:
             with database.connection_context():
                 resp = self._poll("hello")
-                report.updates += apply_response(resp, None)["updates"]
+                # History first: a status update for a request restored from it must find the request.
                 more = apply_resume(resp)
+                report.updates += apply_response(resp, None)["updates"]
             if not more:
                 break
         self.resume_checked = True
@@ -117,6 +125,8 @@ class SyncClient:
                     report.updates += apply_response(resp, None)["updates"]
                 if not resp.get("more"):
                     break
+            # After the polls, so a long upload never delays the status the clerk is waiting for.
+            report.attachments += upload_pending(self.transport, self.key)
         except SyncError as exc:
             with database.connection_context():
                 with database.atomic():

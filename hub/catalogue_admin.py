@@ -1,0 +1,312 @@
+"""Catalogue and calendar admin: edit items, materials, windows and time limits; add holidays.
+
+Every catalogue change is a new CatalogueVersion (version + 1); nodes receive it on their
+next sync.  An edit that would leave open cases pointing at nothing (a removed or
+deactivated item, a removed window, a removed material still on a 补正 list) is refused.
+A changed time limit applies to requests received after it; open cases keep their deadline.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections import Counter
+from datetime import date
+from typing import Any
+
+import peewee
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from shared.catalogue import KINDS, MODES, validate_catalogue
+
+from . import audit
+from .auth import current_user, login_required
+from .catalogue_store import current as current_catalogue
+from .clock import now
+from .db import database
+from .models import Case, CatalogueVersion, Setting
+from .sweep import open_cases
+
+bp = Blueprint("catalogue_admin", __name__, url_prefix="/admin")
+
+_ITEM_CODE = re.compile(r"^[A-Z]{2}-\d{2}$")
+_WINDOW_CODE = re.compile(r"^W\d{2}$")
+_YES = {"是", "必需", "必须", "y", "yes", "true", "1"}
+_NO = {"否", "可选", "n", "no", "false", "0", ""}
+
+
+class CatalogueEditError(ValueError):
+    """An edit that cannot be saved; `errors` are sentences for the admin."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("；".join(errors))
+        self.errors = errors
+
+
+def open_usage() -> tuple[Counter[str], Counter[str], Counter[tuple[str, str]]]:
+    """Open cases per item, per window, and per (item, material still missing)."""
+    items: Counter[str] = Counter()
+    windows: Counter[str] = Counter()
+    missing: Counter[tuple[str, str]] = Counter()
+    for c in open_cases().select(Case.item_code, Case.window, Case.materials_missing):
+        items[c.item_code] += 1
+        windows[c.window] += 1
+        for m in c.materials_missing or []:
+            missing[(c.item_code, m)] += 1
+    return items, windows, missing
+
+
+def orphan_problems(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Why the new catalogue would orphan open cases (empty when it would not)."""
+    items, windows, missing = open_usage()
+    new_items = {i["code"]: i for i in new.get("items", []) if isinstance(i, dict) and "code" in i}
+    new_windows = {w.get("code") for w in new.get("windows", []) if isinstance(w, dict)}
+    problems = []
+    for code, n in sorted(items.items()):
+        item = new_items.get(code)
+        if item is None:
+            problems.append(f"事项 {code} 还有 {n} 件未办结，不能删除")
+        elif item.get("active") is False:
+            problems.append(f"事项 {code} 还有 {n} 件未办结，不能停用")
+    for code, n in sorted(windows.items()):
+        if code not in new_windows:
+            problems.append(f"窗口 {code} 还有 {n} 件未办结，不能删除")
+    for (item_code, mat), n in sorted(missing.items()):
+        item = new_items.get(item_code)
+        if item is not None and mat not in {m.get("code") for m in item.get("materials", []) if isinstance(m, dict)}:
+            problems.append(f"材料 {mat} 仍在事项 {item_code} 的 {n} 件待补正清单中，不能删除")
+    return problems
+
+
+def save_catalogue(new: dict[str, Any], actor: str, note: str, base_version: int) -> int:
+    """Store `new` as the next version after base_version; CatalogueEditError leaves everything as it was."""
+    with database.atomic():
+        latest = CatalogueVersion.select().order_by(CatalogueVersion.version.desc()).get()
+        if latest.version != base_version:
+            raise CatalogueEditError([f"目录已被他人修改（当前第 {latest.version} 版），请刷新后重新编辑"])
+        data = copy.deepcopy(new)
+        data["version"] = latest.version + 1
+        errors = validate_catalogue(data) + orphan_problems(latest.data, data)
+        if not errors and data == {**latest.data, "version": data["version"]}:
+            errors = ["没有任何修改"]
+        if errors:
+            raise CatalogueEditError(errors)
+        try:
+            with database.atomic():
+                CatalogueVersion.create(version=data["version"], data=data, created_at=now(), note=note[:500])
+        except peewee.IntegrityError:
+            raise CatalogueEditError(["目录已被他人修改，请刷新后重新编辑"]) from None
+        audit.record(actor, "catalogue.edit", f"v{data['version']}", {"note": note[:200], "from": latest.version})
+    return int(data["version"])
+
+
+def _lines(text: str) -> list[str]:
+    return [ln.strip() for ln in text.replace("\r", "").split("\n") if ln.strip()]
+
+
+def parse_materials(text: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Materials from lines "编码|名称|是否必需|备注"; returns (materials, errors)."""
+    out, errors = [], []
+    for n, line in enumerate(_lines(text), 1):
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) < 2 or not parts[0] or not parts[1]:
+            errors.append(f"材料第 {n} 行应写成：编码|名称|是否必需|备注")
+            continue
+        flag = (parts[2] if len(parts) > 2 else "是").lower()
+        if flag not in _YES | _NO:
+            errors.append(f"材料第 {n} 行的“是否必需”只能填 是 或 否")
+            continue
+        out.append({"code": parts[0], "name": parts[1], "required": flag in _YES,
+                    "note": "|".join(parts[3:]) if len(parts) > 3 else ""})
+    return out, errors
+
+
+def materials_text(materials: list[dict[str, Any]]) -> str:
+    """The materials as editable lines."""
+    return "\n".join(f"{m['code']}|{m['name']}|{'是' if m['required'] else '否'}|{m.get('note', '')}".rstrip("|")
+                     for m in materials)
+
+
+def item_from_form(form: Any, existing: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+    """An item dict from the edit form, keeping what the form does not edit (its fields)."""
+    errors: list[str] = []
+    item = copy.deepcopy(existing) if existing else {"fields": []}
+    if existing is None:
+        code = form.get("code", "").strip().upper()
+        if not _ITEM_CODE.match(code):
+            errors.append("事项编码应为两个大写字母、短横线和两位数字，例如 DB-04")
+        elif code[:2] not in KINDS:
+            errors.append(f"事项编码须以 {'、'.join(KINDS)} 开头")
+        item["code"], item["kind"] = code, code[:2]
+    item["name"] = form.get("name", "").strip()
+    item["window"] = form.get("window", "")
+    item["mode"] = form.get("mode", "")
+    raw_limit = form.get("time_limit_days", "").strip()
+    if not re.fullmatch(r"\d{1,3}", raw_limit):
+        errors.append("办理时限须为 0 到 999 的整数（工作日）")
+    else:
+        item["time_limit_days"] = int(raw_limit)
+    if item["mode"] == "immediate" and item.get("time_limit_days") not in (None, 0):
+        errors.append("即办件的办理时限应为 0（当日办结）")
+    item["fee"] = form.get("fee", "").strip() or "免费"
+    item["procedure"] = form.get("procedure", "").strip()
+    item["legal_basis"] = _lines(form.get("legal_basis", ""))
+    item["active"] = form.get("active") == "on"
+    materials, mat_errors = parse_materials(form.get("materials", ""))
+    item["materials"] = materials
+    return item, errors + mat_errors
+
+
+def _user() -> str:
+    user = current_user()
+    return user.username if user else "?"
+
+
+@bp.get("/catalogue")
+@login_required("admin")
+def index() -> Any:
+    """Windows, items with their open cases, and the version history."""
+    cat = current_catalogue()
+    items, windows, _ = open_usage()
+    history = CatalogueVersion.select(CatalogueVersion.version, CatalogueVersion.created_at, CatalogueVersion.note) \
+        .order_by(CatalogueVersion.version.desc()).limit(20)
+    return render_template("admin/catalogue.html", cat=cat, open_items=items, open_windows=windows,
+                           history=list(history), modes=MODES)
+
+
+def _item_page(item: dict[str, Any], is_new: bool, errors: list[str] | None = None, status: int = 200,
+               form: Any = None) -> Any:
+    cat = current_catalogue()
+    return render_template("admin/item.html", item=item, is_new=is_new, errors=errors or [], cat=cat,
+                           modes=MODES, kinds=KINDS, version=cat.version, form=form,
+                           materials=form.get("materials") if form else materials_text(item.get("materials", []))), status
+
+
+@bp.route("/catalogue/item/<code>", methods=["GET", "POST"])
+@login_required("admin")
+def edit_item(code: str) -> Any:
+    """Edit one item (or create one when code is "new")."""
+    cat = current_catalogue()
+    is_new = code == "new"
+    existing = None if is_new else cat.item(code)
+    if not is_new and existing is None:
+        abort(404)
+    if request.method == "GET":
+        return _item_page(existing or {"code": "", "active": True, "mode": "processed", "time_limit_days": 20,
+                                       "legal_basis": [], "materials": [], "fee": "免费", "procedure": ""}, is_new)
+    item, errors = item_from_form(request.form, existing)
+    new = cat.to_dict()
+    if is_new:
+        if cat.item(item.get("code", "")) is not None:
+            errors.append(f"事项编码 {item['code']} 已存在")
+        new["items"].append(item)
+    else:
+        new["items"] = [item if i["code"] == code else i for i in new["items"]]
+    return _save_or_refuse(new, errors, f"{'新增' if is_new else '修改'}事项 {item.get('code')}",
+                           lambda errs: _item_page(item, is_new, errs, 400, request.form))
+
+
+@bp.post("/catalogue/windows")
+@login_required("admin")
+def edit_windows() -> Any:
+    """Rename, add or remove windows."""
+    cat = current_catalogue()
+    errors: list[str] = []
+    windows = []
+    for w in cat.windows():
+        if request.form.get(f"remove_{w['code']}") == "on":
+            continue
+        windows.append({"code": w["code"], "name": request.form.get(f"name_{w['code']}", w["name"]).strip()})
+    new_code = request.form.get("new_code", "").strip().upper()
+    new_name = request.form.get("new_name", "").strip()
+    if new_code or new_name:
+        if not _WINDOW_CODE.match(new_code):
+            errors.append("窗口编码应为 W 加两位数字，例如 W15")
+        elif cat.window(new_code):
+            errors.append(f"窗口编码 {new_code} 已存在")
+        windows.append({"code": new_code, "name": new_name})
+    new = cat.to_dict()
+    new["windows"] = windows
+    return _save_or_refuse(new, errors, "修改窗口", lambda errs: _refused_index(errs))
+
+
+def _refused_index(errors: list[str]) -> Any:
+    cat = current_catalogue()
+    items, windows, _ = open_usage()
+    history = CatalogueVersion.select().order_by(CatalogueVersion.version.desc()).limit(20)
+    return render_template("admin/catalogue.html", cat=cat, open_items=items, open_windows=windows,
+                           history=list(history), modes=MODES, errors=errors), 400
+
+
+def _save_or_refuse(new: dict[str, Any], errors: list[str], note: str, refused: Any) -> Any:
+    base = request.form.get("base_version", "")
+    if not base.isdigit():
+        errors = ["表单缺少目录版本号，请刷新后重新编辑", *errors]
+    if not errors:
+        try:
+            version = save_catalogue(new, _user(), note, int(base))
+        except CatalogueEditError as exc:
+            errors = exc.errors
+        else:
+            flash(f"已保存：事项目录第 {version} 版，代办点下次同步时自动更新")
+            return redirect(url_for("catalogue_admin.index"))
+    audit.record(_user(), "catalogue.refused", note[:120], {"errors": errors[:10]})
+    return refused(errors)
+
+
+def _day_set(key: str) -> set[date]:
+    row = Setting.get_or_none(Setting.key == key)
+    return {date.fromisoformat(d) for d in json.loads(row.value)} if row else set()
+
+
+def _store_days(key: str, days: set[date]) -> None:
+    value = json.dumps(sorted(d.isoformat() for d in days))
+    Setting.insert(key=key, value=value).on_conflict(conflict_target=[Setting.key],
+                                                      update={Setting.value: value}).execute()
+
+
+def change_calendar(day_text: str, kind: str, op: str, actor: str) -> str:
+    """Add or remove an extra holiday or make-up working day; returns what was done, ValueError if not."""
+    if kind not in ("holiday", "workday") or op not in ("add", "remove"):
+        raise ValueError("请求无效")
+    try:
+        day = date.fromisoformat(day_text.strip())
+    except ValueError:
+        raise ValueError("日期格式应为 YYYY-MM-DD，例如 2027-02-08") from None
+    if not 2000 <= day.year <= 2100:
+        raise ValueError("日期年份应在 2000 到 2100 之间")
+    label = "节假日" if kind == "holiday" else "调休上班日"
+    with database.atomic():
+        holidays, workdays = _day_set("extra_holidays"), _day_set("extra_workdays")
+        mine, other = (holidays, workdays) if kind == "holiday" else (workdays, holidays)
+        if op == "add":
+            if day in other:
+                raise ValueError(f"{day} 已设为{'调休上班日' if kind == 'holiday' else '节假日'}，请先删除")
+            if day in mine:
+                raise ValueError(f"{day} 已经是{label}")
+            mine.add(day)
+        else:
+            if day not in mine:
+                raise ValueError(f"{day} 不在{label}列表中")
+            mine.discard(day)
+        _store_days("extra_holidays", holidays)
+        _store_days("extra_workdays", workdays)
+        audit.record(actor, "calendar.edit", day.isoformat(), {"kind": kind, "op": op})
+    return f"已{'添加' if op == 'add' else '删除'}{label} {day}"
+
+
+@bp.route("/holidays", methods=["GET", "POST"])
+@login_required("admin")
+def holidays() -> Any:
+    """Extra holidays and make-up working days for years the statutory calendar package does not know."""
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            flash(change_calendar(request.form.get("day", ""), request.form.get("kind", ""),
+                                  request.form.get("op", "add"), _user()))
+            return redirect(url_for("catalogue_admin.holidays"))
+        except ValueError as exc:
+            error, status = str(exc), 400
+    return render_template("admin/holidays.html", holidays=sorted(_day_set("extra_holidays")),
+                           workdays=sorted(_day_set("extra_workdays")), error=error), status

@@ -1,0 +1,235 @@
+"""The window staff's console: queue per window, case detail, actions and their printed papers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+
+from shared import states
+from shared.receipt_codes import format_code, normalise
+
+from . import deadlines, notices, queue, routing
+from .auth import current_user, login_required
+from .cases import CaseError, act, reassign
+from .catalogue_store import current as current_catalogue
+from .clock import CHINA_TZ, today
+from .models import Case, NodeEvent, Staff
+from .staff import covers
+
+bp = Blueprint("console", __name__)
+log = logging.getLogger("daiban.hub.console")
+
+# Console actions: what the button does -> the case action behind it.
+CONSOLE_ACTIONS = {
+    "accept": "accept",
+    "ask_materials": "ask_materials",
+    "refuse": "refuse",
+    "approve": "approve",
+    "deny": "deny",
+    "immediate": "approve",
+}
+# CaseError codes to HTTP statuses; anything else is a form the person must correct (400).
+ERROR_STATUS = {
+    "not_your_window": 403, "inactive_staff": 403, "unknown_case": 404, "unknown_staff": 400,
+    "terminal_state": 409, "forbidden_transition": 409, "immediate_only": 409, "same_assignee": 409,
+}
+
+
+@bp.app_template_filter("cn_time")
+def cn_time(ts: Any) -> str:
+    """A stored naive-UTC timestamp as China time, to the minute."""
+    from datetime import timezone
+
+    if not ts:
+        return ""
+    return ts.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.app_template_filter("code")
+def code_filter(code: str) -> str:
+    """A receipt code as printed (groups of three)."""
+    return format_code(code)
+
+
+@bp.get("/")
+def home() -> Any:
+    """Staff land on their queue; everyone else on the login page."""
+    if current_user() is None:
+        return redirect(url_for("auth.login"))
+    return redirect(url_for("console.queue_view"))
+
+
+@bp.get("/console/")
+@login_required()
+def queue_view() -> Any:
+    """Open cases of the windows the person covers, soonest deadline first."""
+    user = current_user()
+    catalogue = current_catalogue()
+    windows = queue.visible_windows(user, catalogue)
+    window = request.args.get("window") or None
+    if window and window not in windows:
+        window = None
+    show = request.args.get("show", "open")
+    mine = request.args.get("mine") == "1"
+    if show == "closed":
+        cases = queue.closed_cases(windows, window)
+    else:
+        cases = queue.open_cases(windows, window, assignee=user.username if mine else None)
+    names = queue.staff_names()
+    lines = queue.rows(cases, catalogue, deadlines.calendar(), today(), names)
+    unassigned = [line for line in lines if not line["case"].assignee]
+    return render_template(
+        "console/queue.html", lines=lines, windows=[catalogue.window(w) for w in windows], window=window,
+        show=show, mine=mine, unassigned=unassigned, is_supervisor=user.role in ("supervisor", "admin"),
+    )
+
+
+def _case_or_404(code: str) -> Case:
+    case = Case.get_or_none(Case.receipt_code == normalise(code))
+    if case is None:
+        abort(404, description="没有这个受理编号")
+    return case
+
+
+def _may_see(case: Case) -> None:
+    user = current_user()
+    if not covers(user, case.window):
+        log.warning("refused view of %s by %s", case.receipt_code, user.username)
+        abort(403, description=f"您不负责{current_catalogue().window_name(case.window)}窗口，无权查看此件")
+
+
+def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = None, status: int = 200) -> Any:
+    user = current_user()
+    catalogue = current_catalogue()
+    item = catalogue.item(case.item_code) or {}
+    names = queue.staff_names()
+    line = queue.rows([case], catalogue, deadlines.calendar(), today(), names)[0]
+    node_events = list(NodeEvent.select().where(NodeEvent.request_id == case.request_id).order_by(NodeEvent.seq))
+    reassign_to = []
+    if user.role in ("supervisor", "admin") and not states.is_terminal(case.state):
+        reassign_to = [s for s in Staff.select().where(Staff.active == True).order_by(Staff.username)  # noqa: E712
+                       if case.window in (s.windows or []) and s.username != case.assignee]
+    actions = states.available_actions(case.state, case.mode)
+    return render_template(
+        "console/case.html", case=case, line=line, item=item, catalogue=catalogue,
+        applicant=case.captured.get("applicant", {}), fields=catalogue.fields(case.item_code),
+        materials=catalogue.materials(case.item_code), brought=set(case.materials_brought or []),
+        missing=set(case.materials_missing or []), node_events=node_events, hub_events=notices.events_of(case),
+        papers=notices.papers(case), names=names, actions=actions, reassign_to=reassign_to,
+        can_act=covers(user, case.window), error=error, form=form or {}, action_labels=states.ACTION_LABELS,
+        state_labels=states.LABELS,
+    ), status
+
+
+@bp.get("/console/case/<code>")
+@login_required()
+def case_view(code: str) -> Any:
+    """One case: applicant, materials, village and clerk, history, and the actions open to it."""
+    case = _case_or_404(code)
+    _may_see(case)
+    return _detail(case)
+
+
+@bp.post("/console/case/<code>/act")
+@login_required()
+def case_act(code: str) -> Any:
+    """Take an action; on success print its paper, otherwise say why and change nothing."""
+    case = _case_or_404(code)
+    form = request.form
+    choice = form.get("action", "")
+    if choice not in CONSOLE_ACTIONS:
+        return _detail(case, "未知操作", form.to_dict(), 400)
+    if choice == "immediate" and case.mode != "immediate":
+        return _detail(case, "只有即办件可以当场受理并办结", form.to_dict(), 409)
+    user = current_user()
+    try:
+        done = act(case.receipt_code, CONSOLE_ACTIONS[choice], user.username, staff=user,
+                   missing=form.getlist("missing"), reason=form.get("reason"),
+                   legal_basis=form.get("legal_basis"), note=form.get("note"))
+    except CaseError as exc:
+        return _detail(Case.get_by_id(case.request_id), exc.message, form.to_dict(), ERROR_STATUS.get(exc.code, 400))
+    flash(f"{format_code(done.receipt_code)}：{states.label(done.state)}")
+    return redirect(url_for("console.notice_view", code=done.receipt_code, cseq=done.event.cseq))
+
+
+@bp.post("/console/case/<code>/reassign")
+@login_required("supervisor")
+def case_reassign(code: str) -> Any:
+    """Hand a case to someone else on its window (supervisors), recorded with the reason."""
+    case = _case_or_404(code)
+    try:
+        reassign(case.receipt_code, request.form.get("assignee", ""), current_user().username,
+                 request.form.get("reason", ""))
+    except CaseError as exc:
+        return _detail(case, exc.message, request.form.to_dict(), ERROR_STATUS.get(exc.code, 400))
+    flash("已改派承办人")
+    return redirect(url_for("console.case_view", code=case.receipt_code))
+
+
+@bp.get("/console/case/<code>/paper/<int:cseq>")
+@login_required()
+def notice_view(code: str, cseq: int) -> Any:
+    """The printable paper an action produced."""
+    case = _case_or_404(code)
+    _may_see(case)
+    event = next((e for e in notices.events_of(case) if e.cseq == cseq), None)
+    if event is None or event.body.get("action") not in notices.PAPERS:
+        abort(404, description="没有这份文书")
+    template, ctx = notices.context(case, event, current_catalogue())
+    return render_template(template, **ctx)
+
+
+@bp.get("/console/case/<code>/feedback")
+@login_required()
+def feedback_form(code: str) -> Any:
+    """事项办理群众满意情况反馈单 for the villager to fill in, with any answer already received."""
+    case = _case_or_404(code)
+    _may_see(case)
+    catalogue = current_catalogue()
+    item = catalogue.item(case.item_code) or {}
+    return render_template("console/feedback.html", case=case, item_name=item.get("name", case.item_code),
+                           window_name=catalogue.window_name(case.window), centre=notices.CENTRE_NAME,
+                           state_label=states.label(case.state), names=queue.staff_names())
+
+
+@bp.route("/console/staff", methods=["GET", "POST"])
+@login_required()
+def staff_view() -> Any:
+    """Who is on duty; staff mark themselves, supervisors anyone. Coming on duty picks up orphans."""
+    user = current_user()
+    if request.method == "POST":
+        target = Staff.get_or_none(Staff.username == request.form.get("username", ""))
+        if target is None:
+            abort(404, description="没有这个工作人员")
+        if target.id != user.id and user.role not in ("supervisor", "admin"):
+            abort(403, description="只能修改自己的在岗状态")
+        target.on_duty = request.form.get("on_duty") == "1"
+        target.save()
+        taken = sum(routing.assign_unassigned(w) for w in target.windows or []) if target.on_duty else 0
+        flash(f"{target.name}：{'在岗' if target.on_duty else '离岗'}" + (f"，接手无人负责的 {taken} 件" if taken else ""))
+        return redirect(url_for("console.staff_view"))
+    catalogue = current_catalogue()
+    people = list(Staff.select().where(Staff.active == True).order_by(Staff.role, Staff.username))  # noqa: E712
+    counts = routing.open_counts([p.username for p in people])
+    return render_template("console/staff.html", people=people, counts=counts, catalogue=catalogue,
+                           is_supervisor=user.role in ("supervisor", "admin"))
+
+
+def init_app(app: Any) -> None:
+    """Register the console and its Chinese error pages."""
+    app.register_blueprint(bp)
+
+    for status in (403, 404):
+        app.register_error_handler(status, _error_page)
+
+
+def _error_page(exc: Any) -> Any:
+    if request.path.startswith("/api/"):
+        return exc
+    titles = {403: "无权操作", 404: "未找到"}
+    # Werkzeug's stock (English) description means no Chinese one was given.
+    message = exc.description if exc.description != type(exc).description else titles[exc.code]
+    current_app.logger.info("%s %s: %s", exc.code, request.path, message)
+    return render_template("console/error.html", title=titles[exc.code], message=message), exc.code

@@ -1,0 +1,176 @@
+"""The fleet of village nodes: health, enrolment codes (with QR), revocation, fork and silence alerts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import segno
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+
+from . import audit
+from .auth import current_user, login_required
+from .clock import now
+from .db import database
+from .enrolment import issue_code, revoke
+from .models import ForkAlert, Node, Village
+
+bp = Blueprint("fleet", __name__, url_prefix="/fleet")
+
+SILENT_DAYS_DEFAULT = 3
+MAX_CODE_HOURS = 168
+_BAD_NAME = re.compile(r"[\x00-\x1f\x7f<>]")
+
+
+class FleetError(ValueError):
+    """A fleet request that cannot be done, with a sentence for the supervisor."""
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Something about a node the supervisor must look at."""
+
+    kind: str  # fork | silent | never
+    village: str
+    message: str
+    since: datetime | None
+    fork_id: int | None = None
+
+
+def silent_days() -> int:
+    """How many days without a sync make a node 'silent' (config SILENT_NODE_DAYS)."""
+    return int(current_app.config.get("SILENT_NODE_DAYS", SILENT_DAYS_DEFAULT))
+
+
+def fleet_rows() -> list[dict[str, Any]]:
+    """Every village with its node (if any), as the fleet table shows it."""
+    rows = []
+    for village in Village.select().order_by(Village.prefix):
+        node = Node.get_or_none(Node.village == village)
+        rows.append({
+            "village": village.name, "prefix": village.prefix, "node": node,
+            "updates_waiting": max(node.out_seq - node.reported_cursor, 0) if node else 0,
+            "open_forks": ForkAlert.select().where((ForkAlert.node == node) & (ForkAlert.resolved == False)).count()  # noqa: E712
+            if node else 0,
+        })
+    return rows
+
+
+def alerts(days: int, at: datetime | None = None) -> list[Alert]:
+    """Unresolved forks, active nodes silent for more than `days`, and nodes never heard from."""
+    at = at or now()
+    out: list[Alert] = []
+    for fork in ForkAlert.select(ForkAlert, Node, Village).join(Node).join(Village).where(
+        ForkAlert.resolved == False  # noqa: E712
+    ).order_by(ForkAlert.at.desc()):
+        out.append(Alert("fork", fork.node.village.name,
+                         f"序号 {fork.first_seq}–{fork.last_seq} 出现内容不同的重复批次（记录可能在打印回执后被改动）",
+                         fork.at, fork.id))
+    limit = at - timedelta(days=days)
+    for node in Node.select(Node, Village).join(Village).where(Node.status == "active"):
+        if node.last_sync_at is None:
+            if node.enrolled_at < limit:
+                out.append(Alert("never", node.village.name, f"注册后超过 {days} 天从未同步", node.enrolled_at))
+        elif node.last_sync_at < limit:
+            quiet = (at - node.last_sync_at).days
+            out.append(Alert("silent", node.village.name, f"已 {quiet} 天未同步（超过 {days} 天）", node.last_sync_at))
+    return out
+
+
+def check_village_name(name: str) -> str:
+    """A usable village name, or FleetError."""
+    name = name.strip()
+    if not name:
+        raise FleetError("请填写行政村名称")
+    if len(name) > 100 or _BAD_NAME.search(name):
+        raise FleetError("行政村名称不能超过 100 个字，也不能含控制字符或尖括号")
+    return name
+
+
+def new_code(village_name: str, hours: int, actor: str) -> str:
+    """Issue a code for a village with no active node (first PC, or a replacement after revocation)."""
+    name = check_village_name(village_name)
+    if not 1 <= hours <= MAX_CODE_HOURS:
+        raise FleetError(f"有效期应在 1 到 {MAX_CODE_HOURS} 小时之间")
+    node = Node.select().join(Village).where(Village.name == name).first()
+    if node is not None and node.status == "active":
+        raise FleetError(f"{name} 的代办点仍在使用；更换电脑须先停用旧的代办点")
+    return issue_code(name, timedelta(hours=hours), actor=actor)
+
+
+def qr_data_uri(text: str) -> str:
+    """The text as a QR code, a data: URI the page can show without any script."""
+    return segno.make(text, error="m").svg_data_uri(scale=5, border=2)
+
+
+def enrol_link(hub_url: str, code: str) -> str:
+    """What the QR code carries: the hub to enrol with and the one-time code."""
+    return f"daiban-enrol:{hub_url.rstrip('/')}#{code}"
+
+
+def _render(**extra: Any) -> Any:
+    days = silent_days()
+    return render_template("fleet/index.html", rows=fleet_rows(), alerts=alerts(days), silent_days=days,
+                           max_hours=MAX_CODE_HOURS, **extra)
+
+
+@bp.get("/")
+@login_required("supervisor")
+def index() -> Any:
+    """The fleet table, alerts and the enrolment form."""
+    return _render(code=None)
+
+
+@bp.post("/code")
+@login_required("supervisor")
+def code() -> Any:
+    """Issue a one-time enrolment code and show it with its QR code (shown once, never stored)."""
+    user = current_user()
+    village = request.form.get("village", "")
+    try:
+        hours = int(request.form.get("hours", "24"))
+        issued = new_code(village, hours, user.username)
+    except ValueError as exc:
+        message = str(exc) if isinstance(exc, FleetError) else "有效期必须是整数小时"
+        audit.record(user.username, "node.code_refused", village.strip()[:100], {"reason": message})
+        return _render(code=None, error=message), 400
+    link = enrol_link(request.host_url, issued)
+    return _render(code={"village": village.strip(), "code": issued, "qr": qr_data_uri(link), "link": link,
+                         "hours": hours})
+
+
+@bp.post("/revoke")
+@login_required("supervisor")
+def revoke_node() -> Any:
+    """Revoke a village's node key at once; the typed village name confirms it."""
+    user = current_user()
+    village = request.form.get("village", "").strip()
+    if request.form.get("confirm", "").strip() != village:
+        return _render(code=None, error="请在确认框中输入该行政村名称以确认停用"), 400
+    node = Node.select().join(Village).where(Village.name == village).first()
+    if node is None:
+        return _render(code=None, error=f"没有找到 {village} 的代办点"), 404
+    if node.status == "revoked":
+        return _render(code=None, error=f"{village} 的代办点已经停用"), 409
+    revoke(village, actor=user.username)
+    flash(f"已停用 {village} 的代办点（密钥指纹 {node.fingerprint}）；可为替换电脑签发新注册码")
+    return redirect(url_for("fleet.index"))
+
+
+@bp.post("/forks/<int:fork_id>/resolve")
+@login_required("supervisor")
+def resolve_fork(fork_id: int) -> Any:
+    """Mark a fork alert as looked into."""
+    user = current_user()
+    with database.atomic():
+        fork = ForkAlert.get_or_none(ForkAlert.id == fork_id)
+        if fork is None or fork.resolved:
+            return _render(code=None, error="该告警不存在或已处理"), 404
+        fork.resolved = True
+        fork.save()
+        audit.record(user.username, "node.fork_resolved", fork.node.village.name,
+                     {"first_seq": fork.first_seq, "last_seq": fork.last_seq})
+    flash("已标记为已处理")
+    return redirect(url_for("fleet.index"))

@@ -1,0 +1,85 @@
+"""The window queue: which cases a person sees, in deadline order, with their colour."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from shared import states
+from shared.catalogue import Catalogue
+from shared.workdays import WorkCalendar
+
+from .models import Case, Staff, Village
+
+PAUSED = "paused"
+COLOUR_LABELS = {"green": "正常", "yellow": "临近期限", "red": "已超期", PAUSED: "补正中（计时暂停）"}
+
+
+def visible_windows(user: Staff, catalogue: Catalogue) -> list[str]:
+    """The windows a person may see: their own, or every window for supervisors and admins."""
+    if user.role in ("supervisor", "admin"):
+        return [w["code"] for w in catalogue.windows()]
+    return [w["code"] for w in catalogue.windows() if w["code"] in (user.windows or [])]
+
+
+def colour(case: Case, limit_days: int, cal: WorkCalendar, today: date) -> str:
+    """Green, yellow (80 % of working time used), red (overdue), or paused during 补正."""
+    if states.is_terminal(case.state):
+        return "green"
+    if case.paused_since is not None:
+        return PAUSED
+    if case.deadline is None:
+        return "green"
+    if today > case.deadline:
+        return "red"
+    if limit_days <= 0:
+        return "yellow" if today >= case.deadline else "green"
+    used = limit_days - cal.workdays_between(today, case.deadline)
+    return "yellow" if used * 5 >= limit_days * 4 else "green"
+
+
+def open_cases(windows: list[str], window: str | None = None, assignee: str | None = None) -> list[Case]:
+    """Open cases of the windows, soonest deadline first (same-day items lead)."""
+    query = Case.select().where(Case.window.in_(windows) & Case.state.not_in(list(states.TERMINAL)))
+    if window:
+        query = query.where(Case.window == window)
+    if assignee:
+        query = query.where(Case.assignee == assignee)
+    rows = list(query)
+    rows.sort(key=lambda c: (c.deadline or date.max, c.received_at))
+    return rows
+
+
+def closed_cases(windows: list[str], window: str | None = None, limit: int = 200) -> list[Case]:
+    """The most recently closed cases of the windows."""
+    query = Case.select().where(Case.window.in_(windows) & Case.state.in_(list(states.TERMINAL)))
+    if window:
+        query = query.where(Case.window == window)
+    return list(query.order_by(Case.closed_at.desc()).limit(limit))
+
+
+def rows(cases: list[Case], catalogue: Catalogue, cal: WorkCalendar, today: date,
+         names: dict[str, str]) -> list[dict[str, Any]]:
+    """What each queue line shows."""
+    villages = {v.id: v.name for v in Village.select(Village.id, Village.name)}
+    out = []
+    for c in cases:
+        item = catalogue.item(c.item_code) or {}
+        tone = colour(c, int(item.get("time_limit_days", 0)), cal, today)
+        out.append({
+            "case": c,
+            "item_name": item.get("name", c.item_code),
+            "window_name": catalogue.window_name(c.window),
+            "village_name": villages.get(c.village_id, ""),
+            "mode_label": "即办件" if c.mode == "immediate" else "承办件",
+            "state_label": states.label(c.state),
+            "colour": tone,
+            "colour_label": COLOUR_LABELS.get(tone, ""),
+            "assignee_name": names.get(c.assignee or "", c.assignee or ""),
+        })
+    return out
+
+
+def staff_names() -> dict[str, str]:
+    """Username to display name for everyone."""
+    return {s.username: s.name for s in Staff.select(Staff.username, Staff.name)}

@@ -1,0 +1,153 @@
+"""Capture pages: pick the item, fill the form generated from the catalogue, print notice and receipt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import segno
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
+
+from shared.catalogue import KINDS
+from shared.receipt_codes import format_code, normalise
+from shared.validation import FieldError
+
+from . import meta, scheduler
+from .auth import current_clerk, login_required
+from .capture import CaptureError, capture_request, catalogue
+from .models import Request
+
+bp = Blueprint("capture", __name__)
+
+PAPERS = ("a5", "a4")
+
+
+def form_to_capture(item_code: str, form: Any) -> dict[str, Any]:
+    """The capture dict that node.capture expects, from the posted form."""
+    cat = catalogue()
+    item = cat.item(item_code)
+    brought = [c for c in form.getlist("brought") if c]
+    fields = {spec["key"]: form.get(f"fields.{spec['key']}", "").strip() for spec in (item or {}).get("fields", [])}
+    lacking = cat.missing_materials(item_code, brought) if item else []
+    # The clerk chooses between sending now and holding; what is missing decides how it is sent.
+    if form.get("submit") == "held":
+        submit = "held"
+    else:
+        submit = "awaiting_materials" if lacking else "submitted"
+    return {
+        "item_code": item_code,
+        "applicant": {k: form.get(f"applicant.{k}", "") for k in ("name", "id_number", "phone", "address", "group")},
+        "fields": {k: v for k, v in fields.items() if v != ""},
+        "materials": {"brought": brought, "missing": lacking},
+        "submit": submit,
+        "notes": form.get("notes", ""),
+    }
+
+
+def errors_by_field(errors: list[FieldError]) -> dict[str, list[str]]:
+    """Field name -> messages, for showing each error next to its field."""
+    out: dict[str, list[str]] = {}
+    for e in errors:
+        out.setdefault(e.field or "form", []).append(e.message)
+    return out
+
+
+@bp.get("/capture")
+@login_required
+def pick() -> Any:
+    """Choose the kind and item (or type the item code and press Enter)."""
+    cat = catalogue()
+    code = request.args.get("item", "").strip().upper()
+    error = None
+    if code:
+        if cat.item(code) is not None and cat.item(code)["active"]:
+            return redirect(url_for("capture.form", item_code=code))
+        error = f"办理事项 {code} 不存在或已停用"
+    groups = [(kind, name, cat.items(kind)) for kind, name in KINDS.items()]
+    return render_template("capture_pick.html", groups=groups, error=error, code=code), (404 if error else 200)
+
+
+@bp.route("/capture/<item_code>", methods=["GET", "POST"])
+@login_required
+def form(item_code: str) -> Any:
+    """The capture form for one item; on success the request and its event are committed together."""
+    cat = catalogue()
+    item = cat.item(item_code)
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    brought: list[str] = []
+    status = 200
+    if request.method == "POST":
+        data = form_to_capture(item_code, request.form)
+        values = request.form
+        brought = data["materials"]["brought"]
+        clerk = current_clerk()
+        assert clerk is not None
+        try:
+            req = capture_request(data, clerk.name)
+        except CaptureError as exc:
+            errors = errors_by_field(exc.errors)
+            status = 422
+        else:
+            if req.state != "held":
+                scheduler.kick()
+            flash(f"已保存，回执码 {format_code(req.receipt_code)}")
+            return redirect(url_for("requests.detail", code=req.receipt_code, saved=1))
+    elif item is not None:
+        brought = [m["code"] for m in item["materials"]]
+    if item is None or not item["active"]:
+        if not errors:
+            abort(404)
+        return render_template("capture_pick.html", groups=[(k, n, cat.items(k)) for k, n in KINDS.items()],
+                               error="；".join(sum(errors.values(), [])), code=item_code), status
+    return render_template("capture_form.html", item=item, kind_name=KINDS.get(item["kind"], ""),
+                           window_name=cat.window_name(item["window"]), errors=errors, values=values,
+                           brought=brought), status
+
+
+def stored_request(code: str) -> Request:
+    """The request with this receipt code, or 404."""
+    req = Request.get_or_none(Request.receipt_code == normalise(code))
+    if req is None:
+        abort(404)
+    return req
+
+
+def paper() -> str:
+    """A5 unless A4 was asked for."""
+    p = request.args.get("paper", "a5").lower()
+    return p if p in PAPERS else "a5"
+
+
+def status_url(code: str) -> str:
+    """The hub's public status page for this code (printed and in the QR code)."""
+    hub = (meta.get("hub_url") or "").rstrip("/")
+    return f"{hub}/status?code={code}" if hub else ""
+
+
+@bp.get("/requests/<code>/receipt")
+@login_required
+def receipt(code: str) -> Any:
+    """收件回执, rendered only from the committed request."""
+    req = stored_request(code)
+    cat = catalogue()
+    url = status_url(req.receipt_code)
+    qr = Markup(segno.make(url, error="m").svg_inline(scale=3)) if url else None
+    return render_template(
+        "receipt.html", req=req, item=cat.item(req.item_code) or {}, paper=paper(), qr=qr, status_url=url,
+        brought_names=cat.material_names(req.item_code, req.materials_brought),
+        missing_names=cat.material_names(req.item_code, req.materials_missing),
+        village=meta.get("village", ""), node_url=request.host_url.rstrip("/") + url_for("status.lookup"),
+    )
+
+
+@bp.get("/requests/<code>/notice")
+@login_required
+def notice(code: str) -> Any:
+    """一次性告知单 at capture: every missing material from the catalogue, procedure and time limit."""
+    req = stored_request(code)
+    cat = catalogue()
+    item = cat.item(req.item_code) or {}
+    missing = [m for m in item.get("materials", []) if m["code"] in req.materials_missing]
+    return render_template("notice.html", req=req, item=item, missing=missing, paper=paper(),
+                           window_name=cat.window_name(item.get("window", "")), village=meta.get("village", ""))

@@ -1,0 +1,217 @@
+"""The clerk's list and search of local requests, the detail page, and later events on a request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from shared import states
+from shared.receipt_codes import normalise
+
+from . import meta, scheduler
+from .auth import current_clerk, login_required
+from .capture import add_event, catalogue, now, release_held
+from .capture_views import stored_request
+from .db import database
+from .models import Event, HubUpdate, Request
+
+bp = Blueprint("requests", __name__)
+
+PAGE = 100
+SATISFACTION = ("满意", "基本满意", "不满意")
+EVENT_LABELS = {
+    "request.captured": "收件登记并提交",
+    "request.supplemented": "补正材料",
+    "request.feedback": "满意情况反馈",
+    "request.withdrawn": "申请撤回",
+    "attachment.added": "添加附件",
+}
+
+
+def search(q: str, item: str, state: str) -> Any:
+    """Requests matching a receipt code, name, ID tail, item and state, newest first."""
+    query = Request.select()
+    q = q.strip()
+    if q:
+        code = normalise(q)
+        cond = (Request.receipt_code == code) | Request.applicant_name.contains(q)
+        if len(q) == 4 and all(c.isdigit() or c in "Xx" for c in q):
+            cond |= Request.id_tail == q.upper()
+        query = query.where(cond)
+    if item:
+        query = query.where(Request.item_code == item)
+    if state:
+        query = query.where(Request.state == state)
+    return query.order_by(Request.created_at.desc()).limit(PAGE)
+
+
+@bp.get("/")
+@login_required
+def index() -> Any:
+    """Local list and search."""
+    q, item, state = (request.args.get(k, "") for k in ("q", "item", "state"))
+    return render_template("requests.html", rows=list(search(q, item, state)), q=q, item=item, state=state,
+                           items=catalogue().items(include_inactive=True), states=states.LABELS,
+                           attention=Request.select().where(Request.needs_attention).count(),
+                           last_sync=meta.get("last_sync_ok"))
+
+
+def timeline(req: Request) -> list[dict[str, Any]]:
+    """The request's local events and the hub's updates, in time order."""
+    out = []
+    for ev in Event.select().where(Event.request_id == req.request_id).order_by(Event.id):
+        if ev.result == "ok":
+            sent = "中心已确认"
+        elif ev.result == "refused":
+            sent = f"中心退回：{ev.result_message or ''}"
+        elif ev.quarantined:
+            sent = f"已隔离：{ev.result_message or ''}"
+        else:
+            sent = "待上传"
+        out.append({"at": ev.at, "who": ev.clerk, "what": EVENT_LABELS.get(ev.type, ev.type), "side": "本点",
+                    "detail": _event_detail(req, ev), "sent": sent})
+    for up in HubUpdate.select().where(HubUpdate.request_id == req.request_id).order_by(HubUpdate.cseq):
+        body = up.body
+        what = states.ACTION_LABELS.get(body.get("action", ""), "") or states.label(body.get("state", ""))
+        detail = "；".join(x for x in (body.get("reason"), body.get("note"),
+                                        "缺：" + "、".join(body["missing_names"]) if body.get("missing_names") else "")
+                          if x)
+        out.append({"at": body.get("at", ""), "who": body.get("assignee") or "乡镇中心", "what": what or up.type, "side": "中心",
+                    "detail": detail, "sent": states.label(body.get("state", ""))})
+    return sorted(out, key=lambda r: r["at"])
+
+
+def _event_detail(req: Request, ev: Event) -> str:
+    data = ev.data or {}
+    if ev.type == "request.supplemented":
+        return "、".join(catalogue().material_names(req.item_code, data.get("materials", [])))
+    if ev.type == "request.feedback":
+        return " ".join(x for x in (data.get("satisfaction"), data.get("comment")) if x)
+    if ev.type == "request.withdrawn":
+        return data.get("reason", "")
+    return ""
+
+
+def outstanding(req: Request) -> list[str]:
+    """Material codes still owed: what the hub asked for, else what was missing at capture."""
+    return list(req.materials_missing or []) if req.state in states.NODE_ONLY else list(req.hub_missing or [])
+
+
+@bp.get("/requests/<code>")
+@login_required
+def detail(code: str) -> Any:
+    """One request: what was captured, its timeline and the hub's latest status."""
+    req = stored_request(code)
+    cat = catalogue()
+    item = cat.item(req.item_code) or {}
+    owed = outstanding(req)
+    return render_template(
+        "request_detail.html", req=req, item=item, events=timeline(req), last_sync=meta.get("last_sync_ok"),
+        brought_names=cat.material_names(req.item_code, req.materials_brought),
+        missing_names=cat.material_names(req.item_code, req.materials_missing),
+        owed=[m for m in item.get("materials", []) if m["code"] in owed] or
+             [m for m in item.get("materials", []) if m["code"] not in (req.materials_brought or [])],
+        satisfaction=SATISFACTION, saved=request.args.get("saved"),
+        can_add=req.state not in (states.HELD,) and not states.is_terminal(req.state),
+        can_withdraw=states.can_transition(req.state, states.WITHDRAWN),
+        can_feedback=req.state not in (states.HELD, states.INVALID, states.WITHDRAWN),
+    )
+
+
+def _clerk_name() -> str:
+    clerk = current_clerk()
+    assert clerk is not None
+    return clerk.name
+
+
+def _latest_request_for_materials(req: Request) -> int | None:
+    """The cseq of the hub's latest 补正 request this supplement answers."""
+    for up in HubUpdate.select().where(HubUpdate.request_id == req.request_id).order_by(HubUpdate.cseq.desc()):
+        if up.body.get("action") == "ask_materials":
+            return up.cseq
+    return None
+
+
+@bp.post("/requests/<code>/supplement")
+@login_required
+def supplement(code: str) -> Any:
+    """补正: the villager brought more materials."""
+    req = stored_request(code)
+    known = {m["code"] for m in catalogue().materials(req.item_code)}
+    chosen = [c for c in request.form.getlist("materials") if c in known]
+    if req.state == states.HELD or states.is_terminal(req.state):
+        flash("该申请当前不能补正", "error")
+    elif not chosen:
+        flash("请勾选补交的材料", "error")
+    else:
+        data: dict[str, Any] = {"materials": chosen}
+        answers = _latest_request_for_materials(req)
+        if answers is not None:
+            data["answers_cseq"] = answers
+        with database.atomic():
+            add_event(req.receipt_code, "request.supplemented", _clerk_name(), data)
+            req = Request.get_by_id(req.request_id)
+            req.materials_brought = list(dict.fromkeys(list(req.materials_brought or []) + chosen))
+            req.materials_missing = [m for m in req.materials_missing or [] if m not in chosen]
+            req.updated_at = now()
+            req.save()
+        scheduler.kick()
+        flash("补正材料已记录，将随下次同步送达中心")
+    return redirect(url_for("requests.detail", code=req.receipt_code))
+
+
+@bp.post("/requests/<code>/feedback")
+@login_required
+def feedback(code: str) -> Any:
+    """满意情况反馈 at pickup."""
+    req = stored_request(code)
+    value = request.form.get("satisfaction", "")
+    comment = request.form.get("comment", "").strip()[:500]
+    if value not in SATISFACTION:
+        flash("请选择满意、基本满意或不满意", "error")
+    elif req.state in (states.HELD, states.INVALID, states.WITHDRAWN):
+        flash("该申请当前不能登记反馈", "error")
+    else:
+        add_event(req.receipt_code, "request.feedback", _clerk_name(), {"satisfaction": value, "comment": comment})
+        scheduler.kick()
+        flash("满意情况已记录")
+    return redirect(url_for("requests.detail", code=req.receipt_code))
+
+
+@bp.post("/requests/<code>/withdraw")
+@login_required
+def withdraw(code: str) -> Any:
+    """Withdraw at the villager's wish (a held request is withdrawn here; others via the hub)."""
+    req = stored_request(code)
+    reason = request.form.get("reason", "").strip()[:200]
+    if not reason:
+        flash("请填写撤回原因", "error")
+    elif not states.can_transition(req.state, states.WITHDRAWN):
+        flash(f"当前状态（{states.label(req.state)}）不能撤回", "error")
+    elif req.state == states.HELD:
+        with database.atomic():
+            req.state = states.WITHDRAWN
+            req.reason = reason
+            req.updated_at = now()
+            req.save()
+        flash("暂存的申请已撤回（未上传过中心）")
+    else:
+        add_event(req.receipt_code, "request.withdrawn", _clerk_name(), {"reason": reason})
+        scheduler.kick()
+        flash("撤回申请已记录，中心确认后状态变为“已撤回”")
+    return redirect(url_for("requests.detail", code=req.receipt_code))
+
+
+@bp.post("/requests/<code>/release")
+@login_required
+def release(code: str) -> Any:
+    """Send a request the clerk held locally."""
+    req = stored_request(code)
+    if req.state != states.HELD:
+        flash("只有暂存的申请可以提交", "error")
+    else:
+        release_held(req.receipt_code, _clerk_name())
+        scheduler.kick()
+        flash("已提交，将随下次同步送达中心")
+    return redirect(url_for("requests.detail", code=req.receipt_code))

@@ -1,0 +1,113 @@
+"""The sync panel: where the queue stands, in plain words, and a button to sync now."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, url_for
+
+from shared import encoding, protocol, signing
+
+from . import meta, outbox, scheduler
+from .auth import login_required
+from .capture import now
+from .db import database
+from .models import Event
+from .sync import SyncClient, SyncError
+from .transport import HttpTransport
+
+bp = Blueprint("sync_panel", __name__)
+
+# One round at a time per process, whether the button or the background job starts it.
+_round_lock = threading.Lock()
+
+
+def sync_client(app: Flask) -> SyncClient | None:
+    """The process's one SyncClient (so the resume check happens once), or None when not enrolled."""
+    client = app.extensions.get("daiban_sync_client")
+    if client is None:
+        with database.connection_context():
+            hub_url = meta.get("hub_url")
+        if not hub_url:
+            return None
+        client = SyncClient(HttpTransport(hub_url), app.extensions["daiban_node_key"])
+        app.extensions["daiban_sync_client"] = client
+    return client
+
+
+def run_round(app: Flask, wait: bool = True):  # type: ignore[no-untyped-def]
+    """Run one sync round under the process lock; raises SyncError on trouble.
+
+    With wait=False a round already running (the background job on a slow link) is not waited for.
+    """
+    client = sync_client(app)
+    if client is None:
+        raise SyncError("本代办点尚未注册到乡镇中心", "not_enrolled")
+    if not _round_lock.acquire(blocking=wait):
+        raise SyncError("后台正在同步，请稍后刷新本页查看结果", "busy")
+    try:
+        return client.round()
+    finally:
+        _round_lock.release()
+
+
+def _age(dt: Any) -> str:
+    if dt is None:
+        return ""
+    seconds = int((now() - dt).total_seconds())
+    if seconds < 60:
+        return f"{seconds} 秒"
+    if seconds < 3600:
+        return f"{seconds // 60} 分钟"
+    if seconds < 86400:
+        return f"{seconds // 3600} 小时 {seconds % 3600 // 60} 分钟"
+    return f"{seconds // 86400} 天"
+
+
+def panel_facts() -> dict[str, Any]:
+    """Everything the panel shows, read from the database."""
+    queued = Event.select().where(Event.result.is_null() & ~Event.quarantined)
+    pending = outbox.pending_batch()
+    hub_pub = meta.get("hub_pubkey")
+    running = scheduler._scheduler is not None  # noqa: SLF001 - read-only peek for the panel
+    return {
+        "enrolled": bool(meta.get("hub_url")),
+        "hub_url": meta.get("hub_url"),
+        "village": meta.get("village"),
+        "last_ok": meta.get("last_sync_ok"),
+        "last_error": meta.get("last_error"),
+        "last_error_at": meta.get("last_error_at"),
+        "next_try": int(scheduler.next_try_in()) if running else None,
+        "queued": queued.count(),
+        "queued_bytes": sum(len(encoding.canonical(ev.data)) for ev in queued),
+        "pending": pending,
+        "pending_age": _age(pending.created_at) if pending else "",
+        "clock_offset": meta.get("clock_offset_s"),
+        "fingerprint": signing.fingerprint(hub_pub) if hub_pub else None,
+        "quarantined": list(Event.select().where(Event.quarantined).order_by(Event.id)),
+        "acked_seq": meta.get("acked_seq", 0),
+        "now": protocol.iso(protocol.utcnow()),
+    }
+
+
+@bp.get("/sync")
+@login_required
+def panel() -> Any:
+    """Show the sync state."""
+    return render_template("sync.html", f=panel_facts())
+
+
+@bp.post("/sync/now")
+@login_required
+def sync_now() -> Any:
+    """Run one round now and show what happened."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    database.close()  # the round opens its own connections
+    try:
+        report = run_round(app, wait=False)
+    except SyncError as exc:
+        flash(f"同步失败：{exc.message}", "error")
+    else:
+        flash(f"同步完成：{report.summary()}")
+    return redirect(url_for("sync_panel.panel"))

@@ -1,0 +1,44 @@
+"""The clerk's web UI: template helpers and the blueprints of each page family."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from flask import Flask
+
+from shared import states
+from shared.catalogue import KINDS
+from shared.receipt_codes import format_code
+
+from .auth import current_clerk
+
+# The villages are in China; times are stored in UTC and shown in Beijing time.
+BEIJING = timezone(timedelta(hours=8))
+
+
+def local_time(value: Any) -> str:
+    """A stored UTC time (datetime or ISO text) as Beijing time, to the minute."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def init_app(app: Flask) -> None:
+    """Register the page blueprints and the helpers their templates use."""
+    from . import auth, capture_views, notices, requests_views, status_page, sync_panel
+
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["code"] = format_code
+    app.jinja_env.filters["state_label"] = states.label
+    app.jinja_env.globals["KINDS"] = KINDS
+    app.jinja_env.globals["current_clerk"] = current_clerk
+    for bp in (auth.bp, capture_views.bp, requests_views.bp, notices.bp, status_page.bp, sync_panel.bp):
+        app.register_blueprint(bp)

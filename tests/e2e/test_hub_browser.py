@@ -1,0 +1,154 @@
+"""Window staff in a real Chromium against a real hub and a real village node.
+
+Staff log in, see the synced request, ask for materials, see the supplement arrive
+from the node, accept and complete; the villager's status page shows each state.
+Screenshots go to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests import support
+from tests.factories import capture
+
+SHOTS = support.ROOT / "docs" / "screenshots"
+PASSWORD = "window-pass-1"
+
+
+def _capture(node: support.Service, token: str, item: str, **kw) -> str:  # type: ignore[no-untyped-def]
+    resp = requests.post(f"{node.url}/api/v1/requests", json=capture(item, **kw),
+                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert resp.status_code == 201, resp.text
+    return resp.json()["receipt_code"]
+
+
+def _supplement(node: support.Service, code: str, materials: list[str]) -> None:
+    """The clerk records the villager's 补正 on the node (its own process, its own database)."""
+    script = (
+        "import sys, json\n"
+        "from node import create_app\nfrom node.db import database\nfrom node.capture import add_event\n"
+        "create_app()\n"
+        "with database.connection_context():\n"
+        "    add_event(sys.argv[1], 'request.supplemented', '李文书', {'materials': json.loads(sys.argv[2])})\n"
+    )
+    import json
+
+    subprocess.run([sys.executable, "-c", script, code, json.dumps(materials)], check=True, cwd=support.ROOT,
+                   env={**os.environ, "DAIBAN_NODE_DIR": str(node.data_dir)}, timeout=60)
+
+
+def _node_state(node: support.Service, token: str, code: str) -> str:
+    resp = requests.get(f"{node.url}/api/v1/requests/{code}", headers={"Authorization": f"Bearer {token}"},
+                        timeout=10)
+    return resp.json()["state"]
+
+
+def _run(tmp_path: Path, database_url: str | None = None) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    chromium = support.chromium_path()
+    hub = support.make_hub(tmp_path, database_url)
+    hub.cli("add-user", "wang", "--name", "王芳", "--windows", "W05,W09", "--password", PASSWORD)
+    hub.start()
+    node, token = support.make_node(tmp_path, "n1", hub, "桃源村")
+    node.extra = ["--no-sync"]  # the test syncs one round at a time
+    node.start()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        code = _capture(node, token, "DB-01", missing=["M-CHECK-AUTH"], name="刘晓红")
+        others = [_capture(node, token, "JF-01", name="陈建国"), _capture(node, token, "DB-03", name="黄秀英")]
+        assert "中心确认事件 3" in node.cli("sync").stdout
+        status_url = f"{hub.url}/status?code={code}&tail=8000"
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=support.CHROMIUM_ARGS, headless=True)
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            phone = browser.new_page(viewport={"width": 360, "height": 640})
+            errors: list[str] = []
+            # Every stylesheet and page must load (the browser's own favicon probe aside); CSP must not bite.
+            page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+                    if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+            page.on("console", lambda m: errors.append(m.text)
+                    if m.type == "error" and "Failed to load resource" not in m.text else None)
+
+            page.goto(f"{hub.url}/login")
+            page.fill("input[name=username]", "wang")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            row = page.locator(f"tr[data-code='{code}']")
+            expect(row).to_contain_text("刘晓红")
+            expect(row).to_contain_text("桃源村")
+            expect(row).to_contain_text("王芳")
+            for other in others:
+                expect(page.locator(f"tr[data-code='{other}']")).to_be_visible()
+            page.screenshot(path=str(SHOTS / "hub-queue.png"), full_page=True)
+
+            phone.goto(status_url)
+            expect(phone.locator(".state")).to_have_text("已接收")
+            expect(phone.locator("body")).to_contain_text("刘**")
+
+            row.locator("a").click()
+            expect(page.locator("h1")).to_contain_text("农村最低生活保障申请")
+            box = page.locator("input[name=missing][value='M-CHECK-AUTH']")
+            expect(box).to_be_checked()  # pre-ticked from what the clerk marked missing
+            page.fill("form:has(input[value=ask_materials]) textarea[name=note]", "请一并带上户口簿原件核对")
+            page.click("button[value=ask_materials]")
+            expect(page.locator("article.paper h1")).to_have_text("一次性告知单")
+            expect(page.locator("ol.missing")).to_contain_text("经济状况核对授权书")
+            expect(page.locator("ol.missing")).to_contain_text("户口簿原件")
+            page.screenshot(path=str(SHOTS / "hub-notice.png"), full_page=True)
+            pdf = page.pdf(format="A4")  # prints on A4 without error
+            assert pdf[:4] == b"%PDF"
+
+            phone.goto(status_url)
+            expect(phone.locator(".state")).to_have_text("待补正")
+            expect(phone.locator(".missing")).to_contain_text("经济状况核对授权书")
+            phone.screenshot(path=str(SHOTS / "hub-status.png"), full_page=True)
+
+            node.cli("sync")
+            assert _node_state(node, token, code) == "needs_materials"
+            _supplement(node, code, ["M-CHECK-AUTH"])
+            node.cli("sync")
+
+            page.goto(f"{hub.url}/console/case/{code}")
+            expect(page.locator(".history")).to_contain_text("补正材料到达")
+            expect(page.locator(".facts .state").first).to_have_text("已接收")
+            page.click("button[value=accept]")
+            expect(page.locator("article.paper h1")).to_have_text("事项受理通知单")
+            expect(page.locator(".deadline")).to_contain_text("年")
+            phone.goto(status_url)
+            expect(phone.locator(".state")).to_have_text("已受理")
+
+            page.goto(f"{hub.url}/console/case/{code}")
+            page.fill("form:has(input[value=approve]) input[name=note]", "经审核符合条件")
+            page.click("button[value=approve]")
+            expect(page.locator("article.paper h1")).to_have_text("办结通知")
+            expect(page.locator(".result")).to_have_text("准予")
+            phone.goto(status_url)
+            expect(phone.locator(".state")).to_have_text("办结（准予）")
+
+            page.goto(f"{hub.url}/console/?show=closed")
+            expect(page.locator(f"tr[data-code='{code}']")).to_contain_text("办结（准予）")
+            assert not errors, errors
+            browser.close()
+        node.cli("sync")
+        assert _node_state(node, token, code) == "approved"
+    finally:
+        node.stop()
+        hub.stop()
+
+
+def test_window_staff_handle_a_synced_request_in_chromium(tmp_path: Path) -> None:
+    _run(tmp_path)
+
+
+@pytest.mark.slow
+def test_window_staff_handle_a_synced_request_in_chromium_postgresql(tmp_path: Path) -> None:
+    for url in support.pg_database():
+        _run(tmp_path, url)

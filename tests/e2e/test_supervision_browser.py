@@ -1,0 +1,148 @@
+"""The supervisor in Debian's Chromium against a real hub: dashboard figures, fleet, revoke, re-enrol.
+
+Requests come from a real node process; the decisions and some back-dating (so that there is a
+late completion, an overdue and a near-due case to show) run as one hub-side script.
+Screenshots go to docs/screenshots/hub-dashboard.png and hub-fleet.png.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from tests import support
+from tests.factories import capture
+
+SHOTS = support.ROOT / "docs" / "screenshots"
+PASSWORD = "supervise-2026"
+
+# Runs inside the hub's data directory: decide the cases, move some back in time, then sweep.
+HUB_SCRIPT = """
+import sys
+from datetime import timedelta
+from hub import create_app, cases
+from hub.clock import now, today
+from hub.db import database
+from hub.deadlines import calendar
+from hub.models import Case
+from hub.sweep import run_sweep
+
+create_app()
+fp01, db03, jf01, db01, fp02, jf03 = sys.argv[1:7]
+cal, t = calendar(), today()
+
+def back(n):
+    d = t
+    while n:
+        d -= timedelta(days=1)
+        n -= cal.is_workday(d)
+    return d
+
+def move(code, received, deadline, closed=None):
+    fields = {Case.received_on: received, Case.deadline: deadline}
+    if closed:
+        fields[Case.closed_at] = now() - timedelta(days=(t - closed).days)
+    Case.update(fields).where(Case.receipt_code == code).execute()
+
+with database.connection_context():
+    cases.act(fp01, "approve", "wang")
+    cases.act(db03, "accept", "wang"); cases.act(db03, "approve", "wang")
+    cases.act(jf01, "accept", "li")
+    cases.act(db01, "ask_materials", "wang", missing=["M-CHECK-AUTH"])
+    cases.act(fp02, "accept", "zhao")
+    cases.act(fp02, "deny", "zhao", reason="不符合奖励扶助条件", legal_basis="省人口与计划生育条例")
+    cases.act(jf03, "accept", "li")
+    move(jf01, back(35), back(15))                  # overdue: red
+    move(fp02, back(40), back(20), closed=back(12))  # completed late
+    move(jf03, back(9), cal.add_workdays(back(9), 10))  # 9 of 10 working days used: yellow
+    Case.update(satisfaction="满意").where(Case.receipt_code == fp01).execute()
+    Case.update(satisfaction="基本满意").where(Case.receipt_code == db03).execute()
+    print(run_sweep())
+"""
+
+
+def _hub_script(hub: support.Service, *args: str) -> str:
+    out = subprocess.run([sys.executable, "-c", HUB_SCRIPT, *args], capture_output=True, text=True,
+                         env={**os.environ, **hub.env, "DAIBAN_HUB_DIR": str(hub.data_dir)}, cwd=support.ROOT)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def _capture(node: support.Service, token: str, item: str, **kw) -> str:  # type: ignore[no-untyped-def]
+    resp = requests.post(f"{node.url}/api/v1/requests", json=capture(item, **kw),
+                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert resp.status_code == 201, resp.text
+    return resp.json()["receipt_code"]
+
+
+def test_supervisor_dashboard_and_fleet_in_chromium(tmp_path: Path) -> None:
+    chromium = support.chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    hub = support.make_hub(tmp_path)
+    hub.cli("add-user", "chen", "--name", "陈督查", "--role", "supervisor", "--password", PASSWORD)
+    hub.start()
+    node, token = support.make_node(tmp_path, "taoyuan", hub, "桃源村")
+    support.make_node(tmp_path, "xinghua", hub, "杏花村")  # enrolled, never synced
+    node.extra = ["--no-sync"]
+    node.start()
+    try:
+        codes = [_capture(node, token, item) for item in ("FP-01", "DB-03", "JF-01")]
+        codes.append(_capture(node, token, "DB-01", missing=["M-CHECK-AUTH"]))
+        codes += [_capture(node, token, item) for item in ("FP-02", "JF-03")]
+        assert "中心确认事件 6" in node.cli("sync").stdout
+        swept = _hub_script(hub, *codes)
+        assert "'red': 1" in swept and "'yellow': 1" in swept
+
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=support.CHROMIUM_ARGS, headless=True)
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            problems: list[str] = []
+            # Chromium asks for /favicon.ico on its own; anything else failing (a CSP block too) is a bug.
+            page.on("console", lambda m: problems.append(f"{m.text} {m.location.get('url')}")
+                    if m.type == "error" and not str(m.location.get("url", "")).endswith("favicon.ico") else None)
+            page.goto(f"{hub.url}/supervision/")
+            page.fill("input[name=username]", "chen")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url("**/supervision/")
+            # 6 requests: 3 completed (2 on time, 1 late), 3 in progress (1 overdue, 1 near due).
+            assert page.text_content("#fig-handled") == "6"
+            assert page.text_content("#fig-completed") == "3"
+            assert page.text_content("#fig-in-progress") == "3"
+            assert page.text_content("#fig-on-time-rate") == "66.7%"
+            assert page.text_content("#fig-satisfaction") == "100.0%"
+            assert page.locator("svg.chart").count() == 3
+            page.screenshot(path=str(SHOTS / "hub-dashboard.png"), full_page=True)
+
+            page.click("text=超期与临近")
+            assert codes[2] in page.inner_text("table.watch >> nth=0")
+            assert codes[5] in page.inner_text("table.watch >> nth=1")
+
+            page.goto(f"{hub.url}/fleet/")
+            assert "注册后超过" not in page.content()  # enrolled just now: not yet silent
+            row = page.locator("tr", has_text="杏花村")
+            row.locator("input[name=confirm]").fill("杏花村")
+            row.locator("button", has_text="停用").click()
+            page.wait_for_url("**/fleet/")
+            assert "已停用 杏花村 的代办点" in page.content()
+            page.fill("form.enrol input[name=village]", "杏花村")
+            page.click("form.enrol button[type=submit]")
+            code = page.text_content("#enrol-code") or ""
+            assert len(code) == 11 and code[5] == "-"
+            qr_width = page.eval_on_selector(".enrol-code img", "img => img.naturalWidth")
+            assert qr_width > 0  # the data: URI QR code rendered under the page's CSP
+            assert "已停用" in page.inner_text("table.fleet")
+            page.screenshot(path=str(SHOTS / "hub-fleet.png"), full_page=True)
+            assert problems == []
+            browser.close()
+        assert (SHOTS / "hub-dashboard.png").stat().st_size > 10_000
+        assert "审计日志完好" in hub.cli("verify-audit").stdout
+    finally:
+        node.stop()
+        hub.stop()

@@ -1,0 +1,177 @@
+"""Catalogue admin: each edit is a new version nodes receive on sync; edits orphaning open cases are refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hub import cases
+from hub.catalogue_admin import materials_text
+from hub.catalogue_store import current
+from hub.enrolment import issue_code
+from hub.models import AuditEntry, Case, CatalogueVersion
+from tests.hub.pages import captured, csrf_of, login_as
+from tests.nodesim import NodeSim
+
+
+@pytest.fixture
+def sim(hub_client):  # type: ignore[no-untyped-def]
+    return NodeSim(hub_client, issue_code("桃源村"))
+
+
+@pytest.fixture
+def admin(hub_app):  # type: ignore[no-untyped-def]
+    client = hub_app.test_client()
+    login_as(client, "admin")
+    return client
+
+
+def item_form(client: Any, item_code: str, **changes: Any) -> dict[str, Any]:
+    """The item's edit form as the browser would post it, with some fields changed."""
+    page = client.get(f"/admin/catalogue/item/{item_code}").get_data(as_text=True)
+    item = current().item(item_code) or {}
+    form = {
+        "csrf_token": csrf_of(page), "base_version": str(current().version), "name": item.get("name", ""),
+        "window": item.get("window", ""), "mode": item.get("mode", ""),
+        "time_limit_days": str(item.get("time_limit_days", "")), "fee": item.get("fee", ""),
+        "procedure": item.get("procedure", ""), "legal_basis": "\n".join(item.get("legal_basis", [])),
+        "materials": materials_text(item.get("materials", [])),
+    }
+    if item.get("active", True):
+        form["active"] = "on"
+    form.update(changes)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def versions() -> int:
+    return CatalogueVersion.select().count()
+
+
+def test_edit_bumps_version_and_node_receives_it_on_next_sync(admin, sim: NodeSim) -> None:  # type: ignore[no-untyped-def]
+    assert sim.poll().get("catalogue") is None  # the node is up to date with version 1
+    resp = admin.post("/admin/catalogue/item/DB-03", data=item_form(admin, "DB-03", time_limit_days="12"))
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    assert current().version == 2 and current().item("DB-03")["time_limit_days"] == 12
+    got = sim.poll().get("catalogue")
+    assert got["version"] == 2
+    assert [i["time_limit_days"] for i in got["items"] if i["code"] == "DB-03"] == [12]
+    assert AuditEntry.select().where(AuditEntry.action == "catalogue.edit").count() == 1
+    assert "第 2 版" in admin.get("/admin/catalogue").get_data(as_text=True)
+
+
+def test_new_item_and_new_window(admin) -> None:  # type: ignore[no-untyped-def]
+    form = item_form(admin, "new", code="DB-04", name="特困人员救助供养申请", window="W05", mode="processed",
+                     time_limit_days="20", fee="免费", procedure="申请 → 审核",
+                     legal_basis="《社会救助暂行办法》", materials="M-ID|身份证|是\nM-APPLICATION|申请书|是|本人签名")
+    assert admin.post("/admin/catalogue/item/new", data=form).status_code == 302
+    item = current().item("DB-04")
+    assert item is not None and item["kind"] == "DB" and item["materials"][1]["note"] == "本人签名"
+    page = admin.get("/admin/catalogue").get_data(as_text=True)
+    resp = admin.post("/admin/catalogue/windows", data={"csrf_token": csrf_of(page), "base_version": "2",
+                                                        "new_code": "W15", "new_name": "退役军人服务"})
+    assert resp.status_code == 302 and current().window_name("W15") == "退役军人服务" and current().version == 3
+
+
+def open_case(sim: NodeSim, item: str = "DB-03", missing: list[str] | None = None) -> Case:
+    ev = captured(sim, item)
+    sim.send(sim.events(ev))
+    case = Case.get_by_id(ev[1])
+    if missing:
+        cases.act(case.receipt_code, "ask_materials", "wang", missing=missing)
+    return Case.get_by_id(ev[1])
+
+
+@pytest.mark.parametrize("what", ["deactivate_item", "delete_window", "drop_missing_material"])
+def test_edit_orphaning_open_cases_is_refused_and_nothing_changes(admin, sim: NodeSim, what: str) -> None:  # type: ignore[no-untyped-def]
+    open_case(sim, "DB-03", missing=["M-APPLICATION"])
+    before = (versions(), current().to_dict())
+    if what == "deactivate_item":
+        resp = admin.post("/admin/catalogue/item/DB-03", data=item_form(admin, "DB-03", active=None))
+        expected = "事项 DB-03 还有 1 件未办结，不能停用"
+    elif what == "delete_window":
+        page = admin.get("/admin/catalogue").get_data(as_text=True)
+        resp = admin.post("/admin/catalogue/windows", data={"csrf_token": csrf_of(page), "base_version": "1",
+                                                            "remove_W05": "on"})
+        expected = "窗口 W05 还有 1 件未办结，不能删除"
+    else:
+        mats = "\n".join(line for line in materials_text(current().materials("DB-03")).split("\n")
+                         if not line.startswith("M-APPLICATION"))
+        resp = admin.post("/admin/catalogue/item/DB-03", data=item_form(admin, "DB-03", materials=mats))
+        expected = "材料 M-APPLICATION 仍在事项 DB-03 的 1 件待补正清单中"
+    assert resp.status_code == 400
+    assert expected in resp.get_data(as_text=True)
+    assert (versions(), current().to_dict()) == before
+    assert AuditEntry.select().order_by(AuditEntry.seq.desc()).get().action == "catalogue.refused"
+
+
+def test_deactivating_an_item_without_open_cases_is_allowed(admin, sim: NodeSim) -> None:  # type: ignore[no-untyped-def]
+    case = open_case(sim, "DB-03")
+    cases.act(case.receipt_code, "refuse", "wang", reason="不符合条件", legal_basis="《社会救助暂行办法》")
+    resp = admin.post("/admin/catalogue/item/DB-03", data=item_form(admin, "DB-03", active=None))
+    assert resp.status_code == 302 and current().item("DB-03")["active"] is False
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"time_limit_days": "abc"}, "办理时限须为 0 到 999 的整数"),
+    ({"time_limit_days": "-3"}, "办理时限须为 0 到 999 的整数"),
+    ({"name": "  "}, "缺少名称"),
+    ({"window": "W99"}, "所属窗口 &#39;W99&#39; 不存在"),
+    ({"legal_basis": ""}, "缺少政策依据"),
+    ({"materials": "M-ID"}, "材料第 1 行应写成"),
+    ({"materials": "M-ID|身份证|也许"}, "只能填 是 或 否"),
+    ({"materials": "M-ID|身份证|是\nM-ID|身份证复印件|否"}, "申请材料 M-ID 重复"),
+    ({"mode": "immediate"}, "即办件的办理时限应为 0"),
+    ({"base_version": "0"}, "目录已被他人修改"),
+    ({"base_version": ""}, "表单缺少目录版本号"),
+])
+def test_bad_item_edits_refused_with_clear_message(admin, changes: dict[str, Any], message: str) -> None:  # type: ignore[no-untyped-def]
+    before = (versions(), current().to_dict())
+    resp = admin.post("/admin/catalogue/item/DB-03", data=item_form(admin, "DB-03", **changes))
+    assert resp.status_code == 400
+    assert message in resp.get_data(as_text=True)
+    assert (versions(), current().to_dict()) == before
+
+
+def test_bad_new_item_codes_refused(admin) -> None:  # type: ignore[no-untyped-def]
+    for code, message in (("db4", "事项编码应为"), ("XX-01", "事项编码须以"), ("DB-01", "已存在")):
+        form = item_form(admin, "new", code=code, name="某事项", window="W05", mode="processed",
+                         time_limit_days="5", legal_basis="某办法", materials="M-ID|身份证|是")
+        resp = admin.post("/admin/catalogue/item/new", data=form)
+        assert resp.status_code == 400 and message in resp.get_data(as_text=True)
+    assert versions() == 1
+
+
+def test_admin_form_without_csrf_token_refused(admin) -> None:  # type: ignore[no-untyped-def]
+    form = item_form(admin, "DB-03", time_limit_days="12")
+    del form["csrf_token"]
+    resp = admin.post("/admin/catalogue/item/DB-03", data=form)
+    assert resp.status_code == 400 and "表单已过期或来源无法确认，本次操作没有执行" in resp.get_data(as_text=True)
+    refused = AuditEntry.select().order_by(AuditEntry.seq.desc()).get()
+    assert (refused.action, refused.actor, refused.target) == ("csrf.refused", "admin1", "/admin/catalogue/item/DB-03")
+    form["csrf_token"] = "forged-token"
+    assert admin.post("/admin/catalogue/item/DB-03", data=form).status_code == 400
+    assert admin.post("/admin/holidays", data={"day": "2027-02-08", "kind": "holiday", "op": "add"}).status_code == 400
+    assert versions() == 1 and current().item("DB-03")["time_limit_days"] == 10
+
+
+@pytest.mark.parametrize("role", ["staff", "supervisor"])
+def test_admin_pages_refuse_other_roles(hub_app, role: str) -> None:  # type: ignore[no-untyped-def]
+    client = hub_app.test_client()
+    login_as(client, role)
+    for url in ("/admin/catalogue", "/admin/catalogue/item/DB-03", "/admin/holidays"):
+        assert client.get(url).status_code == 403
+    assert client.post("/admin/catalogue/windows", data={}).status_code in (400, 403)
+    assert hub_app.test_client().get("/admin/catalogue").status_code == 302  # not logged in: to the login page
+
+
+def test_holidays_page(admin) -> None:  # type: ignore[no-untyped-def]
+    page = admin.get("/admin/holidays").get_data(as_text=True)
+    resp = admin.post("/admin/holidays", data={"csrf_token": csrf_of(page), "day": "2027-02-08", "kind": "holiday",
+                                               "op": "add"})
+    assert resp.status_code == 302
+    page = admin.get("/admin/holidays").get_data(as_text=True)
+    assert "2027-02-08" in page and "已添加节假日 2027-02-08" in page
+    resp = admin.post("/admin/holidays", data={"csrf_token": csrf_of(page), "day": "2027/02/08", "kind": "holiday",
+                                               "op": "add"})
+    assert resp.status_code == 400 and "日期格式应为 YYYY-MM-DD" in resp.get_data(as_text=True)

@@ -1,0 +1,70 @@
+"""The hub's one scheduler: job settings, the one-shot sweep command, and the foreground scheduler process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from hub.jobs import daily_figures_job, sweep_job
+from hub.scheduler import build
+from hub.models import Setting
+from tests import support
+
+
+def test_jobs_never_stack_and_missed_runs_coalesce(hub_app) -> None:  # type: ignore[no-untyped-def]
+    hub_app.config["SCHEDULER_SWEEP_SECONDS"] = 300
+    sched = build(hub_app)
+    jobs = {j.id: j for j in sched.get_jobs()}
+    assert set(jobs) == {"heartbeat", "sweep_deadlines", "daily_figures", "nightly_backup"}
+    for job in jobs.values():
+        assert job.coalesce is True and job.max_instances == 1
+    assert jobs["sweep_deadlines"].trigger.interval.total_seconds() == 300
+
+
+def test_jobs_open_their_own_connection(hub_app) -> None:  # type: ignore[no-untyped-def]
+    from hub.db import database
+
+    database.close()
+    counts = sweep_job()
+    assert counts["checked"] == 0 and database.is_closed()
+    fig = daily_figures_job()
+    assert fig["handled"] == 0 and database.is_closed()
+    with database.connection_context():
+        assert Setting.get_or_none(Setting.key == "last_sweep") is not None
+        assert Setting.select().where(Setting.key.startswith("figures:")).count() == 1
+
+
+def _last_sweep(db: Path) -> dict | None:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT value FROM setting WHERE key = 'last_sweep'").fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def test_sweep_command_and_scheduler_process(tmp_path: Path) -> None:
+    hub = support.make_hub(tmp_path)
+    out = hub.cli("sweep").stdout
+    assert "期限巡检：检查 0 件" in out
+    db = hub.data_dir / "hub.sqlite3"
+    assert _last_sweep(db) is not None
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM setting WHERE key = 'last_sweep'")
+    log = open(hub.data_dir / "scheduler.log", "wb")
+    proc = subprocess.Popen([*support.DAIBAN, "hub", "--dir", str(hub.data_dir), "scheduler", "--sweep-minutes", "1"],
+                            stdout=log, stderr=subprocess.STDOUT, cwd=support.ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if _last_sweep(db) is not None or proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, (hub.data_dir / "scheduler.log").read_text()
+        assert _last_sweep(db) is not None  # the scheduler swept at start, without waiting an interval
+    finally:
+        proc.terminate()
+        proc.wait(10)

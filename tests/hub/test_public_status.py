@@ -1,0 +1,110 @@
+"""The villager's status page: masked answer, same reply for every miss, rate limit per address."""
+
+from __future__ import annotations
+
+import pytest
+
+import hub.public_status as public_status
+from hub.enrolment import issue_code
+from hub.models import Case, StatusLookup
+from hub.staff import create_user
+from shared.receipt_codes import format_code, new_code
+from tests.hub.console_support import Desk, new_case, snapshot, supplement
+from tests.nodesim import NodeSim
+
+
+@pytest.fixture
+def sim(hub_app):  # type: ignore[no-untyped-def]
+    create_user("wang", "王芳", "secret-pass", "staff", ["W05", "W09", "W10"])
+    return NodeSim(hub_app.test_client(), issue_code("桃源村"))
+
+
+def look(client, code: str, tail: str = "8000", addr: str = "10.0.0.1"):  # type: ignore[no-untyped-def]
+    return client.get("/status", query_string={"code": code, "tail": tail}, environ_base={"REMOTE_ADDR": addr})
+
+
+def test_form_is_small_and_scriptless(hub_client) -> None:  # type: ignore[no-untyped-def]
+    resp = hub_client.get("/status?code=22ABCDEFG")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "手机号后四位" in html and 'value="22ABCDEFG"' in html
+    assert "<script" not in html.lower() and len(resp.data) < 5 * 1024
+    assert "script-src" not in resp.headers["Content-Security-Policy"] or "unsafe" not in resp.headers[
+        "Content-Security-Policy"]
+    assert hub_client.post("/status").status_code == 405
+
+
+def test_match_shows_masked_name_item_window_state_deadline_missing(hub_app, sim) -> None:  # type: ignore[no-untyped-def]
+    code = new_case(sim, "DB-01", name="欧阳娜娜")
+    c = Case.get(Case.receipt_code == code)
+    resp = look(hub_app.test_client(), format_code(code).lower())
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and len(resp.data) < 5 * 1024 and "<script" not in html
+    assert "欧***" in html and "农村最低生活保障申请" in html and "民政" in html and "已接收" in html
+    assert f"{c.deadline.year}年{c.deadline.month}月{c.deadline.day}日" in html
+    for secret in ("欧阳", c.id_number, c.phone, "桃源村三组", "王芳", "李文书"):
+        assert secret not in html
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+def test_each_state_in_turn(hub_app, sim) -> None:  # type: ignore[no-untyped-def]
+    code = new_case(sim, "DB-01")
+    wang = Desk(hub_app, "wang", create=False)
+    client = hub_app.test_client()
+
+    def shown() -> str:
+        return look(client, code, addr="10.9.9.9").get_data(as_text=True)
+
+    assert "已接收" in shown()
+    wang.act(code, "ask_materials", missing=["M-HUKOU"])
+    html = shown()
+    assert "待补正" in html and "户口簿" in html and "暂停计时" in html
+    supplement(sim, code, ["M-HUKOU"])
+    wang.act(code, "accept")
+    assert "已受理" in shown()
+    wang.act(code, "approve")
+    html = shown()
+    assert "办结（准予）" in html and "办结期限" not in html
+
+
+def test_unknown_code_and_wrong_tail_get_the_same_answer_by_the_same_path(hub_app, sim, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    code = new_case(sim, "JF-01")
+    calls: list[tuple[bytes, bytes]] = []
+    real = public_status.hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(public_status.hmac, "compare_digest", spy)
+    client = hub_app.test_client()
+    wrong_tail = look(client, code, tail="1234")
+    unknown = look(client, new_code(sim.prefix), tail="8000")
+    malformed = look(client, "NOT-A-CODE", tail="8000")
+    assert wrong_tail.status_code == unknown.status_code == malformed.status_code == 200
+    assert wrong_tail.data == unknown.data == malformed.data
+    assert public_status.NOT_FOUND in wrong_tail.get_data(as_text=True)
+    # One constant-time comparison each, always of four bytes against four bytes.
+    assert len(calls) == 3 and all(len(a) == len(b) == 4 for a, b in calls)
+
+
+def test_enumeration_hits_the_rate_limit_per_address(hub_app, sim) -> None:  # type: ignore[no-untyped-def]
+    hub_app.config.update(STATUS_LOOKUP_LIMIT=5, STATUS_LOOKUP_PERIOD_S=600)
+    code = new_case(sim, "JF-01")
+    client = hub_app.test_client()
+    before = snapshot()
+    for _ in range(5):
+        assert look(client, new_code(sim.prefix)).status_code == 200
+    resp = look(client, code)  # even the right answer is withheld once the allowance is spent
+    assert resp.status_code == 429 and "查询过于频繁" in resp.get_data(as_text=True)
+    assert "张*" not in resp.get_data(as_text=True)
+    # Another address is unaffected; the count lives in the database, shared by every worker.
+    assert "张*" in look(client, code, addr="10.0.0.2").get_data(as_text=True)
+    assert StatusLookup.select().where(StatusLookup.client == "10.0.0.1").count() == 5
+    assert snapshot() == before
+
+
+def test_bad_input_gets_a_clear_message(hub_client) -> None:  # type: ignore[no-untyped-def]
+    for tail in ("12", "abcd", "１２３４", ""):
+        resp = look(hub_client, "22ABCDEFG", tail=tail)
+        assert resp.status_code == 400 and "后四位数字" in resp.get_data(as_text=True)
+    assert StatusLookup.select().count() == 0

@@ -1,0 +1,144 @@
+"""Routing: fewest open cases among those on duty, fair ties, fallbacks, reassignment."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub import routing
+from hub.cases import CaseError, act, reassign
+from hub.enrolment import issue_code
+from hub.models import Assignment, Case, HubEvent, Staff
+from hub.staff import create_user
+from shared import states
+from tests.hub.console_support import Desk, new_case, snapshot
+from tests.nodesim import NodeSim
+
+
+@pytest.fixture
+def sim(hub_app):  # type: ignore[no-untyped-def]
+    return NodeSim(hub_app.test_client(), issue_code("桃源村"))
+
+
+def staff(username: str, windows: list[str], role: str = "staff", on_duty: bool = True) -> Staff:
+    user = create_user(username, username.upper(), "secret-pass", role, windows)
+    if not on_duty:
+        Staff.update(on_duty=False).where(Staff.id == user.id).execute()
+    return user
+
+
+def assignee(code: str) -> str | None:
+    return Case.get(Case.receipt_code == code).assignee
+
+
+def test_fewest_open_cases_then_least_recently_assigned_then_username(sim) -> None:  # type: ignore[no-untyped-def]
+    for name in ("chen", "bai", "an"):
+        staff(name, ["W09"])
+    first = [assignee(new_case(sim, "JF-01")) for _ in range(3)]
+    # Nobody has cases yet and nobody was ever assigned: username order.
+    assert first == ["an", "bai", "chen"]
+    # All have one open case; "an" was assigned longest ago.
+    assert assignee(new_case(sim, "JF-02")) == "an"
+    # Closing one of bai's cases makes bai the least loaded.
+    bai_case = Case.get(Case.assignee == "bai")
+    act(bai_case.receipt_code, "refuse", "bai", reason="不符合条件", legal_basis="《土地管理法》第六十二条")
+    assert assignee(new_case(sim, "JF-03")) == "bai"
+
+
+def test_on_duty_preferred_then_away_then_unassigned(sim) -> None:  # type: ignore[no-untyped-def]
+    staff("away1", ["W05"], on_duty=False)
+    staff("duty1", ["W05"])
+    staff("boss", ["W05", "W09"], role="supervisor")
+    assert {assignee(new_case(sim, "DB-01")) for _ in range(3)} == {"duty1"}
+    # Nobody on duty on 国土与城建: the away colleague who covers it still owns the case.
+    staff("away2", ["W09"], on_duty=False)
+    assert assignee(new_case(sim, "JF-01")) == "away2"
+    # Nobody covers 计划生育 at all: unassigned, and shown red to the supervisor.
+    orphan = new_case(sim, "FP-02")
+    assert assignee(orphan) is None
+    html = Desk(sim.client.application, "super", "督查", role="supervisor").get("/console/").get_data(as_text=True)
+    assert "件无人负责" in html and f'orphan" data-code="{orphan}"' in html
+    # As soon as someone covers it and is on duty, the orphan is handed out and recorded.
+    staff("fp", ["W10"])
+    assert routing.assign_unassigned("W10") == 1
+    assert assignee(orphan) == "fp"
+    assert HubEvent.select().where(HubEvent.request_id == Case.get(Case.receipt_code == orphan).request_id) \
+        .order_by(HubEvent.cseq.desc()).get().body["action"] == "reassigned"
+
+
+def test_every_open_case_has_exactly_one_responsible_person_when_staff_exist(sim) -> None:  # type: ignore[no-untyped-def]
+    staff("a", ["W05", "W09", "W10"])
+    staff("b", ["W09"], on_duty=False)
+    codes = [new_case(sim, item) for item in ("DB-01", "JF-01", "FP-02", "DB-02", "JF-02")]
+    open_cases = Case.select().where(Case.state.not_in(list(states.TERMINAL)))
+    assert len(codes) == open_cases.count()
+    assert all(c.assignee for c in open_cases)
+
+
+def test_coming_on_duty_through_the_page_picks_up_orphans(hub_app, sim) -> None:  # type: ignore[no-untyped-def]
+    orphan = new_case(sim, "DB-01")
+    assert assignee(orphan) is None
+    desk = Desk(hub_app, "min", "民政员", windows=["W05"])
+    Staff.update(on_duty=False).where(Staff.username == "min").execute()
+    resp = desk.post("/console/staff", {"username": "min", "on_duty": "1"})
+    assert resp.status_code == 302
+    assert assignee(orphan) == "min"
+
+
+def test_supervisor_reassigns_and_it_is_recorded_and_shown(hub_app, sim) -> None:  # type: ignore[no-untyped-def]
+    staff("a", ["W09"])
+    staff("b", ["W09"])
+    staff("c", ["W05"])
+    boss = Desk(hub_app, "boss", "督查", role="supervisor")
+    code = new_case(sim, "JF-01")
+    assert assignee(code) == "a"
+    resp = boss.post(f"/console/case/{code}/reassign", {"assignee": "b", "reason": "a 外出培训"})
+    assert resp.status_code == 302 and assignee(code) == "b"
+    ev = HubEvent.select().order_by(HubEvent.cseq.desc()).get()
+    assert ev.body["action"] == "reassigned" and ev.body["previous_assignee"] == "a" and ev.actor == "boss"
+    assert Assignment.get(Assignment.request_id == Case.get(Case.receipt_code == code).request_id).by == "boss"
+    html = boss.get(f"/console/case/{code}").get_data(as_text=True)
+    assert "改派承办人" in html and "a 外出培训" in html
+    # Someone not on the window cannot be given the case; window staff cannot reassign.
+    before = snapshot()
+    resp = boss.post(f"/console/case/{code}/reassign", {"assignee": "c"})
+    assert resp.status_code == 403 and "不负责国土与城建窗口" in resp.get_data(as_text=True)
+    worker = Desk(hub_app, "w", "窗口", windows=["W09"])
+    assert worker.post(f"/console/case/{code}/reassign", {"assignee": "a"}).status_code == 403
+    assert snapshot()[:3] == before[:3]
+
+
+def test_closed_case_cannot_be_reassigned(sim) -> None:  # type: ignore[no-untyped-def]
+    staff("a", ["W10"])
+    staff("b", ["W10"])
+    code = new_case(sim, "FP-01")
+    act(code, "approve", "a")
+    before = snapshot()
+    with pytest.raises(CaseError) as err:
+        reassign(code, "b", "boss")
+    assert err.value.code == "terminal_state"
+    assert snapshot() == before
+
+
+def test_cli_duty_reassign_and_add_user_pick_up_orphans(hub_app, hub_db_url, sim) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from hub.cli import cli
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], *args], env={"DATABASE_URL": hub_db_url})
+
+    orphan = new_case(sim, "DB-01")
+    assert assignee(orphan) is None
+    out = run("add-user", "min", "--name", "民政员", "--windows", "W05", "--password", "secret-pass")
+    assert out.exit_code == 0 and "接手无人负责的 1 件" in out.output
+    assert assignee(orphan) == "min"
+    assert run("duty", "min", "--away").exit_code == 0
+    assert Staff.get(Staff.username == "min").on_duty is False
+    assert run("duty", "nobody", "--on").exit_code != 0
+    run("add-user", "min2", "--name", "民政二", "--windows", "W05", "--password", "secret-pass")
+    out = run("reassign", orphan, "min2", "--reason", "休假")
+    assert out.exit_code == 0 and assignee(orphan) == "min2"
+    before = snapshot()
+    out = run("reassign", orphan, "min2")
+    assert out.exit_code == 2 and "已由民政二承办" in out.output
+    assert snapshot() == before
