@@ -62,6 +62,11 @@ def test_install_node_into_a_fresh_prefix(tmp_path: Path) -> None:
     unit = (prefix / "systemd" / "daiban-node.service").read_text()
     assert f"ExecStart={daiban} node --dir {prefix / 'data'} run --host 127.0.0.1 --port 8799" in unit
     assert "@" not in unit, "every placeholder of the unit template is filled in"
+    analyze = shutil.which("systemd-analyze")
+    if analyze:  # Debian CI images have it; it checks the unit's syntax and that ExecStart exists
+        verify = subprocess.run([analyze, "verify", str(prefix / "systemd" / "daiban-node.service")],
+                                capture_output=True, text=True)
+        assert verify.returncode == 0, verify.stderr
     shortcut = (tmp_path / "desktop" / "daiban-node.desktop").read_text()
     assert "Exec=xdg-open http://127.0.0.1:8799/" in shortcut
     # The installed software is self-contained: it runs from its own venv, not from this tree.
