@@ -96,9 +96,17 @@ def test_nginx_limits_match_the_protocol() -> None:
     assert "proxy_pass http://daiban_hub;" in conf
 
 
-def test_systemd_units_run_gunicorn_workers_and_one_scheduler() -> None:
+def test_systemd_units_run_gunicorn_workers_and_one_scheduler(tmp_path: Path) -> None:
     web = (DEPLOY / "hub" / "daiban-hub.service").read_text()
     sched = (DEPLOY / "hub" / "daiban-scheduler.service").read_text()
+    analyze = shutil.which("systemd-analyze")
+    if analyze:  # with our venv standing in for /opt/daiban-hub/venv: no unknown keys, executables exist
+        units = []
+        for name, text in (("daiban-hub.service", web), ("daiban-scheduler.service", sched)):
+            units.append(tmp_path / name)
+            units[-1].write_text(text.replace("/opt/daiban-hub/venv", sys.prefix))
+        verify = subprocess.run([analyze, "verify", *map(str, units)], capture_output=True, text=True)
+        assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr
     assert '"hub:create_app()"' in web and "--workers ${GUNICORN_WORKERS}" in web
     assert "ExecStartPre=/opt/daiban-hub/venv/bin/daiban hub migrate" in web
     assert "ExecStart=/opt/daiban-hub/venv/bin/daiban hub scheduler" in sched
