@@ -9,6 +9,8 @@ from typing import Any, Callable
 from flask import Blueprint, Flask, Response, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from shared.http_headers import SECURITY_HEADERS
+
 from . import audit
 from .models import Staff
 from .staff import authenticate
@@ -17,13 +19,6 @@ log = logging.getLogger("daiban.hub.auth")
 bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
 
 
 def init_app(app: Flask) -> None:

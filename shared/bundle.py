@@ -79,15 +79,7 @@ def load_or_create_box_key(path: str | os.PathLike[str]) -> X25519PrivateKey:
     """Load the box key at path, generating it (file mode 0600) on first use."""
     path = Path(path)
     if not path.exists():
-        data = generate_box_key().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        signing.save_private_key(generate_box_key(), path)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, X25519PrivateKey):
         raise ValueError("not an X25519 key")
