@@ -6,6 +6,8 @@ from typing import Any
 
 from shared import protocol
 
+from .attachments import ERRORS as ATTACHMENT_ERRORS
+
 # Protocol JSON has no floats (shared.encoding refuses them), so free-form data is this.
 JSON_VALUE = {
     "nullable": True,
@@ -114,6 +116,65 @@ SIGNED_RESPONSE = {
 }
 
 
+CHUNK_BODY = {
+    "type": "object",
+    "required": ["v", "kind", "node_id", "nonce", "node_clock", "sha256", "offset", "data"],
+    "properties": {
+        "v": _COMMON["v"],
+        "node_id": _COMMON["node_id"],
+        "node_clock": _COMMON["node_clock"],
+        "kind": {"type": "string", "enum": ["attachment"]},
+        "nonce": {"type": "string", "maxLength": 40},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "offset": {"type": "integer", "minimum": 0},
+        "data": {"type": "string", "description": "base64 bytes from offset; empty asks for the hub's offset"},
+    },
+    "additionalProperties": False,
+}
+
+CHUNK_ENVELOPE = {
+    "type": "object",
+    "required": ["body", "sig"],
+    "properties": {"body": CHUNK_BODY, "sig": ENVELOPE["properties"]["sig"]},
+    "additionalProperties": False,
+}
+
+ATTACHMENT_STATUS_BODY = {
+    "type": "object",
+    "required": ["v", "kind", "node_id", "request_hash", "hub_time", "sha256", "offset", "size", "complete"],
+    "properties": {
+        "v": {"type": "integer"},
+        "kind": {"type": "string", "enum": ["attachment_status"]},
+        "node_id": {"type": "string"},
+        "request_hash": {"type": "string"},
+        "hub_time": {"type": "string"},
+        "sha256": {"type": "string"},
+        "offset": {"type": "integer", "minimum": 0, "description": "bytes the hub holds; send from here"},
+        "size": {"type": "integer", "minimum": 0},
+        "complete": {"type": "boolean", "description": "all bytes held and the SHA-256 verified"},
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string", "enum": sorted(set(protocol.ERRORS) | set(ATTACHMENT_ERRORS))},
+                           "message": {"type": "string"}},
+        },
+    },
+}
+
+
+def _attachment_responses(*codes: int) -> dict[str, Any]:
+    # Unreadable bodies are refused before the attachment handler, with the generic response body.
+    schema = {"type": "object", "required": ["body", "sig"],
+              "properties": {"body": {"anyOf": [ATTACHMENT_STATUS_BODY, RESPONSE_BODY]}, "sig": {"type": "string"}}}
+    return {
+        str(code): {
+            "description": "signed status" if code == 200 else "signed refusal (body.error says why)",
+            "content": {"application/json": {"schema": schema}},
+        }
+        for code in codes
+    }
+
+
 def _responses(*codes: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for code in codes:
@@ -150,9 +211,9 @@ def spec() -> dict[str, Any]:
                                "(empty data); the answer says how many bytes the hub holds",
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": ENVELOPE}},
+                        "content": {"application/json": {"schema": CHUNK_ENVELOPE}},
                     },
-                    "responses": _responses(200, 400, 403, 404, 413, 415, 422),
+                    "responses": _attachment_responses(200, 400, 403, 404, 413, 415, 422),
                 }
             },
             "/api/v1/enroll": {
@@ -170,7 +231,7 @@ def spec() -> dict[str, Any]:
                                         "code": {"type": "string", "maxLength": 64},
                                         "pubkey": {"type": "string", "pattern": PUBKEY_PATTERN,
                                                    "description": "raw Ed25519 public key, base64"},
-                                        "box_pubkey": {"type": "string", "maxLength": 64,
+                                        "box_pubkey": {"type": "string", "pattern": PUBKEY_PATTERN,
                                                        "description": "X25519 key for USB response bundles"},
                                         "app_version": {"type": "string", "maxLength": 32},
                                     },

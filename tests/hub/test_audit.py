@@ -63,9 +63,9 @@ def test_refused_actions_leave_an_attempt_and_nothing_else(hub_client, sim: Node
     _, raw = sim.batch(sim.events(captured(sim)), key=signing.generate_key())
     status, _ = sim.post(raw)
     assert status == 403 and AuditEntry.select().count() == before
-    # A login without a CSRF token never reaches the password check; a wrong password is kept.
+    # A login without a CSRF token never reaches the password check, but the attempt is kept.
     assert hub_client.post("/login", data={"username": "nobody", "password": "x"}).status_code == 400
-    assert AuditEntry.select().count() == before
+    assert AuditEntry.select().count() == before + 1 and actions()[-1] == "csrf.refused"
     token = csrf_of(hub_client.get("/login").get_data(as_text=True))
     assert hub_client.post("/login", data={"username": "nobody", "password": "x", "csrf_token": token}).status_code == 401
     assert actions()[-1] == "auth.login_failed"
