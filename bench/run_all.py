@@ -4,7 +4,7 @@ Environment: BENCH_RUNS (runs per figure, default 3), BENCH_SCALE (workload size
 BENCH_SLOW_RUNS (runs over the 2G link, default 1), BENCH_GROWTH_MAX (largest hub size for the
 cost-growth step, default 10000; 100000 adds minutes), BENCH_STAFFED=1 (hub growth again with
 10 window staff, so routing runs per case: minutes), BENCH_ONLY (comma list of sections:
-ingest, concurrent, sync, node, status).
+ingest, concurrent, sync, node, status; also supervision, not run by default).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Callable
 # Run as a script, this folder would shadow modules of the standard library: put the repository first.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from bench import ingest, many_nodes, node_pc, status_pages, sync_link  # noqa: E402
+from bench import ingest, many_nodes, node_pc, status_pages, supervision, sync_link  # noqa: E402
 from bench.harness import RUNS, SCALE, load_average, log, machine  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -30,7 +30,10 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "sync": sync_link.run,
     "node": node_pc.run,
     "status": status_pages.run,
+    "supervision": supervision.run,
 }
+# Run by default; the others only when BENCH_ONLY names them.
+DEFAULT = ["ingest", "concurrent", "sync", "node", "status"]
 
 
 def dig(data: dict[str, Any], path: str) -> Any:
@@ -126,7 +129,7 @@ def table(results: dict[str, Any]) -> str:
 
 def main() -> None:
     """Run the selected sections and report."""
-    only = [s for s in os.environ.get("BENCH_ONLY", "").split(",") if s] or list(SECTIONS)
+    only = [s for s in os.environ.get("BENCH_ONLY", "").split(",") if s] or DEFAULT
     results: dict[str, Any] = {"machine": machine(), "runs": RUNS, "scale": SCALE,
                                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                "load_avg_start": load_average()}
