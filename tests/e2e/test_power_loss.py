@@ -83,9 +83,9 @@ def test_sigkill_mid_apply_leaves_all_or_nothing(tmp_path: Path) -> None:
         confirmed: set[str] = set()
         w = Worker("node", node.data_dir, hub.url, timeout=10)
         applies_cut = 0
-        for _ in range(6):
+        for _ in range(4):
             w.start()
-            for _ in range(rng.randint(5, 40)):
+            for _ in range(rng.randint(5, 25)):
                 w.send(f"capture {rng.randrange(1 << 30)}")
                 line = w.expect(("ok",), 30)
                 assert line is not None
@@ -100,7 +100,7 @@ def test_sigkill_mid_apply_leaves_all_or_nothing(tmp_path: Path) -> None:
             applies_cut += line == "phase apply"
             confirmed |= {x.split()[1] for x in printed if x.startswith("ok ")}
             check_database(db, confirmed)
-        assert applies_cut >= 3
+        assert applies_cut >= 2
         # The clerk's next sync finishes the job: the hub holds every confirmed request once.
         for _ in range(3):
             res = node.cli("sync", check=False)
