@@ -132,6 +132,7 @@ class Chaos:
     p_hub_kill: float = 0.01
     p_hub_restart: float = 0.01
     p_act: float = 0.08
+    db_url: str | None = None
     figures: Counter = field(default_factory=Counter)
     confirmed: dict[str, set[str]] = field(default_factory=dict)
 
@@ -140,7 +141,7 @@ class Chaos:
 
         self.rng = random.Random(self.seed)
         self.kill_rng = random.Random(self.seed + 1)
-        self.hub = support.make_hub(self.tmp, os.environ.get("DAIBAN_CHAOS_DB"))
+        self.hub = support.make_hub(self.tmp, self.db_url)
         self.hub.start()
         self.link = FaultLink(self.hub.port, seed=self.seed, rates=dict(self.rates), max_delay=1.5,
                               hold_timeout=2.5, on_forward=self._maybe_kill_hub).start()
@@ -249,7 +250,7 @@ class Chaos:
     def act(self) -> None:
         """A window clerk decides on a case at the hub (the real CLI)."""
         hub_db = self.hub.data_dir / "hub.sqlite3"
-        if os.environ.get("DAIBAN_CHAOS_DB"):
+        if self.db_url:
             return self._act_pg()
         with sqlite3.connect(hub_db, timeout=30) as conn:
             rows = conn.execute(
@@ -260,7 +261,7 @@ class Chaos:
     def _act_pg(self) -> None:
         import psycopg2
 
-        with psycopg2.connect(os.environ["DAIBAN_CHAOS_DB"]) as conn, conn.cursor() as cur:
+        with psycopg2.connect(self.db_url) as conn, conn.cursor() as cur:
             cur.execute('SELECT receipt_code, state, mode FROM "case" WHERE state IN (\'received\', \'accepted\')')
             rows = cur.fetchall()
         self._act_on(rows)
@@ -340,7 +341,7 @@ class Chaos:
 
 def hub_rows(chaos: Chaos, sql: str, args: tuple = ()) -> list[tuple]:
     """Rows from the hub database, whichever engine it runs on."""
-    url = os.environ.get("DAIBAN_CHAOS_DB")
+    url = chaos.db_url
     if url:
         import psycopg2
 
@@ -400,7 +401,8 @@ def verify(chaos: Chaos) -> dict[str, int]:
 
 def report(chaos: Chaos, totals: dict[str, int], seconds: float) -> str:
     """The figures, one per line, for docs/reliability.md."""
-    lines = [f"seed {chaos.seed}, {chaos.nodes} nodes, {seconds:.0f} s"]
+    engine = "PostgreSQL" if chaos.db_url else "SQLite"
+    lines = [f"seed {chaos.seed}, {chaos.nodes} nodes, hub on {engine}, {seconds:.0f} s"]
     lines += [f"{k}: {v}" for k, v in sorted(chaos.figures.items())]
     lines += [f"link requests: {chaos.link.stats['requests']}"]
     lines += [f"fault {k}: {v}" for k, v in chaos.link.faults_injected().items()]
@@ -409,8 +411,19 @@ def report(chaos: Chaos, totals: dict[str, int], seconds: float) -> str:
 
 
 def run_chaos(tmp: Path, seed: int, nodes: int, rounds: int, **kw: float) -> str:
+    """Run, heal, verify; DAIBAN_CHAOS_PG=1 puts the hub on a fresh PostgreSQL database."""
+    if os.environ.get("DAIBAN_CHAOS_PG") == "1":
+        databases = support.pg_database()
+        try:
+            return _run_chaos(tmp, seed, nodes, rounds, next(databases), **kw)
+        finally:
+            databases.close()
+    return _run_chaos(tmp, seed, nodes, rounds, None, **kw)
+
+
+def _run_chaos(tmp: Path, seed: int, nodes: int, rounds: int, db_url: str | None, **kw: float) -> str:
     started = time.monotonic()
-    chaos = Chaos(tmp, seed, nodes, QUICK_RATES, **kw)
+    chaos = Chaos(tmp, seed, nodes, QUICK_RATES, db_url=db_url, **kw)  # type: ignore[arg-type]
     try:
         chaos.run(rounds)
         chaos.heal_and_converge()
