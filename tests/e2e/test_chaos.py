@@ -303,9 +303,10 @@ class Chaos:
         self.link.heal()
         with self._hub_lock:
             self.p_hub_kill = 0.0
-        self.ensure_hub()
+        time.sleep(0.1)  # a kill already scheduled by the link fires within 20 ms
         for w in self.workers.values():
             for attempt in range(10):
+                self.ensure_hub()
                 line = self._plain_sync(w)
                 if line.startswith("synced") and self._settled(w):
                     break
@@ -313,6 +314,7 @@ class Chaos:
                 raise AssertionError(f"{w.name} did not converge: {line}")
             # The real CLI agrees: one more round through `daiban node sync` changes nothing.
             w.stop()
+            self.ensure_hub()
             res = support.daiban("node", "--dir", str(w.data_dir), "sync", check=False)
             assert res.returncode == 0, res.stderr
             w.start()
@@ -331,7 +333,8 @@ class Chaos:
 
     def stop(self) -> None:
         for w in self.workers.values():
-            w.stop() if w.alive else None
+            if w.alive:
+                w.stop()
         self.link.stop()
         self.hub.stop()
 

@@ -7,7 +7,6 @@ check, and a half-applied hub answer must leave no trace (all of it or none).
 
 from __future__ import annotations
 
-import json
 import random
 import signal
 import sqlite3

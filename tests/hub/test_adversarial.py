@@ -7,7 +7,6 @@ was, and the hub keeps serving an honest node next door.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 import zlib
@@ -20,7 +19,7 @@ import pytest
 from hub import cases
 from hub.enrolment import issue_code, revoke
 from hub.models import Batch, Case, ForkAlert, HubEvent, Node, NodeEvent
-from shared import encoding, protocol, signing
+from shared import protocol
 from shared.receipt_codes import new_code
 from tests.factories import capture
 from tests.faultlink import InProcessLink
