@@ -114,8 +114,9 @@ class SyncClient:
             while True:
                 with database.connection_context():
                     resp = self._poll("poll")
-                    report.updates += apply_response(resp, None)["updates"]
-                if not resp.get("more"):
+                    counts = apply_response(resp, None)
+                    report.updates += counts["updates"]
+                if not resp.get("more") and not counts["rewound"]:
                     break
         except SyncError as exc:
             with database.connection_context():
