@@ -23,7 +23,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
 
-    from . import api, auth, catalogue_admin, console, fleet, public_status, register, supervision, web
+    from . import api, auth, catalogue_admin, console, deployment, fleet, public_status, register, supervision, web
 
     web.init_app(app)
     auth.init_app(app)
@@ -36,4 +36,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(catalogue_admin.bp)
     # The sync API authenticates by signature, not by session: no CSRF there.
     auth.csrf.exempt(api.bp)
+    deployment.init_app(app)
     return app

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from shared import encoding, protocol
 
-from . import enrolment
+from . import enrolment, keys
 from .ingest import handle_sync
 from .openapi import spec
 
@@ -15,8 +15,17 @@ bp = Blueprint("api", __name__)
 JSON = "application/json"
 
 
+COMPRESS_ABOVE = 1024
+
+
 def _signed(status: int, raw: bytes) -> Response:
-    return Response(raw, status=status, mimetype=JSON)
+    resp = Response(raw, status=status, mimetype=JSON)
+    # Updates for a village are most of the bytes down a 2G link: deflate them when the node accepts it.
+    if len(raw) > COMPRESS_ABOVE and "deflate" in request.headers.get("Accept-Encoding", "").lower():
+        resp.set_data(encoding.compress(raw))
+        resp.headers["Content-Encoding"] = "deflate"
+        resp.vary.add("Accept-Encoding")
+    return resp
 
 
 def _hub_key():  # type: ignore[no-untyped-def]
@@ -42,7 +51,7 @@ def _refusal(exc: protocol.ProtocolError) -> Response:
         "", "", ack=None, last_seq=0, last_hash=protocol.GENESIS_HASH, updates=[], cursor=0, more=False,
         error_body=exc.to_body(),
     )
-    return _signed(exc.status, protocol.seal(_hub_key(), body))
+    return _signed(exc.status, protocol.seal(_hub_key(), keys.decorate(body, protocol.PROTOCOL_VERSION)))
 
 
 @bp.post("/api/v1/sync")
@@ -56,6 +65,19 @@ def sync() -> Response:
     return _signed(status, out)
 
 
+@bp.post("/api/v1/attachments")
+def attachment_chunk() -> Response:
+    """Take one signed attachment chunk (or offset query); answer with the bytes the hub holds."""
+    from .attachments import handle_chunk
+
+    try:
+        raw = _read_body()
+    except protocol.ProtocolError as exc:
+        return _refusal(exc)
+    status, out = handle_chunk(raw, _hub_key(), current_app.config["DATA_DIR"])
+    return _signed(status, out)
+
+
 @bp.post("/api/v1/enroll")
 def enroll() -> Response:
     """Register a node's key with a one-time code; answer signed and bound to the code."""
@@ -64,9 +86,10 @@ def enroll() -> Response:
         msg = encoding.parse(raw)
         if not isinstance(msg, dict) or not all(isinstance(msg.get(k), str) for k in ("code", "pubkey")):
             raise protocol.error("bad_body", detail="code and pubkey are required")
-        if msg.get("v") not in protocol.SUPPORTED_VERSIONS:
-            raise protocol.error("unsupported_version")
-        body = enrolment.enroll(msg["code"], msg["pubkey"], str(msg.get("app_version", ""))[:32], _hub_key())
+        protocol.check_version(msg)
+        body = enrolment.enroll(msg["code"], msg["pubkey"], str(msg.get("app_version", ""))[:32], _hub_key(),
+                                box_pubkey=msg.get("box_pubkey"),
+                                hub_box_key=current_app.extensions.get("daiban_hub_box_key"))
     except encoding.EncodingError as exc:
         return _refusal(protocol.error("bad_body", detail=str(exc)))
     except protocol.ProtocolError as exc:

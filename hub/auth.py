@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from functools import wraps
 from typing import Any, Callable
 
 from flask import Blueprint, Flask, Response, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from shared.http_headers import SECURITY_HEADERS
+
 from . import audit
 from .models import Staff
 from .staff import authenticate
 
+log = logging.getLogger("daiban.hub.auth")
 bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
 
 
 def init_app(app: Flask) -> None:
@@ -43,6 +40,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf_refused(exc: CSRFError) -> Any:
         # CSRF is checked before the user is loaded, so look the session up here.
+        log.warning("CSRF check failed on %s from %s", request.path, request.remote_addr)
         uid = session.get("staff_id")
         user = Staff.get_or_none(Staff.id == uid) if uid else None
         audit.record(user.username if user else "?", "csrf.refused", request.path[:120],

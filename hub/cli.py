@@ -52,6 +52,89 @@ def migrate_cmd() -> None:
     click.echo(f"数据库结构版本 {before} → {after}")
 
 
+@cli.command(name="rotate-key")
+@click.confirmation_option(prompt="轮换中心密钥？轮换后请重启中心服务", help="不询问，直接轮换")
+def rotate_key() -> None:
+    """Replace the hub key; nodes take up the new one from a statement signed by the old key."""
+    from shared import signing
+
+    from .db import database
+    from .keys import rotate
+
+    app = _app()
+    with database.connection_context():
+        old, new = rotate(app.config["DATA_DIR"])
+    click.echo(f"中心密钥已轮换：{signing.fingerprint(old)} → {signing.fingerprint(new)}")
+    click.echo("请重启中心服务（systemctl restart daiban-hub）；各代办点下次同步时自动换用新密钥。")
+
+
+@cli.command()
+@click.option("--sweep-minutes", type=click.IntRange(1, 1440), help="期限巡检间隔（分钟，默认 15）")
+@click.option("--figures-hour", type=click.IntRange(0, 23), help="每日统计时刻（北京时间，默认 1 点）")
+def scheduler(sweep_minutes: int | None, figures_hour: int | None) -> None:
+    """Run the hub's scheduled jobs (deadline sweep, daily figures, heartbeat, nightly backup); one per hub."""
+    from .scheduler import AlreadyRunning, run as run_scheduler
+
+    app = _app()
+    if sweep_minutes:
+        app.config["SCHEDULER_SWEEP_SECONDS"] = sweep_minutes * 60
+    if figures_hour is not None:
+        app.config["SCHEDULER_FIGURES_HOUR"] = figures_hour
+    click.echo(f"中心调度进程已启动（pid {os.getpid()}）")
+    try:
+        run_scheduler(app)
+    except AlreadyRunning as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(3)
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.command(name="backup")
+@click.option("--keep", default=14, show_default=True, help="保留最近几份备份")
+@click.option("--out", "out_dir", help="备份目录（默认 数据目录/backups）")
+def backup_cmd(keep: int, out_dir: str | None) -> None:
+    """Take a consistent backup of the hub database (SQLite online backup or pg_dump)."""
+    from .backup import BackupError, backup
+
+    app = _app()
+    try:
+        path = backup(app.config["DATA_DIR"], app.config.get("DATABASE_URL"), keep=keep, out_dir=out_dir)
+    except BackupError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"已备份：{path}")
+
+
+@cli.command(name="restore")
+@click.argument("backup_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--new-key", is_flag=True, help="中心密钥已丢失：生成新密钥（之后各代办点须重新注册）")
+def restore_cmd(backup_file: str, new_key: bool) -> None:
+    """Restore a backup into this hub's (empty) database, then run migrations."""
+    from flask import Flask
+
+    from .backup import BackupError, restore
+    from .db import database
+    from .keys import key_path
+    from .schema import migrate
+
+    data_dir = os.environ.get("DAIBAN_HUB_DIR") or Flask("hub", instance_relative_config=True).instance_path
+    if not key_path(data_dir).exists() and not new_key:
+        raise click.ClickException(
+            f"数据目录中没有中心密钥 {key_path(data_dir)}：请先从密钥备份放回（否则各代办点无法验证中心）；"
+            "确已丢失时加 --new-key，并按运维手册让各代办点重新注册")
+    try:
+        restore(data_dir, os.environ.get("DATABASE_URL"), backup_file)
+    except BackupError as exc:
+        raise click.ClickException(str(exc))
+    from shared import signing
+
+    app = _app()
+    with database.connection_context():
+        before, after = migrate()
+    click.echo(f"已恢复：{backup_file}（数据库结构版本 {before} → {after}）")
+    click.echo(f"中心密钥指纹：{signing.fingerprint(signing.public_b64(app.extensions['daiban_hub_key']))}")
+
+
 @cli.command(name="enroll-code")
 @click.option("--village", required=True, help="行政村名称")
 @click.option("--hours", default=24, show_default=True, help="有效小时数")
@@ -259,20 +342,32 @@ def sweep() -> None:
                f"新转黄 {counts['turned_yellow']}、新转红 {counts['turned_red']}")
 
 
-@cli.command()
-@click.option("--sweep-minutes", default=15, show_default=True, type=click.IntRange(1, 1440), help="期限巡检间隔（分钟）")
-@click.option("--figures-hour", default=1, show_default=True, type=click.IntRange(0, 23), help="每日统计时刻（北京时间）")
-def scheduler(sweep_minutes: int, figures_hour: int) -> None:
-    """Run the hub's one scheduler in the foreground (deadline sweeps, daily figures)."""
-    import logging
+@cli.command(name="import-bundle")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="回复包写到哪里（带回代办点导入）")
+def import_bundle(file: str, out: str) -> None:
+    """Import a village node's USB bundle through the sync code and write the response bundle."""
+    from pathlib import Path
 
-    from .jobs import build_scheduler
+    from shared.bundle import BundleError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    _app()
-    sched = build_scheduler(sweep_minutes, figures_hour)
-    click.echo(f"中心调度已启动：每 {sweep_minutes} 分钟期限巡检，每日 {figures_hour}:05 统计")
-    try:
-        sched.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
+    from .bundles import import_bundle as do_import
+    from .db import database
+    from .schema import migrate
+
+    app = _app()
+    with database.connection_context():
+        migrate()
+        try:
+            res = do_import(Path(file).read_bytes(), app.config["DATA_DIR"], app.extensions["daiban_hub_key"],
+                            app.extensions["daiban_hub_box_key"])
+        except BundleError as exc:
+            click.echo(f"导入失败：{exc.message}", err=True)
+            sys.exit(1)
+    tmp = Path(out).with_name(Path(out).name + ".part")
+    tmp.write_bytes(res.response)
+    os.replace(tmp, out)
+    click.echo(res.summary())
+    for message in res.errors:
+        click.echo(f"提示：{message}")
+    click.echo(f"回复包已写出：{out}（请带回代办点运行 daiban node import-bundle）")

@@ -221,17 +221,8 @@ def init_app(app: Any) -> None:
     """Register the console and its Chinese error pages."""
     app.register_blueprint(bp)
 
-    from flask_wtf.csrf import CSRFError
-
     for status in (403, 404):
         app.register_error_handler(status, _error_page)
-    app.register_error_handler(CSRFError, _csrf_failed)
-
-
-def _csrf_failed(exc: Any) -> Any:
-    log.warning("CSRF check failed on %s from %s", request.path, request.remote_addr)
-    return render_template("console/error.html", title="请求无效",
-                           message="页面已过期或来源不明（安全校验失败），未做任何更改。请刷新页面后重试。"), 400
 
 
 def _error_page(exc: Any) -> Any:

@@ -9,14 +9,16 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared import protocol, signing
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from shared import bundle, protocol, signing
 from shared.receipt_codes import ALPHABET, node_prefix
 
 from . import audit
 from .catalogue_store import current as current_catalogue
 from .clock import now
 from .db import database
-from .models import EnrolmentCode, Node, Village
+from .models import EnrolmentCode, Node, NodeBoxKey, Village
 
 CODE_LIFETIME = timedelta(hours=24)
 
@@ -47,10 +49,13 @@ def issue_code(village_name: str, lifetime: timedelta = CODE_LIFETIME, actor: st
     return f"{code[:5]}-{code[5:]}"
 
 
-def enroll(code: str, pubkey: str, app_version: str, hub_key: Ed25519PrivateKey) -> dict[str, Any]:
-    """Register a node's key with a one-time code; the answer carries the hub key to pin."""
+def enroll(code: str, pubkey: str, app_version: str, hub_key: Ed25519PrivateKey, *,
+           box_pubkey: Any = None, hub_box_key: X25519PrivateKey | None = None) -> dict[str, Any]:
+    """Register a node's key with a one-time code; the answer carries the hub keys to pin."""
     try:
         signing.load_public(pubkey)
+        if box_pubkey is not None:
+            bundle.load_box_public(box_pubkey)
     except Exception as exc:
         raise protocol.error("bad_body", detail="pubkey is not an Ed25519 public key") from exc
     normal = code.replace("-", "").replace(" ", "")
@@ -85,8 +90,12 @@ def enroll(code: str, pubkey: str, app_version: str, hub_key: Ed25519PrivateKey)
             node.app_version = app_version
             node.save()
         audit.record(node.node_id, "node.enrolled", village.name, {"fingerprint": node.fingerprint})
+        if box_pubkey is not None:
+            NodeBoxKey.insert(node=node, pubkey=box_pubkey).on_conflict(
+                conflict_target=[NodeBoxKey.node], update={NodeBoxKey.pubkey: box_pubkey}
+            ).execute()
     hub_pub = signing.public_b64(hub_key)
-    return {
+    answer = {
         "v": protocol.PROTOCOL_VERSION,
         "kind": "enrolment",
         "node_id": node.node_id,
@@ -98,6 +107,9 @@ def enroll(code: str, pubkey: str, app_version: str, hub_key: Ed25519PrivateKey)
         "last_hash": node.last_hash,
         "catalogue": current_catalogue().to_dict(),
     }
+    if hub_box_key is not None:
+        answer["hub_box_pubkey"] = bundle.box_public_b64(hub_box_key)
+    return answer
 
 
 def revoke(village_name: str, actor: str = "cli") -> Node:

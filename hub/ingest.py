@@ -11,16 +11,16 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared import encoding, protocol, states
+from shared import encoding, protocol, signing, states
 from shared.catalogue import Catalogue
 from shared.receipt_codes import is_valid as receipt_code_valid
 from shared.receipt_codes import normalise as normalise_receipt
 from shared.validation import validate_capture
 
-from . import audit, cases, deadlines, routing
+from . import audit, cases, deadlines, keys, routing
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
-from .db import database
+from .db import database, is_postgres
 from .models import Batch, Case, ForkAlert, HubEvent, Node, NodeEvent
 
 
@@ -28,16 +28,21 @@ def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey) -> tuple[int, bytes]:
     """Process one sync message (batch, poll or hello); returns (HTTP status, signed response bytes)."""
     request_hash = encoding.digest(raw)
     node_id = ""
+    version = protocol.PROTOCOL_VERSION
     try:
-        body, sig = protocol.open_envelope(raw)
+        body, sig = protocol.parse_envelope(raw)
         node_id = str(body.get("node_id", ""))[:40]
-        request_hash = protocol.body_hash(body)
+        # Canonical bytes once: they name the message and are what the signature covers.
+        signed = encoding.canonical(body)
+        request_hash = encoding.digest(signed)
+        version = protocol.answer_version(body)
+        protocol.check_version(body)
         node = Node.get_or_none(Node.node_id == node_id)
         if node is None:
             raise protocol.error("unknown_node")
         if node.status != "active":
             raise protocol.error("revoked")
-        if not protocol.verify_body(node.pubkey, body, sig):
+        if not signing.verify(node.pubkey, signed, sig):
             raise protocol.error("bad_signature")
         kind = body.get("kind")
         if kind == "batch":
@@ -49,7 +54,7 @@ def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey) -> tuple[int, bytes]:
             out = answer(node_id, body, request_hash, ack=None, hello=kind == "hello")
         else:
             raise protocol.error("bad_body", detail="unknown message kind")
-        return 200, protocol.seal(hub_key, out)
+        return 200, protocol.seal(hub_key, keys.decorate(out, version))
     except protocol.ProtocolError as exc:
         node = Node.get_or_none(Node.node_id == node_id) if node_id else None
         out = protocol.response_body(
@@ -63,7 +68,7 @@ def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey) -> tuple[int, bytes]:
             more=False,
             error_body=exc.to_body(),
         )
-        return exc.status, protocol.seal(hub_key, out)
+        return exc.status, protocol.seal(hub_key, keys.decorate(out, version))
 
 
 def record_contact(node: Node, body: dict[str, Any]) -> None:
@@ -72,6 +77,8 @@ def record_contact(node: Node, body: dict[str, Any]) -> None:
         Node.last_sync_at: now(),
         Node.app_version: str(body.get("app_version", ""))[:32],
     }
+    if isinstance(body.get("v"), int):
+        fields[Node.protocol_version] = body["v"]
     if isinstance(body.get("pending"), int):
         fields[Node.pending_reported] = body["pending"]
     if isinstance(body.get("cursor"), int):
@@ -100,7 +107,9 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> dict[str,
         else:
             protocol.check_chain(node.last_seq, node.last_hash, body)
             catalogue = current_catalogue()
-            results = [apply_event(node, ev, catalogue) for ev in body["events"]]
+            writer = BatchWriter(node, body["events"])
+            results = [apply_event(node, ev, catalogue, writer) for ev in body["events"]]
+            writer.flush()
             ack = {
                 "first_seq": body["first_seq"],
                 "last_seq": body["last_seq"],
@@ -143,28 +152,36 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> dict[str,
     raise fork
 
 
-def apply_event(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> dict[str, Any]:
+def apply_event(
+    node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: "BatchWriter | None" = None
+) -> dict[str, Any]:
     """Validate and apply one node event; a refusal is recorded and flows back, never raised."""
+    writer = writer or BatchWriter(node, [ev])
     handler = HANDLERS.get(str(ev.get("type")))
     try:
         if handler is None:
             raise Refusal("unknown_event", "未知的事件类型")
-        if NodeEvent.get_or_none(NodeEvent.event_id == ev["id"]) is not None:
+        if ev["id"] in writer.event_ids:
             raise Refusal("duplicate_event", "该事件已在中心登记")
-        handler(node, ev, catalogue)
+        if handler is _captured:
+            _captured(node, ev, catalogue, writer)
+        else:
+            # Other handlers read and write cases one by one: give them the batch's rows so far.
+            writer.flush()
+            handler(node, ev, catalogue)
         result = {"seq": ev["seq"], "status": "ok"}
+        writer.event_ids.add(ev["id"])
     except Refusal as ref:
         result = {"seq": ev["seq"], "status": "refused", "code": ref.code, "message": ref.message}
-        cases.append_hub_event(
-            node,
+        writer.hub_event(
             ev["request_id"],
             "event.refused",
             {"seq": ev["seq"], "event_type": ev.get("type"), "code": ref.code, "message": ref.message,
              "state": "invalid" if ev.get("type") == "request.captured" else None},
             "system",
         )
-    NodeEvent.create(
-        node=node,
+    writer.node_events.append(dict(
+        node=node.node_id,
         seq=ev["seq"],
         event_id=ev["id"] if result["status"] == "ok" else f"{ev['id'][:30]}~{ev['seq']}",
         type=str(ev.get("type"))[:40],
@@ -173,8 +190,89 @@ def apply_event(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> dict[st
         result=result["status"],
         reason_code=result.get("code"),
         reason=result.get("message"),
-    )
+    ))
+    if writer.single:
+        writer.flush()
     return result
+
+
+class BatchWriter:
+    """The rows one batch adds, written with a few multi-row INSERTs instead of several queries per event.
+
+    The duplicate checks look up the whole batch at once; rows are flushed before any handler that
+    reads cases one by one, so every handler still sees the effect of the events before it.
+    """
+
+    CHUNK = 200  # rows per INSERT, well inside SQLite's limit on bound parameters
+
+    def __init__(self, node: Node, events: list[dict[str, Any]]):
+        self.node = node
+        self.single = len(events) == 1
+        ids = [ev["id"] for ev in events if isinstance(ev.get("id"), str)]
+        request_ids = [ev["request_id"] for ev in events]
+        codes = [normalise_receipt(str(ev["data"].get("receipt_code", ""))) for ev in events
+                 if ev.get("type") == "request.captured"]
+        self.event_ids: set[str] = set(_existing(NodeEvent.event_id, ids))
+        self.request_ids: set[str] = set(_existing(Case.request_id, request_ids))
+        self.receipt_codes: set[str] = set(_existing(Case.receipt_code, codes))
+        self.cases: list[dict[str, Any]] = []
+        self.node_events: list[dict[str, Any]] = []
+        self.hub_events: list[dict[str, Any]] = []
+        self.calendar = deadlines.calendar()
+        self._due: dict[tuple[Any, int, int], Any] = {}
+        self._out_seq = node.out_seq
+
+    def due_date(self, case: Case, limit: int) -> Any:
+        """deadlines.due_date, computed once per receipt day and limit within the batch."""
+        key = (case.received_on, limit, case.paused_days)
+        if key not in self._due:
+            self._due[key] = deadlines.due_date(case, limit, self.calendar)
+        return self._due[key]
+
+    def hub_event(self, request_id: str, type_: str, body: dict[str, Any], actor: str) -> None:
+        """Queue an entry of the village's downstream log, numbered as cases.append_hub_event does."""
+        self.node.out_seq += 1
+        self.hub_events.append(dict(node=self.node.node_id, cseq=self.node.out_seq, request_id=request_id,
+                                    type=type_, body=body, actor=actor, at=now()))
+
+    def flush(self) -> None:
+        """Write the queued rows (caller holds the batch's transaction and the node lock)."""
+        for model, rows in ((Case, self.cases), (HubEvent, self.hub_events), (NodeEvent, self.node_events)):
+            if rows:
+                _insert_rows(model, rows)
+            rows.clear()
+        if self.node.out_seq != self._out_seq:
+            Node.update(out_seq=self.node.out_seq).where(Node.node_id == self.node.node_id).execute()
+            self._out_seq = self.node.out_seq
+
+
+def _insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
+    """INSERT rows of one model (all with the same keys) as one prepared statement run many times.
+
+    The same values peewee would bind (each field's db_value), without building a query per row.
+    """
+    db = database.obj
+    fields = [model._meta.fields[name] for name in rows[0]]
+    columns = ", ".join(f'"{f.column_name}"' for f in fields)
+    table = f'"{model._meta.table_name}"'
+    params = [tuple(f.db_value(row[f.name]) for f in fields) for row in rows]
+    cursor = db.cursor()
+    if is_postgres():
+        from psycopg2.extras import execute_values
+
+        execute_values(cursor, f"INSERT INTO {table} ({columns}) VALUES %s", params, page_size=BatchWriter.CHUNK)
+    else:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(fields))})", params)
+
+
+def _existing(column: Any, values: list[str]) -> list[str]:
+    """Which of the values the column already holds (one query per few hundred values)."""
+    found: list[str] = []
+    unique = list(dict.fromkeys(values))
+    for i in range(0, len(unique), 500):
+        chunk = unique[i:i + 500]
+        found.extend(v for (v,) in column.model.select(column).where(column.in_(chunk)).tuples())
+    return found
 
 
 class Refusal(Exception):
@@ -186,7 +284,7 @@ class Refusal(Exception):
         self.message = message
 
 
-def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: BatchWriter) -> None:
     data = ev["data"]
     errors = validate_capture(catalogue, data)
     if errors:
@@ -194,7 +292,7 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     code = normalise_receipt(str(data.get("receipt_code", "")))
     if not receipt_code_valid(code) or not code.startswith(node.village.prefix):
         raise Refusal("bad_receipt_code", "收件编号无效")
-    if Case.get_or_none(Case.request_id == ev["request_id"]) or Case.get_or_none(Case.receipt_code == code):
+    if ev["request_id"] in writer.request_ids or code in writer.receipt_codes:
         raise Refusal("duplicate_request", "该申请已在中心登记")
     item = catalogue.item(data["item_code"])
     assert item is not None
@@ -221,9 +319,12 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
         received_on=china_date(received),
         updated_at=received,
     )
-    case.deadline = deadlines.due_date(case, int(item["time_limit_days"]))
-    case.save(force_insert=True)
-    cases.announce(node, case, "system", catalogue, action="received")
+    case.deadline = writer.due_date(case, int(item["time_limit_days"]))
+    writer.cases.append(dict(case.__data__))
+    writer.request_ids.add(case.request_id)
+    writer.receipt_codes.add(code)
+    writer.hub_event(case.request_id, "case.status",
+                     cases.status_body(case, catalogue, action="received"), "system")
 
 
 def _case_of(node: Node, ev: dict[str, Any]) -> Case:
@@ -264,7 +365,13 @@ def _withdrawn(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
 
 
 def _attachment(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
-    _case_of(node, ev)
+    from .attachments import AttachmentRefusal, record_expected
+
+    case = _case_of(node, ev)
+    try:
+        record_expected(case, ev["data"])
+    except AttachmentRefusal as ref:
+        raise Refusal(ref.code, ref.message) from ref
 
 
 HANDLERS = {

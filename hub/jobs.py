@@ -1,29 +1,27 @@
-"""The hub's scheduled jobs, run by ONE scheduler process (`daiban hub scheduler`), never per worker.
+"""The hub's scheduled jobs, run by ONE scheduler process (`daiban hub scheduler`, hub/scheduler.py).
 
-Jobs are module-level functions that open their own database connection, so APScheduler
-can run them in its thread pool; coalesce=True and max_instances=1 mean a slow run is never
-stacked on itself and missed runs collapse into one.
+Jobs are module-level functions that open their own database connection; every run is
+recorded (JobRun: when, which pid, how it went) so the operator and /metrics can see them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta
-from typing import Any
-
-from apscheduler.schedulers.blocking import BlockingScheduler
+import os
+import traceback
+from datetime import timedelta
+from typing import Any, Callable
 
 from . import deadlines, figures
-from .clock import CHINA_TZ, now, today
+from .clock import now, today
 from .db import database
-from .models import Setting
+from .models import JobRun, Setting
 from .sweep import run_sweep
 
 log = logging.getLogger("daiban.hub.jobs")
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
-
 
 def sweep_job() -> dict[str, int]:
     """Recolour open cases against their deadlines."""
@@ -48,11 +46,34 @@ def daily_figures_job() -> dict[str, Any]:
     return fig
 
 
-def build_scheduler(sweep_minutes: int = 15, figures_hour: int = 1) -> BlockingScheduler:
-    """The one scheduler: a sweep every N minutes (and at start), figures daily in the early morning."""
-    scheduler = BlockingScheduler(timezone=CHINA_TZ, job_defaults=JOB_DEFAULTS)
-    # First sweep at once: after a restart the colours should not wait a whole interval.
-    scheduler.add_job(sweep_job, "interval", minutes=sweep_minutes, id="sweep", next_run_time=datetime.now(CHINA_TZ),
-                      **JOB_DEFAULTS)
-    scheduler.add_job(daily_figures_job, "cron", hour=figures_hour, minute=5, id="daily_figures", **JOB_DEFAULTS)
-    return scheduler
+def run_recorded(name: str, fn: Callable[[], object]) -> JobRun:
+    """Run fn as job `name`, leaving a JobRun row saying when, where (pid) and how it went."""
+    with database.connection_context():
+        run = JobRun.create(job=name, started_at=now(), pid=os.getpid())
+        try:
+            result = fn()
+        except Exception:  # a failing job is recorded and logged; the scheduler carries on
+            run.detail = traceback.format_exc()[-2000:]
+            log.exception("job %s failed", name)
+        else:
+            run.ok = True
+            run.detail = "" if result is None else str(result)[:2000]
+        run.finished_at = now()
+        run.save()
+    return run
+
+
+def heartbeat() -> str:
+    """Proves the scheduler is alive (its rows are what the operator and /metrics look at)."""
+    return "ok"
+
+
+def nightly_backup() -> str:
+    """Take the nightly hub backup into DATA_DIR/backups with retention."""
+    from flask import current_app
+
+    from .backup import backup
+
+    path = backup(current_app.config["DATA_DIR"], current_app.config.get("DATABASE_URL"),
+                  keep=int(current_app.config.get("BACKUP_KEEP", 14)))
+    return str(path)

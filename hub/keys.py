@@ -1,14 +1,30 @@
-"""The hub's signing key, kept in the data directory with owner-only permissions."""
+"""The hub's signing key, kept in the data directory with owner-only permissions, and its rotation.
+
+Rotation writes the new key beside the old one, records a statement signed by the old key
+in the database, then swaps the files. Nodes learn the new key from that statement, which
+every response carries, so no node needs visiting. A crash between the steps is finished
+(or undone) the next time the key is loaded.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared import signing
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from shared import bundle, encoding, protocol, signing
+
+from .db import database
+from .models import Setting
 
 KEY_FILE = "hub_key.pem"
+BOX_KEY_FILE = "hub_box_key.pem"
+NEXT_FILE = "hub_key.next.pem"
+ROTATIONS = "key_rotations"
 
 
 def key_path(data_dir: str | Path) -> Path:
@@ -17,5 +33,79 @@ def key_path(data_dir: str | Path) -> Path:
 
 
 def ensure_key(data_dir: str | Path) -> Ed25519PrivateKey:
-    """Load the hub key, creating it on first use."""
+    """Load the hub key, creating it on first use and finishing an interrupted rotation."""
+    _finish_rotation(Path(data_dir))
     return signing.load_or_create(key_path(data_dir))
+
+
+def ensure_box_key(data_dir: str | Path) -> X25519PrivateKey:
+    """Load the hub's X25519 key that USB bundles are encrypted to, creating it on first use."""
+    return bundle.load_or_create_box_key(Path(data_dir) / BOX_KEY_FILE)
+
+
+def rotation_chain() -> list[dict[str, Any]]:
+    """Every rotation statement so far, oldest first (empty when the key never changed)."""
+    if not database.table_exists(Setting._meta.table_name):
+        return []
+    row = Setting.get_or_none(Setting.key == ROTATIONS)
+    return list(encoding.parse(row.value.encode())) if row else []
+
+
+def key_version() -> int:
+    """1 for the key made at init, +1 for each rotation."""
+    return len(rotation_chain()) + 1
+
+
+def rotate(data_dir: str | Path) -> tuple[str, str]:
+    """Replace the hub key; returns (old public key, new public key). Restart the hub afterwards."""
+    data_dir = Path(data_dir)
+    old = ensure_key(data_dir)
+    new = signing.generate_key()
+    nxt = data_dir / NEXT_FILE
+    nxt.unlink(missing_ok=True)
+    signing.save_private_key(new, nxt)
+    old_pub, new_pub = signing.public_b64(old), signing.public_b64(new)
+    with database.atomic():
+        chain = rotation_chain()
+        body = protocol.rotation_body(old_pub, new_pub, len(chain) + 2)
+        chain.append({"body": body, "sig": signing.sign(old, encoding.canonical(body))})
+        value = encoding.canonical(chain).decode()
+        Setting.insert(key=ROTATIONS, value=value).on_conflict(
+            conflict_target=[Setting.key], update={Setting.value: value}
+        ).execute()
+    _finish_rotation(data_dir)
+    return old_pub, new_pub
+
+
+def _finish_rotation(data_dir: Path) -> None:
+    """Swap in the next key if its rotation was recorded; drop it if the recording never happened."""
+    nxt = data_dir / NEXT_FILE
+    if not nxt.exists():
+        return
+    try:
+        if database.is_closed():
+            with database.connection_context():
+                chain = rotation_chain()
+        else:
+            chain = rotation_chain()
+    except Exception:  # database not reachable yet: leave the files for the next start
+        return
+    new_pub = signing.public_b64(signing.load_private_key(nxt))
+    if chain and chain[-1]["body"]["new_pubkey"] == new_pub:
+        current = key_path(data_dir)
+        if current.exists():
+            retired = data_dir / f"hub_key.v{len(chain)}.retired.pem"
+            os.replace(current, retired)
+        os.replace(nxt, current)
+    else:
+        nxt.unlink()
+
+
+def decorate(out: dict[str, Any], version: int) -> dict[str, Any]:
+    """Set a response's protocol version and attach the rotation chain (protocol 2 and later)."""
+    out["v"] = version
+    if version >= 2:
+        chain = rotation_chain()
+        if chain:
+            out["key_rotation"] = chain
+    return out

@@ -32,6 +32,7 @@ class Node(BaseModel):
     clock_offset_s = peewee.IntegerField(null=True)
     app_version = peewee.CharField(max_length=32, null=True)
     catalogue_version = peewee.IntegerField(default=0)
+    protocol_version = peewee.IntegerField(null=True)  # schema 2: what the node last spoke (rolling upgrades)
 
 
 class EnrolmentCode(BaseModel):
@@ -139,9 +140,65 @@ class CatalogueVersion(BaseModel):
     note = peewee.TextField(default="")
 
 
+class NodeBoxKey(BaseModel):
+    """The X25519 key a node receives USB response bundles with, given at enrolment."""
+
+    node = peewee.ForeignKeyField(Node, primary_key=True, backref="box_keys")
+    pubkey = peewee.CharField(max_length=64)
+
+
+class Attachment(BaseModel):
+    """A scan a node announced for a case (attachment.added); received once its bytes passed the hash check."""
+
+    sha256 = peewee.CharField(max_length=64, index=True)
+    case = peewee.ForeignKeyField(Case, backref="attachments")
+    size = peewee.BigIntegerField()
+    mime = peewee.CharField(max_length=40)
+    name = peewee.CharField(max_length=200)
+    material_code = peewee.CharField(max_length=40, null=True)
+    received = peewee.BooleanField(default=False)
+    received_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("sha256", "case"), True),)
+
+
+class BundleImport(BaseModel):
+    """A USB bundle already imported, with the response bundle written for it (a replay changes nothing)."""
+
+    bundle_id = peewee.CharField(primary_key=True, max_length=40)
+    node = peewee.ForeignKeyField(Node, backref="bundle_imports")
+    imported_at = peewee.DateTimeField()
+    messages = peewee.IntegerField()
+    response = peewee.BlobField()
+
+
 class Setting(BaseModel):
     key = peewee.CharField(primary_key=True, max_length=64)
     value = peewee.TextField()
+
+
+class JobRun(BaseModel):
+    """One run of a scheduled hub job (schema 2): proves a job ran, and ran once."""
+
+    job = peewee.CharField(max_length=40, index=True)
+    started_at = peewee.DateTimeField()
+    finished_at = peewee.DateTimeField(null=True)
+    ok = peewee.BooleanField(default=False)
+    pid = peewee.IntegerField()
+    detail = peewee.TextField(default="")
+
+
+class SyncStat(BaseModel):
+    """Sync requests counted by HTTP status and latency bucket (schema 2), shared by all workers."""
+
+    status = peewee.IntegerField()
+    bucket = peewee.IntegerField()  # index into hub.metrics.LATENCY_BUCKETS
+    count = peewee.BigIntegerField(default=0)
+    sum_ms = peewee.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = ((("status", "bucket"), True),)
 
 
 ALL_MODELS = [
@@ -155,6 +212,11 @@ ALL_MODELS = [
     ForkAlert,
     CatalogueVersion,
     Setting,
+    NodeBoxKey,
+    Attachment,
+    BundleImport,
+    JobRun,
+    SyncStat,
 ]
 
 

@@ -146,6 +146,17 @@ def spec() -> dict[str, Any]:
                     "responses": _responses(200, 400, 403, 409, 413, 415),
                 }
             },
+            "/api/v1/attachments": {
+                "post": {
+                    "summary": "Resumable attachment upload: a signed chunk from `offset`, or an offset query "
+                               "(empty data); the answer says how many bytes the hub holds",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": ENVELOPE}},
+                    },
+                    "responses": _responses(200, 400, 403, 404, 413, 415, 422),
+                }
+            },
             "/api/v1/enroll": {
                 "post": {
                     "summary": "Register a node key with a one-time enrolment code",
@@ -161,6 +172,8 @@ def spec() -> dict[str, Any]:
                                         "code": {"type": "string", "maxLength": 64},
                                         "pubkey": {"type": "string", "pattern": PUBKEY_PATTERN,
                                                    "description": "raw Ed25519 public key, base64"},
+                                        "box_pubkey": {"type": "string", "maxLength": 64,
+                                                       "description": "X25519 key for USB response bundles"},
                                         "app_version": {"type": "string", "maxLength": 32},
                                     },
                                     "additionalProperties": False,

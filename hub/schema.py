@@ -1,35 +1,91 @@
-"""Schema creation and migrations, run by `daiban hub init` / `daiban hub migrate`, never at import."""
+"""Schema creation and migrations, run by `daiban hub init` / `daiban hub migrate`, never at import.
+
+An empty database gets the latest tables at once; an older one runs each step after its
+recorded version, in order, inside one transaction. Every step checks before it changes
+anything, so running `migrate` twice (or from two workers at once) is harmless.
+"""
 
 from __future__ import annotations
 
+from typing import Callable
+
+import peewee
+from playhouse.migrate import SchemaMigrator, migrate as run_operations
+
 from shared.catalogue import DEFAULT_CATALOGUE
 
-from .db import database
-from .models import ALL_MODELS, CatalogueVersion, Setting
 from .clock import now
+from .db import BaseModel, database, is_postgres
+from .models import ALL_MODELS, CatalogueVersion, JobRun, Node, Setting, SyncStat
 
-SCHEMA_VERSION = 1
+# Any constant: PostgreSQL advisory lock that serialises concurrent `migrate` runs.
+MIGRATION_LOCK_ID = 0x0DA1BA
+
+
+class SchemaMigration(BaseModel):
+    """The version table: one row per schema version applied."""
+
+    version = peewee.IntegerField(primary_key=True)
+    applied_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "schema_migration"
+
+
+def _has_column(model: type[peewee.Model], column: str) -> bool:
+    return any(c.name == column for c in database.get_columns(model._meta.table_name))
+
+
+def _step_2(migrator: SchemaMigrator) -> None:
+    """Schema 2: job-run records, sync statistics, and the protocol version each node speaks."""
+    database.create_tables([JobRun, SyncStat], safe=True)
+    if not _has_column(Node, "protocol_version"):
+        run_operations(migrator.add_column(Node._meta.table_name, "protocol_version", Node.protocol_version))
+
 
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
-MIGRATIONS: dict[int, object] = {}
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2}
+SCHEMA_VERSION = max(MIGRATIONS, default=1)
 
 
 def current_version() -> int:
     """The schema version recorded in the database (0 for an empty one)."""
+    if database.table_exists(SchemaMigration._meta.table_name):
+        got = SchemaMigration.select(peewee.fn.MAX(SchemaMigration.version)).scalar()
+        if got:
+            return int(got)
     if not database.table_exists(Setting._meta.table_name):
         return 0
+    # Databases made before the version table recorded their version as a setting.
     row = Setting.get_or_none(Setting.key == "schema_version")
-    return int(row.value) if row else 0
+    return int(row.value) if row else 1
+
+
+def _record(version: int) -> None:
+    SchemaMigration.insert(version=version, applied_at=now()).on_conflict_ignore().execute()
 
 
 def migrate() -> tuple[int, int]:
     """Bring the database to SCHEMA_VERSION; returns (before, after). Safe to run twice."""
     with database.atomic():
+        if is_postgres():
+            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
         before = current_version()
-        database.create_tables(ALL_MODELS, safe=True)
-        for version in range(max(before, 1) + 1, SCHEMA_VERSION + 1):
-            step = MIGRATIONS[version]
-            step()  # type: ignore[operator]
+        if before > SCHEMA_VERSION:
+            raise RuntimeError(f"数据库结构版本 {before} 比本软件（{SCHEMA_VERSION}）新，请先升级中心软件")
+        database.create_tables([SchemaMigration], safe=True)
+        if before == 0:
+            database.create_tables(ALL_MODELS, safe=True)
+            for version in range(1, SCHEMA_VERSION + 1):
+                _record(version)
+        else:
+            _record(1)
+            migrator = SchemaMigrator.from_database(database.obj)
+            for version in range(before + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[version](migrator)
+                _record(version)
+            # Tables that no step names yet (added by later work) are created as they stand.
+            database.create_tables(ALL_MODELS, safe=True)
         if not CatalogueVersion.select().exists():
             CatalogueVersion.create(
                 version=DEFAULT_CATALOGUE["version"], data=DEFAULT_CATALOGUE, created_at=now(), note="默认目录"

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from .db import bind, database, open_database
-from .keys import ensure_key
+from .keys import ensure_box_key, ensure_key
 from .models import Setting
 
 
@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     bind(open_database(database_url(data_dir, app.config.get("DATABASE_URL"))))
     app.extensions["daiban_hub_key"] = ensure_key(data_dir)
+    app.extensions["daiban_hub_box_key"] = ensure_box_key(data_dir)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = session_secret()
 

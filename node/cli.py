@@ -39,9 +39,10 @@ def _client(app):  # type: ignore[no-untyped-def]
 
     with database.connection_context():
         hub_url = meta.get("hub_url")
+        pin = meta.get("hub_cert_sha256")
     if not hub_url:
         raise click.ClickException("本代办点尚未注册，请先运行 daiban node enroll --hub URL --code 注册码")
-    return SyncClient(HttpTransport(hub_url), app.extensions["daiban_node_key"])
+    return SyncClient(HttpTransport(hub_url, pin=pin), app.extensions["daiban_node_key"])
 
 
 @cli.command()
@@ -58,6 +59,9 @@ def init() -> None:
     with database.connection_context(), database.atomic():
         meta.put("api_token_hash", token_hash(token))
     pub = signing.public_b64(app.extensions["daiban_node_key"])
+    from .bundles import box_key
+
+    box_key(app.config["DATA_DIR"])
     click.echo(f"代办点已初始化：{app.config['DATA_DIR']}")
     click.echo(f"本机密钥指纹：{signing.fingerprint(pub)}")
     click.echo(f"API token: {token}")
@@ -66,20 +70,42 @@ def init() -> None:
 @cli.command()
 @click.option("--hub", "hub_url", required=True, help="乡镇中心地址，如 http://127.0.0.1:8700")
 @click.option("--code", required=True, help="一次性注册码")
-def enroll(hub_url: str, code: str) -> None:
-    """Enrol with the hub using a one-time code and pin the hub's key."""
+@click.option("--pin-cert", is_flag=True, help="固定中心的 HTTPS 证书（自签名证书时使用）")
+@click.option("--cert-sha256", help="中心证书的 SHA-256 指纹（由县里提供；给出时核对后固定）")
+def enroll(hub_url: str, code: str, pin_cert: bool, cert_sha256: str | None) -> None:
+    """Enrol with the hub using a one-time code and pin the hub's key (and its certificate if asked)."""
     from shared import signing
 
+    from . import meta
     from .db import database
+    from shared.bundle import box_public_b64
+
+    from .bundles import box_key
     from .enrolment import enroll as do_enroll
+    from .tls_pin import display, fetch_fingerprint, normalise
     from .transport import HttpTransport, SyncError
 
     app = _open()
+    pin = None
+    if pin_cert or cert_sha256:
+        if not hub_url.startswith("https://"):
+            raise click.ClickException("只有 https:// 地址才能固定证书")
+        try:
+            pin = fetch_fingerprint(hub_url)
+        except OSError as exc:
+            raise click.ClickException(f"无法取得中心证书：{exc}")
+        if cert_sha256 and normalise(cert_sha256) != pin:
+            raise click.ClickException(f"中心证书指纹 {display(pin)} 与给定的不符，已放弃注册（可能被冒充）")
     with database.connection_context():
         try:
-            body = do_enroll(HttpTransport(hub_url), app.extensions["daiban_node_key"], code, hub_url)
+            body = do_enroll(HttpTransport(hub_url, pin=pin), app.extensions["daiban_node_key"], code, hub_url,
+                             box_pubkey=box_public_b64(box_key(app.config["DATA_DIR"])))
         except SyncError as exc:
             raise click.ClickException(exc.message)
+        if pin:
+            with database.atomic():
+                meta.put("hub_cert_sha256", pin)
+            click.echo(f"已固定中心证书：SHA-256 {display(pin)}（请与县里核对）")
     click.echo(f"已注册：{body['village']}（收件编号前缀 {body['prefix']}）")
     click.echo(f"中心密钥指纹：{signing.fingerprint(body['hub_pubkey'])}（请与中心核对）")
 
@@ -96,6 +122,18 @@ def sync() -> None:
         click.echo(f"同步失败：{exc.message}", err=True)
         sys.exit(1)
     click.echo(f"同步完成：{report.summary()}")
+
+
+@cli.command()
+@click.option("--offline", is_flag=True, help="不检查与中心的连接")
+def doctor(offline: bool) -> None:
+    """Check database, keys, clock, hub connection, disk and backups; say what to fix."""
+    from pathlib import Path
+
+    from .doctor import report, run_checks
+
+    app = _open()
+    sys.exit(report(run_checks(Path(app.config["DATA_DIR"]), with_network=not offline)))
 
 
 @cli.command()
@@ -158,8 +196,152 @@ def run(host: str, port: int, no_sync: bool) -> None:
 
             # The panel's "sync now" and the background job share one client and one lock.
             scheduler.start(lambda: run_round(app))
+    from . import backup
+    from . import purge as purge_mod
+
+    # One scheduler per process: backup and purge join the sync scheduler (started idle if not syncing).
+    sched = scheduler.start(_idle)
+    backup.schedule(sched, app.config["DATA_DIR"], _backup_keep())
+    purge_mod.schedule(sched)
     click.echo(f"代办点已启动：http://{host}:{port}/")
     try:
         serve(app, host=host, port=port, threads=4, ident="daiban-node")
     finally:
         scheduler.stop()
+
+
+def _idle() -> None:
+    """A sync tick that does nothing, for a scheduler that only runs backups."""
+
+
+def _backup_keep() -> int:
+    from .backup import DEFAULT_KEEP
+
+    try:
+        return max(1, int(os.environ.get("DAIBAN_NODE_BACKUP_KEEP", DEFAULT_KEEP)))
+    except ValueError:
+        return DEFAULT_KEEP
+
+
+@cli.command(name="export-bundle")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+def export_bundle(file: str) -> None:
+    """Write pending batches and attachments to an encrypted, signed bundle for the hub (USB)."""
+    from shared.bundle import BundleError
+
+    from .bundles import export_bundle as do_export
+    from .db import database
+
+    app = _open()
+    with database.connection_context():
+        try:
+            res = do_export(app.extensions["daiban_node_key"], file)
+        except BundleError as exc:
+            raise click.ClickException(exc.message)
+    click.echo(f"已导出数据包：{file}（批次 {res.batches}，事件 {res.events}，附件 {res.attachments}，"
+               f"{res.size // 1024 + 1} KB）")
+    click.echo("请将文件拷贝到乡镇中心导入，再把中心给出的回复包拿回本机导入。")
+
+
+@cli.command(name="import-bundle")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def import_bundle(file: str) -> None:
+    """Apply a response bundle written by the hub (USB)."""
+    from pathlib import Path
+
+    from shared.bundle import BundleError
+
+    from .bundles import box_key, import_response
+    from .db import database
+
+    app = _open()
+    with database.connection_context():
+        try:
+            res = import_response(Path(file).read_bytes(), app.extensions["daiban_node_key"],
+                                  box_key(app.config["DATA_DIR"]))
+        except BundleError as exc:
+            if exc.code == "replayed":  # not a failure: the answer is already applied
+                click.echo(exc.message)
+                return
+            click.echo(f"导入失败：{exc.message}", err=True)
+            sys.exit(1)
+    click.echo(f"已导入回复包：{res.summary()}")
+    for message in res.messages:
+        click.echo(f"提示：{message}")
+
+
+@cli.command()
+@click.option("--keep", type=int, default=None, help="保留最近几份备份（默认 14，或 DAIBAN_NODE_BACKUP_KEEP）")
+def backup(keep: int | None) -> None:
+    """Back up the node database now (SQLite online backup)."""
+    from .backup import backup_now
+
+    app = _open()
+    path = backup_now(app.config["DATA_DIR"], keep or _backup_keep())
+    click.echo(f"已备份：{path}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+def restore(file: str) -> None:
+    """Restore the database from a backup; stop the node first. The next sync asks the hub where to resume."""
+    from .backup import RestoreError, restore as do_restore
+    from .web import DB_FILE
+
+    data_dir = _data_dir_only()
+    try:
+        aside = do_restore(data_dir, file)
+    except RestoreError as exc:
+        click.echo(f"恢复失败：{exc.message}", err=True)
+        sys.exit(1)
+    click.echo(f"已从 {file} 恢复 {DB_FILE}；原数据库另存为 {aside}")
+    click.echo("下次同步时将先向中心核对进度（以中心记录为准）。")
+
+
+def _data_dir_only() -> str:
+    """The data directory without opening the database (restore must not hold it open)."""
+    from flask import Flask
+
+    env = os.environ.get("DAIBAN_NODE_DIR")
+    if env:
+        return env
+    return Flask("node", instance_relative_config=True).instance_path
+
+
+@cli.command()
+@click.option("--days", type=int, default=None, help="办结并确认多少天后清除（默认 180，或 DAIBAN_NODE_PURGE_DAYS）")
+def purge(days: int | None) -> None:
+    """Remove personal data from requests closed and acknowledged more than N days ago."""
+    from .db import database
+    from .purge import purge_closed, purge_days
+
+    _open()
+    days = purge_days() if days is None else days
+    with database.connection_context():
+        n = purge_closed(days)
+    click.echo(f"已清除 {n} 件办结超过 {days} 天的申请的个人信息（保留脱敏摘要）")
+
+
+@cli.command()
+@click.argument("receipt_code")
+@click.argument("image", type=click.Path(exists=True, dir_okay=False))
+@click.option("--material", "material_code", default=None, help="对应的材料编码（如 ID、HUKOU）")
+@click.option("--clerk", default="cli")
+def attach(receipt_code: str, image: str, material_code: str | None, clerk: str) -> None:
+    """Add a scan or photo of a document to a request (uploaded at the next sync)."""
+    from pathlib import Path
+
+    from shared.receipt_codes import normalise
+
+    from .attachments import AttachmentError, add_attachment
+    from .db import database
+
+    _open()
+    data = Path(image).read_bytes()
+    with database.connection_context():
+        try:
+            att = add_attachment(normalise(receipt_code), Path(image).name, data, clerk, material_code)
+        except AttachmentError as exc:
+            click.echo(f"附件未添加：{exc.message}", err=True)
+            sys.exit(2)
+    click.echo(f"已添加附件 {att.name}（{att.size // 1024 + 1} KB，{att.sha256[:12]}），下次同步时上传")

@@ -16,11 +16,14 @@ from .outbox import APP_VERSION
 from .transport import RefusedError, Transport, TrustError
 
 
-def enroll(transport: Transport, key: Ed25519PrivateKey, code: str, hub_url: str) -> dict[str, Any]:
-    """Register with the hub and pin its key; refuses an answer not bound to our code."""
+def enroll(transport: Transport, key: Ed25519PrivateKey, code: str, hub_url: str,
+           box_pubkey: str | None = None) -> dict[str, Any]:
+    """Register with the hub and pin its keys; refuses an answer not bound to our code."""
     normal = code.replace("-", "").replace(" ", "").upper()
     msg = {"v": protocol.PROTOCOL_VERSION, "code": normal, "pubkey": signing.public_b64(key),
            "app_version": APP_VERSION}
+    if box_pubkey:
+        msg["box_pubkey"] = box_pubkey
     status, raw = transport.exchange("/api/v1/enroll", encoding.canonical(msg))
     try:
         env = encoding.parse(raw)
@@ -39,6 +42,8 @@ def enroll(transport: Transport, key: Ed25519PrivateKey, code: str, hub_url: str
         meta.put("prefix", body["prefix"])
         meta.put("hub_url", hub_url)
         meta.put("hub_pubkey", body["hub_pubkey"])
+        if isinstance(body.get("hub_box_pubkey"), str):
+            meta.put("hub_box_pubkey", body["hub_box_pubkey"])
         meta.put("catalogue", body["catalogue"])
         meta.put("catalogue_version", int(body["catalogue"]["version"]))
     return body

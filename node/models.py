@@ -87,6 +87,32 @@ class HubUpdate(BaseModel):
     applied_at = peewee.DateTimeField()
 
 
+class Attachment(BaseModel):
+    """A scan or photo of a document, stored by content hash; uploaded once the hub holds every byte."""
+
+    sha256 = peewee.CharField(max_length=64)
+    request_id = peewee.CharField(max_length=40, index=True)
+    event_id = peewee.CharField(max_length=40, unique=True)
+    size = peewee.IntegerField()
+    name = peewee.CharField(max_length=200)
+    material_code = peewee.CharField(max_length=40, null=True)
+    created_at = peewee.DateTimeField()
+    uploaded_at = peewee.DateTimeField(null=True, index=True)
+
+    class Meta:
+        indexes = ((("sha256", "request_id"), True),)
+
+
+class BundleExport(BaseModel):
+    """A USB bundle this node wrote: the messages in it, so the hub's answers can be matched and applied once."""
+
+    bundle_id = peewee.CharField(primary_key=True, max_length=40)
+    messages = JSONField()  # [{"kind", "hash", "raw" (base64, for hello/poll)}]
+    attachments = JSONField(default=list)
+    created_at = peewee.DateTimeField()
+    imported_at = peewee.DateTimeField(null=True)
+
+
 class Clerk(BaseModel):
     """A clerk who may log in to this node; failed logins are counted here so a lockout survives restarts."""
 
@@ -100,4 +126,4 @@ class Clerk(BaseModel):
     last_login_at = peewee.DateTimeField(null=True)
 
 
-ALL_MODELS = [Meta, Request, Batch, Event, HubUpdate, Clerk]
+ALL_MODELS = [Meta, Request, Batch, Event, HubUpdate, Clerk, Attachment, BundleExport]

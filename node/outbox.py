@@ -81,8 +81,11 @@ def next_batch(key: Ed25519PrivateKey, max_bytes: int, max_events: int) -> Batch
             envelope=protocol.seal(key, body),
             created_at=now(),
         )
-        for ev, wire in chosen:
-            Event.update(seq=wire["seq"], batch=batch).where(Event.id == ev.id).execute()
+        # One prepared UPDATE run for every event, instead of building a query per event.
+        database.obj.cursor().executemany(
+            f'UPDATE "{Event._meta.table_name}" SET "seq" = ?, "batch_id" = ? WHERE "id" = ?',
+            [(wire["seq"], batch.id, ev.id) for ev, wire in chosen],
+        )
         meta.put("next_seq", body["last_seq"] + 1)
         meta.put("last_hash", batch.hash)
     return batch

@@ -11,7 +11,9 @@ from shared import protocol
 
 from . import meta, outbox
 from .apply import apply_resume, apply_response
+from .attachments import upload_pending
 from .db import database
+from .hubkey import verify_hub
 from .models import Batch
 from .transport import RefusedError, SyncError, Transport, TransportError, TrustError
 
@@ -28,6 +30,7 @@ class SyncReport:
     updates: int = 0
     split: int = 0
     quarantined: int = 0
+    attachments: int = 0
     resumed: bool = False
     messages: list[str] = field(default_factory=list)
 
@@ -36,6 +39,7 @@ class SyncReport:
         return (
             f"上传批次 {self.batches}，中心确认事件 {self.acked}（退回 {self.refused}），"
             f"收到状态更新 {self.updates}" + (f"，拆分 {self.split} 次" if self.split else "")
+            + (f"，上传附件 {self.attachments} 个" if self.attachments else "")
         )
 
 
@@ -55,7 +59,7 @@ class SyncClient:
             body, sig = protocol.open_envelope(raw)
         except protocol.ProtocolError as exc:
             raise RefusedError(f"中心回复无法识别（HTTP {status}）", "bad_response") from exc
-        if not protocol.verify_body(meta.get("hub_pubkey", ""), body, sig):
+        if not verify_hub(body, sig):
             raise TrustError("中心回复的签名无效，未采用（可能被冒充或篡改）", "bad_hub_signature")
         if body.get("error") and body.get("request_hash") == "":
             raise RefusedError(body["error"].get("message", "中心拒绝了请求"), body["error"].get("code", "error"))
@@ -71,6 +75,10 @@ class SyncClient:
                 raise TrustError(message, code)
             raise RefusedError(message, code)
         return status, body
+
+    def send_raw(self, raw: bytes, request_hash: str) -> tuple[int, dict[str, Any]]:
+        """Exchange already-signed bytes and verify the answer, as a round does (USB bundles use this)."""
+        return self._exchange(raw, request_hash)
 
     def _poll(self, kind: str) -> dict[str, Any]:
         body = protocol.poll_body(
@@ -118,6 +126,8 @@ class SyncClient:
                     report.updates += counts["updates"]
                 if not resp.get("more") and not counts["rewound"]:
                     break
+            # After the polls, so a long upload never delays the status the clerk is waiting for.
+            report.attachments += upload_pending(self.transport, self.key)
         except SyncError as exc:
             with database.connection_context():
                 with database.atomic():

@@ -42,11 +42,16 @@ COMPRESS_ABOVE = 1024
 class HttpTransport:
     """POSTs to the hub with requests; compresses bodies; maps network trouble to TransportError."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0, verify: bool | str = True):
+    def __init__(self, base_url: str, timeout: float = 30.0, verify: bool | str = True, pin: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
         self.session.verify = verify
+        self.pin = pin
+        if pin:
+            from .tls_pin import PinnedAdapter
+
+            self.session.mount("https://", PinnedAdapter(pin))
 
     def exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
         """Send body; returns (status, content); raises TransportError when the outcome is unknown."""
@@ -56,6 +61,13 @@ class HttpTransport:
             headers["Content-Encoding"] = "deflate"
         try:
             resp = self.session.post(self.base_url + path, data=body, headers=headers, timeout=self.timeout)
+        except requests.exceptions.SSLError as exc:
+            # A certificate that is not the pinned one (or not trusted) is an alarm, not a bad link.
+            if self.pin:
+                raise TrustError("乡镇中心的安全证书与注册时不符，已拒绝连接（可能被冒充），请联系县里核实",
+                                 "tls_mismatch") from exc
+            raise TrustError("乡镇中心的安全证书无法验证；若县里使用自签名证书，请注册时加 --pin-cert 固定证书",
+                             "tls_untrusted") from exc
         except requests.Timeout as exc:
             raise TransportError("连接中心超时，结果未知，稍后将原样重发", "timeout") from exc
         except requests.RequestException as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from flask import Flask
+from flask import Flask, render_template
 
 from shared import states
 from shared.catalogue import KINDS
@@ -40,5 +40,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["state_label"] = states.label
     app.jinja_env.globals["KINDS"] = KINDS
     app.jinja_env.globals["current_clerk"] = current_clerk
+    @app.errorhandler(404)
+    def _not_found(exc: Exception) -> tuple[str, int]:
+        return render_template("error.html", title="没有找到", message="没有这个页面或这个回执码。"), 404
+
     for bp in (auth.bp, capture_views.bp, requests_views.bp, notices.bp, status_page.bp, sync_panel.bp):
         app.register_blueprint(bp)

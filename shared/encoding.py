@@ -50,7 +50,8 @@ def parse(data: bytes) -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise EncodingError("body is not valid UTF-8") from exc
-    if text.count("[") + text.count("{") > 0 and _nesting_upper_bound(text) > MAX_DEPTH + 2:
+    bound = _nesting_upper_bound(text) if text.count("[") + text.count("{") > 0 else 0
+    if bound > MAX_DEPTH + 2:
         raise EncodingError("message nested too deeply")
     try:
         obj = json.loads(text, parse_float=_reject_float, parse_constant=_reject_float)
@@ -58,7 +59,9 @@ def parse(data: bytes) -> Any:
         raise
     except (ValueError, RecursionError) as exc:
         raise EncodingError("body is not valid JSON") from exc
-    _check_depth(obj)
+    # Within `bound` brackets no value sits deeper than `bound`; only a near miss needs the full walk.
+    if bound > MAX_DEPTH:
+        _check_depth(obj)
     if _SURROGATE_ESCAPE.search(text):
         _check_unicode(obj)
     return obj
@@ -75,27 +78,23 @@ def _check_unicode(obj: Any) -> None:
         raise EncodingError("body contains an unpaired UTF-16 surrogate") from exc
 
 
+# A string literal, or an unterminated one running to the end, as the character scan treated it.
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?$)', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
 def _nesting_upper_bound(text: str) -> int:
-    # A cheap pre-check so a deeply nested body never reaches the recursive parser.
+    # A cheap pre-check so a deeply nested body never reaches the recursive parser; the regexes
+    # skip string literals and visit only brackets, so it costs little even for a large batch.
     depth = best = 0
-    in_str = esc = False
-    for ch in text:
-        if in_str:
-            if esc:
-                esc = False
-            elif ch == "\\":
-                esc = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch in "[{":
+    for ch in _BRACKET.findall(_STRING.sub("", text)):
+        if ch in "[{":
             depth += 1
             if depth > best:
                 best = depth
                 if best > MAX_DEPTH + 2:
                     return best
-        elif ch in "]}":
+        else:
             depth -= 1
     return best
 

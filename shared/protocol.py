@@ -18,8 +18,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import encoding, signing
 
-PROTOCOL_VERSION = 1
-SUPPORTED_VERSIONS = frozenset({1})
+# Version 2 adds the hub key rotation chain to responses. A hub answers each node in the
+# version the node spoke, so nodes one version behind keep syncing during a rolling upgrade.
+PROTOCOL_VERSION = 2
+SUPPORTED_VERSIONS = frozenset({1, 2})
 GENESIS_HASH = "0" * 64
 
 # Sizes: the hub refuses a compressed body above MAX_BODY_BYTES (413) and an
@@ -108,8 +110,8 @@ def seal(key: Ed25519PrivateKey, body: dict[str, Any]) -> bytes:
     return encoding.canonical({"body": body, "sig": signing.sign(key, encoding.canonical(body))})
 
 
-def open_envelope(raw: bytes) -> tuple[dict[str, Any], str]:
-    """Parse envelope bytes into (body, signature) without verifying; ProtocolError if malformed."""
+def parse_envelope(raw: bytes) -> tuple[dict[str, Any], str]:
+    """Parse envelope bytes into (body, signature), checking neither version nor signature."""
     try:
         env = encoding.parse(raw)
     except encoding.EncodingError as exc:
@@ -118,10 +120,35 @@ def open_envelope(raw: bytes) -> tuple[dict[str, Any], str]:
         env.get("sig"), str
     ):
         raise error("bad_body", detail="envelope must be {body, sig}")
-    body = env["body"]
-    if body.get("v") not in SUPPORTED_VERSIONS:
-        raise error("unsupported_version", supported=sorted(SUPPORTED_VERSIONS))
-    return body, env["sig"]
+    return env["body"], env["sig"]
+
+
+# Said to a node that speaks a newer protocol than this hub: the fix is on the hub's side.
+HUB_TOO_OLD = "乡镇中心的软件版本较旧，不认识本机的协议版本，请联系县里升级乡镇中心；本机数据已妥善保存，中心升级后自动补传"
+
+
+def check_version(body: dict[str, Any]) -> None:
+    """Refuse a message in a protocol version we do not speak, saying which side must upgrade."""
+    v = body.get("v")
+    if v in SUPPORTED_VERSIONS:
+        return
+    if isinstance(v, int) and not isinstance(v, bool) and v > max(SUPPORTED_VERSIONS):
+        raise ProtocolError("unsupported_version", 400, HUB_TOO_OLD,
+                            {"upgrade": "hub", "supported": sorted(SUPPORTED_VERSIONS)})
+    raise error("unsupported_version", upgrade="node", supported=sorted(SUPPORTED_VERSIONS))
+
+
+def answer_version(body: dict[str, Any]) -> int:
+    """The version to answer a message in: the sender's own when we speak it, else ours."""
+    v = body.get("v")
+    return v if v in SUPPORTED_VERSIONS and isinstance(v, int) else PROTOCOL_VERSION
+
+
+def open_envelope(raw: bytes) -> tuple[dict[str, Any], str]:
+    """Parse envelope bytes into (body, signature) without verifying; ProtocolError if malformed."""
+    body, sig = parse_envelope(raw)
+    check_version(body)
+    return body, sig
 
 
 def verify_body(pub_b64: str, body: dict[str, Any], sig: str) -> bool:
@@ -265,3 +292,37 @@ def response_body(
 def enrolment_mac(code: str, body: dict[str, Any]) -> str:
     """HMAC of the enrolment answer under the one-time code, so a man in the middle cannot swap the hub key."""
     return hmac.new(code.encode("utf-8"), encoding.canonical(body), hashlib.sha256).hexdigest()
+
+
+# --- hub key rotation (protocol 2) -------------------------------------------
+
+
+def rotation_body(old_pub: str, new_pub: str, key_version: int) -> dict[str, Any]:
+    """The statement 'the hub key old_pub is replaced by new_pub', to be signed by the old key."""
+    return {
+        "kind": "key_rotation",
+        "key_version": key_version,
+        "old_pubkey": old_pub,
+        "new_pubkey": new_pub,
+        "at": iso(utcnow()),
+    }
+
+
+def follow_rotations(pinned: str, chain: Any) -> str:
+    """The key a node should pin after the chain: each step must be signed by the key before it.
+
+    Steps that do not start from the key in hand, or whose signature fails, are ignored,
+    so a forged or reordered chain leaves the pinned key as it was.
+    """
+    current = pinned
+    if not isinstance(chain, list):
+        return current
+    for step in chain:
+        if not isinstance(step, dict) or not isinstance(step.get("body"), dict) or not isinstance(step.get("sig"), str):
+            continue
+        body = step["body"]
+        if body.get("kind") != "key_rotation" or body.get("old_pubkey") != current:
+            continue
+        if isinstance(body.get("new_pubkey"), str) and verify_body(current, body, step["sig"]):
+            current = body["new_pubkey"]
+    return current

@@ -11,6 +11,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 
 def generate_key() -> Ed25519PrivateKey:
@@ -18,8 +19,8 @@ def generate_key() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.generate()
 
 
-def save_private_key(key: Ed25519PrivateKey, path: str | os.PathLike[str]) -> None:
-    """Write the key as PEM readable by the owner only (created 0600, never widened)."""
+def save_private_key(key: Ed25519PrivateKey | X25519PrivateKey, path: str | os.PathLike[str]) -> None:
+    """Write a private key as PEM readable by the owner only (created 0600, never widened)."""
     data = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,

@@ -7,18 +7,20 @@ import subprocess
 import time
 from pathlib import Path
 
-from hub.jobs import build_scheduler, daily_figures_job, sweep_job
+from hub.jobs import daily_figures_job, sweep_job
+from hub.scheduler import build
 from hub.models import Setting
 from tests import support
 
 
-def test_jobs_never_stack_and_missed_runs_coalesce() -> None:
-    sched = build_scheduler(sweep_minutes=5)
+def test_jobs_never_stack_and_missed_runs_coalesce(hub_app) -> None:  # type: ignore[no-untyped-def]
+    hub_app.config["SCHEDULER_SWEEP_SECONDS"] = 300
+    sched = build(hub_app)
     jobs = {j.id: j for j in sched.get_jobs()}
-    assert set(jobs) == {"sweep", "daily_figures"}
+    assert set(jobs) == {"heartbeat", "sweep_deadlines", "daily_figures", "nightly_backup"}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
-    assert jobs["sweep"].func is sweep_job and jobs["daily_figures"].func is daily_figures_job
+    assert jobs["sweep_deadlines"].trigger.interval.total_seconds() == 300
 
 
 def test_jobs_open_their_own_connection(hub_app) -> None:  # type: ignore[no-untyped-def]

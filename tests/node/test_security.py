@@ -51,3 +51,17 @@ def test_catalogs_compile_from_po(tmp_path: Path) -> None:
     (dest / "messages.po").write_bytes(src.read_bytes())
     compile_catalogs(tmp_path)
     assert (dest / "messages.mo").stat().st_size > 1000
+
+
+def test_every_clerk_page_renders_in_english(clerk) -> None:
+    from tests.node.hubupdates import hub_decides
+    from tests.node.test_capture_views import capture
+
+    req = hub_decides(capture(clerk, missing=("M-NEIGHBOURS",)), "accept", "accepted", deadline="2026-12-24")
+    clerk.client.set_cookie("lang", "en")
+    code = req.receipt_code
+    for path in ("/", "/capture", "/capture/JF-01", "/sync", "/attention", f"/requests/{code}",
+                 f"/requests/{code}/receipt", f"/requests/{code}/notice", f"/requests/{code}/hub-notice"):
+        resp = clerk.client.get(path)
+        assert resp.status_code == 200, path
+    assert "Needs attention" in clerk.client.get("/").get_data(as_text=True)

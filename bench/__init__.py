@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` runs bench/run_all.py; figures land in bench/results/latest.json."""

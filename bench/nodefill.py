@@ -1,0 +1,89 @@
+"""Putting requests into a node's database fast: queued captures through the real capture path, or history."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from . import workload
+
+
+def open_node_db(data_dir: Path) -> None:
+    """Bind this process's node models to the node database in data_dir."""
+    from node.web import open_node
+
+    open_node(data_dir)
+
+
+def queue_captures(data_dir: Path, n: int, seed: int = 1) -> list[str]:
+    """Capture n typical requests with node.capture.capture_request, in one transaction; their receipt codes."""
+    from node.capture import capture_request
+    from node.db import database
+
+    open_node_db(data_dir)
+    rng = random.Random(seed)
+    codes = []
+    with database.connection_context():
+        with database.atomic():
+            for _ in range(n):
+                codes.append(capture_request(workload.form(rng), "李文书").receipt_code)
+    database.obj.close()
+    return codes
+
+
+def bulk_history(data_dir: Path, n: int, seed: int = 2) -> None:
+    """Insert n requests already acknowledged by the hub (an old node's history), with their events."""
+    from node import meta
+    from node.capture import catalogue, now
+    from node.db import database
+    from node.models import Event, Request
+    from shared import protocol
+
+    open_node_db(data_dir)
+    rng = random.Random(seed)
+    with database.connection_context():
+        cat = catalogue()
+        prefix = meta.get("prefix", "22")
+        start = int(meta.get("next_seq", 1))
+        done = 0
+        while done < n:
+            reqs, evs = [], []
+            for i in range(min(5000, n - done)):
+                rec = workload.captured_record(rng, prefix, cat)
+                item = cat.item(rec["item_code"])
+                rid = protocol.new_id()
+                app = rec["applicant"]
+                ts = now()
+                reqs.append(dict(request_id=rid, receipt_code=rec["receipt_code"], item_code=rec["item_code"],
+                                 kind=item["kind"], applicant_name=app["name"], id_number=app["id_number"],
+                                 id_tail=app["id_number"][-4:], phone=app["phone"], address=app["address"],
+                                 data=rec, materials_brought=rec["materials"]["brought"],
+                                 materials_missing=rec["materials"]["missing"],
+                                 state=rng.choice(["received", "accepted", "approved", "needs_materials"]),
+                                 window=item["window"], window_name=cat.window_name(item["window"]),
+                                 clerk="李文书", created_at=ts, updated_at=ts, hub_missing=[], hub_missing_names=[]))
+                evs.append(dict(event_id=protocol.new_id(), seq=start + done + i, type="request.captured",
+                                request_id=rid, clerk="李文书", at=protocol.iso(protocol.utcnow()), data=rec,
+                                result="ok"))
+            with database.atomic():
+                for chunk in range(0, len(reqs), 500):
+                    Request.insert_many(reqs[chunk:chunk + 500]).on_conflict_ignore().execute()
+                    Event.insert_many(evs[chunk:chunk + 500]).execute()
+                done += len(reqs)
+        with database.atomic():
+            meta.put("next_seq", start + n)
+    database.obj.close()
+
+
+def counts(data_dir: Path) -> dict[str, int]:
+    """Requests, queued events and applied hub updates in a node database."""
+    from node import outbox
+    from node.db import database
+    from node.models import HubUpdate, Request
+
+    open_node_db(data_dir)
+    with database.connection_context():
+        out = {"requests": Request.select().count(), "queued": outbox.queued_count(),
+               "updates": HubUpdate.select().count()}
+    database.obj.close()
+    return out

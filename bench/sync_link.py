@@ -1,0 +1,185 @@
+"""End-to-end sync, node process to hub process: loopback speed, bytes on the wire, and a 2G-like link."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tests import support
+
+from . import nodefill
+from .harness import ROOT, RUNS, cpu_seconds, hub_process, load_average, log, median, scaled, sqlite_url
+from .linkshaper import LinkShaper
+
+TWO_G = {"kbit": 64, "delay_ms": 150}
+
+
+def node_sync(node_dir: Path, hub_url: str | None = None, retry: bool = False) -> dict[str, Any]:
+    """Run bench.node_sync_driver as its own process; its JSON report."""
+    cmd = [sys.executable, "-m", "bench.node_sync_driver", "--dir", str(node_dir)]
+    if hub_url:
+        cmd += ["--hub", hub_url]
+    if retry:
+        cmd.append("--retry")
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1800)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def fresh_node(tmp: Path, hub: support.Service, name: str, queued: int, seed: int) -> Path:
+    """An enrolled node with `queued` captures waiting in its outbox."""
+    node, _ = support.make_node(tmp, name, hub, f"{name}村")
+    nodefill.queue_captures(node.data_dir, queued, seed)
+    return node.data_dir
+
+
+def loopback_e2e(tmp: Path) -> dict[str, Any]:
+    """10,000 queued requests, node → hub on SQLite over loopback, until every ack is applied."""
+    n = scaled(10_000)
+    rates, seconds, cpu_rates, loads = [], [], [], []
+    with hub_process(tmp / "e2e") as hub:
+        for run in range(RUNS):
+            node_dir = fresh_node(tmp / "e2e", hub, f"端{run}", n, seed=10 + run)
+            hub_cpu = cpu_seconds(hub.proc.pid)
+            loads.append(load_average())
+            rep = node_sync(node_dir)
+            hub_cpu = cpu_seconds(hub.proc.pid) - hub_cpu
+            if rep["queued_after"] != 0 or rep["acked"] != n:
+                raise RuntimeError(f"sync incomplete: {rep}")
+            seconds.append(rep["seconds"])
+            rates.append(n / rep["seconds"])
+            # Node and hub take turns (request, answer): on an idle machine the sync takes about
+            # the CPU time both spend, which does not depend on what else runs here.
+            cpu_rates.append(n / (rep["cpu_seconds"] + hub_cpu))
+            log(f"e2e loopback {n} requests: {rep['seconds']:.2f} s ({n / rep['seconds']:.0f} req/s), "
+                f"CPU node {rep['cpu_seconds']:.2f} s + hub {hub_cpu:.2f} s, load {loads[-1]}")
+    return {"requests": n, "requests_per_s": round(median(rates)), "seconds": round(median(seconds), 2),
+            "requests_per_cpu_s": round(median(cpu_rates)), "load_avg": median(loads),
+            "runs": [round(r) for r in rates]}
+
+
+def wire_cost(tmp: Path) -> dict[str, Any]:
+    """Bytes up and down per request (headers included, counted at a proxy) and round trips per sync."""
+    n = scaled(1000)
+    per_req, rts, ups, downs = [], [], [], []
+    with hub_process(tmp / "wire") as hub:
+        target = ("127.0.0.1", hub.port)
+        for run in range(RUNS):
+            node_dir = fresh_node(tmp / "wire", hub, f"线{run}", n, seed=20 + run)
+            with LinkShaper(target) as link:
+                rep = node_sync(node_dir, link.url)
+                c = link.counters
+            if rep["queued_after"] != 0:
+                raise RuntimeError(f"sync incomplete: {rep}")
+            ups.append(c.up_bytes / n)
+            downs.append(c.down_bytes / n)
+            per_req.append((c.up_bytes + c.down_bytes) / n)
+            rts.append(c.round_trips)
+            log(f"wire {n} requests: up {c.up_bytes / n:.0f} B, down {c.down_bytes / n:.0f} B per request, "
+                f"{c.round_trips} round trips")
+    return {"requests": n, "bytes_per_request": round(median(per_req)), "up_per_request": round(median(ups)),
+            "down_per_request": round(median(downs)), "round_trips_per_sync": median(rts)}
+
+
+def two_g(tmp: Path, drop_rate: float, runs: int, drop_first_at: int | None = None) -> dict[str, Any]:
+    """1,000 queued requests over 64 kbit/s each way with 150 ms one-way delay (optionally dropping)."""
+    n = scaled(1000)
+    secs, ratios, ideal = [], [], []
+    drops = []
+    where = tmp / f"2g{drop_rate}-{drop_first_at}"
+    with hub_process(where) as hub:
+        for run in range(runs):
+            node_dir = fresh_node(where, hub, f"慢{run}", n, seed=30 + run)
+            with LinkShaper(("127.0.0.1", hub.port), seed=run + 1, drop_rate=drop_rate, drop_first_at=drop_first_at,
+                            **TWO_G) as link:
+                rep = node_sync(node_dir, link.url, retry=True)
+                c = link.counters
+            if rep["queued_after"] != 0:
+                raise RuntimeError(f"sync incomplete: {rep}")
+            need = (c.up_bytes + c.down_bytes) / (TWO_G["kbit"] * 1000 / 8)
+            secs.append(rep["seconds"])
+            ideal.append(need)
+            ratios.append(rep["seconds"] / need)
+            drops.append(c.dropped)
+            log(f"2G drop={drop_rate}: {rep['seconds']:.1f} s, ideal {need:.1f} s, {c.round_trips} round trips, "
+                f"{c.dropped} drops, backoff {rep['backoff_s']:.1f} s")
+    return {"requests": n, "seconds": round(median(secs), 1), "ideal_seconds": round(median(ideal), 1),
+            "ratio": round(median(ratios), 2), "drops": drops, "runs": [round(s, 1) for s in secs]}
+
+
+def offline_week(tmp: Path) -> dict[str, Any]:
+    """A node back after a week: 5,000 events up and 5,000 hub decisions down over the 2G link."""
+    n = scaled(5000)
+    with hub_process(tmp / "week") as hub:
+        node_dir = fresh_node(tmp / "week", hub, "周", n, seed=40)
+        node_sync(node_dir)  # last week's requests reached the hub before the link went down
+        decided = accept_all(sqlite_url(hub.data_dir), nodefill_codes(node_dir))
+        nodefill.queue_captures(node_dir, n, seed=41)
+        with LinkShaper(("127.0.0.1", hub.port), **TWO_G) as link:
+            rep = node_sync(node_dir, link.url, retry=True)
+            c = link.counters
+        after = nodefill.counts(node_dir)
+    need = (c.up_bytes + c.down_bytes) / (TWO_G["kbit"] * 1000 / 8)
+    log(f"offline week: {rep['seconds']:.1f} s for {n} up + {decided} decisions down (ideal {need:.1f} s)")
+    return {"events_up": n, "decisions_down": decided, "updates_applied": rep["updates"],
+            "seconds": round(rep["seconds"], 1), "ideal_seconds": round(need, 1),
+            "up_bytes": c.up_bytes, "down_bytes": c.down_bytes, "round_trips": c.round_trips,
+            "queued_after": after["queued"]}
+
+
+def nodefill_codes(node_dir: Path) -> list[str]:
+    """Receipt codes of the node's requests."""
+    from node.db import database
+    from node.models import Request
+
+    nodefill.open_node_db(node_dir)
+    with database.connection_context():
+        codes = [r.receipt_code for r in Request.select(Request.receipt_code)]
+    database.obj.close()
+    return codes
+
+
+def accept_all(db_url: str, codes: list[str]) -> int:
+    """Window staff accept every case (hub.cases.act in this process, one transaction)."""
+    from hub.cases import act
+    from hub.db import bind, database, open_database
+
+    db = open_database(db_url)
+    bind(db)
+    with database.connection_context(), database.atomic():
+        for code in codes:
+            act(code, "accept", "窗口甲")
+    db.close()
+    return len(codes)
+
+
+def run(which: tuple[str, ...] = ("e2e", "wire", "2g", "2g_drop", "week")) -> dict[str, Any]:
+    """The sync figures."""
+    out: dict[str, Any] = {}
+    slow_runs = max(1, min(RUNS, int(__import__("os").environ.get("BENCH_SLOW_RUNS", "1"))))
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
+        t = Path(tmp)
+        if "e2e" in which:
+            out["e2e_loopback_sqlite"] = loopback_e2e(t)
+        if "wire" in which:
+            out["wire"] = wire_cost(t)
+        if "2g" in which:
+            out["two_g"] = two_g(t, 0.0, slow_runs)
+        if "2g_drop" in which:
+            out["two_g_drop2"] = two_g(t, 0.02, slow_runs)
+            # With keep-alive one sync is one connection, so a 2 % drop rate rarely strikes a single
+            # run: also show what one drop costs, cut 60 KB into the first upload.
+            out["two_g_one_drop"] = two_g(t, 0.0, 1, drop_first_at=60_000)
+        if "week" in which:
+            out["offline_week"] = offline_week(t)
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(tuple(sys.argv[1:]) or ("e2e", "wire", "2g", "2g_drop", "week")), ensure_ascii=False,
+                     indent=1))

@@ -1,0 +1,227 @@
+"""USB bundles at the node: export the exact bytes HTTP sync would send, apply the hub's answers the same way.
+
+Export signs a hello, every pending batch (cut by node.outbox.next_batch, as a sync
+round would) and a poll, and encrypts them with the attachments the hub lacks to the
+hub's box key.  Import opens the hub's response bundle and feeds each answer through
+SyncClient's verification (a BundleTransport replays the answers) and node.apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from shared import bundle, protocol
+from shared.bundle import BundleError
+
+from . import meta, outbox
+from .apply import apply_resume, apply_response
+from .attachments import mark_uploaded, path_for
+from .capture import now
+from .db import database
+from .models import Attachment, Batch, BundleExport, Event
+from .sync import SyncClient
+from .transport import SyncError
+
+BOX_KEY_FILE = "node_box_key.pem"
+
+
+def box_key(data_dir: str | Path) -> X25519PrivateKey:
+    """This node's X25519 key for receiving response bundles, made on first use (0600)."""
+    return bundle.load_or_create_box_key(Path(data_dir) / BOX_KEY_FILE)
+
+
+class BundleTransport:
+    """A Transport that answers from a hub response bundle instead of the network."""
+
+    def __init__(self, answers: dict[str, tuple[int, bytes]]):
+        self.answers = answers
+
+    def exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """The hub's stored answer to exactly these bytes; RefusedError-like SyncError when there is none."""
+        try:
+            request_hash = protocol.body_hash(protocol.open_envelope(body)[0])
+        except protocol.ProtocolError as exc:
+            raise SyncError("数据包中的消息无法识别", "bad_body") from exc
+        if request_hash not in self.answers:
+            raise SyncError("回复包中没有这条消息的回复", "missing_answer")
+        return self.answers[request_hash]
+
+
+@dataclass
+class ExportResult:
+    """What went into a bundle file."""
+
+    bundle_id: str
+    batches: int
+    events: int
+    attachments: int
+    size: int
+
+
+@dataclass
+class ImportResult:
+    """What applying a response bundle changed."""
+
+    acked: int = 0
+    refused: int = 0
+    updates: int = 0
+    attachments: int = 0
+    messages: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line in Chinese."""
+        return (f"中心确认事件 {self.acked}（退回 {self.refused}），收到状态更新 {self.updates}，"
+                f"中心已收附件 {self.attachments}")
+
+
+def _poll(key: Ed25519PrivateKey, kind: str) -> bytes:
+    body = protocol.poll_body(
+        meta.get("node_id"), int(meta.get("cursor", 0)), kind=kind, acked_seq=int(meta.get("acked_seq", 0)),
+        catalogue_version=int(meta.get("catalogue_version", 0)), app_version=outbox.APP_VERSION,
+        pending=outbox.queued_count(),
+    )
+    return protocol.seal(key, body)
+
+
+def _pending_batches(key: Ed25519PrivateKey) -> list[Batch]:
+    """Every pending batch, cutting new ones from unsigned events with next_batch as a sync round does."""
+    limit = int(meta.get("batch_bytes", protocol.DEFAULT_BATCH_BYTES))
+    batches: list[Batch] = []
+    while True:
+        batch = outbox.next_batch(key, limit, protocol.DEFAULT_BATCH_EVENTS)
+        if batch is None:
+            break
+        batches.append(batch)
+        # next_batch hands out the oldest pending batch; hiding each one until the end of this
+        # transaction lets it cut the next, exactly as an ack would during an HTTP round.
+        Batch.update(state="exporting").where(Batch.id == batch.id).execute()
+    if batches:
+        Batch.update(state="pending").where(Batch.id.in_([b.id for b in batches])).execute()
+    return batches
+
+
+def export_bundle(key: Ed25519PrivateKey, path: str | Path) -> ExportResult:
+    """Write the node's pending batches, a hello and a poll, and unsent attachments to an encrypted bundle file."""
+    result, raw = build_bundle(key)
+    _write_file(Path(path), raw)
+    return result
+
+
+def build_bundle(key: Ed25519PrivateKey) -> tuple[ExportResult, bytes]:
+    """The bundle bytes and what is in them (the web UI offers these as a download)."""
+    if not meta.get("node_id"):
+        raise BundleError("not_enrolled", "本代办点尚未注册，不能导出数据包")
+    hub_box = meta.get("hub_box_pubkey")
+    if not hub_box:
+        raise BundleError("no_hub_box_key", "注册时中心未提供数据包加密公钥，请升级中心后重新注册")
+    bundle_id = protocol.new_id()
+    with database.atomic():
+        hello = _poll(key, "hello")
+        batches = _pending_batches(key)
+        poll = _poll(key, "poll")
+        sent = {e.event_id for b in batches for e in Event.select(Event.event_id).where(Event.batch == b.id)}
+        atts = [a for a in Attachment.select().where(Attachment.uploaded_at.is_null()).order_by(Attachment.id)
+                if a.event_id in sent or _event_acked(a.event_id)]
+        shas = sorted({a.sha256 for a in atts})
+        messages = [{"kind": "hello", "hash": protocol.body_hash(protocol.open_envelope(hello)[0]),
+                     "raw": bundle.encode_blob(hello)}]
+        messages += [{"kind": "batch", "hash": b.hash} for b in batches]
+        messages.append({"kind": "poll", "hash": protocol.body_hash(protocol.open_envelope(poll)[0]),
+                         "raw": bundle.encode_blob(poll)})
+        payload = {
+            "messages": [bundle.encode_blob(hello)] + [bundle.encode_blob(bytes(b.envelope)) for b in batches]
+            + [bundle.encode_blob(poll)],
+            "attachments": [{"sha256": s, "data": bundle.encode_blob(path_for(s).read_bytes())} for s in shas],
+        }
+        raw = bundle.seal(payload, direction=bundle.TO_HUB, sender=meta.get("node_id"), recipient="hub",
+                          recipient_box_pub=hub_box, signing_key=key, bundle_id=bundle_id)
+        BundleExport.create(bundle_id=bundle_id, messages=messages, attachments=shas, created_at=now())
+    return ExportResult(bundle_id, len(batches), sum(b.last_seq - b.first_seq + 1 for b in batches), len(shas),
+                        len(raw)), raw
+
+
+def _event_acked(event_id: str) -> bool:
+    ev = Event.get_or_none(Event.event_id == event_id)
+    return ev is not None and ev.result == "ok"
+
+
+def _write_file(path: Path, raw: bytes) -> None:
+    """Write the bundle whole or not at all (a USB stick pulled early leaves no half file)."""
+    import os
+
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "wb") as fh:
+        fh.write(raw)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def import_response(raw: bytes, key: Ed25519PrivateKey, box: X25519PrivateKey) -> ImportResult:
+    """Verify and apply the hub's response bundle once; BundleError (nothing changed) when it cannot be used."""
+    node_id = meta.get("node_id")
+    try:
+        opened = bundle.open_bundle(raw, direction=bundle.TO_NODE, recipient=node_id, box_key=box,
+                                    sender_pubkey=meta.get("hub_pubkey", ""))
+    except BundleError as exc:
+        if exc.code == "wrong_recipient":
+            raise BundleError("wrong_recipient", "此回复包是发给其他代办点的，未导入") from exc
+        raise
+    export = BundleExport.get_or_none(BundleExport.bundle_id == str(opened.header.get("in_reply_to")))
+    if export is None:
+        raise BundleError("unknown_bundle", "此回复包不对应本代办点导出过的任何数据包，未导入")
+    if export.imported_at is not None:
+        when = export.imported_at + timedelta(hours=8)  # stored as UTC; the clerk reads Beijing time
+        raise BundleError("replayed", f"此回复包已于 {when:%Y-%m-%d %H:%M}（北京时间）导入过，本次未做任何更改")
+    answers: dict[str, tuple[int, bytes]] = {}
+    for item in opened.payload.get("responses") or []:
+        if not isinstance(item, dict) or not isinstance(item.get("status"), int):
+            raise bundle.fail("bad_format", "回复格式错误")
+        resp_raw = bundle.decode_blob(item.get("raw"))
+        try:
+            resp_body = protocol.open_envelope(resp_raw)[0]
+        except protocol.ProtocolError as exc:
+            raise bundle.fail("bad_format", "回复格式错误") from exc
+        answers[str(resp_body.get("request_hash"))] = (item["status"], resp_raw)
+    client = SyncClient(BundleTransport(answers), key)
+    result = ImportResult()
+    try:
+        with database.atomic():
+            for msg in export.messages:
+                _apply_one(client, msg, result)
+            for sha, held in (opened.payload.get("attachments") or {}).items():
+                if held is True and sha in export.attachments:
+                    mark_uploaded(sha)
+                    result.attachments += 1
+            BundleExport.update(imported_at=now()).where(BundleExport.bundle_id == export.bundle_id).execute()
+    except SyncError as exc:
+        raise BundleError(exc.code, f"回复包未能导入，未做任何更改：{exc.message}") from exc
+    return result
+
+
+def _apply_one(client: SyncClient, msg: dict[str, Any], result: ImportResult) -> None:
+    """Apply the hub's answer to one exported message exactly as a sync round would."""
+    if msg["kind"] == "batch":
+        batch = Batch.get_or_none(Batch.hash == msg["hash"])
+        if batch is None:
+            return  # re-cut since the export (the hub refused it as too large); nothing to apply
+        status, resp = client.send_raw(bytes(batch.envelope), batch.hash)
+        if resp.get("error"):
+            # The hub's chain differs from ours; an online sync (or a new bundle) will align first.
+            result.messages.append(resp["error"].get("message", "中心要求核对进度"))
+            return
+        counts = apply_response(resp, batch)
+        result.acked += counts["acked"]
+        result.refused += counts["refused"]
+        result.updates += counts["updates"]
+        return
+    status, resp = client.send_raw(bundle.decode_blob(msg["raw"]), msg["hash"])
+    result.updates += apply_response(resp, None)["updates"]
+    if msg["kind"] == "hello":
+        apply_resume(resp)

@@ -1,0 +1,167 @@
+"""`daiban node doctor`: checks a village PC and says in plain Chinese what to fix.
+
+Each check returns a Finding; a problem makes the command exit non-zero so a county
+officer's script (or the desktop shortcut's wrapper) can tell at a glance.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import requests
+
+from . import meta
+from .db import database
+
+CLOCK_TOLERANCE_S = 300
+DISK_MIN_FREE = 500 * 1024 * 1024
+DISK_LOW_FREE = 2 * 1024 * 1024 * 1024
+BACKUP_MAX_AGE_S = 2 * 24 * 3600
+SYNC_MAX_AGE_S = 3 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's verdict: ok, warn (worth knowing) or problem (must be fixed)."""
+
+    check: str
+    level: str
+    message: str
+
+    def line(self) -> str:
+        """The finding as the operator reads it."""
+        mark = {"ok": "[正常]", "warn": "[注意]", "problem": "[需处理]"}[self.level]
+        return f"{mark} {self.check}：{self.message}"
+
+
+def check_database() -> Finding:
+    """SQLite integrity and WAL mode."""
+    result = database.execute_sql("PRAGMA integrity_check").fetchone()[0]
+    if result != "ok":
+        return Finding("数据库", "problem", f"数据库文件损坏（{result[:80]}）；请停止使用本机，并用最近的备份恢复")
+    mode = database.execute_sql("PRAGMA journal_mode").fetchone()[0]
+    if str(mode).lower() != "wal":
+        return Finding("数据库", "warn", f"数据库日志模式为 {mode}，应为 wal；重启代办点软件即可恢复")
+    return Finding("数据库", "ok", "数据库完好")
+
+
+def check_keys(data_dir: Path) -> Finding:
+    """The node key exists, is private to the owner, and the node is enrolled."""
+    key = data_dir / "node_key.pem"
+    if not key.exists():
+        return Finding("密钥", "problem", f"找不到本机密钥 {key}；若是新电脑请重新注册，否则用备份恢复密钥")
+    if os.name == "posix" and key.stat().st_mode & 0o077:
+        return Finding("密钥", "problem", f"密钥文件权限过宽（{oct(key.stat().st_mode & 0o777)}）；"
+                                          f"请执行 chmod 600 {key}")
+    if not meta.get("node_id") or not meta.get("hub_pubkey"):
+        return Finding("密钥", "problem", "本机尚未注册到乡镇中心；请向中心索取注册码后运行 daiban node enroll")
+    return Finding("密钥", "ok", "本机密钥与中心密钥齐全")
+
+
+def check_clock() -> Finding:
+    """The offset from the hub's clock measured at the last sync."""
+    offset = meta.get("clock_offset_s")
+    if offset is None:
+        return Finding("时钟", "warn", "还没有与中心对过时间（尚未同步成功过）")
+    if abs(int(offset)) > CLOCK_TOLERANCE_S:
+        direction = "快" if offset > 0 else "慢"
+        return Finding("时钟", "problem", f"本机时钟比中心{direction} {abs(int(offset)) // 60} 分钟；"
+                                          "请在 Windows“日期和时间”中校准并开启自动设置时间")
+    return Finding("时钟", "ok", f"与中心相差 {int(offset)} 秒")
+
+
+def check_hub(timeout: float = 5.0) -> Finding:
+    """The hub answers GET /healthz over the same (pinned) connection the sync uses."""
+    from .transport import HttpTransport
+
+    url = meta.get("hub_url")
+    if not url:
+        return Finding("中心连接", "problem", "未配置中心地址；请先注册")
+    transport = HttpTransport(url, timeout=timeout, pin=meta.get("hub_cert_sha256"))
+    try:
+        resp = transport.session.get(transport.base_url + "/healthz", timeout=timeout)
+    except requests.exceptions.SSLError:
+        return Finding("中心连接", "problem", "中心的安全证书与注册时不符；请勿继续同步，立即联系县里核实")
+    except requests.RequestException:
+        return Finding("中心连接", "problem", f"连不上乡镇中心 {url}；请检查网线/4G 网卡，或问中心是否开机。"
+                                              "断网期间照常录入，联网后自动上传")
+    if resp.status_code != 200:
+        return Finding("中心连接", "problem", f"中心回答异常（HTTP {resp.status_code}）；请联系乡镇管理员")
+    return Finding("中心连接", "ok", f"中心 {url} 在线")
+
+
+def check_disk(data_dir: Path) -> Finding:
+    """Free space where the database lives."""
+    free = shutil.disk_usage(data_dir).free
+    if free < DISK_MIN_FREE:
+        return Finding("磁盘", "problem", f"磁盘只剩 {free // 2**20} MB；请清理下载文件或回收站，至少留出 500 MB")
+    if free < DISK_LOW_FREE:
+        return Finding("磁盘", "warn", f"磁盘剩余 {free // 2**20} MB，偏少")
+    return Finding("磁盘", "ok", f"磁盘剩余 {free // 2**30} GB")
+
+
+def check_backups(data_dir: Path, now: float | None = None) -> Finding:
+    """The newest local backup in DATA_DIR/backups is recent."""
+    files = [p for p in (data_dir / "backups").glob("*") if p.is_file()] if (data_dir / "backups").exists() else []
+    if not files:
+        return Finding("备份", "problem", "还没有本机备份；请保持代办点软件运行（每日自动备份），或运行 daiban node backup")
+    newest = max(p.stat().st_mtime for p in files)
+    age = (now or time.time()) - newest
+    if age > BACKUP_MAX_AGE_S:
+        return Finding("备份", "problem", f"最近一次备份是 {int(age // 86400)} 天前；请检查代办点软件是否每天运行")
+    return Finding("备份", "ok", f"最近备份于 {int(age // 3600)} 小时前")
+
+
+def check_sync() -> Finding:
+    """The queue and the last successful sync."""
+    from shared import protocol
+
+    from . import outbox
+
+    pending = outbox.queued_count()
+    last_ok = meta.get("last_sync_ok")
+    error = meta.get("last_error")
+    if last_ok is None:
+        return Finding("同步", "warn", f"还没有同步成功过；待上传 {pending} 条")
+    age = (protocol.utcnow() - protocol.parse_iso(last_ok)).total_seconds()
+    if age > SYNC_MAX_AGE_S and pending:
+        return Finding("同步", "problem", f"已 {int(age // 86400)} 天未同步成功，待上传 {pending} 条"
+                                          + (f"（最近错误：{error}）" if error else "") + "；可用 U 盘导出数据包送交中心")
+    return Finding("同步", "ok", f"待上传 {pending} 条" + (f"；最近错误：{error}" if error else ""))
+
+
+def run_checks(data_dir: Path, with_network: bool = True) -> list[Finding]:
+    """Every check, each isolated so one failure does not hide the others."""
+    checks: list[tuple[str, Callable[[], Finding]]] = [
+        ("数据库", check_database),
+        ("密钥", lambda: check_keys(data_dir)),
+        ("时钟", check_clock),
+        ("磁盘", lambda: check_disk(data_dir)),
+        ("备份", lambda: check_backups(data_dir)),
+        ("同步", check_sync),
+    ]
+    if with_network:
+        checks.insert(3, ("中心连接", check_hub))
+    out = []
+    for name, fn in checks:
+        try:
+            with database.connection_context():
+                out.append(fn())
+        except Exception as exc:  # a check that crashes is itself a finding
+            out.append(Finding(name, "problem", f"检查时出错：{exc}"))
+    return out
+
+
+def report(findings: list[Finding], stream=sys.stdout) -> int:  # type: ignore[no-untyped-def]
+    """Print the findings and a summary; returns the exit code (1 when anything needs fixing)."""
+    for f in findings:
+        print(f.line(), file=stream)
+    problems = sum(1 for f in findings if f.level == "problem")
+    print(f"共 {problems} 项需要处理" if problems else "检查完毕，一切正常", file=stream)
+    return 1 if problems else 0

@@ -1,0 +1,32 @@
+"""Resumable attachment uploads: the message both sides agree on, and the sizes.
+
+The node sends ``{"kind": "attachment", "sha256", "offset", "data"}`` signed like a sync
+message; empty data asks the hub how many bytes it already holds.  The hub answers
+``{"kind": "attachment_status", "offset", "size", "complete"}`` signed by its key.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from . import protocol
+
+ATTACHMENT_PATH = "/api/v1/attachments"
+CHUNK_BYTES = 64 * 1024
+MAX_CHUNK_BYTES = 256 * 1024
+MAX_ATTACHMENT_BYTES = 15 * 1024 * 1024
+
+
+def chunk_body(node_id: str, sha: str, offset: int, data: bytes = b"") -> dict[str, Any]:
+    """A node's attachment message: bytes from offset (empty data asks for the hub's offset)."""
+    return {
+        "v": protocol.PROTOCOL_VERSION,
+        "kind": "attachment",
+        "node_id": node_id,
+        "nonce": protocol.new_id(),
+        "node_clock": protocol.iso(protocol.utcnow()),
+        "sha256": sha,
+        "offset": offset,
+        "data": base64.b64encode(data).decode("ascii"),
+    }

@@ -1,0 +1,79 @@
+"""Hub schema migrations on SQLite and PostgreSQL: from empty, from the previous schema, twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playhouse.migrate import SchemaMigrator, migrate as run_operations
+
+from hub.clock import now
+from hub.db import bind, database, open_database
+from hub.models import ALL_MODELS, JobRun, Node, Setting, SyncStat, Village
+from hub.schema import SCHEMA_VERSION, SchemaMigration, current_version, migrate
+
+
+def _open(url: str) -> None:
+    bind(open_database(url))
+    database.connect(reuse_if_open=True)
+
+
+def _make_v1_with_data() -> None:
+    """The schema as version 1 left it, holding a village and its node."""
+    database.create_tables(ALL_MODELS)
+    village = Village.create(name="桃源村", prefix="22", created_at=now())
+    Node.create(node_id="n1", village=village, pubkey="k" * 44, fingerprint="F", enrolled_at=now(),
+                last_seq=7, last_hash="a" * 64)
+    Setting.create(key="schema_version", value="1")
+    database.drop_tables([JobRun, SyncStat])
+    run_operations(SchemaMigrator.from_database(database.obj).drop_column("node", "protocol_version"))
+
+
+def _columns(table: str) -> set[str]:
+    return {c.name for c in database.get_columns(table)}
+
+
+def test_migrate_from_empty_twice(hub_db_url: str) -> None:
+    _open(hub_db_url)
+    try:
+        assert current_version() == 0
+        assert migrate() == (0, SCHEMA_VERSION)
+        assert migrate() == (SCHEMA_VERSION, SCHEMA_VERSION)
+        assert [r.version for r in SchemaMigration.select().order_by(SchemaMigration.version)] == list(
+            range(1, SCHEMA_VERSION + 1))
+        assert "protocol_version" in _columns("node")
+    finally:
+        database.close()
+
+
+def test_migrate_from_v1_keeps_data(hub_db_url: str) -> None:
+    _open(hub_db_url)
+    try:
+        _make_v1_with_data()
+        assert "protocol_version" not in _columns("node")
+        assert current_version() == 1
+        assert migrate() == (1, SCHEMA_VERSION)
+        assert "protocol_version" in _columns("node")
+        node = Node.get_by_id("n1")
+        assert (node.last_seq, node.last_hash, node.village.name) == (7, "a" * 64, "桃源村")
+        assert node.protocol_version is None
+        JobRun.create(job="heartbeat", started_at=now(), pid=1)
+        assert migrate() == (SCHEMA_VERSION, SCHEMA_VERSION)
+        assert JobRun.select().count() == 1 and Node.select().count() == 1
+    finally:
+        database.close()
+
+
+def test_database_newer_than_code_is_refused(tmp_path: Path) -> None:
+    _open(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+    try:
+        migrate()
+        SchemaMigration.create(version=SCHEMA_VERSION + 1, applied_at=now())
+        try:
+            migrate()
+        except RuntimeError as exc:
+            assert "请先升级中心软件" in str(exc)
+        else:
+            raise AssertionError("a newer database must be refused")
+        assert current_version() == SCHEMA_VERSION + 1
+    finally:
+        database.close()

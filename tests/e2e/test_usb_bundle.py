@@ -1,0 +1,70 @@
+"""A village with no network: capture, export to USB, import at a stopped hub, carry the answer back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import requests
+
+from tests import support
+from tests.factories import capture
+from tests.images import photo
+
+
+def test_usb_round_trip_with_real_processes(tmp_path: Path) -> None:
+    hub = support.make_hub(tmp_path)
+    hub.start()
+    try:
+        node, token = support.make_node(tmp_path, "taoyuan", hub, "桃源村")
+    finally:
+        hub.stop()  # from here on the village has no network and the hub is not running
+
+    form = tmp_path / "form.json"
+    form.write_text(json.dumps(capture("JF-01", missing=["M-NEIGHBOURS"]), ensure_ascii=False), encoding="utf-8")
+    code = node.cli("capture", str(form)).stdout.strip()
+    scan = tmp_path / "site.jpg"
+    scan.write_bytes(photo(2400, 1800))
+    assert "已添加附件" in node.cli("attach", code, str(scan), "--material", "M-DESIGN").stdout
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("这不是图片", encoding="utf-8")
+    refused = node.cli("attach", code, str(bad), check=False)
+    assert refused.returncode == 2 and "不是可识别的图片" in refused.stderr
+
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    out = node.cli("export-bundle", str(usb / "up1.daiban")).stdout
+    assert "批次 1，事件 2，附件 1" in out
+    assert code.encode() not in (usb / "up1.daiban").read_bytes()  # encrypted, not readable on the stick
+
+    res = hub.cli("import-bundle", str(usb / "up1.daiban"), "--out", str(usb / "down1.daiban")).stdout
+    assert "桃源村" in res and "接收事件 2" in res and "收到附件 1" in res
+    again = hub.cli("import-bundle", str(usb / "up1.daiban"), "--out", str(usb / "down1b.daiban"))
+    assert "导入过" in again.stdout and "未做任何更改" in again.stdout
+
+    tampered = bytearray((usb / "up1.daiban").read_bytes())
+    tampered[len(tampered) // 2] ^= 0x01
+    (usb / "bad.daiban").write_bytes(bytes(tampered))
+    refused = hub.cli("import-bundle", str(usb / "bad.daiban"), "--out", str(usb / "x.daiban"), check=False)
+    assert refused.returncode == 1 and "导入失败" in refused.stderr and not (usb / "x.daiban").exists()
+
+    # The window accepts the case while the hub is still offline for the village.
+    assert "受理" in hub.cli("act", code, "accept").stdout
+
+    assert "中心确认事件 2" in node.cli("import-bundle", str(usb / "down1.daiban")).stdout
+    replay = node.cli("import-bundle", str(usb / "down1.daiban"))
+    assert "导入过" in replay.stdout and "未做任何更改" in replay.stdout
+
+    # A second trip carries the decision down.
+    node.cli("export-bundle", str(usb / "up2.daiban"))
+    hub.cli("import-bundle", str(usb / "up2.daiban"), "--out", str(usb / "down2.daiban"))
+    node.cli("import-bundle", str(usb / "down2.daiban"))
+
+    node.extra = ["--no-sync"]
+    node.start()
+    try:
+        got = requests.get(f"{node.url}/api/v1/requests/{code}", headers={"Authorization": f"Bearer {token}"},
+                           timeout=10).json()
+    finally:
+        node.stop()
+    assert got["state"] == "accepted" and got["state_label"] == "已受理" and got["deadline"]
