@@ -116,6 +116,66 @@ SIGNED_RESPONSE = {
 }
 
 
+ATTACHMENT_BODY = {
+    "type": "object",
+    "required": ["v", "kind", "node_id", "sha256", "offset", "data"],
+    "properties": {
+        "v": _COMMON["v"],
+        "kind": {"type": "string", "enum": ["attachment"]},
+        "node_id": _COMMON["node_id"],
+        "nonce": {"type": "string", "maxLength": 40},
+        "node_clock": _COMMON["node_clock"],
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "offset": {"type": "integer", "minimum": 0},
+        "data": {"type": "string", "format": "byte", "description": "base64 bytes from offset; empty asks "
+                 "how many bytes the hub holds"},
+    },
+    "additionalProperties": False,
+}
+
+ATTACHMENT_ENVELOPE = {
+    "type": "object",
+    "required": ["body", "sig"],
+    "properties": {"body": {"$ref": "#/components/schemas/AttachmentBody"}, "sig": {"type": "string"}},
+    "additionalProperties": False,
+}
+
+ATTACHMENT_STATUS = {
+    "type": "object",
+    "required": ["body", "sig"],
+    "properties": {
+        "sig": {"type": "string"},
+        "body": {
+            "type": "object",
+            "required": ["v", "kind", "node_id", "request_hash", "hub_time", "sha256", "offset", "size", "complete"],
+            "properties": {
+                "v": {"type": "integer"},
+                "kind": {"type": "string", "enum": ["attachment_status"]},
+                "node_id": {"type": "string"},
+                "request_hash": {"type": "string"},
+                "hub_time": {"type": "string"},
+                "sha256": {"type": "string"},
+                "offset": {"type": "integer", "minimum": 0},
+                "size": {"type": "integer", "minimum": 0},
+                "complete": {"type": "boolean"},
+                "error": {"type": "object", "required": ["code", "message"],
+                          "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
+            },
+        },
+    },
+}
+
+
+def _attachment_responses(*codes: int) -> dict[str, Any]:
+    # Refusals before the message is read (size, content type, deflate) come in the sync shape.
+    out: dict[str, Any] = {}
+    for code in codes:
+        schema = ATTACHMENT_STATUS if code == 200 else {"anyOf": [ATTACHMENT_STATUS, SIGNED_RESPONSE]}
+        out[str(code)] = {"description": "signed attachment status" if code == 200 else "signed refusal",
+                          "content": {"application/json": {"schema": schema}}}
+    return out
+
+
 def _responses(*codes: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for code in codes:
@@ -152,9 +212,10 @@ def spec() -> dict[str, Any]:
                                "(empty data); the answer says how many bytes the hub holds",
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": ENVELOPE}},
+                        "content": {"application/json": {"schema": {
+                            "$ref": "#/components/schemas/AttachmentEnvelope"}}},
                     },
-                    "responses": _responses(200, 400, 403, 404, 413, 415, 422),
+                    "responses": _attachment_responses(200, 400, 403, 404, 413, 415, 422),
                 }
             },
             "/api/v1/enroll": {
@@ -172,7 +233,7 @@ def spec() -> dict[str, Any]:
                                         "code": {"type": "string", "maxLength": 64},
                                         "pubkey": {"type": "string", "pattern": PUBKEY_PATTERN,
                                                    "description": "raw Ed25519 public key, base64"},
-                                        "box_pubkey": {"type": "string", "maxLength": 64,
+                                        "box_pubkey": {"type": "string", "pattern": PUBKEY_PATTERN,
                                                        "description": "X25519 key for USB response bundles"},
                                         "app_version": {"type": "string", "maxLength": 32},
                                     },
@@ -202,5 +263,6 @@ def spec() -> dict[str, Any]:
             },
         },
         "components": {"schemas": {"Envelope": ENVELOPE, "BatchBody": BATCH_BODY, "PollBody": POLL_BODY, "Event": EVENT,
-                                   "JsonValue": JSON_VALUE, "ResponseBody": RESPONSE_BODY}},
+                                   "JsonValue": JSON_VALUE,
+                                   "AttachmentBody": ATTACHMENT_BODY, "AttachmentEnvelope": ATTACHMENT_ENVELOPE, "ResponseBody": RESPONSE_BODY}},
     }
