@@ -62,9 +62,11 @@ class Worker:
 
     @property
     def alive(self) -> bool:
+        """True while the process runs."""
         return self.proc is not None and self.proc.poll() is None
 
     def send(self, cmd: str) -> None:
+        """One command line to the process."""
         assert self.proc is not None and self.proc.stdin is not None
         self.proc.stdin.write(cmd + "\n")
         self.proc.stdin.flush()
@@ -101,6 +103,7 @@ class Worker:
             out.append(line)
 
     def stop(self) -> None:
+        """End the process cleanly by closing its input."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.stdin.close()  # type: ignore[union-attr]
             try:
@@ -117,6 +120,7 @@ def set_meta(db: Path, key: str, value: object) -> None:
 
 
 def read_meta(conn: sqlite3.Connection) -> dict[str, object]:
+    """Every node meta fact, decoded."""
     return {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
 
 
@@ -185,6 +189,7 @@ class Chaos:
             self.figures["hub restarts"] += 1
 
     def restart_hub(self, sig: int) -> None:
+        """Stop the hub with sig between requests and start it again."""
         with self._hub_lock:
             self.hub.stop(sig)
             self.hub.start()
@@ -278,6 +283,7 @@ class Chaos:
     # --- the run --------------------------------------------------------------------
 
     def run(self, rounds: int) -> None:
+        """The seeded stream of captures, syncs, decisions, restarts and kills."""
         names = sorted(self.workers)
         for _ in range(rounds):
             self.figures["rounds"] += 1
@@ -332,6 +338,7 @@ class Chaos:
         return queued == 0 and pending == 0
 
     def stop(self) -> None:
+        """Stop every process and the link."""
         for w in self.workers.values():
             if w.alive:
                 w.stop()
