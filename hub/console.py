@@ -47,6 +47,17 @@ def cn_time(ts: Any) -> str:
     return ts.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
 
+@bp.app_template_filter("cn_iso")
+def cn_iso(text: str) -> str:
+    """A node's ISO timestamp (UTC) as China time, to the minute; unparseable text as it came."""
+    from shared.protocol import parse_iso
+
+    try:
+        return parse_iso(text).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError, AttributeError):
+        return str(text or "")[:16]
+
+
 @bp.app_template_filter("code")
 def code_filter(code: str) -> str:
     """A receipt code as printed (groups of three)."""
@@ -79,7 +90,7 @@ def queue_view() -> Any:
         cases = queue.open_cases(windows, window, assignee=user.username if mine else None)
     names = queue.staff_names()
     lines = queue.rows(cases, catalogue, deadlines.calendar(), today(), names)
-    unassigned = [line for line in lines if not line["case"].assignee]
+    unassigned = [line for line in lines if line["orphan"]]
     return render_template(
         "console/queue.html", lines=lines, windows=[catalogue.window(w) for w in windows], window=window,
         show=show, mine=mine, unassigned=unassigned, is_supervisor=user.role in ("supervisor", "admin"),
@@ -104,7 +115,7 @@ def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = 
     user = current_user()
     catalogue = current_catalogue()
     item = catalogue.item(case.item_code) or {}
-    names = queue.staff_names()
+    names = {**queue.staff_names(), "system": "系统"}
     line = queue.rows([case], catalogue, deadlines.calendar(), today(), names)[0]
     node_events = list(NodeEvent.select().where(NodeEvent.request_id == case.request_id).order_by(NodeEvent.seq))
     reassign_to = []

@@ -9,7 +9,7 @@ from shared import states
 from shared.catalogue import Catalogue
 from shared.workdays import WorkCalendar
 
-from .models import Case, Staff, Village
+from .models import Case, HubEvent, Staff, Village
 
 PAUSED = "paused"
 COLOUR_LABELS = {"green": "正常", "yellow": "临近期限", "red": "已超期", PAUSED: "补正中（计时暂停）"}
@@ -23,7 +23,11 @@ def visible_windows(user: Staff, catalogue: Catalogue) -> list[str]:
 
 
 def colour(case: Case, limit_days: int, cal: WorkCalendar, today: date) -> str:
-    """Green, yellow (80 % of working time used), red (overdue), or paused during 补正."""
+    """Green, yellow (80 % of working time used), red (overdue), or paused during 补正.
+
+    The rule of shared.workdays.urgency, counted from the stored deadline so that
+    earlier 补正 pauses (already folded into it) count neither as used nor as allowed.
+    """
     if states.is_terminal(case.state):
         return "green"
     if case.paused_since is not None:
@@ -62,6 +66,8 @@ def rows(cases: list[Case], catalogue: Catalogue, cal: WorkCalendar, today: date
          names: dict[str, str]) -> list[dict[str, Any]]:
     """What each queue line shows."""
     villages = {v.id: v.name for v in Village.select(Village.id, Village.name)}
+    active = {s.username for s in Staff.select(Staff.username).where(Staff.active == True)}  # noqa: E712
+    supplemented = supplemented_ids([c.request_id for c in cases if c.state == states.RECEIVED])
     out = []
     for c in cases:
         item = catalogue.item(c.item_code) or {}
@@ -76,8 +82,21 @@ def rows(cases: list[Case], catalogue: Catalogue, cal: WorkCalendar, today: date
             "colour": tone,
             "colour_label": COLOUR_LABELS.get(tone, ""),
             "assignee_name": names.get(c.assignee or "", c.assignee or ""),
+            "supplemented": c.request_id in supplemented,
+            # Nobody, or a closed account: no one is answering for this case.
+            "orphan": not states.is_terminal(c.state) and c.assignee not in active,
         })
     return out
+
+
+def supplemented_ids(request_ids: list[str]) -> set[str]:
+    """Which of these cases have had a 补正 arrive from the village (so staff look again)."""
+    found: set[str] = set()
+    for i in range(0, len(request_ids), 500):
+        rows = HubEvent.select(HubEvent.request_id, HubEvent.body).where(
+            HubEvent.request_id.in_(request_ids[i:i + 500]) & (HubEvent.type == "case.status"))
+        found.update(r.request_id for r in rows if r.body.get("action") == "supplemented")
+    return found
 
 
 def staff_names() -> dict[str, str]:

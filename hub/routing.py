@@ -11,7 +11,8 @@ The rule, in one place:
   back tomorrow is better than a case nobody owns.
 - If nobody at all covers the window, the case stays unassigned; the queue shows
   it in red to supervisors, and it is handed out as soon as someone covering the
-  window is created or comes on duty (`assign_unassigned`).
+  window is created or comes on duty (`assign_unassigned`). Cases of a closed
+  account are handed out the same way.
 
 Supervisors and admins are never picked by routing; they may take a case by
 reassignment.
@@ -86,10 +87,12 @@ def assignee_for(window: str, request_id: str | None = None, by: str = "system")
 
 
 def assign_unassigned(window: str | None = None) -> int:
-    """Give every open unassigned case (of a window, or all) to the person the rule picks."""
+    """Give every open case without a working owner (none, or a closed account) to the person the rule picks."""
     from . import cases
 
-    query = Case.select().where(Case.assignee.is_null() & Case.state.not_in(list(states.TERMINAL)))
+    gone = [s.username for s in Staff.select(Staff.username).where(Staff.active == False)]  # noqa: E712
+    orphaned = Case.assignee.is_null() | Case.assignee.in_(gone) if gone else Case.assignee.is_null()
+    query = Case.select().where(orphaned & Case.state.not_in(list(states.TERMINAL)))
     if window:
         query = query.where(Case.window == window)
     done = 0

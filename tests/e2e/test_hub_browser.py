@@ -56,6 +56,7 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
     chromium = support.chromium_path()
     hub = support.make_hub(tmp_path, database_url)
     hub.cli("add-user", "wang", "--name", "王芳", "--windows", "W05,W09", "--password", PASSWORD)
+    hub.cli("add-user", "boss", "--name", "赵督查", "--role", "supervisor", "--password", PASSWORD)
     hub.start()
     node, token = support.make_node(tmp_path, "n1", hub, "桃源村")
     node.extra = ["--no-sync"]  # the test syncs one round at a time
@@ -116,9 +117,12 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
             _supplement(node, code, ["M-CHECK-AUTH"])
             node.cli("sync")
 
+            page.goto(f"{hub.url}/console/")
+            expect(page.locator(f"tr[data-code='{code}'] .supplemented")).to_have_text("补正已到")
             page.goto(f"{hub.url}/console/case/{code}")
             expect(page.locator(".history")).to_contain_text("补正材料到达")
             expect(page.locator(".facts .state").first).to_have_text("已接收")
+            page.screenshot(path=str(SHOTS / "hub-case.png"), full_page=True)
             page.click("button[value=accept]")
             expect(page.locator("article.paper h1")).to_have_text("事项受理通知单")
             expect(page.locator(".deadline")).to_contain_text("年")
@@ -135,6 +139,18 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
 
             page.goto(f"{hub.url}/console/?show=closed")
             expect(page.locator(f"tr[data-code='{code}']")).to_contain_text("办结（准予）")
+
+            # The supervisor's dashboard counts what this produced: three received, one completed on time.
+            boss = browser.new_page(viewport={"width": 1200, "height": 800})
+            boss.goto(f"{hub.url}/login")
+            boss.fill("input[name=username]", "boss")
+            boss.fill("input[name=password]", PASSWORD)
+            boss.click("button[type=submit]")
+            boss.goto(f"{hub.url}/supervision/")
+            expect(boss.locator("#fig-handled")).to_have_text("3")
+            expect(boss.locator("#fig-completed")).to_have_text("1")
+            expect(boss.locator("#fig-in-progress")).to_have_text("2")
+            expect(boss.locator("#fig-on-time-rate")).to_have_text("100.0%")
             assert not errors, errors
             browser.close()
         node.cli("sync")

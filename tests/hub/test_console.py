@@ -85,6 +85,7 @@ def test_ask_materials_pauses_clock_until_supplement_then_accept_and_complete(si
     c = case(code)
     assert c.state == "received" and c.paused_since is None and c.materials_missing == []
     assert "补正材料到达" in wang.get(f"/console/case/{code}").get_data(as_text=True)
+    assert "补正已到" in wang.get("/console/").get_data(as_text=True)
     assert wang.act(code, "accept").status_code == 302
     resp = wang.act(code, "approve", note="符合条件，准予纳入低保")
     assert resp.status_code == 302
@@ -93,15 +94,12 @@ def test_ask_materials_pauses_clock_until_supplement_then_accept_and_complete(si
     assert case(code).state == "approved" and case(code).closed_at is not None
 
 
-def test_refuse_prints_reason_and_basis(sim, wang) -> None:  # type: ignore[no-untyped-def]
+def test_refuse_and_deny_print_reason_and_basis(sim, wang) -> None:  # type: ignore[no-untyped-def]
     code = new_case(sim, "JF-01")
     resp = wang.act(code, "refuse", reason="申请人已有宅基地", legal_basis="《中华人民共和国土地管理法》第六十二条")
     html = wang.get(resp.headers["Location"]).get_data(as_text=True)
     assert "不予受理告知书" in html and "申请人已有宅基地" in html and "第六十二条" in html
     assert case(code).state == "refused"
-
-
-def test_deny_prints_completion_notice_with_reason(sim, wang) -> None:  # type: ignore[no-untyped-def]
     code = new_case(sim, "DB-03")
     wang.act(code, "accept")
     resp = wang.act(code, "deny", reason="家庭收入超过标准", legal_basis="《社会救助暂行办法》")
@@ -109,7 +107,7 @@ def test_deny_prints_completion_notice_with_reason(sim, wang) -> None:  # type: 
     assert "办结通知" in html and "不予批准" in html and "家庭收入超过标准" in html
 
 
-def test_immediate_item_accepted_and_completed_in_one_step(sim, wang) -> None:  # type: ignore[no-untyped-def]
+def test_immediate_item_accepted_and_completed_in_one_step_and_feedback_form(sim, wang) -> None:  # type: ignore[no-untyped-def]
     code = new_case(sim, "FP-01")
     assert "即办件：当场受理并办结" in wang.get(f"/console/case/{code}").get_data(as_text=True)
     resp = wang.act(code, "immediate")
@@ -120,9 +118,11 @@ def test_immediate_item_accepted_and_completed_in_one_step(sim, wang) -> None:  
     resp = wang.act(processed, "immediate")
     assert resp.status_code == 409 and "只有即办件" in resp.get_data(as_text=True)
     assert snapshot() == before
+    html = wang.get(f"/console/case/{code}/feedback").get_data(as_text=True)
+    assert "事项办理群众满意情况反馈单" in html and "□ 满意" in html and "王芳" in html
 
 
-def test_completing_a_refused_case_is_refused_and_changes_nothing(sim, wang) -> None:  # type: ignore[no-untyped-def]
+def test_closed_and_refused_cases_cannot_change(sim, wang) -> None:  # type: ignore[no-untyped-def]
     code = new_case(sim, "JF-01")
     wang.act(code, "refuse", reason="不符合条件", legal_basis="《中华人民共和国土地管理法》第六十二条")
     before = snapshot()
@@ -130,9 +130,6 @@ def test_completing_a_refused_case_is_refused_and_changes_nothing(sim, wang) -> 
     assert resp.status_code == 409
     assert "已办理终结，不能再变更" in resp.get_data(as_text=True)
     assert snapshot() == before
-
-
-def test_editing_a_closed_case_refused(sim, wang) -> None:  # type: ignore[no-untyped-def]
     code = new_case(sim, "FP-01")
     wang.act(code, "immediate")
     before = snapshot()
@@ -143,21 +140,16 @@ def test_editing_a_closed_case_refused(sim, wang) -> None:  # type: ignore[no-un
     assert snapshot() == before
 
 
-def test_refusal_without_reason_or_legal_basis_refused(sim, wang) -> None:  # type: ignore[no-untyped-def]
+def test_incomplete_forms_refused_and_change_nothing(sim, wang) -> None:  # type: ignore[no-untyped-def]
     code = new_case(sim, "DB-01")
     before = snapshot()
     for fields in ({"reason": "材料不符"}, {"reason": "材料不符", "legal_basis": "   "},
                    {"legal_basis": "《社会救助暂行办法》"}):
         resp = wang.act(code, "refuse", **fields)
         assert resp.status_code == 400 and "须写明理由和法律依据" in resp.get_data(as_text=True)
-    assert snapshot() == before
-
-
-def test_ask_materials_needs_something_listed(sim, wang) -> None:  # type: ignore[no-untyped-def]
-    code = new_case(sim, "DB-01")
-    before = snapshot()
     assert "须列明所缺材料" in wang.act(code, "ask_materials").get_data(as_text=True)
     assert "没有这些材料" in wang.act(code, "ask_materials", missing=["M-NOPE"]).get_data(as_text=True)
+    assert "未知操作" in wang.act(code, "delete").get_data(as_text=True)
     assert snapshot() == before
 
 
@@ -183,21 +175,11 @@ def test_csrf_failure_changes_nothing(sim, wang) -> None:  # type: ignore[no-unt
     assert snapshot() == before
 
 
-def test_pages_need_login(hub_client) -> None:  # type: ignore[no-untyped-def]
+def test_login_needed_and_unknown_case_is_a_chinese_404(hub_client, wang) -> None:  # type: ignore[no-untyped-def]
     for path in ("/console/", "/console/register", "/console/staff"):
         resp = hub_client.get(path)
         assert resp.status_code == 302 and "/login" in resp.headers["Location"]
     assert hub_client.get("/").headers["Location"].endswith("/login")
-
-
-def test_feedback_form_prints(sim, wang) -> None:  # type: ignore[no-untyped-def]
-    code = new_case(sim, "FP-01")
-    wang.act(code, "immediate")
-    html = wang.get(f"/console/case/{code}/feedback").get_data(as_text=True)
-    assert "事项办理群众满意情况反馈单" in html and "□ 满意" in html and "王芳" in html
-
-
-def test_unknown_case_and_paper_give_chinese_404(wang) -> None:  # type: ignore[no-untyped-def]
     resp = wang.get("/console/case/ZZZZZZZZZ")
     assert resp.status_code == 404 and "没有这个受理编号" in resp.get_data(as_text=True)
 
