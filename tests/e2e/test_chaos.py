@@ -453,7 +453,7 @@ def _run_chaos(tmp: Path, seed: int, nodes: int, rounds: int, db_url: str | None
 def test_chaos_quick(tmp_path: Path) -> None:
     """Two nodes, a bad link, node and hub kills: nothing lost, doubled or out of step."""
     seed = int(os.environ.get("DAIBAN_CHAOS_SEED", "20261126"))
-    text = run_chaos(tmp_path, seed, nodes=2, rounds=int(os.environ.get("DAIBAN_CHAOS_QUICK_ROUNDS", "40")),
+    text = run_chaos(tmp_path, seed, nodes=2, rounds=int(os.environ.get("DAIBAN_CHAOS_QUICK_ROUNDS", "50")),
                      p_hub_kill=0.03, p_hub_restart=0.02, p_act=0.1)
     print("\n" + text)
 
