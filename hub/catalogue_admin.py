@@ -9,10 +9,8 @@ A changed time limit applies to requests received after it; open cases keep thei
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections import Counter
-from datetime import date
 from typing import Any
 
 import peewee
@@ -25,7 +23,8 @@ from .auth import current_user, login_required
 from .catalogue_store import current as current_catalogue
 from .clock import now
 from .db import database
-from .models import Case, CatalogueVersion, Setting
+from .holidays import change_calendar, day_set
+from .models import Case, CatalogueVersion
 from .sweep import open_cases
 
 bp = Blueprint("catalogue_admin", __name__, url_prefix="/admin")
@@ -255,47 +254,6 @@ def _save_or_refuse(new: dict[str, Any], errors: list[str], note: str, refused: 
     return refused(errors)
 
 
-def _day_set(key: str) -> set[date]:
-    row = Setting.get_or_none(Setting.key == key)
-    return {date.fromisoformat(d) for d in json.loads(row.value)} if row else set()
-
-
-def _store_days(key: str, days: set[date]) -> None:
-    value = json.dumps(sorted(d.isoformat() for d in days))
-    Setting.insert(key=key, value=value).on_conflict(conflict_target=[Setting.key],
-                                                      update={Setting.value: value}).execute()
-
-
-def change_calendar(day_text: str, kind: str, op: str, actor: str) -> str:
-    """Add or remove an extra holiday or make-up working day; returns what was done, ValueError if not."""
-    if kind not in ("holiday", "workday") or op not in ("add", "remove"):
-        raise ValueError("请求无效")
-    try:
-        day = date.fromisoformat(day_text.strip())
-    except ValueError:
-        raise ValueError("日期格式应为 YYYY-MM-DD，例如 2027-02-08") from None
-    if not 2000 <= day.year <= 2100:
-        raise ValueError("日期年份应在 2000 到 2100 之间")
-    label = "节假日" if kind == "holiday" else "调休上班日"
-    with database.atomic():
-        holidays, workdays = _day_set("extra_holidays"), _day_set("extra_workdays")
-        mine, other = (holidays, workdays) if kind == "holiday" else (workdays, holidays)
-        if op == "add":
-            if day in other:
-                raise ValueError(f"{day} 已设为{'调休上班日' if kind == 'holiday' else '节假日'}，请先删除")
-            if day in mine:
-                raise ValueError(f"{day} 已经是{label}")
-            mine.add(day)
-        else:
-            if day not in mine:
-                raise ValueError(f"{day} 不在{label}列表中")
-            mine.discard(day)
-        _store_days("extra_holidays", holidays)
-        _store_days("extra_workdays", workdays)
-        audit.record(actor, "calendar.edit", day.isoformat(), {"kind": kind, "op": op})
-    return f"已{'添加' if op == 'add' else '删除'}{label} {day}"
-
-
 @bp.route("/holidays", methods=["GET", "POST"])
 @login_required("admin")
 def holidays() -> Any:
@@ -308,5 +266,5 @@ def holidays() -> Any:
             return redirect(url_for("catalogue_admin.holidays"))
         except ValueError as exc:
             error, status = str(exc), 400
-    return render_template("admin/holidays.html", holidays=sorted(_day_set("extra_holidays")),
-                           workdays=sorted(_day_set("extra_workdays")), error=error), status
+    return render_template("admin/holidays.html", holidays=sorted(day_set("extra_holidays")),
+                           workdays=sorted(day_set("extra_workdays")), error=error), status

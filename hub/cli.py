@@ -218,6 +218,9 @@ def add_user(username: str, name: str, role: str, windows: str, password: str) -
         except StaffError as exc:
             raise click.ClickException(str(exc))
         taken = _pick_up_orphans(user.windows)
+        from . import audit
+
+        audit.record("cli", "staff.created", user.username, {"role": role, "windows": list(user.windows or [])})
     click.echo(f"已创建 {user.name}（{user.username}，{role}）" + (f"，接手无人负责的 {taken} 件" if taken else ""))
 
 

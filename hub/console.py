@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from shared import states
 from shared.receipt_codes import format_code, normalise
 
-from . import deadlines, notices, queue, routing
+from . import audit, deadlines, notices, queue, routing
 from .auth import current_user, login_required
 from .cases import CaseError, act, reassign
 from .catalogue_store import current as current_catalogue
@@ -219,6 +219,7 @@ def staff_view() -> Any:
         target.on_duty = request.form.get("on_duty") == "1"
         target.save()
         taken = sum(routing.assign_unassigned(w) for w in target.windows or []) if target.on_duty else 0
+        audit.record(user.username, "staff.duty", target.username, {"on_duty": target.on_duty, "took_over": taken})
         flash(f"{target.name}：{'在岗' if target.on_duty else '离岗'}" + (f"，接手无人负责的 {taken} 件" if taken else ""))
         return redirect(url_for("console.staff_view"))
     catalogue = current_catalogue()

@@ -57,7 +57,7 @@ def enroll(code: str, pubkey: str, app_version: str, hub_key: Ed25519PrivateKey,
         if box_pubkey is not None:
             bundle.load_box_public(box_pubkey)
     except Exception as exc:
-        raise protocol.error("bad_body", detail="pubkey is not an Ed25519 public key") from exc
+        raise protocol.error("bad_body", detail="pubkey or box_pubkey is not a valid public key") from exc
     normal = code.replace("-", "").replace(" ", "")
     with database.atomic():
         row = EnrolmentCode.get_or_none(EnrolmentCode.code_hash == _hash_code(normal))
@@ -94,6 +94,9 @@ def enroll(code: str, pubkey: str, app_version: str, hub_key: Ed25519PrivateKey,
             NodeBoxKey.insert(node=node, pubkey=box_pubkey).on_conflict(
                 conflict_target=[NodeBoxKey.node], update={NodeBoxKey.pubkey: box_pubkey}
             ).execute()
+        else:
+            # A replacement PC without a box key must not get replies sealed to the old PC's key.
+            NodeBoxKey.delete().where(NodeBoxKey.node == node).execute()
     hub_pub = signing.public_b64(hub_key)
     answer = {
         "v": protocol.PROTOCOL_VERSION,

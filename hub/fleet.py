@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import segno
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 
 from . import audit
 from .auth import current_user, login_required
@@ -20,6 +20,8 @@ from .models import ForkAlert, Node, Village
 bp = Blueprint("fleet", __name__, url_prefix="/fleet")
 
 SILENT_DAYS_DEFAULT = 3
+# Beyond this the node's printed receipt times are visibly wrong: worth a phone call to the village.
+CLOCK_SKEW_S = 300
 MAX_CODE_HOURS = 168
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f<>]")
 
@@ -32,7 +34,7 @@ class FleetError(ValueError):
 class Alert:
     """Something about a node the supervisor must look at."""
 
-    kind: str  # fork | silent | never
+    kind: str  # fork | silent | never | clock
     village: str
     message: str
     since: datetime | None
@@ -59,7 +61,7 @@ def fleet_rows() -> list[dict[str, Any]]:
 
 
 def alerts(days: int, at: datetime | None = None) -> list[Alert]:
-    """Unresolved forks, active nodes silent for more than `days`, and nodes never heard from."""
+    """Unresolved forks, active nodes silent for more than `days` or never heard from, and skewed clocks."""
     at = at or now()
     out: list[Alert] = []
     for fork in ForkAlert.select(ForkAlert, Node, Village).join(Node).join(Village).where(
@@ -76,6 +78,11 @@ def alerts(days: int, at: datetime | None = None) -> list[Alert]:
         elif node.last_sync_at < limit:
             quiet = (at - node.last_sync_at).days
             out.append(Alert("silent", node.village.name, f"已 {quiet} 天未同步（超过 {days} 天）", node.last_sync_at))
+        if node.clock_offset_s is not None and abs(node.clock_offset_s) > CLOCK_SKEW_S:
+            way = "快" if node.clock_offset_s > 0 else "慢"
+            out.append(Alert("clock", node.village.name,
+                             f"电脑时钟{way}了约 {abs(node.clock_offset_s) // 60} 分钟，请校准（记录以序号为准，不受影响）",
+                             node.last_sync_at))
     return out
 
 
@@ -137,8 +144,11 @@ def code() -> Any:
         audit.record(user.username, "node.code_refused", village.strip()[:100], {"reason": message})
         return _render(code=None, error=message), 400
     link = enrol_link(request.host_url, issued)
-    return _render(code={"village": village.strip(), "code": issued, "qr": qr_data_uri(link), "link": link,
-                         "hours": hours})
+    resp = make_response(_render(code={"village": village.strip(), "code": issued, "qr": qr_data_uri(link),
+                                       "link": link, "hours": hours}))
+    # A live one-time code must not linger in a browser or proxy cache.
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.post("/revoke")

@@ -6,6 +6,8 @@ from typing import Any
 
 from shared import protocol
 
+from .attachments import ERRORS as ATTACHMENT_ERRORS
+
 # Protocol JSON has no floats (shared.encoding refuses them), so free-form data is this.
 JSON_VALUE = {
     "nullable": True,
@@ -116,64 +118,63 @@ SIGNED_RESPONSE = {
 }
 
 
-ATTACHMENT_BODY = {
+CHUNK_BODY = {
     "type": "object",
-    "required": ["v", "kind", "node_id", "sha256", "offset", "data"],
+    "required": ["v", "kind", "node_id", "nonce", "node_clock", "sha256", "offset", "data"],
     "properties": {
         "v": _COMMON["v"],
-        "kind": {"type": "string", "enum": ["attachment"]},
         "node_id": _COMMON["node_id"],
-        "nonce": {"type": "string", "maxLength": 40},
         "node_clock": _COMMON["node_clock"],
+        "kind": {"type": "string", "enum": ["attachment"]},
+        "nonce": {"type": "string", "maxLength": 40},
         "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
         "offset": {"type": "integer", "minimum": 0},
-        "data": {"type": "string", "format": "byte", "description": "base64 bytes from offset; empty asks "
-                 "how many bytes the hub holds"},
+        "data": {"type": "string", "description": "base64 bytes from offset; empty asks for the hub's offset"},
     },
     "additionalProperties": False,
 }
 
-ATTACHMENT_ENVELOPE = {
+CHUNK_ENVELOPE = {
     "type": "object",
     "required": ["body", "sig"],
-    "properties": {"body": {"$ref": "#/components/schemas/AttachmentBody"}, "sig": {"type": "string"}},
+    "properties": {"body": CHUNK_BODY, "sig": ENVELOPE["properties"]["sig"]},
     "additionalProperties": False,
 }
 
-ATTACHMENT_STATUS = {
+ATTACHMENT_STATUS_BODY = {
     "type": "object",
-    "required": ["body", "sig"],
+    "required": ["v", "kind", "node_id", "request_hash", "hub_time", "sha256", "offset", "size", "complete"],
     "properties": {
-        "sig": {"type": "string"},
-        "body": {
+        "v": {"type": "integer"},
+        "kind": {"type": "string", "enum": ["attachment_status"]},
+        "node_id": {"type": "string"},
+        "request_hash": {"type": "string"},
+        "hub_time": {"type": "string"},
+        "sha256": {"type": "string"},
+        "offset": {"type": "integer", "minimum": 0, "description": "bytes the hub holds; send from here"},
+        "size": {"type": "integer", "minimum": 0},
+        "complete": {"type": "boolean", "description": "all bytes held and the SHA-256 verified"},
+        "error": {
             "type": "object",
-            "required": ["v", "kind", "node_id", "request_hash", "hub_time", "sha256", "offset", "size", "complete"],
-            "properties": {
-                "v": {"type": "integer"},
-                "kind": {"type": "string", "enum": ["attachment_status"]},
-                "node_id": {"type": "string"},
-                "request_hash": {"type": "string"},
-                "hub_time": {"type": "string"},
-                "sha256": {"type": "string"},
-                "offset": {"type": "integer", "minimum": 0},
-                "size": {"type": "integer", "minimum": 0},
-                "complete": {"type": "boolean"},
-                "error": {"type": "object", "required": ["code", "message"],
-                          "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
-            },
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string", "enum": sorted(set(protocol.ERRORS) | set(ATTACHMENT_ERRORS))},
+                           "message": {"type": "string"}},
         },
     },
 }
 
 
 def _attachment_responses(*codes: int) -> dict[str, Any]:
-    # Refusals before the message is read (size, content type, deflate) come in the sync shape.
-    out: dict[str, Any] = {}
-    for code in codes:
-        schema = ATTACHMENT_STATUS if code == 200 else {"anyOf": [ATTACHMENT_STATUS, SIGNED_RESPONSE]}
-        out[str(code)] = {"description": "signed attachment status" if code == 200 else "signed refusal",
-                          "content": {"application/json": {"schema": schema}}}
-    return out
+    # Unreadable bodies are refused before the attachment handler, with the generic response body.
+    schema = {"type": "object", "required": ["body", "sig"],
+              "properties": {"body": {"anyOf": [ATTACHMENT_STATUS_BODY, RESPONSE_BODY]}, "sig": {"type": "string"}}}
+    return {
+        str(code): {
+            "description": "signed status" if code == 200 else "signed refusal (body.error says why)",
+            "content": {"application/json": {"schema": schema}},
+        }
+        for code in codes
+    }
 
 
 def _responses(*codes: int) -> dict[str, Any]:
@@ -212,8 +213,7 @@ def spec() -> dict[str, Any]:
                                "(empty data); the answer says how many bytes the hub holds",
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": {
-                            "$ref": "#/components/schemas/AttachmentEnvelope"}}},
+                        "content": {"application/json": {"schema": CHUNK_ENVELOPE}},
                     },
                     "responses": _attachment_responses(200, 400, 403, 404, 413, 415, 422),
                 }
@@ -263,6 +263,5 @@ def spec() -> dict[str, Any]:
             },
         },
         "components": {"schemas": {"Envelope": ENVELOPE, "BatchBody": BATCH_BODY, "PollBody": POLL_BODY, "Event": EVENT,
-                                   "JsonValue": JSON_VALUE,
-                                   "AttachmentBody": ATTACHMENT_BODY, "AttachmentEnvelope": ATTACHMENT_ENVELOPE, "ResponseBody": RESPONSE_BODY}},
+                                   "JsonValue": JSON_VALUE, "ResponseBody": RESPONSE_BODY}},
     }

@@ -18,7 +18,7 @@ from .auth import login_required
 from .catalogue_store import current as current_catalogue
 from .clock import today
 from .models import Case, Village
-from .sweep import effective_due, last_sweep, open_cases
+from .sweep import case_urgency, effective_due, last_sweep, open_cases
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 
@@ -67,28 +67,33 @@ def labels_for(by: str) -> dict[str, str]:
     return {}
 
 
-def report(start: date | None, end: date | None, by: str) -> tuple[figures.Figures, list[figures.Figures]]:
-    """Totals and grouped lines for a period."""
-    rows = figures.load_rows(start, end)
-    cal, on = deadlines.calendar(), today()
+def report(rows: list[figures.CaseRow], by: str, cal: Any) -> tuple[figures.Figures, list[figures.Figures]]:
+    """Totals and grouped lines over rows already loaded (one calendar, so each day is looked up once)."""
+    on = today()
     return figures.summarise(rows, cal, on), figures.grouped(rows, by, cal, on, labels_for(by))
 
 
 def watch_lists() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Open cases that are overdue (red) and near due (yellow), most urgent first."""
+    """Open cases that are overdue (red) and near due (yellow), most urgent first.
+
+    Coloured live rather than read from the last sweep, so the lists are right even if the
+    scheduler has stopped (the dashboard shows when it last ran).
+    """
     cal, on, cat = deadlines.calendar(), today(), current_catalogue()
     red, yellow = [], []
-    query = open_cases().join(Village).switch(Case).where(Case.urgency.in_(["yellow", "red"]))
-    for c in query.order_by(Case.deadline):
+    for c in open_cases().select(Case, Village.name).join(Village).order_by(Case.deadline, Case.received_at):
+        colour = case_urgency(c, cal, on)
+        if colour == "green":
+            continue
         due = effective_due(c, cal, on)
+        item = cat.item(c.item_code)
         line = {
-            "receipt_code": c.receipt_code, "item": cat.item(c.item_code)["name"] if cat.item(c.item_code) else c.item_code,
+            "receipt_code": c.receipt_code, "item": item["name"] if item else c.item_code,
             "window": cat.window_name(c.window), "village": c.village.name, "applicant": mask_name(c.applicant_name),
             "assignee": c.assignee or "未分配", "state": states.LABELS.get(c.state, c.state),
-            "received_on": c.received_on, "due": due,
-            "days": _days_left(cal, on, due),
+            "received_on": c.received_on, "due": due, "days": _days_left(cal, on, due),
         }
-        (red if c.urgency == "red" else yellow).append(line)
+        (red if colour == "red" else yellow).append(line)
     return red, yellow
 
 
@@ -123,9 +128,9 @@ def dashboard() -> Any:
         return render_template("supervision/dashboard.html", error=str(exc), total=None, lines=[], by="window",
                                groups=figures.GROUPS, columns=COLUMNS, charts=[], red=[], yellow=[],
                                period={}, sweep=last_sweep(), percent=figures.percent), 400
-    total, lines = report(start, end, by)
-    months = figures.grouped(figures.load_rows(start, end), "month", deadlines.calendar(), today()) \
-        if by != "month" else lines
+    rows, cal = figures.load_rows(start, end), deadlines.calendar()
+    total, lines = report(rows, by, cal)
+    months = figures.grouped(rows, "month", cal, today()) if by != "month" else lines
     red, yellow = watch_lists()
     return render_template(
         "supervision/dashboard.html", error=None, total=total, lines=lines, by=by, groups=figures.GROUPS,
@@ -143,15 +148,14 @@ def watch() -> Any:
     return render_template("supervision/watch.html", red=red, yellow=yellow, sweep=last_sweep())
 
 
-def _export_rows(by: str) -> tuple[list[str], list[list[Any]]]:
-    start, end, _ = filters()
-    total, lines = report(start, end, by)
+def _export_rows(rows: list[figures.CaseRow], by: str, cal: Any) -> tuple[list[str], list[list[Any]]]:
+    total, lines = report(rows, by, cal)
     header = [title for _, title in COLUMNS]
-    rows = []
+    out = []
     for fig in [*lines, total]:
         d = fig.as_dict()
-        rows.append([_cell(k, d[k]) for k, _ in COLUMNS])
-    return header, rows
+        out.append([_cell(k, d[k]) for k, _ in COLUMNS])
+    return header, out
 
 
 def _cell(key: str, value: Any) -> Any:
@@ -167,10 +171,10 @@ def _cell(key: str, value: Any) -> Any:
 def export_csv() -> Any:
     """The report as CSV (UTF-8 with BOM so Excel opens the Chinese correctly)."""
     try:
-        by = filters()[2]
-        header, rows = _export_rows(by)
+        start, end, by = filters()
     except BadFilter as exc:
         return Response(str(exc), status=400, mimetype="text/plain")
+    header, rows = _export_rows(figures.load_rows(start, end), by, deadlines.calendar())
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(header)
@@ -184,10 +188,11 @@ def export_csv() -> Any:
 def export_xlsx() -> Any:
     """The report as an Excel workbook: one sheet per grouping, plus the overdue and near-due lists."""
     try:
-        filters()
-        sheets = {by: _export_rows(by) for by in figures.GROUPS}
+        start, end, _ = filters()
     except BadFilter as exc:
         return Response(str(exc), status=400, mimetype="text/plain")
+    rows, cal = figures.load_rows(start, end), deadlines.calendar()
+    sheets = {by: _export_rows(rows, by, cal) for by in figures.GROUPS}
     wb = Workbook()
     wb.remove(wb.active)
     for by, (header, rows) in sheets.items():

@@ -7,9 +7,11 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from shared import states
+from shared.chunks import MAX_ATTACHMENT_BYTES
 from shared.receipt_codes import normalise
 
 from . import meta, scheduler
+from .attachments import for_request
 from .auth import current_clerk, login_required
 from .capture import add_event, catalogue, now, release_held
 from .capture_views import stored_request
@@ -102,12 +104,21 @@ def outstanding(req: Request) -> list[str]:
 @login_required
 def detail(code: str) -> Any:
     """One request: what was captured, its timeline and the hub's latest status."""
-    req = stored_request(code)
+    return render_detail(stored_request(code))
+
+
+def render_detail(req: Request, status: int = 200, **extra: Any) -> tuple[str, int]:
+    """The detail page of a request; `extra` carries a form's error back next to that form."""
     cat = catalogue()
     item = cat.item(req.item_code) or {}
     owed = outstanding(req)
+    materials = item.get("materials", [])
     return render_template(
         "request_detail.html", req=req, item=item, events=timeline(req), last_sync=meta.get("last_sync_ok"),
+        attachments=for_request(req.request_id), materials=materials,
+        material_name={m["code"]: m["name"] for m in materials},
+        can_attach=req.state != states.HELD and not req.purged, attach_limit_mb=MAX_ATTACHMENT_BYTES // 1024 // 1024,
+        **extra,
         brought_names=cat.material_names(req.item_code, req.materials_brought),
         missing_names=cat.material_names(req.item_code, req.materials_missing),
         owed=[m for m in item.get("materials", []) if m["code"] in owed] or
@@ -116,7 +127,7 @@ def detail(code: str) -> Any:
         can_add=req.state not in (states.HELD,) and not states.is_terminal(req.state),
         can_withdraw=states.can_transition(req.state, states.WITHDRAWN),
         can_feedback=req.state not in (states.HELD, states.INVALID, states.WITHDRAWN),
-    )
+    ), status
 
 
 def _clerk_name() -> str:

@@ -10,6 +10,7 @@ from flask import Blueprint, Flask, current_app, flash, redirect, render_templat
 from shared import encoding, protocol, signing
 
 from . import meta, outbox, scheduler
+from .attachments import pending_summary
 from .auth import login_required
 from .capture import now
 from .db import database
@@ -70,6 +71,7 @@ def panel_facts() -> dict[str, Any]:
     queued = Event.select().where(Event.result.is_null() & ~Event.quarantined)
     pending = outbox.pending_batch()
     hub_pub = meta.get("hub_pubkey")
+    att_count, att_bytes = pending_summary()
     running = scheduler._scheduler is not None  # noqa: SLF001 - read-only peek for the panel
     return {
         "enrolled": bool(meta.get("hub_url")),
@@ -87,6 +89,8 @@ def panel_facts() -> dict[str, Any]:
         "fingerprint": signing.fingerprint(hub_pub) if hub_pub else None,
         "quarantined": list(Event.select().where(Event.quarantined).order_by(Event.id)),
         "acked_seq": meta.get("acked_seq", 0),
+        "attachments_pending": att_count,
+        "attachments_pending_kb": (att_bytes + 1023) // 1024,
         "now": protocol.iso(protocol.utcnow()),
     }
 

@@ -33,7 +33,7 @@ def local_time(value: Any) -> str:
 
 def init_app(app: Flask) -> None:
     """Register the page blueprints and the helpers their templates use."""
-    from . import auth, capture_views, notices, requests_views, status_page, sync_panel
+    from . import attachment_views, auth, bundle_views, capture_views, notices, requests_views, status_page, sync_panel
 
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["code"] = format_code
@@ -44,5 +44,6 @@ def init_app(app: Flask) -> None:
     def _not_found(exc: Exception) -> tuple[str, int]:
         return render_template("error.html", title="没有找到", message="没有这个页面或这个回执码。"), 404
 
-    for bp in (auth.bp, capture_views.bp, requests_views.bp, notices.bp, status_page.bp, sync_panel.bp):
+    for bp in (auth.bp, capture_views.bp, requests_views.bp, notices.bp, status_page.bp, sync_panel.bp,
+               attachment_views.bp, bundle_views.bp):
         app.register_blueprint(bp)

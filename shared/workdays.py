@@ -56,18 +56,26 @@ class WorkCalendar:
         if both:
             days = ", ".join(sorted(d.isoformat() for d in both))
             raise ValueError(f"days both holiday and working day: {days}")
+        # The package's lookup is slow next to a dict; reports ask about the same days thousands of times.
+        self._known: dict[date, bool] = {}
 
     def is_workday(self, d: date) -> bool:
         """Return True if d is a working day."""
         d = _as_date(d)
+        known = self._known.get(d)
+        if known is not None:
+            return known
         if d in self.extra_workdays:
-            return True
-        if d in self.extra_holidays:
-            return False
-        try:
-            return bool(chinese_calendar.is_workday(d))
-        except NotImplementedError:
-            return d.weekday() < 5
+            answer = True
+        elif d in self.extra_holidays:
+            answer = False
+        else:
+            try:
+                answer = bool(chinese_calendar.is_workday(d))
+            except NotImplementedError:
+                answer = d.weekday() < 5
+        self._known[d] = answer
+        return answer
 
     def add_workdays(self, start: date, n: int) -> date:
         """Return the nth working day after start; for n=0, start itself or the next working day."""

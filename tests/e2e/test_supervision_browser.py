@@ -139,10 +139,14 @@ def test_supervisor_dashboard_and_fleet_in_chromium(tmp_path: Path) -> None:
             assert qr_width > 0  # the data: URI QR code rendered under the page's CSP
             assert "已停用" in page.inner_text("table.fleet")
             page.screenshot(path=str(SHOTS / "hub-fleet.png"), full_page=True)
+            page.goto(f"{hub.url}/supervision/audit")
+            trail = page.content()
+            assert "哈希链完整" in trail and "新建账号" in trail and "停用代办点" in trail and "同步批次入库" in trail
             assert problems == []
             browser.close()
         assert (SHOTS / "hub-dashboard.png").stat().st_size > 10_000
-        assert "审计日志完好" in hub.cli("verify-audit").stdout
+        verified = hub.cli("verify-audit").stdout
+        assert "审计日志完好" in verified  # staff.created, codes, enrolments, batches, actions, logins, revoke
     finally:
         node.stop()
         hub.stop()

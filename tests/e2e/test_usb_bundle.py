@@ -26,10 +26,6 @@ def test_usb_round_trip_with_real_processes(tmp_path: Path) -> None:
     scan = tmp_path / "site.jpg"
     scan.write_bytes(photo(2400, 1800))
     assert "已添加附件" in node.cli("attach", code, str(scan), "--material", "M-DESIGN").stdout
-    bad = tmp_path / "notes.jpg"
-    bad.write_text("这不是图片", encoding="utf-8")
-    refused = node.cli("attach", code, str(bad), check=False)
-    assert refused.returncode == 2 and "不是可识别的图片" in refused.stderr
 
     usb = tmp_path / "usb"
     usb.mkdir()
@@ -42,12 +38,7 @@ def test_usb_round_trip_with_real_processes(tmp_path: Path) -> None:
     again = hub.cli("import-bundle", str(usb / "up1.daiban"), "--out", str(usb / "down1b.daiban"))
     assert "导入过" in again.stdout and "未做任何更改" in again.stdout
 
-    tampered = bytearray((usb / "up1.daiban").read_bytes())
-    tampered[len(tampered) // 2] ^= 0x01
-    (usb / "bad.daiban").write_bytes(bytes(tampered))
-    refused = hub.cli("import-bundle", str(usb / "bad.daiban"), "--out", str(usb / "x.daiban"), check=False)
-    assert refused.returncode == 1 and "导入失败" in refused.stderr and not (usb / "x.daiban").exists()
-
+    # (Tampered, foreign and replayed replies are refused in tests/node/test_bundles.py.)
     # The window accepts the case while the hub is still offline for the village.
     assert "受理" in hub.cli("act", code, "accept").stdout
 

@@ -57,3 +57,22 @@ def test_attachment_for_unknown_request_is_refused(sim: NodeSim) -> None:
     resp = sim.send(sim.events(announced(protocol.new_id())))
     assert resp["ack"]["results"][0]["code"] == "unknown_request"
     assert Attachment.select().count() == 0
+
+
+def test_replacement_without_box_key_drops_the_old_one(hub_client) -> None:  # type: ignore[no-untyped-def]
+    from hub.enrolment import revoke
+    from hub.models import NodeBoxKey
+    from shared import bundle, encoding, signing
+
+    def enrol(box: str | None) -> int:
+        msg = {"v": 1, "code": issue_code("桃源村"), "pubkey": signing.public_b64(signing.generate_key())}
+        if box:
+            msg["box_pubkey"] = box
+        return hub_client.post("/api/v1/enroll", data=encoding.canonical(msg),
+                               content_type="application/json").status_code
+
+    assert enrol(bundle.box_public_b64(bundle.generate_box_key())) == 200
+    assert NodeBoxKey.select().count() == 1
+    revoke("桃源村")
+    assert enrol(None) == 200
+    assert NodeBoxKey.select().count() == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -63,9 +62,9 @@ def test_refused_actions_leave_an_attempt_and_nothing_else(hub_client, sim: Node
     _, raw = sim.batch(sim.events(captured(sim)), key=signing.generate_key())
     status, _ = sim.post(raw)
     assert status == 403 and AuditEntry.select().count() == before
-    # A login without a CSRF token never reaches the password check; a wrong password is kept.
+    # A login without a CSRF token never reaches the password check, but the attempt is kept.
     assert hub_client.post("/login", data={"username": "nobody", "password": "x"}).status_code == 400
-    assert AuditEntry.select().count() == before
+    assert AuditEntry.select().count() == before + 1 and actions()[-1] == "csrf.refused"
     token = csrf_of(hub_client.get("/login").get_data(as_text=True))
     assert hub_client.post("/login", data={"username": "nobody", "password": "x", "csrf_token": token}).status_code == 401
     assert actions()[-1] == "auth.login_failed"
@@ -122,3 +121,14 @@ def test_audit_page_supervisor_only_and_shows_break(hub_app, sim: NodeSim) -> No
     AuditEntry.update(target="改过").where(AuditEntry.seq == 1).execute()
     page = sup.get("/supervision/audit").get_data(as_text=True)
     assert "哈希链在第 1 条断开" in page
+
+
+def test_duty_changes_are_audited(hub_app) -> None:  # type: ignore[no-untyped-def]
+    client = hub_app.test_client()
+    login_as(client, "staff")
+    page = client.get("/console/staff").get_data(as_text=True)
+    resp = client.post("/console/staff", data={"csrf_token": csrf_of(page), "username": "staff1", "on_duty": "0"})
+    assert resp.status_code == 302
+    last = AuditEntry.select().order_by(AuditEntry.seq.desc()).get()
+    assert (last.action, last.actor, last.target, last.detail["on_duty"]) == ("staff.duty", "staff1", "staff1", False)
+    assert audit.verify()[1] is None

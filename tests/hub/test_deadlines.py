@@ -11,9 +11,9 @@ from datetime import date, datetime
 import pytest
 
 from hub import cases, deadlines
-from hub.catalogue_admin import change_calendar
+from hub.holidays import change_calendar
 from hub.enrolment import issue_code
-from hub.models import Case, CaseAlert
+from hub.models import Case, CaseAlert, HubEvent
 from hub.sweep import run_sweep
 from tests.hub.pages import captured, hub_time, supplemented
 from tests.nodesim import NodeSim
@@ -112,17 +112,16 @@ def test_admin_holidays_for_years_the_package_does_not_know(hub_app) -> None:  #
     assert cal.add_workdays(date(2027, 2, 5), 2) == date(2027, 2, 11)
 
 
-@pytest.mark.parametrize("day,kind,op,message", [
-    ("2027-13-01", "holiday", "add", "日期格式"),
-    ("", "holiday", "add", "日期格式"),
-    ("1999-01-01", "holiday", "add", "年份"),
-    ("2027-02-08", "weekend", "add", "请求无效"),
-    ("2027-02-08", "holiday", "remove", "不在"),
-])
-def test_bad_calendar_edits_refused_and_nothing_stored(hub_app, day: str, kind: str, op: str,  # type: ignore[no-untyped-def]
-                                                       message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        change_calendar(day, kind, op, "admin")
+def test_bad_calendar_edits_refused_and_nothing_stored(hub_app) -> None:  # type: ignore[no-untyped-def]
+    for day, kind, op, message in [
+        ("2027-13-01", "holiday", "add", "日期格式"),
+        ("", "holiday", "add", "日期格式"),
+        ("1999-01-01", "holiday", "add", "年份"),
+        ("2027-02-08", "weekend", "add", "请求无效"),
+        ("2027-02-08", "holiday", "remove", "不在"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            change_calendar(day, kind, op, "admin")
     assert deadlines.calendar().extra_holidays == frozenset()
 
 
@@ -132,3 +131,29 @@ def test_day_cannot_be_both_holiday_and_workday(hub_app) -> None:  # type: ignor
         change_calendar("2027-02-08", "workday", "add", "admin")
     cal = deadlines.calendar()
     assert cal.extra_workdays == frozenset() and cal.extra_holidays == {date(2027, 2, 8)}
+
+
+def test_new_holiday_moves_running_cases_and_tells_the_village(sim: NodeSim) -> None:
+    # 2027 is beyond the package: Mon–Fri. JF-03 (10 working days) received Mon 2027-02-01 → due Mon Feb 15.
+    early = receive(sim, "2027-02-01", item="JF-03")
+    assert early.deadline == date(2027, 2, 15)
+    late = receive(sim, "2027-02-16", item="JF-03")  # received after the new holidays: not touched
+    paused = receive(sim, "2027-02-01", item="JF-03")
+    with hub_time(at("2027-02-02")):
+        cases.act(early.receipt_code, "accept", "li", note="请按时到窗口领取")
+        cases.act(paused.receipt_code, "ask_materials", "li", missing=["M-PHOTOS"])
+    cursor = HubEvent.select().where(HubEvent.node == sim.node_id).count()
+    with hub_time(at("2027-02-03")):
+        for d in ("2027-02-08", "2027-02-09", "2027-02-10"):
+            change_calendar(d, "holiday", "add", "admin")
+        message = change_calendar("2027-02-06", "workday", "add", "admin")  # Saturday: one back
+    assert "到期日已相应调整" in message
+    assert Case.get_by_id(early.request_id).deadline == date(2027, 2, 17)  # +3 holidays −1 make-up day
+    assert Case.get_by_id(late.request_id).deadline == late.deadline
+    assert Case.get_by_id(paused.request_id).deadline == paused.deadline  # recounted when the clock restarts
+    updates = [u for u in sim.poll(cursor=cursor)["updates"] if u["request_id"] == early.request_id]
+    assert updates[-1]["deadline"] == "2027-02-17" and updates[-1]["action"] == "deadline_moved"
+    assert updates[-1]["note"] == "请按时到窗口领取" and updates[-1]["state"] == "accepted"
+    with hub_time(at("2027-02-04")):
+        change_calendar("2027-02-10", "holiday", "remove", "admin")
+    assert Case.get_by_id(early.request_id).deadline == date(2027, 2, 16)

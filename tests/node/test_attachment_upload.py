@@ -128,3 +128,19 @@ def test_unknown_hash_and_foreign_key_are_refused(linked: Linked) -> None:
     status, body = _send(linked, chunk_body(node_id, "a" * 64, 0, b"abc"), key=signing.generate_key())
     assert status == 403 and body["error"]["code"] == "bad_signature"
     assert not (Path(linked.hub_app.config["DATA_DIR"]) / "attachments").exists()
+
+
+def test_many_drops_never_send_a_byte_twice(linked: Linked) -> None:
+    att = add_scan(linked)
+    total = 0
+    for _ in range(20):
+        # Each round: the query and one chunk are answered, the next chunk arrives but its answer is lost.
+        dropping = DroppingTransport(linked.hub_app.test_client(), ATTACHMENT_PATH, drop_after=2)
+        try:
+            linked.client(dropping).round()
+            total += sum(n for _, n in chunk_offsets(dropping))
+            break
+        except TransportError:
+            total += sum(n for _, n in chunk_offsets(dropping))
+    assert hub_row(att.sha256).received is True
+    assert total == att.size  # every byte crossed the link exactly once

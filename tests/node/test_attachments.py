@@ -25,8 +25,6 @@ def receipt(node_app) -> str:  # type: ignore[no-untyped-def]
 
 
 def stored_files(node_app) -> list:  # type: ignore[no-untyped-def]
-    from pathlib import Path
-
     return sorted((Path(node_app.config["DATA_DIR"]) / "attachments").rglob("*.jpg"))
 
 
