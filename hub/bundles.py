@@ -16,6 +16,7 @@ from .attachments import store_complete
 from .clock import now
 from .db import database
 from .ingest import handle_sync
+from .keys import rotation_chain
 from .models import BundleImport, Node, NodeBoxKey
 
 
@@ -83,7 +84,8 @@ def import_bundle(raw: bytes, data_dir: str | Path, hub_key: Ed25519PrivateKey,
             held[sha] = store_complete(data_dir, node, sha, data)
     response = bundle.seal({"responses": responses, "attachments": held}, direction=bundle.TO_NODE,
                            sender="hub", recipient=node.node_id, recipient_box_pub=box_row.pubkey,
-                           signing_key=hub_key, in_reply_to=opened.header["bundle_id"])
+                           signing_key=hub_key, in_reply_to=opened.header["bundle_id"],
+                           extra_header={"key_rotation": chain} if (chain := rotation_chain()) else None)
     with database.atomic():
         BundleImport.create(bundle_id=opened.header["bundle_id"][:40], node=node, imported_at=now(),
                             messages=len(raws), response=response)

@@ -19,6 +19,7 @@ from . import meta
 from .capture import add_event, now
 from .db import database
 from .models import Attachment, Event, Request
+from .hubkey import verify_hub
 from .transport import RefusedError, Transport, TrustError
 
 MAX_SIDE = 1600
@@ -161,7 +162,7 @@ def _exchange(transport: Transport, key: Ed25519PrivateKey, body: dict[str, Any]
         resp, sig = protocol.open_envelope(raw)
     except protocol.ProtocolError as exc:
         raise RefusedError(f"中心回复无法识别（HTTP {status}）", "bad_response") from exc
-    if not protocol.verify_body(meta.get("hub_pubkey", ""), resp, sig):
+    if not verify_hub(resp, sig):
         raise TrustError("中心回复的签名无效，未采用（可能被冒充或篡改）", "bad_hub_signature")
     if resp.get("request_hash") not in (protocol.body_hash(body), ""):
         raise TrustError("中心回复与本次请求不对应，未采用", "mismatched_response")

@@ -167,8 +167,11 @@ def import_response(raw: bytes, key: Ed25519PrivateKey, box: X25519PrivateKey) -
     """Verify and apply the hub's response bundle once; BundleError (nothing changed) when it cannot be used."""
     node_id = meta.get("node_id")
     try:
+        # A hub key rotated since our last contact is accepted only along the chain the old key signed.
+        header, _ = bundle.read_header(raw)
+        sender = protocol.follow_rotations(meta.get("hub_pubkey", ""), header.get("key_rotation"))
         opened = bundle.open_bundle(raw, direction=bundle.TO_NODE, recipient=node_id, box_key=box,
-                                    sender_pubkey=meta.get("hub_pubkey", ""))
+                                    sender_pubkey=sender)
     except BundleError as exc:
         if exc.code == "wrong_recipient":
             raise BundleError("wrong_recipient", "此回复包是发给其他代办点的，未导入") from exc

@@ -182,7 +182,12 @@ def run(host: str, port: int, no_sync: bool) -> None:
     """Serve the clerk's app with waitress and sync in the background."""
     from waitress import serve
 
+    from shared import jsonlog
+
     from . import scheduler
+
+    if os.environ.get("DAIBAN_NODE_LOG_FORMAT"):
+        jsonlog.configure(os.environ["DAIBAN_NODE_LOG_FORMAT"], os.environ.get("DAIBAN_NODE_LOG_LEVEL", "INFO"))
 
     app = _open()
     if not no_sync:

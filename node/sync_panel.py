@@ -30,9 +30,10 @@ def sync_client(app: Flask) -> SyncClient | None:
     if client is None:
         with database.connection_context():
             hub_url = meta.get("hub_url")
+            pin = meta.get("hub_cert_sha256")
         if not hub_url:
             return None
-        client = SyncClient(HttpTransport(hub_url), app.extensions["daiban_node_key"])
+        client = SyncClient(HttpTransport(hub_url, pin=pin), app.extensions["daiban_node_key"])
         app.extensions["daiban_sync_client"] = client
     return client
 

@@ -120,8 +120,13 @@ def seal(
     signing_key: Ed25519PrivateKey,
     bundle_id: str | None = None,
     in_reply_to: str | None = None,
+    extra_header: dict[str, Any] | None = None,
 ) -> bytes:
-    """Encrypt payload to the recipient's box key, sign the whole header, return the file bytes."""
+    """Encrypt payload to the recipient's box key, sign the whole header, return the file bytes.
+
+    extra_header adds signed, unencrypted fields (the hub's key rotation chain, which the
+    node must read before it can check the signature).
+    """
     eph = generate_box_key()
     epk = base64.b64decode(box_public_b64(eph))
     rcpt = load_box_public(recipient_box_pub)
@@ -140,6 +145,8 @@ def seal(
         "epk": _b64(epk),
         "nonce": _b64(nonce),
     }
+    for k, v in (extra_header or {}).items():
+        header.setdefault(k, v)
     plain = encoding.compress(encoding.canonical(payload))
     header["ct"] = _b64(ChaCha20Poly1305(key).encrypt(nonce, plain, _aad(header)))
     return encoding.canonical({"body": header, "sig": signing.sign(signing_key, encoding.canonical(header))})

@@ -28,7 +28,7 @@ $ErrorActionPreference = "Stop"
 $TaskName = "DaibanNode"
 
 function Fail([string]$Message) {
-    Write-Error "安装失败：$Message"
+    Write-Host "安装失败：$Message" -ForegroundColor Red
     exit 1
 }
 

@@ -31,6 +31,7 @@ def test_rotation_reaches_nodes_and_an_unsigned_key_change_is_refused(tmp_path: 
     hub = support.make_hub(tmp_path).start()
     try:
         node, _ = support.make_node(tmp_path, "n1", hub, "桃源村")
+        usb_node, _ = support.make_node(tmp_path, "n2", hub, "杏花村")  # syncs only by USB stick later
         first_key = node_meta(node, "hub_pubkey")
         capture(node, tmp_path, "张一")
         assert "同步完成" in node.cli("sync").stdout
@@ -46,6 +47,14 @@ def test_rotation_reaches_nodes_and_an_unsigned_key_change_is_refused(tmp_path: 
         assert new_key != first_key
         assert new_key == signing.public_b64(signing.load_private_key(hub.data_dir / "hub_key.pem"))
         assert hub_rows(hub, "SELECT count(*) FROM \"case\"")[0][0] == 2
+
+        # A village that only syncs by USB learns the new key from the response bundle.
+        capture(usb_node, tmp_path, "李一")
+        usb_node.cli("export-bundle", str(tmp_path / "up.bundle"))
+        hub.cli("import-bundle", str(tmp_path / "up.bundle"), "--out", str(tmp_path / "down.bundle"))
+        assert "已导入回复包" in usb_node.cli("import-bundle", str(tmp_path / "down.bundle")).stdout
+        assert node_meta(usb_node, "hub_pubkey") == new_key
+        assert hub_rows(hub, "SELECT count(*) FROM \"case\"")[0][0] == 3
 
         # Someone swaps the hub key without a rotation (a stolen identity, a botched restore).
         hub.stop()

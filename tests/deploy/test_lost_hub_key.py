@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from tests import support
@@ -14,12 +15,15 @@ def test_lost_hub_key_recovered_by_re_enrolling_nodes(tmp_path: Path) -> None:
         node, _ = support.make_node(tmp_path, "n1", hub, "桃源村")
         capture(node, tmp_path, "孙一")
         node.cli("sync")
+        backup_file = hub.cli("backup", "--out", str(tmp_path / "offsite")).stdout.split("已备份：", 1)[1].strip()
     finally:
         hub.stop()
 
-    # The hub disk died with its key; the database came back from a backup, the key did not.
-    (hub.data_dir / "hub_key.pem").unlink()
-    hub.cli("init")
+    # The hub disk died with its key; the database comes back from the off-site backup, the key does not.
+    shutil.rmtree(hub.data_dir)
+    hub.data_dir.mkdir()
+    out = hub.cli("restore", "--new-key", backup_file).stdout
+    assert "已恢复" in out and "中心密钥指纹" in out
     hub.start()
     try:
         pending = capture(node, tmp_path, "孙二")

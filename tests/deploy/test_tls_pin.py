@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from node.tls_pin import fetch_fingerprint
@@ -31,7 +32,15 @@ def test_pinned_certificate_is_used_and_a_changed_one_refused(tmp_path: Path) ->
         capture(node, tmp_path, "张一")
         assert "同步完成" in node.cli("sync").stdout
         assert hub_rows(hub, 'SELECT count(*) FROM "case"') == [(1,)]
+        # The running node's background sync goes through the same pinned connection.
+        capture(node, tmp_path, "张零")
+        node.start()
+        deadline = time.monotonic() + 60
+        while hub_rows(hub, 'SELECT count(*) FROM "case"') != [(2,)]:
+            assert time.monotonic() < deadline, "background sync over the pinned connection did not arrive"
+            time.sleep(0.2)
     finally:
+        node.stop()
         stop(proc)
 
     # The hub now presents another certificate (a man in the middle, or an unannounced change).
@@ -41,6 +50,6 @@ def test_pinned_certificate_is_used_and_a_changed_one_refused(tmp_path: Path) ->
         capture(node, tmp_path, "张二")
         result = node.cli("sync", check=False)
         assert result.returncode == 1 and "安全证书与注册时不符" in result.stderr
-        assert hub_rows(hub, 'SELECT count(*) FROM "case"') == [(1,)]
+        assert hub_rows(hub, 'SELECT count(*) FROM "case"') == [(2,)]
     finally:
         stop(proc)
