@@ -16,10 +16,11 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "var" / "demo"
+DEMO = Path(os.environ.get("DAIBAN_DEMO_DIR", ROOT / "var" / "demo"))
+PORT = int(os.environ.get("DAIBAN_DEMO_PORT", "8700"))
 DAIBAN = [sys.executable, "-m", "shared.cli"]
-VILLAGES = [("node1", "桃源村", 8701), ("node2", "李家村", 8702)]
-HUB_PORT = 8700
+VILLAGES = [("node1", "桃源村", PORT + 1), ("node2", "李家村", PORT + 2)]
+HUB_PORT = PORT
 
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -79,13 +80,11 @@ def main() -> None:
                 code = run("hub", "--dir", str(hub_dir), "enroll-code", "--village", village).stdout.strip()
                 run("node", "--dir", str(ndir), "enroll", "--hub", f"http://127.0.0.1:{HUB_PORT}", "--code", code)
                 pw = secrets.token_urlsafe(9)
-                clerk = run("node", "--dir", str(ndir), "add-clerk", "clerk", "--name", f"{village}代办员",
-                            "--password", pw, check=False)
-                if clerk.returncode == 0:
-                    logins.append(f"  {village} http://127.0.0.1:{port}/  代办员  用户名 clerk  密码 {pw}")
+                run("node", "--dir", str(ndir), "add-clerk", "clerk", "--name", f"{village}代办员", "--password", pw)
+                logins.append(f"  {village} http://127.0.0.1:{port}/  代办员  用户名 clerk  密码 {pw}")
                 logins.append(f"  {village} API token（自动化用）：{token}")
             procs.append(start("node", ndir, port))
-        print("代办演示已启动（Ctrl-C 停止）：")
+        print("代办演示已启动（Ctrl-C 停止）：", flush=True)
         print(f"  乡镇中心  http://127.0.0.1:{HUB_PORT}/   群众查询 http://127.0.0.1:{HUB_PORT}/status")
         for _, village, port in VILLAGES:
             print(f"  {village}  http://127.0.0.1:{port}/")
@@ -94,7 +93,7 @@ def main() -> None:
             with open(os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a", encoding="utf-8") as fh:
                 fh.write("\n".join(logins) + "\n")
         print(f"演示账号（另存于 {saved}，删除 {DEMO} 可重新生成）：")
-        print(saved.read_text(encoding="utf-8") if saved.exists() else "")
+        print(saved.read_text(encoding="utf-8") if saved.exists() else "", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)

@@ -85,6 +85,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def port_is_free(port: int) -> bool:
+    """True when nothing listens on the loopback port."""
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
 def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
     """Poll url until it answers 200 or the deadline passes."""
     deadline = time.monotonic() + timeout

@@ -1,0 +1,46 @@
+"""`make demo`: a hub and two enrolled nodes come up with logins printed, and Ctrl-C stops all three."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import requests
+
+from tests import support
+
+
+def test_demo_starts_three_services_and_stops_on_ctrl_c(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    while True:  # three consecutive free ports
+        base = support.free_port()
+        if base < 65000 and all(support.port_is_free(base + i) for i in (1, 2)):
+            break
+    env = {**os.environ, "DAIBAN_DEMO_DIR": str(tmp_path / "demo"), "DAIBAN_DEMO_PORT": str(base)}
+    proc = subprocess.Popen([sys.executable, "deploy/demo.py"], cwd=support.ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 90
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "API token" in line and "李家村" in line:
+                break
+        out = "".join(lines)
+        assert "代办演示已启动" in out and "用户名 admin" in out and "用户名 clerk" in out, out
+        for port in (base, base + 1, base + 2):
+            assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()["status"] == "ok"
+        nodes = [requests.get(f"http://127.0.0.1:{base + i}/healthz", timeout=5).json() for i in (1, 2)]
+        assert all(n["enrolled"] for n in nodes)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "已停止" in rest
+    for port in (base, base + 1, base + 2):
+        assert support.port_is_free(port)
