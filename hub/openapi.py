@@ -96,6 +96,8 @@ RESPONSE_BODY = {
         "updates": {"type": "array", "items": {"type": "object"}},
         "cursor": {"type": "integer"},
         "more": {"type": "boolean"},
+        "out_seq": {"type": "integer", "description": "end of the hub's log for this village (below the node's "
+                    "cursor only after the hub was restored from a backup: the node rewinds)"},
         "catalogue": {"type": "object"},
         "history": {"type": "array", "items": {"type": "object"}},
         "error": {

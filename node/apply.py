@@ -17,11 +17,12 @@ ATTENTION_ACTIONS = {"accept", "ask_materials", "refuse", "approve", "deny"}
 
 def apply_response(body: dict[str, Any], batch: Batch | None) -> dict[str, int]:
     """Apply one verified response in a single transaction; returns what changed."""
-    counts = {"acked": 0, "refused": 0, "updates": 0}
+    counts = {"acked": 0, "refused": 0, "updates": 0, "rewound": 0}
     with database.atomic():
         ack = body.get("ack")
         if batch is not None and ack and ack.get("batch_hash") == batch.hash:
             counts.update(_apply_ack(batch, ack))
+        counts["rewound"] = _rewind_if_hub_restored(body)
         counts["updates"] = apply_updates(body.get("updates") or [])
         cursor = int(body.get("cursor") or 0)
         if cursor > int(meta.get("cursor", 0)):
@@ -32,6 +33,19 @@ def apply_response(body: dict[str, Any], batch: Batch | None) -> dict[str, int]:
             meta.put("catalogue_version", int(catalogue["version"]))
         _record_success(body)
     return counts
+
+
+def _rewind_if_hub_restored(body: dict[str, Any]) -> int:
+    """A hub restored from a backup numbers its log again from an older end: forget what it forgot.
+
+    Returns 1 when the cursor went back, so the caller polls again.
+    """
+    hub_end = body.get("out_seq")
+    if not isinstance(hub_end, int) or hub_end >= int(meta.get("cursor", 0)):
+        return 0
+    HubUpdate.delete().where(HubUpdate.cseq > hub_end).execute()
+    meta.put("cursor", hub_end)
+    return 1
 
 
 def _record_success(body: dict[str, Any]) -> None:

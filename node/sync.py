@@ -122,8 +122,9 @@ class SyncClient:
             while True:
                 with database.connection_context():
                     resp = self._poll("poll")
-                    report.updates += apply_response(resp, None)["updates"]
-                if not resp.get("more"):
+                    counts = apply_response(resp, None)
+                    report.updates += counts["updates"]
+                if not resp.get("more") and not counts["rewound"]:
                     break
             # After the polls, so a long upload never delays the status the clerk is waiting for.
             report.attachments += upload_pending(self.transport, self.key)

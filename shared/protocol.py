@@ -261,6 +261,7 @@ def response_body(
     catalogue: dict[str, Any] | None = None,
     history: list[dict[str, Any]] | None = None,
     error_body: dict[str, Any] | None = None,
+    out_seq: int | None = None,
 ) -> dict[str, Any]:
     """The hub's signed answer: the ack, where the node stands, and the village's updates."""
     body: dict[str, Any] = {
@@ -282,6 +283,9 @@ def response_body(
         body["history"] = history
     if error_body is not None:
         body["error"] = error_body
+    if out_seq is not None:
+        # The end of the hub's log for this village: below the node's cursor means a restored hub.
+        body["out_seq"] = out_seq
     return body
 
 

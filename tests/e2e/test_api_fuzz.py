@@ -43,7 +43,7 @@ def test_no_server_errors_and_answers_match_the_schema(api_schema) -> None:  # t
     runs = [(op, mode) for op in operations for mode in modes if op.method.upper() == "POST" or mode == modes[0]]
     for operation, mode in runs:
 
-        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(case=operation.as_strategy(generation_mode=mode))
         def fuzz(case) -> None:  # type: ignore[no-untyped-def]
             case.call_and_validate(timeout=10)

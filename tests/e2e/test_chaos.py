@@ -62,9 +62,11 @@ class Worker:
 
     @property
     def alive(self) -> bool:
+        """True while the process runs."""
         return self.proc is not None and self.proc.poll() is None
 
     def send(self, cmd: str) -> None:
+        """One command line to the process."""
         assert self.proc is not None and self.proc.stdin is not None
         self.proc.stdin.write(cmd + "\n")
         self.proc.stdin.flush()
@@ -101,6 +103,7 @@ class Worker:
             out.append(line)
 
     def stop(self) -> None:
+        """End the process cleanly by closing its input."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.stdin.close()  # type: ignore[union-attr]
             try:
@@ -117,6 +120,7 @@ def set_meta(db: Path, key: str, value: object) -> None:
 
 
 def read_meta(conn: sqlite3.Connection) -> dict[str, object]:
+    """Every node meta fact, decoded."""
     return {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
 
 
@@ -132,6 +136,7 @@ class Chaos:
     p_hub_kill: float = 0.01
     p_hub_restart: float = 0.01
     p_act: float = 0.08
+    db_url: str | None = None
     figures: Counter = field(default_factory=Counter)
     confirmed: dict[str, set[str]] = field(default_factory=dict)
 
@@ -140,7 +145,7 @@ class Chaos:
 
         self.rng = random.Random(self.seed)
         self.kill_rng = random.Random(self.seed + 1)
-        self.hub = support.make_hub(self.tmp, os.environ.get("DAIBAN_CHAOS_DB"))
+        self.hub = support.make_hub(self.tmp, self.db_url)
         self.hub.start()
         self.link = FaultLink(self.hub.port, seed=self.seed, rates=dict(self.rates), max_delay=1.5,
                               hold_timeout=2.5, on_forward=self._maybe_kill_hub).start()
@@ -184,6 +189,7 @@ class Chaos:
             self.figures["hub restarts"] += 1
 
     def restart_hub(self, sig: int) -> None:
+        """Stop the hub with sig between requests and start it again."""
         with self._hub_lock:
             self.hub.stop(sig)
             self.hub.start()
@@ -249,7 +255,7 @@ class Chaos:
     def act(self) -> None:
         """A window clerk decides on a case at the hub (the real CLI)."""
         hub_db = self.hub.data_dir / "hub.sqlite3"
-        if os.environ.get("DAIBAN_CHAOS_DB"):
+        if self.db_url:
             return self._act_pg()
         with sqlite3.connect(hub_db, timeout=30) as conn:
             rows = conn.execute(
@@ -260,7 +266,7 @@ class Chaos:
     def _act_pg(self) -> None:
         import psycopg2
 
-        with psycopg2.connect(os.environ["DAIBAN_CHAOS_DB"]) as conn, conn.cursor() as cur:
+        with psycopg2.connect(self.db_url) as conn, conn.cursor() as cur:
             cur.execute('SELECT receipt_code, state, mode FROM "case" WHERE state IN (\'received\', \'accepted\')')
             rows = cur.fetchall()
         self._act_on(rows)
@@ -277,6 +283,7 @@ class Chaos:
     # --- the run --------------------------------------------------------------------
 
     def run(self, rounds: int) -> None:
+        """The seeded stream of captures, syncs, decisions, restarts and kills."""
         names = sorted(self.workers)
         for _ in range(rounds):
             self.figures["rounds"] += 1
@@ -302,9 +309,10 @@ class Chaos:
         self.link.heal()
         with self._hub_lock:
             self.p_hub_kill = 0.0
-        self.ensure_hub()
+        time.sleep(0.1)  # a kill already scheduled by the link fires within 20 ms
         for w in self.workers.values():
             for attempt in range(10):
+                self.ensure_hub()
                 line = self._plain_sync(w)
                 if line.startswith("synced") and self._settled(w):
                     break
@@ -312,6 +320,7 @@ class Chaos:
                 raise AssertionError(f"{w.name} did not converge: {line}")
             # The real CLI agrees: one more round through `daiban node sync` changes nothing.
             w.stop()
+            self.ensure_hub()
             res = support.daiban("node", "--dir", str(w.data_dir), "sync", check=False)
             assert res.returncode == 0, res.stderr
             w.start()
@@ -329,8 +338,10 @@ class Chaos:
         return queued == 0 and pending == 0
 
     def stop(self) -> None:
+        """Stop every process and the link."""
         for w in self.workers.values():
-            w.stop() if w.alive else None
+            if w.alive:
+                w.stop()
         self.link.stop()
         self.hub.stop()
 
@@ -340,7 +351,7 @@ class Chaos:
 
 def hub_rows(chaos: Chaos, sql: str, args: tuple = ()) -> list[tuple]:
     """Rows from the hub database, whichever engine it runs on."""
-    url = os.environ.get("DAIBAN_CHAOS_DB")
+    url = chaos.db_url
     if url:
         import psycopg2
 
@@ -400,7 +411,8 @@ def verify(chaos: Chaos) -> dict[str, int]:
 
 def report(chaos: Chaos, totals: dict[str, int], seconds: float) -> str:
     """The figures, one per line, for docs/reliability.md."""
-    lines = [f"seed {chaos.seed}, {chaos.nodes} nodes, {seconds:.0f} s"]
+    engine = "PostgreSQL" if chaos.db_url else "SQLite"
+    lines = [f"seed {chaos.seed}, {chaos.nodes} nodes, hub on {engine}, {seconds:.0f} s"]
     lines += [f"{k}: {v}" for k, v in sorted(chaos.figures.items())]
     lines += [f"link requests: {chaos.link.stats['requests']}"]
     lines += [f"fault {k}: {v}" for k, v in chaos.link.faults_injected().items()]
@@ -409,8 +421,19 @@ def report(chaos: Chaos, totals: dict[str, int], seconds: float) -> str:
 
 
 def run_chaos(tmp: Path, seed: int, nodes: int, rounds: int, **kw: float) -> str:
+    """Run, heal, verify; DAIBAN_CHAOS_PG=1 puts the hub on a fresh PostgreSQL database."""
+    if os.environ.get("DAIBAN_CHAOS_PG") == "1":
+        databases = support.pg_database()
+        try:
+            return _run_chaos(tmp, seed, nodes, rounds, next(databases), **kw)
+        finally:
+            databases.close()
+    return _run_chaos(tmp, seed, nodes, rounds, None, **kw)
+
+
+def _run_chaos(tmp: Path, seed: int, nodes: int, rounds: int, db_url: str | None, **kw: float) -> str:
     started = time.monotonic()
-    chaos = Chaos(tmp, seed, nodes, QUICK_RATES, **kw)
+    chaos = Chaos(tmp, seed, nodes, QUICK_RATES, db_url=db_url, **kw)  # type: ignore[arg-type]
     try:
         chaos.run(rounds)
         chaos.heal_and_converge()
@@ -430,7 +453,7 @@ def run_chaos(tmp: Path, seed: int, nodes: int, rounds: int, **kw: float) -> str
 def test_chaos_quick(tmp_path: Path) -> None:
     """Two nodes, a bad link, node and hub kills: nothing lost, doubled or out of step."""
     seed = int(os.environ.get("DAIBAN_CHAOS_SEED", "20261126"))
-    text = run_chaos(tmp_path, seed, nodes=2, rounds=int(os.environ.get("DAIBAN_CHAOS_QUICK_ROUNDS", "45")),
+    text = run_chaos(tmp_path, seed, nodes=2, rounds=int(os.environ.get("DAIBAN_CHAOS_QUICK_ROUNDS", "50")),
                      p_hub_kill=0.03, p_hub_restart=0.02, p_act=0.1)
     print("\n" + text)
 

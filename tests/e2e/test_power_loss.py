@@ -7,7 +7,6 @@ check, and a half-applied hub answer must leave no trace (all of it or none).
 
 from __future__ import annotations
 
-import json
 import random
 import signal
 import sqlite3
@@ -47,7 +46,7 @@ def check_database(db: Path, confirmed: set[str]) -> dict[str, object]:
 
 
 def test_sigkill_mid_capture_loses_nothing_confirmed(tmp_path: Path) -> None:
-    """A stream of captures cut by SIGKILL at random moments, five times over."""
+    """A stream of captures cut by SIGKILL at random moments, four times over."""
     rng = random.Random(SEED)
     node = support.Service("node", tmp_path / "node", 0)
     node.data_dir.mkdir()
@@ -56,7 +55,7 @@ def test_sigkill_mid_capture_loses_nothing_confirmed(tmp_path: Path) -> None:
     set_meta(db, "prefix", "23")
     confirmed: set[str] = set()
     kills = 0
-    for _ in range(5):
+    for _ in range(4):
         w = Worker("node", node.data_dir, "http://127.0.0.1:9", timeout=1)
         w.start()
         for _ in range(400):
@@ -70,7 +69,7 @@ def test_sigkill_mid_capture_loses_nothing_confirmed(tmp_path: Path) -> None:
         kills += 1
         confirmed |= {line.split()[1] for line in printed if line.startswith("ok ")}
         check_database(db, confirmed)
-    assert kills == 5 and len(confirmed) > 5
+    assert kills == 4 and len(confirmed) > 4
 
 
 def test_sigkill_mid_apply_leaves_all_or_nothing(tmp_path: Path) -> None:
@@ -83,9 +82,9 @@ def test_sigkill_mid_apply_leaves_all_or_nothing(tmp_path: Path) -> None:
         confirmed: set[str] = set()
         w = Worker("node", node.data_dir, hub.url, timeout=10)
         applies_cut = 0
-        for _ in range(6):
+        for _ in range(4):
             w.start()
-            for _ in range(rng.randint(5, 40)):
+            for _ in range(rng.randint(5, 25)):
                 w.send(f"capture {rng.randrange(1 << 30)}")
                 line = w.expect(("ok",), 30)
                 assert line is not None
@@ -100,7 +99,7 @@ def test_sigkill_mid_apply_leaves_all_or_nothing(tmp_path: Path) -> None:
             applies_cut += line == "phase apply"
             confirmed |= {x.split()[1] for x in printed if x.startswith("ok ")}
             check_database(db, confirmed)
-        assert applies_cut >= 3
+        assert applies_cut >= 2
         # The clerk's next sync finishes the job: the hub holds every confirmed request once.
         for _ in range(3):
             res = node.cli("sync", check=False)

@@ -7,7 +7,6 @@ was, and the hub keeps serving an honest node next door.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 import zlib
@@ -20,7 +19,7 @@ import pytest
 from hub import cases
 from hub.enrolment import issue_code, revoke
 from hub.models import Batch, Case, ForkAlert, HubEvent, Node, NodeEvent
-from shared import encoding, protocol, signing
+from shared import protocol
 from shared.receipt_codes import new_code
 from tests.factories import capture
 from tests.faultlink import InProcessLink
@@ -535,3 +534,54 @@ def test_slow_loris_does_not_stop_the_hub_serving_others(tmp_path: Path) -> None
     with sqlite3.connect(hub.data_dir / "hub.sqlite3") as conn:
         assert conn.execute('SELECT count(*) FROM "case"').fetchone()[0] == 2
         assert conn.execute("SELECT last_seq FROM node").fetchone()[0] == 2
+
+
+@sqlite_only
+def test_hub_restored_from_backup_gets_everything_back_from_the_node(hub_app, hub_db_url: str, node_app,
+                                                                     tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The hub's disk dies and last night's backup comes back: the node re-sends, and new decisions still arrive."""
+    from hub.db import database as hub_db
+    from node import meta
+    from node.capture import capture_request
+    from node.db import database
+    from node.enrolment import enroll
+    from node.models import Request
+    from node.sync import SyncClient
+
+    hub_client = hub_app.test_client()
+    key = node_app.extensions["daiban_node_key"]
+    hub_file = Path(hub_db_url.split("sqlite:///", 1)[1])
+    with database.connection_context():
+        enroll(InProcessLink(hub_client), key, issue_code("桃源村"), "http://hub")
+        first = [capture_request(capture("FP-01"), "李文书").receipt_code for _ in range(2)]
+    SyncClient(InProcessLink(hub_client), key).round()
+    hub_db.close()
+    _backup(hub_file, tmp_path / "hub-backup.sqlite3")
+    with database.connection_context():
+        later = [capture_request(capture("JF-01"), "李文书").receipt_code for _ in range(3)]
+    SyncClient(InProcessLink(hub_client), key).round()
+    cases.act(later[0], "accept", "窗口")
+    SyncClient(InProcessLink(hub_client), key).round()
+
+    hub_db.close()
+    for suffix in ("-wal", "-shm"):
+        Path(str(hub_file) + suffix).unlink(missing_ok=True)
+    shutil.copy(tmp_path / "hub-backup.sqlite3", hub_file)
+    hub_db.connect(reuse_if_open=True)
+    assert Case.select().count() == 2 and Node.get().last_seq == 2
+
+    client = SyncClient(InProcessLink(hub_client), key)
+    client.round()
+    # The window decides again on the case whose decision the restore lost, differently, and on another.
+    cases.act(later[0], "ask_materials", "窗口", missing=["M-APPLICATION"])
+    cases.act(later[1], "accept", "窗口")
+    client.round()
+    assert sorted(c.receipt_code for c in Case.select()) == sorted(first + later)
+    assert ForkAlert.select().count() == 0
+    with database.connection_context():
+        states = {r.receipt_code: r.state for r in Request.select()}
+        chain = (int(meta.get("next_seq")) - 1, meta.get("last_hash"), int(meta.get("cursor")))
+    node = Node.get()
+    assert chain == (node.last_seq, node.last_hash, node.out_seq)
+    assert states == {c.receipt_code: c.state for c in Case.select()}
+    assert (states[later[0]], states[later[1]]) == ("needs_materials", "accepted")

@@ -24,7 +24,7 @@ from tests.factories import capture
 from tests.faultlink import InProcessLink
 
 # DAIBAN_PROPERTY_EXAMPLES raises the count for a long local hunt.
-SETTINGS = settings(max_examples=int(os.environ.get("DAIBAN_PROPERTY_EXAMPLES", "40")), deadline=None, suppress_health_check=list(HealthCheck))
+SETTINGS = settings(max_examples=int(os.environ.get("DAIBAN_PROPERTY_EXAMPLES", "30")), deadline=None, suppress_health_check=list(HealthCheck))
 
 # --- 1. chain rules -----------------------------------------------------------------
 
