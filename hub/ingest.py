@@ -435,5 +435,5 @@ def answer(
         more=bool(more),
         catalogue=catalogue.to_dict() if body.get("catalogue_version", 0) < catalogue.version else None,
         history=history,
-        out_seq=max(node.out_seq, rows[-1].cseq if rows else 0),
+        out_seq=max(node.out_seq, rows[-1][0] if rows else 0),
     )
