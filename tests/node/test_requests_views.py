@@ -25,6 +25,17 @@ def test_search_by_code_name_id_tail_item_and_state(clerk) -> None:
     assert codes(get("state=accepted"), both) == {b.receipt_code}
 
 
+def test_search_prefers_name_prefix_then_looks_inside_names(clerk) -> None:
+    a = capture(clerk, **{"applicant.name": "王建国"})
+    b = capture(clerk, **{"applicant.name": "李建国"})
+    c = capture(clerk, **{"applicant.name": "王芳"})
+    every = [a, b, c]
+    get = lambda q: clerk.client.get("/?" + q).get_data(as_text=True)  # noqa: E731
+    assert codes(get("q=王"), every) == {a.receipt_code, c.receipt_code}  # surname: the index range
+    assert codes(get("q=建国"), every) == {a.receipt_code, b.receipt_code}  # no prefix hit: inside names
+    assert codes(get("q=王&item=DB-01"), every) == set()  # filters still apply
+
+
 def test_detail_shows_timeline_and_hub_status_as_of_last_sync(clerk) -> None:
     req = capture(clerk, missing=("M-NEIGHBOURS",))
     req = hub_decides(req, "accept", "accepted", deadline="2026-12-24")
