@@ -105,6 +105,10 @@ class Case(BaseModel):
     satisfaction = peewee.CharField(max_length=16, null=True)
     updated_at = peewee.DateTimeField()
 
+    class Meta:
+        # Routing counts each person's open cases for every new request.
+        indexes = ((("assignee", "state"), False),)
+
 
 class HubEvent(BaseModel):
     """The hub's log for one village, numbered per node so the node's cursor never skips."""
@@ -248,6 +252,10 @@ class Assignment(BaseModel):
     by = peewee.CharField(max_length=64)
     reason = peewee.TextField(default="")
     at = peewee.DateTimeField(index=True)
+
+    class Meta:
+        # Routing's tie-break reads each person's latest assignment.
+        indexes = ((("username", "at"), False),)
 
 
 class StatusLookup(BaseModel):

@@ -16,7 +16,7 @@ from shared.catalogue import DEFAULT_CATALOGUE
 
 from .clock import now
 from .db import BaseModel, database, is_postgres
-from .models import ALL_MODELS, CatalogueVersion, JobRun, Node, Setting, SyncStat
+from .models import ALL_MODELS, Assignment, Case, CatalogueVersion, JobRun, Node, Setting, SyncStat
 
 # Any constant: PostgreSQL advisory lock that serialises concurrent `migrate` runs.
 MIGRATION_LOCK_ID = 0x0DA1BA
@@ -43,8 +43,15 @@ def _step_2(migrator: SchemaMigrator) -> None:
         run_operations(migrator.add_column(Node._meta.table_name, "protocol_version", Node.protocol_version))
 
 
+def _step_3(migrator: SchemaMigrator) -> None:
+    """Schema 3: indexes routing needs (open cases per person, latest assignment per person)."""
+    database.create_tables([Assignment], safe=True)
+    for model in (Case, Assignment):
+        model._schema.create_indexes(safe=True)
+
+
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
-MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2}
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3}
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 
 

@@ -26,6 +26,15 @@ def _make_v1_with_data() -> None:
     Setting.create(key="schema_version", value="1")
     database.drop_tables([JobRun, SyncStat])
     run_operations(SchemaMigrator.from_database(database.obj).drop_column("node", "protocol_version"))
+    for name in _routing_indexes():
+        database.execute_sql(f'DROP INDEX "{name}"')
+
+
+def _routing_indexes() -> set[str]:
+    """The indexes schema 3 adds for routing, as they stand in the database."""
+    wanted = {("case", ("assignee", "state")), ("assignment", ("username", "at"))}
+    return {i.name for table in ("case", "assignment") for i in database.get_indexes(table)
+            if (table, tuple(i.columns)) in wanted}
 
 
 def _columns(table: str) -> set[str]:
@@ -49,10 +58,10 @@ def test_migrate_from_v1_keeps_data(hub_db_url: str) -> None:
     _open(hub_db_url)
     try:
         _make_v1_with_data()
-        assert "protocol_version" not in _columns("node")
+        assert "protocol_version" not in _columns("node") and not _routing_indexes()
         assert current_version() == 1
         assert migrate() == (1, SCHEMA_VERSION)
-        assert "protocol_version" in _columns("node")
+        assert "protocol_version" in _columns("node") and len(_routing_indexes()) == 2
         node = Node.get_by_id("n1")
         assert (node.last_seq, node.last_hash, node.village.name) == (7, "a" * 64, "桃源村")
         assert node.protocol_version is None
