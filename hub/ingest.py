@@ -221,7 +221,7 @@ class BatchWriter:
         self.calendar = deadlines.calendar()
         self._due: dict[tuple[Any, int, int], Any] = {}
         self._out_seq = node.out_seq
-        self._staffed: dict[str, bool] = {}
+        self.router = routing.Router()
 
     def due_date(self, case: Case, limit: int) -> Any:
         """deadlines.due_date, computed once per receipt day and limit within the batch."""
@@ -230,15 +230,9 @@ class BatchWriter:
             self._due[key] = deadlines.due_date(case, limit, self.calendar)
         return self._due[key]
 
-    def assignee(self, window: str) -> str | None:
-        """routing.assignee_for, without a look-up per event for a window nobody covers."""
-        if window not in self._staffed:
-            self._staffed[window] = bool(routing.candidates(window))
-        if not self._staffed[window]:
-            return None
-        # The rule counts each person's open cases: let it see this batch's cases so far.
-        self.flush()
-        return routing.assignee_for(window)
+    def assignee(self, window: str, request_id: str) -> str | None:
+        """routing's pick for a new case; the router counts this batch's cases as it goes."""
+        return self.router.assignee_for(window, request_id)
 
     def hub_event(self, request_id: str, type_: str, body: dict[str, Any], actor: str) -> None:
         """Queue an entry of the village's downstream log, numbered as cases.append_hub_event does."""
@@ -318,7 +312,7 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
         window=routing.window_for(catalogue, item["code"]),
         mode=item["mode"],
         state="received",
-        assignee=writer.assignee(item["window"]),
+        assignee=writer.assignee(item["window"], ev["request_id"]),
         clerk=str(ev.get("clerk", ""))[:64],
         applicant_name=applicant["name"],
         id_number=applicant["id_number"],

@@ -64,26 +64,50 @@ def last_assigned(usernames: list[str]) -> dict[str, object]:
     return {r.username: r.last for r in rows}
 
 
+def _rank(counts: dict[str, int], last: dict[str, object]):  # type: ignore[no-untyped-def]
+    """The rule's order: fewest open cases, then least recently given one, then username."""
+    # Never-assigned sorts first; str() keeps naive datetimes and their text form comparable.
+    return lambda p: (counts.get(p.username, 0), last.get(p.username) is not None,
+                      str(last.get(p.username) or ""), p.username)
+
+
 def choose(window: str) -> Staff | None:
     """The person the rule picks for a window, or None when nobody covers it."""
     people = candidates(window)
     if not people:
         return None
     names = [p.username for p in people]
-    counts, last = open_counts(names), last_assigned(names)
-    # Never-assigned sorts first; str() keeps naive datetimes and their text form comparable.
-    return min(people, key=lambda p: (counts.get(p.username, 0), last.get(p.username) is not None,
-                                      str(last.get(p.username) or ""), p.username))
+    return min(people, key=_rank(open_counts(names), last_assigned(names)))
+
+
+class Router:
+    """The rule for a run of new cases (one sync batch): each window's people and counts are read
+    once, then kept up to date in memory as cases are handed out, so routing costs no query per case."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, tuple[list[Staff], dict[str, int], dict[str, object]]] = {}
+
+    def assignee_for(self, window: str, request_id: str | None = None, by: str = "system") -> str | None:
+        """The username to own a new case on a window (recorded for fair tie-breaks), or None."""
+        if window not in self._windows:
+            people = candidates(window)
+            names = [p.username for p in people]
+            self._windows[window] = (people, open_counts(names), last_assigned(names))
+        people, counts, last = self._windows[window]
+        if not people:
+            return None
+        person = min(people, key=_rank(counts, last))
+        at = now()
+        Assignment.create(username=person.username, window=window, request_id=request_id, by=by,
+                          reason="自动分派", at=at)
+        counts[person.username] = counts.get(person.username, 0) + 1
+        last[person.username] = at
+        return person.username
 
 
 def assignee_for(window: str, request_id: str | None = None, by: str = "system") -> str | None:
     """The username to own a new case on a window (recorded for fair tie-breaks), or None."""
-    person = choose(window)
-    if person is None:
-        return None
-    Assignment.create(username=person.username, window=window, request_id=request_id, by=by,
-                      reason="自动分派", at=now())
-    return person.username
+    return Router().assignee_for(window, request_id, by)
 
 
 def assign_unassigned(window: str | None = None) -> int:

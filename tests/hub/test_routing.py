@@ -44,6 +44,19 @@ def test_fewest_open_cases_then_least_recently_assigned_then_username(sim) -> No
     assert assignee(new_case(sim, "JF-03")) == "bai"
 
 
+def test_one_batch_of_cases_is_spread_as_if_they_came_one_by_one(sim) -> None:  # type: ignore[no-untyped-def]
+    from tests.hub.test_sync_api import captured
+
+    staff("an", ["W09"])
+    staff("bai", ["W09"])
+    staff("chen", ["W05"])
+    evs = [captured(sim, item) for item in ("JF-01", "JF-02", "DB-01", "JF-03", "JF-01")]
+    sim.send(sim.events(*evs))
+    got = [Case.get_by_id(ev[1]).assignee for ev in evs]
+    assert got == ["an", "bai", "chen", "an", "bai"]
+    assert Assignment.select().where(Assignment.request_id.in_([ev[1] for ev in evs])).count() == 5
+
+
 def test_on_duty_preferred_then_away_then_unassigned(sim) -> None:  # type: ignore[no-untyped-def]
     staff("away1", ["W05"], on_duty=False)
     staff("duty1", ["W05"])
@@ -99,7 +112,9 @@ def test_supervisor_reassigns_and_it_is_recorded_and_shown(hub_app, sim) -> None
     assert resp.status_code == 302 and assignee(code) == "b"
     ev = HubEvent.select().order_by(HubEvent.cseq.desc()).get()
     assert ev.body["action"] == "reassigned" and ev.body["previous_assignee"] == "a" and ev.actor == "boss"
-    assert Assignment.get(Assignment.request_id == Case.get(Case.receipt_code == code).request_id).by == "boss"
+    rid = Case.get(Case.receipt_code == code).request_id
+    history = [a.by for a in Assignment.select().where(Assignment.request_id == rid).order_by(Assignment.id)]
+    assert history == ["system", "boss"]  # the automatic assignment, then the reassignment
     html = boss.get(f"/console/case/{code}").get_data(as_text=True)
     assert "改派承办人" in html and "a 外出培训" in html
     # Someone not on the window cannot be given the case; window staff cannot reassign.
