@@ -4,21 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import protocol
+from shared import encoding, protocol
 
 from .attachments import ERRORS as ATTACHMENT_ERRORS
 
-# Protocol JSON has no floats (shared.encoding refuses them), so free-form data is this.
-JSON_VALUE = {
-    "nullable": True,
-    "anyOf": [
-        {"type": "string"},
-        {"type": "integer"},
-        {"type": "boolean"},
-        {"type": "array", "items": {"$ref": "#/components/schemas/JsonValue"}},
-        {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/JsonValue"}},
-    ],
-}
+# Protocol JSON has no floats (shared.encoding refuses them) and is nested at most
+# encoding.MAX_DEPTH deep, counted from the envelope. An event's data values sit at depth
+# DATA_DEPTH (envelope > body > events > event > data > value), so free-form data is a
+# chain of schemas, one per level, whose last level holds scalars only.
+DATA_DEPTH = 5
+_SCALARS = [{"type": "string"}, {"type": "integer"}, {"type": "boolean"}]
+
+
+def _json_value_name(depth: int) -> str:
+    return f"JsonValueAtDepth{depth}"
+
+
+def json_value_schemas() -> dict[str, Any]:
+    """Components for free-form event data, bounded exactly as the hub's parser bounds it."""
+    out: dict[str, Any] = {}
+    for depth in range(DATA_DEPTH, encoding.MAX_DEPTH + 1):
+        options: list[dict[str, Any]] = list(_SCALARS)
+        if depth < encoding.MAX_DEPTH:
+            ref = {"$ref": f"#/components/schemas/{_json_value_name(depth + 1)}"}
+            options += [{"type": "array", "items": ref}, {"type": "object", "additionalProperties": ref}]
+        else:  # the deepest level: containers only when empty, since their contents would be too deep
+            options += [{"type": "array", "maxItems": 0}, {"type": "object", "maxProperties": 0}]
+        out[_json_value_name(depth)] = {"nullable": True, "anyOf": options}
+    return out
+
 
 EVENT = {
     "type": "object",
@@ -30,7 +44,8 @@ EVENT = {
         "request_id": {"type": "string", "maxLength": 40},
         "at": {"type": "string"},
         "clerk": {"type": "string"},
-        "data": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/JsonValue"}},
+        "data": {"type": "object",
+                 "additionalProperties": {"$ref": f"#/components/schemas/{_json_value_name(DATA_DEPTH)}"}},
     },
     "additionalProperties": False,
 }
@@ -263,5 +278,5 @@ def spec() -> dict[str, Any]:
             },
         },
         "components": {"schemas": {"Envelope": ENVELOPE, "BatchBody": BATCH_BODY, "PollBody": POLL_BODY, "Event": EVENT,
-                                   "JsonValue": JSON_VALUE, "ResponseBody": RESPONSE_BODY}},
+                                   **json_value_schemas(), "ResponseBody": RESPONSE_BODY}},
     }
