@@ -128,14 +128,18 @@ def _params() -> tuple[str, str | None, list[str], Catalogue]:
     return month, window, [window] if window else windows, catalogue
 
 
+def _register() -> tuple[str, str | None, list[Any], str, Any]:
+    """(month, window, lines, title, catalogue) for the request's filters; RegisterError when refused."""
+    month, window, windows, catalogue = _params()
+    return month, window, entries(month, windows, catalogue), title_for(month, window, catalogue), catalogue
+
+
 @bp.get("/console/register")
 @login_required()
 def page() -> Any:
     """The register on screen, filterable by window and month, printable on A4 landscape."""
     try:
-        month, window, windows, catalogue = _params()
-        lines = entries(month, windows, catalogue)
-        title = title_for(month, window, catalogue)
+        month, window, lines, title, catalogue = _register()
     except RegisterError as exc:
         return render_template("console/error.html", title="无法显示登记册", message=str(exc)), 400
     all_windows = [catalogue.window(w) for w in queue.visible_windows(current_user(), catalogue)]
@@ -148,9 +152,7 @@ def page() -> Any:
 def export() -> Any:
     """The same register as an .xlsx download."""
     try:
-        month, window, windows, catalogue = _params()
-        lines = entries(month, windows, catalogue)
-        title = title_for(month, window, catalogue)
+        month, window, lines, title, _ = _register()
     except RegisterError as exc:
         return render_template("console/error.html", title="无法导出登记册", message=str(exc)), 400
     buf = io.BytesIO()
