@@ -37,4 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # The sync API authenticates by signature, not by session: no CSRF there.
     auth.csrf.exempt(api.bp)
     deployment.init_app(app)
+    from . import public_guide
+
+    app.register_blueprint(public_guide.bp)
     return app
