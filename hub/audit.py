@@ -46,6 +46,11 @@ ACTION_LABELS = {
     "catalogue.edit": "修改事项目录",
     "catalogue.refused": "被拒绝的目录修改",
     "calendar.edit": "修改节假日",
+    "rating.bad": "收到差评",
+    "rating.rectified": "差评整改",
+    "rating.callback": "差评回访",
+    "rating.appeal": "差评申诉",
+    "rating.appeal_decided": "差评申诉复核",
 }
 
 

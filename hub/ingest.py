@@ -350,12 +350,16 @@ def _supplemented(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
 
 
 def _feedback(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    from .ratings import RatingRefused, record_rating
+
     case = _case_of(node, ev)
-    value = ev["data"].get("satisfaction")
-    if value not in ("满意", "基本满意", "不满意"):
-        raise Refusal("bad_feedback", "满意度只能是 满意、基本满意 或 不满意")
-    case.satisfaction = value
-    case.save()
+    data = ev["data"]
+    # Older nodes send no channel and no comment: the village point, said in person.
+    channel = "paper" if data.get("channel") == "paper" else "village"
+    try:
+        record_rating(case, data.get("satisfaction"), data.get("comment", ""), channel, str(ev.get("clerk", "")))
+    except RatingRefused as ref:
+        raise Refusal(ref.code, ref.message) from ref
 
 
 def _withdrawn(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
