@@ -51,6 +51,9 @@ ACTION_LABELS = {
     "rating.callback": "差评回访",
     "rating.appeal": "差评申诉",
     "rating.appeal_decided": "差评申诉复核",
+    "mailbox.received": "收到信箱留言",
+    "mailbox.replied": "答复信箱留言",
+    "mailbox.refused_reply": "被拒绝的留言答复",
 }
 
 

@@ -373,6 +373,15 @@ def _withdrawn(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     cases.announce(node, case, ev.get("clerk") or "system", catalogue, action="withdrawn")
 
 
+def _message(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    from .mailbox import MailRefused, ingest_message
+
+    try:
+        ingest_message(node, ev)
+    except MailRefused as ref:
+        raise Refusal(ref.code, ref.message) from ref
+
+
 def _attachment(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     from .attachments import AttachmentRefusal, record_expected
 
@@ -388,6 +397,7 @@ HANDLERS = {
     "request.supplemented": _supplemented,
     "request.feedback": _feedback,
     "request.withdrawn": _withdrawn,
+    "message.left": _message,
     "attachment.added": _attachment,
 }
 

@@ -364,3 +364,11 @@ def _step_view(step: str) -> Any:
 for _step in STEPS:
     # One rule per step (not a <step> variable), so every form is a URL the security walk visits.
     bp.add_url_rule(f"/ratings/<code>/{_step}", f"act_{_step}", _step_view(_step), methods=["POST"])
+
+
+def summary() -> dict[str, Any]:
+    """差评 figures over every rating, for the supervision dashboard."""
+    return bad_figures(list(Rating.select()), today())
+
+
+bp.add_app_template_global(summary, "ratings_summary")

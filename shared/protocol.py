@@ -38,6 +38,7 @@ NODE_EVENT_TYPES = frozenset(
         "request.captured",
         "request.supplemented",
         "request.feedback",
+        "message.left",  # 镇长信箱: a message captured at the village (shared.mailbox)
         "request.withdrawn",
         "attachment.added",
     }
