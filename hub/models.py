@@ -358,4 +358,29 @@ class MailMessage(BaseModel):
     outcome = peewee.TextField(null=True)  # 投诉责任追究: what was done about a complaint
 
 
-ALL_MODELS.extend([Rating, MailMessage])
+class SmsMessage(BaseModel):
+    """An SMS to a villager (schema 4), queued with the state change it tells of; the key sends it once."""
+
+    key = peewee.CharField(unique=True, max_length=80)  # request id + the hub log entry announcing the change
+    request_id = peewee.CharField(max_length=40, index=True)
+    phone = peewee.CharField(max_length=20)
+    template = peewee.CharField(max_length=40)
+    params = JSONField(default=dict)
+    state = peewee.CharField(max_length=12, default="queued", index=True)  # queued|sending|sent|failed|unknown|skipped
+    attempts = peewee.IntegerField(default=0)
+    next_at = peewee.DateTimeField(index=True)
+    last_error = peewee.TextField(null=True)
+    provider_id = peewee.CharField(max_length=64, null=True)
+    created_at = peewee.DateTimeField()
+    sent_at = peewee.DateTimeField(null=True)
+
+
+class SmsOptOut(BaseModel):
+    """A phone number that asked for no more SMS (退订), honoured before every send."""
+
+    phone = peewee.CharField(unique=True, max_length=20)
+    at = peewee.DateTimeField()
+    by = peewee.CharField(max_length=64)
+
+
+ALL_MODELS.extend([Rating, MailMessage, SmsMessage, SmsOptOut])

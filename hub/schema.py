@@ -17,7 +17,7 @@ from shared.catalogue import DEFAULT_CATALOGUE
 from .clock import now
 from .db import BaseModel, database, is_postgres
 from .models import (ALL_MODELS, Assignment, Case, CatalogueVersion, JobRun, MailMessage, Node, Rating, Setting,
-                     SyncStat)
+                     SmsMessage, SmsOptOut, SyncStat)
 
 # Any constant: PostgreSQL advisory lock that serialises concurrent `migrate` runs.
 MIGRATION_LOCK_ID = 0x0DA1BA
@@ -52,8 +52,8 @@ def _step_3(migrator: SchemaMigrator) -> None:
 
 
 def _step_4(migrator: SchemaMigrator) -> None:
-    """Schema 4: the public face: 好差评 ratings with their rectification, and 镇长信箱 messages."""
-    database.create_tables([Rating, MailMessage], safe=True)
+    """Schema 4: the public face: 好差评 ratings, 镇长信箱 messages, the SMS outbox and opt-outs."""
+    database.create_tables([Rating, MailMessage, SmsMessage, SmsOptOut], safe=True)
 
 
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.

@@ -28,3 +28,11 @@ def test_clerk_enters_one_rating_per_matter_also_from_paper(clerk) -> None:  # t
     # A rating the hub refused does not count: the clerk may enter the right one.
     Event.update(result="refused").where(Event.id == ev.id).execute()
     assert 'name="satisfaction"' in clerk.client.get(page).get_data(as_text=True)
+
+
+def test_sms_consent_is_asked_at_capture_and_travels_with_the_request(clerk) -> None:  # type: ignore[no-untyped-def]
+    assert 'name="sms"' in clerk.client.get("/capture/JF-01").get_data(as_text=True)
+    yes = capture(clerk, sms="on")
+    no = capture(clerk)
+    assert yes.data["sms"] is True and no.data["sms"] is False
+    assert Event.get(Event.request_id == yes.request_id).data["sms"] is True
