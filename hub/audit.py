@@ -54,6 +54,7 @@ ACTION_LABELS = {
     "mailbox.received": "收到信箱留言",
     "mailbox.replied": "答复信箱留言",
     "mailbox.refused_reply": "被拒绝的留言答复",
+    "sms.opt_out": "短信退订",
 }
 
 

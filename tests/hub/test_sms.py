@@ -152,3 +152,23 @@ def test_no_consent_no_mobile_opt_out_or_no_provider_means_no_sms(hub, provider)
     assert sms.configured_sender() is None
     cases.act(new_case(hub).receipt_code, "accept", "wang")
     assert SmsMessage.select().count() == 1 and sms.deliver_job() == {}
+
+
+def test_supervisor_sees_the_queue_and_records_an_opt_out(hub_app, provider) -> None:  # type: ignore[no-untyped-def]
+    from tests.hub.console_support import Desk
+
+    # The pages run in their own request contexts: only the staff action needs this one.
+    with hub_app.app_context():
+        hub_app.config.update(SMS_PROVIDER="aliyun", SMS_ACCESS_KEY_ID=KEY_ID, SMS_ACCESS_KEY_SECRET=SECRET,
+                              SMS_SIGN_NAME="桃源镇政务服务", SMS_TEMPLATE_CODE="SMS_1", SMS_ENDPOINT=provider.url)
+        create_user("wang", "王芳", "secret-pass", "staff", ["W05"])
+        cases.act(new_case(hub_app).receipt_code, "accept", "wang")
+    assert Desk(hub_app, "wang", create=False).get("/console/sms").status_code == 403
+    boss = Desk(hub_app, "boss", "陈督查", role="supervisor")
+    page = boss.get("/console/sms").get_data(as_text=True)
+    assert "短信发送已开启" in page and "138****8000" in page and "13800138000" not in page and "待发送" in page
+    resp = boss.post("/console/sms", {"phone": "<script>"}, page="/console/sms")
+    assert resp.status_code == 400 and "11位" in resp.get_data(as_text=True) and "<script>" not in resp.get_data(
+        as_text=True)
+    assert boss.post("/console/sms", {"phone": "13800138000"}, page="/console/sms").status_code == 302
+    assert sms.opted_out("13800138000") and SmsMessage.get().state == "skipped"
