@@ -20,7 +20,17 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from shared import mailbox, protocol
 from shared.receipt_codes import format_code, is_valid, new_code, normalise

@@ -12,12 +12,14 @@ from typing import Any
 
 from flask import Blueprint, current_app, make_response, render_template, request
 
+from shared import ratings as shared_ratings
 from shared import states
 from shared.validation import mask_name
 
+from . import ratings
 from .catalogue_store import current as current_catalogue
-from .clock import china_date, now
-from .models import Case, Village
+from .clock import china_date, now, today
+from .models import Case, Rating, Village
 
 bp = Blueprint("public_results", __name__)
 
@@ -48,6 +50,15 @@ def recent_results(item: str = "", village: str = "", days: int | None = None) -
     return out
 
 
+def rating_totals() -> dict[str, Any]:
+    """好差评 made public as counts only: ratings, share satisfied, 差评 and how many were put right."""
+    rows = list(Rating.select(Rating.level, Rating.bad, Rating.state, Rating.callback_at, Rating.due,
+                              Rating.rated_on, Rating.rectified_on))
+    good = sum(1 for r in rows if r.level in shared_ratings.SATISFIED)
+    return {"total": len(rows), "good_rate": good / len(rows) if rows else None,
+            **ratings.bad_figures(rows, today())}
+
+
 @bp.get("/results")
 def results() -> Any:
     """The public list, optionally for one item and one village."""
@@ -63,6 +74,7 @@ def results() -> Any:
     rows = recent_results(item, village)
     resp = make_response(render_template(
         "public/results.html", rows=rows, items=items, villages=villages, item=item, village=village,
+        ratings=rating_totals(),
         message=message, days=int(current_app.config.get("RESULTS_DAYS", DEFAULT_DAYS))), status)
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp

@@ -23,8 +23,8 @@ import hmac
 import json
 import logging
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from urllib.parse import quote
 
 import requests
@@ -119,7 +119,7 @@ class AliyunSms:
             "SignatureMethod": "HMAC-SHA1", "SignatureNonce": nonce or uuid.uuid4().hex,
             "SignatureVersion": "1.0", "TemplateCode": template,
             "TemplateParam": json.dumps(params, ensure_ascii=False, separators=(",", ":")),
-            "Timestamp": (at or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Timestamp": (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "Version": "2017-05-25",
         }
         query["Signature"] = aliyun_signature(query, self._secret)

@@ -14,9 +14,9 @@ import hmac
 import json
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 REQUIRED = ("AccessKeyId", "Action", "Format", "PhoneNumbers", "SignName", "SignatureMethod", "SignatureNonce",
@@ -69,11 +69,11 @@ class FakeAliyun:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> "FakeAliyun":
+    def __enter__(self) -> FakeAliyun:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -94,8 +94,8 @@ class FakeAliyun:
             return self._refuse(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
         if not hmac.compare_digest(expected_signature(q, secret), q["Signature"]):
             return self._refuse(400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation.")
-        ts = datetime.strptime(q["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-        if abs((datetime.now(timezone.utc) - ts).total_seconds()) > 900:
+        ts = datetime.strptime(q["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        if abs((datetime.now(UTC) - ts).total_seconds()) > 900:
             return self._refuse(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
         if q["SignatureNonce"] in self.nonces:
             return self._refuse(400, "SignatureNonceUsed", "Specified signature nonce was used already.")

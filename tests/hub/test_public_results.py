@@ -26,7 +26,7 @@ def test_results_show_decisions_masked_and_nothing_else(hub_app, sims) -> None: 
     wang = Desk(hub_app, "wang", create=False)
     done = new_case(a, "FP-01", name="王小明")
     refused = new_case(b, "DB-03", name="欧阳娜娜")
-    open_ = new_case(a, "JF-01", name="赵大海")
+    new_case(a, "JF-01", name="赵大海")  # still open: not published
     old = new_case(b, "JF-01", name="钱多多")
     wang.act(done, "approve")
     wang.act(refused, "refuse", reason="不符合临时救助条件<b>", legal_basis="《社会救助暂行办法》")
@@ -55,3 +55,15 @@ def test_unknown_filters_are_refused_plainly(hub_client) -> None:  # type: ignor
         resp = hub_client.get("/results", query_string=args)
         html = resp.get_data(as_text=True)
         assert resp.status_code == 400 and "没有这个事项或行政村" in html and "<script>x" not in html
+
+
+def test_rating_results_are_published_as_counts_only(hub_app, sims) -> None:  # type: ignore[no-untyped-def]
+    from hub.ratings import record_rating
+
+    a, _ = sims
+    good, bad = new_case(a, "FP-01", name="王小明"), new_case(a, "FP-01", name="李小红")
+    record_rating(Case.get(Case.receipt_code == good), "非常满意", "好", "village", "李文书")
+    record_rating(Case.get(Case.receipt_code == bad), "不满意", "<b>慢</b>", "online", "villager")
+    html = hub_app.test_client().get("/results").get_data(as_text=True)
+    assert "累计评价 2 件，满意率 50.0%；差评 1 件，已整改 0 件，整改中 1 件" in html
+    assert "慢" not in html and "王" not in html and "李" not in html
