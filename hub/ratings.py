@@ -42,7 +42,12 @@ from .models import Case, Rating, Staff, Village
 from .staff import covers
 
 bp = Blueprint("ratings", __name__)
-bp.add_app_template_global(ratings.LEVELS, "RATING_LEVELS")
+
+@bp.app_context_processor
+def _vocabulary() -> dict[str, Any]:
+    return {"RATING_LEVELS": ratings.LEVELS}
+
+
 bp.add_app_template_global(ratings.level_of, "rating_level")
 
 MAX_NOTE = 1000
@@ -129,7 +134,8 @@ def rectify(code: str, staff: Staff, note: Any) -> Rating:
         r.rectify_note, r.rectified_by, r.rectified_at, r.rectified_on = text, staff.username, now(), today()
         r.state = RECTIFIED
         r.save()
-        audit.record(staff.username, "rating.rectified", case.receipt_code, {"late": r.rectified_on > r.due})
+        late = r.due is not None and r.rectified_on > r.due
+        audit.record(staff.username, "rating.rectified", case.receipt_code, {"late": late})
     return r
 
 
