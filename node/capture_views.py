@@ -19,7 +19,8 @@ from .models import Request
 
 bp = Blueprint("capture", __name__)
 
-PAPERS = ("a5", "a4")
+# Roll widths are the two thermal printers village points use (58 mm and 80 mm rolls).
+PAPERS = ("a5", "a4", "58mm", "80mm")
 
 
 def form_to_capture(item_code: str, form: Any) -> dict[str, Any]:
@@ -114,7 +115,7 @@ def stored_request(code: str) -> Request:
 
 
 def paper() -> str:
-    """A5 unless A4 was asked for."""
+    """A5 unless another known paper was asked for."""
     p = request.args.get("paper", "a5").lower()
     return p if p in PAPERS else "a5"
 
