@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import segno
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
@@ -133,6 +132,8 @@ def receipt(code: str) -> Any:
     req = stored_request(code)
     cat = catalogue()
     url = status_url(req.receipt_code)
+    import segno  # only when a receipt is printed
+
     qr = Markup(segno.make(url, error="m").svg_inline(scale=3)) if url else None
     return render_template(
         "receipt.html", req=req, item=cat.item(req.item_code) or {}, paper=paper(), qr=qr, status_url=url,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ssl
-from typing import Protocol
-
-import requests
+from typing import TYPE_CHECKING, Protocol
 
 from shared import encoding
+
+if TYPE_CHECKING:
+    import requests
 
 
 class SyncError(Exception):
@@ -46,6 +47,8 @@ def _is_certificate_failure(exc: BaseException) -> bool:
     Under load urllib3 sometimes reports a refused certificate as a ConnectionError
     wrapping the SSL error; it is still an alarm, never a bad link to retry.
     """
+    import requests
+
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
@@ -65,6 +68,9 @@ class HttpTransport:
     """POSTs to the hub with requests; compresses bodies; maps network trouble to TransportError."""
 
     def __init__(self, base_url: str, timeout: float = 30.0, verify: bool | str = True, pin: str | None = None):
+        # requests (and urllib3 under it) costs the idle node about 5 MB: load it on first use.
+        import requests
+
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
@@ -81,6 +87,8 @@ class HttpTransport:
         if len(body) > COMPRESS_ABOVE:
             body = encoding.compress(body)
             headers["Content-Encoding"] = "deflate"
+        import requests
+
         try:
             resp = self.session.post(self.base_url + path, data=body, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
