@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup demo test test-fast chaos bench clean
+.PHONY: setup prereqs lint demo test test-fast chaos bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,12 @@ setup: $(STAMP)
 demo: setup
 	$(PY) deploy/demo.py
 
-test: setup
+# Debian packages the suite needs (chromium, shellcheck, CJK font, PostgreSQL binaries); as root
+# it installs them, otherwise it says what is missing and the tests needing it skip (and fail the run).
+prereqs:
+	sh tests/setup-machine.sh
+
+test: setup prereqs
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-fast: setup
