@@ -23,6 +23,9 @@ PG_ADMIN = os.environ.get("DAIBAN_TEST_PG", "postgresql://postgres@127.0.0.1:543
 PG_BINARIES = "/usr/lib/postgresql/*/bin"
 ROOT = Path(__file__).resolve().parent.parent
 DAIBAN = [sys.executable, "-m", "shared.cli"]
+# Browser tests write screenshots under var/ (gitignored) so `make test` leaves the tree clean;
+# `make screenshots` points this at docs/screenshots/ to refresh the documented ones on purpose.
+SCREENSHOTS = ROOT / os.environ.get("DAIBAN_SCREENSHOT_DIR", "var/screenshots")
 CHROMIUM = os.environ.get("DAIBAN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
