@@ -23,7 +23,13 @@ demo: setup
 prereqs:
 	sh tests/setup-machine.sh
 
-test: setup prereqs
+# ruff (lint rules in pyproject.toml; `ruff format` is not enforced yet), mypy, bandit against its triaged baseline.
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+	$(PY) -m bandit -q -c pyproject.toml -r shared hub node -b .ci/bandit-baseline.json
+
+test: setup prereqs lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # Browser tests write screenshots to var/screenshots; this refreshes the documented ones.
@@ -41,4 +47,4 @@ bench: setup
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) var build *.egg-info .ruff_cache .mypy_cache

@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Concatenate, ParamSpec, TypeVar
 
 import click
 
 GROUP = "daiban.commands"
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -45,14 +46,14 @@ def app_info() -> AppInfo:
     return info
 
 
-def with_app(connect: bool = True) -> Callable[[F], F]:
+def with_app(connect: bool = True) -> Callable[[Callable[Concatenate[Any, P], R]], Callable[P, R]]:
     """Decorate a command to receive the app as its first argument, inside an app context and
     (unless connect=False, for commands that open and close the database themselves) with
     the database connection open for the command's duration."""
 
-    def decorate(f: F) -> F:
+    def decorate(f: Callable[Concatenate[Any, P], R]) -> Callable[P, R]:
         @functools.wraps(f)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             info = app_info()
             app = info.load_app()
             with app.app_context():
@@ -61,7 +62,7 @@ def with_app(connect: bool = True) -> Callable[[F], F]:
                 with info.database.connection_context():
                     return f(app, *args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return decorate
 
