@@ -66,7 +66,7 @@ def normalise_image(data: bytes) -> bytes:
                 if probe.width * probe.height > MAX_PIXELS:
                     raise AttachmentError("图片像素过多，请降低扫描分辨率后再添加", "too_large")
                 probe.verify()
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
             # JPEG can decode at 1/2, 1/4 or 1/8 scale: far less memory on a 2 GB PC.
             img.draft("RGB", (MAX_SIDE, MAX_SIDE))
             img.load()

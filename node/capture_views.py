@@ -60,7 +60,8 @@ def pick() -> Any:
     code = request.args.get("item", "").strip().upper()
     error = None
     if code:
-        if cat.item(code) is not None and cat.item(code)["active"]:
+        item = cat.item(code)
+        if item is not None and item["active"]:
             return redirect(url_for("capture.form", item_code=code))
         error = f"办理事项 {code} 不存在或已停用"
     groups = [(kind, name, cat.items(kind)) for kind, name in KINDS.items()]
