@@ -69,7 +69,7 @@ class FakeAliyun:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> FakeAliyun:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
