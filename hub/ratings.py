@@ -263,7 +263,7 @@ def public_offer(code_text: str) -> dict[str, Any] | None:
     if case is None:
         return None
     level = ratings.level_of(case.satisfaction)
-    return {"rated": level, "can_rate": level is None and ratings.can_rate(case.state)}
+    return {"rated": level, "can_rate": level is None and ratings.can_rate_online(case.state)}
 
 
 bp.add_app_template_global(public_offer, "rating_offer")
@@ -285,6 +285,8 @@ def rate_online() -> Any:
         case = lookup(code, tail)
         if case is None:
             message, status = "收件编号或手机号后四位不符，评价未记录。", 400
+        elif not ratings.can_rate_online(case.state):
+            message, status = ratings.NOT_DONE, 400
         else:
             try:
                 with database.atomic():

@@ -41,7 +41,9 @@ def _content_error(value: Any) -> FieldError | None:
 def validate(data: dict[str, Any], window_codes: set[str] | frozenset[str] = frozenset()) -> list[FieldError]:
     """Every problem with a message as given, in Chinese (empty when it can be taken)."""
     errors: list[FieldError] = []
-    if data.get("category") not in CATEGORIES:
+    # Values from a village batch may be any JSON: compare only strings, never hash a list.
+    category, window = data.get("category"), data.get("window")
+    if not isinstance(category, str) or category not in CATEGORIES:
         errors.append(FieldError("category", "category", "请选择留言类别：咨询、投诉或建议"))
     for err in (
         _content_error(data.get("content")),
@@ -55,8 +57,7 @@ def validate(data: dict[str, Any], window_codes: set[str] | frozenset[str] = fro
         err = validate_mobile(phone)
         if err is not None:
             errors.append(err)
-    window = data.get("window")
-    if window not in (None, "") and window not in window_codes:
+    if window not in (None, "") and (not isinstance(window, str) or window not in window_codes):
         errors.append(FieldError("window", "window", "所选窗口不存在"))
     return errors
 

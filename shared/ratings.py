@@ -64,6 +64,14 @@ def can_rate(state: str) -> bool:
     return state not in (states.HELD, states.WITHDRAWN, states.INVALID)
 
 
+def can_rate_online(state: str) -> bool:
+    """On the public status page a matter is rated once it has its result (一事一评)."""
+    return can_rate(state) and state in states.TERMINAL
+
+
+NOT_DONE = "事项办结后才能在网上评价；也可在村代办点当面评价"
+
+
 def check(level: Any, comment: Any) -> list[str]:
     """Chinese messages for a rating that cannot be taken as given (empty when it can)."""
     errors = []

@@ -169,3 +169,11 @@ def test_unanswered_messages_turn_yellow_then_red(hub_app, sim) -> None:  # type
     with hub_time(datetime(2026, 3, 10, 2, 0)):
         page = boss.get("/console/mailbox").get_data(as_text=True)
         assert '<tr class="red">' in page and 'id="fig-mail-overdue">1<' in page
+
+
+def test_hostile_values_from_a_village_are_refused_not_crashed_on(hub_app, sim) -> None:  # type: ignore[no-untyped-def]
+    for data in ({"category": ["complaint"]}, {"window": ["W05"]}, {"window": {"a": 1}}, {"content": {"x": 1}},
+                 {"name": 7}, {"phone": ["138"]}, {"about": ["王芳"]}, {"pin": 1234}, {"content": "<svg onload=x>" * 200}):
+        ack, _ = village_message(sim, **data)
+        assert ack["accepted"] == 0 and ack["results"][0]["status"] == "refused", (data, ack)
+    assert MailMessage.select().count() == 0

@@ -189,3 +189,15 @@ def test_online_rating_counts_against_the_lookup_limit(hub_app, sim) -> None:  #
     resp = rate_online(client, code, "满意")
     assert resp.status_code == 429 and "过于频繁" in resp.get_data(as_text=True)
     assert Rating.select().count() == 0 and Case.get(Case.receipt_code == code).satisfaction is None
+
+
+def test_online_rating_waits_for_the_result(hub_app, sim) -> None:  # type: ignore[no-untyped-def]
+    code = new_case(sim, "DB-01")
+    client = hub_app.test_client()
+    html = client.get("/status", query_string={"code": code, "tail": "8000"}).get_data(as_text=True)
+    assert 'action="/status/rate"' not in html
+    resp = rate_online(client, code, "非常满意")
+    assert resp.status_code == 400 and "办结后才能在网上评价" in resp.get_data(as_text=True)
+    assert Rating.select().count() == 0
+    # At the village point the clerk may take it at any time after sending (一次一评 at the counter).
+    assert feedback(sim, code, satisfaction="满意")["status"] == "ok"
