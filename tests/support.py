@@ -251,6 +251,7 @@ class Service:
             [*DAIBAN, self.kind, "--dir", str(self.data_dir), "run", "--port", str(self.port), *self.extra],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}, cwd=ROOT,
         )
+        log.close()  # the child holds its own descriptor
         wait_http(self.url + "/healthz", proc=self.proc)
         return self
 
