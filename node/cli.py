@@ -6,12 +6,15 @@ import json
 import os
 import secrets
 import sys
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 from flask import Flask
 
 from shared.cli import AppInfo, app_info, with_app
+
+if TYPE_CHECKING:
+    from .sync import SyncClient
 
 
 def _factory(data_dir: str | None = None) -> Flask:
@@ -30,7 +33,7 @@ def cli(ctx: click.Context, data_dir: str | None) -> None:
     ctx.obj = AppInfo("node", _factory, database, data_dir)
 
 
-def _client(app):  # type: ignore[no-untyped-def]
+def _client(app: Flask) -> SyncClient:
     from . import meta
     from .db import database
     from .sync import SyncClient
