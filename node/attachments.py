@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from shared import protocol
 from shared.chunks import ATTACHMENT_PATH, CHUNK_BYTES, MAX_ATTACHMENT_BYTES, chunk_body
@@ -56,6 +55,9 @@ def normalise_image(data: bytes) -> bytes:
         )
     if not data:
         raise AttachmentError("附件是空文件", "not_image")
+    # Pillow is loaded only when a scan arrives: an idle node should not carry it.
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import segno
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
@@ -19,7 +18,8 @@ from .models import Request
 
 bp = Blueprint("capture", __name__)
 
-PAPERS = ("a5", "a4")
+# Roll widths are the two thermal printers village points use (58 mm and 80 mm rolls).
+PAPERS = ("a5", "a4", "58mm", "80mm")
 
 
 def form_to_capture(item_code: str, form: Any) -> dict[str, Any]:
@@ -115,7 +115,7 @@ def stored_request(code: str) -> Request:
 
 
 def paper() -> str:
-    """A5 unless A4 was asked for."""
+    """A5 unless another known paper was asked for."""
     p = request.args.get("paper", "a5").lower()
     return p if p in PAPERS else "a5"
 
@@ -133,6 +133,8 @@ def receipt(code: str) -> Any:
     req = stored_request(code)
     cat = catalogue()
     url = status_url(req.receipt_code)
+    import segno  # only when a receipt is printed
+
     qr = Markup(segno.make(url, error="m").svg_inline(scale=3)) if url else None
     return render_template(
         "receipt.html", req=req, item=cat.item(req.item_code) or {}, paper=paper(), qr=qr, status_url=url,

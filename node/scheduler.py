@@ -6,9 +6,10 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from apscheduler.schedulers.background import BackgroundScheduler
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
 
 log = logging.getLogger("daiban.node.sync")
 
@@ -64,6 +65,9 @@ def _tick(run_round: Callable[[], object]) -> None:
 def start(run_round: Callable[[], object]) -> BackgroundScheduler:
     """Start the single background scheduler of this process (a second call returns the first)."""
     global _scheduler
+    # Imported here so pages and CLI commands that never sync do not load APScheduler.
+    from apscheduler.schedulers.background import BackgroundScheduler
+
     with _lock:
         if _scheduler is None:
             sched = BackgroundScheduler(daemon=True)
