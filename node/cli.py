@@ -23,6 +23,12 @@ def _factory(data_dir: str | None = None) -> Flask:
     return create_app(data_dir=data_dir)
 
 
+def _open() -> Flask:
+    """The app for this command's --dir. Commands use @with_app; this stays for branches written
+    before it (delete once none calls it)."""
+    return app_info().load_app()
+
+
 @click.group(name="node")
 @click.option("--dir", "data_dir", envvar="DAIBAN_NODE_DIR", help="数据目录（密钥、SQLite 数据库）")
 @click.pass_context
