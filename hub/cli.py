@@ -18,6 +18,12 @@ def _factory(data_dir: str | None = None) -> Flask:
     return create_app(data_dir=data_dir)
 
 
+def _app() -> Flask:
+    """The app for this command's --dir. Commands use @with_app; this stays for branches written
+    before it (delete once none calls it)."""
+    return app_info().load_app()
+
+
 @click.group(name="hub")
 @click.option("--dir", "data_dir", envvar="DAIBAN_HUB_DIR", help="数据目录（密钥、SQLite 数据库）")
 @click.pass_context

@@ -6,18 +6,27 @@ import json
 import os
 import secrets
 import sys
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 from flask import Flask
 
 from shared.cli import AppInfo, app_info, with_app
 
+if TYPE_CHECKING:
+    from .sync import SyncClient
+
 
 def _factory(data_dir: str | None = None) -> Flask:
     from . import create_app
 
     return create_app(data_dir=data_dir)
+
+
+def _open() -> Flask:
+    """The app for this command's --dir. Commands use @with_app; this stays for branches written
+    before it (delete once none calls it)."""
+    return app_info().load_app()
 
 
 @click.group(name="node")
@@ -30,7 +39,7 @@ def cli(ctx: click.Context, data_dir: str | None) -> None:
     ctx.obj = AppInfo("node", _factory, database, data_dir)
 
 
-def _client(app):  # type: ignore[no-untyped-def]
+def _client(app: Flask) -> SyncClient:
     from . import meta
     from .db import database
     from .sync import SyncClient

@@ -44,6 +44,7 @@ def test_gunicorn_workers_on_postgres_with_one_scheduler(tmp_path: Path, pg_url:
     cmd = [*support.DAIBAN, "hub", "--dir", str(hub.data_dir), "scheduler"]
     sched_log = open(tmp_path / "scheduler.log", "ab")
     sched = subprocess.Popen(cmd, stdout=sched_log, stderr=subprocess.STDOUT, env=env, cwd=support.ROOT)
+    sched_log.close()  # the child holds its own descriptor
     try:
         _poll(lambda: _rows(pg_url, "SELECT count(*) FROM jobrun WHERE job = 'heartbeat'")[0][0] >= 1)
         second = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=support.ROOT, timeout=60)
