@@ -7,11 +7,12 @@ village, it never blocks the node's chain.
 
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared import encoding, protocol, signing, states
+from shared import encoding, messages, protocol, states
 from shared.catalogue import Catalogue
 from shared.receipt_codes import is_valid as receipt_code_valid
 from shared.receipt_codes import normalise as normalise_receipt
@@ -22,40 +23,29 @@ from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
 from .db import database, is_postgres
 from .models import Batch, Case, ForkAlert, HubEvent, Node, NodeEvent
+from .nodeauth import Authenticated, authenticate, describe
 
 
 def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey) -> tuple[int, bytes]:
     """Process one sync message (batch, poll or hello); returns (HTTP status, signed response bytes)."""
-    request_hash = encoding.digest(raw)
-    node_id = ""
-    version = protocol.PROTOCOL_VERSION
+    auth: Authenticated[messages.Batch | messages.Poll | messages.Hello] | None = None
     try:
-        body, sig = protocol.parse_envelope(raw)
-        node_id = str(body.get("node_id", ""))[:40]
-        # Canonical bytes once: they name the message and are what the signature covers.
-        signed = encoding.canonical(body)
-        request_hash = encoding.digest(signed)
-        version = protocol.answer_version(body)
-        protocol.check_version(body)
-        node = Node.get_or_none(Node.node_id == node_id)
-        if node is None:
-            raise protocol.error("unknown_node")
-        if node.status != "active":
-            raise protocol.error("revoked")
-        if not signing.verify(node.pubkey, signed, sig):
-            raise protocol.error("bad_signature")
-        kind = body.get("kind")
-        if kind == "batch":
-            protocol.check_batch_shape(body)
+        auth = authenticate(raw)
+        node, body, request_hash, version = auth.node, auth.body, auth.request_hash, auth.version
+        node_id = node.node_id
+        if isinstance(auth.message, messages.Batch):
+            protocol.check_batch_shape(auth.message)
             ack = ingest_batch(node, body, request_hash)
             out = answer(node_id, body, request_hash, ack=ack)
-        elif kind in ("poll", "hello"):
-            record_contact(node, body)
-            out = answer(node_id, body, request_hash, ack=None, hello=kind == "hello")
         else:
-            raise protocol.error("bad_body", detail="unknown message kind")
+            record_contact(node, body)
+            out = answer(node_id, body, request_hash, ack=None, hello=isinstance(auth.message, messages.Hello))
         return 200, protocol.seal(hub_key, keys.decorate(out, version))
     except protocol.ProtocolError as exc:
+        if auth is not None:
+            node_id, request_hash, version = auth.node.node_id, auth.request_hash, auth.version
+        else:
+            node_id, request_hash, version = describe(raw)
         node = Node.get_or_none(Node.node_id == node_id) if node_id else None
         out = protocol.response_body(
             node_id,
@@ -69,6 +59,10 @@ def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey) -> tuple[int, bytes]:
             error_body=exc.to_body(),
         )
         return exc.status, protocol.seal(hub_key, keys.decorate(out, version))
+
+
+# The stored clock offset is an integer column; a clock decades off is recorded at this bound.
+CLOCK_OFFSET_LIMIT_S = 10 * 366 * 86400
 
 
 def record_contact(node: Node, body: dict[str, Any]) -> None:
@@ -86,9 +80,11 @@ def record_contact(node: Node, body: dict[str, Any]) -> None:
     if isinstance(body.get("catalogue_version"), int):
         fields[Node.catalogue_version] = body["catalogue_version"]
     try:
-        node_clock = protocol.parse_iso(body["node_clock"]).replace(tzinfo=None)
-        fields[Node.clock_offset_s] = int((node_clock - now()).total_seconds())
-    except (KeyError, ValueError, TypeError, AttributeError):
+        node_clock = protocol.parse_iso(body["node_clock"]).astimezone(timezone.utc).replace(tzinfo=None)
+        offset = int((node_clock - now()).total_seconds())
+        # Clamped, so the fleet page still flags the clock (far beyond its skew threshold).
+        fields[Node.clock_offset_s] = max(-CLOCK_OFFSET_LIMIT_S, min(CLOCK_OFFSET_LIMIT_S, offset))
+    except (KeyError, ValueError, TypeError, AttributeError, OverflowError):
         pass
     Node.update(fields).where(Node.node_id == node.node_id).execute()
 
@@ -183,7 +179,7 @@ def apply_event(
     writer.node_events.append(dict(
         node=node.node_id,
         seq=ev["seq"],
-        event_id=ev["id"] if result["status"] == "ok" else f"{ev['id'][:30]}~{ev['seq']}",
+        event_id=ev["id"] if result["status"] == "ok" else refused_key(node.node_id, ev["seq"]),
         type=str(ev.get("type"))[:40],
         request_id=ev["request_id"],
         body=ev,
@@ -194,6 +190,11 @@ def apply_event(
     if writer.single:
         writer.flush()
     return result
+
+
+def refused_key(node_id: str, seq: int) -> str:
+    """The stored key of a refused event: unique per (node, seq), and never an event id (ids have no "~")."""
+    return "~" + encoding.digest(f"{node_id}:{seq}".encode())[: messages.ID_MAX - 1]
 
 
 class BatchWriter:
