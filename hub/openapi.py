@@ -1,4 +1,4 @@
-"""The sync API as OpenAPI 3.1 (served at /api/v1/openapi.json), generated from shared/messages.py.
+"""The sync API as OpenAPI 3.0 (served at /api/v1/openapi.json), generated from shared/messages.py.
 
 Request and response bodies are the JSON Schema of the declared message structures, so
 the document cannot drift from what the hub parses. Only free-form event data is written
@@ -18,7 +18,7 @@ from .attachments import ERRORS as ATTACHMENT_ERRORS
 # DATA_DEPTH (envelope > body > events > event > data > value), so free-form data is a
 # chain of schemas, one per level, whose last level holds scalars only.
 DATA_DEPTH = messages.EVENT_DATA_DEPTH
-_SCALARS: list[dict[str, Any]] = [{"type": "string"}, {"type": "integer"}, {"type": "boolean"}, {"type": "null"}]
+_SCALARS: list[dict[str, Any]] = [{"type": "string"}, {"type": "integer"}, {"type": "boolean"}]
 REF = "#/components/schemas/{name}"
 
 
@@ -36,7 +36,29 @@ def json_value_schemas() -> dict[str, Any]:
             options += [{"type": "array", "items": ref}, {"type": "object", "additionalProperties": ref}]
         else:  # the deepest level: containers only when empty, since their contents would be too deep
             options += [{"type": "array", "maxItems": 0}, {"type": "object", "maxProperties": 0}]
-        out[_json_value_name(depth)] = {"anyOf": options}
+        out[_json_value_name(depth)] = {"nullable": True, "anyOf": options}
+    return out
+
+
+def _openapi30(schema: Any) -> Any:
+    """msgspec writes JSON Schema 2020-12; OpenAPI 3.0 says "nullable" where that says {"type": "null"}.
+
+    3.0 on purpose: under 3.1 an integer may be written 1.0, which the protocol refuses (no floats).
+    """
+    if isinstance(schema, list):
+        return [_openapi30(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _openapi30(v) for k, v in schema.items()}
+    options = out.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [o for o in options if o != {"type": "null"}]
+        out["nullable"] = True
+        if len(rest) == 1 and "$ref" not in rest[0]:
+            del out["anyOf"]
+            out.update(rest[0])
+        else:
+            out["anyOf"] = rest
     return out
 
 
@@ -53,8 +75,9 @@ def _components() -> tuple[dict[str, Any], dict[str, Any]]:
     schemas, components = messages.schema_components(list(declared.values()), REF)
     codes = sorted(set(protocol.ERRORS) | set(ATTACHMENT_ERRORS))
     components["ErrorBody"]["properties"]["code"]["enum"] = codes
+    components = _openapi30(components)
     components.update(json_value_schemas())
-    return dict(zip(declared, schemas)), components
+    return dict(zip(declared, _openapi30(schemas))), components
 
 
 def _content(schema: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +98,7 @@ def spec() -> dict[str, Any]:
     """The OpenAPI document."""
     bodies, components = _components()
     return {
-        "openapi": "3.1.0",
+        "openapi": "3.0.3",
         "info": {
             "title": "Daiban hub sync API",
             "version": str(protocol.PROTOCOL_VERSION),

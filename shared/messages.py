@@ -11,9 +11,9 @@ columns, counts and versions in 32-bit ones (PostgreSQL ``integer``), identifier
 ``varchar(40)``.  A value outside its bound is refused as ``bad_body`` naming the
 field, before anything touches the database.
 
-Top-level message bodies ignore fields they do not declare (a newer peer may add
-some; nothing undeclared is stored).  Events refuse undeclared fields, because the
-hub stores each event as it came and hands it back in ``history``.
+What a node sends has no undeclared field: a field a later version adds is declared
+here first (the hub stores each event as it came and hands it back in ``history``).
+What the hub sends may carry fields a node does not know yet; a node ignores them.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class Event(Struct, forbid_unknown_fields=True):
     clerk: Annotated[str, Meta(max_length=64)] | None = None
 
 
-class _NodeBody(Struct):
+class _NodeBody(Struct, forbid_unknown_fields=True):
     v: ProtocolVersion
     node_id: Ident
     node_clock: Timestamp
@@ -137,7 +137,7 @@ class AttachmentChunk(_NodeBody, tag_field="kind", tag="attachment"):
 SyncMessage = Union[Batch, Poll, Hello]
 
 
-class Enrol(Struct):
+class Enrol(Struct, forbid_unknown_fields=True):
     """A node registering its key with a one-time enrolment code (unsigned: it has no pinned key yet)."""
 
     v: ProtocolVersion
@@ -278,14 +278,14 @@ class AttachmentStatus(_HubBody, tag_field="kind", tag="attachment_status"):
     error: ErrorBody | None = None
 
 
-class SignedSync(Struct):
+class SignedSync(Struct, forbid_unknown_fields=True):
     """A node's signed sync message."""
 
     body: SyncMessage
     sig: Signature
 
 
-class SignedChunk(Struct):
+class SignedChunk(Struct, forbid_unknown_fields=True):
     """A node's signed attachment message."""
 
     body: AttachmentChunk
