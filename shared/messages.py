@@ -317,7 +317,7 @@ class SignedEnrolment(Struct):
 # --- decoding ----------------------------------------------------------------
 
 _AT = re.compile(r" - at `\$\.?(.*)`$")
-_MISSING = re.compile(r"missing required field `([^`]*)`")
+_MISSING = re.compile(r"(?:missing required|contains unknown) field `([^`]*)`")
 
 
 class MessageError(ValueError):
