@@ -47,7 +47,7 @@ def authenticate(raw: bytes, decode: Callable[[dict[str, Any]], M] = messages.de
     protocol.check_version(body)
     message = protocol.declared(body, decode)
     # Canonical bytes once: they name the message and are what the signature covers.
-    signed = encoding.canonical(body)
+    signed = encoding.canonical_message(body)
     node = trusted_node(body["node_id"], lambda n: signing.verify(n.pubkey, signed, sig))
     return Authenticated(node, body, message, encoding.digest(signed), protocol.answer_version(body))
 

@@ -102,7 +102,7 @@ def new_id() -> str:
 
 def seal(key: Ed25519PrivateKey, body: dict[str, Any]) -> bytes:
     """Sign a body and return the envelope bytes as sent."""
-    return encoding.canonical({"body": body, "sig": signing.sign(key, encoding.canonical(body))})
+    return encoding.canonical_message({"body": body, "sig": signing.sign(key, encoding.canonical_message(body))})
 
 
 def parse_envelope(raw: bytes) -> tuple[dict[str, Any], str]:
@@ -162,12 +162,12 @@ def open_envelope(raw: bytes) -> tuple[dict[str, Any], str]:
 
 def verify_body(pub_b64: str, body: dict[str, Any], sig: str) -> bool:
     """True when sig signs canonical(body) under the key."""
-    return signing.verify(pub_b64, encoding.canonical(body), sig)
+    return signing.verify(pub_b64, encoding.canonical_message(body), sig)
 
 
 def body_hash(body: dict[str, Any]) -> str:
     """The hash that names a message: batches chain by it, responses quote it."""
-    return encoding.digest(encoding.canonical(body))
+    return encoding.digest(encoding.canonical_message(body))
 
 
 # --- node messages -----------------------------------------------------------
