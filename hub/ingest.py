@@ -7,8 +7,8 @@ village, it never blocks the node's chain.
 
 from __future__ import annotations
 
-from datetime import timezone
-from typing import Any
+from datetime import UTC
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -25,12 +25,14 @@ from .db import database, is_postgres
 from .models import Batch, Case, ForkAlert, HubEvent, Node, NodeEvent
 from .nodeauth import Authenticated, authenticate, describe
 
+M = TypeVar("M")
+
 
 def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey) -> tuple[int, bytes]:
     """Process one sync message (batch, poll or hello); returns (HTTP status, signed response bytes)."""
     auth: Authenticated[messages.Batch | messages.Poll | messages.Hello] | None = None
     try:
-        auth = authenticate(raw)
+        auth = authenticate(raw, messages.decode_sync)
         node, body, request_hash, version = auth.node, auth.body, auth.request_hash, auth.version
         node_id = node.node_id
         if isinstance(auth.message, messages.Batch):
@@ -46,13 +48,14 @@ def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey) -> tuple[int, bytes]:
             node_id, request_hash, version = auth.node.node_id, auth.request_hash, auth.version
         else:
             node_id, request_hash, version = describe(raw)
-        node = Node.get_or_none(Node.node_id == node_id) if node_id else None
+        # Fresh from the database: a refused batch's transaction left the node row as it was.
+        known = Node.get_or_none(Node.node_id == node_id) if node_id else None
         out = protocol.response_body(
             node_id,
             request_hash,
             ack=None,
-            last_seq=node.last_seq if node else 0,
-            last_hash=node.last_hash if node else protocol.GENESIS_HASH,
+            last_seq=known.last_seq if known else 0,
+            last_hash=known.last_hash if known else protocol.GENESIS_HASH,
             updates=[],
             cursor=0,
             more=False,
@@ -80,7 +83,7 @@ def record_contact(node: Node, body: dict[str, Any]) -> None:
     if isinstance(body.get("catalogue_version"), int):
         fields[Node.catalogue_version] = body["catalogue_version"]
     try:
-        node_clock = protocol.parse_iso(body["node_clock"]).astimezone(timezone.utc).replace(tzinfo=None)
+        node_clock = protocol.parse_iso(body["node_clock"]).astimezone(UTC).replace(tzinfo=None)
         offset = int((node_clock - now()).total_seconds())
         # Clamped, so the fleet page still flags the clock (far beyond its skew threshold).
         fields[Node.clock_offset_s] = max(-CLOCK_OFFSET_LIMIT_S, min(CLOCK_OFFSET_LIMIT_S, offset))
@@ -333,6 +336,15 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
                      cases.status_body(case, catalogue, action="received"), "system")
 
 
+def _event_data(ev: dict[str, Any], kind: type[M], code: str, message: str) -> M:
+    """The event's data as declared in shared/messages.py; a refusal of this event alone if it does not fit."""
+    try:
+        data: M = messages.convert(ev["data"], kind)
+    except messages.MessageError as exc:
+        raise Refusal(code, message) from exc
+    return data
+
+
 def _case_of(node: Node, ev: dict[str, Any]) -> Case:
     case = Case.get_or_none(Case.request_id == ev["request_id"])
     if case is None or case.node_id != node.node_id:
@@ -342,9 +354,7 @@ def _case_of(node: Node, ev: dict[str, Any]) -> Case:
 
 def _supplemented(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     case = _case_of(node, ev)
-    materials = ev["data"].get("materials")
-    if not isinstance(materials, list) or not materials or not all(isinstance(m, str) for m in materials):
-        raise Refusal("bad_materials", "补正材料不能为空")
+    materials = _event_data(ev, messages.SupplementedData, "bad_materials", "补正材料清单格式错误或为空").materials
     if states.is_terminal(case.state):
         raise Refusal("case_closed", "该事项已办结，不能再补正")
     cases.supplement_arrived(node, case, materials, catalogue)
@@ -352,15 +362,15 @@ def _supplemented(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
 
 def _feedback(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     case = _case_of(node, ev)
-    value = ev["data"].get("satisfaction")
-    if value not in ("满意", "基本满意", "不满意"):
-        raise Refusal("bad_feedback", "满意度只能是 满意、基本满意 或 不满意")
-    case.satisfaction = value
+    feedback = _event_data(ev, messages.FeedbackData, "bad_feedback",
+                           "满意度只能是 满意、基本满意 或 不满意，意见不超过500字")
+    case.satisfaction = feedback.satisfaction
     case.save()
 
 
 def _withdrawn(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     case = _case_of(node, ev)
+    _event_data(ev, messages.WithdrawnData, "bad_reason", "撤回原因格式错误或超过200字")
     if not states.can_transition(case.state, "withdrawn", case.mode):
         raise Refusal("cannot_withdraw", f"当前状态（{states.LABELS[case.state]}）不能撤回")
     case.state = "withdrawn"

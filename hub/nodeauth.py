@@ -8,8 +8,9 @@ covers canonical(body) exactly as it arrived.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from shared import encoding, messages, protocol, signing
 
@@ -41,7 +42,7 @@ def trusted_node(node_id: str, verify: Callable[[Node], bool]) -> Node:
     return node
 
 
-def authenticate(raw: bytes, decode: Callable[[dict[str, Any]], M] = messages.decode_sync) -> Authenticated[M]:  # type: ignore[assignment]
+def authenticate(raw: bytes, decode: Callable[[dict[str, Any]], M]) -> Authenticated[M]:
     """Parse signed envelope bytes from a node and verify them; ProtocolError (nothing touched) if not."""
     body, sig = protocol.parse_envelope(raw)
     protocol.check_version(body)

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import zlib
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
@@ -48,10 +48,10 @@ def digest(data: bytes) -> str:
 def _json_within(depth: int) -> Any:
     # JSON values nested at most `depth` deep below this one, without floats: the deepest level
     # holds scalars and empty containers only, so checking the bound costs nothing extra.
-    leaf: Any = Union[str, int, bool, None, Annotated[list[int], Meta(max_length=0)],
-                      Annotated[dict[str, int], Meta(max_length=0)]]
+    leaf: Any = (str | int | bool | None | Annotated[list[int], Meta(max_length=0)]
+                 | Annotated[dict[str, int], Meta(max_length=0)])
     for _ in range(depth):
-        leaf = Union[str, int, bool, None, list[leaf], dict[str, leaf]]  # type: ignore[valid-type]
+        leaf = str | int | bool | None | list[leaf] | dict[str, leaf]
     return leaf
 
 

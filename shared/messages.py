@@ -2,9 +2,9 @@
 
 These structures are the single declaration the hub and the node parse and validate
 against (``decode_*`` below) and that the OpenAPI document is generated from
-(``hub/openapi.py``).  Signing does not go through them: the signature covers
-``shared.encoding.canonical`` of the body exactly as it arrived, so validation can
-never change the bytes a signature or a batch hash is computed over.
+(``hub/openapi.py``).  Signing does not go through them: the signature covers the
+canonical bytes (``shared.encoding``) of the body exactly as it arrived, so validation
+can never change the bytes a signature or a batch hash is computed over.
 
 Bounds follow what stores the value: sequence numbers and cursors live in 64-bit
 columns, counts and versions in 32-bit ones (PostgreSQL ``integer``), identifiers in
@@ -19,7 +19,7 @@ What the hub sends may carry fields a node does not know yet; a node ignores the
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 from msgspec import Meta, Struct
@@ -49,8 +49,8 @@ NODE_EVENT_TYPES: frozenset[str] = frozenset(get_args(NodeEventType))
 Seq = Annotated[int, Meta(ge=1, le=INT64_MAX, description="gapless per-node sequence number")]
 Cursor = Annotated[int, Meta(ge=0, le=INT64_MAX)]
 Count = Annotated[int, Meta(ge=0, le=INT32_MAX)]
-# Printable ASCII without space and "~": the hub keys a refused event as "<id>~<seq>", so an
-# accepted id can never collide with that key.
+# Printable ASCII without space and "~": the hub stores a refused event under a key that
+# starts with "~" (hub/ingest.refused_key), so no event id can ever collide with it.
 Ident = Annotated[str, Meta(min_length=1, max_length=ID_MAX, pattern=r"^[!-}]+$")]
 Hex64 = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
 Timestamp = Annotated[str, Meta(
@@ -134,7 +134,7 @@ class AttachmentChunk(_NodeBody, tag_field="kind", tag="attachment"):
     data: Annotated[str, Meta(max_length=4 * MAX_CHUNK_BYTES, description="base64 bytes from offset")]
 
 
-SyncMessage = Union[Batch, Poll, Hello]
+SyncMessage = Batch | Poll | Hello
 
 
 class Enrol(Struct, forbid_unknown_fields=True):
@@ -302,7 +302,7 @@ class SignedResponse(Struct):
 class SignedAttachmentStatus(Struct):
     """The hub's signed answer to an attachment message (an unreadable body gets a Response)."""
 
-    body: Union[AttachmentStatus, Response]
+    body: AttachmentStatus | Response
     sig: Signature
 
 
@@ -349,17 +349,20 @@ def convert(value: Any, kind: Any) -> Any:
 
 def decode_sync(body: dict[str, Any]) -> Batch | Poll | Hello:
     """A node's sync message body (batch, poll or hello)."""
-    return convert(body, SyncMessage)  # type: ignore[no-any-return]
+    message: Batch | Poll | Hello = convert(body, SyncMessage)
+    return message
 
 
 def decode_chunk(body: dict[str, Any]) -> AttachmentChunk:
     """A node's attachment message body."""
-    return convert(body, AttachmentChunk)  # type: ignore[no-any-return]
+    chunk: AttachmentChunk = convert(body, AttachmentChunk)
+    return chunk
 
 
 def decode_enrol(body: dict[str, Any]) -> Enrol:
     """A node's enrolment message."""
-    return convert(body, Enrol)  # type: ignore[no-any-return]
+    enrol: Enrol = convert(body, Enrol)
+    return enrol
 
 
 _BY_KIND: dict[str, Any] = {
@@ -370,7 +373,7 @@ _BY_KIND: dict[str, Any] = {
 
 def validate_body(body: dict[str, Any]) -> None:
     """Check a body of any declared kind; bodies of other kinds (enrolment, key rotation) pass through."""
-    kind = _BY_KIND.get(body.get("kind"))  # type: ignore[arg-type]
+    kind = _BY_KIND.get(str(body.get("kind")))
     if kind is not None:
         convert(body, kind)
 

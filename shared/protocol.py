@@ -7,12 +7,13 @@ and the next batch of the same node names it as ``prev_hash``.  See docs/protoco
 
 from __future__ import annotations
 
-import hmac
 import hashlib
+import hmac
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 

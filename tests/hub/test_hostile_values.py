@@ -8,7 +8,8 @@ sanely; never a 500, and a refusal leaves stored data as it was.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -164,3 +165,27 @@ def test_event_ids_cannot_collide_with_stored_refusal_keys(sim: NodeSim, other: 
     again[0]["id"] = "x"
     assert [r["code"] for r in sim.send(again)["ack"]["results"]] == ["duplicate_event"]
     still_serving(other)
+
+
+def test_hostile_event_data_is_refused_for_that_event_only(sim: NodeSim) -> None:
+    """Event data beyond its declaration is refused per event and told to the village; the chain moves on."""
+    from hub.models import Case
+
+    cap = captured(sim)
+    sim.send(sim.events(cap))
+    request_id = cap[1]
+    hostile = [
+        ("request.feedback", {"satisfaction": "很好"}, "bad_feedback"),
+        ("request.feedback", {"satisfaction": "满意", "comment": "长" * 501}, "bad_feedback"),
+        ("request.supplemented", {"materials": [1]}, "bad_materials"),
+        ("request.supplemented", {"materials": ["M" * 41]}, "bad_materials"),
+        ("request.withdrawn", {"reason": "因" * 201}, "bad_reason"),
+    ]
+    resp = sim.send(sim.events(*[(type_, request_id, data) for type_, data, _ in hostile]))
+    assert [r["code"] for r in resp["ack"]["results"]] == [code for _, _, code in hostile]
+    case = Case.get_by_id(request_id)
+    assert case.state == "received"
+    assert case.satisfaction is None
+    ok = sim.send(sim.events(("request.feedback", request_id, {"satisfaction": "满意", "comment": "好" * 500})))
+    assert ok["ack"]["accepted"] == 1
+    assert Case.get_by_id(request_id).satisfaction == "满意"
