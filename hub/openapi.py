@@ -75,6 +75,9 @@ def _components() -> tuple[dict[str, Any], dict[str, Any]]:
     schemas, components = messages.schema_components(list(declared.values()), REF)
     codes = sorted(set(protocol.ERRORS) | set(ATTACHMENT_ERRORS))
     components["ErrorBody"]["properties"]["code"]["enum"] = codes
+    for name in ("Batch", "Poll", "Hello", "AttachmentChunk", "Enrol"):
+        # What a node may send: the versions this hub speaks (protocol.check_version refuses others).
+        components[name]["properties"]["v"]["enum"] = sorted(protocol.SUPPORTED_VERSIONS)
     components = _openapi30(components)
     components.update(json_value_schemas())
     return dict(zip(declared, _openapi30(schemas))), components

@@ -34,8 +34,9 @@ ID_MAX = 40
 MAX_CHUNK_BYTES = 256 * 1024
 MAX_ATTACHMENT_BYTES = 15 * 1024 * 1024
 
-ProtocolVersion = Literal[1, 2]
-SUPPORTED_VERSIONS: frozenset[int] = frozenset(get_args(ProtocolVersion))
+# Which versions are spoken is protocol.SUPPORTED_VERSIONS, checked first (check_version) so the
+# refusal can say which side must upgrade; hub/openapi.py publishes them as this field's enum.
+ProtocolVersion = Annotated[int, Meta(ge=1, le=INT32_MAX, description="protocol version")]
 
 NodeEventType = Literal[
     "request.captured",
@@ -245,7 +246,7 @@ class Update(Struct):
 
 
 class _HubBody(Struct):
-    v: Annotated[int, Meta(ge=1, le=INT32_MAX)]
+    v: ProtocolVersion
     node_id: Annotated[str, Meta(max_length=ID_MAX)]
     request_hash: Annotated[str, Meta(max_length=64, description="hash(body) of the message answered; empty "
                                                                   "when it could not be read")]
