@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-T = TypeVar("T")
-
 from . import encoding, messages, signing
+
+T = TypeVar("T")
 
 # Version 2 adds the hub key rotation chain to responses. A hub answers each node in the
 # version the node spoke, so nodes one version behind keep syncing during a rolling upgrade.
