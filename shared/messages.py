@@ -245,6 +245,13 @@ class Update(Struct):
     message: Text | None = None
 
 
+class AtCursor(Struct):
+    """The digest of the hub's log entry at the node's cursor, so a node can tell a renumbered log."""
+
+    cseq: Cursor
+    digest: Annotated[str, Meta(max_length=64)]
+
+
 class _HubBody(Struct):
     v: ProtocolVersion
     node_id: Annotated[str, Meta(max_length=ID_MAX)]
@@ -263,6 +270,9 @@ class Response(_HubBody, tag_field="kind", tag="response"):
     cursor: Cursor
     more: bool
     out_seq: Cursor | None = None
+    epoch: Annotated[str, Meta(max_length=64, description="the hub's incarnation: new after a restore or a "
+                                                          "failover (docs/protocol.md)")] | None = None
+    at_cursor: AtCursor | None = None
     catalogue: dict[str, Any] | None = None
     history: list[dict[str, Any]] | None = None
     error: ErrorBody | None = None
