@@ -36,6 +36,8 @@ NAME_MAX = 30
 ADDRESS_MAX = 100
 GROUP_MAX = 30
 TEXT_FIELD_MAX = 200
+COMMENT_MAX = 500  # feedback comment at pickup
+REASON_MAX = 200  # the villager's reason for withdrawing
 SUBMIT_CHOICES = ("submitted", "awaiting_materials", "held")
 
 
