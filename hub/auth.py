@@ -10,6 +10,7 @@ from flask import Blueprint, Flask, Response, abort, flash, g, redirect, render_
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from shared.http_headers import SECURITY_HEADERS
+from shared.redirects import safe_next
 
 from . import audit
 from .models import Staff
@@ -89,8 +90,7 @@ def login() -> Any:
             session.clear()
             session["staff_id"] = user.id
             session.permanent = True
-            nxt = request.args.get("next", "")
-            return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
+            return redirect(safe_next(request.args.get("next")) or "/")
     return render_template("login.html", error=error), (401 if error else 200)
 
 

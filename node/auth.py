@@ -6,11 +6,12 @@ import re
 from datetime import timedelta
 from functools import wraps
 from typing import Any, Callable
-from urllib.parse import urlparse
 
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
+
+from shared.redirects import safe_next
 
 from .capture import now
 from .db import database
@@ -96,9 +97,7 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def _safe_next(target: str | None) -> str:
     # Only paths on this node: an open redirect would let a link send the clerk elsewhere.
-    if target and target.startswith("/") and not target.startswith("//") and not urlparse(target).netloc:
-        return target
-    return url_for("requests.index")
+    return safe_next(target) or url_for("requests.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
