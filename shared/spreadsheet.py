@@ -8,7 +8,8 @@ shows it as text. Numbers and dates are left as they are: they cannot carry a fo
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
