@@ -23,7 +23,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
 
-    from . import api, auth, catalogue_admin, console, deployment, fleet, public_status, register, supervision, web
+    from . import (
+        api,
+        auth,
+        catalogue_admin,
+        console,
+        deployment,
+        fleet,
+        public_status,
+        ratelimit,
+        register,
+        supervision,
+        web,
+    )
 
     web.init_app(app)
     auth.init_app(app)
@@ -37,4 +49,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # The sync API authenticates by signature, not by session: no CSRF there.
     auth.csrf.exempt(api.bp)
     deployment.init_app(app)
+    ratelimit.init_app(app)
     return app
