@@ -23,19 +23,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
 
-    from . import (
-        api,
-        auth,
-        catalogue_admin,
-        console,
-        deployment,
-        fleet,
-        public_status,
-        ratelimit,
-        register,
-        supervision,
-        web,
-    )
+    from . import api, auth, catalogue_admin, console, deployment, fleet, public_status, register, supervision, web
+    from . import ratelimit
 
     web.init_app(app)
     auth.init_app(app)

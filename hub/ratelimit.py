@@ -5,9 +5,8 @@
 - Enrolment (``POST /api/v1/enroll``): failed attempts per address (code guessing);
   ``ENROLL_LIMIT``, default ``10 per hour``; answered with the API's signed ``rate_limited`` error.
 - Status page: lookups per address (``STATUS_LOOKUP_LIMIT`` per ``STATUS_LOOKUP_PERIOD_S``), and
-  misses per receipt code (``STATUS_CODE_LIMIT``, default ``5 per hour;20 per day``), so one
-  code's phone tail cannot be guessed from many addresses while villagers behind one carrier
-  NAT who type the right tail are not shut out.
+  misses per receipt code (``STATUS_CODE_LIMIT``, default ``10 per hour;30 per day``): the
+  rule is shared.lookup_limits, which the node's status page uses too.
 
 Counts live in the limiter's storage (``RATELIMIT_STORAGE_URI``, default ``memory://``), never
 in the database, so a lookup writes nothing durable. In memory each worker process counts on
@@ -23,16 +22,15 @@ import time
 from flask import Flask, Response, current_app, render_template
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
-from limits import RateLimitItem, parse_many
+from limits import RateLimitItem
 
-from shared import protocol
+from shared import lookup_limits, protocol
 
 DEFAULT_LOGIN_LIMIT = "20 per 15 minutes"
 DEFAULT_ENROLL_LIMIT = "10 per hour"
 ENROLL_PREFIX = "/api/v1/enroll"
 DEFAULT_STATUS_LOOKUP_LIMIT = 10
 DEFAULT_STATUS_PERIOD_S = 600
-DEFAULT_STATUS_CODE_LIMIT = "5 per hour;20 per day"
 
 
 def limiter() -> Limiter:
@@ -83,15 +81,10 @@ def init_app(app: Flask) -> None:
             app.view_functions[rule.endpoint] = enroll(app.view_functions[rule.endpoint])
 
 
-def _status_address_limit() -> RateLimitItem:
+def _address_limit() -> RateLimitItem:
     cfg = current_app.config
-    n = int(cfg.get("STATUS_LOOKUP_LIMIT", DEFAULT_STATUS_LOOKUP_LIMIT))
-    period = int(cfg.get("STATUS_LOOKUP_PERIOD_S", DEFAULT_STATUS_PERIOD_S))
-    return parse_many(f"{n} per {period} seconds")[0]
-
-
-def _status_code_limits() -> list[RateLimitItem]:
-    return parse_many(str(current_app.config.get("STATUS_CODE_LIMIT") or DEFAULT_STATUS_CODE_LIMIT))
+    return lookup_limits.per_address(int(cfg.get("STATUS_LOOKUP_LIMIT", DEFAULT_STATUS_LOOKUP_LIMIT)),
+                                     int(cfg.get("STATUS_LOOKUP_PERIOD_S", DEFAULT_STATUS_PERIOD_S)))
 
 
 def status_period_minutes() -> int:
@@ -101,15 +94,11 @@ def status_period_minutes() -> int:
 
 def allow_status_lookup(client: str, code: str) -> bool:
     """Count one lookup from an address; False when the address or the code has used up its allowance."""
-    strategy = limiter().limiter
-    if not all(strategy.test(item, "status-code", code) for item in _status_code_limits()):
-        return False
-    return strategy.hit(_status_address_limit(), "status-address", client)
+    return lookup_limits.allow_lookup(limiter().limiter, _address_limit(),
+                                      lookup_limits.per_code(current_app.config.get("STATUS_CODE_LIMIT")), client, code)
 
 
 def status_miss(code: str) -> None:
     """Count one failed lookup against a receipt code (wrong phone tail or unknown code)."""
-    strategy = limiter().limiter
-    for item in _status_code_limits():
-        strategy.hit(item, "status-code", code)
-
+    lookup_limits.count_miss(limiter().limiter, lookup_limits.per_code(current_app.config.get("STATUS_CODE_LIMIT")),
+                             code)

@@ -22,7 +22,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
 
-    from . import api, i18n, security, views, web
+    from . import api, i18n, ratelimit, security, views, web
 
     web.init_app(app)
     security.init_app(app)
@@ -30,4 +30,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     views.init_app(app)
     app.register_blueprint(api.bp)
     security.csrf.exempt(api.bp)
+    ratelimit.init_app(app)
     return app
