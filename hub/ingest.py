@@ -15,7 +15,7 @@ from shared import encoding, protocol, signing, states
 from shared.catalogue import Catalogue
 from shared.receipt_codes import is_valid as receipt_code_valid
 from shared.receipt_codes import normalise as normalise_receipt
-from shared.validation import validate_capture
+from shared.validation import validate_capture, validate_event_text
 
 from . import audit, cases, deadlines, keys, routing
 from .catalogue_store import current as current_catalogue
@@ -349,7 +349,14 @@ def _supplemented(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     cases.supplement_arrived(node, case, materials, catalogue)
 
 
+def _refuse_long_text(ev: dict[str, Any]) -> None:
+    errors = validate_event_text(str(ev.get("type")), ev["data"])
+    if errors:
+        raise Refusal(errors[0].code, "；".join(e.message for e in errors))
+
+
 def _feedback(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    _refuse_long_text(ev)
     case = _case_of(node, ev)
     value = ev["data"].get("satisfaction")
     if value not in ("满意", "基本满意", "不满意"):
@@ -359,6 +366,7 @@ def _feedback(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
 
 
 def _withdrawn(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    _refuse_long_text(ev)
     case = _case_of(node, ev)
     if not states.can_transition(case.state, "withdrawn", case.mode):
         raise Refusal("cannot_withdraw", f"当前状态（{states.LABELS[case.state]}）不能撤回")

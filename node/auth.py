@@ -29,6 +29,7 @@ from flask_login import current_user as login_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from shared.redirects import safe_next
+from shared.validation import CLERK_NAME_MAX
 
 from . import meta
 from .capture import now
@@ -54,8 +55,8 @@ def add_clerk(username: str, name: str, password: str) -> Clerk:
     name = name.strip()
     if not USERNAME_RE.fullmatch(username):
         raise ClerkError("用户名须为 2–32 位小写字母、数字或 _ . -")
-    if not name or len(name) > 64:
-        raise ClerkError("请填写文书姓名（不超过64字）")
+    if not name or len(name) > CLERK_NAME_MAX:
+        raise ClerkError(f"请填写文书姓名（不超过{CLERK_NAME_MAX}字）")
     if len(password) < PASSWORD_MIN:
         raise ClerkError(f"密码至少 {PASSWORD_MIN} 位")
     with database.atomic():

@@ -32,10 +32,16 @@ _ID_CHECK = "10X98765432"
 _MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")  # \d would admit non-ASCII digits
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
+# Lengths of the form-like fields, in characters. The node's forms and the hub's ingest both
+# read them from here, so neither side accepts what the other would refuse.
 NAME_MAX = 30
 ADDRESS_MAX = 100
 GROUP_MAX = 30
 TEXT_FIELD_MAX = 200
+NOTES_MAX = 500
+FEEDBACK_COMMENT_MAX = 500
+WITHDRAW_REASON_MAX = 200
+CLERK_NAME_MAX = 64
 SUBMIT_CHOICES = ("submitted", "awaiting_materials", "held")
 
 
@@ -117,6 +123,28 @@ def _check_text(
     if _has_control(text):
         return FieldError(field, "control_chars", f"{label}含有不可见的控制字符，请重新输入")
     return None
+
+
+def _check_length(value: Any, field: str, label: str, max_len: int) -> FieldError | None:
+    # Free text the clerk may leave empty: only its type and length are rules.
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return FieldError(field, "type", f"{label}必须是文字")
+    if len(value) > max_len:
+        return FieldError(field, "too_long", f"{label}不能超过{max_len}个字")
+    return None
+
+
+def validate_event_text(event_type: str, data: Any) -> list[FieldError]:
+    """Length problems with the free text of a feedback or withdrawal event (capture: validate_capture)."""
+    if not isinstance(data, dict):
+        return []
+    checks = {
+        "request.feedback": [_check_length(data.get("comment"), "comment", "意见", FEEDBACK_COMMENT_MAX)],
+        "request.withdrawn": [_check_length(data.get("reason"), "reason", "撤回原因", WITHDRAW_REASON_MAX)],
+    }.get(event_type, [])
+    return [e for e in checks if e is not None]
 
 
 def _is_iso_date(text: str) -> bool:
@@ -203,6 +231,10 @@ def validate_capture(
             err = _check_extra_field(spec, fields.get(spec["key"]))
             if err is not None:
                 errors.append(err)
+
+    notes = _check_length(data.get("notes"), "notes", "备注", NOTES_MAX)
+    if notes is not None:
+        errors.append(notes)
 
     submit = data.get("submit")
     if submit not in SUBMIT_CHOICES:
