@@ -75,3 +75,21 @@ def test_a_new_login_after_logout_works(hub_app, victim) -> None:  # type: ignor
     victim.post("/logout", data={"csrf_token": token})
     assert _login(victim, "wang").status_code == 302
     assert victim.get(PAGE).status_code == 200
+
+
+def test_cli_password_change_and_disabling_end_sessions(hub_app, victim) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from hub.cli import cli
+
+    thief = _copy_cookie(hub_app, victim)
+    run = CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], "set-password", "wang",
+                                   "--password", "fresh-pass-77"], env={"DATABASE_URL": hub_app.config["DATABASE_URL"]})
+    assert run.exit_code == 0, run.output
+    _refused(thief)
+    fresh = hub_app.test_client()
+    assert _login(fresh, "wang", "fresh-pass-77").status_code == 302
+    run = CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], "disable-user", "wang"],
+                             env={"DATABASE_URL": hub_app.config["DATABASE_URL"]})
+    assert run.exit_code == 0, run.output
+    _refused(fresh)

@@ -51,3 +51,20 @@ def test_disabling_ends_copied_session(node_app, clerk) -> None:  # type: ignore
         set_active("li", False)
         set_active("li", True)
     _refused(thief)
+
+
+def test_cli_password_change_and_disabling_end_sessions(node_app, clerk) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from node.cli import cli
+
+    thief = _copy_cookie(node_app, clerk)
+    data_dir = node_app.config["DATA_DIR"]
+    run = CliRunner().invoke(cli, ["--dir", data_dir, "set-password", "li", "--password", "fresh-pass-77"])
+    assert run.exit_code == 0, run.output
+    _refused(thief)
+    fresh = ClerkActions(node_app.test_client())
+    assert fresh.login(password="fresh-pass-77").status_code == 302
+    run = CliRunner().invoke(cli, ["--dir", data_dir, "disable-clerk", "li"])
+    assert run.exit_code == 0, run.output
+    _refused(fresh.client)
