@@ -265,7 +265,8 @@ def spec() -> dict[str, Any]:
                                 "properties": {"body": {"type": "object"}, "sig": {"type": "string"},
                                                "mac": {"type": "string"}}}}},
                         },
-                        **_responses(400, 403, 413, 415),
+                        # 429: too many failed enrolments from one address (hub/ratelimit.py), with Retry-After.
+                        **_responses(400, 403, 413, 415, 429),
                     },
                 }
             },
