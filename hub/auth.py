@@ -72,7 +72,8 @@ def init_app(app: Flask) -> None:
 
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
-    # SESSION_COOKIE_SECURE stays as configured: on in deploy/ (served over HTTPS), off for plain-HTTP LANs.
+    # As configured: on in the production settings under deploy/ (served over HTTPS), off for plain-HTTP LANs.
+    app.config["SESSION_COOKIE_SECURE"] = bool(app.config.get("SESSION_COOKIE_SECURE"))
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=SESSION_HOURS)
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -99,7 +100,6 @@ def init_app(app: Flask) -> None:
         g.user = login_session.staff if login_session.is_authenticated else None
         if g.user is None and "_user_id" in session:
             session.clear()
-
 
 
 def current_user() -> Staff | None:

@@ -89,66 +89,67 @@ class DatabaseCollector(Collector):
         by_status: dict[int, int] = {}
         for s in stats:
             by_status[s.status] = by_status.get(s.status, 0) + s.count
-        fam = CounterMetricFamily("daiban_sync_requests_total", "Sync requests answered, by HTTP status.",
-                                  labels=["status"])
-        for st, n in sorted(by_status.items()):
-            fam.add_metric([str(st)], n)
-        yield fam
+        requests = CounterMetricFamily("daiban_sync_requests_total", "Sync requests answered, by HTTP status.",
+                                       labels=["status"])
+        for st, count in sorted(by_status.items()):
+            requests.add_metric([str(st)], count)
+        yield requests
         per_bucket = [0] * len(LATENCY_BUCKETS)
         for s in stats:
             per_bucket[s.bucket] += s.count
         buckets, running = [], 0
-        for bound, n in zip(LATENCY_BUCKETS, per_bucket):
-            running += n
+        for bound, count in zip(LATENCY_BUCKETS, per_bucket):
+            running += count
             buckets.append(("+Inf" if bound == math.inf else f"{bound:g}", running))
         yield HistogramMetricFamily("daiban_ingest_latency_seconds", "Time to answer a sync request.",
                                     buckets=buckets, sum_value=sum(s.sum_ms for s in stats) / 1000)
         yield CounterMetricFamily("daiban_batches_ingested_total", "Batches ingested from village nodes.",
                                   value=Batch.select().count())
-        fam = CounterMetricFamily("daiban_node_events_total", "Node events ingested, by result.", labels=["result"])
-        for e in NodeEvent.select(NodeEvent.result, peewee.fn.COUNT(NodeEvent.id).alias("n")).group_by(
-                NodeEvent.result):
-            fam.add_metric([str(e.result)], e.n)
-        yield fam
+        events = CounterMetricFamily("daiban_node_events_total", "Node events ingested, by result.",
+                                     labels=["result"])
+        for result, count in NodeEvent.select(NodeEvent.result, peewee.fn.COUNT(NodeEvent.id)).group_by(
+                NodeEvent.result).tuples():
+            events.add_metric([str(result)], count)
+        yield events
         open_q = Case.state.not_in(sorted(states.TERMINAL))
-        fam = GaugeMetricFamily("daiban_open_cases", "Open cases per service window (the queue).", labels=["window"])
-        for q in Case.select(Case.window, peewee.fn.COUNT(Case.request_id).alias("n")).where(open_q).group_by(
-                Case.window):
-            fam.add_metric([str(q.window)], q.n)
-        yield fam
-        overdue = (Case.select(Case.window, peewee.fn.COUNT(Case.request_id).alias("n"))
+        gauge = GaugeMetricFamily("daiban_open_cases", "Open cases per service window (the queue).", labels=["window"])
+        for window, count in Case.select(Case.window, peewee.fn.COUNT(Case.request_id)).where(open_q).group_by(
+                Case.window).tuples():
+            gauge.add_metric([str(window)], count)
+        yield gauge
+        overdue = (Case.select(Case.window, peewee.fn.COUNT(Case.request_id))
                    .where(open_q & Case.deadline.is_null(False) & (Case.deadline < today())
                           & Case.paused_since.is_null())
-                   .group_by(Case.window))
-        fam = GaugeMetricFamily("daiban_overdue_cases", "Open cases past their deadline, per window.",
-                                labels=["window"])
-        for q in overdue:
-            fam.add_metric([str(q.window)], q.n)
-        yield fam
+                   .group_by(Case.window).tuples())
+        gauge = GaugeMetricFamily("daiban_overdue_cases", "Open cases past their deadline, per window.",
+                                  labels=["window"])
+        for window, count in overdue:
+            gauge.add_metric([str(window)], count)
+        yield gauge
         nodes = list(Node.select(Node, Village).join(Village))
-        fam = GaugeMetricFamily("daiban_node_last_sync_timestamp_seconds", "When each village node last synced.",
-                                labels=["village", "status"])
-        for n in nodes:
-            fam.add_metric([n.village.name, n.status], _ts(n.last_sync_at))
-        yield fam
+        gauge = GaugeMetricFamily("daiban_node_last_sync_timestamp_seconds", "When each village node last synced.",
+                                  labels=["village", "status"])
+        for node in nodes:
+            gauge.add_metric([node.village.name, node.status], _ts(node.last_sync_at))
+        yield gauge
         for name, help_text, attr in (
             ("daiban_node_pending_events", "Events each node reported still queued.", "pending_reported"),
             ("daiban_node_clock_offset_seconds", "Node clock minus hub clock.", "clock_offset_s"),
             ("daiban_node_protocol_version", "Protocol version each node last spoke.", "protocol_version"),
         ):
-            fam = GaugeMetricFamily(name, help_text, labels=["village"])
-            for n in nodes:
-                if getattr(n, attr) is not None:
-                    fam.add_metric([n.village.name], getattr(n, attr))
-            yield fam
+            gauge = GaugeMetricFamily(name, help_text, labels=["village"])
+            for node in nodes:
+                if getattr(node, attr) is not None:
+                    gauge.add_metric([node.village.name], getattr(node, attr))
+            yield gauge
         yield GaugeMetricFamily("daiban_fork_alerts_open", "Forks not yet resolved by the supervisor.",
                                 value=ForkAlert.select().where(~ForkAlert.resolved).count())
-        fam = GaugeMetricFamily("daiban_job_last_success_timestamp_seconds", "Last successful run of each hub job.",
-                                labels=["job"])
-        for j in JobRun.select(JobRun.job, peewee.fn.MAX(JobRun.finished_at).alias("last")).where(JobRun.ok).group_by(
-                JobRun.job):
-            fam.add_metric([j.job], _ts(_as_dt(j.last)))
-        yield fam
+        gauge = GaugeMetricFamily("daiban_job_last_success_timestamp_seconds", "Last successful run of each hub job.",
+                                  labels=["job"])
+        for job, last in JobRun.select(JobRun.job, peewee.fn.MAX(JobRun.finished_at)).where(JobRun.ok).group_by(
+                JobRun.job).tuples():
+            gauge.add_metric([job], _ts(_as_dt(last)))
+        yield gauge
 
 
 REGISTRY = CollectorRegistry(auto_describe=False)

@@ -18,6 +18,7 @@ Behind a reverse proxy, run the hub with werkzeug's ProxyFix so the address is t
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from flask import Flask, Response, current_app, render_template
 from flask_limiter import Limiter, RequestLimit
@@ -64,6 +65,11 @@ def _enroll_breached(hit: RequestLimit) -> Response:
     return resp
 
 
+def _limit_view(app: Flask, endpoint: str, limit: Any) -> None:
+    # The views live in blueprints that know nothing of limits; they are wrapped here, once.
+    app.view_functions[endpoint] = limit(app.view_functions[endpoint])
+
+
 def init_app(app: Flask) -> None:
     """One limiter per app, and the limits on the login and enrolment views."""
     ext = Limiter(get_remote_address, storage_uri=app.config.get("RATELIMIT_STORAGE_URI") or "memory://",
@@ -72,13 +78,13 @@ def init_app(app: Flask) -> None:
     app.extensions["daiban_limiter"] = ext
     login = ext.limit(lambda: str(current_app.config.get("LOGIN_LIMIT") or DEFAULT_LOGIN_LIMIT),
                       methods=["POST"], deduct_when=_failed, on_breach=_login_breached)
-    app.view_functions["auth.login"] = login(app.view_functions["auth.login"])
+    _limit_view(app, "auth.login", login)
     # Every enrolment step (today one endpoint) shares one allowance per address.
     enroll = ext.shared_limit(lambda: str(current_app.config.get("ENROLL_LIMIT") or DEFAULT_ENROLL_LIMIT),
                               scope="enroll", deduct_when=_failed, on_breach=_enroll_breached)
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith(ENROLL_PREFIX):
-            app.view_functions[rule.endpoint] = enroll(app.view_functions[rule.endpoint])
+            _limit_view(app, rule.endpoint, enroll)
 
 
 def _address_limit() -> RateLimitItem:

@@ -12,6 +12,7 @@ process, and a restart forgetting them is acceptable for a page that shows only 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from flask import Flask, Response, current_app, render_template, request
 from flask_limiter import Limiter, RequestLimit
@@ -42,6 +43,11 @@ def _login_breached(hit: RequestLimit) -> Response:
     return resp
 
 
+def _limit_view(app: Flask, endpoint: str, limit: Any) -> None:
+    # The views live in blueprints that know nothing of limits; they are wrapped here, once.
+    app.view_functions[endpoint] = limit(app.view_functions[endpoint])
+
+
 def init_app(app: Flask) -> None:
     """One limiter per app, and the per-address limit on failed logins."""
     ext = Limiter(get_remote_address, storage_uri=app.config.get("RATELIMIT_STORAGE_URI") or "memory://",
@@ -50,7 +56,7 @@ def init_app(app: Flask) -> None:
     app.extensions["daiban_limiter"] = ext
     login = ext.limit(lambda: str(current_app.config.get("LOGIN_LIMIT") or DEFAULT_LOGIN_LIMIT),
                       methods=["POST"], deduct_when=_failed, on_breach=_login_breached)
-    app.view_functions["auth.login"] = login(app.view_functions["auth.login"])
+    _limit_view(app, "auth.login", login)
 
 
 def _code_limits() -> list[RateLimitItem]:

@@ -20,7 +20,8 @@ def init_app(app: Flask) -> None:
     # Flask's defaults already exist as keys, so these are set unless configured otherwise.
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
-    # SESSION_COOKIE_SECURE stays as configured: on in deploy/ (served over HTTPS), off for plain-HTTP LANs.
+    # As configured: on in the production settings under deploy/ (served over HTTPS), off for plain-HTTP LANs.
+    app.config["SESSION_COOKIE_SECURE"] = bool(app.config.get("SESSION_COOKIE_SECURE"))
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=SESSION_HOURS)
     # A clerk may leave a form open for a long time; the token lives as long as the session.
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
