@@ -340,6 +340,7 @@ def _case_of(node: Node, ev: dict[str, Any]) -> Case:
 
 
 def _supplemented(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    _refuse_long_text(ev)
     case = _case_of(node, ev)
     materials = ev["data"].get("materials")
     if not isinstance(materials, list) or not materials or not all(isinstance(m, str) for m in materials):

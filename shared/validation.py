@@ -7,6 +7,7 @@ every synced event, so both sides refuse the same things with the same words.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -42,6 +43,10 @@ NOTES_MAX = 500
 FEEDBACK_COMMENT_MAX = 500
 WITHDRAW_REASON_MAX = 200
 CLERK_NAME_MAX = 64
+# A whole captured request, and a whole feedback/withdrawal/supplement, as JSON text: far above
+# anything the node's forms can produce, so extra keys cannot smuggle in megabytes either.
+CAPTURE_MAX_CHARS = 8000
+EVENT_DATA_MAX_CHARS = 2000
 SUBMIT_CHOICES = ("submitted", "awaiting_materials", "held")
 
 
@@ -136,10 +141,20 @@ def _check_length(value: Any, field: str, label: str, max_len: int) -> FieldErro
     return None
 
 
+def _too_big(data: Any, max_chars: int) -> FieldError | None:
+    size = len(json.dumps(data, ensure_ascii=False, default=str))
+    if size > max_chars:
+        return FieldError("", "too_long", f"记录内容过长（{size}字，上限{max_chars}字）")
+    return None
+
+
 def validate_event_text(event_type: str, data: Any) -> list[FieldError]:
-    """Length problems with the free text of a feedback or withdrawal event (capture: validate_capture)."""
+    """Length problems with a feedback, withdrawal or supplement event (a capture: validate_capture)."""
     if not isinstance(data, dict):
         return []
+    whole = _too_big(data, EVENT_DATA_MAX_CHARS)
+    if whole is not None:
+        return [whole]
     checks = {
         "request.feedback": [_check_length(data.get("comment"), "comment", "意见", FEEDBACK_COMMENT_MAX)],
         "request.withdrawn": [_check_length(data.get("reason"), "reason", "撤回原因", WITHDRAW_REASON_MAX)],
@@ -195,6 +210,9 @@ def validate_capture(
     """Return every problem with a captured request at once; an empty list means it may be saved."""
     if not isinstance(data, dict):
         return [FieldError("", "format", "申请数据格式错误")]
+    whole = _too_big(data, CAPTURE_MAX_CHARS)
+    if whole is not None:
+        return [whole]
     errors: list[FieldError] = []
 
     item_code = data.get("item_code")

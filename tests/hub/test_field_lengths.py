@@ -38,8 +38,22 @@ def test_notes_over_the_node_limit_are_refused(sim: NodeSim) -> None:
     over = _captured(sim, "备" * (validation.NOTES_MAX + 1))
     assert _results(sim, at_limit, one_mib, over) == [("ok", None), ("refused", "too_long"), ("refused", "too_long")]
     assert Case.select().count() == 1
-    refusal = NodeEvent.select().where(NodeEvent.result == "refused").first()
-    assert f"不能超过{validation.NOTES_MAX}个字" in str(refusal.__data__)
+    refusals = [str(e.__data__) for e in NodeEvent.select().where(NodeEvent.result == "refused")]
+    assert any(f"备注不能超过{validation.NOTES_MAX}个字" in r for r in refusals)
+
+
+def test_extra_keys_cannot_smuggle_megabytes(sim: NodeSim) -> None:
+    padded = _captured(sim, "村民申请")
+    padded[2]["junk"] = "x" * 100_000
+    padded[2]["fields"]["unknown_key"] = "y" * 100_000
+    code = new_case(sim, "JF-01")
+    rid = Case.get(Case.receipt_code == code).request_id
+    assert _results(
+        sim, padded,
+        ("request.supplemented", rid, {"materials": ["M-ID"], "junk": "z" * 10_000}),
+        ("request.feedback", rid, {"satisfaction": "满意", "junk": "z" * 10_000}),
+    ) == [("refused", "too_long")] * 3
+    assert Case.select().count() == 1
 
 
 def test_feedback_comment_and_withdrawal_reason_are_bounded(sim: NodeSim) -> None:
