@@ -214,43 +214,39 @@ def add_user(app: Flask, username: str, name: str, role: str, windows: str, pass
 @cli.command(name="set-password")
 @click.argument("username")
 @click.password_option(help="新密码（至少 8 位）")
-def set_password_cmd(username: str, password: str) -> None:
+@with_app()
+def set_password_cmd(app: Flask, username: str, password: str) -> None:
     """Give a staff member a new password; every session they have open ends."""
     from . import audit
-    from .db import database
     from .models import Staff
     from .staff import StaffError, set_password
 
-    _app()
-    with database.connection_context():
-        user = Staff.get_or_none(Staff.username == username)
-        if user is None:
-            raise click.ClickException(f"没有这个工作人员：{username}")
-        try:
-            set_password(user, password)
-        except StaffError as exc:
-            raise click.ClickException(str(exc))
-        audit.record("cli", "staff.password_set", user.username)
+    user = Staff.get_or_none(Staff.username == username)
+    if user is None:
+        raise click.ClickException(f"没有这个工作人员：{username}")
+    try:
+        set_password(user, password)
+    except StaffError as exc:
+        raise click.ClickException(str(exc)) from exc
+    audit.record("cli", "staff.password_set", user.username)
     click.echo(f"已为 {user.name} 设置新密码，其已登录的会话全部失效")
 
 
 @cli.command(name="disable-user")
 @click.argument("username")
 @click.option("--enable", is_flag=True, help="重新启用（旧会话仍然无效）")
-def disable_user(username: str, enable: bool) -> None:
+@with_app()
+def disable_user(app: Flask, username: str, enable: bool) -> None:
     """Disable a staff account (its sessions end at once), or enable it again."""
     from . import audit
-    from .db import database
     from .models import Staff
     from .staff import set_active
 
-    _app()
-    with database.connection_context():
-        user = Staff.get_or_none(Staff.username == username)
-        if user is None:
-            raise click.ClickException(f"没有这个工作人员：{username}")
-        set_active(user, enable)
-        audit.record("cli", "staff.enabled" if enable else "staff.disabled", user.username)
+    user = Staff.get_or_none(Staff.username == username)
+    if user is None:
+        raise click.ClickException(f"没有这个工作人员：{username}")
+    set_active(user, enable)
+    audit.record("cli", "staff.enabled" if enable else "staff.disabled", user.username)
     click.echo(f"{user.name}：{'已启用' if enable else '已停用，已登录的会话全部失效'}")
 
 

@@ -36,7 +36,8 @@ DEFAULT_STATUS_PERIOD_S = 600
 
 def limiter() -> Limiter:
     """This app's limiter."""
-    return current_app.extensions["daiban_limiter"]  # type: ignore[no-any-return]
+    limiter: Limiter = current_app.extensions["daiban_limiter"]
+    return limiter
 
 
 def retry_after(reset_at: float) -> int:

@@ -28,7 +28,8 @@ DEFAULT_STATUS_WINDOW_S = 600.0
 
 def limiter() -> Limiter:
     """This app's limiter."""
-    return current_app.extensions["daiban_limiter"]  # type: ignore[no-any-return]
+    limiter: Limiter = current_app.extensions["daiban_limiter"]
+    return limiter
 
 
 def _failed(resp: Response) -> bool:

@@ -87,7 +87,7 @@ def test_one_codes_tail_cannot_be_guessed_from_many_addresses(hub_app) -> None: 
         look(unknown, t, f"10.3.0.{n}")
     assert look(unknown, tail, "10.4.0.1").status_code == 429
     # Other codes, and the right tail typed again and again, are not held up.
-    for n in range(8):
+    for _ in range(8):
         assert "张*" in look(other, other_tail, "10.5.0.1").get_data(as_text=True)
     # Nothing about lookups is written to the database.
     assert _rows() == before
