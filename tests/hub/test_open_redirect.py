@@ -37,3 +37,25 @@ def test_a_path_on_site_is_kept(hub_client) -> None:  # type: ignore[no-untyped-
     resp = hub_client.post("/login?next=%2Fconsole%2Fqueue",
                            data={"username": "zhou", "password": "secret-pass", "csrf_token": token})
     assert resp.headers["Location"] == "/console/queue"
+
+
+def test_the_reported_request_on_a_real_hub(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    import requests
+
+    from tests.support import make_hub
+
+    hub = make_hub(tmp_path)
+    hub.cli("add-user", "wang", "--name", "王芳", "--password", "secret-pass")
+    hub.start()
+    try:
+        browser = requests.Session()
+        token = re.search(r'name="csrf_token" value="([^"]+)"',  # type: ignore[union-attr]
+                          browser.get(hub.url + "/login", timeout=10).text).group(1)
+        resp = browser.post(hub.url + "/login?next=%2F%09%2Fevil.example",
+                            data={"username": "wang", "password": "secret-pass", "csrf_token": token},
+                            allow_redirects=False, timeout=10)
+        assert resp.status_code == 302 and resp.headers["Location"] == "/"
+    finally:
+        hub.stop()

@@ -93,3 +93,34 @@ def test_cli_password_change_and_disabling_end_sessions(hub_app, victim) -> None
                              env={"DATABASE_URL": hub_app.config["DATABASE_URL"]})
     assert run.exit_code == 0, run.output
     _refused(fresh)
+
+
+def test_copied_cookie_refused_after_logout_on_a_real_hub(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The reported attack as the review ran it: a real hub process, a cookie copied off the wire."""
+    import re
+
+    import requests
+
+    from tests.support import make_hub
+
+    hub = make_hub(tmp_path)
+    hub.cli("add-user", "wang", "--name", "王芳", "--password", PASSWORD)
+    hub.start()
+    try:
+        browser = requests.Session()
+        token = re.search(r'name="csrf_token" value="([^"]+)"',  # type: ignore[union-attr]
+                          browser.get(hub.url + "/login", timeout=10).text).group(1)
+        resp = browser.post(hub.url + "/login", data={"username": "wang", "password": PASSWORD, "csrf_token": token},
+                            allow_redirects=False, timeout=10)
+        assert resp.status_code == 302
+        stolen = browser.cookies["session"]
+        assert requests.get(hub.url + PAGE, cookies={"session": stolen}, allow_redirects=False,
+                            timeout=10).status_code == 200
+        token = re.search(r'name="csrf_token" value="([^"]+)"',  # type: ignore[union-attr]
+                          browser.get(hub.url + PAGE, timeout=10).text).group(1)
+        assert browser.post(hub.url + "/logout", data={"csrf_token": token}, allow_redirects=False,
+                            timeout=10).status_code == 302
+        replay = requests.get(hub.url + PAGE, cookies={"session": stolen}, allow_redirects=False, timeout=10)
+        assert replay.status_code == 302 and "/login" in replay.headers["Location"]
+    finally:
+        hub.stop()

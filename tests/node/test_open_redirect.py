@@ -35,3 +35,19 @@ def test_login_next_stays_on_site(node_app, clerk_account, target: str) -> None:
                                data={"username": "li", "password": PASSWORD, "csrf_token": actions.token()})
     assert resp.status_code == 302 and "evil" not in resp.headers["Location"]
     assert resp.headers["Location"].startswith("/") and not resp.headers["Location"].startswith("//")
+
+
+def test_the_reported_request_on_a_real_node(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import requests
+
+    from tests.support import Service, free_port
+
+    node = Service("node", tmp_path / "node", free_port(), extra=["--no-sync"])
+    node.data_dir.mkdir(parents=True)
+    node.cli("init")
+    node.start()
+    try:
+        resp = requests.get(node.url + "/lang/en?next=/%09/evil.example", allow_redirects=False, timeout=10)
+        assert resp.status_code == 302 and resp.headers["Location"] == "/login"
+    finally:
+        node.stop()
