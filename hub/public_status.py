@@ -92,4 +92,6 @@ def status() -> Any:
                 ctx["result"] = public_view(case)
     resp = make_response(render_template("public/status.html", **ctx), status_code)
     resp.headers["Cache-Control"] = "no-store"
+    if status_code == 429:
+        resp.headers["Retry-After"] = str(status_period_minutes() * 60)
     return resp

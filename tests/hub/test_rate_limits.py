@@ -81,6 +81,7 @@ def test_one_codes_tail_cannot_be_guessed_from_many_addresses(hub_app) -> None: 
         assert look(code, t, f"10.1.0.{n}").status_code == 200
     resp = look(code, tail, "10.2.0.1")
     assert resp.status_code == 429 and "张*" not in resp.get_data(as_text=True)
+    assert int(resp.headers["Retry-After"]) > 0
     # An unknown code is limited the same way, so the 429 says nothing about existence.
     unknown = new_code(sim.prefix)
     for n, t in enumerate(wrong):
