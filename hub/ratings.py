@@ -272,18 +272,21 @@ bp.add_app_template_global(public_offer, "rating_offer")
 @bp.post("/status/rate")
 def rate_online() -> Any:
     """一事一评 on the public status page: receipt code and phone tail again, then the one rating."""
-    from .public_status import allow_lookup, lookup
+    from .public_status import lookup
+    from .ratelimit import allow_status_lookup, status_miss
 
     code = request.form.get("code", "")[:20]
     tail = request.form.get("tail", "")[:8]
     level, comment = request.form.get("level"), request.form.get("comment", "")
     message, status = "评价已记录，谢谢您！", 200
     client = request.remote_addr or "unknown"
-    if not allow_lookup(client):
+    code_key = normalise(code)[:16]
+    if not allow_status_lookup(client, code_key):
         message, status = "操作过于频繁，请稍后再试。", 429
     else:
         case = lookup(code, tail)
         if case is None:
+            status_miss(code_key)
             message, status = "收件编号或手机号后四位不符，评价未记录。", 400
         elif not ratings.can_rate_online(case.state):
             message, status = ratings.NOT_DONE, 400

@@ -9,6 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from shared import ratings, states
 from shared.chunks import MAX_ATTACHMENT_BYTES
 from shared.receipt_codes import is_valid, normalise
+from shared.validation import WITHDRAW_REASON_MAX
 
 from . import meta, scheduler
 from .attachments import for_request
@@ -223,7 +224,7 @@ def feedback(code: str) -> Any:
 def withdraw(code: str) -> Any:
     """Withdraw at the villager's wish (a held request is withdrawn here; others via the hub)."""
     req = stored_request(code)
-    reason = request.form.get("reason", "").strip()[:200]
+    reason = request.form.get("reason", "").strip()[:WITHDRAW_REASON_MAX]
     if not reason:
         flash("请填写撤回原因", "error")
     elif not states.can_transition(req.state, states.WITHDRAWN):

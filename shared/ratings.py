@@ -10,9 +10,10 @@ stays as the villager gave it and counts on the same scale as new ratings.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 from . import states
+from .validation import FEEDBACK_COMMENT_MAX
 
 VERY_SATISFIED = "非常满意"
 SATISFIED_ = "满意"
@@ -20,7 +21,10 @@ FAIRLY_SATISFIED = "基本满意"
 DISSATISFIED = "不满意"
 VERY_DISSATISFIED = "非常不满意"
 
-LEVELS: tuple[str, ...] = (VERY_SATISFIED, SATISFIED_, FAIRLY_SATISFIED, DISSATISFIED, VERY_DISSATISFIED)
+# The five levels, best first; shared/messages.py declares request.feedback with this type.
+Level = Literal["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
+LEVELS: tuple[str, ...] = get_args(Level)
+assert LEVELS == (VERY_SATISFIED, SATISFIED_, FAIRLY_SATISFIED, DISSATISFIED, VERY_DISSATISFIED)
 # 差评: the last two levels; every one is checked, answered and put right within a deadline.
 BAD: frozenset[str] = frozenset({DISSATISFIED, VERY_DISSATISFIED})
 SATISFIED: frozenset[str] = frozenset(LEVELS) - BAD
@@ -36,7 +40,7 @@ KEYS: dict[str, str] = {
 CHANNELS: dict[str, str] = {
     "village": "村代办点", "paper": "纸质评价表（代办员录入）", "counter": "窗口", "online": "网上（进度查询页）",
 }
-MAX_COMMENT = 500
+MAX_COMMENT = FEEDBACK_COMMENT_MAX
 # Working days to check, answer and put right a 差评 unless the township configures otherwise.
 DEFAULT_RECTIFY_DAYS = 15
 CHOOSE_MESSAGE = "请选择评价：" + "、".join(LEVELS)
