@@ -388,12 +388,13 @@ def _withdrawn(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
 
 
 def _message(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
-    from .mailbox import MailRefused, ingest_message
+    from .mailbox import MailRefused, check_message, ingest_message
 
-    # The declared shape first (no unknown field, bounded texts), then the mailbox's own rules.
-    _event_data(ev, messages.MessageLeftData, "bad_message", "留言格式错误：类别、内容或长度不符")
     try:
-        ingest_message(node, ev)
+        # The mailbox's rules first, for a message the clerk can act on; then the declared shape.
+        cleaned = check_message(node, ev["data"])
+        _event_data(ev, messages.MessageLeftData, "bad_message", "留言含有未声明的内容，未被接收")
+        ingest_message(node, ev, cleaned)
     except MailRefused as ref:
         raise Refusal(ref.code, ref.message) from ref
 

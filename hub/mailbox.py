@@ -111,9 +111,8 @@ def create(data: dict[str, Any], *, code: str, message_id: str, channel: str, no
     return msg
 
 
-def ingest_message(node: Node, ev: dict[str, Any]) -> None:
-    """A message captured at a village node (event message.left); refusals flow back to the clerk."""
-    data = ev["data"]
+def check_message(node: Node, data: dict[str, Any]) -> dict[str, Any]:
+    """The cleaned message of a message.left event, or MailRefused saying in Chinese what is wrong."""
     errors = mailbox.validate(data, {w["code"] for w in current_catalogue().windows()})
     if errors:
         raise MailRefused(errors[0].code, "；".join(e.message for e in errors))
@@ -123,8 +122,12 @@ def ingest_message(node: Node, ev: dict[str, Any]) -> None:
     pin = data.get("pin", "")
     if not data.get("phone") and not (isinstance(pin, str) and len(pin) == 4 and pin.isdigit()):
         raise MailRefused("bad_pin", "未留手机号的留言须有四位查询码")
-    cleaned = dict(mailbox.clean(data), pin=pin)
-    msg = create(cleaned, code=code, message_id=ev["request_id"], channel="village", node=node)
+    return dict(mailbox.clean(data), pin=pin, receipt_code=code)
+
+
+def ingest_message(node: Node, ev: dict[str, Any], cleaned: dict[str, Any]) -> None:
+    """Store a checked village message and tell the village where it went and by when."""
+    msg = create(cleaned, code=cleaned["receipt_code"], message_id=ev["request_id"], channel="village", node=node)
     cases.append_hub_event(node, msg.message_id, "message.status", status_body(msg), "system")
 
 

@@ -148,7 +148,8 @@ def test_complaint_from_a_village_goes_to_the_supervisor_never_to_the_person_nam
 
 def test_bad_village_messages_are_refused_back_to_the_clerk(hub_app, sim) -> None:  # type: ignore[no-untyped-def]
     for data, code in (({"content": "长" * 1001}, "too_long"), ({"receipt_code": "ZZ2345678"}, "bad_receipt_code"),
-                       ({"pin": ""}, "bad_pin"), ({"category": "x"}, "category")):
+                       ({"pin": ""}, "bad_pin"), ({"category": "x"}, "category"),
+                       ({"extra": "undeclared"}, "bad_message")):
         ack, _ = village_message(sim, **data)
         assert ack["accepted"] == 0 and ack["results"][0]["code"] == code, (data, ack)
     assert MailMessage.select().count() == 0
