@@ -80,23 +80,15 @@ def attachment_chunk() -> Response:
 
 @bp.post("/api/v1/enroll")
 def enroll() -> Response:
-    """Register a node's key with a one-time code; answer signed and bound to the code."""
+    """One round of enrolment v2 (SPAKE2 on the one-time code); the answer is signed."""
     try:
-        raw = _read_body()
-        msg = encoding.parse(raw)
-        if not isinstance(msg, dict) or not all(isinstance(msg.get(k), str) for k in ("code", "pubkey")):
-            raise protocol.error("bad_body", detail="code and pubkey are required")
-        protocol.check_version(msg)
-        body = enrolment.enroll(msg["code"], msg["pubkey"], str(msg.get("app_version", ""))[:32], _hub_key(),
-                                box_pubkey=msg.get("box_pubkey"),
-                                hub_box_key=current_app.extensions.get("daiban_hub_box_key"))
+        body = enrolment.handle(encoding.parse(_read_body()), _hub_key(),
+                                current_app.extensions.get("daiban_hub_box_key"))
     except encoding.EncodingError as exc:
         return _refusal(protocol.error("bad_body", detail=str(exc)))
     except protocol.ProtocolError as exc:
         return _refusal(exc)
-    env = encoding.parse(protocol.seal(_hub_key(), body))
-    env["mac"] = protocol.enrolment_mac(msg["code"].replace("-", "").replace(" ", "").upper(), body)
-    return _signed(200, encoding.canonical(env))
+    return _signed(200, protocol.seal(_hub_key(), body))
 
 
 @bp.get("/api/v1/openapi.json")

@@ -7,8 +7,6 @@ and the next batch of the same node names it as ``prev_hash``.  See docs/protoco
 
 from __future__ import annotations
 
-import hmac
-import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -287,11 +285,6 @@ def response_body(
         # The end of the hub's log for this village: below the node's cursor means a restored hub.
         body["out_seq"] = out_seq
     return body
-
-
-def enrolment_mac(code: str, body: dict[str, Any]) -> str:
-    """HMAC of the enrolment answer under the one-time code, so a man in the middle cannot swap the hub key."""
-    return hmac.new(code.encode("utf-8"), encoding.canonical(body), hashlib.sha256).hexdigest()
 
 
 # --- hub key rotation (protocol 2) -------------------------------------------
