@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from datetime import timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from shared import bundle, enrolment as wire, protocol, signing
-from shared.receipt_codes import node_prefix
+from shared import bundle, protocol, signing
+from shared import enrolment as wire
+from shared.receipt_codes import ALPHABET, node_prefix
 
 from . import audit
 from .catalogue_store import current as current_catalogue
@@ -53,7 +54,7 @@ def _live(cid: str) -> Any:
             .join(EnrolmentCode)
             .where((EnrolmentSecret.code_id == cid) & EnrolmentCode.used_at.is_null()
                    & (EnrolmentCode.expires_at >= now()) & EnrolmentSecret.secret.is_null(False))
-            .order_by(EnrolmentSecret.id.desc()))
+            .order_by(EnrolmentSecret.code.desc()))
 
 
 def issue_code(village_name: str, lifetime: timedelta = CODE_LIFETIME, actor: str = "cli") -> str:
@@ -73,6 +74,17 @@ def issue_code(village_name: str, lifetime: timedelta = CODE_LIFETIME, actor: st
         EnrolmentSecret.create(code=row, code_id=wire.code_id(code), secret=code)
         audit.record(actor, "node.code_issued", village.name, {"hours": lifetime.total_seconds() / 3600})
     return wire.format_code(code)
+
+
+_CODE_ID = re.compile(f"[{re.escape(ALPHABET)}]{{{wire.ID_LEN}}}")
+_CONFIRM = re.compile("[0-9a-f]{64}")
+
+
+def _matching(msg: dict[str, Any], name: str, pattern: re.Pattern[str]) -> str:
+    value = msg.get(name)
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise protocol.error("bad_body", detail=f"{name} does not have the documented form")
+    return value
 
 
 def _text(msg: dict[str, Any], name: str, limit: int, *, optional: bool = False) -> Any:
@@ -124,7 +136,7 @@ def _code_row(cid: str) -> EnrolmentSecret:
 
 def start(msg: dict[str, Any], hub_pub: str, hub_box: str | None) -> dict[str, Any]:
     """First round: answer the node's SPAKE2 message; each call is one guess, so it is counted."""
-    cid = _text(msg, "code_id", wire.ID_LEN)
+    cid = _matching(msg, "code_id", _CODE_ID)
     pubkey, box_pubkey = _node_keys(msg)
     app_version = str(msg.get("app_version", ""))[:32]
     with database.atomic():
@@ -133,7 +145,7 @@ def start(msg: dict[str, Any], hub_pub: str, hub_box: str | None) -> dict[str, A
             raise protocol.error("bad_code", detail="too many attempts with this code; issue a new one")
         _no_active_node(row.code.village)
         try:
-            message, hub_confirm, expected = wire.hub_respond(row.secret, msg.get("pake"), pubkey, box_pubkey,
+            message, hub_confirm, expected = wire.hub_respond(str(row.secret), msg.get("pake"), pubkey, box_pubkey,
                                                               hub_pub, hub_box)
         except ValueError as exc:
             raise protocol.error("bad_body", detail="pake is not a SPAKE2 message") from exc
@@ -157,9 +169,9 @@ def _no_active_node(village: Village) -> None:
 
 def confirm(msg: dict[str, Any], hub_key: Ed25519PrivateKey, hub_box: str | None) -> dict[str, Any]:
     """Second round: a node that proved it holds the code gets its key registered."""
-    cid = _text(msg, "code_id", wire.ID_LEN)
+    cid = _matching(msg, "code_id", _CODE_ID)
     pubkey = _text(msg, "pubkey", 64)
-    given = _text(msg, "confirm", 128)
+    given = _matching(msg, "confirm", _CONFIRM)
     with database.atomic():
         row = _code_row(cid)
         pending = row.pending or {}

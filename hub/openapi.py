@@ -202,6 +202,35 @@ def _responses(*codes: int) -> dict[str, Any]:
     return out
 
 
+CODE_ID_PATTERN = "^[2-9A-HJKMNP-Z]{3}$"
+ENROL_START: dict[str, Any] = {
+    "type": "object",
+    "required": ["v", "kind", "code_id", "pubkey", "pake"],
+    "properties": {
+        "v": {"type": "integer", "enum": sorted(protocol.SUPPORTED_VERSIONS)},
+        "kind": {"type": "string", "enum": ["enrol.start"]},
+        "code_id": {"type": "string", "pattern": CODE_ID_PATTERN, "description": "first 3 symbols of the code"},
+        "pubkey": {"type": "string", "pattern": PUBKEY_PATTERN, "description": "raw Ed25519 public key, base64"},
+        "box_pubkey": {"type": "string", "pattern": PUBKEY_PATTERN, "description": "X25519 key for USB bundles"},
+        "app_version": {"type": "string", "maxLength": 32},
+        "pake": {"type": "string", "pattern": "^[A-Za-z0-9+/]{1,200}={0,2}$", "description": "SPAKE2 message A, base64"},
+    },
+    "additionalProperties": False,
+}
+ENROL_CONFIRM: dict[str, Any] = {
+    "type": "object",
+    "required": ["v", "kind", "code_id", "pubkey", "confirm"],
+    "properties": {
+        "v": {"type": "integer", "enum": sorted(protocol.SUPPORTED_VERSIONS)},
+        "kind": {"type": "string", "enum": ["enrol.confirm"]},
+        "code_id": {"type": "string", "pattern": CODE_ID_PATTERN},
+        "pubkey": {"type": "string", "pattern": PUBKEY_PATTERN},
+        "confirm": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "HMAC under the SPAKE2 session key"},
+    },
+    "additionalProperties": False,
+}
+
+
 def spec() -> dict[str, Any]:
     """The OpenAPI document."""
     return {
@@ -235,35 +264,22 @@ def spec() -> dict[str, Any]:
             },
             "/api/v1/enroll": {
                 "post": {
-                    "summary": "Register a node key with a one-time enrolment code",
+                    "summary": "Enrolment v2: two rounds of SPAKE2 on the one-time code (which is never sent)",
                     "requestBody": {
                         "required": True,
                         "content": {
                             "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["v", "code", "pubkey"],
-                                    "properties": {
-                                        "v": {"type": "integer", "enum": sorted(protocol.SUPPORTED_VERSIONS)},
-                                        "code": {"type": "string", "maxLength": 64},
-                                        "pubkey": {"type": "string", "pattern": PUBKEY_PATTERN,
-                                                   "description": "raw Ed25519 public key, base64"},
-                                        "box_pubkey": {"type": "string", "pattern": PUBKEY_PATTERN,
-                                                       "description": "X25519 key for USB response bundles"},
-                                        "app_version": {"type": "string", "maxLength": 32},
-                                    },
-                                    "additionalProperties": False,
-                                }
+                                "schema": {"oneOf": [ENROL_START, ENROL_CONFIRM]},
                             }
                         },
                     },
                     "responses": {
                         "200": {
-                            "description": "signed enrolment, with mac = HMAC-SHA256(code, canonical(body))",
+                            "description": "signed enrol.challenge (answer to enrol.start) or enrolment "
+                                           "(answer to enrol.confirm); see docs/protocol.md",
                             "content": {"application/json": {"schema": {
-                                "type": "object", "required": ["body", "sig", "mac"],
-                                "properties": {"body": {"type": "object"}, "sig": {"type": "string"},
-                                               "mac": {"type": "string"}}}}},
+                                "type": "object", "required": ["body", "sig"],
+                                "properties": {"body": {"type": "object"}, "sig": {"type": "string"}}}}},
                         },
                         **_responses(400, 403, 413, 415),
                     },

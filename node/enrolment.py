@@ -12,7 +12,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared import encoding, enrolment as wire, protocol, signing
+from shared import encoding, protocol, signing
+from shared import enrolment as wire
 
 from . import meta
 from .db import database
@@ -39,7 +40,8 @@ def _exchange(transport: Transport, msg: dict[str, Any]) -> tuple[dict[str, Any]
     except (encoding.EncodingError, KeyError, TypeError) as exc:
         raise RefusedError(f"中心回复无法识别（HTTP {status}）") from exc
     if status != 200:
-        err = body.get("error") if isinstance(body.get("error"), dict) else {}
+        got = body.get("error")
+        err: dict[str, Any] = got if isinstance(got, dict) else {}
         if err.get("code") == "bad_body" and "code and pubkey" in str(err.get("detail", "")):
             raise RefusedError(HUB_TOO_OLD, "hub_too_old")
         raise RefusedError(str(err.get("message") or "注册失败"), "enroll_refused")

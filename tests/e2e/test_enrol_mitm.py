@@ -14,9 +14,10 @@ import json
 import sqlite3
 import threading
 import zlib
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -45,7 +46,7 @@ class Proxy:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - the http.server hook name
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if self.headers.get("Content-Encoding", "").lower() == "deflate":
                     raw = zlib.decompress(raw)
@@ -57,7 +58,7 @@ class Proxy:
                 self.end_headers()
                 self.wfile.write(out)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 resp = requests.get(proxy.upstream + self.path, timeout=10)
                 self.send_response(resp.status_code)
                 self.send_header("Content-Length", str(len(resp.content)))
@@ -244,7 +245,7 @@ def test_passive_observer_learns_nothing_to_test_a_guess_with(world) -> None:  #
 
 
 def test_old_node_message_gets_a_clear_refusal(world) -> None:  # type: ignore[no-untyped-def]
-    hub, node, proxy = world
+    hub, node, _ = world
     code = hub.cli("enroll-code", "--village", "桃源村").stdout.strip()
     # What a node before enrolment v2 sends: the code in clear.
     resp = requests.post(hub.url + "/api/v1/enroll", data=encoding.canonical(

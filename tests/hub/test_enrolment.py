@@ -56,9 +56,8 @@ def test_typo_is_caught_on_the_node_before_anything_is_sent(hub_app, node_app) -
     code = enrolment.parse_code(issue_code("桃源村"))
     typo = code[:-1] + ("2" if code[-1] != "2" else "3")
     transport = AppTransport(hub_app.test_client())
-    with node_db.connection_context():
-        with pytest.raises(RefusedError, match="校验位"):
-            enroll(transport, node_app.extensions["daiban_node_key"], typo, "http://hub.test")
+    with node_db.connection_context(), pytest.raises(RefusedError, match="校验位"):
+        enroll(transport, node_app.extensions["daiban_node_key"], typo, "http://hub.test")
     assert EnrolmentSecret.get().attempts == 0 and Node.select().count() == 0
 
 
