@@ -3,7 +3,8 @@
 Version 1 sent the code in clear and keyed the answer's MAC with it, so anyone who saw the
 request could swap the hub key. Here the secret part of the code never travels: node and hub
 run SPAKE2 (a password-authenticated key exchange, the `spake2` package) with the code as
-password and both sides' public keys as identities. An observer of the whole exchange learns
+password and the node's keys as its identity; each side's confirmation MAC under the session
+key names the hub keys, so swapping any key breaks the proof. An observer of the whole exchange learns
 nothing that lets him test a guess of the code offline; an active attacker gets one guess per
 exchange, and the hub burns a code after MAX_ATTEMPTS exchanges. See docs/protocol.md.
 
