@@ -138,7 +138,7 @@ def test_old_node_is_told_to_upgrade_and_code_stays_usable(hub_client) -> None: 
         content_type="application/json")
     env = json.loads(resp.data)
     assert resp.status_code == 400 and env["body"]["error"]["message"] == NODE_TOO_OLD
-    assert protocol.verify_body(env["body"].get("hub_pubkey") or _hub_pub(hub_client), env["body"], env["sig"])
+    assert protocol.verify_body(_hub_pub(hub_client), env["body"], env["sig"])
     assert NodeSim(hub_client, code).node_id
 
 
