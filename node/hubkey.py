@@ -34,7 +34,7 @@ def verify_hub(body: dict[str, Any], sig: str) -> bool:
 
 
 # A hello is refused unless its signed clock is near the hub's (hub/freshness.py). A village PC's
-# clock may be far off, so after such a refusal the node signs on the hub's clock instead.
+# clock may be far off, so after such a refusal the node signs its retry on the hub's clock.
 STALE_HELLO = "stale_hello"
 _OFFSET_KEY = "hub_clock_offset_s"
 
@@ -51,7 +51,7 @@ def note_hub_time(body: dict[str, Any]) -> None:
 
 
 def hub_clock() -> datetime:
-    """Our clock moved by the last offset the hub showed us: what a hello is signed with."""
+    """Our clock moved by the last offset the hub showed us: what a retried hello is signed with."""
     try:
         return protocol.utcnow() + timedelta(seconds=int(meta.get(_OFFSET_KEY, 0)))
     except (ValueError, TypeError, OverflowError):

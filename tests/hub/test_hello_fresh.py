@@ -10,11 +10,10 @@ import pytest
 from hub.enrolment import issue_code
 from hub.freshness import WINDOW
 from hub.models import HelloNonce, Node
-from node import meta
 from node.db import database as node_db
 from node.enrolment import enroll
 from node.sync import SyncClient, SyncReport
-from shared import protocol
+from shared import encoding, protocol
 from tests.apptransport import AppTransport
 from tests.factories import capture
 from tests.nodesim import NodeSim
@@ -76,17 +75,25 @@ def test_old_nonces_are_forgotten(sim: NodeSim) -> None:
     assert [n.nonce for n in HelloNonce.select()] != ["old-one-x"] and HelloNonce.select().count() == 1
 
 
-def test_node_with_a_wrong_clock_resumes_on_the_hub_time(hub_app, node_app) -> None:  # type: ignore[no-untyped-def]
+def test_node_with_a_wrong_clock_resumes_on_the_hub_time(hub_app, node_app,  # type: ignore[no-untyped-def]
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     transport = AppTransport(hub_app.test_client())
     key = node_app.extensions["daiban_node_key"]
     with node_db.connection_context():
         enroll(transport, key, issue_code("桃源村"), "http://hub.test")
-        with node_db.atomic():
-            # As if the PC's clock were two hours behind the hub's.
-            meta.put("hub_clock_offset_s", -7200)
+    # The PC's clock is two hours behind: what the node signs with when it uses its own clock.
+    real = protocol.poll_body
+
+    def behind(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("clock") is None:
+            kwargs["clock"] = protocol.utcnow() - timedelta(hours=2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(protocol, "poll_body", behind)
     client = SyncClient(transport, key)
     client.resume(SyncReport())
-    hellos = [b for b in transport.sent if b'"hello"' in b]
+    hellos = [encoding.parse(b)["body"] for b in transport.sent if b'"hello"' in b]
     assert len(hellos) == 2 and client.resume_checked
-    with node_db.connection_context():
-        assert abs(int(meta.get("hub_clock_offset_s"))) < 60
+    # The retry was signed on the hub's clock; the first one showed the hub the PC's real offset.
+    assert abs(protocol.parse_iso(hellos[1]["node_clock"]) - protocol.utcnow()) < timedelta(minutes=1)
+    assert abs(protocol.parse_iso(hellos[0]["node_clock"]) - protocol.utcnow()) > timedelta(hours=1)
