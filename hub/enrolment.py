@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from datetime import timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from shared import bundle, protocol, signing
+from shared import bundle, messages, protocol, signing
 from shared import enrolment as wire
-from shared.receipt_codes import ALPHABET, node_prefix
+from shared.receipt_codes import node_prefix
 
 from . import audit
 from .catalogue_store import current as current_catalogue
@@ -76,36 +75,14 @@ def issue_code(village_name: str, lifetime: timedelta = CODE_LIFETIME, actor: st
     return wire.format_code(code)
 
 
-_CODE_ID = re.compile(f"[{re.escape(ALPHABET)}]{{{wire.ID_LEN}}}")
-_CONFIRM = re.compile("[0-9a-f]{64}")
-
-
-def _matching(msg: dict[str, Any], name: str, pattern: re.Pattern[str]) -> str:
-    value = msg.get(name)
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise protocol.error("bad_body", detail=f"{name} does not have the documented form")
-    return value
-
-
-def _text(msg: dict[str, Any], name: str, limit: int, *, optional: bool = False) -> Any:
-    value = msg.get(name)
-    if value is None and optional:
-        return None
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise protocol.error("bad_body", detail=f"{name} must be a string of at most {limit} characters")
-    return value
-
-
-def _node_keys(msg: dict[str, Any]) -> tuple[str, str | None]:
-    pubkey = _text(msg, "pubkey", 64)
-    box_pubkey = _text(msg, "box_pubkey", 64, optional=True)
+def _node_keys(pubkey: str, box_pubkey: str | None) -> None:
+    # The declaration checks the form; only the key parsers know a valid point.
     try:
         signing.load_public(pubkey)
         if box_pubkey is not None:
             bundle.load_box_public(box_pubkey)
     except Exception as exc:
         raise protocol.error("bad_body", detail="pubkey or box_pubkey is not a valid public key") from exc
-    return pubkey, box_pubkey
 
 
 def handle(msg: Any, hub_key: Ed25519PrivateKey, hub_box_key: X25519PrivateKey | None) -> dict[str, Any]:
@@ -116,13 +93,11 @@ def handle(msg: Any, hub_key: Ed25519PrivateKey, hub_box_key: X25519PrivateKey |
         # Enrolment v1 sent the code in clear; answering it would hand the code to any observer.
         raise protocol.ProtocolError("unsupported_version", 400, NODE_TOO_OLD, {"upgrade": "node"})
     protocol.check_version(msg)
-    kind = msg.get("kind")
+    message = protocol.declared(msg, messages.decode_enrol)
     hub_box = bundle.box_public_b64(hub_box_key) if hub_box_key is not None else None
-    if kind == wire.START:
-        return start(msg, signing.public_b64(hub_key), hub_box)
-    if kind == wire.CONFIRM:
-        return confirm(msg, hub_key, hub_box)
-    raise protocol.error("bad_body", detail=f"kind must be {wire.START} or {wire.CONFIRM}")
+    if isinstance(message, messages.EnrolStart):
+        return start(message, signing.public_b64(hub_key), hub_box)
+    return confirm(message, hub_key, hub_box)
 
 
 def _code_row(cid: str) -> EnrolmentSecret:
@@ -134,18 +109,17 @@ def _code_row(cid: str) -> EnrolmentSecret:
     return row
 
 
-def start(msg: dict[str, Any], hub_pub: str, hub_box: str | None) -> dict[str, Any]:
+def start(msg: messages.EnrolStart, hub_pub: str, hub_box: str | None) -> dict[str, Any]:
     """First round: answer the node's SPAKE2 message; each call is one guess, so it is counted."""
-    cid = _matching(msg, "code_id", _CODE_ID)
-    pubkey, box_pubkey = _node_keys(msg)
-    app_version = str(msg.get("app_version", ""))[:32]
+    cid, pubkey, box_pubkey, app_version = msg.code_id, msg.pubkey, msg.box_pubkey, msg.app_version
+    _node_keys(pubkey, box_pubkey)
     with database.atomic():
         row = _code_row(cid)
         if row.attempts >= wire.MAX_ATTEMPTS:
             raise protocol.error("bad_code", detail="too many attempts with this code; issue a new one")
         _no_active_node(row.code.village)
         try:
-            message, hub_confirm, expected = wire.hub_respond(str(row.secret), msg.get("pake"), pubkey, box_pubkey,
+            message, hub_confirm, expected = wire.hub_respond(str(row.secret), msg.pake, pubkey, box_pubkey,
                                                               hub_pub, hub_box)
         except ValueError as exc:
             raise protocol.error("bad_body", detail="pake is not a SPAKE2 message") from exc
@@ -167,11 +141,9 @@ def _no_active_node(village: Village) -> None:
         raise protocol.error("bad_code", detail="village already has an active node; revoke it first")
 
 
-def confirm(msg: dict[str, Any], hub_key: Ed25519PrivateKey, hub_box: str | None) -> dict[str, Any]:
+def confirm(msg: messages.EnrolConfirm, hub_key: Ed25519PrivateKey, hub_box: str | None) -> dict[str, Any]:
     """Second round: a node that proved it holds the code gets its key registered."""
-    cid = _matching(msg, "code_id", _CODE_ID)
-    pubkey = _text(msg, "pubkey", 64)
-    given = _matching(msg, "confirm", _CONFIRM)
+    cid, pubkey, given = msg.code_id, msg.pubkey, msg.confirm
     with database.atomic():
         row = _code_row(cid)
         pending = row.pending or {}
