@@ -131,7 +131,8 @@ def spec() -> dict[str, Any]:
                 "post": {
                     "summary": "Register a node key with a one-time enrolment code",
                     "requestBody": {"required": True, "content": _content(bodies["enrol"])},
-                    "responses": _answers(bodies["enrol_answer"], bodies["sync_answer"], 200, 400, 403, 413, 415),
+                    # 429: too many failed enrolments from one address (hub/ratelimit.py), with Retry-After.
+                    "responses": _answers(bodies["enrol_answer"], bodies["sync_answer"], 200, 400, 403, 413, 415, 429),
                 }
             },
             "/healthz": {

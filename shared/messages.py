@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal, get_args
 import msgspec
 from msgspec import Meta, Struct
 
-from .validation import COMMENT_MAX, REASON_MAX
+from .validation import FEEDBACK_COMMENT_MAX, WITHDRAW_REASON_MAX
 
 # --- bounds ------------------------------------------------------------------
 
@@ -154,26 +154,26 @@ MaterialCode = Annotated[str, Meta(min_length=1, max_length=ID_MAX)]
 Satisfaction = Literal["满意", "基本满意", "不满意"]
 
 
-class SupplementedData(Struct):
+class SupplementedData(Struct, forbid_unknown_fields=True):
     """request.supplemented: the materials the villager brought later."""
 
     materials: Annotated[list[MaterialCode], Meta(min_length=1, max_length=100)]
 
 
-class FeedbackData(Struct):
+class FeedbackData(Struct, forbid_unknown_fields=True):
     """request.feedback: the villager's satisfaction."""
 
     satisfaction: Satisfaction
-    comment: Annotated[str, Meta(max_length=COMMENT_MAX)] | None = None
+    comment: Annotated[str, Meta(max_length=FEEDBACK_COMMENT_MAX)] | None = None
 
 
-class WithdrawnData(Struct):
+class WithdrawnData(Struct, forbid_unknown_fields=True):
     """request.withdrawn: why the villager withdrew."""
 
-    reason: Annotated[str, Meta(max_length=REASON_MAX)] = ""
+    reason: Annotated[str, Meta(max_length=WITHDRAW_REASON_MAX)] = ""
 
 
-class AttachmentAddedData(Struct):
+class AttachmentAddedData(Struct, forbid_unknown_fields=True):
     """attachment.added: a scan the node will upload by hash."""
 
     sha256: Hex64

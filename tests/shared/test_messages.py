@@ -207,14 +207,14 @@ def test_a_node_reads_no_answer_that_does_not_fit(change: Any, field: str) -> No
 
 
 def test_event_data_declarations_bound_what_the_node_form_bounds() -> None:
-    from shared.validation import COMMENT_MAX, REASON_MAX
+    from shared.validation import FEEDBACK_COMMENT_MAX, WITHDRAW_REASON_MAX
 
-    messages.convert({"satisfaction": "满意", "comment": "好" * COMMENT_MAX}, messages.FeedbackData)
-    messages.convert({"reason": "因" * REASON_MAX}, messages.WithdrawnData)
+    messages.convert({"satisfaction": "满意", "comment": "好" * FEEDBACK_COMMENT_MAX}, messages.FeedbackData)
+    messages.convert({"reason": "因" * WITHDRAW_REASON_MAX}, messages.WithdrawnData)
     for data, kind, field in [
-        ({"satisfaction": "满意", "comment": "好" * (COMMENT_MAX + 1)}, messages.FeedbackData, "comment"),
+        ({"satisfaction": "满意", "comment": "好" * (FEEDBACK_COMMENT_MAX + 1)}, messages.FeedbackData, "comment"),
         ({"satisfaction": "一般"}, messages.FeedbackData, "satisfaction"),
-        ({"reason": "因" * (REASON_MAX + 1)}, messages.WithdrawnData, "reason"),
+        ({"reason": "因" * (WITHDRAW_REASON_MAX + 1)}, messages.WithdrawnData, "reason"),
         ({"materials": []}, messages.SupplementedData, "materials"),
         ({"sha256": "ab" * 32, "size": messages.MAX_ATTACHMENT_BYTES + 1}, messages.AttachmentAddedData, "size"),
     ]:
