@@ -14,10 +14,11 @@ from node.models import Event, HubUpdate
 from node.transport import RefusedError
 from shared import encoding, protocol
 from tests.factories import capture
-from tests.linked import ClientTransport, Linked, link
+from tests.apptransport import AppTransport
+from tests.linked import Linked, link
 
 
-class RewritingTransport(ClientTransport):
+class RewritingTransport(AppTransport):
     """Delivers to the hub, then alters its answer and signs it again with the hub's own key."""
 
     def __init__(self, client: Any, hub_key: Any, change: Any):
