@@ -50,6 +50,15 @@ ACTION_LABELS = {
     "catalogue.edit": "修改事项目录",
     "catalogue.refused": "被拒绝的目录修改",
     "calendar.edit": "修改节假日",
+    "rating.bad": "收到差评",
+    "rating.rectified": "差评整改",
+    "rating.callback": "差评回访",
+    "rating.appeal": "差评申诉",
+    "rating.appeal_decided": "差评申诉复核",
+    "mailbox.received": "收到信箱留言",
+    "mailbox.replied": "答复信箱留言",
+    "mailbox.refused_reply": "被拒绝的留言答复",
+    "sms.opt_out": "短信退订",
 }
 
 

@@ -366,11 +366,18 @@ def _supplemented(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
 
 
 def _feedback(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    from shared import ratings
+
+    from .ratings import RatingRefused, record_rating
+
     case = _case_of(node, ev)
-    feedback = _event_data(ev, messages.FeedbackData, "bad_feedback",
-                           "满意度只能是 满意、基本满意 或 不满意，意见不超过500字")
-    case.satisfaction = feedback.satisfaction
-    case.save()
+    feedback = _event_data(ev, messages.FeedbackData, "bad_feedback", ratings.CHOOSE_MESSAGE + "，" + ratings.TOO_LONG)
+    try:
+        # Older nodes send no channel: the village point, said in person.
+        record_rating(case, feedback.satisfaction, feedback.comment or "", feedback.channel or "village",
+                      str(ev.get("clerk", "")))
+    except RatingRefused as ref:
+        raise Refusal(ref.code, ref.message) from ref
 
 
 def _withdrawn(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
@@ -383,6 +390,18 @@ def _withdrawn(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     case.updated_at = now()
     case.save()
     cases.announce(node, case, ev.get("clerk") or "system", catalogue, action="withdrawn")
+
+
+def _message(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    from .mailbox import MailRefused, check_message, ingest_message
+
+    try:
+        # The mailbox's rules first, for a message the clerk can act on; then the declared shape.
+        cleaned = check_message(node, ev["data"])
+        _event_data(ev, messages.MessageLeftData, "bad_message", "留言含有未声明的内容，未被接收")
+        ingest_message(node, ev, cleaned)
+    except MailRefused as ref:
+        raise Refusal(ref.code, ref.message) from ref
 
 
 def _attachment(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
@@ -400,6 +419,7 @@ HANDLERS = {
     "request.supplemented": _supplemented,
     "request.feedback": _feedback,
     "request.withdrawn": _withdrawn,
+    "message.left": _message,
     "attachment.added": _attachment,
 }
 

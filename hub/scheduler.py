@@ -16,7 +16,7 @@ from typing import IO, Any
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from . import jobs
+from . import jobs, sms
 from .clock import CHINA_TZ
 from .db import database, is_postgres
 
@@ -28,6 +28,7 @@ SCHEDULER_LOCK_ID = 0x0DA1BB
 JOBS = {
     "heartbeat": (jobs.heartbeat, "SCHEDULER_HEARTBEAT_SECONDS", 60),
     "sweep_deadlines": (jobs.sweep_job, "SCHEDULER_SWEEP_SECONDS", 900),
+    "send_sms": (sms.deliver_job, "SCHEDULER_SMS_SECONDS", 60),
 }
 BACKUP_HOUR = 2  # nightly backup at 02:00 server time, when no clerk is working
 FIGURES_HOUR = 1  # yesterday's figures at 01:05 Beijing time
