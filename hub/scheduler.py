@@ -16,6 +16,7 @@ import fcntl
 import logging
 import os
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -175,6 +176,10 @@ def _still_holder(lease: Lease, sched: BlockingScheduler) -> bool:
     return False
 
 
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
 def run(app: Flask, *, standby: bool = False) -> None:
     """Hold the lock (or lease) and run the jobs until stopped (SIGTERM from systemd)."""
     seconds = float(app.config.get("SCHEDULER_LEASE_SECONDS") or LEASE_SECONDS)
@@ -183,9 +188,12 @@ def run(app: Flask, *, standby: bool = False) -> None:
     sched = build(app, lease)
     log.info("scheduler started pid=%s jobs=%s holder=%s", os.getpid(), ",".join(j.id for j in sched.get_jobs()),
              lease.holder if lease else "file lock")
+    # SIGTERM (systemctl stop) unwinds through `finally`, so the lease is given back at once.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         sched.start()
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if lease is not None:
             if not lease.lost:
                 lease.release()
