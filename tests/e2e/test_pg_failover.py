@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -30,90 +28,10 @@ import pytest
 
 from tests import support
 from tests.deploy.helpers import start_gunicorn, stop
+from tests.pgpair import Pair, poll as _poll, rows as _rows, sql as _sql, start_pair
 from tests.e2e.test_chaos import Worker, verify
 
 pytestmark = pytest.mark.pg
-
-
-# --- a primary and a streaming standby ------------------------------------------------------------
-
-
-@dataclass
-class Pair:
-    """A primary cluster and a streaming standby made from it with pg_basebackup -R."""
-
-    primary: support.PgCluster
-    standby: support.PgCluster
-
-    def multi_url(self, db: str) -> str:
-        """The hub's URL: both servers, libpq picks the one that takes writes."""
-        return (f"postgresql://postgres@127.0.0.1:{self.primary.port},127.0.0.1:{self.standby.port}/{db}"
-                "?target_session_attrs=read-write")
-
-    def url(self, cluster: support.PgCluster, db: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{cluster.port}/{db}"
-
-    def postmaster_pid(self, cluster: support.PgCluster) -> int:
-        return int((cluster.datadir / "data" / "postmaster.pid").read_text().splitlines()[0])
-
-    def cut_replication(self) -> None:
-        """Stop the standby receiving WAL: what the primary commits from now on, the standby lacks."""
-        conf = self.standby.datadir / "data" / "postgresql.auto.conf"
-        with conf.open("a") as fh:
-            fh.write("primary_conninfo = ''\n")
-        self.standby._run(str(self.standby.bindir / "pg_ctl"), "-D", str(self.standby.datadir / "data"), "reload")
-        _poll(lambda: not _rows(self.url(self.standby, "postgres"), "SELECT pid FROM pg_stat_wal_receiver"))
-
-    def kill_primary(self) -> None:
-        """kill -9 the primary's postmaster and its backends: the database server is gone."""
-        pid = self.postmaster_pid(self.primary)
-        os.kill(pid, signal.SIGKILL)
-        # The backends lose their postmaster and stop; make sure none lingers on the port.
-        for proc in Path("/proc").iterdir():
-            if proc.name.isdigit():
-                try:
-                    if f"PPid:\t{pid}\n" in (proc / "status").read_text():
-                        os.kill(int(proc.name), signal.SIGKILL)
-                except (OSError, ValueError):
-                    pass
-
-    def promote(self) -> None:
-        self.standby._run(str(self.standby.bindir / "pg_ctl"), "-D", str(self.standby.datadir / "data"), "-w",
-                          "promote")
-
-    def stop(self) -> None:
-        self.standby.stop()
-        self.primary.stop()
-
-
-def start_pair(synchronous: bool = False) -> Pair:
-    """A primary (throwaway, fsync off) and its standby on free ports, run as `postgres` when root."""
-    primary = support.start_pg_cluster()
-    datadir = Path(tempfile.mkdtemp(prefix="daiban-pg-standby-"))
-    shutil.chown(datadir, *_owner(primary.datadir))
-    standby = support.PgCluster(primary.bindir, datadir, support.free_port(), primary.runas)
-    try:
-        standby._run(str(primary.bindir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U",
-                     "postgres", "-D", str(datadir / "data"), "-R", "-X", "stream", "--no-sync",
-                     "--application-name", "standby")
-        options = f"-p {standby.port} -h 127.0.0.1 -k {datadir} -c fsync=off -c max_connections=200"
-        standby._run(str(primary.bindir / "pg_ctl"), "-D", str(datadir / "data"), "-l", str(datadir / "log"),
-                     "-o", options, "-w", "start")
-        _poll(lambda: _rows(primary.admin_url, "SELECT state FROM pg_stat_replication") == [("streaming",)])
-        if synchronous:
-            _sql(primary.admin_url, "ALTER SYSTEM SET synchronous_standby_names = 'standby'",
-                 "SELECT pg_reload_conf()")
-            _poll(lambda: _rows(primary.admin_url, "SELECT sync_state FROM pg_stat_replication") == [("sync",)])
-    except BaseException:
-        standby.stop()
-        primary.stop()
-        raise
-    return Pair(primary, standby)
-
-
-def _owner(path: Path) -> tuple[int, int]:
-    st = path.stat()
-    return st.st_uid, st.st_gid
 
 
 @pytest.fixture
@@ -125,39 +43,6 @@ def pair() -> Iterator[Pair]:
         yield p
     finally:
         p.stop()
-
-
-def _rows(url: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    import psycopg2
-
-    conn = psycopg2.connect(url, connect_timeout=5)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall()
-    finally:
-        conn.close()
-
-
-def _sql(url: str, *statements: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(url, connect_timeout=5)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            for s in statements:
-                cur.execute(s)
-    finally:
-        conn.close()
-
-
-def _poll(condition: Any, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.2)
 
 
 # --- the storm ----------------------------------------------------------------------------------------
