@@ -181,7 +181,19 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
 
 
 def run(app: Flask, *, standby: bool = False) -> None:
-    """Hold the lock (or lease) and run the jobs until stopped (SIGTERM from systemd)."""
+    """Hold the lock (or lease) and run the jobs until stopped (SIGTERM from systemd).
+
+    A standby that held the lease and lost it (it could not reach the database while another
+    scheduler took over) goes back to waiting; a plain scheduler stops with LeaseLost.
+    """
+    while _run_once(app, standby):
+        if not standby:
+            raise LeaseLost("调度租约已被另一个调度进程接管，本进程停止")
+        log.warning("scheduler lease lost; waiting as standby again")
+
+
+def _run_once(app: Flask, standby: bool) -> bool:
+    """Run the jobs while the lock or lease is held; True when the lease was lost to another scheduler."""
     seconds = float(app.config.get("SCHEDULER_LEASE_SECONDS") or LEASE_SECONDS)
     lock = acquire_lock(app.config["DATA_DIR"], standby=standby, lease_seconds=seconds)
     lease = lock if isinstance(lock, Lease) else None
@@ -199,5 +211,4 @@ def run(app: Flask, *, standby: bool = False) -> None:
                 lease.release()
         else:
             lock.close()
-    if lease is not None and lease.lost:
-        raise LeaseLost("调度租约已被另一个调度进程接管，本进程停止")
+    return lease is not None and lease.lost

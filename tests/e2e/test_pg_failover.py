@@ -13,6 +13,7 @@ run jobs exactly one at a time throughout.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -134,7 +135,10 @@ class Storm:
                     queued = conn.execute(
                         "SELECT count(*) FROM event WHERE result IS NULL AND NOT quarantined").fetchone()[0]
                     pending = conn.execute("SELECT count(*) FROM batch WHERE state = 'pending'").fetchone()[0]
-                if line.startswith("synced") and queued == 0 and pending == 0:
+                    # A node rebuilding its copy of the hub's log after a new epoch is not done yet.
+                    rebuilding = conn.execute("SELECT value FROM meta WHERE key = 'reconcile'").fetchone()
+                done = rebuilding is None or json.loads(rebuilding[0]) is None
+                if line.startswith("synced") and queued == 0 and pending == 0 and done:
                     break
             else:
                 raise AssertionError(f"{w.name} did not converge: {line}")
