@@ -233,6 +233,9 @@ def test_hub_survives_primary_kill_and_promotion(tmp_path: Path, pair: Pair) -> 
         running = [s for s in schedulers if s.poll() is None]
         holder = after[-1]
         assert holder in {s.pid for s in running}
+        # The nightly backup reaches the promoted server through the same multi-host URL.
+        out = hub.cli("backup").stdout
+        assert "已备份" in out and Path(out.split("已备份：", 1)[1].strip()).stat().st_size > 0
         print(f"\nfailover seed {seed}: " + ", ".join(f"{k} {v}" for k, v in sorted(storm.figures.items()))
               + ", " + ", ".join(f"{k} {v}" for k, v in totals.items()))
     finally:
@@ -281,3 +284,35 @@ def test_scheduler_lease_one_runs_and_a_standby_takes_over(tmp_path: Path, pg_ur
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait(10)
+
+
+def test_lease_taken_over_only_after_expiry_and_the_loser_stops(tmp_path: Path, pg_url: str) -> None:
+    """The lease rule itself: one holder, renewals by the holder only, takeover after expiry."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from hub import scheduler
+    from hub.db import bind, open_database
+
+    support.make_hub(tmp_path, pg_url)
+    db = open_database(pg_url)
+    bind(db)
+    try:
+        a, b = scheduler.Lease(30, holder="a"), scheduler.Lease(30, holder="b")
+        assert a.renew() and a.renew()
+        assert not b.renew() and b.holder_now() == "a"
+        # a cannot reach the database for longer than the lease: it expires, b takes over.
+        _sql(pg_url, "UPDATE setting SET value = json_build_object('holder', 'a', 'until', now() - interval '1 s')"
+                     "::text WHERE key = 'scheduler_lease'")
+        assert b.renew() and b.holder_now() == "b"
+        # a comes back: its next check finds b holding, so a stops its scheduler and runs nothing.
+        sched = BackgroundScheduler()
+        sched.start()
+        assert not scheduler._still_holder(a, sched)
+        assert a.lost and not sched.running
+        # A release by a non-holder changes nothing; the holder's release frees it at once.
+        a.release()
+        assert b.holder_now() == "b"
+        b.release()
+        assert a.renew()
+    finally:
+        db.close()
