@@ -49,17 +49,22 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
             self._timeline_seen = timeline
 
     def _note_timeline(self, timeline: int) -> None:
+        # A plain read first: in the steady state a new connection writes nothing (with a
+        # synchronous standby every write commit waits for it).
+        row = self.execute_sql("SELECT value FROM setting WHERE key = %s", (TIMELINE_KEY,)).fetchone()
+        if row is None:
+            self.execute_sql("INSERT INTO setting (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                             (TIMELINE_KEY, str(timeline)))
+            return
+        stored = int(row[0])
+        if stored >= timeline:
+            return
         with self.atomic():
-            cur = self.execute_sql("SELECT value FROM setting WHERE key = %s FOR UPDATE", (TIMELINE_KEY,))
-            row = cur.fetchone()
-            if row is None:
-                self.execute_sql("INSERT INTO setting (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
-                                 (TIMELINE_KEY, str(timeline)))
+            # Conditional, so of all the workers that see the new timeline at once one acts on it.
+            moved = self.execute_sql("UPDATE setting SET value = %s WHERE key = %s AND value = %s",
+                                     (str(timeline), TIMELINE_KEY, str(stored))).rowcount
+            if not moved:
                 return
-            stored = int(row[0])
-            if stored >= timeline:
-                return
-            self.execute_sql("UPDATE setting SET value = %s WHERE key = %s", (str(timeline), TIMELINE_KEY))
             log.warning("PostgreSQL timeline %s -> %s: a standby was promoted; its tail may be missing",
                         stored, timeline)
             hook = type(self).on_promotion
