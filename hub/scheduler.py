@@ -107,7 +107,8 @@ def acquire_lock(data_dir: str, *, standby: bool = False, lease_seconds: float =
         lease = Lease(lease_seconds)
         while not lease.renew():
             if not standby:
-                raise AlreadyRunning("另一个调度进程正在运行（调度租约已被占用），本进程退出")
+                holder = lease.holder_now()  # raises when the database cannot be reached at all
+                raise AlreadyRunning(f"另一个调度进程正在运行（调度租约由 {holder} 持有），本进程退出")
             time.sleep(lease_seconds / 3)
         return lease
     fh: IO[str] = open(Path(data_dir) / "scheduler.lock", "w")
