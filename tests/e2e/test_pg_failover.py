@@ -149,8 +149,9 @@ class Storm:
 
 def start_scheduler(hub: support.Service, log_path: Path, *extra: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, **hub.env}
-    return subprocess.Popen([*support.DAIBAN, "hub", "--dir", str(hub.data_dir), "scheduler", *extra],
-                            stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, env=env, cwd=support.ROOT)
+    with open(log_path, "ab") as log:  # the child keeps its own descriptor
+        return subprocess.Popen([*support.DAIBAN, "hub", "--dir", str(hub.data_dir), "scheduler", *extra],
+                                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=support.ROOT)
 
 
 def job_pids(url: str, after_id: int = 0) -> list[int]:
@@ -242,6 +243,8 @@ def test_hub_survives_primary_kill_and_promotion(tmp_path: Path, pair: Pair) -> 
     finally:
         for w in workers.values():
             w.stop()
+            if w.proc is not None and w.proc.stdout is not None:
+                w.proc.stdout.close()
         for s in schedulers:
             if s.poll() is None:
                 s.terminate()
