@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import peewee
@@ -35,11 +35,11 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
     libpq itself picks the host (`target_session_attrs=read-write` skips a standby), and the
     hub connects per request, so after the primary dies each worker's next request lands on
     the promoted standby. Every new connection reads the server's WAL timeline: a higher one
-    than the database last recorded means a standby was promoted, and the tail it may lack
-    is announced through `on_promotion` (the hub draws a new epoch there).
+    than the database last recorded means a standby was promoted and may lack the tail the
+    old primary had acknowledged, so the hub draws a new epoch (hub/restores.py) at once,
+    as `daiban hub new-epoch` would: nodes then re-check where the hub stands, re-send what
+    it lost and rebuild their copy of its downstream log (docs/protocol.md).
     """
-
-    on_promotion: Callable[[int, int], None] | None = None
 
     def _initialize_connection(self, conn: Any) -> None:
         super()._initialize_connection(conn)
@@ -67,9 +67,12 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
                 return
             log.warning("PostgreSQL timeline %s -> %s: a standby was promoted; its tail may be missing",
                         stored, timeline)
-            hook = type(self).on_promotion
-            if hook is not None:
-                hook(stored, timeline)
+            try:  # restores imports the models, which import this module
+                from .restores import new_epoch
+            except ImportError:  # until the restore branch (epochs) is merged: say what to run
+                log.error("standby promoted: run `daiban hub new-epoch` so nodes re-check and re-send")
+                return
+            new_epoch("promoted", "system", {"timeline_from": stored, "timeline_to": timeline})
 
 
 def server_timeline(conn: Any) -> int | None:

@@ -13,6 +13,7 @@ run jobs exactly one at a time throughout.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import random
@@ -166,6 +167,9 @@ def one_at_a_time(pids: list[int]) -> bool:
     return changes <= 1
 
 
+@pytest.mark.xfail(importlib.util.find_spec("hub.restores") is None, strict=True,
+                   reason="needs the hub epoch of the restore branch: without it a node keeps the decisions "
+                          "the lost tail held and misses the new ones numbered the same")
 def test_hub_survives_primary_kill_and_promotion(tmp_path: Path, pair: Pair) -> None:
     seed = int(os.environ.get("DAIBAN_FAILOVER_SEED", "20261130"))
     rng = random.Random(seed)
@@ -196,6 +200,7 @@ def test_hub_survives_primary_kill_and_promotion(tmp_path: Path, pair: Pair) -> 
         # and the primary dies in the middle of it.
         pair.cut_replication()
         storm.run(2)
+        storm.act(rng, 3)  # decisions the standby will not have: the villages already saw them
         acked_on_primary = storm.hub_last_seqs(pair.url(pair.primary, "hub"))
         stop_event = threading.Event()
         storm_thread = threading.Thread(target=storm.run, args=(1000, stop_event))
@@ -224,8 +229,11 @@ def test_hub_survives_primary_kill_and_promotion(tmp_path: Path, pair: Pair) -> 
         assert totals["lost"] == 0 and totals["duplicated"] == 0
         assert storm.figures["sync rounds failed"] > 0, "no sync saw the database gone: the kill missed the storm"
 
-        # The hub noticed the promotion by itself (the WAL timeline went up).
-        assert _rows(pair.url(pair.standby, "hub"), "SELECT value FROM setting WHERE key = 'pg_timeline'") == [("2",)]
+        # The hub noticed the promotion by itself (the WAL timeline went up) and drew one new epoch.
+        standby_hub = pair.url(pair.standby, "hub")
+        assert _rows(standby_hub, "SELECT value FROM setting WHERE key = 'pg_timeline'") == [("2",)]
+        drawn = _rows(standby_hub, "SELECT detail FROM auditentry WHERE action = 'hub.epoch' AND target = 'promoted'")
+        assert len(drawn) == 1 and '"timeline_to": 2' in drawn[0][0], drawn
 
         # Scheduler: exactly one process ran jobs at any time, and one carries on after the failover.
         _poll(lambda: len(job_pids(url, promoted)) >= 3, timeout=60)
