@@ -75,10 +75,11 @@ def rotate_key(app: Flask) -> None:
 @cli.command()
 @click.option("--sweep-minutes", type=click.IntRange(1, 1440), help="期限巡检间隔（分钟，默认 15）")
 @click.option("--figures-hour", type=click.IntRange(0, 23), help="每日统计时刻（北京时间，默认 1 点）")
+@click.option("--standby", is_flag=True, help="租约被占用时等待接管，而不是退出（PostgreSQL，多台机器时用）")
 @with_app(connect=False)
-def scheduler(app: Flask, sweep_minutes: int | None, figures_hour: int | None) -> None:
+def scheduler(app: Flask, sweep_minutes: int | None, figures_hour: int | None, standby: bool) -> None:
     """Run the hub's scheduled jobs (deadline sweep, daily figures, heartbeat, nightly backup); one per hub."""
-    from .scheduler import AlreadyRunning, run as run_scheduler
+    from .scheduler import AlreadyRunning, LeaseLost, run as run_scheduler
 
     if sweep_minutes:
         app.config["SCHEDULER_SWEEP_SECONDS"] = sweep_minutes * 60
@@ -86,8 +87,8 @@ def scheduler(app: Flask, sweep_minutes: int | None, figures_hour: int | None) -
         app.config["SCHEDULER_FIGURES_HOUR"] = figures_hour
     click.echo(f"中心调度进程已启动（pid {os.getpid()}）")
     try:
-        run_scheduler(app)
-    except AlreadyRunning as exc:
+        run_scheduler(app, standby=standby)
+    except (AlreadyRunning, LeaseLost) as exc:
         click.echo(str(exc), err=True)
         sys.exit(3)
     except KeyboardInterrupt:
