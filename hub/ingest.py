@@ -404,7 +404,11 @@ def answer(
     """
     node = Node.get_by_id(node_id)
     cursor = body.get("cursor") if isinstance(body.get("cursor"), int) else 0
-    epoch = restores.check_rewound(node, cursor, restores.current_epoch())
+    epoch = restores.current_epoch()
+    if ack is None:
+        # A batch may be re-sent long after it was signed, with the cursor of that time: only a
+        # poll or hello tells where the node stands now.
+        epoch = restores.check_rewound(node, cursor, epoch)
     # Plain tuples, not model instances: a busy village gets up to a thousand of these per answer.
     rows = list(
         HubEvent.select(HubEvent.cseq, HubEvent.type, HubEvent.request_id, HubEvent.at, HubEvent.body)
