@@ -255,8 +255,8 @@ class SyncClient:
                 outbox.quarantine_oversized(batch, "单条记录过大，中心拒收，已隔离，请联系管理员")
                 report.quarantined += 1
                 return
-            raise TransportError(f"中心或中间网络以“数据过大”拒收（HTTP 413，未签名），批次已减到 {limit // 1024} KB，"
-                                 "稍后重试；若一直如此请联系乡镇管理员检查代理设置", "unsigned_413")
+            raise TransportError("中心或中间网络以“数据过大”拒收（HTTP 413，未签名）；这些记录未超过规定大小，"
+                                 "不会被隔离，稍后自动重试；若一直如此请联系乡镇管理员检查代理设置", "unsigned_413")
         with database.atomic():
             meta.put("batch_bytes", max(floor, limit // 2))
             meta.put("batch_bytes_signed", signed)
