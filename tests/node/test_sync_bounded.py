@@ -194,3 +194,38 @@ def test_new_epoch_rebuilds_and_keeps_updates_carried_with_it(linked) -> None:  
         assert meta.get("cursor") == 5
         forgotten = [f.body["action"] for f in ForgottenUpdate.select()]
         assert forgotten == ["accept"] and Request.get(Request.receipt_code == codes[0]).needs_attention
+
+
+class Cutting(AppTransport):
+    """A link that cuts the next `cut` uploads short (the hub sees a truncated body)."""
+
+    def __init__(self, client: Any):
+        super().__init__(client)
+        self.cut = 0
+
+    def exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.cut and path == "/api/v1/sync":
+            self.cut -= 1
+            body = body[: len(body) // 2]
+        return super().exchange(path, body)
+
+
+def test_signed_bad_body_over_cut_bytes_is_a_link_error_not_an_alarm(hub_app, node_app) -> None:  # type: ignore[no-untyped-def]
+    from node.models import Batch
+    from node.transport import TransportError, TrustError
+
+    transport = Cutting(hub_app.test_client())
+    key = node_app.extensions["daiban_node_key"]
+    with node_db.connection_context():
+        enroll(transport, key, issue_code("桃源村"), "http://hub.test")
+    client = SyncClient(transport, key)
+    client.round()
+    captured(2)
+    transport.cut = 1
+    with pytest.raises(TransportError) as err:
+        client.round()
+    assert not isinstance(err.value, TrustError) and err.value.code == "damaged_in_transit"
+    with node_db.connection_context():
+        assert Batch.select().where(Batch.state == "pending").count() == 1  # the same bytes go again
+    client.round()
+    assert Case.select().count() == 2
