@@ -22,12 +22,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
 
-    from . import api, i18n, security, views, web
+    from . import api, i18n, security, storage, views, web
 
     web.init_app(app)
     security.init_app(app)
     i18n.init_app(app)
     views.init_app(app)
+    storage.init_app(app)
     app.register_blueprint(api.bp)
     security.csrf.exempt(api.bp)
     return app
