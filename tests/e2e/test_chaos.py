@@ -55,7 +55,7 @@ class Worker:
         )
         self.lines = queue.Queue()
         threading.Thread(target=self._read, args=(self.proc, self.lines), daemon=True).start()
-        assert self.expect(("ready",), 30) == "ready", f"{self.name} did not start"
+        assert self.expect(("ready",), 90) == "ready", f"{self.name} did not start"
 
     @staticmethod
     def _read(proc: subprocess.Popen, lines: queue.Queue) -> None:
