@@ -129,9 +129,13 @@ class SyncClient:
                 more = apply_resume(resp)
                 counts = apply_response(resp, None)
                 report.updates += counts["updates"]
-                now_at = (meta.get("acked_seq"), meta.get("next_seq"))
+                # History pages move acked_seq, update pages the cursor.
+                now_at = (meta.get("acked_seq"), meta.get("next_seq"), meta.get("cursor"),
+                          json_of(reconcile.pending()))
             if not more:
                 break
+            if reconcile.pending() is not None and position is not None and now_at[:2] == position[:2]:
+                break  # history is complete; the rest are updates, which the rebuild fetches anew
             if now_at == position:
                 raise RefusedError("中心反复给出同一段历史记录，同步已停止；请联系乡镇管理员", "stuck_resume")
             position = now_at

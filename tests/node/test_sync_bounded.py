@@ -229,3 +229,31 @@ def test_signed_bad_body_over_cut_bytes_is_a_link_error_not_an_alarm(hub_app, no
         assert Batch.select().where(Batch.state == "pending").count() == 1  # the same bytes go again
     client.round()
     assert Case.select().count() == 2
+
+
+def test_restarted_node_rebuilds_a_long_log_in_pages(linked, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Hello and the rebuild both page (2 entries an answer here): the round finishes, content agrees."""
+    client, transport = linked
+    monkeypatch.setattr(protocol, "MAX_UPDATES_PER_RESPONSE", 2)
+    codes = captured(5)
+    client.round()
+    for code in codes:
+        cases.act(code, "accept", "王芳")
+    client.round()
+    HubEvent.delete().where(HubEvent.cseq > 8).execute()
+    Node.update(out_seq=8).execute()
+    for code in codes[3:]:
+        Case.update(state="received").where(Case.receipt_code == code).execute()
+    restores.new_epoch("restore")
+    for code in codes[:3]:
+        cases.act(code, "approve", "王芳")
+    restarted = SyncClient(transport, client.key)
+    report = restarted.round()
+    assert report.reconciled == 1
+    with node_db.connection_context():
+        node_log = [(u.cseq, u.body["action"]) for u in HubUpdate.select().order_by(HubUpdate.cseq)]
+        hub_log = [(e.cseq, e.body["action"]) for e in HubEvent.select().order_by(HubEvent.cseq)]
+        assert node_log == hub_log and meta.get("cursor") == hub_log[-1][0]
+        assert {r.receipt_code: r.state for r in Request.select()} == {
+            c.receipt_code: c.state for c in Case.select()}
+        assert ForgottenUpdate.select().count() == 2
