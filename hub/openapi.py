@@ -113,6 +113,10 @@ RESPONSE_BODY = {
         "more": {"type": "boolean"},
         "out_seq": {"type": "integer", "description": "end of the hub's log for this village (below the node's "
                     "cursor only after the hub was restored from a backup: the node rewinds)"},
+        "epoch": {"type": "string", "description": "the hub's incarnation: new after a restore or a failover, "
+                  "when the node rebuilds its copy of the village's log (docs/protocol.md)"},
+        "at_cursor": {"type": "object", "description": "digest of the hub's entry at the node's cursor",
+                      "properties": {"cseq": {"type": "integer"}, "digest": {"type": "string"}}},
         "catalogue": {"type": "object"},
         "history": {"type": "array", "items": {"type": "object"}},
         "error": {
