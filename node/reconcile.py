@@ -20,6 +20,7 @@ from typing import Any
 from shared import downstream, protocol, states
 
 from . import meta
+from .apply import ATTENTION_ACTIONS, _executemany, _update_request
 from .capture import now
 from .models import ForgottenUpdate, HubUpdate, Request, StagedUpdate
 
@@ -97,12 +98,13 @@ def apply_page(body: dict[str, Any]) -> bool:
             return False
     fresh = sorted((up for up in body.get("updates") or [] if isinstance(up.get("cseq"), int)
                     and up["cseq"] > position), key=lambda up: up["cseq"])
+    staged: list[tuple[Any, ...]] = []
     for up in fresh:
         if up["cseq"] != position + 1:
             break
-        StagedUpdate.create(cseq=up["cseq"], request_id=str(up.get("request_id", ""))[:40],
-                            type=str(up.get("type", ""))[:40], body=up)
+        staged.append((up["cseq"], str(up.get("request_id", ""))[:40], str(up.get("type", ""))[:40], up))
         position = up["cseq"]
+    _executemany(StagedUpdate, ("cseq", "request_id", "type", "body"), staged)
     state["next"] = position
     meta.put(KEY, state)
     if body.get("more"):
@@ -113,8 +115,6 @@ def apply_page(body: dict[str, Any]) -> bool:
 
 def finish(state: dict[str, Any]) -> dict[str, int]:
     """Swap the staged log in, derive every request's status again, keep what the hub forgot."""
-    from .apply import ATTENTION_ACTIONS, _update_request
-
     new = [row.body for row in StagedUpdate.select().order_by(StagedUpdate.cseq)]
     old = [row.body for row in HubUpdate.select().order_by(HubUpdate.cseq)]
     kept = {downstream.content_key(up) for up in new}
@@ -125,9 +125,9 @@ def finish(state: dict[str, Any]) -> dict[str, int]:
         ForgottenUpdate.create(request_id=str(up.get("request_id", ""))[:40], old_cseq=int(up.get("cseq", 0)),
                                type=str(up.get("type", ""))[:40], body=up, epoch=epoch, noticed_at=at)
     HubUpdate.delete().execute()
-    for up in new:
-        HubUpdate.create(cseq=up["cseq"], request_id=str(up.get("request_id", ""))[:40],
-                         type=str(up.get("type", ""))[:40], body=up, applied_at=at)
+    _executemany(HubUpdate, ("cseq", "request_id", "type", "body", "applied_at"),
+                 [(up["cseq"], str(up.get("request_id", ""))[:40], str(up.get("type", ""))[:40], up, at)
+                  for up in new])
     StagedUpdate.delete().execute()
     by_request: dict[str, list[dict[str, Any]]] = {}
     for up in new:
@@ -136,7 +136,10 @@ def finish(state: dict[str, Any]) -> dict[str, int]:
     withdrawn = {str(up.get("request_id", "")) for up in forgotten
                  if up.get("type") != "case.status" or up.get("action") in ATTENTION_ACTIONS}
     changed = 0
-    for req in Request.select().where(Request.request_id.in_(list(by_request) + list(lost_cases))):
+    concerned = set(by_request) | lost_cases
+    for req in Request.select():
+        if req.request_id not in concerned:
+            continue
         before = (req.state, req.deadline, req.reason, req.hub_missing)
         attention = req.needs_attention
         if req.request_id in by_request:
