@@ -170,3 +170,23 @@ def test_nothing_skipped_after_a_restore(drill: Drill, mode: str, after: int) ->
     assert res.returncode == 0, res.stderr
     drill.worker.start()
     assert content_diff(drill.query(), drill.node_db) == []
+
+
+def test_new_epoch_after_promoting_a_standby(tmp_path: Path) -> None:
+    """`daiban hub new-epoch`: the operator's step after a failover; audited, every answer carries it."""
+    hub = support.make_hub(tmp_path).start()
+    try:
+        node, _ = support.make_node(tmp_path, "n1", hub, "桃源村")
+        node.cli("sync")
+        query = hub_query_for(hub.data_dir, None)
+        (before,), = query("SELECT value FROM setting WHERE key = 'epoch'", ())
+        out = hub.cli("new-epoch", "--yes").stdout
+        (after,), = query("SELECT value FROM setting WHERE key = 'epoch'", ())
+        assert after != before and after in out
+        assert query("SELECT target FROM auditentry WHERE action = 'hub.epoch'", ()) == [("promoted",)]
+        assert "同步完成" in node.cli("sync").stdout
+        with sqlite3.connect(node.data_dir / "node.sqlite3") as conn:
+            (epoch,), = conn.execute("SELECT value FROM meta WHERE key = 'hub_epoch'").fetchall()
+        assert json.loads(epoch) == after
+    finally:
+        hub.stop()
