@@ -403,7 +403,7 @@ def answer(
     tell a log that lost its tail and was renumbered from the one it holds (shared/downstream.py).
     """
     node = Node.get_by_id(node_id)
-    cursor = body.get("cursor") if isinstance(body.get("cursor"), int) else 0
+    cursor: int = body["cursor"] if isinstance(body.get("cursor"), int) else 0
     epoch = restores.current_epoch()
     if ack is None:
         # A batch may be re-sent long after it was signed, with the cursor of that time: only a

@@ -132,7 +132,7 @@ def build_bundle(key: Ed25519PrivateKey) -> tuple[ExportResult, bytes]:
         atts = [a for a in Attachment.select().where(Attachment.uploaded_at.is_null()).order_by(Attachment.id)
                 if a.event_id in sent or _event_acked(a.event_id)]
         shas = sorted({a.sha256 for a in atts})
-        messages = [{"kind": "hello", "hash": protocol.body_hash(protocol.open_envelope(hello)[0]),
+        messages: list[dict[str, Any]] = [{"kind": "hello", "hash": protocol.body_hash(protocol.open_envelope(hello)[0]),
                      "raw": bundle.encode_blob(hello)}]
         messages += [{"kind": "batch", "hash": b.hash} for b in batches]
         messages.append({"kind": "rebuild" if rebuilding else "poll",

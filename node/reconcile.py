@@ -113,7 +113,7 @@ def apply_page(body: dict[str, Any]) -> bool:
     return True
 
 
-def finish(state: dict[str, Any]) -> dict[str, int]:
+def finish(state: dict[str, Any]) -> dict[str, Any]:
     """Swap the staged log in, derive every request's status again, keep what the hub forgot."""
     new = [row.body for row in StagedUpdate.select().order_by(StagedUpdate.cseq)]
     old = [row.body for row in HubUpdate.select().order_by(HubUpdate.cseq)]

@@ -22,13 +22,13 @@ from tests.node.test_capture_views import capture
 @pytest.fixture
 def storage_fault(node_app) -> Iterator[Any]:  # type: ignore[no-untyped-def]
     """Set a SQLite pragma on every connection the app opens from now on; restored after."""
-    saved = list(database.obj._pragmas)  # noqa: SLF001 - the test's fault injector
+    saved = list(database.obj._pragmas)
 
     def inject(kind: str) -> None:
         database.connect(reuse_if_open=True)
         if kind == "full":
             pages = database.execute_sql("PRAGMA page_count").fetchone()[0]
-            database.obj._pragmas = [*saved, ("max_page_count", pages)]  # noqa: SLF001
+            database.obj._pragmas = [*saved, ("max_page_count", pages)]
             database.close()
             # Fill what room the file has left, as a disk fills up.
             with pytest.raises(Exception) as filled:
@@ -37,12 +37,12 @@ def storage_fault(node_app) -> Iterator[Any]:  # type: ignore[no-untyped-def]
             assert storage.classify(filled.value) == storage.FULL
             database.close()
         else:
-            database.obj._pragmas = [*saved, ("query_only", 1)]  # noqa: SLF001
+            database.obj._pragmas = [*saved, ("query_only", 1)]
         database.close()
 
     yield inject
-    database.obj._pragmas = saved  # noqa: SLF001
-    storage._last.update(kind=None, at=0.0)  # noqa: SLF001
+    database.obj._pragmas = saved
+    storage._last.update(kind=None, at=0.0)
 
 
 @pytest.mark.parametrize("kind,code,words", [("full", "disk_full", "磁盘已满"),
@@ -73,7 +73,7 @@ def test_writes_refused_clearly_reads_go_on(clerk, node_app, storage_fault, kind
     health = node_app.test_client().get("/healthz")
     assert health.status_code == 503 and health.get_json()["storage"] == code
     database.close()
-    database.obj._pragmas = [p for p in database.obj._pragmas  # noqa: SLF001
+    database.obj._pragmas = [p for p in database.obj._pragmas
                              if p[0] not in ("max_page_count", "query_only")]
     with database.connection_context():
         assert (Event.select().count(), Request.select().count()) == before

@@ -22,13 +22,13 @@ def test_failure_then_kick_from_the_sync_page_tries_at_once(clerk) -> None:  # t
         calls.append(1)
         raise RuntimeError("link down")
 
-    scheduler._state.update(next_try=0.0, failures=12)  # noqa: SLF001 - a long outage so far
-    scheduler._tick(failing)  # noqa: SLF001
+    scheduler._state.update(next_try=0.0, failures=12)
+    scheduler._tick(failing)
     assert 150 <= scheduler.next_try_in() <= 300
-    scheduler._tick(failing)  # noqa: SLF001 - still waiting: no attempt
+    scheduler._tick(failing)
     assert len(calls) == 1
     clerk.client.get("/sync")  # the clerk opens the sync page
     assert scheduler.next_try_in() == 0
-    scheduler._tick(failing)  # noqa: SLF001
+    scheduler._tick(failing)
     assert len(calls) == 2
-    scheduler._state.update(next_try=0.0, failures=0, last_error=None)  # noqa: SLF001
+    scheduler._state.update(next_try=0.0, failures=0, last_error=None)

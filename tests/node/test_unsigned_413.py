@@ -97,7 +97,7 @@ def test_unsigned_413_on_hello_is_a_link_error(linked) -> None:  # type: ignore[
 
 
 class Always413(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.send_response(413)
         self.send_header("Content-Length", "0")
