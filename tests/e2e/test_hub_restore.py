@@ -190,3 +190,53 @@ def test_new_epoch_after_promoting_a_standby(tmp_path: Path) -> None:
         assert json.loads(epoch) == after
     finally:
         hub.stop()
+
+
+@pytest.mark.browser
+def test_clerk_sees_in_chromium_what_the_restore_withdrew(tmp_path: Path) -> None:
+    """A decision the village received is lost by a hub restore: `daiban node sync` says so, and the
+    clerk sees it on the sync page and the request page in a real browser."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.deploy.helpers import capture
+
+    exe = support.chromium_path()
+    hub = support.make_hub(tmp_path).start()
+    node, _ = support.make_node(tmp_path, "n1", hub, "桃源村")
+    node.cli("add-clerk", "li", "--name", "李文书", "--password", "correct-horse-9")
+    restored: support.Service | None = None
+    try:
+        code = capture(node, tmp_path, "张三")
+        node.cli("sync")
+        backup = Path(hub.cli("backup").stdout.split("已备份：", 1)[1].strip())
+        hub.cli("act", code, "accept")
+        node.cli("sync")
+        hub.stop()
+        fresh = tmp_path / "restored"
+        fresh.mkdir()
+        (fresh / "hub_key.pem").write_bytes((hub.data_dir / "hub_key.pem").read_bytes())
+        os.chmod(fresh / "hub_key.pem", 0o600)
+        support.daiban("hub", "restore", str(backup), env={"DAIBAN_HUB_DIR": str(fresh)})
+        restored = support.Service("hub", fresh, hub.port).start()
+        out = node.cli("sync").stdout
+        assert "中心已不再记得的决定 1 条" in out
+        node.start()
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=exe, args=support.CHROMIUM_ARGS, headless=True)
+            page = browser.new_page()
+            page.goto(node.url + "/login")
+            page.fill("#username", "li")
+            page.fill("#password", "correct-horse-9")
+            page.keyboard.press("Enter")
+            page.wait_for_url(node.url + "/")
+            page.goto(node.url + "/sync")
+            notice = page.locator("#forgotten").inner_text()
+            assert "不再记得" in notice and "已受理" in notice and "已接收" in notice
+            page.locator("#forgotten a").first.click()
+            assert "中心数据曾从备份恢复" in page.locator(".status-box").inner_text()
+            browser.close()
+    finally:
+        node.stop()
+        hub.stop()
+        if restored is not None:
+            restored.stop()
