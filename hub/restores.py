@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 from . import audit
@@ -22,6 +23,10 @@ from .db import database
 from .models import AuditEntry, Node, Setting
 
 EPOCH_KEY = "epoch"
+EPOCH_AT_KEY = "epoch_at"
+# After a restore, nodes report cursors past the hub's end until they rebuild: that is explained
+# by the new epoch and must not draw another (each one makes every village rebuild).
+REWIND_QUIET = timedelta(days=7)
 LOST_PREFIX = "lost_tail:"
 RESTORE_ACTIONS = ("hub.epoch", "sync.lost_tail", "sync.resent")
 
@@ -51,13 +56,23 @@ def new_epoch(reason: str, actor: str = "system", detail: dict[str, Any] | None 
         else:
             Setting.insert(key=EPOCH_KEY, value=value).on_conflict(
                 conflict_target=[Setting.key], update={Setting.value: value}).execute()
+        stamp = now().isoformat()
+        Setting.insert(key=EPOCH_AT_KEY, value=stamp).on_conflict(
+            conflict_target=[Setting.key], update={Setting.value: stamp}).execute()
         audit.record(actor, "hub.epoch", reason, {"epoch": value, **(detail or {})})
     return value
 
 
 def check_rewound(node: Node, cursor: int, epoch: str) -> str:
-    """A node that received entries past the hub's end proves the hub lost them: new epoch."""
+    """A node that received entries past the hub's end proves the hub lost them: new epoch.
+
+    Not within REWIND_QUIET of the last new epoch: nodes that have not rebuilt yet are expected
+    to be past the end then (and at_cursor makes each of them rebuild).
+    """
     if cursor <= node.out_seq:
+        return epoch
+    drawn = Setting.get_or_none(Setting.key == EPOCH_AT_KEY)
+    if drawn is not None and now() - datetime.fromisoformat(drawn.value) < REWIND_QUIET:
         return epoch
     return new_epoch("rewound", node.node_id, {"village": node.village.name, "node_cursor": cursor,
                                                "out_seq": node.out_seq}, replacing=epoch)

@@ -104,9 +104,13 @@ class SyncClient:
         return self._exchange(raw, request_hash)
 
     def _poll(self, kind: str, cursor: int | None = None) -> dict[str, Any]:
+        if cursor is None:
+            # While rebuilding, our position is in the hub's new log, never the old cursor past its end.
+            rebuilding = reconcile.pending()
+            cursor = int(rebuilding["next"]) if rebuilding else int(meta.get("cursor", 0))
         body = protocol.poll_body(
             meta.get("node_id"),
-            int(meta.get("cursor", 0)) if cursor is None else cursor,
+            cursor,
             kind=kind,
             acked_seq=int(meta.get("acked_seq", 0)),
             catalogue_version=int(meta.get("catalogue_version", 0)),

@@ -257,3 +257,22 @@ def test_restarted_node_rebuilds_a_long_log_in_pages(linked, monkeypatch) -> Non
         assert {r.receipt_code: r.state for r in Request.select()} == {
             c.receipt_code: c.state for c in Case.select()}
         assert ForgottenUpdate.select().count() == 2
+
+
+def test_hub_draws_one_epoch_when_a_node_shows_it_rewound(linked) -> None:  # type: ignore[no-untyped-def]
+    """A node's cursor past the hub's end (a failover nobody announced): one new epoch, audited; the
+    nodes still past the end afterwards do not draw more (each would make every village rebuild)."""
+    from hub.models import AuditEntry
+
+    client, transport = linked
+    captured(2)
+    client.round()
+    before = restores.current_epoch()
+    for _ in range(2):
+        with node_db.connection_context(), node_db.atomic():
+            meta.put("cursor", 40)
+        client.round()
+        with node_db.connection_context():
+            assert meta.get("cursor") == 2 and meta.get("hub_epoch") == restores.current_epoch()
+    drawn = [e.target for e in AuditEntry.select().where(AuditEntry.action == "hub.epoch")]
+    assert drawn == ["rewound"] and restores.current_epoch() != before
