@@ -119,6 +119,7 @@ def test_daiban_node_sync_behind_a_413_proxy_says_so_without_crashing(node_app) 
         res = support.daiban("node", "--dir", node_app.config["DATA_DIR"], "sync", check=False)
     finally:
         server.shutdown()
+        server.server_close()
     assert res.returncode == 1
     assert "Traceback" not in res.stderr and "KeyError" not in res.stderr
     assert "HTTP 413" in res.stderr
