@@ -27,7 +27,7 @@ def _dump(url: str | None, data_dir: Path) -> dict[str, list[tuple[Any, ...]]]:
             out[table] = sorted((tuple(str(v) for v in r) for r in rows))
         # A restore draws a new epoch on purpose (docs/protocol.md): compared on its own.
         out["epoch"] = [r for r in out["setting"] if r[0] == "epoch"]
-        out["setting"] = [r for r in out["setting"] if r[0] != "epoch"]
+        out["setting"] = [r for r in out["setting"] if r[0] not in ("epoch", "epoch_at")]
         return out
     finally:
         db.close()
