@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -14,7 +15,7 @@ from . import meta, outbox, reconcile
 from .apply import apply_resume, apply_response
 from .attachments import upload_pending
 from .db import database
-from .hubkey import verify_hub
+from .hubkey import STALE_HELLO, hub_clock, note_hub_time, verify_hub
 from .models import Batch
 from .transport import RefusedError, SyncError, Transport, TransportError, TrustError
 
@@ -96,6 +97,8 @@ class SyncClient:
                 return 413, body
             if code in ("fork", "revoked", "unknown_node", "bad_signature"):
                 raise TrustError(message, code)
+            if code == STALE_HELLO:
+                note_hub_time(body)
             raise RefusedError(message, code)
         return status, body
 
@@ -104,6 +107,16 @@ class SyncClient:
         return self._exchange(raw, request_hash)
 
     def _poll(self, kind: str, cursor: int | None = None) -> dict[str, Any]:
+        try:
+            return self._poll_once(kind, cursor)
+        except RefusedError as exc:
+            if exc.code != STALE_HELLO:
+                raise
+            # Once more with a new nonce, on the hub's clock that the signed refusal showed.
+            return self._poll_once(kind, cursor, hub_clock())
+
+    def _poll_once(self, kind: str, cursor: int | None = None, clock: datetime | None = None) -> dict[str, Any]:
+        # Our own clock by default, so the hub keeps seeing (and flagging) how far off it is.
         if cursor is None:
             # While rebuilding, our position is in the hub's new log, never the old cursor past its end.
             rebuilding = reconcile.pending()
@@ -116,6 +129,7 @@ class SyncClient:
             catalogue_version=int(meta.get("catalogue_version", 0)),
             app_version=outbox.APP_VERSION,
             pending=outbox.queued_count(),
+            clock=clock,
         )
         status, resp = self._exchange(protocol.seal(self.key, body), protocol.body_hash(body))
         if status == 413 or "last_seq" not in resp:
