@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -133,10 +134,27 @@ def restore_cmd(backup_file: str, new_key: bool) -> None:
     from shared import signing
 
     app = info.load_app()
+    from .restores import new_epoch
+
     with app.app_context(), database.connection_context():
         before, after = migrate()
+        # Nodes may hold decisions this backup never saw: a new epoch makes each one rebuild its copy.
+        epoch = new_epoch("restore", "cli", {"backup": Path(backup_file).name})
     click.echo(f"已恢复：{backup_file}（数据库结构版本 {before} → {after}）")
+    click.echo(f"新的中心纪元：{epoch}（各代办点下次同步时与中心核对全部办理状态）")
     click.echo(f"中心密钥指纹：{signing.fingerprint(signing.public_b64(app.extensions['daiban_hub_key']))}")
+
+
+@cli.command(name="new-epoch")
+@click.confirmation_option(prompt="数据库是否刚从备份恢复或切换到备库？各代办点将与中心重新核对全部办理状态",
+                           help="不询问，直接执行")
+@with_app()
+def new_epoch_cmd(app: Flask) -> None:
+    """After promoting a standby (or any loss of the database's tail): nodes rebuild their copy of the log."""
+    from .restores import new_epoch
+
+    epoch = new_epoch("promoted", "cli")
+    click.echo(f"新的中心纪元：{epoch}（各代办点下次同步时与中心核对全部办理状态）")
 
 
 @cli.command(name="enroll-code")

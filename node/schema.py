@@ -23,7 +23,7 @@ from playhouse.migrate import SchemaMigrator
 
 from .clock import now
 from .db import BaseModel, database
-from .models import ALL_MODELS, Meta
+from .models import ALL_MODELS, ForgottenUpdate, Meta, StagedUpdate
 
 
 class SchemaMigration(BaseModel):
@@ -45,8 +45,13 @@ def _step_2(migrator: SchemaMigrator) -> None:
     """Schema 2: the version table itself (created by migrate() before any step runs)."""
 
 
+def _step_3(migrator: SchemaMigrator) -> None:
+    """Schema 3: the hub's log fetched anew after the hub lost its tail, and what it forgot (node/reconcile.py)."""
+    database.create_tables([StagedUpdate, ForgottenUpdate], safe=True)
+
+
 # Each step moves the schema from version n-1 to n and must be safe to re-run.
-MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2}
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3}
 
 
 def schema_version() -> int:
