@@ -324,7 +324,7 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
         received_on=china_date(received),
         updated_at=received,
     )
-    case.deadline = writer.due_date(case, int(item["time_limit_days"]))
+    cases.open_clock(case, catalogue, writer.calendar)
     writer.cases.append(dict(case.__data__))
     writer.request_ids.add(case.request_id)
     writer.receipt_codes.add(code)
@@ -344,9 +344,10 @@ def _supplemented(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     materials = ev["data"].get("materials")
     if not isinstance(materials, list) or not materials or not all(isinstance(m, str) for m in materials):
         raise Refusal("bad_materials", "补正材料不能为空")
-    if states.is_terminal(case.state):
-        raise Refusal("case_closed", "该事项已办结，不能再补正")
-    cases.supplement_arrived(node, case, materials, catalogue)
+    try:
+        cases.supplement_arrived(node, case, materials, catalogue, str(ev.get("clerk") or "system"))
+    except cases.CaseError as exc:
+        raise Refusal(exc.code, exc.message) from exc
 
 
 def _feedback(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:

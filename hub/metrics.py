@@ -18,7 +18,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 
 from shared import states
 
-from .clock import today
+from . import deadlines
 from .db import database
 from .models import Batch, Case, ForkAlert, JobRun, Node, NodeEvent, SyncStat, Village
 
@@ -108,11 +108,8 @@ def render() -> str:
     queues = Case.select(Case.window, peewee.fn.COUNT(Case.request_id).alias("n")).where(open_q).group_by(Case.window)
     out += _family("daiban_open_cases", "gauge", "Open cases per service window (the queue).",
                    [_series("daiban_open_cases", q.n, window=q.window) for q in queues])
-    overdue = (Case.select(Case.window, peewee.fn.COUNT(Case.request_id).alias("n"))
-               .where(open_q & Case.deadline.is_null(False) & (Case.deadline < today()) & Case.paused_since.is_null())
-               .group_by(Case.window))
     out += _family("daiban_overdue_cases", "gauge", "Open cases past their deadline, per window.",
-                   [_series("daiban_overdue_cases", q.n, window=q.window) for q in overdue])
+                   [_series("daiban_overdue_cases", n, window=w) for w, n in sorted(deadlines.overdue_by_window().items())])
     nodes = list(Node.select(Node, Village).join(Village))
     out += _family("daiban_node_last_sync_timestamp_seconds", "gauge", "When each village node last synced.",
                    [_series("daiban_node_last_sync_timestamp_seconds", _ts(n.last_sync_at), village=n.village.name,

@@ -16,7 +16,7 @@ from shared.catalogue import DEFAULT_CATALOGUE
 
 from .clock import now
 from .db import BaseModel, database, is_postgres
-from .models import ALL_MODELS, Assignment, Case, CatalogueVersion, JobRun, Node, Setting, SyncStat
+from .models import ALL_MODELS, Assignment, Case, CatalogueVersion, Contact, Extension, JobRun, Node, Setting, SyncStat
 
 # Any constant: PostgreSQL advisory lock that serialises concurrent `migrate` runs.
 MIGRATION_LOCK_ID = 0x0DA1BA
@@ -50,8 +50,16 @@ def _step_3(migrator: SchemaMigrator) -> None:
         model._schema.create_indexes(safe=True)
 
 
+def _step_4(migrator: SchemaMigrator) -> None:
+    """Schema 4: the centre's promises: clock start (受理), 补正 count and date, extensions, first contacts."""
+    database.create_tables([Extension, Contact], safe=True)
+    for name in ("clock_start", "accepted_on", "materials_asks", "materials_asked_on"):
+        if not _has_column(Case, name):
+            run_operations(migrator.add_column(Case._meta.table_name, name, Case._meta.fields[name]))
+
+
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
-MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3}
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4}
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 
 

@@ -18,7 +18,7 @@ from .auth import login_required
 from .catalogue_store import current as current_catalogue
 from .clock import today
 from .models import Case, Village
-from .sweep import case_urgency, effective_due, last_sweep, open_cases
+from .sweep import last_sweep, open_cases
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 
@@ -82,26 +82,19 @@ def watch_lists() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     cal, on, cat = deadlines.calendar(), today(), current_catalogue()
     red, yellow = [], []
     for c in open_cases().select(Case, Village.name).join(Village).order_by(Case.deadline, Case.received_at):
-        colour = case_urgency(c, cal, on)
-        if colour == "green":
+        view = deadlines.clock(c, cal, on)
+        if view.colour in (None, "green"):
             continue
-        due = effective_due(c, cal, on)
+        colour, due = view.colour, view.due
         item = cat.item(c.item_code)
         line = {
             "receipt_code": c.receipt_code, "item": item["name"] if item else c.item_code,
             "window": cat.window_name(c.window), "village": c.village.name, "applicant": mask_name(c.applicant_name),
             "assignee": c.assignee or "未分配", "state": states.LABELS.get(c.state, c.state),
-            "received_on": c.received_on, "due": due, "days": _days_left(cal, on, due),
+            "received_on": c.received_on, "due": due, "days": view.days_left,
         }
         (red if colour == "red" else yellow).append(line)
     return red, yellow
-
-
-def _days_left(cal: Any, on: date, due: date | None) -> int | None:
-    """Working days left (negative: working days overdue)."""
-    if due is None:
-        return None
-    return cal.workdays_between(on, due) if on <= due else -max(cal.workdays_between(due, on), 1)
 
 
 def _charts(total: figures.Figures, lines: list[figures.Figures], by: str, months: list[figures.Figures]) -> list[Any]:

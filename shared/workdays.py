@@ -201,3 +201,87 @@ class CaseClock:
             return calendar.workdays_between(today, due)
         # Overdue over a weekend is still overdue, so never report 0 past the due date.
         return -max(calendar.workdays_between(due, today), 1)
+
+
+RUNNING = "running"
+PAUSED = "paused"
+WAITING = "waiting"
+CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class ClockView:
+    """Where a case's legal clock stands today: the one answer every page, sweep and report shows.
+
+    ``state`` is running, paused (补正 after 受理), waiting (materials incomplete, not yet
+    受理: no clock at all) or closed. ``due``, ``colour`` and ``days_left`` are None whenever
+    no deadline is running, so a closed or waiting case can never show one.
+    """
+
+    state: str
+    due: date | None
+    colour: str | None
+    overdue: bool
+    days_left: int | None
+
+    @property
+    def has_deadline(self) -> bool:
+        """True when a due date applies (running or paused)."""
+        return self.due is not None
+
+
+def case_clock(
+    calendar: WorkCalendar,
+    *,
+    closed: bool,
+    start: date,
+    deadline: date | None,
+    paused_days: int,
+    paused_since: date | None,
+    today: date,
+) -> ClockView:
+    """The one rule for a case's due date, colour and overdue test, from its stored deadline.
+
+    The stored deadline already holds earlier 补正 pauses and approved extensions; an open
+    pause pushes it out by the working days paused so far. Catalogue edits never move it.
+    Colour: red after the due date, yellow from 80 % of the working time used (always on the
+    due day), green otherwise; working days paused count neither as used nor as allowed.
+    """
+    if closed:
+        return ClockView(CLOSED, None, None, False, None)
+    if deadline is None:
+        return ClockView(WAITING, None, None, False, None)
+    today, start, deadline = _as_date(today), _as_date(start), _as_date(deadline)
+    open_pause = calendar.workdays_between(paused_since, today) if paused_since is not None else 0
+    due = calendar.add_workdays(deadline, open_pause) if open_pause else deadline
+    state = PAUSED if paused_since is not None else RUNNING
+    if today > due:
+        return ClockView(state, due, RED, True, -max(calendar.workdays_between(due, today), 1))
+    days_left = calendar.workdays_between(today, due)
+    allowed = calendar.workdays_between(start, deadline) - paused_days
+    used = calendar.workdays_between(start, today) - paused_days - open_pause
+    if allowed <= 0:
+        colour = YELLOW if today >= due else GREEN
+    else:
+        colour = YELLOW if used * _YELLOW_DEN >= allowed * _YELLOW_NUM else GREEN
+    return ClockView(state, due, colour, False, days_left)
+
+
+def known_years(calendar: WorkCalendar) -> set[int]:
+    """Years whose holidays are known: the statutory package's, plus any the township entered days for."""
+    years = {y for y in range(2000, 2101) if _package_knows(y)}
+    return years | {d.year for d in calendar.extra_holidays | calendar.extra_workdays}
+
+
+def _package_knows(year: int) -> bool:
+    try:
+        chinese_calendar.is_workday(date(year, 1, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+def unknown_years(calendar: WorkCalendar, first: date, last: date) -> list[int]:
+    """Years in [first, last] for which neither the package nor the township's entries give holidays."""
+    known = known_years(calendar)
+    return [y for y in range(_as_date(first).year, _as_date(last).year + 1) if y not in known]
