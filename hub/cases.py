@@ -11,7 +11,7 @@ from shared.catalogue import Catalogue
 from shared.materials import merge_supplement
 from shared.workdays import PAUSED, RUNNING
 
-from . import audit, deadlines
+from . import audit, deadlines, notices
 from .catalogue_store import current as current_catalogue
 from .clock import now, today
 from .db import database, is_postgres
@@ -132,6 +132,9 @@ def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | Non
         node = lock_node(case.node_id)
         case = Case.get_by_id(case.request_id)
         check_staff(staff, case, catalogue)
+        if target == states.ACCEPTED and case.materials_missing:
+            # Said first and plainly: 受理 waits for the materials, whatever the state machine would add.
+            _accept(case, catalogue)
         try:
             states.check_transition(case.state, target, case.mode)
         except states.TransitionError as exc:
@@ -150,9 +153,12 @@ def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | Non
         case.state = target
         case.updated_at = now()
         case.save()
+        asked = target == "needs_materials"
+        paper = notices.facts(case, action, actor, catalogue, reason=reason, legal_basis=legal_basis, note=note) \
+            if action in notices.PAPERS else None
         case.event = announce(node, case, actor, catalogue, action=action, reason=reason,
-                              legal_basis=legal_basis, note=note, override_reason=override if target == "needs_materials" else None,
-                              ask_number=case.materials_asks if target == "needs_materials" else None)
+                              legal_basis=legal_basis, note=note, override_reason=override if asked else None,
+                              ask_number=case.materials_asks if asked else None, paper=paper)
         audit.record(actor, f"case.{action}", case.receipt_code, {
             "state": case.state, "missing": list(missing or []), "reason": reason, "legal_basis": legal_basis,
         })
@@ -347,12 +353,46 @@ def decide_extension(ext_id: int, approve: bool, actor: str, staff: Staff | None
             case.updated_at = now()
             case.save()
             catalogue = current_catalogue()
-            case.event = announce(node, case, actor, catalogue, action="extended", reason=ext.reason,
-                                  note=note or None, extension_days=ext.days,
-                                  old_deadline=ext.old_deadline.isoformat())
+            extra = {"reason": ext.reason, "extension_days": ext.days, "old_deadline": ext.old_deadline.isoformat()}
+            case.event = announce(node, case, actor, catalogue, action="extended", note=note or None,
+                                  paper=notices.facts(case, "extended", actor, catalogue, **extra), **extra)
             audit.record(actor, "case.extension_approved", case.receipt_code,
                          {"id": ext_id, "days": ext.days, "new_deadline": case.deadline.isoformat()})
     except CaseError as exc:
         audit.record(actor, "case.refused_attempt", target, {"action": "extension_decision", "code": exc.code})
         raise
     return case
+
+
+CONTACT_KINDS = {"consult": "咨询", "transfer": "转办"}
+
+
+def record_contact(kind: str, person: str, topic: str, answer: str, to_body: str, actor: str,
+                   receipt_code: str | None = None) -> Any:
+    """首问负责制: record a consultation or a matter sent on, with who answered it, when and what."""
+    from .models import Contact
+
+    person, topic, answer, to_body = (v.strip() for v in (person or "", topic or "", answer or "", to_body or ""))
+    try:
+        if kind not in CONTACT_KINDS:
+            raise CaseError("bad_kind", "请选择咨询或转办")
+        if not person or not topic:
+            raise CaseError("contact_required", "请填写来访人和所问事项")
+        if kind == "consult" and not answer:
+            raise CaseError("answer_required", "咨询须记录答复内容")
+        if kind == "transfer" and not to_body:
+            raise CaseError("to_body_required", "转办须写明转交的窗口或单位")
+        request_id = None
+        if receipt_code:
+            case = Case.get_or_none(Case.receipt_code == receipt_code)
+            if case is None:
+                raise CaseError("unknown_case", "没有这个受理编号")
+            request_id = case.request_id
+        with database.atomic():
+            row = Contact.create(kind=kind, request_id=request_id, person=person[:64], topic=topic[:1000],
+                                 answer=answer[:2000], to_body=to_body[:100], answered_by=actor, at=now())
+            audit.record(actor, "case.contact", receipt_code or "-", {"kind": kind, "id": row.id})
+    except CaseError as exc:
+        audit.record(actor, "case.refused_attempt", receipt_code or "-", {"action": "contact", "code": exc.code})
+        raise
+    return row

@@ -13,7 +13,7 @@ from openpyxl import Workbook
 from shared import states
 from shared.validation import mask_name
 
-from . import audit, charts, deadlines, figures
+from . import audit, charts, deadlines, figures, promises
 from .auth import login_required
 from .catalogue_store import current as current_catalogue
 from .clock import today
@@ -102,7 +102,8 @@ def _charts(total: figures.Figures, lines: list[figures.Figures], by: str, month
     out = [
         charts.bar_chart(f"按{figures.GROUPS[by]}：受理件数", short, [ln.handled for ln in lines], unit="件"),
         charts.bar_chart(f"按{figures.GROUPS[by]}：按时办结率", short,
-                         [round((ln.on_time_rate or 0) * 100, 1) for ln in lines], unit="%", top=100),
+                         [None if ln.on_time_rate is None else round(ln.on_time_rate * 100, 1) for ln in lines],
+                         unit="%", top=100, none_text="尚无办结"),
     ]
     if months:
         out.append(charts.line_chart("按月：受理与办结", [m.key for m in months],
@@ -120,7 +121,8 @@ def dashboard() -> Any:
     except BadFilter as exc:
         return render_template("supervision/dashboard.html", error=str(exc), total=None, lines=[], by="window",
                                groups=figures.GROUPS, columns=COLUMNS, charts=[], red=[], yellow=[],
-                               period={}, sweep=last_sweep(), percent=figures.percent), 400
+                               period={}, sweep=last_sweep(), percent=figures.percent,
+                               promises=promises.dashboard_facts()), 400
     rows, cal = figures.load_rows(start, end), deadlines.calendar()
     total, lines = report(rows, by, cal)
     months = figures.grouped(rows, "month", cal, today()) if by != "month" else lines
@@ -129,7 +131,7 @@ def dashboard() -> Any:
         "supervision/dashboard.html", error=None, total=total, lines=lines, by=by, groups=figures.GROUPS,
         columns=COLUMNS, charts=_charts(total, lines, by, months), red=red, yellow=yellow,
         period={k: v.isoformat() for k, v in (("from", start), ("to", end)) if v},
-        sweep=last_sweep(), percent=figures.percent,
+        sweep=last_sweep(), percent=figures.percent, promises=promises.dashboard_facts(),
     )
 
 
