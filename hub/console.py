@@ -126,6 +126,9 @@ def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = 
         reassign_to = [s for s in Staff.select().where(Staff.active == True).order_by(Staff.username)  # noqa: E712
                        if case.window in (s.windows or []) and s.username != case.assignee]
     actions = states.available_actions(case.state, case.mode)
+    if case.materials_missing:
+        # 受理 waits for the materials (cases.act refuses it too); offer no button that can only fail.
+        actions = [a for a in actions if a != "accept"]
     cal = deadlines.calendar()
     return render_template(
         "console/case.html", case=case, line=line, item=item, catalogue=catalogue,
@@ -208,21 +211,25 @@ def extension_request(code: str) -> Any:
     return redirect(url_for("console.case_view", code=case.receipt_code))
 
 
-@bp.post("/console/extension/<int:ext_id>/decide")
+@bp.post("/console/case/<code>/extension/decide")
 @login_required()
-def extension_decide(ext_id: int) -> Any:
+def extension_decide(code: str) -> Any:
     """A supervisor approves or rejects an extension; staff get a refusal and nothing changes."""
-    ext = Extension.get_or_none(Extension.id == ext_id)
-    if ext is None:
-        abort(404, description="没有这项延期申请")
-    case = Case.get_by_id(ext.request_id)
-    user = current_user()
+    case = _case_or_404(code)
     try:
-        done = case_actions.decide_extension(ext_id, request.form.get("decision") == "approve", user.username,
-                                             user, request.form.get("note", ""))
+        ext_id = int(request.form.get("ext_id", ""))
+    except ValueError:
+        return _detail(case, "没有这项延期申请", request.form.to_dict(), 400)
+    ext = Extension.get_or_none((Extension.id == ext_id) & (Extension.request_id == case.request_id))
+    if ext is None:
+        return _detail(case, "本件没有这项延期申请", request.form.to_dict(), 404)
+    user = current_user()
+    approve = request.form.get("decision") == "approve"
+    try:
+        done = case_actions.decide_extension(ext_id, approve, user.username, user, request.form.get("note", ""))
     except CaseError as exc:
         return _detail(case, exc.message, request.form.to_dict(), ERROR_STATUS.get(exc.code, 400))
-    flash("已批准延期，新的办结期限已告知代办点" if request.form.get("decision") == "approve" else "已不批准延期")
+    flash("已批准延期，新的办结期限已告知代办点" if approve else "已不批准延期")
     return redirect(url_for("console.case_view", code=done.receipt_code))
 
 

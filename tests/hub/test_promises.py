@@ -7,6 +7,7 @@ and leaves an audit entry. Every test runs on SQLite and PostgreSQL (hub_db_url)
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 import pytest
@@ -273,3 +274,95 @@ def test_calendar_warns_for_a_case_reaching_a_year_nobody_covers(sim, people, hu
         assert check_calendar().level == "ok"
     # Fixing the calendar moves the due date as any holiday edit does.
     assert Case.get_by_id(case.request_id).deadline == deadlines.calendar().add_workdays(date(2026, 12, 31), 30)
+
+
+# ---- the console: forms for the same rules, and the papers they print ----
+
+from tests.hub.console_support import Desk, new_case, supplement  # noqa: E402
+
+
+@pytest.fixture
+def desks(hub_app):  # type: ignore[no-untyped-def]
+    hub_app.config.update(TOWNSHIP_GOVERNMENT="青山镇人民政府", REVIEW_BODY="青山县人民政府")
+    return (Desk(hub_app, "wang", "王芳", windows=["W05", "W09"]),
+            Desk(hub_app, "zhao", "赵主任", role="supervisor"))
+
+
+def test_console_papers_name_the_government_the_review_body_and_say_complete_only_when_true(sim, desks) -> None:  # type: ignore[no-untyped-def]
+    wang, _ = desks
+    code = new_case(sim, DB01)
+    resp = wang.act(code, "accept")
+    html = wang.get(resp.headers["Location"]).get_data(as_text=True)
+    html = html[html.index('<article class="paper"'):]  # the paper, not the console's header
+    assert "事项受理通知单" in html and "申请材料齐全、符合法定形式" in html
+    assert "青山镇人民政府" in html and "乡镇政务服务中心" not in html and "（印章）" in html
+    assert "受理后 30 个工作日" in html and "王芳" in html
+    code = new_case(sim, DB01)
+    resp = wang.act(code, "refuse", reason="户籍不在本镇", legal_basis="《社会救助暂行办法》第十一条")
+    html = wang.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "不予受理告知书" in html and "六十日内向青山县人民政府申请行政复议" in html and "六个月内" in html
+
+
+def test_console_refuses_accepting_incomplete_and_second_request_without_override(sim, desks) -> None:  # type: ignore[no-untyped-def]
+    wang, zhao = desks
+    code = new_case(sim, DB01, missing=["M-HUKOU"])
+    html = wang.get(f"/console/case/{code}").get_data(as_text=True)
+    assert "尚未受理：补正期间不计时" in html and "受理后 30 个工作日" in html
+    assert 'value="accept"' not in html  # nothing to accept while materials are missing
+    queue_html = wang.get("/console/").get_data(as_text=True)
+    assert f'class="waiting" data-code="{code}"' in queue_html
+    supplement(sim, code, ["M-HUKOU"])
+    assert wang.act(code, "accept").status_code == 302
+    before = snapshot()
+    resp = wang.act(code, "ask_materials", missing=["M-ID"], override="我自己批准")
+    assert resp.status_code == 403 and "须由效能监督人员批准" in resp.get_data(as_text=True)
+    resp = wang.act(code, "ask_materials", missing=["M-ID"])
+    assert resp.status_code == 409 and "一次告知" in resp.get_data(as_text=True)
+    assert snapshot() == before
+    html = zhao.get(f"/console/case/{code}").get_data(as_text=True)
+    assert 'name="override"' in html
+    resp = zhao.act(code, "ask_materials", missing=["M-ID"], override="身份证复印件模糊")
+    assert resp.status_code == 302
+    dash = zhao.get("/supervision/").get_data(as_text=True)
+    assert re.search(r'id="fig-overrides">[^<]*<strong>1</strong>', dash)
+
+
+def test_console_extension_request_and_supervisor_approval(sim, desks) -> None:  # type: ignore[no-untyped-def]
+    wang, zhao = desks
+    code = new_case(sim, DB01)
+    wang.act(code, "accept")
+    due = Case.get(Case.receipt_code == code).deadline
+    resp = wang.post(f"/console/case/{code}/extension", {"days": "abc", "reason": "入户核查"})
+    assert resp.status_code == 400 and "整数" in resp.get_data(as_text=True)
+    assert wang.post(f"/console/case/{code}/extension", {"days": "10", "reason": "入户核查"}).status_code == 302
+    ext = Extension.get()
+    resp = wang.post(f"/console/case/{code}/extension/decide", {"ext_id": ext.id, "decision": "approve"})
+    assert resp.status_code == 403 and Case.get(Case.receipt_code == code).deadline == due
+    dash = zhao.get("/supervision/").get_data(as_text=True)
+    assert re.search(r'id="fig-pending-extensions">[^<]*<strong>1</strong>', dash)
+    assert zhao.post(f"/console/case/{code}/extension/decide",
+                     {"ext_id": ext.id, "decision": "approve", "note": "同意"}).status_code == 302
+    new_due = Case.get(Case.receipt_code == code).deadline
+    assert new_due == deadlines.calendar().add_workdays(due, 10)
+    html = zhao.get(f"/console/case/{code}").get_data(as_text=True)
+    assert "已批准" in html and str(new_due) in html and "延期办理告知书" in html
+
+
+def test_console_records_consultations_and_transfers(sim, desks) -> None:  # type: ignore[no-untyped-def]
+    wang, _ = desks
+    code = new_case(sim, DB01)
+    resp = wang.post("/console/contacts", {"kind": "consult", "person": "李大爷", "topic": "低保标准", "answer": ""})
+    assert resp.status_code == 400 and "答复内容" in resp.get_data(as_text=True)
+    wang.post("/console/contacts", {"kind": "transfer", "person": "李大爷", "topic": "医保报销",
+                                    "to_body": "农村合作医疗窗口", "receipt_code": code})
+    html = wang.get(f"/console/case/{code}").get_data(as_text=True)
+    assert "医保报销" in html and "农村合作医疗窗口" in html and "王芳" in html
+    assert "首问责任人" in html
+
+
+def test_dashboard_on_time_chart_draws_no_bar_for_windows_with_nothing_completed(sim, desks) -> None:  # type: ignore[no-untyped-def]
+    _, zhao = desks
+    new_case(sim, DB01)
+    html = zhao.get("/supervision/").get_data(as_text=True)
+    chart = html[html.index("按时办结率</text>") if "按时办结率</text>" in html else html.index("按时办结率"):]
+    assert "尚无办结" in chart and "不画柱" in html
