@@ -52,7 +52,7 @@ with database.connection_context():
     cases.act(fp01, "approve", "wang")
     cases.act(db03, "accept", "wang"); cases.act(db03, "approve", "wang")
     cases.act(jf01, "accept", "li")
-    cases.act(db01, "ask_materials", "wang", missing=["M-CHECK-AUTH"])
+    # db01 arrived with a material missing: already 待补正, unclocked (the village gave the one notice).
     cases.act(fp02, "accept", "zhao")
     cases.act(fp02, "deny", "zhao", reason="不符合奖励扶助条件", legal_basis="省人口与计划生育条例")
     cases.act(jf03, "accept", "li")
