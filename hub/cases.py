@@ -132,6 +132,9 @@ def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | Non
         node = lock_node(case.node_id)
         case = Case.get_by_id(case.request_id)
         check_staff(staff, case, catalogue)
+        if target == states.NEEDS_MATERIALS and (case.materials_asks or 0) >= 1 and not override:
+            # 一次告知 is the reason, whatever state the case is in: say that, not a state-machine rule.
+            _ask_materials(case, catalogue, missing, note, override, staff, actor)
         if target == states.ACCEPTED and case.materials_missing:
             # Said first and plainly: 受理 waits for the materials, whatever the state machine would add.
             _accept(case, catalogue)

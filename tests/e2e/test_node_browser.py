@@ -128,6 +128,12 @@ def test_clerk_captures_prints_syncs_and_villager_sees_acceptance(village, tmp_p
         page.goto(node.url + "/sync")
         click_sync_now(page)
         assert hub_count(hub, 'SELECT count(*) FROM "case" WHERE receipt_code = ?', code) == 1
+        # It waits at the centre, unclocked, until the missing material comes: the clerk records it.
+        page.goto(f"{node.url}/requests/{code}")
+        page.check("form[action$='/supplement'] input[value='M-NEIGHBOURS']")
+        page.click("form[action$='/supplement'] button[type=submit]")
+        page.goto(node.url + "/sync")
+        click_sync_now(page)
         out = hub.cli("act", code, "accept").stdout
         assert "已受理" in out
         click_sync_now(page)

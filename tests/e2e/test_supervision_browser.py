@@ -43,7 +43,7 @@ def back(n):
     return d
 
 def move(code, received, deadline, closed=None):
-    fields = {Case.received_on: received, Case.deadline: deadline}
+    fields = {Case.received_on: received, Case.clock_start: received, Case.deadline: deadline}
     if closed:
         fields[Case.closed_at] = now() - timedelta(days=(t - closed).days)
     Case.update(fields).where(Case.receipt_code == code).execute()
