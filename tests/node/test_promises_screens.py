@@ -134,3 +134,10 @@ def test_hub_notice_printed_here_is_the_hubs_document(clerk) -> None:
     for text in [doc["title"], doc["number"], *doc["paragraphs"], doc["issuer"], doc["officer"]]:
         assert text in html, text
     assert "申请材料齐全、符合法定形式" in html and "（印章）" in html
+
+
+def test_request_list_shows_no_deadline_for_a_closed_request(clerk) -> None:
+    req = capture(clerk)
+    # A node that synced with an older hub may hold a deadline for a closed case: never show it.
+    hub_decides(req, "refuse", "refused", deadline="2026-12-28", reason="不符合条件", legal_basis="某法")
+    assert "2026-12-28" not in clerk.client.get("/").get_data(as_text=True)
