@@ -54,12 +54,6 @@ def clock(case: Case, cal: WorkCalendar | None = None, on: date | None = None) -
     )
 
 
-def due_date(case: Case, limit_days: int, cal: WorkCalendar | None = None) -> date:
-    """The due date of a clock starting at clock_start(case): limit plus paused working days."""
-    cal = cal or calendar()
-    return cal.add_workdays(clock_start(case), limit_days + (case.paused_days or 0))
-
-
 def start(case: Case, limit_days: int, on: date | None = None, cal: WorkCalendar | None = None) -> None:
     """Start the clock on the day the materials are complete: due limit_days working days later."""
     cal = cal or calendar()

@@ -219,16 +219,8 @@ class BatchWriter:
         self.node_events: list[dict[str, Any]] = []
         self.hub_events: list[dict[str, Any]] = []
         self.calendar = deadlines.calendar()
-        self._due: dict[tuple[Any, int, int], Any] = {}
         self._out_seq = node.out_seq
         self.router = routing.Router()
-
-    def due_date(self, case: Case, limit: int) -> Any:
-        """deadlines.due_date, computed once per receipt day and limit within the batch."""
-        key = (case.received_on, limit, case.paused_days)
-        if key not in self._due:
-            self._due[key] = deadlines.due_date(case, limit, self.calendar)
-        return self._due[key]
 
     def assignee(self, window: str, request_id: str) -> str | None:
         """routing's pick for a new case; the router counts this batch's cases as it goes."""

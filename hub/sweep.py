@@ -7,21 +7,12 @@ from datetime import date
 from typing import Any
 
 from shared import states
-from shared.workdays import GREEN, RED, YELLOW, WorkCalendar
+from shared.workdays import GREEN, RED, YELLOW
 
 from . import deadlines
 from .clock import now, today as china_today
 from .db import database
 from .models import Case, CaseAlert, Setting
-
-def effective_due(case: Case, cal: WorkCalendar, today: date) -> date | None:
-    """The due date as it stands today (deadlines.clock's), None when no deadline runs."""
-    return deadlines.clock(case, cal, today).due
-
-
-def case_urgency(case: Case, cal: WorkCalendar, today: date) -> str:
-    """green, yellow or red by the one rule in deadlines.clock; green when no deadline runs."""
-    return deadlines.clock(case, cal, today).colour or GREEN
 
 
 def open_cases() -> Any:

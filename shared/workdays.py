@@ -9,12 +9,15 @@ Rules, in one place:
 - Day counting starts the day after receipt: a limit of N working days is due
   on the Nth working day after the day received.  A limit of 0 (即办件) is due
   the day received, or the next working day if received on a day off.
-- A pause (补正) runs from the day the window asks for materials to the day they
-  arrive.  The working days in (ask, arrival] do not count; for a pause still
-  open, those in (ask, today].  The due date moves out by the paused working days.
-- Working time used = working days in (received, today] minus paused ones.
+- The clock starts on 受理, the day the materials are complete; before that (补正
+  before 受理) there is no clock at all.
+- A pause (补正 after 受理) runs from the day the window asks for materials to the
+  day they all arrive.  The working days in (ask, arrival] do not count; for a
+  pause still open, those in (ask, today].  The due date moves out by them.
+- Working time used = working days in (start, today] minus paused ones.
   A request is red once today is after the due date, yellow once at least 80 %
   of its working time is used (so always yellow on its due day), green otherwise.
+  ``case_clock`` is the one place this is computed.
 """
 
 from __future__ import annotations
@@ -26,8 +29,6 @@ from datetime import datetime
 from datetime import timedelta
 
 import chinese_calendar
-
-Pause = tuple[date, date | None]
 
 GREEN = "green"
 YELLOW = "yellow"
@@ -101,106 +102,6 @@ class WorkCalendar:
             count += self.is_workday(d)
             d += _ONE_DAY
         return count
-
-
-def paused_workdays(
-    calendar: WorkCalendar, pauses: Iterable[Pause], today: date, since: date | None = None
-) -> int:
-    """Return the working days in the pauses, each (ask, arrival] or (ask, today] if open, counted once."""
-    today = _as_date(today)
-    days: set[date] = set()
-    for start, end in pauses:
-        lo = _as_date(start)
-        if since is not None:
-            lo = max(lo, _as_date(since))
-        hi = min(_as_date(end), today) if end is not None else today
-        d = lo + _ONE_DAY
-        while d <= hi:
-            if calendar.is_workday(d):
-                days.add(d)
-            d += _ONE_DAY
-    return len(days)
-
-
-def deadline(
-    calendar: WorkCalendar, received: date, limit_days: int, paused_workdays: int = 0
-) -> date:
-    """Return the due date: limit_days plus paused working days after the day received."""
-    if limit_days < 0 or paused_workdays < 0:
-        raise ValueError("limit_days and paused_workdays must not be negative")
-    return calendar.add_workdays(received, limit_days + paused_workdays)
-
-
-def _used_and_allowed(
-    calendar: WorkCalendar, start: date, due: date, today: date, paused: int
-) -> tuple[int, int]:
-    used = max(calendar.workdays_between(start, today) - paused, 0)
-    allowed = calendar.workdays_between(start, due) - paused
-    return used, allowed
-
-
-def used_fraction(
-    calendar: WorkCalendar, start: date, due: date, today: date, paused: int
-) -> float:
-    """Return the share of working time used by today (may exceed 1 when overdue)."""
-    used, allowed = _used_and_allowed(calendar, start, due, today, paused)
-    if allowed <= 0:
-        # Same-day items have no working time to share out: all used once the due day comes.
-        return 1.0 if _as_date(today) >= _as_date(due) else 0.0
-    return used / allowed
-
-
-def urgency(
-    calendar: WorkCalendar, start: date, due: date, today: date, pauses: Iterable[Pause]
-) -> str:
-    """Return "red" after the due date, "yellow" from 80 % of working time used, else "green"."""
-    today, due = _as_date(today), _as_date(due)
-    if today > due:
-        return RED
-    paused = paused_workdays(calendar, pauses, today, since=start)
-    used, allowed = _used_and_allowed(calendar, start, due, today, paused)
-    if allowed <= 0:
-        return YELLOW if today >= due else GREEN
-    return YELLOW if used * _YELLOW_DEN >= allowed * _YELLOW_NUM else GREEN
-
-
-@dataclass(frozen=True)
-class CaseClock:
-    """The legal clock of one request: when received, its limit, and its 补正 pauses."""
-
-    received: date
-    limit_days: int
-    pauses: tuple[Pause, ...] = ()
-
-    def paused(self, calendar: WorkCalendar, today: date) -> int:
-        """Return the working days paused up to today."""
-        return paused_workdays(calendar, self.pauses, today, since=self.received)
-
-    def is_paused(self) -> bool:
-        """Return True while a pause is still open."""
-        return any(end is None for _, end in self.pauses)
-
-    def due(self, calendar: WorkCalendar, today: date) -> date:
-        """Return the due date as it stands today (an open pause keeps pushing it out)."""
-        return deadline(calendar, self.received, self.limit_days, self.paused(calendar, today))
-
-    def used_fraction(self, calendar: WorkCalendar, today: date) -> float:
-        """Return the share of working time used by today."""
-        return used_fraction(
-            calendar, self.received, self.due(calendar, today), today, self.paused(calendar, today)
-        )
-
-    def urgency(self, calendar: WorkCalendar, today: date) -> str:
-        """Return "green", "yellow" or "red" for today."""
-        return urgency(calendar, self.received, self.due(calendar, today), today, self.pauses)
-
-    def remaining_workdays(self, calendar: WorkCalendar, today: date) -> int:
-        """Return working days left until due (0 on the due day, negative when overdue)."""
-        due = self.due(calendar, today)
-        if _as_date(today) <= due:
-            return calendar.workdays_between(today, due)
-        # Overdue over a weekend is still overdue, so never report 0 past the due date.
-        return -max(calendar.workdays_between(due, today), 1)
 
 
 RUNNING = "running"
