@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup demo test test-fast chaos bench clean
+.PHONY: setup prereqs lint demo test test-fast chaos bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,24 @@ setup: $(STAMP)
 demo: setup
 	$(PY) deploy/demo.py
 
-test: setup
+# Debian packages the suite needs (chromium, shellcheck, CJK font, PostgreSQL binaries); as root
+# it installs them, otherwise it says what is missing and the tests needing it skip (and fail the run).
+prereqs:
+	sh tests/setup-machine.sh
+
+# ruff (lint rules in pyproject.toml; `ruff format` is not enforced yet), mypy, bandit against its triaged baseline.
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+	$(PY) -m bandit -q -c pyproject.toml -r shared hub node -b .ci/bandit-baseline.json
+
+test: setup prereqs lint
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# Browser tests write screenshots to var/screenshots; this refreshes the documented ones.
+screenshots: setup prereqs
+	DAIBAN_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q -p no:cacheprovider \
+	  tests/e2e/test_node_browser.py tests/e2e/test_hub_browser.py tests/e2e/test_supervision_browser.py
 
 test-fast: setup
 	$(PY) -m pytest -q -x -m "not slow" tests/shared tests/hub tests/node
@@ -31,4 +47,4 @@ bench: setup
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) var build *.egg-info .ruff_cache .mypy_cache

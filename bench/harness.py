@@ -54,7 +54,7 @@ def pg_database() -> Iterator[str | None]:
     gen = support.pg_database()
     try:
         url = next(gen)
-    except BaseException as exc:  # pytest's Skipped is a BaseException
+    except BaseException as exc:  # noqa: BLE001 - pytest's Skipped is a BaseException
         log(f"PostgreSQL unavailable: {exc}")
         yield None
         return

@@ -69,7 +69,7 @@ def measure(node: support.Service, token: str, rng: random.Random, samples: int)
     names = [f["applicant"]["name"] for f in forms]
     tails = [f["applicant"]["id_number"][-4:] for f in forms]
     for kind, values in (("code", codes), ("name", names), ("id_tail", tails)):
-        lat = timed(lambda i: clerk.get(url + "/", params={"q": values[i % len(values)]}, timeout=30)
+        lat = timed(lambda i, values=values: clerk.get(url + "/", params={"q": values[i % len(values)]}, timeout=30)
                     .raise_for_status(), samples)
         out[f"search_{kind}_p50_ms"] = round(pct(lat, 50), 1)
         out[f"search_{kind}_p99_ms"] = round(pct(lat, 99), 1)

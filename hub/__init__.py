@@ -8,11 +8,12 @@ from typing import Any
 from flask import Flask
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None = None) -> Flask:
     """Build the hub app: defaults, instance config, DAIBAN_HUB_* environment, then subsystems."""
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(
-        DATA_DIR=os.environ.get("DAIBAN_HUB_DIR", app.instance_path),
+        # `--dir` arrives as data_dir; gunicorn/systemd give DAIBAN_HUB_DIR.
+        DATA_DIR=data_dir or os.environ.get("DAIBAN_HUB_DIR", app.instance_path),
         DATABASE_URL=os.environ.get("DATABASE_URL"),
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         SECRET_KEY=None,

@@ -6,42 +6,45 @@ import os
 import sys
 
 import click
+from flask import Flask
 
 from shared import states
+from shared.cli import AppInfo, app_info, with_app
 
 
-def _app():  # type: ignore[no-untyped-def]
+def _factory(data_dir: str | None = None) -> Flask:
     from . import create_app
 
-    return create_app()
+    return create_app(data_dir=data_dir)
 
 
 @click.group(name="hub")
 @click.option("--dir", "data_dir", envvar="DAIBAN_HUB_DIR", help="数据目录（密钥、SQLite 数据库）")
-def cli(data_dir: str | None) -> None:
+@click.pass_context
+def cli(ctx: click.Context, data_dir: str | None) -> None:
     """乡镇中心（hub）管理命令。"""
-    if data_dir:
-        os.environ["DAIBAN_HUB_DIR"] = data_dir
+    from .db import database
+
+    ctx.obj = AppInfo("hub", _factory, database, data_dir)
 
 
 @cli.command()
-def init() -> None:
+@with_app()
+def init(app: Flask) -> None:
     """Create the hub key and database (safe to run twice)."""
-    from .db import database
     from .keys import key_path
     from .schema import migrate
     from shared import signing
 
-    app = _app()
-    with database.connection_context():
-        before, after = migrate()
+    before, after = migrate()
     pub = signing.public_b64(app.extensions["daiban_hub_key"])
     click.echo(f"中心已初始化：{app.config['DATA_DIR']}（数据库结构版本 {before} → {after}）")
     click.echo(f"中心密钥指纹：{signing.fingerprint(pub)}  密钥文件：{key_path(app.config['DATA_DIR'])}")
 
 
 @cli.command()
-def doctor() -> None:
+@with_app(connect=False)
+def doctor(app: Flask) -> None:
     """Check database, keys, scheduler, working calendar and disk; say what to fix."""
     from pathlib import Path
 
@@ -49,34 +52,30 @@ def doctor() -> None:
 
     from .doctor import run_checks
 
-    app = _app()
+    # Each check opens its own connection, so a database that cannot be reached is itself a finding.
     sys.exit(report(run_checks(Path(app.config["DATA_DIR"]))))
 
 
 @cli.command(name="migrate")
-def migrate_cmd() -> None:
+@with_app()
+def migrate_cmd(app: Flask) -> None:
     """Bring the database schema up to date (safe to run twice)."""
-    from .db import database
     from .schema import migrate
 
-    _app()
-    with database.connection_context():
-        before, after = migrate()
+    before, after = migrate()
     click.echo(f"数据库结构版本 {before} → {after}")
 
 
 @cli.command(name="rotate-key")
 @click.confirmation_option(prompt="轮换中心密钥？轮换后请重启中心服务", help="不询问，直接轮换")
-def rotate_key() -> None:
+@with_app()
+def rotate_key(app: Flask) -> None:
     """Replace the hub key; nodes take up the new one from a statement signed by the old key."""
     from shared import signing
 
-    from .db import database
     from .keys import rotate
 
-    app = _app()
-    with database.connection_context():
-        old, new = rotate(app.config["DATA_DIR"])
+    old, new = rotate(app.config["DATA_DIR"])
     click.echo(f"中心密钥已轮换：{signing.fingerprint(old)} → {signing.fingerprint(new)}")
     click.echo("请重启中心服务（systemctl restart daiban-hub）；各代办点下次同步时自动换用新密钥。")
 
@@ -84,11 +83,11 @@ def rotate_key() -> None:
 @cli.command()
 @click.option("--sweep-minutes", type=click.IntRange(1, 1440), help="期限巡检间隔（分钟，默认 15）")
 @click.option("--figures-hour", type=click.IntRange(0, 23), help="每日统计时刻（北京时间，默认 1 点）")
-def scheduler(sweep_minutes: int | None, figures_hour: int | None) -> None:
+@with_app(connect=False)
+def scheduler(app: Flask, sweep_minutes: int | None, figures_hour: int | None) -> None:
     """Run the hub's scheduled jobs (deadline sweep, daily figures, heartbeat, nightly backup); one per hub."""
     from .scheduler import AlreadyRunning, run as run_scheduler
 
-    app = _app()
     if sweep_minutes:
         app.config["SCHEDULER_SWEEP_SECONDS"] = sweep_minutes * 60
     if figures_hour is not None:
@@ -106,11 +105,11 @@ def scheduler(sweep_minutes: int | None, figures_hour: int | None) -> None:
 @cli.command(name="backup")
 @click.option("--keep", default=14, show_default=True, help="保留最近几份备份")
 @click.option("--out", "out_dir", help="备份目录（默认 数据目录/backups）")
-def backup_cmd(keep: int, out_dir: str | None) -> None:
+@with_app(connect=False)
+def backup_cmd(app: Flask, keep: int, out_dir: str | None) -> None:
     """Take a consistent backup of the hub database (SQLite online backup or pg_dump)."""
     from .backup import BackupError, backup
 
-    app = _app()
     try:
         path = backup(app.config["DATA_DIR"], app.config.get("DATABASE_URL"), keep=keep, out_dir=out_dir)
     except BackupError as exc:
@@ -123,14 +122,13 @@ def backup_cmd(keep: int, out_dir: str | None) -> None:
 @click.option("--new-key", is_flag=True, help="中心密钥已丢失：生成新密钥（之后各代办点须重新注册）")
 def restore_cmd(backup_file: str, new_key: bool) -> None:
     """Restore a backup into this hub's (empty) database, then run migrations."""
-    from flask import Flask
-
     from .backup import BackupError, restore
     from .db import database
     from .keys import key_path
     from .schema import migrate
 
-    data_dir = os.environ.get("DAIBAN_HUB_DIR") or Flask("hub", instance_relative_config=True).instance_path
+    info = app_info()
+    data_dir = info.resolved_dir()
     if not key_path(data_dir).exists() and not new_key:
         raise click.ClickException(
             f"数据目录中没有中心密钥 {key_path(data_dir)}：请先从密钥备份放回（否则各代办点无法验证中心）；"
@@ -141,8 +139,8 @@ def restore_cmd(backup_file: str, new_key: bool) -> None:
         raise click.ClickException(str(exc))
     from shared import signing
 
-    app = _app()
-    with database.connection_context():
+    app = info.load_app()
+    with app.app_context(), database.connection_context():
         before, after = migrate()
     click.echo(f"已恢复：{backup_file}（数据库结构版本 {before} → {after}）")
     click.echo(f"中心密钥指纹：{signing.fingerprint(signing.public_b64(app.extensions['daiban_hub_key']))}")
@@ -151,32 +149,28 @@ def restore_cmd(backup_file: str, new_key: bool) -> None:
 @cli.command(name="enroll-code")
 @click.option("--village", required=True, help="行政村名称")
 @click.option("--hours", default=24, show_default=True, help="有效小时数")
-def enroll_code(village: str, hours: int) -> None:
+@with_app()
+def enroll_code(app: Flask, village: str, hours: int) -> None:
     """Issue a one-time enrolment code for a village."""
     from datetime import timedelta
 
-    from .db import database
     from .enrolment import issue_code
 
-    _app()
-    with database.connection_context():
-        code = issue_code(village, timedelta(hours=hours))
+    code = issue_code(village, timedelta(hours=hours))
     click.echo(code)
 
 
 @cli.command()
 @click.option("--village", required=True)
-def revoke(village: str) -> None:
+@with_app()
+def revoke(app: Flask, village: str) -> None:
     """Revoke the village's node key at once (stolen or replaced PC)."""
-    from .db import database
     from .enrolment import revoke as do_revoke
 
-    _app()
-    with database.connection_context():
-        try:
-            node = do_revoke(village)
-        except LookupError:
-            raise click.ClickException(f"没有找到行政村：{village}")
+    try:
+        node = do_revoke(village)
+    except LookupError:
+        raise click.ClickException(f"没有找到行政村：{village}")
     click.echo(f"已停用 {village} 的代办点（{node.fingerprint}）")
 
 
@@ -189,26 +183,23 @@ def revoke(village: str) -> None:
 @click.option("--note")
 @click.option("--override", help="再次补正的理由（须以效能监督人员身份 --actor 执行）")
 @click.option("--actor", default="cli")
-def act(receipt_code: str, action: str, missing: tuple[str, ...], reason: str | None,
+@with_app()
+def act(app: Flask, receipt_code: str, action: str, missing: tuple[str, ...], reason: str | None,
         legal_basis: str | None, note: str | None, override: str | None, actor: str) -> None:
     """Apply a case action (accept, ask_materials, refuse, approve, deny)."""
     from shared.receipt_codes import normalise
 
     from .cases import CaseError, act as do_act
-    from .db import database
-
     from .models import Staff
 
-    _app()
-    with database.connection_context():
-        # Acting as a named staff member means that person's window rules apply.
-        staff = Staff.get_or_none(Staff.username == actor)
-        try:
-            case = do_act(normalise(receipt_code), action, actor, missing=list(missing), reason=reason,
-                          legal_basis=legal_basis, note=note, staff=staff, override=override)
-        except CaseError as exc:
-            click.echo(exc.message, err=True)
-            sys.exit(2)
+    # Acting as a named staff member means that person's window rules apply.
+    staff = Staff.get_or_none(Staff.username == actor)
+    try:
+        case = do_act(normalise(receipt_code), action, actor, missing=list(missing), reason=reason,
+                      legal_basis=legal_basis, note=note, staff=staff, override=override)
+    except CaseError as exc:
+        click.echo(exc.message, err=True)
+        sys.exit(2)
     click.echo(f"{case.receipt_code}: {states.LABELS[case.state]}")
 
 
@@ -218,23 +209,20 @@ def act(receipt_code: str, action: str, missing: tuple[str, ...], reason: str | 
 @click.option("--role", type=click.Choice(["staff", "supervisor", "admin"]), default="staff", show_default=True)
 @click.option("--windows", default="", help="负责窗口编码，逗号分隔，如 W05,W09")
 @click.password_option(help="密码（至少 8 位）")
-def add_user(username: str, name: str, role: str, windows: str, password: str) -> None:
+@with_app()
+def add_user(app: Flask, username: str, name: str, role: str, windows: str, password: str) -> None:
     """Create a staff, supervisor or admin account."""
-    from .db import database
+    from . import audit
     from .schema import migrate
     from .staff import StaffError, create_user
 
-    _app()
-    with database.connection_context():
-        migrate()
-        try:
-            user = create_user(username, name, password, role, [w for w in windows.split(",") if w])
-        except StaffError as exc:
-            raise click.ClickException(str(exc))
-        taken = _pick_up_orphans(user.windows)
-        from . import audit
-
-        audit.record("cli", "staff.created", user.username, {"role": role, "windows": list(user.windows or [])})
+    migrate()
+    try:
+        user = create_user(username, name, password, role, [w for w in windows.split(",") if w])
+    except StaffError as exc:
+        raise click.ClickException(str(exc))
+    taken = _pick_up_orphans(user.windows)
+    audit.record("cli", "staff.created", user.username, {"role": role, "windows": list(user.windows or [])})
     click.echo(f"已创建 {user.name}（{user.username}，{role}）" + (f"，接手无人负责的 {taken} 件" if taken else ""))
 
 
@@ -247,19 +235,17 @@ def _pick_up_orphans(windows: list[str]) -> int:
 @cli.command()
 @click.argument("username")
 @click.option("--on/--away", "on_duty", required=True, help="在岗 / 离岗")
-def duty(username: str, on_duty: bool) -> None:
+@with_app()
+def duty(app: Flask, username: str, on_duty: bool) -> None:
     """Mark a staff member on duty or away (new cases go to those on duty)."""
-    from .db import database
     from .models import Staff
 
-    _app()
-    with database.connection_context():
-        user = Staff.get_or_none(Staff.username == username)
-        if user is None:
-            raise click.ClickException(f"没有这个工作人员：{username}")
-        user.on_duty = on_duty
-        user.save()
-        taken = _pick_up_orphans(user.windows) if on_duty else 0
+    user = Staff.get_or_none(Staff.username == username)
+    if user is None:
+        raise click.ClickException(f"没有这个工作人员：{username}")
+    user.on_duty = on_duty
+    user.save()
+    taken = _pick_up_orphans(user.windows) if on_duty else 0
     click.echo(f"{user.name}：{'在岗' if on_duty else '离岗'}" + (f"，接手无人负责的 {taken} 件" if taken else ""))
 
 
@@ -268,20 +254,18 @@ def duty(username: str, on_duty: bool) -> None:
 @click.argument("username")
 @click.option("--reason", default="", help="改派原因")
 @click.option("--actor", default="cli")
-def reassign(receipt_code: str, username: str, reason: str, actor: str) -> None:
+@with_app()
+def reassign(app: Flask, receipt_code: str, username: str, reason: str, actor: str) -> None:
     """Hand an open case to another staff member on its window."""
     from shared.receipt_codes import normalise
 
     from .cases import CaseError, reassign as do_reassign
-    from .db import database
 
-    _app()
-    with database.connection_context():
-        try:
-            case = do_reassign(normalise(receipt_code), username, actor, reason)
-        except CaseError as exc:
-            click.echo(exc.message, err=True)
-            sys.exit(2)
+    try:
+        case = do_reassign(normalise(receipt_code), username, actor, reason)
+    except CaseError as exc:
+        click.echo(exc.message, err=True)
+        sys.exit(2)
     click.echo(f"{case.receipt_code}: 承办人 {case.assignee}")
 
 
@@ -294,23 +278,21 @@ def register() -> None:
 @click.argument("path", type=click.Path(dir_okay=False, writable=True))
 @click.option("--month", required=True, help="月份，如 2026-10")
 @click.option("--window", default=None, help="窗口编码，如 W05；不填为全部窗口")
-def register_export(path: str, month: str, window: str | None) -> None:
+@with_app()
+def register_export(app: Flask, path: str, month: str, window: str | None) -> None:
     """Write the acceptance register of a month to an .xlsx file."""
     from .catalogue_store import current
-    from .db import database
     from .register import RegisterError, entries, title_for, write_xlsx
 
-    _app()
-    with database.connection_context():
-        catalogue = current()
-        windows = [window] if window else [w["code"] for w in catalogue.windows()]
-        if window and catalogue.window(window) is None:
-            raise click.ClickException(f"窗口编码不存在：{window}")
-        try:
-            lines = entries(month, windows, catalogue)
-            title = title_for(month, window, catalogue)
-        except RegisterError as exc:
-            raise click.ClickException(str(exc))
+    catalogue = current()
+    windows = [window] if window else [w["code"] for w in catalogue.windows()]
+    if window and catalogue.window(window) is None:
+        raise click.ClickException(f"窗口编码不存在：{window}")
+    try:
+        lines = entries(month, windows, catalogue)
+        title = title_for(month, window, catalogue)
+    except RegisterError as exc:
+        raise click.ClickException(str(exc))
     write_xlsx(lines, title, path)
     click.echo(f"已导出 {len(lines)} 件：{path}")
 
@@ -319,14 +301,14 @@ def register_export(path: str, month: str, window: str | None) -> None:
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8700, type=int)
 @click.option("--threads", default=8, type=int)
-def run(host: str, port: int, threads: int) -> None:
+@with_app(connect=False)
+def run(app: Flask, host: str, port: int, threads: int) -> None:
     """Serve the hub with waitress."""
     from waitress import serve
 
     from .db import database
     from .schema import migrate
 
-    app = _app()
     with database.connection_context():
         migrate()
     click.echo(f"中心已启动：http://{host}:{port}/")
@@ -334,14 +316,12 @@ def run(host: str, port: int, threads: int) -> None:
 
 
 @cli.command(name="verify-audit")
-def verify_audit() -> None:
+@with_app()
+def verify_audit(app: Flask) -> None:
     """Check the audit log's hash chain; exit 1 and name the first broken link if it does not hold."""
     from . import audit
-    from .db import database
 
-    _app()
-    with database.connection_context():
-        checked, broken = audit.verify()
+    checked, broken = audit.verify()
     if broken is not None:
         click.echo(f"审计日志哈希链断开：第 {broken.seq} 条。{broken.reason}（此前 {checked} 条完好）", err=True)
         sys.exit(1)
@@ -349,11 +329,11 @@ def verify_audit() -> None:
 
 
 @cli.command()
-def sweep() -> None:
+@with_app(connect=False)
+def sweep(app: Flask) -> None:
     """Run the deadline sweep once now (the scheduler does this every few minutes)."""
     from .jobs import sweep_job
 
-    _app()
     counts = sweep_job()
     click.echo(f"期限巡检：检查 {counts['checked']} 件，绿 {counts['green']}、黄 {counts['yellow']}、红 {counts['red']}；"
                f"新转黄 {counts['turned_yellow']}、新转红 {counts['turned_red']}")
@@ -362,25 +342,23 @@ def sweep() -> None:
 @cli.command(name="import-bundle")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="回复包写到哪里（带回代办点导入）")
-def import_bundle(file: str, out: str) -> None:
+@with_app()
+def import_bundle(app: Flask, file: str, out: str) -> None:
     """Import a village node's USB bundle through the sync code and write the response bundle."""
     from pathlib import Path
 
     from shared.bundle import BundleError
 
     from .bundles import import_bundle as do_import
-    from .db import database
     from .schema import migrate
 
-    app = _app()
-    with database.connection_context():
-        migrate()
-        try:
-            res = do_import(Path(file).read_bytes(), app.config["DATA_DIR"], app.extensions["daiban_hub_key"],
-                            app.extensions["daiban_hub_box_key"])
-        except BundleError as exc:
-            click.echo(f"导入失败：{exc.message}", err=True)
-            sys.exit(1)
+    migrate()
+    try:
+        res = do_import(Path(file).read_bytes(), app.config["DATA_DIR"], app.extensions["daiban_hub_key"],
+                        app.extensions["daiban_hub_box_key"])
+    except BundleError as exc:
+        click.echo(f"导入失败：{exc.message}", err=True)
+        sys.exit(1)
     tmp = Path(out).with_name(Path(out).name + ".part")
     tmp.write_bytes(res.response)
     os.replace(tmp, out)

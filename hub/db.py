@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import peewee
 from playhouse.db_url import connect
@@ -47,6 +47,12 @@ class JSONField(peewee.TextField):
 
     def python_value(self, value: Any) -> Any:
         return None if value is None else json.loads(value)
+
+    if TYPE_CHECKING:  # on a row the attribute is the decoded value, not the field
+
+        def __get__(self, instance: Any, owner: Any = None) -> Any: ...
+
+        def __set__(self, instance: Any, value: Any) -> None: ...
 
 
 class BaseModel(peewee.Model):

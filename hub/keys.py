@@ -88,7 +88,7 @@ def _finish_rotation(data_dir: Path) -> None:
                 chain = rotation_chain()
         else:
             chain = rotation_chain()
-    except Exception:  # database not reachable yet: leave the files for the next start
+    except Exception:  # noqa: BLE001 - database not reachable yet: leave the files for the next start
         return
     new_pub = signing.public_b64(signing.load_private_key(nxt))
     if chain and chain[-1]["body"]["new_pubkey"] == new_pub:

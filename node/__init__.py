@@ -8,11 +8,12 @@ from typing import Any
 from flask import Flask
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None = None) -> Flask:
     """Build the node app: defaults, instance config, DAIBAN_NODE_* environment, then subsystems."""
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(
-        DATA_DIR=os.environ.get("DAIBAN_NODE_DIR", app.instance_path),
+        # `--dir` arrives as data_dir; gunicorn/systemd give DAIBAN_NODE_DIR.
+        DATA_DIR=data_dir or os.environ.get("DAIBAN_NODE_DIR", app.instance_path),
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
         SECRET_KEY=None,
     )

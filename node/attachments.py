@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from shared import protocol
 from shared.chunks import ATTACHMENT_PATH, CHUNK_BYTES, MAX_ATTACHMENT_BYTES, chunk_body
@@ -56,6 +55,9 @@ def normalise_image(data: bytes) -> bytes:
         )
     if not data:
         raise AttachmentError("附件是空文件", "not_image")
+    # Pillow is loaded only when a scan arrives: an idle node should not carry it.
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -64,7 +66,7 @@ def normalise_image(data: bytes) -> bytes:
                 if probe.width * probe.height > MAX_PIXELS:
                     raise AttachmentError("图片像素过多，请降低扫描分辨率后再添加", "too_large")
                 probe.verify()
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
             # JPEG can decode at 1/2, 1/4 or 1/8 scale: far less memory on a 2 GB PC.
             img.draft("RGB", (MAX_SIDE, MAX_SIDE))
             img.load()

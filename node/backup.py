@@ -113,7 +113,7 @@ def backup_job(data_dir: str, keep: int) -> None:
     try:
         path = backup_now(data_dir, keep)
         log.info("backup written: %s", path)
-    except Exception:  # noqa: BLE001 - a failed backup must not stop sync; it is logged for the admin
+    except Exception:  # a failed backup must not stop sync; it is logged for the admin
         log.exception("backup failed")
 
 

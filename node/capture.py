@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from shared import protocol, states
@@ -11,6 +10,7 @@ from shared.receipt_codes import new_code
 from shared.validation import FieldError, normalise_id_number, normalise_mobile, validate_capture
 
 from . import meta
+from .clock import now
 from .db import database
 from .models import Event, Request
 
@@ -21,11 +21,6 @@ class CaptureError(Exception):
     def __init__(self, errors: list[FieldError]):
         super().__init__("；".join(e.message for e in errors))
         self.errors = errors
-
-
-def now() -> datetime:
-    """Naive UTC now, as stored."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def catalogue() -> Catalogue:

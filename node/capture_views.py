@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import segno
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
@@ -20,7 +19,8 @@ from .models import Request
 
 bp = Blueprint("capture", __name__)
 
-PAPERS = ("a5", "a4")
+# Roll widths are the two thermal printers village points use (58 mm and 80 mm rolls).
+PAPERS = ("a5", "a4", "58mm", "80mm")
 
 
 def form_to_capture(item_code: str, form: Any) -> dict[str, Any]:
@@ -64,7 +64,8 @@ def pick() -> Any:
     code = request.args.get("item", "").strip().upper()
     error = None
     if code:
-        if cat.item(code) is not None and cat.item(code)["active"]:
+        item = cat.item(code)
+        if item is not None and item["active"]:
             return redirect(url_for("capture.form", item_code=code))
         error = f"办理事项 {code} 不存在或已停用"
     groups = [(kind, name, cat.items(kind)) for kind, name in KINDS.items()]
@@ -119,7 +120,7 @@ def stored_request(code: str) -> Request:
 
 
 def paper() -> str:
-    """A5 unless A4 was asked for."""
+    """A5 unless another known paper was asked for."""
     p = request.args.get("paper", "a5").lower()
     return p if p in PAPERS else "a5"
 
@@ -139,6 +140,8 @@ def receipt(code: str) -> Any:
     from .requests_views import outstanding
 
     url = status_url(req.receipt_code)
+    import segno  # only when a receipt is printed
+
     qr = Markup(segno.make(url, error="m").svg_inline(scale=3)) if url else None
     return render_template(
         "receipt.html", req=req, item=cat.item(req.item_code) or {}, paper=paper(), qr=qr, status_url=url,

@@ -6,29 +6,28 @@ import json
 import os
 import secrets
 import sys
+from typing import IO
 
 import click
+from flask import Flask
+
+from shared.cli import AppInfo, app_info, with_app
 
 
-def _data_dir() -> str:
+def _factory(data_dir: str | None = None) -> Flask:
     from . import create_app
 
-    return create_app().config["DATA_DIR"]
+    return create_app(data_dir=data_dir)
 
 
 @click.group(name="node")
 @click.option("--dir", "data_dir", envvar="DAIBAN_NODE_DIR", help="数据目录（密钥、SQLite 数据库）")
-def cli(data_dir: str | None) -> None:
+@click.pass_context
+def cli(ctx: click.Context, data_dir: str | None) -> None:
     """村级代办点（node）管理命令。"""
-    if data_dir:
-        os.environ["DAIBAN_NODE_DIR"] = data_dir
+    from .db import database
 
-
-def _open():  # type: ignore[no-untyped-def]
-    """Create the app (opens the database and key) and return it."""
-    from . import create_app
-
-    return create_app()
+    ctx.obj = AppInfo("node", _factory, database, data_dir)
 
 
 def _client(app):  # type: ignore[no-untyped-def]
@@ -46,7 +45,8 @@ def _client(app):  # type: ignore[no-untyped-def]
 
 
 @cli.command()
-def init() -> None:
+@with_app()
+def init(app: Flask) -> None:
     """Create this node's key and database, and print a fresh API token."""
     from shared import signing
 
@@ -54,9 +54,8 @@ def init() -> None:
     from .api import token_hash
     from .db import database
 
-    app = _open()
     token = secrets.token_urlsafe(24)
-    with database.connection_context(), database.atomic():
+    with database.atomic():
         meta.put("api_token_hash", token_hash(token))
     pub = signing.public_b64(app.extensions["daiban_node_key"])
     from .bundles import box_key
@@ -72,7 +71,8 @@ def init() -> None:
 @click.option("--code", required=True, help="一次性注册码")
 @click.option("--pin-cert", is_flag=True, help="固定中心的 HTTPS 证书（自签名证书时使用）")
 @click.option("--cert-sha256", help="中心证书的 SHA-256 指纹（由县里提供；给出时核对后固定）")
-def enroll(hub_url: str, code: str, pin_cert: bool, cert_sha256: str | None) -> None:
+@with_app(connect=False)
+def enroll(app: Flask, hub_url: str, code: str, pin_cert: bool, cert_sha256: str | None) -> None:
     """Enrol with the hub using a one-time code and pin the hub's key (and its certificate if asked)."""
     from shared import signing
 
@@ -85,7 +85,6 @@ def enroll(hub_url: str, code: str, pin_cert: bool, cert_sha256: str | None) -> 
     from .tls_pin import display, fetch_fingerprint, normalise
     from .transport import HttpTransport, SyncError
 
-    app = _open()
     pin = None
     if pin_cert or cert_sha256:
         if not hub_url.startswith("https://"):
@@ -111,11 +110,11 @@ def enroll(hub_url: str, code: str, pin_cert: bool, cert_sha256: str | None) -> 
 
 
 @cli.command()
-def sync() -> None:
+@with_app(connect=False)
+def sync(app: Flask) -> None:
     """Run one sync round now and say what happened."""
     from .transport import SyncError
 
-    app = _open()
     try:
         report = _client(app).round()
     except SyncError as exc:
@@ -126,32 +125,30 @@ def sync() -> None:
 
 @cli.command()
 @click.option("--offline", is_flag=True, help="不检查与中心的连接")
-def doctor(offline: bool) -> None:
+@with_app(connect=False)
+def doctor(app: Flask, offline: bool) -> None:
     """Check database, keys, clock, hub connection, disk and backups; say what to fix."""
     from pathlib import Path
 
     from .doctor import report, run_checks
 
-    app = _open()
     sys.exit(report(run_checks(Path(app.config["DATA_DIR"]), with_network=not offline)))
 
 
 @cli.command()
 @click.argument("json_file", type=click.File("r", encoding="utf-8"))
 @click.option("--clerk", default="cli")
-def capture(json_file, clerk: str) -> None:  # type: ignore[no-untyped-def]
+@with_app()
+def capture(app: Flask, json_file: IO[str], clerk: str) -> None:
     """Capture a request from a JSON file (works with the hub unreachable)."""
     from .capture import CaptureError, capture_request
-    from .db import database
 
-    _open()
-    with database.connection_context():
-        try:
-            req = capture_request(json.load(json_file), clerk)
-        except CaptureError as exc:
-            for err in exc.errors:
-                click.echo(f"{err.field}: {err.message}", err=True)
-            sys.exit(2)
+    try:
+        req = capture_request(json.load(json_file), clerk)
+    except CaptureError as exc:
+        for err in exc.errors:
+            click.echo(f"{err.field}: {err.message}", err=True)
+        sys.exit(2)
     click.echo(req.receipt_code)
 
 
@@ -160,17 +157,15 @@ def capture(json_file, clerk: str) -> None:  # type: ignore[no-untyped-def]
 @click.option("--name", required=True, help="文书姓名（记录在每条办理记录上）")
 @click.option("--password", prompt="密码", hide_input=True, confirmation_prompt="再次输入密码",
               help="不给出时提示输入")
-def add_clerk(username: str, name: str, password: str) -> None:
+@with_app()
+def add_clerk(app: Flask, username: str, name: str, password: str) -> None:
     """Create a clerk account that can log in to this node."""
     from .auth import ClerkError, add_clerk as do_add
-    from .db import database
 
-    _open()
-    with database.connection_context():
-        try:
-            clerk = do_add(username, name, password)
-        except ClerkError as exc:
-            raise click.ClickException(str(exc))
+    try:
+        clerk = do_add(username, name, password)
+    except ClerkError as exc:
+        raise click.ClickException(str(exc))
     click.echo(f"已添加文书：{clerk.name}（用户名 {clerk.username}）")
 
 
@@ -180,16 +175,20 @@ def add_clerk(username: str, name: str, password: str) -> None:
 @click.option("--no-sync", is_flag=True, help="不启动后台同步")
 def run(host: str, port: int, no_sync: bool) -> None:
     """Serve the clerk's app with waitress and sync in the background."""
-    from waitress import serve
-
     from shared import jsonlog
+
+    # Logging is set up before the app exists, so that opening the database is logged too.
+    if os.environ.get("DAIBAN_NODE_LOG_FORMAT"):
+        jsonlog.configure(os.environ["DAIBAN_NODE_LOG_FORMAT"], os.environ.get("DAIBAN_NODE_LOG_LEVEL", "INFO"))
+    _serve(host, port, no_sync)
+
+
+@with_app(connect=False)
+def _serve(app: Flask, host: str, port: int, no_sync: bool) -> None:
+    from waitress import serve
 
     from . import scheduler
 
-    if os.environ.get("DAIBAN_NODE_LOG_FORMAT"):
-        jsonlog.configure(os.environ["DAIBAN_NODE_LOG_FORMAT"], os.environ.get("DAIBAN_NODE_LOG_LEVEL", "INFO"))
-
-    app = _open()
     if not no_sync:
         from . import meta
         from .db import database
@@ -230,19 +229,17 @@ def _backup_keep() -> int:
 
 @cli.command(name="export-bundle")
 @click.argument("file", type=click.Path(dir_okay=False, writable=True))
-def export_bundle(file: str) -> None:
+@with_app()
+def export_bundle(app: Flask, file: str) -> None:
     """Write pending batches and attachments to an encrypted, signed bundle for the hub (USB)."""
     from shared.bundle import BundleError
 
     from .bundles import export_bundle as do_export
-    from .db import database
 
-    app = _open()
-    with database.connection_context():
-        try:
-            res = do_export(app.extensions["daiban_node_key"], file)
-        except BundleError as exc:
-            raise click.ClickException(exc.message)
+    try:
+        res = do_export(app.extensions["daiban_node_key"], file)
+    except BundleError as exc:
+        raise click.ClickException(exc.message)
     click.echo(f"已导出数据包：{file}（批次 {res.batches}，事件 {res.events}，附件 {res.attachments}，"
                f"{res.size // 1024 + 1} KB）")
     click.echo("请将文件拷贝到乡镇中心导入，再把中心给出的回复包拿回本机导入。")
@@ -250,26 +247,24 @@ def export_bundle(file: str) -> None:
 
 @cli.command(name="import-bundle")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-def import_bundle(file: str) -> None:
+@with_app()
+def import_bundle(app: Flask, file: str) -> None:
     """Apply a response bundle written by the hub (USB)."""
     from pathlib import Path
 
     from shared.bundle import BundleError
 
     from .bundles import box_key, import_response
-    from .db import database
 
-    app = _open()
-    with database.connection_context():
-        try:
-            res = import_response(Path(file).read_bytes(), app.extensions["daiban_node_key"],
-                                  box_key(app.config["DATA_DIR"]))
-        except BundleError as exc:
-            if exc.code == "replayed":  # not a failure: the answer is already applied
-                click.echo(exc.message)
-                return
-            click.echo(f"导入失败：{exc.message}", err=True)
-            sys.exit(1)
+    try:
+        res = import_response(Path(file).read_bytes(), app.extensions["daiban_node_key"],
+                              box_key(app.config["DATA_DIR"]))
+    except BundleError as exc:
+        if exc.code == "replayed":  # not a failure: the answer is already applied
+            click.echo(exc.message)
+            return
+        click.echo(f"导入失败：{exc.message}", err=True)
+        sys.exit(1)
     click.echo(f"已导入回复包：{res.summary()}")
     for message in res.messages:
         click.echo(f"提示：{message}")
@@ -277,11 +272,11 @@ def import_bundle(file: str) -> None:
 
 @cli.command()
 @click.option("--keep", type=int, default=None, help="保留最近几份备份（默认 14，或 DAIBAN_NODE_BACKUP_KEEP）")
-def backup(keep: int | None) -> None:
+@with_app(connect=False)
+def backup(app: Flask, keep: int | None) -> None:
     """Back up the node database now (SQLite online backup)."""
     from .backup import backup_now
 
-    app = _open()
     path = backup_now(app.config["DATA_DIR"], keep or _backup_keep())
     click.echo(f"已备份：{path}")
 
@@ -293,7 +288,7 @@ def restore(file: str) -> None:
     from .backup import RestoreError, restore as do_restore
     from .web import DB_FILE
 
-    data_dir = _data_dir_only()
+    data_dir = app_info().resolved_dir()
     try:
         aside = do_restore(data_dir, file)
     except RestoreError as exc:
@@ -303,27 +298,15 @@ def restore(file: str) -> None:
     click.echo("下次同步时将先向中心核对进度（以中心记录为准）。")
 
 
-def _data_dir_only() -> str:
-    """The data directory without opening the database (restore must not hold it open)."""
-    from flask import Flask
-
-    env = os.environ.get("DAIBAN_NODE_DIR")
-    if env:
-        return env
-    return Flask("node", instance_relative_config=True).instance_path
-
-
 @cli.command()
 @click.option("--days", type=int, default=None, help="办结并确认多少天后清除（默认 180，或 DAIBAN_NODE_PURGE_DAYS）")
-def purge(days: int | None) -> None:
+@with_app()
+def purge(app: Flask, days: int | None) -> None:
     """Remove personal data from requests closed and acknowledged more than N days ago."""
-    from .db import database
     from .purge import purge_closed, purge_days
 
-    _open()
     days = purge_days() if days is None else days
-    with database.connection_context():
-        n = purge_closed(days)
+    n = purge_closed(days)
     click.echo(f"已清除 {n} 件办结超过 {days} 天的申请的个人信息（保留脱敏摘要）")
 
 
@@ -332,21 +315,19 @@ def purge(days: int | None) -> None:
 @click.argument("image", type=click.Path(exists=True, dir_okay=False))
 @click.option("--material", "material_code", default=None, help="对应的材料编码（如 ID、HUKOU）")
 @click.option("--clerk", default="cli")
-def attach(receipt_code: str, image: str, material_code: str | None, clerk: str) -> None:
+@with_app()
+def attach(app: Flask, receipt_code: str, image: str, material_code: str | None, clerk: str) -> None:
     """Add a scan or photo of a document to a request (uploaded at the next sync)."""
     from pathlib import Path
 
     from shared.receipt_codes import normalise
 
     from .attachments import AttachmentError, add_attachment
-    from .db import database
 
-    _open()
     data = Path(image).read_bytes()
-    with database.connection_context():
-        try:
-            att = add_attachment(normalise(receipt_code), Path(image).name, data, clerk, material_code)
-        except AttachmentError as exc:
-            click.echo(f"附件未添加：{exc.message}", err=True)
-            sys.exit(2)
+    try:
+        att = add_attachment(normalise(receipt_code), Path(image).name, data, clerk, material_code)
+    except AttachmentError as exc:
+        click.echo(f"附件未添加：{exc.message}", err=True)
+        sys.exit(2)
     click.echo(f"已添加附件 {att.name}（{att.size // 1024 + 1} KB，{att.sha256[:12]}），下次同步时上传")

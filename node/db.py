@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import peewee
 
@@ -40,6 +40,12 @@ class JSONField(peewee.TextField):
 
     def python_value(self, value: Any) -> Any:
         return None if value is None else json.loads(value)
+
+    if TYPE_CHECKING:  # on a row the attribute is the decoded value, not the field
+
+        def __get__(self, instance: Any, owner: Any = None) -> Any: ...
+
+        def __set__(self, instance: Any, value: Any) -> None: ...
 
 
 class BaseModel(peewee.Model):

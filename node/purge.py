@@ -116,7 +116,7 @@ def purge_job() -> None:
             n = purge_closed()
         if n:
             log.info("purged personal data of %d closed requests", n)
-    except Exception:  # noqa: BLE001 - a failed purge must not stop sync; it is logged for the admin
+    except Exception:  # a failed purge must not stop sync; it is logged for the admin
         log.exception("purge failed")
 
 

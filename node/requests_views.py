@@ -128,7 +128,7 @@ def timeline(req: Request) -> list[dict[str, Any]]:
 
 
 def _event_detail(req: Request, ev: Event) -> str:
-    data = ev.data or {}
+    data: dict[str, Any] = ev.data or {}
     if ev.type == "request.supplemented":
         return "、".join(catalogue().material_names(req.item_code, data.get("materials", [])))
     if ev.type == "request.feedback":

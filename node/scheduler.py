@@ -6,9 +6,10 @@ import logging
 import random
 import threading
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from apscheduler.schedulers.background import BackgroundScheduler
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
 
 log = logging.getLogger("daiban.node.sync")
 
@@ -19,7 +20,7 @@ TICK = 2.0
 
 _lock = threading.Lock()
 _scheduler: BackgroundScheduler | None = None
-_state = {"next_try": 0.0, "failures": 0, "last_error": None}
+_state: dict[str, Any] = {"next_try": 0.0, "failures": 0, "last_error": None}
 
 
 def backoff_delay(failures: int, rng: random.Random | None = None) -> float:
@@ -41,7 +42,7 @@ def kick() -> None:
     if sched is not None:
         try:
             sched.modify_job("sync", next_run_time=__import__("datetime").datetime.now())
-        except Exception:  # the job may be running; the tick will pick it up
+        except Exception:  # noqa: BLE001 - the job may be running; the tick will pick it up
             pass
 
 
@@ -50,7 +51,7 @@ def _tick(run_round: Callable[[], object]) -> None:
         return
     try:
         run_round()
-    except Exception as exc:  # every failure is recorded; the clerk sees it on the panel
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded; the clerk sees it on the panel
         _state["failures"] += 1
         _state["last_error"] = str(exc)
         _state["next_try"] = time.monotonic() + backoff_delay(_state["failures"])
@@ -64,6 +65,9 @@ def _tick(run_round: Callable[[], object]) -> None:
 def start(run_round: Callable[[], object]) -> BackgroundScheduler:
     """Start the single background scheduler of this process (a second call returns the first)."""
     global _scheduler
+    # Imported here so pages and CLI commands that never sync do not load APScheduler.
+    from apscheduler.schedulers.background import BackgroundScheduler
+
     with _lock:
         if _scheduler is None:
             sched = BackgroundScheduler(daemon=True)

@@ -73,7 +73,7 @@ def panel_facts() -> dict[str, Any]:
     pending = outbox.pending_batch()
     hub_pub = meta.get("hub_pubkey")
     att_count, att_bytes = pending_summary()
-    running = scheduler._scheduler is not None  # noqa: SLF001 - read-only peek for the panel
+    running = scheduler._scheduler is not None  # read-only peek at the scheduler for the panel
     return {
         "enrolled": bool(meta.get("hub_url")),
         "hub_url": meta.get("hub_url"),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
-import requests
+import ssl
+from typing import TYPE_CHECKING, Protocol
 
 from shared import encoding
+
+if TYPE_CHECKING:
+    import requests
 
 
 class SyncError(Exception):
@@ -39,10 +41,36 @@ class Transport(Protocol):
 COMPRESS_ABOVE = 1024
 
 
+def _is_certificate_failure(exc: BaseException) -> bool:
+    """True when a certificate check failed anywhere in the chain.
+
+    Under load urllib3 sometimes reports a refused certificate as a ConnectionError
+    wrapping the SSL error; it is still an alarm, never a bad link to retry.
+    """
+    import requests
+
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        cur = todo.pop()
+        if cur is None or id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, (requests.exceptions.SSLError, ssl.SSLError)):
+            return True
+        # urllib3 keeps the underlying error in .reason and in args, not always as __cause__.
+        linked = [cur.__cause__, cur.__context__, getattr(cur, "reason", None), *getattr(cur, "args", ())]
+        todo.extend(e for e in linked if isinstance(e, BaseException))
+    return False
+
+
 class HttpTransport:
     """POSTs to the hub with requests; compresses bodies; maps network trouble to TransportError."""
 
     def __init__(self, base_url: str, timeout: float = 30.0, verify: bool | str = True, pin: str | None = None):
+        # requests (and urllib3 under it) costs the idle node about 5 MB: load it on first use.
+        import requests
+
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
@@ -59,19 +87,21 @@ class HttpTransport:
         if len(body) > COMPRESS_ABOVE:
             body = encoding.compress(body)
             headers["Content-Encoding"] = "deflate"
+        import requests
+
         try:
             resp = self.session.post(self.base_url + path, data=body, headers=headers, timeout=self.timeout)
-        except requests.exceptions.SSLError as exc:
+        except requests.RequestException as exc:
+            if not _is_certificate_failure(exc):
+                if isinstance(exc, requests.Timeout):
+                    raise TransportError("连接中心超时，结果未知，稍后将原样重发", "timeout") from exc
+                raise TransportError("无法连接乡镇中心（网络不通或中心未开机）", "unreachable") from exc
             # A certificate that is not the pinned one (or not trusted) is an alarm, not a bad link.
             if self.pin:
                 raise TrustError("乡镇中心的安全证书与注册时不符，已拒绝连接（可能被冒充），请联系县里核实",
                                  "tls_mismatch") from exc
             raise TrustError("乡镇中心的安全证书无法验证；若县里使用自签名证书，请注册时加 --pin-cert 固定证书",
                              "tls_untrusted") from exc
-        except requests.Timeout as exc:
-            raise TransportError("连接中心超时，结果未知，稍后将原样重发", "timeout") from exc
-        except requests.RequestException as exc:
-            raise TransportError("无法连接乡镇中心（网络不通或中心未开机）", "unreachable") from exc
         if resp.status_code >= 500 or resp.status_code in (502, 503, 504):
             raise TransportError(f"中心暂时不可用（HTTP {resp.status_code}），稍后重试", "server_error")
         return resp.status_code, resp.content

@@ -11,18 +11,19 @@ from shared import signing
 
 from . import meta
 from .db import bind, database, open_database
-from .models import ALL_MODELS
 
 KEY_FILE = "node_key.pem"
 DB_FILE = "node.sqlite3"
 
 
 def open_node(data_dir: str | Path) -> None:
-    """Bind the models to the node database in data_dir, creating tables if new."""
+    """Bind the models to the node database in data_dir, creating or upgrading its schema."""
+    from .schema import migrate
+
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     bind(open_database(Path(data_dir) / DB_FILE))
     with database.connection_context():
-        database.create_tables(ALL_MODELS, safe=True)
+        migrate()
 
 
 def node_key(data_dir: str | Path):  # type: ignore[no-untyped-def]

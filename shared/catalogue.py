@@ -8,7 +8,7 @@ are a starting point a township edits; they are not legal advice.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, TypeGuard
 
 WINDOWS: list[dict[str, str]] = [
     {"code": "W01", "name": "党政综合"},
@@ -247,7 +247,7 @@ class CatalogueError(ValueError):
         self.errors = errors
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     # bool is an int subclass; True must not pass as a time limit or version.
     return isinstance(value, int) and not isinstance(value, bool)
 

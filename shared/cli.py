@@ -2,11 +2,69 @@
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from importlib.metadata import entry_points
+from typing import Any, Callable, Concatenate, ParamSpec, TypeVar
 
 import click
 
 GROUP = "daiban.commands"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass
+class AppInfo:
+    """What a `hub`/`node` group knows before any app exists (as Flask's ScriptInfo): the factory
+    and the `--dir` given on the command line, passed to the factory as an argument."""
+
+    import_name: str
+    factory: Callable[..., Any]
+    database: Any
+    data_dir: str | None = None
+
+    def load_app(self) -> Any:
+        """Build the app for this command's data directory."""
+        return self.factory(data_dir=self.data_dir)
+
+    def resolved_dir(self) -> str:
+        """The data directory without building the app (restore must not hold the database open)."""
+        if self.data_dir:
+            return self.data_dir
+        from flask import Flask
+
+        return str(Flask(self.import_name, instance_relative_config=True).instance_path)
+
+
+def app_info() -> AppInfo:
+    """The AppInfo of the running `hub`/`node` command."""
+    info = click.get_current_context().find_object(AppInfo)
+    if info is None:
+        raise RuntimeError("command run outside a `daiban hub`/`daiban node` group")
+    return info
+
+
+def with_app(connect: bool = True) -> Callable[[Callable[Concatenate[Any, P], R]], Callable[P, R]]:
+    """Decorate a command to receive the app as its first argument, inside an app context and
+    (unless connect=False, for commands that open and close the database themselves) with
+    the database connection open for the command's duration."""
+
+    def decorate(f: Callable[Concatenate[Any, P], R]) -> Callable[P, R]:
+        @functools.wraps(f)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            info = app_info()
+            app = info.load_app()
+            with app.app_context():
+                if not connect:
+                    return f(app, *args, **kwargs)
+                with info.database.connection_context():
+                    return f(app, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def build() -> click.Group:

@@ -11,6 +11,39 @@ import pytest
 from tests import support
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _throwaway_postgres() -> Iterator[None]:
+    """Stop the PostgreSQL cluster the suite started for itself (if it had to) when the session ends."""
+    yield
+    support.stop_pg_cluster()
+
+
+def _skips(config: pytest.Config) -> list[pytest.TestReport]:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    return list(reporter.stats.get("skipped", [])) if reporter else []
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    """One line saying what was skipped and why, so a skip is never silent."""
+    skips = _skips(config)
+    if not skips:
+        return
+    reasons = sorted({str(r.longrepr[2]).removeprefix("Skipped: ") if isinstance(r.longrepr, tuple) else str(r.longrepr)
+                      for r in skips})
+    allowed = os.environ.get("DAIBAN_ALLOW_SKIPS") == "1"
+    terminalreporter.write_line(
+        f"SKIPPED {len(skips)} test(s): {'; '.join(reasons)}"
+        + (" (allowed: DAIBAN_ALLOW_SKIPS=1)" if allowed else " — failing the run; install what is missing "
+           "(as root: make prereqs) or set DAIBAN_ALLOW_SKIPS=1"),
+        red=not allowed, yellow=allowed)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A skipped test fails the run unless DAIBAN_ALLOW_SKIPS=1: the suite proves nothing it did not run."""
+    if exitstatus == 0 and _skips(session.config) and os.environ.get("DAIBAN_ALLOW_SKIPS") != "1":
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(autouse=True)
 def _restore_environ() -> Iterator[None]:
     """Tests restore os.environ, as Flask's own suite does."""

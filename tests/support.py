@@ -18,9 +18,14 @@ from typing import Iterator
 import pytest
 import requests
 
+# The server the suite uses when it answers; where it does not, a throwaway cluster of our own.
 PG_ADMIN = os.environ.get("DAIBAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PG_BINARIES = "/usr/lib/postgresql/*/bin"
 ROOT = Path(__file__).resolve().parent.parent
 DAIBAN = [sys.executable, "-m", "shared.cli"]
+# Browser tests write screenshots under var/ (gitignored) so `make test` leaves the tree clean;
+# `make screenshots` points this at docs/screenshots/ to refresh the documented ones on purpose.
+SCREENSHOTS = ROOT / os.environ.get("DAIBAN_SCREENSHOT_DIR", "var/screenshots")
 CHROMIUM = os.environ.get("DAIBAN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -40,10 +45,114 @@ def require(flag: str, reason: str) -> None:
     pytest.skip(reason)
 
 
-def _pg_admin_conn():  # type: ignore[no-untyped-def]
+@dataclass
+class PgCluster:
+    """A PostgreSQL cluster of the suite's own: initdb into a temp dir, a free port, trust auth."""
+
+    bindir: Path
+    datadir: Path
+    port: int
+    runas: list[str]
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self.runas, *args], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> "PgCluster":
+        self._run(str(self.bindir / "initdb"), "-D", str(self.datadir / "data"), "-U", "postgres",
+                  "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
+        # fsync off: a throwaway cluster need not survive a power cut, and the suite runs faster.
+        options = f"-p {self.port} -h 127.0.0.1 -k {self.datadir} -c fsync=off -c max_connections=200"
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir / "data"), "-l", str(self.datadir / "log"),
+                  "-o", options, "-w", "start")
+        return self
+
+    def stop(self) -> None:
+        subprocess.run([*self.runas, str(self.bindir / "pg_ctl"), "-D", str(self.datadir / "data"), "-m", "fast",
+                        "-w", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(self.datadir, ignore_errors=True)
+
+
+_cluster: PgCluster | None = None
+_no_cluster: str | None = None  # why a throwaway cluster could not start (tried once per process)
+
+
+def pg_bindir() -> Path | None:
+    """The newest Debian PostgreSQL server binaries (package postgresql), if installed."""
+    found = sorted(Path("/").glob(PG_BINARIES.lstrip("/")), key=lambda p: int(p.parent.name)
+                   if p.parent.name.isdigit() else 0)
+    return next((b for b in reversed(found) if (b / "initdb").exists()), None)
+
+
+def start_pg_cluster() -> PgCluster:
+    """Start a throwaway cluster. initdb refuses to run as root, so root runs it as `postgres`."""
+    bindir = pg_bindir()
+    if bindir is None:
+        raise RuntimeError("PostgreSQL server binaries not installed (apt-get install -y postgresql)")
+    import tempfile
+
+    datadir = Path(tempfile.mkdtemp(prefix="daiban-pg-"))
+    runas: list[str] = []
+    if os.geteuid() == 0:
+        import pwd
+
+        user = "postgres" if _has_user("postgres") else "nobody"
+        shutil.chown(datadir, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
+        runas = ["runuser", "-u", user, "--"]
+    return PgCluster(bindir, datadir, free_port(), runas).start()
+
+
+def _has_user(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def stop_pg_cluster() -> None:
+    """Stop the throwaway cluster if this process started one."""
+    global _cluster
+    if _cluster is not None:
+        _cluster.stop()
+        _cluster = None
+
+
+def pg_admin_url() -> str:
+    """The admin URL: PG_ADMIN when it answers, else a throwaway cluster started once per process."""
+    global _cluster, _no_cluster
+    if _cluster is not None:
+        return _cluster.admin_url
+    if _no_cluster is not None:
+        raise RuntimeError(_no_cluster)
+    try:
+        _connect(PG_ADMIN).close()
+        return PG_ADMIN
+    except Exception as exc:  # noqa: BLE001 - any failure means no usable server there
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    try:
+        _cluster = start_pg_cluster()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        _no_cluster = f"{PG_ADMIN} unusable ({reason}) and no throwaway cluster: {exc} {detail.decode(errors='replace')[-300:]}"
+        raise RuntimeError(_no_cluster) from exc
+    import atexit
+
+    atexit.register(stop_pg_cluster)
+    sys.stderr.write(f"\nPostgreSQL at {PG_ADMIN} unusable ({reason}); started a throwaway cluster on port "
+                     f"{_cluster.port}\n")
+    return _cluster.admin_url
+
+
+def _connect(url: str):  # type: ignore[no-untyped-def]
     import psycopg2
 
-    conn = psycopg2.connect(PG_ADMIN, connect_timeout=3)
+    conn = psycopg2.connect(url, connect_timeout=3)
     conn.autocommit = True
     return conn
 
@@ -51,14 +160,15 @@ def _pg_admin_conn():  # type: ignore[no-untyped-def]
 def pg_database() -> Iterator[str]:
     """Create a uniquely named PostgreSQL database, yield its URL, drop it after."""
     try:
-        admin = _pg_admin_conn()
+        admin_url = pg_admin_url()
+        admin = _connect(admin_url)
     except Exception as exc:  # noqa: BLE001 - any failure means no server here
         require("DAIBAN_REQUIRE_PG", f"PostgreSQL not available: {exc}")
         return
     name = f"daiban_t_{uuid.uuid4().hex[:12]}"
     with admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN.rsplit("/", 1)[0]
+    base = admin_url.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
     finally:

@@ -28,8 +28,8 @@ DOCKER_INSTRUCTIONS = {"FROM", "RUN", "CMD", "LABEL", "EXPOSE", "ENV", "ADD", "C
 
 def _shellcheck() -> str:
     found = shutil.which("shellcheck")
-    if not found:
-        pytest.fail("shellcheck is not installed (Debian: apt-get install -y shellcheck)")
+    if not found:  # `make prereqs` installs it; a skip fails the run unless DAIBAN_ALLOW_SKIPS=1
+        pytest.skip("shellcheck not installed (apt-get install -y shellcheck)")
     return found
 
 

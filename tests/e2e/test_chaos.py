@@ -311,7 +311,7 @@ class Chaos:
             self.p_hub_kill = 0.0
         time.sleep(0.1)  # a kill already scheduled by the link fires within 20 ms
         for w in self.workers.values():
-            for attempt in range(10):
+            for _attempt in range(10):
                 self.ensure_hub()
                 line = self._plain_sync(w)
                 if line.startswith("synced") and self._settled(w):

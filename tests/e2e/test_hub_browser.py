@@ -2,7 +2,7 @@
 
 Staff log in, see the synced request, ask for materials, see the supplement arrive
 from the node, accept and complete; the villager's status page shows each state.
-Screenshots go to docs/screenshots/.
+Screenshots go to var/screenshots/ (`make screenshots`: docs/screenshots/).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import requests
 from tests import support
 from tests.factories import capture
 
-SHOTS = support.ROOT / "docs" / "screenshots"
+SHOTS = support.SCREENSHOTS
 PASSWORD = "window-pass-1"
 
 

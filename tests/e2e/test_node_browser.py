@@ -14,7 +14,7 @@ import requests
 from tests import support
 
 PASSWORD = "correct-horse-9"
-SCREENSHOTS = support.ROOT / "docs" / "screenshots"
+SCREENSHOTS = support.SCREENSHOTS
 ID_NUMBER = "43010219850615001X"
 
 

@@ -23,7 +23,9 @@ def _hub_cases(hub: support.Service) -> list[tuple[str, str, str]]:
         "with database.connection_context():\n"
         "    print('\\n'.join(f'{c.receipt_code} {c.window} {c.state}' for c in Case.select()))"
     )
-    import subprocess, sys, os
+    import subprocess
+    import sys
+    import os
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, **hub.env, "DAIBAN_HUB_DIR": str(hub.data_dir)}, cwd=support.ROOT)
     return [tuple(line.split()) for line in out.stdout.splitlines() if line.strip()]  # type: ignore[misc]

@@ -2,7 +2,7 @@
 
 Requests come from a real node process; the decisions and some back-dating (so that there is a
 late completion, an overdue and a near-due case to show) run as one hub-side script.
-Screenshots go to docs/screenshots/hub-dashboard.png and hub-fleet.png.
+Screenshots go to var/screenshots/ (`make screenshots`: docs/screenshots/) hub-dashboard.png and hub-fleet.png.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import requests
 from tests import support
 from tests.factories import capture
 
-SHOTS = support.ROOT / "docs" / "screenshots"
+SHOTS = support.SCREENSHOTS
 PASSWORD = "supervise-2026"
 
 # Runs inside the hub's data directory: decide the cases, move some back in time, then sweep.

@@ -1,0 +1,88 @@
+"""The node's schema versions and migrations, run each time the node opens its database.
+
+A village PC is upgraded by installing the new release and starting it again; nobody runs a
+separate migrate command there. So opening the database brings it up to date: an empty file
+gets the latest tables at once, an older one runs each step after its recorded version, in
+order, in one transaction (SQLite's write lock keeps a CLI command and the server from
+migrating at the same time). Every step checks before it changes anything, so a step that was
+interrupted, or is run twice, is harmless.
+
+Version 1 is the schema of the releases before this table existed (they ran
+`create_tables(safe=True)` only); such a database has tables but no `schema_migration`.
+
+A release that adds a table, column or index adds a step here; tests/node/test_schema.py
+fails while an upgraded database differs from a fresh one.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import peewee
+from playhouse.migrate import SchemaMigrator
+
+from .clock import now
+from .db import BaseModel, database
+from .models import ALL_MODELS, Meta
+
+
+class SchemaMigration(BaseModel):
+    """One row per schema version applied to this database."""
+
+    version = peewee.IntegerField(primary_key=True)
+    applied_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "schema_migration"
+
+
+def has_column(model: type[peewee.Model], column: str) -> bool:
+    """True when the model's table already has the column (steps check before they add)."""
+    return any(c.name == column for c in database.get_columns(model._meta.table_name))
+
+
+def _step_2(migrator: SchemaMigrator) -> None:
+    """Schema 2: the version table itself (created by migrate() before any step runs)."""
+
+
+# Each step moves the schema from version n-1 to n and must be safe to re-run.
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2}
+
+
+def schema_version() -> int:
+    """The version this release's code expects."""
+    return max(MIGRATIONS, default=1)
+
+
+def current_version() -> int:
+    """The version recorded in the database: 0 for an empty file, 1 for one made before versions."""
+    if database.table_exists(SchemaMigration._meta.table_name):
+        got = SchemaMigration.select(peewee.fn.MAX(SchemaMigration.version)).scalar()
+        if got:
+            return int(got)
+    return 1 if database.table_exists(Meta._meta.table_name) else 0
+
+
+def _record(version: int) -> None:
+    SchemaMigration.insert(version=version, applied_at=now()).on_conflict_ignore().execute()
+
+
+def migrate() -> tuple[int, int]:
+    """Bring the open database to the latest version; returns (before, after). Safe to run twice."""
+    latest = schema_version()
+    with database.atomic():
+        before = current_version()
+        if before > latest:
+            raise RuntimeError(f"本机数据库结构版本 {before} 比本软件（{latest}）新：请安装新版代办点软件，勿降级")
+        database.create_tables([SchemaMigration], safe=True)
+        if before == 0:
+            database.create_tables(ALL_MODELS, safe=True)
+            for version in range(1, latest + 1):
+                _record(version)
+            return before, latest
+        _record(1)
+        migrator = SchemaMigrator.from_database(database.obj)
+        for version in range(before + 1, latest + 1):
+            MIGRATIONS[version](migrator)
+            _record(version)
+    return before, latest
