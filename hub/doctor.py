@@ -92,6 +92,6 @@ def run_checks(data_dir: Path) -> list[Finding]:
         try:
             with database.connection_context():
                 out.append(fn())
-        except Exception as exc:  # a check that crashes is itself a finding
+        except Exception as exc:  # noqa: BLE001 - a check that crashes is itself a finding
             out.append(Finding(name, "problem", f"检查时出错：{exc}"))
     return out
