@@ -366,3 +366,13 @@ def test_dashboard_on_time_chart_draws_no_bar_for_windows_with_nothing_completed
     html = zhao.get("/supervision/").get_data(as_text=True)
     chart = html[html.index("按时办结率</text>") if "按时办结率</text>" in html else html.index("按时办结率"):]
     assert "尚无办结" in chart and "不画柱" in html
+
+
+def test_a_held_request_withdrawn_at_the_village_reaches_the_hub_as_captured_then_withdrawn(sim, people) -> None:  # type: ignore[no-untyped-def]
+    ev = captured(sim, DB01)
+    ev[2]["submit"] = "held"
+    ack = sim.send(sim.events(ev, ("request.withdrawn", ev[1], {"reason": "不办了"})))
+    assert [r["status"] for r in ack["ack"]["results"]] in ([], ["ok", "ok"])
+    case = Case.get_by_id(ev[1])
+    assert case.state == "withdrawn" and case.closed_at is not None
+    assert deadlines.clock(case).state == "closed"
