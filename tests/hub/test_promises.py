@@ -376,3 +376,16 @@ def test_a_held_request_withdrawn_at_the_village_reaches_the_hub_as_captured_the
     case = Case.get_by_id(ev[1])
     assert case.state == "withdrawn" and case.closed_at is not None
     assert deadlines.clock(case).state == "closed"
+
+
+def test_queue_flags_a_case_whose_notice_is_past_five_working_days(sim, desks) -> None:  # type: ignore[no-untyped-def]
+    wang, zhao = desks
+    with hub_time(at("2026-11-02")):
+        code = new_case(sim, DB01)
+    with hub_time(at("2026-11-09")):  # the 5th working day: still in time
+        assert "补正告知超 5 个工作日</strong>" not in wang.get("/console/").get_data(as_text=True)
+    with hub_time(at("2026-11-10")):
+        row = re.search(rf'data-code="{code}">.*?</tr>', wang.get("/console/").get_data(as_text=True), re.DOTALL)
+        assert row and "补正告知超 5 个工作日" in row.group(0)
+        dash = zhao.get("/supervision/").get_data(as_text=True)
+        assert re.search(r'id="fig-late-notices">[^<]*<strong>1</strong>', dash)
