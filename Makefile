@@ -29,11 +29,12 @@ lint: setup
 	$(PY) -m mypy
 	$(PY) -m bandit -q -c pyproject.toml -r shared hub node -b .ci/bandit-baseline.json
 
-test: setup prereqs lint
+# prereqs first: on a fresh Debian it also installs python3-venv, which setup needs.
+test: prereqs setup lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # Browser tests write screenshots to var/screenshots; this refreshes the documented ones.
-screenshots: setup prereqs
+screenshots: prereqs setup
 	DAIBAN_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q -p no:cacheprovider \
 	  tests/e2e/test_node_browser.py tests/e2e/test_hub_browser.py tests/e2e/test_supervision_browser.py
 

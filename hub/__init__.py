@@ -25,6 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
         app.config.from_mapping(test_config)
 
     from . import api, auth, catalogue_admin, console, deployment, fleet, public_status, register, supervision, web
+    from . import ratelimit
 
     web.init_app(app)
     auth.init_app(app)
@@ -38,4 +39,5 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
     # The sync API authenticates by signature, not by session: no CSRF there.
     auth.csrf.exempt(api.bp)
     deployment.init_app(app)
+    ratelimit.init_app(app)
     return app

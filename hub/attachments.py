@@ -12,20 +12,18 @@ import base64
 import binascii
 import hashlib
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared import encoding, protocol
-from shared.chunks import MAX_ATTACHMENT_BYTES, MAX_CHUNK_BYTES
+from shared import messages, protocol
+from shared.messages import MAX_CHUNK_BYTES
 
 from .clock import now
 from .db import database
 from .models import Attachment, Case, Node
-
-SHA_RE = re.compile(r"[0-9a-f]{64}")
+from .nodeauth import Authenticated, authenticate, describe
 
 ERRORS = {
     "unknown_attachment": (404, "中心没有这个附件的登记，请先同步申请记录"),
@@ -48,21 +46,26 @@ def _error(code: str, **extra: Any) -> protocol.ProtocolError:
     return protocol.ProtocolError(code, status, message, extra)
 
 
+# What the clerk reads when an announcement does not fit its declaration, by field.
+_ANNOUNCEMENT_MESSAGES = {
+    "sha256": "附件校验值格式错误",
+    "size": "附件大小不正确（须大于0且不超过15MB）",
+}
+
+
 def record_expected(case: Case, data: dict[str, Any]) -> Attachment:
     """Remember an attachment announced by an event (ingest calls this inside the batch transaction)."""
-    sha = data.get("sha256")
-    size = data.get("size")
-    if not isinstance(sha, str) or not SHA_RE.fullmatch(sha):
-        raise AttachmentRefusal("bad_attachment", "附件校验值格式错误")
-    if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= MAX_ATTACHMENT_BYTES:
-        raise AttachmentRefusal("bad_attachment", "附件大小不正确（须大于0且不超过15MB）")
-    existing = Attachment.get_or_none((Attachment.sha256 == sha) & (Attachment.case == case))
+    try:
+        announced = messages.convert(data, messages.AttachmentAddedData)
+    except messages.MessageError as exc:
+        raise AttachmentRefusal("bad_attachment", _ANNOUNCEMENT_MESSAGES.get(
+            exc.field.split(".")[0], f"附件登记格式错误（{exc.field}）")) from exc
+    existing = Attachment.get_or_none((Attachment.sha256 == announced.sha256) & (Attachment.case == case))
     if existing is not None:
         return existing
     return Attachment.create(
-        sha256=sha, case=case, size=size, mime=str(data.get("mime", ""))[:40], name=str(data.get("name", ""))[:200],
-        material_code=(str(data["material_code"])[:40] if data.get("material_code") else None),
-        received=False,
+        sha256=announced.sha256, case=case, size=announced.size, mime=announced.mime, name=announced.name,
+        material_code=announced.material_code or None, received=False,
     )
 
 
@@ -85,40 +88,43 @@ def expected_for(node: Node, sha: str) -> list[Attachment]:
     return list(Attachment.select().join(Case).where((Attachment.sha256 == sha) & (Case.node == node)))
 
 
-def _mark_received(sha: str) -> None:
+def _mark_received(rows: list[Attachment]) -> None:
+    """Only the rows of the node whose bytes were just verified: a hash alone completes nothing."""
     with database.atomic():
         Attachment.update(received=True, received_at=now()).where(
-            (Attachment.sha256 == sha) & ~Attachment.received
+            Attachment.id.in_([r.id for r in rows]) & ~Attachment.received
         ).execute()
 
 
-def _finish(data_dir: str | Path, partial: Path, sha: str) -> None:
-    """Move a complete, verified file into place durably."""
+def _finish(data_dir: str | Path, partial: Path, sha: str, rows: list[Attachment]) -> None:
+    """Move a complete, verified file into place durably and mark this node's rows received."""
     final = stored_path(data_dir, sha)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with open(partial, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(partial, final)
-    _mark_received(sha)
+    if final.exists():
+        # Another village sent the same bytes before: this node proved it holds them too.
+        partial.unlink()
+    else:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with open(partial, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(partial, final)
+    _mark_received(rows)
 
 
 def store_complete(data_dir: str | Path, node: Node, sha: str, data: bytes) -> bool:
     """Store a whole attachment (from a USB bundle) if announced and its hash matches; True when stored."""
-    if not expected_for(node, sha) or hashlib.sha256(data).hexdigest() != sha:
+    rows = expected_for(node, sha)
+    if not rows or hashlib.sha256(data).hexdigest() != sha:
         return False
-    final = stored_path(data_dir, sha)
-    if not final.exists():
-        partial = _partial_path(data_dir, node.node_id, sha)
-        partial.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_bytes(data)
-        _finish(data_dir, partial, sha)
-    else:
-        _mark_received(sha)
+    partial = _partial_path(data_dir, node.node_id, sha)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    partial.write_bytes(data)
+    _finish(data_dir, partial, sha, rows)
     return True
 
 
-def _append(data_dir: str | Path, node: Node, sha: str, size: int, offset: int, chunk: bytes) -> int:
+def _append(data_dir: str | Path, node: Node, sha: str, rows: list[Attachment], offset: int, chunk: bytes) -> int:
     """Write the part of chunk beyond what we hold; return how many bytes we hold now."""
+    size = rows[0].size
     partial = _partial_path(data_dir, node.node_id, sha)
     partial.parent.mkdir(parents=True, exist_ok=True)
     held = partial.stat().st_size if partial.exists() else 0
@@ -141,50 +147,38 @@ def _append(data_dir: str | Path, node: Node, sha: str, size: int, offset: int, 
         if digest.hexdigest() != sha:
             partial.unlink(missing_ok=True)
             raise _error("hash_mismatch", offset=0)
-        _finish(data_dir, partial, sha)
+        _finish(data_dir, partial, sha, rows)
     return held
 
 
 def handle_chunk(raw: bytes, hub_key: Ed25519PrivateKey, data_dir: str | Path) -> tuple[int, bytes]:
     """Take one signed attachment message; answer, signed, how many bytes the hub holds."""
-    request_hash = encoding.digest(raw)
-    node_id = ""
+    auth: Authenticated[messages.AttachmentChunk] | None = None
     sha = ""
     try:
-        body, sig = protocol.open_envelope(raw)
-        node_id = str(body.get("node_id", ""))[:40]
-        request_hash = protocol.body_hash(body)
-        node = Node.get_or_none(Node.node_id == node_id)
-        if node is None:
-            raise protocol.error("unknown_node")
-        if node.status != "active":
-            raise protocol.error("revoked")
-        if not protocol.verify_body(node.pubkey, body, sig):
-            raise protocol.error("bad_signature")
-        sha = body.get("sha256")
-        offset = body.get("offset")
-        if body.get("kind") != "attachment" or not isinstance(sha, str) or not SHA_RE.fullmatch(sha):
-            raise _error("bad_chunk")
-        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-            raise _error("bad_chunk")
+        auth = authenticate(raw, messages.decode_chunk)
+        node, msg = auth.node, auth.message
+        sha = msg.sha256
         try:
-            chunk = base64.b64decode(str(body.get("data", "")), validate=True)
+            chunk = base64.b64decode(msg.data, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise _error("bad_chunk") from exc
+            raise _error("bad_chunk", field="data") from exc
         if len(chunk) > MAX_CHUNK_BYTES:
             raise protocol.error("too_large", limit=MAX_CHUNK_BYTES)
         rows = expected_for(node, sha)
         if not rows:
             raise _error("unknown_attachment")
         size = rows[0].size
-        if stored_path(data_dir, sha).exists():
-            _mark_received(sha)
+        # Complete for this node's cases only once this node sent the bytes, never by the hash alone.
+        if any(r.received for r in rows):
+            _mark_received(rows)
             held = size
         else:
-            held = _append(data_dir, node, sha, size, offset, chunk)
-        out = _answer(node_id, request_hash, sha, held, size)
+            held = _append(data_dir, node, sha, rows, msg.offset, chunk)
+        out = _answer(node.node_id, auth.request_hash, sha, held, size)
         return 200, protocol.seal(hub_key, out)
     except protocol.ProtocolError as exc:
+        node_id, request_hash, _ = (auth.node.node_id, auth.request_hash, 0) if auth else describe(raw)
         out = _answer(node_id, request_hash, sha, int(exc.extra.get("offset", 0)), 0, exc.to_body())
         return exc.status, protocol.seal(hub_key, out)
 

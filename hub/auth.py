@@ -1,24 +1,69 @@
-"""Staff login, logout, role checks, CSRF and security headers for the hub's pages."""
+"""Staff login, logout, role checks, CSRF and security headers for the hub's pages.
+
+Flask-Login keeps the logged-in person. The id it stores in the session is "staff id:session
+epoch" (Flask-Login's alternative-id pattern): logout, a password change, a lockout or
+disabling the account moves the epoch on (hub.staff.end_sessions), so a copied cookie of an
+earlier session no longer loads anyone, although its signature is still good.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import LoginManager, UserMixin, login_user, logout_user
+from flask_login import current_user as login_session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from shared.http_headers import SECURITY_HEADERS
+from shared.redirects import safe_next
 
 from . import audit
 from .models import Staff
-from .staff import authenticate
+from .staff import authenticate, end_sessions, session_epoch
 
 log = logging.getLogger("daiban.hub.auth")
 bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
+login_manager = LoginManager()
+SESSION_HOURS = 8
 
+
+class StaffLogin(UserMixin):
+    """A staff member as Flask-Login holds them: the id names the session epoch too."""
+
+    def __init__(self, staff: Staff, epoch: int):
+        self.staff = staff
+        self.epoch = epoch
+
+    def get_id(self) -> str:
+        return f"{self.staff.id}:{self.epoch}"
+
+
+@login_manager.user_loader
+def _load(alt_id: str) -> StaffLogin | None:
+    uid, _, epoch = alt_id.partition(":")
+    if not (uid.isdigit() and epoch.isdigit()):
+        return None
+    staff = Staff.get_or_none((Staff.id == int(uid)) & Staff.active)
+    if staff is None or session_epoch(staff) != int(epoch):
+        return None
+    return StaffLogin(staff, int(epoch))
 
 
 def init_app(app: Flask) -> None:
@@ -27,8 +72,11 @@ def init_app(app: Flask) -> None:
 
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
-    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=8)
+    # As configured: on in the production settings under deploy/ (served over HTTPS), off for plain-HTTP LANs.
+    app.config["SESSION_COOKIE_SECURE"] = bool(app.config.get("SESSION_COOKIE_SECURE"))
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=SESSION_HOURS)
     csrf.init_app(app)
+    login_manager.init_app(app)
     app.register_blueprint(bp)
 
     @app.after_request
@@ -41,21 +89,24 @@ def init_app(app: Flask) -> None:
     def _csrf_refused(exc: CSRFError) -> Any:
         # CSRF is checked before the user is loaded, so look the session up here.
         log.warning("CSRF check failed on %s from %s", request.path, request.remote_addr)
-        uid = session.get("staff_id")
-        user = Staff.get_or_none(Staff.id == uid) if uid else None
+        user = current_user()
         audit.record(user.username if user else "?", "csrf.refused", request.path[:120],
                      {"reason": exc.description})
         return render_template("csrf_error.html"), 400
 
     @app.before_request
     def _load_user() -> None:
-        uid = session.get("staff_id")
-        g.user = Staff.get_or_none((Staff.id == uid) & (Staff.active == True)) if uid else None  # noqa: E712
+        # Templates read g.user; a void session is dropped so the browser gets a fresh one.
+        g.user = login_session.staff if login_session.is_authenticated else None
+        if g.user is None and "_user_id" in session:
+            session.clear()
 
 
 def current_user() -> Staff | None:
     """The logged-in staff member, or None."""
-    return g.get("user")
+    if "user" not in g:
+        g.user = login_session.staff if login_session.is_authenticated else None
+    return g.user
 
 
 def login_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -87,19 +138,20 @@ def login() -> Any:
                      {} if user else {"reason": error})
         if user is not None:
             session.clear()
-            session["staff_id"] = user.id
+            login_user(StaffLogin(user, session_epoch(user)))
             session.permanent = True
-            nxt = request.args.get("next", "")
-            return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
+            return redirect(safe_next(request.args.get("next")) or "/")
     return render_template("login.html", error=error), (401 if error else 200)
 
 
 @bp.post("/logout")
 def logout() -> Any:
-    """End the session."""
+    """End the session, here and wherever else this person's cookie was copied to."""
     user = current_user()
     if user is not None:
+        end_sessions(user)
         audit.record(user.username, "auth.logout", request.remote_addr or "")
+    logout_user()
     session.clear()
     flash("已退出登录")
     return redirect(url_for("auth.login"))

@@ -18,6 +18,14 @@ from .db import database
 from .ingest import handle_sync
 from .keys import rotation_chain
 from .models import BundleImport, Node, NodeBoxKey
+from .nodeauth import trusted_node
+
+# What the officer reads when the sending node is not trusted (nodeauth.trusted_node's codes).
+REFUSALS = {
+    "unknown_node": "数据包来自未在本中心登记的代办点（或文件已损坏），未导入",
+    "revoked": "该代办点已被停用，数据包未导入",
+    "bad_signature": "数据包签名无效，可能被篡改，未导入",
+}
 
 
 @dataclass
@@ -46,13 +54,19 @@ def import_bundle(raw: bytes, data_dir: str | Path, hub_key: Ed25519PrivateKey,
                   hub_box: X25519PrivateKey) -> ImportResult:
     """Verify, decrypt and ingest a node's bundle through handle_sync; BundleError (nothing changed) if unusable."""
     header, _ = bundle.read_header(raw)
-    node = Node.get_or_none(Node.node_id == header["sender"][:40])
-    if node is None:
-        raise BundleError("unknown_node", "数据包来自未在本中心登记的代办点（或文件已损坏），未导入")
-    opened = bundle.open_bundle(raw, direction=bundle.TO_HUB, recipient="hub", box_key=hub_box,
-                                sender_pubkey=node.pubkey)
-    if node.status != "active":
-        raise BundleError("revoked", "该代办点已被停用，数据包未导入")
+    verified: list[bundle.Opened] = []
+
+    def verify(node: Node) -> bool:
+        # open_bundle checks the signature under the node's key and raises BundleError itself.
+        verified.append(bundle.open_bundle(raw, direction=bundle.TO_HUB, recipient="hub", box_key=hub_box,
+                                         sender_pubkey=node.pubkey))
+        return True
+
+    try:
+        node = trusted_node(header["sender"][:40], verify)
+    except protocol.ProtocolError as exc:
+        raise BundleError(exc.code, REFUSALS[exc.code]) from exc
+    opened = verified[0]
     done = BundleImport.get_or_none(BundleImport.bundle_id == opened.header["bundle_id"][:40])
     if done is not None:
         return ImportResult(node, bytes(done.response), done.messages, 0, 0, [], 0, replayed_at=done.imported_at)

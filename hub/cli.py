@@ -18,6 +18,12 @@ def _factory(data_dir: str | None = None) -> Flask:
     return create_app(data_dir=data_dir)
 
 
+def _app() -> Flask:
+    """The app for this command's --dir. Commands use @with_app; this stays for branches written
+    before it (delete once none calls it)."""
+    return app_info().load_app()
+
+
 @click.group(name="hub")
 @click.option("--dir", "data_dir", envvar="DAIBAN_HUB_DIR", help="数据目录（密钥、SQLite 数据库）")
 @click.pass_context
@@ -224,6 +230,45 @@ def add_user(app: Flask, username: str, name: str, role: str, windows: str, pass
     taken = _pick_up_orphans(user.windows)
     audit.record("cli", "staff.created", user.username, {"role": role, "windows": list(user.windows or [])})
     click.echo(f"已创建 {user.name}（{user.username}，{role}）" + (f"，接手无人负责的 {taken} 件" if taken else ""))
+
+
+@cli.command(name="set-password")
+@click.argument("username")
+@click.password_option(help="新密码（至少 8 位）")
+@with_app()
+def set_password_cmd(app: Flask, username: str, password: str) -> None:
+    """Give a staff member a new password; every session they have open ends."""
+    from . import audit
+    from .models import Staff
+    from .staff import StaffError, set_password
+
+    user = Staff.get_or_none(Staff.username == username)
+    if user is None:
+        raise click.ClickException(f"没有这个工作人员：{username}")
+    try:
+        set_password(user, password)
+    except StaffError as exc:
+        raise click.ClickException(str(exc)) from exc
+    audit.record("cli", "staff.password_set", user.username)
+    click.echo(f"已为 {user.name} 设置新密码，其已登录的会话全部失效")
+
+
+@cli.command(name="disable-user")
+@click.argument("username")
+@click.option("--enable", is_flag=True, help="重新启用（旧会话仍然无效）")
+@with_app()
+def disable_user(app: Flask, username: str, enable: bool) -> None:
+    """Disable a staff account (its sessions end at once), or enable it again."""
+    from . import audit
+    from .models import Staff
+    from .staff import set_active
+
+    user = Staff.get_or_none(Staff.username == username)
+    if user is None:
+        raise click.ClickException(f"没有这个工作人员：{username}")
+    set_active(user, enable)
+    audit.record("cli", "staff.enabled" if enable else "staff.disabled", user.username)
+    click.echo(f"{user.name}：{'已启用' if enable else '已停用，已登录的会话全部失效'}")
 
 
 def _pick_up_orphans(windows: list[str]) -> int:

@@ -15,7 +15,7 @@ def init_app(app: Flask) -> None:
     hops = int(app.config.get("PROXY_FIX") or 0)
     if hops:
         # Trust exactly as many proxies as configured: nginx sets X-Forwarded-For/Proto/Host.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]  # Flask's documented way
     if app.config.get("LOG_FORMAT") or not app.testing:
         jsonlog.configure(str(app.config.get("LOG_FORMAT") or "text"), str(app.config.get("LOG_LEVEL") or "INFO"))
     metrics.init_app(app)

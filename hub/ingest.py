@@ -7,11 +7,12 @@ village, it never blocks the node's chain.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared import encoding, protocol, signing, states
+from shared import encoding, messages, protocol, states
 from shared.catalogue import Catalogue
 from shared.receipt_codes import is_valid as receipt_code_valid
 from shared.receipt_codes import normalise as normalise_receipt
@@ -22,53 +23,49 @@ from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
 from .db import database, is_postgres
 from .models import Batch, Case, ForkAlert, HubEvent, Node, NodeEvent
+from .nodeauth import Authenticated, authenticate, describe
+
+M = TypeVar("M")
 
 
 def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey) -> tuple[int, bytes]:
     """Process one sync message (batch, poll or hello); returns (HTTP status, signed response bytes)."""
-    request_hash = encoding.digest(raw)
-    node_id = ""
-    version = protocol.PROTOCOL_VERSION
+    auth: Authenticated[messages.Batch | messages.Poll | messages.Hello] | None = None
     try:
-        body, sig = protocol.parse_envelope(raw)
-        node_id = str(body.get("node_id", ""))[:40]
-        # Canonical bytes once: they name the message and are what the signature covers.
-        signed = encoding.canonical(body)
-        request_hash = encoding.digest(signed)
-        version = protocol.answer_version(body)
-        protocol.check_version(body)
-        node = Node.get_or_none(Node.node_id == node_id)
-        if node is None:
-            raise protocol.error("unknown_node")
-        if node.status != "active":
-            raise protocol.error("revoked")
-        if not signing.verify(node.pubkey, signed, sig):
-            raise protocol.error("bad_signature")
-        kind = body.get("kind")
-        if kind == "batch":
-            protocol.check_batch_shape(body)
+        auth = authenticate(raw, messages.decode_sync)
+        node, body, request_hash, version = auth.node, auth.body, auth.request_hash, auth.version
+        node_id = node.node_id
+        if isinstance(auth.message, messages.Batch):
+            protocol.check_batch_shape(auth.message)
             ack = ingest_batch(node, body, request_hash)
             out = answer(node_id, body, request_hash, ack=ack)
-        elif kind in ("poll", "hello"):
-            record_contact(node, body)
-            out = answer(node_id, body, request_hash, ack=None, hello=kind == "hello")
         else:
-            raise protocol.error("bad_body", detail="unknown message kind")
+            record_contact(node, body)
+            out = answer(node_id, body, request_hash, ack=None, hello=isinstance(auth.message, messages.Hello))
         return 200, protocol.seal(hub_key, keys.decorate(out, version))
     except protocol.ProtocolError as exc:
-        node = Node.get_or_none(Node.node_id == node_id) if node_id else None
+        if auth is not None:
+            node_id, request_hash, version = auth.node.node_id, auth.request_hash, auth.version
+        else:
+            node_id, request_hash, version = describe(raw)
+        # Fresh from the database: a refused batch's transaction left the node row as it was.
+        known = Node.get_or_none(Node.node_id == node_id) if node_id else None
         out = protocol.response_body(
             node_id,
             request_hash,
             ack=None,
-            last_seq=node.last_seq if node else 0,
-            last_hash=node.last_hash if node else protocol.GENESIS_HASH,
+            last_seq=known.last_seq if known else 0,
+            last_hash=known.last_hash if known else protocol.GENESIS_HASH,
             updates=[],
             cursor=0,
             more=False,
             error_body=exc.to_body(),
         )
         return exc.status, protocol.seal(hub_key, keys.decorate(out, version))
+
+
+# The stored clock offset is an integer column; a clock decades off is recorded at this bound.
+CLOCK_OFFSET_LIMIT_S = 10 * 366 * 86400
 
 
 def record_contact(node: Node, body: dict[str, Any]) -> None:
@@ -86,9 +83,11 @@ def record_contact(node: Node, body: dict[str, Any]) -> None:
     if isinstance(body.get("catalogue_version"), int):
         fields[Node.catalogue_version] = body["catalogue_version"]
     try:
-        node_clock = protocol.parse_iso(body["node_clock"]).replace(tzinfo=None)
-        fields[Node.clock_offset_s] = int((node_clock - now()).total_seconds())
-    except (KeyError, ValueError, TypeError, AttributeError):
+        node_clock = protocol.parse_iso(body["node_clock"]).astimezone(UTC).replace(tzinfo=None)
+        offset = int((node_clock - now()).total_seconds())
+        # Clamped, so the fleet page still flags the clock (far beyond its skew threshold).
+        fields[Node.clock_offset_s] = max(-CLOCK_OFFSET_LIMIT_S, min(CLOCK_OFFSET_LIMIT_S, offset))
+    except (KeyError, ValueError, TypeError, AttributeError, OverflowError):
         pass
     Node.update(fields).where(Node.node_id == node.node_id).execute()
 
@@ -183,7 +182,7 @@ def apply_event(
     writer.node_events.append(dict(
         node=node.node_id,
         seq=ev["seq"],
-        event_id=ev["id"] if result["status"] == "ok" else f"{ev['id'][:30]}~{ev['seq']}",
+        event_id=ev["id"] if result["status"] == "ok" else refused_key(node.node_id, ev["seq"]),
         type=str(ev.get("type"))[:40],
         request_id=ev["request_id"],
         body=ev,
@@ -194,6 +193,11 @@ def apply_event(
     if writer.single:
         writer.flush()
     return result
+
+
+def refused_key(node_id: str, seq: int) -> str:
+    """The stored key of a refused event: unique per (node, seq), and never an event id (ids have no "~")."""
+    return "~" + encoding.digest(f"{node_id}:{seq}".encode())[: messages.ID_MAX - 1]
 
 
 class BatchWriter:
@@ -324,6 +328,15 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
                      cases.status_body(case, catalogue, action="received"), "system")
 
 
+def _event_data(ev: dict[str, Any], kind: type[M], code: str, message: str) -> M:
+    """The event's data as declared in shared/messages.py; a refusal of this event alone if it does not fit."""
+    try:
+        data: M = messages.convert(ev["data"], kind)
+    except messages.MessageError as exc:
+        raise Refusal(code, message) from exc
+    return data
+
+
 def _case_of(node: Node, ev: dict[str, Any]) -> Case:
     case = Case.get_or_none(Case.request_id == ev["request_id"])
     if case is None or case.node_id != node.node_id:
@@ -333,26 +346,24 @@ def _case_of(node: Node, ev: dict[str, Any]) -> Case:
 
 def _supplemented(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     case = _case_of(node, ev)
-    materials = ev["data"].get("materials")
-    if not isinstance(materials, list) or not materials or not all(isinstance(m, str) for m in materials):
-        raise Refusal("bad_materials", "补正材料不能为空")
+    materials = _event_data(ev, messages.SupplementedData, "bad_materials", "补正材料清单格式错误或为空").materials
     try:
-        cases.supplement_arrived(node, case, materials, catalogue, str(ev.get("clerk") or "system"))
+        cases.supplement_arrived(node, case, list(materials), catalogue, str(ev.get("clerk") or "system"))
     except cases.CaseError as exc:
         raise Refusal(exc.code, exc.message) from exc
 
 
 def _feedback(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     case = _case_of(node, ev)
-    value = ev["data"].get("satisfaction")
-    if value not in ("满意", "基本满意", "不满意"):
-        raise Refusal("bad_feedback", "满意度只能是 满意、基本满意 或 不满意")
-    case.satisfaction = value
+    feedback = _event_data(ev, messages.FeedbackData, "bad_feedback",
+                           "满意度只能是 满意、基本满意 或 不满意，意见不超过500字")
+    case.satisfaction = feedback.satisfaction
     case.save()
 
 
 def _withdrawn(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     case = _case_of(node, ev)
+    _event_data(ev, messages.WithdrawnData, "bad_reason", "撤回原因格式错误或超过200字")
     if not states.can_transition(case.state, "withdrawn", case.mode):
         raise Refusal("cannot_withdraw", f"当前状态（{states.LABELS[case.state]}）不能撤回")
     case.state = "withdrawn"

@@ -1,20 +1,34 @@
 """/metrics in Prometheus text format: sync counts and latency, queues per window, overdue, node health.
 
 Counters live in the database (SyncStat), not in process memory, so every gunicorn worker
-adds to the same figures and a scrape that lands on any worker sees the whole hub.
+adds to the same figures and a scrape that lands on any worker sees the whole hub; a
+prometheus_client custom collector reads them at scrape time and writes the exposition.
+
+The figures name villages, so /metrics answers only with the bearer token METRICS_TOKEN, or,
+when no token is set, only to a client on this machine (loopback, not forwarded by a proxy).
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import math
 import time
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import peewee
 from flask import Blueprint, Flask, Response, current_app, g, request
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
 
 from shared import states
 
@@ -62,74 +76,87 @@ def _count_sync(resp: Response) -> Response:
     return resp
 
 
-def _label(value: Any) -> str:
-    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _series(name: str, value: float, **labels: Any) -> str:
-    inner = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
-    return f"{name}{{{inner}}} {value:g}" if inner else f"{name} {value:g}"
-
-
-def _family(name: str, kind: str, help_text: str, lines: Iterable[str]) -> list[str]:
-    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *lines]
-
-
 def _ts(value: datetime | None) -> float:
-    return value.replace(tzinfo=timezone.utc).timestamp() if value else 0.0
+    return value.replace(tzinfo=UTC).timestamp() if value else 0.0
+
+
+class DatabaseCollector(Collector):
+    """Every figure read from the database at scrape time, so all workers report the same hub."""
+
+    def collect(self) -> Iterator[Metric]:
+        """The metric families, one query each."""
+        stats = list(SyncStat.select())
+        by_status: dict[int, int] = {}
+        for s in stats:
+            by_status[s.status] = by_status.get(s.status, 0) + s.count
+        requests = CounterMetricFamily("daiban_sync_requests_total", "Sync requests answered, by HTTP status.",
+                                       labels=["status"])
+        for st, count in sorted(by_status.items()):
+            requests.add_metric([str(st)], count)
+        yield requests
+        per_bucket = [0] * len(LATENCY_BUCKETS)
+        for s in stats:
+            per_bucket[s.bucket] += s.count
+        buckets, running = [], 0
+        for bound, count in zip(LATENCY_BUCKETS, per_bucket):
+            running += count
+            buckets.append(("+Inf" if bound == math.inf else f"{bound:g}", running))
+        yield HistogramMetricFamily("daiban_ingest_latency_seconds", "Time to answer a sync request.",
+                                    buckets=buckets, sum_value=sum(s.sum_ms for s in stats) / 1000)
+        yield CounterMetricFamily("daiban_batches_ingested_total", "Batches ingested from village nodes.",
+                                  value=Batch.select().count())
+        events = CounterMetricFamily("daiban_node_events_total", "Node events ingested, by result.",
+                                     labels=["result"])
+        for result, count in NodeEvent.select(NodeEvent.result, peewee.fn.COUNT(NodeEvent.id)).group_by(
+                NodeEvent.result).tuples():
+            events.add_metric([str(result)], count)
+        yield events
+        open_q = Case.state.not_in(sorted(states.TERMINAL))
+        gauge = GaugeMetricFamily("daiban_open_cases", "Open cases per service window (the queue).", labels=["window"])
+        for window, count in Case.select(Case.window, peewee.fn.COUNT(Case.request_id)).where(open_q).group_by(
+                Case.window).tuples():
+            gauge.add_metric([str(window)], count)
+        yield gauge
+        # The one overdue rule (hub.deadlines.clock), as the queue, sweep and dashboard apply it.
+        overdue = sorted(deadlines.overdue_by_window().items())
+        gauge = GaugeMetricFamily("daiban_overdue_cases", "Open cases past their deadline, per window.",
+                                  labels=["window"])
+        for window, count in overdue:
+            gauge.add_metric([str(window)], count)
+        yield gauge
+        nodes = list(Node.select(Node, Village).join(Village))
+        gauge = GaugeMetricFamily("daiban_node_last_sync_timestamp_seconds", "When each village node last synced.",
+                                  labels=["village", "status"])
+        for node in nodes:
+            gauge.add_metric([node.village.name, node.status], _ts(node.last_sync_at))
+        yield gauge
+        for name, help_text, attr in (
+            ("daiban_node_pending_events", "Events each node reported still queued.", "pending_reported"),
+            ("daiban_node_clock_offset_seconds", "Node clock minus hub clock.", "clock_offset_s"),
+            ("daiban_node_protocol_version", "Protocol version each node last spoke.", "protocol_version"),
+        ):
+            gauge = GaugeMetricFamily(name, help_text, labels=["village"])
+            for node in nodes:
+                if getattr(node, attr) is not None:
+                    gauge.add_metric([node.village.name], getattr(node, attr))
+            yield gauge
+        yield GaugeMetricFamily("daiban_fork_alerts_open", "Forks not yet resolved by the supervisor.",
+                                value=ForkAlert.select().where(~ForkAlert.resolved).count())
+        gauge = GaugeMetricFamily("daiban_job_last_success_timestamp_seconds", "Last successful run of each hub job.",
+                                  labels=["job"])
+        for job, last in JobRun.select(JobRun.job, peewee.fn.MAX(JobRun.finished_at)).where(JobRun.ok).group_by(
+                JobRun.job).tuples():
+            gauge.add_metric([job], _ts(_as_dt(last)))
+        yield gauge
+
+
+REGISTRY = CollectorRegistry(auto_describe=False)
+REGISTRY.register(DatabaseCollector())
 
 
 def render() -> str:
     """Every figure as Prometheus text exposition format 0.0.4."""
-    out: list[str] = []
-    stats = list(SyncStat.select())
-    by_status: dict[int, int] = {}
-    for s in stats:
-        by_status[s.status] = by_status.get(s.status, 0) + s.count
-    out += _family("daiban_sync_requests_total", "counter", "Sync requests answered, by HTTP status.",
-                   [_series("daiban_sync_requests_total", n, status=st) for st, n in sorted(by_status.items())])
-    per_bucket = [0] * len(LATENCY_BUCKETS)
-    for s in stats:
-        per_bucket[s.bucket] += s.count
-    hist, running = [], 0
-    for bound, n in zip(LATENCY_BUCKETS, per_bucket):
-        running += n
-        hist.append(_series("daiban_ingest_latency_seconds_bucket", running,
-                            le="+Inf" if bound == math.inf else f"{bound:g}"))
-    hist.append(_series("daiban_ingest_latency_seconds_sum", sum(s.sum_ms for s in stats) / 1000))
-    hist.append(_series("daiban_ingest_latency_seconds_count", running))
-    out += _family("daiban_ingest_latency_seconds", "histogram", "Time to answer a sync request.", hist)
-    out += _family("daiban_batches_ingested_total", "counter", "Batches ingested from village nodes.",
-                   [_series("daiban_batches_ingested_total", Batch.select().count())])
-    events = NodeEvent.select(NodeEvent.result, peewee.fn.COUNT(NodeEvent.id).alias("n")).group_by(NodeEvent.result)
-    out += _family("daiban_node_events_total", "counter", "Node events ingested, by result.",
-                   [_series("daiban_node_events_total", e.n, result=e.result) for e in events])
-    open_q = Case.state.not_in(sorted(states.TERMINAL))
-    queues = Case.select(Case.window, peewee.fn.COUNT(Case.request_id).alias("n")).where(open_q).group_by(Case.window)
-    out += _family("daiban_open_cases", "gauge", "Open cases per service window (the queue).",
-                   [_series("daiban_open_cases", q.n, window=q.window) for q in queues])
-    out += _family("daiban_overdue_cases", "gauge", "Open cases past their deadline, per window.",
-                   [_series("daiban_overdue_cases", n, window=w) for w, n in sorted(deadlines.overdue_by_window().items())])
-    nodes = list(Node.select(Node, Village).join(Village))
-    out += _family("daiban_node_last_sync_timestamp_seconds", "gauge", "When each village node last synced.",
-                   [_series("daiban_node_last_sync_timestamp_seconds", _ts(n.last_sync_at), village=n.village.name,
-                            status=n.status) for n in nodes])
-    out += _family("daiban_node_pending_events", "gauge", "Events each node reported still queued.",
-                   [_series("daiban_node_pending_events", n.pending_reported, village=n.village.name) for n in nodes])
-    out += _family("daiban_node_clock_offset_seconds", "gauge", "Node clock minus hub clock.",
-                   [_series("daiban_node_clock_offset_seconds", n.clock_offset_s, village=n.village.name)
-                    for n in nodes if n.clock_offset_s is not None])
-    out += _family("daiban_node_protocol_version", "gauge", "Protocol version each node last spoke.",
-                   [_series("daiban_node_protocol_version", n.protocol_version, village=n.village.name)
-                    for n in nodes if n.protocol_version is not None])
-    out += _family("daiban_fork_alerts_open", "gauge", "Forks not yet resolved by the supervisor.",
-                   [_series("daiban_fork_alerts_open", ForkAlert.select().where(~ForkAlert.resolved).count())])
-    jobs = (JobRun.select(JobRun.job, peewee.fn.MAX(JobRun.finished_at).alias("last"))
-            .where(JobRun.ok).group_by(JobRun.job))
-    out += _family("daiban_job_last_success_timestamp_seconds", "gauge", "Last successful run of each hub job.",
-                   [_series("daiban_job_last_success_timestamp_seconds", _ts(_as_dt(j.last)), job=j.job)
-                    for j in jobs])
-    return "\n".join(out) + "\n"
+    return generate_latest(REGISTRY).decode()
 
 
 def _as_dt(value: Any) -> datetime | None:
@@ -139,14 +166,28 @@ def _as_dt(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value))
 
 
+def _local_client() -> bool:
+    """Whether the request comes from this machine and was not forwarded for someone else."""
+    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
+    try:
+        addresses = [ipaddress.ip_address(a) for a in [request.remote_addr or "", *forwarded]]
+    except ValueError:
+        return False
+    return all(a.is_loopback for a in addresses)
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
-    """The figures for Prometheus; behind a bearer token when METRICS_TOKEN is set."""
+    """The figures for Prometheus: with the bearer token METRICS_TOKEN, or from localhost when none is set."""
     token = current_app.config.get("METRICS_TOKEN")
     if token:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), str(token).encode()):
-            return Response("需要监控令牌\n", status=401, mimetype="text/plain")
+            return Response("需要监控令牌\n", status=401, mimetype="text/plain",
+                            headers={"WWW-Authenticate": "Bearer"})
+    elif not _local_client():
+        return Response("未设置监控令牌（METRICS_TOKEN）时，只有本机可以读取 /metrics\n", status=403,
+                        mimetype="text/plain")
     with database.atomic():
         text = render()
     return Response(text, mimetype="text/plain; version=0.0.4; charset=utf-8")

@@ -263,14 +263,9 @@ class Assignment(BaseModel):
         indexes = ((("username", "at"), False),)
 
 
-class StatusLookup(BaseModel):
-    """One lookup on the public status page, kept briefly so the rate limit holds across workers."""
-
-    client = peewee.CharField(max_length=64, index=True)
-    at = peewee.DateTimeField(index=True)
-
-
-ALL_MODELS += [Assignment, StatusLookup]
+# Older databases also hold a status_lookup table: the status-page limit now lives in hub.ratelimit,
+# in memory or the limiter storage, and that table is no longer written.
+ALL_MODELS += [Assignment]
 
 
 class CaseAlert(BaseModel):

@@ -1,10 +1,15 @@
-"""The sync API described as OpenAPI 3.0 (served at /api/v1/openapi.json)."""
+"""The sync API as OpenAPI 3.0 (served at /api/v1/openapi.json), generated from shared/messages.py.
+
+Request and response bodies are the JSON Schema of the declared message structures, so
+the document cannot drift from what the hub parses. Only free-form event data is written
+out here: its bound is the parser's nesting limit, not a structure.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared import encoding, protocol
+from shared import encoding, messages, protocol
 
 from .attachments import ERRORS as ATTACHMENT_ERRORS
 
@@ -12,8 +17,9 @@ from .attachments import ERRORS as ATTACHMENT_ERRORS
 # encoding.MAX_DEPTH deep, counted from the envelope. An event's data values sit at depth
 # DATA_DEPTH (envelope > body > events > event > data > value), so free-form data is a
 # chain of schemas, one per level, whose last level holds scalars only.
-DATA_DEPTH = 5
-_SCALARS = [{"type": "string"}, {"type": "integer"}, {"type": "boolean"}]
+DATA_DEPTH = messages.EVENT_DATA_DEPTH
+_SCALARS: list[dict[str, Any]] = [{"type": "string"}, {"type": "integer"}, {"type": "boolean"}]
+REF = "#/components/schemas/{name}"
 
 
 def _json_value_name(depth: int) -> str:
@@ -26,7 +32,7 @@ def json_value_schemas() -> dict[str, Any]:
     for depth in range(DATA_DEPTH, encoding.MAX_DEPTH + 1):
         options: list[dict[str, Any]] = list(_SCALARS)
         if depth < encoding.MAX_DEPTH:
-            ref = {"$ref": f"#/components/schemas/{_json_value_name(depth + 1)}"}
+            ref = {"$ref": REF.format(name=_json_value_name(depth + 1))}
             options += [{"type": "array", "items": ref}, {"type": "object", "additionalProperties": ref}]
         else:  # the deepest level: containers only when empty, since their contents would be too deep
             options += [{"type": "array", "maxItems": 0}, {"type": "object", "maxProperties": 0}]
@@ -34,249 +40,108 @@ def json_value_schemas() -> dict[str, Any]:
     return out
 
 
-EVENT = {
-    "type": "object",
-    "required": ["seq", "id", "type", "request_id", "data"],
-    "properties": {
-        "seq": {"type": "integer", "minimum": 1},
-        "id": {"type": "string", "maxLength": 40},
-        "type": {"type": "string", "enum": sorted(protocol.NODE_EVENT_TYPES)},
-        "request_id": {"type": "string", "maxLength": 40},
-        "at": {"type": "string"},
-        "clerk": {"type": "string"},
-        "data": {"type": "object",
-                 "additionalProperties": {"$ref": f"#/components/schemas/{_json_value_name(DATA_DEPTH)}"}},
-    },
-    "additionalProperties": False,
-}
+def _openapi30(schema: Any) -> Any:
+    """msgspec writes JSON Schema 2020-12; OpenAPI 3.0 says "nullable" where that says {"type": "null"}.
 
-_COMMON = {
-    "v": {"type": "integer", "enum": sorted(protocol.SUPPORTED_VERSIONS)},
-    "node_id": {"type": "string", "maxLength": 40},
-    "node_clock": {"type": "string", "description": "the node's clock, ISO 8601 UTC; recorded, never trusted"},
-    "cursor": {"type": "integer", "minimum": 0},
-    "catalogue_version": {"type": "integer", "minimum": 0},
-    "app_version": {"type": "string", "maxLength": 32},
-    "pending": {"type": "integer", "minimum": 0},
-}
-
-BATCH_BODY = {
-    "type": "object",
-    "required": ["v", "kind", "node_id", "first_seq", "last_seq", "prev_hash", "node_clock", "cursor", "events"],
-    "properties": {
-        **_COMMON,
-        "kind": {"type": "string", "enum": ["batch"]},
-        "first_seq": {"type": "integer", "minimum": 1},
-        "last_seq": {"type": "integer", "minimum": 1},
-        "prev_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-        "events": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Event"}},
-    },
-    "additionalProperties": False,
-}
-
-POLL_BODY = {
-    "type": "object",
-    "required": ["v", "kind", "node_id", "nonce", "node_clock", "cursor"],
-    "properties": {
-        **_COMMON,
-        "kind": {"type": "string", "enum": ["poll", "hello"]},
-        "nonce": {"type": "string", "maxLength": 40},
-        "acked_seq": {"type": "integer", "minimum": 0},
-    },
-    "additionalProperties": False,
-}
-
-ENVELOPE = {
-    "type": "object",
-    "required": ["body", "sig"],
-    "properties": {
-        "body": {"oneOf": [{"$ref": "#/components/schemas/BatchBody"}, {"$ref": "#/components/schemas/PollBody"}]},
-        "sig": {"type": "string", "description": "base64 Ed25519 signature over canonical(body)"},
-    },
-    "additionalProperties": False,
-}
-
-RESPONSE_BODY = {
-    "type": "object",
-    "required": ["v", "kind", "node_id", "request_hash", "hub_time", "last_seq", "last_hash", "updates", "cursor", "more"],
-    "properties": {
-        "v": {"type": "integer"},
-        "kind": {"type": "string", "enum": ["response"]},
-        "node_id": {"type": "string"},
-        "request_hash": {"type": "string"},
-        "hub_time": {"type": "string"},
-        "ack": {"type": "object", "nullable": True},
-        "last_seq": {"type": "integer"},
-        "last_hash": {"type": "string"},
-        "updates": {"type": "array", "items": {"type": "object"}},
-        "cursor": {"type": "integer"},
-        "more": {"type": "boolean"},
-        "out_seq": {"type": "integer", "description": "end of the hub's log for this village (below the node's "
-                    "cursor only after the hub was restored from a backup: the node rewinds)"},
-        "catalogue": {"type": "object"},
-        "history": {"type": "array", "items": {"type": "object"}},
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {"code": {"type": "string", "enum": sorted(protocol.ERRORS)}, "message": {"type": "string"}},
-        },
-    },
-}
-
-# 32 bytes in base64: 43 symbols, the last carrying 4 bits, then one "=".
-PUBKEY_PATTERN = "^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$"
-
-SIGNED_RESPONSE = {
-    "type": "object",
-    "required": ["body", "sig"],
-    "properties": {"body": RESPONSE_BODY, "sig": {"type": "string"}},
-}
+    3.0 on purpose: under 3.1 an integer may be written 1.0, which the protocol refuses (no floats).
+    """
+    if isinstance(schema, list):
+        return [_openapi30(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _openapi30(v) for k, v in schema.items()}
+    options = out.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [o for o in options if o != {"type": "null"}]
+        out["nullable"] = True
+        if len(rest) == 1 and "$ref" not in rest[0]:
+            del out["anyOf"]
+            out.update(rest[0])
+        else:
+            out["anyOf"] = rest
+    return out
 
 
-CHUNK_BODY = {
-    "type": "object",
-    "required": ["v", "kind", "node_id", "nonce", "node_clock", "sha256", "offset", "data"],
-    "properties": {
-        "v": _COMMON["v"],
-        "node_id": _COMMON["node_id"],
-        "node_clock": _COMMON["node_clock"],
-        "kind": {"type": "string", "enum": ["attachment"]},
-        "nonce": {"type": "string", "maxLength": 40},
-        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-        "offset": {"type": "integer", "minimum": 0},
-        "data": {"type": "string", "description": "base64 bytes from offset; empty asks for the hub's offset"},
-    },
-    "additionalProperties": False,
-}
-
-CHUNK_ENVELOPE = {
-    "type": "object",
-    "required": ["body", "sig"],
-    "properties": {"body": CHUNK_BODY, "sig": ENVELOPE["properties"]["sig"]},
-    "additionalProperties": False,
-}
-
-ATTACHMENT_STATUS_BODY = {
-    "type": "object",
-    "required": ["v", "kind", "node_id", "request_hash", "hub_time", "sha256", "offset", "size", "complete"],
-    "properties": {
-        "v": {"type": "integer"},
-        "kind": {"type": "string", "enum": ["attachment_status"]},
-        "node_id": {"type": "string"},
-        "request_hash": {"type": "string"},
-        "hub_time": {"type": "string"},
-        "sha256": {"type": "string"},
-        "offset": {"type": "integer", "minimum": 0, "description": "bytes the hub holds; send from here"},
-        "size": {"type": "integer", "minimum": 0},
-        "complete": {"type": "boolean", "description": "all bytes held and the SHA-256 verified"},
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {"code": {"type": "string", "enum": sorted(set(protocol.ERRORS) | set(ATTACHMENT_ERRORS))},
-                           "message": {"type": "string"}},
-        },
-    },
-}
+def _components() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The schema of each request and answer, and the components they refer to."""
+    declared = {
+        "sync": messages.SignedSync,
+        "sync_answer": messages.SignedResponse,
+        "chunk": messages.SignedChunk,
+        "chunk_answer": messages.SignedAttachmentStatus,
+        "enrol": messages.Enrol,
+        "enrol_answer": messages.SignedEnrolment,
+    }
+    schemas, components = messages.schema_components(list(declared.values()), REF)
+    codes = sorted(set(protocol.ERRORS) | set(ATTACHMENT_ERRORS))
+    components["ErrorBody"]["properties"]["code"]["enum"] = codes
+    for name in ("Batch", "Poll", "Hello", "AttachmentChunk", "Enrol"):
+        # What a node may send: the versions this hub speaks (protocol.check_version refuses others).
+        components[name]["properties"]["v"]["enum"] = sorted(protocol.SUPPORTED_VERSIONS)
+    components = _openapi30(components)
+    components.update(json_value_schemas())
+    return dict(zip(declared, _openapi30(schemas))), components
 
 
-def _attachment_responses(*codes: int) -> dict[str, Any]:
-    # Unreadable bodies are refused before the attachment handler, with the generic response body.
-    schema = {"type": "object", "required": ["body", "sig"],
-              "properties": {"body": {"anyOf": [ATTACHMENT_STATUS_BODY, RESPONSE_BODY]}, "sig": {"type": "string"}}}
+def _content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _answers(ok: dict[str, Any], refusal: dict[str, Any], *codes: int) -> dict[str, Any]:
     return {
         str(code): {
-            "description": "signed status" if code == 200 else "signed refusal (body.error says why)",
-            "content": {"application/json": {"schema": schema}},
+            "description": "signed answer" if code == 200 else "signed refusal (body.error says why)",
+            "content": _content(ok if code == 200 else refusal),
         }
         for code in codes
     }
 
 
-def _responses(*codes: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for code in codes:
-        out[str(code)] = {
-            "description": "signed response" if code == 200 else "signed refusal (body.error says why)",
-            "content": {"application/json": {"schema": SIGNED_RESPONSE}},
-        }
-    return out
-
-
 def spec() -> dict[str, Any]:
     """The OpenAPI document."""
+    bodies, components = _components()
     return {
         "openapi": "3.0.3",
         "info": {
             "title": "Daiban hub sync API",
             "version": str(protocol.PROTOCOL_VERSION),
-            "description": "Signed batches up, the village's status log down. See docs/protocol.md.",
+            "description": "Signed batches up, the village's status log down. See docs/protocol.md; "
+                           "every message is declared in shared/messages.py.",
         },
         "paths": {
             "/api/v1/sync": {
                 "post": {
                     "summary": "Send a batch, poll for updates, or ask where to resume (hello)",
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}},
-                    },
-                    "responses": _responses(200, 400, 403, 409, 413, 415),
+                    "requestBody": {"required": True, "content": _content(bodies["sync"])},
+                    "responses": _answers(bodies["sync_answer"], bodies["sync_answer"],
+                                          200, 400, 403, 409, 413, 415),
                 }
             },
             "/api/v1/attachments": {
                 "post": {
                     "summary": "Resumable attachment upload: a signed chunk from `offset`, or an offset query "
                                "(empty data); the answer says how many bytes the hub holds",
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": CHUNK_ENVELOPE}},
-                    },
-                    "responses": _attachment_responses(200, 400, 403, 404, 413, 415, 422),
+                    "requestBody": {"required": True, "content": _content(bodies["chunk"])},
+                    # Unreadable bodies are refused before the attachment handler, with a sync-style answer.
+                    "responses": _answers(bodies["chunk_answer"], bodies["chunk_answer"],
+                                          200, 400, 403, 404, 413, 415, 422),
                 }
             },
             "/api/v1/enroll": {
                 "post": {
                     "summary": "Register a node key with a one-time enrolment code",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["v", "code", "pubkey"],
-                                    "properties": {
-                                        "v": {"type": "integer", "enum": sorted(protocol.SUPPORTED_VERSIONS)},
-                                        "code": {"type": "string", "maxLength": 64},
-                                        "pubkey": {"type": "string", "pattern": PUBKEY_PATTERN,
-                                                   "description": "raw Ed25519 public key, base64"},
-                                        "box_pubkey": {"type": "string", "pattern": PUBKEY_PATTERN,
-                                                       "description": "X25519 key for USB response bundles"},
-                                        "app_version": {"type": "string", "maxLength": 32},
-                                    },
-                                    "additionalProperties": False,
-                                }
-                            }
-                        },
-                    },
-                    "responses": {
-                        "200": {
-                            "description": "signed enrolment, with mac = HMAC-SHA256(code, canonical(body))",
-                            "content": {"application/json": {"schema": {
-                                "type": "object", "required": ["body", "sig", "mac"],
-                                "properties": {"body": {"type": "object"}, "sig": {"type": "string"},
-                                               "mac": {"type": "string"}}}}},
-                        },
-                        **_responses(400, 403, 413, 415),
-                    },
+                    "requestBody": {"required": True, "content": _content(bodies["enrol"])},
+                    # 429: too many failed enrolments from one address (hub/ratelimit.py), with Retry-After.
+                    "responses": _answers(bodies["enrol_answer"], bodies["sync_answer"], 200, 400, 403, 413, 415, 429),
                 }
             },
             "/healthz": {
                 "get": {
                     "summary": "Liveness",
-                    "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {
-                        "type": "object", "properties": {"status": {"type": "string"}}}}}}},
+                    "responses": {"200": {"description": "ok", "content": _content({
+                        "type": "object", "properties": {"status": {"type": "string"}}})}},
                 }
             },
         },
-        "components": {"schemas": {"Envelope": ENVELOPE, "BatchBody": BATCH_BODY, "PollBody": POLL_BODY, "Event": EVENT,
-                                   **json_value_schemas(), "ResponseBody": RESPONSE_BODY}},
+        "components": {"schemas": components},
     }

@@ -3,57 +3,34 @@
 - Masked name, item, window, state, deadline and missing materials; nothing else personal.
 - An unknown code and a wrong phone tail get the same answer by the same path: one
   query, one constant-time comparison (against a dummy when there is no case), one page.
-- Lookups are limited per client address, counted in the database (table StatusLookup)
-  so the limit holds across gunicorn workers and hub restarts. Behind a reverse proxy,
-  run the hub with werkzeug's ProxyFix so the address is the villager's, not the proxy's.
-  Two workers racing on the same address may each let one extra lookup through; the
-  limit is about stopping enumeration, which needs thousands.
+- Lookups are limited per client address and failed lookups per receipt code, by
+  Flask-Limiter in memory or the configured limiter storage (hub.ratelimit), so a lookup
+  writes nothing durable. Behind a reverse proxy, run the hub with werkzeug's ProxyFix so
+  the address is the villager's, not the proxy's.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, make_response, render_template, request
+from flask import Blueprint, make_response, render_template, request
 
 from shared import states
 from shared.receipt_codes import format_code, normalise
 from shared.validation import mask_name
 
 from .catalogue_store import current as current_catalogue
-from .clock import now
-from .db import database
-from .models import Case, StatusLookup
+from .models import Case
+from .ratelimit import allow_status_lookup, status_miss, status_period_minutes
 
 bp = Blueprint("public_status", __name__)
 log = logging.getLogger("daiban.hub.status")
 
-DEFAULT_LIMIT = 10
-DEFAULT_PERIOD_S = 600
 NOT_FOUND = "没有查到与该收件编号和手机号后四位相符的申请，请核对后重试，或咨询村代办点。"
 # Compared against when the code is unknown, so both failures take the same path.
 _DUMMY_TAIL = b"\x00\x00\x00\x00"
-
-
-def _limits() -> tuple[int, int]:
-    cfg = current_app.config
-    return int(cfg.get("STATUS_LOOKUP_LIMIT", DEFAULT_LIMIT)), int(cfg.get("STATUS_LOOKUP_PERIOD_S", DEFAULT_PERIOD_S))
-
-
-def allow_lookup(client: str) -> bool:
-    """Count one lookup for a client address; False once it has used up its allowance."""
-    limit, period = _limits()
-    cutoff = now() - timedelta(seconds=period)
-    with database.atomic():
-        StatusLookup.delete().where(StatusLookup.at < cutoff).execute()
-        used = StatusLookup.select().where((StatusLookup.client == client) & (StatusLookup.at >= cutoff)).count()
-        if used >= limit:
-            return False
-        StatusLookup.create(client=client[:64], at=now())
-    return True
 
 
 def phone_tail(phone: str) -> bytes:
@@ -102,17 +79,20 @@ def status() -> Any:
         if not (len(tail) == 4 and tail.isascii() and tail.isdigit()) or not code:
             ctx["message"] = "请输入收件编号和登记手机号的后四位数字。"
             status_code = 400
-        elif not allow_lookup(client):
+        elif not allow_status_lookup(client, code_key := normalise(code)[:16]):
             log.warning("status lookups over the limit from %s", client)
-            ctx["message"] = f"查询过于频繁，请 {_limits()[1] // 60} 分钟后再试。"
+            ctx["message"] = f"查询过于频繁，请 {status_period_minutes()} 分钟后再试；急需查询请咨询村代办点。"
             status_code = 429
         else:
             case = lookup(code, tail)
             if case is None:
+                status_miss(code_key)
                 # Not even the typed code is echoed, so every miss is the same bytes.
                 ctx["message"], ctx["code"] = NOT_FOUND, ""
             else:
                 ctx["result"] = public_view(case)
     resp = make_response(render_template("public/status.html", **ctx), status_code)
     resp.headers["Cache-Control"] = "no-store"
+    if status_code == 429:
+        resp.headers["Retry-After"] = str(status_period_minutes() * 60)
     return resp

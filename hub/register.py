@@ -12,6 +12,7 @@ from flask import Blueprint, render_template, request, send_file
 from shared import states
 from shared.catalogue import Catalogue
 from shared.receipt_codes import format_code
+from shared.spreadsheet import text_cell, text_row
 
 from . import queue
 from .auth import current_user, login_required
@@ -90,7 +91,7 @@ def write_xlsx(lines: list[dict[str, Any]], title: str, out: BinaryIO | str) -> 
     wb = Workbook()
     ws = wb.active
     ws.title = "受理登记册"
-    ws.append([title])
+    ws.append([text_cell(title)])
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(COLUMNS))
     ws["A1"].font = Font(bold=True, size=14)
     ws["A1"].alignment = Alignment(horizontal="center")
@@ -98,7 +99,7 @@ def write_xlsx(lines: list[dict[str, Any]], title: str, out: BinaryIO | str) -> 
     for cell in ws[2]:
         cell.font = Font(bold=True)
     for line in lines:
-        ws.append([line[key] for key, _ in COLUMNS])
+        ws.append(text_row(line[key] for key, _ in COLUMNS))
     for col, width in zip("ABCDEFGHIJKLMNOP", (5, 13, 11, 9, 13, 10, 28, 8, 11, 11, 12, 14, 11, 9, 9, 8)):
         ws.column_dimensions[col].width = width
         for cell in ws[col][2:]:

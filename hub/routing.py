@@ -20,6 +20,8 @@ reassignment.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from peewee import fn
 
 from shared import states
@@ -64,7 +66,7 @@ def last_assigned(usernames: list[str]) -> dict[str, object]:
     return {r.username: r.last for r in rows}
 
 
-def _rank(counts: dict[str, int], last: dict[str, object]):  # type: ignore[no-untyped-def]
+def _rank(counts: dict[str, int], last: dict[str, object]) -> Callable[[Staff], tuple[int, bool, str, str]]:
     """The rule's order: fewest open cases, then least recently given one, then username."""
     # Never-assigned sorts first; str() keeps naive datetimes and their text form comparable.
     return lambda p: (counts.get(p.username, 0), last.get(p.username) is not None,

@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from shared.catalogue import WINDOWS
 
 from .clock import now
-from .models import Staff
+from .db import database
+from .models import Setting, Staff
 
 ROLES = {"staff": "窗口工作人员", "supervisor": "效能监督", "admin": "管理员"}
 MAX_FAILURES = 5
+PASSWORD_MIN = 8
 LOCKOUT = timedelta(minutes=15)
 WINDOW_CODES = {w["code"] for w in WINDOWS}
+# One answer for every failed login, so it tells nobody whether a username exists or is locked.
+LOGIN_FAILED = f"用户名或密码错误（连续输错 {MAX_FAILURES} 次的账号将锁定 {int(LOCKOUT.total_seconds() // 60)} 分钟）"
 
 
 class StaffError(ValueError):
     """A staff record that cannot be saved, with a sentence for the admin."""
+
+
+def _check_password(password: str) -> None:
+    if len(password) < PASSWORD_MIN:
+        raise StaffError(f"密码至少 {PASSWORD_MIN} 位")
 
 
 def create_user(username: str, name: str, password: str, role: str = "staff",
@@ -26,8 +36,7 @@ def create_user(username: str, name: str, password: str, role: str = "staff",
     """Create a staff account with a hashed password."""
     if role not in ROLES:
         raise StaffError(f"角色只能是：{'、'.join(ROLES)}")
-    if len(password) < 8:
-        raise StaffError("密码至少 8 位")
+    _check_password(password)
     unknown = [w for w in windows or [] if w not in WINDOW_CODES]
     if unknown:
         raise StaffError(f"窗口编码不存在：{'、'.join(unknown)}")
@@ -37,25 +46,76 @@ def create_user(username: str, name: str, password: str, role: str = "staff",
                         role=role, windows=list(windows or []), created_at=now())
 
 
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash("not-a-password")
+
+
 def authenticate(username: str, password: str) -> tuple[Staff | None, str | None]:
-    """(staff, None) on success, else (None, Chinese reason); failures count toward a lockout."""
+    """(staff, None) on success, else (None, Chinese reason); failures count toward a lockout.
+
+    Every failure hashes once and answers LOGIN_FAILED, so neither the time taken nor the
+    words tell an unknown, disabled or locked account from a wrong password.
+    """
     user = Staff.get_or_none(Staff.username == username)
     if user is None or not user.active:
-        # Same answer as a wrong password, so usernames cannot be probed.
-        return None, "用户名或密码错误"
+        check_password_hash(_dummy_hash(), password)
+        return None, LOGIN_FAILED
     if user.locked_until and user.locked_until > now():
-        return None, "连续输错密码次数过多，账号已锁定 15 分钟"
+        check_password_hash(_dummy_hash(), password)
+        return None, LOGIN_FAILED
     if not check_password_hash(user.password_hash, password):
         user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILURES:
+        locking = user.failed_logins >= MAX_FAILURES
+        if locking:
             user.locked_until = now() + LOCKOUT
             user.failed_logins = 0
-        user.save()
-        return None, "用户名或密码错误"
+        with database.atomic():
+            user.save()
+            if locking:
+                end_sessions(user)
+        return None, LOGIN_FAILED
     user.failed_logins = 0
     user.locked_until = None
     user.save()
     return user, None
+
+
+def _epoch_key(user: Staff) -> str:
+    return f"session_epoch:{user.id}"
+
+
+def session_epoch(user: Staff) -> int:
+    """The generation of this person's sessions; a session made under an older one is void."""
+    row = Setting.get_or_none(Setting.key == _epoch_key(user))
+    return int(row.value) if row else 0
+
+
+def end_sessions(user: Staff) -> None:
+    """Void every session this person has, on every browser (logout, password change, lockout, disabling)."""
+    with database.atomic():
+        nxt = str(session_epoch(user) + 1)
+        Setting.insert(key=_epoch_key(user), value=nxt).on_conflict(
+            conflict_target=[Setting.key], update={Setting.value: nxt}).execute()
+
+
+def set_password(user: Staff, password: str) -> None:
+    """Give a person a new password; their open sessions end."""
+    _check_password(password)
+    with database.atomic():
+        user.password_hash = generate_password_hash(password)
+        user.failed_logins = 0
+        user.locked_until = None
+        user.save()
+        end_sessions(user)
+
+
+def set_active(user: Staff, active: bool) -> None:
+    """Enable or disable an account; disabling ends its open sessions."""
+    with database.atomic():
+        user.active = active
+        user.save()
+        end_sessions(user)
 
 
 def covers(user: Staff, window: str) -> bool:

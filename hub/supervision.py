@@ -11,6 +11,7 @@ from flask import Blueprint, Response, render_template, request
 from openpyxl import Workbook
 
 from shared import states
+from shared.spreadsheet import text_row
 from shared.validation import mask_name
 
 from . import audit, charts, deadlines, figures, promises
@@ -149,7 +150,7 @@ def _export_rows(rows: list[figures.CaseRow], by: str, cal: Any) -> tuple[list[s
     out = []
     for fig in [*lines, total]:
         d = fig.as_dict()
-        out.append([_cell(k, d[k]) for k, _ in COLUMNS])
+        out.append(text_row(_cell(k, d[k]) for k, _ in COLUMNS))
     return header, out
 
 
@@ -171,7 +172,7 @@ def export_csv() -> Any:
         return Response(str(exc), status=400, mimetype="text/plain")
     header, rows = _export_rows(figures.load_rows(start, end), by, deadlines.calendar())
     buf = io.StringIO()
-    writer = csv.writer(buf)
+    writer = csv.writer(buf, quoting=csv.QUOTE_ALL)
     writer.writerow(header)
     writer.writerows(rows)
     return Response("\ufeff" + buf.getvalue(), mimetype="text/csv",
@@ -200,8 +201,8 @@ def export_xlsx() -> Any:
         ws = wb.create_sheet(title)
         ws.append(["受理编号", "事项", "窗口", "行政村", "申请人", "承办人", "状态", "接收日期", "到期日"])
         for it in items:
-            ws.append([it["receipt_code"], it["item"], it["window"], it["village"], it["applicant"],
-                       it["assignee"], it["state"], it["received_on"], it["due"]])
+            ws.append(text_row([it["receipt_code"], it["item"], it["window"], it["village"], it["applicant"],
+                                it["assignee"], it["state"], it["received_on"], it["due"]]))
     out = io.BytesIO()
     wb.save(out)
     return Response(out.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -23,7 +23,7 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
     else:
         app.config.from_mapping(test_config)
 
-    from . import api, i18n, security, views, web
+    from . import api, i18n, ratelimit, security, views, web
 
     web.init_app(app)
     security.init_app(app)
@@ -31,4 +31,5 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
     views.init_app(app)
     app.register_blueprint(api.bp)
     security.csrf.exempt(api.bp)
+    ratelimit.init_app(app)
     return app

@@ -7,7 +7,7 @@ from typing import Any
 from shared import protocol, states
 from shared.catalogue import Catalogue
 from shared.receipt_codes import new_code
-from shared.validation import FieldError, normalise_id_number, normalise_mobile, validate_capture
+from shared.validation import NOTES_MAX, FieldError, normalise_id_number, normalise_mobile, validate_capture
 
 from . import meta
 from .clock import now
@@ -79,7 +79,7 @@ def capture_request(form: dict[str, Any], clerk: str) -> Request:
             "fields": data.get("fields") or {},
             "materials": {"brought": brought, "missing": missing},
             "submit": data["submit"],
-            "notes": str(data.get("notes") or "")[:500],
+            "notes": str(data.get("notes") or "")[:NOTES_MAX],
         }
         held = data["submit"] == "held"
         req = Request.create(

@@ -8,6 +8,8 @@ from typing import Any
 from flask import Blueprint, Flask, redirect, request, url_for
 from flask_babel import Babel
 
+from shared.redirects import safe_next
+
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 DEFAULT = "zh_CN"
 COOKIE = "lang"
@@ -57,10 +59,7 @@ def init_app(app: Flask) -> None:
 @bp.get("/lang/<code>")
 def switch(code: str) -> Any:
     """Remember the language in a cookie and go back (a plain link: no script needed)."""
-    back = request.args.get("next") or ""
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("auth.login")
-    resp = redirect(back)
+    resp = redirect(safe_next(request.args.get("next")) or url_for("auth.login"))
     if code in LANGUAGES:
         resp.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
     return resp

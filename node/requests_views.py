@@ -12,6 +12,7 @@ from shared import protocol, states
 from shared.chunks import MAX_ATTACHMENT_BYTES
 from shared.materials import merge_supplement
 from shared.receipt_codes import is_valid, normalise
+from shared.validation import FEEDBACK_COMMENT_MAX, WITHDRAW_REASON_MAX
 
 from . import meta, scheduler
 from .attachments import for_request
@@ -280,7 +281,7 @@ def feedback(code: str) -> Any:
     """满意情况反馈 at pickup."""
     req = stored_request(code)
     value = request.form.get("satisfaction", "")
-    comment = request.form.get("comment", "").strip()[:500]
+    comment = request.form.get("comment", "").strip()[:FEEDBACK_COMMENT_MAX]
     if value not in SATISFACTION:
         flash("请选择满意、基本满意或不满意", "error")
     elif req.state in (states.HELD, states.INVALID, states.WITHDRAWN):
@@ -297,7 +298,7 @@ def feedback(code: str) -> Any:
 def withdraw(code: str) -> Any:
     """Withdraw at the villager's wish (a held request is withdrawn here; others via the hub)."""
     req = stored_request(code)
-    reason = request.form.get("reason", "").strip()[:200]
+    reason = request.form.get("reason", "").strip()[:WITHDRAW_REASON_MAX]
     if not reason:
         flash("请填写撤回原因", "error")
     elif not states.can_transition(req.state, states.WITHDRAWN):

@@ -9,7 +9,10 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from shared.http_headers import SECURITY_HEADERS as HEADERS
 
+from . import auth
+
 csrf = CSRFProtect()
+SESSION_HOURS = 12
 
 
 def init_app(app: Flask) -> None:
@@ -17,10 +20,13 @@ def init_app(app: Flask) -> None:
     # Flask's defaults already exist as keys, so these are set unless configured otherwise.
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
-    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
+    # As configured: on in the production settings under deploy/ (served over HTTPS), off for plain-HTTP LANs.
+    app.config["SESSION_COOKIE_SECURE"] = bool(app.config.get("SESSION_COOKIE_SECURE"))
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=SESSION_HOURS)
     # A clerk may leave a form open for a long time; the token lives as long as the session.
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     csrf.init_app(app)
+    auth.init_app(app)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError) -> tuple[str, int]:

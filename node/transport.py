@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import ssl
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from shared import encoding
-
-if TYPE_CHECKING:
-    import requests
 
 
 class SyncError(Exception):

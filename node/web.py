@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 
 from shared import signing
@@ -26,7 +27,7 @@ def open_node(data_dir: str | Path) -> None:
         migrate()
 
 
-def node_key(data_dir: str | Path):  # type: ignore[no-untyped-def]
+def node_key(data_dir: str | Path) -> Ed25519PrivateKey:
     """This node's signing key, made on first use (0600)."""
     return signing.load_or_create(Path(data_dir) / KEY_FILE)
 

@@ -11,11 +11,12 @@ import base64
 from typing import Any
 
 from . import protocol
+from .messages import MAX_ATTACHMENT_BYTES, MAX_CHUNK_BYTES
+
+__all__ = ["ATTACHMENT_PATH", "CHUNK_BYTES", "MAX_ATTACHMENT_BYTES", "MAX_CHUNK_BYTES", "chunk_body"]
 
 ATTACHMENT_PATH = "/api/v1/attachments"
 CHUNK_BYTES = 64 * 1024
-MAX_CHUNK_BYTES = 256 * 1024
-MAX_ATTACHMENT_BYTES = 15 * 1024 * 1024
 
 
 def chunk_body(node_id: str, sha: str, offset: int, data: bytes = b"") -> dict[str, Any]:

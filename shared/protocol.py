@@ -7,16 +7,19 @@ and the next batch of the same node names it as ``prev_hash``.  See docs/protoco
 
 from __future__ import annotations
 
-import hmac
 import hashlib
+import hmac
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from . import encoding, signing
+from . import encoding, messages, signing
+
+T = TypeVar("T")
 
 # Version 2 adds the hub key rotation chain to responses. A hub answers each node in the
 # version the node spoke, so nodes one version behind keep syncing during a rolling upgrade.
@@ -33,15 +36,7 @@ DEFAULT_BATCH_EVENTS = 1000
 MIN_BATCH_BYTES = 4 * 1024
 MAX_UPDATES_PER_RESPONSE = 1000
 
-NODE_EVENT_TYPES = frozenset(
-    {
-        "request.captured",
-        "request.supplemented",
-        "request.feedback",
-        "request.withdrawn",
-        "attachment.added",
-    }
-)
+NODE_EVENT_TYPES = messages.NODE_EVENT_TYPES
 
 
 @dataclass(frozen=True)
@@ -107,7 +102,7 @@ def new_id() -> str:
 
 def seal(key: Ed25519PrivateKey, body: dict[str, Any]) -> bytes:
     """Sign a body and return the envelope bytes as sent."""
-    return encoding.canonical({"body": body, "sig": signing.sign(key, encoding.canonical(body))})
+    return encoding.canonical_message({"body": body, "sig": signing.sign(key, encoding.canonical_message(body))})
 
 
 def parse_envelope(raw: bytes) -> tuple[dict[str, Any], str]:
@@ -144,21 +139,35 @@ def answer_version(body: dict[str, Any]) -> int:
     return v if v in SUPPORTED_VERSIONS and isinstance(v, int) else PROTOCOL_VERSION
 
 
+def declared(body: dict[str, Any], decode: Callable[[dict[str, Any]], T]) -> T:
+    """The body as its declared structure (shared/messages.py); bad_body naming the field if it does not fit."""
+    try:
+        return decode(body)
+    except messages.MessageError as exc:
+        # The detail may quote a hostile value: keep what travels back short.
+        raise error("bad_body", field=exc.field[:200], detail=exc.detail[:200]) from exc
+
+
 def open_envelope(raw: bytes) -> tuple[dict[str, Any], str]:
-    """Parse envelope bytes into (body, signature) without verifying; ProtocolError if malformed."""
+    """Parse envelope bytes into (body, signature) without verifying; ProtocolError if malformed.
+
+    A body of a declared kind must fit its declaration, so a node reads an answer only once
+    every field it may use has its declared type and bound.
+    """
     body, sig = parse_envelope(raw)
     check_version(body)
+    declared(body, messages.validate_body)
     return body, sig
 
 
 def verify_body(pub_b64: str, body: dict[str, Any], sig: str) -> bool:
     """True when sig signs canonical(body) under the key."""
-    return signing.verify(pub_b64, encoding.canonical(body), sig)
+    return signing.verify(pub_b64, encoding.canonical_message(body), sig)
 
 
 def body_hash(body: dict[str, Any]) -> str:
     """The hash that names a message: batches chain by it, responses quote it."""
-    return encoding.digest(encoding.canonical(body))
+    return encoding.digest(encoding.canonical_message(body))
 
 
 # --- node messages -----------------------------------------------------------
@@ -218,30 +227,30 @@ def poll_body(
     }
 
 
-def check_batch_shape(body: dict[str, Any]) -> None:
-    """Refuse a batch whose events are not exactly first_seq..last_seq with known types."""
-    events = body.get("events")
-    first, last = body.get("first_seq"), body.get("last_seq")
-    if not isinstance(events, list) or not events or not isinstance(first, int) or not isinstance(last, int):
-        raise error("bad_batch", detail="events, first_seq and last_seq are required")
-    if first < 1 or last - first + 1 != len(events):
+def check_batch_shape(body: dict[str, Any] | messages.Batch) -> messages.Batch:
+    """Refuse a batch that does not fit its declaration or whose events are not exactly first_seq..last_seq.
+
+    Types and bounds come from shared/messages.py (bad_body naming the field); the sequence
+    rule is bad_batch.
+    """
+    batch = body if isinstance(body, messages.Batch) else declared(body, messages.decode_sync)
+    if not isinstance(batch, messages.Batch):
+        raise error("bad_body", field="kind", detail="expected a batch")
+    if batch.last_seq - batch.first_seq + 1 != len(batch.events):
         raise error("bad_batch", detail="event count does not match the sequence range")
-    if not isinstance(body.get("prev_hash"), str):
-        raise error("bad_batch", detail="prev_hash is required")
-    for offset, ev in enumerate(events):
-        if not isinstance(ev, dict) or ev.get("seq") != first + offset:
+    for offset, ev in enumerate(batch.events):
+        if ev.seq != batch.first_seq + offset:
             raise error("bad_batch", detail=f"event {offset} is out of sequence")
-        if not isinstance(ev.get("id"), str) or not isinstance(ev.get("request_id"), str):
-            raise error("bad_batch", detail=f"event {ev.get('seq')} lacks id or request_id")
-        if not isinstance(ev.get("data"), dict):
-            raise error("bad_batch", detail=f"event {ev.get('seq')} lacks data")
+    return batch
 
 
-def check_chain(last_seq: int, last_hash: str, body: dict[str, Any]) -> None:
+def check_chain(last_seq: int, last_hash: str, body: dict[str, Any] | messages.Batch) -> None:
     """The chain rule for a new (not re-sent) batch: next sequence, previous hash."""
-    if body["first_seq"] != last_seq + 1:
+    first_seq, prev_hash = (body.first_seq, body.prev_hash) if isinstance(body, messages.Batch) else (
+        body["first_seq"], body["prev_hash"])
+    if first_seq != last_seq + 1:
         raise error("sequence_gap", resume_from=last_seq + 1, last_hash=last_hash)
-    if body["prev_hash"] != last_hash:
+    if prev_hash != last_hash:
         raise error("chain_broken", resume_from=last_seq + 1, last_hash=last_hash)
 
 

@@ -7,6 +7,7 @@ every synced event, so both sides refuse the same things with the same words.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -32,10 +33,19 @@ _ID_CHECK = "10X98765432"
 _MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")  # \d would admit non-ASCII digits
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
+# Lengths of the form-like fields, in characters. The node's forms and the hub's ingest both
+# read them from here, so neither side accepts what the other would refuse.
 NAME_MAX = 30
 ADDRESS_MAX = 100
 GROUP_MAX = 30
 TEXT_FIELD_MAX = 200
+NOTES_MAX = 500
+FEEDBACK_COMMENT_MAX = 500
+WITHDRAW_REASON_MAX = 200
+CLERK_NAME_MAX = 64
+# A whole captured request, and a whole feedback/withdrawal/supplement, as JSON text: far above
+# anything the node's forms can produce, so extra keys cannot smuggle in megabytes either.
+CAPTURE_MAX_CHARS = 8000
 SUBMIT_CHOICES = ("submitted", "awaiting_materials", "held")
 
 
@@ -119,6 +129,25 @@ def _check_text(
     return None
 
 
+def _check_length(value: Any, field: str, label: str, max_len: int) -> FieldError | None:
+    # Free text the clerk may leave empty: only its type and length are rules.
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return FieldError(field, "type", f"{label}必须是文字")
+    if len(value) > max_len:
+        return FieldError(field, "too_long", f"{label}不能超过{max_len}个字")
+    return None
+
+
+def _too_big(data: Any, max_chars: int) -> FieldError | None:
+    size = len(json.dumps(data, ensure_ascii=False, default=str))
+    if size > max_chars:
+        return FieldError("", "too_long", f"记录内容过长（{size}字，上限{max_chars}字）")
+    return None
+
+
+
 def _is_iso_date(text: str) -> bool:
     # Python 3.11's fromisoformat also takes 20250131 and week dates; we want YYYY-MM-DD only.
     if not _DATE_RE.fullmatch(text):
@@ -167,6 +196,9 @@ def validate_capture(
     """Return every problem with a captured request at once; an empty list means it may be saved."""
     if not isinstance(data, dict):
         return [FieldError("", "format", "申请数据格式错误")]
+    whole = _too_big(data, CAPTURE_MAX_CHARS)
+    if whole is not None:
+        return [whole]
     errors: list[FieldError] = []
 
     item_code = data.get("item_code")
@@ -203,6 +235,10 @@ def validate_capture(
             err = _check_extra_field(spec, fields.get(spec["key"]))
             if err is not None:
                 errors.append(err)
+
+    notes = _check_length(data.get("notes"), "notes", "备注", NOTES_MAX)
+    if notes is not None:
+        errors.append(notes)
 
     submit = data.get("submit")
     if submit not in SUBMIT_CHOICES:

@@ -25,6 +25,8 @@ def _skips(config: pytest.Config) -> list[pytest.TestReport]:
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
     """One line saying what was skipped and why, so a skip is never silent."""
+    if support.cluster_note:
+        terminalreporter.write_line(support.cluster_note)
     skips = _skips(config)
     if not skips:
         return

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Install what the test suite needs on Debian: Chromium (browser tests), shellcheck (install
+# Install what the test suite needs on Debian: python3-venv (for .venv), Chromium (browser tests), shellcheck (install
 # scripts), a CJK font (Chinese in screenshots and PDFs renders as text, not boxes), and
 # PostgreSQL client and server binaries (pg_dump/pg_restore for backup tests; initdb/pg_ctl so
 # the suite can start a throwaway cluster where no server answers on 127.0.0.1:5432).
@@ -10,6 +10,8 @@
 set -u
 
 need=""
+# `make setup` builds .venv with python3's venv module (Debian ships ensurepip separately).
+python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need="$need python3-venv"
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v shellcheck >/dev/null 2>&1 || need="$need shellcheck"
 command -v pg_dump >/dev/null 2>&1 || need="$need postgresql-client"

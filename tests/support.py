@@ -78,6 +78,7 @@ class PgCluster:
 
 _cluster: PgCluster | None = None
 _no_cluster: str | None = None  # why a throwaway cluster could not start (tried once per process)
+cluster_note: str | None = None  # said once at the end of the run when the suite used its own cluster
 
 
 def pg_bindir() -> Path | None:
@@ -125,7 +126,7 @@ def stop_pg_cluster() -> None:
 
 def pg_admin_url() -> str:
     """The admin URL: PG_ADMIN when it answers, else a throwaway cluster started once per process."""
-    global _cluster, _no_cluster
+    global _cluster, _no_cluster, cluster_note
     if _cluster is not None:
         return _cluster.admin_url
     if _no_cluster is not None:
@@ -144,8 +145,9 @@ def pg_admin_url() -> str:
     import atexit
 
     atexit.register(stop_pg_cluster)
-    sys.stderr.write(f"\nPostgreSQL at {PG_ADMIN} unusable ({reason}); started a throwaway cluster on port "
-                     f"{_cluster.port}\n")
+    cluster_note = (f"PostgreSQL at {PG_ADMIN} unusable ({reason}); started a throwaway cluster on port "
+                    f"{_cluster.port}")
+    sys.stderr.write(f"\n{cluster_note}\n")
     return _cluster.admin_url
 
 
@@ -251,6 +253,7 @@ class Service:
             [*DAIBAN, self.kind, "--dir", str(self.data_dir), "run", "--port", str(self.port), *self.extra],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}, cwd=ROOT,
         )
+        log.close()  # the child holds its own descriptor
         wait_http(self.url + "/healthz", proc=self.proc)
         return self
 

@@ -35,6 +35,7 @@ def test_throwaway_postgres_where_nothing_answers() -> None:
     done = _pytest("probe_pg.py", DAIBAN_TEST_PG=f"postgresql://postgres@127.0.0.1:{dead}/test", DAIBAN_REQUIRE_PG="1")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "started a throwaway cluster" in done.stderr, done.stderr
+    assert "started a throwaway cluster" in done.stdout, "the run's summary should say so"
     found = re.search(r"CLUSTER (\d+) (\S+)", done.stdout)
     assert found, done.stdout
     # Stopped and removed at the end of the session.

@@ -85,6 +85,7 @@ def start_gunicorn(hub: Service, *, workers: int = 2, certfile: Path | None = No
     env = {**os.environ, **hub.env, "DAIBAN_HUB_DIR": str(hub.data_dir)}
     log = open(hub.data_dir / log_name, "ab")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=support.ROOT)
+    log.close()  # the child holds its own descriptor
     deadline = time.monotonic() + 30
     while True:
         if proc.poll() is not None:

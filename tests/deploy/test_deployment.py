@@ -41,9 +41,9 @@ def test_metrics_counts_syncs_and_honours_token(tmp_path: Path) -> None:
     resp = client.get("/metrics", headers={"Authorization": "Bearer s3cret"})
     assert resp.status_code == 200 and resp.mimetype == "text/plain"
     lines = resp.text.splitlines()
-    assert 'daiban_sync_requests_total{status="400"} 1' in lines
-    assert 'daiban_ingest_latency_seconds_bucket{le="+Inf"} 1' in lines
-    assert "daiban_ingest_latency_seconds_count 1" in lines
+    assert 'daiban_sync_requests_total{status="400"} 1.0' in lines
+    assert 'daiban_ingest_latency_seconds_bucket{le="+Inf"} 1.0' in lines
+    assert "daiban_ingest_latency_seconds_count 1.0" in lines
     for line in lines:
         assert line.startswith("#") or line.startswith("daiban_"), line
 

@@ -80,6 +80,7 @@ def test_new_node_with_old_hub_is_told_to_upgrade_the_hub(tmp_path: Path, node_a
     proc = subprocess.Popen([sys.executable, "-c", NEWER_HUB, "hub", "--dir", str(hub.data_dir), "run", "--port",
                              str(hub.port)], stdout=log, stderr=subprocess.STDOUT, cwd=support.ROOT,
                             env=dict(os.environ))
+    log.close()  # the child holds its own descriptor
     try:
         support.wait_http(hub.url + "/healthz", proc=proc)
         report = client.round()

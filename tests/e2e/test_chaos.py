@@ -50,6 +50,7 @@ class Worker:
             [sys.executable, "-m", "tests.e2e.chaos_node", str(self.data_dir), self.url, str(self.timeout)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=support.ROOT, text=True, bufsize=1,
         )
+        log.close()  # the child holds its own descriptor
         self.lines = queue.Queue()
         threading.Thread(target=self._read, args=(self.proc, self.lines), daemon=True).start()
         assert self.expect(("ready",), 30) == "ready", f"{self.name} did not start"

@@ -44,6 +44,7 @@ def test_gunicorn_workers_on_postgres_with_one_scheduler(tmp_path: Path, pg_url:
     cmd = [*support.DAIBAN, "hub", "--dir", str(hub.data_dir), "scheduler"]
     sched_log = open(tmp_path / "scheduler.log", "ab")
     sched = subprocess.Popen(cmd, stdout=sched_log, stderr=subprocess.STDOUT, env=env, cwd=support.ROOT)
+    sched_log.close()  # the child holds its own descriptor
     try:
         _poll(lambda: _rows(pg_url, "SELECT count(*) FROM jobrun WHERE job = 'heartbeat'")[0][0] >= 1)
         second = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=support.ROOT, timeout=60)
@@ -71,7 +72,7 @@ def test_gunicorn_workers_on_postgres_with_one_scheduler(tmp_path: Path, pg_url:
         text = requests.get(hub.url + "/metrics", timeout=10).text
         syncs = [line for line in text.splitlines() if line.startswith('daiban_sync_requests_total{status="200"}')]
         assert syncs and float(syncs[0].split()[-1]) >= 4  # hello + batch + poll per node, at least
-        assert 'daiban_node_last_sync_timestamp_seconds{village="桃源村",status="active"}' in text
+        assert 'daiban_node_last_sync_timestamp_seconds{status="active",village="桃源村"}' in text
         assert "daiban_open_cases{window=" in text
         assert 'daiban_ingest_latency_seconds_bucket{le="+Inf"}' in text
         assert 'daiban_job_last_success_timestamp_seconds{job="heartbeat"}' in text

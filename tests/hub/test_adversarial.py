@@ -18,12 +18,13 @@ import pytest
 
 from hub import cases
 from hub.enrolment import issue_code, revoke
-from hub.models import Batch, Case, ForkAlert, HubEvent, Node, NodeEvent
+from hub.models import Case, ForkAlert, HubEvent, Node, NodeEvent
 from shared import protocol
 from shared.receipt_codes import new_code
 from tests.factories import capture
-from tests.faultlink import InProcessLink
+from tests.apptransport import AppTransport as InProcessLink
 from tests.nodesim import NodeSim
+from tests.snapshots import hub_sync_state as snapshot
 
 
 @pytest.fixture
@@ -47,13 +48,6 @@ def captured(sim: NodeSim, item: str = "JF-01", prefix: str | None = None) -> tu
 # Refusals decided before any query (parsing, sizes, content type) run on SQLite only; PostgreSQL
 # runs every test whose outcome depends on the database (locks, constraints, transactions).
 sqlite_only = pytest.mark.parametrize("hub_db_url", ["sqlite"], indirect=True)
-
-
-def snapshot() -> tuple:
-    """Everything a refused message must leave untouched."""
-    nodes = [(n.node_id, n.last_seq, n.last_hash, n.out_seq, n.status) for n in Node.select().order_by(Node.node_id)]
-    return (nodes, Batch.select().count(), NodeEvent.select().count(), Case.select().count(),
-            HubEvent.select().count(), sorted((c.receipt_code, c.state) for c in Case.select()))
 
 
 def refused(status: int, resp: dict[str, Any], code: str) -> None:

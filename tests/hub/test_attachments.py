@@ -76,3 +76,53 @@ def test_replacement_without_box_key_drops_the_old_one(hub_client) -> None:  # t
     revoke("桃源村")
     assert enrol(None) == 200
     assert NodeBoxKey.select().count() == 0
+
+
+def _chunk(client, sim: NodeSim, sha: str, offset: int, data: bytes = b"") -> tuple[int, dict]:  # type: ignore[no-untyped-def]
+    import json
+
+    from shared.chunks import ATTACHMENT_PATH, chunk_body
+
+    resp = client.post(ATTACHMENT_PATH, data=protocol.seal(sim.key, chunk_body(sim.node_id, sha, offset, data)),
+                       content_type="application/json")
+    body = json.loads(resp.data)["body"]
+    assert protocol.verify_body(sim.hub_pub, body, json.loads(resp.data)["sig"])
+    return resp.status_code, body
+
+
+def test_announcing_another_villages_hash_completes_nothing_without_the_bytes(hub_client, sim: NodeSim) -> None:  # type: ignore[no-untyped-def]
+    """A hash is a name, not a proof: each village's case is complete only once that village sent the bytes."""
+    import hashlib
+
+    data = "身份证正反面".encode() * 5000
+    sha = hashlib.sha256(data).hexdigest()
+    other = NodeSim(hub_client, issue_code("杏花村"))
+    for node in (sim, other):
+        cap = captured(node)
+        node.send(node.events(cap, announced(cap[1], sha256=sha, size=len(data))))
+    status, body = _chunk(hub_client, sim, sha, 0, data)
+    assert status == 200
+    assert body["complete"]
+    assert body["offset"] == len(data)
+
+    def received() -> dict[str, bool]:
+        return {a.case.node_id: a.received for a in Attachment.select()}
+
+    assert received() == {sim.node_id: True, other.node_id: False}
+    # The other village knows the hash (it may have seen it anywhere) but never sends a byte.
+    for _ in range(3):
+        status, body = _chunk(hub_client, other, sha, 0)
+        assert status == 200
+        assert not body["complete"]
+        assert body["offset"] == 0
+    status, body = _chunk(hub_client, other, sha, len(data))
+    assert not body["complete"]
+    assert body["offset"] == 0
+    assert received() == {sim.node_id: True, other.node_id: False}
+    # Sending the bytes proves it holds them: then its case is complete too.
+    status, body = _chunk(hub_client, other, sha, 0, data)
+    assert status == 200
+    assert body["complete"]
+    assert received() == {sim.node_id: True, other.node_id: True}
+    status, body = _chunk(hub_client, sim, sha, 0)
+    assert body["complete"], "the first village's own upload still counts"

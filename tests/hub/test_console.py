@@ -159,11 +159,12 @@ def test_staff_not_on_the_window_cannot_act_or_view(hub_app, sim, wang) -> None:
     code = new_case(sim, "JF-01")
     forester = Desk(hub_app, "lin", "林业员", windows=["W14"])
     before = snapshot()
+    # Another window's case answers exactly like a code that does not exist (tests/hub/test_case_visibility.py).
     resp = forester.act(code, "accept")
-    assert resp.status_code == 403
-    assert "您不负责国土与城建窗口" in resp.get_data(as_text=True)
+    assert resp.status_code == 404
+    assert "没有这个受理编号" in resp.get_data(as_text=True)
     view = forester.get(f"/console/case/{code}")
-    assert view.status_code == 403 and "无权查看" in view.get_data(as_text=True)
+    assert view.status_code == 404 and "没有这个受理编号" in view.get_data(as_text=True)
     assert snapshot() == before
 
 

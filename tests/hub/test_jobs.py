@@ -57,6 +57,7 @@ def test_sweep_command_and_scheduler_process(tmp_path: Path) -> None:
     log = open(hub.data_dir / "scheduler.log", "wb")
     proc = subprocess.Popen([*support.DAIBAN, "hub", "--dir", str(hub.data_dir), "scheduler", "--sweep-minutes", "1"],
                             stdout=log, stderr=subprocess.STDOUT, cwd=support.ROOT)
+    log.close()  # the child holds its own descriptor
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

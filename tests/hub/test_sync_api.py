@@ -8,11 +8,12 @@ import zlib
 import pytest
 
 from hub.enrolment import issue_code, revoke
-from hub.models import Batch, Case, ForkAlert, HubEvent, Node, NodeEvent
+from hub.models import Case, ForkAlert, Node
 from shared import encoding, protocol, signing
 from shared.receipt_codes import new_code
 from tests.factories import capture
 from tests.nodesim import NodeSim
+from tests.snapshots import hub_sync_state as snapshot
 
 
 @pytest.fixture
@@ -25,13 +26,6 @@ def captured(sim: NodeSim, item: str = "JF-01", **kw):  # type: ignore[no-untype
     data["receipt_code"] = new_code(sim.prefix)
     data["catalogue_version"] = 1
     return ("request.captured", protocol.new_id(), data)
-
-
-def snapshot() -> tuple:
-    """Everything a refused message must leave untouched."""
-    nodes = [(n.node_id, n.last_seq, n.last_hash, n.out_seq, n.status) for n in Node.select().order_by(Node.node_id)]
-    return (nodes, Batch.select().count(), NodeEvent.select().count(), Case.select().count(),
-            HubEvent.select().count())
 
 
 def test_batch_ingested_routed_and_answered(sim: NodeSim) -> None:

@@ -20,7 +20,8 @@ from shared import protocol
 from shared.chunks import ATTACHMENT_PATH, CHUNK_BYTES, chunk_body
 from tests.factories import capture
 from tests.images import photo
-from tests.linked import ClientTransport, DroppingTransport, Linked, link
+from tests.apptransport import AppTransport, drop_all_after
+from tests.linked import Linked, link
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def add_scan(linked: Linked) -> Attachment:
         return add_attachment(code, "宅基地现场.jpg", photo(1600, 1067, grain=(400, 267)), "李文书", "SITE")
 
 
-def chunk_offsets(transport: ClientTransport) -> list[tuple[int, int]]:
+def chunk_offsets(transport: AppTransport) -> list[tuple[int, int]]:
     """(offset, length) of every attachment message the transport carried."""
     out = []
     for path, raw in transport.sent:
@@ -53,7 +54,7 @@ def test_dropped_upload_resumes_from_hub_offset(linked: Linked) -> None:
     size = att.size
     assert size > 6 * CHUNK_BYTES
     # The query and two chunks are answered; the third chunk reaches the hub but its answer is lost.
-    dropping = DroppingTransport(linked.hub_app.test_client(), ATTACHMENT_PATH, drop_after=3)
+    dropping = AppTransport(linked.hub_app.test_client(), fault=drop_all_after(ATTACHMENT_PATH, 3))
     with pytest.raises(TransportError):
         linked.client(dropping).round()
     row = hub_row(att.sha256)
@@ -63,7 +64,7 @@ def test_dropped_upload_resumes_from_hub_offset(linked: Linked) -> None:
     with database.connection_context():
         assert Attachment.get_by_id(att.id).uploaded_at is None
 
-    fresh = ClientTransport(linked.hub_app.test_client())
+    fresh = AppTransport(linked.hub_app.test_client())
     report = linked.client(fresh).round()
     sent = chunk_offsets(fresh)
     # It asked first, then went on from the 3 chunks the hub held: nothing was sent twice.
@@ -77,7 +78,7 @@ def test_dropped_upload_resumes_from_hub_offset(linked: Linked) -> None:
     with database.connection_context():
         assert Attachment.get_by_id(att.id).uploaded_at is not None
     # A later round has nothing left to send.
-    again = ClientTransport(linked.hub_app.test_client())
+    again = AppTransport(linked.hub_app.test_client())
     linked.client(again).round()
     assert chunk_offsets(again) == []
 
@@ -92,7 +93,7 @@ def test_wrong_hash_is_refused_and_discarded_then_resent(linked: Linked) -> None
     att = add_scan(linked)
     # Sync the events only: the attachment query is delivered, its answer lost.
     with pytest.raises(TransportError):
-        linked.client(DroppingTransport(linked.hub_app.test_client(), ATTACHMENT_PATH, drop_after=0)).round()
+        linked.client(AppTransport(linked.hub_app.test_client(), fault=drop_all_after(ATTACHMENT_PATH, 0))).round()
     with database.connection_context():
         from node import meta
 
@@ -111,7 +112,7 @@ def test_wrong_hash_is_refused_and_discarded_then_resent(linked: Linked) -> None
     assert not stored_path(hub_dir, att.sha256).exists()
     assert hub_row(att.sha256).received is False
     # The honest bytes go up from zero and are accepted.
-    report = linked.client(ClientTransport(linked.hub_app.test_client())).round()
+    report = linked.client(AppTransport(linked.hub_app.test_client())).round()
     assert report.attachments == 1 and hub_row(att.sha256).received is True
 
 
@@ -135,7 +136,7 @@ def test_many_drops_never_send_a_byte_twice(linked: Linked) -> None:
     total = 0
     for _ in range(20):
         # Each round: the query and one chunk are answered, the next chunk arrives but its answer is lost.
-        dropping = DroppingTransport(linked.hub_app.test_client(), ATTACHMENT_PATH, drop_after=2)
+        dropping = AppTransport(linked.hub_app.test_client(), fault=drop_all_after(ATTACHMENT_PATH, 2))
         try:
             linked.client(dropping).round()
             total += sum(n for _, n in chunk_offsets(dropping))

@@ -24,7 +24,7 @@ from tests.factories import capture
 @pytest.fixture
 def linked(hub_app, node_app):  # type: ignore[no-untyped-def]
     """An enrolled node and its sync client, wired to the hub app through AppTransport."""
-    transport = AppTransport(hub_app.test_client())
+    transport = AppTransport(hub_app.test_client(), compress=False)  # bodies as large as built, so 413 tests bite
     key = node_app.extensions["daiban_node_key"]
     with node_db.connection_context():
         enroll(transport, key, issue_code("桃源村"), "http://hub.test")

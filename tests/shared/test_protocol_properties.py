@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from shared import protocol
 from tests.factories import capture
-from tests.faultlink import InProcessLink
+from tests.apptransport import AppTransport as InProcessLink
 
 # DAIBAN_PROPERTY_EXAMPLES raises the count for a long local hunt.
 SETTINGS = settings(max_examples=int(os.environ.get("DAIBAN_PROPERTY_EXAMPLES", "30")), deadline=None, suppress_health_check=list(HealthCheck))

@@ -1,0 +1,68 @@
+"""Node authentication at the trust boundary: parse, find the node, check its status, verify — once.
+
+Sync messages, attachment chunks and USB bundles all come through here, so a node is
+trusted by the same rule whatever carried its bytes.  The body is validated against its
+declaration (shared/messages.py) before the database is asked anything; the signature
+covers canonical(body) exactly as it arrived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from shared import encoding, messages, protocol, signing
+
+from .models import Node
+
+M = TypeVar("M")
+
+
+@dataclass(frozen=True)
+class Authenticated(Generic[M]):
+    """A message whose sender is an active node and whose signature verified."""
+
+    node: Node
+    body: dict[str, Any]  # as it arrived: what is stored and hashed
+    message: M  # the same body as its declared structure
+    request_hash: str
+    version: int
+
+
+def trusted_node(node_id: str, verify: Callable[[Node], bool]) -> Node:
+    """The active node with this id whose key `verify` accepts; unknown_node, revoked or bad_signature otherwise."""
+    node = Node.get_or_none(Node.node_id == node_id)
+    if node is None:
+        raise protocol.error("unknown_node")
+    if node.status != "active":
+        raise protocol.error("revoked")
+    if not verify(node):
+        raise protocol.error("bad_signature")
+    return node
+
+
+def authenticate(raw: bytes, decode: Callable[[dict[str, Any]], M]) -> Authenticated[M]:
+    """Parse signed envelope bytes from a node and verify them; ProtocolError (nothing touched) if not."""
+    body, sig = protocol.parse_envelope(raw)
+    protocol.check_version(body)
+    message = protocol.declared(body, decode)
+    # Canonical bytes once: they name the message and are what the signature covers.
+    signed = encoding.canonical_message(body)
+    node = trusted_node(body["node_id"], lambda n: signing.verify(n.pubkey, signed, sig))
+    return Authenticated(node, body, message, encoding.digest(signed), protocol.answer_version(body))
+
+
+def describe(raw: bytes) -> tuple[str, str, int]:
+    """Best-effort (node_id, request_hash, version) of a message that was refused, for the signed refusal."""
+    try:
+        body, _ = protocol.parse_envelope(raw)
+    except protocol.ProtocolError:
+        return "", encoding.digest(raw), protocol.PROTOCOL_VERSION
+    node_id = body.get("node_id")
+    try:
+        request_hash = protocol.body_hash(body)
+    except (UnicodeEncodeError, ValueError):
+        request_hash = encoding.digest(raw)
+    return (node_id[:messages.ID_MAX] if isinstance(node_id, str) else "", request_hash,
+            protocol.answer_version(body))

@@ -1,0 +1,111 @@
+"""Rate limits on the hub, all through Flask-Limiter: logins, enrolment and the public status page.
+
+- Login: failed attempts per client address across all accounts (password spraying), on top
+  of the per-account lockout in hub.staff. ``LOGIN_LIMIT``, default ``20 per 15 minutes``.
+- Enrolment (``POST /api/v1/enroll``): failed attempts per address (code guessing);
+  ``ENROLL_LIMIT``, default ``10 per hour``; answered with the API's signed ``rate_limited`` error.
+- Status page: lookups per address (``STATUS_LOOKUP_LIMIT`` per ``STATUS_LOOKUP_PERIOD_S``), and
+  misses per receipt code (``STATUS_CODE_LIMIT``, default ``10 per hour;30 per day``): the
+  rule is shared.lookup_limits, which the node's status page uses too.
+
+Counts live in the limiter's storage (``RATELIMIT_STORAGE_URI``, default ``memory://``), never
+in the database, so a lookup writes nothing durable. In memory each worker process counts on
+its own: with N gunicorn workers an address gets up to N times the allowance; point
+``RATELIMIT_STORAGE_URI`` at a shared store (e.g. ``redis://``) for an exact limit.
+Behind a reverse proxy, run the hub with werkzeug's ProxyFix so the address is the client's.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Flask, Response, current_app, render_template
+from flask_limiter import Limiter, RequestLimit
+from flask_limiter.util import get_remote_address
+from limits import RateLimitItem
+
+from shared import lookup_limits, protocol
+
+DEFAULT_LOGIN_LIMIT = "20 per 15 minutes"
+DEFAULT_ENROLL_LIMIT = "10 per hour"
+ENROLL_PREFIX = "/api/v1/enroll"
+DEFAULT_STATUS_LOOKUP_LIMIT = 10
+DEFAULT_STATUS_PERIOD_S = 600
+
+
+def limiter() -> Limiter:
+    """This app's limiter."""
+    limiter: Limiter = current_app.extensions["daiban_limiter"]
+    return limiter
+
+
+def retry_after(reset_at: float) -> int:
+    """Whole seconds until a window resets (at least 1)."""
+    return max(1, int(reset_at - time.time()) + 1)
+
+
+def _failed(resp: Response) -> bool:
+    return resp.status_code >= 400
+
+
+def _login_breached(hit: RequestLimit) -> Response:
+    wait = retry_after(hit.reset_at)
+    resp = Response(render_template("login.html", error=f"登录尝试过于频繁，请 {(wait + 59) // 60} 分钟后再试"),
+                    status=429, mimetype="text/html")
+    resp.headers["Retry-After"] = str(wait)
+    return resp
+
+
+def _enroll_breached(hit: RequestLimit) -> Response:
+    from .api import _refusal  # the API's one signed error format
+
+    wait = retry_after(hit.reset_at)
+    resp = _refusal(protocol.error("rate_limited", retry_after=wait))
+    resp.headers["Retry-After"] = str(wait)
+    return resp
+
+
+def _limit_view(app: Flask, endpoint: str, limit: Any) -> None:
+    # The views live in blueprints that know nothing of limits; they are wrapped here, once.
+    app.view_functions[endpoint] = limit(app.view_functions[endpoint])
+
+
+def init_app(app: Flask) -> None:
+    """One limiter per app, and the limits on the login and enrolment views."""
+    ext = Limiter(get_remote_address, storage_uri=app.config.get("RATELIMIT_STORAGE_URI") or "memory://",
+                  strategy=app.config.get("RATELIMIT_STRATEGY") or "moving-window")
+    ext.init_app(app)
+    app.extensions["daiban_limiter"] = ext
+    login = ext.limit(lambda: str(current_app.config.get("LOGIN_LIMIT") or DEFAULT_LOGIN_LIMIT),
+                      methods=["POST"], deduct_when=_failed, on_breach=_login_breached)
+    _limit_view(app, "auth.login", login)
+    # Every enrolment step (today one endpoint) shares one allowance per address.
+    enroll = ext.shared_limit(lambda: str(current_app.config.get("ENROLL_LIMIT") or DEFAULT_ENROLL_LIMIT),
+                              scope="enroll", deduct_when=_failed, on_breach=_enroll_breached)
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(ENROLL_PREFIX):
+            _limit_view(app, rule.endpoint, enroll)
+
+
+def _address_limit() -> RateLimitItem:
+    cfg = current_app.config
+    return lookup_limits.per_address(int(cfg.get("STATUS_LOOKUP_LIMIT", DEFAULT_STATUS_LOOKUP_LIMIT)),
+                                     int(cfg.get("STATUS_LOOKUP_PERIOD_S", DEFAULT_STATUS_PERIOD_S)))
+
+
+def status_period_minutes() -> int:
+    """The per-address window, in minutes, for the message."""
+    return max(1, int(current_app.config.get("STATUS_LOOKUP_PERIOD_S", DEFAULT_STATUS_PERIOD_S)) // 60)
+
+
+def allow_status_lookup(client: str, code: str) -> bool:
+    """Count one lookup from an address; False when the address or the code has used up its allowance."""
+    return lookup_limits.allow_lookup(limiter().limiter, _address_limit(),
+                                      lookup_limits.per_code(current_app.config.get("STATUS_CODE_LIMIT")), client, code)
+
+
+def status_miss(code: str) -> None:
+    """Count one failed lookup against a receipt code (wrong phone tail or unknown code)."""
+    lookup_limits.count_miss(limiter().limiter, lookup_limits.per_code(current_app.config.get("STATUS_CODE_LIMIT")),
+                             code)

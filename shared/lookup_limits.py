@@ -1,0 +1,40 @@
+"""The status-page rule both apps use: lookups per address, and failed lookups per receipt code.
+
+A villager's phone tail is four digits. Limiting by address alone lets someone with many
+addresses guess one code's tail, and punishes villagers who share one carrier NAT. So misses
+are also counted per code (from any address): a code whose tail is being guessed stops
+answering for a while, while the right tail typed again and again costs that code nothing.
+Counts live in a `limits` strategy (memory or the configured limiter storage), never in a
+database, so a lookup writes nothing durable.
+"""
+
+from __future__ import annotations
+
+from limits import RateLimitItem, parse_many
+from limits.strategies import RateLimiter
+
+DEFAULT_CODE_LIMIT = "10 per hour;30 per day"
+
+
+def per_address(count: int, seconds: float) -> RateLimitItem:
+    """`count` lookups per `seconds` for one address."""
+    return parse_many(f"{int(count)} per {max(1, int(seconds))} seconds")[0]
+
+
+def per_code(text: str | None) -> list[RateLimitItem]:
+    """The per-code miss limits from a Flask-Limiter style string (e.g. "10 per hour;30 per day")."""
+    return parse_many(text or DEFAULT_CODE_LIMIT)
+
+
+def allow_lookup(strategy: RateLimiter, address: RateLimitItem, code_limits: list[RateLimitItem],
+                 client: str, code: str) -> bool:
+    """Count one lookup from `client`; False when the address or the code has used up its allowance."""
+    if not all(strategy.test(item, "status-code", code) for item in code_limits):
+        return False
+    return strategy.hit(address, "status-address", client)
+
+
+def count_miss(strategy: RateLimiter, code_limits: list[RateLimitItem], code: str) -> None:
+    """Count one failed lookup (wrong tail or unknown code) against a receipt code."""
+    for item in code_limits:
+        strategy.hit(item, "status-code", code)

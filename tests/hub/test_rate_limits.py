@@ -1,0 +1,94 @@
+"""Flask-Limiter on the hub: password spraying per address, enrolment guessing, and status lookups per code."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hub.enrolment import issue_code
+from hub.models import ALL_MODELS, Case
+from hub.staff import create_user
+from shared import encoding, protocol, signing
+from shared.receipt_codes import new_code
+from tests.hub.console_support import PASSWORD, csrf_of, new_case
+from tests.nodesim import NodeSim
+
+
+def _login(client: Any, username: str, password: str, addr: str = "10.0.0.1") -> Any:
+    env = {"REMOTE_ADDR": addr}
+    token = csrf_of(client.get("/login", environ_base=env).get_data(as_text=True))
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token},
+                       environ_base=env)
+
+
+def _rows() -> dict[str, int]:
+    return {m.__name__: m.select().count() for m in ALL_MODELS}
+
+
+def test_password_spraying_across_accounts_is_limited_per_address(hub_app) -> None:  # type: ignore[no-untyped-def]
+    hub_app.config.update(LOGIN_LIMIT="6 per 15 minutes")
+    create_user("wang", "王芳", PASSWORD, "staff", ["W05"])
+    client = hub_app.test_client()
+    # One wrong guess each at many accounts: no account reaches its own lockout.
+    for n in range(6):
+        assert _login(client, f"user{n}", "Spring2026!").status_code == 401
+    resp = _login(client, "wang", PASSWORD)
+    assert resp.status_code == 429 and "登录尝试过于频繁" in resp.get_data(as_text=True)
+    assert int(resp.headers["Retry-After"]) > 0
+    # Another address is unaffected, and successful logins do not use the allowance up.
+    for _ in range(8):
+        assert _login(hub_app.test_client(), "wang", PASSWORD, addr="10.0.0.2").status_code == 302
+
+
+def test_enrolment_guessing_gets_the_signed_rate_limited_error(hub_app) -> None:  # type: ignore[no-untyped-def]
+    hub_app.config.update(ENROLL_LIMIT="3 per hour")
+    client = hub_app.test_client()
+
+    def enroll(code: str) -> Any:
+        return client.post("/api/v1/enroll", data=encoding.canonical(
+            {"v": 1, "code": code, "pubkey": signing.public_b64(signing.generate_key())}),
+            content_type="application/json")
+
+    for guess in ("AAAAA-AAAAA", "AAAAA-AAAAB", "AAAAA-AAAAC"):
+        assert json.loads(enroll(guess).data)["body"]["error"]["code"] == "bad_code"
+    good = issue_code("李家村")
+    resp = enroll(good)
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0
+    env = json.loads(resp.data)
+    assert env["body"]["error"]["code"] == "rate_limited" and env["body"]["error"]["retry_after"] > 0
+    hub_pub = signing.public_b64(hub_app.extensions["daiban_hub_key"])
+    assert protocol.verify_body(hub_pub, env["body"], env["sig"]), "the refusal is signed like every API answer"
+    other = hub_app.test_client().post("/api/v1/enroll", data=encoding.canonical(
+        {"v": 1, "code": good, "pubkey": signing.public_b64(signing.generate_key())}),
+        content_type="application/json", environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert other.status_code == 200, "another address enrols with the same, still unused, code"
+
+
+def test_one_codes_tail_cannot_be_guessed_from_many_addresses(hub_app) -> None:  # type: ignore[no-untyped-def]
+    hub_app.config.update(STATUS_CODE_LIMIT="5 per hour", STATUS_LOOKUP_LIMIT=100)
+    sim = NodeSim(hub_app.test_client(), issue_code("桃源村"))
+    code, other = new_case(sim, "JF-01"), new_case(sim, "DB-01")
+    tail = Case.get(Case.receipt_code == code).phone[-4:]
+    other_tail = Case.get(Case.receipt_code == other).phone[-4:]
+    wrong = [t for t in ("0000", "1111", "2222", "3333", "4444", "5555") if t != tail][:5]
+    client = hub_app.test_client()
+
+    def look(c: str, t: str, addr: str) -> Any:
+        return client.get("/status", query_string={"code": c, "tail": t}, environ_base={"REMOTE_ADDR": addr})
+
+    before = _rows()
+    for n, t in enumerate(wrong):
+        assert look(code, t, f"10.1.0.{n}").status_code == 200
+    resp = look(code, tail, "10.2.0.1")
+    assert resp.status_code == 429 and "张*" not in resp.get_data(as_text=True)
+    assert int(resp.headers["Retry-After"]) > 0
+    # An unknown code is limited the same way, so the 429 says nothing about existence.
+    unknown = new_code(sim.prefix)
+    for n, t in enumerate(wrong):
+        look(unknown, t, f"10.3.0.{n}")
+    assert look(unknown, tail, "10.4.0.1").status_code == 429
+    # Other codes, and the right tail typed again and again, are not held up.
+    for _ in range(8):
+        assert "张*" in look(other, other_tail, "10.5.0.1").get_data(as_text=True)
+    # Nothing about lookups is written to the database.
+    assert _rows() == before
