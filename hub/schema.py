@@ -16,7 +16,8 @@ from shared.catalogue import DEFAULT_CATALOGUE
 
 from .clock import now
 from .db import BaseModel, database, is_postgres
-from .models import ALL_MODELS, Assignment, Case, CatalogueVersion, Contact, Extension, JobRun, Node, Setting, SyncStat
+from .models import (ALL_MODELS, Assignment, Case, CatalogueVersion, Contact, EnrolmentSecret, Extension, HelloNonce,
+                     JobRun, Node, Setting, SyncStat)
 
 # Any constant: PostgreSQL advisory lock that serialises concurrent `migrate` runs.
 MIGRATION_LOCK_ID = 0x0DA1BA
@@ -51,7 +52,12 @@ def _step_3(migrator: SchemaMigrator) -> None:
 
 
 def _step_4(migrator: SchemaMigrator) -> None:
-    """Schema 4: the centre's promises: clock start (受理), 补正 count and date, extensions, first contacts."""
+    """Schema 4: SPAKE2 enrolment secrets and the nonces of recent hellos (replay refusal)."""
+    database.create_tables([EnrolmentSecret, HelloNonce], safe=True)
+
+
+def _step_5(migrator: SchemaMigrator) -> None:
+    """Schema 5: the centre's promises: clock start (受理), 补正 count and date, extensions, first contacts."""
     database.create_tables([Extension, Contact], safe=True)
     for name in ("clock_start", "accepted_on", "materials_asks", "materials_asked_on"):
         if not _has_column(Case, name):
@@ -59,7 +65,7 @@ def _step_4(migrator: SchemaMigrator) -> None:
 
 
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
-MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4}
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4, 5: _step_5}
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 
 
