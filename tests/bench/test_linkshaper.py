@@ -37,12 +37,12 @@ def echo() -> Iterator[int]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server.server_address[1]
     server.shutdown()
+    server.server_close()
 
 
 def test_bytes_pass_intact_and_are_counted_with_headers(echo: int) -> None:
     payload = random.Random(1).randbytes(50_000)
-    with LinkShaper(("127.0.0.1", echo)) as link:
-        session = requests.Session()
+    with LinkShaper(("127.0.0.1", echo)) as link, requests.Session() as session:
         for _ in range(2):
             assert session.post(link.url + "/", data=payload, timeout=10).content == payload
         counters = link.counters
