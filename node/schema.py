@@ -20,10 +20,11 @@ from typing import Callable
 
 import peewee
 from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as migrate_ops
 
 from .clock import now
 from .db import BaseModel, database
-from .models import ALL_MODELS, Meta
+from .models import ALL_MODELS, Meta, Request
 
 
 class SchemaMigration(BaseModel):
@@ -45,8 +46,14 @@ def _step_2(migrator: SchemaMigrator) -> None:
     """Schema 2: the version table itself (created by migrate() before any step runs)."""
 
 
+def _step_3(migrator: SchemaMigrator) -> None:
+    """Schema 3: an index on the applicant's phone, so the clerk's search by phone number stays fast."""
+    if not any(ix.columns == ["phone"] for ix in database.get_indexes(Request._meta.table_name)):
+        migrate_ops(migrator.add_index(Request._meta.table_name, ("phone",), False))
+
+
 # Each step moves the schema from version n-1 to n and must be safe to re-run.
-MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2}
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3}
 
 
 def schema_version() -> int:
