@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from shared import encoding, messages, protocol
+from shared import encoding, protocol
 
 from . import enrolment, keys
 from .ingest import handle_sync
@@ -80,23 +80,15 @@ def attachment_chunk() -> Response:
 
 @bp.post("/api/v1/enroll")
 def enroll() -> Response:
-    """Register a node's key with a one-time code; answer signed and bound to the code."""
+    """One round of enrolment v2 (SPAKE2 on the one-time code); the answer is signed."""
     try:
-        raw = _read_body()
-        parsed = encoding.parse(raw)
-        if not isinstance(parsed, dict):
-            raise protocol.error("bad_body", detail="an enrolment message is an object")
-        protocol.check_version(parsed)
-        msg = protocol.declared(parsed, messages.decode_enrol)
-        body = enrolment.enroll(msg.code, msg.pubkey, msg.app_version, _hub_key(), box_pubkey=msg.box_pubkey,
-                                hub_box_key=current_app.extensions.get("daiban_hub_box_key"))
+        body = enrolment.handle(encoding.parse(_read_body()), _hub_key(),
+                                current_app.extensions.get("daiban_hub_box_key"))
     except encoding.EncodingError as exc:
         return _refusal(protocol.error("bad_body", detail=str(exc)))
     except protocol.ProtocolError as exc:
         return _refusal(exc)
-    env = encoding.parse(protocol.seal(_hub_key(), body))
-    env["mac"] = protocol.enrolment_mac(msg.code.replace("-", "").replace(" ", "").upper(), body)
-    return _signed(200, encoding.canonical(env))
+    return _signed(200, protocol.seal(_hub_key(), body))
 
 
 @bp.get("/api/v1/openapi.json")

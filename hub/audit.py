@@ -45,6 +45,7 @@ ACTION_LABELS = {
     "node.enrolled": "代办点注册",
     "node.revoked": "停用代办点",
     "node.code_refused": "被拒绝的注册码签发",
+    "node.enrol_failed": "注册码校验失败（输错或被冒充）",
     "node.fork_resolved": "分叉告警已处理",
     "catalogue.edit": "修改事项目录",
     "catalogue.refused": "被拒绝的目录修改",

@@ -18,7 +18,7 @@ from shared.receipt_codes import is_valid as receipt_code_valid
 from shared.receipt_codes import normalise as normalise_receipt
 from shared.validation import validate_capture
 
-from . import audit, cases, deadlines, keys, routing
+from . import audit, cases, deadlines, freshness, keys, routing
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
 from .db import database, is_postgres
@@ -28,8 +28,11 @@ from .nodeauth import Authenticated, authenticate, describe
 M = TypeVar("M")
 
 
-def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey) -> tuple[int, bytes]:
-    """Process one sync message (batch, poll or hello); returns (HTTP status, signed response bytes)."""
+def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey, *, fresh_hello: bool = True) -> tuple[int, bytes]:
+    """Process one sync message (batch, poll or hello); returns (HTTP status, signed response bytes).
+
+    `fresh_hello=False` only for USB bundles: sealed to the hub's box key, imported once by id, days old.
+    """
     auth: Authenticated[messages.Batch | messages.Poll | messages.Hello] | None = None
     try:
         auth = authenticate(raw, messages.decode_sync)
@@ -40,6 +43,8 @@ def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey) -> tuple[int, bytes]:
             ack = ingest_batch(node, body, request_hash)
             out = answer(node_id, body, request_hash, ack=ack)
         else:
+            if isinstance(auth.message, messages.Hello) and fresh_hello:
+                freshness.check_hello(node, body)
             record_contact(node, body)
             out = answer(node_id, body, request_hash, ack=None, hello=isinstance(auth.message, messages.Hello))
         return 200, protocol.seal(hub_key, keys.decorate(out, version))

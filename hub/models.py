@@ -290,3 +290,34 @@ class AuditEntry(BaseModel):
 
 
 ALL_MODELS.extend([CaseAlert, AuditEntry])
+
+
+class EnrolmentSecret(BaseModel):
+    """The SPAKE2 side of an enrolment code (enrolment v2): its public id, its secret until used, attempts.
+
+    A table of its own rather than columns on EnrolmentCode, so it needs no migration step: older
+    codes have no row here and cannot be used by a version-2 node (they expire within days anyway).
+    """
+
+    code = peewee.ForeignKeyField(EnrolmentCode, backref="secrets", unique=True, on_delete="CASCADE",
+                                  column_name="enrolment_code")
+    code_id = peewee.CharField(max_length=8, index=True)
+    # SPAKE2 needs the code itself; it is wiped when the code is used or burned.
+    secret = peewee.CharField(max_length=16, null=True)
+    attempts = peewee.IntegerField(default=0)
+    # The exchange in progress: {pubkey, box_pubkey, app_version, confirm_hash}.
+    pending = JSONField(null=True)
+
+
+class HelloNonce(BaseModel):
+    """Nonces of signed hellos seen within the freshness window, so a captured hello cannot be replayed."""
+
+    node_id = peewee.CharField(max_length=40)
+    nonce = peewee.CharField(max_length=64)
+    seen_at = peewee.DateTimeField(index=True)
+
+    class Meta:
+        indexes = ((("node_id", "nonce"), True),)
+
+
+ALL_MODELS.extend([EnrolmentSecret, HelloNonce])

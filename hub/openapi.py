@@ -75,7 +75,7 @@ def _components() -> tuple[dict[str, Any], dict[str, Any]]:
     schemas, components = messages.schema_components(list(declared.values()), REF)
     codes = sorted(set(protocol.ERRORS) | set(ATTACHMENT_ERRORS))
     components["ErrorBody"]["properties"]["code"]["enum"] = codes
-    for name in ("Batch", "Poll", "Hello", "AttachmentChunk", "Enrol"):
+    for name in ("Batch", "Poll", "Hello", "AttachmentChunk", "EnrolStart", "EnrolConfirm"):
         # What a node may send: the versions this hub speaks (protocol.check_version refuses others).
         components[name]["properties"]["v"]["enum"] = sorted(protocol.SUPPORTED_VERSIONS)
     components = _openapi30(components)
@@ -129,7 +129,8 @@ def spec() -> dict[str, Any]:
             },
             "/api/v1/enroll": {
                 "post": {
-                    "summary": "Register a node key with a one-time enrolment code",
+                    "summary": "Enrolment v2: two rounds of SPAKE2 on the one-time code (which is never sent); "
+                               "see docs/protocol.md",
                     "requestBody": {"required": True, "content": _content(bodies["enrol"])},
                     # 429: too many failed enrolments from one address (hub/ratelimit.py), with Retry-After.
                     "responses": _answers(bodies["enrol_answer"], bodies["sync_answer"], 200, 400, 403, 413, 415, 429),

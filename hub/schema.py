@@ -16,7 +16,8 @@ from shared.catalogue import DEFAULT_CATALOGUE
 
 from .clock import now
 from .db import BaseModel, database, is_postgres
-from .models import ALL_MODELS, Assignment, Case, CatalogueVersion, JobRun, Node, Setting, SyncStat
+from .models import (ALL_MODELS, Assignment, Case, CatalogueVersion, EnrolmentSecret, HelloNonce, JobRun, Node,
+                     Setting, SyncStat)
 
 # Any constant: PostgreSQL advisory lock that serialises concurrent `migrate` runs.
 MIGRATION_LOCK_ID = 0x0DA1BA
@@ -50,8 +51,13 @@ def _step_3(migrator: SchemaMigrator) -> None:
         model._schema.create_indexes(safe=True)
 
 
+def _step_4(migrator: SchemaMigrator) -> None:
+    """Schema 4: SPAKE2 enrolment secrets and the nonces of recent hellos (replay refusal)."""
+    database.create_tables([EnrolmentSecret, HelloNonce], safe=True)
+
+
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
-MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3}
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4}
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 
 

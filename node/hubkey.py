@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared import protocol, signing
@@ -30,3 +31,28 @@ def verify_hub(body: dict[str, Any], sig: str) -> bool:
         meta.put("hub_key_rotated_at", protocol.iso(protocol.utcnow()))
     log.warning("hub key rotated: %s -> %s", signing.fingerprint(pinned), signing.fingerprint(new))
     return True
+
+
+# A hello is refused unless its signed clock is near the hub's (hub/freshness.py). A village PC's
+# clock may be far off, so after such a refusal the node signs its retry on the hub's clock.
+STALE_HELLO = "stale_hello"
+_OFFSET_KEY = "hub_clock_offset_s"
+
+
+def note_hub_time(body: dict[str, Any]) -> None:
+    """Remember how far the hub's clock (from a verified response) is from ours."""
+    try:
+        hub_time = protocol.parse_iso(str(body.get("hub_time")))
+        offset = int((hub_time - protocol.utcnow()).total_seconds())
+    except (ValueError, TypeError, OverflowError):
+        return
+    with database.atomic():
+        meta.put(_OFFSET_KEY, offset)
+
+
+def hub_clock() -> datetime:
+    """Our clock moved by the last offset the hub showed us: what a retried hello is signed with."""
+    try:
+        return protocol.utcnow() + timedelta(seconds=int(meta.get(_OFFSET_KEY, 0)))
+    except (ValueError, TypeError, OverflowError):
+        return protocol.utcnow()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -13,7 +14,7 @@ from . import meta, outbox
 from .apply import apply_resume, apply_response
 from .attachments import upload_pending
 from .db import database
-from .hubkey import verify_hub
+from .hubkey import STALE_HELLO, hub_clock, note_hub_time, verify_hub
 from .models import Batch
 from .transport import RefusedError, SyncError, Transport, TransportError, TrustError
 
@@ -73,6 +74,8 @@ class SyncClient:
                 return status, body
             if code in ("fork", "revoked", "unknown_node", "bad_signature"):
                 raise TrustError(message, code)
+            if code == STALE_HELLO:
+                note_hub_time(body)
             raise RefusedError(message, code)
         return status, body
 
@@ -81,6 +84,16 @@ class SyncClient:
         return self._exchange(raw, request_hash)
 
     def _poll(self, kind: str) -> dict[str, Any]:
+        try:
+            return self._poll_once(kind)
+        except RefusedError as exc:
+            if exc.code != STALE_HELLO:
+                raise
+            # Once more with a new nonce, on the hub's clock that the signed refusal showed.
+            return self._poll_once(kind, hub_clock())
+
+    def _poll_once(self, kind: str, clock: datetime | None = None) -> dict[str, Any]:
+        # Our own clock by default, so the hub keeps seeing (and flagging) how far off it is.
         body = protocol.poll_body(
             meta.get("node_id"),
             int(meta.get("cursor", 0)),
@@ -89,6 +102,7 @@ class SyncClient:
             catalogue_version=int(meta.get("catalogue_version", 0)),
             app_version=outbox.APP_VERSION,
             pending=outbox.queued_count(),
+            clock=clock,
         )
         _, resp = self._exchange(protocol.seal(self.key, body), protocol.body_hash(body))
         return resp

@@ -138,14 +138,31 @@ class AttachmentChunk(_NodeBody, tag_field="kind", tag="attachment"):
 SyncMessage = Batch | Poll | Hello
 
 
-class Enrol(Struct, forbid_unknown_fields=True):
-    """A node registering its key with a one-time enrolment code (unsigned: it has no pinned key yet)."""
+# Enrolment v2 (shared/enrolment.py): the code's secret part never travels, only its 3-symbol id.
+CodeId = Annotated[str, Meta(pattern=r"^[2-9A-HJKMNP-Z]{3}$", description="first 3 symbols of the code")]
+
+
+class EnrolStart(Struct, forbid_unknown_fields=True, tag_field="kind", tag="enrol.start"):
+    """Enrolment round 1 (unsigned: the node has no pinned key yet): its keys and SPAKE2 message."""
 
     v: ProtocolVersion
-    code: Annotated[str, Meta(max_length=64)]
+    code_id: CodeId
     pubkey: PublicKey
+    pake: Annotated[str, Meta(pattern=r"^[A-Za-z0-9+/]{1,200}={0,2}$", description="SPAKE2 message A, base64")]
     box_pubkey: PublicKey | None = None
     app_version: AppVersion = ""
+
+
+class EnrolConfirm(Struct, forbid_unknown_fields=True, tag_field="kind", tag="enrol.confirm"):
+    """Enrolment round 2: the node's proof that it holds the code, an HMAC under the SPAKE2 key."""
+
+    v: ProtocolVersion
+    code_id: CodeId
+    pubkey: PublicKey
+    confirm: Hex64
+
+
+Enrol = EnrolStart | EnrolConfirm
 
 
 # --- event data --------------------------------------------------------------
@@ -320,11 +337,10 @@ class SignedAttachmentStatus(Struct):
 
 
 class SignedEnrolment(Struct):
-    """The hub's answer to an enrolment: signed, and bound to the one-time code by `mac`."""
+    """The hub's answer to an enrolment round (enrol.challenge, then enrolment), signed by the hub key."""
 
     body: dict[str, Any]
     sig: Signature
-    mac: Annotated[str, Meta(description="HMAC-SHA256(code, canonical(body)), hex")]
 
 
 # --- decoding ----------------------------------------------------------------
@@ -372,9 +388,9 @@ def decode_chunk(body: dict[str, Any]) -> AttachmentChunk:
     return chunk
 
 
-def decode_enrol(body: dict[str, Any]) -> Enrol:
-    """A node's enrolment message."""
-    enrol: Enrol = convert(body, Enrol)
+def decode_enrol(body: dict[str, Any]) -> EnrolStart | EnrolConfirm:
+    """A node's enrolment message (either round)."""
+    enrol: EnrolStart | EnrolConfirm = convert(body, Enrol)
     return enrol
 
 

@@ -7,8 +7,6 @@ and the next batch of the same node names it as ``prev_hash``.  See docs/protoco
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,6 +66,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "fork": (409, "同一序号出现了不同内容，已报告监督人员"),
     "bad_code": (403, "注册码无效、已使用或已过期"),
     "rate_limited": (429, "请求过于频繁，请稍后再试"),
+    "stale_hello": (409, "同步请求已过期或是重放的旧请求，中心已拒绝；本机将按中心时间重新发起"),
 }
 
 
@@ -296,11 +295,6 @@ def response_body(
         # The end of the hub's log for this village: below the node's cursor means a restored hub.
         body["out_seq"] = out_seq
     return body
-
-
-def enrolment_mac(code: str, body: dict[str, Any]) -> str:
-    """HMAC of the enrolment answer under the one-time code, so a man in the middle cannot swap the hub key."""
-    return hmac.new(code.encode("utf-8"), encoding.canonical(body), hashlib.sha256).hexdigest()
 
 
 # --- hub key rotation (protocol 2) -------------------------------------------

@@ -5,7 +5,26 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared import encoding, protocol, signing
+from shared import encoding, enrolment, protocol, signing
+
+
+def enrol(client: Any, code: str, key: Any, box_pubkey: str | None = None) -> tuple[int, dict[str, Any]]:
+    """Both rounds of enrolment v2 over a Flask test client; (status, answer body) of the last round."""
+    normal = enrolment.parse_code(code)
+    side = enrolment.NodeSide(normal, signing.public_b64(key), box_pubkey)
+    start = {"v": 2, "kind": enrolment.START, "code_id": side.cid, "pubkey": signing.public_b64(key),
+             "app_version": "test", "pake": side.start()}
+    if box_pubkey:
+        start["box_pubkey"] = box_pubkey
+    resp = client.post("/api/v1/enroll", data=encoding.canonical(start), content_type="application/json")
+    body = json.loads(resp.data)["body"]
+    if resp.status_code != 200:
+        return resp.status_code, body
+    proof = side.finish(body["pake"], body["hub_pubkey"], body.get("hub_box_pubkey"), body["hub_confirm"])
+    resp = client.post("/api/v1/enroll", data=encoding.canonical(
+        {"v": 2, "kind": enrolment.CONFIRM, "code_id": side.cid, "pubkey": signing.public_b64(key),
+         "confirm": proof}), content_type="application/json")
+    return resp.status_code, json.loads(resp.data)["body"]
 
 
 class NodeSim:
@@ -16,14 +35,11 @@ class NodeSim:
         self.key = signing.generate_key()
         self.seq = 0
         self.last_hash = protocol.GENESIS_HASH
-        resp = client.post("/api/v1/enroll", data=encoding.canonical(
-            {"v": 1, "code": code, "pubkey": signing.public_b64(self.key), "app_version": "test"}),
-            content_type="application/json")
-        assert resp.status_code == 200, resp.data
-        env = json.loads(resp.data)
-        self.node_id = env["body"]["node_id"]
-        self.prefix = env["body"]["prefix"]
-        self.hub_pub = env["body"]["hub_pubkey"]
+        status, body = enrol(client, code, self.key)
+        assert status == 200, body
+        self.node_id = body["node_id"]
+        self.prefix = body["prefix"]
+        self.hub_pub = body["hub_pubkey"]
 
     def events(self, *datas: tuple[str, str, dict[str, Any]]) -> list[dict[str, Any]]:
         """Wire events numbered after the current chain position."""

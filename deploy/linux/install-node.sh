@@ -3,7 +3,7 @@
 # directory and key, a systemd service serving the clerk page on 127.0.0.1, and a
 # desktop shortcut. Safe to run again (upgrades the software, keeps the data).
 #
-#   sudo sh deploy/linux/install-node.sh --hub https://hub.example.gov.cn --code ABCDE-12345
+#   sudo sh deploy/linux/install-node.sh --hub https://hub.example.gov.cn --code ABCD-EFGH-JKMN
 #   sh deploy/linux/install-node.sh --prefix /tmp/daiban --no-systemd     # no root needed
 set -eu
 

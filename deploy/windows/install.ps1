@@ -9,7 +9,7 @@
     the clerk's page http://127.0.0.1:8701/. Safe to run again: upgrades, keeps the data.
 
 .EXAMPLE
-    powershell -ExecutionPolicy Bypass -File deploy\windows\install.ps1 -HubUrl https://hub.example.gov.cn -Code ABCDE-12345
+    powershell -ExecutionPolicy Bypass -File deploy\windows\install.ps1 -HubUrl https://hub.example.gov.cn -Code ABCD-EFGH-JKMN
 #>
 [CmdletBinding()]
 param(

@@ -98,10 +98,22 @@ class Worker:
             try:
                 line = self.lines.get(timeout=5)
             except queue.Empty:
-                return out
+                break
             if line is None:
-                return out
+                break
             out.append(line)
+        self._close_pipes()
+        return out
+
+    def _close_pipes(self) -> None:
+        # A killed process leaves its pipes open on our side; close them (filterwarnings=error).
+        assert self.proc is not None
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None and not pipe.closed:
+                try:
+                    pipe.close()
+                except OSError:  # a broken pipe to a dead process
+                    pass
 
     def stop(self) -> None:
         """End the process cleanly by closing its input."""
@@ -112,6 +124,8 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        if self.proc is not None:
+            self._close_pipes()
 
 
 def set_meta(db: Path, key: str, value: object) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import requests
 
+from shared import enrolment
 from tests import support
 from tests.factories import capture
 
@@ -134,7 +135,7 @@ def test_supervisor_dashboard_and_fleet_in_chromium(tmp_path: Path) -> None:
             page.fill("form.enrol input[name=village]", "杏花村")
             page.click("form.enrol button[type=submit]")
             code = page.text_content("#enrol-code") or ""
-            assert len(code) == 11 and code[5] == "-"
+            assert len(code) == 14 and code[4] == code[9] == "-" and enrolment.parse_code(code)
             qr_width = page.eval_on_selector(".enrol-code img", "img => img.naturalWidth")
             assert qr_width > 0  # the data: URI QR code rendered under the page's CSP
             assert "已停用" in page.inner_text("table.fleet")

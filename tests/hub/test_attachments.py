@@ -62,14 +62,12 @@ def test_attachment_for_unknown_request_is_refused(sim: NodeSim) -> None:
 def test_replacement_without_box_key_drops_the_old_one(hub_client) -> None:  # type: ignore[no-untyped-def]
     from hub.enrolment import revoke
     from hub.models import NodeBoxKey
-    from shared import bundle, encoding, signing
+    from shared import bundle, signing
 
     def enrol(box: str | None) -> int:
-        msg = {"v": 1, "code": issue_code("桃源村"), "pubkey": signing.public_b64(signing.generate_key())}
-        if box:
-            msg["box_pubkey"] = box
-        return hub_client.post("/api/v1/enroll", data=encoding.canonical(msg),
-                               content_type="application/json").status_code
+        from tests.nodesim import enrol as enrol_v2
+
+        return enrol_v2(hub_client, issue_code("桃源村"), signing.generate_key(), box)[0]
 
     assert enrol(bundle.box_public_b64(bundle.generate_box_key())) == 200
     assert NodeBoxKey.select().count() == 1

@@ -12,7 +12,7 @@ from hub.models import Case, ForkAlert, Node
 from shared import encoding, protocol, signing
 from shared.receipt_codes import new_code
 from tests.factories import capture
-from tests.nodesim import NodeSim
+from tests.nodesim import NodeSim, enrol
 from tests.snapshots import hub_sync_state as snapshot
 
 
@@ -185,10 +185,9 @@ def test_updates_follow_cursor_and_hello_returns_history(sim: NodeSim) -> None:
 def test_enrolment_code_is_one_time(hub_client) -> None:  # type: ignore[no-untyped-def]
     code = issue_code("李家村")
     NodeSim(hub_client, code)
-    resp = hub_client.post("/api/v1/enroll", data=encoding.canonical(
-        {"v": 1, "code": code, "pubkey": signing.public_b64(signing.generate_key())}), content_type="application/json")
-    assert resp.status_code == 403
-    assert json.loads(resp.data)["body"]["error"]["code"] == "bad_code"
+    status, body = enrol(hub_client, code, signing.generate_key())
+    assert status == 403
+    assert body["error"]["code"] == "bad_code"
     assert Node.select().count() == 1
 
 
