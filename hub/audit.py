@@ -41,6 +41,9 @@ ACTION_LABELS = {
     "staff.enabled": "启用账号",
     "sync.batch": "同步批次入库",
     "sync.fork": "同步分叉告警",
+    "sync.lost_tail": "中心缺少代办点已确认的记录",
+    "sync.resent": "代办点重新上传（中心恢复后）",
+    "hub.epoch": "中心数据恢复（新纪元）",
     "node.code_issued": "签发注册码",
     "node.enrolled": "代办点注册",
     "node.revoked": "停用代办点",
@@ -50,6 +53,15 @@ ACTION_LABELS = {
     "catalogue.edit": "修改事项目录",
     "catalogue.refused": "被拒绝的目录修改",
     "calendar.edit": "修改节假日",
+    "rating.bad": "收到差评",
+    "rating.rectified": "差评整改",
+    "rating.callback": "差评回访",
+    "rating.appeal": "差评申诉",
+    "rating.appeal_decided": "差评申诉复核",
+    "mailbox.received": "收到信箱留言",
+    "mailbox.replied": "答复信箱留言",
+    "mailbox.refused_reply": "被拒绝的留言答复",
+    "sms.opt_out": "短信退订",
 }
 
 

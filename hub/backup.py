@@ -42,11 +42,10 @@ def _pg_args(url: str) -> tuple[str, dict[str, str]]:
     env = dict(os.environ)
     if parts.password:
         env["PGPASSWORD"] = unquote(parts.password)
-    netloc = parts.hostname or ""
-    if parts.username:
-        netloc = f"{parts.username}@{netloc}"
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
+    # Every host:port as written: a multi-host URL (primary + standby) has several, and
+    # urlsplit's .port cannot read them.
+    hosts = parts.netloc.rsplit("@", 1)[-1]
+    netloc = f"{parts.username}@{hosts}" if parts.username else hosts
     return urlunsplit(("postgresql", netloc, parts.path, parts.query, "")), env
 
 

@@ -69,8 +69,12 @@ def status_body(case: Case, catalogue: Catalogue, **extra: Any) -> dict[str, Any
 
 
 def announce(node: Node, case: Case, actor: str, catalogue: Catalogue, **extra: Any) -> HubEvent:
-    """Record the case's new status in the village's downstream log."""
-    return append_hub_event(node, case.request_id, "case.status", status_body(case, catalogue, **extra), actor)
+    """Record the case's new status in the village's downstream log (and queue the villager's SMS)."""
+    from .sms import queue_status_sms
+
+    event = append_hub_event(node, case.request_id, "case.status", status_body(case, catalogue, **extra), actor)
+    queue_status_sms(case, event)
+    return event
 
 
 def act(

@@ -16,7 +16,7 @@ from typing import Any
 import peewee
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from shared.catalogue import KINDS, MODES, validate_catalogue
+from shared.catalogue import GUIDE_TEXTS, KINDS, MODES, validate_catalogue
 
 from . import audit
 from .auth import current_user, login_required
@@ -152,6 +152,9 @@ def item_from_form(form: Any, existing: dict[str, Any] | None) -> tuple[dict[str
     item["procedure"] = form.get("procedure", "").strip()
     item["legal_basis"] = _lines(form.get("legal_basis", ""))
     item["active"] = form.get("active") == "on"
+    for key in GUIDE_TEXTS:
+        if key in form:
+            item[key] = form.get(key, "").strip()[:2000]
     materials, mat_errors = parse_materials(form.get("materials", ""))
     item["materials"] = materials
     return item, errors + mat_errors

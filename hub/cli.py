@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -75,10 +76,11 @@ def rotate_key(app: Flask) -> None:
 @cli.command()
 @click.option("--sweep-minutes", type=click.IntRange(1, 1440), help="期限巡检间隔（分钟，默认 15）")
 @click.option("--figures-hour", type=click.IntRange(0, 23), help="每日统计时刻（北京时间，默认 1 点）")
+@click.option("--standby", is_flag=True, help="租约被占用时等待接管，而不是退出（PostgreSQL，多台机器时用）")
 @with_app(connect=False)
-def scheduler(app: Flask, sweep_minutes: int | None, figures_hour: int | None) -> None:
+def scheduler(app: Flask, sweep_minutes: int | None, figures_hour: int | None, standby: bool) -> None:
     """Run the hub's scheduled jobs (deadline sweep, daily figures, heartbeat, nightly backup); one per hub."""
-    from .scheduler import AlreadyRunning, run as run_scheduler
+    from .scheduler import AlreadyRunning, LeaseLost, run as run_scheduler
 
     if sweep_minutes:
         app.config["SCHEDULER_SWEEP_SECONDS"] = sweep_minutes * 60
@@ -86,8 +88,8 @@ def scheduler(app: Flask, sweep_minutes: int | None, figures_hour: int | None) -
         app.config["SCHEDULER_FIGURES_HOUR"] = figures_hour
     click.echo(f"中心调度进程已启动（pid {os.getpid()}）")
     try:
-        run_scheduler(app)
-    except AlreadyRunning as exc:
+        run_scheduler(app, standby=standby)
+    except (AlreadyRunning, LeaseLost) as exc:
         click.echo(str(exc), err=True)
         sys.exit(3)
     except KeyboardInterrupt:
@@ -132,10 +134,27 @@ def restore_cmd(backup_file: str, new_key: bool) -> None:
     from shared import signing
 
     app = info.load_app()
+    from .restores import new_epoch
+
     with app.app_context(), database.connection_context():
         before, after = migrate()
+        # Nodes may hold decisions this backup never saw: a new epoch makes each one rebuild its copy.
+        epoch = new_epoch("restore", "cli", {"backup": Path(backup_file).name})
     click.echo(f"已恢复：{backup_file}（数据库结构版本 {before} → {after}）")
+    click.echo(f"新的中心纪元：{epoch}（各代办点下次同步时与中心核对全部办理状态）")
     click.echo(f"中心密钥指纹：{signing.fingerprint(signing.public_b64(app.extensions['daiban_hub_key']))}")
+
+
+@cli.command(name="new-epoch")
+@click.confirmation_option(prompt="数据库是否刚从备份恢复或切换到备库？各代办点将与中心重新核对全部办理状态",
+                           help="不询问，直接执行")
+@with_app()
+def new_epoch_cmd(app: Flask) -> None:
+    """After promoting a standby (or any loss of the database's tail): nodes rebuild their copy of the log."""
+    from .restores import new_epoch
+
+    epoch = new_epoch("promoted", "cli")
+    click.echo(f"新的中心纪元：{epoch}（各代办点下次同步时与中心核对全部办理状态）")
 
 
 @cli.command(name="enroll-code")

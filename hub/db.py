@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
 
 import peewee
 from playhouse.db_url import connect
 
+log = logging.getLogger("daiban.hub.db")
+
 database = peewee.DatabaseProxy()
+
+# libpq settings a hub needs when its server can vanish: a dead host is given up quickly so
+# the next host of a multi-host URL is tried, and a silently dropped link is noticed.
+PG_DEFAULTS = {"connect_timeout": "5", "keepalives": "1", "keepalives_idle": "10", "keepalives_interval": "5",
+               "keepalives_count": "3"}
+TIMELINE_KEY = "pg_timeline"
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -19,13 +29,89 @@ SQLITE_PRAGMAS = {
 }
 
 
+class HubPostgresDatabase(peewee.PostgresqlDatabase):
+    """PostgreSQL reached through a libpq URL, which may name a primary and its standbys.
+
+    libpq itself picks the host (`target_session_attrs=read-write` skips a standby), and the
+    hub connects per request, so after the primary dies each worker's next request lands on
+    the promoted standby. Every new connection reads the server's WAL timeline: a higher one
+    than the database last recorded means a standby was promoted and may lack the tail the
+    old primary had acknowledged, so the hub draws a new epoch (hub/restores.py) at once,
+    as `daiban hub new-epoch` would: nodes then re-check where the hub stands, re-send what
+    it lost and rebuild their copy of its downstream log (docs/protocol.md).
+    """
+
+    def _initialize_connection(self, conn: Any) -> None:
+        super()._initialize_connection(conn)
+        timeline = server_timeline(conn)
+        if timeline is not None and timeline != getattr(self, "_timeline_seen", None):
+            self._note_timeline(timeline)
+            self._timeline_seen = timeline
+
+    def _note_timeline(self, timeline: int) -> None:
+        # A plain read first: in the steady state a new connection writes nothing (with a
+        # synchronous standby every write commit waits for it).
+        row = self.execute_sql("SELECT value FROM setting WHERE key = %s", (TIMELINE_KEY,)).fetchone()
+        if row is None:
+            self.execute_sql("INSERT INTO setting (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                             (TIMELINE_KEY, str(timeline)))
+            return
+        stored = int(row[0])
+        if stored >= timeline:
+            return
+        with self.atomic():
+            # Conditional, so of all the workers that see the new timeline at once one acts on it.
+            moved = self.execute_sql("UPDATE setting SET value = %s WHERE key = %s AND value = %s",
+                                     (str(timeline), TIMELINE_KEY, str(stored))).rowcount
+            if not moved:
+                return
+            log.warning("PostgreSQL timeline %s -> %s: a standby was promoted; its tail may be missing",
+                        stored, timeline)
+            try:  # restores imports the models, which import this module
+                from .restores import new_epoch
+            except ImportError:  # until the restore branch (epochs) is merged: say what to run
+                log.error("standby promoted: run `daiban hub new-epoch` so nodes re-check and re-send")
+                return
+            new_epoch("promoted", "system", {"timeline_from": stored, "timeline_to": timeline})
+
+
+def server_timeline(conn: Any) -> int | None:
+    """The WAL timeline the server writes on (promotion raises it); None on a standby or before init."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE "
+                        "substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END, "
+                        "to_regclass('setting') IS NOT NULL")
+            hexline, has_settings = cur.fetchone()
+    except Exception:  # an old server or a role without the function: no check, serve anyway
+        log.debug("timeline check unavailable", exc_info=True)
+        return None
+    return int(hexline, 16) if hexline and has_settings else None
+
+
+def postgres_dsn(url: str) -> str:
+    """The URL with the hub's libpq defaults added where the operator did not set them.
+
+    Handed to libpq as it is, so multi-host URLs (postgresql://h1:5432,h2:5432/db?...) work;
+    peewee's own URL parser reads one host and port only.
+    """
+    parts = urlsplit(url)
+    given = {k for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    extra = "&".join(f"{k}={v}" for k, v in PG_DEFAULTS.items() if k not in given)
+    if not extra:
+        return url
+    return url + ("&" if parts.query else "?") + extra
+
+
 def open_database(url: str) -> peewee.Database:
-    """A database for a URL: sqlite:///path or postgresql://user@host/db."""
+    """A database for a URL: sqlite:///path, or postgresql://user@host[:port][,host2[:port]…]/db[?…]."""
     if url.startswith("sqlite"):
         path = url.split("sqlite:///", 1)[1] if "sqlite:///" in url else ":memory:"
         return peewee.SqliteDatabase(
             path, pragmas=SQLITE_PRAGMAS, timeout=30, lock_type="IMMEDIATE", check_same_thread=False
         )
+    if url.startswith(("postgresql://", "postgres://")):
+        return HubPostgresDatabase(postgres_dsn("postgresql://" + url.split("://", 1)[1]))
     return connect(url)
 
 

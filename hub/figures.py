@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Iterable
 
-from shared import states
+from shared import ratings, states
 from shared.workdays import WorkCalendar
 
 from .clock import china_date
 from .models import Case, Village
 
 COMPLETED = frozenset({states.APPROVED, states.DENIED})
-SATISFIED = frozenset({"满意", "基本满意"})
+SATISFIED = ratings.SATISFIED
 GROUPS = {"window": "窗口", "village": "行政村", "item": "事项", "month": "月份"}
 
 
@@ -55,7 +55,7 @@ class Figures:
     withdrawn: int = 0
     overdue_open: int = 0
     workdays_total: int = 0
-    feedback: dict[str, int] = field(default_factory=lambda: {"满意": 0, "基本满意": 0, "不满意": 0})
+    feedback: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ratings.LEVELS, 0))
 
     @property
     def on_time_rate(self) -> float | None:
@@ -74,7 +74,7 @@ class Figures:
 
     @property
     def satisfaction_rate(self) -> float | None:
-        """Share of feedback that was 满意 or 基本满意 (None when nobody answered)."""
+        """Share of feedback that was 非常满意, 满意 or 基本满意 (None when nobody answered)."""
         return sum(self.feedback[k] for k in SATISFIED) / self.responses if self.responses else None
 
     def as_dict(self) -> dict[str, Any]:
@@ -85,8 +85,8 @@ class Figures:
             "late": self.late, "in_progress": self.in_progress, "refused": self.refused,
             "withdrawn": self.withdrawn, "overdue_open": self.overdue_open,
             "on_time_rate": self.on_time_rate, "avg_workdays": self.avg_workdays,
-            "satisfied": self.feedback["满意"], "fairly_satisfied": self.feedback["基本满意"],
-            "dissatisfied": self.feedback["不满意"], "satisfaction_rate": self.satisfaction_rate,
+            **{ratings.KEYS[level]: n for level, n in self.feedback.items()},
+            "satisfaction_rate": self.satisfaction_rate,
         }
 
 
@@ -112,8 +112,9 @@ def add(fig: Figures, row: CaseRow, cal: WorkCalendar, today: date) -> None:
         fig.in_progress += 1
         if row.deadline is not None and today > row.deadline and row.state != states.NEEDS_MATERIALS:
             fig.overdue_open += 1
-    if row.satisfaction in fig.feedback:
-        fig.feedback[row.satisfaction] += 1
+    level = ratings.level_of(row.satisfaction)
+    if level is not None:
+        fig.feedback[level] += 1
 
 
 def summarise(rows: Iterable[CaseRow], cal: WorkCalendar, today: date) -> Figures:

@@ -10,7 +10,7 @@ from typing import Any
 import segno
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 
-from . import audit
+from . import audit, restores
 from .auth import current_user, login_required
 from .clock import now
 from .db import database
@@ -121,7 +121,33 @@ def enrol_link(hub_url: str, code: str) -> str:
 def _render(**extra: Any) -> Any:
     days = silent_days()
     return render_template("fleet/index.html", rows=fleet_rows(), alerts=alerts(days), silent_days=days,
-                           max_hours=MAX_CODE_HOURS, hub_fingerprint=hub_fingerprint(), **extra)
+                           max_hours=MAX_CODE_HOURS, restores=restore_rows(), hub_fingerprint=hub_fingerprint(),
+                           **extra)
+
+
+RESTORE_WORDS = {
+    "restore": "中心数据库从备份恢复", "promoted": "切换到备用数据库", "rewound": "发现中心数据比代办点已收到的旧",
+}
+
+
+def restore_rows() -> list[dict[str, Any]]:
+    """Restores and what each village sent again after them, newest first, for the fleet page."""
+    out = []
+    for e in restores.recent():
+        d = e.detail or {}
+        if e.action == "hub.epoch":
+            what = RESTORE_WORDS.get(e.target, e.target) + (f"（{d['backup']}）" if d.get("backup") else "")
+            village = "全部代办点将重新核对办理状态"
+        elif e.action == "sync.lost_tail":
+            what = f"中心缺少该村第 {d.get('first_seq')}–{d.get('last_seq')} 条记录，已请其重新上传"
+            village = e.target
+        else:
+            codes = d.get("receipt_codes") or []
+            what = (f"重新上传第 {d.get('first_seq')}–{d.get('last_seq')} 条（{d.get('events', 0)} 条记录）"
+                    + (f"，收件编号 {'、'.join(codes)}" if codes else ""))
+            village = e.target
+        out.append({"at": e.at, "village": village, "what": what, "kind": e.action})
+    return out
 
 
 @bp.get("/")

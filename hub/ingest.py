@@ -12,13 +12,13 @@ from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared import encoding, messages, protocol, states
+from shared import downstream, encoding, messages, protocol, states
 from shared.catalogue import Catalogue
 from shared.receipt_codes import is_valid as receipt_code_valid
 from shared.receipt_codes import normalise as normalise_receipt
 from shared.validation import validate_capture
 
-from . import audit, cases, deadlines, freshness, keys, routing
+from . import audit, cases, deadlines, freshness, keys, restores, routing
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
 from .db import database, is_postgres
@@ -139,6 +139,7 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> dict[str,
                 "first_seq": body["first_seq"], "last_seq": body["last_seq"], "batch_hash": batch_hash,
                 "accepted": ack["accepted"], "refused": len(ack["results"]),
             })
+            restores.note_ingested(node, body, ack)
             return ack
     # Recorded in its own transaction: the refused batch itself leaves nothing behind.
     with database.atomic():
@@ -366,11 +367,18 @@ def _supplemented(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
 
 
 def _feedback(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    from shared import ratings
+
+    from .ratings import RatingRefused, record_rating
+
     case = _case_of(node, ev)
-    feedback = _event_data(ev, messages.FeedbackData, "bad_feedback",
-                           "满意度只能是 满意、基本满意 或 不满意，意见不超过500字")
-    case.satisfaction = feedback.satisfaction
-    case.save()
+    feedback = _event_data(ev, messages.FeedbackData, "bad_feedback", ratings.CHOOSE_MESSAGE + "，" + ratings.TOO_LONG)
+    try:
+        # Older nodes send no channel: the village point, said in person.
+        record_rating(case, feedback.satisfaction, feedback.comment or "", feedback.channel or "village",
+                      str(ev.get("clerk", "")))
+    except RatingRefused as ref:
+        raise Refusal(ref.code, ref.message) from ref
 
 
 def _withdrawn(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
@@ -383,6 +391,18 @@ def _withdrawn(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     case.updated_at = now()
     case.save()
     cases.announce(node, case, ev.get("clerk") or "system", catalogue, action="withdrawn")
+
+
+def _message(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    from .mailbox import MailRefused, check_message, ingest_message
+
+    try:
+        # The mailbox's rules first, for a message the clerk can act on; then the declared shape.
+        cleaned = check_message(node, ev["data"])
+        _event_data(ev, messages.MessageLeftData, "bad_message", "留言含有未声明的内容，未被接收")
+        ingest_message(node, ev, cleaned)
+    except MailRefused as ref:
+        raise Refusal(ref.code, ref.message) from ref
 
 
 def _attachment(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
@@ -400,32 +420,51 @@ HANDLERS = {
     "request.supplemented": _supplemented,
     "request.feedback": _feedback,
     "request.withdrawn": _withdrawn,
+    "message.left": _message,
     "attachment.added": _attachment,
 }
+
+
+def downstream_entry(cseq: int, type_: str, request_id: str, at: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """One entry of the village's downstream log as it travels (and as at_cursor digests it)."""
+    return {"cseq": cseq, "type": type_, "request_id": request_id, "at": protocol.iso(at), **body}
 
 
 def answer(
     node_id: str, body: dict[str, Any], request_hash: str, *, ack: dict[str, Any] | None, hello: bool = False
 ) -> dict[str, Any]:
-    """The response body: ack, the node's standing, updates after its cursor, catalogue if newer."""
+    """The response body: ack, the node's standing, updates after its cursor, catalogue if newer.
+
+    It carries the hub's epoch and the digest of the entry at the node's cursor, so a node can
+    tell a log that lost its tail and was renumbered from the one it holds (shared/downstream.py).
+    """
     node = Node.get_by_id(node_id)
-    cursor = body.get("cursor") if isinstance(body.get("cursor"), int) else 0
+    cursor: int = body["cursor"] if isinstance(body.get("cursor"), int) else 0
+    epoch = restores.current_epoch()
+    if ack is None:
+        # A batch may be re-sent long after it was signed, with the cursor of that time: only a
+        # poll or hello tells where the node stands now.
+        epoch = restores.check_rewound(node, cursor, epoch)
     # Plain tuples, not model instances: a busy village gets up to a thousand of these per answer.
     rows = list(
         HubEvent.select(HubEvent.cseq, HubEvent.type, HubEvent.request_id, HubEvent.at, HubEvent.body)
-        .where((HubEvent.node == node) & (HubEvent.cseq > cursor))
+        .where((HubEvent.node == node) & (HubEvent.cseq >= max(cursor, 1)))
         .order_by(HubEvent.cseq)
-        .limit(protocol.MAX_UPDATES_PER_RESPONSE + 1)
+        .limit(protocol.MAX_UPDATES_PER_RESPONSE + 2)
         .tuples()
     )
+    at_cursor = ""
+    if rows and rows[0][0] == cursor:
+        at_cursor = downstream.entry_digest(downstream_entry(*rows[0]))
+    rows = [r for r in rows if r[0] > cursor]
     more = len(rows) > protocol.MAX_UPDATES_PER_RESPONSE
     rows = rows[: protocol.MAX_UPDATES_PER_RESPONSE]
-    updates = [{"cseq": cseq, "type": type_, "request_id": request_id, "at": protocol.iso(at), **body_}
-               for cseq, type_, request_id, at, body_ in rows]
+    updates = [downstream_entry(*row) for row in rows]
     catalogue = current_catalogue()
     history = None
     if hello:
         acked = body.get("acked_seq") if isinstance(body.get("acked_seq"), int) else 0
+        restores.note_hello(node, acked)
         hist = list(
             NodeEvent.select()
             .where((NodeEvent.node == node) & (NodeEvent.seq > acked))
@@ -434,16 +473,21 @@ def answer(
         )
         history = [h.body for h in hist]
         more = more or (hist and hist[-1].seq < node.last_seq) or False
-    return protocol.response_body(
+    out = protocol.response_body(
         node_id,
         request_hash,
         ack=ack,
         last_seq=node.last_seq,
         last_hash=node.last_hash,
         updates=updates,
-        cursor=rows[-1][0] if rows else cursor,
+        # Never echo a cursor past the hub's end: a node must only ever hold numbers the hub gave it.
+        cursor=rows[-1][0] if rows else min(cursor, node.out_seq),
         more=bool(more),
         catalogue=catalogue.to_dict() if body.get("catalogue_version", 0) < catalogue.version else None,
         history=history,
         out_seq=max(node.out_seq, rows[-1][0] if rows else 0),
     )
+    out["epoch"] = epoch
+    if cursor > 0:
+        out["at_cursor"] = {"cseq": cursor, "digest": at_cursor}
+    return out

@@ -321,3 +321,92 @@ class HelloNonce(BaseModel):
 
 
 ALL_MODELS.extend([EnrolmentSecret, HelloNonce])
+
+
+class Rating(BaseModel):
+    """好差评 (schema 5): one rating per matter; a 差评 carries its rectification, call-back and appeal."""
+
+    case = peewee.ForeignKeyField(Case, backref="ratings", column_name="request_id", field="request_id", unique=True)
+    level = peewee.CharField(max_length=16)
+    comment = peewee.TextField(default="")
+    channel = peewee.CharField(max_length=16)  # shared.ratings.CHANNELS
+    village = peewee.ForeignKeyField(Village, backref="ratings")
+    window = peewee.CharField(max_length=8, index=True)
+    staff = peewee.CharField(max_length=40, null=True, index=True)  # who handled the matter when it was rated
+    entered_by = peewee.CharField(max_length=64, default="")
+    rated_at = peewee.DateTimeField(index=True)
+    rated_on = peewee.DateField()
+    bad = peewee.BooleanField(default=False, index=True)
+    # 差评 only: open -> rectified, or appealed -> void (appeal upheld) / open (appeal rejected).
+    state = peewee.CharField(max_length=12, default="", index=True)
+    due = peewee.DateField(null=True)
+    rectify_note = peewee.TextField(null=True)
+    rectified_by = peewee.CharField(max_length=40, null=True)
+    rectified_at = peewee.DateTimeField(null=True)
+    rectified_on = peewee.DateField(null=True)
+    callback_note = peewee.TextField(null=True)
+    callback_result = peewee.CharField(max_length=16, null=True)
+    callback_by = peewee.CharField(max_length=40, null=True)
+    callback_at = peewee.DateTimeField(null=True)
+    appeal_reason = peewee.TextField(null=True)
+    appeal_by = peewee.CharField(max_length=40, null=True)
+    appeal_at = peewee.DateTimeField(null=True)
+    appeal_decision = peewee.CharField(max_length=12, null=True)  # upheld | rejected
+    appeal_note = peewee.TextField(null=True)
+    appeal_decided_by = peewee.CharField(max_length=40, null=True)
+
+
+class MailMessage(BaseModel):
+    """镇长信箱 (schema 5): a consultation, complaint or suggestion, its routing, deadline and reply."""
+
+    code = peewee.CharField(unique=True, max_length=12)
+    message_id = peewee.CharField(unique=True, max_length=40)
+    node = peewee.ForeignKeyField(Node, backref="messages", null=True)  # the reply goes back down to it
+    village = peewee.ForeignKeyField(Village, backref="messages", null=True)
+    channel = peewee.CharField(max_length=8)  # village | online
+    category = peewee.CharField(max_length=12)  # shared.mailbox.CATEGORIES
+    content = peewee.TextField()
+    name = peewee.CharField(max_length=64, default="")
+    phone = peewee.CharField(max_length=20, default="")
+    check = peewee.CharField(max_length=8)  # second factor: phone tail, or the PIN printed on the receipt
+    about = peewee.CharField(max_length=64, default="")
+    about_staff = peewee.CharField(max_length=40, null=True)  # never routed to, never allowed to reply
+    window = peewee.CharField(max_length=8, null=True, index=True)
+    route = peewee.CharField(max_length=12)  # window | supervisor
+    client = peewee.CharField(max_length=64, default="", index=True)
+    received_at = peewee.DateTimeField(index=True)
+    received_on = peewee.DateField()
+    due = peewee.DateField()
+    reply = peewee.TextField(null=True)
+    replied_by = peewee.CharField(max_length=40, null=True)
+    replied_at = peewee.DateTimeField(null=True)
+    replied_on = peewee.DateField(null=True)
+    outcome = peewee.TextField(null=True)  # 投诉责任追究: what was done about a complaint
+
+
+class SmsMessage(BaseModel):
+    """An SMS to a villager (schema 5), queued with the state change it tells of; the key sends it once."""
+
+    key = peewee.CharField(unique=True, max_length=80)  # request id + the hub log entry announcing the change
+    request_id = peewee.CharField(max_length=40, index=True)
+    phone = peewee.CharField(max_length=20)
+    template = peewee.CharField(max_length=40)
+    params = JSONField(default=dict)
+    state = peewee.CharField(max_length=12, default="queued", index=True)  # queued|sending|sent|failed|unknown|skipped
+    attempts = peewee.IntegerField(default=0)
+    next_at = peewee.DateTimeField(index=True)
+    last_error = peewee.TextField(null=True)
+    provider_id = peewee.CharField(max_length=64, null=True)
+    created_at = peewee.DateTimeField()
+    sent_at = peewee.DateTimeField(null=True)
+
+
+class SmsOptOut(BaseModel):
+    """A phone number that asked for no more SMS (退订), honoured before every send."""
+
+    phone = peewee.CharField(unique=True, max_length=20)
+    at = peewee.DateTimeField()
+    by = peewee.CharField(max_length=64)
+
+
+ALL_MODELS.extend([Rating, MailMessage, SmsMessage, SmsOptOut])

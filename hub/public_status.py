@@ -22,6 +22,7 @@ from shared.next_steps import ADVERSE, next_steps
 from shared.receipt_codes import format_code, normalise
 from shared.validation import mask_name
 
+from . import mailbox
 from .catalogue_store import current as current_catalogue
 from .models import Case, HubEvent
 from .ratelimit import allow_status_lookup, status_miss, status_period_minutes
@@ -101,10 +102,14 @@ def status() -> Any:
             status_code = 429
         else:
             case = lookup(code, tail)
-            if case is None:
+            # A 镇长信箱 message has its own code; looked up on every miss too, so misses stay alike.
+            letter = mailbox.public_lookup(code, tail) if case is None else None
+            if case is None and letter is None:
                 status_miss(code_key)
                 # Not even the typed code is echoed, so every miss is the same bytes.
                 ctx["message"], ctx["code"] = NOT_FOUND, ""
+            elif case is None:
+                ctx["letter"] = letter
             else:
                 ctx["result"] = public_view(case)
     resp = make_response(render_template("public/status.html", **ctx), status_code)

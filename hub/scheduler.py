@@ -1,7 +1,13 @@
 """`daiban hub scheduler`: the one process that runs the hub's jobs, never a gunicorn worker.
 
-A second scheduler started by mistake finds the lock taken (a PostgreSQL advisory lock, or
-a file lock next to a SQLite database) and exits, so every job runs once per tick.
+On SQLite a file lock next to the database keeps a second scheduler out. On PostgreSQL the
+hub may run on several machines and its server may fail over to a standby, where a
+session-level advisory lock would vanish with the old primary's connection. So the holder
+is a lease row in the database itself (holder id, expiry by the database's clock): it
+replicates with the data, the holder renews it, and every job run first renews it and is
+skipped when that fails. After a failover the holder renews on the promoted server and
+carries on; a standby scheduler (`--standby`) takes over only once the lease has expired.
+A second scheduler started by mistake without `--standby` finds the lease held and exits.
 """
 
 from __future__ import annotations
@@ -9,25 +15,33 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import secrets
+import signal
+import socket
+import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+import peewee
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from . import jobs
+from . import jobs, sms
 from .clock import CHINA_TZ
 from .db import database, is_postgres
 
 log = logging.getLogger("daiban.hub.scheduler")
 
-SCHEDULER_LOCK_ID = 0x0DA1BB
+LEASE_KEY = "scheduler_lease"
+LEASE_SECONDS = 30  # a dead holder's jobs wait at most this long for a standby to take over
 
 # job name -> (function, config key for its interval in seconds, default interval)
 JOBS = {
     "heartbeat": (jobs.heartbeat, "SCHEDULER_HEARTBEAT_SECONDS", 60),
     "sweep_deadlines": (jobs.sweep_job, "SCHEDULER_SWEEP_SECONDS", 900),
+    "send_sms": (sms.deliver_job, "SCHEDULER_SMS_SECONDS", 60),
 }
 BACKUP_HOUR = 2  # nightly backup at 02:00 server time, when no clerk is working
 FIGURES_HOUR = 1  # yesterday's figures at 01:05 Beijing time
@@ -37,14 +51,67 @@ class AlreadyRunning(RuntimeError):
     """Another scheduler holds the lock."""
 
 
-def acquire_lock(data_dir: str) -> Any:
-    """Take the single-scheduler lock for this hub's database; keep the returned handle open."""
+class Lease:
+    """The scheduler lease row (PostgreSQL): who may run jobs, until when by the database's clock."""
+
+    def __init__(self, seconds: float = LEASE_SECONDS, holder: str | None = None):
+        self.seconds = seconds
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._lock = threading.Lock()
+        self.lost = False  # set when another scheduler took the lease over
+
+    def renew(self) -> bool:
+        """Take or extend the lease; True only if this process holds it now.
+
+        One statement, so two schedulers racing for an expired lease cannot both win, and a
+        lost database connection (failover) is simply a False until the next try.
+        """
+        with self._lock:
+            try:
+                with database.connection_context():
+                    row = database.execute_sql(
+                        "INSERT INTO setting (key, value) VALUES (%s, json_build_object("
+                        "'holder', %s::text, 'until', now() + make_interval(secs => %s))::text) "
+                        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value "
+                        "WHERE setting.value::json->>'holder' = %s "
+                        "OR (setting.value::json->>'until')::timestamptz < now() RETURNING 1",
+                        (LEASE_KEY, self.holder, float(self.seconds), self.holder)).fetchone()
+            except peewee.DatabaseError as exc:
+                log.warning("scheduler lease not renewed (database unreachable): %s", str(exc).strip()[:200])
+                return False
+            return row is not None
+
+    def holder_now(self) -> str | None:
+        """Who holds an unexpired lease, if anyone."""
+        with database.connection_context():
+            row = database.execute_sql(
+                "SELECT value::json->>'holder' FROM setting WHERE key = %s "
+                "AND (value::json->>'until')::timestamptz >= now()", (LEASE_KEY,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def release(self) -> None:
+        """Give the lease up at a clean stop, so a standby need not wait for it to expire."""
+        try:
+            with database.connection_context():
+                database.execute_sql("DELETE FROM setting WHERE key = %s AND value::json->>'holder' = %s",
+                                     (LEASE_KEY, self.holder))
+        except peewee.DatabaseError:
+            log.warning("scheduler lease not released; it expires by itself")
+
+
+def acquire_lock(data_dir: str, *, standby: bool = False, lease_seconds: float = LEASE_SECONDS) -> Any:
+    """Take the single-scheduler lock for this hub's database; keep the returned handle open.
+
+    On PostgreSQL the handle is a Lease; with standby=True wait for it instead of giving up.
+    """
     if is_postgres():
-        database.connect(reuse_if_open=True)
-        got = database.execute_sql("SELECT pg_try_advisory_lock(%s)", (SCHEDULER_LOCK_ID,)).fetchone()[0]
-        if not got:
-            raise AlreadyRunning("另一个调度进程正在运行（PostgreSQL 锁已被占用），本进程退出")
-        return database
+        lease = Lease(lease_seconds)
+        while not lease.renew():
+            if not standby:
+                holder = lease.holder_now()  # raises when the database cannot be reached at all
+                raise AlreadyRunning(f"另一个调度进程正在运行（调度租约由 {holder} 持有），本进程退出")
+            time.sleep(lease_seconds / 3)
+        return lease
     fh: IO[str] = open(Path(data_dir) / "scheduler.lock", "w")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -56,16 +123,27 @@ def acquire_lock(data_dir: str) -> Any:
     return fh
 
 
-def build(app: Flask) -> BlockingScheduler:
-    """The scheduler with every hub job, each run inside the app context and recorded."""
+def build(app: Flask, lease: Lease | None = None) -> BlockingScheduler:
+    """The scheduler with every hub job, each run inside the app context and recorded.
+
+    With a lease, every run first renews it: a process that lost it (another scheduler took
+    over while this one could not reach the database) runs nothing more and stops.
+    """
     sched = BlockingScheduler(timezone=CHINA_TZ, job_defaults=jobs.JOB_DEFAULTS)
 
     def wrap(name: str, fn: Any) -> Any:
         def run() -> None:
+            if lease is not None and not _still_holder(lease, sched):
+                log.warning("job %s skipped: this scheduler does not hold the lease", name)
+                return
             with app.app_context():
                 jobs.run_recorded(name, fn)
 
         return run
+
+    if lease is not None:
+        sched.add_job(lambda: _still_holder(lease, sched), "interval", seconds=max(1.0, lease.seconds / 3),
+                      id="lease", **jobs.JOB_DEFAULTS)
 
     for name, (fn, key, default) in JOBS.items():
         seconds = float(app.config.get(key) or default)
@@ -81,13 +159,58 @@ def build(app: Flask) -> BlockingScheduler:
     return sched
 
 
-def run(app: Flask) -> None:
-    """Hold the lock and run the jobs until stopped (SIGTERM from systemd)."""
-    lock = acquire_lock(app.config["DATA_DIR"])
-    sched = build(app)
-    log.info("scheduler started pid=%s jobs=%s", os.getpid(), ",".join(j.id for j in sched.get_jobs()))
+class LeaseLost(RuntimeError):
+    """Another scheduler holds the lease now; this one must not run jobs any more."""
+
+
+def _still_holder(lease: Lease, sched: BlockingScheduler) -> bool:
+    """Renew the lease; if another scheduler took it, stop this one (systemd restarts it as standby)."""
+    if lease.renew():
+        return True
+    try:
+        other = lease.holder_now()
+    except peewee.DatabaseError:
+        return False  # the database is away (failover): run nothing, try again next tick
+    if other is not None and other != lease.holder:
+        log.error("scheduler lease taken by %s; this scheduler stops", other)
+        lease.lost = True
+        sched.shutdown(wait=False)
+    return False
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
+def run(app: Flask, *, standby: bool = False) -> None:
+    """Hold the lock (or lease) and run the jobs until stopped (SIGTERM from systemd).
+
+    A standby that held the lease and lost it (it could not reach the database while another
+    scheduler took over) goes back to waiting; a plain scheduler stops with LeaseLost.
+    """
+    while _run_once(app, standby):
+        if not standby:
+            raise LeaseLost("调度租约已被另一个调度进程接管，本进程停止")
+        log.warning("scheduler lease lost; waiting as standby again")
+
+
+def _run_once(app: Flask, standby: bool) -> bool:
+    """Run the jobs while the lock or lease is held; True when the lease was lost to another scheduler."""
+    seconds = float(app.config.get("SCHEDULER_LEASE_SECONDS") or LEASE_SECONDS)
+    lock = acquire_lock(app.config["DATA_DIR"], standby=standby, lease_seconds=seconds)
+    lease = lock if isinstance(lock, Lease) else None
+    sched = build(app, lease)
+    log.info("scheduler started pid=%s jobs=%s holder=%s", os.getpid(), ",".join(j.id for j in sched.get_jobs()),
+             lease.holder if lease else "file lock")
+    # SIGTERM (systemctl stop) unwinds through `finally`, so the lease is given back at once.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         sched.start()
     finally:
-        if lock is not database:
+        signal.signal(signal.SIGTERM, previous)
+        if lease is not None:
+            if not lease.lost:
+                lease.release()
+        else:
             lock.close()
+    return lease is not None and lease.lost

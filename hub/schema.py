@@ -16,8 +16,8 @@ from shared.catalogue import DEFAULT_CATALOGUE
 
 from .clock import now
 from .db import BaseModel, database, is_postgres
-from .models import (ALL_MODELS, Assignment, Case, CatalogueVersion, EnrolmentSecret, HelloNonce, JobRun, Node,
-                     Setting, SyncStat)
+from .models import (ALL_MODELS, Assignment, Case, CatalogueVersion, EnrolmentSecret, HelloNonce, JobRun, MailMessage,
+                     Node, Rating, Setting, SmsMessage, SmsOptOut, SyncStat)
 
 # Any constant: PostgreSQL advisory lock that serialises concurrent `migrate` runs.
 MIGRATION_LOCK_ID = 0x0DA1BA
@@ -56,8 +56,13 @@ def _step_4(migrator: SchemaMigrator) -> None:
     database.create_tables([EnrolmentSecret, HelloNonce], safe=True)
 
 
+def _step_5(migrator: SchemaMigrator) -> None:
+    """Schema 5: the public face: 好差评 ratings, 镇长信箱 messages, the SMS outbox and opt-outs."""
+    database.create_tables([Rating, MailMessage, SmsMessage, SmsOptOut], safe=True)
+
+
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
-MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4}
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4, 5: _step_5}
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 from openpyxl import Workbook
 
-from shared import states
+from shared import ratings, states
 from shared.spreadsheet import text_row
 from shared.validation import mask_name
 
@@ -28,7 +28,7 @@ COLUMNS = [
     ("completed", "办结"), ("in_progress", "在办"), ("refused", "不予受理"), ("withdrawn", "撤回/退回"),
     ("on_time", "按时办结"), ("late", "超时办结"), ("on_time_rate", "按时办结率"),
     ("avg_workdays", "平均办结工作日"), ("overdue_open", "在办超期"),
-    ("satisfied", "满意"), ("fairly_satisfied", "基本满意"), ("dissatisfied", "不满意"),
+    *((key, level) for level, key in ratings.KEYS.items()),
     ("satisfaction_rate", "满意率"),
 ]
 

@@ -23,12 +23,13 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
     else:
         app.config.from_mapping(test_config)
 
-    from . import api, i18n, ratelimit, security, views, web
+    from . import api, i18n, ratelimit, security, storage, views, web
 
     web.init_app(app)
     security.init_app(app)
     i18n.init_app(app)
     views.init_app(app)
+    storage.init_app(app)
     app.register_blueprint(api.bp)
     security.csrf.exempt(api.bp)
     ratelimit.init_app(app)

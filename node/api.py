@@ -63,8 +63,19 @@ def healthz() -> Response:
     """Liveness and database reachability."""
     from .db import database
 
+    from flask import current_app
+
+    from . import storage
+
     database.execute_sql("SELECT 1")
-    return jsonify({"status": "ok", "service": "node", "enrolled": bool(meta.get("node_id"))})
+    trouble = storage.status(current_app.config["DATA_DIR"])
+    body = {"status": "degraded" if trouble else "ok", "service": "node", "enrolled": bool(meta.get("node_id")),
+            "storage": trouble or "ok"}
+    if trouble:
+        # Still serving reads, but nothing new can be saved: monitoring must see it.
+        body["message"] = storage.MESSAGES[trouble]
+        return jsonify(body), 503  # type: ignore[return-value]
+    return jsonify(body)
 
 
 @bp.post("/api/v1/requests")

@@ -16,36 +16,40 @@ ATTENTION_ACTIONS = {"accept", "ask_materials", "refuse", "approve", "deny"}
 
 
 def apply_response(body: dict[str, Any], batch: Batch | None) -> dict[str, int]:
-    """Apply one verified response in a single transaction; returns what changed."""
-    counts = {"acked": 0, "refused": 0, "updates": 0, "rewound": 0}
+    """Apply one verified response in a single transaction; returns what changed.
+
+    `reconcile` is 1 when the answer shows the hub's log is not the one this node holds
+    (a new epoch, or another entry at the node's cursor): its updates are then left alone and
+    the village's log is fetched anew (node/reconcile.py). `gap` is 1 when the updates do not
+    continue from the cursor; `hub_lost` is 1 when the hub holds fewer of our events than it
+    acknowledged (it must be asked where we stand again).
+    """
+    from . import reconcile
+
+    counts = {"acked": 0, "refused": 0, "updates": 0, "reconcile": 0, "gap": 0, "hub_lost": 0}
     with database.atomic():
         ack = body.get("ack")
         if batch is not None and ack and ack.get("batch_hash") == batch.hash:
             counts.update(_apply_ack(batch, ack))
-        counts["rewound"] = _rewind_if_hub_restored(body)
-        counts["updates"] = apply_updates(body.get("updates") or [])
-        cursor = int(body.get("cursor") or 0)
-        if cursor > int(meta.get("cursor", 0)):
-            meta.put("cursor", cursor)
+        updates = body.get("updates") or []
+        if reconcile.pending() is not None:
+            # Already rebuilding: a newer epoch restarts it; ordinary updates wait for the rebuilt log.
+            reconcile.follow_epoch(body)
+        elif reconcile.log_differs(body, updates):
+            reconcile.start(body.get("epoch"))
+            counts["reconcile"] = 1
+        else:
+            counts["updates"], counts["gap"] = apply_updates(updates)
+            if isinstance(body.get("epoch"), str) and meta.get("hub_epoch") is None:
+                meta.put("hub_epoch", body["epoch"])
+        if isinstance(body.get("last_seq"), int) and body["last_seq"] < int(meta.get("acked_seq", 0)):
+            counts["hub_lost"] = 1
         catalogue = body.get("catalogue")
         if isinstance(catalogue, dict) and int(catalogue.get("version", 0)) > int(meta.get("catalogue_version", 0)):
             meta.put("catalogue", catalogue)
             meta.put("catalogue_version", int(catalogue["version"]))
         _record_success(body)
     return counts
-
-
-def _rewind_if_hub_restored(body: dict[str, Any]) -> int:
-    """A hub restored from a backup numbers its log again from an older end: forget what it forgot.
-
-    Returns 1 when the cursor went back, so the caller polls again.
-    """
-    hub_end = body.get("out_seq")
-    if not isinstance(hub_end, int) or hub_end >= int(meta.get("cursor", 0)):
-        return 0
-    HubUpdate.delete().where(HubUpdate.cseq > hub_end).execute()
-    meta.put("cursor", hub_end)
-    return 1
 
 
 def _record_success(body: dict[str, Any]) -> None:
@@ -69,23 +73,31 @@ def _apply_ack(batch: Batch, ack: dict[str, Any]) -> dict[str, int]:
     return {"acked": batch.last_seq - batch.first_seq + 1, "refused": len(refused)}
 
 
-def apply_updates(updates: list[dict[str, Any]]) -> int:
-    """Apply the hub's log entries after our cursor, each once by its cseq."""
+def apply_updates(updates: list[dict[str, Any]]) -> tuple[int, int]:
+    """Apply the hub's entries that continue from our cursor, each once; returns (applied, gap).
+
+    The cursor moves only to the last entry applied, never to a number the answer merely names,
+    so a node never holds a position the hub did not give it entries up to.
+    """
     cursor = int(meta.get("cursor", 0))
-    fresh = [up for up in updates if isinstance(up.get("cseq"), int) and up["cseq"] > cursor]
-    if not fresh:
-        return 0
-    # One look-up per few hundred updates instead of three queries per update.
-    known = set(_existing(HubUpdate.cseq, [up["cseq"] for up in fresh]))
-    requests = {r.request_id: r for r in _rows(Request, Request.request_id, [up.get("request_id") for up in fresh],
+    fresh = sorted((up for up in updates if isinstance(up.get("cseq"), int) and up["cseq"] > cursor),
+                   key=lambda up: up["cseq"])
+    run: list[dict[str, Any]] = []
+    for up in fresh:
+        if up["cseq"] != cursor + len(run) + 1:
+            break
+        run.append(up)
+    gap = int(len(run) < len(fresh))
+    if not run:
+        return 0, gap
+    # Rows above the cursor can only be leftovers of a log the hub no longer holds.
+    HubUpdate.delete().where(HubUpdate.cseq > cursor).execute()
+    requests = {r.request_id: r for r in _rows(Request, Request.request_id, [up.get("request_id") for up in run],
                                                [Request._meta.fields[n] for n in ("request_id", *_STATUS_FIELDS)])}
     rows: list[tuple[Any, ...]] = []
     touched: dict[str, Request] = {}
     at = now()
-    for up in fresh:
-        if up["cseq"] in known:
-            continue
-        known.add(up["cseq"])
+    for up in run:
         rows.append((up["cseq"], up.get("request_id", ""), up.get("type", ""), up, at))
         req = requests.get(up.get("request_id"))
         if req is not None:
@@ -93,7 +105,8 @@ def apply_updates(updates: list[dict[str, Any]]) -> int:
             touched[req.request_id] = req
     _executemany(HubUpdate, ("cseq", "request_id", "type", "body", "applied_at"), rows)
     _write_requests(list(touched.values()))
-    return len(rows)
+    meta.put("cursor", run[-1]["cseq"])
+    return len(rows), gap
 
 
 def _update_request(req: Request, up: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from shared import bundle, protocol
 from shared.bundle import BundleError
 
-from . import meta, outbox
+from . import meta, outbox, reconcile
 from .apply import apply_resume, apply_response
 from .attachments import mark_uploaded, path_for
 from .capture import now
@@ -80,9 +80,9 @@ class ImportResult:
                 f"中心已收附件 {self.attachments}")
 
 
-def _poll(key: Ed25519PrivateKey, kind: str) -> bytes:
+def _poll(key: Ed25519PrivateKey, kind: str, cursor: int | None = None) -> bytes:
     body = protocol.poll_body(
-        meta.get("node_id"), int(meta.get("cursor", 0)), kind=kind, acked_seq=int(meta.get("acked_seq", 0)),
+        meta.get("node_id"), int(meta.get("cursor", 0)) if cursor is None else cursor, kind=kind, acked_seq=int(meta.get("acked_seq", 0)),
         catalogue_version=int(meta.get("catalogue_version", 0)), app_version=outbox.APP_VERSION,
         pending=outbox.queued_count(),
     )
@@ -124,16 +124,20 @@ def build_bundle(key: Ed25519PrivateKey) -> tuple[ExportResult, bytes]:
     with database.atomic():
         hello = _poll(key, "hello")
         batches = _pending_batches(key)
-        poll = _poll(key, "poll")
+        # While this village's copy of the hub's log is being rebuilt (node/reconcile.py), the poll
+        # fetches the next page of it; one page travels per bundle.
+        rebuilding = reconcile.pending()
+        poll = _poll(key, "poll", int(rebuilding["next"]) if rebuilding else None)
         sent = {e.event_id for b in batches for e in Event.select(Event.event_id).where(Event.batch == b.id)}
         atts = [a for a in Attachment.select().where(Attachment.uploaded_at.is_null()).order_by(Attachment.id)
                 if a.event_id in sent or _event_acked(a.event_id)]
         shas = sorted({a.sha256 for a in atts})
-        messages = [{"kind": "hello", "hash": protocol.body_hash(protocol.open_envelope(hello)[0]),
+        messages: list[dict[str, Any]] = [{"kind": "hello", "hash": protocol.body_hash(protocol.open_envelope(hello)[0]),
                      "raw": bundle.encode_blob(hello)}]
         messages += [{"kind": "batch", "hash": b.hash} for b in batches]
-        messages.append({"kind": "poll", "hash": protocol.body_hash(protocol.open_envelope(poll)[0]),
-                         "raw": bundle.encode_blob(poll)})
+        messages.append({"kind": "rebuild" if rebuilding else "poll",
+                         "hash": protocol.body_hash(protocol.open_envelope(poll)[0]), "raw": bundle.encode_blob(poll),
+                         **({"position": int(rebuilding["next"])} if rebuilding else {})})
         payload = {
             "messages": [bundle.encode_blob(hello)] + [bundle.encode_blob(bytes(b.envelope)) for b in batches]
             + [bundle.encode_blob(poll)],
@@ -225,6 +229,12 @@ def _apply_one(client: SyncClient, msg: dict[str, Any], result: ImportResult) ->
         result.updates += counts["updates"]
         return
     status, resp = client.send_raw(bundle.decode_blob(msg["raw"]), msg["hash"])
+    if msg["kind"] == "rebuild":
+        state = reconcile.pending()
+        # Only the page this bundle asked for: an online round may have gone further since.
+        if state is not None and int(state["next"]) == msg.get("position"):
+            reconcile.apply_page(resp)
+        return
     result.updates += apply_response(resp, None)["updates"]
     if msg["kind"] == "hello":
         apply_resume(resp)

@@ -80,6 +80,8 @@ def capture_request(form: dict[str, Any], clerk: str) -> Request:
             "materials": {"brought": brought, "missing": missing},
             "submit": data["submit"],
             "notes": str(data.get("notes") or "")[:NOTES_MAX],
+            # The villager agreed at capture to SMS about this request (the hub honours later opt-outs).
+            "sms": data.get("sms") is True,
         }
         held = data["submit"] == "held"
         req = Request.create(

@@ -41,6 +41,7 @@ def form_to_capture(item_code: str, form: Any) -> dict[str, Any]:
         "materials": {"brought": brought, "missing": lacking},
         "submit": submit,
         "notes": form.get("notes", ""),
+        "sms": form.get("sms") == "on",
     }
 
 

@@ -130,6 +130,37 @@ def sync(app: Flask) -> None:
         click.echo(f"同步失败：{exc.message}", err=True)
         sys.exit(1)
     click.echo(f"同步完成：{report.summary()}")
+    if report.reconciled:
+        from . import meta
+        from .db import database
+
+        with database.connection_context():
+            done = meta.get("last_reconcile") or {}
+        click.echo(f"中心数据曾从备份恢复：本机曾收到、中心已不再记得的决定 {done.get('forgotten', 0)} 条，"
+                   f"状态有变的申请 {done.get('changed', 0)} 件；详见“同步”页面，请告知相关群众。")
+
+
+@cli.command()
+@click.argument("event_ids", nargs=-1, type=int)
+@click.option("--clerk", default="cli", help="操作人（记入操作记录）")
+@with_app()
+def requeue(app: Flask, event_ids: tuple[int, ...], clerk: str) -> None:
+    """List quarantined records, or put the given ones back in the queue (recorded)."""
+    from . import outbox
+    from .models import Event
+
+    if not event_ids:
+        rows = list(Event.select().where(Event.quarantined).order_by(Event.id))
+        for ev in rows:
+            click.echo(f"{ev.id}\t{ev.type}\t{ev.at}\t{ev.result_message or ''}")
+        click.echo(f"已隔离 {len(rows)} 条；放回待上传：daiban node requeue 编号…")
+        return
+    for pk in event_ids:
+        try:
+            outbox.requeue(pk, clerk)
+        except outbox.RequeueError as exc:
+            raise click.ClickException(f"{pk}：{exc}")
+        click.echo(f"{pk}：已放回待上传，下次同步时重新发送")
 
 
 @cli.command()

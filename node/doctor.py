@@ -106,6 +106,26 @@ def check_disk(data_dir: Path) -> Finding:
     return Finding("磁盘", "ok", f"磁盘剩余 {free // 2**30} GB")
 
 
+def check_storage(data_dir: Path) -> Finding:
+    """The data directory takes a write (not full, not read-only), and no database write failed lately."""
+    from . import storage
+
+    trouble = storage.status(data_dir)
+    if trouble is None:
+        try:
+            # A write the database must accept, then undone: a read-only database file refuses it.
+            with database.atomic() as txn:
+                meta.put("doctor_write_probe", time.time())
+                txn.rollback()
+        except Exception as exc:  # classified below; anything else is reported by run_checks
+            trouble = storage.classify(exc)
+            if trouble is None:
+                raise
+    if trouble:
+        return Finding("数据目录", "problem", storage.MESSAGES[trouble])
+    return Finding("数据目录", "ok", f"{data_dir} 可以写入")
+
+
 def check_backups(data_dir: Path, now: float | None = None) -> Finding:
     """The newest local backup in DATA_DIR/backups is recent."""
     files = [p for p in (data_dir / "backups").glob("*") if p.is_file()] if (data_dir / "backups").exists() else []
@@ -143,6 +163,7 @@ def run_checks(data_dir: Path, with_network: bool = True) -> list[Finding]:
         ("密钥", lambda: check_keys(data_dir)),
         ("时钟", check_clock),
         ("磁盘", lambda: check_disk(data_dir)),
+        ("数据目录", lambda: check_storage(data_dir)),
         ("备份", lambda: check_backups(data_dir)),
         ("同步", check_sync),
     ]

@@ -126,4 +126,24 @@ class Clerk(BaseModel):
     last_login_at = peewee.DateTimeField(null=True)
 
 
-ALL_MODELS = [Meta, Request, Batch, Event, HubUpdate, Clerk, Attachment, BundleExport]
+class StagedUpdate(BaseModel):
+    """An entry of the hub's log fetched anew after the hub lost part of it; swapped in once complete."""
+
+    cseq = peewee.BigIntegerField(primary_key=True)
+    request_id = peewee.CharField(max_length=40)
+    type = peewee.CharField(max_length=40)
+    body = JSONField()
+
+
+class ForgottenUpdate(BaseModel):
+    """A hub decision this node had received that the hub no longer holds (restored from an older backup)."""
+
+    request_id = peewee.CharField(max_length=40, index=True)
+    old_cseq = peewee.BigIntegerField()
+    type = peewee.CharField(max_length=40)
+    body = JSONField()
+    epoch = peewee.CharField(max_length=40)
+    noticed_at = peewee.DateTimeField(index=True)
+
+
+ALL_MODELS = [Meta, Request, Batch, Event, HubUpdate, Clerk, Attachment, BundleExport, StagedUpdate, ForgottenUpdate]

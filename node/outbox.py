@@ -113,3 +113,28 @@ def record_attempt(batch: Batch, error: str | None) -> None:
     Batch.update(
         attempts=Batch.attempts + 1, last_attempt_at=now(), last_error=error
     ).where(Batch.id == batch.id).execute()
+
+
+REQUEUE_LOG = "requeue_log"
+REQUEUE_LOG_KEEP = 200
+
+
+class RequeueError(ValueError):
+    """A quarantined event that cannot be put back, with a sentence for the clerk."""
+
+
+def requeue(event_pk: int, clerk: str) -> Event:
+    """Put a quarantined event back in the queue (the clerk or the county officer decided to try again).
+
+    The decision is kept in the node's requeue log (who, when, which event, why it was set aside).
+    """
+    with database.atomic():
+        ev = Event.get_or_none(Event.id == event_pk)
+        if ev is None or not ev.quarantined:
+            raise RequeueError("没有这条已隔离的记录（可能已放回待上传）")
+        entry = {"at": protocol.iso(protocol.utcnow()), "clerk": clerk[:64], "event_id": ev.event_id,
+                 "type": ev.type, "request_id": ev.request_id, "was": ev.result_message or ""}
+        Event.update(quarantined=False, result_message=None).where(Event.id == ev.id).execute()
+        log = (meta.get(REQUEUE_LOG) or [])[-(REQUEUE_LOG_KEEP - 1):]
+        meta.put(REQUEUE_LOG, [*log, entry])
+    return ev

@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from shared import states
+from shared import ratings, states
 from shared.chunks import MAX_ATTACHMENT_BYTES
 from shared.receipt_codes import ALPHABET, is_valid, normalise
-from shared.validation import FEEDBACK_COMMENT_MAX, WITHDRAW_REASON_MAX, normalise_mobile
+from shared.validation import WITHDRAW_REASON_MAX, normalise_mobile
 
 from . import meta, scheduler
 from .attachments import for_request
@@ -22,11 +22,10 @@ from .models import Event, HubUpdate, Request
 bp = Blueprint("requests", __name__)
 
 PAGE = 100
-SATISFACTION = ("满意", "基本满意", "不满意")
 EVENT_LABELS = {
     "request.captured": "收件登记并提交",
     "request.supplemented": "补正材料",
-    "request.feedback": "满意情况反馈",
+    "request.feedback": "好差评",
     "request.withdrawn": "申请撤回",
     "attachment.added": "添加附件",
 }
@@ -136,7 +135,8 @@ def _event_detail(req: Request, ev: Event) -> str:
     if ev.type == "request.supplemented":
         return "、".join(catalogue().material_names(req.item_code, data.get("materials", [])))
     if ev.type == "request.feedback":
-        return " ".join(x for x in (data.get("satisfaction"), data.get("comment")) if x)
+        paper = "（纸质评价表）" if data.get("channel") == "paper" else ""
+        return " ".join(x for x in (data.get("satisfaction"), paper, data.get("comment")) if x)
     if ev.type == "request.withdrawn":
         return data.get("reason", "")
     return ""
@@ -170,10 +170,11 @@ def render_detail(req: Request, status: int = 200, **extra: Any) -> tuple[str, i
         missing_names=cat.material_names(req.item_code, req.materials_missing),
         owed=[m for m in item.get("materials", []) if m["code"] in owed] or
              [m for m in item.get("materials", []) if m["code"] not in (req.materials_brought or [])],
-        satisfaction=SATISFACTION, saved=request.args.get("saved"),
+        satisfaction=ratings.LEVELS, saved=request.args.get("saved"),
         can_add=req.state not in (states.HELD,) and not states.is_terminal(req.state),
         can_withdraw=states.can_transition(req.state, states.WITHDRAWN),
-        can_feedback=req.state not in (states.HELD, states.INVALID, states.WITHDRAWN),
+        can_feedback=ratings.can_rate(req.state) and _rating(req) is None,
+        rating=_rating(req),
     ), status
 
 
@@ -219,21 +220,34 @@ def supplement(code: str) -> Any:
     return redirect(url_for("requests.detail", code=req.receipt_code))
 
 
+def _rating(req: Request) -> Event | None:
+    """The matter's one rating (一次一评), unless the hub refused it."""
+    return (Event.select().where((Event.request_id == req.request_id) & (Event.type == "request.feedback")
+                                 & ((Event.result.is_null()) | (Event.result != "refused")))
+            .order_by(Event.id).first())
+
+
 @bp.post("/requests/<code>/feedback")
 @login_required
 def feedback(code: str) -> Any:
-    """满意情况反馈 at pickup."""
+    """好差评 at pickup, or entered later from the paper form: one rating per matter."""
     req = stored_request(code)
     value = request.form.get("satisfaction", "")
-    comment = request.form.get("comment", "").strip()[:FEEDBACK_COMMENT_MAX]
-    if value not in SATISFACTION:
-        flash("请选择满意、基本满意或不满意", "error")
-    elif req.state in (states.HELD, states.INVALID, states.WITHDRAWN):
-        flash("该申请当前不能登记反馈", "error")
+    comment = request.form.get("comment", "").strip()
+    errors = ratings.check(value, comment)
+    if errors:
+        flash("；".join(errors), "error")
+    elif not ratings.can_rate(req.state):
+        flash(ratings.NOT_RATEABLE, "error")
+    elif _rating(req) is not None:
+        flash(ratings.ALREADY_RATED, "error")
     else:
-        add_event(req.receipt_code, "request.feedback", _clerk_name(), {"satisfaction": value, "comment": comment})
+        data = {"satisfaction": value, "comment": comment}
+        if request.form.get("paper") == "on":
+            data["channel"] = "paper"
+        add_event(req.receipt_code, "request.feedback", _clerk_name(), data)
         scheduler.kick()
-        flash("满意情况已记录")
+        flash("评价已记录，将随下次同步送达中心")
     return redirect(url_for("requests.detail", code=req.receipt_code))
 
 

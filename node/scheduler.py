@@ -15,7 +15,8 @@ log = logging.getLogger("daiban.node.sync")
 
 BASE_INTERVAL = 60.0
 MIN_BACKOFF = 5.0
-MAX_BACKOFF = 1800.0
+# Near 5 minutes: a village with nothing new to send must not wait half an hour after the link returns.
+MAX_BACKOFF = 300.0
 TICK = 2.0
 
 _lock = threading.Lock()

@@ -24,7 +24,7 @@ from playhouse.migrate import migrate as migrate_ops
 
 from .clock import now
 from .db import BaseModel, database
-from .models import ALL_MODELS, Meta, Request
+from .models import ALL_MODELS, ForgottenUpdate, Meta, Request, StagedUpdate
 
 
 class SchemaMigration(BaseModel):
@@ -47,13 +47,18 @@ def _step_2(migrator: SchemaMigrator) -> None:
 
 
 def _step_3(migrator: SchemaMigrator) -> None:
-    """Schema 3: an index on the applicant's phone, so the clerk's search by phone number stays fast."""
+    """Schema 3: the hub's log fetched anew after the hub lost its tail, and what it forgot (node/reconcile.py)."""
+    database.create_tables([StagedUpdate, ForgottenUpdate], safe=True)
+
+
+def _step_4(migrator: SchemaMigrator) -> None:
+    """Schema 4: an index on the applicant's phone, so the clerk's search by phone number stays fast."""
     if not any(ix.columns == ["phone"] for ix in database.get_indexes(Request._meta.table_name)):
         migrate_ops(migrator.add_index(Request._meta.table_name, ("phone",), False))
 
 
 # Each step moves the schema from version n-1 to n and must be safe to re-run.
-MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3}
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4}
 
 
 def schema_version() -> int:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared import protocol
+from shared import encoding, protocol
 
-from . import meta, outbox
+from . import meta, outbox, reconcile
 from .apply import apply_resume, apply_response
 from .attachments import upload_pending
 from .db import database
@@ -19,6 +20,7 @@ from .models import Batch
 from .transport import RefusedError, SyncError, Transport, TransportError, TrustError
 
 SYNC_PATH = "/api/v1/sync"
+log = logging.getLogger("daiban.node.sync")
 
 
 @dataclass
@@ -32,6 +34,7 @@ class SyncReport:
     split: int = 0
     quarantined: int = 0
     attachments: int = 0
+    reconciled: int = 0
     resumed: bool = False
     messages: list[str] = field(default_factory=list)
 
@@ -41,7 +44,16 @@ class SyncReport:
             f"上传批次 {self.batches}，中心确认事件 {self.acked}（退回 {self.refused}），"
             f"收到状态更新 {self.updates}" + (f"，拆分 {self.split} 次" if self.split else "")
             + (f"，上传附件 {self.attachments} 个" if self.attachments else "")
+            + ("，中心数据曾恢复，已与中心重新核对全部办理状态" if self.reconciled else "")
         )
+
+
+# Exchanges one round may make before it stops and says why: whatever the hub answers, a round ends.
+MAX_POLLS = 200
+MAX_RESUMES = 3
+MAX_BATCHES = 2_000
+# An unsigned 413 may come from any proxy on the way: believe it only down to this cap.
+UNSIGNED_413_FLOOR = 64 * 1024
 
 
 class SyncClient:
@@ -54,24 +66,35 @@ class SyncClient:
 
     def _exchange(self, body_bytes: bytes, request_hash: str) -> tuple[int, dict[str, Any]]:
         status, raw = self.transport.exchange(SYNC_PATH, body_bytes)
-        if status == 413:
-            return status, {}
         try:
             body, sig = protocol.open_envelope(raw)
         except protocol.ProtocolError as exc:
+            if status == 413:
+                # Unsigned: a proxy's limit as likely as the hub's. Acted on only within bounds (_split).
+                return status, {"unsigned": True}
             raise RefusedError(f"中心回复无法识别（HTTP {status}）", "bad_response") from exc
         if not verify_hub(body, sig):
+            if status == 413:
+                return status, {"unsigned": True}
             raise TrustError("中心回复的签名无效，未采用（可能被冒充或篡改）", "bad_hub_signature")
         if body.get("error") and body.get("request_hash") == "":
+            if status == 413 and body["error"].get("code") == "too_large":
+                # Signed by the hub, which refused the body before reading it (so it names no request).
+                return 413, body
             raise RefusedError(body["error"].get("message", "中心拒绝了请求"), body["error"].get("code", "error"))
-        if body.get("request_hash") != request_hash or body.get("node_id") not in (meta.get("node_id"), ""):
-            raise TrustError("中心回复与本次请求不对应，未采用", "mismatched_response")
         err = body.get("error")
+        if body.get("request_hash") != request_hash or body.get("node_id") not in (meta.get("node_id"), ""):
+            if isinstance(err, dict) and err.get("code") in ("bad_body", "too_large"):
+                # The hub refused bytes we did not send (cut or altered on the way): a link fault, send again.
+                raise TransportError("数据在传输中受损，中心未收下，稍后将原样重发", "damaged_in_transit")
+            raise TrustError("中心回复与本次请求不对应，未采用", "mismatched_response")
         if err:
             code = err.get("code", "error")
             message = err.get("message", "中心拒绝了请求")
             if code in ("sequence_gap", "chain_broken"):
                 return status, body
+            if code == "too_large":
+                return 413, body
             if code in ("fork", "revoked", "unknown_node", "bad_signature"):
                 raise TrustError(message, code)
             if code == STALE_HELLO:
@@ -83,20 +106,24 @@ class SyncClient:
         """Exchange already-signed bytes and verify the answer, as a round does (USB bundles use this)."""
         return self._exchange(raw, request_hash)
 
-    def _poll(self, kind: str) -> dict[str, Any]:
+    def _poll(self, kind: str, cursor: int | None = None) -> dict[str, Any]:
         try:
-            return self._poll_once(kind)
+            return self._poll_once(kind, cursor)
         except RefusedError as exc:
             if exc.code != STALE_HELLO:
                 raise
             # Once more with a new nonce, on the hub's clock that the signed refusal showed.
-            return self._poll_once(kind, hub_clock())
+            return self._poll_once(kind, cursor, hub_clock())
 
-    def _poll_once(self, kind: str, clock: datetime | None = None) -> dict[str, Any]:
+    def _poll_once(self, kind: str, cursor: int | None = None, clock: datetime | None = None) -> dict[str, Any]:
         # Our own clock by default, so the hub keeps seeing (and flagging) how far off it is.
+        if cursor is None:
+            # While rebuilding, our position is in the hub's new log, never the old cursor past its end.
+            rebuilding = reconcile.pending()
+            cursor = int(rebuilding["next"]) if rebuilding else int(meta.get("cursor", 0))
         body = protocol.poll_body(
             meta.get("node_id"),
-            int(meta.get("cursor", 0)),
+            cursor,
             kind=kind,
             acked_seq=int(meta.get("acked_seq", 0)),
             catalogue_version=int(meta.get("catalogue_version", 0)),
@@ -104,42 +131,52 @@ class SyncClient:
             pending=outbox.queued_count(),
             clock=clock,
         )
-        _, resp = self._exchange(protocol.seal(self.key, body), protocol.body_hash(body))
+        status, resp = self._exchange(protocol.seal(self.key, body), protocol.body_hash(body))
+        if status == 413 or "last_seq" not in resp:
+            # A poll is a few hundred bytes: whoever refused it as too large, it is not ours to split.
+            raise TransportError(f"中心或中间网络拒收了同步请求（HTTP {status}），稍后重试", "refused_small")
         return resp
 
     def resume(self, report: SyncReport) -> None:
         """Ask the hub where this node stands and align to it before signing anything new."""
-        while True:
+        position: Any = None
+        for _ in range(MAX_POLLS):
             with database.connection_context():
                 resp = self._poll("hello")
                 # History first: a status update for a request restored from it must find the request.
                 more = apply_resume(resp)
-                report.updates += apply_response(resp, None)["updates"]
+                counts = apply_response(resp, None)
+                report.updates += counts["updates"]
+                # History pages move acked_seq, update pages the cursor.
+                now_at = (meta.get("acked_seq"), meta.get("next_seq"), meta.get("cursor"),
+                          json_of(reconcile.pending()))
             if not more:
                 break
+            if reconcile.pending() is not None and position is not None and now_at[:2] == position[:2]:
+                break  # history is complete; the rest are updates, which the rebuild fetches anew
+            if now_at == position:
+                raise RefusedError("中心反复给出同一段历史记录，同步已停止；请联系乡镇管理员", "stuck_resume")
+            position = now_at
         self.resume_checked = True
         report.resumed = True
 
-    def round(self, max_rounds: int = 10_000) -> SyncReport:
-        """Send everything queued and fetch every update; raises SyncError subclasses on trouble."""
+    def round(self, max_rounds: int = MAX_BATCHES) -> SyncReport:
+        """Send everything queued and fetch every update; raises SyncError subclasses on trouble.
+
+        Every loop is bounded and must make progress, so a round ends whatever the hub answers;
+        a hub that keeps answering without progress becomes an error the clerk sees.
+        """
         report = SyncReport()
+        self._resumes = 0
         try:
             if not self.resume_checked:
-                self.resume(report)
-            for _ in range(max_rounds):
-                with database.connection_context():
-                    limit = int(meta.get("batch_bytes", protocol.DEFAULT_BATCH_BYTES))
-                    batch = outbox.next_batch(self.key, limit, protocol.DEFAULT_BATCH_EVENTS)
-                if batch is None:
-                    break
-                self._send(batch, report)
-            while True:
-                with database.connection_context():
-                    resp = self._poll("poll")
-                    counts = apply_response(resp, None)
-                    report.updates += counts["updates"]
-                if not resp.get("more") and not counts["rewound"]:
-                    break
+                self._resume_once(report)
+            self._send_all(report, max_rounds)
+            self._poll_all(report)
+            if not self.resume_checked:
+                # The polls showed a hub that lost our events: align and send them again now.
+                self._resume_once(report)
+                self._send_all(report, max_rounds)
             # After the polls, so a long upload never delays the status the clerk is waiting for.
             report.attachments += upload_pending(self.transport, self.key)
         except SyncError as exc:
@@ -147,8 +184,56 @@ class SyncClient:
                 with database.atomic():
                     meta.put("last_error", exc.message)
                     meta.put("last_error_at", protocol.iso(protocol.utcnow()))
+            log.warning("sync round stopped: %s (%s)", exc.message, exc.code)
             raise
         return report
+
+    def _resume_once(self, report: SyncReport) -> None:
+        self._resumes += 1
+        if self._resumes > MAX_RESUMES:
+            raise RefusedError("与中心核对进度多次仍不一致，同步已停止；请联系乡镇管理员", "stuck_resume")
+        self.resume(report)
+
+    def _send_all(self, report: SyncReport, max_batches: int) -> None:
+        for _ in range(max_batches):
+            with database.connection_context():
+                limit = int(meta.get("batch_bytes", protocol.DEFAULT_BATCH_BYTES))
+                batch = outbox.next_batch(self.key, limit, protocol.DEFAULT_BATCH_EVENTS)
+            if batch is None:
+                return
+            self._send(batch, report)
+
+    def _poll_all(self, report: SyncReport) -> None:
+        """Fetch updates (or the hub's whole log while rebuilding it) until none remain."""
+        position: Any = None
+        for _ in range(MAX_POLLS):
+            with database.connection_context():
+                state = reconcile.pending()
+                if state is not None:
+                    resp = self._poll("poll", cursor=int(state["next"]))
+                    with database.atomic():
+                        done = reconcile.apply_page(resp)
+                        hub_lost = resp["last_seq"] < int(meta.get("acked_seq", 0))
+                    if done:
+                        report.reconciled += 1
+                    more, gap = not done, 0
+                else:
+                    resp = self._poll("poll")
+                    counts = apply_response(resp, None)
+                    report.updates += counts["updates"]
+                    hub_lost, gap = bool(counts["hub_lost"]), counts["gap"]
+                    more = bool(resp.get("more")) or bool(counts["reconcile"])
+                now_at = (meta.get("cursor"), json_of(reconcile.pending()))
+            if hub_lost:
+                self.resume_checked = False
+            if gap and not more:
+                raise RefusedError("中心发来的办理状态不连续，已停止接收；请联系乡镇管理员", "update_gap")
+            if not more:
+                return
+            if now_at == position:
+                raise RefusedError("中心的回复没有进展（状态更新停在同一处），同步已停止；请联系乡镇管理员",
+                                   "stuck_updates")
+            position = now_at
 
     def _send(self, batch: Batch, report: SyncReport) -> None:
         try:
@@ -160,32 +245,68 @@ class SyncClient:
         with database.connection_context():
             outbox.record_attempt(batch, None if status == 200 else f"HTTP {status}")
             if status == 413:
-                self._split(batch, report)
+                self._split(batch, report, signed=not resp.get("unsigned"))
                 return
             if resp.get("error"):
                 # The hub's chain differs from ours: it is the authority, so align and go on.
                 self.resume_checked = False
         if resp.get("error"):
-            self.resume(report)
+            self._resume_once(report)
             return
         with database.connection_context():
             counts = apply_response(resp, batch)
+            _restore_cap()
         report.batches += 1
         report.acked += counts["acked"]
         report.refused += counts["refused"]
         report.updates += counts["updates"]
+        if counts["reconcile"] or counts["hub_lost"]:
+            self.resume_checked = False
 
-    def _split(self, batch: Batch, report: SyncReport) -> None:
-        """The hub said 413: halve the byte cap and re-cut, or quarantine a lone oversized event."""
+    def _split(self, batch: Batch, report: SyncReport, signed: bool) -> None:
+        """413: halve the byte cap and re-cut, or set a lone event aside only when it is truly too large.
+
+        The hub signs its 413; an unsigned one may come from any proxy, so it lowers the cap no
+        further than UNSIGNED_413_FLOOR and never quarantines an event that fits the documented limit.
+        """
         limit = int(meta.get("batch_bytes", protocol.DEFAULT_BATCH_BYTES))
-        if batch.first_seq == batch.last_seq:
-            outbox.quarantine_oversized(batch, "单条记录过大，中心拒收，已隔离，请联系管理员")
-            report.quarantined += 1
-            return
+        floor = protocol.MIN_BATCH_BYTES if signed else UNSIGNED_413_FLOOR
+        lone = batch.first_seq == batch.last_seq
+        if lone or limit <= floor:
+            if signed and lone or _too_large_anyway(batch):
+                outbox.quarantine_oversized(batch, "单条记录过大，中心拒收，已隔离，请联系管理员")
+                report.quarantined += 1
+                return
+            raise TransportError("中心或中间网络以“数据过大”拒收（HTTP 413，未签名）；这些记录未超过规定大小，"
+                                 "不会被隔离，稍后自动重试；若一直如此请联系乡镇管理员检查代理设置", "unsigned_413")
         with database.atomic():
-            meta.put("batch_bytes", max(protocol.MIN_BATCH_BYTES, limit // 2))
+            meta.put("batch_bytes", max(floor, limit // 2))
+            meta.put("batch_bytes_signed", signed)
         outbox.unbatch(batch)
         report.split += 1
+
+
+def _too_large_anyway(batch: Batch) -> bool:
+    """A lone event whose signed batch would exceed the hub's documented limit even compressed."""
+    if batch.first_seq != batch.last_seq:
+        return False
+    raw = bytes(batch.envelope)
+    return len(encoding.compress(raw)) > protocol.MAX_BODY_BYTES or len(raw) > protocol.MAX_INFLATED_BYTES
+
+
+def _restore_cap() -> None:
+    """After a batch got through: back to the full cap if only unsigned 413s lowered it, else double it."""
+    limit = int(meta.get("batch_bytes", protocol.DEFAULT_BATCH_BYTES))
+    if limit >= protocol.DEFAULT_BATCH_BYTES:
+        return
+    with database.atomic():
+        meta.put("batch_bytes", protocol.DEFAULT_BATCH_BYTES if not meta.get("batch_bytes_signed")
+                 else min(protocol.DEFAULT_BATCH_BYTES, limit * 2))
+
+
+def json_of(value: Any) -> str:
+    """A value as comparable text (progress checks)."""
+    return encoding.canonical(value).decode() if value is not None else ""
 
 
 __all__ = ["SyncClient", "SyncReport", "SyncError", "TransportError", "RefusedError", "TrustError"]

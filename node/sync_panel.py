@@ -9,9 +9,9 @@ from flask import Blueprint, Flask, current_app, flash, redirect, render_templat
 
 from shared import encoding, protocol, signing
 
-from . import meta, outbox, scheduler
+from . import meta, outbox, reconcile, scheduler
 from .attachments import pending_summary
-from .auth import login_required
+from .auth import current_clerk, login_required
 from .capture import now
 from .db import database
 from .models import Event
@@ -93,14 +93,40 @@ def panel_facts() -> dict[str, Any]:
         "attachments_pending": att_count,
         "attachments_pending_kb": (att_bytes + 1023) // 1024,
         "now": protocol.iso(protocol.utcnow()),
+        "forgotten": reconcile.forgotten_rows(),
+        "last_reconcile": meta.get("last_reconcile"),
+        "reconciling": reconcile.pending(),
+        "requeued": list(reversed(meta.get(outbox.REQUEUE_LOG) or []))[:20],
     }
+
+
+@bp.app_template_global()
+def hub_forgot(request_id: str) -> list[Any]:
+    """Decisions on this request that a hub restore withdrew (for the request page)."""
+    return reconcile.forgotten_for(request_id)
 
 
 @bp.get("/sync")
 @login_required
 def panel() -> Any:
-    """Show the sync state."""
+    """Show the sync state; opening it asks the background job to try now."""
+    scheduler.kick()
     return render_template("sync.html", f=panel_facts())
+
+
+@bp.post("/sync/requeue/<int:event_pk>")
+@login_required
+def requeue(event_pk: int) -> Any:
+    """Put a quarantined record back in the queue (recorded in the node's requeue log)."""
+    clerk = current_clerk()
+    try:
+        outbox.requeue(event_pk, clerk.username if clerk else "?")
+    except outbox.RequeueError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("sync_panel.panel"), 303)
+    flash("已放回待上传，下次同步时重新发送")
+    scheduler.kick()
+    return redirect(url_for("sync_panel.panel"), 303)
 
 
 @bp.post("/sync/now")

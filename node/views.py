@@ -47,3 +47,7 @@ def init_app(app: Flask) -> None:
     for bp in (auth.bp, capture_views.bp, requests_views.bp, notices.bp, status_page.bp, sync_panel.bp,
                attachment_views.bp, bundle_views.bp):
         app.register_blueprint(bp)
+    from . import guide_views, mailbox_views
+
+    app.register_blueprint(guide_views.bp)
+    app.register_blueprint(mailbox_views.bp)

@@ -33,6 +33,9 @@ MODES: dict[str, str] = {"immediate": "即办件", "processed": "承办件"}
 
 FIELD_TYPES = ("text", "number", "date")
 
+# Optional free-text item fields shown in the service guide (服务指南); default empty.
+GUIDE_TEXTS: dict[str, str] = {"conditions": "申办条件", "fee_basis": "收费标准及依据"}
+
 _FP_LAW = ["《中华人民共和国人口与计划生育法》", "省人口与计划生育条例"]
 _DB_LAW = [
     "《社会救助暂行办法》",
@@ -284,6 +287,10 @@ def _validate_item(item: Any, index: int, window_codes: set[str]) -> list[str]:
         errors.append(f"{where}缺少政策依据")
     if not isinstance(item.get("procedure"), str):
         errors.append(f"{where}缺少办理流程")
+    # Optional guide texts (申办条件, 收费依据): absent means empty, so older catalogues stay valid.
+    for key, label in GUIDE_TEXTS.items():
+        if not isinstance(item.get(key, ""), str):
+            errors.append(f"{where}的{label}必须是文字")
     if not isinstance(item.get("active"), bool):
         errors.append(f"{where}的启用状态必须是 true 或 false")
 

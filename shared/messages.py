@@ -24,6 +24,8 @@ from typing import Annotated, Any, Literal, get_args
 import msgspec
 from msgspec import Meta, Struct
 
+from . import mailbox
+from .ratings import Level
 from .validation import FEEDBACK_COMMENT_MAX, WITHDRAW_REASON_MAX
 
 # --- bounds ------------------------------------------------------------------
@@ -42,6 +44,7 @@ NodeEventType = Literal[
     "request.captured",
     "request.supplemented",
     "request.feedback",
+    "message.left",  # 镇长信箱 (shared/mailbox.py), added by the public branch next to request.feedback
     "request.withdrawn",
     "attachment.added",
 ]
@@ -168,7 +171,8 @@ Enrol = EnrolStart | EnrolConfirm
 # --- event data --------------------------------------------------------------
 
 MaterialCode = Annotated[str, Meta(min_length=1, max_length=ID_MAX)]
-Satisfaction = Literal["满意", "基本满意", "不满意"]
+# 好差评's five levels (shared/ratings.py); the old three-level words are among them.
+Satisfaction = Level
 
 
 class SupplementedData(Struct, forbid_unknown_fields=True):
@@ -178,10 +182,24 @@ class SupplementedData(Struct, forbid_unknown_fields=True):
 
 
 class FeedbackData(Struct, forbid_unknown_fields=True):
-    """request.feedback: the villager's satisfaction."""
+    """request.feedback: the villager's rating (好差评), one per matter."""
 
     satisfaction: Satisfaction
     comment: Annotated[str, Meta(max_length=FEEDBACK_COMMENT_MAX)] | None = None
+    channel: Literal["village", "paper"] | None = None  # paper: entered later from the paper form
+
+
+class MessageLeftData(Struct, forbid_unknown_fields=True):
+    """message.left: a 咨询/投诉/建议 for the township, with its own receipt code (shared/mailbox.py)."""
+
+    receipt_code: Annotated[str, Meta(max_length=16)]
+    category: Literal["consult", "complaint", "suggestion"]
+    content: Annotated[str, Meta(max_length=mailbox.MAX_CONTENT)]
+    name: Annotated[str, Meta(max_length=mailbox.MAX_NAME)] = ""
+    phone: Annotated[str, Meta(max_length=20)] = ""
+    about: Annotated[str, Meta(max_length=mailbox.MAX_ABOUT)] = ""
+    window: Annotated[str, Meta(max_length=8)] = ""
+    pin: Annotated[str, Meta(max_length=4)] = ""
 
 
 class WithdrawnData(Struct, forbid_unknown_fields=True):

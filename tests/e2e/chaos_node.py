@@ -35,6 +35,7 @@ def main(argv: list[str]) -> int:
     from node import sync as node_sync
     from node.capture import CaptureError, add_event, capture_request
     from node.db import database
+    from node.models import Event, Request
     from node.sync import SyncClient
     from node.transport import HttpTransport, SyncError
     from shared.catalogue import Catalogue
@@ -76,7 +77,11 @@ def main(argv: list[str]) -> int:
             say("ok", req.receipt_code)
         elif cmd == "feedback":
             with database.connection_context():
-                add_event(arg, "request.feedback", "李文书", {"satisfaction": "满意"})
+                req = Request.get(Request.receipt_code == arg)
+                # One rating per matter (一事一评), as the clerk's page allows: a rated request is skipped.
+                if not Event.select().where((Event.request_id == req.request_id)
+                                            & (Event.type == "request.feedback")).exists():
+                    add_event(arg, "request.feedback", "李文书", {"satisfaction": "满意"})
             say("ok", arg)
         elif cmd == "sync":
             try:

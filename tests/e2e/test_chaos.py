@@ -2,7 +2,9 @@
 
 The promise under test: every request a clerk saw saved reaches the hub exactly once,
 every hub decision reaches its village, and afterwards every node's chain and cursor
-agree with the hub.  The quick variant runs in `make test`; the long one
+agree with the hub, and so does the content: every downstream entry's body and every
+request's state (tests/e2e/restore_oracle.py), also after the hub was replaced by one
+restored from an older backup at random rounds.  The quick variant runs in `make test`; the long one
 (`make chaos`, DAIBAN_CHAOS_ROUNDS rounds) prints the figures for docs/reliability.md.
 Replay a failure with DAIBAN_CHAOS_SEED=<the seed printed>.
 """
@@ -26,6 +28,7 @@ import pytest
 import requests
 
 from tests import support
+from tests.e2e.restore_oracle import content_diff, hub_query_for
 from tests.faultlink import FAULTS, FaultLink
 
 QUICK_RATES = {
@@ -53,7 +56,7 @@ class Worker:
         log.close()  # the child holds its own descriptor
         self.lines = queue.Queue()
         threading.Thread(target=self._read, args=(self.proc, self.lines), daemon=True).start()
-        assert self.expect(("ready",), 30) == "ready", f"{self.name} did not start"
+        assert self.expect(("ready",), 90) == "ready", f"{self.name} did not start"
 
     @staticmethod
     def _read(proc: subprocess.Popen, lines: queue.Queue) -> None:
@@ -151,6 +154,9 @@ class Chaos:
     p_hub_kill: float = 0.01
     p_hub_restart: float = 0.01
     p_act: float = 0.08
+    p_backup: float = 0.04
+    p_restore: float = 0.0
+    min_restores: int = 0
     db_url: str | None = None
     figures: Counter = field(default_factory=Counter)
     confirmed: dict[str, set[str]] = field(default_factory=dict)
@@ -166,6 +172,8 @@ class Chaos:
                               hold_timeout=2.5, on_forward=self._maybe_kill_hub).start()
         self.workers: dict[str, Worker] = {}
         self._hub_lock = threading.Lock()
+        self.backups: list[Path] = []
+        self._databases: list = []
         for i in range(self.nodes):
             name = f"node{i}"
             node, _ = support.make_node(self.tmp, name, self.hub, f"第{i + 1}村")
@@ -210,6 +218,34 @@ class Chaos:
             self.hub.start()
         self.figures["hub restarts"] += 1
         self.figures["hub SIGKILL between requests" if sig == signal.SIGKILL else "hub SIGTERM"] += 1
+
+    def backup_hub(self) -> None:
+        """`daiban hub backup` while the hub serves (SQLite online backup / pg_dump)."""
+        out = self.hub.cli("backup", "--keep", "1000").stdout
+        self.backups.append(Path(out.split("已备份：", 1)[1].strip()))
+        self.figures["hub backups"] += 1
+
+    def restore_hub(self) -> None:
+        """Replace the hub by one restored from an older backup, on the same address with the same key."""
+        backup = self.rng.choice(self.backups)
+        with self._hub_lock:
+            self.hub.stop(signal.SIGKILL)
+            n = self.figures["hub restores from older backups"] + 1
+            fresh = self.tmp / f"hub-restored-{n}"
+            fresh.mkdir()
+            (fresh / "hub_key.pem").write_bytes((self.hub.data_dir / "hub_key.pem").read_bytes())
+            os.chmod(fresh / "hub_key.pem", 0o600)
+            env: dict[str, str] = {}
+            if self.db_url:
+                gen = support.pg_database()
+                self._databases.append(gen)
+                self.db_url = next(gen)
+                env = {"DATABASE_URL": self.db_url}
+            support.daiban("hub", "restore", str(backup), env={"DAIBAN_HUB_DIR": str(fresh), **env})
+            self.hub = support.Service("hub", fresh, self.hub.port, env=env)
+            self.hub.start()
+        self.figures["hub restores from older backups"] += 1
+        self.figures["backups skipped by a restore"] += len(self.backups) - 1 - self.backups.index(backup)
 
     # --- node steps ---------------------------------------------------------------
 
@@ -300,9 +336,15 @@ class Chaos:
     def run(self, rounds: int) -> None:
         """The seeded stream of captures, syncs, decisions, restarts and kills."""
         names = sorted(self.workers)
-        for _ in range(rounds):
+        for i in range(rounds):
             self.figures["rounds"] += 1
             self.ensure_hub()
+            if self.rng.random() < self.p_backup:
+                self.backup_hub()
+            due = self.figures["hub restores from older backups"] < self.min_restores and i >= rounds * 3 // 4
+            if self.backups and (due or self.rng.random() < self.p_restore):
+                self.restore_hub()
+                continue
             roll = self.rng.random()
             if roll < self.p_hub_restart:
                 self.restart_hub(self.rng.choice([signal.SIGKILL, signal.SIGTERM]))
@@ -350,7 +392,8 @@ class Chaos:
         with sqlite3.connect(w.data_dir / "node.sqlite3") as conn:
             queued = conn.execute("SELECT count(*) FROM event WHERE result IS NULL AND NOT quarantined").fetchone()[0]
             pending = conn.execute("SELECT count(*) FROM batch WHERE state = 'pending'").fetchone()[0]
-        return queued == 0 and pending == 0
+            rebuilding = conn.execute("SELECT value FROM meta WHERE key = 'reconcile'").fetchone()
+        return queued == 0 and pending == 0 and (rebuilding is None or json.loads(rebuilding[0]) is None)
 
     def stop(self) -> None:
         """Stop every process and the link."""
@@ -359,6 +402,8 @@ class Chaos:
                 w.stop()
         self.link.stop()
         self.hub.stop()
+        for gen in self._databases:
+            gen.close()
 
 
 # --- checking the promise ---------------------------------------------------------------
@@ -413,6 +458,12 @@ def verify(chaos: Chaos) -> dict[str, int]:
         assert meta["cursor"] == out_seq, f"{name}: cursor {meta['cursor']} != hub {out_seq}"
         assert updates == hub_log, f"{name}: hub statuses that did not reach the village"
         assert {c: s for c, s in node_states.items() if c in hub_states} == hub_states, f"{name}: states differ"
+        # Content, not only numbers: every entry's body and every request's state and deadline.
+        diff = content_diff(hub_query_for(chaos.hub.data_dir, chaos.db_url), w.data_dir / "node.sqlite3")
+        assert diff == [], f"{name}: content differs: {diff[:5]}"
+        with sqlite3.connect(w.data_dir / "node.sqlite3") as conn:
+            totals["decisions the hub forgot, shown to the clerk"] += conn.execute(
+                "SELECT count(*) FROM forgottenupdate").fetchone()[0]
         totals["requests"] += len(node_codes)
         totals["confirmed to the clerk"] += len(confirmed)
         totals["events"] += len(hub_events)
@@ -469,7 +520,7 @@ def test_chaos_quick(tmp_path: Path) -> None:
     """Two nodes, a bad link, node and hub kills: nothing lost, doubled or out of step."""
     seed = int(os.environ.get("DAIBAN_CHAOS_SEED", "20261126"))
     text = run_chaos(tmp_path, seed, nodes=2, rounds=int(os.environ.get("DAIBAN_CHAOS_QUICK_ROUNDS", "50")),
-                     p_hub_kill=0.03, p_hub_restart=0.02, p_act=0.1)
+                     p_hub_kill=0.03, p_hub_restart=0.02, p_act=0.1, p_backup=0.08, p_restore=0.02, min_restores=1)
     print("\n" + text)
 
 
@@ -479,7 +530,8 @@ def test_chaos_long(tmp_path: Path) -> None:
     seed = int(os.environ.get("DAIBAN_CHAOS_SEED", str(int(time.time()))))
     rounds = int(os.environ.get("DAIBAN_CHAOS_ROUNDS", "2000"))
     text = run_chaos(tmp_path, seed, nodes=int(os.environ.get("DAIBAN_CHAOS_NODES", "4")), rounds=rounds,
-                     p_hub_kill=0.01, p_hub_restart=0.005, p_act=0.06)
+                     p_hub_kill=0.01, p_hub_restart=0.005, p_act=0.06, p_backup=0.02,
+                     p_restore=float(os.environ.get("DAIBAN_CHAOS_P_RESTORE", "0.004")), min_restores=1)
     print("\n=== chaos figures ===\n" + text)
 
 

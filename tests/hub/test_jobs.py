@@ -17,7 +17,7 @@ def test_jobs_never_stack_and_missed_runs_coalesce(hub_app) -> None:  # type: ig
     hub_app.config["SCHEDULER_SWEEP_SECONDS"] = 300
     sched = build(hub_app)
     jobs = {j.id: j for j in sched.get_jobs()}
-    assert set(jobs) == {"heartbeat", "sweep_deadlines", "daily_figures", "nightly_backup"}
+    assert set(jobs) == {"heartbeat", "sweep_deadlines", "daily_figures", "nightly_backup", "send_sms"}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
     assert jobs["sweep_deadlines"].trigger.interval.total_seconds() == 300

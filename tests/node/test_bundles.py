@@ -210,3 +210,41 @@ def test_http_sync_after_export_then_late_import_is_harmless(linked: Linked, tmp
     assert out.acked == 2
     with database.connection_context():
         assert meta.get("acked_seq") == 2
+
+
+def test_usb_village_rebuilds_its_log_after_a_hub_restore(linked: Linked, tmp_path: Path, monkeypatch) -> None:
+    """A village that only syncs by USB: the bundle that reveals a new epoch starts the rebuild, and
+    each later bundle carries one page of the hub's log until the node's copy equals it."""
+    from hub import cases, restores
+
+    monkeypatch.setattr(protocol, "MAX_UPDATES_PER_RESPONSE", 2)
+    codes = capture_offline(scan=False)
+    node_import(linked, hub_import(linked, export(linked, tmp_path, "1")).response)
+    with hub_db.connection_context():
+        for code in codes:
+            cases.act(code, "accept", "窗口")
+        # The hub loses its last decision (a restore) and draws a new epoch.
+        last = HubEvent.select().order_by(HubEvent.cseq.desc()).first()
+        last.delete_instance()
+        Node.update(out_seq=last.cseq - 1).execute()
+        Case.update(state="received").where(Case.request_id == last.request_id).execute()
+        restores.new_epoch("restore")
+    for trip in range(12):
+        node_import(linked, hub_import(linked, export(linked, tmp_path, f"t{trip}")).response)
+        with database.connection_context():
+            if meta.get("reconcile") is None and meta.get("hub_epoch") == restores_epoch(linked):
+                break
+    else:
+        raise AssertionError("the rebuild never finished by USB")
+    with database.connection_context(), hub_db.connection_context():
+        assert [(u.cseq, u.body["action"]) for u in HubUpdate.select().order_by(HubUpdate.cseq)] == [
+            (e.cseq, e.body["action"]) for e in HubEvent.select().order_by(HubEvent.cseq)]
+        assert {r.receipt_code: r.state for r in Request.select()} == {
+            c.receipt_code: c.state for c in Case.select()}
+
+
+def restores_epoch(linked: Linked) -> str:
+    from hub import restores
+
+    with hub_db.connection_context():
+        return restores.current_epoch()

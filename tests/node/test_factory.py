@@ -11,7 +11,7 @@ from shared.cli import build
 def test_factory_creates_key_and_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
     app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path)})
     assert app.testing and (tmp_path / "node_key.pem").exists() and (tmp_path / "node.sqlite3").exists()
-    assert app.test_client().get("/healthz").get_json() == {"status": "ok", "service": "node", "enrolled": False}
+    assert app.test_client().get("/healthz").get_json() == {"status": "ok", "service": "node", "enrolled": False, "storage": "ok"}
 
 
 def test_daiban_command_has_hub_and_node_groups() -> None:

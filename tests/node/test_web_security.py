@@ -37,7 +37,7 @@ def hostile_request(node_app) -> Any:  # type: ignore[no-untyped-def]
 
 
 def fill(rule: Any, code: str) -> str | None:
-    values = {"code": "en" if rule.rule.startswith("/lang/") else code, "item_code": "JF-01"}
+    values = {"code": "en" if rule.rule.startswith("/lang/") else code, "item_code": "JF-01", "event_pk": "1"}
     if any(arg not in values for arg in rule.arguments):
         return None
     url = rule.rule

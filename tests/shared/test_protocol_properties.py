@@ -228,7 +228,7 @@ def test_any_interleaving_of_faults_converges(steps: list[tuple[str, Any]], seed
     from hub.models import Case
     from node import meta
     from node.capture import add_event, capture_request
-    from node.models import Request
+    from node.models import Event, Request
     from node.sync import SyncClient
     from node.transport import SyncError
 
@@ -261,7 +261,9 @@ def test_any_interleaving_of_faults_converges(steps: list[tuple[str, Any]], seed
                         cases.act(case.receipt_code, action, "窗口")
             elif kind == "feedback":
                 with env["node_db"].connection_context():
-                    reqs = list(Request.select().order_by(Request.receipt_code))
+                    # One rating per matter (一事一评), as the clerk's page allows: unrated requests only.
+                    rated = Event.select(Event.request_id).where(Event.type == "request.feedback")
+                    reqs = list(Request.select().where(Request.request_id.not_in(rated)).order_by(Request.receipt_code))
                     if reqs:
                         add_event(reqs[arg % len(reqs)].receipt_code, "request.feedback", "李文书",
                                   {"satisfaction": "满意"})

@@ -1,0 +1,118 @@
+"""The hub's epoch and what a loss of its database's tail leaves behind (docs/protocol.md).
+
+The epoch is a random id kept in the settings table. It is drawn when the database is
+restored from a backup (`daiban hub restore`), when an operator promotes a standby
+(`daiban hub new-epoch`), and when a node shows the hub has lost entries of its
+downstream log (its cursor is past the hub's end). Every answer carries it; a node that
+sees a new one rebuilds its copy of the village's log from the hub's current one.
+
+A node whose `hello` says it had more events acknowledged than the hub now holds marks
+a lost tail; the batches that later fill it are recorded as re-sent, for the fleet page.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import audit
+from .clock import now
+from .db import database
+from .models import AuditEntry, Node, Setting
+
+EPOCH_KEY = "epoch"
+EPOCH_AT_KEY = "epoch_at"
+# After a restore, nodes report cursors past the hub's end until they rebuild: that is explained
+# by the new epoch and must not draw another (each one makes every village rebuild).
+REWIND_QUIET = timedelta(days=7)
+LOST_PREFIX = "lost_tail:"
+RESTORE_ACTIONS = ("hub.epoch", "sync.lost_tail", "sync.resent")
+
+
+def current_epoch() -> str:
+    """The hub's epoch, drawn on first use."""
+    row = Setting.get_or_none(Setting.key == EPOCH_KEY)
+    if row is not None:
+        return str(row.value)
+    Setting.insert(key=EPOCH_KEY, value=secrets.token_hex(8)).on_conflict_ignore().execute()
+    return str(Setting.get(Setting.key == EPOCH_KEY).value)
+
+
+def new_epoch(reason: str, actor: str = "system", detail: dict[str, Any] | None = None,
+              replacing: str | None = None) -> str:
+    """Draw a new epoch and audit why; with `replacing`, only if the epoch is still that one.
+
+    The condition keeps two workers that see the same rewind from drawing twice.
+    """
+    value = secrets.token_hex(8)
+    with database.atomic():
+        if replacing is not None:
+            changed = Setting.update(value=value).where(
+                (Setting.key == EPOCH_KEY) & (Setting.value == replacing)).execute()
+            if not changed:
+                return current_epoch()
+        else:
+            Setting.insert(key=EPOCH_KEY, value=value).on_conflict(
+                conflict_target=[Setting.key], update={Setting.value: value}).execute()
+        stamp = now().isoformat()
+        Setting.insert(key=EPOCH_AT_KEY, value=stamp).on_conflict(
+            conflict_target=[Setting.key], update={Setting.value: stamp}).execute()
+        audit.record(actor, "hub.epoch", reason, {"epoch": value, **(detail or {})})
+    return value
+
+
+def check_rewound(node: Node, cursor: int, epoch: str) -> str:
+    """A node that received entries past the hub's end proves the hub lost them: new epoch.
+
+    Not within REWIND_QUIET of the last new epoch: nodes that have not rebuilt yet are expected
+    to be past the end then (and at_cursor makes each of them rebuild).
+    """
+    if cursor <= node.out_seq:
+        return epoch
+    drawn = Setting.get_or_none(Setting.key == EPOCH_AT_KEY)
+    if drawn is not None and now() - datetime.fromisoformat(drawn.value) < REWIND_QUIET:
+        return epoch
+    return new_epoch("rewound", node.node_id, {"village": node.village.name, "node_cursor": cursor,
+                                               "out_seq": node.out_seq}, replacing=epoch)
+
+
+def note_hello(node: Node, acked_seq: int) -> None:
+    """The node had events up to acked_seq acknowledged; if the hub holds fewer, it lost them."""
+    if acked_seq <= node.last_seq:
+        return
+    key = LOST_PREFIX + node.node_id
+    if Setting.get_or_none(Setting.key == key) is not None:
+        return
+    value = {"from": node.last_seq + 1, "to": acked_seq, "at": now().isoformat(), "epoch": current_epoch()}
+    with database.atomic():
+        Setting.insert(key=key, value=json.dumps(value)).on_conflict_ignore().execute()
+        audit.record(node.node_id, "sync.lost_tail", node.village.name,
+                     {"first_seq": value["from"], "last_seq": acked_seq})
+
+
+def note_ingested(node: Node, body: dict[str, Any], ack: dict[str, Any]) -> None:
+    """Record a batch that fills part of a lost tail (caller holds the batch's transaction)."""
+    key = LOST_PREFIX + node.node_id
+    row = Setting.get_or_none(Setting.key == key)
+    if row is None:
+        return
+    lost = json.loads(row.value)
+    if body["first_seq"] > lost["to"]:
+        return
+    events = body.get("events") or []
+    codes = sorted({str(ev["data"].get("receipt_code", ""))[:12] for ev in events
+                    if ev.get("type") == "request.captured" and isinstance(ev.get("data"), dict)} - {""})
+    audit.record(node.node_id, "sync.resent", node.village.name, {
+        "first_seq": body["first_seq"], "last_seq": body["last_seq"], "events": len(events),
+        "accepted": ack.get("accepted", 0), "receipt_codes": codes[:50],
+    })
+    if body["last_seq"] >= lost["to"]:
+        row.delete_instance()
+
+
+def recent(limit: int = 50) -> list[AuditEntry]:
+    """The newest restores, rewinds, lost tails and re-sent batches, newest first."""
+    return list(AuditEntry.select().where(AuditEntry.action.in_(RESTORE_ACTIONS))
+                .order_by(AuditEntry.seq.desc()).limit(limit))

@@ -1,0 +1,40 @@
+"""The SMS queue as supervisors see it (age, state, last error of each message) and 退订 (opt-out)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from shared.validation import mask_phone
+
+from . import audit, sms
+from .auth import current_user, login_required
+from .clock import now
+from .models import SmsMessage
+
+bp = Blueprint("sms_admin", __name__)
+STATE_LABELS = {"queued": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败",
+                "unknown": "结果未知（请人工核实，不会自动重发）", "skipped": "已退订，未发送"}
+
+
+@bp.route("/console/sms", methods=["GET", "POST"])
+@login_required("supervisor")
+def index() -> Any:
+    """Recent SMS with their age and last error; a form to record a number's opt-out."""
+    user = current_user()
+    assert user is not None
+    error = None
+    status = 200
+    if request.method == "POST":
+        try:
+            sms.opt_out(request.form.get("phone", ""), user.username)
+        except ValueError as exc:
+            error, status = str(exc), 400
+        else:
+            audit.record(user.username, "sms.opt_out", mask_phone(request.form.get("phone", "")))
+            flash("已登记退订，今后不再向该号码发送短信")
+            return redirect(url_for("sms_admin.index"))
+    rows = list(SmsMessage.select().order_by(SmsMessage.id.desc()).limit(200))
+    return render_template("sms/index.html", rows=rows, labels=STATE_LABELS, mask=mask_phone, now=now(),
+                           enabled=sms.configured_sender() is not None, error=error), status
