@@ -8,13 +8,18 @@ from typing import Any
 
 from shared import states
 from shared.catalogue import Catalogue
+from shared.materials import merge_supplement
+from shared.workdays import PAUSED, RUNNING
 
-from . import audit, deadlines
+from . import audit, deadlines, notices
 from .catalogue_store import current as current_catalogue
-from .clock import now
+from .clock import now, today
 from .db import database, is_postgres
 from .staff import covers
-from .models import Assignment, Case, HubEvent, Node, Staff
+from .models import Assignment, Case, Extension, HubEvent, Node, Staff
+
+SUPERVISORS = ("supervisor", "admin")
+MAX_EXTENSION_DAYS = 30
 
 log = logging.getLogger("daiban.hub.cases")
 
@@ -53,16 +58,24 @@ def actor_name(actor: str) -> str:
 
 def status_body(case: Case, catalogue: Catalogue, **extra: Any) -> dict[str, Any]:
     """What the village needs to know about a case after a change."""
+    # The stored deadline as of this change (an open pause has only just begun); no calendar look-up,
+    # so a batch of a thousand captures does not pay for one per case.
+    view = deadlines.clock_state(case)
+    item = catalogue.item(case.item_code) or {}
     body: dict[str, Any] = {
         "receipt_code": case.receipt_code,
         "state": case.state,
         "state_label": states.LABELS[case.state],
         "window": case.window,
         "window_name": catalogue.window_name(case.window),
-        "deadline": case.deadline.isoformat() if case.deadline else None,
+        # No running deadline for a closed case or one waiting for materials before 受理.
+        "deadline": case.deadline.isoformat() if view in (RUNNING, PAUSED) and case.deadline else None,
+        "clock": view,
+        "limit_days": int(item.get("time_limit_days", 0)),
         "missing": list(case.materials_missing or []),
         "missing_names": catalogue.material_names(case.item_code, case.materials_missing or []),
         "assignee": case.assignee,
+        "first_contact": case.clerk,
     }
     body.update({k: v for k, v in extra.items() if v is not None})
     return body
@@ -87,6 +100,7 @@ def act(
     legal_basis: str | None = None,
     note: str | None = None,
     staff: Staff | None = None,
+    override: str | None = None,
 ) -> Case:
     """Apply a staff action (accept, ask_materials, refuse, approve, deny) to a case, all or nothing.
 
@@ -95,7 +109,7 @@ def act(
     """
     try:
         return _act(receipt_code, action, actor, missing=missing, reason=reason, legal_basis=legal_basis,
-                    note=note, staff=staff)
+                    note=note, staff=staff, override=override)
     except CaseError as exc:
         log.warning("refused %s on %s by %s: %s", action, receipt_code, actor, exc.code)
         # The refused change left nothing behind; the attempt itself is kept on the audit chain.
@@ -115,12 +129,13 @@ def check_staff(staff: Staff | None, case: Case, catalogue: Catalogue) -> None:
 
 
 def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | None, reason: str | None,
-         legal_basis: str | None, note: str | None, staff: Staff | None) -> Case:
+         legal_basis: str | None, note: str | None, staff: Staff | None, override: str | None) -> Case:
     if action not in states.ACTIONS:
         raise CaseError("unknown_action", f"未知操作：{action}")
     target = states.ACTIONS[action]
     catalogue = current_catalogue()
-    reason, legal_basis, note = ((v.strip() or None) if v else None for v in (reason, legal_basis, note))
+    reason, legal_basis, note, override = ((v.strip() or None) if v else None
+                                           for v in (reason, legal_basis, note, override))
     with database.atomic():
         case = Case.get_or_none(Case.receipt_code == receipt_code)
         if case is None:
@@ -128,35 +143,86 @@ def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | Non
         node = lock_node(case.node_id)
         case = Case.get_by_id(case.request_id)
         check_staff(staff, case, catalogue)
+        if target == states.NEEDS_MATERIALS and (case.materials_asks or 0) >= 1 and not override:
+            # 一次告知 is the reason, whatever state the case is in: say that, not a state-machine rule.
+            _ask_materials(case, catalogue, missing, note, override, staff, actor)
+        if target == states.ACCEPTED and case.materials_missing:
+            # Said first and plainly: 受理 waits for the materials, whatever the state machine would add.
+            _accept(case, catalogue)
         try:
             states.check_transition(case.state, target, case.mode)
         except states.TransitionError as exc:
             raise CaseError(exc.code, exc.message) from exc
         if target == "needs_materials":
-            known = {m["code"] for m in catalogue.materials(case.item_code)}
-            missing = list(dict.fromkeys(m for m in (missing or []) if m))
-            unknown = [m for m in missing if m not in known]
-            if unknown:
-                raise CaseError("unknown_material", f"本事项没有这些材料：{'、'.join(unknown)}")
-            if not missing and not note:
-                raise CaseError("missing_required", "补正告知须列明所缺材料（勾选或填写）")
-            case.materials_missing = missing
-            deadlines.pause(case)
+            _ask_materials(case, catalogue, missing, note, override, staff, actor)
+            missing = list(case.materials_missing)
         if target in ("refused", "denied"):
             if not (reason and reason.strip()) or not (legal_basis and legal_basis.strip()):
                 raise CaseError("reason_required", "不予受理或不予批准须写明理由和法律依据")
+        if target == "accepted" or (target == "approved" and case.state == states.RECEIVED):
+            _accept(case, catalogue)
         if target in states.TERMINAL:
             case.closed_at = now()
             case.paused_since = None
         case.state = target
         case.updated_at = now()
         case.save()
+        asked = target == "needs_materials"
+        paper = notices.facts(case, action, actor, catalogue, reason=reason, legal_basis=legal_basis, note=note) \
+            if action in notices.PAPERS else None
         case.event = announce(node, case, actor, catalogue, action=action, reason=reason,
-                              legal_basis=legal_basis, note=note)
+                              legal_basis=legal_basis, note=note, override_reason=override if asked else None,
+                              ask_number=case.materials_asks if asked else None, paper=paper)
         audit.record(actor, f"case.{action}", case.receipt_code, {
             "state": case.state, "missing": list(missing or []), "reason": reason, "legal_basis": legal_basis,
         })
+        if override and target == "needs_materials":
+            # Counted on the dashboard: every second 补正 is an exception a supervisor answers for.
+            audit.record(actor, "case.materials_override", case.receipt_code,
+                         {"reason": override, "ask_number": case.materials_asks})
     return case
+
+
+def _ask_materials(case: Case, catalogue: Catalogue, missing: list[str] | None, note: str | None,
+                   override: str | None, staff: Staff | None, actor: str) -> None:
+    """一次告知: the one 补正 notice of a case; a second needs a supervisor's recorded reason."""
+    known = {m["code"] for m in catalogue.materials(case.item_code)}
+    missing = list(dict.fromkeys(m for m in (missing or []) if m))
+    unknown = [m for m in missing if m not in known]
+    if unknown:
+        raise CaseError("unknown_material", f"本事项没有这些材料：{'、'.join(unknown)}")
+    if not missing and not note:
+        raise CaseError("missing_required", "补正告知须列明所缺材料（勾选或填写）")
+    if (case.materials_asks or 0) >= 1:
+        if not override:
+            raise CaseError("second_request",
+                            "本件已一次性告知过补正材料，按一次告知制不能再次要求补正；"
+                            "确需再次补正的，须由效能监督人员填写理由批准")
+        if staff is None or staff.role not in SUPERVISORS:
+            raise CaseError("override_not_allowed", "再次要求补正须由效能监督人员批准，您无此权限")
+    elif override:
+        override = None
+    case.materials_missing = missing
+    case.materials_asks = (case.materials_asks or 0) + 1
+    case.materials_asked_on = case.materials_asked_on or today()
+    if case.accepted_on is None:
+        # Before 受理 the time limit has not begun: it runs from the day the materials are complete.
+        deadlines.stop(case)
+    else:
+        deadlines.pause(case)
+
+
+def _accept(case: Case, catalogue: Catalogue) -> None:
+    """受理: only with every material in; an immediate item is due the working day it is accepted."""
+    if case.materials_missing:
+        names = "、".join(catalogue.material_names(case.item_code, case.materials_missing))
+        raise CaseError("materials_missing", f"材料尚未齐全（缺：{names}），不能受理；请等补正材料送达后再受理")
+    case.accepted_on = today()
+    item = catalogue.item(case.item_code) or {}
+    if case.mode == "immediate":
+        deadlines.start(case, 0)
+    elif case.deadline is None:
+        deadlines.start(case, int(item.get("time_limit_days", 0)))
 
 
 def reassign(receipt_code: str, username: str, actor: str, reason: str = "") -> Case:
@@ -190,15 +256,157 @@ def reassign(receipt_code: str, username: str, actor: str, reason: str = "") -> 
     return case
 
 
-def supplement_arrived(node: Node, case: Case, materials: list[str], catalogue: Catalogue) -> None:
-    """A villager's 补正 reached the hub: record it and restart the clock (caller holds the lock)."""
-    brought = list(dict.fromkeys(list(case.materials_brought or []) + materials))
-    case.materials_brought = brought
-    case.materials_missing = [m for m in (case.materials_missing or []) if m not in materials]
-    if case.state == "needs_materials":
-        item = catalogue.item(case.item_code) or {}
-        deadlines.resume(case, int(item.get("time_limit_days", 0)))
-        case.state = "received"
+def open_clock(case: Case, catalogue: Catalogue, cal: Any = None) -> None:
+    """A new case: complete materials start the clock on receipt; missing ones make it 待补正, unclocked.
+
+    The village's one-time notice printed at capture is the case's 补正 notice (一次告知), so
+    the hub's own request for materials would be a second one.
+    """
+    missing = list(dict.fromkeys([*(case.materials_missing or []),
+                                  *catalogue.missing_materials(case.item_code, case.materials_brought or [])]))
+    case.materials_missing = missing
+    if missing:
+        case.state = states.NEEDS_MATERIALS
+        case.materials_asks = 1
+        case.materials_asked_on = case.received_on
+        deadlines.stop(case)
+        return
+    item = catalogue.item(case.item_code) or {}
+    deadlines.start(case, int(item.get("time_limit_days", 0)), case.received_on, cal)
+
+
+def supplement_arrived(node: Node, case: Case, materials: list[str], catalogue: Catalogue,
+                       clerk: str = "system") -> None:
+    """A villager's 补正 reached the hub (caller holds the lock).
+
+    Only the last missing material ends the wait: a partial supplement keeps the case in
+    待补正 with the clock where it was, and the village is told the true remainder.
+    """
+    if states.is_terminal(case.state):
+        audit.record(clerk or "system", "case.refused_attempt", case.receipt_code,
+                     {"action": "supplement", "code": "case_closed"})
+        raise CaseError("case_closed", f"该申请已{states.label(case.state)}，办理已终结，不能再补正材料")
+    case.materials_brought, case.materials_missing = merge_supplement(
+        case.materials_brought or [], case.materials_missing or [], materials)
+    complete = not case.materials_missing
+    if case.state == states.NEEDS_MATERIALS and complete:
+        if case.accepted_on is not None:
+            deadlines.resume(case)
+            case.state = states.ACCEPTED
+        else:
+            # 受理 happens when the materials are complete: the time limit runs from today.
+            item = catalogue.item(case.item_code) or {}
+            deadlines.start(case, 0 if case.mode == "immediate" else int(item.get("time_limit_days", 0)))
+            case.state = states.RECEIVED
     case.updated_at = now()
     case.save()
-    announce(node, case, "system", catalogue, action="supplemented")
+    announce(node, case, "system", catalogue, action="supplemented", complete=complete)
+
+
+def request_extension(receipt_code: str, days: int, reason: str, actor: str, staff: Staff | None = None) -> Extension:
+    """Staff ask to extend a running case's time limit (延期); nothing moves until a supervisor approves."""
+    reason = (reason or "").strip()
+    try:
+        with database.atomic():
+            case = Case.get_or_none(Case.receipt_code == receipt_code)
+            if case is None:
+                raise CaseError("unknown_case", "没有这个受理编号")
+            check_staff(staff, case, current_catalogue())
+            if states.is_terminal(case.state):
+                raise CaseError("terminal_state", "该申请已办理终结，不能延期")
+            if case.deadline is None:
+                raise CaseError("no_clock", "本件尚未受理（材料未齐），办理时限还没有开始，无需延期")
+            if not 1 <= days <= MAX_EXTENSION_DAYS:
+                raise CaseError("bad_days", f"延长的工作日数应在 1 到 {MAX_EXTENSION_DAYS} 之间")
+            if not reason:
+                raise CaseError("reason_required", "申请延期须写明理由")
+            if Extension.select().where((Extension.request_id == case.request_id)
+                                        & (Extension.status == "pending")).exists():
+                raise CaseError("pending_extension", "本件已有待批准的延期申请")
+            ext = Extension.create(request_id=case.request_id, days=days, reason=reason[:500],
+                                   requested_by=actor, requested_at=now())
+            audit.record(actor, "case.extension_requested", case.receipt_code, {"days": days, "reason": reason})
+    except CaseError as exc:
+        audit.record(actor, "case.refused_attempt", receipt_code, {"action": "extension_request", "code": exc.code})
+        raise
+    return ext
+
+
+def decide_extension(ext_id: int, approve: bool, actor: str, staff: Staff | None, note: str = "") -> Case:
+    """A supervisor approves (new due date recorded, village told) or rejects an extension request."""
+    note = (note or "").strip()
+    target = str(ext_id)
+    try:
+        with database.atomic():
+            ext = Extension.get_or_none(Extension.id == ext_id)
+            if ext is None:
+                raise CaseError("unknown_extension", "没有这项延期申请")
+            case = Case.get_by_id(ext.request_id)
+            target = case.receipt_code
+            if staff is None or staff.role not in SUPERVISORS:
+                raise CaseError("not_supervisor", "延期须经效能监督人员批准，您无此权限")
+            node = lock_node(case.node_id)
+            case = Case.get_by_id(case.request_id)
+            ext = Extension.get_by_id(ext_id)
+            if ext.status != "pending":
+                raise CaseError("already_decided", "这项延期申请已经处理过")
+            if states.is_terminal(case.state) or case.deadline is None:
+                raise CaseError("terminal_state", "该申请已办理终结或尚未计时，不能延期")
+            ext.decided_by, ext.decided_at, ext.decision_note = actor, now(), note[:500]
+            if not approve:
+                ext.status = "rejected"
+                ext.save()
+                audit.record(actor, "case.extension_rejected", case.receipt_code, {"id": ext_id, "note": note})
+                return case
+            cal = deadlines.calendar()
+            ext.old_deadline = case.deadline
+            case.deadline = cal.add_workdays(case.deadline, ext.days)
+            ext.new_deadline = case.deadline
+            ext.status = "approved"
+            ext.save()
+            case.updated_at = now()
+            case.save()
+            catalogue = current_catalogue()
+            extra = {"reason": ext.reason, "extension_days": ext.days, "old_deadline": ext.old_deadline.isoformat()}
+            case.event = announce(node, case, actor, catalogue, action="extended", note=note or None,
+                                  paper=notices.facts(case, "extended", actor, catalogue, **extra), **extra)
+            audit.record(actor, "case.extension_approved", case.receipt_code,
+                         {"id": ext_id, "days": ext.days, "new_deadline": case.deadline.isoformat()})
+    except CaseError as exc:
+        audit.record(actor, "case.refused_attempt", target, {"action": "extension_decision", "code": exc.code})
+        raise
+    return case
+
+
+CONTACT_KINDS = {"consult": "咨询", "transfer": "转办"}
+
+
+def record_contact(kind: str, person: str, topic: str, answer: str, to_body: str, actor: str,
+                   receipt_code: str | None = None) -> Any:
+    """首问负责制: record a consultation or a matter sent on, with who answered it, when and what."""
+    from .models import Contact
+
+    person, topic, answer, to_body = (v.strip() for v in (person or "", topic or "", answer or "", to_body or ""))
+    try:
+        if kind not in CONTACT_KINDS:
+            raise CaseError("bad_kind", "请选择咨询或转办")
+        if not person or not topic:
+            raise CaseError("contact_required", "请填写来访人和所问事项")
+        if kind == "consult" and not answer:
+            raise CaseError("answer_required", "咨询须记录答复内容")
+        if kind == "transfer" and not to_body:
+            raise CaseError("to_body_required", "转办须写明转交的窗口或单位")
+        request_id = None
+        if receipt_code:
+            case = Case.get_or_none(Case.receipt_code == receipt_code)
+            if case is None:
+                raise CaseError("unknown_case", "没有这个受理编号")
+            request_id = case.request_id
+        with database.atomic():
+            row = Contact.create(kind=kind, request_id=request_id, person=person[:64], topic=topic[:1000],
+                                 answer=answer[:2000], to_body=to_body[:100], answered_by=actor, at=now())
+            audit.record(actor, "case.contact", receipt_code or "-", {"kind": kind, "id": row.id})
+    except CaseError as exc:
+        audit.record(actor, "case.refused_attempt", receipt_code or "-", {"action": "contact", "code": exc.code})
+        raise
+    return row

@@ -63,14 +63,21 @@ def _x_label(x: float, label: str) -> str:
             f'transform="rotate(-30 {x:.1f} {y})">{escape(label)}</text>')
 
 
-def bar_chart(title: str, labels: Sequence[str], values: Sequence[float], unit: str = "",
-              top: float | None = None) -> Markup:
-    """A vertical bar chart with its value printed on each bar."""
-    top = top or _nice_max(max(values, default=0))
+def bar_chart(title: str, labels: Sequence[str], values: Sequence[float | None], unit: str = "",
+              top: float | None = None, none_text: str = "无数据") -> Markup:
+    """A vertical bar chart with its value printed on each bar; a None value draws no bar, only none_text."""
+    top = top or _nice_max(max((v for v in values if v is not None), default=0))
     parts = _frame(title, top, unit)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(values), 1)
     for i, (label, value) in enumerate(zip(labels, values)):
+        if value is None:
+            # Nothing to rate is not a rate of zero: say why there is no bar.
+            x = LEFT + i * slot + slot * 0.5
+            parts.append(f'<text x="{x:.1f}" y="{TOP + plot_h - 4:.1f}" font-size="9" text-anchor="middle" '
+                         f'class="no-bar" {FONT}>{escape(none_text)}</text>')
+            parts.append(_x_label(x, label))
+            continue
         h = plot_h * min(value, top) / top
         x = LEFT + i * slot + slot * 0.15
         y = TOP + plot_h - h

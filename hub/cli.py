@@ -49,6 +49,20 @@ def init(app: Flask) -> None:
     click.echo(f"中心密钥指纹：{signing.fingerprint(pub)}  密钥文件：{key_path(app.config['DATA_DIR'])}")
 
 
+@cli.command()
+@with_app(connect=False)
+def doctor(app: Flask) -> None:
+    """Check database, keys, scheduler, working calendar and disk; say what to fix."""
+    from pathlib import Path
+
+    from shared.doctor import report
+
+    from .doctor import run_checks
+
+    # Each check opens its own connection, so a database that cannot be reached is itself a finding.
+    sys.exit(report(run_checks(Path(app.config["DATA_DIR"]))))
+
+
 @cli.command(name="migrate")
 @with_app()
 def migrate_cmd(app: Flask) -> None:
@@ -192,10 +206,11 @@ def revoke(app: Flask, village: str) -> None:
 @click.option("--reason", help="理由（不予受理/不予批准时必填）")
 @click.option("--basis", "legal_basis", help="法律依据（不予受理/不予批准时必填）")
 @click.option("--note")
+@click.option("--override", help="再次补正的理由（须以效能监督人员身份 --actor 执行）")
 @click.option("--actor", default="cli")
 @with_app()
 def act(app: Flask, receipt_code: str, action: str, missing: tuple[str, ...], reason: str | None,
-        legal_basis: str | None, note: str | None, actor: str) -> None:
+        legal_basis: str | None, note: str | None, override: str | None, actor: str) -> None:
     """Apply a case action (accept, ask_materials, refuse, approve, deny)."""
     from shared.receipt_codes import normalise
 
@@ -206,7 +221,7 @@ def act(app: Flask, receipt_code: str, action: str, missing: tuple[str, ...], re
     staff = Staff.get_or_none(Staff.username == actor)
     try:
         case = do_act(normalise(receipt_code), action, actor, missing=list(missing), reason=reason,
-                      legal_basis=legal_basis, note=note, staff=staff)
+                      legal_basis=legal_basis, note=note, staff=staff, override=override)
     except CaseError as exc:
         click.echo(exc.message, err=True)
         sys.exit(2)

@@ -10,12 +10,12 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from shared import states
 from shared.receipt_codes import format_code, normalise
 
-from . import audit, deadlines, notices, queue, routing
+from . import audit, cases as case_actions, deadlines, notices, queue, routing
 from .auth import current_user, login_required
 from .cases import CaseError, act, reassign
 from .catalogue_store import current as current_catalogue
 from .clock import CHINA_TZ, today
-from .models import Case, NodeEvent, Staff
+from .models import Case, Contact, Extension, NodeEvent, Staff
 from .staff import covers
 
 bp = Blueprint("console", __name__)
@@ -34,6 +34,9 @@ CONSOLE_ACTIONS = {
 ERROR_STATUS = {
     "not_your_window": 403, "inactive_staff": 403, "unknown_case": 404, "unknown_staff": 400,
     "terminal_state": 409, "forbidden_transition": 409, "immediate_only": 409, "same_assignee": 409,
+    "second_request": 409, "override_not_allowed": 403, "materials_missing": 409, "not_supervisor": 403,
+    "case_closed": 409, "already_decided": 409, "pending_extension": 409, "no_clock": 409,
+    "unknown_extension": 404,
 }
 
 
@@ -122,6 +125,10 @@ def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = 
         reassign_to = [s for s in Staff.select().where(Staff.active == True).order_by(Staff.username)  # noqa: E712
                        if case.window in (s.windows or []) and s.username != case.assignee]
     actions = states.available_actions(case.state, case.mode)
+    if case.materials_missing:
+        # 受理 waits for the materials (cases.act refuses it too); offer no button that can only fail.
+        actions = [a for a in actions if a != "accept"]
+    cal = deadlines.calendar()
     return render_template(
         "console/case.html", case=case, line=line, item=item, catalogue=catalogue,
         applicant=case.captured.get("applicant", {}), fields=catalogue.fields(case.item_code),
@@ -129,7 +136,12 @@ def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = 
         missing=set(case.materials_missing or []), node_events=node_events, hub_events=notices.events_of(case),
         papers=notices.papers(case), names=names, actions=actions, reassign_to=reassign_to,
         can_act=covers(user, case.window), error=error, form=form or {}, action_labels=states.ACTION_LABELS,
-        state_labels=states.LABELS,
+        state_labels=states.LABELS, clock=deadlines.clock(case, cal, today()),
+        notice_late=deadlines.notice_overdue(case, cal, today()),
+        is_supervisor=user.role in case_actions.SUPERVISORS,
+        extensions=list(Extension.select().where(Extension.request_id == case.request_id).order_by(Extension.id)),
+        contacts=list(Contact.select().where(Contact.request_id == case.request_id).order_by(Contact.at)),
+        contact_kinds=case_actions.CONTACT_KINDS,
     ), status
 
 
@@ -156,7 +168,7 @@ def case_act(code: str) -> Any:
     try:
         done = act(case.receipt_code, CONSOLE_ACTIONS[choice], user.username, staff=user,
                    missing=form.getlist("missing"), reason=form.get("reason"),
-                   legal_basis=form.get("legal_basis"), note=form.get("note"))
+                   legal_basis=form.get("legal_basis"), note=form.get("note"), override=form.get("override"))
     except CaseError as exc:
         return _detail(Case.get_by_id(case.request_id), exc.message, form.to_dict(), ERROR_STATUS.get(exc.code, 400))
     flash(f"{format_code(done.receipt_code)}：{states.label(done.state)}")
@@ -175,6 +187,72 @@ def case_reassign(code: str) -> Any:
         return _detail(case, exc.message, request.form.to_dict(), ERROR_STATUS.get(exc.code, 400))
     flash("已改派承办人")
     return redirect(url_for("console.case_view", code=case.receipt_code))
+
+
+@bp.post("/console/case/<code>/extension")
+@login_required()
+def extension_request(code: str) -> Any:
+    """Ask for an extension of the time limit (延期); a supervisor must approve it."""
+    case = _case_or_404(code)
+    user = current_user()
+    raw = request.form.get("days", "").strip()
+    try:
+        days = int(raw)
+    except ValueError:
+        return _detail(case, "延长的工作日数须是整数", request.form.to_dict(), 400)
+    try:
+        case_actions.request_extension(case.receipt_code, days, request.form.get("reason", ""), user.username,
+                                       staff=user)
+    except CaseError as exc:
+        return _detail(case, exc.message, request.form.to_dict(), ERROR_STATUS.get(exc.code, 400))
+    flash("延期申请已提交，待效能监督人员批准")
+    return redirect(url_for("console.case_view", code=case.receipt_code))
+
+
+@bp.post("/console/case/<code>/extension/decide")
+@login_required()
+def extension_decide(code: str) -> Any:
+    """A supervisor approves or rejects an extension; staff get a refusal and nothing changes."""
+    case = _case_or_404(code)
+    try:
+        ext_id = int(request.form.get("ext_id", ""))
+    except ValueError:
+        return _detail(case, "没有这项延期申请", request.form.to_dict(), 400)
+    ext = Extension.get_or_none((Extension.id == ext_id) & (Extension.request_id == case.request_id))
+    if ext is None:
+        return _detail(case, "本件没有这项延期申请", request.form.to_dict(), 404)
+    user = current_user()
+    approve = request.form.get("decision") == "approve"
+    try:
+        done = case_actions.decide_extension(ext_id, approve, user.username, user, request.form.get("note", ""))
+    except CaseError as exc:
+        return _detail(case, exc.message, request.form.to_dict(), ERROR_STATUS.get(exc.code, 400))
+    flash("已批准延期，新的办结期限已告知代办点" if approve else "已不批准延期")
+    return redirect(url_for("console.case_view", code=done.receipt_code))
+
+
+@bp.route("/console/contacts", methods=["GET", "POST"])
+@login_required()
+def contacts_view() -> Any:
+    """首问负责制: consultations and 转办 recorded with who answered, when and what."""
+    user = current_user()
+    error, status = None, 200
+    code = normalise(request.form.get("receipt_code", "")) if request.method == "POST" else ""
+    if request.method == "POST":
+        try:
+            case_actions.record_contact(request.form.get("kind", ""), request.form.get("person", ""),
+                                        request.form.get("topic", ""), request.form.get("answer", ""),
+                                        request.form.get("to_body", ""), user.username, code or None)
+        except CaseError as exc:
+            error, status = exc.message, ERROR_STATUS.get(exc.code, 400)
+        else:
+            flash("已登记")
+            back = url_for("console.case_view", code=code) if code else url_for("console.contacts_view")
+            return redirect(back)
+    rows = list(Contact.select().order_by(Contact.at.desc()).limit(200))
+    return render_template("console/contacts.html", rows=rows, kinds=case_actions.CONTACT_KINDS,
+                           names={**queue.staff_names(), "system": "系统"}, error=error,
+                           form=request.form.to_dict() if error else {}), status
 
 
 @bp.get("/console/case/<code>/paper/<int:cseq>")

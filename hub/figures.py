@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any, Callable, Iterable
 
 from shared import ratings, states
-from shared.workdays import WorkCalendar
+from shared.workdays import WorkCalendar, case_clock
 
 from .clock import china_date
 from .models import Case, Village
@@ -36,6 +36,8 @@ class CaseRow:
     closed_on: date | None
     paused_days: int
     satisfaction: str | None
+    paused_since: date | None = None
+    clock_start: date | None = None
 
 
 @dataclass
@@ -110,7 +112,9 @@ def add(fig: Figures, row: CaseRow, cal: WorkCalendar, today: date) -> None:
         fig.withdrawn += 1
     else:
         fig.in_progress += 1
-        if row.deadline is not None and today > row.deadline and row.state != states.NEEDS_MATERIALS:
+        # The one overdue rule (shared.workdays.case_clock), as the queue and the sweep apply it.
+        if case_clock(cal, closed=False, start=row.clock_start or row.received_on, deadline=row.deadline,
+                      paused_days=row.paused_days or 0, paused_since=row.paused_since, today=today).overdue:
             fig.overdue_open += 1
     level = ratings.level_of(row.satisfaction)
     if level is not None:
@@ -153,7 +157,8 @@ def load_rows(start: date | None = None, end: date | None = None) -> list[CaseRo
     """Cases received between start and end (inclusive), as rows for the figures."""
     # Only the columns the figures use, as tuples: a year of cases loads without building models.
     query = (Case.select(Case.item_code, Case.window, Village.name, Case.mode, Case.state, Case.received_on,
-                         Case.deadline, Case.closed_at, Case.paused_days, Case.satisfaction)
+                         Case.deadline, Case.closed_at, Case.paused_days, Case.satisfaction, Case.paused_since,
+                         Case.clock_start)
              .join(Village).tuples())
     if start:
         query = query.where(Case.received_on >= start)
@@ -162,8 +167,9 @@ def load_rows(start: date | None = None, end: date | None = None) -> list[CaseRo
     return [
         CaseRow(item_code=item, window=window, village=village, mode=mode, state=state, received_on=received,
                 deadline=deadline, closed_on=china_date(closed) if closed else None, paused_days=paused,
-                satisfaction=satisfaction)
-        for item, window, village, mode, state, received, deadline, closed, paused, satisfaction in query
+                satisfaction=satisfaction, paused_since=paused_since, clock_start=clock_start)
+        for (item, window, village, mode, state, received, deadline, closed, paused, satisfaction, paused_since,
+             clock_start) in query
     ]
 
 

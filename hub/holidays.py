@@ -45,7 +45,8 @@ def reschedule(old: WorkCalendar, new: WorkCalendar, day: date, actor: str) -> i
         & (Case.received_on < day) & (Case.deadline >= day)
     )
     for case in list(query):
-        due = new.add_workdays(case.received_on, old.workdays_between(case.received_on, case.deadline))
+        begun = deadlines.clock_start(case)
+        due = new.add_workdays(begun, old.workdays_between(begun, case.deadline))
         if due == case.deadline:
             continue
         node = cases.lock_node(case.node_id)

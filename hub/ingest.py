@@ -229,16 +229,8 @@ class BatchWriter:
         self.node_events: list[dict[str, Any]] = []
         self.hub_events: list[dict[str, Any]] = []
         self.calendar = deadlines.calendar()
-        self._due: dict[tuple[Any, int, int], Any] = {}
         self._out_seq = node.out_seq
         self.router = routing.Router()
-
-    def due_date(self, case: Case, limit: int) -> Any:
-        """deadlines.due_date, computed once per receipt day and limit within the batch."""
-        key = (case.received_on, limit, case.paused_days)
-        if key not in self._due:
-            self._due[key] = deadlines.due_date(case, limit, self.calendar)
-        return self._due[key]
 
     def assignee(self, window: str, request_id: str) -> str | None:
         """routing's pick for a new case; the router counts this batch's cases as it goes."""
@@ -334,7 +326,7 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
         received_on=china_date(received),
         updated_at=received,
     )
-    case.deadline = writer.due_date(case, int(item["time_limit_days"]))
+    cases.open_clock(case, catalogue, writer.calendar)
     writer.cases.append(dict(case.__data__))
     writer.request_ids.add(case.request_id)
     writer.receipt_codes.add(code)
@@ -361,9 +353,10 @@ def _case_of(node: Node, ev: dict[str, Any]) -> Case:
 def _supplemented(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     case = _case_of(node, ev)
     materials = _event_data(ev, messages.SupplementedData, "bad_materials", "补正材料清单格式错误或为空").materials
-    if states.is_terminal(case.state):
-        raise Refusal("case_closed", "该事项已办结，不能再补正")
-    cases.supplement_arrived(node, case, materials, catalogue)
+    try:
+        cases.supplement_arrived(node, case, list(materials), catalogue, str(ev.get("clerk") or "system"))
+    except cases.CaseError as exc:
+        raise Refusal(exc.code, exc.message) from exc
 
 
 def _feedback(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:

@@ -35,7 +35,7 @@ from flask import (
 from shared import mailbox, protocol
 from shared.receipt_codes import format_code, is_valid, new_code, normalise
 from shared.validation import mask_name
-from shared.workdays import GREEN, RED, deadline, urgency
+from shared.workdays import GREEN, RED, case_clock
 
 from . import audit, cases, deadlines
 from .auth import current_user, login_required
@@ -104,7 +104,7 @@ def create(data: dict[str, Any], *, code: str, message_id: str, channel: str, no
         category=data["category"], content=data["content"], name=data["name"], phone=data["phone"],
         check=mailbox.second_factor(data["phone"], data["pin"]), about=data["about"], about_staff=named,
         window=window, route=route_, client=client, received_at=at, received_on=on,
-        due=deadline(deadlines.calendar(), on, reply_days()),
+        due=deadlines.calendar().add_workdays(on, reply_days()),
     )
     audit.record(node.node_id if node else "villager", "mailbox.received", code,
                  {"category": data["category"], "route": route_, "window": window})
@@ -144,7 +144,10 @@ def colour(msg: MailMessage, on: date | None = None) -> str:
     """green / yellow / red for an unanswered message, by the cases' rule."""
     if msg.replied_at is not None:
         return GREEN
-    return urgency(deadlines.calendar(), msg.received_on, msg.due, on or today(), ())
+    # The one clock rule cases use, with no 补正 pauses.
+    clock = case_clock(deadlines.calendar(), closed=False, start=msg.received_on, deadline=msg.due, paused_days=0,
+                       paused_since=None, today=on or today())
+    return clock.colour or GREEN
 
 
 def refusal_to_reply(staff: Staff, msg: MailMessage) -> str | None:

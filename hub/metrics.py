@@ -32,7 +32,7 @@ from prometheus_client.registry import Collector
 
 from shared import states
 
-from .clock import today
+from . import deadlines
 from .db import database
 from .models import Batch, Case, ForkAlert, JobRun, Node, NodeEvent, SyncStat, Village
 
@@ -117,10 +117,8 @@ class DatabaseCollector(Collector):
                 Case.window).tuples():
             gauge.add_metric([str(window)], count)
         yield gauge
-        overdue = (Case.select(Case.window, peewee.fn.COUNT(Case.request_id))
-                   .where(open_q & Case.deadline.is_null(False) & (Case.deadline < today())
-                          & Case.paused_since.is_null())
-                   .group_by(Case.window).tuples())
+        # The one overdue rule (hub.deadlines.clock), as the queue, sweep and dashboard apply it.
+        overdue = sorted(deadlines.overdue_by_window().items())
         gauge = GaugeMetricFamily("daiban_overdue_cases", "Open cases past their deadline, per window.",
                                   labels=["window"])
         for window, count in overdue:

@@ -104,6 +104,11 @@ class Case(BaseModel):
     closed_at = peewee.DateTimeField(null=True)
     satisfaction = peewee.CharField(max_length=16, null=True)
     updated_at = peewee.DateTimeField()
+    # Schema 5 (the centre's promises): the clock runs from 受理, the day the materials are complete.
+    clock_start = peewee.DateField(null=True)
+    accepted_on = peewee.DateField(null=True)
+    materials_asks = peewee.IntegerField(default=0)  # 补正 notices given, the village's at capture included
+    materials_asked_on = peewee.DateField(null=True)  # the first one, for the five-working-day rule
 
     class Meta:
         # Routing counts each person's open cases for every new request.
@@ -410,3 +415,35 @@ class SmsOptOut(BaseModel):
 
 
 ALL_MODELS.extend([Rating, MailMessage, SmsMessage, SmsOptOut])
+
+
+class Extension(BaseModel):
+    """A request to extend a case's time limit (延期, 行政许可法 §42): asked by staff, decided by a supervisor."""
+
+    request_id = peewee.CharField(max_length=40, index=True)
+    days = peewee.IntegerField()
+    reason = peewee.TextField()
+    requested_by = peewee.CharField(max_length=64)
+    requested_at = peewee.DateTimeField()
+    status = peewee.CharField(max_length=12, default="pending", index=True)  # pending | approved | rejected
+    decided_by = peewee.CharField(max_length=64, null=True)
+    decided_at = peewee.DateTimeField(null=True)
+    decision_note = peewee.TextField(default="")
+    old_deadline = peewee.DateField(null=True)
+    new_deadline = peewee.DateField(null=True)
+
+
+class Contact(BaseModel):
+    """首问负责制: a consultation (咨询) or a matter sent on (转办), who answered, when and what."""
+
+    kind = peewee.CharField(max_length=12)  # consult | transfer
+    request_id = peewee.CharField(max_length=40, null=True, index=True)
+    person = peewee.CharField(max_length=64)  # who asked (a villager's name as given)
+    topic = peewee.TextField()
+    answer = peewee.TextField(default="")
+    to_body = peewee.CharField(max_length=100, default="")  # where a 转办 went
+    answered_by = peewee.CharField(max_length=64)
+    at = peewee.DateTimeField(index=True)
+
+
+ALL_MODELS.extend([Extension, Contact])

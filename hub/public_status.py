@@ -61,7 +61,8 @@ def public_view(case: Case) -> dict[str, Any]:
         "window": catalogue.window_name(case.window),
         "state": states.label(case.state),
         "closed": states.is_terminal(case.state),
-        "paused": case.paused_since is not None,
+        # Before 受理 (materials incomplete) no clock runs either: say so rather than show a date.
+        "paused": case.paused_since is not None or (case.deadline is None and not states.is_terminal(case.state)),
         "deadline": case.deadline,
         "missing": catalogue.material_names(case.item_code, case.materials_missing or []),
         "updated": case.updated_at,

@@ -7,12 +7,13 @@ from typing import Any
 
 from shared import states
 from shared.catalogue import Catalogue
-from shared.workdays import WorkCalendar
+from shared.workdays import CLOSED, PAUSED, WAITING, WorkCalendar
 
+from . import deadlines
 from .models import Case, HubEvent, Staff, Village
 
-PAUSED = "paused"
-COLOUR_LABELS = {"green": "正常", "yellow": "临近期限", "red": "已超期", PAUSED: "补正中（计时暂停）"}
+COLOUR_LABELS = {"green": "正常", "yellow": "临近期限", "red": "已超期", PAUSED: "补正中（计时暂停）",
+                 WAITING: "待补正，尚未受理（补正期间不计时）", CLOSED: "已终结"}
 
 
 def visible_windows(user: Staff, catalogue: Catalogue) -> list[str]:
@@ -22,24 +23,12 @@ def visible_windows(user: Staff, catalogue: Catalogue) -> list[str]:
     return [w["code"] for w in catalogue.windows() if w["code"] in (user.windows or [])]
 
 
-def colour(case: Case, limit_days: int, cal: WorkCalendar, today: date) -> str:
-    """Green, yellow (80 % of working time used), red (overdue), or paused during 补正.
-
-    The rule of shared.workdays.urgency, counted from the stored deadline so that
-    earlier 补正 pauses (already folded into it) count neither as used nor as allowed.
-    """
-    if states.is_terminal(case.state):
-        return "green"
-    if case.paused_since is not None:
+def colour(case: Case, cal: WorkCalendar, today: date) -> str:
+    """The queue line's tone: the shared rule's colour, or paused / waiting / closed when no deadline runs."""
+    view = deadlines.clock(case, cal, today)
+    if view.state == PAUSED and not view.overdue:
         return PAUSED
-    if case.deadline is None:
-        return "green"
-    if today > case.deadline:
-        return "red"
-    if limit_days <= 0:
-        return "yellow" if today >= case.deadline else "green"
-    used = limit_days - cal.workdays_between(today, case.deadline)
-    return "yellow" if used * 5 >= limit_days * 4 else "green"
+    return view.colour or view.state
 
 
 def open_cases(windows: list[str], window: str | None = None, assignee: str | None = None) -> list[Case]:
@@ -71,7 +60,8 @@ def rows(cases: list[Case], catalogue: Catalogue, cal: WorkCalendar, today: date
     out = []
     for c in cases:
         item = catalogue.item(c.item_code) or {}
-        tone = colour(c, int(item.get("time_limit_days", 0)), cal, today)
+        view = deadlines.clock(c, cal, today)
+        tone = colour(c, cal, today)
         out.append({
             "case": c,
             "item_name": item.get("name", c.item_code),
@@ -83,6 +73,9 @@ def rows(cases: list[Case], catalogue: Catalogue, cal: WorkCalendar, today: date
             "colour_label": COLOUR_LABELS.get(tone, ""),
             "assignee_name": names.get(c.assignee or "", c.assignee or ""),
             "supplemented": c.request_id in supplemented,
+            "due": view.due,
+            "days_left": view.days_left,
+            "notice_late": deadlines.notice_overdue(c, cal, today),
             # Nobody, or a closed account: no one is answering for this case.
             "orphan": not states.is_terminal(c.state) and c.assignee not in active,
         })

@@ -31,7 +31,7 @@ from flask import (
 
 from shared import ratings
 from shared.receipt_codes import format_code, normalise
-from shared.workdays import GREEN, RED, deadline, urgency
+from shared.workdays import GREEN, RED, case_clock
 
 from . import audit, deadlines
 from .auth import current_user, login_required
@@ -90,7 +90,7 @@ def record_rating(case: Case, level: Any, comment: Any, channel: str, entered_by
     rating = Rating.create(
         case=case.request_id, level=level, comment=comment.strip(), channel=channel, village=case.village_id,
         window=case.window, staff=case.assignee, entered_by=entered_by[:64], rated_at=at, rated_on=on, bad=bad,
-        state=OPEN if bad else "", due=deadline(deadlines.calendar(), on, rectify_days()) if bad else None,
+        state=OPEN if bad else "", due=deadlines.calendar().add_workdays(on, rectify_days()) if bad else None,
     )
     Case.update(satisfaction=level).where(Case.request_id == case.request_id).execute()
     if bad:
@@ -102,7 +102,10 @@ def colour(r: Rating, on: date | None = None) -> str:
     """green / yellow / red for an open or appealed 差评, by the same rule as a case's deadline."""
     if r.state not in (OPEN, APPEALED) or r.due is None:
         return GREEN
-    return urgency(deadlines.calendar(), r.rated_on, r.due, on or today(), ())
+    # The one clock rule cases use, with no 补正 pauses.
+    clock = case_clock(deadlines.calendar(), closed=False, start=r.rated_on, deadline=r.due, paused_days=0,
+                       paused_since=None, today=on or today())
+    return clock.colour or GREEN
 
 
 def _rating_of(code: str) -> tuple[Rating, Case]:

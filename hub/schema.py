@@ -16,8 +16,8 @@ from shared.catalogue import DEFAULT_CATALOGUE
 
 from .clock import now
 from .db import BaseModel, database, is_postgres
-from .models import (ALL_MODELS, Assignment, Case, CatalogueVersion, EnrolmentSecret, HelloNonce, JobRun, MailMessage,
-                     Node, Rating, Setting, SmsMessage, SmsOptOut, SyncStat)
+from .models import (ALL_MODELS, Assignment, Case, CatalogueVersion, Contact, EnrolmentSecret, Extension, HelloNonce,
+                     JobRun, MailMessage, Node, Rating, Setting, SmsMessage, SmsOptOut, SyncStat)
 
 # Any constant: PostgreSQL advisory lock that serialises concurrent `migrate` runs.
 MIGRATION_LOCK_ID = 0x0DA1BA
@@ -61,8 +61,16 @@ def _step_5(migrator: SchemaMigrator) -> None:
     database.create_tables([Rating, MailMessage, SmsMessage, SmsOptOut], safe=True)
 
 
+def _step_6(migrator: SchemaMigrator) -> None:
+    """Schema 6: the centre's promises: clock start (受理), 补正 count and date, extensions, first contacts."""
+    database.create_tables([Extension, Contact], safe=True)
+    for name in ("clock_start", "accepted_on", "materials_asks", "materials_asked_on"):
+        if not _has_column(Case, name):
+            run_operations(migrator.add_column(Case._meta.table_name, name, Case._meta.fields[name]))
+
+
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
-MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4, 5: _step_5}
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4, 5: _step_5, 6: _step_6}
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 
 

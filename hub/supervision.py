@@ -14,12 +14,12 @@ from shared import ratings, states
 from shared.spreadsheet import text_row
 from shared.validation import mask_name
 
-from . import audit, charts, deadlines, figures
+from . import audit, charts, deadlines, figures, promises
 from .auth import login_required
 from .catalogue_store import current as current_catalogue
 from .clock import today
 from .models import Case, Village
-from .sweep import case_urgency, effective_due, last_sweep, open_cases
+from .sweep import last_sweep, open_cases
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 
@@ -83,26 +83,19 @@ def watch_lists() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     cal, on, cat = deadlines.calendar(), today(), current_catalogue()
     red, yellow = [], []
     for c in open_cases().select(Case, Village.name).join(Village).order_by(Case.deadline, Case.received_at):
-        colour = case_urgency(c, cal, on)
-        if colour == "green":
+        view = deadlines.clock(c, cal, on)
+        if view.colour in (None, "green"):
             continue
-        due = effective_due(c, cal, on)
+        colour, due = view.colour, view.due
         item = cat.item(c.item_code)
         line = {
             "receipt_code": c.receipt_code, "item": item["name"] if item else c.item_code,
             "window": cat.window_name(c.window), "village": c.village.name, "applicant": mask_name(c.applicant_name),
             "assignee": c.assignee or "未分配", "state": states.LABELS.get(c.state, c.state),
-            "received_on": c.received_on, "due": due, "days": _days_left(cal, on, due),
+            "received_on": c.received_on, "due": due, "days": view.days_left,
         }
         (red if colour == "red" else yellow).append(line)
     return red, yellow
-
-
-def _days_left(cal: Any, on: date, due: date | None) -> int | None:
-    """Working days left (negative: working days overdue)."""
-    if due is None:
-        return None
-    return cal.workdays_between(on, due) if on <= due else -max(cal.workdays_between(due, on), 1)
 
 
 def _charts(total: figures.Figures, lines: list[figures.Figures], by: str, months: list[figures.Figures]) -> list[Any]:
@@ -113,7 +106,8 @@ def _charts(total: figures.Figures, lines: list[figures.Figures], by: str, month
     out = [
         charts.bar_chart(f"按{figures.GROUPS[by]}：受理件数", short, [ln.handled for ln in lines], unit="件"),
         charts.bar_chart(f"按{figures.GROUPS[by]}：按时办结率", short,
-                         [round((ln.on_time_rate or 0) * 100, 1) for ln in lines], unit="%", top=100),
+                         [None if ln.on_time_rate is None else round(ln.on_time_rate * 100, 1) for ln in lines],
+                         unit="%", top=100, none_text="尚无办结"),
     ]
     if months:
         out.append(charts.line_chart("按月：受理与办结", [m.key for m in months],
@@ -131,7 +125,8 @@ def dashboard() -> Any:
     except BadFilter as exc:
         return render_template("supervision/dashboard.html", error=str(exc), total=None, lines=[], by="window",
                                groups=figures.GROUPS, columns=COLUMNS, charts=[], red=[], yellow=[],
-                               period={}, sweep=last_sweep(), percent=figures.percent), 400
+                               period={}, sweep=last_sweep(), percent=figures.percent,
+                               promises=promises.dashboard_facts()), 400
     rows, cal = figures.load_rows(start, end), deadlines.calendar()
     total, lines = report(rows, by, cal)
     months = figures.grouped(rows, "month", cal, today()) if by != "month" else lines
@@ -140,7 +135,7 @@ def dashboard() -> Any:
         "supervision/dashboard.html", error=None, total=total, lines=lines, by=by, groups=figures.GROUPS,
         columns=COLUMNS, charts=_charts(total, lines, by, months), red=red, yellow=yellow,
         period={k: v.isoformat() for k, v in (("from", start), ("to", end)) if v},
-        sweep=last_sweep(), percent=figures.percent,
+        sweep=last_sweep(), percent=figures.percent, promises=promises.dashboard_facts(),
     )
 
 

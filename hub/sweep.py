@@ -7,39 +7,12 @@ from datetime import date
 from typing import Any
 
 from shared import states
-from shared.workdays import GREEN, RED, YELLOW, WorkCalendar
+from shared.workdays import GREEN, RED, YELLOW
 
 from . import deadlines
 from .clock import now, today as china_today
 from .db import database
 from .models import Case, CaseAlert, Setting
-
-# Yellow from 80 % of the working time used, as the integer ratio 4/5 (as shared.workdays does).
-_YELLOW_NUM, _YELLOW_DEN = 4, 5
-
-
-def effective_due(case: Case, cal: WorkCalendar, today: date) -> date | None:
-    """The due date as it stands today: an open 补正 pause keeps pushing it out day by day."""
-    if case.deadline is None:
-        return None
-    open_pause = cal.workdays_between(case.paused_since, today) if case.paused_since else 0
-    return cal.add_workdays(case.deadline, open_pause) if open_pause else case.deadline
-
-
-def case_urgency(case: Case, cal: WorkCalendar, today: date) -> str:
-    """green, yellow (80 % of working time used, always on the due day) or red (past due)."""
-    due = effective_due(case, cal, today)
-    if due is None:
-        return GREEN
-    if today > due:
-        return RED
-    # The deadline the case was given is the authority: later catalogue edits do not move it.
-    open_pause = cal.workdays_between(case.paused_since, today) if case.paused_since else 0
-    allowed = cal.workdays_between(case.received_on, case.deadline) - case.paused_days
-    used = cal.workdays_between(case.received_on, today) - case.paused_days - open_pause
-    if allowed <= 0:
-        return YELLOW if today >= due else GREEN
-    return YELLOW if used * _YELLOW_DEN >= allowed * _YELLOW_NUM else GREEN
 
 
 def open_cases() -> Any:
@@ -51,9 +24,15 @@ def run_sweep(on: date | None = None) -> dict[str, int]:
     """Recompute urgency for open cases; returns counts per colour and how many newly turned."""
     on = on or china_today()
     cal = deadlines.calendar()
-    counts = {"checked": 0, GREEN: 0, YELLOW: 0, RED: 0, "turned_yellow": 0, "turned_red": 0}
+    counts = {"checked": 0, GREEN: 0, YELLOW: 0, RED: 0, "turned_yellow": 0, "turned_red": 0,
+              "unclocked": 0}
     for case in list(open_cases()):
-        colour = case_urgency(case, cal, on)
+        view = deadlines.clock(case, cal, on)
+        if view.colour is None:
+            # Waiting for materials before 受理: no clock, so nothing to colour or alert.
+            counts["unclocked"] += 1
+            continue
+        colour = view.colour
         counts["checked"] += 1
         counts[colour] += 1
         with database.atomic():
@@ -67,7 +46,7 @@ def run_sweep(on: date | None = None) -> dict[str, int]:
             ).exists():
                 # The unique (case, level) key makes a second sweeper a no-op rather than a duplicate.
                 CaseAlert.insert(case=case.request_id, level=colour, at=now(), on_day=on,
-                                 deadline=effective_due(case, cal, on)).on_conflict_ignore().execute()
+                                 deadline=view.due).on_conflict_ignore().execute()
                 counts[f"turned_{colour}"] += 1
     record_last_sweep(on, counts)
     return counts

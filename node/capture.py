@@ -123,6 +123,24 @@ def release_held(receipt_code: str, clerk: str) -> Request:
     return req
 
 
+def withdraw_held(receipt_code: str, clerk: str, reason: str) -> Request:
+    """Withdraw a request held here: its capture and its withdrawal both go into the log.
+
+    The log is the record (首问负责制): a request taken at the village point and withdrawn before
+    it was sent is still reported to the centre, as captured and withdrawn, never silently dropped.
+    """
+    with database.atomic():
+        req = Request.get(Request.receipt_code == receipt_code)
+        states.check_transition(req.state, states.WITHDRAWN)
+        append_event("request.captured", req.request_id, clerk, dict(req.data, submit="held"))
+        append_event("request.withdrawn", req.request_id, clerk, {"reason": reason})
+        req.state = states.WITHDRAWN
+        req.reason = reason
+        req.updated_at = now()
+        req.save()
+    return req
+
+
 def add_event(receipt_code: str, type_: str, clerk: str, data: dict[str, Any]) -> Event:
     """Record a supplement, feedback or withdrawal on an existing request."""
     with database.atomic():

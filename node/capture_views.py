@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from markupsafe import Markup
 
 from shared.catalogue import KINDS
+from shared.materials import owed
 from shared.receipt_codes import format_code, normalise
 from shared.validation import FieldError
 
@@ -28,7 +29,10 @@ def form_to_capture(item_code: str, form: Any) -> dict[str, Any]:
     item = cat.item(item_code)
     brought = [c for c in form.getlist("brought") if c]
     fields = {spec["key"]: form.get(f"fields.{spec['key']}", "").strip() for spec in (item or {}).get("fields", [])}
-    lacking = cat.missing_materials(item_code, brought) if item else []
+    # Conditional materials ("有重病、残疾的提供") count as owed only when the clerk ticks them as applying.
+    conditional = {m["code"] for m in (item or {}).get("materials", []) if not m["required"]}
+    applicable = [c for c in form.getlist("applicable") if c in conditional]
+    lacking = owed(cat.required_materials(item_code), applicable, brought) if item else []
     # The clerk chooses between sending now and holding; what is missing decides how it is sent.
     if form.get("submit") == "held":
         submit = "held"
@@ -78,11 +82,13 @@ def form(item_code: str) -> Any:
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
     brought: list[str] = []
+    applicable: list[str] = []
     status = 200
     if request.method == "POST":
         data = form_to_capture(item_code, request.form)
         values = request.form
         brought = data["materials"]["brought"]
+        applicable = request.form.getlist("applicable")
         clerk = current_clerk()
         assert clerk is not None
         try:
@@ -95,8 +101,7 @@ def form(item_code: str) -> Any:
                 scheduler.kick()
             flash(f"已保存，回执码 {format_code(req.receipt_code)}")
             return redirect(url_for("requests.detail", code=req.receipt_code, saved=1))
-    elif item is not None:
-        brought = [m["code"] for m in item["materials"]]
+    # Nothing is ticked as received until the clerk has seen it: a default tick is a promise unchecked.
     if item is None or not item["active"]:
         if not errors:
             abort(404)
@@ -104,7 +109,7 @@ def form(item_code: str) -> Any:
                                error="；".join(sum(errors.values(), [])), code=item_code), status
     return render_template("capture_form.html", item=item, kind_name=KINDS.get(item["kind"], ""),
                            window_name=cat.window_name(item["window"]), errors=errors, values=values,
-                           brought=brought), status
+                           brought=brought, applicable=applicable), status
 
 
 def stored_request(code: str) -> Request:
@@ -133,6 +138,8 @@ def receipt(code: str) -> Any:
     """收件回执, rendered only from the committed request."""
     req = stored_request(code)
     cat = catalogue()
+    from .requests_views import outstanding
+
     url = status_url(req.receipt_code)
     import segno  # only when a receipt is printed
 
@@ -140,7 +147,7 @@ def receipt(code: str) -> Any:
     return render_template(
         "receipt.html", req=req, item=cat.item(req.item_code) or {}, paper=paper(), qr=qr, status_url=url,
         brought_names=cat.material_names(req.item_code, req.materials_brought),
-        missing_names=cat.material_names(req.item_code, req.materials_missing),
+        missing_names=cat.material_names(req.item_code, outstanding(req)),
         village=meta.get("village", ""), node_url=request.host_url.rstrip("/") + url_for("status.lookup"),
     )
 
@@ -152,6 +159,10 @@ def notice(code: str) -> Any:
     req = stored_request(code)
     cat = catalogue()
     item = cat.item(req.item_code) or {}
-    missing = [m for m in item.get("materials", []) if m["code"] in req.materials_missing]
+    from .requests_views import delivery, outstanding
+
+    still = outstanding(req)
+    missing = [m for m in item.get("materials", []) if m["code"] in still]
     return render_template("notice.html", req=req, item=item, missing=missing, paper=paper(),
-                           window_name=cat.window_name(item.get("window", "")), village=meta.get("village", ""))
+                           window_name=cat.window_name(item.get("window", "")), village=meta.get("village", ""),
+                           delivery=delivery(req))

@@ -7,13 +7,14 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from shared import states
+from shared.papers import document
 
 from . import meta
 from .auth import login_required
 from .capture import catalogue, now
 from .capture_views import paper, stored_request
 from .db import database
-from .models import Request
+from .models import HubUpdate, Request
 
 bp = Blueprint("notices", __name__)
 
@@ -46,7 +47,15 @@ def hub_notice(code: str) -> Any:
     cat = catalogue()
     item = cat.item(req.item_code) or {}
     missing = [m for m in item.get("materials", []) if m["code"] in (req.hub_missing or [])]
-    return render_template("hub_notice.html", req=req, item=item, title=NOTICE_KINDS.get(req.state, "办理情况通知"),
+    # The centre's own document, from the facts it froze into its log entry: the same text as its copy.
+    issued = [u for u in HubUpdate.select().where(HubUpdate.request_id == req.request_id).order_by(HubUpdate.cseq)
+              if isinstance(u.body.get("paper"), dict)]
+    wanted = request.args.get("cseq", "")
+    chosen = next((u for u in issued if str(u.cseq) == wanted), issued[-1] if issued else None)
+    doc = document(chosen.body["paper"], chosen.cseq) if chosen is not None else None
+    return render_template("hub_notice.html", req=req, item=item, title=doc["title"] if doc else
+                           NOTICE_KINDS.get(req.state, "办理情况通知"), doc=doc,
+                           others=[(u.cseq, document(u.body["paper"], u.cseq)["title"]) for u in issued],
                            missing=missing, missing_names=req.hub_missing_names or [], paper=paper(),
                            village=meta.get("village", ""), last_sync=meta.get("last_sync_ok"))
 

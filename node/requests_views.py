@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import timezone
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from shared import ratings, states
+from shared import protocol, ratings, states
 from shared.chunks import MAX_ATTACHMENT_BYTES
+from shared.materials import merge_supplement
 from shared.receipt_codes import ALPHABET, is_valid, normalise
 from shared.validation import WITHDRAW_REASON_MAX, normalise_mobile
 
 from . import meta, scheduler
 from .attachments import for_request
 from .auth import current_clerk, login_required
-from .capture import add_event, catalogue, now, release_held
+from .capture import add_event, catalogue, now, release_held, withdraw_held
 from .capture_views import stored_request
 from .db import database
 from .models import Event, HubUpdate, Request
 
 bp = Blueprint("requests", __name__)
+log = logging.getLogger("daiban.node.requests")
 
 PAGE = 100
 EVENT_LABELS = {
@@ -29,6 +33,31 @@ EVENT_LABELS = {
     "request.withdrawn": "申请撤回",
     "attachment.added": "添加附件",
 }
+
+
+@bp.app_context_processor
+def sync_banner() -> dict[str, Any]:
+    """Every page says quietly when the centre could not be reached, and how old the oldest unsent record is."""
+    error = meta.get("last_error")
+    if not error:
+        return {"sync_trouble": None}
+    oldest = Event.select(Event.at).where(Event.result.is_null() & ~Event.quarantined).order_by(Event.id).first()
+    age = ""
+    if oldest is not None:
+        try:
+            seconds = (protocol.utcnow() - protocol.parse_iso(oldest.at)).total_seconds()
+        except ValueError:
+            seconds = 0
+        age = _age_text(seconds)
+    return {"sync_trouble": {"error": error, "at": meta.get("last_error_at"), "oldest_age": age}}
+
+
+def _age_text(seconds: float) -> str:
+    if seconds >= 86400:
+        return f"{int(seconds // 86400)} 天"
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)} 小时"
+    return f"{max(int(seconds // 60), 1)} 分钟"
 
 
 def search(q: str, item: str, state: str) -> Any:
@@ -143,8 +172,58 @@ def _event_detail(req: Request, ev: Event) -> str:
 
 
 def outstanding(req: Request) -> list[str]:
-    """Material codes still owed: what the hub asked for, else what was missing at capture."""
+    """Material codes still owed: the hub's list once it has spoken, else what was missing at capture.
+
+    A supplement recorded here updates both lists by the same shared rule the hub applies, so the
+    remainder shown before the hub answers is the one it will answer with.
+    """
     return list(req.materials_missing or []) if req.state in states.NODE_ONLY else list(req.hub_missing or [])
+
+
+def hub_request_for_materials(req: Request) -> dict[str, Any] | None:
+    """The hub's own latest 补正 request (not the village's list echoed back), or None if it made none."""
+    up = (HubUpdate.select().where(HubUpdate.request_id == req.request_id).order_by(HubUpdate.cseq.desc()))
+    for row in up:
+        if row.body.get("action") == "ask_materials":
+            return row.body
+    return None
+
+
+def clock_text(req: Request, item: dict[str, Any]) -> str:
+    """What the village may say about the time limit: a due date only while one is running."""
+    if req.state in states.NODE_ONLY:
+        return ""
+    if states.is_terminal(req.state):
+        return ""
+    limit = "即办件，受理当日办结" if item.get("mode") == "immediate" else f"受理后 {item.get('time_limit_days', '')} 个工作日"
+    if not req.deadline:
+        return f"尚未受理，补正期间不计时；材料补齐受理后计时（{limit}）"
+    if req.state == states.NEEDS_MATERIALS:
+        return f"补正期间不计时（原定 {req.deadline} 前办结，补齐后顺延）"
+    return f"{req.deadline} 前办结"
+
+
+def delivery(req: Request) -> str:
+    """Where the request truly is: held here, saved here but not yet sent, or received by the centre."""
+    if req.state == states.HELD:
+        return "已暂存在本代办点，尚未提交乡镇中心"
+    captured = Event.get_or_none((Event.request_id == req.request_id) & (Event.type == "request.captured"))
+    if captured is not None and captured.result is None:
+        tried = _last_attempt(captured)
+        return "已保存在本代办点，尚未送达乡镇中心" + (f"（最近一次尝试发送：{tried}）" if tried else "（还未尝试发送）")
+    if captured is not None and captured.result == "refused":
+        return f"乡镇中心未接收：{captured.result_message or ''}"
+    return "乡镇中心已收到" + (f"，当前：{states.label(req.state)}" if req.state not in states.NODE_ONLY else "")
+
+
+def _last_attempt(ev: Event) -> str:
+    from .models import Batch
+
+    batch = Batch.get_or_none(Batch.id == ev.batch_id) if ev.batch_id else None
+    when = batch.last_attempt_at if batch is not None and batch.last_attempt_at else None
+    if when is not None:
+        return protocol.iso(when.replace(tzinfo=timezone.utc))
+    return meta.get("last_error_at") or ""
 
 
 @bp.get("/requests/<code>")
@@ -167,9 +246,11 @@ def render_detail(req: Request, status: int = 200, **extra: Any) -> tuple[str, i
         can_attach=req.state != states.HELD and not req.purged, attach_limit_mb=MAX_ATTACHMENT_BYTES // 1024 // 1024,
         **extra,
         brought_names=cat.material_names(req.item_code, req.materials_brought),
-        missing_names=cat.material_names(req.item_code, req.materials_missing),
+        missing_names=cat.material_names(req.item_code, owed),
         owed=[m for m in item.get("materials", []) if m["code"] in owed] or
              [m for m in item.get("materials", []) if m["code"] not in (req.materials_brought or [])],
+        owed_names=cat.material_names(req.item_code, owed), hub_asked=hub_request_for_materials(req),
+        clock_text=clock_text(req, item), delivery=delivery(req),
         satisfaction=ratings.LEVELS, saved=request.args.get("saved"),
         can_add=req.state not in (states.HELD,) and not states.is_terminal(req.state),
         can_withdraw=states.can_transition(req.state, states.WITHDRAWN),
@@ -200,7 +281,10 @@ def supplement(code: str) -> Any:
     known = {m["code"] for m in catalogue().materials(req.item_code)}
     chosen = [c for c in request.form.getlist("materials") if c in known]
     if req.state == states.HELD or states.is_terminal(req.state):
-        flash("该申请当前不能补正", "error")
+        # Nothing is recorded: a closed case takes no more materials (the hub would refuse them too).
+        log.warning("refused supplement on %s in state %s", req.receipt_code, req.state)
+        flash(f"该申请{states.label(req.state)}，" + ("办理已终结，不能再补正材料" if states.is_terminal(req.state)
+                                                  else "尚未提交，请直接修改后提交"), "error")
     elif not chosen:
         flash("请勾选补交的材料", "error")
     else:
@@ -211,8 +295,12 @@ def supplement(code: str) -> Any:
         with database.atomic():
             add_event(req.receipt_code, "request.supplemented", _clerk_name(), data)
             req = Request.get_by_id(req.request_id)
-            req.materials_brought = list(dict.fromkeys(list(req.materials_brought or []) + chosen))
-            req.materials_missing = [m for m in req.materials_missing or [] if m not in chosen]
+            req.materials_brought, req.materials_missing = merge_supplement(
+                req.materials_brought or [], req.materials_missing or [], chosen)
+            # The hub applies the same rule on arrival; until it answers, its list is updated the same way.
+            req.hub_missing = merge_supplement([], req.hub_missing or [], chosen)[1]
+            names = set(catalogue().material_names(req.item_code, chosen))
+            req.hub_missing_names = [n for n in (req.hub_missing_names or []) if n not in names]
             req.updated_at = now()
             req.save()
         scheduler.kick()
@@ -262,12 +350,9 @@ def withdraw(code: str) -> Any:
     elif not states.can_transition(req.state, states.WITHDRAWN):
         flash(f"当前状态（{states.label(req.state)}）不能撤回", "error")
     elif req.state == states.HELD:
-        with database.atomic():
-            req.state = states.WITHDRAWN
-            req.reason = reason
-            req.updated_at = now()
-            req.save()
-        flash("暂存的申请已撤回（未上传过中心）")
+        withdraw_held(req.receipt_code, _clerk_name(), reason)
+        scheduler.kick()
+        flash("暂存的申请已撤回；撤回记录将随下次同步报中心备查")
     else:
         add_event(req.receipt_code, "request.withdrawn", _clerk_name(), {"reason": reason})
         scheduler.kick()

@@ -24,6 +24,7 @@ from . import meta
 from .capture import catalogue
 from .models import Request
 from .ratelimit import allow_status_lookup, status_miss
+from .requests_views import clock_text
 
 bp = Blueprint("status", __name__)
 
@@ -50,7 +51,8 @@ def public_view(req: Request) -> dict[str, Any]:
         "item": item.get("name", req.item_code),
         "window": req.window_name or "",
         "state": states.label(req.state),
-        "deadline": req.deadline,
+        # A due date only while one runs: none before 受理 (补正期间不计时) and none once closed.
+        "deadline": clock_text(req, item) or None,
         "missing": [] if states.is_terminal(req.state) else owed,
         "reason": req.reason if req.state in (states.REFUSED, states.DENIED) else None,
         "legal_basis": req.legal_basis if req.state in (states.REFUSED, states.DENIED) else None,

@@ -80,14 +80,16 @@ def test_clerk_captures_prints_syncs_and_villager_sees_acceptance(village, tmp_p
                       "三组，东至张家，西至李家", "120", "180", "2"):
             kb.type(value)
             kb.press("Tab")
-        # Tab now walks the materials checklist; untick 四邻意见 (the fifth) with Space.
+        # Tab now walks the materials checklist, nothing ticked by default: tick the first four with
+        # Space and leave 四邻意见 (the fifth) unticked.
         for _ in range(4):
+            kb.press("Space")
             kb.press("Tab")
-        expect(page.locator("input[value='M-NEIGHBOURS']")).to_be_focused()
-        kb.press("Space")
-        expect(page.locator("input[value='M-NEIGHBOURS']")).not_to_be_checked()
+        expect(page.locator("input[name=brought][value='M-NEIGHBOURS']")).to_be_focused()
+        expect(page.locator("input[name=brought][value='M-NEIGHBOURS']")).not_to_be_checked()
         page.screenshot(path=str(SCREENSHOTS / "capture-form.png"), full_page=True)
-        kb.press("Tab")
+        kb.press("Tab")  # 建房设计图 (视情况): not brought
+        kb.press("Tab")  # … and not ticked as applying
         kb.press("Tab")
         expect(page.locator("#notes")).to_be_focused()
         kb.type("缺四邻意见，已一次性告知")
@@ -126,6 +128,12 @@ def test_clerk_captures_prints_syncs_and_villager_sees_acceptance(village, tmp_p
         page.goto(node.url + "/sync")
         click_sync_now(page)
         assert hub_count(hub, 'SELECT count(*) FROM "case" WHERE receipt_code = ?', code) == 1
+        # It waits at the centre, unclocked, until the missing material comes: the clerk records it.
+        page.goto(f"{node.url}/requests/{code}")
+        page.check("form[action$='/supplement'] input[value='M-NEIGHBOURS']")
+        page.click("form[action$='/supplement'] button[type=submit]")
+        page.goto(node.url + "/sync")
+        click_sync_now(page)
         out = hub.cli("act", code, "accept").stdout
         assert "已受理" in out
         click_sync_now(page)
@@ -139,7 +147,7 @@ def test_clerk_captures_prints_syncs_and_villager_sees_acceptance(village, tmp_p
         phone.fill("#tail", "5678")
         phone.keyboard.press("Enter")
         expect(phone.locator("#state")).to_have_text("已受理")
-        expect(phone.locator("#deadline")).to_have_text(re.compile(r"^\d{4}-\d{2}-\d{2}$"))
+        expect(phone.locator("#deadline")).to_have_text(re.compile(r"^\d{4}-\d{2}-\d{2} 前办结$"))
         assert "王**" in phone.content() and "王建国" not in phone.content()
         phone.screenshot(path=str(SCREENSHOTS / "status.png"), full_page=True)
         browser.close()

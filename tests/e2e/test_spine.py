@@ -51,7 +51,9 @@ def _run(tmp_path, database_url=None) -> None:  # type: ignore[no-untyped-def]
         assert sorted(r[0] for r in rows) == sorted([fp, db, jf])  # each exactly once
         assert {r[0]: r[1] for r in rows} == {fp: "W10", db: "W05", jf: "W09"}
         hub.cli("act", fp, "accept")
-        hub.cli("act", db, "ask_materials", "--missing", "M-CHECK-AUTH")
+        # db arrived with a material missing: 待补正 already, the village's one-time notice being the one notice.
+        refused = hub.cli("act", db, "ask_materials", "--missing", "M-CHECK-AUTH", check=False)
+        assert refused.returncode == 2 and "一次告知" in refused.stderr
         node.cli("sync")
         got = {c: requests.get(f"{node.url}/api/v1/requests/{c}", headers={"Authorization": f"Bearer {token}"},
                                timeout=10).json() for c in (fp, db, jf)}

@@ -21,7 +21,7 @@ def test_usb_round_trip_with_real_processes(tmp_path: Path) -> None:
         hub.stop()  # from here on the village has no network and the hub is not running
 
     form = tmp_path / "form.json"
-    form.write_text(json.dumps(capture("JF-01", missing=["M-NEIGHBOURS"]), ensure_ascii=False), encoding="utf-8")
+    form.write_text(json.dumps(capture("JF-01"), ensure_ascii=False), encoding="utf-8")
     code = node.cli("capture", str(form)).stdout.strip()
     scan = tmp_path / "site.jpg"
     scan.write_bytes(photo(2400, 1800))

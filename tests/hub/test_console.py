@@ -77,13 +77,15 @@ def test_ask_materials_pauses_clock_until_supplement_then_accept_and_complete(si
     html = wang.get(resp.headers["Location"]).get_data(as_text=True)
     assert "一次性告知单" in html and "户口簿" in html and "身份证" in html and "近三个月银行流水" in html
     c = case(code)
-    assert c.state == "needs_materials" and c.paused_since == today()
+    # Asked before 受理: no clock at all until the materials are complete.
+    assert c.state == "needs_materials" and c.deadline is None and c.paused_since is None
     assert sorted(c.materials_missing) == ["M-HUKOU", "M-ID"]
     queue = wang.get("/console/").get_data(as_text=True)
-    assert f'class="paused" data-code="{code}"' in queue
+    assert f'class="waiting" data-code="{code}"' in queue
     supplement(sim, code, ["M-HUKOU", "M-ID"])
     c = case(code)
     assert c.state == "received" and c.paused_since is None and c.materials_missing == []
+    assert c.clock_start == today() and c.deadline is not None
     assert "补正材料到达" in wang.get(f"/console/case/{code}").get_data(as_text=True)
     assert "补正已到" in wang.get("/console/").get_data(as_text=True)
     assert wang.act(code, "accept").status_code == 302

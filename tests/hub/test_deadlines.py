@@ -56,13 +56,15 @@ def test_pause_during_holiday_moves_due_date_by_paused_working_days(sim: NodeSim
     after = Case.get_by_id(case.request_id)
     # Paused working days in (Sep 26, Oct 10]: Sep 28, 29, 30, Oct 9, 10 = 5; the holiday itself costs nothing.
     assert after.paused_days == 5 and after.paused_since is None
-    assert after.state == "received" and after.materials_missing == []
+    assert after.state == "accepted" and after.materials_missing == []
     # 10 + 5 working days after Sep 23: … Oct 13 (10th), 14, 15, 16, 17, 20 (15th).
     assert after.deadline == date(2025, 10, 20)
 
 
 def test_sweep_yellow_at_80_percent_red_when_overdue_each_recorded_once(sim: NodeSim) -> None:
     case = receive(sim, "2025-09-23")
+    with hub_time(at("2025-09-24")):
+        cases.act(case.receipt_code, "accept", "wang")
     with hub_time(at("2025-09-26")):
         cases.act(case.receipt_code, "ask_materials", "wang", missing=["M-APPLICATION"])
     # While paused the clock stands still: deep into the pause the case stays green.
@@ -141,6 +143,7 @@ def test_new_holiday_moves_running_cases_and_tells_the_village(sim: NodeSim) -> 
     paused = receive(sim, "2027-02-01", item="JF-03")
     with hub_time(at("2027-02-02")):
         cases.act(early.receipt_code, "accept", "li", note="请按时到窗口领取")
+        cases.act(paused.receipt_code, "accept", "li")
         cases.act(paused.receipt_code, "ask_materials", "li", missing=["M-PHOTOS"])
     cursor = HubEvent.select().where(HubEvent.node == sim.node_id).count()
     with hub_time(at("2027-02-03")):

@@ -12,7 +12,7 @@ from hub.models import AuditEntry, HubEvent, MailMessage
 from hub.staff import create_user
 from shared import protocol
 from shared.receipt_codes import format_code, new_code
-from shared.workdays import WorkCalendar, deadline
+from shared.workdays import WorkCalendar
 from tests.hub.console_support import Desk, csrf_of
 from tests.hub.pages import hub_time
 from tests.nodesim import NodeSim
@@ -53,7 +53,7 @@ def test_online_message_gets_a_code_a_deadline_and_a_window(hub_app, sim) -> Non
     assert "<script" not in html.lower()
     m = MailMessage.get()
     assert m.code.startswith("ZZ") and m.route == "window" and m.window == "W04" and m.check == "1234"
-    assert m.due == deadline(WorkCalendar(), datetime(2026, 3, 2).date(), 5) and m.client and "10.2" not in m.client
+    assert m.due == WorkCalendar().add_workdays(datetime(2026, 3, 2).date(), 5) and m.client and "10.2" not in m.client
     page = client.get("/status", query_string={"code": format_code(m.code), "tail": "1234"}).get_data(as_text=True)
     assert "请问低保怎么申请？" in page and "2026年3月9日前答复" in page and "张*" in page and "张三" not in page
     # No phone: a PIN printed on the receipt is the second factor.

@@ -13,7 +13,6 @@ from hub.models import AuditEntry, Case, Rating
 from hub.staff import create_user
 from shared import ratings
 from shared.receipt_codes import format_code
-from shared.workdays import deadline
 from tests.hub.console_support import Desk, csrf_of, new_case
 from tests.hub.pages import hub_time
 from tests.nodesim import NodeSim
@@ -112,7 +111,7 @@ def test_bad_rating_online_is_rectified_called_back_and_shown_to_the_supervisor(
     assert resp.status_code == 200 and "15 个工作日内核实整改" in resp.get_data(as_text=True)
     r = Rating.get()
     assert r.bad and r.state == "open" and r.channel == "online" and r.comment.startswith("<script>")
-    assert r.due == deadline(deadlines.calendar(), r.rated_on, 15)
+    assert r.due == deadlines.calendar().add_workdays(r.rated_on, 15)
     again = rate_online(client, code, "非常满意")
     assert again.status_code == 400 and "一事一评" in again.get_data(as_text=True)
     assert Rating.get().level == "非常不满意"

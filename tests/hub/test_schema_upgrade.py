@@ -35,17 +35,29 @@ def _migrate(db_file: Path) -> tuple[int, int]:
             database.close()
 
 
-def _rows(db_file: Path) -> dict[str, set[tuple[Any, ...]]]:
+def _rows(db_file: Path, columns: dict[str, list[str]] | None = None) -> dict[str, set[tuple[Any, ...]]]:
+    """Every row of every table; with `columns`, only those columns (a step may add new ones)."""
     with sqlite3.connect(db_file) as db:
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        return {t: set(db.execute(f'SELECT * FROM "{t}"').fetchall()) for t in tables}
+        out = {}
+        for t in tables:
+            cols = (columns or {}).get(t) or [c[1] for c in db.execute(f'PRAGMA table_info("{t}")')]
+            quoted = ", ".join(f'"{c}"' for c in cols)
+            out[t] = set(db.execute(f'SELECT {quoted} FROM "{t}"').fetchall())
+        return out
+
+
+def _columns(db_file: Path) -> dict[str, list[str]]:
+    with sqlite3.connect(db_file) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: [c[1] for c in db.execute(f'PRAGMA table_info("{t}")')] for t in tables}
 
 
 def test_previous_release_hub_upgrades_to_the_fresh_schema_and_keeps_its_rows(tmp_path: Path) -> None:
     with tarfile.open(FIXTURE) as tar:
         tar.extractall(tmp_path, filter="data")
     old = tmp_path / "hub" / "hub.sqlite3"
-    before = _rows(old)
+    before, old_columns = _rows(old), _columns(old)
     assert _migrate(old)[1] == SCHEMA_VERSION
     fresh = tmp_path / "fresh.sqlite3"
     assert _migrate(fresh) == (0, SCHEMA_VERSION)
@@ -53,6 +65,6 @@ def test_previous_release_hub_upgrades_to_the_fresh_schema_and_keeps_its_rows(tm
     missing = {t: v for t, v in expected.items() if upgraded.get(t) != v}
     assert not missing, ("an upgraded hub database differs from a fresh one: add a step to hub/schema.py "
                          f"that creates these tables/columns/indexes: {sorted(missing)}")
-    after = _rows(old)
+    after = _rows(old, old_columns)
     lost = [t for t, rows in before.items() if t not in ("setting", "schema_migration") and not rows <= after[t]]
     assert not lost, f"rows lost or changed by the upgrade in {lost}"

@@ -83,8 +83,13 @@ def test_withdraw_needs_a_reason(clerk) -> None:
     assert Event.get(Event.type == "request.withdrawn").data == {"reason": "村民决定暂不建房"}
 
 
-def test_held_request_withdrawn_locally(clerk) -> None:
+def test_held_request_withdrawn_as_events_in_the_log(clerk) -> None:
     req = capture(clerk, submit="held")
+    assert Event.select().count() == 0
     page = f"/requests/{req.receipt_code}"
     clerk.post(f"{page}/withdraw", {"reason": "不办了"}, page=page)
-    assert Request.get_by_id(req.request_id).state == "withdrawn" and Event.select().count() == 0
+    assert Request.get_by_id(req.request_id).state == "withdrawn"
+    # The append-only log records the request and its withdrawal; nothing changes state silently.
+    events = [(e.type, e.request_id) for e in Event.select().order_by(Event.id)]
+    assert events == [("request.captured", req.request_id), ("request.withdrawn", req.request_id)]
+    assert Event.get(Event.type == "request.withdrawn").data == {"reason": "不办了"}

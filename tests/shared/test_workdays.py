@@ -6,12 +6,9 @@ from datetime import datetime
 import chinese_calendar
 import pytest
 
-from shared.workdays import CaseClock
 from shared.workdays import WorkCalendar
-from shared.workdays import deadline
-from shared.workdays import paused_workdays
-from shared.workdays import urgency
-from shared.workdays import used_fraction
+from shared.workdays import case_clock
+from shared.workdays import unknown_years
 
 CAL = WorkCalendar()
 D = date
@@ -44,62 +41,69 @@ def test_workdays_between_is_half_open():
     assert CAL.workdays_between(D(2025, 10, 9), D(2025, 10, 1)) == 0
 
 
+def clock(start, deadline, today, paused_days=0, paused_since=None, closed=False):  # type: ignore[no-untyped-def]
+    return case_clock(CAL, closed=closed, start=start, deadline=deadline, paused_days=paused_days,
+                      paused_since=paused_since, today=today)
+
+
 def test_deadline_across_national_day():
     # Working days after Fri 26 Sep: 28, 29, 30 Sep, 9, 10, 11, 13, 14, 15, 16 Oct.
-    assert deadline(CAL, D(2025, 9, 26), 10) == D(2025, 10, 16)
-    assert deadline(CAL, D(2025, 9, 26), 0) == D(2025, 9, 26)
+    assert CAL.add_workdays(D(2025, 9, 26), 10) == D(2025, 10, 16)
+    assert CAL.add_workdays(D(2025, 9, 26), 0) == D(2025, 9, 26)
 
 
-def test_deadline_with_pause_across_national_day():
-    # Asked for materials Mon 29 Sep, supplied Fri 10 Oct: 30 Sep, 9 and 10 Oct do not count.
-    pauses = [(D(2025, 9, 29), D(2025, 10, 10))]
-    assert paused_workdays(CAL, pauses, D(2025, 10, 20)) == 3
-    assert deadline(CAL, D(2025, 9, 26), 10, 3) == D(2025, 10, 21)
-    clock = CaseClock(D(2025, 9, 26), 10, tuple(pauses))
-    assert clock.due(CAL, D(2025, 10, 20)) == D(2025, 10, 21)
-    assert clock.urgency(CAL, D(2025, 10, 17)) == "yellow"  # 8 of 10 days used
-    assert clock.urgency(CAL, D(2025, 10, 16)) == "green"   # 7 of 10
-    assert clock.urgency(CAL, D(2025, 10, 21)) == "yellow"
-    assert clock.urgency(CAL, D(2025, 10, 22)) == "red"
+def test_closed_pause_already_folded_into_the_stored_deadline():
+    # Paused 29 Sep – 10 Oct after 受理: 30 Sep, 9 and 10 Oct (3 working days) moved the due date to 21 Oct.
+    due = CAL.add_workdays(D(2025, 10, 16), 3)
+    assert due == D(2025, 10, 21)
+    assert clock(D(2025, 9, 26), due, D(2025, 10, 17), paused_days=3).colour == "yellow"  # 8 of 10 used
+    assert clock(D(2025, 9, 26), due, D(2025, 10, 16), paused_days=3).colour == "green"   # 7 of 10
+    assert clock(D(2025, 9, 26), due, D(2025, 10, 21), paused_days=3).colour == "yellow"
+    late = clock(D(2025, 9, 26), due, D(2025, 10, 22), paused_days=3)
+    assert (late.colour, late.overdue, late.days_left) == ("red", True, -1)
     # Without the pause it would have been red already.
-    assert urgency(CAL, D(2025, 9, 26), D(2025, 10, 16), D(2025, 10, 17), []) == "red"
+    assert clock(D(2025, 9, 26), D(2025, 10, 16), D(2025, 10, 17)).colour == "red"
 
 
 def test_open_pause_keeps_moving_the_due_date():
-    clock = CaseClock(D(2025, 9, 26), 10, ((D(2025, 9, 29), None),))
-    assert clock.is_paused()
-    assert clock.due(CAL, D(2025, 9, 30)) == deadline(CAL, D(2025, 9, 26), 10, 1)
+    start, due = D(2025, 9, 26), D(2025, 10, 16)
+    view = clock(start, due, D(2025, 9, 30), paused_since=D(2025, 9, 29))
+    assert view.state == "paused" and view.due == CAL.add_workdays(due, 1)
     # 30 Sep, 9, 10, 11 (make-up Saturday), 13–17 and 20 Oct: 10 paused working days.
-    assert clock.due(CAL, D(2025, 10, 20)) == deadline(CAL, D(2025, 9, 26), 10, 10)
-    # Frozen at 2 of 10 days used however long the villager takes.
-    assert clock.used_fraction(CAL, D(2025, 12, 1)) == pytest.approx(0.2)
-    assert clock.urgency(CAL, D(2025, 12, 1)) == "green"
+    assert clock(start, due, D(2025, 10, 20), paused_since=D(2025, 9, 29)).due == CAL.add_workdays(due, 10)
+    # Frozen at 1 of 10 days used however long the villager takes.
+    far = clock(start, due, D(2025, 12, 1), paused_since=D(2025, 9, 29))
+    assert (far.colour, far.overdue) == ("green", False)
 
 
-def test_overlapping_pauses_count_once():
-    pauses = [(D(2025, 9, 29), D(2025, 10, 10)), (D(2025, 10, 9), D(2025, 10, 13))]
-    # 30 Sep, 9, 10, 11 (make-up Saturday), 13 Oct; 10 Oct is in both but counted once.
-    assert paused_workdays(CAL, pauses, D(2025, 10, 20)) == 5
-
-
-def test_used_fraction_and_same_day_items():
-    due = deadline(CAL, D(2025, 9, 26), 10)
-    assert used_fraction(CAL, D(2025, 9, 26), due, D(2025, 9, 26), 0) == 0.0
-    assert used_fraction(CAL, D(2025, 9, 26), due, D(2025, 10, 9), 0) == pytest.approx(0.4)
-    assert used_fraction(CAL, D(2025, 9, 26), due, D(2025, 10, 17), 0) == pytest.approx(1.1)
-    # 即办件 received on a working day: due that day, yellow on it, red after.
+def test_same_day_items():
     day = D(2025, 9, 26)
-    assert used_fraction(CAL, day, day, day, 0) == 1.0
-    assert urgency(CAL, day, day, day, []) == "yellow"
-    assert urgency(CAL, day, day, D(2025, 9, 27), []) == "red"
+    assert clock(day, day, day).colour == "yellow"
+    assert clock(day, day, D(2025, 9, 27)).colour == "red"
+    assert clock(D(2025, 9, 28), D(2025, 9, 28), D(2025, 9, 27)).colour == "green"
 
 
-def test_remaining_workdays():
-    clock = CaseClock(D(2025, 9, 26), 10)
-    assert clock.remaining_workdays(CAL, D(2025, 9, 26)) == 10
-    assert clock.remaining_workdays(CAL, D(2025, 10, 16)) == 0
-    assert clock.remaining_workdays(CAL, D(2025, 10, 18)) == -1  # overdue over a weekend
-    assert clock.remaining_workdays(CAL, D(2025, 10, 21)) == -3
+def test_no_clock_before_acceptance_and_none_once_closed():
+    waiting = clock(D(2025, 9, 26), None, D(2025, 12, 1))
+    assert (waiting.state, waiting.due, waiting.colour, waiting.overdue, waiting.days_left) == \
+        ("waiting", None, None, False, None)
+    closed = clock(D(2025, 9, 26), D(2025, 10, 16), D(2025, 12, 1), closed=True)
+    assert (closed.state, closed.due, closed.colour, closed.overdue) == ("closed", None, None, False)
+
+
+def test_days_left():
+    start, due = D(2025, 9, 26), D(2025, 10, 16)
+    assert clock(start, due, D(2025, 9, 26)).days_left == 10
+    assert clock(start, due, D(2025, 10, 16)).days_left == 0
+    assert clock(start, due, D(2025, 10, 18)).days_left == -1  # overdue over a weekend
+    assert clock(start, due, D(2025, 10, 21)).days_left == -3
+
+
+def test_years_nobody_covers():
+    assert unknown_years(CAL, D(2026, 12, 31), D(2027, 2, 1)) == [2027]
+    assert unknown_years(CAL, D(2025, 1, 1), D(2026, 6, 1)) == []
+    township = WorkCalendar(extra_holidays={D(2027, 2, 11)})
+    assert unknown_years(township, D(2026, 12, 31), D(2027, 2, 1)) == []
 
 
 def test_unknown_year_falls_back_to_weekdays():
@@ -116,8 +120,8 @@ def test_unknown_year_with_township_supplied_holidays():
     assert cal.is_workday(D(2099, 2, 7))
     assert not cal.is_workday(D(2099, 2, 10))
     # From Fri 6 Feb: 7 (make-up), then 16, 17, 18 Feb.
-    assert deadline(cal, D(2099, 2, 6), 4) == D(2099, 2, 18)
-    assert deadline(CAL, D(2099, 2, 6), 4) == D(2099, 2, 12)
+    assert cal.add_workdays(D(2099, 2, 6), 4) == D(2099, 2, 18)
+    assert CAL.add_workdays(D(2099, 2, 6), 4) == D(2099, 2, 12)
 
 
 def test_extra_sets_override_the_package():

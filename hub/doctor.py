@@ -1,0 +1,97 @@
+"""`daiban hub doctor`: checks the township hub and says in plain Chinese what to fix.
+
+Database (reachable, schema current), keys (present, private), scheduler (heartbeat recent),
+working calendar (covers every year running cases and the next 90 days reach), disk.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import timedelta
+from pathlib import Path
+from typing import Callable
+
+from shared.doctor import Finding
+
+from . import promises
+from .clock import now
+from .db import database
+from .keys import key_path
+from .models import JobRun
+
+DISK_MIN_FREE = 1024 * 1024 * 1024
+DISK_LOW_FREE = 5 * 1024 * 1024 * 1024
+# The heartbeat runs every minute; a few missed beats mean no scheduler, so no deadline sweeps.
+HEARTBEAT_MAX_AGE = timedelta(minutes=5)
+
+
+def check_database() -> Finding:
+    """The database answers and its schema is the one this software expects."""
+    from .schema import SCHEMA_VERSION, current_version
+
+    database.execute_sql("SELECT 1")
+    version = current_version()
+    if version < SCHEMA_VERSION:
+        return Finding("数据库", "problem", f"数据库结构版本 {version} 低于软件的 {SCHEMA_VERSION}；请运行 daiban hub migrate")
+    if version > SCHEMA_VERSION:
+        return Finding("数据库", "problem", f"数据库结构版本 {version} 比软件新；请升级中心软件")
+    return Finding("数据库", "ok", f"数据库可用，结构版本 {version}")
+
+
+def check_keys(data_dir: Path) -> Finding:
+    """The hub key exists and only its owner can read it."""
+    key = key_path(data_dir)
+    if not key.exists():
+        return Finding("密钥", "problem", f"找不到中心密钥 {key}；请用备份恢复（重新生成会使所有代办点无法验证中心）")
+    if os.name == "posix" and key.stat().st_mode & 0o077:
+        return Finding("密钥", "problem", f"密钥文件权限过宽（{oct(key.stat().st_mode & 0o777)}）；请执行 chmod 600 {key}")
+    return Finding("密钥", "ok", "中心密钥齐全")
+
+
+def check_scheduler() -> Finding:
+    """The scheduler's heartbeat is recent (it runs the deadline sweep)."""
+    last = JobRun.select().where((JobRun.job == "heartbeat") & JobRun.ok).order_by(JobRun.started_at.desc()).first()
+    if last is None:
+        return Finding("调度", "problem", "调度进程从未运行：期限巡检不会进行；请启动 daiban hub scheduler（systemctl start daiban-hub-scheduler）")
+    age = now() - last.started_at
+    if age > HEARTBEAT_MAX_AGE:
+        return Finding("调度", "problem", f"调度进程已 {int(age.total_seconds() // 60)} 分钟没有心跳；请检查 daiban hub scheduler 是否在运行")
+    return Finding("调度", "ok", f"调度进程 {int(age.total_seconds())} 秒前有心跳")
+
+
+def check_calendar() -> Finding:
+    """Every year running cases and the next 90 days reach has holidays entered."""
+    warning = promises.calendar_warning()
+    if warning:
+        return Finding("工作日历", "warn", warning)
+    return Finding("工作日历", "ok", "在办件期限和今后 90 天都在已知的节假日安排之内")
+
+
+def check_disk(data_dir: Path) -> Finding:
+    """Free space where the hub keeps its data and backups."""
+    free = shutil.disk_usage(data_dir).free
+    if free < DISK_MIN_FREE:
+        return Finding("磁盘", "problem", f"磁盘只剩 {free // 2**20} MB；请清理旧备份或扩容")
+    if free < DISK_LOW_FREE:
+        return Finding("磁盘", "warn", f"磁盘剩余 {free // 2**20} MB，偏少")
+    return Finding("磁盘", "ok", f"磁盘剩余 {free // 2**30} GB")
+
+
+def run_checks(data_dir: Path) -> list[Finding]:
+    """Every check, each isolated so one failure does not hide the others."""
+    checks: list[tuple[str, Callable[[], Finding]]] = [
+        ("数据库", check_database),
+        ("密钥", lambda: check_keys(data_dir)),
+        ("调度", check_scheduler),
+        ("工作日历", check_calendar),
+        ("磁盘", lambda: check_disk(data_dir)),
+    ]
+    out = []
+    for name, fn in checks:
+        try:
+            with database.connection_context():
+                out.append(fn())
+        except Exception as exc:  # noqa: BLE001 - a check that crashes is itself a finding
+            out.append(Finding(name, "problem", f"检查时出错：{exc}"))
+    return out

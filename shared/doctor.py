@@ -1,0 +1,37 @@
+"""What `daiban hub doctor` and `daiban node doctor` print: findings in plain Chinese and an exit code."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import TextIO
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's verdict: ok, warn (worth knowing) or problem (must be fixed)."""
+
+    check: str
+    level: str
+    message: str
+
+    def line(self) -> str:
+        """The finding as the operator reads it."""
+        mark = {"ok": "[正常]", "warn": "[注意]", "problem": "[需处理]"}[self.level]
+        return f"{mark} {self.check}：{self.message}"
+
+
+def report(findings: list[Finding], stream: TextIO | None = None) -> int:
+    """Print the findings and a summary; returns the exit code (1 when anything needs fixing)."""
+    out = stream or sys.stdout
+    for f in findings:
+        print(f.line(), file=out)
+    problems = sum(1 for f in findings if f.level == "problem")
+    warnings = sum(1 for f in findings if f.level == "warn")
+    if problems:
+        print(f"共 {problems} 项需要处理", file=out)
+    elif warnings:
+        print(f"检查完毕，{warnings} 项需要注意", file=out)
+    else:
+        print("检查完毕，一切正常", file=out)
+    return 1 if problems else 0
