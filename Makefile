@@ -36,7 +36,8 @@ test: prereqs setup lint
 # Browser tests write screenshots to var/screenshots; this refreshes the documented ones.
 screenshots: prereqs setup
 	DAIBAN_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q -p no:cacheprovider \
-	  tests/e2e/test_node_browser.py tests/e2e/test_hub_browser.py tests/e2e/test_supervision_browser.py
+	  tests/e2e/test_node_browser.py tests/e2e/test_hub_browser.py tests/e2e/test_supervision_browser.py \
+	  tests/e2e/test_words_browser.py
 
 test-fast: setup
 	$(PY) -m pytest -q -x -m "not slow" tests/shared tests/hub tests/node

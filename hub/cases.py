@@ -44,9 +44,16 @@ def append_hub_event(node: Node, request_id: str, type_: str, body: dict[str, An
     """Add one entry to the village's downstream log (caller holds the node lock)."""
     node.out_seq += 1
     Node.update(out_seq=node.out_seq).where(Node.node_id == node.node_id).execute()
+    body = {**body, "actor_name": actor_name(actor)}
     return HubEvent.create(
         node=node, cseq=node.out_seq, request_id=request_id, type=type_, body=body, actor=actor, at=now()
     )
+
+
+def actor_name(actor: str) -> str:
+    """How the village names who acted: a staff member's display name, else 系统 (an automatic step)."""
+    person = Staff.get_or_none(Staff.username == actor)
+    return person.name if person is not None else "系统"
 
 
 def status_body(case: Case, catalogue: Catalogue, **extra: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from .auth import current_user, login_required
 from .clock import now
 from .db import database
 from .enrolment import issue_code, revoke
+from .keys import hub_fingerprint
 from .models import ForkAlert, Node, Village
 
 bp = Blueprint("fleet", __name__, url_prefix="/fleet")
@@ -120,7 +121,8 @@ def enrol_link(hub_url: str, code: str) -> str:
 def _render(**extra: Any) -> Any:
     days = silent_days()
     return render_template("fleet/index.html", rows=fleet_rows(), alerts=alerts(days), silent_days=days,
-                           max_hours=MAX_CODE_HOURS, restores=restore_rows(), **extra)
+                           max_hours=MAX_CODE_HOURS, restores=restore_rows(), hub_fingerprint=hub_fingerprint(),
+                           **extra)
 
 
 RESTORE_WORDS = {

@@ -109,3 +109,12 @@ def decorate(out: dict[str, Any], version: int) -> dict[str, Any]:
         if chain:
             out["key_rotation"] = chain
     return out
+
+
+def hub_fingerprint() -> str:
+    """The running hub's key fingerprint, as `daiban node enroll` prints it for clerks to compare."""
+    from flask import current_app
+
+    from shared import signing
+
+    return signing.fingerprint(signing.public_b64(current_app.extensions["daiban_hub_key"]))

@@ -18,12 +18,13 @@ from typing import Any
 from flask import Blueprint, make_response, render_template, request
 
 from shared import states
+from shared.next_steps import ADVERSE, next_steps
 from shared.receipt_codes import format_code, normalise
 from shared.validation import mask_name
 
 from . import mailbox
 from .catalogue_store import current as current_catalogue
-from .models import Case
+from .models import Case, HubEvent
 from .ratelimit import allow_status_lookup, status_miss, status_period_minutes
 
 bp = Blueprint("public_status", __name__)
@@ -65,7 +66,23 @@ def public_view(case: Case) -> dict[str, Any]:
         "deadline": case.deadline,
         "missing": catalogue.material_names(case.item_code, case.materials_missing or []),
         "updated": case.updated_at,
+        **decision(case, catalogue.window_name(case.window)),
     }
+
+
+def decision(case: Case, window_name: str) -> dict[str, Any]:
+    """For a refusal or denial: the reason as staff wrote it and what the villager can do next."""
+    if case.state not in ADVERSE:
+        return {"reason": None, "legal_basis": None, "next_steps": []}
+    body: dict[str, Any] = {}
+    for event in HubEvent.select(HubEvent.body).where(HubEvent.request_id == case.request_id) \
+            .order_by(HubEvent.cseq.desc()):
+        if event.body.get("reason"):
+            body = event.body
+            break
+    decided = case.closed_at.date() if case.closed_at else None
+    return {"reason": body.get("reason"), "legal_basis": body.get("legal_basis"),
+            "next_steps": next_steps(case.state, decided, window_name)}
 
 
 @bp.get("/status")

@@ -99,7 +99,10 @@ def watch_lists() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 
 def _charts(total: figures.Figures, lines: list[figures.Figures], by: str, months: list[figures.Figures]) -> list[Any]:
-    short = [ln.key if by in ("window", "item") else ln.label for ln in lines]
+    # Windows by name, as staff call them (W05 is the catalogue's code); items by their short code.
+    names = {w["code"]: w["name"] for w in current_catalogue().windows()} if by == "window" else {}
+    short = [names.get(ln.key, ln.label) if by == "window" else ln.key if by == "item" else ln.label
+             for ln in lines]
     out = [
         charts.bar_chart(f"按{figures.GROUPS[by]}：受理件数", short, [ln.handled for ln in lines], unit="件"),
         charts.bar_chart(f"按{figures.GROUPS[by]}：按时办结率", short,

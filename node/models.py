@@ -24,7 +24,7 @@ class Request(BaseModel):
     applicant_name = peewee.CharField(max_length=64, index=True)
     id_number = peewee.CharField(max_length=18)
     id_tail = peewee.CharField(max_length=4, index=True)
-    phone = peewee.CharField(max_length=20)
+    phone = peewee.CharField(max_length=20, index=True)  # the clerk searches by phone number
     address = peewee.CharField(max_length=200)
     data = JSONField()
     materials_brought = JSONField(default=list)

@@ -11,8 +11,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from shared import protocol, ratings, states
 from shared.chunks import MAX_ATTACHMENT_BYTES
 from shared.materials import merge_supplement
-from shared.receipt_codes import is_valid, normalise
-from shared.validation import WITHDRAW_REASON_MAX
+from shared.receipt_codes import ALPHABET, is_valid, normalise
+from shared.validation import WITHDRAW_REASON_MAX, normalise_mobile
 
 from . import meta, scheduler
 from .attachments import for_request
@@ -61,12 +61,13 @@ def _age_text(seconds: float) -> str:
 
 
 def search(q: str, item: str, state: str) -> Any:
-    """Requests matching a receipt code, name, ID tail, item and state, newest first.
+    """Requests matching a receipt code or part of one, name, ID tail, phone, item and state, newest first.
 
     Each kind of query uses its own index so a search stays fast with 100,000 local
-    requests: an exact receipt code, the last four ID digits, or a name prefix (the
-    surname, usually). Only when a name prefix finds nothing does it look inside names,
-    which means reading the whole table.
+    requests: an exact receipt code, the start of a code (with or without this point's
+    two-symbol prefix, which every local code shares), an 11-digit phone number, the last
+    four ID digits, or a name prefix (the surname, usually). Only when these find nothing
+    does it look inside names and codes, which means reading the whole table.
     """
     def filtered(cond: Any) -> Any:
         query = Request.select()
@@ -84,11 +85,25 @@ def search(q: str, item: str, state: str) -> Any:
     code = normalise(q)
     if is_valid(code):
         return filtered(Request.receipt_code == code)
-    cond = (Request.applicant_name >= q) & (Request.applicant_name < q + "\U0010ffff")
+    phone = normalise_mobile(q)
+    if len(phone) == 11 and phone.isdigit():
+        return filtered(Request.phone == phone)
+    cond = _starts(Request.applicant_name, q)
     if len(q) == 4 and all(c.isdigit() or c in "Xx" for c in q):
         cond |= Request.id_tail == q.upper()
+    fragment = len(code) >= 3 and all(c in ALPHABET for c in code)
+    if fragment:
+        cond |= _starts(Request.receipt_code, code) | _starts(Request.receipt_code, meta.get("prefix", "") + code)
     rows = list(filtered(cond))
-    return rows or filtered(Request.applicant_name.contains(q))
+    if rows:
+        return rows
+    inside = Request.applicant_name.contains(q)
+    return filtered(inside | Request.receipt_code.contains(code) if fragment else inside)
+
+
+def _starts(column: Any, text: str) -> Any:
+    """column starts with text, written as a range so the column's index answers it."""
+    return (column >= text) & (column < text + "\U0010ffff")
 
 
 @bp.get("/")
@@ -122,9 +137,26 @@ def timeline(req: Request) -> list[dict[str, Any]]:
         detail = "；".join(x for x in (body.get("reason"), body.get("note"),
                                         "缺：" + "、".join(body["missing_names"]) if body.get("missing_names") else "")
                           if x)
-        out.append({"at": body.get("at", ""), "who": body.get("assignee") or "乡镇中心", "what": what or up.type, "side": "中心",
+        out.append({"at": body.get("at", ""), "who": hub_actor(body), "what": what or up.type, "side": "中心",
                     "detail": detail, "sent": states.label(body.get("state", ""))})
     return sorted(out, key=lambda r: r["at"])
+
+
+# Steps the hub takes on its own; updates sent before the hub named its actor fall back on these.
+AUTOMATIC_ACTIONS = frozenset({"received", "supplemented", "withdrawn", "deadline_moved"})
+
+
+def hub_actor(body: dict[str, Any]) -> str:
+    """Who acted at the hub, in the clerk's words: a staff member's name, or 系统 for automatic steps.
+
+    Updates from hubs before `actor_name` existed carry only the assignee's login name, which
+    is not the clerk's word for anyone, so those show 乡镇中心 (or 系统 for an automatic step).
+    """
+    if body.get("actor_name"):
+        return str(body["actor_name"])
+    if body.get("action") in AUTOMATIC_ACTIONS or not body.get("action"):
+        return "系统"
+    return "乡镇中心"
 
 
 def _event_detail(req: Request, ev: Event) -> str:

@@ -20,10 +20,11 @@ from typing import Callable
 
 import peewee
 from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as migrate_ops
 
 from .clock import now
 from .db import BaseModel, database
-from .models import ALL_MODELS, ForgottenUpdate, Meta, StagedUpdate
+from .models import ALL_MODELS, ForgottenUpdate, Meta, Request, StagedUpdate
 
 
 class SchemaMigration(BaseModel):
@@ -50,8 +51,14 @@ def _step_3(migrator: SchemaMigrator) -> None:
     database.create_tables([StagedUpdate, ForgottenUpdate], safe=True)
 
 
+def _step_4(migrator: SchemaMigrator) -> None:
+    """Schema 4: an index on the applicant's phone, so the clerk's search by phone number stays fast."""
+    if not any(ix.columns == ["phone"] for ix in database.get_indexes(Request._meta.table_name)):
+        migrate_ops(migrator.add_index(Request._meta.table_name, ("phone",), False))
+
+
 # Each step moves the schema from version n-1 to n and must be safe to re-run.
-MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3}
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4}
 
 
 def schema_version() -> int:

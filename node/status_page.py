@@ -13,7 +13,10 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 
+from datetime import date
+
 from shared import states
+from shared.next_steps import next_steps
 from shared.receipt_codes import format_code, is_valid, normalise
 from shared.validation import mask_name
 
@@ -52,7 +55,17 @@ def public_view(req: Request) -> dict[str, Any]:
         "deadline": clock_text(req, item) or None,
         "missing": [] if states.is_terminal(req.state) else owed,
         "reason": req.reason if req.state in (states.REFUSED, states.DENIED) else None,
+        "legal_basis": req.legal_basis if req.state in (states.REFUSED, states.DENIED) else None,
+        "next_steps": next_steps(req.state, _day(req.status_at), req.window_name or ""),
     }
+
+
+def _day(stamp: str | None) -> date | None:
+    """The day of the hub's last status change (an ISO timestamp), if it reads as one."""
+    try:
+        return date.fromisoformat((stamp or "")[:10])
+    except ValueError:
+        return None
 
 
 @bp.route("/status", methods=["GET", "POST"])

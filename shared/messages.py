@@ -274,6 +274,8 @@ class Update(Struct):
     legal_basis: Text | None = None
     note: Text | None = None
     assignee: Annotated[str, Meta(max_length=64)] | None = None
+    actor_name: Annotated[str, Meta(max_length=64, description="who acted, as the village shows it: a staff "
+                                                               "member's display name, or 系统")] | None = None
     seq: Seq | None = None
     event_type: Any = None  # as the refused event named it
     code: ShortText | None = None
