@@ -61,7 +61,9 @@ def content_diff(query: HubQuery, node_db: Path) -> list[str]:
             diffs.append(f"entry {theirs['cseq']}: node {mine} != hub {theirs}")
     if meta.get("cursor", 0) != (hub_log[-1]["cseq"] if hub_log else 0):
         diffs.append(f"cursor {meta.get('cursor')} != hub end {hub_log[-1]['cseq'] if hub_log else 0}")
-    hub_cases = {code: (state, deadline.isoformat() if hasattr(deadline, "isoformat") else deadline)
+    # A closed case shows no deadline at the village (the one clock rule); the hub keeps it on record.
+    hub_cases = {code: (state, None if states.is_terminal(state) else
+                        deadline.isoformat() if hasattr(deadline, "isoformat") else deadline)
                  for code, state, deadline in query(
                      'SELECT receipt_code, state, deadline FROM "case" WHERE node_id = ?', (node_id,))}
     for code, value in sorted(node_reqs.items()):
