@@ -22,6 +22,7 @@ bp = Blueprint("sync_panel", __name__)
 
 # One round at a time per process, whether the button or the background job starts it.
 _round_lock = threading.Lock()
+NOW_WAIT_SECONDS = 20.0
 
 
 def sync_client(app: Flask) -> SyncClient | None:
@@ -38,15 +39,18 @@ def sync_client(app: Flask) -> SyncClient | None:
     return client
 
 
-def run_round(app: Flask, wait: bool = True):  # type: ignore[no-untyped-def]
+def run_round(app: Flask, wait: bool | float = True):  # type: ignore[no-untyped-def]
     """Run one sync round under the process lock; raises SyncError on trouble.
 
-    With wait=False a round already running (the background job on a slow link) is not waited for.
+    wait=True waits for a running round (the background job) to end; a number waits at most that
+    many seconds; False does not wait.
     """
     client = sync_client(app)
     if client is None:
         raise SyncError("本代办点尚未注册到乡镇中心", "not_enrolled")
-    if not _round_lock.acquire(blocking=wait):
+    got = (_round_lock.acquire(blocking=bool(wait)) if isinstance(wait, bool)
+           else _round_lock.acquire(timeout=float(wait)))
+    if not got:
         raise SyncError("后台正在同步，请稍后刷新本页查看结果", "busy")
     try:
         return client.round()
@@ -136,7 +140,9 @@ def sync_now() -> Any:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     database.close()  # the round opens its own connections
     try:
-        report = run_round(app, wait=False)
+        # Opening this page starts a background round; wait for it briefly rather than tell the
+        # clerk "busy" — a round with little to send ends in seconds, a slow 2G one does not.
+        report = run_round(app, wait=NOW_WAIT_SECONDS)
     except SyncError as exc:
         flash(f"同步失败：{exc.message}", "error")
     else:

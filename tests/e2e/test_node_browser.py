@@ -90,6 +90,7 @@ def test_clerk_captures_prints_syncs_and_villager_sees_acceptance(village, tmp_p
         page.screenshot(path=str(SCREENSHOTS / "capture-form.png"), full_page=True)
         kb.press("Tab")  # 建房设计图 (视情况): not brought
         kb.press("Tab")  # … and not ticked as applying
+        kb.press("Tab")  # the villager's consent to SMS: not given
         kb.press("Tab")
         expect(page.locator("#notes")).to_be_focused()
         kb.type("缺四邻意见，已一次性告知")
