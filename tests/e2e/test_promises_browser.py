@@ -18,7 +18,7 @@ import requests
 from tests import support
 from tests.factories import capture
 
-SHOTS = support.ROOT / "var" / "screenshots"
+SHOTS = support.SCREENSHOTS  # var/screenshots; `make screenshots` points it at docs/screenshots
 PASSWORD = "promise-pass-1"
 CLERK_PASSWORD = "correct-horse-9"
 

@@ -16,7 +16,7 @@ import requests
 from tests import support
 from tests.factories import capture
 
-SHOTS = support.ROOT / "var" / "screenshots"
+SHOTS = support.SCREENSHOTS  # var/screenshots; `make screenshots` points it at docs/screenshots
 PASSWORD = "window-pass-1"
 PHONE = {"width": 375, "height": 667}
 
