@@ -17,7 +17,6 @@ Behind a reverse proxy, run the hub with werkzeug's ProxyFix so the address is t
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Flask, Response, current_app, render_template
@@ -40,17 +39,12 @@ def limiter() -> Limiter:
     return limiter
 
 
-def retry_after(reset_at: float) -> int:
-    """Whole seconds until a window resets (at least 1)."""
-    return max(1, int(reset_at - time.time()) + 1)
-
-
 def _failed(resp: Response) -> bool:
     return resp.status_code >= 400
 
 
 def _login_breached(hit: RequestLimit) -> Response:
-    wait = retry_after(hit.reset_at)
+    wait = lookup_limits.retry_after(hit.reset_at)
     resp = Response(render_template("login.html", error=f"登录尝试过于频繁，请 {(wait + 59) // 60} 分钟后再试"),
                     status=429, mimetype="text/html")
     resp.headers["Retry-After"] = str(wait)
@@ -60,7 +54,7 @@ def _login_breached(hit: RequestLimit) -> Response:
 def _enroll_breached(hit: RequestLimit) -> Response:
     from .api import _refusal  # the API's one signed error format
 
-    wait = retry_after(hit.reset_at)
+    wait = lookup_limits.retry_after(hit.reset_at)
     resp = _refusal(protocol.error("rate_limited", retry_after=wait))
     resp.headers["Retry-After"] = str(wait)
     return resp

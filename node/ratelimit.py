@@ -11,7 +11,6 @@ process, and a restart forgetting them is acceptable for a page that shows only 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Flask, Response, current_app, render_template, request
@@ -37,7 +36,7 @@ def _failed(resp: Response) -> bool:
 
 
 def _login_breached(hit: RequestLimit) -> Response:
-    wait = max(1, int(hit.reset_at - time.time()) + 1)
+    wait = lookup_limits.retry_after(hit.reset_at)
     resp = Response(render_template("login.html", error=f"登录尝试过于频繁，请 {(wait + 59) // 60} 分钟后再试",
                                     username=request.form.get("username", "")), status=429, mimetype="text/html")
     resp.headers["Retry-After"] = str(wait)

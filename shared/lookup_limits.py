@@ -10,6 +10,8 @@ database, so a lookup writes nothing durable.
 
 from __future__ import annotations
 
+import time
+
 from limits import RateLimitItem, parse_many
 from limits.strategies import RateLimiter
 
@@ -38,3 +40,8 @@ def count_miss(strategy: RateLimiter, code_limits: list[RateLimitItem], code: st
     """Count one failed lookup (wrong tail or unknown code) against a receipt code."""
     for item in code_limits:
         strategy.hit(item, "status-code", code)
+
+
+def retry_after(reset_at: float) -> int:
+    """Whole seconds until a limiter window resets (at least 1), for Retry-After on hub and node."""
+    return max(1, int(reset_at - time.time()) + 1)
