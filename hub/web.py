@@ -42,7 +42,7 @@ def session_secret() -> str:
     with database.connection_context():
         if not database.table_exists(Setting._meta.table_name):
             return secrets.token_hex(32)
-        row = Setting.get_or_none(Setting.key == "session_secret")
-        if row is None:
-            row = Setting.create(key="session_secret", value=secrets.token_hex(32))
-        return row.value
+        # gunicorn boots its workers at once: the first insert wins, every worker reads the winner's key
+        # (a plain create made the losing worker fail to boot, taking the whole server down).
+        Setting.insert(key="session_secret", value=secrets.token_hex(32)).on_conflict_ignore().execute()
+        return str(Setting.get(Setting.key == "session_secret").value)
