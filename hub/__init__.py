@@ -25,9 +25,10 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
         app.config.from_mapping(test_config)
 
     from . import api, auth, catalogue_admin, console, deployment, fleet, public_status, register, supervision, web
-    from . import ratelimit
+    from . import i18n, ratelimit
 
     web.init_app(app)
+    i18n.init_app(app)
     auth.init_app(app)
     app.register_blueprint(api.bp)
     console.init_app(app)

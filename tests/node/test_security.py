@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from node.i18n import compile_catalogs
+from shared.i18n import compile_catalogs
 from node.security import HEADERS
 
 
