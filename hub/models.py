@@ -109,6 +109,9 @@ class Case(BaseModel):
     accepted_on = peewee.DateField(null=True)
     materials_asks = peewee.IntegerField(default=0)  # 补正 notices given, the village's at capture included
     materials_asked_on = peewee.DateField(null=True)  # the first one, for the five-working-day rule
+    # schema 7: where the request was received (village | counter) and, at the counter, who took it (首问责任人)
+    source = peewee.CharField(max_length=8, default="village", index=True)
+    received_by = peewee.CharField(max_length=64, null=True)
 
     class Meta:
         # Routing counts each person's open cases for every new request.

@@ -69,8 +69,15 @@ def _step_6(migrator: SchemaMigrator) -> None:
             run_operations(migrator.add_column(Case._meta.table_name, name, Case._meta.fields[name]))
 
 
+def _step_7(migrator: SchemaMigrator) -> None:
+    """Schema 7: a case's source (village point or the centre's counter) and who received it at the counter."""
+    for name in ("source", "received_by"):
+        if not _has_column(Case, name):
+            run_operations(migrator.add_column(Case._meta.table_name, name, Case._meta.fields[name]))
+
+
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
-MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4, 5: _step_5, 6: _step_6}
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4, 5: _step_5, 6: _step_6, 7: _step_7}
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 
 
