@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -14,28 +15,17 @@ LANGUAGES = {"zh_CN": "中文", "en": "English"}
 DEFAULT = "zh_CN"
 COOKIE = "lang"
 
+log = logging.getLogger(__name__)
 bp = Blueprint("i18n", __name__)
 babel = Babel()
 
 
-def compile_catalogs(root: Path) -> None:
-    """Build each .mo from its .po when missing or older, so a fresh clone works without a build step."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
+def check_catalogs(root: Path) -> None:
+    """Warn when a catalogue was edited but not compiled: the .mo is built by `make setup`, not here."""
     for po in root.glob("*/LC_MESSAGES/messages.po"):
         mo = po.with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-            continue
-        try:
-            with po.open("rb") as f:
-                catalog = read_po(f)
-            tmp = mo.with_suffix(".mo.tmp")
-            with tmp.open("wb") as f:
-                write_mo(f, catalog)
-            tmp.replace(mo)
-        except OSError:
-            pass  # a read-only install ships its .mo files
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            log.warning("%s is missing or older than its .po; run `make catalogues`", mo)
 
 
 def select_locale() -> str:
@@ -45,8 +35,8 @@ def select_locale() -> str:
 
 
 def init_app(app: Flask, translations: Path, home_endpoint: str) -> None:
-    """Compile the app's catalogs if needed and register Flask-Babel and the language switch."""
-    compile_catalogs(translations)
+    """Register Flask-Babel (catalogues compiled at build time) and the language switch."""
+    check_catalogs(translations)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(translations))
     app.config["DAIBAN_HOME_ENDPOINT"] = home_endpoint
