@@ -28,7 +28,7 @@ messages: $(STAMP)
 	  $(VENV)/bin/pybabel -q extract -F $$app/translations/babel.cfg -k lazy_gettext -k N_ --sort-by-file \
 	    --no-location --omit-header -o $$app/translations/messages.pot $$app shared || exit 1; \
 	  $(VENV)/bin/pybabel -q update -i $$app/translations/messages.pot -d $$app/translations -D messages \
-	    --no-fuzzy-matching --ignore-pot-creation-date || exit 1; \
+	    --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date || exit 1; \
 	  rm $$app/translations/messages.pot; \
 	done
 
