@@ -19,6 +19,7 @@ from .auth import current_user, login_required
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, today
 from .models import Case, HubEvent, Village
+from flask_babel import gettext as _
 
 bp = Blueprint("register", __name__)
 
@@ -42,7 +43,7 @@ def month_range(text: str) -> tuple[date, date]:
     """The first day of a YYYY-MM month and the first day of the next."""
     m = _MONTH.match(text or "")
     if not m or not 1 <= int(m.group(2)) <= 12:
-        raise RegisterError("月份格式应为 YYYY-MM，例如 2026-10")
+        raise RegisterError(_("月份格式应为 YYYY-MM，例如 2026-10"))
     year, month = int(m.group(1)), int(m.group(2))
     start = date(year, month, 1)
     return start, date(year + month // 12, month % 12 + 1, 1)
@@ -125,7 +126,7 @@ def _params() -> tuple[str, str | None, list[str], Catalogue]:
     month = request.args.get("month") or today().strftime("%Y-%m")
     window = request.args.get("window") or None
     if window and window not in windows:
-        raise RegisterError("您不负责该窗口，不能查看其登记册")
+        raise RegisterError(_("您不负责该窗口，不能查看其登记册"))
     return month, window, [window] if window else windows, catalogue
 
 
@@ -142,7 +143,7 @@ def page() -> Any:
     try:
         month, window, lines, title, catalogue = _register()
     except RegisterError as exc:
-        return render_template("console/error.html", title="无法显示登记册", message=str(exc)), 400
+        return render_template("console/error.html", title=_("无法显示登记册"), message=str(exc)), 400
     all_windows = [catalogue.window(w) for w in queue.visible_windows(current_user(), catalogue)]
     return render_template("console/register.html", lines=lines, columns=COLUMNS, title=title, month=month,
                            window=window, windows=all_windows)
@@ -155,7 +156,7 @@ def export() -> Any:
     try:
         month, window, lines, title, _ = _register()
     except RegisterError as exc:
-        return render_template("console/error.html", title="无法导出登记册", message=str(exc)), 400
+        return render_template("console/error.html", title=_("无法导出登记册"), message=str(exc)), 400
     buf = io.BytesIO()
     write_xlsx(lines, title, buf)
     buf.seek(0)

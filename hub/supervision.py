@@ -20,6 +20,7 @@ from .catalogue_store import current as current_catalogue
 from .clock import today
 from .models import Case, Village
 from .sweep import last_sweep, open_cases
+from flask_babel import gettext as _
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 
@@ -44,17 +45,17 @@ def _date_arg(name: str, label: str) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise BadFilter(f"{label}日期格式应为 YYYY-MM-DD，例如 2026-05-01") from None
+        raise BadFilter(_("%(label)s日期格式应为 YYYY-MM-DD，例如 2026-05-01", label=label)) from None
 
 
 def filters() -> tuple[date | None, date | None, str]:
     """The period and grouping asked for; BadFilter when they make no sense."""
-    start, end = _date_arg("from", "开始"), _date_arg("to", "结束")
+    start, end = _date_arg("from", _("开始")), _date_arg("to", _("结束"))
     if start and end and start > end:
-        raise BadFilter("开始日期不能晚于结束日期")
+        raise BadFilter(_("开始日期不能晚于结束日期"))
     by = request.args.get("by", "window")
     if by not in figures.GROUPS:
-        raise BadFilter("分组只能是：窗口、行政村、事项或月份")
+        raise BadFilter(_("分组只能是：窗口、行政村、事项或月份"))
     return start, end, by
 
 
@@ -91,7 +92,7 @@ def watch_lists() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         line = {
             "receipt_code": c.receipt_code, "item": item["name"] if item else c.item_code,
             "window": cat.window_name(c.window), "village": c.village.name, "applicant": mask_name(c.applicant_name),
-            "assignee": c.assignee or "未分配", "state": states.LABELS.get(c.state, c.state),
+            "assignee": c.assignee or _("未分配"), "state": states.LABELS.get(c.state, c.state),
             "received_on": c.received_on, "due": due, "days": view.days_left,
         }
         (red if colour == "red" else yellow).append(line)
@@ -104,15 +105,15 @@ def _charts(total: figures.Figures, lines: list[figures.Figures], by: str, month
     short = [names.get(ln.key, ln.label) if by == "window" else ln.key if by == "item" else ln.label
              for ln in lines]
     out = [
-        charts.bar_chart(f"按{figures.GROUPS[by]}：受理件数", short, [ln.handled for ln in lines], unit="件"),
-        charts.bar_chart(f"按{figures.GROUPS[by]}：按时办结率", short,
+        charts.bar_chart(_("按%(by)s：受理件数", by=figures.GROUPS[by]), short, [ln.handled for ln in lines], unit=_("件")),
+        charts.bar_chart(_("按%(by)s：按时办结率", by=figures.GROUPS[by]), short,
                          [None if ln.on_time_rate is None else round(ln.on_time_rate * 100, 1) for ln in lines],
-                         unit="%", top=100, none_text="尚无办结"),
+                         unit="%", top=100, none_text=_("尚无办结")),
     ]
     if months:
-        out.append(charts.line_chart("按月：受理与办结", [m.key for m in months],
+        out.append(charts.line_chart(_("按月：受理与办结"), [m.key for m in months],
                                      {"受理": [m.handled for m in months], "办结": [m.completed for m in months]},
-                                     unit="件"))
+                                     unit=_("件")))
     return out
 
 
@@ -195,14 +196,14 @@ def export_xlsx() -> Any:
     wb = Workbook()
     wb.remove(wb.active)
     for by, (header, rows) in sheets.items():
-        ws = wb.create_sheet(f"按{figures.GROUPS[by]}")
+        ws = wb.create_sheet(_("按%(by)s", by=figures.GROUPS[by]))
         ws.append(header)
         for row in rows:
             ws.append(row)
     red, yellow = watch_lists()
-    for title, items in (("超期", red), ("临近到期", yellow)):
+    for title, items in ((_("超期"), red), (_("临近到期"), yellow)):
         ws = wb.create_sheet(title)
-        ws.append(["受理编号", "事项", "窗口", "行政村", "申请人", "承办人", "状态", "接收日期", "到期日"])
+        ws.append([_("受理编号"), _("事项"), _("窗口"), _("行政村"), _("申请人"), _("承办人"), _("状态"), _("接收日期"), _("到期日")])
         for it in items:
             ws.append(text_row([it["receipt_code"], it["item"], it["window"], it["village"], it["applicant"],
                                 it["assignee"], it["state"], it["received_on"], it["due"]]))

@@ -6,8 +6,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, redirect, request, url_for
-from flask_babel import Babel
+from flask import Blueprint, Flask, current_app, has_request_context, redirect, request, url_for
+from flask_babel import Babel, gettext
 
 from shared.redirects import safe_next
 
@@ -29,9 +29,16 @@ def check_catalogs(root: Path) -> None:
 
 
 def select_locale() -> str:
-    """The language chosen by the cookie, else Chinese."""
+    """The language chosen by the cookie, else Chinese (also outside a request: jobs, CLI)."""
+    if not has_request_context():
+        return DEFAULT
     lang = request.cookies.get(COOKIE)
     return lang if lang in LANGUAGES else DEFAULT
+
+
+def tr(word: str | None) -> str:
+    """A vocabulary word (a state, mode, level... marked with shared.msgid.N_) in the page's language."""
+    return gettext(word) if word else (word or "")
 
 
 def init_app(app: Flask, translations: Path, home_endpoint: str) -> None:
@@ -43,6 +50,7 @@ def init_app(app: Flask, translations: Path, home_endpoint: str) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["current_lang"] = select_locale
+    app.jinja_env.filters["tr"] = tr
     app.register_blueprint(bp)
 
 

@@ -5,7 +5,8 @@ either rendered here (for each role that can reach it) or named in NOT_PAGES wit
 stay Chinese is allowed narrowly: user data this test seeded (names, villages, free text), the catalogue
 (its items, materials and windows are data the admin edits) and the printed official documents
 (`<article class="paper">`, handed to villagers in Chinese whatever the screen language, and the
-服务指南 posters, `<article class="poster">`, printed and posted in the villages).
+服务指南 posters, `<article class="poster">`, printed and posted in the villages, and the 受理登记册
+as it is printed: its title and table).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 import pytest
 
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+")
-PAPER = re.compile(r'<article class="(?:paper|poster)"[^>]*>.*?</article>', re.S)
+PAPER = re.compile(r'<article class="(?:paper|poster)"[^>]*>.*?</article>'
+                   r'|<h1 class="register-title">.*?</h1>|<table class="register">.*?</table>', re.S)
 
 # GET endpoints that are not pages: machine formats, files, redirects.
 NOT_PAGES = {
