@@ -171,7 +171,7 @@ def _user() -> str:
 def index() -> Any:
     """Windows, items with their open cases, and the version history."""
     cat = current_catalogue()
-    items, windows, _ = open_usage()
+    items, windows, _usage = open_usage()
     history = CatalogueVersion.select(CatalogueVersion.version, CatalogueVersion.created_at, CatalogueVersion.note) \
         .order_by(CatalogueVersion.version.desc()).limit(20)
     return render_template("admin/catalogue.html", cat=cat, open_items=items, open_windows=windows,
@@ -236,7 +236,7 @@ def edit_windows() -> Any:
 
 def _refused_index(errors: list[str]) -> Any:
     cat = current_catalogue()
-    items, windows, _ = open_usage()
+    items, windows, _usage = open_usage()
     history = CatalogueVersion.select().order_by(CatalogueVersion.version.desc()).limit(20)
     return render_template("admin/catalogue.html", cat=cat, open_items=items, open_windows=windows,
                            history=list(history), modes=MODES, errors=errors), 400

@@ -16,10 +16,11 @@ from shared.workdays import WorkCalendar, case_clock
 
 from .clock import china_date
 from .models import Case, Village
+from shared.msgid import N_
 
 COMPLETED = frozenset({states.APPROVED, states.DENIED})
 SATISFIED = ratings.SATISFIED
-GROUPS = {"window": "窗口", "village": "行政村", "item": "事项", "month": "月份"}
+GROUPS = {"window": N_("窗口"), "village": N_("行政村"), "item": N_("事项"), "month": N_("月份")}
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def add(fig: Figures, row: CaseRow, cal: WorkCalendar, today: date) -> None:
 
 def summarise(rows: Iterable[CaseRow], cal: WorkCalendar, today: date) -> Figures:
     """The totals over all rows."""
-    fig = Figures(key="total", label="合计")
+    fig = Figures(key="total", label=N_("合计"))
     for row in rows:
         add(fig, row, cal, today)
     return fig

@@ -96,11 +96,11 @@ def write_xlsx(lines: list[dict[str, Any]], title: str, out: BinaryIO | str) -> 
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(COLUMNS))
     ws["A1"].font = Font(bold=True, size=14)
     ws["A1"].alignment = Alignment(horizontal="center")
-    ws.append([label for _, label in COLUMNS])
+    ws.append([label for _key, label in COLUMNS])
     for cell in ws[2]:
         cell.font = Font(bold=True)
     for line in lines:
-        ws.append(text_row(line[key] for key, _ in COLUMNS))
+        ws.append(text_row(line[key] for key, _label in COLUMNS))
     for col, width in zip("ABCDEFGHIJKLMNOP", (5, 13, 11, 9, 13, 10, 28, 8, 11, 11, 12, 14, 11, 9, 9, 8)):
         ws.column_dimensions[col].width = width
         for cell in ws[col][2:]:
@@ -115,7 +115,7 @@ def write_xlsx(lines: list[dict[str, Any]], title: str, out: BinaryIO | str) -> 
 
 def title_for(month: str, window: str | None, catalogue: Catalogue) -> str:
     """The heading: register, month and window."""
-    start, _ = month_range(month)
+    start, _end = month_range(month)
     where = f"（{catalogue.window_name(window)}窗口）" if window else ""
     return f"{TITLE}{where} {start.year}年{start.month}月"
 
@@ -154,7 +154,7 @@ def page() -> Any:
 def export() -> Any:
     """The same register as an .xlsx download."""
     try:
-        month, window, lines, title, _ = _register()
+        month, window, lines, title, _total = _register()
     except RegisterError as exc:
         return render_template("console/error.html", title=_("无法导出登记册"), message=str(exc)), 400
     buf = io.BytesIO()

@@ -22,15 +22,18 @@ from .models import Case, Village
 from .sweep import last_sweep, open_cases
 from flask_babel import gettext as _
 
+from shared.i18n import tr
+from shared.msgid import N_
+
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 
 COLUMNS = [
-    ("label", "名称"), ("handled", "受理总数"), ("immediate", "即办件"), ("processed", "承办件"),
-    ("completed", "办结"), ("in_progress", "在办"), ("refused", "不予受理"), ("withdrawn", "撤回/退回"),
-    ("on_time", "按时办结"), ("late", "超时办结"), ("on_time_rate", "按时办结率"),
-    ("avg_workdays", "平均办结工作日"), ("overdue_open", "在办超期"),
+    ("label", N_("名称")), ("handled", N_("受理总数")), ("immediate", N_("即办件")), ("processed", N_("承办件")),
+    ("completed", N_("办结")), ("in_progress", N_("在办")), ("refused", N_("不予受理")), ("withdrawn", N_("撤回/退回")),
+    ("on_time", N_("按时办结")), ("late", N_("超时办结")), ("on_time_rate", N_("按时办结率")),
+    ("avg_workdays", N_("平均办结工作日")), ("overdue_open", N_("在办超期")),
     *((key, level) for level, key in ratings.KEYS.items()),
-    ("satisfaction_rate", "满意率"),
+    ("satisfaction_rate", N_("满意率")),
 ]
 
 
@@ -92,7 +95,7 @@ def watch_lists() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         line = {
             "receipt_code": c.receipt_code, "item": item["name"] if item else c.item_code,
             "window": cat.window_name(c.window), "village": c.village.name, "applicant": mask_name(c.applicant_name),
-            "assignee": c.assignee or _("未分配"), "state": states.LABELS.get(c.state, c.state),
+            "assignee": c.assignee or _("未分配"), "state": tr(states.LABELS.get(c.state, c.state)),
             "received_on": c.received_on, "due": due, "days": view.days_left,
         }
         (red if colour == "red" else yellow).append(line)
@@ -105,14 +108,14 @@ def _charts(total: figures.Figures, lines: list[figures.Figures], by: str, month
     short = [names.get(ln.key, ln.label) if by == "window" else ln.key if by == "item" else ln.label
              for ln in lines]
     out = [
-        charts.bar_chart(_("按%(by)s：受理件数", by=figures.GROUPS[by]), short, [ln.handled for ln in lines], unit=_("件")),
-        charts.bar_chart(_("按%(by)s：按时办结率", by=figures.GROUPS[by]), short,
+        charts.bar_chart(_("按%(by)s：受理件数", by=tr(figures.GROUPS[by])), short, [ln.handled for ln in lines], unit=_("件")),
+        charts.bar_chart(_("按%(by)s：按时办结率", by=tr(figures.GROUPS[by])), short,
                          [None if ln.on_time_rate is None else round(ln.on_time_rate * 100, 1) for ln in lines],
                          unit="%", top=100, none_text=_("尚无办结")),
     ]
     if months:
         out.append(charts.line_chart(_("按月：受理与办结"), [m.key for m in months],
-                                     {"受理": [m.handled for m in months], "办结": [m.completed for m in months]},
+                                     {_("受理"): [m.handled for m in months], _("办结"): [m.completed for m in months]},
                                      unit=_("件")))
     return out
 
@@ -150,11 +153,11 @@ def watch() -> Any:
 
 def _export_rows(rows: list[figures.CaseRow], by: str, cal: Any) -> tuple[list[str], list[list[Any]]]:
     total, lines = report(rows, by, cal)
-    header = [title for _, title in COLUMNS]
+    header = [tr(title) for _key, title in COLUMNS]
     out = []
     for fig in [*lines, total]:
         d = fig.as_dict()
-        out.append(text_row(_cell(k, d[k]) for k, _ in COLUMNS))
+        out.append(text_row(_cell(k, d[k]) for k, _title in COLUMNS))
     return header, out
 
 
@@ -188,7 +191,7 @@ def export_csv() -> Any:
 def export_xlsx() -> Any:
     """The report as an Excel workbook: one sheet per grouping, plus the overdue and near-due lists."""
     try:
-        start, end, _ = filters()
+        start, end, _group = filters()
     except BadFilter as exc:
         return Response(str(exc), status=400, mimetype="text/plain")
     rows, cal = figures.load_rows(start, end), deadlines.calendar()
@@ -196,7 +199,7 @@ def export_xlsx() -> Any:
     wb = Workbook()
     wb.remove(wb.active)
     for by, (header, rows) in sheets.items():
-        ws = wb.create_sheet(_("按%(by)s", by=figures.GROUPS[by]))
+        ws = wb.create_sheet(_("按%(by)s", by=tr(figures.GROUPS[by])))
         ws.append(header)
         for row in rows:
             ws.append(row)

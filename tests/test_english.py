@@ -21,6 +21,9 @@ import pytest
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+")
 PAPER = re.compile(r'<article class="(?:paper|poster)"[^>]*>.*?</article>'
                    r'|<h1 class="register-title">.*?</h1>|<table class="register">.*?</table>', re.S)
+# Data shown as stored: the catalogue editor's materials box (the catalogue's own line format,
+# 编码|名称|是|备注) and the payload column of the audit log.
+EDITED = re.compile(r'<textarea name="materials"[^>]*>.*?</textarea>|<td class="detail">.*?</td>', re.S)
 
 # GET endpoints that are not pages: machine formats, files, redirects.
 NOT_PAGES = {
@@ -46,17 +49,34 @@ def catalogue_strings(data: Any) -> Iterator[str]:
             yield from catalogue_strings(value)
 
 
+def seeded_strings(item_codes: Iterable[str]) -> set[str]:
+    """What the seeded cases carry and the pages show as it is: the capture form, the official guide
+    text of each item (服务指南, 政务公开) and the titles of the official documents."""
+    from shared import papers
+    from shared.catalogue import Catalogue
+    from shared.guide import guide_view
+    from tests.factories import capture
+
+    cat = Catalogue.default()
+    out = set(papers.TITLES.values())
+    for code in item_codes:
+        out |= set(catalogue_strings(capture(code)))
+    for item in cat.items():
+        out |= set(catalogue_strings(guide_view(cat, item)))
+    return out
+
+
 def masked(names: Iterable[str]) -> set[str]:
     """The names and their masked forms as public pages show them (王**)."""
     out = set()
     for name in names:
-        out |= {name, name[0] + "*" * (len(name) - 1), name[0]}
+        out |= {name, name[0] + "*" * (len(name) - 1)}
     return out
 
 
 def leftovers(html: str, allowed: set[str]) -> list[str]:
     """CJK text left on a page once official documents and allowed data are taken out."""
-    text = PAPER.sub(" ", html)
+    text = EDITED.sub(" ", PAPER.sub(" ", html))
     for value in sorted((a for a in allowed if a), key=len, reverse=True):
         text = text.replace(value, " ")
     return [text[max(0, m.start() - 40):m.end() + 40].replace("\n", " ") for m in CJK.finditer(text)]
@@ -113,9 +133,9 @@ def hub_world(hub_app: Any) -> tuple[dict[str, Any], dict[str, str], set[str]]:
         "supervision.dashboard": "/supervision/", "supervision.audit_log": "/supervision/audit",
         "supervision.watch": "/supervision/watch",
     }
-    data = set(catalogue_strings(current().to_dict())) | masked(
-        ["王芳", "陈督查", "刘管理", "张三", "李四", "赵五", "桃源村"]) | {
-        "等了很久", "请问低保怎么申请？"}
+    data = set(catalogue_strings(current().to_dict())) | seeded_strings(["JF-01", "FP-01"]) | masked(
+        ["王芳", "陈督查", "刘管理", "张三", "李四", "赵五", "桃源村", "李文书"]) | {
+        "等了很久", "请问低保怎么申请？", "默认目录"}
     return {**desks, "public": hub_app.test_client()}, urls, data
 
 
@@ -126,7 +146,7 @@ def test_every_hub_page_renders_in_english(hub_app) -> None:  # type: ignore[no-
     for role, client in clients.items():
         client = getattr(client, "client", client)
         client.set_cookie("lang", "en")
-        for endpoint, url in urls.items():
+        for url in urls.values():
             resp = client.get(url)
             html = resp.get_data(as_text=True)
             assert resp.status_code in (200, 302, 400, 403, 404), (role, url, resp.status_code)
