@@ -28,7 +28,7 @@ WINDOWS: list[dict[str, str]] = [
     {"code": "W14", "name": "林业"},
 ]
 
-KINDS: dict[str, str] = {"FP": "计生", "DB": "低保", "JF": "建房"}
+KINDS: dict[str, str] = {"FP": N_("计生"), "DB": N_("低保"), "JF": N_("建房")}
 
 MODES: dict[str, str] = {"immediate": N_("即办件"), "processed": N_("承办件")}
 

@@ -17,7 +17,6 @@ COOKIE = "lang"
 
 log = logging.getLogger(__name__)
 bp = Blueprint("i18n", __name__)
-babel = Babel()
 
 
 def check_catalogs(root: Path) -> None:
@@ -47,7 +46,9 @@ def init_app(app: Flask, translations: Path, home_endpoint: str) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(translations))
     app.config["DAIBAN_HOME_ENDPOINT"] = home_endpoint
-    babel.init_app(app, locale_selector=select_locale)
+    # One Babel per app: Flask-Babel caches catalogues on the instance, by locale only, so a shared
+    # instance would serve the hub's English to the node when both run in one process (tests, demo).
+    Babel(app, locale_selector=select_locale)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["current_lang"] = select_locale
     app.jinja_env.filters["tr"] = tr

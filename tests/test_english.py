@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from shared.i18n import LANGUAGES
+
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+")
 PAPER = re.compile(r'<article class="(?:paper|poster)"[^>]*>.*?</article>'
                    r'|<h1 class="register-title">.*?</h1>|<table class="register">.*?</table>', re.S)
@@ -35,6 +37,10 @@ NOT_PAGES = {
     "supervision.export_csv": "a spreadsheet export", "supervision.export_xlsx": "a spreadsheet export",
     "attachment_views.image": "a photo",
 }
+
+
+# What a form posts is not shown: radio values are the stored vocabulary (满意), shown through labels.
+FORM_VALUE = re.compile(r' value="[^"]*"')
 
 
 def catalogue_strings(data: Any) -> Iterator[str]:
@@ -77,6 +83,9 @@ def masked(names: Iterable[str]) -> set[str]:
 def leftovers(html: str, allowed: set[str]) -> list[str]:
     """CJK text left on a page once official documents and allowed data are taken out."""
     text = EDITED.sub(" ", PAPER.sub(" ", html))
+    text = FORM_VALUE.sub(" ", text)
+    for name in LANGUAGES.values():  # each language is offered under its own name
+        text = text.replace(f">{name}<", "><")
     for value in sorted((a for a in allowed if a), key=len, reverse=True):
         text = text.replace(value, " ")
     return [text[max(0, m.start() - 40):m.end() + 40].replace("\n", " ") for m in CJK.finditer(text)]
