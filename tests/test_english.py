@@ -170,5 +170,6 @@ def test_hub_is_chinese_without_a_cookie(hub_app) -> None:  # type: ignore[no-un
     assert "Log in" not in client.get("/login").get_data(as_text=True)
     client.set_cookie("lang", "en")
     assert "Log in" in client.get("/login").get_data(as_text=True)
+    assert 'href="/lang/zh_CN?next=/login' in client.get("/login").get_data(as_text=True)  # the way back
     client.set_cookie("lang", "xx")  # an unknown language falls back to Chinese
     assert "登录" in client.get("/login").get_data(as_text=True)
