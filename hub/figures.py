@@ -9,7 +9,6 @@ arithmetic is tested without a database.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Iterable
@@ -132,8 +131,22 @@ class Figures:
         }
 
 
-def add(fig: Figures, row: CaseRow, cal: WorkCalendar, today: date) -> None:
+def measure(row: CaseRow, cal: WorkCalendar, today: date) -> tuple[int, bool]:
+    """What takes the calendar to know of a case: working days it took (补正 pauses excluded) if it is
+    completed, whether it is overdue if it is open. Worked out once per case, counted into every line."""
+    if row.state in COMPLETED and row.closed_on is not None:
+        return max(cal.workdays_between(row.received_on, row.closed_on) - row.paused_days, 0), False
+    if row.state in states.TERMINAL:
+        return 0, False
+    # The one overdue rule (shared.workdays.case_clock), as the queue and the sweep apply it.
+    return 0, case_clock(cal, closed=False, start=row.clock_start or row.received_on, deadline=row.deadline,
+                         paused_days=row.paused_days or 0, paused_since=row.paused_since, today=today).overdue
+
+
+def add(fig: Figures, row: CaseRow, cal: WorkCalendar, today: date,
+        measured: tuple[int, bool] | None = None) -> None:
     """Count one case into a line of figures."""
+    workdays, overdue = measured or measure(row, cal, today)
     fig.handled += 1
     instant = row.mode == "immediate"
     if instant:
@@ -152,7 +165,7 @@ def add(fig: Figures, row: CaseRow, cal: WorkCalendar, today: date) -> None:
         else:
             fig.undertaken_done += 1
             fig.undertaken_on_time += on_time
-        fig.workdays_total += max(cal.workdays_between(row.received_on, row.closed_on) - row.paused_days, 0)
+        fig.workdays_total += workdays
     elif row.state == states.REFUSED:
         fig.refused += 1
     elif row.state in (states.WITHDRAWN, states.INVALID):
@@ -164,10 +177,7 @@ def add(fig: Figures, row: CaseRow, cal: WorkCalendar, today: date) -> None:
             fig.instant_open += 1
         else:
             fig.undertaken_open += 1
-        # The one overdue rule (shared.workdays.case_clock), as the queue and the sweep apply it.
-        if case_clock(cal, closed=False, start=row.clock_start or row.received_on, deadline=row.deadline,
-                      paused_days=row.paused_days or 0, paused_since=row.paused_since, today=today).overdue:
-            fig.overdue_open += 1
+        fig.overdue_open += overdue
     level = ratings.level_of(row.satisfaction)
     if level is not None:
         fig.feedback[level] += 1
@@ -175,10 +185,7 @@ def add(fig: Figures, row: CaseRow, cal: WorkCalendar, today: date) -> None:
 
 def summarise(rows: Iterable[CaseRow], cal: WorkCalendar, today: date) -> Figures:
     """The totals over all rows."""
-    fig = Figures(key="total", label="合计")
-    for row in rows:
-        add(fig, row, cal, today)
-    return fig
+    return tally(rows, cal, today, ())[0]
 
 
 KEYS: dict[str, Callable[[CaseRow], str]] = {
@@ -191,20 +198,32 @@ KEYS: dict[str, Callable[[CaseRow], str]] = {
 }
 
 
+def tally(rows: Iterable[CaseRow], cal: WorkCalendar, today: date, groups: Iterable[str],
+          labels: dict[str, dict[str, str]] | None = None) -> tuple[Figures, dict[str, list[Figures]]]:
+    """The totals and one line per key of each grouping, in key order, in one pass over the rows."""
+    groups = list(groups)
+    for by in groups:
+        if by not in KEYS:
+            raise ValueError(f"unknown grouping: {by}")
+    total = Figures(key="total", label="合计")
+    lines: dict[str, dict[str, Figures]] = {by: {} for by in groups}
+    for row in rows:
+        measured = measure(row, cal, today)
+        add(total, row, cal, today, measured)
+        for by in groups:
+            key = KEYS[by](row)
+            fig = lines[by].get(key)
+            if fig is None:
+                name = (labels or {}).get(by, {}).get(key, key)
+                fig = lines[by][key] = Figures(key=key, label=name)
+            add(fig, row, cal, today, measured)
+    return total, {by: [found[k] for k in sorted(found)] for by, found in lines.items()}
+
+
 def grouped(rows: Iterable[CaseRow], by: str, cal: WorkCalendar, today: date,
             labels: dict[str, str] | None = None) -> list[Figures]:
-    """One line per window, village, item or month, in key order."""
-    if by not in KEYS:
-        raise ValueError(f"unknown grouping: {by}")
-    lines: dict[str, Figures] = defaultdict(Figures)
-    for row in rows:
-        key = KEYS[by](row)
-        fig = lines[key]
-        fig.key = key
-        add(fig, row, cal, today)
-    for key, fig in lines.items():
-        fig.label = (labels or {}).get(key, key)
-    return [lines[k] for k in sorted(lines)]
+    """One line per window, village, item, month, staff member or source, in key order."""
+    return tally(rows, cal, today, (by,), {by: labels or {}})[1][by]
 
 
 def load_rows(start: date | None = None, end: date | None = None) -> list[CaseRow]:
@@ -317,9 +336,13 @@ class Report:
 def build_report(start: date | None, end: date | None, on: date | None = None) -> Report:
     """The one report: cases received in [start, end], totals and per window, village, item, month,
     staff member and source, with each line labelled as staff call it."""
-    rows, cal, on = load_rows(start, end), calendar(), on or today()
-    groups = {by: grouped(rows, by, cal, on, labels(by)) for by in GROUPS}
-    return Report(start=start, end=end, total=summarise(rows, cal, on), groups=groups)
+    names = {by: labels(by) for by in GROUPS}
+    total, groups = tally(load_rows(start, end), calendar(), on or today(), GROUPS, names)
+    # Every window of the catalogue has its line, a window that received nothing too (考核 sees it).
+    seen = {f.key for f in groups["window"]}
+    groups["window"] += [Figures(key=code, label=name) for code, name in names["window"].items() if code not in seen]
+    groups["window"].sort(key=lambda f: f.key)
+    return Report(start=start, end=end, total=total, groups=groups)
 
 
 def percent(value: float | None) -> str:

@@ -5,14 +5,13 @@ counts are numbers, names go through shared.spreadsheet so none can run as a for
 from __future__ import annotations
 
 import io
-import unicodedata
 from typing import Any, Iterable, Sequence
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-from shared.spreadsheet import text_cell
+from shared.spreadsheet import display_width, text_cell
 
 from .figures import COLUMNS, GROUPS, RATE_COLUMNS, Figures, Report
 
@@ -23,8 +22,7 @@ MIN_WIDTH, MAX_WIDTH = 6, 40
 
 def _display_width(value: Any) -> int:
     """How many narrow columns a value takes in the sheet (a Chinese character takes two)."""
-    text = f"{value:.1%}" if isinstance(value, float) else str(value if value is not None else "")
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return display_width(f"{value:.1%}" if isinstance(value, float) else str(value if value is not None else ""))
 
 
 def size_columns(ws: Worksheet) -> None:
