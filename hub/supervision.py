@@ -65,12 +65,14 @@ def _charts(lines: list[figures.Figures], by: str, months: list[figures.Figures]
     names = {w["code"]: w["name"] for w in current_catalogue().windows()} if by == "window" else {}
     short = [names.get(ln.key, ln.label) if by == "window" else ln.key if by == "item" else ln.label
              for ln in lines]
+    # The rate chart leaves out windows that received nothing in the period (the count chart and the
+    # table still show them); one that received cases but completed no 承办件 gets no bar and the reason.
+    worked = [(name, ln) for name, ln in zip(short, lines) if ln.handled]
     out = [
         charts.bar_chart(f"按{figures.GROUPS[by]}：接待件数", short, [ln.handled for ln in lines], unit="件"),
-        # The centre's rate is over 承办件; a line with none completed has no rate (no bar, not 0 %).
-        charts.bar_chart(f"按{figures.GROUPS[by]}：按时办结率（承办件）", short,
+        charts.bar_chart(f"按{figures.GROUPS[by]}：按时办结率（承办件）", [name for name, _ in worked],
                          [None if ln.undertaken_on_time_rate is None else round(ln.undertaken_on_time_rate * 100, 1)
-                          for ln in lines],
+                          for _, ln in worked],
                          unit="%", top=100, none_text="尚无办结"),
     ]
     if months:

@@ -35,6 +35,10 @@ class Shape:
     undertaken_open: int = 55
     refused: int = 0
     outside: int = 40  # received before or after the period: must not be counted
+    # Item codes to use for each kind (empty: every item of the catalogue of that mode, in turn).
+    instant_items: tuple[str, ...] = ()
+    done_items: tuple[str, ...] = ()
+    open_items: tuple[str, ...] = ()
 
 
 REFERENCE = Shape()
@@ -58,12 +62,10 @@ def _staff() -> None:
                                                          "created_at": now()})
 
 
-def _items() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    items = current().items()
-    instant = [i for i in items if i["mode"] == "immediate"]
-    processed = [i for i in items if i["mode"] == "processed"]
-    assert instant and processed, "the catalogue needs one immediate and one processed item"
-    return instant, processed
+def _items(mode: str, codes: tuple[str, ...]) -> list[dict[str, Any]]:
+    items = [i for i in current().items() if i["mode"] == mode and (not codes or i["code"] in codes)]
+    assert items, f"the catalogue has no {mode} item among {codes}"
+    return items
 
 
 def _day(n: int, start: date = PERIOD[0]) -> date:
@@ -88,7 +90,8 @@ def _row(n: int, kind: str, item: dict[str, Any], village: tuple[int, str], rece
 
 
 def _rows(shape: Shape, villages: list[tuple[int, str]]) -> Iterator[dict[str, Any]]:
-    instant, processed = _items()
+    instant, done, still_open = (_items("immediate", shape.instant_items), _items("processed", shape.done_items),
+                                 _items("processed", shape.open_items))
     staff = list(STAFF)
     n = 0
 
@@ -103,18 +106,18 @@ def _rows(shape: Shape, villages: list[tuple[int, str]]) -> Iterator[dict[str, A
         n += 1
     for i in range(shape.undertaken_done):
         day = _day(i)
-        yield _row(n, "done", pick(processed, i), pick(villages, i), day, source=pick(["village", "counter"], i),
+        yield _row(n, "done", pick(done, i), pick(villages, i), day, source=pick(["village", "counter"], i),
                    state=states.APPROVED, closed=day + timedelta(days=5), deadline=day + timedelta(days=30),
                    staff=pick(staff, i))
         n += 1
     for i in range(shape.undertaken_open):
         day = date(YEAR, 10, 20 + i % 10)
-        yield _row(n, "open", pick(processed, i), pick(villages, i), day, source="village", state=states.ACCEPTED,
+        yield _row(n, "open", pick(still_open, i), pick(villages, i), day, source="village", state=states.ACCEPTED,
                    closed=None, deadline=day + timedelta(days=30), staff=pick(staff, i))
         n += 1
     for i in range(shape.refused):
         day = _day(i)
-        yield _row(n, "refused", pick(processed, i), pick(villages, i), day, source="counter",
+        yield _row(n, "refused", pick(done, i), pick(villages, i), day, source="counter",
                    state=states.REFUSED, closed=day, deadline=None, staff=pick(staff, i))
         n += 1
     for i in range(shape.outside):
