@@ -148,3 +148,17 @@ def test_bad_period_changes_nothing_and_is_audited(hub_app) -> None:  # type: ig
     assert [(e.actor, e.detail["from"]) for e in refused] == [(supervisor, "2025-10-31"), ("cli", "昨天"),
                                                               ("cli", "")]
     assert refused[0].detail["reason"] == "开始日期不能晚于结束日期"
+
+
+def test_rate_chart_names_windows_and_draws_no_bar_without_completions(hub_app) -> None:  # type: ignore[no-untyped-def]
+    centre_data.seed(centre_data.Shape(instant_counter=4, instant_village=0, undertaken_done=2, undertaken_open=2,
+                                       outside=0, instant_items=("FP-01",), done_items=("DB-03",),
+                                       open_items=("JF-01",)))
+    client = hub_app.test_client()
+    login_as(client, "supervisor")
+    page = client.get("/supervision/?by=window").get_data(as_text=True)
+    rate_chart = next(svg for svg in page.split("<svg")[1:] if "按时办结率（承办件）" in svg.split(">")[0])
+    assert "<title>民政：100%</title>" in rate_chart
+    assert rate_chart.count("<rect") == 1  # 国土与城建 (open only) and 计划生育 (即办件 only): no bar, not 0 %
+    assert rate_chart.count('class="no-bar"') == 2 and "尚无办结" in rate_chart
+    assert "国土与城建</text>" in rate_chart and "W09" not in rate_chart
