@@ -272,9 +272,10 @@ def _parse_day(raw: str | None, label: str) -> date | None:
     if not text:
         return None
     try:
-        if len(text) != DATE_LENGTH:
+        day = date.fromisoformat(text[:DATE_LENGTH + 1])
+        # fromisoformat also takes 20250131 and week dates (2025-W05-1): only YYYY-MM-DD reads back as typed.
+        if day.isoformat() != text:
             raise ValueError(text)
-        day = date.fromisoformat(text)
     except ValueError:
         raise PeriodError(f"{label}日期格式应为 YYYY-MM-DD，例如 2026-05-01") from None
     if not EARLIEST <= day <= LATEST:

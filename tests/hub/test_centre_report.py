@@ -87,6 +87,8 @@ def test_refused_and_open_immediate_are_the_centres_categories() -> None:
     ("2025-01-01", "31/10/2025", "结束日期格式应为 YYYY-MM-DD"),
     ("1900-01-01", "2025-01-01", "开始日期应在 2000 年至 2099 年之间"),
     ("2025-01-01" + "9" * 5000, "", "开始日期格式应为 YYYY-MM-DD"),
+    ("2025-W05-1", "", "开始日期格式应为 YYYY-MM-DD"),
+    ("", "20251031", "结束日期格式应为 YYYY-MM-DD"),
 ])
 def test_bad_periods_are_refused_in_chinese(raw_from: str, raw_to: str, message: str) -> None:
     with pytest.raises(figures.PeriodError, match=message):
