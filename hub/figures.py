@@ -294,7 +294,7 @@ def parse_period(raw_from: str | None, raw_to: str | None) -> tuple[date | None,
 def check_group(by: str) -> str:
     """A grouping the report knows; PeriodError otherwise."""
     if by not in GROUPS:
-        raise PeriodError("分组只能是：" + "、".join(GROUPS.values()))
+        raise PeriodError("分组只能是：" + "、".join(f"{name}（{key}）" for key, name in GROUPS.items()))
     return by
 
 

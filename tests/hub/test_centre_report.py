@@ -144,11 +144,15 @@ def test_bad_period_changes_nothing_and_is_audited(hub_app) -> None:  # type: ig
     missing = CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], "figures", "--to", "2025-01-01"],
                                  env={"DATABASE_URL": hub_app.config["DATABASE_URL"]})
     assert missing.exit_code == 2 and "请给出统计期间" in missing.output
+    colour = CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], "figures", "--from", "2025-01-01",
+                                      "--to", "2025-01-02", "--by", "colour"],
+                                env={"DATABASE_URL": hub_app.config["DATABASE_URL"]})
+    assert colour.exit_code == 2 and "分组只能是：窗口（window）" in colour.output
     assert Case.select().count() == cases
     refused = list(AuditEntry.select().where(AuditEntry.seq > audited, AuditEntry.action == "figures.refused")
                    .order_by(AuditEntry.seq))
     assert [(e.actor, e.detail["from"]) for e in refused] == [(supervisor, "2025-10-31"), ("cli", "昨天"),
-                                                              ("cli", "")]
+                                                              ("cli", ""), ("cli", "2025-01-01")]
     assert refused[0].detail["reason"] == "开始日期不能晚于结束日期"
 
 
