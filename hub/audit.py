@@ -58,6 +58,7 @@ ACTION_LABELS = {
     "node.fork_resolved": N_("分叉告警已处理"),
     "catalogue.edit": N_("修改事项目录"),
     "catalogue.refused": N_("被拒绝的目录修改"),
+    "figures.refused": N_("被拒绝的统计查询"),
     "calendar.edit": N_("修改节假日"),
     "rating.bad": N_("收到差评"),
     "rating.rectified": N_("差评整改"),
