@@ -6,7 +6,7 @@ import json
 import os
 import secrets
 import sys
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 from flask import Flask
@@ -260,12 +260,14 @@ def _without_postgres_drivers() -> None:
     """Keep peewee from loading a PostgreSQL driver into the node, which keeps its data in SQLite.
 
     peewee imports psycopg2 (or psycopg) whenever one is installed, as on a machine that also
-    runs a hub: about 6 MB of the idle node's memory for nothing (docs/performance.md). A None in
+    runs a hub: about 5 MB of the idle node's memory for nothing (docs/performance.md). A None in
     sys.modules makes that import fail the way peewee expects when no driver is installed.
     """
-    if "peewee" not in sys.modules:
+    # typeshed does not admit the None that blocks an import, so sys.modules is seen as Any here.
+    modules: Any = sys.modules
+    if "peewee" not in modules:
         for name in ("psycopg2", "psycopg2cffi", "psycopg"):
-            sys.modules.setdefault(name, None)
+            modules.setdefault(name, None)
 
 
 @with_app(connect=False)

@@ -47,7 +47,7 @@ class IntervalScheduler:
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def add_job(self, func: Callable[..., object], trigger: str = "interval", *, id: str,  # noqa: A002 - APScheduler's name
+    def add_job(self, func: Callable[..., object], trigger: str = "interval", *, id: str,  # APScheduler's name for it
                 args: list[Any] | tuple[Any, ...] = (), seconds: float = 0, minutes: float = 0, hours: float = 0,
                 days: float = 0, next_run_time: datetime | None = None, replace_existing: bool = False,
                 coalesce: bool = True, max_instances: int = 1) -> Job:
@@ -106,7 +106,7 @@ class IntervalScheduler:
     def _run(job: Job) -> None:
         try:
             job.func(*job.args)
-        except Exception:  # noqa: BLE001 - one failed run is logged; the job runs again next interval
+        except Exception:  # one failed run is logged; the job runs again next interval
             log.exception("scheduled job %s failed", job.id)
         finally:
             job.running.release()
