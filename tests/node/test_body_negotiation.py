@@ -59,7 +59,7 @@ class OldHub(BaseHTTPRequestHandler):
 
     seen: list[str] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:  # http.server's name for it
         raw = self.rfile.read(int(self.headers["Content-Length"]))
         name = self.headers.get("Content-Encoding", "")
         OldHub.seen.append(name)
