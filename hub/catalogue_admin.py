@@ -16,7 +16,8 @@ from typing import Any
 import peewee
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from shared.catalogue import GUIDE_TEXTS, KINDS, MODES, validate_catalogue
+from shared.catalogue import GUIDE_TEXTS, ITEM_CODE, KIND_CODE, MODES, NAME_MAX, PUBLICITY_DAYS_MAX, WINDOW_CODE, \
+    Catalogue, validate_catalogue
 
 from . import audit
 from .auth import current_user, login_required
@@ -29,8 +30,6 @@ from .sweep import open_cases
 
 bp = Blueprint("catalogue_admin", __name__, url_prefix="/admin")
 
-_ITEM_CODE = re.compile(r"^[A-Z]{2}-\d{2}$")
-_WINDOW_CODE = re.compile(r"^W\d{2}$")
 _YES = {"是", "必需", "必须", "y", "yes", "true", "1"}
 _NO = {"否", "可选", "n", "no", "false", "0", ""}
 
@@ -127,16 +126,21 @@ def materials_text(materials: list[dict[str, Any]]) -> str:
                      for m in materials)
 
 
-def item_from_form(form: Any, existing: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
-    """An item dict from the edit form, keeping what the form does not edit (its fields)."""
+def item_from_form(form: Any, existing: dict[str, Any] | None, cat: Catalogue) -> tuple[dict[str, Any], list[str]]:
+    """An item dict from the edit form, keeping what the form does not edit (its fields).
+
+    Saving an item is the township checking it: the default's `to_check` mark goes.
+    """
     errors: list[str] = []
     item = copy.deepcopy(existing) if existing else {"fields": []}
     if existing is None:
-        code = form.get("code", "").strip().upper()
-        if not _ITEM_CODE.match(code):
-            errors.append("事项编码应为两个大写字母、短横线和两位数字，例如 DB-04")
-        elif code[:2] not in KINDS:
-            errors.append(f"事项编码须以 {'、'.join(KINDS)} 开头")
+        code = form.get("code", "").strip().upper()[:40]
+        kinds = [k["code"] for k in cat.kinds()]
+        if not ITEM_CODE.match(code):
+            errors.append("事项编码应为两个大写字母（类别）、短横线和两位数字，例如 DB-04")
+        elif code[:2] not in kinds:
+            errors.append(f"类别 {code[:2]} 不存在：事项编码须以目录中的类别开头（{'、'.join(kinds)}），"
+                          "新类别请先在事项目录页“类别”中新增")
         item["code"], item["kind"] = code, code[:2]
     item["name"] = form.get("name", "").strip()
     item["window"] = form.get("window", "")
@@ -152,6 +156,13 @@ def item_from_form(form: Any, existing: dict[str, Any] | None) -> tuple[dict[str
     item["procedure"] = form.get("procedure", "").strip()
     item["legal_basis"] = _lines(form.get("legal_basis", ""))
     item["active"] = form.get("active") == "on"
+    item["pass_up"] = form.get("pass_up") == "on"
+    item["to_check"] = False
+    raw_days = form.get("publicity_days", "0").strip() or "0"
+    if not re.fullmatch(r"\d{1,2}", raw_days) or int(raw_days) > PUBLICITY_DAYS_MAX:
+        errors.append(f"公示天数须为 0 到 {PUBLICITY_DAYS_MAX} 的整数")
+    else:
+        item["publicity_days"] = int(raw_days)
     for key in GUIDE_TEXTS:
         if key in form:
             item[key] = form.get(key, "").strip()[:2000]
@@ -181,7 +192,7 @@ def _item_page(item: dict[str, Any], is_new: bool, errors: list[str] | None = No
                form: Any = None) -> Any:
     cat = current_catalogue()
     return render_template("admin/item.html", item=item, is_new=is_new, errors=errors or [], cat=cat,
-                           modes=MODES, kinds=KINDS, version=cat.version, form=form,
+                           modes=MODES, kinds=cat.kinds(), version=cat.version, form=form,
                            materials=form.get("materials") if form else materials_text(item.get("materials", []))), status
 
 
@@ -197,7 +208,7 @@ def edit_item(code: str) -> Any:
     if request.method == "GET":
         return _item_page(existing or {"code": "", "active": True, "mode": "processed", "time_limit_days": 20,
                                        "legal_basis": [], "materials": [], "fee": "免费", "procedure": ""}, is_new)
-    item, errors = item_from_form(request.form, existing)
+    item, errors = item_from_form(request.form, existing, cat)
     new = cat.to_dict()
     if is_new:
         if cat.item(item.get("code", "")) is not None:
@@ -223,7 +234,7 @@ def edit_windows() -> Any:
     new_code = request.form.get("new_code", "").strip().upper()
     new_name = request.form.get("new_name", "").strip()
     if new_code or new_name:
-        if not _WINDOW_CODE.match(new_code):
+        if not WINDOW_CODE.match(new_code):
             errors.append("窗口编码应为 W 加两位数字，例如 W15")
         elif cat.window(new_code):
             errors.append(f"窗口编码 {new_code} 已存在")
@@ -231,6 +242,32 @@ def edit_windows() -> Any:
     new = cat.to_dict()
     new["windows"] = windows
     return _save_or_refuse(new, errors, "修改窗口", lambda errs: _refused_index(errs))
+
+
+@bp.post("/catalogue/kinds")
+@login_required("admin")
+def edit_kinds() -> Any:
+    """Rename or add request kinds (类别); a kind still used by an item cannot go (validation says which)."""
+    cat = current_catalogue()
+    errors: list[str] = []
+    kinds = []
+    for k in cat.kinds():
+        if request.form.get(f"remove_{k['code']}") == "on":
+            continue
+        kinds.append({"code": k["code"], "name": request.form.get(f"kind_{k['code']}", k["name"]).strip()[:NAME_MAX]})
+    new_code = request.form.get("new_kind_code", "").strip().upper()[:40]
+    new_name = request.form.get("new_kind_name", "").strip()[:NAME_MAX]
+    if new_code or new_name:
+        if not KIND_CODE.match(new_code):
+            errors.append("类别编码应为两个大写字母，例如 LQ")
+        elif any(k["code"] == new_code for k in kinds):
+            errors.append(f"类别编码 {new_code} 已存在")
+        elif not new_name:
+            errors.append("请填写新类别的名称")
+        kinds.append({"code": new_code, "name": new_name})
+    new = cat.to_dict()
+    new["kinds"] = kinds
+    return _save_or_refuse(new, errors, "修改类别", lambda errs: _refused_index(errs))
 
 
 def _refused_index(errors: list[str]) -> Any:
