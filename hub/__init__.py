@@ -42,10 +42,12 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
     auth.csrf.exempt(api.bp)
     deployment.init_app(app)
     ratelimit.init_app(app)
-    from . import mailbox, public_guide, public_results, ratings, sms_admin
+    from . import county_views, mailbox, public_guide, public_results, publicity, ratings, sms_admin
 
     app.register_blueprint(mailbox.bp)
     app.register_blueprint(sms_admin.bp)
+    app.register_blueprint(publicity.bp)
+    app.register_blueprint(county_views.bp)
     app.register_blueprint(public_guide.bp)
     app.register_blueprint(public_results.bp)
     app.register_blueprint(ratings.bp)
