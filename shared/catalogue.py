@@ -80,11 +80,11 @@ def _validate_item(item: Any, index: int, window_codes: set[str], kind_codes: se
     if not _nonblank(item.get("name")) or len(item["name"]) > NAME_MAX:
         errors.append(f"{where}缺少名称（不超过 {NAME_MAX} 个字）")
     if item.get("kind") not in kind_codes:
-        errors.append(f"{where}的类别 {str(item.get('kind'))[:CODE_MAX]!r} 不在目录的类别中")
+        errors.append(f"{where}的类别 “{str(item.get('kind'))[:CODE_MAX]}” 不在目录的类别中")
     if item.get("window") not in window_codes:
-        errors.append(f"{where}所属窗口 {str(item.get('window'))[:CODE_MAX]!r} 不存在")
+        errors.append(f"{where}所属窗口 “{str(item.get('window'))[:CODE_MAX]}” 不存在")
     if item.get("mode") not in MODES:
-        errors.append(f"{where}的办件类型 {str(item.get('mode'))[:CODE_MAX]!r} 无效")
+        errors.append(f"{where}的办件类型 “{str(item.get('mode'))[:CODE_MAX]}” 无效")
     limit = item.get("time_limit_days")
     if not _is_int(limit):
         errors.append(f"{where}的办理时限必须是整数（工作日）")
@@ -123,7 +123,7 @@ def _validate_item(item: Any, index: int, window_codes: set[str], kind_codes: se
             errors.append(f"{where}的填报项 {f['key']} 重复")
         keys.add(f["key"])
         if f.get("type") not in FIELD_TYPES:
-            errors.append(f"{where}的填报项 {f['key']} 类型 {str(f.get('type'))[:CODE_MAX]!r} 无效")
+            errors.append(f"{where}的填报项 {f['key']} 类型 “{str(f.get('type'))[:CODE_MAX]}” 无效")
         if not isinstance(f.get("required"), bool):
             errors.append(f"{where}的填报项 {f['key']} 必须注明是否必填")
 
