@@ -98,7 +98,7 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
             expect(page.locator("h1")).to_contain_text("临时救助申请")
             # DB-03 临时救助 is approved without 公示; DB-01 低保 waits 7 days (test_county_browser.py, unit tests).
             box = page.locator("input[name=missing][value='M-INCOME']")
-            box.check()  # the window finds the authorisation unusable: the one 补正 notice of this case
+            box.check()  # the window finds the income statement unusable: the one 补正 notice of this case
             page.fill("form:has(input[value=ask_materials]) textarea[name=note]", "请一并带上户口簿原件核对")
             page.click("button[value=ask_materials]")
             expect(page.locator("article.paper h1")).to_have_text("一次性告知单（补正材料）")
