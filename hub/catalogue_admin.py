@@ -156,7 +156,7 @@ def item_from_form(form: Any, existing: dict[str, Any] | None, cat: Catalogue) -
     item["procedure"] = form.get("procedure", "").strip()
     item["legal_basis"] = _lines(form.get("legal_basis", ""))
     item["active"] = form.get("active") == "on"
-    item["pass_up"] = form.get("pass_up") == "on"
+    item["county_approval"] = form.get("county_approval") == "on"
     item["to_check"] = False
     raw_days = form.get("publicity_days", "0").strip() or "0"
     if not re.fullmatch(r"\d{1,2}", raw_days) or int(raw_days) > PUBLICITY_DAYS_MAX:

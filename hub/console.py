@@ -29,7 +29,7 @@ CONSOLE_ACTIONS = {
     "approve": "approve",
     "deny": "deny",
     "immediate": "approve",
-    "pass_up": "pass_up",
+    "to_county": "to_county",
 }
 # CaseError codes to HTTP statuses; anything else is a form the person must correct (400).
 ERROR_STATUS = {
@@ -37,7 +37,7 @@ ERROR_STATUS = {
     "terminal_state": 409, "forbidden_transition": 409, "immediate_only": 409, "same_assignee": 409,
     "second_request": 409, "override_not_allowed": 403, "materials_missing": 409, "not_supervisor": 403,
     "case_closed": 409, "already_decided": 409, "pending_extension": 409, "no_clock": 409,
-    "unknown_extension": 404, "not_pass_up": 409, "pass_up_only": 409, "not_passed_up": 409,
+    "unknown_extension": 404, "not_for_county": 409, "county_decides": 409, "not_passed_up": 409,
     "already_answered": 409, "publicity_required": 409, "publicity_running": 409, "publicity_exists": 409,
     "publicity_ended": 409, "publicity_not_running": 409, "not_accepted": 409, "no_publicity": 409,
 }

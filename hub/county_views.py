@@ -25,6 +25,7 @@ def answer(code: str) -> Any:
     from .console import ERROR_STATUS, _detail
 
     user = current_user()
+    assert user is not None  # login_required
     case = Case.get_or_none(Case.receipt_code == normalise(code)[:16])
     if case is None or not covers(user, case.window):
         abort(404, description=_("没有这个受理编号"))

@@ -187,7 +187,9 @@ def list_page() -> Any:
         on = date.fromisoformat(raw) if raw else today()
     except ValueError:
         on = today()
-    return render_template("admin/publicity_list.html", rows=listing(current_user(), on), on=on,
+    user = current_user()
+    assert user is not None  # login_required
+    return render_template("admin/publicity_list.html", rows=listing(user, on), on=on,
                            issuer=issuer(), cn=_cn)
 
 
@@ -198,6 +200,7 @@ def act(code: str) -> Any:
     from .console import ERROR_STATUS, _detail
 
     user = current_user()
+    assert user is not None  # login_required
     case = Case.get_or_none(Case.receipt_code == normalise(code)[:16])
     if case is None or not covers(user, case.window):
         abort(404, description=_("没有这个受理编号"))

@@ -37,7 +37,9 @@ def index() -> Any:
 @login_required("admin")
 def windows(username: str) -> Any:
     """Set the windows a person covers; a new window's orphan cases go to them."""
-    actor = current_user().username
+    me = current_user()
+    assert me is not None  # login_required
+    actor = me.username
     person = Staff.get_or_none(Staff.username == username)
     if person is None:
         abort(404, description=_("没有这个工作人员"))
@@ -57,7 +59,9 @@ def windows(username: str) -> Any:
 @login_required("admin")
 def create() -> Any:
     """Add a person with their role and windows."""
-    actor = current_user().username
+    me = current_user()
+    assert me is not None  # login_required
+    actor = me.username
     form = request.form
     username = form.get("username", "").strip()[:64]
     try:

@@ -37,7 +37,7 @@ LIST_MAX = 60
 # Item flags beyond `active`; absent means false, so catalogues stored before them stay valid.
 FLAGS: dict[str, str] = {
     "active": "启用状态",
-    "pass_up": "报县级（乡镇初审后报县级审批）",
+    "county_approval": "报县级（乡镇初审后报县级审批）",
     "to_check": "默认事项待乡镇核对",
 }
 # The kinds of a catalogue stored before kinds were data (the village point's first three).
@@ -73,11 +73,12 @@ def _validate_item(item: Any, index: int, window_codes: set[str], kind_codes: se
     if not isinstance(item, dict):
         return [f"第{index + 1}个事项不是对象"]
     code = item.get("code")
-    where = f"事项 {code}" if _nonblank(code) and len(code) <= CODE_MAX else f"第{index + 1}个事项"
+    good_code = isinstance(code, str) and code.strip() != "" and len(code) <= CODE_MAX
+    where = f"事项 {code}" if good_code else f"第{index + 1}个事项"
     errors: list[str] = []
-    if not _nonblank(code) or len(code) > CODE_MAX:
+    if not good_code:
         errors.append(f"{where}缺少编码（不超过 {CODE_MAX} 个字符）")
-    if not _nonblank(item.get("name")) or len(item["name"]) > NAME_MAX:
+    if not _text_ok(item.get("name"), NAME_MAX) or not _nonblank(item.get("name")):
         errors.append(f"{where}缺少名称（不超过 {NAME_MAX} 个字）")
     if item.get("kind") not in kind_codes:
         errors.append(f"{where}的类别 “{str(item.get('kind'))[:CODE_MAX]}” 不在目录的类别中")
@@ -276,7 +277,7 @@ class Catalogue:
     def passes_up(self, item_code: str) -> bool:
         """Whether the township only examines this item and passes it up for the county's decision (报县级)."""
         item = self._items.get(item_code)
-        return bool(item and item.get("pass_up"))
+        return bool(item and item.get("county_approval"))
 
     def publicity_days(self, item_code: str) -> int:
         """Days the item's result is published (公示) before approval; 0 for none."""

@@ -3,7 +3,7 @@
 "held" and "queued" exist only on the village node; every other state is set
 by the hub and synced back down.  Terminal states never change again.
 
-报县级: an item the township only examines (the catalogue marks it ``pass_up``) is
+报县级: an item the township only examines (the catalogue marks it ``county_approval``) is
 accepted, examined, and passed up (``passed_up``, 初审通过·已报县级); the county's
 answer comes back as ``county_approved`` or ``county_denied``.  The township never
 approves such an item itself.  A township hub records the county's answer from the
@@ -82,7 +82,7 @@ ACTIONS: dict[str, str] = {
     "refuse": REFUSED,
     "approve": APPROVED,
     "deny": DENIED,
-    "pass_up": PASSED_UP,
+    "to_county": PASSED_UP,
     "county_approve": COUNTY_APPROVED,
     "county_deny": COUNTY_DENIED,
 }
@@ -95,7 +95,7 @@ ACTION_LABELS: dict[str, str] = {
     "refuse": "不予受理",
     "approve": "办结（准予）",
     "deny": "办结（不予批准）",
-    "pass_up": "初审通过·报县级",
+    "to_county": "初审通过·报县级",
     "county_approve": "县级批准",
     "county_deny": "县级不予批准",
 }
@@ -135,9 +135,9 @@ def check_transition(current: str, target: str, mode: str = "processed", passes_
     if (current, target) in _IMMEDIATE_ONLY and mode != "immediate":
         raise TransitionError("immediate_only", f"{base}：承办件须先受理再办结")
     if target in _PASS_UP_ONLY and not passes_up:
-        raise TransitionError("not_pass_up", f"{base}：本事项由乡镇审批，不报县级")
+        raise TransitionError("not_for_county", f"{base}：本事项由乡镇审批，不报县级")
     if target in _NOT_FOR_PASS_UP and passes_up:
-        raise TransitionError("pass_up_only", f"{base}：本事项须报县级审批，乡镇初审通过后请选择“初审通过·报县级”")
+        raise TransitionError("county_decides", f"{base}：本事项须报县级审批，乡镇初审通过后请选择“初审通过·报县级”")
 
 
 def can_transition(current: str, target: str, mode: str = "processed", passes_up: bool = False) -> bool:

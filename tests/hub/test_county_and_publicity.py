@@ -55,16 +55,16 @@ def test_housing_item_passed_up_and_answered_by_the_county(sim: NodeSim, wang) -
         before = snapshot()
         with pytest.raises(cases.CaseError) as exc:
             cases.act(code, "approve", "wang", staff=wang)
-        assert exc.value.code == "pass_up_only" and "报县级" in exc.value.message
+        assert exc.value.code == "county_decides" and "报县级" in exc.value.message
         assert snapshot() == before and refusals("approve") == 1
-        case = cases.act(code, "pass_up", "wang", staff=wang, note="初审通过")
+        case = cases.act(code, "to_county", "wang", staff=wang, note="初审通过")
     assert case.state == states.PASSED_UP
     # The one clock rule: the township's time limit stops at the pass-up.
     with hub_time(at("2026-06-30")):
         view = deadlines.clock(Case.get_by_id(case.request_id))
         assert view.state == WITH_COUNTY and view.due is None and not view.overdue
     up = last_update(sim, case.request_id)
-    assert (up["state"], up["state_label"], up["action"]) == ("passed_up", "初审通过·已报县级", "pass_up")
+    assert (up["state"], up["state_label"], up["action"]) == ("passed_up", "初审通过·已报县级", "to_county")
     assert up["deadline"] is None
 
     with hub_time(at("2026-03-20")):
@@ -105,8 +105,8 @@ def test_county_answer_for_a_case_never_passed_up_is_refused(sim: NodeSim, wang)
         code = new_case(sim, "JF-01")
         cases.act(code, "accept", "wang", staff=wang)
         with pytest.raises(cases.CaseError) as exc:
-            cases.act(code, "pass_up", "wang", staff=wang)
-        assert exc.value.code == "not_pass_up"
+            cases.act(code, "to_county", "wang", staff=wang)
+        assert exc.value.code == "not_for_county"
         before = snapshot()
         with pytest.raises(cases.CaseError) as exc:
             cases.record_county_answer(code, "county_approve", "wang", staff=wang, doc_no="×〔2026〕1号",
@@ -126,7 +126,7 @@ def test_county_answer_on_the_console_and_the_public_status_page(hub_app, sim: N
         desk.act(code, "accept")
         page = desk.get(f"/console/case/{code}").get_data(as_text=True)
         assert "初审通过·报县级" in page and 'value="approve"' not in page
-        assert desk.act(code, "pass_up").status_code == 302
+        assert desk.act(code, "to_county").status_code == 302
         page = desk.get(f"/console/case/{code}").get_data(as_text=True)
         assert "等待县级批复" in page and "录入县级批复" in page
         resp = desk.post(f"/console/case/{code}/county", {"answer": "county_deny", "doc_no": "×卫健〔2026〕3号",

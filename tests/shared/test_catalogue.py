@@ -194,7 +194,7 @@ def test_catalogue_bounds_are_checked():
     data = copy.deepcopy(DEFAULT_CATALOGUE)
     data["items"][0]["name"] = "长" * 101
     data["items"][1]["publicity_days"] = 99
-    data["items"][2]["pass_up"] = "yes"
+    data["items"][2]["county_approval"] = "yes"
     data["kinds"].append({"code": "abc", "name": "小写"})
     text = "\n".join(validate_catalogue(data))
     assert "缺少名称（不超过 100 个字）" in text and "公示天数须为 0 到 30 的整数" in text

@@ -100,7 +100,7 @@ def test_actions():
         "refuse": "refused",
         "approve": "approved",
         "deny": "denied",
-        "pass_up": "passed_up",
+        "to_county": "passed_up",
         "county_approve": "county_approved",
         "county_deny": "county_denied",
     }
@@ -120,15 +120,15 @@ def test_next_states_follow_state_order():
 def test_pass_up_items_go_to_the_county_and_only_they():
     assert LABELS["passed_up"] == "初审通过·已报县级"
     assert (LABELS["county_approved"], LABELS["county_denied"]) == ("县级批准", "县级不予批准")
-    assert available_actions("accepted", passes_up=True) == ["ask_materials", "deny", "pass_up"]
+    assert available_actions("accepted", passes_up=True) == ["ask_materials", "deny", "to_county"]
     assert available_actions("passed_up", passes_up=True) == ["county_approve", "county_deny"]
     assert states.COUNTY_ANSWERS == {"county_approve": "county_approved", "county_deny": "county_denied"}
     with pytest.raises(TransitionError) as info:
         check_transition("accepted", "approved", passes_up=True)
-    assert info.value.code == "pass_up_only" and "报县级" in info.value.message
+    assert info.value.code == "county_decides" and "报县级" in info.value.message
     with pytest.raises(TransitionError) as info:
         check_transition("accepted", "passed_up")
-    assert info.value.code == "not_pass_up"
+    assert info.value.code == "not_for_county"
     with pytest.raises(TransitionError) as info:
         check_transition("county_approved", "county_denied", passes_up=True)
     assert info.value.code == "terminal_state"
