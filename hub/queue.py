@@ -7,13 +7,13 @@ from typing import Any
 
 from shared import states
 from shared.catalogue import Catalogue
-from shared.workdays import CLOSED, PAUSED, WAITING, WorkCalendar
+from shared.workdays import CLOSED, PAUSED, WAITING, WITH_COUNTY, WorkCalendar
 
 from . import deadlines
 from .models import Case, HubEvent, Staff, Village
 
 COLOUR_LABELS = {"green": "正常", "yellow": "临近期限", "red": "已超期", PAUSED: "补正中（计时暂停）",
-                 WAITING: "待补正，尚未受理（补正期间不计时）", CLOSED: "已终结"}
+                 WAITING: "待补正，尚未受理（补正期间不计时）", WITH_COUNTY: "已报县级，等待县级批复", CLOSED: "已终结"}
 
 
 def visible_windows(user: Staff, catalogue: Catalogue) -> list[str]:
