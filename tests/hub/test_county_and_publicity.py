@@ -7,11 +7,11 @@ nothing, and is audited. Runs on SQLite and PostgreSQL (hub_db_url).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 
-from hub import cases, deadlines, publicity
+from hub import cases, deadlines, figures, publicity
 from hub.enrolment import issue_code
 from hub.models import AuditEntry, Case, CountyReferral, Publicity
 from hub.staff import create_user
@@ -63,6 +63,9 @@ def test_housing_item_passed_up_and_answered_by_the_county(sim: NodeSim, wang) -
     with hub_time(at("2026-06-30")):
         view = deadlines.clock(Case.get_by_id(case.request_id))
         assert view.state == WITH_COUNTY and view.due is None and not view.overdue
+        # The figures apply the same rule: waiting for the county is never the township's overdue.
+        rows = [r for r in figures.load_rows() if r.state == states.PASSED_UP]
+        assert len(rows) == 1 and figures.measure(rows[0], deadlines.calendar(), date(2026, 6, 30)) == (0, False)
     up = last_update(sim, case.request_id)
     assert (up["state"], up["state_label"], up["action"]) == ("passed_up", "初审通过·已报县级", "to_county")
     assert up["deadline"] is None
