@@ -185,3 +185,23 @@ def test_dibao_is_published_seven_days_before_approval(hub_app, sim: NodeSim, wa
     assert row.objections[0]["text"] == "其子在外务工收入较高" and row.ended_by == "wang"
     # Objections stay at the township: nothing of them travels to the village but their count.
     assert all("其子" not in str(u) for u in sim.poll()["updates"])
+
+
+def test_the_cli_records_the_county_answer_through_the_same_rule(hub_app, hub_db_url, sim: NodeSim, wang) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from hub.cli import cli
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], *args], env={"DATABASE_URL": hub_db_url})
+
+    code = new_case(sim, "FP-02")
+    assert run("act", code, "accept", "--actor", "wang").exit_code == 0
+    out = run("county-answer", code, "county_approve", "--doc-no", "×卫健〔2026〕2号", "--doc-date",
+              cases.today().isoformat(), "--actor", "wang")
+    assert out.exit_code == 2 and "本件没有报县级" in out.output
+    assert run("act", code, "to_county", "--actor", "wang").exit_code == 0
+    out = run("county-answer", code, "county_approve", "--doc-no", "×卫健〔2026〕2号", "--doc-date",
+              cases.today().isoformat(), "--actor", "wang")
+    assert out.exit_code == 0 and "县级批准" in out.output
+    assert CountyReferral.get(CountyReferral.doc_no == "×卫健〔2026〕2号").answer == states.COUNTY_APPROVED
