@@ -99,6 +99,29 @@ def save_catalogue(new: dict[str, Any], actor: str, note: str, base_version: int
     return int(data["version"])
 
 
+def add_defaults(actor: str) -> tuple[int, list[str]]:
+    """Add the shipped default kinds, windows and items the catalogue in force lacks, as a new version.
+
+    What the township has (edited or not) is kept as it is; only codes it does not have are added,
+    each new item marked 默认，待核对. A hub set up before the defaults covered every window gets them so.
+    """
+    cat = current_catalogue()
+    new = cat.to_dict()
+    have_kinds = {k["code"] for k in cat.kinds()}
+    have_windows = {w["code"] for w in cat.windows()}
+    have_items = {i["code"] for i in cat.items(include_inactive=True)}
+    default = Catalogue.default()
+    new["kinds"] = cat.kinds() + [k for k in default.kinds() if k["code"] not in have_kinds]
+    new["windows"] = cat.windows() + [w for w in default.windows() if w["code"] not in have_windows]
+    added = [i for i in default.items(include_inactive=True) if i["code"] not in have_items]
+    new["items"] = new["items"] + added
+    if not added and len(new["kinds"]) == len(have_kinds) and len(new["windows"]) == len(have_windows):
+        raise CatalogueEditError(["默认目录的类别、窗口和事项都已在目录中，无需补充"])
+    codes = [i["code"] for i in added]
+    version = save_catalogue(new, actor, f"补充默认事项 {'、'.join(codes)}"[:500], cat.version)
+    return version, codes
+
+
 def _lines(text: str) -> list[str]:
     return [ln.strip() for ln in text.replace("\r", "").split("\n") if ln.strip()]
 
@@ -268,6 +291,19 @@ def edit_kinds() -> Any:
     new = cat.to_dict()
     new["kinds"] = kinds
     return _save_or_refuse(new, errors, "修改类别", lambda errs: _refused_index(errs))
+
+
+@bp.post("/catalogue/defaults")
+@login_required("admin")
+def defaults() -> Any:
+    """Add the shipped default items (and their kinds and windows) the catalogue lacks."""
+    try:
+        version, codes = add_defaults(_user())
+    except CatalogueEditError as exc:
+        audit.record(_user(), "catalogue.refused", "补充默认事项", {"errors": exc.errors[:10]})
+        return _refused_index(exc.errors)
+    flash(f"已保存：事项目录第 {version} 版，补充默认事项 {len(codes)} 个（请逐项核对）")
+    return redirect(url_for("catalogue_admin.index"))
 
 
 def _refused_index(errors: list[str]) -> Any:

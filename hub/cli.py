@@ -255,6 +255,21 @@ def county_answer(app: Flask, receipt_code: str, answer: str, doc_no: str, doc_d
     click.echo(f"{case.receipt_code}: {states.LABELS[case.state]}")
 
 
+@cli.command(name="catalogue-defaults")
+@click.option("--actor", default="cli")
+@with_app()
+def catalogue_defaults(app: Flask, actor: str) -> None:
+    """Add the shipped default kinds, windows and items the catalogue lacks (what it has is kept)."""
+    from .catalogue_admin import CatalogueEditError, add_defaults
+
+    try:
+        version, codes = add_defaults(actor)
+    except CatalogueEditError as exc:
+        click.echo("；".join(exc.errors), err=True)
+        sys.exit(2)
+    click.echo(f"事项目录第 {version} 版：补充默认事项 {len(codes)} 个（{'、'.join(codes)}），请在事项目录页逐项核对")
+
+
 @cli.command(name="add-user")
 @click.argument("username")
 @click.option("--name", required=True, help="姓名")

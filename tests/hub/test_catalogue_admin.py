@@ -234,3 +234,21 @@ def test_item_of_unknown_kind_or_window_refused_and_audited(admin) -> None:  # t
     assert resp.status_code == 400 and "不在目录的类别中" in resp.get_data(as_text=True)
     assert (versions(), current().to_dict()) == before
     assert AuditEntry.select().where(AuditEntry.action == "catalogue.refused").count() == 3
+
+
+def test_a_hub_set_up_with_the_first_nine_items_gets_the_other_defaults(admin) -> None:  # type: ignore[no-untyped-def]
+    from hub.catalogue_admin import add_defaults
+
+    old = current().to_dict()
+    del old["kinds"]
+    old["items"] = [dict(i, name=i["name"] + "（本镇）") for i in old["items"] if i["kind"] in ("FP", "DB", "JF")]
+    CatalogueVersion.create(version=2, data=dict(old, version=2), created_at=CatalogueVersion.get().created_at)
+    version, codes = add_defaults("admin1")
+    cat = current()
+    assert version == 3 and len(codes) == 11 and "LY-01" in codes
+    assert cat.item("FP-01")["name"] == "生育登记（本镇）"  # what the township has is kept
+    assert cat.item("LY-01")["to_check"] is True and cat.kind_name("LY") == "林业"
+    token = csrf_of(admin.get("/admin/catalogue").get_data(as_text=True))
+    resp = admin.post("/admin/catalogue/defaults", data={"csrf_token": token})
+    assert resp.status_code == 400 and "无需补充" in resp.get_data(as_text=True)
+    assert current().version == 3
