@@ -24,7 +24,7 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
     else:
         app.config.from_mapping(test_config)
 
-    from . import api, auth, catalogue_admin, console, deployment, fleet, public_status, register, supervision, web
+    from . import api, auth, catalogue_admin, console, deployment, fleet, public_status, register, staff_admin, supervision, web
     from . import i18n, ratelimit
 
     web.init_app(app)
@@ -37,14 +37,17 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
     app.register_blueprint(supervision.bp)
     app.register_blueprint(fleet.bp)
     app.register_blueprint(catalogue_admin.bp)
+    app.register_blueprint(staff_admin.bp)
     # The sync API authenticates by signature, not by session: no CSRF there.
     auth.csrf.exempt(api.bp)
     deployment.init_app(app)
     ratelimit.init_app(app)
-    from . import mailbox, public_guide, public_results, ratings, sms_admin
+    from . import county_views, mailbox, public_guide, public_results, publicity, ratings, sms_admin
 
     app.register_blueprint(mailbox.bp)
     app.register_blueprint(sms_admin.bp)
+    app.register_blueprint(publicity.bp)
+    app.register_blueprint(county_views.bp)
     app.register_blueprint(public_guide.bp)
     app.register_blueprint(public_results.bp)
     app.register_blueprint(ratings.bp)

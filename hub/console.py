@@ -15,7 +15,7 @@ from .auth import current_user, login_required
 from .cases import CaseError, act, reassign
 from .catalogue_store import current as current_catalogue
 from .clock import CHINA_TZ, today
-from .models import Case, Contact, Extension, NodeEvent, Staff
+from .models import Case, Contact, CountyReferral, Extension, NodeEvent, Publicity, Staff
 from .staff import covers
 from flask_babel import gettext as _
 
@@ -30,6 +30,7 @@ CONSOLE_ACTIONS = {
     "approve": "approve",
     "deny": "deny",
     "immediate": "approve",
+    "to_county": "to_county",
 }
 # CaseError codes to HTTP statuses; anything else is a form the person must correct (400).
 ERROR_STATUS = {
@@ -37,7 +38,9 @@ ERROR_STATUS = {
     "terminal_state": 409, "forbidden_transition": 409, "immediate_only": 409, "same_assignee": 409,
     "second_request": 409, "override_not_allowed": 403, "materials_missing": 409, "not_supervisor": 403,
     "case_closed": 409, "already_decided": 409, "pending_extension": 409, "no_clock": 409,
-    "unknown_extension": 404,
+    "unknown_extension": 404, "not_for_county": 409, "county_decides": 409, "not_passed_up": 409,
+    "already_answered": 409, "publicity_required": 409, "publicity_running": 409, "publicity_exists": 409,
+    "publicity_ended": 409, "publicity_not_running": 409, "not_accepted": 409, "no_publicity": 409,
 }
 
 
@@ -125,7 +128,9 @@ def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = 
     if user.role in ("supervisor", "admin") and not states.is_terminal(case.state):
         reassign_to = [s for s in Staff.select().where(Staff.active == True).order_by(Staff.username)  # noqa: E712
                        if case.window in (s.windows or []) and s.username != case.assignee]
-    actions = states.available_actions(case.state, case.mode)
+    # The county's answers have their own form (document number and date), not a plain button.
+    actions = [a for a in states.available_actions(case.state, case.mode, catalogue.passes_up(case.item_code))
+               if a not in states.COUNTY_ANSWERS]
     if case.materials_missing:
         # 受理 waits for the materials (cases.act refuses it too); offer no button that can only fail.
         actions = [a for a in actions if a != "accept"]
@@ -142,7 +147,10 @@ def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = 
         is_supervisor=user.role in case_actions.SUPERVISORS,
         extensions=list(Extension.select().where(Extension.request_id == case.request_id).order_by(Extension.id)),
         contacts=list(Contact.select().where(Contact.request_id == case.request_id).order_by(Contact.at)),
-        contact_kinds=case_actions.CONTACT_KINDS,
+        contact_kinds=case_actions.CONTACT_KINDS, referral=CountyReferral.get_or_none(CountyReferral.request_id ==
+                                                                                  case.request_id),
+        publicity=Publicity.get_or_none(Publicity.request_id == case.request_id),
+        publicity_days=catalogue.publicity_days(case.item_code), today=today(),
     ), status
 
 
@@ -173,6 +181,8 @@ def case_act(code: str) -> Any:
     except CaseError as exc:
         return _detail(Case.get_by_id(case.request_id), exc.message, form.to_dict(), ERROR_STATUS.get(exc.code, 400))
     flash(f"{format_code(done.receipt_code)}：{states.label(done.state)}")
+    if done.event.body.get("action") not in notices.PAPERS:
+        return redirect(url_for("console.case_view", code=done.receipt_code))
     return redirect(url_for("console.notice_view", code=done.receipt_code, cseq=done.event.cseq))
 
 

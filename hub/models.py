@@ -450,3 +450,32 @@ class Contact(BaseModel):
 
 
 ALL_MODELS.extend([Extension, Contact])
+
+
+class CountyReferral(BaseModel):
+    """报县级 (schema 8): a case the township examined and passed up, and the county's answer once recorded."""
+
+    request_id = peewee.CharField(primary_key=True, max_length=40)
+    passed_up_on = peewee.DateField()
+    passed_up_by = peewee.CharField(max_length=64)
+    answer = peewee.CharField(max_length=20, null=True)  # county_approved | county_denied, None while waiting
+    doc_no = peewee.CharField(max_length=64, null=True)  # the county's document number (文号)
+    doc_date = peewee.DateField(null=True)
+    reason = peewee.TextField(default="")
+    recorded_by = peewee.CharField(max_length=64, null=True)
+    recorded_at = peewee.DateTimeField(null=True)
+
+
+class Publicity(BaseModel):
+    """公示 before approval (schema 8): its dates and the objections received, one per case."""
+
+    request_id = peewee.CharField(primary_key=True, max_length=40)
+    start_on = peewee.DateField()
+    end_on = peewee.DateField()
+    started_by = peewee.CharField(max_length=64)
+    objections = JSONField(default=list)  # [{"at", "by", "text", "answer"}]
+    ended_by = peewee.CharField(max_length=64, null=True)
+    ended_at = peewee.DateTimeField(null=True)
+
+
+ALL_MODELS.extend([CountyReferral, Publicity])

@@ -24,7 +24,7 @@ from shared.validation import mask_name
 
 from . import mailbox
 from .catalogue_store import current as current_catalogue
-from .models import Case, HubEvent
+from .models import Case, CountyReferral, HubEvent
 from .ratelimit import allow_status_lookup, status_miss, status_period_minutes
 from flask_babel import gettext as _
 
@@ -64,11 +64,22 @@ def public_view(case: Case) -> dict[str, Any]:
         "closed": states.is_terminal(case.state),
         # Before 受理 (materials incomplete) no clock runs either: say so rather than show a date.
         "paused": case.paused_since is not None or (case.deadline is None and not states.is_terminal(case.state)),
+        # 报县级: the township's part is done; no township due date while the county decides.
+        "with_county": case.state in states.WITH_COUNTY,
+        "county": county_step(case),
         "deadline": case.deadline,
         "missing": catalogue.material_names(case.item_code, case.materials_missing or []),
         "updated": case.updated_at,
         **decision(case, catalogue.window_name(case.window)),
     }
+
+
+def county_step(case: Case) -> dict[str, Any] | None:
+    """The county's answer as the villager may see it: the document number and date, nothing personal."""
+    if case.state not in (states.COUNTY_APPROVED, states.COUNTY_DENIED):
+        return None
+    row = CountyReferral.get_or_none(CountyReferral.request_id == case.request_id)
+    return {"doc_no": row.doc_no, "doc_date": row.doc_date} if row is not None else None
 
 
 def decision(case: Case, window_name: str) -> dict[str, Any]:

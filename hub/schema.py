@@ -16,8 +16,8 @@ from shared.catalogue import DEFAULT_CATALOGUE
 
 from .clock import now
 from .db import BaseModel, database, is_postgres
-from .models import (ALL_MODELS, Assignment, Case, CatalogueVersion, Contact, EnrolmentSecret, Extension, HelloNonce,
-                     JobRun, MailMessage, Node, Rating, Setting, SmsMessage, SmsOptOut, SyncStat)
+from .models import (ALL_MODELS, Assignment, Case, CatalogueVersion, Contact, CountyReferral, EnrolmentSecret, Extension,
+                     HelloNonce, JobRun, MailMessage, Node, Publicity, Rating, Setting, SmsMessage, SmsOptOut, SyncStat)
 
 # Any constant: PostgreSQL advisory lock that serialises concurrent `migrate` runs.
 MIGRATION_LOCK_ID = 0x0DA1BA
@@ -76,8 +76,14 @@ def _step_7(migrator: SchemaMigrator) -> None:
             run_operations(migrator.add_column(Case._meta.table_name, name, Case._meta.fields[name]))
 
 
+def _step_8(migrator: SchemaMigrator) -> None:
+    """Schema 8: 报县级 referrals with the county's answer, and 公示 before approval with its objections."""
+    database.create_tables([CountyReferral, Publicity], safe=True)
+
+
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
-MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4, 5: _step_5, 6: _step_6, 7: _step_7}
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4, 5: _step_5, 6: _step_6, 7: _step_7,
+                                                             8: _step_8}
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 
 

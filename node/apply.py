@@ -12,7 +12,7 @@ from .db import database
 from .models import Batch, Event, HubUpdate, Request
 
 # Hub actions that the clerk must see and usually print for the villager.
-ATTENTION_ACTIONS = {"accept", "ask_materials", "refuse", "approve", "deny"}
+ATTENTION_ACTIONS = {"accept", "ask_materials", "refuse", "approve", "deny", "county_approve", "county_deny"}
 
 
 def apply_response(body: dict[str, Any], batch: Batch | None) -> dict[str, int]:

@@ -7,7 +7,6 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
-from shared.catalogue import KINDS
 from shared.materials import owed
 from shared.receipt_codes import format_code, normalise
 from shared.validation import FieldError
@@ -58,6 +57,12 @@ def errors_by_field(errors: list[FieldError]) -> dict[str, list[str]]:
     return out
 
 
+def _groups(cat: Any) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """The picker's groups: each kind the catalogue names, with its active items (empty kinds left out)."""
+    groups = [(k["code"], k["name"], cat.items(k["code"])) for k in cat.kinds()]
+    return [g for g in groups if g[2]]
+
+
 @bp.get("/capture")
 @login_required
 def pick() -> Any:
@@ -70,7 +75,7 @@ def pick() -> Any:
         if item is not None and item["active"]:
             return redirect(url_for("capture.form", item_code=code))
         error = _("办理事项 %(code)s 不存在或已停用", code=code)
-    groups = [(kind, name, cat.items(kind)) for kind, name in KINDS.items()]
+    groups = _groups(cat)
     return render_template("capture_pick.html", groups=groups, error=error, code=code), (404 if error else 200)
 
 
@@ -106,9 +111,9 @@ def form(item_code: str) -> Any:
     if item is None or not item["active"]:
         if not errors:
             abort(404)
-        return render_template("capture_pick.html", groups=[(k, n, cat.items(k)) for k, n in KINDS.items()],
+        return render_template("capture_pick.html", groups=_groups(cat),
                                error="；".join(sum(errors.values(), [])), code=item_code), status
-    return render_template("capture_form.html", item=item, kind_name=KINDS.get(item["kind"], ""),
+    return render_template("capture_form.html", item=item, kind_name=cat.kind_name(item["kind"]),
                            window_name=cat.window_name(item["window"]), errors=errors, values=values,
                            brought=brought, applicable=applicable), status
 

@@ -200,6 +200,8 @@ def clock_text(req: Request, item: dict[str, Any]) -> str:
     if states.is_terminal(req.state):
         return ""
     limit = _("即办件，受理当日办结") if item.get("mode") == "immediate" else _("受理后 %(time_limit_days)s 个工作日", time_limit_days=item.get('time_limit_days', ''))
+    if req.state in states.WITH_COUNTY:
+        return _("乡镇已初审通过并报县级审批（乡镇办理时限已完成），县级批复后通知")
     if not req.deadline:
         return _("尚未受理，补正期间不计时；材料补齐受理后计时（%(limit)s）", limit=limit)
     if req.state == states.NEEDS_MATERIALS:

@@ -269,13 +269,22 @@ class Update(Struct):
     deadline: ShortText | None = None
     missing: list[MaterialCode] | None = None
     missing_names: list[Text] | None = None
-    action: ShortText | None = None
+    action: Annotated[str, Meta(max_length=ID_MAX, description=(
+        "what the hub did: a staff action of shared/states.ACTIONS (to_county, county_approve and county_deny "
+        "included), or publicity_started / publicity_ended, reassigned, extended, supplemented"))] | None = None
     reason: Text | None = None
     legal_basis: Text | None = None
     note: Text | None = None
     assignee: Annotated[str, Meta(max_length=64)] | None = None
     actor_name: Annotated[str, Meta(max_length=64, description="who acted, as the village shows it: a staff "
                                                                "member's display name, or 系统")] | None = None
+    # 报县级 (shared/states.py): with action to_county, county_approve or county_deny; the county's
+    # answer names its document. 公示 (低保): with action publicity_started or publicity_ended.
+    county_doc_no: Annotated[str, Meta(max_length=64, description="the county's document number (文号)")] | None = None
+    county_doc_date: ShortText | None = None
+    publicity_start: ShortText | None = None
+    publicity_end: ShortText | None = None
+    objections: Count | None = None
     seq: Seq | None = None
     event_type: Any = None  # as the refused event named it
     code: ShortText | None = None
