@@ -276,6 +276,8 @@ class Update(Struct):
     assignee: Annotated[str, Meta(max_length=64)] | None = None
     actor_name: Annotated[str, Meta(max_length=64, description="who acted, as the village shows it: a staff "
                                                                "member's display name, or 系统")] | None = None
+    duplicate_of: Annotated[str, Meta(max_length=16, description="两头受理: the receipt code of the same "
+                                                               "person's earlier open request for this item")] | None = None
     seq: Seq | None = None
     event_type: Any = None  # as the refused event named it
     code: ShortText | None = None
