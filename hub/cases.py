@@ -89,13 +89,6 @@ def actor_name(actor: str) -> str:
     return person.name if person is not None else "系统"
 
 
-def first_contact(case: Case) -> str:
-    """首问责任人: the clerk who captured it, or the staff member who received it at the counter."""
-    if case.source == "counter" and case.received_by:
-        return actor_name(case.received_by)
-    return case.clerk or ""
-
-
 def status_body(case: Case, catalogue: Catalogue, **extra: Any) -> dict[str, Any]:
     """What the village needs to know about a case after a change."""
     # The stored deadline as of this change (an open pause has only just begun); no calendar look-up,
@@ -115,7 +108,7 @@ def status_body(case: Case, catalogue: Catalogue, **extra: Any) -> dict[str, Any
         "missing": list(case.materials_missing or []),
         "missing_names": catalogue.material_names(case.item_code, case.materials_missing or []),
         "assignee": case.assignee,
-        "first_contact": first_contact(case),
+        "first_contact": notices.first_contact(case),
     }
     if case.duplicate_of:
         body["duplicate_of"] = case.duplicate_of
