@@ -41,6 +41,7 @@ def rows_for(case: Case) -> list[dict[str, Any]]:
 def view(code: str, att_id: int) -> Any:
     """One attachment's bytes, for staff of the case's window only (others: 403, recorded)."""
     user = current_user()
+    assert user is not None  # login_required
     case = Case.get_or_none(Case.receipt_code == normalise(code))
     att = Attachment.get_or_none((Attachment.id == att_id) & (Attachment.case == case.request_id)) if case else None
     if case is None or att is None:

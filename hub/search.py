@@ -94,6 +94,7 @@ def find(user: Staff, text: str) -> list[Case]:
 def page() -> Any:
     """The search box and what it found, as queue lines."""
     user = current_user()
+    assert user is not None  # login_required
     text = request.args.get("q", "")
     error, found, status = None, [], 200
     try:

@@ -19,7 +19,7 @@ APPLICANT_KEYS = ("name", "id_number", "phone", "address", "group")
 class FormLike(Protocol):
     """What a posted form offers (werkzeug's MultiDict, or a test's stand-in)."""
 
-    def get(self, key: str, default: Any = ...) -> Any: ...
+    def get(self, key: str, default: str) -> Any: ...
 
     def getlist(self, key: str) -> list[Any]: ...
 
@@ -42,7 +42,7 @@ def form_to_capture(cat: Catalogue, item_code: str, form: FormLike, hold: bool =
         "materials": {"brought": brought, "missing": lacking},
         "submit": submit,
         "notes": form.get("notes", ""),
-        "sms": form.get("sms") == "on",
+        "sms": form.get("sms", "") == "on",
     }
 
 

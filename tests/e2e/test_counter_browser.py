@@ -83,10 +83,10 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
             page.click("#complete-now")
             expect(page.locator("#form-errors")).to_contain_text("未保存任何内容")
             expect(page.locator("#applicant\\.id_number-error")).to_contain_text("身份证号码应为18位")
+            page.screenshot(path=str(SHOTS / "hub-counter-form.png"), full_page=True)
             page.fill("#applicant\\.id_number", id_number())
             for code in ("M-ID", "M-HUKOU", "M-MARRIAGE"):
-                page.check(f"input[name=brought][value='{code}']")
-            page.screenshot(path=str(SHOTS / "hub-counter-form.png"), full_page=True)
+                expect(page.locator(f"input[name=brought][value='{code}']")).to_be_checked()  # kept as ticked
             page.click("#complete-now")
             expect(page.locator("#received-box")).to_be_visible()
             expect(page.locator(".facts .state").first).to_have_text("办结（准予）")
