@@ -98,7 +98,8 @@ def receive(form_data: dict[str, Any], village_id: Any, staff: Staff, complete_n
         request_id = protocol.new_id()
         received = now()
         # The receiver handles what they can; otherwise the window's routing rule picks someone.
-        assignee = (staff.username if covers(staff, window) else routing.assignee_for(window, request_id, staff.username))
+        assignee = (staff.username if window in (staff.windows or [])
+                    else routing.assignee_for(window, request_id, staff.username))
         record = {
             "receipt_code": code,
             "item_code": item["code"],
