@@ -22,7 +22,7 @@ from . import audit, cases, duplicates, notices, routing
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
 from .db import database
-from .models import Case, Staff, Village
+from .models import Assignment, Case, Staff, Village
 from .staff import covers
 
 
@@ -121,6 +121,10 @@ def receive(form_data: dict[str, Any], village_id: Any, staff: Staff, complete_n
         )
         cases.open_clock(case, catalogue)
         case.save(force_insert=True)
+        if assignee == staff.username:
+            # Recorded like routing's own picks, so its count and tie-break see this case too.
+            Assignment.create(username=assignee, window=window, request_id=request_id, by=staff.username,
+                              reason="窗口收件", at=received)
         if case.materials_missing:
             # 一次告知 at the counter: the one-time notice is printed from this entry.
             case.event = cases.announce(None, case, staff.username, catalogue, action="ask_materials",

@@ -73,6 +73,9 @@ def test_walk_in_is_received_with_counter_prefix_first_contact_and_receipt(zhou,
     receipt = zhou.get(f"/console/case/{case.receipt_code}/receipt").get_data(as_text=True)
     assert format_code(case.receipt_code) in receipt and "<svg" in receipt
     assert f"/status?code={case.receipt_code}" in receipt and "乡镇政务服务中心窗口" in receipt
+    # The QR's page answers the villager like for any case.
+    public = zhou.client.get("/status", query_string={"code": format_code(case.receipt_code), "tail": "9000"})
+    assert public.status_code == 200 and "刘*" in public.get_data(as_text=True)
     # In the queue like any case, marked as taken at the counter.
     queue = zhou.get("/console/").get_data(as_text=True)
     assert case.receipt_code in queue and "窗口收件" in queue
