@@ -12,11 +12,11 @@ from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared import downstream, encoding, messages, protocol, states
+from shared import downstream, encoding, intake, messages, protocol, states
 from shared.catalogue import Catalogue
 from shared.receipt_codes import is_valid as receipt_code_valid
 from shared.receipt_codes import normalise as normalise_receipt
-from shared.validation import duplicate_application, validate_capture
+from shared.validation import duplicate_application, normalise_id_number, validate_capture
 
 from . import audit, cases, deadlines, duplicates, freshness, keys, restores, routing
 from .catalogue_store import current as current_catalogue
@@ -233,7 +233,7 @@ class BatchWriter:
         self.router = routing.Router()
         # 两头受理: the open cases of the people this batch captures for (one query), kept up to date below.
         self.open_requests = duplicates.open_codes(
-            (str(ev["data"].get("applicant", {}).get("id_number", "")), str(ev["data"].get("item_code", "")))
+            (normalise_id_number(str(ev["data"]["applicant"].get("id_number", ""))), str(ev["data"].get("item_code", "")))
             for ev in events if ev.get("type") == "request.captured" and isinstance(ev.get("data"), dict)
             and isinstance(ev["data"].get("applicant"), dict))
 
@@ -297,7 +297,8 @@ class Refusal(Exception):
 
 
 def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: BatchWriter) -> None:
-    data = ev["data"]
+    # Cleaned as the node and the counter clean it (ID number and phone in their stored forms).
+    data = intake.normalise_capture(ev["data"]) if isinstance(ev["data"], dict) else ev["data"]
     errors = validate_capture(catalogue, data)
     if errors:
         raise Refusal(errors[0].code, "；".join(e.message for e in errors))
