@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from flask import Blueprint, abort, current_app, send_file
 
 from shared.receipt_codes import normalise
@@ -27,7 +28,7 @@ INLINE = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n", "app
 
 def upload_state(att: Attachment) -> str:
     """What the window sees of an attachment's upload."""
-    return "已上传" if att.received else "上传中（代办点尚未传完，网络恢复后自动续传）"
+    return _("已上传") if att.received else _("上传中（代办点尚未传完，网络恢复后自动续传）")
 
 
 def rows_for(case: Case) -> list[dict[str, Any]]:
@@ -45,16 +46,16 @@ def view(code: str, att_id: int) -> Any:
     case = Case.get_or_none(Case.receipt_code == normalise(code))
     att = Attachment.get_or_none((Attachment.id == att_id) & (Attachment.case == case.request_id)) if case else None
     if case is None or att is None:
-        abort(404, description="没有这个附件")
+        abort(404, description=_("没有这个附件"))
     if not covers(user, case.window):
         audit.record(user.username, "case.refused_attempt", case.receipt_code,
                      {"action": "attachment_view", "code": "not_your_window"})
-        abort(403, description="只有该办件所属窗口的工作人员可以查看附件")
+        abort(403, description=_("只有该办件所属窗口的工作人员可以查看附件"))
     if not att.received:
-        abort(404, description="附件尚未上传完成，请稍后再看")
+        abort(404, description=_("附件尚未上传完成，请稍后再看"))
     path = stored_path(current_app.config["DATA_DIR"], att.sha256)
     if not path.is_file():
-        abort(404, description="附件文件不在中心存储中，请联系管理员")
+        abort(404, description=_("附件文件不在中心存储中，请联系管理员"))
     with path.open("rb") as fh:
         head = fh.read(8)
     magic = INLINE.get(att.mime or "")

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
+
 from shared import intake, protocol, states
 from shared.receipt_codes import COUNTER_PREFIX, new_code
 from shared.validation import FieldError, duplicate_application, validate_capture
@@ -54,9 +56,9 @@ def _problems(data: dict[str, Any], village_id: Any, complete_now: bool, staff: 
     catalogue = current_catalogue()
     errors = validate_capture(catalogue, data)
     if data.get("submit") == "held":
-        errors.append(FieldError("submit", "submit_choice", "窗口收件不能暂存，请直接提交"))
+        errors.append(FieldError("submit", "submit_choice", _("窗口收件不能暂存，请直接提交")))
     if _village(village_id) is None:
-        errors.append(FieldError("village", "unknown_village", "请选择申请人所在的村（社区）"))
+        errors.append(FieldError("village", "unknown_village", _("请选择申请人所在的村（社区）")))
     item = catalogue.item(str(data.get("item_code")))
     if errors or item is None:
         return errors
@@ -65,12 +67,13 @@ def _problems(data: dict[str, Any], village_id: Any, complete_now: bool, staff: 
         errors.append(duplicate_application(earlier.receipt_code, item["name"]))
     if complete_now:
         if item["mode"] != "immediate":
-            errors.append(FieldError("complete_now", "immediate_only", "只有即办件可以当场受理并办结"))
+            errors.append(FieldError("complete_now", "immediate_only", _("只有即办件可以当场受理并办结")))
         elif data["materials"]["missing"] or catalogue.missing_materials(item["code"], data["materials"]["brought"]):
-            errors.append(FieldError("complete_now", "materials_missing", "材料尚未齐全，不能当场办结；请出具一次性告知单"))
+            errors.append(FieldError("complete_now", "materials_missing", _("材料尚未齐全，不能当场办结；请出具一次性告知单")))
         elif not covers(staff, item["window"]):
             errors.append(FieldError("complete_now", "not_your_window",
-                                     f"您不负责{catalogue.window_name(item['window'])}窗口，不能当场办结，请交该窗口办理"))
+                                     _("您不负责%(window)s窗口，不能当场办结，请交该窗口办理",
+                                       window=catalogue.window_name(item["window"]))))
     return errors
 
 

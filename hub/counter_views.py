@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
@@ -39,7 +40,7 @@ def pick() -> Any:
         item = cat.item(code)
         if item is not None and item["active"]:
             return redirect(url_for("counter.form", item_code=item["code"]))
-        error = f"办理事项 {code[:16]} 不存在或已停用"
+        error = _("办理事项 %(code)s 不存在或已停用", code=code[:16])
     user = current_user()
     assert user is not None  # login_required
     mine = set(user.windows or [])
@@ -58,7 +59,7 @@ def form(item_code: str) -> Any:
     cat = current_catalogue()
     item = cat.item(item_code)
     if item is None or not item["active"]:
-        abort(404, description="办理事项不存在或已停用")
+        abort(404, description=_("办理事项不存在或已停用"))
     user = current_user()
     assert user is not None  # login_required
     errors: dict[str, list[str]] = {}
@@ -72,7 +73,7 @@ def form(item_code: str) -> Any:
         except CounterRefused as refused:
             errors, values, status = _errors_by_field(refused), request.form, 422
         else:
-            flash(f"已收件，回执码 {format_code(case.receipt_code)}：{states.label(case.state)}")
+            flash(_("已收件，回执码 %(code)s：%(state)s", code=format_code(case.receipt_code), state=states.label(case.state)))
             return redirect(url_for("console.case_view", code=case.receipt_code, received=1))
     return render_template(
         "console/counter_form.html", item=item, kind_name=KINDS.get(item["kind"], ""),

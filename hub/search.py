@@ -10,6 +10,7 @@ import re
 import unicodedata
 from typing import Any
 
+from flask_babel import gettext as _
 from flask import Blueprint, render_template, request
 
 from shared.receipt_codes import ALPHABET, CODE_LEN, normalise as normalise_code
@@ -61,9 +62,9 @@ def find(user: Staff, text: str) -> list[Case]:
     if not text:
         return []
     if len(text) > QUERY_MAX:
-        raise SearchError(f"查询内容不能超过{QUERY_MAX}个字")
+        raise SearchError(_("查询内容不能超过%(n)s个字", n=QUERY_MAX))
     if any(unicodedata.category(c) in ("Cc", "Cf") for c in text):
-        raise SearchError("查询内容含有不可见的控制字符，请重新输入")
+        raise SearchError(_("查询内容含有不可见的控制字符，请重新输入"))
     conditions = []
     for kind in kinds_of(text):
         if kind == "code":
@@ -80,7 +81,7 @@ def find(user: Staff, text: str) -> list[Case]:
             if name:
                 conditions.append(Case.applicant_name.contains(name))
     if not conditions:
-        raise SearchError("请输入回执码、姓名、身份证号码（或后4位）或手机号码")
+        raise SearchError(_("请输入回执码、姓名、身份证号码（或后4位）或手机号码"))
     matched = conditions[0]
     for cond in conditions[1:]:
         matched = matched | cond
