@@ -107,6 +107,10 @@ def test_immediate_item_received_and_completed_in_one_step(zhou, village) -> Non
     # Counted where the centre counts: the register lists it.
     register = zhou.get("/console/register").get_data(as_text=True)
     assert format_code(case.receipt_code) in register and "窗口收件：周敏" in register
+    # And in the supervisor's figures: received and completed.
+    boss = Desk(zhou.client.application, "boss", "赵主任", role="supervisor")
+    board = boss.get("/supervision/").get_data(as_text=True)
+    assert 'id="fig-handled">1<' in board and 'id="fig-completed">1<' in board
 
 
 def test_processed_item_cannot_be_completed_on_the_spot(zhou, village) -> None:  # type: ignore[no-untyped-def]
