@@ -274,3 +274,23 @@ def test_wire_capture_is_cleaned_like_the_node_and_counter_clean_it(sim) -> None
     sim.send(sim.events(("request.captured", protocol.new_id(), data)))
     case = Case.get(Case.receipt_code == data["receipt_code"])
     assert (case.id_number, case.phone) == (ident.upper(), "13800138000")
+
+
+def test_schema_9_upgrades_a_schema_8_database(hub_app) -> None:  # type: ignore[no-untyped-def]
+    """Counter cases need node_id to accept NULL: an older database gets there, twice harmlessly."""
+    from playhouse.migrate import SchemaMigrator, migrate as run_operations
+
+    from hub.db import database
+    from hub.schema import SchemaMigration, migrate
+
+    migrator = SchemaMigrator.from_database(database.obj)
+    with database.atomic():
+        database.execute_sql('DROP INDEX IF EXISTS "case_id_number_item_code"')
+        run_operations(migrator.drop_column("case", "duplicate_of"), migrator.add_not_null("case", "node_id"),
+                       migrator.add_not_null("hubevent", "node_id"))
+        SchemaMigration.delete().where(SchemaMigration.version == 9).execute()
+    assert migrate()[0] == 8
+    assert migrate() == (9, 9)
+    columns = {(t, c.name): c.null for t in ("case", "hubevent") for c in database.get_columns(t)}
+    assert columns[("case", "node_id")] and columns[("hubevent", "node_id")] and ("case", "duplicate_of") in columns
+    assert any(i.columns == ["id_number", "item_code"] for i in database.get_indexes("case"))
