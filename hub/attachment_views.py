@@ -12,6 +12,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask import Blueprint, abort, current_app, send_file
 
+from shared.messages import INT32_MAX
 from shared.receipt_codes import normalise
 
 from . import audit
@@ -43,8 +44,10 @@ def view(code: str, att_id: int) -> Any:
     """One attachment's bytes, for staff of the case's window only (others: 403, recorded)."""
     user = current_user()
     assert user is not None  # login_required
-    case = Case.get_or_none(Case.receipt_code == normalise(code))
-    att = Attachment.get_or_none((Attachment.id == att_id) & (Attachment.case == case.request_id)) if case else None
+    case = Case.get_or_none(Case.receipt_code == normalise(code)[:12])
+    # An id past the column's range is no attachment (PostgreSQL would refuse the comparison).
+    att = Attachment.get_or_none((Attachment.id == att_id) & (Attachment.case == case.request_id)) \
+        if case is not None and att_id <= INT32_MAX else None
     if case is None or att is None:
         abort(404, description=_("没有这个附件"))
     if not covers(user, case.window):

@@ -224,6 +224,8 @@ def test_attachment_viewable_by_window_staff_with_state_others_403(hub_app, sim,
     resp = zhou.get(f"/console/case/{code}/attachment/{att.id}")
     assert resp.status_code == 200 and resp.data == png and resp.mimetype == "image/png"
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert zhou.get(f"/console/case/{code}/attachment/{10**30}").status_code == 404
+    assert zhou.get(f"/console/case/{'Z' * 5000}/attachment/{att.id}").status_code == 404
     stranger = Desk(hub_app, "lin", "林业员", windows=["W14"])
     assert stranger.get(f"/console/case/{code}/attachment/{att.id}").status_code == 403
     assert AuditEntry.select().where(AuditEntry.action == "case.attachment_viewed").count() == 1
