@@ -39,7 +39,7 @@ def pick() -> Any:
     if code:
         item = cat.item(code)
         if item is not None and item["active"]:
-            return redirect(url_for("counter.form", item_code=item["code"]))
+            return redirect(url_for("counter.form", code=item["code"]))
         error = _("办理事项 %(code)s 不存在或已停用", code=code[:16])
     user = current_user()
     assert user is not None  # login_required
@@ -52,12 +52,12 @@ def pick() -> Any:
                            mine=mine), (404 if error else 200)
 
 
-@bp.route("/console/counter/<item_code>", methods=["GET", "POST"])
+@bp.route("/console/counter/<code>", methods=["GET", "POST"])
 @login_required()
-def form(item_code: str) -> Any:
-    """The catalogue form for one item; on success the case and its first entry are committed together."""
+def form(code: str) -> Any:
+    """The catalogue form for the item with this code; on success the case and its first entry are committed."""
     cat = current_catalogue()
-    item = cat.item(item_code)
+    item = cat.item(code)
     if item is None or not item["active"]:
         abort(404, description=_("办理事项不存在或已停用"))
     user = current_user()
