@@ -107,6 +107,13 @@ def test_immediate_item_received_and_completed_in_one_step(zhou, village) -> Non
     # Counted where the centre counts: the register lists it.
     register = zhou.get("/console/register").get_data(as_text=True)
     assert format_code(case.receipt_code) in register and "窗口收件：周敏" in register
+    # The centre's report counts it by source and by the staff member who received it (考核).
+    from hub.figures import build_report
+
+    report = build_report(None, None)
+    by_source = {f.key: (f.label, f.handled, f.immediate) for f in report.groups["source"]}
+    assert by_source["counter"] == ("中心窗口", 1, 1)
+    assert {f.key: f.handled for f in report.groups["staff"]}["zhou"] == 1
     # And in the supervisor's figures: received and completed.
     boss = Desk(zhou.client.application, "boss", "赵主任", role="supervisor")
     board = boss.get("/supervision/").get_data(as_text=True)
