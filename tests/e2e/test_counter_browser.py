@@ -94,8 +94,8 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
             page.click("#print-receipt")
             expect(page.locator("#receipt-code")).to_have_text(re.compile(r"^ZZ.-...-...$"))
             expect(page.locator("#receipt-state")).to_have_text("办结（准予）")
-            expect(page.locator(".receipt .qr svg")).to_be_visible()
-            expect(page.locator(".receipt")).to_contain_text("/status?code=ZZ")
+            expect(page.locator("#receipt .qr svg")).to_be_visible()
+            expect(page.locator("#receipt")).to_contain_text("/status?code=ZZ")
             page.screenshot(path=str(SHOTS / "hub-counter-receipt.png"), full_page=True)
             pdf = page.pdf(format="A5")
             assert pdf[:4] == b"%PDF"
