@@ -25,13 +25,16 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
         app.config.from_mapping(test_config)
 
     from . import api, auth, catalogue_admin, console, deployment, fleet, public_status, register, staff_admin, supervision, web
-    from . import i18n, ratelimit
+    from . import attachment_views, counter_views, i18n, ratelimit, search
 
     web.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
     app.register_blueprint(api.bp)
     console.init_app(app)
+    app.register_blueprint(counter_views.bp)
+    app.register_blueprint(search.bp)
+    app.register_blueprint(attachment_views.bp)
     app.register_blueprint(register.bp)
     app.register_blueprint(public_status.bp)
     app.register_blueprint(supervision.bp)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
+
+import peewee
 
 from shared import states
 from shared.catalogue import Catalogue
@@ -33,22 +35,53 @@ class CaseError(Exception):
     message: str
 
 
-def lock_node(node_id: str) -> Node:
-    """The node row, locked for this transaction so its hub log numbers stay gapless."""
+@overload
+def lock_node(node_id: str) -> Node: ...
+@overload
+def lock_node(node_id: None) -> None: ...
+
+
+def lock_node(node_id: str | None) -> Node | None:
+    """The node row, locked for this transaction so its hub log numbers stay gapless.
+
+    A counter case has no node (None): its log entries are numbered per case instead,
+    under a lock on the case row (append_hub_event).
+    """
+    if node_id is None:
+        return None
     query = Node.select().where(Node.node_id == node_id)
     if is_postgres():
         query = query.for_update()
     return query.get()
 
 
-def append_hub_event(node: Node, request_id: str, type_: str, body: dict[str, Any], actor: str) -> HubEvent:
-    """Add one entry to the village's downstream log (caller holds the node lock)."""
+def append_hub_event(node: Node | None, request_id: str, type_: str, body: dict[str, Any],
+                     actor: str) -> HubEvent:
+    """Add one entry to the village's downstream log (caller holds the node lock).
+
+    Without a node (a counter case) the entry goes to the case's own log: it travels to no
+    village, and numbers its papers per case.
+    """
+    body = {**body, "actor_name": actor_name(actor)}
+    if node is None:
+        return HubEvent.create(node=None, cseq=_next_case_cseq(request_id), request_id=request_id, type=type_,
+                               body=body, actor=actor, at=now())
     node.out_seq += 1
     Node.update(out_seq=node.out_seq).where(Node.node_id == node.node_id).execute()
-    body = {**body, "actor_name": actor_name(actor)}
     return HubEvent.create(
         node=node, cseq=node.out_seq, request_id=request_id, type=type_, body=body, actor=actor, at=now()
     )
+
+
+def _next_case_cseq(request_id: str) -> int:
+    # The case row is the lock of a counter case's log (PostgreSQL; SQLite has one writer).
+    query = Case.select(Case.request_id).where(Case.request_id == request_id)
+    if is_postgres():
+        query = query.for_update()
+    query.execute()
+    last = (HubEvent.select(peewee.fn.MAX(HubEvent.cseq))
+            .where(HubEvent.node.is_null() & (HubEvent.request_id == request_id)).scalar())
+    return int(last or 0) + 1
 
 
 def actor_name(actor: str) -> str:
@@ -76,13 +109,15 @@ def status_body(case: Case, catalogue: Catalogue, **extra: Any) -> dict[str, Any
         "missing": list(case.materials_missing or []),
         "missing_names": catalogue.material_names(case.item_code, case.materials_missing or []),
         "assignee": case.assignee,
-        "first_contact": case.clerk,
+        "first_contact": notices.first_contact(case),
     }
+    if case.duplicate_of:
+        body["duplicate_of"] = case.duplicate_of
     body.update({k: v for k, v in extra.items() if v is not None})
     return body
 
 
-def announce(node: Node, case: Case, actor: str, catalogue: Catalogue, **extra: Any) -> HubEvent:
+def announce(node: Node | None, case: Case, actor: str, catalogue: Catalogue, **extra: Any) -> HubEvent:
     """Record the case's new status in the village's downstream log (and queue the villager's SMS)."""
     from .sms import queue_status_sms
 
@@ -367,7 +402,7 @@ def open_clock(case: Case, catalogue: Catalogue, cal: Any = None) -> None:
     deadlines.start(case, int(item.get("time_limit_days", 0)), case.received_on, cal)
 
 
-def supplement_arrived(node: Node, case: Case, materials: list[str], catalogue: Catalogue,
+def supplement_arrived(node: Node | None, case: Case, materials: list[str], catalogue: Catalogue,
                        clerk: str = "system") -> None:
     """A villager's 补正 reached the hub (caller holds the lock).
 

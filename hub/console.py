@@ -11,6 +11,7 @@ from shared import states
 from shared.receipt_codes import format_code, normalise
 
 from . import audit, cases as case_actions, deadlines, notices, queue, routing
+from .attachment_views import rows_for as attachment_rows
 from .auth import current_user, login_required
 from .cases import CaseError, act, reassign
 from .catalogue_store import current as current_catalogue
@@ -151,6 +152,9 @@ def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = 
                                                                                   case.request_id),
         publicity=Publicity.get_or_none(Publicity.request_id == case.request_id),
         publicity_days=catalogue.publicity_days(case.item_code), today=today(),
+        attachments=attachment_rows(case), first_contact=notices.first_contact(case),
+        just_received=request.args.get("received") == "1",
+        later_duplicates=list(Case.select(Case.receipt_code).where(Case.duplicate_of == case.receipt_code)),
     ), status
 
 

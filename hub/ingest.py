@@ -12,13 +12,13 @@ from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared import downstream, encoding, messages, protocol, states
+from shared import downstream, encoding, intake, messages, protocol, states
 from shared.catalogue import Catalogue
 from shared.receipt_codes import is_valid as receipt_code_valid
 from shared.receipt_codes import normalise as normalise_receipt
-from shared.validation import validate_capture
+from shared.validation import duplicate_application, normalise_id_number, validate_capture
 
-from . import audit, cases, deadlines, freshness, keys, restores, routing
+from . import audit, cases, deadlines, duplicates, freshness, keys, restores, routing
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
 from .db import database, is_postgres
@@ -231,6 +231,11 @@ class BatchWriter:
         self.calendar = deadlines.calendar()
         self._out_seq = node.out_seq
         self.router = routing.Router()
+        # 两头受理: the open cases of the people this batch captures for (one query), kept up to date below.
+        self.open_requests = duplicates.open_codes(
+            (normalise_id_number(str(ev["data"]["applicant"].get("id_number", ""))), str(ev["data"].get("item_code", "")))
+            for ev in events if ev.get("type") == "request.captured" and isinstance(ev.get("data"), dict)
+            and isinstance(ev["data"].get("applicant"), dict))
 
     def assignee(self, window: str, request_id: str) -> str | None:
         """routing's pick for a new case; the router counts this batch's cases as it goes."""
@@ -292,7 +297,8 @@ class Refusal(Exception):
 
 
 def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: BatchWriter) -> None:
-    data = ev["data"]
+    # Cleaned as the node and the counter clean it (ID number and phone in their stored forms).
+    data = intake.normalise_capture(ev["data"]) if isinstance(ev["data"], dict) else ev["data"]
     errors = validate_capture(catalogue, data)
     if errors:
         raise Refusal(errors[0].code, "；".join(e.message for e in errors))
@@ -326,12 +332,19 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
         received_on=china_date(received),
         updated_at=received,
     )
+    # Kept, not refused: the villager holds a printed receipt. Flagged to the window and the clerk.
+    case.duplicate_of = writer.open_requests.get((case.id_number, case.item_code))
+    writer.open_requests.setdefault((case.id_number, case.item_code), code)
     cases.open_clock(case, catalogue, writer.calendar)
     writer.cases.append(dict(case.__data__))
     writer.request_ids.add(case.request_id)
     writer.receipt_codes.add(code)
+    note = None
+    if case.duplicate_of:
+        note = duplicate_application(case.duplicate_of, item["name"]).message + "（中心已接收，由窗口核实）"
+        audit.record(node.node_id, "case.duplicate_flagged", code, {"earlier": case.duplicate_of, "item": item["code"]})
     writer.hub_event(case.request_id, "case.status",
-                     cases.status_body(case, catalogue, action="received"), "system")
+                     cases.status_body(case, catalogue, action="received", note=note), "system")
 
 
 def _event_data(ev: dict[str, Any], kind: type[M], code: str, message: str) -> M:

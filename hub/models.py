@@ -81,7 +81,9 @@ class Case(BaseModel):
 
     request_id = peewee.CharField(primary_key=True, max_length=40)
     receipt_code = peewee.CharField(unique=True, max_length=12)
-    node = peewee.ForeignKeyField(Node, backref="cases")
+    # Schema 9: no node for a request received at the centre's counter (source == "counter").
+    node = peewee.ForeignKeyField(Node, backref="cases", null=True)
+    # The applicant's village; at the counter, the one the window staff chose.
     village = peewee.ForeignKeyField(Village, backref="cases")
     item_code = peewee.CharField(max_length=16, index=True)
     window = peewee.CharField(max_length=8, index=True)
@@ -112,16 +114,22 @@ class Case(BaseModel):
     # schema 7: where the request was received (village | counter) and, at the counter, who took it (首问责任人)
     source = peewee.CharField(max_length=8, default="village", index=True)
     received_by = peewee.CharField(max_length=64, null=True)
+    # schema 9: 两头受理: the receipt code of an earlier open request of the same person for the same item
+    duplicate_of = peewee.CharField(max_length=12, null=True)
 
     class Meta:
-        # Routing counts each person's open cases for every new request.
-        indexes = ((("assignee", "state"), False),)
+        # Routing counts each person's open cases for every new request; 两头受理 and search look
+        # a person up by ID number (schema 9).
+        indexes = ((("assignee", "state"), False), (("id_number", "item_code"), False))
 
 
 class HubEvent(BaseModel):
-    """The hub's log for one village, numbered per node so the node's cursor never skips."""
+    """The hub's log for one village, numbered per node so the node's cursor never skips.
 
-    node = peewee.ForeignKeyField(Node, backref="hub_events")
+    A counter case has no village node (schema 9): its entries have no node, numbered per case.
+    """
+
+    node = peewee.ForeignKeyField(Node, backref="hub_events", null=True)
     cseq = peewee.BigIntegerField()
     request_id = peewee.CharField(max_length=40, index=True)
     type = peewee.CharField(max_length=40)

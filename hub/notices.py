@@ -64,6 +64,14 @@ def papers(case: Case) -> list[dict[str, Any]]:
     return out
 
 
+def first_contact(case: Case) -> str:
+    """首问责任人: the clerk who captured it, or the staff member who received it at the counter."""
+    if case.source == "counter" and case.received_by:
+        person = Staff.get_or_none(Staff.username == case.received_by)
+        return person.name if person is not None else case.received_by
+    return case.clerk or ""
+
+
 def facts(case: Case, action: str, actor: str, catalogue: Catalogue, **extra: Any) -> dict[str, Any]:
     """Everything a notice says, frozen at the moment of the action."""
     item = catalogue.item(case.item_code) or {}
@@ -83,7 +91,8 @@ def facts(case: Case, action: str, actor: str, catalogue: Catalogue, **extra: An
         "review_body": review_body(),
         "officer": staff.name if staff else ("系统" if actor == "system" else actor),
         "issued_on": china_date(now()).isoformat(),
-        "first_contact": case.clerk or "",
+        "first_contact": first_contact(case),
+        "source": case.source or "village",
         "limit_days": int(item.get("time_limit_days", 0)),
         "immediate": case.mode == "immediate",
         "fee": item.get("fee") or "免费",

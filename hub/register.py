@@ -78,7 +78,9 @@ def entries(month: str, windows: list[str], catalogue: Catalogue) -> list[dict[s
             "window": catalogue.window_name(c.window), "accepted": accepted.get(c.request_id),
             "deadline": c.deadline, "state": states.label(c.state),
             "closed": china_date(c.closed_at) if c.closed_at else None,
-            "assignee": names.get(c.assignee or "", c.assignee or ""), "clerk": c.clerk or "",
+            "assignee": names.get(c.assignee or "", c.assignee or ""),
+            # 首问责任人: the village's clerk, or who took it at the counter.
+            "clerk": c.clerk or (f"窗口收件：{names.get(c.received_by, c.received_by)}" if c.received_by else ""),
             "satisfaction": c.satisfaction or "",
         })
     return out

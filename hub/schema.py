@@ -17,7 +17,7 @@ from shared.catalogue import DEFAULT_CATALOGUE
 from .clock import now
 from .db import BaseModel, database, is_postgres
 from .models import (ALL_MODELS, Assignment, Case, CatalogueVersion, Contact, CountyReferral, EnrolmentSecret, Extension,
-                     HelloNonce, JobRun, MailMessage, Node, Publicity, Rating, Setting, SmsMessage, SmsOptOut, SyncStat)
+                     HelloNonce, HubEvent, JobRun, MailMessage, Node, Publicity, Rating, Setting, SmsMessage, SmsOptOut, SyncStat)
 
 # Any constant: PostgreSQL advisory lock that serialises concurrent `migrate` runs.
 MIGRATION_LOCK_ID = 0x0DA1BA
@@ -81,9 +81,23 @@ def _step_8(migrator: SchemaMigrator) -> None:
     database.create_tables([CountyReferral, Publicity], safe=True)
 
 
+def _nullable(model: type[peewee.Model], column: str) -> bool:
+    return any(c.name == column and c.null for c in database.get_columns(model._meta.table_name))
+
+
+def _step_9(migrator: SchemaMigrator) -> None:
+    """Schema 9: counter cases have no village node (nor do their log entries); 两头受理 is flagged on the case."""
+    for model in (Case, HubEvent):
+        if not _nullable(model, "node_id"):
+            run_operations(migrator.drop_not_null(model._meta.table_name, "node_id"))
+    if not _has_column(Case, "duplicate_of"):
+        run_operations(migrator.add_column(Case._meta.table_name, "duplicate_of", Case.duplicate_of))
+    Case._schema.create_indexes(safe=True)
+
+
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
 MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4, 5: _step_5, 6: _step_6, 7: _step_7,
-                                                             8: _step_8}
+                                                             8: _step_8, 9: _step_9}
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 
 

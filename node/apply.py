@@ -121,7 +121,8 @@ def _update_request(req: Request, up: dict[str, Any]) -> None:
         req.legal_basis = up.get("legal_basis")
         req.note = up.get("note")
         req.status_at = up.get("at")
-        if up.get("action") in ATTENTION_ACTIONS:
+        # A request the hub flags as a duplicate (两头受理) needs the clerk as much as a decision does.
+        if up.get("action") in ATTENTION_ACTIONS or up.get("duplicate_of"):
             req.needs_attention = True
     elif up.get("type") == "event.refused":
         if up.get("state") == states.INVALID:

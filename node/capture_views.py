@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
-from shared.materials import owed
+from shared import intake
 from shared.receipt_codes import format_code, normalise
 from shared.validation import FieldError
 
@@ -24,29 +24,8 @@ PAPERS = ("a5", "a4", "58mm", "80mm")
 
 
 def form_to_capture(item_code: str, form: Any) -> dict[str, Any]:
-    """The capture dict that node.capture expects, from the posted form."""
-    cat = catalogue()
-    item = cat.item(item_code)
-    brought = [c for c in form.getlist("brought") if c]
-    fields = {spec["key"]: form.get(f"fields.{spec['key']}", "").strip() for spec in (item or {}).get("fields", [])}
-    # Conditional materials ("有重病、残疾的提供") count as owed only when the clerk ticks them as applying.
-    conditional = {m["code"] for m in (item or {}).get("materials", []) if not m["required"]}
-    applicable = [c for c in form.getlist("applicable") if c in conditional]
-    lacking = owed(cat.required_materials(item_code), applicable, brought) if item else []
-    # The clerk chooses between sending now and holding; what is missing decides how it is sent.
-    if form.get("submit") == "held":
-        submit = "held"
-    else:
-        submit = "awaiting_materials" if lacking else "submitted"
-    return {
-        "item_code": item_code,
-        "applicant": {k: form.get(f"applicant.{k}", "") for k in ("name", "id_number", "phone", "address", "group")},
-        "fields": {k: v for k, v in fields.items() if v != ""},
-        "materials": {"brought": brought, "missing": lacking},
-        "submit": submit,
-        "notes": form.get("notes", ""),
-        "sms": form.get("sms") == "on",
-    }
+    """The capture dict that node.capture expects, from the posted form (the counter reads it the same way)."""
+    return intake.form_to_capture(catalogue(), item_code, form, hold=form.get("submit") == "held")
 
 
 def errors_by_field(errors: list[FieldError]) -> dict[str, list[str]]:

@@ -285,6 +285,8 @@ class Update(Struct):
     publicity_start: ShortText | None = None
     publicity_end: ShortText | None = None
     objections: Count | None = None
+    duplicate_of: Annotated[str, Meta(max_length=16, description="两头受理: the receipt code of the same "
+                                                               "person's earlier open request for this item")] | None = None
     seq: Seq | None = None
     event_type: Any = None  # as the refused event named it
     code: ShortText | None = None

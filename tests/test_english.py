@@ -37,6 +37,7 @@ NOT_PAGES = {
     "register.export": "the official register as .xlsx (an official document)",
     "supervision.export_csv": "a spreadsheet export", "supervision.export_xlsx": "a spreadsheet export",
     "attachment_views.image": "a photo",
+    "case_attachments.view": "a village's scan or photo, served as a file",
 }
 
 
@@ -143,6 +144,8 @@ def hub_world(hub_app: Any) -> tuple[dict[str, Any], dict[str, str], set[str]]:
         "public_results.results": "/results", "public_status.status": "/status",
         "supervision.dashboard": "/supervision/", "supervision.audit_log": "/supervision/audit",
         "supervision.watch": "/supervision/watch",
+        "counter.pick": "/console/counter", "counter.form": "/console/counter/FP-01",
+        "counter.receipt": f"/console/case/{code}/receipt", "search.page": "/console/search?q=张三",
     }
     data = set(catalogue_strings(current().to_dict())) | seeded_strings(["JF-01", "FP-01"]) | masked(
         ["王芳", "陈督查", "刘管理", "张三", "李四", "赵五", "桃源村", "李文书"]) | {
