@@ -139,7 +139,7 @@ def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | Non
     with database.atomic():
         case = Case.get_or_none(Case.receipt_code == receipt_code)
         if case is None:
-            raise CaseError("unknown_case", "没有这个受理编号")
+            raise CaseError("unknown_case", "没有这个回执码")
         node = lock_node(case.node_id)
         case = Case.get_by_id(case.request_id)
         check_staff(staff, case, catalogue)
@@ -231,7 +231,7 @@ def reassign(receipt_code: str, username: str, actor: str, reason: str = "") -> 
     with database.atomic():
         case = Case.get_or_none(Case.receipt_code == receipt_code)
         if case is None:
-            raise CaseError("unknown_case", "没有这个受理编号")
+            raise CaseError("unknown_case", "没有这个回执码")
         node = lock_node(case.node_id)
         case = Case.get_by_id(case.request_id)
         if states.is_terminal(case.state):
@@ -310,7 +310,7 @@ def request_extension(receipt_code: str, days: int, reason: str, actor: str, sta
         with database.atomic():
             case = Case.get_or_none(Case.receipt_code == receipt_code)
             if case is None:
-                raise CaseError("unknown_case", "没有这个受理编号")
+                raise CaseError("unknown_case", "没有这个回执码")
             check_staff(staff, case, current_catalogue())
             if states.is_terminal(case.state):
                 raise CaseError("terminal_state", "该申请已办理终结，不能延期")
@@ -400,7 +400,7 @@ def record_contact(kind: str, person: str, topic: str, answer: str, to_body: str
         if receipt_code:
             case = Case.get_or_none(Case.receipt_code == receipt_code)
             if case is None:
-                raise CaseError("unknown_case", "没有这个受理编号")
+                raise CaseError("unknown_case", "没有这个回执码")
             request_id = case.request_id
         with database.atomic():
             row = Contact.create(kind=kind, request_id=request_id, person=person[:64], topic=topic[:1000],

@@ -7,14 +7,14 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from shared import states
+from shared import corrections, states, timefmt
 from shared.receipt_codes import format_code, normalise
 
-from . import audit, cases as case_actions, deadlines, notices, queue, routing
+from . import audit, cases as case_actions, corrections as case_corrections, deadlines, history, notices, queue, routing
 from .auth import current_user, login_required
 from .cases import CaseError, act, reassign
 from .catalogue_store import current as current_catalogue
-from .clock import CHINA_TZ, today
+from .clock import today
 from .models import Case, Contact, Extension, NodeEvent, Staff
 from .staff import covers
 
@@ -38,27 +38,6 @@ ERROR_STATUS = {
     "case_closed": 409, "already_decided": 409, "pending_extension": 409, "no_clock": 409,
     "unknown_extension": 404,
 }
-
-
-@bp.app_template_filter("cn_time")
-def cn_time(ts: Any) -> str:
-    """A stored naive-UTC timestamp as China time, to the minute."""
-    from datetime import timezone
-
-    if not ts:
-        return ""
-    return ts.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-
-
-@bp.app_template_filter("cn_iso")
-def cn_iso(text: str) -> str:
-    """A node's ISO timestamp (UTC) as China time, to the minute; unparseable text as it came."""
-    from shared.protocol import parse_iso
-
-    try:
-        return parse_iso(text).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-    except (TypeError, ValueError, AttributeError):
-        return str(text or "")[:16]
 
 
 @bp.app_template_filter("code")
@@ -109,7 +88,7 @@ def _case_or_404(code: str) -> Case:
         log.warning("refused view of %s by %s", case.receipt_code, user.username)
         case = None
     if case is None:
-        abort(404, description="没有这个受理编号")
+        abort(404, description="没有这个回执码")
     return case
 
 
@@ -133,7 +112,9 @@ def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = 
         "console/case.html", case=case, line=line, item=item, catalogue=catalogue,
         applicant=case.captured.get("applicant", {}), fields=catalogue.fields(case.item_code),
         materials=catalogue.materials(case.item_code), brought=set(case.materials_brought or []),
-        missing=set(case.materials_missing or []), node_events=node_events, hub_events=notices.events_of(case),
+        missing=set(case.materials_missing or []),
+        history=history.rows(case, node_events, notices.events_of(case), names, catalogue),
+        correctable=corrections.choices(catalogue, case.item_code) if not states.is_terminal(case.state) else [],
         papers=notices.papers(case), names=names, actions=actions, reassign_to=reassign_to,
         can_act=covers(user, case.window), error=error, form=form or {}, action_labels=states.ACTION_LABELS,
         state_labels=states.LABELS, clock=deadlines.clock(case, cal, today()),
@@ -186,6 +167,21 @@ def case_reassign(code: str) -> Any:
     except CaseError as exc:
         return _detail(case, exc.message, request.form.to_dict(), ERROR_STATUS.get(exc.code, 400))
     flash("已改派承办人")
+    return redirect(url_for("console.case_view", code=case.receipt_code))
+
+
+@bp.post("/console/case/<code>/correct")
+@login_required()
+def case_correct(code: str) -> Any:
+    """Correct one captured field with a reason; the receipt code stays, the village is told."""
+    case = _case_or_404(code)
+    form = request.form
+    try:
+        case_corrections.correct(case.receipt_code, form.get("field", ""), form.get("value", ""),
+                                 form.get("reason", ""), current_user().username, current_user())
+    except CaseError as exc:
+        return _detail(Case.get_by_id(case.request_id), exc.message, form.to_dict(), ERROR_STATUS.get(exc.code, 400))
+    flash("已更正，更正记录已记入办理记录并将告知代办点")
     return redirect(url_for("console.case_view", code=case.receipt_code))
 
 
@@ -262,7 +258,7 @@ def notice_view(code: str, cseq: int) -> Any:
     case = _case_or_404(code)
     event = next((e for e in notices.events_of(case) if e.cseq == cseq), None)
     if event is None or event.body.get("action") not in notices.PAPERS:
-        abort(404, description="没有这份文书")
+        abort(404, description="没有这份通知书")
     template, ctx = notices.context(case, event, current_catalogue())
     return render_template(template, **ctx)
 
@@ -304,8 +300,9 @@ def staff_view() -> Any:
 
 
 def init_app(app: Any) -> None:
-    """Register the console and its Chinese error pages."""
+    """Register the console, the one time filter (Beijing time) and its Chinese error pages."""
     app.register_blueprint(bp)
+    timefmt.register(app)
 
     for status in (403, 404):
         app.register_error_handler(status, _error_page)

@@ -14,7 +14,7 @@ from shared import ratings, states
 from shared.spreadsheet import text_row
 from shared.validation import mask_name
 
-from . import audit, charts, deadlines, figures, promises
+from . import audit, audit_text, charts, deadlines, figures, promises
 from .auth import login_required
 from .catalogue_store import current as current_catalogue
 from .clock import today
@@ -218,5 +218,6 @@ def audit_log() -> Any:
     """The newest audit entries and whether the chain still holds."""
     action = request.args.get("action") or None
     checked, broken = audit.verify()
-    return render_template("supervision/audit.html", entries=audit.recent(300, action), checked=checked,
+    return render_template("supervision/audit.html", entries=audit_text.sentences(audit.recent(300, action)),
+                           checked=checked,
                            broken=broken, labels=audit.ACTION_LABELS, action=action)
