@@ -37,6 +37,7 @@ REFUSAL_WORDS = {
     "second_request": "已一次性告知过", "reason_required": "未写理由", "unknown_case": "没有这个回执码",
     "override_not_allowed": "无权批准再次补正", "inactive_staff": "账号已停用", "not_supervisor": "不是效能监督人员",
     "pending_extension": "已有待批准的延期", "no_clock": "尚未计时", "unchanged": "内容未变",
+    "backup_away": "B角也离岗", "self_backup": "不能指定自己", "unknown_staff": "没有这个工作人员",
 }
 
 
@@ -92,6 +93,17 @@ def _refused(e: AuditEntry, n: Names, d: dict[str, Any]) -> str:
     return f"试图对回执码 {_code(e.target)} 的申请{what}，被拒绝（{why}），未做任何更改"
 
 
+def _duty(e: AuditEntry, n: Names, d: dict[str, Any]) -> str:
+    if d.get("on_duty"):
+        return f"把{n.person(e.target)}设为在岗" + (f"，接手无人负责的 {d['took_over']} 件" if d.get("took_over") else "")
+    text = f"把{n.person(e.target)}设为离岗"
+    if d.get("backup"):
+        text += f"（AB角），{d.get('handed', 0)} 件在办申请交B角{n.person(d['backup'])}承办"
+    elif d.get("kept"):
+        text += f"，未指定B角，{d['kept']} 件在办申请仍由其承办"
+    return text
+
+
 SENTENCES: dict[str, Callable[[AuditEntry, Names, dict[str, Any]], str]] = {
     "auth.login": lambda e, n, d: f"登录（来自 {e.target}）",
     "auth.login_failed": lambda e, n, d: f"以用户名“{e.actor}”登录失败（来自 {e.target}）",
@@ -108,13 +120,12 @@ SENTENCES: dict[str, Callable[[AuditEntry, Names, dict[str, Any]], str]] = {
     "case.extension_approved": lambda e, n, d: (f"批准回执码 {_code(e.target)} 的申请延期 {d.get('days')} 个工作日，"
                                                 f"办结期限改为 {d.get('new_deadline')}"),
     "case.extension_rejected": lambda e, n, d: f"不批准回执码 {_code(e.target)} 的申请延期",
-    "staff.duty": lambda e, n, d: (f"把{n.person(e.target)}设为{'在岗' if d.get('on_duty') else '离岗'}"
-                                   + (f"，接手无人负责的 {d['took_over']} 件" if d.get("took_over") else "")),
-    "staff.away": lambda e, n, d: (f"把{n.person(e.target)}设为离岗（AB角），{d.get('handed', 0)} 件在办申请交"
-                                   f"{n.person(d.get('backup'))}承办"
-                                   + (f"，{d['kept']} 件无人可接、仍待分派" if d.get("kept") else "")),
-    "staff.back": lambda e, n, d: f"把{n.person(e.target)}设为在岗",
-    "staff.backup_set": lambda e, n, d: f"为{n.person(e.target)}指定B角：{n.person(d.get('backup'))}",
+    "staff.duty": lambda e, n, d: _duty(e, n, d),
+    "staff.backup_set": lambda e, n, d: (f"为{n.person(e.target)}指定B角：{n.person(d.get('backup'))}" if d.get("backup")
+                                         else f"取消{n.person(e.target)}的B角"),
+    "staff.refused_attempt": lambda e, n, d: (f"试图{'指定B角' if d.get('action') == 'backup' else '修改在岗状态'}"
+                                              f"（{n.person(e.target)}），被拒绝（{REFUSAL_WORDS.get(str(d.get('code')), d.get('code'))}），"
+                                              "未做任何更改"),
     "staff.created": lambda e, n, d: f"新建账号 {e.target}",
     "staff.password_set": lambda e, n, d: f"重设 {n.person(e.target)} 的密码",
     "staff.disabled": lambda e, n, d: f"停用 {n.person(e.target)} 的账号",

@@ -15,7 +15,7 @@ from . import audit, deadlines, notices
 from .catalogue_store import current as current_catalogue
 from .clock import now, today
 from .db import database, is_postgres
-from .staff import covers
+from .staff import may_handle
 from .models import Assignment, Case, Extension, HubEvent, Node, Staff
 
 SUPERVISORS = ("supervisor", "admin")
@@ -118,12 +118,12 @@ def act(
 
 
 def check_staff(staff: Staff | None, case: Case, catalogue: Catalogue) -> None:
-    """Refuse an action by someone who does not cover the case's window."""
+    """Refuse an action by someone who neither covers the case's window nor was handed it (AB角)."""
     if staff is None:
         return
     if not staff.active:
         raise CaseError("inactive_staff", "该账号已停用")
-    if not covers(staff, case.window):
+    if not may_handle(staff, case):
         raise CaseError("not_your_window",
                         f"您不负责{catalogue.window_name(case.window)}窗口，不能办理此件，请联系该窗口工作人员")
 

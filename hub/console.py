@@ -10,13 +10,14 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from shared import corrections, states, timefmt
 from shared.receipt_codes import format_code, normalise
 
-from . import audit, cases as case_actions, corrections as case_corrections, deadlines, history, notices, queue, routing
+from . import absence, cases as case_actions, deadlines, history, notices, queue, routing
+from . import corrections as case_corrections
 from .auth import current_user, login_required
 from .cases import CaseError, act, reassign
 from .catalogue_store import current as current_catalogue
 from .clock import today
 from .models import Case, Contact, Extension, NodeEvent, Staff
-from .staff import covers
+from .staff import display_name, may_handle
 
 bp = Blueprint("console", __name__)
 log = logging.getLogger("daiban.hub.console")
@@ -69,7 +70,8 @@ def queue_view() -> Any:
     if show == "closed":
         cases = queue.closed_cases(windows, window)
     else:
-        cases = queue.open_cases(windows, window, assignee=user.username if mine else None)
+        cases = queue.open_cases(windows, window, assignee=user.username if mine else None,
+                                 handed_to=None if window else user.username)
     names = queue.staff_names()
     lines = queue.rows(cases, catalogue, deadlines.calendar(), today(), names)
     unassigned = [line for line in lines if line["orphan"]]
@@ -84,7 +86,7 @@ def _case_or_404(code: str) -> Case:
     # exist, so staff cannot learn which receipt codes are in use at other windows.
     case = Case.get_or_none(Case.receipt_code == normalise(code))
     user = current_user()
-    if case is not None and user is not None and not covers(user, case.window):
+    if case is not None and user is not None and not may_handle(user, case):
         log.warning("refused view of %s by %s", case.receipt_code, user.username)
         case = None
     if case is None:
@@ -116,7 +118,7 @@ def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = 
         history=history.rows(case, node_events, notices.events_of(case), names, catalogue),
         correctable=corrections.choices(catalogue, case.item_code) if not states.is_terminal(case.state) else [],
         papers=notices.papers(case), names=names, actions=actions, reassign_to=reassign_to,
-        can_act=covers(user, case.window), error=error, form=form or {}, action_labels=states.ACTION_LABELS,
+        can_act=may_handle(user, case), error=error, form=form or {}, action_labels=states.ACTION_LABELS,
         state_labels=states.LABELS, clock=deadlines.clock(case, cal, today()),
         notice_late=deadlines.notice_overdue(case, cal, today()),
         is_supervisor=user.role in case_actions.SUPERVISORS,
@@ -278,31 +280,36 @@ def feedback_form(code: str) -> Any:
 @bp.route("/console/staff", methods=["GET", "POST"])
 @login_required()
 def staff_view() -> Any:
-    """Who is on duty; staff mark themselves, supervisors anyone. Coming on duty picks up orphans."""
+    """Who is on duty and who stands in (AB角); staff mark themselves, supervisors anyone (hub/absence.py)."""
     user = current_user()
+    error, status = None, 200
     if request.method == "POST":
-        target = Staff.get_or_none(Staff.username == request.form.get("username", ""))
-        if target is None:
-            abort(404, description="没有这个工作人员")
-        if target.id != user.id and user.role not in ("supervisor", "admin"):
-            abort(403, description="只能修改自己的在岗状态")
-        target.on_duty = request.form.get("on_duty") == "1"
-        target.save()
-        taken = sum(routing.assign_unassigned(w) for w in target.windows or []) if target.on_duty else 0
-        audit.record(user.username, "staff.duty", target.username, {"on_duty": target.on_duty, "took_over": taken})
-        flash(f"{target.name}：{'在岗' if target.on_duty else '离岗'}" + (f"，接手无人负责的 {taken} 件" if taken else ""))
-        return redirect(url_for("console.staff_view"))
+        form = request.form
+        try:
+            if form.get("op") == "backup":
+                person = absence.set_backup(form.get("username", ""), form.get("backup", ""), user)
+                flash(f"{person.name}的B角已更新")
+            else:
+                change = absence.set_duty(form.get("username", ""), form.get("on_duty") == "1", user,
+                                          form.get("backup", ""))
+                flash(change.sentence())
+        except CaseError as exc:
+            error, status = exc.message, {"unknown_staff": 404, "not_supervisor": 403}.get(exc.code, 409)
+        else:
+            return redirect(url_for("console.staff_view"))
     catalogue = current_catalogue()
     people = list(Staff.select().where(Staff.active == True).order_by(Staff.role, Staff.username))  # noqa: E712
     counts = routing.open_counts([p.username for p in people])
-    return render_template("console/staff.html", people=people, counts=counts, catalogue=catalogue,
-                           is_supervisor=user.role in ("supervisor", "admin"))
+    names = {p.username: p.name for p in people}
+    return render_template("console/staff.html", people=people, counts=counts, catalogue=catalogue, names=names,
+                           is_supervisor=user.role in ("supervisor", "admin"), error=error), status
 
 
 def init_app(app: Any) -> None:
     """Register the console, the one time filter (Beijing time) and its Chinese error pages."""
     app.register_blueprint(bp)
     timefmt.register(app)
+    app.jinja_env.filters["staff_name"] = display_name
 
     for status in (403, 404):
         app.register_error_handler(status, _error_page)

@@ -21,7 +21,7 @@ from .clock import now
 from .db import database
 from .models import Case, Node, Staff
 
-CLOSED_MESSAGE = "该申请已{state}，办理已终结，不能更正；如登记内容有误，请在办结文书上另行说明"
+CLOSED_MESSAGE = "该申请已{state}，办理已终结，不能更正；如登记内容有误，请在办结通知上另行说明"
 ACCEPTED_MESSAGE = "中心已受理此件，代办员不能再更正；请联系{window}窗口工作人员更正"
 
 

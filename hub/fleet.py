@@ -144,7 +144,7 @@ def restore_rows() -> list[dict[str, Any]]:
         else:
             codes = d.get("receipt_codes") or []
             what = (f"重新上传第 {d.get('first_seq')}–{d.get('last_seq')} 条（{d.get('events', 0)} 条记录）"
-                    + (f"，收件编号 {'、'.join(codes)}" if codes else ""))
+                    + (f"，回执码 {'、'.join(codes)}" if codes else ""))
             village = e.target
         out.append({"at": e.at, "village": village, "what": what, "kind": e.action})
     return out

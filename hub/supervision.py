@@ -19,6 +19,7 @@ from .auth import login_required
 from .catalogue_store import current as current_catalogue
 from .clock import today
 from .models import Case, Village
+from .staff import display_name
 from .sweep import last_sweep, open_cases
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
@@ -91,7 +92,7 @@ def watch_lists() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         line = {
             "receipt_code": c.receipt_code, "item": item["name"] if item else c.item_code,
             "window": cat.window_name(c.window), "village": c.village.name, "applicant": mask_name(c.applicant_name),
-            "assignee": c.assignee or "未分配", "state": states.LABELS.get(c.state, c.state),
+            "assignee": display_name(c.assignee) if c.assignee else "未分配", "state": states.LABELS.get(c.state, c.state),
             "received_on": c.received_on, "due": due, "days": view.days_left,
         }
         (red if colour == "red" else yellow).append(line)
@@ -202,7 +203,7 @@ def export_xlsx() -> Any:
     red, yellow = watch_lists()
     for title, items in (("超期", red), ("临近到期", yellow)):
         ws = wb.create_sheet(title)
-        ws.append(["受理编号", "事项", "窗口", "行政村", "申请人", "承办人", "状态", "接收日期", "到期日"])
+        ws.append(["回执码", "事项", "窗口", "行政村", "申请人", "承办人", "状态", "接收日期", "到期日"])
         for it in items:
             ws.append(text_row([it["receipt_code"], it["item"], it["window"], it["village"], it["applicant"],
                                 it["assignee"], it["state"], it["received_on"], it["due"]]))
