@@ -155,3 +155,17 @@ def test_a_correction_at_the_console_is_in_the_case_history_with_its_reason(hub_
     assert "王芳" in history and ">wang<" not in history
     with hub_db.atomic():
         assert Case.get(Case.receipt_code == code).receipt_code == code
+
+
+def test_a_hostile_correction_on_the_wire_is_refused_for_that_event_only(hub_app) -> None:  # type: ignore[no-untyped-def]
+    sim = NodeSim(hub_app.test_client(), issue_code("桃源村"))
+    code = new_case(sim, "JF-01", name="张山")
+    case = Case.get(Case.receipt_code == code)
+    answer = sim.send(sim.events(
+        ("request.corrected", case.request_id, {"field": "applicant.name", "value": "张三", "reason": "r",
+                                                "state": "approved"}),
+        ("request.corrected", case.request_id, {"field": "applicant.name", "value": "张三", "reason": "录错"})))
+    [refused] = answer["ack"]["results"]
+    assert (refused["code"], refused["message"]) == ("bad_correction", "更正内容格式错误（须写明更正项目、内容和原因）")
+    case = Case.get(Case.receipt_code == code)
+    assert (case.applicant_name, case.state) == ("张三", "received")  # the second, well-formed one applied

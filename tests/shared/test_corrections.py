@@ -51,3 +51,18 @@ def test_bad_corrections_are_refused_in_chinese(record, field, value, reason, co
     with pytest.raises(CorrectionError) as err:
         check(Catalogue.default(), record, field, value, reason)
     assert err.value.code == code and err.value.message and err.value.message.isascii() is False
+
+
+@pytest.mark.parametrize("data,field", [
+    ({"field": "applicant.name", "value": "张三", "reason": ""}, "reason"),
+    ({"field": "receipt_code", "value": "x", "reason": "r"}, "field"),
+    ({"field": "applicant.name", "value": "张" * 501, "reason": "r"}, "value"),
+    ({"field": "applicant.name", "value": "张三", "reason": "r", "state": "approved"}, "state"),
+    ({"field": "applicant.name", "value": 3, "reason": "r"}, "value"),
+])
+def test_the_wire_declaration_bounds_every_key(data, field) -> None:  # type: ignore[no-untyped-def]
+    from shared import messages
+
+    with pytest.raises(messages.MessageError) as err:
+        messages.convert(data, messages.CorrectedData)
+    assert err.value.field == field
