@@ -39,6 +39,7 @@ screenshots: prereqs setup
 	  tests/e2e/test_node_browser.py tests/e2e/test_hub_browser.py tests/e2e/test_supervision_browser.py \
 	  tests/e2e/test_words_browser.py tests/e2e/test_promises_browser.py tests/e2e/test_public_face_browser.py \
 	  tests/e2e/test_corrections_browser.py \
+	  tests/e2e/test_figures_browser.py \
 	  tests/e2e/test_hub_restore.py::test_clerk_sees_in_chromium_what_the_restore_withdrew
 
 test-fast: setup
