@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
 from shared import states
 
 from . import audit, routing
@@ -39,34 +41,35 @@ class DutyChange:
     def sentence(self) -> str:
         """For the flash message and the command line."""
         if self.on_duty:
-            return f"{self.person.name}：在岗" + (f"，接手无人负责的 {self.taken} 件" if self.taken else "")
-        text = f"{self.person.name}：离岗"
+            return (_("%(name)s：%(duty)s", name=self.person.name, duty=_("在岗"))
+                    + (_("，接手无人负责的 %(taken)s 件", taken=self.taken) if self.taken else ""))
+        text = _("%(name)s：%(duty)s", name=self.person.name, duty=_("离岗"))
         if self.backup is not None:
-            text += f"，{self.handed} 件在办申请已交B角{self.backup.name}承办"
+            text += _("，%(handed)s 件在办申请已交B角%(backup)s承办", handed=self.handed, backup=self.backup.name)
         elif self.kept:
-            text += f"；未指定B角，{self.kept} 件在办申请仍由其承办（请指定B角或由效能监督改派）"
+            text += _("；未指定B角，%(kept)s 件在办申请仍由其承办（请指定B角或由效能监督改派）", kept=self.kept)
         return text
 
 
 def _person(username: str) -> Staff:
     person = Staff.get_or_none(Staff.username == username)
     if person is None:
-        raise CaseError("unknown_staff", "没有这个工作人员")
+        raise CaseError("unknown_staff", _("没有这个工作人员"))
     return person
 
 
 def _check_backup(person: Staff, username: str) -> Staff:
     backup = Staff.get_or_none((Staff.username == username) & (Staff.active == True))  # noqa: E712
     if backup is None:
-        raise CaseError("unknown_staff", "没有这个在用的工作人员，不能作为B角")
+        raise CaseError("unknown_staff", _("没有这个在用的工作人员，不能作为B角"))
     if backup.id == person.id:
-        raise CaseError("self_backup", "不能指定自己为B角")
+        raise CaseError("self_backup", _("不能指定自己为B角"))
     return backup
 
 
 def _may_change(actor: Staff, person: Staff) -> None:
     if actor.id != person.id and actor.role not in SUPERVISORS:
-        raise CaseError("not_supervisor", "只能修改自己的在岗状态和B角；他人的须由效能监督人员修改")
+        raise CaseError("not_supervisor", _("只能修改自己的在岗状态和B角；他人的须由效能监督人员修改"))
 
 
 def set_backup(username: str, backup_username: str, actor: Staff) -> Staff:
@@ -99,14 +102,14 @@ def set_duty(username: str, on_duty: bool, actor: Staff | None, backup_username:
         if actor is not None:
             _may_change(actor, person)
             if backup_username and actor.role not in SUPERVISORS and backup_username != (person.backup or ""):
-                raise CaseError("not_supervisor", "临时指定接手人须由效能监督人员操作；请先把其设为您的B角")
+                raise CaseError("not_supervisor", _("临时指定接手人须由效能监督人员操作；请先把其设为您的B角"))
         if on_duty:
             change = _back(person, who)
         else:
             chosen = backup_username or person.backup or ""
             backup = _check_backup(person, chosen) if chosen else None
             if backup is not None and not backup.on_duty:
-                raise CaseError("backup_away", f"B角{backup.name}也处于离岗状态，不能接手；请另选接手人")
+                raise CaseError("backup_away", _("B角%(name)s也处于离岗状态，不能接手；请另选接手人", name=backup.name))
             change = _away(person, backup, who)
     except CaseError as exc:
         audit.record(who, "staff.refused_attempt", username, {"action": "duty", "code": exc.code})

@@ -18,6 +18,7 @@ from .catalogue_store import current as current_catalogue
 from .clock import today
 from .models import Case, Contact, Extension, NodeEvent, Staff
 from .staff import display_name, may_handle
+from flask_babel import gettext as _
 
 bp = Blueprint("console", __name__)
 log = logging.getLogger("daiban.hub.console")
@@ -90,7 +91,7 @@ def _case_or_404(code: str) -> Case:
         log.warning("refused view of %s by %s", case.receipt_code, user.username)
         case = None
     if case is None:
-        abort(404, description="没有这个回执码")
+        abort(404, description=_("没有这个回执码"))
     return case
 
 
@@ -98,7 +99,7 @@ def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = 
     user = current_user()
     catalogue = current_catalogue()
     item = catalogue.item(case.item_code) or {}
-    names = {**queue.staff_names(), "system": "系统"}
+    names = {**queue.staff_names(), "system": _("系统")}
     line = queue.rows([case], catalogue, deadlines.calendar(), today(), names)[0]
     node_events = list(NodeEvent.select().where(NodeEvent.request_id == case.request_id).order_by(NodeEvent.seq))
     reassign_to = []
@@ -144,9 +145,9 @@ def case_act(code: str) -> Any:
     form = request.form
     choice = form.get("action", "")
     if choice not in CONSOLE_ACTIONS:
-        return _detail(case, "未知操作", form.to_dict(), 400)
+        return _detail(case, _("未知操作"), form.to_dict(), 400)
     if choice == "immediate" and case.mode != "immediate":
-        return _detail(case, "只有即办件可以当场受理并办结", form.to_dict(), 409)
+        return _detail(case, _("只有即办件可以当场受理并办结"), form.to_dict(), 409)
     user = current_user()
     try:
         done = act(case.receipt_code, CONSOLE_ACTIONS[choice], user.username, staff=user,
@@ -168,7 +169,7 @@ def case_reassign(code: str) -> Any:
                  request.form.get("reason", ""))
     except CaseError as exc:
         return _detail(case, exc.message, request.form.to_dict(), ERROR_STATUS.get(exc.code, 400))
-    flash("已改派承办人")
+    flash(_("已改派承办人"))
     return redirect(url_for("console.case_view", code=case.receipt_code))
 
 
@@ -183,7 +184,7 @@ def case_correct(code: str) -> Any:
                                  form.get("reason", ""), current_user().username, current_user())
     except CaseError as exc:
         return _detail(Case.get_by_id(case.request_id), exc.message, form.to_dict(), ERROR_STATUS.get(exc.code, 400))
-    flash("已更正，更正记录已记入办理记录并将告知代办点")
+    flash(_("已更正，更正记录已记入办理记录并将告知代办点"))
     return redirect(url_for("console.case_view", code=case.receipt_code))
 
 
@@ -197,13 +198,13 @@ def extension_request(code: str) -> Any:
     try:
         days = int(raw)
     except ValueError:
-        return _detail(case, "延长的工作日数须是整数", request.form.to_dict(), 400)
+        return _detail(case, _("延长的工作日数须是整数"), request.form.to_dict(), 400)
     try:
         case_actions.request_extension(case.receipt_code, days, request.form.get("reason", ""), user.username,
                                        staff=user)
     except CaseError as exc:
         return _detail(case, exc.message, request.form.to_dict(), ERROR_STATUS.get(exc.code, 400))
-    flash("延期申请已提交，待效能监督人员批准")
+    flash(_("延期申请已提交，待效能监督人员批准"))
     return redirect(url_for("console.case_view", code=case.receipt_code))
 
 
@@ -215,17 +216,17 @@ def extension_decide(code: str) -> Any:
     try:
         ext_id = int(request.form.get("ext_id", ""))
     except ValueError:
-        return _detail(case, "没有这项延期申请", request.form.to_dict(), 400)
+        return _detail(case, _("没有这项延期申请"), request.form.to_dict(), 400)
     ext = Extension.get_or_none((Extension.id == ext_id) & (Extension.request_id == case.request_id))
     if ext is None:
-        return _detail(case, "本件没有这项延期申请", request.form.to_dict(), 404)
+        return _detail(case, _("本件没有这项延期申请"), request.form.to_dict(), 404)
     user = current_user()
     approve = request.form.get("decision") == "approve"
     try:
         done = case_actions.decide_extension(ext_id, approve, user.username, user, request.form.get("note", ""))
     except CaseError as exc:
         return _detail(case, exc.message, request.form.to_dict(), ERROR_STATUS.get(exc.code, 400))
-    flash("已批准延期，新的办结期限已告知代办点" if approve else "已不批准延期")
+    flash(_("已批准延期，新的办结期限已告知代办点") if approve else _("已不批准延期"))
     return redirect(url_for("console.case_view", code=done.receipt_code))
 
 
@@ -244,12 +245,12 @@ def contacts_view() -> Any:
         except CaseError as exc:
             error, status = exc.message, ERROR_STATUS.get(exc.code, 400)
         else:
-            flash("已登记")
+            flash(_("已登记"))
             back = url_for("console.case_view", code=code) if code else url_for("console.contacts_view")
             return redirect(back)
     rows = list(Contact.select().order_by(Contact.at.desc()).limit(200))
     return render_template("console/contacts.html", rows=rows, kinds=case_actions.CONTACT_KINDS,
-                           names={**queue.staff_names(), "system": "系统"}, error=error,
+                           names={**queue.staff_names(), "system": _("系统")}, error=error,
                            form=request.form.to_dict() if error else {}), status
 
 
@@ -260,7 +261,7 @@ def notice_view(code: str, cseq: int) -> Any:
     case = _case_or_404(code)
     event = next((e for e in notices.events_of(case) if e.cseq == cseq), None)
     if event is None or event.body.get("action") not in notices.PAPERS:
-        abort(404, description="没有这份通知书")
+        abort(404, description=_("没有这份通知书"))
     template, ctx = notices.context(case, event, current_catalogue())
     return render_template(template, **ctx)
 
@@ -288,7 +289,7 @@ def staff_view() -> Any:
         try:
             if form.get("op") == "backup":
                 person = absence.set_backup(form.get("username", ""), form.get("backup", ""), user)
-                flash(f"{person.name}的B角已更新")
+                flash(_("%(name)s的B角已更新", name=person.name))
             else:
                 change = absence.set_duty(form.get("username", ""), form.get("on_duty") == "1", user,
                                           form.get("backup", ""))
@@ -318,7 +319,7 @@ def init_app(app: Any) -> None:
 def _error_page(exc: Any) -> Any:
     if request.path.startswith("/api/"):
         return exc
-    titles = {403: "无权操作", 404: "未找到"}
+    titles = {403: _("无权操作"), 404: _("未找到")}
     # Werkzeug's stock (English) description means no Chinese one was given.
     message = exc.description if exc.description != type(exc).description else titles[exc.code]
     current_app.logger.info("%s %s: %s", exc.code, request.path, message)

@@ -10,19 +10,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
+
 from shared import corrections, states, timefmt
 from shared.catalogue import Catalogue
+from shared.i18n import tr
+from shared.msgid import N_
 
 from .models import Case, HubEvent, NodeEvent
 
-SYSTEM = "系统"
+SYSTEM = N_("系统")
 NODE_EVENT_WORDS = {
-    "request.captured": "收件", "request.supplemented": "补正材料送达", "request.feedback": "满意度反馈",
-    "request.withdrawn": "撤回", "attachment.added": "附件", "request.corrected": "代办员更正登记内容",
+    "request.captured": N_("收件"), "request.supplemented": N_("补正材料送达"), "request.feedback": N_("满意度反馈"),
+    "request.withdrawn": N_("撤回"), "attachment.added": N_("附件"), "request.corrected": N_("代办员更正登记内容"),
 }
 HUB_ACTION_WORDS = {
-    "received": "接收并分派", "supplemented": "补正材料到达，材料齐全，开始/恢复计时", "reassigned": "改派承办人",
-    "withdrawn": "撤回", "deadline_moved": "节假日调整，办结期限顺延",
+    "received": N_("接收并分派"), "supplemented": N_("补正材料到达，材料齐全，开始/恢复计时"),
+    "reassigned": N_("改派承办人"), "withdrawn": N_("撤回"), "deadline_moved": N_("节假日调整，办结期限顺延"),
 }
 
 
@@ -36,21 +40,24 @@ class Row:
     who: str
 
 
-def _correction(body: dict[str, Any]) -> str:
-    return (f"更正{body.get('field_label') or body.get('field')}：“{body.get('old', '')}”改为“{body.get('value', '')}”；"
-            f"原因：{body.get('reason', '')}")
+def _correction(body: dict[str, Any], by_clerk: bool = False) -> str:
+    field = tr(str(body.get("field_label") or body.get("field") or ""))
+    values = {"field": field, "old": body.get("old", ""), "value": body.get("value", ""), "reason": body.get("reason", "")}
+    if by_clerk:
+        return _("代办员更正%(field)s：“%(old)s”改为“%(value)s”；原因：%(reason)s", **values)
+    return _("更正%(field)s：“%(old)s”改为“%(value)s”；原因：%(reason)s", **values)
 
 
 def _node_row(e: NodeEvent, case: Case, catalogue: Catalogue) -> Row:
     body = e.body or {}
-    what = NODE_EVENT_WORDS.get(e.type, e.type)
+    what = tr(NODE_EVENT_WORDS.get(e.type, e.type))
     if e.type == "request.corrected":
         data = body.get("data") or {}
-        what = "代办员" + _correction({**data, "field_label": corrections.label(catalogue, case.item_code,
-                                                                               str(data.get("field")))})
+        what = _correction({**data, "field_label": corrections.label(catalogue, case.item_code, str(data.get("field")))},
+                           by_clerk=True)
     if e.result != "ok":
-        what += f"（中心未接收：{e.reason}）"
-    return Row(body.get("at", ""), "代办点", what, str(body.get("clerk") or "") or SYSTEM)
+        what += _("（中心未接收：%(reason)s）", reason=e.reason)
+    return Row(body.get("at", ""), _("代办点"), what, str(body.get("clerk") or "") or tr(SYSTEM))
 
 
 def _hub_what(body: dict[str, Any], type_: str) -> str:
@@ -58,15 +65,16 @@ def _hub_what(body: dict[str, Any], type_: str) -> str:
     if type_ == "case.corrected":
         return _correction(body)
     if action == "supplemented" and body.get("complete") is False:
-        what = f"补正材料到达（尚缺：{'、'.join(body.get('missing_names') or [])}，继续不计时）"
+        what = _("补正材料到达（尚缺：%(missing_names)s，继续不计时）", missing_names="、".join(body.get("missing_names") or []))
     elif action == "ask_materials" and body.get("override_reason"):
-        what = f"再次补正（效能监督批准：{body['override_reason']}）"
+        what = _("再次补正（效能监督批准：%(override_reason)s）", override_reason=body["override_reason"])
     elif action == "extended":
-        what = f"批准延期 {body.get('extension_days')} 个工作日，办结期限改为 {body.get('deadline')}"
+        what = _("批准延期 %(extension_days)s 个工作日，办结期限改为 %(deadline)s",
+                 extension_days=body.get("extension_days"), deadline=body.get("deadline"))
     else:
-        what = HUB_ACTION_WORDS.get(str(action)) or states.ACTION_LABELS.get(str(action)) or type_
+        what = tr(HUB_ACTION_WORDS.get(str(action)) or states.ACTION_LABELS.get(str(action))) or type_
     if body.get("state"):
-        what += f" → {states.label(body['state'])}"
+        what += f" → {tr(states.label(body['state']))}"
     return what
 
 
@@ -74,15 +82,18 @@ def _hub_row(e: HubEvent, names: dict[str, str]) -> Row:
     body = e.body or {}
     what = _hub_what(body, e.type)
     if body.get("action") == "reassigned":
-        before = names.get(body.get("previous_assignee") or "", body.get("previous_assignee") or "无人")
-        what += f"：{before} → {names.get(body.get('assignee') or '', body.get('assignee') or '无人')}"
+        before = names.get(body.get("previous_assignee") or "", body.get("previous_assignee") or _("无人"))
+        after = names.get(body.get("assignee") or "", body.get("assignee") or _("无人"))
+        what += _("：%(_)s → %(assignee)s", _=before, assignee=after)
     if e.type != "case.corrected":
-        what += "".join(f"；{label}：{body[key]}" for key, label in (("reason", "理由"), ("legal_basis", "依据"))
-                        if body.get(key))
+        if body.get("reason"):
+            what += _("；理由：%(reason)s", reason=body["reason"])
+        if body.get("legal_basis"):
+            what += _("；依据：%(legal_basis)s", legal_basis=body["legal_basis"])
         if body.get("note"):
-            what += f"；{body['note']}"
-    who = names.get(e.actor) or str(body.get("actor_name") or "") or SYSTEM
-    return Row(e.at, "中心", what, who)
+            what += _("；%(note)s", note=body["note"])
+    who = names.get(e.actor) or str(body.get("actor_name") or "") or tr(SYSTEM)
+    return Row(e.at, _("中心"), what, who)
 
 
 def rows(case: Case, node_events: list[NodeEvent], hub_events: list[HubEvent], names: dict[str, str],

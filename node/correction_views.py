@@ -6,8 +6,10 @@ import logging
 from typing import Any
 
 from flask import Blueprint, flash, redirect, request, url_for
+from flask_babel import gettext as _
 
 from shared.corrections import CorrectionError
+from shared.i18n import tr
 
 from . import scheduler
 from .auth import current_clerk, login_required
@@ -36,5 +38,5 @@ def submit(code: str) -> Any:
         status = 409 if exc.code == "not_correctable" else 400
         return render_detail(stored_request(code), status, correct_error=exc.message, correct_form=form.to_dict())
     scheduler.kick()
-    flash(f"已更正{fix.label}，将随下次同步报送中心（回执码不变）")
+    flash(_("已更正%(field)s，将随下次同步报送中心（回执码不变）", field=tr(fix.label)))
     return redirect(url_for("requests.detail", code=req.receipt_code))

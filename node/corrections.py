@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
+
 from shared import states
+from shared.i18n import tr
 from shared.corrections import Correction, CorrectionError, check, columns, with_value
 
 from .capture import append_event, catalogue, now
@@ -30,16 +33,16 @@ def accepted_by_hub(req: Request) -> bool:
 
 
 def refusal(req: Request) -> str | None:
-    """Why the clerk may not correct this request now, in Chinese; None when they may."""
+    """Why the clerk may not correct this request now, in the page's language; None when they may."""
     if req.purged:
-        return "该申请的个人信息已按期清除，不能更正"
+        return _("该申请的个人信息已按期清除，不能更正")
     if states.is_terminal(req.state):
-        return f"该申请已{states.label(req.state)}，办理已终结，不能更正"
+        return _("该申请已%(state)s，办理已终结，不能更正", state=tr(states.label(req.state)))
     if req.state == states.HELD:
-        return "暂存的申请尚未提交：请先提交到乡镇中心，再更正"
+        return _("暂存的申请尚未提交：请先提交到乡镇中心，再更正")
     if accepted_by_hub(req):
-        window = req.window_name or "相关"
-        return f"中心已受理此件，代办员不能再更正；请联系中心{window}窗口工作人员更正"
+        window = req.window_name or _("相关")
+        return _("中心已受理此件，代办员不能再更正；请联系中心%(window)s窗口工作人员更正", window=window)
     return None
 
 

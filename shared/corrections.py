@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .catalogue import Catalogue
+from .msgid import N_
 from .validation import FieldError, normalise_id_number, normalise_mobile, validate_capture
 
 REASON_MAX = 200
@@ -24,11 +25,11 @@ FIELD_PATTERN = r"^(applicant\.(name|id_number|phone|address|group)|notes|fields
 _FIELD_RE = re.compile(FIELD_PATTERN)
 
 APPLICANT_LABELS = {
-    "applicant.name": "申请人姓名",
-    "applicant.id_number": "身份证号码",
-    "applicant.phone": "手机号码",
-    "applicant.address": "住址",
-    "applicant.group": "村民小组",
+    "applicant.name": N_("申请人姓名"),
+    "applicant.id_number": N_("身份证号码"),
+    "applicant.phone": N_("手机号码"),
+    "applicant.address": N_("住址"),
+    "applicant.group": N_("村民小组"),
 }
 
 
@@ -57,7 +58,7 @@ def choices(catalogue: Catalogue, item_code: str) -> list[tuple[str, str]]:
     """The (field, label) pairs a request of this item can have corrected, in form order."""
     out = list(APPLICANT_LABELS.items())
     out += [(f"fields.{spec['key']}", spec["label"]) for spec in catalogue.fields(item_code)]
-    out.append(("notes", "备注"))
+    out.append(("notes", N_("备注")))
     return out
 
 
