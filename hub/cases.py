@@ -17,7 +17,7 @@ from . import audit, deadlines, notices
 from .catalogue_store import current as current_catalogue
 from .clock import now, today
 from .db import database, is_postgres
-from .staff import covers
+from .staff import may_handle
 from .models import Assignment, Case, CountyReferral, Extension, HubEvent, Node, Staff
 from shared.msgid import N_
 
@@ -154,12 +154,12 @@ def act(
 
 
 def check_staff(staff: Staff | None, case: Case, catalogue: Catalogue) -> None:
-    """Refuse an action by someone who does not cover the case's window."""
+    """Refuse an action by someone who neither covers the case's window nor was handed it (AB角)."""
     if staff is None:
         return
     if not staff.active:
         raise CaseError("inactive_staff", "该账号已停用")
-    if not covers(staff, case.window):
+    if not may_handle(staff, case):
         raise CaseError("not_your_window",
                         f"您不负责{catalogue.window_name(case.window)}窗口，不能办理此件，请联系该窗口工作人员")
 
@@ -177,7 +177,7 @@ def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | Non
     with database.atomic():
         case = Case.get_or_none(Case.receipt_code == receipt_code)
         if case is None:
-            raise CaseError("unknown_case", "没有这个受理编号")
+            raise CaseError("unknown_case", "没有这个回执码")
         node = lock_node(case.node_id)
         case = Case.get_by_id(case.request_id)
         check_staff(staff, case, catalogue)
@@ -279,7 +279,7 @@ def _record_county_answer(receipt_code: str, action: str, actor: str, *, doc_no:
     with database.atomic():
         case = Case.get_or_none(Case.receipt_code == receipt_code)
         if case is None:
-            raise CaseError("unknown_case", "没有这个受理编号")
+            raise CaseError("unknown_case", "没有这个回执码")
         node = lock_node(case.node_id)
         case = Case.get_by_id(case.request_id)
         check_staff(staff, case, catalogue)
@@ -358,7 +358,7 @@ def reassign(receipt_code: str, username: str, actor: str, reason: str = "") -> 
     with database.atomic():
         case = Case.get_or_none(Case.receipt_code == receipt_code)
         if case is None:
-            raise CaseError("unknown_case", "没有这个受理编号")
+            raise CaseError("unknown_case", "没有这个回执码")
         node = lock_node(case.node_id)
         case = Case.get_by_id(case.request_id)
         if states.is_terminal(case.state):
@@ -437,7 +437,7 @@ def request_extension(receipt_code: str, days: int, reason: str, actor: str, sta
         with database.atomic():
             case = Case.get_or_none(Case.receipt_code == receipt_code)
             if case is None:
-                raise CaseError("unknown_case", "没有这个受理编号")
+                raise CaseError("unknown_case", "没有这个回执码")
             check_staff(staff, case, current_catalogue())
             if states.is_terminal(case.state):
                 raise CaseError("terminal_state", "该申请已办理终结，不能延期")
@@ -527,7 +527,7 @@ def record_contact(kind: str, person: str, topic: str, answer: str, to_body: str
         if receipt_code:
             case = Case.get_or_none(Case.receipt_code == receipt_code)
             if case is None:
-                raise CaseError("unknown_case", "没有这个受理编号")
+                raise CaseError("unknown_case", "没有这个回执码")
             request_id = case.request_id
         with database.atomic():
             row = Contact.create(kind=kind, request_id=request_id, person=person[:64], topic=topic[:1000],

@@ -341,18 +341,18 @@ def _pick_up_orphans(windows: list[str]) -> int:
 @cli.command()
 @click.argument("username")
 @click.option("--on/--away", "on_duty", required=True, help="在岗 / 离岗")
+@click.option("--backup", default="", help="离岗时接手其在办申请的人（用户名；默认其B角）")
 @with_app()
-def duty(app: Flask, username: str, on_duty: bool) -> None:
-    """Mark a staff member on duty or away (new cases go to those on duty)."""
-    from .models import Staff
+def duty(app: Flask, username: str, on_duty: bool, backup: str) -> None:
+    """Mark a staff member on duty or away; away hands their open cases to their backup (AB角)."""
+    from .absence import set_duty
+    from .cases import CaseError
 
-    user = Staff.get_or_none(Staff.username == username)
-    if user is None:
-        raise click.ClickException(f"没有这个工作人员：{username}")
-    user.on_duty = on_duty
-    user.save()
-    taken = _pick_up_orphans(user.windows) if on_duty else 0
-    click.echo(f"{user.name}：{'在岗' if on_duty else '离岗'}" + (f"，接手无人负责的 {taken} 件" if taken else ""))
+    try:
+        change = set_duty(username, on_duty, None, backup)
+    except CaseError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(change.sentence())
 
 
 @cli.command()

@@ -28,7 +28,7 @@ def answer(code: str) -> Any:
     assert user is not None  # login_required
     case = Case.get_or_none(Case.receipt_code == normalise(code)[:16])
     if case is None or not covers(user, case.window):
-        abort(404, description=_("没有这个受理编号"))
+        abort(404, description=_("没有这个回执码"))
     form = request.form
     try:
         done = record_county_answer(case.receipt_code, form.get("answer", "")[:20], user.username,

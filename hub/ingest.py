@@ -304,7 +304,7 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
         raise Refusal(errors[0].code, "；".join(e.message for e in errors))
     code = normalise_receipt(str(data.get("receipt_code", "")))
     if not receipt_code_valid(code) or not code.startswith(node.village.prefix):
-        raise Refusal("bad_receipt_code", "收件编号无效")
+        raise Refusal("bad_receipt_code", "回执码无效")
     if ev["request_id"] in writer.request_ids or code in writer.receipt_codes:
         raise Refusal("duplicate_request", "该申请已在中心登记")
     item = catalogue.item(data["item_code"])
@@ -421,6 +421,18 @@ def _attachment(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
         raise Refusal(ref.code, ref.message) from ref
 
 
+def _corrected(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    from .corrections import from_node
+
+    case = _case_of(node, ev)
+    data = _event_data(ev, messages.CorrectedData, "bad_correction", "更正内容格式错误（须写明更正项目、内容和原因）")
+    try:
+        from_node(node, case, {"field": data.field, "value": data.value, "reason": data.reason},
+                  str(ev.get("clerk") or ""))
+    except cases.CaseError as exc:
+        raise Refusal(exc.code, exc.message) from exc
+
+
 HANDLERS = {
     "request.captured": _captured,
     "request.supplemented": _supplemented,
@@ -428,6 +440,7 @@ HANDLERS = {
     "request.withdrawn": _withdrawn,
     "message.left": _message,
     "attachment.added": _attachment,
+    "request.corrected": _corrected,
 }
 
 

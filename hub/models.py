@@ -253,6 +253,8 @@ class Staff(BaseModel):
     failed_logins = peewee.IntegerField(default=0)
     locked_until = peewee.DateTimeField(null=True)
     created_at = peewee.DateTimeField()
+    # schema 10: the person's B角 (AB角), who takes over their open cases when they are marked away
+    backup = peewee.CharField(max_length=40, null=True)
 
 
 ALL_MODELS.append(Staff)

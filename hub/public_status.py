@@ -23,15 +23,17 @@ from shared.receipt_codes import format_code, normalise
 from shared.validation import mask_name
 
 from . import mailbox
+from .clock import china_date
 from .catalogue_store import current as current_catalogue
 from .models import Case, CountyReferral, HubEvent
 from .ratelimit import allow_status_lookup, status_miss, status_period_minutes
 from flask_babel import gettext as _
+from shared.msgid import N_
 
 bp = Blueprint("public_status", __name__)
 log = logging.getLogger("daiban.hub.status")
 
-NOT_FOUND = "没有查到与该收件编号和手机号后四位相符的申请，请核对后重试，或咨询村代办点。"
+NOT_FOUND = N_("没有查到与该回执码和手机号后四位相符的申请，请核对后重试，或咨询村代办点。")
 # Compared against when the code is unknown, so both failures take the same path.
 _DUMMY_TAIL = b"\x00\x00\x00\x00"
 
@@ -92,7 +94,7 @@ def decision(case: Case, window_name: str) -> dict[str, Any]:
         if event.body.get("reason"):
             body = event.body
             break
-    decided = case.closed_at.date() if case.closed_at else None
+    decided = china_date(case.closed_at) if case.closed_at else None
     return {"reason": body.get("reason"), "legal_basis": body.get("legal_basis"),
             "next_steps": next_steps(case.state, decided, window_name)}
 
@@ -107,7 +109,7 @@ def status() -> Any:
     if "tail" in request.args:
         client = request.remote_addr or "unknown"
         if not (len(tail) == 4 and tail.isascii() and tail.isdigit()) or not code:
-            ctx["message"] = _("请输入收件编号和登记手机号的后四位数字。")
+            ctx["message"] = _("请输入回执码和登记手机号的后四位数字。")
             status_code = 400
         elif not allow_status_lookup(client, code_key := normalise(code)[:16]):
             log.warning("status lookups over the limit from %s", client)
@@ -120,7 +122,7 @@ def status() -> Any:
             if case is None and letter is None:
                 status_miss(code_key)
                 # Not even the typed code is echoed, so every miss is the same bytes.
-                ctx["message"], ctx["code"] = NOT_FOUND, ""
+                ctx["message"], ctx["code"] = _(NOT_FOUND), ""
             elif case is None:
                 ctx["letter"] = letter
             else:

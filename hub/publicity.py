@@ -61,7 +61,7 @@ def _cn(day: date) -> str:
 def _locked_case(receipt_code: str, staff: Staff | None, catalogue: Catalogue) -> tuple[Any, Case]:
     case = Case.get_or_none(Case.receipt_code == receipt_code)
     if case is None:
-        raise CaseError("unknown_case", "没有这个受理编号")
+        raise CaseError("unknown_case", "没有这个回执码")
     node = lock_node(case.node_id)
     case = Case.get_by_id(case.request_id)
     check_staff(staff, case, catalogue)
@@ -203,7 +203,7 @@ def act(code: str) -> Any:
     assert user is not None  # login_required
     case = Case.get_or_none(Case.receipt_code == normalise(code)[:16])
     if case is None or not covers(user, case.window):
-        abort(404, description=_("没有这个受理编号"))
+        abort(404, description=_("没有这个回执码"))
     step = request.form.get("step", "")
     try:
         if step == "start":

@@ -34,9 +34,14 @@ def colour(case: Case, cal: WorkCalendar, today: date) -> str:
     return view.colour or view.state
 
 
-def open_cases(windows: list[str], window: str | None = None, assignee: str | None = None) -> list[Case]:
-    """Open cases of the windows, soonest deadline first (same-day items lead)."""
-    query = Case.select().where(Case.window.in_(windows) & Case.state.not_in(list(states.TERMINAL)))
+def open_cases(windows: list[str], window: str | None = None, assignee: str | None = None,
+               handed_to: str | None = None) -> list[Case]:
+    """Open cases of the windows, soonest deadline first (same-day items lead).
+
+    With `handed_to`, also that person's own cases on other windows (handed over as B角, AB角).
+    """
+    mine = Case.window.in_(windows) | (Case.assignee == handed_to) if handed_to else Case.window.in_(windows)
+    query = Case.select().where(mine & Case.state.not_in(list(states.TERMINAL)))
     if window:
         query = query.where(Case.window == window)
     if assignee:

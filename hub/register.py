@@ -25,7 +25,7 @@ bp = Blueprint("register", __name__)
 
 TITLE = "窗口服务事项受理登记册"
 COLUMNS = [
-    ("no", "序号"), ("code", "收件编号"), ("received", "收件日期"), ("applicant", "申请人"), ("phone", "联系电话"),
+    ("no", "序号"), ("code", "回执码"), ("received", "收件日期"), ("applicant", "申请人"), ("phone", "联系电话"),
     ("village", "行政村"), ("item", "事项名称"), ("mode", "办件类型"), ("window", "窗口"), ("accepted", "受理日期"),
     ("deadline", "承诺办结日期"), ("state", "办理状态"), ("closed", "办结日期"), ("assignee", "承办人"),
     ("clerk", "代办员"), ("satisfaction", "满意度"),

@@ -138,3 +138,31 @@ def set_windows(user: Staff, windows: list[str]) -> list[str]:
 def covers(user: Staff, window: str) -> bool:
     """Whether the person may act on cases of a window (supervisors and admins see all)."""
     return user.role in ("supervisor", "admin") or window in (user.windows or [])
+
+
+def may_handle(user: Staff, case: object) -> bool:
+    """Whether the person may see and act on a case: its window is theirs, or it is theirs (AB角 hand-over)."""
+    return covers(user, getattr(case, "window", "")) or getattr(case, "assignee", None) == user.username
+
+
+SYSTEM_NAME = "系统"
+
+
+def display_name(username: object) -> str:
+    """How people are named on every page: a staff member's display name, 系统 for automatic steps.
+
+    Read once per request (a page may name many people); a name that is no staff login (a village
+    clerk's own name, say) is shown as it was recorded.
+    """
+    from flask import g, has_app_context
+
+    if not username:
+        return ""
+    if username == "system":
+        return SYSTEM_NAME
+    names: dict[str, str] | None = getattr(g, "_staff_names", None) if has_app_context() else None
+    if names is None:
+        names = {s.username: s.name for s in Staff.select(Staff.username, Staff.name)}
+        if has_app_context():
+            g._staff_names = names
+    return names.get(str(username), str(username))

@@ -100,6 +100,11 @@ def apply_updates(updates: list[dict[str, Any]]) -> tuple[int, int]:
     for up in run:
         rows.append((up["cseq"], up.get("request_id", ""), up.get("type", ""), up, at))
         req = requests.get(up.get("request_id"))
+        if up.get("type") == "case.corrected":
+            # Captured fields, not status: written at once (the status columns below are not touched).
+            from .corrections import apply_from_hub
+
+            apply_from_hub(up)
         if req is not None:
             _update_request(req, up)
             touched[req.request_id] = req
@@ -231,3 +236,8 @@ def _restore_event(ev: dict[str, Any]) -> None:
         for up in HubUpdate.select().where(HubUpdate.request_id == ev["request_id"]).order_by(HubUpdate.cseq):
             _update_request(req, up.body)
         req.save()
+    elif ev["type"] == "request.corrected":
+        # The clerk's correction, restored: the local copy takes the corrected value again.
+        from .corrections import apply_from_hub
+
+        apply_from_hub({"request_id": ev["request_id"], **(ev.get("data") or {})})

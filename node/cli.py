@@ -114,7 +114,7 @@ def enroll(app: Flask, hub_url: str, code: str, pin_cert: bool, cert_sha256: str
             with database.atomic():
                 meta.put("hub_cert_sha256", pin)
             click.echo(f"已固定中心证书：SHA-256 {display(pin)}（请与县里核对）")
-    click.echo(f"已注册：{body['village']}（收件编号前缀 {body['prefix']}）")
+    click.echo(f"已注册：{body['village']}（回执码前缀 {body['prefix']}）")
     click.echo(f"中心密钥指纹：{signing.fingerprint(body['hub_pubkey'])}（请与中心核对）")
 
 
@@ -194,7 +194,7 @@ def capture(app: Flask, json_file: IO[str], clerk: str) -> None:
 
 @cli.command(name="add-clerk")
 @click.argument("username")
-@click.option("--name", required=True, help="文书姓名（记录在每条办理记录上）")
+@click.option("--name", required=True, help="代办员姓名（记录在每条办理记录上）")
 @click.option("--password", prompt="密码", hide_input=True, confirmation_prompt="再次输入密码",
               help="不给出时提示输入")
 @with_app()
@@ -206,7 +206,7 @@ def add_clerk(app: Flask, username: str, name: str, password: str) -> None:
         clerk = do_add(username, name, password)
     except ClerkError as exc:
         raise click.ClickException(str(exc))
-    click.echo(f"已添加文书：{clerk.name}（用户名 {clerk.username}）")
+    click.echo(f"已添加代办员：{clerk.name}（用户名 {clerk.username}）")
 
 
 @cli.command(name="set-password")

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from shared import protocol, ratings, states
+from shared import corrections, protocol, ratings, states, timefmt
 from shared.chunks import MAX_ATTACHMENT_BYTES
 from shared.materials import merge_supplement
 from shared.receipt_codes import ALPHABET, is_valid, normalise
@@ -36,6 +36,7 @@ EVENT_LABELS = {
     "request.feedback": N_("好差评"),
     "request.withdrawn": N_("申请撤回"),
     "attachment.added": N_("添加附件"),
+    "request.corrected": N_("更正登记内容"),
 }
 
 
@@ -141,9 +142,19 @@ def timeline(req: Request) -> list[dict[str, Any]]:
         detail = _("；").join(x for x in (body.get("reason"), body.get("note"),
                                         _("缺：") + _("、").join(body["missing_names"]) if body.get("missing_names") else "")
                           if x)
+        if up.type == "case.corrected":
+            what = _("中心更正登记内容")
+            detail = correction_text(body.get("field_label") or body.get("field"), body)
         out.append({"at": body.get("at", ""), "who": hub_actor(body), "what": what or up.type, "side": _("中心"),
                     "detail": detail, "sent": tr(states.label(body.get("state", "")))})
-    return sorted(out, key=lambda r: r["at"])
+    # By the moment, not the text: the node's and the hub's timestamps are not written alike.
+    return sorted(out, key=lambda r: timefmt.sort_key(r["at"]))
+
+
+def correction_text(label: Any, data: dict[str, Any]) -> str:
+    """A correction in the history: which field, from what, to what, and why."""
+    return _("%(label)s：“%(old)s”改为“%(value)s”；原因：%(reason)s", label=tr(label) if label else "",
+             old=data.get("old", ""), value=data.get("value", ""), reason=data.get("reason", ""))
 
 
 # Steps the hub takes on its own; updates sent before the hub named its actor fall back on these.
@@ -172,6 +183,8 @@ def _event_detail(req: Request, ev: Event) -> str:
         return " ".join(x for x in (data.get("satisfaction"), paper, data.get("comment")) if x)
     if ev.type == "request.withdrawn":
         return data.get("reason", "")
+    if ev.type == "request.corrected":
+        return correction_text(corrections.label(catalogue(), req.item_code, str(data.get("field"))), data)
     return ""
 
 
@@ -262,7 +275,15 @@ def render_detail(req: Request, status: int = 200, **extra: Any) -> tuple[str, i
         can_withdraw=states.can_transition(req.state, states.WITHDRAWN),
         can_feedback=ratings.can_rate(req.state) and _rating(req) is None,
         rating=_rating(req),
+        correctable=corrections.choices(cat, req.item_code), correct_refusal=correction_refusal(req),
     ), status
+
+
+def correction_refusal(req: Request) -> str | None:
+    """Why the clerk cannot correct this request now (shown instead of the form), or None."""
+    from .corrections import refusal
+
+    return refusal(req)
 
 
 def _clerk_name() -> str:

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal, get_args
 import msgspec
 from msgspec import Meta, Struct
 
-from . import mailbox
+from . import corrections, mailbox
 from .ratings import Level
 from .validation import FEEDBACK_COMMENT_MAX, WITHDRAW_REASON_MAX
 
@@ -47,6 +47,7 @@ NodeEventType = Literal[
     "message.left",  # 镇长信箱 (shared/mailbox.py), added by the public branch next to request.feedback
     "request.withdrawn",
     "attachment.added",
+    "request.corrected",  # the clerk corrects a captured field before the hub's 受理 (shared/corrections.py)
 ]
 NODE_EVENT_TYPES: frozenset[str] = frozenset(get_args(NodeEventType))
 
@@ -218,6 +219,15 @@ class AttachmentAddedData(Struct, forbid_unknown_fields=True):
     material_code: Annotated[str, Meta(max_length=ID_MAX)] | None = None
 
 
+class CorrectedData(Struct, forbid_unknown_fields=True):
+    """request.corrected: one field of the captured request corrected, with the reason (the receipt code stays)."""
+
+    field: Annotated[str, Meta(pattern=corrections.FIELD_PATTERN, description="as the capture form names it")]
+    value: Annotated[str, Meta(max_length=corrections.VALUE_MAX)]
+    reason: Annotated[str, Meta(min_length=1, max_length=corrections.REASON_MAX)]
+    old: Annotated[str, Meta(max_length=corrections.VALUE_MAX)] = ""
+
+
 # --- hub -> node -------------------------------------------------------------
 
 
@@ -259,7 +269,7 @@ class Update(Struct):
     """An entry of the hub's log for the village (case.status carries the case's fields too)."""
 
     cseq: Seq
-    type: Annotated[str, Meta(max_length=ID_MAX, description="case.status or event.refused")]
+    type: Annotated[str, Meta(max_length=ID_MAX, description="case.status, case.corrected or event.refused")]
     request_id: Ident
     at: Timestamp
     state: Annotated[str, Meta(max_length=ID_MAX)] | None = None
@@ -287,6 +297,11 @@ class Update(Struct):
     objections: Count | None = None
     duplicate_of: Annotated[str, Meta(max_length=16, description="两头受理: the receipt code of the same "
                                                                "person's earlier open request for this item")] | None = None
+    # case.corrected (window staff corrected a captured field): which, from what, to what; `reason` says why.
+    field: Annotated[str, Meta(pattern=corrections.FIELD_PATTERN)] | None = None
+    field_label: Text | None = None
+    old: Annotated[str, Meta(max_length=corrections.VALUE_MAX)] | None = None
+    value: Annotated[str, Meta(max_length=corrections.VALUE_MAX)] | None = None
     seq: Seq | None = None
     event_type: Any = None  # as the refused event named it
     code: ShortText | None = None

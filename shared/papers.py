@@ -50,7 +50,7 @@ def document(facts: dict[str, Any], cseq: int) -> dict[str, Any]:
     # Where the villager handed it in, and where they come back to: their village point, or the counter.
     place = "乡镇政务服务中心窗口" if facts.get("source") == "counter" else f"{village}代办点"
     via = "在" if facts.get("source") == "counter" else "经"
-    submitted = f"您于 {facts.get('received_at', '')} {via}{place}提交的“{item}”申请（收件编号 {code}）"
+    submitted = f"您于 {facts.get('received_at', '')} {via}{place}提交的“{item}”申请（回执码 {code}）"
     paragraphs: list[str] = []
     rows: list[tuple[str, str]] = []
     items: list[str] = []
@@ -65,7 +65,7 @@ def document(facts: dict[str, Any], cseq: int) -> dict[str, Any]:
         rows += [("受理窗口", facts.get("window_name", "")), ("受理日期", cn_date(facts.get("issued_on"))),
                  ("承诺办结时限", limit_text), ("承诺办结日期", f"{cn_date(facts.get('deadline'))}前"),
                  ("收费标准", facts.get("fee") or "免费")]
-        closing.append(f"办理结果将通过{place}告知您。您可凭收件编号和登记手机号后四位查询办理进度。")
+        closing.append(f"办理结果将通过{place}告知您。您可凭回执码和登记手机号后四位查询办理进度。")
     elif action == "ask_materials":
         paragraphs.append(f"{submitted}，申请材料不齐全。根据一次性告知制度，现将需要补正的全部材料一次性告知如下：")
         items += [f"{m['name']}（{m['note']}）" if m.get("note") else m["name"] for m in facts.get("missing", [])]

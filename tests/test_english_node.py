@@ -61,6 +61,6 @@ def test_every_node_page_renders_in_english(node_app, clerk) -> None:  # type: i
 
 def test_node_is_chinese_without_a_cookie(node_app, clerk) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     html = node_app.test_client().get("/login").get_data(as_text=True)
-    assert "文书登录" in html
+    assert "代办员登录" in html
     assert "Clerk login" not in html
     assert "待处理" in clerk.client.get("/").get_data(as_text=True)

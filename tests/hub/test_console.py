@@ -163,9 +163,9 @@ def test_staff_not_on_the_window_cannot_act_or_view(hub_app, sim, wang) -> None:
     # Another window's case answers exactly like a code that does not exist (tests/hub/test_case_visibility.py).
     resp = forester.act(code, "accept")
     assert resp.status_code == 404
-    assert "没有这个受理编号" in resp.get_data(as_text=True)
+    assert "没有这个回执码" in resp.get_data(as_text=True)
     view = forester.get(f"/console/case/{code}")
-    assert view.status_code == 404 and "没有这个受理编号" in view.get_data(as_text=True)
+    assert view.status_code == 404 and "没有这个回执码" in view.get_data(as_text=True)
     assert snapshot() == before
 
 
@@ -185,7 +185,7 @@ def test_login_needed_and_unknown_case_is_a_chinese_404(hub_client, wang) -> Non
         assert resp.status_code == 302 and "/login" in resp.headers["Location"]
     assert hub_client.get("/").headers["Location"].endswith("/login")
     resp = wang.get("/console/case/ZZZZZZZZZ")
-    assert resp.status_code == 404 and "没有这个受理编号" in resp.get_data(as_text=True)
+    assert resp.status_code == 404 and "没有这个回执码" in resp.get_data(as_text=True)
 
 
 def test_duty_page_staff_mark_themselves_only(hub_app, wang) -> None:  # type: ignore[no-untyped-def]
