@@ -33,11 +33,15 @@ def local_time(value: Any) -> str:
 
 def init_app(app: Flask) -> None:
     """Register the page blueprints and the helpers their templates use."""
-    from . import attachment_views, auth, bundle_views, capture_views, notices, requests_views, status_page, sync_panel
+    from . import (attachment_views, auth, bundle_views, capture_views, notices, progress, requests_views, status_page,
+                   sync_panel)
 
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["code"] = format_code
     app.jinja_env.filters["state_label"] = states.label
+    app.jinja_env.filters["filesize"] = progress.size
+    app.jinja_env.filters["duration"] = progress.duration
+    app.jinja_env.globals["progress_line"] = progress.line
     app.jinja_env.globals["KINDS"] = KINDS
     app.jinja_env.globals["current_clerk"] = current_clerk
     @app.errorhandler(404)
