@@ -13,7 +13,13 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from flask_babel import gettext as _
+from flask import has_request_context
+from flask_babel import gettext
+
+
+def _(text: str, **values: object) -> str:
+    """The page's language on a page; Chinese in the terminal and background threads (no request there)."""
+    return gettext(text, **values) if has_request_context() else text % values
 
 from shared import protocol
 

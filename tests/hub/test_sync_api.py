@@ -213,3 +213,15 @@ def test_one_batch_mixing_complete_and_incomplete_requests_is_ingested(sim: Node
     waiting, complete = cases[evs[0][1]], cases[evs[1][1]]
     assert waiting.state == "needs_materials" and waiting.materials_asked_on is not None
     assert complete.state == "received" and complete.materials_asked_on is None and complete.deadline is not None
+
+
+def test_a_supplement_answering_the_hubs_request_is_accepted(sim: NodeSim) -> None:
+    """The village says which 补正 request it answers (answers_cseq); the hub takes it, not refuses the field."""
+    ev = captured(sim, "DB-01", missing=["M-HUKOU", "M-INCOME"])
+    sim.send(sim.events(ev))
+    resp = sim.send(sim.events(("request.supplemented", ev[1], {"materials": ["M-HUKOU"], "answers_cseq": 1})))
+    assert resp["ack"]["accepted"] == 1 and resp["ack"]["results"] == []
+    assert Case.get_by_id(ev[1]).materials_missing == ["M-INCOME"]
+    bad = sim.send(sim.events(("request.supplemented", ev[1], {"materials": ["M-INCOME"], "answers_cseq": 0})))
+    assert [r["code"] for r in bad["ack"]["results"]] == ["bad_materials"]
+    assert Case.get_by_id(ev[1]).materials_missing == ["M-INCOME"]
