@@ -16,12 +16,12 @@ from typing import Callable
 from flask import has_request_context
 from flask_babel import gettext
 
+from shared import protocol
+
 
 def _(text: str, **values: object) -> str:
     """The page's language on a page; Chinese in the terminal and background threads (no request there)."""
     return gettext(text, **values) if has_request_context() else text % values
-
-from shared import protocol
 
 KINDS = ("sync", "export", "import")
 
