@@ -158,8 +158,7 @@ def _set_batch_bytes(world: dict[str, Any], limit: int) -> None:
 def test_a_long_sync_shows_done_remaining_and_an_estimate(world: dict[str, Any]) -> None:
     from playwright.sync_api import expect
 
-    for i in range(30):
-        _capture(world, "JF-01", name=f"孙{'一二三四五六七八九十'[i % 10]}{i}")
+    world["bulk"] = [_capture(world, "JF-01", name=f"孙{'一二三四五六七八九十'[i % 10]}{i}") for i in range(30)]
     _set_batch_bytes(world, 8 * 1024)
     link = world["link"]
     link.heal()
@@ -266,6 +265,28 @@ def test_a_closed_case_shows_no_running_deadline(world: dict[str, Any]) -> None:
     expect(phone.locator("#reason")).to_contain_text(REASON)
     expect(phone.locator("#next-steps")).to_contain_text("行政复议")
     phone.screenshot(path=str(SHOTS / "screens-status-closed.png"), full_page=True)
+    phone.context.close()
+    desk = _staff(world)
+    desk.goto(f"{world['hub'].url}/console/case/{code}")
+    expect(desk.locator("td.clock")).to_have_text("已终结，不再计时")
+    desk.close()
+
+    # Withdrawn at the villager's wish: once the hub has it, no deadline anywhere, no "正常".
+    withdrawn = world["bulk"][0]
+    clerk = _clerk(world)
+    clerk.goto(f"{world['node'].url}/requests/{withdrawn}")
+    expect(clerk.locator("#clock")).to_contain_text("前办结")  # received and complete: its clock runs
+    clerk.fill("#reason", "申请人决定暂不办理")
+    clerk.click("button:has-text('撤回')")
+    world["node"].cli("sync")
+    clerk.goto(f"{world['node'].url}/requests/{withdrawn}")
+    expect(clerk.locator(".status-box .state")).to_contain_text("已撤回")
+    expect(clerk.locator("#clock")).to_have_count(0)
+    expect(clerk.locator(".status-box")).not_to_contain_text("正常")
+    clerk.close()
+    phone = _villager(world, withdrawn)
+    expect(phone.locator("#state")).to_have_text("已撤回")
+    expect(phone.locator("#deadline")).to_have_count(0)
     phone.context.close()
 
 
