@@ -61,6 +61,7 @@ def test_receipt_fits_thermal_rolls(tmp_path: Path) -> None:
                 overflow = page.evaluate("() => document.documentElement.scrollWidth")
                 page.emulate_media(media="null")  # "screen" would also stop page.pdf() applying print CSS
                 assert overflow <= printable_px, f"{paper}: {overflow}px of content on a {printable_px}px roll"
+            page.set_viewport_size({"width": 1024, "height": 768})
             for paper in ("a5", "a4"):  # the centre's phone and address are on every receipt
                 page.goto(f"{node.url}/requests/{code}/receipt?paper={paper}")
                 expect(page.locator("#centre-contact")).to_contain_text(CENTRE_PHONE)
