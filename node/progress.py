@@ -44,6 +44,7 @@ class Progress:
     bytes_done: int = 0
     updates_done: int = 0
     updates_left: int = 0  # as the hub last said (its log head minus our cursor)
+    updates_known: bool = False  # the hub has been asked this time (a round uploads first, then asks)
     finished: float | None = None
     error: str | None = None
     step: str = field(default="")
@@ -102,7 +103,8 @@ def line(p: Progress) -> str:
            bd=size(p.bytes_done), bt=size(p.bytes_total))]
     if p.kind != "export":
         parts.append(_("收到状态更新 %(n)s 条", n=p.updates_done)
-                     + (_("，还有 %(n)s 条", n=p.updates_left) if p.updates_left else ""))
+                     + (_("，还有 %(n)s 条", n=p.updates_left) if p.updates_left else "")
+                     if p.updates_known or not p.running else _("上传完后接收状态更新"))
     parts.append(_("用时 %(t)s", t=duration(p.elapsed())))
     eta = p.estimate_seconds()
     if eta is not None:
@@ -176,7 +178,7 @@ def received(updates: int, left: int) -> None:
     """Status updates applied, and how many the hub still holds for us."""
     p = _current
     if p is not None:
-        _change(updates_done=p.updates_done + updates, updates_left=max(left, 0))
+        _change(updates_done=p.updates_done + updates, updates_left=max(left, 0), updates_known=True)
 
 
 def polled(resp: dict[str, object], updates: int) -> None:

@@ -35,6 +35,15 @@ def test_sync_page_shows_done_remaining_and_estimate_and_refreshes_itself(clerk)
     assert resp.headers["Location"].endswith("/sync?watch=1")
 
 
+def test_before_the_hub_is_asked_the_updates_still_to_come_are_not_claimed_as_none(clerk) -> None:
+    progress.begin("sync", 10, 10_000)
+    progress.advance(3, 3000)
+    html = clerk.client.get("/sync?watch=1").get_data(as_text=True)
+    left = re.search(r'id="progress-left">([^<]+)<', html).group(1)  # type: ignore[union-attr]
+    assert left == "7 条记录（7000 B），状态更新：上传完后向中心询问"
+    assert "上传完后接收状态更新" in progress.line(progress.current())  # type: ignore[arg-type]
+
+
 def test_finished_round_says_what_it_did_and_stops_refreshing(clerk) -> None:
     progress.begin("sync", 2, 900)
     progress.advance(2, 900)
