@@ -33,6 +33,7 @@ def test_sync_page_shows_done_remaining_and_estimate_and_refreshes_itself(clerk)
     # The page's own refresh does not start yet another round; "立即同步" shows the running one.
     resp = clerk.post("/sync/now", {}, page="/sync")
     assert resp.headers["Location"].endswith("/sync?watch=1")
+    assert "后台正在同步，进度见本页上方" in clerk.client.get(resp.headers["Location"]).get_data(as_text=True)
 
 
 def test_before_the_hub_is_asked_the_updates_still_to_come_are_not_claimed_as_none(clerk) -> None:
