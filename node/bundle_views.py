@@ -24,6 +24,7 @@ from .bundles import ExportResult, ImportResult, box_key, build_bundle, import_r
 from .db import database
 from .sync_panel import _round_lock
 from .views import BEIJING
+from flask_babel import gettext as _
 
 bp = Blueprint("bundle_views", __name__)
 
@@ -100,7 +101,7 @@ def export() -> Any:
 def _export_answer(job: BundleJob) -> Any:
     if job.error is not None:
         job.reported = True
-        flash(f"导出失败：{job.error.message}", "error")
+        flash(_("导出失败：%(message)s", message=job.error.message), "error")
         return redirect(url_for("sync_panel.panel"))
     result = job.result
     assert isinstance(result, ExportResult)
@@ -128,7 +129,7 @@ def import_() -> Any:
     """Apply the hub's response bundle and say what it changed; a bad bundle changes nothing."""
     file = request.files.get("file")
     if file is None or not file.filename:
-        flash("请选择乡镇中心给出的回复包文件", "error")
+        flash(_("请选择乡镇中心给出的回复包文件"), "error")
         return redirect(url_for("sync_panel.panel"))
     raw = file.read()
     if not _round_lock.acquire(blocking=False):
@@ -153,11 +154,11 @@ def _report_import(job: BundleJob) -> None:
         if exc.code == "replayed":  # not a failure: its answers are already applied
             flash(exc.message)
         else:
-            flash(f"导入失败：{exc.message}", "error")
+            flash(_("导入失败：%(message)s", message=exc.message), "error")
         return
     result = job.result
     assert isinstance(result, ImportResult)
-    flash(f"已导入回复包：{result.summary()}")
+    flash(_("已导入回复包：%(summary)s", summary=result.summary()))
     for message in result.messages:
         flash(message, "error")
 
