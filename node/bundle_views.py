@@ -171,6 +171,8 @@ def page() -> Any:
     if job is not None and job.kind == "import" and job.done.is_set():
         _report_import(job)
     running = progress.current()
+    if job is None and (running is None or running.kind == "sync"):
+        return redirect(url_for("sync_panel.panel"))  # nothing of its own to show: the USB section is there
     finished = progress.last(job.kind) if job is not None else None
     return render_template("bundle.html", job=job, running=running if running and running.kind != "sync" else None,
                            finished=finished)
