@@ -197,6 +197,14 @@ def finish(error: str | None = None) -> None:
                          else p.updates_left))
 
 
+def reset() -> None:
+    """Forget every operation (a new app in this process starts with nothing running or done)."""
+    global _current
+    with _lock:
+        _current = None
+        _last.clear()
+
+
 def current() -> Progress | None:
     """The operation running now, if any."""
     return _current

@@ -42,6 +42,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["filesize"] = progress.size
     app.jinja_env.filters["duration"] = progress.duration
     app.jinja_env.globals["progress_line"] = progress.line
+    progress.reset()  # what an earlier app in this process did is not this one's to report
     app.jinja_env.globals["KINDS"] = KINDS
     app.jinja_env.globals["current_clerk"] = current_clerk
     @app.errorhandler(404)
