@@ -144,7 +144,7 @@ def sync_now() -> Any:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if progress.current() is not None:
         # A long round (or a bundle) is under way: show how far it has got rather than wait on it.
-        flash("后台正在同步，进度见本页上方")
+        flash(_("后台正在同步，进度见本页上方"))
         return redirect(url_for("sync_panel.panel", watch=1))
     database.close()  # the round opens its own connections
     try:
