@@ -57,7 +57,7 @@ screenshots: prereqs setup
 	  tests/e2e/test_words_browser.py tests/e2e/test_promises_browser.py tests/e2e/test_public_face_browser.py \
 	  tests/e2e/test_county_browser.py tests/e2e/test_figures_browser.py tests/e2e/test_corrections_browser.py \
 	  tests/e2e/test_hub_restore.py::test_clerk_sees_in_chromium_what_the_restore_withdrew \
-	  tests/e2e/test_counter_browser.py
+	  tests/e2e/test_counter_browser.py tests/e2e/test_screens_browser.py tests/e2e/test_thermal_receipt.py
 
 test-fast: setup
 	$(PY) -m pytest -q -x -m "not slow" tests/shared tests/hub tests/node

@@ -258,16 +258,24 @@ class BatchWriter:
             self._out_seq = self.node.out_seq
 
 
+def _default(field: Any) -> Any:
+    """What peewee would store for a field the row does not set."""
+    return field.default() if callable(field.default) else field.default
+
+
 def _insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
-    """INSERT rows of one model (all with the same keys) as one prepared statement run many times.
+    """INSERT rows of one model as one prepared statement run many times.
 
     The same values peewee would bind (each field's db_value), without building a query per row.
     """
     db = database.obj
-    fields = [model._meta.fields[name] for name in rows[0]]
+    # Rows of one batch may set different fields (a case with missing materials sets materials_asked_on,
+    # a complete one does not): every field any row sets, the field's default where a row leaves it.
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    fields = [model._meta.fields[name] for name in names]
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
     table = f'"{model._meta.table_name}"'
-    params = [tuple(f.db_value(row[f.name]) for f in fields) for row in rows]
+    params = [tuple(f.db_value(row[f.name] if f.name in row else _default(f)) for f in fields) for row in rows]
     cursor = db.cursor()
     if is_postgres():
         from psycopg2.extras import execute_values

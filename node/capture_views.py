@@ -11,7 +11,7 @@ from shared import intake
 from shared.receipt_codes import format_code, normalise
 from shared.validation import FieldError
 
-from . import meta, scheduler
+from . import centre, meta, scheduler
 from .auth import current_clerk, login_required
 from .capture import CaptureError, capture_request, catalogue
 from .models import Request
@@ -134,6 +134,7 @@ def receipt(code: str) -> Any:
         brought_names=cat.material_names(req.item_code, req.materials_brought),
         missing_names=cat.material_names(req.item_code, outstanding(req)),
         village=meta.get("village", ""), node_url=request.host_url.rstrip("/") + url_for("status.lookup"),
+        centre=centre.contact(),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timezone
+from datetime import date, timezone
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -13,6 +13,7 @@ from shared.chunks import MAX_ATTACHMENT_BYTES
 from shared.materials import merge_supplement
 from shared.receipt_codes import ALPHABET, is_valid, normalise
 from shared.validation import WITHDRAW_REASON_MAX, normalise_mobile
+from shared.workdays import CLOSED, PAUSED, WAITING, WorkCalendar, case_clock
 
 from . import meta, scheduler
 from .attachments import for_request
@@ -207,19 +208,40 @@ def hub_request_for_materials(req: Request) -> dict[str, Any] | None:
 
 
 def clock_text(req: Request, item: dict[str, Any]) -> str:
-    """What the village may say about the time limit: a due date only while one is running."""
+    """What the village may say about the time limit: a due date only while one is running.
+
+    The state of the clock comes from the one rule (shared.workdays.case_clock) on the hub's
+    deadline: closed and waiting cases have none; a 补正 after 受理 pauses it.
+    """
     if req.state in states.NODE_ONLY:
         return ""
-    if states.is_terminal(req.state):
+    deadline = _date(req.deadline)
+    view = case_clock(_CALENDAR, closed=states.is_terminal(req.state), start=_date(req.status_at) or date.today(),
+                      deadline=deadline, paused_days=0,
+                      paused_since=(_date(req.status_at) or date.today()) if req.state == states.NEEDS_MATERIALS
+                      and deadline is not None else None, today=date.today())
+    if view.state == CLOSED:
         return ""
-    limit = _("即办件，受理当日办结") if item.get("mode") == "immediate" else _("受理后 %(time_limit_days)s 个工作日", time_limit_days=item.get('time_limit_days', ''))
+    limit = _("即办件，受理当日办结") if item.get("mode") == "immediate" else \
+        _("受理后 %(time_limit_days)s 个工作日", time_limit_days=item.get('time_limit_days', ''))
     if req.state in states.WITH_COUNTY:
         return _("乡镇已初审通过并报县级审批（乡镇办理时限已完成），县级批复后通知")
-    if not req.deadline:
+    if view.state == WAITING:
         return _("尚未受理，补正期间不计时；材料补齐受理后计时（%(limit)s）", limit=limit)
-    if req.state == states.NEEDS_MATERIALS:
+    if view.state == PAUSED:
         return _("补正期间不计时（原定 %(deadline)s 前办结，补齐后顺延）", deadline=req.deadline)
     return _("%(deadline)s 前办结", deadline=req.deadline)
+
+
+# The village knows the statutory calendar only; the hub's deadline already holds the township's own days.
+_CALENDAR = WorkCalendar()
+
+
+def _date(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat((text or "")[:10])
+    except ValueError:
+        return None
 
 
 def delivery(req: Request) -> str:

@@ -17,12 +17,16 @@ BEIJING = timefmt.BEIJING
 
 def init_app(app: Flask) -> None:
     """Register the page blueprints and the helpers their templates use."""
-    from . import (attachment_views, auth, bundle_views, capture_views, correction_views, notices, requests_views,
+    from . import (attachment_views, auth, bundle_views, capture_views, correction_views, notices, progress, requests_views,
                    status_page, sync_panel)
 
     timefmt.register(app)
     app.jinja_env.filters["code"] = format_code
     app.jinja_env.filters["state_label"] = states.label  # Chinese, as printed papers say it; screens add |tr
+    app.jinja_env.filters["filesize"] = progress.size
+    app.jinja_env.filters["duration"] = progress.duration
+    app.jinja_env.globals["progress_line"] = progress.line
+    progress.reset()  # what an earlier app in this process did is not this one's to report
     app.jinja_env.globals["KINDS"] = KINDS
     app.jinja_env.globals["current_clerk"] = current_clerk
     @app.errorhandler(404)

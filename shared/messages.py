@@ -180,6 +180,8 @@ class SupplementedData(Struct, forbid_unknown_fields=True):
     """request.supplemented: the materials the villager brought later."""
 
     materials: Annotated[list[MaterialCode], Meta(min_length=1, max_length=100)]
+    answers_cseq: Annotated[int, Meta(ge=1, le=2**53, description="the hub's 补正 request (its entry in the "
+                                                                     "village's log) this supplement answers")] | None = None
 
 
 class FeedbackData(Struct, forbid_unknown_fields=True):

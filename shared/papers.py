@@ -36,6 +36,11 @@ def cn_date(text: str | date | None) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
+def application(item_name: str) -> str:
+    """“农村最低生活保障申请” as it is, “宅基地审批” as “宅基地审批”申请: never 申请申请."""
+    return f"“{item_name}”" if item_name.endswith("申请") else f"“{item_name}”申请"
+
+
 def _rights(facts: dict[str, Any], what: str) -> str:
     body = facts.get("review_body") or DEFAULT_REVIEW_BODY
     return (f"如对本{what}不服，可自收到本{what}之日起六十日内向{body}申请行政复议，"
@@ -50,7 +55,7 @@ def document(facts: dict[str, Any], cseq: int) -> dict[str, Any]:
     # Where the villager handed it in, and where they come back to: their village point, or the counter.
     place = "乡镇政务服务中心窗口" if facts.get("source") == "counter" else f"{village}代办点"
     via = "在" if facts.get("source") == "counter" else "经"
-    submitted = f"您于 {facts.get('received_at', '')} {via}{place}提交的“{item}”申请（回执码 {code}）"
+    submitted = f"您于 {facts.get('received_at', '')} {via}{place}提交的{application(item)}（回执码 {code}）"
     paragraphs: list[str] = []
     rows: list[tuple[str, str]] = []
     items: list[str] = []

@@ -35,6 +35,7 @@ def node_world(clerk: Any) -> tuple[dict[str, str], set[str]]:  # noqa: F811 - t
         "mailbox.receipt": f"/messages/{message}", "requests.detail": f"/requests/{code}",
         "notices.hub_notice": f"/requests/{code}/hub-notice", "capture.notice": f"/requests/{code}/notice",
         "capture.receipt": f"/requests/{code}/receipt", "status.lookup": "/status", "sync_panel.panel": "/sync",
+        "bundle_views.page": "/sync/bundle", "bundle_views.export_file": "/sync/bundle/export/file",
     }
     data = set(catalogue_strings(Catalogue.default().to_dict())) | seeded_strings(["JF-01"]) | masked(
         ["李文书", "王建国", "王芳", "桃源村"]) | {"窗口办事慢", "国土与城建"} | set(NOTICE_KINDS.values())
