@@ -254,15 +254,19 @@ class BatchWriter:
 
 
 def _insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
-    """INSERT rows of one model (all with the same keys) as one prepared statement run many times.
+    """INSERT rows of one model as one prepared statement run many times.
 
     The same values peewee would bind (each field's db_value), without building a query per row.
+    Rows may set different fields (a case waiting for materials has materials_asked_on, a complete
+    one not): every field any row sets is a column, and a row without it gets the field's default.
     """
     db = database.obj
-    fields = [model._meta.fields[name] for name in rows[0]]
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    fields = [model._meta.fields[name] for name in names]
+    defaults = {f.name: _default(f) for f in fields}
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
     table = f'"{model._meta.table_name}"'
-    params = [tuple(f.db_value(row[f.name]) for f in fields) for row in rows]
+    params = [tuple(f.db_value(row[f.name] if f.name in row else defaults[f.name]) for f in fields) for row in rows]
     cursor = db.cursor()
     if is_postgres():
         from psycopg2.extras import execute_values
@@ -270,6 +274,11 @@ def _insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
         execute_values(cursor, f"INSERT INTO {table} ({columns}) VALUES %s", params, page_size=BatchWriter.CHUNK)
     else:
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(fields))})", params)
+
+
+def _default(field: Any) -> Any:
+    """What peewee would store for a field the row does not set."""
+    return field.default() if callable(field.default) else field.default
 
 
 def _existing(column: Any, values: list[str]) -> list[str]:
