@@ -343,7 +343,7 @@ def _existing(column: Any, values: list[str]) -> list[str]:
     name, table = f'"{column.column_name}"', f'"{column.model._meta.table_name}"'
     for i in range(0, len(unique), 500):
         chunk = unique[i:i + 500]
-        sql = f"SELECT {name} FROM {table} WHERE {name} IN ({', '.join([mark] * len(chunk))})"  # nosec B608 - names from the model
+        sql = f"SELECT {name} FROM {table} WHERE {name} IN ({', '.join([mark] * len(chunk))})"  # nosec B608 - column and table names come from the model
         found.extend(v for (v,) in database.execute_sql(sql, chunk).fetchall())
     return found
 
