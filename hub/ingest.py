@@ -259,10 +259,12 @@ def _insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
     The same values peewee would bind (each field's db_value), without building a query per row.
     """
     db = database.obj
-    fields = [model._meta.fields[name] for name in rows[0]]
+    # Rows can differ in keys (a case with missing materials also sets materials_asked_on): take them all,
+    # and bind None where a row never set a field (a nullable field with no default, as peewee would insert).
+    fields = [model._meta.fields[name] for name in dict.fromkeys(k for row in rows for k in row)]
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
     table = f'"{model._meta.table_name}"'
-    params = [tuple(f.db_value(row[f.name]) for f in fields) for row in rows]
+    params = [tuple(f.db_value(row.get(f.name)) for f in fields) for row in rows]
     cursor = db.cursor()
     if is_postgres():
         from psycopg2.extras import execute_values
