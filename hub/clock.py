@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+from shared.timefmt import BEIJING as CHINA_TZ
 
 
 # Tests pin the hub's clock here (naive UTC) to walk a case through a holiday; None = real time.

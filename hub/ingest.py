@@ -8,20 +8,22 @@ village, it never blocks the node's chain.
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
+
+import msgspec
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared import downstream, encoding, messages, protocol, states
+from shared import downstream, encoding, intake, messages, protocol, states
 from shared.catalogue import Catalogue
 from shared.receipt_codes import is_valid as receipt_code_valid
 from shared.receipt_codes import normalise as normalise_receipt
-from shared.validation import validate_capture
+from shared.validation import duplicate_application, normalise_id_number, validate_capture
 
-from . import audit, cases, deadlines, freshness, keys, restores, routing
+from . import audit, cases, deadlines, duplicates, freshness, keys, restores, routing
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
-from .db import database, is_postgres
+from .db import JSONField, database, is_postgres
 from .models import Batch, Case, ForkAlert, HubEvent, Node, NodeEvent
 from .nodeauth import Authenticated, authenticate, describe
 
@@ -191,7 +193,7 @@ def apply_event(
         event_id=ev["id"] if result["status"] == "ok" else refused_key(node.node_id, ev["seq"]),
         type=str(ev.get("type"))[:40],
         request_id=ev["request_id"],
-        body=ev,
+        body=writer.event_text(ev),
         result=result["status"],
         reason_code=result.get("code"),
         reason=result.get("message"),
@@ -228,19 +230,38 @@ class BatchWriter:
         self.cases: list[dict[str, Any]] = []
         self.node_events: list[dict[str, Any]] = []
         self.hub_events: list[dict[str, Any]] = []
-        self.calendar = deadlines.calendar()
+        # One calendar and one answer per (start day, limit) for the whole batch, as if it were one moment.
+        self.calendar = MemoCalendar(deadlines.calendar())
         self._out_seq = node.out_seq
         self.router = routing.Router()
+        # 两头受理: the open cases of the people this batch captures for (one query), kept up to date below.
+        self.open_requests = duplicates.open_codes(
+            (normalise_id_number(str(ev["data"]["applicant"].get("id_number", ""))), str(ev["data"].get("item_code", "")))
+            for ev in events if ev.get("type") == "request.captured" and isinstance(ev.get("data"), dict)
+            and isinstance(ev["data"].get("applicant"), dict))
+        self._data_json: dict[str, msgspec.Raw] = {}
+
+    def data_text(self, ev: dict[str, Any]) -> JsonText:
+        """The event's data as stored JSON text, encoded once for the case and the node event."""
+        raw = self._data_json.get(ev["id"])
+        if raw is None:
+            raw = self._data_json[ev["id"]] = msgspec.Raw(_json_bytes(ev["data"]))
+        return JsonText(bytes(raw).decode())
+
+    def event_text(self, ev: dict[str, Any]) -> JsonText:
+        """The node event as stored JSON text; a captured event's data is the case's text, not encoded again."""
+        raw = self._data_json.get(ev["id"]) if isinstance(ev.get("id"), str) else None
+        return JsonText(_json_bytes(ev if raw is None else {**ev, "data": raw}).decode())
 
     def assignee(self, window: str, request_id: str) -> str | None:
         """routing's pick for a new case; the router counts this batch's cases as it goes."""
         return self.router.assignee_for(window, request_id)
 
-    def hub_event(self, request_id: str, type_: str, body: dict[str, Any], actor: str) -> None:
+    def hub_event(self, request_id: str, type_: str, body: dict[str, Any], actor: str, at: Any = None) -> None:
         """Queue an entry of the village's downstream log, numbered as cases.append_hub_event does."""
         self.node.out_seq += 1
         self.hub_events.append(dict(node=self.node.node_id, cseq=self.node.out_seq, request_id=request_id,
-                                    type=type_, body=body, actor=actor, at=now()))
+                                    type=type_, body=body, actor=actor, at=at or now()))
 
     def flush(self) -> None:
         """Write the queued rows (caller holds the batch's transaction and the node lock)."""
@@ -253,16 +274,28 @@ class BatchWriter:
             self._out_seq = self.node.out_seq
 
 
+def _default(field: Any) -> Any:
+    """What peewee would store for a field the row does not set."""
+    return field.default() if callable(field.default) else field.default
+
+
 def _insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
-    """INSERT rows of one model (all with the same keys) as one prepared statement run many times.
+    """INSERT rows of one model as one prepared statement run many times.
 
     The same values peewee would bind (each field's db_value), without building a query per row.
+    Rows may set different fields (a case waiting for materials has materials_asked_on, a complete
+    one not): every field any row sets is a column, and a row without it gets the field's default.
     """
     db = database.obj
-    fields = [model._meta.fields[name] for name in rows[0]]
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    fields = [model._meta.fields[name] for name in names]
+    defaults = {f.name: _default(f) for f in fields}
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
     table = f'"{model._meta.table_name}"'
-    params = [tuple(f.db_value(row[f.name]) for f in fields) for row in rows]
+    # JSON columns: msgspec's encoder (sorted keys, like JSONField), or text already encoded once.
+    encode = [_json_value if isinstance(f, JSONField) else f.db_value for f in fields]
+    params = [tuple(enc(row[f.name] if f.name in row else defaults[f.name]) for f, enc in zip(fields, encode))
+              for row in rows]
     cursor = db.cursor()
     if is_postgres():
         from psycopg2.extras import execute_values
@@ -272,13 +305,51 @@ def _insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(fields))})", params)
 
 
+class JsonText(str):
+    """A JSON column's value already encoded: written as it is."""
+
+
+_encoder = msgspec.json.Encoder(order="sorted")
+
+
+def _json_bytes(value: Any) -> bytes:
+    return _encoder.encode(value)
+
+
+def _json_value(value: Any) -> str | None:
+    if value is None or isinstance(value, JsonText):
+        return value
+    return _encoder.encode(value).decode()
+
+
+class MemoCalendar:
+    """A working-day calendar that answers each (start, days) once: a batch's cases share a few."""
+
+    def __init__(self, calendar: Any):
+        self._calendar = calendar
+        self._deadlines: dict[tuple[Any, int], Any] = {}
+
+    def add_workdays(self, start: Any, n: int) -> Any:
+        key = (start, n)
+        if key not in self._deadlines:
+            self._deadlines[key] = self._calendar.add_workdays(start, n)
+        return self._deadlines[key]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._calendar, name)
+
+
 def _existing(column: Any, values: list[str]) -> list[str]:
     """Which of the values the column already holds (one query per few hundred values)."""
     found: list[str] = []
     unique = list(dict.fromkeys(values))
+    # Plain SQL: building "IN (…500 values…)" through peewee's query compiler cost more than running it.
+    mark = "%s" if is_postgres() else "?"
+    name, table = f'"{column.column_name}"', f'"{column.model._meta.table_name}"'
     for i in range(0, len(unique), 500):
         chunk = unique[i:i + 500]
-        found.extend(v for (v,) in column.model.select(column).where(column.in_(chunk)).tuples())
+        sql = f"SELECT {name} FROM {table} WHERE {name} IN ({', '.join([mark] * len(chunk))})"  # nosec B608 - column and table names come from the model
+        found.extend(v for (v,) in database.execute_sql(sql, chunk).fetchall())
     return found
 
 
@@ -292,23 +363,25 @@ class Refusal(Exception):
 
 
 def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: BatchWriter) -> None:
-    data = ev["data"]
+    # Cleaned as the node and the counter clean it (ID number and phone in their stored forms).
+    data = intake.normalise_capture(ev["data"]) if isinstance(ev["data"], dict) else ev["data"]
     errors = validate_capture(catalogue, data)
     if errors:
         raise Refusal(errors[0].code, "；".join(e.message for e in errors))
     code = normalise_receipt(str(data.get("receipt_code", "")))
     if not receipt_code_valid(code) or not code.startswith(node.village.prefix):
-        raise Refusal("bad_receipt_code", "收件编号无效")
+        raise Refusal("bad_receipt_code", "回执码无效")
     if ev["request_id"] in writer.request_ids or code in writer.receipt_codes:
         raise Refusal("duplicate_request", "该申请已在中心登记")
     item = catalogue.item(data["item_code"])
     assert item is not None
     received = now()
     applicant = data["applicant"]
-    case = Case(
+    materials = data.get("materials", {})
+    case = NewCase(
         request_id=ev["request_id"],
         receipt_code=code,
-        node=node,
+        node=node.node_id,
         village=node.village_id,
         item_code=item["code"],
         window=routing.window_for(catalogue, item["code"]),
@@ -319,19 +392,43 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
         applicant_name=applicant["name"],
         id_number=applicant["id_number"],
         phone=applicant["phone"],
-        captured=data,
-        materials_brought=list(data.get("materials", {}).get("brought", [])),
-        materials_missing=list(data.get("materials", {}).get("missing", [])),
+        # the node's bytes, encoded once, unless cleaning changed them (then the cleaned form, as the counter stores)
+        captured=writer.data_text(ev) if data == ev["data"] else JsonText(_json_bytes(data).decode()),
+        materials_brought=list(materials.get("brought", [])),
+        materials_missing=list(materials.get("missing", [])),
         received_at=received,
         received_on=china_date(received),
         updated_at=received,
     )
-    cases.open_clock(case, catalogue, writer.calendar)
-    writer.cases.append(dict(case.__data__))
-    writer.request_ids.add(case.request_id)
+    # Kept, not refused: the villager holds a printed receipt. Flagged to the window and the clerk.
+    case.duplicate_of = writer.open_requests.get((case.id_number, case.item_code))
+    writer.open_requests.setdefault((case.id_number, case.item_code), code)
+    # open_clock and status_body read and set a case's attributes; a plain object has them all.
+    cases.open_clock(cast(Case, case), catalogue, writer.calendar)
+    writer.cases.append(vars(case))
+    writer.request_ids.add(ev["request_id"])
     writer.receipt_codes.add(code)
-    writer.hub_event(case.request_id, "case.status",
-                     cases.status_body(case, catalogue, action="received"), "system")
+    note = None
+    if case.duplicate_of:
+        note = duplicate_application(case.duplicate_of, item["name"]).message + "（中心已接收，由窗口核实）"
+        audit.record(node.node_id, "case.duplicate_flagged", code, {"earlier": case.duplicate_of, "item": item["code"]})
+    writer.hub_event(ev["request_id"], "case.status",
+                     cases.status_body(cast(Case, case), catalogue, action="received", note=note), "system", received)
+
+
+class NewCase:
+    """A new case's columns as plain attributes, defaults included: no model instance per captured event."""
+
+    id_number: str
+    item_code: str
+    duplicate_of: str | None
+
+    def __init__(self, **values: Any):
+        self.__dict__.update({name: _default(f) for name, f in CASE_DEFAULTS})
+        self.__dict__.update(values)
+
+
+CASE_DEFAULTS = [(name, f) for name, f in Case._meta.fields.items() if f.default is not None]
 
 
 def _event_data(ev: dict[str, Any], kind: type[M], code: str, message: str) -> M:
@@ -408,6 +505,18 @@ def _attachment(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
         raise Refusal(ref.code, ref.message) from ref
 
 
+def _corrected(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    from .corrections import from_node
+
+    case = _case_of(node, ev)
+    data = _event_data(ev, messages.CorrectedData, "bad_correction", "更正内容格式错误（须写明更正项目、内容和原因）")
+    try:
+        from_node(node, case, {"field": data.field, "value": data.value, "reason": data.reason},
+                  str(ev.get("clerk") or ""))
+    except cases.CaseError as exc:
+        raise Refusal(exc.code, exc.message) from exc
+
+
 HANDLERS = {
     "request.captured": _captured,
     "request.supplemented": _supplemented,
@@ -415,6 +524,7 @@ HANDLERS = {
     "request.withdrawn": _withdrawn,
     "message.left": _message,
     "attachment.added": _attachment,
+    "request.corrected": _corrected,
 }
 
 

@@ -35,6 +35,7 @@ def node_world(clerk: Any) -> tuple[dict[str, str], set[str]]:  # noqa: F811 - t
         "mailbox.receipt": f"/messages/{message}", "requests.detail": f"/requests/{code}",
         "notices.hub_notice": f"/requests/{code}/hub-notice", "capture.notice": f"/requests/{code}/notice",
         "capture.receipt": f"/requests/{code}/receipt", "status.lookup": "/status", "sync_panel.panel": "/sync",
+        "bundle_views.page": "/sync/bundle", "bundle_views.export_file": "/sync/bundle/export/file",
     }
     data = set(catalogue_strings(Catalogue.default().to_dict())) | seeded_strings(["JF-01"]) | masked(
         ["李文书", "王建国", "王芳", "桃源村"]) | {"窗口办事慢", "国土与城建"} | set(NOTICE_KINDS.values())
@@ -61,6 +62,6 @@ def test_every_node_page_renders_in_english(node_app, clerk) -> None:  # type: i
 
 def test_node_is_chinese_without_a_cookie(node_app, clerk) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     html = node_app.test_client().get("/login").get_data(as_text=True)
-    assert "文书登录" in html
+    assert "代办员登录" in html
     assert "Clerk login" not in html
     assert "待处理" in clerk.client.get("/").get_data(as_text=True)

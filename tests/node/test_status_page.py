@@ -29,7 +29,7 @@ def test_status_shows_masked_request_with_deadline(clerk, node_app) -> None:
     assert resp.status_code == 200
     assert "王**" in html and "王建国" not in html and req.phone not in html and req.id_number not in html
     assert re.search(r'id="state">已受理<', html) and re.search(r'id="deadline">2026-12-24 前办结<', html)
-    assert "农村宅基地和建房(规划许可)申请" in html and "国土与城建" in html and "截至" in html
+    assert "农村宅基地和建房（规划许可）申请" in html and "国土与城建" in html and "截至" in html
     assert len(resp.data) < 5 * 1024 and "<script" not in html
 
 
