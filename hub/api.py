@@ -15,13 +15,10 @@ bp = Blueprint("api", __name__)
 JSON = "application/json"
 
 
-COMPRESS_ABOVE = 1024
-
-
 def _signed(status: int, raw: bytes) -> Response:
     resp = Response(raw, status=status, mimetype=JSON)
     # Updates for a village are most of the bytes down a 2G link: deflate them when the node accepts it.
-    if len(raw) > COMPRESS_ABOVE and "deflate" in request.headers.get("Accept-Encoding", "").lower():
+    if len(raw) > encoding.COMPRESS_ABOVE and "deflate" in request.headers.get("Accept-Encoding", "").lower():
         resp.set_data(encoding.compress(raw))
         resp.headers["Content-Encoding"] = "deflate"
         resp.vary.add("Accept-Encoding")

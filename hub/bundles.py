@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from shared import bundle, protocol
 from shared.bundle import BundleError
+from shared.china_time import beijing
 
 from .attachments import store_complete
 from .clock import now
@@ -39,12 +40,12 @@ class ImportResult:
     refused: int
     errors: list[str]
     attachments: int
-    replayed_at: object = None
+    replayed_at: datetime | None = None
 
     def summary(self) -> str:
         """One line in Chinese for the officer."""
         if self.replayed_at is not None:
-            when = self.replayed_at + timedelta(hours=8)  # type: ignore[operator]  # stored as UTC
+            when = beijing(self.replayed_at)
             return f"此数据包已于 {when:%Y-%m-%d %H:%M}（北京时间）导入过，本次未做任何更改（已重新写出当时的回复包）"
         return (f"{self.node.village.name}：处理消息 {self.messages} 条，接收事件 {self.accepted}，"
                 f"退回 {self.refused}，收到附件 {self.attachments}")

@@ -9,12 +9,12 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, request, send_file, url_for
 
 from shared.bundle import BundleError
+from shared.china_time import CHINA_TZ
 
 from . import meta
 from .auth import login_required
 from .bundles import box_key, build_bundle, import_response
 from .sync_panel import _round_lock
-from .views import BEIJING
 
 bp = Blueprint("bundle_views", __name__)
 
@@ -23,7 +23,7 @@ BUSY = "后台正在同步，请稍后再试（同步与数据包不能同时进
 
 def bundle_filename(village: str | None, when: datetime | None = None) -> str:
     """daiban-<village>-<Beijing date>.bundle, what the clerk sees on the USB stick."""
-    day = (when or datetime.now(BEIJING)).astimezone(BEIJING).strftime("%Y-%m-%d")
+    day = (when or datetime.now(CHINA_TZ)).astimezone(CHINA_TZ).strftime("%Y-%m-%d")
     safe = "".join(c for c in (village or "") if c.isalnum()) or "node"
     return f"daiban-{safe}-{day}.bundle"
 

@@ -9,7 +9,6 @@ SyncClient's verification (a BundleTransport replays the answers) and node.apply
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from shared import bundle, protocol
 from shared.bundle import BundleError
+from shared.china_time import beijing
 
 from . import meta, outbox, reconcile
 from .apply import apply_resume, apply_response
@@ -184,7 +184,7 @@ def import_response(raw: bytes, key: Ed25519PrivateKey, box: X25519PrivateKey) -
     if export is None:
         raise BundleError("unknown_bundle", "此回复包不对应本代办点导出过的任何数据包，未导入")
     if export.imported_at is not None:
-        when = export.imported_at + timedelta(hours=8)  # stored as UTC; the clerk reads Beijing time
+        when = beijing(export.imported_at)
         raise BundleError("replayed", f"此回复包已于 {when:%Y-%m-%d %H:%M}（北京时间）导入过，本次未做任何更改")
     answers: dict[str, tuple[int, bytes]] = {}
     for item in opened.payload.get("responses") or []:

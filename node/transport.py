@@ -35,9 +35,6 @@ class Transport(Protocol):
     def exchange(self, path: str, body: bytes) -> tuple[int, bytes]: ...
 
 
-COMPRESS_ABOVE = 1024
-
-
 def _is_certificate_failure(exc: BaseException) -> bool:
     """True when a certificate check failed anywhere in the chain.
 
@@ -81,7 +78,7 @@ class HttpTransport:
     def exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
         """Send body; returns (status, content); raises TransportError when the outcome is unknown."""
         headers = {"Content-Type": "application/json"}
-        if len(body) > COMPRESS_ABOVE:
+        if len(body) > encoding.COMPRESS_ABOVE:
             body = encoding.compress(body)
             headers["Content-Encoding"] = "deflate"
         import requests

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, render_template
 
 from shared import states
+from shared.china_time import beijing
 from shared.catalogue import KINDS
 from shared.receipt_codes import format_code
 
 from .auth import current_clerk
-
-# The villages are in China; times are stored in UTC and shown in Beijing time.
-BEIJING = timezone(timedelta(hours=8))
-
 
 def local_time(value: Any) -> str:
     """A stored UTC time (datetime or ISO text) as Beijing time, to the minute."""
@@ -26,9 +23,7 @@ def local_time(value: Any) -> str:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+    return beijing(value).strftime("%Y-%m-%d %H:%M")
 
 
 def init_app(app: Flask) -> None:

@@ -81,6 +81,11 @@ def parse(data: bytes) -> Any:
         raise EncodingError("body is not valid JSON") from None
 
 
+# Bodies above this many bytes travel deflated (both directions): below it deflate saves less than
+# its own header and the CPU of a village PC.
+COMPRESS_ABOVE = 1024
+
+
 def compress(data: bytes) -> bytes:
     """Compress a body for the wire (zlib/deflate, what HTTP calls 'deflate')."""
     return zlib.compress(data, 6)
