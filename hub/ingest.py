@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared import downstream, encoding, messages, protocol, states
+from shared.bulk_rows import bound_rows, existing, insert_rows
 from shared.catalogue import Catalogue
 from shared.receipt_codes import is_valid as receipt_code_valid
 from shared.receipt_codes import normalise as normalise_receipt
@@ -222,9 +223,9 @@ class BatchWriter:
         request_ids = [ev["request_id"] for ev in events]
         codes = [normalise_receipt(str(ev["data"].get("receipt_code", ""))) for ev in events
                  if ev.get("type") == "request.captured"]
-        self.event_ids: set[str] = set(_existing(NodeEvent.event_id, ids))
-        self.request_ids: set[str] = set(_existing(Case.request_id, request_ids))
-        self.receipt_codes: set[str] = set(_existing(Case.receipt_code, codes))
+        self.event_ids: set[str] = set(existing(NodeEvent.event_id, ids))
+        self.request_ids: set[str] = set(existing(Case.request_id, request_ids))
+        self.receipt_codes: set[str] = set(existing(Case.receipt_code, codes))
         self.cases: list[dict[str, Any]] = []
         self.node_events: list[dict[str, Any]] = []
         self.hub_events: list[dict[str, Any]] = []
@@ -258,28 +259,16 @@ def _insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
 
     The same values peewee would bind (each field's db_value), without building a query per row.
     """
-    db = database.obj
-    fields = [model._meta.fields[name] for name in rows[0]]
-    columns = ", ".join(f'"{f.column_name}"' for f in fields)
-    table = f'"{model._meta.table_name}"'
-    params = [tuple(f.db_value(row[f.name]) for f in fields) for row in rows]
-    cursor = db.cursor()
+    names = list(rows[0])
+    values = [tuple(row[name] for name in names) for row in rows]
+    cursor = database.obj.cursor()
     if is_postgres():
         from psycopg2.extras import execute_values
 
+        table, columns, params = bound_rows(model, names, values)
         execute_values(cursor, f"INSERT INTO {table} ({columns}) VALUES %s", params, page_size=BatchWriter.CHUNK)
     else:
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(fields))})", params)
-
-
-def _existing(column: Any, values: list[str]) -> list[str]:
-    """Which of the values the column already holds (one query per few hundred values)."""
-    found: list[str] = []
-    unique = list(dict.fromkeys(values))
-    for i in range(0, len(unique), 500):
-        chunk = unique[i:i + 500]
-        found.extend(v for (v,) in column.model.select(column).where(column.in_(chunk)).tuples())
-    return found
+        insert_rows(cursor, model, names, values)
 
 
 class Refusal(Exception):

@@ -1,0 +1,42 @@
+"""Many rows in few statements, for hub ingest and node apply alike (peewee models, any database).
+
+Both apps write hundreds of rows per sync round; building a peewee query per row costs more than
+the writing. These bind exactly what peewee would (each field's db_value), so the stored values are
+the same as Model.create would store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# SQLite binds a limited number of parameters per statement: ask in chunks of this many values.
+CHUNK = 500
+
+
+def chunks(values: list[Any], size: int = CHUNK) -> list[list[Any]]:
+    """The distinct, non-null values in order, in lists of at most `size`."""
+    unique = [v for v in dict.fromkeys(values) if v is not None]
+    return [unique[i:i + size] for i in range(0, len(unique), size)]
+
+
+def existing(column: Any, values: list[Any]) -> list[Any]:
+    """Which of the values the column already holds (one query per chunk of values)."""
+    return [v for chunk in chunks(values) for (v,) in column.model.select(column).where(column.in_(chunk)).tuples()]
+
+
+def bound_rows(model: Any, names: tuple[str, ...] | list[str],
+               rows: list[tuple[Any, ...]]) -> tuple[str, str, list[tuple[Any, ...]]]:
+    """(quoted table, quoted column list, each row as the parameters peewee would bind) for an INSERT."""
+    fields = [model._meta.fields[name] for name in names]
+    columns = ", ".join(f'"{f.column_name}"' for f in fields)
+    params = [tuple(f.db_value(v) for f, v in zip(fields, row)) for row in rows]
+    return f'"{model._meta.table_name}"', columns, params
+
+
+def insert_rows(cursor: Any, model: Any, names: tuple[str, ...] | list[str], rows: list[tuple[Any, ...]],
+                mark: str = "?") -> None:
+    """INSERT the rows with one prepared statement run once per row (`mark` is the driver's placeholder)."""
+    if not rows:
+        return
+    table, columns, params = bound_rows(model, names, rows)
+    cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join([mark] * len(names))})", params)
