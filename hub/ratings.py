@@ -53,7 +53,8 @@ bp.add_app_template_global(ratings.level_of, "rating_level")
 MAX_NOTE = 1000
 OPEN, RECTIFIED, APPEALED, VOID = "open", "rectified", "appealed", "void"
 STATE_LABELS = {OPEN: "待整改", RECTIFIED: "已整改", APPEALED: "申诉复核中", VOID: "申诉成立（不计差评）"}
-CALLBACK_RESULTS = ("满意", "基本满意", "不满意", "未联系上")
+# What a 回访 call found: the three levels of the old paper form, or nobody reached.
+CALLBACK_RESULTS = (ratings.SATISFIED_, ratings.FAIRLY_SATISFIED, ratings.DISSATISFIED, "未联系上")
 
 
 class RatingRefused(Exception):

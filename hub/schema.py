@@ -14,6 +14,7 @@ from playhouse.migrate import SchemaMigrator, migrate as run_operations
 
 from shared.catalogue import DEFAULT_CATALOGUE
 
+from . import settings
 from .clock import now
 from .db import BaseModel, database, is_postgres
 from .models import (ALL_MODELS, Assignment, Case, CatalogueVersion, Contact, EnrolmentSecret, Extension, HelloNonce,
@@ -90,8 +91,7 @@ def current_version() -> int:
     if not database.table_exists(Setting._meta.table_name):
         return 0
     # Databases made before the version table recorded their version as a setting.
-    row = Setting.get_or_none(Setting.key == "schema_version")
-    return int(row.value) if row else 1
+    return int(settings.get("schema_version") or 1)
 
 
 def _record(version: int) -> None:
@@ -123,7 +123,5 @@ def migrate() -> tuple[int, int]:
             CatalogueVersion.create(
                 version=DEFAULT_CATALOGUE["version"], data=DEFAULT_CATALOGUE, created_at=now(), note="默认目录"
             )
-        Setting.insert(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict(
-            conflict_target=[Setting.key], update={Setting.value: str(SCHEMA_VERSION)}
-        ).execute()
+        settings.put("schema_version", str(SCHEMA_VERSION))
     return before, SCHEMA_VERSION
