@@ -303,13 +303,12 @@ def _pick_up_orphans(windows: list[str]) -> int:
 def duty(app: Flask, username: str, on_duty: bool) -> None:
     """Mark a staff member on duty or away (new cases go to those on duty)."""
     from .models import Staff
+    from .staff import set_duty
 
     user = Staff.get_or_none(Staff.username == username)
     if user is None:
         raise click.ClickException(f"没有这个工作人员：{username}")
-    user.on_duty = on_duty
-    user.save()
-    taken = _pick_up_orphans(user.windows) if on_duty else 0
+    taken = set_duty(user, on_duty, "cli")
     click.echo(f"{user.name}：{'在岗' if on_duty else '离岗'}" + (f"，接手无人负责的 {taken} 件" if taken else ""))
 
 

@@ -10,13 +10,13 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from shared import states
 from shared.receipt_codes import format_code, normalise
 
-from . import audit, cases as case_actions, deadlines, notices, queue, routing
+from . import cases as case_actions, deadlines, notices, queue, routing
 from .auth import current_user, login_required
 from .cases import CaseError, act, reassign
 from .catalogue_store import current as current_catalogue
 from .clock import CHINA_TZ, today
 from .models import Case, Contact, Extension, NodeEvent, Staff
-from .staff import covers
+from .staff import covers, set_duty
 
 bp = Blueprint("console", __name__)
 log = logging.getLogger("daiban.hub.console")
@@ -290,10 +290,7 @@ def staff_view() -> Any:
             abort(404, description="没有这个工作人员")
         if target.id != user.id and user.role not in ("supervisor", "admin"):
             abort(403, description="只能修改自己的在岗状态")
-        target.on_duty = request.form.get("on_duty") == "1"
-        target.save()
-        taken = sum(routing.assign_unassigned(w) for w in target.windows or []) if target.on_duty else 0
-        audit.record(user.username, "staff.duty", target.username, {"on_duty": target.on_duty, "took_over": taken})
+        taken = set_duty(target, request.form.get("on_duty") == "1", user.username)
         flash(f"{target.name}：{'在岗' if target.on_duty else '离岗'}" + (f"，接手无人负责的 {taken} 件" if taken else ""))
         return redirect(url_for("console.staff_view"))
     catalogue = current_catalogue()

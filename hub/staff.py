@@ -116,6 +116,21 @@ def set_active(user: Staff, active: bool) -> None:
         end_sessions(user)
 
 
+def set_duty(user: Staff, on_duty: bool, actor: str) -> int:
+    """Mark a person on duty or away, audited; coming on duty picks up their windows' unassigned cases.
+
+    The console's staff page and `daiban hub duty` both call this. Returns how many cases were taken over.
+    """
+    from . import audit, routing
+
+    with database.atomic():
+        user.on_duty = on_duty
+        user.save()
+        taken = sum(routing.assign_unassigned(w) for w in user.windows or []) if on_duty else 0
+        audit.record(actor, "staff.duty", user.username, {"on_duty": on_duty, "took_over": taken})
+    return taken
+
+
 def covers(user: Staff, window: str) -> bool:
     """Whether the person may act on cases of a window (supervisors and admins see all)."""
     return user.role in ("supervisor", "admin") or window in (user.windows or [])

@@ -7,7 +7,7 @@ import pytest
 from hub import routing
 from hub.cases import CaseError, act, reassign
 from hub.enrolment import issue_code
-from hub.models import Assignment, Case, HubEvent, Staff
+from hub.models import Assignment, AuditEntry, Case, HubEvent, Staff
 from hub.staff import create_user
 from shared import states
 from tests.hub.console_support import Desk, new_case, snapshot
@@ -149,6 +149,9 @@ def test_cli_duty_reassign_and_add_user_pick_up_orphans(hub_app, hub_db_url, sim
     assert assignee(orphan) == "min"
     assert run("duty", "min", "--away").exit_code == 0
     assert Staff.get(Staff.username == "min").on_duty is False
+    # The CLI records the change as the console does (it used to skip the audit record).
+    last = AuditEntry.select().where(AuditEntry.action == "staff.duty").order_by(AuditEntry.id.desc()).get()
+    assert (last.actor, last.target, last.detail["on_duty"]) == ("cli", "min", False)
     assert run("duty", "nobody", "--on").exit_code != 0
     run("add-user", "min2", "--name", "民政二", "--windows", "W05", "--password", "secret-pass")
     out = run("reassign", orphan, "min2", "--reason", "休假")
