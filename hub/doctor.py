@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
-from shared.doctor import Finding
+from shared.doctor import Finding, run_isolated
 
 from . import promises
 from .clock import now
@@ -87,11 +87,4 @@ def run_checks(data_dir: Path) -> list[Finding]:
         ("工作日历", check_calendar),
         ("磁盘", lambda: check_disk(data_dir)),
     ]
-    out = []
-    for name, fn in checks:
-        try:
-            with database.connection_context():
-                out.append(fn())
-        except Exception as exc:  # noqa: BLE001 - a check that crashes is itself a finding
-            out.append(Finding(name, "problem", f"检查时出错：{exc}"))
-    return out
+    return run_isolated(checks, database.connection_context)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import requests
+
+from shared.doctor import Finding, run_isolated
 
 from . import meta
 from .db import database
@@ -24,20 +24,6 @@ DISK_MIN_FREE = 500 * 1024 * 1024
 DISK_LOW_FREE = 2 * 1024 * 1024 * 1024
 BACKUP_MAX_AGE_S = 2 * 24 * 3600
 SYNC_MAX_AGE_S = 3 * 24 * 3600
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One check's verdict: ok, warn (worth knowing) or problem (must be fixed)."""
-
-    check: str
-    level: str
-    message: str
-
-    def line(self) -> str:
-        """The finding as the operator reads it."""
-        mark = {"ok": "[正常]", "warn": "[注意]", "problem": "[需处理]"}[self.level]
-        return f"{mark} {self.check}：{self.message}"
 
 
 def check_database() -> Finding:
@@ -169,20 +155,4 @@ def run_checks(data_dir: Path, with_network: bool = True) -> list[Finding]:
     ]
     if with_network:
         checks.insert(3, ("中心连接", check_hub))
-    out = []
-    for name, fn in checks:
-        try:
-            with database.connection_context():
-                out.append(fn())
-        except Exception as exc:  # noqa: BLE001 - a check that crashes is itself a finding
-            out.append(Finding(name, "problem", f"检查时出错：{exc}"))
-    return out
-
-
-def report(findings: list[Finding], stream=sys.stdout) -> int:  # type: ignore[no-untyped-def]
-    """Print the findings and a summary; returns the exit code (1 when anything needs fixing)."""
-    for f in findings:
-        print(f.line(), file=stream)
-    problems = sum(1 for f in findings if f.level == "problem")
-    print(f"共 {problems} 项需要处理" if problems else "检查完毕，一切正常", file=stream)
-    return 1 if problems else 0
+    return run_isolated(checks, database.connection_context)

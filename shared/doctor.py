@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import TextIO
+from contextlib import AbstractContextManager
+from typing import Any, Callable, TextIO
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,20 @@ class Finding:
         """The finding as the operator reads it."""
         mark = {"ok": "[正常]", "warn": "[注意]", "problem": "[需处理]"}[self.level]
         return f"{mark} {self.check}：{self.message}"
+
+
+def run_isolated(checks: list[tuple[str, Callable[[], Finding]]],
+                 context: Callable[[], AbstractContextManager[Any]]) -> list[Finding]:
+    """Run every check inside its own `context()` (a database connection); one that crashes is itself a
+    finding, so one failure never hides the others."""
+    out = []
+    for name, fn in checks:
+        try:
+            with context():
+                out.append(fn())
+        except Exception as exc:  # noqa: BLE001 - a check that crashes is itself a finding
+            out.append(Finding(name, "problem", f"检查时出错：{exc}"))
+    return out
 
 
 def report(findings: list[Finding], stream: TextIO | None = None) -> int:
