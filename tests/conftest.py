@@ -15,6 +15,7 @@ from tests import support
 def _throwaway_postgres() -> Iterator[None]:
     """Stop the PostgreSQL cluster the suite started for itself (if it had to) when the session ends."""
     yield
+    support.drop_hub_templates()
     support.stop_pg_cluster()
 
 
@@ -64,8 +65,14 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def hub_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each hub test runs on SQLite and on a real PostgreSQL."""
-    if request.param == "sqlite":
+    """Each hub test runs on SQLite and on a real PostgreSQL.
+
+    Empty for a test that migrates it itself; for a test with a hub_app (the same database), a copy
+    of one migrated once per run.
+    """
+    if "hub_app" in request.fixturenames:
+        yield from support.migrated_hub_database(request.param, tmp_path)
+    elif request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'hub.sqlite3'}"
     else:
         yield from support.pg_database()
