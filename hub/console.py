@@ -122,7 +122,7 @@ def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = 
     node_events = list(NodeEvent.select().where(NodeEvent.request_id == case.request_id).order_by(NodeEvent.seq))
     reassign_to = []
     if user.role in ("supervisor", "admin") and not states.is_terminal(case.state):
-        reassign_to = [s for s in Staff.select().where(Staff.active == True).order_by(Staff.username)  # noqa: E712
+        reassign_to = [s for s in Staff.select().where(Staff.active == True).order_by(Staff.username)
                        if case.window in (s.windows or []) and s.username != case.assignee]
     actions = states.available_actions(case.state, case.mode)
     if case.materials_missing:
@@ -294,7 +294,7 @@ def staff_view() -> Any:
         flash(f"{target.name}：{'在岗' if target.on_duty else '离岗'}" + (f"，接手无人负责的 {taken} 件" if taken else ""))
         return redirect(url_for("console.staff_view"))
     catalogue = current_catalogue()
-    people = list(Staff.select().where(Staff.active == True).order_by(Staff.role, Staff.username))  # noqa: E712
+    people = list(Staff.select().where(Staff.active == True).order_by(Staff.role, Staff.username))
     counts = routing.open_counts([p.username for p in people])
     return render_template("console/staff.html", people=people, counts=counts, catalogue=catalogue,
                            is_supervisor=user.role in ("supervisor", "admin"))

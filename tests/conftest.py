@@ -24,7 +24,7 @@ def _skips(config: pytest.Config) -> list[pytest.TestReport]:
     return list(reporter.stats.get("skipped", [])) if reporter else []
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     """One line saying what was skipped and why, so a skip is never silent."""
     if support.cluster_note:
         terminalreporter.write_line(support.cluster_note)
@@ -79,7 +79,7 @@ def hub_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def hub_app(hub_db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+def hub_app(hub_db_url: str, tmp_path: Path):
     """A hub app on a migrated database (SQLite and PostgreSQL)."""
     from hub import create_app
     from hub.db import database
@@ -97,13 +97,13 @@ def hub_app(hub_db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def hub_client(hub_app):  # type: ignore[no-untyped-def]
+def hub_client(hub_app):
     """Flask test client of the hub."""
     return hub_app.test_client()
 
 
 @pytest.fixture
-def node_app(tmp_path: Path):  # type: ignore[no-untyped-def]
+def node_app(tmp_path: Path):
     """A node app on a fresh SQLite file (not enrolled)."""
     from node import create_app
     from node.db import database

@@ -151,7 +151,7 @@ def pg_admin_url() -> str:
     return _cluster.admin_url
 
 
-def _connect(url: str):  # type: ignore[no-untyped-def]
+def _connect(url: str):
     import psycopg2
 
     conn = psycopg2.connect(url, connect_timeout=3)

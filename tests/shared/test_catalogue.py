@@ -126,7 +126,8 @@ def test_validate_catalogue_reports_each_problem():
     data["items"][5]["fields"].append(dict(data["items"][5]["fields"][0]))
     errors = validate_catalogue(data)
     text = "\n".join(errors)
-    assert "W99" in text and "不存在" in text
+    assert "W99" in text
+    assert "不存在" in text
     assert "事项编码 FP-01 重复" in text
     assert "不能为负数" in text
     assert "没有列出申请材料" in text

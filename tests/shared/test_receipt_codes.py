@@ -73,7 +73,9 @@ def test_exhaustive_over_one_fixed_code():
 def test_format_and_normalise_round_trip():
     code = new_code("AB", rng=random.Random(7))
     shown = format_code(code)
-    assert len(shown) == 11 and shown[3] == "-" and shown[7] == "-"
+    assert len(shown) == 11
+    assert shown[3] == "-"
+    assert shown[7] == "-"
     assert normalise(shown) == code
     assert is_valid(shown.lower())
     assert is_valid(" " + shown.replace("-", " ") + " ")

@@ -26,7 +26,8 @@ def test_every_state_has_label_and_transitions():
 def test_terminal_states():
     assert TERMINAL == {"refused", "approved", "denied", "withdrawn", "invalid"}
     assert all(not TRANSITIONS[s] for s in TERMINAL)
-    assert is_terminal("approved") and not is_terminal("accepted")
+    assert is_terminal("approved")
+    assert not is_terminal("accepted")
     assert CLOCK_PAUSED == {"needs_materials"}
 
 

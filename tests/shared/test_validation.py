@@ -40,7 +40,8 @@ def test_standard_example_ids():
 
 def test_born_before_1900_is_refused_even_with_right_check_digit():
     err = validate_id_number("440524188001010014")
-    assert err is not None and err.code == "id_birth_date"
+    assert err is not None
+    assert err.code == "id_birth_date"
 
 
 @pytest.mark.parametrize(
@@ -117,7 +118,8 @@ def test_mobile_accepted(value):
 @pytest.mark.parametrize("value", ["12812345678", "1381234567", "138123456789", "0731-1234567", "abc", "١٣٨١٢٣٤٥٦٧٨"])
 def test_mobile_refused(value):
     err = validate_mobile(value)
-    assert err is not None and err.code == "phone_format"
+    assert err is not None
+    assert err.code == "phone_format"
     assert "11位" in err.message
 
 
