@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generator, Iterator
+from typing import Any, Generator, Iterator
 
 import pytest
 import requests
@@ -119,6 +119,7 @@ def _has_user(name: str) -> bool:
 def stop_pg_cluster() -> None:
     """Stop the throwaway cluster if this process started one."""
     global _cluster
+    finish_drops()
     if _cluster is not None:
         _cluster.stop()
         _cluster = None
@@ -151,7 +152,7 @@ def pg_admin_url() -> str:
     return _cluster.admin_url
 
 
-def _connect(url: str):
+def _connect(url: str) -> Any:
     import psycopg2
 
     conn = psycopg2.connect(url, connect_timeout=3)
@@ -174,13 +175,40 @@ def pg_database(template: str | None = None) -> Generator[str, None, None]:
     try:
         yield f"{base}/{name}"
     finally:
+        # Dropped in the background: on a server that syncs to disk a DROP takes a second or two, which
+        # the next test need not wait for. finish_drops() waits for them all at the end of the run.
+        _drops.append(_dropper().submit(_drop, admin, name))
+
+
+def _drop(admin: Any, name: str) -> None:
+    try:
         with admin.cursor() as cur:
             cur.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
                 (name,),
             )
             cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    finally:
         admin.close()
+
+
+_drop_pool: Any = None
+_drops: list[Any] = []
+
+
+def _dropper() -> Any:
+    global _drop_pool
+    if _drop_pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _drop_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-drop")
+    return _drop_pool
+
+
+def finish_drops() -> None:
+    """Wait for the databases being dropped in the background; a failed drop fails the run here."""
+    while _drops:
+        _drops.pop(0).result(timeout=120)
 
 
 # Migrated hub databases, made once per run and copied for each test that wants a hub app: running
@@ -232,10 +260,12 @@ _template_makers: list[Generator[str, None, None]] = []
 
 def drop_hub_templates() -> None:
     """Drop the migrated template databases (end of the run)."""
+    finish_drops()  # copies of a template first: a template with a copy being made cannot be dropped
     while _template_makers:
         maker = _template_makers.pop()
         maker.close()
     _hub_templates.clear()
+    finish_drops()
 
 
 def chromium_path() -> str:
