@@ -38,6 +38,7 @@ screenshots: prereqs setup
 	DAIBAN_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q -p no:cacheprovider \
 	  tests/e2e/test_node_browser.py tests/e2e/test_hub_browser.py tests/e2e/test_supervision_browser.py \
 	  tests/e2e/test_words_browser.py tests/e2e/test_promises_browser.py tests/e2e/test_public_face_browser.py \
+	  tests/e2e/test_figures_browser.py \
 	  tests/e2e/test_hub_restore.py::test_clerk_sees_in_chromium_what_the_restore_withdrew
 
 test-fast: setup

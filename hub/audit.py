@@ -57,6 +57,7 @@ ACTION_LABELS = {
     "node.fork_resolved": "分叉告警已处理",
     "catalogue.edit": "修改事项目录",
     "catalogue.refused": "被拒绝的目录修改",
+    "figures.refused": "被拒绝的统计查询",
     "calendar.edit": "修改节假日",
     "rating.bad": "收到差评",
     "rating.rectified": "差评整改",

@@ -1,4 +1,4 @@
-"""`daiban hub …` commands: init, migrate, run, enroll-code, revoke, act, add-user, duty, reassign, register."""
+"""`daiban hub …` commands: init, migrate, run, enroll-code, revoke, act, add-user, duty, reassign, register, figures."""
 
 from __future__ import annotations
 
@@ -358,6 +358,35 @@ def register_export(app: Flask, path: str, month: str, window: str | None) -> No
         raise click.ClickException(str(exc))
     write_xlsx(lines, title, path)
     click.echo(f"已导出 {len(lines)} 件：{path}")
+
+
+@cli.command(name="figures")
+@click.option("--from", "raw_from", metavar="YYYY-MM-DD", help="开始日期（含），按接收日期统计")
+@click.option("--to", "raw_to", metavar="YYYY-MM-DD", help="结束日期（含）")
+@click.option("--by", "groups", multiple=True, metavar="GROUP",
+              help="分组（可多次）：window、village、item、month、staff、source；不填为全部")
+@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False), help="同时写出 Excel 报表到此文件")
+@with_app()
+def figures_cmd(app: Flask, raw_from: str | None, raw_to: str | None, groups: tuple[str, ...],
+                xlsx_path: str | None) -> None:
+    """The centre's report for a period, in its own categories (as the supervision page shows it)."""
+    from . import figures, figures_xlsx
+    from .figures_text import render
+
+    try:
+        if not raw_from or not raw_to:
+            raise figures.PeriodError("请给出统计期间：--from 开始日期 --to 结束日期（YYYY-MM-DD）")
+        start, end = figures.parse_period(raw_from, raw_to)
+        chosen = [figures.check_group(by) for by in groups] or list(figures.GROUPS)
+    except figures.PeriodError as exc:
+        figures.refused("cli", str(exc), {"from": raw_from, "to": raw_to, "by": ",".join(groups)})
+        click.echo(f"无法统计：{exc}", err=True)
+        sys.exit(2)
+    report = figures.build_report(start, end)
+    click.echo(render(report, chosen))
+    if xlsx_path:
+        Path(xlsx_path).write_bytes(figures_xlsx.to_bytes(figures_xlsx.workbook(report)))
+        click.echo(f"已写出 Excel 报表：{xlsx_path}")
 
 
 @cli.command()

@@ -7,14 +7,13 @@ import io
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request
-from openpyxl import Workbook
+from flask import Blueprint, Response, g, render_template, request
 
-from shared import ratings, states
+from shared import states
 from shared.spreadsheet import text_row
 from shared.validation import mask_name
 
-from . import audit, charts, deadlines, figures, promises
+from . import audit, charts, deadlines, figures, figures_xlsx, promises
 from .auth import login_required
 from .catalogue_store import current as current_catalogue
 from .clock import today
@@ -23,55 +22,18 @@ from .sweep import last_sweep, open_cases
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 
-COLUMNS = [
-    ("label", "名称"), ("handled", "受理总数"), ("immediate", "即办件"), ("processed", "承办件"),
-    ("completed", "办结"), ("in_progress", "在办"), ("refused", "不予受理"), ("withdrawn", "撤回/退回"),
-    ("on_time", "按时办结"), ("late", "超时办结"), ("on_time_rate", "按时办结率"),
-    ("avg_workdays", "平均办结工作日"), ("overdue_open", "在办超期"),
-    *((key, level) for level, key in ratings.KEYS.items()),
-    ("satisfaction_rate", "满意率"),
-]
-
-
-class BadFilter(ValueError):
-    """A filter the supervisor typed that cannot be used, with a Chinese message."""
-
-
-def _date_arg(name: str, label: str) -> date | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise BadFilter(f"{label}日期格式应为 YYYY-MM-DD，例如 2026-05-01") from None
+COLUMNS = figures.COLUMNS
 
 
 def filters() -> tuple[date | None, date | None, str]:
-    """The period and grouping asked for; BadFilter when they make no sense."""
-    start, end = _date_arg("from", "开始"), _date_arg("to", "结束")
-    if start and end and start > end:
-        raise BadFilter("开始日期不能晚于结束日期")
-    by = request.args.get("by", "window")
-    if by not in figures.GROUPS:
-        raise BadFilter("分组只能是：窗口、行政村、事项或月份")
-    return start, end, by
-
-
-def labels_for(by: str) -> dict[str, str]:
-    """Display names for the group keys (window and item names from the catalogue)."""
-    cat = current_catalogue()
-    if by == "window":
-        return {w["code"]: f"{w['code']} {w['name']}" for w in cat.windows()}
-    if by == "item":
-        return {i["code"]: f"{i['code']} {i['name']}" for i in cat.items(include_inactive=True)}
-    return {}
-
-
-def report(rows: list[figures.CaseRow], by: str, cal: Any) -> tuple[figures.Figures, list[figures.Figures]]:
-    """Totals and grouped lines over rows already loaded (one calendar, so each day is looked up once)."""
-    on = today()
-    return figures.summarise(rows, cal, on), figures.grouped(rows, by, cal, on, labels_for(by))
+    """The period and grouping asked for; PeriodError (audited) when they make no sense."""
+    asked = {"from": request.args.get("from"), "to": request.args.get("to"), "by": request.args.get("by")}
+    try:
+        start, end = figures.parse_period(asked["from"], asked["to"])
+        return start, end, figures.check_group(asked["by"] or "window")
+    except figures.PeriodError as exc:
+        figures.refused(g.user.username, str(exc), asked)
+        raise
 
 
 def watch_lists() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -98,45 +60,49 @@ def watch_lists() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return red, yellow
 
 
-def _charts(total: figures.Figures, lines: list[figures.Figures], by: str, months: list[figures.Figures]) -> list[Any]:
+def _charts(lines: list[figures.Figures], by: str, months: list[figures.Figures]) -> list[Any]:
     # Windows by name, as staff call them (W05 is the catalogue's code); items by their short code.
     names = {w["code"]: w["name"] for w in current_catalogue().windows()} if by == "window" else {}
     short = [names.get(ln.key, ln.label) if by == "window" else ln.key if by == "item" else ln.label
              for ln in lines]
+    # The rate chart leaves out windows that received nothing in the period (the count chart and the
+    # table still show them); one that received cases but completed no 承办件 gets no bar and the reason.
+    worked = [(name, ln) for name, ln in zip(short, lines) if ln.handled]
     out = [
-        charts.bar_chart(f"按{figures.GROUPS[by]}：受理件数", short, [ln.handled for ln in lines], unit="件"),
-        charts.bar_chart(f"按{figures.GROUPS[by]}：按时办结率", short,
-                         [None if ln.on_time_rate is None else round(ln.on_time_rate * 100, 1) for ln in lines],
+        charts.bar_chart(f"按{figures.GROUPS[by]}：接待件数", short, [ln.handled for ln in lines], unit="件"),
+        charts.bar_chart(f"按{figures.GROUPS[by]}：按时办结率（承办件）", [name for name, _ in worked],
+                         [None if ln.undertaken_on_time_rate is None else round(ln.undertaken_on_time_rate * 100, 1)
+                          for _, ln in worked],
                          unit="%", top=100, none_text="尚无办结"),
     ]
     if months:
-        out.append(charts.line_chart("按月：受理与办结", [m.key for m in months],
-                                     {"受理": [m.handled for m in months], "办结": [m.completed for m in months]},
+        out.append(charts.line_chart("按月：接待与办结", [m.key for m in months],
+                                     {"接待": [m.handled for m in months], "办结": [m.completed for m in months]},
                                      unit="件"))
     return out
+
+
+def _page(status: int = 200, **context: Any) -> Any:
+    base = dict(error=None, report=None, total=None, lines=[], by="window", groups=figures.GROUPS, columns=COLUMNS,
+                charts=[], red=[], yellow=[], period={}, sweep=last_sweep(), percent=figures.percent,
+                promises=promises.dashboard_facts())
+    return render_template("supervision/dashboard.html", **{**base, **context}), status
 
 
 @bp.get("/")
 @login_required("supervisor")
 def dashboard() -> Any:
-    """The dashboard: totals, the chosen grouping as table and charts, and the watch lists' sizes."""
+    """The centre's report for the period: its categories, the chosen breakdown as table and charts."""
     try:
         start, end, by = filters()
-    except BadFilter as exc:
-        return render_template("supervision/dashboard.html", error=str(exc), total=None, lines=[], by="window",
-                               groups=figures.GROUPS, columns=COLUMNS, charts=[], red=[], yellow=[],
-                               period={}, sweep=last_sweep(), percent=figures.percent,
-                               promises=promises.dashboard_facts()), 400
-    rows, cal = figures.load_rows(start, end), deadlines.calendar()
-    total, lines = report(rows, by, cal)
-    months = figures.grouped(rows, "month", cal, today()) if by != "month" else lines
+    except figures.PeriodError as exc:
+        return _page(400, error=str(exc))
+    rep = figures.build_report(start, end)
+    lines = rep.groups[by]
     red, yellow = watch_lists()
-    return render_template(
-        "supervision/dashboard.html", error=None, total=total, lines=lines, by=by, groups=figures.GROUPS,
-        columns=COLUMNS, charts=_charts(total, lines, by, months), red=red, yellow=yellow,
-        period={k: v.isoformat() for k, v in (("from", start), ("to", end)) if v},
-        sweep=last_sweep(), percent=figures.percent, promises=promises.dashboard_facts(),
-    )
+    return _page(report=rep, total=rep.total, lines=lines, by=by, charts=_charts(lines, by, rep.groups["month"]),
+                 red=red, yellow=yellow, period={k: v.isoformat() for k, v in (("from", start), ("to", end)) if v},
+                 sources=rep.groups["source"])
 
 
 @bp.get("/watch")
@@ -147,8 +113,7 @@ def watch() -> Any:
     return render_template("supervision/watch.html", red=red, yellow=yellow, sweep=last_sweep())
 
 
-def _export_rows(rows: list[figures.CaseRow], by: str, cal: Any) -> tuple[list[str], list[list[Any]]]:
-    total, lines = report(rows, by, cal)
+def _export_rows(lines: list[figures.Figures], total: figures.Figures) -> tuple[list[str], list[list[Any]]]:
     header = [title for _, title in COLUMNS]
     out = []
     for fig in [*lines, total]:
@@ -158,7 +123,7 @@ def _export_rows(rows: list[figures.CaseRow], by: str, cal: Any) -> tuple[list[s
 
 
 def _cell(key: str, value: Any) -> Any:
-    if key.endswith("_rate"):
+    if key in figures.RATE_COLUMNS:
         return figures.percent(value)
     if key == "avg_workdays":
         return "—" if value is None else round(value, 1)
@@ -171,9 +136,10 @@ def export_csv() -> Any:
     """The report as CSV (UTF-8 with BOM so Excel opens the Chinese correctly)."""
     try:
         start, end, by = filters()
-    except BadFilter as exc:
+    except figures.PeriodError as exc:
         return Response(str(exc), status=400, mimetype="text/plain")
-    header, rows = _export_rows(figures.load_rows(start, end), by, deadlines.calendar())
+    rep = figures.build_report(start, end)
+    header, rows = _export_rows(rep.groups[by], rep.total)
     buf = io.StringIO()
     writer = csv.writer(buf, quoting=csv.QUOTE_ALL)
     writer.writerow(header)
@@ -185,30 +151,21 @@ def export_csv() -> Any:
 @bp.get("/export.xlsx")
 @login_required("supervisor")
 def export_xlsx() -> Any:
-    """The report as an Excel workbook: one sheet per grouping, plus the overdue and near-due lists."""
+    """The centre's report as an Excel workbook (as `daiban hub figures --xlsx`), plus the watch lists."""
     try:
         start, end, _ = filters()
-    except BadFilter as exc:
+    except figures.PeriodError as exc:
         return Response(str(exc), status=400, mimetype="text/plain")
-    rows, cal = figures.load_rows(start, end), deadlines.calendar()
-    sheets = {by: _export_rows(rows, by, cal) for by in figures.GROUPS}
-    wb = Workbook()
-    wb.remove(wb.active)
-    for by, (header, rows) in sheets.items():
-        ws = wb.create_sheet(f"按{figures.GROUPS[by]}")
-        ws.append(header)
-        for row in rows:
-            ws.append(row)
+    wb = figures_xlsx.workbook(figures.build_report(start, end))
     red, yellow = watch_lists()
     for title, items in (("超期", red), ("临近到期", yellow)):
-        ws = wb.create_sheet(title)
-        ws.append(["受理编号", "事项", "窗口", "行政村", "申请人", "承办人", "状态", "接收日期", "到期日"])
-        for it in items:
-            ws.append(text_row([it["receipt_code"], it["item"], it["window"], it["village"], it["applicant"],
-                                it["assignee"], it["state"], it["received_on"], it["due"]]))
-    out = io.BytesIO()
-    wb.save(out)
-    return Response(out.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ws = figures_xlsx.add_sheet(wb, title, ["回执码", "事项", "窗口", "行政村", "申请人", "承办人", "状态", "接收日期", "到期日"],
+                                    (text_row([it["receipt_code"], it["item"], it["window"], it["village"],
+                                               it["applicant"], it["assignee"], it["state"], it["received_on"],
+                                               it["due"]]) for it in items))
+        figures_xlsx.size_columns(ws)
+    return Response(figures_xlsx.to_bytes(wb),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": "attachment; filename=figures.xlsx"})
 
 

@@ -8,6 +8,7 @@ shows it as text. Numbers and dates are left as they are: they cannot carry a fo
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,3 +25,8 @@ def text_cell(value: Any) -> Any:
 def text_row(values: Iterable[Any]) -> list[Any]:
     """Every cell of a row through text_cell."""
     return [text_cell(v) for v in values]
+
+
+def display_width(text: str) -> int:
+    """How many narrow columns text takes in a sheet or a terminal (a Chinese character takes two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)

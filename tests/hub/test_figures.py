@@ -146,14 +146,15 @@ def test_exports(hub_app, known_cases) -> None:
     assert resp.status_code == 200
     assert resp.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[0][:2] == ["名称", "受理总数"]
+    assert rows[0][:2] == ["名称", "接待（收件）"]
     assert rows[-1][0] == "合计"
     total = dict(zip(rows[0], rows[-1]))
-    assert total["受理总数"] == "3"
+    assert total["接待（收件）"] == "3"
+    assert total["承办件"] == "3"
     assert total["按时办结率"] == "50.0%"
     assert total["平均办结工作日"] == "9.0"
     wb = load_workbook(io.BytesIO(client.get("/supervision/export.xlsx").data))
-    assert wb.sheetnames == ["按窗口", "按行政村", "按事项", "按月份", "超期", "临近到期"]
+    assert wb.sheetnames == ["中心报表", "按窗口", "按行政村", "按事项", "按月份", "按人员", "按来源", "超期", "临近到期"]
     assert [c.value for c in wb["按行政村"][2]][:2] == ["桃源村", 3]
     assert [c.value for c in wb["按行政村"][3]][:2] == ["合计", 3]
     assert wb["超期"].max_row == 2
