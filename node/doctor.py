@@ -7,13 +7,13 @@ officer's script (or the desktop shortcut's wrapper) can tell at a glance.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Callable
 
 import requests
 
+from shared import doctor
 from shared.doctor import Finding, run_isolated
 
 from . import meta
@@ -84,12 +84,7 @@ def check_hub(timeout: float = 5.0) -> Finding:
 
 def check_disk(data_dir: Path) -> Finding:
     """Free space where the database lives."""
-    free = shutil.disk_usage(data_dir).free
-    if free < DISK_MIN_FREE:
-        return Finding("磁盘", "problem", f"磁盘只剩 {free // 2**20} MB；请清理下载文件或回收站，至少留出 500 MB")
-    if free < DISK_LOW_FREE:
-        return Finding("磁盘", "warn", f"磁盘剩余 {free // 2**20} MB，偏少")
-    return Finding("磁盘", "ok", f"磁盘剩余 {free // 2**30} GB")
+    return doctor.check_disk(data_dir, DISK_MIN_FREE, DISK_LOW_FREE, "请清理下载文件或回收站，至少留出 500 MB")
 
 
 def check_storage(data_dir: Path) -> Finding:
