@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup prereqs lint demo test test-fast chaos bench screenshots clean
+.PHONY: setup catalogues messages prereqs lint demo test test-fast chaos bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,7 +13,24 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) catalogues
+
+# The English catalogues are compiled here (and by setup.py when a wheel is built), never at runtime;
+# the .mo files are build output and git-ignored.
+APPS := hub node
+catalogues: $(STAMP)
+	for app in $(APPS); do $(VENV)/bin/pybabel -q compile -d $$app/translations -D messages || exit 1; done
+
+# After wrapping new strings in _(): re-extract the Chinese msgids of each app (its own code and
+# templates, plus shared/) and merge them into its catalogue, sorted so merges stay simple.
+messages: $(STAMP)
+	for app in $(APPS); do \
+	  $(VENV)/bin/pybabel -q extract -F $$app/translations/babel.cfg -k lazy_gettext -k N_ --sort-by-file \
+	    --no-location --omit-header -o $$app/translations/messages.pot $$app shared || exit 1; \
+	  $(VENV)/bin/pybabel -q update -i $$app/translations/messages.pot -d $$app/translations -D messages \
+	    --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date || exit 1; \
+	  rm $$app/translations/messages.pot; \
+	done
 
 demo: setup
 	$(PY) deploy/demo.py

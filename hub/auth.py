@@ -36,6 +36,7 @@ from shared.redirects import safe_next
 from . import audit
 from .models import Staff
 from .staff import authenticate, end_sessions, session_epoch
+from flask_babel import gettext as _
 
 log = logging.getLogger("daiban.hub.auth")
 bp = Blueprint("auth", __name__)
@@ -153,5 +154,5 @@ def logout() -> Any:
         audit.record(user.username, "auth.logout", request.remote_addr or "")
     logout_user()
     session.clear()
-    flash("已退出登录")
+    flash(_("已退出登录"))
     return redirect(url_for("auth.login"))

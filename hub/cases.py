@@ -17,6 +17,7 @@ from .clock import now, today
 from .db import database, is_postgres
 from .staff import covers
 from .models import Assignment, Case, Extension, HubEvent, Node, Staff
+from shared.msgid import N_
 
 SUPERVISORS = ("supervisor", "admin")
 MAX_EXTENSION_DAYS = 30
@@ -378,7 +379,7 @@ def decide_extension(ext_id: int, approve: bool, actor: str, staff: Staff | None
     return case
 
 
-CONTACT_KINDS = {"consult": "咨询", "transfer": "转办"}
+CONTACT_KINDS = {"consult": N_("咨询"), "transfer": N_("转办")}
 
 
 def record_contact(kind: str, person: str, topic: str, answer: str, to_body: str, actor: str,

@@ -26,6 +26,7 @@ from .db import database
 from .holidays import change_calendar, day_set
 from .models import Case, CatalogueVersion
 from .sweep import open_cases
+from flask_babel import gettext as _
 
 bp = Blueprint("catalogue_admin", __name__, url_prefix="/admin")
 
@@ -65,16 +66,16 @@ def orphan_problems(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     for code, n in sorted(items.items()):
         item = new_items.get(code)
         if item is None:
-            problems.append(f"事项 {code} 还有 {n} 件未办结，不能删除")
+            problems.append(_("事项 %(code)s 还有 %(n)s 件未办结，不能删除", code=code, n=n))
         elif item.get("active") is False:
-            problems.append(f"事项 {code} 还有 {n} 件未办结，不能停用")
+            problems.append(_("事项 %(code)s 还有 %(n)s 件未办结，不能停用", code=code, n=n))
     for code, n in sorted(windows.items()):
         if code not in new_windows:
-            problems.append(f"窗口 {code} 还有 {n} 件未办结，不能删除")
+            problems.append(_("窗口 %(code)s 还有 %(n)s 件未办结，不能删除", code=code, n=n))
     for (item_code, mat), n in sorted(missing.items()):
         item = new_items.get(item_code)
         if item is not None and mat not in {m.get("code") for m in item.get("materials", []) if isinstance(m, dict)}:
-            problems.append(f"材料 {mat} 仍在事项 {item_code} 的 {n} 件待补正清单中，不能删除")
+            problems.append(_("材料 %(mat)s 仍在事项 %(item_code)s 的 %(n)s 件待补正清单中，不能删除", mat=mat, item_code=item_code, n=n))
     return problems
 
 
@@ -83,19 +84,19 @@ def save_catalogue(new: dict[str, Any], actor: str, note: str, base_version: int
     with database.atomic():
         latest = CatalogueVersion.select().order_by(CatalogueVersion.version.desc()).get()
         if latest.version != base_version:
-            raise CatalogueEditError([f"目录已被他人修改（当前第 {latest.version} 版），请刷新后重新编辑"])
+            raise CatalogueEditError([_("目录已被他人修改（当前第 %(version)s 版），请刷新后重新编辑", version=latest.version)])
         data = copy.deepcopy(new)
         data["version"] = latest.version + 1
         errors = validate_catalogue(data) + orphan_problems(latest.data, data)
         if not errors and data == {**latest.data, "version": data["version"]}:
-            errors = ["没有任何修改"]
+            errors = [_("没有任何修改")]
         if errors:
             raise CatalogueEditError(errors)
         try:
             with database.atomic():
                 CatalogueVersion.create(version=data["version"], data=data, created_at=now(), note=note[:500])
         except peewee.IntegrityError:
-            raise CatalogueEditError(["目录已被他人修改，请刷新后重新编辑"]) from None
+            raise CatalogueEditError([_("目录已被他人修改，请刷新后重新编辑")]) from None
         audit.record(actor, "catalogue.edit", f"v{data['version']}", {"note": note[:200], "from": latest.version})
     return int(data["version"])
 
@@ -110,11 +111,11 @@ def parse_materials(text: str) -> tuple[list[dict[str, Any]], list[str]]:
     for n, line in enumerate(_lines(text), 1):
         parts = [p.strip() for p in line.split("|")]
         if len(parts) < 2 or not parts[0] or not parts[1]:
-            errors.append(f"材料第 {n} 行应写成：编码|名称|是否必需|备注")
+            errors.append(_("材料第 %(n)s 行应写成：编码|名称|是否必需|备注", n=n))
             continue
         flag = (parts[2] if len(parts) > 2 else "是").lower()
         if flag not in _YES | _NO:
-            errors.append(f"材料第 {n} 行的“是否必需”只能填 是 或 否")
+            errors.append(_("材料第 %(n)s 行的“是否必需”只能填 是 或 否", n=n))
             continue
         out.append({"code": parts[0], "name": parts[1], "required": flag in _YES,
                     "note": "|".join(parts[3:]) if len(parts) > 3 else ""})
@@ -134,20 +135,20 @@ def item_from_form(form: Any, existing: dict[str, Any] | None) -> tuple[dict[str
     if existing is None:
         code = form.get("code", "").strip().upper()
         if not _ITEM_CODE.match(code):
-            errors.append("事项编码应为两个大写字母、短横线和两位数字，例如 DB-04")
+            errors.append(_("事项编码应为两个大写字母、短横线和两位数字，例如 DB-04"))
         elif code[:2] not in KINDS:
-            errors.append(f"事项编码须以 {'、'.join(KINDS)} 开头")
+            errors.append(_("事项编码须以 %(KINDS)s 开头", KINDS='、'.join(KINDS)))
         item["code"], item["kind"] = code, code[:2]
     item["name"] = form.get("name", "").strip()
     item["window"] = form.get("window", "")
     item["mode"] = form.get("mode", "")
     raw_limit = form.get("time_limit_days", "").strip()
     if not re.fullmatch(r"\d{1,3}", raw_limit):
-        errors.append("办理时限须为 0 到 999 的整数（工作日）")
+        errors.append(_("办理时限须为 0 到 999 的整数（工作日）"))
     else:
         item["time_limit_days"] = int(raw_limit)
     if item["mode"] == "immediate" and item.get("time_limit_days") not in (None, 0):
-        errors.append("即办件的办理时限应为 0（当日办结）")
+        errors.append(_("即办件的办理时限应为 0（当日办结）"))
     item["fee"] = form.get("fee", "").strip() or "免费"
     item["procedure"] = form.get("procedure", "").strip()
     item["legal_basis"] = _lines(form.get("legal_basis", ""))
@@ -170,7 +171,7 @@ def _user() -> str:
 def index() -> Any:
     """Windows, items with their open cases, and the version history."""
     cat = current_catalogue()
-    items, windows, _ = open_usage()
+    items, windows, _usage = open_usage()
     history = CatalogueVersion.select(CatalogueVersion.version, CatalogueVersion.created_at, CatalogueVersion.note) \
         .order_by(CatalogueVersion.version.desc()).limit(20)
     return render_template("admin/catalogue.html", cat=cat, open_items=items, open_windows=windows,
@@ -201,7 +202,7 @@ def edit_item(code: str) -> Any:
     new = cat.to_dict()
     if is_new:
         if cat.item(item.get("code", "")) is not None:
-            errors.append(f"事项编码 {item['code']} 已存在")
+            errors.append(_("事项编码 %(code)s 已存在", code=item['code']))
         new["items"].append(item)
     else:
         new["items"] = [item if i["code"] == code else i for i in new["items"]]
@@ -224,9 +225,9 @@ def edit_windows() -> Any:
     new_name = request.form.get("new_name", "").strip()
     if new_code or new_name:
         if not _WINDOW_CODE.match(new_code):
-            errors.append("窗口编码应为 W 加两位数字，例如 W15")
+            errors.append(_("窗口编码应为 W 加两位数字，例如 W15"))
         elif cat.window(new_code):
-            errors.append(f"窗口编码 {new_code} 已存在")
+            errors.append(_("窗口编码 %(new_code)s 已存在", new_code=new_code))
         windows.append({"code": new_code, "name": new_name})
     new = cat.to_dict()
     new["windows"] = windows
@@ -235,7 +236,7 @@ def edit_windows() -> Any:
 
 def _refused_index(errors: list[str]) -> Any:
     cat = current_catalogue()
-    items, windows, _ = open_usage()
+    items, windows, _usage = open_usage()
     history = CatalogueVersion.select().order_by(CatalogueVersion.version.desc()).limit(20)
     return render_template("admin/catalogue.html", cat=cat, open_items=items, open_windows=windows,
                            history=list(history), modes=MODES, errors=errors), 400
@@ -244,14 +245,14 @@ def _refused_index(errors: list[str]) -> Any:
 def _save_or_refuse(new: dict[str, Any], errors: list[str], note: str, refused: Any) -> Any:
     base = request.form.get("base_version", "")
     if not base.isdigit():
-        errors = ["表单缺少目录版本号，请刷新后重新编辑", *errors]
+        errors = [_("表单缺少目录版本号，请刷新后重新编辑"), *errors]
     if not errors:
         try:
             version = save_catalogue(new, _user(), note, int(base))
         except CatalogueEditError as exc:
             errors = exc.errors
         else:
-            flash(f"已保存：事项目录第 {version} 版，代办点下次同步时自动更新")
+            flash(_("已保存：事项目录第 %(version)s 版，代办点下次同步时自动更新", version=version))
             return redirect(url_for("catalogue_admin.index"))
     audit.record(_user(), "catalogue.refused", note[:120], {"errors": errors[:10]})
     return refused(errors)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import Sequence
 
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 WIDTH, HEIGHT = 640, 260
@@ -63,6 +64,11 @@ def _x_label(x: float, label: str) -> str:
             f'transform="rotate(-30 {x:.1f} {y})">{escape(label)}</text>')
 
 
+def tooltip_separator() -> str:
+    """The label–value separator of a tooltip (full-width colon in Chinese)."""
+    return _("：")
+
+
 def bar_chart(title: str, labels: Sequence[str], values: Sequence[float | None], unit: str = "",
               top: float | None = None, none_text: str = "无数据") -> Markup:
     """A vertical bar chart with its value printed on each bar; a None value draws no bar, only none_text."""
@@ -82,7 +88,7 @@ def bar_chart(title: str, labels: Sequence[str], values: Sequence[float | None],
         x = LEFT + i * slot + slot * 0.15
         y = TOP + plot_h - h
         parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" '
-                     f'fill="{COLOURS[0]}"><title>{escape(label)}：{_fmt(value)}{escape(unit)}</title></rect>')
+                     f'fill="{COLOURS[0]}"><title>{escape(label)}{tooltip_separator()}{_fmt(value)}{escape(unit)}</title></rect>')
         parts.append(f'<text x="{x + slot * 0.35:.1f}" y="{y - 3:.1f}" font-size="10" text-anchor="middle" '
                      f'{FONT}>{_fmt(value)}</text>')
         parts.append(_x_label(x + slot * 0.35, label))
@@ -108,7 +114,7 @@ def line_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[flo
             parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
         for (x, y), v in zip(points, values):
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}">'
-                         f'<title>{escape(name)}：{_fmt(v)}{escape(unit)}</title></circle>')
+                         f'<title>{escape(name)}{tooltip_separator()}{_fmt(v)}{escape(unit)}</title></circle>')
         lx = WIDTH - RIGHT - 120
         ly = 14 + n * 14
         parts.append(f'<rect x="{lx}" y="{ly - 8}" width="10" height="10" fill="{colour}"/>')

@@ -17,6 +17,7 @@ from .catalogue_store import current as current_catalogue
 from .clock import CHINA_TZ, today
 from .models import Case, Contact, Extension, NodeEvent, Staff
 from .staff import covers, set_duty
+from flask_babel import gettext as _
 
 bp = Blueprint("console", __name__)
 log = logging.getLogger("daiban.hub.console")
@@ -109,7 +110,7 @@ def _case_or_404(code: str) -> Case:
         log.warning("refused view of %s by %s", case.receipt_code, user.username)
         case = None
     if case is None:
-        abort(404, description="没有这个受理编号")
+        abort(404, description=_("没有这个受理编号"))
     return case
 
 
@@ -117,7 +118,7 @@ def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = 
     user = current_user()
     catalogue = current_catalogue()
     item = catalogue.item(case.item_code) or {}
-    names = {**queue.staff_names(), "system": "系统"}
+    names = {**queue.staff_names(), "system": _("系统")}
     line = queue.rows([case], catalogue, deadlines.calendar(), today(), names)[0]
     node_events = list(NodeEvent.select().where(NodeEvent.request_id == case.request_id).order_by(NodeEvent.seq))
     reassign_to = []
@@ -161,9 +162,9 @@ def case_act(code: str) -> Any:
     form = request.form
     choice = form.get("action", "")
     if choice not in CONSOLE_ACTIONS:
-        return _detail(case, "未知操作", form.to_dict(), 400)
+        return _detail(case, _("未知操作"), form.to_dict(), 400)
     if choice == "immediate" and case.mode != "immediate":
-        return _detail(case, "只有即办件可以当场受理并办结", form.to_dict(), 409)
+        return _detail(case, _("只有即办件可以当场受理并办结"), form.to_dict(), 409)
     user = current_user()
     try:
         done = act(case.receipt_code, CONSOLE_ACTIONS[choice], user.username, staff=user,
@@ -185,7 +186,7 @@ def case_reassign(code: str) -> Any:
                  request.form.get("reason", ""))
     except CaseError as exc:
         return _detail(case, exc.message, request.form.to_dict(), ERROR_STATUS.get(exc.code, 400))
-    flash("已改派承办人")
+    flash(_("已改派承办人"))
     return redirect(url_for("console.case_view", code=case.receipt_code))
 
 
@@ -199,13 +200,13 @@ def extension_request(code: str) -> Any:
     try:
         days = int(raw)
     except ValueError:
-        return _detail(case, "延长的工作日数须是整数", request.form.to_dict(), 400)
+        return _detail(case, _("延长的工作日数须是整数"), request.form.to_dict(), 400)
     try:
         case_actions.request_extension(case.receipt_code, days, request.form.get("reason", ""), user.username,
                                        staff=user)
     except CaseError as exc:
         return _detail(case, exc.message, request.form.to_dict(), ERROR_STATUS.get(exc.code, 400))
-    flash("延期申请已提交，待效能监督人员批准")
+    flash(_("延期申请已提交，待效能监督人员批准"))
     return redirect(url_for("console.case_view", code=case.receipt_code))
 
 
@@ -217,17 +218,17 @@ def extension_decide(code: str) -> Any:
     try:
         ext_id = int(request.form.get("ext_id", ""))
     except ValueError:
-        return _detail(case, "没有这项延期申请", request.form.to_dict(), 400)
+        return _detail(case, _("没有这项延期申请"), request.form.to_dict(), 400)
     ext = Extension.get_or_none((Extension.id == ext_id) & (Extension.request_id == case.request_id))
     if ext is None:
-        return _detail(case, "本件没有这项延期申请", request.form.to_dict(), 404)
+        return _detail(case, _("本件没有这项延期申请"), request.form.to_dict(), 404)
     user = current_user()
     approve = request.form.get("decision") == "approve"
     try:
         done = case_actions.decide_extension(ext_id, approve, user.username, user, request.form.get("note", ""))
     except CaseError as exc:
         return _detail(case, exc.message, request.form.to_dict(), ERROR_STATUS.get(exc.code, 400))
-    flash("已批准延期，新的办结期限已告知代办点" if approve else "已不批准延期")
+    flash(_("已批准延期，新的办结期限已告知代办点") if approve else _("已不批准延期"))
     return redirect(url_for("console.case_view", code=done.receipt_code))
 
 
@@ -246,12 +247,12 @@ def contacts_view() -> Any:
         except CaseError as exc:
             error, status = exc.message, ERROR_STATUS.get(exc.code, 400)
         else:
-            flash("已登记")
+            flash(_("已登记"))
             back = url_for("console.case_view", code=code) if code else url_for("console.contacts_view")
             return redirect(back)
     rows = list(Contact.select().order_by(Contact.at.desc()).limit(200))
     return render_template("console/contacts.html", rows=rows, kinds=case_actions.CONTACT_KINDS,
-                           names={**queue.staff_names(), "system": "系统"}, error=error,
+                           names={**queue.staff_names(), "system": _("系统")}, error=error,
                            form=request.form.to_dict() if error else {}), status
 
 
@@ -262,7 +263,7 @@ def notice_view(code: str, cseq: int) -> Any:
     case = _case_or_404(code)
     event = next((e for e in notices.events_of(case) if e.cseq == cseq), None)
     if event is None or event.body.get("action") not in notices.PAPERS:
-        abort(404, description="没有这份文书")
+        abort(404, description=_("没有这份文书"))
     template, ctx = notices.context(case, event, current_catalogue())
     return render_template(template, **ctx)
 
@@ -287,11 +288,13 @@ def staff_view() -> Any:
     if request.method == "POST":
         target = Staff.get_or_none(Staff.username == request.form.get("username", ""))
         if target is None:
-            abort(404, description="没有这个工作人员")
+            abort(404, description=_("没有这个工作人员"))
         if target.id != user.id and user.role not in ("supervisor", "admin"):
-            abort(403, description="只能修改自己的在岗状态")
+            abort(403, description=_("只能修改自己的在岗状态"))
         taken = set_duty(target, request.form.get("on_duty") == "1", user.username)
-        flash(f"{target.name}：{'在岗' if target.on_duty else '离岗'}" + (f"，接手无人负责的 {taken} 件" if taken else ""))
+        duty = _("在岗") if target.on_duty else _("离岗")
+        flash(_("%(name)s：%(duty)s", name=target.name, duty=duty)
+              + (_("，接手无人负责的 %(taken)s 件", taken=taken) if taken else ""))
         return redirect(url_for("console.staff_view"))
     catalogue = current_catalogue()
     people = list(Staff.select().where(Staff.active == True).order_by(Staff.role, Staff.username))
@@ -311,7 +314,7 @@ def init_app(app: Any) -> None:
 def _error_page(exc: Any) -> Any:
     if request.path.startswith("/api/"):
         return exc
-    titles = {403: "无权操作", 404: "未找到"}
+    titles = {403: _("无权操作"), 404: _("未找到")}
     # Werkzeug's stock (English) description means no Chinese one was given.
     message = exc.description if exc.description != type(exc).description else titles[exc.code]
     current_app.logger.info("%s %s: %s", exc.code, request.path, message)

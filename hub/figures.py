@@ -21,11 +21,13 @@ from .catalogue_store import current as current_catalogue
 from .clock import china_date, today
 from .deadlines import calendar
 from .models import Case, Staff, Village
+from shared.msgid import N_
+from flask_babel import gettext as _
 
 COMPLETED = frozenset({states.APPROVED, states.DENIED})
 SATISFIED = ratings.SATISFIED
-GROUPS = {"window": "窗口", "village": "行政村", "item": "事项", "month": "月份", "staff": "人员", "source": "来源"}
-SOURCES = {"village": "代办点（村）", "counter": "中心窗口"}
+GROUPS = {"window": N_("窗口"), "village": N_("行政村"), "item": N_("事项"), "month": N_("月份"), "staff": N_("人员"), "source": N_("来源")}
+SOURCES = {"village": N_("代办点（村）"), "counter": N_("中心窗口")}
 UNASSIGNED = "未分配"
 
 
@@ -205,7 +207,7 @@ def tally(rows: Iterable[CaseRow], cal: WorkCalendar, today: date, groups: Itera
     for by in groups:
         if by not in KEYS:
             raise ValueError(f"unknown grouping: {by}")
-    total = Figures(key="total", label="合计")
+    total = Figures(key="total", label=N_("合计"))
     lines: dict[str, dict[str, Figures]] = {by: {} for by in groups}
     for row in rows:
         measured = measure(row, cal, today)
@@ -249,12 +251,12 @@ def load_rows(start: date | None = None, end: date | None = None) -> list[CaseRo
 
 # The report's columns, in the centre's order: its own categories first, then what supervision adds.
 COLUMNS: list[tuple[str, str]] = [
-    ("label", "名称"), ("handled", "接待（收件）"), ("instant", "即办件"), ("instant_done", "即办件已办结"),
-    ("undertaken", "承办件"), ("undertaken_done", "已办结"), ("undertaken_open", "正在办理"),
-    ("refused", "不予受理"), ("withdrawn", "撤回/退回"), ("undertaken_on_time_rate", "按时办结率"),
-    ("late", "超时办结"), ("avg_workdays", "平均办结工作日"), ("overdue_open", "在办超期"),
+    ("label", N_("名称")), ("handled", N_("接待（收件）")), ("instant", N_("即办件")), ("instant_done", N_("即办件已办结")),
+    ("undertaken", N_("承办件")), ("undertaken_done", N_("已办结")), ("undertaken_open", N_("正在办理")),
+    ("refused", N_("不予受理")), ("withdrawn", N_("撤回/退回")), ("undertaken_on_time_rate", N_("按时办结率")),
+    ("late", N_("超时办结")), ("avg_workdays", N_("平均办结工作日")), ("overdue_open", N_("在办超期")),
     *((key, level) for level, key in ratings.KEYS.items()),
-    ("satisfaction_rate", "满意率"),
+    ("satisfaction_rate", N_("满意率")),
 ]
 RATE_COLUMNS = frozenset(k for k, _ in COLUMNS if k.endswith("_rate"))
 
@@ -330,8 +332,8 @@ class Report:
     def period(self) -> str:
         """The period as the title of the report says it."""
         if not self.start and not self.end:
-            return "全部日期"
-        return f"{self.start or '最早'} 至 {self.end or '今天'}"
+            return _("全部日期")
+        return _("%(start)s 至 %(end)s", start=self.start or _("最早"), end=self.end or _("今天"))
 
 
 def build_report(start: date | None, end: date | None, on: date | None = None) -> Report:

@@ -17,6 +17,7 @@ from .db import database
 from .enrolment import issue_code, revoke
 from .keys import hub_fingerprint
 from .models import ForkAlert, Node, Village
+from flask_babel import gettext as _
 
 bp = Blueprint("fleet", __name__, url_prefix="/fleet")
 
@@ -69,20 +70,20 @@ def alerts(days: int, at: datetime | None = None) -> list[Alert]:
         ForkAlert.resolved == False
     ).order_by(ForkAlert.at.desc()):
         out.append(Alert("fork", fork.node.village.name,
-                         f"序号 {fork.first_seq}–{fork.last_seq} 出现内容不同的重复批次（记录可能在打印回执后被改动）",
+                         _("序号 %(first_seq)s–%(last_seq)s 出现内容不同的重复批次（记录可能在打印回执后被改动）", first_seq=fork.first_seq, last_seq=fork.last_seq),
                          fork.at, fork.id))
     limit = at - timedelta(days=days)
     for node in Node.select(Node, Village).join(Village).where(Node.status == "active"):
         if node.last_sync_at is None:
             if node.enrolled_at < limit:
-                out.append(Alert("never", node.village.name, f"注册后超过 {days} 天从未同步", node.enrolled_at))
+                out.append(Alert("never", node.village.name, _("注册后超过 %(days)s 天从未同步", days=days), node.enrolled_at))
         elif node.last_sync_at < limit:
             quiet = (at - node.last_sync_at).days
-            out.append(Alert("silent", node.village.name, f"已 {quiet} 天未同步（超过 {days} 天）", node.last_sync_at))
+            out.append(Alert("silent", node.village.name, _("已 %(quiet)s 天未同步（超过 %(days)s 天）", quiet=quiet, days=days), node.last_sync_at))
         if node.clock_offset_s is not None and abs(node.clock_offset_s) > CLOCK_SKEW_S:
-            way = "快" if node.clock_offset_s > 0 else "慢"
+            way = _("快") if node.clock_offset_s > 0 else _("慢")
             out.append(Alert("clock", node.village.name,
-                             f"电脑时钟{way}了约 {abs(node.clock_offset_s) // 60} 分钟，请校准（记录以序号为准，不受影响）",
+                             _("电脑时钟%(way)s了约 %(clock_offset_s)s 分钟，请校准（记录以序号为准，不受影响）", way=way, clock_offset_s=abs(node.clock_offset_s) // 60),
                              node.last_sync_at))
     return out
 
@@ -91,9 +92,9 @@ def check_village_name(name: str) -> str:
     """A usable village name, or FleetError."""
     name = name.strip()
     if not name:
-        raise FleetError("请填写行政村名称")
+        raise FleetError(_("请填写行政村名称"))
     if len(name) > 100 or _BAD_NAME.search(name):
-        raise FleetError("行政村名称不能超过 100 个字，也不能含控制字符或尖括号")
+        raise FleetError(_("行政村名称不能超过 100 个字，也不能含控制字符或尖括号"))
     return name
 
 
@@ -101,10 +102,10 @@ def new_code(village_name: str, hours: int, actor: str) -> str:
     """Issue a code for a village with no active node (first PC, or a replacement after revocation)."""
     name = check_village_name(village_name)
     if not 1 <= hours <= MAX_CODE_HOURS:
-        raise FleetError(f"有效期应在 1 到 {MAX_CODE_HOURS} 小时之间")
+        raise FleetError(_("有效期应在 1 到 %(MAX_CODE_HOURS)s 小时之间", MAX_CODE_HOURS=MAX_CODE_HOURS))
     node = Node.select().join(Village).where(Village.name == name).first()
     if node is not None and node.status == "active":
-        raise FleetError(f"{name} 的代办点仍在使用；更换电脑须先停用旧的代办点")
+        raise FleetError(_("%(name)s 的代办点仍在使用；更换电脑须先停用旧的代办点", name=name))
     return issue_code(name, timedelta(hours=hours), actor=actor)
 
 
@@ -137,14 +138,14 @@ def restore_rows() -> list[dict[str, Any]]:
         d = e.detail or {}
         if e.action == "hub.epoch":
             what = RESTORE_WORDS.get(e.target, e.target) + (f"（{d['backup']}）" if d.get("backup") else "")
-            village = "全部代办点将重新核对办理状态"
+            village = _("全部代办点将重新核对办理状态")
         elif e.action == "sync.lost_tail":
-            what = f"中心缺少该村第 {d.get('first_seq')}–{d.get('last_seq')} 条记录，已请其重新上传"
+            what = _("中心缺少该村第 %(first_seq)s–%(last_seq)s 条记录，已请其重新上传", first_seq=d.get('first_seq'), last_seq=d.get('last_seq'))
             village = e.target
         else:
             codes = d.get("receipt_codes") or []
-            what = (f"重新上传第 {d.get('first_seq')}–{d.get('last_seq')} 条（{d.get('events', 0)} 条记录）"
-                    + (f"，收件编号 {'、'.join(codes)}" if codes else ""))
+            what = (_("重新上传第 %(first_seq)s–%(last_seq)s 条（%(events)s 条记录）", first_seq=d.get('first_seq'), last_seq=d.get('last_seq'), events=d.get('events', 0))
+                    + (_("，收件编号 %(codes)s", codes='、'.join(codes)) if codes else ""))
             village = e.target
         out.append({"at": e.at, "village": village, "what": what, "kind": e.action})
     return out
@@ -167,7 +168,7 @@ def code() -> Any:
         hours = int(request.form.get("hours", "24"))
         issued = new_code(village, hours, user.username)
     except ValueError as exc:
-        message = str(exc) if isinstance(exc, FleetError) else "有效期必须是整数小时"
+        message = str(exc) if isinstance(exc, FleetError) else _("有效期必须是整数小时")
         audit.record(user.username, "node.code_refused", village.strip()[:100], {"reason": message})
         return _render(code=None, error=message), 400
     link = enrol_link(request.host_url, issued)
@@ -185,14 +186,14 @@ def revoke_node() -> Any:
     user = current_user()
     village = request.form.get("village", "").strip()
     if request.form.get("confirm", "").strip() != village:
-        return _render(code=None, error="请在确认框中输入该行政村名称以确认停用"), 400
+        return _render(code=None, error=_("请在确认框中输入该行政村名称以确认停用")), 400
     node = Node.select().join(Village).where(Village.name == village).first()
     if node is None:
-        return _render(code=None, error=f"没有找到 {village} 的代办点"), 404
+        return _render(code=None, error=_("没有找到 %(village)s 的代办点", village=village)), 404
     if node.status == "revoked":
-        return _render(code=None, error=f"{village} 的代办点已经停用"), 409
+        return _render(code=None, error=_("%(village)s 的代办点已经停用", village=village)), 409
     revoke(village, actor=user.username)
-    flash(f"已停用 {village} 的代办点（密钥指纹 {node.fingerprint}）；可为替换电脑签发新注册码")
+    flash(_("已停用 %(village)s 的代办点（密钥指纹 %(fingerprint)s）；可为替换电脑签发新注册码", village=village, fingerprint=node.fingerprint))
     return redirect(url_for("fleet.index"))
 
 
@@ -204,10 +205,10 @@ def resolve_fork(fork_id: int) -> Any:
     with database.atomic():
         fork = ForkAlert.get_or_none(ForkAlert.id == fork_id)
         if fork is None or fork.resolved:
-            return _render(code=None, error="该告警不存在或已处理"), 404
+            return _render(code=None, error=_("该告警不存在或已处理")), 404
         fork.resolved = True
         fork.save()
         audit.record(user.username, "node.fork_resolved", fork.node.village.name,
                      {"first_seq": fork.first_seq, "last_seq": fork.last_seq})
-    flash("已标记为已处理")
+    flash(_("已标记为已处理"))
     return redirect(url_for("fleet.index"))

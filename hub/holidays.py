@@ -18,6 +18,7 @@ from .catalogue_store import current as current_catalogue
 from .db import database
 from .deadlines import day_set
 from .models import Case, HubEvent
+from flask_babel import gettext as _
 
 MIN_YEAR, MAX_YEAR = 2000, 2100
 # What the village last heard about a case and must not lose when only the due date changes.
@@ -56,31 +57,33 @@ def reschedule(old: WorkCalendar, new: WorkCalendar, day: date, actor: str) -> i
 def change_calendar(day_text: str, kind: str, op: str, actor: str) -> str:
     """Add or remove an extra holiday or make-up working day; returns what was done, ValueError if not."""
     if kind not in ("holiday", "workday") or op not in ("add", "remove"):
-        raise ValueError("请求无效")
+        raise ValueError(_("请求无效"))
     try:
         day = date.fromisoformat(day_text.strip())
     except ValueError:
-        raise ValueError("日期格式应为 YYYY-MM-DD，例如 2027-02-08") from None
+        raise ValueError(_("日期格式应为 YYYY-MM-DD，例如 2027-02-08")) from None
     if not MIN_YEAR <= day.year <= MAX_YEAR:
-        raise ValueError(f"日期年份应在 {MIN_YEAR} 到 {MAX_YEAR} 之间")
-    label = "节假日" if kind == "holiday" else "调休上班日"
+        raise ValueError(_("日期年份应在 %(MIN_YEAR)s 到 %(MAX_YEAR)s 之间", MIN_YEAR=MIN_YEAR, MAX_YEAR=MAX_YEAR))
+    label = _("节假日") if kind == "holiday" else _("调休上班日")
     with database.atomic():
         old = deadlines.calendar()
         holidays, workdays = day_set("extra_holidays"), day_set("extra_workdays")
         mine, other = (holidays, workdays) if kind == "holiday" else (workdays, holidays)
         if op == "add":
             if day in other:
-                raise ValueError(f"{day} 已设为{'调休上班日' if kind == 'holiday' else '节假日'}，请先删除")
+                raise ValueError(_("%(day)s 已设为%(other)s，请先删除", day=day,
+                                   other=_("调休上班日") if kind == "holiday" else _("节假日")))
             if day in mine:
-                raise ValueError(f"{day} 已经是{label}")
+                raise ValueError(_("%(day)s 已经是%(label)s", day=day, label=label))
             mine.add(day)
         else:
             if day not in mine:
-                raise ValueError(f"{day} 不在{label}列表中")
+                raise ValueError(_("%(day)s 不在%(label)s列表中", day=day, label=label))
             mine.discard(day)
         _store("extra_holidays", holidays)
         _store("extra_workdays", workdays)
         moved = reschedule(old, deadlines.calendar(), day, actor)
         audit.record(actor, "calendar.edit", day.isoformat(), {"kind": kind, "op": op, "moved": moved})
-    done = f"已{'添加' if op == 'add' else '删除'}{label} {day}"
-    return done + (f"；{moved} 件在办申请的到期日已相应调整" if moved else "")
+    done = (_("已添加%(label)s %(day)s", label=label, day=day) if op == "add"
+            else _("已删除%(label)s %(day)s", label=label, day=day))
+    return done + (_("；%(moved)s 件在办申请的到期日已相应调整", moved=moved) if moved else "")

@@ -43,6 +43,8 @@ from .catalogue_store import current as current_catalogue
 from .clock import china_date, now, today
 from .db import database
 from .models import Case, MailMessage, Node, Staff
+from shared.msgid import N_
+from flask_babel import gettext as _
 
 bp = Blueprint("mailbox", __name__)
 log = logging.getLogger("daiban.hub.mailbox")
@@ -50,7 +52,7 @@ log = logging.getLogger("daiban.hub.mailbox")
 DEFAULT_WINDOW = "W04"  # 群众工作站
 DEFAULT_LIMIT = 3
 DEFAULT_PERIOD_S = 3600
-ROUTES = {"window": "窗口", "supervisor": "效能监督"}
+ROUTES = {"window": N_("窗口"), "supervisor": N_("效能监督")}
 _DUMMY = "\x00" * 4
 
 
@@ -95,7 +97,7 @@ def create(data: dict[str, Any], *, code: str, message_id: str, channel: str, no
     """Store a cleaned, valid message with its route and deadline (caller holds the transaction)."""
     if MailMessage.select().where((MailMessage.code == code) | (MailMessage.message_id == message_id)).exists() \
             or Case.select().where(Case.receipt_code == code).exists():
-        raise MailRefused("duplicate_message", "该留言已在中心登记")
+        raise MailRefused("duplicate_message", _("该留言已在中心登记"))
     at = now()
     on = china_date(at)
     route_, window, named = route(data["category"], data["window"], data["about"])
@@ -118,10 +120,10 @@ def check_message(node: Node, data: dict[str, Any]) -> dict[str, Any]:
         raise MailRefused(errors[0].code, "；".join(e.message for e in errors))
     code = normalise(str(data.get("receipt_code", "")))
     if not is_valid(code) or not code.startswith(node.village.prefix):
-        raise MailRefused("bad_receipt_code", "留言编号无效")
+        raise MailRefused("bad_receipt_code", _("留言编号无效"))
     pin = data.get("pin", "")
     if not data.get("phone") and not (isinstance(pin, str) and len(pin) == 4 and pin.isdigit()):
-        raise MailRefused("bad_pin", "未留手机号的留言须有四位查询码")
+        raise MailRefused("bad_pin", _("未留手机号的留言须有四位查询码"))
     return dict(mailbox.clean(data), pin=pin, receipt_code=code)
 
 
@@ -153,13 +155,13 @@ def colour(msg: MailMessage, on: date | None = None) -> str:
 def refusal_to_reply(staff: Staff, msg: MailMessage) -> str | None:
     """Why this person may not answer this message, or None when they may."""
     if not staff.active:
-        return "该账号已停用"
+        return _("该账号已停用")
     if msg.about_staff and staff.username == msg.about_staff:
-        return "该投诉涉及您本人，由效能监督人员答复，您不能答复"
+        return _("该投诉涉及您本人，由效能监督人员答复，您不能答复")
     if msg.route == "supervisor" and staff.role not in ("supervisor", "admin"):
-        return "投诉由效能监督人员答复，您不能答复"
+        return _("投诉由效能监督人员答复，您不能答复")
     if msg.route == "window" and staff.role not in ("supervisor", "admin") and msg.window not in (staff.windows or []):
-        return "该留言不属于您负责的窗口，不能答复"
+        return _("该留言不属于您负责的窗口，不能答复")
     return None
 
 
@@ -178,20 +180,20 @@ def _reply(code: str, staff: Staff, text: Any, outcome: Any) -> MailMessage:
     with database.atomic():
         msg = MailMessage.get_or_none(MailMessage.code == normalise(code)[:16])
         if msg is None:
-            raise MailRefused("no_message", "没有这条留言")
+            raise MailRefused("no_message", _("没有这条留言"))
         why = refusal_to_reply(staff, msg)
         if why:
             raise MailRefused("not_responsible", why)
         if msg.replied_at is not None:
-            raise MailRefused("replied", "该留言已经答复，不能重复答复")
+            raise MailRefused("replied", _("该留言已经答复，不能重复答复"))
         body = text.strip() if isinstance(text, str) else ""
         result = outcome.strip() if isinstance(outcome, str) else ""
         if not body:
-            raise MailRefused("empty", "请填写答复内容")
+            raise MailRefused("empty", _("请填写答复内容"))
         if len(body) > mailbox.MAX_REPLY or len(result) > mailbox.MAX_REPLY:
-            raise MailRefused("too_long", f"答复不能超过{mailbox.MAX_REPLY}个字")
+            raise MailRefused("too_long", _("答复不能超过%(MAX_REPLY)s个字", MAX_REPLY=mailbox.MAX_REPLY))
         if msg.category == "complaint" and not result:
-            raise MailRefused("no_outcome", "投诉须填写核查处理结果（责任追究情况）")
+            raise MailRefused("no_outcome", _("投诉须填写核查处理结果（责任追究情况）"))
         at = now()
         msg.reply, msg.replied_by, msg.replied_at, msg.replied_on = body, staff.username, at, china_date(at)
         msg.outcome = result or None
@@ -245,7 +247,7 @@ def figures(rows: list[MailMessage], on: date) -> dict[str, Any]:
     cat = current_catalogue()
     for m in rows:
         if m.category == "complaint":
-            line = per_window[cat.window_name(m.window) if m.window else "未指明窗口"]
+            line = per_window[cat.window_name(m.window) if m.window else _("未指明窗口")]
             line["complaints"] += 1
             if m.replied_at is not None:
                 line["replied"] += 1
@@ -289,7 +291,7 @@ def public_form() -> Any:
             with database.atomic():
                 if over_limit(client, data["phone"]):
                     log.warning("mailbox flood from one address or phone")
-                    ctx["errors"], status = ["留言过于频繁，请一小时后再试，或到村代办点留言。"], 429
+                    ctx["errors"], status = [_("留言过于频繁，请一小时后再试，或到村代办点留言。")], 429
                 else:
                     code = _free_code()
                     msg = create(data, code=code, message_id=protocol.new_id(), channel="online", client=client)
@@ -340,7 +342,7 @@ def _message_page(code: str, error: str | None = None, status: int = 200) -> Any
     if msg is None:
         abort(404)
     if not may_see(user, msg):
-        return render_template("console/error.html", title="不能查看", message="您不能查看这条留言"), 403
+        return render_template("console/error.html", title=_("不能查看"), message=_("您不能查看这条留言")), 403
     return render_template("mailbox/detail.html", m=msg, error=error, colour=colour(msg),
                            categories=mailbox.CATEGORIES, routes=ROUTES, cat=current_catalogue(),
                            may_reply=refusal_to_reply(user, msg) is None), status
@@ -365,9 +367,9 @@ def post_reply(code: str) -> Any:
         if exc.code == "no_message":
             abort(404)
         if exc.code == "not_responsible":
-            return render_template("console/error.html", title="不能答复", message=exc.message), 403
+            return render_template("console/error.html", title=_("不能答复"), message=exc.message), 403
         return _message_page(code, exc.message, 400)
-    flash("答复已记录" + ("，将随下次同步送到村代办点" if msg.node_id else ""))
+    flash(_("答复已记录") + (_("，将随下次同步送到村代办点") if msg.node_id else ""))
     return redirect(url_for("mailbox.detail", code=msg.code))
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext as _
+
 from shared import states
 
 from . import deadlines
@@ -21,9 +23,9 @@ def calendar_warning(on: date | None = None) -> str | None:
     gaps = deadlines.calendar_gaps(on=on)
     if not gaps:
         return None
-    years = "、".join(f"{y} 年" for y in gaps)
-    return (f"工作日历未覆盖 {years}：法定节假日数据包和本镇自设节假日都没有这一年，"
-            f"期限暂按周一至周五计算，可能不准。请在“节假日设置”中录入该年的节假日和调休上班日。")
+    return _("工作日历未覆盖 %(years)s 年：法定节假日数据包和本镇自设节假日都没有这一年，"
+             "期限暂按周一至周五计算，可能不准。请在“节假日设置”中录入该年的节假日和调休上班日。",
+             years=_("、").join(str(y) for y in gaps))
 
 
 def late_notices(on: date | None = None) -> list[Case]:

@@ -20,6 +20,7 @@ from flask import (
 from shared import guide
 
 from .catalogue_store import current as current_catalogue
+from flask_babel import gettext as _
 
 bp = Blueprint("public_guide", __name__, static_folder=str(guide.STATIC), static_url_path="/guide-static")
 
@@ -50,7 +51,7 @@ def print_all() -> Any:
     cat = current_catalogue()
     posters = [guide.poster(guide.guide_view(cat, i), public_url("public_guide.item", code=i["code"]))
                for i in cat.items()]
-    return _cached(render_template("public/guide_item.html", posters=posters, title="服务指南（全部事项）"))
+    return _cached(render_template("public/guide_item.html", posters=posters, title=_("服务指南（全部事项）")))
 
 
 @bp.get("/guide/<code>")
@@ -59,9 +60,9 @@ def item(code: str) -> Any:
     cat = current_catalogue()
     found = cat.item(code.strip().upper()[:16])
     if found is None or not found["active"]:
-        html = render_template("public/guide_item.html", posters=[], title="没有这个事项",
-                               message="没有找到这个办理事项，请查看全部办事指南。")
+        html = render_template("public/guide_item.html", posters=[], title=_("没有这个事项"),
+                               message=_("没有找到这个办理事项，请查看全部办事指南。"))
         return _cached(html, 404)
     view = guide.guide_view(cat, found)
-    return _cached(render_template("public/guide_item.html", title=f"{found['name']} 服务指南",
+    return _cached(render_template("public/guide_item.html", title=_("%(name)s 服务指南", name=found['name']),
                                    posters=[guide.poster(view, public_url("public_guide.item", code=found["code"]))]))

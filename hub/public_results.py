@@ -20,6 +20,7 @@ from . import ratings
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now, today
 from .models import Case, Rating, Village
+from flask_babel import gettext as _
 
 bp = Blueprint("public_results", __name__)
 
@@ -70,7 +71,7 @@ def results() -> Any:
     status = 200
     message = None
     if (item and item not in items) or (village and village not in villages):
-        message, item, village, status = "没有这个事项或行政村，已显示全部结果。", "", "", 400
+        message, item, village, status = _("没有这个事项或行政村，已显示全部结果。"), "", "", 400
     rows = recent_results(item, village)
     resp = make_response(render_template(
         "public/results.html", rows=rows, items=items, villages=villages, item=item, village=village,

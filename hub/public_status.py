@@ -26,6 +26,7 @@ from . import mailbox
 from .catalogue_store import current as current_catalogue
 from .models import Case, HubEvent
 from .ratelimit import allow_status_lookup, status_miss, status_period_minutes
+from flask_babel import gettext as _
 
 bp = Blueprint("public_status", __name__)
 log = logging.getLogger("daiban.hub.status")
@@ -95,11 +96,11 @@ def status() -> Any:
     if "tail" in request.args:
         client = request.remote_addr or "unknown"
         if not (len(tail) == 4 and tail.isascii() and tail.isdigit()) or not code:
-            ctx["message"] = "请输入收件编号和登记手机号的后四位数字。"
+            ctx["message"] = _("请输入收件编号和登记手机号的后四位数字。")
             status_code = 400
         elif not allow_status_lookup(client, code_key := normalise(code)[:16]):
             log.warning("status lookups over the limit from %s", client)
-            ctx["message"] = f"查询过于频繁，请 {status_period_minutes()} 分钟后再试；急需查询请咨询村代办点。"
+            ctx["message"] = _("查询过于频繁，请 %(status_period_minutes)s 分钟后再试；急需查询请咨询村代办点。", status_period_minutes=status_period_minutes())
             status_code = 429
         else:
             case = lookup(code, tail)

@@ -6,14 +6,16 @@ from datetime import date
 from typing import Any
 
 from shared import states
-from shared.catalogue import Catalogue
+from shared.catalogue import MODES, Catalogue
+from shared.i18n import tr
+from shared.msgid import N_
 from shared.workdays import CLOSED, PAUSED, WAITING, WorkCalendar
 
 from . import deadlines
 from .models import Case, HubEvent, Staff, Village
 
-COLOUR_LABELS = {"green": "正常", "yellow": "临近期限", "red": "已超期", PAUSED: "补正中（计时暂停）",
-                 WAITING: "待补正，尚未受理（补正期间不计时）", CLOSED: "已终结"}
+COLOUR_LABELS = {"green": N_("正常"), "yellow": N_("临近期限"), "red": N_("已超期"), PAUSED: N_("补正中（计时暂停）"),
+                 WAITING: N_("待补正，尚未受理（补正期间不计时）"), CLOSED: N_("已终结")}
 
 
 def visible_windows(user: Staff, catalogue: Catalogue) -> list[str]:
@@ -67,10 +69,10 @@ def rows(cases: list[Case], catalogue: Catalogue, cal: WorkCalendar, today: date
             "item_name": item.get("name", c.item_code),
             "window_name": catalogue.window_name(c.window),
             "village_name": villages.get(c.village_id, ""),
-            "mode_label": "即办件" if c.mode == "immediate" else "承办件",
-            "state_label": states.label(c.state),
+            "mode_label": tr(MODES.get(c.mode, c.mode)),
+            "state_label": tr(states.label(c.state)),
             "colour": tone,
-            "colour_label": COLOUR_LABELS.get(tone, ""),
+            "colour_label": tr(COLOUR_LABELS.get(tone, "")),
             "assignee_name": names.get(c.assignee or "", c.assignee or ""),
             "supplemented": c.request_id in supplemented,
             "due": view.due,

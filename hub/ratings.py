@@ -40,6 +40,8 @@ from .clock import china_date, now, today
 from .db import database
 from .models import Case, Rating, Staff, Village
 from .staff import covers
+from shared.msgid import N_
+from flask_babel import gettext as _
 
 bp = Blueprint("ratings", __name__)
 
@@ -52,9 +54,8 @@ bp.add_app_template_global(ratings.level_of, "rating_level")
 
 MAX_NOTE = 1000
 OPEN, RECTIFIED, APPEALED, VOID = "open", "rectified", "appealed", "void"
-STATE_LABELS = {OPEN: "待整改", RECTIFIED: "已整改", APPEALED: "申诉复核中", VOID: "申诉成立（不计差评）"}
-# What a 回访 call found: the three levels of the old paper form, or nobody reached.
-CALLBACK_RESULTS = (ratings.SATISFIED_, ratings.FAIRLY_SATISFIED, ratings.DISSATISFIED, "未联系上")
+STATE_LABELS = {OPEN: N_("待整改"), RECTIFIED: N_("已整改"), APPEALED: N_("申诉复核中"), VOID: N_("申诉成立（不计差评）")}
+CALLBACK_RESULTS = (N_("满意"), N_("基本满意"), N_("不满意"), N_("未联系上"))
 
 
 class RatingRefused(Exception):
@@ -80,7 +81,7 @@ def record_rating(case: Case, level: Any, comment: Any, channel: str, entered_by
     if errors:
         raise RatingRefused("bad_feedback", "；".join(errors))
     if channel not in ratings.CHANNELS:
-        raise RatingRefused("bad_feedback", "评价渠道无效")
+        raise RatingRefused("bad_feedback", _("评价渠道无效"))
     if not ratings.can_rate(case.state):
         raise RatingRefused("not_rateable", ratings.NOT_RATEABLE)
     if case.satisfaction is not None or Rating.select().where(Rating.case == case.request_id).exists():
@@ -113,16 +114,16 @@ def _rating_of(code: str) -> tuple[Rating, Case]:
     case = Case.get_or_none(Case.receipt_code == normalise(code)[:16])
     rating = Rating.get_or_none(Rating.case == case.request_id) if case else None
     if case is None or rating is None:
-        raise RatingRefused("no_rating", "没有这条评价")
+        raise RatingRefused("no_rating", _("没有这条评价"))
     return rating, case
 
 
 def _text(value: Any, what: str) -> str:
     text = value.strip() if isinstance(value, str) else ""
     if not text:
-        raise RatingRefused("empty", f"请填写{what}")
+        raise RatingRefused("empty", _("请填写%(what)s", what=what))
     if len(text) > MAX_NOTE:
-        raise RatingRefused("too_long", f"{what}不能超过 {MAX_NOTE} 字")
+        raise RatingRefused("too_long", _("%(what)s不能超过 %(MAX_NOTE)s 字", what=what, MAX_NOTE=MAX_NOTE))
     return text
 
 
@@ -130,11 +131,11 @@ def rectify(code: str, staff: Staff, note: Any) -> Rating:
     """整改: staff of the matter's window, or a supervisor, record what was checked and put right."""
     with database.atomic():
         r, case = _rating_of(code)
-        text = _text(note, "核实及整改情况")
+        text = _text(note, _("核实及整改情况"))
         if r.state != OPEN:
-            raise RatingRefused("not_open", "只有待整改的差评可以登记整改")
+            raise RatingRefused("not_open", _("只有待整改的差评可以登记整改"))
         if not covers(staff, r.window):
-            raise RatingRefused("not_responsible", "您不负责该事项所在窗口，不能登记整改")
+            raise RatingRefused("not_responsible", _("您不负责该事项所在窗口，不能登记整改"))
         r.rectify_note, r.rectified_by, r.rectified_at, r.rectified_on = text, staff.username, now(), today()
         r.state = RECTIFIED
         r.save()
@@ -147,13 +148,13 @@ def call_back(code: str, staff: Staff, note: Any, result: Any) -> Rating:
     """回访: a supervisor calls the villager back once the 差评 was put right."""
     with database.atomic():
         r, case = _rating_of(code)
-        text = _text(note, "回访情况")
+        text = _text(note, _("回访情况"))
         if staff.role not in ("supervisor", "admin"):
-            raise RatingRefused("not_responsible", "回访由效能监督人员登记")
+            raise RatingRefused("not_responsible", _("回访由效能监督人员登记"))
         if r.state != RECTIFIED:
-            raise RatingRefused("not_rectified", "整改完成后才能登记回访")
+            raise RatingRefused("not_rectified", _("整改完成后才能登记回访"))
         if result not in CALLBACK_RESULTS:
-            raise RatingRefused("bad_result", "请选择回访结果：" + "、".join(CALLBACK_RESULTS))
+            raise RatingRefused("bad_result", _("请选择回访结果：") + "、".join(CALLBACK_RESULTS))
         r.callback_note, r.callback_result, r.callback_by, r.callback_at = text, result, staff.username, now()
         r.save()
         audit.record(staff.username, "rating.callback", case.receipt_code, {"result": result})
@@ -164,13 +165,13 @@ def appeal(code: str, staff: Staff, reason: Any) -> Rating:
     """申诉: staff of the window believe the 差评 mistaken and ask a supervisor to review it."""
     with database.atomic():
         r, case = _rating_of(code)
-        text = _text(reason, "申诉理由")
+        text = _text(reason, _("申诉理由"))
         if r.state != OPEN:
-            raise RatingRefused("not_open", "只有待整改的差评可以申诉")
+            raise RatingRefused("not_open", _("只有待整改的差评可以申诉"))
         if not covers(staff, r.window):
-            raise RatingRefused("not_responsible", "您不负责该事项所在窗口，不能申诉")
+            raise RatingRefused("not_responsible", _("您不负责该事项所在窗口，不能申诉"))
         if r.appeal_by is not None:
-            raise RatingRefused("appealed_before", "该差评已申诉过一次，复核结论为最终结论")
+            raise RatingRefused("appealed_before", _("该差评已申诉过一次，复核结论为最终结论"))
         r.appeal_reason, r.appeal_by, r.appeal_at, r.state = text, staff.username, now(), APPEALED
         r.save()
         audit.record(staff.username, "rating.appeal", case.receipt_code, {})
@@ -181,15 +182,15 @@ def decide_appeal(code: str, staff: Staff, decision: Any, note: Any) -> Rating:
     """复核: a supervisor other than the appellant upholds (void) or rejects (reopen) the appeal."""
     with database.atomic():
         r, case = _rating_of(code)
-        text = _text(note, "复核意见")
+        text = _text(note, _("复核意见"))
         if staff.role not in ("supervisor", "admin"):
-            raise RatingRefused("not_responsible", "申诉复核由效能监督人员办理")
+            raise RatingRefused("not_responsible", _("申诉复核由效能监督人员办理"))
         if r.state != APPEALED:
-            raise RatingRefused("not_appealed", "该差评没有待复核的申诉")
+            raise RatingRefused("not_appealed", _("该差评没有待复核的申诉"))
         if staff.username in (r.appeal_by, r.staff):
-            raise RatingRefused("own_appeal", "不能复核本人提出或涉及本人的申诉")
+            raise RatingRefused("own_appeal", _("不能复核本人提出或涉及本人的申诉"))
         if decision not in ("upheld", "rejected"):
-            raise RatingRefused("bad_decision", "请选择：申诉成立或申诉不成立")
+            raise RatingRefused("bad_decision", _("请选择：申诉成立或申诉不成立"))
         r.appeal_decision, r.appeal_note, r.appeal_decided_by = decision, text, staff.username
         r.state = VOID if decision == "upheld" else OPEN
         r.save()
@@ -231,7 +232,7 @@ def tallies(rows: list[Rating]) -> dict[str, dict[str, Tally]]:
         if level is None:
             continue
         for by, key, label in (("window", r.window, cat.window_name(r.window)),
-                               ("staff", r.staff or "", names.get(r.staff or "", r.staff or "未分配")),
+                               ("staff", r.staff or "", names.get(r.staff or "", r.staff or _("未分配"))),
                                ("village", str(r.village_id), villages.get(r.village_id, ""))):
             t = out[by][key]
             t.label = label
@@ -282,16 +283,16 @@ def rate_online() -> Any:
     code = request.form.get("code", "")[:20]
     tail = request.form.get("tail", "")[:8]
     level, comment = request.form.get("level"), request.form.get("comment", "")
-    message, status = "评价已记录，谢谢您！", 200
+    message, status = _("评价已记录，谢谢您！"), 200
     client = request.remote_addr or "unknown"
     code_key = normalise(code)[:16]
     if not allow_status_lookup(client, code_key):
-        message, status = "操作过于频繁，请稍后再试。", 429
+        message, status = _("操作过于频繁，请稍后再试。"), 429
     else:
         case = lookup(code, tail)
         if case is None:
             status_miss(code_key)
-            message, status = "收件编号或手机号后四位不符，评价未记录。", 400
+            message, status = _("收件编号或手机号后四位不符，评价未记录。"), 400
         elif not ratings.can_rate_online(case.state):
             message, status = ratings.NOT_DONE, 400
         else:
@@ -299,7 +300,7 @@ def rate_online() -> Any:
                 with database.atomic():
                     r = record_rating(case, level, comment, "online", "villager")
                 if r.bad:
-                    message = (f"评价已记录。我们将在 {rectify_days()} 个工作日内核实整改，并电话回访您。")
+                    message = (_("评价已记录。我们将在 %(rectify_days)s 个工作日内核实整改，并电话回访您。", rectify_days=rectify_days()))
             except RatingRefused as exc:
                 message, status = exc.message, 400
     resp = make_response(render_template("public/rated.html", message=message, ok=status == 200,
@@ -368,12 +369,12 @@ def act(code: str, step: str) -> Any:
         except RatingRefused:
             abort(404)
         if not covers(user, r.window):
-            return render_template("console/error.html", title="不能办理", message=exc.message), 403
+            return render_template("console/error.html", title=_("不能办理"), message=exc.message), 403
         return render_template("ratings/detail.html", r=r, case=case, labels=STATE_LABELS,
                                channels=ratings.CHANNELS, colour=colour(r), results=CALLBACK_RESULTS,
                                cat=current_catalogue(), supervisor=user.role in ("supervisor", "admin"),
                                error=exc.message), 400
-    flash("已记录")
+    flash(_("已记录"))
     return redirect(url_for("ratings.detail", code=normalise(code)))
 
 

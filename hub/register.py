@@ -19,6 +19,7 @@ from .auth import current_user, login_required
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, today
 from .models import Case, HubEvent, Village
+from flask_babel import gettext as _
 
 bp = Blueprint("register", __name__)
 
@@ -42,7 +43,7 @@ def month_range(text: str) -> tuple[date, date]:
     """The first day of a YYYY-MM month and the first day of the next."""
     m = _MONTH.match(text or "")
     if not m or not 1 <= int(m.group(2)) <= 12:
-        raise RegisterError("月份格式应为 YYYY-MM，例如 2026-10")
+        raise RegisterError(_("月份格式应为 YYYY-MM，例如 2026-10"))
     year, month = int(m.group(1)), int(m.group(2))
     start = date(year, month, 1)
     return start, date(year + month // 12, month % 12 + 1, 1)
@@ -95,11 +96,11 @@ def write_xlsx(lines: list[dict[str, Any]], title: str, out: BinaryIO | str) -> 
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(COLUMNS))
     ws["A1"].font = Font(bold=True, size=14)
     ws["A1"].alignment = Alignment(horizontal="center")
-    ws.append([label for _, label in COLUMNS])
+    ws.append([label for _key, label in COLUMNS])
     for cell in ws[2]:
         cell.font = Font(bold=True)
     for line in lines:
-        ws.append(text_row(line[key] for key, _ in COLUMNS))
+        ws.append(text_row(line[key] for key, _label in COLUMNS))
     for col, width in zip("ABCDEFGHIJKLMNOP", (5, 13, 11, 9, 13, 10, 28, 8, 11, 11, 12, 14, 11, 9, 9, 8)):
         ws.column_dimensions[col].width = width
         for cell in ws[col][2:]:
@@ -114,7 +115,7 @@ def write_xlsx(lines: list[dict[str, Any]], title: str, out: BinaryIO | str) -> 
 
 def title_for(month: str, window: str | None, catalogue: Catalogue) -> str:
     """The heading: register, month and window."""
-    start, _ = month_range(month)
+    start, _end = month_range(month)
     where = f"（{catalogue.window_name(window)}窗口）" if window else ""
     return f"{TITLE}{where} {start.year}年{start.month}月"
 
@@ -125,7 +126,7 @@ def _params() -> tuple[str, str | None, list[str], Catalogue]:
     month = request.args.get("month") or today().strftime("%Y-%m")
     window = request.args.get("window") or None
     if window and window not in windows:
-        raise RegisterError("您不负责该窗口，不能查看其登记册")
+        raise RegisterError(_("您不负责该窗口，不能查看其登记册"))
     return month, window, [window] if window else windows, catalogue
 
 
@@ -142,7 +143,7 @@ def page() -> Any:
     try:
         month, window, lines, title, catalogue = _register()
     except RegisterError as exc:
-        return render_template("console/error.html", title="无法显示登记册", message=str(exc)), 400
+        return render_template("console/error.html", title=_("无法显示登记册"), message=str(exc)), 400
     all_windows = [catalogue.window(w) for w in queue.visible_windows(current_user(), catalogue)]
     return render_template("console/register.html", lines=lines, columns=COLUMNS, title=title, month=month,
                            window=window, windows=all_windows)
@@ -153,9 +154,9 @@ def page() -> Any:
 def export() -> Any:
     """The same register as an .xlsx download."""
     try:
-        month, window, lines, title, _ = _register()
+        month, window, lines, title, _total = _register()
     except RegisterError as exc:
-        return render_template("console/error.html", title="无法导出登记册", message=str(exc)), 400
+        return render_template("console/error.html", title=_("无法导出登记册"), message=str(exc)), 400
     buf = io.BytesIO()
     write_xlsx(lines, title, buf)
     buf.seek(0)

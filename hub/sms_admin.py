@@ -12,10 +12,12 @@ from . import audit, sms
 from .auth import current_user, login_required
 from .clock import now
 from .models import SmsMessage
+from shared.msgid import N_
+from flask_babel import gettext as _
 
 bp = Blueprint("sms_admin", __name__)
-STATE_LABELS = {"queued": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败",
-                "unknown": "结果未知（请人工核实，不会自动重发）", "skipped": "已退订，未发送"}
+STATE_LABELS = {"queued": N_("待发送"), "sending": N_("发送中"), "sent": N_("已发送"), "failed": N_("发送失败"),
+                "unknown": N_("结果未知（请人工核实，不会自动重发）"), "skipped": N_("已退订，未发送")}
 
 
 @bp.route("/console/sms", methods=["GET", "POST"])
@@ -33,7 +35,7 @@ def index() -> Any:
             error, status = str(exc), 400
         else:
             audit.record(user.username, "sms.opt_out", mask_phone(request.form.get("phone", "")))
-            flash("已登记退订，今后不再向该号码发送短信")
+            flash(_("已登记退订，今后不再向该号码发送短信"))
             return redirect(url_for("sms_admin.index"))
     rows = list(SmsMessage.select().order_by(SmsMessage.id.desc()).limit(200))
     return render_template("sms/index.html", rows=rows, labels=STATE_LABELS, mask=mask_phone, now=now(),

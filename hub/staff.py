@@ -13,8 +13,9 @@ from . import settings
 from .clock import now
 from .db import database
 from .models import Staff
+from shared.msgid import N_
 
-ROLES = {"staff": "窗口工作人员", "supervisor": "效能监督", "admin": "管理员"}
+ROLES = {"staff": N_("窗口工作人员"), "supervisor": N_("效能监督"), "admin": N_("管理员")}
 MAX_FAILURES = 5
 PASSWORD_MIN = 8
 LOCKOUT = timedelta(minutes=15)

@@ -19,6 +19,9 @@ from .catalogue_store import current as current_catalogue
 from .clock import today
 from .models import Case, Village
 from .sweep import last_sweep, open_cases
+from flask_babel import gettext as _
+
+from shared.i18n import tr
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 
@@ -53,7 +56,7 @@ def watch_lists() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         line = {
             "receipt_code": c.receipt_code, "item": item["name"] if item else c.item_code,
             "window": cat.window_name(c.window), "village": c.village.name, "applicant": mask_name(c.applicant_name),
-            "assignee": c.assignee or "未分配", "state": states.LABELS.get(c.state, c.state),
+            "assignee": c.assignee or _("未分配"), "state": tr(states.LABELS.get(c.state, c.state)),
             "received_on": c.received_on, "due": due, "days": view.days_left,
         }
         (red if colour == "red" else yellow).append(line)
@@ -69,16 +72,16 @@ def _charts(lines: list[figures.Figures], by: str, months: list[figures.Figures]
     # table still show them); one that received cases but completed no 承办件 gets no bar and the reason.
     worked = [(name, ln) for name, ln in zip(short, lines) if ln.handled]
     out = [
-        charts.bar_chart(f"按{figures.GROUPS[by]}：接待件数", short, [ln.handled for ln in lines], unit="件"),
-        charts.bar_chart(f"按{figures.GROUPS[by]}：按时办结率（承办件）", [name for name, _ in worked],
+        charts.bar_chart(_("按%(by)s：接待件数", by=tr(figures.GROUPS[by])), short, [ln.handled for ln in lines], unit=_("件")),
+        charts.bar_chart(_("按%(by)s：按时办结率（承办件）", by=tr(figures.GROUPS[by])), [name for name, _line in worked],
                          [None if ln.undertaken_on_time_rate is None else round(ln.undertaken_on_time_rate * 100, 1)
-                          for _, ln in worked],
-                         unit="%", top=100, none_text="尚无办结"),
+                          for _name, ln in worked],
+                         unit="%", top=100, none_text=_("尚无办结")),
     ]
     if months:
-        out.append(charts.line_chart("按月：接待与办结", [m.key for m in months],
-                                     {"接待": [m.handled for m in months], "办结": [m.completed for m in months]},
-                                     unit="件"))
+        out.append(charts.line_chart(_("按月：接待与办结"), [m.key for m in months],
+                                     {_("接待"): [m.handled for m in months], _("办结"): [m.completed for m in months]},
+                                     unit=_("件")))
     return out
 
 
@@ -114,11 +117,11 @@ def watch() -> Any:
 
 
 def _export_rows(lines: list[figures.Figures], total: figures.Figures) -> tuple[list[str], list[list[Any]]]:
-    header = [title for _, title in COLUMNS]
+    header = [tr(title) for _key, title in COLUMNS]
     out = []
     for fig in [*lines, total]:
         d = fig.as_dict()
-        out.append(text_row(_cell(k, d[k]) for k, _ in COLUMNS))
+        out.append(text_row(_cell(k, d[k]) for k, _title in COLUMNS))
     return header, out
 
 
@@ -157,13 +160,13 @@ def export_xlsx() -> Any:
     from . import figures_xlsx
 
     try:
-        start, end, _ = filters()
+        start, end, _group = filters()
     except figures.PeriodError as exc:
         return Response(str(exc), status=400, mimetype="text/plain")
     wb = figures_xlsx.workbook(figures.build_report(start, end))
     red, yellow = watch_lists()
-    for title, items in (("超期", red), ("临近到期", yellow)):
-        ws = figures_xlsx.add_sheet(wb, title, ["回执码", "事项", "窗口", "行政村", "申请人", "承办人", "状态", "接收日期", "到期日"],
+    for title, items in ((_("超期"), red), (_("临近到期"), yellow)):
+        ws = figures_xlsx.add_sheet(wb, title, [_("回执码"), _("事项"), _("窗口"), _("行政村"), _("申请人"), _("承办人"), _("状态"), _("接收日期"), _("到期日")],
                                     (text_row([it["receipt_code"], it["item"], it["window"], it["village"],
                                                it["applicant"], it["assignee"], it["state"], it["received_on"],
                                                it["due"]]) for it in items))

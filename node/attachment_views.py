@@ -16,6 +16,7 @@ from .auth import current_clerk, login_required
 from .capture import catalogue
 from .capture_views import stored_request
 from .requests_views import render_detail
+from flask_babel import gettext as _
 
 bp = Blueprint("attachment_views", __name__)
 
@@ -31,9 +32,9 @@ def upload(code: str) -> Any:
     material = request.form.get("material") or None
     known = {m["code"] for m in catalogue().materials(req.item_code)}
     if file is None or not file.filename:
-        return render_detail(req, 400, attach_error="请选择要添加的照片或扫描件", attach_material=material)
+        return render_detail(req, 400, attach_error=_("请选择要添加的照片或扫描件"), attach_material=material)
     if material is not None and material not in known:
-        return render_detail(req, 400, attach_error="请从本事项的材料清单中选择这份附件对应的材料")
+        return render_detail(req, 400, attach_error=_("请从本事项的材料清单中选择这份附件对应的材料"))
     clerk = current_clerk()
     assert clerk is not None
     data = file.read()  # bounded by MAX_CONTENT_LENGTH; add_attachment refuses anything above its own limit
@@ -42,7 +43,7 @@ def upload(code: str) -> Any:
     except AttachmentError as exc:
         return render_detail(req, 400, attach_error=exc.message, attach_material=material)
     scheduler.kick()
-    flash(f"附件已保存：{att.name}（{att.size // 1024 + 1} KB），将随同步上传到中心")
+    flash(_("附件已保存：%(name)s（%(size)s KB），将随同步上传到中心", name=att.name, size=att.size // 1024 + 1))
     return redirect(url_for("requests.detail", code=req.receipt_code))
 
 
@@ -65,6 +66,5 @@ def image(code: str, sha: str) -> Any:
 @bp.app_errorhandler(RequestEntityTooLarge)
 def too_large(exc: RequestEntityTooLarge) -> tuple[str, int]:
     """An upload beyond the app's request limit: nothing was read, nothing stored."""
-    return render_template("error.html", title="文件过大",
-                           message=f"上传的文件过大，单个附件不能超过 {MAX_ATTACHMENT_BYTES // 1024 // 1024} MB，"
-                                   "未保存任何内容。请返回后换一个较小的文件。"), 413
+    return render_template("error.html", title=_("文件过大"),
+                           message=_("上传的文件过大，单个附件不能超过 %(MAX_ATTACHMENT_BYTES)s MB，未保存任何内容。请返回后换一个较小的文件。", MAX_ATTACHMENT_BYTES=MAX_ATTACHMENT_BYTES // 1024 // 1024)), 413

@@ -15,6 +15,7 @@ from . import meta
 from .auth import login_required
 from .bundles import box_key, build_bundle, import_response
 from .sync_panel import _round_lock
+from flask_babel import gettext as _
 
 bp = Blueprint("bundle_views", __name__)
 
@@ -39,7 +40,7 @@ def export() -> Any:
     try:
         result, raw = build_bundle(current_app.extensions["daiban_node_key"])
     except BundleError as exc:
-        flash(f"导出失败：{exc.message}", "error")
+        flash(_("导出失败：%(message)s", message=exc.message), "error")
         return redirect(url_for("sync_panel.panel"))
     finally:
         _round_lock.release()
@@ -57,7 +58,7 @@ def import_() -> Any:
     """Apply the hub's response bundle and say what it changed; a bad bundle changes nothing."""
     file = request.files.get("file")
     if file is None or not file.filename:
-        flash("请选择乡镇中心给出的回复包文件", "error")
+        flash(_("请选择乡镇中心给出的回复包文件"), "error")
         return redirect(url_for("sync_panel.panel"))
     raw = file.read()
     if not _round_lock.acquire(blocking=False):
@@ -70,11 +71,11 @@ def import_() -> Any:
         if exc.code == "replayed":  # not a failure: its answers are already applied
             flash(exc.message)
         else:
-            flash(f"导入失败：{exc.message}", "error")
+            flash(_("导入失败：%(message)s", message=exc.message), "error")
         return redirect(url_for("sync_panel.panel"))
     finally:
         _round_lock.release()
-    flash(f"已导入回复包：{result.summary()}")
+    flash(_("已导入回复包：%(summary)s", summary=result.summary()))
     for message in result.messages:
         flash(message, "error")
     return redirect(url_for("sync_panel.panel"))

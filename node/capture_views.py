@@ -16,6 +16,7 @@ from . import meta, scheduler
 from .auth import current_clerk, login_required
 from .capture import CaptureError, capture_request, catalogue
 from .models import Request
+from flask_babel import gettext as _
 
 bp = Blueprint("capture", __name__)
 
@@ -68,7 +69,7 @@ def pick() -> Any:
         item = cat.item(code)
         if item is not None and item["active"]:
             return redirect(url_for("capture.form", item_code=code))
-        error = f"办理事项 {code} 不存在或已停用"
+        error = _("办理事项 %(code)s 不存在或已停用", code=code)
     groups = [(kind, name, cat.items(kind)) for kind, name in KINDS.items()]
     return render_template("capture_pick.html", groups=groups, error=error, code=code), (404 if error else 200)
 
@@ -99,7 +100,7 @@ def form(item_code: str) -> Any:
         else:
             if req.state != "held":
                 scheduler.kick()
-            flash(f"已保存，回执码 {format_code(req.receipt_code)}")
+            flash(_("已保存，回执码 %(receipt_code)s", receipt_code=format_code(req.receipt_code)))
             return redirect(url_for("requests.detail", code=req.receipt_code, saved=1))
     # Nothing is ticked as received until the clerk has seen it: a default tick is a promise unchecked.
     if item is None or not item["active"]:

@@ -15,6 +15,7 @@ from shared import guide
 from . import meta
 from .auth import login_required
 from .capture import catalogue
+from flask_babel import gettext as _
 
 bp = Blueprint("guide", __name__, static_folder=str(guide.STATIC), static_url_path="/guide-static")
 
@@ -49,6 +50,6 @@ def item(code: str) -> Any:
     cat = catalogue()
     found = cat.item(code.strip().upper()[:16])
     if found is None or not found["active"]:
-        return render_template("error.html", title="没有找到", message="目录中没有这个办理事项。"), 404
+        return render_template("error.html", title=_("没有找到"), message=_("目录中没有这个办理事项。")), 404
     return render_template("guide_print.html",
                            posters=[guide.poster(guide.guide_view(cat, found), hub_guide_url(found["code"]))])

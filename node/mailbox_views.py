@@ -19,6 +19,7 @@ from .auth import current_clerk, login_required
 from .capture import _unique_code, append_event, catalogue
 from .db import database
 from .models import Event, HubUpdate
+from flask_babel import gettext as _
 
 bp = Blueprint("mailbox", __name__)
 RECENT = 200
@@ -64,7 +65,7 @@ def index() -> Any:
             status = 400
         else:
             scheduler.kick()
-            flash("留言已记录，将随下次同步送达乡镇；请打印回执交给群众")
+            flash(_("留言已记录，将随下次同步送达乡镇；请打印回执交给群众"))
             return redirect(url_for("mailbox.receipt", code=ev.data["receipt_code"]))
     rows = [(ev, _updates(ev.request_id)) for ev in _messages()]
     return render_template("messages.html", rows=rows, form=form, categories=mailbox.CATEGORIES,

@@ -21,17 +21,21 @@ from .capture import add_event, catalogue, now, release_held, withdraw_held
 from .capture_views import stored_request
 from .db import database
 from .models import Event, HubUpdate, Request
+from flask_babel import gettext as _
+
+from shared.i18n import tr
+from shared.msgid import N_
 
 bp = Blueprint("requests", __name__)
 log = logging.getLogger("daiban.node.requests")
 
 PAGE = 100
 EVENT_LABELS = {
-    "request.captured": "收件登记并提交",
-    "request.supplemented": "补正材料",
-    "request.feedback": "好差评",
-    "request.withdrawn": "申请撤回",
-    "attachment.added": "添加附件",
+    "request.captured": N_("收件登记并提交"),
+    "request.supplemented": N_("补正材料"),
+    "request.feedback": N_("好差评"),
+    "request.withdrawn": N_("申请撤回"),
+    "attachment.added": N_("添加附件"),
 }
 
 
@@ -54,10 +58,10 @@ def sync_banner() -> dict[str, Any]:
 
 def _age_text(seconds: float) -> str:
     if seconds >= 86400:
-        return f"{int(seconds // 86400)} 天"
+        return _("%(seconds)s 天", seconds=int(seconds // 86400))
     if seconds >= 3600:
-        return f"{int(seconds // 3600)} 小时"
-    return f"{max(int(seconds // 60), 1)} 分钟"
+        return _("%(seconds)s 小时", seconds=int(seconds // 3600))
+    return _("%(seconds)s 分钟", seconds=max(int(seconds // 60), 1))
 
 
 def search(q: str, item: str, state: str) -> Any:
@@ -122,23 +126,23 @@ def timeline(req: Request) -> list[dict[str, Any]]:
     out = []
     for ev in Event.select().where(Event.request_id == req.request_id).order_by(Event.id):
         if ev.result == "ok":
-            sent = "中心已确认"
+            sent = _("中心已确认")
         elif ev.result == "refused":
-            sent = f"中心退回：{ev.result_message or ''}"
+            sent = _("中心退回：%(result_message)s", result_message=ev.result_message or '')
         elif ev.quarantined:
-            sent = f"已隔离：{ev.result_message or ''}"
+            sent = _("已隔离：%(result_message)s", result_message=ev.result_message or '')
         else:
-            sent = "待上传"
-        out.append({"at": ev.at, "who": ev.clerk, "what": EVENT_LABELS.get(ev.type, ev.type), "side": "本点",
+            sent = _("待上传")
+        out.append({"at": ev.at, "who": ev.clerk, "what": tr(EVENT_LABELS.get(ev.type, ev.type)), "side": _("本点"),
                     "detail": _event_detail(req, ev), "sent": sent})
     for up in HubUpdate.select().where(HubUpdate.request_id == req.request_id).order_by(HubUpdate.cseq):
         body = up.body
-        what = states.ACTION_LABELS.get(body.get("action", ""), "") or states.label(body.get("state", ""))
-        detail = "；".join(x for x in (body.get("reason"), body.get("note"),
-                                        "缺：" + "、".join(body["missing_names"]) if body.get("missing_names") else "")
+        what = tr(states.ACTION_LABELS.get(body.get("action", ""), "") or states.label(body.get("state", "")))
+        detail = _("；").join(x for x in (body.get("reason"), body.get("note"),
+                                        _("缺：") + _("、").join(body["missing_names"]) if body.get("missing_names") else "")
                           if x)
-        out.append({"at": body.get("at", ""), "who": hub_actor(body), "what": what or up.type, "side": "中心",
-                    "detail": detail, "sent": states.label(body.get("state", ""))})
+        out.append({"at": body.get("at", ""), "who": hub_actor(body), "what": what or up.type, "side": _("中心"),
+                    "detail": detail, "sent": tr(states.label(body.get("state", "")))})
     return sorted(out, key=lambda r: r["at"])
 
 
@@ -155,8 +159,8 @@ def hub_actor(body: dict[str, Any]) -> str:
     if body.get("actor_name"):
         return str(body["actor_name"])
     if body.get("action") in AUTOMATIC_ACTIONS or not body.get("action"):
-        return "系统"
-    return "乡镇中心"
+        return _("系统")
+    return _("乡镇中心")
 
 
 def _event_detail(req: Request, ev: Event) -> str:
@@ -164,7 +168,7 @@ def _event_detail(req: Request, ev: Event) -> str:
     if ev.type == "request.supplemented":
         return "、".join(catalogue().material_names(req.item_code, data.get("materials", [])))
     if ev.type == "request.feedback":
-        paper = "（纸质评价表）" if data.get("channel") == "paper" else ""
+        paper = _("（纸质评价表）") if data.get("channel") == "paper" else ""
         return " ".join(x for x in (data.get("satisfaction"), paper, data.get("comment")) if x)
     if ev.type == "request.withdrawn":
         return data.get("reason", "")
@@ -195,25 +199,25 @@ def clock_text(req: Request, item: dict[str, Any]) -> str:
         return ""
     if states.is_terminal(req.state):
         return ""
-    limit = "即办件，受理当日办结" if item.get("mode") == "immediate" else f"受理后 {item.get('time_limit_days', '')} 个工作日"
+    limit = _("即办件，受理当日办结") if item.get("mode") == "immediate" else _("受理后 %(time_limit_days)s 个工作日", time_limit_days=item.get('time_limit_days', ''))
     if not req.deadline:
-        return f"尚未受理，补正期间不计时；材料补齐受理后计时（{limit}）"
+        return _("尚未受理，补正期间不计时；材料补齐受理后计时（%(limit)s）", limit=limit)
     if req.state == states.NEEDS_MATERIALS:
-        return f"补正期间不计时（原定 {req.deadline} 前办结，补齐后顺延）"
-    return f"{req.deadline} 前办结"
+        return _("补正期间不计时（原定 %(deadline)s 前办结，补齐后顺延）", deadline=req.deadline)
+    return _("%(deadline)s 前办结", deadline=req.deadline)
 
 
 def delivery(req: Request) -> str:
     """Where the request truly is: held here, saved here but not yet sent, or received by the centre."""
     if req.state == states.HELD:
-        return "已暂存在本代办点，尚未提交乡镇中心"
+        return _("已暂存在本代办点，尚未提交乡镇中心")
     captured = Event.get_or_none((Event.request_id == req.request_id) & (Event.type == "request.captured"))
     if captured is not None and captured.result is None:
         tried = _last_attempt(captured)
-        return "已保存在本代办点，尚未送达乡镇中心" + (f"（最近一次尝试发送：{tried}）" if tried else "（还未尝试发送）")
+        return _("已保存在本代办点，尚未送达乡镇中心") + (_("（最近一次尝试发送：%(tried)s）", tried=tried) if tried else _("（还未尝试发送）"))
     if captured is not None and captured.result == "refused":
-        return f"乡镇中心未接收：{captured.result_message or ''}"
-    return "乡镇中心已收到" + (f"，当前：{states.label(req.state)}" if req.state not in states.NODE_ONLY else "")
+        return _("乡镇中心未接收：%(result_message)s", result_message=captured.result_message or '')
+    return _("乡镇中心已收到") + (_("，当前：%(state)s", state=tr(states.label(req.state))) if req.state not in states.NODE_ONLY else "")
 
 
 def _last_attempt(ev: Event) -> str:
@@ -283,10 +287,10 @@ def supplement(code: str) -> Any:
     if req.state == states.HELD or states.is_terminal(req.state):
         # Nothing is recorded: a closed case takes no more materials (the hub would refuse them too).
         log.warning("refused supplement on %s in state %s", req.receipt_code, req.state)
-        flash(f"该申请{states.label(req.state)}，" + ("办理已终结，不能再补正材料" if states.is_terminal(req.state)
-                                                  else "尚未提交，请直接修改后提交"), "error")
+        flash(_("该申请%(state)s，", state=tr(states.label(req.state))) + (_("办理已终结，不能再补正材料") if states.is_terminal(req.state)
+                                                  else _("尚未提交，请直接修改后提交")), "error")
     elif not chosen:
-        flash("请勾选补交的材料", "error")
+        flash(_("请勾选补交的材料"), "error")
     else:
         data: dict[str, Any] = {"materials": chosen}
         answers = _latest_request_for_materials(req)
@@ -304,7 +308,7 @@ def supplement(code: str) -> Any:
             req.updated_at = now()
             req.save()
         scheduler.kick()
-        flash("补正材料已记录，将随下次同步送达中心")
+        flash(_("补正材料已记录，将随下次同步送达中心"))
     return redirect(url_for("requests.detail", code=req.receipt_code))
 
 
@@ -335,7 +339,7 @@ def feedback(code: str) -> Any:
             data["channel"] = "paper"
         add_event(req.receipt_code, "request.feedback", _clerk_name(), data)
         scheduler.kick()
-        flash("评价已记录，将随下次同步送达中心")
+        flash(_("评价已记录，将随下次同步送达中心"))
     return redirect(url_for("requests.detail", code=req.receipt_code))
 
 
@@ -346,17 +350,17 @@ def withdraw(code: str) -> Any:
     req = stored_request(code)
     reason = request.form.get("reason", "").strip()[:WITHDRAW_REASON_MAX]
     if not reason:
-        flash("请填写撤回原因", "error")
+        flash(_("请填写撤回原因"), "error")
     elif not states.can_transition(req.state, states.WITHDRAWN):
-        flash(f"当前状态（{states.label(req.state)}）不能撤回", "error")
+        flash(_("当前状态（%(state)s）不能撤回", state=tr(states.label(req.state))), "error")
     elif req.state == states.HELD:
         withdraw_held(req.receipt_code, _clerk_name(), reason)
         scheduler.kick()
-        flash("暂存的申请已撤回；撤回记录将随下次同步报中心备查")
+        flash(_("暂存的申请已撤回；撤回记录将随下次同步报中心备查"))
     else:
         add_event(req.receipt_code, "request.withdrawn", _clerk_name(), {"reason": reason})
         scheduler.kick()
-        flash("撤回申请已记录，中心确认后状态变为“已撤回”")
+        flash(_("撤回申请已记录，中心确认后状态变为“已撤回”"))
     return redirect(url_for("requests.detail", code=req.receipt_code))
 
 
@@ -366,9 +370,9 @@ def release(code: str) -> Any:
     """Send a request the clerk held locally."""
     req = stored_request(code)
     if req.state != states.HELD:
-        flash("只有暂存的申请可以提交", "error")
+        flash(_("只有暂存的申请可以提交"), "error")
     else:
         release_held(req.receipt_code, _clerk_name())
         scheduler.kick()
-        flash("已提交，将随下次同步送达中心")
+        flash(_("已提交，将随下次同步送达中心"))
     return redirect(url_for("requests.detail", code=req.receipt_code))

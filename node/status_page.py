@@ -25,6 +25,7 @@ from .capture import catalogue
 from .models import Request
 from .ratelimit import allow_status_lookup, status_miss
 from .requests_views import clock_text
+from flask_babel import gettext as _
 
 bp = Blueprint("status", __name__)
 
@@ -77,13 +78,13 @@ def lookup() -> Any:
     if request.method == "POST":
         code = request.form.get("code", "")
         if not allow_status_lookup(request.remote_addr or "?", normalise(code)[:16]):
-            message = "查询太频繁，请10分钟后再试"
+            message = _("查询太频繁，请10分钟后再试")
             status = 429
         else:
             req = find(code, request.form.get("tail", "").strip())
             if req is None:
                 status_miss(normalise(code)[:16])
-                message = "未查到：请核对回执码和手机号后四位"
+                message = _("未查到：请核对回执码和手机号后四位")
             else:
                 result = public_view(req)
     return render_template("status.html", result=result, message=message, as_of=meta.get("last_sync_ok")), status

@@ -17,6 +17,7 @@ from .db import database
 from .models import Event
 from .sync import SyncClient, SyncError
 from .transport import HttpTransport
+from flask_babel import gettext as _
 
 bp = Blueprint("sync_panel", __name__)
 
@@ -47,11 +48,11 @@ def run_round(app: Flask, wait: bool | float = True):  # type: ignore[no-untyped
     """
     client = sync_client(app)
     if client is None:
-        raise SyncError("本代办点尚未注册到乡镇中心", "not_enrolled")
+        raise SyncError(_("本代办点尚未注册到乡镇中心"), "not_enrolled")
     got = (_round_lock.acquire(blocking=bool(wait)) if isinstance(wait, bool)
            else _round_lock.acquire(timeout=float(wait)))
     if not got:
-        raise SyncError("后台正在同步，请稍后刷新本页查看结果", "busy")
+        raise SyncError(_("后台正在同步，请稍后刷新本页查看结果"), "busy")
     try:
         return client.round()
     finally:
@@ -63,12 +64,12 @@ def _age(dt: Any) -> str:
         return ""
     seconds = int((now() - dt).total_seconds())
     if seconds < 60:
-        return f"{seconds} 秒"
+        return _("%(seconds)s 秒", seconds=seconds)
     if seconds < 3600:
-        return f"{seconds // 60} 分钟"
+        return _("%(seconds)s 分钟", seconds=seconds // 60)
     if seconds < 86400:
-        return f"{seconds // 3600} 小时 {seconds % 3600 // 60} 分钟"
-    return f"{seconds // 86400} 天"
+        return _("%(seconds)s 小时 %(seconds2)s 分钟", seconds=seconds // 3600, seconds2=seconds % 3600 // 60)
+    return _("%(seconds)s 天", seconds=seconds // 86400)
 
 
 def panel_facts() -> dict[str, Any]:
@@ -128,7 +129,7 @@ def requeue(event_pk: int) -> Any:
     except outbox.RequeueError as exc:
         flash(str(exc), "error")
         return redirect(url_for("sync_panel.panel"), 303)
-    flash("已放回待上传，下次同步时重新发送")
+    flash(_("已放回待上传，下次同步时重新发送"))
     scheduler.kick()
     return redirect(url_for("sync_panel.panel"), 303)
 
@@ -144,7 +145,7 @@ def sync_now() -> Any:
         # clerk "busy" — a round with little to send ends in seconds, a slow 2G one does not.
         report = run_round(app, wait=NOW_WAIT_SECONDS)
     except SyncError as exc:
-        flash(f"同步失败：{exc.message}", "error")
+        flash(_("同步失败：%(message)s", message=exc.message), "error")
     else:
-        flash(f"同步完成：{report.summary()}")
+        flash(_("同步完成：%(summary)s", summary=report.summary()))
     return redirect(url_for("sync_panel.panel"))

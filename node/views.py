@@ -32,7 +32,7 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["code"] = format_code
-    app.jinja_env.filters["state_label"] = states.label
+    app.jinja_env.filters["state_label"] = states.label  # Chinese, as printed papers say it; screens add |tr
     app.jinja_env.globals["KINDS"] = KINDS
     app.jinja_env.globals["current_clerk"] = current_clerk
     @app.errorhandler(404)

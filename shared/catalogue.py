@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from typing import Any, TypeGuard
+from .msgid import N_
 
 WINDOWS: list[dict[str, str]] = [
     {"code": "W01", "name": "党政综合"},
@@ -27,9 +28,9 @@ WINDOWS: list[dict[str, str]] = [
     {"code": "W14", "name": "林业"},
 ]
 
-KINDS: dict[str, str] = {"FP": "计生", "DB": "低保", "JF": "建房"}
+KINDS: dict[str, str] = {"FP": N_("计生"), "DB": N_("低保"), "JF": N_("建房")}
 
-MODES: dict[str, str] = {"immediate": "即办件", "processed": "承办件"}
+MODES: dict[str, str] = {"immediate": N_("即办件"), "processed": N_("承办件")}
 
 FIELD_TYPES = ("text", "number", "date")
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, redirect, request, url_for
-from flask_babel import Babel
+from flask import Blueprint, Flask, current_app, has_request_context, redirect, request, url_for
+from flask_babel import Babel, gettext
 
 from shared.redirects import safe_next
 
@@ -14,45 +15,43 @@ LANGUAGES = {"zh_CN": "中文", "en": "English"}
 DEFAULT = "zh_CN"
 COOKIE = "lang"
 
+log = logging.getLogger(__name__)
 bp = Blueprint("i18n", __name__)
-babel = Babel()
 
 
-def compile_catalogs(root: Path) -> None:
-    """Build each .mo from its .po when missing or older, so a fresh clone works without a build step."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
+def check_catalogs(root: Path) -> None:
+    """Warn when a catalogue was edited but not compiled: the .mo is built by `make setup`, not here."""
     for po in root.glob("*/LC_MESSAGES/messages.po"):
         mo = po.with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-            continue
-        try:
-            with po.open("rb") as f:
-                catalog = read_po(f)
-            tmp = mo.with_suffix(".mo.tmp")
-            with tmp.open("wb") as f:
-                write_mo(f, catalog)
-            tmp.replace(mo)
-        except OSError:
-            pass  # a read-only install ships its .mo files
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            log.warning("%s is missing or older than its .po; run `make catalogues`", mo)
 
 
 def select_locale() -> str:
-    """The language chosen by the cookie, else Chinese."""
+    """The language chosen by the cookie, else Chinese (also outside a request: jobs, CLI)."""
+    if not has_request_context():
+        return DEFAULT
     lang = request.cookies.get(COOKIE)
     return lang if lang in LANGUAGES else DEFAULT
 
 
+def tr(word: str | None) -> str:
+    """A vocabulary word (a state, mode, level... marked with shared.msgid.N_) in the page's language."""
+    return gettext(word) if word else (word or "")
+
+
 def init_app(app: Flask, translations: Path, home_endpoint: str) -> None:
-    """Compile the app's catalogs if needed and register Flask-Babel and the language switch."""
-    compile_catalogs(translations)
+    """Register Flask-Babel (catalogues compiled at build time) and the language switch."""
+    check_catalogs(translations)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(translations))
     app.config["DAIBAN_HOME_ENDPOINT"] = home_endpoint
-    babel.init_app(app, locale_selector=select_locale)
+    # One Babel per app: Flask-Babel caches catalogues on the instance, by locale only, so a shared
+    # instance would serve the hub's English to the node when both run in one process (tests, demo).
+    Babel(app, locale_selector=select_locale)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["current_lang"] = select_locale
+    app.jinja_env.filters["tr"] = tr
     app.register_blueprint(bp)
 
 

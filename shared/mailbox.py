@@ -13,10 +13,11 @@ from typing import Any
 
 from .receipt_codes import is_valid, normalise
 from .validation import FieldError, _check_text, normalise_mobile, validate_mobile
+from .msgid import N_
 
 EVENT_TYPE = "message.left"  # node -> hub, declared in shared.protocol.NODE_EVENT_TYPES
 REPLY_TYPE = "message.reply"  # hub -> node, in the village's downstream log
-CATEGORIES: dict[str, str] = {"consult": "咨询", "complaint": "投诉", "suggestion": "建议"}
+CATEGORIES: dict[str, str] = {"consult": N_("咨询"), "complaint": N_("投诉"), "suggestion": N_("建议")}
 MAX_CONTENT = 1000
 MAX_NAME = 30
 MAX_ABOUT = 40

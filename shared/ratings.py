@@ -14,12 +14,13 @@ from typing import Any, Literal, get_args
 
 from . import states
 from .validation import FEEDBACK_COMMENT_MAX
+from .msgid import N_
 
-VERY_SATISFIED = "非常满意"
-SATISFIED_ = "满意"
-FAIRLY_SATISFIED = "基本满意"
-DISSATISFIED = "不满意"
-VERY_DISSATISFIED = "非常不满意"
+VERY_SATISFIED = N_("非常满意")
+SATISFIED_ = N_("满意")
+FAIRLY_SATISFIED = N_("基本满意")
+DISSATISFIED = N_("不满意")
+VERY_DISSATISFIED = N_("非常不满意")
 
 # The five levels, best first; shared/messages.py declares request.feedback with this type.
 Level = Literal["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
@@ -38,7 +39,7 @@ KEYS: dict[str, str] = {
 
 # Where a rating was given ("一次一评" at the village point or counter, on paper, "一事一评" online).
 CHANNELS: dict[str, str] = {
-    "village": "村代办点", "paper": "纸质评价表（代办员录入）", "counter": "窗口", "online": "网上（进度查询页）",
+    "village": N_("村代办点"), "paper": N_("纸质评价表（代办员录入）"), "counter": N_("窗口"), "online": N_("网上（进度查询页）"),
 }
 MAX_COMMENT = FEEDBACK_COMMENT_MAX
 # Working days to check, answer and put right a 差评 unless the township configures otherwise.

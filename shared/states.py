@@ -6,6 +6,8 @@ by the hub and synced back down.  Terminal states never change again.
 
 from __future__ import annotations
 
+from .msgid import N_
+
 HELD = "held"
 QUEUED = "queued"
 RECEIVED = "received"
@@ -18,16 +20,16 @@ WITHDRAWN = "withdrawn"
 INVALID = "invalid"
 
 LABELS: dict[str, str] = {
-    HELD: "暂存",
-    QUEUED: "待上传",
-    RECEIVED: "已接收",
-    ACCEPTED: "已受理",
-    NEEDS_MATERIALS: "待补正",
-    REFUSED: "不予受理",
-    APPROVED: "办结（准予）",
-    DENIED: "办结（不予批准）",
-    WITHDRAWN: "已撤回",
-    INVALID: "退回（信息有误）",
+    HELD: N_("暂存"),
+    QUEUED: N_("待上传"),
+    RECEIVED: N_("已接收"),
+    ACCEPTED: N_("已受理"),
+    NEEDS_MATERIALS: N_("待补正"),
+    REFUSED: N_("不予受理"),
+    APPROVED: N_("办结（准予）"),
+    DENIED: N_("办结（不予批准）"),
+    WITHDRAWN: N_("已撤回"),
+    INVALID: N_("退回（信息有误）"),
 }
 
 STATES: tuple[str, ...] = tuple(LABELS)
@@ -64,11 +66,11 @@ ACTIONS: dict[str, str] = {
 }
 
 ACTION_LABELS: dict[str, str] = {
-    "accept": "受理",
-    "ask_materials": "一次性告知补正材料",
-    "refuse": "不予受理",
-    "approve": "办结（准予）",
-    "deny": "办结（不予批准）",
+    "accept": N_("受理"),
+    "ask_materials": N_("一次性告知补正材料"),
+    "refuse": N_("不予受理"),
+    "approve": N_("办结（准予）"),
+    "deny": N_("办结（不予批准）"),
 }
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
-from shared.i18n import compile_catalogs
 from node.security import HEADERS
 
 
@@ -47,15 +45,6 @@ def test_chinese_by_default_english_by_link(node_app) -> None:
     client.get("/lang/zh_CN?next=/login")
     assert "文书登录" in client.get("/login").get_data(as_text=True)
     assert client.get("/lang/en?next=//evil.example").headers["Location"] == "/login"
-
-
-def test_catalogs_compile_from_po(tmp_path: Path) -> None:
-    src = Path(__file__).resolve().parents[2] / "node" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
-    dest = tmp_path / "en" / "LC_MESSAGES"
-    dest.mkdir(parents=True)
-    (dest / "messages.po").write_bytes(src.read_bytes())
-    compile_catalogs(tmp_path)
-    assert (dest / "messages.mo").stat().st_size > 1000
 
 
 def test_every_clerk_page_renders_in_english(clerk) -> None:

@@ -1,0 +1,175 @@
+"""One language policy: every page of both apps renders wholly in English when asked, Chinese by default.
+
+The check walks each app's URL map, so a new page is checked the day it lands: every GET endpoint is
+either rendered here (for each role that can reach it) or named in NOT_PAGES with the reason. What may
+stay Chinese is allowed narrowly: user data this test seeded (names, villages, free text), the catalogue
+(its items, materials and windows are data the admin edits) and the printed official documents
+(`<article class="paper">`, handed to villagers in Chinese whatever the screen language, and the
+服务指南 posters, `<article class="poster">`, printed and posted in the villages, and the 受理登记册
+as it is printed: its title and table).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.i18n import LANGUAGES
+
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+")
+PAPER = re.compile(r'<article class="(?:paper|poster)"[^>]*>.*?</article>'
+                   r'|<h1 class="register-title">.*?</h1>|<table class="register">.*?</table>', re.S)
+# Data shown as stored: the catalogue editor's materials box (the catalogue's own line format,
+# 编码|名称|是|备注) and the payload column of the audit log.
+EDITED = re.compile(r'<textarea name="materials"[^>]*>.*?</textarea>|<td class="detail">.*?</td>', re.S)
+
+# GET endpoints that are not pages: machine formats, files, redirects.
+NOT_PAGES = {
+    "static": "files", "public_guide.static": "files", "guide.static": "files",
+    "i18n.switch": "a redirect that sets the cookie",
+    "api.openapi": "JSON", "api.healthz": "JSON", "metrics.metrics": "Prometheus text",
+    "node_api.get_request": "JSON", "node_api.healthz": "JSON",
+    "register.export": "the official register as .xlsx (an official document)",
+    "supervision.export_csv": "a spreadsheet export", "supervision.export_xlsx": "a spreadsheet export",
+    "attachment_views.image": "a photo",
+}
+
+
+# What a form posts is not shown: radio values are the stored vocabulary (满意), shown through labels.
+FORM_VALUE = re.compile(r' value="[^"]*"')
+
+
+def catalogue_strings(data: Any) -> Iterator[str]:
+    """Every string of the catalogue document: item, material, window and field names are data."""
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for value in data.values():
+            yield from catalogue_strings(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from catalogue_strings(value)
+
+
+def seeded_strings(item_codes: Iterable[str]) -> set[str]:
+    """What the seeded cases carry and the pages show as it is: the capture form, the official guide
+    text of each item (服务指南, 政务公开) and the titles of the official documents."""
+    from shared import papers
+    from shared.catalogue import Catalogue
+    from shared.guide import guide_view
+    from tests.factories import capture
+
+    cat = Catalogue.default()
+    out = set(papers.TITLES.values())
+    for code in item_codes:
+        out |= set(catalogue_strings(capture(code)))
+    for item in cat.items():
+        out |= set(catalogue_strings(guide_view(cat, item)))
+    return out
+
+
+def masked(names: Iterable[str]) -> set[str]:
+    """The names and their masked forms as public pages show them (王**)."""
+    out = set()
+    for name in names:
+        out |= {name, name[0] + "*" * (len(name) - 1)}
+    return out
+
+
+def leftovers(html: str, allowed: set[str]) -> list[str]:
+    """CJK text left on a page once official documents and allowed data are taken out."""
+    text = EDITED.sub(" ", PAPER.sub(" ", html))
+    text = FORM_VALUE.sub(" ", text)
+    for name in LANGUAGES.values():  # each language is offered under its own name
+        text = text.replace(f">{name}<", "><")
+    for value in sorted((a for a in allowed if a), key=len, reverse=True):
+        text = text.replace(value, " ")
+    return [text[max(0, m.start() - 40):m.end() + 40].replace("\n", " ") for m in CJK.finditer(text)]
+
+
+def get_endpoints(app: Any) -> set[str]:
+    return {r.endpoint for r in app.url_map.iter_rules() if "GET" in r.methods} - set(NOT_PAGES)
+
+
+# ---------------------------------------------------------------------------------------------- hub
+
+@pytest.fixture
+def hub_db_url(tmp_path: Path) -> str:
+    """Languages do not depend on the database: SQLite only."""
+    return f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+
+
+def hub_world(hub_app: Any) -> tuple[dict[str, Any], dict[str, str], set[str]]:
+    """Log in each role, sync a case with a paper, a rating and a message in; the URLs to visit."""
+    from hub.catalogue_store import current
+    from hub.enrolment import issue_code
+    from hub.models import MailMessage
+    from tests.hub.console_support import Desk, new_case
+    from tests.hub.test_ratings import feedback
+    from tests.nodesim import NodeSim
+
+    sim = NodeSim(hub_app.test_client(), issue_code("桃源村"))
+    desks = {"staff": Desk(hub_app, "wang", "王芳", windows=["W04", "W05", "W09", "W10"]),
+             "supervisor": Desk(hub_app, "chen", "陈督查", role="supervisor"),
+             "admin": Desk(hub_app, "liu", "刘管理", role="admin")}
+    code = new_case(sim, "JF-01", name="张三")
+    desks["staff"].act(code, "accept")
+    rated = new_case(sim, "FP-01", name="李四")
+    feedback(sim, rated, satisfaction="不满意", comment="等了很久", channel="paper")
+    token_page = sim.client.get("/mailbox").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', token_page).group(1)  # type: ignore[union-attr]
+    sim.client.post("/mailbox", data={"category": "consult", "content": "请问低保怎么申请？", "name": "赵五",
+                                      "phone": "13800001234", "csrf_token": token})
+    page = desks["staff"].get(f"/console/case/{code}").get_data(as_text=True)
+    paper = re.search(rf"/console/case/{code}/paper/(\d+)", page).group(1)  # type: ignore[union-attr]
+    urls = {
+        "console.home": "/", "console.queue_view": "/console/", "console.case_view": f"/console/case/{code}",
+        "console.feedback_form": f"/console/case/{code}/feedback",
+        "console.notice_view": f"/console/case/{code}/paper/{paper}",
+        "console.contacts_view": "/console/contacts", "console.staff_view": "/console/staff",
+        "mailbox.index": "/console/mailbox", "mailbox.detail": f"/console/mailbox/{MailMessage.get().code}",
+        "mailbox.public_form": "/mailbox",
+        "register.page": "/console/register", "sms_admin.index": "/console/sms", "fleet.index": "/fleet/",
+        "catalogue_admin.index": "/admin/catalogue", "catalogue_admin.edit_item": "/admin/catalogue/item/JF-01",
+        "catalogue_admin.holidays": "/admin/holidays",
+        "public_guide.index": "/guide", "public_guide.item": "/guide/JF-01", "public_guide.print_all": "/guide/print",
+        "auth.login": "/login", "ratings.index": "/ratings", "ratings.detail": f"/ratings/{rated}",
+        "public_results.results": "/results", "public_status.status": "/status",
+        "supervision.dashboard": "/supervision/", "supervision.audit_log": "/supervision/audit",
+        "supervision.watch": "/supervision/watch",
+    }
+    data = set(catalogue_strings(current().to_dict())) | seeded_strings(["JF-01", "FP-01"]) | masked(
+        ["王芳", "陈督查", "刘管理", "张三", "李四", "赵五", "桃源村", "李文书"]) | {
+        "等了很久", "请问低保怎么申请？", "默认目录"}
+    return {**desks, "public": hub_app.test_client()}, urls, data
+
+
+def test_every_hub_page_renders_in_english(hub_app) -> None:  # type: ignore[no-untyped-def]
+    clients, urls, data = hub_world(hub_app)
+    assert set(urls) == get_endpoints(hub_app), "a new hub page: add it to urls (or to NOT_PAGES with why)"
+    found = {}
+    for role, client in clients.items():
+        client = getattr(client, "client", client)
+        client.set_cookie("lang", "en")
+        for url in urls.values():
+            resp = client.get(url)
+            html = resp.get_data(as_text=True)
+            assert resp.status_code in (200, 302, 400, 403, 404), (role, url, resp.status_code)
+            if left := leftovers(html, data):
+                found[f"{role} {url} {resp.status_code}"] = left
+    assert not found, "\n".join(f"{k}: {v[:6]}" for k, v in found.items())
+
+
+def test_hub_is_chinese_without_a_cookie(hub_app) -> None:  # type: ignore[no-untyped-def]
+    client = hub_app.test_client()
+    assert "登录" in client.get("/login").get_data(as_text=True)
+    assert "Log in" not in client.get("/login").get_data(as_text=True)
+    client.set_cookie("lang", "en")
+    assert "Log in" in client.get("/login").get_data(as_text=True)
+    assert 'href="/lang/zh_CN?next=/login' in client.get("/login").get_data(as_text=True)  # the way back
+    client.set_cookie("lang", "xx")  # an unknown language falls back to Chinese
+    assert "登录" in client.get("/login").get_data(as_text=True)
