@@ -55,8 +55,9 @@ screenshots: prereqs setup
 	DAIBAN_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q -p no:cacheprovider \
 	  tests/e2e/test_node_browser.py tests/e2e/test_hub_browser.py tests/e2e/test_supervision_browser.py \
 	  tests/e2e/test_words_browser.py tests/e2e/test_promises_browser.py tests/e2e/test_public_face_browser.py \
-	  tests/e2e/test_figures_browser.py \
-	  tests/e2e/test_hub_restore.py::test_clerk_sees_in_chromium_what_the_restore_withdrew
+	  tests/e2e/test_county_browser.py tests/e2e/test_figures_browser.py tests/e2e/test_corrections_browser.py \
+	  tests/e2e/test_hub_restore.py::test_clerk_sees_in_chromium_what_the_restore_withdrew \
+	  tests/e2e/test_counter_browser.py tests/e2e/test_screens_browser.py tests/e2e/test_thermal_receipt.py
 
 test-fast: setup
 	$(PY) -m pytest -q -x -m "not slow" tests/shared tests/hub tests/node

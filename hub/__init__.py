@@ -26,8 +26,8 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
 
     from shared import templating
 
-    from . import api, auth, catalogue_admin, console, deployment, fleet, public_status, register, supervision, web
-    from . import i18n, ratelimit
+    from . import api, auth, catalogue_admin, console, deployment, fleet, public_status, register, staff_admin, supervision, web
+    from . import attachment_views, counter_views, i18n, ratelimit, search
 
     web.init_app(app)
     templating.init_app(app)
@@ -35,19 +35,25 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
     auth.init_app(app)
     app.register_blueprint(api.bp)
     console.init_app(app)
+    app.register_blueprint(counter_views.bp)
+    app.register_blueprint(search.bp)
+    app.register_blueprint(attachment_views.bp)
     app.register_blueprint(register.bp)
     app.register_blueprint(public_status.bp)
     app.register_blueprint(supervision.bp)
     app.register_blueprint(fleet.bp)
     app.register_blueprint(catalogue_admin.bp)
+    app.register_blueprint(staff_admin.bp)
     # The sync API authenticates by signature, not by session: no CSRF there.
     auth.csrf.exempt(api.bp)
     deployment.init_app(app)
     ratelimit.init_app(app)
-    from . import mailbox, public_guide, public_results, ratings, sms_admin
+    from . import county_views, mailbox, public_guide, public_results, publicity, ratings, sms_admin
 
     app.register_blueprint(mailbox.bp)
     app.register_blueprint(sms_admin.bp)
+    app.register_blueprint(publicity.bp)
+    app.register_blueprint(county_views.bp)
     app.register_blueprint(public_guide.bp)
     app.register_blueprint(public_results.bp)
     app.register_blueprint(ratings.bp)

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from shared import bundle, protocol
 from shared.bundle import BundleError
-from shared.china_time import beijing
+from shared.china_time import beijing_time
 
 from .attachments import store_complete
 from .clock import now
@@ -45,8 +45,8 @@ class ImportResult:
     def summary(self) -> str:
         """One line in Chinese for the officer."""
         if self.replayed_at is not None:
-            when = beijing(self.replayed_at)
-            return f"此数据包已于 {when:%Y-%m-%d %H:%M}（北京时间）导入过，本次未做任何更改（已重新写出当时的回复包）"
+            when = beijing_time(self.replayed_at, labelled=True)
+            return f"此数据包已于 {when}导入过，本次未做任何更改（已重新写出当时的回复包）"
         return (f"{self.node.village.name}：处理消息 {self.messages} 条，接收事件 {self.accepted}，"
                 f"退回 {self.refused}，收到附件 {self.attachments}")
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
+
+import peewee
 
 from shared import states
 from shared.catalogue import Catalogue
@@ -15,8 +17,8 @@ from . import audit, deadlines, notices
 from .catalogue_store import current as current_catalogue
 from .clock import now, today
 from .db import database, is_postgres
-from .staff import covers
-from .models import Assignment, Case, Extension, HubEvent, Node, Staff
+from .staff import may_handle
+from .models import Assignment, Case, CountyReferral, Extension, HubEvent, Node, Staff
 from shared.msgid import N_
 
 SUPERVISORS = ("supervisor", "admin")
@@ -33,22 +35,53 @@ class CaseError(Exception):
     message: str
 
 
-def lock_node(node_id: str) -> Node:
-    """The node row, locked for this transaction so its hub log numbers stay gapless."""
+@overload
+def lock_node(node_id: str) -> Node: ...
+@overload
+def lock_node(node_id: None) -> None: ...
+
+
+def lock_node(node_id: str | None) -> Node | None:
+    """The node row, locked for this transaction so its hub log numbers stay gapless.
+
+    A counter case has no node (None): its log entries are numbered per case instead,
+    under a lock on the case row (append_hub_event).
+    """
+    if node_id is None:
+        return None
     query = Node.select().where(Node.node_id == node_id)
     if is_postgres():
         query = query.for_update()
     return query.get()
 
 
-def append_hub_event(node: Node, request_id: str, type_: str, body: dict[str, Any], actor: str) -> HubEvent:
-    """Add one entry to the village's downstream log (caller holds the node lock)."""
+def append_hub_event(node: Node | None, request_id: str, type_: str, body: dict[str, Any],
+                     actor: str) -> HubEvent:
+    """Add one entry to the village's downstream log (caller holds the node lock).
+
+    Without a node (a counter case) the entry goes to the case's own log: it travels to no
+    village, and numbers its papers per case.
+    """
+    body = {**body, "actor_name": actor_name(actor)}
+    if node is None:
+        return HubEvent.create(node=None, cseq=_next_case_cseq(request_id), request_id=request_id, type=type_,
+                               body=body, actor=actor, at=now())
     node.out_seq += 1
     Node.update(out_seq=node.out_seq).where(Node.node_id == node.node_id).execute()
-    body = {**body, "actor_name": actor_name(actor)}
     return HubEvent.create(
         node=node, cseq=node.out_seq, request_id=request_id, type=type_, body=body, actor=actor, at=now()
     )
+
+
+def _next_case_cseq(request_id: str) -> int:
+    # The case row is the lock of a counter case's log (PostgreSQL; SQLite has one writer).
+    query = Case.select(Case.request_id).where(Case.request_id == request_id)
+    if is_postgres():
+        query = query.for_update()
+    query.execute()
+    last = (HubEvent.select(peewee.fn.MAX(HubEvent.cseq))
+            .where(HubEvent.node.is_null() & (HubEvent.request_id == request_id)).scalar())
+    return int(last or 0) + 1
 
 
 def actor_name(actor: str) -> str:
@@ -76,13 +109,15 @@ def status_body(case: Case, catalogue: Catalogue, **extra: Any) -> dict[str, Any
         "missing": list(case.materials_missing or []),
         "missing_names": catalogue.material_names(case.item_code, case.materials_missing or []),
         "assignee": case.assignee,
-        "first_contact": case.clerk,
+        "first_contact": notices.first_contact(case),
     }
+    if case.duplicate_of:
+        body["duplicate_of"] = case.duplicate_of
     body.update({k: v for k, v in extra.items() if v is not None})
     return body
 
 
-def announce(node: Node, case: Case, actor: str, catalogue: Catalogue, **extra: Any) -> HubEvent:
+def announce(node: Node | None, case: Case, actor: str, catalogue: Catalogue, **extra: Any) -> HubEvent:
     """Record the case's new status in the village's downstream log (and queue the villager's SMS)."""
     from .sms import queue_status_sms
 
@@ -119,12 +154,12 @@ def act(
 
 
 def check_staff(staff: Staff | None, case: Case, catalogue: Catalogue) -> None:
-    """Refuse an action by someone who does not cover the case's window."""
+    """Refuse an action by someone who neither covers the case's window nor was handed it (AB角)."""
     if staff is None:
         return
     if not staff.active:
         raise CaseError("inactive_staff", "该账号已停用")
-    if not covers(staff, case.window):
+    if not may_handle(staff, case):
         raise CaseError("not_your_window",
                         f"您不负责{catalogue.window_name(case.window)}窗口，不能办理此件，请联系该窗口工作人员")
 
@@ -133,6 +168,8 @@ def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | Non
          legal_basis: str | None, note: str | None, staff: Staff | None, override: str | None) -> Case:
     if action not in states.ACTIONS:
         raise CaseError("unknown_action", f"未知操作：{action}")
+    if action in states.COUNTY_ANSWERS:
+        raise CaseError("county_answer_form", "县级批复须通过“录入县级批复”录入，并填写县级文号和批复日期")
     target = states.ACTIONS[action]
     catalogue = current_catalogue()
     reason, legal_basis, note, override = ((v.strip() or None) if v else None
@@ -140,7 +177,7 @@ def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | Non
     with database.atomic():
         case = Case.get_or_none(Case.receipt_code == receipt_code)
         if case is None:
-            raise CaseError("unknown_case", "没有这个受理编号")
+            raise CaseError("unknown_case", "没有这个回执码")
         node = lock_node(case.node_id)
         case = Case.get_by_id(case.request_id)
         check_staff(staff, case, catalogue)
@@ -151,9 +188,13 @@ def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | Non
             # Said first and plainly: 受理 waits for the materials, whatever the state machine would add.
             _accept(case, catalogue)
         try:
-            states.check_transition(case.state, target, case.mode)
+            states.check_transition(case.state, target, case.mode, catalogue.passes_up(case.item_code))
         except states.TransitionError as exc:
             raise CaseError(exc.code, exc.message) from exc
+        if target == states.APPROVED:
+            from .publicity import check_publicity_done
+
+            check_publicity_done(case, catalogue)
         if target == "needs_materials":
             _ask_materials(case, catalogue, missing, note, override, staff, actor)
             missing = list(case.materials_missing)
@@ -165,6 +206,10 @@ def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | Non
         if target in states.TERMINAL:
             case.closed_at = now()
             case.paused_since = None
+        if target == states.PASSED_UP:
+            # The township's part ends today; the clock rule stops its time limit here (shared.workdays).
+            CountyReferral.delete().where(CountyReferral.request_id == case.request_id).execute()
+            CountyReferral.create(request_id=case.request_id, passed_up_on=today(), passed_up_by=actor)
         case.state = target
         case.updated_at = now()
         case.save()
@@ -181,6 +226,87 @@ def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | Non
             # Counted on the dashboard: every second 补正 is an exception a supervisor answers for.
             audit.record(actor, "case.materials_override", case.receipt_code,
                          {"reason": override, "ask_number": case.materials_asks})
+    return case
+
+
+COUNTY_DOC_MAX = 64
+COUNTY_REASON_MAX = 2000
+
+
+def record_county_answer(receipt_code: str, action: str, actor: str, *, doc_no: str, doc_date: str,
+                         reason: str | None = None, note: str | None = None, staff: Staff | None = None) -> Case:
+    """The county's answer to a passed-up case (县级批准 / 县级不予批准), recorded from its document.
+
+    Needs the county's document number and date, and the reason when refused. A case never
+    passed up, or already answered, is refused with nothing changed; the attempt is audited.
+    """
+    try:
+        return _record_county_answer(receipt_code, action, actor, doc_no=doc_no, doc_date=doc_date,
+                                     reason=reason, note=note, staff=staff)
+    except CaseError as exc:
+        log.warning("refused %s on %s by %s: %s", action, receipt_code, actor, exc.code)
+        audit.record(actor, "case.refused_attempt", receipt_code[:16], {"action": action[:20], "code": exc.code})
+        raise
+
+
+def _county_date(text: str, passed_up_on: Any) -> Any:
+    from datetime import date
+
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise CaseError("bad_county_date", "县级批复日期格式不对，请按 2026-03-01 的格式填写") from None
+    if day > today():
+        raise CaseError("bad_county_date", "县级批复日期不能晚于今天")
+    if day < passed_up_on:
+        raise CaseError("bad_county_date", f"县级批复日期不能早于报县级的日期（{passed_up_on.isoformat()}）")
+    return day
+
+
+def _record_county_answer(receipt_code: str, action: str, actor: str, *, doc_no: str, doc_date: str,
+                          reason: str | None, note: str | None, staff: Staff | None) -> Case:
+    if action not in states.COUNTY_ANSWERS:
+        raise CaseError("unknown_action", "县级批复只能是“县级批准”或“县级不予批准”")
+    target = states.COUNTY_ANSWERS[action]
+    doc_no, reason, note = ((v or "").strip() for v in (doc_no, reason, note))
+    if not doc_no or len(doc_no) > COUNTY_DOC_MAX:
+        raise CaseError("doc_no_required", f"请填写县级批复文号（不超过 {COUNTY_DOC_MAX} 个字）")
+    if target == states.COUNTY_DENIED and not reason:
+        raise CaseError("reason_required", "县级不予批准须写明县级给出的理由")
+    if len(reason) > COUNTY_REASON_MAX or len(note) > COUNTY_REASON_MAX:
+        raise CaseError("too_long", f"理由和备注各不超过 {COUNTY_REASON_MAX} 个字")
+    catalogue = current_catalogue()
+    with database.atomic():
+        case = Case.get_or_none(Case.receipt_code == receipt_code)
+        if case is None:
+            raise CaseError("unknown_case", "没有这个回执码")
+        node = lock_node(case.node_id)
+        case = Case.get_by_id(case.request_id)
+        check_staff(staff, case, catalogue)
+        referral = CountyReferral.get_or_none(CountyReferral.request_id == case.request_id)
+        if referral is None:
+            raise CaseError("not_passed_up", "本件没有报县级，不能录入县级批复")
+        if referral.answer is not None:
+            raise CaseError("already_answered", f"本件的县级批复已经录入（{states.label(referral.answer)}，"
+                                                f"文号 {referral.doc_no}），不能重复录入")
+        try:
+            states.check_transition(case.state, target, case.mode, True)
+        except states.TransitionError as exc:
+            raise CaseError(exc.code, exc.message) from exc
+        day = _county_date(doc_date or "", referral.passed_up_on)
+        referral.answer, referral.doc_no, referral.doc_date = target, doc_no, day
+        referral.reason, referral.recorded_by, referral.recorded_at = reason, actor, now()
+        referral.save()
+        case.state = target
+        case.closed_at = now()
+        case.updated_at = now()
+        case.save()
+        said = f"县级批复文号：{doc_no}（{day.year}年{day.month}月{day.day}日）"
+        case.event = announce(node, case, actor, catalogue, action=action, reason=reason or None,
+                              note="；".join(x for x in (said, note) if x),
+                              county_doc_no=doc_no, county_doc_date=day.isoformat())
+        audit.record(actor, f"case.{action}", case.receipt_code,
+                     {"state": target, "doc_no": doc_no, "doc_date": day.isoformat(), "reason": reason})
     return case
 
 
@@ -232,7 +358,7 @@ def reassign(receipt_code: str, username: str, actor: str, reason: str = "") -> 
     with database.atomic():
         case = Case.get_or_none(Case.receipt_code == receipt_code)
         if case is None:
-            raise CaseError("unknown_case", "没有这个受理编号")
+            raise CaseError("unknown_case", "没有这个回执码")
         node = lock_node(case.node_id)
         case = Case.get_by_id(case.request_id)
         if states.is_terminal(case.state):
@@ -276,7 +402,7 @@ def open_clock(case: Case, catalogue: Catalogue, cal: Any = None) -> None:
     deadlines.start(case, int(item.get("time_limit_days", 0)), case.received_on, cal)
 
 
-def supplement_arrived(node: Node, case: Case, materials: list[str], catalogue: Catalogue,
+def supplement_arrived(node: Node | None, case: Case, materials: list[str], catalogue: Catalogue,
                        clerk: str = "system") -> None:
     """A villager's 补正 reached the hub (caller holds the lock).
 
@@ -311,7 +437,7 @@ def request_extension(receipt_code: str, days: int, reason: str, actor: str, sta
         with database.atomic():
             case = Case.get_or_none(Case.receipt_code == receipt_code)
             if case is None:
-                raise CaseError("unknown_case", "没有这个受理编号")
+                raise CaseError("unknown_case", "没有这个回执码")
             check_staff(staff, case, current_catalogue())
             if states.is_terminal(case.state):
                 raise CaseError("terminal_state", "该申请已办理终结，不能延期")
@@ -401,7 +527,7 @@ def record_contact(kind: str, person: str, topic: str, answer: str, to_body: str
         if receipt_code:
             case = Case.get_or_none(Case.receipt_code == receipt_code)
             if case is None:
-                raise CaseError("unknown_case", "没有这个受理编号")
+                raise CaseError("unknown_case", "没有这个回执码")
             request_id = case.request_id
         with database.atomic():
             row = Contact.create(kind=kind, request_id=request_id, person=person[:64], topic=topic[:1000],

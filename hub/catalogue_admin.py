@@ -16,7 +16,8 @@ from typing import Any
 import peewee
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from shared.catalogue import GUIDE_TEXTS, KINDS, MODES, validate_catalogue
+from shared.catalogue import GUIDE_TEXTS, ITEM_CODE, KIND_CODE, MODES, NAME_MAX, PUBLICITY_DAYS_MAX, WINDOW_CODE, \
+    Catalogue, validate_catalogue
 
 from . import audit
 from .auth import current_user, login_required
@@ -30,8 +31,6 @@ from flask_babel import gettext as _
 
 bp = Blueprint("catalogue_admin", __name__, url_prefix="/admin")
 
-_ITEM_CODE = re.compile(r"^[A-Z]{2}-\d{2}$")
-_WINDOW_CODE = re.compile(r"^W\d{2}$")
 _YES = {"是", "必需", "必须", "y", "yes", "true", "1"}
 _NO = {"否", "可选", "n", "no", "false", "0", ""}
 
@@ -101,6 +100,29 @@ def save_catalogue(new: dict[str, Any], actor: str, note: str, base_version: int
     return int(data["version"])
 
 
+def add_defaults(actor: str) -> tuple[int, list[str]]:
+    """Add the shipped default kinds, windows and items the catalogue in force lacks, as a new version.
+
+    What the township has (edited or not) is kept as it is; only codes it does not have are added,
+    each new item marked 默认，待核对. A hub set up before the defaults covered every window gets them so.
+    """
+    cat = current_catalogue()
+    new = cat.to_dict()
+    have_kinds = {k["code"] for k in cat.kinds()}
+    have_windows = {w["code"] for w in cat.windows()}
+    have_items = {i["code"] for i in cat.items(include_inactive=True)}
+    default = Catalogue.default()
+    new["kinds"] = cat.kinds() + [k for k in default.kinds() if k["code"] not in have_kinds]
+    new["windows"] = cat.windows() + [w for w in default.windows() if w["code"] not in have_windows]
+    added = [i for i in default.items(include_inactive=True) if i["code"] not in have_items]
+    new["items"] = new["items"] + added
+    if not added and len(new["kinds"]) == len(have_kinds) and len(new["windows"]) == len(have_windows):
+        raise CatalogueEditError([_("默认目录的类别、窗口和事项都已在目录中，无需补充")])
+    codes = [i["code"] for i in added]
+    version = save_catalogue(new, actor, f"补充默认事项 {'、'.join(codes)}"[:500], cat.version)
+    return version, codes
+
+
 def _lines(text: str) -> list[str]:
     return [ln.strip() for ln in text.replace("\r", "").split("\n") if ln.strip()]
 
@@ -128,16 +150,21 @@ def materials_text(materials: list[dict[str, Any]]) -> str:
                      for m in materials)
 
 
-def item_from_form(form: Any, existing: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
-    """An item dict from the edit form, keeping what the form does not edit (its fields)."""
+def item_from_form(form: Any, existing: dict[str, Any] | None, cat: Catalogue) -> tuple[dict[str, Any], list[str]]:
+    """An item dict from the edit form, keeping what the form does not edit (its fields).
+
+    Saving an item is the township checking it: the default's `to_check` mark goes.
+    """
     errors: list[str] = []
     item = copy.deepcopy(existing) if existing else {"fields": []}
     if existing is None:
-        code = form.get("code", "").strip().upper()
-        if not _ITEM_CODE.match(code):
-            errors.append(_("事项编码应为两个大写字母、短横线和两位数字，例如 DB-04"))
-        elif code[:2] not in KINDS:
-            errors.append(_("事项编码须以 %(KINDS)s 开头", KINDS='、'.join(KINDS)))
+        code = form.get("code", "").strip().upper()[:40]
+        kinds = [k["code"] for k in cat.kinds()]
+        if not ITEM_CODE.match(code):
+            errors.append(_("事项编码应为两个大写字母（类别）、短横线和两位数字，例如 DB-04"))
+        elif code[:2] not in kinds:
+            errors.append(_("类别 %(kind)s 不存在：事项编码须以目录中的类别开头（%(kinds)s），"
+                            "新类别请先在事项目录页“类别”中新增", kind=code[:2], kinds="、".join(kinds)))
         item["code"], item["kind"] = code, code[:2]
     item["name"] = form.get("name", "").strip()
     item["window"] = form.get("window", "")
@@ -153,6 +180,13 @@ def item_from_form(form: Any, existing: dict[str, Any] | None) -> tuple[dict[str
     item["procedure"] = form.get("procedure", "").strip()
     item["legal_basis"] = _lines(form.get("legal_basis", ""))
     item["active"] = form.get("active") == "on"
+    item["county_approval"] = form.get("county_approval") == "on"
+    item["to_check"] = False
+    raw_days = form.get("publicity_days", "0").strip() or "0"
+    if not re.fullmatch(r"\d{1,2}", raw_days) or int(raw_days) > PUBLICITY_DAYS_MAX:
+        errors.append(_("公示天数须为 0 到 %(max)s 的整数", max=PUBLICITY_DAYS_MAX))
+    else:
+        item["publicity_days"] = int(raw_days)
     for key in GUIDE_TEXTS:
         if key in form:
             item[key] = form.get(key, "").strip()[:2000]
@@ -182,7 +216,7 @@ def _item_page(item: dict[str, Any], is_new: bool, errors: list[str] | None = No
                form: Any = None) -> Any:
     cat = current_catalogue()
     return render_template("admin/item.html", item=item, is_new=is_new, errors=errors or [], cat=cat,
-                           modes=MODES, kinds=KINDS, version=cat.version, form=form,
+                           modes=MODES, kinds=cat.kinds(), version=cat.version, form=form,
                            materials=form.get("materials") if form else materials_text(item.get("materials", []))), status
 
 
@@ -198,7 +232,7 @@ def edit_item(code: str) -> Any:
     if request.method == "GET":
         return _item_page(existing or {"code": "", "active": True, "mode": "processed", "time_limit_days": 20,
                                        "legal_basis": [], "materials": [], "fee": "免费", "procedure": ""}, is_new)
-    item, errors = item_from_form(request.form, existing)
+    item, errors = item_from_form(request.form, existing, cat)
     new = cat.to_dict()
     if is_new:
         if cat.item(item.get("code", "")) is not None:
@@ -224,7 +258,7 @@ def edit_windows() -> Any:
     new_code = request.form.get("new_code", "").strip().upper()
     new_name = request.form.get("new_name", "").strip()
     if new_code or new_name:
-        if not _WINDOW_CODE.match(new_code):
+        if not WINDOW_CODE.match(new_code):
             errors.append(_("窗口编码应为 W 加两位数字，例如 W15"))
         elif cat.window(new_code):
             errors.append(_("窗口编码 %(new_code)s 已存在", new_code=new_code))
@@ -232,6 +266,45 @@ def edit_windows() -> Any:
     new = cat.to_dict()
     new["windows"] = windows
     return _save_or_refuse(new, errors, "修改窗口", lambda errs: _refused_index(errs))
+
+
+@bp.post("/catalogue/kinds")
+@login_required("admin")
+def edit_kinds() -> Any:
+    """Rename or add request kinds (类别); a kind still used by an item cannot go (validation says which)."""
+    cat = current_catalogue()
+    errors: list[str] = []
+    kinds = []
+    for k in cat.kinds():
+        if request.form.get(f"remove_{k['code']}") == "on":
+            continue
+        kinds.append({"code": k["code"], "name": request.form.get(f"kind_{k['code']}", k["name"]).strip()[:NAME_MAX]})
+    new_code = request.form.get("new_kind_code", "").strip().upper()[:40]
+    new_name = request.form.get("new_kind_name", "").strip()[:NAME_MAX]
+    if new_code or new_name:
+        if not KIND_CODE.match(new_code):
+            errors.append(_("类别编码应为两个大写字母，例如 LQ"))
+        elif any(k["code"] == new_code for k in kinds):
+            errors.append(_("类别编码 %(code)s 已存在", code=new_code))
+        elif not new_name:
+            errors.append(_("请填写新类别的名称"))
+        kinds.append({"code": new_code, "name": new_name})
+    new = cat.to_dict()
+    new["kinds"] = kinds
+    return _save_or_refuse(new, errors, "修改类别", lambda errs: _refused_index(errs))
+
+
+@bp.post("/catalogue/defaults")
+@login_required("admin")
+def defaults() -> Any:
+    """Add the shipped default items (and their kinds and windows) the catalogue lacks."""
+    try:
+        version, codes = add_defaults(_user())
+    except CatalogueEditError as exc:
+        audit.record(_user(), "catalogue.refused", "补充默认事项", {"errors": exc.errors[:10]})
+        return _refused_index(exc.errors)
+    flash(_("已保存：事项目录第 %(version)s 版，补充默认事项 %(count)s 个（请逐项核对）", version=version, count=len(codes)))
+    return redirect(url_for("catalogue_admin.index"))
 
 
 def _refused_index(errors: list[str]) -> Any:

@@ -211,7 +211,7 @@ def revoke(app: Flask, village: str) -> None:
 @with_app()
 def act(app: Flask, receipt_code: str, action: str, missing: tuple[str, ...], reason: str | None,
         legal_basis: str | None, note: str | None, override: str | None, actor: str) -> None:
-    """Apply a case action (accept, ask_materials, refuse, approve, deny)."""
+    """Apply a case action (accept, ask_materials, refuse, approve, deny, to_county)."""
     from shared.receipt_codes import normalise
 
     from .cases import CaseError, act as do_act
@@ -226,6 +226,48 @@ def act(app: Flask, receipt_code: str, action: str, missing: tuple[str, ...], re
         click.echo(exc.message, err=True)
         sys.exit(2)
     click.echo(f"{case.receipt_code}: {states.LABELS[case.state]}")
+
+
+@cli.command(name="county-answer")
+@click.argument("receipt_code")
+@click.argument("answer", type=click.Choice(sorted(states.COUNTY_ANSWERS)))
+@click.option("--doc-no", required=True, help="县级批复文号")
+@click.option("--doc-date", required=True, help="县级批复日期，如 2026-03-18")
+@click.option("--reason", help="县级不予批准的理由（不予批准时必填）")
+@click.option("--note")
+@click.option("--actor", default="cli")
+@with_app()
+def county_answer(app: Flask, receipt_code: str, answer: str, doc_no: str, doc_date: str, reason: str | None,
+                  note: str | None, actor: str) -> None:
+    """Record the county's answer to a case passed up (报县级), from the county's document."""
+    from shared.receipt_codes import normalise
+
+    from .cases import CaseError, record_county_answer
+    from .models import Staff
+
+    staff = Staff.get_or_none(Staff.username == actor)
+    try:
+        case = record_county_answer(normalise(receipt_code), answer, actor, doc_no=doc_no, doc_date=doc_date,
+                                    reason=reason, note=note, staff=staff)
+    except CaseError as exc:
+        click.echo(exc.message, err=True)
+        sys.exit(2)
+    click.echo(f"{case.receipt_code}: {states.LABELS[case.state]}")
+
+
+@cli.command(name="catalogue-defaults")
+@click.option("--actor", default="cli")
+@with_app()
+def catalogue_defaults(app: Flask, actor: str) -> None:
+    """Add the shipped default kinds, windows and items the catalogue lacks (what it has is kept)."""
+    from .catalogue_admin import CatalogueEditError, add_defaults
+
+    try:
+        version, codes = add_defaults(actor)
+    except CatalogueEditError as exc:
+        click.echo("；".join(exc.errors), err=True)
+        sys.exit(2)
+    click.echo(f"事项目录第 {version} 版：补充默认事项 {len(codes)} 个（{'、'.join(codes)}），请在事项目录页逐项核对")
 
 
 @cli.command(name="add-user")
@@ -299,17 +341,18 @@ def _pick_up_orphans(windows: list[str]) -> int:
 @cli.command()
 @click.argument("username")
 @click.option("--on/--away", "on_duty", required=True, help="在岗 / 离岗")
+@click.option("--backup", default="", help="离岗时接手其在办申请的人（用户名；默认其B角）")
 @with_app()
-def duty(app: Flask, username: str, on_duty: bool) -> None:
-    """Mark a staff member on duty or away (new cases go to those on duty)."""
-    from .models import Staff
-    from .staff import set_duty
+def duty(app: Flask, username: str, on_duty: bool, backup: str) -> None:
+    """Mark a staff member on duty or away; away hands their open cases to their backup (AB角)."""
+    from .absence import set_duty
+    from .cases import CaseError
 
-    user = Staff.get_or_none(Staff.username == username)
-    if user is None:
-        raise click.ClickException(f"没有这个工作人员：{username}")
-    taken = set_duty(user, on_duty, "cli")
-    click.echo(f"{user.name}：{'在岗' if on_duty else '离岗'}" + (f"，接手无人负责的 {taken} 件" if taken else ""))
+    try:
+        change = set_duty(username, on_duty, None, backup)
+    except CaseError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(change.sentence())
 
 
 @cli.command()

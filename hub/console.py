@@ -7,16 +7,18 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from shared import states
+from shared import china_time, corrections, states
 from shared.receipt_codes import format_code, normalise
 
-from . import cases as case_actions, deadlines, notices, queue, routing
+from . import absence, cases as case_actions, deadlines, history, notices, queue, routing
+from .attachment_views import rows_for as attachment_rows
+from . import corrections as case_corrections
 from .auth import current_user, login_required
 from .cases import CaseError, act, reassign
 from .catalogue_store import current as current_catalogue
-from .clock import CHINA_TZ, today
-from .models import Case, Contact, Extension, NodeEvent, Staff
-from .staff import covers, set_duty
+from .clock import today
+from .models import Case, Contact, CountyReferral, Extension, NodeEvent, Publicity, Staff
+from .staff import display_name, may_handle
 from flask_babel import gettext as _
 
 bp = Blueprint("console", __name__)
@@ -30,6 +32,7 @@ CONSOLE_ACTIONS = {
     "approve": "approve",
     "deny": "deny",
     "immediate": "approve",
+    "to_county": "to_county",
 }
 # CaseError codes to HTTP statuses; anything else is a form the person must correct (400).
 ERROR_STATUS = {
@@ -37,29 +40,10 @@ ERROR_STATUS = {
     "terminal_state": 409, "forbidden_transition": 409, "immediate_only": 409, "same_assignee": 409,
     "second_request": 409, "override_not_allowed": 403, "materials_missing": 409, "not_supervisor": 403,
     "case_closed": 409, "already_decided": 409, "pending_extension": 409, "no_clock": 409,
-    "unknown_extension": 404,
+    "unknown_extension": 404, "not_for_county": 409, "county_decides": 409, "not_passed_up": 409,
+    "already_answered": 409, "publicity_required": 409, "publicity_running": 409, "publicity_exists": 409,
+    "publicity_ended": 409, "publicity_not_running": 409, "not_accepted": 409, "no_publicity": 409,
 }
-
-
-@bp.app_template_filter("cn_time")
-def cn_time(ts: Any) -> str:
-    """A stored naive-UTC timestamp as China time, to the minute."""
-    from datetime import timezone
-
-    if not ts:
-        return ""
-    return ts.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-
-
-@bp.app_template_filter("cn_iso")
-def cn_iso(text: str) -> str:
-    """A node's ISO timestamp (UTC) as China time, to the minute; unparseable text as it came."""
-    from shared.protocol import parse_iso
-
-    try:
-        return parse_iso(text).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-    except (TypeError, ValueError, AttributeError):
-        return str(text or "")[:16]
 
 
 @bp.app_template_filter("code")
@@ -91,7 +75,8 @@ def queue_view() -> Any:
     if show == "closed":
         cases = queue.closed_cases(windows, window)
     else:
-        cases = queue.open_cases(windows, window, assignee=user.username if mine else None)
+        cases = queue.open_cases(windows, window, assignee=user.username if mine else None,
+                                 handed_to=None if window else user.username)
     names = queue.staff_names()
     lines = queue.rows(cases, catalogue, deadlines.calendar(), today(), names)
     unassigned = [line for line in lines if line["orphan"]]
@@ -106,11 +91,11 @@ def _case_or_404(code: str) -> Case:
     # exist, so staff cannot learn which receipt codes are in use at other windows.
     case = Case.get_or_none(Case.receipt_code == normalise(code))
     user = current_user()
-    if case is not None and user is not None and not covers(user, case.window):
+    if case is not None and user is not None and not may_handle(user, case):
         log.warning("refused view of %s by %s", case.receipt_code, user.username)
         case = None
     if case is None:
-        abort(404, description=_("没有这个受理编号"))
+        abort(404, description=_("没有这个回执码"))
     return case
 
 
@@ -125,7 +110,9 @@ def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = 
     if user.role in ("supervisor", "admin") and not states.is_terminal(case.state):
         reassign_to = [s for s in Staff.select().where(Staff.active == True).order_by(Staff.username)
                        if case.window in (s.windows or []) and s.username != case.assignee]
-    actions = states.available_actions(case.state, case.mode)
+    # The county's answers have their own form (document number and date), not a plain button.
+    actions = [a for a in states.available_actions(case.state, case.mode, catalogue.passes_up(case.item_code))
+               if a not in states.COUNTY_ANSWERS]
     if case.materials_missing:
         # 受理 waits for the materials (cases.act refuses it too); offer no button that can only fail.
         actions = [a for a in actions if a != "accept"]
@@ -134,15 +121,23 @@ def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = 
         "console/case.html", case=case, line=line, item=item, catalogue=catalogue,
         applicant=case.captured.get("applicant", {}), fields=catalogue.fields(case.item_code),
         materials=catalogue.materials(case.item_code), brought=set(case.materials_brought or []),
-        missing=set(case.materials_missing or []), node_events=node_events, hub_events=notices.events_of(case),
+        missing=set(case.materials_missing or []),
+        history=history.rows(case, node_events, notices.events_of(case), names, catalogue),
+        correctable=corrections.choices(catalogue, case.item_code) if not states.is_terminal(case.state) else [],
         papers=notices.papers(case), names=names, actions=actions, reassign_to=reassign_to,
-        can_act=covers(user, case.window), error=error, form=form or {}, action_labels=states.ACTION_LABELS,
+        can_act=may_handle(user, case), error=error, form=form or {}, action_labels=states.ACTION_LABELS,
         state_labels=states.LABELS, clock=deadlines.clock(case, cal, today()),
         notice_late=deadlines.notice_overdue(case, cal, today()),
         is_supervisor=user.role in case_actions.SUPERVISORS,
         extensions=list(Extension.select().where(Extension.request_id == case.request_id).order_by(Extension.id)),
         contacts=list(Contact.select().where(Contact.request_id == case.request_id).order_by(Contact.at)),
-        contact_kinds=case_actions.CONTACT_KINDS,
+        contact_kinds=case_actions.CONTACT_KINDS, referral=CountyReferral.get_or_none(CountyReferral.request_id ==
+                                                                                  case.request_id),
+        publicity=Publicity.get_or_none(Publicity.request_id == case.request_id),
+        publicity_days=catalogue.publicity_days(case.item_code), today=today(),
+        attachments=attachment_rows(case), first_contact=notices.first_contact(case),
+        just_received=request.args.get("received") == "1",
+        later_duplicates=list(Case.select(Case.receipt_code).where(Case.duplicate_of == case.receipt_code)),
     ), status
 
 
@@ -173,6 +168,8 @@ def case_act(code: str) -> Any:
     except CaseError as exc:
         return _detail(Case.get_by_id(case.request_id), exc.message, form.to_dict(), ERROR_STATUS.get(exc.code, 400))
     flash(f"{format_code(done.receipt_code)}：{states.label(done.state)}")
+    if done.event.body.get("action") not in notices.PAPERS:
+        return redirect(url_for("console.case_view", code=done.receipt_code))
     return redirect(url_for("console.notice_view", code=done.receipt_code, cseq=done.event.cseq))
 
 
@@ -187,6 +184,21 @@ def case_reassign(code: str) -> Any:
     except CaseError as exc:
         return _detail(case, exc.message, request.form.to_dict(), ERROR_STATUS.get(exc.code, 400))
     flash(_("已改派承办人"))
+    return redirect(url_for("console.case_view", code=case.receipt_code))
+
+
+@bp.post("/console/case/<code>/correct")
+@login_required()
+def case_correct(code: str) -> Any:
+    """Correct one captured field with a reason; the receipt code stays, the village is told."""
+    case = _case_or_404(code)
+    form = request.form
+    try:
+        case_corrections.correct(case.receipt_code, form.get("field", ""), form.get("value", ""),
+                                 form.get("reason", ""), current_user().username, current_user())
+    except CaseError as exc:
+        return _detail(Case.get_by_id(case.request_id), exc.message, form.to_dict(), ERROR_STATUS.get(exc.code, 400))
+    flash(_("已更正，更正记录已记入办理记录并将告知代办点"))
     return redirect(url_for("console.case_view", code=case.receipt_code))
 
 
@@ -263,7 +275,7 @@ def notice_view(code: str, cseq: int) -> Any:
     case = _case_or_404(code)
     event = next((e for e in notices.events_of(case) if e.cseq == cseq), None)
     if event is None or event.body.get("action") not in notices.PAPERS:
-        abort(404, description=_("没有这份文书"))
+        abort(404, description=_("没有这份通知书"))
     template, ctx = notices.context(case, event, current_catalogue())
     return render_template(template, **ctx)
 
@@ -283,29 +295,36 @@ def feedback_form(code: str) -> Any:
 @bp.route("/console/staff", methods=["GET", "POST"])
 @login_required()
 def staff_view() -> Any:
-    """Who is on duty; staff mark themselves, supervisors anyone. Coming on duty picks up orphans."""
+    """Who is on duty and who stands in (AB角); staff mark themselves, supervisors anyone (hub/absence.py)."""
     user = current_user()
+    error, status = None, 200
     if request.method == "POST":
-        target = Staff.get_or_none(Staff.username == request.form.get("username", ""))
-        if target is None:
-            abort(404, description=_("没有这个工作人员"))
-        if target.id != user.id and user.role not in ("supervisor", "admin"):
-            abort(403, description=_("只能修改自己的在岗状态"))
-        taken = set_duty(target, request.form.get("on_duty") == "1", user.username)
-        duty = _("在岗") if target.on_duty else _("离岗")
-        flash(_("%(name)s：%(duty)s", name=target.name, duty=duty)
-              + (_("，接手无人负责的 %(taken)s 件", taken=taken) if taken else ""))
-        return redirect(url_for("console.staff_view"))
+        form = request.form
+        try:
+            if form.get("op") == "backup":
+                person = absence.set_backup(form.get("username", ""), form.get("backup", ""), user)
+                flash(_("%(name)s的B角已更新", name=person.name))
+            else:
+                change = absence.set_duty(form.get("username", ""), form.get("on_duty") == "1", user,
+                                          form.get("backup", ""))
+                flash(change.sentence())
+        except CaseError as exc:
+            error, status = exc.message, {"unknown_staff": 404, "not_supervisor": 403}.get(exc.code, 409)
+        else:
+            return redirect(url_for("console.staff_view"))
     catalogue = current_catalogue()
     people = list(Staff.select().where(Staff.active == True).order_by(Staff.role, Staff.username))
     counts = routing.open_counts([p.username for p in people])
-    return render_template("console/staff.html", people=people, counts=counts, catalogue=catalogue,
-                           is_supervisor=user.role in ("supervisor", "admin"))
+    names = {p.username: p.name for p in people}
+    return render_template("console/staff.html", people=people, counts=counts, catalogue=catalogue, names=names,
+                           is_supervisor=user.role in ("supervisor", "admin"), error=error), status
 
 
 def init_app(app: Any) -> None:
-    """Register the console and its Chinese error pages."""
+    """Register the console, the one time filter (Beijing time) and its Chinese error pages."""
     app.register_blueprint(bp)
+    china_time.register(app)
+    app.jinja_env.filters["staff_name"] = display_name
 
     for status in (403, 404):
         app.register_error_handler(status, _error_page)

@@ -10,7 +10,7 @@ import json
 from datetime import date, timedelta
 
 from shared import states
-from shared.workdays import CLOSED, PAUSED, RUNNING, WAITING, ClockView, WorkCalendar, case_clock, unknown_years
+from shared.workdays import CLOSED, PAUSED, RUNNING, WAITING, WITH_COUNTY, ClockView, WorkCalendar, case_clock, unknown_years
 
 from . import settings
 from .clock import today
@@ -42,6 +42,8 @@ def clock_state(case: Case) -> str:
     """running, paused, waiting (no clock before 受理) or closed, without the calendar."""
     if states.is_terminal(case.state):
         return CLOSED
+    if case.state in states.WITH_COUNTY:
+        return WITH_COUNTY
     if case.deadline is None:
         return WAITING
     return PAUSED if case.paused_since is not None else RUNNING
@@ -52,7 +54,7 @@ def clock(case: Case, cal: WorkCalendar | None = None, on: date | None = None) -
     return case_clock(
         cal or calendar(), closed=states.is_terminal(case.state), start=clock_start(case),
         deadline=case.deadline, paused_days=case.paused_days or 0, paused_since=case.paused_since,
-        today=on or today(),
+        today=on or today(), passed_up=case.state in states.WITH_COUNTY,
     )
 
 

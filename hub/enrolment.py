@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from shared import bundle, messages, protocol, signing
 from shared import enrolment as wire
-from shared.receipt_codes import node_prefix
+from shared.receipt_codes import MAX_VILLAGE, node_prefix
 
 from . import audit
 from .catalogue_store import current as current_catalogue
@@ -44,6 +44,9 @@ def get_or_create_village(name: str) -> Village:
     if village:
         return village
     n = Village.select().count()
+    if n > MAX_VILLAGE:
+        # The last prefix is the counter's (shared.receipt_codes.COUNTER_PREFIX).
+        raise ValueError(f"本中心最多登记 {MAX_VILLAGE + 1} 个村")
     return Village.create(name=name, prefix=node_prefix(n), created_at=now())
 
 

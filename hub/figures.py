@@ -142,7 +142,8 @@ def measure(row: CaseRow, cal: WorkCalendar, today: date) -> tuple[int, bool]:
         return 0, False
     # The one overdue rule (shared.workdays.case_clock), as the queue and the sweep apply it.
     return 0, case_clock(cal, closed=False, start=row.clock_start or row.received_on, deadline=row.deadline,
-                         paused_days=row.paused_days or 0, paused_since=row.paused_since, today=today).overdue
+                         paused_days=row.paused_days or 0, paused_since=row.paused_since, today=today,
+                         passed_up=row.state in states.WITH_COUNTY).overdue
 
 
 def add(fig: Figures, row: CaseRow, cal: WorkCalendar, today: date,

@@ -145,7 +145,7 @@ def restore_rows() -> list[dict[str, Any]]:
         else:
             codes = d.get("receipt_codes") or []
             what = (_("重新上传第 %(first_seq)s–%(last_seq)s 条（%(events)s 条记录）", first_seq=d.get('first_seq'), last_seq=d.get('last_seq'), events=d.get('events', 0))
-                    + (_("，收件编号 %(codes)s", codes='、'.join(codes)) if codes else ""))
+                    + (_("，回执码 %(codes)s", codes='、'.join(codes)) if codes else ""))
             village = e.target
         out.append({"at": e.at, "village": village, "what": what, "kind": e.action})
     return out

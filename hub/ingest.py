@@ -12,14 +12,14 @@ from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared import downstream, encoding, messages, protocol, states
-from shared.bulk_rows import bound_rows, existing, insert_rows
+from shared import downstream, encoding, intake, messages, protocol, states
+from shared.bulk_rows import aligned, bound_rows, existing, insert_rows
 from shared.catalogue import Catalogue
 from shared.receipt_codes import is_valid as receipt_code_valid
 from shared.receipt_codes import normalise as normalise_receipt
-from shared.validation import validate_capture
+from shared.validation import duplicate_application, normalise_id_number, validate_capture
 
-from . import audit, cases, deadlines, freshness, keys, restores, routing
+from . import audit, cases, deadlines, duplicates, freshness, keys, restores, routing
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
 from .db import database, is_postgres
@@ -232,6 +232,11 @@ class BatchWriter:
         self.calendar = deadlines.calendar()
         self._out_seq = node.out_seq
         self.router = routing.Router()
+        # 两头受理: the open cases of the people this batch captures for (one query), kept up to date below.
+        self.open_requests = duplicates.open_codes(
+            (normalise_id_number(str(ev["data"]["applicant"].get("id_number", ""))), str(ev["data"].get("item_code", "")))
+            for ev in events if ev.get("type") == "request.captured" and isinstance(ev.get("data"), dict)
+            and isinstance(ev["data"].get("applicant"), dict))
 
     def assignee(self, window: str, request_id: str) -> str | None:
         """routing's pick for a new case; the router counts this batch's cases as it goes."""
@@ -255,12 +260,12 @@ class BatchWriter:
 
 
 def _insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
-    """INSERT rows of one model (all with the same keys) as one prepared statement run many times.
+    """INSERT rows of one model as one prepared statement run many times.
 
     The same values peewee would bind (each field's db_value), without building a query per row.
     """
-    names = list(rows[0])
-    values = [tuple(row[name] for name in names) for row in rows]
+    # Rows of one batch may set different fields; aligned gives each the defaults of the ones it leaves out.
+    names, values = aligned(model, rows)
     cursor = database.obj.cursor()
     if is_postgres():
         from psycopg2.extras import execute_values
@@ -281,13 +286,14 @@ class Refusal(Exception):
 
 
 def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: BatchWriter) -> None:
-    data = ev["data"]
+    # Cleaned as the node and the counter clean it (ID number and phone in their stored forms).
+    data = intake.normalise_capture(ev["data"]) if isinstance(ev["data"], dict) else ev["data"]
     errors = validate_capture(catalogue, data)
     if errors:
         raise Refusal(errors[0].code, "；".join(e.message for e in errors))
     code = normalise_receipt(str(data.get("receipt_code", "")))
     if not receipt_code_valid(code) or not code.startswith(node.village.prefix):
-        raise Refusal("bad_receipt_code", "收件编号无效")
+        raise Refusal("bad_receipt_code", "回执码无效")
     if ev["request_id"] in writer.request_ids or code in writer.receipt_codes:
         raise Refusal("duplicate_request", "该申请已在中心登记")
     item = catalogue.item(data["item_code"])
@@ -315,12 +321,19 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
         received_on=china_date(received),
         updated_at=received,
     )
+    # Kept, not refused: the villager holds a printed receipt. Flagged to the window and the clerk.
+    case.duplicate_of = writer.open_requests.get((case.id_number, case.item_code))
+    writer.open_requests.setdefault((case.id_number, case.item_code), code)
     cases.open_clock(case, catalogue, writer.calendar)
     writer.cases.append(dict(case.__data__))
     writer.request_ids.add(case.request_id)
     writer.receipt_codes.add(code)
+    note = None
+    if case.duplicate_of:
+        note = duplicate_application(case.duplicate_of, item["name"]).message + "（中心已接收，由窗口核实）"
+        audit.record(node.node_id, "case.duplicate_flagged", code, {"earlier": case.duplicate_of, "item": item["code"]})
     writer.hub_event(case.request_id, "case.status",
-                     cases.status_body(case, catalogue, action="received"), "system")
+                     cases.status_body(case, catalogue, action="received", note=note), "system")
 
 
 def _event_data(ev: dict[str, Any], kind: type[M], code: str, message: str) -> M:
@@ -397,6 +410,18 @@ def _attachment(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
         raise Refusal(ref.code, ref.message) from ref
 
 
+def _corrected(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    from .corrections import from_node
+
+    case = _case_of(node, ev)
+    data = _event_data(ev, messages.CorrectedData, "bad_correction", "更正内容格式错误（须写明更正项目、内容和原因）")
+    try:
+        from_node(node, case, {"field": data.field, "value": data.value, "reason": data.reason},
+                  str(ev.get("clerk") or ""))
+    except cases.CaseError as exc:
+        raise Refusal(exc.code, exc.message) from exc
+
+
 HANDLERS = {
     "request.captured": _captured,
     "request.supplemented": _supplemented,
@@ -404,6 +429,7 @@ HANDLERS = {
     "request.withdrawn": _withdrawn,
     "message.left": _message,
     "attachment.added": _attachment,
+    "request.corrected": _corrected,
 }
 
 

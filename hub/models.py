@@ -81,7 +81,9 @@ class Case(BaseModel):
 
     request_id = peewee.CharField(primary_key=True, max_length=40)
     receipt_code = peewee.CharField(unique=True, max_length=12)
-    node = peewee.ForeignKeyField(Node, backref="cases")
+    # Schema 9: no node for a request received at the centre's counter (source == "counter").
+    node = peewee.ForeignKeyField(Node, backref="cases", null=True)
+    # The applicant's village; at the counter, the one the window staff chose.
     village = peewee.ForeignKeyField(Village, backref="cases")
     item_code = peewee.CharField(max_length=16, index=True)
     window = peewee.CharField(max_length=8, index=True)
@@ -112,16 +114,22 @@ class Case(BaseModel):
     # schema 7: where the request was received (village | counter) and, at the counter, who took it (首问责任人)
     source = peewee.CharField(max_length=8, default="village", index=True)
     received_by = peewee.CharField(max_length=64, null=True)
+    # schema 9: 两头受理: the receipt code of an earlier open request of the same person for the same item
+    duplicate_of = peewee.CharField(max_length=12, null=True)
 
     class Meta:
-        # Routing counts each person's open cases for every new request.
-        indexes = ((("assignee", "state"), False),)
+        # Routing counts each person's open cases for every new request; 两头受理 and search look
+        # a person up by ID number (schema 9).
+        indexes = ((("assignee", "state"), False), (("id_number", "item_code"), False))
 
 
 class HubEvent(BaseModel):
-    """The hub's log for one village, numbered per node so the node's cursor never skips."""
+    """The hub's log for one village, numbered per node so the node's cursor never skips.
 
-    node = peewee.ForeignKeyField(Node, backref="hub_events")
+    A counter case has no village node (schema 9): its entries have no node, numbered per case.
+    """
+
+    node = peewee.ForeignKeyField(Node, backref="hub_events", null=True)
     cseq = peewee.BigIntegerField()
     request_id = peewee.CharField(max_length=40, index=True)
     type = peewee.CharField(max_length=40)
@@ -245,6 +253,8 @@ class Staff(BaseModel):
     failed_logins = peewee.IntegerField(default=0)
     locked_until = peewee.DateTimeField(null=True)
     created_at = peewee.DateTimeField()
+    # schema 10: the person's B角 (AB角), who takes over their open cases when they are marked away
+    backup = peewee.CharField(max_length=40, null=True)
 
 
 ALL_MODELS.append(Staff)
@@ -450,3 +460,32 @@ class Contact(BaseModel):
 
 
 ALL_MODELS.extend([Extension, Contact])
+
+
+class CountyReferral(BaseModel):
+    """报县级 (schema 8): a case the township examined and passed up, and the county's answer once recorded."""
+
+    request_id = peewee.CharField(primary_key=True, max_length=40)
+    passed_up_on = peewee.DateField()
+    passed_up_by = peewee.CharField(max_length=64)
+    answer = peewee.CharField(max_length=20, null=True)  # county_approved | county_denied, None while waiting
+    doc_no = peewee.CharField(max_length=64, null=True)  # the county's document number (文号)
+    doc_date = peewee.DateField(null=True)
+    reason = peewee.TextField(default="")
+    recorded_by = peewee.CharField(max_length=64, null=True)
+    recorded_at = peewee.DateTimeField(null=True)
+
+
+class Publicity(BaseModel):
+    """公示 before approval (schema 8): its dates and the objections received, one per case."""
+
+    request_id = peewee.CharField(primary_key=True, max_length=40)
+    start_on = peewee.DateField()
+    end_on = peewee.DateField()
+    started_by = peewee.CharField(max_length=64)
+    objections = JSONField(default=list)  # [{"at", "by", "text", "answer"}]
+    ended_by = peewee.CharField(max_length=64, null=True)
+    ended_at = peewee.DateTimeField(null=True)
+
+
+ALL_MODELS.extend([CountyReferral, Publicity])

@@ -9,7 +9,6 @@ frozen are rendered from the case as it stands.
 
 from __future__ import annotations
 
-from datetime import timezone
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -18,8 +17,9 @@ from shared import states
 from shared.catalogue import Catalogue
 from shared.papers import DEFAULT_ISSUER, DEFAULT_REVIEW_BODY, TITLES, document, paper_number as _number
 from shared.receipt_codes import format_code
+from shared.china_time import beijing_time
 
-from .clock import CHINA_TZ, china_date, now
+from .clock import china_date, now
 from .models import Case, HubEvent, Staff
 
 PAPERS: dict[str, str] = dict(TITLES)
@@ -64,11 +64,19 @@ def papers(case: Case) -> list[dict[str, Any]]:
     return out
 
 
+def first_contact(case: Case) -> str:
+    """首问责任人: the clerk who captured it, or the staff member who received it at the counter."""
+    if case.source == "counter" and case.received_by:
+        person = Staff.get_or_none(Staff.username == case.received_by)
+        return person.name if person is not None else case.received_by
+    return case.clerk or ""
+
+
 def facts(case: Case, action: str, actor: str, catalogue: Catalogue, **extra: Any) -> dict[str, Any]:
     """Everything a notice says, frozen at the moment of the action."""
     item = catalogue.item(case.item_code) or {}
     staff = Staff.get_or_none(Staff.username == actor)
-    received = case.received_at.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    received = beijing_time(case.received_at)
     missing_codes = list(case.materials_missing or [])
     out: dict[str, Any] = {
         "action": action,
@@ -83,7 +91,8 @@ def facts(case: Case, action: str, actor: str, catalogue: Catalogue, **extra: An
         "review_body": review_body(),
         "officer": staff.name if staff else ("系统" if actor == "system" else actor),
         "issued_on": china_date(now()).isoformat(),
-        "first_contact": case.clerk or "",
+        "first_contact": first_contact(case),
+        "source": case.source or "village",
         "limit_days": int(item.get("time_limit_days", 0)),
         "immediate": case.mode == "immediate",
         "fee": item.get("fee") or "免费",

@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 bp = Blueprint("public_results", __name__)
 
 # Decisions that are published: done (either way) and not accepted. Withdrawals are the villager's own.
-PUBLISHED = (states.APPROVED, states.DENIED, states.REFUSED)
+PUBLISHED = (states.APPROVED, states.DENIED, states.REFUSED, states.COUNTY_APPROVED, states.COUNTY_DENIED)
 DEFAULT_DAYS = 90
 MAX_ROWS = 500
 

@@ -23,15 +23,17 @@ from shared.receipt_codes import format_code, normalise
 from shared.validation import mask_name
 
 from . import mailbox
+from .clock import china_date
 from .catalogue_store import current as current_catalogue
-from .models import Case, HubEvent
+from .models import Case, CountyReferral, HubEvent
 from .ratelimit import allow_status_lookup, status_miss, status_period_minutes
 from flask_babel import gettext as _
+from shared.msgid import N_
 
 bp = Blueprint("public_status", __name__)
 log = logging.getLogger("daiban.hub.status")
 
-NOT_FOUND = "没有查到与该收件编号和手机号后四位相符的申请，请核对后重试，或咨询村代办点。"
+NOT_FOUND = N_("没有查到与该回执码和手机号后四位相符的申请，请核对后重试，或咨询村代办点。")
 # Compared against when the code is unknown, so both failures take the same path.
 _DUMMY_TAIL = b"\x00\x00\x00\x00"
 
@@ -64,11 +66,22 @@ def public_view(case: Case) -> dict[str, Any]:
         "closed": states.is_terminal(case.state),
         # Before 受理 (materials incomplete) no clock runs either: say so rather than show a date.
         "paused": case.paused_since is not None or (case.deadline is None and not states.is_terminal(case.state)),
+        # 报县级: the township's part is done; no township due date while the county decides.
+        "with_county": case.state in states.WITH_COUNTY,
+        "county": county_step(case),
         "deadline": case.deadline,
         "missing": catalogue.material_names(case.item_code, case.materials_missing or []),
         "updated": case.updated_at,
         **decision(case, catalogue.window_name(case.window)),
     }
+
+
+def county_step(case: Case) -> dict[str, Any] | None:
+    """The county's answer as the villager may see it: the document number and date, nothing personal."""
+    if case.state not in (states.COUNTY_APPROVED, states.COUNTY_DENIED):
+        return None
+    row = CountyReferral.get_or_none(CountyReferral.request_id == case.request_id)
+    return {"doc_no": row.doc_no, "doc_date": row.doc_date} if row is not None else None
 
 
 def decision(case: Case, window_name: str) -> dict[str, Any]:
@@ -81,7 +94,7 @@ def decision(case: Case, window_name: str) -> dict[str, Any]:
         if event.body.get("reason"):
             body = event.body
             break
-    decided = case.closed_at.date() if case.closed_at else None
+    decided = china_date(case.closed_at) if case.closed_at else None
     return {"reason": body.get("reason"), "legal_basis": body.get("legal_basis"),
             "next_steps": next_steps(case.state, decided, window_name)}
 
@@ -96,7 +109,7 @@ def status() -> Any:
     if "tail" in request.args:
         client = request.remote_addr or "unknown"
         if not (len(tail) == 4 and tail.isascii() and tail.isdigit()) or not code:
-            ctx["message"] = _("请输入收件编号和登记手机号的后四位数字。")
+            ctx["message"] = _("请输入回执码和登记手机号的后四位数字。")
             status_code = 400
         elif not allow_status_lookup(client, code_key := normalise(code)[:16]):
             log.warning("status lookups over the limit from %s", client)
@@ -109,7 +122,7 @@ def status() -> Any:
             if case is None and letter is None:
                 status_miss(code_key)
                 # Not even the typed code is echoed, so every miss is the same bytes.
-                ctx["message"], ctx["code"] = NOT_FOUND, ""
+                ctx["message"], ctx["code"] = _(NOT_FOUND), ""
             elif case is None:
                 ctx["letter"] = letter
             else:

@@ -9,13 +9,14 @@ from shared import states
 from shared.catalogue import MODES, Catalogue
 from shared.i18n import tr
 from shared.msgid import N_
-from shared.workdays import CLOSED, PAUSED, WAITING, WorkCalendar
+from shared.workdays import CLOSED, PAUSED, WAITING, WITH_COUNTY, WorkCalendar
 
 from . import deadlines
 from .models import Case, HubEvent, Staff, Village
 
 COLOUR_LABELS = {"green": N_("正常"), "yellow": N_("临近期限"), "red": N_("已超期"), PAUSED: N_("补正中（计时暂停）"),
-                 WAITING: N_("待补正，尚未受理（补正期间不计时）"), CLOSED: N_("已终结")}
+                 WAITING: N_("待补正，尚未受理（补正期间不计时）"), WITH_COUNTY: N_("已报县级，等待县级批复"),
+                 CLOSED: N_("已终结")}
 
 
 def visible_windows(user: Staff, catalogue: Catalogue) -> list[str]:
@@ -33,9 +34,14 @@ def colour(case: Case, cal: WorkCalendar, today: date) -> str:
     return view.colour or view.state
 
 
-def open_cases(windows: list[str], window: str | None = None, assignee: str | None = None) -> list[Case]:
-    """Open cases of the windows, soonest deadline first (same-day items lead)."""
-    query = Case.select().where(Case.window.in_(windows) & Case.state.not_in(list(states.TERMINAL)))
+def open_cases(windows: list[str], window: str | None = None, assignee: str | None = None,
+               handed_to: str | None = None) -> list[Case]:
+    """Open cases of the windows, soonest deadline first (same-day items lead).
+
+    With `handed_to`, also that person's own cases on other windows (handed over as B角, AB角).
+    """
+    mine = Case.window.in_(windows) | (Case.assignee == handed_to) if handed_to else Case.window.in_(windows)
+    query = Case.select().where(mine & Case.state.not_in(list(states.TERMINAL)))
     if window:
         query = query.where(Case.window == window)
     if assignee:

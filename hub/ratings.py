@@ -292,7 +292,7 @@ def rate_online() -> Any:
         case = lookup(code, tail)
         if case is None:
             status_miss(code_key)
-            message, status = _("收件编号或手机号后四位不符，评价未记录。"), 400
+            message, status = _("回执码或手机号后四位不符，评价未记录。"), 400
         elif not ratings.can_rate_online(case.state):
             message, status = ratings.NOT_DONE, 400
         else:

@@ -25,7 +25,7 @@ bp = Blueprint("register", __name__)
 
 TITLE = "窗口服务事项受理登记册"
 COLUMNS = [
-    ("no", "序号"), ("code", "收件编号"), ("received", "收件日期"), ("applicant", "申请人"), ("phone", "联系电话"),
+    ("no", "序号"), ("code", "回执码"), ("received", "收件日期"), ("applicant", "申请人"), ("phone", "联系电话"),
     ("village", "行政村"), ("item", "事项名称"), ("mode", "办件类型"), ("window", "窗口"), ("accepted", "受理日期"),
     ("deadline", "承诺办结日期"), ("state", "办理状态"), ("closed", "办结日期"), ("assignee", "承办人"),
     ("clerk", "代办员"), ("satisfaction", "满意度"),
@@ -78,7 +78,9 @@ def entries(month: str, windows: list[str], catalogue: Catalogue) -> list[dict[s
             "window": catalogue.window_name(c.window), "accepted": accepted.get(c.request_id),
             "deadline": c.deadline, "state": states.label(c.state),
             "closed": china_date(c.closed_at) if c.closed_at else None,
-            "assignee": names.get(c.assignee or "", c.assignee or ""), "clerk": c.clerk or "",
+            "assignee": names.get(c.assignee or "", c.assignee or ""),
+            # 首问责任人: the village's clerk, or who took it at the counter.
+            "clerk": c.clerk or (f"窗口收件：{names.get(c.received_by, c.received_by)}" if c.received_by else ""),
             "satisfaction": c.satisfaction or "",
         })
     return out

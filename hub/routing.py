@@ -6,13 +6,13 @@ The rule, in one place:
 - Among the active staff who cover that window and are on duty, the one with the
   fewest open cases gets it; ties go to whoever was least recently given a case
   (never assigned counts as longest ago), then to the username in order.
-- If nobody covering the window is on duty, the same rule picks among the active
-  staff who cover it although they are away: a case with a named person who is
-  back tomorrow is better than a case nobody owns.
-- If nobody at all covers the window, the case stays unassigned; the queue shows
-  it in red to supervisors, and it is handed out as soon as someone covering the
-  window is created or comes on duty (`assign_unassigned`). Cases of a closed
-  account are handed out the same way.
+- Staff who are away (离岗) are skipped. If nobody covering the window is on
+  duty, the same rule picks among the backups (B角, AB角) the away staff of that
+  window named, if they are on duty: the person who stands in takes the work.
+- If nobody is left, the case stays unassigned; the queue shows it in red to
+  supervisors, and it is handed out as soon as someone covering the window is
+  created or comes on duty (`assign_unassigned`). Cases of a closed account are
+  handed out the same way.
 
 Supervisors and admins are never picked by routing; they may take a case by
 reassignment.
@@ -40,11 +40,14 @@ def window_for(catalogue: Catalogue, item_code: str) -> str:
 
 
 def candidates(window: str) -> list[Staff]:
-    """Active window staff covering a window: those on duty, or else those away."""
-    staff = [s for s in Staff.select().where((Staff.active == True) & (Staff.role == "staff"))
-             if window in (s.windows or [])]
+    """Who may be given a new case of a window: its staff on duty, or else the on-duty B角 of its staff away."""
+    active = list(Staff.select().where(Staff.active == True))
+    staff = [s for s in active if s.role == "staff" and window in (s.windows or [])]
     on_duty = [s for s in staff if s.on_duty]
-    return on_duty or staff
+    if on_duty:
+        return on_duty
+    named = {s.backup for s in staff if s.backup}
+    return [s for s in active if s.username in named and s.on_duty]
 
 
 def open_counts(usernames: list[str]) -> dict[str, int]:

@@ -18,8 +18,9 @@ from shared.catalogue import DEFAULT_CATALOGUE
 from . import settings
 from .clock import now
 from .db import BaseModel, database, is_postgres
-from .models import (ALL_MODELS, Assignment, Case, CatalogueVersion, Contact, EnrolmentSecret, Extension, HelloNonce,
-                     JobRun, MailMessage, Node, Rating, Setting, SmsMessage, SmsOptOut, SyncStat)
+from .models import (ALL_MODELS, Assignment, Case, CatalogueVersion, Contact, CountyReferral, EnrolmentSecret, Extension,
+                     HelloNonce, HubEvent, JobRun, MailMessage, Node, Publicity, Rating, Setting, SmsMessage, SmsOptOut,
+                     Staff, SyncStat)
 
 # Any constant: PostgreSQL advisory lock that serialises concurrent `migrate` runs.
 MIGRATION_LOCK_ID = 0x0DA1BA
@@ -71,8 +72,34 @@ def _step_7(migrator: SchemaMigrator) -> None:
             run_operations(migrator.add_column(Case._meta.table_name, name, Case._meta.fields[name]))
 
 
+def _step_8(migrator: SchemaMigrator) -> None:
+    """Schema 8: 报县级 referrals with the county's answer, and 公示 before approval with its objections."""
+    database.create_tables([CountyReferral, Publicity], safe=True)
+
+
+def _nullable(model: type[peewee.Model], column: str) -> bool:
+    return schema_steps.is_nullable(database, model, column)
+
+
+def _step_9(migrator: SchemaMigrator) -> None:
+    """Schema 9: counter cases have no village node (nor do their log entries); 两头受理 is flagged on the case."""
+    for model in (Case, HubEvent):
+        if not _nullable(model, "node_id"):
+            run_operations(migrator.drop_not_null(model._meta.table_name, "node_id"))
+    if not _has_column(Case, "duplicate_of"):
+        run_operations(migrator.add_column(Case._meta.table_name, "duplicate_of", Case.duplicate_of))
+    Case._schema.create_indexes(safe=True)
+
+
+def _step_10(migrator: SchemaMigrator) -> None:
+    """Schema 10: each staff member's backup (AB角), who takes over their open cases when they are away."""
+    if not _has_column(Staff, "backup"):
+        run_operations(migrator.add_column(Staff._meta.table_name, "backup", Staff.backup))
+
+
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
-MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4, 5: _step_5, 6: _step_6, 7: _step_7}
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4, 5: _step_5, 6: _step_6, 7: _step_7,
+                                                             8: _step_8, 9: _step_9, 10: _step_10}
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 
 

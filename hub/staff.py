@@ -7,9 +7,8 @@ from functools import cache
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from shared.catalogue import WINDOWS
-
 from . import settings
+from .catalogue_store import current as current_catalogue
 from .clock import now
 from .db import database
 from .models import Staff
@@ -19,7 +18,6 @@ ROLES = {"staff": N_("窗口工作人员"), "supervisor": N_("效能监督"), "a
 MAX_FAILURES = 5
 PASSWORD_MIN = 8
 LOCKOUT = timedelta(minutes=15)
-WINDOW_CODES = {w["code"] for w in WINDOWS}
 # One answer for every failed login, so it tells nobody whether a username exists or is locked.
 LOGIN_FAILED = f"用户名或密码错误（连续输错 {MAX_FAILURES} 次的账号将锁定 {int(LOCKOUT.total_seconds() // 60)} 分钟）"
 
@@ -39,13 +37,19 @@ def create_user(username: str, name: str, password: str, role: str = "staff",
     if role not in ROLES:
         raise StaffError(f"角色只能是：{'、'.join(ROLES)}")
     _check_password(password)
-    unknown = [w for w in windows or [] if w not in WINDOW_CODES]
+    unknown = unknown_windows(windows or [])
     if unknown:
         raise StaffError(f"窗口编码不存在：{'、'.join(unknown)}")
     if Staff.get_or_none(Staff.username == username):
         raise StaffError(f"用户名 {username} 已存在")
     return Staff.create(username=username, name=name, password_hash=generate_password_hash(password),
                         role=role, windows=list(windows or []), created_at=now())
+
+
+def unknown_windows(codes: list[str]) -> list[str]:
+    """The codes among these that name no window of the catalogue in force (windows are catalogue data)."""
+    known = {w["code"] for w in current_catalogue().windows()}
+    return [c for c in codes if c not in known]
 
 
 @cache
@@ -117,21 +121,46 @@ def set_active(user: Staff, active: bool) -> None:
         end_sessions(user)
 
 
-def set_duty(user: Staff, on_duty: bool, actor: str) -> int:
-    """Mark a person on duty or away, audited; coming on duty picks up their windows' unassigned cases.
-
-    The console's staff page and `daiban hub duty` both call this. Returns how many cases were taken over.
-    """
-    from . import audit, routing
-
-    with database.atomic():
-        user.on_duty = on_duty
-        user.save()
-        taken = sum(routing.assign_unassigned(w) for w in user.windows or []) if on_duty else 0
-        audit.record(actor, "staff.duty", user.username, {"on_duty": on_duty, "took_over": taken})
-    return taken
+def set_windows(user: Staff, windows: list[str]) -> list[str]:
+    """Put a person on these windows (codes from the catalogue in force); returns the windows newly covered."""
+    windows = list(dict.fromkeys(windows))
+    unknown = unknown_windows(windows)
+    if unknown:
+        raise StaffError(f"窗口编码不存在：{'、'.join(c[:8] for c in unknown[:5])}")
+    added = [w for w in windows if w not in (user.windows or [])]
+    user.windows = windows
+    user.save()
+    return added
 
 
 def covers(user: Staff, window: str) -> bool:
     """Whether the person may act on cases of a window (supervisors and admins see all)."""
     return user.role in ("supervisor", "admin") or window in (user.windows or [])
+
+
+def may_handle(user: Staff, case: object) -> bool:
+    """Whether the person may see and act on a case: its window is theirs, or it is theirs (AB角 hand-over)."""
+    return covers(user, getattr(case, "window", "")) or getattr(case, "assignee", None) == user.username
+
+
+SYSTEM_NAME = "系统"
+
+
+def display_name(username: object) -> str:
+    """How people are named on every page: a staff member's display name, 系统 for automatic steps.
+
+    Read once per request (a page may name many people); a name that is no staff login (a village
+    clerk's own name, say) is shown as it was recorded.
+    """
+    from flask import g, has_app_context
+
+    if not username:
+        return ""
+    if username == "system":
+        return SYSTEM_NAME
+    names: dict[str, str] | None = getattr(g, "_staff_names", None) if has_app_context() else None
+    if names is None:
+        names = {s.username: s.name for s in Staff.select(Staff.username, Staff.name)}
+        if has_app_context():
+            g._staff_names = names
+    return names.get(str(username), str(username))

@@ -13,11 +13,12 @@ from shared import states
 from shared.spreadsheet import text_row
 from shared.validation import mask_name
 
-from . import audit, charts, deadlines, figures, promises
+from . import audit, audit_text, charts, deadlines, figures, promises
 from .auth import login_required
 from .catalogue_store import current as current_catalogue
 from .clock import today
 from .models import Case, Village
+from .staff import display_name
 from .sweep import last_sweep, open_cases
 from flask_babel import gettext as _
 
@@ -56,7 +57,7 @@ def watch_lists() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         line = {
             "receipt_code": c.receipt_code, "item": item["name"] if item else c.item_code,
             "window": cat.window_name(c.window), "village": c.village.name, "applicant": mask_name(c.applicant_name),
-            "assignee": c.assignee or _("未分配"), "state": tr(states.LABELS.get(c.state, c.state)),
+            "assignee": display_name(c.assignee) if c.assignee else _("未分配"), "state": tr(states.LABELS.get(c.state, c.state)),
             "received_on": c.received_on, "due": due, "days": view.days_left,
         }
         (red if colour == "red" else yellow).append(line)
@@ -182,5 +183,6 @@ def audit_log() -> Any:
     """The newest audit entries and whether the chain still holds."""
     action = request.args.get("action") or None
     checked, broken = audit.verify()
-    return render_template("supervision/audit.html", entries=audit.recent(300, action), checked=checked,
+    return render_template("supervision/audit.html", entries=audit_text.sentences(audit.recent(300, action)),
+                           checked=checked,
                            broken=broken, labels=audit.ACTION_LABELS, action=action)

@@ -13,7 +13,7 @@ from .db import database
 from .models import Batch, Event, HubUpdate, Request
 
 # Hub actions that the clerk must see and usually print for the villager.
-ATTENTION_ACTIONS = {"accept", "ask_materials", "refuse", "approve", "deny"}
+ATTENTION_ACTIONS = {"accept", "ask_materials", "refuse", "approve", "deny", "county_approve", "county_deny"}
 
 
 def apply_response(body: dict[str, Any], batch: Batch | None) -> dict[str, int]:
@@ -101,6 +101,11 @@ def apply_updates(updates: list[dict[str, Any]]) -> tuple[int, int]:
     for up in run:
         rows.append((up["cseq"], up.get("request_id", ""), up.get("type", ""), up, at))
         req = requests.get(up.get("request_id"))
+        if up.get("type") == "case.corrected":
+            # Captured fields, not status: written at once (the status columns below are not touched).
+            from .corrections import apply_from_hub
+
+            apply_from_hub(up)
         if req is not None:
             _update_request(req, up)
             touched[req.request_id] = req
@@ -122,7 +127,8 @@ def _update_request(req: Request, up: dict[str, Any]) -> None:
         req.legal_basis = up.get("legal_basis")
         req.note = up.get("note")
         req.status_at = up.get("at")
-        if up.get("action") in ATTENTION_ACTIONS:
+        # A request the hub flags as a duplicate (两头受理) needs the clerk as much as a decision does.
+        if up.get("action") in ATTENTION_ACTIONS or up.get("duplicate_of"):
             req.needs_attention = True
     elif up.get("type") == "event.refused":
         if up.get("state") == states.INVALID:
@@ -215,3 +221,8 @@ def _restore_event(ev: dict[str, Any]) -> None:
         for up in HubUpdate.select().where(HubUpdate.request_id == ev["request_id"]).order_by(HubUpdate.cseq):
             _update_request(req, up.body)
         req.save()
+    elif ev["type"] == "request.corrected":
+        # The clerk's correction, restored: the local copy takes the corrected value again.
+        from .corrections import apply_from_hub
+
+        apply_from_hub({"request_id": ev["request_id"], **(ev.get("data") or {})})

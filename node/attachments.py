@@ -110,7 +110,7 @@ def add_attachment(receipt_code: str, filename: str, data: bytes, clerk: str,
     """Check, shrink and store an image for a request and queue its attachment.added event."""
     req = Request.get_or_none(Request.receipt_code == receipt_code)
     if req is None:
-        raise AttachmentError("没有这个收件编号", "unknown_request")
+        raise AttachmentError("没有这个回执码", "unknown_request")
     if req.state == "held":
         raise AttachmentError("该申请暂存在本机、尚未提交，请先提交再添加附件", "held")
     if req.purged:

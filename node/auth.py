@@ -56,7 +56,7 @@ def add_clerk(username: str, name: str, password: str) -> Clerk:
     if not USERNAME_RE.fullmatch(username):
         raise ClerkError("用户名须为 2–32 位小写字母、数字或 _ . -")
     if not name or len(name) > CLERK_NAME_MAX:
-        raise ClerkError(f"请填写文书姓名（不超过{CLERK_NAME_MAX}字）")
+        raise ClerkError(f"请填写代办员姓名（不超过{CLERK_NAME_MAX}字）")
     if len(password) < PASSWORD_MIN:
         raise ClerkError(f"密码至少 {PASSWORD_MIN} 位")
     with database.atomic():

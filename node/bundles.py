@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from shared import bundle, protocol
 from shared.bundle import BundleError
-from shared.china_time import beijing
+from shared.china_time import beijing_time
 
-from . import meta, outbox, reconcile
+from . import meta, outbox, progress, reconcile
 from .apply import apply_resume, apply_response
 from .attachments import mark_uploaded, path_for
 from .capture import now
@@ -98,6 +98,7 @@ def _pending_batches(key: Ed25519PrivateKey) -> list[Batch]:
         if batch is None:
             break
         batches.append(batch)
+        progress.advance(*progress.batch_totals(batch.id))
         # next_batch hands out the oldest pending batch; hiding each one until the end of this
         # transaction lets it cut the next, exactly as an ack would during an HTTP round.
         Batch.update(state="exporting").where(Batch.id == batch.id).execute()
@@ -115,6 +116,17 @@ def export_bundle(key: Ed25519PrivateKey, path: str | Path) -> ExportResult:
 
 def build_bundle(key: Ed25519PrivateKey) -> tuple[ExportResult, bytes]:
     """The bundle bytes and what is in them (the web UI offers these as a download)."""
+    progress.begin("export", *progress.queued_totals())
+    try:
+        built = _build_bundle(key)
+    except BaseException as exc:
+        progress.finish(getattr(exc, "message", None) or "导出中断")
+        raise
+    progress.finish()
+    return built
+
+
+def _build_bundle(key: Ed25519PrivateKey) -> tuple[ExportResult, bytes]:
     if not meta.get("node_id"):
         raise BundleError("not_enrolled", "本代办点尚未注册，不能导出数据包")
     hub_box = meta.get("hub_box_pubkey")
@@ -169,6 +181,17 @@ def _write_file(path: Path, raw: bytes) -> None:
 
 def import_response(raw: bytes, key: Ed25519PrivateKey, box: X25519PrivateKey) -> ImportResult:
     """Verify and apply the hub's response bundle once; BundleError (nothing changed) when it cannot be used."""
+    progress.begin("import", 0, len(raw))
+    try:
+        result = _import_response(raw, key, box)
+    except BaseException as exc:
+        progress.finish(getattr(exc, "message", None) or "导入中断")
+        raise
+    progress.finish()
+    return result
+
+
+def _import_response(raw: bytes, key: Ed25519PrivateKey, box: X25519PrivateKey) -> ImportResult:
     node_id = meta.get("node_id")
     try:
         # A hub key rotated since our last contact is accepted only along the chain the old key signed.
@@ -180,12 +203,13 @@ def import_response(raw: bytes, key: Ed25519PrivateKey, box: X25519PrivateKey) -
         if exc.code == "wrong_recipient":
             raise BundleError("wrong_recipient", "此回复包是发给其他代办点的，未导入") from exc
         raise
+    progress.advance(0, len(raw))  # read, checked and decrypted: what is left is applying it
     export = BundleExport.get_or_none(BundleExport.bundle_id == str(opened.header.get("in_reply_to")))
     if export is None:
         raise BundleError("unknown_bundle", "此回复包不对应本代办点导出过的任何数据包，未导入")
     if export.imported_at is not None:
-        when = beijing(export.imported_at)
-        raise BundleError("replayed", f"此回复包已于 {when:%Y-%m-%d %H:%M}（北京时间）导入过，本次未做任何更改")
+        when = beijing_time(export.imported_at, labelled=True)
+        raise BundleError("replayed", f"此回复包已于 {when}导入过，本次未做任何更改")
     answers: dict[str, tuple[int, bytes]] = {}
     for item in opened.payload.get("responses") or []:
         if not isinstance(item, dict) or not isinstance(item.get("status"), int):
@@ -198,6 +222,8 @@ def import_response(raw: bytes, key: Ed25519PrivateKey, box: X25519PrivateKey) -
         answers[str(resp_body.get("request_hash"))] = (item["status"], resp_raw)
     client = SyncClient(BundleTransport(answers), key)
     result = ImportResult()
+    batches = [Batch.get_or_none(Batch.hash == m["hash"]) for m in export.messages if m["kind"] == "batch"]
+    progress.more_work(sum(b.last_seq - b.first_seq + 1 for b in batches if b is not None))
     try:
         with database.atomic():
             for msg in export.messages:
@@ -227,6 +253,8 @@ def _apply_one(client: SyncClient, msg: dict[str, Any], result: ImportResult) ->
         result.acked += counts["acked"]
         result.refused += counts["refused"]
         result.updates += counts["updates"]
+        progress.advance(batch.last_seq - batch.first_seq + 1)
+        progress.polled(resp, counts["updates"])
         return
     status, resp = client.send_raw(bundle.decode_blob(msg["raw"]), msg["hash"])
     if msg["kind"] == "rebuild":
@@ -235,6 +263,8 @@ def _apply_one(client: SyncClient, msg: dict[str, Any], result: ImportResult) ->
         if state is not None and int(state["next"]) == msg.get("position"):
             reconcile.apply_page(resp)
         return
-    result.updates += apply_response(resp, None)["updates"]
+    updates = apply_response(resp, None)["updates"]
+    result.updates += updates
+    progress.polled(resp, updates)
     if msg["kind"] == "hello":
         apply_resume(resp)

@@ -7,7 +7,8 @@ from typing import Any
 from shared import protocol, states
 from shared.catalogue import Catalogue
 from shared.receipt_codes import new_code
-from shared.validation import NOTES_MAX, FieldError, normalise_id_number, normalise_mobile, validate_capture
+from shared import intake
+from shared.validation import NOTES_MAX, FieldError, duplicate_application, validate_capture
 
 from . import meta
 from .clock import now
@@ -48,21 +49,27 @@ def _unique_code(prefix: str) -> str:
             return code
 
 
+def open_request_for(id_number: str, item_code: str) -> Request | None:
+    """This point's open request of this ID number for this item (held ones included), if any."""
+    return (Request.select().where((Request.id_number == id_number) & (Request.item_code == item_code)
+                                   & Request.state.not_in(list(states.TERMINAL)))
+            .order_by(Request.created_at).first())
+
+
 def capture_request(form: dict[str, Any], clerk: str) -> Request:
     """Validate and save a new request; the event is queued unless the clerk holds it locally."""
     cat = catalogue()
-    data = dict(form)
-    applicant = dict(data.get("applicant") or {})
-    if isinstance(applicant.get("id_number"), str):
-        applicant["id_number"] = normalise_id_number(applicant["id_number"])
-    if isinstance(applicant.get("phone"), str):
-        applicant["phone"] = normalise_mobile(applicant["phone"])
-    data["applicant"] = applicant
+    data = intake.normalise_capture(dict(form))
+    applicant = data["applicant"]
     errors = validate_capture(cat, data)
     if errors:
         raise CaptureError(errors)
     item = cat.item(data["item_code"])
     assert item is not None
+    earlier = open_request_for(applicant["id_number"], item["code"])
+    if earlier is not None:
+        # 两头受理 caught at the point itself; the hub flags those taken elsewhere (another point, the counter).
+        raise CaptureError([duplicate_application(earlier.receipt_code, item["name"])])
     materials = data.get("materials") or {}
     brought = list(materials.get("brought", []))
     missing = list(materials.get("missing", []))

@@ -7,12 +7,11 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
-from shared.catalogue import KINDS
-from shared.materials import owed
+from shared import intake
 from shared.receipt_codes import format_code, normalise
 from shared.validation import FieldError
 
-from . import meta, scheduler
+from . import centre, meta, scheduler
 from .auth import current_clerk, login_required
 from .capture import CaptureError, capture_request, catalogue
 from .models import Request
@@ -25,29 +24,8 @@ PAPERS = ("a5", "a4", "58mm", "80mm")
 
 
 def form_to_capture(item_code: str, form: Any) -> dict[str, Any]:
-    """The capture dict that node.capture expects, from the posted form."""
-    cat = catalogue()
-    item = cat.item(item_code)
-    brought = [c for c in form.getlist("brought") if c]
-    fields = {spec["key"]: form.get(f"fields.{spec['key']}", "").strip() for spec in (item or {}).get("fields", [])}
-    # Conditional materials ("有重病、残疾的提供") count as owed only when the clerk ticks them as applying.
-    conditional = {m["code"] for m in (item or {}).get("materials", []) if not m["required"]}
-    applicable = [c for c in form.getlist("applicable") if c in conditional]
-    lacking = owed(cat.required_materials(item_code), applicable, brought) if item else []
-    # The clerk chooses between sending now and holding; what is missing decides how it is sent.
-    if form.get("submit") == "held":
-        submit = "held"
-    else:
-        submit = "awaiting_materials" if lacking else "submitted"
-    return {
-        "item_code": item_code,
-        "applicant": {k: form.get(f"applicant.{k}", "") for k in ("name", "id_number", "phone", "address", "group")},
-        "fields": {k: v for k, v in fields.items() if v != ""},
-        "materials": {"brought": brought, "missing": lacking},
-        "submit": submit,
-        "notes": form.get("notes", ""),
-        "sms": form.get("sms") == "on",
-    }
+    """The capture dict that node.capture expects, from the posted form (the counter reads it the same way)."""
+    return intake.form_to_capture(catalogue(), item_code, form, hold=form.get("submit") == "held")
 
 
 def errors_by_field(errors: list[FieldError]) -> dict[str, list[str]]:
@@ -56,6 +34,12 @@ def errors_by_field(errors: list[FieldError]) -> dict[str, list[str]]:
     for e in errors:
         out.setdefault(e.field or "form", []).append(e.message)
     return out
+
+
+def _groups(cat: Any) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """The picker's groups: each kind the catalogue names, with its active items (empty kinds left out)."""
+    groups = [(k["code"], k["name"], cat.items(k["code"])) for k in cat.kinds()]
+    return [g for g in groups if g[2]]
 
 
 @bp.get("/capture")
@@ -70,7 +54,7 @@ def pick() -> Any:
         if item is not None and item["active"]:
             return redirect(url_for("capture.form", item_code=code))
         error = _("办理事项 %(code)s 不存在或已停用", code=code)
-    groups = [(kind, name, cat.items(kind)) for kind, name in KINDS.items()]
+    groups = _groups(cat)
     return render_template("capture_pick.html", groups=groups, error=error, code=code), (404 if error else 200)
 
 
@@ -106,9 +90,9 @@ def form(item_code: str) -> Any:
     if item is None or not item["active"]:
         if not errors:
             abort(404)
-        return render_template("capture_pick.html", groups=[(k, n, cat.items(k)) for k, n in KINDS.items()],
+        return render_template("capture_pick.html", groups=_groups(cat),
                                error="；".join(sum(errors.values(), [])), code=item_code), status
-    return render_template("capture_form.html", item=item, kind_name=KINDS.get(item["kind"], ""),
+    return render_template("capture_form.html", item=item, kind_name=cat.kind_name(item["kind"]),
                            window_name=cat.window_name(item["window"]), errors=errors, values=values,
                            brought=brought, applicable=applicable), status
 
@@ -150,6 +134,7 @@ def receipt(code: str) -> Any:
         brought_names=cat.material_names(req.item_code, req.materials_brought),
         missing_names=cat.material_names(req.item_code, outstanding(req)),
         village=meta.get("village", ""), node_url=request.host_url.rstrip("/") + url_for("status.lookup"),
+        centre=centre.contact(),
     )
 
 

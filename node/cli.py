@@ -114,7 +114,7 @@ def enroll(app: Flask, hub_url: str, code: str, pin_cert: bool, cert_sha256: str
             with database.atomic():
                 meta.put("hub_cert_sha256", pin)
             click.echo(f"已固定中心证书：SHA-256 {display(pin)}（请与县里核对）")
-    click.echo(f"已注册：{body['village']}（收件编号前缀 {body['prefix']}）")
+    click.echo(f"已注册：{body['village']}（回执码前缀 {body['prefix']}）")
     click.echo(f"中心密钥指纹：{signing.fingerprint(body['hub_pubkey'])}（请与中心核对）")
 
 
@@ -122,13 +122,19 @@ def enroll(app: Flask, hub_url: str, code: str, pin_cert: bool, cert_sha256: str
 @with_app(connect=False)
 def sync(app: Flask) -> None:
     """Run one sync round now and say what happened."""
+    from . import progress
     from .transport import SyncError
 
+    # What is done and what remains, as the round goes (stderr: stdout keeps the one-line summary).
+    stop = progress.listen(progress.terminal_printer(lambda text: click.echo(text, nl=False, err=True),
+                                                     sys.stderr.isatty()))
     try:
         report = _client(app).round()
     except SyncError as exc:
         click.echo(f"同步失败：{exc.message}", err=True)
         sys.exit(1)
+    finally:
+        stop()
     click.echo(f"同步完成：{report.summary()}")
     if report.reconciled:
         from . import meta
@@ -196,7 +202,7 @@ def capture(app: Flask, json_file: IO[str], clerk: str) -> None:
 
 @cli.command(name="add-clerk")
 @click.argument("username")
-@click.option("--name", required=True, help="文书姓名（记录在每条办理记录上）")
+@click.option("--name", required=True, help="代办员姓名（记录在每条办理记录上）")
 @click.option("--password", prompt="密码", hide_input=True, confirmation_prompt="再次输入密码",
               help="不给出时提示输入")
 @with_app()
@@ -208,7 +214,30 @@ def add_clerk(app: Flask, username: str, name: str, password: str) -> None:
         clerk = do_add(username, name, password)
     except ClerkError as exc:
         raise click.ClickException(str(exc))
-    click.echo(f"已添加文书：{clerk.name}（用户名 {clerk.username}）")
+    click.echo(f"已添加代办员：{clerk.name}（用户名 {clerk.username}）")
+
+
+@cli.command()
+@click.option("--phone", help="乡镇中心咨询电话，如 0731-8888 6666")
+@click.option("--address", help="乡镇中心地址")
+@with_app()
+def centre(app: Flask, phone: str | None, address: str | None) -> None:
+    """Set (or show) the centre's phone number and address printed on every receipt."""
+    from . import centre as contact
+    from .db import database
+
+    if phone is None and address is None:
+        now = contact.contact()
+        click.echo(f"中心电话：{now['phone'] or '未设置'}\n中心地址：{now['address'] or '未设置'}")
+        return
+    current = contact.contact()
+    try:
+        with database.atomic():
+            phone, address = contact.set_contact(phone if phone is not None else current["phone"],
+                                                 address if address is not None else current["address"])
+    except contact.CentreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"已设置：中心电话 {phone}，中心地址 {address}（打印在每张收件回执上）")
 
 
 @cli.command(name="set-password")

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
-from datetime import timezone
+from datetime import date, timezone
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from shared import protocol, ratings, states
+from shared import china_time, corrections, protocol, ratings, states
 from shared.chunks import MAX_ATTACHMENT_BYTES
 from shared.materials import merge_supplement
 from shared.receipt_codes import ALPHABET, is_valid, normalise
 from shared.validation import WITHDRAW_REASON_MAX, normalise_mobile
+from shared.workdays import CLOSED, PAUSED, WAITING, WorkCalendar, case_clock
 
 from . import meta, scheduler
 from .attachments import for_request
@@ -36,6 +37,7 @@ EVENT_LABELS = {
     "request.feedback": N_("好差评"),
     "request.withdrawn": N_("申请撤回"),
     "attachment.added": N_("添加附件"),
+    "request.corrected": N_("更正登记内容"),
 }
 
 
@@ -141,9 +143,19 @@ def timeline(req: Request) -> list[dict[str, Any]]:
         detail = _("；").join(x for x in (body.get("reason"), body.get("note"),
                                         _("缺：") + _("、").join(body["missing_names"]) if body.get("missing_names") else "")
                           if x)
+        if up.type == "case.corrected":
+            what = _("中心更正登记内容")
+            detail = correction_text(body.get("field_label") or body.get("field"), body)
         out.append({"at": body.get("at", ""), "who": hub_actor(body), "what": what or up.type, "side": _("中心"),
                     "detail": detail, "sent": tr(states.label(body.get("state", "")))})
-    return sorted(out, key=lambda r: r["at"])
+    # By the moment, not the text: the node's and the hub's timestamps are not written alike.
+    return sorted(out, key=lambda r: china_time.sort_key(r["at"]))
+
+
+def correction_text(label: Any, data: dict[str, Any]) -> str:
+    """A correction in the history: which field, from what, to what, and why."""
+    return _("%(label)s：“%(old)s”改为“%(value)s”；原因：%(reason)s", label=tr(label) if label else "",
+             old=data.get("old", ""), value=data.get("value", ""), reason=data.get("reason", ""))
 
 
 # Steps the hub takes on its own; updates sent before the hub named its actor fall back on these.
@@ -172,6 +184,8 @@ def _event_detail(req: Request, ev: Event) -> str:
         return " ".join(x for x in (data.get("satisfaction"), paper, data.get("comment")) if x)
     if ev.type == "request.withdrawn":
         return data.get("reason", "")
+    if ev.type == "request.corrected":
+        return correction_text(corrections.label(catalogue(), req.item_code, str(data.get("field"))), data)
     return ""
 
 
@@ -194,17 +208,40 @@ def hub_request_for_materials(req: Request) -> dict[str, Any] | None:
 
 
 def clock_text(req: Request, item: dict[str, Any]) -> str:
-    """What the village may say about the time limit: a due date only while one is running."""
+    """What the village may say about the time limit: a due date only while one is running.
+
+    The state of the clock comes from the one rule (shared.workdays.case_clock) on the hub's
+    deadline: closed and waiting cases have none; a 补正 after 受理 pauses it.
+    """
     if req.state in states.NODE_ONLY:
         return ""
-    if states.is_terminal(req.state):
+    deadline = _date(req.deadline)
+    view = case_clock(_CALENDAR, closed=states.is_terminal(req.state), start=_date(req.status_at) or date.today(),
+                      deadline=deadline, paused_days=0,
+                      paused_since=(_date(req.status_at) or date.today()) if req.state == states.NEEDS_MATERIALS
+                      and deadline is not None else None, today=date.today())
+    if view.state == CLOSED:
         return ""
-    limit = _("即办件，受理当日办结") if item.get("mode") == "immediate" else _("受理后 %(time_limit_days)s 个工作日", time_limit_days=item.get('time_limit_days', ''))
-    if not req.deadline:
+    limit = _("即办件，受理当日办结") if item.get("mode") == "immediate" else \
+        _("受理后 %(time_limit_days)s 个工作日", time_limit_days=item.get('time_limit_days', ''))
+    if req.state in states.WITH_COUNTY:
+        return _("乡镇已初审通过并报县级审批（乡镇办理时限已完成），县级批复后通知")
+    if view.state == WAITING:
         return _("尚未受理，补正期间不计时；材料补齐受理后计时（%(limit)s）", limit=limit)
-    if req.state == states.NEEDS_MATERIALS:
+    if view.state == PAUSED:
         return _("补正期间不计时（原定 %(deadline)s 前办结，补齐后顺延）", deadline=req.deadline)
     return _("%(deadline)s 前办结", deadline=req.deadline)
+
+
+# The village knows the statutory calendar only; the hub's deadline already holds the township's own days.
+_CALENDAR = WorkCalendar()
+
+
+def _date(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat((text or "")[:10])
+    except ValueError:
+        return None
 
 
 def delivery(req: Request) -> str:
@@ -260,7 +297,15 @@ def render_detail(req: Request, status: int = 200, **extra: Any) -> tuple[str, i
         can_withdraw=states.can_transition(req.state, states.WITHDRAWN),
         can_feedback=ratings.can_rate(req.state) and _rating(req) is None,
         rating=_rating(req),
+        correctable=corrections.choices(cat, req.item_code), correct_refusal=correction_refusal(req),
     ), status
+
+
+def correction_refusal(req: Request) -> str | None:
+    """Why the clerk cannot correct this request now (shown instead of the form), or None."""
+    from .corrections import refusal
+
+    return refusal(req)
 
 
 def _clerk_name() -> str:

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared import encoding, protocol
 
-from . import meta, outbox, reconcile
+from . import meta, outbox, progress, reconcile
 from .apply import apply_resume, apply_response
 from .attachments import upload_pending
 from .db import database
@@ -147,6 +147,7 @@ class SyncClient:
                 more = apply_resume(resp)
                 counts = apply_response(resp, None)
                 report.updates += counts["updates"]
+                progress.polled(resp, counts["updates"])
                 # History pages move acked_seq, update pages the cursor.
                 now_at = (meta.get("acked_seq"), meta.get("next_seq"), meta.get("cursor"),
                           json_of(reconcile.pending()))
@@ -168,6 +169,9 @@ class SyncClient:
         """
         report = SyncReport()
         self._resumes = 0
+        with database.connection_context():
+            progress.begin("sync", *progress.queued_totals())
+        stopped: str | None = "同步中断"
         try:
             if not self.resume_checked:
                 self._resume_once(report)
@@ -179,13 +183,17 @@ class SyncClient:
                 self._send_all(report, max_rounds)
             # After the polls, so a long upload never delays the status the clerk is waiting for.
             report.attachments += upload_pending(self.transport, self.key)
+            stopped = None
         except SyncError as exc:
+            stopped = exc.message
             with database.connection_context():
                 with database.atomic():
                     meta.put("last_error", exc.message)
                     meta.put("last_error_at", protocol.iso(protocol.utcnow()))
             log.warning("sync round stopped: %s (%s)", exc.message, exc.code)
             raise
+        finally:
+            progress.finish(stopped)
         return report
 
     def _resume_once(self, report: SyncReport) -> None:
@@ -221,6 +229,7 @@ class SyncClient:
                     resp = self._poll("poll")
                     counts = apply_response(resp, None)
                     report.updates += counts["updates"]
+                    progress.polled(resp, counts["updates"])
                     hub_lost, gap = bool(counts["hub_lost"]), counts["gap"]
                     more = bool(resp.get("more")) or bool(counts["reconcile"])
                 now_at = (meta.get("cursor"), json_of(reconcile.pending()))
@@ -254,8 +263,10 @@ class SyncClient:
             self._resume_once(report)
             return
         with database.connection_context():
+            sent = progress.batch_totals(batch.id)
             counts = apply_response(resp, batch)
             _restore_cap()
+        progress.advance(*sent)
         report.batches += 1
         report.acked += counts["acked"]
         report.refused += counts["refused"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 
-from shared import encoding, protocol, signing
+from shared import protocol, signing
 
-from . import meta, outbox, reconcile, scheduler
+from . import meta, outbox, progress, reconcile, scheduler
 from .attachments import pending_summary
 from .auth import current_clerk, login_required
 from .capture import now
@@ -74,7 +74,7 @@ def _age(dt: Any) -> str:
 
 def panel_facts() -> dict[str, Any]:
     """Everything the panel shows, read from the database."""
-    queued = Event.select().where(Event.result.is_null() & ~Event.quarantined)
+    queued, queued_bytes = progress.queued_totals()
     pending = outbox.pending_batch()
     hub_pub = meta.get("hub_pubkey")
     att_count, att_bytes = pending_summary()
@@ -87,8 +87,10 @@ def panel_facts() -> dict[str, Any]:
         "last_error": meta.get("last_error"),
         "last_error_at": meta.get("last_error_at"),
         "next_try": int(scheduler.next_try_in()) if running else None,
-        "queued": queued.count(),
-        "queued_bytes": sum(len(encoding.canonical(ev.data)) for ev in queued),
+        "queued": queued,
+        "queued_bytes": queued_bytes,
+        "running": progress.current(),
+        "last_round": progress.last("sync"),
         "pending": pending,
         "pending_age": _age(pending.created_at) if pending else "",
         "clock_offset": meta.get("clock_offset_s"),
@@ -114,8 +116,9 @@ def hub_forgot(request_id: str) -> list[Any]:
 @bp.get("/sync")
 @login_required
 def panel() -> Any:
-    """Show the sync state; opening it asks the background job to try now."""
-    scheduler.kick()
+    """Show the sync state; opening it asks the background job to try now (not the page's own refresh)."""
+    if not request.args.get("watch"):
+        scheduler.kick()
     return render_template("sync.html", f=panel_facts())
 
 
@@ -139,6 +142,10 @@ def requeue(event_pk: int) -> Any:
 def sync_now() -> Any:
     """Run one round now and show what happened."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if progress.current() is not None:
+        # A long round (or a bundle) is under way: show how far it has got rather than wait on it.
+        flash(_("后台正在同步，进度见本页上方"))
+        return redirect(url_for("sync_panel.panel", watch=1))
     database.close()  # the round opens its own connections
     try:
         # Opening this page starts a background round; wait for it briefly rather than tell the

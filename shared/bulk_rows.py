@@ -24,6 +24,23 @@ def existing(column: Any, values: list[Any]) -> list[Any]:
     return [v for chunk in chunks(values) for (v,) in column.model.select(column).where(column.in_(chunk)).tuples()]
 
 
+def default(field: Any) -> Any:
+    """What peewee would store for a field a row does not set."""
+    return field.default() if callable(field.default) else field.default
+
+
+def aligned(model: Any, rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Rows given as {field name: value} as one column list and one value tuple per row.
+
+    Rows of one batch may set different fields (a case with missing materials sets materials_asked_on,
+    a complete one does not): the columns are every field any row sets, in first-seen order, and a row
+    that leaves one out gets that field's default, as Model.create would store.
+    """
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    fields = [model._meta.fields[name] for name in names]
+    return names, [tuple(row[f.name] if f.name in row else default(f) for f in fields) for row in rows]
+
+
 def bound_rows(model: Any, names: tuple[str, ...] | list[str],
                rows: list[tuple[Any, ...]]) -> tuple[str, str, list[tuple[Any, ...]]]:
     """(quoted table, quoted column list, each row as the parameters peewee would bind) for an INSERT."""

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal, get_args
 import msgspec
 from msgspec import Meta, Struct
 
-from . import mailbox
+from . import corrections, mailbox
 from .ratings import Level
 from .validation import FEEDBACK_COMMENT_MAX, WITHDRAW_REASON_MAX
 
@@ -47,6 +47,7 @@ NodeEventType = Literal[
     "message.left",  # 镇长信箱 (shared/mailbox.py), added by the public branch next to request.feedback
     "request.withdrawn",
     "attachment.added",
+    "request.corrected",  # the clerk corrects a captured field before the hub's 受理 (shared/corrections.py)
 ]
 NODE_EVENT_TYPES: frozenset[str] = frozenset(get_args(NodeEventType))
 
@@ -179,6 +180,8 @@ class SupplementedData(Struct, forbid_unknown_fields=True):
     """request.supplemented: the materials the villager brought later."""
 
     materials: Annotated[list[MaterialCode], Meta(min_length=1, max_length=100)]
+    answers_cseq: Annotated[int, Meta(ge=1, le=2**53, description="the hub's 补正 request (its entry in the "
+                                                                     "village's log) this supplement answers")] | None = None
 
 
 class FeedbackData(Struct, forbid_unknown_fields=True):
@@ -216,6 +219,15 @@ class AttachmentAddedData(Struct, forbid_unknown_fields=True):
     mime: Annotated[str, Meta(max_length=40)] = ""
     name: Annotated[str, Meta(max_length=200)] = ""
     material_code: Annotated[str, Meta(max_length=ID_MAX)] | None = None
+
+
+class CorrectedData(Struct, forbid_unknown_fields=True):
+    """request.corrected: one field of the captured request corrected, with the reason (the receipt code stays)."""
+
+    field: Annotated[str, Meta(pattern=corrections.FIELD_PATTERN, description="as the capture form names it")]
+    value: Annotated[str, Meta(max_length=corrections.VALUE_MAX)]
+    reason: Annotated[str, Meta(min_length=1, max_length=corrections.REASON_MAX)]
+    old: Annotated[str, Meta(max_length=corrections.VALUE_MAX)] = ""
 
 
 # --- hub -> node -------------------------------------------------------------
@@ -259,7 +271,7 @@ class Update(Struct):
     """An entry of the hub's log for the village (case.status carries the case's fields too)."""
 
     cseq: Seq
-    type: Annotated[str, Meta(max_length=ID_MAX, description="case.status or event.refused")]
+    type: Annotated[str, Meta(max_length=ID_MAX, description="case.status, case.corrected or event.refused")]
     request_id: Ident
     at: Timestamp
     state: Annotated[str, Meta(max_length=ID_MAX)] | None = None
@@ -269,13 +281,29 @@ class Update(Struct):
     deadline: ShortText | None = None
     missing: list[MaterialCode] | None = None
     missing_names: list[Text] | None = None
-    action: ShortText | None = None
+    action: Annotated[str, Meta(max_length=ID_MAX, description=(
+        "what the hub did: a staff action of shared/states.ACTIONS (to_county, county_approve and county_deny "
+        "included), or publicity_started / publicity_ended, reassigned, extended, supplemented"))] | None = None
     reason: Text | None = None
     legal_basis: Text | None = None
     note: Text | None = None
     assignee: Annotated[str, Meta(max_length=64)] | None = None
     actor_name: Annotated[str, Meta(max_length=64, description="who acted, as the village shows it: a staff "
                                                                "member's display name, or 系统")] | None = None
+    # 报县级 (shared/states.py): with action to_county, county_approve or county_deny; the county's
+    # answer names its document. 公示 (低保): with action publicity_started or publicity_ended.
+    county_doc_no: Annotated[str, Meta(max_length=64, description="the county's document number (文号)")] | None = None
+    county_doc_date: ShortText | None = None
+    publicity_start: ShortText | None = None
+    publicity_end: ShortText | None = None
+    objections: Count | None = None
+    duplicate_of: Annotated[str, Meta(max_length=16, description="两头受理: the receipt code of the same "
+                                                               "person's earlier open request for this item")] | None = None
+    # case.corrected (window staff corrected a captured field): which, from what, to what; `reason` says why.
+    field: Annotated[str, Meta(pattern=corrections.FIELD_PATTERN)] | None = None
+    field_label: Text | None = None
+    old: Annotated[str, Meta(max_length=corrections.VALUE_MAX)] | None = None
+    value: Annotated[str, Meta(max_length=corrections.VALUE_MAX)] | None = None
     seq: Seq | None = None
     event_type: Any = None  # as the refused event named it
     code: ShortText | None = None

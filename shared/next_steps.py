@@ -16,7 +16,7 @@ from shared import states
 RECONSIDERATION_DAYS = 60
 LITIGATION_MONTHS = 6
 # States that end a request without the villager getting what they asked for.
-ADVERSE: frozenset[str] = frozenset({states.REFUSED, states.DENIED})
+ADVERSE: frozenset[str] = frozenset({states.REFUSED, states.DENIED, states.COUNTY_DENIED})
 
 
 def add_months(day: date, months: int) -> date:

@@ -36,6 +36,11 @@ def cn_date(text: str | date | None) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
+def application(item_name: str) -> str:
+    """“农村最低生活保障申请” as it is, “宅基地审批” as “宅基地审批”申请: never 申请申请."""
+    return f"“{item_name}”" if item_name.endswith("申请") else f"“{item_name}”申请"
+
+
 def _rights(facts: dict[str, Any], what: str) -> str:
     body = facts.get("review_body") or DEFAULT_REVIEW_BODY
     return (f"如对本{what}不服，可自收到本{what}之日起六十日内向{body}申请行政复议，"
@@ -47,7 +52,10 @@ def document(facts: dict[str, Any], cseq: int) -> dict[str, Any]:
     action = facts.get("action", "")
     item, code = facts.get("item_name", ""), facts.get("code", "")
     village = facts.get("village", "")
-    submitted = f"您于 {facts.get('received_at', '')} 经{village}代办点提交的“{item}”申请（收件编号 {code}）"
+    # Where the villager handed it in, and where they come back to: their village point, or the counter.
+    place = "乡镇政务服务中心窗口" if facts.get("source") == "counter" else f"{village}代办点"
+    via = "在" if facts.get("source") == "counter" else "经"
+    submitted = f"您于 {facts.get('received_at', '')} {via}{place}提交的{application(item)}（回执码 {code}）"
     paragraphs: list[str] = []
     rows: list[tuple[str, str]] = []
     items: list[str] = []
@@ -62,13 +70,13 @@ def document(facts: dict[str, Any], cseq: int) -> dict[str, Any]:
         rows += [("受理窗口", facts.get("window_name", "")), ("受理日期", cn_date(facts.get("issued_on"))),
                  ("承诺办结时限", limit_text), ("承诺办结日期", f"{cn_date(facts.get('deadline'))}前"),
                  ("收费标准", facts.get("fee") or "免费")]
-        closing.append("办理结果将通过代办点告知您。您可凭收件编号和登记手机号后四位查询办理进度。")
+        closing.append(f"办理结果将通过{place}告知您。您可凭回执码和登记手机号后四位查询办理进度。")
     elif action == "ask_materials":
         paragraphs.append(f"{submitted}，申请材料不齐全。根据一次性告知制度，现将需要补正的全部材料一次性告知如下：")
         items += [f"{m['name']}（{m['note']}）" if m.get("note") else m["name"] for m in facts.get("missing", [])]
         if facts.get("note"):
             items.append(facts["note"])
-        closing.append(f"请将上述材料一次性交到{village}代办点。补正期间不计时；材料补齐之日受理，"
+        closing.append(f"请将上述材料一次性交到{place}。补正期间不计时；材料补齐之日受理，"
                        f"办理时限自受理之日起计算（{limit_text}）。")
     elif action == "refuse":
         paragraphs.append(f"{submitted}，经审查，决定不予受理。")
@@ -80,14 +88,14 @@ def document(facts: dict[str, Any], cseq: int) -> dict[str, Any]:
         for label, key in (("理由", "reason"), ("法律依据", "legal_basis"), ("办结意见", "note")):
             if facts.get(key):
                 rows.append((label, facts[key]))
-        closing.append(f"请携带本人身份证到{village}代办点领取办理结果。" if action == "approve"
+        closing.append(f"请携带本人身份证到{place}领取办理结果。" if action == "approve"
                        else _rights(facts, "决定"))
     elif action == "extended":
         paragraphs.append(f"{submitted}，因{facts.get('reason', '')}，不能在原定期限内办结，"
                           f"经批准延长办理期限 {facts.get('extension_days', '')} 个工作日。")
         rows += [("原办结日期", cn_date(facts.get("old_deadline"))),
                  ("延长后办结日期", f"{cn_date(facts.get('deadline'))}前")]
-        closing.append("办理结果将通过代办点告知您。")
+        closing.append(f"办理结果将通过{place}告知您。")
     return {
         "title": TITLES.get(action, "办理情况通知"),
         "number": paper_number(facts.get("receipt_code", ""), cseq),

@@ -20,6 +20,10 @@ PREFIX_LEN = 2
 RANDOM_LEN = 6
 CODE_LEN = PREFIX_LEN + RANDOM_LEN + 1
 MAX_NODE = BASE * BASE - 1
+# The last prefix is the centre's counter (窗口收件): no village is ever given it, so a counter
+# code can never collide with a village's.
+COUNTER_PREFIX = ALPHABET[-1] * PREFIX_LEN
+MAX_VILLAGE = MAX_NODE - 1
 
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
 _SEPARATORS = str.maketrans("", "", " -_\t\u2010\u2011\u2012\u2013\u2014\u2212")

@@ -46,9 +46,18 @@ def has_column(db: peewee.Database, model: type[peewee.Model], column: str) -> b
     return any(c.name == column for c in db.get_columns(model._meta.table_name))
 
 
+def is_nullable(db: peewee.Database, model: type[peewee.Model], column: str) -> bool:
+    """True when the model's table already lets the column be empty (steps check before they drop NOT NULL)."""
+    return any(c.name == column and c.null for c in db.get_columns(model._meta.table_name))
+
+
 def run_steps(db: peewee.Database, table: Any, all_models: list[type[peewee.Model]], steps: dict[int, Step],
               before: int, latest: int, now: Callable[[], datetime]) -> None:
-    """Move the database from `before` (0 = empty) to `latest`; the caller holds the transaction."""
+    """Move the database from `before` (0 = empty) to `latest`; the caller holds the transaction.
+
+    Only the steps the app has run: step numbers are handed to branches ahead of their merge, so a
+    release may skip one.
+    """
 
     def record(version: int) -> None:
         table.insert(version=version, applied_at=now()).on_conflict_ignore().execute()
@@ -61,6 +70,6 @@ def run_steps(db: peewee.Database, table: Any, all_models: list[type[peewee.Mode
         return
     record(1)
     migrator = SchemaMigrator.from_database(db)
-    for version in range(before + 1, latest + 1):
+    for version in sorted(v for v in steps if before < v <= latest):
         steps[version](migrator)
         record(version)

@@ -48,6 +48,23 @@ CLERK_NAME_MAX = 64
 CAPTURE_MAX_CHARS = 8000
 SUBMIT_CHOICES = ("submitted", "awaiting_materials", "held")
 
+# Sane bounds of the catalogue's number fields, by field key: (least, most, decimal places).
+# 现有子女数 is a count of a few, not 20 digits; areas and amounts have cents at most. A catalogue
+# field may name its own "min"/"max"/"decimals"; a key not listed here gets NUMBER_DEFAULT.
+NUMBER_BOUNDS: dict[str, tuple[int, int, int]] = {
+    "child_order": (1, 20, 0),
+    "children_count": (0, 20, 0),
+    "household_size": (1, 30, 0),
+    "floors": (1, 10, 0),
+    "monthly_income": (0, 1_000_000, 2),
+    "amount_requested": (0, 1_000_000, 2),
+    "site_area": (0, 10_000, 2),
+    "floor_area": (0, 10_000, 2),
+    "house_area": (0, 10_000, 2),
+}
+NUMBER_DEFAULT: tuple[int, int, int] = (0, 100_000_000, 2)
+NUMBER_TEXT_MAX = 20  # characters of a number as typed: more is never a sane value
+
 
 def id_check_digit(first17: str) -> str:
     """Return the GB 11643-1999 check character for the first 17 digits of an ID number."""
@@ -165,21 +182,57 @@ def _check_extra_field(spec: dict[str, Any], value: Any) -> FieldError | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return FieldError(field, "required", f"请填写{label}") if spec["required"] else None
     if spec["type"] == "number":
-        if isinstance(value, bool):
-            return FieldError(field, "number", f"{label}必须是数字")
-        try:
-            num = Decimal(str(value).strip())
-        except InvalidOperation:
-            return FieldError(field, "number", f"{label}必须是数字")
-        # Counts, areas and amounts in the catalogue are never negative.
-        if not num.is_finite() or num < 0:
-            return FieldError(field, "number", f"{label}必须是不小于0的数字")
-        return None
+        return check_number(spec, value)
     if spec["type"] == "date":
         if not _is_iso_date(str(value).strip()):
             return FieldError(field, "date", f"{label}应为有效日期，格式如 2025-01-31")
         return None
     return _check_text(value, field, label, TEXT_FIELD_MAX)
+
+
+def number_bounds(spec: dict[str, Any]) -> tuple[Decimal, Decimal, int]:
+    """The (least, most, decimal places) a number field accepts: the catalogue's own, else NUMBER_BOUNDS."""
+    low, high, places = NUMBER_BOUNDS.get(str(spec.get("key")), NUMBER_DEFAULT)
+    try:
+        return (Decimal(str(spec.get("min", low))), Decimal(str(spec.get("max", high))),
+                int(spec.get("decimals", places)))
+    except (InvalidOperation, TypeError, ValueError):
+        return Decimal(low), Decimal(high), places
+
+
+def check_number(spec: dict[str, Any], value: Any) -> FieldError | None:
+    """A filled-in number field: a plain decimal within its field's bounds, with no more places than allowed."""
+    field, label = f"fields.{spec['key']}", spec["label"]
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return FieldError(field, "number", f"{label}必须是数字")
+    text = str(value).strip()
+    if len(text) > NUMBER_TEXT_MAX:
+        return FieldError(field, "number_range", f"{label}数值过大，请核对")
+    try:
+        num = Decimal(text)
+    except InvalidOperation:
+        return FieldError(field, "number", f"{label}必须是数字")
+    if not num.is_finite():
+        return FieldError(field, "number", f"{label}必须是数字")
+    low, high, places = number_bounds(spec)
+    if num < low:
+        return FieldError(field, "number", f"{label}必须是不小于{low}的数字")
+    if num > high:
+        return FieldError(field, "number_range", f"{label}不能大于{high}，请核对")
+    exponent = num.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        return FieldError(field, "number_places", f"{label}应为整数" if places == 0
+                          else f"{label}最多保留{places}位小数")
+    return None
+
+
+def duplicate_application(earlier_code: str, item_name: str) -> FieldError:
+    """两头受理: the same ID number already has an open request for this item (village point or counter)."""
+    from shared.receipt_codes import format_code
+
+    return FieldError("applicant.id_number", "duplicate_application",
+                      f"该身份证号码已有一件“{item_name}”的申请正在办理（回执码 {format_code(earlier_code)}），"
+                      "同一事项不能重复申请；请先查询原申请的办理进度")
 
 
 def _code_list(value: Any) -> list[str] | None:

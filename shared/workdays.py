@@ -18,6 +18,13 @@ Rules, in one place:
   A request is red once today is after the due date, yellow once at least 80 %
   of its working time is used (so always yellow on its due day), green otherwise.
   ``case_clock`` is the one place this is computed.
+- 报县级: the township's time limit covers its own part, the examination (初审).
+  Once a case is passed up (初审通过·已报县级) the township's clock stops for good:
+  the case shows no due date, colour or overdue while the county decides, and the
+  township's part was on time when it was passed up on or before its due date.
+  The county's time is the county's (a county hub runs its own clock).
+- 公示 (低保's 7 days before approval) does not stop the clock: 民发〔2021〕57号 counts
+  it within the 30 working days of 审核确认.
 """
 
 from __future__ import annotations
@@ -108,6 +115,7 @@ RUNNING = "running"
 PAUSED = "paused"
 WAITING = "waiting"
 CLOSED = "closed"
+WITH_COUNTY = "with_county"  # passed up: the township's time limit is spent, the county decides
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,7 @@ class ClockView:
     """Where a case's legal clock stands today: the one answer every page, sweep and report shows.
 
     ``state`` is running, paused (补正 after 受理), waiting (materials incomplete, not yet
-    受理: no clock at all) or closed. ``due``, ``colour`` and ``days_left`` are None whenever
+    受理: no clock at all), with_county (passed up, the township's part done) or closed. ``due``, ``colour`` and ``days_left`` are None whenever
     no deadline is running, so a closed or waiting case can never show one.
     """
 
@@ -140,6 +148,7 @@ def case_clock(
     paused_days: int,
     paused_since: date | None,
     today: date,
+    passed_up: bool = False,
 ) -> ClockView:
     """The one rule for a case's due date, colour and overdue test, from its stored deadline.
 
@@ -150,6 +159,8 @@ def case_clock(
     """
     if closed:
         return ClockView(CLOSED, None, None, False, None)
+    if passed_up:
+        return ClockView(WITH_COUNTY, None, None, False, None)
     if deadline is None:
         return ClockView(WAITING, None, None, False, None)
     today, start, deadline = _as_date(today), _as_date(start), _as_date(deadline)

@@ -63,8 +63,8 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
     node.start()
     SHOTS.mkdir(parents=True, exist_ok=True)
     try:
-        code = _capture(node, token, "DB-01", name="刘晓红")
-        others = [_capture(node, token, "JF-01", name="陈建国"), _capture(node, token, "DB-03", name="黄秀英")]
+        code = _capture(node, token, "DB-03", name="刘晓红")
+        others = [_capture(node, token, "JF-01", name="陈建国"), _capture(node, token, "DB-01", name="黄秀英")]
         assert "中心确认事件 3" in node.cli("sync").stdout
         status_url = f"{hub.url}/status?code={code}&tail=8000"
         with sync_playwright() as p:
@@ -95,13 +95,14 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
             expect(phone.locator("body")).to_contain_text("刘**")
 
             row.locator("a").click()
-            expect(page.locator("h1")).to_contain_text("农村最低生活保障申请")
-            box = page.locator("input[name=missing][value='M-CHECK-AUTH']")
-            box.check()  # the window finds the authorisation unusable: the one 补正 notice of this case
+            expect(page.locator("h1")).to_contain_text("临时救助申请")
+            # DB-03 临时救助 is approved without 公示; DB-01 低保 waits 7 days (test_county_browser.py, unit tests).
+            box = page.locator("input[name=missing][value='M-INCOME']")
+            box.check()  # the window finds the income statement unusable: the one 补正 notice of this case
             page.fill("form:has(input[value=ask_materials]) textarea[name=note]", "请一并带上户口簿原件核对")
             page.click("button[value=ask_materials]")
             expect(page.locator("article.paper h1")).to_have_text("一次性告知单（补正材料）")
-            expect(page.locator("ol.missing")).to_contain_text("经济状况核对授权书")
+            expect(page.locator("ol.missing")).to_contain_text("家庭收入及财产状况声明")
             expect(page.locator("ol.missing")).to_contain_text("户口簿原件")
             page.screenshot(path=str(SHOTS / "hub-notice.png"), full_page=True)
             pdf = page.pdf(format="A4")  # prints on A4 without error
@@ -109,12 +110,12 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
 
             phone.goto(status_url)
             expect(phone.locator(".state")).to_have_text("待补正")
-            expect(phone.locator(".missing")).to_contain_text("经济状况核对授权书")
+            expect(phone.locator(".missing")).to_contain_text("家庭收入及财产状况声明")
             phone.screenshot(path=str(SHOTS / "hub-status.png"), full_page=True)
 
             node.cli("sync")
             assert _node_state(node, token, code) == "needs_materials"
-            _supplement(node, code, ["M-CHECK-AUTH"])
+            _supplement(node, code, ["M-INCOME"])
             node.cli("sync")
 
             page.goto(f"{hub.url}/console/")

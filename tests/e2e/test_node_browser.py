@@ -118,7 +118,7 @@ def test_clerk_captures_prints_syncs_and_villager_sees_acceptance(village, tmp_p
         expect(page.locator("#received")).to_contain_text("申请书")
         expect(page.locator("#received")).not_to_contain_text("四邻意见")
         body = page.locator("article").inner_text()
-        assert "农村宅基地和建房(规划许可)申请" in body
+        assert "农村宅基地和建房（规划许可）申请" in body
         assert "李文书" in body
         assert f"{hub.url}/status?code={code}" in body
         expect(page.locator(".qr svg")).to_be_visible()

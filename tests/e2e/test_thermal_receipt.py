@@ -12,6 +12,7 @@ from tests.deploy.helpers import capture
 
 PASSWORD = "correct-horse-9"
 MM = 72 / 25.4  # PDF points per millimetre
+CENTRE_PHONE, CENTRE_ADDRESS = "0731-8888 6666", "青山镇人民路 18 号便民服务大厅"
 
 
 def pdf_page_width_mm(pdf: bytes) -> float:
@@ -30,6 +31,7 @@ def test_receipt_fits_thermal_rolls(tmp_path: Path) -> None:
     node, _ = support.make_node(tmp_path, "node", hub, "桃源村")
     node.cli("add-clerk", "li", "--name", "李文书", "--password", PASSWORD)
     code = capture(node, tmp_path, "王建国")
+    node.cli("centre", "--phone", CENTRE_PHONE, "--address", CENTRE_ADDRESS)
     node.start()
     try:
         with sync_playwright() as p:
@@ -44,6 +46,8 @@ def test_receipt_fits_thermal_rolls(tmp_path: Path) -> None:
                 page.set_viewport_size({"width": 1024, "height": 768})
                 page.goto(f"{node.url}/requests/{code}/receipt?paper={paper}")
                 expect(page.locator("a", has_text=f"热敏 {width} 毫米")).to_be_visible()
+                expect(page.locator("#centre-contact")).to_contain_text(f"电话：{CENTRE_PHONE}")
+                expect(page.locator("#centre-contact")).to_contain_text(f"地址：{CENTRE_ADDRESS}")
                 # Chromium loads a print-only stylesheet lazily; wait until its rules (and those it imports) are in.
                 page.wait_for_function(
                     "p => [...document.styleSheets].some(s => (s.href || '').endsWith('print-' + p + '.css')"
@@ -58,6 +62,12 @@ def test_receipt_fits_thermal_rolls(tmp_path: Path) -> None:
                 overflow = page.evaluate("() => document.documentElement.scrollWidth")
                 page.emulate_media(media="null")  # "screen" would also stop page.pdf() applying print CSS
                 assert overflow <= printable_px, f"{paper}: {overflow}px of content on a {printable_px}px roll"
+            page.set_viewport_size({"width": 1024, "height": 768})
+            for paper in ("a5", "a4"):  # the centre's phone and address are on every receipt
+                page.goto(f"{node.url}/requests/{code}/receipt?paper={paper}")
+                expect(page.locator("#centre-contact")).to_contain_text(CENTRE_PHONE)
+                expect(page.locator("#centre-contact")).to_contain_text(CENTRE_ADDRESS)
+                page.screenshot(path=str(support.SCREENSHOTS / f"screens-receipt-{paper}.png"), full_page=True)
             # An unknown paper falls back to A5 rather than failing.
             page.goto(f"{node.url}/requests/{code}/receipt?paper=../../etc")
             assert "print-a5.css" in page.content()

@@ -14,6 +14,8 @@ from tests.nodesim import NodeSim
 
 def _same(resp_a, resp_b) -> None:
     def scrub(html: str) -> str:
+        # the language switch links back to the page asked for: it echoes the requester's own URL
+        html = re.sub(r'next=[^"]*"', 'next="', html)
         return re.sub(r'name="csrf_token" value="[^"]+"', "", html)
 
     assert resp_a.status_code == resp_b.status_code == 404

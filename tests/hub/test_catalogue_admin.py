@@ -120,7 +120,7 @@ BAD_ITEM_EDITS = [
     ({"time_limit_days": "abc"}, "办理时限须为 0 到 999 的整数"),
     ({"time_limit_days": "-3"}, "办理时限须为 0 到 999 的整数"),
     ({"name": "  "}, "缺少名称"),
-    ({"window": "W99"}, "所属窗口 &#39;W99&#39; 不存在"),
+    ({"window": "W99"}, "所属窗口 “W99” 不存在"),
     ({"legal_basis": ""}, "缺少政策依据"),
     ({"materials": "M-ID"}, "材料第 1 行应写成"),
     ({"materials": "M-ID|身份证|也许"}, "只能填 是 或 否"),
@@ -191,3 +191,84 @@ def test_holidays_page(admin) -> None:
                                                "op": "add"})
     assert resp.status_code == 400
     assert "日期格式应为 YYYY-MM-DD" in resp.get_data(as_text=True)
+
+
+def test_item_of_a_new_kind_on_forestry_and_its_window_staffed(admin, sim: NodeSim) -> None:
+    page = admin.get("/admin/catalogue").get_data(as_text=True)
+    assert "默认，待核对" in page  # the shipped defaults are marked for the township to check
+    token = csrf_of(page)
+    resp = admin.post("/admin/catalogue/kinds", data={"csrf_token": token, "base_version": "1",
+                                                      "new_kind_code": "gl", "new_kind_name": "公益林补偿"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    assert current().kind_name("GL") == "公益林补偿"
+    form = item_form(admin, "new", code="GL-01", name="生态公益林补偿资金申领", window="W14", mode="processed",
+                     time_limit_days="15", fee="免费", procedure="农户申请 → 林业窗口核实 → 公示 → 发放",
+                     legal_basis="《中华人民共和国森林法》", materials="M-ID|身份证|是\nM-FOREST-CERT|林权证|是",
+                     active="on")
+    resp = admin.post("/admin/catalogue/item/new", data=form)
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    item = current().item("GL-01")
+    assert (item["kind"], item["window"], item["to_check"]) == ("GL", "W14", False)
+    # The node receives the new kind and item on its next sync.
+    got = sim.poll()["catalogue"]
+    assert {"code": "GL", "name": "公益林补偿"} in got["kinds"]
+    assert any(i["code"] == "GL-01" for i in got["items"])
+
+    # A window added in the catalogue can be staffed at once.
+    token = csrf_of(admin.get("/admin/catalogue").get_data(as_text=True))
+    resp = admin.post("/admin/catalogue/windows", data={"csrf_token": token, "base_version": str(current().version),
+                                                        "new_code": "W15", "new_name": "退役军人服务"})
+    assert resp.status_code == 302
+    staff_page = admin.get("/admin/staff").get_data(as_text=True)
+    assert "退役军人服务" in staff_page
+    resp = admin.post("/admin/staff", data={"csrf_token": csrf_of(staff_page), "username": "lin", "name": "林强",
+                                            "password": "secret-pass", "role": "staff", "window": ["W14", "W15"]})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    from hub.models import Staff
+
+    assert Staff.get(Staff.username == "lin").windows == ["W14", "W15"]
+    token = csrf_of(admin.get("/admin/staff").get_data(as_text=True))
+    resp = admin.post("/admin/staff/lin/windows", data={"csrf_token": token, "window": ["W14", "W99"]})
+    assert resp.status_code == 400
+    assert "窗口编码不存在：W99" in resp.get_data(as_text=True)
+    assert Staff.get(Staff.username == "lin").windows == ["W14", "W15"]
+    assert AuditEntry.select().where(AuditEntry.action == "staff.refused").count() == 1
+
+
+def test_item_of_unknown_kind_or_window_refused_and_audited(admin) -> None:
+    before = (versions(), current().to_dict())
+    for code, window, said in (("ZZ-01", "W14", "类别 ZZ 不存在"), ("LY-02", "W77", "所属窗口 “W77” 不存在")):
+        form = item_form(admin, "new", code=code, name="某事项", window=window, mode="processed",
+                         time_limit_days="10", procedure="流程", legal_basis="依据", materials="M-ID|身份证|是",
+                         active="on")
+        resp = admin.post("/admin/catalogue/item/new", data=form)
+        assert resp.status_code == 400
+        assert said in resp.get_data(as_text=True)
+    token = csrf_of(admin.get("/admin/catalogue").get_data(as_text=True))
+    resp = admin.post("/admin/catalogue/kinds", data={"csrf_token": token, "base_version": "1", "remove_LY": "on"})
+    assert resp.status_code == 400
+    assert "不在目录的类别中" in resp.get_data(as_text=True)
+    assert (versions(), current().to_dict()) == before
+    assert AuditEntry.select().where(AuditEntry.action == "catalogue.refused").count() == 3
+
+
+def test_a_hub_set_up_with_the_first_nine_items_gets_the_other_defaults(admin) -> None:
+    from hub.catalogue_admin import add_defaults
+
+    old = current().to_dict()
+    del old["kinds"]
+    old["items"] = [dict(i, name=i["name"] + "（本镇）") for i in old["items"] if i["kind"] in ("FP", "DB", "JF")]
+    CatalogueVersion.create(version=2, data=dict(old, version=2), created_at=CatalogueVersion.get().created_at)
+    version, codes = add_defaults("admin1")
+    cat = current()
+    assert version == 3
+    assert len(codes) == 11
+    assert "LY-01" in codes
+    assert cat.item("FP-01")["name"] == "生育登记（本镇）"  # what the township has is kept
+    assert cat.item("LY-01")["to_check"] is True
+    assert cat.kind_name("LY") == "林业"
+    token = csrf_of(admin.get("/admin/catalogue").get_data(as_text=True))
+    resp = admin.post("/admin/catalogue/defaults", data={"csrf_token": token})
+    assert resp.status_code == 400
+    assert "无需补充" in resp.get_data(as_text=True)
+    assert current().version == 3

@@ -82,7 +82,8 @@ def test_accept_prints_acceptance_notice_with_deadline(sim, wang) -> None:
 
 
 def test_ask_materials_pauses_clock_until_supplement_then_accept_and_complete(sim, wang) -> None:
-    code = new_case(sim, "DB-01")
+    # DB-03 临时救助: approved without 公示 (DB-01's 公示 is tests/hub/test_county_and_publicity.py).
+    code = new_case(sim, "DB-03")
     resp = wang.act(code, "ask_materials", missing=["M-HUKOU", "M-ID"], note="请补充近三个月银行流水")
     assert resp.status_code == 302
     html = wang.get(resp.headers["Location"]).get_data(as_text=True)
@@ -108,7 +109,7 @@ def test_ask_materials_pauses_clock_until_supplement_then_accept_and_complete(si
     assert "补正材料到达" in wang.get(f"/console/case/{code}").get_data(as_text=True)
     assert "补正已到" in wang.get("/console/").get_data(as_text=True)
     assert wang.act(code, "accept").status_code == 302
-    resp = wang.act(code, "approve", note="符合条件，准予纳入低保")
+    resp = wang.act(code, "approve", note="符合条件，准予临时救助")
     assert resp.status_code == 302
     html = wang.get(resp.headers["Location"]).get_data(as_text=True)
     assert "办结通知" in html
@@ -193,10 +194,10 @@ def test_staff_not_on_the_window_cannot_act_or_view(hub_app, sim, wang) -> None:
     # Another window's case answers exactly like a code that does not exist (tests/hub/test_case_visibility.py).
     resp = forester.act(code, "accept")
     assert resp.status_code == 404
-    assert "没有这个受理编号" in resp.get_data(as_text=True)
+    assert "没有这个回执码" in resp.get_data(as_text=True)
     view = forester.get(f"/console/case/{code}")
     assert view.status_code == 404
-    assert "没有这个受理编号" in view.get_data(as_text=True)
+    assert "没有这个回执码" in view.get_data(as_text=True)
     assert snapshot() == before
 
 
@@ -219,7 +220,7 @@ def test_login_needed_and_unknown_case_is_a_chinese_404(hub_client, wang) -> Non
     assert hub_client.get("/").headers["Location"].endswith("/login")
     resp = wang.get("/console/case/ZZZZZZZZZ")
     assert resp.status_code == 404
-    assert "没有这个受理编号" in resp.get_data(as_text=True)
+    assert "没有这个回执码" in resp.get_data(as_text=True)
 
 
 def test_duty_page_staff_mark_themselves_only(hub_app, wang) -> None:

@@ -47,8 +47,8 @@ def test_item_page_is_a_poster_with_a_qr_code_to_itself(hub_app) -> None:
 
 def test_print_layout_has_one_poster_per_active_item(hub_client) -> None:
     html = hub_client.get("/guide/print").get_data(as_text=True)
-    assert html.count('<article class="poster"') == len(current().items()) == 9
-    assert html.count("<svg") == 9
+    assert html.count('<article class="poster"') == len(current().items()) == 20
+    assert html.count("<svg") == 20
 
 
 def test_unknown_and_inactive_items_are_a_clear_404(hub_app) -> None:
@@ -97,5 +97,5 @@ def test_guide_texts_must_be_text(bad) -> None:
     data["items"][0]["conditions"] = bad
     data["items"][1]["fee_basis"] = bad
     errors = validate_catalogue(data)
-    assert "事项 FP-01的申办条件必须是文字" in errors
-    assert "事项 FP-02的收费标准及依据必须是文字" in errors
+    assert "事项 FP-01的申办条件必须是文字（不超过 2000 个字）" in errors
+    assert "事项 FP-02的收费标准及依据必须是文字（不超过 2000 个字）" in errors

@@ -59,7 +59,7 @@ def test_match_shows_masked_name_item_window_state_deadline_missing(hub_app, sim
 
 
 def test_each_state_in_turn(hub_app, sim) -> None:
-    code = new_case(sim, "DB-01")
+    code = new_case(sim, "DB-03")
     wang = Desk(hub_app, "wang", create=False)
     client = hub_app.test_client()
 

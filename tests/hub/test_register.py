@@ -70,7 +70,7 @@ def test_xlsx_export_has_the_same_lines(hub_app, sim, month) -> None:
     ws = load_workbook(io.BytesIO(resp.data)).active
     rows = list(ws.iter_rows(values_only=True))
     assert "窗口服务事项受理登记册" in rows[0][0]
-    assert rows[1][:4] == ("序号", "收件编号", "收件日期", "申请人")
+    assert rows[1][:4] == ("序号", "回执码", "收件日期", "申请人")
     assert [r[1] for r in rows[2:]] == [format_code(c) for c in codes]
     assert rows[2][2].date() == today()
 

@@ -62,9 +62,11 @@ def test_on_duty_preferred_then_away_then_unassigned(sim) -> None:
     staff("duty1", ["W05"])
     staff("boss", ["W05", "W09"], role="supervisor")
     assert {assignee(new_case(sim, "DB-01")) for _ in range(3)} == {"duty1"}
-    # Nobody on duty on 国土与城建: the away colleague who covers it still owns the case.
-    staff("away2", ["W09"], on_duty=False)
-    assert assignee(new_case(sim, "JF-01")) == "away2"
+    # Nobody on duty on 国土与城建: away staff are skipped; the B角 the away colleague named takes it (AB角).
+    away2 = staff("away2", ["W09"], on_duty=False)
+    assert assignee(new_case(sim, "JF-01")) is None
+    Staff.update(backup="duty1").where(Staff.id == away2.id).execute()
+    assert assignee(new_case(sim, "JF-01")) == "duty1"
     # Nobody covers 计划生育 at all: unassigned, and shown red to the supervisor.
     orphan = new_case(sim, "FP-02")
     assert assignee(orphan) is None
@@ -86,7 +88,8 @@ def test_every_open_case_has_exactly_one_responsible_person_when_staff_exist(sim
     open_cases = Case.select().where(Case.state.not_in(list(states.TERMINAL)))
     assert len(codes) == open_cases.count()
     assert all(c.assignee for c in open_cases)
-    # When an account is closed, its open cases go to a colleague on the window.
+    # When an account is closed, its open cases go to a colleague on duty on the window.
+    Staff.update(on_duty=True).where(Staff.username == "b").execute()
     Staff.update(active=False).where(Staff.username == "a").execute()
     assert routing.assign_unassigned() == 2  # the two 国土与城建 cases go to b; nobody else covers 民政/计生
     assert {c.assignee for c in Case.select().where(Case.window == "W09")} == {"b"}

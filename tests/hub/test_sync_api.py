@@ -219,3 +219,30 @@ def test_openapi_and_healthz(hub_client) -> None:
     assert "/api/v1/sync" in spec["paths"]
     assert spec["openapi"].startswith("3.")
     assert hub_client.get("/healthz").get_json()["status"] == "ok"
+
+
+def test_one_batch_mixing_complete_and_incomplete_requests_is_ingested(sim: NodeSim) -> None:
+    """A village offline for days sends both kinds in one batch; the cases' rows set different fields."""
+    evs = [captured(sim, "DB-01", missing=["M-HUKOU"]), captured(sim, "DB-01"), captured(sim, "JF-01")]
+    resp = sim.send(sim.events(*evs))
+    assert resp["ack"]["accepted"] == 3
+    cases = {c.request_id: c for c in Case.select()}
+    waiting, complete = cases[evs[0][1]], cases[evs[1][1]]
+    assert waiting.state == "needs_materials"
+    assert waiting.materials_asked_on is not None
+    assert complete.state == "received"
+    assert complete.materials_asked_on is None
+    assert complete.deadline is not None
+
+
+def test_a_supplement_answering_the_hubs_request_is_accepted(sim: NodeSim) -> None:
+    """The village says which 补正 request it answers (answers_cseq); the hub takes it, not refuses the field."""
+    ev = captured(sim, "DB-01", missing=["M-HUKOU", "M-INCOME"])
+    sim.send(sim.events(ev))
+    resp = sim.send(sim.events(("request.supplemented", ev[1], {"materials": ["M-HUKOU"], "answers_cseq": 1})))
+    assert resp["ack"]["accepted"] == 1
+    assert resp["ack"]["results"] == []
+    assert Case.get_by_id(ev[1]).materials_missing == ["M-INCOME"]
+    bad = sim.send(sim.events(("request.supplemented", ev[1], {"materials": ["M-INCOME"], "answers_cseq": 0})))
+    assert [r["code"] for r in bad["ack"]["results"]] == ["bad_materials"]
+    assert Case.get_by_id(ev[1]).materials_missing == ["M-INCOME"]

@@ -64,7 +64,7 @@ def check_body(path: str, html: str) -> None:
 
 def fill(rule: Any, code: str) -> str | None:
     """A concrete URL for a rule, with its arguments taken from the hostile case."""
-    values = {"code": "JF-01" if "catalogue" in rule.rule else code, "cseq": "1", "fork_id": "1"}
+    values = {"code": "JF-01" if "catalogue" in rule.rule else code, "cseq": "1", "fork_id": "1", "username": "admin"}
     if any(arg not in values for arg in rule.arguments):
         return None
     url = rule.rule

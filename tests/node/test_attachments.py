@@ -103,5 +103,5 @@ def test_unknown_receipt_code_is_refused(node_app) -> None:
     with database.connection_context():
         with pytest.raises(AttachmentError) as err:
             add_attachment("22-0000-0000", "a.jpg", photo(100, 100), "李文书")
-    assert "没有这个收件编号" in err.value.message
+    assert "没有这个回执码" in err.value.message
     assert stored_files(node_app) == []

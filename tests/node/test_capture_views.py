@@ -54,7 +54,7 @@ def test_receipt_after_commit_with_qr_to_hub_status(clerk, node_app) -> None:
     req = capture(clerk, missing=("M-NEIGHBOURS",))
     html = clerk.client.get(f"/requests/{req.receipt_code}/receipt").get_data(as_text=True)
     assert format_code(req.receipt_code) in html
-    assert "农村宅基地和建房(规划许可)申请" in html
+    assert "农村宅基地和建房（规划许可）申请" in html
     received = re.search(r'id="received">(.*?)</td>', html).group(1)  # type: ignore[union-attr]
     assert "申请书" in received
     assert "四邻意见" not in received

@@ -136,7 +136,7 @@ def test_every_page_shows_a_quiet_banner_after_a_failed_sync(clerk) -> None:
 def test_hub_notice_printed_here_is_the_hubs_document(clerk) -> None:
     req = capture(clerk)
     facts = {"action": "accept", "receipt_code": req.receipt_code, "code": req.receipt_code, "applicant": "王建国",
-             "village": "桃源村", "item_name": "农村宅基地和建房(规划许可)申请", "window_name": "国土与城建",
+             "village": "桃源村", "item_name": "农村宅基地和建房（规划许可）申请", "window_name": "国土与城建",
              "received_at": "2026-11-02 10:00", "issuer": "青山镇人民政府", "review_body": "青山县人民政府",
              "officer": "王芳", "issued_on": "2026-11-03", "first_contact": "李文书", "limit_days": 20,
              "immediate": False, "fee": "免费", "deadline": "2026-12-01", "materials_complete": True, "missing": []}

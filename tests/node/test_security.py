@@ -37,13 +37,13 @@ def test_pages_carry_no_inline_script_or_style(clerk, node_app) -> None:
 
 def test_chinese_by_default_english_by_link(node_app) -> None:
     client = node_app.test_client()
-    assert "文书登录" in client.get("/login").get_data(as_text=True)
+    assert "代办员登录" in client.get("/login").get_data(as_text=True)
     resp = client.get("/lang/en?next=/login")
     assert resp.status_code == 302
     assert "lang=en" in resp.headers["Set-Cookie"]
     assert "Clerk login" in client.get("/login").get_data(as_text=True)
     client.get("/lang/zh_CN?next=/login")
-    assert "文书登录" in client.get("/login").get_data(as_text=True)
+    assert "代办员登录" in client.get("/login").get_data(as_text=True)
     assert client.get("/lang/en?next=//evil.example").headers["Location"] == "/login"
 
 

@@ -33,7 +33,7 @@ def test_status_shows_masked_request_with_deadline(clerk, node_app) -> None:
     assert req.id_number not in html
     assert re.search(r'id="state">已受理<', html)
     assert re.search(r'id="deadline">2026-12-24 前办结<', html)
-    assert "农村宅基地和建房(规划许可)申请" in html
+    assert "农村宅基地和建房（规划许可）申请" in html
     assert "国土与城建" in html
     assert "截至" in html
     assert len(resp.data) < 5 * 1024

@@ -32,12 +32,14 @@ def test_default_catalogue_shape():
     cat = Catalogue.default()
     assert cat.version == 1
     assert len(cat.windows()) == 14
-    assert [i["code"] for i in cat.items()] == [
+    assert [i["code"] for i in cat.items()][:9] == [
         "FP-01", "FP-02", "FP-03", "DB-01", "DB-02", "DB-03", "JF-01", "JF-02", "JF-03",
     ]
+    # Every one of the centre's 14 windows has at least one item.
+    assert {i["window"] for i in cat.items()} == {w["code"] for w in cat.windows()}
     assert [w["name"] for w in WINDOWS][:5] == ["党政综合", "司法综治", "信访接待", "群众工作站", "民政"]
     assert WINDOWS[-1] == {"code": "W14", "name": "林业"}
-    assert KINDS == {"FP": "计生", "DB": "低保", "JF": "建房"}
+    assert list(KINDS.items())[:3] == [("FP", "计生"), ("DB", "低保"), ("JF", "建房")]
 
 
 def test_default_catalogue_is_plain_json():
@@ -129,7 +131,7 @@ def test_validate_catalogue_reports_each_problem():
     assert "W99" in text
     assert "不存在" in text
     assert "事项编码 FP-01 重复" in text
-    assert "不能为负数" in text
+    assert "办理时限须在 0 到 999 个工作日之间" in text
     assert "没有列出申请材料" in text
     assert "办件类型" in text
     assert "填报项 hardship 重复" in text
@@ -151,3 +153,67 @@ def test_time_limit_must_be_int_not_bool_or_float():
         data = copy.deepcopy(DEFAULT_CATALOGUE)
         data["items"][0]["time_limit_days"] = bad
         assert any("整数" in e for e in validate_catalogue(data)), bad
+
+
+def test_default_catalogue_is_the_data_file_and_corrects_the_reviewed_defaults():
+    from shared.catalogue import DEFAULT_FILE, load_file
+
+    assert DEFAULT_FILE.name == "catalogue_default.json"
+    assert load_file(DEFAULT_FILE) == DEFAULT_CATALOGUE
+    cat = Catalogue.default()
+    assert "土地管理法" not in "".join(cat.item("JF-02")["legal_basis"])
+    assert "第四十五条" not in "".join(cat.item("JF-03")["legal_basis"])
+    assert any("竣工验收" in b for b in cat.item("JF-03")["legal_basis"])
+    assert "计划生育家庭特别扶助" in cat.item("FP-03")["name"]
+    assert cat.item("JF-01")["name"] == "农村宅基地和建房（规划许可）申请"
+    texts = [i["name"] for i in cat.items()] + [m["note"] for i in cat.items() for m in i["materials"]]
+    assert not [t for t in texts if "(" in t or ")" in t]
+    assert [i["code"] for i in cat.items() if cat.passes_up(i["code"])] == ["FP-02", "FP-03", "JF-02"]
+    assert cat.publicity_days("DB-01") == 7
+    assert cat.publicity_days("DB-02") == 0
+    for item in cat.items():
+        assert item["to_check"] is True
+        assert item["legal_basis"]
+        assert item["materials"]
+        assert item["fee"]
+        assert item["mode"] in ("immediate", "processed")
+    forestry = [i for i in cat.items() if i["window"] == "W14"]
+    assert forestry
+    assert forestry[0]["kind"] == "LY"
+    assert cat.kind_name("LY") == "林业"
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("{not json", "无法读取"),
+    (json.dumps({"version": 1, "windows": [{"code": "W01", "name": "党政综合"}], "kinds": [{"code": "FP", "name": "计生"}],
+                 "items": [{"code": "XX-01", "kind": "XX", "window": "W09"}]}), "不在目录的类别中"),
+])
+def test_an_invalid_catalogue_file_is_a_clear_error(tmp_path, text, said):
+    from shared.catalogue import CatalogueError, load_file
+
+    path = tmp_path / "catalogue.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CatalogueError) as info:
+        load_file(path)
+    assert str(path) in info.value.errors[0]
+    assert said in str(info.value)
+
+
+def test_catalogue_bounds_are_checked():
+    data = copy.deepcopy(DEFAULT_CATALOGUE)
+    data["items"][0]["name"] = "长" * 101
+    data["items"][1]["publicity_days"] = 99
+    data["items"][2]["county_approval"] = "yes"
+    data["kinds"].append({"code": "abc", "name": "小写"})
+    text = "\n".join(validate_catalogue(data))
+    assert "缺少名称（不超过 100 个字）" in text
+    assert "公示天数须为 0 到 30 的整数" in text
+    assert "报县级" in text
+    assert "类别编码 abc 格式不对" in text
+
+
+def test_a_catalogue_stored_before_kinds_were_data_keeps_the_first_three():
+    data = copy.deepcopy(DEFAULT_CATALOGUE)
+    del data["kinds"]
+    data["items"] = [i for i in data["items"] if i["kind"] in ("FP", "DB", "JF")]
+    assert [k["code"] for k in Catalogue(data).kinds()] == ["FP", "DB", "JF"]

@@ -243,7 +243,7 @@ def test_any_interleaving_of_faults_converges(steps: list[tuple[str, Any]], seed
             if kind == "capture":
                 with env["node_db"].connection_context():
                     for _ in range(arg):
-                        capture_request(capture(rng.choice(["JF-01", "DB-01", "FP-01", "FP-02"]), rng=rng), "李文书")
+                        capture_request(capture(rng.choice(["JF-01", "DB-03", "FP-01", "DB-02"]), rng=rng), "李文书")
             elif kind == "sync":
                 sync.transport.faults = list(arg)  # type: ignore[attr-defined]
                 try:

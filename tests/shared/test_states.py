@@ -18,13 +18,13 @@ from shared.states import is_terminal
 
 def test_every_state_has_label_and_transitions():
     assert set(LABELS) == set(TRANSITIONS)
-    assert len(LABELS) == 10
+    assert len(LABELS) == 13
     assert LABELS["needs_materials"] == "待补正"
     assert all(all(t in TRANSITIONS for t in nxt) for nxt in TRANSITIONS.values())
 
 
 def test_terminal_states():
-    assert TERMINAL == {"refused", "approved", "denied", "withdrawn", "invalid"}
+    assert TERMINAL == {"refused", "approved", "denied", "withdrawn", "invalid", "county_approved", "county_denied"}
     assert all(not TRANSITIONS[s] for s in TERMINAL)
     assert is_terminal("approved")
     assert not is_terminal("accepted")
@@ -100,6 +100,9 @@ def test_actions():
         "refuse": "refused",
         "approve": "approved",
         "deny": "denied",
+        "to_county": "passed_up",
+        "county_approve": "county_approved",
+        "county_deny": "county_denied",
     }
     assert set(ACTION_LABELS) == set(ACTIONS)
     assert available_actions("received") == ["accept", "ask_materials", "refuse"]
@@ -110,3 +113,22 @@ def test_actions():
 
 def test_unknown_state_reads_as_itself():
     assert states.label("nope") == "nope"
+
+
+def test_pass_up_items_go_to_the_county_and_only_they():
+    assert LABELS["passed_up"] == "初审通过·已报县级"
+    assert (LABELS["county_approved"], LABELS["county_denied"]) == ("县级批准", "县级不予批准")
+    assert available_actions("accepted", passes_up=True) == ["ask_materials", "deny", "to_county"]
+    assert available_actions("passed_up", passes_up=True) == ["county_approve", "county_deny"]
+    assert states.COUNTY_ANSWERS == {"county_approve": "county_approved", "county_deny": "county_denied"}
+    with pytest.raises(TransitionError) as info:
+        check_transition("accepted", "approved", passes_up=True)
+    assert info.value.code == "county_decides"
+    assert "报县级" in info.value.message
+    with pytest.raises(TransitionError) as info:
+        check_transition("accepted", "passed_up")
+    assert info.value.code == "not_for_county"
+    with pytest.raises(TransitionError) as info:
+        check_transition("county_approved", "county_denied", passes_up=True)
+    assert info.value.code == "terminal_state"
+    assert not can_transition("received", "passed_up", passes_up=True)

@@ -138,3 +138,11 @@ def test_extra_sets_override_the_package():
 def test_datetimes_are_treated_as_their_date():
     cal = WorkCalendar(extra_holidays={D(2099, 1, 5)})
     assert not cal.is_workday(datetime(2099, 1, 5, 9, 30))
+
+
+def test_a_passed_up_case_has_no_township_deadline():
+    from shared.workdays import WITH_COUNTY
+
+    view = case_clock(WorkCalendar(), closed=False, start=date(2026, 3, 2), deadline=date(2026, 3, 30),
+                      paused_days=0, paused_since=None, today=date(2026, 6, 1), passed_up=True)
+    assert (view.state, view.due, view.colour, view.overdue) == (WITH_COUNTY, None, None, False)
