@@ -33,10 +33,12 @@ def aligned(model: Any, rows: list[dict[str, Any]]) -> tuple[list[str], list[tup
     """Rows given as {field name: value} as one column list and one value tuple per row.
 
     Rows of one batch may set different fields (a case with missing materials sets materials_asked_on,
-    a complete one does not): the columns are every field any row sets, in first-seen order, and a row
-    that leaves one out gets that field's default, as Model.create would store.
+    a complete one does not): the columns are every field any row sets, in first-seen order, then any
+    other field with a default, and a row that leaves one out gets that field's default, as
+    Model.create would store.
     """
-    names = list(dict.fromkeys(name for row in rows for name in row))
+    set_by_rows = [name for row in rows for name in row]
+    names = list(dict.fromkeys(set_by_rows + [field.name for field in model._meta.defaults]))
     fields = [model._meta.fields[name] for name in names]
     return names, [tuple(row[f.name] if f.name in row else default(f) for f in fields) for row in rows]
 
