@@ -15,8 +15,8 @@ from typing import Any, Iterator
 
 import requests
 
-from shared import encoding, protocol, signing
-from tests import support
+from shared import protocol, signing
+from tests import nodesim, support
 
 from . import workload
 
@@ -94,6 +94,18 @@ def hub_codes(database_url: str, villages: list[str]) -> list[str]:
     return codes
 
 
+class _HttpClient:
+    """Enough of a Flask test client over real HTTP for tests.nodesim.enrol (both enrolment rounds)."""
+
+    def __init__(self, session: requests.Session, base_url: str):
+        self.session, self.base_url = session, base_url
+
+    def post(self, path: str, data: bytes, content_type: str) -> Any:
+        resp = self.session.post(self.base_url + path, data=data, headers={"Content-Type": content_type}, timeout=30)
+        resp.data = resp.content
+        return resp
+
+
 class WireNode:
     """A village node reduced to its wire behaviour: enrol, sign contiguous batches, post them."""
 
@@ -105,12 +117,9 @@ class WireNode:
         self.seq = 0
         self.last_hash = protocol.GENESIS_HASH
         self.cursor = 0
-        raw = encoding.canonical({"v": 1, "code": code, "pubkey": signing.public_b64(self.key),
-                                  "app_version": "bench"})
-        resp = self.session.post(self.url + "/api/v1/enroll", data=raw,
-                                 headers={"Content-Type": "application/json"}, timeout=30)
-        resp.raise_for_status()
-        body = resp.json()["body"]
+        status, body = nodesim.enrol(_HttpClient(self.session, self.url), code, self.key)
+        if status != 200:
+            raise RuntimeError(f"enrolment refused: {status} {body.get('error')}")
         self.node_id, self.prefix = body["node_id"], body["prefix"]
 
     def batches(self, total: int, size: int) -> list[bytes]:

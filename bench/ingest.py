@@ -60,7 +60,7 @@ def bench_database(kind: str, db_url: str | None, tmp: Path) -> dict[str, Any]:
             cpu_rates: list[float] = []
             load = load_average()
             rates = throughput(hub, url, size, events, f"{kind}批", cpu_rates)
-            out[f"batch_{size}"] = {"events_per_s": round(median(rates)), "runs": [round(r) for r in rates],
+            out[f"batch{size}"] = {"events_per_s": round(median(rates)), "runs": [round(r) for r in rates],
                                     "events_per_cpu_s": round(median(cpu_rates)), "events_per_run": events,
                                     "load_avg": load}
             log(f"ingest {kind} batch {size}: {median(rates):.0f} events/s, "

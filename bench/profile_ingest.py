@@ -30,7 +30,8 @@ def ingest_cpu(url: str, size: int, total: int, profile: bool) -> tuple[int, str
     from hub.db import database
     from hub.enrolment import issue_code
     from hub.schema import migrate
-    from shared import encoding, protocol, signing
+    from shared import protocol, signing
+    from tests.nodesim import enrol
 
     app = create_app({"TESTING": True, "DATA_DIR": tempfile.mkdtemp(), "DATABASE_URL": url, "SECRET_KEY": "x"})
     with database.connection_context():
@@ -38,8 +39,8 @@ def ingest_cpu(url: str, size: int, total: int, profile: bool) -> tuple[int, str
         code = issue_code("测速村")
     client = app.test_client()
     key = signing.generate_key()
-    enrol = encoding.canonical({"v": 1, "code": code, "pubkey": signing.public_b64(key), "app_version": "bench"})
-    body = client.post("/api/v1/enroll", data=enrol, content_type="application/json").get_json()["body"]
+    status, body = enrol(client, code, key)
+    assert status == 200, body
     rng, seq, last, envelopes = random.Random(1), 0, protocol.GENESIS_HASH, []
     while seq < total:
         events = workload.wire_events(rng, body["prefix"], seq + 1, min(size, total - seq))

@@ -45,27 +45,33 @@ def dig(data: dict[str, Any], path: str) -> Any:
     return data
 
 
+# Issue #13: 3x the CouchDB-style peer (PouchDB 9 -> pouchdb-server 4.2) measured in the same sitting,
+# 2,281 docs/s on this machine: the peer is not part of `make bench`, so its figure is written here.
+PEER_DOCS_PER_S = 2281
+E2E_BUDGET = 3 * PEER_DOCS_PER_S
+
+# The budgets of issue #13 (and earlier ones it keeps); never lowered, a miss is reported as MISSED.
 # (label, path in the results, unit, budget, "min" when higher is better / "max" when lower is)
 ROWS: list[tuple[str, str, str, float | None, str]] = [
-    ("E2E sync 10k queued, node→hub, SQLite (wall)", "sync.e2e_loopback_sqlite.requests_per_s", "req/s", 6000, "min"),
-    ("  same, CPU-limited (node+hub CPU time)", "sync.e2e_loopback_sqlite.requests_per_cpu_s", "req/s", 6000, "min"),
-    ("Hub ingest SQLite, batch 50", "ingest.sqlite.batch_50.events_per_s", "ev/s", None, "min"),
-    ("Hub ingest SQLite, batch 200", "ingest.sqlite.batch_200.events_per_s", "ev/s", 8000, "min"),
-    ("  same, per hub CPU second", "ingest.sqlite.batch_200.events_per_cpu_s", "ev/s", 8000, "min"),
-    ("Hub ingest SQLite, batch 1000", "ingest.sqlite.batch_1000.events_per_s", "ev/s", None, "min"),
-    ("Hub ingest PostgreSQL, batch 50", "ingest.postgresql.batch_50.events_per_s", "ev/s", None, "min"),
-    ("Hub ingest PostgreSQL, batch 200", "ingest.postgresql.batch_200.events_per_s", "ev/s", 4000, "min"),
-    ("  same, per hub CPU second", "ingest.postgresql.batch_200.events_per_cpu_s", "ev/s", 4000, "min"),
-    ("Hub ingest PostgreSQL, batch 1000", "ingest.postgresql.batch_1000.events_per_s", "ev/s", None, "min"),
+    ("E2E sync 10k queued, node→hub, SQLite (wall)", "sync.e2e_loopback_sqlite.requests_per_s", "req/s", E2E_BUDGET, "min"),
+    ("  same, CPU-limited (node+hub CPU time)", "sync.e2e_loopback_sqlite.requests_per_cpu_s", "req/s", E2E_BUDGET, "min"),
+    ("Hub ingest SQLite, batch 50", "ingest.sqlite.batch50.events_per_s", "ev/s", None, "min"),
+    ("Hub ingest SQLite, batch 200", "ingest.sqlite.batch200.events_per_s", "ev/s", 8000, "min"),
+    ("  same, per hub CPU second", "ingest.sqlite.batch200.events_per_cpu_s", "ev/s", 8000, "min"),
+    ("Hub ingest SQLite, batch 1000", "ingest.sqlite.batch1000.events_per_s", "ev/s", None, "min"),
+    ("Hub ingest PostgreSQL, batch 50", "ingest.postgresql.batch50.events_per_s", "ev/s", None, "min"),
+    ("Hub ingest PostgreSQL, batch 200", "ingest.postgresql.batch200.events_per_s", "ev/s", 4000, "min"),
+    ("  same, per hub CPU second", "ingest.postgresql.batch200.events_per_cpu_s", "ev/s", 4000, "min"),
+    ("Hub ingest PostgreSQL, batch 1000", "ingest.postgresql.batch1000.events_per_s", "ev/s", None, "min"),
     ("50 nodes at once, gunicorn+PG: throughput", "concurrent.events_per_s", "ev/s", None, "min"),
     ("50 nodes at once: p50 per sync request", "concurrent.p50_ms", "ms", None, "max"),
-    ("50 nodes at once: p99 per sync request", "concurrent.p99_ms", "ms", None, "max"),
+    ("50 nodes at once: p99 per sync request", "concurrent.p99_ms", "ms", 1000, "max"),
     ("50 nodes at once: errors", "concurrent.errors", "", 0, "max"),
-    ("Wire bytes per request (up+down, headers)", "sync.wire.bytes_per_request", "B", 300, "max"),
+    ("Wire bytes per request (up+down, headers)", "sync.wire.bytes_per_request", "B", 120, "max"),
     ("  up", "sync.wire.up_per_request", "B", None, "max"),
     ("  down", "sync.wire.down_per_request", "B", None, "max"),
     ("Round trips per sync of 1,000", "sync.wire.round_trips_per_sync", "", None, "max"),
-    ("2G link: 1,000 requests", "sync.two_g.seconds", "s", 40, "max"),
+    ("2G link: 1,000 requests", "sync.two_g.seconds", "s", 16, "max"),
     ("2G link: ratio to ideal byte time", "sync.two_g.ratio", "x", 1.3, "max"),
     ("2G link, 2% connections dropped", "sync.two_g_drop2.seconds", "s", None, "max"),
     ("2G link, one connection cut 60 KB into the upload", "sync.two_g_one_drop.seconds", "s", None, "max"),
@@ -116,15 +122,15 @@ def table(results: dict[str, Any]) -> str:
         shown = "—" if value is None else f"{value:,}" if isinstance(value, (int, float)) else str(value)
         limit = "" if budget is None else f"{'≥' if sense == 'min' else '≤'} {budget:,}"
         lines.append(f"| {label} | {shown} {unit} | {limit} | {verdict(value, budget, sense)} |")
-    lines += ["", "| cost growth | 1k | 10k | 100k |", "|---|---:|---:|---:|"]
+    growth = ["", "| cost growth | 1k | 10k | 100k |", "|---|---:|---:|---:|"]
     for label, path, key in GROWTH:
         data = dig(results, path)
         if not isinstance(data, dict):
             continue
         vals = [data.get(lv) if key is None else dig(data, f"{lv}.{key}") for lv in ("1000", "10000", "100000")]
         if any(v is not None for v in vals):
-            lines.append(f"| {label} | " + " | ".join("—" if v is None else f"{v:,}" for v in vals) + " |")
-    return "\n".join(lines)
+            growth.append(f"| {label} | " + " | ".join("—" if v is None else f"{v:,}" for v in vals) + " |")
+    return "\n".join(lines + (growth if len(growth) > 3 else []))
 
 
 def main() -> None:
@@ -143,6 +149,7 @@ def main() -> None:
             log(f"section {name} failed: {exc!r}")
             results[name] = {"error": repr(exc)}
         results.setdefault("section_seconds", {})[name] = round(time.monotonic() - s0)
+        results.setdefault("section_load_avg", {})[name] = load_average()
     results["total_seconds"] = round(time.monotonic() - t0)
     results["load_avg_end"] = load_average()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -151,6 +158,8 @@ def main() -> None:
     print(f"\nDaiban benchmarks — {m['nproc']} cores {m['cpu']}, {m['ram_gb']} GB RAM, Python {m['python']}, "
           f"load average {results['load_avg_start']} → {results['load_avg_end']}, "
           f"{results['total_seconds']} s, runs {RUNS}, scale {SCALE}\n")
+    print("load average after each section: " + ", ".join(f"{k} {v}" for k, v in results["section_load_avg"].items())
+          + " (2 cores: above 2, other work slowed the wall-clock figures; per-CPU-second ones much less)\n")
     print(table(results))
     print(f"\nwritten: {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
 

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import json
+
 from shared.catalogue import Catalogue
 
+from .db import database
 from .models import CatalogueVersion
 
 
+# The stored JSON text of the version in force -> its Catalogue. Every sync batch and status lookup
+# asks for the catalogue; decoding and copying it each time cost more than the rest of a lookup.
+# Keyed by the text itself, so a new version, another database (tests) or a restore is never stale.
+_decoded: dict[str, Catalogue] = {}
+
+
 def current() -> Catalogue:
-    """The catalogue version in force."""
-    row = CatalogueVersion.select().order_by(CatalogueVersion.version.desc()).get()
-    return Catalogue(row.data)
+    """The catalogue version in force (treat it as read-only: it is shared within the process)."""
+    newest = CatalogueVersion.select(CatalogueVersion.data).order_by(CatalogueVersion.version.desc()).limit(1)
+    raw = database.execute(newest).fetchone()[0]  # the stored text, not decoded
+    catalogue = _decoded.get(raw)
+    if catalogue is None:
+        catalogue = Catalogue(json.loads(raw))
+        _decoded.clear()
+        _decoded[raw] = catalogue
+    return catalogue

@@ -8,12 +8,14 @@ village, it never blocks the node's chain.
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
+
+import msgspec
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared import downstream, encoding, intake, messages, protocol, states
-from shared.bulk_rows import aligned, bound_rows, existing, insert_rows
+from shared.bulk_rows import aligned, bound_rows, default, existing, insert_rows
 from shared.catalogue import Catalogue
 from shared.receipt_codes import is_valid as receipt_code_valid
 from shared.receipt_codes import normalise as normalise_receipt
@@ -22,7 +24,7 @@ from shared.validation import duplicate_application, normalise_id_number, valida
 from . import audit, cases, deadlines, duplicates, freshness, keys, restores, routing
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
-from .db import database, is_postgres
+from .db import JSONField, database, is_postgres
 from .models import Batch, Case, ForkAlert, HubEvent, Node, NodeEvent
 from .nodeauth import Authenticated, authenticate, describe
 
@@ -192,7 +194,7 @@ def apply_event(
         event_id=ev["id"] if result["status"] == "ok" else refused_key(node.node_id, ev["seq"]),
         type=str(ev.get("type"))[:40],
         request_id=ev["request_id"],
-        body=ev,
+        body=writer.event_text(ev),
         result=result["status"],
         reason_code=result.get("code"),
         reason=result.get("message"),
@@ -229,7 +231,8 @@ class BatchWriter:
         self.cases: list[dict[str, Any]] = []
         self.node_events: list[dict[str, Any]] = []
         self.hub_events: list[dict[str, Any]] = []
-        self.calendar = deadlines.calendar()
+        # One calendar and one answer per (start day, limit) for the whole batch, as if it were one moment.
+        self.calendar = MemoCalendar(deadlines.calendar())
         self._out_seq = node.out_seq
         self.router = routing.Router()
         # 两头受理: the open cases of the people this batch captures for (one query), kept up to date below.
@@ -237,16 +240,29 @@ class BatchWriter:
             (normalise_id_number(str(ev["data"]["applicant"].get("id_number", ""))), str(ev["data"].get("item_code", "")))
             for ev in events if ev.get("type") == "request.captured" and isinstance(ev.get("data"), dict)
             and isinstance(ev["data"].get("applicant"), dict))
+        self._data_json: dict[str, msgspec.Raw] = {}
+
+    def data_text(self, ev: dict[str, Any]) -> JsonText:
+        """The event's data as stored JSON text, encoded once for the case and the node event."""
+        raw = self._data_json.get(ev["id"])
+        if raw is None:
+            raw = self._data_json[ev["id"]] = msgspec.Raw(_json_bytes(ev["data"]))
+        return JsonText(bytes(raw).decode())
+
+    def event_text(self, ev: dict[str, Any]) -> JsonText:
+        """The node event as stored JSON text; a captured event's data is the case's text, not encoded again."""
+        raw = self._data_json.get(ev["id"]) if isinstance(ev.get("id"), str) else None
+        return JsonText(_json_bytes(ev if raw is None else {**ev, "data": raw}).decode())
 
     def assignee(self, window: str, request_id: str) -> str | None:
         """routing's pick for a new case; the router counts this batch's cases as it goes."""
         return self.router.assignee_for(window, request_id)
 
-    def hub_event(self, request_id: str, type_: str, body: dict[str, Any], actor: str) -> None:
+    def hub_event(self, request_id: str, type_: str, body: dict[str, Any], actor: str, at: Any = None) -> None:
         """Queue an entry of the village's downstream log, numbered as cases.append_hub_event does."""
         self.node.out_seq += 1
         self.hub_events.append(dict(node=self.node.node_id, cseq=self.node.out_seq, request_id=request_id,
-                                    type=type_, body=body, actor=actor, at=now()))
+                                    type=type_, body=body, actor=actor, at=at or now()))
 
     def flush(self) -> None:
         """Write the queued rows (caller holds the batch's transaction and the node lock)."""
@@ -263,17 +279,58 @@ def _insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
     """INSERT rows of one model as one prepared statement run many times.
 
     The same values peewee would bind (each field's db_value), without building a query per row.
+    Rows may set different fields (a case waiting for materials has materials_asked_on, a complete
+    one not): shared/bulk_rows.aligned gives a row without a field that field's default.
     """
-    # Rows of one batch may set different fields; aligned gives each the defaults of the ones it leaves out.
     names, values = aligned(model, rows)
     cursor = database.obj.cursor()
     if is_postgres():
         from psycopg2.extras import execute_values
 
-        table, columns, params = bound_rows(model, names, values)
+        table, columns, params = bound_rows(model, names, values, _encoder_for)
         execute_values(cursor, f"INSERT INTO {table} ({columns}) VALUES %s", params, page_size=BatchWriter.CHUNK)
     else:
-        insert_rows(cursor, model, names, values)
+        insert_rows(cursor, model, names, values, encoder_for=_encoder_for)
+
+
+class JsonText(str):
+    """A JSON column's value already encoded: written as it is."""
+
+
+_encoder = msgspec.json.Encoder(order="sorted")
+
+
+def _json_bytes(value: Any) -> bytes:
+    return _encoder.encode(value)
+
+
+def _json_value(value: Any) -> str | None:
+    if value is None or isinstance(value, JsonText):
+        return value
+    return _encoder.encode(value).decode()
+
+
+def _encoder_for(field: Any) -> Any:
+    """JSON columns: msgspec's encoder (sorted keys, like JSONField), or text already encoded once."""
+    return _json_value if isinstance(field, JSONField) else None
+
+
+class MemoCalendar:
+    """A working-day calendar that answers each (start, days) once: a batch's cases share a few."""
+
+    def __init__(self, calendar: Any):
+        self._calendar = calendar
+        self._deadlines: dict[tuple[Any, int], Any] = {}
+
+    def add_workdays(self, start: Any, n: int) -> Any:
+        key = (start, n)
+        if key not in self._deadlines:
+            self._deadlines[key] = self._calendar.add_workdays(start, n)
+        return self._deadlines[key]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._calendar, name)
+
 
 
 class Refusal(Exception):
@@ -300,10 +357,11 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
     assert item is not None
     received = now()
     applicant = data["applicant"]
-    case = Case(
+    materials = data.get("materials", {})
+    case = NewCase(
         request_id=ev["request_id"],
         receipt_code=code,
-        node=node,
+        node=node.node_id,
         village=node.village_id,
         item_code=item["code"],
         window=routing.window_for(catalogue, item["code"]),
@@ -314,9 +372,10 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
         applicant_name=applicant["name"],
         id_number=applicant["id_number"],
         phone=applicant["phone"],
-        captured=data,
-        materials_brought=list(data.get("materials", {}).get("brought", [])),
-        materials_missing=list(data.get("materials", {}).get("missing", [])),
+        # the node's bytes, encoded once, unless cleaning changed them (then the cleaned form, as the counter stores)
+        captured=writer.data_text(ev) if data == ev["data"] else JsonText(_json_bytes(data).decode()),
+        materials_brought=list(materials.get("brought", [])),
+        materials_missing=list(materials.get("missing", [])),
         received_at=received,
         received_on=china_date(received),
         updated_at=received,
@@ -324,16 +383,32 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
     # Kept, not refused: the villager holds a printed receipt. Flagged to the window and the clerk.
     case.duplicate_of = writer.open_requests.get((case.id_number, case.item_code))
     writer.open_requests.setdefault((case.id_number, case.item_code), code)
-    cases.open_clock(case, catalogue, writer.calendar)
-    writer.cases.append(dict(case.__data__))
-    writer.request_ids.add(case.request_id)
+    # open_clock and status_body read and set a case's attributes; a plain object has them all.
+    cases.open_clock(cast(Case, case), catalogue, writer.calendar)
+    writer.cases.append(vars(case))
+    writer.request_ids.add(ev["request_id"])
     writer.receipt_codes.add(code)
     note = None
     if case.duplicate_of:
         note = duplicate_application(case.duplicate_of, item["name"]).message + "（中心已接收，由窗口核实）"
         audit.record(node.node_id, "case.duplicate_flagged", code, {"earlier": case.duplicate_of, "item": item["code"]})
-    writer.hub_event(case.request_id, "case.status",
-                     cases.status_body(case, catalogue, action="received", note=note), "system")
+    writer.hub_event(ev["request_id"], "case.status",
+                     cases.status_body(cast(Case, case), catalogue, action="received", note=note), "system", received)
+
+
+class NewCase:
+    """A new case's columns as plain attributes, defaults included: no model instance per captured event."""
+
+    id_number: str
+    item_code: str
+    duplicate_of: str | None
+
+    def __init__(self, **values: Any):
+        self.__dict__.update({name: default(f) for name, f in CASE_DEFAULTS})
+        self.__dict__.update(values)
+
+
+CASE_DEFAULTS = [(name, f) for name, f in Case._meta.fields.items() if f.default is not None]
 
 
 def _event_data(ev: dict[str, Any], kind: type[M], code: str, message: str) -> M:

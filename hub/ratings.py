@@ -264,11 +264,14 @@ def bad_figures(rows: list[Rating], on: date) -> dict[str, Any]:
 
 def public_offer(code_text: str) -> dict[str, Any] | None:
     """What the status page offers for a case already shown to its villager: their rating, or the form."""
-    case = Case.get_or_none(Case.receipt_code == normalise(code_text)[:16])
-    if case is None:
+    # Two columns, not the whole case: the status page asks this on every lookup it answers.
+    row = Case.select(Case.satisfaction, Case.state).where(Case.receipt_code == normalise(code_text)[:16]) \
+        .tuples().first()
+    if row is None:
         return None
-    level = ratings.level_of(case.satisfaction)
-    return {"rated": level, "can_rate": level is None and ratings.can_rate_online(case.state)}
+    satisfaction, state = row
+    level = ratings.level_of(satisfaction)
+    return {"rated": level, "can_rate": level is None and ratings.can_rate_online(state)}
 
 
 bp.add_app_template_global(public_offer, "rating_offer")

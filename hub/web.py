@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from . import settings
-from .db import bind, database, open_database
+from .db import bind, database, is_postgres, open_database
 from .keys import ensure_box_key, ensure_key
 from .models import Setting
 
@@ -34,7 +34,11 @@ def init_app(app: Flask) -> None:
 
     @app.teardown_request
     def _close(exc: BaseException | None) -> None:
-        if not database.is_closed():
+        # SQLite: each server thread keeps its connection. Opening one per request (file, pragmas)
+        # and closing it (the last close checkpoints the WAL) both run under peewee's lock, and were
+        # half the cost of a status lookup. PostgreSQL still connects per request, so a promoted
+        # standby is found on the next request (hub/db.py).
+        if not database.is_closed() and (is_postgres() or database.in_transaction()):
             database.close()
 
 

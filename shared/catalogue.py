@@ -231,6 +231,8 @@ class Catalogue:
         self._data: dict[str, Any] = copy.deepcopy(data)
         self._items = {i["code"]: i for i in self._data["items"]}
         self._windows = {w["code"]: w for w in self._data["windows"]}
+        # Asked twice for every captured event the hub ingests (validation, then the clock).
+        self._required = {i["code"]: [m["code"] for m in i["materials"] if m["required"]] for i in self._data["items"]}
 
     @classmethod
     def default(cls) -> Catalogue:
@@ -297,7 +299,7 @@ class Catalogue:
 
     def required_materials(self, item_code: str) -> list[str]:
         """Return the codes of the item's required materials, in catalogue order."""
-        return [m["code"] for m in self.materials(item_code) if m["required"]]
+        return list(self._required.get(item_code, ()))
 
     def material_names(self, item_code: str, codes: list[str] | set[str]) -> list[str]:
         """Return the names of the given material codes in catalogue order, skipping unknown codes."""

@@ -128,7 +128,9 @@ def validate_mobile(s: Any, field: str = "phone") -> FieldError | None:
 
 
 def _has_control(text: str) -> bool:
-    return any(unicodedata.category(c) in ("Cc", "Cf") for c in text)
+    # Every Cc and Cf character is non-printable for str.isprintable (one C loop): only text that
+    # has some non-printable character is looked at character by character.
+    return not text.isprintable() and any(unicodedata.category(c) in ("Cc", "Cf") for c in text)
 
 
 def _check_text(
