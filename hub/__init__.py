@@ -24,10 +24,13 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
     else:
         app.config.from_mapping(test_config)
 
+    from shared import templating
+
     from . import api, auth, catalogue_admin, console, deployment, fleet, public_status, register, staff_admin, supervision, web
     from . import attachment_views, counter_views, i18n, ratelimit, search
 
     web.init_app(app)
+    templating.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
     app.register_blueprint(api.bp)

@@ -59,7 +59,7 @@ def _person(username: str) -> Staff:
 
 
 def _check_backup(person: Staff, username: str) -> Staff:
-    backup = Staff.get_or_none((Staff.username == username) & (Staff.active == True))  # noqa: E712
+    backup = Staff.get_or_none((Staff.username == username) & (Staff.active == True))
     if backup is None:
         raise CaseError("unknown_staff", _("没有这个在用的工作人员，不能作为B角"))
     if backup.id == person.id:

@@ -15,7 +15,6 @@ bp = Blueprint("api", __name__)
 JSON = "application/json"
 
 
-COMPRESS_ABOVE = 1024
 # Request bodies this hub reads, told to every node on every answer (RFC 7694): a node sends
 # zstd only to a hub that said so, and deflate to any other (docs/protocol.md).
 ACCEPTED_BODY_ENCODINGS = "zstd, deflate"
@@ -25,7 +24,7 @@ def _signed(status: int, raw: bytes) -> Response:
     resp = Response(raw, status=status, mimetype=JSON)
     resp.headers["Accept-Encoding"] = ACCEPTED_BODY_ENCODINGS
     # Updates for a village are most of the bytes down a 2G link: deflate them when the node accepts it.
-    if len(raw) > COMPRESS_ABOVE and "deflate" in request.headers.get("Accept-Encoding", "").lower():
+    if len(raw) > encoding.COMPRESS_ABOVE and "deflate" in request.headers.get("Accept-Encoding", "").lower():
         resp.set_data(encoding.compress(raw))
         resp.headers["Content-Encoding"] = "deflate"
         resp.vary.add("Accept-Encoding")

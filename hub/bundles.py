@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -10,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from shared import bundle, protocol
 from shared.bundle import BundleError
-from shared.timefmt import beijing_time
+from shared.china_time import beijing_time
 
 from .attachments import store_complete
 from .clock import now
@@ -39,7 +40,7 @@ class ImportResult:
     refused: int
     errors: list[str]
     attachments: int
-    replayed_at: object = None
+    replayed_at: datetime | None = None
 
     def summary(self) -> str:
         """One line in Chinese for the officer."""

@@ -363,7 +363,7 @@ def reassign(receipt_code: str, username: str, actor: str, reason: str = "") -> 
         case = Case.get_by_id(case.request_id)
         if states.is_terminal(case.state):
             raise CaseError("terminal_state", "该申请已办理终结，不能再变更承办人")
-        person = Staff.get_or_none((Staff.username == username) & (Staff.active == True))  # noqa: E712
+        person = Staff.get_or_none((Staff.username == username) & (Staff.active == True))
         if person is None:
             raise CaseError("unknown_staff", "没有这个在岗工作人员")
         if case.window not in (person.windows or []):

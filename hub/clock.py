@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from shared.timefmt import BEIJING as CHINA_TZ
+from shared.china_time import CHINA_TZ, beijing
+
+__all__ = ["CHINA_TZ", "now", "today", "china_date"]
 
 
 # Tests pin the hub's clock here (naive UTC) to walk a case through a holiday; None = real time.
@@ -23,4 +25,4 @@ def today() -> date:
 
 def china_date(ts: datetime) -> date:
     """The Chinese calendar date of a stored (naive UTC) timestamp."""
-    return ts.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ).date()
+    return beijing(ts).date()

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from shared import corrections, states, timefmt
+from shared import china_time, corrections, states
 from shared.receipt_codes import format_code, normalise
 
 from . import absence, cases as case_actions, deadlines, history, notices, queue, routing
@@ -108,7 +108,7 @@ def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = 
     node_events = list(NodeEvent.select().where(NodeEvent.request_id == case.request_id).order_by(NodeEvent.seq))
     reassign_to = []
     if user.role in ("supervisor", "admin") and not states.is_terminal(case.state):
-        reassign_to = [s for s in Staff.select().where(Staff.active == True).order_by(Staff.username)  # noqa: E712
+        reassign_to = [s for s in Staff.select().where(Staff.active == True).order_by(Staff.username)
                        if case.window in (s.windows or []) and s.username != case.assignee]
     # The county's answers have their own form (document number and date), not a plain button.
     actions = [a for a in states.available_actions(case.state, case.mode, catalogue.passes_up(case.item_code))
@@ -313,7 +313,7 @@ def staff_view() -> Any:
         else:
             return redirect(url_for("console.staff_view"))
     catalogue = current_catalogue()
-    people = list(Staff.select().where(Staff.active == True).order_by(Staff.role, Staff.username))  # noqa: E712
+    people = list(Staff.select().where(Staff.active == True).order_by(Staff.role, Staff.username))
     counts = routing.open_counts([p.username for p in people])
     names = {p.username: p.name for p in people}
     return render_template("console/staff.html", people=people, counts=counts, catalogue=catalogue, names=names,
@@ -323,7 +323,7 @@ def staff_view() -> Any:
 def init_app(app: Any) -> None:
     """Register the console, the one time filter (Beijing time) and its Chinese error pages."""
     app.register_blueprint(bp)
-    timefmt.register(app)
+    china_time.register(app)
     app.jinja_env.filters["staff_name"] = display_name
 
     for status in (403, 404):

@@ -12,8 +12,9 @@ from datetime import date, timedelta
 from shared import states
 from shared.workdays import CLOSED, PAUSED, RUNNING, WAITING, WITH_COUNTY, ClockView, WorkCalendar, case_clock, unknown_years
 
+from . import settings
 from .clock import today
-from .models import Case, Setting
+from .models import Case
 
 # 行政许可法 §32: a 补正 notice is due within five working days of receipt.
 NOTICE_WORKDAYS = 5
@@ -21,14 +22,15 @@ NOTICE_WORKDAYS = 5
 LOOKAHEAD_DAYS = 90
 
 
+def day_set(key: str) -> set[date]:
+    """The extra holidays ("extra_holidays") or make-up working days ("extra_workdays") the admin added."""
+    value = settings.get(key)
+    return {date.fromisoformat(d) for d in json.loads(value)} if value else set()
+
+
 def calendar() -> WorkCalendar:
     """The working calendar: the package's holidays plus those the admin added."""
-    extra_h = Setting.get_or_none(Setting.key == "extra_holidays")
-    extra_w = Setting.get_or_none(Setting.key == "extra_workdays")
-    return WorkCalendar(
-        extra_holidays={date.fromisoformat(d) for d in json.loads(extra_h.value)} if extra_h else set(),
-        extra_workdays={date.fromisoformat(d) for d in json.loads(extra_w.value)} if extra_w else set(),
-    )
+    return WorkCalendar(extra_holidays=day_set("extra_holidays"), extra_workdays=day_set("extra_workdays"))
 
 
 def clock_start(case: Case) -> date:

@@ -7,12 +7,12 @@ working calendar (covers every year running cases and the next 90 days reach), d
 from __future__ import annotations
 
 import os
-import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
-from shared.doctor import Finding
+from shared import doctor
+from shared.doctor import Finding, run_isolated
 
 from . import promises
 from .clock import now
@@ -70,12 +70,7 @@ def check_calendar() -> Finding:
 
 def check_disk(data_dir: Path) -> Finding:
     """Free space where the hub keeps its data and backups."""
-    free = shutil.disk_usage(data_dir).free
-    if free < DISK_MIN_FREE:
-        return Finding("磁盘", "problem", f"磁盘只剩 {free // 2**20} MB；请清理旧备份或扩容")
-    if free < DISK_LOW_FREE:
-        return Finding("磁盘", "warn", f"磁盘剩余 {free // 2**20} MB，偏少")
-    return Finding("磁盘", "ok", f"磁盘剩余 {free // 2**30} GB")
+    return doctor.check_disk(data_dir, DISK_MIN_FREE, DISK_LOW_FREE, "请清理旧备份或扩容")
 
 
 def run_checks(data_dir: Path) -> list[Finding]:
@@ -87,11 +82,4 @@ def run_checks(data_dir: Path) -> list[Finding]:
         ("工作日历", check_calendar),
         ("磁盘", lambda: check_disk(data_dir)),
     ]
-    out = []
-    for name, fn in checks:
-        try:
-            with database.connection_context():
-                out.append(fn())
-        except Exception as exc:  # noqa: BLE001 - a check that crashes is itself a finding
-            out.append(Finding(name, "problem", f"检查时出错：{exc}"))
-    return out
+    return run_isolated(checks, database.connection_context)

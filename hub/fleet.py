@@ -56,7 +56,7 @@ def fleet_rows() -> list[dict[str, Any]]:
         rows.append({
             "village": village.name, "prefix": village.prefix, "node": node,
             "updates_waiting": max(node.out_seq - node.reported_cursor, 0) if node else 0,
-            "open_forks": ForkAlert.select().where((ForkAlert.node == node) & (ForkAlert.resolved == False)).count()  # noqa: E712
+            "open_forks": ForkAlert.select().where((ForkAlert.node == node) & (ForkAlert.resolved == False)).count()
             if node else 0,
         })
     return rows
@@ -67,7 +67,7 @@ def alerts(days: int, at: datetime | None = None) -> list[Alert]:
     at = at or now()
     out: list[Alert] = []
     for fork in ForkAlert.select(ForkAlert, Node, Village).join(Node).join(Village).where(
-        ForkAlert.resolved == False  # noqa: E712
+        ForkAlert.resolved == False
     ).order_by(ForkAlert.at.desc()):
         out.append(Alert("fork", fork.node.village.name,
                          _("序号 %(first_seq)s–%(last_seq)s 出现内容不同的重复批次（记录可能在打印回执后被改动）", first_seq=fork.first_seq, last_seq=fork.last_seq),

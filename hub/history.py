@@ -12,7 +12,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from shared import corrections, states, timefmt
+from shared import china_time, corrections, states
 from shared.catalogue import Catalogue
 from shared.i18n import tr
 from shared.msgid import N_
@@ -34,7 +34,7 @@ HUB_ACTION_WORDS = {
 class Row:
     """One line of the history."""
 
-    at: Any  # a datetime (hub) or the node's ISO text; shown through timefmt.beijing_time
+    at: Any  # a datetime (hub) or the node's ISO text; shown through china_time.beijing_time
     source: str  # 代办点 | 中心
     what: str
     who: str
@@ -105,4 +105,4 @@ def rows(case: Case, node_events: list[NodeEvent], hub_events: list[HubEvent], n
 
 
 def _moment(at: Any) -> datetime:
-    return timefmt.sort_key(at)
+    return china_time.sort_key(at)

@@ -13,10 +13,11 @@ from datetime import date
 from shared import states
 from shared.workdays import WorkCalendar
 
-from . import audit, cases, deadlines
+from . import audit, cases, deadlines, settings
 from .catalogue_store import current as current_catalogue
 from .db import database
-from .models import Case, HubEvent, Setting
+from .deadlines import day_set
+from .models import Case, HubEvent
 from flask_babel import gettext as _
 
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -24,16 +25,9 @@ MIN_YEAR, MAX_YEAR = 2000, 2100
 _KEPT = ("reason", "legal_basis", "note")
 
 
-def day_set(key: str) -> set[date]:
-    """The extra holidays ("extra_holidays") or make-up working days ("extra_workdays")."""
-    row = Setting.get_or_none(Setting.key == key)
-    return {date.fromisoformat(d) for d in json.loads(row.value)} if row else set()
-
-
 def _store(key: str, days: set[date]) -> None:
     value = json.dumps(sorted(d.isoformat() for d in days))
-    Setting.insert(key=key, value=value).on_conflict(conflict_target=[Setting.key],
-                                                      update={Setting.value: value}).execute()
+    settings.put(key, value)
 
 
 def reschedule(old: WorkCalendar, new: WorkCalendar, day: date, actor: str) -> int:

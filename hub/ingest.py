@@ -15,6 +15,7 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared import downstream, encoding, intake, messages, protocol, states
+from shared.bulk_rows import aligned, bound_rows, default, existing, insert_rows
 from shared.catalogue import Catalogue
 from shared.receipt_codes import is_valid as receipt_code_valid
 from shared.receipt_codes import normalise as normalise_receipt
@@ -224,9 +225,9 @@ class BatchWriter:
         request_ids = [ev["request_id"] for ev in events]
         codes = [normalise_receipt(str(ev["data"].get("receipt_code", ""))) for ev in events
                  if ev.get("type") == "request.captured"]
-        self.event_ids: set[str] = set(_existing(NodeEvent.event_id, ids))
-        self.request_ids: set[str] = set(_existing(Case.request_id, request_ids))
-        self.receipt_codes: set[str] = set(_existing(Case.receipt_code, codes))
+        self.event_ids: set[str] = set(existing(NodeEvent.event_id, ids))
+        self.request_ids: set[str] = set(existing(Case.request_id, request_ids))
+        self.receipt_codes: set[str] = set(existing(Case.receipt_code, codes))
         self.cases: list[dict[str, Any]] = []
         self.node_events: list[dict[str, Any]] = []
         self.hub_events: list[dict[str, Any]] = []
@@ -274,35 +275,22 @@ class BatchWriter:
             self._out_seq = self.node.out_seq
 
 
-def _default(field: Any) -> Any:
-    """What peewee would store for a field the row does not set."""
-    return field.default() if callable(field.default) else field.default
-
-
 def _insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
     """INSERT rows of one model as one prepared statement run many times.
 
     The same values peewee would bind (each field's db_value), without building a query per row.
     Rows may set different fields (a case waiting for materials has materials_asked_on, a complete
-    one not): every field any row sets is a column, and a row without it gets the field's default.
+    one not): shared/bulk_rows.aligned gives a row without a field that field's default.
     """
-    db = database.obj
-    names = list(dict.fromkeys(name for row in rows for name in row))
-    fields = [model._meta.fields[name] for name in names]
-    defaults = {f.name: _default(f) for f in fields}
-    columns = ", ".join(f'"{f.column_name}"' for f in fields)
-    table = f'"{model._meta.table_name}"'
-    # JSON columns: msgspec's encoder (sorted keys, like JSONField), or text already encoded once.
-    encode = [_json_value if isinstance(f, JSONField) else f.db_value for f in fields]
-    params = [tuple(enc(row[f.name] if f.name in row else defaults[f.name]) for f, enc in zip(fields, encode))
-              for row in rows]
-    cursor = db.cursor()
+    names, values = aligned(model, rows)
+    cursor = database.obj.cursor()
     if is_postgres():
         from psycopg2.extras import execute_values
 
+        table, columns, params = bound_rows(model, names, values, _encoder_for)
         execute_values(cursor, f"INSERT INTO {table} ({columns}) VALUES %s", params, page_size=BatchWriter.CHUNK)
     else:
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(fields))})", params)
+        insert_rows(cursor, model, names, values, encoder_for=_encoder_for)
 
 
 class JsonText(str):
@@ -322,6 +310,11 @@ def _json_value(value: Any) -> str | None:
     return _encoder.encode(value).decode()
 
 
+def _encoder_for(field: Any) -> Any:
+    """JSON columns: msgspec's encoder (sorted keys, like JSONField), or text already encoded once."""
+    return _json_value if isinstance(field, JSONField) else None
+
+
 class MemoCalendar:
     """A working-day calendar that answers each (start, days) once: a batch's cases share a few."""
 
@@ -338,19 +331,6 @@ class MemoCalendar:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._calendar, name)
 
-
-def _existing(column: Any, values: list[str]) -> list[str]:
-    """Which of the values the column already holds (one query per few hundred values)."""
-    found: list[str] = []
-    unique = list(dict.fromkeys(values))
-    # Plain SQL: building "IN (…500 values…)" through peewee's query compiler cost more than running it.
-    mark = "%s" if is_postgres() else "?"
-    name, table = f'"{column.column_name}"', f'"{column.model._meta.table_name}"'
-    for i in range(0, len(unique), 500):
-        chunk = unique[i:i + 500]
-        sql = f"SELECT {name} FROM {table} WHERE {name} IN ({', '.join([mark] * len(chunk))})"  # nosec B608 - column and table names come from the model
-        found.extend(v for (v,) in database.execute_sql(sql, chunk).fetchall())
-    return found
 
 
 class Refusal(Exception):
@@ -424,7 +404,7 @@ class NewCase:
     duplicate_of: str | None
 
     def __init__(self, **values: Any):
-        self.__dict__.update({name: _default(f) for name, f in CASE_DEFAULTS})
+        self.__dict__.update({name: default(f) for name, f in CASE_DEFAULTS})
         self.__dict__.update(values)
 
 

@@ -13,10 +13,10 @@ import traceback
 from datetime import timedelta
 from typing import Any, Callable
 
-from . import deadlines, figures
+from . import deadlines, figures, settings
 from .clock import now, today
 from .db import database
-from .models import JobRun, Setting
+from .models import JobRun
 from .sweep import run_sweep
 
 log = logging.getLogger("daiban.hub.jobs")
@@ -40,8 +40,7 @@ def daily_figures_job() -> dict[str, Any]:
         value = json.dumps({"day": day.isoformat(), "at": now().isoformat(timespec="seconds"), **fig},
                            ensure_ascii=False)
         key = f"figures:{day.isoformat()}"
-        Setting.insert(key=key, value=value).on_conflict(
-            conflict_target=[Setting.key], update={Setting.value: value}).execute()
+        settings.put(key, value)
     log.info("daily figures for %s stored", day)
     return fig
 

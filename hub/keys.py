@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from shared import bundle, encoding, protocol, signing
 
+from . import settings
 from .db import database
 from .models import Setting
 
@@ -47,8 +48,8 @@ def rotation_chain() -> list[dict[str, Any]]:
     """Every rotation statement so far, oldest first (empty when the key never changed)."""
     if not database.table_exists(Setting._meta.table_name):
         return []
-    row = Setting.get_or_none(Setting.key == ROTATIONS)
-    return list(encoding.parse(row.value.encode())) if row else []
+    value = settings.get(ROTATIONS)
+    return list(encoding.parse(value.encode())) if value else []
 
 
 def key_version() -> int:
@@ -70,9 +71,7 @@ def rotate(data_dir: str | Path) -> tuple[str, str]:
         body = protocol.rotation_body(old_pub, new_pub, len(chain) + 2)
         chain.append({"body": body, "sig": signing.sign(old, encoding.canonical(body))})
         value = encoding.canonical(chain).decode()
-        Setting.insert(key=ROTATIONS, value=value).on_conflict(
-            conflict_target=[Setting.key], update={Setting.value: value}
-        ).execute()
+        settings.put(ROTATIONS, value)
     _finish_rotation(data_dir)
     return old_pub, new_pub
 

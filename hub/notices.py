@@ -17,7 +17,7 @@ from shared import states
 from shared.catalogue import Catalogue
 from shared.papers import DEFAULT_ISSUER, DEFAULT_REVIEW_BODY, TITLES, document, paper_number as _number
 from shared.receipt_codes import format_code
-from shared.timefmt import beijing_time
+from shared.china_time import beijing_time
 
 from .clock import china_date, now
 from .models import Case, HubEvent, Staff

@@ -63,7 +63,7 @@ def rows(cases: list[Case], catalogue: Catalogue, cal: WorkCalendar, today: date
          names: dict[str, str]) -> list[dict[str, Any]]:
     """What each queue line shows."""
     villages = {v.id: v.name for v in Village.select(Village.id, Village.name)}
-    active = {s.username for s in Staff.select(Staff.username).where(Staff.active == True)}  # noqa: E712
+    active = {s.username for s in Staff.select(Staff.username).where(Staff.active == True)}
     supplemented = supplemented_ids([c.request_id for c in cases if c.state == states.RECEIVED])
     out = []
     for c in cases:

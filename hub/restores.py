@@ -17,7 +17,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import audit
+from . import audit, settings
 from .clock import now
 from .db import database
 from .models import AuditEntry, Node, Setting
@@ -33,11 +33,7 @@ RESTORE_ACTIONS = ("hub.epoch", "sync.lost_tail", "sync.resent")
 
 def current_epoch() -> str:
     """The hub's epoch, drawn on first use."""
-    row = Setting.get_or_none(Setting.key == EPOCH_KEY)
-    if row is not None:
-        return str(row.value)
-    Setting.insert(key=EPOCH_KEY, value=secrets.token_hex(8)).on_conflict_ignore().execute()
-    return str(Setting.get(Setting.key == EPOCH_KEY).value)
+    return settings.get(EPOCH_KEY) or settings.put_once(EPOCH_KEY, secrets.token_hex(8))
 
 
 def new_epoch(reason: str, actor: str = "system", detail: dict[str, Any] | None = None,
@@ -54,11 +50,8 @@ def new_epoch(reason: str, actor: str = "system", detail: dict[str, Any] | None 
             if not changed:
                 return current_epoch()
         else:
-            Setting.insert(key=EPOCH_KEY, value=value).on_conflict(
-                conflict_target=[Setting.key], update={Setting.value: value}).execute()
-        stamp = now().isoformat()
-        Setting.insert(key=EPOCH_AT_KEY, value=stamp).on_conflict(
-            conflict_target=[Setting.key], update={Setting.value: stamp}).execute()
+            settings.put(EPOCH_KEY, value)
+        settings.put(EPOCH_AT_KEY, now().isoformat())
         audit.record(actor, "hub.epoch", reason, {"epoch": value, **(detail or {})})
     return value
 
@@ -71,8 +64,8 @@ def check_rewound(node: Node, cursor: int, epoch: str) -> str:
     """
     if cursor <= node.out_seq:
         return epoch
-    drawn = Setting.get_or_none(Setting.key == EPOCH_AT_KEY)
-    if drawn is not None and now() - datetime.fromisoformat(drawn.value) < REWIND_QUIET:
+    drawn = settings.get(EPOCH_AT_KEY)
+    if drawn is not None and now() - datetime.fromisoformat(drawn) < REWIND_QUIET:
         return epoch
     return new_epoch("rewound", node.node_id, {"village": node.village.name, "node_cursor": cursor,
                                                "out_seq": node.out_seq}, replacing=epoch)
@@ -83,11 +76,11 @@ def note_hello(node: Node, acked_seq: int) -> None:
     if acked_seq <= node.last_seq:
         return
     key = LOST_PREFIX + node.node_id
-    if Setting.get_or_none(Setting.key == key) is not None:
+    if settings.get(key) is not None:
         return
     value = {"from": node.last_seq + 1, "to": acked_seq, "at": now().isoformat(), "epoch": current_epoch()}
     with database.atomic():
-        Setting.insert(key=key, value=json.dumps(value)).on_conflict_ignore().execute()
+        settings.put_once(key, json.dumps(value))
         audit.record(node.node_id, "sync.lost_tail", node.village.name,
                      {"first_seq": value["from"], "last_seq": acked_seq})
 

@@ -41,7 +41,7 @@ def window_for(catalogue: Catalogue, item_code: str) -> str:
 
 def candidates(window: str) -> list[Staff]:
     """Who may be given a new case of a window: its staff on duty, or else the on-duty B角 of its staff away."""
-    active = list(Staff.select().where(Staff.active == True))  # noqa: E712
+    active = list(Staff.select().where(Staff.active == True))
     staff = [s for s in active if s.role == "staff" and window in (s.windows or [])]
     on_duty = [s for s in staff if s.on_duty]
     if on_duty:
@@ -119,7 +119,7 @@ def assign_unassigned(window: str | None = None) -> int:
     """Give every open case without a working owner (none, or a closed account) to the person the rule picks."""
     from . import cases
 
-    gone = [s.username for s in Staff.select(Staff.username).where(Staff.active == False)]  # noqa: E712
+    gone = [s.username for s in Staff.select(Staff.username).where(Staff.active == False)]
     orphaned = Case.assignee.is_null() | Case.assignee.in_(gone) if gone else Case.assignee.is_null()
     query = Case.select().where(orphaned & Case.state.not_in(list(states.TERMINAL)))
     if window:

@@ -12,8 +12,10 @@ from typing import Callable
 import peewee
 from playhouse.migrate import SchemaMigrator, migrate as run_operations
 
+from shared import schema_steps
 from shared.catalogue import DEFAULT_CATALOGUE
 
+from . import settings
 from .clock import now
 from .db import BaseModel, database, is_postgres
 from .models import (ALL_MODELS, Assignment, Case, CatalogueVersion, Contact, CountyReferral, EnrolmentSecret, Extension,
@@ -24,18 +26,11 @@ from .models import (ALL_MODELS, Assignment, Case, CatalogueVersion, Contact, Co
 MIGRATION_LOCK_ID = 0x0DA1BA
 
 
-class SchemaMigration(BaseModel):
-    """The version table: one row per schema version applied."""
-
-    version = peewee.IntegerField(primary_key=True)
-    applied_at = peewee.DateTimeField()
-
-    class Meta:
-        table_name = "schema_migration"
+SchemaMigration = schema_steps.version_table(BaseModel)
 
 
 def _has_column(model: type[peewee.Model], column: str) -> bool:
-    return any(c.name == column for c in database.get_columns(model._meta.table_name))
+    return schema_steps.has_column(database, model, column)
 
 
 def _step_2(migrator: SchemaMigrator) -> None:
@@ -83,7 +78,7 @@ def _step_8(migrator: SchemaMigrator) -> None:
 
 
 def _nullable(model: type[peewee.Model], column: str) -> bool:
-    return any(c.name == column and c.null for c in database.get_columns(model._meta.table_name))
+    return schema_steps.is_nullable(database, model, column)
 
 
 def _step_9(migrator: SchemaMigrator) -> None:
@@ -94,6 +89,8 @@ def _step_9(migrator: SchemaMigrator) -> None:
     if not _has_column(Case, "duplicate_of"):
         run_operations(migrator.add_column(Case._meta.table_name, "duplicate_of", Case.duplicate_of))
     Case._schema.create_indexes(safe=True)
+
+
 def _step_10(migrator: SchemaMigrator) -> None:
     """Schema 10: each staff member's backup (AB角), who takes over their open cases when they are away."""
     if not _has_column(Staff, "backup"):
@@ -108,19 +105,13 @@ SCHEMA_VERSION = max(MIGRATIONS, default=1)
 
 def current_version() -> int:
     """The schema version recorded in the database (0 for an empty one)."""
-    if database.table_exists(SchemaMigration._meta.table_name):
-        got = SchemaMigration.select(peewee.fn.MAX(SchemaMigration.version)).scalar()
-        if got:
-            return int(got)
+    got = schema_steps.recorded_version(SchemaMigration)
+    if got:
+        return got
     if not database.table_exists(Setting._meta.table_name):
         return 0
     # Databases made before the version table recorded their version as a setting.
-    row = Setting.get_or_none(Setting.key == "schema_version")
-    return int(row.value) if row else 1
-
-
-def _record(version: int) -> None:
-    SchemaMigration.insert(version=version, applied_at=now()).on_conflict_ignore().execute()
+    return int(settings.get("schema_version") or 1)
 
 
 def migrate() -> tuple[int, int]:
@@ -131,25 +122,12 @@ def migrate() -> tuple[int, int]:
         before = current_version()
         if before > SCHEMA_VERSION:
             raise RuntimeError(f"数据库结构版本 {before} 比本软件（{SCHEMA_VERSION}）新，请先升级中心软件")
-        database.create_tables([SchemaMigration], safe=True)
-        if before == 0:
-            database.create_tables(ALL_MODELS, safe=True)
-            for version in range(1, SCHEMA_VERSION + 1):
-                _record(version)
-        else:
-            _record(1)
-            migrator = SchemaMigrator.from_database(database.obj)
-            # Only what a step names: tests/hub/test_schema_upgrade.py fails while an upgraded
-            # database differs from a fresh one, so a new table or column comes with its step.
-            # Only the steps this release has (numbers are given to branches ahead of their merge).
-            for version in sorted(v for v in MIGRATIONS if v > before):
-                MIGRATIONS[version](migrator)
-                _record(version)
+        # Only what a step names: tests/hub/test_schema_upgrade.py fails while an upgraded
+        # database differs from a fresh one, so a new table or column comes with its step.
+        schema_steps.run_steps(database.obj, SchemaMigration, ALL_MODELS, MIGRATIONS, before, SCHEMA_VERSION, now)
         if not CatalogueVersion.select().exists():
             CatalogueVersion.create(
                 version=DEFAULT_CATALOGUE["version"], data=DEFAULT_CATALOGUE, created_at=now(), note="默认目录"
             )
-        Setting.insert(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict(
-            conflict_target=[Setting.key], update={Setting.value: str(SCHEMA_VERSION)}
-        ).execute()
+        settings.put("schema_version", str(SCHEMA_VERSION))
     return before, SCHEMA_VERSION

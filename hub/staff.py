@@ -7,10 +7,11 @@ from functools import cache
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import settings
 from .catalogue_store import current as current_catalogue
 from .clock import now
 from .db import database
-from .models import Setting, Staff
+from .models import Staff
 from shared.msgid import N_
 
 ROLES = {"staff": N_("窗口工作人员"), "supervisor": N_("效能监督"), "admin": N_("管理员")}
@@ -92,16 +93,13 @@ def _epoch_key(user: Staff) -> str:
 
 def session_epoch(user: Staff) -> int:
     """The generation of this person's sessions; a session made under an older one is void."""
-    row = Setting.get_or_none(Setting.key == _epoch_key(user))
-    return int(row.value) if row else 0
+    return int(settings.get(_epoch_key(user)) or 0)
 
 
 def end_sessions(user: Staff) -> None:
     """Void every session this person has, on every browser (logout, password change, lockout, disabling)."""
     with database.atomic():
-        nxt = str(session_epoch(user) + 1)
-        Setting.insert(key=_epoch_key(user), value=nxt).on_conflict(
-            conflict_target=[Setting.key], update={Setting.value: nxt}).execute()
+        settings.put(_epoch_key(user), str(session_epoch(user) + 1))
 
 
 def set_password(user: Staff, password: str) -> None:

@@ -13,7 +13,7 @@ from shared import states
 from shared.spreadsheet import text_row
 from shared.validation import mask_name
 
-from . import audit, audit_text, charts, deadlines, figures, figures_xlsx, promises
+from . import audit, audit_text, charts, deadlines, figures, promises
 from .auth import login_required
 from .catalogue_store import current as current_catalogue
 from .clock import today
@@ -156,6 +156,10 @@ def export_csv() -> Any:
 @login_required("supervisor")
 def export_xlsx() -> Any:
     """The centre's report as an Excel workbook (as `daiban hub figures --xlsx`), plus the watch lists."""
+    # openpyxl takes longer to import than the rest of the hub: every hub process (each CLI command)
+    # paid for it at start-up; only this export needs it.
+    from . import figures_xlsx
+
     try:
         start, end, _group = filters()
     except figures.PeriodError as exc:

@@ -9,10 +9,10 @@ from typing import Any
 from shared import states
 from shared.workdays import GREEN, RED, YELLOW
 
-from . import deadlines
+from . import deadlines, settings
 from .clock import now, today as china_today
 from .db import database
-from .models import Case, CaseAlert, Setting
+from .models import Case, CaseAlert
 
 
 def open_cases() -> Any:
@@ -55,12 +55,10 @@ def run_sweep(on: date | None = None) -> dict[str, int]:
 def record_last_sweep(on: date, counts: dict[str, int]) -> None:
     """Remember the last sweep, for the dashboard's footer."""
     value = json.dumps({"at": now().isoformat(timespec="seconds"), "on": on.isoformat(), **counts})
-    Setting.insert(key="last_sweep", value=value).on_conflict(
-        conflict_target=[Setting.key], update={Setting.value: value}
-    ).execute()
+    settings.put("last_sweep", value)
 
 
 def last_sweep() -> dict[str, Any] | None:
     """The last sweep's time and counts, or None if none has run."""
-    row = Setting.get_or_none(Setting.key == "last_sweep")
-    return json.loads(row.value) if row else None
+    value = settings.get("last_sweep")
+    return json.loads(value) if value else None

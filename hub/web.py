@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from . import settings
 from .db import bind, database, is_postgres, open_database
 from .keys import ensure_box_key, ensure_key
 from .models import Setting
@@ -48,5 +49,4 @@ def session_secret() -> str:
             return secrets.token_hex(32)
         # gunicorn boots its workers at once: the first insert wins, every worker reads the winner's key
         # (a plain create made the losing worker fail to boot, taking the whole server down).
-        Setting.insert(key="session_secret", value=secrets.token_hex(32)).on_conflict_ignore().execute()
-        return str(Setting.get(Setting.key == "session_secret").value)
+        return settings.put_once("session_secret", secrets.token_hex(32))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared import protocol, states
+from shared.bulk_rows import chunks, insert_rows
 
 from . import meta
 from .capture import now
@@ -155,28 +156,12 @@ def _write_requests(reqs: list[Request]) -> None:
 
 def _executemany(model: Any, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     """INSERT many rows with one prepared statement, binding what peewee would (each field's db_value)."""
-    if not rows:
-        return
-    fields = [model._meta.fields[name] for name in names]
-    columns = ", ".join(f'"{f.column_name}"' for f in fields)
-    params = [tuple(f.db_value(v) for f, v in zip(fields, row)) for row in rows]
-    database.obj.cursor().executemany(
-        f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ({", ".join("?" * len(fields))})', params)
-
-
-def _existing(column: Any, values: list[Any]) -> list[Any]:
-    return [row[0] for chunk in _chunks(values) for row in column.model.select(column).where(column.in_(chunk)).tuples()]
+    insert_rows(database.obj.cursor(), model, names, rows)
 
 
 def _rows(model: Any, column: Any, values: list[Any], fields: list[Any]) -> list[Any]:
     # Only the columns an update touches: the captured data need not be decoded.
-    return [row for chunk in _chunks(values) for row in model.select(*fields).where(column.in_(chunk))]
-
-
-def _chunks(values: list[Any]) -> list[list[Any]]:
-    # SQLite binds a limited number of parameters per statement: ask in chunks.
-    unique = [v for v in dict.fromkeys(values) if v is not None]
-    return [unique[i:i + 500] for i in range(0, len(unique), 500)]
+    return [row for chunk in chunks(values) for row in model.select(*fields).where(column.in_(chunk))]
 
 
 def apply_resume(body: dict[str, Any]) -> bool:

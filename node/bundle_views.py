@@ -17,13 +17,13 @@ from typing import Any, Callable
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, send_file, url_for
 
 from shared.bundle import BundleError
+from shared.china_time import CHINA_TZ
 
 from . import meta, progress
 from .auth import login_required
 from .bundles import ExportResult, ImportResult, box_key, build_bundle, import_response
 from .db import database
 from .sync_panel import _round_lock
-from .views import BEIJING
 from flask_babel import gettext as _
 
 bp = Blueprint("bundle_views", __name__)
@@ -76,7 +76,7 @@ def _wait(job: BundleJob) -> bool:
 
 def bundle_filename(village: str | None, when: datetime | None = None) -> str:
     """daiban-<village>-<Beijing date>.bundle, what the clerk sees on the USB stick."""
-    day = (when or datetime.now(BEIJING)).astimezone(BEIJING).strftime("%Y-%m-%d")
+    day = (when or datetime.now(CHINA_TZ)).astimezone(CHINA_TZ).strftime("%Y-%m-%d")
     safe = "".join(c for c in (village or "") if c.isalnum()) or "node"
     return f"daiban-{safe}-{day}.bundle"
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from shared import bundle, protocol
 from shared.bundle import BundleError
-from shared.timefmt import beijing_time
+from shared.china_time import beijing_time
 
 from . import meta, outbox, progress, reconcile
 from .apply import apply_resume, apply_response

@@ -178,7 +178,9 @@ def doctor(app: Flask, offline: bool) -> None:
     """Check database, keys, clock, hub connection, disk and backups; say what to fix."""
     from pathlib import Path
 
-    from .doctor import report, run_checks
+    from shared.doctor import report
+
+    from .doctor import run_checks
 
     sys.exit(report(run_checks(Path(app.config["DATA_DIR"]), with_network=not offline)))
 

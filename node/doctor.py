@@ -7,14 +7,14 @@ officer's script (or the desktop shortcut's wrapper) can tell at a glance.
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import requests
+
+from shared import doctor
+from shared.doctor import Finding, run_isolated
 
 from . import meta
 from .db import database
@@ -24,20 +24,6 @@ DISK_MIN_FREE = 500 * 1024 * 1024
 DISK_LOW_FREE = 2 * 1024 * 1024 * 1024
 BACKUP_MAX_AGE_S = 2 * 24 * 3600
 SYNC_MAX_AGE_S = 3 * 24 * 3600
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One check's verdict: ok, warn (worth knowing) or problem (must be fixed)."""
-
-    check: str
-    level: str
-    message: str
-
-    def line(self) -> str:
-        """The finding as the operator reads it."""
-        mark = {"ok": "[正常]", "warn": "[注意]", "problem": "[需处理]"}[self.level]
-        return f"{mark} {self.check}：{self.message}"
 
 
 def check_database() -> Finding:
@@ -98,12 +84,7 @@ def check_hub(timeout: float = 5.0) -> Finding:
 
 def check_disk(data_dir: Path) -> Finding:
     """Free space where the database lives."""
-    free = shutil.disk_usage(data_dir).free
-    if free < DISK_MIN_FREE:
-        return Finding("磁盘", "problem", f"磁盘只剩 {free // 2**20} MB；请清理下载文件或回收站，至少留出 500 MB")
-    if free < DISK_LOW_FREE:
-        return Finding("磁盘", "warn", f"磁盘剩余 {free // 2**20} MB，偏少")
-    return Finding("磁盘", "ok", f"磁盘剩余 {free // 2**30} GB")
+    return doctor.check_disk(data_dir, DISK_MIN_FREE, DISK_LOW_FREE, "请清理下载文件或回收站，至少留出 500 MB")
 
 
 def check_storage(data_dir: Path) -> Finding:
@@ -169,20 +150,4 @@ def run_checks(data_dir: Path, with_network: bool = True) -> list[Finding]:
     ]
     if with_network:
         checks.insert(3, ("中心连接", check_hub))
-    out = []
-    for name, fn in checks:
-        try:
-            with database.connection_context():
-                out.append(fn())
-        except Exception as exc:  # noqa: BLE001 - a check that crashes is itself a finding
-            out.append(Finding(name, "problem", f"检查时出错：{exc}"))
-    return out
-
-
-def report(findings: list[Finding], stream=sys.stdout) -> int:  # type: ignore[no-untyped-def]
-    """Print the findings and a summary; returns the exit code (1 when anything needs fixing)."""
-    for f in findings:
-        print(f.line(), file=stream)
-    problems = sum(1 for f in findings if f.level == "problem")
-    print(f"共 {problems} 项需要处理" if problems else "检查完毕，一切正常", file=stream)
-    return 1 if problems else 0
+    return run_isolated(checks, database.connection_context)

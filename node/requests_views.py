@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from shared import corrections, protocol, ratings, states, timefmt
+from shared import china_time, corrections, protocol, ratings, states
 from shared.chunks import MAX_ATTACHMENT_BYTES
 from shared.materials import merge_supplement
 from shared.receipt_codes import ALPHABET, is_valid, normalise
@@ -149,7 +149,7 @@ def timeline(req: Request) -> list[dict[str, Any]]:
         out.append({"at": body.get("at", ""), "who": hub_actor(body), "what": what or up.type, "side": _("中心"),
                     "detail": detail, "sent": tr(states.label(body.get("state", "")))})
     # By the moment, not the text: the node's and the hub's timestamps are not written alike.
-    return sorted(out, key=lambda r: timefmt.sort_key(r["at"]))
+    return sorted(out, key=lambda r: china_time.sort_key(r["at"]))
 
 
 def correction_text(label: Any, data: dict[str, Any]) -> str:

@@ -20,6 +20,8 @@ from typing import Callable
 
 import peewee
 from playhouse.migrate import SchemaMigrator
+
+from shared import schema_steps
 from playhouse.migrate import migrate as migrate_ops
 
 from .clock import now
@@ -27,19 +29,12 @@ from .db import BaseModel, database
 from .models import ALL_MODELS, ForgottenUpdate, Meta, Request, StagedUpdate
 
 
-class SchemaMigration(BaseModel):
-    """One row per schema version applied to this database."""
-
-    version = peewee.IntegerField(primary_key=True)
-    applied_at = peewee.DateTimeField()
-
-    class Meta:
-        table_name = "schema_migration"
+SchemaMigration = schema_steps.version_table(BaseModel)
 
 
 def has_column(model: type[peewee.Model], column: str) -> bool:
     """True when the model's table already has the column (steps check before they add)."""
-    return any(c.name == column for c in database.get_columns(model._meta.table_name))
+    return schema_steps.has_column(database, model, column)
 
 
 def _step_2(migrator: SchemaMigrator) -> None:
@@ -68,15 +63,10 @@ def schema_version() -> int:
 
 def current_version() -> int:
     """The version recorded in the database: 0 for an empty file, 1 for one made before versions."""
-    if database.table_exists(SchemaMigration._meta.table_name):
-        got = SchemaMigration.select(peewee.fn.MAX(SchemaMigration.version)).scalar()
-        if got:
-            return int(got)
+    got = schema_steps.recorded_version(SchemaMigration)
+    if got:
+        return got
     return 1 if database.table_exists(Meta._meta.table_name) else 0
-
-
-def _record(version: int) -> None:
-    SchemaMigration.insert(version=version, applied_at=now()).on_conflict_ignore().execute()
 
 
 def migrate() -> tuple[int, int]:
@@ -86,15 +76,5 @@ def migrate() -> tuple[int, int]:
         before = current_version()
         if before > latest:
             raise RuntimeError(f"本机数据库结构版本 {before} 比本软件（{latest}）新：请安装新版代办点软件，勿降级")
-        database.create_tables([SchemaMigration], safe=True)
-        if before == 0:
-            database.create_tables(ALL_MODELS, safe=True)
-            for version in range(1, latest + 1):
-                _record(version)
-            return before, latest
-        _record(1)
-        migrator = SchemaMigrator.from_database(database.obj)
-        for version in range(before + 1, latest + 1):
-            MIGRATIONS[version](migrator)
-            _record(version)
+        schema_steps.run_steps(database.obj, SchemaMigration, ALL_MODELS, MIGRATIONS, before, latest, now)
     return before, latest

@@ -35,7 +35,6 @@ class Transport(Protocol):
     def exchange(self, path: str, body: bytes) -> tuple[int, bytes]: ...
 
 
-COMPRESS_ABOVE = 1024
 COMPRESSORS = {"deflate": encoding.compress, "zstd": encoding.compress_zstd}
 
 
@@ -88,7 +87,7 @@ class HttpTransport:
 
     def exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
         """Send body; returns (status, content); raises TransportError when the outcome is unknown."""
-        used = self.body_encoding if len(body) > COMPRESS_ABOVE else None
+        used = self.body_encoding if len(body) > encoding.COMPRESS_ABOVE else None
         status, content = self._post(path, body, used)
         if used == "zstd" and status in (400, 415):
             # A hub that cannot read zstd stored nothing: the same bytes again, deflated.

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-
 from flask import Flask, render_template
 
-from shared import states, timefmt
+from shared import china_time, states
 from shared.catalogue import KINDS
 from shared.receipt_codes import format_code
 
 from .auth import current_clerk
-
-# Stored times are UTC; pages show Beijing time through the one shared rule.
-BEIJING = timefmt.BEIJING
 
 
 def init_app(app: Flask) -> None:
@@ -20,7 +16,7 @@ def init_app(app: Flask) -> None:
     from . import (attachment_views, auth, bundle_views, capture_views, correction_views, notices, progress, requests_views,
                    status_page, sync_panel)
 
-    timefmt.register(app)
+    china_time.register(app)  # stored times are UTC; pages show Beijing time through the one shared rule
     app.jinja_env.filters["code"] = format_code
     app.jinja_env.filters["state_label"] = states.label  # Chinese, as printed papers say it; screens add |tr
     app.jinja_env.filters["filesize"] = progress.size

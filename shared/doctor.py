@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from dataclasses import dataclass
-from typing import TextIO
+from pathlib import Path
+from contextlib import AbstractContextManager
+from typing import Any, Callable, TextIO
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,30 @@ class Finding:
         """The finding as the operator reads it."""
         mark = {"ok": "[正常]", "warn": "[注意]", "problem": "[需处理]"}[self.level]
         return f"{mark} {self.check}：{self.message}"
+
+
+def check_disk(data_dir: Path, min_free: int, low_free: int, advice: str) -> Finding:
+    """Free space where the data lives: a problem below min_free (with what to do), a warning below low_free."""
+    free = shutil.disk_usage(data_dir).free
+    if free < min_free:
+        return Finding("磁盘", "problem", f"磁盘只剩 {free // 2**20} MB；{advice}")
+    if free < low_free:
+        return Finding("磁盘", "warn", f"磁盘剩余 {free // 2**20} MB，偏少")
+    return Finding("磁盘", "ok", f"磁盘剩余 {free // 2**30} GB")
+
+
+def run_isolated(checks: list[tuple[str, Callable[[], Finding]]],
+                 context: Callable[[], AbstractContextManager[Any]]) -> list[Finding]:
+    """Run every check inside its own `context()` (a database connection); one that crashes is itself a
+    finding, so one failure never hides the others."""
+    out = []
+    for name, fn in checks:
+        try:
+            with context():
+                out.append(fn())
+        except Exception as exc:  # noqa: BLE001 - a check that crashes is itself a finding
+            out.append(Finding(name, "problem", f"检查时出错：{exc}"))
+    return out
 
 
 def report(findings: list[Finding], stream: TextIO | None = None) -> int:

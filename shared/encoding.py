@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -55,14 +56,20 @@ def _json_within(depth: int) -> Any:
     return leaf
 
 
-_DECODER = msgspec.json.Decoder(_json_within(MAX_DEPTH))
+@functools.cache
+def _decoder() -> msgspec.json.Decoder:
+    # Built on first use, not at import: the nested type costs about 0.1 s of CPU to build, paid by
+    # every CLI command that never parses a message otherwise.
+    return msgspec.json.Decoder(_json_within(MAX_DEPTH))
+
+
 _AT = re.compile(r" - at `\$(.*)`$")
 
 
 def parse(data: bytes) -> Any:
     """Parse protocol JSON strictly: valid UTF-8, no floats, no NaN, bounded nesting, no lone surrogates."""
     try:
-        return _DECODER.decode(data)
+        return _decoder().decode(data)
     except msgspec.ValidationError as exc:
         text = str(exc)
         at = _AT.search(text)
@@ -79,6 +86,11 @@ def parse(data: bytes) -> Any:
         if "surrogate" in text:
             raise EncodingError("body contains an unpaired UTF-16 surrogate") from None
         raise EncodingError("body is not valid JSON") from None
+
+
+# Bodies above this many bytes travel deflated (both directions): below it deflate saves less than
+# its own header and the CPU of a village PC.
+COMPRESS_ABOVE = 1024
 
 
 def compress(data: bytes) -> bytes:

@@ -64,14 +64,6 @@ def node_prefix(n: int) -> str:
     return ALPHABET[n // BASE] + ALPHABET[n % BASE]
 
 
-def prefix_node(prefix: str) -> int:
-    """Return the node number encoded by a 2-symbol prefix (inverse of node_prefix)."""
-    p = normalise(prefix)
-    if len(p) != PREFIX_LEN or any(c not in _VALUE for c in p):
-        raise ValueError(f"invalid receipt prefix {prefix!r}")
-    return _VALUE[p[0]] * BASE + _VALUE[p[1]]
-
-
 def new_code(prefix: str, rng: Any = secrets) -> str:
     """Return a fresh 9-symbol code (unformatted) for the node with this prefix."""
     p = normalise(prefix)

@@ -151,11 +151,6 @@ def can_transition(current: str, target: str, mode: str = "processed", passes_up
     return True
 
 
-def next_states(current: str, mode: str = "processed", passes_up: bool = False) -> list[str]:
-    """Return the states reachable from current for an item of this mode, in STATES order."""
-    return [s for s in STATES if can_transition(current, s, mode, passes_up)] if current in TRANSITIONS else []
-
-
 def available_actions(current: str, mode: str = "processed", passes_up: bool = False) -> list[str]:
     """Return the hub action names allowed from current for an item of this mode."""
     return [a for a, s in ACTIONS.items() if can_transition(current, s, mode, passes_up)]

@@ -344,11 +344,6 @@ def _mask_middle(text: str, head: int, tail: int) -> str:
     return text[:head] + "*" * (len(text) - head - tail) + text[-tail:]
 
 
-def mask_id(id_number: str) -> str:
-    """Return the ID number with only the first 3 and last 4 characters visible, same length."""
-    return _mask_middle(normalise_id_number(id_number), 3, 4)
-
-
 def mask_phone(phone: str) -> str:
     """Return the phone number with only the first 3 and last 4 digits visible, e.g. 138****5678."""
     return _mask_middle(normalise_mobile(phone), 3, 4)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from node.transport import COMPRESS_ABOVE, TransportError
+from node.transport import TransportError
+from shared.encoding import COMPRESS_ABOVE
 from shared import encoding
 
 Fault = Callable[[str, bytes, str], None]

@@ -15,6 +15,7 @@ from tests import support
 def _throwaway_postgres() -> Iterator[None]:
     """Stop the PostgreSQL cluster the suite started for itself (if it had to) when the session ends."""
     yield
+    support.drop_hub_templates()
     support.stop_pg_cluster()
 
 
@@ -23,7 +24,7 @@ def _skips(config: pytest.Config) -> list[pytest.TestReport]:
     return list(reporter.stats.get("skipped", [])) if reporter else []
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     """One line saying what was skipped and why, so a skip is never silent."""
     if support.cluster_note:
         terminalreporter.write_line(support.cluster_note)
@@ -64,15 +65,21 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def hub_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each hub test runs on SQLite and on a real PostgreSQL."""
-    if request.param == "sqlite":
+    """Each hub test runs on SQLite and on a real PostgreSQL.
+
+    Empty for a test that migrates it itself; for a test with a hub_app (the same database), a copy
+    of one migrated once per run.
+    """
+    if "hub_app" in request.fixturenames:
+        yield from support.migrated_hub_database(request.param, tmp_path)
+    elif request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'hub.sqlite3'}"
     else:
         yield from support.pg_database()
 
 
 @pytest.fixture
-def hub_app(hub_db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+def hub_app(hub_db_url: str, tmp_path: Path):
     """A hub app on a migrated database (SQLite and PostgreSQL)."""
     from hub import create_app
     from hub.db import database
@@ -90,13 +97,13 @@ def hub_app(hub_db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def hub_client(hub_app):  # type: ignore[no-untyped-def]
+def hub_client(hub_app):
     """Flask test client of the hub."""
     return hub_app.test_client()
 
 
 @pytest.fixture
-def node_app(tmp_path: Path):  # type: ignore[no-untyped-def]
+def node_app(tmp_path: Path):
     """A node app on a fresh SQLite file (not enrolled)."""
     from node import create_app
     from node.db import database

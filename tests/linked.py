@@ -18,10 +18,10 @@ class Linked:
     transport: AppTransport
 
     @property
-    def key(self):  # type: ignore[no-untyped-def]
+    def key(self):
         return self.node_app.extensions["daiban_node_key"]
 
-    def client(self, transport: Any = None):  # type: ignore[no-untyped-def]
+    def client(self, transport: Any = None):
         """A fresh SyncClient (as a restarted node process would have)."""
         from node.sync import SyncClient
 

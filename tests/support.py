@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Generator, Iterator
 
 import pytest
 import requests
@@ -119,6 +119,7 @@ def _has_user(name: str) -> bool:
 def stop_pg_cluster() -> None:
     """Stop the throwaway cluster if this process started one."""
     global _cluster
+    finish_drops()
     if _cluster is not None:
         _cluster.stop()
         _cluster = None
@@ -151,7 +152,7 @@ def pg_admin_url() -> str:
     return _cluster.admin_url
 
 
-def _connect(url: str):  # type: ignore[no-untyped-def]
+def _connect(url: str) -> Any:
     import psycopg2
 
     conn = psycopg2.connect(url, connect_timeout=3)
@@ -159,8 +160,8 @@ def _connect(url: str):  # type: ignore[no-untyped-def]
     return conn
 
 
-def pg_database() -> Iterator[str]:
-    """Create a uniquely named PostgreSQL database, yield its URL, drop it after."""
+def pg_database(template: str | None = None) -> Generator[str, None, None]:
+    """Create a uniquely named PostgreSQL database (a copy of `template` if named), yield its URL, drop it after."""
     try:
         admin_url = pg_admin_url()
         admin = _connect(admin_url)
@@ -169,18 +170,102 @@ def pg_database() -> Iterator[str]:
         return
     name = f"daiban_t_{uuid.uuid4().hex[:12]}"
     with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
+        cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     base = admin_url.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
     finally:
+        # Dropped in the background: on a server that syncs to disk a DROP takes a second or two, which
+        # the next test need not wait for. finish_drops() waits for them all at the end of the run.
+        _drops.append(_dropper().submit(_drop, admin, name))
+
+
+def _drop(admin: Any, name: str) -> None:
+    try:
         with admin.cursor() as cur:
             cur.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
                 (name,),
             )
             cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    finally:
         admin.close()
+
+
+_drop_pool: Any = None
+_drops: list[Any] = []
+
+
+def _dropper() -> Any:
+    global _drop_pool
+    if _drop_pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _drop_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-drop")
+    return _drop_pool
+
+
+def finish_drops() -> None:
+    """Wait for the databases being dropped in the background; a failed drop fails the run here."""
+    while _drops:
+        _drops.pop(0).result(timeout=120)
+
+
+# Migrated hub databases, made once per run and copied for each test that wants a hub app: running
+# every migration step for each of some 440 hub tests cost minutes (1-2 s each on PostgreSQL).
+# Migrating from empty is still proven, by tests/deploy/test_migrations.py on hub_db_url.
+_hub_templates: dict[str, str] = {}
+
+
+def _migrate_hub(url: str) -> None:
+    from hub.db import bind, database, open_database
+    from hub.schema import migrate
+
+    bind(open_database(url))
+    with database.connection_context():
+        migrate()
+
+
+def migrated_hub_database(kind: str, directory: Path) -> Iterator[str]:
+    """A hub database already at the current schema: a copy of one migrated once per run.
+
+    kind is "sqlite" (a file in `directory`) or "postgresql" (a database of its own, dropped after).
+    """
+    if kind == "sqlite":
+        if "sqlite" not in _hub_templates:
+            import atexit
+            import tempfile
+
+            folder = Path(tempfile.mkdtemp(prefix="daiban-hub-template-"))
+            atexit.register(shutil.rmtree, folder, True)
+            _migrate_hub(f"sqlite:///{folder / 'hub.sqlite3'}")  # closed after: WAL checkpointed into the file
+            _hub_templates["sqlite"] = str(folder / "hub.sqlite3")
+        directory.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_hub_templates["sqlite"], directory / "hub.sqlite3")
+        yield f"sqlite:///{directory / 'hub.sqlite3'}"
+        return
+    if "postgresql" not in _hub_templates:
+        maker = pg_database()
+        url = next(maker, None)
+        if url is None:
+            return  # skipped (or failed) by pg_database: no server
+        _migrate_hub(url)  # the connection is closed again: a template must have no sessions
+        _hub_templates["postgresql"] = url.rsplit("/", 1)[1]
+        _template_makers.append(maker)
+    yield from pg_database(template=_hub_templates["postgresql"])
+
+
+_template_makers: list[Generator[str, None, None]] = []
+
+
+def drop_hub_templates() -> None:
+    """Drop the migrated template databases (end of the run)."""
+    finish_drops()  # copies of a template first: a template with a copy being made cannot be dropped
+    while _template_makers:
+        maker = _template_makers.pop()
+        maker.close()
+    _hub_templates.clear()
+    finish_drops()
 
 
 def chromium_path() -> str:

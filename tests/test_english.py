@@ -153,7 +153,7 @@ def hub_world(hub_app: Any) -> tuple[dict[str, Any], dict[str, str], set[str]]:
     return {**desks, "public": hub_app.test_client()}, urls, data
 
 
-def test_every_hub_page_renders_in_english(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_every_hub_page_renders_in_english(hub_app) -> None:
     clients, urls, data = hub_world(hub_app)
     assert set(urls) == get_endpoints(hub_app), "a new hub page: add it to urls (or to NOT_PAGES with why)"
     found = {}
@@ -169,7 +169,7 @@ def test_every_hub_page_renders_in_english(hub_app) -> None:  # type: ignore[no-
     assert not found, "\n".join(f"{k}: {v[:6]}" for k, v in found.items())
 
 
-def test_hub_is_chinese_without_a_cookie(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_hub_is_chinese_without_a_cookie(hub_app) -> None:
     client = hub_app.test_client()
     assert "登录" in client.get("/login").get_data(as_text=True)
     assert "Log in" not in client.get("/login").get_data(as_text=True)

@@ -42,7 +42,7 @@ def node_world(clerk: Any) -> tuple[dict[str, str], set[str]]:  # noqa: F811 - t
     return urls, data
 
 
-def test_every_node_page_renders_in_english(node_app, clerk) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_every_node_page_renders_in_english(node_app, clerk) -> None:  # noqa: F811
     clerk.client.set_cookie("lang", "en")  # before seeding: the flashes it leaves are in English too
     urls, data = node_world(clerk)
     assert set(urls) == get_endpoints(node_app), "a new node page: add it to urls (or to NOT_PAGES with why)"
@@ -60,7 +60,7 @@ def test_every_node_page_renders_in_english(node_app, clerk) -> None:  # type: i
     assert not found, "\n".join(f"{k}: {v[:6]}" for k, v in found.items())
 
 
-def test_node_is_chinese_without_a_cookie(node_app, clerk) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_node_is_chinese_without_a_cookie(node_app, clerk) -> None:  # noqa: F811
     html = node_app.test_client().get("/login").get_data(as_text=True)
     assert "代办员登录" in html
     assert "Clerk login" not in html

@@ -46,8 +46,11 @@ def test_bytes_pass_intact_and_are_counted_with_headers(echo: int) -> None:
         for _ in range(2):
             assert session.post(link.url + "/", data=payload, timeout=10).content == payload
         counters = link.counters
-    assert counters.up_bytes > 2 * len(payload) and counters.down_bytes > 2 * len(payload)
-    assert counters.connections == 1 and counters.round_trips == 2 and counters.dropped == 0
+    assert counters.up_bytes > 2 * len(payload)
+    assert counters.down_bytes > 2 * len(payload)
+    assert counters.connections == 1
+    assert counters.round_trips == 2
+    assert counters.dropped == 0
 
 
 def test_a_cut_connection_fails_the_request_and_is_counted(echo: int) -> None:

@@ -48,9 +48,11 @@ def test_hub_backup_restores_into_a_fresh_instance(tmp_path: Path, hub_db_url: s
     finally:
         hub.stop()
     backup_file = Path(out.split("已备份：", 1)[1].strip())
-    assert backup_file.exists() and oct(backup_file.stat().st_mode & 0o777) == "0o600"
+    assert backup_file.exists()
+    assert oct(backup_file.stat().st_mode & 0o777) == "0o600"
     before = _dump(url, hub.data_dir)
-    assert len(before["case"]) == 3 and before["hubevent"]
+    assert len(before["case"]) == 3
+    assert before["hubevent"]
 
     fresh_dir = tmp_path / "fresh"
     fresh_dir.mkdir()
@@ -59,7 +61,8 @@ def test_hub_backup_restores_into_a_fresh_instance(tmp_path: Path, hub_db_url: s
     try:
         env = {"DAIBAN_HUB_DIR": str(fresh_dir), **({"DATABASE_URL": fresh_url} if fresh_url else {})}
         refused = support.daiban("hub", "restore", str(backup_file), env=env, check=False)
-        assert refused.returncode != 0 and "中心密钥" in refused.stderr
+        assert refused.returncode != 0
+        assert "中心密钥" in refused.stderr
         (fresh_dir / "hub_key.pem").write_bytes((hub.data_dir / "hub_key.pem").read_bytes())
         os.chmod(fresh_dir / "hub_key.pem", 0o600)
         assert "已恢复" in support.daiban("hub", "restore", str(backup_file), env=env).stdout

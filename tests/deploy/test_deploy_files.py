@@ -73,7 +73,8 @@ def test_install_node_into_a_fresh_prefix(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "DAIBAN_"))}
     doctor = subprocess.run([str(daiban), "node", "--dir", str(prefix / "data"), "doctor", "--offline"],
                             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
-    assert doctor.returncode == 1 and "尚未注册" in doctor.stdout
+    assert doctor.returncode == 1
+    assert "尚未注册" in doctor.stdout
 
 
 @pytest.mark.slow
@@ -82,7 +83,8 @@ def test_install_node_again_upgrades_and_keeps_the_key(tmp_path: Path) -> None:
     key = tmp_path / "prefix" / "data" / "node_key.pem"
     before = key.read_bytes()
     again = _install(tmp_path)
-    assert again.returncode == 0 and "保留原数据" in again.stdout
+    assert again.returncode == 0
+    assert "保留原数据" in again.stdout
     assert key.read_bytes() == before
 
 
@@ -92,7 +94,8 @@ def test_nginx_limits_match_the_protocol() -> None:
     assert size is not None
     factor = {"": 1, "k": 1024, "m": 1024 * 1024}[size.group(2)]
     assert int(size.group(1)) * factor == protocol.MAX_BODY_BYTES
-    assert "ssl_certificate " in conf and "X-Forwarded-Proto" in conf
+    assert "ssl_certificate " in conf
+    assert "X-Forwarded-Proto" in conf
     assert "proxy_pass http://daiban_hub;" in conf
 
 
@@ -106,15 +109,19 @@ def test_systemd_units_run_gunicorn_workers_and_one_scheduler(tmp_path: Path) ->
             units.append(tmp_path / name)
             units[-1].write_text(text.replace("/opt/daiban-hub/venv", sys.prefix))
         verify = subprocess.run([analyze, "verify", *map(str, units)], capture_output=True, text=True)
-        assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr
-    assert '"hub:create_app()"' in web and "--workers ${GUNICORN_WORKERS}" in web
+        assert verify.returncode == 0, verify.stderr
+        assert not verify.stderr.strip(), verify.stderr
+    assert '"hub:create_app()"' in web
+    assert "--workers ${GUNICORN_WORKERS}" in web
     assert "ExecStartPre=/opt/daiban-hub/venv/bin/daiban hub migrate" in web
     assert "ExecStart=/opt/daiban-hub/venv/bin/daiban hub scheduler" in sched
     assert "RestartPreventExitStatus=3" in sched
     for unit in (web, sched):
-        assert "EnvironmentFile=/etc/daiban/hub.env" in unit and "User=daiban" in unit
+        assert "EnvironmentFile=/etc/daiban/hub.env" in unit
+        assert "User=daiban" in unit
     logrotate = (DEPLOY / "hub" / "logrotate-daiban").read_text()
-    assert "/var/log/daiban/hub-*.log" in logrotate and "USR1" in logrotate
+    assert "/var/log/daiban/hub-*.log" in logrotate
+    assert "USR1" in logrotate
 
 
 def test_env_template_names_only_settings_the_hub_reads() -> None:
@@ -142,7 +149,9 @@ def test_dockerfile_and_compose_parse() -> None:
     assert not buf, "dangling line continuation"
     words = [line.split()[0] for line in logical]
     assert set(words) <= DOCKER_INSTRUCTIONS, set(words) - DOCKER_INSTRUCTIONS
-    assert words[0] == "FROM" and "USER daiban" in logical and any("HEALTHCHECK" in x for x in logical)
+    assert words[0] == "FROM"
+    assert "USER daiban" in logical
+    assert any("HEALTHCHECK" in x for x in logical)
     for line in logical:
         if line.startswith("COPY ") and "--from" not in line:
             for src in line.split()[1:-1]:
@@ -166,7 +175,8 @@ def test_windows_installer_structure() -> None:
     stripped = re.sub(r"#.*", "", stripped)
     for open_, close in ("{}", "()", "[]"):
         assert stripped.count(open_) == stripped.count(close), f"unbalanced {open_}{close}"
-    assert "[CmdletBinding()]" in text and "$ErrorActionPreference = \"Stop\"" in text
+    assert "[CmdletBinding()]" in text
+    assert "$ErrorActionPreference = \"Stop\"" in text
     for needed in ("Register-ScheduledTask", "New-ScheduledTaskTrigger -AtStartup", "nssm.exe install",
                    "--host 127.0.0.1", "http://127.0.0.1:$Port/", "CommonDesktopDirectory", "-m venv",
                    "node --dir $DataDir init"):

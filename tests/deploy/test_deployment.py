@@ -12,7 +12,7 @@ from flask import request
 from shared import jsonlog
 
 
-def _app(tmp_path: Path, **config):  # type: ignore[no-untyped-def]
+def _app(tmp_path: Path, **config):
     from hub import create_app
     from hub.db import database
     from hub.schema import migrate
@@ -39,7 +39,8 @@ def test_metrics_counts_syncs_and_honours_token(tmp_path: Path) -> None:
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
     resp = client.get("/metrics", headers={"Authorization": "Bearer s3cret"})
-    assert resp.status_code == 200 and resp.mimetype == "text/plain"
+    assert resp.status_code == 200
+    assert resp.mimetype == "text/plain"
     lines = resp.text.splitlines()
     assert 'daiban_sync_requests_total{status="400"} 1.0' in lines
     assert 'daiban_ingest_latency_seconds_bucket{le="+Inf"} 1.0' in lines
@@ -56,5 +57,7 @@ def test_json_log_lines(tmp_path: Path) -> None:
     handler.setStream(buf)  # type: ignore[attr-defined]
     logger.warning("同步失败 %s", "超时", extra={"node": "桃源村"})
     record = json.loads(buf.getvalue().strip())
-    assert record["msg"] == "同步失败 超时" and record["level"] == "warning" and record["node"] == "桃源村"
+    assert record["msg"] == "同步失败 超时"
+    assert record["level"] == "warning"
+    assert record["node"] == "桃源村"
     jsonlog.configure("text")

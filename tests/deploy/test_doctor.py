@@ -23,7 +23,8 @@ def test_doctor_healthy_then_every_fault_named(tmp_path: Path) -> None:
         backup.write_bytes(b"backup")
         healthy = node.cli("doctor", check=False)
         assert healthy.returncode == 0, healthy.stdout
-        assert "一切正常" in healthy.stdout and "[需处理]" not in healthy.stdout
+        assert "一切正常" in healthy.stdout
+        assert "[需处理]" not in healthy.stdout
     finally:
         hub.stop()
 

@@ -9,7 +9,7 @@ from tests import support
 from tests.deploy.helpers import capture, hub_rows, node_meta
 
 
-def _statement(old, new_pub: str) -> dict:  # type: ignore[no-untyped-def]
+def _statement(old, new_pub: str) -> dict:
     body = protocol.rotation_body(signing.public_b64(old), new_pub, 2)
     return {"body": body, "sig": signing.sign(old, encoding.canonical(body))}
 
@@ -63,7 +63,8 @@ def test_rotation_reaches_nodes_and_an_unsigned_key_change_is_refused(tmp_path: 
         hub.start()
         capture(node, tmp_path, "张三")
         result = node.cli("sync", check=False)
-        assert result.returncode == 1 and "签名无效" in result.stderr
+        assert result.returncode == 1
+        assert "签名无效" in result.stderr
         assert node_meta(node, "hub_pubkey") == new_key
     finally:
         hub.stop()

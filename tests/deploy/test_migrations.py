@@ -58,16 +58,19 @@ def test_migrate_from_v1_keeps_data(hub_db_url: str) -> None:
     _open(hub_db_url)
     try:
         _make_v1_with_data()
-        assert "protocol_version" not in _columns("node") and not _routing_indexes()
+        assert "protocol_version" not in _columns("node")
+        assert not _routing_indexes()
         assert current_version() == 1
         assert migrate() == (1, SCHEMA_VERSION)
-        assert "protocol_version" in _columns("node") and len(_routing_indexes()) == 2
+        assert "protocol_version" in _columns("node")
+        assert len(_routing_indexes()) == 2
         node = Node.get_by_id("n1")
         assert (node.last_seq, node.last_hash, node.village.name) == (7, "a" * 64, "桃源村")
         assert node.protocol_version is None
         JobRun.create(job="heartbeat", started_at=now(), pid=1)
         assert migrate() == (SCHEMA_VERSION, SCHEMA_VERSION)
-        assert JobRun.select().count() == 1 and Node.select().count() == 1
+        assert JobRun.select().count() == 1
+        assert Node.select().count() == 1
     finally:
         database.close()
 

@@ -19,7 +19,8 @@ def test_stolen_pc_replaced_and_old_key_refused(tmp_path: Path) -> None:
         assert "已停用" in hub.cli("revoke", "--village", "桃源村").stdout
         capture(stolen, tmp_path, "赵四")
         refused = stolen.cli("sync", check=False)
-        assert refused.returncode == 1 and "停用" in refused.stderr
+        assert refused.returncode == 1
+        assert "停用" in refused.stderr
         assert hub_rows(hub, 'SELECT count(*) FROM "case"') == [(3,)]
 
         replacement = support.Service("node", tmp_path / "replacement", support.free_port())

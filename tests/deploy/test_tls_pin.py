@@ -22,10 +22,12 @@ def test_pinned_certificate_is_used_and_a_changed_one_refused(tmp_path: Path) ->
         code = hub.cli("enroll-code", "--village", "桃源村").stdout.strip()
         # Without a pin the self-signed certificate is not trusted at all.
         plain = node.cli("enroll", "--hub", url, "--code", code, check=False)
-        assert plain.returncode != 0 and "证书" in plain.stderr
+        assert plain.returncode != 0
+        assert "证书" in plain.stderr
         # A fingerprint read out by the county that does not match is refused before anything is sent.
         wrong = node.cli("enroll", "--hub", url, "--code", code, "--cert-sha256", "ab" * 32, check=False)
-        assert wrong.returncode != 0 and "不符" in wrong.stderr
+        assert wrong.returncode != 0
+        assert "不符" in wrong.stderr
         out = node.cli("enroll", "--hub", url, "--code", code, "--cert-sha256", fetch_fingerprint(url)).stdout
         assert "已固定中心证书" in out
         assert node_meta(node, "hub_cert_sha256") == fetch_fingerprint(url)
@@ -49,7 +51,8 @@ def test_pinned_certificate_is_used_and_a_changed_one_refused(tmp_path: Path) ->
     try:
         capture(node, tmp_path, "张二")
         result = node.cli("sync", check=False)
-        assert result.returncode == 1 and "安全证书与注册时不符" in result.stderr
+        assert result.returncode == 1
+        assert "安全证书与注册时不符" in result.stderr
         assert hub_rows(hub, 'SELECT count(*) FROM "case"') == [(2,)]
     finally:
         stop(proc)

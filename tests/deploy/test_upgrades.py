@@ -27,7 +27,7 @@ NEWER_HUB = (
 )
 
 
-def _enrolled_client(node_app, hub: support.Service) -> SyncClient:  # type: ignore[no-untyped-def]
+def _enrolled_client(node_app, hub: support.Service) -> SyncClient:
     key = node_app.extensions["daiban_node_key"]
     code = hub.cli("enroll-code", "--village", "桃源村").stdout.strip()
     with database.connection_context():
@@ -41,7 +41,7 @@ def _capture(n: int) -> None:
             capture_request(factories.capture("DB-01", name=f"王{i}"), "李文书")
 
 
-def test_old_node_keeps_syncing_with_new_hub(tmp_path: Path, node_app, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_old_node_keeps_syncing_with_new_hub(tmp_path: Path, node_app, monkeypatch: pytest.MonkeyPatch) -> None:
     hub = support.make_hub(tmp_path).start()
     try:
         monkeypatch.setattr(protocol, "PROTOCOL_VERSION", 1)
@@ -56,7 +56,7 @@ def test_old_node_keeps_syncing_with_new_hub(tmp_path: Path, node_app, monkeypat
         hub.stop()
 
 
-def test_new_node_with_old_hub_is_told_to_upgrade_the_hub(tmp_path: Path, node_app,  # type: ignore[no-untyped-def]
+def test_new_node_with_old_hub_is_told_to_upgrade_the_hub(tmp_path: Path, node_app,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     hub = support.make_hub(tmp_path).start()
     try:
@@ -67,9 +67,11 @@ def test_new_node_with_old_hub_is_told_to_upgrade_the_hub(tmp_path: Path, node_a
         _capture(2)
         with pytest.raises(RefusedError) as info:
             client.round()
-        assert "升级乡镇中心" in info.value.message and info.value.code == "unsupported_version"
+        assert "升级乡镇中心" in info.value.message
+        assert info.value.code == "unsupported_version"
         with database.connection_context():
-            assert Event.select().count() == 2 and Event.select().where(Event.result.is_null()).count() == 2
+            assert Event.select().count() == 2
+            assert Event.select().where(Event.result.is_null()).count() == 2
             assert [b.state for b in Batch.select()] == ["pending"]
         assert hub_rows(hub, 'SELECT count(*) FROM "case"') == [(0,)]
     finally:

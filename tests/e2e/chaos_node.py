@@ -44,16 +44,16 @@ def main(argv: list[str]) -> int:
     app = create_app()
     apply_response, apply_resume = node_sync.apply_response, node_sync.apply_resume
 
-    def traced_apply(*args: object, **kw: object):  # type: ignore[no-untyped-def]
+    def traced_apply(*args: object, **kw: object):
         say("phase apply")
         return apply_response(*args, **kw)
 
-    def traced_resume(*args: object, **kw: object):  # type: ignore[no-untyped-def]
+    def traced_resume(*args: object, **kw: object):
         say("phase apply")
         return apply_resume(*args, **kw)
 
-    node_sync.apply_response = traced_apply  # type: ignore[assignment]
-    node_sync.apply_resume = traced_resume  # type: ignore[assignment]
+    node_sync.apply_response = traced_apply
+    node_sync.apply_resume = traced_resume
 
     class TracedTransport(HttpTransport):
         def exchange(self, path: str, body: bytes) -> tuple[int, bytes]:

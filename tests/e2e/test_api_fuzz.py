@@ -30,12 +30,12 @@ def hub_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def api_schema(hub_url: str):  # type: ignore[no-untyped-def]
+def api_schema(hub_url: str):
     """The hub's published OpenAPI document, loaded over HTTP."""
     return schemathesis.openapi.from_url(hub_url + "/api/v1/openapi.json")
 
 
-def test_no_server_errors_and_answers_match_the_schema(api_schema) -> None:  # type: ignore[no-untyped-def]
+def test_no_server_errors_and_answers_match_the_schema(api_schema) -> None:
     """Every operation, fuzzed with valid and invalid input: no 5xx, status codes, content types and bodies as documented."""
     # schemathesis' own pytest hook does not run under pytest 9, so the strategies are driven directly.
     operations = [result.ok() for result in api_schema.get_all_operations()]
@@ -49,7 +49,7 @@ def test_no_server_errors_and_answers_match_the_schema(api_schema) -> None:  # t
         @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None,
                   derandomize=os.environ.get("DAIBAN_FUZZ_RANDOM") != "1")
         @given(case=operation.as_strategy(generation_mode=mode))
-        def fuzz(case) -> None:  # type: ignore[no-untyped-def]
+        def fuzz(case) -> None:
             case.call_and_validate(timeout=10)
 
         fuzz()

@@ -71,7 +71,8 @@ class Worker:
 
     def send(self, cmd: str) -> None:
         """One command line to the process."""
-        assert self.proc is not None and self.proc.stdin is not None
+        assert self.proc is not None
+        assert self.proc.stdin is not None
         self.proc.stdin.write(cmd + "\n")
         self.proc.stdin.flush()
 
@@ -267,7 +268,8 @@ class Chaos:
             self.figures["node SIGKILL mid-capture"] += 1
             return
         line = w.expect(("ok", "invalid"), 30)
-        assert line is not None and line.startswith("ok "), f"capture failed on {w.name}: {line}"
+        assert line is not None, f"capture failed on {w.name}: {line}"
+        assert line.startswith("ok "), f"capture failed on {w.name}: {line}"
         self.confirmed[w.name].add(line.split()[1])
         self.figures["captures confirmed"] += 1
 
@@ -449,7 +451,8 @@ def verify(chaos: Chaos) -> dict[str, int]:
         lost = (node_codes | confirmed) - set(hub_codes)
         duplicated = len(hub_codes) - len(set(hub_codes)) + sum(1 for _, code in refused if code.startswith("duplicate"))
         assert not lost, f"{name}: lost {sorted(lost)}"
-        assert duplicated == 0 and not refused, f"{name}: refused at the hub {refused}"
+        assert duplicated == 0, f"{name}: refused at the hub {refused}"
+        assert not refused, f"{name}: refused at the hub {refused}"
         assert set(hub_codes) == node_codes, f"{name}: hub has codes the node never captured"
         assert unsigned == 0
         assert node_events == hub_events, f"{name}: node log and hub log differ"
@@ -505,7 +508,8 @@ def _run_chaos(tmp: Path, seed: int, nodes: int, rounds: int, db_url: str | None
         chaos.heal_and_converge()
         totals = verify(chaos)
         text = report(chaos, totals, time.monotonic() - started)
-        assert totals["lost"] == 0 and totals["duplicated"] == 0
+        assert totals["lost"] == 0
+        assert totals["duplicated"] == 0
         assert sum(chaos.link.faults_injected().values()) > 0, "the link never failed: nothing was tested"
         return text
     except BaseException:

@@ -22,7 +22,7 @@ PASSWORD = "window-pass-1"
 CLERK_PASSWORD = "correct-horse-9"
 
 
-def _login(page, url: str, user: str, password: str) -> None:  # type: ignore[no-untyped-def]
+def _login(page, url: str, user: str, password: str) -> None:
     page.goto(f"{url}/login")
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", password)

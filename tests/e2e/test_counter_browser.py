@@ -23,7 +23,7 @@ PASSWORD = "counter-pass-1"
 VIEWPORT = {"width": 1366, "height": 768}
 
 
-def _login(page, url: str, username: str) -> None:  # type: ignore[no-untyped-def]
+def _login(page, url: str, username: str) -> None:
     page.goto(f"{url}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)

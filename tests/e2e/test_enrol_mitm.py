@@ -128,13 +128,15 @@ def forged(body: dict[str, Any], req: dict[str, Any] | None = None) -> dict[str,
 
 def refused_with_alarm(result: Any, node: support.Service, hub: support.Service) -> None:
     assert result.returncode != 0
-    assert "冒充乡镇中心" in result.stderr and "没有保存任何中心密钥" in result.stderr, result.stderr
+    assert "冒充乡镇中心" in result.stderr, result.stderr
+    assert "没有保存任何中心密钥" in result.stderr, result.stderr
     assert MITM_ALARM.split("，")[0] in result.stderr
     assert "Traceback" not in result.stderr
-    assert node_meta(node, "hub_pubkey") is None and node_meta(node, "node_id") is None
+    assert node_meta(node, "hub_pubkey") is None
+    assert node_meta(node, "node_id") is None
 
 
-def test_swapped_hub_key_is_refused_and_the_code_still_works(world) -> None:  # type: ignore[no-untyped-def]
+def test_swapped_hub_key_is_refused_and_the_code_still_works(world) -> None:
     hub, node, proxy = world
     code = hub.cli("enroll-code", "--village", "桃源村").stdout.strip()
 
@@ -177,7 +179,8 @@ def test_swapped_hub_key_is_refused_and_the_code_still_works(world) -> None:  # 
     resp = requests.post(hub.url + "/api/v1/enroll", data=encoding.canonical(
         {"v": 2, "kind": enrolment.CONFIRM, "code_id": stolen["code_id"], "pubkey": signing.public_b64(ATTACKER),
          "confirm": "0" * 64}), headers={"Content-Type": "application/json"}, timeout=10)
-    assert resp.status_code == 403 and resp.json()["body"]["error"]["code"] == "bad_code"
+    assert resp.status_code == 403
+    assert resp.json()["body"]["error"]["code"] == "bad_code"
     assert hub_rows(hub, "SELECT count(*) FROM node") == [(0,)]
 
     # 4. The first round passes untouched; the final answer gets the attacker's key.
@@ -197,7 +200,7 @@ def test_swapped_hub_key_is_refused_and_the_code_still_works(world) -> None:  # 
     assert node_meta(node, "hub_pubkey") == real
 
 
-def test_code_survives_failed_attempts_until_the_limit(world) -> None:  # type: ignore[no-untyped-def]
+def test_code_survives_failed_attempts_until_the_limit(world) -> None:
     hub, node, proxy = world
     code = hub.cli("enroll-code", "--village", "桃源村").stdout.strip()
     proxy.on_answer = lambda path, req, env: forged(env["body"]) if req.get("kind") == enrolment.START else env
@@ -206,7 +209,7 @@ def test_code_survives_failed_attempts_until_the_limit(world) -> None:  # type: 
     assert "已注册" in node.cli("enroll", "--hub", hub.url, "--code", code).stdout
 
 
-def test_passive_observer_learns_nothing_to_test_a_guess_with(world) -> None:  # type: ignore[no-untyped-def]
+def test_passive_observer_learns_nothing_to_test_a_guess_with(world) -> None:
     hub, node, proxy = world
     code = hub.cli("enroll-code", "--village", "桃源村").stdout.strip()
     node.cli("enroll", "--hub", proxy.url, "--code", code)
@@ -225,7 +228,8 @@ def test_passive_observer_learns_nothing_to_test_a_guess_with(world) -> None:  #
     start = json.loads(proxy.transcript[0][1])
     challenge = json.loads(proxy.transcript[0][2])["body"]
     confirm = json.loads(proxy.transcript[1][1])
-    assert start["code_id"] == normal[:enrolment.ID_LEN] and "code" not in start
+    assert start["code_id"] == normal[:enrolment.ID_LEN]
+    assert "code" not in start
     # The MAC key is the SPAKE2 session key: even an observer who later learns the right code
     # cannot compute it from the transcript, so there is nothing to check guesses against.
     for side in ("A", "B"):
@@ -244,7 +248,7 @@ def test_passive_observer_learns_nothing_to_test_a_guess_with(world) -> None:  #
                 challenge["hub_confirm"], confirm["confirm"])
 
 
-def test_old_node_message_gets_a_clear_refusal(world) -> None:  # type: ignore[no-untyped-def]
+def test_old_node_message_gets_a_clear_refusal(world) -> None:
     hub, node, _ = world
     code = hub.cli("enroll-code", "--village", "桃源村").stdout.strip()
     # What a node before enrolment v2 sends: the code in clear.
@@ -252,7 +256,8 @@ def test_old_node_message_gets_a_clear_refusal(world) -> None:  # type: ignore[n
         {"v": 2, "code": code, "pubkey": signing.public_b64(signing.generate_key()), "app_version": "0.9"}),
         headers={"Content-Type": "application/json"}, timeout=10)
     env = resp.json()
-    assert resp.status_code == 400 and env["body"]["error"]["upgrade"] == "node"
+    assert resp.status_code == 400
+    assert env["body"]["error"]["upgrade"] == "node"
     assert "请先升级代办点软件" in env["body"]["error"]["message"]
     assert protocol.verify_body(signing.public_b64(signing.load_private_key(hub.data_dir / "hub_key.pem")),
                                 env["body"], env["sig"])
@@ -260,7 +265,7 @@ def test_old_node_message_gets_a_clear_refusal(world) -> None:  # type: ignore[n
     assert "已注册" in node.cli("enroll", "--hub", hub.url, "--code", code).stdout
 
 
-def test_captured_hello_replayed_gets_no_history(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_captured_hello_replayed_gets_no_history(world, tmp_path: Path) -> None:
     hub, node, proxy = world
     code = hub.cli("enroll-code", "--village", "桃源村").stdout.strip()
     node.cli("enroll", "--hub", hub.url, "--code", code)
@@ -277,8 +282,10 @@ def test_captured_hello_replayed_gets_no_history(world, tmp_path: Path) -> None:
     replay = requests.post(hub.url + "/api/v1/sync", data=hellos[0], headers={"Content-Type": "application/json"},
                            timeout=10)
     body = replay.json()["body"]
-    assert replay.status_code == 409 and body["error"]["code"] == "stale_hello"
-    assert "history" not in body and "张三" not in replay.text
+    assert replay.status_code == 409
+    assert body["error"]["code"] == "stale_hello"
+    assert "history" not in body
+    assert "张三" not in replay.text
     # What the replay was denied: a fresh hello signed with the node's key gets 张三's record back.
     from node.web import KEY_FILE
 
@@ -287,6 +294,7 @@ def test_captured_hello_replayed_gets_no_history(world, tmp_path: Path) -> None:
                                app_version="t")
     ok = requests.post(hub.url + "/api/v1/sync", data=protocol.seal(key, fresh),
                        headers={"Content-Type": "application/json"}, timeout=10)
-    assert ok.status_code == 200 and "张三" in ok.text
+    assert ok.status_code == 200
+    assert "张三" in ok.text
     # The node itself is not disturbed: a new process signs a new hello.
     assert "同步完成" in node.cli("sync").stdout

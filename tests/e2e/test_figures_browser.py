@@ -68,7 +68,8 @@ def test_figures_page_and_cli_in_chromium(tmp_path: Path) -> None:
             page.click("form.filters button[type=submit]")
             assert page.inner_text("p.error[role=alert]") == "开始日期不能晚于结束日期"
             assert page.locator("#centre-report").count() == 0
-            assert len(problems) == 1 and "400" in problems[0]  # the refusal is a 400, as it should be
+            assert len(problems) == 1
+            assert "400" in problems[0]  # the refusal is a 400, as it should be
             problems.clear()
 
             page.fill("input[name=from]", "2025-01-01")
@@ -107,9 +108,11 @@ def test_figures_page_and_cli_in_chromium(tmp_path: Path) -> None:
 
         out = hub.cli("figures", "--from", "2025-01-01", "--to", "2025-10-31", "--by", "window").stdout
         assert "接待（收件）62 件：即办件 46 件（全部办结）；承办件 15 件 = 已办结 12 + 正在办理 3；不予受理 1 件" in out
-        assert "按时办结率（承办件）：100.0%" in out and "W09 国土与城建" in out
+        assert "按时办结率（承办件）：100.0%" in out
+        assert "W09 国土与城建" in out
         bad = hub.cli("figures", "--from", "2025-10-31", "--to", "2025-01-01", check=False)
-        assert bad.returncode == 2 and "开始日期不能晚于结束日期" in bad.stderr
+        assert bad.returncode == 2
+        assert "开始日期不能晚于结束日期" in bad.stderr
         assert "审计日志完好" in hub.cli("verify-audit").stdout
     finally:
         hub.stop()

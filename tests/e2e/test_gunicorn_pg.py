@@ -19,7 +19,7 @@ from tests import support
 from tests.deploy.helpers import capture, start_gunicorn, stop
 
 
-def _rows(url: str, sql: str) -> list[tuple]:  # type: ignore[type-arg]
+def _rows(url: str, sql: str) -> list[tuple]:
     import psycopg2
 
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
@@ -27,7 +27,7 @@ def _rows(url: str, sql: str) -> list[tuple]:  # type: ignore[type-arg]
         return cur.fetchall()
 
 
-def _poll(condition, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+def _poll(condition, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -48,7 +48,8 @@ def test_gunicorn_workers_on_postgres_with_one_scheduler(tmp_path: Path, pg_url:
     try:
         _poll(lambda: _rows(pg_url, "SELECT count(*) FROM jobrun WHERE job = 'heartbeat'")[0][0] >= 1)
         second = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=support.ROOT, timeout=60)
-        assert second.returncode == 3 and "另一个调度进程正在运行" in second.stderr
+        assert second.returncode == 3
+        assert "另一个调度进程正在运行" in second.stderr
 
         nodes = [support.make_node(tmp_path, f"n{i}", hub, village)[0] for i, village in enumerate(["桃源村", "杏花村"])]
         for node in nodes:
@@ -60,7 +61,8 @@ def test_gunicorn_workers_on_postgres_with_one_scheduler(tmp_path: Path, pg_url:
             t.start()
         for t in threads:
             t.join(120)
-        assert len(results) == 2 and all("同步完成" in r for r in results)
+        assert len(results) == 2
+        assert all("同步完成" in r for r in results)
         assert _rows(pg_url, 'SELECT count(*) FROM "case"') == [(4,)]
 
         _poll(lambda: _rows(pg_url, "SELECT count(*) FROM jobrun WHERE job = 'heartbeat'")[0][0] >= 3)
@@ -71,7 +73,8 @@ def test_gunicorn_workers_on_postgres_with_one_scheduler(tmp_path: Path, pg_url:
 
         text = requests.get(hub.url + "/metrics", timeout=10).text
         syncs = [line for line in text.splitlines() if line.startswith('daiban_sync_requests_total{status="200"}')]
-        assert syncs and float(syncs[0].split()[-1]) >= 4  # hello + batch + poll per node, at least
+        assert syncs
+        assert float(syncs[0].split()[-1]) >= 4  # hello + batch + poll per node, at least
         assert 'daiban_node_last_sync_timestamp_seconds{status="active",village="桃源村"}' in text
         assert "daiban_open_cases{window=" in text
         assert 'daiban_ingest_latency_seconds_bucket{le="+Inf"}' in text

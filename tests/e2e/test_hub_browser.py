@@ -22,7 +22,7 @@ SHOTS = support.SCREENSHOTS
 PASSWORD = "window-pass-1"
 
 
-def _capture(node: support.Service, token: str, item: str, **kw) -> str:  # type: ignore[no-untyped-def]
+def _capture(node: support.Service, token: str, item: str, **kw) -> str:
     resp = requests.post(f"{node.url}/api/v1/requests", json=capture(item, **kw),
                          headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert resp.status_code == 201, resp.text

@@ -41,7 +41,7 @@ class Drill:
     def node_db(self) -> Path:
         return self.node_dir / "node.sqlite3"
 
-    def query(self):  # type: ignore[no-untyped-def]
+    def query(self):
         return hub_query_for(self.hub.data_dir, self.hub.env.get("DATABASE_URL"))
 
     def capture(self, n: int) -> list[str]:
@@ -50,7 +50,8 @@ class Drill:
             self.seed += 1
             self.worker.send(f"capture {self.seed}")
             line = self.worker.expect(("ok", "invalid"), 30)
-            assert line is not None and line.startswith("ok "), line
+            assert line is not None, line
+            assert line.startswith("ok "), line
             codes.append(line.split()[1])
         return codes
 
@@ -152,7 +153,8 @@ def test_nothing_skipped_after_a_restore(drill: Drill, mode: str, after: int) ->
 
     drill.converge()
     # The cases the restore lost came back from the village; a decision on one of them reaches it too.
-    assert codes[4] in drill.cases("received") and codes[5] in drill.cases("received")
+    assert codes[4] in drill.cases("received")
+    assert codes[5] in drill.cases("received")
     drill.act(codes[4], "accept")
     drill.converge()
 
@@ -182,7 +184,8 @@ def test_new_epoch_after_promoting_a_standby(tmp_path: Path) -> None:
         (before,), = query("SELECT value FROM setting WHERE key = 'epoch'", ())
         out = hub.cli("new-epoch", "--yes").stdout
         (after,), = query("SELECT value FROM setting WHERE key = 'epoch'", ())
-        assert after != before and after in out
+        assert after != before
+        assert after in out
         assert query("SELECT target FROM auditentry WHERE action = 'hub.epoch'", ()) == [("promoted",)]
         assert "同步完成" in node.cli("sync").stdout
         with sqlite3.connect(node.data_dir / "node.sqlite3") as conn:
@@ -231,7 +234,9 @@ def test_clerk_sees_in_chromium_what_the_restore_withdrew(tmp_path: Path) -> Non
             page.wait_for_url(node.url + "/")
             page.goto(node.url + "/sync")
             notice = page.locator("#forgotten").inner_text()
-            assert "不再记得" in notice and "已受理" in notice and "已接收" in notice
+            assert "不再记得" in notice
+            assert "已受理" in notice
+            assert "已接收" in notice
             page.locator("#forgotten a").first.click()
             assert "中心数据曾从备份恢复" in page.locator(".status-box").inner_text()
             browser.close()

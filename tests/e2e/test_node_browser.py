@@ -25,7 +25,7 @@ def hub_count(hub: support.Service, sql: str, *args: str) -> int:
 
 
 @pytest.fixture
-def village(tmp_path: Path):  # type: ignore[no-untyped-def]
+def village(tmp_path: Path):
     """A running hub and an enrolled node with clerk 李文书 (node not yet started)."""
     hub = support.make_hub(tmp_path).start()
     node, _ = support.make_node(tmp_path, "node", hub, "桃源村")
@@ -35,7 +35,7 @@ def village(tmp_path: Path):  # type: ignore[no-untyped-def]
     hub.stop()
 
 
-def click_sync_now(page) -> None:  # type: ignore[no-untyped-def]
+def click_sync_now(page) -> None:
     """Press "sync now" until our own round completes (the background job may be mid-round)."""
     deadline = time.monotonic() + 60
     while True:
@@ -44,7 +44,8 @@ def click_sync_now(page) -> None:  # type: ignore[no-untyped-def]
         text = page.locator(".flash").first.inner_text()
         if "同步完成" in text:
             return
-        assert "后台正在同步" in text and time.monotonic() < deadline, text
+        assert "后台正在同步" in text, text
+        assert time.monotonic() < deadline, text
         page.wait_for_timeout(200)
 
 
@@ -117,7 +118,8 @@ def test_clerk_captures_prints_syncs_and_villager_sees_acceptance(village, tmp_p
         expect(page.locator("#received")).to_contain_text("申请书")
         expect(page.locator("#received")).not_to_contain_text("四邻意见")
         body = page.locator("article").inner_text()
-        assert "农村宅基地和建房（规划许可）申请" in body and "李文书" in body
+        assert "农村宅基地和建房（规划许可）申请" in body
+        assert "李文书" in body
         assert f"{hub.url}/status?code={code}" in body
         expect(page.locator(".qr svg")).to_be_visible()
         page.screenshot(path=str(SCREENSHOTS / "receipt.png"), full_page=True)
@@ -149,7 +151,8 @@ def test_clerk_captures_prints_syncs_and_villager_sees_acceptance(village, tmp_p
         phone.keyboard.press("Enter")
         expect(phone.locator("#state")).to_have_text("已受理")
         expect(phone.locator("#deadline")).to_have_text(re.compile(r"^\d{4}-\d{2}-\d{2} 前办结$"))
-        assert "王**" in phone.content() and "王建国" not in phone.content()
+        assert "王**" in phone.content()
+        assert "王建国" not in phone.content()
         phone.screenshot(path=str(SCREENSHOTS / "status.png"), full_page=True)
         browser.close()
 
@@ -177,7 +180,8 @@ def sync_now(s: requests.Session, node: support.Service, timeout: float = 60) ->
         page = s.get(node.url + "/sync").text
         if "同步完成" in page:
             return
-        assert "后台正在同步" in page and time.monotonic() < deadline, page
+        assert "后台正在同步" in page, page
+        assert time.monotonic() < deadline, page
         time.sleep(0.2)
 
 

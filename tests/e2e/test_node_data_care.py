@@ -29,7 +29,8 @@ def test_backup_restore_purge_commands(tmp_path: Path) -> None:
 
     out = node.cli("backup", "--keep", "3").stdout
     backup = Path(re.search(r"已备份：(\S+)", out).group(1))  # type: ignore[union-attr]
-    assert backup.parent == node.data_dir / "backups" and codes(backup) == [first]
+    assert backup.parent == node.data_dir / "backups"
+    assert codes(backup) == [first]
 
     second = node.cli("capture", str(form)).stdout.strip()
     assert sorted([first, second]) == codes(node.data_dir / "node.sqlite3")
@@ -37,11 +38,13 @@ def test_backup_restore_purge_commands(tmp_path: Path) -> None:
     junk = tmp_path / "junk.sqlite3"
     junk.write_bytes(b"not a database at all" * 100)
     refused = node.cli("restore", str(junk), check=False)
-    assert refused.returncode == 1 and "恢复失败" in refused.stderr
+    assert refused.returncode == 1
+    assert "恢复失败" in refused.stderr
     assert sorted([first, second]) == codes(node.data_dir / "node.sqlite3")
 
     restored = node.cli("restore", str(backup)).stdout
-    assert "已从" in restored and "以中心记录为准" in restored
+    assert "已从" in restored
+    assert "以中心记录为准" in restored
     assert codes(node.data_dir / "node.sqlite3") == [first]
 
     assert "已清除 0 件" in node.cli("purge", "--days", "0").stdout  # nothing closed and acknowledged yet

@@ -74,7 +74,8 @@ class Storm:
         for _ in range(rng.choice((1, 2))):
             w.send(f"capture {rng.randrange(1 << 30)}")
             line = w.expect(("ok", "invalid"), 60)
-            assert line is not None and line.startswith("ok "), f"capture failed on {w.name}: {line}"
+            assert line is not None, f"capture failed on {w.name}: {line}"
+            assert line.startswith("ok "), f"capture failed on {w.name}: {line}"
             with self._lock:
                 self.confirmed[w.name].add(line.split()[1])
                 self.figures["captures confirmed"] += 1
@@ -226,14 +227,16 @@ def test_hub_survives_primary_kill_and_promotion(tmp_path: Path, pair: Pair) -> 
         storm.act(rng, 4)
         storm.converge()
         totals = verify(storm)  # type: ignore[arg-type]
-        assert totals["lost"] == 0 and totals["duplicated"] == 0
+        assert totals["lost"] == 0
+        assert totals["duplicated"] == 0
         assert storm.figures["sync rounds failed"] > 0, "no sync saw the database gone: the kill missed the storm"
 
         # The hub noticed the promotion by itself (the WAL timeline went up) and drew one new epoch.
         standby_hub = pair.url(pair.standby, "hub")
         assert _rows(standby_hub, "SELECT value FROM setting WHERE key = 'pg_timeline'") == [("2",)]
         drawn = _rows(standby_hub, "SELECT detail FROM auditentry WHERE action = 'hub.epoch' AND target = 'promoted'")
-        assert len(drawn) == 1 and '"timeline_to": 2' in drawn[0][0], drawn
+        assert len(drawn) == 1, drawn
+        assert '"timeline_to": 2' in drawn[0][0], drawn
 
         # Scheduler: exactly one process ran jobs at any time, and one carries on after the failover.
         _poll(lambda: len(job_pids(url, promoted)) >= 3, timeout=60)
@@ -245,7 +248,8 @@ def test_hub_survives_primary_kill_and_promotion(tmp_path: Path, pair: Pair) -> 
         assert holder in {s.pid for s in running}
         # The nightly backup reaches the promoted server through the same multi-host URL.
         out = hub.cli("backup").stdout
-        assert "已备份" in out and Path(out.split("已备份：", 1)[1].strip()).stat().st_size > 0
+        assert "已备份" in out
+        assert Path(out.split("已备份：", 1)[1].strip()).stat().st_size > 0
         print(f"\nfailover seed {seed}: " + ", ".join(f"{k} {v}" for k, v in sorted(storm.figures.items()))
               + ", " + ", ".join(f"{k} {v}" for k, v in totals.items()))
     finally:
@@ -273,7 +277,8 @@ def test_scheduler_lease_one_runs_and_a_standby_takes_over(tmp_path: Path, pg_ur
         third = subprocess.run([*support.DAIBAN, "hub", "--dir", str(hub.data_dir), "scheduler"],
                                capture_output=True, text=True, env={**os.environ, **hub.env}, cwd=support.ROOT,
                                timeout=60)
-        assert third.returncode == 3 and "另一个调度进程正在运行" in third.stderr
+        assert third.returncode == 3
+        assert "另一个调度进程正在运行" in third.stderr
         _poll(lambda: len(job_pids(pg_url)) >= 4)
         assert set(job_pids(pg_url)) == {first.pid}
 
@@ -281,7 +286,9 @@ def test_scheduler_lease_one_runs_and_a_standby_takes_over(tmp_path: Path, pg_ur
         first.wait(10)
         _poll(lambda: second.pid in job_pids(pg_url), timeout=60)
         pids = job_pids(pg_url)
-        assert one_at_a_time(pids) and pids[-1] == second.pid and set(pids) == {first.pid, second.pid}
+        assert one_at_a_time(pids)
+        assert pids[-1] == second.pid
+        assert set(pids) == {first.pid, second.pid}
         assert second.poll() is None
 
         # A clean stop gives the lease back: a new scheduler starts at once, no waiting.
@@ -310,17 +317,21 @@ def test_lease_taken_over_only_after_expiry_and_the_loser_stops(tmp_path: Path, 
     bind(db)
     try:
         a, b = scheduler.Lease(30, holder="a"), scheduler.Lease(30, holder="b")
-        assert a.renew() and a.renew()
-        assert not b.renew() and b.holder_now() == "a"
+        assert a.renew()
+        assert a.renew()
+        assert not b.renew()
+        assert b.holder_now() == "a"
         # a cannot reach the database for longer than the lease: it expires, b takes over.
         _sql(pg_url, "UPDATE setting SET value = json_build_object('holder', 'a', 'until', now() - interval '1 s')"
                      "::text WHERE key = 'scheduler_lease'")
-        assert b.renew() and b.holder_now() == "b"
+        assert b.renew()
+        assert b.holder_now() == "b"
         # a comes back: its next check finds b holding, so a stops its scheduler and runs nothing.
         sched = BackgroundScheduler()
         sched.start()
         assert not scheduler._still_holder(a, sched)
-        assert a.lost and not sched.running
+        assert a.lost
+        assert not sched.running
         # A release by a non-holder changes nothing; the holder's release frees it at once.
         a.release()
         assert b.holder_now() == "b"

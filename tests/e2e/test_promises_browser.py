@@ -23,14 +23,14 @@ PASSWORD = "promise-pass-1"
 CLERK_PASSWORD = "correct-horse-9"
 
 
-def _capture(node: support.Service, token: str, item: str, **kw) -> str:  # type: ignore[no-untyped-def]
+def _capture(node: support.Service, token: str, item: str, **kw) -> str:
     resp = requests.post(f"{node.url}/api/v1/requests", json=capture(item, **kw),
                          headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert resp.status_code == 201, resp.text
     return resp.json()["receipt_code"]
 
 
-def _login(page, url: str, user: str, password: str) -> None:  # type: ignore[no-untyped-def]
+def _login(page, url: str, user: str, password: str) -> None:
     page.goto(f"{url}/login")
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", password)

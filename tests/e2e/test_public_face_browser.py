@@ -21,7 +21,7 @@ PASSWORD = "window-pass-1"
 PHONE = {"width": 375, "height": 667}
 
 
-def _login(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
+def _login(page, base: str, username: str) -> None:
     page.goto(f"{base}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
@@ -51,7 +51,7 @@ def test_public_face_in_chromium(tmp_path: Path) -> None:
             browser = p.chromium.launch(executable_path=chromium, args=support.CHROMIUM_ARGS, headless=True)
             errors: list[str] = []
 
-            def context(width: int = 375, height: int = 667):  # type: ignore[no-untyped-def]
+            def context(width: int = 375, height: int = 667):
                 ctx = browser.new_context(viewport={"width": width, "height": height}, java_script_enabled=False)
                 pg = ctx.new_page()
                 pg.on("response", lambda r: errors.append(f"{r.status} {r.url}")

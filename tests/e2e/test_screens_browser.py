@@ -178,8 +178,11 @@ def test_a_long_sync_shows_done_remaining_and_an_estimate(world: dict[str, Any])
     done, left = watcher.inner_text("#progress-done"), watcher.inner_text("#progress-left")
     n_done = int(re.match(r"(\d+) 条记录", done).group(1))  # type: ignore[union-attr]
     n_left = int(re.match(r"(\d+) 条记录", left).group(1))  # type: ignore[union-attr]
-    assert n_done > 0 and n_left > 0 and n_done + n_left >= 30, (done, left)
-    assert re.search(r"KB|B）", done) and "状态更新" in left
+    assert n_done > 0, (done, left)
+    assert n_left > 0, (done, left)
+    assert n_done + n_left >= 30, (done, left)
+    assert re.search(r"KB|B）", done)
+    assert "状态更新" in left
     expect(watcher.locator("#progress-eta")).to_contain_text(re.compile(r"约 \d+ (秒|分)"))
     assert watcher.locator("meta[http-equiv=refresh]").count() == 1  # refreshes itself, no script
     watcher.screenshot(path=str(SHOTS / "screens-sync-progress.png"), full_page=True)
@@ -218,7 +221,8 @@ def test_the_hubs_one_time_notice_and_what_the_village_then_shows(world: dict[st
     paper = desk.locator("article.paper")
     expect(paper.locator("h1")).to_have_text("一次性告知单（补正材料）")
     expect(paper).to_contain_text("提交的“农村最低生活保障申请”（回执码")
-    assert "申请申请" not in paper.inner_text() and "申请”申请" not in paper.inner_text()
+    assert "申请申请" not in paper.inner_text()
+    assert "申请”申请" not in paper.inner_text()
     desk.screenshot(path=str(SHOTS / "screens-hub-one-time-notice.png"), full_page=True)
     world["node"].cli("sync")
 

@@ -73,7 +73,7 @@ def _hub_script(hub: support.Service, *args: str) -> str:
     return out.stdout
 
 
-def _capture(node: support.Service, token: str, item: str, **kw) -> str:  # type: ignore[no-untyped-def]
+def _capture(node: support.Service, token: str, item: str, **kw) -> str:
     resp = requests.post(f"{node.url}/api/v1/requests", json=capture(item, **kw),
                          headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert resp.status_code == 201, resp.text
@@ -97,7 +97,8 @@ def test_supervisor_dashboard_and_fleet_in_chromium(tmp_path: Path) -> None:
         codes += [_capture(node, token, item) for item in ("FP-02", "JF-03")]
         assert "中心确认事件 6" in node.cli("sync").stdout
         swept = _hub_script(hub, *codes)
-        assert "'red': 1" in swept and "'yellow': 1" in swept
+        assert "'red': 1" in swept
+        assert "'yellow': 1" in swept
 
         SHOTS.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as pw:
@@ -136,14 +137,19 @@ def test_supervisor_dashboard_and_fleet_in_chromium(tmp_path: Path) -> None:
             page.fill("form.enrol input[name=village]", "杏花村")
             page.click("form.enrol button[type=submit]")
             code = page.text_content("#enrol-code") or ""
-            assert len(code) == 14 and code[4] == code[9] == "-" and enrolment.parse_code(code)
+            assert len(code) == 14
+            assert code[4] == code[9] == "-"
+            assert enrolment.parse_code(code)
             qr_width = page.eval_on_selector(".enrol-code img", "img => img.naturalWidth")
             assert qr_width > 0  # the data: URI QR code rendered under the page's CSP
             assert "已停用" in page.inner_text("table.fleet")
             page.screenshot(path=str(SHOTS / "hub-fleet.png"), full_page=True)
             page.goto(f"{hub.url}/supervision/audit")
             trail = page.content()
-            assert "哈希链完整" in trail and "新建账号" in trail and "停用代办点" in trail and "同步批次入库" in trail
+            assert "哈希链完整" in trail
+            assert "新建账号" in trail
+            assert "停用代办点" in trail
+            assert "同步批次入库" in trail
             assert problems == []
             browser.close()
         assert (SHOTS / "hub-dashboard.png").stat().st_size > 10_000

@@ -48,10 +48,11 @@ def test_receipt_fits_thermal_rolls(tmp_path: Path) -> None:
                 expect(page.locator("a", has_text=f"热敏 {width} 毫米")).to_be_visible()
                 expect(page.locator("#centre-contact")).to_contain_text(f"电话：{CENTRE_PHONE}")
                 expect(page.locator("#centre-contact")).to_contain_text(f"地址：{CENTRE_ADDRESS}")
-                # Chromium loads a print-only stylesheet lazily; wait until its rules are in.
+                # Chromium loads a print-only stylesheet lazily; wait until its rules (and those it imports) are in.
                 page.wait_for_function(
                     "p => [...document.styleSheets].some(s => (s.href || '').endsWith('print-' + p + '.css')"
-                    " && s.cssRules.length > 0)", arg=paper)
+                    " && s.cssRules.length > 0 && [...s.cssRules].every(r => !(r instanceof CSSImportRule)"
+                    " || (r.styleSheet && r.styleSheet.cssRules.length > 0)))", arg=paper)
                 pdf = page.pdf(prefer_css_page_size=True, print_background=False)
                 assert abs(pdf_page_width_mm(pdf) - width) < 0.5, paper
                 # Laid out at the roll's printable width, nothing sticks out sideways.

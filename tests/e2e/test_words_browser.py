@@ -111,7 +111,9 @@ def test_public_status_says_why_and_what_next(world: dict[str, Any]) -> None:
     assert phone.inner_text("dd.state") == "不予受理"
     assert REASON in phone.inner_text("#reason")
     steps = phone.inner_text("#next-steps")
-    assert "接下来可以怎么办" in steps and "重新申请" in steps and "计划生育窗口" in steps
+    assert "接下来可以怎么办" in steps
+    assert "重新申请" in steps
+    assert "计划生育窗口" in steps
     assert re.search(r"60 日内（\d{4}年\d{1,2}月\d{1,2}日前）申请行政复议", steps), steps
     assert re.search(r"6 个月内（\d{4}年\d{1,2}月\d{1,2}日前）向人民法院提起行政诉讼", steps), steps
     phone.screenshot(path=str(SHOTS / "words-hub-status-denied.png"), full_page=True)
@@ -123,7 +125,10 @@ def test_public_status_says_why_and_what_next(world: dict[str, Any]) -> None:
     assert phone.inner_text("#state") == "不予受理"
     assert REASON in phone.inner_text("#reason")
     steps = phone.inner_text("#next-steps")
-    assert "行政复议" in steps and "60 日内" in steps and "6 个月内" in steps and "村代办点" in steps
+    assert "行政复议" in steps
+    assert "60 日内" in steps
+    assert "6 个月内" in steps
+    assert "村代办点" in steps
     phone.screenshot(path=str(SHOTS / "words-node-status-denied.png"), full_page=True)
 
     # An open request has no decision to contest: no such section.
@@ -140,7 +145,10 @@ def test_hub_login_is_styled_and_fingerprint_is_on_fleet_and_code_pages(world: d
     assert card.is_visible()
     assert page.eval_on_selector(".login button", "b => getComputedStyle(b).backgroundColor") == "rgb(139, 26, 26)"
     box, field = card.bounding_box(), page.locator("input[name=username]").bounding_box()
-    assert box and field and box["x"] > 300 and field["width"] > box["width"] * 0.8  # a centred card, wide fields
+    assert box
+    assert field
+    assert box["x"] > 300
+    assert field["width"] > box["width"] * 0.8  # a centred card, wide fields
     page.screenshot(path=str(SHOTS / "words-hub-login.png"))
     page.close()
 
@@ -184,7 +192,8 @@ def test_node_search_by_phone_and_part_of_code(world: dict[str, Any]) -> None:
         listed = page.inner_text("main")
         assert _pretty(code) in listed or code in listed, query
         if query.startswith("139"):
-            assert _pretty(other) not in listed and other not in listed
+            assert _pretty(other) not in listed
+            assert other not in listed
     page.goto(f"{world['node'].url}/?q={PHONE_B}")
     page.screenshot(path=str(SHOTS / "words-node-search-phone.png"), full_page=True)
     page.close()
@@ -196,11 +205,13 @@ def test_node_request_page_shows_notes_and_names_in_history(world: dict[str, Any
     assert page.inner_text("#clerk-notes") == NOTES_B
     page.goto(f"{world['node'].url}/requests/{world['refused']}")
     history = page.inner_text("table.timeline")
-    assert "王科员" in history and "系统" in history
+    assert "王科员" in history
+    assert "系统" in history
     assert "wang" not in history
     rows = page.locator("table.timeline tbody tr")
     received = rows.filter(has_text="已接收").first.inner_text()
-    assert "系统" in received and "王科员" not in received
+    assert "系统" in received
+    assert "王科员" not in received
     page.screenshot(path=str(SHOTS / "words-node-history.png"), full_page=True)
     page.close()
 
@@ -209,7 +220,8 @@ def test_supervision_charts_name_windows(world: dict[str, Any]) -> None:
     page = _hub_login(world, "chen")
     page.goto(world["hub"].url + "/supervision/?by=window")
     labels = " ".join(page.locator("svg.chart").nth(i).inner_html() for i in range(2))
-    assert "计划生育" in labels and "国土与城建" in labels
+    assert "计划生育" in labels
+    assert "国土与城建" in labels
     assert not re.search(r">\s*W\d\d", labels), "window codes on the charts"
     page.screenshot(path=str(SHOTS / "words-supervision-charts.png"), full_page=True)
     page.close()

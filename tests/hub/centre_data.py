@@ -131,13 +131,13 @@ def _insert(rows: list[dict[str, Any]]) -> None:
     """Multi-row INSERTs with parameters (peewee's insert_many spends seconds building SQL text, and
     executemany is a round trip per row on PostgreSQL); each value goes through its field's db_value."""
     defaults = {f.name: f.default() if callable(f.default) else f.default
-                for f in Case._meta.sorted_fields if f.default is not None}  # type: ignore[attr-defined]
+                for f in Case._meta.sorted_fields if f.default is not None}
     rows = [{**defaults, **r} for r in rows]
     names = list(rows[0])
-    fields = [Case._meta.fields[n] for n in names]  # type: ignore[attr-defined]
+    fields = [Case._meta.fields[n] for n in names]
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
     one = "(" + ", ".join([database.param] * len(fields)) + ")"
-    table = Case._meta.table_name  # type: ignore[attr-defined]
+    table = Case._meta.table_name
     cursor = database.cursor()
     for start in range(0, len(rows), BATCH):
         batch = rows[start:start + BATCH]

@@ -33,15 +33,15 @@ class Desk:
         resp = self.client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
         assert resp.status_code == 302, resp.get_data(as_text=True)
 
-    def get(self, path: str, **kw: Any):  # type: ignore[no-untyped-def]
+    def get(self, path: str, **kw: Any):
         return self.client.get(path, **kw)
 
-    def post(self, path: str, data: dict[str, Any], page: str = "/console/staff"):  # type: ignore[no-untyped-def]
+    def post(self, path: str, data: dict[str, Any], page: str = "/console/staff"):
         """POST a form with a valid CSRF token taken from a page this user may see."""
         token = csrf_of(self.client.get(page).get_data(as_text=True))
         return self.client.post(path, data={**data, "csrf_token": token})
 
-    def act(self, code: str, action: str, **fields: Any):  # type: ignore[no-untyped-def]
+    def act(self, code: str, action: str, **fields: Any):
         return self.post(f"/console/case/{code}/act", {"action": action, **fields})
 
 

@@ -28,12 +28,12 @@ from tests.snapshots import hub_sync_state as snapshot
 
 
 @pytest.fixture
-def sim(hub_client):  # type: ignore[no-untyped-def]
+def sim(hub_client):
     return NodeSim(hub_client, issue_code("桃源村"))
 
 
 @pytest.fixture
-def other(hub_client):  # type: ignore[no-untyped-def]
+def other(hub_client):
     """An honest neighbour whose service must not suffer."""
     return NodeSim(hub_client, issue_code("杏花村"))
 
@@ -54,7 +54,8 @@ def refused(status: int, resp: dict[str, Any], code: str) -> None:
     """The documented refusal: the code, its HTTP status and its Chinese sentence."""
     assert resp["error"]["code"] == code, resp
     assert (status, resp["error"]["message"]) == protocol.ERRORS[code]
-    assert resp.get("ack") is None and resp["updates"] == []
+    assert resp.get("ack") is None
+    assert resp["updates"] == []
 
 
 def still_serving(other: NodeSim) -> None:
@@ -111,7 +112,8 @@ def test_replay_of_an_old_batch_after_newer_ones_changes_nothing(sim: NodeSim, o
     sim.send(sim.events(captured(sim), captured(sim)))
     before = snapshot()
     s2, r2 = sim.post(raw1)
-    assert (s1, s2) == (200, 200) and r1["ack"] == r2["ack"]
+    assert (s1, s2) == (200, 200)
+    assert r1["ack"] == r2["ack"]
     assert snapshot() == before
     still_serving(other)
 
@@ -123,7 +125,8 @@ def test_replayed_poll_and_hello_store_nothing(sim: NodeSim) -> None:
     raw = protocol.seal(sim.key, body)
     before = snapshot()
     status, resp = sim.post(raw)
-    assert status == 200 and resp["last_seq"] == 1
+    assert status == 200
+    assert resp["last_seq"] == 1
     # A hello counts once (hub/freshness.py): a replay gets no history, and stores nothing.
     for _ in range(2):
         status, resp = sim.post(raw)
@@ -132,7 +135,7 @@ def test_replayed_poll_and_hello_store_nothing(sim: NodeSim) -> None:
     assert snapshot() == before
 
 
-def test_old_key_refused_after_revocation_and_reenrolment(hub_client, sim: NodeSim, other: NodeSim) -> None:  # type: ignore[no-untyped-def]
+def test_old_key_refused_after_revocation_and_reenrolment(hub_client, sim: NodeSim, other: NodeSim) -> None:
     sim.send(sim.events(captured(sim)))
     revoke("桃源村")
     before = snapshot()
@@ -147,7 +150,8 @@ def test_old_key_refused_after_revocation_and_reenrolment(hub_client, sim: NodeS
     replacement = NodeSim(hub_client, issue_code("桃源村"))
     assert replacement.node_id == sim.node_id
     hello = replacement.poll(kind="hello")
-    assert hello["last_seq"] == 1 and len(hello["history"]) == 1
+    assert hello["last_seq"] == 1
+    assert len(hello["history"]) == 1
     replacement.seq, replacement.last_hash = hello["last_seq"], hello["last_hash"]
     _, raw = replacement.batch(replacement.events(captured(replacement)), key=stolen)
     before = snapshot()
@@ -166,7 +170,8 @@ def test_gap_at_the_start_of_the_chain(sim: NodeSim, other: NodeSim) -> None:
     before = snapshot()
     status, resp = sim.post(raw)
     refused(status, resp, "sequence_gap")
-    assert resp["error"]["resume_from"] == 1 and resp["last_hash"] == protocol.GENESIS_HASH
+    assert resp["error"]["resume_from"] == 1
+    assert resp["last_hash"] == protocol.GENESIS_HASH
     assert snapshot() == before
     still_serving(other)
 
@@ -180,7 +185,8 @@ def test_fork_inside_an_earlier_batch_is_refused_and_raised(sim: NodeSim, other:
     status, resp = sim.post(raw)
     refused(status, resp, "fork")
     assert snapshot() == before
-    assert ForkAlert.select().count() == 1 and ForkAlert.get().stored_hash is None
+    assert ForkAlert.select().count() == 1
+    assert ForkAlert.get().stored_hash is None
     still_serving(other)
 
 
@@ -329,7 +335,7 @@ def _restore(db: Path, backup: Path) -> None:
     shutil.copy(backup, db)
 
 
-def test_node_restored_from_old_backup_resumes_where_the_hub_says(hub_client, node_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_node_restored_from_old_backup_resumes_where_the_hub_says(hub_client, node_app, tmp_path: Path) -> None:
     """Back up, sync, capture and sync more, restore the backup: the node catches up and never forks."""
     from node import meta
     from node.capture import capture_request
@@ -360,7 +366,8 @@ def test_node_restored_from_old_backup_resumes_where_the_hub_says(hub_client, no
         assert int(meta.get("next_seq", 1)) == 1, "the backup predates every batch"
         new = capture_request(capture("FP-01"), "李文书").receipt_code
     report = SyncClient(InProcessLink(hub_client), key).round()
-    assert report.resumed and report.acked == 1
+    assert report.resumed
+    assert report.acked == 1
 
     assert ForkAlert.select().count() == 0
     assert [e.seq for e in NodeEvent.select().order_by(NodeEvent.seq)] == [1, 2, 3, 4, 5, 6]
@@ -374,11 +381,12 @@ def test_node_restored_from_old_backup_resumes_where_the_hub_says(hub_client, no
     node = Node.get()
     assert chain == (node.last_seq, node.last_hash, node.out_seq)
     assert states == {c.receipt_code: c.state for c in Case.select()}, "every hub status reached the restored node"
-    assert states[after_backup[0]] == "accepted" and states[after_backup[1]] == "needs_materials"
+    assert states[after_backup[0]] == "accepted"
+    assert states[after_backup[1]] == "needs_materials"
 
 
 def test_node_restored_from_backup_pages_through_long_history(hub_client, node_app, tmp_path: Path,
-                                                               monkeypatch) -> None:  # type: ignore[no-untyped-def]
+                                                               monkeypatch) -> None:
     """History comes back a page at a time; every page must be restored, not just the first."""
     from node.capture import capture_request
     from node.db import database
@@ -405,7 +413,7 @@ def test_node_restored_from_backup_pages_through_long_history(hub_client, node_a
     assert sorted(states) == sorted(codes)
 
 
-def test_replacement_pc_restores_history_with_current_states(hub_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_replacement_pc_restores_history_with_current_states(hub_client, tmp_path: Path) -> None:
     """A stolen PC is revoked; the new one starts empty and gets every request back as the hub sees it."""
     from node import create_app
     from node.db import database
@@ -429,7 +437,7 @@ def test_replacement_pc_restores_history_with_current_states(hub_client, tmp_pat
     assert states == {jf: "accepted", fp: "approved"}
 
 
-def test_node_restored_with_a_signed_batch_the_hub_already_has(hub_client, node_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_node_restored_with_a_signed_batch_the_hub_already_has(hub_client, node_app, tmp_path: Path) -> None:
     """A backup taken after signing but before the ack: the hub's copy counts, nothing is re-signed."""
     from node import meta, outbox
     from node.capture import capture_request
@@ -450,7 +458,8 @@ def test_node_restored_with_a_signed_batch_the_hub_already_has(hub_client, node_
     with database.connection_context():
         capture_request(capture("JF-01"), "李文书")
     SyncClient(InProcessLink(hub_client), key).round()
-    assert ForkAlert.select().count() == 0 and Case.select().count() == 3
+    assert ForkAlert.select().count() == 0
+    assert Case.select().count() == 3
     with database.connection_context():
         assert (int(meta.get("next_seq")) - 1, meta.get("last_hash")) == (Node.get().last_seq, Node.get().last_hash)
 
@@ -536,7 +545,7 @@ def test_slow_loris_does_not_stop_the_hub_serving_others(tmp_path: Path) -> None
 
 @sqlite_only
 def test_hub_restored_from_backup_gets_everything_back_from_the_node(hub_app, hub_db_url: str, node_app,
-                                                                     tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+                                                                     tmp_path: Path) -> None:
     """The hub's disk dies and last night's backup comes back: the node re-sends, and new decisions still arrive."""
     from hub.db import database as hub_db
     from node import meta
@@ -566,7 +575,8 @@ def test_hub_restored_from_backup_gets_everything_back_from_the_node(hub_app, hu
         Path(str(hub_file) + suffix).unlink(missing_ok=True)
     shutil.copy(tmp_path / "hub-backup.sqlite3", hub_file)
     hub_db.connect(reuse_if_open=True)
-    assert Case.select().count() == 2 and Node.get().last_seq == 2
+    assert Case.select().count() == 2
+    assert Node.get().last_seq == 2
 
     client = SyncClient(InProcessLink(hub_client), key)
     client.round()

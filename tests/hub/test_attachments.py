@@ -13,7 +13,7 @@ from tests.nodesim import NodeSim
 
 
 @pytest.fixture
-def sim(hub_client):  # type: ignore[no-untyped-def]
+def sim(hub_client):
     return NodeSim(hub_client, issue_code("桃源村"))
 
 
@@ -23,7 +23,7 @@ def captured(sim: NodeSim) -> tuple[str, str, dict]:
     return ("request.captured", protocol.new_id(), data)
 
 
-def announced(request_id: str, **over) -> tuple[str, str, dict]:  # type: ignore[no-untyped-def]
+def announced(request_id: str, **over) -> tuple[str, str, dict]:
     data = {"sha256": "ab" * 32, "size": 120_000, "mime": "image/jpeg", "name": "身份证.jpg", "material_code": "M-ID"}
     data.update(over)
     return ("attachment.added", request_id, data)
@@ -49,7 +49,8 @@ def test_malformed_announcement_is_refused(sim: NodeSim, over: dict, message: st
     resp = sim.send(sim.events(cap, announced(cap[1], **over)))
     assert resp["ack"]["accepted"] == 1
     [refusal] = resp["ack"]["results"]
-    assert refusal["code"] == "bad_attachment" and message in refusal["message"]
+    assert refusal["code"] == "bad_attachment"
+    assert message in refusal["message"]
     assert Attachment.select().count() == 0
 
 
@@ -59,7 +60,7 @@ def test_attachment_for_unknown_request_is_refused(sim: NodeSim) -> None:
     assert Attachment.select().count() == 0
 
 
-def test_replacement_without_box_key_drops_the_old_one(hub_client) -> None:  # type: ignore[no-untyped-def]
+def test_replacement_without_box_key_drops_the_old_one(hub_client) -> None:
     from hub.enrolment import revoke
     from hub.models import NodeBoxKey
     from shared import bundle, signing
@@ -76,7 +77,7 @@ def test_replacement_without_box_key_drops_the_old_one(hub_client) -> None:  # t
     assert NodeBoxKey.select().count() == 0
 
 
-def _chunk(client, sim: NodeSim, sha: str, offset: int, data: bytes = b"") -> tuple[int, dict]:  # type: ignore[no-untyped-def]
+def _chunk(client, sim: NodeSim, sha: str, offset: int, data: bytes = b"") -> tuple[int, dict]:
     import json
 
     from shared.chunks import ATTACHMENT_PATH, chunk_body
@@ -88,7 +89,7 @@ def _chunk(client, sim: NodeSim, sha: str, offset: int, data: bytes = b"") -> tu
     return resp.status_code, body
 
 
-def test_announcing_another_villages_hash_completes_nothing_without_the_bytes(hub_client, sim: NodeSim) -> None:  # type: ignore[no-untyped-def]
+def test_announcing_another_villages_hash_completes_nothing_without_the_bytes(hub_client, sim: NodeSim) -> None:
     """A hash is a name, not a proof: each village's case is complete only once that village sent the bytes."""
     import hashlib
 

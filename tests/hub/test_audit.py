@@ -17,7 +17,7 @@ from tests.nodesim import NodeSim
 
 
 @pytest.fixture
-def sim(hub_client):  # type: ignore[no-untyped-def]
+def sim(hub_client):
     return NodeSim(hub_client, issue_code("桃源村"))
 
 
@@ -25,13 +25,13 @@ def actions() -> list[str]:
     return [e.action for e in AuditEntry.select().order_by(AuditEntry.seq)]
 
 
-def verify_cli(hub_app, hub_db_url: str) -> "support.subprocess.CompletedProcess":  # type: ignore[no-untyped-def]
+def verify_cli(hub_app, hub_db_url: str) -> "support.subprocess.CompletedProcess":
     """Run `daiban hub verify-audit` as a real process against the test's database."""
     return support.daiban("hub", "--dir", hub_app.config["DATA_DIR"], "verify-audit",
                           env={"DATABASE_URL": hub_db_url}, check=False)
 
 
-def test_staff_actions_and_syncs_are_chained(hub_client, sim: NodeSim) -> None:  # type: ignore[no-untyped-def]
+def test_staff_actions_and_syncs_are_chained(hub_client, sim: NodeSim) -> None:
     ev = captured(sim, "DB-03")
     sim.send(sim.events(ev))
     code = Case.get_by_id(ev[1]).receipt_code
@@ -41,14 +41,15 @@ def test_staff_actions_and_syncs_are_chained(hub_client, sim: NodeSim) -> None: 
     assert actions() == ["node.code_issued", "node.enrolled", "sync.batch", "case.accept", "auth.login",
                          "node.revoked"]
     batch = AuditEntry.get(AuditEntry.action == "sync.batch")
-    assert batch.detail["first_seq"] == 1 and batch.detail["accepted"] == 1
+    assert batch.detail["first_seq"] == 1
+    assert batch.detail["accepted"] == 1
     entries = list(AuditEntry.select().order_by(AuditEntry.seq))
     assert entries[0].prev_hash == audit.GENESIS
     assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:]))
     assert audit.verify() == (6, None)
 
 
-def test_refused_actions_leave_an_attempt_and_nothing_else(hub_client, sim: NodeSim) -> None:  # type: ignore[no-untyped-def]
+def test_refused_actions_leave_an_attempt_and_nothing_else(hub_client, sim: NodeSim) -> None:
     ev = captured(sim, "DB-03")
     sim.send(sim.events(ev))
     code = Case.get_by_id(ev[1]).receipt_code
@@ -61,10 +62,12 @@ def test_refused_actions_leave_an_attempt_and_nothing_else(hub_client, sim: Node
     before = AuditEntry.select().count()
     _, raw = sim.batch(sim.events(captured(sim)), key=signing.generate_key())
     status, _ = sim.post(raw)
-    assert status == 403 and AuditEntry.select().count() == before
+    assert status == 403
+    assert AuditEntry.select().count() == before
     # A login without a CSRF token never reaches the password check, but the attempt is kept.
     assert hub_client.post("/login", data={"username": "nobody", "password": "x"}).status_code == 400
-    assert AuditEntry.select().count() == before + 1 and actions()[-1] == "csrf.refused"
+    assert AuditEntry.select().count() == before + 1
+    assert actions()[-1] == "csrf.refused"
     token = csrf_of(hub_client.get("/login").get_data(as_text=True))
     assert hub_client.post("/login", data={"username": "nobody", "password": "x", "csrf_token": token}).status_code == 401
     assert actions()[-1] == "auth.login_failed"
@@ -75,15 +78,17 @@ def test_fork_is_audited(sim: NodeSim) -> None:
     sim.seq, sim.last_hash = 0, "0" * 64
     _, raw = sim.batch(sim.events(captured(sim)))
     status, resp = sim.post(raw)
-    assert status == 409 and resp["error"]["code"] == "fork"
+    assert status == 409
+    assert resp["error"]["code"] == "fork"
     assert actions()[-1] == "sync.fork"
 
 
-def test_tampered_row_is_named_by_verify_audit(hub_app, hub_db_url: str, sim: NodeSim) -> None:  # type: ignore[no-untyped-def]
+def test_tampered_row_is_named_by_verify_audit(hub_app, hub_db_url: str, sim: NodeSim) -> None:
     for _ in range(3):
         sim.send(sim.events(captured(sim)))
     ok = verify_cli(hub_app, hub_db_url)
-    assert ok.returncode == 0 and "审计日志完好：共 5 条" in ok.stdout
+    assert ok.returncode == 0
+    assert "审计日志完好：共 5 条" in ok.stdout
     # Someone edits the third entry straight in the database, covering their tracks in `detail`.
     third = AuditEntry.get(AuditEntry.seq == 3)
     forged = json.dumps({**third.detail, "accepted": 0}, ensure_ascii=False, sort_keys=True)
@@ -91,11 +96,12 @@ def test_tampered_row_is_named_by_verify_audit(hub_app, hub_db_url: str, sim: No
                          (forged,))
     bad = verify_cli(hub_app, hub_db_url)
     assert bad.returncode == 1
-    assert "第 3 条" in bad.stderr and "篡改" in bad.stderr
+    assert "第 3 条" in bad.stderr
+    assert "篡改" in bad.stderr
     assert audit.verify()[1].seq == 3  # type: ignore[union-attr]
 
 
-def test_deleted_and_rehashed_rows_are_caught(hub_app, sim: NodeSim) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_and_rehashed_rows_are_caught(hub_app, sim: NodeSim) -> None:
     for _ in range(3):
         sim.send(sim.events(captured(sim)))
     # Re-hashing an edited row on its own still breaks the next link.
@@ -104,26 +110,29 @@ def test_deleted_and_rehashed_rows_are_caught(hub_app, sim: NodeSim) -> None:  #
     e.hash = audit.entry_hash(e.seq, e.at, e.actor, e.action, e.target, e.detail, e.prev_hash)
     e.save()
     checked, broken = audit.verify()
-    assert (checked, broken.seq) == (3, 4) and "前一哈希" in broken.reason  # type: ignore[union-attr]
+    assert (checked, broken.seq) == (3, 4)
+    assert "前一哈希" in broken.reason  # type: ignore[union-attr]
     AuditEntry.delete().where(AuditEntry.seq == 3).execute()
     checked, broken = audit.verify()
-    assert broken.seq == 3 and "缺失" in broken.reason  # type: ignore[union-attr]
+    assert broken.seq == 3
+    assert "缺失" in broken.reason  # type: ignore[union-attr]
 
 
-def test_audit_page_supervisor_only_and_shows_break(hub_app, sim: NodeSim) -> None:  # type: ignore[no-untyped-def]
+def test_audit_page_supervisor_only_and_shows_break(hub_app, sim: NodeSim) -> None:
     staff = hub_app.test_client()
     login_as(staff, "staff")
     assert staff.get("/supervision/audit").status_code == 403
     sup = hub_app.test_client()
     login_as(sup, "supervisor")
     page = sup.get("/supervision/audit").get_data(as_text=True)
-    assert "哈希链完整" in page and "登录" in page
+    assert "哈希链完整" in page
+    assert "登录" in page
     AuditEntry.update(target="改过").where(AuditEntry.seq == 1).execute()
     page = sup.get("/supervision/audit").get_data(as_text=True)
     assert "哈希链在第 1 条断开" in page
 
 
-def test_duty_changes_are_audited(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_duty_changes_are_audited(hub_app) -> None:
     client = hub_app.test_client()
     login_as(client, "staff")
     page = client.get("/console/staff").get_data(as_text=True)

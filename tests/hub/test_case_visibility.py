@@ -12,7 +12,7 @@ from tests.hub.console_support import Desk, new_case, snapshot
 from tests.nodesim import NodeSim
 
 
-def _same(resp_a, resp_b) -> None:  # type: ignore[no-untyped-def]
+def _same(resp_a, resp_b) -> None:
     def scrub(html: str) -> str:
         # the language switch links back to the page asked for: it echoes the requester's own URL
         html = re.sub(r'next=[^"]*"', 'next="', html)
@@ -23,7 +23,7 @@ def _same(resp_a, resp_b) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def setting(hub_app):  # type: ignore[no-untyped-def]
+def setting(hub_app):
     sim = NodeSim(hub_app.test_client(), issue_code("桃源村"))
     code = new_case(sim, "JF-01", name="孙八")  # 国土与城建 window
     owner = Desk(hub_app, "wang", "王芳", windows=["W09"])
@@ -32,14 +32,14 @@ def setting(hub_app):  # type: ignore[no-untyped-def]
     return code, new_code(sim.prefix), forester, owner
 
 
-def test_the_reported_difference_is_gone(setting) -> None:  # type: ignore[no-untyped-def]
+def test_the_reported_difference_is_gone(setting) -> None:
     code, missing, forester, _ = setting
     assert forester.get(f"/console/case/{code}").status_code == forester.get(f"/console/case/{missing}").status_code
 
 
 @pytest.mark.parametrize("path", ["/console/case/{code}", "/console/case/{code}/feedback",
                                   "/console/case/{code}/paper/{paper}"])
-def test_pages_answer_404_for_another_windows_case(setting, path: str) -> None:  # type: ignore[no-untyped-def]
+def test_pages_answer_404_for_another_windows_case(setting, path: str) -> None:
     code, missing, forester, owner = setting
     page = owner.get(f"/console/case/{code}").get_data(as_text=True)
     paper = re.search(rf"/console/case/{code}/paper/(\d+)", page).group(1)  # type: ignore[union-attr]
@@ -51,7 +51,7 @@ def test_pages_answer_404_for_another_windows_case(setting, path: str) -> None: 
 
 
 @pytest.mark.parametrize("action", ["accept", "approve", "no-such-action", "immediate"])
-def test_actions_answer_404_and_change_nothing(setting, action: str) -> None:  # type: ignore[no-untyped-def]
+def test_actions_answer_404_and_change_nothing(setting, action: str) -> None:
     code, missing, forester, _ = setting
     before = snapshot()
     existing = forester.act(code, action, reason="x", legal_basis="y")

@@ -41,7 +41,8 @@ def test_production_settings_make_the_session_cookie_secure(tmp_path: Path) -> N
     hub.start()
     try:
         cookie = _login_cookie(hub.url)
-        assert "Secure" in cookie and "HttpOnly" in cookie
+        assert "Secure" in cookie
+        assert "HttpOnly" in cookie
     finally:
         hub.stop()
 

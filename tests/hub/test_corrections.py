@@ -17,14 +17,14 @@ from node.requests_views import timeline
 from shared.corrections import CorrectionError
 from tests.factories import capture
 from hub.enrolment import issue_code
-from shared import timefmt
+from shared import china_time
 from tests.hub.console_support import Desk, new_case
 from tests.nodesim import NodeSim
 from tests.linked import Linked, link
 
 
 @pytest.fixture
-def linked(hub_app, node_app) -> Linked:  # type: ignore[no-untyped-def]
+def linked(hub_app, node_app) -> Linked:
     return link(hub_app, node_app)
 
 
@@ -76,8 +76,10 @@ def test_window_staffs_correction_goes_down_to_the_village_and_shows_in_its_hist
         assert (req.phone, req.data["applicant"]["phone"]) == ("13900139000", "13900139000")
         rows = timeline(req)
     corrected = [r for r in rows if r["what"] == "中心更正登记内容"]
-    assert corrected and corrected[0]["who"] == "王芳" and "群众来电更换了手机号" in corrected[0]["detail"]
-    assert [r["at"] for r in rows] == sorted((r["at"] for r in rows), key=timefmt.sort_key)
+    assert corrected
+    assert corrected[0]["who"] == "王芳"
+    assert "群众来电更换了手机号" in corrected[0]["detail"]
+    assert [r["at"] for r in rows] == sorted((r["at"] for r in rows), key=china_time.sort_key)
 
 
 def test_the_clerk_cannot_correct_after_the_hubs_acceptance(linked: Linked) -> None:
@@ -102,22 +104,26 @@ def test_a_correction_that_crosses_the_hubs_acceptance_is_refused_there_and_told
     case = Case.get(Case.receipt_code == code)
     assert case.applicant_name == "张山"  # nothing changed
     refused = NodeEvent.get(NodeEvent.type == "request.corrected")
-    assert refused.result == "refused" and "中心已受理此件" in refused.reason
+    assert refused.result == "refused"
+    assert "中心已受理此件" in refused.reason
     [attempt] = _audit("case.refused_attempt", code)
-    assert attempt.detail["action"] == "correct" and attempt.detail["code"] == "already_accepted"
+    assert attempt.detail["action"] == "correct"
+    assert attempt.detail["code"] == "already_accepted"
     with node_db.connection_context():
         ev = Event.get(Event.type == "request.corrected")
-        assert ev.result == "refused" and "中心已受理此件" in ev.result_message
+        assert ev.result == "refused"
+        assert "中心已受理此件" in ev.result_message
 
 
-def test_correcting_a_closed_case_is_refused_nothing_changes_and_the_attempt_is_audited(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_correcting_a_closed_case_is_refused_nothing_changes_and_the_attempt_is_audited(hub_app) -> None:
     sim = NodeSim(hub_app.test_client(), issue_code("桃源村"))
     code = new_case(sim, "JF-01")
     cases.act(code, "refuse", "system", reason="不属于本中心受理范围", legal_basis="行政许可法第三十二条")
     before = (Case.get(Case.receipt_code == code).captured, HubEvent.select().count())
     with pytest.raises(cases.CaseError) as err:
         hub_correct(code, "applicant.name", "李四", "录错", "system", None)
-    assert err.value.code == "case_closed" and "办理已终结，不能更正" in err.value.message
+    assert err.value.code == "case_closed"
+    assert "办理已终结，不能更正" in err.value.message
     assert (Case.get(Case.receipt_code == code).captured, HubEvent.select().count()) == before
     assert _audit("case.refused_attempt", code)[-1].detail == {"action": "correct", "code": "case_closed",
                                                                "field": "applicant.name"}
@@ -130,18 +136,19 @@ def test_correcting_a_closed_case_is_refused_nothing_changes_and_the_attempt_is_
     ("receipt_code", "220000000", "改号", "请选择要更正的项目"),
     ("applicant.name", "李" * 600, "录错", "不超过500字"),
 ])
-def test_bad_corrections_at_the_console_say_why_in_chinese_and_change_nothing(hub_app, field, value, reason,  # type: ignore[no-untyped-def]
+def test_bad_corrections_at_the_console_say_why_in_chinese_and_change_nothing(hub_app, field, value, reason,
                                                                                 words) -> None:
     sim = NodeSim(hub_app.test_client(), issue_code("桃源村"))
     code = new_case(sim, "JF-01", name="张三")
     desk = Desk(hub_app, "wang", "王芳", windows=[Case.get(Case.receipt_code == code).window])
     before = Case.get(Case.receipt_code == code).captured
     resp = desk.post(f"/console/case/{code}/correct", {"field": field, "value": value, "reason": reason})
-    assert resp.status_code == 400 and words in resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert words in resp.get_data(as_text=True)
     assert Case.get(Case.receipt_code == code).captured == before
 
 
-def test_a_correction_at_the_console_is_in_the_case_history_with_its_reason(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_correction_at_the_console_is_in_the_case_history_with_its_reason(hub_app) -> None:
     sim = NodeSim(hub_app.test_client(), issue_code("桃源村"))
     code = new_case(sim, "JF-01", name="张山")
     window = Case.get(Case.receipt_code == code).window
@@ -152,12 +159,13 @@ def test_a_correction_at_the_console_is_in_the_case_history_with_its_reason(hub_
     page = desk.get(f"/console/case/{code}").get_data(as_text=True)
     history = page[page.index("办理记录"):]
     assert "更正申请人姓名：“张山”改为“张三”；原因：与户口簿核对，录入错字" in history
-    assert "王芳" in history and ">wang<" not in history
+    assert "王芳" in history
+    assert ">wang<" not in history
     with hub_db.atomic():
         assert Case.get(Case.receipt_code == code).receipt_code == code
 
 
-def test_a_hostile_correction_on_the_wire_is_refused_for_that_event_only(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_hostile_correction_on_the_wire_is_refused_for_that_event_only(hub_app) -> None:
     sim = NodeSim(hub_app.test_client(), issue_code("桃源村"))
     code = new_case(sim, "JF-01", name="张山")
     case = Case.get(Case.receipt_code == code)

@@ -25,7 +25,7 @@ def at(day: str, hour: int = 2) -> datetime:
 
 
 @pytest.fixture
-def sim(hub_client):  # type: ignore[no-untyped-def]
+def sim(hub_client):
     return NodeSim(hub_client, issue_code("桃源村"))
 
 
@@ -50,13 +50,16 @@ def test_pause_during_holiday_moves_due_date_by_paused_working_days(sim: NodeSim
     with hub_time(at("2025-09-26")):
         cases.act(case.receipt_code, "ask_materials", "wang", missing=["M-APPLICATION"])
     paused = Case.get_by_id(case.request_id)
-    assert paused.state == "needs_materials" and paused.paused_since == date(2025, 9, 26)
+    assert paused.state == "needs_materials"
+    assert paused.paused_since == date(2025, 9, 26)
     with hub_time(at("2025-10-10")):
         sim.send(sim.events(supplemented(case.request_id, ["M-APPLICATION"])))
     after = Case.get_by_id(case.request_id)
     # Paused working days in (Sep 26, Oct 10]: Sep 28, 29, 30, Oct 9, 10 = 5; the holiday itself costs nothing.
-    assert after.paused_days == 5 and after.paused_since is None
-    assert after.state == "accepted" and after.materials_missing == []
+    assert after.paused_days == 5
+    assert after.paused_since is None
+    assert after.state == "accepted"
+    assert after.materials_missing == []
     # 10 + 5 working days after Sep 23: … Oct 13 (10th), 14, 15, 16, 17, 20 (15th).
     assert after.deadline == date(2025, 10, 20)
 
@@ -92,7 +95,8 @@ def test_closed_cases_are_not_swept(sim: NodeSim) -> None:
     with hub_time(at("2025-09-24")):
         cases.act(case.receipt_code, "refuse", "wang", reason="不符合条件", legal_basis="《社会救助暂行办法》第四十七条")
     counts = run_sweep(date(2025, 12, 1))
-    assert counts["checked"] == 0 and CaseAlert.select().count() == 0
+    assert counts["checked"] == 0
+    assert CaseAlert.select().count() == 0
 
 
 def test_same_day_item_is_yellow_on_its_day_and_red_after(sim: NodeSim) -> None:
@@ -103,7 +107,7 @@ def test_same_day_item_is_yellow_on_its_day_and_red_after(sim: NodeSim) -> None:
     assert run_sweep(date(2025, 10, 1))["red"] == 1
 
 
-def test_admin_holidays_for_years_the_package_does_not_know(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_admin_holidays_for_years_the_package_does_not_know(hub_app) -> None:
     cal = deadlines.calendar()
     assert cal.add_workdays(date(2027, 2, 5), 1) == date(2027, 2, 8)  # plain Mon–Fri guess for 2027
     for d in ("2027-02-08", "2027-02-09", "2027-02-10"):
@@ -114,7 +118,7 @@ def test_admin_holidays_for_years_the_package_does_not_know(hub_app) -> None:  #
     assert cal.add_workdays(date(2027, 2, 5), 2) == date(2027, 2, 11)
 
 
-def test_bad_calendar_edits_refused_and_nothing_stored(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_bad_calendar_edits_refused_and_nothing_stored(hub_app) -> None:
     for day, kind, op, message in [
         ("2027-13-01", "holiday", "add", "日期格式"),
         ("", "holiday", "add", "日期格式"),
@@ -127,12 +131,13 @@ def test_bad_calendar_edits_refused_and_nothing_stored(hub_app) -> None:  # type
     assert deadlines.calendar().extra_holidays == frozenset()
 
 
-def test_day_cannot_be_both_holiday_and_workday(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_day_cannot_be_both_holiday_and_workday(hub_app) -> None:
     change_calendar("2027-02-08", "holiday", "add", "admin")
     with pytest.raises(ValueError, match="请先删除"):
         change_calendar("2027-02-08", "workday", "add", "admin")
     cal = deadlines.calendar()
-    assert cal.extra_workdays == frozenset() and cal.extra_holidays == {date(2027, 2, 8)}
+    assert cal.extra_workdays == frozenset()
+    assert cal.extra_holidays == {date(2027, 2, 8)}
 
 
 def test_new_holiday_moves_running_cases_and_tells_the_village(sim: NodeSim) -> None:
@@ -155,8 +160,10 @@ def test_new_holiday_moves_running_cases_and_tells_the_village(sim: NodeSim) -> 
     assert Case.get_by_id(late.request_id).deadline == late.deadline
     assert Case.get_by_id(paused.request_id).deadline == paused.deadline  # recounted when the clock restarts
     updates = [u for u in sim.poll(cursor=cursor)["updates"] if u["request_id"] == early.request_id]
-    assert updates[-1]["deadline"] == "2027-02-17" and updates[-1]["action"] == "deadline_moved"
-    assert updates[-1]["note"] == "请按时到窗口领取" and updates[-1]["state"] == "accepted"
+    assert updates[-1]["deadline"] == "2027-02-17"
+    assert updates[-1]["action"] == "deadline_moved"
+    assert updates[-1]["note"] == "请按时到窗口领取"
+    assert updates[-1]["state"] == "accepted"
     with hub_time(at("2027-02-04")):
         change_calendar("2027-02-10", "holiday", "remove", "admin")
     assert Case.get_by_id(early.request_id).deadline == date(2027, 2, 16)

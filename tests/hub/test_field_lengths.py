@@ -16,7 +16,7 @@ from tests.nodesim import NodeSim
 
 
 @pytest.fixture
-def sim(hub_app) -> NodeSim:  # type: ignore[no-untyped-def]
+def sim(hub_app) -> NodeSim:
     return NodeSim(hub_app.test_client(), issue_code("桃源村"))
 
 
@@ -67,11 +67,12 @@ def test_feedback_comment_and_withdrawal_reason_are_bounded(sim: NodeSim) -> Non
         ("request.withdrawn", rid, {"reason": "因" * validation.WITHDRAW_REASON_MAX}),
     ) == [("refused", "bad_feedback"), ("refused", "bad_reason"), ("ok", None), ("ok", None)]
     case = Case.get(Case.receipt_code == code)
-    assert case.state == "withdrawn" and case.satisfaction == "满意"
+    assert case.state == "withdrawn"
+    assert case.satisfaction == "满意"
     assert NodeEvent.select().count() == 5
 
 
-def test_node_uses_the_same_limits(node_app) -> None:  # type: ignore[no-untyped-def]
+def test_node_uses_the_same_limits(node_app) -> None:
     from node.capture import CaptureError, capture_request
     from node.db import database
 

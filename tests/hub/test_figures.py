@@ -42,24 +42,29 @@ KNOWN = [
 def test_three_cases_one_on_time_one_late_one_open_gives_fifty_percent() -> None:
     fig = summarise(KNOWN[:3], CAL, date(2025, 10, 1))
     assert (fig.handled, fig.completed, fig.on_time, fig.late, fig.in_progress) == (3, 2, 1, 1, 1)
-    assert fig.on_time_rate == 0.5 and percent(fig.on_time_rate) == "50.0%"
+    assert fig.on_time_rate == 0.5
+    assert percent(fig.on_time_rate) == "50.0%"
     assert fig.avg_workdays == 9.0  # (4 + 14) / 2
     assert fig.overdue_open == 1
-    assert fig.satisfaction_rate == 0.5 and fig.responses == 2
+    assert fig.satisfaction_rate == 0.5
+    assert fig.responses == 2
 
 
 def test_immediate_processed_refused_and_satisfaction() -> None:
     fig = summarise(KNOWN, CAL, date(2025, 9, 10))
     assert (fig.handled, fig.immediate, fig.processed, fig.refused, fig.completed) == (5, 1, 4, 1, 3)
-    assert fig.on_time == 2 and fig.overdue_open == 0
+    assert fig.on_time == 2
+    assert fig.overdue_open == 0
     assert round(fig.satisfaction_rate or 0, 3) == round(2 / 3, 3)
 
 
 def test_grouping_by_window_village_item_month() -> None:
     by_window = {f.key: f for f in grouped(KNOWN, "window", CAL, date(2025, 10, 1), {"W05": "W05 民政"})}
     assert set(by_window) == {"W05", "W09", "W10"}
-    assert by_window["W05"].label == "W05 民政" and by_window["W05"].handled == 3
-    assert by_window["W05"].on_time_rate == 0.5 and by_window["W10"].on_time_rate == 1.0
+    assert by_window["W05"].label == "W05 民政"
+    assert by_window["W05"].handled == 3
+    assert by_window["W05"].on_time_rate == 0.5
+    assert by_window["W10"].on_time_rate == 1.0
     by_village = {f.key: f.handled for f in grouped(KNOWN, "village", CAL, date(2025, 10, 1))}
     assert by_village == {"杏花村": 1, "桃源村": 4}
     assert [f.key for f in grouped(KNOWN, "item", CAL, date(2025, 10, 1))] == ["DB-03", "FP-01", "JF-01"]
@@ -70,15 +75,21 @@ def test_grouping_by_window_village_item_month() -> None:
 
 def test_empty_period_has_no_rates() -> None:
     fig = summarise([], CAL, date(2025, 10, 1))
-    assert fig.on_time_rate is None and fig.avg_workdays is None and percent(None) == "—"
+    assert fig.on_time_rate is None
+    assert fig.avg_workdays is None
+    assert percent(None) == "—"
 
 
 def test_charts_are_plain_svg_without_script_or_inline_style() -> None:
     svg = str(bar_chart("按窗口：受理件数", ["W05", "W09<"], [3, 1], unit="件"))
-    assert svg.startswith("<svg") and svg.count("<rect") == 2
-    assert "<script" not in svg and "style=" not in svg and "W09&lt;" in svg
+    assert svg.startswith("<svg")
+    assert svg.count("<rect") == 2
+    assert "<script" not in svg
+    assert "style=" not in svg
+    assert "W09&lt;" in svg
     line = str(line_chart("按月", ["2025-08", "2025-09"], {"受理": [2, 5], "办结": [1, 3]}))
-    assert line.count("<polyline") == 2 and "<script" not in line
+    assert line.count("<polyline") == 2
+    assert "<script" not in line
     assert str(bar_chart("空", [], [])).startswith("<svg")
 
 
@@ -87,7 +98,7 @@ def at(day: str) -> datetime:
 
 
 @pytest.fixture
-def known_cases(hub_client):  # type: ignore[no-untyped-def]
+def known_cases(hub_client):
     """Through the real sync and case actions: 1 on time, 1 late, 1 in progress (DB-03, 10 working days)."""
     sim = NodeSim(hub_client, issue_code("桃源村"))
     with hub_time(at("2025-09-01")):
@@ -105,40 +116,52 @@ def known_cases(hub_client):  # type: ignore[no-untyped-def]
     return codes
 
 
-def test_dashboard_shows_figures_of_known_cases(hub_app, known_cases) -> None:  # type: ignore[no-untyped-def]
+def test_dashboard_shows_figures_of_known_cases(hub_app, known_cases) -> None:
     client = hub_app.test_client()
     login_as(client, "supervisor")
     page = client.get("/supervision/").get_data(as_text=True)
     assert 'id="fig-handled">3<' in page
-    assert 'id="fig-completed">2<' in page and 'id="fig-in-progress">1<' in page
-    assert 'id="fig-on-time-rate">50.0%<' in page and 'id="fig-avg-days">9.0<' in page
-    assert page.count("<svg") == 3 and "<script" not in page
+    assert 'id="fig-completed">2<' in page
+    assert 'id="fig-in-progress">1<' in page
+    assert 'id="fig-on-time-rate">50.0%<' in page
+    assert 'id="fig-avg-days">9.0<' in page
+    assert page.count("<svg") == 3
+    assert "<script" not in page
     assert "W05 民政" in page
     watch = client.get("/supervision/watch").get_data(as_text=True)
-    assert known_cases[2] in watch and "超期" in watch
+    assert known_cases[2] in watch
+    assert "超期" in watch
     by_month = client.get("/supervision/?by=month&from=2025-09-01&to=2025-09-30").get_data(as_text=True)
-    assert "2025-09" in by_month and 'id="fig-handled">3<' in by_month
+    assert "2025-09" in by_month
+    assert 'id="fig-handled">3<' in by_month
     empty = client.get("/supervision/?from=2025-10-01").get_data(as_text=True)
-    assert 'id="fig-handled">0<' in empty and 'id="fig-on-time-rate">—<' in empty
+    assert 'id="fig-handled">0<' in empty
+    assert 'id="fig-on-time-rate">—<' in empty
 
 
-def test_exports(hub_app, known_cases) -> None:  # type: ignore[no-untyped-def]
+def test_exports(hub_app, known_cases) -> None:
     client = hub_app.test_client()
     login_as(client, "supervisor")
     resp = client.get("/supervision/export.csv?by=window")
-    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert resp.status_code == 200
+    assert resp.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[0][:2] == ["名称", "接待（收件）"] and rows[-1][0] == "合计"
+    assert rows[0][:2] == ["名称", "接待（收件）"]
+    assert rows[-1][0] == "合计"
     total = dict(zip(rows[0], rows[-1]))
-    assert total["接待（收件）"] == "3" and total["承办件"] == "3" and total["按时办结率"] == "50.0%" and total["平均办结工作日"] == "9.0"
+    assert total["接待（收件）"] == "3"
+    assert total["承办件"] == "3"
+    assert total["按时办结率"] == "50.0%"
+    assert total["平均办结工作日"] == "9.0"
     wb = load_workbook(io.BytesIO(client.get("/supervision/export.xlsx").data))
     assert wb.sheetnames == ["中心报表", "按窗口", "按行政村", "按事项", "按月份", "按人员", "按来源", "超期", "临近到期"]
     assert [c.value for c in wb["按行政村"][2]][:2] == ["桃源村", 3]
     assert [c.value for c in wb["按行政村"][3]][:2] == ["合计", 3]
-    assert wb["超期"].max_row == 2 and wb["超期"]["A2"].value == known_cases[2]
+    assert wb["超期"].max_row == 2
+    assert wb["超期"]["A2"].value == known_cases[2]
 
 
-def test_bad_filters_get_a_clear_message(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_bad_filters_get_a_clear_message(hub_app) -> None:
     client = hub_app.test_client()
     login_as(client, "supervisor")
     for query, message in [
@@ -149,10 +172,11 @@ def test_bad_filters_get_a_clear_message(hub_app) -> None:  # type: ignore[no-un
     ]:
         for url in ("/supervision/", "/supervision/export.csv", "/supervision/export.xlsx"):
             resp = client.get(f"{url}?{query}")
-            assert resp.status_code == 400 and message in resp.get_data(as_text=True), (url, query)
+            assert resp.status_code == 400, (url, query)
+            assert message in resp.get_data(as_text=True), (url, query)
 
 
-def test_supervisor_pages_refuse_window_staff(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_supervisor_pages_refuse_window_staff(hub_app) -> None:
     client = hub_app.test_client()
     login_as(client, "staff")
     for url in ("/supervision/", "/supervision/watch", "/supervision/export.csv", "/supervision/export.xlsx",
@@ -160,13 +184,14 @@ def test_supervisor_pages_refuse_window_staff(hub_app) -> None:  # type: ignore[
         assert client.get(url).status_code == 403, url
     anonymous = hub_app.test_client()
     resp = anonymous.get("/supervision/")
-    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    assert resp.status_code == 302
+    assert "/login" in resp.headers["Location"]
     admin = hub_app.test_client()
     login_as(admin, "admin")
     assert admin.get("/supervision/").status_code == 200
 
 
-def test_watch_lists_are_live_even_without_a_sweep(hub_app, hub_client) -> None:  # type: ignore[no-untyped-def]
+def test_watch_lists_are_live_even_without_a_sweep(hub_app, hub_client) -> None:
     sim = NodeSim(hub_client, issue_code("桃源村"))
     with hub_time(at("2025-09-01")):
         ev = captured(sim, "DB-03")
@@ -176,4 +201,5 @@ def test_watch_lists_are_live_even_without_a_sweep(hub_app, hub_client) -> None:
     client = hub_app.test_client()
     login_as(client, "supervisor")
     watch = client.get("/supervision/watch").get_data(as_text=True)
-    assert code in watch.split("<h1>临近到期")[0] and "期限巡检尚未运行" in watch
+    assert code in watch.split("<h1>临近到期")[0]
+    assert "期限巡检尚未运行" in watch

@@ -16,13 +16,13 @@ from tests.nodesim import NodeSim
 
 
 @pytest.fixture
-def sup(hub_app):  # type: ignore[no-untyped-def]
+def sup(hub_app):
     client = hub_app.test_client()
     login_as(client, "supervisor")
     return client
 
 
-def issue_on_page(client, village: str, hours: str = "24"):  # type: ignore[no-untyped-def]
+def issue_on_page(client, village: str, hours: str = "24"):
     page = client.get("/fleet/").get_data(as_text=True)
     return client.post("/fleet/code", data={"csrf_token": csrf_of(page), "village": village, "hours": hours})
 
@@ -31,27 +31,31 @@ def code_on(html: str) -> str:
     return re.search(r'id="enrol-code">([A-Z0-9-]+)<', html).group(1)  # type: ignore[union-attr]
 
 
-def revoke_on_page(client, village: str, confirm: str | None = None):  # type: ignore[no-untyped-def]
+def revoke_on_page(client, village: str, confirm: str | None = None):
     page = client.get("/fleet/").get_data(as_text=True)
     return client.post("/fleet/revoke", data={"csrf_token": csrf_of(page), "village": village,
                                               "confirm": village if confirm is None else confirm})
 
 
-def test_code_from_page_enrols_a_node_shown_in_the_table(hub_app, sup) -> None:  # type: ignore[no-untyped-def]
+def test_code_from_page_enrols_a_node_shown_in_the_table(hub_app, sup) -> None:
     resp = issue_on_page(sup, "桃源村")
     page = resp.get_data(as_text=True)
-    assert resp.status_code == 200 and 'src="data:image/svg+xml' in page
+    assert resp.status_code == 200
+    assert 'src="data:image/svg+xml' in page
     assert resp.headers["Cache-Control"] == "no-store"
     sim = NodeSim(hub_app.test_client(), code_on(page))
     sim.send(sim.events(captured(sim)))
     table = sup.get("/fleet/").get_data(as_text=True)
     node = Node.get()
-    assert node.fingerprint in table and "使用中" in table and "桃源村" in table
-    assert node.enrolled_at.strftime("%Y-%m-%d") in table and node.last_sync_at is not None
+    assert node.fingerprint in table
+    assert "使用中" in table
+    assert "桃源村" in table
+    assert node.enrolled_at.strftime("%Y-%m-%d") in table
+    assert node.last_sync_at is not None
     assert "没有告警" in table
 
 
-def test_bad_code_requests_refused(sup) -> None:  # type: ignore[no-untyped-def]
+def test_bad_code_requests_refused(sup) -> None:
     for village, hours, message in [
         ("", "24", "请填写行政村名称"),
         ("<script>", "24", "不能含控制字符或尖括号"),
@@ -60,16 +64,18 @@ def test_bad_code_requests_refused(sup) -> None:  # type: ignore[no-untyped-def]
         ("杏花村", "abc", "有效期必须是整数小时"),
     ]:
         resp = issue_on_page(sup, village, hours)
-        assert resp.status_code == 400 and message in resp.get_data(as_text=True), (village, hours)
+        assert resp.status_code == 400, (village, hours)
+        assert message in resp.get_data(as_text=True), (village, hours)
     assert EnrolmentCode.select().count() == 0
 
 
-def test_revoke_refuses_further_syncs_and_a_replacement_restores_history(hub_app, sup) -> None:  # type: ignore[no-untyped-def]
+def test_revoke_refuses_further_syncs_and_a_replacement_restores_history(hub_app, sup) -> None:
     sim = NodeSim(hub_app.test_client(), issue_code("桃源村"))
     sim.send(sim.events(captured(sim), captured(sim)))
     # A second code while the node is active is refused: one node per village.
     resp = issue_on_page(sup, "桃源村")
-    assert resp.status_code == 400 and "须先停用旧的代办点" in resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "须先停用旧的代办点" in resp.get_data(as_text=True)
     # Revocation needs the typed village name.
     assert revoke_on_page(sup, "桃源村", confirm="杏花村").status_code == 400
     assert Node.get().status == "active"
@@ -77,20 +83,22 @@ def test_revoke_refuses_further_syncs_and_a_replacement_restores_history(hub_app
     assert Node.get().status == "revoked"
     _, raw = sim.batch(sim.events(captured(sim)))
     status, body = sim.post(raw)
-    assert status == 403 and body["error"]["code"] == "revoked"
+    assert status == 403
+    assert body["error"]["code"] == "revoked"
     assert revoke_on_page(sup, "桃源村").status_code == 409
     # The replacement PC: a new code for the same village, a new key, the village's history back.
     replacement = NodeSim(hub_app.test_client(), code_on(issue_on_page(sup, "桃源村").get_data(as_text=True)))
     assert replacement.node_id == sim.node_id
     hello = replacement.poll(kind="hello")
     assert [h["seq"] for h in hello["history"]] == [1, 2]
-    assert Node.get().fingerprint != "" and Node.get().status == "active"
+    assert Node.get().fingerprint != ""
+    assert Node.get().status == "active"
     assert [a.action for a in AuditEntry.select().where(AuditEntry.action.startswith("node."))
             .order_by(AuditEntry.seq)] == ["node.code_issued", "node.enrolled", "node.code_refused",
                                            "node.revoked", "node.code_issued", "node.enrolled"]
 
 
-def test_silent_and_never_synced_nodes_raise_alerts(hub_app, sup) -> None:  # type: ignore[no-untyped-def]
+def test_silent_and_never_synced_nodes_raise_alerts(hub_app, sup) -> None:
     with hub_time(now() - timedelta(days=10)):
         quiet = NodeSim(hub_app.test_client(), issue_code("桃源村"))
         quiet.poll()
@@ -103,13 +111,15 @@ def test_silent_and_never_synced_nodes_raise_alerts(hub_app, sup) -> None:  # ty
     assert found == {("silent", "桃源村"), ("never", "杏花村")}
     assert {a.village for a in alerts(30) if a.kind != "clock"} == set()
     page = sup.get("/fleet/").get_data(as_text=True)
-    assert "桃源村</strong>：已 10 天未同步" in page and "注册后超过 3 天从未同步" in page
+    assert "桃源村</strong>：已 10 天未同步" in page
+    assert "注册后超过 3 天从未同步" in page
     hub_app.config["SILENT_NODE_DAYS"] = 14
     page = sup.get("/fleet/").get_data(as_text=True)
-    assert "已 10 天未同步" not in page and "从未同步" not in page
+    assert "已 10 天未同步" not in page
+    assert "从未同步" not in page
 
 
-def test_fork_alert_shown_and_resolved(hub_app, sup) -> None:  # type: ignore[no-untyped-def]
+def test_fork_alert_shown_and_resolved(hub_app, sup) -> None:
     sim = NodeSim(hub_app.test_client(), issue_code("桃源村"))
     sim.send(sim.events(captured(sim)))
     sim.seq, sim.last_hash = 0, "0" * 64
@@ -121,24 +131,28 @@ def test_fork_alert_shown_and_resolved(hub_app, sup) -> None:  # type: ignore[no
     assert sup.post(f"/fleet/forks/{fork.id}/resolve", data={}).status_code == 400  # no CSRF token
     assert ForkAlert.get().resolved is False
     resp = sup.post(f"/fleet/forks/{fork.id}/resolve", data={"csrf_token": csrf_of(page)})
-    assert resp.status_code == 302 and ForkAlert.get().resolved is True
+    assert resp.status_code == 302
+    assert ForkAlert.get().resolved is True
     assert "重复批次" not in sup.get("/fleet/").get_data(as_text=True)
 
 
-def test_revoke_without_csrf_token_changes_nothing(hub_app, sup) -> None:  # type: ignore[no-untyped-def]
+def test_revoke_without_csrf_token_changes_nothing(hub_app, sup) -> None:
     NodeSim(hub_app.test_client(), issue_code("桃源村"))
     resp = sup.post("/fleet/revoke", data={"village": "桃源村", "confirm": "桃源村"})
-    assert resp.status_code == 400 and Node.get().status == "active"
+    assert resp.status_code == 400
+    assert Node.get().status == "active"
     resp = sup.post("/fleet/code", data={"village": "杏花村", "hours": "24"})
-    assert resp.status_code == 400 and EnrolmentCode.select().count() == 1
+    assert resp.status_code == 400
+    assert EnrolmentCode.select().count() == 1
 
 
-def test_skewed_node_clock_raises_an_alert(hub_app, sup) -> None:  # type: ignore[no-untyped-def]
+def test_skewed_node_clock_raises_an_alert(hub_app, sup) -> None:
     sim = NodeSim(hub_app.test_client(), issue_code("桃源村"))
     sim.poll()
     assert [a.kind for a in alerts(3)] == []
     with hub_time(now() - timedelta(hours=2)):  # the node's clock is two hours ahead of the hub's
         sim.poll()
     found = [a for a in alerts(3) if a.kind == "clock"]
-    assert len(found) == 1 and "电脑时钟快了约 120 分钟" in found[0].message
+    assert len(found) == 1
+    assert "电脑时钟快了约 120 分钟" in found[0].message
     assert "电脑时钟快了约 120 分钟" in sup.get("/fleet/").get_data(as_text=True)

@@ -20,7 +20,7 @@ from tests.nodesim import NodeSim
 
 
 @pytest.fixture
-def sim(hub_client) -> NodeSim:  # type: ignore[no-untyped-def]
+def sim(hub_client) -> NodeSim:
     node = NodeSim(hub_client, issue_code("桃源村"))
     node.send(node.events(("request.captured", protocol.new_id(), capture("DB-01", name="王五"))))
     return node
@@ -40,7 +40,8 @@ def test_fresh_hello_answers_with_history_once(sim: NodeSim) -> None:
     body = protocol.poll_body(sim.node_id, 0, kind="hello", catalogue_version=1, app_version="t")
     raw = protocol.seal(sim.key, body)
     status, resp = sim.post(raw)
-    assert status == 200 and resp["history"][0]["data"]["applicant"]["name"] == "王五"
+    assert status == 200
+    assert resp["history"][0]["data"]["applicant"]["name"] == "王五"
     assert stale(*sim.post(raw))
     # A poll is not affected (it carries no history; cursors make its replay harmless to state).
     assert sim.poll()["last_seq"] == 1
@@ -54,7 +55,8 @@ def test_hello_outside_the_window_is_refused(sim: NodeSim, shift: timedelta) -> 
 
 def test_hello_inside_the_window_is_accepted(sim: NodeSim) -> None:
     status, resp = hello(sim, node_clock=protocol.iso(protocol.utcnow() - WINDOW + timedelta(seconds=20)))
-    assert status == 200 and resp["history"]
+    assert status == 200
+    assert resp["history"]
 
 
 @pytest.mark.parametrize("fields", [
@@ -67,17 +69,19 @@ def test_hostile_hello_fields_are_refused_not_500(sim: NodeSim, fields: dict[str
     status, resp = hello(sim, **fields)
     # Malformed fields stop at the declaration (bad_body), well-formed stale ones at the window.
     assert stale(status, resp) or (status == 400 and resp["error"]["code"] == "bad_body"), resp
-    assert "history" not in resp and Node.get().clock_offset_s == before
+    assert "history" not in resp
+    assert Node.get().clock_offset_s == before
 
 
 def test_old_nonces_are_forgotten(sim: NodeSim) -> None:
     HelloNonce.create(node_id=sim.node_id, nonce="old-one-x", seen_at=protocol.utcnow().replace(tzinfo=None)
                       - 3 * WINDOW)
     assert hello(sim)[0] == 200
-    assert [n.nonce for n in HelloNonce.select()] != ["old-one-x"] and HelloNonce.select().count() == 1
+    assert [n.nonce for n in HelloNonce.select()] != ["old-one-x"]
+    assert HelloNonce.select().count() == 1
 
 
-def test_node_with_a_wrong_clock_resumes_on_the_hub_time(hub_app, node_app,  # type: ignore[no-untyped-def]
+def test_node_with_a_wrong_clock_resumes_on_the_hub_time(hub_app, node_app,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     transport = AppTransport(hub_app.test_client())
     key = node_app.extensions["daiban_node_key"]
@@ -95,7 +99,8 @@ def test_node_with_a_wrong_clock_resumes_on_the_hub_time(hub_app, node_app,  # t
     client = SyncClient(transport, key)
     client.resume(SyncReport())
     hellos = [encoding.parse(raw)["body"] for path, raw in transport.sent if path == "/api/v1/sync"]
-    assert len(hellos) == 2 and client.resume_checked
+    assert len(hellos) == 2
+    assert client.resume_checked
     # The retry was signed on the hub's clock; the first one showed the hub the PC's real offset.
     assert abs(protocol.parse_iso(hellos[1]["node_clock"]) - protocol.utcnow()) < timedelta(minutes=1)
     assert abs(protocol.parse_iso(hellos[0]["node_clock"]) - protocol.utcnow()) > timedelta(hours=1)

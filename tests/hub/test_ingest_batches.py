@@ -14,11 +14,11 @@ from tests.nodesim import NodeSim
 
 
 @pytest.fixture
-def sim(hub_client):  # type: ignore[no-untyped-def]
+def sim(hub_client):
     return NodeSim(hub_client, issue_code("桃源村"))
 
 
-def captured(sim: NodeSim, item: str, missing: list[str] | None = None):  # type: ignore[no-untyped-def]
+def captured(sim: NodeSim, item: str, missing: list[str] | None = None):
     data = capture(item, missing=missing)
     data["receipt_code"] = new_code(sim.prefix)
     data["catalogue_version"] = 1
@@ -31,10 +31,13 @@ def test_batch_with_incomplete_case_first_then_complete_ones_is_stored_whole(sim
     events = sim.events(captured(sim, "DB-01", missing=required[:1]), captured(sim, "JF-01"),
                         captured(sim, "FP-01"))
     resp = sim.send(events)
-    assert resp["ack"]["accepted"] == 3 and resp["ack"]["results"] == []
+    assert resp["ack"]["accepted"] == 3
+    assert resp["ack"]["results"] == []
     by_item = {c.item_code: c for c in Case.select()}
-    assert by_item["DB-01"].materials_asked_on is not None and by_item["DB-01"].materials_missing == required[:1]
-    assert by_item["JF-01"].materials_asked_on is None and by_item["FP-01"].materials_asked_on is None
+    assert by_item["DB-01"].materials_asked_on is not None
+    assert by_item["DB-01"].materials_missing == required[:1]
+    assert by_item["JF-01"].materials_asked_on is None
+    assert by_item["FP-01"].materials_asked_on is None
     assert [e.seq for e in NodeEvent.select().order_by(NodeEvent.seq)] == [1, 2, 3]
     assert HubEvent.select().count() == 3
 

@@ -28,7 +28,7 @@ def _captured(sim: NodeSim, missing: bool) -> tuple[str, str, dict[str, object]]
 
 
 @pytest.mark.parametrize("order", [(True, False, True), (False, True, False)], ids=["missing-first", "complete-first"])
-def test_a_batch_of_mixed_captures_is_stored_whole(hub_client, order) -> None:  # type: ignore[no-untyped-def]
+def test_a_batch_of_mixed_captures_is_stored_whole(hub_client, order) -> None:
     sim = NodeSim(hub_client, issue_code("桃源村"))
     events = sim.events(*(_captured(sim, missing) for missing in order))
     resp = sim.send(events)

@@ -13,24 +13,27 @@ from hub.models import Setting
 from tests import support
 
 
-def test_jobs_never_stack_and_missed_runs_coalesce(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_jobs_never_stack_and_missed_runs_coalesce(hub_app) -> None:
     hub_app.config["SCHEDULER_SWEEP_SECONDS"] = 300
     sched = build(hub_app)
     jobs = {j.id: j for j in sched.get_jobs()}
     assert set(jobs) == {"heartbeat", "sweep_deadlines", "daily_figures", "nightly_backup", "send_sms"}
     for job in jobs.values():
-        assert job.coalesce is True and job.max_instances == 1
+        assert job.coalesce is True
+        assert job.max_instances == 1
     assert jobs["sweep_deadlines"].trigger.interval.total_seconds() == 300
 
 
-def test_jobs_open_their_own_connection(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_jobs_open_their_own_connection(hub_app) -> None:
     from hub.db import database
 
     database.close()
     counts = sweep_job()
-    assert counts["checked"] == 0 and database.is_closed()
+    assert counts["checked"] == 0
+    assert database.is_closed()
     fig = daily_figures_job()
-    assert fig["handled"] == 0 and database.is_closed()
+    assert fig["handled"] == 0
+    assert database.is_closed()
     with database.connection_context():
         assert Setting.get_or_none(Setting.key == "last_sweep") is not None
         assert Setting.select().where(Setting.key.startswith("figures:")).count() == 1

@@ -36,7 +36,7 @@ def hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def test_unknown_disabled_locked_and_wrong_look_the_same(hub_app, hashes) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_disabled_locked_and_wrong_look_the_same(hub_app, hashes) -> None:
     create_user("wang", "王芳", PASSWORD, "staff", ["W05"])
     create_user("gone", "离职", PASSWORD, "staff", ["W05"])
     create_user("locked", "锁定", PASSWORD, "staff", ["W05"])
@@ -51,6 +51,9 @@ def test_unknown_disabled_locked_and_wrong_look_the_same(hub_app, hashes) -> Non
         resp = _login(client, username, password)
         answers[name] = (resp.status_code, _page(resp))
         # One real password hash each: an unknown name costs what a wrong password costs.
-        assert len(hashes) == 1 and hashes[0].startswith(("scrypt", "pbkdf2")), (name, hashes)
+        assert len(hashes) == 1, (name, hashes)
+        assert hashes[0].startswith(("scrypt", "pbkdf2")), (name, hashes)
     assert len(set(answers.values())) == 1, answers
-    assert answers["wrong"][0] == 401 and "锁定" in answers["wrong"][1] and "用户名或密码错误" in answers["wrong"][1]
+    assert answers["wrong"][0] == 401
+    assert "锁定" in answers["wrong"][1]
+    assert "用户名或密码错误" in answers["wrong"][1]

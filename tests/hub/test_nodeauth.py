@@ -49,7 +49,7 @@ def via_bundle(hub_app: Any, sim: NodeSim, node_id: str, key: Any) -> str:
 
 
 @pytest.mark.parametrize("transport", [via_sync, via_chunk, via_bundle])
-def test_every_transport_refuses_the_same_untrusted_senders(hub_app, hub_client, transport: Any) -> None:  # type: ignore[no-untyped-def]
+def test_every_transport_refuses_the_same_untrusted_senders(hub_app, hub_client, transport: Any) -> None:
     sim = NodeSim(hub_client, issue_code("桃源村"))
     sim.send(sim.events(captured(sim)))
 

@@ -27,5 +27,6 @@ def test_event_data_depth_in_the_schema_matches_the_parser() -> None:
         except encoding.EncodingError:
             parser_accepts = False
         assert validator.is_valid(nest(levels)) == parser_accepts, levels
-    assert validator.is_valid(nest(encoding.MAX_DEPTH - DATA_DEPTH)) and not validator.is_valid(
+    assert validator.is_valid(nest(encoding.MAX_DEPTH - DATA_DEPTH))
+    assert not validator.is_valid(
         nest(encoding.MAX_DEPTH - DATA_DEPTH + 1))

@@ -10,13 +10,15 @@ from tests.hub.pages import csrf_of, login_as
 from tests.hub.test_catalogue_admin import item_form
 
 
-def test_guide_lists_every_active_item_by_window_with_its_guide(hub_client) -> None:  # type: ignore[no-untyped-def]
+def test_guide_lists_every_active_item_by_window_with_its_guide(hub_client) -> None:
     resp = hub_client.get("/guide")
     html = resp.get_data(as_text=True)
-    assert resp.status_code == 200 and "<script" not in html.lower()
+    assert resp.status_code == 200
+    assert "<script" not in html.lower()
     cat = current()
     for item in cat.items():
-        assert item["name"] in html and f'id="{item["code"]}"' in html
+        assert item["name"] in html
+        assert f'id="{item["code"]}"' in html
     # Windows in catalogue order, each item inside its own window's section.
     assert html.index('id="window-W05"') < html.index('id="DB-03"') < html.index('id="window-W09"') \
         < html.index('id="JF-01"') < html.index('id="window-W10"') < html.index('id="FP-01"')
@@ -27,28 +29,34 @@ def test_guide_lists_every_active_item_by_window_with_its_guide(hub_client) -> N
     assert len(resp.data) < 40 * 1024
 
 
-def test_item_page_is_a_poster_with_a_qr_code_to_itself(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_item_page_is_a_poster_with_a_qr_code_to_itself(hub_app) -> None:
     hub_app.config["PUBLIC_URL"] = "https://zw.example.gov.cn/"
     resp = hub_app.test_client().get("/guide/db-01")
     html = resp.get_data(as_text=True)
-    assert resp.status_code == 200 and "服务指南" in html and "农村最低生活保障申请" in html
-    assert "<svg" in html and "<title>https://zw.example.gov.cn/guide/DB-01</title>" in html
-    assert "<script" not in html.lower() and "style=" not in html  # the strict CSP allows neither
+    assert resp.status_code == 200
+    assert "服务指南" in html
+    assert "农村最低生活保障申请" in html
+    assert "<svg" in html
+    assert "<title>https://zw.example.gov.cn/guide/DB-01</title>" in html
+    assert "<script" not in html.lower()
+    assert "style=" not in html  # the strict CSP allows neither
     css = hub_app.test_client().get("/guide-static/guide.css")
-    assert css.status_code == 200 and b"size:A4" in css.data
+    assert css.status_code == 200
+    assert b"size:A4" in css.data
 
 
-def test_print_layout_has_one_poster_per_active_item(hub_client) -> None:  # type: ignore[no-untyped-def]
+def test_print_layout_has_one_poster_per_active_item(hub_client) -> None:
     html = hub_client.get("/guide/print").get_data(as_text=True)
     assert html.count('<article class="poster"') == len(current().items()) == 20
     assert html.count("<svg") == 20
 
 
-def test_unknown_and_inactive_items_are_a_clear_404(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_and_inactive_items_are_a_clear_404(hub_app) -> None:
     client = hub_app.test_client()
     for code in ("XX-99", "<script>", "DB-01" * 50):
         resp = client.get(f"/guide/{code}")
-        assert resp.status_code == 404 and "没有找到这个办理事项" in resp.get_data(as_text=True)
+        assert resp.status_code == 404
+        assert "没有找到这个办理事项" in resp.get_data(as_text=True)
         assert "<script>" not in resp.get_data(as_text=True)
     admin = hub_app.test_client()
     login_as(admin, "admin")
@@ -57,18 +65,21 @@ def test_unknown_and_inactive_items_are_a_clear_404(hub_app) -> None:  # type: i
     assert "临时救助申请" not in client.get("/guide").get_data(as_text=True)
 
 
-def test_admin_edits_conditions_and_fee_basis_and_the_guide_escapes_them(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_admin_edits_conditions_and_fee_basis_and_the_guide_escapes_them(hub_app) -> None:
     admin = hub_app.test_client()
     login_as(admin, "admin")
     form = item_form(admin, "DB-01", conditions="持有本县农业户籍<script>alert(1)</script>",
                      fee_basis="不收费（《社会救助暂行办法》）")
     assert admin.post("/admin/catalogue/item/DB-01", data=form).status_code == 302
     item = current().item("DB-01")
-    assert item is not None and item["conditions"].startswith("持有本县农业户籍") and current().version == 2
+    assert item is not None
+    assert item["conditions"].startswith("持有本县农业户籍")
+    assert current().version == 2
     edit = admin.get("/admin/catalogue/item/DB-01").get_data(as_text=True)
     assert "不收费（《社会救助暂行办法》）" in edit
     html = hub_app.test_client().get("/guide/DB-01").get_data(as_text=True)
-    assert "持有本县农业户籍&lt;script&gt;" in html and "<script>" not in html
+    assert "持有本县农业户籍&lt;script&gt;" in html
+    assert "<script>" not in html
     assert "不收费（《社会救助暂行办法》）" in html
     # A form without the new fields (an older page) keeps what was stored.
     form = item_form(admin, "DB-01", name="农村最低生活保障申请（含单人户）")
@@ -81,7 +92,7 @@ def test_admin_edits_conditions_and_fee_basis_and_the_guide_escapes_them(hub_app
 
 
 @pytest.mark.parametrize("bad", [5, ["x"], {"a": 1}])
-def test_guide_texts_must_be_text(bad) -> None:  # type: ignore[no-untyped-def]
+def test_guide_texts_must_be_text(bad) -> None:
     data = Catalogue.default().to_dict()
     data["items"][0]["conditions"] = bad
     data["items"][1]["fee_basis"] = bad

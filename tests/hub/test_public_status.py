@@ -14,42 +14,51 @@ from tests.nodesim import NodeSim
 
 
 @pytest.fixture
-def sim(hub_app):  # type: ignore[no-untyped-def]
+def sim(hub_app):
     create_user("wang", "王芳", "secret-pass", "staff", ["W05", "W09", "W10"])
     return NodeSim(hub_app.test_client(), issue_code("桃源村"))
 
 
-def look(client, code: str, tail: str = "8000", addr: str = "10.0.0.1"):  # type: ignore[no-untyped-def]
+def look(client, code: str, tail: str = "8000", addr: str = "10.0.0.1"):
     return client.get("/status", query_string={"code": code, "tail": tail}, environ_base={"REMOTE_ADDR": addr})
 
 
-def test_form_is_small_and_scriptless(hub_client) -> None:  # type: ignore[no-untyped-def]
+def test_form_is_small_and_scriptless(hub_client) -> None:
     resp = hub_client.get("/status?code=22ABCDEFG")
     html = resp.get_data(as_text=True)
-    assert resp.status_code == 200 and "手机号后四位" in html and 'value="22ABCDEFG"' in html
-    assert "<script" not in html.lower() and len(resp.data) < 5 * 1024
+    assert resp.status_code == 200
+    assert "手机号后四位" in html
+    assert 'value="22ABCDEFG"' in html
+    assert "<script" not in html.lower()
+    assert len(resp.data) < 5 * 1024
     assert "script-src" not in resp.headers["Content-Security-Policy"] or "unsafe" not in resp.headers[
         "Content-Security-Policy"]
     assert hub_client.post("/status").status_code == 405
     for tail in ("12", "abcd", "１２３４", ""):
         resp = look(hub_client, "22ABCDEFG", tail=tail)
-        assert resp.status_code == 400 and "后四位数字" in resp.get_data(as_text=True)
+        assert resp.status_code == 400
+        assert "后四位数字" in resp.get_data(as_text=True)
 
 
-def test_match_shows_masked_name_item_window_state_deadline_missing(hub_app, sim) -> None:  # type: ignore[no-untyped-def]
+def test_match_shows_masked_name_item_window_state_deadline_missing(hub_app, sim) -> None:
     code = new_case(sim, "DB-01", name="欧阳娜娜")
     c = Case.get(Case.receipt_code == code)
     resp = look(hub_app.test_client(), format_code(code).lower())
     html = resp.get_data(as_text=True)
-    assert resp.status_code == 200 and len(resp.data) < 5 * 1024 and "<script" not in html
-    assert "欧***" in html and "农村最低生活保障申请" in html and "民政" in html and "已接收" in html
+    assert resp.status_code == 200
+    assert len(resp.data) < 5 * 1024
+    assert "<script" not in html
+    assert "欧***" in html
+    assert "农村最低生活保障申请" in html
+    assert "民政" in html
+    assert "已接收" in html
     assert f"{c.deadline.year}年{c.deadline.month}月{c.deadline.day}日" in html
     for secret in ("欧阳", c.id_number, c.phone, "桃源村三组", "王芳", "李文书"):
         assert secret not in html
     assert resp.headers["Cache-Control"] == "no-store"
 
 
-def test_each_state_in_turn(hub_app, sim) -> None:  # type: ignore[no-untyped-def]
+def test_each_state_in_turn(hub_app, sim) -> None:
     code = new_case(sim, "DB-03")
     wang = Desk(hub_app, "wang", create=False)
     client = hub_app.test_client()
@@ -60,16 +69,19 @@ def test_each_state_in_turn(hub_app, sim) -> None:  # type: ignore[no-untyped-de
     assert "已接收" in shown()
     wang.act(code, "ask_materials", missing=["M-HUKOU"])
     html = shown()
-    assert "待补正" in html and "户口簿" in html and "暂停计时" in html
+    assert "待补正" in html
+    assert "户口簿" in html
+    assert "暂停计时" in html
     supplement(sim, code, ["M-HUKOU"])
     wang.act(code, "accept")
     assert "已受理" in shown()
     wang.act(code, "approve")
     html = shown()
-    assert "办结（准予）" in html and "办结期限" not in html
+    assert "办结（准予）" in html
+    assert "办结期限" not in html
 
 
-def test_unknown_code_and_wrong_tail_get_the_same_answer_by_the_same_path(hub_app, sim, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_code_and_wrong_tail_get_the_same_answer_by_the_same_path(hub_app, sim, monkeypatch) -> None:
     code = new_case(sim, "JF-01")
     calls: list[tuple[bytes, bytes]] = []
     real = public_status.hmac.compare_digest
@@ -87,10 +99,11 @@ def test_unknown_code_and_wrong_tail_get_the_same_answer_by_the_same_path(hub_ap
     assert wrong_tail.data == unknown.data == malformed.data
     assert public_status.NOT_FOUND in wrong_tail.get_data(as_text=True)
     # One constant-time comparison each, always of four bytes against four bytes.
-    assert len(calls) == 3 and all(len(a) == len(b) == 4 for a, b in calls)
+    assert len(calls) == 3
+    assert all(len(a) == len(b) == 4 for a, b in calls)
 
 
-def test_enumeration_hits_the_rate_limit_per_address(hub_app, sim) -> None:  # type: ignore[no-untyped-def]
+def test_enumeration_hits_the_rate_limit_per_address(hub_app, sim) -> None:
     hub_app.config.update(STATUS_LOOKUP_LIMIT=5, STATUS_LOOKUP_PERIOD_S=600)
     code = new_case(sim, "JF-01")
     client = hub_app.test_client()
@@ -98,7 +111,8 @@ def test_enumeration_hits_the_rate_limit_per_address(hub_app, sim) -> None:  # t
     for _ in range(5):
         assert look(client, new_code(sim.prefix)).status_code == 200
     resp = look(client, code)  # even the right answer is withheld once the allowance is spent
-    assert resp.status_code == 429 and "查询过于频繁" in resp.get_data(as_text=True)
+    assert resp.status_code == 429
+    assert "查询过于频繁" in resp.get_data(as_text=True)
     assert "张*" not in resp.get_data(as_text=True)
     # Another address is unaffected.
     assert "张*" in look(client, code, addr="10.0.0.2").get_data(as_text=True)

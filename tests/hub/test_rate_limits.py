@@ -26,7 +26,7 @@ def _rows() -> dict[str, int]:
     return {m.__name__: m.select().count() for m in ALL_MODELS}
 
 
-def test_password_spraying_across_accounts_is_limited_per_address(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_password_spraying_across_accounts_is_limited_per_address(hub_app) -> None:
     hub_app.config.update(LOGIN_LIMIT="6 per 15 minutes")
     create_user("wang", "王芳", PASSWORD, "staff", ["W05"])
     client = hub_app.test_client()
@@ -34,14 +34,15 @@ def test_password_spraying_across_accounts_is_limited_per_address(hub_app) -> No
     for n in range(6):
         assert _login(client, f"user{n}", "Spring2026!").status_code == 401
     resp = _login(client, "wang", PASSWORD)
-    assert resp.status_code == 429 and "登录尝试过于频繁" in resp.get_data(as_text=True)
+    assert resp.status_code == 429
+    assert "登录尝试过于频繁" in resp.get_data(as_text=True)
     assert int(resp.headers["Retry-After"]) > 0
     # Another address is unaffected, and successful logins do not use the allowance up.
     for _ in range(8):
         assert _login(hub_app.test_client(), "wang", PASSWORD, addr="10.0.0.2").status_code == 302
 
 
-def test_enrolment_guessing_gets_the_signed_rate_limited_error(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_enrolment_guessing_gets_the_signed_rate_limited_error(hub_app) -> None:
     hub_app.config.update(ENROLL_LIMIT="3 per hour")
     client = hub_app.test_client()
 
@@ -55,9 +56,11 @@ def test_enrolment_guessing_gets_the_signed_rate_limited_error(hub_app) -> None:
         assert json.loads(enroll(guess).data)["body"]["error"]["code"] == "bad_code"
     good = issue_code("李家村")
     resp = enroll(good)
-    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0
+    assert resp.status_code == 429
+    assert int(resp.headers["Retry-After"]) > 0
     env = json.loads(resp.data)
-    assert env["body"]["error"]["code"] == "rate_limited" and env["body"]["error"]["retry_after"] > 0
+    assert env["body"]["error"]["code"] == "rate_limited"
+    assert env["body"]["error"]["retry_after"] > 0
     hub_pub = signing.public_b64(hub_app.extensions["daiban_hub_key"])
     assert protocol.verify_body(hub_pub, env["body"], env["sig"]), "the refusal is signed like every API answer"
     other = hub_app.test_client()
@@ -66,7 +69,7 @@ def test_enrolment_guessing_gets_the_signed_rate_limited_error(hub_app) -> None:
     assert status == 200, "another address enrols with the same, still unused, code"
 
 
-def test_one_codes_tail_cannot_be_guessed_from_many_addresses(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_one_codes_tail_cannot_be_guessed_from_many_addresses(hub_app) -> None:
     hub_app.config.update(STATUS_CODE_LIMIT="5 per hour", STATUS_LOOKUP_LIMIT=100)
     sim = NodeSim(hub_app.test_client(), issue_code("桃源村"))
     code, other = new_case(sim, "JF-01"), new_case(sim, "DB-01")
@@ -82,7 +85,8 @@ def test_one_codes_tail_cannot_be_guessed_from_many_addresses(hub_app) -> None: 
     for n, t in enumerate(wrong):
         assert look(code, t, f"10.1.0.{n}").status_code == 200
     resp = look(code, tail, "10.2.0.1")
-    assert resp.status_code == 429 and "张*" not in resp.get_data(as_text=True)
+    assert resp.status_code == 429
+    assert "张*" not in resp.get_data(as_text=True)
     assert int(resp.headers["Retry-After"]) > 0
     # An unknown code is limited the same way, so the 429 says nothing about existence.
     unknown = new_code(sim.prefix)

@@ -7,7 +7,7 @@ import pytest
 from hub import routing
 from hub.cases import CaseError, act, reassign
 from hub.enrolment import issue_code
-from hub.models import Assignment, Case, HubEvent, Staff
+from hub.models import Assignment, AuditEntry, Case, HubEvent, Staff
 from hub.staff import create_user
 from shared import states
 from tests.hub.console_support import Desk, new_case, snapshot
@@ -15,7 +15,7 @@ from tests.nodesim import NodeSim
 
 
 @pytest.fixture
-def sim(hub_app):  # type: ignore[no-untyped-def]
+def sim(hub_app):
     return NodeSim(hub_app.test_client(), issue_code("桃源村"))
 
 
@@ -30,7 +30,7 @@ def assignee(code: str) -> str | None:
     return Case.get(Case.receipt_code == code).assignee
 
 
-def test_fewest_open_cases_then_least_recently_assigned_then_username(sim) -> None:  # type: ignore[no-untyped-def]
+def test_fewest_open_cases_then_least_recently_assigned_then_username(sim) -> None:
     for name in ("chen", "bai", "an"):
         staff(name, ["W09"])
     first = [assignee(new_case(sim, "JF-01")) for _ in range(3)]
@@ -44,7 +44,7 @@ def test_fewest_open_cases_then_least_recently_assigned_then_username(sim) -> No
     assert assignee(new_case(sim, "JF-03")) == "bai"
 
 
-def test_one_batch_of_cases_is_spread_as_if_they_came_one_by_one(sim) -> None:  # type: ignore[no-untyped-def]
+def test_one_batch_of_cases_is_spread_as_if_they_came_one_by_one(sim) -> None:
     from tests.hub.test_sync_api import captured
 
     staff("an", ["W09"])
@@ -57,7 +57,7 @@ def test_one_batch_of_cases_is_spread_as_if_they_came_one_by_one(sim) -> None:  
     assert Assignment.select().where(Assignment.request_id.in_([ev[1] for ev in evs])).count() == 5
 
 
-def test_on_duty_preferred_then_away_then_unassigned(sim) -> None:  # type: ignore[no-untyped-def]
+def test_on_duty_preferred_then_away_then_unassigned(sim) -> None:
     staff("away1", ["W05"], on_duty=False)
     staff("duty1", ["W05"])
     staff("boss", ["W05", "W09"], role="supervisor")
@@ -71,7 +71,8 @@ def test_on_duty_preferred_then_away_then_unassigned(sim) -> None:  # type: igno
     orphan = new_case(sim, "FP-02")
     assert assignee(orphan) is None
     html = Desk(sim.client.application, "super", "督查", role="supervisor").get("/console/").get_data(as_text=True)
-    assert "件无人负责" in html and f'orphan" data-code="{orphan}"' in html
+    assert "件无人负责" in html
+    assert f'orphan" data-code="{orphan}"' in html
     # As soon as someone covers it and is on duty, the orphan is handed out and recorded.
     staff("fp", ["W10"])
     assert routing.assign_unassigned("W10") == 1
@@ -80,7 +81,7 @@ def test_on_duty_preferred_then_away_then_unassigned(sim) -> None:  # type: igno
         .order_by(HubEvent.cseq.desc()).get().body["action"] == "reassigned"
 
 
-def test_every_open_case_has_exactly_one_responsible_person_when_staff_exist(sim) -> None:  # type: ignore[no-untyped-def]
+def test_every_open_case_has_exactly_one_responsible_person_when_staff_exist(sim) -> None:
     staff("a", ["W05", "W09", "W10"])
     staff("b", ["W09"], on_duty=False)
     codes = [new_case(sim, item) for item in ("DB-01", "JF-01", "FP-02", "DB-02", "JF-02")]
@@ -94,7 +95,7 @@ def test_every_open_case_has_exactly_one_responsible_person_when_staff_exist(sim
     assert {c.assignee for c in Case.select().where(Case.window == "W09")} == {"b"}
 
 
-def test_coming_on_duty_through_the_page_picks_up_orphans(hub_app, sim) -> None:  # type: ignore[no-untyped-def]
+def test_coming_on_duty_through_the_page_picks_up_orphans(hub_app, sim) -> None:
     orphan = new_case(sim, "DB-01")
     assert assignee(orphan) is None
     desk = Desk(hub_app, "min", "民政员", windows=["W05"])
@@ -104,7 +105,7 @@ def test_coming_on_duty_through_the_page_picks_up_orphans(hub_app, sim) -> None:
     assert assignee(orphan) == "min"
 
 
-def test_supervisor_reassigns_and_it_is_recorded_and_shown(hub_app, sim) -> None:  # type: ignore[no-untyped-def]
+def test_supervisor_reassigns_and_it_is_recorded_and_shown(hub_app, sim) -> None:
     staff("a", ["W09"])
     staff("b", ["W09"])
     staff("c", ["W05"])
@@ -112,18 +113,23 @@ def test_supervisor_reassigns_and_it_is_recorded_and_shown(hub_app, sim) -> None
     code = new_case(sim, "JF-01")
     assert assignee(code) == "a"
     resp = boss.post(f"/console/case/{code}/reassign", {"assignee": "b", "reason": "a 外出培训"})
-    assert resp.status_code == 302 and assignee(code) == "b"
+    assert resp.status_code == 302
+    assert assignee(code) == "b"
     ev = HubEvent.select().order_by(HubEvent.cseq.desc()).get()
-    assert ev.body["action"] == "reassigned" and ev.body["previous_assignee"] == "a" and ev.actor == "boss"
+    assert ev.body["action"] == "reassigned"
+    assert ev.body["previous_assignee"] == "a"
+    assert ev.actor == "boss"
     rid = Case.get(Case.receipt_code == code).request_id
     history = [a.by for a in Assignment.select().where(Assignment.request_id == rid).order_by(Assignment.id)]
     assert history == ["system", "boss"]  # the automatic assignment, then the reassignment
     html = boss.get(f"/console/case/{code}").get_data(as_text=True)
-    assert "改派承办人" in html and "a 外出培训" in html
+    assert "改派承办人" in html
+    assert "a 外出培训" in html
     # Someone not on the window cannot be given the case; window staff cannot reassign.
     before = snapshot()
     resp = boss.post(f"/console/case/{code}/reassign", {"assignee": "c"})
-    assert resp.status_code == 403 and "不负责国土与城建窗口" in resp.get_data(as_text=True)
+    assert resp.status_code == 403
+    assert "不负责国土与城建窗口" in resp.get_data(as_text=True)
     worker = Desk(hub_app, "w", "窗口", windows=["W09"])
     assert worker.post(f"/console/case/{code}/reassign", {"assignee": "a"}).status_code == 403
     assert snapshot()[:3] == before[:3]
@@ -137,26 +143,32 @@ def test_supervisor_reassigns_and_it_is_recorded_and_shown(hub_app, sim) -> None
     assert snapshot() == before
 
 
-def test_cli_duty_reassign_and_add_user_pick_up_orphans(hub_app, hub_db_url, sim) -> None:  # type: ignore[no-untyped-def]
+def test_cli_duty_reassign_and_add_user_pick_up_orphans(hub_app, hub_db_url, sim) -> None:
     from click.testing import CliRunner
 
     from hub.cli import cli
 
-    def run(*args: str):  # type: ignore[no-untyped-def]
+    def run(*args: str):
         return CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], *args], env={"DATABASE_URL": hub_db_url})
 
     orphan = new_case(sim, "DB-01")
     assert assignee(orphan) is None
     out = run("add-user", "min", "--name", "民政员", "--windows", "W05", "--password", "secret-pass")
-    assert out.exit_code == 0 and "接手无人负责的 1 件" in out.output
+    assert out.exit_code == 0
+    assert "接手无人负责的 1 件" in out.output
     assert assignee(orphan) == "min"
     assert run("duty", "min", "--away").exit_code == 0
     assert Staff.get(Staff.username == "min").on_duty is False
+    # The CLI records the change as the console does (it used to skip the audit record).
+    last = AuditEntry.select().where(AuditEntry.action == "staff.duty").order_by(AuditEntry.id.desc()).get()
+    assert (last.actor, last.target, last.detail["on_duty"]) == ("cli", "min", False)
     assert run("duty", "nobody", "--on").exit_code != 0
     run("add-user", "min2", "--name", "民政二", "--windows", "W05", "--password", "secret-pass")
     out = run("reassign", orphan, "min2", "--reason", "休假")
-    assert out.exit_code == 0 and assignee(orphan) == "min2"
+    assert out.exit_code == 0
+    assert assignee(orphan) == "min2"
     before = snapshot()
     out = run("reassign", orphan, "min2")
-    assert out.exit_code == 2 and "已由民政二承办" in out.output
+    assert out.exit_code == 2
+    assert "已由民政二承办" in out.output
     assert snapshot() == before

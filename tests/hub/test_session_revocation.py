@@ -27,7 +27,7 @@ def _copy_cookie(hub_app: Any, victim: Any) -> Any:
 
 
 @pytest.fixture
-def victim(hub_app):  # type: ignore[no-untyped-def]
+def victim(hub_app):
     create_user("wang", "王芳", PASSWORD, "staff", ["W05"])
     client = hub_app.test_client()
     assert _login(client, "wang").status_code == 302
@@ -36,10 +36,11 @@ def victim(hub_app):  # type: ignore[no-untyped-def]
 
 def _refused(client: Any) -> None:
     resp = client.get(PAGE)
-    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    assert resp.status_code == 302
+    assert "/login" in resp.headers["Location"]
 
 
-def test_logout_ends_copied_session(hub_app, victim) -> None:  # type: ignore[no-untyped-def]
+def test_logout_ends_copied_session(hub_app, victim) -> None:
     thief = _copy_cookie(hub_app, victim)
     token = csrf_of(victim.get(PAGE).get_data(as_text=True))
     assert victim.post("/logout", data={"csrf_token": token}).status_code == 302
@@ -47,14 +48,14 @@ def test_logout_ends_copied_session(hub_app, victim) -> None:  # type: ignore[no
     _refused(victim)
 
 
-def test_password_change_ends_copied_session(hub_app, victim) -> None:  # type: ignore[no-untyped-def]
+def test_password_change_ends_copied_session(hub_app, victim) -> None:
     thief = _copy_cookie(hub_app, victim)
     set_password(Staff.get(Staff.username == "wang"), "another-pass-1")
     _refused(thief)
     assert _login(hub_app.test_client(), "wang", "another-pass-1").status_code == 302
 
 
-def test_lockout_ends_copied_session(hub_app, victim) -> None:  # type: ignore[no-untyped-def]
+def test_lockout_ends_copied_session(hub_app, victim) -> None:
     thief = _copy_cookie(hub_app, victim)
     other = hub_app.test_client()
     for _ in range(MAX_FAILURES):
@@ -62,7 +63,7 @@ def test_lockout_ends_copied_session(hub_app, victim) -> None:  # type: ignore[n
     _refused(thief)
 
 
-def test_disabling_ends_copied_session_and_reenabling_does_not_revive_it(hub_app, victim) -> None:  # type: ignore[no-untyped-def]
+def test_disabling_ends_copied_session_and_reenabling_does_not_revive_it(hub_app, victim) -> None:
     thief = _copy_cookie(hub_app, victim)
     set_active(Staff.get(Staff.username == "wang"), False)
     _refused(thief)
@@ -70,14 +71,14 @@ def test_disabling_ends_copied_session_and_reenabling_does_not_revive_it(hub_app
     _refused(thief)
 
 
-def test_a_new_login_after_logout_works(hub_app, victim) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_login_after_logout_works(hub_app, victim) -> None:
     token = csrf_of(victim.get(PAGE).get_data(as_text=True))
     victim.post("/logout", data={"csrf_token": token})
     assert _login(victim, "wang").status_code == 302
     assert victim.get(PAGE).status_code == 200
 
 
-def test_cli_password_change_and_disabling_end_sessions(hub_app, victim) -> None:  # type: ignore[no-untyped-def]
+def test_cli_password_change_and_disabling_end_sessions(hub_app, victim) -> None:
     from click.testing import CliRunner
 
     from hub.cli import cli
@@ -95,7 +96,7 @@ def test_cli_password_change_and_disabling_end_sessions(hub_app, victim) -> None
     _refused(fresh)
 
 
-def test_copied_cookie_refused_after_logout_on_a_real_hub(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_copied_cookie_refused_after_logout_on_a_real_hub(tmp_path) -> None:
     """The reported attack as the review ran it: a real hub process, a cookie copied off the wire."""
     import re
 
@@ -121,6 +122,7 @@ def test_copied_cookie_refused_after_logout_on_a_real_hub(tmp_path) -> None:  # 
         assert browser.post(hub.url + "/logout", data={"csrf_token": token}, allow_redirects=False,
                             timeout=10).status_code == 302
         replay = requests.get(hub.url + PAGE, cookies={"session": stolen}, allow_redirects=False, timeout=10)
-        assert replay.status_code == 302 and "/login" in replay.headers["Location"]
+        assert replay.status_code == 302
+        assert "/login" in replay.headers["Location"]
     finally:
         hub.stop()

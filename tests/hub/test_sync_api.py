@@ -17,11 +17,11 @@ from tests.snapshots import hub_sync_state as snapshot
 
 
 @pytest.fixture
-def sim(hub_client):  # type: ignore[no-untyped-def]
+def sim(hub_client):
     return NodeSim(hub_client, issue_code("桃源村"))
 
 
-def captured(sim: NodeSim, item: str = "JF-01", **kw):  # type: ignore[no-untyped-def]
+def captured(sim: NodeSim, item: str = "JF-01", **kw):
     data = capture(item, **kw)
     data["receipt_code"] = new_code(sim.prefix)
     data["catalogue_version"] = 1
@@ -30,11 +30,13 @@ def captured(sim: NodeSim, item: str = "JF-01", **kw):  # type: ignore[no-untype
 
 def test_batch_ingested_routed_and_answered(sim: NodeSim) -> None:
     resp = sim.send(sim.events(captured(sim, "JF-01"), captured(sim, "DB-01"), captured(sim, "FP-01")))
-    assert resp["ack"]["accepted"] == 3 and resp["ack"]["results"] == []
+    assert resp["ack"]["accepted"] == 3
+    assert resp["ack"]["results"] == []
     windows = {c.item_code: c.window for c in Case.select()}
     assert windows == {"JF-01": "W09", "DB-01": "W05", "FP-01": "W10"}
     assert [u["state"] for u in resp["updates"]] == ["received"] * 3
-    assert resp["cursor"] == 3 and resp["last_seq"] == 3
+    assert resp["cursor"] == 3
+    assert resp["last_seq"] == 3
     assert Node.get().clock_offset_s is not None
 
 
@@ -62,7 +64,8 @@ def test_forged_or_altered_batch_refused(sim: NodeSim, mutation: str) -> None:
         env = json.loads(sim.batch(body["events"], key=signing.generate_key())[1])
     before = snapshot()
     status, resp = sim.post(encoding.canonical(env))
-    assert status == 403 and resp["error"]["code"] == "bad_signature"
+    assert status == 403
+    assert resp["error"]["code"] == "bad_signature"
     assert snapshot() == before
 
 
@@ -86,8 +89,10 @@ def test_sequence_gap_refused_with_resume_point(sim: NodeSim) -> None:
     body, raw = sim.batch(sim.events(captured(sim)))
     before = snapshot()
     status, resp = sim.post(raw)
-    assert status == 409 and resp["error"]["code"] == "sequence_gap"
-    assert resp["error"]["resume_from"] == 2 and resp["last_seq"] == 1
+    assert status == 409
+    assert resp["error"]["code"] == "sequence_gap"
+    assert resp["error"]["resume_from"] == 2
+    assert resp["last_seq"] == 1
     assert snapshot() == before
 
 
@@ -96,7 +101,8 @@ def test_wrong_previous_hash_refused(sim: NodeSim) -> None:
     body, raw = sim.batch(sim.events(captured(sim)), prev_hash="ab" * 32)
     before = snapshot()
     status, resp = sim.post(raw)
-    assert status == 409 and resp["error"]["code"] == "chain_broken"
+    assert status == 409
+    assert resp["error"]["code"] == "chain_broken"
     assert snapshot() == before
 
 
@@ -108,17 +114,20 @@ def test_fork_refused_and_recorded_for_supervisor(sim: NodeSim) -> None:
     _, raw2 = sim.batch(other)
     before = snapshot()
     status, resp = sim.post(raw2)
-    assert status == 409 and resp["error"]["code"] == "fork"
+    assert status == 409
+    assert resp["error"]["code"] == "fork"
     assert snapshot() == before
     alert = ForkAlert.get()
-    assert alert.first_seq == 1 and alert.offered_hash != alert.stored_hash
+    assert alert.first_seq == 1
+    assert alert.offered_hash != alert.stored_hash
 
 
 @pytest.mark.parametrize("raw", [b"", b"{not json", b'{"body": {"v": 1}', "\udcff".encode("utf-8", "surrogatepass")])
 def test_truncated_or_garbage_body_refused(sim: NodeSim, raw: bytes) -> None:
     before = snapshot()
     status, resp = sim.post(raw)
-    assert status == 400 and resp["error"]["code"] == "bad_body"
+    assert status == 400
+    assert resp["error"]["code"] == "bad_body"
     assert snapshot() == before
 
 
@@ -126,14 +135,16 @@ def test_truncated_valid_batch_refused(sim: NodeSim) -> None:
     _, raw = sim.batch(sim.events(captured(sim)))
     before = snapshot()
     status, resp = sim.post(raw[: len(raw) // 2])
-    assert status == 400 and resp["error"]["code"] == "bad_body"
+    assert status == 400
+    assert resp["error"]["code"] == "bad_body"
     assert snapshot() == before
 
 
 def test_oversized_body_gets_413(sim: NodeSim) -> None:
     before = snapshot()
     status, resp = sim.post(b"{" + b" " * (protocol.MAX_BODY_BYTES + 10) + b"}")
-    assert status == 413 and resp["error"]["code"] == "too_large"
+    assert status == 413
+    assert resp["error"]["code"] == "too_large"
     bomb = zlib.compress(b"[" * 10 + b" " * (protocol.MAX_INFLATED_BYTES + 100))
     status, resp = sim.post(bomb, **{"Content-Encoding": "deflate"})
     assert status == 413
@@ -145,14 +156,16 @@ def test_unsupported_version_refused(sim: NodeSim) -> None:
     body["v"] = 99
     before = snapshot()
     status, resp = sim.post(protocol.seal(sim.key, body))
-    assert status == 400 and resp["error"]["code"] == "unsupported_version"
+    assert status == 400
+    assert resp["error"]["code"] == "unsupported_version"
     assert snapshot() == before
 
 
 def test_wrong_content_type_refused(sim: NodeSim) -> None:
     _, raw = sim.batch(sim.events(captured(sim)))
     status, resp = sim.post(raw, content_type="text/plain")
-    assert status == 415 and resp["error"]["code"] == "bad_content_type"
+    assert status == 415
+    assert resp["error"]["code"] == "bad_content_type"
     assert Case.select().count() == 0
 
 
@@ -165,11 +178,13 @@ def test_invalid_event_refused_without_blocking_chain(sim: NodeSim) -> None:
     good = captured(sim)
     resp = sim.send(sim.events(bad_id, unknown_item, good))
     refused = {r["seq"]: r for r in resp["ack"]["results"]}
-    assert set(refused) == {1, 2} and resp["ack"]["accepted"] == 1
+    assert set(refused) == {1, 2}
+    assert resp["ack"]["accepted"] == 1
     assert "校验位" in refused[1]["message"]
     assert Case.select().count() == 1
     downs = [u for u in resp["updates"] if u["type"] == "event.refused"]
-    assert {u["seq"] for u in downs} == {1, 2} and all(u["state"] == "invalid" for u in downs)
+    assert {u["seq"] for u in downs} == {1, 2}
+    assert all(u["state"] == "invalid" for u in downs)
     # the chain moved on: the next batch is accepted
     assert sim.send(sim.events(captured(sim)))["ack"]["accepted"] == 1
 
@@ -179,10 +194,11 @@ def test_updates_follow_cursor_and_hello_returns_history(sim: NodeSim) -> None:
     resp = sim.poll(cursor=1)
     assert [u["cseq"] for u in resp["updates"]] == [2]
     hello = sim.poll(kind="hello", acked_seq=0)
-    assert [h["seq"] for h in hello["history"]] == [1, 2] and hello["last_seq"] == 2
+    assert [h["seq"] for h in hello["history"]] == [1, 2]
+    assert hello["last_seq"] == 2
 
 
-def test_enrolment_code_is_one_time(hub_client) -> None:  # type: ignore[no-untyped-def]
+def test_enrolment_code_is_one_time(hub_client) -> None:
     code = issue_code("李家村")
     NodeSim(hub_client, code)
     status, body = enrol(hub_client, code, signing.generate_key())
@@ -198,9 +214,10 @@ def test_catalogue_sent_to_node_on_old_version(sim: NodeSim) -> None:
     assert "catalogue" not in sim.poll()
 
 
-def test_openapi_and_healthz(hub_client) -> None:  # type: ignore[no-untyped-def]
+def test_openapi_and_healthz(hub_client) -> None:
     spec = hub_client.get("/api/v1/openapi.json").get_json()
-    assert "/api/v1/sync" in spec["paths"] and spec["openapi"].startswith("3.")
+    assert "/api/v1/sync" in spec["paths"]
+    assert spec["openapi"].startswith("3.")
     assert hub_client.get("/healthz").get_json()["status"] == "ok"
 
 
@@ -211,8 +228,11 @@ def test_one_batch_mixing_complete_and_incomplete_requests_is_ingested(sim: Node
     assert resp["ack"]["accepted"] == 3
     cases = {c.request_id: c for c in Case.select()}
     waiting, complete = cases[evs[0][1]], cases[evs[1][1]]
-    assert waiting.state == "needs_materials" and waiting.materials_asked_on is not None
-    assert complete.state == "received" and complete.materials_asked_on is None and complete.deadline is not None
+    assert waiting.state == "needs_materials"
+    assert waiting.materials_asked_on is not None
+    assert complete.state == "received"
+    assert complete.materials_asked_on is None
+    assert complete.deadline is not None
 
 
 def test_a_supplement_answering_the_hubs_request_is_accepted(sim: NodeSim) -> None:
@@ -220,7 +240,8 @@ def test_a_supplement_answering_the_hubs_request_is_accepted(sim: NodeSim) -> No
     ev = captured(sim, "DB-01", missing=["M-HUKOU", "M-INCOME"])
     sim.send(sim.events(ev))
     resp = sim.send(sim.events(("request.supplemented", ev[1], {"materials": ["M-HUKOU"], "answers_cseq": 1})))
-    assert resp["ack"]["accepted"] == 1 and resp["ack"]["results"] == []
+    assert resp["ack"]["accepted"] == 1
+    assert resp["ack"]["results"] == []
     assert Case.get_by_id(ev[1]).materials_missing == ["M-INCOME"]
     bad = sim.send(sim.events(("request.supplemented", ev[1], {"materials": ["M-INCOME"], "answers_cseq": 0})))
     assert [r["code"] for r in bad["ack"]["results"]] == ["bad_materials"]

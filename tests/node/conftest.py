@@ -37,7 +37,7 @@ class ClerkActions:
 
 
 @pytest.fixture
-def clerk_account(node_app):  # type: ignore[no-untyped-def]
+def clerk_account(node_app):
     """A clerk 李文书 (username li) on the node."""
     from node.auth import add_clerk
 
@@ -46,7 +46,7 @@ def clerk_account(node_app):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def clerk(node_app, clerk_account) -> ClerkActions:  # type: ignore[no-untyped-def]
+def clerk(node_app, clerk_account) -> ClerkActions:
     """A logged-in clerk's test client."""
     actions = ClerkActions(node_app.test_client())
     resp = actions.login()

@@ -34,7 +34,7 @@ class RewritingTransport(AppTransport):
 
 
 @pytest.fixture
-def linked(hub_app, node_app) -> Linked:  # type: ignore[no-untyped-def]
+def linked(hub_app, node_app) -> Linked:
     return link(hub_app, node_app)
 
 

@@ -25,7 +25,7 @@ from tests.linked import Linked, link
 
 
 @pytest.fixture
-def linked(hub_app, node_app) -> Linked:  # type: ignore[no-untyped-def]
+def linked(hub_app, node_app) -> Linked:
     return link(hub_app, node_app)
 
 
@@ -58,7 +58,8 @@ def test_dropped_upload_resumes_from_hub_offset(linked: Linked) -> None:
     with pytest.raises(TransportError):
         linked.client(dropping).round()
     row = hub_row(att.sha256)
-    assert row.size == size and row.received is False
+    assert row.size == size
+    assert row.received is False
     assert chunk_offsets(dropping) == [(0, 0), (0, CHUNK_BYTES), (CHUNK_BYTES, CHUNK_BYTES),
                                        (2 * CHUNK_BYTES, CHUNK_BYTES)]
     with database.connection_context():
@@ -83,7 +84,7 @@ def test_dropped_upload_resumes_from_hub_offset(linked: Linked) -> None:
     assert chunk_offsets(again) == []
 
 
-def _send(linked: Linked, body: dict, key=None) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
+def _send(linked: Linked, body: dict, key=None) -> tuple[int, dict]:
     resp = linked.hub_app.test_client().post(ATTACHMENT_PATH, data=protocol.seal(key or linked.key, body),
                                              content_type="application/json")
     return resp.status_code, json.loads(resp.data)["body"]
@@ -100,20 +101,24 @@ def test_wrong_hash_is_refused_and_discarded_then_resent(linked: Linked) -> None
         node_id = meta.get("node_id")
     hub_dir = Path(linked.hub_app.config["DATA_DIR"])
     status, body = _send(linked, chunk_body(node_id, att.sha256, 0, b"x" * CHUNK_BYTES))
-    assert status == 200 and body["offset"] == CHUNK_BYTES and not body["complete"]
+    assert status == 200
+    assert body["offset"] == CHUNK_BYTES
+    assert not body["complete"]
     offset = CHUNK_BYTES
     while offset < att.size:
         n = min(CHUNK_BYTES, att.size - offset)
         status, body = _send(linked, chunk_body(node_id, att.sha256, offset, b"y" * n))
         offset += n
-    assert status == 422 and body["error"]["code"] == "hash_mismatch"
+    assert status == 422
+    assert body["error"]["code"] == "hash_mismatch"
     assert "校验值不符" in body["error"]["message"]
     assert not list((hub_dir / "attachments" / "partial").glob("*"))
     assert not stored_path(hub_dir, att.sha256).exists()
     assert hub_row(att.sha256).received is False
     # The honest bytes go up from zero and are accepted.
     report = linked.client(AppTransport(linked.hub_app.test_client())).round()
-    assert report.attachments == 1 and hub_row(att.sha256).received is True
+    assert report.attachments == 1
+    assert hub_row(att.sha256).received is True
 
 
 def test_unknown_hash_and_foreign_key_are_refused(linked: Linked) -> None:
@@ -124,10 +129,12 @@ def test_unknown_hash_and_foreign_key_are_refused(linked: Linked) -> None:
 
         node_id = meta.get("node_id")
     status, body = _send(linked, chunk_body(node_id, "a" * 64, 0, b"abc"))
-    assert status == 404 and body["error"]["code"] == "unknown_attachment"
+    assert status == 404
+    assert body["error"]["code"] == "unknown_attachment"
     assert "没有这个附件" in body["error"]["message"]
     status, body = _send(linked, chunk_body(node_id, "a" * 64, 0, b"abc"), key=signing.generate_key())
-    assert status == 403 and body["error"]["code"] == "bad_signature"
+    assert status == 403
+    assert body["error"]["code"] == "bad_signature"
     assert not (Path(linked.hub_app.config["DATA_DIR"]) / "attachments").exists()
 
 

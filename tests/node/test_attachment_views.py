@@ -22,7 +22,7 @@ def png(width: int = 400, height: int = 300) -> bytes:
     return out.getvalue()
 
 
-def upload(clerk, code: str, data: bytes, name: str, material: str = "",  # type: ignore[no-untyped-def]
+def upload(clerk, code: str, data: bytes, name: str, material: str = "",
            with_csrf: bool = True):
     """Post the detail page's attachment form as a browser would."""
     form: dict = {"material": material, "file": (io.BytesIO(data), name)}
@@ -31,7 +31,7 @@ def upload(clerk, code: str, data: bytes, name: str, material: str = "",  # type
     return clerk.client.post(f"/requests/{code}/attachments", data=form, content_type="multipart/form-data")
 
 
-def stored_files(node_app) -> list[Path]:  # type: ignore[no-untyped-def]
+def stored_files(node_app) -> list[Path]:
     return sorted((Path(node_app.config["DATA_DIR"]) / "attachments").rglob("*"))
 
 
@@ -39,7 +39,8 @@ def test_upload_jpeg_and_png_are_stored_listed_and_viewable(clerk, node_app) -> 
     req = capture(clerk)
     code = req.receipt_code
     resp = upload(clerk, code, photo(2400, 1600), "四邻意见.jpg", "M-NEIGHBOURS")
-    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/requests/{code}")
+    assert resp.status_code == 302
+    assert resp.headers["Location"].endswith(f"/requests/{code}")
     resp = upload(clerk, code, png(), "户口簿.png", "M-HUKOU")
     assert resp.status_code == 302
 
@@ -47,16 +48,20 @@ def test_upload_jpeg_and_png_are_stored_listed_and_viewable(clerk, node_app) -> 
     assert [(a.name, a.material_code) for a in atts] == [("四邻意见.jpg", "M-NEIGHBOURS"), ("户口簿.png", "M-HUKOU")]
     assert Event.select().where((Event.request_id == req.request_id) & (Event.type == "attachment.added")).count() == 2
     with Image.open(path_for(atts[0].sha256, Path(node_app.config["DATA_DIR"]))) as img:
-        assert img.format == "JPEG" and max(img.size) <= 1600
+        assert img.format == "JPEG"
+        assert max(img.size) <= 1600
 
     html = clerk.client.get(f"/requests/{code}").get_data(as_text=True)
     assert "附件已保存：户口簿.png" in html
     rows = re.findall(r'<td class="upload-state">([^<]+)</td>', html)
     assert rows == ["待上传", "待上传"]
-    assert "四邻意见</td>" in html and "户口簿</td>" in html and f"{(atts[0].size + 1023) // 1024} KB" in html
+    assert "四邻意见</td>" in html
+    assert "户口簿</td>" in html
+    assert f"{(atts[0].size + 1023) // 1024} KB" in html
 
     img = clerk.client.get(f"/requests/{code}/attachments/{atts[0].sha256}.jpg")
-    assert img.status_code == 200 and img.headers["Content-Type"] == "image/jpeg"
+    assert img.status_code == 200
+    assert img.headers["Content-Type"] == "image/jpeg"
     assert img.data == path_for(atts[0].sha256, Path(node_app.config["DATA_DIR"])).read_bytes()
     assert img.headers["Cache-Control"] == "no-store"
 
@@ -79,8 +84,11 @@ def test_text_file_is_refused_next_to_the_form_and_nothing_stored(clerk, node_ap
     assert resp.status_code == 400
     assert re.search(r'<p class="error" id="att-error" role="alert">文件不是可识别的图片[^<]*</p>', html)
     assert '<option value="M-ID" selected>' in html
-    assert "<script" not in html and "<style" not in html and " style=" not in html
-    assert Attachment.select().count() == 0 and Event.select().count() == events
+    assert "<script" not in html
+    assert "<style" not in html
+    assert " style=" not in html
+    assert Attachment.select().count() == 0
+    assert Event.select().count() == events
     assert stored_files(node_app) == []
 
 
@@ -90,26 +98,32 @@ def test_oversized_file_is_refused_and_nothing_stored(clerk, node_app) -> None:
     req = capture(clerk)
     big = photo(200, 200) + b"\0" * MAX_ATTACHMENT_BYTES
     resp = upload(clerk, req.receipt_code, big, "巨大.jpg")
-    assert resp.status_code == 400 and "附件过大" in resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "附件过大" in resp.get_data(as_text=True)
     # Past the app's request limit the body is not even read.
     huge = b"\0" * (node_app.config["MAX_CONTENT_LENGTH"] + 1)
     resp = upload(clerk, req.receipt_code, huge, "更大.jpg")
-    assert resp.status_code == 413 and "文件过大" in resp.get_data(as_text=True)
-    assert Attachment.select().count() == 0 and stored_files(node_app) == []
+    assert resp.status_code == 413
+    assert "文件过大" in resp.get_data(as_text=True)
+    assert Attachment.select().count() == 0
+    assert stored_files(node_app) == []
 
 
 def test_material_not_in_the_items_catalogue_is_refused(clerk) -> None:
     req = capture(clerk)
     resp = upload(clerk, req.receipt_code, png(), "x.png", "M-NOT-THIS-ITEM")
-    assert resp.status_code == 400 and "材料清单" in resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "材料清单" in resp.get_data(as_text=True)
     assert Attachment.select().count() == 0
 
 
 def test_missing_csrf_is_refused(clerk, node_app) -> None:
     req = capture(clerk)
     resp = upload(clerk, req.receipt_code, png(), "x.png", with_csrf=False)
-    assert resp.status_code == 400 and "表单校验码" in resp.get_data(as_text=True)
-    assert Attachment.select().count() == 0 and stored_files(node_app) == []
+    assert resp.status_code == 400
+    assert "表单校验码" in resp.get_data(as_text=True)
+    assert Attachment.select().count() == 0
+    assert stored_files(node_app) == []
 
 
 def test_not_logged_in_is_sent_to_login(clerk, node_app) -> None:
@@ -118,11 +132,13 @@ def test_not_logged_in_is_sent_to_login(clerk, node_app) -> None:
     sha = Attachment.get().sha256
     anon = node_app.test_client()
     resp = anon.get(f"/requests/{req.receipt_code}/attachments/{sha}.jpg")
-    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    assert resp.status_code == 302
+    assert "/login" in resp.headers["Location"]
     token = csrf_of(anon.get("/login").data)  # a valid token, but no login
     resp = anon.post(f"/requests/{req.receipt_code}/attachments", content_type="multipart/form-data",
                      data={"file": (io.BytesIO(png(50, 50)), "y.png"), "csrf_token": token})
-    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    assert resp.status_code == 302
+    assert "/login" in resp.headers["Location"]
     assert Attachment.select().count() == 1
 
 
@@ -147,7 +163,9 @@ def test_attachment_and_usb_forms_in_english(clerk) -> None:
     upload(clerk, req.receipt_code, png(), "x.png")
     clerk.client.set_cookie("lang", "en")
     html = clerk.client.get(f"/requests/{req.receipt_code}").get_data(as_text=True)
-    assert "Add attachment" in html and "Photo or scan (JPG, PNG, at most 15 MB)" in html
+    assert "Add attachment" in html
+    assert "Photo or scan (JPG, PNG, at most 15 MB)" in html
     assert '<td class="upload-state">Waiting to send</td>' in html
     html = clerk.client.get("/sync").get_data(as_text=True)
-    assert "Export USB sync bundle" in html and "Import response bundle" in html
+    assert "Export USB sync bundle" in html
+    assert "Import response bundle" in html

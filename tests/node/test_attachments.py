@@ -19,16 +19,16 @@ from tests.images import photo
 
 
 @pytest.fixture
-def receipt(node_app) -> str:  # type: ignore[no-untyped-def]
+def receipt(node_app) -> str:
     with database.connection_context():
         return capture_request(capture("JF-01"), "李文书").receipt_code
 
 
-def stored_files(node_app) -> list:  # type: ignore[no-untyped-def]
+def stored_files(node_app) -> list:
     return sorted((Path(node_app.config["DATA_DIR"]) / "attachments").rglob("*.jpg"))
 
 
-def test_photo_is_shrunk_stripped_and_stored_by_hash(node_app, receipt: str) -> None:  # type: ignore[no-untyped-def]
+def test_photo_is_shrunk_stripped_and_stored_by_hash(node_app, receipt: str) -> None:
     raw = photo(3000, 2000)
     assert Image.open(io.BytesIO(raw)).getexif()  # the input really carries EXIF
     with database.connection_context():
@@ -37,26 +37,30 @@ def test_photo_is_shrunk_stripped_and_stored_by_hash(node_app, receipt: str) -> 
     data = attachments.path_for(att.sha256, base=Path(node_app.config["DATA_DIR"])).read_bytes()
     assert hashlib.sha256(data).hexdigest() == att.sha256
     img = Image.open(io.BytesIO(data))
-    assert img.format == "JPEG" and max(img.size) == 1600 and img.size == (1600, 1067)
+    assert img.format == "JPEG"
+    assert max(img.size) == 1600
+    assert img.size == (1600, 1067)
     assert not img.getexif()
     assert len(data) < len(raw)
-    assert ev.type == "attachment.added" and ev.clerk == "李文书"
+    assert ev.type == "attachment.added"
+    assert ev.clerk == "李文书"
     assert ev.data == {"sha256": att.sha256, "size": len(data), "mime": "image/jpeg", "name": "身份证.jpg",
                        "material_code": "ID"}
 
 
-def test_png_with_transparency_becomes_jpeg(node_app, receipt: str) -> None:  # type: ignore[no-untyped-def]
+def test_png_with_transparency_becomes_jpeg(node_app, receipt: str) -> None:
     img = Image.new("RGBA", (800, 600), (255, 0, 0, 0))
     out = io.BytesIO()
     img.save(out, "PNG")
     with database.connection_context():
         att = add_attachment(receipt, "site.png", out.getvalue(), "李文书")
     stored = Image.open(attachments.path_for(att.sha256, base=Path(node_app.config["DATA_DIR"])))
-    assert stored.format == "JPEG" and stored.size == (800, 600)
+    assert stored.format == "JPEG"
+    assert stored.size == (800, 600)
     assert stored.getpixel((10, 10))[0] > 240  # transparent became white, not black
 
 
-def test_same_image_twice_is_one_attachment(node_app, receipt: str) -> None:  # type: ignore[no-untyped-def]
+def test_same_image_twice_is_one_attachment(node_app, receipt: str) -> None:
     raw = photo(400, 300)
     with database.connection_context():
         a = add_attachment(receipt, "a.jpg", raw, "李文书")
@@ -82,7 +86,7 @@ def _big_pixels() -> bytes:
     ],
     ids=["not-image-named-jpg", "truncated-jpeg", "empty", "over-15MB", "too-many-pixels"],
 )
-def test_bad_input_is_refused_and_nothing_stored(node_app, receipt: str, data, name: str, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_refused_and_nothing_stored(node_app, receipt: str, data, name: str, message: str) -> None:
     if data == "pixels":
         data = _big_pixels()
     with database.connection_context():
@@ -95,7 +99,7 @@ def test_bad_input_is_refused_and_nothing_stored(node_app, receipt: str, data, n
     assert stored_files(node_app) == []
 
 
-def test_unknown_receipt_code_is_refused(node_app) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_receipt_code_is_refused(node_app) -> None:
     with database.connection_context():
         with pytest.raises(AttachmentError) as err:
             add_attachment("22-0000-0000", "a.jpg", photo(100, 100), "李文书")

@@ -29,13 +29,14 @@ def add(n: int, name: str = "张三") -> list[str]:
         return [capture_request(capture("JF-01", name=name), "李文书").receipt_code for _ in range(n)]
 
 
-def test_backup_is_a_consistent_copy_with_retention(node_app) -> None:  # type: ignore[no-untyped-def]
+def test_backup_is_a_consistent_copy_with_retention(node_app) -> None:
     data_dir = Path(node_app.config["DATA_DIR"])
     add(2)
     database.connect(reuse_if_open=True)  # a live connection, as in a running node
     first = backup_now(data_dir, keep=2, when=datetime(2026, 5, 1, 2, 0, 0))
     assert first.name == "node-20260501-020000.sqlite3"
-    assert rows(first) == rows(data_dir / "node.sqlite3") and len(rows(first)) == 2
+    assert rows(first) == rows(data_dir / "node.sqlite3")
+    assert len(rows(first)) == 2
     for day in range(1, 4):
         add(1)
         backup_now(data_dir, keep=2, when=datetime(2026, 5, 1, 2, 0, 0) + timedelta(days=day))
@@ -45,7 +46,7 @@ def test_backup_is_a_consistent_copy_with_retention(node_app) -> None:  # type: 
     assert not list((data_dir / "backups").glob("*.part"))
 
 
-def test_restore_puts_backup_contents_back(node_app) -> None:  # type: ignore[no-untyped-def]
+def test_restore_puts_backup_contents_back(node_app) -> None:
     data_dir = Path(node_app.config["DATA_DIR"])
     add(2)
     snap = backup_now(data_dir, keep=3)
@@ -60,7 +61,7 @@ def test_restore_puts_backup_contents_back(node_app) -> None:  # type: ignore[no
 
 
 @pytest.mark.parametrize("kind", ["garbage", "other_sqlite", "missing"])
-def test_restore_refuses_bad_files_and_changes_nothing(node_app, tmp_path: Path, kind: str) -> None:  # type: ignore[no-untyped-def]
+def test_restore_refuses_bad_files_and_changes_nothing(node_app, tmp_path: Path, kind: str) -> None:
     data_dir = Path(node_app.config["DATA_DIR"])
     add(1)
     database.close() if not database.is_closed() else None
@@ -81,7 +82,7 @@ def test_restore_refuses_bad_files_and_changes_nothing(node_app, tmp_path: Path,
     assert not list(data_dir.glob("node.sqlite3.before-restore-*"))
 
 
-def test_restored_node_resumes_where_the_hub_says(hub_app, node_app) -> None:  # type: ignore[no-untyped-def]
+def test_restored_node_resumes_where_the_hub_says(hub_app, node_app) -> None:
     from hub.db import database as hub_db
     from hub.models import Case, ForkAlert
     from tests.linked import link
@@ -106,7 +107,7 @@ def test_restored_node_resumes_where_the_hub_says(hub_app, node_app) -> None:  #
         assert ForkAlert.select().count() == 0
 
 
-def test_daily_backup_joins_the_one_scheduler(node_app) -> None:  # type: ignore[no-untyped-def]
+def test_daily_backup_joins_the_one_scheduler(node_app) -> None:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from node.backup import backup_job, schedule
@@ -120,6 +121,7 @@ def test_daily_backup_joins_the_one_scheduler(node_app) -> None:  # type: ignore
     finally:
         sched.shutdown(wait=False)
     assert [j.id for j in jobs] == ["backup"]
-    assert jobs[0].func is backup_job and jobs[0].trigger.interval == timedelta(days=1)
+    assert jobs[0].func is backup_job
+    assert jobs[0].trigger.interval == timedelta(days=1)
     backup_job(node_app.config["DATA_DIR"], 3)  # what the scheduler will run
     assert len(list_backups(node_app.config["DATA_DIR"])) == 1

@@ -18,11 +18,11 @@ from tests.node.test_capture_views import capture
 
 
 @pytest.fixture
-def linked(hub_app, node_app) -> Linked:  # type: ignore[no-untyped-def]
+def linked(hub_app, node_app) -> Linked:
     return link(hub_app, node_app)
 
 
-def download(clerk) -> tuple[bytes, str]:  # type: ignore[no-untyped-def]
+def download(clerk) -> tuple[bytes, str]:
     """Press "导出U盘同步包": the file's bytes and its name."""
     resp = clerk.post("/sync/bundle/export", {}, page="/sync")
     assert resp.status_code == 200, resp.get_data(as_text=True)
@@ -33,12 +33,13 @@ def download(clerk) -> tuple[bytes, str]:  # type: ignore[no-untyped-def]
     return resp.data, unquote(name.group(1))
 
 
-def send_back(clerk, raw: bytes) -> str:  # type: ignore[no-untyped-def]
+def send_back(clerk, raw: bytes) -> str:
     """Upload the hub's response bundle; the panel page shown afterwards."""
     token = csrf_of(clerk.client.get("/sync").data)
     resp = clerk.client.post("/sync/bundle/import", content_type="multipart/form-data",
                              data={"file": (io.BytesIO(raw), "reply.bundle"), "csrf_token": token})
-    assert resp.status_code == 302 and resp.headers["Location"].endswith("/sync")
+    assert resp.status_code == 302
+    assert resp.headers["Location"].endswith("/sync")
     return clerk.client.get("/sync").get_data(as_text=True)
 
 
@@ -52,7 +53,9 @@ def test_usb_round_trip_from_the_web_ui(linked: Linked, clerk) -> None:
     raw, name = download(clerk)
     assert re.fullmatch(r"daiban-桃源村-\d{4}-\d\d-\d\d\.bundle", name), name
     res = hub_import(linked, raw)  # what `daiban hub import-bundle` runs
-    assert res.accepted == 2 and res.refused == 0 and res.attachments == 1
+    assert res.accepted == 2
+    assert res.refused == 0
+    assert res.attachments == 1
 
     html = send_back(clerk, res.response)
     assert re.search(r"已导入回复包：中心确认事件 2（退回 0），收到状态更新 \d+，中心已收附件 1", html)
@@ -65,7 +68,8 @@ def test_usb_round_trip_from_the_web_ui(linked: Linked, clerk) -> None:
 
     before = node_snapshot()
     html = send_back(clerk, res.response)
-    assert re.search(r"此回复包已于 [^<]+导入过，本次未做任何更改", html) and "导入失败" not in html
+    assert re.search(r"此回复包已于 [^<]+导入过，本次未做任何更改", html)
+    assert "导入失败" not in html
     assert node_snapshot() == before
 
 
@@ -78,7 +82,8 @@ def test_tampered_or_foreign_response_is_refused_and_changes_nothing(linked: Lin
     tampered[len(tampered) // 2] ^= 0x01
     html = send_back(clerk, bytes(tampered))
     msg = re.search(r'<p class="flash error[^>]*>(导入失败：[^<]+)</p>', html)
-    assert msg and any(w in msg.group(1) for w in ("篡改", "损坏", "无法解密")), html
+    assert msg, html
+    assert any(w in msg.group(1) for w in ("篡改", "损坏", "无法解密")), html
     # The node's own outgoing bundle is no answer either.
     html = send_back(clerk, raw)
     assert re.search(r'<p class="flash error[^>]*>导入失败：[^<]+</p>', html)
@@ -97,5 +102,6 @@ def test_export_needs_login_csrf_and_enrolment(clerk, node_app) -> None:
     token = csrf_of(anon.get("/login").data)
     for path in ("/sync/bundle/export", "/sync/bundle/import"):
         resp = anon.post(path, data={"csrf_token": token})
-        assert resp.status_code == 302 and "/login" in resp.headers["Location"], path
+        assert resp.status_code == 302, path
+        assert "/login" in resp.headers["Location"], path
 

@@ -26,7 +26,7 @@ from tests.nodesim import NodeSim
 
 
 @pytest.fixture
-def linked(hub_app, node_app) -> Linked:  # type: ignore[no-untyped-def]
+def linked(hub_app, node_app) -> Linked:
     return link(hub_app, node_app)
 
 
@@ -91,17 +91,23 @@ def test_round_trip_by_usb(linked: Linked, tmp_path: Path) -> None:
         envelopes = [bytes(b.envelope) for b in Batch.select().order_by(Batch.first_seq)]
         assert [r.state for r in Request.select()] == ["queued"] * 3
     msgs = [bundle.decode_blob(m) for m in opened.payload["messages"]]
-    assert msgs[1:-1] == envelopes and len(envelopes) == 1
+    assert msgs[1:-1] == envelopes
+    assert len(envelopes) == 1
     assert [protocol.open_envelope(m)[0]["kind"] for m in msgs] == ["hello", "batch", "poll"]
 
     res = hub_import(linked, raw)
-    assert res.accepted == 4 and res.refused == 0 and res.attachments == 1 and res.replayed_at is None
+    assert res.accepted == 4
+    assert res.refused == 0
+    assert res.attachments == 1
+    assert res.replayed_at is None
     with hub_db.connection_context():
         assert Case.select().count() == 3
         assert HubAttachment.get().received is True
 
     out = node_import(linked, res.response)
-    assert out.acked == 4 and out.updates >= 3 and out.attachments == 1
+    assert out.acked == 4
+    assert out.updates >= 3
+    assert out.attachments == 1
     with database.connection_context():
         assert Event.select().where(Event.result.is_null()).count() == 0
         assert {r.receipt_code: r.state for r in Request.select()} == {c: "received" for c in codes}
@@ -115,7 +121,9 @@ def test_hub_replay_changes_nothing_and_says_so(linked: Linked, tmp_path: Path) 
     first = hub_import(linked, raw)
     before = hub_snapshot()
     second = hub_import(linked, raw)
-    assert second.replayed_at is not None and "导入过" in second.summary() and "未做任何更改" in second.summary()
+    assert second.replayed_at is not None
+    assert "导入过" in second.summary()
+    assert "未做任何更改" in second.summary()
     assert second.response == first.response
     assert hub_snapshot() == before
 
@@ -127,7 +135,9 @@ def test_node_replay_changes_nothing_and_says_so(linked: Linked, tmp_path: Path)
     before = node_snapshot()
     with pytest.raises(BundleError) as err:
         node_import(linked, res.response)
-    assert err.value.code == "replayed" and "已于" in err.value.message and "未做任何更改" in err.value.message
+    assert err.value.code == "replayed"
+    assert "已于" in err.value.message
+    assert "未做任何更改" in err.value.message
     assert node_snapshot() == before
 
 
@@ -175,7 +185,8 @@ def test_response_for_another_node_is_refused(linked: Linked, tmp_path: Path) ->
     before = node_snapshot()
     with pytest.raises(BundleError) as err:
         node_import(linked, res.response)
-    assert err.value.code == "wrong_recipient" and "其他代办点" in err.value.message
+    assert err.value.code == "wrong_recipient"
+    assert "其他代办点" in err.value.message
     assert node_snapshot() == before
 
 
@@ -190,7 +201,7 @@ def test_bundle_from_unknown_node_is_refused(linked: Linked) -> None:
     assert hub_snapshot() == before
 
 
-def test_export_needs_enrolment_with_box_key(node_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_export_needs_enrolment_with_box_key(node_app, tmp_path: Path) -> None:
     with database.connection_context():
         with pytest.raises(BundleError) as err:
             node_bundles.export_bundle(node_app.extensions["daiban_node_key"], tmp_path / "x")

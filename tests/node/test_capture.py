@@ -14,14 +14,17 @@ def counts() -> tuple[int, int]:
     return Request.select().count(), Event.select().count()
 
 
-def test_valid_capture_commits_request_and_event(node_app) -> None:  # type: ignore[no-untyped-def]
+def test_valid_capture_commits_request_and_event(node_app) -> None:
     req = capture_request(capture("DB-01"), "李文书")
-    assert req.state == "queued" and len(req.receipt_code) == 9
+    assert req.state == "queued"
+    assert len(req.receipt_code) == 9
     ev = Event.get()
-    assert ev.type == "request.captured" and ev.clerk == "李文书" and ev.seq is None
+    assert ev.type == "request.captured"
+    assert ev.clerk == "李文书"
+    assert ev.seq is None
 
 
-def test_bad_form_reports_every_error_and_saves_nothing(node_app) -> None:  # type: ignore[no-untyped-def]
+def test_bad_form_reports_every_error_and_saves_nothing(node_app) -> None:
     form = capture("DB-01")
     form["applicant"]["id_number"] = form["applicant"]["id_number"][:-1] + ("1" if form["applicant"]["id_number"][-1] != "1" else "2")
     form["applicant"]["phone"] = "12345"
@@ -34,7 +37,7 @@ def test_bad_form_reports_every_error_and_saves_nothing(node_app) -> None:  # ty
     assert counts() == before
 
 
-def test_unknown_item_refused(node_app) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_item_refused(node_app) -> None:
     form = capture("DB-01")
     form["item_code"] = "ZZ-01"
     with pytest.raises(CaptureError) as err:
@@ -43,19 +46,21 @@ def test_unknown_item_refused(node_app) -> None:  # type: ignore[no-untyped-def]
     assert counts() == (0, 0)
 
 
-def test_missing_materials_need_awaiting_or_hold(node_app) -> None:  # type: ignore[no-untyped-def]
+def test_missing_materials_need_awaiting_or_hold(node_app) -> None:
     form = capture("JF-01", missing=["M-NEIGHBOURS"])
     form["submit"] = "submitted"
     with pytest.raises(CaptureError):
         capture_request(form, "李文书")
     form["submit"] = "held"
     req = capture_request(form, "李文书")
-    assert req.state == "held" and Event.select().count() == 0  # held requests are not sent
+    assert req.state == "held"
+    assert Event.select().count() == 0  # held requests are not sent
     released = release_held(req.receipt_code, "李文书")
-    assert released.state == "queued" and Event.get().data["submit"] == "awaiting_materials"
+    assert released.state == "queued"
+    assert Event.get().data["submit"] == "awaiting_materials"
 
 
-def test_api_capture_422_with_field_errors(node_app) -> None:  # type: ignore[no-untyped-def]
+def test_api_capture_422_with_field_errors(node_app) -> None:
     from node import meta
     from node.api import token_hash
 

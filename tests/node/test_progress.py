@@ -52,16 +52,19 @@ def test_finished_round_says_what_it_did_and_stops_refreshing(clerk) -> None:
     html = clerk.client.get("/sync?watch=1").get_data(as_text=True)
     assert 'http-equiv="refresh"' not in html
     last = re.search(r'id="progress-last">([^<]+)<', html).group(1)  # type: ignore[union-attr]
-    assert "上次同步" in last and "已上传 2 / 2 条记录" in last
+    assert "上次同步" in last
+    assert "已上传 2 / 2 条记录" in last
 
 
 def test_bundle_page_shows_a_running_export_and_then_its_download(clerk, node_app) -> None:
     resp = clerk.client.get("/sync/bundle")  # nothing exported or imported yet: the sync page has the USB section
-    assert resp.status_code == 302 and resp.headers["Location"].endswith("/sync")
+    assert resp.status_code == 302
+    assert resp.headers["Location"].endswith("/sync")
     progress.begin("export", 40, 40_000)
     progress.advance(10, 10_000)
     html = clerk.client.get("/sync/bundle").get_data(as_text=True)
-    assert 'http-equiv="refresh" content="3"' in html and "正在导出U盘同步包" in html
+    assert 'http-equiv="refresh" content="3"' in html
+    assert "正在导出U盘同步包" in html
     assert re.search(r'id="progress-left">30 条记录（29 KB）<', html)
     progress.finish()
 
@@ -77,7 +80,8 @@ def test_slow_export_goes_to_the_bundle_page_and_the_file_waits_there(clerk, nod
         if "导出失败" in html:
             break
         html = clerk.client.get("/sync/bundle").get_data(as_text=True)
-    assert "导出失败" in html and "尚未注册" in html
+    assert "导出失败" in html
+    assert "尚未注册" in html
     assert clerk.client.get("/sync/bundle/export/file").status_code in (200, 302)
 
 
@@ -92,7 +96,8 @@ def test_terminal_line_redraws_in_place_and_logs_one_line_per_change() -> None:
         stop()
     assert lines[0].startswith("\r已上传 0 / 10 条记录")
     assert lines[1].startswith("\r已上传 4 / 10 条记录（4096 B / 10 KB）")
-    assert lines[-1].endswith("\n") and "已上传 4 / 10 条记录" in lines[-1]
+    assert lines[-1].endswith("\n")
+    assert "已上传 4 / 10 条记录" in lines[-1]
     logged: list[str] = []
     stop = progress.listen(progress.terminal_printer(logged.append, is_tty=False, every=0))
     try:
@@ -134,4 +139,5 @@ def test_receipt_carries_the_centre_contact(clerk, node_app) -> None:
         centre.set_contact(" 0731-8888  6666 ", "青山镇人民路 18 号便民服务大厅")
     for paper in ("a5", "a4", "80mm", "58mm"):
         html = clerk.client.get(f"/requests/{req.receipt_code}/receipt?paper={paper}").get_data(as_text=True)
-        assert "0731-8888 6666" in html and "青山镇人民路 18 号便民服务大厅" in html, paper
+        assert "0731-8888 6666" in html, paper
+        assert "青山镇人民路 18 号便民服务大厅" in html, paper

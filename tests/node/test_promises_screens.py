@@ -14,24 +14,27 @@ from tests.node.hubupdates import hub_decides
 from tests.node.test_capture_views import capture
 
 
-def page(clerk, req: Request) -> str:  # type: ignore[no-untyped-def]
+def page(clerk, req: Request) -> str:
     return clerk.client.get(f"/requests/{req.receipt_code}").get_data(as_text=True)
 
 
 def test_capture_form_ticks_nothing_and_asks_whether_conditional_materials_apply(clerk) -> None:
     html = clerk.client.get("/capture/DB-01").get_data(as_text=True)
-    assert 'name="brought"' in html and not re.search(r'name="brought" value="[^"]+" checked', html)
+    assert 'name="brought"' in html
+    assert not re.search(r'name="brought" value="[^"]+" checked', html)
     # 残疾、疾病等困难证明 is conditional ("有重病、残疾的提供"): the clerk says whether it applies.
     assert 'name="applicable" value="M-HARDSHIP-PROOF"' in html
 
 
 def test_conditional_material_ticked_applicable_and_missing_goes_on_the_notice(clerk) -> None:
     req = capture(clerk, "DB-01", missing=("M-HARDSHIP-PROOF",), applicable="M-HARDSHIP-PROOF")
-    assert req.materials_missing == ["M-HARDSHIP-PROOF"] and req.data["submit"] == "awaiting_materials"
+    assert req.materials_missing == ["M-HARDSHIP-PROOF"]
+    assert req.data["submit"] == "awaiting_materials"
     notice = clerk.client.get(f"/requests/{req.receipt_code}/notice").get_data(as_text=True)
     assert "残疾、疾病等困难证明" in re.search(r'id="missing-list">(.*?)</ol>', notice, re.S).group(1)  # type: ignore[union-attr]
     not_applicable = capture(clerk, "DB-01", missing=("M-HARDSHIP-PROOF",))
-    assert not_applicable.materials_missing == [] and not_applicable.data["submit"] == "submitted"
+    assert not_applicable.materials_missing == []
+    assert not_applicable.data["submit"] == "submitted"
 
 
 def test_offline_one_time_notice_says_saved_here_not_yet_sent(clerk) -> None:
@@ -40,7 +43,8 @@ def test_offline_one_time_notice_says_saved_here_not_yet_sent(clerk) -> None:
         meta.put("last_error_at", "2026-11-30T01:00:00Z")
     notice = clerk.client.get(f"/requests/{req.receipt_code}/notice").get_data(as_text=True)
     delivery = re.search(r'id="delivery">(.*?)</td>', notice).group(1)  # type: ignore[union-attr]
-    assert "已保存在本代办点，尚未送达乡镇中心" in delivery and "最近一次尝试发送" in delivery
+    assert "已保存在本代办点，尚未送达乡镇中心" in delivery
+    assert "最近一次尝试发送" in delivery
     assert "已提交乡镇中心" not in notice
     with database.atomic():
         Event.update(result="ok").where(Event.request_id == req.request_id).execute()
@@ -54,9 +58,11 @@ def test_waiting_request_shows_no_deadline_and_no_hub_request_until_the_hub_make
     req = hub_decides(req, "received", "needs_materials", deadline=None, clock="waiting",
                       missing=["M-NEIGHBOURS"], missing_names=["四邻意见"])
     html = page(clerk, req)
-    assert "中心要求补正" not in html and "id=\"hub-asked\"" not in html
+    assert "中心要求补正" not in html
+    assert "id=\"hub-asked\"" not in html
     clock = re.search(r'id="clock">(.*?)</span>', html).group(1)  # type: ignore[union-attr]
-    assert "补正期间不计时" in clock and re.search(r"\d{4}-\d\d-\d\d", clock) is None
+    assert "补正期间不计时" in clock
+    assert re.search(r"\d{4}-\d\d-\d\d", clock) is None
     assert "四邻意见" in re.search(r'id="still-missing">(.*?)</p>', html).group(1)  # type: ignore[union-attr]
     req = hub_decides(req, "ask_materials", "needs_materials", deadline=None,
                       missing=["M-NEIGHBOURS", "M-DESIGN"], missing_names=["四邻意见", "建房设计图"])
@@ -70,24 +76,29 @@ def test_partial_supplement_keeps_the_true_remainder_and_the_notice_button(clerk
     url = f"/requests/{req.receipt_code}"
     clerk.post(f"{url}/supplement", {"materials": ["M-NEIGHBOURS"]}, page=url)
     html = page(clerk, req)
-    assert "尚缺材料：村民小组会议记录" in html and 'id="one-time-notice"' in html
+    assert "尚缺材料：村民小组会议记录" in html
+    assert 'id="one-time-notice"' in html
     assert re.search(r"尚缺材料</th><td>村民小组会议记录<", html)
     clerk.post(f"{url}/supplement", {"materials": ["M-GROUP-MINUTES"]}, page=url)
     html = page(clerk, req)
-    assert 'id="one-time-notice"' not in html and 'id="still-missing"' not in html
+    assert 'id="one-time-notice"' not in html
+    assert 'id="still-missing"' not in html
 
 
 def test_closed_request_shows_no_running_deadline_here_or_on_the_status_page(clerk, node_app) -> None:
     req = capture(clerk)
     req = hub_decides(req, "refuse", "refused", deadline="2026-12-28", reason="不符合条件", legal_basis="某法")
     html = page(clerk, req)
-    assert "2026-12-28" not in html and 'id="clock"' not in html
+    assert "2026-12-28" not in html
+    assert 'id="clock"' not in html
     villager = node_app.test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"',
                       villager.get("/status").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
     html = villager.post("/status", data={"code": req.receipt_code, "tail": req.phone[-4:],
                                          "csrf_token": token}).get_data(as_text=True)
-    assert "不予受理" in html and "2026-12-28" not in html and 'id="deadline"' not in html
+    assert "不予受理" in html
+    assert "2026-12-28" not in html
+    assert 'id="deadline"' not in html
 
 
 def test_supplement_for_a_closed_request_is_refused_and_records_nothing(clerk) -> None:
@@ -118,7 +129,8 @@ def test_every_page_shows_a_quiet_banner_after_a_failed_sync(clerk) -> None:
         html = clerk.client.get(path).get_data(as_text=True)
         banner = re.search(r'id="sync-banner"[^>]*>(.*?)</p>', html, re.S)
         assert banner, path
-        assert "上次同步未成功" in banner.group(1) and "2 天" in banner.group(1)
+        assert "上次同步未成功" in banner.group(1)
+        assert "2 天" in banner.group(1)
 
 
 def test_hub_notice_printed_here_is_the_hubs_document(clerk) -> None:
@@ -133,7 +145,8 @@ def test_hub_notice_printed_here_is_the_hubs_document(clerk) -> None:
     doc = document(facts, 1)
     for text in [doc["title"], doc["number"], *doc["paragraphs"], doc["issuer"], doc["officer"]]:
         assert text in html, text
-    assert "申请材料齐全、符合法定形式" in html and "（印章）" in html
+    assert "申请材料齐全、符合法定形式" in html
+    assert "（印章）" in html
 
 
 def test_request_list_shows_no_deadline_for_a_closed_request(clerk) -> None:

@@ -6,7 +6,7 @@ from node.models import Event
 from tests.node.test_capture_views import capture
 
 
-def test_clerk_enters_one_rating_per_matter_also_from_paper(clerk) -> None:  # type: ignore[no-untyped-def]
+def test_clerk_enters_one_rating_per_matter_also_from_paper(clerk) -> None:
     req = capture(clerk)
     page = f"/requests/{req.receipt_code}"
     html = clerk.client.get(page).get_data(as_text=True)
@@ -21,7 +21,8 @@ def test_clerk_enters_one_rating_per_matter_also_from_paper(clerk) -> None:  # t
     ev = Event.select().where(Event.type == "request.feedback").get()
     assert ev.data == {"satisfaction": "非常不满意", "comment": "等太久", "channel": "paper"}
     html = clerk.client.get(page).get_data(as_text=True)
-    assert 'name="satisfaction"' not in html and "非常不满意" in html
+    assert 'name="satisfaction"' not in html
+    assert "非常不满意" in html
     clerk.post(f"{page}/feedback", {"satisfaction": "非常满意"}, page=page)
     assert "一事一评" in clerk.client.get(page).get_data(as_text=True)
     assert Event.select().where(Event.type == "request.feedback").count() == 1
@@ -30,9 +31,10 @@ def test_clerk_enters_one_rating_per_matter_also_from_paper(clerk) -> None:  # t
     assert 'name="satisfaction"' in clerk.client.get(page).get_data(as_text=True)
 
 
-def test_sms_consent_is_asked_at_capture_and_travels_with_the_request(clerk) -> None:  # type: ignore[no-untyped-def]
+def test_sms_consent_is_asked_at_capture_and_travels_with_the_request(clerk) -> None:
     assert 'name="sms"' in clerk.client.get("/capture/JF-01").get_data(as_text=True)
     yes = capture(clerk, sms="on")
     no = capture(clerk)
-    assert yes.data["sms"] is True and no.data["sms"] is False
+    assert yes.data["sms"] is True
+    assert no.data["sms"] is False
     assert Event.get(Event.request_id == yes.request_id).data["sms"] is True

@@ -16,7 +16,7 @@ def test_search_by_code_name_id_tail_item_and_state(clerk) -> None:
     b = capture(clerk, "DB-01", **{"applicant.name": "刘桂英"})
     hub_decides(b, "accept", "accepted", deadline="2026-12-24")
     both = [a, b]
-    get = lambda q: clerk.client.get("/?" + q).get_data(as_text=True)  # noqa: E731
+    get = lambda q: clerk.client.get("/?" + q).get_data(as_text=True)  # noqa: E731 - a one-line page fetcher for this test
     assert codes(get(""), both) == {a.receipt_code, b.receipt_code}
     assert codes(get(f"q={a.receipt_code[:3]}-{a.receipt_code[3:6]}-{a.receipt_code[6:]}"), both) == {a.receipt_code}
     assert codes(get("q=刘桂"), both) == {b.receipt_code}
@@ -30,7 +30,7 @@ def test_search_prefers_name_prefix_then_looks_inside_names(clerk) -> None:
     b = capture(clerk, **{"applicant.name": "李建国"})
     c = capture(clerk, **{"applicant.name": "王芳"})
     every = [a, b, c]
-    get = lambda q: clerk.client.get("/?" + q).get_data(as_text=True)  # noqa: E731
+    get = lambda q: clerk.client.get("/?" + q).get_data(as_text=True)  # noqa: E731 - a one-line page fetcher for this test
     assert codes(get("q=王"), every) == {a.receipt_code, c.receipt_code}  # surname: the index range
     assert codes(get("q=建国"), every) == {a.receipt_code, b.receipt_code}  # no prefix hit: inside names
     assert codes(get("q=王&item=DB-01"), every) == set()  # filters still apply
@@ -40,8 +40,12 @@ def test_detail_shows_timeline_and_hub_status_as_of_last_sync(clerk) -> None:
     req = capture(clerk, missing=("M-NEIGHBOURS",))
     req = hub_decides(req, "accept", "accepted", deadline="2026-12-24")
     html = clerk.client.get(f"/requests/{req.receipt_code}").get_data(as_text=True)
-    assert "已受理" in html and "2026-12-24" in html and "截至" in html
-    assert "收件登记并提交" in html and "李文书" in html and "受理" in html
+    assert "已受理" in html
+    assert "2026-12-24" in html
+    assert "截至" in html
+    assert "收件登记并提交" in html
+    assert "李文书" in html
+    assert "受理" in html
 
 
 def test_supplement_answers_the_hubs_request(clerk) -> None:
@@ -51,9 +55,11 @@ def test_supplement_answers_the_hubs_request(clerk) -> None:
     assert "四邻意见" in clerk.client.get(page).get_data(as_text=True)
     clerk.post(f"{page}/supplement", {"materials": ["M-NEIGHBOURS"]}, page=page)
     ev = Event.select().where(Event.type == "request.supplemented").get()
-    assert ev.data == {"materials": ["M-NEIGHBOURS"], "answers_cseq": 1} and ev.clerk == "李文书"
+    assert ev.data == {"materials": ["M-NEIGHBOURS"], "answers_cseq": 1}
+    assert ev.clerk == "李文书"
     req = Request.get_by_id(req.request_id)
-    assert req.materials_missing == [] and "M-NEIGHBOURS" in req.materials_brought
+    assert req.materials_missing == []
+    assert "M-NEIGHBOURS" in req.materials_brought
 
 
 def test_empty_supplement_is_refused(clerk) -> None:

@@ -19,17 +19,18 @@ def _copy_cookie(node_app: Any, victim: ClerkActions) -> Any:
 
 def _refused(client: Any) -> None:
     resp = client.get(PAGE)
-    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    assert resp.status_code == 302
+    assert "/login" in resp.headers["Location"]
 
 
-def test_logout_ends_copied_session(node_app, clerk) -> None:  # type: ignore[no-untyped-def]
+def test_logout_ends_copied_session(node_app, clerk) -> None:
     thief = _copy_cookie(node_app, clerk)
     assert clerk.post("/logout", {}).status_code == 302
     _refused(thief)
     _refused(clerk.client)
 
 
-def test_password_change_ends_copied_session(node_app, clerk) -> None:  # type: ignore[no-untyped-def]
+def test_password_change_ends_copied_session(node_app, clerk) -> None:
     thief = _copy_cookie(node_app, clerk)
     with node_app.app_context():
         set_password("li", "new-password-9")
@@ -37,7 +38,7 @@ def test_password_change_ends_copied_session(node_app, clerk) -> None:  # type: 
     assert ClerkActions(node_app.test_client()).login(password="new-password-9").status_code == 302
 
 
-def test_lockout_ends_copied_session(node_app, clerk) -> None:  # type: ignore[no-untyped-def]
+def test_lockout_ends_copied_session(node_app, clerk) -> None:
     thief = _copy_cookie(node_app, clerk)
     other = ClerkActions(node_app.test_client())
     for _ in range(MAX_FAILURES):
@@ -45,7 +46,7 @@ def test_lockout_ends_copied_session(node_app, clerk) -> None:  # type: ignore[n
     _refused(thief)
 
 
-def test_disabling_ends_copied_session(node_app, clerk) -> None:  # type: ignore[no-untyped-def]
+def test_disabling_ends_copied_session(node_app, clerk) -> None:
     thief = _copy_cookie(node_app, clerk)
     with node_app.app_context():
         set_active("li", False)
@@ -53,7 +54,7 @@ def test_disabling_ends_copied_session(node_app, clerk) -> None:  # type: ignore
     _refused(thief)
 
 
-def test_cli_password_change_and_disabling_end_sessions(node_app, clerk) -> None:  # type: ignore[no-untyped-def]
+def test_cli_password_change_and_disabling_end_sessions(node_app, clerk) -> None:
     from click.testing import CliRunner
 
     from node.cli import cli

@@ -20,7 +20,7 @@ from tests.node.test_capture_views import capture
 
 
 @pytest.fixture
-def storage_fault(node_app) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+def storage_fault(node_app) -> Iterator[Any]:
     """Set a SQLite pragma on every connection the app opens from now on; restored after."""
     saved = list(database.obj._pragmas)
 
@@ -47,7 +47,7 @@ def storage_fault(node_app) -> Iterator[Any]:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("kind,code,words", [("full", "disk_full", "磁盘已满"),
                                              ("readonly", "read_only", "不能写入")])
-def test_writes_refused_clearly_reads_go_on(clerk, node_app, storage_fault, kind, code, words) -> None:  # type: ignore[no-untyped-def]
+def test_writes_refused_clearly_reads_go_on(clerk, node_app, storage_fault, kind, code, words) -> None:
     saved = capture(clerk)
     with node_app.app_context():
         meta.put("api_token_hash", token_hash("t0ken"))
@@ -57,10 +57,13 @@ def test_writes_refused_clearly_reads_go_on(clerk, node_app, storage_fault, kind
 
     page = clerk.post("/capture/JF-01", capture_form("JF-01"), page="/capture/JF-01")
     html = page.get_data(as_text=True)
-    assert page.status_code == 503 and words in html and "Internal Server Error" not in html
+    assert page.status_code == 503
+    assert words in html
+    assert "Internal Server Error" not in html
     api = node_app.test_client().post("/api/v1/requests", json=capture_json("JF-01"),
                                       headers={"Authorization": "Bearer t0ken"})
-    assert api.status_code == 503 and api.get_json()["error"]["code"] == code
+    assert api.status_code == 503
+    assert api.get_json()["error"]["code"] == code
     assert words in api.get_json()["error"]["message"]
 
     # The clerk still reads what was saved; another clerk can still log in to read.
@@ -71,7 +74,8 @@ def test_writes_refused_clearly_reads_go_on(clerk, node_app, storage_fault, kind
     assert other.client.get(f"/requests/{saved.receipt_code}").status_code == 200
 
     health = node_app.test_client().get("/healthz")
-    assert health.status_code == 503 and health.get_json()["storage"] == code
+    assert health.status_code == 503
+    assert health.get_json()["storage"] == code
     database.close()
     database.obj._pragmas = [p for p in database.obj._pragmas
                              if p[0] not in ("max_page_count", "query_only")]
@@ -79,7 +83,7 @@ def test_writes_refused_clearly_reads_go_on(clerk, node_app, storage_fault, kind
         assert (Event.select().count(), Request.select().count()) == before
 
 
-def test_doctor_names_a_read_only_database(node_app, storage_fault) -> None:  # type: ignore[no-untyped-def]
+def test_doctor_names_a_read_only_database(node_app, storage_fault) -> None:
     from node.doctor import check_storage
 
     with node_app.app_context():
@@ -87,4 +91,5 @@ def test_doctor_names_a_read_only_database(node_app, storage_fault) -> None:  # 
     storage_fault("readonly")
     with database.connection_context():
         finding = check_storage(Path(node_app.config["DATA_DIR"]))
-    assert finding.level == "problem" and "不能写入" in finding.message
+    assert finding.level == "problem"
+    assert "不能写入" in finding.message

@@ -46,7 +46,7 @@ class Resigning(AppTransport):
 
 
 @pytest.fixture
-def linked(hub_app, node_app):  # type: ignore[no-untyped-def]
+def linked(hub_app, node_app):
     transport = Resigning(hub_app.test_client(), hub_app.extensions["daiban_hub_key"])
     key = node_app.extensions["daiban_node_key"]
     with node_db.connection_context():
@@ -66,7 +66,7 @@ def old_hub(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def test_echoed_cursor_after_a_restore_does_not_spin(linked) -> None:  # type: ignore[no-untyped-def]
+def test_echoed_cursor_after_a_restore_does_not_spin(linked) -> None:
     """Issue 10's loop: an old hub answers cursor 50 with out_seq 3; the round ends and content agrees."""
     client, transport = linked
     codes = captured(3)
@@ -96,7 +96,7 @@ def test_echoed_cursor_after_a_restore_does_not_spin(linked) -> None:  # type: i
         assert Request.get(Request.receipt_code == codes[0]).state == "accepted"
 
 
-def test_more_without_progress_is_a_visible_error(linked) -> None:  # type: ignore[no-untyped-def]
+def test_more_without_progress_is_a_visible_error(linked) -> None:
     client, transport = linked
     captured(2)
     client.round()
@@ -109,12 +109,13 @@ def test_more_without_progress_is_a_visible_error(linked) -> None:  # type: igno
     transport.count = 0
     with pytest.raises(RefusedError) as err:
         client.round()
-    assert err.value.code == "stuck_updates" and transport.count <= 3
+    assert err.value.code == "stuck_updates"
+    assert transport.count <= 3
     with node_db.connection_context():
         assert "没有进展" in meta.get("last_error")
 
 
-def test_hello_repeating_the_same_history_is_a_visible_error(linked) -> None:  # type: ignore[no-untyped-def]
+def test_hello_repeating_the_same_history_is_a_visible_error(linked) -> None:
     client, transport = linked
     captured(1)
     client.round()
@@ -128,10 +129,11 @@ def test_hello_repeating_the_same_history_is_a_visible_error(linked) -> None:  #
     transport.count = 0
     with pytest.raises(RefusedError) as err:
         client.round()
-    assert err.value.code == "stuck_resume" and transport.count <= 3
+    assert err.value.code == "stuck_resume"
+    assert transport.count <= 3
 
 
-def test_updates_that_skip_a_number_are_not_applied(linked) -> None:  # type: ignore[no-untyped-def]
+def test_updates_that_skip_a_number_are_not_applied(linked) -> None:
     client, transport = linked
     codes = captured(2)
     client.round()
@@ -154,7 +156,7 @@ def test_updates_that_skip_a_number_are_not_applied(linked) -> None:  # type: ig
         assert meta.get("cursor") == 4
 
 
-def test_a_hub_that_keeps_answering_more_pages_stops_at_the_bound(linked) -> None:  # type: ignore[no-untyped-def]
+def test_a_hub_that_keeps_answering_more_pages_stops_at_the_bound(linked) -> None:
     """Even a hub that makes progress forever (one more entry each answer) cannot hold a round."""
     client, transport = linked
     captured(1)
@@ -172,7 +174,7 @@ def test_a_hub_that_keeps_answering_more_pages_stops_at_the_bound(linked) -> Non
     assert MAX_POLLS <= transport.count <= MAX_POLLS + 5
 
 
-def test_new_epoch_rebuilds_and_keeps_updates_carried_with_it(linked) -> None:  # type: ignore[no-untyped-def]
+def test_new_epoch_rebuilds_and_keeps_updates_carried_with_it(linked) -> None:
     """The answer that reveals a new epoch also carries updates: none of them is lost."""
     client, transport = linked
     codes = captured(3)
@@ -193,7 +195,8 @@ def test_new_epoch_rebuilds_and_keeps_updates_carried_with_it(linked) -> None:  
         assert states == {codes[0]: "received", codes[1]: "accepted", codes[2]: "accepted"}
         assert meta.get("cursor") == 5
         forgotten = [f.body["action"] for f in ForgottenUpdate.select()]
-        assert forgotten == ["accept"] and Request.get(Request.receipt_code == codes[0]).needs_attention
+        assert forgotten == ["accept"]
+        assert Request.get(Request.receipt_code == codes[0]).needs_attention
 
 
 class Cutting(AppTransport):
@@ -210,7 +213,7 @@ class Cutting(AppTransport):
         return super().exchange(path, body)
 
 
-def test_signed_bad_body_over_cut_bytes_is_a_link_error_not_an_alarm(hub_app, node_app) -> None:  # type: ignore[no-untyped-def]
+def test_signed_bad_body_over_cut_bytes_is_a_link_error_not_an_alarm(hub_app, node_app) -> None:
     from node.models import Batch
     from node.transport import TransportError, TrustError
 
@@ -224,14 +227,15 @@ def test_signed_bad_body_over_cut_bytes_is_a_link_error_not_an_alarm(hub_app, no
     transport.cut = 1
     with pytest.raises(TransportError) as err:
         client.round()
-    assert not isinstance(err.value, TrustError) and err.value.code == "damaged_in_transit"
+    assert not isinstance(err.value, TrustError)
+    assert err.value.code == "damaged_in_transit"
     with node_db.connection_context():
         assert Batch.select().where(Batch.state == "pending").count() == 1  # the same bytes go again
     client.round()
     assert Case.select().count() == 2
 
 
-def test_restarted_node_rebuilds_a_long_log_in_pages(linked, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_restarted_node_rebuilds_a_long_log_in_pages(linked, monkeypatch) -> None:
     """Hello and the rebuild both page (2 entries an answer here): the round finishes, content agrees."""
     client, transport = linked
     monkeypatch.setattr(protocol, "MAX_UPDATES_PER_RESPONSE", 2)
@@ -253,13 +257,14 @@ def test_restarted_node_rebuilds_a_long_log_in_pages(linked, monkeypatch) -> Non
     with node_db.connection_context():
         node_log = [(u.cseq, u.body["action"]) for u in HubUpdate.select().order_by(HubUpdate.cseq)]
         hub_log = [(e.cseq, e.body["action"]) for e in HubEvent.select().order_by(HubEvent.cseq)]
-        assert node_log == hub_log and meta.get("cursor") == hub_log[-1][0]
+        assert node_log == hub_log
+        assert meta.get("cursor") == hub_log[-1][0]
         assert {r.receipt_code: r.state for r in Request.select()} == {
             c.receipt_code: c.state for c in Case.select()}
         assert ForgottenUpdate.select().count() == 2
 
 
-def test_hub_draws_one_epoch_when_a_node_shows_it_rewound(linked) -> None:  # type: ignore[no-untyped-def]
+def test_hub_draws_one_epoch_when_a_node_shows_it_rewound(linked) -> None:
     """A node's cursor past the hub's end (a failover nobody announced): one new epoch, audited; the
     nodes still past the end afterwards do not draw more (each would make every village rebuild)."""
     from hub.models import AuditEntry
@@ -273,6 +278,8 @@ def test_hub_draws_one_epoch_when_a_node_shows_it_rewound(linked) -> None:  # ty
             meta.put("cursor", 40)
         client.round()
         with node_db.connection_context():
-            assert meta.get("cursor") == 2 and meta.get("hub_epoch") == restores.current_epoch()
+            assert meta.get("cursor") == 2
+            assert meta.get("hub_epoch") == restores.current_epoch()
     drawn = [e.target for e in AuditEntry.select().where(AuditEntry.action == "hub.epoch")]
-    assert drawn == ["rewound"] and restores.current_epoch() != before
+    assert drawn == ["rewound"]
+    assert restores.current_epoch() != before

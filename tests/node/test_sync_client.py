@@ -22,7 +22,7 @@ from tests.factories import capture
 
 
 @pytest.fixture
-def linked(hub_app, node_app):  # type: ignore[no-untyped-def]
+def linked(hub_app, node_app):
     """An enrolled node and its sync client, wired to the hub app through AppTransport."""
     transport = AppTransport(hub_app.test_client(), compress=False)  # bodies as large as built, so 413 tests bite
     key = node_app.extensions["daiban_node_key"]
@@ -36,7 +36,7 @@ def local(code: str) -> Request:
         return Request.get(Request.receipt_code == code)
 
 
-def test_capture_offline_then_sync_and_status_flows_back(linked) -> None:  # type: ignore[no-untyped-def]
+def test_capture_offline_then_sync_and_status_flows_back(linked) -> None:
     client, transport = linked
     transport.fault = drop("before", times=99)
     with node_db.connection_context():
@@ -52,12 +52,14 @@ def test_capture_offline_then_sync_and_status_flows_back(linked) -> None:  # typ
     cases.act(codes[0], "accept", "王芳")
     cases.act(codes[1], "ask_materials", "王芳", missing=["M-INCOME"])
     client.round()
-    assert local(codes[0]).state == "accepted" and local(codes[0]).deadline
-    assert local(codes[1]).state == "needs_materials" and local(codes[1]).hub_missing_names == ["家庭收入及财产状况声明"]
+    assert local(codes[0]).state == "accepted"
+    assert local(codes[0]).deadline
+    assert local(codes[1]).state == "needs_materials"
+    assert local(codes[1]).hub_missing_names == ["家庭收入及财产状况声明"]
     assert local(codes[2]).state == "received"
 
 
-def test_lost_answer_resends_same_bytes_and_counts_once(linked) -> None:  # type: ignore[no-untyped-def]
+def test_lost_answer_resends_same_bytes_and_counts_once(linked) -> None:
     client, transport = linked
     with node_db.connection_context():
         capture_request(capture("DB-03"), "李文书")
@@ -79,7 +81,7 @@ def test_lost_answer_resends_same_bytes_and_counts_once(linked) -> None:  # type
         assert Event.select().where(Event.result.is_null()).count() == 0
 
 
-def test_hub_413_splits_batch_and_quarantines_lone_giant(linked, hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_hub_413_splits_batch_and_quarantines_lone_giant(linked, hub_app) -> None:
     client, transport = linked
     client.round()
     hub_app.config["MAX_CONTENT_LENGTH"] = 6000
@@ -87,18 +89,19 @@ def test_hub_413_splits_batch_and_quarantines_lone_giant(linked, hub_app) -> Non
         for _ in range(12):
             capture_request(capture("JF-01"), "李文书")
     report = client.round()
-    assert report.split >= 1 and Case.select().count() == 12
+    assert report.split >= 1
+    assert Case.select().count() == 12
     hub_app.config["MAX_CONTENT_LENGTH"] = 600
     with node_db.connection_context():
         capture_request(capture("JF-01"), "李文书")
     report = client.round()
     assert report.quarantined == 1
     with node_db.connection_context():
-        assert Event.select().where(Event.quarantined == True).count() == 1  # noqa: E712
+        assert Event.select().where(Event.quarantined == True).count() == 1
         assert outbox.queued_count() == 0
 
 
-def test_forged_hub_answer_not_applied(linked) -> None:  # type: ignore[no-untyped-def]
+def test_forged_hub_answer_not_applied(linked) -> None:
     client, transport = linked
     client.round()
     with node_db.connection_context():
@@ -117,7 +120,7 @@ def test_forged_hub_answer_not_applied(linked) -> None:  # type: ignore[no-untyp
     assert Case.select().count() == 1
 
 
-def test_node_restored_from_old_backup_resumes_without_fork(linked, node_app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_node_restored_from_old_backup_resumes_without_fork(linked, node_app, tmp_path) -> None:
     client, transport = linked
     with node_db.connection_context():
         capture_request(capture("DB-01"), "李文书")

@@ -15,8 +15,11 @@ def test_panel_shows_queue_and_unenrolled_sync_says_so(clerk) -> None:
     capture(clerk)
     html = clerk.client.get("/sync").get_data(as_text=True)
     queued = re.search(r'id="queued">(\d+) 条记录，(\d+) 字节', html)
-    assert queued and queued.group(1) == "1" and int(queued.group(2)) > 100
-    assert "从未成功" in html and "后台同步未运行" in html
+    assert queued
+    assert queued.group(1) == "1"
+    assert int(queued.group(2)) > 100
+    assert "从未成功" in html
+    assert "后台同步未运行" in html
     resp = clerk.post("/sync/now", {}, page="/sync")
     assert "尚未注册" in clerk.client.get(resp.headers["Location"]).get_data(as_text=True)
 

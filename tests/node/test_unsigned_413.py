@@ -39,7 +39,7 @@ class Proxy413(AppTransport):
 
 
 @pytest.fixture
-def linked(hub_app, node_app):  # type: ignore[no-untyped-def]
+def linked(hub_app, node_app):
     transport = Proxy413(hub_app.test_client())
     key = node_app.extensions["daiban_node_key"]
     with node_db.connection_context():
@@ -49,7 +49,7 @@ def linked(hub_app, node_app):  # type: ignore[no-untyped-def]
     return client, transport
 
 
-def test_a_small_event_is_never_quarantined_on_an_unsigned_413(linked) -> None:  # type: ignore[no-untyped-def]
+def test_a_small_event_is_never_quarantined_on_an_unsigned_413(linked) -> None:
     client, transport = linked
     with node_db.connection_context():
         capture_request(capture("JF-01"), "李文书")
@@ -57,7 +57,8 @@ def test_a_small_event_is_never_quarantined_on_an_unsigned_413(linked) -> None: 
     for _ in range(3):
         with pytest.raises(TransportError) as err:
             client.round()
-        assert err.value.code == "unsigned_413" and "未签名" in err.value.message
+        assert err.value.code == "unsigned_413"
+        assert "未签名" in err.value.message
     with node_db.connection_context():
         assert Event.select().where(Event.quarantined).count() == 0
         assert int(meta.get("batch_bytes", protocol.DEFAULT_BATCH_BYTES)) >= UNSIGNED_413_FLOOR
@@ -67,7 +68,7 @@ def test_a_small_event_is_never_quarantined_on_an_unsigned_413(linked) -> None: 
     assert Case.select().count() == 1
 
 
-def test_small_events_re_cut_a_bounded_number_of_times_and_the_cap_comes_back(linked) -> None:  # type: ignore[no-untyped-def]
+def test_small_events_re_cut_a_bounded_number_of_times_and_the_cap_comes_back(linked) -> None:
     client, transport = linked
     with node_db.connection_context():
         for _ in range(2):
@@ -82,12 +83,13 @@ def test_small_events_re_cut_a_bounded_number_of_times_and_the_cap_comes_back(li
         assert Event.select().where(Event.quarantined).count() == 0
     transport.refuse = None
     report = client.round()
-    assert report.acked == 2 and Case.select().count() == 2
+    assert report.acked == 2
+    assert Case.select().count() == 2
     with node_db.connection_context():
         assert int(meta.get("batch_bytes")) == protocol.DEFAULT_BATCH_BYTES
 
 
-def test_unsigned_413_on_hello_is_a_link_error(linked) -> None:  # type: ignore[no-untyped-def]
+def test_unsigned_413_on_hello_is_a_link_error(linked) -> None:
     client, transport = linked
     client.resume_checked = False
     transport.refuse = "all"
@@ -107,7 +109,7 @@ class Always413(BaseHTTPRequestHandler):
         pass
 
 
-def test_daiban_node_sync_behind_a_413_proxy_says_so_without_crashing(node_app) -> None:  # type: ignore[no-untyped-def]
+def test_daiban_node_sync_behind_a_413_proxy_says_so_without_crashing(node_app) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Always413)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -121,5 +123,6 @@ def test_daiban_node_sync_behind_a_413_proxy_says_so_without_crashing(node_app) 
         server.shutdown()
         server.server_close()
     assert res.returncode == 1
-    assert "Traceback" not in res.stderr and "KeyError" not in res.stderr
+    assert "Traceback" not in res.stderr
+    assert "KeyError" not in res.stderr
     assert "HTTP 413" in res.stderr

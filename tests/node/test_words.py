@@ -16,11 +16,11 @@ def _plan(query: Any) -> str:
     return " ".join(str(row[-1]) for row in database.execute_sql("EXPLAIN QUERY PLAN " + sql, params))
 
 
-def test_search_by_phone_and_part_of_code(clerk) -> None:  # type: ignore[no-untyped-def]
+def test_search_by_phone_and_part_of_code(clerk) -> None:
     a = capture(clerk, **{"applicant.name": "王建国", "applicant.phone": "139 1234 5678"})
     b = capture(clerk, **{"applicant.name": "刘桂英", "applicant.phone": "13800138000"})
     both = [a, b]
-    get = lambda q: clerk.client.get("/", query_string={"q": q}).get_data(as_text=True)  # noqa: E731
+    get = lambda q: clerk.client.get("/", query_string={"q": q}).get_data(as_text=True)  # noqa: E731 - a one-line page fetcher for this test
     assert codes(get("139-1234-5678"), both) == {a.receipt_code}
     assert codes(get("+86 13800138000"), both) == {b.receipt_code}
     assert codes(get(a.receipt_code[2:6]), both) >= {a.receipt_code}  # without this point's prefix
@@ -29,7 +29,7 @@ def test_search_by_phone_and_part_of_code(clerk) -> None:  # type: ignore[no-unt
     assert codes(get("13912345670"), both) == set()  # another number finds nothing, not everything
 
 
-def test_phone_and_code_searches_use_indexes(clerk) -> None:  # type: ignore[no-untyped-def]
+def test_phone_and_code_searches_use_indexes(clerk) -> None:
     assert "request_phone" in _plan(search("13912345678", "", ""))
     assert "request_receipt_code" in _plan(Request.select().where(_starts(Request.receipt_code, "22ABC")))
 

@@ -128,7 +128,8 @@ def test_validate_catalogue_reports_each_problem():
     data["items"][5]["fields"].append(dict(data["items"][5]["fields"][0]))
     errors = validate_catalogue(data)
     text = "\n".join(errors)
-    assert "W99" in text and "不存在" in text
+    assert "W99" in text
+    assert "不存在" in text
     assert "事项编码 FP-01 重复" in text
     assert "办理时限须在 0 到 999 个工作日之间" in text
     assert "没有列出申请材料" in text
@@ -157,7 +158,8 @@ def test_time_limit_must_be_int_not_bool_or_float():
 def test_default_catalogue_is_the_data_file_and_corrects_the_reviewed_defaults():
     from shared.catalogue import DEFAULT_FILE, load_file
 
-    assert DEFAULT_FILE.name == "catalogue_default.json" and load_file(DEFAULT_FILE) == DEFAULT_CATALOGUE
+    assert DEFAULT_FILE.name == "catalogue_default.json"
+    assert load_file(DEFAULT_FILE) == DEFAULT_CATALOGUE
     cat = Catalogue.default()
     assert "土地管理法" not in "".join(cat.item("JF-02")["legal_basis"])
     assert "第四十五条" not in "".join(cat.item("JF-03")["legal_basis"])
@@ -167,12 +169,18 @@ def test_default_catalogue_is_the_data_file_and_corrects_the_reviewed_defaults()
     texts = [i["name"] for i in cat.items()] + [m["note"] for i in cat.items() for m in i["materials"]]
     assert not [t for t in texts if "(" in t or ")" in t]
     assert [i["code"] for i in cat.items() if cat.passes_up(i["code"])] == ["FP-02", "FP-03", "JF-02"]
-    assert cat.publicity_days("DB-01") == 7 and cat.publicity_days("DB-02") == 0
+    assert cat.publicity_days("DB-01") == 7
+    assert cat.publicity_days("DB-02") == 0
     for item in cat.items():
-        assert item["to_check"] is True and item["legal_basis"] and item["materials"] and item["fee"]
+        assert item["to_check"] is True
+        assert item["legal_basis"]
+        assert item["materials"]
+        assert item["fee"]
         assert item["mode"] in ("immediate", "processed")
     forestry = [i for i in cat.items() if i["window"] == "W14"]
-    assert forestry and forestry[0]["kind"] == "LY" and cat.kind_name("LY") == "林业"
+    assert forestry
+    assert forestry[0]["kind"] == "LY"
+    assert cat.kind_name("LY") == "林业"
 
 
 @pytest.mark.parametrize(("text", "said"), [
@@ -187,7 +195,8 @@ def test_an_invalid_catalogue_file_is_a_clear_error(tmp_path, text, said):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(CatalogueError) as info:
         load_file(path)
-    assert str(path) in info.value.errors[0] and said in str(info.value)
+    assert str(path) in info.value.errors[0]
+    assert said in str(info.value)
 
 
 def test_catalogue_bounds_are_checked():
@@ -197,8 +206,10 @@ def test_catalogue_bounds_are_checked():
     data["items"][2]["county_approval"] = "yes"
     data["kinds"].append({"code": "abc", "name": "小写"})
     text = "\n".join(validate_catalogue(data))
-    assert "缺少名称（不超过 100 个字）" in text and "公示天数须为 0 到 30 的整数" in text
-    assert "报县级" in text and "类别编码 abc 格式不对" in text
+    assert "缺少名称（不超过 100 个字）" in text
+    assert "公示天数须为 0 到 30 的整数" in text
+    assert "报县级" in text
+    assert "类别编码 abc 格式不对" in text
 
 
 def test_a_catalogue_stored_before_kinds_were_data_keeps_the_first_three():

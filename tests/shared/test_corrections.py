@@ -16,24 +16,27 @@ def record() -> dict:  # type: ignore[type-arg]
     return data
 
 
-def test_a_good_correction_keeps_the_rest_and_the_receipt_code(record) -> None:  # type: ignore[no-untyped-def]
+def test_a_good_correction_keeps_the_rest_and_the_receipt_code(record) -> None:
     fix = check(Catalogue.default(), record, "applicant.name", " 张三 ", "录入错字")
     assert (fix.field, fix.label, fix.old, fix.value, fix.reason) == ("applicant.name", "申请人姓名", "张山", "张三", "录入错字")
-    assert fix.record["applicant"]["name"] == "张三" and fix.record["receipt_code"] == "22ABCDEFG"
+    assert fix.record["applicant"]["name"] == "张三"
+    assert fix.record["receipt_code"] == "22ABCDEFG"
     assert record["applicant"]["name"] == "张山"  # the record given is not changed
 
 
-def test_normalised_like_a_capture(record) -> None:  # type: ignore[no-untyped-def]
+def test_normalised_like_a_capture(record) -> None:
     fix = check(Catalogue.default(), record, "applicant.phone", "+86 139 0013 9000", "换号")
     assert fix.value == "13900139000"
 
 
-def test_item_fields_and_notes_are_correctable_with_the_catalogue_label(record) -> None:  # type: ignore[no-untyped-def]
+def test_item_fields_and_notes_are_correctable_with_the_catalogue_label(record) -> None:
     cat = Catalogue.default()
     offered = dict(choices(cat, "FP-01"))
     spec = cat.fields("FP-01")[0]
-    assert offered[f"fields.{spec['key']}"] == spec["label"] and offered["notes"] == "备注"
-    assert "receipt_code" not in offered and "item_code" not in offered
+    assert offered[f"fields.{spec['key']}"] == spec["label"]
+    assert offered["notes"] == "备注"
+    assert "receipt_code" not in offered
+    assert "item_code" not in offered
 
 
 @pytest.mark.parametrize("field,value,reason,code", [
@@ -47,10 +50,12 @@ def test_item_fields_and_notes_are_correctable_with_the_catalogue_label(record) 
     ("applicant.name", "", "录错", "required"),
     ("applicant.name", 5, "录错", "bad_value"),
 ])
-def test_bad_corrections_are_refused_in_chinese(record, field, value, reason, code) -> None:  # type: ignore[no-untyped-def]
+def test_bad_corrections_are_refused_in_chinese(record, field, value, reason, code) -> None:
     with pytest.raises(CorrectionError) as err:
         check(Catalogue.default(), record, field, value, reason)
-    assert err.value.code == code and err.value.message and err.value.message.isascii() is False
+    assert err.value.code == code
+    assert err.value.message
+    assert err.value.message.isascii() is False
 
 
 @pytest.mark.parametrize("data,field", [
@@ -60,7 +65,7 @@ def test_bad_corrections_are_refused_in_chinese(record, field, value, reason, co
     ({"field": "applicant.name", "value": "张三", "reason": "r", "state": "approved"}, "state"),
     ({"field": "applicant.name", "value": 3, "reason": "r"}, "value"),
 ])
-def test_the_wire_declaration_bounds_every_key(data, field) -> None:  # type: ignore[no-untyped-def]
+def test_the_wire_declaration_bounds_every_key(data, field) -> None:
     from shared import messages
 
     with pytest.raises(messages.MessageError) as err:

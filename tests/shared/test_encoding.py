@@ -18,7 +18,7 @@ json_values = st.recursive(
 
 
 @given(json_values)
-def test_canonical_round_trips_to_identical_bytes(value) -> None:  # type: ignore[no-untyped-def]
+def test_canonical_round_trips_to_identical_bytes(value) -> None:
     raw = encoding.canonical(value)
     assert encoding.canonical(encoding.parse(raw)) == raw
 

@@ -212,7 +212,8 @@ def converge_and_check(env: dict[str, Any], client_factory: Any) -> None:
         hub_states = {c.receipt_code: c.state for c in Case.select()}
         forks = ForkAlert.select().count()
     assert node_events == hub_events, "every event at the hub exactly once, in the node's order"
-    assert refused == [] and forks == 0
+    assert refused == []
+    assert forks == 0
     assert node_codes == hub_codes
     assert chain == (node.last_seq, node.last_hash, node.out_seq)
     assert updates == hub_log == list(range(1, node.out_seq + 1)), "every hub status reached the village"

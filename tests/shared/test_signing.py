@@ -8,7 +8,7 @@ import stat
 from shared import signing
 
 
-def test_key_file_is_owner_only_and_loads_back(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_key_file_is_owner_only_and_loads_back(tmp_path) -> None:
     path = tmp_path / "k" / "node_key.pem"
     key = signing.load_or_create(path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
@@ -18,7 +18,9 @@ def test_key_file_is_owner_only_and_loads_back(tmp_path) -> None:  # type: ignor
 def test_fingerprint_is_short_and_stable() -> None:
     key = signing.generate_key()
     fp = signing.fingerprint(signing.public_b64(key))
-    assert len(fp) == 19 and fp.count("-") == 3 and fp == signing.fingerprint(signing.public_b64(key))
+    assert len(fp) == 19
+    assert fp.count("-") == 3
+    assert fp == signing.fingerprint(signing.public_b64(key))
 
 
 def test_verify_accepts_only_the_signed_bytes_and_never_raises() -> None:

@@ -20,4 +20,6 @@ def test_plain_values_pass_unchanged() -> None:
 
 
 def test_display_width_counts_chinese_as_two_columns() -> None:
-    assert display_width("W05 民政") == 8 and display_width("100.0%") == 6 and display_width("（村）") == 6
+    assert display_width("W05 民政") == 8
+    assert display_width("100.0%") == 6
+    assert display_width("（村）") == 6

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from shared.catalogue import Catalogue
 from shared.validation import FieldError
 from shared.validation import id_check_digit
-from shared.validation import mask_id
 from shared.validation import mask_name
 from shared.validation import mask_phone
 from shared.validation import normalise_id_number
@@ -41,7 +40,8 @@ def test_standard_example_ids():
 
 def test_born_before_1900_is_refused_even_with_right_check_digit():
     err = validate_id_number("440524188001010014")
-    assert err is not None and err.code == "id_birth_date"
+    assert err is not None
+    assert err.code == "id_birth_date"
 
 
 @pytest.mark.parametrize(
@@ -118,7 +118,8 @@ def test_mobile_accepted(value):
 @pytest.mark.parametrize("value", ["12812345678", "1381234567", "138123456789", "0731-1234567", "abc", "١٣٨١٢٣٤٥٦٧٨"])
 def test_mobile_refused(value):
     err = validate_mobile(value)
-    assert err is not None and err.code == "phone_format"
+    assert err is not None
+    assert err.code == "phone_format"
     assert "11位" in err.message
 
 
@@ -273,8 +274,6 @@ def test_masks():
     assert mask_name("欧阳娜娜") == "欧***"
     assert mask_name("李") == "*"
     assert mask_name("") == ""
-    assert mask_id("11010519491231002x") == "110***********002X"
-    assert len(mask_id(GOOD_ID)) == 18
     assert mask_phone("138 1234 5678") == "138****5678"
     assert mask_phone("+8613812345678") == "138****5678"
     assert mask_phone("123") == "***"

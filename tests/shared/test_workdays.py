@@ -19,8 +19,10 @@ def test_package_agrees_on_2025_national_day():
         assert not chinese_calendar.is_workday(D(2025, 10, day))
         assert not CAL.is_workday(D(2025, 10, day))
     # Make-up working days on a Sunday and a Saturday.
-    assert CAL.is_workday(D(2025, 9, 28)) and D(2025, 9, 28).weekday() == 6
-    assert CAL.is_workday(D(2025, 10, 11)) and D(2025, 10, 11).weekday() == 5
+    assert CAL.is_workday(D(2025, 9, 28))
+    assert D(2025, 9, 28).weekday() == 6
+    assert CAL.is_workday(D(2025, 10, 11))
+    assert D(2025, 10, 11).weekday() == 5
     assert not CAL.is_workday(D(2025, 10, 12))
 
 
@@ -41,7 +43,7 @@ def test_workdays_between_is_half_open():
     assert CAL.workdays_between(D(2025, 10, 9), D(2025, 10, 1)) == 0
 
 
-def clock(start, deadline, today, paused_days=0, paused_since=None, closed=False):  # type: ignore[no-untyped-def]
+def clock(start, deadline, today, paused_days=0, paused_since=None, closed=False):
     return case_clock(CAL, closed=closed, start=start, deadline=deadline, paused_days=paused_days,
                       paused_since=paused_since, today=today)
 
@@ -68,7 +70,8 @@ def test_closed_pause_already_folded_into_the_stored_deadline():
 def test_open_pause_keeps_moving_the_due_date():
     start, due = D(2025, 9, 26), D(2025, 10, 16)
     view = clock(start, due, D(2025, 9, 30), paused_since=D(2025, 9, 29))
-    assert view.state == "paused" and view.due == CAL.add_workdays(due, 1)
+    assert view.state == "paused"
+    assert view.due == CAL.add_workdays(due, 1)
     # 30 Sep, 9, 10, 11 (make-up Saturday), 13–17 and 20 Oct: 10 paused working days.
     assert clock(start, due, D(2025, 10, 20), paused_since=D(2025, 9, 29)).due == CAL.add_workdays(due, 10)
     # Frozen at 1 of 10 days used however long the villager takes.

@@ -1,9 +1,9 @@
-"""Times for people: one rule for both apps, Beijing time to the minute, labelled where it stands alone.
+"""Beijing time, the one clock every page, notice and deadline reads (China has one zone, no daylight saving).
 
-Both apps store UTC (the hub as naive UTC datetimes, the node and the protocol as ISO text).
-Every page shows Beijing time through `beijing_time` (a Jinja filter in both apps, registered by
-`register`), and every page says once that its times are Beijing time (`LABEL`), so a time is
-never UTC shown as if it were local.
+Both apps store UTC (the hub as naive UTC datetimes, the node and the protocol as ISO text); this is
+where a stored time becomes the time a clerk or villager reads. Every page shows Beijing time
+through `beijing_time` (a Jinja filter in both apps, registered by `register`) and says once that
+its times are Beijing time (`LABEL`), so a time is never UTC shown as if it were local.
 """
 
 from __future__ import annotations
@@ -11,8 +11,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 LABEL = "北京时间"
+
+
+def beijing(ts: datetime) -> datetime:
+    """A stored time (naive = UTC, or aware) as an aware Beijing time."""
+    return (ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)).astimezone(CHINA_TZ)
 
 
 def to_beijing(value: Any) -> datetime | None:
@@ -22,11 +27,7 @@ def to_beijing(value: Any) -> datetime | None:
             value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             return None
-    if not isinstance(value, datetime):
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(BEIJING)
+    return beijing(value) if isinstance(value, datetime) else None
 
 
 def beijing_time(value: Any, labelled: bool = False, date_only: bool = False) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from shared.timefmt import beijing_time, sort_key
+from shared.china_time import beijing_time, sort_key
 
 
 def test_naive_utc_aware_and_iso_text_all_read_as_beijing_time() -> None:
@@ -20,7 +20,8 @@ def test_label_date_only_and_what_is_not_a_time() -> None:
     assert beijing_time(datetime(2026, 11, 30, 2, 0), labelled=True) == "2026-11-30 10:00（北京时间）"
     assert beijing_time(datetime(2026, 11, 30, 17, 0), date_only=True) == "2026-12-01"
     assert beijing_time(date(2026, 11, 30)) == "2026-11-30"
-    assert beijing_time(None) == "" and beijing_time("") == ""
+    assert beijing_time(None) == ""
+    assert beijing_time("") == ""
     assert beijing_time("昨天下午") == "昨天下午"
 
 

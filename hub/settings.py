@@ -1,0 +1,30 @@
+"""The hub's key-value settings (table `setting`): one place to read, write and draw-once a value.
+
+Keys in use: schema_version, session_secret, hub_epoch/epoch_at, key rotations, last_sweep,
+extra_holidays/extra_workdays, daily figures, session epochs per staff member, lost tails per node.
+"""
+
+from __future__ import annotations
+
+from .models import Setting
+
+
+def get(key: str) -> str | None:
+    """The stored value, or None when the key was never set."""
+    row = Setting.get_or_none(Setting.key == key)
+    return None if row is None else str(row.value)
+
+
+def put(key: str, value: str) -> None:
+    """Set the value, replacing any (one statement, safe against a concurrent writer of the same key)."""
+    Setting.insert(key=key, value=value).on_conflict(conflict_target=[Setting.key],
+                                                     update={Setting.value: value}).execute()
+
+
+def put_once(key: str, value: str) -> str:
+    """Store the value unless the key already holds one; returns what the key holds afterwards.
+
+    Concurrent callers (gunicorn workers booting together) all get the first writer's value.
+    """
+    Setting.insert(key=key, value=value).on_conflict_ignore().execute()
+    return str(Setting.get(Setting.key == key).value)
