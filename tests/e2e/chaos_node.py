@@ -61,7 +61,10 @@ def main(argv: list[str]) -> int:
             return super().exchange(path, body)
 
     client = SyncClient(TracedTransport(hub_url, timeout=timeout), app.extensions["daiban_node_key"])
-    items = [i["code"] for i in Catalogue.default().items()]
+    # The village kinds a township decides on its own: no 报县级, no 公示 before approval (those steps
+    # are tested in tests/hub/test_county_and_publicity.py; here the drills approve at the hub at will).
+    items = [i["code"] for i in Catalogue.default().items()
+             if i["kind"] in ("FP", "DB", "JF") and not i.get("county_approval") and not i.get("publicity_days")]
     say("ready")
     for line in sys.stdin:
         cmd, _, arg = line.strip().partition(" ")

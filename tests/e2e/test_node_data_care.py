@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import sqlite3
 from pathlib import Path
@@ -32,6 +33,8 @@ def test_backup_restore_purge_commands(tmp_path: Path) -> None:
     assert backup.parent == node.data_dir / "backups"
     assert codes(backup) == [first]
 
+    # another villager (the same person and item again would be refused as 两头受理)
+    form.write_text(json.dumps(capture("DB-01", rng=random.Random(2), name="李四"), ensure_ascii=False), encoding="utf-8")
     second = node.cli("capture", str(form)).stdout.strip()
     assert sorted([first, second]) == codes(node.data_dir / "node.sqlite3")
 

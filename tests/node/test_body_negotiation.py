@@ -49,7 +49,8 @@ def test_a_node_syncs_in_zstd_once_the_hub_has_said_it_reads_it(tmp_path: Path, 
     finally:
         transport.session.close()
         hub.stop()
-    assert report.acked == 4 and left == 0
+    assert report.acked == 4
+    assert left == 0
     assert "zstd" in transport.sent  # the batch went as zstd and the hub took it
     assert transport.sent[0] in ("deflate", None)  # nothing was known before the first answer
 
@@ -80,10 +81,12 @@ def test_an_old_hub_gets_deflate_and_a_refused_zstd_body_is_sent_again_deflated(
     transport = HttpTransport(f"http://127.0.0.1:{server.server_address[1]}")
     try:
         assert transport.exchange("/api/v1/sync", body)[0] == 200
-        assert OldHub.seen == ["deflate"] and transport.body_encoding == "deflate"
+        assert OldHub.seen == ["deflate"]
+        assert transport.body_encoding == "deflate"
         transport.body_encoding = "zstd"  # as if this address had been a newer hub a moment ago
         assert transport.exchange("/api/v1/sync", body)[0] == 200
-        assert OldHub.seen == ["deflate", "zstd", "deflate"] and transport.body_encoding == "deflate"
+        assert OldHub.seen == ["deflate", "zstd", "deflate"]
+        assert transport.body_encoding == "deflate"
     finally:
         transport.session.close()
         server.shutdown()
