@@ -81,8 +81,12 @@ def build() -> click.Group:
 
 
 def main() -> None:
-    """Entry point of the `daiban` command."""
-    build()(prog_name="daiban")
+    """Entry point of the `daiban` command, its help in the locale's one language (shared.cli_i18n)."""
+    from shared.cli_i18n import localise
+
+    top = build()
+    localise(top)
+    top(prog_name="daiban")
 
 
 if __name__ == "__main__":

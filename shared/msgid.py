@@ -24,8 +24,8 @@ class Said(str):
         said.template, said.params = template, params
         return said
 
-    def __getnewargs__(self) -> tuple[str, dict[str, Any]]:  # copy and pickle (flashes, caches)
-        return self.template, self.params
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle (flashes, caches)
+        return Said, (self.template, self.params)
 
 
 def N_(message: str, **params: Any) -> str:
