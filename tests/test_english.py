@@ -289,3 +289,21 @@ def test_a_refused_reply_is_shown_in_english_and_audited_in_chinese(hub_app) -> 
     assert not (left := leftovers(html, masked(["钱进"]))), left
     entry = AuditEntry.select().where(AuditEntry.action == "mailbox.refused_reply").get()
     assert entry.detail == {"reason": "该留言不属于您负责的窗口，不能答复"}  # the audit chain keeps the Chinese text
+
+
+def test_a_refused_report_period_is_said_in_english_and_audited_in_chinese(hub_app) -> None:  # type: ignore[no-untyped-def]
+    from hub.models import AuditEntry
+    from tests.hub.console_support import Desk
+
+    boss = Desk(hub_app, "chen", "陈督查", role="supervisor")
+    boss.client.set_cookie("lang", "en")
+    resp = boss.get("/supervision/?from=2026-13-01")
+    assert resp.status_code == 400
+    html = resp.get_data(as_text=True)
+    assert "The From date must be YYYY-MM-DD" in html and not leftovers(html, masked(["陈督查"]))
+    resp = boss.get("/supervision/?by=nope")
+    assert "Group by one of: Window (window)" in resp.get_data(as_text=True), CJK.findall(resp.get_data(as_text=True))
+    resp = boss.get("/supervision/export.csv?from=2026-05-02&to=2026-05-01")
+    assert resp.status_code == 400 and resp.get_data(as_text=True) == "The start date cannot be later than the end date"
+    reasons = [e.detail.get("reason") for e in AuditEntry.select() if e.action.startswith("figures")]
+    assert "开始日期不能晚于结束日期" in reasons, reasons  # the audit chain keeps the Chinese text
