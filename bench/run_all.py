@@ -4,7 +4,7 @@ Environment: BENCH_RUNS (runs per figure, default 3), BENCH_SCALE (workload size
 BENCH_SLOW_RUNS (runs over the 2G link, default 1), BENCH_GROWTH_MAX (largest hub size for the
 cost-growth step, default 10000; 100000 adds minutes), BENCH_STAFFED=1 (hub growth again with
 10 window staff, so routing runs per case: minutes), BENCH_ONLY (comma list of sections:
-ingest, concurrent, sync, node, status; also supervision, not run by default).
+ingest, concurrent, sync, node, status, storm; also supervision, not run by default).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Callable
 # Run as a script, this folder would shadow modules of the standard library: put the repository first.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from bench import ingest, many_nodes, node_pc, status_pages, supervision, sync_link  # noqa: E402
+from bench import ingest, many_nodes, node_pc, status_pages, storm, supervision, sync_link  # noqa: E402
 from bench.harness import RUNS, SCALE, load_average, log, machine  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -31,9 +31,10 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "node": node_pc.run,
     "status": status_pages.run,
     "supervision": supervision.run,
+    "storm": storm.run,
 }
 # Run by default; the others only when BENCH_ONLY names them.
-DEFAULT = ["ingest", "concurrent", "sync", "node", "status"]
+DEFAULT = ["ingest", "concurrent", "sync", "node", "status", "storm"]
 
 
 def dig(data: dict[str, Any], path: str) -> Any:
@@ -92,6 +93,7 @@ ROWS: list[tuple[str, str, str, float | None, str]] = [
     ("Hub status lookup", "status.status_lookup.requests_per_s", "req/s", 500, "min"),
     ("Hub status lookup p99", "status.status_lookup.p99_ms", "ms", 50, "max"),
     ("Hub /healthz", "status.healthz.requests_per_s", "req/s", None, "min"),
+    *storm.ROWS,
 ]
 
 GROWTH = [

@@ -217,7 +217,7 @@ def test_the_hubs_one_time_notice_and_what_the_village_then_shows(world: dict[st
     desk.click("button[value=ask_materials]")
     paper = desk.locator("article.paper")
     expect(paper.locator("h1")).to_have_text("一次性告知单（补正材料）")
-    expect(paper).to_contain_text("提交的“农村最低生活保障申请”（收件编号")
+    expect(paper).to_contain_text("提交的“农村最低生活保障申请”（回执码")
     assert "申请申请" not in paper.inner_text() and "申请”申请" not in paper.inner_text()
     desk.screenshot(path=str(SHOTS / "screens-hub-one-time-notice.png"), full_page=True)
     world["node"].cli("sync")

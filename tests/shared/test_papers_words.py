@@ -10,6 +10,6 @@ def test_an_item_named_as_an_application_is_not_called_an_application_twice() ->
              "received_at": "2026-11-02 10:00", "missing": [{"name": "户口簿"}], "limit_days": 30}
     text = document(facts, 1)["paragraphs"][0]
     assert "申请”申请" not in text and "申请申请" not in text
-    assert "提交的“农村最低生活保障申请”（收件编号 TY1）" in text
+    assert "提交的“农村最低生活保障申请”（回执码 TY1）" in text
     facts["item_name"] = "宅基地审批"
-    assert "提交的“宅基地审批”申请（收件编号 TY1）" in document(facts, 1)["paragraphs"][0]
+    assert "提交的“宅基地审批”申请（回执码 TY1）" in document(facts, 1)["paragraphs"][0]
