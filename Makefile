@@ -22,11 +22,13 @@ catalogues: $(STAMP)
 	for app in $(APPS); do $(VENV)/bin/pybabel -q compile -d $$app/translations -D messages || exit 1; done
 
 # After wrapping new strings in _(): re-extract the Chinese msgids of each app (its own code and
-# templates, plus shared/) and merge them into its catalogue, sorted so merges stay simple.
+# templates, plus shared/, plus the help of its `daiban` commands) and merge them into its catalogue,
+# sorted so merges stay simple.
 messages: $(STAMP)
 	for app in $(APPS); do \
 	  $(VENV)/bin/pybabel -q extract -F $$app/translations/babel.cfg -k lazy_gettext -k N_ --sort-by-file \
 	    --no-location --omit-header -o $$app/translations/messages.pot $$app shared || exit 1; \
+	  $(PY) -m shared.cli_i18n $$app $$app/translations/messages.pot || exit 1; \
 	  $(VENV)/bin/pybabel -q update -i $$app/translations/messages.pot -d $$app/translations -D messages \
 	    --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date || exit 1; \
 	  rm $$app/translations/messages.pot; \

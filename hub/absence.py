@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 
 from shared import states
+from shared.msgid import N_
 
 from . import audit, routing
 from .cases import CaseError, lock_node, announce
@@ -54,22 +55,22 @@ class DutyChange:
 def _person(username: str) -> Staff:
     person = Staff.get_or_none(Staff.username == username)
     if person is None:
-        raise CaseError("unknown_staff", _("没有这个工作人员"))
+        raise CaseError("unknown_staff", N_("没有这个工作人员"))
     return person
 
 
 def _check_backup(person: Staff, username: str) -> Staff:
     backup = Staff.get_or_none((Staff.username == username) & (Staff.active == True))
     if backup is None:
-        raise CaseError("unknown_staff", _("没有这个在用的工作人员，不能作为B角"))
+        raise CaseError("unknown_staff", N_("没有这个在用的工作人员，不能作为B角"))
     if backup.id == person.id:
-        raise CaseError("self_backup", _("不能指定自己为B角"))
+        raise CaseError("self_backup", N_("不能指定自己为B角"))
     return backup
 
 
 def _may_change(actor: Staff, person: Staff) -> None:
     if actor.id != person.id and actor.role not in SUPERVISORS:
-        raise CaseError("not_supervisor", _("只能修改自己的在岗状态和B角；他人的须由效能监督人员修改"))
+        raise CaseError("not_supervisor", N_("只能修改自己的在岗状态和B角；他人的须由效能监督人员修改"))
 
 
 def set_backup(username: str, backup_username: str, actor: Staff) -> Staff:
@@ -102,14 +103,14 @@ def set_duty(username: str, on_duty: bool, actor: Staff | None, backup_username:
         if actor is not None:
             _may_change(actor, person)
             if backup_username and actor.role not in SUPERVISORS and backup_username != (person.backup or ""):
-                raise CaseError("not_supervisor", _("临时指定接手人须由效能监督人员操作；请先把其设为您的B角"))
+                raise CaseError("not_supervisor", N_("临时指定接手人须由效能监督人员操作；请先把其设为您的B角"))
         if on_duty:
             change = _back(person, who)
         else:
             chosen = backup_username or person.backup or ""
             backup = _check_backup(person, chosen) if chosen else None
             if backup is not None and not backup.on_duty:
-                raise CaseError("backup_away", _("B角%(name)s也处于离岗状态，不能接手；请另选接手人", name=backup.name))
+                raise CaseError("backup_away", N_("B角%(name)s也处于离岗状态，不能接手；请另选接手人", name=backup.name))
             change = _away(person, backup, who)
     except CaseError as exc:
         audit.record(who, "staff.refused_attempt", username, {"action": "duty", "code": exc.code})

@@ -11,15 +11,15 @@ import peewee
 from shared import states
 from shared.catalogue import Catalogue
 from shared.materials import merge_supplement
+from shared.msgid import N_, listed
 from shared.workdays import PAUSED, RUNNING
 
 from . import audit, deadlines, notices
 from .catalogue_store import current as current_catalogue
 from .clock import now, today
 from .db import database, is_postgres
-from .staff import may_handle
 from .models import Assignment, Case, CountyReferral, Extension, HubEvent, Node, Staff
-from shared.msgid import N_
+from .staff import may_handle
 
 SUPERVISORS = ("supervisor", "admin")
 MAX_EXTENSION_DAYS = 30
@@ -158,18 +158,19 @@ def check_staff(staff: Staff | None, case: Case, catalogue: Catalogue) -> None:
     if staff is None:
         return
     if not staff.active:
-        raise CaseError("inactive_staff", "该账号已停用")
+        raise CaseError("inactive_staff", N_("该账号已停用"))
     if not may_handle(staff, case):
         raise CaseError("not_your_window",
-                        f"您不负责{catalogue.window_name(case.window)}窗口，不能办理此件，请联系该窗口工作人员")
+                        N_("您不负责%(window)s窗口，不能办理此件，请联系该窗口工作人员",
+                           window=catalogue.window_name(case.window)))
 
 
 def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | None, reason: str | None,
          legal_basis: str | None, note: str | None, staff: Staff | None, override: str | None) -> Case:
     if action not in states.ACTIONS:
-        raise CaseError("unknown_action", f"未知操作：{action}")
+        raise CaseError("unknown_action", N_("未知操作：%(action)s", action=action))
     if action in states.COUNTY_ANSWERS:
-        raise CaseError("county_answer_form", "县级批复须通过“录入县级批复”录入，并填写县级文号和批复日期")
+        raise CaseError("county_answer_form", N_("县级批复须通过“录入县级批复”录入，并填写县级文号和批复日期"))
     target = states.ACTIONS[action]
     catalogue = current_catalogue()
     reason, legal_basis, note, override = ((v.strip() or None) if v else None
@@ -177,7 +178,7 @@ def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | Non
     with database.atomic():
         case = Case.get_or_none(Case.receipt_code == receipt_code)
         if case is None:
-            raise CaseError("unknown_case", "没有这个回执码")
+            raise CaseError("unknown_case", N_("没有这个回执码"))
         node = lock_node(case.node_id)
         case = Case.get_by_id(case.request_id)
         check_staff(staff, case, catalogue)
@@ -200,7 +201,7 @@ def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | Non
             missing = list(case.materials_missing)
         if target in ("refused", "denied"):
             if not (reason and reason.strip()) or not (legal_basis and legal_basis.strip()):
-                raise CaseError("reason_required", "不予受理或不予批准须写明理由和法律依据")
+                raise CaseError("reason_required", N_("不予受理或不予批准须写明理由和法律依据"))
         if target == "accepted" or (target == "approved" and case.state == states.RECEIVED):
             _accept(case, catalogue)
         if target in states.TERMINAL:
@@ -255,40 +256,41 @@ def _county_date(text: str, passed_up_on: Any) -> Any:
     try:
         day = date.fromisoformat(text.strip())
     except ValueError:
-        raise CaseError("bad_county_date", "县级批复日期格式不对，请按 2026-03-01 的格式填写") from None
+        raise CaseError("bad_county_date", N_("县级批复日期格式不对，请按 2026-03-01 的格式填写")) from None
     if day > today():
-        raise CaseError("bad_county_date", "县级批复日期不能晚于今天")
+        raise CaseError("bad_county_date", N_("县级批复日期不能晚于今天"))
     if day < passed_up_on:
-        raise CaseError("bad_county_date", f"县级批复日期不能早于报县级的日期（{passed_up_on.isoformat()}）")
+        raise CaseError("bad_county_date", N_("县级批复日期不能早于报县级的日期（%(day)s）",
+                                                day=passed_up_on.isoformat()))
     return day
 
 
 def _record_county_answer(receipt_code: str, action: str, actor: str, *, doc_no: str, doc_date: str,
                           reason: str | None, note: str | None, staff: Staff | None) -> Case:
     if action not in states.COUNTY_ANSWERS:
-        raise CaseError("unknown_action", "县级批复只能是“县级批准”或“县级不予批准”")
+        raise CaseError("unknown_action", N_("县级批复只能是“县级批准”或“县级不予批准”"))
     target = states.COUNTY_ANSWERS[action]
     doc_no, reason, note = ((v or "").strip() for v in (doc_no, reason, note))
     if not doc_no or len(doc_no) > COUNTY_DOC_MAX:
-        raise CaseError("doc_no_required", f"请填写县级批复文号（不超过 {COUNTY_DOC_MAX} 个字）")
+        raise CaseError("doc_no_required", N_("请填写县级批复文号（不超过 %(max)d 个字）", max=COUNTY_DOC_MAX))
     if target == states.COUNTY_DENIED and not reason:
-        raise CaseError("reason_required", "县级不予批准须写明县级给出的理由")
+        raise CaseError("reason_required", N_("县级不予批准须写明县级给出的理由"))
     if len(reason) > COUNTY_REASON_MAX or len(note) > COUNTY_REASON_MAX:
-        raise CaseError("too_long", f"理由和备注各不超过 {COUNTY_REASON_MAX} 个字")
+        raise CaseError("too_long", N_("理由和备注各不超过 %(max)d 个字", max=COUNTY_REASON_MAX))
     catalogue = current_catalogue()
     with database.atomic():
         case = Case.get_or_none(Case.receipt_code == receipt_code)
         if case is None:
-            raise CaseError("unknown_case", "没有这个回执码")
+            raise CaseError("unknown_case", N_("没有这个回执码"))
         node = lock_node(case.node_id)
         case = Case.get_by_id(case.request_id)
         check_staff(staff, case, catalogue)
         referral = CountyReferral.get_or_none(CountyReferral.request_id == case.request_id)
         if referral is None:
-            raise CaseError("not_passed_up", "本件没有报县级，不能录入县级批复")
+            raise CaseError("not_passed_up", N_("本件没有报县级，不能录入县级批复"))
         if referral.answer is not None:
-            raise CaseError("already_answered", f"本件的县级批复已经录入（{states.label(referral.answer)}，"
-                                                f"文号 {referral.doc_no}），不能重复录入")
+            raise CaseError("already_answered", N_("本件的县级批复已经录入（%(answer)s，文号 %(doc_no)s），不能重复录入",
+                                                   answer=states.label(referral.answer), doc_no=referral.doc_no))
         try:
             states.check_transition(case.state, target, case.mode, True)
         except states.TransitionError as exc:
@@ -317,16 +319,16 @@ def _ask_materials(case: Case, catalogue: Catalogue, missing: list[str] | None, 
     missing = list(dict.fromkeys(m for m in (missing or []) if m))
     unknown = [m for m in missing if m not in known]
     if unknown:
-        raise CaseError("unknown_material", f"本事项没有这些材料：{'、'.join(unknown)}")
+        raise CaseError("unknown_material", N_("本事项没有这些材料：%(codes)s", codes=listed(unknown)))
     if not missing and not note:
-        raise CaseError("missing_required", "补正告知须列明所缺材料（勾选或填写）")
+        raise CaseError("missing_required", N_("补正告知须列明所缺材料（勾选或填写）"))
     if (case.materials_asks or 0) >= 1:
         if not override:
             raise CaseError("second_request",
-                            "本件已一次性告知过补正材料，按一次告知制不能再次要求补正；"
-                            "确需再次补正的，须由效能监督人员填写理由批准")
+                            N_("本件已一次性告知过补正材料，按一次告知制不能再次要求补正；"
+                               "确需再次补正的，须由效能监督人员填写理由批准"))
         if staff is None or staff.role not in SUPERVISORS:
-            raise CaseError("override_not_allowed", "再次要求补正须由效能监督人员批准，您无此权限")
+            raise CaseError("override_not_allowed", N_("再次要求补正须由效能监督人员批准，您无此权限"))
     elif override:
         override = None
     case.materials_missing = missing
@@ -342,8 +344,9 @@ def _ask_materials(case: Case, catalogue: Catalogue, missing: list[str] | None, 
 def _accept(case: Case, catalogue: Catalogue) -> None:
     """受理: only with every material in; an immediate item is due the working day it is accepted."""
     if case.materials_missing:
-        names = "、".join(catalogue.material_names(case.item_code, case.materials_missing))
-        raise CaseError("materials_missing", f"材料尚未齐全（缺：{names}），不能受理；请等补正材料送达后再受理")
+        names = listed(catalogue.material_names(case.item_code, case.materials_missing))
+        raise CaseError("materials_missing", N_("材料尚未齐全（缺：%(names)s），不能受理；请等补正材料送达后再受理",
+                                                  names=names))
     case.accepted_on = today()
     item = catalogue.item(case.item_code) or {}
     if case.mode == "immediate":
@@ -358,19 +361,20 @@ def reassign(receipt_code: str, username: str, actor: str, reason: str = "") -> 
     with database.atomic():
         case = Case.get_or_none(Case.receipt_code == receipt_code)
         if case is None:
-            raise CaseError("unknown_case", "没有这个回执码")
+            raise CaseError("unknown_case", N_("没有这个回执码"))
         node = lock_node(case.node_id)
         case = Case.get_by_id(case.request_id)
         if states.is_terminal(case.state):
-            raise CaseError("terminal_state", "该申请已办理终结，不能再变更承办人")
+            raise CaseError("terminal_state", N_("该申请已办理终结，不能再变更承办人"))
         person = Staff.get_or_none((Staff.username == username) & (Staff.active == True))
         if person is None:
-            raise CaseError("unknown_staff", "没有这个在岗工作人员")
+            raise CaseError("unknown_staff", N_("没有这个在岗工作人员"))
         if case.window not in (person.windows or []):
             raise CaseError("not_your_window",
-                            f"{person.name}不负责{catalogue.window_name(case.window)}窗口，不能承办此件")
+                            N_("%(name)s不负责%(window)s窗口，不能承办此件", name=person.name,
+                               window=catalogue.window_name(case.window)))
         if case.assignee == username:
-            raise CaseError("same_assignee", f"此件已由{person.name}承办")
+            raise CaseError("same_assignee", N_("此件已由%(name)s承办", name=person.name))
         previous = case.assignee
         case.assignee = username
         case.updated_at = now()
@@ -412,7 +416,8 @@ def supplement_arrived(node: Node | None, case: Case, materials: list[str], cata
     if states.is_terminal(case.state):
         audit.record(clerk or "system", "case.refused_attempt", case.receipt_code,
                      {"action": "supplement", "code": "case_closed"})
-        raise CaseError("case_closed", f"该申请已{states.label(case.state)}，办理已终结，不能再补正材料")
+        raise CaseError("case_closed", N_("该申请已%(state)s，办理已终结，不能再补正材料",
+                                               state=states.label(case.state)))
     case.materials_brought, case.materials_missing = merge_supplement(
         case.materials_brought or [], case.materials_missing or [], materials)
     complete = not case.materials_missing
@@ -437,19 +442,19 @@ def request_extension(receipt_code: str, days: int, reason: str, actor: str, sta
         with database.atomic():
             case = Case.get_or_none(Case.receipt_code == receipt_code)
             if case is None:
-                raise CaseError("unknown_case", "没有这个回执码")
+                raise CaseError("unknown_case", N_("没有这个回执码"))
             check_staff(staff, case, current_catalogue())
             if states.is_terminal(case.state):
-                raise CaseError("terminal_state", "该申请已办理终结，不能延期")
+                raise CaseError("terminal_state", N_("该申请已办理终结，不能延期"))
             if case.deadline is None:
-                raise CaseError("no_clock", "本件尚未受理（材料未齐），办理时限还没有开始，无需延期")
+                raise CaseError("no_clock", N_("本件尚未受理（材料未齐），办理时限还没有开始，无需延期"))
             if not 1 <= days <= MAX_EXTENSION_DAYS:
-                raise CaseError("bad_days", f"延长的工作日数应在 1 到 {MAX_EXTENSION_DAYS} 之间")
+                raise CaseError("bad_days", N_("延长的工作日数应在 1 到 %(max)d 之间", max=MAX_EXTENSION_DAYS))
             if not reason:
-                raise CaseError("reason_required", "申请延期须写明理由")
+                raise CaseError("reason_required", N_("申请延期须写明理由"))
             if Extension.select().where((Extension.request_id == case.request_id)
                                         & (Extension.status == "pending")).exists():
-                raise CaseError("pending_extension", "本件已有待批准的延期申请")
+                raise CaseError("pending_extension", N_("本件已有待批准的延期申请"))
             ext = Extension.create(request_id=case.request_id, days=days, reason=reason[:500],
                                    requested_by=actor, requested_at=now())
             audit.record(actor, "case.extension_requested", case.receipt_code, {"days": days, "reason": reason})
@@ -467,18 +472,18 @@ def decide_extension(ext_id: int, approve: bool, actor: str, staff: Staff | None
         with database.atomic():
             ext = Extension.get_or_none(Extension.id == ext_id)
             if ext is None:
-                raise CaseError("unknown_extension", "没有这项延期申请")
+                raise CaseError("unknown_extension", N_("没有这项延期申请"))
             case = Case.get_by_id(ext.request_id)
             target = case.receipt_code
             if staff is None or staff.role not in SUPERVISORS:
-                raise CaseError("not_supervisor", "延期须经效能监督人员批准，您无此权限")
+                raise CaseError("not_supervisor", N_("延期须经效能监督人员批准，您无此权限"))
             node = lock_node(case.node_id)
             case = Case.get_by_id(case.request_id)
             ext = Extension.get_by_id(ext_id)
             if ext.status != "pending":
-                raise CaseError("already_decided", "这项延期申请已经处理过")
+                raise CaseError("already_decided", N_("这项延期申请已经处理过"))
             if states.is_terminal(case.state) or case.deadline is None:
-                raise CaseError("terminal_state", "该申请已办理终结或尚未计时，不能延期")
+                raise CaseError("terminal_state", N_("该申请已办理终结或尚未计时，不能延期"))
             ext.decided_by, ext.decided_at, ext.decision_note = actor, now(), note[:500]
             if not approve:
                 ext.status = "rejected"
@@ -516,18 +521,18 @@ def record_contact(kind: str, person: str, topic: str, answer: str, to_body: str
     person, topic, answer, to_body = (v.strip() for v in (person or "", topic or "", answer or "", to_body or ""))
     try:
         if kind not in CONTACT_KINDS:
-            raise CaseError("bad_kind", "请选择咨询或转办")
+            raise CaseError("bad_kind", N_("请选择咨询或转办"))
         if not person or not topic:
-            raise CaseError("contact_required", "请填写来访人和所问事项")
+            raise CaseError("contact_required", N_("请填写来访人和所问事项"))
         if kind == "consult" and not answer:
-            raise CaseError("answer_required", "咨询须记录答复内容")
+            raise CaseError("answer_required", N_("咨询须记录答复内容"))
         if kind == "transfer" and not to_body:
-            raise CaseError("to_body_required", "转办须写明转交的窗口或单位")
+            raise CaseError("to_body_required", N_("转办须写明转交的窗口或单位"))
         request_id = None
         if receipt_code:
             case = Case.get_or_none(Case.receipt_code == receipt_code)
             if case is None:
-                raise CaseError("unknown_case", "没有这个回执码")
+                raise CaseError("unknown_case", N_("没有这个回执码"))
             request_id = case.request_id
         with database.atomic():
             row = Contact.create(kind=kind, request_id=request_id, person=person[:64], topic=topic[:1000],

@@ -6,20 +6,21 @@ import logging
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from shared import china_time, corrections, states
+from shared.i18n import tr
 from shared.receipt_codes import format_code, normalise
 
 from . import absence, cases as case_actions, deadlines, history, notices, queue, routing
-from .attachment_views import rows_for as attachment_rows
 from . import corrections as case_corrections
+from .attachment_views import rows_for as attachment_rows
 from .auth import current_user, login_required
 from .cases import CaseError, act, reassign
 from .catalogue_store import current as current_catalogue
 from .clock import today
 from .models import Case, Contact, CountyReferral, Extension, NodeEvent, Publicity, Staff
 from .staff import display_name, may_handle
-from flask_babel import gettext as _
 
 bp = Blueprint("console", __name__)
 log = logging.getLogger("daiban.hub.console")
@@ -101,6 +102,7 @@ def _case_or_404(code: str) -> Case:
 
 def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = None, status: int = 200) -> Any:
     user = current_user()
+    error = tr(error) if error else error  # a refusal is kept Chinese until it is shown
     catalogue = current_catalogue()
     item = catalogue.item(case.item_code) or {}
     names = {**queue.staff_names(), "system": _("系统")}
@@ -257,7 +259,7 @@ def contacts_view() -> Any:
                                         request.form.get("topic", ""), request.form.get("answer", ""),
                                         request.form.get("to_body", ""), user.username, code or None)
         except CaseError as exc:
-            error, status = exc.message, ERROR_STATUS.get(exc.code, 400)
+            error, status = tr(exc.message), ERROR_STATUS.get(exc.code, 400)
         else:
             flash(_("已登记"))
             back = url_for("console.case_view", code=code) if code else url_for("console.contacts_view")
@@ -309,7 +311,7 @@ def staff_view() -> Any:
                                           form.get("backup", ""))
                 flash(change.sentence())
         except CaseError as exc:
-            error, status = exc.message, {"unknown_staff": 404, "not_supervisor": 403}.get(exc.code, 409)
+            error, status = tr(exc.message), {"unknown_staff": 404, "not_supervisor": 403}.get(exc.code, 409)
         else:
             return redirect(url_for("console.staff_view"))
     catalogue = current_catalogue()

@@ -13,6 +13,7 @@ from typing import Any
 
 from shared import states
 from shared.corrections import Correction, CorrectionError, check, columns
+from shared.msgid import N_
 
 from . import audit
 from .cases import CaseError, append_hub_event, check_staff, lock_node
@@ -21,8 +22,8 @@ from .clock import now
 from .db import database
 from .models import Case, Node, Staff
 
-CLOSED_MESSAGE = "该申请已{state}，办理已终结，不能更正；如登记内容有误，请在办结通知上另行说明"
-ACCEPTED_MESSAGE = "中心已受理此件，代办员不能再更正；请联系{window}窗口工作人员更正"
+CLOSED_MESSAGE = N_("该申请已%(state)s，办理已终结，不能更正；如登记内容有误，请在办结通知上另行说明")
+ACCEPTED_MESSAGE = N_("中心已受理此件，代办员不能再更正；请联系%(window)s窗口工作人员更正")
 
 
 def _apply(case: Case, fix: Correction) -> None:
@@ -49,13 +50,13 @@ def correct(receipt_code: str, field: str, value: str, reason: str, actor: str, 
         with database.atomic():
             case = Case.get_or_none(Case.receipt_code == receipt_code)
             if case is None:
-                raise CaseError("unknown_case", "没有这个回执码")
+                raise CaseError("unknown_case", N_("没有这个回执码"))
             node = lock_node(case.node_id)
             case = Case.get_by_id(case.request_id)
             catalogue = current_catalogue()
             check_staff(staff, case, catalogue)
             if states.is_terminal(case.state):
-                raise CaseError("case_closed", CLOSED_MESSAGE.format(state=states.label(case.state)))
+                raise CaseError("case_closed", N_(CLOSED_MESSAGE, state=states.label(case.state)))
             try:
                 fix = check(catalogue, case.captured or {}, field, value, reason)
             except CorrectionError as exc:
@@ -83,9 +84,9 @@ def from_node(node: Node, case: Case, data: dict[str, Any], clerk: str) -> None:
     catalogue = current_catalogue()
     try:
         if states.is_terminal(case.state):
-            raise CaseError("case_closed", CLOSED_MESSAGE.format(state=states.label(case.state)))
+            raise CaseError("case_closed", N_(CLOSED_MESSAGE, state=states.label(case.state)))
         if case.accepted_on is not None:
-            raise CaseError("already_accepted", ACCEPTED_MESSAGE.format(window=catalogue.window_name(case.window)))
+            raise CaseError("already_accepted", N_(ACCEPTED_MESSAGE, window=catalogue.window_name(case.window)))
         try:
             fix = check(catalogue, case.captured or {}, data.get("field"), data.get("value"), data.get("reason"))
         except CorrectionError as exc:

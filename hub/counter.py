@@ -17,6 +17,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from shared import intake, protocol, states
+from shared.msgid import joined
 from shared.receipt_codes import COUNTER_PREFIX, new_code
 from shared.validation import FieldError, duplicate_application, validate_capture
 
@@ -36,7 +37,7 @@ class CounterRefused(Exception):
 
     @property
     def message(self) -> str:
-        return "；".join(e.message for e in self.errors)
+        return joined([e.message for e in self.errors])
 
 
 def _unique_code() -> str:

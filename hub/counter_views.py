@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import gettext as _
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from shared import intake, states
 from shared.catalogue import KINDS
+from shared.i18n import tr
 from shared.receipt_codes import format_code
 
 from .auth import current_user, login_required
@@ -25,7 +26,7 @@ bp = Blueprint("counter", __name__)
 def _errors_by_field(refused: CounterRefused) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for e in refused.errors:
-        out.setdefault(e.field or "form", []).append(e.message)
+        out.setdefault(e.field or "form", []).append(tr(e.message))
     return out
 
 

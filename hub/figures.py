@@ -21,7 +21,7 @@ from .catalogue_store import current as current_catalogue
 from .clock import china_date, today
 from .deadlines import calendar
 from .models import Case, Staff, Village
-from shared.msgid import N_
+from shared.msgid import N_, listed
 from flask_babel import gettext as _
 
 COMPLETED = frozenset({states.APPROVED, states.DENIED})
@@ -280,24 +280,29 @@ def _parse_day(raw: str | None, label: str) -> date | None:
         if day.isoformat() != text:
             raise ValueError(text)
     except ValueError:
-        raise PeriodError(f"{label}日期格式应为 YYYY-MM-DD，例如 2026-05-01") from None
+        raise PeriodError(N_("%(end)s日期格式应为 YYYY-MM-DD，例如 2026-05-01", end=label)) from None
     if not EARLIEST <= day <= LATEST:
-        raise PeriodError(f"{label}日期应在 {EARLIEST.year} 年至 {LATEST.year} 年之间")
+        raise PeriodError(N_("%(end)s日期应在 %(first)d 年至 %(last)d 年之间", end=label, first=EARLIEST.year,
+                             last=LATEST.year))
     return day
 
 
 def parse_period(raw_from: str | None, raw_to: str | None) -> tuple[date | None, date | None]:
     """The period asked for (either end may be open); PeriodError when it makes no sense."""
-    start, end = _parse_day(raw_from, "开始"), _parse_day(raw_to, "结束")
+    start, end = _parse_day(raw_from, N_("开始")), _parse_day(raw_to, N_("结束"))
     if start and end and start > end:
-        raise PeriodError("开始日期不能晚于结束日期")
+        raise PeriodError(N_("开始日期不能晚于结束日期"))
     return start, end
+
+
+GROUP_CHOICE = N_("%(name)s（%(key)s）")
 
 
 def check_group(by: str) -> str:
     """A grouping the report knows; PeriodError otherwise."""
     if by not in GROUPS:
-        raise PeriodError("分组只能是：" + "、".join(f"{name}（{key}）" for key, name in GROUPS.items()))
+        raise PeriodError(N_("分组只能是：%(groups)s", groups=listed(
+            [N_(GROUP_CHOICE, name=name, key=key) for key, name in GROUPS.items()])))
     return by
 
 

@@ -297,7 +297,7 @@ class JsonText(str):
     """A JSON column's value already encoded: written as it is."""
 
 
-_encoder = msgspec.json.Encoder(order="sorted")
+_encoder = msgspec.json.Encoder(order="sorted", enc_hook=str)  # a refusal (shared.msgid.Said) as text
 
 
 def _json_bytes(value: Any) -> bytes:

@@ -31,8 +31,11 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 
 from shared import mailbox, protocol
+from shared.i18n import tr
+from shared.msgid import N_, joined
 from shared.receipt_codes import format_code, is_valid, new_code, normalise
 from shared.validation import mask_name
 from shared.workdays import GREEN, RED, case_clock
@@ -43,8 +46,6 @@ from .catalogue_store import current as current_catalogue
 from .clock import china_date, now, today
 from .db import database
 from .models import Case, MailMessage, Node, Staff
-from shared.msgid import N_
-from flask_babel import gettext as _
 
 bp = Blueprint("mailbox", __name__)
 log = logging.getLogger("daiban.hub.mailbox")
@@ -97,7 +98,7 @@ def create(data: dict[str, Any], *, code: str, message_id: str, channel: str, no
     """Store a cleaned, valid message with its route and deadline (caller holds the transaction)."""
     if MailMessage.select().where((MailMessage.code == code) | (MailMessage.message_id == message_id)).exists() \
             or Case.select().where(Case.receipt_code == code).exists():
-        raise MailRefused("duplicate_message", _("该留言已在中心登记"))
+        raise MailRefused("duplicate_message", N_("该留言已在中心登记"))
     at = now()
     on = china_date(at)
     route_, window, named = route(data["category"], data["window"], data["about"])
@@ -117,13 +118,13 @@ def check_message(node: Node, data: dict[str, Any]) -> dict[str, Any]:
     """The cleaned message of a message.left event, or MailRefused saying in Chinese what is wrong."""
     errors = mailbox.validate(data, {w["code"] for w in current_catalogue().windows()})
     if errors:
-        raise MailRefused(errors[0].code, "；".join(e.message for e in errors))
+        raise MailRefused(errors[0].code, joined([e.message for e in errors]))
     code = normalise(str(data.get("receipt_code", "")))
     if not is_valid(code) or not code.startswith(node.village.prefix):
-        raise MailRefused("bad_receipt_code", _("留言编号无效"))
+        raise MailRefused("bad_receipt_code", N_("留言编号无效"))
     pin = data.get("pin", "")
     if not data.get("phone") and not (isinstance(pin, str) and len(pin) == 4 and pin.isdigit()):
-        raise MailRefused("bad_pin", _("未留手机号的留言须有四位查询码"))
+        raise MailRefused("bad_pin", N_("未留手机号的留言须有四位查询码"))
     return dict(mailbox.clean(data), pin=pin, receipt_code=code)
 
 
@@ -155,13 +156,13 @@ def colour(msg: MailMessage, on: date | None = None) -> str:
 def refusal_to_reply(staff: Staff, msg: MailMessage) -> str | None:
     """Why this person may not answer this message, or None when they may."""
     if not staff.active:
-        return _("该账号已停用")
+        return N_("该账号已停用")
     if msg.about_staff and staff.username == msg.about_staff:
-        return _("该投诉涉及您本人，由效能监督人员答复，您不能答复")
+        return N_("该投诉涉及您本人，由效能监督人员答复，您不能答复")
     if msg.route == "supervisor" and staff.role not in ("supervisor", "admin"):
-        return _("投诉由效能监督人员答复，您不能答复")
+        return N_("投诉由效能监督人员答复，您不能答复")
     if msg.route == "window" and staff.role not in ("supervisor", "admin") and msg.window not in (staff.windows or []):
-        return _("该留言不属于您负责的窗口，不能答复")
+        return N_("该留言不属于您负责的窗口，不能答复")
     return None
 
 
@@ -180,20 +181,20 @@ def _reply(code: str, staff: Staff, text: Any, outcome: Any) -> MailMessage:
     with database.atomic():
         msg = MailMessage.get_or_none(MailMessage.code == normalise(code)[:16])
         if msg is None:
-            raise MailRefused("no_message", _("没有这条留言"))
+            raise MailRefused("no_message", N_("没有这条留言"))
         why = refusal_to_reply(staff, msg)
         if why:
             raise MailRefused("not_responsible", why)
         if msg.replied_at is not None:
-            raise MailRefused("replied", _("该留言已经答复，不能重复答复"))
+            raise MailRefused("replied", N_("该留言已经答复，不能重复答复"))
         body = text.strip() if isinstance(text, str) else ""
         result = outcome.strip() if isinstance(outcome, str) else ""
         if not body:
-            raise MailRefused("empty", _("请填写答复内容"))
+            raise MailRefused("empty", N_("请填写答复内容"))
         if len(body) > mailbox.MAX_REPLY or len(result) > mailbox.MAX_REPLY:
-            raise MailRefused("too_long", _("答复不能超过%(MAX_REPLY)s个字", MAX_REPLY=mailbox.MAX_REPLY))
+            raise MailRefused("too_long", N_("答复不能超过%(MAX_REPLY)s个字", MAX_REPLY=mailbox.MAX_REPLY))
         if msg.category == "complaint" and not result:
-            raise MailRefused("no_outcome", _("投诉须填写核查处理结果（责任追究情况）"))
+            raise MailRefused("no_outcome", N_("投诉须填写核查处理结果（责任追究情况）"))
         at = now()
         msg.reply, msg.replied_by, msg.replied_at, msg.replied_on = body, staff.username, at, china_date(at)
         msg.outcome = result or None
@@ -285,7 +286,7 @@ def public_form() -> Any:
         errors = mailbox.validate(form, {w["code"] for w in _windows()})
         client = _client_key(request.remote_addr or "unknown")
         if errors:
-            ctx["errors"], status = [e.message for e in errors], 400
+            ctx["errors"], status = [tr(e.message) for e in errors], 400
         else:
             data = mailbox.clean(form)
             with database.atomic():
@@ -367,8 +368,8 @@ def post_reply(code: str) -> Any:
         if exc.code == "no_message":
             abort(404)
         if exc.code == "not_responsible":
-            return render_template("console/error.html", title=_("不能答复"), message=exc.message), 403
-        return _message_page(code, exc.message, 400)
+            return render_template("console/error.html", title=_("不能答复"), message=tr(exc.message)), 403
+        return _message_page(code, tr(exc.message), 400)
     flash(_("答复已记录") + (_("，将随下次同步送到村代办点") if msg.node_id else ""))
     return redirect(url_for("mailbox.detail", code=msg.code))
 

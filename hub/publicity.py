@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 
 from shared import states
 from shared.catalogue import Catalogue
+from shared.msgid import N_
 from shared.receipt_codes import format_code, normalise
 from shared.validation import mask_name
 
@@ -48,10 +49,11 @@ def check_publicity_done(case: Case, catalogue: Catalogue) -> None:
         return
     row = Publicity.get_or_none(Publicity.request_id == case.request_id)
     if row is None:
-        raise CaseError("publicity_required", f"本事项审批前须公示 {days} 天：请先“开始公示”，期满后再审批")
+        raise CaseError("publicity_required", N_("本事项审批前须公示 %(days)d 天：请先“开始公示”，期满后再审批", days=days))
     if row.ended_at is None:
         raise CaseError("publicity_running",
-                        f"公示期为 {_cn(row.start_on)} 至 {_cn(row.end_on)}，期满并“结束公示”后才能审批")
+                        N_("公示期为 %(start)s 至 %(end)s，期满并“结束公示”后才能审批",
+                           start=row.start_on.isoformat(), end=row.end_on.isoformat()))
 
 
 def _cn(day: date) -> str:
@@ -61,7 +63,7 @@ def _cn(day: date) -> str:
 def _locked_case(receipt_code: str, staff: Staff | None, catalogue: Catalogue) -> tuple[Any, Case]:
     case = Case.get_or_none(Case.receipt_code == receipt_code)
     if case is None:
-        raise CaseError("unknown_case", "没有这个回执码")
+        raise CaseError("unknown_case", N_("没有这个回执码"))
     node = lock_node(case.node_id)
     case = Case.get_by_id(case.request_id)
     check_staff(staff, case, catalogue)
@@ -84,11 +86,12 @@ def start(receipt_code: str, actor: str, staff: Staff | None = None) -> Case:
             node, case = _locked_case(receipt_code, staff, catalogue)
             days = catalogue.publicity_days(case.item_code)
             if not days:
-                raise CaseError("no_publicity", "本事项不需要公示")
+                raise CaseError("no_publicity", N_("本事项不需要公示"))
             if Publicity.get_or_none(Publicity.request_id == case.request_id) is not None:
-                raise CaseError("publicity_exists", "本件已经公示过，不能重复开始公示")
+                raise CaseError("publicity_exists", N_("本件已经公示过，不能重复开始公示"))
             if case.state != states.ACCEPTED:
-                raise CaseError("not_accepted", f"本件当前为“{states.label(case.state)}”，受理并审核后才能公示")
+                raise CaseError("not_accepted", N_("本件当前为“%(state)s”，受理并审核后才能公示",
+                                                   state=states.label(case.state)))
             first = today()
             row = Publicity.create(request_id=case.request_id, start_on=first,
                                    end_on=first + timedelta(days=days - 1), started_by=actor)
@@ -110,17 +113,17 @@ def object_to(receipt_code: str, text: str, answer: str, actor: str, staff: Staf
 
     def work() -> Publicity:
         if not text:
-            raise CaseError("objection_required", "请填写异议内容")
+            raise CaseError("objection_required", N_("请填写异议内容"))
         if len(text) > OBJECTION_MAX or len(answer) > OBJECTION_MAX:
-            raise CaseError("too_long", f"异议内容和处理意见各不超过 {OBJECTION_MAX} 个字")
+            raise CaseError("too_long", N_("异议内容和处理意见各不超过 %(max)d 个字", max=OBJECTION_MAX))
         catalogue = current_catalogue()
         with database.atomic():
             _, case = _locked_case(receipt_code, staff, catalogue)
             row = Publicity.get_or_none(Publicity.request_id == case.request_id)
             if row is None or row.ended_at is not None:
-                raise CaseError("publicity_not_running", "本件不在公示期内，不能登记异议")
+                raise CaseError("publicity_not_running", N_("本件不在公示期内，不能登记异议"))
             if len(row.objections or []) >= MAX_OBJECTIONS:
-                raise CaseError("too_many", "本件登记的异议已达上限")
+                raise CaseError("too_many", N_("本件登记的异议已达上限"))
             row.objections = [*(row.objections or []),
                               {"at": now().isoformat(), "by": actor, "text": text, "answer": answer}]
             row.save()
@@ -138,11 +141,11 @@ def end(receipt_code: str, actor: str, staff: Staff | None = None) -> Case:
             node, case = _locked_case(receipt_code, staff, catalogue)
             row = Publicity.get_or_none(Publicity.request_id == case.request_id)
             if row is None:
-                raise CaseError("publicity_required", "本件还没有开始公示")
+                raise CaseError("publicity_required", N_("本件还没有开始公示"))
             if row.ended_at is not None:
-                raise CaseError("publicity_ended", "本件的公示已经结束")
+                raise CaseError("publicity_ended", N_("本件的公示已经结束"))
             if today() <= row.end_on:
-                raise CaseError("publicity_running", f"公示期至 {_cn(row.end_on)}，期满后才能结束公示")
+                raise CaseError("publicity_running", N_("公示期至 %(end)s，期满后才能结束公示", end=row.end_on.isoformat()))
             row.ended_by, row.ended_at = actor, now()
             row.save()
             n = len(row.objections or [])

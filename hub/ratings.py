@@ -28,8 +28,11 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 
 from shared import ratings
+from shared.i18n import tr
+from shared.msgid import N_, joined, listed
 from shared.receipt_codes import format_code, normalise
 from shared.workdays import GREEN, RED, case_clock
 
@@ -40,8 +43,6 @@ from .clock import china_date, now, today
 from .db import database
 from .models import Case, Rating, Staff, Village
 from .staff import covers
-from shared.msgid import N_
-from flask_babel import gettext as _
 
 bp = Blueprint("ratings", __name__)
 
@@ -79,9 +80,9 @@ def record_rating(case: Case, level: Any, comment: Any, channel: str, entered_by
     """Take the matter's one rating; a 差评 opens its rectification. Caller holds the transaction."""
     errors = ratings.check(level, comment)
     if errors:
-        raise RatingRefused("bad_feedback", "；".join(errors))
+        raise RatingRefused("bad_feedback", joined(errors))
     if channel not in ratings.CHANNELS:
-        raise RatingRefused("bad_feedback", _("评价渠道无效"))
+        raise RatingRefused("bad_feedback", N_("评价渠道无效"))
     if not ratings.can_rate(case.state):
         raise RatingRefused("not_rateable", ratings.NOT_RATEABLE)
     if case.satisfaction is not None or Rating.select().where(Rating.case == case.request_id).exists():
@@ -114,16 +115,16 @@ def _rating_of(code: str) -> tuple[Rating, Case]:
     case = Case.get_or_none(Case.receipt_code == normalise(code)[:16])
     rating = Rating.get_or_none(Rating.case == case.request_id) if case else None
     if case is None or rating is None:
-        raise RatingRefused("no_rating", _("没有这条评价"))
+        raise RatingRefused("no_rating", N_("没有这条评价"))
     return rating, case
 
 
 def _text(value: Any, what: str) -> str:
     text = value.strip() if isinstance(value, str) else ""
     if not text:
-        raise RatingRefused("empty", _("请填写%(what)s", what=what))
+        raise RatingRefused("empty", N_("请填写%(what)s", what=what))
     if len(text) > MAX_NOTE:
-        raise RatingRefused("too_long", _("%(what)s不能超过 %(MAX_NOTE)s 字", what=what, MAX_NOTE=MAX_NOTE))
+        raise RatingRefused("too_long", N_("%(what)s不能超过 %(MAX_NOTE)s 字", what=what, MAX_NOTE=MAX_NOTE))
     return text
 
 
@@ -133,9 +134,9 @@ def rectify(code: str, staff: Staff, note: Any) -> Rating:
         r, case = _rating_of(code)
         text = _text(note, _("核实及整改情况"))
         if r.state != OPEN:
-            raise RatingRefused("not_open", _("只有待整改的差评可以登记整改"))
+            raise RatingRefused("not_open", N_("只有待整改的差评可以登记整改"))
         if not covers(staff, r.window):
-            raise RatingRefused("not_responsible", _("您不负责该事项所在窗口，不能登记整改"))
+            raise RatingRefused("not_responsible", N_("您不负责该事项所在窗口，不能登记整改"))
         r.rectify_note, r.rectified_by, r.rectified_at, r.rectified_on = text, staff.username, now(), today()
         r.state = RECTIFIED
         r.save()
@@ -150,11 +151,11 @@ def call_back(code: str, staff: Staff, note: Any, result: Any) -> Rating:
         r, case = _rating_of(code)
         text = _text(note, _("回访情况"))
         if staff.role not in ("supervisor", "admin"):
-            raise RatingRefused("not_responsible", _("回访由效能监督人员登记"))
+            raise RatingRefused("not_responsible", N_("回访由效能监督人员登记"))
         if r.state != RECTIFIED:
-            raise RatingRefused("not_rectified", _("整改完成后才能登记回访"))
+            raise RatingRefused("not_rectified", N_("整改完成后才能登记回访"))
         if result not in CALLBACK_RESULTS:
-            raise RatingRefused("bad_result", _("请选择回访结果：") + "、".join(CALLBACK_RESULTS))
+            raise RatingRefused("bad_result", N_("请选择回访结果：%(choices)s", choices=listed(list(CALLBACK_RESULTS))))
         r.callback_note, r.callback_result, r.callback_by, r.callback_at = text, result, staff.username, now()
         r.save()
         audit.record(staff.username, "rating.callback", case.receipt_code, {"result": result})
@@ -167,11 +168,11 @@ def appeal(code: str, staff: Staff, reason: Any) -> Rating:
         r, case = _rating_of(code)
         text = _text(reason, _("申诉理由"))
         if r.state != OPEN:
-            raise RatingRefused("not_open", _("只有待整改的差评可以申诉"))
+            raise RatingRefused("not_open", N_("只有待整改的差评可以申诉"))
         if not covers(staff, r.window):
-            raise RatingRefused("not_responsible", _("您不负责该事项所在窗口，不能申诉"))
+            raise RatingRefused("not_responsible", N_("您不负责该事项所在窗口，不能申诉"))
         if r.appeal_by is not None:
-            raise RatingRefused("appealed_before", _("该差评已申诉过一次，复核结论为最终结论"))
+            raise RatingRefused("appealed_before", N_("该差评已申诉过一次，复核结论为最终结论"))
         r.appeal_reason, r.appeal_by, r.appeal_at, r.state = text, staff.username, now(), APPEALED
         r.save()
         audit.record(staff.username, "rating.appeal", case.receipt_code, {})
@@ -184,13 +185,13 @@ def decide_appeal(code: str, staff: Staff, decision: Any, note: Any) -> Rating:
         r, case = _rating_of(code)
         text = _text(note, _("复核意见"))
         if staff.role not in ("supervisor", "admin"):
-            raise RatingRefused("not_responsible", _("申诉复核由效能监督人员办理"))
+            raise RatingRefused("not_responsible", N_("申诉复核由效能监督人员办理"))
         if r.state != APPEALED:
-            raise RatingRefused("not_appealed", _("该差评没有待复核的申诉"))
+            raise RatingRefused("not_appealed", N_("该差评没有待复核的申诉"))
         if staff.username in (r.appeal_by, r.staff):
-            raise RatingRefused("own_appeal", _("不能复核本人提出或涉及本人的申诉"))
+            raise RatingRefused("own_appeal", N_("不能复核本人提出或涉及本人的申诉"))
         if decision not in ("upheld", "rejected"):
-            raise RatingRefused("bad_decision", _("请选择：申诉成立或申诉不成立"))
+            raise RatingRefused("bad_decision", N_("请选择：申诉成立或申诉不成立"))
         r.appeal_decision, r.appeal_note, r.appeal_decided_by = decision, text, staff.username
         r.state = VOID if decision == "upheld" else OPEN
         r.save()
@@ -297,7 +298,7 @@ def rate_online() -> Any:
             status_miss(code_key)
             message, status = _("回执码或手机号后四位不符，评价未记录。"), 400
         elif not ratings.can_rate_online(case.state):
-            message, status = ratings.NOT_DONE, 400
+            message, status = tr(ratings.NOT_DONE), 400
         else:
             try:
                 with database.atomic():
@@ -305,7 +306,7 @@ def rate_online() -> Any:
                 if r.bad:
                     message = (_("评价已记录。我们将在 %(rectify_days)s 个工作日内核实整改，并电话回访您。", rectify_days=rectify_days()))
             except RatingRefused as exc:
-                message, status = exc.message, 400
+                message, status = tr(exc.message), 400
     resp = make_response(render_template("public/rated.html", message=message, ok=status == 200,
                                          code=format_code(normalise(code)) if status != 429 else ""), status)
     resp.headers["Cache-Control"] = "no-store"
@@ -372,11 +373,11 @@ def act(code: str, step: str) -> Any:
         except RatingRefused:
             abort(404)
         if not covers(user, r.window):
-            return render_template("console/error.html", title=_("不能办理"), message=exc.message), 403
+            return render_template("console/error.html", title=_("不能办理"), message=tr(exc.message)), 403
         return render_template("ratings/detail.html", r=r, case=case, labels=STATE_LABELS,
                                channels=ratings.CHANNELS, colour=colour(r), results=CALLBACK_RESULTS,
                                cat=current_catalogue(), supervisor=user.role in ("supervisor", "admin"),
-                               error=exc.message), 400
+                               error=tr(exc.message)), 400
     flash(_("已记录"))
     return redirect(url_for("ratings.detail", code=normalise(code)))
 

@@ -100,7 +100,7 @@ def dashboard() -> Any:
     try:
         start, end, by = filters()
     except figures.PeriodError as exc:
-        return _page(400, error=str(exc))
+        return _page(400, error=tr(exc.args[0]))
     rep = figures.build_report(start, end)
     lines = rep.groups[by]
     red, yellow = watch_lists()
@@ -141,7 +141,7 @@ def export_csv() -> Any:
     try:
         start, end, by = filters()
     except figures.PeriodError as exc:
-        return Response(str(exc), status=400, mimetype="text/plain")
+        return Response(tr(exc.args[0]), status=400, mimetype="text/plain")
     rep = figures.build_report(start, end)
     header, rows = _export_rows(rep.groups[by], rep.total)
     buf = io.StringIO()
@@ -163,7 +163,7 @@ def export_xlsx() -> Any:
     try:
         start, end, _group = filters()
     except figures.PeriodError as exc:
-        return Response(str(exc), status=400, mimetype="text/plain")
+        return Response(tr(exc.args[0]), status=400, mimetype="text/plain")
     wb = figures_xlsx.workbook(figures.build_report(start, end))
     red, yellow = watch_lists()
     for title, items in ((_("超期"), red), (_("临近到期"), yellow)):

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from shared import intake
+from shared.i18n import tr
+from shared.msgid import joined
 from shared.receipt_codes import format_code, normalise
 from shared.validation import FieldError
 
@@ -15,7 +18,6 @@ from . import centre, meta, scheduler
 from .auth import current_clerk, login_required
 from .capture import CaptureError, capture_request, catalogue
 from .models import Request
-from flask_babel import gettext as _
 
 bp = Blueprint("capture", __name__)
 
@@ -32,7 +34,7 @@ def errors_by_field(errors: list[FieldError]) -> dict[str, list[str]]:
     """Field name -> messages, for showing each error next to its field."""
     out: dict[str, list[str]] = {}
     for e in errors:
-        out.setdefault(e.field or "form", []).append(e.message)
+        out.setdefault(e.field or "form", []).append(tr(e.message))
     return out
 
 
@@ -91,7 +93,7 @@ def form(item_code: str) -> Any:
         if not errors:
             abort(404)
         return render_template("capture_pick.html", groups=_groups(cat),
-                               error="；".join(sum(errors.values(), [])), code=item_code), status
+                               error=tr(joined(sum(errors.values(), []))), code=item_code), status
     return render_template("capture_form.html", item=item, kind_name=cat.kind_name(item["kind"]),
                            window_name=cat.window_name(item["window"]), errors=errors, values=values,
                            brought=brought, applicable=applicable), status

@@ -36,7 +36,7 @@ def submit(code: str) -> Any:
     except CorrectionError as exc:
         log.warning("refused correction on %s: %s", req.receipt_code, exc.code)
         status = 409 if exc.code == "not_correctable" else 400
-        return render_detail(stored_request(code), status, correct_error=exc.message, correct_form=form.to_dict())
+        return render_detail(stored_request(code), status, correct_error=tr(exc.message), correct_form=form.to_dict())
     scheduler.kick()
     flash(_("已更正%(field)s，将随下次同步报送中心（回执码不变）", field=tr(fix.label)))
     return redirect(url_for("requests.detail", code=req.receipt_code))

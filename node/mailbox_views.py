@@ -10,8 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from shared import mailbox, protocol
+from shared.i18n import tr
+from shared.msgid import joined
 from shared.receipt_codes import format_code, normalise
 
 from . import meta, scheduler
@@ -19,7 +22,6 @@ from .auth import current_clerk, login_required
 from .capture import _unique_code, append_event, catalogue
 from .db import database
 from .models import Event, HubUpdate
-from flask_babel import gettext as _
 
 bp = Blueprint("mailbox", __name__)
 RECENT = 200
@@ -41,7 +43,7 @@ def leave(form: dict[str, str], clerk: str) -> Event:
     """Validate and queue a message; raises ValueError with the Chinese messages when it cannot be taken."""
     errors = mailbox.validate(form, {w["code"] for w in catalogue().windows()})
     if errors:
-        raise ValueError("；".join(e.message for e in errors))
+        raise ValueError(joined([e.message for e in errors]))
     data = mailbox.clean(form)
     with database.atomic():
         data["receipt_code"] = _unique_code(meta.get("prefix", "22"))
@@ -61,7 +63,7 @@ def index() -> Any:
         try:
             ev = leave(form, clerk.name)
         except ValueError as exc:
-            flash(str(exc), "error")
+            flash(tr(exc.args[0]), "error")
             status = 400
         else:
             scheduler.kick()

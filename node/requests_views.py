@@ -7,10 +7,13 @@ from datetime import date, timezone
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from shared import china_time, corrections, protocol, ratings, states
 from shared.chunks import MAX_ATTACHMENT_BYTES
+from shared.i18n import tr
 from shared.materials import merge_supplement
+from shared.msgid import N_, joined
 from shared.receipt_codes import ALPHABET, is_valid, normalise
 from shared.validation import WITHDRAW_REASON_MAX, normalise_mobile
 from shared.workdays import CLOSED, PAUSED, WAITING, WorkCalendar, case_clock
@@ -22,10 +25,6 @@ from .capture import add_event, catalogue, now, release_held, withdraw_held
 from .capture_views import stored_request
 from .db import database
 from .models import Event, HubUpdate, Request
-from flask_babel import gettext as _
-
-from shared.i18n import tr
-from shared.msgid import N_
 
 bp = Blueprint("requests", __name__)
 log = logging.getLogger("daiban.node.requests")
@@ -373,11 +372,11 @@ def feedback(code: str) -> Any:
     comment = request.form.get("comment", "").strip()
     errors = ratings.check(value, comment)
     if errors:
-        flash("；".join(errors), "error")
+        flash(tr(joined(errors)), "error")
     elif not ratings.can_rate(req.state):
-        flash(ratings.NOT_RATEABLE, "error")
+        flash(tr(ratings.NOT_RATEABLE), "error")
     elif _rating(req) is not None:
-        flash(ratings.ALREADY_RATED, "error")
+        flash(tr(ratings.ALREADY_RATED), "error")
     else:
         data = {"satisfaction": value, "comment": comment}
         if request.form.get("paper") == "on":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import functools
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -93,8 +95,14 @@ def build() -> click.Group:
 
 
 def main() -> None:
-    """Entry point of the `daiban` command."""
-    build()(prog_name="daiban")
+    """Entry point of the `daiban` command, its help in the locale's one language (shared.cli_i18n)."""
+    from shared.cli_i18n import localise
+
+    top = build()
+    # Only the group named on the command line is loaded and localised (a node never imports the hub's commands).
+    named = set(sys.argv[1:2]) & set(top.list_commands(click.Context(top)))
+    localise(top, only=named or None)
+    top(prog_name="daiban")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .catalogue import Catalogue
-from .msgid import N_
+from .msgid import N_, joined
 from .validation import FieldError, normalise_id_number, normalise_mobile, validate_capture
 
 REASON_MAX = 200
@@ -99,17 +99,17 @@ def check(catalogue: Catalogue, record: dict[str, Any], field: Any, value: Any, 
     """The correction as it will be recorded, or CorrectionError saying what is wrong (nothing changes)."""
     if not isinstance(field, str) or not _FIELD_RE.fullmatch(field) \
             or field not in dict(choices(catalogue, str(record.get("item_code", "")))):
-        raise CorrectionError("bad_field", "请选择要更正的项目")
+        raise CorrectionError("bad_field", N_("请选择要更正的项目"))
     if not isinstance(value, str) or len(value) > VALUE_MAX:
-        raise CorrectionError("bad_value", f"更正后的内容须是文字，不超过{VALUE_MAX}字")
+        raise CorrectionError("bad_value", N_("更正后的内容须是文字，不超过%(max)d字", max=VALUE_MAX))
     if not isinstance(reason, str) or not reason.strip():
-        raise CorrectionError("reason_required", "请填写更正原因")
+        raise CorrectionError("reason_required", N_("请填写更正原因"))
     if len(reason.strip()) > REASON_MAX:
-        raise CorrectionError("reason_too_long", f"更正原因不能超过{REASON_MAX}字")
+        raise CorrectionError("reason_too_long", N_("更正原因不能超过%(max)d字", max=REASON_MAX))
     value = _normalised(field, value)
     old = current_value(record, field)
     if value == old:
-        raise CorrectionError("unchanged", "更正后的内容与原内容相同，无需更正")
+        raise CorrectionError("unchanged", N_("更正后的内容与原内容相同，无需更正"))
     corrected = with_value(record, field, value)
     errors = [e for e in validate_capture(catalogue, corrected) if e.field == field]
     if errors:
@@ -119,7 +119,7 @@ def check(catalogue: Catalogue, record: dict[str, Any], field: Any, value: Any, 
 
 
 def _first(errors: list[FieldError]) -> str:
-    return "；".join(e.message for e in errors)
+    return joined([e.message for e in errors])
 
 
 def columns(field: str, value: str) -> dict[str, str]:

@@ -27,7 +27,8 @@ def canonical(obj: Any) -> bytes:
     ).encode("utf-8")
 
 
-_MESSAGE_ENCODER = msgspec.json.Encoder(order="sorted")
+# enc_hook: a refusal built with shared.msgid.N_ is a str subclass; it is written as the plain text.
+_MESSAGE_ENCODER = msgspec.json.Encoder(order="sorted", enc_hook=str)
 
 
 def canonical_message(obj: Any) -> bytes:

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, has_request_context, redirect, request, url_for
 from flask_babel import Babel, gettext
 
+from shared.msgid import Said
 from shared.redirects import safe_next
 
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
@@ -36,8 +37,16 @@ def select_locale() -> str:
 
 
 def tr(word: str | None) -> str:
-    """A vocabulary word (a state, mode, level... marked with shared.msgid.N_) in the page's language."""
-    return gettext(word) if word else (word or "")
+    """Text marked with shared.msgid.N_ (a state, a level, a refusal...) in the page's language.
+
+    A `Said` is said again from its template; its text parameters are translated too when they are
+    marked words (a state's label), and shown as they are otherwise (names, data: not in a catalogue).
+    """
+    if not word:
+        return word or ""
+    if isinstance(word, Said):
+        return gettext(word.template, **{k: tr(v) if isinstance(v, str) else v for k, v in word.params.items()})
+    return gettext(word)
 
 
 def init_app(app: Flask, translations: Path, home_endpoint: str) -> None:

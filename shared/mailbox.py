@@ -11,9 +11,9 @@ import secrets
 import unicodedata
 from typing import Any
 
+from .msgid import N_
 from .receipt_codes import is_valid, normalise
 from .validation import FieldError, _check_text, normalise_mobile, validate_mobile
-from .msgid import N_
 
 EVENT_TYPE = "message.left"  # node -> hub, declared in shared.protocol.NODE_EVENT_TYPES
 REPLY_TYPE = "message.reply"  # hub -> node, in the village's downstream log
@@ -29,13 +29,13 @@ HUB_PREFIX = "ZZ"
 
 def _content_error(value: Any) -> FieldError | None:
     if not isinstance(value, str) or not value.strip():
-        return FieldError("content", "required", "请填写留言内容")
+        return FieldError("content", "required", N_("请填写留言内容"))
     text = value.strip()
     if len(text) > MAX_CONTENT:
-        return FieldError("content", "too_long", f"留言内容不能超过{MAX_CONTENT}个字（现有{len(text)}个字）")
+        return FieldError("content", "too_long", N_("留言内容不能超过%(max)d个字（现有%(n)d个字）", max=MAX_CONTENT, n=len(text)))
     # Line breaks are welcome in a letter; other invisible control characters are not.
     if any(unicodedata.category(c) in ("Cc", "Cf") for c in text if c not in "\r\n\t"):
-        return FieldError("content", "control_chars", "留言内容含有不可见的控制字符，请重新输入")
+        return FieldError("content", "control_chars", N_("留言内容含有不可见的控制字符，请重新输入"))
     return None
 
 
@@ -45,11 +45,11 @@ def validate(data: dict[str, Any], window_codes: set[str] | frozenset[str] = fro
     # Values from a village batch may be any JSON: compare only strings, never hash a list.
     category, window = data.get("category"), data.get("window")
     if not isinstance(category, str) or category not in CATEGORIES:
-        errors.append(FieldError("category", "category", "请选择留言类别：咨询、投诉或建议"))
+        errors.append(FieldError("category", "category", N_("请选择留言类别：咨询、投诉或建议")))
     for err in (
         _content_error(data.get("content")),
-        _check_text(data.get("name"), "name", "姓名", MAX_NAME, required=False),
-        _check_text(data.get("about"), "about", "被投诉的人员或窗口", MAX_ABOUT, required=False),
+        _check_text(data.get("name"), "name", N_("姓名"), MAX_NAME, required=False),
+        _check_text(data.get("about"), "about", N_("被投诉的人员或窗口"), MAX_ABOUT, required=False),
     ):
         if err is not None:
             errors.append(err)
@@ -59,7 +59,7 @@ def validate(data: dict[str, Any], window_codes: set[str] | frozenset[str] = fro
         if err is not None:
             errors.append(err)
     if window not in (None, "") and (not isinstance(window, str) or window not in window_codes):
-        errors.append(FieldError("window", "window", "所选窗口不存在"))
+        errors.append(FieldError("window", "window", N_("所选窗口不存在")))
     return errors
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any, Literal, get_args
 
 from . import states
+from .msgid import N_, listed
 from .validation import FEEDBACK_COMMENT_MAX
-from .msgid import N_
 
 VERY_SATISFIED = N_("非常满意")
 SATISFIED_ = N_("满意")
@@ -44,10 +44,10 @@ CHANNELS: dict[str, str] = {
 MAX_COMMENT = FEEDBACK_COMMENT_MAX
 # Working days to check, answer and put right a 差评 unless the township configures otherwise.
 DEFAULT_RECTIFY_DAYS = 15
-CHOOSE_MESSAGE = "请选择评价：" + "、".join(LEVELS)
-ALREADY_RATED = "该事项已经评价过（一事一评），不能重复评价"
-NOT_RATEABLE = "该申请尚未提交（或已撤回、退回），不能评价"
-TOO_LONG = f"意见不能超过 {MAX_COMMENT} 字"
+CHOOSE_MESSAGE = N_("请选择评价：%(levels)s", levels=listed(list(LEVELS)))
+ALREADY_RATED = N_("该事项已经评价过（一事一评），不能重复评价")
+NOT_RATEABLE = N_("该申请尚未提交（或已撤回、退回），不能评价")
+TOO_LONG = N_("意见不能超过 %(max)d 字", max=MAX_COMMENT)
 
 
 def level_of(value: Any) -> str | None:
@@ -74,7 +74,7 @@ def can_rate_online(state: str) -> bool:
     return can_rate(state) and state in states.TERMINAL
 
 
-NOT_DONE = "事项办结后才能在网上评价；也可在村代办点当面评价"
+NOT_DONE = N_("事项办结后才能在网上评价；也可在村代办点当面评价")
 
 
 def check(level: Any, comment: Any) -> list[str]:
@@ -83,7 +83,7 @@ def check(level: Any, comment: Any) -> list[str]:
     if level not in LEVELS:
         errors.append(CHOOSE_MESSAGE)
     if not isinstance(comment, str):
-        errors.append("意见必须是文字")
+        errors.append(N_("意见必须是文字"))
     elif len(comment) > MAX_COMMENT:
         errors.append(TOO_LONG)
     return errors

@@ -128,18 +128,18 @@ def check_transition(current: str, target: str, mode: str = "processed", passes_
         raise ValueError(f"unknown mode {mode!r}")
     for s in (current, target):
         if s not in TRANSITIONS:
-            raise TransitionError("unknown_state", f"未知的办理状态：{s}")
-    base = f"{LABELS[target]}不能从 {LABELS[current]} 转入"
+            raise TransitionError("unknown_state", N_("未知的办理状态：%(s)s", s=s))
+    base = N_("%(target)s不能从 %(current)s 转入", target=LABELS[target], current=LABELS[current])
     if current in TERMINAL:
-        raise TransitionError("terminal_state", f"{base}：该申请已办理终结，不能再变更")
+        raise TransitionError("terminal_state", N_("%(base)s：该申请已办理终结，不能再变更", base=base))
     if target not in TRANSITIONS[current]:
         raise TransitionError("forbidden_transition", base)
     if (current, target) in _IMMEDIATE_ONLY and mode != "immediate":
-        raise TransitionError("immediate_only", f"{base}：承办件须先受理再办结")
+        raise TransitionError("immediate_only", N_("%(base)s：承办件须先受理再办结", base=base))
     if target in _PASS_UP_ONLY and not passes_up:
-        raise TransitionError("not_for_county", f"{base}：本事项由乡镇审批，不报县级")
+        raise TransitionError("not_for_county", N_("%(base)s：本事项由乡镇审批，不报县级", base=base))
     if target in _NOT_FOR_PASS_UP and passes_up:
-        raise TransitionError("county_decides", f"{base}：本事项须报县级审批，乡镇初审通过后请选择“初审通过·报县级”")
+        raise TransitionError("county_decides", N_("%(base)s：本事项须报县级审批，乡镇初审通过后请选择“初审通过·报县级”", base=base))
 
 
 def can_transition(current: str, target: str, mode: str = "processed", passes_up: bool = False) -> bool:

@@ -17,6 +17,7 @@ from decimal import InvalidOperation
 from typing import Any
 
 from shared.catalogue import Catalogue
+from shared.msgid import N_, listed
 
 
 @dataclass(frozen=True)
@@ -84,25 +85,25 @@ def validate_id_number(
 ) -> FieldError | None:
     """Check a resident ID number (length, digits, region, birth date, check digit); None if valid."""
     if not isinstance(s, str) or not s.strip():
-        return FieldError(field, "required", "请填写身份证号码")
+        return FieldError(field, "required", N_("请填写身份证号码"))
     n = normalise_id_number(s)
     if len(n) != 18:
-        return FieldError(field, "id_length", f"身份证号码应为18位，现为{len(n)}位")
+        return FieldError(field, "id_length", N_("身份证号码应为18位，现为%(n)d位", n=len(n)))
     body, check = n[:17], n[17]
     # isdigit() alone would let full-width or other Unicode digits through.
     if not (body.isascii() and body.isdigit()) or check not in "0123456789X":
-        return FieldError(field, "id_chars", "身份证号码前17位须为数字，最后一位为数字或X")
+        return FieldError(field, "id_chars", N_("身份证号码前17位须为数字，最后一位为数字或X"))
     if body[:2] == "00":
-        return FieldError(field, "id_region", "身份证号码前两位地区码不正确")
+        return FieldError(field, "id_region", N_("身份证号码前两位地区码不正确"))
     today = today or date.today()
     try:
         born = date(int(n[6:10]), int(n[10:12]), int(n[12:14]))
     except ValueError:
         born = None
     if born is None or born.year < 1900 or born > today:
-        return FieldError(field, "id_birth_date", "身份证号码中的出生日期不正确")
+        return FieldError(field, "id_birth_date", N_("身份证号码中的出生日期不正确"))
     if id_check_digit(body) != check:
-        return FieldError(field, "id_check_digit", "身份证号码校验位不正确，请核对")
+        return FieldError(field, "id_check_digit", N_("身份证号码校验位不正确，请核对"))
     return None
 
 
@@ -121,9 +122,9 @@ def normalise_mobile(s: str) -> str:
 def validate_mobile(s: Any, field: str = "phone") -> FieldError | None:
     """Check a mainland mobile number (11 digits starting 13–19); None if valid."""
     if not isinstance(s, str) or not s.strip():
-        return FieldError(field, "required", "请填写手机号码")
+        return FieldError(field, "required", N_("请填写手机号码"))
     if not _MOBILE_RE.fullmatch(normalise_mobile(s)):
-        return FieldError(field, "phone_format", "手机号码应为11位数字，以13至19开头")
+        return FieldError(field, "phone_format", N_("手机号码应为11位数字，以13至19开头"))
     return None
 
 
@@ -137,14 +138,14 @@ def _check_text(
     value: Any, field: str, label: str, max_len: int, required: bool = True
 ) -> FieldError | None:
     if value is None or (isinstance(value, str) and not value.strip()):
-        return FieldError(field, "required", f"请填写{label}") if required else None
+        return FieldError(field, "required", N_("请填写%(label)s", label=label)) if required else None
     if not isinstance(value, str):
-        return FieldError(field, "type", f"{label}必须是文字")
+        return FieldError(field, "type", N_("%(label)s必须是文字", label=label))
     text = value.strip()
     if len(text) > max_len:
-        return FieldError(field, "too_long", f"{label}不能超过{max_len}个字")
+        return FieldError(field, "too_long", N_("%(label)s不能超过%(max_len)s个字", label=label, max_len=max_len))
     if _has_control(text):
-        return FieldError(field, "control_chars", f"{label}含有不可见的控制字符，请重新输入")
+        return FieldError(field, "control_chars", N_("%(label)s含有不可见的控制字符，请重新输入", label=label))
     return None
 
 
@@ -153,16 +154,16 @@ def _check_length(value: Any, field: str, label: str, max_len: int) -> FieldErro
     if value is None:
         return None
     if not isinstance(value, str):
-        return FieldError(field, "type", f"{label}必须是文字")
+        return FieldError(field, "type", N_("%(label)s必须是文字", label=label))
     if len(value) > max_len:
-        return FieldError(field, "too_long", f"{label}不能超过{max_len}个字")
+        return FieldError(field, "too_long", N_("%(label)s不能超过%(max_len)s个字", label=label, max_len=max_len))
     return None
 
 
 def _too_big(data: Any, max_chars: int) -> FieldError | None:
     size = len(json.dumps(data, ensure_ascii=False, default=str))
     if size > max_chars:
-        return FieldError("", "too_long", f"记录内容过长（{size}字，上限{max_chars}字）")
+        return FieldError("", "too_long", N_("记录内容过长（%(size)d字，上限%(max)d字）", size=size, max=max_chars))
     return None
 
 
@@ -182,12 +183,12 @@ def _check_extra_field(spec: dict[str, Any], value: Any) -> FieldError | None:
     field = f"fields.{spec['key']}"
     label = spec["label"]
     if value is None or (isinstance(value, str) and not value.strip()):
-        return FieldError(field, "required", f"请填写{label}") if spec["required"] else None
+        return FieldError(field, "required", N_("请填写%(label)s", label=label)) if spec["required"] else None
     if spec["type"] == "number":
         return check_number(spec, value)
     if spec["type"] == "date":
         if not _is_iso_date(str(value).strip()):
-            return FieldError(field, "date", f"{label}应为有效日期，格式如 2025-01-31")
+            return FieldError(field, "date", N_("%(label)s应为有效日期，格式如 2025-01-31", label=label))
         return None
     return _check_text(value, field, label, TEXT_FIELD_MAX)
 
@@ -206,25 +207,25 @@ def check_number(spec: dict[str, Any], value: Any) -> FieldError | None:
     """A filled-in number field: a plain decimal within its field's bounds, with no more places than allowed."""
     field, label = f"fields.{spec['key']}", spec["label"]
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        return FieldError(field, "number", f"{label}必须是数字")
+        return FieldError(field, "number", N_("%(label)s必须是数字", label=label))
     text = str(value).strip()
     if len(text) > NUMBER_TEXT_MAX:
-        return FieldError(field, "number_range", f"{label}数值过大，请核对")
+        return FieldError(field, "number_range", N_("%(label)s数值过大，请核对", label=label))
     try:
         num = Decimal(text)
     except InvalidOperation:
-        return FieldError(field, "number", f"{label}必须是数字")
+        return FieldError(field, "number", N_("%(label)s必须是数字", label=label))
     if not num.is_finite():
-        return FieldError(field, "number", f"{label}必须是数字")
+        return FieldError(field, "number", N_("%(label)s必须是数字", label=label))
     low, high, places = number_bounds(spec)
     if num < low:
-        return FieldError(field, "number", f"{label}必须是不小于{low}的数字")
+        return FieldError(field, "number", N_("%(label)s必须是不小于%(low)s的数字", label=label, low=low))
     if num > high:
-        return FieldError(field, "number_range", f"{label}不能大于{high}，请核对")
+        return FieldError(field, "number_range", N_("%(label)s不能大于%(high)s，请核对", label=label, high=high))
     exponent = num.normalize().as_tuple().exponent
     if isinstance(exponent, int) and -exponent > places:
-        return FieldError(field, "number_places", f"{label}应为整数" if places == 0
-                          else f"{label}最多保留{places}位小数")
+        return FieldError(field, "number_places", N_("%(label)s应为整数", label=label) if places == 0
+                          else N_("%(label)s最多保留%(places)d位小数", label=label, places=places))
     return None
 
 
@@ -233,8 +234,9 @@ def duplicate_application(earlier_code: str, item_name: str) -> FieldError:
     from shared.receipt_codes import format_code
 
     return FieldError("applicant.id_number", "duplicate_application",
-                      f"该身份证号码已有一件“{item_name}”的申请正在办理（回执码 {format_code(earlier_code)}），"
-                      "同一事项不能重复申请；请先查询原申请的办理进度")
+                      N_("该身份证号码已有一件“%(item)s”的申请正在办理（回执码 %(code)s），"
+                         "同一事项不能重复申请；请先查询原申请的办理进度",
+                         item=item_name, code=format_code(earlier_code)))
 
 
 def _code_list(value: Any) -> list[str] | None:
@@ -250,7 +252,7 @@ def validate_capture(
 ) -> list[FieldError]:
     """Return every problem with a captured request at once; an empty list means it may be saved."""
     if not isinstance(data, dict):
-        return [FieldError("", "format", "申请数据格式错误")]
+        return [FieldError("", "format", N_("申请数据格式错误"))]
     whole = _too_big(data, CAPTURE_MAX_CHARS)
     if whole is not None:
         return [whole]
@@ -259,22 +261,22 @@ def validate_capture(
     item_code = data.get("item_code")
     item = catalogue.item(item_code) if isinstance(item_code, str) else None
     if not isinstance(item_code, str) or not item_code.strip():
-        errors.append(FieldError("item_code", "required", "请选择办理事项"))
+        errors.append(FieldError("item_code", "required", N_("请选择办理事项")))
     elif item is None:
-        errors.append(FieldError("item_code", "unknown_item", f"办理事项 {item_code} 不存在"))
+        errors.append(FieldError("item_code", "unknown_item", N_("办理事项 %(code)s 不存在", code=item_code)))
     elif not item["active"]:
-        errors.append(FieldError("item_code", "inactive_item", f"办理事项“{item['name']}”已停用"))
+        errors.append(FieldError("item_code", "inactive_item", N_("办理事项“%(name)s”已停用", name=item["name"])))
         item = None
 
     applicant = data.get("applicant")
     if not isinstance(applicant, dict):
         applicant = {}
     checks = [
-        _check_text(applicant.get("name"), "applicant.name", "申请人姓名", NAME_MAX),
+        _check_text(applicant.get("name"), "applicant.name", N_("申请人姓名"), NAME_MAX),
         validate_id_number(applicant.get("id_number"), "applicant.id_number", today),
         validate_mobile(applicant.get("phone"), "applicant.phone"),
-        _check_text(applicant.get("address"), "applicant.address", "住址", ADDRESS_MAX),
-        _check_text(applicant.get("group"), "applicant.group", "村民小组", GROUP_MAX, required=False),
+        _check_text(applicant.get("address"), "applicant.address", N_("住址"), ADDRESS_MAX),
+        _check_text(applicant.get("group"), "applicant.group", N_("村民小组"), GROUP_MAX, required=False),
     ]
     errors.extend(e for e in checks if e is not None)
 
@@ -282,7 +284,7 @@ def validate_capture(
     if fields is None:
         fields = {}
     if not isinstance(fields, dict):
-        errors.append(FieldError("fields", "format", "事项填报内容格式错误"))
+        errors.append(FieldError("fields", "format", N_("事项填报内容格式错误")))
         fields = {}
     # Keys the catalogue does not know are ignored: a node may still hold an older version.
     if item is not None:
@@ -291,13 +293,13 @@ def validate_capture(
             if err is not None:
                 errors.append(err)
 
-    notes = _check_length(data.get("notes"), "notes", "备注", NOTES_MAX)
+    notes = _check_length(data.get("notes"), "notes", N_("备注"), NOTES_MAX)
     if notes is not None:
         errors.append(notes)
 
     submit = data.get("submit")
     if submit not in SUBMIT_CHOICES:
-        errors.append(FieldError("submit", "submit_choice", "请选择提交、待补材料或暂存"))
+        errors.append(FieldError("submit", "submit_choice", N_("请选择提交、待补材料或暂存")))
 
     materials = data.get("materials")
     if not isinstance(materials, dict):
@@ -305,27 +307,27 @@ def validate_capture(
     brought = _code_list(materials.get("brought"))
     missing = _code_list(materials.get("missing"))
     if brought is None or missing is None:
-        errors.append(FieldError("materials", "format", "申请材料清单格式错误"))
+        errors.append(FieldError("materials", "format", N_("申请材料清单格式错误")))
     elif item is not None:
         known = {m["code"] for m in item["materials"]}
         unknown = sorted({c for c in brought + missing if c not in known})
         if unknown:
             errors.append(FieldError(
                 "materials", "unknown_material",
-                f"材料 {'、'.join(unknown)} 不属于事项“{item['name']}”",
+                N_("材料 %(codes)s 不属于事项“%(name)s”", codes=listed(unknown), name=item["name"]),
             ))
         both = set(brought) & set(missing)
         if both:
-            names = "、".join(catalogue.material_names(item["code"], both))
+            names = listed(catalogue.material_names(item["code"], both))
             errors.append(FieldError(
-                "materials", "material_conflict", f"材料不能同时标记为已收和缺少：{names}"
+                "materials", "material_conflict", N_("材料不能同时标记为已收和缺少：%(names)s", names=names)
             ))
         lacking = catalogue.missing_materials(item["code"], brought)
         if lacking and submit == "submitted":
-            names = "、".join(catalogue.material_names(item["code"], lacking))
+            names = listed(catalogue.material_names(item["code"], lacking))
             errors.append(FieldError(
                 "materials", "materials_missing",
-                f"还缺必需材料：{names}。请补齐后提交，或选择“待补材料”并打印一次性告知单",
+                N_("还缺必需材料：%(names)s。请补齐后提交，或选择“待补材料”并打印一次性告知单", names=names),
             ))
     return errors
 

@@ -178,3 +178,134 @@ def test_hub_is_chinese_without_a_cookie(hub_app) -> None:
     assert 'href="/lang/zh_CN?next=/login' in client.get("/login").get_data(as_text=True)  # the way back
     client.set_cookie("lang", "xx")  # an unknown language falls back to Chinese
     assert "登录" in client.get("/login").get_data(as_text=True)
+
+
+# ------------------------------------------------------------ refusals and field errors on the hub
+# A refusal raised in hub/cases.py, shared/states.py, shared/validation.py or the corrections is
+# marked where it is defined and said in the page's language where it is shown; what is audited or
+# sent to the village stays Chinese (stored data).
+
+def _refusal_world(hub_app: Any) -> tuple[Any, Any, str, set[str]]:
+    from hub.catalogue_store import current
+    from hub.enrolment import issue_code
+    from hub.models import Case
+    from tests.hub.console_support import Desk, new_case
+    from tests.nodesim import NodeSim
+
+    sim = NodeSim(hub_app.test_client(), issue_code("桃源村"))
+    code = new_case(sim, "JF-01", name="张三")
+    window = Case.get(Case.receipt_code == code).window
+    wang = Desk(hub_app, "wang", "王芳", windows=[window])
+    wang.client.set_cookie("lang", "en")
+    data = set(catalogue_strings(current().to_dict())) | seeded_strings(["JF-01"]) | masked(
+        ["王芳", "张三", "桃源村", "周敏", "李文书"]) | {"默认目录"}
+    return sim, wang, code, data
+
+
+def _says(resp: Any, data: set[str], *words: str) -> None:
+    html = resp.get_data(as_text=True)
+    for word in words:
+        assert word in html, (word, CJK.findall(html)[:20])
+    assert not (left := leftovers(html, data)), left[:6]
+
+
+def test_refused_case_actions_are_said_in_english(hub_app) -> None:  # type: ignore[no-untyped-def]
+    from tests.hub.console_support import snapshot
+
+    _, wang, code, data = _refusal_world(hub_app)
+    before = snapshot()
+    # A transition the rules forbid (shared/states.py), its state names translated inside the sentence.
+    resp = wang.act(code, "approve")
+    assert resp.status_code == 409, resp.status_code
+    _says(resp, data, "Decided (approved) cannot follow Received: a processed item must be accepted before it is closed")
+    resp = wang.act(code, "refuse", reason="", legal_basis="")
+    assert resp.status_code == 400
+    _says(resp, data, "A refusal or denial must state the reason and the legal basis")
+    resp = wang.act(code, "ask_materials", missing=["M-NOPE"])
+    _says(resp, data, "This item has no such materials: M-NOPE")
+    assert snapshot() == before  # refused: nothing changed
+
+
+def test_bad_corrections_at_the_hub_are_said_in_english(hub_app) -> None:  # type: ignore[no-untyped-def]
+    from hub import cases
+    from hub.models import Case
+
+    _, wang, code, data = _refusal_world(hub_app)
+    before = Case.get(Case.receipt_code == code).captured
+    for form, words in (
+        ({"field": "applicant.id_number", "value": "12345", "reason": "录错"},
+         "The ID card number must have 18 characters; it has 5"),
+        ({"field": "applicant.name", "value": "李四", "reason": ""}, "Please enter the reason for the correction"),
+        ({"field": "receipt_code", "value": "220000000", "reason": "改号"}, "Please choose the entry to correct"),
+    ):
+        resp = wang.post(f"/console/case/{code}/correct", form)
+        assert resp.status_code == 400
+        _says(resp, data | {v for v in form.values()}, words)
+    assert Case.get(Case.receipt_code == code).captured == before
+    cases.act(code, "refuse", "system", reason="不属于本中心受理范围", legal_basis="行政许可法第三十二条")
+    resp = wang.post(f"/console/case/{code}/correct", {"field": "applicant.name", "value": "李四", "reason": "录错"})
+    assert resp.status_code == 409
+    _says(resp, data | {"李四", "录错", "不属于本中心受理范围", "行政许可法第三十二条"},
+          "This application is Refused and closed, so it cannot be corrected")
+
+
+def test_counter_form_errors_are_said_in_english_and_audited_in_chinese(hub_app) -> None:  # type: ignore[no-untyped-def]
+    from hub.catalogue_store import current
+    from hub.models import AuditEntry
+    from hub.enrolment import get_or_create_village
+    from tests.hub.console_support import Desk
+    from tests.hub.test_counter import form, receive
+
+    zhou = Desk(hub_app, "zhou", "周敏", windows=["W10", "W05"])
+    zhou.client.set_cookie("lang", "en")
+    village = get_or_create_village("杏花村")
+    bad = form("DB-01", int(village.id), **{"applicant.id_number": "430102199001011234",
+                                            "fields.household_size": "9" * 20, "applicant.phone": "12"})
+    resp = receive(zhou, "DB-01", bad)
+    assert resp.status_code == 422
+    posted = {x for v in bad.values() for x in (v if isinstance(v, list) else [v])}
+    _says(resp, set(catalogue_strings(current().to_dict())) | masked(["周敏", "杏花村"]) | posted,
+          "The check digit of the ID card number is wrong",
+          "The mobile number must be 11 digits")
+    assert AuditEntry.select().where(AuditEntry.action == "counter.refused").exists()
+
+
+def test_a_refused_reply_is_shown_in_english_and_audited_in_chinese(hub_app) -> None:  # type: ignore[no-untyped-def]
+    from hub.models import AuditEntry, MailMessage
+    from tests.hub.console_support import Desk
+
+    public = hub_app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', public.get("/mailbox").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    public.post("/mailbox", data={"category": "consult", "content": "请问低保怎么申请？", "name": "赵五",
+                                  "phone": "13800001234", "csrf_token": token, "window": "W05"})
+    msg = MailMessage.get()
+    Desk(hub_app, "zhou", "周敏", windows=[msg.window])  # the window's own staff, who may answer
+    other = Desk(hub_app, "qian", "钱进", windows=["W10" if msg.window != "W10" else "W09"])
+    other.client.set_cookie("lang", "en")
+    resp = other.post(f"/console/mailbox/{msg.code}/reply", {"reply": "可以申请"}, page="/console/mailbox")
+    assert resp.status_code == 403
+    html = resp.get_data(as_text=True)
+    assert "not for a window you are responsible for" in html, CJK.findall(html)
+    assert not (left := leftovers(html, masked(["钱进"]))), left
+    entry = AuditEntry.select().where(AuditEntry.action == "mailbox.refused_reply").get()
+    assert entry.detail == {"reason": "该留言不属于您负责的窗口，不能答复"}  # the audit chain keeps the Chinese text
+
+
+def test_a_refused_report_period_is_said_in_english_and_audited_in_chinese(hub_app) -> None:  # type: ignore[no-untyped-def]
+    from hub.models import AuditEntry
+    from tests.hub.console_support import Desk
+
+    boss = Desk(hub_app, "chen", "陈督查", role="supervisor")
+    boss.client.set_cookie("lang", "en")
+    resp = boss.get("/supervision/?from=2026-13-01")
+    assert resp.status_code == 400
+    html = resp.get_data(as_text=True)
+    assert "The From date must be YYYY-MM-DD" in html
+    assert not leftovers(html, masked(["陈督查"]))
+    resp = boss.get("/supervision/?by=nope")
+    assert "Group by one of: Window (window)" in resp.get_data(as_text=True), CJK.findall(resp.get_data(as_text=True))
+    resp = boss.get("/supervision/export.csv?from=2026-05-02&to=2026-05-01")
+    assert resp.status_code == 400
+    assert resp.get_data(as_text=True) == "The start date cannot be later than the end date"
+    reasons = [e.detail.get("reason") for e in AuditEntry.select() if e.action.startswith("figures")]
+    assert "开始日期不能晚于结束日期" in reasons, reasons  # the audit chain keeps the Chinese text
