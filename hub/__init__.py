@@ -25,7 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
         app.config.from_mapping(test_config)
 
     from . import api, auth, catalogue_admin, console, deployment, fleet, public_status, register, staff_admin, supervision, web
-    from . import attachment_views, counter_views, i18n, ratelimit, search
+    from . import admission, attachment_views, counter_views, i18n, ratelimit, search
 
     web.init_app(app)
     i18n.init_app(app)
@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
     auth.csrf.exempt(api.bp)
     deployment.init_app(app)
     ratelimit.init_app(app)
+    admission.init_app(app)
     from . import county_views, mailbox, public_guide, public_results, publicity, ratings, sms_admin
 
     app.register_blueprint(mailbox.bp)
