@@ -39,7 +39,7 @@ import requests
 from node.scheduler import backoff_delay, hub_retry_after
 from node.transport import HttpTransport, TransportError
 from shared import protocol, signing
-from shared.receipt_codes import MAX_NODE
+from shared.receipt_codes import MAX_VILLAGE
 from tests import support
 from tests.nodesim import enrol
 
@@ -57,7 +57,7 @@ THREADS = int(os.environ.get("STORM_THREADS", "4"))
 IN_FLIGHT = int(os.environ.get("STORM_IN_FLIGHT", "1"))
 SYNC_PATH = "/api/v1/sync"
 # One hub numbers its villages' receipt codes with 2-symbol prefixes: this many villages at most.
-HUB_VILLAGES = MAX_NODE + 1
+HUB_VILLAGES = MAX_VILLAGE + 1
 # A node that cannot drain in this long is counted as an error, not waited for forever.
 GIVE_UP_S = 600.0
 
