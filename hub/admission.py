@@ -73,9 +73,9 @@ def admission() -> Admission:
     return state
 
 
-def _admitted(view: Callable[..., Response]) -> Callable[..., Response]:
+def _admitted(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         gate = admission()
         age = queue_age(request.headers.get(QUEUE_HEADER), time.time())
         if age is not None and age > gate.max_queue_s:
