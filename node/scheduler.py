@@ -36,16 +36,17 @@ def hub_retry_after(error: dict[str, Any]) -> float:
 def backoff_delay(failures: int, rng: random.Random | None = None, retry_after: float = 0.0) -> float:
     """Seconds to wait after `failures` consecutive failures: doubling, capped, with jitter.
 
-    When the hub answered 429 with ``retry_after``, never less than that (up to MAX_BACKOFF),
-    jittered above it so the refused villages do not all come back in the same second.
+    When the hub answered 429 with ``retry_after``, the hub's word replaces the doubling: at
+    least that long (up to MAX_BACKOFF), jittered above it by up to half so the refused villages
+    do not all come back in the same second. Doubling on top of it left the hub's free slots idle
+    while refused villages slept minutes (docs/performance.md, "Sync storm").
     """
     rng = rng or random.Random()
-    cap = min(MAX_BACKOFF, MIN_BACKOFF * (2 ** max(0, failures - 1)))
-    own = cap / 2 + rng.random() * cap / 2
     floor = min(max(0.0, retry_after), MAX_BACKOFF)
-    if floor <= 0:
-        return own
-    return max(own, floor + rng.random() * min(floor / 2, MAX_BACKOFF - floor))
+    if floor > 0:
+        return floor + rng.random() * min(floor / 2, MAX_BACKOFF - floor)
+    cap = min(MAX_BACKOFF, MIN_BACKOFF * (2 ** max(0, failures - 1)))
+    return cap / 2 + rng.random() * cap / 2
 
 
 def next_try_in() -> float:
