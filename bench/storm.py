@@ -296,7 +296,7 @@ def report(result: dict[str, Any]) -> list[str]:
         f"Sync storm: {main['nodes']} nodes (of {main['nodes_requested']} asked for) × {main['captures_per_node']} captures, arrivals over "
         f"{main['spread_s']:.0f} s, gunicorn {main['workers']} workers on PostgreSQL, "
         f"load average {main['load_avg_before']} → {main['load_avg_after']}",
-        line("nodes (one hub's receipt prefixes: 961)", main["nodes"], f"≥ {main['nodes_requested']}",
+        line(f"nodes (one hub's villages: {HUB_VILLAGES})", main["nodes"], f"≥ {main['nodes_requested']}",
              main["nodes"] >= main["nodes_requested"]),
         line("time to drain (s)", main["drain_s"], f"≤ {BUDGET_DRAIN_S}", main["drain_s"] <= BUDGET_DRAIN_S),
         line("p50 per sync request (ms)", main["p50_ms"]),
