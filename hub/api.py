@@ -16,10 +16,14 @@ JSON = "application/json"
 
 
 COMPRESS_ABOVE = 1024
+# Request bodies this hub reads, told to every node on every answer (RFC 7694): a node sends
+# zstd only to a hub that said so, and deflate to any other (docs/protocol.md).
+ACCEPTED_BODY_ENCODINGS = "zstd, deflate"
 
 
 def _signed(status: int, raw: bytes) -> Response:
     resp = Response(raw, status=status, mimetype=JSON)
+    resp.headers["Accept-Encoding"] = ACCEPTED_BODY_ENCODINGS
     # Updates for a village are most of the bytes down a 2G link: deflate them when the node accepts it.
     if len(raw) > COMPRESS_ABOVE and "deflate" in request.headers.get("Accept-Encoding", "").lower():
         resp.set_data(encoding.compress(raw))
@@ -37,9 +41,11 @@ def _read_body() -> bytes:
     if (request.mimetype or "") != JSON:
         raise protocol.error("bad_content_type")
     raw = request.get_data(cache=False)
-    if request.headers.get("Content-Encoding", "").lower() == "deflate":
+    inflate = {"deflate": encoding.decompress, "zstd": encoding.decompress_zstd}.get(
+        request.headers.get("Content-Encoding", "").strip().lower())
+    if inflate is not None:
         try:
-            raw = encoding.decompress(raw, protocol.MAX_INFLATED_BYTES)
+            raw = inflate(raw, protocol.MAX_INFLATED_BYTES)
         except encoding.EncodingError as exc:
             code = "too_large" if "limit" in str(exc) else "bad_body"
             raise protocol.error(code, detail=str(exc)) from exc

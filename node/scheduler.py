@@ -1,4 +1,4 @@
-"""Background sync: one APScheduler per process, jittered exponential backoff, a kick after capture."""
+"""Background sync: one scheduler per process (node.timer), jittered exponential backoff, a kick after capture."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import logging
 import random
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-if TYPE_CHECKING:
-    from apscheduler.schedulers.background import BackgroundScheduler
+from .timer import IntervalScheduler
 
 log = logging.getLogger("daiban.node.sync")
 
@@ -20,7 +19,7 @@ MAX_BACKOFF = 300.0
 TICK = 2.0
 
 _lock = threading.Lock()
-_scheduler: BackgroundScheduler | None = None
+_scheduler: IntervalScheduler | None = None
 _state: dict[str, Any] = {"next_try": 0.0, "failures": 0, "last_error": None}
 
 
@@ -61,7 +60,7 @@ def kick() -> None:
     if sched is not None:
         try:
             sched.modify_job("sync", next_run_time=__import__("datetime").datetime.now())
-        except Exception:  # noqa: BLE001 - the job may be running; the tick will pick it up
+        except KeyError:  # no sync job (a scheduler that only runs backups)
             pass
 
 
@@ -82,15 +81,12 @@ def _tick(run_round: Callable[[], object]) -> None:
     _state["next_try"] = time.monotonic() + BASE_INTERVAL
 
 
-def start(run_round: Callable[[], object]) -> BackgroundScheduler:
+def start(run_round: Callable[[], object]) -> IntervalScheduler:
     """Start the single background scheduler of this process (a second call returns the first)."""
     global _scheduler
-    # Imported here so pages and CLI commands that never sync do not load APScheduler.
-    from apscheduler.schedulers.background import BackgroundScheduler
-
     with _lock:
         if _scheduler is None:
-            sched = BackgroundScheduler(daemon=True)
+            sched = IntervalScheduler()
             sched.add_job(_tick, "interval", seconds=TICK, args=[run_round], id="sync",
                           coalesce=True, max_instances=1)
             sched.start()

@@ -44,6 +44,12 @@ class Transport(Protocol):
 
 
 COMPRESS_ABOVE = 1024
+COMPRESSORS = {"deflate": encoding.compress, "zstd": encoding.compress_zstd}
+
+
+def accepted_encodings(header: str | None) -> set[str]:
+    """The body encodings a hub's `Accept-Encoding` answer header names (RFC 7694)."""
+    return {part.split(";")[0].strip().lower() for part in (header or "").split(",")} - {""}
 
 
 def _is_certificate_failure(exc: BaseException) -> bool:
@@ -81,6 +87,8 @@ class HttpTransport:
         self.session = requests.Session()
         self.session.verify = verify
         self.pin = pin
+        # Deflate until the hub says it reads zstd; every answer says it again (docs/protocol.md).
+        self.body_encoding = "deflate"
         if pin:
             from .tls_pin import PinnedAdapter
 
@@ -88,10 +96,19 @@ class HttpTransport:
 
     def exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
         """Send body; returns (status, content); raises TransportError when the outcome is unknown."""
+        used = self.body_encoding if len(body) > COMPRESS_ABOVE else None
+        status, content = self._post(path, body, used)
+        if used == "zstd" and status in (400, 415):
+            # A hub that cannot read zstd stored nothing: the same bytes again, deflated.
+            self.body_encoding = "deflate"
+            status, content = self._post(path, body, "deflate")
+        return status, content
+
+    def _post(self, path: str, body: bytes, body_encoding: str | None) -> tuple[int, bytes]:
         headers = {"Content-Type": "application/json"}
-        if len(body) > COMPRESS_ABOVE:
-            body = encoding.compress(body)
-            headers["Content-Encoding"] = "deflate"
+        if body_encoding:
+            body = COMPRESSORS[body_encoding](body)
+            headers["Content-Encoding"] = body_encoding
         import requests
 
         try:
@@ -109,4 +126,6 @@ class HttpTransport:
                              "tls_untrusted") from exc
         if resp.status_code >= 500 or resp.status_code in (502, 503, 504):
             raise TransportError(f"中心暂时不可用（HTTP {resp.status_code}），稍后重试", "server_error")
+        # The hub answered: learn what it reads (an old hub names nothing, so deflate again).
+        self.body_encoding = "zstd" if "zstd" in accepted_encodings(resp.headers.get("Accept-Encoding")) else "deflate"
         return resp.status_code, resp.content

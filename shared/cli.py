@@ -67,16 +67,28 @@ def with_app(connect: bool = True) -> Callable[[Callable[Concatenate[Any, P], R]
     return decorate
 
 
+class _Installed(click.Group):
+    """The installed `hub`/`node` groups, each imported only when named: a village node's process
+    does not carry the hub's command module (about 1.5 MB of its memory, docs/performance.md)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *(ep.name for ep in entry_points(group=GROUP))})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            for ep in entry_points(group=GROUP, name=cmd_name):
+                self.add_command(ep.load(), name=ep.name)
+        return self.commands.get(cmd_name)
+
+
 def build() -> click.Group:
     """The top-level group with every installed sub-command group attached."""
 
-    @click.group()
+    @click.group(cls=_Installed)
     @click.version_option(package_name="daiban")
     def daiban() -> None:
         """代办（Daiban）：村级政务代办点离线同步系统。"""
 
-    for ep in entry_points(group=GROUP):
-        daiban.add_command(ep.load(), name=ep.name)
     return daiban
 
 

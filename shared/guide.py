@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import segno
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
@@ -74,6 +73,8 @@ def by_window(catalogue: Catalogue) -> list[tuple[dict[str, str], list[dict[str,
 
 def qr_svg(url: str) -> Markup:
     """An inline SVG QR code for the url (no script, no style attribute, so the strict CSP allows it)."""
+    import segno  # ~1 MB: loaded when a guide with a code is first drawn
+
     # segno escapes the title and draws only paths: its output is markup we made, not input.
     return Markup(segno.make(url, error="m").svg_inline(scale=3, title=url))  # nosec B704
 

@@ -11,20 +11,27 @@ database, so a lookup writes nothing durable.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from limits import RateLimitItem, parse_many
-from limits.strategies import RateLimiter
+# `limits` (with wrapt and asyncio under it) costs ~3 MB: an idle node does not load it.
+if TYPE_CHECKING:
+    from limits import RateLimitItem
+    from limits.strategies import RateLimiter
 
 DEFAULT_CODE_LIMIT = "10 per hour;30 per day"
 
 
 def per_address(count: int, seconds: float) -> RateLimitItem:
     """`count` lookups per `seconds` for one address."""
+    from limits import parse_many
+
     return parse_many(f"{int(count)} per {max(1, int(seconds))} seconds")[0]
 
 
 def per_code(text: str | None) -> list[RateLimitItem]:
     """The per-code miss limits from a Flask-Limiter style string (e.g. "10 per hour;30 per day")."""
+    from limits import parse_many
+
     return parse_many(text or DEFAULT_CODE_LIMIT)
 
 

@@ -1,0 +1,39 @@
+"""Sync bodies in zstd or deflate (negotiated, docs/protocol.md): the hub reads both, says so on
+every answer, and refuses a broken or oversized zstd body like a deflate one."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.enrolment import issue_code
+from shared import encoding, protocol
+from tests.hub.test_sync_api import captured
+from tests.nodesim import NodeSim
+from tests.snapshots import hub_sync_state as snapshot
+
+
+@pytest.fixture
+def sim(hub_client):  # type: ignore[no-untyped-def]
+    return NodeSim(hub_client, issue_code("桃源村"))
+
+
+@pytest.mark.parametrize("name", ["zstd", "deflate"])
+def test_a_compressed_batch_is_ingested_and_the_answer_names_both_encodings(sim: NodeSim, name: str) -> None:
+    _, raw = sim.batch(sim.events(captured(sim), captured(sim, "DB-01")))
+    body = encoding.compress_zstd(raw) if name == "zstd" else encoding.compress(raw)
+    resp = sim.client.post("/api/v1/sync", data=body, content_type="application/json",
+                           headers={"Content-Encoding": name})
+    assert resp.status_code == 200, resp.data[:300]
+    assert {"zstd", "deflate"} <= {p.strip() for p in resp.headers["Accept-Encoding"].split(",")}
+    status, answer = sim.post(raw)  # the same batch again, plain: acknowledged, nothing new
+    assert status == 200 and answer["ack"]["last_seq"] == 2
+
+
+def test_broken_or_oversized_zstd_is_refused_and_changes_nothing(sim: NodeSim) -> None:
+    before = snapshot()
+    status, resp = sim.post(b"\x28\xb5\x2f\xfd not a real frame", **{"Content-Encoding": "zstd"})
+    assert status == 400 and resp["error"]["code"] == "bad_body"
+    bomb = encoding.compress_zstd(b"[" * 10 + b" " * (protocol.MAX_INFLATED_BYTES + 100))
+    status, resp = sim.post(bomb, **{"Content-Encoding": "zstd"})
+    assert status == 413 and resp["error"]["code"] == "too_large"
+    assert snapshot() == before

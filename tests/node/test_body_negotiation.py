@@ -1,0 +1,96 @@
+"""The node sends zstd bodies only to a hub that says it reads them (docs/protocol.md); an old
+hub that names nothing gets deflate, and a hub that cannot read a zstd body gets the same bytes
+again, deflated. Real HTTP: a real hub process, and a small server answering as an old hub."""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from node.capture import capture_request
+from node.db import database as node_db
+from node.enrolment import enroll
+from node.models import Event
+from node.sync import SyncClient
+from node.transport import HttpTransport, accepted_encodings
+from tests import support
+from tests.factories import capture
+
+
+class SpyTransport(HttpTransport):
+    """The real transport, noting the encoding of each body it posts."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.sent: list[str | None] = []
+
+    def _post(self, path: str, body: bytes, body_encoding: str | None) -> tuple[int, bytes]:
+        self.sent.append(body_encoding)
+        return super()._post(path, body, body_encoding)
+
+
+def test_a_node_syncs_in_zstd_once_the_hub_has_said_it_reads_it(tmp_path: Path, node_app) -> None:  # type: ignore[no-untyped-def]
+    hub = support.make_hub(tmp_path)
+    hub.start()
+    try:
+        code = hub.cli("enroll-code", "--village", "桃源村").stdout.strip()
+        transport = SpyTransport(hub.url)
+        key = node_app.extensions["daiban_node_key"]
+        with node_db.connection_context():
+            enroll(transport, key, code, hub.url)
+            for item in ("FP-02", "DB-01", "JF-01", "JF-03"):
+                capture_request(capture(item), "李文书")
+        report = SyncClient(transport, key).round()
+        with node_db.connection_context():
+            left = Event.select().where(Event.result.is_null()).count()
+    finally:
+        transport.session.close()
+        hub.stop()
+    assert report.acked == 4 and left == 0
+    assert "zstd" in transport.sent  # the batch went as zstd and the hub took it
+    assert transport.sent[0] in ("deflate", None)  # nothing was known before the first answer
+
+
+class OldHub(BaseHTTPRequestHandler):
+    """Answers like a hub from before zstd: reads deflate, names no encodings, refuses anything else."""
+
+    seen: list[str] = []
+
+    def do_POST(self) -> None:  # http.server's name for it
+        raw = self.rfile.read(int(self.headers["Content-Length"]))
+        name = self.headers.get("Content-Encoding", "")
+        OldHub.seen.append(name)
+        ok = name != "zstd" and (name != "deflate" or zlib.decompress(raw).startswith(b"{"))
+        self.send_response(200 if ok else 400)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_an_old_hub_gets_deflate_and_a_refused_zstd_body_is_sent_again_deflated() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OldHub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    body = b'{"body": "' + "村".encode() * 1000 + b'"}'
+    transport = HttpTransport(f"http://127.0.0.1:{server.server_address[1]}")
+    try:
+        assert transport.exchange("/api/v1/sync", body)[0] == 200
+        assert OldHub.seen == ["deflate"] and transport.body_encoding == "deflate"
+        transport.body_encoding = "zstd"  # as if this address had been a newer hub a moment ago
+        assert transport.exchange("/api/v1/sync", body)[0] == 200
+        assert OldHub.seen == ["deflate", "zstd", "deflate"] and transport.body_encoding == "deflate"
+    finally:
+        transport.session.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_answer_header_is_read_as_rfc_7694_writes_it() -> None:
+    assert accepted_encodings("zstd, deflate") == {"zstd", "deflate"}
+    assert accepted_encodings(" ZSTD;q=1 ,gzip") == {"zstd", "gzip"}
+    assert accepted_encodings(None) == set() == accepted_encodings("")
