@@ -8,6 +8,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,14 @@ NODES = int(os.environ.get("BENCH_NODES", "50"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
 
 
-def gunicorn(hub_dir: Path, db_url: str, port: int) -> subprocess.Popen:
-    """gunicorn serving hub:create_app() with WORKERS sync workers; waits for /healthz."""
-    env = {**os.environ, "DAIBAN_HUB_DIR": str(hub_dir), "DATABASE_URL": db_url}
+def gunicorn(hub_dir: Path, db_url: str, port: int, extra: Sequence[str] = (),
+             extra_env: Mapping[str, str] | None = None) -> subprocess.Popen:
+    """gunicorn serving hub:create_app() with WORKERS workers (sync unless `extra` says); waits for /healthz."""
+    env = {**os.environ, "DAIBAN_HUB_DIR": str(hub_dir), "DATABASE_URL": db_url, **(extra_env or {})}
     log_file = open(hub_dir / "gunicorn.log", "ab")
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
-         "--timeout", "120", "hub:create_app()"],
+         "--timeout", "120", *extra, "hub:create_app()"],
         env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT,
     )
     support.wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=proc)

@@ -27,7 +27,7 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
     from shared import templating
 
     from . import api, auth, catalogue_admin, console, deployment, fleet, public_status, register, staff_admin, supervision, web
-    from . import attachment_views, counter_views, i18n, ratelimit, search
+    from . import admission, attachment_views, counter_views, i18n, ratelimit, search
 
     web.init_app(app)
     templating.init_app(app)
@@ -48,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
     auth.csrf.exempt(api.bp)
     deployment.init_app(app)
     ratelimit.init_app(app)
+    admission.init_app(app)
     from . import county_views, mailbox, public_guide, public_results, publicity, ratings, sms_admin
 
     app.register_blueprint(mailbox.bp)

@@ -23,9 +23,27 @@ _scheduler: IntervalScheduler | None = None
 _state: dict[str, Any] = {"next_try": 0.0, "failures": 0, "last_error": None}
 
 
-def backoff_delay(failures: int, rng: random.Random | None = None) -> float:
-    """Seconds to wait after `failures` consecutive failures: doubling, capped, with full jitter."""
+def hub_retry_after(error: dict[str, Any]) -> float:
+    """The wait a signed ``rate_limited`` refusal asks for, in seconds; 0 when absent or not a sane number."""
+    value = error.get("retry_after")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:  # NaN is not > 0
+        return 0.0
+    # A hub asking for more than the backoff cap is waited for only up to the cap.
+    return float(min(value, MAX_BACKOFF))
+
+
+def backoff_delay(failures: int, rng: random.Random | None = None, retry_after: float = 0.0) -> float:
+    """Seconds to wait after `failures` consecutive failures: doubling, capped, with jitter.
+
+    When the hub answered 429 with ``retry_after``, the hub's word replaces the doubling: at
+    least that long (up to MAX_BACKOFF), jittered above it by up to half so the refused villages
+    do not all come back in the same second. Doubling on top of it left the hub's free slots idle
+    while refused villages slept minutes (docs/performance.md, "Sync storm").
+    """
     rng = rng or random.Random()
+    floor = min(max(0.0, retry_after), MAX_BACKOFF)
+    if floor > 0:
+        return floor + rng.random() * min(floor / 2, MAX_BACKOFF - floor)
     cap = min(MAX_BACKOFF, MIN_BACKOFF * (2 ** max(0, failures - 1)))
     return cap / 2 + rng.random() * cap / 2
 
@@ -54,7 +72,8 @@ def _tick(run_round: Callable[[], object]) -> None:
     except Exception as exc:  # noqa: BLE001 - every failure is recorded; the clerk sees it on the panel
         _state["failures"] += 1
         _state["last_error"] = str(exc)
-        _state["next_try"] = time.monotonic() + backoff_delay(_state["failures"])
+        _state["next_try"] = time.monotonic() + backoff_delay(_state["failures"],
+                                                              retry_after=getattr(exc, "retry_after", 0.0))
         log.warning("sync failed (%s), next try in %.0fs", exc, next_try_in())
         return
     _state["failures"] = 0

@@ -17,7 +17,8 @@ from .attachments import upload_pending
 from .db import database
 from .hubkey import STALE_HELLO, hub_clock, note_hub_time, verify_hub
 from .models import Batch
-from .transport import RefusedError, SyncError, Transport, TransportError, TrustError
+from .scheduler import hub_retry_after
+from .transport import BusyError, RefusedError, SyncError, Transport, TransportError, TrustError
 
 SYNC_PATH = "/api/v1/sync"
 log = logging.getLogger("daiban.node.sync")
@@ -81,6 +82,8 @@ class SyncClient:
             if status == 413 and body["error"].get("code") == "too_large":
                 # Signed by the hub, which refused the body before reading it (so it names no request).
                 return 413, body
+            if status == 429 and body["error"].get("code") == "rate_limited":
+                raise BusyError(body["error"].get("message", "中心繁忙"), hub_retry_after(body["error"]))
             raise RefusedError(body["error"].get("message", "中心拒绝了请求"), body["error"].get("code", "error"))
         err = body.get("error")
         if body.get("request_hash") != request_hash or body.get("node_id") not in (meta.get("node_id"), ""):

@@ -21,6 +21,14 @@ class TransportError(SyncError):
     """The hub could not be reached or did not answer: the outcome is unknown, re-send the same bytes."""
 
 
+class BusyError(TransportError):
+    """The hub is full (signed 429 ``rate_limited``): nothing was stored; send again after ``retry_after`` s."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message, "rate_limited")
+        self.retry_after = retry_after
+
+
 class RefusedError(SyncError):
     """The hub refused the message for a reason retrying will not fix: show the clerk."""
 

@@ -79,14 +79,21 @@ def hub_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def hub_app(hub_db_url: str, tmp_path: Path):
+def hub_settings() -> dict[str, object]:
+    """Extra hub configuration for one test module (override this fixture there)."""
+    return {}
+
+
+@pytest.fixture
+def hub_app(hub_db_url: str, tmp_path: Path, hub_settings: dict[str, object]):
     """A hub app on a migrated database (SQLite and PostgreSQL)."""
     from hub import create_app
     from hub.db import database
     from hub.schema import migrate
 
     app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "hubdata"), "DATABASE_URL": hub_db_url,
-                      "SECRET_KEY": "test", "WTF_CSRF_ENABLED": True, "WTF_CSRF_SSL_STRICT": False})
+                      "SECRET_KEY": "test", "WTF_CSRF_ENABLED": True, "WTF_CSRF_SSL_STRICT": False,
+                      **hub_settings})
     with database.connection_context():
         migrate()
     database.connect(reuse_if_open=True)

@@ -153,3 +153,32 @@ def test_node_restored_from_old_backup_resumes_without_fork(linked, node_app, tm
         assert meta.get("last_hash") == hub_node.last_hash
         assert Request.get_or_none(Request.receipt_code == later) is not None  # restored from the hub
         assert Request.get(Request.receipt_code == after).state == "received"
+
+
+@pytest.mark.parametrize("hub_settings", [{"SYNC_MAX_IN_FLIGHT": 1}])  # as the production unit has it
+def test_full_hub_makes_the_node_wait_at_least_retry_after(linked, hub_app) -> None:  # type: ignore[no-untyped-def]
+    from node import scheduler
+    from node.transport import BusyError
+
+    client, _transport = linked
+    with node_db.connection_context():
+        code = capture_request(capture("JF-01"), "李文书").receipt_code
+    gate = hub_app.extensions["daiban_admission"]
+    assert gate.free.acquire(blocking=False)  # the hub's only sync slot is busy
+    try:
+        with pytest.raises(BusyError) as refused:
+            client.round()
+        assert refused.value.retry_after == gate.retry_after_s
+        saved = dict(scheduler._state)
+        try:
+            scheduler._tick(client.round)
+            assert scheduler._state["failures"] == 1
+            assert scheduler.next_try_in() >= gate.retry_after_s - 1  # monotonic time passed since the tick
+        finally:
+            scheduler._state.update(saved)
+    finally:
+        gate.free.release()
+    assert Case.select().count() == 0
+    report = client.round()
+    assert report.acked == 1
+    assert [c.receipt_code for c in Case.select()] == [code]

@@ -1,0 +1,105 @@
+"""The hub's admission limit on /api/v1/sync: a full hub answers a signed 429 at once and stores nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from hub.admission import QUEUE_HEADER, queue_age
+from hub.enrolment import issue_code
+from hub.models import Case
+from shared import protocol
+from shared.receipt_codes import new_code
+from tests.factories import capture
+from tests.nodesim import NodeSim
+from tests.snapshots import hub_sync_state as snapshot
+
+
+@pytest.fixture
+def hub_settings() -> dict[str, object]:
+    """As the production unit configures it (hub.env.example): one sync in flight per process."""
+    return {"SYNC_MAX_IN_FLIGHT": 1}
+
+
+def test_without_configuration_nothing_is_turned_away(hub_db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from hub import create_app
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "plain"), "DATABASE_URL": hub_db_url,
+                      "SECRET_KEY": "test"})
+    assert "daiban_admission" not in app.extensions
+
+
+@pytest.fixture
+def sim(hub_client):  # type: ignore[no-untyped-def]
+    return NodeSim(hub_client, issue_code("桃源村"))
+
+
+def one_batch(sim: NodeSim) -> tuple[dict, bytes]:  # type: ignore[type-arg]
+    data = capture("JF-01")
+    data["receipt_code"] = new_code(sim.prefix)
+    data["catalogue_version"] = 1
+    return sim.batch(sim.events(("request.captured", protocol.new_id(), data)))
+
+
+def refused(sim: NodeSim, raw: bytes, **headers: str) -> dict:  # type: ignore[type-arg]
+    """Post and check the refusal is the signed rate_limited error with Retry-After in header and body."""
+    resp = sim.client.post("/api/v1/sync", data=raw, content_type="application/json", headers=headers)
+    env = json.loads(resp.data)
+    assert protocol.verify_body(sim.hub_pub, env["body"], env["sig"])
+    assert resp.status_code == 429
+    error = env["body"]["error"]
+    assert error["code"] == "rate_limited"
+    assert error["message"] == protocol.ERRORS["rate_limited"][1]
+    assert resp.headers["Retry-After"] == str(error["retry_after"])
+    return error
+
+
+def test_full_hub_refuses_stores_nothing_and_the_resent_batch_counts_once(sim: NodeSim, hub_app) -> None:  # type: ignore[no-untyped-def]
+    gate = hub_app.extensions["daiban_admission"]
+    assert gate.slots == 1
+    body, raw = one_batch(sim)
+    before = snapshot()
+    assert gate.free.acquire(blocking=False)  # another sync holds this process's only slot
+    try:
+        error = refused(sim, raw)
+    finally:
+        gate.free.release()
+    assert error["retry_after"] == 15
+    assert snapshot() == before
+    assert Case.select().count() == 0
+    status, resp = sim.post(raw)  # the same bytes, later
+    assert status == 200
+    assert resp["ack"]["accepted"] == 1
+    status, again = sim.post(raw)
+    assert status == 200
+    assert again["ack"] == resp["ack"]
+    assert Case.select().count() == 1
+
+
+def test_request_that_waited_too_long_in_the_proxy_queue_is_refused(sim: NodeSim) -> None:
+    _body, raw = one_batch(sim)
+    before = snapshot()
+    refused(sim, raw, **{QUEUE_HEADER: f"t={time.time() - 60:.3f}"})
+    assert snapshot() == before
+    status, _resp = sim.post(raw, **{QUEUE_HEADER: f"t={int(time.time() * 1e6)}"})  # fresh, in microseconds
+    assert status == 200
+    assert Case.select().count() == 1
+
+
+@pytest.mark.parametrize("header", ["garbage", "t=", "t=nan", "t=-5", "t=1e400", "t=99999999999999999999"])
+def test_unreadable_queue_header_is_ignored_never_a_500(sim: NodeSim, header: str) -> None:
+    assert queue_age(header, time.time()) is None
+    _body, raw = one_batch(sim)
+    status, _resp = sim.post(raw, **{QUEUE_HEADER: header})
+    assert status == 200
+
+
+def test_queue_age_reads_seconds_milliseconds_and_microseconds() -> None:
+    now = 1_800_000_000.0
+    assert queue_age("t=1799999990.5", now) == pytest.approx(9.5)
+    assert queue_age("1799999990500", now) == pytest.approx(9.5)
+    assert queue_age("t=1799999990500000", now) == pytest.approx(9.5)
+    assert queue_age("t=1800000005", now) == 0.0  # a proxy clock ahead of ours is no wait
+    assert queue_age(None, now) is None
