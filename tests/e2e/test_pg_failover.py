@@ -68,6 +68,7 @@ class Storm:
     def __post_init__(self) -> None:
         self.confirmed = {name: set() for name in self.workers}
         self._lock = threading.Lock()
+        self._runs = 0
 
     def step(self, w: Worker, rng: random.Random) -> None:
         """Capture a request or two, then sync once; a sync may fail while the database is away."""
@@ -102,7 +103,10 @@ class Storm:
             except BaseException as exc:  # noqa: BLE001 - reported to the test below
                 failures.append(exc)
 
-        threads = [threading.Thread(target=loop, args=(w, random.Random(self.seed + i)))
+        # Each run draws new villagers: the same seed again would capture the same people for the same
+        # items, which the village point now refuses as 两头受理.
+        self._runs += 1
+        threads = [threading.Thread(target=loop, args=(w, random.Random(self.seed + 1000 * self._runs + i)))
                    for i, w in enumerate(self.workers.values())]
         for t in threads:
             t.start()
