@@ -246,7 +246,7 @@ class ErrorBody(Struct):
     offset: Cursor | None = None
     supported: list[int] | None = None
     upgrade: Literal["hub", "node"] | None = None
-    retry_after: Annotated[int, Meta(ge=0, le=3600, description="rate_limited: seconds to wait before sending again")] | None = None
+    retry_after: Annotated[int, Meta(ge=0, le=2 * 86400, description="rate_limited: seconds to wait before sending again (a limit window is at most a day)")] | None = None
 
 
 class RefusedResult(Struct):
