@@ -35,6 +35,15 @@ class CaseError(Exception):
     message: str
 
 
+def locked_case(receipt_code: str) -> tuple[Any, Case]:
+    """The case with this receipt code, read again after locking its village's log (inside a transaction)."""
+    case = Case.get_or_none(Case.receipt_code == receipt_code)
+    if case is None:
+        raise CaseError("unknown_case", N_("没有这个回执码"))
+    node = lock_node(case.node_id)
+    return node, Case.get_by_id(case.request_id)
+
+
 @overload
 def lock_node(node_id: str) -> Node: ...
 @overload
@@ -176,11 +185,7 @@ def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | Non
     reason, legal_basis, note, override = ((v.strip() or None) if v else None
                                            for v in (reason, legal_basis, note, override))
     with database.atomic():
-        case = Case.get_or_none(Case.receipt_code == receipt_code)
-        if case is None:
-            raise CaseError("unknown_case", N_("没有这个回执码"))
-        node = lock_node(case.node_id)
-        case = Case.get_by_id(case.request_id)
+        node, case = locked_case(receipt_code)
         check_staff(staff, case, catalogue)
         if target == states.NEEDS_MATERIALS and (case.materials_asks or 0) >= 1 and not override:
             # 一次告知 is the reason, whatever state the case is in: say that, not a state-machine rule.
@@ -279,11 +284,7 @@ def _record_county_answer(receipt_code: str, action: str, actor: str, *, doc_no:
         raise CaseError("too_long", N_("理由和备注各不超过 %(max)d 个字", max=COUNTY_REASON_MAX))
     catalogue = current_catalogue()
     with database.atomic():
-        case = Case.get_or_none(Case.receipt_code == receipt_code)
-        if case is None:
-            raise CaseError("unknown_case", N_("没有这个回执码"))
-        node = lock_node(case.node_id)
-        case = Case.get_by_id(case.request_id)
+        node, case = locked_case(receipt_code)
         check_staff(staff, case, catalogue)
         referral = CountyReferral.get_or_none(CountyReferral.request_id == case.request_id)
         if referral is None:
@@ -359,11 +360,7 @@ def reassign(receipt_code: str, username: str, actor: str, reason: str = "") -> 
     """Hand an open case to another person covering its window; recorded and told to the village."""
     catalogue = current_catalogue()
     with database.atomic():
-        case = Case.get_or_none(Case.receipt_code == receipt_code)
-        if case is None:
-            raise CaseError("unknown_case", N_("没有这个回执码"))
-        node = lock_node(case.node_id)
-        case = Case.get_by_id(case.request_id)
+        node, case = locked_case(receipt_code)
         if states.is_terminal(case.state):
             raise CaseError("terminal_state", N_("该申请已办理终结，不能再变更承办人"))
         person = Staff.get_or_none((Staff.username == username) & (Staff.active == True))

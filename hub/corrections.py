@@ -16,7 +16,7 @@ from shared.corrections import Correction, CorrectionError, check, columns
 from shared.msgid import N_
 
 from . import audit
-from .cases import CaseError, append_hub_event, check_staff, lock_node
+from .cases import CaseError, append_hub_event, check_staff, locked_case
 from .catalogue_store import current as current_catalogue
 from .clock import now
 from .db import database
@@ -48,11 +48,7 @@ def correct(receipt_code: str, field: str, value: str, reason: str, actor: str, 
     """
     try:
         with database.atomic():
-            case = Case.get_or_none(Case.receipt_code == receipt_code)
-            if case is None:
-                raise CaseError("unknown_case", N_("没有这个回执码"))
-            node = lock_node(case.node_id)
-            case = Case.get_by_id(case.request_id)
+            node, case = locked_case(receipt_code)
             catalogue = current_catalogue()
             check_staff(staff, case, catalogue)
             if states.is_terminal(case.state):

@@ -28,7 +28,7 @@ from shared.validation import mask_name
 
 from . import audit
 from .auth import current_user, login_required
-from .cases import CaseError, announce, check_staff, lock_node
+from .cases import CaseError, announce, check_staff, locked_case
 from .catalogue_store import current as current_catalogue
 from .clock import now, today
 from .db import database
@@ -61,11 +61,7 @@ def _cn(day: date) -> str:
 
 
 def _locked_case(receipt_code: str, staff: Staff | None, catalogue: Catalogue) -> tuple[Any, Case]:
-    case = Case.get_or_none(Case.receipt_code == receipt_code)
-    if case is None:
-        raise CaseError("unknown_case", N_("没有这个回执码"))
-    node = lock_node(case.node_id)
-    case = Case.get_by_id(case.request_id)
+    node, case = locked_case(receipt_code)
     check_staff(staff, case, catalogue)
     return node, case
 
