@@ -172,7 +172,7 @@ def post_form(s: requests.Session, node: support.Service, path: str, data: dict,
     return s.post(node.url + path, data={**data, "csrf_token": token}, allow_redirects=False)
 
 
-def sync_now(s: requests.Session, node: support.Service, timeout: float = 60) -> None:
+def sync_now(s: requests.Session, node: support.Service, timeout: float = 150) -> None:
     """Press "sync now" until a round of our own completes (the background job may hold the lock)."""
     deadline = time.monotonic() + timeout
     while True:

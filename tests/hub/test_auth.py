@@ -50,7 +50,7 @@ def test_login_without_csrf_token_refused(hub_client) -> None:
     assert Staff.get(Staff.username == "zhao").failed_logins == 0
 
 
-def test_bad_accounts_refused() -> None:
+def test_bad_accounts_refused(hub_app) -> None:  # its own database, not whatever the last test left bound
     with pytest.raises(StaffError):
         create_user("x", "X", "short")
     with pytest.raises(StaffError):
