@@ -31,12 +31,20 @@ def main(n: int) -> None:
     phone = photo(4000, 3000, grain=(400, 300))
     t = time.perf_counter()
     small = normalise_image(phone)
-    print(f"image: 12 MP phone photo {len(phone) // 1024} KB -> {len(small) // 1024} KB JPEG in "
-          f"{(time.perf_counter() - t) * 1000:.0f} ms")
+    print(
+        f"image: 12 MP phone photo {len(phone) // 1024} KB -> {len(small) // 1024} KB JPEG in "
+        f"{(time.perf_counter() - t) * 1000:.0f} ms"
+    )
 
     tmp = Path(tempfile.mkdtemp(prefix="daiban-bench-"))
-    hub = hub_app_factory({"TESTING": True, "DATA_DIR": str(tmp / "hub"), "SECRET_KEY": "bench",
-                           "DATABASE_URL": f"sqlite:///{tmp / 'hub.sqlite3'}"})
+    hub = hub_app_factory(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(tmp / "hub"),
+            "SECRET_KEY": "bench",
+            "DATABASE_URL": f"sqlite:///{tmp / 'hub.sqlite3'}",
+        }
+    )
     with hub_db.connection_context():
         migrate()
     node = node_app_factory({"TESTING": True, "DATA_DIR": str(tmp / "node"), "SECRET_KEY": "bench"})
@@ -51,13 +59,13 @@ def main(n: int) -> None:
     raw = (tmp / "up.daiban").read_bytes()
     t = time.perf_counter()
     with hub_db.connection_context():
-        out = hub_bundles.import_bundle(raw, hub.config["DATA_DIR"], hub.extensions["daiban_hub_key"],
-                                        hub.extensions["daiban_hub_box_key"])
+        out = hub_bundles.import_bundle(
+            raw, hub.config["DATA_DIR"], hub.extensions["daiban_hub_key"], hub.extensions["daiban_hub_box_key"]
+        )
     t_hub = time.perf_counter() - t
     t = time.perf_counter()
     with database.connection_context():
-        applied = node_bundles.import_response(out.response, linked.key,
-                                               node_bundles.box_key(node.config["DATA_DIR"]))
+        applied = node_bundles.import_response(out.response, linked.key, node_bundles.box_key(node.config["DATA_DIR"]))
     t_node = time.perf_counter() - t
     print(f"bundle: {n} requests in {res.batches} batches -> {len(raw) // 1024} KB file, export {t_export:.2f} s")
     print(f"hub import-bundle: {out.accepted} events accepted in {t_hub:.2f} s; reply {len(out.response) // 1024} KB")

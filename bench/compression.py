@@ -48,7 +48,7 @@ def signed_batches(seed: int, n: int) -> list[bytes]:
     key = node_key(data)
     out = []
     with database.connection_context():
-        while (batch := outbox.next_batch(key, protocol.DEFAULT_BATCH_BYTES, protocol.DEFAULT_BATCH_EVENTS)):
+        while batch := outbox.next_batch(key, protocol.DEFAULT_BATCH_BYTES, protocol.DEFAULT_BATCH_EVENTS):
             out.append(bytes(batch.envelope))
             # As if the hub had accepted it, so the next call cuts a new batch.
             batch.state = "done"
@@ -69,8 +69,12 @@ def run() -> dict[str, Any]:
     samples = [json.dumps(DEFAULT_CATALOGUE, ensure_ascii=False).encode()]
     for env in signed_batches(31, n) + signed_batches(32, n):
         samples += [json.dumps(ev, ensure_ascii=False).encode() for ev in json.loads(env)["body"]["events"]]
-    out: dict[str, Any] = {"requests": n, "batches": len(test), "load_avg": load_average(),
-                           "raw_per_request": round(sum(map(len, test)) / n)}
+    out: dict[str, Any] = {
+        "requests": n,
+        "batches": len(test),
+        "load_avg": load_average(),
+        "raw_per_request": round(sum(map(len, test)) / n),
+    }
     # (bytes per request, CPU ms per 1,000 requests) for each way of compressing the same batches
     out["deflate6"] = per_request(lambda b: zlib.compress(b, 6), test, n)
     for level in (3, 9, 19):
@@ -79,7 +83,8 @@ def run() -> dict[str, Any]:
         dictionary = zstd.train_dictionary(size, samples, level=19)
         for level in (3, 9, 19):
             out[f"zstd{level}_dict{size // 1024}k"] = per_request(
-                zstd.ZstdCompressor(level=level, dict_data=dictionary).compress, test, n)
+                zstd.ZstdCompressor(level=level, dict_data=dictionary).compress, test, n
+            )
     return out
 
 

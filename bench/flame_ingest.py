@@ -45,16 +45,36 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=250, help="samples per second")
     args = parser.parse_args()
     args.svg.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="bench-flame-") as tmp, database(args.db) as db_url, \
-            hub_process(Path(tmp), db_url) as hub:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-flame-") as tmp,
+        database(args.db) as db_url,
+        hub_process(Path(tmp), db_url) as hub,
+    ):
         url = db_url or sqlite_url(hub.data_dir)
         # Enrolment (SPAKE2 in pure Python) and signing happen before sampling starts: only ingest is drawn.
         codes = hub_codes(url, [f"flame{args.db}村{i}" for i in range(3)])
-        work = [(node, node.batches(args.events, 200))
-                for node in (WireNode(hub.url, code, seed=900 + i) for i, code in enumerate(codes))]
-        spy = subprocess.Popen([str(PY_SPY), "record", "--gil", "--nonblocking", "-r", str(args.rate), "-p",
-                                str(hub.proc.pid), "-o", str(args.svg), "-f", "flamegraph"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        work = [
+            (node, node.batches(args.events, 200))
+            for node in (WireNode(hub.url, code, seed=900 + i) for i, code in enumerate(codes))
+        ]
+        spy = subprocess.Popen(
+            [
+                str(PY_SPY),
+                "record",
+                "--gil",
+                "--nonblocking",
+                "-r",
+                str(args.rate),
+                "-p",
+                str(hub.proc.pid),
+                "-o",
+                str(args.svg),
+                "-f",
+                "flamegraph",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         load = load_average()
         rates, cpu_rates = [], []
         try:
@@ -70,8 +90,14 @@ def main() -> None:
             _, err = spy.communicate(timeout=120)
         if spy.returncode != 0 or not args.svg.exists():
             raise SystemExit(f"py-spy failed: {err.decode(errors='replace')[-500:]}")
-    out = {"db": args.db, "events_per_s": round(median(rates)), "events_per_cpu_s": round(median(cpu_rates)),
-           "runs": [round(r) for r in rates], "load_avg": load, "svg": str(args.svg)}
+    out = {
+        "db": args.db,
+        "events_per_s": round(median(rates)),
+        "events_per_cpu_s": round(median(cpu_rates)),
+        "runs": [round(r) for r in rates],
+        "load_avg": load,
+        "svg": str(args.svg),
+    }
     log(f"flame graph {args.svg}: {out}")
     print(json.dumps(out))
 

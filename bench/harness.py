@@ -130,8 +130,9 @@ class WireNode:
             events = workload.wire_events(self.rng, self.prefix, self.seq + 1, n)
             # A fresh node's captures each add one entry to its downstream log, so the cursor a
             # real node would hold after applying the previous answer is its sequence so far.
-            body = protocol.batch_body(self.node_id, events, self.last_hash, self.seq,
-                                       catalogue_version=1, app_version="bench")
+            body = protocol.batch_body(
+                self.node_id, events, self.last_hash, self.seq, catalogue_version=1, app_version="bench"
+            )
             out.append(zlib.compress(protocol.seal(self.key, body), 6))
             self.seq = body["last_seq"]
             self.last_hash = protocol.body_hash(body)
@@ -140,8 +141,12 @@ class WireNode:
 
     def post(self, raw: bytes) -> tuple[int, dict[str, Any]]:
         """Send a compressed envelope; (status, response body)."""
-        resp = self.session.post(self.url + "/api/v1/sync", data=raw, timeout=120,
-                                 headers={"Content-Type": "application/json", "Content-Encoding": "deflate"})
+        resp = self.session.post(
+            self.url + "/api/v1/sync",
+            data=raw,
+            timeout=120,
+            headers={"Content-Type": "application/json", "Content-Encoding": "deflate"},
+        )
         body = resp.json()["body"]
         if resp.status_code == 200:
             self.cursor = body.get("cursor", self.cursor)
@@ -168,8 +173,13 @@ def machine() -> dict[str, Any]:
         if line.startswith("MemTotal:"):
             mem_kb = int(line.split()[1])
     disk = subprocess.run(["df", "-h", str(ROOT)], capture_output=True, text=True).stdout.splitlines()[-1:]
-    return {"nproc": os.cpu_count(), "cpu": model, "ram_gb": round(mem_kb / 1024 / 1024, 1),
-            "python": sys.version.split()[0], "disk": disk[0] if disk else ""}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "ram_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": sys.version.split()[0],
+        "disk": disk[0] if disk else "",
+    }
 
 
 def cpu_seconds(pid: int) -> float:

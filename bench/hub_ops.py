@@ -41,25 +41,71 @@ def fill(url: str, data_dir: Path, n: int) -> None:
         nodes = []
         for v in range(20):
             village = Village.create(name=f"村{v:02d}", prefix=f"{v + 10}", created_at=t)
-            nodes.append(Node.create(node_id=f"node{v:02d}", village=village, pubkey="A" * 44, fingerprint="F",
-                                     enrolled_at=t, last_hash=protocol.GENESIS_HASH, last_sync_at=t))
+            nodes.append(
+                Node.create(
+                    node_id=f"node{v:02d}",
+                    village=village,
+                    pubkey="A" * 44,
+                    fingerprint="F",
+                    enrolled_at=t,
+                    last_hash=protocol.GENESIS_HASH,
+                    last_sync_at=t,
+                )
+            )
         for start in range(0, n, 1000):
             cases, events, hub_events = [], [], []
             for i in range(start, min(n, start + 1000)):
                 node = nodes[i % 20]
                 rid = f"r{i:08d}"
-                body = {"seq": i // 20 + 1, "id": f"e{i:08d}", "type": "request.captured", "request_id": rid,
-                        "data": {"item_code": "DB-01", "applicant": {"name": "张三"}}}
-                cases.append({"request_id": rid, "receipt_code": f"{i % 20 + 10}{i:08d}"[:12], "node": node,
-                              "village": node.village_id, "item_code": "DB-01", "window": "MZ",
-                              "mode": "processed", "state": "received" if i % 7 else "approved",
-                              "applicant_name": "张三", "id_number": "430102199001011234", "phone": "13800138000",
-                              "captured": body["data"], "received_at": t, "received_on": t.date(),
-                              "deadline": (t - timedelta(days=i % 40 - 20)).date(), "updated_at": t})
-                events.append({"node": node, "seq": i // 20 + 1, "event_id": body["id"], "type": body["type"],
-                               "request_id": rid, "body": body, "result": "ok"})
-                hub_events.append({"node": node, "cseq": i // 20 + 1, "request_id": rid, "type": "case.status",
-                                   "body": {"state": "received"}, "actor": "system", "at": t})
+                body = {
+                    "seq": i // 20 + 1,
+                    "id": f"e{i:08d}",
+                    "type": "request.captured",
+                    "request_id": rid,
+                    "data": {"item_code": "DB-01", "applicant": {"name": "张三"}},
+                }
+                cases.append(
+                    {
+                        "request_id": rid,
+                        "receipt_code": f"{i % 20 + 10}{i:08d}"[:12],
+                        "node": node,
+                        "village": node.village_id,
+                        "item_code": "DB-01",
+                        "window": "MZ",
+                        "mode": "processed",
+                        "state": "received" if i % 7 else "approved",
+                        "applicant_name": "张三",
+                        "id_number": "430102199001011234",
+                        "phone": "13800138000",
+                        "captured": body["data"],
+                        "received_at": t,
+                        "received_on": t.date(),
+                        "deadline": (t - timedelta(days=i % 40 - 20)).date(),
+                        "updated_at": t,
+                    }
+                )
+                events.append(
+                    {
+                        "node": node,
+                        "seq": i // 20 + 1,
+                        "event_id": body["id"],
+                        "type": body["type"],
+                        "request_id": rid,
+                        "body": body,
+                        "result": "ok",
+                    }
+                )
+                hub_events.append(
+                    {
+                        "node": node,
+                        "cseq": i // 20 + 1,
+                        "request_id": rid,
+                        "type": "case.status",
+                        "body": {"state": "received"},
+                        "actor": "system",
+                        "at": t,
+                    }
+                )
             with database.atomic():
                 Case.insert_many(cases).execute()
                 NodeEvent.insert_many(events).execute()
@@ -90,9 +136,14 @@ def run_one(kind: str, url: str, fresh_url: str, tmp: Path, n: int) -> dict[str,
     with database.connection_context():
         renders = [timed(render) for _ in range(RUNS)]
         writes = [timed(lambda: record_sync(200, 0.03)) for _ in range(200)]
-    return {"cases": n, "backup_bytes": newest.stat().st_size, "backup_s": round(median(backups), 3),
-            "restore_s": round(restored, 3), "metrics_render_ms": round(median(renders) * 1000, 1),
-            "metrics_write_ms": round(median(writes) * 1000, 2)}
+    return {
+        "cases": n,
+        "backup_bytes": newest.stat().st_size,
+        "backup_s": round(median(backups), 3),
+        "restore_s": round(restored, 3),
+        "metrics_render_ms": round(median(renders) * 1000, 1),
+        "metrics_write_ms": round(median(writes) * 1000, 2),
+    }
 
 
 def main() -> None:
@@ -101,8 +152,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         log(f"SQLite hub with {n} cases")
-        out["sqlite"] = run_one("sqlite", f"sqlite:///{tmp / 'hub.sqlite3'}", f"sqlite:///{tmp / 'fresh.sqlite3'}",
-                                tmp, n)
+        out["sqlite"] = run_one(
+            "sqlite", f"sqlite:///{tmp / 'hub.sqlite3'}", f"sqlite:///{tmp / 'fresh.sqlite3'}", tmp, n
+        )
         with pg_database() as url, pg_database() as fresh:
             if url and fresh:
                 log(f"PostgreSQL hub with {n} cases")

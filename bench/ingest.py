@@ -8,8 +8,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .harness import (RUNS, WireNode, cpu_seconds, hub_codes, hub_process, load_average, log, median, pg_database,
-                      scaled, sqlite_url)
+from .harness import (
+    RUNS,
+    WireNode,
+    cpu_seconds,
+    hub_codes,
+    hub_process,
+    load_average,
+    log,
+    median,
+    pg_database,
+    scaled,
+    sqlite_url,
+)
 
 BATCH_SIZES = (50, 200, 1000)
 GROWTH_LEVELS = (1_000, 10_000, 100_000)
@@ -27,8 +38,9 @@ def timed_ingest(node: WireNode, envelopes: list[bytes]) -> tuple[float, int]:
     return time.perf_counter() - t0, accepted
 
 
-def throughput(hub: Any, db_url: str, size: int, events: int, tag: str,
-               cpu_rates: list[float] | None = None) -> list[float]:
+def throughput(
+    hub: Any, db_url: str, size: int, events: int, tag: str, cpu_rates: list[float] | None = None
+) -> list[float]:
     """events/s for RUNS fresh nodes sending `events` captures in batches of `size`.
 
     cpu_rates, when given, collects events per CPU second of the hub process: what the hub
@@ -60,11 +72,17 @@ def bench_database(kind: str, db_url: str | None, tmp: Path) -> dict[str, Any]:
             cpu_rates: list[float] = []
             load = load_average()
             rates = throughput(hub, url, size, events, f"{kind}批", cpu_rates)
-            out[f"batch{size}"] = {"events_per_s": round(median(rates)), "runs": [round(r) for r in rates],
-                                    "events_per_cpu_s": round(median(cpu_rates)), "events_per_run": events,
-                                    "load_avg": load}
-            log(f"ingest {kind} batch {size}: {median(rates):.0f} events/s, "
-                f"{median(cpu_rates):.0f} per hub CPU second, load {load}")
+            out[f"batch{size}"] = {
+                "events_per_s": round(median(rates)),
+                "runs": [round(r) for r in rates],
+                "events_per_cpu_s": round(median(cpu_rates)),
+                "events_per_run": events,
+                "load_avg": load,
+            }
+            log(
+                f"ingest {kind} batch {size}: {median(rates):.0f} events/s, "
+                f"{median(cpu_rates):.0f} per hub CPU second, load {load}"
+            )
     return out
 
 
@@ -79,8 +97,12 @@ def add_staff(db_url: str, n: int) -> None:
     bind(db)
     with database.connection_context():
         for i in range(n):
-            create_user(f"staff{i}", f"工作人员{i}", "bench-pass-9",
-                        windows=[w for j, w in enumerate(windows) if j % n in (i, (i + 1) % n)])
+            create_user(
+                f"staff{i}",
+                f"工作人员{i}",
+                "bench-pass-9",
+                windows=[w for j, w in enumerate(windows) if j % n in (i, (i + 1) % n)],
+            )
     db.close()
 
 

@@ -47,8 +47,13 @@ class Counters:
         self._last_dir[conn] = direction
 
     def as_dict(self) -> dict[str, float | int | None]:
-        return {"up_bytes": self.up_bytes, "down_bytes": self.down_bytes, "connections": self.connections,
-                "dropped": self.dropped, "round_trips": self.round_trips}
+        return {
+            "up_bytes": self.up_bytes,
+            "down_bytes": self.down_bytes,
+            "connections": self.connections,
+            "dropped": self.dropped,
+            "round_trips": self.round_trips,
+        }
 
 
 class _Pipe:
@@ -69,8 +74,17 @@ class _Pipe:
 class LinkShaper:
     """The proxy; use start()/stop() from a thread-based program, or `with LinkShaper(...) as link:`."""
 
-    def __init__(self, target: tuple[str, int], *, kbit: float | None = None, delay_ms: float = 0.0,
-                 drop_rate: float = 0.0, seed: int = 1, listen_port: int = 0, drop_first_at: int | None = None):
+    def __init__(
+        self,
+        target: tuple[str, int],
+        *,
+        kbit: float | None = None,
+        delay_ms: float = 0.0,
+        drop_rate: float = 0.0,
+        seed: int = 1,
+        listen_port: int = 0,
+        drop_first_at: int | None = None,
+    ):
         self.target = target
         self.rate = kbit * 1000 if kbit else None
         self.delay = delay_ms / 1000
@@ -162,8 +176,9 @@ class LinkShaper:
                         w.transport.abort()
 
         try:
-            await asyncio.gather(pump(reader, up_w, self._up, "up"), pump(up_r, writer, self._down, "down"),
-                                 return_exceptions=True)
+            await asyncio.gather(
+                pump(reader, up_w, self._up, "up"), pump(up_r, writer, self._down, "down"), return_exceptions=True
+            )
         finally:
             for w in (writer, up_w):
                 w.close()
@@ -177,6 +192,7 @@ class LinkShaper:
 
     def start(self) -> "LinkShaper":
         """Serve in a background thread; returns once listening."""
+
         def run() -> None:
             self._loop = asyncio.new_event_loop()
             asyncio.set_event_loop(self._loop)
@@ -193,6 +209,7 @@ class LinkShaper:
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
                 loop.run_until_complete(asyncio.sleep(0.01))
                 loop.close()
+
         self._thread = threading.Thread(target=run, daemon=True, name="linkshaper")
         self._thread.start()
         self._ready.wait(5)
@@ -223,8 +240,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     host, port = args.target.rsplit(":", 1)
-    link = LinkShaper((host, int(port)), kbit=args.kbit, delay_ms=args.delay_ms, drop_rate=args.drop_rate,
-                      seed=args.seed, listen_port=args.listen).start()
+    link = LinkShaper(
+        (host, int(port)),
+        kbit=args.kbit,
+        delay_ms=args.delay_ms,
+        drop_rate=args.drop_rate,
+        seed=args.seed,
+        listen_port=args.listen,
+    ).start()
     try:
         while True:
             time.sleep(5)

@@ -20,8 +20,10 @@ def _request_bytes(url: str) -> tuple[str, int, bytes]:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    req = (f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUser-Agent: Mozilla/5.0 (Linux; Android 8.1) bench\r\n"
-           "Accept: text/html\r\nAccept-Encoding: gzip, deflate\r\nAccept-Language: zh-CN\r\n\r\n").encode()
+    req = (
+        f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUser-Agent: Mozilla/5.0 (Linux; Android 8.1) bench\r\n"
+        "Accept: text/html\r\nAccept-Encoding: gzip, deflate\r\nAccept-Language: zh-CN\r\n\r\n"
+    ).encode()
     return parts.hostname or "127.0.0.1", parts.port or 80, req
 
 
@@ -102,9 +104,19 @@ def main() -> None:
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000 if latencies else float("nan")
 
-    print(json.dumps({"requests": len(latencies), "requests_per_s": round(len(latencies) / wall, 1),
-                      "p50_ms": round(pct(50), 1), "p99_ms": round(pct(99), 1), "errors": errors[0],
-                      "request_bytes": len(req), "response_bytes": sizes[0] if sizes else None}))
+    print(
+        json.dumps(
+            {
+                "requests": len(latencies),
+                "requests_per_s": round(len(latencies) / wall, 1),
+                "p50_ms": round(pct(50), 1),
+                "p99_ms": round(pct(99), 1),
+                "errors": errors[0],
+                "request_bytes": len(req),
+                "response_bytes": sizes[0] if sizes else None,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -20,15 +20,28 @@ NODES = int(os.environ.get("BENCH_NODES", "50"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
 
 
-def gunicorn(hub_dir: Path, db_url: str, port: int, extra: Sequence[str] = (),
-             extra_env: Mapping[str, str] | None = None) -> subprocess.Popen:
+def gunicorn(
+    hub_dir: Path, db_url: str, port: int, extra: Sequence[str] = (), extra_env: Mapping[str, str] | None = None
+) -> subprocess.Popen:
     """gunicorn serving hub:create_app() with WORKERS workers (sync unless `extra` says); waits for /healthz."""
     env = {**os.environ, "DAIBAN_HUB_DIR": str(hub_dir), "DATABASE_URL": db_url, **(extra_env or {})}
     log_file = open(hub_dir / "gunicorn.log", "ab")
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
-         "--timeout", "120", *extra, "hub:create_app()"],
-        env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT,
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-w",
+            str(WORKERS),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "120",
+            *extra,
+            "hub:create_app()",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     support.wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=proc)
     return proc
@@ -82,12 +95,24 @@ def run() -> dict[str, Any]:
             proc.wait(20)
     events = NODES * batches_each * size
     ok_events = events - len(errors) * size
-    out = {"nodes": NODES, "workers": WORKERS, "batch": size, "requests": len(latencies), "events": events,
-           "events_per_s": round(ok_events / wall), "requests_per_s": round(len(latencies) / wall, 1),
-           "p50_ms": round(pct(latencies, 50) * 1000), "p99_ms": round(pct(latencies, 99) * 1000),
-           "errors": len(errors), "error_kinds": sorted(set(errors)), "load_avg": load}
-    log(f"gunicorn {NODES} nodes: {out['events_per_s']} events/s, p50 {out['p50_ms']} ms, p99 {out['p99_ms']} ms, "
-        f"{len(errors)} errors")
+    out = {
+        "nodes": NODES,
+        "workers": WORKERS,
+        "batch": size,
+        "requests": len(latencies),
+        "events": events,
+        "events_per_s": round(ok_events / wall),
+        "requests_per_s": round(len(latencies) / wall, 1),
+        "p50_ms": round(pct(latencies, 50) * 1000),
+        "p99_ms": round(pct(latencies, 99) * 1000),
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors)),
+        "load_avg": load,
+    }
+    log(
+        f"gunicorn {NODES} nodes: {out['events_per_s']} events/s, p50 {out['p50_ms']} ms, p99 {out['p99_ms']} ms, "
+        f"{len(errors)} errors"
+    )
     return out
 
 

@@ -41,8 +41,7 @@ HEAVY = {
     "cryptography (Ed25519 keys)": "from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey",
     "requests stack": "import requests",
     "Flask-Limiter + limits (with wrapt, asyncio)": "import flask_limiter, limits.strategies",
-    "APScheduler, started (with asyncio, tzlocal)":
-        "from apscheduler.schedulers.background import BackgroundScheduler; BackgroundScheduler(daemon=True).start()",
+    "APScheduler, started (with asyncio, tzlocal)": "from apscheduler.schedulers.background import BackgroundScheduler; BackgroundScheduler(daemon=True).start()",
     "Babel dates and numbers + zh_CN data": "import babel.dates, babel.numbers; babel.Locale.parse('zh_CN').date_formats",
     "WTForms + Flask-WTF": "import flask_wtf, wtforms",
     "segno (QR codes)": "import segno",
@@ -64,8 +63,14 @@ def module_costs() -> dict[str, float]:
     """MB each heavy import adds on top of Flask, median of 3 fresh processes."""
     out = {}
     for name, statement in HEAVY.items():
-        kb = [int(subprocess.run([sys.executable, "-c", _PROBE.format(statement)], capture_output=True, text=True,
-                                 check=True).stdout) for _ in range(3)]
+        kb = [
+            int(
+                subprocess.run(
+                    [sys.executable, "-c", _PROBE.format(statement)], capture_output=True, text=True, check=True
+                ).stdout
+            )
+            for _ in range(3)
+        ]
         out[name] = round(median(kb) / 1024, 1)
     return out
 

@@ -69,8 +69,12 @@ def measure(node: support.Service, token: str, rng: random.Random, samples: int)
     names = [f["applicant"]["name"] for f in forms]
     tails = [f["applicant"]["id_number"][-4:] for f in forms]
     for kind, values in (("code", codes), ("name", names), ("id_tail", tails)):
-        lat = timed(lambda i, values=values: clerk.get(url + "/", params={"q": values[i % len(values)]}, timeout=30)
-                    .raise_for_status(), samples)
+        lat = timed(
+            lambda i, values=values: clerk.get(
+                url + "/", params={"q": values[i % len(values)]}, timeout=30
+            ).raise_for_status(),
+            samples,
+        )
         out[f"search_{kind}_p50_ms"] = round(pct(lat, 50), 1)
         out[f"search_{kind}_p99_ms"] = round(pct(lat, 99), 1)
     lst = timed(lambda i: clerk.get(url + "/", timeout=30).raise_for_status(), samples)
@@ -125,8 +129,10 @@ def run() -> dict[str, Any]:
             held += samples
             figures["cold_start_s"] = round(start, 2)
             out[str(level)] = figures
-            log(f"node at {level}: capture p99 {figures['capture_p99_ms']} ms, search p99 "
-                f"{figures['search_p99_ms']} ms, RSS {figures['rss_mb']} MB")
+            log(
+                f"node at {level}: capture p99 {figures['capture_p99_ms']} ms, search p99 "
+                f"{figures['search_p99_ms']} ms, RSS {figures['rss_mb']} MB"
+            )
     return out
 
 

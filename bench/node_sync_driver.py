@@ -58,9 +58,22 @@ def main() -> None:
     cpu = time.process_time() - c0
     with database.connection_context():
         queued_after = outbox.queued_count()
-    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "queued_before": queued_before, "queued_after": queued_after,
-                      "acked": acked, "updates": updates, "batches": batches, "failures": failures,
-                      "backoff_s": waited, "errors": errors}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "cpu_seconds": cpu,
+                "queued_before": queued_before,
+                "queued_after": queued_after,
+                "acked": acked,
+                "updates": updates,
+                "batches": batches,
+                "failures": failures,
+                "backoff_s": waited,
+                "errors": errors,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

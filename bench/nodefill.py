@@ -66,22 +66,48 @@ def bulk_history(data_dir: Path, n: int, seed: int = 2, queued: bool = False) ->
                 rid = protocol.new_id()
                 app = rec["applicant"]
                 ts = now()
-                reqs.append(dict(request_id=rid, receipt_code=rec["receipt_code"], item_code=rec["item_code"],
-                                 kind=item["kind"], applicant_name=app["name"], id_number=app["id_number"],
-                                 id_tail=app["id_number"][-4:], phone=app["phone"], address=app["address"],
-                                 data=rec, materials_brought=rec["materials"]["brought"],
-                                 materials_missing=rec["materials"]["missing"],
-                                 state="queued" if queued else rng.choice(
-                                     ["received", "accepted", "approved", "needs_materials"]),
-                                 window=item["window"], window_name=cat.window_name(item["window"]),
-                                 clerk="李文书", created_at=ts, updated_at=ts, hub_missing=[], hub_missing_names=[]))
-                evs.append(dict(event_id=protocol.new_id(), seq=None if queued else start + done + i,
-                                type="request.captured", request_id=rid, clerk="李文书",
-                                at=protocol.iso(protocol.utcnow()), data=rec, result=None if queued else "ok"))
+                reqs.append(
+                    dict(
+                        request_id=rid,
+                        receipt_code=rec["receipt_code"],
+                        item_code=rec["item_code"],
+                        kind=item["kind"],
+                        applicant_name=app["name"],
+                        id_number=app["id_number"],
+                        id_tail=app["id_number"][-4:],
+                        phone=app["phone"],
+                        address=app["address"],
+                        data=rec,
+                        materials_brought=rec["materials"]["brought"],
+                        materials_missing=rec["materials"]["missing"],
+                        state="queued"
+                        if queued
+                        else rng.choice(["received", "accepted", "approved", "needs_materials"]),
+                        window=item["window"],
+                        window_name=cat.window_name(item["window"]),
+                        clerk="李文书",
+                        created_at=ts,
+                        updated_at=ts,
+                        hub_missing=[],
+                        hub_missing_names=[],
+                    )
+                )
+                evs.append(
+                    dict(
+                        event_id=protocol.new_id(),
+                        seq=None if queued else start + done + i,
+                        type="request.captured",
+                        request_id=rid,
+                        clerk="李文书",
+                        at=protocol.iso(protocol.utcnow()),
+                        data=rec,
+                        result=None if queued else "ok",
+                    )
+                )
             with database.atomic():
                 for chunk in range(0, len(reqs), 500):
-                    Request.insert_many(reqs[chunk:chunk + 500]).on_conflict_ignore().execute()
-                    Event.insert_many(evs[chunk:chunk + 500]).execute()
+                    Request.insert_many(reqs[chunk : chunk + 500]).on_conflict_ignore().execute()
+                    Event.insert_many(evs[chunk : chunk + 500]).execute()
                 done += len(reqs)
         if not queued:
             with database.atomic():
@@ -97,7 +123,10 @@ def counts(data_dir: Path) -> dict[str, int]:
 
     open_node_db(data_dir)
     with database.connection_context():
-        out = {"requests": Request.select().count(), "queued": outbox.queued_count(),
-               "updates": HubUpdate.select().count()}
+        out = {
+            "requests": Request.select().count(),
+            "queued": outbox.queued_count(),
+            "updates": HubUpdate.select().count(),
+        }
     database.obj.close()
     return out

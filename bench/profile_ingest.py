@@ -52,8 +52,9 @@ def ingest_cpu(url: str, size: int, total: int, profile: bool) -> tuple[int, str
     if prof:
         prof.enable()
     for raw in envelopes:
-        resp = client.post("/api/v1/sync", data=raw, content_type="application/json",
-                           headers={"Content-Encoding": "deflate"})
+        resp = client.post(
+            "/api/v1/sync", data=raw, content_type="application/json", headers={"Content-Encoding": "deflate"}
+        )
         assert resp.status_code == 200, resp.data[:300]
     if prof:
         prof.disable()

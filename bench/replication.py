@@ -83,8 +83,10 @@ def run() -> dict[str, Any]:
     finally:
         pair.stop()
     for name, _ in MODES:
-        out: dict[str, Any] = {"commit_ms_p50": round(median(lat[name]), 2),
-                               "commit_ms_p99": round(pct(lat[name], 99), 2)}
+        out: dict[str, Any] = {
+            "commit_ms_p50": round(median(lat[name]), 2),
+            "commit_ms_p99": round(pct(lat[name], 99), 2),
+        }
         for size in BATCH_SIZES:
             out[f"batch_{size}_events_per_s"] = round(median(rates[(name, size)]))
         result[name] = out

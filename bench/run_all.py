@@ -54,8 +54,20 @@ E2E_BUDGET = 3 * PEER_DOCS_PER_S
 # The budgets of issue #13 (and earlier ones it keeps); never lowered, a miss is reported as MISSED.
 # (label, path in the results, unit, budget, "min" when higher is better / "max" when lower is)
 ROWS: list[tuple[str, str, str, float | None, str]] = [
-    ("E2E sync 10k queued, node→hub, SQLite (wall)", "sync.e2e_loopback_sqlite.requests_per_s", "req/s", E2E_BUDGET, "min"),
-    ("  same, CPU-limited (node+hub CPU time)", "sync.e2e_loopback_sqlite.requests_per_cpu_s", "req/s", E2E_BUDGET, "min"),
+    (
+        "E2E sync 10k queued, node→hub, SQLite (wall)",
+        "sync.e2e_loopback_sqlite.requests_per_s",
+        "req/s",
+        E2E_BUDGET,
+        "min",
+    ),
+    (
+        "  same, CPU-limited (node+hub CPU time)",
+        "sync.e2e_loopback_sqlite.requests_per_cpu_s",
+        "req/s",
+        E2E_BUDGET,
+        "min",
+    ),
     ("Hub ingest SQLite, batch 50", "ingest.sqlite.batch50.events_per_s", "ev/s", None, "min"),
     ("Hub ingest SQLite, batch 200", "ingest.sqlite.batch200.events_per_s", "ev/s", 8000, "min"),
     ("  same, per hub CPU second", "ingest.sqlite.batch200.events_per_cpu_s", "ev/s", 8000, "min"),
@@ -138,9 +150,13 @@ def table(results: dict[str, Any]) -> str:
 def main() -> None:
     """Run the selected sections and report."""
     only = [s for s in os.environ.get("BENCH_ONLY", "").split(",") if s] or DEFAULT
-    results: dict[str, Any] = {"machine": machine(), "runs": RUNS, "scale": SCALE,
-                               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                               "load_avg_start": load_average()}
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "runs": RUNS,
+        "scale": SCALE,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_avg_start": load_average(),
+    }
     t0 = time.monotonic()
     for name in only:
         log(f"section {name}")
@@ -157,11 +173,16 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, ensure_ascii=False, indent=1))
     m = results["machine"]
-    print(f"\nDaiban benchmarks — {m['nproc']} cores {m['cpu']}, {m['ram_gb']} GB RAM, Python {m['python']}, "
-          f"load average {results['load_avg_start']} → {results['load_avg_end']}, "
-          f"{results['total_seconds']} s, runs {RUNS}, scale {SCALE}\n")
-    print("load average after each section: " + ", ".join(f"{k} {v}" for k, v in results["section_load_avg"].items())
-          + " (2 cores: above 2, other work slowed the wall-clock figures; per-CPU-second ones much less)\n")
+    print(
+        f"\nDaiban benchmarks — {m['nproc']} cores {m['cpu']}, {m['ram_gb']} GB RAM, Python {m['python']}, "
+        f"load average {results['load_avg_start']} → {results['load_avg_end']}, "
+        f"{results['total_seconds']} s, runs {RUNS}, scale {SCALE}\n"
+    )
+    print(
+        "load average after each section: "
+        + ", ".join(f"{k} {v}" for k, v in results["section_load_avg"].items())
+        + " (2 cores: above 2, other work slowed the wall-clock figures; per-CPU-second ones much less)\n"
+    )
     print(table(results))
     print(f"\nwritten: {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
 

@@ -20,8 +20,13 @@ def load(url: str) -> dict[str, Any]:
     """Median over RUNS of bench.loadgen against url, from a second process."""
     runs = []
     for _ in range(RUNS):
-        out = subprocess.run([sys.executable, "-m", "bench.loadgen", url, "--connections", str(CONNECTIONS),
-                              "--seconds", str(SECONDS)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.loadgen", url, "--connections", str(CONNECTIONS), "--seconds", str(SECONDS)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=300,
+        )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     best = sorted(runs, key=lambda r: r["requests_per_s"])[len(runs) // 2]
     best["p99_ms"] = median([r["p99_ms"] for r in runs])
@@ -55,11 +60,16 @@ def run() -> dict[str, Any]:
                 for raw in node.batches(200, 200):
                     node.post(raw)
                 code, tail = a_case(url)
-                for name, path in (("status_form", "/status"), ("status_lookup", f"/status?code={code}&tail={tail}"),
-                                   ("healthz", "/healthz")):
+                for name, path in (
+                    ("status_form", "/status"),
+                    ("status_lookup", f"/status?code={code}&tail={tail}"),
+                    ("healthz", "/healthz"),
+                ):
                     out[name] = load(hub.url + path)
-                    log(f"hub {path.split('?')[0]} ({name}): {out[name]['response_bytes']} B, "
-                        f"{out[name]['requests_per_s']} req/s, p99 {out[name]['p99_ms']} ms")
+                    log(
+                        f"hub {path.split('?')[0]} ({name}): {out[name]['response_bytes']} B, "
+                        f"{out[name]['requests_per_s']} req/s, p99 {out[name]['p99_ms']} ms"
+                    )
         finally:
             os.environ.pop("DAIBAN_HUB_STATUS_LOOKUP_LIMIT", None)
     return out

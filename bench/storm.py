@@ -115,8 +115,14 @@ class StormNode(WireNode):
 
     def signed_poll(self, kind: str) -> bytes:
         """A hello or poll, signed now: its nonce and clock must be fresh at the hub."""
-        body = protocol.poll_body(self.node_id, self.cursor, kind=kind, acked_seq=self.seq if kind == "poll" else 0,
-                                  catalogue_version=1, app_version="bench")
+        body = protocol.poll_body(
+            self.node_id,
+            self.cursor,
+            kind=kind,
+            acked_seq=self.seq if kind == "poll" else 0,
+            catalogue_version=1,
+            app_version="bench",
+        )
         return protocol.seal(self.key, body)
 
 
@@ -198,8 +204,11 @@ def watch_connections(database_url: str, stop: threading.Event, peak: list[int])
     name = database_url.rsplit("/", 1)[1]
     with conn.cursor() as cur:
         while not stop.wait(0.25):
-            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
-                        "AND pid <> pg_backend_pid()", (name,))
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
+                "AND pid <> pg_backend_pid()",
+                (name,),
+            )
             peak[0] = max(peak[0], cur.fetchone()[0])
     conn.close()
 
@@ -209,9 +218,12 @@ def count_at_hub(database_url: str) -> dict[str, int]:
     conn = support._connect(database_url)
     with conn.cursor() as cur:
         out = {}
-        for label, sql in (("batches", "SELECT count(*) FROM batch"), ("events", "SELECT count(*) FROM nodeevent"),
-                           ("distinct_events", "SELECT count(*) FROM (SELECT DISTINCT node_id, seq FROM nodeevent) AS d"),
-                           ("cases", "SELECT count(*) FROM \"case\"")):
+        for label, sql in (
+            ("batches", "SELECT count(*) FROM batch"),
+            ("events", "SELECT count(*) FROM nodeevent"),
+            ("distinct_events", "SELECT count(*) FROM (SELECT DISTINCT node_id, seq FROM nodeevent) AS d"),
+            ("cases", 'SELECT count(*) FROM "case"'),
+        ):
             cur.execute(sql)
             out[label] = cur.fetchone()[0]
     conn.close()
@@ -222,8 +234,10 @@ def storm(spread_s: float, backoff: bool, nodes_n: int = NODES) -> dict[str, Any
     """One storm on a fresh hub: enrol and sign first (untimed), then release the nodes."""
     requested = nodes_n
     if nodes_n > HUB_VILLAGES:
-        log(f"storm: a hub gives receipt prefixes to {HUB_VILLAGES} villages at most; running {HUB_VILLAGES} "
-            f"of the {nodes_n} nodes asked for (the gap is reported)")
+        log(
+            f"storm: a hub gives receipt prefixes to {HUB_VILLAGES} villages at most; running {HUB_VILLAGES} "
+            f"of the {nodes_n} nodes asked for (the gap is reported)"
+        )
         nodes_n = HUB_VILLAGES
     with tempfile.TemporaryDirectory(prefix="bench-storm-") as tmp, pg_database() as pg:
         if pg is None:
@@ -231,16 +245,23 @@ def storm(spread_s: float, backoff: bool, nodes_n: int = NODES) -> dict[str, Any
         hub = support.make_hub(Path(tmp), pg)
         port = support.free_port()
         # gthread workers: while each process's one admitted sync runs, its spare threads answer 429 at once.
-        proc = gunicorn(hub.data_dir, pg, port, ["--worker-class", "gthread", "--threads", str(THREADS)],
-                        {"DAIBAN_HUB_SYNC_MAX_IN_FLIGHT": str(IN_FLIGHT)})
+        proc = gunicorn(
+            hub.data_dir,
+            pg,
+            port,
+            ["--worker-class", "gthread", "--threads", str(THREADS)],
+            {"DAIBAN_HUB_SYNC_MAX_IN_FLIGHT": str(IN_FLIGHT)},
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             p0 = time.monotonic()
             codes = hub_codes(pg, [f"风暴村{i:04d}" for i in range(nodes_n)])
             with ThreadPoolExecutor(WORKERS) as pool:
                 nodes = list(pool.map(lambda ic: StormNode(url, ic[1], seed=9000 + ic[0]), enumerate(codes)))
-            log(f"storm: {nodes_n} nodes enrolled and {nodes_n * CAPTURES} captures signed in "
-                f"{time.monotonic() - p0:.0f} s (untimed)")
+            log(
+                f"storm: {nodes_n} nodes enrolled and {nodes_n * CAPTURES} captures signed in "
+                f"{time.monotonic() - p0:.0f} s (untimed)"
+            )
             arrivals = random.Random(17).sample(range(nodes_n), nodes_n)
             tally = Tally()
             stop, peak = threading.Event(), [0]
@@ -248,9 +269,12 @@ def storm(spread_s: float, backoff: bool, nodes_n: int = NODES) -> dict[str, Any
             watcher.start()
             load_before = load_average()
             t0 = time.monotonic()
-            threads = [threading.Thread(target=one_node, daemon=True,
-                                        args=(node, spread_s * arrivals[i] / nodes_n, tally, backoff, t0))
-                       for i, node in enumerate(nodes)]
+            threads = [
+                threading.Thread(
+                    target=one_node, daemon=True, args=(node, spread_s * arrivals[i] / nodes_n, tally, backoff, t0)
+                )
+                for i, node in enumerate(nodes)
+            ]
             for t in threads:
                 t.start()
             for t in threads:
@@ -269,18 +293,36 @@ def storm(spread_s: float, backoff: bool, nodes_n: int = NODES) -> dict[str, Any
     exactly_once = counts["batches"] == nodes_n and rows_off == 0
     lat = tally.latencies
     out = {
-        "nodes": nodes_n, "nodes_requested": requested, "captures_per_node": CAPTURES, "spread_s": spread_s, "backoff": backoff,
-        "workers": WORKERS, "drain_s": round(drain, 1), "last_node_drained_s": round(max(tally.drained_at, default=0), 1),
-        "nodes_drained": len(tally.drained_at), "requests": len(lat),
-        "p50_ms": round(pct(lat, 50) * 1000), "p99_ms": round(pct(lat, 99) * 1000), "max_ms": round(max(lat, default=0) * 1000),
-        "errors": len(tally.errors), "error_kinds": sorted(set(tally.errors)), "rate_limited_429": tally.rate_limited,
-        "transport_failures": tally.transport_failures, "peak_active_pg_connections": peak[0],
-        "hub_rows": counts, "expected_events": expected, "rows_off": rows_off, "accepted_exactly_once": exactly_once,
-        "load_avg_before": load_before, "load_avg_after": load_after,
+        "nodes": nodes_n,
+        "nodes_requested": requested,
+        "captures_per_node": CAPTURES,
+        "spread_s": spread_s,
+        "backoff": backoff,
+        "workers": WORKERS,
+        "drain_s": round(drain, 1),
+        "last_node_drained_s": round(max(tally.drained_at, default=0), 1),
+        "nodes_drained": len(tally.drained_at),
+        "requests": len(lat),
+        "p50_ms": round(pct(lat, 50) * 1000),
+        "p99_ms": round(pct(lat, 99) * 1000),
+        "max_ms": round(max(lat, default=0) * 1000),
+        "errors": len(tally.errors),
+        "error_kinds": sorted(set(tally.errors)),
+        "rate_limited_429": tally.rate_limited,
+        "transport_failures": tally.transport_failures,
+        "peak_active_pg_connections": peak[0],
+        "hub_rows": counts,
+        "expected_events": expected,
+        "rows_off": rows_off,
+        "accepted_exactly_once": exactly_once,
+        "load_avg_before": load_before,
+        "load_avg_after": load_after,
     }
-    log(f"storm spread {spread_s:.0f} s backoff {'on' if backoff else 'off'}: drained in {out['drain_s']} s, "
+    log(
+        f"storm spread {spread_s:.0f} s backoff {'on' if backoff else 'off'}: drained in {out['drain_s']} s, "
         f"p50 {out['p50_ms']} ms, p99 {out['p99_ms']} ms, {out['errors']} errors, {tally.rate_limited} × 429, "
-        f"{tally.transport_failures} transport failures, rows {counts}")
+        f"{tally.transport_failures} transport failures, rows {counts}"
+    )
     return out
 
 
@@ -296,26 +338,40 @@ def report(result: dict[str, Any]) -> list[str]:
         f"Sync storm: {main['nodes']} nodes (of {main['nodes_requested']} asked for) × {main['captures_per_node']} captures, arrivals over "
         f"{main['spread_s']:.0f} s, gunicorn {main['workers']} workers on PostgreSQL, "
         f"load average {main['load_avg_before']} → {main['load_avg_after']}",
-        line(f"nodes (one hub's villages: {HUB_VILLAGES})", main["nodes"], f"≥ {main['nodes_requested']}",
-             main["nodes"] >= main["nodes_requested"]),
+        line(
+            f"nodes (one hub's villages: {HUB_VILLAGES})",
+            main["nodes"],
+            f"≥ {main['nodes_requested']}",
+            main["nodes"] >= main["nodes_requested"],
+        ),
         line("time to drain (s)", main["drain_s"], f"≤ {BUDGET_DRAIN_S}", main["drain_s"] <= BUDGET_DRAIN_S),
         line("p50 per sync request (ms)", main["p50_ms"]),
         line("p99 per sync request (ms)", main["p99_ms"]),
         line("errors", main["errors"], f"= {BUDGET_ERRORS}", main["errors"] <= BUDGET_ERRORS),
-        line("every batch accepted exactly once (rows)", main["accepted_exactly_once"], "yes",
-             bool(main["accepted_exactly_once"])),
+        line(
+            "every batch accepted exactly once (rows)",
+            main["accepted_exactly_once"],
+            "yes",
+            bool(main["accepted_exactly_once"]),
+        ),
         line("429 answers", main["rate_limited_429"]),
         line("transport failures (timeouts, refused)", main["transport_failures"]),
-        line("peak hub connections active in PostgreSQL", main["peak_active_pg_connections"],
-             f"≤ {main['workers']} workers", main["peak_active_pg_connections"] <= main["workers"]),
+        line(
+            "peak hub connections active in PostgreSQL",
+            main["peak_active_pg_connections"],
+            f"≤ {main['workers']} workers",
+            main["peak_active_pg_connections"] <= main["workers"],
+        ),
     ]
     for key, label in (("burst_no_backoff", "backoff off"), ("burst_backoff", "backoff on")):
         burst = result.get(key)
         if burst and "drain_s" in burst:
-            lines.append(f"  burst of {burst['nodes']} at once, {label}: drained in {burst['drain_s']} s, "
-                         f"{burst['requests']} requests, {burst['transport_failures']} timeouts/refused, "
-                         f"p99 {burst['p99_ms']} ms, {burst['errors']} errors, rows off {burst['rows_off']}, "
-                         f"load {burst['load_avg_before']} → {burst['load_avg_after']}")
+            lines.append(
+                f"  burst of {burst['nodes']} at once, {label}: drained in {burst['drain_s']} s, "
+                f"{burst['requests']} requests, {burst['transport_failures']} timeouts/refused, "
+                f"p99 {burst['p99_ms']} ms, {burst['errors']} errors, rows off {burst['rows_off']}, "
+                f"load {burst['load_avg_before']} → {burst['load_avg_after']}"
+            )
     return lines
 
 

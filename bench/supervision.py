@@ -19,8 +19,14 @@ from .harness import RUNS, load_average, log, median, scaled
 CASES = scaled(11_211)
 OPEN = scaled(55)
 AUDIT = scaled(20_000)
-ITEMS = [("FP-01", "W10", "immediate", 0), ("FP-02", "W10", "processed", 20), ("DB-01", "W05", "processed", 30),
-         ("DB-03", "W05", "processed", 10), ("JF-01", "W09", "processed", 20), ("JF-03", "W09", "processed", 10)]
+ITEMS = [
+    ("FP-01", "W10", "immediate", 0),
+    ("FP-02", "W10", "processed", 20),
+    ("DB-01", "W05", "processed", 30),
+    ("DB-03", "W05", "processed", 10),
+    ("JF-01", "W09", "processed", 20),
+    ("JF-03", "W09", "processed", 10),
+]
 
 
 def _seed(rng: random.Random) -> None:
@@ -33,8 +39,14 @@ def _seed(rng: random.Random) -> None:
 
     cal = calendar()
     village = get_or_create_village("桃源村")
-    node = Node.create(node_id=protocol.new_id(), village=village, pubkey="x", fingerprint="x",
-                       enrolled_at=datetime(2025, 1, 1), last_hash=protocol.GENESIS_HASH)
+    node = Node.create(
+        node_id=protocol.new_id(),
+        village=village,
+        pubkey="x",
+        fingerprint="x",
+        enrolled_at=datetime(2025, 1, 1),
+        last_hash=protocol.GENESIS_HASH,
+    )
     rows = []
     for i in range(CASES):
         code, window, mode, limit = ITEMS[0] if i % 5 else rng.choice(ITEMS[1:])  # ~80 % 即办件, as reported
@@ -42,18 +54,34 @@ def _seed(rng: random.Random) -> None:
         due = cal.add_workdays(received, limit)
         is_open = i < OPEN
         closed = None if is_open else cal.add_workdays(received, rng.randint(0, limit + 2) if limit else 0)
-        rows.append({
-            "request_id": f"r{i:06d}", "receipt_code": f"22{i:07d}", "node": node.node_id, "village": village.id,
-            "item_code": code, "window": window, "mode": mode, "state": "accepted" if is_open else "approved",
-            "applicant_name": "张三", "id_number": "x", "phone": "13800138000", "captured": "{}",
-            "materials_brought": "[]", "materials_missing": "[]",
-            "received_at": datetime.combine(received, datetime.min.time()), "received_on": received,
-            "deadline": due, "paused_days": 0, "urgency": "green",
-            "closed_at": datetime.combine(closed, datetime.min.time()) if closed else None,
-            "satisfaction": rng.choice(["满意", "满意", "基本满意", None]), "updated_at": datetime(2025, 12, 31),
-        })
+        rows.append(
+            {
+                "request_id": f"r{i:06d}",
+                "receipt_code": f"22{i:07d}",
+                "node": node.node_id,
+                "village": village.id,
+                "item_code": code,
+                "window": window,
+                "mode": mode,
+                "state": "accepted" if is_open else "approved",
+                "applicant_name": "张三",
+                "id_number": "x",
+                "phone": "13800138000",
+                "captured": "{}",
+                "materials_brought": "[]",
+                "materials_missing": "[]",
+                "received_at": datetime.combine(received, datetime.min.time()),
+                "received_on": received,
+                "deadline": due,
+                "paused_days": 0,
+                "urgency": "green",
+                "closed_at": datetime.combine(closed, datetime.min.time()) if closed else None,
+                "satisfaction": rng.choice(["满意", "满意", "基本满意", None]),
+                "updated_at": datetime(2025, 12, 31),
+            }
+        )
     for start in range(0, len(rows), 500):
-        Case.insert_many(rows[start:start + 500]).execute()
+        Case.insert_many(rows[start : start + 500]).execute()
     with database.atomic():  # one commit: seeding is not what is measured
         for i in range(AUDIT):
             audit.record("bench", "sync.batch", "桃源村", {"first_seq": i, "last_seq": i})
@@ -77,8 +105,9 @@ def run() -> dict[str, Any]:
     from hub.sweep import run_sweep
 
     with tempfile.TemporaryDirectory(prefix="bench-supervision-") as tmp:
-        app = create_app({"TESTING": True, "DATA_DIR": str(Path(tmp) / "hub"), "SECRET_KEY": "bench",
-                          "WTF_CSRF_ENABLED": False})
+        app = create_app(
+            {"TESTING": True, "DATA_DIR": str(Path(tmp) / "hub"), "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False}
+        )
         with database.connection_context():
             migrate()
             log(f"seeding {CASES} cases and {AUDIT} audit entries")
@@ -94,7 +123,10 @@ def run() -> dict[str, Any]:
 
         with database.connection_context():
             out = {
-                "cases": CASES, "open_cases": OPEN, "audit_entries": AUDIT, "seed_s": round(seed_s, 1),
+                "cases": CASES,
+                "open_cases": OPEN,
+                "audit_entries": AUDIT,
+                "seed_s": round(seed_s, 1),
                 "sweep_s": _timed(lambda: run_sweep(date(2025, 12, 31))),
                 "verify_audit_s": _timed(audit.verify),
             }

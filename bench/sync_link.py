@@ -59,11 +59,18 @@ def loopback_e2e(tmp: Path) -> dict[str, Any]:
             # Node and hub take turns (request, answer): on an idle machine the sync takes about
             # the CPU time both spend, which does not depend on what else runs here.
             cpu_rates.append(n / (rep["cpu_seconds"] + hub_cpu))
-            log(f"e2e loopback {n} requests: {rep['seconds']:.2f} s ({n / rep['seconds']:.0f} req/s), "
-                f"CPU node {rep['cpu_seconds']:.2f} s + hub {hub_cpu:.2f} s, load {loads[-1]}")
-    return {"requests": n, "requests_per_s": round(median(rates)), "seconds": round(median(seconds), 2),
-            "requests_per_cpu_s": round(median(cpu_rates)), "load_avg": median(loads),
-            "runs": [round(r) for r in rates]}
+            log(
+                f"e2e loopback {n} requests: {rep['seconds']:.2f} s ({n / rep['seconds']:.0f} req/s), "
+                f"CPU node {rep['cpu_seconds']:.2f} s + hub {hub_cpu:.2f} s, load {loads[-1]}"
+            )
+    return {
+        "requests": n,
+        "requests_per_s": round(median(rates)),
+        "seconds": round(median(seconds), 2),
+        "requests_per_cpu_s": round(median(cpu_rates)),
+        "load_avg": median(loads),
+        "runs": [round(r) for r in rates],
+    }
 
 
 def wire_cost(tmp: Path) -> dict[str, Any]:
@@ -83,10 +90,17 @@ def wire_cost(tmp: Path) -> dict[str, Any]:
             downs.append(c.down_bytes / n)
             per_req.append((c.up_bytes + c.down_bytes) / n)
             rts.append(c.round_trips)
-            log(f"wire {n} requests: up {c.up_bytes / n:.0f} B, down {c.down_bytes / n:.0f} B per request, "
-                f"{c.round_trips} round trips")
-    return {"requests": n, "bytes_per_request": round(median(per_req)), "up_per_request": round(median(ups)),
-            "down_per_request": round(median(downs)), "round_trips_per_sync": median(rts)}
+            log(
+                f"wire {n} requests: up {c.up_bytes / n:.0f} B, down {c.down_bytes / n:.0f} B per request, "
+                f"{c.round_trips} round trips"
+            )
+    return {
+        "requests": n,
+        "bytes_per_request": round(median(per_req)),
+        "up_per_request": round(median(ups)),
+        "down_per_request": round(median(downs)),
+        "round_trips_per_sync": median(rts),
+    }
 
 
 def two_g(tmp: Path, drop_rate: float, runs: int, drop_first_at: int | None = None) -> dict[str, Any]:
@@ -98,8 +112,9 @@ def two_g(tmp: Path, drop_rate: float, runs: int, drop_first_at: int | None = No
     with hub_process(where) as hub:
         for run in range(runs):
             node_dir = fresh_node(where, hub, f"慢{run}", n, seed=30 + run)
-            with LinkShaper(("127.0.0.1", hub.port), seed=run + 1, drop_rate=drop_rate, drop_first_at=drop_first_at,
-                            **TWO_G) as link:
+            with LinkShaper(
+                ("127.0.0.1", hub.port), seed=run + 1, drop_rate=drop_rate, drop_first_at=drop_first_at, **TWO_G
+            ) as link:
                 rep = node_sync(node_dir, link.url, retry=True)
                 c = link.counters
             if rep["queued_after"] != 0:
@@ -109,10 +124,18 @@ def two_g(tmp: Path, drop_rate: float, runs: int, drop_first_at: int | None = No
             ideal.append(need)
             ratios.append(rep["seconds"] / need)
             drops.append(c.dropped)
-            log(f"2G drop={drop_rate}: {rep['seconds']:.1f} s, ideal {need:.1f} s, {c.round_trips} round trips, "
-                f"{c.dropped} drops, backoff {rep['backoff_s']:.1f} s")
-    return {"requests": n, "seconds": round(median(secs), 1), "ideal_seconds": round(median(ideal), 1),
-            "ratio": round(median(ratios), 2), "drops": drops, "runs": [round(s, 1) for s in secs]}
+            log(
+                f"2G drop={drop_rate}: {rep['seconds']:.1f} s, ideal {need:.1f} s, {c.round_trips} round trips, "
+                f"{c.dropped} drops, backoff {rep['backoff_s']:.1f} s"
+            )
+    return {
+        "requests": n,
+        "seconds": round(median(secs), 1),
+        "ideal_seconds": round(median(ideal), 1),
+        "ratio": round(median(ratios), 2),
+        "drops": drops,
+        "runs": [round(s, 1) for s in secs],
+    }
 
 
 def offline_week(tmp: Path) -> dict[str, Any]:
@@ -129,10 +152,17 @@ def offline_week(tmp: Path) -> dict[str, Any]:
         after = nodefill.counts(node_dir)
     need = (c.up_bytes + c.down_bytes) / (TWO_G["kbit"] * 1000 / 8)
     log(f"offline week: {rep['seconds']:.1f} s for {n} up + {decided} decisions down (ideal {need:.1f} s)")
-    return {"events_up": n, "decisions_down": decided, "updates_applied": rep["updates"],
-            "seconds": round(rep["seconds"], 1), "ideal_seconds": round(need, 1),
-            "up_bytes": c.up_bytes, "down_bytes": c.down_bytes, "round_trips": c.round_trips,
-            "queued_after": after["queued"]}
+    return {
+        "events_up": n,
+        "decisions_down": decided,
+        "updates_applied": rep["updates"],
+        "seconds": round(rep["seconds"], 1),
+        "ideal_seconds": round(need, 1),
+        "up_bytes": c.up_bytes,
+        "down_bytes": c.down_bytes,
+        "round_trips": c.round_trips,
+        "queued_after": after["queued"],
+    }
 
 
 def nodefill_codes(node_dir: Path) -> list[str]:
@@ -184,5 +214,6 @@ def run(which: tuple[str, ...] = ("e2e", "wire", "2g", "2g_drop", "week")) -> di
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(tuple(sys.argv[1:]) or ("e2e", "wire", "2g", "2g_drop", "week")), ensure_ascii=False,
-                     indent=1))
+    print(
+        json.dumps(run(tuple(sys.argv[1:]) or ("e2e", "wire", "2g", "2g_drop", "week")), ensure_ascii=False, indent=1)
+    )

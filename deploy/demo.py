@@ -49,8 +49,12 @@ def wait(url: str, proc: subprocess.Popen) -> None:
 def start(kind: str, data_dir: Path, port: int) -> subprocess.Popen:
     """Start a hub or node server process logging to its data dir."""
     log = open(data_dir / f"{kind}.log", "ab")
-    proc = subprocess.Popen([*DAIBAN, kind, "--dir", str(data_dir), "run", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    proc = subprocess.Popen(
+        [*DAIBAN, kind, "--dir", str(data_dir), "run", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
     wait(f"http://127.0.0.1:{port}/healthz", proc)
     return proc
 
@@ -63,11 +67,28 @@ def main() -> None:
     logins: list[str] = []
     if first:
         run("hub", "--dir", str(hub_dir), "init")
-        for user, name, role, windows in [("admin", "管理员", "admin", ""), ("jiang", "蒋主任", "supervisor", ""),
-                                          ("wang", "王芳", "staff", "W05,W10"), ("zhou", "周建国", "staff", "W09")]:
+        for user, name, role, windows in [
+            ("admin", "管理员", "admin", ""),
+            ("jiang", "蒋主任", "supervisor", ""),
+            ("wang", "王芳", "staff", "W05,W10"),
+            ("zhou", "周建国", "staff", "W09"),
+        ]:
             pw = secrets.token_urlsafe(9)
-            run("hub", "--dir", str(hub_dir), "add-user", user, "--name", name, "--role", role,
-                "--windows", windows, "--password", pw)
+            run(
+                "hub",
+                "--dir",
+                str(hub_dir),
+                "add-user",
+                user,
+                "--name",
+                name,
+                "--role",
+                role,
+                "--windows",
+                windows,
+                "--password",
+                pw,
+            )
             logins.append(f"  中心 http://127.0.0.1:{HUB_PORT}/  {name}（{role}）  用户名 {user}  密码 {pw}")
     procs = [start("hub", hub_dir, HUB_PORT)]
     try:

@@ -26,7 +26,19 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
 
     from shared import templating
 
-    from . import api, auth, catalogue_admin, console, deployment, fleet, public_status, register, staff_admin, supervision, web
+    from . import (
+        api,
+        auth,
+        catalogue_admin,
+        console,
+        deployment,
+        fleet,
+        public_status,
+        register,
+        staff_admin,
+        supervision,
+        web,
+    )
     from . import admission, attachment_views, counter_views, i18n, ratelimit, search
 
     web.init_app(app)

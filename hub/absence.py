@@ -42,8 +42,9 @@ class DutyChange:
     def sentence(self) -> str:
         """For the flash message and the command line."""
         if self.on_duty:
-            return (_("%(name)s：%(duty)s", name=self.person.name, duty=_("在岗"))
-                    + (_("，接手无人负责的 %(taken)s 件", taken=self.taken) if self.taken else ""))
+            return _("%(name)s：%(duty)s", name=self.person.name, duty=_("在岗")) + (
+                _("，接手无人负责的 %(taken)s 件", taken=self.taken) if self.taken else ""
+            )
         text = _("%(name)s：%(duty)s", name=self.person.name, duty=_("离岗"))
         if self.backup is not None:
             text += _("，%(handed)s 件在办申请已交B角%(backup)s承办", handed=self.handed, backup=self.backup.name)
@@ -82,16 +83,18 @@ def set_backup(username: str, backup_username: str, actor: Staff) -> Staff:
         with database.atomic():
             person.backup = backup.username if backup else None
             person.save()
-            audit.record(actor.username, "staff.backup_set", person.username,
-                         {"backup": backup.username if backup else None})
+            audit.record(
+                actor.username, "staff.backup_set", person.username, {"backup": backup.username if backup else None}
+            )
     except CaseError as exc:
         audit.record(actor.username, "staff.refused_attempt", username, {"action": "backup", "code": exc.code})
         raise
     return person
 
 
-def set_duty(username: str, on_duty: bool, actor: Staff | None, backup_username: str = "",
-             actor_name: str = "") -> DutyChange:
+def set_duty(
+    username: str, on_duty: bool, actor: Staff | None, backup_username: str = "", actor_name: str = ""
+) -> DutyChange:
     """Mark a person on duty or away; away hands their open cases to the backup (named, or picked now).
 
     `actor` None is the command line (an administrator at the server). A supervisor's pick
@@ -110,7 +113,9 @@ def set_duty(username: str, on_duty: bool, actor: Staff | None, backup_username:
             chosen = backup_username or person.backup or ""
             backup = _check_backup(person, chosen) if chosen else None
             if backup is not None and not backup.on_duty:
-                raise CaseError("backup_away", N_("B角%(name)s也处于离岗状态，不能接手；请另选接手人", name=backup.name))
+                raise CaseError(
+                    "backup_away", N_("B角%(name)s也处于离岗状态，不能接手；请另选接手人", name=backup.name)
+                )
             change = _away(person, backup, who)
     except CaseError as exc:
         audit.record(who, "staff.refused_attempt", username, {"action": "duty", "code": exc.code})
@@ -132,8 +137,11 @@ def _away(person: Staff, backup: Staff | None, who: str) -> DutyChange:
     with database.atomic():
         person.on_duty = False
         person.save()
-        open_cases = list(Case.select().where((Case.assignee == person.username)
-                                              & Case.state.not_in(list(states.TERMINAL))).order_by(Case.received_at))
+        open_cases = list(
+            Case.select()
+            .where((Case.assignee == person.username) & Case.state.not_in(list(states.TERMINAL)))
+            .order_by(Case.received_at)
+        )
         handed = 0
         if backup is not None:
             reason = f"AB角：{person.name}离岗，由B角{backup.name}承办"
@@ -143,12 +151,24 @@ def _away(person: Staff, backup: Staff | None, who: str) -> DutyChange:
                 case.assignee = backup.username
                 case.updated_at = now()
                 case.save()
-                Assignment.create(username=backup.username, window=case.window, request_id=case.request_id,
-                                  previous=person.username, by=who, reason=reason, at=now())
-                announce(node, case, who, catalogue, action="reassigned", note=reason,
-                         previous_assignee=person.username)
+                Assignment.create(
+                    username=backup.username,
+                    window=case.window,
+                    request_id=case.request_id,
+                    previous=person.username,
+                    by=who,
+                    reason=reason,
+                    at=now(),
+                )
+                announce(
+                    node, case, who, catalogue, action="reassigned", note=reason, previous_assignee=person.username
+                )
                 handed += 1
         kept = len(open_cases) - handed
-        audit.record(who, "staff.duty", person.username,
-                     {"on_duty": False, "backup": backup.username if backup else None, "handed": handed, "kept": kept})
+        audit.record(
+            who,
+            "staff.duty",
+            person.username,
+            {"on_duty": False, "backup": backup.username if backup else None, "handed": handed, "kept": kept},
+        )
     return DutyChange(person, False, backup=backup, handed=handed, kept=kept)

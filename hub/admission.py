@@ -98,7 +98,9 @@ def init_app(app: Flask) -> None:
         return
     slots = int(cfg["SYNC_MAX_IN_FLIGHT"])
     app.extensions["daiban_admission"] = Admission(
-        max(1, slots), max(1, int(cfg.get("SYNC_RETRY_AFTER_S") or DEFAULT_RETRY_AFTER_S)),
-        float(cfg.get("SYNC_MAX_QUEUE_S") or DEFAULT_MAX_QUEUE_S))
+        max(1, slots),
+        max(1, int(cfg.get("SYNC_RETRY_AFTER_S") or DEFAULT_RETRY_AFTER_S)),
+        float(cfg.get("SYNC_MAX_QUEUE_S") or DEFAULT_MAX_QUEUE_S),
+    )
     for endpoint in SYNC_ENDPOINTS:
         app.view_functions[endpoint] = _admitted(app.view_functions[endpoint])

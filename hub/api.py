@@ -41,7 +41,8 @@ def _read_body() -> bytes:
         raise protocol.error("bad_content_type")
     raw = request.get_data(cache=False)
     inflate = {"deflate": encoding.decompress, "zstd": encoding.decompress_zstd}.get(
-        request.headers.get("Content-Encoding", "").strip().lower())
+        request.headers.get("Content-Encoding", "").strip().lower()
+    )
     if inflate is not None:
         try:
             raw = inflate(raw, protocol.MAX_INFLATED_BYTES)
@@ -53,7 +54,14 @@ def _read_body() -> bytes:
 
 def _refusal(exc: protocol.ProtocolError) -> Response:
     body = protocol.response_body(
-        "", "", ack=None, last_seq=0, last_hash=protocol.GENESIS_HASH, updates=[], cursor=0, more=False,
+        "",
+        "",
+        ack=None,
+        last_seq=0,
+        last_hash=protocol.GENESIS_HASH,
+        updates=[],
+        cursor=0,
+        more=False,
         error_body=exc.to_body(),
     )
     return _signed(exc.status, protocol.seal(_hub_key(), keys.decorate(body, protocol.PROTOCOL_VERSION)))
@@ -87,8 +95,9 @@ def attachment_chunk() -> Response:
 def enroll() -> Response:
     """One round of enrolment v2 (SPAKE2 on the one-time code); the answer is signed."""
     try:
-        body = enrolment.handle(encoding.parse(_read_body()), _hub_key(),
-                                current_app.extensions.get("daiban_hub_box_key"))
+        body = enrolment.handle(
+            encoding.parse(_read_body()), _hub_key(), current_app.extensions.get("daiban_hub_box_key")
+        )
     except encoding.EncodingError as exc:
         return _refusal(protocol.error("bad_body", detail=str(exc)))
     except protocol.ProtocolError as exc:

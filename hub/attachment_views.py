@@ -34,8 +34,10 @@ def upload_state(att: Attachment) -> str:
 
 def rows_for(case: Case) -> list[dict[str, Any]]:
     """The case's attachments with their upload state, in the order announced."""
-    return [{"att": a, "state": upload_state(a), "kb": max(1, (a.size + 1023) // 1024)}
-            for a in Attachment.select().where(Attachment.case == case.request_id).order_by(Attachment.id)]
+    return [
+        {"att": a, "state": upload_state(a), "kb": max(1, (a.size + 1023) // 1024)}
+        for a in Attachment.select().where(Attachment.case == case.request_id).order_by(Attachment.id)
+    ]
 
 
 @bp.get("/console/case/<code>/attachment/<int:att_id>")
@@ -46,13 +48,20 @@ def view(code: str, att_id: int) -> Any:
     assert user is not None  # login_required
     case = Case.get_or_none(Case.receipt_code == normalise(code)[:12])
     # An id past the column's range is no attachment (PostgreSQL would refuse the comparison).
-    att = Attachment.get_or_none((Attachment.id == att_id) & (Attachment.case == case.request_id)) \
-        if case is not None and att_id <= INT32_MAX else None
+    att = (
+        Attachment.get_or_none((Attachment.id == att_id) & (Attachment.case == case.request_id))
+        if case is not None and att_id <= INT32_MAX
+        else None
+    )
     if case is None or att is None:
         abort(404, description=_("没有这个附件"))
     if not covers(user, case.window):
-        audit.record(user.username, "case.refused_attempt", case.receipt_code,
-                     {"action": "attachment_view", "code": "not_your_window"})
+        audit.record(
+            user.username,
+            "case.refused_attempt",
+            case.receipt_code,
+            {"action": "attachment_view", "code": "not_your_window"},
+        )
         abort(403, description=_("只有该办件所属窗口的工作人员可以查看附件"))
     if not att.received:
         abort(404, description=_("附件尚未上传完成，请稍后再看"))
@@ -64,8 +73,13 @@ def view(code: str, att_id: int) -> Any:
     magic = INLINE.get(att.mime or "")
     inline = magic is not None and head.startswith(magic)
     audit.record(user.username, "case.attachment_viewed", case.receipt_code, {"attachment": att.id})
-    resp = send_file(path, mimetype=att.mime if inline else "application/octet-stream", as_attachment=not inline,
-                     download_name=(att.name or att.sha256[:12])[:100], max_age=0)
+    resp = send_file(
+        path,
+        mimetype=att.mime if inline else "application/octet-stream",
+        as_attachment=not inline,
+        download_name=(att.name or att.sha256[:12])[:100],
+        max_age=0,
+    )
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
     resp.headers["Cache-Control"] = "private, no-store"

@@ -58,14 +58,20 @@ def record_expected(case: Case, data: dict[str, Any]) -> Attachment:
     try:
         announced = messages.convert(data, messages.AttachmentAddedData)
     except messages.MessageError as exc:
-        raise AttachmentRefusal("bad_attachment", _ANNOUNCEMENT_MESSAGES.get(
-            exc.field.split(".")[0], f"附件登记格式错误（{exc.field}）")) from exc
+        raise AttachmentRefusal(
+            "bad_attachment", _ANNOUNCEMENT_MESSAGES.get(exc.field.split(".")[0], f"附件登记格式错误（{exc.field}）")
+        ) from exc
     existing = Attachment.get_or_none((Attachment.sha256 == announced.sha256) & (Attachment.case == case))
     if existing is not None:
         return existing
     return Attachment.create(
-        sha256=announced.sha256, case=case, size=announced.size, mime=announced.mime, name=announced.name,
-        material_code=announced.material_code or None, received=False,
+        sha256=announced.sha256,
+        case=case,
+        size=announced.size,
+        mime=announced.mime,
+        name=announced.name,
+        material_code=announced.material_code or None,
+        received=False,
     )
 
 
@@ -130,7 +136,7 @@ def _append(data_dir: str | Path, node: Node, sha: str, rows: list[Attachment], 
     held = partial.stat().st_size if partial.exists() else 0
     # Only bytes that continue exactly where we stand are taken: a gap waits, a repeat is ignored.
     if chunk and offset <= held < offset + len(chunk):
-        fresh = chunk[held - offset:]
+        fresh = chunk[held - offset :]
         if held + len(fresh) > size:
             partial.unlink(missing_ok=True)
             raise _error("hash_mismatch", offset=0, detail="more bytes than announced")
@@ -183,8 +189,9 @@ def handle_chunk(raw: bytes, hub_key: Ed25519PrivateKey, data_dir: str | Path) -
         return exc.status, protocol.seal(hub_key, out)
 
 
-def _answer(node_id: str, request_hash: str, sha: str, held: int, size: int,
-            error_body: dict[str, Any] | None = None) -> dict[str, Any]:
+def _answer(
+    node_id: str, request_hash: str, sha: str, held: int, size: int, error_body: dict[str, Any] | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "v": protocol.PROTOCOL_VERSION,
         "kind": "attachment_status",

@@ -77,10 +77,19 @@ ACTION_LABELS = {
 
 def entry_hash(seq: int, at: datetime, actor: str, action: str, target: str, detail: Any, prev_hash: str) -> str:
     """The SHA-256 that seals one entry onto the chain."""
-    return encoding.digest(encoding.canonical({
-        "seq": seq, "at": at.isoformat(timespec="microseconds"), "actor": actor, "action": action,
-        "target": target, "detail": detail, "prev_hash": prev_hash,
-    }))
+    return encoding.digest(
+        encoding.canonical(
+            {
+                "seq": seq,
+                "at": at.isoformat(timespec="microseconds"),
+                "actor": actor,
+                "action": action,
+                "target": target,
+                "detail": detail,
+                "prev_hash": prev_hash,
+            }
+        )
+    )
 
 
 def record(actor: str, action: str, target: str = "", detail: dict[str, Any] | None = None) -> AuditEntry:
@@ -96,7 +105,13 @@ def record(actor: str, action: str, target: str = "", detail: dict[str, Any] | N
         # Stored timestamps keep microseconds on both databases; hash exactly what is stored.
         at = now().replace(tzinfo=None)
         return AuditEntry.create(
-            seq=seq, at=at, actor=actor, action=action, target=target, detail=detail, prev_hash=prev,
+            seq=seq,
+            at=at,
+            actor=actor,
+            action=action,
+            target=target,
+            detail=detail,
+            prev_hash=prev,
             hash=entry_hash(seq, at, actor, action, target, detail, prev),
         )
 

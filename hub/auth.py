@@ -91,8 +91,7 @@ def init_app(app: Flask) -> None:
         # CSRF is checked before the user is loaded, so look the session up here.
         log.warning("CSRF check failed on %s from %s", request.path, request.remote_addr)
         user = current_user()
-        audit.record(user.username if user else "?", "csrf.refused", request.path[:120],
-                     {"reason": exc.description})
+        audit.record(user.username if user else "?", "csrf.refused", request.path[:120], {"reason": exc.description})
         return render_template("csrf_error.html"), 400
 
     @app.before_request
@@ -135,8 +134,12 @@ def login() -> Any:
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         user, error = authenticate(username, request.form.get("password", ""))
-        audit.record(username or "?", "auth.login" if user else "auth.login_failed", request.remote_addr or "",
-                     {} if user else {"reason": error})
+        audit.record(
+            username or "?",
+            "auth.login" if user else "auth.login_failed",
+            request.remote_addr or "",
+            {} if user else {"reason": error},
+        )
         if user is not None:
             session.clear()
             login_user(StaffLogin(user, session_epoch(user)))

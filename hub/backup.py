@@ -65,8 +65,12 @@ def backup(data_dir: str | Path, url: str | None, keep: int = 14, out_dir: str |
     else:
         assert url is not None
         dsn, env = _pg_args(url)
-        done = subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--file", str(tmp), "--dbname", dsn],
-                              env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            ["pg_dump", "--format=custom", "--no-owner", "--file", str(tmp), "--dbname", dsn],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             tmp.unlink(missing_ok=True)
             raise BackupError(f"pg_dump 失败：{done.stderr.strip()[:500]}")
@@ -104,8 +108,12 @@ def restore(data_dir: str | Path, url: str | None, file: str | Path) -> None:
         raise BackupError("这是 SQLite 备份，不能直接恢复到 PostgreSQL 中心")
     assert url is not None
     dsn, env = _pg_args(url)
-    done = subprocess.run(["pg_restore", "--no-owner", "--exit-on-error", "--single-transaction", "--dbname", dsn,
-                           str(file)], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        ["pg_restore", "--no-owner", "--exit-on-error", "--single-transaction", "--dbname", dsn, str(file)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise BackupError(f"pg_restore 失败（目标库须为空库）：{done.stderr.strip()[:500]}")
 

@@ -47,20 +47,26 @@ class ImportResult:
         if self.replayed_at is not None:
             when = beijing_time(self.replayed_at, labelled=True)
             return f"此数据包已于 {when}导入过，本次未做任何更改（已重新写出当时的回复包）"
-        return (f"{self.node.village.name}：处理消息 {self.messages} 条，接收事件 {self.accepted}，"
-                f"退回 {self.refused}，收到附件 {self.attachments}")
+        return (
+            f"{self.node.village.name}：处理消息 {self.messages} 条，接收事件 {self.accepted}，"
+            f"退回 {self.refused}，收到附件 {self.attachments}"
+        )
 
 
-def import_bundle(raw: bytes, data_dir: str | Path, hub_key: Ed25519PrivateKey,
-                  hub_box: X25519PrivateKey) -> ImportResult:
+def import_bundle(
+    raw: bytes, data_dir: str | Path, hub_key: Ed25519PrivateKey, hub_box: X25519PrivateKey
+) -> ImportResult:
     """Verify, decrypt and ingest a node's bundle through handle_sync; BundleError (nothing changed) if unusable."""
     header, _ = bundle.read_header(raw)
     verified: list[bundle.Opened] = []
 
     def verify(node: Node) -> bool:
         # open_bundle checks the signature under the node's key and raises BundleError itself.
-        verified.append(bundle.open_bundle(raw, direction=bundle.TO_HUB, recipient="hub", box_key=hub_box,
-                                         sender_pubkey=node.pubkey))
+        verified.append(
+            bundle.open_bundle(
+                raw, direction=bundle.TO_HUB, recipient="hub", box_key=hub_box, sender_pubkey=node.pubkey
+            )
+        )
         return True
 
     try:
@@ -78,8 +84,11 @@ def import_bundle(raw: bytes, data_dir: str | Path, hub_key: Ed25519PrivateKey,
     if not isinstance(messages, list) or not messages:
         raise bundle.fail("bad_format", "没有消息")
     raws = [bundle.decode_blob(m) for m in messages]
-    blobs = [(a.get("sha256"), bundle.decode_blob(a.get("data"))) for a in opened.payload.get("attachments") or []
-             if isinstance(a, dict)]
+    blobs = [
+        (a.get("sha256"), bundle.decode_blob(a.get("data")))
+        for a in opened.payload.get("attachments") or []
+        if isinstance(a, dict)
+    ]
     responses = []
     accepted = refused = 0
     errors: list[str] = []
@@ -98,11 +107,22 @@ def import_bundle(raw: bytes, data_dir: str | Path, hub_key: Ed25519PrivateKey,
     for sha, data in blobs:
         if isinstance(sha, str):
             held[sha] = store_complete(data_dir, node, sha, data)
-    response = bundle.seal({"responses": responses, "attachments": held}, direction=bundle.TO_NODE,
-                           sender="hub", recipient=node.node_id, recipient_box_pub=box_row.pubkey,
-                           signing_key=hub_key, in_reply_to=opened.header["bundle_id"],
-                           extra_header={"key_rotation": chain} if (chain := rotation_chain()) else None)
+    response = bundle.seal(
+        {"responses": responses, "attachments": held},
+        direction=bundle.TO_NODE,
+        sender="hub",
+        recipient=node.node_id,
+        recipient_box_pub=box_row.pubkey,
+        signing_key=hub_key,
+        in_reply_to=opened.header["bundle_id"],
+        extra_header={"key_rotation": chain} if (chain := rotation_chain()) else None,
+    )
     with database.atomic():
-        BundleImport.create(bundle_id=opened.header["bundle_id"][:40], node=node, imported_at=now(),
-                            messages=len(raws), response=response)
+        BundleImport.create(
+            bundle_id=opened.header["bundle_id"][:40],
+            node=node,
+            imported_at=now(),
+            messages=len(raws),
+            response=response,
+        )
     return ImportResult(node, response, len(raws), accepted, refused, errors, sum(held.values()))

@@ -64,8 +64,7 @@ def lock_node(node_id: str | None) -> Node | None:
     return query.get()
 
 
-def append_hub_event(node: Node | None, request_id: str, type_: str, body: dict[str, Any],
-                     actor: str) -> HubEvent:
+def append_hub_event(node: Node | None, request_id: str, type_: str, body: dict[str, Any], actor: str) -> HubEvent:
     """Add one entry to the village's downstream log (caller holds the node lock).
 
     Without a node (a counter case) the entry goes to the case's own log: it travels to no
@@ -73,8 +72,15 @@ def append_hub_event(node: Node | None, request_id: str, type_: str, body: dict[
     """
     body = {**body, "actor_name": actor_name(actor)}
     if node is None:
-        return HubEvent.create(node=None, cseq=_next_case_cseq(request_id), request_id=request_id, type=type_,
-                               body=body, actor=actor, at=now())
+        return HubEvent.create(
+            node=None,
+            cseq=_next_case_cseq(request_id),
+            request_id=request_id,
+            type=type_,
+            body=body,
+            actor=actor,
+            at=now(),
+        )
     node.out_seq += 1
     Node.update(out_seq=node.out_seq).where(Node.node_id == node.node_id).execute()
     return HubEvent.create(
@@ -88,8 +94,11 @@ def _next_case_cseq(request_id: str) -> int:
     if is_postgres():
         query = query.for_update()
     query.execute()
-    last = (HubEvent.select(peewee.fn.MAX(HubEvent.cseq))
-            .where(HubEvent.node.is_null() & (HubEvent.request_id == request_id)).scalar())
+    last = (
+        HubEvent.select(peewee.fn.MAX(HubEvent.cseq))
+        .where(HubEvent.node.is_null() & (HubEvent.request_id == request_id))
+        .scalar()
+    )
     return int(last or 0) + 1
 
 
@@ -153,8 +162,17 @@ def act(
     the downstream log entry it produced as `case.event` (the notice prints from it).
     """
     try:
-        return _act(receipt_code, action, actor, missing=missing, reason=reason, legal_basis=legal_basis,
-                    note=note, staff=staff, override=override)
+        return _act(
+            receipt_code,
+            action,
+            actor,
+            missing=missing,
+            reason=reason,
+            legal_basis=legal_basis,
+            note=note,
+            staff=staff,
+            override=override,
+        )
     except CaseError as exc:
         log.warning("refused %s on %s by %s: %s", action, receipt_code, actor, exc.code)
         # The refused change left nothing behind; the attempt itself is kept on the audit chain.
@@ -169,21 +187,33 @@ def check_staff(staff: Staff | None, case: Case, catalogue: Catalogue) -> None:
     if not staff.active:
         raise CaseError("inactive_staff", N_("该账号已停用"))
     if not may_handle(staff, case):
-        raise CaseError("not_your_window",
-                        N_("您不负责%(window)s窗口，不能办理此件，请联系该窗口工作人员",
-                           window=catalogue.window_name(case.window)))
+        raise CaseError(
+            "not_your_window",
+            N_("您不负责%(window)s窗口，不能办理此件，请联系该窗口工作人员", window=catalogue.window_name(case.window)),
+        )
 
 
-def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | None, reason: str | None,
-         legal_basis: str | None, note: str | None, staff: Staff | None, override: str | None) -> Case:
+def _act(
+    receipt_code: str,
+    action: str,
+    actor: str,
+    *,
+    missing: list[str] | None,
+    reason: str | None,
+    legal_basis: str | None,
+    note: str | None,
+    staff: Staff | None,
+    override: str | None,
+) -> Case:
     if action not in states.ACTIONS:
         raise CaseError("unknown_action", N_("未知操作：%(action)s", action=action))
     if action in states.COUNTY_ANSWERS:
         raise CaseError("county_answer_form", N_("县级批复须通过“录入县级批复”录入，并填写县级文号和批复日期"))
     target = states.ACTIONS[action]
     catalogue = current_catalogue()
-    reason, legal_basis, note, override = ((v.strip() or None) if v else None
-                                           for v in (reason, legal_basis, note, override))
+    reason, legal_basis, note, override = (
+        (v.strip() or None) if v else None for v in (reason, legal_basis, note, override)
+    )
     with database.atomic():
         node, case = locked_case(receipt_code)
         check_staff(staff, case, catalogue)
@@ -220,18 +250,43 @@ def _act(receipt_code: str, action: str, actor: str, *, missing: list[str] | Non
         case.updated_at = now()
         case.save()
         asked = target == "needs_materials"
-        paper = notices.facts(case, action, actor, catalogue, reason=reason, legal_basis=legal_basis, note=note) \
-            if action in notices.PAPERS else None
-        case.event = announce(node, case, actor, catalogue, action=action, reason=reason,
-                              legal_basis=legal_basis, note=note, override_reason=override if asked else None,
-                              ask_number=case.materials_asks if asked else None, paper=paper)
-        audit.record(actor, f"case.{action}", case.receipt_code, {
-            "state": case.state, "missing": list(missing or []), "reason": reason, "legal_basis": legal_basis,
-        })
+        paper = (
+            notices.facts(case, action, actor, catalogue, reason=reason, legal_basis=legal_basis, note=note)
+            if action in notices.PAPERS
+            else None
+        )
+        case.event = announce(
+            node,
+            case,
+            actor,
+            catalogue,
+            action=action,
+            reason=reason,
+            legal_basis=legal_basis,
+            note=note,
+            override_reason=override if asked else None,
+            ask_number=case.materials_asks if asked else None,
+            paper=paper,
+        )
+        audit.record(
+            actor,
+            f"case.{action}",
+            case.receipt_code,
+            {
+                "state": case.state,
+                "missing": list(missing or []),
+                "reason": reason,
+                "legal_basis": legal_basis,
+            },
+        )
         if override and target == "needs_materials":
             # Counted on the dashboard: every second 补正 is an exception a supervisor answers for.
-            audit.record(actor, "case.materials_override", case.receipt_code,
-                         {"reason": override, "ask_number": case.materials_asks})
+            audit.record(
+                actor,
+                "case.materials_override",
+                case.receipt_code,
+                {"reason": override, "ask_number": case.materials_asks},
+            )
     return case
 
 
@@ -239,16 +294,26 @@ COUNTY_DOC_MAX = 64
 COUNTY_REASON_MAX = 2000
 
 
-def record_county_answer(receipt_code: str, action: str, actor: str, *, doc_no: str, doc_date: str,
-                         reason: str | None = None, note: str | None = None, staff: Staff | None = None) -> Case:
+def record_county_answer(
+    receipt_code: str,
+    action: str,
+    actor: str,
+    *,
+    doc_no: str,
+    doc_date: str,
+    reason: str | None = None,
+    note: str | None = None,
+    staff: Staff | None = None,
+) -> Case:
     """The county's answer to a passed-up case (县级批准 / 县级不予批准), recorded from its document.
 
     Needs the county's document number and date, and the reason when refused. A case never
     passed up, or already answered, is refused with nothing changed; the attempt is audited.
     """
     try:
-        return _record_county_answer(receipt_code, action, actor, doc_no=doc_no, doc_date=doc_date,
-                                     reason=reason, note=note, staff=staff)
+        return _record_county_answer(
+            receipt_code, action, actor, doc_no=doc_no, doc_date=doc_date, reason=reason, note=note, staff=staff
+        )
     except CaseError as exc:
         log.warning("refused %s on %s by %s: %s", action, receipt_code, actor, exc.code)
         audit.record(actor, "case.refused_attempt", receipt_code[:16], {"action": action[:20], "code": exc.code})
@@ -265,13 +330,23 @@ def _county_date(text: str, passed_up_on: Any) -> Any:
     if day > today():
         raise CaseError("bad_county_date", N_("县级批复日期不能晚于今天"))
     if day < passed_up_on:
-        raise CaseError("bad_county_date", N_("县级批复日期不能早于报县级的日期（%(day)s）",
-                                                day=passed_up_on.isoformat()))
+        raise CaseError(
+            "bad_county_date", N_("县级批复日期不能早于报县级的日期（%(day)s）", day=passed_up_on.isoformat())
+        )
     return day
 
 
-def _record_county_answer(receipt_code: str, action: str, actor: str, *, doc_no: str, doc_date: str,
-                          reason: str | None, note: str | None, staff: Staff | None) -> Case:
+def _record_county_answer(
+    receipt_code: str,
+    action: str,
+    actor: str,
+    *,
+    doc_no: str,
+    doc_date: str,
+    reason: str | None,
+    note: str | None,
+    staff: Staff | None,
+) -> Case:
     if action not in states.COUNTY_ANSWERS:
         raise CaseError("unknown_action", N_("县级批复只能是“县级批准”或“县级不予批准”"))
     target = states.COUNTY_ANSWERS[action]
@@ -290,8 +365,14 @@ def _record_county_answer(receipt_code: str, action: str, actor: str, *, doc_no:
         if referral is None:
             raise CaseError("not_passed_up", N_("本件没有报县级，不能录入县级批复"))
         if referral.answer is not None:
-            raise CaseError("already_answered", N_("本件的县级批复已经录入（%(answer)s，文号 %(doc_no)s），不能重复录入",
-                                                   answer=states.label(referral.answer), doc_no=referral.doc_no))
+            raise CaseError(
+                "already_answered",
+                N_(
+                    "本件的县级批复已经录入（%(answer)s，文号 %(doc_no)s），不能重复录入",
+                    answer=states.label(referral.answer),
+                    doc_no=referral.doc_no,
+                ),
+            )
         try:
             states.check_transition(case.state, target, case.mode, True)
         except states.TransitionError as exc:
@@ -305,16 +386,35 @@ def _record_county_answer(receipt_code: str, action: str, actor: str, *, doc_no:
         case.updated_at = now()
         case.save()
         said = f"县级批复文号：{doc_no}（{day.year}年{day.month}月{day.day}日）"
-        case.event = announce(node, case, actor, catalogue, action=action, reason=reason or None,
-                              note="；".join(x for x in (said, note) if x),
-                              county_doc_no=doc_no, county_doc_date=day.isoformat())
-        audit.record(actor, f"case.{action}", case.receipt_code,
-                     {"state": target, "doc_no": doc_no, "doc_date": day.isoformat(), "reason": reason})
+        case.event = announce(
+            node,
+            case,
+            actor,
+            catalogue,
+            action=action,
+            reason=reason or None,
+            note="；".join(x for x in (said, note) if x),
+            county_doc_no=doc_no,
+            county_doc_date=day.isoformat(),
+        )
+        audit.record(
+            actor,
+            f"case.{action}",
+            case.receipt_code,
+            {"state": target, "doc_no": doc_no, "doc_date": day.isoformat(), "reason": reason},
+        )
     return case
 
 
-def _ask_materials(case: Case, catalogue: Catalogue, missing: list[str] | None, note: str | None,
-                   override: str | None, staff: Staff | None, actor: str) -> None:
+def _ask_materials(
+    case: Case,
+    catalogue: Catalogue,
+    missing: list[str] | None,
+    note: str | None,
+    override: str | None,
+    staff: Staff | None,
+    actor: str,
+) -> None:
     """一次告知: the one 补正 notice of a case; a second needs a supervisor's recorded reason."""
     known = {m["code"] for m in catalogue.materials(case.item_code)}
     missing = list(dict.fromkeys(m for m in (missing or []) if m))
@@ -325,9 +425,13 @@ def _ask_materials(case: Case, catalogue: Catalogue, missing: list[str] | None, 
         raise CaseError("missing_required", N_("补正告知须列明所缺材料（勾选或填写）"))
     if (case.materials_asks or 0) >= 1:
         if not override:
-            raise CaseError("second_request",
-                            N_("本件已一次性告知过补正材料，按一次告知制不能再次要求补正；"
-                               "确需再次补正的，须由效能监督人员填写理由批准"))
+            raise CaseError(
+                "second_request",
+                N_(
+                    "本件已一次性告知过补正材料，按一次告知制不能再次要求补正；"
+                    "确需再次补正的，须由效能监督人员填写理由批准"
+                ),
+            )
         if staff is None or staff.role not in SUPERVISORS:
             raise CaseError("override_not_allowed", N_("再次要求补正须由效能监督人员批准，您无此权限"))
     elif override:
@@ -346,8 +450,9 @@ def _accept(case: Case, catalogue: Catalogue) -> None:
     """受理: only with every material in; an immediate item is due the working day it is accepted."""
     if case.materials_missing:
         names = listed(catalogue.material_names(case.item_code, case.materials_missing))
-        raise CaseError("materials_missing", N_("材料尚未齐全（缺：%(names)s），不能受理；请等补正材料送达后再受理",
-                                                  names=names))
+        raise CaseError(
+            "materials_missing", N_("材料尚未齐全（缺：%(names)s），不能受理；请等补正材料送达后再受理", names=names)
+        )
     case.accepted_on = today()
     item = catalogue.item(case.item_code) or {}
     if case.mode == "immediate":
@@ -367,19 +472,32 @@ def reassign(receipt_code: str, username: str, actor: str, reason: str = "") -> 
         if person is None:
             raise CaseError("unknown_staff", N_("没有这个在岗工作人员"))
         if case.window not in (person.windows or []):
-            raise CaseError("not_your_window",
-                            N_("%(name)s不负责%(window)s窗口，不能承办此件", name=person.name,
-                               window=catalogue.window_name(case.window)))
+            raise CaseError(
+                "not_your_window",
+                N_(
+                    "%(name)s不负责%(window)s窗口，不能承办此件",
+                    name=person.name,
+                    window=catalogue.window_name(case.window),
+                ),
+            )
         if case.assignee == username:
             raise CaseError("same_assignee", N_("此件已由%(name)s承办", name=person.name))
         previous = case.assignee
         case.assignee = username
         case.updated_at = now()
         case.save()
-        Assignment.create(username=username, window=case.window, request_id=case.request_id,
-                          previous=previous, by=actor, reason=reason.strip(), at=now())
-        case.event = announce(node, case, actor, catalogue, action="reassigned", note=reason.strip() or None,
-                              previous_assignee=previous)
+        Assignment.create(
+            username=username,
+            window=case.window,
+            request_id=case.request_id,
+            previous=previous,
+            by=actor,
+            reason=reason.strip(),
+            at=now(),
+        )
+        case.event = announce(
+            node, case, actor, catalogue, action="reassigned", note=reason.strip() or None, previous_assignee=previous
+        )
         audit.record(actor, "case.reassign", case.receipt_code, {"from": previous, "to": username, "reason": reason})
     return case
 
@@ -390,8 +508,14 @@ def open_clock(case: Case, catalogue: Catalogue, cal: Any = None) -> None:
     The village's one-time notice printed at capture is the case's 补正 notice (一次告知), so
     the hub's own request for materials would be a second one.
     """
-    missing = list(dict.fromkeys([*(case.materials_missing or []),
-                                  *catalogue.missing_materials(case.item_code, case.materials_brought or [])]))
+    missing = list(
+        dict.fromkeys(
+            [
+                *(case.materials_missing or []),
+                *catalogue.missing_materials(case.item_code, case.materials_brought or []),
+            ]
+        )
+    )
     case.materials_missing = missing
     if missing:
         case.state = states.NEEDS_MATERIALS
@@ -403,20 +527,27 @@ def open_clock(case: Case, catalogue: Catalogue, cal: Any = None) -> None:
     deadlines.start(case, int(item.get("time_limit_days", 0)), case.received_on, cal)
 
 
-def supplement_arrived(node: Node | None, case: Case, materials: list[str], catalogue: Catalogue,
-                       clerk: str = "system") -> None:
+def supplement_arrived(
+    node: Node | None, case: Case, materials: list[str], catalogue: Catalogue, clerk: str = "system"
+) -> None:
     """A villager's 补正 reached the hub (caller holds the lock).
 
     Only the last missing material ends the wait: a partial supplement keeps the case in
     待补正 with the clock where it was, and the village is told the true remainder.
     """
     if states.is_terminal(case.state):
-        audit.record(clerk or "system", "case.refused_attempt", case.receipt_code,
-                     {"action": "supplement", "code": "case_closed"})
-        raise CaseError("case_closed", N_("该申请已%(state)s，办理已终结，不能再补正材料",
-                                               state=states.label(case.state)))
+        audit.record(
+            clerk or "system",
+            "case.refused_attempt",
+            case.receipt_code,
+            {"action": "supplement", "code": "case_closed"},
+        )
+        raise CaseError(
+            "case_closed", N_("该申请已%(state)s，办理已终结，不能再补正材料", state=states.label(case.state))
+        )
     case.materials_brought, case.materials_missing = merge_supplement(
-        case.materials_brought or [], case.materials_missing or [], materials)
+        case.materials_brought or [], case.materials_missing or [], materials
+    )
     complete = not case.materials_missing
     if case.state == states.NEEDS_MATERIALS and complete:
         if case.accepted_on is not None:
@@ -449,11 +580,15 @@ def request_extension(receipt_code: str, days: int, reason: str, actor: str, sta
                 raise CaseError("bad_days", N_("延长的工作日数应在 1 到 %(max)d 之间", max=MAX_EXTENSION_DAYS))
             if not reason:
                 raise CaseError("reason_required", N_("申请延期须写明理由"))
-            if Extension.select().where((Extension.request_id == case.request_id)
-                                        & (Extension.status == "pending")).exists():
+            if (
+                Extension.select()
+                .where((Extension.request_id == case.request_id) & (Extension.status == "pending"))
+                .exists()
+            ):
                 raise CaseError("pending_extension", N_("本件已有待批准的延期申请"))
-            ext = Extension.create(request_id=case.request_id, days=days, reason=reason[:500],
-                                   requested_by=actor, requested_at=now())
+            ext = Extension.create(
+                request_id=case.request_id, days=days, reason=reason[:500], requested_by=actor, requested_at=now()
+            )
             audit.record(actor, "case.extension_requested", case.receipt_code, {"days": days, "reason": reason})
     except CaseError as exc:
         audit.record(actor, "case.refused_attempt", receipt_code, {"action": "extension_request", "code": exc.code})
@@ -497,10 +632,22 @@ def decide_extension(ext_id: int, approve: bool, actor: str, staff: Staff | None
             case.save()
             catalogue = current_catalogue()
             extra = {"reason": ext.reason, "extension_days": ext.days, "old_deadline": ext.old_deadline.isoformat()}
-            case.event = announce(node, case, actor, catalogue, action="extended", note=note or None,
-                                  paper=notices.facts(case, "extended", actor, catalogue, **extra), **extra)
-            audit.record(actor, "case.extension_approved", case.receipt_code,
-                         {"id": ext_id, "days": ext.days, "new_deadline": case.deadline.isoformat()})
+            case.event = announce(
+                node,
+                case,
+                actor,
+                catalogue,
+                action="extended",
+                note=note or None,
+                paper=notices.facts(case, "extended", actor, catalogue, **extra),
+                **extra,
+            )
+            audit.record(
+                actor,
+                "case.extension_approved",
+                case.receipt_code,
+                {"id": ext_id, "days": ext.days, "new_deadline": case.deadline.isoformat()},
+            )
     except CaseError as exc:
         audit.record(actor, "case.refused_attempt", target, {"action": "extension_decision", "code": exc.code})
         raise
@@ -510,8 +657,9 @@ def decide_extension(ext_id: int, approve: bool, actor: str, staff: Staff | None
 CONTACT_KINDS = {"consult": N_("咨询"), "transfer": N_("转办")}
 
 
-def record_contact(kind: str, person: str, topic: str, answer: str, to_body: str, actor: str,
-                   receipt_code: str | None = None) -> Any:
+def record_contact(
+    kind: str, person: str, topic: str, answer: str, to_body: str, actor: str, receipt_code: str | None = None
+) -> Any:
     """首问负责制: record a consultation or a matter sent on, with who answered it, when and what."""
     from .models import Contact
 
@@ -532,8 +680,16 @@ def record_contact(kind: str, person: str, topic: str, answer: str, to_body: str
                 raise CaseError("unknown_case", N_("没有这个回执码"))
             request_id = case.request_id
         with database.atomic():
-            row = Contact.create(kind=kind, request_id=request_id, person=person[:64], topic=topic[:1000],
-                                 answer=answer[:2000], to_body=to_body[:100], answered_by=actor, at=now())
+            row = Contact.create(
+                kind=kind,
+                request_id=request_id,
+                person=person[:64],
+                topic=topic[:1000],
+                answer=answer[:2000],
+                to_body=to_body[:100],
+                answered_by=actor,
+                at=now(),
+            )
             audit.record(actor, "case.contact", receipt_code or "-", {"kind": kind, "id": row.id})
     except CaseError as exc:
         audit.record(actor, "case.refused_attempt", receipt_code or "-", {"action": "contact", "code": exc.code})

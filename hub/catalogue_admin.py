@@ -16,8 +16,17 @@ from typing import Any
 import peewee
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from shared.catalogue import GUIDE_TEXTS, ITEM_CODE, KIND_CODE, MODES, NAME_MAX, PUBLICITY_DAYS_MAX, WINDOW_CODE, \
-    Catalogue, validate_catalogue
+from shared.catalogue import (
+    GUIDE_TEXTS,
+    ITEM_CODE,
+    KIND_CODE,
+    MODES,
+    NAME_MAX,
+    PUBLICITY_DAYS_MAX,
+    WINDOW_CODE,
+    Catalogue,
+    validate_catalogue,
+)
 
 from . import audit
 from .auth import current_user, login_required
@@ -74,7 +83,14 @@ def orphan_problems(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     for (item_code, mat), n in sorted(missing.items()):
         item = new_items.get(item_code)
         if item is not None and mat not in {m.get("code") for m in item.get("materials", []) if isinstance(m, dict)}:
-            problems.append(_("材料 %(mat)s 仍在事项 %(item_code)s 的 %(n)s 件待补正清单中，不能删除", mat=mat, item_code=item_code, n=n))
+            problems.append(
+                _(
+                    "材料 %(mat)s 仍在事项 %(item_code)s 的 %(n)s 件待补正清单中，不能删除",
+                    mat=mat,
+                    item_code=item_code,
+                    n=n,
+                )
+            )
     return problems
 
 
@@ -83,7 +99,9 @@ def save_catalogue(new: dict[str, Any], actor: str, note: str, base_version: int
     with database.atomic():
         latest = CatalogueVersion.select().order_by(CatalogueVersion.version.desc()).get()
         if latest.version != base_version:
-            raise CatalogueEditError([_("目录已被他人修改（当前第 %(version)s 版），请刷新后重新编辑", version=latest.version)])
+            raise CatalogueEditError(
+                [_("目录已被他人修改（当前第 %(version)s 版），请刷新后重新编辑", version=latest.version)]
+            )
         data = copy.deepcopy(new)
         data["version"] = latest.version + 1
         errors = validate_catalogue(data) + orphan_problems(latest.data, data)
@@ -139,15 +157,22 @@ def parse_materials(text: str) -> tuple[list[dict[str, Any]], list[str]]:
         if flag not in _YES | _NO:
             errors.append(_("材料第 %(n)s 行的“是否必需”只能填 是 或 否", n=n))
             continue
-        out.append({"code": parts[0], "name": parts[1], "required": flag in _YES,
-                    "note": "|".join(parts[3:]) if len(parts) > 3 else ""})
+        out.append(
+            {
+                "code": parts[0],
+                "name": parts[1],
+                "required": flag in _YES,
+                "note": "|".join(parts[3:]) if len(parts) > 3 else "",
+            }
+        )
     return out, errors
 
 
 def materials_text(materials: list[dict[str, Any]]) -> str:
     """The materials as editable lines."""
-    return "\n".join(f"{m['code']}|{m['name']}|{'是' if m['required'] else '否'}|{m.get('note', '')}".rstrip("|")
-                     for m in materials)
+    return "\n".join(
+        f"{m['code']}|{m['name']}|{'是' if m['required'] else '否'}|{m.get('note', '')}".rstrip("|") for m in materials
+    )
 
 
 def item_from_form(form: Any, existing: dict[str, Any] | None, cat: Catalogue) -> tuple[dict[str, Any], list[str]]:
@@ -163,8 +188,14 @@ def item_from_form(form: Any, existing: dict[str, Any] | None, cat: Catalogue) -
         if not ITEM_CODE.match(code):
             errors.append(_("事项编码应为两个大写字母（类别）、短横线和两位数字，例如 DB-04"))
         elif code[:2] not in kinds:
-            errors.append(_("类别 %(kind)s 不存在：事项编码须以目录中的类别开头（%(kinds)s），"
-                            "新类别请先在事项目录页“类别”中新增", kind=code[:2], kinds="、".join(kinds)))
+            errors.append(
+                _(
+                    "类别 %(kind)s 不存在：事项编码须以目录中的类别开头（%(kinds)s），"
+                    "新类别请先在事项目录页“类别”中新增",
+                    kind=code[:2],
+                    kinds="、".join(kinds),
+                )
+            )
         item["code"], item["kind"] = code, code[:2]
     item["name"] = form.get("name", "").strip()
     item["window"] = form.get("window", "")
@@ -206,18 +237,32 @@ def index() -> Any:
     """Windows, items with their open cases, and the version history."""
     cat = current_catalogue()
     items, windows, _usage = open_usage()
-    history = CatalogueVersion.select(CatalogueVersion.version, CatalogueVersion.created_at, CatalogueVersion.note) \
-        .order_by(CatalogueVersion.version.desc()).limit(20)
-    return render_template("admin/catalogue.html", cat=cat, open_items=items, open_windows=windows,
-                           history=list(history), modes=MODES)
+    history = (
+        CatalogueVersion.select(CatalogueVersion.version, CatalogueVersion.created_at, CatalogueVersion.note)
+        .order_by(CatalogueVersion.version.desc())
+        .limit(20)
+    )
+    return render_template(
+        "admin/catalogue.html", cat=cat, open_items=items, open_windows=windows, history=list(history), modes=MODES
+    )
 
 
-def _item_page(item: dict[str, Any], is_new: bool, errors: list[str] | None = None, status: int = 200,
-               form: Any = None) -> Any:
+def _item_page(
+    item: dict[str, Any], is_new: bool, errors: list[str] | None = None, status: int = 200, form: Any = None
+) -> Any:
     cat = current_catalogue()
-    return render_template("admin/item.html", item=item, is_new=is_new, errors=errors or [], cat=cat,
-                           modes=MODES, kinds=cat.kinds(), version=cat.version, form=form,
-                           materials=form.get("materials") if form else materials_text(item.get("materials", []))), status
+    return render_template(
+        "admin/item.html",
+        item=item,
+        is_new=is_new,
+        errors=errors or [],
+        cat=cat,
+        modes=MODES,
+        kinds=cat.kinds(),
+        version=cat.version,
+        form=form,
+        materials=form.get("materials") if form else materials_text(item.get("materials", [])),
+    ), status
 
 
 @bp.route("/catalogue/item/<code>", methods=["GET", "POST"])
@@ -230,18 +275,34 @@ def edit_item(code: str) -> Any:
     if not is_new and existing is None:
         abort(404)
     if request.method == "GET":
-        return _item_page(existing or {"code": "", "active": True, "mode": "processed", "time_limit_days": 20,
-                                       "legal_basis": [], "materials": [], "fee": "免费", "procedure": ""}, is_new)
+        return _item_page(
+            existing
+            or {
+                "code": "",
+                "active": True,
+                "mode": "processed",
+                "time_limit_days": 20,
+                "legal_basis": [],
+                "materials": [],
+                "fee": "免费",
+                "procedure": "",
+            },
+            is_new,
+        )
     item, errors = item_from_form(request.form, existing, cat)
     new = cat.to_dict()
     if is_new:
         if cat.item(item.get("code", "")) is not None:
-            errors.append(_("事项编码 %(code)s 已存在", code=item['code']))
+            errors.append(_("事项编码 %(code)s 已存在", code=item["code"]))
         new["items"].append(item)
     else:
         new["items"] = [item if i["code"] == code else i for i in new["items"]]
-    return _save_or_refuse(new, errors, f"{'新增' if is_new else '修改'}事项 {item.get('code')}",
-                           lambda errs: _item_page(item, is_new, errs, 400, request.form))
+    return _save_or_refuse(
+        new,
+        errors,
+        f"{'新增' if is_new else '修改'}事项 {item.get('code')}",
+        lambda errs: _item_page(item, is_new, errs, 400, request.form),
+    )
 
 
 @bp.post("/catalogue/windows")
@@ -303,7 +364,13 @@ def defaults() -> Any:
     except CatalogueEditError as exc:
         audit.record(_user(), "catalogue.refused", "补充默认事项", {"errors": exc.errors[:10]})
         return _refused_index(exc.errors)
-    flash(_("已保存：事项目录第 %(version)s 版，补充默认事项 %(count)s 个（请逐项核对）", version=version, count=len(codes)))
+    flash(
+        _(
+            "已保存：事项目录第 %(version)s 版，补充默认事项 %(count)s 个（请逐项核对）",
+            version=version,
+            count=len(codes),
+        )
+    )
     return redirect(url_for("catalogue_admin.index"))
 
 
@@ -311,8 +378,15 @@ def _refused_index(errors: list[str]) -> Any:
     cat = current_catalogue()
     items, windows, _usage = open_usage()
     history = CatalogueVersion.select().order_by(CatalogueVersion.version.desc()).limit(20)
-    return render_template("admin/catalogue.html", cat=cat, open_items=items, open_windows=windows,
-                           history=list(history), modes=MODES, errors=errors), 400
+    return render_template(
+        "admin/catalogue.html",
+        cat=cat,
+        open_items=items,
+        open_windows=windows,
+        history=list(history),
+        modes=MODES,
+        errors=errors,
+    ), 400
 
 
 def _save_or_refuse(new: dict[str, Any], errors: list[str], note: str, refused: Any) -> Any:
@@ -338,10 +412,17 @@ def holidays() -> Any:
     error, status = None, 200
     if request.method == "POST":
         try:
-            flash(change_calendar(request.form.get("day", ""), request.form.get("kind", ""),
-                                  request.form.get("op", "add"), _user()))
+            flash(
+                change_calendar(
+                    request.form.get("day", ""), request.form.get("kind", ""), request.form.get("op", "add"), _user()
+                )
+            )
             return redirect(url_for("catalogue_admin.holidays"))
         except ValueError as exc:
             error, status = str(exc), 400
-    return render_template("admin/holidays.html", holidays=sorted(day_set("extra_holidays")),
-                           workdays=sorted(day_set("extra_workdays")), error=error), status
+    return render_template(
+        "admin/holidays.html",
+        holidays=sorted(day_set("extra_holidays")),
+        workdays=sorted(day_set("extra_workdays")),
+        error=error,
+    ), status

@@ -140,7 +140,8 @@ def restore_cmd(backup_file: str, new_key: bool) -> None:
     if not key_path(data_dir).exists() and not new_key:
         raise click.ClickException(
             f"数据目录中没有中心密钥 {key_path(data_dir)}：请先从密钥备份放回（否则各代办点无法验证中心）；"
-            "确已丢失时加 --new-key，并按运维手册让各代办点重新注册")
+            "确已丢失时加 --new-key，并按运维手册让各代办点重新注册"
+        )
     try:
         restore(data_dir, os.environ.get("DATABASE_URL"), backup_file)
     except BackupError as exc:
@@ -160,8 +161,9 @@ def restore_cmd(backup_file: str, new_key: bool) -> None:
 
 
 @cli.command(name="new-epoch")
-@click.confirmation_option(prompt="数据库是否刚从备份恢复或切换到备库？各代办点将与中心重新核对全部办理状态",
-                           help="不询问，直接执行")
+@click.confirmation_option(
+    prompt="数据库是否刚从备份恢复或切换到备库？各代办点将与中心重新核对全部办理状态", help="不询问，直接执行"
+)
 @with_app()
 def new_epoch_cmd(app: Flask) -> None:
     """After promoting a standby (or any loss of the database's tail): nodes rebuild their copy of the log."""
@@ -209,8 +211,17 @@ def revoke(app: Flask, village: str) -> None:
 @click.option("--override", help="再次补正的理由（须以效能监督人员身份 --actor 执行）")
 @click.option("--actor", default="cli")
 @with_app()
-def act(app: Flask, receipt_code: str, action: str, missing: tuple[str, ...], reason: str | None,
-        legal_basis: str | None, note: str | None, override: str | None, actor: str) -> None:
+def act(
+    app: Flask,
+    receipt_code: str,
+    action: str,
+    missing: tuple[str, ...],
+    reason: str | None,
+    legal_basis: str | None,
+    note: str | None,
+    override: str | None,
+    actor: str,
+) -> None:
     """Apply a case action (accept, ask_materials, refuse, approve, deny, to_county)."""
     from shared.receipt_codes import normalise
 
@@ -220,8 +231,17 @@ def act(app: Flask, receipt_code: str, action: str, missing: tuple[str, ...], re
     # Acting as a named staff member means that person's window rules apply.
     staff = Staff.get_or_none(Staff.username == actor)
     try:
-        case = do_act(normalise(receipt_code), action, actor, missing=list(missing), reason=reason,
-                      legal_basis=legal_basis, note=note, staff=staff, override=override)
+        case = do_act(
+            normalise(receipt_code),
+            action,
+            actor,
+            missing=list(missing),
+            reason=reason,
+            legal_basis=legal_basis,
+            note=note,
+            staff=staff,
+            override=override,
+        )
     except CaseError as exc:
         click.echo(exc.message, err=True)
         sys.exit(2)
@@ -237,8 +257,16 @@ def act(app: Flask, receipt_code: str, action: str, missing: tuple[str, ...], re
 @click.option("--note")
 @click.option("--actor", default="cli")
 @with_app()
-def county_answer(app: Flask, receipt_code: str, answer: str, doc_no: str, doc_date: str, reason: str | None,
-                  note: str | None, actor: str) -> None:
+def county_answer(
+    app: Flask,
+    receipt_code: str,
+    answer: str,
+    doc_no: str,
+    doc_date: str,
+    reason: str | None,
+    note: str | None,
+    actor: str,
+) -> None:
     """Record the county's answer to a case passed up (报县级), from the county's document."""
     from shared.receipt_codes import normalise
 
@@ -247,8 +275,16 @@ def county_answer(app: Flask, receipt_code: str, answer: str, doc_no: str, doc_d
 
     staff = Staff.get_or_none(Staff.username == actor)
     try:
-        case = record_county_answer(normalise(receipt_code), answer, actor, doc_no=doc_no, doc_date=doc_date,
-                                    reason=reason, note=note, staff=staff)
+        case = record_county_answer(
+            normalise(receipt_code),
+            answer,
+            actor,
+            doc_no=doc_no,
+            doc_date=doc_date,
+            reason=reason,
+            note=note,
+            staff=staff,
+        )
     except CaseError as exc:
         click.echo(exc.message, err=True)
         sys.exit(2)
@@ -406,12 +442,18 @@ def register_export(app: Flask, path: str, month: str, window: str | None) -> No
 @cli.command(name="figures")
 @click.option("--from", "raw_from", metavar="YYYY-MM-DD", help="开始日期（含），按接收日期统计")
 @click.option("--to", "raw_to", metavar="YYYY-MM-DD", help="结束日期（含）")
-@click.option("--by", "groups", multiple=True, metavar="GROUP",
-              help="分组（可多次）：window、village、item、month、staff、source；不填为全部")
+@click.option(
+    "--by",
+    "groups",
+    multiple=True,
+    metavar="GROUP",
+    help="分组（可多次）：window、village、item、month、staff、source；不填为全部",
+)
 @click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False), help="同时写出 Excel 报表到此文件")
 @with_app()
-def figures_cmd(app: Flask, raw_from: str | None, raw_to: str | None, groups: tuple[str, ...],
-                xlsx_path: str | None) -> None:
+def figures_cmd(
+    app: Flask, raw_from: str | None, raw_to: str | None, groups: tuple[str, ...], xlsx_path: str | None
+) -> None:
     """The centre's report for a period, in its own categories (as the supervision page shows it)."""
     from . import figures, figures_xlsx
     from .figures_text import render
@@ -470,8 +512,10 @@ def sweep(app: Flask) -> None:
     from .jobs import sweep_job
 
     counts = sweep_job()
-    click.echo(f"期限巡检：检查 {counts['checked']} 件，绿 {counts['green']}、黄 {counts['yellow']}、红 {counts['red']}；"
-               f"新转黄 {counts['turned_yellow']}、新转红 {counts['turned_red']}")
+    click.echo(
+        f"期限巡检：检查 {counts['checked']} 件，绿 {counts['green']}、黄 {counts['yellow']}、红 {counts['red']}；"
+        f"新转黄 {counts['turned_yellow']}、新转红 {counts['turned_red']}"
+    )
 
 
 @cli.command(name="import-bundle")
@@ -489,8 +533,12 @@ def import_bundle(app: Flask, file: str, out: str) -> None:
 
     migrate()
     try:
-        res = do_import(Path(file).read_bytes(), app.config["DATA_DIR"], app.extensions["daiban_hub_key"],
-                        app.extensions["daiban_hub_box_key"])
+        res = do_import(
+            Path(file).read_bytes(),
+            app.config["DATA_DIR"],
+            app.extensions["daiban_hub_key"],
+            app.extensions["daiban_hub_box_key"],
+        )
     except BundleError as exc:
         click.echo(f"导入失败：{exc.message}", err=True)
         sys.exit(1)

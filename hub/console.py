@@ -37,13 +37,34 @@ CONSOLE_ACTIONS = {
 }
 # CaseError codes to HTTP statuses; anything else is a form the person must correct (400).
 ERROR_STATUS = {
-    "not_your_window": 403, "inactive_staff": 403, "unknown_case": 404, "unknown_staff": 400,
-    "terminal_state": 409, "forbidden_transition": 409, "immediate_only": 409, "same_assignee": 409,
-    "second_request": 409, "override_not_allowed": 403, "materials_missing": 409, "not_supervisor": 403,
-    "case_closed": 409, "already_decided": 409, "pending_extension": 409, "no_clock": 409,
-    "unknown_extension": 404, "not_for_county": 409, "county_decides": 409, "not_passed_up": 409,
-    "already_answered": 409, "publicity_required": 409, "publicity_running": 409, "publicity_exists": 409,
-    "publicity_ended": 409, "publicity_not_running": 409, "not_accepted": 409, "no_publicity": 409,
+    "not_your_window": 403,
+    "inactive_staff": 403,
+    "unknown_case": 404,
+    "unknown_staff": 400,
+    "terminal_state": 409,
+    "forbidden_transition": 409,
+    "immediate_only": 409,
+    "same_assignee": 409,
+    "second_request": 409,
+    "override_not_allowed": 403,
+    "materials_missing": 409,
+    "not_supervisor": 403,
+    "case_closed": 409,
+    "already_decided": 409,
+    "pending_extension": 409,
+    "no_clock": 409,
+    "unknown_extension": 404,
+    "not_for_county": 409,
+    "county_decides": 409,
+    "not_passed_up": 409,
+    "already_answered": 409,
+    "publicity_required": 409,
+    "publicity_running": 409,
+    "publicity_exists": 409,
+    "publicity_ended": 409,
+    "publicity_not_running": 409,
+    "not_accepted": 409,
+    "no_publicity": 409,
 }
 
 
@@ -76,14 +97,21 @@ def queue_view() -> Any:
     if show == "closed":
         cases = queue.closed_cases(windows, window)
     else:
-        cases = queue.open_cases(windows, window, assignee=user.username if mine else None,
-                                 handed_to=None if window else user.username)
+        cases = queue.open_cases(
+            windows, window, assignee=user.username if mine else None, handed_to=None if window else user.username
+        )
     names = queue.staff_names()
     lines = queue.rows(cases, catalogue, deadlines.calendar(), today(), names)
     unassigned = [line for line in lines if line["orphan"]]
     return render_template(
-        "console/queue.html", lines=lines, windows=[catalogue.window(w) for w in windows], window=window,
-        show=show, mine=mine, unassigned=unassigned, is_supervisor=user.role in ("supervisor", "admin"),
+        "console/queue.html",
+        lines=lines,
+        windows=[catalogue.window(w) for w in windows],
+        window=window,
+        show=show,
+        mine=mine,
+        unassigned=unassigned,
+        is_supervisor=user.role in ("supervisor", "admin"),
     )
 
 
@@ -110,34 +138,55 @@ def _detail(case: Case, error: str | None = None, form: dict[str, Any] | None = 
     node_events = list(NodeEvent.select().where(NodeEvent.request_id == case.request_id).order_by(NodeEvent.seq))
     reassign_to = []
     if user.role in ("supervisor", "admin") and not states.is_terminal(case.state):
-        reassign_to = [s for s in Staff.select().where(Staff.active == True).order_by(Staff.username)
-                       if case.window in (s.windows or []) and s.username != case.assignee]
+        reassign_to = [
+            s
+            for s in Staff.select().where(Staff.active == True).order_by(Staff.username)
+            if case.window in (s.windows or []) and s.username != case.assignee
+        ]
     # The county's answers have their own form (document number and date), not a plain button.
-    actions = [a for a in states.available_actions(case.state, case.mode, catalogue.passes_up(case.item_code))
-               if a not in states.COUNTY_ANSWERS]
+    actions = [
+        a
+        for a in states.available_actions(case.state, case.mode, catalogue.passes_up(case.item_code))
+        if a not in states.COUNTY_ANSWERS
+    ]
     if case.materials_missing:
         # 受理 waits for the materials (cases.act refuses it too); offer no button that can only fail.
         actions = [a for a in actions if a != "accept"]
     cal = deadlines.calendar()
     return render_template(
-        "console/case.html", case=case, line=line, item=item, catalogue=catalogue,
-        applicant=case.captured.get("applicant", {}), fields=catalogue.fields(case.item_code),
-        materials=catalogue.materials(case.item_code), brought=set(case.materials_brought or []),
+        "console/case.html",
+        case=case,
+        line=line,
+        item=item,
+        catalogue=catalogue,
+        applicant=case.captured.get("applicant", {}),
+        fields=catalogue.fields(case.item_code),
+        materials=catalogue.materials(case.item_code),
+        brought=set(case.materials_brought or []),
         missing=set(case.materials_missing or []),
         history=history.rows(case, node_events, notices.events_of(case), names, catalogue),
         correctable=corrections.choices(catalogue, case.item_code) if not states.is_terminal(case.state) else [],
-        papers=notices.papers(case), names=names, actions=actions, reassign_to=reassign_to,
-        can_act=may_handle(user, case), error=error, form=form or {}, action_labels=states.ACTION_LABELS,
-        state_labels=states.LABELS, clock=deadlines.clock(case, cal, today()),
+        papers=notices.papers(case),
+        names=names,
+        actions=actions,
+        reassign_to=reassign_to,
+        can_act=may_handle(user, case),
+        error=error,
+        form=form or {},
+        action_labels=states.ACTION_LABELS,
+        state_labels=states.LABELS,
+        clock=deadlines.clock(case, cal, today()),
         notice_late=deadlines.notice_overdue(case, cal, today()),
         is_supervisor=user.role in case_actions.SUPERVISORS,
         extensions=list(Extension.select().where(Extension.request_id == case.request_id).order_by(Extension.id)),
         contacts=list(Contact.select().where(Contact.request_id == case.request_id).order_by(Contact.at)),
-        contact_kinds=case_actions.CONTACT_KINDS, referral=CountyReferral.get_or_none(CountyReferral.request_id ==
-                                                                                  case.request_id),
+        contact_kinds=case_actions.CONTACT_KINDS,
+        referral=CountyReferral.get_or_none(CountyReferral.request_id == case.request_id),
         publicity=Publicity.get_or_none(Publicity.request_id == case.request_id),
-        publicity_days=catalogue.publicity_days(case.item_code), today=today(),
-        attachments=attachment_rows(case), first_contact=notices.first_contact(case),
+        publicity_days=catalogue.publicity_days(case.item_code),
+        today=today(),
+        attachments=attachment_rows(case),
+        first_contact=notices.first_contact(case),
         just_received=request.args.get("received") == "1",
         later_duplicates=list(Case.select(Case.receipt_code).where(Case.duplicate_of == case.receipt_code)),
     ), status
@@ -164,9 +213,17 @@ def case_act(code: str) -> Any:
         return _detail(case, _("只有即办件可以当场受理并办结"), form.to_dict(), 409)
     user = current_user()
     try:
-        done = act(case.receipt_code, CONSOLE_ACTIONS[choice], user.username, staff=user,
-                   missing=form.getlist("missing"), reason=form.get("reason"),
-                   legal_basis=form.get("legal_basis"), note=form.get("note"), override=form.get("override"))
+        done = act(
+            case.receipt_code,
+            CONSOLE_ACTIONS[choice],
+            user.username,
+            staff=user,
+            missing=form.getlist("missing"),
+            reason=form.get("reason"),
+            legal_basis=form.get("legal_basis"),
+            note=form.get("note"),
+            override=form.get("override"),
+        )
     except CaseError as exc:
         return _detail(Case.get_by_id(case.request_id), exc.message, form.to_dict(), ERROR_STATUS.get(exc.code, 400))
     flash(f"{format_code(done.receipt_code)}：{states.label(done.state)}")
@@ -181,8 +238,9 @@ def case_reassign(code: str) -> Any:
     """Hand a case to someone else on its window (supervisors), recorded with the reason."""
     case = _case_or_404(code)
     try:
-        reassign(case.receipt_code, request.form.get("assignee", ""), current_user().username,
-                 request.form.get("reason", ""))
+        reassign(
+            case.receipt_code, request.form.get("assignee", ""), current_user().username, request.form.get("reason", "")
+        )
     except CaseError as exc:
         return _detail(case, exc.message, request.form.to_dict(), ERROR_STATUS.get(exc.code, 400))
     flash(_("已改派承办人"))
@@ -196,8 +254,14 @@ def case_correct(code: str) -> Any:
     case = _case_or_404(code)
     form = request.form
     try:
-        case_corrections.correct(case.receipt_code, form.get("field", ""), form.get("value", ""),
-                                 form.get("reason", ""), current_user().username, current_user())
+        case_corrections.correct(
+            case.receipt_code,
+            form.get("field", ""),
+            form.get("value", ""),
+            form.get("reason", ""),
+            current_user().username,
+            current_user(),
+        )
     except CaseError as exc:
         return _detail(Case.get_by_id(case.request_id), exc.message, form.to_dict(), ERROR_STATUS.get(exc.code, 400))
     flash(_("已更正，更正记录已记入办理记录并将告知代办点"))
@@ -216,8 +280,9 @@ def extension_request(code: str) -> Any:
     except ValueError:
         return _detail(case, _("延长的工作日数须是整数"), request.form.to_dict(), 400)
     try:
-        case_actions.request_extension(case.receipt_code, days, request.form.get("reason", ""), user.username,
-                                       staff=user)
+        case_actions.request_extension(
+            case.receipt_code, days, request.form.get("reason", ""), user.username, staff=user
+        )
     except CaseError as exc:
         return _detail(case, exc.message, request.form.to_dict(), ERROR_STATUS.get(exc.code, 400))
     flash(_("延期申请已提交，待效能监督人员批准"))
@@ -255,9 +320,15 @@ def contacts_view() -> Any:
     code = normalise(request.form.get("receipt_code", "")) if request.method == "POST" else ""
     if request.method == "POST":
         try:
-            case_actions.record_contact(request.form.get("kind", ""), request.form.get("person", ""),
-                                        request.form.get("topic", ""), request.form.get("answer", ""),
-                                        request.form.get("to_body", ""), user.username, code or None)
+            case_actions.record_contact(
+                request.form.get("kind", ""),
+                request.form.get("person", ""),
+                request.form.get("topic", ""),
+                request.form.get("answer", ""),
+                request.form.get("to_body", ""),
+                user.username,
+                code or None,
+            )
         except CaseError as exc:
             error, status = tr(exc.message), ERROR_STATUS.get(exc.code, 400)
         else:
@@ -265,9 +336,14 @@ def contacts_view() -> Any:
             back = url_for("console.case_view", code=code) if code else url_for("console.contacts_view")
             return redirect(back)
     rows = list(Contact.select().order_by(Contact.at.desc()).limit(200))
-    return render_template("console/contacts.html", rows=rows, kinds=case_actions.CONTACT_KINDS,
-                           names={**queue.staff_names(), "system": _("系统")}, error=error,
-                           form=request.form.to_dict() if error else {}), status
+    return render_template(
+        "console/contacts.html",
+        rows=rows,
+        kinds=case_actions.CONTACT_KINDS,
+        names={**queue.staff_names(), "system": _("系统")},
+        error=error,
+        form=request.form.to_dict() if error else {},
+    ), status
 
 
 @bp.get("/console/case/<code>/paper/<int:cseq>")
@@ -289,9 +365,15 @@ def feedback_form(code: str) -> Any:
     case = _case_or_404(code)
     catalogue = current_catalogue()
     item = catalogue.item(case.item_code) or {}
-    return render_template("console/feedback.html", case=case, item_name=item.get("name", case.item_code),
-                           window_name=catalogue.window_name(case.window), centre=notices.CENTRE_NAME,
-                           state_label=states.label(case.state), names=queue.staff_names())
+    return render_template(
+        "console/feedback.html",
+        case=case,
+        item_name=item.get("name", case.item_code),
+        window_name=catalogue.window_name(case.window),
+        centre=notices.CENTRE_NAME,
+        state_label=states.label(case.state),
+        names=queue.staff_names(),
+    )
 
 
 @bp.route("/console/staff", methods=["GET", "POST"])
@@ -307,8 +389,9 @@ def staff_view() -> Any:
                 person = absence.set_backup(form.get("username", ""), form.get("backup", ""), user)
                 flash(_("%(name)s的B角已更新", name=person.name))
             else:
-                change = absence.set_duty(form.get("username", ""), form.get("on_duty") == "1", user,
-                                          form.get("backup", ""))
+                change = absence.set_duty(
+                    form.get("username", ""), form.get("on_duty") == "1", user, form.get("backup", "")
+                )
                 flash(change.sentence())
         except CaseError as exc:
             error, status = tr(exc.message), {"unknown_staff": 404, "not_supervisor": 403}.get(exc.code, 409)
@@ -318,8 +401,15 @@ def staff_view() -> Any:
     people = list(Staff.select().where(Staff.active == True).order_by(Staff.role, Staff.username))
     counts = routing.open_counts([p.username for p in people])
     names = {p.username: p.name for p in people}
-    return render_template("console/staff.html", people=people, counts=counts, catalogue=catalogue, names=names,
-                           is_supervisor=user.role in ("supervisor", "admin"), error=error), status
+    return render_template(
+        "console/staff.html",
+        people=people,
+        counts=counts,
+        catalogue=catalogue,
+        names=names,
+        is_supervisor=user.role in ("supervisor", "admin"),
+        error=error,
+    ), status
 
 
 def init_app(app: Any) -> None:

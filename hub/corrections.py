@@ -35,9 +35,19 @@ def _apply(case: Case, fix: Correction) -> None:
 
 
 def _record(actor: str, case: Case, fix: Correction, by: str) -> None:
-    audit.record(actor, "case.corrected", case.receipt_code, {
-        "field": fix.field, "label": fix.label, "old": fix.old, "value": fix.value, "reason": fix.reason, "by": by,
-    })
+    audit.record(
+        actor,
+        "case.corrected",
+        case.receipt_code,
+        {
+            "field": fix.field,
+            "label": fix.label,
+            "old": fix.old,
+            "value": fix.value,
+            "reason": fix.reason,
+            "by": by,
+        },
+    )
 
 
 def correct(receipt_code: str, field: str, value: str, reason: str, actor: str, staff: Staff | None) -> Case:
@@ -58,14 +68,29 @@ def correct(receipt_code: str, field: str, value: str, reason: str, actor: str, 
             except CorrectionError as exc:
                 raise CaseError(exc.code, exc.message) from exc
             _apply(case, fix)
-            case.event = append_hub_event(node, case.request_id, "case.corrected", {
-                "receipt_code": case.receipt_code, "state": case.state, "field": fix.field,
-                "field_label": fix.label, "old": fix.old, "value": fix.value, "reason": fix.reason,
-            }, actor)
+            case.event = append_hub_event(
+                node,
+                case.request_id,
+                "case.corrected",
+                {
+                    "receipt_code": case.receipt_code,
+                    "state": case.state,
+                    "field": fix.field,
+                    "field_label": fix.label,
+                    "old": fix.old,
+                    "value": fix.value,
+                    "reason": fix.reason,
+                },
+                actor,
+            )
             _record(actor, case, fix, "staff")
     except CaseError as exc:
-        audit.record(actor, "case.refused_attempt", receipt_code, {"action": "correct", "code": exc.code,
-                                                                   "field": str(field)[:60]})
+        audit.record(
+            actor,
+            "case.refused_attempt",
+            receipt_code,
+            {"action": "correct", "code": exc.code, "field": str(field)[:60]},
+        )
         raise
     return case
 
@@ -88,8 +113,12 @@ def from_node(node: Node, case: Case, data: dict[str, Any], clerk: str) -> None:
         except CorrectionError as exc:
             raise CaseError(exc.code, exc.message) from exc
     except CaseError as exc:
-        audit.record(actor, "case.refused_attempt", case.receipt_code,
-                     {"action": "correct", "code": exc.code, "field": str(data.get("field"))[:60], "by": "clerk"})
+        audit.record(
+            actor,
+            "case.refused_attempt",
+            case.receipt_code,
+            {"action": "correct", "code": exc.code, "field": str(data.get("field"))[:60], "by": "clerk"},
+        )
         raise
     _apply(case, fix)
     _record(actor, case, fix, "clerk")

@@ -70,11 +70,20 @@ def _problems(data: dict[str, Any], village_id: Any, complete_now: bool, staff: 
         if item["mode"] != "immediate":
             errors.append(FieldError("complete_now", "immediate_only", _("只有即办件可以当场受理并办结")))
         elif data["materials"]["missing"] or catalogue.missing_materials(item["code"], data["materials"]["brought"]):
-            errors.append(FieldError("complete_now", "materials_missing", _("材料尚未齐全，不能当场办结；请出具一次性告知单")))
+            errors.append(
+                FieldError("complete_now", "materials_missing", _("材料尚未齐全，不能当场办结；请出具一次性告知单"))
+            )
         elif not covers(staff, item["window"]):
-            errors.append(FieldError("complete_now", "not_your_window",
-                                     _("您不负责%(window)s窗口，不能当场办结，请交该窗口办理",
-                                       window=catalogue.window_name(item["window"]))))
+            errors.append(
+                FieldError(
+                    "complete_now",
+                    "not_your_window",
+                    _(
+                        "您不负责%(window)s窗口，不能当场办结，请交该窗口办理",
+                        window=catalogue.window_name(item["window"]),
+                    ),
+                )
+            )
     return errors
 
 
@@ -88,8 +97,12 @@ def receive(form_data: dict[str, Any], village_id: Any, staff: Staff, complete_n
     errors = _problems(data, village_id, complete_now, staff)
     if errors:
         # The refused walk-in is kept on the audit chain (codes only: no personal data in the log).
-        audit.record(staff.username, "counter.refused", str(data.get("item_code", ""))[:40],
-                     {"codes": [e.code for e in errors], "fields": [e.field for e in errors]})
+        audit.record(
+            staff.username,
+            "counter.refused",
+            str(data.get("item_code", ""))[:40],
+            {"codes": [e.code for e in errors], "fields": [e.field for e in errors]},
+        )
         raise CounterRefused(errors)
     catalogue = current_catalogue()
     item = catalogue.item(data["item_code"])
@@ -102,8 +115,11 @@ def receive(form_data: dict[str, Any], village_id: Any, staff: Staff, complete_n
         request_id = protocol.new_id()
         received = now()
         # The receiver handles what they can; otherwise the window's routing rule picks someone.
-        assignee = (staff.username if window in (staff.windows or [])
-                    else routing.assignee_for(window, request_id, staff.username))
+        assignee = (
+            staff.username
+            if window in (staff.windows or [])
+            else routing.assignee_for(window, request_id, staff.username)
+        )
         record = {
             "receipt_code": code,
             "item_code": item["code"],
@@ -116,27 +132,58 @@ def receive(form_data: dict[str, Any], village_id: Any, staff: Staff, complete_n
             "sms": data.get("sms") is True,
         }
         case = Case(
-            request_id=request_id, receipt_code=code, node=None, village=int(village_id), item_code=item["code"],
-            window=window, mode=item["mode"], state=states.RECEIVED, assignee=assignee, clerk=None,
-            applicant_name=applicant["name"], id_number=applicant["id_number"], phone=applicant["phone"],
-            captured=record, materials_brought=brought, materials_missing=list(data["materials"]["missing"]),
-            received_at=received, received_on=china_date(received), updated_at=received,
-            source="counter", received_by=staff.username,
+            request_id=request_id,
+            receipt_code=code,
+            node=None,
+            village=int(village_id),
+            item_code=item["code"],
+            window=window,
+            mode=item["mode"],
+            state=states.RECEIVED,
+            assignee=assignee,
+            clerk=None,
+            applicant_name=applicant["name"],
+            id_number=applicant["id_number"],
+            phone=applicant["phone"],
+            captured=record,
+            materials_brought=brought,
+            materials_missing=list(data["materials"]["missing"]),
+            received_at=received,
+            received_on=china_date(received),
+            updated_at=received,
+            source="counter",
+            received_by=staff.username,
         )
         cases.open_clock(case, catalogue)
         case.save(force_insert=True)
         if assignee == staff.username:
             # Recorded like routing's own picks, so its count and tie-break see this case too.
-            Assignment.create(username=assignee, window=window, request_id=request_id, by=staff.username,
-                              reason="窗口收件", at=received)
+            Assignment.create(
+                username=assignee,
+                window=window,
+                request_id=request_id,
+                by=staff.username,
+                reason="窗口收件",
+                at=received,
+            )
         if case.materials_missing:
             # 一次告知 at the counter: the one-time notice is printed from this entry.
-            case.event = cases.announce(None, case, staff.username, catalogue, action="ask_materials",
-                                        paper=notices.facts(case, "ask_materials", staff.username, catalogue))
+            case.event = cases.announce(
+                None,
+                case,
+                staff.username,
+                catalogue,
+                action="ask_materials",
+                paper=notices.facts(case, "ask_materials", staff.username, catalogue),
+            )
         else:
             case.event = cases.announce(None, case, staff.username, catalogue, action="received")
-        audit.record(staff.username, "counter.received", code, {"item": item["code"], "window": window,
-                                                                 "missing": list(case.materials_missing)})
+        audit.record(
+            staff.username,
+            "counter.received",
+            code,
+            {"item": item["code"], "window": window, "missing": list(case.materials_missing)},
+        )
         if complete_now:
             case = _complete(code, staff)
     return case

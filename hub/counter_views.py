@@ -49,8 +49,9 @@ def pick() -> Any:
     groups = [(w, items) for w, items in groups if items]
     # The person's own windows first: that is what they mostly receive.
     groups.sort(key=lambda g: g[0]["code"] not in mine)
-    return render_template("console/counter_pick.html", groups=groups, error=error, code=code[:16],
-                           mine=mine), (404 if error else 200)
+    return render_template("console/counter_pick.html", groups=groups, error=error, code=code[:16], mine=mine), (
+        404 if error else 200
+    )
 
 
 @bp.route("/console/counter/<code>", methods=["GET", "POST"])
@@ -74,14 +75,25 @@ def form(code: str) -> Any:
         except CounterRefused as refused:
             errors, values, status = _errors_by_field(refused), request.form, 422
         else:
-            flash(_("已收件，回执码 %(code)s：%(state)s", code=format_code(case.receipt_code), state=states.label(case.state)))
+            flash(
+                _(
+                    "已收件，回执码 %(code)s：%(state)s",
+                    code=format_code(case.receipt_code),
+                    state=states.label(case.state),
+                )
+            )
             return redirect(url_for("console.case_view", code=case.receipt_code, received=1))
     return render_template(
-        "console/counter_form.html", item=item, kind_name=KINDS.get(item["kind"], ""),
-        window_name=cat.window_name(item["window"]), errors=errors, values=values,
+        "console/counter_form.html",
+        item=item,
+        kind_name=KINDS.get(item["kind"], ""),
+        window_name=cat.window_name(item["window"]),
+        errors=errors,
+        values=values,
         brought=request.form.getlist("brought") if values else [],
         applicable=request.form.getlist("applicable") if values else [],
-        villages=village_choices(), can_complete=item["mode"] == "immediate",
+        villages=village_choices(),
+        can_complete=item["mode"] == "immediate",
     ), status
 
 
@@ -97,9 +109,15 @@ def receipt(code: str) -> Any:
     qr = Markup(segno.make(url, error="m").svg_inline(scale=3))  # nosec B704: SVG segno drew from our own URL
     item = cat.item(case.item_code) or {}
     return render_template(
-        "console/receipt.html", case=case, item=item, qr=qr, status_url=url,
-        window_name=cat.window_name(case.window), village=case.village.name,
+        "console/receipt.html",
+        case=case,
+        item=item,
+        qr=qr,
+        status_url=url,
+        window_name=cat.window_name(case.window),
+        village=case.village.name,
         brought_names=cat.material_names(case.item_code, case.materials_brought or []),
         missing_names=cat.material_names(case.item_code, case.materials_missing or []),
-        first_contact=first_contact(case), state_label=states.label(case.state),
+        first_contact=first_contact(case),
+        state_label=states.label(case.state),
     )

@@ -31,10 +31,16 @@ def answer(code: str) -> Any:
         abort(404, description=_("没有这个回执码"))
     form = request.form
     try:
-        done = record_county_answer(case.receipt_code, form.get("answer", "")[:20], user.username,
-                                    doc_no=form.get("doc_no", "")[:200], doc_date=form.get("doc_date", "")[:20],
-                                    reason=form.get("reason", "")[:4000], note=form.get("note", "")[:4000],
-                                    staff=user)
+        done = record_county_answer(
+            case.receipt_code,
+            form.get("answer", "")[:20],
+            user.username,
+            doc_no=form.get("doc_no", "")[:200],
+            doc_date=form.get("doc_date", "")[:20],
+            reason=form.get("reason", "")[:4000],
+            note=form.get("note", "")[:4000],
+            staff=user,
+        )
     except CaseError as exc:
         return _detail(Case.get_by_id(case.request_id), exc.message, form.to_dict(), ERROR_STATUS.get(exc.code, 400))
     flash(f"{format_code(done.receipt_code)}：{states.label(done.state)}")

@@ -16,8 +16,13 @@ database = peewee.DatabaseProxy()
 
 # libpq settings a hub needs when its server can vanish: a dead host is given up quickly so
 # the next host of a multi-host URL is tried, and a silently dropped link is noticed.
-PG_DEFAULTS = {"connect_timeout": "5", "keepalives": "1", "keepalives_idle": "10", "keepalives_interval": "5",
-               "keepalives_count": "3"}
+PG_DEFAULTS = {
+    "connect_timeout": "5",
+    "keepalives": "1",
+    "keepalives_idle": "10",
+    "keepalives_interval": "5",
+    "keepalives_count": "3",
+}
 TIMELINE_KEY = "pg_timeline"
 
 SQLITE_PRAGMAS = {
@@ -53,20 +58,25 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
         # synchronous standby every write commit waits for it).
         row = self.execute_sql("SELECT value FROM setting WHERE key = %s", (TIMELINE_KEY,)).fetchone()
         if row is None:
-            self.execute_sql("INSERT INTO setting (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
-                             (TIMELINE_KEY, str(timeline)))
+            self.execute_sql(
+                "INSERT INTO setting (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                (TIMELINE_KEY, str(timeline)),
+            )
             return
         stored = int(row[0])
         if stored >= timeline:
             return
         with self.atomic():
             # Conditional, so of all the workers that see the new timeline at once one acts on it.
-            moved = self.execute_sql("UPDATE setting SET value = %s WHERE key = %s AND value = %s",
-                                     (str(timeline), TIMELINE_KEY, str(stored))).rowcount
+            moved = self.execute_sql(
+                "UPDATE setting SET value = %s WHERE key = %s AND value = %s",
+                (str(timeline), TIMELINE_KEY, str(stored)),
+            ).rowcount
             if not moved:
                 return
-            log.warning("PostgreSQL timeline %s -> %s: a standby was promoted; its tail may be missing",
-                        stored, timeline)
+            log.warning(
+                "PostgreSQL timeline %s -> %s: a standby was promoted; its tail may be missing", stored, timeline
+            )
             try:  # restores imports the models, which import this module
                 from .restores import new_epoch
             except ImportError:  # until the restore branch (epochs) is merged: say what to run
@@ -79,9 +89,11 @@ def server_timeline(conn: Any) -> int | None:
     """The WAL timeline the server writes on (promotion raises it); None on a standby or before init."""
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE "
-                        "substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END, "
-                        "to_regclass('setting') IS NOT NULL")
+            cur.execute(
+                "SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE "
+                "substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END, "
+                "to_regclass('setting') IS NOT NULL"
+            )
             hexline, has_settings = cur.fetchone()
     except Exception:  # an old server or a role without the function: no check, serve anyway
         log.debug("timeline check unavailable", exc_info=True)

@@ -10,7 +10,17 @@ import json
 from datetime import date, timedelta
 
 from shared import states
-from shared.workdays import CLOSED, PAUSED, RUNNING, WAITING, WITH_COUNTY, ClockView, WorkCalendar, case_clock, unknown_years
+from shared.workdays import (
+    CLOSED,
+    PAUSED,
+    RUNNING,
+    WAITING,
+    WITH_COUNTY,
+    ClockView,
+    WorkCalendar,
+    case_clock,
+    unknown_years,
+)
 
 from . import settings
 from .clock import today
@@ -52,9 +62,14 @@ def clock_state(case: Case) -> str:
 def clock(case: Case, cal: WorkCalendar | None = None, on: date | None = None) -> ClockView:
     """The case's due date, colour and overdue test today (the one rule, for every page and job)."""
     return case_clock(
-        cal or calendar(), closed=states.is_terminal(case.state), start=clock_start(case),
-        deadline=case.deadline, paused_days=case.paused_days or 0, paused_since=case.paused_since,
-        today=on or today(), passed_up=case.state in states.WITH_COUNTY,
+        cal or calendar(),
+        closed=states.is_terminal(case.state),
+        start=clock_start(case),
+        deadline=case.deadline,
+        paused_days=case.paused_days or 0,
+        paused_since=case.paused_since,
+        today=on or today(),
+        passed_up=case.state in states.WITH_COUNTY,
     )
 
 
@@ -97,8 +112,13 @@ def notice_overdue(case: Case, cal: WorkCalendar | None = None, on: date | None 
     if case.materials_asked_on is not None:
         return cal.workdays_between(case.received_on, case.materials_asked_on) > NOTICE_WORKDAYS
     # Still undecided at the window (neither accepted nor asked): the five days are running out.
-    return case.state == states.RECEIVED and case.accepted_on is None and case.deadline is not None \
-        and case.mode != "immediate" and cal.workdays_between(case.received_on, on or today()) > NOTICE_WORKDAYS
+    return (
+        case.state == states.RECEIVED
+        and case.accepted_on is None
+        and case.deadline is not None
+        and case.mode != "immediate"
+        and cal.workdays_between(case.received_on, on or today()) > NOTICE_WORKDAYS
+    )
 
 
 def calendar_gaps(cal: WorkCalendar | None = None, on: date | None = None) -> list[int]:

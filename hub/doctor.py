@@ -33,7 +33,9 @@ def check_database() -> Finding:
     database.execute_sql("SELECT 1")
     version = current_version()
     if version < SCHEMA_VERSION:
-        return Finding("数据库", "problem", f"数据库结构版本 {version} 低于软件的 {SCHEMA_VERSION}；请运行 daiban hub migrate")
+        return Finding(
+            "数据库", "problem", f"数据库结构版本 {version} 低于软件的 {SCHEMA_VERSION}；请运行 daiban hub migrate"
+        )
     if version > SCHEMA_VERSION:
         return Finding("数据库", "problem", f"数据库结构版本 {version} 比软件新；请升级中心软件")
     return Finding("数据库", "ok", f"数据库可用，结构版本 {version}")
@@ -45,7 +47,9 @@ def check_keys(data_dir: Path) -> Finding:
     if not key.exists():
         return Finding("密钥", "problem", f"找不到中心密钥 {key}；请用备份恢复（重新生成会使所有代办点无法验证中心）")
     if os.name == "posix" and key.stat().st_mode & 0o077:
-        return Finding("密钥", "problem", f"密钥文件权限过宽（{oct(key.stat().st_mode & 0o777)}）；请执行 chmod 600 {key}")
+        return Finding(
+            "密钥", "problem", f"密钥文件权限过宽（{oct(key.stat().st_mode & 0o777)}）；请执行 chmod 600 {key}"
+        )
     return Finding("密钥", "ok", "中心密钥齐全")
 
 
@@ -53,10 +57,18 @@ def check_scheduler() -> Finding:
     """The scheduler's heartbeat is recent (it runs the deadline sweep)."""
     last = JobRun.select().where((JobRun.job == "heartbeat") & JobRun.ok).order_by(JobRun.started_at.desc()).first()
     if last is None:
-        return Finding("调度", "problem", "调度进程从未运行：期限巡检不会进行；请启动 daiban hub scheduler（systemctl start daiban-hub-scheduler）")
+        return Finding(
+            "调度",
+            "problem",
+            "调度进程从未运行：期限巡检不会进行；请启动 daiban hub scheduler（systemctl start daiban-hub-scheduler）",
+        )
     age = now() - last.started_at
     if age > HEARTBEAT_MAX_AGE:
-        return Finding("调度", "problem", f"调度进程已 {int(age.total_seconds() // 60)} 分钟没有心跳；请检查 daiban hub scheduler 是否在运行")
+        return Finding(
+            "调度",
+            "problem",
+            f"调度进程已 {int(age.total_seconds() // 60)} 分钟没有心跳；请检查 daiban hub scheduler 是否在运行",
+        )
     return Finding("调度", "ok", f"调度进程 {int(age.total_seconds())} 秒前有心跳")
 
 

@@ -20,9 +20,12 @@ CLOSED = list(states.TERMINAL)
 
 def open_case_for(id_number: str, item_code: str) -> Case | None:
     """The earliest open case of this ID number for this item, if any."""
-    return (Case.select().where((Case.id_number == id_number) & (Case.item_code == item_code)
-                                & Case.state.not_in(CLOSED))
-            .order_by(Case.received_at, Case.receipt_code).first())
+    return (
+        Case.select()
+        .where((Case.id_number == id_number) & (Case.item_code == item_code) & Case.state.not_in(CLOSED))
+        .order_by(Case.received_at, Case.receipt_code)
+        .first()
+    )
 
 
 def open_codes(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -31,9 +34,12 @@ def open_codes(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
     ids = sorted({i for i, _ in wanted})
     for start in range(0, len(ids), 500):
-        rows = (Case.select(Case.id_number, Case.item_code, Case.receipt_code)
-                .where(Case.id_number.in_(ids[start:start + 500]) & Case.state.not_in(CLOSED))
-                .order_by(Case.received_at, Case.receipt_code).tuples())
+        rows = (
+            Case.select(Case.id_number, Case.item_code, Case.receipt_code)
+            .where(Case.id_number.in_(ids[start : start + 500]) & Case.state.not_in(CLOSED))
+            .order_by(Case.received_at, Case.receipt_code)
+            .tuples()
+        )
         for id_number, item_code, code in rows:
             if (id_number, item_code) in wanted:
                 found.setdefault((id_number, item_code), code)

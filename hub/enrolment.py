@@ -29,8 +29,9 @@ from .models import EnrolmentCode, EnrolmentSecret, Node, NodeBoxKey, Village
 CODE_LIFETIME = timedelta(hours=24)
 
 # Said to a node that still speaks enrolment v1 (code in clear): the fix is on the node's side.
-NODE_TOO_OLD = ("乡镇中心已改用更安全的注册方式，本代办点软件版本较旧，请先升级代办点软件再注册"
-                "（注册码未被使用，升级后仍可使用）")
+NODE_TOO_OLD = (
+    "乡镇中心已改用更安全的注册方式，本代办点软件版本较旧，请先升级代办点软件再注册（注册码未被使用，升级后仍可使用）"
+)
 
 
 def _hash_code(code: str) -> str:
@@ -52,11 +53,17 @@ def get_or_create_village(name: str) -> Village:
 
 def _live(cid: str) -> Any:
     """Live (unused, unexpired, not burned) code secrets with this code id, newest first."""
-    return (EnrolmentSecret.select(EnrolmentSecret, EnrolmentCode)
-            .join(EnrolmentCode)
-            .where((EnrolmentSecret.code_id == cid) & EnrolmentCode.used_at.is_null()
-                   & (EnrolmentCode.expires_at >= now()) & EnrolmentSecret.secret.is_null(False))
-            .order_by(EnrolmentSecret.code.desc()))
+    return (
+        EnrolmentSecret.select(EnrolmentSecret, EnrolmentCode)
+        .join(EnrolmentCode)
+        .where(
+            (EnrolmentSecret.code_id == cid)
+            & EnrolmentCode.used_at.is_null()
+            & (EnrolmentCode.expires_at >= now())
+            & EnrolmentSecret.secret.is_null(False)
+        )
+        .order_by(EnrolmentSecret.code.desc())
+    )
 
 
 def issue_code(village_name: str, lifetime: timedelta = CODE_LIFETIME, actor: str = "cli") -> str:
@@ -122,16 +129,22 @@ def start(msg: messages.EnrolStart, hub_pub: str, hub_box: str | None) -> dict[s
             raise protocol.error("bad_code", detail="too many attempts with this code; issue a new one")
         _no_active_node(row.code.village)
         try:
-            message, hub_confirm, expected = wire.hub_respond(str(row.secret), msg.pake, pubkey, box_pubkey,
-                                                              hub_pub, hub_box)
+            message, hub_confirm, expected = wire.hub_respond(
+                str(row.secret), msg.pake, pubkey, box_pubkey, hub_pub, hub_box
+            )
         except ValueError as exc:
             raise protocol.error("bad_body", detail="pake is not a SPAKE2 message") from exc
         row.attempts += 1
-        row.pending = {"pubkey": pubkey, "box_pubkey": box_pubkey, "app_version": app_version,
-                       "confirm_hash": expected}
+        row.pending = {"pubkey": pubkey, "box_pubkey": box_pubkey, "app_version": app_version, "confirm_hash": expected}
         row.save()
-    answer: dict[str, Any] = {"v": protocol.PROTOCOL_VERSION, "kind": wire.CHALLENGE, "code_id": cid,
-                              "pake": message, "hub_pubkey": hub_pub, "hub_confirm": hub_confirm}
+    answer: dict[str, Any] = {
+        "v": protocol.PROTOCOL_VERSION,
+        "kind": wire.CHALLENGE,
+        "code_id": cid,
+        "pake": message,
+        "hub_pubkey": hub_pub,
+        "hub_confirm": hub_confirm,
+    }
     if hub_box is not None:
         answer["hub_box_pubkey"] = hub_box
     return answer
@@ -151,7 +164,8 @@ def confirm(msg: messages.EnrolConfirm, hub_key: Ed25519PrivateKey, hub_box: str
         row = _code_row(cid)
         pending = row.pending or {}
         ok = pending.get("pubkey") == pubkey and hmac.compare_digest(
-            str(pending.get("confirm_hash", "")), wire.confirm_hash(given))
+            str(pending.get("confirm_hash", "")), wire.confirm_hash(given)
+        )
         if ok:
             _no_active_node(row.code.village)
             node = _register(row.code, pubkey, pending.get("box_pubkey"), str(pending.get("app_version", "")))
@@ -164,8 +178,9 @@ def confirm(msg: messages.EnrolConfirm, hub_key: Ed25519PrivateKey, hub_box: str
             if burned:
                 row.secret = None
             row.save()
-            audit.record("node", "node.enrol_failed", row.code.village.name,
-                         {"attempts": row.attempts, "burned": burned})
+            audit.record(
+                "node", "node.enrol_failed", row.code.village.name, {"attempts": row.attempts, "burned": burned}
+            )
     if not ok:
         # Outside the transaction, so the burned attempt stays counted.
         raise protocol.error("bad_code", detail="confirmation does not match the code")

@@ -26,7 +26,14 @@ from flask_babel import gettext as _
 
 COMPLETED = frozenset({states.APPROVED, states.DENIED})
 SATISFIED = ratings.SATISFIED
-GROUPS = {"window": N_("窗口"), "village": N_("行政村"), "item": N_("事项"), "month": N_("月份"), "staff": N_("人员"), "source": N_("来源")}
+GROUPS = {
+    "window": N_("窗口"),
+    "village": N_("行政村"),
+    "item": N_("事项"),
+    "month": N_("月份"),
+    "staff": N_("人员"),
+    "source": N_("来源"),
+}
 SOURCES = {"village": N_("代办点（村）"), "counter": N_("中心窗口")}
 UNASSIGNED = "未分配"
 
@@ -119,15 +126,28 @@ class Figures:
     def as_dict(self) -> dict[str, Any]:
         """Plain values for CSV/xlsx export and JSON."""
         return {
-            "key": self.key, "label": self.label, "handled": self.handled, "immediate": self.immediate,
-            "processed": self.processed, "completed": self.completed, "on_time": self.on_time,
-            "late": self.late, "in_progress": self.in_progress, "refused": self.refused,
-            "withdrawn": self.withdrawn, "overdue_open": self.overdue_open,
-            "instant": self.instant, "instant_done": self.instant_done, "instant_open": self.instant_open,
-            "undertaken": self.undertaken, "undertaken_done": self.undertaken_done,
-            "undertaken_open": self.undertaken_open, "undertaken_on_time": self.undertaken_on_time,
+            "key": self.key,
+            "label": self.label,
+            "handled": self.handled,
+            "immediate": self.immediate,
+            "processed": self.processed,
+            "completed": self.completed,
+            "on_time": self.on_time,
+            "late": self.late,
+            "in_progress": self.in_progress,
+            "refused": self.refused,
+            "withdrawn": self.withdrawn,
+            "overdue_open": self.overdue_open,
+            "instant": self.instant,
+            "instant_done": self.instant_done,
+            "instant_open": self.instant_open,
+            "undertaken": self.undertaken,
+            "undertaken_done": self.undertaken_done,
+            "undertaken_open": self.undertaken_open,
+            "undertaken_on_time": self.undertaken_on_time,
             "undertaken_on_time_rate": self.undertaken_on_time_rate,
-            "on_time_rate": self.on_time_rate, "avg_workdays": self.avg_workdays,
+            "on_time_rate": self.on_time_rate,
+            "avg_workdays": self.avg_workdays,
             **{ratings.KEYS[level]: n for level, n in self.feedback.items()},
             "satisfaction_rate": self.satisfaction_rate,
         }
@@ -141,13 +161,19 @@ def measure(row: CaseRow, cal: WorkCalendar, today: date) -> tuple[int, bool]:
     if row.state in states.TERMINAL:
         return 0, False
     # The one overdue rule (shared.workdays.case_clock), as the queue and the sweep apply it.
-    return 0, case_clock(cal, closed=False, start=row.clock_start or row.received_on, deadline=row.deadline,
-                         paused_days=row.paused_days or 0, paused_since=row.paused_since, today=today,
-                         passed_up=row.state in states.WITH_COUNTY).overdue
+    return 0, case_clock(
+        cal,
+        closed=False,
+        start=row.clock_start or row.received_on,
+        deadline=row.deadline,
+        paused_days=row.paused_days or 0,
+        paused_since=row.paused_since,
+        today=today,
+        passed_up=row.state in states.WITH_COUNTY,
+    ).overdue
 
 
-def add(fig: Figures, row: CaseRow, cal: WorkCalendar, today: date,
-        measured: tuple[int, bool] | None = None) -> None:
+def add(fig: Figures, row: CaseRow, cal: WorkCalendar, today: date, measured: tuple[int, bool] | None = None) -> None:
     """Count one case into a line of figures."""
     workdays, overdue = measured or measure(row, cal, today)
     fig.handled += 1
@@ -201,8 +227,13 @@ KEYS: dict[str, Callable[[CaseRow], str]] = {
 }
 
 
-def tally(rows: Iterable[CaseRow], cal: WorkCalendar, today: date, groups: Iterable[str],
-          labels: dict[str, dict[str, str]] | None = None) -> tuple[Figures, dict[str, list[Figures]]]:
+def tally(
+    rows: Iterable[CaseRow],
+    cal: WorkCalendar,
+    today: date,
+    groups: Iterable[str],
+    labels: dict[str, dict[str, str]] | None = None,
+) -> tuple[Figures, dict[str, list[Figures]]]:
     """The totals and one line per key of each grouping, in key order, in one pass over the rows."""
     groups = list(groups)
     for by in groups:
@@ -223,8 +254,9 @@ def tally(rows: Iterable[CaseRow], cal: WorkCalendar, today: date, groups: Itera
     return total, {by: [found[k] for k in sorted(found)] for by, found in lines.items()}
 
 
-def grouped(rows: Iterable[CaseRow], by: str, cal: WorkCalendar, today: date,
-            labels: dict[str, str] | None = None) -> list[Figures]:
+def grouped(
+    rows: Iterable[CaseRow], by: str, cal: WorkCalendar, today: date, labels: dict[str, str] | None = None
+) -> list[Figures]:
     """One line per window, village, item, month, staff member or source, in key order."""
     return tally(rows, cal, today, (by,), {by: labels or {}})[1][by]
 
@@ -232,30 +264,83 @@ def grouped(rows: Iterable[CaseRow], by: str, cal: WorkCalendar, today: date,
 def load_rows(start: date | None = None, end: date | None = None) -> list[CaseRow]:
     """Cases received between start and end (inclusive), as rows for the figures."""
     # Only the columns the figures use, as tuples: a year of cases loads without building models.
-    query = (Case.select(Case.item_code, Case.window, Village.name, Case.mode, Case.state, Case.received_on,
-                         Case.deadline, Case.closed_at, Case.paused_days, Case.satisfaction, Case.paused_since,
-                         Case.clock_start, Case.source, Case.assignee, Case.received_by)
-             .join(Village).tuples())
+    query = (
+        Case.select(
+            Case.item_code,
+            Case.window,
+            Village.name,
+            Case.mode,
+            Case.state,
+            Case.received_on,
+            Case.deadline,
+            Case.closed_at,
+            Case.paused_days,
+            Case.satisfaction,
+            Case.paused_since,
+            Case.clock_start,
+            Case.source,
+            Case.assignee,
+            Case.received_by,
+        )
+        .join(Village)
+        .tuples()
+    )
     if start:
         query = query.where(Case.received_on >= start)
     if end:
         query = query.where(Case.received_on <= end)
     return [
-        CaseRow(item_code=item, window=window, village=village, mode=mode, state=state, received_on=received,
-                deadline=deadline, closed_on=china_date(closed) if closed else None, paused_days=paused,
-                satisfaction=satisfaction, paused_since=paused_since, clock_start=clock_start,
-                source=source or "village", staff=assignee or received_by)
-        for (item, window, village, mode, state, received, deadline, closed, paused, satisfaction, paused_since,
-             clock_start, source, assignee, received_by) in query
+        CaseRow(
+            item_code=item,
+            window=window,
+            village=village,
+            mode=mode,
+            state=state,
+            received_on=received,
+            deadline=deadline,
+            closed_on=china_date(closed) if closed else None,
+            paused_days=paused,
+            satisfaction=satisfaction,
+            paused_since=paused_since,
+            clock_start=clock_start,
+            source=source or "village",
+            staff=assignee or received_by,
+        )
+        for (
+            item,
+            window,
+            village,
+            mode,
+            state,
+            received,
+            deadline,
+            closed,
+            paused,
+            satisfaction,
+            paused_since,
+            clock_start,
+            source,
+            assignee,
+            received_by,
+        ) in query
     ]
 
 
 # The report's columns, in the centre's order: its own categories first, then what supervision adds.
 COLUMNS: list[tuple[str, str]] = [
-    ("label", N_("名称")), ("handled", N_("接待（收件）")), ("instant", N_("即办件")), ("instant_done", N_("即办件已办结")),
-    ("undertaken", N_("承办件")), ("undertaken_done", N_("已办结")), ("undertaken_open", N_("正在办理")),
-    ("refused", N_("不予受理")), ("withdrawn", N_("撤回/退回")), ("undertaken_on_time_rate", N_("按时办结率")),
-    ("late", N_("超时办结")), ("avg_workdays", N_("平均办结工作日")), ("overdue_open", N_("在办超期")),
+    ("label", N_("名称")),
+    ("handled", N_("接待（收件）")),
+    ("instant", N_("即办件")),
+    ("instant_done", N_("即办件已办结")),
+    ("undertaken", N_("承办件")),
+    ("undertaken_done", N_("已办结")),
+    ("undertaken_open", N_("正在办理")),
+    ("refused", N_("不予受理")),
+    ("withdrawn", N_("撤回/退回")),
+    ("undertaken_on_time_rate", N_("按时办结率")),
+    ("late", N_("超时办结")),
+    ("avg_workdays", N_("平均办结工作日")),
+    ("overdue_open", N_("在办超期")),
     *((key, level) for level, key in ratings.KEYS.items()),
     ("satisfaction_rate", N_("满意率")),
 ]
@@ -275,15 +360,16 @@ def _parse_day(raw: str | None, label: str) -> date | None:
     if not text:
         return None
     try:
-        day = date.fromisoformat(text[:DATE_LENGTH + 1])
+        day = date.fromisoformat(text[: DATE_LENGTH + 1])
         # fromisoformat also takes 20250131 and week dates (2025-W05-1): only YYYY-MM-DD reads back as typed.
         if day.isoformat() != text:
             raise ValueError(text)
     except ValueError:
         raise PeriodError(N_("%(end)s日期格式应为 YYYY-MM-DD，例如 2026-05-01", end=label)) from None
     if not EARLIEST <= day <= LATEST:
-        raise PeriodError(N_("%(end)s日期应在 %(first)d 年至 %(last)d 年之间", end=label, first=EARLIEST.year,
-                             last=LATEST.year))
+        raise PeriodError(
+            N_("%(end)s日期应在 %(first)d 年至 %(last)d 年之间", end=label, first=EARLIEST.year, last=LATEST.year)
+        )
     return day
 
 
@@ -301,15 +387,20 @@ GROUP_CHOICE = N_("%(name)s（%(key)s）")
 def check_group(by: str) -> str:
     """A grouping the report knows; PeriodError otherwise."""
     if by not in GROUPS:
-        raise PeriodError(N_("分组只能是：%(groups)s", groups=listed(
-            [N_(GROUP_CHOICE, name=name, key=key) for key, name in GROUPS.items()])))
+        raise PeriodError(
+            N_(
+                "分组只能是：%(groups)s",
+                groups=listed([N_(GROUP_CHOICE, name=name, key=key) for key, name in GROUPS.items()]),
+            )
+        )
     return by
 
 
 def refused(actor: str, reason: str, asked: dict[str, str | None]) -> None:
     """Audit a report request that was refused (what was typed, cut short, and why)."""
-    audit.record(actor, "figures.refused", "figures",
-                 {"reason": reason, **{k: (v or "")[:40] for k, v in asked.items()}})
+    audit.record(
+        actor, "figures.refused", "figures", {"reason": reason, **{k: (v or "")[:40] for k, v in asked.items()}}
+    )
 
 
 def labels(by: str) -> dict[str, str]:

@@ -11,9 +11,15 @@ from .figures import GROUPS, Figures, Report, percent
 
 # The centre's categories; the page and the workbook add the supervision columns.
 TEXT_COLUMNS: list[tuple[str, str]] = [
-    ("label", "名称"), ("handled", "接待"), ("instant", "即办件"), ("instant_done", "即办已办结"),
-    ("undertaken", "承办件"), ("undertaken_done", "已办结"), ("undertaken_open", "正在办理"),
-    ("refused", "不予受理"), ("undertaken_on_time_rate", "按时办结率"),
+    ("label", "名称"),
+    ("handled", "接待"),
+    ("instant", "即办件"),
+    ("instant_done", "即办已办结"),
+    ("undertaken", "承办件"),
+    ("undertaken_done", "已办结"),
+    ("undertaken_open", "正在办理"),
+    ("refused", "不予受理"),
+    ("undertaken_on_time_rate", "按时办结率"),
 ]
 
 
@@ -41,8 +47,10 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     widths = [max(display_width(r[i]) for r in rows) for i in range(len(header))]
     out = []
     for r in rows:
-        cells = [c + " " * (w - display_width(c)) if i == 0 else " " * (w - display_width(c)) + c
-                 for i, (c, w) in enumerate(zip(r, widths))]
+        cells = [
+            c + " " * (w - display_width(c)) if i == 0 else " " * (w - display_width(c)) + c
+            for i, (c, w) in enumerate(zip(r, widths))
+        ]
         out.append("  ".join(cells).rstrip())
     return out
 

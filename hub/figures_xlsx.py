@@ -86,8 +86,9 @@ def workbook(report: Report) -> Workbook:
         rate.value = "—"
     size_columns(ws)
     for by, name in GROUPS.items():
-        ws = add_sheet(wb, f"按{name}", [title for _, title in COLUMNS],
-                       [_line(fig) for fig in [*report.groups[by], report.total]])
+        ws = add_sheet(
+            wb, f"按{name}", [title for _, title in COLUMNS], [_line(fig) for fig in [*report.groups[by], report.total]]
+        )
         _formats(ws, 2)
         size_columns(ws)
     return wb

@@ -53,12 +53,17 @@ def fleet_rows() -> list[dict[str, Any]]:
     rows = []
     for village in Village.select().order_by(Village.prefix):
         node = Node.get_or_none(Node.village == village)
-        rows.append({
-            "village": village.name, "prefix": village.prefix, "node": node,
-            "updates_waiting": max(node.out_seq - node.reported_cursor, 0) if node else 0,
-            "open_forks": ForkAlert.select().where((ForkAlert.node == node) & (ForkAlert.resolved == False)).count()
-            if node else 0,
-        })
+        rows.append(
+            {
+                "village": village.name,
+                "prefix": village.prefix,
+                "node": node,
+                "updates_waiting": max(node.out_seq - node.reported_cursor, 0) if node else 0,
+                "open_forks": ForkAlert.select().where((ForkAlert.node == node) & (ForkAlert.resolved == False)).count()
+                if node
+                else 0,
+            }
+        )
     return rows
 
 
@@ -66,25 +71,57 @@ def alerts(days: int, at: datetime | None = None) -> list[Alert]:
     """Unresolved forks, active nodes silent for more than `days` or never heard from, and skewed clocks."""
     at = at or now()
     out: list[Alert] = []
-    for fork in ForkAlert.select(ForkAlert, Node, Village).join(Node).join(Village).where(
-        ForkAlert.resolved == False
-    ).order_by(ForkAlert.at.desc()):
-        out.append(Alert("fork", fork.node.village.name,
-                         _("序号 %(first_seq)s–%(last_seq)s 出现内容不同的重复批次（记录可能在打印回执后被改动）", first_seq=fork.first_seq, last_seq=fork.last_seq),
-                         fork.at, fork.id))
+    for fork in (
+        ForkAlert.select(ForkAlert, Node, Village)
+        .join(Node)
+        .join(Village)
+        .where(ForkAlert.resolved == False)
+        .order_by(ForkAlert.at.desc())
+    ):
+        out.append(
+            Alert(
+                "fork",
+                fork.node.village.name,
+                _(
+                    "序号 %(first_seq)s–%(last_seq)s 出现内容不同的重复批次（记录可能在打印回执后被改动）",
+                    first_seq=fork.first_seq,
+                    last_seq=fork.last_seq,
+                ),
+                fork.at,
+                fork.id,
+            )
+        )
     limit = at - timedelta(days=days)
     for node in Node.select(Node, Village).join(Village).where(Node.status == "active"):
         if node.last_sync_at is None:
             if node.enrolled_at < limit:
-                out.append(Alert("never", node.village.name, _("注册后超过 %(days)s 天从未同步", days=days), node.enrolled_at))
+                out.append(
+                    Alert("never", node.village.name, _("注册后超过 %(days)s 天从未同步", days=days), node.enrolled_at)
+                )
         elif node.last_sync_at < limit:
             quiet = (at - node.last_sync_at).days
-            out.append(Alert("silent", node.village.name, _("已 %(quiet)s 天未同步（超过 %(days)s 天）", quiet=quiet, days=days), node.last_sync_at))
+            out.append(
+                Alert(
+                    "silent",
+                    node.village.name,
+                    _("已 %(quiet)s 天未同步（超过 %(days)s 天）", quiet=quiet, days=days),
+                    node.last_sync_at,
+                )
+            )
         if node.clock_offset_s is not None and abs(node.clock_offset_s) > CLOCK_SKEW_S:
             way = _("快") if node.clock_offset_s > 0 else _("慢")
-            out.append(Alert("clock", node.village.name,
-                             _("电脑时钟%(way)s了约 %(clock_offset_s)s 分钟，请校准（记录以序号为准，不受影响）", way=way, clock_offset_s=abs(node.clock_offset_s) // 60),
-                             node.last_sync_at))
+            out.append(
+                Alert(
+                    "clock",
+                    node.village.name,
+                    _(
+                        "电脑时钟%(way)s了约 %(clock_offset_s)s 分钟，请校准（记录以序号为准，不受影响）",
+                        way=way,
+                        clock_offset_s=abs(node.clock_offset_s) // 60,
+                    ),
+                    node.last_sync_at,
+                )
+            )
     return out
 
 
@@ -121,13 +158,22 @@ def enrol_link(hub_url: str, code: str) -> str:
 
 def _render(**extra: Any) -> Any:
     days = silent_days()
-    return render_template("fleet/index.html", rows=fleet_rows(), alerts=alerts(days), silent_days=days,
-                           max_hours=MAX_CODE_HOURS, restores=restore_rows(), hub_fingerprint=hub_fingerprint(),
-                           **extra)
+    return render_template(
+        "fleet/index.html",
+        rows=fleet_rows(),
+        alerts=alerts(days),
+        silent_days=days,
+        max_hours=MAX_CODE_HOURS,
+        restores=restore_rows(),
+        hub_fingerprint=hub_fingerprint(),
+        **extra,
+    )
 
 
 RESTORE_WORDS = {
-    "restore": "中心数据库从备份恢复", "promoted": "切换到备用数据库", "rewound": "发现中心数据比代办点已收到的旧",
+    "restore": "中心数据库从备份恢复",
+    "promoted": "切换到备用数据库",
+    "rewound": "发现中心数据比代办点已收到的旧",
 }
 
 
@@ -140,12 +186,20 @@ def restore_rows() -> list[dict[str, Any]]:
             what = RESTORE_WORDS.get(e.target, e.target) + (f"（{d['backup']}）" if d.get("backup") else "")
             village = _("全部代办点将重新核对办理状态")
         elif e.action == "sync.lost_tail":
-            what = _("中心缺少该村第 %(first_seq)s–%(last_seq)s 条记录，已请其重新上传", first_seq=d.get('first_seq'), last_seq=d.get('last_seq'))
+            what = _(
+                "中心缺少该村第 %(first_seq)s–%(last_seq)s 条记录，已请其重新上传",
+                first_seq=d.get("first_seq"),
+                last_seq=d.get("last_seq"),
+            )
             village = e.target
         else:
             codes = d.get("receipt_codes") or []
-            what = (_("重新上传第 %(first_seq)s–%(last_seq)s 条（%(events)s 条记录）", first_seq=d.get('first_seq'), last_seq=d.get('last_seq'), events=d.get('events', 0))
-                    + (_("，回执码 %(codes)s", codes='、'.join(codes)) if codes else ""))
+            what = _(
+                "重新上传第 %(first_seq)s–%(last_seq)s 条（%(events)s 条记录）",
+                first_seq=d.get("first_seq"),
+                last_seq=d.get("last_seq"),
+                events=d.get("events", 0),
+            ) + (_("，回执码 %(codes)s", codes="、".join(codes)) if codes else "")
             village = e.target
         out.append({"at": e.at, "village": village, "what": what, "kind": e.action})
     return out
@@ -172,8 +226,11 @@ def code() -> Any:
         audit.record(user.username, "node.code_refused", village.strip()[:100], {"reason": message})
         return _render(code=None, error=message), 400
     link = enrol_link(request.host_url, issued)
-    resp = make_response(_render(code={"village": village.strip(), "code": issued, "qr": qr_data_uri(link),
-                                       "link": link, "hours": hours}))
+    resp = make_response(
+        _render(
+            code={"village": village.strip(), "code": issued, "qr": qr_data_uri(link), "link": link, "hours": hours}
+        )
+    )
     # A live one-time code must not linger in a browser or proxy cache.
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -193,7 +250,13 @@ def revoke_node() -> Any:
     if node.status == "revoked":
         return _render(code=None, error=_("%(village)s 的代办点已经停用", village=village)), 409
     revoke(village, actor=user.username)
-    flash(_("已停用 %(village)s 的代办点（密钥指纹 %(fingerprint)s）；可为替换电脑签发新注册码", village=village, fingerprint=node.fingerprint))
+    flash(
+        _(
+            "已停用 %(village)s 的代办点（密钥指纹 %(fingerprint)s）；可为替换电脑签发新注册码",
+            village=village,
+            fingerprint=node.fingerprint,
+        )
+    )
     return redirect(url_for("fleet.index"))
 
 
@@ -208,7 +271,11 @@ def resolve_fork(fork_id: int) -> Any:
             return _render(code=None, error=_("该告警不存在或已处理")), 404
         fork.resolved = True
         fork.save()
-        audit.record(user.username, "node.fork_resolved", fork.node.village.name,
-                     {"first_seq": fork.first_seq, "last_seq": fork.last_seq})
+        audit.record(
+            user.username,
+            "node.fork_resolved",
+            fork.node.village.name,
+            {"first_seq": fork.first_seq, "last_seq": fork.last_seq},
+        )
     flash(_("已标记为已处理"))
     return redirect(url_for("fleet.index"))

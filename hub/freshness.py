@@ -22,7 +22,6 @@ from .models import HelloNonce, Node
 WINDOW = timedelta(minutes=5)
 
 
-
 def stale(reason: str) -> protocol.ProtocolError:
     """The refusal for a hello that is too old, too new or seen before."""
     return protocol.error("stale_hello", detail=reason)

@@ -21,12 +21,19 @@ from .models import Case, HubEvent, NodeEvent
 
 SYSTEM = N_("系统")
 NODE_EVENT_WORDS = {
-    "request.captured": N_("收件"), "request.supplemented": N_("补正材料送达"), "request.feedback": N_("满意度反馈"),
-    "request.withdrawn": N_("撤回"), "attachment.added": N_("附件"), "request.corrected": N_("代办员更正登记内容"),
+    "request.captured": N_("收件"),
+    "request.supplemented": N_("补正材料送达"),
+    "request.feedback": N_("满意度反馈"),
+    "request.withdrawn": N_("撤回"),
+    "attachment.added": N_("附件"),
+    "request.corrected": N_("代办员更正登记内容"),
 }
 HUB_ACTION_WORDS = {
-    "received": N_("接收并分派"), "supplemented": N_("补正材料到达，材料齐全，开始/恢复计时"),
-    "reassigned": N_("改派承办人"), "withdrawn": N_("撤回"), "deadline_moved": N_("节假日调整，办结期限顺延"),
+    "received": N_("接收并分派"),
+    "supplemented": N_("补正材料到达，材料齐全，开始/恢复计时"),
+    "reassigned": N_("改派承办人"),
+    "withdrawn": N_("撤回"),
+    "deadline_moved": N_("节假日调整，办结期限顺延"),
 }
 
 
@@ -42,7 +49,12 @@ class Row:
 
 def _correction(body: dict[str, Any], by_clerk: bool = False) -> str:
     field = tr(str(body.get("field_label") or body.get("field") or ""))
-    values = {"field": field, "old": body.get("old", ""), "value": body.get("value", ""), "reason": body.get("reason", "")}
+    values = {
+        "field": field,
+        "old": body.get("old", ""),
+        "value": body.get("value", ""),
+        "reason": body.get("reason", ""),
+    }
     if by_clerk:
         return _("代办员更正%(field)s：“%(old)s”改为“%(value)s”；原因：%(reason)s", **values)
     return _("更正%(field)s：“%(old)s”改为“%(value)s”；原因：%(reason)s", **values)
@@ -53,8 +65,9 @@ def _node_row(e: NodeEvent, case: Case, catalogue: Catalogue) -> Row:
     what = tr(NODE_EVENT_WORDS.get(e.type, e.type))
     if e.type == "request.corrected":
         data = body.get("data") or {}
-        what = _correction({**data, "field_label": corrections.label(catalogue, case.item_code, str(data.get("field")))},
-                           by_clerk=True)
+        what = _correction(
+            {**data, "field_label": corrections.label(catalogue, case.item_code, str(data.get("field")))}, by_clerk=True
+        )
     if e.result != "ok":
         what += _("（中心未接收：%(reason)s）", reason=e.reason)
     return Row(body.get("at", ""), _("代办点"), what, str(body.get("clerk") or "") or tr(SYSTEM))
@@ -65,12 +78,18 @@ def _hub_what(body: dict[str, Any], type_: str) -> str:
     if type_ == "case.corrected":
         return _correction(body)
     if action == "supplemented" and body.get("complete") is False:
-        what = _("补正材料到达（尚缺：%(missing_names)s，继续不计时）", missing_names="、".join(body.get("missing_names") or []))
+        what = _(
+            "补正材料到达（尚缺：%(missing_names)s，继续不计时）",
+            missing_names="、".join(body.get("missing_names") or []),
+        )
     elif action == "ask_materials" and body.get("override_reason"):
         what = _("再次补正（效能监督批准：%(override_reason)s）", override_reason=body["override_reason"])
     elif action == "extended":
-        what = _("批准延期 %(extension_days)s 个工作日，办结期限改为 %(deadline)s",
-                 extension_days=body.get("extension_days"), deadline=body.get("deadline"))
+        what = _(
+            "批准延期 %(extension_days)s 个工作日，办结期限改为 %(deadline)s",
+            extension_days=body.get("extension_days"),
+            deadline=body.get("deadline"),
+        )
     else:
         what = tr(HUB_ACTION_WORDS.get(str(action)) or states.ACTION_LABELS.get(str(action))) or type_
     if body.get("state"):
@@ -96,10 +115,13 @@ def _hub_row(e: HubEvent, names: dict[str, str]) -> Row:
     return Row(e.at, _("中心"), what, who)
 
 
-def rows(case: Case, node_events: list[NodeEvent], hub_events: list[HubEvent], names: dict[str, str],
-         catalogue: Catalogue) -> list[Row]:
+def rows(
+    case: Case, node_events: list[NodeEvent], hub_events: list[HubEvent], names: dict[str, str], catalogue: Catalogue
+) -> list[Row]:
     """Every event of the case from both sides, oldest first (ties: the village's event first)."""
-    out = [(_node_row(e, case, catalogue), 0, e.seq) for e in node_events] + [(_hub_row(e, names), 1, e.cseq) for e in hub_events]
+    out = [(_node_row(e, case, catalogue), 0, e.seq) for e in node_events] + [
+        (_hub_row(e, names), 1, e.cseq) for e in hub_events
+    ]
     out.sort(key=lambda r: (_moment(r[0].at), r[1], r[2]))
     return [r[0] for r in out]
 

@@ -35,9 +35,12 @@ def reschedule(old: WorkCalendar, new: WorkCalendar, day: date, actor: str) -> i
     catalogue = current_catalogue()
     moved = 0
     query = Case.select().where(
-        Case.state.not_in(list(states.TERMINAL)) & Case.paused_since.is_null() & Case.deadline.is_null(False)
+        Case.state.not_in(list(states.TERMINAL))
+        & Case.paused_since.is_null()
+        & Case.deadline.is_null(False)
         # Only a day inside (received, due] changes which day is the Nth working day.
-        & (Case.received_on < day) & (Case.deadline >= day)
+        & (Case.received_on < day)
+        & (Case.deadline >= day)
     )
     for case in list(query):
         begun = deadlines.clock_start(case)
@@ -71,8 +74,13 @@ def change_calendar(day_text: str, kind: str, op: str, actor: str) -> str:
         mine, other = (holidays, workdays) if kind == "holiday" else (workdays, holidays)
         if op == "add":
             if day in other:
-                raise ValueError(_("%(day)s 已设为%(other)s，请先删除", day=day,
-                                   other=_("调休上班日") if kind == "holiday" else _("节假日")))
+                raise ValueError(
+                    _(
+                        "%(day)s 已设为%(other)s，请先删除",
+                        day=day,
+                        other=_("调休上班日") if kind == "holiday" else _("节假日"),
+                    )
+                )
             if day in mine:
                 raise ValueError(_("%(day)s 已经是%(label)s", day=day, label=label))
             mine.add(day)
@@ -84,6 +92,9 @@ def change_calendar(day_text: str, kind: str, op: str, actor: str) -> str:
         _store("extra_workdays", workdays)
         moved = reschedule(old, deadlines.calendar(), day, actor)
         audit.record(actor, "calendar.edit", day.isoformat(), {"kind": kind, "op": op, "moved": moved})
-    done = (_("已添加%(label)s %(day)s", label=label, day=day) if op == "add"
-            else _("已删除%(label)s %(day)s", label=label, day=day))
+    done = (
+        _("已添加%(label)s %(day)s", label=label, day=day)
+        if op == "add"
+        else _("已删除%(label)s %(day)s", label=label, day=day)
+    )
     return done + (_("；%(moved)s 件在办申请的到期日已相应调整", moved=moved) if moved else "")

@@ -134,14 +134,20 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> dict[str,
                 received_at=now(),
                 ack=ack,
             )
-            Node.update(last_seq=body["last_seq"], last_hash=batch_hash).where(
-                Node.node_id == node.node_id
-            ).execute()
+            Node.update(last_seq=body["last_seq"], last_hash=batch_hash).where(Node.node_id == node.node_id).execute()
             record_contact(node, body)
-            audit.record(node.node_id, "sync.batch", node.village.name, {
-                "first_seq": body["first_seq"], "last_seq": body["last_seq"], "batch_hash": batch_hash,
-                "accepted": ack["accepted"], "refused": len(ack["results"]),
-            })
+            audit.record(
+                node.node_id,
+                "sync.batch",
+                node.village.name,
+                {
+                    "first_seq": body["first_seq"],
+                    "last_seq": body["last_seq"],
+                    "batch_hash": batch_hash,
+                    "accepted": ack["accepted"],
+                    "refused": len(ack["results"]),
+                },
+            )
             restores.note_ingested(node, body, ack)
             return ack
     # Recorded in its own transaction: the refused batch itself leaves nothing behind.
@@ -154,9 +160,16 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> dict[str,
             offered_hash=batch_hash,
             at=now(),
         )
-        audit.record(node.node_id, "sync.fork", node.village.name, {
-            "first_seq": body["first_seq"], "last_seq": body["last_seq"], "offered_hash": batch_hash,
-        })
+        audit.record(
+            node.node_id,
+            "sync.fork",
+            node.village.name,
+            {
+                "first_seq": body["first_seq"],
+                "last_seq": body["last_seq"],
+                "offered_hash": batch_hash,
+            },
+        )
     raise fork
 
 
@@ -184,21 +197,28 @@ def apply_event(
         writer.hub_event(
             ev["request_id"],
             "event.refused",
-            {"seq": ev["seq"], "event_type": ev.get("type"), "code": ref.code, "message": ref.message,
-             "state": "invalid" if ev.get("type") == "request.captured" else None},
+            {
+                "seq": ev["seq"],
+                "event_type": ev.get("type"),
+                "code": ref.code,
+                "message": ref.message,
+                "state": "invalid" if ev.get("type") == "request.captured" else None,
+            },
             "system",
         )
-    writer.node_events.append(dict(
-        node=node.node_id,
-        seq=ev["seq"],
-        event_id=ev["id"] if result["status"] == "ok" else refused_key(node.node_id, ev["seq"]),
-        type=str(ev.get("type"))[:40],
-        request_id=ev["request_id"],
-        body=writer.event_text(ev),
-        result=result["status"],
-        reason_code=result.get("code"),
-        reason=result.get("message"),
-    ))
+    writer.node_events.append(
+        dict(
+            node=node.node_id,
+            seq=ev["seq"],
+            event_id=ev["id"] if result["status"] == "ok" else refused_key(node.node_id, ev["seq"]),
+            type=str(ev.get("type"))[:40],
+            request_id=ev["request_id"],
+            body=writer.event_text(ev),
+            result=result["status"],
+            reason_code=result.get("code"),
+            reason=result.get("message"),
+        )
+    )
     if writer.single:
         writer.flush()
     return result
@@ -223,8 +243,11 @@ class BatchWriter:
         self.single = len(events) == 1
         ids = [ev["id"] for ev in events if isinstance(ev.get("id"), str)]
         request_ids = [ev["request_id"] for ev in events]
-        codes = [normalise_receipt(str(ev["data"].get("receipt_code", ""))) for ev in events
-                 if ev.get("type") == "request.captured"]
+        codes = [
+            normalise_receipt(str(ev["data"].get("receipt_code", "")))
+            for ev in events
+            if ev.get("type") == "request.captured"
+        ]
         self.event_ids: set[str] = set(existing(NodeEvent.event_id, ids))
         self.request_ids: set[str] = set(existing(Case.request_id, request_ids))
         self.receipt_codes: set[str] = set(existing(Case.receipt_code, codes))
@@ -237,9 +260,15 @@ class BatchWriter:
         self.router = routing.Router()
         # 两头受理: the open cases of the people this batch captures for (one query), kept up to date below.
         self.open_requests = duplicates.open_codes(
-            (normalise_id_number(str(ev["data"]["applicant"].get("id_number", ""))), str(ev["data"].get("item_code", "")))
-            for ev in events if ev.get("type") == "request.captured" and isinstance(ev.get("data"), dict)
-            and isinstance(ev["data"].get("applicant"), dict))
+            (
+                normalise_id_number(str(ev["data"]["applicant"].get("id_number", ""))),
+                str(ev["data"].get("item_code", "")),
+            )
+            for ev in events
+            if ev.get("type") == "request.captured"
+            and isinstance(ev.get("data"), dict)
+            and isinstance(ev["data"].get("applicant"), dict)
+        )
         self._data_json: dict[str, msgspec.Raw] = {}
 
     def data_text(self, ev: dict[str, Any]) -> JsonText:
@@ -261,8 +290,17 @@ class BatchWriter:
     def hub_event(self, request_id: str, type_: str, body: dict[str, Any], actor: str, at: Any = None) -> None:
         """Queue an entry of the village's downstream log, numbered as cases.append_hub_event does."""
         self.node.out_seq += 1
-        self.hub_events.append(dict(node=self.node.node_id, cseq=self.node.out_seq, request_id=request_id,
-                                    type=type_, body=body, actor=actor, at=at or now()))
+        self.hub_events.append(
+            dict(
+                node=self.node.node_id,
+                cseq=self.node.out_seq,
+                request_id=request_id,
+                type=type_,
+                body=body,
+                actor=actor,
+                at=at or now(),
+            )
+        )
 
     def flush(self) -> None:
         """Write the queued rows (caller holds the batch's transaction and the node lock)."""
@@ -332,7 +370,6 @@ class MemoCalendar:
         return getattr(self._calendar, name)
 
 
-
 class Refusal(Exception):
     """An event the hub will not apply, with its reason for the clerk."""
 
@@ -392,8 +429,13 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
     if case.duplicate_of:
         note = duplicate_application(case.duplicate_of, item["name"]).message + "（中心已接收，由窗口核实）"
         audit.record(node.node_id, "case.duplicate_flagged", code, {"earlier": case.duplicate_of, "item": item["code"]})
-    writer.hub_event(ev["request_id"], "case.status",
-                     cases.status_body(cast(Case, case), catalogue, action="received", note=note), "system", received)
+    writer.hub_event(
+        ev["request_id"],
+        "case.status",
+        cases.status_body(cast(Case, case), catalogue, action="received", note=note),
+        "system",
+        received,
+    )
 
 
 class NewCase:
@@ -445,8 +487,9 @@ def _feedback(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     feedback = _event_data(ev, messages.FeedbackData, "bad_feedback", ratings.CHOOSE_MESSAGE + "，" + ratings.TOO_LONG)
     try:
         # Older nodes send no channel: the village point, said in person.
-        record_rating(case, feedback.satisfaction, feedback.comment or "", feedback.channel or "village",
-                      str(ev.get("clerk", "")))
+        record_rating(
+            case, feedback.satisfaction, feedback.comment or "", feedback.channel or "village", str(ev.get("clerk", ""))
+        )
     except RatingRefused as ref:
         raise Refusal(ref.code, ref.message) from ref
 
@@ -491,8 +534,9 @@ def _corrected(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     case = _case_of(node, ev)
     data = _event_data(ev, messages.CorrectedData, "bad_correction", "更正内容格式错误（须写明更正项目、内容和原因）")
     try:
-        from_node(node, case, {"field": data.field, "value": data.value, "reason": data.reason},
-                  str(ev.get("clerk") or ""))
+        from_node(
+            node, case, {"field": data.field, "value": data.value, "reason": data.reason}, str(ev.get("clerk") or "")
+        )
     except cases.CaseError as exc:
         raise Refusal(exc.code, exc.message) from exc
 

@@ -23,6 +23,7 @@ log = logging.getLogger("daiban.hub.jobs")
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
 
+
 def sweep_job() -> dict[str, int]:
     """Recolour open cases against their deadlines."""
     with database.connection_context():
@@ -37,8 +38,9 @@ def daily_figures_job() -> dict[str, Any]:
     with database.connection_context():
         rows = figures.load_rows(day.replace(day=1), day)
         fig = figures.summarise(rows, deadlines.calendar(), day).as_dict()
-        value = json.dumps({"day": day.isoformat(), "at": now().isoformat(timespec="seconds"), **fig},
-                           ensure_ascii=False)
+        value = json.dumps(
+            {"day": day.isoformat(), "at": now().isoformat(timespec="seconds"), **fig}, ensure_ascii=False
+        )
         key = f"figures:{day.isoformat()}"
         settings.put(key, value)
     log.info("daily figures for %s stored", day)
@@ -73,6 +75,9 @@ def nightly_backup() -> str:
 
     from .backup import backup
 
-    path = backup(current_app.config["DATA_DIR"], current_app.config.get("DATABASE_URL"),
-                  keep=int(current_app.config.get("BACKUP_KEEP", 14)))
+    path = backup(
+        current_app.config["DATA_DIR"],
+        current_app.config.get("DATABASE_URL"),
+        keep=int(current_app.config.get("BACKUP_KEEP", 14)),
+    )
     return str(path)

@@ -93,24 +93,44 @@ def route(category: str, window: str, about: str) -> tuple[str, str | None, str 
     return "window", window or default, named
 
 
-def create(data: dict[str, Any], *, code: str, message_id: str, channel: str, node: Node | None = None,
-           client: str = "") -> MailMessage:
+def create(
+    data: dict[str, Any], *, code: str, message_id: str, channel: str, node: Node | None = None, client: str = ""
+) -> MailMessage:
     """Store a cleaned, valid message with its route and deadline (caller holds the transaction)."""
-    if MailMessage.select().where((MailMessage.code == code) | (MailMessage.message_id == message_id)).exists() \
-            or Case.select().where(Case.receipt_code == code).exists():
+    if (
+        MailMessage.select().where((MailMessage.code == code) | (MailMessage.message_id == message_id)).exists()
+        or Case.select().where(Case.receipt_code == code).exists()
+    ):
         raise MailRefused("duplicate_message", N_("该留言已在中心登记"))
     at = now()
     on = china_date(at)
     route_, window, named = route(data["category"], data["window"], data["about"])
     msg = MailMessage.create(
-        code=code, message_id=message_id, node=node, village=node.village_id if node else None, channel=channel,
-        category=data["category"], content=data["content"], name=data["name"], phone=data["phone"],
-        check=mailbox.second_factor(data["phone"], data["pin"]), about=data["about"], about_staff=named,
-        window=window, route=route_, client=client, received_at=at, received_on=on,
+        code=code,
+        message_id=message_id,
+        node=node,
+        village=node.village_id if node else None,
+        channel=channel,
+        category=data["category"],
+        content=data["content"],
+        name=data["name"],
+        phone=data["phone"],
+        check=mailbox.second_factor(data["phone"], data["pin"]),
+        about=data["about"],
+        about_staff=named,
+        window=window,
+        route=route_,
+        client=client,
+        received_at=at,
+        received_on=on,
         due=deadlines.calendar().add_workdays(on, reply_days()),
     )
-    audit.record(node.node_id if node else "villager", "mailbox.received", code,
-                 {"category": data["category"], "route": route_, "window": window})
+    audit.record(
+        node.node_id if node else "villager",
+        "mailbox.received",
+        code,
+        {"category": data["category"], "route": route_, "window": window},
+    )
     return msg
 
 
@@ -137,9 +157,12 @@ def ingest_message(node: Node, ev: dict[str, Any], cleaned: dict[str, Any]) -> N
 def status_body(msg: MailMessage) -> dict[str, Any]:
     """What the village is told about its message: where it went, by when, and the reply once given."""
     return {
-        "receipt_code": msg.code, "route": ROUTES[msg.route], "due": msg.due.isoformat(),
+        "receipt_code": msg.code,
+        "route": ROUTES[msg.route],
+        "due": msg.due.isoformat(),
         "window_name": current_catalogue().window_name(msg.window) if msg.window else None,
-        "reply": msg.reply, "replied_on": msg.replied_on.isoformat() if msg.replied_on else None,
+        "reply": msg.reply,
+        "replied_on": msg.replied_on.isoformat() if msg.replied_on else None,
     }
 
 
@@ -148,8 +171,15 @@ def colour(msg: MailMessage, on: date | None = None) -> str:
     if msg.replied_at is not None:
         return GREEN
     # The one clock rule cases use, with no 补正 pauses.
-    clock = case_clock(deadlines.calendar(), closed=False, start=msg.received_on, deadline=msg.due, paused_days=0,
-                       paused_since=None, today=on or today())
+    clock = case_clock(
+        deadlines.calendar(),
+        closed=False,
+        start=msg.received_on,
+        deadline=msg.due,
+        paused_days=0,
+        paused_since=None,
+        today=on or today(),
+    )
     return clock.colour or GREEN
 
 
@@ -216,9 +246,14 @@ def public_lookup(code_text: str, factor: str) -> dict[str, Any] | None:
     if msg is None or not matches:
         return None
     return {
-        "code": format_code(msg.code), "category": mailbox.CATEGORIES[msg.category],
-        "name": mask_name(msg.name) if msg.name else "", "received": msg.received_on, "due": msg.due,
-        "content": msg.content, "reply": msg.reply, "replied_on": msg.replied_on,
+        "code": format_code(msg.code),
+        "category": mailbox.CATEGORIES[msg.category],
+        "name": mask_name(msg.name) if msg.name else "",
+        "received": msg.received_on,
+        "due": msg.due,
+        "content": msg.content,
+        "reply": msg.reply,
+        "replied_on": msg.replied_on,
     }
 
 
@@ -254,7 +289,9 @@ def figures(rows: list[MailMessage], on: date) -> dict[str, Any]:
                 line["replied"] += 1
                 line["outcomes"].append(m.outcome or "")
     return {
-        "received": len(rows), "replied": len(replied), "on_time": len(on_time),
+        "received": len(rows),
+        "replied": len(replied),
+        "on_time": len(on_time),
         "overdue": sum(1 for m in rows if colour(m, on) == RED),
         "reply_rate": len(replied) / len(rows) if rows else None,
         "on_time_rate": len(on_time) / len(replied) if replied else None,
@@ -277,8 +314,15 @@ def _windows() -> list[dict[str, str]]:
 @bp.route("/mailbox", methods=["GET", "POST"])
 def public_form() -> Any:
     """The public page: leave a consultation, complaint or suggestion; get a code to check the reply."""
-    ctx: dict[str, Any] = {"categories": mailbox.CATEGORIES, "windows": _windows(), "errors": [], "form": {},
-                           "done": None, "max_content": mailbox.MAX_CONTENT, "days": reply_days()}
+    ctx: dict[str, Any] = {
+        "categories": mailbox.CATEGORIES,
+        "windows": _windows(),
+        "errors": [],
+        "form": {},
+        "done": None,
+        "max_content": mailbox.MAX_CONTENT,
+        "days": reply_days(),
+    }
     status = 200
     if request.method == "POST":
         form = {k: request.form.get(k, "") for k in ("category", "content", "name", "phone", "about", "window")}
@@ -296,8 +340,12 @@ def public_form() -> Any:
                 else:
                     code = _free_code()
                     msg = create(data, code=code, message_id=protocol.new_id(), channel="online", client=client)
-                    ctx["done"] = {"code": format_code(msg.code), "pin": data["pin"], "due": msg.due,
-                                   "phone": bool(data["phone"])}
+                    ctx["done"] = {
+                        "code": format_code(msg.code),
+                        "pin": data["pin"],
+                        "due": msg.due,
+                        "phone": bool(data["phone"]),
+                    }
                     ctx["form"] = {}
     resp = make_response(render_template("public/mailbox.html", **ctx), status)
     resp.headers["Cache-Control"] = "no-store"
@@ -331,9 +379,16 @@ def index() -> Any:
     assert user is not None
     rows = _visible(user)
     on = today()
-    return render_template("mailbox/index.html", rows=rows, colour=lambda m: colour(m, on),
-                           figures=figures(rows, on), categories=mailbox.CATEGORIES, routes=ROUTES,
-                           cat=current_catalogue(), supervisor=user.role in ("supervisor", "admin"))
+    return render_template(
+        "mailbox/index.html",
+        rows=rows,
+        colour=lambda m: colour(m, on),
+        figures=figures(rows, on),
+        categories=mailbox.CATEGORIES,
+        routes=ROUTES,
+        cat=current_catalogue(),
+        supervisor=user.role in ("supervisor", "admin"),
+    )
 
 
 def _message_page(code: str, error: str | None = None, status: int = 200) -> Any:
@@ -344,9 +399,16 @@ def _message_page(code: str, error: str | None = None, status: int = 200) -> Any
         abort(404)
     if not may_see(user, msg):
         return render_template("console/error.html", title=_("不能查看"), message=_("您不能查看这条留言")), 403
-    return render_template("mailbox/detail.html", m=msg, error=error, colour=colour(msg),
-                           categories=mailbox.CATEGORIES, routes=ROUTES, cat=current_catalogue(),
-                           may_reply=refusal_to_reply(user, msg) is None), status
+    return render_template(
+        "mailbox/detail.html",
+        m=msg,
+        error=error,
+        colour=colour(msg),
+        categories=mailbox.CATEGORIES,
+        routes=ROUTES,
+        cat=current_catalogue(),
+        may_reply=refusal_to_reply(user, msg) is None,
+    ), status
 
 
 @bp.get("/console/mailbox/<code>")

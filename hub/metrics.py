@@ -89,8 +89,9 @@ class DatabaseCollector(Collector):
         by_status: dict[int, int] = {}
         for s in stats:
             by_status[s.status] = by_status.get(s.status, 0) + s.count
-        requests = CounterMetricFamily("daiban_sync_requests_total", "Sync requests answered, by HTTP status.",
-                                       labels=["status"])
+        requests = CounterMetricFamily(
+            "daiban_sync_requests_total", "Sync requests answered, by HTTP status.", labels=["status"]
+        )
         for st, count in sorted(by_status.items()):
             requests.add_metric([str(st)], count)
         yield requests
@@ -101,32 +102,42 @@ class DatabaseCollector(Collector):
         for bound, count in zip(LATENCY_BUCKETS, per_bucket):
             running += count
             buckets.append(("+Inf" if bound == math.inf else f"{bound:g}", running))
-        yield HistogramMetricFamily("daiban_ingest_latency_seconds", "Time to answer a sync request.",
-                                    buckets=buckets, sum_value=sum(s.sum_ms for s in stats) / 1000)
-        yield CounterMetricFamily("daiban_batches_ingested_total", "Batches ingested from village nodes.",
-                                  value=Batch.select().count())
-        events = CounterMetricFamily("daiban_node_events_total", "Node events ingested, by result.",
-                                     labels=["result"])
-        for result, count in NodeEvent.select(NodeEvent.result, peewee.fn.COUNT(NodeEvent.id)).group_by(
-                NodeEvent.result).tuples():
+        yield HistogramMetricFamily(
+            "daiban_ingest_latency_seconds",
+            "Time to answer a sync request.",
+            buckets=buckets,
+            sum_value=sum(s.sum_ms for s in stats) / 1000,
+        )
+        yield CounterMetricFamily(
+            "daiban_batches_ingested_total", "Batches ingested from village nodes.", value=Batch.select().count()
+        )
+        events = CounterMetricFamily("daiban_node_events_total", "Node events ingested, by result.", labels=["result"])
+        for result, count in (
+            NodeEvent.select(NodeEvent.result, peewee.fn.COUNT(NodeEvent.id)).group_by(NodeEvent.result).tuples()
+        ):
             events.add_metric([str(result)], count)
         yield events
         open_q = Case.state.not_in(sorted(states.TERMINAL))
         gauge = GaugeMetricFamily("daiban_open_cases", "Open cases per service window (the queue).", labels=["window"])
-        for window, count in Case.select(Case.window, peewee.fn.COUNT(Case.request_id)).where(open_q).group_by(
-                Case.window).tuples():
+        for window, count in (
+            Case.select(Case.window, peewee.fn.COUNT(Case.request_id)).where(open_q).group_by(Case.window).tuples()
+        ):
             gauge.add_metric([str(window)], count)
         yield gauge
         # The one overdue rule (hub.deadlines.clock), as the queue, sweep and dashboard apply it.
         overdue = sorted(deadlines.overdue_by_window().items())
-        gauge = GaugeMetricFamily("daiban_overdue_cases", "Open cases past their deadline, per window.",
-                                  labels=["window"])
+        gauge = GaugeMetricFamily(
+            "daiban_overdue_cases", "Open cases past their deadline, per window.", labels=["window"]
+        )
         for window, count in overdue:
             gauge.add_metric([str(window)], count)
         yield gauge
         nodes = list(Node.select(Node, Village).join(Village))
-        gauge = GaugeMetricFamily("daiban_node_last_sync_timestamp_seconds", "When each village node last synced.",
-                                  labels=["village", "status"])
+        gauge = GaugeMetricFamily(
+            "daiban_node_last_sync_timestamp_seconds",
+            "When each village node last synced.",
+            labels=["village", "status"],
+        )
         for node in nodes:
             gauge.add_metric([node.village.name, node.status], _ts(node.last_sync_at))
         yield gauge
@@ -140,12 +151,17 @@ class DatabaseCollector(Collector):
                 if getattr(node, attr) is not None:
                     gauge.add_metric([node.village.name], getattr(node, attr))
             yield gauge
-        yield GaugeMetricFamily("daiban_fork_alerts_open", "Forks not yet resolved by the supervisor.",
-                                value=ForkAlert.select().where(~ForkAlert.resolved).count())
-        gauge = GaugeMetricFamily("daiban_job_last_success_timestamp_seconds", "Last successful run of each hub job.",
-                                  labels=["job"])
-        for job, last in JobRun.select(JobRun.job, peewee.fn.MAX(JobRun.finished_at)).where(JobRun.ok).group_by(
-                JobRun.job).tuples():
+        yield GaugeMetricFamily(
+            "daiban_fork_alerts_open",
+            "Forks not yet resolved by the supervisor.",
+            value=ForkAlert.select().where(~ForkAlert.resolved).count(),
+        )
+        gauge = GaugeMetricFamily(
+            "daiban_job_last_success_timestamp_seconds", "Last successful run of each hub job.", labels=["job"]
+        )
+        for job, last in (
+            JobRun.select(JobRun.job, peewee.fn.MAX(JobRun.finished_at)).where(JobRun.ok).group_by(JobRun.job).tuples()
+        ):
             gauge.add_metric([job], _ts(_as_dt(last)))
         yield gauge
 
@@ -183,11 +199,11 @@ def metrics() -> Response:
     if token:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), str(token).encode()):
-            return Response("需要监控令牌\n", status=401, mimetype="text/plain",
-                            headers={"WWW-Authenticate": "Bearer"})
+            return Response("需要监控令牌\n", status=401, mimetype="text/plain", headers={"WWW-Authenticate": "Bearer"})
     elif not _local_client():
-        return Response("未设置监控令牌（METRICS_TOKEN）时，只有本机可以读取 /metrics\n", status=403,
-                        mimetype="text/plain")
+        return Response(
+            "未设置监控令牌（METRICS_TOKEN）时，只有本机可以读取 /metrics\n", status=403, mimetype="text/plain"
+        )
     with database.atomic():
         text = render()
     return Response(text, mimetype="text/plain; version=0.0.4; charset=utf-8")

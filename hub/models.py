@@ -317,8 +317,9 @@ class EnrolmentSecret(BaseModel):
     codes have no row here and cannot be used by a version-2 node (they expire within days anyway).
     """
 
-    code = peewee.ForeignKeyField(EnrolmentCode, backref="secrets", unique=True, on_delete="CASCADE",
-                                  column_name="enrolment_code")
+    code = peewee.ForeignKeyField(
+        EnrolmentCode, backref="secrets", unique=True, on_delete="CASCADE", column_name="enrolment_code"
+    )
     code_id = peewee.CharField(max_length=8, index=True)
     # SPAKE2 needs the code itself; it is wiped when the code is used or burned.
     secret = peewee.CharField(max_length=16, null=True)

@@ -64,5 +64,4 @@ def describe(raw: bytes) -> tuple[str, str, int]:
         request_hash = protocol.body_hash(body)
     except (UnicodeEncodeError, ValueError):
         request_hash = encoding.digest(raw)
-    return (node_id[:messages.ID_MAX] if isinstance(node_id, str) else "", request_hash,
-            protocol.answer_version(body))
+    return (node_id[: messages.ID_MAX] if isinstance(node_id, str) else "", request_hash, protocol.answer_version(body))

@@ -49,8 +49,11 @@ def paper_number(case: Case, event: HubEvent) -> str:
 
 def events_of(case: Case) -> list[HubEvent]:
     """The case's downstream log entries in order."""
-    return list(HubEvent.select().where((HubEvent.node == case.node_id) & (HubEvent.request_id == case.request_id))
-                .order_by(HubEvent.cseq))
+    return list(
+        HubEvent.select()
+        .where((HubEvent.node == case.node_id) & (HubEvent.request_id == case.request_id))
+        .order_by(HubEvent.cseq)
+    )
 
 
 def papers(case: Case) -> list[dict[str, Any]]:
@@ -59,8 +62,14 @@ def papers(case: Case) -> list[dict[str, Any]]:
     for ev in events_of(case):
         action = ev.body.get("action")
         if action in PAPERS:
-            out.append({"event": ev, "title": PAPERS[action], "action": action,
-                        "label": states.ACTION_LABELS.get(action, action)})
+            out.append(
+                {
+                    "event": ev,
+                    "title": PAPERS[action],
+                    "action": action,
+                    "label": states.ACTION_LABELS.get(action, action),
+                }
+            )
     return out
 
 
@@ -98,8 +107,11 @@ def facts(case: Case, action: str, actor: str, catalogue: Catalogue, **extra: An
         "fee": item.get("fee") or "免费",
         "deadline": case.deadline.isoformat() if case.deadline else None,
         "materials_complete": not missing_codes,
-        "missing": [{"name": m["name"], "note": m.get("note", "")} for m in catalogue.materials(case.item_code)
-                    if m["code"] in missing_codes],
+        "missing": [
+            {"name": m["name"], "note": m.get("note", "")}
+            for m in catalogue.materials(case.item_code)
+            if m["code"] in missing_codes
+        ],
     }
     out.update({k: v for k, v in extra.items() if v is not None})
     return out
@@ -113,10 +125,21 @@ def context(case: Case, event: HubEvent, catalogue: Catalogue) -> tuple[str, dic
     frozen = event.body.get("paper")
     if not isinstance(frozen, dict):
         body = event.body
-        frozen = facts(case, action, event.actor, catalogue, reason=body.get("reason"),
-                       legal_basis=body.get("legal_basis"), note=body.get("note"), deadline=body.get("deadline"),
-                       issued_on=china_date(event.at).isoformat())
-        frozen["missing"] = [{"name": m["name"], "note": m.get("note", "")}
-                             for m in catalogue.materials(case.item_code) if m["code"] in (body.get("missing") or [])]
+        frozen = facts(
+            case,
+            action,
+            event.actor,
+            catalogue,
+            reason=body.get("reason"),
+            legal_basis=body.get("legal_basis"),
+            note=body.get("note"),
+            deadline=body.get("deadline"),
+            issued_on=china_date(event.at).isoformat(),
+        )
+        frozen["missing"] = [
+            {"name": m["name"], "note": m.get("note", "")}
+            for m in catalogue.materials(case.item_code)
+            if m["code"] in (body.get("missing") or [])
+        ]
     doc = document(frozen, event.cseq)
     return "console/notice.html", {"title": doc["title"], "number": doc["number"], "doc": doc, "case": case}

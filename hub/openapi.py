@@ -106,31 +106,31 @@ def spec() -> dict[str, Any]:
             "title": "Daiban hub sync API",
             "version": str(protocol.PROTOCOL_VERSION),
             "description": "Signed batches up, the village's status log down. See docs/protocol.md; "
-                           "every message is declared in shared/messages.py.",
+            "every message is declared in shared/messages.py.",
         },
         "paths": {
             "/api/v1/sync": {
                 "post": {
                     "summary": "Send a batch, poll for updates, or ask where to resume (hello)",
                     "requestBody": {"required": True, "content": _content(bodies["sync"])},
-                    "responses": _answers(bodies["sync_answer"], bodies["sync_answer"],
-                                          200, 400, 403, 409, 413, 415),
+                    "responses": _answers(bodies["sync_answer"], bodies["sync_answer"], 200, 400, 403, 409, 413, 415),
                 }
             },
             "/api/v1/attachments": {
                 "post": {
                     "summary": "Resumable attachment upload: a signed chunk from `offset`, or an offset query "
-                               "(empty data); the answer says how many bytes the hub holds",
+                    "(empty data); the answer says how many bytes the hub holds",
                     "requestBody": {"required": True, "content": _content(bodies["chunk"])},
                     # Unreadable bodies are refused before the attachment handler, with a sync-style answer.
-                    "responses": _answers(bodies["chunk_answer"], bodies["chunk_answer"],
-                                          200, 400, 403, 404, 413, 415, 422),
+                    "responses": _answers(
+                        bodies["chunk_answer"], bodies["chunk_answer"], 200, 400, 403, 404, 413, 415, 422
+                    ),
                 }
             },
             "/api/v1/enroll": {
                 "post": {
                     "summary": "Enrolment v2: two rounds of SPAKE2 on the one-time code (which is never sent); "
-                               "see docs/protocol.md",
+                    "see docs/protocol.md",
                     "requestBody": {"required": True, "content": _content(bodies["enrol"])},
                     # 429: too many failed enrolments from one address (hub/ratelimit.py), with Retry-After.
                     "responses": _answers(bodies["enrol_answer"], bodies["sync_answer"], 200, 400, 403, 413, 415, 429),
@@ -139,8 +139,12 @@ def spec() -> dict[str, Any]:
             "/healthz": {
                 "get": {
                     "summary": "Liveness",
-                    "responses": {"200": {"description": "ok", "content": _content({
-                        "type": "object", "properties": {"status": {"type": "string"}}})}},
+                    "responses": {
+                        "200": {
+                            "description": "ok",
+                            "content": _content({"type": "object", "properties": {"status": {"type": "string"}}}),
+                        }
+                    },
                 }
             },
         },

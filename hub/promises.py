@@ -23,9 +23,11 @@ def calendar_warning(on: date | None = None) -> str | None:
     gaps = deadlines.calendar_gaps(on=on)
     if not gaps:
         return None
-    return _("工作日历未覆盖 %(years)s 年：法定节假日数据包和本镇自设节假日都没有这一年，"
-             "期限暂按周一至周五计算，可能不准。请在“节假日设置”中录入该年的节假日和调休上班日。",
-             years=_("、").join(str(y) for y in gaps))
+    return _(
+        "工作日历未覆盖 %(years)s 年：法定节假日数据包和本镇自设节假日都没有这一年，"
+        "期限暂按周一至周五计算，可能不准。请在“节假日设置”中录入该年的节假日和调休上班日。",
+        years=_("、").join(str(y) for y in gaps),
+    )
 
 
 def late_notices(on: date | None = None) -> list[Case]:
@@ -52,5 +54,9 @@ def pending_extensions() -> list[dict[str, Any]]:
 
 def dashboard_facts() -> dict[str, Any]:
     """Everything the dashboard's promises panel shows."""
-    return {"calendar_warning": calendar_warning(), "late_notices": late_notices(),
-            "overrides": override_count(), "pending_extensions": pending_extensions()}
+    return {
+        "calendar_warning": calendar_warning(),
+        "late_notices": late_notices(),
+        "overrides": override_count(),
+        "pending_extensions": pending_extensions(),
+    }

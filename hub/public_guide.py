@@ -49,8 +49,9 @@ def index() -> Any:
 def print_all() -> Any:
     """Every active item's poster, one A4 page each, for the notice board and the window desks."""
     cat = current_catalogue()
-    posters = [guide.poster(guide.guide_view(cat, i), public_url("public_guide.item", code=i["code"]))
-               for i in cat.items()]
+    posters = [
+        guide.poster(guide.guide_view(cat, i), public_url("public_guide.item", code=i["code"])) for i in cat.items()
+    ]
     return _cached(render_template("public/guide_item.html", posters=posters, title=_("服务指南（全部事项）")))
 
 
@@ -60,9 +61,18 @@ def item(code: str) -> Any:
     cat = current_catalogue()
     found = cat.item(code.strip().upper()[:16])
     if found is None or not found["active"]:
-        html = render_template("public/guide_item.html", posters=[], title=_("没有这个事项"),
-                               message=_("没有找到这个办理事项，请查看全部办事指南。"))
+        html = render_template(
+            "public/guide_item.html",
+            posters=[],
+            title=_("没有这个事项"),
+            message=_("没有找到这个办理事项，请查看全部办事指南。"),
+        )
         return _cached(html, 404)
     view = guide.guide_view(cat, found)
-    return _cached(render_template("public/guide_item.html", title=_("%(name)s 服务指南", name=found['name']),
-                                   posters=[guide.poster(view, public_url("public_guide.item", code=found["code"]))]))
+    return _cached(
+        render_template(
+            "public/guide_item.html",
+            title=_("%(name)s 服务指南", name=found["name"]),
+            posters=[guide.poster(view, public_url("public_guide.item", code=found["code"]))],
+        )
+    )

@@ -34,11 +34,13 @@ def recent_results(item: str = "", village: str = "", days: int | None = None) -
     """The published lines, newest first, each holding only masked name, village, item, decision, date."""
     days = days or int(current_app.config.get("RESULTS_DAYS", DEFAULT_DAYS))
     cat = current_catalogue()
-    query = (Case.select(Case.applicant_name, Village.name, Case.item_code, Case.state, Case.closed_at)
-             .join(Village)
-             .where(Case.state.in_(PUBLISHED) & (Case.closed_at >= now() - timedelta(days=days)))
-             .order_by(Case.closed_at.desc())
-             .limit(MAX_ROWS))
+    query = (
+        Case.select(Case.applicant_name, Village.name, Case.item_code, Case.state, Case.closed_at)
+        .join(Village)
+        .where(Case.state.in_(PUBLISHED) & (Case.closed_at >= now() - timedelta(days=days)))
+        .order_by(Case.closed_at.desc())
+        .limit(MAX_ROWS)
+    )
     if item:
         query = query.where(Case.item_code == item)
     if village:
@@ -46,18 +48,27 @@ def recent_results(item: str = "", village: str = "", days: int | None = None) -
     out = []
     for name, village_name, item_code, state, closed_at in query.tuples():
         found = cat.item(item_code)
-        out.append({"name": mask_name(name), "village": village_name, "item": found["name"] if found else item_code,
-                    "decision": states.label(state), "date": china_date(closed_at)})
+        out.append(
+            {
+                "name": mask_name(name),
+                "village": village_name,
+                "item": found["name"] if found else item_code,
+                "decision": states.label(state),
+                "date": china_date(closed_at),
+            }
+        )
     return out
 
 
 def rating_totals() -> dict[str, Any]:
     """好差评 made public as counts only: ratings, share satisfied, 差评 and how many were put right."""
-    rows = list(Rating.select(Rating.level, Rating.bad, Rating.state, Rating.callback_at, Rating.due,
-                              Rating.rated_on, Rating.rectified_on))
+    rows = list(
+        Rating.select(
+            Rating.level, Rating.bad, Rating.state, Rating.callback_at, Rating.due, Rating.rated_on, Rating.rectified_on
+        )
+    )
     good = sum(1 for r in rows if r.level in shared_ratings.SATISFIED)
-    return {"total": len(rows), "good_rate": good / len(rows) if rows else None,
-            **ratings.bad_figures(rows, today())}
+    return {"total": len(rows), "good_rate": good / len(rows) if rows else None, **ratings.bad_figures(rows, today())}
 
 
 @bp.get("/results")
@@ -73,9 +84,19 @@ def results() -> Any:
     if (item and item not in items) or (village and village not in villages):
         message, item, village, status = _("没有这个事项或行政村，已显示全部结果。"), "", "", 400
     rows = recent_results(item, village)
-    resp = make_response(render_template(
-        "public/results.html", rows=rows, items=items, villages=villages, item=item, village=village,
-        ratings=rating_totals(),
-        message=message, days=int(current_app.config.get("RESULTS_DAYS", DEFAULT_DAYS))), status)
+    resp = make_response(
+        render_template(
+            "public/results.html",
+            rows=rows,
+            items=items,
+            villages=villages,
+            item=item,
+            village=village,
+            ratings=rating_totals(),
+            message=message,
+            days=int(current_app.config.get("RESULTS_DAYS", DEFAULT_DAYS)),
+        ),
+        status,
+    )
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp

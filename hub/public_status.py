@@ -89,14 +89,18 @@ def decision(case: Case, window_name: str) -> dict[str, Any]:
     if case.state not in ADVERSE:
         return {"reason": None, "legal_basis": None, "next_steps": []}
     body: dict[str, Any] = {}
-    for event in HubEvent.select(HubEvent.body).where(HubEvent.request_id == case.request_id) \
-            .order_by(HubEvent.cseq.desc()):
+    for event in (
+        HubEvent.select(HubEvent.body).where(HubEvent.request_id == case.request_id).order_by(HubEvent.cseq.desc())
+    ):
         if event.body.get("reason"):
             body = event.body
             break
     decided = china_date(case.closed_at) if case.closed_at else None
-    return {"reason": body.get("reason"), "legal_basis": body.get("legal_basis"),
-            "next_steps": next_steps(case.state, decided, window_name)}
+    return {
+        "reason": body.get("reason"),
+        "legal_basis": body.get("legal_basis"),
+        "next_steps": next_steps(case.state, decided, window_name),
+    }
 
 
 @bp.get("/status")
@@ -113,7 +117,10 @@ def status() -> Any:
             status_code = 400
         elif not allow_status_lookup(client, code_key := normalise(code)[:16]):
             log.warning("status lookups over the limit from %s", client)
-            ctx["message"] = _("查询过于频繁，请 %(status_period_minutes)s 分钟后再试；急需查询请咨询村代办点。", status_period_minutes=status_period_minutes())
+            ctx["message"] = _(
+                "查询过于频繁，请 %(status_period_minutes)s 分钟后再试；急需查询请咨询村代办点。",
+                status_period_minutes=status_period_minutes(),
+            )
             status_code = 429
         else:
             case = lookup(code, tail)

@@ -49,11 +49,18 @@ def check_publicity_done(case: Case, catalogue: Catalogue) -> None:
         return
     row = Publicity.get_or_none(Publicity.request_id == case.request_id)
     if row is None:
-        raise CaseError("publicity_required", N_("本事项审批前须公示 %(days)d 天：请先“开始公示”，期满后再审批", days=days))
+        raise CaseError(
+            "publicity_required", N_("本事项审批前须公示 %(days)d 天：请先“开始公示”，期满后再审批", days=days)
+        )
     if row.ended_at is None:
-        raise CaseError("publicity_running",
-                        N_("公示期为 %(start)s 至 %(end)s，期满并“结束公示”后才能审批",
-                           start=row.start_on.isoformat(), end=row.end_on.isoformat()))
+        raise CaseError(
+            "publicity_running",
+            N_(
+                "公示期为 %(start)s 至 %(end)s，期满并“结束公示”后才能审批",
+                start=row.start_on.isoformat(),
+                end=row.end_on.isoformat(),
+            ),
+        )
 
 
 def _cn(day: date) -> str:
@@ -76,6 +83,7 @@ def _audited(action: str, receipt_code: str, actor: str, work: Any) -> Any:
 
 def start(receipt_code: str, actor: str, staff: Staff | None = None) -> Case:
     """Begin the item's 公示 today, on an accepted case; the village is told its dates."""
+
     def work() -> Case:
         catalogue = current_catalogue()
         with database.atomic():
@@ -86,19 +94,33 @@ def start(receipt_code: str, actor: str, staff: Staff | None = None) -> Case:
             if Publicity.get_or_none(Publicity.request_id == case.request_id) is not None:
                 raise CaseError("publicity_exists", N_("本件已经公示过，不能重复开始公示"))
             if case.state != states.ACCEPTED:
-                raise CaseError("not_accepted", N_("本件当前为“%(state)s”，受理并审核后才能公示",
-                                                   state=states.label(case.state)))
+                raise CaseError(
+                    "not_accepted", N_("本件当前为“%(state)s”，受理并审核后才能公示", state=states.label(case.state))
+                )
             first = today()
-            row = Publicity.create(request_id=case.request_id, start_on=first,
-                                   end_on=first + timedelta(days=days - 1), started_by=actor)
+            row = Publicity.create(
+                request_id=case.request_id, start_on=first, end_on=first + timedelta(days=days - 1), started_by=actor
+            )
             case.updated_at = now()
             case.save()
-            case.event = announce(node, case, actor, catalogue, action="publicity_started",
-                                  note=f"公示期：{_cn(row.start_on)}至{_cn(row.end_on)}（{days} 天）",
-                                  publicity_start=row.start_on.isoformat(), publicity_end=row.end_on.isoformat())
-            audit.record(actor, "case.publicity_started", case.receipt_code,
-                         {"start": row.start_on.isoformat(), "end": row.end_on.isoformat()})
+            case.event = announce(
+                node,
+                case,
+                actor,
+                catalogue,
+                action="publicity_started",
+                note=f"公示期：{_cn(row.start_on)}至{_cn(row.end_on)}（{days} 天）",
+                publicity_start=row.start_on.isoformat(),
+                publicity_end=row.end_on.isoformat(),
+            )
+            audit.record(
+                actor,
+                "case.publicity_started",
+                case.receipt_code,
+                {"start": row.start_on.isoformat(), "end": row.end_on.isoformat()},
+            )
         return case
+
     result: Case = _audited("publicity_start", receipt_code, actor, work)
     return result
 
@@ -120,17 +142,21 @@ def object_to(receipt_code: str, text: str, answer: str, actor: str, staff: Staf
                 raise CaseError("publicity_not_running", N_("本件不在公示期内，不能登记异议"))
             if len(row.objections or []) >= MAX_OBJECTIONS:
                 raise CaseError("too_many", N_("本件登记的异议已达上限"))
-            row.objections = [*(row.objections or []),
-                              {"at": now().isoformat(), "by": actor, "text": text, "answer": answer}]
+            row.objections = [
+                *(row.objections or []),
+                {"at": now().isoformat(), "by": actor, "text": text, "answer": answer},
+            ]
             row.save()
             audit.record(actor, "case.publicity_objection", case.receipt_code, {"number": len(row.objections)})
         return row
+
     result: Publicity = _audited("publicity_objection", receipt_code, actor, work)
     return result
 
 
 def end(receipt_code: str, actor: str, staff: Staff | None = None) -> Case:
     """End a 公示 whose days have run; the village is told how many objections were received."""
+
     def work() -> Case:
         catalogue = current_catalogue()
         with database.atomic():
@@ -141,17 +167,27 @@ def end(receipt_code: str, actor: str, staff: Staff | None = None) -> Case:
             if row.ended_at is not None:
                 raise CaseError("publicity_ended", N_("本件的公示已经结束"))
             if today() <= row.end_on:
-                raise CaseError("publicity_running", N_("公示期至 %(end)s，期满后才能结束公示", end=row.end_on.isoformat()))
+                raise CaseError(
+                    "publicity_running", N_("公示期至 %(end)s，期满后才能结束公示", end=row.end_on.isoformat())
+                )
             row.ended_by, row.ended_at = actor, now()
             row.save()
             n = len(row.objections or [])
             case.updated_at = now()
             case.save()
-            case.event = announce(node, case, actor, catalogue, action="publicity_ended", objections=n,
-                                  note=f"公示期满（{_cn(row.start_on)}至{_cn(row.end_on)}），"
-                                       + (f"收到异议 {n} 件，已核实处理" if n else "无异议"))
+            case.event = announce(
+                node,
+                case,
+                actor,
+                catalogue,
+                action="publicity_ended",
+                objections=n,
+                note=f"公示期满（{_cn(row.start_on)}至{_cn(row.end_on)}），"
+                + (f"收到异议 {n} 件，已核实处理" if n else "无异议"),
+            )
             audit.record(actor, "case.publicity_ended", case.receipt_code, {"objections": n})
         return case
+
     result: Case = _audited("publicity_end", receipt_code, actor, work)
     return result
 
@@ -159,11 +195,13 @@ def end(receipt_code: str, actor: str, staff: Staff | None = None) -> Case:
 def listing(user: Staff, on: date) -> list[dict[str, Any]]:
     """The lines of the 公示 list running on a day, for the windows this person covers, masked."""
     catalogue = current_catalogue()
-    rows = (Publicity.select(Publicity, Case, Village)
-            .join(Case, on=(Case.request_id == Publicity.request_id), attr="case")
-            .join(Village)
-            .where((Publicity.start_on <= on) & (Publicity.end_on >= on))
-            .order_by(Village.name, Publicity.start_on))
+    rows = (
+        Publicity.select(Publicity, Case, Village)
+        .join(Case, on=(Case.request_id == Publicity.request_id), attr="case")
+        .join(Village)
+        .where((Publicity.start_on <= on) & (Publicity.end_on >= on))
+        .order_by(Village.name, Publicity.start_on)
+    )
     out = []
     for row in rows:
         case = row.case
@@ -171,9 +209,17 @@ def listing(user: Staff, on: date) -> list[dict[str, Any]]:
             continue
         item = catalogue.item(case.item_code) or {}
         fields = (case.captured or {}).get("fields", {}) if isinstance(case.captured, dict) else {}
-        out.append({"name": mask_name(case.applicant_name), "village": case.village.name,
-                    "item": item.get("name", case.item_code), "household": fields.get("household_size", ""),
-                    "start": row.start_on, "end": row.end_on, "code": format_code(case.receipt_code)})
+        out.append(
+            {
+                "name": mask_name(case.applicant_name),
+                "village": case.village.name,
+                "item": item.get("name", case.item_code),
+                "household": fields.get("household_size", ""),
+                "start": row.start_on,
+                "end": row.end_on,
+                "code": format_code(case.receipt_code),
+            }
+        )
     return out
 
 
@@ -188,8 +234,7 @@ def list_page() -> Any:
         on = today()
     user = current_user()
     assert user is not None  # login_required
-    return render_template("admin/publicity_list.html", rows=listing(user, on), on=on,
-                           issuer=issuer(), cn=_cn)
+    return render_template("admin/publicity_list.html", rows=listing(user, on), on=on, issuer=issuer(), cn=_cn)
 
 
 @bp.post("/console/case/<code>/publicity")
@@ -209,8 +254,13 @@ def act(code: str) -> Any:
             start(case.receipt_code, user.username, user)
             flash(_("已开始公示"))
         elif step == "objection":
-            object_to(case.receipt_code, request.form.get("objection", ""), request.form.get("answer", ""),
-                      user.username, user)
+            object_to(
+                case.receipt_code,
+                request.form.get("objection", ""),
+                request.form.get("answer", ""),
+                user.username,
+                user,
+            )
             flash(_("已登记异议"))
         elif step == "end":
             end(case.receipt_code, user.username, user)
@@ -218,6 +268,7 @@ def act(code: str) -> Any:
         else:
             return _detail(case, _("未知操作"), request.form.to_dict(), 400)
     except CaseError as exc:
-        return _detail(Case.get_by_id(case.request_id), exc.message, request.form.to_dict(),
-                       ERROR_STATUS.get(exc.code, 400))
+        return _detail(
+            Case.get_by_id(case.request_id), exc.message, request.form.to_dict(), ERROR_STATUS.get(exc.code, 400)
+        )
     return redirect(url_for("console.case_view", code=case.receipt_code))

@@ -14,9 +14,15 @@ from shared.workdays import CLOSED, PAUSED, WAITING, WITH_COUNTY, WorkCalendar
 from . import deadlines
 from .models import Case, HubEvent, Staff, Village
 
-COLOUR_LABELS = {"green": N_("正常"), "yellow": N_("临近期限"), "red": N_("已超期"), PAUSED: N_("补正中（计时暂停）"),
-                 WAITING: N_("待补正，尚未受理（补正期间不计时）"), WITH_COUNTY: N_("已报县级，等待县级批复"),
-                 CLOSED: N_("已终结")}
+COLOUR_LABELS = {
+    "green": N_("正常"),
+    "yellow": N_("临近期限"),
+    "red": N_("已超期"),
+    PAUSED: N_("补正中（计时暂停）"),
+    WAITING: N_("待补正，尚未受理（补正期间不计时）"),
+    WITH_COUNTY: N_("已报县级，等待县级批复"),
+    CLOSED: N_("已终结"),
+}
 
 
 def visible_windows(user: Staff, catalogue: Catalogue) -> list[str]:
@@ -34,8 +40,9 @@ def colour(case: Case, cal: WorkCalendar, today: date) -> str:
     return view.colour or view.state
 
 
-def open_cases(windows: list[str], window: str | None = None, assignee: str | None = None,
-               handed_to: str | None = None) -> list[Case]:
+def open_cases(
+    windows: list[str], window: str | None = None, assignee: str | None = None, handed_to: str | None = None
+) -> list[Case]:
     """Open cases of the windows, soonest deadline first (same-day items lead).
 
     With `handed_to`, also that person's own cases on other windows (handed over as B角, AB角).
@@ -59,8 +66,9 @@ def closed_cases(windows: list[str], window: str | None = None, limit: int = 200
     return list(query.order_by(Case.closed_at.desc()).limit(limit))
 
 
-def rows(cases: list[Case], catalogue: Catalogue, cal: WorkCalendar, today: date,
-         names: dict[str, str]) -> list[dict[str, Any]]:
+def rows(
+    cases: list[Case], catalogue: Catalogue, cal: WorkCalendar, today: date, names: dict[str, str]
+) -> list[dict[str, Any]]:
     """What each queue line shows."""
     villages = {v.id: v.name for v in Village.select(Village.id, Village.name)}
     active = {s.username for s in Staff.select(Staff.username).where(Staff.active == True)}
@@ -70,23 +78,25 @@ def rows(cases: list[Case], catalogue: Catalogue, cal: WorkCalendar, today: date
         item = catalogue.item(c.item_code) or {}
         view = deadlines.clock(c, cal, today)
         tone = colour(c, cal, today)
-        out.append({
-            "case": c,
-            "item_name": item.get("name", c.item_code),
-            "window_name": catalogue.window_name(c.window),
-            "village_name": villages.get(c.village_id, ""),
-            "mode_label": tr(MODES.get(c.mode, c.mode)),
-            "state_label": tr(states.label(c.state)),
-            "colour": tone,
-            "colour_label": tr(COLOUR_LABELS.get(tone, "")),
-            "assignee_name": names.get(c.assignee or "", c.assignee or ""),
-            "supplemented": c.request_id in supplemented,
-            "due": view.due,
-            "days_left": view.days_left,
-            "notice_late": deadlines.notice_overdue(c, cal, today),
-            # Nobody, or a closed account: no one is answering for this case.
-            "orphan": not states.is_terminal(c.state) and c.assignee not in active,
-        })
+        out.append(
+            {
+                "case": c,
+                "item_name": item.get("name", c.item_code),
+                "window_name": catalogue.window_name(c.window),
+                "village_name": villages.get(c.village_id, ""),
+                "mode_label": tr(MODES.get(c.mode, c.mode)),
+                "state_label": tr(states.label(c.state)),
+                "colour": tone,
+                "colour_label": tr(COLOUR_LABELS.get(tone, "")),
+                "assignee_name": names.get(c.assignee or "", c.assignee or ""),
+                "supplemented": c.request_id in supplemented,
+                "due": view.due,
+                "days_left": view.days_left,
+                "notice_late": deadlines.notice_overdue(c, cal, today),
+                # Nobody, or a closed account: no one is answering for this case.
+                "orphan": not states.is_terminal(c.state) and c.assignee not in active,
+            }
+        )
     return out
 
 
@@ -95,7 +105,8 @@ def supplemented_ids(request_ids: list[str]) -> set[str]:
     found: set[str] = set()
     for i in range(0, len(request_ids), 500):
         rows = HubEvent.select(HubEvent.request_id, HubEvent.body).where(
-            HubEvent.request_id.in_(request_ids[i:i + 500]) & (HubEvent.type == "case.status"))
+            HubEvent.request_id.in_(request_ids[i : i + 500]) & (HubEvent.type == "case.status")
+        )
         found.update(r.request_id for r in rows if r.body.get("action") == "supplemented")
     return found
 

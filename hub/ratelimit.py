@@ -45,8 +45,11 @@ def _failed(resp: Response) -> bool:
 
 def _login_breached(hit: RequestLimit) -> Response:
     wait = lookup_limits.retry_after(hit.reset_at)
-    resp = Response(render_template("login.html", error=f"登录尝试过于频繁，请 {(wait + 59) // 60} 分钟后再试"),
-                    status=429, mimetype="text/html")
+    resp = Response(
+        render_template("login.html", error=f"登录尝试过于频繁，请 {(wait + 59) // 60} 分钟后再试"),
+        status=429,
+        mimetype="text/html",
+    )
     resp.headers["Retry-After"] = str(wait)
     return resp
 
@@ -67,16 +70,27 @@ def _limit_view(app: Flask, endpoint: str, limit: Any) -> None:
 
 def init_app(app: Flask) -> None:
     """One limiter per app, and the limits on the login and enrolment views."""
-    ext = Limiter(get_remote_address, storage_uri=app.config.get("RATELIMIT_STORAGE_URI") or "memory://",
-                  strategy=app.config.get("RATELIMIT_STRATEGY") or "moving-window")
+    ext = Limiter(
+        get_remote_address,
+        storage_uri=app.config.get("RATELIMIT_STORAGE_URI") or "memory://",
+        strategy=app.config.get("RATELIMIT_STRATEGY") or "moving-window",
+    )
     ext.init_app(app)
     app.extensions["daiban_limiter"] = ext
-    login = ext.limit(lambda: str(current_app.config.get("LOGIN_LIMIT") or DEFAULT_LOGIN_LIMIT),
-                      methods=["POST"], deduct_when=_failed, on_breach=_login_breached)
+    login = ext.limit(
+        lambda: str(current_app.config.get("LOGIN_LIMIT") or DEFAULT_LOGIN_LIMIT),
+        methods=["POST"],
+        deduct_when=_failed,
+        on_breach=_login_breached,
+    )
     _limit_view(app, "auth.login", login)
     # Every enrolment step (today one endpoint) shares one allowance per address.
-    enroll = ext.shared_limit(lambda: str(current_app.config.get("ENROLL_LIMIT") or DEFAULT_ENROLL_LIMIT),
-                              scope="enroll", deduct_when=_failed, on_breach=_enroll_breached)
+    enroll = ext.shared_limit(
+        lambda: str(current_app.config.get("ENROLL_LIMIT") or DEFAULT_ENROLL_LIMIT),
+        scope="enroll",
+        deduct_when=_failed,
+        on_breach=_enroll_breached,
+    )
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith(ENROLL_PREFIX):
             _limit_view(app, rule.endpoint, enroll)
@@ -84,8 +98,10 @@ def init_app(app: Flask) -> None:
 
 def _address_limit() -> RateLimitItem:
     cfg = current_app.config
-    return lookup_limits.per_address(int(cfg.get("STATUS_LOOKUP_LIMIT", DEFAULT_STATUS_LOOKUP_LIMIT)),
-                                     int(cfg.get("STATUS_LOOKUP_PERIOD_S", DEFAULT_STATUS_PERIOD_S)))
+    return lookup_limits.per_address(
+        int(cfg.get("STATUS_LOOKUP_LIMIT", DEFAULT_STATUS_LOOKUP_LIMIT)),
+        int(cfg.get("STATUS_LOOKUP_PERIOD_S", DEFAULT_STATUS_PERIOD_S)),
+    )
 
 
 def status_period_minutes() -> int:
@@ -95,11 +111,17 @@ def status_period_minutes() -> int:
 
 def allow_status_lookup(client: str, code: str) -> bool:
     """Count one lookup from an address; False when the address or the code has used up its allowance."""
-    return lookup_limits.allow_lookup(limiter().limiter, _address_limit(),
-                                      lookup_limits.per_code(current_app.config.get("STATUS_CODE_LIMIT")), client, code)
+    return lookup_limits.allow_lookup(
+        limiter().limiter,
+        _address_limit(),
+        lookup_limits.per_code(current_app.config.get("STATUS_CODE_LIMIT")),
+        client,
+        code,
+    )
 
 
 def status_miss(code: str) -> None:
     """Count one failed lookup against a receipt code (wrong phone tail or unknown code)."""
-    lookup_limits.count_miss(limiter().limiter, lookup_limits.per_code(current_app.config.get("STATUS_CODE_LIMIT")),
-                             code)
+    lookup_limits.count_miss(
+        limiter().limiter, lookup_limits.per_code(current_app.config.get("STATUS_CODE_LIMIT")), code
+    )

@@ -46,6 +46,7 @@ from .staff import covers
 
 bp = Blueprint("ratings", __name__)
 
+
 @bp.app_context_processor
 def _vocabulary() -> dict[str, Any]:
     return {"RATING_LEVELS": ratings.LEVELS}
@@ -55,7 +56,12 @@ bp.add_app_template_global(ratings.level_of, "rating_level")
 
 MAX_NOTE = 1000
 OPEN, RECTIFIED, APPEALED, VOID = "open", "rectified", "appealed", "void"
-STATE_LABELS = {OPEN: N_("待整改"), RECTIFIED: N_("已整改"), APPEALED: N_("申诉复核中"), VOID: N_("申诉成立（不计差评）")}
+STATE_LABELS = {
+    OPEN: N_("待整改"),
+    RECTIFIED: N_("已整改"),
+    APPEALED: N_("申诉复核中"),
+    VOID: N_("申诉成立（不计差评）"),
+}
 CALLBACK_RESULTS = (N_("满意"), N_("基本满意"), N_("不满意"), N_("未联系上"))
 
 
@@ -91,9 +97,19 @@ def record_rating(case: Case, level: Any, comment: Any, channel: str, entered_by
     on = china_date(at)
     bad = ratings.is_bad(level)
     rating = Rating.create(
-        case=case.request_id, level=level, comment=comment.strip(), channel=channel, village=case.village_id,
-        window=case.window, staff=case.assignee, entered_by=entered_by[:64], rated_at=at, rated_on=on, bad=bad,
-        state=OPEN if bad else "", due=deadlines.calendar().add_workdays(on, rectify_days()) if bad else None,
+        case=case.request_id,
+        level=level,
+        comment=comment.strip(),
+        channel=channel,
+        village=case.village_id,
+        window=case.window,
+        staff=case.assignee,
+        entered_by=entered_by[:64],
+        rated_at=at,
+        rated_on=on,
+        bad=bad,
+        state=OPEN if bad else "",
+        due=deadlines.calendar().add_workdays(on, rectify_days()) if bad else None,
     )
     Case.update(satisfaction=level).where(Case.request_id == case.request_id).execute()
     if bad:
@@ -106,8 +122,15 @@ def colour(r: Rating, on: date | None = None) -> str:
     if r.state not in (OPEN, APPEALED) or r.due is None:
         return GREEN
     # The one clock rule cases use, with no 补正 pauses.
-    clock = case_clock(deadlines.calendar(), closed=False, start=r.rated_on, deadline=r.due, paused_days=0,
-                       paused_since=None, today=on or today())
+    clock = case_clock(
+        deadlines.calendar(),
+        closed=False,
+        start=r.rated_on,
+        deadline=r.due,
+        paused_days=0,
+        paused_since=None,
+        today=on or today(),
+    )
     return clock.colour or GREEN
 
 
@@ -226,15 +249,20 @@ def tallies(rows: list[Rating]) -> dict[str, dict[str, Tally]]:
     cat = current_catalogue()
     names = {s.username: s.name for s in Staff.select(Staff.username, Staff.name)}
     villages = {v.id: v.name for v in Village.select(Village.id, Village.name)}
-    out: dict[str, dict[str, Tally]] = {"window": defaultdict(Tally), "staff": defaultdict(Tally),
-                                        "village": defaultdict(Tally)}
+    out: dict[str, dict[str, Tally]] = {
+        "window": defaultdict(Tally),
+        "staff": defaultdict(Tally),
+        "village": defaultdict(Tally),
+    }
     for r in rows:
         level = ratings.level_of(r.level)
         if level is None:
             continue
-        for by, key, label in (("window", r.window, cat.window_name(r.window)),
-                               ("staff", r.staff or "", names.get(r.staff or "", r.staff or _("未分配"))),
-                               ("village", str(r.village_id), villages.get(r.village_id, ""))):
+        for by, key, label in (
+            ("window", r.window, cat.window_name(r.window)),
+            ("staff", r.staff or "", names.get(r.staff or "", r.staff or _("未分配"))),
+            ("village", str(r.village_id), villages.get(r.village_id, "")),
+        ):
             t = out[by][key]
             t.label = label
             t.levels[level] += 1
@@ -266,8 +294,12 @@ def bad_figures(rows: list[Rating], on: date) -> dict[str, Any]:
 def public_offer(code_text: str) -> dict[str, Any] | None:
     """What the status page offers for a case already shown to its villager: their rating, or the form."""
     # Two columns, not the whole case: the status page asks this on every lookup it answers.
-    row = Case.select(Case.satisfaction, Case.state).where(Case.receipt_code == normalise(code_text)[:16]) \
-        .tuples().first()
+    row = (
+        Case.select(Case.satisfaction, Case.state)
+        .where(Case.receipt_code == normalise(code_text)[:16])
+        .tuples()
+        .first()
+    )
     if row is None:
         return None
     satisfaction, state = row
@@ -304,11 +336,21 @@ def rate_online() -> Any:
                 with database.atomic():
                     r = record_rating(case, level, comment, "online", "villager")
                 if r.bad:
-                    message = (_("评价已记录。我们将在 %(rectify_days)s 个工作日内核实整改，并电话回访您。", rectify_days=rectify_days()))
+                    message = _(
+                        "评价已记录。我们将在 %(rectify_days)s 个工作日内核实整改，并电话回访您。",
+                        rectify_days=rectify_days(),
+                    )
             except RatingRefused as exc:
                 message, status = tr(exc.message), 400
-    resp = make_response(render_template("public/rated.html", message=message, ok=status == 200,
-                                         code=format_code(normalise(code)) if status != 429 else ""), status)
+    resp = make_response(
+        render_template(
+            "public/rated.html",
+            message=message,
+            ok=status == 200,
+            code=format_code(normalise(code)) if status != 429 else "",
+        ),
+        status,
+    )
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
@@ -330,9 +372,17 @@ def index() -> Any:
     on = today()
     bad = [r for r in rows if r.bad]
     return render_template(
-        "ratings/index.html", rows=rows, bad=bad, figures=bad_figures(rows, on), tallies=tallies(rows),
-        colour=lambda r: colour(r, on), labels=STATE_LABELS, channels=ratings.CHANNELS, cat=current_catalogue(),
-        supervisor=user.role in ("supervisor", "admin"), levels=ratings.LEVELS,
+        "ratings/index.html",
+        rows=rows,
+        bad=bad,
+        figures=bad_figures(rows, on),
+        tallies=tallies(rows),
+        colour=lambda r: colour(r, on),
+        labels=STATE_LABELS,
+        channels=ratings.CHANNELS,
+        cat=current_catalogue(),
+        supervisor=user.role in ("supervisor", "admin"),
+        levels=ratings.LEVELS,
     )
 
 
@@ -348,9 +398,17 @@ def detail(code: str) -> Any:
         abort(404)
     if not covers(user, r.window):
         abort(403)
-    return render_template("ratings/detail.html", r=r, case=case, labels=STATE_LABELS, channels=ratings.CHANNELS,
-                           colour=colour(r), results=CALLBACK_RESULTS, cat=current_catalogue(),
-                           supervisor=user.role in ("supervisor", "admin"))
+    return render_template(
+        "ratings/detail.html",
+        r=r,
+        case=case,
+        labels=STATE_LABELS,
+        channels=ratings.CHANNELS,
+        colour=colour(r),
+        results=CALLBACK_RESULTS,
+        cat=current_catalogue(),
+        supervisor=user.role in ("supervisor", "admin"),
+    )
 
 
 STEPS = {
@@ -374,10 +432,18 @@ def act(code: str, step: str) -> Any:
             abort(404)
         if not covers(user, r.window):
             return render_template("console/error.html", title=_("不能办理"), message=tr(exc.message)), 403
-        return render_template("ratings/detail.html", r=r, case=case, labels=STATE_LABELS,
-                               channels=ratings.CHANNELS, colour=colour(r), results=CALLBACK_RESULTS,
-                               cat=current_catalogue(), supervisor=user.role in ("supervisor", "admin"),
-                               error=tr(exc.message)), 400
+        return render_template(
+            "ratings/detail.html",
+            r=r,
+            case=case,
+            labels=STATE_LABELS,
+            channels=ratings.CHANNELS,
+            colour=colour(r),
+            results=CALLBACK_RESULTS,
+            cat=current_catalogue(),
+            supervisor=user.role in ("supervisor", "admin"),
+            error=tr(exc.message),
+        ), 400
     flash(_("已记录"))
     return redirect(url_for("ratings.detail", code=normalise(code)))
 

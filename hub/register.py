@@ -25,10 +25,22 @@ bp = Blueprint("register", __name__)
 
 TITLE = "窗口服务事项受理登记册"
 COLUMNS = [
-    ("no", "序号"), ("code", "回执码"), ("received", "收件日期"), ("applicant", "申请人"), ("phone", "联系电话"),
-    ("village", "行政村"), ("item", "事项名称"), ("mode", "办件类型"), ("window", "窗口"), ("accepted", "受理日期"),
-    ("deadline", "承诺办结日期"), ("state", "办理状态"), ("closed", "办结日期"), ("assignee", "承办人"),
-    ("clerk", "代办员"), ("satisfaction", "满意度"),
+    ("no", "序号"),
+    ("code", "回执码"),
+    ("received", "收件日期"),
+    ("applicant", "申请人"),
+    ("phone", "联系电话"),
+    ("village", "行政村"),
+    ("item", "事项名称"),
+    ("mode", "办件类型"),
+    ("window", "窗口"),
+    ("accepted", "受理日期"),
+    ("deadline", "承诺办结日期"),
+    ("state", "办理状态"),
+    ("closed", "办结日期"),
+    ("assignee", "承办人"),
+    ("clerk", "代办员"),
+    ("satisfaction", "满意度"),
 ]
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 # Actions after which a case counts as accepted (即办件 are accepted and completed at once).
@@ -52,8 +64,11 @@ def month_range(text: str) -> tuple[date, date]:
 def _accepted_on(request_ids: list[str]) -> dict[str, date]:
     out: dict[str, date] = {}
     for i in range(0, len(request_ids), 500):
-        rows = (HubEvent.select(HubEvent.request_id, HubEvent.body, HubEvent.at)
-                .where(HubEvent.request_id.in_(request_ids[i:i + 500])).order_by(HubEvent.cseq))
+        rows = (
+            HubEvent.select(HubEvent.request_id, HubEvent.body, HubEvent.at)
+            .where(HubEvent.request_id.in_(request_ids[i : i + 500]))
+            .order_by(HubEvent.cseq)
+        )
         for ev in rows:
             if ev.request_id not in out and ev.body.get("action") in _ACCEPTING:
                 out[ev.request_id] = china_date(ev.at)
@@ -63,26 +78,38 @@ def _accepted_on(request_ids: list[str]) -> dict[str, date]:
 def entries(month: str, windows: list[str], catalogue: Catalogue) -> list[dict[str, Any]]:
     """The register's lines for cases received in a month at the given windows, in receipt order."""
     start, end = month_range(month)
-    cases = list(Case.select().where((Case.received_on >= start) & (Case.received_on < end)
-                                     & Case.window.in_(windows)).order_by(Case.received_at))
+    cases = list(
+        Case.select()
+        .where((Case.received_on >= start) & (Case.received_on < end) & Case.window.in_(windows))
+        .order_by(Case.received_at)
+    )
     accepted = _accepted_on([c.request_id for c in cases])
     villages = {v.id: v.name for v in Village.select(Village.id, Village.name)}
     names = queue.staff_names()
     out = []
     for n, c in enumerate(cases, 1):
         item = catalogue.item(c.item_code) or {}
-        out.append({
-            "no": n, "code": format_code(c.receipt_code), "received": c.received_on,
-            "applicant": c.applicant_name, "phone": c.phone, "village": villages.get(c.village_id, ""),
-            "item": item.get("name", c.item_code), "mode": "即办件" if c.mode == "immediate" else "承办件",
-            "window": catalogue.window_name(c.window), "accepted": accepted.get(c.request_id),
-            "deadline": c.deadline, "state": states.label(c.state),
-            "closed": china_date(c.closed_at) if c.closed_at else None,
-            "assignee": names.get(c.assignee or "", c.assignee or ""),
-            # 首问责任人: the village's clerk, or who took it at the counter.
-            "clerk": c.clerk or (f"窗口收件：{names.get(c.received_by, c.received_by)}" if c.received_by else ""),
-            "satisfaction": c.satisfaction or "",
-        })
+        out.append(
+            {
+                "no": n,
+                "code": format_code(c.receipt_code),
+                "received": c.received_on,
+                "applicant": c.applicant_name,
+                "phone": c.phone,
+                "village": villages.get(c.village_id, ""),
+                "item": item.get("name", c.item_code),
+                "mode": "即办件" if c.mode == "immediate" else "承办件",
+                "window": catalogue.window_name(c.window),
+                "accepted": accepted.get(c.request_id),
+                "deadline": c.deadline,
+                "state": states.label(c.state),
+                "closed": china_date(c.closed_at) if c.closed_at else None,
+                "assignee": names.get(c.assignee or "", c.assignee or ""),
+                # 首问责任人: the village's clerk, or who took it at the counter.
+                "clerk": c.clerk or (f"窗口收件：{names.get(c.received_by, c.received_by)}" if c.received_by else ""),
+                "satisfaction": c.satisfaction or "",
+            }
+        )
     return out
 
 
@@ -147,8 +174,15 @@ def page() -> Any:
     except RegisterError as exc:
         return render_template("console/error.html", title=_("无法显示登记册"), message=str(exc)), 400
     all_windows = [catalogue.window(w) for w in queue.visible_windows(current_user(), catalogue)]
-    return render_template("console/register.html", lines=lines, columns=COLUMNS, title=title, month=month,
-                           window=window, windows=all_windows)
+    return render_template(
+        "console/register.html",
+        lines=lines,
+        columns=COLUMNS,
+        title=title,
+        month=month,
+        window=window,
+        windows=all_windows,
+    )
 
 
 @bp.get("/console/register.xlsx")
@@ -163,5 +197,9 @@ def export() -> Any:
     write_xlsx(lines, title, buf)
     buf.seek(0)
     name = f"register-{month}{'-' + window if window else ''}.xlsx"
-    return send_file(buf, as_attachment=True, download_name=name,
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return send_file(
+        buf,
+        as_attachment=True,
+        download_name=name,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )

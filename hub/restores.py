@@ -36,8 +36,9 @@ def current_epoch() -> str:
     return settings.get(EPOCH_KEY) or settings.put_once(EPOCH_KEY, secrets.token_hex(8))
 
 
-def new_epoch(reason: str, actor: str = "system", detail: dict[str, Any] | None = None,
-              replacing: str | None = None) -> str:
+def new_epoch(
+    reason: str, actor: str = "system", detail: dict[str, Any] | None = None, replacing: str | None = None
+) -> str:
     """Draw a new epoch and audit why; with `replacing`, only if the epoch is still that one.
 
     The condition keeps two workers that see the same rewind from drawing twice.
@@ -45,8 +46,9 @@ def new_epoch(reason: str, actor: str = "system", detail: dict[str, Any] | None 
     value = secrets.token_hex(8)
     with database.atomic():
         if replacing is not None:
-            changed = Setting.update(value=value).where(
-                (Setting.key == EPOCH_KEY) & (Setting.value == replacing)).execute()
+            changed = (
+                Setting.update(value=value).where((Setting.key == EPOCH_KEY) & (Setting.value == replacing)).execute()
+            )
             if not changed:
                 return current_epoch()
         else:
@@ -67,8 +69,12 @@ def check_rewound(node: Node, cursor: int, epoch: str) -> str:
     drawn = settings.get(EPOCH_AT_KEY)
     if drawn is not None and now() - datetime.fromisoformat(drawn) < REWIND_QUIET:
         return epoch
-    return new_epoch("rewound", node.node_id, {"village": node.village.name, "node_cursor": cursor,
-                                               "out_seq": node.out_seq}, replacing=epoch)
+    return new_epoch(
+        "rewound",
+        node.node_id,
+        {"village": node.village.name, "node_cursor": cursor, "out_seq": node.out_seq},
+        replacing=epoch,
+    )
 
 
 def note_hello(node: Node, acked_seq: int) -> None:
@@ -81,8 +87,9 @@ def note_hello(node: Node, acked_seq: int) -> None:
     value = {"from": node.last_seq + 1, "to": acked_seq, "at": now().isoformat(), "epoch": current_epoch()}
     with database.atomic():
         settings.put_once(key, json.dumps(value))
-        audit.record(node.node_id, "sync.lost_tail", node.village.name,
-                     {"first_seq": value["from"], "last_seq": acked_seq})
+        audit.record(
+            node.node_id, "sync.lost_tail", node.village.name, {"first_seq": value["from"], "last_seq": acked_seq}
+        )
 
 
 def note_ingested(node: Node, body: dict[str, Any], ack: dict[str, Any]) -> None:
@@ -95,17 +102,32 @@ def note_ingested(node: Node, body: dict[str, Any], ack: dict[str, Any]) -> None
     if body["first_seq"] > lost["to"]:
         return
     events = body.get("events") or []
-    codes = sorted({str(ev["data"].get("receipt_code", ""))[:12] for ev in events
-                    if ev.get("type") == "request.captured" and isinstance(ev.get("data"), dict)} - {""})
-    audit.record(node.node_id, "sync.resent", node.village.name, {
-        "first_seq": body["first_seq"], "last_seq": body["last_seq"], "events": len(events),
-        "accepted": ack.get("accepted", 0), "receipt_codes": codes[:50],
-    })
+    codes = sorted(
+        {
+            str(ev["data"].get("receipt_code", ""))[:12]
+            for ev in events
+            if ev.get("type") == "request.captured" and isinstance(ev.get("data"), dict)
+        }
+        - {""}
+    )
+    audit.record(
+        node.node_id,
+        "sync.resent",
+        node.village.name,
+        {
+            "first_seq": body["first_seq"],
+            "last_seq": body["last_seq"],
+            "events": len(events),
+            "accepted": ack.get("accepted", 0),
+            "receipt_codes": codes[:50],
+        },
+    )
     if body["last_seq"] >= lost["to"]:
         row.delete_instance()
 
 
 def recent(limit: int = 50) -> list[AuditEntry]:
     """The newest restores, rewinds, lost tails and re-sent batches, newest first."""
-    return list(AuditEntry.select().where(AuditEntry.action.in_(RESTORE_ACTIONS))
-                .order_by(AuditEntry.seq.desc()).limit(limit))
+    return list(
+        AuditEntry.select().where(AuditEntry.action.in_(RESTORE_ACTIONS)).order_by(AuditEntry.seq.desc()).limit(limit)
+    )

@@ -54,9 +54,11 @@ def open_counts(usernames: list[str]) -> dict[str, int]:
     """Open (not terminal) cases per assignee."""
     if not usernames:
         return {}
-    rows = (Case.select(Case.assignee, fn.COUNT(Case.request_id).alias("n"))
-            .where(Case.assignee.in_(usernames) & Case.state.not_in(list(states.TERMINAL)))
-            .group_by(Case.assignee))
+    rows = (
+        Case.select(Case.assignee, fn.COUNT(Case.request_id).alias("n"))
+        .where(Case.assignee.in_(usernames) & Case.state.not_in(list(states.TERMINAL)))
+        .group_by(Case.assignee)
+    )
     return {r.assignee: r.n for r in rows}
 
 
@@ -64,16 +66,23 @@ def last_assigned(usernames: list[str]) -> dict[str, object]:
     """When each person was last given a case."""
     if not usernames:
         return {}
-    rows = (Assignment.select(Assignment.username, fn.MAX(Assignment.at).alias("last"))
-            .where(Assignment.username.in_(usernames)).group_by(Assignment.username))
+    rows = (
+        Assignment.select(Assignment.username, fn.MAX(Assignment.at).alias("last"))
+        .where(Assignment.username.in_(usernames))
+        .group_by(Assignment.username)
+    )
     return {r.username: r.last for r in rows}
 
 
 def _rank(counts: dict[str, int], last: dict[str, object]) -> Callable[[Staff], tuple[int, bool, str, str]]:
     """The rule's order: fewest open cases, then least recently given one, then username."""
     # Never-assigned sorts first; str() keeps naive datetimes and their text form comparable.
-    return lambda p: (counts.get(p.username, 0), last.get(p.username) is not None,
-                      str(last.get(p.username) or ""), p.username)
+    return lambda p: (
+        counts.get(p.username, 0),
+        last.get(p.username) is not None,
+        str(last.get(p.username) or ""),
+        p.username,
+    )
 
 
 def choose(window: str) -> Staff | None:
@@ -103,8 +112,9 @@ class Router:
             return None
         person = min(people, key=_rank(counts, last))
         at = now()
-        Assignment.create(username=person.username, window=window, request_id=request_id, by=by,
-                          reason="自动分派", at=at)
+        Assignment.create(
+            username=person.username, window=window, request_id=request_id, by=by, reason="自动分派", at=at
+        )
         counts[person.username] = counts.get(person.username, 0) + 1
         last[person.username] = at
         return person.username

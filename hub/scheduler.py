@@ -75,7 +75,8 @@ class Lease:
                         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value "
                         "WHERE setting.value::json->>'holder' = %s "
                         "OR (setting.value::json->>'until')::timestamptz < now() RETURNING 1",
-                        (LEASE_KEY, self.holder, float(self.seconds), self.holder)).fetchone()
+                        (LEASE_KEY, self.holder, float(self.seconds), self.holder),
+                    ).fetchone()
             except peewee.DatabaseError as exc:
                 log.warning("scheduler lease not renewed (database unreachable): %s", str(exc).strip()[:200])
                 return False
@@ -86,15 +87,18 @@ class Lease:
         with database.connection_context():
             row = database.execute_sql(
                 "SELECT value::json->>'holder' FROM setting WHERE key = %s "
-                "AND (value::json->>'until')::timestamptz >= now()", (LEASE_KEY,)).fetchone()
+                "AND (value::json->>'until')::timestamptz >= now()",
+                (LEASE_KEY,),
+            ).fetchone()
         return None if row is None else str(row[0])
 
     def release(self) -> None:
         """Give the lease up at a clean stop, so a standby need not wait for it to expire."""
         try:
             with database.connection_context():
-                database.execute_sql("DELETE FROM setting WHERE key = %s AND value::json->>'holder' = %s",
-                                     (LEASE_KEY, self.holder))
+                database.execute_sql(
+                    "DELETE FROM setting WHERE key = %s AND value::json->>'holder' = %s", (LEASE_KEY, self.holder)
+                )
         except peewee.DatabaseError:
             log.warning("scheduler lease not released; it expires by itself")
 
@@ -142,20 +146,41 @@ def build(app: Flask, lease: Lease | None = None) -> BlockingScheduler:
         return run
 
     if lease is not None:
-        sched.add_job(lambda: _still_holder(lease, sched), "interval", seconds=max(1.0, lease.seconds / 3),
-                      id="lease", **jobs.JOB_DEFAULTS)
+        sched.add_job(
+            lambda: _still_holder(lease, sched),
+            "interval",
+            seconds=max(1.0, lease.seconds / 3),
+            id="lease",
+            **jobs.JOB_DEFAULTS,
+        )
 
     for name, (fn, key, default) in JOBS.items():
         seconds = float(app.config.get(key) or default)
         # First run at once: after a restart the colours should not wait a whole interval.
-        sched.add_job(wrap(name, fn), "interval", seconds=seconds, id=name, next_run_time=datetime.now(CHINA_TZ),
-                      **jobs.JOB_DEFAULTS)
-    sched.add_job(wrap("daily_figures", jobs.daily_figures_job), "cron",
-                  hour=int(app.config.get("SCHEDULER_FIGURES_HOUR", FIGURES_HOUR)), minute=5, id="daily_figures",
-                  **jobs.JOB_DEFAULTS)
+        sched.add_job(
+            wrap(name, fn),
+            "interval",
+            seconds=seconds,
+            id=name,
+            next_run_time=datetime.now(CHINA_TZ),
+            **jobs.JOB_DEFAULTS,
+        )
+    sched.add_job(
+        wrap("daily_figures", jobs.daily_figures_job),
+        "cron",
+        hour=int(app.config.get("SCHEDULER_FIGURES_HOUR", FIGURES_HOUR)),
+        minute=5,
+        id="daily_figures",
+        **jobs.JOB_DEFAULTS,
+    )
     if app.config.get("BACKUP_KEEP", 14):
-        sched.add_job(wrap("nightly_backup", jobs.nightly_backup), "cron", hour=BACKUP_HOUR, id="nightly_backup",
-                      **jobs.JOB_DEFAULTS)
+        sched.add_job(
+            wrap("nightly_backup", jobs.nightly_backup),
+            "cron",
+            hour=BACKUP_HOUR,
+            id="nightly_backup",
+            **jobs.JOB_DEFAULTS,
+        )
     return sched
 
 
@@ -200,8 +225,12 @@ def _run_once(app: Flask, standby: bool) -> bool:
     lock = acquire_lock(app.config["DATA_DIR"], standby=standby, lease_seconds=seconds)
     lease = lock if isinstance(lock, Lease) else None
     sched = build(app, lease)
-    log.info("scheduler started pid=%s jobs=%s holder=%s", os.getpid(), ",".join(j.id for j in sched.get_jobs()),
-             lease.holder if lease else "file lock")
+    log.info(
+        "scheduler started pid=%s jobs=%s holder=%s",
+        os.getpid(),
+        ",".join(j.id for j in sched.get_jobs()),
+        lease.holder if lease else "file lock",
+    )
     # SIGTERM (systemctl stop) unwinds through `finally`, so the lease is given back at once.
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:

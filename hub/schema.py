@@ -18,9 +18,28 @@ from shared.catalogue import DEFAULT_CATALOGUE
 from . import settings
 from .clock import now
 from .db import BaseModel, database, is_postgres
-from .models import (ALL_MODELS, Assignment, Case, CatalogueVersion, Contact, CountyReferral, EnrolmentSecret, Extension,
-                     HelloNonce, HubEvent, JobRun, MailMessage, Node, Publicity, Rating, Setting, SmsMessage, SmsOptOut,
-                     Staff, SyncStat)
+from .models import (
+    ALL_MODELS,
+    Assignment,
+    Case,
+    CatalogueVersion,
+    Contact,
+    CountyReferral,
+    EnrolmentSecret,
+    Extension,
+    HelloNonce,
+    HubEvent,
+    JobRun,
+    MailMessage,
+    Node,
+    Publicity,
+    Rating,
+    Setting,
+    SmsMessage,
+    SmsOptOut,
+    Staff,
+    SyncStat,
+)
 
 # Any constant: PostgreSQL advisory lock that serialises concurrent `migrate` runs.
 MIGRATION_LOCK_ID = 0x0DA1BA
@@ -98,8 +117,17 @@ def _step_10(migrator: SchemaMigrator) -> None:
 
 
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
-MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4, 5: _step_5, 6: _step_6, 7: _step_7,
-                                                             8: _step_8, 9: _step_9, 10: _step_10}
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {
+    2: _step_2,
+    3: _step_3,
+    4: _step_4,
+    5: _step_5,
+    6: _step_6,
+    7: _step_7,
+    8: _step_8,
+    9: _step_9,
+    10: _step_10,
+}
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 
 

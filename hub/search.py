@@ -69,7 +69,9 @@ def find(user: Staff, text: str) -> list[Case]:
     for kind in kinds_of(text):
         if kind == "code":
             code = normalise_code(text)
-            conditions.append(Case.receipt_code == code if len(code) == CODE_LEN else Case.receipt_code.startswith(code))
+            conditions.append(
+                Case.receipt_code == code if len(code) == CODE_LEN else Case.receipt_code.startswith(code)
+            )
         elif kind == "id":
             conditions.append(Case.id_number == normalise_id_number(text))
         elif kind == "id_tail":
@@ -86,8 +88,7 @@ def find(user: Staff, text: str) -> list[Case]:
     for cond in conditions[1:]:
         matched = matched | cond
     windows = queue.visible_windows(user, current_catalogue())
-    return list(Case.select().where(matched & Case.window.in_(windows))
-                .order_by(Case.received_at.desc()).limit(LIMIT))
+    return list(Case.select().where(matched & Case.window.in_(windows)).order_by(Case.received_at.desc()).limit(LIMIT))
 
 
 @bp.get("/console/search")
@@ -107,5 +108,6 @@ def page() -> Any:
         audit.record(user.username, "case.search", "-", {"kinds": kinds_of(text.strip()), "found": len(found)})
     catalogue = current_catalogue()
     lines = queue.rows(found, catalogue, deadlines.calendar(), today(), queue.staff_names())
-    return render_template("console/search.html", q=text[:QUERY_MAX * 2], lines=lines, error=error,
-                           searched=bool(text.strip())), status
+    return render_template(
+        "console/search.html", q=text[: QUERY_MAX * 2], lines=lines, error=error, searched=bool(text.strip())
+    ), status

@@ -17,8 +17,9 @@ def get(key: str) -> str | None:
 
 def put(key: str, value: str) -> None:
     """Set the value, replacing any (one statement, safe against a concurrent writer of the same key)."""
-    Setting.insert(key=key, value=value).on_conflict(conflict_target=[Setting.key],
-                                                     update={Setting.value: value}).execute()
+    Setting.insert(key=key, value=value).on_conflict(
+        conflict_target=[Setting.key], update={Setting.value: value}
+    ).execute()
 
 
 def put_once(key: str, value: str) -> str:

@@ -51,8 +51,16 @@ NEXT_STEP = {
     "deny": "办结（不予批准），理由见村代办点的告知书。",
 }
 # Provider codes that mean "try again later"; anything else that is not OK is final.
-TEMPORARY_CODES = frozenset({"isv.BUSINESS_LIMIT_CONTROL", "isp.SYSTEM_ERROR", "Throttling", "ServiceUnavailable",
-                             "InternalError", "isp.RAM_PERMISSION_DENY_TEMP"})
+TEMPORARY_CODES = frozenset(
+    {
+        "isv.BUSINESS_LIMIT_CONTROL",
+        "isp.SYSTEM_ERROR",
+        "Throttling",
+        "ServiceUnavailable",
+        "InternalError",
+        "isp.RAM_PERMISSION_DENY_TEMP",
+    }
+)
 
 
 class SmsError(Exception):
@@ -100,8 +108,15 @@ def aliyun_signature(params: dict[str, str], secret: str, method: str = "GET") -
 class AliyunSms:
     """Alibaba Cloud SMS (dysmsapi) SendSms over HTTPS GET, signed as the provider documents."""
 
-    def __init__(self, access_key_id: str, access_key_secret: str, sign_name: str,
-                 endpoint: str = ALIYUN_ENDPOINT, timeout: float = 10.0, region: str = "cn-hangzhou"):
+    def __init__(
+        self,
+        access_key_id: str,
+        access_key_secret: str,
+        sign_name: str,
+        endpoint: str = ALIYUN_ENDPOINT,
+        timeout: float = 10.0,
+        region: str = "cn-hangzhou",
+    ):
         """Credentials come from configuration (never the repository)."""
         self.access_key_id = access_key_id
         self._secret = access_key_secret
@@ -110,14 +125,28 @@ class AliyunSms:
         self.timeout = timeout
         self.region = region
 
-    def request_params(self, phone: str, template: str, params: dict[str, str], out_id: str,
-                       at: datetime | None = None, nonce: str | None = None) -> dict[str, str]:
+    def request_params(
+        self,
+        phone: str,
+        template: str,
+        params: dict[str, str],
+        out_id: str,
+        at: datetime | None = None,
+        nonce: str | None = None,
+    ) -> dict[str, str]:
         """The signed query parameters of one SendSms request."""
         query = {
-            "AccessKeyId": self.access_key_id, "Action": "SendSms", "Format": "JSON", "OutId": out_id,
-            "PhoneNumbers": phone, "RegionId": self.region, "SignName": self.sign_name,
-            "SignatureMethod": "HMAC-SHA1", "SignatureNonce": nonce or uuid.uuid4().hex,
-            "SignatureVersion": "1.0", "TemplateCode": template,
+            "AccessKeyId": self.access_key_id,
+            "Action": "SendSms",
+            "Format": "JSON",
+            "OutId": out_id,
+            "PhoneNumbers": phone,
+            "RegionId": self.region,
+            "SignName": self.sign_name,
+            "SignatureMethod": "HMAC-SHA1",
+            "SignatureNonce": nonce or uuid.uuid4().hex,
+            "SignatureVersion": "1.0",
+            "TemplateCode": template,
             "TemplateParam": json.dumps(params, ensure_ascii=False, separators=(",", ":")),
             "Timestamp": (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "Version": "2017-05-25",
@@ -158,8 +187,13 @@ def configured_sender() -> SmsSender | None:
     keys = [cfg.get(k) for k in ("SMS_ACCESS_KEY_ID", "SMS_ACCESS_KEY_SECRET", "SMS_SIGN_NAME", "SMS_TEMPLATE_CODE")]
     if not all(keys):
         return None
-    return AliyunSms(str(keys[0]), str(keys[1]), str(keys[2]), endpoint=cfg.get("SMS_ENDPOINT", ALIYUN_ENDPOINT),
-                     timeout=float(cfg.get("SMS_TIMEOUT_S", 10)))
+    return AliyunSms(
+        str(keys[0]),
+        str(keys[1]),
+        str(keys[2]),
+        endpoint=cfg.get("SMS_ENDPOINT", ALIYUN_ENDPOINT),
+        timeout=float(cfg.get("SMS_TIMEOUT_S", 10)),
+    )
 
 
 def opted_out(phone: str) -> bool:
@@ -175,7 +209,8 @@ def opt_out(phone: str, by: str) -> None:
     with database.atomic():
         SmsOptOut.insert(phone=number, at=now(), by=by[:64]).on_conflict_ignore().execute()
         SmsMessage.update(state="skipped", last_error="已退订").where(
-            (SmsMessage.phone == number) & (SmsMessage.state == "queued")).execute()
+            (SmsMessage.phone == number) & (SmsMessage.state == "queued")
+        ).execute()
 
 
 def queue_status_sms(case: Case, event: HubEvent, missing_names: list[str] | None = None) -> SmsMessage | None:
@@ -188,12 +223,22 @@ def queue_status_sms(case: Case, event: HubEvent, missing_names: list[str] | Non
     if captured.get("sms") is not True or validate_mobile(phone) is not None or opted_out(phone):
         return None
     names = missing_names if missing_names is not None else (event.body or {}).get("missing_names") or []
-    params = {"code": case.receipt_code, "status": str((event.body or {}).get("state_label", "")),
-              "next": NEXT_STEP[action].format(missing="、".join(names) or "见告知单")}
+    params = {
+        "code": case.receipt_code,
+        "status": str((event.body or {}).get("state_label", "")),
+        "next": NEXT_STEP[action].format(missing="、".join(names) or "见告知单"),
+    }
     key = f"{case.request_id}:{event.cseq}"
-    SmsMessage.insert(key=key, request_id=case.request_id, phone=phone,
-                      template=str(current_app.config["SMS_TEMPLATE_CODE"]), params=params, state="queued",
-                      next_at=now(), created_at=now()).on_conflict_ignore().execute()
+    SmsMessage.insert(
+        key=key,
+        request_id=case.request_id,
+        phone=phone,
+        template=str(current_app.config["SMS_TEMPLATE_CODE"]),
+        params=params,
+        state="queued",
+        next_at=now(),
+        created_at=now(),
+    ).on_conflict_ignore().execute()
     return SmsMessage.get_or_none(SmsMessage.key == key)
 
 
@@ -205,11 +250,19 @@ def backoff(attempts: int) -> timedelta:
 def deliver_due(sender: SmsSender, limit: int = 50) -> dict[str, int]:
     """Send what is due, each row claimed first so it goes out at most once; returns counts."""
     counts = {"sent": 0, "retry": 0, "failed": 0, "unknown": 0, "skipped": 0}
-    due = list(SmsMessage.select(SmsMessage.id).where((SmsMessage.state == "queued") & (SmsMessage.next_at <= now()))
-               .order_by(SmsMessage.next_at).limit(limit).tuples())
+    due = list(
+        SmsMessage.select(SmsMessage.id)
+        .where((SmsMessage.state == "queued") & (SmsMessage.next_at <= now()))
+        .order_by(SmsMessage.next_at)
+        .limit(limit)
+        .tuples()
+    )
     for (row_id,) in due:
-        claimed = SmsMessage.update(state="sending", attempts=SmsMessage.attempts + 1).where(
-            (SmsMessage.id == row_id) & (SmsMessage.state == "queued")).execute()
+        claimed = (
+            SmsMessage.update(state="sending", attempts=SmsMessage.attempts + 1)
+            .where((SmsMessage.id == row_id) & (SmsMessage.state == "queued"))
+            .execute()
+        )
         if not claimed:
             continue  # another sender has it
         msg = SmsMessage.get_by_id(row_id)
@@ -224,8 +277,9 @@ def deliver_due(sender: SmsSender, limit: int = 50) -> dict[str, int]:
                 _finish(msg, "failed", f"{exc.code}: {exc.message}（已重试 {msg.attempts} 次）")
                 counts["failed"] += 1
             else:
-                SmsMessage.update(state="queued", next_at=now() + backoff(msg.attempts),
-                                  last_error=f"{exc.code}: {exc.message}").where(SmsMessage.id == row_id).execute()
+                SmsMessage.update(
+                    state="queued", next_at=now() + backoff(msg.attempts), last_error=f"{exc.code}: {exc.message}"
+                ).where(SmsMessage.id == row_id).execute()
                 counts["retry"] += 1
         except SmsUnknownOutcome as exc:
             _finish(msg, "unknown", f"{exc.code}: {exc.message}")
@@ -239,7 +293,8 @@ def deliver_due(sender: SmsSender, limit: int = 50) -> dict[str, int]:
             counts["unknown"] += 1
         else:
             SmsMessage.update(state="sent", sent_at=now(), provider_id=provider_id[:64], last_error=None).where(
-                SmsMessage.id == row_id).execute()
+                SmsMessage.id == row_id
+            ).execute()
             counts["sent"] += 1
     return counts
 

@@ -16,8 +16,14 @@ from shared.msgid import N_
 from flask_babel import gettext as _
 
 bp = Blueprint("sms_admin", __name__)
-STATE_LABELS = {"queued": N_("待发送"), "sending": N_("发送中"), "sent": N_("已发送"), "failed": N_("发送失败"),
-                "unknown": N_("结果未知（请人工核实，不会自动重发）"), "skipped": N_("已退订，未发送")}
+STATE_LABELS = {
+    "queued": N_("待发送"),
+    "sending": N_("发送中"),
+    "sent": N_("已发送"),
+    "failed": N_("发送失败"),
+    "unknown": N_("结果未知（请人工核实，不会自动重发）"),
+    "skipped": N_("已退订，未发送"),
+}
 
 
 @bp.route("/console/sms", methods=["GET", "POST"])
@@ -38,5 +44,12 @@ def index() -> Any:
             flash(_("已登记退订，今后不再向该号码发送短信"))
             return redirect(url_for("sms_admin.index"))
     rows = list(SmsMessage.select().order_by(SmsMessage.id.desc()).limit(200))
-    return render_template("sms/index.html", rows=rows, labels=STATE_LABELS, mask=mask_phone, now=now(),
-                           enabled=sms.configured_sender() is not None, error=error), status
+    return render_template(
+        "sms/index.html",
+        rows=rows,
+        labels=STATE_LABELS,
+        mask=mask_phone,
+        now=now(),
+        enabled=sms.configured_sender() is not None,
+        error=error,
+    ), status

@@ -31,8 +31,9 @@ def _check_password(password: str) -> None:
         raise StaffError(f"密码至少 {PASSWORD_MIN} 位")
 
 
-def create_user(username: str, name: str, password: str, role: str = "staff",
-                windows: list[str] | None = None) -> Staff:
+def create_user(
+    username: str, name: str, password: str, role: str = "staff", windows: list[str] | None = None
+) -> Staff:
     """Create a staff account with a hashed password."""
     if role not in ROLES:
         raise StaffError(f"角色只能是：{'、'.join(ROLES)}")
@@ -42,8 +43,14 @@ def create_user(username: str, name: str, password: str, role: str = "staff",
         raise StaffError(f"窗口编码不存在：{'、'.join(unknown)}")
     if Staff.get_or_none(Staff.username == username):
         raise StaffError(f"用户名 {username} 已存在")
-    return Staff.create(username=username, name=name, password_hash=generate_password_hash(password),
-                        role=role, windows=list(windows or []), created_at=now())
+    return Staff.create(
+        username=username,
+        name=name,
+        password_hash=generate_password_hash(password),
+        role=role,
+        windows=list(windows or []),
+        created_at=now(),
+    )
 
 
 def unknown_windows(codes: list[str]) -> list[str]:

@@ -22,8 +22,9 @@ bp = Blueprint("staff_admin", __name__, url_prefix="/admin")
 
 def _page(error: str | None = None, status: int = 200, form: dict[str, Any] | None = None) -> Any:
     people = list(Staff.select().order_by(Staff.role, Staff.username))
-    return render_template("admin/staff.html", people=people, cat=current_catalogue(), roles=ROLES,
-                           error=error, form=form or {}), status
+    return render_template(
+        "admin/staff.html", people=people, cat=current_catalogue(), roles=ROLES, error=error, form=form or {}
+    ), status
 
 
 @bp.get("/staff")
@@ -67,13 +68,22 @@ def create() -> Any:
     try:
         if not username or not form.get("name", "").strip():
             raise StaffError(_("请填写用户名和姓名"))
-        person = create_user(username, form.get("name", "").strip()[:64], form.get("password", ""),
-                             form.get("role", "staff"), form.getlist("window")[:100])
+        person = create_user(
+            username,
+            form.get("name", "").strip()[:64],
+            form.get("password", ""),
+            form.get("role", "staff"),
+            form.getlist("window")[:100],
+        )
     except StaffError as exc:
         audit.record(actor, "staff.refused", username or "-", {"error": str(exc)})
         return _page(str(exc), 400, {"username": username, "name": form.get("name", "")[:64]})
     taken = sum(routing.assign_unassigned(w) for w in person.windows or []) if person.on_duty else 0
-    audit.record(actor, "staff.created", person.username,
-                 {"role": person.role, "windows": list(person.windows or []), "took_over": taken})
+    audit.record(
+        actor,
+        "staff.created",
+        person.username,
+        {"role": person.role, "windows": list(person.windows or []), "took_over": taken},
+    )
     flash(_("已新增工作人员 %(name)s", name=person.name))
     return redirect(url_for("staff_admin.index"))

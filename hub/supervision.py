@@ -55,10 +55,16 @@ def watch_lists() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         colour, due = view.colour, view.due
         item = cat.item(c.item_code)
         line = {
-            "receipt_code": c.receipt_code, "item": item["name"] if item else c.item_code,
-            "window": cat.window_name(c.window), "village": c.village.name, "applicant": mask_name(c.applicant_name),
-            "assignee": display_name(c.assignee) if c.assignee else _("未分配"), "state": tr(states.LABELS.get(c.state, c.state)),
-            "received_on": c.received_on, "due": due, "days": view.days_left,
+            "receipt_code": c.receipt_code,
+            "item": item["name"] if item else c.item_code,
+            "window": cat.window_name(c.window),
+            "village": c.village.name,
+            "applicant": mask_name(c.applicant_name),
+            "assignee": display_name(c.assignee) if c.assignee else _("未分配"),
+            "state": tr(states.LABELS.get(c.state, c.state)),
+            "received_on": c.received_on,
+            "due": due,
+            "days": view.days_left,
         }
         (red if colour == "red" else yellow).append(line)
     return red, yellow
@@ -67,29 +73,55 @@ def watch_lists() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 def _charts(lines: list[figures.Figures], by: str, months: list[figures.Figures]) -> list[Any]:
     # Windows by name, as staff call them (W05 is the catalogue's code); items by their short code.
     names = {w["code"]: w["name"] for w in current_catalogue().windows()} if by == "window" else {}
-    short = [names.get(ln.key, ln.label) if by == "window" else ln.key if by == "item" else ln.label
-             for ln in lines]
+    short = [names.get(ln.key, ln.label) if by == "window" else ln.key if by == "item" else ln.label for ln in lines]
     # The rate chart leaves out windows that received nothing in the period (the count chart and the
     # table still show them); one that received cases but completed no 承办件 gets no bar and the reason.
     worked = [(name, ln) for name, ln in zip(short, lines) if ln.handled]
     out = [
-        charts.bar_chart(_("按%(by)s：接待件数", by=tr(figures.GROUPS[by])), short, [ln.handled for ln in lines], unit=_("件")),
-        charts.bar_chart(_("按%(by)s：按时办结率（承办件）", by=tr(figures.GROUPS[by])), [name for name, _line in worked],
-                         [None if ln.undertaken_on_time_rate is None else round(ln.undertaken_on_time_rate * 100, 1)
-                          for _name, ln in worked],
-                         unit="%", top=100, none_text=_("尚无办结")),
+        charts.bar_chart(
+            _("按%(by)s：接待件数", by=tr(figures.GROUPS[by])), short, [ln.handled for ln in lines], unit=_("件")
+        ),
+        charts.bar_chart(
+            _("按%(by)s：按时办结率（承办件）", by=tr(figures.GROUPS[by])),
+            [name for name, _line in worked],
+            [
+                None if ln.undertaken_on_time_rate is None else round(ln.undertaken_on_time_rate * 100, 1)
+                for _name, ln in worked
+            ],
+            unit="%",
+            top=100,
+            none_text=_("尚无办结"),
+        ),
     ]
     if months:
-        out.append(charts.line_chart(_("按月：接待与办结"), [m.key for m in months],
-                                     {_("接待"): [m.handled for m in months], _("办结"): [m.completed for m in months]},
-                                     unit=_("件")))
+        out.append(
+            charts.line_chart(
+                _("按月：接待与办结"),
+                [m.key for m in months],
+                {_("接待"): [m.handled for m in months], _("办结"): [m.completed for m in months]},
+                unit=_("件"),
+            )
+        )
     return out
 
 
 def _page(status: int = 200, **context: Any) -> Any:
-    base = dict(error=None, report=None, total=None, lines=[], by="window", groups=figures.GROUPS, columns=COLUMNS,
-                charts=[], red=[], yellow=[], period={}, sweep=last_sweep(), percent=figures.percent,
-                promises=promises.dashboard_facts())
+    base = dict(
+        error=None,
+        report=None,
+        total=None,
+        lines=[],
+        by="window",
+        groups=figures.GROUPS,
+        columns=COLUMNS,
+        charts=[],
+        red=[],
+        yellow=[],
+        period={},
+        sweep=last_sweep(),
+        percent=figures.percent,
+        promises=promises.dashboard_facts(),
+    )
     return render_template("supervision/dashboard.html", **{**base, **context}), status
 
 
@@ -104,9 +136,17 @@ def dashboard() -> Any:
     rep = figures.build_report(start, end)
     lines = rep.groups[by]
     red, yellow = watch_lists()
-    return _page(report=rep, total=rep.total, lines=lines, by=by, charts=_charts(lines, by, rep.groups["month"]),
-                 red=red, yellow=yellow, period={k: v.isoformat() for k, v in (("from", start), ("to", end)) if v},
-                 sources=rep.groups["source"])
+    return _page(
+        report=rep,
+        total=rep.total,
+        lines=lines,
+        by=by,
+        charts=_charts(lines, by, rep.groups["month"]),
+        red=red,
+        yellow=yellow,
+        period={k: v.isoformat() for k, v in (("from", start), ("to", end)) if v},
+        sources=rep.groups["source"],
+    )
 
 
 @bp.get("/watch")
@@ -148,8 +188,11 @@ def export_csv() -> Any:
     writer = csv.writer(buf, quoting=csv.QUOTE_ALL)
     writer.writerow(header)
     writer.writerows(rows)
-    return Response("\ufeff" + buf.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename=figures-{by}.csv"})
+    return Response(
+        "\ufeff" + buf.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=figures-{by}.csv"},
+    )
 
 
 @bp.get("/export.xlsx")
@@ -167,14 +210,43 @@ def export_xlsx() -> Any:
     wb = figures_xlsx.workbook(figures.build_report(start, end))
     red, yellow = watch_lists()
     for title, items in ((_("超期"), red), (_("临近到期"), yellow)):
-        ws = figures_xlsx.add_sheet(wb, title, [_("回执码"), _("事项"), _("窗口"), _("行政村"), _("申请人"), _("承办人"), _("状态"), _("接收日期"), _("到期日")],
-                                    (text_row([it["receipt_code"], it["item"], it["window"], it["village"],
-                                               it["applicant"], it["assignee"], it["state"], it["received_on"],
-                                               it["due"]]) for it in items))
+        ws = figures_xlsx.add_sheet(
+            wb,
+            title,
+            [
+                _("回执码"),
+                _("事项"),
+                _("窗口"),
+                _("行政村"),
+                _("申请人"),
+                _("承办人"),
+                _("状态"),
+                _("接收日期"),
+                _("到期日"),
+            ],
+            (
+                text_row(
+                    [
+                        it["receipt_code"],
+                        it["item"],
+                        it["window"],
+                        it["village"],
+                        it["applicant"],
+                        it["assignee"],
+                        it["state"],
+                        it["received_on"],
+                        it["due"],
+                    ]
+                )
+                for it in items
+            ),
+        )
         figures_xlsx.size_columns(ws)
-    return Response(figures_xlsx.to_bytes(wb),
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": "attachment; filename=figures.xlsx"})
+    return Response(
+        figures_xlsx.to_bytes(wb),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": "attachment; filename=figures.xlsx"},
+    )
 
 
 @bp.get("/audit")
@@ -183,6 +255,11 @@ def audit_log() -> Any:
     """The newest audit entries and whether the chain still holds."""
     action = request.args.get("action") or None
     checked, broken = audit.verify()
-    return render_template("supervision/audit.html", entries=audit_text.sentences(audit.recent(300, action)),
-                           checked=checked,
-                           broken=broken, labels=audit.ACTION_LABELS, action=action)
+    return render_template(
+        "supervision/audit.html",
+        entries=audit_text.sentences(audit.recent(300, action)),
+        checked=checked,
+        broken=broken,
+        labels=audit.ACTION_LABELS,
+        action=action,
+    )

@@ -24,8 +24,7 @@ def run_sweep(on: date | None = None) -> dict[str, int]:
     """Recompute urgency for open cases; returns counts per colour and how many newly turned."""
     on = on or china_today()
     cal = deadlines.calendar()
-    counts = {"checked": 0, GREEN: 0, YELLOW: 0, RED: 0, "turned_yellow": 0, "turned_red": 0,
-              "unclocked": 0}
+    counts = {"checked": 0, GREEN: 0, YELLOW: 0, RED: 0, "turned_yellow": 0, "turned_red": 0, "unclocked": 0}
     for case in list(open_cases()):
         view = deadlines.clock(case, cal, on)
         if view.colour is None:
@@ -41,12 +40,16 @@ def run_sweep(on: date | None = None) -> dict[str, int]:
                 Case.update(urgency=colour).where(
                     (Case.request_id == case.request_id) & Case.state.not_in(list(states.TERMINAL))
                 ).execute()
-            if colour in (YELLOW, RED) and not CaseAlert.select().where(
-                (CaseAlert.case == case.request_id) & (CaseAlert.level == colour)
-            ).exists():
+            if (
+                colour in (YELLOW, RED)
+                and not CaseAlert.select()
+                .where((CaseAlert.case == case.request_id) & (CaseAlert.level == colour))
+                .exists()
+            ):
                 # The unique (case, level) key makes a second sweeper a no-op rather than a duplicate.
-                CaseAlert.insert(case=case.request_id, level=colour, at=now(), on_day=on,
-                                 deadline=view.due).on_conflict_ignore().execute()
+                CaseAlert.insert(
+                    case=case.request_id, level=colour, at=now(), on_day=on, deadline=view.due
+                ).on_conflict_ignore().execute()
                 counts[f"turned_{colour}"] += 1
     record_last_sweep(on, counts)
     return counts

@@ -30,8 +30,10 @@ def require_token(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         header = request.headers.get("Authorization", "")
         stored = meta.get("api_token_hash")
-        if not stored or not header.startswith("Bearer ") or not hmac.compare_digest(
-            token_hash(header[7:].strip()), stored
+        if (
+            not stored
+            or not header.startswith("Bearer ")
+            or not hmac.compare_digest(token_hash(header[7:].strip()), stored)
         ):
             abort(401)
         return view(*args, **kwargs)
@@ -69,8 +71,12 @@ def healthz() -> Response:
 
     database.execute_sql("SELECT 1")
     trouble = storage.status(current_app.config["DATA_DIR"])
-    body = {"status": "degraded" if trouble else "ok", "service": "node", "enrolled": bool(meta.get("node_id")),
-            "storage": trouble or "ok"}
+    body = {
+        "status": "degraded" if trouble else "ok",
+        "service": "node",
+        "enrolled": bool(meta.get("node_id")),
+        "storage": trouble or "ok",
+    }
     if trouble:
         # Still serving reads, but nothing new can be saved: monitoring must see it.
         body["message"] = storage.MESSAGES[trouble]

@@ -81,8 +81,9 @@ def apply_updates(updates: list[dict[str, Any]]) -> tuple[int, int]:
     so a node never holds a position the hub did not give it entries up to.
     """
     cursor = int(meta.get("cursor", 0))
-    fresh = sorted((up for up in updates if isinstance(up.get("cseq"), int) and up["cseq"] > cursor),
-                   key=lambda up: up["cseq"])
+    fresh = sorted(
+        (up for up in updates if isinstance(up.get("cseq"), int) and up["cseq"] > cursor), key=lambda up: up["cseq"]
+    )
     run: list[dict[str, Any]] = []
     for up in fresh:
         if up["cseq"] != cursor + len(run) + 1:
@@ -93,8 +94,15 @@ def apply_updates(updates: list[dict[str, Any]]) -> tuple[int, int]:
         return 0, gap
     # Rows above the cursor can only be leftovers of a log the hub no longer holds.
     HubUpdate.delete().where(HubUpdate.cseq > cursor).execute()
-    requests = {r.request_id: r for r in _rows(Request, Request.request_id, [up.get("request_id") for up in run],
-                                               [Request._meta.fields[n] for n in ("request_id", *_STATUS_FIELDS)])}
+    requests = {
+        r.request_id: r
+        for r in _rows(
+            Request,
+            Request.request_id,
+            [up.get("request_id") for up in run],
+            [Request._meta.fields[n] for n in ("request_id", *_STATUS_FIELDS)],
+        )
+    }
     rows: list[tuple[Any, ...]] = []
     touched: dict[str, Request] = {}
     at = now()
@@ -139,8 +147,20 @@ def _update_request(req: Request, up: dict[str, Any]) -> None:
 
 
 # The columns an update from the hub may change on a request.
-_STATUS_FIELDS = ("state", "window", "window_name", "deadline", "hub_missing", "hub_missing_names", "reason",
-                  "legal_basis", "note", "status_at", "needs_attention", "updated_at")
+_STATUS_FIELDS = (
+    "state",
+    "window",
+    "window_name",
+    "deadline",
+    "hub_missing",
+    "hub_missing_names",
+    "reason",
+    "legal_basis",
+    "note",
+    "status_at",
+    "needs_attention",
+    "updated_at",
+)
 
 
 def _write_requests(reqs: list[Request]) -> None:
@@ -150,8 +170,7 @@ def _write_requests(reqs: list[Request]) -> None:
     fields = [Request._meta.fields[name] for name in _STATUS_FIELDS]
     sets = ", ".join(f'"{f.column_name}" = ?' for f in fields)
     params = [tuple(f.db_value(getattr(r, f.name)) for f in fields) + (r.request_id,) for r in reqs]
-    database.obj.cursor().executemany(f'UPDATE "{Request._meta.table_name}" SET {sets} WHERE "request_id" = ?',
-                                      params)
+    database.obj.cursor().executemany(f'UPDATE "{Request._meta.table_name}" SET {sets} WHERE "request_id" = ?', params)
 
 
 def _executemany(model: Any, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
@@ -194,27 +213,40 @@ def apply_resume(body: dict[str, Any]) -> bool:
 def _restore_event(ev: dict[str, Any]) -> None:
     """Put back an event this node signed but lost (restored from an old backup, or a replacement PC)."""
     if Event.get_or_none(Event.event_id == ev["id"]) is not None:
-        Event.update(seq=ev["seq"], result="ok").where(
-            (Event.event_id == ev["id"]) & Event.seq.is_null()
-        ).execute()
+        Event.update(seq=ev["seq"], result="ok").where((Event.event_id == ev["id"]) & Event.seq.is_null()).execute()
         return
     if Event.get_or_none(Event.seq == ev["seq"]) is not None:
         return
     Event.create(
-        event_id=ev["id"], seq=ev["seq"], type=ev["type"], request_id=ev["request_id"],
-        clerk=ev.get("clerk", ""), at=ev.get("at", ""), data=ev["data"], result="ok",
+        event_id=ev["id"],
+        seq=ev["seq"],
+        type=ev["type"],
+        request_id=ev["request_id"],
+        clerk=ev.get("clerk", ""),
+        at=ev.get("at", ""),
+        data=ev["data"],
+        result="ok",
     )
     if ev["type"] == "request.captured" and Request.get_or_none(Request.request_id == ev["request_id"]) is None:
         data = ev["data"]
         applicant = data.get("applicant", {})
         Request.create(
-            request_id=ev["request_id"], receipt_code=data["receipt_code"], item_code=data["item_code"],
-            kind=data["item_code"][:2], applicant_name=applicant.get("name", ""),
-            id_number=applicant.get("id_number", ""), id_tail=applicant.get("id_number", "")[-4:],
-            phone=applicant.get("phone", ""), address=applicant.get("address", ""), data=data,
+            request_id=ev["request_id"],
+            receipt_code=data["receipt_code"],
+            item_code=data["item_code"],
+            kind=data["item_code"][:2],
+            applicant_name=applicant.get("name", ""),
+            id_number=applicant.get("id_number", ""),
+            id_tail=applicant.get("id_number", "")[-4:],
+            phone=applicant.get("phone", ""),
+            address=applicant.get("address", ""),
+            data=data,
             materials_brought=data.get("materials", {}).get("brought", []),
             materials_missing=data.get("materials", {}).get("missing", []),
-            state=states.RECEIVED, clerk=ev.get("clerk", ""), created_at=now(), updated_at=now(),
+            state=states.RECEIVED,
+            clerk=ev.get("clerk", ""),
+            created_at=now(),
+            updated_at=now(),
         )
         # Status updates may have arrived before the history that names their request: replay them.
         req = Request.get(Request.request_id == ev["request_id"])

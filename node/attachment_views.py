@@ -66,5 +66,11 @@ def image(code: str, sha: str) -> Any:
 @bp.app_errorhandler(RequestEntityTooLarge)
 def too_large(exc: RequestEntityTooLarge) -> tuple[str, int]:
     """An upload beyond the app's request limit: nothing was read, nothing stored."""
-    return render_template("error.html", title=_("文件过大"),
-                           message=_("上传的文件过大，单个附件不能超过 %(MAX_ATTACHMENT_BYTES)s MB，未保存任何内容。请返回后换一个较小的文件。", MAX_ATTACHMENT_BYTES=MAX_ATTACHMENT_BYTES // 1024 // 1024)), 413
+    return render_template(
+        "error.html",
+        title=_("文件过大"),
+        message=_(
+            "上传的文件过大，单个附件不能超过 %(MAX_ATTACHMENT_BYTES)s MB，未保存任何内容。请返回后换一个较小的文件。",
+            MAX_ATTACHMENT_BYTES=MAX_ATTACHMENT_BYTES // 1024 // 1024,
+        ),
+    ), 413

@@ -105,8 +105,9 @@ def _write_once(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def add_attachment(receipt_code: str, filename: str, data: bytes, clerk: str,
-                   material_code: str | None = None) -> Attachment:
+def add_attachment(
+    receipt_code: str, filename: str, data: bytes, clerk: str, material_code: str | None = None
+) -> Attachment:
     """Check, shrink and store an image for a request and queue its attachment.added event."""
     req = Request.get_or_none(Request.receipt_code == receipt_code)
     if req is None:
@@ -123,11 +124,27 @@ def add_attachment(receipt_code: str, filename: str, data: bytes, clerk: str,
     name = os.path.basename(str(filename).replace("\\", "/")).strip()[:200] or "附件.jpg"
     _write_once(path_for(sha), jpeg)
     with database.atomic():
-        event = add_event(receipt_code, "attachment.added", clerk, {
-            "sha256": sha, "size": len(jpeg), "mime": "image/jpeg", "name": name, "material_code": material_code,
-        })
-        return Attachment.create(sha256=sha, request_id=req.request_id, event_id=event.event_id, size=len(jpeg),
-                                 name=name, material_code=material_code, created_at=now())
+        event = add_event(
+            receipt_code,
+            "attachment.added",
+            clerk,
+            {
+                "sha256": sha,
+                "size": len(jpeg),
+                "mime": "image/jpeg",
+                "name": name,
+                "material_code": material_code,
+            },
+        )
+        return Attachment.create(
+            sha256=sha,
+            request_id=req.request_id,
+            event_id=event.event_id,
+            size=len(jpeg),
+            name=name,
+            material_code=material_code,
+            created_at=now(),
+        )
 
 
 def for_request(request_id: str) -> list[Attachment]:
@@ -201,7 +218,7 @@ def upload(transport: Transport, key: Ed25519PrivateKey, att: Attachment, chunk:
         if offset >= len(data):
             raise RefusedError("中心记录的附件大小与本机不符", "size_mismatch")
         with database.connection_context():
-            _, resp = _exchange(transport, key, chunk_body(node_id, att.sha256, offset, data[offset:offset + chunk]))
+            _, resp = _exchange(transport, key, chunk_body(node_id, att.sha256, offset, data[offset : offset + chunk]))
 
 
 def upload_pending(transport: Transport, key: Ed25519PrivateKey) -> int:

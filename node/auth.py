@@ -62,8 +62,9 @@ def add_clerk(username: str, name: str, password: str) -> Clerk:
     with database.atomic():
         if Clerk.get_or_none(Clerk.username == username) is not None:
             raise ClerkError(f"用户名 {username} 已存在")
-        return Clerk.create(username=username, name=name, password_hash=generate_password_hash(password),
-                            created_at=now())
+        return Clerk.create(
+            username=username, name=name, password_hash=generate_password_hash(password), created_at=now()
+        )
 
 
 @cache
@@ -73,8 +74,11 @@ def _dummy_hash() -> str:
 
 def _failed() -> str:
     # One answer for every failure: it tells nobody whether the account exists or is locked.
-    return _("用户名或密码不正确（连续输错 %(max)s 次的账户将锁定 %(n)s 分钟）", max=MAX_FAILURES,
-             n=int(LOCKOUT.total_seconds() // 60))
+    return _(
+        "用户名或密码不正确（连续输错 %(max)s 次的账户将锁定 %(n)s 分钟）",
+        max=MAX_FAILURES,
+        n=int(LOCKOUT.total_seconds() // 60),
+    )
 
 
 def check_login(username: str, password: str) -> tuple[Clerk | None, str | None]:
@@ -203,8 +207,10 @@ def check_login_without_writing(username: str, password: str) -> tuple[Clerk | N
         check_password_hash(generate_password_hash("x"), password)
         return None, _("用户名或密码不正确")
     if clerk.locked_until is not None and clerk.locked_until > now():
-        return None, _("登录失败次数过多，账户已锁定，请 %(n)s 分钟后再试",
-                       n=int((clerk.locked_until - now()).total_seconds() // 60) + 1)
+        return None, _(
+            "登录失败次数过多，账户已锁定，请 %(n)s 分钟后再试",
+            n=int((clerk.locked_until - now()).total_seconds() // 60) + 1,
+        )
     if not check_password_hash(clerk.password_hash, password):
         return None, _("用户名或密码不正确")
     return clerk, None
@@ -224,8 +230,9 @@ def login() -> Any:
                 raise
             # The disk is full or read-only: failures cannot be counted, but a clerk may still get in to read.
             storage.note(storage.classify(exc) or storage.IO)
-            clerk, error = check_login_without_writing(request.form.get("username", ""),
-                                                       request.form.get("password", ""))
+            clerk, error = check_login_without_writing(
+                request.form.get("username", ""), request.form.get("password", "")
+            )
         if clerk is not None:
             session.clear()
             login_user(ClerkLogin(clerk, session_epoch(clerk)))

@@ -119,6 +119,14 @@ def backup_job(data_dir: str, keep: int) -> None:
 
 def schedule(scheduler: Any, data_dir: str, keep: int = DEFAULT_KEEP) -> None:
     """Add the daily backup to the node's one scheduler (first run a few minutes after start)."""
-    scheduler.add_job(backup_job, "interval", days=1, args=[data_dir, keep], id="backup",
-                      next_run_time=datetime.now() + timedelta(minutes=5), coalesce=True, max_instances=1,
-                      replace_existing=True)
+    scheduler.add_job(
+        backup_job,
+        "interval",
+        days=1,
+        args=[data_dir, keep],
+        id="backup",
+        next_run_time=datetime.now() + timedelta(minutes=5),
+        coalesce=True,
+        max_instances=1,
+        replace_existing=True,
+    )

@@ -105,11 +105,17 @@ def _export_answer(job: BundleJob) -> Any:
         return redirect(url_for("sync_panel.panel"))
     result = job.result
     assert isinstance(result, ExportResult)
-    resp = send_file(io.BytesIO(job.raw), mimetype="application/octet-stream", as_attachment=True,
-                     download_name=job.filename, max_age=0)
+    resp = send_file(
+        io.BytesIO(job.raw),
+        mimetype="application/octet-stream",
+        as_attachment=True,
+        download_name=job.filename,
+        max_age=0,
+    )
     resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Daiban-Bundle"] = (f"batches={result.batches}; events={result.events}; "
-                                       f"attachments={result.attachments}")
+    resp.headers["X-Daiban-Bundle"] = (
+        f"batches={result.batches}; events={result.events}; attachments={result.attachments}"
+    )
     return resp
 
 
@@ -174,5 +180,6 @@ def page() -> Any:
     if job is None and (running is None or running.kind == "sync"):
         return redirect(url_for("sync_panel.panel"))  # nothing of its own to show: the USB section is there
     finished = progress.last(job.kind) if job is not None else None
-    return render_template("bundle.html", job=job, running=running if running and running.kind != "sync" else None,
-                           finished=finished)
+    return render_template(
+        "bundle.html", job=job, running=running if running and running.kind != "sync" else None, finished=finished
+    )

@@ -76,14 +76,20 @@ class ImportResult:
 
     def summary(self) -> str:
         """One line in Chinese."""
-        return (f"中心确认事件 {self.acked}（退回 {self.refused}），收到状态更新 {self.updates}，"
-                f"中心已收附件 {self.attachments}")
+        return (
+            f"中心确认事件 {self.acked}（退回 {self.refused}），收到状态更新 {self.updates}，"
+            f"中心已收附件 {self.attachments}"
+        )
 
 
 def _poll(key: Ed25519PrivateKey, kind: str, cursor: int | None = None) -> bytes:
     body = protocol.poll_body(
-        meta.get("node_id"), int(meta.get("cursor", 0)) if cursor is None else cursor, kind=kind, acked_seq=int(meta.get("acked_seq", 0)),
-        catalogue_version=int(meta.get("catalogue_version", 0)), app_version=outbox.APP_VERSION,
+        meta.get("node_id"),
+        int(meta.get("cursor", 0)) if cursor is None else cursor,
+        kind=kind,
+        acked_seq=int(meta.get("acked_seq", 0)),
+        catalogue_version=int(meta.get("catalogue_version", 0)),
+        app_version=outbox.APP_VERSION,
         pending=outbox.queued_count(),
     )
     return protocol.seal(key, body)
@@ -141,25 +147,47 @@ def _build_bundle(key: Ed25519PrivateKey) -> tuple[ExportResult, bytes]:
         rebuilding = reconcile.pending()
         poll = _poll(key, "poll", int(rebuilding["next"]) if rebuilding else None)
         sent = {e.event_id for b in batches for e in Event.select(Event.event_id).where(Event.batch == b.id)}
-        atts = [a for a in Attachment.select().where(Attachment.uploaded_at.is_null()).order_by(Attachment.id)
-                if a.event_id in sent or _event_acked(a.event_id)]
+        atts = [
+            a
+            for a in Attachment.select().where(Attachment.uploaded_at.is_null()).order_by(Attachment.id)
+            if a.event_id in sent or _event_acked(a.event_id)
+        ]
         shas = sorted({a.sha256 for a in atts})
-        messages: list[dict[str, Any]] = [{"kind": "hello", "hash": protocol.body_hash(protocol.open_envelope(hello)[0]),
-                     "raw": bundle.encode_blob(hello)}]
+        messages: list[dict[str, Any]] = [
+            {
+                "kind": "hello",
+                "hash": protocol.body_hash(protocol.open_envelope(hello)[0]),
+                "raw": bundle.encode_blob(hello),
+            }
+        ]
         messages += [{"kind": "batch", "hash": b.hash} for b in batches]
-        messages.append({"kind": "rebuild" if rebuilding else "poll",
-                         "hash": protocol.body_hash(protocol.open_envelope(poll)[0]), "raw": bundle.encode_blob(poll),
-                         **({"position": int(rebuilding["next"])} if rebuilding else {})})
+        messages.append(
+            {
+                "kind": "rebuild" if rebuilding else "poll",
+                "hash": protocol.body_hash(protocol.open_envelope(poll)[0]),
+                "raw": bundle.encode_blob(poll),
+                **({"position": int(rebuilding["next"])} if rebuilding else {}),
+            }
+        )
         payload = {
-            "messages": [bundle.encode_blob(hello)] + [bundle.encode_blob(bytes(b.envelope)) for b in batches]
+            "messages": [bundle.encode_blob(hello)]
+            + [bundle.encode_blob(bytes(b.envelope)) for b in batches]
             + [bundle.encode_blob(poll)],
             "attachments": [{"sha256": s, "data": bundle.encode_blob(path_for(s).read_bytes())} for s in shas],
         }
-        raw = bundle.seal(payload, direction=bundle.TO_HUB, sender=meta.get("node_id"), recipient="hub",
-                          recipient_box_pub=hub_box, signing_key=key, bundle_id=bundle_id)
+        raw = bundle.seal(
+            payload,
+            direction=bundle.TO_HUB,
+            sender=meta.get("node_id"),
+            recipient="hub",
+            recipient_box_pub=hub_box,
+            signing_key=key,
+            bundle_id=bundle_id,
+        )
         BundleExport.create(bundle_id=bundle_id, messages=messages, attachments=shas, created_at=now())
-    return ExportResult(bundle_id, len(batches), sum(b.last_seq - b.first_seq + 1 for b in batches), len(shas),
-                        len(raw)), raw
+    return ExportResult(
+        bundle_id, len(batches), sum(b.last_seq - b.first_seq + 1 for b in batches), len(shas), len(raw)
+    ), raw
 
 
 def _event_acked(event_id: str) -> bool:
@@ -197,8 +225,7 @@ def _import_response(raw: bytes, key: Ed25519PrivateKey, box: X25519PrivateKey) 
         # A hub key rotated since our last contact is accepted only along the chain the old key signed.
         header, _ = bundle.read_header(raw)
         sender = protocol.follow_rotations(meta.get("hub_pubkey", ""), header.get("key_rotation"))
-        opened = bundle.open_bundle(raw, direction=bundle.TO_NODE, recipient=node_id, box_key=box,
-                                    sender_pubkey=sender)
+        opened = bundle.open_bundle(raw, direction=bundle.TO_NODE, recipient=node_id, box_key=box, sender_pubkey=sender)
     except BundleError as exc:
         if exc.code == "wrong_recipient":
             raise BundleError("wrong_recipient", "此回复包是发给其他代办点的，未导入") from exc

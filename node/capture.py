@@ -51,9 +51,16 @@ def _unique_code(prefix: str) -> str:
 
 def open_request_for(id_number: str, item_code: str) -> Request | None:
     """This point's open request of this ID number for this item (held ones included), if any."""
-    return (Request.select().where((Request.id_number == id_number) & (Request.item_code == item_code)
-                                   & Request.state.not_in(list(states.TERMINAL)))
-            .order_by(Request.created_at).first())
+    return (
+        Request.select()
+        .where(
+            (Request.id_number == id_number)
+            & (Request.item_code == item_code)
+            & Request.state.not_in(list(states.TERMINAL))
+        )
+        .order_by(Request.created_at)
+        .first()
+    )
 
 
 def capture_request(form: dict[str, Any], clerk: str) -> Request:

@@ -92,11 +92,19 @@ def form(item_code: str) -> Any:
     if item is None or not item["active"]:
         if not errors:
             abort(404)
-        return render_template("capture_pick.html", groups=_groups(cat),
-                               error=tr(joined(sum(errors.values(), []))), code=item_code), status
-    return render_template("capture_form.html", item=item, kind_name=cat.kind_name(item["kind"]),
-                           window_name=cat.window_name(item["window"]), errors=errors, values=values,
-                           brought=brought, applicable=applicable), status
+        return render_template(
+            "capture_pick.html", groups=_groups(cat), error=tr(joined(sum(errors.values(), []))), code=item_code
+        ), status
+    return render_template(
+        "capture_form.html",
+        item=item,
+        kind_name=cat.kind_name(item["kind"]),
+        window_name=cat.window_name(item["window"]),
+        errors=errors,
+        values=values,
+        brought=brought,
+        applicable=applicable,
+    ), status
 
 
 def stored_request(code: str) -> Request:
@@ -132,10 +140,16 @@ def receipt(code: str) -> Any:
 
     qr = Markup(segno.make(url, error="m").svg_inline(scale=3)) if url else None
     return render_template(
-        "receipt.html", req=req, item=cat.item(req.item_code) or {}, paper=paper(), qr=qr, status_url=url,
+        "receipt.html",
+        req=req,
+        item=cat.item(req.item_code) or {},
+        paper=paper(),
+        qr=qr,
+        status_url=url,
         brought_names=cat.material_names(req.item_code, req.materials_brought),
         missing_names=cat.material_names(req.item_code, outstanding(req)),
-        village=meta.get("village", ""), node_url=request.host_url.rstrip("/") + url_for("status.lookup"),
+        village=meta.get("village", ""),
+        node_url=request.host_url.rstrip("/") + url_for("status.lookup"),
         centre=centre.contact(),
     )
 
@@ -151,6 +165,13 @@ def notice(code: str) -> Any:
 
     still = outstanding(req)
     missing = [m for m in item.get("materials", []) if m["code"] in still]
-    return render_template("notice.html", req=req, item=item, missing=missing, paper=paper(),
-                           window_name=cat.window_name(item.get("window", "")), village=meta.get("village", ""),
-                           delivery=delivery(req))
+    return render_template(
+        "notice.html",
+        req=req,
+        item=item,
+        missing=missing,
+        paper=paper(),
+        window_name=cat.window_name(item.get("window", "")),
+        village=meta.get("village", ""),
+        delivery=delivery(req),
+    )

@@ -108,8 +108,13 @@ def enroll(app: Flask, hub_url: str, code: str, pin_cert: bool, cert_sha256: str
             raise click.ClickException(f"中心证书指纹 {display(pin)} 与给定的不符，已放弃注册（可能被冒充）")
     with database.connection_context():
         try:
-            body = do_enroll(HttpTransport(hub_url, pin=pin), app.extensions["daiban_node_key"], code, hub_url,
-                             box_pubkey=box_public_b64(box_key(app.config["DATA_DIR"])))
+            body = do_enroll(
+                HttpTransport(hub_url, pin=pin),
+                app.extensions["daiban_node_key"],
+                code,
+                hub_url,
+                box_pubkey=box_public_b64(box_key(app.config["DATA_DIR"])),
+            )
         except SyncError as exc:
             raise click.ClickException(exc.message)
         if pin:
@@ -128,8 +133,9 @@ def sync(app: Flask) -> None:
     from .transport import SyncError
 
     # What is done and what remains, as the round goes (stderr: stdout keeps the one-line summary).
-    stop = progress.listen(progress.terminal_printer(lambda text: click.echo(text, nl=False, err=True),
-                                                     sys.stderr.isatty()))
+    stop = progress.listen(
+        progress.terminal_printer(lambda text: click.echo(text, nl=False, err=True), sys.stderr.isatty())
+    )
     try:
         report = _client(app).round()
     except SyncError as exc:
@@ -144,8 +150,10 @@ def sync(app: Flask) -> None:
 
         with database.connection_context():
             done = meta.get("last_reconcile") or {}
-        click.echo(f"中心数据曾从备份恢复：本机曾收到、中心已不再记得的决定 {done.get('forgotten', 0)} 条，"
-                   f"状态有变的申请 {done.get('changed', 0)} 件；详见“同步”页面，请告知相关群众。")
+        click.echo(
+            f"中心数据曾从备份恢复：本机曾收到、中心已不再记得的决定 {done.get('forgotten', 0)} 条，"
+            f"状态有变的申请 {done.get('changed', 0)} 件；详见“同步”页面，请告知相关群众。"
+        )
 
 
 @cli.command()
@@ -205,8 +213,7 @@ def capture(app: Flask, json_file: IO[str], clerk: str) -> None:
 @cli.command(name="add-clerk")
 @click.argument("username")
 @click.option("--name", required=True, help="代办员姓名（记录在每条办理记录上）")
-@click.option("--password", prompt="密码", hide_input=True, confirmation_prompt="再次输入密码",
-              help="不给出时提示输入")
+@click.option("--password", prompt="密码", hide_input=True, confirmation_prompt="再次输入密码", help="不给出时提示输入")
 @with_app()
 def add_clerk(app: Flask, username: str, name: str, password: str) -> None:
     """Create a clerk account that can log in to this node."""
@@ -235,8 +242,9 @@ def centre(app: Flask, phone: str | None, address: str | None) -> None:
     current = contact.contact()
     try:
         with database.atomic():
-            phone, address = contact.set_contact(phone if phone is not None else current["phone"],
-                                                 address if address is not None else current["address"])
+            phone, address = contact.set_contact(
+                phone if phone is not None else current["phone"], address if address is not None else current["address"]
+            )
     except contact.CentreError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"已设置：中心电话 {phone}，中心地址 {address}（打印在每张收件回执上）")
@@ -244,8 +252,9 @@ def centre(app: Flask, phone: str | None, address: str | None) -> None:
 
 @cli.command(name="set-password")
 @click.argument("username")
-@click.option("--password", prompt="新密码", hide_input=True, confirmation_prompt="再次输入密码",
-              help="不给出时提示输入")
+@click.option(
+    "--password", prompt="新密码", hide_input=True, confirmation_prompt="再次输入密码", help="不给出时提示输入"
+)
 @with_app()
 def set_password_cmd(app: Flask, username: str, password: str) -> None:
     """Give a clerk a new password; every session they have open ends."""
@@ -358,8 +367,10 @@ def export_bundle(app: Flask, file: str) -> None:
         res = do_export(app.extensions["daiban_node_key"], file)
     except BundleError as exc:
         raise click.ClickException(exc.message)
-    click.echo(f"已导出数据包：{file}（批次 {res.batches}，事件 {res.events}，附件 {res.attachments}，"
-               f"{res.size // 1024 + 1} KB）")
+    click.echo(
+        f"已导出数据包：{file}（批次 {res.batches}，事件 {res.events}，附件 {res.attachments}，"
+        f"{res.size // 1024 + 1} KB）"
+    )
     click.echo("请将文件拷贝到乡镇中心导入，再把中心给出的回复包拿回本机导入。")
 
 
@@ -375,8 +386,9 @@ def import_bundle(app: Flask, file: str) -> None:
     from .bundles import box_key, import_response
 
     try:
-        res = import_response(Path(file).read_bytes(), app.extensions["daiban_node_key"],
-                              box_key(app.config["DATA_DIR"]))
+        res = import_response(
+            Path(file).read_bytes(), app.extensions["daiban_node_key"], box_key(app.config["DATA_DIR"])
+        )
     except BundleError as exc:
         if exc.code == "replayed":  # not a failure: the answer is already applied
             click.echo(exc.message)

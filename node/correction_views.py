@@ -31,8 +31,9 @@ def submit(code: str) -> Any:
     assert clerk is not None
     form = request.form
     try:
-        fix = correct(req.receipt_code, form.get("field", ""), form.get("value", ""), form.get("reason", ""),
-                      clerk.name)
+        fix = correct(
+            req.receipt_code, form.get("field", ""), form.get("value", ""), form.get("reason", ""), clerk.name
+        )
     except CorrectionError as exc:
         log.warning("refused correction on %s: %s", req.receipt_code, exc.code)
         status = 409 if exc.code == "not_correctable" else 400

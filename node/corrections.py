@@ -28,8 +28,10 @@ def accepted_by_hub(req: Request) -> bool:
     """Whether the centre has accepted the case (受理): the clerk may no longer correct it."""
     if req.state in _AFTER_ACCEPT:
         return True
-    return any(up.body.get("action") in ("accept", "approve") or up.body.get("state") in _AFTER_ACCEPT
-               for up in HubUpdate.select().where(HubUpdate.request_id == req.request_id))
+    return any(
+        up.body.get("action") in ("accept", "approve") or up.body.get("state") in _AFTER_ACCEPT
+        for up in HubUpdate.select().where(HubUpdate.request_id == req.request_id)
+    )
 
 
 def refusal(req: Request) -> str | None:
@@ -54,8 +56,12 @@ def correct(receipt_code: str, field: str, value: str, reason: str, clerk: str) 
         if why is not None:
             raise CorrectionError("not_correctable", why)
         fix = check(catalogue(), dict(req.data or {}), field, value, reason)
-        append_event("request.corrected", req.request_id, clerk,
-                     {"field": fix.field, "value": fix.value, "reason": fix.reason, "old": fix.old})
+        append_event(
+            "request.corrected",
+            req.request_id,
+            clerk,
+            {"field": fix.field, "value": fix.value, "reason": fix.reason, "old": fix.old},
+        )
         _write(req, fix.record, fix.field, fix.value)
     return fix
 

@@ -22,9 +22,7 @@ PRAGMAS = {
 
 def open_database(path: str | Path) -> peewee.SqliteDatabase:
     """The node database file, opened with durable settings."""
-    return peewee.SqliteDatabase(
-        str(path), pragmas=PRAGMAS, timeout=30, lock_type="IMMEDIATE", check_same_thread=False
-    )
+    return peewee.SqliteDatabase(str(path), pragmas=PRAGMAS, timeout=30, lock_type="IMMEDIATE", check_same_thread=False)
 
 
 def bind(db: peewee.Database) -> None:

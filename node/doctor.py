@@ -43,8 +43,9 @@ def check_keys(data_dir: Path) -> Finding:
     if not key.exists():
         return Finding("密钥", "problem", f"找不到本机密钥 {key}；若是新电脑请重新注册，否则用备份恢复密钥")
     if os.name == "posix" and key.stat().st_mode & 0o077:
-        return Finding("密钥", "problem", f"密钥文件权限过宽（{oct(key.stat().st_mode & 0o777)}）；"
-                                          f"请执行 chmod 600 {key}")
+        return Finding(
+            "密钥", "problem", f"密钥文件权限过宽（{oct(key.stat().st_mode & 0o777)}）；请执行 chmod 600 {key}"
+        )
     if not meta.get("node_id") or not meta.get("hub_pubkey"):
         return Finding("密钥", "problem", "本机尚未注册到乡镇中心；请向中心索取注册码后运行 daiban node enroll")
     return Finding("密钥", "ok", "本机密钥与中心密钥齐全")
@@ -57,8 +58,12 @@ def check_clock() -> Finding:
         return Finding("时钟", "warn", "还没有与中心对过时间（尚未同步成功过）")
     if abs(int(offset)) > CLOCK_TOLERANCE_S:
         direction = "快" if offset > 0 else "慢"
-        return Finding("时钟", "problem", f"本机时钟比中心{direction} {abs(int(offset)) // 60} 分钟；"
-                                          "请在 Windows“日期和时间”中校准并开启自动设置时间")
+        return Finding(
+            "时钟",
+            "problem",
+            f"本机时钟比中心{direction} {abs(int(offset)) // 60} 分钟；"
+            "请在 Windows“日期和时间”中校准并开启自动设置时间",
+        )
     return Finding("时钟", "ok", f"与中心相差 {int(offset)} 秒")
 
 
@@ -75,8 +80,11 @@ def check_hub(timeout: float = 5.0) -> Finding:
     except requests.exceptions.SSLError:
         return Finding("中心连接", "problem", "中心的安全证书与注册时不符；请勿继续同步，立即联系县里核实")
     except requests.RequestException:
-        return Finding("中心连接", "problem", f"连不上乡镇中心 {url}；请检查网线/4G 网卡，或问中心是否开机。"
-                                              "断网期间照常录入，联网后自动上传")
+        return Finding(
+            "中心连接",
+            "problem",
+            f"连不上乡镇中心 {url}；请检查网线/4G 网卡，或问中心是否开机。断网期间照常录入，联网后自动上传",
+        )
     if resp.status_code != 200:
         return Finding("中心连接", "problem", f"中心回答异常（HTTP {resp.status_code}）；请联系乡镇管理员")
     return Finding("中心连接", "ok", f"中心 {url} 在线")
@@ -111,7 +119,9 @@ def check_backups(data_dir: Path, now: float | None = None) -> Finding:
     """The newest local backup in DATA_DIR/backups is recent."""
     files = [p for p in (data_dir / "backups").glob("*") if p.is_file()] if (data_dir / "backups").exists() else []
     if not files:
-        return Finding("备份", "problem", "还没有本机备份；请保持代办点软件运行（每日自动备份），或运行 daiban node backup")
+        return Finding(
+            "备份", "problem", "还没有本机备份；请保持代办点软件运行（每日自动备份），或运行 daiban node backup"
+        )
     newest = max(p.stat().st_mtime for p in files)
     age = (now or time.time()) - newest
     if age > BACKUP_MAX_AGE_S:
@@ -132,8 +142,13 @@ def check_sync() -> Finding:
         return Finding("同步", "warn", f"还没有同步成功过；待上传 {pending} 条")
     age = (protocol.utcnow() - protocol.parse_iso(last_ok)).total_seconds()
     if age > SYNC_MAX_AGE_S and pending:
-        return Finding("同步", "problem", f"已 {int(age // 86400)} 天未同步成功，待上传 {pending} 条"
-                                          + (f"（最近错误：{error}）" if error else "") + "；可用 U 盘导出数据包送交中心")
+        return Finding(
+            "同步",
+            "problem",
+            f"已 {int(age // 86400)} 天未同步成功，待上传 {pending} 条"
+            + (f"（最近错误：{error}）" if error else "")
+            + "；可用 U 盘导出数据包送交中心",
+        )
     return Finding("同步", "ok", f"待上传 {pending} 条" + (f"；最近错误：{error}" if error else ""))
 
 

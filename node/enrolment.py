@@ -23,9 +23,11 @@ from .transport import RefusedError, Transport, TrustError
 PATH = "/api/v1/enroll"
 
 # Said when the hub's answer does not prove it knows the code: the only safe thing is to stop.
-MITM_ALARM = ("警告：乡镇中心的回答未能证明它持有这个注册码，可能有人在网络中间冒充乡镇中心"
-              "（少数情况下是注册码输错）。已放弃注册，没有保存任何中心密钥。"
-              "请与乡镇中心电话核对注册码和中心密钥指纹后再试，必要时换一条网络。")
+MITM_ALARM = (
+    "警告：乡镇中心的回答未能证明它持有这个注册码，可能有人在网络中间冒充乡镇中心"
+    "（少数情况下是注册码输错）。已放弃注册，没有保存任何中心密钥。"
+    "请与乡镇中心电话核对注册码和中心密钥指纹后再试，必要时换一条网络。"
+)
 HUB_TOO_OLD = "乡镇中心的软件版本较旧，不支持安全注册方式，请联系县里升级乡镇中心后再注册"
 
 
@@ -48,8 +50,9 @@ def _exchange(transport: Transport, msg: dict[str, Any]) -> tuple[dict[str, Any]
     return body, sig
 
 
-def enroll(transport: Transport, key: Ed25519PrivateKey, code: str, hub_url: str,
-           box_pubkey: str | None = None) -> dict[str, Any]:
+def enroll(
+    transport: Transport, key: Ed25519PrivateKey, code: str, hub_url: str, box_pubkey: str | None = None
+) -> dict[str, Any]:
     """Register with the hub and pin its keys; TrustError (nothing stored) when the hub cannot prove the code."""
     try:
         normal = wire.parse_code(code)
@@ -57,26 +60,42 @@ def enroll(transport: Transport, key: Ed25519PrivateKey, code: str, hub_url: str
         raise RefusedError(str(exc), "bad_code_format") from exc
     pubkey = signing.public_b64(key)
     side = wire.NodeSide(normal, pubkey, box_pubkey)
-    start: dict[str, Any] = {"v": protocol.PROTOCOL_VERSION, "kind": wire.START, "code_id": side.cid,
-                             "pubkey": pubkey, "app_version": APP_VERSION, "pake": side.start()}
+    start: dict[str, Any] = {
+        "v": protocol.PROTOCOL_VERSION,
+        "kind": wire.START,
+        "code_id": side.cid,
+        "pubkey": pubkey,
+        "app_version": APP_VERSION,
+        "pake": side.start(),
+    }
     if box_pubkey:
         start["box_pubkey"] = box_pubkey
     challenge, _ = _exchange(transport, start)
     hub_pub, hub_box = challenge.get("hub_pubkey"), challenge.get("hub_box_pubkey")
-    if (challenge.get("kind") != wire.CHALLENGE or not isinstance(hub_pub, str)
-            or not (hub_box is None or isinstance(hub_box, str))):
+    if (
+        challenge.get("kind") != wire.CHALLENGE
+        or not isinstance(hub_pub, str)
+        or not (hub_box is None or isinstance(hub_box, str))
+    ):
         raise TrustError(MITM_ALARM, "bad_challenge")
     try:
         proof = side.finish(challenge.get("pake"), hub_pub, hub_box, challenge.get("hub_confirm"))
     except ValueError as exc:
         raise TrustError(MITM_ALARM, "bad_mac") from exc
     # From here the hub keys are the ones bound to the code; everything else must be signed by that key.
-    body, sig = _exchange(transport, {"v": protocol.PROTOCOL_VERSION, "kind": wire.CONFIRM,
-                                      "code_id": side.cid, "pubkey": pubkey, "confirm": proof})
+    body, sig = _exchange(
+        transport,
+        {"v": protocol.PROTOCOL_VERSION, "kind": wire.CONFIRM, "code_id": side.cid, "pubkey": pubkey, "confirm": proof},
+    )
     if not protocol.verify_body(hub_pub, body, sig):
         raise TrustError(MITM_ALARM, "bad_hub_signature")
-    if (body.get("kind") != "enrolment" or body.get("hub_pubkey") != hub_pub or body.get("node_pubkey") != pubkey
-            or body.get("code_id") != side.cid or body.get("hub_box_pubkey") != hub_box):
+    if (
+        body.get("kind") != "enrolment"
+        or body.get("hub_pubkey") != hub_pub
+        or body.get("node_pubkey") != pubkey
+        or body.get("code_id") != side.cid
+        or body.get("hub_box_pubkey") != hub_box
+    ):
         raise TrustError(MITM_ALARM, "mismatched_enrolment")
     with database.atomic():
         meta.put("node_id", body["node_id"])

@@ -51,5 +51,6 @@ def item(code: str) -> Any:
     found = cat.item(code.strip().upper()[:16])
     if found is None or not found["active"]:
         return render_template("error.html", title=_("没有找到"), message=_("目录中没有这个办理事项。")), 404
-    return render_template("guide_print.html",
-                           posters=[guide.poster(guide.guide_view(cat, found), hub_guide_url(found["code"]))])
+    return render_template(
+        "guide_print.html", posters=[guide.poster(guide.guide_view(cat, found), hub_guide_url(found["code"]))]
+    )

@@ -70,8 +70,14 @@ def index() -> Any:
             flash(_("留言已记录，将随下次同步送达乡镇；请打印回执交给群众"))
             return redirect(url_for("mailbox.receipt", code=ev.data["receipt_code"]))
     rows = [(ev, _updates(ev.request_id)) for ev in _messages()]
-    return render_template("messages.html", rows=rows, form=form, categories=mailbox.CATEGORIES,
-                           windows=catalogue().windows(), max_content=mailbox.MAX_CONTENT), status
+    return render_template(
+        "messages.html",
+        rows=rows,
+        form=form,
+        categories=mailbox.CATEGORIES,
+        windows=catalogue().windows(),
+        max_content=mailbox.MAX_CONTENT,
+    ), status
 
 
 @bp.get("/messages/<code>")
@@ -82,7 +88,13 @@ def receipt(code: str) -> Any:
     ev = next((e for e in _messages() if e.data.get("receipt_code") == wanted), None)
     if ev is None:
         abort(404)
-    return render_template("message_receipt.html", ev=ev, data=ev.data, up=_updates(ev.request_id),
-                           categories=mailbox.CATEGORIES, code=format_code(wanted),
-                           window_name=catalogue().window_name(ev.data["window"]) if ev.data.get("window") else "",
-                           hub=(meta.get("hub_url") or "").rstrip("/"))
+    return render_template(
+        "message_receipt.html",
+        ev=ev,
+        data=ev.data,
+        up=_updates(ev.request_id),
+        categories=mailbox.CATEGORIES,
+        code=format_code(wanted),
+        window_name=catalogue().window_name(ev.data["window"]) if ev.data.get("window") else "",
+        hub=(meta.get("hub_url") or "").rstrip("/"),
+    )

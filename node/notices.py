@@ -48,16 +48,27 @@ def hub_notice(code: str) -> Any:
     item = cat.item(req.item_code) or {}
     missing = [m for m in item.get("materials", []) if m["code"] in (req.hub_missing or [])]
     # The centre's own document, from the facts it froze into its log entry: the same text as its copy.
-    issued = [u for u in HubUpdate.select().where(HubUpdate.request_id == req.request_id).order_by(HubUpdate.cseq)
-              if isinstance(u.body.get("paper"), dict)]
+    issued = [
+        u
+        for u in HubUpdate.select().where(HubUpdate.request_id == req.request_id).order_by(HubUpdate.cseq)
+        if isinstance(u.body.get("paper"), dict)
+    ]
     wanted = request.args.get("cseq", "")
     chosen = next((u for u in issued if str(u.cseq) == wanted), issued[-1] if issued else None)
     doc = document(chosen.body["paper"], chosen.cseq) if chosen is not None else None
-    return render_template("hub_notice.html", req=req, item=item, title=doc["title"] if doc else
-                           NOTICE_KINDS.get(req.state, "办理情况通知"), doc=doc,
-                           others=[(u.cseq, document(u.body["paper"], u.cseq)["title"]) for u in issued],
-                           missing=missing, missing_names=req.hub_missing_names or [], paper=paper(),
-                           village=meta.get("village", ""), last_sync=meta.get("last_sync_ok"))
+    return render_template(
+        "hub_notice.html",
+        req=req,
+        item=item,
+        title=doc["title"] if doc else NOTICE_KINDS.get(req.state, "办理情况通知"),
+        doc=doc,
+        others=[(u.cseq, document(u.body["paper"], u.cseq)["title"]) for u in issued],
+        missing=missing,
+        missing_names=req.hub_missing_names or [],
+        paper=paper(),
+        village=meta.get("village", ""),
+        last_sync=meta.get("last_sync_ok"),
+    )
 
 
 @bp.post("/requests/<code>/seen")
@@ -66,8 +77,7 @@ def seen(code: str) -> Any:
     """The clerk has told the villager: take it off the needs-attention list."""
     req = stored_request(code)
     with database.atomic():
-        Request.update(needs_attention=False, updated_at=now()).where(
-            Request.request_id == req.request_id).execute()
+        Request.update(needs_attention=False, updated_at=now()).where(Request.request_id == req.request_id).execute()
     flash(f"已处理：{req.receipt_code}")
     back = request.form.get("next", "")
     return redirect(back if back.startswith("/") and not back.startswith("//") else url_for("notices.attention"))

@@ -46,10 +46,7 @@ def next_batch(key: Ed25519PrivateKey, max_bytes: int, max_events: int) -> Batch
         if pending is not None:
             return pending
         events = list(
-            Event.select()
-            .where(Event.seq.is_null() & ~Event.quarantined)
-            .order_by(Event.id)
-            .limit(max_events)
+            Event.select().where(Event.seq.is_null() & ~Event.quarantined).order_by(Event.id).limit(max_events)
         )
         if not events:
             return None
@@ -110,9 +107,9 @@ def quarantine_oversized(batch: Batch, message: str) -> None:
 
 def record_attempt(batch: Batch, error: str | None) -> None:
     """Count a send attempt and keep its last error for the clerk's sync panel."""
-    Batch.update(
-        attempts=Batch.attempts + 1, last_attempt_at=now(), last_error=error
-    ).where(Batch.id == batch.id).execute()
+    Batch.update(attempts=Batch.attempts + 1, last_attempt_at=now(), last_error=error).where(
+        Batch.id == batch.id
+    ).execute()
 
 
 REQUEUE_LOG = "requeue_log"
@@ -132,9 +129,15 @@ def requeue(event_pk: int, clerk: str) -> Event:
         ev = Event.get_or_none(Event.id == event_pk)
         if ev is None or not ev.quarantined:
             raise RequeueError("没有这条已隔离的记录（可能已放回待上传）")
-        entry = {"at": protocol.iso(protocol.utcnow()), "clerk": clerk[:64], "event_id": ev.event_id,
-                 "type": ev.type, "request_id": ev.request_id, "was": ev.result_message or ""}
+        entry = {
+            "at": protocol.iso(protocol.utcnow()),
+            "clerk": clerk[:64],
+            "event_id": ev.event_id,
+            "type": ev.type,
+            "request_id": ev.request_id,
+            "was": ev.result_message or "",
+        }
         Event.update(quarantined=False, result_message=None).where(Event.id == ev.id).execute()
-        log = (meta.get(REQUEUE_LOG) or [])[-(REQUEUE_LOG_KEEP - 1):]
+        log = (meta.get(REQUEUE_LOG) or [])[-(REQUEUE_LOG_KEEP - 1) :]
         meta.put(REQUEUE_LOG, [*log, entry])
     return ev

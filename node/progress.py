@@ -23,6 +23,7 @@ def _(text: str, **values: object) -> str:
     """The page's language on a page; Chinese in the terminal and background threads (no request there)."""
     return gettext(text, **values) if has_request_context() else text % values
 
+
 KINDS = ("sync", "export", "import")
 
 _lock = threading.Lock()
@@ -97,14 +98,34 @@ def size(n: int) -> str:
 
 def line(p: Progress) -> str:
     """One line for the terminal or the page."""
-    parts = [_("已上传 %(done)s / %(total)s 条记录（%(bd)s / %(bt)s）", done=p.records_done,
-               total=p.records_total, bd=size(p.bytes_done), bt=size(p.bytes_total))] if p.kind == "sync" else \
-        [_("已处理 %(done)s / %(total)s 条记录（%(bd)s / %(bt)s）", done=p.records_done, total=p.records_total,
-           bd=size(p.bytes_done), bt=size(p.bytes_total))]
+    parts = (
+        [
+            _(
+                "已上传 %(done)s / %(total)s 条记录（%(bd)s / %(bt)s）",
+                done=p.records_done,
+                total=p.records_total,
+                bd=size(p.bytes_done),
+                bt=size(p.bytes_total),
+            )
+        ]
+        if p.kind == "sync"
+        else [
+            _(
+                "已处理 %(done)s / %(total)s 条记录（%(bd)s / %(bt)s）",
+                done=p.records_done,
+                total=p.records_total,
+                bd=size(p.bytes_done),
+                bt=size(p.bytes_total),
+            )
+        ]
+    )
     if p.kind != "export":
-        parts.append(_("收到状态更新 %(n)s 条", n=p.updates_done)
-                     + (_("，还有 %(n)s 条", n=p.updates_left) if p.updates_left else "")
-                     if p.updates_known or not p.running else _("上传完后接收状态更新"))
+        parts.append(
+            _("收到状态更新 %(n)s 条", n=p.updates_done)
+            + (_("，还有 %(n)s 条", n=p.updates_left) if p.updates_left else "")
+            if p.updates_known or not p.running
+            else _("上传完后接收状态更新")
+        )
     parts.append(_("用时 %(t)s", t=duration(p.elapsed())))
     eta = p.estimate_seconds()
     if eta is not None:
@@ -118,8 +139,11 @@ def queued_totals() -> tuple[int, int]:
 
     from .models import Event
 
-    count, nbytes = (Event.select(fn.COUNT(Event.id), fn.COALESCE(fn.SUM(fn.LENGTH(Event.data)), 0))
-                     .where(Event.result.is_null() & ~Event.quarantined).scalar(as_tuple=True))
+    count, nbytes = (
+        Event.select(fn.COUNT(Event.id), fn.COALESCE(fn.SUM(fn.LENGTH(Event.data)), 0))
+        .where(Event.result.is_null() & ~Event.quarantined)
+        .scalar(as_tuple=True)
+    )
     return int(count or 0), int(nbytes or 0)
 
 
@@ -129,8 +153,11 @@ def batch_totals(batch_id: int) -> tuple[int, int]:
 
     from .models import Event
 
-    count, nbytes = (Event.select(fn.COUNT(Event.id), fn.COALESCE(fn.SUM(fn.LENGTH(Event.data)), 0))
-                     .where(Event.batch == batch_id).scalar(as_tuple=True))
+    count, nbytes = (
+        Event.select(fn.COUNT(Event.id), fn.COALESCE(fn.SUM(fn.LENGTH(Event.data)), 0))
+        .where(Event.batch == batch_id)
+        .scalar(as_tuple=True)
+    )
     return int(count or 0), int(nbytes or 0)
 
 
@@ -147,8 +174,16 @@ def _publish(p: Progress) -> None:
 
 def begin(kind: str, records: int = 0, nbytes: int = 0, step: str = "") -> None:
     """An operation starts with this much to do (records and bytes to send or process)."""
-    _publish(Progress(kind, time.monotonic(), protocol.iso(protocol.utcnow()), records_total=records,
-                      bytes_total=nbytes, step=step))
+    _publish(
+        Progress(
+            kind,
+            time.monotonic(),
+            protocol.iso(protocol.utcnow()),
+            records_total=records,
+            bytes_total=nbytes,
+            step=step,
+        )
+    )
 
 
 def _change(**changes: object) -> None:
@@ -162,9 +197,12 @@ def advance(records: int = 0, nbytes: int = 0) -> None:
     p = _current
     if p is not None:
         # A resend after the hub lost events is work found after the start: the total grows with it.
-        _change(records_done=p.records_done + records, bytes_done=p.bytes_done + nbytes,
-                records_total=max(p.records_total, p.records_done + records),
-                bytes_total=max(p.bytes_total, p.bytes_done + nbytes))
+        _change(
+            records_done=p.records_done + records,
+            bytes_done=p.bytes_done + nbytes,
+            records_total=max(p.records_total, p.records_done + records),
+            bytes_total=max(p.bytes_total, p.bytes_done + nbytes),
+        )
 
 
 def more_work(records: int) -> None:
@@ -193,8 +231,9 @@ def finish(error: str | None = None) -> None:
     """The operation ended (error: why it stopped)."""
     p = _current
     if p is not None:
-        _publish(replace(p, finished=time.monotonic(), error=error, updates_left=0 if error is None
-                         else p.updates_left))
+        _publish(
+            replace(p, finished=time.monotonic(), error=error, updates_left=0 if error is None else p.updates_left)
+        )
 
 
 def reset() -> None:
@@ -226,6 +265,7 @@ def terminal_printer(write: Callable[[str], None], is_tty: bool, every: float = 
         shown["at"] = moment
         text = line(p)
         write(("\r" + text + "\x1b[K" + ("" if p.running else "\n")) if is_tty else text + "\n")
+
     return show
 
 
@@ -238,4 +278,5 @@ def listen(callback: Callable[[Progress], None]) -> Callable[[], None]:
         with _lock:
             if callback in _listeners:
                 _listeners.remove(callback)
+
     return stop

@@ -74,8 +74,15 @@ def purge_closed(days: int | None = None, at: datetime | None = None) -> int:
             for ev in Event.select().where(Event.request_id == req.request_id):
                 Event.update(data=scrub(ev.data, masked)).where(Event.id == ev.id).execute()
             Request.update(
-                applicant_name=masked, id_number="", id_tail="", phone="", address="",
-                data=scrub(req.data, masked), note=None, purged=True, updated_at=now(),
+                applicant_name=masked,
+                id_number="",
+                id_tail="",
+                phone="",
+                address="",
+                data=scrub(req.data, masked),
+                note=None,
+                purged=True,
+                updated_at=now(),
             ).where(Request.request_id == req.request_id).execute()
         _drop_signed_copies()
         files = _unused_scans()
@@ -88,8 +95,7 @@ def _drop_signed_copies() -> None:
     """Acked batches keep the signed original bytes; drop them once every request in them is purged."""
     purged = Request.select(Request.request_id).where(Request.purged)
     live = Event.select(Event.batch).where(Event.batch.is_null(False) & ~Event.request_id.in_(purged))
-    Batch.update(envelope=b"").where((Batch.state == "acked") & ~Batch.id.in_(live)
-                                     & (Batch.envelope != b"")).execute()
+    Batch.update(envelope=b"").where((Batch.state == "acked") & ~Batch.id.in_(live) & (Batch.envelope != b"")).execute()
 
 
 def _unused_scans() -> list[Any]:
@@ -122,5 +128,13 @@ def purge_job() -> None:
 
 def schedule(scheduler: Any) -> None:
     """Add the daily purge to the node's one scheduler."""
-    scheduler.add_job(purge_job, "interval", days=1, id="purge", coalesce=True, max_instances=1,
-                      next_run_time=datetime.now() + timedelta(minutes=10), replace_existing=True)
+    scheduler.add_job(
+        purge_job,
+        "interval",
+        days=1,
+        id="purge",
+        coalesce=True,
+        max_instances=1,
+        next_run_time=datetime.now() + timedelta(minutes=10),
+        replace_existing=True,
+    )

@@ -62,8 +62,15 @@ def _login_limits() -> list[RateLimitItem]:
 
 def _login_breached(reset_at: float) -> Response:
     wait = lookup_limits.retry_after(reset_at)
-    resp = Response(render_template("login.html", error=f"登录尝试过于频繁，请 {(wait + 59) // 60} 分钟后再试",
-                                    username=request.form.get("username", "")), status=429, mimetype="text/html")
+    resp = Response(
+        render_template(
+            "login.html",
+            error=f"登录尝试过于频繁，请 {(wait + 59) // 60} 分钟后再试",
+            username=request.form.get("username", ""),
+        ),
+        status=429,
+        mimetype="text/html",
+    )
     resp.headers["Retry-After"] = str(wait)
     return resp
 
@@ -104,8 +111,10 @@ def _code_limits() -> list[RateLimitItem]:
 def allow_status_lookup(client: str, code: str) -> bool:
     """Count one lookup from an address; False when the address or the code has used up its allowance."""
     cfg = current_app.config
-    address = lookup_limits.per_address(int(cfg.get("STATUS_LOOKUP_LIMIT", DEFAULT_STATUS_LOOKUP_LIMIT)),
-                                        float(cfg.get("STATUS_LOOKUP_WINDOW", DEFAULT_STATUS_WINDOW_S)))
+    address = lookup_limits.per_address(
+        int(cfg.get("STATUS_LOOKUP_LIMIT", DEFAULT_STATUS_LOOKUP_LIMIT)),
+        float(cfg.get("STATUS_LOOKUP_WINDOW", DEFAULT_STATUS_WINDOW_S)),
+    )
     return lookup_limits.allow_lookup(limiter(), address, _code_limits(), client, code)
 
 

@@ -48,8 +48,12 @@ def log_differs(body: dict[str, Any], updates: list[dict[str, Any]]) -> bool:
         if at > 0 and not _holds(at, str(check.get("digest", ""))):
             return True
         # Entries the answer repeats between its position and ours must be the ones we hold.
-        return any(isinstance(up.get("cseq"), int) and at < up["cseq"] <= cursor
-                   and not _holds(up["cseq"], downstream.entry_digest(up)) for up in updates)
+        return any(
+            isinstance(up.get("cseq"), int)
+            and at < up["cseq"] <= cursor
+            and not _holds(up["cseq"], downstream.entry_digest(up))
+            for up in updates
+        )
     # A hub without the check: only its end below our cursor shows a loss.
     out_seq = body.get("out_seq")
     return isinstance(out_seq, int) and out_seq < cursor
@@ -63,8 +67,9 @@ def _holds(cseq: int, digest: str) -> bool:
 def start(epoch: Any) -> None:
     """Begin a rebuild (caller holds the transaction)."""
     StagedUpdate.delete().execute()
-    meta.put(KEY, {"epoch": epoch if isinstance(epoch, str) else None, "next": 0,
-                   "since": protocol.iso(protocol.utcnow())})
+    meta.put(
+        KEY, {"epoch": epoch if isinstance(epoch, str) else None, "next": 0, "since": protocol.iso(protocol.utcnow())}
+    )
 
 
 def follow_epoch(body: dict[str, Any]) -> None:
@@ -96,8 +101,10 @@ def apply_page(body: dict[str, Any]) -> bool:
         if check.get("cseq") != position or row is None or downstream.entry_digest(row.body) != check.get("digest"):
             start(epoch)  # the hub's log moved under us again: fetch it from the start
             return False
-    fresh = sorted((up for up in body.get("updates") or [] if isinstance(up.get("cseq"), int)
-                    and up["cseq"] > position), key=lambda up: up["cseq"])
+    fresh = sorted(
+        (up for up in body.get("updates") or [] if isinstance(up.get("cseq"), int) and up["cseq"] > position),
+        key=lambda up: up["cseq"],
+    )
     staged: list[tuple[Any, ...]] = []
     for up in fresh:
         if up["cseq"] != position + 1:
@@ -122,19 +129,30 @@ def finish(state: dict[str, Any]) -> dict[str, Any]:
     epoch = str(state.get("epoch") or "")
     forgotten = [up for up in old if downstream.content_key(up) not in kept]
     for up in forgotten:
-        ForgottenUpdate.create(request_id=str(up.get("request_id", ""))[:40], old_cseq=int(up.get("cseq", 0)),
-                               type=str(up.get("type", ""))[:40], body=up, epoch=epoch, noticed_at=at)
+        ForgottenUpdate.create(
+            request_id=str(up.get("request_id", ""))[:40],
+            old_cseq=int(up.get("cseq", 0)),
+            type=str(up.get("type", ""))[:40],
+            body=up,
+            epoch=epoch,
+            noticed_at=at,
+        )
     HubUpdate.delete().execute()
-    _executemany(HubUpdate, ("cseq", "request_id", "type", "body", "applied_at"),
-                 [(up["cseq"], str(up.get("request_id", ""))[:40], str(up.get("type", ""))[:40], up, at)
-                  for up in new])
+    _executemany(
+        HubUpdate,
+        ("cseq", "request_id", "type", "body", "applied_at"),
+        [(up["cseq"], str(up.get("request_id", ""))[:40], str(up.get("type", ""))[:40], up, at) for up in new],
+    )
     StagedUpdate.delete().execute()
     by_request: dict[str, list[dict[str, Any]]] = {}
     for up in new:
         by_request.setdefault(str(up.get("request_id", "")), []).append(up)
     lost_cases = {str(up.get("request_id", "")) for up in old} - set(by_request)
-    withdrawn = {str(up.get("request_id", "")) for up in forgotten
-                 if up.get("type") != "case.status" or up.get("action") in ATTENTION_ACTIONS}
+    withdrawn = {
+        str(up.get("request_id", ""))
+        for up in forgotten
+        if up.get("type") != "case.status" or up.get("action") in ATTENTION_ACTIONS
+    }
     changed = 0
     concerned = set(by_request) | lost_cases
     for req in Request.select():
@@ -159,8 +177,13 @@ def finish(state: dict[str, Any]) -> dict[str, Any]:
     if state.get("epoch"):
         meta.put("hub_epoch", state["epoch"])
     meta.put(KEY, None)
-    summary = {"at": protocol.iso(protocol.utcnow()), "epoch": epoch, "forgotten": len(forgotten),
-               "changed": changed, "entries": len(new)}
+    summary = {
+        "at": protocol.iso(protocol.utcnow()),
+        "epoch": epoch,
+        "forgotten": len(forgotten),
+        "changed": changed,
+        "entries": len(new),
+    }
     meta.put("last_reconcile", summary)
     return summary
 
@@ -168,24 +191,31 @@ def finish(state: dict[str, Any]) -> dict[str, Any]:
 def forgotten_rows(limit: int = 200) -> list[dict[str, Any]]:
     """Decisions the hub forgot, newest first, with the request's receipt code and its status now."""
     rows = list(ForgottenUpdate.select().order_by(ForgottenUpdate.id.desc()).limit(limit))
-    reqs = {r.request_id: r for r in Request.select(Request.request_id, Request.receipt_code, Request.state)
-            .where(Request.request_id.in_([f.request_id for f in rows]))}
+    reqs = {
+        r.request_id: r
+        for r in Request.select(Request.request_id, Request.receipt_code, Request.state).where(
+            Request.request_id.in_([f.request_id for f in rows])
+        )
+    }
     out = []
     for f in rows:
         req = reqs.get(f.request_id)
-        out.append({
-            "request_id": f.request_id,
-            "receipt_code": req.receipt_code if req else f.body.get("receipt_code", ""),
-            "was": f.body.get("state_label") or states.LABELS.get(str(f.body.get("state")), f.type),
-            "action": f.body.get("action"),
-            "decided_at": f.body.get("at"),
-            "now": states.LABELS.get(req.state, req.state) if req else "",
-            "noticed_at": f.noticed_at,
-        })
+        out.append(
+            {
+                "request_id": f.request_id,
+                "receipt_code": req.receipt_code if req else f.body.get("receipt_code", ""),
+                "was": f.body.get("state_label") or states.LABELS.get(str(f.body.get("state")), f.type),
+                "action": f.body.get("action"),
+                "decided_at": f.body.get("at"),
+                "now": states.LABELS.get(req.state, req.state) if req else "",
+                "noticed_at": f.noticed_at,
+            }
+        )
     return out
 
 
 def forgotten_for(request_id: str) -> list[ForgottenUpdate]:
     """The forgotten decisions on one request, oldest first (for its page)."""
-    return list(ForgottenUpdate.select().where(ForgottenUpdate.request_id == request_id)
-                .order_by(ForgottenUpdate.old_cseq))
+    return list(
+        ForgottenUpdate.select().where(ForgottenUpdate.request_id == request_id).order_by(ForgottenUpdate.old_cseq)
+    )

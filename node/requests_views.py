@@ -74,6 +74,7 @@ def search(q: str, item: str, state: str) -> Any:
     four ID digits, or a name prefix (the surname, usually). Only when these find nothing
     does it look inside names and codes, which means reading the whole table.
     """
+
     def filtered(cond: Any) -> Any:
         query = Request.select()
         if cond is not None:
@@ -116,10 +117,17 @@ def _starts(column: Any, text: str) -> Any:
 def index() -> Any:
     """Local list and search."""
     q, item, state = (request.args.get(k, "") for k in ("q", "item", "state"))
-    return render_template("requests.html", rows=list(search(q, item, state)), q=q, item=item, state=state,
-                           items=catalogue().items(include_inactive=True), states=states.LABELS,
-                           attention=Request.select().where(Request.needs_attention).count(),
-                           last_sync=meta.get("last_sync_ok"))
+    return render_template(
+        "requests.html",
+        rows=list(search(q, item, state)),
+        q=q,
+        item=item,
+        state=state,
+        items=catalogue().items(include_inactive=True),
+        states=states.LABELS,
+        attention=Request.select().where(Request.needs_attention).count(),
+        last_sync=meta.get("last_sync_ok"),
+    )
 
 
 def timeline(req: Request) -> list[dict[str, Any]]:
@@ -129,32 +137,59 @@ def timeline(req: Request) -> list[dict[str, Any]]:
         if ev.result == "ok":
             sent = _("中心已确认")
         elif ev.result == "refused":
-            sent = _("中心退回：%(result_message)s", result_message=ev.result_message or '')
+            sent = _("中心退回：%(result_message)s", result_message=ev.result_message or "")
         elif ev.quarantined:
-            sent = _("已隔离：%(result_message)s", result_message=ev.result_message or '')
+            sent = _("已隔离：%(result_message)s", result_message=ev.result_message or "")
         else:
             sent = _("待上传")
-        out.append({"at": ev.at, "who": ev.clerk, "what": tr(EVENT_LABELS.get(ev.type, ev.type)), "side": _("本点"),
-                    "detail": _event_detail(req, ev), "sent": sent})
+        out.append(
+            {
+                "at": ev.at,
+                "who": ev.clerk,
+                "what": tr(EVENT_LABELS.get(ev.type, ev.type)),
+                "side": _("本点"),
+                "detail": _event_detail(req, ev),
+                "sent": sent,
+            }
+        )
     for up in HubUpdate.select().where(HubUpdate.request_id == req.request_id).order_by(HubUpdate.cseq):
         body = up.body
         what = tr(states.ACTION_LABELS.get(body.get("action", ""), "") or states.label(body.get("state", "")))
-        detail = _("；").join(x for x in (body.get("reason"), body.get("note"),
-                                        _("缺：") + _("、").join(body["missing_names"]) if body.get("missing_names") else "")
-                          if x)
+        detail = _("；").join(
+            x
+            for x in (
+                body.get("reason"),
+                body.get("note"),
+                _("缺：") + _("、").join(body["missing_names"]) if body.get("missing_names") else "",
+            )
+            if x
+        )
         if up.type == "case.corrected":
             what = _("中心更正登记内容")
             detail = correction_text(body.get("field_label") or body.get("field"), body)
-        out.append({"at": body.get("at", ""), "who": hub_actor(body), "what": what or up.type, "side": _("中心"),
-                    "detail": detail, "sent": tr(states.label(body.get("state", "")))})
+        out.append(
+            {
+                "at": body.get("at", ""),
+                "who": hub_actor(body),
+                "what": what or up.type,
+                "side": _("中心"),
+                "detail": detail,
+                "sent": tr(states.label(body.get("state", ""))),
+            }
+        )
     # By the moment, not the text: the node's and the hub's timestamps are not written alike.
     return sorted(out, key=lambda r: china_time.sort_key(r["at"]))
 
 
 def correction_text(label: Any, data: dict[str, Any]) -> str:
     """A correction in the history: which field, from what, to what, and why."""
-    return _("%(label)s：“%(old)s”改为“%(value)s”；原因：%(reason)s", label=tr(label) if label else "",
-             old=data.get("old", ""), value=data.get("value", ""), reason=data.get("reason", ""))
+    return _(
+        "%(label)s：“%(old)s”改为“%(value)s”；原因：%(reason)s",
+        label=tr(label) if label else "",
+        old=data.get("old", ""),
+        value=data.get("value", ""),
+        reason=data.get("reason", ""),
+    )
 
 
 # Steps the hub takes on its own; updates sent before the hub named its actor fall back on these.
@@ -199,7 +234,7 @@ def outstanding(req: Request) -> list[str]:
 
 def hub_request_for_materials(req: Request) -> dict[str, Any] | None:
     """The hub's own latest 补正 request (not the village's list echoed back), or None if it made none."""
-    up = (HubUpdate.select().where(HubUpdate.request_id == req.request_id).order_by(HubUpdate.cseq.desc()))
+    up = HubUpdate.select().where(HubUpdate.request_id == req.request_id).order_by(HubUpdate.cseq.desc())
     for row in up:
         if row.body.get("action") == "ask_materials":
             return row.body
@@ -215,14 +250,24 @@ def clock_text(req: Request, item: dict[str, Any]) -> str:
     if req.state in states.NODE_ONLY:
         return ""
     deadline = _date(req.deadline)
-    view = case_clock(_CALENDAR, closed=states.is_terminal(req.state), start=_date(req.status_at) or date.today(),
-                      deadline=deadline, paused_days=0,
-                      paused_since=(_date(req.status_at) or date.today()) if req.state == states.NEEDS_MATERIALS
-                      and deadline is not None else None, today=date.today())
+    view = case_clock(
+        _CALENDAR,
+        closed=states.is_terminal(req.state),
+        start=_date(req.status_at) or date.today(),
+        deadline=deadline,
+        paused_days=0,
+        paused_since=(_date(req.status_at) or date.today())
+        if req.state == states.NEEDS_MATERIALS and deadline is not None
+        else None,
+        today=date.today(),
+    )
     if view.state == CLOSED:
         return ""
-    limit = _("即办件，受理当日办结") if item.get("mode") == "immediate" else \
-        _("受理后 %(time_limit_days)s 个工作日", time_limit_days=item.get('time_limit_days', ''))
+    limit = (
+        _("即办件，受理当日办结")
+        if item.get("mode") == "immediate"
+        else _("受理后 %(time_limit_days)s 个工作日", time_limit_days=item.get("time_limit_days", ""))
+    )
     if req.state in states.WITH_COUNTY:
         return _("乡镇已初审通过并报县级审批（乡镇办理时限已完成），县级批复后通知")
     if view.state == WAITING:
@@ -250,10 +295,14 @@ def delivery(req: Request) -> str:
     captured = Event.get_or_none((Event.request_id == req.request_id) & (Event.type == "request.captured"))
     if captured is not None and captured.result is None:
         tried = _last_attempt(captured)
-        return _("已保存在本代办点，尚未送达乡镇中心") + (_("（最近一次尝试发送：%(tried)s）", tried=tried) if tried else _("（还未尝试发送）"))
+        return _("已保存在本代办点，尚未送达乡镇中心") + (
+            _("（最近一次尝试发送：%(tried)s）", tried=tried) if tried else _("（还未尝试发送）")
+        )
     if captured is not None and captured.result == "refused":
-        return _("乡镇中心未接收：%(result_message)s", result_message=captured.result_message or '')
-    return _("乡镇中心已收到") + (_("，当前：%(state)s", state=tr(states.label(req.state))) if req.state not in states.NODE_ONLY else "")
+        return _("乡镇中心未接收：%(result_message)s", result_message=captured.result_message or "")
+    return _("乡镇中心已收到") + (
+        _("，当前：%(state)s", state=tr(states.label(req.state))) if req.state not in states.NODE_ONLY else ""
+    )
 
 
 def _last_attempt(ev: Event) -> str:
@@ -280,23 +329,33 @@ def render_detail(req: Request, status: int = 200, **extra: Any) -> tuple[str, i
     owed = outstanding(req)
     materials = item.get("materials", [])
     return render_template(
-        "request_detail.html", req=req, item=item, events=timeline(req), last_sync=meta.get("last_sync_ok"),
-        attachments=for_request(req.request_id), materials=materials,
+        "request_detail.html",
+        req=req,
+        item=item,
+        events=timeline(req),
+        last_sync=meta.get("last_sync_ok"),
+        attachments=for_request(req.request_id),
+        materials=materials,
         material_name={m["code"]: m["name"] for m in materials},
-        can_attach=req.state != states.HELD and not req.purged, attach_limit_mb=MAX_ATTACHMENT_BYTES // 1024 // 1024,
+        can_attach=req.state != states.HELD and not req.purged,
+        attach_limit_mb=MAX_ATTACHMENT_BYTES // 1024 // 1024,
         **extra,
         brought_names=cat.material_names(req.item_code, req.materials_brought),
         missing_names=cat.material_names(req.item_code, owed),
-        owed=[m for m in item.get("materials", []) if m["code"] in owed] or
-             [m for m in item.get("materials", []) if m["code"] not in (req.materials_brought or [])],
-        owed_names=cat.material_names(req.item_code, owed), hub_asked=hub_request_for_materials(req),
-        clock_text=clock_text(req, item), delivery=delivery(req),
-        satisfaction=ratings.LEVELS, saved=request.args.get("saved"),
+        owed=[m for m in item.get("materials", []) if m["code"] in owed]
+        or [m for m in item.get("materials", []) if m["code"] not in (req.materials_brought or [])],
+        owed_names=cat.material_names(req.item_code, owed),
+        hub_asked=hub_request_for_materials(req),
+        clock_text=clock_text(req, item),
+        delivery=delivery(req),
+        satisfaction=ratings.LEVELS,
+        saved=request.args.get("saved"),
         can_add=req.state not in (states.HELD,) and not states.is_terminal(req.state),
         can_withdraw=states.can_transition(req.state, states.WITHDRAWN),
         can_feedback=ratings.can_rate(req.state) and _rating(req) is None,
         rating=_rating(req),
-        correctable=corrections.choices(cat, req.item_code), correct_refusal=correction_refusal(req),
+        correctable=corrections.choices(cat, req.item_code),
+        correct_refusal=correction_refusal(req),
     ), status
 
 
@@ -331,8 +390,11 @@ def supplement(code: str) -> Any:
     if req.state == states.HELD or states.is_terminal(req.state):
         # Nothing is recorded: a closed case takes no more materials (the hub would refuse them too).
         log.warning("refused supplement on %s in state %s", req.receipt_code, req.state)
-        flash(_("该申请%(state)s，", state=tr(states.label(req.state))) + (_("办理已终结，不能再补正材料") if states.is_terminal(req.state)
-                                                  else _("尚未提交，请直接修改后提交")), "error")
+        flash(
+            _("该申请%(state)s，", state=tr(states.label(req.state)))
+            + (_("办理已终结，不能再补正材料") if states.is_terminal(req.state) else _("尚未提交，请直接修改后提交")),
+            "error",
+        )
     elif not chosen:
         flash(_("请勾选补交的材料"), "error")
     else:
@@ -344,7 +406,8 @@ def supplement(code: str) -> Any:
             add_event(req.receipt_code, "request.supplemented", _clerk_name(), data)
             req = Request.get_by_id(req.request_id)
             req.materials_brought, req.materials_missing = merge_supplement(
-                req.materials_brought or [], req.materials_missing or [], chosen)
+                req.materials_brought or [], req.materials_missing or [], chosen
+            )
             # The hub applies the same rule on arrival; until it answers, its list is updated the same way.
             req.hub_missing = merge_supplement([], req.hub_missing or [], chosen)[1]
             names = set(catalogue().material_names(req.item_code, chosen))
@@ -358,9 +421,16 @@ def supplement(code: str) -> Any:
 
 def _rating(req: Request) -> Event | None:
     """The matter's one rating (一次一评), unless the hub refused it."""
-    return (Event.select().where((Event.request_id == req.request_id) & (Event.type == "request.feedback")
-                                 & ((Event.result.is_null()) | (Event.result != "refused")))
-            .order_by(Event.id).first())
+    return (
+        Event.select()
+        .where(
+            (Event.request_id == req.request_id)
+            & (Event.type == "request.feedback")
+            & ((Event.result.is_null()) | (Event.result != "refused"))
+        )
+        .order_by(Event.id)
+        .first()
+    )
 
 
 @bp.post("/requests/<code>/feedback")

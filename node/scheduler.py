@@ -72,8 +72,9 @@ def _tick(run_round: Callable[[], object]) -> None:
     except Exception as exc:  # noqa: BLE001 - every failure is recorded; the clerk sees it on the panel
         _state["failures"] += 1
         _state["last_error"] = str(exc)
-        _state["next_try"] = time.monotonic() + backoff_delay(_state["failures"],
-                                                              retry_after=getattr(exc, "retry_after", 0.0))
+        _state["next_try"] = time.monotonic() + backoff_delay(
+            _state["failures"], retry_after=getattr(exc, "retry_after", 0.0)
+        )
         log.warning("sync failed (%s), next try in %.0fs", exc, next_try_in())
         return
     _state["failures"] = 0
@@ -87,8 +88,7 @@ def start(run_round: Callable[[], object]) -> IntervalScheduler:
     with _lock:
         if _scheduler is None:
             sched = IntervalScheduler()
-            sched.add_job(_tick, "interval", seconds=TICK, args=[run_round], id="sync",
-                          coalesce=True, max_instances=1)
+            sched.add_job(_tick, "interval", seconds=TICK, args=[run_round], id="sync", coalesce=True, max_instances=1)
             sched.start()
             _scheduler = sched
         return _scheduler

@@ -30,8 +30,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError) -> tuple[str, int]:
-        return render_template("error.html", title="页面已过期",
-                               message="表单校验码缺失或已过期，未保存任何内容。请返回、刷新页面后重新提交。"), 400
+        return render_template(
+            "error.html",
+            title="页面已过期",
+            message="表单校验码缺失或已过期，未保存任何内容。请返回、刷新页面后重新提交。",
+        ), 400
 
     @app.after_request
     def _headers(resp: Response) -> Response:

@@ -29,6 +29,7 @@ from flask_babel import gettext as _
 
 bp = Blueprint("status", __name__)
 
+
 def find(code: str, tail: str) -> Request | None:
     """The request only when both the code and the phone's last four digits match."""
     if not is_valid(code) or len(tail) != 4 or not tail.isdigit():
@@ -44,8 +45,11 @@ def public_view(req: Request) -> dict[str, Any]:
     cat = catalogue()
     item = cat.item(req.item_code) or {}
     # Once the hub has the request, its list of what is missing is the one that counts.
-    owed = cat.material_names(req.item_code, req.materials_missing or []) if req.state in states.NODE_ONLY \
+    owed = (
+        cat.material_names(req.item_code, req.materials_missing or [])
+        if req.state in states.NODE_ONLY
         else list(req.hub_missing_names or [])
+    )
     return {
         "code": format_code(req.receipt_code),
         "name": mask_name(req.applicant_name),

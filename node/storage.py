@@ -24,11 +24,11 @@ FULL, READONLY, IO = "disk_full", "read_only", "disk_error"
 
 MESSAGES = {
     FULL: "本机磁盘已满，刚才的操作未能保存。请清理磁盘（删除下载的文件、清空回收站，至少留出 500 MB）后重试；"
-          "已保存的记录不受影响，仍可查看和打印。",
+    "已保存的记录不受影响，仍可查看和打印。",
     READONLY: "本机数据目录不能写入（只读或无权限），刚才的操作未能保存。请检查磁盘是否写保护、数据目录权限，"
-              "或联系县里技术人员；已保存的记录仍可查看和打印。",
+    "或联系县里技术人员；已保存的记录仍可查看和打印。",
     IO: "读写本机磁盘出错，刚才的操作未能保存。请尽快备份数据目录并检查硬盘，或联系县里技术人员；"
-        "已保存的记录仍可查看。",
+    "已保存的记录仍可查看。",
 }
 
 # How long a failed write keeps /healthz saying so, even if nothing was tried since.
@@ -55,8 +55,14 @@ def classify(exc: BaseException) -> str | None:
 
 def _classify_one(exc: BaseException) -> str | None:
     if isinstance(exc, OSError) and not isinstance(exc, (sqlite3.Error, peewee.PeeweeException)):
-        return {errno.ENOSPC: FULL, errno.EDQUOT: FULL, errno.EROFS: READONLY, errno.EACCES: READONLY,
-                errno.EPERM: READONLY, errno.EIO: IO}.get(exc.errno or 0)
+        return {
+            errno.ENOSPC: FULL,
+            errno.EDQUOT: FULL,
+            errno.EROFS: READONLY,
+            errno.EACCES: READONLY,
+            errno.EPERM: READONLY,
+            errno.EIO: IO,
+        }.get(exc.errno or 0)
     if not isinstance(exc, (sqlite3.OperationalError, peewee.OperationalError)):
         return None
     text = str(exc).lower()

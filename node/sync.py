@@ -43,7 +43,8 @@ class SyncReport:
         """One line in Chinese."""
         return (
             f"上传批次 {self.batches}，中心确认事件 {self.acked}（退回 {self.refused}），"
-            f"收到状态更新 {self.updates}" + (f"，拆分 {self.split} 次" if self.split else "")
+            f"收到状态更新 {self.updates}"
+            + (f"，拆分 {self.split} 次" if self.split else "")
             + (f"，上传附件 {self.attachments} 个" if self.attachments else "")
             + ("，中心数据曾恢复，已与中心重新核对全部办理状态" if self.reconciled else "")
         )
@@ -152,8 +153,7 @@ class SyncClient:
                 report.updates += counts["updates"]
                 progress.polled(resp, counts["updates"])
                 # History pages move acked_seq, update pages the cursor.
-                now_at = (meta.get("acked_seq"), meta.get("next_seq"), meta.get("cursor"),
-                          json_of(reconcile.pending()))
+                now_at = (meta.get("acked_seq"), meta.get("next_seq"), meta.get("cursor"), json_of(reconcile.pending()))
             if not more:
                 break
             if reconcile.pending() is not None and position is not None and now_at[:2] == position[:2]:
@@ -243,8 +243,9 @@ class SyncClient:
             if not more:
                 return
             if now_at == position:
-                raise RefusedError("中心的回复没有进展（状态更新停在同一处），同步已停止；请联系乡镇管理员",
-                                   "stuck_updates")
+                raise RefusedError(
+                    "中心的回复没有进展（状态更新停在同一处），同步已停止；请联系乡镇管理员", "stuck_updates"
+                )
             position = now_at
 
     def _send(self, batch: Batch, report: SyncReport) -> None:
@@ -291,8 +292,11 @@ class SyncClient:
                 outbox.quarantine_oversized(batch, "单条记录过大，中心拒收，已隔离，请联系管理员")
                 report.quarantined += 1
                 return
-            raise TransportError("中心或中间网络以“数据过大”拒收（HTTP 413，未签名）；这些记录未超过规定大小，"
-                                 "不会被隔离，稍后自动重试；若一直如此请联系乡镇管理员检查代理设置", "unsigned_413")
+            raise TransportError(
+                "中心或中间网络以“数据过大”拒收（HTTP 413，未签名）；这些记录未超过规定大小，"
+                "不会被隔离，稍后自动重试；若一直如此请联系乡镇管理员检查代理设置",
+                "unsigned_413",
+            )
         with database.atomic():
             meta.put("batch_bytes", max(floor, limit // 2))
             meta.put("batch_bytes_signed", signed)
@@ -314,8 +318,12 @@ def _restore_cap() -> None:
     if limit >= protocol.DEFAULT_BATCH_BYTES:
         return
     with database.atomic():
-        meta.put("batch_bytes", protocol.DEFAULT_BATCH_BYTES if not meta.get("batch_bytes_signed")
-                 else min(protocol.DEFAULT_BATCH_BYTES, limit * 2))
+        meta.put(
+            "batch_bytes",
+            protocol.DEFAULT_BATCH_BYTES
+            if not meta.get("batch_bytes_signed")
+            else min(protocol.DEFAULT_BATCH_BYTES, limit * 2),
+        )
 
 
 def json_of(value: Any) -> str:

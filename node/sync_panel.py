@@ -49,8 +49,9 @@ def run_round(app: Flask, wait: bool | float = True):  # type: ignore[no-untyped
     client = sync_client(app)
     if client is None:
         raise SyncError(_("本代办点尚未注册到乡镇中心"), "not_enrolled")
-    got = (_round_lock.acquire(blocking=bool(wait)) if isinstance(wait, bool)
-           else _round_lock.acquire(timeout=float(wait)))
+    got = (
+        _round_lock.acquire(blocking=bool(wait)) if isinstance(wait, bool) else _round_lock.acquire(timeout=float(wait))
+    )
     if not got:
         raise SyncError(_("后台正在同步，请稍后刷新本页查看结果"), "busy")
     try:

@@ -47,10 +47,22 @@ class IntervalScheduler:
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def add_job(self, func: Callable[..., object], trigger: str = "interval", *, id: str,  # APScheduler's name for it
-                args: list[Any] | tuple[Any, ...] = (), seconds: float = 0, minutes: float = 0, hours: float = 0,
-                days: float = 0, next_run_time: datetime | None = None, replace_existing: bool = False,
-                coalesce: bool = True, max_instances: int = 1) -> Job:
+    def add_job(
+        self,
+        func: Callable[..., object],
+        trigger: str = "interval",
+        *,
+        id: str,  # APScheduler's name for it
+        args: list[Any] | tuple[Any, ...] = (),
+        seconds: float = 0,
+        minutes: float = 0,
+        hours: float = 0,
+        days: float = 0,
+        next_run_time: datetime | None = None,
+        replace_existing: bool = False,
+        coalesce: bool = True,
+        max_instances: int = 1,
+    ) -> Job:
         """Run func(*args) every interval, first at next_run_time (default: one interval from now)."""
         if trigger != "interval" or not coalesce or max_instances != 1:
             raise ValueError("only coalesced interval jobs with one instance are supported")

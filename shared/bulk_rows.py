@@ -19,7 +19,7 @@ CHUNK = 500
 def chunks(values: list[Any], size: int = CHUNK) -> list[list[Any]]:
     """The distinct, non-null values in order, in lists of at most `size`."""
     unique = [v for v in dict.fromkeys(values) if v is not None]
-    return [unique[i:i + size] for i in range(0, len(unique), size)]
+    return [unique[i : i + size] for i in range(0, len(unique), size)]
 
 
 def existing(column: Any, values: list[Any]) -> list[Any]:
@@ -57,8 +57,9 @@ def aligned(model: Any, rows: list[dict[str, Any]]) -> tuple[list[str], list[tup
     return names, [tuple(row[f.name] if f.name in row else d for f, d in zip(fields, defaults)) for row in rows]
 
 
-def bound_rows(model: Any, names: tuple[str, ...] | list[str], rows: list[tuple[Any, ...]],
-               encoder_for: EncoderFor | None = None) -> tuple[str, str, list[tuple[Any, ...]]]:
+def bound_rows(
+    model: Any, names: tuple[str, ...] | list[str], rows: list[tuple[Any, ...]], encoder_for: EncoderFor | None = None
+) -> tuple[str, str, list[tuple[Any, ...]]]:
     """(quoted table, quoted column list, each row as the parameters peewee would bind) for an INSERT."""
     fields = [model._meta.fields[name] for name in names]
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
@@ -67,12 +68,20 @@ def bound_rows(model: Any, names: tuple[str, ...] | list[str], rows: list[tuple[
     return f'"{model._meta.table_name}"', columns, params
 
 
-def insert_rows(cursor: Any, model: Any, names: tuple[str, ...] | list[str], rows: list[tuple[Any, ...]],
-                mark: str = "?", encoder_for: EncoderFor | None = None) -> None:
+def insert_rows(
+    cursor: Any,
+    model: Any,
+    names: tuple[str, ...] | list[str],
+    rows: list[tuple[Any, ...]],
+    mark: str = "?",
+    encoder_for: EncoderFor | None = None,
+) -> None:
     """INSERT the rows with one prepared statement run once per row (`mark` is the driver's placeholder)."""
     if not rows:
         return
     table, columns, params = bound_rows(model, names, rows, encoder_for)
     # Table and column names come from the model's metadata, never from input; every value is bound.
-    cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join([mark] * len(names))})",  # nosec B608
-                       params)
+    cursor.executemany(
+        f"INSERT INTO {table} ({columns}) VALUES ({', '.join([mark] * len(names))})",  # nosec B608
+        params,
+    )

@@ -43,7 +43,10 @@ FLAGS: dict[str, str] = {
 }
 # The kinds of a catalogue stored before kinds were data (the village point's first three).
 LEGACY_KINDS: tuple[dict[str, str], ...] = (
-    {"code": "FP", "name": "计生"}, {"code": "DB", "name": "低保"}, {"code": "JF", "name": "建房"})
+    {"code": "FP", "name": "计生"},
+    {"code": "DB", "name": "低保"},
+    {"code": "JF", "name": "建房"},
+)
 
 # Where the township's starting catalogue lives: data, not code, so it is reviewed and edited as data.
 DEFAULT_FILE = Path(__file__).with_name("catalogue_default.json")
@@ -95,8 +98,12 @@ def _validate_item(item: Any, index: int, window_codes: set[str], kind_codes: se
     if not _text_ok(item.get("fee"), NAME_MAX):
         errors.append(f"{where}缺少收费标准（不超过 {NAME_MAX} 个字）")
     basis = item.get("legal_basis")
-    if not isinstance(basis, list) or not basis or len(basis) > LIST_MAX \
-            or not all(_nonblank(b) and len(b) <= TEXT_MAX for b in basis):
+    if (
+        not isinstance(basis, list)
+        or not basis
+        or len(basis) > LIST_MAX
+        or not all(_nonblank(b) and len(b) <= TEXT_MAX for b in basis)
+    ):
         errors.append(f"{where}缺少政策依据")
     if not _text_ok(item.get("procedure"), TEXT_MAX):
         errors.append(f"{where}缺少办理流程（不超过 {TEXT_MAX} 个字）")
@@ -117,8 +124,13 @@ def _validate_item(item: Any, index: int, window_codes: set[str], kind_codes: se
         fields = []
     keys: set[str] = set()
     for f in fields:
-        if not isinstance(f, dict) or not _nonblank(f.get("key")) or not _nonblank(f.get("label")) \
-                or len(f["key"]) > CODE_MAX or len(f["label"]) > NAME_MAX:
+        if (
+            not isinstance(f, dict)
+            or not _nonblank(f.get("key"))
+            or not _nonblank(f.get("label"))
+            or len(f["key"]) > CODE_MAX
+            or len(f["label"]) > NAME_MAX
+        ):
             errors.append(f"{where}有填报项缺少 key 或名称")
             continue
         if f["key"] in keys:
@@ -135,8 +147,13 @@ def _validate_item(item: Any, index: int, window_codes: set[str], kind_codes: se
         materials = []
     mcodes: set[str] = set()
     for m in materials:
-        if not isinstance(m, dict) or not _nonblank(m.get("code")) or not _nonblank(m.get("name")) \
-                or len(m["code"]) > CODE_MAX or len(m["name"]) > NAME_MAX:
+        if (
+            not isinstance(m, dict)
+            or not _nonblank(m.get("code"))
+            or not _nonblank(m.get("name"))
+            or len(m["code"]) > CODE_MAX
+            or len(m["name"]) > NAME_MAX
+        ):
             errors.append(f"{where}有申请材料缺少编码或名称")
             continue
         if m["code"] in mcodes:
@@ -153,8 +170,13 @@ def _codes(entries: Any, what: str, pattern: re.Pattern[str] | None, errors: lis
     """The codes of a list of {code, name} entries (windows, kinds), noting every bad or repeated one."""
     codes: set[str] = set()
     for e in entries:
-        if not isinstance(e, dict) or not _nonblank(e.get("code")) or not _nonblank(e.get("name")) \
-                or len(e["code"]) > CODE_MAX or len(e["name"]) > NAME_MAX:
+        if (
+            not isinstance(e, dict)
+            or not _nonblank(e.get("code"))
+            or not _nonblank(e.get("name"))
+            or len(e["code"]) > CODE_MAX
+            or len(e["name"]) > NAME_MAX
+        ):
             errors.append(f"有{what}缺少编码或名称")
             continue
         if pattern is not None and not pattern.match(e["code"]):
@@ -259,9 +281,7 @@ class Catalogue:
     def items(self, kind: str | None = None, include_inactive: bool = False) -> list[dict[str, Any]]:
         """Return items in catalogue order, optionally of one kind, active only unless asked."""
         return [
-            i
-            for i in self._data["items"]
-            if (kind is None or i["kind"] == kind) and (include_inactive or i["active"])
+            i for i in self._data["items"] if (kind is None or i["kind"] == kind) and (include_inactive or i["active"])
         ]
 
     def windows(self) -> list[dict[str, str]]:

@@ -7,8 +7,10 @@ of their locale (shared.cli_i18n). tests/test_english_cli.py fails on a command 
 from shared.msgid import N_
 
 HELP: dict[str, str] = {
-    "daiban hub act": N_("对一件申请执行办理操作（accept 受理、ask_materials 补正、refuse 不予受理、approve 准予、"
-                         "deny 不予批准、to_county 报县级）。"),
+    "daiban hub act": N_(
+        "对一件申请执行办理操作（accept 受理、ask_materials 补正、refuse 不予受理、approve 准予、"
+        "deny 不予批准、to_county 报县级）。"
+    ),
     "daiban hub add-user": N_("新建窗口工作人员、效能监督人员或管理员账号。"),
     "daiban hub backup": N_("对中心数据库做一份一致的备份（SQLite 在线备份或 pg_dump）。"),
     "daiban hub catalogue-defaults": N_("把随软件提供的默认类别、窗口和事项补入目录（已有的保持不变）。"),

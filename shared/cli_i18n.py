@@ -61,7 +61,9 @@ CLICK_ZH = {
     "Error: The two entered values do not match.": "错误：两次输入不一致。",
     "Error: invalid input": "错误：输入无效",
     "{name} {filename!r} does not exist.": "{name} {filename!r} 不存在。",
-    "file": "文件", "directory": "目录", "path": "路径",
+    "file": "文件",
+    "directory": "目录",
+    "path": "路径",
 }
 CLICK_ZH_PLURAL = {
     "Got unexpected extra argument ({args})": "多余的参数（{args}）",
@@ -72,7 +74,7 @@ CLICK_ZH_PLURAL = {
 
 
 def cli_language(environ: dict[str, str] | None = None) -> str:
-    """"en" when DAIBAN_LANG, else the POSIX locale (LC_ALL, LC_MESSAGES, LANG, first set wins), starts with
+    """ "en" when DAIBAN_LANG, else the POSIX locale (LC_ALL, LC_MESSAGES, LANG, first set wins), starts with
     "en"; Chinese otherwise, as the apps default to Chinese whatever the machine's locale."""
     env = os.environ if environ is None else environ
     for name in ("DAIBAN_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
@@ -81,8 +83,9 @@ def cli_language(environ: dict[str, str] | None = None) -> str:
     return "zh_CN"
 
 
-def commands(cmd: click.Command, path: str = "daiban",
-             only: set[str] | None = None) -> Iterator[tuple[str, click.Command]]:
+def commands(
+    cmd: click.Command, path: str = "daiban", only: set[str] | None = None
+) -> Iterator[tuple[str, click.Command]]:
     """(path, command) for a command and every sub-command under it: "daiban hub backup".
 
     The installed `hub`/`node` groups load when asked for (shared.cli): `only` names the ones to load

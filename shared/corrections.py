@@ -97,8 +97,11 @@ def _normalised(field: str, value: str) -> str:
 
 def check(catalogue: Catalogue, record: dict[str, Any], field: Any, value: Any, reason: Any) -> Correction:
     """The correction as it will be recorded, or CorrectionError saying what is wrong (nothing changes)."""
-    if not isinstance(field, str) or not _FIELD_RE.fullmatch(field) \
-            or field not in dict(choices(catalogue, str(record.get("item_code", "")))):
+    if (
+        not isinstance(field, str)
+        or not _FIELD_RE.fullmatch(field)
+        or field not in dict(choices(catalogue, str(record.get("item_code", ""))))
+    ):
         raise CorrectionError("bad_field", N_("请选择要更正的项目"))
     if not isinstance(value, str) or len(value) > VALUE_MAX:
         raise CorrectionError("bad_value", N_("更正后的内容须是文字，不超过%(max)d字", max=VALUE_MAX))
@@ -114,8 +117,9 @@ def check(catalogue: Catalogue, record: dict[str, Any], field: Any, value: Any, 
     errors = [e for e in validate_capture(catalogue, corrected) if e.field == field]
     if errors:
         raise CorrectionError(errors[0].code, _first(errors))
-    return Correction(field, label(catalogue, str(record.get("item_code", "")), field), old, value,
-                      reason.strip(), corrected)
+    return Correction(
+        field, label(catalogue, str(record.get("item_code", "")), field), old, value, reason.strip(), corrected
+    )
 
 
 def _first(errors: list[FieldError]) -> str:

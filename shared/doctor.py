@@ -34,8 +34,9 @@ def check_disk(data_dir: Path, min_free: int, low_free: int, advice: str) -> Fin
     return Finding("磁盘", "ok", f"磁盘剩余 {free // 2**30} GB")
 
 
-def run_isolated(checks: list[tuple[str, Callable[[], Finding]]],
-                 context: Callable[[], AbstractContextManager[Any]]) -> list[Finding]:
+def run_isolated(
+    checks: list[tuple[str, Callable[[], Finding]]], context: Callable[[], AbstractContextManager[Any]]
+) -> list[Finding]:
     """Run every check inside its own `context()` (a database connection); one that crashes is itself a
     finding, so one failure never hides the others."""
     out = []

@@ -22,9 +22,7 @@ MAX_DEPTH = 12
 
 def canonical(obj: Any) -> bytes:
     """Deterministic UTF-8 JSON: sorted keys, no spaces, no floats, so signatures are stable."""
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 # enc_hook: a refusal built with shared.msgid.N_ is a str subclass; it is written as the plain text.
@@ -50,8 +48,14 @@ def digest(data: bytes) -> str:
 def _json_within(depth: int) -> Any:
     # JSON values nested at most `depth` deep below this one, without floats: the deepest level
     # holds scalars and empty containers only, so checking the bound costs nothing extra.
-    leaf: Any = (str | int | bool | None | Annotated[list[int], Meta(max_length=0)]
-                 | Annotated[dict[str, int], Meta(max_length=0)])
+    leaf: Any = (
+        str
+        | int
+        | bool
+        | None
+        | Annotated[list[int], Meta(max_length=0)]
+        | Annotated[dict[str, int], Meta(max_length=0)]
+    )
     for _ in range(depth):
         leaf = str | int | bool | None | list[leaf] | dict[str, leaf]
     return leaf

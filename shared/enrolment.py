@@ -115,8 +115,9 @@ class NodeSide:
 
     def start(self) -> str:
         """Our SPAKE2 message, base64 (it reveals nothing testable about the code)."""
-        self._pake = SPAKE2_A(self.code.encode(), idA=node_identity(self.cid, self.pubkey, self.box_pubkey),
-                              idB=_HUB_ID)
+        self._pake = SPAKE2_A(
+            self.code.encode(), idA=node_identity(self.cid, self.pubkey, self.box_pubkey), idB=_HUB_ID
+        )
         return _b64(self._pake.start())
 
     def finish(self, hub_message: Any, hub_pubkey: str, hub_box_pubkey: str | None, hub_confirm: Any) -> str:
@@ -126,14 +127,14 @@ class NodeSide:
         except (SPAKEError, ValueError, TypeError) as exc:
             raise ValueError("bad SPAKE2 message") from exc
         hub_id = hub_identity(hub_pubkey, hub_box_pubkey)
-        if not isinstance(hub_confirm, str) or not hmac.compare_digest(hub_confirm,
-                                                                       _confirm(key, _HUB_LABEL, hub_id)):
+        if not isinstance(hub_confirm, str) or not hmac.compare_digest(hub_confirm, _confirm(key, _HUB_LABEL, hub_id)):
             raise ValueError("hub confirmation does not match")
         return _confirm(key, _NODE_LABEL, hub_id)
 
 
-def hub_respond(code: str, node_message: Any, pubkey: str, box_pubkey: str | None,
-                hub_pubkey: str, hub_box_pubkey: str | None) -> tuple[str, str, str]:
+def hub_respond(
+    code: str, node_message: Any, pubkey: str, box_pubkey: str | None, hub_pubkey: str, hub_box_pubkey: str | None
+) -> tuple[str, str, str]:
     """The hub's half in one go: (our SPAKE2 message, our confirmation, hash of the node's expected confirmation).
 
     Only a hash of the node's confirmation is kept, so the stored session cannot be used to confirm.

@@ -28,7 +28,9 @@ def form_to_capture(cat: Catalogue, item_code: str, form: FormLike, hold: bool =
     """The capture dict from the posted catalogue form; `hold` keeps it at the village point (暂存)."""
     item = cat.item(item_code)
     brought = [c for c in form.getlist("brought") if c]
-    fields = {spec["key"]: str(form.get(f"fields.{spec['key']}", "")).strip() for spec in (item or {}).get("fields", [])}
+    fields = {
+        spec["key"]: str(form.get(f"fields.{spec['key']}", "")).strip() for spec in (item or {}).get("fields", [])
+    }
     # Conditional materials ("有重病、残疾的提供") count as owed only when ticked as applying.
     conditional = {m["code"] for m in (item or {}).get("materials", []) if not m["required"]}
     applicable = [c for c in form.getlist("applicable") if c in conditional]

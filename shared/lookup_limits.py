@@ -35,8 +35,9 @@ def per_code(text: str | None) -> list[RateLimitItem]:
     return parse_many(text or DEFAULT_CODE_LIMIT)
 
 
-def allow_lookup(strategy: RateLimiter, address: RateLimitItem, code_limits: list[RateLimitItem],
-                 client: str, code: str) -> bool:
+def allow_lookup(
+    strategy: RateLimiter, address: RateLimitItem, code_limits: list[RateLimitItem], client: str, code: str
+) -> bool:
     """Count one lookup from `client`; False when the address or the code has used up its allowance."""
     if not all(strategy.test(item, "status-code", code) for item in code_limits):
         return False

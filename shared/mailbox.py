@@ -32,7 +32,9 @@ def _content_error(value: Any) -> FieldError | None:
         return FieldError("content", "required", N_("请填写留言内容"))
     text = value.strip()
     if len(text) > MAX_CONTENT:
-        return FieldError("content", "too_long", N_("留言内容不能超过%(max)d个字（现有%(n)d个字）", max=MAX_CONTENT, n=len(text)))
+        return FieldError(
+            "content", "too_long", N_("留言内容不能超过%(max)d个字（现有%(n)d个字）", max=MAX_CONTENT, n=len(text))
+        )
     # Line breaks are welcome in a letter; other invisible control characters are not.
     if any(unicodedata.category(c) in ("Cc", "Cf") for c in text if c not in "\r\n\t"):
         return FieldError("content", "control_chars", N_("留言内容含有不可见的控制字符，请重新输入"))

@@ -58,14 +58,21 @@ Count = Annotated[int, Meta(ge=0, le=INT32_MAX)]
 # starts with "~" (hub/ingest.refused_key), so no event id can ever collide with it.
 Ident = Annotated[str, Meta(min_length=1, max_length=ID_MAX, pattern=r"^[!-}]+$")]
 Hex64 = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
-Timestamp = Annotated[str, Meta(
-    max_length=40, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$",
-    description="ISO 8601 UTC, the sender's wall clock: recorded, never trusted for order")]
+Timestamp = Annotated[
+    str,
+    Meta(
+        max_length=40,
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$",
+        description="ISO 8601 UTC, the sender's wall clock: recorded, never trusted for order",
+    ),
+]
 AppVersion = Annotated[str, Meta(max_length=32)]
 Nonce = Annotated[str, Meta(max_length=ID_MAX)]
 Signature = Annotated[str, Meta(max_length=128, description="base64 Ed25519 signature over canonical(body)")]
 # 32 bytes in base64: 43 symbols, the last carrying 4 bits, then one "=".
-PublicKey = Annotated[str, Meta(pattern=r"^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$", description="raw 32-byte key, base64")]
+PublicKey = Annotated[
+    str, Meta(pattern=r"^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$", description="raw 32-byte key, base64")
+]
 ShortText = Annotated[str, Meta(max_length=ID_MAX)]
 # What the hub writes for people (reasons, notes, messages). Generous on purpose: a node that
 # cannot read an answer cannot sync at all, so this only stops the absurd.
@@ -74,8 +81,12 @@ Text = Annotated[str, Meta(max_length=65536)]
 # Free-form event data values: the parser bounds their nesting (encoding.MAX_DEPTH), and
 # hub/openapi.py publishes that bound as the JsonValueAtDepth<n> chain referenced here.
 EVENT_DATA_DEPTH = 5  # envelope > body > events > event > data > value
-EventData = Annotated[dict[str, Any], Meta(extra_json_schema={
-    "additionalProperties": {"$ref": f"#/components/schemas/JsonValueAtDepth{EVENT_DATA_DEPTH}"}})]
+EventData = Annotated[
+    dict[str, Any],
+    Meta(
+        extra_json_schema={"additionalProperties": {"$ref": f"#/components/schemas/JsonValueAtDepth{EVENT_DATA_DEPTH}"}}
+    ),
+]
 
 
 # --- node -> hub -------------------------------------------------------------
@@ -86,9 +97,16 @@ class Event(Struct, forbid_unknown_fields=True):
 
     seq: Seq
     id: Ident
-    type: Annotated[str, Meta(max_length=ID_MAX, description=(
-        "one of " + ", ".join(sorted(NODE_EVENT_TYPES)) + "; another type is refused for this event only "
-        "(unknown_event), so a newer node never blocks its chain"))]
+    type: Annotated[
+        str,
+        Meta(
+            max_length=ID_MAX,
+            description=(
+                "one of " + ", ".join(sorted(NODE_EVENT_TYPES)) + "; another type is refused for this event only "
+                "(unknown_event), so a newer node never blocks its chain"
+            ),
+        ),
+    ]
     request_id: Ident
     data: EventData
     at: Timestamp | None = None
@@ -180,8 +198,17 @@ class SupplementedData(Struct, forbid_unknown_fields=True):
     """request.supplemented: the materials the villager brought later."""
 
     materials: Annotated[list[MaterialCode], Meta(min_length=1, max_length=100)]
-    answers_cseq: Annotated[int, Meta(ge=1, le=2**53, description="the hub's 补正 request (its entry in the "
-                                                                     "village's log) this supplement answers")] | None = None
+    answers_cseq: (
+        Annotated[
+            int,
+            Meta(
+                ge=1,
+                le=2**53,
+                description="the hub's 补正 request (its entry in the village's log) this supplement answers",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class FeedbackData(Struct, forbid_unknown_fields=True):
@@ -246,7 +273,17 @@ class ErrorBody(Struct):
     offset: Cursor | None = None
     supported: list[int] | None = None
     upgrade: Literal["hub", "node"] | None = None
-    retry_after: Annotated[int, Meta(ge=0, le=2 * 86400, description="rate_limited: seconds to wait before sending again (a limit window is at most a day)")] | None = None
+    retry_after: (
+        Annotated[
+            int,
+            Meta(
+                ge=0,
+                le=2 * 86400,
+                description="rate_limited: seconds to wait before sending again (a limit window is at most a day)",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class RefusedResult(Struct):
@@ -282,15 +319,32 @@ class Update(Struct):
     deadline: ShortText | None = None
     missing: list[MaterialCode] | None = None
     missing_names: list[Text] | None = None
-    action: Annotated[str, Meta(max_length=ID_MAX, description=(
-        "what the hub did: a staff action of shared/states.ACTIONS (to_county, county_approve and county_deny "
-        "included), or publicity_started / publicity_ended, reassigned, extended, supplemented"))] | None = None
+    action: (
+        Annotated[
+            str,
+            Meta(
+                max_length=ID_MAX,
+                description=(
+                    "what the hub did: a staff action of shared/states.ACTIONS (to_county, county_approve and county_deny "
+                    "included), or publicity_started / publicity_ended, reassigned, extended, supplemented"
+                ),
+            ),
+        ]
+        | None
+    ) = None
     reason: Text | None = None
     legal_basis: Text | None = None
     note: Text | None = None
     assignee: Annotated[str, Meta(max_length=64)] | None = None
-    actor_name: Annotated[str, Meta(max_length=64, description="who acted, as the village shows it: a staff "
-                                                               "member's display name, or 系统")] | None = None
+    actor_name: (
+        Annotated[
+            str,
+            Meta(
+                max_length=64, description="who acted, as the village shows it: a staff member's display name, or 系统"
+            ),
+        ]
+        | None
+    ) = None
     # 报县级 (shared/states.py): with action to_county, county_approve or county_deny; the county's
     # answer names its document. 公示 (低保): with action publicity_started or publicity_ended.
     county_doc_no: Annotated[str, Meta(max_length=64, description="the county's document number (文号)")] | None = None
@@ -298,8 +352,16 @@ class Update(Struct):
     publicity_start: ShortText | None = None
     publicity_end: ShortText | None = None
     objections: Count | None = None
-    duplicate_of: Annotated[str, Meta(max_length=16, description="两头受理: the receipt code of the same "
-                                                               "person's earlier open request for this item")] | None = None
+    duplicate_of: (
+        Annotated[
+            str,
+            Meta(
+                max_length=16,
+                description="两头受理: the receipt code of the same person's earlier open request for this item",
+            ),
+        ]
+        | None
+    ) = None
     # case.corrected (window staff corrected a captured field): which, from what, to what; `reason` says why.
     field: Annotated[str, Meta(pattern=corrections.FIELD_PATTERN)] | None = None
     field_label: Text | None = None
@@ -321,8 +383,9 @@ class AtCursor(Struct):
 class _HubBody(Struct):
     v: ProtocolVersion
     node_id: Annotated[str, Meta(max_length=ID_MAX)]
-    request_hash: Annotated[str, Meta(max_length=64, description="hash(body) of the message answered; empty "
-                                                                  "when it could not be read")]
+    request_hash: Annotated[
+        str, Meta(max_length=64, description="hash(body) of the message answered; empty when it could not be read")
+    ]
     hub_time: Timestamp
 
 
@@ -336,8 +399,15 @@ class Response(_HubBody, tag_field="kind", tag="response"):
     cursor: Cursor
     more: bool
     out_seq: Cursor | None = None
-    epoch: Annotated[str, Meta(max_length=64, description="the hub's incarnation: new after a restore or a "
-                                                          "failover (docs/protocol.md)")] | None = None
+    epoch: (
+        Annotated[
+            str,
+            Meta(
+                max_length=64, description="the hub's incarnation: new after a restore or a failover (docs/protocol.md)"
+            ),
+        ]
+        | None
+    ) = None
     at_cursor: AtCursor | None = None
     catalogue: dict[str, Any] | None = None
     history: list[dict[str, Any]] | None = None
@@ -442,8 +512,12 @@ def decode_enrol(body: dict[str, Any]) -> EnrolStart | EnrolConfirm:
 
 
 _BY_KIND: dict[str, Any] = {
-    "batch": Batch, "poll": Poll, "hello": Hello, "attachment": AttachmentChunk,
-    "response": Response, "attachment_status": AttachmentStatus,
+    "batch": Batch,
+    "poll": Poll,
+    "hello": Hello,
+    "attachment": AttachmentChunk,
+    "response": Response,
+    "attachment_status": AttachmentStatus,
 }
 
 

@@ -33,7 +33,6 @@ def N_(message: str, **params: Any) -> str:
     return Said(message, params) if params else message
 
 
-
 SEPARATOR = N_("；")
 COMMA = N_("、")
 

@@ -45,6 +45,8 @@ def next_steps(state: str, decided_on: date | None, window_name: str = "") -> li
         until_l = f"（{_cn(add_months(decided_on, LITIGATION_MONTHS))}前）"
     else:
         until_r = until_l = ""
-    steps.append(f"如对这个决定不服，可以在知道决定之日起 {RECONSIDERATION_DAYS} 日内{until_r}申请行政复议，"
-                 f"或者在 {LITIGATION_MONTHS} 个月内{until_l}向人民法院提起行政诉讼。不清楚怎么办的，可以问村代办点。")
+    steps.append(
+        f"如对这个决定不服，可以在知道决定之日起 {RECONSIDERATION_DAYS} 日内{until_r}申请行政复议，"
+        f"或者在 {LITIGATION_MONTHS} 个月内{until_l}向人民法院提起行政诉讼。不清楚怎么办的，可以问村代办点。"
+    )
     return steps

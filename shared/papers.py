@@ -43,8 +43,10 @@ def application(item_name: str) -> str:
 
 def _rights(facts: dict[str, Any], what: str) -> str:
     body = facts.get("review_body") or DEFAULT_REVIEW_BODY
-    return (f"如对本{what}不服，可自收到本{what}之日起六十日内向{body}申请行政复议，"
-            f"或者自收到之日起六个月内依法向人民法院提起行政诉讼。")
+    return (
+        f"如对本{what}不服，可自收到本{what}之日起六十日内向{body}申请行政复议，"
+        f"或者自收到之日起六个月内依法向人民法院提起行政诉讼。"
+    )
 
 
 def document(facts: dict[str, Any], cseq: int) -> dict[str, Any]:
@@ -61,23 +63,33 @@ def document(facts: dict[str, Any], cseq: int) -> dict[str, Any]:
     items: list[str] = []
     closing: list[str] = []
     limit = int(facts.get("limit_days") or 0)
-    limit_text = "即办件，受理当日办结" if facts.get("immediate") else f"受理后 {limit} 个工作日（法定节假日不计，补正期间不计时）"
+    limit_text = (
+        "即办件，受理当日办结"
+        if facts.get("immediate")
+        else f"受理后 {limit} 个工作日（法定节假日不计，补正期间不计时）"
+    )
     if action == "accept":
         if facts.get("materials_complete"):
             paragraphs.append(f"{submitted}，经审查，申请材料齐全、符合法定形式，决定予以受理。")
         else:
             paragraphs.append(f"{submitted}，决定予以受理。")
-        rows += [("受理窗口", facts.get("window_name", "")), ("受理日期", cn_date(facts.get("issued_on"))),
-                 ("承诺办结时限", limit_text), ("承诺办结日期", f"{cn_date(facts.get('deadline'))}前"),
-                 ("收费标准", facts.get("fee") or "免费")]
+        rows += [
+            ("受理窗口", facts.get("window_name", "")),
+            ("受理日期", cn_date(facts.get("issued_on"))),
+            ("承诺办结时限", limit_text),
+            ("承诺办结日期", f"{cn_date(facts.get('deadline'))}前"),
+            ("收费标准", facts.get("fee") or "免费"),
+        ]
         closing.append(f"办理结果将通过{place}告知您。您可凭回执码和登记手机号后四位查询办理进度。")
     elif action == "ask_materials":
         paragraphs.append(f"{submitted}，申请材料不齐全。根据一次性告知制度，现将需要补正的全部材料一次性告知如下：")
         items += [f"{m['name']}（{m['note']}）" if m.get("note") else m["name"] for m in facts.get("missing", [])]
         if facts.get("note"):
             items.append(facts["note"])
-        closing.append(f"请将上述材料一次性交到{place}。补正期间不计时；材料补齐之日受理，"
-                       f"办理时限自受理之日起计算（{limit_text}）。")
+        closing.append(
+            f"请将上述材料一次性交到{place}。补正期间不计时；材料补齐之日受理，"
+            f"办理时限自受理之日起计算（{limit_text}）。"
+        )
     elif action == "refuse":
         paragraphs.append(f"{submitted}，经审查，决定不予受理。")
         rows += [("不予受理理由", facts.get("reason", "")), ("法律依据", facts.get("legal_basis", ""))]
@@ -88,13 +100,16 @@ def document(facts: dict[str, Any], cseq: int) -> dict[str, Any]:
         for label, key in (("理由", "reason"), ("法律依据", "legal_basis"), ("办结意见", "note")):
             if facts.get(key):
                 rows.append((label, facts[key]))
-        closing.append(f"请携带本人身份证到{place}领取办理结果。" if action == "approve"
-                       else _rights(facts, "决定"))
+        closing.append(f"请携带本人身份证到{place}领取办理结果。" if action == "approve" else _rights(facts, "决定"))
     elif action == "extended":
-        paragraphs.append(f"{submitted}，因{facts.get('reason', '')}，不能在原定期限内办结，"
-                          f"经批准延长办理期限 {facts.get('extension_days', '')} 个工作日。")
-        rows += [("原办结日期", cn_date(facts.get("old_deadline"))),
-                 ("延长后办结日期", f"{cn_date(facts.get('deadline'))}前")]
+        paragraphs.append(
+            f"{submitted}，因{facts.get('reason', '')}，不能在原定期限内办结，"
+            f"经批准延长办理期限 {facts.get('extension_days', '')} 个工作日。"
+        )
+        rows += [
+            ("原办结日期", cn_date(facts.get("old_deadline"))),
+            ("延长后办结日期", f"{cn_date(facts.get('deadline'))}前"),
+        ]
         closing.append(f"办理结果将通过{place}告知您。")
     return {
         "title": TITLES.get(action, "办理情况通知"),

@@ -110,15 +110,15 @@ def parse_envelope(raw: bytes) -> tuple[dict[str, Any], str]:
         env = encoding.parse(raw)
     except encoding.EncodingError as exc:
         raise error("bad_body", detail=str(exc)) from exc
-    if not isinstance(env, dict) or not isinstance(env.get("body"), dict) or not isinstance(
-        env.get("sig"), str
-    ):
+    if not isinstance(env, dict) or not isinstance(env.get("body"), dict) or not isinstance(env.get("sig"), str):
         raise error("bad_body", detail="envelope must be {body, sig}")
     return env["body"], env["sig"]
 
 
 # Said to a node that speaks a newer protocol than this hub: the fix is on the hub's side.
-HUB_TOO_OLD = "乡镇中心的软件版本较旧，不认识本机的协议版本，请联系县里升级乡镇中心；本机数据已妥善保存，中心升级后自动补传"
+HUB_TOO_OLD = (
+    "乡镇中心的软件版本较旧，不认识本机的协议版本，请联系县里升级乡镇中心；本机数据已妥善保存，中心升级后自动补传"
+)
 
 
 def check_version(body: dict[str, Any]) -> None:
@@ -127,8 +127,9 @@ def check_version(body: dict[str, Any]) -> None:
     if v in SUPPORTED_VERSIONS:
         return
     if isinstance(v, int) and not isinstance(v, bool) and v > max(SUPPORTED_VERSIONS):
-        raise ProtocolError("unsupported_version", 400, HUB_TOO_OLD,
-                            {"upgrade": "hub", "supported": sorted(SUPPORTED_VERSIONS)})
+        raise ProtocolError(
+            "unsupported_version", 400, HUB_TOO_OLD, {"upgrade": "hub", "supported": sorted(SUPPORTED_VERSIONS)}
+        )
     raise error("unsupported_version", upgrade="node", supported=sorted(SUPPORTED_VERSIONS))
 
 
@@ -245,8 +246,9 @@ def check_batch_shape(body: dict[str, Any] | messages.Batch) -> messages.Batch:
 
 def check_chain(last_seq: int, last_hash: str, body: dict[str, Any] | messages.Batch) -> None:
     """The chain rule for a new (not re-sent) batch: next sequence, previous hash."""
-    first_seq, prev_hash = (body.first_seq, body.prev_hash) if isinstance(body, messages.Batch) else (
-        body["first_seq"], body["prev_hash"])
+    first_seq, prev_hash = (
+        (body.first_seq, body.prev_hash) if isinstance(body, messages.Batch) else (body["first_seq"], body["prev_hash"])
+    )
     if first_seq != last_seq + 1:
         raise error("sequence_gap", resume_from=last_seq + 1, last_hash=last_hash)
     if prev_hash != last_hash:

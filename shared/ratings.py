@@ -33,13 +33,19 @@ SATISFIED: frozenset[str] = frozenset(LEVELS) - BAD
 LEGACY: dict[str, str] = {"满意": SATISFIED_, "基本满意": FAIRLY_SATISFIED, "不满意": DISSATISFIED}
 # Column keys for exports and JSON, one per level.
 KEYS: dict[str, str] = {
-    VERY_SATISFIED: "very_satisfied", SATISFIED_: "satisfied", FAIRLY_SATISFIED: "fairly_satisfied",
-    DISSATISFIED: "dissatisfied", VERY_DISSATISFIED: "very_dissatisfied",
+    VERY_SATISFIED: "very_satisfied",
+    SATISFIED_: "satisfied",
+    FAIRLY_SATISFIED: "fairly_satisfied",
+    DISSATISFIED: "dissatisfied",
+    VERY_DISSATISFIED: "very_dissatisfied",
 }
 
 # Where a rating was given ("一次一评" at the village point or counter, on paper, "一事一评" online).
 CHANNELS: dict[str, str] = {
-    "village": N_("村代办点"), "paper": N_("纸质评价表（代办员录入）"), "counter": N_("窗口"), "online": N_("网上（进度查询页）"),
+    "village": N_("村代办点"),
+    "paper": N_("纸质评价表（代办员录入）"),
+    "counter": N_("窗口"),
+    "online": N_("网上（进度查询页）"),
 }
 MAX_COMMENT = FEEDBACK_COMMENT_MAX
 # Working days to check, answer and put right a 差评 unless the township configures otherwise.

@@ -15,9 +15,14 @@ _DROPPED = str.maketrans("", "", "\t\n\r")
 
 def browser_normalised(target: str) -> str:
     """The target as a browser would resolve it: tabs/newlines dropped, blanks trimmed, \\ read as /."""
-    return target.translate(_DROPPED).strip("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f"
-                                             "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f "
-                                             ).replace("\\", "/")
+    return (
+        target.translate(_DROPPED)
+        .strip(
+            "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f"
+            "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f "
+        )
+        .replace("\\", "/")
+    )
 
 
 def safe_next(target: str | None) -> str | None:

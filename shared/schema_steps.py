@@ -51,8 +51,15 @@ def is_nullable(db: peewee.Database, model: type[peewee.Model], column: str) -> 
     return any(c.name == column and c.null for c in db.get_columns(model._meta.table_name))
 
 
-def run_steps(db: peewee.Database, table: Any, all_models: list[type[peewee.Model]], steps: dict[int, Step],
-              before: int, latest: int, now: Callable[[], datetime]) -> None:
+def run_steps(
+    db: peewee.Database,
+    table: Any,
+    all_models: list[type[peewee.Model]],
+    steps: dict[int, Step],
+    before: int,
+    latest: int,
+    now: Callable[[], datetime],
+) -> None:
     """Move the database from `before` (0 = empty) to `latest`; the caller holds the transaction.
 
     Only the steps the app has run: step numbers are handed to branches ahead of their merge, so a

@@ -139,7 +139,9 @@ def check_transition(current: str, target: str, mode: str = "processed", passes_
     if target in _PASS_UP_ONLY and not passes_up:
         raise TransitionError("not_for_county", N_("%(base)s：本事项由乡镇审批，不报县级", base=base))
     if target in _NOT_FOR_PASS_UP and passes_up:
-        raise TransitionError("county_decides", N_("%(base)s：本事项须报县级审批，乡镇初审通过后请选择“初审通过·报县级”", base=base))
+        raise TransitionError(
+            "county_decides", N_("%(base)s：本事项须报县级审批，乡镇初审通过后请选择“初审通过·报县级”", base=base)
+        )
 
 
 def can_transition(current: str, target: str, mode: str = "processed", passes_up: bool = False) -> bool:

@@ -80,9 +80,7 @@ def normalise_id_number(s: str) -> str:
     return s.strip().upper()
 
 
-def validate_id_number(
-    s: Any, field: str = "id_number", today: date | None = None
-) -> FieldError | None:
+def validate_id_number(s: Any, field: str = "id_number", today: date | None = None) -> FieldError | None:
     """Check a resident ID number (length, digits, region, birth date, check digit); None if valid."""
     if not isinstance(s, str) or not s.strip():
         return FieldError(field, "required", N_("请填写身份证号码"))
@@ -134,9 +132,7 @@ def _has_control(text: str) -> bool:
     return not text.isprintable() and any(unicodedata.category(c) in ("Cc", "Cf") for c in text)
 
 
-def _check_text(
-    value: Any, field: str, label: str, max_len: int, required: bool = True
-) -> FieldError | None:
+def _check_text(value: Any, field: str, label: str, max_len: int, required: bool = True) -> FieldError | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return FieldError(field, "required", N_("请填写%(label)s", label=label)) if required else None
     if not isinstance(value, str):
@@ -165,7 +161,6 @@ def _too_big(data: Any, max_chars: int) -> FieldError | None:
     if size > max_chars:
         return FieldError("", "too_long", N_("记录内容过长（%(size)d字，上限%(max)d字）", size=size, max=max_chars))
     return None
-
 
 
 def _is_iso_date(text: str) -> bool:
@@ -197,8 +192,11 @@ def number_bounds(spec: dict[str, Any]) -> tuple[Decimal, Decimal, int]:
     """The (least, most, decimal places) a number field accepts: the catalogue's own, else NUMBER_BOUNDS."""
     low, high, places = NUMBER_BOUNDS.get(str(spec.get("key")), NUMBER_DEFAULT)
     try:
-        return (Decimal(str(spec.get("min", low))), Decimal(str(spec.get("max", high))),
-                int(spec.get("decimals", places)))
+        return (
+            Decimal(str(spec.get("min", low))),
+            Decimal(str(spec.get("max", high))),
+            int(spec.get("decimals", places)),
+        )
     except (InvalidOperation, TypeError, ValueError):
         return Decimal(low), Decimal(high), places
 
@@ -224,8 +222,13 @@ def check_number(spec: dict[str, Any], value: Any) -> FieldError | None:
         return FieldError(field, "number_range", N_("%(label)s不能大于%(high)s，请核对", label=label, high=high))
     exponent = num.normalize().as_tuple().exponent
     if isinstance(exponent, int) and -exponent > places:
-        return FieldError(field, "number_places", N_("%(label)s应为整数", label=label) if places == 0
-                          else N_("%(label)s最多保留%(places)d位小数", label=label, places=places))
+        return FieldError(
+            field,
+            "number_places",
+            N_("%(label)s应为整数", label=label)
+            if places == 0
+            else N_("%(label)s最多保留%(places)d位小数", label=label, places=places),
+        )
     return None
 
 
@@ -233,10 +236,16 @@ def duplicate_application(earlier_code: str, item_name: str) -> FieldError:
     """两头受理: the same ID number already has an open request for this item (village point or counter)."""
     from shared.receipt_codes import format_code
 
-    return FieldError("applicant.id_number", "duplicate_application",
-                      N_("该身份证号码已有一件“%(item)s”的申请正在办理（回执码 %(code)s），"
-                         "同一事项不能重复申请；请先查询原申请的办理进度",
-                         item=item_name, code=format_code(earlier_code)))
+    return FieldError(
+        "applicant.id_number",
+        "duplicate_application",
+        N_(
+            "该身份证号码已有一件“%(item)s”的申请正在办理（回执码 %(code)s），"
+            "同一事项不能重复申请；请先查询原申请的办理进度",
+            item=item_name,
+            code=format_code(earlier_code),
+        ),
+    )
 
 
 def _code_list(value: Any) -> list[str] | None:
@@ -247,9 +256,7 @@ def _code_list(value: Any) -> list[str] | None:
     return None
 
 
-def validate_capture(
-    catalogue: Catalogue, data: Any, today: date | None = None
-) -> list[FieldError]:
+def validate_capture(catalogue: Catalogue, data: Any, today: date | None = None) -> list[FieldError]:
     """Return every problem with a captured request at once; an empty list means it may be saved."""
     if not isinstance(data, dict):
         return [FieldError("", "format", N_("申请数据格式错误"))]
@@ -312,23 +319,29 @@ def validate_capture(
         known = {m["code"] for m in item["materials"]}
         unknown = sorted({c for c in brought + missing if c not in known})
         if unknown:
-            errors.append(FieldError(
-                "materials", "unknown_material",
-                N_("材料 %(codes)s 不属于事项“%(name)s”", codes=listed(unknown), name=item["name"]),
-            ))
+            errors.append(
+                FieldError(
+                    "materials",
+                    "unknown_material",
+                    N_("材料 %(codes)s 不属于事项“%(name)s”", codes=listed(unknown), name=item["name"]),
+                )
+            )
         both = set(brought) & set(missing)
         if both:
             names = listed(catalogue.material_names(item["code"], both))
-            errors.append(FieldError(
-                "materials", "material_conflict", N_("材料不能同时标记为已收和缺少：%(names)s", names=names)
-            ))
+            errors.append(
+                FieldError("materials", "material_conflict", N_("材料不能同时标记为已收和缺少：%(names)s", names=names))
+            )
         lacking = catalogue.missing_materials(item["code"], brought)
         if lacking and submit == "submitted":
             names = listed(catalogue.material_names(item["code"], lacking))
-            errors.append(FieldError(
-                "materials", "materials_missing",
-                N_("还缺必需材料：%(names)s。请补齐后提交，或选择“待补材料”并打印一次性告知单", names=names),
-            ))
+            errors.append(
+                FieldError(
+                    "materials",
+                    "materials_missing",
+                    N_("还缺必需材料：%(names)s。请补齐后提交，或选择“待补材料”并打印一次性告知单", names=names),
+                )
+            )
     return errors
 
 

@@ -54,9 +54,7 @@ def _as_date(d: date) -> date:
 class WorkCalendar:
     """Which days are working days: the statutory calendar plus a township's own additions."""
 
-    def __init__(
-        self, extra_holidays: Iterable[date] = (), extra_workdays: Iterable[date] = ()
-    ) -> None:
+    def __init__(self, extra_holidays: Iterable[date] = (), extra_workdays: Iterable[date] = ()) -> None:
         """Build a calendar; a day may not be both an extra holiday and an extra working day."""
         self.extra_holidays = frozenset(_as_date(d) for d in extra_holidays)
         self.extra_workdays = frozenset(_as_date(d) for d in extra_workdays)

@@ -27,8 +27,7 @@ Fault = Callable[[str, bytes, str], None]
 class AppTransport:
     """Satisfies node.transport.Transport by posting to a hub test client."""
 
-    def __init__(self, client: Any, faults: list[str] | None = None, fault: Fault | None = None,
-                 compress: bool = True):
+    def __init__(self, client: Any, faults: list[str] | None = None, fault: Fault | None = None, compress: bool = True):
         self.client = client
         self.compress = compress
         self.faults = list(faults or [])

@@ -31,14 +31,23 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     skips = _skips(config)
     if not skips:
         return
-    reasons = sorted({str(r.longrepr[2]).removeprefix("Skipped: ") if isinstance(r.longrepr, tuple) else str(r.longrepr)
-                      for r in skips})
+    reasons = sorted(
+        {
+            str(r.longrepr[2]).removeprefix("Skipped: ") if isinstance(r.longrepr, tuple) else str(r.longrepr)
+            for r in skips
+        }
+    )
     allowed = os.environ.get("DAIBAN_ALLOW_SKIPS") == "1"
     terminalreporter.write_line(
         f"SKIPPED {len(skips)} test(s): {'; '.join(reasons)}"
-        + (" (allowed: DAIBAN_ALLOW_SKIPS=1)" if allowed else " — failing the run; install what is missing "
-           "(as root: make prereqs) or set DAIBAN_ALLOW_SKIPS=1"),
-        red=not allowed, yellow=allowed)
+        + (
+            " (allowed: DAIBAN_ALLOW_SKIPS=1)"
+            if allowed
+            else " — failing the run; install what is missing (as root: make prereqs) or set DAIBAN_ALLOW_SKIPS=1"
+        ),
+        red=not allowed,
+        yellow=allowed,
+    )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -91,9 +100,17 @@ def hub_app(hub_db_url: str, tmp_path: Path, hub_settings: dict[str, object]):
     from hub.db import database
     from hub.schema import migrate
 
-    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "hubdata"), "DATABASE_URL": hub_db_url,
-                      "SECRET_KEY": "test", "WTF_CSRF_ENABLED": True, "WTF_CSRF_SSL_STRICT": False,
-                      **hub_settings})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(tmp_path / "hubdata"),
+            "DATABASE_URL": hub_db_url,
+            "SECRET_KEY": "test",
+            "WTF_CSRF_ENABLED": True,
+            "WTF_CSRF_SSL_STRICT": False,
+            **hub_settings,
+        }
+    )
     with database.connection_context():
         migrate()
     database.connect(reuse_if_open=True)

@@ -18,8 +18,14 @@ def id_number(rng: random.Random | None = None) -> str:
     return body + id_check_digit(body)
 
 
-def capture(item_code: str = "JF-01", *, missing: list[str] | None = None, name: str = "张三",
-            rng: random.Random | None = None, catalogue: Catalogue | None = None) -> dict[str, Any]:
+def capture(
+    item_code: str = "JF-01",
+    *,
+    missing: list[str] | None = None,
+    name: str = "张三",
+    rng: random.Random | None = None,
+    catalogue: Catalogue | None = None,
+) -> dict[str, Any]:
     """A capture form for an item with every required field, optionally leaving materials missing."""
     cat = catalogue or Catalogue.default()
     item = cat.item(item_code)
@@ -28,8 +34,13 @@ def capture(item_code: str = "JF-01", *, missing: list[str] | None = None, name:
     brought = [m["code"] for m in item["materials"] if m["required"] and m["code"] not in missing]
     return {
         "item_code": item_code,
-        "applicant": {"name": name, "id_number": id_number(rng), "phone": "13800138000",
-                      "address": "桃源村三组12号", "group": "三组"},
+        "applicant": {
+            "name": name,
+            "id_number": id_number(rng),
+            "phone": "13800138000",
+            "address": "桃源村三组12号",
+            "group": "三组",
+        },
         "fields": {f["key"]: FIELD_VALUES[f["type"]] for f in item["fields"]},
         "materials": {"brought": brought, "missing": missing},
         "submit": "awaiting_materials" if missing else "submitted",

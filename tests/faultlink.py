@@ -121,8 +121,10 @@ def read_message(sock: socket.socket, *, is_response: bool = False) -> Message |
 def simple_response(status: int, reason: str, text: str) -> bytes:
     """A small plain-text response, as a gateway in the way would send."""
     body = text.encode("utf-8")
-    return (f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+    return (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
 
 
 def _abort(sock: socket.socket) -> None:

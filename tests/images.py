@@ -8,8 +8,15 @@ import random
 from PIL import Image
 
 
-def photo(width: int = 3000, height: int = 2000, *, fmt: str = "JPEG", exif: bool = True, seed: int = 1,
-          grain: tuple[int, int] = (60, 40)) -> bytes:
+def photo(
+    width: int = 3000,
+    height: int = 2000,
+    *,
+    fmt: str = "JPEG",
+    exif: bool = True,
+    seed: int = 1,
+    grain: tuple[int, int] = (60, 40),
+) -> bytes:
     """A noisy picture (finer grain: bigger JPEG), optionally with EXIF like a phone's."""
     rng = random.Random(seed)
     small = Image.frombytes("RGB", grain, bytes(rng.randrange(256) for _ in range(grain[0] * grain[1] * 3)))

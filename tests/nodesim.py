@@ -12,8 +12,14 @@ def enrol(client: Any, code: str, key: Any, box_pubkey: str | None = None) -> tu
     """Both rounds of enrolment v2 over a Flask test client; (status, answer body) of the last round."""
     normal = enrolment.parse_code(code)
     side = enrolment.NodeSide(normal, signing.public_b64(key), box_pubkey)
-    start = {"v": 2, "kind": enrolment.START, "code_id": side.cid, "pubkey": signing.public_b64(key),
-             "app_version": "test", "pake": side.start()}
+    start = {
+        "v": 2,
+        "kind": enrolment.START,
+        "code_id": side.cid,
+        "pubkey": signing.public_b64(key),
+        "app_version": "test",
+        "pake": side.start(),
+    }
     if box_pubkey:
         start["box_pubkey"] = box_pubkey
     resp = client.post("/api/v1/enroll", data=encoding.canonical(start), content_type="application/json")
@@ -21,9 +27,19 @@ def enrol(client: Any, code: str, key: Any, box_pubkey: str | None = None) -> tu
     if resp.status_code != 200:
         return resp.status_code, body
     proof = side.finish(body["pake"], body["hub_pubkey"], body.get("hub_box_pubkey"), body["hub_confirm"])
-    resp = client.post("/api/v1/enroll", data=encoding.canonical(
-        {"v": 2, "kind": enrolment.CONFIRM, "code_id": side.cid, "pubkey": signing.public_b64(key),
-         "confirm": proof}), content_type="application/json")
+    resp = client.post(
+        "/api/v1/enroll",
+        data=encoding.canonical(
+            {
+                "v": 2,
+                "kind": enrolment.CONFIRM,
+                "code_id": side.cid,
+                "pubkey": signing.public_b64(key),
+                "confirm": proof,
+            }
+        ),
+        content_type="application/json",
+    )
     return resp.status_code, json.loads(resp.data)["body"]
 
 
@@ -45,16 +61,31 @@ class NodeSim:
         """Wire events numbered after the current chain position."""
         out = []
         for i, (type_, request_id, data) in enumerate(datas):
-            out.append({"seq": self.seq + 1 + i, "id": protocol.new_id(), "type": type_,
-                        "request_id": request_id, "at": protocol.iso(protocol.utcnow()), "clerk": "李文书",
-                        "data": data})
+            out.append(
+                {
+                    "seq": self.seq + 1 + i,
+                    "id": protocol.new_id(),
+                    "type": type_,
+                    "request_id": request_id,
+                    "at": protocol.iso(protocol.utcnow()),
+                    "clerk": "李文书",
+                    "data": data,
+                }
+            )
         return out
 
-    def batch(self, events: list[dict[str, Any]], *, prev_hash: str | None = None, cursor: int = 0,
-              key: Any = None) -> tuple[dict[str, Any], bytes]:
+    def batch(
+        self, events: list[dict[str, Any]], *, prev_hash: str | None = None, cursor: int = 0, key: Any = None
+    ) -> tuple[dict[str, Any], bytes]:
         """A signed batch (body, envelope bytes); does not advance the chain."""
-        body = protocol.batch_body(self.node_id, events, self.last_hash if prev_hash is None else prev_hash,
-                                   cursor, catalogue_version=1, app_version="test")
+        body = protocol.batch_body(
+            self.node_id,
+            events,
+            self.last_hash if prev_hash is None else prev_hash,
+            cursor,
+            catalogue_version=1,
+            app_version="test",
+        )
         return body, protocol.seal(key or self.key, body)
 
     def advance(self, body: dict[str, Any]) -> None:
@@ -64,8 +95,9 @@ class NodeSim:
 
     def post(self, raw: bytes, **headers: str) -> tuple[int, dict[str, Any]]:
         """Send envelope bytes; return (status, verified response body)."""
-        resp = self.client.post("/api/v1/sync", data=raw, content_type=headers.pop("content_type", "application/json"),
-                                headers=headers)
+        resp = self.client.post(
+            "/api/v1/sync", data=raw, content_type=headers.pop("content_type", "application/json"), headers=headers
+        )
         env = json.loads(resp.data)
         assert protocol.verify_body(self.hub_pub, env["body"], env["sig"]), "hub response must be signed"
         return resp.status_code, env["body"]
@@ -80,8 +112,9 @@ class NodeSim:
 
     def poll(self, cursor: int = 0, kind: str = "poll", acked_seq: int = 0) -> dict[str, Any]:
         """A signed poll or hello."""
-        body = protocol.poll_body(self.node_id, cursor, kind=kind, acked_seq=acked_seq, catalogue_version=1,
-                                  app_version="test")
+        body = protocol.poll_body(
+            self.node_id, cursor, kind=kind, acked_seq=acked_seq, catalogue_version=1, app_version="test"
+        )
         status, resp = self.post(protocol.seal(self.key, body))
         assert status == 200, resp
         return resp

@@ -27,8 +27,10 @@ class Pair:
 
     def multi_url(self, db: str) -> str:
         """The hub's URL: both servers, libpq picks the one that takes writes."""
-        return (f"postgresql://postgres@127.0.0.1:{self.primary.port},127.0.0.1:{self.standby.port}/{db}"
-                "?target_session_attrs=read-write")
+        return (
+            f"postgresql://postgres@127.0.0.1:{self.primary.port},127.0.0.1:{self.standby.port}/{db}"
+            "?target_session_attrs=read-write"
+        )
 
     def url(self, cluster: support.PgCluster, db: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{cluster.port}/{db}"
@@ -58,14 +60,19 @@ class Pair:
                     pass
 
     def promote(self) -> None:
-        self.standby._run(str(self.standby.bindir / "pg_ctl"), "-D", str(self.standby.datadir / "data"), "-w",
-                          "promote")
+        self.standby._run(
+            str(self.standby.bindir / "pg_ctl"), "-D", str(self.standby.datadir / "data"), "-w", "promote"
+        )
 
     def set_synchronous(self, level: str | None) -> None:
         """Commit waits for the standby at synchronous_commit=level ('on', 'remote_apply'), or not (None)."""
         names = "standby" if level else ""
-        sql(self.primary.admin_url, f"ALTER SYSTEM SET synchronous_standby_names = '{names}'",
-            f"ALTER SYSTEM SET synchronous_commit = '{level or 'on'}'", "SELECT pg_reload_conf()")
+        sql(
+            self.primary.admin_url,
+            f"ALTER SYSTEM SET synchronous_standby_names = '{names}'",
+            f"ALTER SYSTEM SET synchronous_commit = '{level or 'on'}'",
+            "SELECT pg_reload_conf()",
+        )
         want = "sync" if level else "async"
         poll(lambda: rows(self.primary.admin_url, "SELECT sync_state FROM pg_stat_replication") == [(want,)])
 
@@ -83,18 +90,53 @@ def start_pair(synchronous: bool = False, fsync: bool = False) -> Pair:
     if fsync:
         # The throwaway cluster starts with fsync off on its command line; restart it with it on.
         options = f"-p {primary.port} -h 127.0.0.1 -k {primary.datadir} -c fsync=on -c max_connections=200"
-        primary._run(str(primary.bindir / "pg_ctl"), "-D", str(primary.datadir / "data"), "-l",
-                     str(primary.datadir / "log"), "-o", options, "-m", "fast", "-w", "restart")
+        primary._run(
+            str(primary.bindir / "pg_ctl"),
+            "-D",
+            str(primary.datadir / "data"),
+            "-l",
+            str(primary.datadir / "log"),
+            "-o",
+            options,
+            "-m",
+            "fast",
+            "-w",
+            "restart",
+        )
     datadir = Path(tempfile.mkdtemp(prefix="daiban-pg-standby-"))
     shutil.chown(datadir, *owner(primary.datadir))
     standby = support.PgCluster(primary.bindir, datadir, support.free_port(), primary.runas)
     try:
-        standby._run(str(primary.bindir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U",
-                     "postgres", "-D", str(datadir / "data"), "-R", "-X", "stream", "--no-sync")
-        options = (f"-p {standby.port} -h 127.0.0.1 -k {datadir} -c fsync={'on' if fsync else 'off'} "
-                   "-c max_connections=200 -c cluster_name=standby")
-        standby._run(str(primary.bindir / "pg_ctl"), "-D", str(datadir / "data"), "-l", str(datadir / "log"),
-                     "-o", options, "-w", "start")
+        standby._run(
+            str(primary.bindir / "pg_basebackup"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(primary.port),
+            "-U",
+            "postgres",
+            "-D",
+            str(datadir / "data"),
+            "-R",
+            "-X",
+            "stream",
+            "--no-sync",
+        )
+        options = (
+            f"-p {standby.port} -h 127.0.0.1 -k {datadir} -c fsync={'on' if fsync else 'off'} "
+            "-c max_connections=200 -c cluster_name=standby"
+        )
+        standby._run(
+            str(primary.bindir / "pg_ctl"),
+            "-D",
+            str(datadir / "data"),
+            "-l",
+            str(datadir / "log"),
+            "-o",
+            options,
+            "-w",
+            "start",
+        )
         poll(lambda: rows(primary.admin_url, "SELECT state FROM pg_stat_replication") == [("streaming",)])
         pair = Pair(primary, standby)
         if synchronous:
@@ -142,5 +184,3 @@ def poll(condition: Any, timeout: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("condition not reached")
         time.sleep(0.2)
-
-

@@ -62,17 +62,38 @@ class PgCluster:
         subprocess.run([*self.runas, *args], check=True, capture_output=True, timeout=120)
 
     def start(self) -> "PgCluster":
-        self._run(str(self.bindir / "initdb"), "-D", str(self.datadir / "data"), "-U", "postgres",
-                  "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.datadir / "data"),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        )
         # fsync off: a throwaway cluster need not survive a power cut, and the suite runs faster.
         options = f"-p {self.port} -h 127.0.0.1 -k {self.datadir} -c fsync=off -c max_connections=200"
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir / "data"), "-l", str(self.datadir / "log"),
-                  "-o", options, "-w", "start")
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.datadir / "data"),
+            "-l",
+            str(self.datadir / "log"),
+            "-o",
+            options,
+            "-w",
+            "start",
+        )
         return self
 
     def stop(self) -> None:
-        subprocess.run([*self.runas, str(self.bindir / "pg_ctl"), "-D", str(self.datadir / "data"), "-m", "fast",
-                        "-w", "stop"], capture_output=True, timeout=60)
+        subprocess.run(
+            [*self.runas, str(self.bindir / "pg_ctl"), "-D", str(self.datadir / "data"), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(self.datadir, ignore_errors=True)
 
 
@@ -83,8 +104,9 @@ cluster_note: str | None = None  # said once at the end of the run when the suit
 
 def pg_bindir() -> Path | None:
     """The newest Debian PostgreSQL server binaries (package postgresql), if installed."""
-    found = sorted(Path("/").glob(PG_BINARIES.lstrip("/")), key=lambda p: int(p.parent.name)
-                   if p.parent.name.isdigit() else 0)
+    found = sorted(
+        Path("/").glob(PG_BINARIES.lstrip("/")), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0
+    )
     return next((b for b in reversed(found) if (b / "initdb").exists()), None)
 
 
@@ -141,13 +163,14 @@ def pg_admin_url() -> str:
         _cluster = start_pg_cluster()
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
-        _no_cluster = f"{PG_ADMIN} unusable ({reason}) and no throwaway cluster: {exc} {detail.decode(errors='replace')[-300:]}"
+        _no_cluster = (
+            f"{PG_ADMIN} unusable ({reason}) and no throwaway cluster: {exc} {detail.decode(errors='replace')[-300:]}"
+        )
         raise RuntimeError(_no_cluster) from exc
     import atexit
 
     atexit.register(stop_pg_cluster)
-    cluster_note = (f"PostgreSQL at {PG_ADMIN} unusable ({reason}); started a throwaway cluster on port "
-                    f"{_cluster.port}")
+    cluster_note = f"PostgreSQL at {PG_ADMIN} unusable ({reason}); started a throwaway cluster on port {_cluster.port}"
     sys.stderr.write(f"\n{cluster_note}\n")
     return _cluster.admin_url
 
@@ -304,7 +327,9 @@ def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = N
     raise TimeoutError(f"{url} did not come up: {last}")
 
 
-def daiban(*args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+def daiban(
+    *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 60
+) -> subprocess.CompletedProcess:
     """Run the daiban command as a real process."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
@@ -336,7 +361,10 @@ class Service:
         log = open(self.data_dir / f"{self.kind}-{self.port}.log", "ab")
         self.proc = subprocess.Popen(
             [*DAIBAN, self.kind, "--dir", str(self.data_dir), "run", "--port", str(self.port), *self.extra],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}, cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+            cwd=ROOT,
         )
         log.close()  # the child holds its own descriptor
         wait_http(self.url + "/healthz", proc=self.proc)

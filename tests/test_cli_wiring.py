@@ -12,8 +12,9 @@ from click.testing import CliRunner
 from shared.cli import build
 
 
-@pytest.mark.parametrize(("kind", "key_file", "env"), [("hub", "hub_key.pem", "DAIBAN_HUB_DIR"),
-                                                       ("node", "node_key.pem", "DAIBAN_NODE_DIR")])
+@pytest.mark.parametrize(
+    ("kind", "key_file", "env"), [("hub", "hub_key.pem", "DAIBAN_HUB_DIR"), ("node", "node_key.pem", "DAIBAN_NODE_DIR")]
+)
 def test_dir_reaches_the_factory_not_the_environment(tmp_path: Path, kind: str, key_file: str, env: str) -> None:
     os.environ.pop(env, None)
     data = tmp_path / "data"
@@ -24,8 +25,9 @@ def test_dir_reaches_the_factory_not_the_environment(tmp_path: Path, kind: str, 
     assert env not in os.environ
 
 
-@pytest.mark.parametrize(("kind", "key_file", "env"), [("hub", "hub_key.pem", "DAIBAN_HUB_DIR"),
-                                                       ("node", "node_key.pem", "DAIBAN_NODE_DIR")])
+@pytest.mark.parametrize(
+    ("kind", "key_file", "env"), [("hub", "hub_key.pem", "DAIBAN_HUB_DIR"), ("node", "node_key.pem", "DAIBAN_NODE_DIR")]
+)
 def test_environment_still_names_the_directory(tmp_path: Path, kind: str, key_file: str, env: str) -> None:
     data = tmp_path / "from-env"
     result = CliRunner().invoke(build(), [kind, "init"], env={env: str(data)}, catch_exceptions=False)

@@ -21,21 +21,30 @@ import pytest
 from shared.i18n import LANGUAGES
 
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+")
-PAPER = re.compile(r'<article class="(?:paper|poster)"[^>]*>.*?</article>'
-                   r'|<h1 class="register-title">.*?</h1>|<table class="register">.*?</table>'
-                   r'|<section class="publicity-list">.*?</section>', re.S)  # 公示名单: posted as printed
+PAPER = re.compile(
+    r'<article class="(?:paper|poster)"[^>]*>.*?</article>'
+    r'|<h1 class="register-title">.*?</h1>|<table class="register">.*?</table>'
+    r'|<section class="publicity-list">.*?</section>',
+    re.S,
+)  # 公示名单: posted as printed
 # Data shown as stored: the catalogue editor's materials box (the catalogue's own line format,
 # 编码|名称|是|备注) and the payload column of the audit log.
 EDITED = re.compile(r'<textarea name="materials"[^>]*>.*?</textarea>|<td class="detail">.*?</td>', re.S)
 
 # GET endpoints that are not pages: machine formats, files, redirects.
 NOT_PAGES = {
-    "static": "files", "public_guide.static": "files", "guide.static": "files",
+    "static": "files",
+    "public_guide.static": "files",
+    "guide.static": "files",
     "i18n.switch": "a redirect that sets the cookie",
-    "api.openapi": "JSON", "api.healthz": "JSON", "metrics.metrics": "Prometheus text",
-    "node_api.get_request": "JSON", "node_api.healthz": "JSON",
+    "api.openapi": "JSON",
+    "api.healthz": "JSON",
+    "metrics.metrics": "Prometheus text",
+    "node_api.get_request": "JSON",
+    "node_api.healthz": "JSON",
     "register.export": "the official register as .xlsx (an official document)",
-    "supervision.export_csv": "a spreadsheet export", "supervision.export_xlsx": "a spreadsheet export",
+    "supervision.export_csv": "a spreadsheet export",
+    "supervision.export_xlsx": "a spreadsheet export",
     "attachment_views.image": "a photo",
     "case_attachments.view": "a village's scan or photo, served as a file",
 }
@@ -90,7 +99,7 @@ def leftovers(html: str, allowed: set[str]) -> list[str]:
         text = text.replace(f">{name}<", "><")
     for value in sorted((a for a in allowed if a), key=len, reverse=True):
         text = text.replace(value, " ")
-    return [text[max(0, m.start() - 40):m.end() + 40].replace("\n", " ") for m in CJK.finditer(text)]
+    return [text[max(0, m.start() - 40) : m.end() + 40].replace("\n", " ") for m in CJK.finditer(text)]
 
 
 def get_endpoints(app: Any) -> set[str]:
@@ -98,6 +107,7 @@ def get_endpoints(app: Any) -> set[str]:
 
 
 # ---------------------------------------------------------------------------------------------- hub
+
 
 @pytest.fixture
 def hub_db_url(tmp_path: Path) -> str:
@@ -115,41 +125,70 @@ def hub_world(hub_app: Any) -> tuple[dict[str, Any], dict[str, str], set[str]]:
     from tests.nodesim import NodeSim
 
     sim = NodeSim(hub_app.test_client(), issue_code("桃源村"))
-    desks = {"staff": Desk(hub_app, "wang", "王芳", windows=["W04", "W05", "W09", "W10"]),
-             "supervisor": Desk(hub_app, "chen", "陈督查", role="supervisor"),
-             "admin": Desk(hub_app, "liu", "刘管理", role="admin")}
+    desks = {
+        "staff": Desk(hub_app, "wang", "王芳", windows=["W04", "W05", "W09", "W10"]),
+        "supervisor": Desk(hub_app, "chen", "陈督查", role="supervisor"),
+        "admin": Desk(hub_app, "liu", "刘管理", role="admin"),
+    }
     code = new_case(sim, "JF-01", name="张三")
     desks["staff"].act(code, "accept")
     rated = new_case(sim, "FP-01", name="李四")
     feedback(sim, rated, satisfaction="不满意", comment="等了很久", channel="paper")
     token_page = sim.client.get("/mailbox").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', token_page).group(1)  # type: ignore[union-attr]
-    sim.client.post("/mailbox", data={"category": "consult", "content": "请问低保怎么申请？", "name": "赵五",
-                                      "phone": "13800001234", "csrf_token": token})
+    sim.client.post(
+        "/mailbox",
+        data={
+            "category": "consult",
+            "content": "请问低保怎么申请？",
+            "name": "赵五",
+            "phone": "13800001234",
+            "csrf_token": token,
+        },
+    )
     page = desks["staff"].get(f"/console/case/{code}").get_data(as_text=True)
     paper = re.search(rf"/console/case/{code}/paper/(\d+)", page).group(1)  # type: ignore[union-attr]
     urls = {
-        "console.home": "/", "console.queue_view": "/console/", "console.case_view": f"/console/case/{code}",
+        "console.home": "/",
+        "console.queue_view": "/console/",
+        "console.case_view": f"/console/case/{code}",
         "console.feedback_form": f"/console/case/{code}/feedback",
         "console.notice_view": f"/console/case/{code}/paper/{paper}",
-        "console.contacts_view": "/console/contacts", "console.staff_view": "/console/staff",
-        "mailbox.index": "/console/mailbox", "mailbox.detail": f"/console/mailbox/{MailMessage.get().code}",
+        "console.contacts_view": "/console/contacts",
+        "console.staff_view": "/console/staff",
+        "mailbox.index": "/console/mailbox",
+        "mailbox.detail": f"/console/mailbox/{MailMessage.get().code}",
         "mailbox.public_form": "/mailbox",
-        "register.page": "/console/register", "sms_admin.index": "/console/sms", "fleet.index": "/fleet/",
-        "catalogue_admin.index": "/admin/catalogue", "catalogue_admin.edit_item": "/admin/catalogue/item/JF-01",
-        "catalogue_admin.holidays": "/admin/holidays", "staff_admin.index": "/admin/staff",
+        "register.page": "/console/register",
+        "sms_admin.index": "/console/sms",
+        "fleet.index": "/fleet/",
+        "catalogue_admin.index": "/admin/catalogue",
+        "catalogue_admin.edit_item": "/admin/catalogue/item/JF-01",
+        "catalogue_admin.holidays": "/admin/holidays",
+        "staff_admin.index": "/admin/staff",
         "publicity.list_page": "/console/publicity",
-        "public_guide.index": "/guide", "public_guide.item": "/guide/JF-01", "public_guide.print_all": "/guide/print",
-        "auth.login": "/login", "ratings.index": "/ratings", "ratings.detail": f"/ratings/{rated}",
-        "public_results.results": "/results", "public_status.status": "/status",
-        "supervision.dashboard": "/supervision/", "supervision.audit_log": "/supervision/audit",
+        "public_guide.index": "/guide",
+        "public_guide.item": "/guide/JF-01",
+        "public_guide.print_all": "/guide/print",
+        "auth.login": "/login",
+        "ratings.index": "/ratings",
+        "ratings.detail": f"/ratings/{rated}",
+        "public_results.results": "/results",
+        "public_status.status": "/status",
+        "supervision.dashboard": "/supervision/",
+        "supervision.audit_log": "/supervision/audit",
         "supervision.watch": "/supervision/watch",
-        "counter.pick": "/console/counter", "counter.form": "/console/counter/FP-01",
-        "counter.receipt": f"/console/case/{code}/receipt", "search.page": "/console/search?q=张三",
+        "counter.pick": "/console/counter",
+        "counter.form": "/console/counter/FP-01",
+        "counter.receipt": f"/console/case/{code}/receipt",
+        "search.page": "/console/search?q=张三",
     }
-    data = set(catalogue_strings(current().to_dict())) | seeded_strings(["JF-01", "FP-01"]) | masked(
-        ["王芳", "陈督查", "刘管理", "张三", "李四", "赵五", "桃源村", "李文书"]) | {
-        "等了很久", "请问低保怎么申请？", "默认目录"}
+    data = (
+        set(catalogue_strings(current().to_dict()))
+        | seeded_strings(["JF-01", "FP-01"])
+        | masked(["王芳", "陈督查", "刘管理", "张三", "李四", "赵五", "桃源村", "李文书"])
+        | {"等了很久", "请问低保怎么申请？", "默认目录"}
+    )
     return {**desks, "public": hub_app.test_client()}, urls, data
 
 
@@ -185,6 +224,7 @@ def test_hub_is_chinese_without_a_cookie(hub_app) -> None:
 # marked where it is defined and said in the page's language where it is shown; what is audited or
 # sent to the village stays Chinese (stored data).
 
+
 def _refusal_world(hub_app: Any) -> tuple[Any, Any, str, set[str]]:
     from hub.catalogue_store import current
     from hub.enrolment import issue_code
@@ -197,8 +237,12 @@ def _refusal_world(hub_app: Any) -> tuple[Any, Any, str, set[str]]:
     window = Case.get(Case.receipt_code == code).window
     wang = Desk(hub_app, "wang", "王芳", windows=[window])
     wang.client.set_cookie("lang", "en")
-    data = set(catalogue_strings(current().to_dict())) | seeded_strings(["JF-01"]) | masked(
-        ["王芳", "张三", "桃源村", "周敏", "李文书"]) | {"默认目录"}
+    data = (
+        set(catalogue_strings(current().to_dict()))
+        | seeded_strings(["JF-01"])
+        | masked(["王芳", "张三", "桃源村", "周敏", "李文书"])
+        | {"默认目录"}
+    )
     return sim, wang, code, data
 
 
@@ -217,7 +261,9 @@ def test_refused_case_actions_are_said_in_english(hub_app) -> None:  # type: ign
     # A transition the rules forbid (shared/states.py), its state names translated inside the sentence.
     resp = wang.act(code, "approve")
     assert resp.status_code == 409, resp.status_code
-    _says(resp, data, "Decided (approved) cannot follow Received: a processed item must be accepted before it is closed")
+    _says(
+        resp, data, "Decided (approved) cannot follow Received: a processed item must be accepted before it is closed"
+    )
     resp = wang.act(code, "refuse", reason="", legal_basis="")
     assert resp.status_code == 400
     _says(resp, data, "A refusal or denial must state the reason and the legal basis")
@@ -233,8 +279,10 @@ def test_bad_corrections_at_the_hub_are_said_in_english(hub_app) -> None:  # typ
     _, wang, code, data = _refusal_world(hub_app)
     before = Case.get(Case.receipt_code == code).captured
     for form, words in (
-        ({"field": "applicant.id_number", "value": "12345", "reason": "录错"},
-         "The ID card number must have 18 characters; it has 5"),
+        (
+            {"field": "applicant.id_number", "value": "12345", "reason": "录错"},
+            "The ID card number must have 18 characters; it has 5",
+        ),
         ({"field": "applicant.name", "value": "李四", "reason": ""}, "Please enter the reason for the correction"),
         ({"field": "receipt_code", "value": "220000000", "reason": "改号"}, "Please choose the entry to correct"),
     ):
@@ -245,8 +293,11 @@ def test_bad_corrections_at_the_hub_are_said_in_english(hub_app) -> None:  # typ
     cases.act(code, "refuse", "system", reason="不属于本中心受理范围", legal_basis="行政许可法第三十二条")
     resp = wang.post(f"/console/case/{code}/correct", {"field": "applicant.name", "value": "李四", "reason": "录错"})
     assert resp.status_code == 409
-    _says(resp, data | {"李四", "录错", "不属于本中心受理范围", "行政许可法第三十二条"},
-          "This application is Refused and closed, so it cannot be corrected")
+    _says(
+        resp,
+        data | {"李四", "录错", "不属于本中心受理范围", "行政许可法第三十二条"},
+        "This application is Refused and closed, so it cannot be corrected",
+    )
 
 
 def test_counter_form_errors_are_said_in_english_and_audited_in_chinese(hub_app) -> None:  # type: ignore[no-untyped-def]
@@ -259,14 +310,20 @@ def test_counter_form_errors_are_said_in_english_and_audited_in_chinese(hub_app)
     zhou = Desk(hub_app, "zhou", "周敏", windows=["W10", "W05"])
     zhou.client.set_cookie("lang", "en")
     village = get_or_create_village("杏花村")
-    bad = form("DB-01", int(village.id), **{"applicant.id_number": "430102199001011234",
-                                            "fields.household_size": "9" * 20, "applicant.phone": "12"})
+    bad = form(
+        "DB-01",
+        int(village.id),
+        **{"applicant.id_number": "430102199001011234", "fields.household_size": "9" * 20, "applicant.phone": "12"},
+    )
     resp = receive(zhou, "DB-01", bad)
     assert resp.status_code == 422
     posted = {x for v in bad.values() for x in (v if isinstance(v, list) else [v])}
-    _says(resp, set(catalogue_strings(current().to_dict())) | masked(["周敏", "杏花村"]) | posted,
-          "The check digit of the ID card number is wrong",
-          "The mobile number must be 11 digits")
+    _says(
+        resp,
+        set(catalogue_strings(current().to_dict())) | masked(["周敏", "杏花村"]) | posted,
+        "The check digit of the ID card number is wrong",
+        "The mobile number must be 11 digits",
+    )
     assert AuditEntry.select().where(AuditEntry.action == "counter.refused").exists()
 
 
@@ -276,8 +333,17 @@ def test_a_refused_reply_is_shown_in_english_and_audited_in_chinese(hub_app) -> 
 
     public = hub_app.test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', public.get("/mailbox").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
-    public.post("/mailbox", data={"category": "consult", "content": "请问低保怎么申请？", "name": "赵五",
-                                  "phone": "13800001234", "csrf_token": token, "window": "W05"})
+    public.post(
+        "/mailbox",
+        data={
+            "category": "consult",
+            "content": "请问低保怎么申请？",
+            "name": "赵五",
+            "phone": "13800001234",
+            "csrf_token": token,
+            "window": "W05",
+        },
+    )
     msg = MailMessage.get()
     Desk(hub_app, "zhou", "周敏", windows=[msg.window])  # the window's own staff, who may answer
     other = Desk(hub_app, "qian", "钱进", windows=["W10" if msg.window != "W10" else "W09"])

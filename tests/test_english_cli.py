@@ -53,12 +53,19 @@ def chinese_prose_left(text: str) -> list[str]:
     return [m.group(0) for m in PROSE.finditer(body)]
 
 
-@pytest.mark.parametrize("environ,lang", [
-    ({}, "zh_CN"), ({"LANG": "C.UTF-8"}, "zh_CN"), ({"LANG": "zh_CN.UTF-8"}, "zh_CN"),
-    ({"LANG": "en_US.UTF-8"}, "en"), ({"LC_ALL": "en_GB.UTF-8", "LANG": "zh_CN.UTF-8"}, "en"),
-    ({"LC_ALL": "zh_CN.UTF-8", "LANG": "en_US.UTF-8"}, "zh_CN"), ({"DAIBAN_LANG": "en", "LANG": "zh_CN.UTF-8"}, "en"),
-    ({"DAIBAN_LANG": "zh_CN", "LC_ALL": "en_US.UTF-8"}, "zh_CN"),
-])
+@pytest.mark.parametrize(
+    "environ,lang",
+    [
+        ({}, "zh_CN"),
+        ({"LANG": "C.UTF-8"}, "zh_CN"),
+        ({"LANG": "zh_CN.UTF-8"}, "zh_CN"),
+        ({"LANG": "en_US.UTF-8"}, "en"),
+        ({"LC_ALL": "en_GB.UTF-8", "LANG": "zh_CN.UTF-8"}, "en"),
+        ({"LC_ALL": "zh_CN.UTF-8", "LANG": "en_US.UTF-8"}, "zh_CN"),
+        ({"DAIBAN_LANG": "en", "LANG": "zh_CN.UTF-8"}, "en"),
+        ({"DAIBAN_LANG": "zh_CN", "LC_ALL": "en_US.UTF-8"}, "zh_CN"),
+    ],
+)
 def test_the_locale_picks_one_language(environ: dict[str, str], lang: str) -> None:
     assert cli_language(environ) == lang
 
@@ -88,14 +95,28 @@ def test_every_help_is_wholly_english_under_an_english_locale() -> None:
     assert not found, found
 
 
-@pytest.mark.parametrize("lang,words,absent", [
-    ("en_US.UTF-8", ("Usage: daiban hub", "Township centre (hub) administration commands.", "Show this message"), "用法"),
-    ("zh_CN.UTF-8", ("用法： daiban hub", "乡镇中心（hub）管理命令。", "显示本帮助并退出。"), "Usage"),
-])
+@pytest.mark.parametrize(
+    "lang,words,absent",
+    [
+        (
+            "en_US.UTF-8",
+            ("Usage: daiban hub", "Township centre (hub) administration commands.", "Show this message"),
+            "用法",
+        ),
+        ("zh_CN.UTF-8", ("用法： daiban hub", "乡镇中心（hub）管理命令。", "显示本帮助并退出。"), "Usage"),
+    ],
+)
 def test_the_installed_command_speaks_the_locale(lang: str, words: tuple[str, ...], absent: str) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES", "LANGUAGE", "DAIBAN_LANG")}
-    out = subprocess.run([sys.executable, "-m", "shared.cli", "hub", "--help"], capture_output=True, text=True,  # nosec B603
-                         env={**env, "LANG": lang}, cwd=ROOT, check=True, timeout=60).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "hub", "--help"],
+        capture_output=True,
+        text=True,  # nosec B603
+        env={**env, "LANG": lang},
+        cwd=ROOT,
+        check=True,
+        timeout=60,
+    ).stdout
     assert all(w in out for w in words), out
     assert absent not in out, out
 

@@ -24,21 +24,40 @@ def node_world(clerk: Any) -> tuple[dict[str, str], set[str]]:  # noqa: F811 - t
     from tests.node.test_capture_views import capture
 
     req = hub_decides(capture(clerk, missing=("M-NEIGHBOURS",)), "accept", "accepted", deadline="2026-12-24")
-    clerk.post("/messages", {"category": "complaint", "content": "窗口办事慢", "about": "王芳", "window": "W05"},
-               page="/messages")
+    clerk.post(
+        "/messages",
+        {"category": "complaint", "content": "窗口办事慢", "about": "王芳", "window": "W05"},
+        page="/messages",
+    )
     message = Event.get(Event.type == "message.left").data["receipt_code"]
     code = req.receipt_code
     urls = {
-        "requests.index": "/", "notices.attention": "/attention", "capture.pick": "/capture",
-        "capture.form": "/capture/JF-01", "guide.index": "/guide", "guide.item": "/guide/JF-01",
-        "guide.print_all": "/guide/print", "auth.login": "/login", "mailbox.index": "/messages",
-        "mailbox.receipt": f"/messages/{message}", "requests.detail": f"/requests/{code}",
-        "notices.hub_notice": f"/requests/{code}/hub-notice", "capture.notice": f"/requests/{code}/notice",
-        "capture.receipt": f"/requests/{code}/receipt", "status.lookup": "/status", "sync_panel.panel": "/sync",
-        "bundle_views.page": "/sync/bundle", "bundle_views.export_file": "/sync/bundle/export/file",
+        "requests.index": "/",
+        "notices.attention": "/attention",
+        "capture.pick": "/capture",
+        "capture.form": "/capture/JF-01",
+        "guide.index": "/guide",
+        "guide.item": "/guide/JF-01",
+        "guide.print_all": "/guide/print",
+        "auth.login": "/login",
+        "mailbox.index": "/messages",
+        "mailbox.receipt": f"/messages/{message}",
+        "requests.detail": f"/requests/{code}",
+        "notices.hub_notice": f"/requests/{code}/hub-notice",
+        "capture.notice": f"/requests/{code}/notice",
+        "capture.receipt": f"/requests/{code}/receipt",
+        "status.lookup": "/status",
+        "sync_panel.panel": "/sync",
+        "bundle_views.page": "/sync/bundle",
+        "bundle_views.export_file": "/sync/bundle/export/file",
     }
-    data = set(catalogue_strings(Catalogue.default().to_dict())) | seeded_strings(["JF-01"]) | masked(
-        ["李文书", "王建国", "王芳", "桃源村"]) | {"窗口办事慢", "国土与城建"} | set(NOTICE_KINDS.values())
+    data = (
+        set(catalogue_strings(Catalogue.default().to_dict()))
+        | seeded_strings(["JF-01"])
+        | masked(["李文书", "王建国", "王芳", "桃源村"])
+        | {"窗口办事慢", "国土与城建"}
+        | set(NOTICE_KINDS.values())
+    )
     return urls, data
 
 
@@ -54,7 +73,7 @@ def test_every_node_page_renders_in_english(node_app, clerk) -> None:  # noqa: F
             assert resp.status_code in (200, 302, 404), (who, url, resp.status_code)
             html = resp.get_data(as_text=True)
             if endpoint in PRINTED:
-                html = html.split('<main', 1)[0]  # the screen chrome around the printed paper
+                html = html.split("<main", 1)[0]  # the screen chrome around the printed paper
             if left := leftovers(html, data):
                 found[f"{who} {url} {resp.status_code}"] = left
     assert not found, "\n".join(f"{k}: {v[:6]}" for k, v in found.items())
@@ -71,6 +90,7 @@ def test_node_is_chinese_without_a_cookie(node_app, clerk) -> None:  # noqa: F81
 # Errors raised in shared logic (shared/validation.py, shared/corrections.py, shared/mailbox.py,
 # shared/ratings.py) are marked where they are defined and said in the page's language where shown.
 
+
 def _form_data(form: dict[str, Any]) -> set[str]:
     """What the clerk typed is echoed back as it is: user data."""
     out: set[str] = set()
@@ -82,7 +102,7 @@ def _form_data(form: dict[str, Any]) -> set[str]:
 def _english_error(resp: Any, data: set[str], *words: str) -> str:
     html = resp.get_data(as_text=True)
     for word in words:
-        assert word in html, (word, html[html.find("error"):][:800])
+        assert word in html, (word, html[html.find("error") :][:800])
     left = leftovers(html, data)
     assert not left, left[:6]
     return html
@@ -98,8 +118,9 @@ def test_capture_errors_are_in_english(node_app, clerk) -> None:  # type: ignore
     resp = clerk.post("/capture/JF-01", form, page="/capture/JF-01")
     assert resp.status_code == 422
     data = set(catalogue_strings(Catalogue.default().to_dict())) | _form_data(form) | {"李文书"}
-    _english_error(resp, data, "The ID card number must have 18 characters; it has 17",
-                   "The mobile number must be 11 digits")
+    _english_error(
+        resp, data, "The ID card number must have 18 characters; it has 17", "The mobile number must be 11 digits"
+    )
     assert Event.select().count() == before  # nothing was recorded
 
 
@@ -118,8 +139,12 @@ def test_bad_corrections_are_refused_in_english(node_app, clerk) -> None:  # typ
 
     req = capture(clerk)
     clerk.client.set_cookie("lang", "en")
-    data = set(catalogue_strings(Catalogue.default().to_dict())) | seeded_strings(["JF-01"]) | masked(
-        ["李文书", "王建国", "桃源村"]) | {"王建国", "桃源村三组12号", "三组", "换号"}
+    data = (
+        set(catalogue_strings(Catalogue.default().to_dict()))
+        | seeded_strings(["JF-01"])
+        | masked(["李文书", "王建国", "桃源村"])
+        | {"王建国", "桃源村三组12号", "三组", "换号"}
+    )
     page = f"/requests/{req.receipt_code}"
     resp = clerk.post(f"{page}/correct", {"field": "applicant.phone", "value": "12345", "reason": "换号"}, page=page)
     assert resp.status_code == 400
@@ -130,8 +155,11 @@ def test_bad_corrections_are_refused_in_english(node_app, clerk) -> None:  # typ
     page = f"/requests/{closed.receipt_code}"
     resp = clerk.post(f"{page}/correct", {"field": "applicant.name", "value": "王建民", "reason": "录错"}, page=page)
     assert resp.status_code == 409
-    html = _english_error(resp, data | {"王建民", "录错", "不符合条件", "土地管理法"},
-                          "This application is Refused and closed; it cannot be corrected")
+    html = _english_error(
+        resp,
+        data | {"王建民", "录错", "不符合条件", "土地管理法"},
+        "This application is Refused and closed; it cannot be corrected",
+    )
     assert "该申请已" not in html
 
 
@@ -143,5 +171,6 @@ def test_a_bad_message_is_refused_in_english(node_app, clerk) -> None:  # type: 
     resp = clerk.post("/messages", form, page="/messages")
     assert resp.status_code == 400
     data = set(catalogue_strings(Catalogue.default().to_dict())) | masked(["李文书", "桃源村"])
-    _english_error(resp, data, "Please choose the kind of message", "Please enter the message",
-                   "The chosen window does not exist")
+    _english_error(
+        resp, data, "Please choose the kind of message", "Please enter the message", "The chosen window does not exist"
+    )

@@ -30,8 +30,12 @@ def test_the_sources_are_found() -> None:
 
 @pytest.mark.parametrize("word", sorted(OTHER_NAMES))
 def test_no_template_or_message_uses_another_name(word: str) -> None:
-    offenders = [f"{p.relative_to(ROOT)}:{n}" for p in _sources()
-                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if word in line]
+    offenders = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in _sources()
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if word in line
+    ]
     assert not offenders, f"“{word}” is written {OTHER_NAMES[word]}: {offenders}"
 
 

@@ -15,7 +15,12 @@ def _pytest(probe: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in ("DAIBAN_ALLOW_SKIPS", "DAIBAN_REQUIRE_PG")}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", f"tests/fixtures/{probe}"],
-        capture_output=True, text=True, cwd=support.ROOT, env={**clean, **env}, timeout=300)
+        capture_output=True,
+        text=True,
+        cwd=support.ROOT,
+        env={**clean, **env},
+        timeout=300,
+    )
 
 
 def test_a_skip_fails_the_run_and_says_why() -> None:

@@ -53,21 +53,32 @@ def make_cert(directory: Path, name: str = "hub") -> tuple[Path, Path]:
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "daiban-hub.local")])
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=365))
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
-def start_gunicorn(hub: Service, *, workers: int = 2, certfile: Path | None = None,
-                   keyfile: Path | None = None, log_name: str = "gunicorn.log") -> subprocess.Popen[bytes]:
+def start_gunicorn(
+    hub: Service,
+    *,
+    workers: int = 2,
+    certfile: Path | None = None,
+    keyfile: Path | None = None,
+    log_name: str = "gunicorn.log",
+) -> subprocess.Popen[bytes]:
     """Serve the hub with gunicorn as systemd would (hub:create_app()); waits for /healthz."""
     import os
     import sys
@@ -76,8 +87,18 @@ def start_gunicorn(hub: Service, *, workers: int = 2, certfile: Path | None = No
 
     from tests import support
 
-    cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{hub.port}",
-           "--graceful-timeout", "5", "hub:create_app()"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{hub.port}",
+        "--graceful-timeout",
+        "5",
+        "hub:create_app()",
+    ]
     scheme = "http"
     if certfile and keyfile:
         cmd += ["--certfile", str(certfile), "--keyfile", str(keyfile)]
@@ -91,8 +112,12 @@ def start_gunicorn(hub: Service, *, workers: int = 2, certfile: Path | None = No
         if proc.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {proc.returncode}; see {hub.data_dir / log_name}")
         try:
-            if requests.get(f"{scheme}://127.0.0.1:{hub.port}/healthz", timeout=1,
-                            verify=str(certfile) if certfile else True).status_code == 200:
+            if (
+                requests.get(
+                    f"{scheme}://127.0.0.1:{hub.port}/healthz", timeout=1, verify=str(certfile) if certfile else True
+                ).status_code
+                == 200
+            ):
                 return proc
         except requests.RequestException:
             pass

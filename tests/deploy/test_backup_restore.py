@@ -76,8 +76,9 @@ def test_hub_backup_restores_into_a_fresh_instance(tmp_path: Path, hub_db_url: s
         again_dump.pop("epoch")
         assert again_dump == before
         # The restored hub serves the node as before.
-        restored = support.Service("hub", fresh_dir, hub.port, env={k: v for k, v in env.items()
-                                                                    if k == "DATABASE_URL"}).start()
+        restored = support.Service(
+            "hub", fresh_dir, hub.port, env={k: v for k, v in env.items() if k == "DATABASE_URL"}
+        ).start()
         try:
             capture(node, tmp_path, "张三")
             assert "同步完成" in node.cli("sync").stdout
@@ -94,5 +95,8 @@ def test_retention_keeps_the_newest(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("keep me")
     gone = prune(tmp_path, 2)
     assert sorted(p.name for p in gone) == [f"hub-2026010{i}T000000Z.sqlite3" for i in range(3)]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hub-20260103T000000Z.sqlite3",
-                                                          "hub-20260104T000000Z.sqlite3", "notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "hub-20260103T000000Z.sqlite3",
+        "hub-20260104T000000Z.sqlite3",
+        "notes.txt",
+    ]

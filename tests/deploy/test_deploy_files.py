@@ -22,8 +22,25 @@ from tests.support import ROOT
 
 DEPLOY = ROOT / "deploy"
 SCRIPTS = [DEPLOY / "linux" / "install-node.sh", DEPLOY / "linux" / "install-hub.sh"]
-DOCKER_INSTRUCTIONS = {"FROM", "RUN", "CMD", "LABEL", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME",
-                       "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL"}
+DOCKER_INSTRUCTIONS = {
+    "FROM",
+    "RUN",
+    "CMD",
+    "LABEL",
+    "EXPOSE",
+    "ENV",
+    "ADD",
+    "COPY",
+    "ENTRYPOINT",
+    "VOLUME",
+    "USER",
+    "WORKDIR",
+    "ARG",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "HEALTHCHECK",
+    "SHELL",
+}
 
 
 def _shellcheck() -> str:
@@ -43,12 +60,34 @@ def _install(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     source = tmp_path / "source"
     if not source.exists():
         # A copy of the tree as shipped, so pip's in-tree build leaves the working tree alone.
-        shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-            ".venv", ".git", "build", "*.egg-info", "__pycache__", "tests", "bench", "instance", "var"))
+        shutil.copytree(
+            ROOT,
+            source,
+            ignore=shutil.ignore_patterns(
+                ".venv", ".git", "build", "*.egg-info", "__pycache__", "tests", "bench", "instance", "var"
+            ),
+        )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "DAIBAN_"))}
-    return subprocess.run(["sh", str(SCRIPTS[0]), "--prefix", str(tmp_path / "prefix"), "--no-systemd",
-                           "--desktop-dir", str(tmp_path / "desktop"), "--python", sys.executable,
-                           "--source", str(source), *extra], capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(
+        [
+            "sh",
+            str(SCRIPTS[0]),
+            "--prefix",
+            str(tmp_path / "prefix"),
+            "--no-systemd",
+            "--desktop-dir",
+            str(tmp_path / "desktop"),
+            "--python",
+            sys.executable,
+            "--source",
+            str(source),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
 
 
 def test_install_node_into_a_fresh_prefix(tmp_path: Path) -> None:
@@ -64,15 +103,22 @@ def test_install_node_into_a_fresh_prefix(tmp_path: Path) -> None:
     assert "@" not in unit, "every placeholder of the unit template is filled in"
     analyze = shutil.which("systemd-analyze")
     if analyze:  # Debian CI images have it; it checks the unit's syntax and that ExecStart exists
-        verify = subprocess.run([analyze, "verify", str(prefix / "systemd" / "daiban-node.service")],
-                                capture_output=True, text=True)
+        verify = subprocess.run(
+            [analyze, "verify", str(prefix / "systemd" / "daiban-node.service")], capture_output=True, text=True
+        )
         assert verify.returncode == 0, verify.stderr
     shortcut = (tmp_path / "desktop" / "daiban-node.desktop").read_text()
     assert "Exec=xdg-open http://127.0.0.1:8799/" in shortcut
     # The installed software is self-contained: it runs from its own venv, not from this tree.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "DAIBAN_"))}
-    doctor = subprocess.run([str(daiban), "node", "--dir", str(prefix / "data"), "doctor", "--offline"],
-                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    doctor = subprocess.run(
+        [str(daiban), "node", "--dir", str(prefix / "data"), "doctor", "--offline"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert doctor.returncode == 1
     assert "尚未注册" in doctor.stdout
 
@@ -176,14 +222,28 @@ def test_windows_installer_structure() -> None:
     for open_, close in ("{}", "()", "[]"):
         assert stripped.count(open_) == stripped.count(close), f"unbalanced {open_}{close}"
     assert "[CmdletBinding()]" in text
-    assert "$ErrorActionPreference = \"Stop\"" in text
-    for needed in ("Register-ScheduledTask", "New-ScheduledTaskTrigger -AtStartup", "nssm.exe install",
-                   "--host 127.0.0.1", "http://127.0.0.1:$Port/", "CommonDesktopDirectory", "-m venv",
-                   "node --dir $DataDir init"):
+    assert '$ErrorActionPreference = "Stop"' in text
+    for needed in (
+        "Register-ScheduledTask",
+        "New-ScheduledTaskTrigger -AtStartup",
+        "nssm.exe install",
+        "--host 127.0.0.1",
+        "http://127.0.0.1:$Port/",
+        "CommonDesktopDirectory",
+        "-m venv",
+        "node --dir $DataDir init",
+    ):
         assert needed in text, needed
     pwsh = shutil.which("pwsh")
     if pwsh:
-        done = subprocess.run([pwsh, "-NoProfile", "-Command",
-                               f"Invoke-ScriptAnalyzer -Path '{DEPLOY / 'windows' / 'install.ps1'}' -Severity Error"],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                pwsh,
+                "-NoProfile",
+                "-Command",
+                f"Invoke-ScriptAnalyzer -Path '{DEPLOY / 'windows' / 'install.ps1'}' -Severity Error",
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert done.stdout.strip() == "", done.stdout

@@ -17,8 +17,15 @@ def _app(tmp_path: Path, **config):
     from hub.db import database
     from hub.schema import migrate
 
-    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "hub"), "SECRET_KEY": "t",
-                      "DATABASE_URL": f"sqlite:///{tmp_path / 'hub.sqlite3'}", **config})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(tmp_path / "hub"),
+            "SECRET_KEY": "t",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'hub.sqlite3'}",
+            **config,
+        }
+    )
     with database.connection_context():
         migrate()
     return app

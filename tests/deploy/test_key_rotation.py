@@ -20,8 +20,10 @@ def test_follow_rotations_only_trusts_steps_signed_by_the_pinned_key() -> None:
     chain = [_statement(k1, p2), _statement(k2, p3)]
     assert protocol.follow_rotations(p1, chain) == p3
     assert protocol.follow_rotations(p2, chain) == p3
-    forged = [_statement(rogue, signing.public_b64(rogue)) | {"body": {**chain[0]["body"],
-              "new_pubkey": signing.public_b64(rogue)}}]
+    forged = [
+        _statement(rogue, signing.public_b64(rogue))
+        | {"body": {**chain[0]["body"], "new_pubkey": signing.public_b64(rogue)}}
+    ]
     assert protocol.follow_rotations(p1, forged) == p1
     assert protocol.follow_rotations(p1, "nonsense") == p1
     assert protocol.follow_rotations(p1, [{"body": {"kind": "key_rotation"}, "sig": 5}]) == p1
@@ -46,7 +48,7 @@ def test_rotation_reaches_nodes_and_an_unsigned_key_change_is_refused(tmp_path: 
         new_key = node_meta(node, "hub_pubkey")
         assert new_key != first_key
         assert new_key == signing.public_b64(signing.load_private_key(hub.data_dir / "hub_key.pem"))
-        assert hub_rows(hub, "SELECT count(*) FROM \"case\"")[0][0] == 2
+        assert hub_rows(hub, 'SELECT count(*) FROM "case"')[0][0] == 2
 
         # A village that only syncs by USB learns the new key from the response bundle.
         capture(usb_node, tmp_path, "李一")
@@ -54,7 +56,7 @@ def test_rotation_reaches_nodes_and_an_unsigned_key_change_is_refused(tmp_path: 
         hub.cli("import-bundle", str(tmp_path / "up.bundle"), "--out", str(tmp_path / "down.bundle"))
         assert "已导入回复包" in usb_node.cli("import-bundle", str(tmp_path / "down.bundle")).stdout
         assert node_meta(usb_node, "hub_pubkey") == new_key
-        assert hub_rows(hub, "SELECT count(*) FROM \"case\"")[0][0] == 3
+        assert hub_rows(hub, 'SELECT count(*) FROM "case"')[0][0] == 3
 
         # Someone swaps the hub key without a rotation (a stolen identity, a botched restore).
         hub.stop()

@@ -21,8 +21,15 @@ def _make_v1_with_data() -> None:
     """The schema as version 1 left it, holding a village and its node."""
     database.create_tables(ALL_MODELS)
     village = Village.create(name="桃源村", prefix="22", created_at=now())
-    Node.create(node_id="n1", village=village, pubkey="k" * 44, fingerprint="F", enrolled_at=now(),
-                last_seq=7, last_hash="a" * 64)
+    Node.create(
+        node_id="n1",
+        village=village,
+        pubkey="k" * 44,
+        fingerprint="F",
+        enrolled_at=now(),
+        last_seq=7,
+        last_hash="a" * 64,
+    )
     Setting.create(key="schema_version", value="1")
     database.drop_tables([JobRun, SyncStat])
     run_operations(SchemaMigrator.from_database(database.obj).drop_column("node", "protocol_version"))
@@ -33,8 +40,12 @@ def _make_v1_with_data() -> None:
 def _routing_indexes() -> set[str]:
     """The indexes schema 3 adds for routing, as they stand in the database."""
     wanted = {("case", ("assignee", "state")), ("assignment", ("username", "at"))}
-    return {i.name for table in ("case", "assignment") for i in database.get_indexes(table)
-            if (table, tuple(i.columns)) in wanted}
+    return {
+        i.name
+        for table in ("case", "assignment")
+        for i in database.get_indexes(table)
+        if (table, tuple(i.columns)) in wanted
+    }
 
 
 def _columns(table: str) -> set[str]:
@@ -48,7 +59,8 @@ def test_migrate_from_empty_twice(hub_db_url: str) -> None:
         assert migrate() == (0, SCHEMA_VERSION)
         assert migrate() == (SCHEMA_VERSION, SCHEMA_VERSION)
         assert [r.version for r in SchemaMigration.select().order_by(SchemaMigration.version)] == list(
-            range(1, SCHEMA_VERSION + 1))
+            range(1, SCHEMA_VERSION + 1)
+        )
         assert "protocol_version" in _columns("node")
     finally:
         database.close()

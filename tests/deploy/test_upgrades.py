@@ -56,8 +56,9 @@ def test_old_node_keeps_syncing_with_new_hub(tmp_path: Path, node_app, monkeypat
         hub.stop()
 
 
-def test_new_node_with_old_hub_is_told_to_upgrade_the_hub(tmp_path: Path, node_app,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_new_node_with_old_hub_is_told_to_upgrade_the_hub(
+    tmp_path: Path, node_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hub = support.make_hub(tmp_path).start()
     try:
         client = _enrolled_client(node_app, hub)
@@ -79,9 +80,13 @@ def test_new_node_with_old_hub_is_told_to_upgrade_the_hub(tmp_path: Path, node_a
 
     # The county upgrades the hub; the same stored batch goes through unchanged.
     log = open(tmp_path / "newer-hub.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-c", NEWER_HUB, "hub", "--dir", str(hub.data_dir), "run", "--port",
-                             str(hub.port)], stdout=log, stderr=subprocess.STDOUT, cwd=support.ROOT,
-                            env=dict(os.environ))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", NEWER_HUB, "hub", "--dir", str(hub.data_dir), "run", "--port", str(hub.port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=support.ROOT,
+        env=dict(os.environ),
+    )
     log.close()  # the child holds its own descriptor
     try:
         support.wait_http(hub.url + "/healthz", proc=proc)

@@ -63,8 +63,11 @@ def main(argv: list[str]) -> int:
     client = SyncClient(TracedTransport(hub_url, timeout=timeout), app.extensions["daiban_node_key"])
     # The village kinds a township decides on its own: no 报县级, no 公示 before approval (those steps
     # are tested in tests/hub/test_county_and_publicity.py; here the drills approve at the hub at will).
-    items = [i["code"] for i in Catalogue.default().items()
-             if i["kind"] in ("FP", "DB", "JF") and not i.get("county_approval") and not i.get("publicity_days")]
+    items = [
+        i["code"]
+        for i in Catalogue.default().items()
+        if i["kind"] in ("FP", "DB", "JF") and not i.get("county_approval") and not i.get("publicity_days")
+    ]
     say("ready")
     for line in sys.stdin:
         cmd, _, arg = line.strip().partition(" ")
@@ -82,8 +85,11 @@ def main(argv: list[str]) -> int:
             with database.connection_context():
                 req = Request.get(Request.receipt_code == arg)
                 # One rating per matter (一事一评), as the clerk's page allows: a rated request is skipped.
-                if not Event.select().where((Event.request_id == req.request_id)
-                                            & (Event.type == "request.feedback")).exists():
+                if (
+                    not Event.select()
+                    .where((Event.request_id == req.request_id) & (Event.type == "request.feedback"))
+                    .exists()
+                ):
                     add_event(arg, "request.feedback", "李文书", {"satisfaction": "满意"})
             say("ok", arg)
         elif cmd == "sync":

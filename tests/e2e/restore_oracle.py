@@ -20,6 +20,7 @@ HubQuery = Callable[[str, tuple], list[tuple]]
 
 def hub_query_for(data_dir: Path, db_url: str | None) -> HubQuery:
     """A function running SQL (with ? placeholders) on the hub's database, whichever engine."""
+
     def run(sql: str, args: tuple = ()) -> list[tuple]:
         if db_url:
             import psycopg2
@@ -29,6 +30,7 @@ def hub_query_for(data_dir: Path, db_url: str | None) -> HubQuery:
                 return cur.fetchall()
         with sqlite3.connect(data_dir / "hub.sqlite3", timeout=30) as conn:
             return conn.execute(sql, args).fetchall()
+
     return run
 
 
@@ -38,9 +40,11 @@ def _iso(value: Any) -> str:
 
 def hub_entries(query: HubQuery, node_id: str) -> list[dict[str, Any]]:
     """The hub's downstream log for a node, each entry as it travels (hub/ingest.downstream_entry)."""
-    rows = query('SELECT cseq, type, request_id, at, body FROM hubevent WHERE node_id = ? ORDER BY cseq', (node_id,))
-    return [{"cseq": c, "type": t, "request_id": r, "at": _iso(at), **(json.loads(b) if isinstance(b, str) else b)}
-            for c, t, r, at, b in rows]
+    rows = query("SELECT cseq, type, request_id, at, body FROM hubevent WHERE node_id = ? ORDER BY cseq", (node_id,))
+    return [
+        {"cseq": c, "type": t, "request_id": r, "at": _iso(at), **(json.loads(b) if isinstance(b, str) else b)}
+        for c, t, r, at, b in rows
+    ]
 
 
 def content_diff(query: HubQuery, node_db: Path) -> list[str]:
@@ -48,9 +52,12 @@ def content_diff(query: HubQuery, node_db: Path) -> list[str]:
     with sqlite3.connect(node_db) as conn:
         meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
         node_log = [json.loads(b) for (b,) in conn.execute("SELECT body FROM hubupdate ORDER BY cseq")]
-        node_reqs = {code: (state, deadline) for code, state, deadline in
-                     conn.execute("SELECT receipt_code, state, deadline FROM request WHERE state != ?",
-                                  (states.HELD,))}
+        node_reqs = {
+            code: (state, deadline)
+            for code, state, deadline in conn.execute(
+                "SELECT receipt_code, state, deadline FROM request WHERE state != ?", (states.HELD,)
+            )
+        }
     node_id = meta["node_id"]
     diffs: list[str] = []
     hub_log = hub_entries(query, node_id)
@@ -62,10 +69,15 @@ def content_diff(query: HubQuery, node_db: Path) -> list[str]:
     if meta.get("cursor", 0) != (hub_log[-1]["cseq"] if hub_log else 0):
         diffs.append(f"cursor {meta.get('cursor')} != hub end {hub_log[-1]['cseq'] if hub_log else 0}")
     # A closed case shows no deadline at the village (the one clock rule); the hub keeps it on record.
-    hub_cases = {code: (state, None if states.is_terminal(state) else
-                        deadline.isoformat() if hasattr(deadline, "isoformat") else deadline)
-                 for code, state, deadline in query(
-                     'SELECT receipt_code, state, deadline FROM "case" WHERE node_id = ?', (node_id,))}
+    hub_cases = {
+        code: (
+            state,
+            None if states.is_terminal(state) else deadline.isoformat() if hasattr(deadline, "isoformat") else deadline,
+        )
+        for code, state, deadline in query(
+            'SELECT receipt_code, state, deadline FROM "case" WHERE node_id = ?', (node_id,)
+        )
+    }
     for code, value in sorted(node_reqs.items()):
         if code not in hub_cases:
             diffs.append(f"{code}: at the node ({value[0]}) but not at the hub")

@@ -44,10 +44,14 @@ def test_no_server_errors_and_answers_match_the_schema(api_schema) -> None:
     # An operation without input (GET /healthz) has no invalid form to generate.
     runs = [(op, mode) for op in operations for mode in modes if op.method.upper() == "POST" or mode == modes[0]]
     for operation, mode in runs:
-
         # The same examples on every `make test`, so CI is repeatable; DAIBAN_FUZZ_RANDOM=1 explores anew.
-        @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None,
-                  derandomize=os.environ.get("DAIBAN_FUZZ_RANDOM") != "1")
+        @settings(
+            max_examples=20,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=os.environ.get("DAIBAN_FUZZ_RANDOM") != "1",
+        )
         @given(case=operation.as_strategy(generation_mode=mode))
         def fuzz(case) -> None:
             case.call_and_validate(timeout=10)

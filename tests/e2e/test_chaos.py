@@ -32,8 +32,16 @@ from tests.e2e.restore_oracle import content_diff, hub_query_for
 from tests.faultlink import FAULTS, FaultLink
 
 QUICK_RATES = {
-    "drop_before": 0.06, "drop_after": 0.08, "delay": 0.05, "throttle": 0.02, "truncate_request": 0.04,
-    "truncate_response": 0.05, "duplicate": 0.06, "reorder": 0.03, "bad_gateway": 0.04, "unavailable": 0.03,
+    "drop_before": 0.06,
+    "drop_after": 0.08,
+    "delay": 0.05,
+    "throttle": 0.02,
+    "truncate_request": 0.04,
+    "truncate_response": 0.05,
+    "duplicate": 0.06,
+    "reorder": 0.03,
+    "bad_gateway": 0.04,
+    "unavailable": 0.03,
     "hang": 0.01,
 }
 
@@ -51,7 +59,12 @@ class Worker:
         log = open(self.data_dir / "worker.log", "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.e2e.chaos_node", str(self.data_dir), self.url, str(self.timeout)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=support.ROOT, text=True, bufsize=1,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            cwd=support.ROOT,
+            text=True,
+            bufsize=1,
         )
         log.close()  # the child holds its own descriptor
         self.lines = queue.Queue()
@@ -169,8 +182,14 @@ class Chaos:
         self.kill_rng = random.Random(self.seed + 1)
         self.hub = support.make_hub(self.tmp, self.db_url)
         self.hub.start()
-        self.link = FaultLink(self.hub.port, seed=self.seed, rates=dict(self.rates), max_delay=1.5,
-                              hold_timeout=2.5, on_forward=self._maybe_kill_hub).start()
+        self.link = FaultLink(
+            self.hub.port,
+            seed=self.seed,
+            rates=dict(self.rates),
+            max_delay=1.5,
+            hold_timeout=2.5,
+            on_forward=self._maybe_kill_hub,
+        ).start()
         self.workers: dict[str, Worker] = {}
         self._hub_lock = threading.Lock()
         self.backups: list[Path] = []
@@ -312,7 +331,7 @@ class Chaos:
             return self._act_pg()
         with sqlite3.connect(hub_db, timeout=30) as conn:
             rows = conn.execute(
-                'SELECT receipt_code, state, mode FROM "case" WHERE state IN (\'received\', \'accepted\')'
+                "SELECT receipt_code, state, mode FROM \"case\" WHERE state IN ('received', 'accepted')"
             ).fetchall()
         self._act_on(rows)
 
@@ -320,7 +339,7 @@ class Chaos:
         import psycopg2
 
         with psycopg2.connect(self.db_url) as conn, conn.cursor() as cur:
-            cur.execute('SELECT receipt_code, state, mode FROM "case" WHERE state IN (\'received\', \'accepted\')')
+            cur.execute("SELECT receipt_code, state, mode FROM \"case\" WHERE state IN ('received', 'accepted')")
             rows = cur.fetchall()
         self._act_on(rows)
 
@@ -437,19 +456,23 @@ def verify(chaos: Chaos) -> dict[str, int]:
             updates = sorted(conn.execute("SELECT cseq, request_id, type FROM hubupdate"))
             node_states = dict(conn.execute("SELECT receipt_code, state FROM request"))
         node_id = meta["node_id"]
-        (last_seq, last_hash, out_seq), = hub_rows(
-            chaos, "SELECT last_seq, last_hash, out_seq FROM node WHERE node_id = ?", (node_id,))
+        ((last_seq, last_hash, out_seq),) = hub_rows(
+            chaos, "SELECT last_seq, last_hash, out_seq FROM node WHERE node_id = ?", (node_id,)
+        )
         hub_codes = [c for (c,) in hub_rows(chaos, 'SELECT receipt_code FROM "case" WHERE node_id = ?', (node_id,))]
         hub_events = sorted(hub_rows(chaos, "SELECT seq, event_id FROM nodeevent WHERE node_id = ?", (node_id,)))
-        refused = hub_rows(chaos, "SELECT seq, reason_code FROM nodeevent WHERE node_id = ? AND result != 'ok'",
-                           (node_id,))
+        refused = hub_rows(
+            chaos, "SELECT seq, reason_code FROM nodeevent WHERE node_id = ? AND result != 'ok'", (node_id,)
+        )
         hub_log = sorted(hub_rows(chaos, "SELECT cseq, request_id, type FROM hubevent WHERE node_id = ?", (node_id,)))
         hub_states = dict(hub_rows(chaos, 'SELECT receipt_code, state FROM "case" WHERE node_id = ?', (node_id,)))
 
         confirmed = chaos.confirmed[name]
         assert confirmed <= node_codes, f"{name}: confirmed but gone from the node: {confirmed - node_codes}"
         lost = (node_codes | confirmed) - set(hub_codes)
-        duplicated = len(hub_codes) - len(set(hub_codes)) + sum(1 for _, code in refused if code.startswith("duplicate"))
+        duplicated = (
+            len(hub_codes) - len(set(hub_codes)) + sum(1 for _, code in refused if code.startswith("duplicate"))
+        )
         assert not lost, f"{name}: lost {sorted(lost)}"
         assert duplicated == 0, f"{name}: refused at the hub {refused}"
         assert not refused, f"{name}: refused at the hub {refused}"
@@ -466,7 +489,8 @@ def verify(chaos: Chaos) -> dict[str, int]:
         assert diff == [], f"{name}: content differs: {diff[:5]}"
         with sqlite3.connect(w.data_dir / "node.sqlite3") as conn:
             totals["decisions the hub forgot, shown to the clerk"] += conn.execute(
-                "SELECT count(*) FROM forgottenupdate").fetchone()[0]
+                "SELECT count(*) FROM forgottenupdate"
+            ).fetchone()[0]
         totals["requests"] += len(node_codes)
         totals["confirmed to the clerk"] += len(confirmed)
         totals["events"] += len(hub_events)
@@ -513,8 +537,11 @@ def _run_chaos(tmp: Path, seed: int, nodes: int, rounds: int, db_url: str | None
         assert sum(chaos.link.faults_injected().values()) > 0, "the link never failed: nothing was tested"
         return text
     except BaseException:
-        print(f"\nchaos failed with seed {seed}; replay with DAIBAN_CHAOS_SEED={seed}\nlink log tail: "
-              f"{chaos.link.log[-20:]}\nfigures: {dict(chaos.figures)}", file=sys.stderr)
+        print(
+            f"\nchaos failed with seed {seed}; replay with DAIBAN_CHAOS_SEED={seed}\nlink log tail: "
+            f"{chaos.link.log[-20:]}\nfigures: {dict(chaos.figures)}",
+            file=sys.stderr,
+        )
         raise
     finally:
         chaos.stop()
@@ -523,8 +550,18 @@ def _run_chaos(tmp: Path, seed: int, nodes: int, rounds: int, db_url: str | None
 def test_chaos_quick(tmp_path: Path) -> None:
     """Two nodes, a bad link, node and hub kills: nothing lost, doubled or out of step."""
     seed = int(os.environ.get("DAIBAN_CHAOS_SEED", "20261126"))
-    text = run_chaos(tmp_path, seed, nodes=2, rounds=int(os.environ.get("DAIBAN_CHAOS_QUICK_ROUNDS", "50")),
-                     p_hub_kill=0.03, p_hub_restart=0.02, p_act=0.1, p_backup=0.08, p_restore=0.02, min_restores=1)
+    text = run_chaos(
+        tmp_path,
+        seed,
+        nodes=2,
+        rounds=int(os.environ.get("DAIBAN_CHAOS_QUICK_ROUNDS", "50")),
+        p_hub_kill=0.03,
+        p_hub_restart=0.02,
+        p_act=0.1,
+        p_backup=0.08,
+        p_restore=0.02,
+        min_restores=1,
+    )
     print("\n" + text)
 
 
@@ -533,9 +570,18 @@ def test_chaos_long(tmp_path: Path) -> None:
     """Thousands of rounds (DAIBAN_CHAOS_ROUNDS); prints the figures for docs/reliability.md."""
     seed = int(os.environ.get("DAIBAN_CHAOS_SEED", str(int(time.time()))))
     rounds = int(os.environ.get("DAIBAN_CHAOS_ROUNDS", "2000"))
-    text = run_chaos(tmp_path, seed, nodes=int(os.environ.get("DAIBAN_CHAOS_NODES", "4")), rounds=rounds,
-                     p_hub_kill=0.01, p_hub_restart=0.005, p_act=0.06, p_backup=0.02,
-                     p_restore=float(os.environ.get("DAIBAN_CHAOS_P_RESTORE", "0.004")), min_restores=1)
+    text = run_chaos(
+        tmp_path,
+        seed,
+        nodes=int(os.environ.get("DAIBAN_CHAOS_NODES", "4")),
+        rounds=rounds,
+        p_hub_kill=0.01,
+        p_hub_restart=0.005,
+        p_act=0.06,
+        p_backup=0.02,
+        p_restore=float(os.environ.get("DAIBAN_CHAOS_P_RESTORE", "0.004")),
+        min_restores=1,
+    )
     print("\n=== chaos figures ===\n" + text)
 
 
@@ -562,7 +608,8 @@ def test_faultlink_faults_against_real_hub(tmp_path: Path) -> None:
             link.plan("duplicate", "delay", "throttle")
             for _ in range(3):
                 assert requests.get(url, timeout=5).json()["status"] == "ok"
-            assert link.faults_injected() == {k: 1 for k in FAULTS if k not in (
-                "drop_after", "truncate_request", "reorder")}
+            assert link.faults_injected() == {
+                k: 1 for k in FAULTS if k not in ("drop_after", "truncate_request", "reorder")
+            }
     finally:
         hub.stop()

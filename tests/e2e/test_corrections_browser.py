@@ -44,8 +44,12 @@ def test_a_correction_with_its_reason_in_the_history_on_both_sides_in_chromium(t
     node.start()
     SHOTS.mkdir(parents=True, exist_ok=True)
     try:
-        resp = requests.post(f"{node.url}/api/v1/requests", json=capture("JF-01", name="陈建囯"),
-                             headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        resp = requests.post(
+            f"{node.url}/api/v1/requests",
+            json=capture("JF-01", name="陈建囯"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
         assert resp.status_code == 201, resp.text
         code = resp.json()["receipt_code"]
         node.cli("sync")
@@ -64,7 +68,9 @@ def test_a_correction_with_its_reason_in_the_history_on_both_sides_in_chromium(t
             clerk.fill("#correct-reason", "“国”字录成了异体字，已与身份证核对")
             clerk.click("#correct button[type=submit]")
             expect(clerk.locator(".flash")).to_contain_text("已更正申请人姓名")
-            expect(clerk.locator(".timeline")).to_contain_text("申请人姓名：“陈建囯”改为“陈建国”；原因：“国”字录成了异体字")
+            expect(clerk.locator(".timeline")).to_contain_text(
+                "申请人姓名：“陈建囯”改为“陈建国”；原因：“国”字录成了异体字"
+            )
             expect(clerk.locator("table.facts")).to_contain_text("陈建国")
             clerk.screenshot(path=str(SHOTS / "node-correction.png"), full_page=True)
             node.cli("sync")

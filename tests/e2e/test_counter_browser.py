@@ -46,8 +46,9 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
         ident = id_number()
         data = capture("DB-01", name="黄秀英")
         data["applicant"]["id_number"] = ident
-        resp = requests.post(f"{node.url}/api/v1/requests", json=data,
-                             headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        resp = requests.post(
+            f"{node.url}/api/v1/requests", json=data, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
         assert resp.status_code == 201, resp.text
         village_code = resp.json()["receipt_code"]
         scan = tmp_path / "户口簿.jpg"
@@ -60,9 +61,16 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
             browser = p.chromium.launch(executable_path=chromium, args=support.CHROMIUM_ARGS, headless=True)
             page = browser.new_page(viewport=VIEWPORT)
             errors: list[str] = []
-            page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-                    if r.status >= 400 and not r.url.endswith("/favicon.ico")
-                    and not (r.status == 422 and "/console/counter/" in r.url) else None)  # the refused form below
+            page.on(
+                "response",
+                lambda r: (
+                    errors.append(f"{r.status} {r.url}")
+                    if r.status >= 400
+                    and not r.url.endswith("/favicon.ico")
+                    and not (r.status == 422 and "/console/counter/" in r.url)
+                    else None
+                ),
+            )  # the refused form below
             _login(page, hub.url, "zhou")
 
             # The walk-in: 生育登记 (即办件) with every material, completed on the spot.

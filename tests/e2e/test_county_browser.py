@@ -23,15 +23,18 @@ DOC_NO = "×住建〔2026〕15号"
 
 
 def _capture(node: support.Service, token: str, item: str, **kw) -> str:
-    resp = requests.post(f"{node.url}/api/v1/requests", json=capture(item, **kw),
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    resp = requests.post(
+        f"{node.url}/api/v1/requests",
+        json=capture(item, **kw),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert resp.status_code == 201, resp.text
     return str(resp.json()["receipt_code"])
 
 
 def _node_state(node: support.Service, token: str, code: str) -> str:
-    resp = requests.get(f"{node.url}/api/v1/requests/{code}", headers={"Authorization": f"Bearer {token}"},
-                        timeout=10)
+    resp = requests.get(f"{node.url}/api/v1/requests/{code}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     return str(resp.json()["state"])
 
 
@@ -39,8 +42,9 @@ def _clerk_page(node: support.Service, code: str) -> str:
     """The clerk's page of one request on the node, over a logged-in session."""
     s = requests.Session()
     token = re.search(r'name="csrf_token" value="([^"]+)"', s.get(node.url + "/login").text).group(1)  # type: ignore[union-attr]
-    resp = s.post(node.url + "/login", data={"username": "li", "password": PASSWORD, "csrf_token": token},
-                  allow_redirects=False)
+    resp = s.post(
+        node.url + "/login", data={"username": "li", "password": PASSWORD, "csrf_token": token}, allow_redirects=False
+    )
     assert resp.status_code == 302
     return s.get(f"{node.url}/requests/{code}").text
 
@@ -65,10 +69,20 @@ def test_new_kind_on_forestry_staffed_and_housing_answered_by_the_county(tmp_pat
 
             def new_page(username: str):
                 page = browser.new_page(viewport={"width": 1366, "height": 768})
-                page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-                        if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-                page.on("console", lambda m: errors.append(m.text)
-                        if m.type == "error" and "Failed to load resource" not in m.text else None)
+                page.on(
+                    "response",
+                    lambda r: (
+                        errors.append(f"{r.status} {r.url}")
+                        if r.status >= 400 and not r.url.endswith("/favicon.ico")
+                        else None
+                    ),
+                )
+                page.on(
+                    "console",
+                    lambda m: (
+                        errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None
+                    ),
+                )
                 page.goto(f"{hub.url}/login")
                 page.fill("input[name=username]", username)
                 page.fill("input[name=password]", PASSWORD)
@@ -171,8 +185,17 @@ def _node_catalogue(node: support.Service):
 
     from shared.catalogue import Catalogue
 
-    script = ("import json\nfrom node import create_app\nfrom node.db import database\nfrom node import meta\n"
-              "create_app()\nwith database.connection_context():\n    print(json.dumps(meta.get('catalogue')))\n")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=support.ROOT,
-                         env={**os.environ, "DAIBAN_NODE_DIR": str(node.data_dir)}, timeout=60)
+    script = (
+        "import json\nfrom node import create_app\nfrom node.db import database\nfrom node import meta\n"
+        "create_app()\nwith database.connection_context():\n    print(json.dumps(meta.get('catalogue')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=support.ROOT,
+        env={**os.environ, "DAIBAN_NODE_DIR": str(node.data_dir)},
+        timeout=60,
+    )
     return Catalogue(json.loads(out.stdout.strip().splitlines()[-1]))

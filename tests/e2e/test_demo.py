@@ -19,8 +19,14 @@ def test_demo_starts_three_services_and_stops_on_ctrl_c(tmp_path) -> None:
         if base < 65000 and all(support.port_is_free(base + i) for i in (1, 2)):
             break
     env = {**os.environ, "DAIBAN_DEMO_DIR": str(tmp_path / "demo"), "DAIBAN_DEMO_PORT": str(base)}
-    proc = subprocess.Popen([sys.executable, "deploy/demo.py"], cwd=support.ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "deploy/demo.py"],
+        cwd=support.ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 90

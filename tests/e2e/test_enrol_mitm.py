@@ -78,8 +78,7 @@ class Proxy:
                 self.transcript.append((path, raw, got[2]))
                 return got[1], got[2]
             raw = encoding.canonical(got)
-        resp = requests.post(self.upstream + path, data=raw, headers={"Content-Type": "application/json"},
-                             timeout=30)
+        resp = requests.post(self.upstream + path, data=raw, headers={"Content-Type": "application/json"}, timeout=30)
         out = resp.content
         if self.on_answer:
             out = encoding.canonical(self.on_answer(path, json.loads(raw), json.loads(out)))
@@ -142,8 +141,9 @@ def test_swapped_hub_key_is_refused_and_the_code_still_works(world) -> None:
 
     # 1. The answer to the first round carries the attacker's keys, re-signed by him (and, were the
     #    code in the request as in enrolment v1, with the MAC recomputed).
-    proxy.on_answer = lambda path, req, env: (forged(env["body"], req) if req.get("kind", enrolment.START)
-                                              == enrolment.START else env)
+    proxy.on_answer = lambda path, req, env: (
+        forged(env["body"], req) if req.get("kind", enrolment.START) == enrolment.START else env
+    )
     refused_with_alarm(node.cli("enroll", "--hub", proxy.url, "--code", code, check=False), node, hub)
     assert hub_rows(hub, "SELECT count(*) FROM node") == [(0,)]
 
@@ -152,13 +152,21 @@ def test_swapped_hub_key_is_refused_and_the_code_still_works(world) -> None:
     def impersonate(path: str, msg: dict[str, Any]) -> Any:
         if msg.get("kind") != enrolment.START:
             return msg
-        body = msg["code_id"] + enrolment.new_code()[enrolment.ID_LEN:-1]
+        body = msg["code_id"] + enrolment.new_code()[enrolment.ID_LEN : -1]
         guess = body + check_char(body)
         hub_pub, hub_box = signing.public_b64(ATTACKER), bundle.box_public_b64(ATTACKER_BOX)
-        pake, confirm, _ = enrolment.hub_respond(guess, msg["pake"], msg["pubkey"], msg.get("box_pubkey"),
-                                                 hub_pub, hub_box)
-        body = {"v": 2, "kind": enrolment.CHALLENGE, "code_id": msg["code_id"], "pake": pake,
-                "hub_pubkey": hub_pub, "hub_box_pubkey": hub_box, "hub_confirm": confirm}
+        pake, confirm, _ = enrolment.hub_respond(
+            guess, msg["pake"], msg["pubkey"], msg.get("box_pubkey"), hub_pub, hub_box
+        )
+        body = {
+            "v": 2,
+            "kind": enrolment.CHALLENGE,
+            "code_id": msg["code_id"],
+            "pake": pake,
+            "hub_pubkey": hub_pub,
+            "hub_box_pubkey": hub_box,
+            "hub_confirm": confirm,
+        }
         return ("answer", 200, protocol.seal(ATTACKER, body))
 
     proxy.on_answer, proxy.on_request = None, impersonate
@@ -176,9 +184,20 @@ def test_swapped_hub_key_is_refused_and_the_code_still_works(world) -> None:
     proxy.on_request = swap_node_key
     refused_with_alarm(node.cli("enroll", "--hub", proxy.url, "--code", code, check=False), node, hub)
     # ... and it cannot finish on its own: it has no confirmation to give.
-    resp = requests.post(hub.url + "/api/v1/enroll", data=encoding.canonical(
-        {"v": 2, "kind": enrolment.CONFIRM, "code_id": stolen["code_id"], "pubkey": signing.public_b64(ATTACKER),
-         "confirm": "0" * 64}), headers={"Content-Type": "application/json"}, timeout=10)
+    resp = requests.post(
+        hub.url + "/api/v1/enroll",
+        data=encoding.canonical(
+            {
+                "v": 2,
+                "kind": enrolment.CONFIRM,
+                "code_id": stolen["code_id"],
+                "pubkey": signing.public_b64(ATTACKER),
+                "confirm": "0" * 64,
+            }
+        ),
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
     assert resp.status_code == 403
     assert resp.json()["body"]["error"]["code"] == "bad_code"
     assert hub_rows(hub, "SELECT count(*) FROM node") == [(0,)]
@@ -216,7 +235,7 @@ def test_passive_observer_learns_nothing_to_test_a_guess_with(world) -> None:
     assert node_meta(node, "hub_pubkey") == signing.public_b64(signing.load_private_key(hub.data_dir / "hub_key.pem"))
     wire = b"".join(req + resp for _, req, resp in proxy.transcript)
     normal = enrolment.parse_code(code)
-    secret = normal[enrolment.ID_LEN:]
+    secret = normal[enrolment.ID_LEN :]
     # Neither the code nor its secret part travels, in clear or as any plain or keyed fast hash of it.
     leaks = [normal, code, secret, secret[:-1]]
     for text in (normal, secret):
@@ -228,7 +247,7 @@ def test_passive_observer_learns_nothing_to_test_a_guess_with(world) -> None:
     start = json.loads(proxy.transcript[0][1])
     challenge = json.loads(proxy.transcript[0][2])["body"]
     confirm = json.loads(proxy.transcript[1][1])
-    assert start["code_id"] == normal[:enrolment.ID_LEN]
+    assert start["code_id"] == normal[: enrolment.ID_LEN]
     assert "code" not in start
     # The MAC key is the SPAKE2 session key: even an observer who later learns the right code
     # cannot compute it from the transcript, so there is nothing to check guesses against.
@@ -245,22 +264,30 @@ def test_passive_observer_learns_nothing_to_test_a_guess_with(world) -> None:
         # Nor is the code itself (the v1 MAC key) a key to anything in the transcript.
         for label in (b"daiban enrolment v2: hub confirms", b"daiban enrolment v2: node confirms"):
             assert hmac.new(normal.encode(), label + b"\n" + hub_id, hashlib.sha256).hexdigest() not in (
-                challenge["hub_confirm"], confirm["confirm"])
+                challenge["hub_confirm"],
+                confirm["confirm"],
+            )
 
 
 def test_old_node_message_gets_a_clear_refusal(world) -> None:
     hub, node, _ = world
     code = hub.cli("enroll-code", "--village", "桃源村").stdout.strip()
     # What a node before enrolment v2 sends: the code in clear.
-    resp = requests.post(hub.url + "/api/v1/enroll", data=encoding.canonical(
-        {"v": 2, "code": code, "pubkey": signing.public_b64(signing.generate_key()), "app_version": "0.9"}),
-        headers={"Content-Type": "application/json"}, timeout=10)
+    resp = requests.post(
+        hub.url + "/api/v1/enroll",
+        data=encoding.canonical(
+            {"v": 2, "code": code, "pubkey": signing.public_b64(signing.generate_key()), "app_version": "0.9"}
+        ),
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
     env = resp.json()
     assert resp.status_code == 400
     assert env["body"]["error"]["upgrade"] == "node"
     assert "请先升级代办点软件" in env["body"]["error"]["message"]
-    assert protocol.verify_body(signing.public_b64(signing.load_private_key(hub.data_dir / "hub_key.pem")),
-                                env["body"], env["sig"])
+    assert protocol.verify_body(
+        signing.public_b64(signing.load_private_key(hub.data_dir / "hub_key.pem")), env["body"], env["sig"]
+    )
     # The code was not used: the upgraded node enrols with it.
     assert "已注册" in node.cli("enroll", "--hub", hub.url, "--code", code).stdout
 
@@ -274,13 +301,17 @@ def test_captured_hello_replayed_gets_no_history(world, tmp_path: Path) -> None:
     with sqlite3.connect(node.data_dir / "node.sqlite3") as db:
         db.execute("UPDATE meta SET value = ? WHERE key = 'hub_url'", (json.dumps(proxy.url),))
     assert "同步完成" in node.cli("sync").stdout
-    hellos = [req for path, req, _ in proxy.transcript
-              if path == "/api/v1/sync" and json.loads(req)["body"]["kind"] == "hello"]
+    hellos = [
+        req
+        for path, req, _ in proxy.transcript
+        if path == "/api/v1/sync" and json.loads(req)["body"]["kind"] == "hello"
+    ]
     assert len(hellos) == 1
     assert json.loads(hellos[0])["body"]["acked_seq"] == 0
     # Replayed later by the observer, straight to the hub: refused, signed, without history.
-    replay = requests.post(hub.url + "/api/v1/sync", data=hellos[0], headers={"Content-Type": "application/json"},
-                           timeout=10)
+    replay = requests.post(
+        hub.url + "/api/v1/sync", data=hellos[0], headers={"Content-Type": "application/json"}, timeout=10
+    )
     body = replay.json()["body"]
     assert replay.status_code == 409
     assert body["error"]["code"] == "stale_hello"
@@ -290,10 +321,15 @@ def test_captured_hello_replayed_gets_no_history(world, tmp_path: Path) -> None:
     from node.web import KEY_FILE
 
     key = signing.load_private_key(node.data_dir / KEY_FILE)
-    fresh = protocol.poll_body(json.loads(hellos[0])["body"]["node_id"], 0, kind="hello", catalogue_version=1,
-                               app_version="t")
-    ok = requests.post(hub.url + "/api/v1/sync", data=protocol.seal(key, fresh),
-                       headers={"Content-Type": "application/json"}, timeout=10)
+    fresh = protocol.poll_body(
+        json.loads(hellos[0])["body"]["node_id"], 0, kind="hello", catalogue_version=1, app_version="t"
+    )
+    ok = requests.post(
+        hub.url + "/api/v1/sync",
+        data=protocol.seal(key, fresh),
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
     assert ok.status_code == 200
     assert "张三" in ok.text
     # The node itself is not disturbed: a new process signs a new hello.

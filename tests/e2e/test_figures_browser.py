@@ -34,8 +34,13 @@ with database.connection_context():
 
 
 def _seed(hub: support.Service) -> None:
-    out = subprocess.run([sys.executable, "-c", SEED], capture_output=True, text=True,
-                         env={**os.environ, **hub.env, "DAIBAN_HUB_DIR": str(hub.data_dir)}, cwd=support.ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", SEED],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **hub.env, "DAIBAN_HUB_DIR": str(hub.data_dir)},
+        cwd=support.ROOT,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "66"
 
@@ -54,8 +59,14 @@ def test_figures_page_and_cli_in_chromium(tmp_path: Path) -> None:
             browser = pw.chromium.launch(executable_path=chromium, args=support.CHROMIUM_ARGS, headless=True)
             page = browser.new_page(viewport={"width": 1366, "height": 768}, locale="zh-CN")
             problems: list[str] = []
-            page.on("console", lambda m: problems.append(f"{m.text} {m.location.get('url')}")
-                    if m.type == "error" and not str(m.location.get("url", "")).endswith("favicon.ico") else None)
+            page.on(
+                "console",
+                lambda m: (
+                    problems.append(f"{m.text} {m.location.get('url')}")
+                    if m.type == "error" and not str(m.location.get("url", "")).endswith("favicon.ico")
+                    else None
+                ),
+            )
             page.goto(f"{hub.url}/supervision/")
             page.fill("input[name=username]", "chen")
             page.fill("input[name=password]", PASSWORD)
@@ -78,10 +89,16 @@ def test_figures_page_and_cli_in_chromium(tmp_path: Path) -> None:
             page.click("form.filters button[type=submit]")
             page.wait_for_selector("#centre-report")
             # 62 received = 46 即办件 (all completed) + 15 承办件 (12 + 3) + 1 不予受理; the 4 outside left out.
-            for selector, value in [("#fig-handled", "62"), ("#fig-instant", "46"), ("#fig-instant-done", "全部办结"),
-                                    ("#fig-undertaken", "15"), ("#fig-undertaken-done", "12"),
-                                    ("#fig-undertaken-open", "3"), ("#fig-refused", "1"),
-                                    ("#fig-on-time-rate", "100.0%")]:
+            for selector, value in [
+                ("#fig-handled", "62"),
+                ("#fig-instant", "46"),
+                ("#fig-instant-done", "全部办结"),
+                ("#fig-undertaken", "15"),
+                ("#fig-undertaken-done", "12"),
+                ("#fig-undertaken-open", "3"),
+                ("#fig-refused", "1"),
+                ("#fig-on-time-rate", "100.0%"),
+            ]:
                 assert page.inner_text(selector).strip() == value, selector
                 assert page.locator(selector).is_visible(), selector
             assert "中心窗口" in page.inner_text("#source-counter")
@@ -107,7 +124,9 @@ def test_figures_page_and_cli_in_chromium(tmp_path: Path) -> None:
         assert (SHOTS / "hub-figures.png").stat().st_size > 10_000
 
         out = hub.cli("figures", "--from", "2025-01-01", "--to", "2025-10-31", "--by", "window").stdout
-        assert "接待（收件）62 件：即办件 46 件（全部办结）；承办件 15 件 = 已办结 12 + 正在办理 3；不予受理 1 件" in out
+        assert (
+            "接待（收件）62 件：即办件 46 件（全部办结）；承办件 15 件 = 已办结 12 + 正在办理 3；不予受理 1 件" in out
+        )
         assert "按时办结率（承办件）：100.0%" in out
         assert "W09 国土与城建" in out
         bad = hub.cli("figures", "--from", "2025-10-31", "--to", "2025-01-01", check=False)

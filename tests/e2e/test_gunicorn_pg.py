@@ -37,8 +37,9 @@ def _poll(condition, timeout: float = 30.0) -> None:
 
 def test_gunicorn_workers_on_postgres_with_one_scheduler(tmp_path: Path, pg_url: str) -> None:
     hub = support.make_hub(tmp_path, pg_url)
-    hub.env.update({"DAIBAN_HUB_PROXY_FIX": "1", "DAIBAN_HUB_LOG_FORMAT": "json",
-                    "DAIBAN_HUB_SCHEDULER_HEARTBEAT_SECONDS": "1"})
+    hub.env.update(
+        {"DAIBAN_HUB_PROXY_FIX": "1", "DAIBAN_HUB_LOG_FORMAT": "json", "DAIBAN_HUB_SCHEDULER_HEARTBEAT_SECONDS": "1"}
+    )
     web = start_gunicorn(hub, workers=3)
     env = {**os.environ, **hub.env}
     cmd = [*support.DAIBAN, "hub", "--dir", str(hub.data_dir), "scheduler"]
@@ -51,7 +52,9 @@ def test_gunicorn_workers_on_postgres_with_one_scheduler(tmp_path: Path, pg_url:
         assert second.returncode == 3
         assert "另一个调度进程正在运行" in second.stderr
 
-        nodes = [support.make_node(tmp_path, f"n{i}", hub, village)[0] for i, village in enumerate(["桃源村", "杏花村"])]
+        nodes = [
+            support.make_node(tmp_path, f"n{i}", hub, village)[0] for i, village in enumerate(["桃源村", "杏花村"])
+        ]
         for node in nodes:
             for name in ("王一", "王二"):
                 capture(node, tmp_path, name)

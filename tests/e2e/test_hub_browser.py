@@ -23,8 +23,12 @@ PASSWORD = "window-pass-1"
 
 
 def _capture(node: support.Service, token: str, item: str, **kw) -> str:
-    resp = requests.post(f"{node.url}/api/v1/requests", json=capture(item, **kw),
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    resp = requests.post(
+        f"{node.url}/api/v1/requests",
+        json=capture(item, **kw),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert resp.status_code == 201, resp.text
     return resp.json()["receipt_code"]
 
@@ -40,13 +44,17 @@ def _supplement(node: support.Service, code: str, materials: list[str]) -> None:
     )
     import json
 
-    subprocess.run([sys.executable, "-c", script, code, json.dumps(materials)], check=True, cwd=support.ROOT,
-                   env={**os.environ, "DAIBAN_NODE_DIR": str(node.data_dir)}, timeout=60)
+    subprocess.run(
+        [sys.executable, "-c", script, code, json.dumps(materials)],
+        check=True,
+        cwd=support.ROOT,
+        env={**os.environ, "DAIBAN_NODE_DIR": str(node.data_dir)},
+        timeout=60,
+    )
 
 
 def _node_state(node: support.Service, token: str, code: str) -> str:
-    resp = requests.get(f"{node.url}/api/v1/requests/{code}", headers={"Authorization": f"Bearer {token}"},
-                        timeout=10)
+    resp = requests.get(f"{node.url}/api/v1/requests/{code}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     return resp.json()["state"]
 
 
@@ -73,10 +81,20 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
             phone = browser.new_page(viewport={"width": 360, "height": 640})
             errors: list[str] = []
             # Every stylesheet and page must load (the browser's own favicon probe aside); CSP must not bite.
-            page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-                    if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-            page.on("console", lambda m: errors.append(m.text)
-                    if m.type == "error" and "Failed to load resource" not in m.text else None)
+            page.on(
+                "response",
+                lambda r: (
+                    errors.append(f"{r.status} {r.url}")
+                    if r.status >= 400 and not r.url.endswith("/favicon.ico")
+                    else None
+                ),
+            )
+            page.on(
+                "console",
+                lambda m: (
+                    errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None
+                ),
+            )
 
             page.goto(f"{hub.url}/login")
             page.fill("input[name=username]", "wang")

@@ -105,8 +105,10 @@ class Drill:
 
     def forgotten(self) -> list[tuple[str, str]]:
         with sqlite3.connect(self.node_db) as conn:
-            return sorted((json.loads(b).get("receipt_code", ""), json.loads(b).get("action", ""))
-                          for (b,) in conn.execute("SELECT body FROM forgottenupdate"))
+            return sorted(
+                (json.loads(b).get("receipt_code", ""), json.loads(b).get("action", ""))
+                for (b,) in conn.execute("SELECT body FROM forgottenupdate")
+            )
 
     def close(self) -> None:
         self.worker.stop()
@@ -124,8 +126,11 @@ def drill(tmp_path: Path, hub_db_url: str) -> Iterator[Drill]:
         d.close()
 
 
-@pytest.mark.parametrize("mode,after", [("running", 4), ("restarted", 2), ("running", 1)],
-                         ids=["kept-running", "restarted", "lost-more-than-taken-after"])
+@pytest.mark.parametrize(
+    "mode,after",
+    [("running", 4), ("restarted", 2), ("running", 1)],
+    ids=["kept-running", "restarted", "lost-more-than-taken-after"],
+)
 def test_nothing_skipped_after_a_restore(drill: Drill, mode: str, after: int) -> None:
     codes = drill.capture(4)
     assert drill.sync().startswith("synced")
@@ -160,8 +165,15 @@ def test_nothing_skipped_after_a_restore(drill: Drill, mode: str, after: int) ->
 
     assert content_diff(drill.query(), drill.node_db) == []
     # The clerk is told what the hub forgot: the three decisions and the two receipts of lost cases.
-    assert drill.forgotten() == sorted([(codes[2], "accept"), (codes[4], "accept"), (codes[0], "approve"),
-                                        (codes[4], "received"), (codes[5], "received")])
+    assert drill.forgotten() == sorted(
+        [
+            (codes[2], "accept"),
+            (codes[4], "accept"),
+            (codes[0], "approve"),
+            (codes[4], "received"),
+            (codes[5], "received"),
+        ]
+    )
     # The hub knows which village sent what again.
     resent = drill.query()("SELECT detail FROM auditentry WHERE action = 'sync.resent'", ())
     sent_again = {c for (d,) in resent for c in (json.loads(d) if isinstance(d, str) else d)["receipt_codes"]}
@@ -181,15 +193,15 @@ def test_new_epoch_after_promoting_a_standby(tmp_path: Path) -> None:
         node, _ = support.make_node(tmp_path, "n1", hub, "桃源村")
         node.cli("sync")
         query = hub_query_for(hub.data_dir, None)
-        (before,), = query("SELECT value FROM setting WHERE key = 'epoch'", ())
+        ((before,),) = query("SELECT value FROM setting WHERE key = 'epoch'", ())
         out = hub.cli("new-epoch", "--yes").stdout
-        (after,), = query("SELECT value FROM setting WHERE key = 'epoch'", ())
+        ((after,),) = query("SELECT value FROM setting WHERE key = 'epoch'", ())
         assert after != before
         assert after in out
         assert query("SELECT target FROM auditentry WHERE action = 'hub.epoch'", ()) == [("promoted",)]
         assert "同步完成" in node.cli("sync").stdout
         with sqlite3.connect(node.data_dir / "node.sqlite3") as conn:
-            (epoch,), = conn.execute("SELECT value FROM meta WHERE key = 'hub_epoch'").fetchall()
+            ((epoch,),) = conn.execute("SELECT value FROM meta WHERE key = 'hub_epoch'").fetchall()
         assert json.loads(epoch) == after
     finally:
         hub.stop()

@@ -77,8 +77,17 @@ def test_clerk_captures_prints_syncs_and_villager_sees_acceptance(village, tmp_p
         kb.press("Enter")
         page.wait_for_url(node.url + "/capture/JF-01")
         expect(page.locator("[name='applicant.name']")).to_be_focused()
-        for value in ("王建国", ID_NUMBER, "139 1234 5678", "桃源村三组12号", "三组",
-                      "三组，东至张家，西至李家", "120", "180", "2"):
+        for value in (
+            "王建国",
+            ID_NUMBER,
+            "139 1234 5678",
+            "桃源村三组12号",
+            "三组",
+            "三组，东至张家，西至李家",
+            "120",
+            "180",
+            "2",
+        ):
             kb.type(value)
             kb.press("Tab")
         # Tab now walks the materials checklist, nothing ticked by default: tick the first four with
@@ -161,8 +170,9 @@ def login(node: support.Service) -> requests.Session:
     """A clerk's session over plain HTTP, CSRF token included."""
     s = requests.Session()
     token = re.search(r'name="csrf_token" value="([^"]+)"', s.get(node.url + "/login").text).group(1)  # type: ignore[union-attr]
-    resp = s.post(node.url + "/login", data={"username": "li", "password": PASSWORD, "csrf_token": token},
-                  allow_redirects=False)
+    resp = s.post(
+        node.url + "/login", data={"username": "li", "password": PASSWORD, "csrf_token": token}, allow_redirects=False
+    )
     assert resp.status_code == 302
     return s
 
@@ -190,10 +200,17 @@ def test_capture_survives_sigkill_and_reaches_hub_once(village) -> None:
     hub.stop()  # the hub is unreachable while the clerk works
     node.start()
     s = login(node)
-    form = {"applicant.name": "王建国", "applicant.id_number": ID_NUMBER, "applicant.phone": "13912345678",
-            "applicant.address": "桃源村三组12号", "fields.site_location": "三组", "fields.site_area": "120",
-            "fields.floor_area": "180", "brought": ["M-APPLICATION", "M-ID", "M-HUKOU", "M-GROUP-MINUTES"],
-            "submit": "send"}
+    form = {
+        "applicant.name": "王建国",
+        "applicant.id_number": ID_NUMBER,
+        "applicant.phone": "13912345678",
+        "applicant.address": "桃源村三组12号",
+        "fields.site_location": "三组",
+        "fields.site_area": "120",
+        "fields.floor_area": "180",
+        "brought": ["M-APPLICATION", "M-ID", "M-HUKOU", "M-GROUP-MINUTES"],
+        "submit": "send",
+    }
     resp = post_form(s, node, "/capture/JF-01", form, "/capture/JF-01")
     assert resp.status_code == 302
     code = re.search(r"/requests/([A-Z0-9]{9})", resp.headers["Location"]).group(1)  # type: ignore[union-attr]

@@ -34,7 +34,9 @@ def test_backup_restore_purge_commands(tmp_path: Path) -> None:
     assert codes(backup) == [first]
 
     # another villager (the same person and item again would be refused as 两头受理)
-    form.write_text(json.dumps(capture("DB-01", rng=random.Random(2), name="李四"), ensure_ascii=False), encoding="utf-8")
+    form.write_text(
+        json.dumps(capture("DB-01", rng=random.Random(2), name="李四"), ensure_ascii=False), encoding="utf-8"
+    )
     second = node.cli("capture", str(form)).stdout.strip()
     assert sorted([first, second]) == codes(node.data_dir / "node.sqlite3")
 

@@ -106,8 +106,10 @@ class Storm:
         # Each run draws new villagers: the same seed again would capture the same people for the same
         # items, which the village point now refuses as 两头受理.
         self._runs += 1
-        threads = [threading.Thread(target=loop, args=(w, random.Random(self.seed + 1000 * self._runs + i)))
-                   for i, w in enumerate(self.workers.values())]
+        threads = [
+            threading.Thread(target=loop, args=(w, random.Random(self.seed + 1000 * self._runs + i)))
+            for i, w in enumerate(self.workers.values())
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -118,8 +120,11 @@ class Storm:
     def act(self, rng: random.Random, count: int) -> None:
         """Clerks decide on open cases at the hub through the real CLI (it connects by the same URL)."""
         for _ in range(count):
-            rows = _rows(self.db_url, "SELECT receipt_code, state, mode FROM \"case\" "
-                                      "WHERE state IN ('received', 'accepted') ORDER BY receipt_code")
+            rows = _rows(
+                self.db_url,
+                'SELECT receipt_code, state, mode FROM "case" '
+                "WHERE state IN ('received', 'accepted') ORDER BY receipt_code",
+            )
             if not rows:
                 return
             code, state, mode = rng.choice(rows)
@@ -139,7 +144,8 @@ class Storm:
                 assert line is not None
                 with sqlite3.connect(w.data_dir / "node.sqlite3") as conn:
                     queued = conn.execute(
-                        "SELECT count(*) FROM event WHERE result IS NULL AND NOT quarantined").fetchone()[0]
+                        "SELECT count(*) FROM event WHERE result IS NULL AND NOT quarantined"
+                    ).fetchone()[0]
                     pending = conn.execute("SELECT count(*) FROM batch WHERE state = 'pending'").fetchone()[0]
                     # A node rebuilding its copy of the hub's log after a new epoch is not done yet.
                     rebuilding = conn.execute("SELECT value FROM meta WHERE key = 'reconcile'").fetchone()
@@ -156,14 +162,21 @@ class Storm:
 def start_scheduler(hub: support.Service, log_path: Path, *extra: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, **hub.env}
     with open(log_path, "ab") as log:  # the child keeps its own descriptor
-        return subprocess.Popen([*support.DAIBAN, "hub", "--dir", str(hub.data_dir), "scheduler", *extra],
-                                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=support.ROOT)
+        return subprocess.Popen(
+            [*support.DAIBAN, "hub", "--dir", str(hub.data_dir), "scheduler", *extra],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=support.ROOT,
+        )
 
 
 def job_pids(url: str, after_id: int = 0) -> list[int]:
     """The pid of every heartbeat run, in the order they started (only rows after `after_id`)."""
-    return [pid for (pid,) in _rows(url, "SELECT pid FROM jobrun WHERE job = 'heartbeat' AND id > %s "
-                                         "ORDER BY id", (after_id,))]
+    return [
+        pid
+        for (pid,) in _rows(url, "SELECT pid FROM jobrun WHERE job = 'heartbeat' AND id > %s ORDER BY id", (after_id,))
+    ]
 
 
 def one_at_a_time(pids: list[int]) -> bool:
@@ -172,9 +185,12 @@ def one_at_a_time(pids: list[int]) -> bool:
     return changes <= 1
 
 
-@pytest.mark.xfail(importlib.util.find_spec("hub.restores") is None, strict=True,
-                   reason="needs the hub epoch of the restore branch: without it a node keeps the decisions "
-                          "the lost tail held and misses the new ones numbered the same")
+@pytest.mark.xfail(
+    importlib.util.find_spec("hub.restores") is None,
+    strict=True,
+    reason="needs the hub epoch of the restore branch: without it a node keeps the decisions "
+    "the lost tail held and misses the new ones numbered the same",
+)
 def test_hub_survives_primary_kill_and_promotion(tmp_path: Path, pair: Pair) -> None:
     seed = int(os.environ.get("DAIBAN_FAILOVER_SEED", "20261130"))
     rng = random.Random(seed)
@@ -198,8 +214,12 @@ def test_hub_survives_primary_kill_and_promotion(tmp_path: Path, pair: Pair) -> 
         storm.run(3)
         storm.act(rng, 4)
         storm.run(1)
-        _poll(lambda: _rows(pair.primary.admin_url, "SELECT replay_lsn = pg_current_wal_lsn() "
-                                                    "FROM pg_stat_replication") == [(True,)])
+        _poll(
+            lambda: (
+                _rows(pair.primary.admin_url, "SELECT replay_lsn = pg_current_wal_lsn() FROM pg_stat_replication")
+                == [(True,)]
+            )
+        )
 
         # The standby falls behind (asynchronous replication's worst case), the storm goes on,
         # and the primary dies in the middle of it.
@@ -254,8 +274,12 @@ def test_hub_survives_primary_kill_and_promotion(tmp_path: Path, pair: Pair) -> 
         out = hub.cli("backup").stdout
         assert "已备份" in out
         assert Path(out.split("已备份：", 1)[1].strip()).stat().st_size > 0
-        print(f"\nfailover seed {seed}: " + ", ".join(f"{k} {v}" for k, v in sorted(storm.figures.items()))
-              + ", " + ", ".join(f"{k} {v}" for k, v in totals.items()))
+        print(
+            f"\nfailover seed {seed}: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(storm.figures.items()))
+            + ", "
+            + ", ".join(f"{k} {v}" for k, v in totals.items())
+        )
     finally:
         for w in workers.values():
             w.stop()
@@ -278,9 +302,14 @@ def test_scheduler_lease_one_runs_and_a_standby_takes_over(tmp_path: Path, pg_ur
         _poll(lambda: len(job_pids(pg_url)) >= 1)
         second = start_scheduler(hub, tmp_path / "b.log", "--standby")
         # A scheduler started by mistake without --standby refuses and says why.
-        third = subprocess.run([*support.DAIBAN, "hub", "--dir", str(hub.data_dir), "scheduler"],
-                               capture_output=True, text=True, env={**os.environ, **hub.env}, cwd=support.ROOT,
-                               timeout=60)
+        third = subprocess.run(
+            [*support.DAIBAN, "hub", "--dir", str(hub.data_dir), "scheduler"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **hub.env},
+            cwd=support.ROOT,
+            timeout=60,
+        )
         assert third.returncode == 3
         assert "另一个调度进程正在运行" in third.stderr
         _poll(lambda: len(job_pids(pg_url)) >= 4)
@@ -326,8 +355,11 @@ def test_lease_taken_over_only_after_expiry_and_the_loser_stops(tmp_path: Path, 
         assert not b.renew()
         assert b.holder_now() == "a"
         # a cannot reach the database for longer than the lease: it expires, b takes over.
-        _sql(pg_url, "UPDATE setting SET value = json_build_object('holder', 'a', 'until', now() - interval '1 s')"
-                     "::text WHERE key = 'scheduler_lease'")
+        _sql(
+            pg_url,
+            "UPDATE setting SET value = json_build_object('holder', 'a', 'until', now() - interval '1 s')"
+            "::text WHERE key = 'scheduler_lease'",
+        )
         assert b.renew()
         assert b.holder_now() == "b"
         # a comes back: its next check finds b holding, so a stops its scheduler and runs nothing.

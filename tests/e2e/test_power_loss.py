@@ -34,7 +34,8 @@ def check_database(db: Path, confirmed: set[str]) -> dict[str, object]:
         # An acknowledged batch has acknowledged events, and only acknowledged batches do.
         half = conn.execute(
             "SELECT count(*) FROM event e JOIN batch b ON e.batch_id = b.id "
-            "WHERE (b.state = 'acked') != (e.result IS NOT NULL)").fetchone()[0]
+            "WHERE (b.state = 'acked') != (e.result IS NOT NULL)"
+        ).fetchone()[0]
         assert half == 0, "a batch and its events disagree about the hub's ack"
         meta = read_meta(conn)
         top = conn.execute("SELECT max(cseq) FROM hubupdate").fetchone()[0] or 0

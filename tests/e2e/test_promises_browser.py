@@ -24,8 +24,12 @@ CLERK_PASSWORD = "correct-horse-9"
 
 
 def _capture(node: support.Service, token: str, item: str, **kw) -> str:
-    resp = requests.post(f"{node.url}/api/v1/requests", json=capture(item, **kw),
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    resp = requests.post(
+        f"{node.url}/api/v1/requests",
+        json=capture(item, **kw),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert resp.status_code == 201, resp.text
     return resp.json()["receipt_code"]
 

@@ -42,8 +42,12 @@ def test_public_face_in_chromium(tmp_path: Path) -> None:
     node.start()
     SHOTS.mkdir(parents=True, exist_ok=True)
     try:
-        resp = requests.post(f"{node.url}/api/v1/requests", json=capture("FP-01", name="刘晓红"),
-                             headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        resp = requests.post(
+            f"{node.url}/api/v1/requests",
+            json=capture("FP-01", name="刘晓红"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
         assert resp.status_code == 201, resp.text
         code = resp.json()["receipt_code"]
         node.cli("sync")
@@ -54,8 +58,14 @@ def test_public_face_in_chromium(tmp_path: Path) -> None:
             def context(width: int = 375, height: int = 667):
                 ctx = browser.new_context(viewport={"width": width, "height": height}, java_script_enabled=False)
                 pg = ctx.new_page()
-                pg.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-                      if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+                pg.on(
+                    "response",
+                    lambda r: (
+                        errors.append(f"{r.status} {r.url}")
+                        if r.status >= 400 and not r.url.endswith("/favicon.ico")
+                        else None
+                    ),
+                )
                 return pg
 
             villager = context()

@@ -33,8 +33,12 @@ pytestmark = pytest.mark.browser
 
 
 def _capture(world: dict[str, Any], item: str, **kw: Any) -> str:
-    resp = requests.post(f"{world['node'].url}/api/v1/requests", json=capture(item, **kw),
-                         headers={"Authorization": f"Bearer {world['token']}"}, timeout=10)
+    resp = requests.post(
+        f"{world['node'].url}/api/v1/requests",
+        json=capture(item, **kw),
+        headers={"Authorization": f"Bearer {world['token']}"},
+        timeout=10,
+    )
     assert resp.status_code == 201, resp.text
     return str(resp.json()["receipt_code"])
 
@@ -46,8 +50,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     hub.cli("add-user", "wang", "--name", "王芳", "--windows", "W05,W09", "--password", PASSWORD)
     hub.start()
     link = FaultLink(hub.port).start()
-    node = support.Service("node", tmp / "node", support.free_port(), extra=["--no-sync"],
-                           env={"DAIBAN_NODE_BUNDLE_WAIT_SECONDS": "0"})  # a bundle always shows its page
+    node = support.Service(
+        "node", tmp / "node", support.free_port(), extra=["--no-sync"], env={"DAIBAN_NODE_BUNDLE_WAIT_SECONDS": "0"}
+    )  # a bundle always shows its page
     node.data_dir.mkdir(parents=True)
     token = re.search(r"API token: (\S+)", node.cli("init").stdout).group(1)  # type: ignore[union-attr]
     code = hub.cli("enroll-code", "--village", "桃源村").stdout.strip()
@@ -59,8 +64,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=support.chromium_path(), args=support.CHROMIUM_ARGS,
-                                         headless=True)
+            browser = pw.chromium.launch(
+                executable_path=support.chromium_path(), args=support.CHROMIUM_ARGS, headless=True
+            )
             yield {"hub": hub, "node": node, "link": link, "token": token, "browser": browser, "tmp": tmp}
             browser.close()
     finally:
@@ -203,8 +209,9 @@ def test_a_long_sync_shows_done_remaining_and_an_estimate(world: dict[str, Any])
         _capture(world, "JF-01", name=name)
     out = world["node"].cli("sync", check=False)
     assert out.returncode == 0, out.stderr
-    assert re.search(r"已上传 3 / 3 条记录（[\d.]+ K?B / [\d.]+ K?B），收到状态更新 \d+ 条，用时 \d+ 秒", out.stderr), \
+    assert re.search(r"已上传 3 / 3 条记录（[\d.]+ K?B / [\d.]+ K?B），收到状态更新 \d+ 条，用时 \d+ 秒", out.stderr), (
         out.stderr
+    )
     assert out.stdout.startswith("同步完成：")
 
 

@@ -9,8 +9,12 @@ from tests.factories import capture
 
 
 def _capture(node: support.Service, token: str, item: str, **kw) -> str:
-    resp = requests.post(f"{node.url}/api/v1/requests", json=capture(item, **kw),
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    resp = requests.post(
+        f"{node.url}/api/v1/requests",
+        json=capture(item, **kw),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert resp.status_code == 201, resp.text
     return resp.json()["receipt_code"]
 
@@ -26,8 +30,15 @@ def _hub_cases(hub: support.Service) -> list[tuple[str, str, str]]:
     import subprocess
     import sys
     import os
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, **hub.env, "DAIBAN_HUB_DIR": str(hub.data_dir)}, cwd=support.ROOT)
+
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **hub.env, "DAIBAN_HUB_DIR": str(hub.data_dir)},
+        cwd=support.ROOT,
+    )
     return [tuple(line.split()) for line in out.stdout.splitlines() if line.strip()]  # type: ignore[misc]
 
 
@@ -57,8 +68,12 @@ def _run(tmp_path, database_url=None) -> None:
         assert refused.returncode == 2
         assert "一次告知" in refused.stderr
         node.cli("sync")
-        got = {c: requests.get(f"{node.url}/api/v1/requests/{c}", headers={"Authorization": f"Bearer {token}"},
-                               timeout=10).json() for c in (fp, db, jf)}
+        got = {
+            c: requests.get(
+                f"{node.url}/api/v1/requests/{c}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+            ).json()
+            for c in (fp, db, jf)
+        }
         assert got[fp]["state"] == "accepted"
         assert got[fp]["deadline"]
         assert got[db]["state"] == "needs_materials"

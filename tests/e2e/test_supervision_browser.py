@@ -67,15 +67,24 @@ with database.connection_context():
 
 
 def _hub_script(hub: support.Service, *args: str) -> str:
-    out = subprocess.run([sys.executable, "-c", HUB_SCRIPT, *args], capture_output=True, text=True,
-                         env={**os.environ, **hub.env, "DAIBAN_HUB_DIR": str(hub.data_dir)}, cwd=support.ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", HUB_SCRIPT, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **hub.env, "DAIBAN_HUB_DIR": str(hub.data_dir)},
+        cwd=support.ROOT,
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout
 
 
 def _capture(node: support.Service, token: str, item: str, **kw) -> str:
-    resp = requests.post(f"{node.url}/api/v1/requests", json=capture(item, **kw),
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    resp = requests.post(
+        f"{node.url}/api/v1/requests",
+        json=capture(item, **kw),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert resp.status_code == 201, resp.text
     return resp.json()["receipt_code"]
 
@@ -106,8 +115,14 @@ def test_supervisor_dashboard_and_fleet_in_chromium(tmp_path: Path) -> None:
             page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
             problems: list[str] = []
             # Chromium asks for /favicon.ico on its own; anything else failing (a CSP block too) is a bug.
-            page.on("console", lambda m: problems.append(f"{m.text} {m.location.get('url')}")
-                    if m.type == "error" and not str(m.location.get("url", "")).endswith("favicon.ico") else None)
+            page.on(
+                "console",
+                lambda m: (
+                    problems.append(f"{m.text} {m.location.get('url')}")
+                    if m.type == "error" and not str(m.location.get("url", "")).endswith("favicon.ico")
+                    else None
+                ),
+            )
             page.goto(f"{hub.url}/supervision/")
             page.fill("input[name=username]", "chen")
             page.fill("input[name=password]", PASSWORD)

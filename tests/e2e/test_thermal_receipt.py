@@ -52,7 +52,9 @@ def test_receipt_fits_thermal_rolls(tmp_path: Path) -> None:
                 page.wait_for_function(
                     "p => [...document.styleSheets].some(s => (s.href || '').endsWith('print-' + p + '.css')"
                     " && s.cssRules.length > 0 && [...s.cssRules].every(r => !(r instanceof CSSImportRule)"
-                    " || (r.styleSheet && r.styleSheet.cssRules.length > 0)))", arg=paper)
+                    " || (r.styleSheet && r.styleSheet.cssRules.length > 0)))",
+                    arg=paper,
+                )
                 pdf = page.pdf(prefer_css_page_size=True, print_background=False)
                 assert abs(pdf_page_width_mm(pdf) - width) < 0.5, paper
                 # Laid out at the roll's printable width, nothing sticks out sideways.

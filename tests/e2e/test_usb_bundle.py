@@ -58,8 +58,9 @@ def test_usb_round_trip_with_real_processes(tmp_path: Path) -> None:
     node.extra = ["--no-sync"]
     node.start()
     try:
-        got = requests.get(f"{node.url}/api/v1/requests/{code}", headers={"Authorization": f"Bearer {token}"},
-                           timeout=10).json()
+        got = requests.get(
+            f"{node.url}/api/v1/requests/{code}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        ).json()
     finally:
         node.stop()
     assert got["state"] == "accepted"

@@ -33,8 +33,9 @@ def _capture(node: support.Service, token: str, item: str, **applicant: str) -> 
     body["applicant"].update(applicant)
     if item == "JF-01":
         body["notes"] = NOTES_B
-    resp = requests.post(f"{node.url}/api/v1/requests", json=body,
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    resp = requests.post(
+        f"{node.url}/api/v1/requests", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
     assert resp.status_code == 201, resp.text
     return str(resp.json()["receipt_code"])
 
@@ -67,10 +68,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
         SHOTS.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=support.chromium_path(), args=support.CHROMIUM_ARGS,
-                                         headless=True)
-            yield {"hub": hub, "node": node, "browser": browser, "refused": refused, "accepted": accepted,
-                   "fingerprint": fingerprint}
+            browser = pw.chromium.launch(
+                executable_path=support.chromium_path(), args=support.CHROMIUM_ARGS, headless=True
+            )
+            yield {
+                "hub": hub,
+                "node": node,
+                "browser": browser,
+                "refused": refused,
+                "accepted": accepted,
+                "fingerprint": fingerprint,
+            }
             browser.close()
     finally:
         node.stop()
@@ -230,8 +238,9 @@ def test_supervision_charts_name_windows(world: dict[str, Any]) -> None:
 def test_register_readable_at_1366(world: dict[str, Any]) -> None:
     page = _hub_login(world, "wang")
     page.goto(world["hub"].url + "/console/register")
-    assert _pretty(world["accepted"]) in page.inner_text("table.register") or \
-        world["accepted"] in page.inner_text("table.register")
+    assert _pretty(world["accepted"]) in page.inner_text("table.register") or world["accepted"] in page.inner_text(
+        "table.register"
+    )
     width = page.eval_on_selector("table.register", "t => t.getBoundingClientRect().right")
     assert width <= HUB["width"]
     # Every code, name and date cell stays on one line: its text draws as a single line box.
@@ -240,8 +249,8 @@ def test_register_readable_at_1366(world: dict[str, Any]) -> None:
         """cells => cells.filter(c => c.textContent.trim()).filter(c => {
                const r = document.createRange(); r.selectNodeContents(c);
                const tops = new Set([...r.getClientRects()].map(b => Math.round(b.top)));
-               return tops.size > 1; }).map(c => c.className + ':' + c.textContent)""")
+               return tops.size > 1; }).map(c => c.className + ':' + c.textContent)""",
+    )
     assert wrapped == []
     page.screenshot(path=str(SHOTS / "words-hub-register-1366.png"), full_page=True)
     page.close()
-

@@ -19,8 +19,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
-REQUIRED = ("AccessKeyId", "Action", "Format", "PhoneNumbers", "SignName", "SignatureMethod", "SignatureNonce",
-            "SignatureVersion", "TemplateCode", "Timestamp", "Version", "Signature")
+REQUIRED = (
+    "AccessKeyId",
+    "Action",
+    "Format",
+    "PhoneNumbers",
+    "SignName",
+    "SignatureMethod",
+    "SignatureNonce",
+    "SignatureVersion",
+    "TemplateCode",
+    "Timestamp",
+    "Version",
+    "Signature",
+)
 
 
 def _encode(text: str) -> str:
@@ -87,13 +99,19 @@ class FakeAliyun:
         if missing:
             return self._refuse(400, "MissingParameter", f"missing {missing[0]}")
         if (q["Action"], q["Version"], q["SignatureMethod"], q["SignatureVersion"]) != (
-                "SendSms", "2017-05-25", "HMAC-SHA1", "1.0"):
+            "SendSms",
+            "2017-05-25",
+            "HMAC-SHA1",
+            "1.0",
+        ):
             return self._refuse(400, "InvalidParameter", "bad action, version or signature method")
         secret = self.keys.get(q["AccessKeyId"])
         if secret is None:
             return self._refuse(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
         if not hmac.compare_digest(expected_signature(q, secret), q["Signature"]):
-            return self._refuse(400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation.")
+            return self._refuse(
+                400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation."
+            )
         ts = datetime.strptime(q["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         if abs((datetime.now(UTC) - ts).total_seconds()) > 900:
             return self._refuse(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")

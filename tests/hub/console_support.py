@@ -23,8 +23,15 @@ def csrf_of(html: str) -> str:
 class Desk:
     """A test client logged in as one staff member, posting forms with the page's CSRF token."""
 
-    def __init__(self, app: Any, username: str, name: str = "", role: str = "staff",
-                 windows: list[str] | None = None, create: bool = True):
+    def __init__(
+        self,
+        app: Any,
+        username: str,
+        name: str = "",
+        role: str = "staff",
+        windows: list[str] | None = None,
+        create: bool = True,
+    ):
         if create:
             create_user(username, name or username, PASSWORD, role, windows or [])
         self.client = app.test_client()
@@ -62,7 +69,22 @@ def supplement(sim: NodeSim, code: str, materials: list[str]) -> dict[str, Any]:
 
 def snapshot() -> tuple:
     """Everything a refused action must leave untouched."""
-    cases = [(c.request_id, c.state, c.assignee, c.deadline, c.paused_since, c.paused_days,
-              tuple(c.materials_missing or []), c.closed_at) for c in Case.select().order_by(Case.request_id)]
-    return cases, HubEvent.select().count(), Assignment.select().count(), \
-        [(s.username, s.on_duty) for s in Staff.select().order_by(Staff.username)]
+    cases = [
+        (
+            c.request_id,
+            c.state,
+            c.assignee,
+            c.deadline,
+            c.paused_since,
+            c.paused_days,
+            tuple(c.materials_missing or []),
+            c.closed_at,
+        )
+        for c in Case.select().order_by(Case.request_id)
+    ]
+    return (
+        cases,
+        HubEvent.select().count(),
+        Assignment.select().count(),
+        [(s.username, s.on_duty) for s in Staff.select().order_by(Staff.username)],
+    )

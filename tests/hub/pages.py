@@ -26,8 +26,9 @@ def csrf_of(html: str) -> str:
 def login_as(client: Any, role: str, username: str | None = None) -> str:
     """Create an account of that role and log the client in; returns the username."""
     username = username or f"{role}1"
-    create_user(username, {"staff": "王芳", "supervisor": "陈督查", "admin": "刘管理"}[role], PASSWORD, role,
-                ROLES[role])
+    create_user(
+        username, {"staff": "王芳", "supervisor": "陈督查", "admin": "刘管理"}[role], PASSWORD, role, ROLES[role]
+    )
     token = csrf_of(client.get("/login").get_data(as_text=True))
     resp = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
     assert resp.status_code == 302, resp.get_data(as_text=True)

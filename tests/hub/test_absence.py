@@ -75,13 +75,16 @@ def test_the_supervisor_picks_who_takes_over_when_none_is_named(hub_app, sim) ->
     assert Staff.get(Staff.username == "wang").backup is None  # a pick for this hand-over, not a new B角
 
 
-@pytest.mark.parametrize("form,status,words", [
-    ({"username": "wang", "on_duty": "0", "backup": "wang"}, 409, "不能指定自己为B角"),
-    ({"username": "wang", "on_duty": "0", "backup": "nobody"}, 404, "没有这个在用的工作人员"),
-    ({"username": "wang", "on_duty": "0", "backup": "zhao"}, 409, "B角赵敏也处于离岗状态"),
-    ({"username": "li", "on_duty": "0"}, 403, "只能修改自己"),
-    ({"op": "backup", "username": "li", "backup": "zhao"}, 403, "只能修改自己"),
-])
+@pytest.mark.parametrize(
+    "form,status,words",
+    [
+        ({"username": "wang", "on_duty": "0", "backup": "wang"}, 409, "不能指定自己为B角"),
+        ({"username": "wang", "on_duty": "0", "backup": "nobody"}, 404, "没有这个在用的工作人员"),
+        ({"username": "wang", "on_duty": "0", "backup": "zhao"}, 409, "B角赵敏也处于离岗状态"),
+        ({"username": "li", "on_duty": "0"}, 403, "只能修改自己"),
+        ({"op": "backup", "username": "li", "backup": "zhao"}, 403, "只能修改自己"),
+    ],
+)
 def test_bad_hand_overs_say_why_change_nothing_and_are_audited(hub_app, sim, form, status, words) -> None:
     boss = Desk(hub_app, "boss", "督查", role="supervisor")
     wang = Desk(hub_app, "wang", "王芳", windows=["W09"])
@@ -108,8 +111,11 @@ def test_cli_duty_away_hands_over_to_the_backup(hub_app, hub_db_url, sim) -> Non
     Staff.update(on_duty=False).where(Staff.username == "li").execute()
     code = new_case(sim, "JF-01")
     Staff.update(on_duty=True).where(Staff.username == "li").execute()
-    out = CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], "duty", "wang", "--away", "--backup", "li"],
-                             env={"DATABASE_URL": hub_db_url})
+    out = CliRunner().invoke(
+        cli,
+        ["--dir", hub_app.config["DATA_DIR"], "duty", "wang", "--away", "--backup", "li"],
+        env={"DATABASE_URL": hub_db_url},
+    )
     assert out.exit_code == 0
     assert "1 件在办申请已交B角李强承办" in out.output
     assert assignee(code) == "li"

@@ -68,8 +68,9 @@ def still_serving(other: NodeSim) -> None:
 
 
 def test_valid_key_used_for_another_villages_node_id(sim: NodeSim, other: NodeSim) -> None:
-    body = protocol.batch_body(other.node_id, sim.events(captured(other)), other.last_hash, 0,
-                               catalogue_version=1, app_version="t")
+    body = protocol.batch_body(
+        other.node_id, sim.events(captured(other)), other.last_hash, 0, catalogue_version=1, app_version="t"
+    )
     before = snapshot()
     status, resp = sim.post(protocol.seal(sim.key, body))  # signed by sim, claims to be other
     refused(status, resp, "bad_signature")
@@ -82,11 +83,13 @@ def test_own_key_cannot_touch_another_villages_requests(sim: NodeSim, other: Nod
     other.send(other.events(captured(other)))
     theirs = Case.get()
     before = (theirs.state, theirs.materials_brought)
-    resp = sim.send(sim.events(
-        captured(sim, prefix=other.prefix),
-        ("request.withdrawn", theirs.request_id, {"reason": "冒名撤回"}),
-        ("request.supplemented", theirs.request_id, {"materials": ["sfz"]}),
-    ))
+    resp = sim.send(
+        sim.events(
+            captured(sim, prefix=other.prefix),
+            ("request.withdrawn", theirs.request_id, {"reason": "冒名撤回"}),
+            ("request.supplemented", theirs.request_id, {"materials": ["sfz"]}),
+        )
+    )
     codes = [r["code"] for r in resp["ack"]["results"]]
     assert codes == ["bad_receipt_code", "unknown_request", "unknown_request"]
     theirs = Case.get_by_id(theirs.request_id)
@@ -139,8 +142,10 @@ def test_old_key_refused_after_revocation_and_reenrolment(hub_client, sim: NodeS
     sim.send(sim.events(captured(sim)))
     revoke("桃源村")
     before = snapshot()
-    for raw in (sim.batch(sim.events(captured(sim)))[1],
-                protocol.seal(sim.key, protocol.poll_body(sim.node_id, 0, catalogue_version=1, app_version="t"))):
+    for raw in (
+        sim.batch(sim.events(captured(sim)))[1],
+        protocol.seal(sim.key, protocol.poll_body(sim.node_id, 0, catalogue_version=1, app_version="t")),
+    ):
         status, resp = sim.post(raw)
         refused(status, resp, "revoked")
     assert snapshot() == before
@@ -203,8 +208,7 @@ def test_node_clock_days_off_is_recorded_not_trusted(sim: NodeSim, days: int) ->
         clock = skew - timedelta(days=2 * i)
         ev = sim.events(captured(sim))
         ev[0]["at"] = protocol.iso(clock)
-        body = protocol.batch_body(sim.node_id, ev, sim.last_hash, 0, catalogue_version=1, app_version="t",
-                                   clock=clock)
+        body = protocol.batch_body(sim.node_id, ev, sim.last_hash, 0, catalogue_version=1, app_version="t", clock=clock)
         status, _ = sim.post(protocol.seal(sim.key, body))
         assert status == 200
         sim.advance(body)
@@ -303,8 +307,13 @@ def test_compression_and_size_attacks(sim: NodeSim, other: NodeSim) -> None:
 @sqlite_only
 def test_wrong_content_types(sim: NodeSim, other: NodeSim) -> None:
     _, raw = sim.batch(sim.events(captured(sim)))
-    for content_type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-                         "application/jsonp", ""]:
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/jsonp",
+        "",
+    ]:
         before = snapshot()
         status, resp = sim.post(raw, content_type=content_type)
         refused(status, resp, "bad_content_type")
@@ -385,8 +394,9 @@ def test_node_restored_from_old_backup_resumes_where_the_hub_says(hub_client, no
     assert states[after_backup[1]] == "needs_materials"
 
 
-def test_node_restored_from_backup_pages_through_long_history(hub_client, node_app, tmp_path: Path,
-                                                               monkeypatch) -> None:
+def test_node_restored_from_backup_pages_through_long_history(
+    hub_client, node_app, tmp_path: Path, monkeypatch
+) -> None:
     """History comes back a page at a time; every page must be restored, not just the first."""
     from node.capture import capture_request
     from node.db import database
@@ -476,8 +486,9 @@ class HttpClient:
     def post(self, path: str, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> Any:
         import requests
 
-        resp = requests.post(self.base + path, data=data, timeout=10,
-                             headers={"Content-Type": content_type, **(headers or {})})
+        resp = requests.post(
+            self.base + path, data=data, timeout=10, headers={"Content-Type": content_type, **(headers or {})}
+        )
         resp.data = resp.content  # type: ignore[attr-defined]
         return resp
 
@@ -497,8 +508,10 @@ def test_slow_loris_does_not_stop_the_hub_serving_others(tmp_path: Path) -> None
         for i in range(50):
             s = socket.create_connection(("127.0.0.1", hub.port))
             if i < 30:
-                s.sendall(b"POST /api/v1/sync HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\n"
-                          b"Content-Length: 100000\r\n\r\n{")
+                s.sendall(
+                    b"POST /api/v1/sync HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 100000\r\n\r\n{"
+                )
             else:
                 s.sendall(b"POST /api/v1/sync HTTP/1.1\r\nHost: hub\r\n")
             socks.append(s)
@@ -544,8 +557,9 @@ def test_slow_loris_does_not_stop_the_hub_serving_others(tmp_path: Path) -> None
 
 
 @sqlite_only
-def test_hub_restored_from_backup_gets_everything_back_from_the_node(hub_app, hub_db_url: str, node_app,
-                                                                     tmp_path: Path) -> None:
+def test_hub_restored_from_backup_gets_everything_back_from_the_node(
+    hub_app, hub_db_url: str, node_app, tmp_path: Path
+) -> None:
     """The hub's disk dies and last night's backup comes back: the node re-sends, and new decisions still arrive."""
     from hub.db import database as hub_db
     from node import meta

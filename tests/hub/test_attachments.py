@@ -38,12 +38,15 @@ def test_announced_attachment_is_expected(sim: NodeSim) -> None:
     assert att.case.request_id == Case.get().request_id
 
 
-@pytest.mark.parametrize("over, message", [
-    ({"sha256": "not-a-hash"}, "校验值"),
-    ({"size": 0}, "大小"),
-    ({"size": 16 * 1024 * 1024}, "15MB"),
-    ({"size": "12"}, "大小"),
-])
+@pytest.mark.parametrize(
+    "over, message",
+    [
+        ({"sha256": "not-a-hash"}, "校验值"),
+        ({"size": 0}, "大小"),
+        ({"size": 16 * 1024 * 1024}, "15MB"),
+        ({"size": "12"}, "大小"),
+    ],
+)
 def test_malformed_announcement_is_refused(sim: NodeSim, over: dict, message: str) -> None:
     cap = captured(sim)
     resp = sim.send(sim.events(cap, announced(cap[1], **over)))
@@ -82,8 +85,11 @@ def _chunk(client, sim: NodeSim, sha: str, offset: int, data: bytes = b"") -> tu
 
     from shared.chunks import ATTACHMENT_PATH, chunk_body
 
-    resp = client.post(ATTACHMENT_PATH, data=protocol.seal(sim.key, chunk_body(sim.node_id, sha, offset, data)),
-                       content_type="application/json")
+    resp = client.post(
+        ATTACHMENT_PATH,
+        data=protocol.seal(sim.key, chunk_body(sim.node_id, sha, offset, data)),
+        content_type="application/json",
+    )
     body = json.loads(resp.data)["body"]
     assert protocol.verify_body(sim.hub_pub, body, json.loads(resp.data)["sig"])
     return resp.status_code, body

@@ -27,8 +27,9 @@ def actions() -> list[str]:
 
 def verify_cli(hub_app, hub_db_url: str) -> "support.subprocess.CompletedProcess":
     """Run `daiban hub verify-audit` as a real process against the test's database."""
-    return support.daiban("hub", "--dir", hub_app.config["DATA_DIR"], "verify-audit",
-                          env={"DATABASE_URL": hub_db_url}, check=False)
+    return support.daiban(
+        "hub", "--dir", hub_app.config["DATA_DIR"], "verify-audit", env={"DATABASE_URL": hub_db_url}, check=False
+    )
 
 
 def test_staff_actions_and_syncs_are_chained(hub_client, sim: NodeSim) -> None:
@@ -38,8 +39,7 @@ def test_staff_actions_and_syncs_are_chained(hub_client, sim: NodeSim) -> None:
     cases.act(code, "accept", "wang")
     login_as(hub_client, "supervisor")
     revoke("桃源村", actor="supervisor1")
-    assert actions() == ["node.code_issued", "node.enrolled", "sync.batch", "case.accept", "auth.login",
-                         "node.revoked"]
+    assert actions() == ["node.code_issued", "node.enrolled", "sync.batch", "case.accept", "auth.login", "node.revoked"]
     batch = AuditEntry.get(AuditEntry.action == "sync.batch")
     assert batch.detail["first_seq"] == 1
     assert batch.detail["accepted"] == 1
@@ -69,7 +69,9 @@ def test_refused_actions_leave_an_attempt_and_nothing_else(hub_client, sim: Node
     assert AuditEntry.select().count() == before + 1
     assert actions()[-1] == "csrf.refused"
     token = csrf_of(hub_client.get("/login").get_data(as_text=True))
-    assert hub_client.post("/login", data={"username": "nobody", "password": "x", "csrf_token": token}).status_code == 401
+    assert (
+        hub_client.post("/login", data={"username": "nobody", "password": "x", "csrf_token": token}).status_code == 401
+    )
     assert actions()[-1] == "auth.login_failed"
 
 
@@ -92,8 +94,7 @@ def test_tampered_row_is_named_by_verify_audit(hub_app, hub_db_url: str, sim: No
     # Someone edits the third entry straight in the database, covering their tracks in `detail`.
     third = AuditEntry.get(AuditEntry.seq == 3)
     forged = json.dumps({**third.detail, "accepted": 0}, ensure_ascii=False, sort_keys=True)
-    database.execute_sql(f"UPDATE {AuditEntry._meta.table_name} SET detail = {database.param} WHERE seq = 3",
-                         (forged,))
+    database.execute_sql(f"UPDATE {AuditEntry._meta.table_name} SET detail = {database.param} WHERE seq = 3", (forged,))
     bad = verify_cli(hub_app, hub_db_url)
     assert bad.returncode == 1
     assert "第 3 条" in bad.stderr

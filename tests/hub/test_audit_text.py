@@ -74,11 +74,15 @@ def test_case_history_is_in_time_order_across_the_village_and_the_hub(hub_app, s
     clock.pinned = datetime(2026, 11, 30, 2, 30)
     sim.send([supplement])
     html = wang.get(f"/console/case/{code}").get_data(as_text=True)
-    history = html[html.index("办理记录"):]
+    history = html[html.index("办理记录") :]
     order = [history.index(t) for t in ("2026-11-30 10:00", "2026-11-30 10:20", "2026-11-30 10:30")]
     assert order == sorted(order)
-    assert history.index("收件") < history.index("接收并分派") < history.index("补正材料送达") \
+    assert (
+        history.index("收件")
+        < history.index("接收并分派")
+        < history.index("补正材料送达")
         < history.index("补正材料到达")
+    )
     assert "系统" in history  # automatic steps are 系统
     assert "李文书" in history  # the clerk by name
     assert "本页时间均为北京时间" in html

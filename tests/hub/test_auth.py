@@ -29,7 +29,12 @@ def test_login_logout_and_cookie_flags(hub_client) -> None:
     assert resp.headers["X-Frame-Options"] == "DENY"
     assert "unsafe-inline" not in resp.headers["Content-Security-Policy"]
     assert hub_client.get("/login").status_code == 200
-    assert hub_client.post("/logout", data={"csrf_token": csrf_of(hub_client.get("/login").get_data(as_text=True))}).status_code == 302
+    assert (
+        hub_client.post(
+            "/logout", data={"csrf_token": csrf_of(hub_client.get("/login").get_data(as_text=True))}
+        ).status_code
+        == 302
+    )
 
 
 def test_wrong_password_then_lockout(hub_client) -> None:

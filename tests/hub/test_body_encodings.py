@@ -21,8 +21,9 @@ def sim(hub_client):  # type: ignore[no-untyped-def]
 def test_a_compressed_batch_is_ingested_and_the_answer_names_both_encodings(sim: NodeSim, name: str) -> None:
     _, raw = sim.batch(sim.events(captured(sim), captured(sim, "DB-01")))
     body = encoding.compress_zstd(raw) if name == "zstd" else encoding.compress(raw)
-    resp = sim.client.post("/api/v1/sync", data=body, content_type="application/json",
-                           headers={"Content-Encoding": name})
+    resp = sim.client.post(
+        "/api/v1/sync", data=body, content_type="application/json", headers={"Content-Encoding": name}
+    )
     assert resp.status_code == 200, resp.data[:300]
     assert {"zstd", "deflate"} <= {p.strip() for p in resp.headers["Accept-Encoding"].split(",")}
     status, answer = sim.post(raw)  # the same batch again, plain: acknowledged, nothing new

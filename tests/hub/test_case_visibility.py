@@ -37,8 +37,9 @@ def test_the_reported_difference_is_gone(setting) -> None:
     assert forester.get(f"/console/case/{code}").status_code == forester.get(f"/console/case/{missing}").status_code
 
 
-@pytest.mark.parametrize("path", ["/console/case/{code}", "/console/case/{code}/feedback",
-                                  "/console/case/{code}/paper/{paper}"])
+@pytest.mark.parametrize(
+    "path", ["/console/case/{code}", "/console/case/{code}/feedback", "/console/case/{code}/paper/{paper}"]
+)
 def test_pages_answer_404_for_another_windows_case(setting, path: str) -> None:
     code, missing, forester, owner = setting
     page = owner.get(f"/console/case/{code}").get_data(as_text=True)

@@ -32,10 +32,15 @@ def item_form(client: Any, item_code: str, **changes: Any) -> dict[str, Any]:
     page = client.get(f"/admin/catalogue/item/{item_code}").get_data(as_text=True)
     item = current().item(item_code) or {}
     form = {
-        "csrf_token": csrf_of(page), "base_version": str(current().version), "name": item.get("name", ""),
-        "window": item.get("window", ""), "mode": item.get("mode", ""),
-        "time_limit_days": str(item.get("time_limit_days", "")), "fee": item.get("fee", ""),
-        "procedure": item.get("procedure", ""), "legal_basis": "\n".join(item.get("legal_basis", [])),
+        "csrf_token": csrf_of(page),
+        "base_version": str(current().version),
+        "name": item.get("name", ""),
+        "window": item.get("window", ""),
+        "mode": item.get("mode", ""),
+        "time_limit_days": str(item.get("time_limit_days", "")),
+        "fee": item.get("fee", ""),
+        "procedure": item.get("procedure", ""),
+        "legal_basis": "\n".join(item.get("legal_basis", [])),
         "materials": materials_text(item.get("materials", [])),
     }
     if item.get("active", True):
@@ -62,17 +67,29 @@ def test_edit_bumps_version_and_node_receives_it_on_next_sync(admin, sim: NodeSi
 
 
 def test_new_item_and_new_window(admin) -> None:
-    form = item_form(admin, "new", code="DB-04", name="特困人员救助供养申请", window="W05", mode="processed",
-                     time_limit_days="20", fee="免费", procedure="申请 → 审核",
-                     legal_basis="《社会救助暂行办法》", materials="M-ID|身份证|是\nM-APPLICATION|申请书|是|本人签名")
+    form = item_form(
+        admin,
+        "new",
+        code="DB-04",
+        name="特困人员救助供养申请",
+        window="W05",
+        mode="processed",
+        time_limit_days="20",
+        fee="免费",
+        procedure="申请 → 审核",
+        legal_basis="《社会救助暂行办法》",
+        materials="M-ID|身份证|是\nM-APPLICATION|申请书|是|本人签名",
+    )
     assert admin.post("/admin/catalogue/item/new", data=form).status_code == 302
     item = current().item("DB-04")
     assert item is not None
     assert item["kind"] == "DB"
     assert item["materials"][1]["note"] == "本人签名"
     page = admin.get("/admin/catalogue").get_data(as_text=True)
-    resp = admin.post("/admin/catalogue/windows", data={"csrf_token": csrf_of(page), "base_version": "2",
-                                                        "new_code": "W15", "new_name": "退役军人服务"})
+    resp = admin.post(
+        "/admin/catalogue/windows",
+        data={"csrf_token": csrf_of(page), "base_version": "2", "new_code": "W15", "new_name": "退役军人服务"},
+    )
     assert resp.status_code == 302
     assert current().window_name("W15") == "退役军人服务"
     assert current().version == 3
@@ -91,14 +108,23 @@ def test_edits_orphaning_open_cases_are_refused_and_nothing_changes(admin, sim: 
     open_case(sim, "DB-03", missing=["M-APPLICATION"])
     before = (versions(), current().to_dict())
     page = admin.get("/admin/catalogue").get_data(as_text=True)
-    mats = "\n".join(line for line in materials_text(current().materials("DB-03")).split("\n")
-                     if not line.startswith("M-APPLICATION"))
+    mats = "\n".join(
+        line
+        for line in materials_text(current().materials("DB-03")).split("\n")
+        if not line.startswith("M-APPLICATION")
+    )
     attempts = [
         ("/admin/catalogue/item/DB-03", item_form(admin, "DB-03", active=None), "事项 DB-03 还有 1 件未办结，不能停用"),
-        ("/admin/catalogue/windows", {"csrf_token": csrf_of(page), "base_version": "1", "remove_W05": "on"},
-         "窗口 W05 还有 1 件未办结，不能删除"),
-        ("/admin/catalogue/item/DB-03", item_form(admin, "DB-03", materials=mats),
-         "材料 M-APPLICATION 仍在事项 DB-03 的 1 件待补正清单中"),
+        (
+            "/admin/catalogue/windows",
+            {"csrf_token": csrf_of(page), "base_version": "1", "remove_W05": "on"},
+            "窗口 W05 还有 1 件未办结，不能删除",
+        ),
+        (
+            "/admin/catalogue/item/DB-03",
+            item_form(admin, "DB-03", materials=mats),
+            "材料 M-APPLICATION 仍在事项 DB-03 的 1 件待补正清单中",
+        ),
     ]
     for url, form, expected in attempts:
         resp = admin.post(url, data=form)
@@ -142,8 +168,17 @@ def test_bad_item_edits_refused_with_clear_message(admin) -> None:
 
 def test_bad_new_item_codes_refused(admin) -> None:
     for code, message in (("db4", "事项编码应为"), ("XX-01", "事项编码须以"), ("DB-01", "已存在")):
-        form = item_form(admin, "new", code=code, name="某事项", window="W05", mode="processed",
-                         time_limit_days="5", legal_basis="某办法", materials="M-ID|身份证|是")
+        form = item_form(
+            admin,
+            "new",
+            code=code,
+            name="某事项",
+            window="W05",
+            mode="processed",
+            time_limit_days="5",
+            legal_basis="某办法",
+            materials="M-ID|身份证|是",
+        )
         resp = admin.post("/admin/catalogue/item/new", data=form)
         assert resp.status_code == 400
         assert message in resp.get_data(as_text=True)
@@ -172,8 +207,9 @@ def test_admin_pages_refuse_other_roles(hub_app) -> None:
         for url in ("/admin/catalogue", "/admin/catalogue/item/DB-03", "/admin/holidays"):
             assert client.get(url).status_code == 403, (role, url)
         page = client.get("/supervision/" if role == "supervisor" else "/login").get_data(as_text=True)
-        resp = client.post("/admin/catalogue/windows", data={"csrf_token": csrf_of(page), "base_version": "1",
-                                                             "remove_W14": "on"})
+        resp = client.post(
+            "/admin/catalogue/windows", data={"csrf_token": csrf_of(page), "base_version": "1", "remove_W14": "on"}
+        )
         assert resp.status_code == 403
         assert versions() == 1
     assert hub_app.test_client().get("/admin/catalogue").status_code == 302  # not logged in: to the login page
@@ -181,14 +217,16 @@ def test_admin_pages_refuse_other_roles(hub_app) -> None:
 
 def test_holidays_page(admin) -> None:
     page = admin.get("/admin/holidays").get_data(as_text=True)
-    resp = admin.post("/admin/holidays", data={"csrf_token": csrf_of(page), "day": "2027-02-08", "kind": "holiday",
-                                               "op": "add"})
+    resp = admin.post(
+        "/admin/holidays", data={"csrf_token": csrf_of(page), "day": "2027-02-08", "kind": "holiday", "op": "add"}
+    )
     assert resp.status_code == 302
     page = admin.get("/admin/holidays").get_data(as_text=True)
     assert "2027-02-08" in page
     assert "已添加节假日 2027-02-08" in page
-    resp = admin.post("/admin/holidays", data={"csrf_token": csrf_of(page), "day": "2027/02/08", "kind": "holiday",
-                                               "op": "add"})
+    resp = admin.post(
+        "/admin/holidays", data={"csrf_token": csrf_of(page), "day": "2027/02/08", "kind": "holiday", "op": "add"}
+    )
     assert resp.status_code == 400
     assert "日期格式应为 YYYY-MM-DD" in resp.get_data(as_text=True)
 
@@ -197,14 +235,26 @@ def test_item_of_a_new_kind_on_forestry_and_its_window_staffed(admin, sim: NodeS
     page = admin.get("/admin/catalogue").get_data(as_text=True)
     assert "默认，待核对" in page  # the shipped defaults are marked for the township to check
     token = csrf_of(page)
-    resp = admin.post("/admin/catalogue/kinds", data={"csrf_token": token, "base_version": "1",
-                                                      "new_kind_code": "gl", "new_kind_name": "公益林补偿"})
+    resp = admin.post(
+        "/admin/catalogue/kinds",
+        data={"csrf_token": token, "base_version": "1", "new_kind_code": "gl", "new_kind_name": "公益林补偿"},
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)
     assert current().kind_name("GL") == "公益林补偿"
-    form = item_form(admin, "new", code="GL-01", name="生态公益林补偿资金申领", window="W14", mode="processed",
-                     time_limit_days="15", fee="免费", procedure="农户申请 → 林业窗口核实 → 公示 → 发放",
-                     legal_basis="《中华人民共和国森林法》", materials="M-ID|身份证|是\nM-FOREST-CERT|林权证|是",
-                     active="on")
+    form = item_form(
+        admin,
+        "new",
+        code="GL-01",
+        name="生态公益林补偿资金申领",
+        window="W14",
+        mode="processed",
+        time_limit_days="15",
+        fee="免费",
+        procedure="农户申请 → 林业窗口核实 → 公示 → 发放",
+        legal_basis="《中华人民共和国森林法》",
+        materials="M-ID|身份证|是\nM-FOREST-CERT|林权证|是",
+        active="on",
+    )
     resp = admin.post("/admin/catalogue/item/new", data=form)
     assert resp.status_code == 302, resp.get_data(as_text=True)
     item = current().item("GL-01")
@@ -216,13 +266,29 @@ def test_item_of_a_new_kind_on_forestry_and_its_window_staffed(admin, sim: NodeS
 
     # A window added in the catalogue can be staffed at once.
     token = csrf_of(admin.get("/admin/catalogue").get_data(as_text=True))
-    resp = admin.post("/admin/catalogue/windows", data={"csrf_token": token, "base_version": str(current().version),
-                                                        "new_code": "W15", "new_name": "退役军人服务"})
+    resp = admin.post(
+        "/admin/catalogue/windows",
+        data={
+            "csrf_token": token,
+            "base_version": str(current().version),
+            "new_code": "W15",
+            "new_name": "退役军人服务",
+        },
+    )
     assert resp.status_code == 302
     staff_page = admin.get("/admin/staff").get_data(as_text=True)
     assert "退役军人服务" in staff_page
-    resp = admin.post("/admin/staff", data={"csrf_token": csrf_of(staff_page), "username": "lin", "name": "林强",
-                                            "password": "secret-pass", "role": "staff", "window": ["W14", "W15"]})
+    resp = admin.post(
+        "/admin/staff",
+        data={
+            "csrf_token": csrf_of(staff_page),
+            "username": "lin",
+            "name": "林强",
+            "password": "secret-pass",
+            "role": "staff",
+            "window": ["W14", "W15"],
+        },
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)
     from hub.models import Staff
 
@@ -238,9 +304,19 @@ def test_item_of_a_new_kind_on_forestry_and_its_window_staffed(admin, sim: NodeS
 def test_item_of_unknown_kind_or_window_refused_and_audited(admin) -> None:
     before = (versions(), current().to_dict())
     for code, window, said in (("ZZ-01", "W14", "类别 ZZ 不存在"), ("LY-02", "W77", "所属窗口 “W77” 不存在")):
-        form = item_form(admin, "new", code=code, name="某事项", window=window, mode="processed",
-                         time_limit_days="10", procedure="流程", legal_basis="依据", materials="M-ID|身份证|是",
-                         active="on")
+        form = item_form(
+            admin,
+            "new",
+            code=code,
+            name="某事项",
+            window=window,
+            mode="processed",
+            time_limit_days="10",
+            procedure="流程",
+            legal_basis="依据",
+            materials="M-ID|身份证|是",
+            active="on",
+        )
         resp = admin.post("/admin/catalogue/item/new", data=form)
         assert resp.status_code == 400
         assert said in resp.get_data(as_text=True)

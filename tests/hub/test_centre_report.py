@@ -33,8 +33,13 @@ def test_reference_year_shape(hub_app) -> None:
     assert written == 11_211 + centre_data.REFERENCE.outside
     rep = figures.build_report(START, END, on=ON)
     t = rep.total
-    assert (t.handled, t.instant, t.undertaken, t.undertaken_done, t.undertaken_open) == (11_211, 8_803, 2_408,
-                                                                                           2_353, 55)
+    assert (t.handled, t.instant, t.undertaken, t.undertaken_done, t.undertaken_open) == (
+        11_211,
+        8_803,
+        2_408,
+        2_353,
+        55,
+    )
     assert t.instant_all_done
     assert t.instant_done == 8_803
     assert t.refused == 0
@@ -60,8 +65,9 @@ def test_reference_year_shape(hub_app) -> None:
 
 
 def test_period_bounds_are_inclusive(hub_app) -> None:
-    centre_data.seed(centre_data.Shape(instant_counter=20, instant_village=0, undertaken_done=0, undertaken_open=0,
-                                       outside=10))
+    centre_data.seed(
+        centre_data.Shape(instant_counter=20, instant_village=0, undertaken_done=0, undertaken_open=0, outside=10)
+    )
     assert figures.build_report(None, None).total.handled == 30
     assert figures.build_report(date(2025, 11, 1), date(2025, 11, 1)).total.handled == 5
     assert figures.build_report(date(2024, 12, 31), None).total.handled == 30
@@ -72,13 +78,31 @@ def test_refused_and_open_immediate_are_the_centres_categories() -> None:
     day = date(2025, 9, 1)
 
     def row(mode: str, state: str, closed: date | None = None, deadline: date | None = day) -> CaseRow:
-        return CaseRow(item_code="X", window="W01", village="桃源村", mode=mode, state=state, received_on=day,
-                       deadline=deadline, closed_on=closed, paused_days=0, satisfaction=None)
+        return CaseRow(
+            item_code="X",
+            window="W01",
+            village="桃源村",
+            mode=mode,
+            state=state,
+            received_on=day,
+            deadline=deadline,
+            closed_on=closed,
+            paused_days=0,
+            satisfaction=None,
+        )
 
-    fig = summarise([row("immediate", "approved", day), row("immediate", "received"),
-                     row("processed", "approved", date(2025, 9, 3), date(2025, 9, 2)),
-                     row("processed", "refused", day, None), row("processed", "needs_materials"),
-                     row("immediate", "withdrawn")], cal, day)
+    fig = summarise(
+        [
+            row("immediate", "approved", day),
+            row("immediate", "received"),
+            row("processed", "approved", date(2025, 9, 3), date(2025, 9, 2)),
+            row("processed", "refused", day, None),
+            row("processed", "needs_materials"),
+            row("immediate", "withdrawn"),
+        ],
+        cal,
+        day,
+    )
     _line_adds_up(fig)
     assert (fig.instant, fig.instant_done, fig.instant_all_done) == (2, 1, False)
     assert (fig.undertaken, fig.undertaken_done, fig.undertaken_open, fig.refused) == (2, 1, 1, 1)
@@ -86,40 +110,69 @@ def test_refused_and_open_immediate_are_the_centres_categories() -> None:
     assert summarise([row("immediate", "approved", day)], cal, day).undertaken_on_time_rate is None
 
 
-@pytest.mark.parametrize(("raw_from", "raw_to", "message"), [
-    ("2025-10-31", "2025-01-01", "开始日期不能晚于结束日期"),
-    ("2025-13-01", "2025-12-01", "开始日期格式应为 YYYY-MM-DD"),
-    ("2025-01-01", "31/10/2025", "结束日期格式应为 YYYY-MM-DD"),
-    ("1900-01-01", "2025-01-01", "开始日期应在 2000 年至 2099 年之间"),
-    ("2025-01-01" + "9" * 5000, "", "开始日期格式应为 YYYY-MM-DD"),
-    ("2025-W05-1", "", "开始日期格式应为 YYYY-MM-DD"),
-    ("", "20251031", "结束日期格式应为 YYYY-MM-DD"),
-])
+@pytest.mark.parametrize(
+    ("raw_from", "raw_to", "message"),
+    [
+        ("2025-10-31", "2025-01-01", "开始日期不能晚于结束日期"),
+        ("2025-13-01", "2025-12-01", "开始日期格式应为 YYYY-MM-DD"),
+        ("2025-01-01", "31/10/2025", "结束日期格式应为 YYYY-MM-DD"),
+        ("1900-01-01", "2025-01-01", "开始日期应在 2000 年至 2099 年之间"),
+        ("2025-01-01" + "9" * 5000, "", "开始日期格式应为 YYYY-MM-DD"),
+        ("2025-W05-1", "", "开始日期格式应为 YYYY-MM-DD"),
+        ("", "20251031", "结束日期格式应为 YYYY-MM-DD"),
+    ],
+)
 def test_bad_periods_are_refused_in_chinese(raw_from: str, raw_to: str, message: str) -> None:
     with pytest.raises(figures.PeriodError, match=message):
         parse_period(raw_from, raw_to)
 
 
 def test_page_cli_and_workbook_agree(hub_app, tmp_path: Path) -> None:
-    centre_data.seed(centre_data.Shape(instant_counter=30, instant_village=5, undertaken_done=12,
-                                       undertaken_open=3, refused=2, outside=4))
+    centre_data.seed(
+        centre_data.Shape(
+            instant_counter=30, instant_village=5, undertaken_done=12, undertaken_open=3, refused=2, outside=4
+        )
+    )
     client = hub_app.test_client()
     login_as(client, "supervisor")
     page = client.get("/supervision/?from=2025-01-01&to=2025-10-31&by=staff").get_data(as_text=True)
-    for fid, value in [("fig-handled", 52), ("fig-instant", 35), ("fig-undertaken", 15),
-                       ("fig-undertaken-done", 12), ("fig-undertaken-open", 3), ("fig-refused", 2),
-                       ("fig-on-time-rate", "100.0%")]:
+    for fid, value in [
+        ("fig-handled", 52),
+        ("fig-instant", 35),
+        ("fig-undertaken", 15),
+        ("fig-undertaken-done", 12),
+        ("fig-undertaken-open", 3),
+        ("fig-refused", 2),
+        ("fig-on-time-rate", "100.0%"),
+    ]:
         assert f'id="{fid}">{value}<' in page, fid
     assert "全部办结" in page
     assert "王芳" in page
     assert 'id="source-counter"' in page
 
     xlsx = tmp_path / "report.xlsx"
-    out = CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], "figures", "--from", "2025-01-01",
-                                   "--to", "2025-10-31", "--by", "source", "--xlsx", str(xlsx)],
-                             env={"DATABASE_URL": hub_app.config["DATABASE_URL"]})
+    out = CliRunner().invoke(
+        cli,
+        [
+            "--dir",
+            hub_app.config["DATA_DIR"],
+            "figures",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-10-31",
+            "--by",
+            "source",
+            "--xlsx",
+            str(xlsx),
+        ],
+        env={"DATABASE_URL": hub_app.config["DATABASE_URL"]},
+    )
     assert out.exit_code == 0, out.output
-    assert "接待（收件）52 件：即办件 35 件（全部办结）；承办件 15 件 = 已办结 12 + 正在办理 3；不予受理 2 件" in out.output
+    assert (
+        "接待（收件）52 件：即办件 35 件（全部办结）；承办件 15 件 = 已办结 12 + 正在办理 3；不予受理 2 件"
+        in out.output
+    )
     assert "按时办结率（承办件）：100.0%" in out.output
     assert "中心窗口" in out.output
 
@@ -141,8 +194,9 @@ def test_page_cli_and_workbook_agree(hub_app, tmp_path: Path) -> None:
 
 
 def test_bad_period_changes_nothing_and_is_audited(hub_app) -> None:
-    centre_data.seed(centre_data.Shape(instant_counter=3, instant_village=0, undertaken_done=0, undertaken_open=0,
-                                       outside=0))
+    centre_data.seed(
+        centre_data.Shape(instant_counter=3, instant_village=0, undertaken_done=0, undertaken_open=0, outside=0)
+    )
     cases = Case.select().count()
     client = hub_app.test_client()
     supervisor = login_as(client, "supervisor")
@@ -150,31 +204,65 @@ def test_bad_period_changes_nothing_and_is_audited(hub_app) -> None:
     resp = client.get("/supervision/?from=2025-10-31&to=2025-01-01")
     assert resp.status_code == 400
     assert "开始日期不能晚于结束日期" in resp.get_data(as_text=True)
-    out = CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], "figures", "--from", "昨天",
-                                   "--to", "2025-01-01"], env={"DATABASE_URL": hub_app.config["DATABASE_URL"]})
+    out = CliRunner().invoke(
+        cli,
+        ["--dir", hub_app.config["DATA_DIR"], "figures", "--from", "昨天", "--to", "2025-01-01"],
+        env={"DATABASE_URL": hub_app.config["DATABASE_URL"]},
+    )
     assert out.exit_code == 2
     assert "无法统计：开始日期格式应为 YYYY-MM-DD" in out.output
-    missing = CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], "figures", "--to", "2025-01-01"],
-                                 env={"DATABASE_URL": hub_app.config["DATABASE_URL"]})
+    missing = CliRunner().invoke(
+        cli,
+        ["--dir", hub_app.config["DATA_DIR"], "figures", "--to", "2025-01-01"],
+        env={"DATABASE_URL": hub_app.config["DATABASE_URL"]},
+    )
     assert missing.exit_code == 2
     assert "请给出统计期间" in missing.output
-    colour = CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], "figures", "--from", "2025-01-01",
-                                      "--to", "2025-01-02", "--by", "colour"],
-                                env={"DATABASE_URL": hub_app.config["DATABASE_URL"]})
+    colour = CliRunner().invoke(
+        cli,
+        [
+            "--dir",
+            hub_app.config["DATA_DIR"],
+            "figures",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-01-02",
+            "--by",
+            "colour",
+        ],
+        env={"DATABASE_URL": hub_app.config["DATABASE_URL"]},
+    )
     assert colour.exit_code == 2
     assert "分组只能是：窗口（window）" in colour.output
     assert Case.select().count() == cases
-    refused = list(AuditEntry.select().where(AuditEntry.seq > audited, AuditEntry.action == "figures.refused")
-                   .order_by(AuditEntry.seq))
-    assert [(e.actor, e.detail["from"]) for e in refused] == [(supervisor, "2025-10-31"), ("cli", "昨天"),
-                                                              ("cli", ""), ("cli", "2025-01-01")]
+    refused = list(
+        AuditEntry.select()
+        .where(AuditEntry.seq > audited, AuditEntry.action == "figures.refused")
+        .order_by(AuditEntry.seq)
+    )
+    assert [(e.actor, e.detail["from"]) for e in refused] == [
+        (supervisor, "2025-10-31"),
+        ("cli", "昨天"),
+        ("cli", ""),
+        ("cli", "2025-01-01"),
+    ]
     assert refused[0].detail["reason"] == "开始日期不能晚于结束日期"
 
 
 def test_rate_chart_names_windows_and_draws_no_bar_without_completions(hub_app) -> None:
-    centre_data.seed(centre_data.Shape(instant_counter=4, instant_village=0, undertaken_done=2, undertaken_open=2,
-                                       outside=0, instant_items=("FP-01",), done_items=("DB-03",),
-                                       open_items=("JF-01",)))
+    centre_data.seed(
+        centre_data.Shape(
+            instant_counter=4,
+            instant_village=0,
+            undertaken_done=2,
+            undertaken_open=2,
+            outside=0,
+            instant_items=("FP-01",),
+            done_items=("DB-03",),
+            open_items=("JF-01",),
+        )
+    )
     client = hub_app.test_client()
     login_as(client, "supervisor")
     page = client.get("/supervision/?by=window").get_data(as_text=True)

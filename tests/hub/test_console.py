@@ -165,8 +165,11 @@ def test_closed_and_refused_cases_cannot_change(sim, wang) -> None:
     code = new_case(sim, "FP-01")
     wang.act(code, "immediate")
     before = snapshot()
-    for action, fields in [("ask_materials", {"missing": ["M-ID"]}), ("accept", {}),
-                           ("deny", {"reason": "x", "legal_basis": "y"})]:
+    for action, fields in [
+        ("ask_materials", {"missing": ["M-ID"]}),
+        ("accept", {}),
+        ("deny", {"reason": "x", "legal_basis": "y"}),
+    ]:
         resp = wang.act(code, action, **fields)
         assert resp.status_code == 409
         assert "不能再变更" in resp.get_data(as_text=True)
@@ -176,8 +179,11 @@ def test_closed_and_refused_cases_cannot_change(sim, wang) -> None:
 def test_incomplete_forms_refused_and_change_nothing(sim, wang) -> None:
     code = new_case(sim, "DB-01")
     before = snapshot()
-    for fields in ({"reason": "材料不符"}, {"reason": "材料不符", "legal_basis": "   "},
-                   {"legal_basis": "《社会救助暂行办法》"}):
+    for fields in (
+        {"reason": "材料不符"},
+        {"reason": "材料不符", "legal_basis": "   "},
+        {"legal_basis": "《社会救助暂行办法》"},
+    ):
         resp = wang.act(code, "refuse", **fields)
         assert resp.status_code == 400
         assert "须写明理由和法律依据" in resp.get_data(as_text=True)

@@ -26,8 +26,13 @@ def _login_cookie(hub_url: str) -> str:
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     # Sent by hand: a cookie jar rightly keeps a Secure cookie off plain HTTP, and the test has no TLS.
     session = re.search(r"session=([^;]+)", page.headers["Set-Cookie"]).group(1)  # type: ignore[union-attr]
-    resp = requests.post(hub_url + "/login", data={"username": "wang", "password": "secret-pass", "csrf_token": token},
-                         headers={"Cookie": f"session={session}"}, allow_redirects=False, timeout=10)
+    resp = requests.post(
+        hub_url + "/login",
+        data={"username": "wang", "password": "secret-pass", "csrf_token": token},
+        headers={"Cookie": f"session={session}"},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert resp.status_code == 302, resp.text
     return resp.headers["Set-Cookie"]
 

@@ -37,8 +37,11 @@ def _captured(linked: Linked, name: str = "张三") -> str:
 
 
 def _audit(action: str, target: str) -> list[AuditEntry]:
-    return list(AuditEntry.select().where((AuditEntry.action == action) & (AuditEntry.target == target))
-                .order_by(AuditEntry.seq))
+    return list(
+        AuditEntry.select()
+        .where((AuditEntry.action == action) & (AuditEntry.target == target))
+        .order_by(AuditEntry.seq)
+    )
 
 
 def test_the_clerks_correction_before_acceptance_reaches_the_hub_with_its_reason(linked: Linked) -> None:
@@ -53,12 +56,18 @@ def test_the_clerks_correction_before_acceptance_reaches_the_hub_with_its_reason
     assert (case.applicant_name, case.captured["applicant"]["name"]) == ("张三", "张三")
     assert NodeEvent.get(NodeEvent.type == "request.corrected").result == "ok"
     [entry] = _audit("case.corrected", code)
-    assert (entry.actor, entry.detail["old"], entry.detail["value"], entry.detail["by"]) == ("李代办", "张山", "张三", "clerk")
+    assert (entry.actor, entry.detail["old"], entry.detail["value"], entry.detail["by"]) == (
+        "李代办",
+        "张山",
+        "张三",
+        "clerk",
+    )
     with node_db.connection_context():
         assert Event.get(Event.type == "request.corrected").result == "ok"
         rows = timeline(Request.get(Request.receipt_code == code))
-    assert any(r["what"] == "更正登记内容" and "“张山”改为“张三”" in r["detail"] and "录入时错打" in r["detail"]
-               for r in rows)
+    assert any(
+        r["what"] == "更正登记内容" and "“张山”改为“张三”" in r["detail"] and "录入时错打" in r["detail"] for r in rows
+    )
 
 
 def test_window_staffs_correction_goes_down_to_the_village_and_shows_in_its_history(linked: Linked) -> None:
@@ -125,19 +134,26 @@ def test_correcting_a_closed_case_is_refused_nothing_changes_and_the_attempt_is_
     assert err.value.code == "case_closed"
     assert "办理已终结，不能更正" in err.value.message
     assert (Case.get(Case.receipt_code == code).captured, HubEvent.select().count()) == before
-    assert _audit("case.refused_attempt", code)[-1].detail == {"action": "correct", "code": "case_closed",
-                                                               "field": "applicant.name"}
+    assert _audit("case.refused_attempt", code)[-1].detail == {
+        "action": "correct",
+        "code": "case_closed",
+        "field": "applicant.name",
+    }
 
 
-@pytest.mark.parametrize("field,value,reason,words", [
-    ("applicant.id_number", "12345", "录错", "身份证号码应为18位"),
-    ("applicant.name", "李四", "", "请填写更正原因"),
-    ("applicant.name", "张三", "录错", "与原内容相同"),
-    ("receipt_code", "220000000", "改号", "请选择要更正的项目"),
-    ("applicant.name", "李" * 600, "录错", "不超过500字"),
-])
-def test_bad_corrections_at_the_console_say_why_in_chinese_and_change_nothing(hub_app, field, value, reason,
-                                                                                words) -> None:
+@pytest.mark.parametrize(
+    "field,value,reason,words",
+    [
+        ("applicant.id_number", "12345", "录错", "身份证号码应为18位"),
+        ("applicant.name", "李四", "", "请填写更正原因"),
+        ("applicant.name", "张三", "录错", "与原内容相同"),
+        ("receipt_code", "220000000", "改号", "请选择要更正的项目"),
+        ("applicant.name", "李" * 600, "录错", "不超过500字"),
+    ],
+)
+def test_bad_corrections_at_the_console_say_why_in_chinese_and_change_nothing(
+    hub_app, field, value, reason, words
+) -> None:
     sim = NodeSim(hub_app.test_client(), issue_code("桃源村"))
     code = new_case(sim, "JF-01", name="张三")
     desk = Desk(hub_app, "wang", "王芳", windows=[Case.get(Case.receipt_code == code).window])
@@ -153,11 +169,13 @@ def test_a_correction_at_the_console_is_in_the_case_history_with_its_reason(hub_
     code = new_case(sim, "JF-01", name="张山")
     window = Case.get(Case.receipt_code == code).window
     desk = Desk(hub_app, "wang", "王芳", windows=[window])
-    resp = desk.post(f"/console/case/{code}/correct",
-                     {"field": "applicant.name", "value": "张三", "reason": "与户口簿核对，录入错字"})
+    resp = desk.post(
+        f"/console/case/{code}/correct",
+        {"field": "applicant.name", "value": "张三", "reason": "与户口簿核对，录入错字"},
+    )
     assert resp.status_code == 302
     page = desk.get(f"/console/case/{code}").get_data(as_text=True)
-    history = page[page.index("办理记录"):]
+    history = page[page.index("办理记录") :]
     assert "更正申请人姓名：“张山”改为“张三”；原因：与户口簿核对，录入错字" in history
     assert "王芳" in history
     assert ">wang<" not in history
@@ -169,10 +187,16 @@ def test_a_hostile_correction_on_the_wire_is_refused_for_that_event_only(hub_app
     sim = NodeSim(hub_app.test_client(), issue_code("桃源村"))
     code = new_case(sim, "JF-01", name="张山")
     case = Case.get(Case.receipt_code == code)
-    answer = sim.send(sim.events(
-        ("request.corrected", case.request_id, {"field": "applicant.name", "value": "张三", "reason": "r",
-                                                "state": "approved"}),
-        ("request.corrected", case.request_id, {"field": "applicant.name", "value": "张三", "reason": "录错"})))
+    answer = sim.send(
+        sim.events(
+            (
+                "request.corrected",
+                case.request_id,
+                {"field": "applicant.name", "value": "张三", "reason": "r", "state": "approved"},
+            ),
+            ("request.corrected", case.request_id, {"field": "applicant.name", "value": "张三", "reason": "录错"}),
+        )
+    )
     [refused] = answer["ack"]["results"]
     assert (refused["code"], refused["message"]) == ("bad_correction", "更正内容格式错误（须写明更正项目、内容和原因）")
     case = Case.get(Case.receipt_code == code)

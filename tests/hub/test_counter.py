@@ -36,19 +36,41 @@ def village(hub_app) -> int:
 def form(item: str, village_id: int, **over: Any) -> dict[str, Any]:
     """The counter's catalogue form as a browser posts it, complete unless told otherwise."""
     base: dict[str, Any] = {
-        "applicant.name": "刘梅", "applicant.id_number": id_number(), "applicant.phone": "139 0013 9000",
-        "applicant.address": "杏花村二组5号", "applicant.group": "二组", "village": str(village_id),
+        "applicant.name": "刘梅",
+        "applicant.id_number": id_number(),
+        "applicant.phone": "139 0013 9000",
+        "applicant.address": "杏花村二组5号",
+        "applicant.group": "二组",
+        "village": str(village_id),
     }
     if item == "FP-01":
-        base.update({"fields.spouse_name": "陈刚", "fields.spouse_id_number": id_number(), "fields.child_order": "1",
-                     "fields.expected_birth_date": "2026-05-01", "brought": ["M-ID", "M-HUKOU", "M-MARRIAGE"]})
+        base.update(
+            {
+                "fields.spouse_name": "陈刚",
+                "fields.spouse_id_number": id_number(),
+                "fields.child_order": "1",
+                "fields.expected_birth_date": "2026-05-01",
+                "brought": ["M-ID", "M-HUKOU", "M-MARRIAGE"],
+            }
+        )
     elif item == "DB-01":
-        base.update({"fields.household_size": "4", "fields.monthly_income": "1200.50", "fields.reason": "因病致贫",
-                     "brought": ["M-APPLICATION", "M-ID", "M-HUKOU", "M-INCOME", "M-CHECK-AUTH"]})
+        base.update(
+            {
+                "fields.household_size": "4",
+                "fields.monthly_income": "1200.50",
+                "fields.reason": "因病致贫",
+                "brought": ["M-APPLICATION", "M-ID", "M-HUKOU", "M-INCOME", "M-CHECK-AUTH"],
+            }
+        )
     elif item == "FP-02":
-        base.update({"fields.spouse_name": "陈刚", "fields.children_count": "2",
-                     "fields.youngest_child_birth_date": "2010-03-01",
-                     "brought": ["M-APPLICATION", "M-ID", "M-HUKOU", "M-CHILD-PROOF", "M-VILLAGE-OPINION"]})
+        base.update(
+            {
+                "fields.spouse_name": "陈刚",
+                "fields.children_count": "2",
+                "fields.youngest_child_birth_date": "2010-03-01",
+                "brought": ["M-APPLICATION", "M-ID", "M-HUKOU", "M-CHILD-PROOF", "M-VILLAGE-OPINION"],
+            }
+        )
     base.update(over)
     return base
 
@@ -114,8 +136,10 @@ def test_immediate_item_received_and_completed_in_one_step(zhou, village) -> Non
     assert case.state == "approved"
     assert case.closed_at is not None
     assert case.accepted_on is not None
-    actions = [e.body["action"] for e in HubEvent.select().where(HubEvent.request_id == case.request_id)
-               .order_by(HubEvent.cseq)]
+    actions = [
+        e.body["action"]
+        for e in HubEvent.select().where(HubEvent.request_id == case.request_id).order_by(HubEvent.cseq)
+    ]
     assert actions == ["received", "approve"]
     page = zhou.get(f"/console/case/{case.receipt_code}?received=1").get_data(as_text=True)
     assert "办结通知" in page
@@ -147,8 +171,11 @@ def test_processed_item_cannot_be_completed_on_the_spot(zhou, village) -> None:
 
 def test_invalid_counter_capture_says_what_in_chinese_changes_nothing_and_is_audited(zhou, village) -> None:
     before = snapshot()
-    bad = form("DB-01", village, **{"applicant.id_number": "430102199001011234", "fields.household_size": "9" * 20,
-                                   "village": "999999"})
+    bad = form(
+        "DB-01",
+        village,
+        **{"applicant.id_number": "430102199001011234", "fields.household_size": "9" * 20, "village": "999999"},
+    )
     resp = receive(zhou, "DB-01", bad)
     html = resp.get_data(as_text=True)
     assert resp.status_code == 422
@@ -169,13 +196,19 @@ def test_duplicate_application_refused_at_counter_and_flagged_from_village(sim, 
     before = snapshot()
     again = receive(zhou, "DB-01", {**data, "applicant.name": "刘梅"})
     assert again.status_code == 422
-    assert f"已有一件“农村最低生活保障申请”的申请正在办理（回执码 {format_code(first.receipt_code)}）" \
+    assert (
+        f"已有一件“农村最低生活保障申请”的申请正在办理（回执码 {format_code(first.receipt_code)}）"
         in again.get_data(as_text=True)
+    )
     assert snapshot() == before
     assert AuditEntry.select().where(AuditEntry.action == "counter.refused").count() == 1
     # Another item for the same person is not a duplicate.
-    assert receive(zhou, "FP-02", form("FP-02", village, **{"applicant.id_number": data["applicant.id_number"]})) \
-        .status_code == 302
+    assert (
+        receive(
+            zhou, "FP-02", form("FP-02", village, **{"applicant.id_number": data["applicant.id_number"]})
+        ).status_code
+        == 302
+    )
     # The same person at their village point: kept (the receipt is printed) but flagged to window and clerk.
     from tests.factories import capture
     from shared import protocol
@@ -205,8 +238,10 @@ def test_a_closed_request_is_no_duplicate(zhou, village) -> None:
     assert Case.select().where(Case.source == "counter").count() == 2
 
 
-@pytest.mark.parametrize("value, ok", [("2", True), ("20", True), ("21", False), ("1.5", False),
-                                       ("12345678901234567890", False), ("-1", False)])
+@pytest.mark.parametrize(
+    "value, ok",
+    [("2", True), ("20", True), ("21", False), ("1.5", False), ("12345678901234567890", False), ("-1", False)],
+)
 def test_children_count_has_sane_bounds(zhou, village, value, ok) -> None:
     resp = receive(zhou, "FP-02", form("FP-02", village, **{"fields.children_count": value}))
     assert (resp.status_code == 302) is ok
@@ -220,8 +255,16 @@ def test_search_by_code_name_id_tail_phone_within_own_windows(hub_app, sim, zhou
     mine = only_case()
     other = new_case(sim, "JF-01", name="刘梅")  # 国土与城建: not zhou's window
     code = mine.receipt_code
-    for q in (code, format_code(code).lower(), code[:5], "刘梅", data["applicant.id_number"],
-              data["applicant.id_number"][-4:], "13900139000", "139-0013-9000"):
+    for q in (
+        code,
+        format_code(code).lower(),
+        code[:5],
+        "刘梅",
+        data["applicant.id_number"],
+        data["applicant.id_number"][-4:],
+        "13900139000",
+        "139-0013-9000",
+    ):
         html = zhou.get("/console/search", query_string={"q": q}).get_data(as_text=True)
         assert f'data-code="{code}"' in html, q
         assert f'data-code="{other}"' not in html, q
@@ -239,9 +282,21 @@ def test_attachment_viewable_by_window_staff_with_state_others_403(hub_app, sim,
     case = Case.get(Case.receipt_code == code)
     png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
     sha = hashlib.sha256(png).hexdigest()
-    sim.send(sim.events(("attachment.added", case.request_id,
-                         {"sha256": sha, "size": len(png), "mime": "image/png", "name": "户口簿.png",
-                          "material_code": "M-HUKOU"})))
+    sim.send(
+        sim.events(
+            (
+                "attachment.added",
+                case.request_id,
+                {
+                    "sha256": sha,
+                    "size": len(png),
+                    "mime": "image/png",
+                    "name": "户口簿.png",
+                    "material_code": "M-HUKOU",
+                },
+            )
+        )
+    )
     att = Attachment.get(Attachment.case == case.request_id)
     page = zhou.get(f"/console/case/{code}").get_data(as_text=True)
     assert "户口簿.png" in page
@@ -324,8 +379,11 @@ def test_schema_9_upgrades_a_schema_8_database(hub_app) -> None:
     migrator = SchemaMigrator.from_database(database.obj)
     with database.atomic():
         database.execute_sql('DROP INDEX IF EXISTS "case_id_number_item_code"')
-        run_operations(migrator.drop_column("case", "duplicate_of"), migrator.add_not_null("case", "node_id"),
-                       migrator.add_not_null("hubevent", "node_id"))
+        run_operations(
+            migrator.drop_column("case", "duplicate_of"),
+            migrator.add_not_null("case", "node_id"),
+            migrator.add_not_null("hubevent", "node_id"),
+        )
         SchemaMigration.delete().where(SchemaMigration.version >= 9).execute()
     assert migrate()[0] == 8
     assert migrate() == (SCHEMA_VERSION, SCHEMA_VERSION)

@@ -39,8 +39,11 @@ def wang(hub_app):
 
 def refusals(action: str) -> int:
     """Refused attempts of this action on the audit chain."""
-    return sum(1 for a in AuditEntry.select().where(AuditEntry.action == "case.refused_attempt")
-               if (a.detail or {}).get("action") == action)
+    return sum(
+        1
+        for a in AuditEntry.select().where(AuditEntry.action == "case.refused_attempt")
+        if (a.detail or {}).get("action") == action
+    )
 
 
 def last_update(sim: NodeSim, request_id: str) -> dict:  # type: ignore[type-arg]
@@ -76,35 +79,49 @@ def test_housing_item_passed_up_and_answered_by_the_county(sim: NodeSim, wang) -
     assert up["deadline"] is None
 
     with hub_time(at("2026-03-20")):
-        for bad, why in (({"doc_no": "", "doc_date": "2026-03-18"}, "文号"),
-                         ({"doc_no": "×住建〔2026〕7号", "doc_date": "2026-02-01"}, "早于报县级"),
-                         ({"doc_no": "×住建〔2026〕7号", "doc_date": "明天"}, "格式不对")):
+        for bad, why in (
+            ({"doc_no": "", "doc_date": "2026-03-18"}, "文号"),
+            ({"doc_no": "×住建〔2026〕7号", "doc_date": "2026-02-01"}, "早于报县级"),
+            ({"doc_no": "×住建〔2026〕7号", "doc_date": "明天"}, "格式不对"),
+        ):
             before = snapshot()
             with pytest.raises(cases.CaseError) as exc:
                 cases.record_county_answer(code, "county_approve", "wang", staff=wang, **bad)
             assert why in exc.value.message
             assert snapshot() == before
         with pytest.raises(cases.CaseError) as exc:
-            cases.record_county_answer(code, "county_deny", "wang", staff=wang, doc_no="×住建〔2026〕7号",
-                                       doc_date="2026-03-18")
+            cases.record_county_answer(
+                code, "county_deny", "wang", staff=wang, doc_no="×住建〔2026〕7号", doc_date="2026-03-18"
+            )
         assert exc.value.code == "reason_required"
-        done = cases.record_county_answer(code, "county_approve", "wang", staff=wang, doc_no="×住建〔2026〕7号",
-                                          doc_date="2026-03-18")
+        done = cases.record_county_answer(
+            code, "county_approve", "wang", staff=wang, doc_no="×住建〔2026〕7号", doc_date="2026-03-18"
+        )
     assert done.state == states.COUNTY_APPROVED
     assert states.is_terminal(done.state)
     row = CountyReferral.get_by_id(done.request_id)
     assert (row.answer, row.doc_no, row.doc_date.isoformat()) == ("county_approved", "×住建〔2026〕7号", "2026-03-18")
     up = last_update(sim, done.request_id)
-    assert (up["state_label"], up["county_doc_no"], up["county_doc_date"]) == ("县级批准", "×住建〔2026〕7号",
-                                                                                "2026-03-18")
+    assert (up["state_label"], up["county_doc_no"], up["county_doc_date"]) == (
+        "县级批准",
+        "×住建〔2026〕7号",
+        "2026-03-18",
+    )
     assert "×住建〔2026〕7号" in up["note"]
     assert AuditEntry.select().where(AuditEntry.action == "case.county_approve").count() == 1
 
     # Recorded twice: refused, nothing changed, audited.
     before = snapshot()
     with hub_time(at("2026-03-21")), pytest.raises(cases.CaseError) as exc:
-        cases.record_county_answer(code, "county_deny", "wang", staff=wang, doc_no="×住建〔2026〕8号",
-                                   doc_date="2026-03-20", reason="不符合条件")
+        cases.record_county_answer(
+            code,
+            "county_deny",
+            "wang",
+            staff=wang,
+            doc_no="×住建〔2026〕8号",
+            doc_date="2026-03-20",
+            reason="不符合条件",
+        )
     assert exc.value.code == "already_answered"
     assert "不能重复录入" in exc.value.message
     assert snapshot() == before
@@ -121,8 +138,9 @@ def test_county_answer_for_a_case_never_passed_up_is_refused(sim: NodeSim, wang)
         assert exc.value.code == "not_for_county"
         before = snapshot()
         with pytest.raises(cases.CaseError) as exc:
-            cases.record_county_answer(code, "county_approve", "wang", staff=wang, doc_no="×〔2026〕1号",
-                                       doc_date="2026-03-02")
+            cases.record_county_answer(
+                code, "county_approve", "wang", staff=wang, doc_no="×〔2026〕1号", doc_date="2026-03-02"
+            )
     assert exc.value.code == "not_passed_up"
     assert exc.value.message == "本件没有报县级，不能录入县级批复"
     assert snapshot() == before
@@ -145,18 +163,29 @@ def test_county_answer_on_the_console_and_the_public_status_page(hub_app, sim: N
         page = desk.get(f"/console/case/{code}").get_data(as_text=True)
         assert "等待县级批复" in page
         assert "录入县级批复" in page
-        resp = desk.post(f"/console/case/{code}/county", {"answer": "county_deny", "doc_no": "×卫健〔2026〕3号",
-                                                          "doc_date": "2026-03-02", "reason": ""})
+        resp = desk.post(
+            f"/console/case/{code}/county",
+            {"answer": "county_deny", "doc_no": "×卫健〔2026〕3号", "doc_date": "2026-03-02", "reason": ""},
+        )
         assert resp.status_code == 400
         assert "县级不予批准须写明县级给出的理由" in resp.get_data(as_text=True)
-        resp = desk.post(f"/console/case/{code}/county", {"answer": "county_deny", "doc_no": "×卫健〔2026〕3号",
-                                                          "doc_date": "2026-03-02", "reason": "子女伤残等级不符"})
+        resp = desk.post(
+            f"/console/case/{code}/county",
+            {
+                "answer": "county_deny",
+                "doc_no": "×卫健〔2026〕3号",
+                "doc_date": "2026-03-02",
+                "reason": "子女伤残等级不符",
+            },
+        )
         assert resp.status_code == 302
         page = desk.get(f"/console/case/{code}").get_data(as_text=True)
         assert "×卫健〔2026〕3号" in page
         assert "县级不予批准" in page
-        again = desk.post(f"/console/case/{code}/county", {"answer": "county_approve", "doc_no": "×〔2026〕9号",
-                                                           "doc_date": "2026-03-02"})
+        again = desk.post(
+            f"/console/case/{code}/county",
+            {"answer": "county_approve", "doc_no": "×〔2026〕9号", "doc_date": "2026-03-02"},
+        )
         assert again.status_code == 409
         assert "不能重复录入" in again.get_data(as_text=True)
         public = hub_app.test_client().get(f"/status?code={code}&tail=8000").get_data(as_text=True)
@@ -178,8 +207,11 @@ def test_dibao_is_published_seven_days_before_approval(hub_app, sim: NodeSim, wa
         assert refusals("approve") == 1
         case = publicity.start(code, "wang", wang)
         up = last_update(sim, case.request_id)
-        assert (up["action"], up["publicity_start"], up["publicity_end"]) == \
-            ("publicity_started", "2026-03-02", "2026-03-08")
+        assert (up["action"], up["publicity_start"], up["publicity_end"]) == (
+            "publicity_started",
+            "2026-03-02",
+            "2026-03-08",
+        )
         with pytest.raises(cases.CaseError) as exc:
             publicity.start(code, "wang", wang)
         assert exc.value.code == "publicity_exists"
@@ -222,13 +254,31 @@ def test_the_cli_records_the_county_answer_through_the_same_rule(hub_app, hub_db
 
     code = new_case(sim, "FP-02")
     assert run("act", code, "accept", "--actor", "wang").exit_code == 0
-    out = run("county-answer", code, "county_approve", "--doc-no", "×卫健〔2026〕2号", "--doc-date",
-              cases.today().isoformat(), "--actor", "wang")
+    out = run(
+        "county-answer",
+        code,
+        "county_approve",
+        "--doc-no",
+        "×卫健〔2026〕2号",
+        "--doc-date",
+        cases.today().isoformat(),
+        "--actor",
+        "wang",
+    )
     assert out.exit_code == 2
     assert "本件没有报县级" in out.output
     assert run("act", code, "to_county", "--actor", "wang").exit_code == 0
-    out = run("county-answer", code, "county_approve", "--doc-no", "×卫健〔2026〕2号", "--doc-date",
-              cases.today().isoformat(), "--actor", "wang")
+    out = run(
+        "county-answer",
+        code,
+        "county_approve",
+        "--doc-no",
+        "×卫健〔2026〕2号",
+        "--doc-date",
+        cases.today().isoformat(),
+        "--actor",
+        "wang",
+    )
     assert out.exit_code == 0
     assert "县级批准" in out.output
     assert CountyReferral.get(CountyReferral.doc_no == "×卫健〔2026〕2号").answer == states.COUNTY_APPROVED

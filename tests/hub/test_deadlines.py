@@ -93,7 +93,9 @@ def test_sweep_yellow_at_80_percent_red_when_overdue_each_recorded_once(sim: Nod
 def test_closed_cases_are_not_swept(sim: NodeSim) -> None:
     case = receive(sim, "2025-09-23")
     with hub_time(at("2025-09-24")):
-        cases.act(case.receipt_code, "refuse", "wang", reason="不符合条件", legal_basis="《社会救助暂行办法》第四十七条")
+        cases.act(
+            case.receipt_code, "refuse", "wang", reason="不符合条件", legal_basis="《社会救助暂行办法》第四十七条"
+        )
     counts = run_sweep(date(2025, 12, 1))
     assert counts["checked"] == 0
     assert CaseAlert.select().count() == 0

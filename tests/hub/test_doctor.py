@@ -20,8 +20,13 @@ def test_checks_on_a_fresh_hub(hub_app) -> None:
     assert missing.level == "problem"
     assert "daiban hub scheduler" in missing.message
     with hub_time(datetime(2026, 11, 30, 2)):
-        JobRun.create(job="heartbeat", started_at=datetime(2026, 11, 30, 1, 59), finished_at=datetime(2026, 11, 30, 1, 59),
-                      ok=True, pid=1)
+        JobRun.create(
+            job="heartbeat",
+            started_at=datetime(2026, 11, 30, 1, 59),
+            finished_at=datetime(2026, 11, 30, 1, 59),
+            ok=True,
+            pid=1,
+        )
         assert check_scheduler().level == "ok"
     with hub_time(datetime(2026, 11, 30, 2) + timedelta(minutes=30)):
         stale = check_scheduler()

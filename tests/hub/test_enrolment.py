@@ -20,16 +20,25 @@ from tests.nodesim import NodeSim, enrol
 
 
 def post(client: Any, msg: Any) -> tuple[int, dict[str, Any]]:
-    resp = client.post("/api/v1/enroll", data=encoding.canonical(msg) if not isinstance(msg, bytes) else msg,
-                       content_type="application/json")
+    resp = client.post(
+        "/api/v1/enroll",
+        data=encoding.canonical(msg) if not isinstance(msg, bytes) else msg,
+        content_type="application/json",
+    )
     return resp.status_code, json.loads(resp.data)["body"]
 
 
 def start_msg(code: str, key: Any = None) -> tuple[dict[str, Any], enrolment.NodeSide]:
     pub = signing.public_b64(key or signing.generate_key())
     side = enrolment.NodeSide(enrolment.parse_code(code), pub, None)
-    return {"v": 2, "kind": enrolment.START, "code_id": side.cid, "pubkey": pub, "app_version": "t",
-            "pake": side.start()}, side
+    return {
+        "v": 2,
+        "kind": enrolment.START,
+        "code_id": side.cid,
+        "pubkey": pub,
+        "app_version": "t",
+        "pake": side.start(),
+    }, side
 
 
 def test_code_is_twelve_symbols_with_a_check_symbol(hub_app) -> None:
@@ -43,7 +52,7 @@ def test_code_is_twelve_symbols_with_a_check_symbol(hub_app) -> None:
     assert row.secret == normal
     assert row.attempts == 0
     # One substituted symbol or two swapped neighbours are caught before anything is sent.
-    wrong = ("3" if normal[5] != "3" else "4")
+    wrong = "3" if normal[5] != "3" else "4"
     for typo in (normal[:5] + wrong + normal[6:], normal[:4] + normal[5] + normal[4] + normal[6:]):
         if typo != normal:
             with pytest.raises(enrolment.CodeError, match="校验位"):
@@ -83,8 +92,10 @@ def test_code_is_burned_after_the_attempt_limit(hub_client) -> None:
         msg, side = start_msg(code)
         status, body = post(hub_client, msg)
         assert status == 200
-        status, body = post(hub_client, {"v": 2, "kind": enrolment.CONFIRM, "code_id": side.cid,
-                                         "pubkey": msg["pubkey"], "confirm": "f" * 64})
+        status, body = post(
+            hub_client,
+            {"v": 2, "kind": enrolment.CONFIRM, "code_id": side.cid, "pubkey": msg["pubkey"], "confirm": "f" * 64},
+        )
         assert status == 403
         assert body["error"]["code"] == "bad_code"
     # The right code is useless now: an attacker had his guesses, the supervisor issues a new one.
@@ -105,15 +116,21 @@ def test_confirmation_for_another_key_is_refused(hub_client) -> None:
     status, body = post(hub_client, msg)
     proof = side.finish(body["pake"], body["hub_pubkey"], body.get("hub_box_pubkey"), body["hub_confirm"])
     other = signing.public_b64(signing.generate_key())
-    status, body = post(hub_client, {"v": 2, "kind": enrolment.CONFIRM, "code_id": side.cid, "pubkey": other,
-                                     "confirm": proof})
+    status, body = post(
+        hub_client, {"v": 2, "kind": enrolment.CONFIRM, "code_id": side.cid, "pubkey": other, "confirm": proof}
+    )
     assert status == 403
     assert Node.select().count() == 0
 
 
 HOSTILE: list[Any] = [
-    b"[]", b"null", b'"x"', {"v": 2}, {"v": 2, "kind": "enrol.nope"},
-    {"v": 99, "kind": enrolment.START}, {"v": "2", "kind": enrolment.START},
+    b"[]",
+    b"null",
+    b'"x"',
+    {"v": 2},
+    {"v": 2, "kind": "enrol.nope"},
+    {"v": 99, "kind": enrolment.START},
+    {"v": "2", "kind": enrolment.START},
     {"v": 2, "kind": enrolment.START, "code_id": 7, "pubkey": "x", "pake": "x"},
     {"v": 2, "kind": enrolment.START, "code_id": "ABCD" * 100, "pubkey": "x", "pake": "x"},
     {"v": 2, "kind": enrolment.CONFIRM, "code_id": None, "pubkey": None, "confirm": None},
@@ -134,8 +151,14 @@ def test_hostile_enrolment_messages_are_4xx(hub_client, msg: Any) -> None:
 def test_hostile_rounds_on_a_live_code_change_nothing(hub_client) -> None:
     code = issue_code("桃源村")
     msg, _ = start_msg(code)
-    for bad in ({**msg, "pake": "not base64!"}, {**msg, "pake": "QUJD"}, {**msg, "pake": "A" * 300},
-                {**msg, "pubkey": "QUJD"}, {**msg, "box_pubkey": 5}, {**msg, "code_id": "ZZZ"}):
+    for bad in (
+        {**msg, "pake": "not base64!"},
+        {**msg, "pake": "QUJD"},
+        {**msg, "pake": "A" * 300},
+        {**msg, "pubkey": "QUJD"},
+        {**msg, "box_pubkey": 5},
+        {**msg, "code_id": "ZZZ"},
+    ):
         status, body = post(hub_client, bad)
         assert status in (400, 403), body
     row = EnrolmentSecret.get()
@@ -147,9 +170,13 @@ def test_hostile_rounds_on_a_live_code_change_nothing(hub_client) -> None:
 
 def test_old_node_is_told_to_upgrade_and_code_stays_usable(hub_client) -> None:
     code = issue_code("桃源村")
-    resp = hub_client.post("/api/v1/enroll", data=encoding.canonical(
-        {"v": 1, "code": code, "pubkey": signing.public_b64(signing.generate_key()), "app_version": "0.9"}),
-        content_type="application/json")
+    resp = hub_client.post(
+        "/api/v1/enroll",
+        data=encoding.canonical(
+            {"v": 1, "code": code, "pubkey": signing.public_b64(signing.generate_key()), "app_version": "0.9"}
+        ),
+        content_type="application/json",
+    )
     env = json.loads(resp.data)
     assert resp.status_code == 400
     assert env["body"]["error"]["message"] == NODE_TOO_OLD
@@ -169,8 +196,17 @@ class OldHub:
 
     def exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
         err = protocol.error("bad_body", detail="code and pubkey are required")
-        out = protocol.response_body("", "", ack=None, last_seq=0, last_hash=protocol.GENESIS_HASH, updates=[],
-                                     cursor=0, more=False, error_body=err.to_body())
+        out = protocol.response_body(
+            "",
+            "",
+            ack=None,
+            last_seq=0,
+            last_hash=protocol.GENESIS_HASH,
+            updates=[],
+            cursor=0,
+            more=False,
+            error_body=err.to_body(),
+        )
         return 400, protocol.seal(self.key, out)
 
 

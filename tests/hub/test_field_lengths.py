@@ -49,7 +49,8 @@ def test_extra_keys_cannot_smuggle_megabytes(sim: NodeSim) -> None:
     code = new_case(sim, "JF-01")
     rid = Case.get(Case.receipt_code == code).request_id
     assert _results(
-        sim, padded,
+        sim,
+        padded,
         ("request.supplemented", rid, {"materials": ["M-ID"], "junk": "z" * 10_000}),
         ("request.feedback", rid, {"satisfaction": "满意", "junk": "z" * 10_000}),
     ) == [("refused", "too_long"), ("refused", "bad_materials"), ("refused", "bad_feedback")]

@@ -22,19 +22,46 @@ from tests.nodesim import NodeSim
 CAL = WorkCalendar()
 
 
-def row(state: str, closed: date | None = None, *, window: str = "W05", village: str = "桃源村",
-        item: str = "DB-03", mode: str = "processed", received: date = date(2025, 9, 1),
-        deadline: date = date(2025, 9, 15), satisfaction: str | None = None) -> CaseRow:
-    return CaseRow(item_code=item, window=window, village=village, mode=mode, state=state, received_on=received,
-                   deadline=deadline, closed_on=closed, paused_days=0, satisfaction=satisfaction)
+def row(
+    state: str,
+    closed: date | None = None,
+    *,
+    window: str = "W05",
+    village: str = "桃源村",
+    item: str = "DB-03",
+    mode: str = "processed",
+    received: date = date(2025, 9, 1),
+    deadline: date = date(2025, 9, 15),
+    satisfaction: str | None = None,
+) -> CaseRow:
+    return CaseRow(
+        item_code=item,
+        window=window,
+        village=village,
+        mode=mode,
+        state=state,
+        received_on=received,
+        deadline=deadline,
+        closed_on=closed,
+        paused_days=0,
+        satisfaction=satisfaction,
+    )
 
 
 KNOWN = [
-    row("approved", date(2025, 9, 5), satisfaction="满意"),                # on time, 4 working days
+    row("approved", date(2025, 9, 5), satisfaction="满意"),  # on time, 4 working days
     row("denied", date(2025, 9, 19), village="杏花村", satisfaction="不满意"),  # late, 14 working days
-    row("accepted", window="W09", item="JF-01"),                            # in progress, overdue by Oct
-    row("approved", date(2025, 9, 1), mode="immediate", item="FP-01", window="W10",
-        deadline=date(2025, 9, 1), received=date(2025, 9, 1), satisfaction="基本满意"),
+    row("accepted", window="W09", item="JF-01"),  # in progress, overdue by Oct
+    row(
+        "approved",
+        date(2025, 9, 1),
+        mode="immediate",
+        item="FP-01",
+        window="W10",
+        deadline=date(2025, 9, 1),
+        received=date(2025, 9, 1),
+        satisfaction="基本满意",
+    ),
     row("refused", date(2025, 9, 2)),
 ]
 
@@ -154,7 +181,17 @@ def test_exports(hub_app, known_cases) -> None:
     assert total["按时办结率"] == "50.0%"
     assert total["平均办结工作日"] == "9.0"
     wb = load_workbook(io.BytesIO(client.get("/supervision/export.xlsx").data))
-    assert wb.sheetnames == ["中心报表", "按窗口", "按行政村", "按事项", "按月份", "按人员", "按来源", "超期", "临近到期"]
+    assert wb.sheetnames == [
+        "中心报表",
+        "按窗口",
+        "按行政村",
+        "按事项",
+        "按月份",
+        "按人员",
+        "按来源",
+        "超期",
+        "临近到期",
+    ]
     assert [c.value for c in wb["按行政村"][2]][:2] == ["桃源村", 3]
     assert [c.value for c in wb["按行政村"][3]][:2] == ["合计", 3]
     assert wb["超期"].max_row == 2
@@ -179,8 +216,14 @@ def test_bad_filters_get_a_clear_message(hub_app) -> None:
 def test_supervisor_pages_refuse_window_staff(hub_app) -> None:
     client = hub_app.test_client()
     login_as(client, "staff")
-    for url in ("/supervision/", "/supervision/watch", "/supervision/export.csv", "/supervision/export.xlsx",
-                "/supervision/audit", "/fleet/"):
+    for url in (
+        "/supervision/",
+        "/supervision/watch",
+        "/supervision/export.csv",
+        "/supervision/export.xlsx",
+        "/supervision/audit",
+        "/fleet/",
+    ):
         assert client.get(url).status_code == 403, url
     anonymous = hub_app.test_client()
     resp = anonymous.get("/supervision/")

@@ -33,8 +33,10 @@ def code_on(html: str) -> str:
 
 def revoke_on_page(client, village: str, confirm: str | None = None):
     page = client.get("/fleet/").get_data(as_text=True)
-    return client.post("/fleet/revoke", data={"csrf_token": csrf_of(page), "village": village,
-                                              "confirm": village if confirm is None else confirm})
+    return client.post(
+        "/fleet/revoke",
+        data={"csrf_token": csrf_of(page), "village": village, "confirm": village if confirm is None else confirm},
+    )
 
 
 def test_code_from_page_enrols_a_node_shown_in_the_table(hub_app, sup) -> None:
@@ -93,9 +95,9 @@ def test_revoke_refuses_further_syncs_and_a_replacement_restores_history(hub_app
     assert [h["seq"] for h in hello["history"]] == [1, 2]
     assert Node.get().fingerprint != ""
     assert Node.get().status == "active"
-    assert [a.action for a in AuditEntry.select().where(AuditEntry.action.startswith("node."))
-            .order_by(AuditEntry.seq)] == ["node.code_issued", "node.enrolled", "node.code_refused",
-                                           "node.revoked", "node.code_issued", "node.enrolled"]
+    assert [
+        a.action for a in AuditEntry.select().where(AuditEntry.action.startswith("node.")).order_by(AuditEntry.seq)
+    ] == ["node.code_issued", "node.enrolled", "node.code_refused", "node.revoked", "node.code_issued", "node.enrolled"]
 
 
 def test_silent_and_never_synced_nodes_raise_alerts(hub_app, sup) -> None:

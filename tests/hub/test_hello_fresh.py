@@ -47,8 +47,9 @@ def test_fresh_hello_answers_with_history_once(sim: NodeSim) -> None:
     assert sim.poll()["last_seq"] == 1
 
 
-@pytest.mark.parametrize("shift", [-WINDOW - timedelta(seconds=5), WINDOW + timedelta(seconds=5),
-                                   timedelta(days=-3), timedelta(days=400)])
+@pytest.mark.parametrize(
+    "shift", [-WINDOW - timedelta(seconds=5), WINDOW + timedelta(seconds=5), timedelta(days=-3), timedelta(days=400)]
+)
 def test_hello_outside_the_window_is_refused(sim: NodeSim, shift: timedelta) -> None:
     assert stale(*hello(sim, node_clock=protocol.iso(protocol.utcnow() + shift)))
 
@@ -59,11 +60,21 @@ def test_hello_inside_the_window_is_accepted(sim: NodeSim) -> None:
     assert resp["history"]
 
 
-@pytest.mark.parametrize("fields", [
-    {"nonce": None}, {"nonce": ""}, {"nonce": 5}, {"nonce": "x" * 65}, {"node_clock": None},
-    {"node_clock": "1900-01-01T00:00:00.000000Z"}, {"node_clock": "9999-12-31T23:59:59.999999Z"},
-    {"node_clock": "0001-01-01T00:00:00Z"}, {"node_clock": "yesterday"}, {"node_clock": 1700000000},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"nonce": None},
+        {"nonce": ""},
+        {"nonce": 5},
+        {"nonce": "x" * 65},
+        {"node_clock": None},
+        {"node_clock": "1900-01-01T00:00:00.000000Z"},
+        {"node_clock": "9999-12-31T23:59:59.999999Z"},
+        {"node_clock": "0001-01-01T00:00:00Z"},
+        {"node_clock": "yesterday"},
+        {"node_clock": 1700000000},
+    ],
+)
 def test_hostile_hello_fields_are_refused_not_500(sim: NodeSim, fields: dict[str, Any]) -> None:
     before = Node.get().clock_offset_s
     status, resp = hello(sim, **fields)
@@ -74,15 +85,15 @@ def test_hostile_hello_fields_are_refused_not_500(sim: NodeSim, fields: dict[str
 
 
 def test_old_nonces_are_forgotten(sim: NodeSim) -> None:
-    HelloNonce.create(node_id=sim.node_id, nonce="old-one-x", seen_at=protocol.utcnow().replace(tzinfo=None)
-                      - 3 * WINDOW)
+    HelloNonce.create(
+        node_id=sim.node_id, nonce="old-one-x", seen_at=protocol.utcnow().replace(tzinfo=None) - 3 * WINDOW
+    )
     assert hello(sim)[0] == 200
     assert [n.nonce for n in HelloNonce.select()] != ["old-one-x"]
     assert HelloNonce.select().count() == 1
 
 
-def test_node_with_a_wrong_clock_resumes_on_the_hub_time(hub_app, node_app,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_node_with_a_wrong_clock_resumes_on_the_hub_time(hub_app, node_app, monkeypatch: pytest.MonkeyPatch) -> None:
     transport = AppTransport(hub_app.test_client())
     key = node_app.extensions["daiban_node_key"]
     with node_db.connection_context():

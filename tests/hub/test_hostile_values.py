@@ -48,12 +48,14 @@ def poll_with(sim: NodeSim, kind: str, change: Callable[[dict[str, Any]], None])
 
 def setter(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
     """Set body[path] (or body["events"][0][key] for "events.0.key") to value."""
+
     def change(body: dict[str, Any]) -> None:
         target = body
         *parents, last = path.split(".")
         for p in parents:
             target = target[int(p)] if p.isdigit() else target[p]
         target[last] = value
+
     return change
 
 
@@ -84,8 +86,9 @@ def test_integers_beyond_their_columns_are_refused_naming_the_field(sim: NodeSim
 def test_large_but_storable_integers_are_taken_sanely(sim: NodeSim) -> None:
     """A 64-bit sequence or cursor fits its column: the chain rule answers, the poll is served."""
     before = snapshot()
-    status, resp = sim.post(batch_with(sim, lambda b: (b.update(first_seq=2**31, last_seq=2**31),
-                                                       b["events"][0].update(seq=2**31))))
+    status, resp = sim.post(
+        batch_with(sim, lambda b: (b.update(first_seq=2**31, last_seq=2**31), b["events"][0].update(seq=2**31)))
+    )
     refused(status, resp, "sequence_gap")
     assert snapshot() == before
     for kind in ("poll", "hello"):
@@ -126,8 +129,9 @@ def test_clock_a_century_off_is_clamped_and_flagged(sim: NodeSim, year: int) -> 
     from hub.fleet import CLOCK_SKEW_S
 
     clock = protocol.parse_iso(f"{year}-06-01T00:00:00Z")
-    body = protocol.batch_body(sim.node_id, sim.events(captured(sim)), sim.last_hash, 0, catalogue_version=1,
-                               app_version="t", clock=clock)
+    body = protocol.batch_body(
+        sim.node_id, sim.events(captured(sim)), sim.last_hash, 0, catalogue_version=1, app_version="t", clock=clock
+    )
     status, resp = sim.post(protocol.seal(sim.key, body))
     assert status == 200, resp
     assert resp["ack"]["accepted"] == 1
@@ -136,11 +140,17 @@ def test_clock_a_century_off_is_clamped_and_flagged(sim: NodeSim, year: int) -> 
     assert offset == (CLOCK_OFFSET_LIMIT_S if year > 2000 else -CLOCK_OFFSET_LIMIT_S)
     assert abs(offset) > CLOCK_SKEW_S, "the fleet page flags it"
     # Every later message from that node is still served (a hello on that clock is not fresh: refused as such).
-    status, resp = sim.post(protocol.seal(sim.key, protocol.poll_body(
-        sim.node_id, 0, kind="poll", catalogue_version=1, app_version="t", clock=clock)))
+    status, resp = sim.post(
+        protocol.seal(
+            sim.key, protocol.poll_body(sim.node_id, 0, kind="poll", catalogue_version=1, app_version="t", clock=clock)
+        )
+    )
     assert status == 200, resp
-    status, resp = sim.post(protocol.seal(sim.key, protocol.poll_body(
-        sim.node_id, 0, kind="hello", catalogue_version=1, app_version="t", clock=clock)))
+    status, resp = sim.post(
+        protocol.seal(
+            sim.key, protocol.poll_body(sim.node_id, 0, kind="hello", catalogue_version=1, app_version="t", clock=clock)
+        )
+    )
     refused(status, resp, "stale_hello")
     assert sim.send(sim.events(captured(sim)))["ack"]["accepted"] == 1
 

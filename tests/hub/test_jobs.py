@@ -58,8 +58,12 @@ def test_sweep_command_and_scheduler_process(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         conn.execute("DELETE FROM setting WHERE key = 'last_sweep'")
     log = open(hub.data_dir / "scheduler.log", "wb")
-    proc = subprocess.Popen([*support.DAIBAN, "hub", "--dir", str(hub.data_dir), "scheduler", "--sweep-minutes", "1"],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=support.ROOT)
+    proc = subprocess.Popen(
+        [*support.DAIBAN, "hub", "--dir", str(hub.data_dir), "scheduler", "--sweep-minutes", "1"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=support.ROOT,
+    )
     log.close()  # the child holds its own descriptor
     try:
         deadline = time.monotonic() + 30

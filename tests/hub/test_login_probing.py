@@ -45,8 +45,12 @@ def test_unknown_disabled_locked_and_wrong_look_the_same(hub_app, hashes) -> Non
     for _ in range(MAX_FAILURES):
         _login(client, "locked", "wrong-pass")
     answers = {}
-    for name, username, password in (("wrong", "wang", "wrong-pass"), ("unknown", "nobody", "wrong-pass"),
-                                     ("disabled", "gone", PASSWORD), ("locked", "locked", PASSWORD)):
+    for name, username, password in (
+        ("wrong", "wang", "wrong-pass"),
+        ("unknown", "nobody", "wrong-pass"),
+        ("disabled", "gone", PASSWORD),
+        ("locked", "locked", PASSWORD),
+    ):
         hashes.clear()
         resp = _login(client, username, password)
         answers[name] = (resp.status_code, _page(resp))

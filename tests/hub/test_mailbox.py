@@ -32,16 +32,26 @@ def leave(client: Any, addr: str = "10.2.2.2", **form: str) -> Any:
 
 
 def village_message(sim: NodeSim, **data: Any) -> tuple[dict[str, Any], str]:
-    body = {"category": "complaint", "content": "窗口工作人员态度不好", "name": "李大爷", "phone": "",
-            "about": "", "window": "", "pin": "4321", "receipt_code": new_code(sim.prefix), **data}
+    body = {
+        "category": "complaint",
+        "content": "窗口工作人员态度不好",
+        "name": "李大爷",
+        "phone": "",
+        "about": "",
+        "window": "",
+        "pin": "4321",
+        "receipt_code": new_code(sim.prefix),
+        **data,
+    }
     message_id = protocol.new_id()
     resp = sim.send(sim.events(("message.left", message_id, body)))
     return resp["ack"], message_id
 
 
 def mail_state() -> list[tuple[Any, ...]]:
-    return [(m.code, m.reply, m.replied_by, m.outcome) for m in MailMessage.select().order_by(MailMessage.id)] + \
-        [(HubEvent.select().count(),)]
+    return [(m.code, m.reply, m.replied_by, m.outcome) for m in MailMessage.select().order_by(MailMessage.id)] + [
+        (HubEvent.select().count(),)
+    ]
 
 
 def test_online_message_gets_a_code_a_deadline_and_a_window(hub_app, sim) -> None:
@@ -114,8 +124,12 @@ def test_html_in_messages_and_replies_is_shown_as_text(hub_app, sim) -> None:
     page = zhou.get(f"/console/mailbox/{m.code}").get_data(as_text=True)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<img src=x" not in page
-    assert zhou.post(f"/console/mailbox/{m.code}/reply", {"reply": "<b>您好</b><script>x()</script>"},
-                     page="/console/mailbox").status_code == 302
+    assert (
+        zhou.post(
+            f"/console/mailbox/{m.code}/reply", {"reply": "<b>您好</b><script>x()</script>"}, page="/console/mailbox"
+        ).status_code
+        == 302
+    )
     html = client.get("/status", query_string={"code": m.code, "tail": "1234"}).get_data(as_text=True)
     assert "&lt;b&gt;您好&lt;/b&gt;&lt;script&gt;x()&lt;/script&gt;" in html
     assert "<script>x()" not in html
@@ -136,21 +150,28 @@ def test_complaint_from_a_village_goes_to_the_supervisor_never_to_the_person_nam
     assert wang.get(f"/console/mailbox/{m.code}").status_code == 403
     before = mail_state()
     for desk, message in ((wang, "涉及您本人"), (zhou, "由效能监督人员答复")):
-        resp = desk.post(f"/console/mailbox/{m.code}/reply", {"reply": "已处理", "outcome": "无"},
-                         page="/console/mailbox")
+        resp = desk.post(
+            f"/console/mailbox/{m.code}/reply", {"reply": "已处理", "outcome": "无"}, page="/console/mailbox"
+        )
         assert resp.status_code == 403
         assert message in resp.get_data(as_text=True)
     resp = boss.post(f"/console/mailbox/{m.code}/reply", {"reply": "已核实"}, page="/console/mailbox")
     assert resp.status_code == 400
     assert "责任追究" in resp.get_data(as_text=True)
-    resp = boss.post(f"/console/mailbox/{m.code}/reply", {"reply": "长" * 2001, "outcome": "x"},
-                     page="/console/mailbox")
+    resp = boss.post(
+        f"/console/mailbox/{m.code}/reply", {"reply": "长" * 2001, "outcome": "x"}, page="/console/mailbox"
+    )
     assert resp.status_code == 400
     assert "不能超过2000个字" in resp.get_data(as_text=True)
     assert mail_state() == before
-    assert boss.post(f"/console/mailbox/{m.code}/reply",
-                     {"reply": "经核实，已对当事人批评教育。感谢监督！", "outcome": "当事人书面检查，通报批评"},
-                     page="/console/mailbox").status_code == 302
+    assert (
+        boss.post(
+            f"/console/mailbox/{m.code}/reply",
+            {"reply": "经核实，已对当事人批评教育。感谢监督！", "outcome": "当事人书面检查，通报批评"},
+            page="/console/mailbox",
+        ).status_code
+        == 302
+    )
     reply = HubEvent.get((HubEvent.request_id == message_id) & (HubEvent.type == "message.reply"))
     assert reply.body["reply"].startswith("经核实")
     assert reply.body["receipt_code"] == m.code
@@ -171,17 +192,24 @@ def test_complaint_from_a_village_goes_to_the_supervisor_never_to_the_person_nam
 
 
 def test_bad_village_messages_are_refused_back_to_the_clerk(hub_app, sim) -> None:
-    for data, code in (({"content": "长" * 1001}, "too_long"), ({"receipt_code": "ZZ2345678"}, "bad_receipt_code"),
-                       ({"pin": ""}, "bad_pin"), ({"category": "x"}, "category"),
-                       ({"extra": "undeclared"}, "bad_message")):
+    for data, code in (
+        ({"content": "长" * 1001}, "too_long"),
+        ({"receipt_code": "ZZ2345678"}, "bad_receipt_code"),
+        ({"pin": ""}, "bad_pin"),
+        ({"category": "x"}, "category"),
+        ({"extra": "undeclared"}, "bad_message"),
+    ):
         ack, _ = village_message(sim, **data)
         assert ack["accepted"] == 0, (data, ack)
         assert ack["results"][0]["code"] == code, (data, ack)
     assert MailMessage.select().count() == 0
     ack, message_id = village_message(sim)
     code = MailMessage.get().code
-    dup = sim.send(sim.events(("message.left", message_id, {
-        "category": "consult", "content": "x", "pin": "1111", "receipt_code": code})))["ack"]
+    dup = sim.send(
+        sim.events(
+            ("message.left", message_id, {"category": "consult", "content": "x", "pin": "1111", "receipt_code": code})
+        )
+    )["ack"]
     assert dup["results"][0]["code"] == "duplicate_message"
     assert MailMessage.select().count() == 1
 
@@ -201,8 +229,17 @@ def test_unanswered_messages_turn_yellow_then_red(hub_app, sim) -> None:
 
 
 def test_hostile_values_from_a_village_are_refused_not_crashed_on(hub_app, sim) -> None:
-    for data in ({"category": ["complaint"]}, {"window": ["W05"]}, {"window": {"a": 1}}, {"content": {"x": 1}},
-                 {"name": 7}, {"phone": ["138"]}, {"about": ["王芳"]}, {"pin": 1234}, {"content": "<svg onload=x>" * 200}):
+    for data in (
+        {"category": ["complaint"]},
+        {"window": ["W05"]},
+        {"window": {"a": 1}},
+        {"content": {"x": 1}},
+        {"name": 7},
+        {"phone": ["138"]},
+        {"about": ["王芳"]},
+        {"pin": 1234},
+        {"content": "<svg onload=x>" * 200},
+    ):
         ack, _ = village_message(sim, **data)
         assert ack["accepted"] == 0, (data, ack)
         assert ack["results"][0]["status"] == "refused", (data, ack)

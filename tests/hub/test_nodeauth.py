@@ -29,8 +29,11 @@ def via_sync(hub_app: Any, sim: NodeSim, node_id: str, key: Any) -> str:
 
 
 def via_chunk(hub_app: Any, sim: NodeSim, node_id: str, key: Any) -> str:
-    resp = hub_app.test_client().post(ATTACHMENT_PATH, data=protocol.seal(key, chunk_body(node_id, "ab" * 32, 0, b"x")),
-                                      content_type="application/json")
+    resp = hub_app.test_client().post(
+        ATTACHMENT_PATH,
+        data=protocol.seal(key, chunk_body(node_id, "ab" * 32, 0, b"x")),
+        content_type="application/json",
+    )
     env = json.loads(resp.data)
     assert protocol.verify_body(sim.hub_pub, env["body"], env["sig"])
     return str(env["body"]["error"]["code"])
@@ -38,12 +41,21 @@ def via_chunk(hub_app: Any, sim: NodeSim, node_id: str, key: Any) -> str:
 
 def via_bundle(hub_app: Any, sim: NodeSim, node_id: str, key: Any) -> str:
     hub_box = bundle.box_public_b64(hub_app.extensions["daiban_hub_box_key"])
-    raw = bundle.seal({"messages": [bundle.encode_blob(sim.batch(sim.events(captured(sim)))[1])]},
-                      direction=bundle.TO_HUB, sender=node_id, recipient="hub", recipient_box_pub=hub_box,
-                      signing_key=key)
+    raw = bundle.seal(
+        {"messages": [bundle.encode_blob(sim.batch(sim.events(captured(sim)))[1])]},
+        direction=bundle.TO_HUB,
+        sender=node_id,
+        recipient="hub",
+        recipient_box_pub=hub_box,
+        signing_key=key,
+    )
     with pytest.raises(BundleError) as err:
-        hub_bundles.import_bundle(raw, hub_app.config["DATA_DIR"], hub_app.extensions["daiban_hub_key"],
-                                  hub_app.extensions["daiban_hub_box_key"])
+        hub_bundles.import_bundle(
+            raw,
+            hub_app.config["DATA_DIR"],
+            hub_app.extensions["daiban_hub_key"],
+            hub_app.extensions["daiban_hub_box_key"],
+        )
     assert err.value.message == hub_bundles.REFUSALS[err.value.code]
     return err.value.code
 

@@ -9,16 +9,27 @@ import pytest
 from hub.staff import create_user
 from tests.hub.console_support import csrf_of
 
-BYPASSES = ["/\t/evil.example", "/\n/evil.example", "//evil.example", "/\\evil.example", "\\\\evil.example",
-            "https://evil.example/", "\t//evil.example", "http:evil.example", "javascript:alert(1)"]
+BYPASSES = [
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "//evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "https://evil.example/",
+    "\t//evil.example",
+    "http:evil.example",
+    "javascript:alert(1)",
+]
 
 
 @pytest.mark.parametrize("target", BYPASSES)
 def test_login_next_stays_on_site(hub_client, target: str) -> None:
     create_user("wang", "王芳", "secret-pass", "staff", ["W05"])
     token = csrf_of(hub_client.get("/login").get_data(as_text=True))
-    resp = hub_client.post(f"/login?next={quote(target, safe='')}",
-                           data={"username": "wang", "password": "secret-pass", "csrf_token": token})
+    resp = hub_client.post(
+        f"/login?next={quote(target, safe='')}",
+        data={"username": "wang", "password": "secret-pass", "csrf_token": token},
+    )
     assert resp.status_code == 302
     assert resp.headers["Location"] == "/"
 
@@ -26,16 +37,18 @@ def test_login_next_stays_on_site(hub_client, target: str) -> None:
 def test_the_reported_request(hub_client) -> None:
     create_user("li", "李强", "secret-pass", "staff", ["W05"])
     token = csrf_of(hub_client.get("/login").get_data(as_text=True))
-    resp = hub_client.post("/login?next=%2F%09%2Fevil.example",
-                           data={"username": "li", "password": "secret-pass", "csrf_token": token})
+    resp = hub_client.post(
+        "/login?next=%2F%09%2Fevil.example", data={"username": "li", "password": "secret-pass", "csrf_token": token}
+    )
     assert resp.headers["Location"] == "/"
 
 
 def test_a_path_on_site_is_kept(hub_client) -> None:
     create_user("zhou", "周", "secret-pass", "staff", ["W05"])
     token = csrf_of(hub_client.get("/login").get_data(as_text=True))
-    resp = hub_client.post("/login?next=%2Fconsole%2Fqueue",
-                           data={"username": "zhou", "password": "secret-pass", "csrf_token": token})
+    resp = hub_client.post(
+        "/login?next=%2Fconsole%2Fqueue", data={"username": "zhou", "password": "secret-pass", "csrf_token": token}
+    )
     assert resp.headers["Location"] == "/console/queue"
 
 
@@ -51,11 +64,16 @@ def test_the_reported_request_on_a_real_hub(tmp_path) -> None:
     hub.start()
     try:
         browser = requests.Session()
-        token = re.search(r'name="csrf_token" value="([^"]+)"',  # type: ignore[union-attr]
-                          browser.get(hub.url + "/login", timeout=10).text).group(1)
-        resp = browser.post(hub.url + "/login?next=%2F%09%2Fevil.example",
-                            data={"username": "wang", "password": "secret-pass", "csrf_token": token},
-                            allow_redirects=False, timeout=10)
+        token = re.search(
+            r'name="csrf_token" value="([^"]+)"',  # type: ignore[union-attr]
+            browser.get(hub.url + "/login", timeout=10).text,
+        ).group(1)
+        resp = browser.post(
+            hub.url + "/login?next=%2F%09%2Fevil.example",
+            data={"username": "wang", "password": "secret-pass", "csrf_token": token},
+            allow_redirects=False,
+            timeout=10,
+        )
         assert resp.status_code == 302
         assert resp.headers["Location"] == "/"
     finally:

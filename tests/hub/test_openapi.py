@@ -17,8 +17,9 @@ def nest(levels: int) -> object:
 
 def test_event_data_depth_in_the_schema_matches_the_parser() -> None:
     doc = spec()
-    validator = Draft7Validator({"$ref": f"#/components/schemas/JsonValueAtDepth{DATA_DEPTH}",
-                                 "components": doc["components"]})
+    validator = Draft7Validator(
+        {"$ref": f"#/components/schemas/JsonValueAtDepth{DATA_DEPTH}", "components": doc["components"]}
+    )
     for levels in range(0, encoding.MAX_DEPTH):
         envelope = {"body": {"events": [{"data": {"x": nest(levels)}}]}, "sig": ""}
         try:
@@ -28,5 +29,4 @@ def test_event_data_depth_in_the_schema_matches_the_parser() -> None:
             parser_accepts = False
         assert validator.is_valid(nest(levels)) == parser_accepts, levels
     assert validator.is_valid(nest(encoding.MAX_DEPTH - DATA_DEPTH))
-    assert not validator.is_valid(
-        nest(encoding.MAX_DEPTH - DATA_DEPTH + 1))
+    assert not validator.is_valid(nest(encoding.MAX_DEPTH - DATA_DEPTH + 1))

@@ -138,8 +138,14 @@ def test_hub_asks_once_second_needs_supervisor_override_with_reason(sim, people)
     assert refused_attempts() == attempts + 2
     assert promises.override_count() == 0
     with hub_time(at("2026-11-06")):
-        second = cases.act(case.receipt_code, "ask_materials", "zhao", staff=boss, missing=["M-ID"],
-                           override="身份证复印件模糊无法核对，经核实确需重交")
+        second = cases.act(
+            case.receipt_code,
+            "ask_materials",
+            "zhao",
+            staff=boss,
+            missing=["M-ID"],
+            override="身份证复印件模糊无法核对，经核实确需重交",
+        )
     assert second.state == "needs_materials"
     assert second.materials_asks == 2
     assert promises.override_count() == 1
@@ -182,7 +188,14 @@ def test_partial_supplement_after_acceptance_keeps_the_clock_paused(sim, people)
 def test_supplement_for_a_closed_case_is_refused_and_audited(sim, people) -> None:
     staff, _ = people
     case = receive(sim, "2026-11-02")
-    cases.act(case.receipt_code, "refuse", "wang", staff=staff, reason="不属于本镇受理范围", legal_basis="《社会救助暂行办法》第十一条")
+    cases.act(
+        case.receipt_code,
+        "refuse",
+        "wang",
+        staff=staff,
+        reason="不属于本镇受理范围",
+        legal_basis="《社会救助暂行办法》第十一条",
+    )
     before, attempts = snapshot(), refused_attempts()
     ack = supply(sim, case, "2026-11-05", ["M-HUKOU"])
     result = ack["ack"]["results"][0]
@@ -264,7 +277,7 @@ def test_notice_within_five_working_days_is_flagged_when_missed(sim, people) -> 
 def test_one_rule_for_queue_sweep_watch_list_metrics_and_figures(sim, people) -> None:
     staff, _ = people
     running = receive(sim, "2026-10-08", item="DB-03")  # 10 working days (make-up Saturday Oct 10 counts)
-    receive(sim, "2026-10-08", missing=["M-HUKOU"])      # waiting: no clock, never overdue
+    receive(sim, "2026-10-08", missing=["M-HUKOU"])  # waiting: no clock, never overdue
     closed = receive(sim, "2026-10-08", item="DB-03")
     cases.act(closed.receipt_code, "refuse", "wang", staff=staff, reason="重复申请", legal_basis="《社会救助暂行办法》")
     on = date(2026, 11, 2)
@@ -313,8 +326,7 @@ from tests.hub.console_support import Desk, new_case, supplement  # noqa: E402 -
 @pytest.fixture
 def desks(hub_app):
     hub_app.config.update(TOWNSHIP_GOVERNMENT="青山镇人民政府", REVIEW_BODY="青山县人民政府")
-    return (Desk(hub_app, "wang", "王芳", windows=["W05", "W09"]),
-            Desk(hub_app, "zhao", "赵主任", role="supervisor"))
+    return (Desk(hub_app, "wang", "王芳", windows=["W05", "W09"]), Desk(hub_app, "zhao", "赵主任", role="supervisor"))
 
 
 def test_console_papers_name_the_government_the_review_body_and_say_complete_only_when_true(sim, desks) -> None:
@@ -322,7 +334,7 @@ def test_console_papers_name_the_government_the_review_body_and_say_complete_onl
     code = new_case(sim, DB01)
     resp = wang.act(code, "accept")
     html = wang.get(resp.headers["Location"]).get_data(as_text=True)
-    html = html[html.index('<article class="paper"'):]  # the paper, not the console's header
+    html = html[html.index('<article class="paper"') :]  # the paper, not the console's header
     assert "事项受理通知单" in html
     assert "申请材料齐全、符合法定形式" in html
     assert "青山镇人民政府" in html
@@ -380,8 +392,12 @@ def test_console_extension_request_and_supervisor_approval(sim, desks) -> None:
     assert Case.get(Case.receipt_code == code).deadline == due
     dash = zhao.get("/supervision/").get_data(as_text=True)
     assert re.search(r'id="fig-pending-extensions">[^<]*<strong>1</strong>', dash)
-    assert zhao.post(f"/console/case/{code}/extension/decide",
-                     {"ext_id": ext.id, "decision": "approve", "note": "同意"}).status_code == 302
+    assert (
+        zhao.post(
+            f"/console/case/{code}/extension/decide", {"ext_id": ext.id, "decision": "approve", "note": "同意"}
+        ).status_code
+        == 302
+    )
     new_due = Case.get(Case.receipt_code == code).deadline
     assert new_due == deadlines.calendar().add_workdays(due, 10)
     html = zhao.get(f"/console/case/{code}").get_data(as_text=True)
@@ -396,8 +412,16 @@ def test_console_records_consultations_and_transfers(sim, desks) -> None:
     resp = wang.post("/console/contacts", {"kind": "consult", "person": "李大爷", "topic": "低保标准", "answer": ""})
     assert resp.status_code == 400
     assert "答复内容" in resp.get_data(as_text=True)
-    wang.post("/console/contacts", {"kind": "transfer", "person": "李大爷", "topic": "医保报销",
-                                    "to_body": "农村合作医疗窗口", "receipt_code": code})
+    wang.post(
+        "/console/contacts",
+        {
+            "kind": "transfer",
+            "person": "李大爷",
+            "topic": "医保报销",
+            "to_body": "农村合作医疗窗口",
+            "receipt_code": code,
+        },
+    )
     html = wang.get(f"/console/case/{code}").get_data(as_text=True)
     assert "医保报销" in html
     assert "农村合作医疗窗口" in html
@@ -409,7 +433,7 @@ def test_dashboard_on_time_chart_draws_no_bar_for_windows_with_nothing_completed
     _, zhao = desks
     new_case(sim, DB01)
     html = zhao.get("/supervision/").get_data(as_text=True)
-    chart = html[html.index("按时办结率</text>") if "按时办结率</text>" in html else html.index("按时办结率"):]
+    chart = html[html.index("按时办结率</text>") if "按时办结率</text>" in html else html.index("按时办结率") :]
     assert "尚无办结" in chart
     assert "不画柱" in html
 

@@ -20,10 +20,31 @@ def test_guide_lists_every_active_item_by_window_with_its_guide(hub_client) -> N
         assert item["name"] in html
         assert f'id="{item["code"]}"' in html
     # Windows in catalogue order, each item inside its own window's section.
-    assert html.index('id="window-W05"') < html.index('id="DB-03"') < html.index('id="window-W09"') \
-        < html.index('id="JF-01"') < html.index('id="window-W10"') < html.index('id="FP-01"')
-    for text in ("申办条件", "申请材料", "办理流程", "办理时限", "收费标准及依据", "政策依据", "办理地点", "责任窗口",
-                 "即办件", "承办件", "免费", "共同生活家庭成员逐一签字", "民发〔2021〕57号", "村级代办点", "30个工作日"):
+    assert (
+        html.index('id="window-W05"')
+        < html.index('id="DB-03"')
+        < html.index('id="window-W09"')
+        < html.index('id="JF-01"')
+        < html.index('id="window-W10"')
+        < html.index('id="FP-01"')
+    )
+    for text in (
+        "申办条件",
+        "申请材料",
+        "办理流程",
+        "办理时限",
+        "收费标准及依据",
+        "政策依据",
+        "办理地点",
+        "责任窗口",
+        "即办件",
+        "承办件",
+        "免费",
+        "共同生活家庭成员逐一签字",
+        "民发〔2021〕57号",
+        "村级代办点",
+        "30个工作日",
+    ):
         assert text in html, text
     assert resp.headers["Content-Security-Policy"].count("script-src 'none'") == 1
     assert len(resp.data) < 40 * 1024
@@ -68,8 +89,12 @@ def test_unknown_and_inactive_items_are_a_clear_404(hub_app) -> None:
 def test_admin_edits_conditions_and_fee_basis_and_the_guide_escapes_them(hub_app) -> None:
     admin = hub_app.test_client()
     login_as(admin, "admin")
-    form = item_form(admin, "DB-01", conditions="持有本县农业户籍<script>alert(1)</script>",
-                     fee_basis="不收费（《社会救助暂行办法》）")
+    form = item_form(
+        admin,
+        "DB-01",
+        conditions="持有本县农业户籍<script>alert(1)</script>",
+        fee_basis="不收费（《社会救助暂行办法》）",
+    )
     assert admin.post("/admin/catalogue/item/DB-01", data=form).status_code == 302
     item = current().item("DB-01")
     assert item is not None

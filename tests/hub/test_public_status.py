@@ -31,8 +31,10 @@ def test_form_is_small_and_scriptless(hub_client) -> None:
     assert 'value="22ABCDEFG"' in html
     assert "<script" not in html.lower()
     assert len(resp.data) < 5 * 1024
-    assert "script-src" not in resp.headers["Content-Security-Policy"] or "unsafe" not in resp.headers[
-        "Content-Security-Policy"]
+    assert (
+        "script-src" not in resp.headers["Content-Security-Policy"]
+        or "unsafe" not in resp.headers["Content-Security-Policy"]
+    )
     assert hub_client.post("/status").status_code == 405
     for tail in ("12", "abcd", "１２３４", ""):
         resp = look(hub_client, "22ABCDEFG", tail=tail)

@@ -12,12 +12,19 @@ CAL = WorkCalendar()
 TODAY = date(2026, 11, 25)  # a Wednesday with no holiday near
 
 
-def case(deadline: date | None, state: str = "accepted", paused: date | None = None,
-         start: date | None = None) -> Case:
+def case(deadline: date | None, state: str = "accepted", paused: date | None = None, start: date | None = None) -> Case:
     # A five-working-day limit started on the Wednesday before TODAY, unless told otherwise.
     begun = start or date(2026, 11, 18)
-    return Case(deadline=deadline, state=state, paused_since=paused, received_on=begun, clock_start=begun,
-                paused_days=0, mode="processed", accepted_on=begun)
+    return Case(
+        deadline=deadline,
+        state=state,
+        paused_since=paused,
+        received_on=begun,
+        clock_start=begun,
+        paused_days=0,
+        mode="processed",
+        accepted_on=begun,
+    )
 
 
 def test_colours_follow_the_working_time_left() -> None:
@@ -25,9 +32,9 @@ def test_colours_follow_the_working_time_left() -> None:
     assert colour(case(CAL.add_workdays(start, 5), start=start), CAL, TODAY) == "green"
     start = date(2026, 11, 19)  # Thursday: 4 of 5 used, 80 %
     assert colour(case(CAL.add_workdays(start, 5), start=start), CAL, TODAY) == "yellow"
-    assert colour(case(TODAY), CAL, TODAY) == "yellow"                       # due today
-    assert colour(case(date(2026, 11, 24)), CAL, TODAY) == "red"            # overdue
-    assert colour(case(TODAY, start=TODAY), CAL, TODAY) == "yellow"          # 即办件 on its day
+    assert colour(case(TODAY), CAL, TODAY) == "yellow"  # due today
+    assert colour(case(date(2026, 11, 24)), CAL, TODAY) == "red"  # overdue
+    assert colour(case(TODAY, start=TODAY), CAL, TODAY) == "yellow"  # 即办件 on its day
     assert colour(case(date(2026, 11, 26), start=date(2026, 11, 26)), CAL, TODAY) == "green"
 
 

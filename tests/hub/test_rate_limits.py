@@ -18,8 +18,9 @@ from tests.nodesim import NodeSim, enrol
 def _login(client: Any, username: str, password: str, addr: str = "10.0.0.1") -> Any:
     env = {"REMOTE_ADDR": addr}
     token = csrf_of(client.get("/login", environ_base=env).get_data(as_text=True))
-    return client.post("/login", data={"username": username, "password": password, "csrf_token": token},
-                       environ_base=env)
+    return client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}, environ_base=env
+    )
 
 
 def _rows() -> dict[str, int]:

@@ -32,9 +32,10 @@ def feedback(sim: NodeSim, code: str, **data: Any) -> dict[str, Any]:
 
 
 def ratings_state() -> list[tuple[Any, ...]]:
-    return [(r.request_id, r.level, r.comment, r.state, r.rectify_note, r.callback_at, r.appeal_by, r.appeal_decision)
-            for r in Rating.select().order_by(Rating.id)] + \
-        [(c.receipt_code, c.satisfaction) for c in Case.select().order_by(Case.request_id)]
+    return [
+        (r.request_id, r.level, r.comment, r.state, r.rectify_note, r.callback_at, r.appeal_by, r.appeal_decision)
+        for r in Rating.select().order_by(Rating.id)
+    ] + [(c.receipt_code, c.satisfaction) for c in Case.select().order_by(Case.request_id)]
 
 
 def test_the_vocabulary_is_five_levels_and_old_answers_still_read() -> None:
@@ -53,7 +54,13 @@ def test_village_rating_keeps_the_comment_and_is_taken_once(hub_app, sim) -> Non
     assert feedback(sim, code, satisfaction="非常满意", comment="办得快<b>好</b>", channel="paper")["status"] == "ok"
     r = Rating.get()
     assert (r.level, r.comment, r.channel, r.bad, r.state, r.staff) == (
-        "非常满意", "办得快<b>好</b>", "paper", False, "", "wang")
+        "非常满意",
+        "办得快<b>好</b>",
+        "paper",
+        False,
+        "",
+        "wang",
+    )
     assert Case.get(Case.receipt_code == code).satisfaction == "非常满意"
     before = ratings_state()
     again = feedback(sim, code, satisfaction="不满意", comment="")
@@ -86,14 +93,17 @@ def test_old_three_level_answers_stay_readable(hub_app, sim) -> None:
     assert feedback(sim, code, satisfaction="满意")["code"] == "already_rated"
 
 
-def rate_online(client: Any, code: str, level: str, comment: str = "", tail: str = "8000",
-                addr: str = "10.1.1.1") -> Any:
+def rate_online(
+    client: Any, code: str, level: str, comment: str = "", tail: str = "8000", addr: str = "10.1.1.1"
+) -> Any:
     page = client.get("/status", query_string={"code": code, "tail": tail}, environ_base={"REMOTE_ADDR": addr})
     html = page.get_data(as_text=True)
     token = csrf_of(html) if "csrf_token" in html else csrf_of(client.get("/login").get_data(as_text=True))
-    return client.post("/status/rate", data={"csrf_token": token, "code": format_code(code), "tail": tail,
-                                             "level": level, "comment": comment},
-                       environ_base={"REMOTE_ADDR": addr})
+    return client.post(
+        "/status/rate",
+        data={"csrf_token": token, "code": format_code(code), "tail": tail, "level": level, "comment": comment},
+        environ_base={"REMOTE_ADDR": addr},
+    )
 
 
 def test_bad_rating_online_is_rectified_called_back_and_shown_to_the_supervisor(hub_app, sim) -> None:
@@ -152,8 +162,10 @@ def test_bad_rating_online_is_rectified_called_back_and_shown_to_the_supervisor(
     assert resp.status_code == 400
     assert "请填写核实及整改情况" in resp.get_data(as_text=True)
     assert ratings_state() == before
-    assert wang.post(f"/ratings/{code}/rectify", {"note": "已核实，窗口人员已道歉并加强培训"},
-                     page="/ratings").status_code == 302
+    assert (
+        wang.post(f"/ratings/{code}/rectify", {"note": "已核实，窗口人员已道歉并加强培训"}, page="/ratings").status_code
+        == 302
+    )
     resp = boss.post(f"/ratings/{code}/callback", {"note": "电话回访，群众认可", "result": "满意"}, page="/ratings")
     assert resp.status_code == 302
     r = Rating.get()
@@ -183,8 +195,12 @@ def test_appeal_is_decided_by_a_supervisor_other_than_the_appellant(hub_app, sim
     resp = boss.post(f"/ratings/{code}/decide", {"decision": "maybe", "note": "x"}, page="/ratings")
     assert resp.status_code == 400
     assert Rating.get().state == "appealed"
-    assert boss.post(f"/ratings/{code}/decide", {"decision": "upheld", "note": "录音核实属误评"},
-                     page="/ratings").status_code == 302
+    assert (
+        boss.post(
+            f"/ratings/{code}/decide", {"decision": "upheld", "note": "录音核实属误评"}, page="/ratings"
+        ).status_code
+        == 302
+    )
     r = Rating.get()
     assert r.state == "void"
     assert r.appeal_decided_by == "boss"

@@ -55,7 +55,7 @@ def test_page_lists_the_month_filtered_by_window(hub_app, sim, month) -> None:
         resp = wang.get(f"/console/register?{query}")
         text = resp.get_data(as_text=True)
         assert resp.status_code == 400
-        assert ("月份格式" in text or "不负责该窗口" in text)
+        assert "月份格式" in text or "不负责该窗口" in text
         assert wang.get(f"/console/register.xlsx?{query}").status_code == 400
     assert snapshot() == before
 
@@ -80,14 +80,20 @@ def test_cli_export(hub_app, hub_db_url, sim, month, tmp_path: Path) -> None:
 
     code = new_case(sim, "DB-02")
     out = tmp_path / "reg.xlsx"
-    result = CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], "register", "export", str(out),
-                                      "--month", month, "--window", "W05"], env={"DATABASE_URL": hub_db_url})
+    result = CliRunner().invoke(
+        cli,
+        ["--dir", hub_app.config["DATA_DIR"], "register", "export", str(out), "--month", month, "--window", "W05"],
+        env={"DATABASE_URL": hub_db_url},
+    )
     assert result.exit_code == 0, result.output
     assert "已导出 1 件" in result.output
     rows = list(load_workbook(out).active.iter_rows(values_only=True))
     assert rows[2][1] == format_code(code)
-    bad = CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], "register", "export", str(out),
-                                   "--month", "2026/10"], env={"DATABASE_URL": hub_db_url})
+    bad = CliRunner().invoke(
+        cli,
+        ["--dir", hub_app.config["DATA_DIR"], "register", "export", str(out), "--month", "2026/10"],
+        env={"DATABASE_URL": hub_db_url},
+    )
     assert bad.exit_code != 0
     assert "月份格式" in bad.output
     assert Case.select().count() == 1

@@ -77,8 +77,14 @@ def test_on_duty_preferred_then_away_then_unassigned(sim) -> None:
     staff("fp", ["W10"])
     assert routing.assign_unassigned("W10") == 1
     assert assignee(orphan) == "fp"
-    assert HubEvent.select().where(HubEvent.request_id == Case.get(Case.receipt_code == orphan).request_id) \
-        .order_by(HubEvent.cseq.desc()).get().body["action"] == "reassigned"
+    assert (
+        HubEvent.select()
+        .where(HubEvent.request_id == Case.get(Case.receipt_code == orphan).request_id)
+        .order_by(HubEvent.cseq.desc())
+        .get()
+        .body["action"]
+        == "reassigned"
+    )
 
 
 def test_every_open_case_has_exactly_one_responsible_person_when_staff_exist(sim) -> None:

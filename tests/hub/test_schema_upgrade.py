@@ -19,10 +19,16 @@ FIXTURE = support.ROOT / "tests" / "fixtures" / "node-v1.tar.gz"
 def _schema(db_file: Path) -> dict[str, Any]:
     with sqlite3.connect(db_file) as db:
         tables = sorted(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
-        return {t: {"columns": sorted((c[1], c[2].upper(), c[3], c[5]) for c in db.execute(f'PRAGMA table_info("{t}")')),
-                    "indexes": sorted((bool(i[2]), tuple(c[2] for c in db.execute(f'PRAGMA index_info("{i[1]}")')))
-                                      for i in db.execute(f'PRAGMA index_list("{t}")'))}
-                for t in tables}
+        return {
+            t: {
+                "columns": sorted((c[1], c[2].upper(), c[3], c[5]) for c in db.execute(f'PRAGMA table_info("{t}")')),
+                "indexes": sorted(
+                    (bool(i[2]), tuple(c[2] for c in db.execute(f'PRAGMA index_info("{i[1]}")')))
+                    for i in db.execute(f'PRAGMA index_list("{t}")')
+                ),
+            }
+            for t in tables
+        }
 
 
 def _migrate(db_file: Path) -> tuple[int, int]:
@@ -63,8 +69,10 @@ def test_previous_release_hub_upgrades_to_the_fresh_schema_and_keeps_its_rows(tm
     assert _migrate(fresh) == (0, SCHEMA_VERSION)
     upgraded, expected = _schema(old), _schema(fresh)
     missing = {t: v for t, v in expected.items() if upgraded.get(t) != v}
-    assert not missing, ("an upgraded hub database differs from a fresh one: add a step to hub/schema.py "
-                         f"that creates these tables/columns/indexes: {sorted(missing)}")
+    assert not missing, (
+        "an upgraded hub database differs from a fresh one: add a step to hub/schema.py "
+        f"that creates these tables/columns/indexes: {sorted(missing)}"
+    )
     after = _rows(old, old_columns)
     lost = [t for t, rows in before.items() if t not in ("setting", "schema_migration") and not rows <= after[t]]
     assert not lost, f"rows lost or changed by the upgrade in {lost}"

@@ -84,14 +84,20 @@ def test_cli_password_change_and_disabling_end_sessions(hub_app, victim) -> None
     from hub.cli import cli
 
     thief = _copy_cookie(hub_app, victim)
-    run = CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], "set-password", "wang",
-                                   "--password", "fresh-pass-77"], env={"DATABASE_URL": hub_app.config["DATABASE_URL"]})
+    run = CliRunner().invoke(
+        cli,
+        ["--dir", hub_app.config["DATA_DIR"], "set-password", "wang", "--password", "fresh-pass-77"],
+        env={"DATABASE_URL": hub_app.config["DATABASE_URL"]},
+    )
     assert run.exit_code == 0, run.output
     _refused(thief)
     fresh = hub_app.test_client()
     assert _login(fresh, "wang", "fresh-pass-77").status_code == 302
-    run = CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], "disable-user", "wang"],
-                             env={"DATABASE_URL": hub_app.config["DATABASE_URL"]})
+    run = CliRunner().invoke(
+        cli,
+        ["--dir", hub_app.config["DATA_DIR"], "disable-user", "wang"],
+        env={"DATABASE_URL": hub_app.config["DATABASE_URL"]},
+    )
     assert run.exit_code == 0, run.output
     _refused(fresh)
 
@@ -109,18 +115,30 @@ def test_copied_cookie_refused_after_logout_on_a_real_hub(tmp_path) -> None:
     hub.start()
     try:
         browser = requests.Session()
-        token = re.search(r'name="csrf_token" value="([^"]+)"',  # type: ignore[union-attr]
-                          browser.get(hub.url + "/login", timeout=10).text).group(1)
-        resp = browser.post(hub.url + "/login", data={"username": "wang", "password": PASSWORD, "csrf_token": token},
-                            allow_redirects=False, timeout=10)
+        token = re.search(
+            r'name="csrf_token" value="([^"]+)"',  # type: ignore[union-attr]
+            browser.get(hub.url + "/login", timeout=10).text,
+        ).group(1)
+        resp = browser.post(
+            hub.url + "/login",
+            data={"username": "wang", "password": PASSWORD, "csrf_token": token},
+            allow_redirects=False,
+            timeout=10,
+        )
         assert resp.status_code == 302
         stolen = browser.cookies["session"]
-        assert requests.get(hub.url + PAGE, cookies={"session": stolen}, allow_redirects=False,
-                            timeout=10).status_code == 200
-        token = re.search(r'name="csrf_token" value="([^"]+)"',  # type: ignore[union-attr]
-                          browser.get(hub.url + PAGE, timeout=10).text).group(1)
-        assert browser.post(hub.url + "/logout", data={"csrf_token": token}, allow_redirects=False,
-                            timeout=10).status_code == 302
+        assert (
+            requests.get(hub.url + PAGE, cookies={"session": stolen}, allow_redirects=False, timeout=10).status_code
+            == 200
+        )
+        token = re.search(
+            r'name="csrf_token" value="([^"]+)"',  # type: ignore[union-attr]
+            browser.get(hub.url + PAGE, timeout=10).text,
+        ).group(1)
+        assert (
+            browser.post(hub.url + "/logout", data={"csrf_token": token}, allow_redirects=False, timeout=10).status_code
+            == 302
+        )
         replay = requests.get(hub.url + PAGE, cookies={"session": stolen}, allow_redirects=False, timeout=10)
         assert replay.status_code == 302
         assert "/login" in replay.headers["Location"]

@@ -29,9 +29,15 @@ def provider() -> Iterator[FakeAliyun]:
 
 @pytest.fixture
 def hub(hub_app, provider):
-    hub_app.config.update(SMS_PROVIDER="aliyun", SMS_ACCESS_KEY_ID=KEY_ID, SMS_ACCESS_KEY_SECRET=SECRET,
-                          SMS_SIGN_NAME="桃源镇政务服务", SMS_TEMPLATE_CODE="SMS_123456", SMS_ENDPOINT=provider.url,
-                          SMS_TIMEOUT_S=0.5)
+    hub_app.config.update(
+        SMS_PROVIDER="aliyun",
+        SMS_ACCESS_KEY_ID=KEY_ID,
+        SMS_ACCESS_KEY_SECRET=SECRET,
+        SMS_SIGN_NAME="桃源镇政务服务",
+        SMS_TEMPLATE_CODE="SMS_123456",
+        SMS_ENDPOINT=provider.url,
+        SMS_TIMEOUT_S=0.5,
+    )
     create_user("wang", "王芳", "secret-pass", "staff", ["W05", "W09", "W10"])
     with hub_app.app_context():
         yield hub_app
@@ -173,8 +179,14 @@ def test_supervisor_sees_the_queue_and_records_an_opt_out(hub_app, provider) -> 
 
     # The pages run in their own request contexts: only the staff action needs this one.
     with hub_app.app_context():
-        hub_app.config.update(SMS_PROVIDER="aliyun", SMS_ACCESS_KEY_ID=KEY_ID, SMS_ACCESS_KEY_SECRET=SECRET,
-                              SMS_SIGN_NAME="桃源镇政务服务", SMS_TEMPLATE_CODE="SMS_1", SMS_ENDPOINT=provider.url)
+        hub_app.config.update(
+            SMS_PROVIDER="aliyun",
+            SMS_ACCESS_KEY_ID=KEY_ID,
+            SMS_ACCESS_KEY_SECRET=SECRET,
+            SMS_SIGN_NAME="桃源镇政务服务",
+            SMS_TEMPLATE_CODE="SMS_1",
+            SMS_ENDPOINT=provider.url,
+        )
         create_user("wang", "王芳", "secret-pass", "staff", ["W05"])
         cases.act(new_case(hub_app).receipt_code, "accept", "wang")
     assert Desk(hub_app, "wang", create=False).get("/console/sms").status_code == 403
@@ -187,8 +199,7 @@ def test_supervisor_sees_the_queue_and_records_an_opt_out(hub_app, provider) -> 
     resp = boss.post("/console/sms", {"phone": "<script>"}, page="/console/sms")
     assert resp.status_code == 400
     assert "11位" in resp.get_data(as_text=True)
-    assert "<script>" not in resp.get_data(
-        as_text=True)
+    assert "<script>" not in resp.get_data(as_text=True)
     assert boss.post("/console/sms", {"phone": "13800138000"}, page="/console/sms").status_code == 302
     assert sms.opted_out("13800138000")
     assert SmsMessage.get().state == "skipped"

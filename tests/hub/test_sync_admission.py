@@ -26,8 +26,9 @@ def hub_settings() -> dict[str, object]:
 def test_without_configuration_nothing_is_turned_away(hub_db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from hub import create_app
 
-    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "plain"), "DATABASE_URL": hub_db_url,
-                      "SECRET_KEY": "test"})
+    app = create_app(
+        {"TESTING": True, "DATA_DIR": str(tmp_path / "plain"), "DATABASE_URL": hub_db_url, "SECRET_KEY": "test"}
+    )
     assert "daiban_admission" not in app.extensions
 
 

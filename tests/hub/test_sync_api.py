@@ -172,7 +172,8 @@ def test_wrong_content_type_refused(sim: NodeSim) -> None:
 def test_invalid_event_refused_without_blocking_chain(sim: NodeSim) -> None:
     bad_id = captured(sim)
     bad_id[2]["applicant"]["id_number"] = bad_id[2]["applicant"]["id_number"][:-1] + (
-        "0" if bad_id[2]["applicant"]["id_number"][-1] != "0" else "1")
+        "0" if bad_id[2]["applicant"]["id_number"][-1] != "0" else "1"
+    )
     unknown_item = captured(sim)
     unknown_item[2]["item_code"] = "XX-99"
     good = captured(sim)

@@ -24,7 +24,7 @@ from tests.nodesim import NodeSim
 
 pytestmark = pytest.mark.parametrize("hub_db_url", ["sqlite"], indirect=True)
 
-HOSTILE_NAME = '王<img src=x onerror=alert(1)>'
+HOSTILE_NAME = "王<img src=x onerror=alert(1)>"
 HOSTILE_TEXT = '</textarea><script>alert("备注")</script>"\'&<svg onload=alert(3)>'
 RAW_MARKERS = ("<img src=x", "<script>alert", "<svg onload", "</textarea><script")
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)
@@ -109,8 +109,15 @@ def test_every_state_changing_form_needs_a_csrf_token(hub_app) -> None:
             continue
         url = fill(rule, case.receipt_code)
         assert url is not None, rule.rule
-        form = {"action": "accept", "village": "桃源村", "username": "x", "password": "x", "name": "x",
-                "role": "admin", "windows": "W01"}
+        form = {
+            "action": "accept",
+            "village": "桃源村",
+            "username": "x",
+            "password": "x",
+            "name": "x",
+            "role": "admin",
+            "windows": "W01",
+        }
         resp = admin.client.post(url, data=form)
         assert resp.status_code == 400, f"{url} took a form without a CSRF token ({resp.status_code})"
         checked.append(url)
@@ -152,8 +159,10 @@ def test_status_page_uniform_rate_limited_and_masked(hub_app) -> None:
     assert "王" in found, "the masked name keeps the surname"
     check_body("/status", client.get(f"/status?code={case.receipt_code}&tail={tail}").get_data(as_text=True))
     # A wrong phone tail on a real code and an unknown code: the same status and the same bytes.
-    misses = [client.get(f"/status?code={c}&tail={t}") for c, t in
-              ((case.receipt_code, wrong_tail), (new_code(sim.prefix), tail), (new_code("9Z"), wrong_tail))]
+    misses = [
+        client.get(f"/status?code={c}&tail={t}")
+        for c, t in ((case.receipt_code, wrong_tail), (new_code(sim.prefix), tail), (new_code("9Z"), wrong_tail))
+    ]
     assert len({(r.status_code, r.get_data()) for r in misses}) == 1
     limit = int(hub_app.config.get("STATUS_LOOKUP_LIMIT", 10))
     statuses = [client.get(f"/status?code={new_code(sim.prefix)}&tail=1234").status_code for _ in range(limit)]

@@ -28,8 +28,7 @@ class ClerkActions:
         return csrf_of(self.client.get(path).data)
 
     def login(self, username: str = "li", password: str = PASSWORD) -> Any:
-        return self.client.post("/login", data={"username": username, "password": password,
-                                                "csrf_token": self.token()})
+        return self.client.post("/login", data={"username": username, "password": password, "csrf_token": self.token()})
 
     def post(self, path: str, data: dict[str, Any], page: str = "/") -> Any:
         """POST a form with the CSRF token taken from a page, as a browser would."""
@@ -62,8 +61,12 @@ def capture_form(item_code: str = "JF-01", missing: tuple[str, ...] = (), **over
     item = Catalogue.default().item(item_code)
     assert item is not None
     form: dict[str, Any] = {
-        "applicant.name": "王建国", "applicant.id_number": id_number(), "applicant.phone": "13912345678",
-        "applicant.address": "桃源村三组12号", "applicant.group": "三组", "submit": "send",
+        "applicant.name": "王建国",
+        "applicant.id_number": id_number(),
+        "applicant.phone": "13912345678",
+        "applicant.address": "桃源村三组12号",
+        "applicant.group": "三组",
+        "submit": "send",
         "brought": [m["code"] for m in item["materials"] if m["code"] not in missing],
     }
     for spec in item["fields"]:

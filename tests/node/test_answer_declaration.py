@@ -43,11 +43,14 @@ def first_update_cseq_as_text(answer: dict[str, Any]) -> None:
         update["cseq"] = str(update["cseq"])
 
 
-@pytest.mark.parametrize("change", [
-    first_update_cseq_as_text,
-    lambda answer: answer.update(cursor=-1),
-    lambda answer: answer.update(last_hash="not a hash"),
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        first_update_cseq_as_text,
+        lambda answer: answer.update(cursor=-1),
+        lambda answer: answer.update(last_hash="not a hash"),
+    ],
+)
 def test_an_answer_outside_its_declaration_is_refused_and_nothing_applied(linked: Linked, change: Any) -> None:
     linked.client().round()  # aligned with the hub
     with database.connection_context():

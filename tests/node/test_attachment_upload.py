@@ -60,8 +60,12 @@ def test_dropped_upload_resumes_from_hub_offset(linked: Linked) -> None:
     row = hub_row(att.sha256)
     assert row.size == size
     assert row.received is False
-    assert chunk_offsets(dropping) == [(0, 0), (0, CHUNK_BYTES), (CHUNK_BYTES, CHUNK_BYTES),
-                                       (2 * CHUNK_BYTES, CHUNK_BYTES)]
+    assert chunk_offsets(dropping) == [
+        (0, 0),
+        (0, CHUNK_BYTES),
+        (CHUNK_BYTES, CHUNK_BYTES),
+        (2 * CHUNK_BYTES, CHUNK_BYTES),
+    ]
     with database.connection_context():
         assert Attachment.get_by_id(att.id).uploaded_at is None
 
@@ -85,8 +89,9 @@ def test_dropped_upload_resumes_from_hub_offset(linked: Linked) -> None:
 
 
 def _send(linked: Linked, body: dict, key=None) -> tuple[int, dict]:
-    resp = linked.hub_app.test_client().post(ATTACHMENT_PATH, data=protocol.seal(key or linked.key, body),
-                                             content_type="application/json")
+    resp = linked.hub_app.test_client().post(
+        ATTACHMENT_PATH, data=protocol.seal(key or linked.key, body), content_type="application/json"
+    )
     return resp.status_code, json.loads(resp.data)["body"]
 
 

@@ -22,8 +22,7 @@ def png(width: int = 400, height: int = 300) -> bytes:
     return out.getvalue()
 
 
-def upload(clerk, code: str, data: bytes, name: str, material: str = "",
-           with_csrf: bool = True):
+def upload(clerk, code: str, data: bytes, name: str, material: str = "", with_csrf: bool = True):
     """Post the detail page's attachment form as a browser would."""
     form: dict = {"material": material, "file": (io.BytesIO(data), name)}
     if with_csrf:
@@ -135,8 +134,11 @@ def test_not_logged_in_is_sent_to_login(clerk, node_app) -> None:
     assert resp.status_code == 302
     assert "/login" in resp.headers["Location"]
     token = csrf_of(anon.get("/login").data)  # a valid token, but no login
-    resp = anon.post(f"/requests/{req.receipt_code}/attachments", content_type="multipart/form-data",
-                     data={"file": (io.BytesIO(png(50, 50)), "y.png"), "csrf_token": token})
+    resp = anon.post(
+        f"/requests/{req.receipt_code}/attachments",
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(png(50, 50)), "y.png"), "csrf_token": token},
+    )
     assert resp.status_code == 302
     assert "/login" in resp.headers["Location"]
     assert Attachment.select().count() == 1
@@ -148,11 +150,13 @@ def test_image_only_by_hash_of_this_requests_attachment(clerk, node_app) -> None
     sha = Attachment.get().sha256
     assert clerk.client.get(f"/requests/{first.receipt_code}/attachments/{sha}.jpg").status_code == 200
     # Another request's code does not open this image, nor does a path or a bad hash.
-    for path in (f"/requests/{second.receipt_code}/attachments/{sha}.jpg",
-                 f"/requests/{first.receipt_code}/attachments/{sha.upper()}.jpg",
-                 f"/requests/{first.receipt_code}/attachments/..%2F..%2Fnode.sqlite3.jpg",
-                 f"/requests/{first.receipt_code}/attachments/../../node_key.pem",
-                 f"/requests/{first.receipt_code}/attachments/{'0' * 64}.jpg"):
+    for path in (
+        f"/requests/{second.receipt_code}/attachments/{sha}.jpg",
+        f"/requests/{first.receipt_code}/attachments/{sha.upper()}.jpg",
+        f"/requests/{first.receipt_code}/attachments/..%2F..%2Fnode.sqlite3.jpg",
+        f"/requests/{first.receipt_code}/attachments/../../node_key.pem",
+        f"/requests/{first.receipt_code}/attachments/{'0' * 64}.jpg",
+    ):
         resp = clerk.client.get(path)
         assert resp.status_code == 404, path
         assert resp.headers.get("Content-Type", "").startswith("text/html"), path

@@ -44,8 +44,13 @@ def test_photo_is_shrunk_stripped_and_stored_by_hash(node_app, receipt: str) -> 
     assert len(data) < len(raw)
     assert ev.type == "attachment.added"
     assert ev.clerk == "李文书"
-    assert ev.data == {"sha256": att.sha256, "size": len(data), "mime": "image/jpeg", "name": "身份证.jpg",
-                       "material_code": "ID"}
+    assert ev.data == {
+        "sha256": att.sha256,
+        "size": len(data),
+        "mime": "image/jpeg",
+        "name": "身份证.jpg",
+        "material_code": "ID",
+    }
 
 
 def test_png_with_transparency_becomes_jpeg(node_app, receipt: str) -> None:

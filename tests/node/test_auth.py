@@ -84,21 +84,25 @@ def test_missing_csrf_token_is_refused_and_nothing_saved(clerk) -> None:
 
 def test_login_next_stays_on_this_node(node_app, clerk_account) -> None:
     actions = ClerkActions(node_app.test_client())
-    resp = actions.client.post("/login?next=//evil.example/x",
-                               data={"username": "li", "password": PASSWORD, "csrf_token": actions.token()})
+    resp = actions.client.post(
+        "/login?next=//evil.example/x", data={"username": "li", "password": PASSWORD, "csrf_token": actions.token()}
+    )
     assert resp.headers["Location"] == "/"
 
 
 def test_add_clerk_command(tmp_path) -> None:
     data = tmp_path / "node"
-    out = support.daiban("node", "--dir", str(data), "add-clerk", "wang", "--name", "王文书",
-                         "--password", "long-enough-1")
+    out = support.daiban(
+        "node", "--dir", str(data), "add-clerk", "wang", "--name", "王文书", "--password", "long-enough-1"
+    )
     assert "王文书" in out.stdout
-    bad = support.daiban("node", "--dir", str(data), "add-clerk", "wang", "--name", "王文书",
-                         "--password", "long-enough-1", check=False)
+    bad = support.daiban(
+        "node", "--dir", str(data), "add-clerk", "wang", "--name", "王文书", "--password", "long-enough-1", check=False
+    )
     assert bad.returncode != 0
     assert "已存在" in bad.stderr
-    short = support.daiban("node", "--dir", str(data), "add-clerk", "zhao", "--name", "赵",
-                           "--password", "short", check=False)
+    short = support.daiban(
+        "node", "--dir", str(data), "add-clerk", "zhao", "--name", "赵", "--password", "short", check=False
+    )
     assert short.returncode != 0
     assert "至少" in short.stderr

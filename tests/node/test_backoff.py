@@ -30,9 +30,19 @@ def test_without_retry_after_the_own_backoff_holds() -> None:
     assert 10.0 <= backoff_delay(3, random.Random(7)) <= 20.0
 
 
-@pytest.mark.parametrize(("value", "seconds"), [
-    (15, 15.0), (2.5, 2.5), (10_000, MAX_BACKOFF), (float("inf"), MAX_BACKOFF),
-    (None, 0.0), ("15", 0.0), (True, 0.0), (-3, 0.0), (float("nan"), 0.0),
-])
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (15, 15.0),
+        (2.5, 2.5),
+        (10_000, MAX_BACKOFF),
+        (float("inf"), MAX_BACKOFF),
+        (None, 0.0),
+        ("15", 0.0),
+        (True, 0.0),
+        (-3, 0.0),
+        (float("nan"), 0.0),
+    ],
+)
 def test_hub_retry_after_reads_only_sane_numbers(value: object, seconds: float) -> None:
     assert hub_retry_after({"code": "rate_limited", "retry_after": value}) == seconds

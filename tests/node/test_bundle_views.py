@@ -36,8 +36,11 @@ def download(clerk) -> tuple[bytes, str]:
 def send_back(clerk, raw: bytes) -> str:
     """Upload the hub's response bundle; the panel page shown afterwards."""
     token = csrf_of(clerk.client.get("/sync").data)
-    resp = clerk.client.post("/sync/bundle/import", content_type="multipart/form-data",
-                             data={"file": (io.BytesIO(raw), "reply.bundle"), "csrf_token": token})
+    resp = clerk.client.post(
+        "/sync/bundle/import",
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(raw), "reply.bundle"), "csrf_token": token},
+    )
     assert resp.status_code == 302
     assert resp.headers["Location"].endswith("/sync")
     return clerk.client.get("/sync").get_data(as_text=True)
@@ -104,4 +107,3 @@ def test_export_needs_login_csrf_and_enrolment(clerk, node_app) -> None:
         resp = anon.post(path, data={"csrf_token": token})
         assert resp.status_code == 302, path
         assert "/login" in resp.headers["Location"], path
-

@@ -48,8 +48,11 @@ def hub_snapshot() -> tuple:
     with hub_db.connection_context():
         return (
             [(n.node_id, n.last_seq, n.last_hash) for n in Node.select().order_by(Node.node_id)],
-            NodeEvent.select().count(), Case.select().count(), HubEvent.select().count(),
-            BundleImport.select().count(), [(a.sha256, a.received) for a in HubAttachment.select()],
+            NodeEvent.select().count(),
+            Case.select().count(),
+            HubEvent.select().count(),
+            BundleImport.select().count(),
+            [(a.sha256, a.received) for a in HubAttachment.select()],
         )
 
 
@@ -64,8 +67,9 @@ def capture_offline(n: int = 3, scan: bool = True) -> list[str]:
 def hub_import(linked: Linked, raw: bytes) -> hub_bundles.ImportResult:
     app = linked.hub_app
     with hub_db.connection_context():
-        return hub_bundles.import_bundle(raw, app.config["DATA_DIR"], app.extensions["daiban_hub_key"],
-                                         app.extensions["daiban_hub_box_key"])
+        return hub_bundles.import_bundle(
+            raw, app.config["DATA_DIR"], app.extensions["daiban_hub_key"], app.extensions["daiban_hub_box_key"]
+        )
 
 
 def node_import(linked: Linked, raw: bytes) -> node_bundles.ImportResult:
@@ -84,9 +88,13 @@ def test_round_trip_by_usb(linked: Linked, tmp_path: Path) -> None:
     codes = capture_offline()
     raw = export(linked, tmp_path)
     # The bundle carries exactly the signed batches an HTTP round would send.
-    opened = bundle.open_bundle(raw, direction=bundle.TO_HUB, recipient="hub",
-                                box_key=linked.hub_app.extensions["daiban_hub_box_key"],
-                                sender_pubkey=signing.public_b64(linked.key))
+    opened = bundle.open_bundle(
+        raw,
+        direction=bundle.TO_HUB,
+        recipient="hub",
+        box_key=linked.hub_app.extensions["daiban_hub_box_key"],
+        sender_pubkey=signing.public_b64(linked.key),
+    )
     with database.connection_context():
         envelopes = [bytes(b.envelope) for b in Batch.select().order_by(Batch.first_seq)]
         assert [r.state for r in Request.select()] == ["queued"] * 3
@@ -153,7 +161,7 @@ def test_tampered_bundles_are_refused(linked: Linked, tmp_path: Path, where: flo
     assert any(w in err.value.message for w in ("篡改", "损坏", "无法解密")), err.value.message
     assert hub_snapshot() == before
 
-    good = hub_import(linked, bytes(raw[:pos]) + bytes([raw[pos] ^ 0x01]) + bytes(raw[pos + 1:]))
+    good = hub_import(linked, bytes(raw[:pos]) + bytes([raw[pos] ^ 0x01]) + bytes(raw[pos + 1 :]))
     resp = bytearray(good.response)
     resp[int(len(resp) * where)] ^= 0x01
     before = node_snapshot()
@@ -176,8 +184,14 @@ def test_response_for_another_node_is_refused(linked: Linked, tmp_path: Path) ->
     data.update(receipt_code=new_code(other.prefix), catalogue_version=1)
     _, batch = other.batch(other.events(("request.captured", protocol.new_id(), data)))
     hub_box = bundle.box_public_b64(linked.hub_app.extensions["daiban_hub_box_key"])
-    raw = bundle.seal({"messages": [bundle.encode_blob(batch)]}, direction=bundle.TO_HUB, sender=other.node_id,
-                      recipient="hub", recipient_box_pub=hub_box, signing_key=other.key)
+    raw = bundle.seal(
+        {"messages": [bundle.encode_blob(batch)]},
+        direction=bundle.TO_HUB,
+        sender=other.node_id,
+        recipient="hub",
+        recipient_box_pub=hub_box,
+        signing_key=other.key,
+    )
     res = hub_import(linked, raw)
     assert res.accepted == 1
     capture_offline(1, scan=False)
@@ -192,8 +206,14 @@ def test_response_for_another_node_is_refused(linked: Linked, tmp_path: Path) ->
 
 def test_bundle_from_unknown_node_is_refused(linked: Linked) -> None:
     hub_box = bundle.box_public_b64(linked.hub_app.extensions["daiban_hub_box_key"])
-    raw = bundle.seal({"messages": []}, direction=bundle.TO_HUB, sender="nobody", recipient="hub",
-                      recipient_box_pub=hub_box, signing_key=signing.generate_key())
+    raw = bundle.seal(
+        {"messages": []},
+        direction=bundle.TO_HUB,
+        sender="nobody",
+        recipient="hub",
+        recipient_box_pub=hub_box,
+        signing_key=signing.generate_key(),
+    )
     before = hub_snapshot()
     with pytest.raises(BundleError) as err:
         hub_import(linked, raw)
@@ -249,9 +269,9 @@ def test_usb_village_rebuilds_its_log_after_a_hub_restore(linked: Linked, tmp_pa
         raise AssertionError("the rebuild never finished by USB")
     with database.connection_context(), hub_db.connection_context():
         assert [(u.cseq, u.body["action"]) for u in HubUpdate.select().order_by(HubUpdate.cseq)] == [
-            (e.cseq, e.body["action"]) for e in HubEvent.select().order_by(HubEvent.cseq)]
-        assert {r.receipt_code: r.state for r in Request.select()} == {
-            c.receipt_code: c.state for c in Case.select()}
+            (e.cseq, e.body["action"]) for e in HubEvent.select().order_by(HubEvent.cseq)
+        ]
+        assert {r.receipt_code: r.state for r in Request.select()} == {c.receipt_code: c.state for c in Case.select()}
 
 
 def restores_epoch(linked: Linked) -> str:

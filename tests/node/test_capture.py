@@ -26,7 +26,9 @@ def test_valid_capture_commits_request_and_event(node_app) -> None:
 
 def test_bad_form_reports_every_error_and_saves_nothing(node_app) -> None:
     form = capture("DB-01")
-    form["applicant"]["id_number"] = form["applicant"]["id_number"][:-1] + ("1" if form["applicant"]["id_number"][-1] != "1" else "2")
+    form["applicant"]["id_number"] = form["applicant"]["id_number"][:-1] + (
+        "1" if form["applicant"]["id_number"][-1] != "1" else "2"
+    )
     form["applicant"]["phone"] = "12345"
     form["item_code"] = "DB-01"
     before = counts()

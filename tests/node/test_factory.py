@@ -13,7 +13,12 @@ def test_factory_creates_key_and_database(tmp_path) -> None:
     assert app.testing
     assert (tmp_path / "node_key.pem").exists()
     assert (tmp_path / "node.sqlite3").exists()
-    assert app.test_client().get("/healthz").get_json() == {"status": "ok", "service": "node", "enrolled": False, "storage": "ok"}
+    assert app.test_client().get("/healthz").get_json() == {
+        "status": "ok",
+        "service": "node",
+        "enrolled": False,
+        "storage": "ok",
+    }
 
 
 def test_daiban_command_has_hub_and_node_groups() -> None:

@@ -35,8 +35,14 @@ LAZY = ("limits", "flask_limiter", "apscheduler", "segno", "requests", "hub.cli"
 
 def _loaded(data: Path) -> set[str]:
     support.daiban("node", "--dir", str(data), "init")
-    out = subprocess.run([sys.executable, "-c", IDLE_CLERK, str(data)], capture_output=True, text=True,
-                         cwd=support.ROOT, timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", IDLE_CLERK, str(data)],
+        capture_output=True,
+        text=True,
+        cwd=support.ROOT,
+        timeout=120,
+        check=True,
+    )
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 

@@ -10,8 +10,11 @@ from shared.receipt_codes import format_code, is_valid
 
 
 def test_clerk_captures_a_message_and_prints_the_reply(clerk) -> None:
-    resp = clerk.post("/messages", {"category": "complaint", "content": "窗口<script>x</script>办事慢",
-                                    "about": "王芳", "window": "W05"}, page="/messages")
+    resp = clerk.post(
+        "/messages",
+        {"category": "complaint", "content": "窗口<script>x</script>办事慢", "about": "王芳", "window": "W05"},
+        page="/messages",
+    )
     assert resp.status_code == 302
     ev = Event.get(Event.type == "message.left")
     data = ev.data
@@ -28,13 +31,31 @@ def test_clerk_captures_a_message_and_prints_the_reply(clerk) -> None:
     assert "<script>x" not in receipt
     assert "待上传乡镇" in receipt
     with database.atomic():
-        apply_updates([
-            {"cseq": 1, "type": "message.status", "request_id": ev.request_id, "at": protocol.iso(protocol.utcnow()),
-             "receipt_code": data["receipt_code"], "due": "2026-03-09", "route": "效能监督", "reply": None},
-            {"cseq": 2, "type": "message.reply", "request_id": ev.request_id, "at": protocol.iso(protocol.utcnow()),
-             "receipt_code": data["receipt_code"], "due": "2026-03-09", "route": "效能监督",
-             "reply": "经核实已整改<b>", "replied_on": "2026-03-04"},
-        ])
+        apply_updates(
+            [
+                {
+                    "cseq": 1,
+                    "type": "message.status",
+                    "request_id": ev.request_id,
+                    "at": protocol.iso(protocol.utcnow()),
+                    "receipt_code": data["receipt_code"],
+                    "due": "2026-03-09",
+                    "route": "效能监督",
+                    "reply": None,
+                },
+                {
+                    "cseq": 2,
+                    "type": "message.reply",
+                    "request_id": ev.request_id,
+                    "at": protocol.iso(protocol.utcnow()),
+                    "receipt_code": data["receipt_code"],
+                    "due": "2026-03-09",
+                    "route": "效能监督",
+                    "reply": "经核实已整改<b>",
+                    "replied_on": "2026-03-04",
+                },
+            ]
+        )
     receipt = clerk.client.get(f"/messages/{data['receipt_code']}").get_data(as_text=True)
     assert "经核实已整改&lt;b&gt;" in receipt
     assert "2026-03-04" in receipt
@@ -42,10 +63,12 @@ def test_clerk_captures_a_message_and_prints_the_reply(clerk) -> None:
 
 
 def test_bad_messages_are_refused_at_the_village_and_nothing_is_queued(clerk) -> None:
-    for form, message in (({"category": "consult", "content": ""}, "请填写留言内容"),
-                          ({"category": "consult", "content": "长" * 1001}, "不能超过1000个字"),
-                          ({"category": "", "content": "你好"}, "请选择留言类别"),
-                          ({"category": "consult", "content": "你好", "phone": "123"}, "手机号码应为11位数字")):
+    for form, message in (
+        ({"category": "consult", "content": ""}, "请填写留言内容"),
+        ({"category": "consult", "content": "长" * 1001}, "不能超过1000个字"),
+        ({"category": "", "content": "你好"}, "请选择留言类别"),
+        ({"category": "consult", "content": "你好", "phone": "123"}, "手机号码应为11位数字"),
+    ):
         resp = clerk.post("/messages", form, page="/messages")
         assert resp.status_code == 400
         assert message in resp.get_data(as_text=True)

@@ -8,8 +8,17 @@ import pytest
 
 from tests.node.conftest import PASSWORD, ClerkActions
 
-BYPASSES = ["/\t/evil.example", "/\n/evil.example", "//evil.example", "/\\evil.example", "\\\\evil.example",
-            "https://evil.example/", "\t//evil.example", "http:evil.example", "javascript:alert(1)"]
+BYPASSES = [
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "//evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "https://evil.example/",
+    "\t//evil.example",
+    "http:evil.example",
+    "javascript:alert(1)",
+]
 
 
 def test_the_reported_request(node_app) -> None:
@@ -32,8 +41,10 @@ def test_lang_keeps_a_path(node_app) -> None:
 @pytest.mark.parametrize("target", BYPASSES)
 def test_login_next_stays_on_site(node_app, clerk_account, target: str) -> None:
     actions = ClerkActions(node_app.test_client())
-    resp = actions.client.post(f"/login?next={quote(target, safe='')}",
-                               data={"username": "li", "password": PASSWORD, "csrf_token": actions.token()})
+    resp = actions.client.post(
+        f"/login?next={quote(target, safe='')}",
+        data={"username": "li", "password": PASSWORD, "csrf_token": actions.token()},
+    )
     assert resp.status_code == 302
     assert "evil" not in resp.headers["Location"]
     assert resp.headers["Location"].startswith("/")

@@ -109,19 +109,23 @@ def test_terminal_line_redraws_in_place_and_logs_one_line_per_change() -> None:
 
 
 def test_estimate_is_work_left_at_the_pace_so_far() -> None:
-    p = progress.Progress("sync", started=100.0, started_at="", records_total=5000, records_done=1000,
-                          updates_done=0, updates_left=10_000)
+    p = progress.Progress(
+        "sync", started=100.0, started_at="", records_total=5000, records_done=1000, updates_done=0, updates_left=10_000
+    )
     assert p.estimate_seconds(now=130.0) == 420  # 1000 done in 30 s; 14 000 left
     assert progress.Progress("sync", 100.0, "", records_total=5).estimate_seconds(now=130.0) is None
 
 
-@pytest.mark.parametrize("phone,address,wrong", [
-    ("0731-8888<script>", "青山镇人民路 18 号", "电话"),
-    ("12", "青山镇人民路 18 号", "电话"),
-    ("0731-8888 6666", "", "地址"),
-    ("0731-8888 6666", "青" * 101, "地址"),
-    ("0731-8888 6666", "青山镇\x00人民路", "地址"),
-])
+@pytest.mark.parametrize(
+    "phone,address,wrong",
+    [
+        ("0731-8888<script>", "青山镇人民路 18 号", "电话"),
+        ("12", "青山镇人民路 18 号", "电话"),
+        ("0731-8888 6666", "", "地址"),
+        ("0731-8888 6666", "青" * 101, "地址"),
+        ("0731-8888 6666", "青山镇\x00人民路", "地址"),
+    ],
+)
 def test_centre_contact_refuses_what_cannot_be_printed(node_app, phone: str, address: str, wrong: str) -> None:
     with node_app.app_context(), database.connection_context():
         centre.set_contact("0731-8888 6666", "青山镇人民路 18 号")

@@ -55,24 +55,43 @@ def test_offline_one_time_notice_says_saved_here_not_yet_sent(clerk) -> None:
 def test_waiting_request_shows_no_deadline_and_no_hub_request_until_the_hub_makes_one(clerk) -> None:
     req = capture(clerk, missing=("M-NEIGHBOURS",))
     # The hub received it with materials missing: 待补正, no clock, its list is the village's own.
-    req = hub_decides(req, "received", "needs_materials", deadline=None, clock="waiting",
-                      missing=["M-NEIGHBOURS"], missing_names=["四邻意见"])
+    req = hub_decides(
+        req,
+        "received",
+        "needs_materials",
+        deadline=None,
+        clock="waiting",
+        missing=["M-NEIGHBOURS"],
+        missing_names=["四邻意见"],
+    )
     html = page(clerk, req)
     assert "中心要求补正" not in html
-    assert "id=\"hub-asked\"" not in html
+    assert 'id="hub-asked"' not in html
     clock = re.search(r'id="clock">(.*?)</span>', html).group(1)  # type: ignore[union-attr]
     assert "补正期间不计时" in clock
     assert re.search(r"\d{4}-\d\d-\d\d", clock) is None
     assert "四邻意见" in re.search(r'id="still-missing">(.*?)</p>', html).group(1)  # type: ignore[union-attr]
-    req = hub_decides(req, "ask_materials", "needs_materials", deadline=None,
-                      missing=["M-NEIGHBOURS", "M-DESIGN"], missing_names=["四邻意见", "建房设计图"])
+    req = hub_decides(
+        req,
+        "ask_materials",
+        "needs_materials",
+        deadline=None,
+        missing=["M-NEIGHBOURS", "M-DESIGN"],
+        missing_names=["四邻意见", "建房设计图"],
+    )
     assert "中心要求补正：四邻意见、建房设计图" in page(clerk, req)
 
 
 def test_partial_supplement_keeps_the_true_remainder_and_the_notice_button(clerk) -> None:
     req = capture(clerk, missing=("M-NEIGHBOURS", "M-GROUP-MINUTES"))
-    req = hub_decides(req, "received", "needs_materials", deadline=None,
-                      missing=["M-NEIGHBOURS", "M-GROUP-MINUTES"], missing_names=["四邻意见", "村民小组会议记录"])
+    req = hub_decides(
+        req,
+        "received",
+        "needs_materials",
+        deadline=None,
+        missing=["M-NEIGHBOURS", "M-GROUP-MINUTES"],
+        missing_names=["四邻意见", "村民小组会议记录"],
+    )
     url = f"/requests/{req.receipt_code}"
     clerk.post(f"{url}/supplement", {"materials": ["M-NEIGHBOURS"]}, page=url)
     html = page(clerk, req)
@@ -92,10 +111,10 @@ def test_closed_request_shows_no_running_deadline_here_or_on_the_status_page(cle
     assert "2026-12-28" not in html
     assert 'id="clock"' not in html
     villager = node_app.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"',
-                      villager.get("/status").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
-    html = villager.post("/status", data={"code": req.receipt_code, "tail": req.phone[-4:],
-                                         "csrf_token": token}).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', villager.get("/status").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    html = villager.post(
+        "/status", data={"code": req.receipt_code, "tail": req.phone[-4:], "csrf_token": token}
+    ).get_data(as_text=True)
     assert "不予受理" in html
     assert "2026-12-28" not in html
     assert 'id="deadline"' not in html
@@ -122,7 +141,8 @@ def test_every_page_shows_a_quiet_banner_after_a_failed_sync(clerk) -> None:
     req = capture(clerk)
     with database.atomic():
         Event.update(at=protocol.iso(protocol.utcnow() - timedelta(days=2))).where(
-            Event.request_id == req.request_id).execute()
+            Event.request_id == req.request_id
+        ).execute()
         meta.put("last_error", "连接超时")
         meta.put("last_error_at", protocol.iso(protocol.utcnow()))
     for path in ("/", "/capture", f"/requests/{req.receipt_code}", "/attention"):
@@ -135,11 +155,27 @@ def test_every_page_shows_a_quiet_banner_after_a_failed_sync(clerk) -> None:
 
 def test_hub_notice_printed_here_is_the_hubs_document(clerk) -> None:
     req = capture(clerk)
-    facts = {"action": "accept", "receipt_code": req.receipt_code, "code": req.receipt_code, "applicant": "王建国",
-             "village": "桃源村", "item_name": "农村宅基地和建房（规划许可）申请", "window_name": "国土与城建",
-             "received_at": "2026-11-02 10:00", "issuer": "青山镇人民政府", "review_body": "青山县人民政府",
-             "officer": "王芳", "issued_on": "2026-11-03", "first_contact": "李文书", "limit_days": 20,
-             "immediate": False, "fee": "免费", "deadline": "2026-12-01", "materials_complete": True, "missing": []}
+    facts = {
+        "action": "accept",
+        "receipt_code": req.receipt_code,
+        "code": req.receipt_code,
+        "applicant": "王建国",
+        "village": "桃源村",
+        "item_name": "农村宅基地和建房（规划许可）申请",
+        "window_name": "国土与城建",
+        "received_at": "2026-11-02 10:00",
+        "issuer": "青山镇人民政府",
+        "review_body": "青山县人民政府",
+        "officer": "王芳",
+        "issued_on": "2026-11-03",
+        "first_contact": "李文书",
+        "limit_days": 20,
+        "immediate": False,
+        "fee": "免费",
+        "deadline": "2026-12-01",
+        "materials_complete": True,
+        "missing": [],
+    }
     req = hub_decides(req, "accept", "accepted", deadline="2026-12-01", paper=facts)
     html = clerk.client.get(f"/requests/{req.receipt_code}/hub-notice").get_data(as_text=True)
     doc = document(facts, 1)

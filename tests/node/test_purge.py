@@ -22,9 +22,15 @@ def closed(name: str, state: str = "approved", days_ago: int = 200, acked: bool 
     status_at = protocol.iso(protocol.utcnow() - timedelta(days=days_ago))
     Request.update(state=state, status_at=status_at).where(Request.request_id == req.request_id).execute()
     events = list(Event.select().where(Event.request_id == req.request_id))
-    batch = Batch.create(first_seq=events[0].id * 100, last_seq=events[0].id * 100, hash="h" * 64,
-                         prev_hash="0" * 64, envelope=json.dumps({"name": name}, ensure_ascii=False).encode(),
-                         state="acked" if acked else "pending", created_at=now())
+    batch = Batch.create(
+        first_seq=events[0].id * 100,
+        last_seq=events[0].id * 100,
+        hash="h" * 64,
+        prev_hash="0" * 64,
+        envelope=json.dumps({"name": name}, ensure_ascii=False).encode(),
+        state="acked" if acked else "pending",
+        created_at=now(),
+    )
     Event.update(batch=batch, result="ok" if acked else None).where(Event.request_id == req.request_id).execute()
     return Request.get_by_id(req.request_id)
 

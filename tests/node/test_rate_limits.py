@@ -20,8 +20,11 @@ def test_failed_logins_across_accounts_are_limited_per_address(node_app, clerk_a
     assert int(resp.headers["Retry-After"]) > 0
     other = ClerkActions(node_app.test_client())
     token = other.token()
-    ok = other.client.post("/login", data={"username": "li", "password": PASSWORD, "csrf_token": token},
-                           environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    ok = other.client.post(
+        "/login",
+        data={"username": "li", "password": PASSWORD, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": "192.0.2.7"},
+    )
     assert ok.status_code == 302
 
 
@@ -32,8 +35,9 @@ def test_one_codes_tail_cannot_be_guessed_from_many_addresses(clerk, node_app) -
 
     def look(code: str, tail: str, addr: str) -> Any:
         token = csrf_of(villager.get("/status").data)
-        return villager.post("/status", data={"code": code, "tail": tail, "csrf_token": token},
-                             environ_base={"REMOTE_ADDR": addr})
+        return villager.post(
+            "/status", data={"code": code, "tail": tail, "csrf_token": token}, environ_base={"REMOTE_ADDR": addr}
+        )
 
     rows = {m.__name__: m.select().count() for m in ALL_MODELS}
     for n, tail in enumerate(("0001", "0002", "0003", "0004")):

@@ -12,8 +12,10 @@ def test_clerk_enters_one_rating_per_matter_also_from_paper(clerk) -> None:
     html = clerk.client.get(page).get_data(as_text=True)
     for level in ("非常满意", "满意", "基本满意", "不满意", "非常不满意"):
         assert f'value="{level}"' in html
-    for bad, message in (({"satisfaction": "很好"}, "请选择评价"),
-                         ({"satisfaction": "满意", "comment": "长" * 501}, "意见不能超过 500 字")):
+    for bad, message in (
+        ({"satisfaction": "很好"}, "请选择评价"),
+        ({"satisfaction": "满意", "comment": "长" * 501}, "意见不能超过 500 字"),
+    ):
         clerk.post(f"{page}/feedback", bad, page=page)
         assert message in clerk.client.get(page).get_data(as_text=True)
     assert Event.select().where(Event.type == "request.feedback").count() == 0

@@ -8,7 +8,7 @@ from tests.node.test_capture_views import capture
 
 
 def codes(html: str, reqs: list[Request]) -> set[str]:
-    return {r.receipt_code for r in reqs if f"/requests/{r.receipt_code}\"" in html}
+    return {r.receipt_code for r in reqs if f'/requests/{r.receipt_code}"' in html}
 
 
 def test_search_by_code_name_id_tail_item_and_state(clerk) -> None:

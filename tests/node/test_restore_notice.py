@@ -73,7 +73,8 @@ def test_quarantined_record_put_back_from_the_page_and_recorded(linked, clerk, n
     with node_db.connection_context():
         req = capture_request(capture("JF-01"), "李文书")
         Event.update(quarantined=True, result_message="单条记录过大，中心拒收，已隔离，请联系管理员").where(
-            Event.request_id == req.request_id).execute()
+            Event.request_id == req.request_id
+        ).execute()
         pk = Event.get(Event.request_id == req.request_id).id
     page = clerk.client.get("/sync").get_data(as_text=True)
     assert "放回待上传" in page
@@ -95,7 +96,8 @@ def test_requeue_from_the_cli(node_app, tmp_path) -> None:
     with node_db.connection_context():
         req = capture_request(capture("DB-01"), "李文书")
         Event.update(quarantined=True, result_message="单条记录过大").where(
-            Event.request_id == req.request_id).execute()
+            Event.request_id == req.request_id
+        ).execute()
         pk = Event.get(Event.request_id == req.request_id).id
     node_db.close()
     data_dir = node_app.config["DATA_DIR"]

@@ -43,7 +43,8 @@ def _schema(db_file: Path) -> dict[str, Any]:
             columns = sorted((c[1], c[2].upper(), c[3], c[5]) for c in db.execute(f'PRAGMA table_info("{t}")'))
             indexes = sorted(
                 (bool(i[2]), tuple(c[2] for c in db.execute(f'PRAGMA index_info("{i[1]}")')))
-                for i in db.execute(f'PRAGMA index_list("{t}")'))
+                for i in db.execute(f'PRAGMA index_list("{t}")')
+            )
             out[t] = {"columns": columns, "indexes": indexes}
         return out
 
@@ -80,7 +81,8 @@ def test_previous_release_node_upgrades_in_place_and_syncs_on(tmp_path: Path) ->
 
         after = _rows(db_file)
         assert node_rows_of(db_file, "SELECT version FROM schema_migration ORDER BY version") == [
-            (v,) for v in range(1, schema.schema_version() + 1)]
+            (v,) for v in range(1, schema.schema_version() + 1)
+        ]
         for table, rows in before.items():
             assert rows <= after[table], f"{table}: rows lost or changed by the upgrade"
 

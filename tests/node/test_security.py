@@ -8,8 +8,15 @@ from node.security import HEADERS
 
 def test_security_headers_everywhere(clerk, node_app) -> None:
     anon = node_app.test_client()
-    responses = [anon.get("/login"), anon.get("/status"), anon.get("/static/node.css"), anon.get("/nowhere"),
-                 anon.get("/healthz"), clerk.client.get("/capture/JF-01"), clerk.client.get("/")]
+    responses = [
+        anon.get("/login"),
+        anon.get("/status"),
+        anon.get("/static/node.css"),
+        anon.get("/nowhere"),
+        anon.get("/healthz"),
+        clerk.client.get("/capture/JF-01"),
+        clerk.client.get("/"),
+    ]
     for resp in responses:
         for name, value in HEADERS.items():
             assert resp.headers.get(name) == value, (resp.request.path, name)
@@ -27,8 +34,18 @@ def test_pages_carry_no_inline_script_or_style(clerk, node_app) -> None:
     with node_app.app_context():
         meta.put("hub_url", "http://hub.example:8700")
     code = capture(clerk, missing=("M-NEIGHBOURS",)).receipt_code
-    for path in ("/", "/capture", "/capture/JF-01", "/sync", "/attention", "/status", f"/requests/{code}",
-                 f"/requests/{code}/receipt", f"/requests/{code}/notice", f"/requests/{code}/hub-notice"):
+    for path in (
+        "/",
+        "/capture",
+        "/capture/JF-01",
+        "/sync",
+        "/attention",
+        "/status",
+        f"/requests/{code}",
+        f"/requests/{code}/receipt",
+        f"/requests/{code}/notice",
+        f"/requests/{code}/hub-notice",
+    ):
         html = clerk.client.get(path).get_data(as_text=True)
         assert "<script" not in html, path
         assert "<style" not in html, path
@@ -54,8 +71,17 @@ def test_every_clerk_page_renders_in_english(clerk) -> None:
     req = hub_decides(capture(clerk, missing=("M-NEIGHBOURS",)), "accept", "accepted", deadline="2026-12-24")
     clerk.client.set_cookie("lang", "en")
     code = req.receipt_code
-    for path in ("/", "/capture", "/capture/JF-01", "/sync", "/attention", f"/requests/{code}",
-                 f"/requests/{code}/receipt", f"/requests/{code}/notice", f"/requests/{code}/hub-notice"):
+    for path in (
+        "/",
+        "/capture",
+        "/capture/JF-01",
+        "/sync",
+        "/attention",
+        f"/requests/{code}",
+        f"/requests/{code}/receipt",
+        f"/requests/{code}/notice",
+        f"/requests/{code}/hub-notice",
+    ):
         resp = clerk.client.get(path)
         assert resp.status_code == 200, path
     assert "Needs attention" in clerk.client.get("/").get_data(as_text=True)

@@ -70,9 +70,11 @@ def test_lookups_are_rate_limited_per_address(clerk, node_app) -> None:
     assert "查询太频繁" in resp.get_data(as_text=True)
     assert "王**" not in resp.get_data(as_text=True)
     other = node_app.test_client()
-    ok = other.post("/status", data={"code": req.receipt_code, "tail": "5678",
-                                     "csrf_token": csrf_of(other.get("/status").data)},
-                    environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    ok = other.post(
+        "/status",
+        data={"code": req.receipt_code, "tail": "5678", "csrf_token": csrf_of(other.get("/status").data)},
+        environ_base={"REMOTE_ADDR": "10.0.0.9"},
+    )
     assert ok.status_code == 200
     assert "王**" in ok.get_data(as_text=True)
 

@@ -45,8 +45,7 @@ def storage_fault(node_app) -> Iterator[Any]:
     storage._last.update(kind=None, at=0.0)
 
 
-@pytest.mark.parametrize("kind,code,words", [("full", "disk_full", "磁盘已满"),
-                                             ("readonly", "read_only", "不能写入")])
+@pytest.mark.parametrize("kind,code,words", [("full", "disk_full", "磁盘已满"), ("readonly", "read_only", "不能写入")])
 def test_writes_refused_clearly_reads_go_on(clerk, node_app, storage_fault, kind, code, words) -> None:
     saved = capture(clerk)
     with node_app.app_context():
@@ -60,8 +59,9 @@ def test_writes_refused_clearly_reads_go_on(clerk, node_app, storage_fault, kind
     assert page.status_code == 503
     assert words in html
     assert "Internal Server Error" not in html
-    api = node_app.test_client().post("/api/v1/requests", json=capture_json("JF-01"),
-                                      headers={"Authorization": "Bearer t0ken"})
+    api = node_app.test_client().post(
+        "/api/v1/requests", json=capture_json("JF-01"), headers={"Authorization": "Bearer t0ken"}
+    )
     assert api.status_code == 503
     assert api.get_json()["error"]["code"] == code
     assert words in api.get_json()["error"]["message"]
@@ -77,8 +77,7 @@ def test_writes_refused_clearly_reads_go_on(clerk, node_app, storage_fault, kind
     assert health.status_code == 503
     assert health.get_json()["storage"] == code
     database.close()
-    database.obj._pragmas = [p for p in database.obj._pragmas
-                             if p[0] not in ("max_page_count", "query_only")]
+    database.obj._pragmas = [p for p in database.obj._pragmas if p[0] not in ("max_page_count", "query_only")]
     with database.connection_context():
         assert (Event.select().count(), Request.select().count()) == before
 

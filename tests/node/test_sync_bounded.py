@@ -73,8 +73,13 @@ def test_echoed_cursor_after_a_restore_does_not_spin(linked) -> None:
     client.round()
     with node_db.connection_context(), node_db.atomic():
         meta.put("cursor", 50)  # as left by a hub whose log was longer before its restore
-        HubUpdate.create(cseq=50, request_id="gone", type="case.status", body={"cseq": 50, "state": "accepted"},
-                         applied_at=HubUpdate.select().first().applied_at)
+        HubUpdate.create(
+            cseq=50,
+            request_id="gone",
+            type="case.status",
+            body={"cseq": 50, "state": "accepted"},
+            applied_at=HubUpdate.select().first().applied_at,
+        )
 
     def echo(answer: dict[str, Any]) -> dict[str, Any]:
         answer = old_hub(answer)
@@ -259,8 +264,7 @@ def test_restarted_node_rebuilds_a_long_log_in_pages(linked, monkeypatch) -> Non
         hub_log = [(e.cseq, e.body["action"]) for e in HubEvent.select().order_by(HubEvent.cseq)]
         assert node_log == hub_log
         assert meta.get("cursor") == hub_log[-1][0]
-        assert {r.receipt_code: r.state for r in Request.select()} == {
-            c.receipt_code: c.state for c in Case.select()}
+        assert {r.receipt_code: r.state for r in Request.select()} == {c.receipt_code: c.state for c in Case.select()}
         assert ForgottenUpdate.select().count() == 2
 
 

@@ -138,6 +138,7 @@ def test_node_restored_from_old_backup_resumes_without_fork(linked, node_app, tm
     for suffix in ("", "-wal", "-shm"):
         p = db_file + suffix
         import os
+
         if os.path.exists(p):
             os.remove(p)
     shutil.copy(backup, db_file)

@@ -29,10 +29,25 @@ def hostile_request(node_app) -> Any:
     with database.connection_context():
         req = capture_request(form, "李文书")
         with database.atomic():
-            apply_updates([{"cseq": 1, "type": "case.status", "request_id": req.request_id, "state": "refused",
-                            "reason": HOSTILE_TEXT, "legal_basis": HOSTILE_TEXT, "note": HOSTILE_TEXT,
-                            "action": "refuse", "at": "2026-11-26T08:00:00Z", "window": "W09",
-                            "window_name": HOSTILE_TEXT[:40], "missing": [], "missing_names": [HOSTILE_TEXT]}])
+            apply_updates(
+                [
+                    {
+                        "cseq": 1,
+                        "type": "case.status",
+                        "request_id": req.request_id,
+                        "state": "refused",
+                        "reason": HOSTILE_TEXT,
+                        "legal_basis": HOSTILE_TEXT,
+                        "note": HOSTILE_TEXT,
+                        "action": "refuse",
+                        "at": "2026-11-26T08:00:00Z",
+                        "window": "W09",
+                        "window_name": HOSTILE_TEXT[:40],
+                        "missing": [],
+                        "missing_names": [HOSTILE_TEXT],
+                    }
+                ]
+            )
     return req
 
 
@@ -75,8 +90,10 @@ def test_every_state_changing_form_needs_a_csrf_token(node_app, clerk) -> None:
 
     def state() -> tuple:
         with database.connection_context():
-            return (Event.select().count(), sorted((r.receipt_code, r.state, r.needs_attention)
-                                                   for r in Request.select()))
+            return (
+                Event.select().count(),
+                sorted((r.receipt_code, r.state, r.needs_attention) for r in Request.select()),
+            )
 
     before = state()
     checked = []
@@ -85,8 +102,17 @@ def test_every_state_changing_form_needs_a_csrf_token(node_app, clerk) -> None:
             continue
         url = fill(rule, req.receipt_code)
         assert url is not None, rule.rule
-        resp = clerk.client.post(url, data={"materials": "M-ID", "satisfaction": "满意", "code": req.receipt_code,
-                                            "tail": "1234", "username": "li", "password": PASSWORD})
+        resp = clerk.client.post(
+            url,
+            data={
+                "materials": "M-ID",
+                "satisfaction": "满意",
+                "code": req.receipt_code,
+                "tail": "1234",
+                "username": "li",
+                "password": PASSWORD,
+            },
+        )
         assert resp.status_code == 400, f"{url} took a form without a CSRF token ({resp.status_code})"
         checked.append(url)
         assert state() == before, url

@@ -21,14 +21,22 @@ def keys():
 def sealed(keys, payload=None) -> bytes:
     return bundle.seal(
         payload or {"messages": [bundle.encode_blob(b"\x00\x01signed batch")], "note": "桃源村"},
-        direction=bundle.TO_HUB, sender="node-1", recipient="hub",
-        recipient_box_pub=bundle.box_public_b64(keys["hub_box"]), signing_key=keys["node_sign"],
+        direction=bundle.TO_HUB,
+        sender="node-1",
+        recipient="hub",
+        recipient_box_pub=bundle.box_public_b64(keys["hub_box"]),
+        signing_key=keys["node_sign"],
     )
 
 
 def open_as_hub(keys, raw: bytes, box=None) -> bundle.Opened:
-    return bundle.open_bundle(raw, direction=bundle.TO_HUB, recipient="hub", box_key=box or keys["hub_box"],
-                              sender_pubkey=signing.public_b64(keys["node_sign"]))
+    return bundle.open_bundle(
+        raw,
+        direction=bundle.TO_HUB,
+        recipient="hub",
+        box_key=box or keys["hub_box"],
+        sender_pubkey=signing.public_b64(keys["node_sign"]),
+    )
 
 
 def test_round_trip(keys) -> None:
@@ -70,20 +78,35 @@ def test_wrong_recipient_is_refused(keys) -> None:
     assert err.value.code == "wrong_recipient"
     assert "不是发给本机" in err.value.message
     with pytest.raises(bundle.BundleError) as err:
-        bundle.open_bundle(sealed(keys), direction=bundle.TO_HUB, recipient="node-2", box_key=keys["hub_box"],
-                           sender_pubkey=signing.public_b64(keys["node_sign"]))
+        bundle.open_bundle(
+            sealed(keys),
+            direction=bundle.TO_HUB,
+            recipient="node-2",
+            box_key=keys["hub_box"],
+            sender_pubkey=signing.public_b64(keys["node_sign"]),
+        )
     assert err.value.code == "wrong_recipient"
 
 
 def test_wrong_sender_key_and_direction_are_refused(keys) -> None:
     raw = sealed(keys)
     with pytest.raises(bundle.BundleError) as err:
-        bundle.open_bundle(raw, direction=bundle.TO_HUB, recipient="hub", box_key=keys["hub_box"],
-                           sender_pubkey=signing.public_b64(signing.generate_key()))
+        bundle.open_bundle(
+            raw,
+            direction=bundle.TO_HUB,
+            recipient="hub",
+            box_key=keys["hub_box"],
+            sender_pubkey=signing.public_b64(signing.generate_key()),
+        )
     assert err.value.code == "bad_signature"
     with pytest.raises(bundle.BundleError) as err:
-        bundle.open_bundle(raw, direction=bundle.TO_NODE, recipient="hub", box_key=keys["hub_box"],
-                           sender_pubkey=signing.public_b64(keys["node_sign"]))
+        bundle.open_bundle(
+            raw,
+            direction=bundle.TO_NODE,
+            recipient="hub",
+            box_key=keys["hub_box"],
+            sender_pubkey=signing.public_b64(keys["node_sign"]),
+        )
     assert err.value.code == "wrong_direction"
 
 

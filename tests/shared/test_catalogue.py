@@ -33,7 +33,15 @@ def test_default_catalogue_shape():
     assert cat.version == 1
     assert len(cat.windows()) == 14
     assert [i["code"] for i in cat.items()][:9] == [
-        "FP-01", "FP-02", "FP-03", "DB-01", "DB-02", "DB-03", "JF-01", "JF-02", "JF-03",
+        "FP-01",
+        "FP-02",
+        "FP-03",
+        "DB-01",
+        "DB-02",
+        "DB-03",
+        "JF-01",
+        "JF-02",
+        "JF-03",
     ]
     # Every one of the centre's 14 windows has at least one item.
     assert {i["window"] for i in cat.items()} == {w["code"] for w in cat.windows()}
@@ -83,15 +91,22 @@ def test_legal_bases_cited():
 def test_material_lookups():
     cat = Catalogue.default()
     assert cat.required_materials("JF-01") == [
-        "M-APPLICATION", "M-ID", "M-HUKOU", "M-GROUP-MINUTES", "M-NEIGHBOURS",
+        "M-APPLICATION",
+        "M-ID",
+        "M-HUKOU",
+        "M-GROUP-MINUTES",
+        "M-NEIGHBOURS",
     ]
     assert "M-DESIGN" not in cat.required_materials("JF-01")
     assert cat.missing_materials("JF-01", ["M-ID", "M-DESIGN", "M-HUKOU"]) == [
-        "M-APPLICATION", "M-GROUP-MINUTES", "M-NEIGHBOURS",
+        "M-APPLICATION",
+        "M-GROUP-MINUTES",
+        "M-NEIGHBOURS",
     ]
     # Catalogue order, not the order asked for; unknown codes skipped.
     assert cat.material_names("DB-01", ["M-CHECK-AUTH", "M-ID", "M-NOPE"]) == [
-        "身份证", "经济状况核对授权书",
+        "身份证",
+        "经济状况核对授权书",
     ]
     assert cat.required_materials("NOPE") == []
     assert cat.item("NOPE") is None
@@ -183,11 +198,23 @@ def test_default_catalogue_is_the_data_file_and_corrects_the_reviewed_defaults()
     assert cat.kind_name("LY") == "林业"
 
 
-@pytest.mark.parametrize(("text", "said"), [
-    ("{not json", "无法读取"),
-    (json.dumps({"version": 1, "windows": [{"code": "W01", "name": "党政综合"}], "kinds": [{"code": "FP", "name": "计生"}],
-                 "items": [{"code": "XX-01", "kind": "XX", "window": "W09"}]}), "不在目录的类别中"),
-])
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("{not json", "无法读取"),
+        (
+            json.dumps(
+                {
+                    "version": 1,
+                    "windows": [{"code": "W01", "name": "党政综合"}],
+                    "kinds": [{"code": "FP", "name": "计生"}],
+                    "items": [{"code": "XX-01", "kind": "XX", "window": "W09"}],
+                }
+            ),
+            "不在目录的类别中",
+        ),
+    ],
+)
 def test_an_invalid_catalogue_file_is_a_clear_error(tmp_path, text, said):
     from shared.catalogue import CatalogueError, load_file
 

@@ -27,5 +27,9 @@ def test_label_date_only_and_what_is_not_a_time() -> None:
 
 def test_times_of_different_forms_sort_by_the_moment_not_the_text() -> None:
     times = ["2026-11-30T10:00:00.5+00:00", datetime(2026, 11, 30, 9, 59), "2026-11-30T10:00:00Z", "坏值"]
-    assert sorted(times, key=sort_key) == ["坏值", datetime(2026, 11, 30, 9, 59), "2026-11-30T10:00:00Z",
-                                           "2026-11-30T10:00:00.5+00:00"]
+    assert sorted(times, key=sort_key) == [
+        "坏值",
+        datetime(2026, 11, 30, 9, 59),
+        "2026-11-30T10:00:00Z",
+        "2026-11-30T10:00:00.5+00:00",
+    ]

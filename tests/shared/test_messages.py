@@ -21,11 +21,30 @@ from hypothesis import strategies as st
 from shared import encoding, messages, protocol, signing
 from shared.chunks import chunk_body
 
-EDGE_INTS = [0, 1, -1, 2**31 - 1, 2**31, -(2**31), 2**53 + 1, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1,
-             2**64 - 1, 2**64, 10**30]
+EDGE_INTS = [
+    0,
+    1,
+    -1,
+    2**31 - 1,
+    2**31,
+    -(2**31),
+    2**53 + 1,
+    2**63 - 1,
+    2**63,
+    -(2**63),
+    -(2**63) - 1,
+    2**64 - 1,
+    2**64,
+    10**30,
+]
 # Every code point but lone surrogates, with control characters, U+2028/9 and non-BMP well represented.
-TEXT = st.text(st.one_of(st.characters(exclude_categories=["Cs"]), st.sampled_from(
-    ["\x00", "\x1f", "\x7f", "\u2028", "\u2029", "\ufeff", '"', "\\", "/", "\U0001f600", "张"])), max_size=12)
+TEXT = st.text(
+    st.one_of(
+        st.characters(exclude_categories=["Cs"]),
+        st.sampled_from(["\x00", "\x1f", "\x7f", "\u2028", "\u2029", "\ufeff", '"', "\\", "/", "\U0001f600", "张"]),
+    ),
+    max_size=12,
+)
 INTS = st.one_of(st.integers(), st.sampled_from(EDGE_INTS))
 json_values = st.recursive(
     st.none() | st.booleans() | INTS | TEXT,
@@ -37,8 +56,7 @@ SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=list(
 
 def reference_canonical(obj: Any) -> bytes:
     """The canonical form as docs/protocol.md defines it, written with the standard library."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 # --- 1. canonical bytes ---------------------------------------------------------------------
@@ -65,6 +83,7 @@ def test_lone_surrogates_are_refused_by_both_encoders(surrogates: str, value: An
 
 def reference_parse(raw: bytes) -> Any:
     """The rule: UTF-8 JSON, no floats or NaN, no lone surrogate, nothing deeper than MAX_DEPTH."""
+
     def no_float(_: str) -> Any:
         raise ValueError("float")
 
@@ -95,10 +114,10 @@ hostile_values = st.recursive(
 
 
 @SETTINGS
-@given(hostile_values, st.integers(0, 15), st.booleans(),
-       st.sampled_from(["", "\\udcff", "\\ud83d\\ude00", "\\ud800x"]))
-def test_parser_accepts_exactly_what_the_rule_accepts(value: Any, levels: int, ascii_only: bool,
-                                                      escape: str) -> None:
+@given(
+    hostile_values, st.integers(0, 15), st.booleans(), st.sampled_from(["", "\\udcff", "\\ud83d\\ude00", "\\ud800x"])
+)
+def test_parser_accepts_exactly_what_the_rule_accepts(value: Any, levels: int, ascii_only: bool, escape: str) -> None:
     text = json.dumps(nest(value, levels), ensure_ascii=ascii_only)
     raw = text.replace('"k"', f'"k{escape}"', 1).encode("utf-8") if escape else text.encode("utf-8")
     try:
@@ -110,8 +129,9 @@ def test_parser_accepts_exactly_what_the_rule_accepts(value: Any, levels: int, a
         assert encoding.parse(raw) == expected
 
 
-@pytest.mark.parametrize("raw", [b"\xef\xbb\xbf{}", b"\xc0\xaf", b'{"a":NaN}', b'{"a":1e5}', b"[1] 2",
-                                 b'"\x01"', b"9" * 5000, b""])
+@pytest.mark.parametrize(
+    "raw", [b"\xef\xbb\xbf{}", b"\xc0\xaf", b'{"a":NaN}', b'{"a":1e5}', b"[1] 2", b'"\x01"', b"9" * 5000, b""]
+)
 def test_parser_refuses_what_the_rule_refuses(raw: bytes) -> None:
     with pytest.raises(encoding.EncodingError):
         encoding.parse(raw)
@@ -127,14 +147,26 @@ IDS = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7D), min_size=1,
 @st.composite
 def events(draw: Any, first: int) -> list[dict[str, Any]]:
     n = draw(st.integers(1, 4))
-    return [{"seq": first + i, "id": draw(IDS), "type": draw(st.sampled_from(sorted(protocol.NODE_EVENT_TYPES))),
-             "request_id": draw(IDS), "at": protocol.iso(protocol.utcnow()), "clerk": draw(TEXT),
-             "data": draw(st.dictionaries(TEXT, json_values, max_size=4))} for i in range(n)]
+    return [
+        {
+            "seq": first + i,
+            "id": draw(IDS),
+            "type": draw(st.sampled_from(sorted(protocol.NODE_EVENT_TYPES))),
+            "request_id": draw(IDS),
+            "at": protocol.iso(protocol.utcnow()),
+            "clerk": draw(TEXT),
+            "data": draw(st.dictionaries(TEXT, json_values, max_size=4)),
+        }
+        for i in range(n)
+    ]
 
 
 @SETTINGS
-@given(st.integers(1, messages.INT64_MAX - 10).flatmap(lambda first: events(first)),
-       st.sampled_from(EDGE_INTS + [5]), st.sampled_from(EDGE_INTS + [3]))
+@given(
+    st.integers(1, messages.INT64_MAX - 10).flatmap(lambda first: events(first)),
+    st.sampled_from(EDGE_INTS + [5]),
+    st.sampled_from(EDGE_INTS + [3]),
+)
 def test_generated_batches_sign_verify_and_validate(evs: list[dict[str, Any]], cursor: int, pending: int) -> None:
     body = protocol.batch_body("n1", evs, protocol.GENESIS_HASH, 0, catalogue_version=1, app_version="t")
     body["cursor"], body["pending"] = cursor, pending
@@ -163,24 +195,62 @@ def _seal_and_open(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_every_message_the_code_builds_fits_its_declaration() -> None:
-    ev = [{"seq": 1, "id": "e1", "type": "request.feedback", "request_id": "r1", "at": protocol.iso(protocol.utcnow()),
-           "clerk": "李文书", "data": {"satisfaction": "满意"}}]
+    ev = [
+        {
+            "seq": 1,
+            "id": "e1",
+            "type": "request.feedback",
+            "request_id": "r1",
+            "at": protocol.iso(protocol.utcnow()),
+            "clerk": "李文书",
+            "data": {"satisfaction": "满意"},
+        }
+    ]
     built = [
         protocol.batch_body("n1", ev, protocol.GENESIS_HASH, 0, catalogue_version=1, app_version="t"),
         protocol.poll_body("n1", 3, catalogue_version=1, app_version="t"),
         protocol.poll_body("n1", 3, kind="hello", acked_seq=2, catalogue_version=1, app_version="t"),
         chunk_body("n1", "ab" * 32, 0, b"bytes"),
         protocol.response_body(
-            "n1", "cd" * 32, ack={"first_seq": 1, "last_seq": 1, "batch_hash": "ef" * 32, "accepted": 0,
-                                  "results": [{"seq": 1, "status": "refused", "code": "unknown_request",
-                                               "message": "中心没有这件申请"}]},
-            last_seq=1, last_hash="ef" * 32, cursor=1, more=False, out_seq=1,
-            updates=[{"cseq": 1, "type": "event.refused", "request_id": "r1", "at": protocol.iso(protocol.utcnow()),
-                      "seq": 1, "event_type": "request.feedback", "code": "unknown_request", "message": "没有",
-                      "state": None}]),
-        protocol.response_body("", "", ack=None, last_seq=0, last_hash=protocol.GENESIS_HASH, updates=[], cursor=0,
-                               more=False, error_body=protocol.error("sequence_gap", resume_from=1,
-                                                                     last_hash=protocol.GENESIS_HASH).to_body()),
+            "n1",
+            "cd" * 32,
+            ack={
+                "first_seq": 1,
+                "last_seq": 1,
+                "batch_hash": "ef" * 32,
+                "accepted": 0,
+                "results": [{"seq": 1, "status": "refused", "code": "unknown_request", "message": "中心没有这件申请"}],
+            },
+            last_seq=1,
+            last_hash="ef" * 32,
+            cursor=1,
+            more=False,
+            out_seq=1,
+            updates=[
+                {
+                    "cseq": 1,
+                    "type": "event.refused",
+                    "request_id": "r1",
+                    "at": protocol.iso(protocol.utcnow()),
+                    "seq": 1,
+                    "event_type": "request.feedback",
+                    "code": "unknown_request",
+                    "message": "没有",
+                    "state": None,
+                }
+            ],
+        ),
+        protocol.response_body(
+            "",
+            "",
+            ack=None,
+            last_seq=0,
+            last_hash=protocol.GENESIS_HASH,
+            updates=[],
+            cursor=0,
+            more=False,
+            error_body=protocol.error("sequence_gap", resume_from=1, last_hash=protocol.GENESIS_HASH).to_body(),
+        ),
     ]
     for body in built:
         assert _seal_and_open(body) == body
@@ -188,17 +258,24 @@ def test_every_message_the_code_builds_fits_its_declaration() -> None:
     assert isinstance(messages.decode_sync(built[1]), messages.Poll)
 
 
-@pytest.mark.parametrize("change, field", [
-    (lambda b: b.update(cursor="5"), "cursor"),
-    (lambda b: b.update(last_hash="x"), "last_hash"),
-    (lambda b: b["updates"].append({"cseq": 0, "type": "case.status", "request_id": "r",
-                                                 "at": protocol.iso(protocol.utcnow())}),
-     "updates[0].cseq"),
-    (lambda b: b.update(ack={"first_seq": 1}), "ack.last_seq"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda b: b.update(cursor="5"), "cursor"),
+        (lambda b: b.update(last_hash="x"), "last_hash"),
+        (
+            lambda b: b["updates"].append(
+                {"cseq": 0, "type": "case.status", "request_id": "r", "at": protocol.iso(protocol.utcnow())}
+            ),
+            "updates[0].cseq",
+        ),
+        (lambda b: b.update(ack={"first_seq": 1}), "ack.last_seq"),
+    ],
+)
 def test_a_node_reads_no_answer_that_does_not_fit(change: Any, field: str) -> None:
-    body = protocol.response_body("n1", "cd" * 32, ack=None, last_seq=0, last_hash=protocol.GENESIS_HASH,
-                                  updates=[], cursor=0, more=False)
+    body = protocol.response_body(
+        "n1", "cd" * 32, ack=None, last_seq=0, last_hash=protocol.GENESIS_HASH, updates=[], cursor=0, more=False
+    )
     change(body)
     with pytest.raises(protocol.ProtocolError) as err:
         _seal_and_open(body)

@@ -24,7 +24,11 @@ from tests.factories import capture
 from tests.apptransport import AppTransport as InProcessLink
 
 # DAIBAN_PROPERTY_EXAMPLES raises the count for a long local hunt.
-SETTINGS = settings(max_examples=int(os.environ.get("DAIBAN_PROPERTY_EXAMPLES", "30")), deadline=None, suppress_health_check=list(HealthCheck))
+SETTINGS = settings(
+    max_examples=int(os.environ.get("DAIBAN_PROPERTY_EXAMPLES", "30")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 # --- 1. chain rules -----------------------------------------------------------------
 
@@ -33,10 +37,25 @@ def honest_history(sizes: list[int], node_id: str = "n1") -> list[dict[str, Any]
     """Batches an honest node would sign: contiguous sequence, each naming the previous hash."""
     out, seq, prev = [], 0, protocol.GENESIS_HASH
     for size in sizes:
-        events = [{"seq": seq + 1 + i, "id": f"e{seq + 1 + i}", "type": "request.feedback",
-                   "request_id": f"r{seq + 1 + i}", "data": {"satisfaction": "满意"}} for i in range(size)]
-        body = protocol.batch_body(node_id, events, prev, 0, catalogue_version=1, app_version="t",
-                                   clock=protocol.parse_iso("2026-01-01T00:00:00Z"))
+        events = [
+            {
+                "seq": seq + 1 + i,
+                "id": f"e{seq + 1 + i}",
+                "type": "request.feedback",
+                "request_id": f"r{seq + 1 + i}",
+                "data": {"satisfaction": "满意"},
+            }
+            for i in range(size)
+        ]
+        body = protocol.batch_body(
+            node_id,
+            events,
+            prev,
+            0,
+            catalogue_version=1,
+            app_version="t",
+            clock=protocol.parse_iso("2026-01-01T00:00:00Z"),
+        )
         out.append(body)
         seq, prev = body["last_seq"], protocol.body_hash(body)
     return out
@@ -78,9 +97,24 @@ def protocol_accepts(history: list[dict[str, Any]]) -> bool:
     return True
 
 
-MUTATIONS = ["none", "shift_first", "bad_prev", "drop_event", "swap_events", "dup_event", "bad_last",
-             "renumber_event", "replace_batch", "drop_batch", "swap_batches", "empty_events", "event_not_dict",
-             "id_not_str", "data_not_dict", "first_zero"]
+MUTATIONS = [
+    "none",
+    "shift_first",
+    "bad_prev",
+    "drop_event",
+    "swap_events",
+    "dup_event",
+    "bad_last",
+    "renumber_event",
+    "replace_batch",
+    "drop_batch",
+    "swap_batches",
+    "empty_events",
+    "event_not_dict",
+    "id_not_str",
+    "data_not_dict",
+    "first_zero",
+]
 
 
 def mutate(history: list[dict[str, Any]], kind: str, at: int, pos: int) -> list[dict[str, Any]]:
@@ -125,15 +159,30 @@ def mutate(history: list[dict[str, Any]], kind: str, at: int, pos: int) -> list[
 
 
 @SETTINGS
-@given(sizes=st.lists(st.integers(1, 5), min_size=1, max_size=6), kind=st.sampled_from(MUTATIONS),
-       at=st.integers(0, 10), pos=st.integers(0, 10))
+@given(
+    sizes=st.lists(st.integers(1, 5), min_size=1, max_size=6),
+    kind=st.sampled_from(MUTATIONS),
+    at=st.integers(0, 10),
+    pos=st.integers(0, 10),
+)
 def test_chain_rules_accept_exactly_the_honest_histories(sizes: list[int], kind: str, at: int, pos: int) -> None:
     history = honest_history(sizes)
     assert protocol_accepts(history)
     altered = mutate(history, kind, at, pos)
     assert protocol_accepts(altered) == reference_is_honest(altered)
-    if kind in ("shift_first", "bad_prev", "drop_event", "dup_event", "bad_last", "renumber_event",
-                "empty_events", "event_not_dict", "id_not_str", "data_not_dict", "first_zero"):
+    if kind in (
+        "shift_first",
+        "bad_prev",
+        "drop_event",
+        "dup_event",
+        "bad_last",
+        "renumber_event",
+        "empty_events",
+        "event_not_dict",
+        "id_not_str",
+        "data_not_dict",
+        "first_zero",
+    ):
         assert not protocol_accepts(altered)
 
 
@@ -152,8 +201,9 @@ def hub_and_node() -> Iterator[dict[str, Any]]:
     from node.enrolment import enroll
 
     with tempfile.TemporaryDirectory() as tmp:
-        hub = create_hub({"TESTING": True, "DATA_DIR": f"{tmp}/hub", "DATABASE_URL": f"sqlite:///{tmp}/hub.db",
-                          "SECRET_KEY": "t"})
+        hub = create_hub(
+            {"TESTING": True, "DATA_DIR": f"{tmp}/hub", "DATABASE_URL": f"sqlite:///{tmp}/hub.db", "SECRET_KEY": "t"}
+        )
         with hub_db.connection_context():
             migrate()
             code = issue_code("桃源村")
@@ -192,8 +242,10 @@ def converge_and_check(env: dict[str, Any], client_factory: Any) -> None:
     for _ in range(5):
         sync.round()
         with env["node_db"].connection_context():
-            settled = not Event.select().where(Event.result.is_null()).exists() and not NodeBatch.select().where(
-                NodeBatch.state == "pending").exists()
+            settled = (
+                not Event.select().where(Event.result.is_null()).exists()
+                and not NodeBatch.select().where(NodeBatch.state == "pending").exists()
+            )
         if settled:
             break
     assert settled, "the node did not settle on a perfect link"
@@ -235,6 +287,7 @@ def test_any_interleaving_of_faults_converges(steps: list[tuple[str, Any]], seed
 
     rng = random.Random(seed)
     with hub_and_node() as env:
+
         def make_client(faults: list[str]) -> SyncClient:
             return SyncClient(InProcessLink(env["client"], faults), env["key"])
 
@@ -254,8 +307,9 @@ def test_any_interleaving_of_faults_converges(steps: list[tuple[str, Any]], seed
                 sync = make_client([])
             elif kind == "act":
                 with env["hub_db"].connection_context():
-                    open_cases = list(Case.select().where(Case.state.in_(["received", "accepted"])).order_by(
-                        Case.receipt_code))
+                    open_cases = list(
+                        Case.select().where(Case.state.in_(["received", "accepted"])).order_by(Case.receipt_code)
+                    )
                     if open_cases:
                         case = open_cases[arg % len(open_cases)]
                         action = "accept" if case.state == "received" and case.mode != "immediate" else "approve"
@@ -266,10 +320,10 @@ def test_any_interleaving_of_faults_converges(steps: list[tuple[str, Any]], seed
                     rated = Event.select(Event.request_id).where(Event.type == "request.feedback")
                     reqs = list(Request.select().where(Request.request_id.not_in(rated)).order_by(Request.receipt_code))
                     if reqs:
-                        add_event(reqs[arg % len(reqs)].receipt_code, "request.feedback", "李文书",
-                                  {"satisfaction": "满意"})
+                        add_event(
+                            reqs[arg % len(reqs)].receipt_code, "request.feedback", "李文书", {"satisfaction": "满意"}
+                        )
             elif kind == "batch_bytes":
                 with env["node_db"].connection_context(), env["node_db"].atomic():
                     meta.put("batch_bytes", arg)
         converge_and_check(env, make_client)
-

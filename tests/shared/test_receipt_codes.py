@@ -51,7 +51,7 @@ def test_every_single_substitution_is_detected(code):
     for i, original in enumerate(code):
         for other in ALPHABET:
             if other != original:
-                assert not is_valid(code[:i] + other + code[i + 1:]), (code, i, other)
+                assert not is_valid(code[:i] + other + code[i + 1 :]), (code, i, other)
 
 
 @settings(max_examples=80, deadline=None)
@@ -59,13 +59,13 @@ def test_every_single_substitution_is_detected(code):
 def test_every_adjacent_transposition_is_detected(code):
     for i in range(len(code) - 1):
         if code[i] != code[i + 1]:
-            swapped = code[:i] + code[i + 1] + code[i] + code[i + 2:]
+            swapped = code[:i] + code[i + 1] + code[i] + code[i + 2 :]
             assert not is_valid(swapped), (code, i)
 
 
 def test_exhaustive_over_one_fixed_code():
     code = new_code("K7", rng=random.Random(42))
-    singles = [code[:i] + c + code[i + 1:] for i in range(9) for c in ALPHABET if c != code[i]]
+    singles = [code[:i] + c + code[i + 1 :] for i in range(9) for c in ALPHABET if c != code[i]]
     assert len(singles) == 9 * 30
     assert not any(is_valid(s) for s in singles)
 

@@ -7,11 +7,29 @@ import pytest
 from shared.redirects import safe_next
 
 BYPASSES = [
-    "//evil.example", "///evil.example", "/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example",
-    "\t//evil.example", " //evil.example", "\x00//evil.example", "/\\evil.example", "\\\\evil.example",
-    "\\/evil.example", "/\\/evil.example", "https://evil.example", "http:evil.example", "HTTPS://evil.example",
-    "javascript:alert(1)", "evil.example", "@evil.example", "//evil.example/%2F..", "/ /\t/evil.example"[2:],
-    "\x0c//evil.example", "", None,
+    "//evil.example",
+    "///evil.example",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "/\r\n/evil.example",
+    "\t//evil.example",
+    " //evil.example",
+    "\x00//evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "\\/evil.example",
+    "/\\/evil.example",
+    "https://evil.example",
+    "http:evil.example",
+    "HTTPS://evil.example",
+    "javascript:alert(1)",
+    "evil.example",
+    "@evil.example",
+    "//evil.example/%2F..",
+    "/ /\t/evil.example"[2:],
+    "\x0c//evil.example",
+    "",
+    None,
 ]
 
 

@@ -29,6 +29,7 @@ def make_id(region: str, born: date, seq: str = "123") -> str:
 
 # --- ID numbers -----------------------------------------------------------
 
+
 def test_standard_example_ids():
     # The worked examples printed in GB 11643-1999.
     assert id_check_digit("11010519491231002") == "X"
@@ -96,7 +97,7 @@ def test_built_ids_are_valid(region, born, seq):
 def test_any_single_digit_change_is_caught(region, born, pos, delta):
     good = make_id(region, born)
     bad_digit = str((int(good[pos]) + delta) % 10)
-    bad = good[:pos] + bad_digit + good[pos + 1:]
+    bad = good[:pos] + bad_digit + good[pos + 1 :]
     assert validate_id_number(bad, today=TODAY) is not None
 
 
@@ -105,6 +106,7 @@ def test_normalise_id_number():
 
 
 # --- mobile numbers -------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "value",
@@ -216,9 +218,7 @@ def test_item_code_required(cat):
 def test_name_rules(cat, name, code):
     form = good_form()
     form["applicant"]["name"] = name
-    assert [(e.field, e.code) for e in validate_capture(cat, form, today=TODAY)] == [
-        ("applicant.name", code)
-    ]
+    assert [(e.field, e.code) for e in validate_capture(cat, form, today=TODAY)] == [("applicant.name", code)]
 
 
 def test_address_length(cat):
@@ -268,6 +268,7 @@ def test_bad_submit_and_malformed_parts(cat):
 
 
 # --- masking --------------------------------------------------------------
+
 
 def test_masks():
     assert mask_name("张三") == "张*"

@@ -44,8 +44,15 @@ def test_workdays_between_is_half_open():
 
 
 def clock(start, deadline, today, paused_days=0, paused_since=None, closed=False):
-    return case_clock(CAL, closed=closed, start=start, deadline=deadline, paused_days=paused_days,
-                      paused_since=paused_since, today=today)
+    return case_clock(
+        CAL,
+        closed=closed,
+        start=start,
+        deadline=deadline,
+        paused_days=paused_days,
+        paused_since=paused_since,
+        today=today,
+    )
 
 
 def test_deadline_across_national_day():
@@ -59,7 +66,7 @@ def test_closed_pause_already_folded_into_the_stored_deadline():
     due = CAL.add_workdays(D(2025, 10, 16), 3)
     assert due == D(2025, 10, 21)
     assert clock(D(2025, 9, 26), due, D(2025, 10, 17), paused_days=3).colour == "yellow"  # 8 of 10 used
-    assert clock(D(2025, 9, 26), due, D(2025, 10, 16), paused_days=3).colour == "green"   # 7 of 10
+    assert clock(D(2025, 9, 26), due, D(2025, 10, 16), paused_days=3).colour == "green"  # 7 of 10
     assert clock(D(2025, 9, 26), due, D(2025, 10, 21), paused_days=3).colour == "yellow"
     late = clock(D(2025, 9, 26), due, D(2025, 10, 22), paused_days=3)
     assert (late.colour, late.overdue, late.days_left) == ("red", True, -1)
@@ -88,8 +95,13 @@ def test_same_day_items():
 
 def test_no_clock_before_acceptance_and_none_once_closed():
     waiting = clock(D(2025, 9, 26), None, D(2025, 12, 1))
-    assert (waiting.state, waiting.due, waiting.colour, waiting.overdue, waiting.days_left) == \
-        ("waiting", None, None, False, None)
+    assert (waiting.state, waiting.due, waiting.colour, waiting.overdue, waiting.days_left) == (
+        "waiting",
+        None,
+        None,
+        False,
+        None,
+    )
     closed = clock(D(2025, 9, 26), D(2025, 10, 16), D(2025, 12, 1), closed=True)
     assert (closed.state, closed.due, closed.colour, closed.overdue) == ("closed", None, None, False)
 
@@ -112,7 +124,7 @@ def test_years_nobody_covers():
 def test_unknown_year_falls_back_to_weekdays():
     with pytest.raises(NotImplementedError):
         chinese_calendar.is_workday(D(2099, 1, 5))
-    assert CAL.is_workday(D(2099, 1, 5))      # Monday
+    assert CAL.is_workday(D(2099, 1, 5))  # Monday
     assert not CAL.is_workday(D(2099, 1, 3))  # Saturday
 
 
@@ -143,6 +155,14 @@ def test_datetimes_are_treated_as_their_date():
 def test_a_passed_up_case_has_no_township_deadline():
     from shared.workdays import WITH_COUNTY
 
-    view = case_clock(WorkCalendar(), closed=False, start=date(2026, 3, 2), deadline=date(2026, 3, 30),
-                      paused_days=0, paused_since=None, today=date(2026, 6, 1), passed_up=True)
+    view = case_clock(
+        WorkCalendar(),
+        closed=False,
+        start=date(2026, 3, 2),
+        deadline=date(2026, 3, 30),
+        paused_days=0,
+        paused_since=None,
+        today=date(2026, 6, 1),
+        passed_up=True,
+    )
     assert (view.state, view.due, view.colour, view.overdue) == (WITH_COUNTY, None, None, False)
