@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from shared import states
 from shared.workdays import (
     CLOSED,
+    GREEN,
     PAUSED,
     RUNNING,
     WAITING,
@@ -71,6 +72,17 @@ def clock(case: Case, cal: WorkCalendar | None = None, on: date | None = None) -
         today=on or today(),
         passed_up=case.state in states.WITH_COUNTY,
     )
+
+
+def open_colour(start: date, due: date | None, on: date | None = None) -> str:
+    """green / yellow / red for something still awaiting an answer (a 差评, a mailbox message) by the
+    cases' one clock rule, with no 补正 pauses; green when it has no due date."""
+    if due is None:
+        return GREEN
+    view = case_clock(
+        calendar(), closed=False, start=start, deadline=due, paused_days=0, paused_since=None, today=on or today()
+    )
+    return view.colour or GREEN
 
 
 def start(case: Case, limit_days: int, on: date | None = None, cal: WorkCalendar | None = None) -> None:

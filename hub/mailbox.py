@@ -38,7 +38,7 @@ from shared.i18n import tr
 from shared.msgid import N_, joined
 from shared.receipt_codes import format_code, is_valid, new_code, normalise
 from shared.validation import mask_name
-from shared.workdays import GREEN, RED, case_clock
+from shared.workdays import GREEN, RED
 
 from . import audit, cases, deadlines
 from .auth import current_user, login_required
@@ -170,17 +170,7 @@ def colour(msg: MailMessage, on: date | None = None) -> str:
     """green / yellow / red for an unanswered message, by the cases' rule."""
     if msg.replied_at is not None:
         return GREEN
-    # The one clock rule cases use, with no 补正 pauses.
-    clock = case_clock(
-        deadlines.calendar(),
-        closed=False,
-        start=msg.received_on,
-        deadline=msg.due,
-        paused_days=0,
-        paused_since=None,
-        today=on or today(),
-    )
-    return clock.colour or GREEN
+    return deadlines.open_colour(msg.received_on, msg.due, on)
 
 
 def refusal_to_reply(staff: Staff, msg: MailMessage) -> str | None:

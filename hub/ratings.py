@@ -34,7 +34,7 @@ from shared import ratings
 from shared.i18n import tr
 from shared.msgid import N_, joined, listed
 from shared.receipt_codes import format_code, normalise
-from shared.workdays import GREEN, RED, case_clock
+from shared.workdays import GREEN, RED
 
 from . import audit, deadlines
 from .auth import current_user, login_required
@@ -119,19 +119,9 @@ def record_rating(case: Case, level: Any, comment: Any, channel: str, entered_by
 
 def colour(r: Rating, on: date | None = None) -> str:
     """green / yellow / red for an open or appealed 差评, by the same rule as a case's deadline."""
-    if r.state not in (OPEN, APPEALED) or r.due is None:
+    if r.state not in (OPEN, APPEALED):
         return GREEN
-    # The one clock rule cases use, with no 补正 pauses.
-    clock = case_clock(
-        deadlines.calendar(),
-        closed=False,
-        start=r.rated_on,
-        deadline=r.due,
-        paused_days=0,
-        paused_since=None,
-        today=on or today(),
-    )
-    return clock.colour or GREEN
+    return deadlines.open_colour(r.rated_on, r.due, on)
 
 
 def _rating_of(code: str) -> tuple[Rating, Case]:
