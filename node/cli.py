@@ -12,9 +12,12 @@ import click
 from flask import Flask
 
 from shared.cli import AppInfo, app_info, with_app
+from shared.cli_i18n import CliWords
 
 if TYPE_CHECKING:
     from .sync import SyncClient
+
+_ = CliWords("node")
 
 
 def _factory(data_dir: str | None = None) -> Flask:
@@ -208,6 +211,33 @@ def capture(app: Flask, json_file: IO[str], clerk: str) -> None:
             click.echo(f"{err.field}: {err.message}", err=True)
         sys.exit(2)
     click.echo(req.receipt_code)
+
+
+@cli.command()
+@click.argument("receipt_code")
+@click.option("--reason", required=True, help="撤回原因（群众本人的意愿）")
+@click.option("--clerk", default="cli", help="操作人（记入操作记录）")
+@with_app()
+def withdraw(app: Flask, receipt_code: str, reason: str, clerk: str) -> None:
+    """Withdraw a request at the villager's wish, as the request page does (node.capture.withdraw)."""
+    from shared.receipt_codes import normalise
+
+    from .capture import WithdrawRefused
+    from .capture import withdraw as withdraw_request
+    from .models import Request
+
+    req = Request.get_or_none(Request.receipt_code == normalise(receipt_code))
+    if req is None:
+        raise click.ClickException(_("本代办点没有回执码为 %(code)s 的申请", code=receipt_code))
+    was_held = req.state == "held"
+    try:
+        withdraw_request(req.receipt_code, clerk, reason)
+    except WithdrawRefused as exc:
+        raise click.ClickException(_(exc.message)) from exc
+    if was_held:
+        click.echo(_("暂存的申请已撤回；撤回记录将随下次同步报中心备查"))
+    else:
+        click.echo(_("撤回申请已记录，中心确认后状态变为“已撤回”"))
 
 
 @cli.command(name="add-clerk")
