@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from shared.msgid import Said
+from shared.msgid import Said, recognised
 
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 # Sub-command groups and the app whose catalogue holds their words; the top-level group is in both.
@@ -159,13 +159,17 @@ class CliWords:
     def __init__(self, app: str):
         self.app = app
 
-    def __call__(self, message: str, **params: Any) -> str:
+    def __call__(self, message: str | BaseException, /, **params: Any) -> str:
+        if isinstance(message, BaseException):  # a refusal raised with its marked sentence
+            said = message.args[0] if len(message.args) == 1 else None
+            message = said if isinstance(said, str) else str(message)
         if isinstance(message, Said) and not params:
             message, params = message.template, message.params
         english = cli_language() == "en"
         text = _words(self.app).gettext(message) if english and message else message
         if not params:
-            return text
+            again = recognised(message, _words(self.app)) if english and text == message else None
+            return self(again) if again is not None else text
         return text % {k: self(v) if isinstance(v, str) and english else v for k, v in params.items()}
 
 
