@@ -525,7 +525,7 @@ def run(app: Flask, host: str, port: int, threads: int) -> None:
 
     with database.connection_context():
         migrate()
-    click.echo(_("中心已启动：%(url)s", url=f"http://{host}:{port}/"))
+    click.echo(_("中心已启动：%(url)s", url="http://%s:%s/" % (host, port)))
     serve(app, host=host, port=port, threads=threads, ident="daiban-hub")
 
 

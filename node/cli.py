@@ -378,7 +378,7 @@ def _serve(app: Flask, host: str, port: int, no_sync: bool) -> None:
     sched = scheduler.start(_idle)
     backup.schedule(sched, app.config["DATA_DIR"], _backup_keep())
     purge_mod.schedule(sched)
-    click.echo(_("代办点已启动：%(url)s", url=f"http://{host}:{port}/"))
+    click.echo(_("代办点已启动：%(url)s", url="http://%s:%s/" % (host, port)))
     try:
         serve(app, host=host, port=port, threads=4, ident="daiban-node")
     finally:
