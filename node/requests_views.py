@@ -138,9 +138,9 @@ def timeline(req: Request) -> list[dict[str, Any]]:
         if ev.result == "ok":
             sent = _("中心已确认")
         elif ev.result == "refused":
-            sent = _("中心退回：%(result_message)s", result_message=ev.result_message or "")
+            sent = _("中心退回：%(result_message)s", result_message=tr(ev.result_message))
         elif ev.quarantined:
-            sent = _("已隔离：%(result_message)s", result_message=ev.result_message or "")
+            sent = _("已隔离：%(result_message)s", result_message=tr(ev.result_message))
         else:
             sent = _("待上传")
         out.append(
@@ -300,7 +300,7 @@ def delivery(req: Request) -> str:
             _("（最近一次尝试发送：%(tried)s）", tried=tried) if tried else _("（还未尝试发送）")
         )
     if captured is not None and captured.result == "refused":
-        return _("乡镇中心未接收：%(result_message)s", result_message=captured.result_message or "")
+        return _("乡镇中心未接收：%(result_message)s", result_message=tr(captured.result_message))
     return _("乡镇中心已收到") + (
         _("，当前：%(state)s", state=tr(states.label(req.state))) if req.state not in states.NODE_ONLY else ""
     )
