@@ -29,7 +29,7 @@ class Said(str):
         return Said, (self.template, self.params)
 
 
-def N_(message: str, **params: Any) -> str:
+def N_(message: str, /, **params: Any) -> str:
     """The Chinese text, marked for extraction; with parameters, a `Said` that remembers them."""
     return Said(message, params) if params else message
 

@@ -278,3 +278,13 @@ def test_masks():
     assert mask_phone("138 1234 5678") == "138****5678"
     assert mask_phone("+8613812345678") == "138****5678"
     assert mask_phone("123") == "***"
+
+
+def test_a_duplicate_application_names_the_application_as_the_papers_do() -> None:
+    from shared.validation import duplicate_application
+
+    named = duplicate_application("ZZ2345678", "宅基地审批").message
+    assert "已有一件“宅基地审批”申请正在办理" in named
+    already = duplicate_application("ZZ2345678", "农村最低生活保障申请").message
+    assert "已有一件“农村最低生活保障申请”正在办理" in already
+    assert "申请”的申请" not in already
