@@ -164,7 +164,8 @@ class CliWords:
             said = message.args[0] if len(message.args) == 1 else None
             message = said if isinstance(said, str) else str(message)
         if isinstance(message, Said) and not params:
-            message, params = message.template, message.params
+            params = message.params
+            message = message.template
         english = cli_language() == "en"
         text = _words(self.app).gettext(message) if english and message else message
         if not params:
