@@ -110,7 +110,7 @@ def _english_error(resp: Any, data: set[str], *words: str) -> str:
     return html
 
 
-def test_capture_errors_are_in_english(node_app, clerk) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_capture_errors_are_in_english(node_app, clerk) -> None:  # noqa: F811
     from shared.catalogue import Catalogue
     from tests.node.conftest import capture_form
 
@@ -126,7 +126,7 @@ def test_capture_errors_are_in_english(node_app, clerk) -> None:  # type: ignore
     assert Event.select().count() == before  # nothing was recorded
 
 
-def test_capture_errors_stay_chinese_by_default(node_app, clerk) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_capture_errors_stay_chinese_by_default(node_app, clerk) -> None:  # noqa: F811
     from tests.node.conftest import capture_form
 
     resp = clerk.post("/capture/JF-01", capture_form("JF-01", **{"applicant.id_number": "123"}), page="/capture/JF-01")
@@ -134,7 +134,7 @@ def test_capture_errors_stay_chinese_by_default(node_app, clerk) -> None:  # typ
     assert "身份证号码应为18位，现为3位" in resp.get_data(as_text=True)
 
 
-def test_bad_corrections_are_refused_in_english(node_app, clerk) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_bad_corrections_are_refused_in_english(node_app, clerk) -> None:  # noqa: F811
     from shared.catalogue import Catalogue
     from tests.node.hubupdates import hub_decides
     from tests.node.test_capture_views import capture
@@ -165,7 +165,7 @@ def test_bad_corrections_are_refused_in_english(node_app, clerk) -> None:  # typ
     assert "该申请已" not in html
 
 
-def test_a_bad_message_is_refused_in_english(node_app, clerk) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_a_bad_message_is_refused_in_english(node_app, clerk) -> None:  # noqa: F811
     from shared.catalogue import Catalogue
 
     clerk.client.set_cookie("lang", "en")
@@ -190,7 +190,7 @@ class _Unavailable(BaseHTTPRequestHandler):
         pass
 
 
-def test_a_sync_error_is_said_in_english_where_it_is_shown(node_app, clerk) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_a_sync_error_is_said_in_english_where_it_is_shown(node_app, clerk) -> None:  # noqa: F811
     from node import meta
     from node.db import database
 
