@@ -60,7 +60,7 @@ def notes(rng: random.Random, target: int = 80) -> str:
     """About `target` Chinese characters of clerk notes: common phrases with names, dates and numbers."""
     out = ""
     while len(out) < target:
-        slots = {k: rng.choice(v) for k, v in NOTE_SLOTS.items()}
+        slots: dict[str, object] = {k: rng.choice(v) for k, v in NOTE_SLOTS.items()}
         slots.update(
             name=name(rng),
             name2=name(rng),
@@ -82,7 +82,7 @@ def notes(rng: random.Random, target: int = 80) -> str:
 def form(rng: random.Random, catalogue: Catalogue | None = None) -> dict[str, Any]:
     """A capture form as the clerk fills it (valid, ~600 bytes of JSON once recorded)."""
     item = rng.choice(ITEMS)
-    missing = [] if rng.random() < 0.7 else None
+    missing: list[str] | None = [] if rng.random() < 0.7 else None
     data = capture(item, name=name(rng), rng=rng, catalogue=catalogue)
     if missing is None:
         cat = catalogue or Catalogue.default()

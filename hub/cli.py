@@ -11,6 +11,10 @@ from flask import Flask
 
 from shared import states
 from shared.cli import AppInfo, app_info, with_app
+from shared.cli_i18n import CliWords
+from shared.msgid import N_, joined, listed
+
+_ = CliWords("hub")
 
 
 def _factory(data_dir: str | None = None) -> Flask:
@@ -45,8 +49,21 @@ def init(app: Flask) -> None:
 
     before, after = migrate()
     pub = signing.public_b64(app.extensions["daiban_hub_key"])
-    click.echo(f"中心已初始化：{app.config['DATA_DIR']}（数据库结构版本 {before} → {after}）")
-    click.echo(f"中心密钥指纹：{signing.fingerprint(pub)}  密钥文件：{key_path(app.config['DATA_DIR'])}")
+    click.echo(
+        _(
+            "中心已初始化：%(dir)s（数据库结构版本 %(before)s → %(after)s）",
+            dir=app.config["DATA_DIR"],
+            before=before,
+            after=after,
+        )
+    )
+    click.echo(
+        _(
+            "中心密钥指纹：%(fingerprint)s  密钥文件：%(path)s",
+            fingerprint=signing.fingerprint(pub),
+            path=str(key_path(app.config["DATA_DIR"])),
+        )
+    )
 
 
 @cli.command()
@@ -60,7 +77,7 @@ def doctor(app: Flask) -> None:
     from .doctor import run_checks
 
     # Each check opens its own connection, so a database that cannot be reached is itself a finding.
-    sys.exit(report(run_checks(Path(app.config["DATA_DIR"]))))
+    sys.exit(report(run_checks(Path(app.config["DATA_DIR"])), say=_))
 
 
 @cli.command(name="migrate")
@@ -70,7 +87,7 @@ def migrate_cmd(app: Flask) -> None:
     from .schema import migrate
 
     before, after = migrate()
-    click.echo(f"数据库结构版本 {before} → {after}")
+    click.echo(_("数据库结构版本 %(before)s → %(after)s", before=before, after=after))
 
 
 @cli.command(name="rotate-key")
@@ -83,8 +100,8 @@ def rotate_key(app: Flask) -> None:
     from .keys import rotate
 
     old, new = rotate(app.config["DATA_DIR"])
-    click.echo(f"中心密钥已轮换：{signing.fingerprint(old)} → {signing.fingerprint(new)}")
-    click.echo("请重启中心服务（systemctl restart daiban-hub）；各代办点下次同步时自动换用新密钥。")
+    click.echo(_("中心密钥已轮换：%(old)s → %(new)s", old=signing.fingerprint(old), new=signing.fingerprint(new)))
+    click.echo(_("请重启中心服务（systemctl restart daiban-hub）；各代办点下次同步时自动换用新密钥。"))
 
 
 @cli.command()
@@ -100,11 +117,11 @@ def scheduler(app: Flask, sweep_minutes: int | None, figures_hour: int | None, s
         app.config["SCHEDULER_SWEEP_SECONDS"] = sweep_minutes * 60
     if figures_hour is not None:
         app.config["SCHEDULER_FIGURES_HOUR"] = figures_hour
-    click.echo(f"中心调度进程已启动（pid {os.getpid()}）")
+    click.echo(_("中心调度进程已启动（pid %(pid)s）", pid=os.getpid()))
     try:
         run_scheduler(app, standby=standby)
     except (AlreadyRunning, LeaseLost) as exc:
-        click.echo(str(exc), err=True)
+        click.echo(_(exc), err=True)
         sys.exit(3)
     except KeyboardInterrupt:
         pass
@@ -121,8 +138,8 @@ def backup_cmd(app: Flask, keep: int, out_dir: str | None) -> None:
     try:
         path = backup(app.config["DATA_DIR"], app.config.get("DATABASE_URL"), keep=keep, out_dir=out_dir)
     except BackupError as exc:
-        raise click.ClickException(str(exc))
-    click.echo(f"已备份：{path}")
+        raise click.ClickException(_(exc))
+    click.echo(_("已备份：%(path)s", path=str(path)))
 
 
 @cli.command(name="restore")
@@ -139,13 +156,16 @@ def restore_cmd(backup_file: str, new_key: bool) -> None:
     data_dir = info.resolved_dir()
     if not key_path(data_dir).exists() and not new_key:
         raise click.ClickException(
-            f"数据目录中没有中心密钥 {key_path(data_dir)}：请先从密钥备份放回（否则各代办点无法验证中心）；"
-            "确已丢失时加 --new-key，并按运维手册让各代办点重新注册"
+            _(
+                "数据目录中没有中心密钥 %(path)s：请先从密钥备份放回（否则各代办点无法验证中心）；"
+                "确已丢失时加 --new-key，并按运维手册让各代办点重新注册",
+                path=str(key_path(data_dir)),
+            )
         )
     try:
         restore(data_dir, os.environ.get("DATABASE_URL"), backup_file)
     except BackupError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(_(exc))
     from shared import signing
 
     app = info.load_app()
@@ -155,9 +175,16 @@ def restore_cmd(backup_file: str, new_key: bool) -> None:
         before, after = migrate()
         # Nodes may hold decisions this backup never saw: a new epoch makes each one rebuild its copy.
         epoch = new_epoch("restore", "cli", {"backup": Path(backup_file).name})
-    click.echo(f"已恢复：{backup_file}（数据库结构版本 {before} → {after}）")
-    click.echo(f"新的中心纪元：{epoch}（各代办点下次同步时与中心核对全部办理状态）")
-    click.echo(f"中心密钥指纹：{signing.fingerprint(signing.public_b64(app.extensions['daiban_hub_key']))}")
+    click.echo(
+        _("已恢复：%(file)s（数据库结构版本 %(before)s → %(after)s）", file=backup_file, before=before, after=after)
+    )
+    click.echo(_("新的中心纪元：%(epoch)s（各代办点下次同步时与中心核对全部办理状态）", epoch=epoch))
+    click.echo(
+        _(
+            "中心密钥指纹：%(fingerprint)s",
+            fingerprint=signing.fingerprint(signing.public_b64(app.extensions["daiban_hub_key"])),
+        )
+    )
 
 
 @cli.command(name="new-epoch")
@@ -170,7 +197,7 @@ def new_epoch_cmd(app: Flask) -> None:
     from .restores import new_epoch
 
     epoch = new_epoch("promoted", "cli")
-    click.echo(f"新的中心纪元：{epoch}（各代办点下次同步时与中心核对全部办理状态）")
+    click.echo(_("新的中心纪元：%(epoch)s（各代办点下次同步时与中心核对全部办理状态）", epoch=epoch))
 
 
 @cli.command(name="enroll-code")
@@ -197,8 +224,8 @@ def revoke(app: Flask, village: str) -> None:
     try:
         node = do_revoke(village)
     except LookupError:
-        raise click.ClickException(f"没有找到行政村：{village}")
-    click.echo(f"已停用 {village} 的代办点（{node.fingerprint}）")
+        raise click.ClickException(_("没有找到行政村：%(village)s", village=village))
+    click.echo(_("已停用 %(village)s 的代办点（%(fingerprint)s）", village=village, fingerprint=node.fingerprint))
 
 
 @cli.command()
@@ -243,9 +270,9 @@ def act(
             override=override,
         )
     except CaseError as exc:
-        click.echo(exc.message, err=True)
+        click.echo(_(exc.message), err=True)
         sys.exit(2)
-    click.echo(f"{case.receipt_code}: {states.LABELS[case.state]}")
+    click.echo(f"{case.receipt_code}: {_(states.LABELS[case.state])}")
 
 
 @cli.command(name="county-answer")
@@ -286,9 +313,9 @@ def county_answer(
             staff=staff,
         )
     except CaseError as exc:
-        click.echo(exc.message, err=True)
+        click.echo(_(exc.message), err=True)
         sys.exit(2)
-    click.echo(f"{case.receipt_code}: {states.LABELS[case.state]}")
+    click.echo(f"{case.receipt_code}: {_(states.LABELS[case.state])}")
 
 
 @cli.command(name="catalogue-defaults")
@@ -301,9 +328,16 @@ def catalogue_defaults(app: Flask, actor: str) -> None:
     try:
         version, codes = add_defaults(actor)
     except CatalogueEditError as exc:
-        click.echo("；".join(exc.errors), err=True)
+        click.echo(_(joined(exc.errors)), err=True)
         sys.exit(2)
-    click.echo(f"事项目录第 {version} 版：补充默认事项 {len(codes)} 个（{'、'.join(codes)}），请在事项目录页逐项核对")
+    click.echo(
+        _(
+            "事项目录第 %(version)s 版：补充默认事项 %(count)s 个（%(codes)s），请在事项目录页逐项核对",
+            version=version,
+            count=len(codes),
+            codes=listed(codes) if codes else "",
+        )
+    )
 
 
 @cli.command(name="add-user")
@@ -323,10 +357,11 @@ def add_user(app: Flask, username: str, name: str, role: str, windows: str, pass
     try:
         user = create_user(username, name, password, role, [w for w in windows.split(",") if w])
     except StaffError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(_(exc))
     taken = _pick_up_orphans(user.windows)
     audit.record("cli", "staff.created", user.username, {"role": role, "windows": list(user.windows or [])})
-    click.echo(f"已创建 {user.name}（{user.username}，{role}）" + (f"，接手无人负责的 {taken} 件" if taken else ""))
+    made = _("已创建 %(name)s（%(username)s，%(role)s）", name=user.name, username=user.username, role=role)
+    click.echo(made + (_("，接手无人负责的 %(count)s 件", count=taken) if taken else ""))
 
 
 @cli.command(name="set-password")
@@ -341,13 +376,13 @@ def set_password_cmd(app: Flask, username: str, password: str) -> None:
 
     user = Staff.get_or_none(Staff.username == username)
     if user is None:
-        raise click.ClickException(f"没有这个工作人员：{username}")
+        raise click.ClickException(_("没有这个工作人员：%(username)s", username=username))
     try:
         set_password(user, password)
     except StaffError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(_(exc)) from exc
     audit.record("cli", "staff.password_set", user.username)
-    click.echo(f"已为 {user.name} 设置新密码，其已登录的会话全部失效")
+    click.echo(_("已为 %(name)s 设置新密码，其已登录的会话全部失效", name=user.name))
 
 
 @cli.command(name="disable-user")
@@ -362,10 +397,12 @@ def disable_user(app: Flask, username: str, enable: bool) -> None:
 
     user = Staff.get_or_none(Staff.username == username)
     if user is None:
-        raise click.ClickException(f"没有这个工作人员：{username}")
+        raise click.ClickException(_("没有这个工作人员：%(username)s", username=username))
     set_active(user, enable)
     audit.record("cli", "staff.enabled" if enable else "staff.disabled", user.username)
-    click.echo(f"{user.name}：{'已启用' if enable else '已停用，已登录的会话全部失效'}")
+    click.echo(
+        _("%(name)s：已启用", name=user.name) if enable else _("%(name)s：已停用，已登录的会话全部失效", name=user.name)
+    )
 
 
 def _pick_up_orphans(windows: list[str]) -> int:
@@ -387,8 +424,8 @@ def duty(app: Flask, username: str, on_duty: bool, backup: str) -> None:
     try:
         change = set_duty(username, on_duty, None, backup)
     except CaseError as exc:
-        raise click.ClickException(exc.message) from exc
-    click.echo(change.sentence())
+        raise click.ClickException(_(exc.message)) from exc
+    click.echo(_(change.sentence()))
 
 
 @cli.command()
@@ -406,9 +443,9 @@ def reassign(app: Flask, receipt_code: str, username: str, reason: str, actor: s
     try:
         case = do_reassign(normalise(receipt_code), username, actor, reason)
     except CaseError as exc:
-        click.echo(exc.message, err=True)
+        click.echo(_(exc.message), err=True)
         sys.exit(2)
-    click.echo(f"{case.receipt_code}: 承办人 {case.assignee}")
+    click.echo(_("%(code)s: 承办人 %(assignee)s", code=case.receipt_code, assignee=case.assignee))
 
 
 @cli.group()
@@ -429,14 +466,14 @@ def register_export(app: Flask, path: str, month: str, window: str | None) -> No
     catalogue = current()
     windows = [window] if window else [w["code"] for w in catalogue.windows()]
     if window and catalogue.window(window) is None:
-        raise click.ClickException(f"窗口编码不存在：{window}")
+        raise click.ClickException(_("窗口编码不存在：%(window)s", window=window))
     try:
         lines = entries(month, windows, catalogue)
         title = title_for(month, window, catalogue)
     except RegisterError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(_(exc))
     write_xlsx(lines, title, path)
-    click.echo(f"已导出 {len(lines)} 件：{path}")
+    click.echo(_("已导出 %(count)s 件：%(path)s", count=len(lines), path=path))
 
 
 @cli.command(name="figures")
@@ -460,18 +497,18 @@ def figures_cmd(
 
     try:
         if not raw_from or not raw_to:
-            raise figures.PeriodError("请给出统计期间：--from 开始日期 --to 结束日期（YYYY-MM-DD）")
+            raise figures.PeriodError(N_("请给出统计期间：--from 开始日期 --to 结束日期（YYYY-MM-DD）"))
         start, end = figures.parse_period(raw_from, raw_to)
         chosen = [figures.check_group(by) for by in groups] or list(figures.GROUPS)
     except figures.PeriodError as exc:
         figures.refused("cli", str(exc), {"from": raw_from, "to": raw_to, "by": ",".join(groups)})
-        click.echo(f"无法统计：{exc}", err=True)
+        click.echo(_("无法统计：%(why)s", why=_(exc)), err=True)
         sys.exit(2)
     report = figures.build_report(start, end)
-    click.echo(render(report, chosen))
+    click.echo(render(report, chosen, _))
     if xlsx_path:
         Path(xlsx_path).write_bytes(figures_xlsx.to_bytes(figures_xlsx.workbook(report)))
-        click.echo(f"已写出 Excel 报表：{xlsx_path}")
+        click.echo(_("已写出 Excel 报表：%(path)s", path=xlsx_path))
 
 
 @cli.command()
@@ -488,7 +525,7 @@ def run(app: Flask, host: str, port: int, threads: int) -> None:
 
     with database.connection_context():
         migrate()
-    click.echo(f"中心已启动：http://{host}:{port}/")
+    click.echo(_("中心已启动：%(url)s", url="http://%s:%s/" % (host, port)))
     serve(app, host=host, port=port, threads=threads, ident="daiban-hub")
 
 
@@ -500,9 +537,17 @@ def verify_audit(app: Flask) -> None:
 
     checked, broken = audit.verify()
     if broken is not None:
-        click.echo(f"审计日志哈希链断开：第 {broken.seq} 条。{broken.reason}（此前 {checked} 条完好）", err=True)
+        click.echo(
+            _(
+                "审计日志哈希链断开：第 %(seq)s 条。%(reason)s（此前 %(checked)s 条完好）",
+                seq=broken.seq,
+                reason=_(broken.reason),
+                checked=checked,
+            ),
+            err=True,
+        )
         sys.exit(1)
-    click.echo(f"审计日志完好：共 {checked} 条，哈希链连续。")
+    click.echo(_("审计日志完好：共 %(checked)s 条，哈希链连续。", checked=checked))
 
 
 @cli.command()
@@ -513,8 +558,11 @@ def sweep(app: Flask) -> None:
 
     counts = sweep_job()
     click.echo(
-        f"期限巡检：检查 {counts['checked']} 件，绿 {counts['green']}、黄 {counts['yellow']}、红 {counts['red']}；"
-        f"新转黄 {counts['turned_yellow']}、新转红 {counts['turned_red']}"
+        _(
+            "期限巡检：检查 %(checked)s 件，绿 %(green)s、黄 %(yellow)s、红 %(red)s；"
+            "新转黄 %(turned_yellow)s、新转红 %(turned_red)s",
+            **counts,
+        )
     )
 
 
@@ -540,12 +588,12 @@ def import_bundle(app: Flask, file: str, out: str) -> None:
             app.extensions["daiban_hub_box_key"],
         )
     except BundleError as exc:
-        click.echo(f"导入失败：{exc.message}", err=True)
+        click.echo(_("导入失败：%(why)s", why=_(exc.message)), err=True)
         sys.exit(1)
     tmp = Path(out).with_name(Path(out).name + ".part")
     tmp.write_bytes(res.response)
     os.replace(tmp, out)
-    click.echo(res.summary())
+    click.echo(_(res.summary()))
     for message in res.errors:
-        click.echo(f"提示：{message}")
-    click.echo(f"回复包已写出：{out}（请带回代办点运行 daiban node import-bundle）")
+        click.echo(_("提示：%(message)s", message=_(message)))
+    click.echo(_("回复包已写出：%(path)s（请带回代办点运行 daiban node import-bundle）", path=out))

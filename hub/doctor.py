@@ -19,6 +19,7 @@ from .clock import now
 from .db import database
 from .keys import key_path
 from .models import JobRun
+from shared.msgid import N_
 
 DISK_MIN_FREE = 1024 * 1024 * 1024
 DISK_LOW_FREE = 5 * 1024 * 1024 * 1024
@@ -34,23 +35,41 @@ def check_database() -> Finding:
     version = current_version()
     if version < SCHEMA_VERSION:
         return Finding(
-            "数据库", "problem", f"数据库结构版本 {version} 低于软件的 {SCHEMA_VERSION}；请运行 daiban hub migrate"
+            N_("数据库"),
+            "problem",
+            N_(
+                "数据库结构版本 %(version)s 低于软件的 %(expected)s；请运行 daiban hub migrate",
+                version=version,
+                expected=SCHEMA_VERSION,
+            ),
         )
     if version > SCHEMA_VERSION:
-        return Finding("数据库", "problem", f"数据库结构版本 {version} 比软件新；请升级中心软件")
-    return Finding("数据库", "ok", f"数据库可用，结构版本 {version}")
+        return Finding(
+            N_("数据库"), "problem", N_("数据库结构版本 %(version)s 比软件新；请升级中心软件", version=version)
+        )
+    return Finding(N_("数据库"), "ok", N_("数据库可用，结构版本 %(version)s", version=version))
 
 
 def check_keys(data_dir: Path) -> Finding:
     """The hub key exists and only its owner can read it."""
     key = key_path(data_dir)
     if not key.exists():
-        return Finding("密钥", "problem", f"找不到中心密钥 {key}；请用备份恢复（重新生成会使所有代办点无法验证中心）")
+        return Finding(
+            N_("密钥"),
+            "problem",
+            N_("找不到中心密钥 %(key)s；请用备份恢复（重新生成会使所有代办点无法验证中心）", key=str(key)),
+        )
     if os.name == "posix" and key.stat().st_mode & 0o077:
         return Finding(
-            "密钥", "problem", f"密钥文件权限过宽（{oct(key.stat().st_mode & 0o777)}）；请执行 chmod 600 {key}"
+            N_("密钥"),
+            "problem",
+            N_(
+                "密钥文件权限过宽（%(mode)s）；请执行 chmod 600 %(key)s",
+                mode=oct(key.stat().st_mode & 0o777),
+                key=str(key),
+            ),
         )
-    return Finding("密钥", "ok", "中心密钥齐全")
+    return Finding(N_("密钥"), "ok", N_("中心密钥齐全"))
 
 
 def check_scheduler() -> Finding:
@@ -58,40 +77,45 @@ def check_scheduler() -> Finding:
     last = JobRun.select().where((JobRun.job == "heartbeat") & JobRun.ok).order_by(JobRun.started_at.desc()).first()
     if last is None:
         return Finding(
-            "调度",
+            N_("调度"),
             "problem",
-            "调度进程从未运行：期限巡检不会进行；请启动 daiban hub scheduler（systemctl start daiban-hub-scheduler）",
+            N_(
+                "调度进程从未运行：期限巡检不会进行；请启动 daiban hub scheduler（systemctl start daiban-hub-scheduler）"
+            ),
         )
     age = now() - last.started_at
     if age > HEARTBEAT_MAX_AGE:
         return Finding(
-            "调度",
+            N_("调度"),
             "problem",
-            f"调度进程已 {int(age.total_seconds() // 60)} 分钟没有心跳；请检查 daiban hub scheduler 是否在运行",
+            N_(
+                "调度进程已 %(minutes)s 分钟没有心跳；请检查 daiban hub scheduler 是否在运行",
+                minutes=int(age.total_seconds() // 60),
+            ),
         )
-    return Finding("调度", "ok", f"调度进程 {int(age.total_seconds())} 秒前有心跳")
+    return Finding(N_("调度"), "ok", N_("调度进程 %(seconds)s 秒前有心跳", seconds=int(age.total_seconds())))
 
 
 def check_calendar() -> Finding:
     """Every year running cases and the next 90 days reach has holidays entered."""
     warning = promises.calendar_warning()
     if warning:
-        return Finding("工作日历", "warn", warning)
-    return Finding("工作日历", "ok", "在办件期限和今后 90 天都在已知的节假日安排之内")
+        return Finding(N_("工作日历"), "warn", warning)
+    return Finding(N_("工作日历"), "ok", N_("在办件期限和今后 90 天都在已知的节假日安排之内"))
 
 
 def check_disk(data_dir: Path) -> Finding:
     """Free space where the hub keeps its data and backups."""
-    return doctor.check_disk(data_dir, DISK_MIN_FREE, DISK_LOW_FREE, "请清理旧备份或扩容")
+    return doctor.check_disk(data_dir, DISK_MIN_FREE, DISK_LOW_FREE, N_("请清理旧备份或扩容"))
 
 
 def run_checks(data_dir: Path) -> list[Finding]:
     """Every check, each isolated so one failure does not hide the others."""
     checks: list[tuple[str, Callable[[], Finding]]] = [
-        ("数据库", check_database),
-        ("密钥", lambda: check_keys(data_dir)),
-        ("调度", check_scheduler),
-        ("工作日历", check_calendar),
-        ("磁盘", lambda: check_disk(data_dir)),
+        (N_("数据库"), check_database),
+        (N_("密钥"), lambda: check_keys(data_dir)),
+        (N_("调度"), check_scheduler),
+        (N_("工作日历"), check_calendar),
+        (N_("磁盘"), lambda: check_disk(data_dir)),
     ]
     return run_isolated(checks, database.connection_context)

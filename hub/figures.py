@@ -22,7 +22,6 @@ from .clock import china_date, today
 from .deadlines import calendar
 from .models import Case, Staff, Village
 from shared.msgid import N_, listed
-from flask_babel import gettext as _
 
 COMPLETED = frozenset({states.APPROVED, states.DENIED})
 SATISFIED = ratings.SATISFIED
@@ -427,10 +426,10 @@ class Report:
 
     @property
     def period(self) -> str:
-        """The period as the title of the report says it."""
+        """The period as the title of the report says it (marked: said in the reader's language by `tr`)."""
         if not self.start and not self.end:
-            return _("全部日期")
-        return _("%(start)s 至 %(end)s", start=self.start or _("最早"), end=self.end or _("今天"))
+            return N_("全部日期")
+        return N_("%(start)s 至 %(end)s", start=str(self.start or N_("最早")), end=str(self.end or N_("今天")))
 
 
 def build_report(start: date | None, end: date | None, on: date | None = None) -> Report:

@@ -3,36 +3,52 @@ then one aligned table per breakdown (Chinese characters are two columns wide in
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from shared.spreadsheet import display_width
 
 from .figures import GROUPS, Figures, Report, percent
+from shared.msgid import N_, as_marked
 
 # The centre's categories; the page and the workbook add the supervision columns.
 TEXT_COLUMNS: list[tuple[str, str]] = [
-    ("label", "名称"),
-    ("handled", "接待"),
-    ("instant", "即办件"),
-    ("instant_done", "即办已办结"),
-    ("undertaken", "承办件"),
-    ("undertaken_done", "已办结"),
-    ("undertaken_open", "正在办理"),
-    ("refused", "不予受理"),
-    ("undertaken_on_time_rate", "按时办结率"),
+    ("label", N_("名称")),
+    ("handled", N_("接待")),
+    ("instant", N_("即办件")),
+    ("instant_done", N_("即办已办结")),
+    ("undertaken", N_("承办件")),
+    ("undertaken_done", N_("已办结")),
+    ("undertaken_open", N_("正在办理")),
+    ("refused", N_("不予受理")),
+    ("undertaken_on_time_rate", N_("按时办结率")),
 ]
 
 
-def headline(report: Report) -> list[str]:
-    """The report's first lines, as the centre writes its year."""
+def headline(report: Report, say: Callable[..., str] = as_marked) -> list[str]:
+    """The report's first lines, as the centre writes its year, in the language of `say` (a gettext)."""
     t = report.total
-    instant = "全部办结" if t.instant_all_done else f"已办结 {t.instant_done}，未办结 {t.instant_open}"
+    if t.instant_all_done:
+        instant = say(N_("全部办结"))
+    else:
+        instant = say(N_("已办结 %(done)s，未办结 %(open)s"), done=t.instant_done, open=t.instant_open)
     return [
-        f"统计期间：{report.period}",
-        f"接待（收件）{t.handled} 件：即办件 {t.instant} 件（{instant}）；"
-        f"承办件 {t.undertaken} 件 = 已办结 {t.undertaken_done} + 正在办理 {t.undertaken_open}；"
-        f"不予受理 {t.refused} 件；撤回/退回 {t.withdrawn} 件",
-        f"按时办结率（承办件）：{percent(t.undertaken_on_time_rate)}",
+        say(N_("统计期间：%(period)s"), period=say(report.period)),
+        say(
+            N_(
+                "接待（收件）%(handled)s 件：即办件 %(instant)s 件（%(instant_state)s）；"
+                "承办件 %(undertaken)s 件 = 已办结 %(undertaken_done)s + 正在办理 %(undertaken_open)s；"
+                "不予受理 %(refused)s 件；撤回/退回 %(withdrawn)s 件"
+            ),
+            handled=t.handled,
+            instant=t.instant,
+            instant_state=instant,
+            undertaken=t.undertaken,
+            undertaken_done=t.undertaken_done,
+            undertaken_open=t.undertaken_open,
+            refused=t.refused,
+            withdrawn=t.withdrawn,
+        ),
+        say(N_("按时办结率（承办件）：%(rate)s"), rate=percent(t.undertaken_on_time_rate)),
     ]
 
 
@@ -55,10 +71,11 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     return out
 
 
-def render(report: Report, groups: Sequence[str]) -> str:
-    """The headline, then each chosen breakdown with its total line."""
-    lines = headline(report)
+def render(report: Report, groups: Sequence[str], say: Callable[..., str] = as_marked) -> str:
+    """The headline, then each chosen breakdown with its total line, in the language of `say`."""
+    lines = headline(report, say)
     for by in groups:
-        lines += ["", f"按{GROUPS[by]}："]
-        lines += table([t for _, t in TEXT_COLUMNS], [_cells(f) for f in [*report.groups[by], report.total]])
+        lines += ["", say(N_("按%(group)s："), group=say(GROUPS[by]))]
+        rows = [[say(f.label), *_cells(f)[1:]] for f in [*report.groups[by], report.total]]
+        lines += table([say(t) for _, t in TEXT_COLUMNS], rows)
     return "\n".join(lines)

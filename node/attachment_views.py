@@ -18,6 +18,8 @@ from .capture_views import stored_request
 from .requests_views import render_detail
 from flask_babel import gettext as _
 
+from shared.i18n import tr
+
 bp = Blueprint("attachment_views", __name__)
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -41,7 +43,7 @@ def upload(code: str) -> Any:
     try:
         att = add_attachment(req.receipt_code, file.filename, data, clerk.name, material)
     except AttachmentError as exc:
-        return render_detail(req, 400, attach_error=exc.message, attach_material=material)
+        return render_detail(req, 400, attach_error=tr(exc.message), attach_material=material)
     scheduler.kick()
     flash(_("附件已保存：%(name)s（%(size)s KB），将随同步上传到中心", name=att.name, size=att.size // 1024 + 1))
     return redirect(url_for("requests.detail", code=req.receipt_code))

@@ -20,6 +20,7 @@ from .db import database
 from .models import Attachment, Event, Request
 from .hubkey import verify_hub
 from .transport import RefusedError, Transport, TrustError
+from shared.msgid import N_
 
 MAX_SIDE = 1600
 JPEG_QUALITY = 80
@@ -50,11 +51,15 @@ def normalise_image(data: bytes) -> bytes:
     """A JPEG of at most MAX_SIDE px on its long side, upright, without EXIF; AttachmentError if not an image."""
     if len(data) > MAX_ATTACHMENT_BYTES:
         raise AttachmentError(
-            f"附件过大（{len(data) / 1024 / 1024:.1f} MB），单个附件不能超过 {MAX_ATTACHMENT_BYTES // 1024 // 1024} MB",
+            N_(
+                "附件过大（%(size)s MB），单个附件不能超过 %(max)s MB",
+                size=f"{len(data) / 1024 / 1024:.1f}",
+                max=MAX_ATTACHMENT_BYTES // 1024 // 1024,
+            ),
             "too_large",
         )
     if not data:
-        raise AttachmentError("附件是空文件", "not_image")
+        raise AttachmentError(N_("附件是空文件"), "not_image")
     # Pillow is loaded only when a scan arrives: an idle node should not carry it.
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -64,7 +69,7 @@ def normalise_image(data: bytes) -> bytes:
             with Image.open(io.BytesIO(data)) as probe:
                 fmt = probe.format
                 if probe.width * probe.height > MAX_PIXELS:
-                    raise AttachmentError("图片像素过多，请降低扫描分辨率后再添加", "too_large")
+                    raise AttachmentError(N_("图片像素过多，请降低扫描分辨率后再添加"), "too_large")
                 probe.verify()
             img: Image.Image = Image.open(io.BytesIO(data))
             # JPEG can decode at 1/2, 1/4 or 1/8 scale: far less memory on a 2 GB PC.
@@ -73,11 +78,11 @@ def normalise_image(data: bytes) -> bytes:
     except AttachmentError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise AttachmentError("图片像素过多，请降低扫描分辨率后再添加", "too_large") from exc
+        raise AttachmentError(N_("图片像素过多，请降低扫描分辨率后再添加"), "too_large") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise AttachmentError("文件不是可识别的图片（只接受照片或扫描件，如 JPG、PNG）", "not_image") from exc
+        raise AttachmentError(N_("文件不是可识别的图片（只接受照片或扫描件，如 JPG、PNG）"), "not_image") from exc
     if fmt not in ACCEPTED_FORMATS:
-        raise AttachmentError("不支持的图片格式，请使用 JPG 或 PNG", "not_image")
+        raise AttachmentError(N_("不支持的图片格式，请使用 JPG 或 PNG"), "not_image")
     # Phones record rotation in EXIF; apply it before EXIF is dropped.
     img = ImageOps.exif_transpose(img)
     if img.mode in ("RGBA", "LA", "P"):
@@ -111,17 +116,17 @@ def add_attachment(
     """Check, shrink and store an image for a request and queue its attachment.added event."""
     req = Request.get_or_none(Request.receipt_code == receipt_code)
     if req is None:
-        raise AttachmentError("没有这个回执码", "unknown_request")
+        raise AttachmentError(N_("没有这个回执码"), "unknown_request")
     if req.state == "held":
-        raise AttachmentError("该申请暂存在本机、尚未提交，请先提交再添加附件", "held")
+        raise AttachmentError(N_("该申请暂存在本机、尚未提交，请先提交再添加附件"), "held")
     if req.purged:
-        raise AttachmentError("该申请的个人资料已按规定清除，不能再添加附件", "purged")
+        raise AttachmentError(N_("该申请的个人资料已按规定清除，不能再添加附件"), "purged")
     jpeg = normalise_image(data)
     sha = hashlib.sha256(jpeg).hexdigest()
     existing = Attachment.get_or_none((Attachment.sha256 == sha) & (Attachment.request_id == req.request_id))
     if existing is not None:
         return existing
-    name = os.path.basename(str(filename).replace("\\", "/")).strip()[:200] or "附件.jpg"
+    name = os.path.basename(str(filename).replace("\\", "/")).strip()[:200] or N_("附件.jpg")
     _write_once(path_for(sha), jpeg)
     with database.atomic():
         event = add_event(
@@ -180,11 +185,11 @@ def _exchange(transport: Transport, key: Ed25519PrivateKey, body: dict[str, Any]
     try:
         resp, sig = protocol.open_envelope(raw)
     except protocol.ProtocolError as exc:
-        raise RefusedError(f"中心回复无法识别（HTTP {status}）", "bad_response") from exc
+        raise RefusedError(N_("中心回复无法识别（HTTP %(status)s）", status=status), "bad_response") from exc
     if not verify_hub(resp, sig):
-        raise TrustError("中心回复的签名无效，未采用（可能被冒充或篡改）", "bad_hub_signature")
+        raise TrustError(N_("中心回复的签名无效，未采用（可能被冒充或篡改）"), "bad_hub_signature")
     if resp.get("request_hash") not in (protocol.body_hash(body), ""):
-        raise TrustError("中心回复与本次请求不对应，未采用", "mismatched_response")
+        raise TrustError(N_("中心回复与本次请求不对应，未采用"), "mismatched_response")
     return status, resp
 
 
@@ -194,7 +199,7 @@ def upload(transport: Transport, key: Ed25519PrivateKey, att: Attachment, chunk:
         node_id = meta.get("node_id")
     data = path_for(att.sha256).read_bytes()
     if hashlib.sha256(data).hexdigest() != att.sha256:
-        raise RefusedError(f"本机附件文件已损坏：{att.name}", "local_corrupt")
+        raise RefusedError(N_("本机附件文件已损坏：%(name)s", name=att.name), "local_corrupt")
     # Ask first: after a dropped connection the hub may already hold most of the file.
     with database.connection_context():
         _, resp = _exchange(transport, key, chunk_body(node_id, att.sha256, 0))
@@ -208,7 +213,7 @@ def upload(transport: Transport, key: Ed25519PrivateKey, att: Attachment, chunk:
                 restarted = True  # the hub discarded a corrupted partial file; send it all once more
                 offset = 0
             else:
-                raise RefusedError(err.get("message", "中心拒收附件"), err.get("code", "error"))
+                raise RefusedError(err.get("message", N_("中心拒收附件")), err.get("code", "error"))
         elif resp.get("complete"):
             with database.connection_context(), database.atomic():
                 mark_uploaded(att.sha256)
@@ -216,7 +221,7 @@ def upload(transport: Transport, key: Ed25519PrivateKey, att: Attachment, chunk:
         else:
             offset = int(resp.get("offset", 0))
         if offset >= len(data):
-            raise RefusedError("中心记录的附件大小与本机不符", "size_mismatch")
+            raise RefusedError(N_("中心记录的附件大小与本机不符"), "size_mismatch")
         with database.connection_context():
             _, resp = _exchange(transport, key, chunk_body(node_id, att.sha256, offset, data[offset : offset + chunk]))
 

@@ -26,6 +26,8 @@ from .db import database
 from .sync_panel import _round_lock
 from flask_babel import gettext as _
 
+from shared.i18n import tr
+
 bp = Blueprint("bundle_views", __name__)
 
 BUSY = "后台正在同步，请稍后再试（同步与数据包不能同时进行）"
@@ -101,7 +103,7 @@ def export() -> Any:
 def _export_answer(job: BundleJob) -> Any:
     if job.error is not None:
         job.reported = True
-        flash(_("导出失败：%(message)s", message=job.error.message), "error")
+        flash(_("导出失败：%(message)s", message=tr(job.error.message)), "error")
         return redirect(url_for("sync_panel.panel"))
     result = job.result
     assert isinstance(result, ExportResult)
@@ -158,9 +160,9 @@ def _report_import(job: BundleJob) -> None:
     exc = job.error
     if exc is not None:
         if exc.code == "replayed":  # not a failure: its answers are already applied
-            flash(exc.message)
+            flash(tr(exc.message))
         else:
-            flash(_("导入失败：%(message)s", message=exc.message), "error")
+            flash(_("导入失败：%(message)s", message=tr(exc.message)), "error")
         return
     result = job.result
     assert isinstance(result, ImportResult)

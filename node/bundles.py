@@ -27,6 +27,7 @@ from .db import database
 from .models import Attachment, Batch, BundleExport, Event
 from .sync import SyncClient
 from .transport import SyncError
+from shared.msgid import N_
 
 BOX_KEY_FILE = "node_box_key.pem"
 
@@ -47,9 +48,9 @@ class BundleTransport:
         try:
             request_hash = protocol.body_hash(protocol.open_envelope(body)[0])
         except protocol.ProtocolError as exc:
-            raise SyncError("数据包中的消息无法识别", "bad_body") from exc
+            raise SyncError(N_("数据包中的消息无法识别"), "bad_body") from exc
         if request_hash not in self.answers:
-            raise SyncError("回复包中没有这条消息的回复", "missing_answer")
+            raise SyncError(N_("回复包中没有这条消息的回复"), "missing_answer")
         return self.answers[request_hash]
 
 
@@ -76,9 +77,12 @@ class ImportResult:
 
     def summary(self) -> str:
         """One line in Chinese."""
-        return (
-            f"中心确认事件 {self.acked}（退回 {self.refused}），收到状态更新 {self.updates}，"
-            f"中心已收附件 {self.attachments}"
+        return N_(
+            "中心确认事件 %(acked)s（退回 %(refused)s），收到状态更新 %(updates)s，中心已收附件 %(attachments)s",
+            acked=self.acked,
+            refused=self.refused,
+            updates=self.updates,
+            attachments=self.attachments,
         )
 
 
@@ -126,7 +130,7 @@ def build_bundle(key: Ed25519PrivateKey) -> tuple[ExportResult, bytes]:
     try:
         built = _build_bundle(key)
     except BaseException as exc:
-        progress.finish(getattr(exc, "message", None) or "导出中断")
+        progress.finish(getattr(exc, "message", None) or N_("导出中断"))
         raise
     progress.finish()
     return built
@@ -134,10 +138,10 @@ def build_bundle(key: Ed25519PrivateKey) -> tuple[ExportResult, bytes]:
 
 def _build_bundle(key: Ed25519PrivateKey) -> tuple[ExportResult, bytes]:
     if not meta.get("node_id"):
-        raise BundleError("not_enrolled", "本代办点尚未注册，不能导出数据包")
+        raise BundleError("not_enrolled", N_("本代办点尚未注册，不能导出数据包"))
     hub_box = meta.get("hub_box_pubkey")
     if not hub_box:
-        raise BundleError("no_hub_box_key", "注册时中心未提供数据包加密公钥，请升级中心后重新注册")
+        raise BundleError("no_hub_box_key", N_("注册时中心未提供数据包加密公钥，请升级中心后重新注册"))
     bundle_id = protocol.new_id()
     with database.atomic():
         hello = _poll(key, "hello")
@@ -213,7 +217,7 @@ def import_response(raw: bytes, key: Ed25519PrivateKey, box: X25519PrivateKey) -
     try:
         result = _import_response(raw, key, box)
     except BaseException as exc:
-        progress.finish(getattr(exc, "message", None) or "导入中断")
+        progress.finish(getattr(exc, "message", None) or N_("导入中断"))
         raise
     progress.finish()
     return result
@@ -228,24 +232,24 @@ def _import_response(raw: bytes, key: Ed25519PrivateKey, box: X25519PrivateKey) 
         opened = bundle.open_bundle(raw, direction=bundle.TO_NODE, recipient=node_id, box_key=box, sender_pubkey=sender)
     except BundleError as exc:
         if exc.code == "wrong_recipient":
-            raise BundleError("wrong_recipient", "此回复包是发给其他代办点的，未导入") from exc
+            raise BundleError("wrong_recipient", N_("此回复包是发给其他代办点的，未导入")) from exc
         raise
     progress.advance(0, len(raw))  # read, checked and decrypted: what is left is applying it
     export = BundleExport.get_or_none(BundleExport.bundle_id == str(opened.header.get("in_reply_to")))
     if export is None:
-        raise BundleError("unknown_bundle", "此回复包不对应本代办点导出过的任何数据包，未导入")
+        raise BundleError("unknown_bundle", N_("此回复包不对应本代办点导出过的任何数据包，未导入"))
     if export.imported_at is not None:
         when = beijing_time(export.imported_at, labelled=True)
-        raise BundleError("replayed", f"此回复包已于 {when}导入过，本次未做任何更改")
+        raise BundleError("replayed", N_("此回复包已于 %(when)s导入过，本次未做任何更改", when=when))
     answers: dict[str, tuple[int, bytes]] = {}
     for item in opened.payload.get("responses") or []:
         if not isinstance(item, dict) or not isinstance(item.get("status"), int):
-            raise bundle.fail("bad_format", "回复格式错误")
+            raise bundle.fail("bad_format", N_("回复格式错误"))
         resp_raw = bundle.decode_blob(item.get("raw"))
         try:
             resp_body = protocol.open_envelope(resp_raw)[0]
         except protocol.ProtocolError as exc:
-            raise bundle.fail("bad_format", "回复格式错误") from exc
+            raise bundle.fail("bad_format", N_("回复格式错误")) from exc
         answers[str(resp_body.get("request_hash"))] = (item["status"], resp_raw)
     client = SyncClient(BundleTransport(answers), key)
     result = ImportResult()
@@ -261,7 +265,7 @@ def _import_response(raw: bytes, key: Ed25519PrivateKey, box: X25519PrivateKey) 
                     result.attachments += 1
             BundleExport.update(imported_at=now()).where(BundleExport.bundle_id == export.bundle_id).execute()
     except SyncError as exc:
-        raise BundleError(exc.code, f"回复包未能导入，未做任何更改：{exc.message}") from exc
+        raise BundleError(exc.code, N_("回复包未能导入，未做任何更改：%(why)s", why=exc.message)) from exc
     return result
 
 
@@ -274,7 +278,7 @@ def _apply_one(client: SyncClient, msg: dict[str, Any], result: ImportResult) ->
         status, resp = client.send_raw(bytes(batch.envelope), batch.hash)
         if resp.get("error"):
             # The hub's chain differs from ours; an online sync (or a new bundle) will align first.
-            result.messages.append(resp["error"].get("message", "中心要求核对进度"))
+            result.messages.append(resp["error"].get("message", N_("中心要求核对进度")))
             return
         counts = apply_response(resp, batch)
         result.acked += counts["acked"]

@@ -8,7 +8,14 @@ from shared import protocol, states
 from shared.catalogue import Catalogue
 from shared.receipt_codes import new_code
 from shared import intake
-from shared.validation import NOTES_MAX, FieldError, duplicate_application, validate_capture
+from shared.msgid import N_
+from shared.validation import (
+    NOTES_MAX,
+    WITHDRAW_REASON_MAX,
+    FieldError,
+    duplicate_application,
+    validate_capture,
+)
 
 from . import meta
 from .clock import now
@@ -137,19 +144,36 @@ def release_held(receipt_code: str, clerk: str) -> Request:
     return req
 
 
-def withdraw_held(receipt_code: str, clerk: str, reason: str) -> Request:
-    """Withdraw a request held here: its capture and its withdrawal both go into the log.
+class WithdrawRefused(Exception):
+    """The withdrawal was not recorded; `message` says why (marked, said again in the reader's language)."""
 
-    The log is the record (首问负责制): a request taken at the village point and withdrawn before
-    it was sent is still reported to the centre, as captured and withdrawn, never silently dropped.
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def withdraw(receipt_code: str, clerk: str, reason: str) -> Request:
+    """Withdraw a request at the villager's wish; the web page and `daiban node withdraw` both call this.
+
+    The log is the record (首问负责制), so nothing changes state without an event: a request held
+    here gets its capture and its withdrawal logged and is withdrawn at once (the centre is told, as
+    captured and withdrawn, never silently dropped); a request already sent gets a withdrawal event,
+    and its state follows the centre's answer (the centre decides whether it can still be withdrawn).
     """
+    reason = reason.strip()
+    if not reason:
+        raise WithdrawRefused(N_("请填写撤回原因"))
+    if len(reason) > WITHDRAW_REASON_MAX:
+        raise WithdrawRefused(N_("撤回原因不能超过 %(max)s 字", max=WITHDRAW_REASON_MAX))
     with database.atomic():
         req = Request.get(Request.receipt_code == receipt_code)
-        states.check_transition(req.state, states.WITHDRAWN)
-        append_event("request.captured", req.request_id, clerk, dict(req.data, submit="held"))
+        if not states.can_transition(req.state, states.WITHDRAWN):
+            raise WithdrawRefused(N_("当前状态（%(state)s）不能撤回", state=states.label(req.state)))
+        if req.state == states.HELD:
+            append_event("request.captured", req.request_id, clerk, dict(req.data, submit="held"))
+            req.state = states.WITHDRAWN
+            req.reason = reason
         append_event("request.withdrawn", req.request_id, clerk, {"reason": reason})
-        req.state = states.WITHDRAWN
-        req.reason = reason
         req.updated_at = now()
         req.save()
     return req

@@ -12,9 +12,12 @@ import click
 from flask import Flask
 
 from shared.cli import AppInfo, app_info, with_app
+from shared.cli_i18n import CliWords
 
 if TYPE_CHECKING:
     from .sync import SyncClient
+
+_ = CliWords("node")
 
 
 def _factory(data_dir: str | None = None) -> Flask:
@@ -51,7 +54,7 @@ def _client(app: Flask) -> SyncClient:
         hub_url = meta.get("hub_url")
         pin = meta.get("hub_cert_sha256")
     if not hub_url:
-        raise click.ClickException("本代办点尚未注册，请先运行 daiban node enroll --hub URL --code 注册码")
+        raise click.ClickException(_("本代办点尚未注册，请先运行 daiban node enroll --hub URL --code 注册码"))
     return SyncClient(HttpTransport(hub_url, pin=pin), app.extensions["daiban_node_key"])
 
 
@@ -72,8 +75,8 @@ def init(app: Flask) -> None:
     from .bundles import box_key
 
     box_key(app.config["DATA_DIR"])
-    click.echo(f"代办点已初始化：{app.config['DATA_DIR']}")
-    click.echo(f"本机密钥指纹：{signing.fingerprint(pub)}")
+    click.echo(_("代办点已初始化：%(dir)s", dir=app.config["DATA_DIR"]))
+    click.echo(_("本机密钥指纹：%(fingerprint)s", fingerprint=signing.fingerprint(pub)))
     click.echo(f"API token: {token}")
 
 
@@ -99,13 +102,15 @@ def enroll(app: Flask, hub_url: str, code: str, pin_cert: bool, cert_sha256: str
     pin = None
     if pin_cert or cert_sha256:
         if not hub_url.startswith("https://"):
-            raise click.ClickException("只有 https:// 地址才能固定证书")
+            raise click.ClickException(_("只有 https:// 地址才能固定证书"))
         try:
             pin = fetch_fingerprint(hub_url)
         except OSError as exc:
-            raise click.ClickException(f"无法取得中心证书：{exc}")
+            raise click.ClickException(_("无法取得中心证书：%(why)s", why=str(exc)))
         if cert_sha256 and normalise(cert_sha256) != pin:
-            raise click.ClickException(f"中心证书指纹 {display(pin)} 与给定的不符，已放弃注册（可能被冒充）")
+            raise click.ClickException(
+                _("中心证书指纹 %(pin)s 与给定的不符，已放弃注册（可能被冒充）", pin=display(pin))
+            )
     with database.connection_context():
         try:
             body = do_enroll(
@@ -116,13 +121,13 @@ def enroll(app: Flask, hub_url: str, code: str, pin_cert: bool, cert_sha256: str
                 box_pubkey=box_public_b64(box_key(app.config["DATA_DIR"])),
             )
         except SyncError as exc:
-            raise click.ClickException(exc.message)
+            raise click.ClickException(_(exc.message))
         if pin:
             with database.atomic():
                 meta.put("hub_cert_sha256", pin)
-            click.echo(f"已固定中心证书：SHA-256 {display(pin)}（请与县里核对）")
-    click.echo(f"已注册：{body['village']}（回执码前缀 {body['prefix']}）")
-    click.echo(f"中心密钥指纹：{signing.fingerprint(body['hub_pubkey'])}（请与中心核对）")
+            click.echo(_("已固定中心证书：SHA-256 %(pin)s（请与县里核对）", pin=display(pin)))
+    click.echo(_("已注册：%(village)s（回执码前缀 %(prefix)s）", village=body["village"], prefix=body["prefix"]))
+    click.echo(_("中心密钥指纹：%(fingerprint)s（请与中心核对）", fingerprint=signing.fingerprint(body["hub_pubkey"])))
 
 
 @cli.command()
@@ -139,11 +144,11 @@ def sync(app: Flask) -> None:
     try:
         report = _client(app).round()
     except SyncError as exc:
-        click.echo(f"同步失败：{exc.message}", err=True)
+        click.echo(_("同步失败：%(why)s", why=_(exc.message)), err=True)
         sys.exit(1)
     finally:
         stop()
-    click.echo(f"同步完成：{report.summary()}")
+    click.echo(_("同步完成：%(summary)s", summary=_(report.summary())))
     if report.reconciled:
         from . import meta
         from .db import database
@@ -151,8 +156,12 @@ def sync(app: Flask) -> None:
         with database.connection_context():
             done = meta.get("last_reconcile") or {}
         click.echo(
-            f"中心数据曾从备份恢复：本机曾收到、中心已不再记得的决定 {done.get('forgotten', 0)} 条，"
-            f"状态有变的申请 {done.get('changed', 0)} 件；详见“同步”页面，请告知相关群众。"
+            _(
+                "中心数据曾从备份恢复：本机曾收到、中心已不再记得的决定 %(forgotten)s 条，"
+                "状态有变的申请 %(changed)s 件；详见“同步”页面，请告知相关群众。",
+                forgotten=done.get("forgotten", 0),
+                changed=done.get("changed", 0),
+            )
         )
 
 
@@ -168,15 +177,15 @@ def requeue(app: Flask, event_ids: tuple[int, ...], clerk: str) -> None:
     if not event_ids:
         rows = list(Event.select().where(Event.quarantined).order_by(Event.id))
         for ev in rows:
-            click.echo(f"{ev.id}\t{ev.type}\t{ev.at}\t{ev.result_message or ''}")
-        click.echo(f"已隔离 {len(rows)} 条；放回待上传：daiban node requeue 编号…")
+            click.echo(f"{ev.id}\t{ev.type}\t{ev.at}\t{_(ev.result_message or '')}")
+        click.echo(_("已隔离 %(count)s 条；放回待上传：daiban node requeue 编号…", count=len(rows)))
         return
     for pk in event_ids:
         try:
             outbox.requeue(pk, clerk)
         except outbox.RequeueError as exc:
-            raise click.ClickException(f"{pk}：{exc}")
-        click.echo(f"{pk}：已放回待上传，下次同步时重新发送")
+            raise click.ClickException(_("%(pk)s：%(why)s", pk=pk, why=_(exc)))
+        click.echo(_("%(pk)s：已放回待上传，下次同步时重新发送", pk=pk))
 
 
 @cli.command()
@@ -190,7 +199,7 @@ def doctor(app: Flask, offline: bool) -> None:
 
     from .doctor import run_checks
 
-    sys.exit(report(run_checks(Path(app.config["DATA_DIR"]), with_network=not offline)))
+    sys.exit(report(run_checks(Path(app.config["DATA_DIR"]), with_network=not offline), say=_))
 
 
 @cli.command()
@@ -205,9 +214,36 @@ def capture(app: Flask, json_file: IO[str], clerk: str) -> None:
         req = capture_request(json.load(json_file), clerk)
     except CaptureError as exc:
         for err in exc.errors:
-            click.echo(f"{err.field}: {err.message}", err=True)
+            click.echo(f"{err.field}: {_(err.message)}", err=True)
         sys.exit(2)
     click.echo(req.receipt_code)
+
+
+@cli.command()
+@click.argument("receipt_code")
+@click.option("--reason", required=True, help="撤回原因（群众本人的意愿）")
+@click.option("--clerk", default="cli", help="操作人（记入操作记录）")
+@with_app()
+def withdraw(app: Flask, receipt_code: str, reason: str, clerk: str) -> None:
+    """Withdraw a request at the villager's wish, as the request page does (node.capture.withdraw)."""
+    from shared.receipt_codes import normalise
+
+    from .capture import WithdrawRefused
+    from .capture import withdraw as withdraw_request
+    from .models import Request
+
+    req = Request.get_or_none(Request.receipt_code == normalise(receipt_code))
+    if req is None:
+        raise click.ClickException(_("本代办点没有回执码为 %(code)s 的申请", code=receipt_code))
+    was_held = req.state == "held"
+    try:
+        withdraw_request(req.receipt_code, clerk, reason)
+    except WithdrawRefused as exc:
+        raise click.ClickException(_(exc.message)) from exc
+    if was_held:
+        click.echo(_("暂存的申请已撤回；撤回记录将随下次同步报中心备查"))
+    else:
+        click.echo(_("撤回申请已记录，中心确认后状态变为“已撤回”"))
 
 
 @cli.command(name="add-clerk")
@@ -222,8 +258,8 @@ def add_clerk(app: Flask, username: str, name: str, password: str) -> None:
     try:
         clerk = do_add(username, name, password)
     except ClerkError as exc:
-        raise click.ClickException(str(exc))
-    click.echo(f"已添加代办员：{clerk.name}（用户名 {clerk.username}）")
+        raise click.ClickException(_(exc))
+    click.echo(_("已添加代办员：%(name)s（用户名 %(username)s）", name=clerk.name, username=clerk.username))
 
 
 @cli.command()
@@ -237,7 +273,9 @@ def centre(app: Flask, phone: str | None, address: str | None) -> None:
 
     if phone is None and address is None:
         now = contact.contact()
-        click.echo(f"中心电话：{now['phone'] or '未设置'}\n中心地址：{now['address'] or '未设置'}")
+        unset = _("未设置")
+        click.echo(_("中心电话：%(phone)s", phone=now["phone"] or unset))
+        click.echo(_("中心地址：%(address)s", address=now["address"] or unset))
         return
     current = contact.contact()
     try:
@@ -246,8 +284,10 @@ def centre(app: Flask, phone: str | None, address: str | None) -> None:
                 phone if phone is not None else current["phone"], address if address is not None else current["address"]
             )
     except contact.CentreError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"已设置：中心电话 {phone}，中心地址 {address}（打印在每张收件回执上）")
+        raise click.ClickException(_(exc)) from exc
+    click.echo(
+        _("已设置：中心电话 %(phone)s，中心地址 %(address)s（打印在每张收件回执上）", phone=phone, address=address)
+    )
 
 
 @cli.command(name="set-password")
@@ -263,8 +303,8 @@ def set_password_cmd(app: Flask, username: str, password: str) -> None:
     try:
         clerk = set_password(username, password)
     except ClerkError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"已为 {clerk.name} 设置新密码，已登录的会话全部失效")
+        raise click.ClickException(_(exc)) from exc
+    click.echo(_("已为 %(name)s 设置新密码，已登录的会话全部失效", name=clerk.name))
 
 
 @cli.command(name="disable-clerk")
@@ -278,8 +318,12 @@ def disable_clerk(app: Flask, username: str, enable: bool) -> None:
     try:
         clerk = set_active(username, enable)
     except ClerkError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"{clerk.name}：{'已启用' if enable else '已停用，已登录的会话全部失效'}")
+        raise click.ClickException(_(exc)) from exc
+    click.echo(
+        _("%(name)s：已启用", name=clerk.name)
+        if enable
+        else _("%(name)s：已停用，已登录的会话全部失效", name=clerk.name)
+    )
 
 
 @cli.command()
@@ -334,7 +378,7 @@ def _serve(app: Flask, host: str, port: int, no_sync: bool) -> None:
     sched = scheduler.start(_idle)
     backup.schedule(sched, app.config["DATA_DIR"], _backup_keep())
     purge_mod.schedule(sched)
-    click.echo(f"代办点已启动：http://{host}:{port}/")
+    click.echo(_("代办点已启动：%(url)s", url="http://%s:%s/" % (host, port)))
     try:
         serve(app, host=host, port=port, threads=4, ident="daiban-node")
     finally:
@@ -366,12 +410,18 @@ def export_bundle(app: Flask, file: str) -> None:
     try:
         res = do_export(app.extensions["daiban_node_key"], file)
     except BundleError as exc:
-        raise click.ClickException(exc.message)
+        raise click.ClickException(_(exc.message))
     click.echo(
-        f"已导出数据包：{file}（批次 {res.batches}，事件 {res.events}，附件 {res.attachments}，"
-        f"{res.size // 1024 + 1} KB）"
+        _(
+            "已导出数据包：%(file)s（批次 %(batches)s，事件 %(events)s，附件 %(attachments)s，%(kb)s KB）",
+            file=file,
+            batches=res.batches,
+            events=res.events,
+            attachments=res.attachments,
+            kb=res.size // 1024 + 1,
+        )
     )
-    click.echo("请将文件拷贝到乡镇中心导入，再把中心给出的回复包拿回本机导入。")
+    click.echo(_("请将文件拷贝到乡镇中心导入，再把中心给出的回复包拿回本机导入。"))
 
 
 @cli.command(name="import-bundle")
@@ -391,13 +441,13 @@ def import_bundle(app: Flask, file: str) -> None:
         )
     except BundleError as exc:
         if exc.code == "replayed":  # not a failure: the answer is already applied
-            click.echo(exc.message)
+            click.echo(_(exc.message))
             return
-        click.echo(f"导入失败：{exc.message}", err=True)
+        click.echo(_("导入失败：%(why)s", why=_(exc.message)), err=True)
         sys.exit(1)
-    click.echo(f"已导入回复包：{res.summary()}")
+    click.echo(_("已导入回复包：%(summary)s", summary=_(res.summary())))
     for message in res.messages:
-        click.echo(f"提示：{message}")
+        click.echo(_("提示：%(message)s", message=_(message)))
 
 
 @cli.command()
@@ -408,7 +458,7 @@ def backup(app: Flask, keep: int | None) -> None:
     from .backup import backup_now
 
     path = backup_now(app.config["DATA_DIR"], keep or _backup_keep())
-    click.echo(f"已备份：{path}")
+    click.echo(_("已备份：%(path)s", path=str(path)))
 
 
 @cli.command()
@@ -422,10 +472,10 @@ def restore(file: str) -> None:
     try:
         aside = do_restore(data_dir, file)
     except RestoreError as exc:
-        click.echo(f"恢复失败：{exc.message}", err=True)
+        click.echo(_("恢复失败：%(why)s", why=_(exc.message)), err=True)
         sys.exit(1)
-    click.echo(f"已从 {file} 恢复 {DB_FILE}；原数据库另存为 {aside}")
-    click.echo("下次同步时将先向中心核对进度（以中心记录为准）。")
+    click.echo(_("已从 %(file)s 恢复 %(db)s；原数据库另存为 %(aside)s", file=file, db=DB_FILE, aside=str(aside)))
+    click.echo(_("下次同步时将先向中心核对进度（以中心记录为准）。"))
 
 
 @cli.command()
@@ -437,7 +487,7 @@ def purge(app: Flask, days: int | None) -> None:
 
     days = purge_days() if days is None else days
     n = purge_closed(days)
-    click.echo(f"已清除 {n} 件办结超过 {days} 天的申请的个人信息（保留脱敏摘要）")
+    click.echo(_("已清除 %(count)s 件办结超过 %(days)s 天的申请的个人信息（保留脱敏摘要）", count=n, days=days))
 
 
 @cli.command()
@@ -458,6 +508,13 @@ def attach(app: Flask, receipt_code: str, image: str, material_code: str | None,
     try:
         att = add_attachment(normalise(receipt_code), Path(image).name, data, clerk, material_code)
     except AttachmentError as exc:
-        click.echo(f"附件未添加：{exc.message}", err=True)
+        click.echo(_("附件未添加：%(why)s", why=_(exc.message)), err=True)
         sys.exit(2)
-    click.echo(f"已添加附件 {att.name}（{att.size // 1024 + 1} KB，{att.sha256[:12]}），下次同步时上传")
+    click.echo(
+        _(
+            "已添加附件 %(name)s（%(kb)s KB，%(sha)s），下次同步时上传",
+            name=att.name,
+            kb=att.size // 1024 + 1,
+            sha=att.sha256[:12],
+        )
+    )

@@ -130,7 +130,7 @@ def line(p: Progress) -> str:
     eta = p.estimate_seconds()
     if eta is not None:
         parts.append(_("预计还需 %(t)s", t=duration(eta)))
-    return "，".join(parts)
+    return _("，").join(parts)
 
 
 def queued_totals() -> tuple[int, int]:

@@ -15,13 +15,14 @@ from shared.i18n import tr
 from shared.materials import merge_supplement
 from shared.msgid import N_, joined
 from shared.receipt_codes import ALPHABET, is_valid, normalise
-from shared.validation import WITHDRAW_REASON_MAX, normalise_mobile
+from shared.validation import normalise_mobile
 from shared.workdays import CLOSED, PAUSED, WAITING, WorkCalendar, case_clock
 
 from . import meta, scheduler
 from .attachments import for_request
 from .auth import current_clerk, login_required
-from .capture import add_event, catalogue, now, release_held, withdraw_held
+from .capture import WithdrawRefused, add_event, catalogue, now, release_held
+from .capture import withdraw as withdraw_request
 from .capture_views import stored_request
 from .db import database
 from .models import Event, HubUpdate, Request
@@ -137,9 +138,9 @@ def timeline(req: Request) -> list[dict[str, Any]]:
         if ev.result == "ok":
             sent = _("中心已确认")
         elif ev.result == "refused":
-            sent = _("中心退回：%(result_message)s", result_message=ev.result_message or "")
+            sent = _("中心退回：%(result_message)s", result_message=tr(ev.result_message))
         elif ev.quarantined:
-            sent = _("已隔离：%(result_message)s", result_message=ev.result_message or "")
+            sent = _("已隔离：%(result_message)s", result_message=tr(ev.result_message))
         else:
             sent = _("待上传")
         out.append(
@@ -299,7 +300,7 @@ def delivery(req: Request) -> str:
             _("（最近一次尝试发送：%(tried)s）", tried=tried) if tried else _("（还未尝试发送）")
         )
     if captured is not None and captured.result == "refused":
-        return _("乡镇中心未接收：%(result_message)s", result_message=captured.result_message or "")
+        return _("乡镇中心未接收：%(result_message)s", result_message=tr(captured.result_message))
     return _("乡镇中心已收到") + (
         _("，当前：%(state)s", state=tr(states.label(req.state))) if req.state not in states.NODE_ONLY else ""
     )
@@ -462,19 +463,17 @@ def feedback(code: str) -> Any:
 def withdraw(code: str) -> Any:
     """Withdraw at the villager's wish (a held request is withdrawn here; others via the hub)."""
     req = stored_request(code)
-    reason = request.form.get("reason", "").strip()[:WITHDRAW_REASON_MAX]
-    if not reason:
-        flash(_("请填写撤回原因"), "error")
-    elif not states.can_transition(req.state, states.WITHDRAWN):
-        flash(_("当前状态（%(state)s）不能撤回", state=tr(states.label(req.state))), "error")
-    elif req.state == states.HELD:
-        withdraw_held(req.receipt_code, _clerk_name(), reason)
-        scheduler.kick()
-        flash(_("暂存的申请已撤回；撤回记录将随下次同步报中心备查"))
+    was_held = req.state == states.HELD
+    try:
+        withdraw_request(req.receipt_code, _clerk_name(), request.form.get("reason", ""))
+    except WithdrawRefused as refused:
+        flash(tr(refused.message), "error")
     else:
-        add_event(req.receipt_code, "request.withdrawn", _clerk_name(), {"reason": reason})
         scheduler.kick()
-        flash(_("撤回申请已记录，中心确认后状态变为“已撤回”"))
+        if was_held:
+            flash(_("暂存的申请已撤回；撤回记录将随下次同步报中心备查"))
+        else:
+            flash(_("撤回申请已记录，中心确认后状态变为“已撤回”"))
     return redirect(url_for("requests.detail", code=req.receipt_code))
 
 

@@ -19,6 +19,7 @@ from .hubkey import STALE_HELLO, hub_clock, note_hub_time, verify_hub
 from .models import Batch
 from .scheduler import hub_retry_after
 from .transport import BusyError, RefusedError, SyncError, Transport, TransportError, TrustError
+from shared.msgid import N_, concatenated
 
 SYNC_PATH = "/api/v1/sync"
 log = logging.getLogger("daiban.node.sync")
@@ -41,13 +42,22 @@ class SyncReport:
 
     def summary(self) -> str:
         """One line in Chinese."""
-        return (
-            f"上传批次 {self.batches}，中心确认事件 {self.acked}（退回 {self.refused}），"
-            f"收到状态更新 {self.updates}"
-            + (f"，拆分 {self.split} 次" if self.split else "")
-            + (f"，上传附件 {self.attachments} 个" if self.attachments else "")
-            + ("，中心数据曾恢复，已与中心重新核对全部办理状态" if self.reconciled else "")
-        )
+        parts = [
+            N_(
+                "上传批次 %(batches)s，中心确认事件 %(acked)s（退回 %(refused)s），收到状态更新 %(updates)s",
+                batches=self.batches,
+                acked=self.acked,
+                refused=self.refused,
+                updates=self.updates,
+            )
+        ]
+        if self.split:
+            parts.append(N_("，拆分 %(split)s 次", split=self.split))
+        if self.attachments:
+            parts.append(N_("，上传附件 %(count)s 个", count=self.attachments))
+        if self.reconciled:
+            parts.append(N_("，中心数据曾恢复，已与中心重新核对全部办理状态"))
+        return concatenated(parts)
 
 
 # Exchanges one round may make before it stops and says why: whatever the hub answers, a round ends.
@@ -74,27 +84,27 @@ class SyncClient:
             if status == 413:
                 # Unsigned: a proxy's limit as likely as the hub's. Acted on only within bounds (_split).
                 return status, {"unsigned": True}
-            raise RefusedError(f"中心回复无法识别（HTTP {status}）", "bad_response") from exc
+            raise RefusedError(N_("中心回复无法识别（HTTP %(status)s）", status=status), "bad_response") from exc
         if not verify_hub(body, sig):
             if status == 413:
                 return status, {"unsigned": True}
-            raise TrustError("中心回复的签名无效，未采用（可能被冒充或篡改）", "bad_hub_signature")
+            raise TrustError(N_("中心回复的签名无效，未采用（可能被冒充或篡改）"), "bad_hub_signature")
         if body.get("error") and body.get("request_hash") == "":
             if status == 413 and body["error"].get("code") == "too_large":
                 # Signed by the hub, which refused the body before reading it (so it names no request).
                 return 413, body
             if status == 429 and body["error"].get("code") == "rate_limited":
-                raise BusyError(body["error"].get("message", "中心繁忙"), hub_retry_after(body["error"]))
-            raise RefusedError(body["error"].get("message", "中心拒绝了请求"), body["error"].get("code", "error"))
+                raise BusyError(body["error"].get("message", N_("中心繁忙")), hub_retry_after(body["error"]))
+            raise RefusedError(body["error"].get("message", N_("中心拒绝了请求")), body["error"].get("code", "error"))
         err = body.get("error")
         if body.get("request_hash") != request_hash or body.get("node_id") not in (meta.get("node_id"), ""):
             if isinstance(err, dict) and err.get("code") in ("bad_body", "too_large"):
                 # The hub refused bytes we did not send (cut or altered on the way): a link fault, send again.
-                raise TransportError("数据在传输中受损，中心未收下，稍后将原样重发", "damaged_in_transit")
-            raise TrustError("中心回复与本次请求不对应，未采用", "mismatched_response")
+                raise TransportError(N_("数据在传输中受损，中心未收下，稍后将原样重发"), "damaged_in_transit")
+            raise TrustError(N_("中心回复与本次请求不对应，未采用"), "mismatched_response")
         if err:
             code = err.get("code", "error")
-            message = err.get("message", "中心拒绝了请求")
+            message = err.get("message", N_("中心拒绝了请求"))
             if code in ("sequence_gap", "chain_broken"):
                 return status, body
             if code == "too_large":
@@ -138,7 +148,9 @@ class SyncClient:
         status, resp = self._exchange(protocol.seal(self.key, body), protocol.body_hash(body))
         if status == 413 or "last_seq" not in resp:
             # A poll is a few hundred bytes: whoever refused it as too large, it is not ours to split.
-            raise TransportError(f"中心或中间网络拒收了同步请求（HTTP {status}），稍后重试", "refused_small")
+            raise TransportError(
+                N_("中心或中间网络拒收了同步请求（HTTP %(status)s），稍后重试", status=status), "refused_small"
+            )
         return resp
 
     def resume(self, report: SyncReport) -> None:
@@ -159,7 +171,7 @@ class SyncClient:
             if reconcile.pending() is not None and position is not None and now_at[:2] == position[:2]:
                 break  # history is complete; the rest are updates, which the rebuild fetches anew
             if now_at == position:
-                raise RefusedError("中心反复给出同一段历史记录，同步已停止；请联系乡镇管理员", "stuck_resume")
+                raise RefusedError(N_("中心反复给出同一段历史记录，同步已停止；请联系乡镇管理员"), "stuck_resume")
             position = now_at
         self.resume_checked = True
         report.resumed = True
@@ -174,7 +186,7 @@ class SyncClient:
         self._resumes = 0
         with database.connection_context():
             progress.begin("sync", *progress.queued_totals())
-        stopped: str | None = "同步中断"
+        stopped: str | None = N_("同步中断")
         try:
             if not self.resume_checked:
                 self._resume_once(report)
@@ -202,7 +214,7 @@ class SyncClient:
     def _resume_once(self, report: SyncReport) -> None:
         self._resumes += 1
         if self._resumes > MAX_RESUMES:
-            raise RefusedError("与中心核对进度多次仍不一致，同步已停止；请联系乡镇管理员", "stuck_resume")
+            raise RefusedError(N_("与中心核对进度多次仍不一致，同步已停止；请联系乡镇管理员"), "stuck_resume")
         self.resume(report)
 
     def _send_all(self, report: SyncReport, max_batches: int) -> None:
@@ -239,12 +251,12 @@ class SyncClient:
             if hub_lost:
                 self.resume_checked = False
             if gap and not more:
-                raise RefusedError("中心发来的办理状态不连续，已停止接收；请联系乡镇管理员", "update_gap")
+                raise RefusedError(N_("中心发来的办理状态不连续，已停止接收；请联系乡镇管理员"), "update_gap")
             if not more:
                 return
             if now_at == position:
                 raise RefusedError(
-                    "中心的回复没有进展（状态更新停在同一处），同步已停止；请联系乡镇管理员", "stuck_updates"
+                    N_("中心的回复没有进展（状态更新停在同一处），同步已停止；请联系乡镇管理员"), "stuck_updates"
                 )
             position = now_at
 
@@ -289,12 +301,14 @@ class SyncClient:
         lone = batch.first_seq == batch.last_seq
         if lone or limit <= floor:
             if signed and lone or _too_large_anyway(batch):
-                outbox.quarantine_oversized(batch, "单条记录过大，中心拒收，已隔离，请联系管理员")
+                outbox.quarantine_oversized(batch, N_("单条记录过大，中心拒收，已隔离，请联系管理员"))
                 report.quarantined += 1
                 return
             raise TransportError(
-                "中心或中间网络以“数据过大”拒收（HTTP 413，未签名）；这些记录未超过规定大小，"
-                "不会被隔离，稍后自动重试；若一直如此请联系乡镇管理员检查代理设置",
+                N_(
+                    "中心或中间网络以“数据过大”拒收（HTTP 413，未签名）；这些记录未超过规定大小，"
+                    "不会被隔离，稍后自动重试；若一直如此请联系乡镇管理员检查代理设置"
+                ),
                 "unsigned_413",
             )
         with database.atomic():

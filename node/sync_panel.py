@@ -19,6 +19,8 @@ from .sync import SyncClient, SyncError
 from .transport import HttpTransport
 from flask_babel import gettext as _
 
+from shared.i18n import tr
+
 bp = Blueprint("sync_panel", __name__)
 
 # One round at a time per process, whether the button or the background job starts it.
@@ -153,7 +155,7 @@ def sync_now() -> Any:
         # clerk "busy" — a round with little to send ends in seconds, a slow 2G one does not.
         report = run_round(app, wait=NOW_WAIT_SECONDS)
     except SyncError as exc:
-        flash(_("同步失败：%(message)s", message=exc.message), "error")
+        flash(_("同步失败：%(message)s", message=tr(exc.message)), "error")
     else:
-        flash(_("同步完成：%(summary)s", summary=report.summary()))
+        flash(_("同步完成：%(summary)s", summary=tr(report.summary())))
     return redirect(url_for("sync_panel.panel"))

@@ -6,6 +6,7 @@ import ssl
 from typing import Protocol
 
 from shared import encoding
+from shared.msgid import N_
 
 
 class SyncError(Exception):
@@ -115,18 +116,20 @@ class HttpTransport:
         except requests.RequestException as exc:
             if not _is_certificate_failure(exc):
                 if isinstance(exc, requests.Timeout):
-                    raise TransportError("连接中心超时，结果未知，稍后将原样重发", "timeout") from exc
-                raise TransportError("无法连接乡镇中心（网络不通或中心未开机）", "unreachable") from exc
+                    raise TransportError(N_("连接中心超时，结果未知，稍后将原样重发"), "timeout") from exc
+                raise TransportError(N_("无法连接乡镇中心（网络不通或中心未开机）"), "unreachable") from exc
             # A certificate that is not the pinned one (or not trusted) is an alarm, not a bad link.
             if self.pin:
                 raise TrustError(
-                    "乡镇中心的安全证书与注册时不符，已拒绝连接（可能被冒充），请联系县里核实", "tls_mismatch"
+                    N_("乡镇中心的安全证书与注册时不符，已拒绝连接（可能被冒充），请联系县里核实"), "tls_mismatch"
                 ) from exc
             raise TrustError(
-                "乡镇中心的安全证书无法验证；若县里使用自签名证书，请注册时加 --pin-cert 固定证书", "tls_untrusted"
+                N_("乡镇中心的安全证书无法验证；若县里使用自签名证书，请注册时加 --pin-cert 固定证书"), "tls_untrusted"
             ) from exc
         if resp.status_code >= 500 or resp.status_code in (502, 503, 504):
-            raise TransportError(f"中心暂时不可用（HTTP {resp.status_code}），稍后重试", "server_error")
+            raise TransportError(
+                N_("中心暂时不可用（HTTP %(status)s），稍后重试", status=resp.status_code), "server_error"
+            )
         # The hub answered: learn what it reads (an old hub names nothing, so deflate again).
         self.body_encoding = "zstd" if "zstd" in accepted_encodings(resp.headers.get("Accept-Encoding")) else "deflate"
         return resp.status_code, resp.content

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from . import encoding, protocol, signing
+from shared.msgid import N_
 
 BUNDLE_VERSION = 1
 TO_HUB = "to_hub"
@@ -43,17 +44,19 @@ class BundleError(Exception):
 
 
 MESSAGES = {
-    "bad_format": "文件不是代办数据包，或已损坏（可能未完整拷贝）",
-    "wrong_direction": "数据包方向不对：请在另一端导入此文件",
-    "wrong_recipient": "此数据包不是发给本机的，未导入",
-    "bad_signature": "数据包签名无效，可能被篡改，未导入",
-    "decrypt_failed": "数据包无法解密（已损坏、被篡改或不是发给本机的），未导入",
+    "bad_format": N_("文件不是代办数据包，或已损坏（可能未完整拷贝）"),
+    "wrong_direction": N_("数据包方向不对：请在另一端导入此文件"),
+    "wrong_recipient": N_("此数据包不是发给本机的，未导入"),
+    "bad_signature": N_("数据包签名无效，可能被篡改，未导入"),
+    "decrypt_failed": N_("数据包无法解密（已损坏、被篡改或不是发给本机的），未导入"),
 }
 
 
 def fail(code: str, detail: str = "") -> BundleError:
     """The BundleError for a code, with an optional detail appended."""
-    return BundleError(code, MESSAGES[code] + (f"（{detail}）" if detail else ""))
+    return BundleError(
+        code, N_("%(message)s（%(detail)s）", message=MESSAGES[code], detail=detail) if detail else MESSAGES[code]
+    )
 
 
 # --- box keys (X25519, encryption only) --------------------------------------
@@ -155,7 +158,7 @@ def seal(
 def read_header(raw: bytes) -> tuple[dict[str, Any], str]:
     """Parse bundle bytes into (header, signature) without trusting them yet."""
     if len(raw) > MAX_BUNDLE_BYTES:
-        raise fail("bad_format", "文件过大")
+        raise fail("bad_format", N_("文件过大"))
     try:
         env = encoding.parse(raw)
     except encoding.EncodingError as exc:
@@ -164,10 +167,10 @@ def read_header(raw: bytes) -> tuple[dict[str, Any], str]:
         raise fail("bad_format")
     header = env["body"]
     if header.get("v") != BUNDLE_VERSION or header.get("kind") != "bundle":
-        raise fail("bad_format", "版本或类型不符")
+        raise fail("bad_format", N_("版本或类型不符"))
     for k in ("direction", "bundle_id", "sender", "recipient", "recipient_box", "epk", "nonce", "ct"):
         if not isinstance(header.get(k), str):
-            raise fail("bad_format", f"缺少 {k}")
+            raise fail("bad_format", N_("缺少 %(field)s", field=k))
     return header, env["sig"]
 
 
@@ -190,7 +193,7 @@ def open_bundle(
     """Check direction, recipient and signature, then decrypt; BundleError on any failure."""
     header, sig = read_header(raw)
     if header["direction"] not in (TO_HUB, TO_NODE):
-        raise fail("bad_format", "方向字段无效")
+        raise fail("bad_format", N_("方向字段无效"))
     if header["direction"] != direction:
         raise fail("wrong_direction")
     # Signature before recipient: a damaged file must say so, not claim to be someone else's.
@@ -198,7 +201,7 @@ def open_bundle(
         raise fail("bad_signature")
     own_box = box_public_b64(box_key)
     if (recipient is not None and header["recipient"] != recipient) or header["recipient_box"] != own_box:
-        raise fail("wrong_recipient", f"收件方 {header['recipient'][:12]}")
+        raise fail("wrong_recipient", N_("收件方 %(recipient)s", recipient=header["recipient"][:12]))
     epk = _unb64(header["epk"])
     try:
         key = _derive(box_key.exchange(X25519PublicKey.from_public_bytes(epk)), epk, _unb64(own_box))

@@ -47,6 +47,7 @@ HELP: dict[str, str] = {
     "daiban node import-bundle": N_("导入中心写出的回复包（U盘）。"),
     "daiban node init": N_("创建本代办点的密钥和数据库，并打印一个新的 API 令牌。"),
     "daiban node purge": N_("清除办结并已确认超过 N 天的申请中的个人信息。"),
+    "daiban node withdraw": N_("按群众本人的意愿撤回一件申请（暂存的在本机撤回，已提交的报中心确认）。"),
     "daiban node requeue": N_("列出被隔离的记录，或把指定的记录放回队列（有记录）。"),
     "daiban node restore": N_("从备份恢复数据库；请先停止代办点服务。下次同步时向中心询问从哪里继续。"),
     "daiban node run": N_("用 waitress 运行代办员应用，并在后台同步。"),

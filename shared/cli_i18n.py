@@ -11,6 +11,7 @@ gettext; click ships no catalogue, so under a Chinese locale they are said in Ch
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import re
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from shared.msgid import Said, recognised
 
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 # Sub-command groups and the app whose catalogue holds their words; the top-level group is in both.
@@ -137,6 +140,38 @@ def _catalogue(app: str) -> Any:
 
     folder = Path(importlib.import_module(app).__file__ or "").parent / "translations"
     return Translations.load(str(folder), ["en"], "messages")
+
+
+@functools.cache
+def _words(app: str) -> Any:
+    return _catalogue(app)
+
+
+class CliWords:
+    """`_` for what a command prints (results, refusals, findings), in the locale's one language.
+
+    Its words are msgids of the app that owns the command, so `make messages` finds them as it finds
+    the pages' (`_("已备份：%(path)s", path=p)`). A marked word made elsewhere (a `Said` refusal, a state
+    label from shared.msgid.N_) is said again the same way, its parameters too, as shared.i18n.tr does
+    on a page; anything else (names, data) is printed as it is.
+    """
+
+    def __init__(self, app: str):
+        self.app = app
+
+    def __call__(self, message: str | BaseException, /, **params: Any) -> str:
+        if isinstance(message, BaseException):  # a refusal raised with its marked sentence
+            said = message.args[0] if len(message.args) == 1 else None
+            message = said if isinstance(said, str) else str(message)
+        if isinstance(message, Said) and not params:
+            params = message.params
+            message = message.template
+        english = cli_language() == "en"
+        text = _words(self.app).gettext(message) if english and message else message
+        if not params:
+            again = recognised(message, _words(self.app)) if english and text == message else None
+            return self(again) if again is not None else text
+        return text % {k: self(v) if isinstance(v, str) and english else v for k, v in params.items()}
 
 
 def to_english(top: click.Group, only: set[str] | None = None) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, has_request_context, redirect, request, url_for
-from flask_babel import Babel, gettext
+from flask_babel import Babel, get_locale, get_translations, gettext
 
-from shared.msgid import Said
+from shared.msgid import Said, recognised
 from shared.redirects import safe_next
 
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
@@ -41,12 +41,18 @@ def tr(word: str | None) -> str:
 
     A `Said` is said again from its template; its text parameters are translated too when they are
     marked words (a state's label), and shown as they are otherwise (names, data: not in a catalogue).
+    A sentence kept only as Chinese (stored, or sent by the other side) is recognised by its template.
     """
     if not word:
         return word or ""
     if isinstance(word, Said):
         return gettext(word.template, **{k: tr(v) if isinstance(v, str) else v for k, v in word.params.items()})
-    return gettext(word)
+    said = gettext(word)
+    if said == word and str(get_locale()) != DEFAULT:
+        again = recognised(word, get_translations())
+        if again is not None:
+            return tr(again)
+    return said
 
 
 def init_app(app: Flask, translations: Path, home_endpoint: str) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from shared.msgid import N_
+
 TITLES: dict[str, str] = {
     "accept": "事项受理通知单",
     "ask_materials": "一次性告知单（补正材料）",
@@ -38,7 +40,8 @@ def cn_date(text: str | date | None) -> str:
 
 def application(item_name: str) -> str:
     """“农村最低生活保障申请” as it is, “宅基地审批” as “宅基地审批”申请: never 申请申请."""
-    return f"“{item_name}”" if item_name.endswith("申请") else f"“{item_name}”申请"
+    # Marked, so a sentence that names the application can be said again in English (shared.msgid).
+    return N_("“%(item)s”", item=item_name) if item_name.endswith("申请") else N_("“%(item)s”申请", item=item_name)
 
 
 def _rights(facts: dict[str, Any], what: str) -> str:

@@ -234,15 +234,16 @@ def check_number(spec: dict[str, Any], value: Any) -> FieldError | None:
 
 def duplicate_application(earlier_code: str, item_name: str) -> FieldError:
     """两头受理: the same ID number already has an open request for this item (village point or counter)."""
+    from shared.papers import application
     from shared.receipt_codes import format_code
 
     return FieldError(
         "applicant.id_number",
         "duplicate_application",
         N_(
-            "该身份证号码已有一件“%(item)s”的申请正在办理（回执码 %(code)s），"
+            "该身份证号码已有一件%(application)s正在办理（回执码 %(code)s），"
             "同一事项不能重复申请；请先查询原申请的办理进度",
-            item=item_name,
+            application=application(item_name),
             code=format_code(earlier_code),
         ),
     )

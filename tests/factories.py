@@ -11,6 +11,13 @@ from shared.validation import id_check_digit
 FIELD_VALUES = {"number": "3", "date": "2026-05-01", "text": "东至张家，西至李家"}
 
 
+def item_of(catalogue: Catalogue, code: str) -> dict[str, Any]:
+    """An item the test knows the catalogue holds (a missing one fails here, by its code)."""
+    item = catalogue.item(code)
+    assert item is not None, code
+    return item
+
+
 def id_number(rng: random.Random | None = None) -> str:
     """A valid GB 11643 ID number."""
     rng = rng or random.Random()

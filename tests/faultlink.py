@@ -285,7 +285,11 @@ class FaultLink:
             held, self._held = self._held, []
         if held:
             # Let this request reach the hub first; the held one follows a moment later.
-            threading.Timer(0.05, lambda: [ev.set() for ev in held]).start()
+            def release() -> None:
+                for ev in held:
+                    ev.set()
+
+            threading.Timer(0.05, release).start()
 
     def _act(self, client: socket.socket, request: Message, n: int, kind: str, detail: float) -> None:
         if kind == "drop_before":

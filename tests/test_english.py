@@ -253,7 +253,7 @@ def _says(resp: Any, data: set[str], *words: str) -> None:
     assert not (left := leftovers(html, data)), left[:6]
 
 
-def test_refused_case_actions_are_said_in_english(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_refused_case_actions_are_said_in_english(hub_app) -> None:
     from tests.hub.console_support import snapshot
 
     _, wang, code, data = _refusal_world(hub_app)
@@ -272,7 +272,7 @@ def test_refused_case_actions_are_said_in_english(hub_app) -> None:  # type: ign
     assert snapshot() == before  # refused: nothing changed
 
 
-def test_bad_corrections_at_the_hub_are_said_in_english(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_bad_corrections_at_the_hub_are_said_in_english(hub_app) -> None:
     from hub import cases
     from hub.models import Case
 
@@ -300,7 +300,7 @@ def test_bad_corrections_at_the_hub_are_said_in_english(hub_app) -> None:  # typ
     )
 
 
-def test_counter_form_errors_are_said_in_english_and_audited_in_chinese(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_counter_form_errors_are_said_in_english_and_audited_in_chinese(hub_app) -> None:
     from hub.catalogue_store import current
     from hub.models import AuditEntry
     from hub.enrolment import get_or_create_village
@@ -327,7 +327,7 @@ def test_counter_form_errors_are_said_in_english_and_audited_in_chinese(hub_app)
     assert AuditEntry.select().where(AuditEntry.action == "counter.refused").exists()
 
 
-def test_a_refused_reply_is_shown_in_english_and_audited_in_chinese(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_reply_is_shown_in_english_and_audited_in_chinese(hub_app) -> None:
     from hub.models import AuditEntry, MailMessage
     from tests.hub.console_support import Desk
 
@@ -357,7 +357,7 @@ def test_a_refused_reply_is_shown_in_english_and_audited_in_chinese(hub_app) -> 
     assert entry.detail == {"reason": "该留言不属于您负责的窗口，不能答复"}  # the audit chain keeps the Chinese text
 
 
-def test_a_refused_report_period_is_said_in_english_and_audited_in_chinese(hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_report_period_is_said_in_english_and_audited_in_chinese(hub_app) -> None:
     from hub.models import AuditEntry
     from tests.hub.console_support import Desk
 

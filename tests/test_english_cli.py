@@ -129,3 +129,44 @@ def test_a_click_error_is_in_the_locale_too() -> None:
     assert "没有选项" in result.output
     assert "No such option" not in result.output
     assert isinstance(top, click.Group)
+
+
+def run_as(lang: str, *args: str) -> subprocess.CompletedProcess:
+    """`daiban …` as a person runs it, under one locale (and no database but the data directory's)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES", "LANGUAGE", "DATABASE_URL")}
+    env.update({"LANG": "C.UTF-8", "DAIBAN_LANG": lang})
+    return subprocess.run(  # nosec B603 - the real entry point
+        [sys.executable, "-m", "shared.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
+
+
+def test_what_commands_print_is_in_the_locales_one_language(tmp_path: Path) -> None:
+    """Results, findings, reports and refusals, not only --help: English wholly, Chinese by default."""
+    hub, node = str(tmp_path / "hub"), str(tmp_path / "node")
+    commands = [
+        (("hub", "--dir", hub, "init"), 0),
+        (("node", "--dir", node, "init"), 0),
+        (("hub", "--dir", hub, "doctor"), 1),  # no scheduler has run: a finding to fix
+        (("node", "--dir", node, "doctor", "--offline"), 1),  # not enrolled, no backup yet
+        (("hub", "--dir", hub, "figures", "--from", "2026-01-01", "--to", "2026-11-30", "--by", "village"), 0),
+        (("hub", "--dir", hub, "figures", "--from", "2026-13-01", "--to", "2026-11-30"), 2),  # bad input
+        (("hub", "--dir", hub, "revoke", "--village", "nowhere"), 1),
+        (("node", "--dir", node, "sync"), 1),  # not enrolled
+        (("node", "--dir", node, "withdraw", "ZZZZZZZZZ", "--reason", "moved away"), 1),
+        (("node", "--dir", node, "backup"), 0),
+        (("hub", "--dir", hub, "verify-audit"), 0),
+    ]
+    for args, code in commands:
+        english = run_as("en", *args)
+        assert english.returncode == code, (args, english.stdout, english.stderr)
+        said = english.stdout + english.stderr
+        assert said.strip(), args
+        assert not CJK.search(said), (args, CJK.findall(said), said)
+    chinese = run_as("zh_CN", "node", "--dir", node, "doctor", "--offline")
+    assert "[需处理] 密钥：本机尚未注册到乡镇中心" in chinese.stdout
+    refused = run_as("zh_CN", "hub", "--dir", hub, "figures", "--from", "2026-13-01", "--to", "2026-11-30")
+    assert "无法统计：" in refused.stderr
+    english = run_as(
+        "en", "hub", "--dir", hub, "figures", "--from", "2026-01-01", "--to", "2026-11-30", "--by", "village"
+    )
+    assert "Period: 2026-01-01 to 2026-11-30" in english.stdout

@@ -6,6 +6,8 @@ and only seeded user data, the catalogue and the printed official documents may 
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from node.models import Event
@@ -108,7 +110,7 @@ def _english_error(resp: Any, data: set[str], *words: str) -> str:
     return html
 
 
-def test_capture_errors_are_in_english(node_app, clerk) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_capture_errors_are_in_english(node_app, clerk) -> None:  # noqa: F811
     from shared.catalogue import Catalogue
     from tests.node.conftest import capture_form
 
@@ -124,7 +126,7 @@ def test_capture_errors_are_in_english(node_app, clerk) -> None:  # type: ignore
     assert Event.select().count() == before  # nothing was recorded
 
 
-def test_capture_errors_stay_chinese_by_default(node_app, clerk) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_capture_errors_stay_chinese_by_default(node_app, clerk) -> None:  # noqa: F811
     from tests.node.conftest import capture_form
 
     resp = clerk.post("/capture/JF-01", capture_form("JF-01", **{"applicant.id_number": "123"}), page="/capture/JF-01")
@@ -132,7 +134,7 @@ def test_capture_errors_stay_chinese_by_default(node_app, clerk) -> None:  # typ
     assert "身份证号码应为18位，现为3位" in resp.get_data(as_text=True)
 
 
-def test_bad_corrections_are_refused_in_english(node_app, clerk) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_bad_corrections_are_refused_in_english(node_app, clerk) -> None:  # noqa: F811
     from shared.catalogue import Catalogue
     from tests.node.hubupdates import hub_decides
     from tests.node.test_capture_views import capture
@@ -163,7 +165,7 @@ def test_bad_corrections_are_refused_in_english(node_app, clerk) -> None:  # typ
     assert "该申请已" not in html
 
 
-def test_a_bad_message_is_refused_in_english(node_app, clerk) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_a_bad_message_is_refused_in_english(node_app, clerk) -> None:  # noqa: F811
     from shared.catalogue import Catalogue
 
     clerk.client.set_cookie("lang", "en")
@@ -174,3 +176,40 @@ def test_a_bad_message_is_refused_in_english(node_app, clerk) -> None:  # type: 
     _english_error(
         resp, data, "Please choose the kind of message", "Please enter the message", "The chosen window does not exist"
     )
+
+
+class _Unavailable(BaseHTTPRequestHandler):
+    """A hub that answers every request with 503, as one behind a proxy does while it restarts."""
+
+    def do_POST(self) -> None:
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_sync_error_is_said_in_english_where_it_is_shown(node_app, clerk) -> None:  # noqa: F811
+    from node import meta
+    from node.db import database
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with database.connection_context():
+            meta.put("hub_url", f"http://127.0.0.1:{server.server_address[1]}")
+        clerk.client.set_cookie("lang", "en")
+        resp = clerk.post("/sync/now", {}, page="/sync")
+        page = clerk.client.get(resp.headers["Location"]).get_data(as_text=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+    said = "The hub is unavailable for now (HTTP 503); retrying later"
+    assert f"Sync failed: {said}" in page  # the flash
+    last = page.split('id="last-error"', 1)[1].split("</td>", 1)[0]
+    assert said in last  # kept in Chinese in the node's records, said again in English here
+    assert not leftovers(page, masked(["李文书"])), leftovers(page, masked(["李文书"]))[:6]
+    clerk.client.delete_cookie("lang")
+    chinese = clerk.client.get("/sync").get_data(as_text=True)
+    assert "中心暂时不可用（HTTP 503），稍后重试" in chinese

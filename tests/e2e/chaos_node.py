@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+from typing import Any
 
 
 def say(*parts: object) -> None:
@@ -44,11 +45,11 @@ def main(argv: list[str]) -> int:
     app = create_app()
     apply_response, apply_resume = node_sync.apply_response, node_sync.apply_resume
 
-    def traced_apply(*args: object, **kw: object):
+    def traced_apply(*args: Any, **kw: Any) -> Any:
         say("phase apply")
         return apply_response(*args, **kw)
 
-    def traced_resume(*args: object, **kw: object):
+    def traced_resume(*args: Any, **kw: Any) -> Any:
         say("phase apply")
         return apply_resume(*args, **kw)
 

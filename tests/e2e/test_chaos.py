@@ -16,6 +16,7 @@ import os
 import queue
 import signal
 import sqlite3
+from typing import Any
 import subprocess
 import sys
 import threading
@@ -151,7 +152,7 @@ def set_meta(db: Path, key: str, value: object) -> None:
         conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
 
-def read_meta(conn: sqlite3.Connection) -> dict[str, object]:
+def read_meta(conn: sqlite3.Connection) -> dict[str, Any]:
     """Every node meta fact, decoded."""
     return {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
 
@@ -445,7 +446,7 @@ def hub_rows(chaos: Chaos, sql: str, args: tuple = ()) -> list[tuple]:
 
 def verify(chaos: Chaos) -> dict[str, int]:
     """Every confirmed request at the hub exactly once; statuses home; chains and cursors agree."""
-    totals = Counter()
+    totals: Counter[str] = Counter()
     for name, w in chaos.workers.items():
         with sqlite3.connect(w.data_dir / "node.sqlite3") as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

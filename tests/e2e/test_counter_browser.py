@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -18,9 +19,12 @@ from tests import support
 from tests.factories import capture, id_number
 from tests.images import photo
 
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
+
 SHOTS = support.SCREENSHOTS
 PASSWORD = "counter-pass-1"
-VIEWPORT = {"width": 1366, "height": 768}
+VIEWPORT: ViewportSize = {"width": 1366, "height": 768}
 
 
 def _login(page, url: str, username: str) -> None:
@@ -143,7 +147,9 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
             # Staff of another window: refused.
             other = browser.new_page(viewport=VIEWPORT)
             _login(other, hub.url, "lin")
-            assert other.goto(f"{hub.url}{href}").status == 403
+            refused = other.goto(f"{hub.url}{href}")
+            assert refused is not None
+            assert refused.status == 403
             expect(other.locator("body")).to_contain_text("只有该办件所属窗口的工作人员可以查看附件")
             assert not errors, errors
             browser.close()

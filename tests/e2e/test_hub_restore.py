@@ -14,7 +14,7 @@ import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Iterator
+from typing import Generator, Iterator
 
 import pytest
 
@@ -35,7 +35,7 @@ class Drill:
         self.worker.start()
         self.seed = 1000
         self.restores = 0
-        self._databases: list[Iterator[str]] = []
+        self._databases: list[Generator[str, None, None]] = []
 
     @property
     def node_db(self) -> Path:

@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 from tests import support
 from tests.e2e.test_chaos import Worker, read_meta, set_meta
@@ -19,7 +20,7 @@ from tests.e2e.test_chaos import Worker, read_meta, set_meta
 SEED = 4242
 
 
-def check_database(db: Path, confirmed: set[str]) -> dict[str, object]:
+def check_database(db: Path, confirmed: set[str]) -> dict[str, Any]:
     """Integrity, durable settings, every confirmed capture with its queued event; returns the meta facts."""
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -111,12 +111,14 @@ def test_deleted_and_rehashed_rows_are_caught(hub_app, sim: NodeSim) -> None:
     e.hash = audit.entry_hash(e.seq, e.at, e.actor, e.action, e.target, e.detail, e.prev_hash)
     e.save()
     checked, broken = audit.verify()
+    assert broken is not None
     assert (checked, broken.seq) == (3, 4)
-    assert "前一哈希" in broken.reason  # type: ignore[union-attr]
+    assert "前一哈希" in broken.reason
     AuditEntry.delete().where(AuditEntry.seq == 3).execute()
     checked, broken = audit.verify()
+    assert broken is not None
     assert broken.seq == 3
-    assert "缺失" in broken.reason  # type: ignore[union-attr]
+    assert "缺失" in broken.reason
 
 
 def test_audit_page_supervisor_only_and_shows_break(hub_app, sim: NodeSim) -> None:

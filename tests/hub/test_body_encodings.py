@@ -13,7 +13,7 @@ from tests.snapshots import hub_sync_state as snapshot
 
 
 @pytest.fixture
-def sim(hub_client):  # type: ignore[no-untyped-def]
+def sim(hub_client):
     return NodeSim(hub_client, issue_code("桃源村"))
 
 

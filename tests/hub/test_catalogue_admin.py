@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.factories import item_of
+
 import pytest
 
 from hub import cases
@@ -58,8 +60,8 @@ def test_edit_bumps_version_and_node_receives_it_on_next_sync(admin, sim: NodeSi
     resp = admin.post("/admin/catalogue/item/DB-03", data=item_form(admin, "DB-03", time_limit_days="12"))
     assert resp.status_code == 302, resp.get_data(as_text=True)
     assert current().version == 2
-    assert current().item("DB-03")["time_limit_days"] == 12
-    got = sim.poll().get("catalogue")
+    assert item_of(current(), "DB-03")["time_limit_days"] == 12
+    got = sim.poll()["catalogue"]
     assert got["version"] == 2
     assert [i["time_limit_days"] for i in got["items"] if i["code"] == "DB-03"] == [12]
     assert AuditEntry.select().where(AuditEntry.action == "catalogue.edit").count() == 1
@@ -139,7 +141,7 @@ def test_deactivating_an_item_without_open_cases_is_allowed(admin, sim: NodeSim)
     cases.act(case.receipt_code, "refuse", "wang", reason="不符合条件", legal_basis="《社会救助暂行办法》")
     resp = admin.post("/admin/catalogue/item/DB-03", data=item_form(admin, "DB-03", active=None))
     assert resp.status_code == 302
-    assert current().item("DB-03")["active"] is False
+    assert item_of(current(), "DB-03")["active"] is False
 
 
 BAD_ITEM_EDITS = [
@@ -197,7 +199,7 @@ def test_admin_form_without_csrf_token_refused(admin) -> None:
     assert admin.post("/admin/catalogue/item/DB-03", data=form).status_code == 400
     assert admin.post("/admin/holidays", data={"day": "2027-02-08", "kind": "holiday", "op": "add"}).status_code == 400
     assert versions() == 1
-    assert current().item("DB-03")["time_limit_days"] == 10
+    assert item_of(current(), "DB-03")["time_limit_days"] == 10
 
 
 def test_admin_pages_refuse_other_roles(hub_app) -> None:
@@ -257,7 +259,7 @@ def test_item_of_a_new_kind_on_forestry_and_its_window_staffed(admin, sim: NodeS
     )
     resp = admin.post("/admin/catalogue/item/new", data=form)
     assert resp.status_code == 302, resp.get_data(as_text=True)
-    item = current().item("GL-01")
+    item = item_of(current(), "GL-01")
     assert (item["kind"], item["window"], item["to_check"]) == ("GL", "W14", False)
     # The node receives the new kind and item on its next sync.
     got = sim.poll()["catalogue"]
@@ -340,8 +342,8 @@ def test_a_hub_set_up_with_the_first_nine_items_gets_the_other_defaults(admin) -
     assert version == 3
     assert len(codes) == 11
     assert "LY-01" in codes
-    assert cat.item("FP-01")["name"] == "生育登记（本镇）"  # what the township has is kept
-    assert cat.item("LY-01")["to_check"] is True
+    assert item_of(cat, "FP-01")["name"] == "生育登记（本镇）"  # what the township has is kept
+    assert item_of(cat, "LY-01")["to_check"] is True
     assert cat.kind_name("LY") == "林业"
     token = csrf_of(admin.get("/admin/catalogue").get_data(as_text=True))
     resp = admin.post("/admin/catalogue/defaults", data={"csrf_token": token})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from typing import Any
+
 import pytest
 
 from hub.clock import today
@@ -165,11 +167,12 @@ def test_closed_and_refused_cases_cannot_change(sim, wang) -> None:
     code = new_case(sim, "FP-01")
     wang.act(code, "immediate")
     before = snapshot()
-    for action, fields in [
+    attempts: list[tuple[str, dict[str, Any]]] = [
         ("ask_materials", {"missing": ["M-ID"]}),
         ("accept", {}),
         ("deny", {"reason": "x", "legal_basis": "y"}),
-    ]:
+    ]
+    for action, fields in attempts:
         resp = wang.act(code, action, **fields)
         assert resp.status_code == 409
         assert "不能再变更" in resp.get_data(as_text=True)

@@ -196,9 +196,8 @@ def test_duplicate_application_refused_at_counter_and_flagged_from_village(sim, 
     before = snapshot()
     again = receive(zhou, "DB-01", {**data, "applicant.name": "刘梅"})
     assert again.status_code == 422
-    assert (
-        f"已有一件“农村最低生活保障申请”的申请正在办理（回执码 {format_code(first.receipt_code)}）"
-        in again.get_data(as_text=True)
+    assert f"已有一件“农村最低生活保障申请”正在办理（回执码 {format_code(first.receipt_code)}）" in again.get_data(
+        as_text=True
     )
     assert snapshot() == before
     assert AuditEntry.select().where(AuditEntry.action == "counter.refused").count() == 1

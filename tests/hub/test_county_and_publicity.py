@@ -46,7 +46,7 @@ def refusals(action: str) -> int:
     )
 
 
-def last_update(sim: NodeSim, request_id: str) -> dict:  # type: ignore[type-arg]
+def last_update(sim: NodeSim, request_id: str) -> dict:
     ups = [u for u in sim.poll()["updates"] if u["request_id"] == request_id]
     return ups[-1]
 

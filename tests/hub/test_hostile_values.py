@@ -50,7 +50,7 @@ def setter(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
     """Set body[path] (or body["events"][0][key] for "events.0.key") to value."""
 
     def change(body: dict[str, Any]) -> None:
-        target = body
+        target: Any = body
         *parents, last = path.split(".")
         for p in parents:
             target = target[int(p)] if p.isdigit() else target[p]
@@ -87,7 +87,7 @@ def test_large_but_storable_integers_are_taken_sanely(sim: NodeSim) -> None:
     """A 64-bit sequence or cursor fits its column: the chain rule answers, the poll is served."""
     before = snapshot()
     status, resp = sim.post(
-        batch_with(sim, lambda b: (b.update(first_seq=2**31, last_seq=2**31), b["events"][0].update(seq=2**31)))
+        batch_with(sim, lambda b: b.update(first_seq=2**31, last_seq=2**31, events=[{**b["events"][0], "seq": 2**31}]))
     )
     refused(status, resp, "sequence_gap")
     assert snapshot() == before
@@ -100,7 +100,7 @@ def test_large_but_storable_integers_are_taken_sanely(sim: NodeSim) -> None:
 
 
 def test_wrong_types_and_lengths_are_refused_naming_the_field(sim: NodeSim, other: NodeSim) -> None:
-    cases = [
+    cases: list[tuple[str, Any, str]] = [
         ("catalogue_version", "1", "catalogue_version"),
         ("catalogue_version", None, "catalogue_version"),
         ("pending", True, "pending"),
@@ -186,7 +186,7 @@ def test_hostile_event_data_is_refused_for_that_event_only(sim: NodeSim) -> None
     cap = captured(sim)
     sim.send(sim.events(cap))
     request_id = cap[1]
-    hostile = [
+    hostile: list[tuple[str, dict[str, Any], str]] = [
         ("request.feedback", {"satisfaction": "很好"}, "bad_feedback"),
         ("request.feedback", {"satisfaction": "满意", "comment": "长" * 501}, "bad_feedback"),
         ("request.supplemented", {"materials": [1]}, "bad_materials"),

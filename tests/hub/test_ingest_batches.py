@@ -9,7 +9,7 @@ from hub.models import Case, HubEvent, NodeEvent
 from shared import protocol
 from shared.catalogue import Catalogue
 from shared.receipt_codes import new_code
-from tests.factories import capture
+from tests.factories import capture, item_of
 from tests.nodesim import NodeSim
 
 
@@ -27,7 +27,7 @@ def captured(sim: NodeSim, item: str, missing: list[str] | None = None):
 
 def test_batch_with_incomplete_case_first_then_complete_ones_is_stored_whole(sim: NodeSim) -> None:
     # The case waiting for materials sets materials_asked_on; the complete ones after it do not.
-    required = [m["code"] for m in Catalogue.default().item("DB-01")["materials"] if m["required"]]
+    required = [m["code"] for m in item_of(Catalogue.default(), "DB-01")["materials"] if m["required"]]
     events = sim.events(captured(sim, "DB-01", missing=required[:1]), captured(sim, "JF-01"), captured(sim, "FP-01"))
     resp = sim.send(events)
     assert resp["ack"]["accepted"] == 3

@@ -43,6 +43,13 @@ def hub(hub_app, provider):
         yield hub_app
 
 
+def configured() -> sms.SmsSender:
+    """The sender the hub's settings configure (these tests always configure one)."""
+    sender = sms.configured_sender()
+    assert sender is not None
+    return sender
+
+
 def new_case(hub_app: Any, consent: bool = True, phone: str = "13800138000") -> Case:
     sim = NodeSim(hub_app.test_client(), issue_code(f"村{SmsMessage.select().count()}{Case.select().count()}"))
     ev = captured(sim, "DB-03")
@@ -65,8 +72,8 @@ def test_a_state_change_queues_one_sms_sent_once_with_the_code_and_next_step(hub
     event = HubEvent.select().where(HubEvent.request_id == case.request_id).order_by(HubEvent.cseq.desc()).get()
     sms.queue_status_sms(case, event)
     assert SmsMessage.select().count() == 1
-    assert sms.deliver_due(sms.configured_sender()) == {"sent": 1, "retry": 0, "failed": 0, "unknown": 0, "skipped": 0}
-    assert sms.deliver_due(sms.configured_sender())["sent"] == 0
+    assert sms.deliver_due(configured()) == {"sent": 1, "retry": 0, "failed": 0, "unknown": 0, "skipped": 0}
+    assert sms.deliver_due(configured())["sent"] == 0
     assert len(provider.received) == 1
     q = provider.received[0]
     assert q["PhoneNumbers"] == "13800138000"
@@ -98,7 +105,7 @@ def test_errors_are_retried_with_backoff_and_still_sent_only_once(hub, provider)
     case = new_case(hub)
     cases.act(case.receipt_code, "refuse", "wang", reason="不符合条件", legal_basis="《社会救助暂行办法》")
     provider.script = ["500", "limit"]
-    sender = sms.configured_sender()
+    sender = configured()
     start = now()
     with hub_time(start):
         assert sms.deliver_due(sender)["retry"] == 1
@@ -124,7 +131,7 @@ def test_a_timeout_after_sending_is_never_resent_and_a_final_refusal_is_not_retr
     a, b = new_case(hub), new_case(hub)
     cases.act(a.receipt_code, "accept", "wang")
     provider.script = ["slow"]
-    sender = sms.configured_sender()
+    sender = configured()
     assert sms.deliver_due(sender)["unknown"] == 1
     msg = SmsMessage.get()
     assert msg.state == "unknown"
@@ -146,7 +153,7 @@ def test_a_provider_that_is_down_never_blocks_staff_and_is_retried(hub, provider
     done = cases.act(case.receipt_code, "accept", "wang")  # the staff action does not wait for any SMS
     assert done.state == "accepted"
     assert SmsMessage.get().state == "queued"
-    assert sms.deliver_due(sms.configured_sender())["retry"] == 1
+    assert sms.deliver_due(configured())["retry"] == 1
     assert "connect" in SmsMessage.get().last_error
 
 
@@ -163,7 +170,7 @@ def test_no_consent_no_mobile_opt_out_or_no_provider_means_no_sms(hub, provider)
     assert SmsMessage.get().state == "queued"
     sms.opt_out("13733334444", "李文书")
     assert SmsMessage.get().state == "skipped"
-    assert sms.deliver_due(sms.configured_sender())["sent"] == 0
+    assert sms.deliver_due(configured())["sent"] == 0
     assert provider.received == []
     with pytest.raises(ValueError, match="11位"):
         sms.opt_out("12345", "x")

@@ -23,7 +23,7 @@ def hub_settings() -> dict[str, object]:
     return {"SYNC_MAX_IN_FLIGHT": 1}
 
 
-def test_without_configuration_nothing_is_turned_away(hub_db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_without_configuration_nothing_is_turned_away(hub_db_url: str, tmp_path) -> None:
     from hub import create_app
 
     app = create_app(
@@ -33,18 +33,18 @@ def test_without_configuration_nothing_is_turned_away(hub_db_url: str, tmp_path)
 
 
 @pytest.fixture
-def sim(hub_client):  # type: ignore[no-untyped-def]
+def sim(hub_client):
     return NodeSim(hub_client, issue_code("桃源村"))
 
 
-def one_batch(sim: NodeSim) -> tuple[dict, bytes]:  # type: ignore[type-arg]
+def one_batch(sim: NodeSim) -> tuple[dict, bytes]:
     data = capture("JF-01")
     data["receipt_code"] = new_code(sim.prefix)
     data["catalogue_version"] = 1
     return sim.batch(sim.events(("request.captured", protocol.new_id(), data)))
 
 
-def refused(sim: NodeSim, raw: bytes, **headers: str) -> dict:  # type: ignore[type-arg]
+def refused(sim: NodeSim, raw: bytes, **headers: str) -> dict:
     """Post and check the refusal is the signed rate_limited error with Retry-After in header and body."""
     resp = sim.client.post("/api/v1/sync", data=raw, content_type="application/json", headers=headers)
     env = json.loads(resp.data)
@@ -57,7 +57,7 @@ def refused(sim: NodeSim, raw: bytes, **headers: str) -> dict:  # type: ignore[t
     return error
 
 
-def test_full_hub_refuses_stores_nothing_and_the_resent_batch_counts_once(sim: NodeSim, hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_full_hub_refuses_stores_nothing_and_the_resent_batch_counts_once(sim: NodeSim, hub_app) -> None:
     gate = hub_app.extensions["daiban_admission"]
     assert gate.slots == 1
     body, raw = one_batch(sim)

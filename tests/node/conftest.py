@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -53,7 +54,7 @@ def clerk(node_app, clerk_account) -> ClerkActions:
     return actions
 
 
-def capture_form(item_code: str = "JF-01", missing: tuple[str, ...] = (), **over: str) -> dict[str, Any]:
+def capture_form(item_code: str = "JF-01", missing: Sequence[str] = (), **over: str) -> dict[str, Any]:
     """The posted capture form for an item, from the catalogue, leaving some materials unticked."""
     from shared.catalogue import Catalogue
     from tests.factories import FIELD_VALUES, id_number

@@ -62,7 +62,9 @@ def test_png_with_transparency_becomes_jpeg(node_app, receipt: str) -> None:
     stored = Image.open(attachments.path_for(att.sha256, base=Path(node_app.config["DATA_DIR"])))
     assert stored.format == "JPEG"
     assert stored.size == (800, 600)
-    assert stored.getpixel((10, 10))[0] > 240  # transparent became white, not black
+    pixel = stored.getpixel((10, 10))
+    assert isinstance(pixel, tuple)
+    assert pixel[0] > 240  # transparent became white, not black
 
 
 def test_same_image_twice_is_one_attachment(node_app, receipt: str) -> None:

@@ -32,7 +32,7 @@ class SpyTransport(HttpTransport):
         return super()._post(path, body, body_encoding)
 
 
-def test_a_node_syncs_in_zstd_once_the_hub_has_said_it_reads_it(tmp_path: Path, node_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_node_syncs_in_zstd_once_the_hub_has_said_it_reads_it(tmp_path: Path, node_app) -> None:
     hub = support.make_hub(tmp_path)
     hub.start()
     try:

@@ -32,7 +32,7 @@ def test_second_open_request_for_same_item_refused_with_the_earlier_code(node_ap
 
 def test_hub_flag_reaches_the_clerk(node_app) -> None:
     req = capture_request(capture("DB-01"), "李文书")
-    note = "该身份证号码已有一件“农村最低生活保障申请”的申请正在办理（回执码 ZZ2-345-678），同一事项不能重复申请"
+    note = "该身份证号码已有一件“农村最低生活保障申请”正在办理（回执码 ZZ2-345-678），同一事项不能重复申请"
     apply_updates(
         [
             {

@@ -9,7 +9,7 @@ from tests.node.hubupdates import hub_decides
 from tests.node.test_capture_views import capture
 
 
-def _snapshot(req: Request) -> tuple:  # type: ignore[type-arg]
+def _snapshot(req: Request) -> tuple:
     row = Request.get_by_id(req.request_id)
     return row.data, row.applicant_name, row.phone, Event.select().count()
 

@@ -157,7 +157,7 @@ def test_node_restored_from_old_backup_resumes_without_fork(linked, node_app, tm
 
 
 @pytest.mark.parametrize("hub_settings", [{"SYNC_MAX_IN_FLIGHT": 1}])  # as the production unit has it
-def test_full_hub_makes_the_node_wait_at_least_retry_after(linked, hub_app) -> None:  # type: ignore[no-untyped-def]
+def test_full_hub_makes_the_node_wait_at_least_retry_after(linked, hub_app) -> None:
     from node import scheduler
     from node.transport import BusyError
 

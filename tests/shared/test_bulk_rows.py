@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import peewee
 
@@ -22,7 +23,7 @@ def test_rows_setting_different_fields_get_the_defaults_of_those_they_leave_out(
             database = db
 
     db.create_tables([Case])
-    rows = [{"code": "A", "asks": 1, "asked_on": date(2026, 11, 30)}, {"code": "B"}]
+    rows: list[dict[str, Any]] = [{"code": "A", "asks": 1, "asked_on": date(2026, 11, 30)}, {"code": "B"}]
     names, values = aligned(Case, rows)
     assert names == ["code", "asks", "asked_on", "tags"]  # what any row sets, then what has a default
     assert values == [("A", 1, date(2026, 11, 30), "none"), ("B", 0, None, "none")]

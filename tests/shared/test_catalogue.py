@@ -9,6 +9,7 @@ from shared.catalogue import DEFAULT_CATALOGUE
 from shared.catalogue import KINDS
 from shared.catalogue import WINDOWS
 from shared.catalogue import Catalogue
+from tests.factories import item_of
 from shared.catalogue import CatalogueError
 from shared.catalogue import validate_catalogue
 
@@ -71,7 +72,7 @@ def test_default_catalogue_is_plain_json():
 )
 def test_items_match_design(code, window, mode, days):
     cat = Catalogue.default()
-    item = cat.item(code)
+    item = item_of(cat, code)
     assert cat.window_name(item["window"]) == window
     assert item["mode"] == mode
     assert item["time_limit_days"] == days
@@ -82,10 +83,10 @@ def test_items_match_design(code, window, mode, days):
 
 def test_legal_bases_cited():
     cat = Catalogue.default()
-    assert any("62" in b or "六十二" in b for b in cat.item("JF-01")["legal_basis"])
-    assert any("农经发〔2019〕6号" in b for b in cat.item("JF-01")["legal_basis"])
-    assert any("民发〔2021〕57号" in b for b in cat.item("DB-01")["legal_basis"])
-    assert any("人口与计划生育法" in b for b in cat.item("FP-01")["legal_basis"])
+    assert any("62" in b or "六十二" in b for b in item_of(cat, "JF-01")["legal_basis"])
+    assert any("农经发〔2019〕6号" in b for b in item_of(cat, "JF-01")["legal_basis"])
+    assert any("民发〔2021〕57号" in b for b in item_of(cat, "DB-01")["legal_basis"])
+    assert any("人口与计划生育法" in b for b in item_of(cat, "FP-01")["legal_basis"])
 
 
 def test_material_lookups():
@@ -120,7 +121,7 @@ def test_items_filters_kind_and_inactive():
     cat = Catalogue(data)
     assert [i["code"] for i in cat.items(kind="DB")] == ["DB-01", "DB-03"]
     assert [i["code"] for i in cat.items(kind="DB", include_inactive=True)] == ["DB-01", "DB-02", "DB-03"]
-    assert cat.item("DB-02")["active"] is False
+    assert item_of(cat, "DB-02")["active"] is False
 
 
 def test_catalogue_is_isolated_from_caller_data():
@@ -129,8 +130,8 @@ def test_catalogue_is_isolated_from_caller_data():
     data["items"][0]["name"] = "改过"
     out = cat.to_dict()
     out["items"][0]["name"] = "又改过"
-    assert cat.item("FP-01")["name"] == "生育登记"
-    assert Catalogue.default().item("FP-01")["name"] == "生育登记"
+    assert item_of(cat, "FP-01")["name"] == "生育登记"
+    assert item_of(Catalogue.default(), "FP-01")["name"] == "生育登记"
 
 
 def test_validate_catalogue_reports_each_problem():
@@ -176,11 +177,11 @@ def test_default_catalogue_is_the_data_file_and_corrects_the_reviewed_defaults()
     assert DEFAULT_FILE.name == "catalogue_default.json"
     assert load_file(DEFAULT_FILE) == DEFAULT_CATALOGUE
     cat = Catalogue.default()
-    assert "土地管理法" not in "".join(cat.item("JF-02")["legal_basis"])
-    assert "第四十五条" not in "".join(cat.item("JF-03")["legal_basis"])
-    assert any("竣工验收" in b for b in cat.item("JF-03")["legal_basis"])
-    assert "计划生育家庭特别扶助" in cat.item("FP-03")["name"]
-    assert cat.item("JF-01")["name"] == "农村宅基地和建房（规划许可）申请"
+    assert "土地管理法" not in "".join(item_of(cat, "JF-02")["legal_basis"])
+    assert "第四十五条" not in "".join(item_of(cat, "JF-03")["legal_basis"])
+    assert any("竣工验收" in b for b in item_of(cat, "JF-03")["legal_basis"])
+    assert "计划生育家庭特别扶助" in item_of(cat, "FP-03")["name"]
+    assert item_of(cat, "JF-01")["name"] == "农村宅基地和建房（规划许可）申请"
     texts = [i["name"] for i in cat.items()] + [m["note"] for i in cat.items() for m in i["materials"]]
     assert not [t for t in texts if "(" in t or ")" in t]
     assert [i["code"] for i in cat.items() if cat.passes_up(i["code"])] == ["FP-02", "FP-03", "JF-02"]

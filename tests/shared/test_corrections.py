@@ -10,7 +10,7 @@ from tests.factories import capture
 
 
 @pytest.fixture
-def record() -> dict:  # type: ignore[type-arg]
+def record() -> dict:
     data = capture("FP-01", name="张山")
     data["receipt_code"] = "22ABCDEFG"
     return data

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from typing import Any
+
 import peewee
 
 from shared import schema_steps
 
 
-def _world() -> tuple[peewee.SqliteDatabase, type[peewee.Model], object]:
+def _world() -> tuple[peewee.SqliteDatabase, type[peewee.Model], Any]:
     db = peewee.SqliteDatabase(":memory:")
 
     class Base(peewee.Model):

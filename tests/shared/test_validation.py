@@ -22,6 +22,11 @@ from shared.validation import validate_mobile
 TODAY = date(2025, 6, 1)
 
 
+def code_of(error: FieldError | None) -> str | None:
+    """The error's code, or None when the value passed."""
+    return None if error is None else error.code
+
+
 def make_id(region: str, born: date, seq: str = "123") -> str:
     body = f"{region}{born:%Y%m%d}{seq}"
     return body + id_check_digit(body)
@@ -67,12 +72,14 @@ def test_id_errors_are_distinct(value, code, words):
 
 def test_future_birth_date_refused():
     tomorrow = TODAY + timedelta(days=1)
-    assert validate_id_number(make_id("110105", tomorrow), today=TODAY).code == "id_birth_date"
+    assert code_of(validate_id_number(make_id("110105", tomorrow), today=TODAY)) == "id_birth_date"
     assert validate_id_number(make_id("110105", TODAY), today=TODAY) is None
 
 
 def test_id_field_name_is_passed_through():
-    assert validate_id_number("1", field="applicant.id_number").field == "applicant.id_number"
+    error = validate_id_number("1", field="applicant.id_number")
+    assert error is not None
+    assert error.field == "applicant.id_number"
 
 
 def test_check_digit_rejects_bad_input():
@@ -126,7 +133,7 @@ def test_mobile_refused(value):
 
 
 def test_mobile_required():
-    assert validate_mobile("  ").code == "required"
+    assert code_of(validate_mobile("  ")) == "required"
 
 
 # --- whole capture --------------------------------------------------------
@@ -278,3 +285,13 @@ def test_masks():
     assert mask_phone("138 1234 5678") == "138****5678"
     assert mask_phone("+8613812345678") == "138****5678"
     assert mask_phone("123") == "***"
+
+
+def test_a_duplicate_application_names_the_application_as_the_papers_do() -> None:
+    from shared.validation import duplicate_application
+
+    named = duplicate_application("ZZ2345678", "宅基地审批").message
+    assert "已有一件“宅基地审批”申请正在办理" in named
+    already = duplicate_application("ZZ2345678", "农村最低生活保障申请").message
+    assert "已有一件“农村最低生活保障申请”正在办理" in already
+    assert "申请”的申请" not in already
