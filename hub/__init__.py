@@ -26,6 +26,10 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
 
     from shared import templating
 
+    from .county import level
+
+    level.forget()  # read again from this app's database (tests build hubs of both levels in one process)
+
     from . import (
         api,
         auth,

@@ -1,0 +1,107 @@
+"""Three levels, three real processes over HTTP: village node → township hub → county hub and back.
+
+A rural-housing item that only the county decides (JF-02) is captured at the village, synced,
+examined and passed up at the township, approved at the county, and the villager's status page
+at the village shows the county's answer. The township↔county link is cut twice (the county
+process stopped): once before the case goes up, once before the answer comes down.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import requests
+
+from tests import support
+from tests.factories import capture
+
+DOC_NO = "某县住建〔2026〕12号"
+
+
+def county_today() -> str:
+    return (datetime.now(timezone.utc) + timedelta(hours=8)).date().isoformat()
+
+
+def make_county(tmp) -> support.Service:
+    county = support.Service("hub", tmp / "county", support.free_port())
+    county.data_dir.mkdir(parents=True, exist_ok=True)
+    assert "县级中心" in county.cli("init", "--level", "county").stdout
+    return county
+
+
+def enrol_township(county: support.Service, township: support.Service, name: str = "青山镇") -> None:
+    code = county.cli("enroll-code", "--village", name).stdout.strip()
+    out = township.cli("county-enroll", "--county", county.url, "--code", code).stdout
+    assert f"已在县级中心注册：{name}" in out
+
+
+def villager_sees(node: support.Service, code: str, phone_tail: str = "8000") -> str:
+    """The village's public status page for this receipt code, as a villager's phone gets it."""
+    s = requests.Session()
+    page = s.get(f"{node.url}/status", timeout=10).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    resp = s.post(f"{node.url}/status", data={"code": code, "tail": phone_tail, "csrf_token": token}, timeout=10)
+    assert resp.status_code == 200
+    return resp.text
+
+
+def test_housing_item_passed_up_and_approved_through_three_levels(tmp_path) -> None:
+    county = make_county(tmp_path)
+    township = support.make_hub(tmp_path)
+    county.start()
+    township.start()
+    node, token = support.make_node(tmp_path, "n1", township, "桃源村")
+    node.extra = ["--no-sync"]
+    node.start()
+    try:
+        enrol_township(county, township)
+        resp = requests.post(
+            f"{node.url}/api/v1/requests",
+            json=capture("JF-02"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert resp.status_code == 201, resp.text
+        code = resp.json()["receipt_code"]
+        assert "中心确认事件 1" in node.cli("sync").stdout
+        township.cli("act", code, "accept")
+        township.cli("act", code, "to_county", "--note", "四邻无异议，房屋鉴定为C级，同意上报")
+
+        county.stop()  # the line to the county is down when the case is passed up
+        cut = township.cli("county-sync", check=False)
+        assert cut.returncode == 1
+        assert "与县级中心同步失败" in cut.stderr
+        county.start()
+        assert "报县级上传 1 件，县级确认 1 件" in township.cli("county-sync").stdout
+        again = township.cli("county-sync").stdout  # nothing goes up twice
+        assert "报县级上传 0 件" in again
+
+        # The county sees the case with the township's opinion, and decides it.
+        queue = county.cli("county-queue").stdout
+        assert code in queue
+        assert "青山镇" in queue
+        assert "同意上报" in queue
+        county.cli(
+            "county-answer", code, "county_approve", "--doc-no", DOC_NO, "--doc-date", county_today(), "--actor", "li"
+        )
+
+        county.stop()  # down again before the answer comes back
+        assert township.cli("county-sync", check=False).returncode == 1
+        node.cli("sync")
+        assert "初审通过" in villager_sees(node, code)  # still waiting, as far as the village knows
+        county.start()
+        assert "录入县级批复 1 件" in township.cli("county-sync").stdout
+        assert "录入县级批复 0 件" in township.cli("county-sync").stdout  # the answer is recorded once
+
+        node.cli("sync")
+        page = villager_sees(node, code)
+        assert "县级批准" in page
+        api = requests.get(
+            f"{node.url}/api/v1/requests/{code}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        ).json()
+        assert api["state"] == "county_approved"
+    finally:
+        node.stop()
+        township.stop()
+        county.stop()
