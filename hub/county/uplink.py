@@ -73,12 +73,13 @@ def bind(data_dir: str | Path) -> None:
     from node.schema import migrate
 
     path = str(Path(data_dir) / DB_FILE)
-    if _bound.get("path") == path:
+    if _bound.get("path") == path and node_db.database.obj is _bound.get("db"):
         return
-    node_db.bind(node_db.open_database(path))
+    db = node_db.open_database(path)
+    node_db.bind(db)
     with node_db.database.connection_context():
         migrate()
-    _bound["path"] = path
+    _bound.update(path=path, db=db)
 
 
 @contextmanager

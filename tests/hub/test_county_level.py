@@ -1,0 +1,220 @@
+"""The county level in one process: what a county hub takes from a township, and what a township records.
+
+The wire between the two is the node protocol (tests/e2e/test_county_level.py drives it with real
+processes); here each side is checked on its own, on SQLite and PostgreSQL: the county opens a
+case for a township's case.passed_up and refuses anything else, and the township records a
+county answer once, by the paper rule, refusing one for a case it never passed up.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from hub import cases
+from hub.clock import today
+from hub.county import level, uplink
+from hub.county.queue import waiting
+from hub.enrolment import issue_code
+from hub.models import AuditEntry, Case, CountyReferral, HubEvent
+from shared import messages, protocol, states
+from shared.receipt_codes import new_code
+from tests.factories import capture
+from tests.nodesim import NodeSim
+
+DOC_NO = "某县住建〔2026〕12号"
+
+
+@pytest.fixture
+def county(hub_app):
+    level.choose(level.COUNTY)
+    yield hub_app
+    level.forget()
+
+
+def passed_up(request_id: str, **changes) -> tuple[str, str, dict]:
+    form = capture("JF-02")
+    data = {
+        "receipt_code": new_code("22"),
+        "item_code": "JF-02",
+        "village": "桃源村",
+        "applicant_name": form["applicant"]["name"],
+        "id_number": form["applicant"]["id_number"],
+        "phone": form["applicant"]["phone"],
+        "captured": form,
+        "materials_brought": form["materials"]["brought"],
+        "received_on": today().isoformat(),
+        "passed_up_on": today().isoformat(),
+        "passed_up_by": "zhou",
+        "opinion": "四邻无异议，同意上报",
+        **changes,
+    }
+    return ("case.passed_up", request_id, data)
+
+
+def test_county_opens_a_case_on_its_own_clock_and_answers_down(county) -> None:
+    township = NodeSim(county.test_client(), issue_code("青山镇"))
+    rid = protocol.new_id()
+    resp = township.send(township.events(passed_up(rid)))
+    assert resp["ack"]["accepted"] == 1
+    case = Case.get_by_id(rid)
+    assert (case.state, case.village.name, case.source) == (states.PASSED_UP, "青山镇", "township")
+    assert CountyReferral.get_by_id(rid).opinion == "四邻无异议，同意上报"
+    [row] = waiting()
+    assert row.clock.due is not None  # at the county the case is on the county's clock
+    assert row.clock.state == "running"
+    cases.record_county_answer(
+        case.receipt_code, "county_approve", "li", doc_no=DOC_NO, doc_date=today().isoformat(), note="按程序办理"
+    )
+    assert waiting() == []
+    answer = township.poll(cursor=0)["updates"][-1]
+    decision = messages.convert(answer, messages.CountyDecision)
+    assert (decision.request_id, decision.action, decision.county_doc_no) == (rid, "county_approve", DOC_NO)
+    assert decision.county_note == "按程序办理"
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"item_code": "JF-01"}, "not_for_county"),  # the township approves JF-01 itself
+        ({"passed_up_on": "2026-02-30"}, "bad_passed_up"),
+        ({"opinion": "意" * 2001}, "bad_passed_up"),
+        ({"applicant_name": ""}, "bad_passed_up"),
+        ({"surprise": 1}, "bad_passed_up"),
+    ],
+)
+def test_county_refuses_a_bad_passed_up_case_and_stores_nothing(county, changes, code) -> None:
+    township = NodeSim(county.test_client(), issue_code("青山镇"))
+    resp = township.send(township.events(passed_up(protocol.new_id(), **changes)))
+    assert resp["ack"]["accepted"] == 0
+    assert [r["code"] for r in resp["ack"]["results"]] == [code]
+    assert Case.select().count() == 0
+    assert CountyReferral.select().count() == 0
+
+
+def test_county_takes_a_case_once(county) -> None:
+    township = NodeSim(county.test_client(), issue_code("青山镇"))
+    event = passed_up(protocol.new_id())
+    township.send(township.events(event))
+    resp = township.send(township.events(event))
+    assert [r["code"] for r in resp["ack"]["results"]] == ["duplicate_request"]
+    assert Case.select().count() == 1
+
+
+def test_each_level_refuses_the_other_levels_events(hub_app) -> None:
+    village = NodeSim(hub_app.test_client(), issue_code("桃源村"))
+    resp = village.send(village.events(passed_up(protocol.new_id())))
+    assert [r["code"] for r in resp["ack"]["results"]] == ["wrong_level"]
+    level.choose(level.COUNTY)
+    try:
+        township = NodeSim(hub_app.test_client(), issue_code("青山镇"))
+        form = {**capture("JF-01"), "receipt_code": new_code(township.prefix), "catalogue_version": 1}
+        resp = township.send(township.events(("request.captured", protocol.new_id(), form)))
+        assert [r["code"] for r in resp["ack"]["results"]] == ["wrong_level"]
+    finally:
+        level.forget()
+    assert Case.select().count() == 0
+
+
+# --- the township's side: recording what the county answered -------------------------------------
+
+
+@pytest.fixture
+def township(hub_app, tmp_path):
+    """A township hub with one JF-02 case passed up and one JF-01 case merely received, and its uplink database."""
+    village = NodeSim(hub_app.test_client(), issue_code("桃源村"))
+    up, kept = protocol.new_id(), protocol.new_id()
+    village.send(
+        village.events(
+            ("request.captured", up, {**capture("JF-02"), "receipt_code": new_code(village.prefix)}),
+            ("request.captured", kept, {**capture("JF-01"), "receipt_code": new_code(village.prefix)}),
+        )
+    )
+    code = Case.get_by_id(up).receipt_code
+    cases.act(code, "accept", "zhou")
+    cases.act(code, "to_county", "zhou", note="同意上报")
+    data_dir = tmp_path / "township"
+    data_dir.mkdir()
+    return data_dir, up, kept
+
+
+def answer(cseq: int, request_id: str, **changes) -> dict:
+    return {
+        "cseq": cseq,
+        "type": "case.status",
+        "request_id": request_id,
+        "at": protocol.iso(protocol.utcnow()),
+        "state": states.COUNTY_APPROVED,
+        "action": "county_approve",
+        "county_doc_no": DOC_NO,
+        "county_doc_date": today().isoformat(),
+        "county_note": "按程序办理",
+        **changes,
+    }
+
+
+def arrive(data_dir, *updates: dict) -> uplink.CountySync:
+    """The county's updates as the node client stores them after a round, then recorded by the township."""
+    from node.models import HubUpdate
+
+    report = uplink.CountySync()
+    with uplink.opened(data_dir):
+        for up in updates:
+            HubUpdate.create(
+                cseq=up["cseq"], request_id=up["request_id"], type=up["type"], body=up, applied_at=protocol.utcnow()
+            )
+        uplink.apply_decisions(report)
+    return report
+
+
+def test_township_queues_each_passed_up_case_once_with_its_opinion(township) -> None:
+    from node.models import Event
+
+    data_dir, up, _ = township
+    with uplink.opened(data_dir):
+        assert uplink.queue_passed_up() == 1
+        assert uplink.queue_passed_up() == 0
+        [event] = Event.select()
+    assert (event.type, event.request_id) == ("case.passed_up", up)
+    assert event.data["opinion"] == "同意上报"
+    messages.convert(event.data, messages.PassedUpData)
+
+
+def test_township_records_the_answer_once_and_tells_the_village(township) -> None:
+    data_dir, up, _ = township
+    report = arrive(data_dir, answer(1, up))
+    assert (report.decisions, report.refused) == (1, [])
+    case = Case.get_by_id(up)
+    assert case.state == states.COUNTY_APPROVED
+    referral = CountyReferral.get_by_id(up)
+    assert (referral.doc_no, referral.doc_date) == (DOC_NO, date.fromisoformat(today().isoformat()))
+    told = HubEvent.select().where(HubEvent.request_id == up).order_by(HubEvent.cseq.desc()).first()
+    assert (told.body["state"], told.body["county_doc_no"]) == (states.COUNTY_APPROVED, DOC_NO)
+    logged = HubEvent.select().count()
+    replay = arrive(data_dir, answer(2, up, action="county_deny", state=states.COUNTY_DENIED, reason="不符合"))
+    assert [code for _, code, _ in replay.refused] == ["already_answered"]
+    assert HubEvent.select().count() == logged  # nothing stored, nothing sent to the village
+    assert Case.get_by_id(up).state == states.COUNTY_APPROVED
+
+
+@pytest.mark.parametrize(
+    ("which", "changes", "code"),
+    [
+        ("kept", {}, "not_passed_up"),  # a case of ours the township never passed up
+        ("unknown", {}, "not_passed_up"),  # a case we do not have at all
+        ("up", {"county_doc_no": "文" * 65}, "bad_decision"),
+        ("up", {"county_doc_date": "明天"}, "bad_decision"),
+        ("up", {"action": "county_deny", "state": states.COUNTY_DENIED}, "reason_required"),
+    ],
+)
+def test_township_refuses_an_answer_it_cannot_take_and_stores_nothing(township, which, changes, code) -> None:
+    data_dir, up, kept = township
+    rid = {"up": up, "kept": kept, "unknown": protocol.new_id()}[which]
+    before = (HubEvent.select().count(), [(c.request_id, c.state) for c in Case.select().order_by(Case.request_id)])
+    report = arrive(data_dir, answer(1, rid, **changes))
+    assert [c for _, c, _ in report.refused] == [code]
+    assert report.decisions == 0
+    after = (HubEvent.select().count(), [(c.request_id, c.state) for c in Case.select().order_by(Case.request_id)])
+    assert after == before
+    assert AuditEntry.select().where(AuditEntry.action.in_(["county.answer_refused", "case.refused_attempt"])).exists()
