@@ -36,6 +36,18 @@ def enrol_township(county: support.Service, township: support.Service, name: str
     assert f"已在县级中心注册：{name}" in out
 
 
+def capture_at(node: support.Service, token: str) -> str:
+    """A rural-housing item only the county decides (农村危房改造补助申请), captured at the village."""
+    resp = requests.post(
+        f"{node.url}/api/v1/requests",
+        json=capture("JF-02"),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert resp.status_code == 201, resp.text
+    return resp.json()["receipt_code"]
+
+
 def villager_sees(node: support.Service, code: str, phone_tail: str = "8000") -> str:
     """The village's public status page for this receipt code, as a villager's phone gets it."""
     s = requests.Session()
@@ -56,15 +68,8 @@ def test_housing_item_passed_up_and_approved_through_three_levels(tmp_path) -> N
     node.start()
     try:
         enrol_township(county, township)
-        resp = requests.post(
-            f"{node.url}/api/v1/requests",
-            json=capture("JF-02"),
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        )
-        assert resp.status_code == 201, resp.text
-        code = resp.json()["receipt_code"]
-        assert "中心确认事件 1" in node.cli("sync").stdout
+        code, later = (capture_at(node, token) for _ in range(2))
+        assert "中心确认事件 2" in node.cli("sync").stdout
         township.cli("act", code, "accept")
         township.cli("act", code, "to_county", "--note", "四邻无异议，房屋鉴定为C级，同意上报")
 
@@ -101,6 +106,15 @@ def test_housing_item_passed_up_and_approved_through_three_levels(tmp_path) -> N
             f"{node.url}/api/v1/requests/{code}", headers={"Authorization": f"Bearer {token}"}, timeout=10
         ).json()
         assert api["state"] == "county_approved"
+
+        # A township revoked at the county (its server stolen, say) is refused and stores nothing there.
+        township.cli("act", later, "accept")
+        township.cli("act", later, "to_county")
+        county.cli("revoke", "--village", "青山镇")
+        refused = township.cli("county-sync", check=False)
+        assert refused.returncode == 1
+        assert "(revoked)" in refused.stderr.replace("（", "(").replace("）", ")")
+        assert "待县级批复 0 件" in county.cli("county-queue").stdout
     finally:
         node.stop()
         township.stop()
