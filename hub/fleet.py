@@ -166,8 +166,17 @@ def _render(**extra: Any) -> Any:
         max_hours=MAX_CODE_HOURS,
         restores=restore_rows(),
         hub_fingerprint=hub_fingerprint(),
+        townships=_township_lines(),
         **extra,
     )
+
+
+def _township_lines() -> dict[str, Any] | None:
+    """At a county hub: each township's passed-up cases waiting, overdue and answered on time."""
+    from .county import level
+    from .county.queue import township_lines
+
+    return township_lines() if level.is_county() else None
 
 
 RESTORE_WORDS = {

@@ -55,3 +55,40 @@ def waiting(on: date | None = None) -> list[Waiting]:
             )
         )
     return out
+
+
+@dataclass
+class TownshipLine:
+    """A township as the county's fleet page shows it, beside its node row (last sync, key, version)."""
+
+    waiting: int
+    overdue: int
+    answered: int
+    on_time: int
+
+    @property
+    def on_time_rate(self) -> str:
+        """Answered within the county's time limit, of all answered; a dash before the first answer."""
+        return f"{100 * self.on_time / self.answered:.0f}%" if self.answered else "—"
+
+
+def township_lines(on: date | None = None) -> dict[str, TownshipLine]:
+    """Per township (village row name at the county): cases waiting, overdue among them, answers on time."""
+    lines: dict[str, TownshipLine] = {}
+    for w in waiting(on):
+        line = lines.setdefault(w.township, TownshipLine(0, 0, 0, 0))
+        line.waiting += 1
+        line.overdue += int(w.clock.overdue)
+    answered = (
+        Case.select(Case.deadline, CountyReferral.doc_date, Village.name)
+        .join(CountyReferral, on=(CountyReferral.request_id == Case.request_id))
+        .switch(Case)
+        .join(Village)
+        .where(CountyReferral.answer.is_null(False) & (Case.source == "township"))
+        .tuples()
+    )
+    for deadline, doc_date, township in answered:
+        line = lines.setdefault(township, TownshipLine(0, 0, 0, 0))
+        line.answered += 1
+        line.on_time += int(deadline is None or doc_date is None or doc_date <= deadline)
+    return lines

@@ -218,3 +218,60 @@ def test_township_refuses_an_answer_it_cannot_take_and_stores_nothing(township, 
     after = (HubEvent.select().count(), [(c.request_id, c.state) for c in Case.select().order_by(Case.request_id)])
     assert after == before
     assert AuditEntry.select().where(AuditEntry.action.in_(["county.answer_refused", "case.refused_attempt"])).exists()
+
+
+# --- the county's console ------------------------------------------------------------------------
+
+
+def test_county_staff_see_the_queue_decide_and_the_fleet_lists_townships(county) -> None:
+    from tests.hub.pages import csrf_of, login_as
+
+    township = NodeSim(county.test_client(), issue_code("青山镇"))
+    rid = protocol.new_id()
+    township.send(township.events(passed_up(rid)))
+    code = Case.get_by_id(rid).receipt_code
+    client = county.test_client()
+    login_as(client, "supervisor")
+    queue = client.get("/county/").get_data(as_text=True)
+    assert code in queue
+    assert "青山镇" in queue
+    assert "四邻无异议，同意上报" in queue
+    case_page = client.get(f"/console/case/{code}").get_data(as_text=True)
+    assert "乡镇初审意见" in case_page
+    assert 'id="county-answer"' in case_page
+    refused = client.post(
+        f"/console/case/{code}/county",
+        data={
+            "answer": "county_deny",
+            "doc_no": DOC_NO,
+            "doc_date": today().isoformat(),
+            "csrf_token": csrf_of(case_page),
+        },
+    )
+    assert refused.status_code == 400  # 不予批准 needs the reason
+    assert Case.get_by_id(rid).state == states.PASSED_UP
+    done = client.post(
+        f"/console/case/{code}/county",
+        data={
+            "answer": "county_deny",
+            "doc_no": DOC_NO,
+            "doc_date": today().isoformat(),
+            "reason": "不符合危房改造补助条件",
+            "csrf_token": csrf_of(case_page),
+        },
+    )
+    assert done.status_code == 302
+    assert Case.get_by_id(rid).state == states.COUNTY_DENIED
+    assert code not in client.get("/county/").get_data(as_text=True)
+    fleet = client.get("/fleet/").get_data(as_text=True)
+    assert "乡镇中心一览" in fleet
+    assert 'class="county-on-time">100%' in fleet
+
+
+def test_a_township_hub_has_no_county_queue(hub_app) -> None:
+    from tests.hub.pages import login_as
+
+    client = hub_app.test_client()
+    login_as(client, "supervisor")
+    assert client.get("/county/").status_code == 404
+    assert "报县级事项" not in client.get("/console/").get_data(as_text=True)
