@@ -275,3 +275,31 @@ def test_a_township_hub_has_no_county_queue(hub_app) -> None:
     login_as(client, "supervisor")
     assert client.get("/county/").status_code == 404
     assert "报县级事项" not in client.get("/console/").get_data(as_text=True)
+
+
+def test_county_pages_render_in_english(county) -> None:
+    from hub.catalogue_store import current
+    from tests.hub.pages import login_as
+    from tests.test_english import catalogue_strings, leftovers, masked, seeded_strings
+
+    township = NodeSim(county.test_client(), issue_code("青山镇"))
+    event = passed_up(protocol.new_id())
+    township.send(township.events(event))
+    code = event[2]["receipt_code"]
+    client = county.test_client()
+    login_as(client, "supervisor")
+    client.set_cookie("lang", "en")
+    data = (
+        set(catalogue_strings(current().to_dict()))
+        | seeded_strings(["JF-02"])
+        | set(catalogue_strings(event[2]))
+        | masked(["陈督查", "青山镇", "桃源村", "李文书", event[2]["applicant_name"]])
+        | {"青山镇·zhou"}
+    )
+    found = {}
+    for url in ("/county/", "/fleet/", f"/console/case/{code}", "/console/"):
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+        if left := leftovers(resp.get_data(as_text=True), data):
+            found[url] = left
+    assert not found, "\n".join(f"{k}: {v}" for k, v in found.items())
