@@ -339,6 +339,23 @@ def county_sync(app: Flask) -> None:
         click.echo(f"未录入 {request_id}：{message}（{code}）", err=True)
 
 
+@cli.command(name="county-status")
+@with_app(connect=False)
+def county_status(app: Flask) -> None:
+    """Where this township's link to its county hub stands: enrolled with whom, last sync, last error, queue."""
+    from .county import uplink
+
+    got = uplink.status(app.config["DATA_DIR"])
+    if not got["enrolled"]:
+        click.echo("本乡镇中心尚未在县级中心注册（daiban hub county-enroll --county URL --code 注册码）")
+        sys.exit(1)
+    click.echo(f"已在县级中心注册：{got['name']}（{got['county_url']}）")
+    click.echo(f"最近一次成功同步：{got['last_sync_ok'] or '从未'}")
+    if got["last_error"]:
+        click.echo(f"最近的错误：{got['last_error']}")
+    click.echo(f"待上传事件：{got['queued']}")
+
+
 @cli.command(name="county-queue")
 @with_app()
 def county_queue(app: Flask) -> None:
