@@ -23,8 +23,9 @@ def county_today() -> str:
     return (datetime.now(timezone.utc) + timedelta(hours=8)).date().isoformat()
 
 
-def make_county(tmp) -> support.Service:
-    county = support.Service("hub", tmp / "county", support.free_port())
+def make_county(tmp, database_url: str | None = None) -> support.Service:
+    env = {"DATABASE_URL": database_url} if database_url else {}
+    county = support.Service("hub", tmp / "county", support.free_port(), env=env)
     county.data_dir.mkdir(parents=True, exist_ok=True)
     assert "县级中心" in county.cli("init", "--level", "county").stdout
     return county
@@ -59,8 +60,18 @@ def villager_sees(node: support.Service, code: str, phone_tail: str = "8000") ->
 
 
 def test_housing_item_passed_up_and_approved_through_three_levels(tmp_path) -> None:
-    county = make_county(tmp_path)
-    township = support.make_hub(tmp_path)
+    _run(tmp_path)
+
+
+def test_three_levels_on_postgresql(tmp_path) -> None:
+    for township_url in support.pg_database():
+        for county_url in support.pg_database():
+            _run(tmp_path, township_url, county_url)
+
+
+def _run(tmp_path, township_url: str | None = None, county_url: str | None = None) -> None:
+    county = make_county(tmp_path, county_url)
+    township = support.make_hub(tmp_path, township_url)
     county.start()
     township.start()
     node, token = support.make_node(tmp_path, "n1", township, "桃源村")
