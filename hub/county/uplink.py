@@ -40,6 +40,7 @@ DB_FILE = "county-uplink.sqlite3"
 KEY_FILE = "county-uplink.key"
 LOCK_FILE = "county-uplink.lock"
 APPLIED = "county_applied_cseq"  # the uplink's last county update the township has recorded
+APPLIED_EPOCH = "county_applied_epoch"  # the county log's epoch those numbers belong to
 COUNTY_ACTOR = "county"  # who the township's log names for an answer that came from the county hub
 PASSED_UP = "case.passed_up"
 
@@ -189,12 +190,19 @@ def apply_decisions(report: CountySync) -> None:
     from node.models import HubUpdate
 
     done = int(meta.get(APPLIED, 0))
+    epoch = meta.get("hub_epoch")
+    if meta.get(APPLIED_EPOCH) != epoch:
+        # The county's log was rebuilt (restored, or failed over): its entries are renumbered, so
+        # read it all again; answers already recorded are recognised and passed over.
+        done = 0
     for row in HubUpdate.select().where(HubUpdate.cseq > done).order_by(HubUpdate.cseq):
         body = row.body if isinstance(row.body, dict) else {}
         if body.get("type") == "case.status" and body.get("action") in states.COUNTY_ANSWERS:
             _record(body, report)
         with database.atomic():
             meta.put(APPLIED, row.cseq)
+    with database.atomic():
+        meta.put(APPLIED_EPOCH, epoch)
 
 
 def _record(body: dict[str, Any], report: CountySync) -> None:
@@ -208,6 +216,12 @@ def _record(body: dict[str, Any], report: CountySync) -> None:
     if case is None:
         _refused(report, request_id, "not_passed_up", "本乡镇没有这件申请，县级批复未录入")
         return
+    held = CountyReferral.get_or_none(CountyReferral.request_id == case.request_id)
+    if held is not None and (held.answer, held.doc_no) == (
+        states.COUNTY_ANSWERS[decision.action],
+        decision.county_doc_no,
+    ):
+        return  # this very answer is recorded already (read again after the county's log was rebuilt)
     try:
         record_county_answer(
             case.receipt_code,

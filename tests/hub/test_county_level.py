@@ -303,3 +303,54 @@ def test_county_pages_render_in_english(county) -> None:
         if left := leftovers(resp.get_data(as_text=True), data):
             found[url] = left
     assert not found, "\n".join(f"{k}: {v}" for k, v in found.items())
+
+
+def test_after_the_countys_log_is_rebuilt_new_answers_are_recorded_and_old_ones_not_again(township) -> None:
+    """A county restored from backup renumbers its log: the township reads it all again, once per answer."""
+    from node import meta
+    from node.models import HubUpdate
+
+    data_dir, up, kept = township
+    assert arrive(data_dir, answer(1, up), answer(2, protocol.new_id(), county_doc_no="x")).decisions == 1
+    # The kept case is passed up too, and the county's rebuilt log numbers its answer 1 after the old one.
+    code = Case.get_by_id(kept).receipt_code
+    cases.act(code, "accept", "zhou")
+    kept_case = Case.get_by_id(kept)
+    kept_case.item_code = "JF-02"  # one the county decides
+    kept_case.save()
+    cases.act(code, "to_county", "zhou")
+    logged = HubEvent.select().count()
+    with uplink.opened(data_dir):
+        HubUpdate.delete().execute()
+        meta.put("hub_epoch", "after-restore")
+    report = arrive(data_dir, answer(1, up), answer(2, kept))
+    assert (report.decisions, report.refused) == (1, [])  # the old answer passed over, not refused again
+    assert Case.get_by_id(kept).state == states.COUNTY_APPROVED
+    assert HubEvent.select().count() == logged + 1
+
+
+def test_the_scheduler_job_waits_after_a_failure_as_a_village_node_does(hub_app, tmp_path, monkeypatch) -> None:
+    from node.transport import TransportError
+
+    hub_app.config["DATA_DIR"] = str(tmp_path / "township")
+    (tmp_path / "township").mkdir()
+    with hub_app.app_context():
+        assert uplink.sync_job() == "not enrolled with a county"
+        with uplink.opened(hub_app.config["DATA_DIR"]):
+            from node import meta
+
+            meta.put("hub_pubkey", "x")
+            meta.put("hub_url", "http://127.0.0.1:9")
+        tries = []
+
+        def unreachable(data_dir, transport=None):
+            tries.append(data_dir)
+            raise TransportError("无法连接县级中心", "unreachable")
+
+        monkeypatch.setattr(uplink, "sync", unreachable)
+        monkeypatch.setitem(uplink._backoff, "failures", 0)
+        monkeypatch.setitem(uplink._backoff, "next_try", 0.0)
+        assert "county sync failed (unreachable)" in uplink.sync_job()
+        assert uplink.sync_job() == "waiting after a failure"
+        assert len(tries) == 1
+        assert uplink._backoff["failures"] == 1
