@@ -129,7 +129,7 @@ def main() -> None:
         )
     procs = [start("hub", county_dir, COUNTY_PORT), start("hub", hub_dir, HUB_PORT)]
     try:
-        if not (hub_dir / "county-uplink.sqlite3").exists():
+        if not (hub_dir / "county-uplink" / "uplink.sqlite3").exists():
             code = run("hub", "--dir", str(county_dir), "enroll-code", "--village", TOWNSHIP).stdout.strip()
             run(
                 "hub",

@@ -8,8 +8,9 @@ TOWNSHIP, COUNTY = "township", "county"
 LEVELS = (TOWNSHIP, COUNTY)
 SETTING = "hub_level"
 
-# What only one level accepts from the level below: a county hub hears only townships passing cases up.
-COUNTY_EVENTS = frozenset({"case.passed_up"})
+# What only a county hears (townships passing cases up), and all it hears: those cases and their scans.
+COUNTY_ONLY = frozenset({"case.passed_up"})
+COUNTY_ACCEPTS = COUNTY_ONLY | {"attachment.added"}
 
 WRONG_LEVEL = "此类事件不属于本级中心（县级中心只接收乡镇报县级的事项，乡镇中心不接收报县级事件）"
 
@@ -46,4 +47,4 @@ def forget() -> None:
 
 def accepts(event_type: str) -> bool:
     """Whether an event of this type may come up to a hub of this level (a village's event never to a county)."""
-    return (event_type in COUNTY_EVENTS) == is_county()
+    return event_type in COUNTY_ACCEPTS if is_county() else event_type not in COUNTY_ONLY

@@ -2,13 +2,17 @@
 
 A township enrols with its county exactly as a village node enrols with a township, and syncs
 with the node's code (node/enrolment, node/outbox, node/sync: pinned keys, signed hash-chained
-batches, stored acks, hello/resume, backoff). The node's state lives in its own SQLite file in
-the hub's data directory (``county-uplink.sqlite3``, key ``county-uplink.key``), bound to the
-node's models in this process only; the hub's own database is never touched by that code.
+batches, stored acks, hello/resume, backoff). The node's state is a node's data directory of
+its own inside the hub's, ``county-uplink/`` (database ``uplink.sqlite3``, key ``uplink.key``,
+and the attachments it sends), bound to the node's models in this process only; the hub's own
+database and files are never touched by that code.
 
 Going up: each case passed up (报县级) and not yet answered becomes one ``case.passed_up``
 event, queued once per case (the queue is filled from the hub's referrals before every round,
-so a case passed up while the county was unreachable goes with the next round).
+so a case passed up while the county was unreachable goes with the next round), followed by an
+``attachment.added`` for each of its scans the township holds, whose bytes then go by hash in
+resumable chunks as a village's do (a scan that reaches the township later follows while the
+case waits).
 Coming down: the county's answer arrives as a case.status update; the township records it with
 hub/cases.record_county_answer, the rule an answer typed in from the county's paper follows, so
 it reaches the village on its next sync. An answer the township cannot take (a case never passed
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +41,10 @@ from ..models import Case, CountyReferral, HubEvent
 
 log = logging.getLogger("daiban.hub.county")
 
-DB_FILE = "county-uplink.sqlite3"
-KEY_FILE = "county-uplink.key"
-LOCK_FILE = "county-uplink.lock"
+UPLINK_DIR = "county-uplink"  # inside the hub's data directory
+DB_FILE = "uplink.sqlite3"
+KEY_FILE = "uplink.key"
+LOCK_FILE = "uplink.lock"
 APPLIED = "county_applied_cseq"  # the uplink's last county update the township has recorded
 APPLIED_EPOCH = "county_applied_epoch"  # the county log's epoch those numbers belong to
 COUNTY_ACTOR = "county"  # who the township's log names for an answer that came from the county hub
@@ -55,17 +61,26 @@ class CountySync:
     acked: int = 0
     refused_up: int = 0
     decisions: int = 0
+    scans: int = 0  # attachments the county now holds, verified by their hash
     refused: list[tuple[str, str, str]] = field(default_factory=list)  # (request id, code, message)
 
     def summary(self) -> str:
         """One line in Chinese for the CLI and the job log."""
-        line = f"报县级上传 {self.sent} 件，县级确认 {self.acked} 件（退回 {self.refused_up}），录入县级批复 {self.decisions} 件"
+        line = f"上传批次 {self.sent}，县级确认事件 {self.acked}（退回 {self.refused_up}），录入县级批复 {self.decisions} 件"
+        line += f"，上传附件 {self.scans} 个" if self.scans else ""
         return line + (f"，未能录入 {len(self.refused)} 件" if self.refused else "")
 
 
 def key(data_dir: str | Path) -> Ed25519PrivateKey:
     """The township's key as the county's node (its own file: the hub key stays the villages' anchor)."""
-    return signing.load_or_create(Path(data_dir) / KEY_FILE)
+    return signing.load_or_create(home(data_dir) / KEY_FILE)
+
+
+def home(data_dir: str | Path) -> Path:
+    """The uplink's own directory in the hub's data directory (created on first use)."""
+    path = Path(data_dir) / UPLINK_DIR
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
 
 
 def bind(data_dir: str | Path) -> None:
@@ -73,7 +88,7 @@ def bind(data_dir: str | Path) -> None:
     from node import db as node_db
     from node.schema import migrate
 
-    path = str(Path(data_dir) / DB_FILE)
+    path = str(home(data_dir) / DB_FILE)
     if _bound.get("path") == path and node_db.database.obj is _bound.get("db"):
         return
     db = node_db.open_database(path)
@@ -95,7 +110,7 @@ def opened(data_dir: str | Path) -> Iterator[None]:
 
 def enrolled(data_dir: str | Path) -> bool:
     """True once this township holds a county's pinned key."""
-    if not (Path(data_dir) / DB_FILE).exists():
+    if not (Path(data_dir) / UPLINK_DIR / DB_FILE).exists():
         return False
     from node import meta
 
@@ -116,7 +131,7 @@ def status(data_dir: str | Path) -> dict[str, Any]:
     """Where the link stands: the county's address and name for us, last good sync, last error, queue."""
     from node import meta, outbox
 
-    if not (Path(data_dir) / DB_FILE).exists():
+    if not (Path(data_dir) / UPLINK_DIR / DB_FILE).exists():
         return {"enrolled": False}
     with opened(data_dir):
         return {
@@ -159,8 +174,8 @@ def passed_up_data(case: Case, referral: CountyReferral) -> dict[str, Any]:
     return data
 
 
-def queue_passed_up() -> int:
-    """Queue a case.passed_up event for every waiting referral not yet queued (uplink bound and connected)."""
+def queue_passed_up(data_dir: str | Path) -> int:
+    """Queue a case.passed_up event for every waiting referral not yet queued, then its scans (uplink bound)."""
     from node.capture import append_event
     from node.db import database
     from node.models import Event
@@ -173,14 +188,47 @@ def queue_passed_up() -> int:
     )
     queued = 0
     for case in waiting:
-        if Event.select().where((Event.request_id == case.request_id) & (Event.type == PASSED_UP)).exists():
-            continue
-        with database.atomic():
-            append_event(
-                PASSED_UP, case.request_id, case.countyreferral.passed_up_by, passed_up_data(case, case.countyreferral)
-            )
-        queued += 1
+        referral = case.countyreferral
+        if not Event.select().where((Event.request_id == case.request_id) & (Event.type == PASSED_UP)).exists():
+            with database.atomic():
+                append_event(PASSED_UP, case.request_id, referral.passed_up_by, passed_up_data(case, referral))
+            queued += 1
+        _queue_scans(data_dir, case, referral.passed_up_by)
     return queued
+
+
+def _queue_scans(data_dir: str | Path, case: Case, clerk: str) -> None:
+    """Announce each scan of the case the township holds and the county was not told of (after the case itself)."""
+    from node.attachments import path_for
+    from node.capture import append_event, now
+    from node.db import database
+    from node.models import Attachment as Sent
+
+    from ..attachments import stored_path
+    from ..models import Attachment
+
+    for att in Attachment.select().where((Attachment.case == case) & Attachment.received).order_by(Attachment.id):
+        if Sent.select().where((Sent.request_id == case.request_id) & (Sent.sha256 == att.sha256)).exists():
+            continue
+        target = path_for(att.sha256, home(data_dir))
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # The same bytes, not a copy: the township's store keeps them by hash and never rewrites them.
+            os.link(stored_path(data_dir, att.sha256), target)
+        data = {"sha256": att.sha256, "size": int(att.size), "mime": att.mime, "name": att.name}
+        if att.material_code:
+            data["material_code"] = att.material_code
+        with database.atomic():
+            event = append_event("attachment.added", case.request_id, clerk, data)
+            Sent.create(
+                sha256=att.sha256,
+                request_id=case.request_id,
+                event_id=event.event_id,
+                size=int(att.size),
+                name=att.name,
+                material_code=att.material_code,
+                created_at=now(),
+            )
 
 
 def apply_decisions(report: CountySync) -> None:
@@ -248,7 +296,7 @@ def _refused(report: CountySync, request_id: str, code: str, message: str) -> No
 @contextmanager
 def _one_round_at_a_time(data_dir: str | Path) -> Iterator[None]:
     # The CLI and the scheduler may both try: the second waits rather than signing a batch alongside.
-    with open(Path(data_dir) / LOCK_FILE, "w") as fh:
+    with open(home(data_dir) / LOCK_FILE, "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         yield
 
@@ -263,14 +311,19 @@ def sync(data_dir: str | Path, transport: Any = None) -> CountySync:
     with _one_round_at_a_time(data_dir), opened(data_dir):
         if not meta.get("hub_pubkey"):
             raise RefusedError("本乡镇中心尚未在县级中心注册，请先运行 daiban hub county-enroll", "not_enrolled")
-        queue_passed_up()
+        queue_passed_up(data_dir)
         client = SyncClient(transport or HttpTransport(meta.get("hub_url")), key(data_dir))
         try:
             got = client.round()
         finally:
             # Answers already received are recorded even when the round stopped half-way.
             apply_decisions(report)
-        report.sent, report.acked, report.refused_up = got.batches, got.acked, got.refused
+        report.sent, report.acked, report.refused_up, report.scans = (
+            got.batches,
+            got.acked,
+            got.refused,
+            got.attachments,
+        )
     return report
 
 

@@ -15,6 +15,7 @@ import requests
 
 from tests import support
 from tests.factories import capture
+from tests.images import photo
 
 DOC_NO = "某县住建〔2026〕12号"
 
@@ -80,7 +81,10 @@ def _run(tmp_path, township_url: str | None = None, county_url: str | None = Non
     try:
         enrol_township(county, township)
         code, later = (capture_at(node, token) for _ in range(2))
-        assert "中心确认事件 2" in node.cli("sync").stdout
+        scan = tmp_path / "房屋鉴定.jpg"
+        scan.write_bytes(photo(1200, 900))
+        node.cli("attach", code, str(scan))
+        assert "上传附件 1 个" in node.cli("sync").stdout
         township.cli("act", code, "accept")
         township.cli("act", code, "to_county", "--note", "四邻无异议，房屋鉴定为C级，同意上报")
 
@@ -89,9 +93,14 @@ def _run(tmp_path, township_url: str | None = None, county_url: str | None = Non
         assert cut.returncode == 1
         assert "与县级中心同步失败" in cut.stderr
         county.start()
-        assert "报县级上传 1 件，县级确认 1 件" in township.cli("county-sync").stdout
+        # The case and its scan go up: two events, then the scan's bytes by hash.
+        assert (
+            "上传批次 1，县级确认事件 2（退回 0），录入县级批复 0 件，上传附件 1 个"
+            in township.cli("county-sync").stdout
+        )
         again = township.cli("county-sync").stdout  # nothing goes up twice
-        assert "报县级上传 0 件" in again
+        assert "上传批次 0，县级确认事件 0" in again
+        assert "上传附件" not in again
 
         # The county sees the case with the township's opinion, and decides it.
         queue = county.cli("county-queue").stdout

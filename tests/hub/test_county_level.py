@@ -173,8 +173,8 @@ def test_township_queues_each_passed_up_case_once_with_its_opinion(township) -> 
 
     data_dir, up, _ = township
     with uplink.opened(data_dir):
-        assert uplink.queue_passed_up() == 1
-        assert uplink.queue_passed_up() == 0
+        assert uplink.queue_passed_up(data_dir) == 1
+        assert uplink.queue_passed_up(data_dir) == 0
         [event] = Event.select()
     assert (event.type, event.request_id) == ("case.passed_up", up)
     assert event.data["opinion"] == "同意上报"
@@ -354,3 +354,30 @@ def test_the_scheduler_job_waits_after_a_failure_as_a_village_node_does(hub_app,
         assert uplink.sync_job() == "waiting after a failure"
         assert len(tries) == 1
         assert uplink._backoff["failures"] == 1
+
+
+def test_the_scans_of_a_passed_up_case_follow_it_by_hash(township) -> None:
+    """Only scans the township holds go up, each once, after the case; their bytes are the township's own file."""
+    from hub.attachments import stored_path
+    from hub.models import Attachment
+    from node.attachments import path_for
+    from node.models import Attachment as Sent
+    from node.models import Event
+    from tests.images import photo
+
+    data_dir, up, _ = township
+    data = photo(400, 300)
+    sha = __import__("hashlib").sha256(data).hexdigest()
+    case = Case.get_by_id(up)
+    held = Attachment.create(sha256=sha, case=case, size=len(data), mime="image/jpeg", name="鉴定.jpg", received=True)
+    Attachment.create(sha256="0" * 64, case=case, size=10, mime="image/jpeg", name="未到.jpg", received=False)
+    stored_path(data_dir, sha).parent.mkdir(parents=True)
+    stored_path(data_dir, sha).write_bytes(data)
+    with uplink.opened(data_dir):
+        uplink.queue_passed_up(data_dir)
+        uplink.queue_passed_up(data_dir)
+        types = [e.type for e in Event.select().order_by(Event.id)]
+        [sent] = Sent.select()
+        assert path_for(sha, uplink.home(data_dir)).read_bytes() == data
+    assert types == ["case.passed_up", "attachment.added"]
+    assert (sent.sha256, sent.request_id, sent.name) == (sha, up, held.name)
