@@ -167,8 +167,22 @@ def _render(**extra: Any) -> Any:
         restores=restore_rows(),
         hub_fingerprint=hub_fingerprint(),
         townships=_township_lines(),
+        county_link=county_link(),
         **extra,
     )
+
+
+def county_link() -> dict[str, Any] | None:
+    """At a township enrolled with a county: the link's state and the county answers it could not record."""
+    from .county import level, uplink
+
+    data_dir = current_app.config["DATA_DIR"]
+    if level.is_county() or not uplink.enrolled(data_dir):
+        return None
+    return {
+        **uplink.status(data_dir),
+        "refused": audit.recent(limit=20, action=uplink.REFUSED_ACTION),
+    }
 
 
 def _township_lines() -> dict[str, Any] | None:

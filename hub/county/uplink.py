@@ -24,6 +24,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,8 +50,10 @@ APPLIED = "county_applied_cseq"  # the uplink's last county update the township 
 APPLIED_EPOCH = "county_applied_epoch"  # the county log's epoch those numbers belong to
 COUNTY_ACTOR = "county"  # who the township's log names for an answer that came from the county hub
 PASSED_UP = "case.passed_up"
+REFUSED_ACTION = "county.answer_refused"
 
 _bound: dict[str, Any] = {}
+_binding = threading.Lock()  # web threads may open the uplink at once (the fleet page shows its state)
 
 
 @dataclass
@@ -89,13 +92,14 @@ def bind(data_dir: str | Path) -> None:
     from node.schema import migrate
 
     path = str(home(data_dir) / DB_FILE)
-    if _bound.get("path") == path and node_db.database.obj is _bound.get("db"):
-        return
-    db = node_db.open_database(path)
-    node_db.bind(db)
-    with node_db.database.connection_context():
-        migrate()
-    _bound.update(path=path, db=db)
+    with _binding:
+        if _bound.get("path") == path and node_db.database.obj is _bound.get("db"):
+            return
+        db = node_db.open_database(path)
+        node_db.bind(db)
+        with node_db.database.connection_context():
+            migrate()
+        _bound.update(path=path, db=db)
 
 
 @contextmanager
@@ -282,14 +286,15 @@ def _record(body: dict[str, Any], report: CountySync) -> None:
         )
     except CaseError as exc:
         # Refused by the rule itself (never passed up, already answered …): audited there, nothing stored.
-        _refused(report, request_id, exc.code, str(exc.message))
+        _refused(report, request_id, exc.code, str(exc.message), case.receipt_code)
         return
     report.decisions += 1
 
 
-def _refused(report: CountySync, request_id: str, code: str, message: str) -> None:
+def _refused(report: CountySync, request_id: str, code: str, message: str, receipt_code: str = "") -> None:
     log.warning("county answer for %s not recorded: %s", request_id, code)
-    audit.record(COUNTY_ACTOR, "county.answer_refused", request_id, {"code": code})
+    # Seen by the supervisor on the fleet page (hub/fleet.county_link), by receipt code when we have the case.
+    audit.record(COUNTY_ACTOR, REFUSED_ACTION, receipt_code or request_id, {"code": code, "request_id": request_id})
     report.refused.append((request_id, code, message))
 
 

@@ -8,6 +8,7 @@ county answer once, by the paper rule, refusing one for a case it never passed u
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -381,3 +382,31 @@ def test_the_scans_of_a_passed_up_case_follow_it_by_hash(township) -> None:
         assert path_for(sha, uplink.home(data_dir)).read_bytes() == data
     assert types == ["case.passed_up", "attachment.added"]
     assert (sent.sha256, sent.request_id, sent.name) == (sha, up, held.name)
+
+
+def test_the_township_fleet_page_shows_the_county_link_and_answers_it_refused(township, hub_app) -> None:
+    from node import meta
+    from tests.hub.pages import login_as
+
+    data_dir, up, kept = township
+    hub_app.config["DATA_DIR"] = str(data_dir)
+    client = hub_app.test_client()
+    login_as(client, "supervisor")
+    assert 'id="county-link"' not in client.get("/fleet/").get_data(as_text=True)  # not enrolled with a county
+    with uplink.opened(data_dir):
+        meta.put("hub_pubkey", "x")
+        meta.put("hub_url", "http://county.example/")
+        meta.put("village", "青山镇")
+    arrive(data_dir, answer(1, kept))
+    page = client.get("/fleet/").get_data(as_text=True)
+    assert 'id="county-link"' in page
+    assert "http://county.example/" in page
+    assert Case.get_by_id(kept).receipt_code in page
+    assert "not_passed_up" in page
+    client.set_cookie("lang", "en")
+    english = client.get("/fleet/").get_data(as_text=True)
+    section = english[
+        english.index('id="county-link"') : english.index("</section>", english.index('id="county-link"'))
+    ]
+    assert "Link to the county hub" in section
+    assert re.findall(r"[\u4e00-\u9fff]+", section) == ["青山镇"]  # the name the county gave us: data
