@@ -1,6 +1,9 @@
-"""`make demo`: a hub on :8700 and two enrolled village nodes on :8701/:8702, on SQLite.
+"""`make demo`: all three levels on SQLite: a county hub on :8690, the township hub on :8700
+enrolled with it, and two village nodes on :8701/:8702 enrolled with the township.
 
-Stops all three cleanly on Ctrl-C. Data lives in var/demo/ (delete it to start over).
+The township's scheduler runs too, so what the township passes up (报县级) reaches the county and
+the county's answer comes back within a minute. Stops everything cleanly on Ctrl-C. Data lives in
+var/demo/ (delete it to start over).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ PORT = int(os.environ.get("DAIBAN_DEMO_PORT", "8700"))
 DAIBAN = [sys.executable, "-m", "shared.cli"]
 VILLAGES = [("node1", "桃源村", PORT + 1), ("node2", "李家村", PORT + 2)]
 HUB_PORT = PORT
+COUNTY_PORT = PORT - 10  # 8690 beside the township's 8700
+TOWNSHIP = "青山镇"
 
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -59,39 +64,84 @@ def start(kind: str, data_dir: Path, port: int) -> subprocess.Popen:
     return proc
 
 
+def add_users(hub_dir: Path, port: int, title: str, users: list[tuple[str, str, str, str]]) -> list[str]:
+    """Create the demo accounts of one hub; their login lines."""
+    lines = []
+    for user, name, role, windows in users:
+        pw = secrets.token_urlsafe(9)
+        run(
+            "hub",
+            "--dir",
+            str(hub_dir),
+            "add-user",
+            user,
+            "--name",
+            name,
+            "--role",
+            role,
+            "--windows",
+            windows,
+            "--password",
+            pw,
+        )
+        lines.append(f"  {title} http://127.0.0.1:{port}/  {name}（{role}）  用户名 {user}  密码 {pw}")
+    return lines
+
+
+def scheduler(hub_dir: Path) -> subprocess.Popen:
+    """The township hub's job runner: deadline sweeps, and the county sync every 30 seconds for the demo."""
+    log = open(hub_dir / "scheduler.log", "ab")
+    return subprocess.Popen(
+        [*DAIBAN, "hub", "--dir", str(hub_dir), "scheduler"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env={**os.environ, "DAIBAN_HUB_SCHEDULER_COUNTY_SECONDS": "30"},
+    )
+
+
 def main() -> None:
     """Set up once, then run until Ctrl-C."""
-    hub_dir = DEMO / "hub"
-    first = not hub_dir.exists()
-    hub_dir.mkdir(parents=True, exist_ok=True)
+    county_dir, hub_dir = DEMO / "county", DEMO / "hub"
     logins: list[str] = []
-    if first:
+    if not county_dir.exists():
+        county_dir.mkdir(parents=True)
+        run("hub", "--dir", str(county_dir), "init", "--level", "county")
+        logins += add_users(
+            county_dir,
+            COUNTY_PORT,
+            "县级中心",
+            [("admin", "县管理员", "admin", ""), ("li", "李科长", "staff", "W09,W10")],
+        )
+    if not hub_dir.exists():
+        hub_dir.mkdir(parents=True)
         run("hub", "--dir", str(hub_dir), "init")
-        for user, name, role, windows in [
-            ("admin", "管理员", "admin", ""),
-            ("jiang", "蒋主任", "supervisor", ""),
-            ("wang", "王芳", "staff", "W05,W10"),
-            ("zhou", "周建国", "staff", "W09"),
-        ]:
-            pw = secrets.token_urlsafe(9)
+        logins += add_users(
+            hub_dir,
+            HUB_PORT,
+            "中心",
+            [
+                ("admin", "管理员", "admin", ""),
+                ("jiang", "蒋主任", "supervisor", ""),
+                ("wang", "王芳", "staff", "W05,W10"),
+                ("zhou", "周建国", "staff", "W09"),
+            ],
+        )
+    procs = [start("hub", county_dir, COUNTY_PORT), start("hub", hub_dir, HUB_PORT)]
+    try:
+        if not (hub_dir / "county-uplink" / "uplink.sqlite3").exists():
+            code = run("hub", "--dir", str(county_dir), "enroll-code", "--village", TOWNSHIP).stdout.strip()
             run(
                 "hub",
                 "--dir",
                 str(hub_dir),
-                "add-user",
-                user,
-                "--name",
-                name,
-                "--role",
-                role,
-                "--windows",
-                windows,
-                "--password",
-                pw,
+                "county-enroll",
+                "--county",
+                f"http://127.0.0.1:{COUNTY_PORT}",
+                "--code",
+                code,
             )
-            logins.append(f"  中心 http://127.0.0.1:{HUB_PORT}/  {name}（{role}）  用户名 {user}  密码 {pw}")
-    procs = [start("hub", hub_dir, HUB_PORT)]
-    try:
+        procs.append(scheduler(hub_dir))
         for name, village, port in VILLAGES:
             ndir = DEMO / name
             if not (ndir / "node.sqlite3").exists():
@@ -106,7 +156,8 @@ def main() -> None:
                 logins.append(f"  {village} API token（自动化用）：{token}")
             procs.append(start("node", ndir, port))
         print("代办演示已启动（Ctrl-C 停止）：", flush=True)
-        print(f"  乡镇中心  http://127.0.0.1:{HUB_PORT}/   群众查询 http://127.0.0.1:{HUB_PORT}/status")
+        print(f"  县级中心  http://127.0.0.1:{COUNTY_PORT}/   报县级事项 http://127.0.0.1:{COUNTY_PORT}/county/")
+        print(f"  乡镇中心（{TOWNSHIP}）  http://127.0.0.1:{HUB_PORT}/   群众查询 http://127.0.0.1:{HUB_PORT}/status")
         for _, village, port in VILLAGES:
             print(f"  {village}  http://127.0.0.1:{port}/")
         saved = DEMO / "logins.txt"

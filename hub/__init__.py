@@ -26,6 +26,10 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
 
     from shared import templating
 
+    from .county import level
+
+    level.forget()  # read again from this app's database (tests build hubs of both levels in one process)
+
     from . import (
         api,
         auth,
@@ -67,6 +71,10 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
     app.register_blueprint(sms_admin.bp)
     app.register_blueprint(publicity.bp)
     app.register_blueprint(county_views.bp)
+    from .county import views as county_level_views
+
+    app.register_blueprint(county_level_views.bp)
+    app.jinja_env.globals["hub_is_county"] = level.is_county
     app.register_blueprint(public_guide.bp)
     app.register_blueprint(public_results.bp)
     app.register_blueprint(ratings.bp)

@@ -396,6 +396,8 @@ def _record_county_answer(
             note="；".join(x for x in (said, note) if x),
             county_doc_no=doc_no,
             county_doc_date=day.isoformat(),
+            # A county hub's answer travels on to the township, which records it by this same rule.
+            county_note=note or None,
         )
         audit.record(
             actor,

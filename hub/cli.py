@@ -40,14 +40,26 @@ def cli(ctx: click.Context, data_dir: str | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--level",
+    type=click.Choice(["township", "county"]),
+    help="中心级别：township 乡镇中心（默认），county 县级中心（接收各乡镇报县级的事项）",
+)
 @with_app()
-def init(app: Flask) -> None:
-    """Create the hub key and database (safe to run twice)."""
+def init(app: Flask, level: str | None) -> None:
+    """Create the hub key and database (safe to run twice); --level county starts a county hub."""
+    from .county import level as hub_level
     from .keys import key_path
     from .schema import migrate
     from shared import signing
 
     before, after = migrate()
+    if level is not None:
+        try:
+            hub_level.choose(level)
+        except ValueError as exc:
+            raise click.ClickException(f"本中心已初始化为 {exc} 级别，不能改为 {level}")
+    click.echo(f"中心级别：{'县级中心' if hub_level.is_county() else '乡镇中心'}")
     pub = signing.public_b64(app.extensions["daiban_hub_key"])
     click.echo(
         _(
@@ -316,6 +328,79 @@ def county_answer(
         click.echo(_(exc.message), err=True)
         sys.exit(2)
     click.echo(f"{case.receipt_code}: {_(states.LABELS[case.state])}")
+
+
+@cli.command(name="county-enroll")
+@click.option("--county", "county_url", required=True, help="县级中心地址，如 http://127.0.0.1:8690")
+@click.option("--code", required=True, help="县级中心发给本乡镇的一次性注册码")
+@with_app()
+def county_enroll(app: Flask, county_url: str, code: str) -> None:
+    """Enrol this township hub with its county hub (one-time code, pinned county key), as a village node does."""
+    from shared import signing
+
+    from .county import uplink
+    from node.transport import SyncError
+
+    try:
+        body = uplink.enrol(app.config["DATA_DIR"], county_url, code)
+    except SyncError as exc:
+        raise click.ClickException(exc.message)
+    click.echo(f"已在县级中心注册：{body['village']}")
+    click.echo(f"县级中心密钥指纹：{signing.fingerprint(body['hub_pubkey'])}（请与县级核对）")
+
+
+@cli.command(name="county-sync")
+@with_app()
+def county_sync(app: Flask) -> None:
+    """One round with the county hub now: send the cases passed up, record the county's answers."""
+    from .county import uplink
+    from node.transport import SyncError
+
+    try:
+        report = uplink.sync(app.config["DATA_DIR"])
+    except SyncError as exc:
+        click.echo(f"与县级中心同步失败：{exc.message}（{exc.code}）", err=True)
+        sys.exit(1)
+    click.echo(report.summary())
+    for request_id, code, message in report.refused:
+        click.echo(f"未录入 {request_id}：{message}（{code}）", err=True)
+
+
+@cli.command(name="county-status")
+@with_app(connect=False)
+def county_status(app: Flask) -> None:
+    """Where this township's link to its county hub stands: enrolled with whom, last sync, last error, queue."""
+    from .county import uplink
+
+    got = uplink.status(app.config["DATA_DIR"])
+    if not got["enrolled"]:
+        click.echo("本乡镇中心尚未在县级中心注册（daiban hub county-enroll --county URL --code 注册码）")
+        sys.exit(1)
+    click.echo(f"已在县级中心注册：{got['name']}（{got['county_url']}）")
+    click.echo(f"最近一次成功同步：{got['last_sync_ok'] or '从未'}")
+    if got["last_error"]:
+        click.echo(f"最近的错误：{got['last_error']}")
+    click.echo(f"待上传事件：{got['queued']}")
+
+
+@cli.command(name="county-queue")
+@with_app()
+def county_queue(app: Flask) -> None:
+    """At a county hub: the cases townships passed up that wait for the county's answer, most urgent first."""
+    from .county import level
+    from .county.queue import waiting
+
+    if not level.is_county():
+        raise click.ClickException("本中心不是县级中心（县级中心用 daiban hub init --level county 初始化）")
+    rows = waiting()
+    for w in rows:
+        due = w.clock.due.isoformat() if w.clock.due else "-"
+        late = "（已超期）" if w.clock.overdue else ""
+        click.echo(
+            f"{w.case.receipt_code}  {w.township}·{w.village}  {w.item_name}  报县级 {w.passed_up_on.isoformat()}"
+            f"  办结期限 {due}{late}  初审意见：{w.opinion or '-'}"
+        )
+    click.echo(f"待县级批复 {len(rows)} 件")
 
 
 @cli.command(name="catalogue-defaults")

@@ -53,7 +53,7 @@ def clock_state(case: Case) -> str:
     """running, paused, waiting (no clock before 受理) or closed, without the calendar."""
     if states.is_terminal(case.state):
         return CLOSED
-    if case.state in states.WITH_COUNTY:
+    if with_county(case.state):
         return WITH_COUNTY
     if case.deadline is None:
         return WAITING
@@ -70,7 +70,7 @@ def clock(case: Case, cal: WorkCalendar | None = None, on: date | None = None) -
         paused_days=case.paused_days or 0,
         paused_since=case.paused_since,
         today=on or today(),
-        passed_up=case.state in states.WITH_COUNTY,
+        passed_up=with_county(case.state),
     )
 
 
@@ -83,6 +83,13 @@ def open_colour(start: date, due: date | None, on: date | None = None) -> str:
         calendar(), closed=False, start=start, deadline=due, paused_days=0, paused_since=None, today=on or today()
     )
     return view.colour or GREEN
+
+
+def with_county(state: str) -> bool:
+    """Passed up and so off the township's clock; at a county hub the same case is on the county's clock."""
+    from .county import level
+
+    return state in states.WITH_COUNTY and not level.is_county()
 
 
 def start(case: Case, limit_days: int, on: date | None = None, cal: WorkCalendar | None = None) -> None:

@@ -19,7 +19,7 @@ from shared.workdays import WorkCalendar, case_clock
 from . import audit
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, today
-from .deadlines import calendar
+from .deadlines import calendar, with_county
 from .models import Case, Staff, Village
 from shared.msgid import N_, listed
 
@@ -33,7 +33,7 @@ GROUPS = {
     "staff": N_("人员"),
     "source": N_("来源"),
 }
-SOURCES = {"village": N_("代办点（村）"), "counter": N_("中心窗口")}
+SOURCES = {"village": N_("代办点（村）"), "counter": N_("中心窗口"), "township": N_("乡镇报县级")}
 UNASSIGNED = "未分配"
 
 
@@ -168,7 +168,7 @@ def measure(row: CaseRow, cal: WorkCalendar, today: date) -> tuple[int, bool]:
         paused_days=row.paused_days or 0,
         paused_since=row.paused_since,
         today=today,
-        passed_up=row.state in states.WITH_COUNTY,
+        passed_up=with_county(row.state),
     ).overdue
 
 

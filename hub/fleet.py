@@ -166,8 +166,31 @@ def _render(**extra: Any) -> Any:
         max_hours=MAX_CODE_HOURS,
         restores=restore_rows(),
         hub_fingerprint=hub_fingerprint(),
+        townships=_township_lines(),
+        county_link=county_link(),
         **extra,
     )
+
+
+def county_link() -> dict[str, Any] | None:
+    """At a township enrolled with a county: the link's state and the county answers it could not record."""
+    from .county import level, uplink
+
+    data_dir = current_app.config["DATA_DIR"]
+    if level.is_county() or not uplink.enrolled(data_dir):
+        return None
+    return {
+        **uplink.status(data_dir),
+        "refused": audit.recent(limit=20, action=uplink.REFUSED_ACTION),
+    }
+
+
+def _township_lines() -> dict[str, Any] | None:
+    """At a county hub: each township's passed-up cases waiting, overdue and answered on time."""
+    from .county import level
+    from .county.queue import township_lines
+
+    return township_lines() if level.is_county() else None
 
 
 RESTORE_WORDS = {

@@ -22,6 +22,7 @@ from shared.receipt_codes import normalise as normalise_receipt
 from shared.validation import duplicate_application, normalise_id_number, validate_capture
 
 from . import audit, cases, deadlines, duplicates, freshness, keys, restores, routing
+from .county import level as county_level
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
 from .db import JSONField, database, is_postgres
@@ -182,6 +183,8 @@ def apply_event(
     try:
         if handler is None:
             raise Refusal("unknown_event", "未知的事件类型")
+        if not county_level.accepts(str(ev["type"])):
+            raise Refusal("wrong_level", county_level.WRONG_LEVEL)
         if ev["id"] in writer.event_ids:
             raise Refusal("duplicate_event", "该事件已在中心登记")
         if handler is _captured:
@@ -541,6 +544,15 @@ def _corrected(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
         raise Refusal(exc.code, exc.message) from exc
 
 
+def _passed_up(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    from .county.intake import PassedUpRefusal, receive
+
+    try:
+        receive(node, ev, catalogue)
+    except PassedUpRefusal as ref:
+        raise Refusal(ref.code, ref.message) from ref
+
+
 HANDLERS = {
     "request.captured": _captured,
     "request.supplemented": _supplemented,
@@ -549,6 +561,7 @@ HANDLERS = {
     "message.left": _message,
     "attachment.added": _attachment,
     "request.corrected": _corrected,
+    "case.passed_up": _passed_up,
 }
 
 

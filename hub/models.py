@@ -475,6 +475,8 @@ class CountyReferral(BaseModel):
     reason = peewee.TextField(default="")
     recorded_by = peewee.CharField(max_length=64, null=True)
     recorded_at = peewee.DateTimeField(null=True)
+    # schema 11: at a county hub, the township's 初审 opinion that came up with the case (hub/county/)
+    opinion = peewee.TextField(default="")
 
 
 class Publicity(BaseModel):

@@ -29,6 +29,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from . import jobs, sms
+from .county.uplink import sync_job as county_sync_job
 from .clock import CHINA_TZ
 from .db import database, is_postgres
 
@@ -42,6 +43,8 @@ JOBS = {
     "heartbeat": (jobs.heartbeat, "SCHEDULER_HEARTBEAT_SECONDS", 60),
     "sweep_deadlines": (jobs.sweep_job, "SCHEDULER_SWEEP_SECONDS", 900),
     "send_sms": (sms.deliver_job, "SCHEDULER_SMS_SECONDS", 60),
+    # A township enrolled with a county sends what it passed up and records the answers (hub/county/uplink).
+    "county_sync": (county_sync_job, "SCHEDULER_COUNTY_SECONDS", 60),
 }
 BACKUP_HOUR = 2  # nightly backup at 02:00 server time, when no clerk is working
 FIGURES_HOUR = 1  # yesterday's figures at 01:05 Beijing time

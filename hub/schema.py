@@ -116,6 +116,12 @@ def _step_10(migrator: SchemaMigrator) -> None:
         run_operations(migrator.add_column(Staff._meta.table_name, "backup", Staff.backup))
 
 
+def _step_11(migrator: SchemaMigrator) -> None:
+    """Schema 11: the county level: a passed-up case's 初审 opinion, as the county hub received it."""
+    if not _has_column(CountyReferral, "opinion"):
+        run_operations(migrator.add_column(CountyReferral._meta.table_name, "opinion", CountyReferral.opinion))
+
+
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
 MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {
     2: _step_2,
@@ -127,6 +133,7 @@ MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {
     8: _step_8,
     9: _step_9,
     10: _step_10,
+    11: _step_11,
 }
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 

@@ -15,6 +15,12 @@ HELP: dict[str, str] = {
     "daiban hub backup": N_("对中心数据库做一份一致的备份（SQLite 在线备份或 pg_dump）。"),
     "daiban hub catalogue-defaults": N_("把随软件提供的默认类别、窗口和事项补入目录（已有的保持不变）。"),
     "daiban hub county-answer": N_("按县级批复文件，录入报县级事项的县级批复。"),
+    "daiban hub county-enroll": N_("用县级中心签发的一次性注册码，把本乡镇中心注册到县级中心（固定县级中心密钥）。"),
+    "daiban hub county-queue": N_("县级中心：列出各乡镇报县级、等待县级批复的事项，最紧迫的在前。"),
+    "daiban hub county-status": N_(
+        "本乡镇中心与县级中心的连接情况：注册到哪里、最近一次成功同步、最近的错误、待上传事件。"
+    ),
+    "daiban hub county-sync": N_("立即与县级中心同步一轮：上传报县级的事项，录入县级的批复。"),
     "daiban hub disable-user": N_("停用工作人员账号（其登录立即失效），或重新启用。"),
     "daiban hub doctor": N_("检查数据库、密钥、定时任务、工作日历和磁盘，并说明需要处理什么。"),
     "daiban hub duty": N_("设置工作人员在岗或离岗；离岗时其在办申请交B角承办（AB角）。"),

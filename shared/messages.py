@@ -48,6 +48,7 @@ NodeEventType = Literal[
     "request.withdrawn",
     "attachment.added",
     "request.corrected",  # the clerk corrects a captured field before the hub's 受理 (shared/corrections.py)
+    "case.passed_up",  # 报县级: a township hub, enrolled with its county hub as a node, passes a case up (hub/county/)
 ]
 NODE_EVENT_TYPES: frozenset[str] = frozenset(get_args(NodeEventType))
 
@@ -257,6 +258,29 @@ class CorrectedData(Struct, forbid_unknown_fields=True):
     old: Annotated[str, Meta(max_length=corrections.VALUE_MAX)] = ""
 
 
+IsoDate = Annotated[str, Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description="YYYY-MM-DD")]
+
+
+class PassedUpData(Struct, forbid_unknown_fields=True):
+    """case.passed_up (township -> county): a case the township examined and passes up, with its 初审 opinion.
+
+    The event's request_id is the village's request id, so the county's answer names the same case.
+    """
+
+    receipt_code: Annotated[str, Meta(min_length=1, max_length=16)]
+    item_code: Annotated[str, Meta(min_length=1, max_length=16)]
+    village: Annotated[str, Meta(max_length=100, description="the applicant's village, as the township names it")]
+    applicant_name: Annotated[str, Meta(min_length=1, max_length=64)]
+    id_number: Annotated[str, Meta(max_length=18)]
+    phone: Annotated[str, Meta(max_length=20)]
+    captured: EventData
+    materials_brought: Annotated[list[MaterialCode], Meta(max_length=100)]
+    received_on: IsoDate
+    passed_up_on: IsoDate
+    passed_up_by: Annotated[str, Meta(max_length=64)]
+    opinion: Annotated[str, Meta(max_length=2000, description="the township's 初审 opinion")] = ""
+
+
 # --- hub -> node -------------------------------------------------------------
 
 
@@ -309,7 +333,13 @@ class Update(Struct):
     """An entry of the hub's log for the village (case.status carries the case's fields too)."""
 
     cseq: Seq
-    type: Annotated[str, Meta(max_length=ID_MAX, description="case.status, case.corrected or event.refused")]
+    type: Annotated[
+        str,
+        Meta(
+            max_length=ID_MAX,
+            description="case.status, case.corrected or event.refused (a county's decision: case.status, CountyDecision)",
+        ),
+    ]
     request_id: Ident
     at: Timestamp
     state: Annotated[str, Meta(max_length=ID_MAX)] | None = None
@@ -349,6 +379,7 @@ class Update(Struct):
     # answer names its document. 公示 (低保): with action publicity_started or publicity_ended.
     county_doc_no: Annotated[str, Meta(max_length=64, description="the county's document number (文号)")] | None = None
     county_doc_date: ShortText | None = None
+    county_note: Text | None = None
     publicity_start: ShortText | None = None
     publicity_end: ShortText | None = None
     objections: Count | None = None
@@ -371,6 +402,23 @@ class Update(Struct):
     event_type: Any = None  # as the refused event named it
     code: ShortText | None = None
     message: Text | None = None
+
+
+class CountyDecision(Struct):
+    """A county hub's answer to a case a township passed up, as the township reads it from a case.status update.
+
+    The township records it through the same rule as an answer typed in from the county's paper
+    (hub/cases.record_county_answer), so it reaches the village on its next sync.
+    """
+
+    cseq: Seq
+    type: Literal["case.status"]
+    request_id: Ident
+    action: Literal["county_approve", "county_deny"]
+    county_doc_no: Annotated[str, Meta(min_length=1, max_length=64)]
+    county_doc_date: IsoDate
+    reason: Annotated[str, Meta(max_length=2000)] | None = None
+    county_note: Annotated[str, Meta(max_length=2000)] | None = None
 
 
 class AtCursor(Struct):

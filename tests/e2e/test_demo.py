@@ -1,4 +1,5 @@
-"""`make demo`: a hub and two enrolled nodes come up with logins printed, and Ctrl-C stops all three."""
+"""`make demo`: a county hub, the township hub enrolled with it and two enrolled nodes come up with logins
+printed; the township's scheduler syncs with the county; Ctrl-C stops them all."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from tests import support
 
 
 def test_demo_starts_three_services_and_stops_on_ctrl_c(tmp_path) -> None:
-    while True:  # three consecutive free ports
+    while True:  # the township's port, the villages' next to it and the county's 10 below
         base = support.free_port()
-        if base < 65000 and all(support.port_is_free(base + i) for i in (1, 2)):
+        if 1034 < base < 65000 and all(support.port_is_free(base + i) for i in (-10, 1, 2)):
             break
     env = {**os.environ, "DAIBAN_DEMO_DIR": str(tmp_path / "demo"), "DAIBAN_DEMO_PORT": str(base)}
     proc = subprocess.Popen(
@@ -42,14 +43,23 @@ def test_demo_starts_three_services_and_stops_on_ctrl_c(tmp_path) -> None:
         assert "代办演示已启动" in out, out
         assert "用户名 admin" in out, out
         assert "用户名 clerk" in out, out
-        for port in (base, base + 1, base + 2):
+        assert "县级中心" in out, out
+        for port in (base - 10, base, base + 1, base + 2):
             assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()["status"] == "ok"
         nodes = [requests.get(f"http://127.0.0.1:{base + i}/healthz", timeout=5).json() for i in (1, 2)]
         assert all(n["enrolled"] for n in nodes)
+        link = support.daiban("hub", "--dir", str(tmp_path / "demo" / "hub"), "county-status", check=False).stdout
+        assert "已在县级中心注册：青山镇" in link, link
+        for _ in range(120):  # the scheduler's first county round, which it runs at start
+            link = support.daiban("hub", "--dir", str(tmp_path / "demo" / "hub"), "county-status").stdout
+            if "最近一次成功同步：从未" not in link:
+                break
+            time.sleep(1)
+        assert "最近一次成功同步：20" in link, link
     finally:
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=90)  # three processes shutting down on a loaded 2-core machine
     assert proc.returncode == 0
     assert "已停止" in rest
-    for port in (base, base + 1, base + 2):
+    for port in (base - 10, base, base + 1, base + 2):
         assert support.port_is_free(port)

@@ -17,7 +17,7 @@ def test_jobs_never_stack_and_missed_runs_coalesce(hub_app) -> None:
     hub_app.config["SCHEDULER_SWEEP_SECONDS"] = 300
     sched = build(hub_app)
     jobs = {j.id: j for j in sched.get_jobs()}
-    assert set(jobs) == {"heartbeat", "sweep_deadlines", "daily_figures", "nightly_backup", "send_sms"}
+    assert set(jobs) == {"heartbeat", "sweep_deadlines", "daily_figures", "nightly_backup", "send_sms", "county_sync"}
     for job in jobs.values():
         assert job.coalesce is True
         assert job.max_instances == 1
