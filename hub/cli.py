@@ -58,8 +58,8 @@ def init(app: Flask, level: str | None) -> None:
         try:
             hub_level.choose(level)
         except ValueError as exc:
-            raise click.ClickException(f"本中心已初始化为 {exc} 级别，不能改为 {level}")
-    click.echo(f"中心级别：{'县级中心' if hub_level.is_county() else '乡镇中心'}")
+            raise click.ClickException(_("本中心已初始化为 %(old)s 级别，不能改为 %(new)s", old=str(exc), new=level))
+    click.echo(_("中心级别：%(level)s", level=_("县级中心") if hub_level.is_county() else _("乡镇中心")))
     pub = signing.public_b64(app.extensions["daiban_hub_key"])
     click.echo(
         _(
@@ -345,8 +345,8 @@ def county_enroll(app: Flask, county_url: str, code: str) -> None:
         body = uplink.enrol(app.config["DATA_DIR"], county_url, code)
     except SyncError as exc:
         raise click.ClickException(exc.message)
-    click.echo(f"已在县级中心注册：{body['village']}")
-    click.echo(f"县级中心密钥指纹：{signing.fingerprint(body['hub_pubkey'])}（请与县级核对）")
+    click.echo(_("已在县级中心注册：%(name)s", name=body["village"]))
+    click.echo(_("县级中心密钥指纹：%(fp)s（请与县级核对）", fp=signing.fingerprint(body["hub_pubkey"])))
 
 
 @cli.command(name="county-sync")
@@ -359,11 +359,11 @@ def county_sync(app: Flask) -> None:
     try:
         report = uplink.sync(app.config["DATA_DIR"])
     except SyncError as exc:
-        click.echo(f"与县级中心同步失败：{exc.message}（{exc.code}）", err=True)
+        click.echo(_("与县级中心同步失败：%(message)s（%(code)s）", message=_(exc.message), code=exc.code), err=True)
         sys.exit(1)
-    click.echo(report.summary())
+    click.echo(_(report.summary()))
     for request_id, code, message in report.refused:
-        click.echo(f"未录入 {request_id}：{message}（{code}）", err=True)
+        click.echo(_("未录入 %(id)s：%(message)s（%(code)s）", id=request_id, message=_(message), code=code), err=True)
 
 
 @cli.command(name="county-status")
@@ -374,13 +374,13 @@ def county_status(app: Flask) -> None:
 
     got = uplink.status(app.config["DATA_DIR"])
     if not got["enrolled"]:
-        click.echo("本乡镇中心尚未在县级中心注册（daiban hub county-enroll --county URL --code 注册码）")
+        click.echo(_("本乡镇中心尚未在县级中心注册（daiban hub county-enroll --county URL --code 注册码）"))
         sys.exit(1)
-    click.echo(f"已在县级中心注册：{got['name']}（{got['county_url']}）")
-    click.echo(f"最近一次成功同步：{got['last_sync_ok'] or '从未'}")
+    click.echo(_("已在县级中心注册：%(name)s（%(url)s）", name=got["name"], url=got["county_url"]))
+    click.echo(_("最近一次成功同步：%(when)s", when=got["last_sync_ok"] or _("从未")))
     if got["last_error"]:
-        click.echo(f"最近的错误：{got['last_error']}")
-    click.echo(f"待上传事件：{got['queued']}")
+        click.echo(_("最近的错误：%(error)s", error=_(got["last_error"])))
+    click.echo(_("待上传事件：%(count)s", count=got["queued"]))
 
 
 @cli.command(name="county-queue")
@@ -391,16 +391,25 @@ def county_queue(app: Flask) -> None:
     from .county.queue import waiting
 
     if not level.is_county():
-        raise click.ClickException("本中心不是县级中心（县级中心用 daiban hub init --level county 初始化）")
+        raise click.ClickException(_("本中心不是县级中心（县级中心用 daiban hub init --level county 初始化）"))
     rows = waiting()
     for w in rows:
         due = w.clock.due.isoformat() if w.clock.due else "-"
-        late = "（已超期）" if w.clock.overdue else ""
+        late = _("（已超期）") if w.clock.overdue else ""
         click.echo(
-            f"{w.case.receipt_code}  {w.township}·{w.village}  {w.item_name}  报县级 {w.passed_up_on.isoformat()}"
-            f"  办结期限 {due}{late}  初审意见：{w.opinion or '-'}"
+            _(
+                "%(code)s  %(township)s·%(village)s  %(item)s  报县级 %(on)s  办结期限 %(due)s%(late)s  初审意见：%(opinion)s",
+                code=w.case.receipt_code,
+                township=w.township,
+                village=w.village,
+                item=w.item_name,
+                on=w.passed_up_on.isoformat(),
+                due=due,
+                late=late,
+                opinion=w.opinion or "-",
+            )
         )
-    click.echo(f"待县级批复 {len(rows)} 件")
+    click.echo(_("待县级批复 %(count)s 件", count=len(rows)))
 
 
 @cli.command(name="catalogue-defaults")

@@ -155,6 +155,8 @@ def test_what_commands_print_is_in_the_locales_one_language(tmp_path: Path) -> N
         (("node", "--dir", node, "withdraw", "ZZZZZZZZZ", "--reason", "moved away"), 1),
         (("node", "--dir", node, "backup"), 0),
         (("hub", "--dir", hub, "verify-audit"), 0),
+        (("hub", "--dir", hub, "county-status"), 1),  # not enrolled with a county
+        (("hub", "--dir", hub, "county-queue"), 1),  # a township hub has no county queue
     ]
     for args, code in commands:
         english = run_as("en", *args)

@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared import messages, signing, states
+from shared.msgid import N_, concatenated
 
 from .. import audit
 from ..cases import CaseError, record_county_answer
@@ -68,10 +69,21 @@ class CountySync:
     refused: list[tuple[str, str, str]] = field(default_factory=list)  # (request id, code, message)
 
     def summary(self) -> str:
-        """One line in Chinese for the CLI and the job log."""
-        line = f"上传批次 {self.sent}，县级确认事件 {self.acked}（退回 {self.refused_up}），录入县级批复 {self.decisions} 件"
-        line += f"，上传附件 {self.scans} 个" if self.scans else ""
-        return line + (f"，未能录入 {len(self.refused)} 件" if self.refused else "")
+        """One line, Chinese until shown (the CLI and the job log translate it)."""
+        parts = [
+            N_(
+                "上传批次 %(sent)s，县级确认事件 %(acked)s（退回 %(refused)s），录入县级批复 %(decisions)s 件",
+                sent=self.sent,
+                acked=self.acked,
+                refused=self.refused_up,
+                decisions=self.decisions,
+            )
+        ]
+        if self.scans:
+            parts.append(N_("，上传附件 %(count)s 个", count=self.scans))
+        if self.refused:
+            parts.append(N_("，未能录入 %(count)s 件", count=len(self.refused)))
+        return concatenated(parts)
 
 
 def key(data_dir: str | Path) -> Ed25519PrivateKey:
