@@ -7,6 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+import msgspec
 import peewee
 from playhouse.db_url import connect
 
@@ -137,6 +138,9 @@ def is_postgres() -> bool:
     return isinstance(database.obj, peewee.PostgresqlDatabase)
 
 
+_JSON_DECODER = msgspec.json.Decoder()
+
+
 class JSONField(peewee.TextField):
     """JSON stored as text, the same on SQLite and PostgreSQL."""
 
@@ -144,7 +148,13 @@ class JSONField(peewee.TextField):
         return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
     def python_value(self, value: Any) -> Any:
-        return None if value is None else json.loads(value)
+        if value is None:
+            return None
+        try:
+            # Several times faster than json.loads, and the same values for every text it accepts.
+            return _JSON_DECODER.decode(value)
+        except (msgspec.MsgspecError, UnicodeError):
+            return json.loads(value)  # what only json reads: NaN, 1e400, a lone surrogate
 
     if TYPE_CHECKING:  # on a row the attribute is the decoded value, not the field
 
