@@ -57,7 +57,7 @@ def hub_side_ms(db_url: str) -> float | None:
         count, total = database.execute_sql(
             f"SELECT SUM(count), SUM(sum_ms) FROM {SyncStat._meta.table_name} WHERE status = 200"  # nosec B608
         ).fetchone()
-    return round(total / count, 1) if count else None
+    return round(float(total) / int(count), 1) if count else None  # PostgreSQL sums as numeric
 
 
 def run() -> dict[str, Any]:
