@@ -163,6 +163,24 @@ class JSONField(peewee.TextField):
         def __set__(self, instance: Any, value: Any) -> None: ...
 
 
+_ONE_BY_SQL: dict[tuple[str, str, str], str] = {}
+
+
+def one_by(field: Any, value: Any) -> Any:
+    """`field.model.get_or_none(field == value)`, with the SQL compiled once per field and database kind.
+
+    For per-request look-ups (a node by its id on every sync, a case by its receipt code on every
+    status lookup): compiling a select of every column through peewee cost more than running it.
+    """
+    model = field.model
+    key = (model.__name__, field.name, database.param)
+    sql = _ONE_BY_SQL.get(key)
+    if sql is None:
+        sql = _ONE_BY_SQL[key] = model.select().where(field == "").limit(1).sql()[0]
+    rows = list(model.raw(sql, field.db_value(value), 1))
+    return rows[0] if rows else None
+
+
 class BaseModel(peewee.Model):
     class Meta:
         database = database
