@@ -89,7 +89,7 @@ def _unchanged_types(field: Any) -> frozenset[type]:
 
 
 # peewee's adapt() of these returns a value of exactly these types unchanged.
-_IDENTITY_ADAPT = (
+_IDENTITY_ADAPT: tuple[tuple[Any, frozenset[type]], ...] = (
     (peewee.CharField.adapt, frozenset({str, type(None)})),
     (peewee.IntegerField.adapt, frozenset({int, type(None)})),
     (peewee.BooleanField.adapt, frozenset({bool, type(None)})),
