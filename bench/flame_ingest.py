@@ -43,6 +43,9 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--events", type=int, default=4000, help="captures per node (3 nodes), batches of 200")
     parser.add_argument("--rate", type=int, default=250, help="samples per second")
+    parser.add_argument(
+        "--format", choices=("flamegraph", "raw"), default="flamegraph", help="raw: collapsed stacks, one per line"
+    )
     args = parser.parse_args()
     args.svg.parent.mkdir(parents=True, exist_ok=True)
     with (
@@ -70,7 +73,7 @@ def main() -> None:
                 "-o",
                 str(args.svg),
                 "-f",
-                "flamegraph",
+                args.format,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -7,6 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+import msgspec
 import peewee
 from playhouse.db_url import connect
 
@@ -137,6 +138,9 @@ def is_postgres() -> bool:
     return isinstance(database.obj, peewee.PostgresqlDatabase)
 
 
+_JSON_DECODER = msgspec.json.Decoder()
+
+
 class JSONField(peewee.TextField):
     """JSON stored as text, the same on SQLite and PostgreSQL."""
 
@@ -144,13 +148,37 @@ class JSONField(peewee.TextField):
         return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
     def python_value(self, value: Any) -> Any:
-        return None if value is None else json.loads(value)
+        if value is None:
+            return None
+        try:
+            # Several times faster than json.loads, and the same values for every text it accepts.
+            return _JSON_DECODER.decode(value)
+        except (msgspec.MsgspecError, UnicodeError):
+            return json.loads(value)  # what only json reads: NaN, 1e400, a lone surrogate
 
     if TYPE_CHECKING:  # on a row the attribute is the decoded value, not the field
 
         def __get__(self, instance: Any, owner: Any = None) -> Any: ...
 
         def __set__(self, instance: Any, value: Any) -> None: ...
+
+
+_ONE_BY_SQL: dict[tuple[str, str, str], str] = {}
+
+
+def one_by(field: Any, value: Any) -> Any:
+    """`field.model.get_or_none(field == value)`, with the SQL compiled once per field and database kind.
+
+    For per-request look-ups (a node by its id on every sync, a case by its receipt code on every
+    status lookup): compiling a select of every column through peewee cost more than running it.
+    """
+    model = field.model
+    key = (model.__name__, field.name, database.param)
+    sql = _ONE_BY_SQL.get(key)
+    if sql is None:
+        sql = _ONE_BY_SQL[key] = model.select().where(field == "").limit(1).sql()[0]
+    rows = list(model.raw(sql, field.db_value(value), 1))
+    return rows[0] if rows else None
 
 
 class BaseModel(peewee.Model):

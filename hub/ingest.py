@@ -26,7 +26,7 @@ from .county import level as county_level
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
 from .db import JSONField, database, is_postgres
-from .models import Batch, Case, ForkAlert, HubEvent, Node, NodeEvent
+from .models import Assignment, Batch, Case, ForkAlert, HubEvent, Node, NodeEvent
 from .nodeauth import Authenticated, authenticate, describe
 
 M = TypeVar("M")
@@ -260,7 +260,8 @@ class BatchWriter:
         # One calendar and one answer per (start day, limit) for the whole batch, as if it were one moment.
         self.calendar = MemoCalendar(deadlines.calendar())
         self._out_seq = node.out_seq
-        self.router = routing.Router()
+        self.assignments: list[dict[str, Any]] = []
+        self.router = routing.Router(sink=self.assignments)
         # 两头受理: the open cases of the people this batch captures for (one query), kept up to date below.
         self.open_requests = duplicates.open_codes(
             (
@@ -307,7 +308,12 @@ class BatchWriter:
 
     def flush(self) -> None:
         """Write the queued rows (caller holds the batch's transaction and the node lock)."""
-        for model, rows in ((Case, self.cases), (HubEvent, self.hub_events), (NodeEvent, self.node_events)):
+        for model, rows in (
+            (Case, self.cases),
+            (Assignment, self.assignments),
+            (HubEvent, self.hub_events),
+            (NodeEvent, self.node_events),
+        ):
             if rows:
                 _insert_rows(model, rows)
             rows.clear()

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from shared import encoding, messages, protocol, signing
 
+from .db import one_by
 from .models import Node
 
 M = TypeVar("M")
@@ -32,7 +33,7 @@ class Authenticated(Generic[M]):
 
 def trusted_node(node_id: str, verify: Callable[[Node], bool]) -> Node:
     """The active node with this id whose key `verify` accepts; unknown_node, revoked or bad_signature otherwise."""
-    node = Node.get_or_none(Node.node_id == node_id)
+    node: Node | None = one_by(Node.node_id, node_id)
     if node is None:
         raise protocol.error("unknown_node")
     if node.status != "active":

@@ -15,7 +15,7 @@ import hmac
 import logging
 from typing import Any
 
-from flask import Blueprint, make_response, render_template, request
+from flask import Blueprint, g, make_response, render_template, request
 
 from shared import states
 from shared.next_steps import ADVERSE, next_steps
@@ -25,6 +25,7 @@ from shared.validation import mask_name
 from . import mailbox
 from .clock import china_date
 from .catalogue_store import current as current_catalogue
+from .db import one_by
 from .models import Case, CountyReferral, HubEvent
 from .ratelimit import allow_status_lookup, status_miss, status_period_minutes
 from flask_babel import gettext as _
@@ -47,7 +48,7 @@ def phone_tail(phone: str) -> bytes:
 def lookup(code_text: str, tail: str) -> Case | None:
     """The case when the code and the phone tail match, else None, by one path for every failure."""
     code = normalise(code_text)[:16]
-    case = Case.get_or_none(Case.receipt_code == code)
+    case: Case | None = one_by(Case.receipt_code, code)
     expected = phone_tail(case.phone) if case is not None else _DUMMY_TAIL
     matches = hmac.compare_digest(expected, tail.encode()[:8])
     return case if (matches and case is not None) else None
@@ -133,6 +134,7 @@ def status() -> Any:
             elif case is None:
                 ctx["letter"] = letter
             else:
+                g.status_case = case  # read once: the page's rating offer uses it too (hub/ratings.py)
                 ctx["result"] = public_view(case)
     resp = make_response(render_template("public/status.html", **ctx), status_code)
     resp.headers["Cache-Control"] = "no-store"

@@ -22,6 +22,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -283,13 +284,13 @@ def bad_figures(rows: list[Rating], on: date) -> dict[str, Any]:
 
 def public_offer(code_text: str) -> dict[str, Any] | None:
     """What the status page offers for a case already shown to its villager: their rating, or the form."""
-    # Two columns, not the whole case: the status page asks this on every lookup it answers.
-    row = (
-        Case.select(Case.satisfaction, Case.state)
-        .where(Case.receipt_code == normalise(code_text)[:16])
-        .tuples()
-        .first()
-    )
+    code = normalise(code_text)[:16]
+    shown = g.get("status_case")  # the case this very request looked up (hub/public_status.py)
+    if shown is not None and shown.receipt_code == code:
+        row = (shown.satisfaction, shown.state)
+    else:
+        # Two columns, not the whole case.
+        row = Case.select(Case.satisfaction, Case.state).where(Case.receipt_code == code).tuples().first()
     if row is None:
         return None
     satisfaction, state = row

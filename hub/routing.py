@@ -20,7 +20,7 @@ reassignment.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from peewee import fn
 
@@ -39,15 +39,24 @@ def window_for(catalogue: Catalogue, item_code: str) -> str:
     return item["window"]
 
 
-def candidates(window: str) -> list[Staff]:
-    """Who may be given a new case of a window: its staff on duty, or else the on-duty B角 of its staff away."""
-    active = list(Staff.select().where(Staff.active == True))
+def candidates(window: str, active: list[Staff] | None = None) -> list[Staff]:
+    """Who may be given a new case of a window: its staff on duty, or else the on-duty B角 of its staff away.
+
+    `active`: every active staff member, when the caller already read them.
+    """
+    if active is None:
+        active = active_staff()
     staff = [s for s in active if s.role == "staff" and window in (s.windows or [])]
     on_duty = [s for s in staff if s.on_duty]
     if on_duty:
         return on_duty
     named = {s.backup for s in staff if s.backup}
     return [s for s in active if s.username in named and s.on_duty]
+
+
+def active_staff() -> list[Staff]:
+    """Every active staff account."""
+    return list(Staff.select().where(Staff.active == True))
 
 
 def open_counts(usernames: list[str]) -> dict[str, int]:
@@ -95,28 +104,49 @@ def choose(window: str) -> Staff | None:
 
 
 class Router:
-    """The rule for a run of new cases (one sync batch): each window's people and counts are read
-    once, then kept up to date in memory as cases are handed out, so routing costs no query per case."""
+    """The rule for a run of new cases (one sync batch): the staff, their open-case counts and last
+    assignments are read once, then kept up to date in memory as cases are handed out, so routing
+    costs no query per case.
 
-    def __init__(self) -> None:
-        self._windows: dict[str, tuple[list[Staff], dict[str, int], dict[str, object]]] = {}
+    Counts are kept per person, not per window: someone covering two windows is counted with the
+    cases of both that this run gave out. With `sink`, each assignment row is appended to it for
+    the caller to insert with the run's other rows, instead of one INSERT per case.
+    """
+
+    def __init__(self, sink: list[dict[str, Any]] | None = None) -> None:
+        self._active: list[Staff] | None = None
+        self._windows: dict[str, list[Staff]] = {}
+        self._counts: dict[str, int] = {}
+        self._last: dict[str, object] = {}
+        self._known: set[str] = set()
+        self._sink = sink
+
+    def _people(self, window: str) -> list[Staff]:
+        if window not in self._windows:
+            if self._active is None:
+                self._active = active_staff()
+            people = candidates(window, self._active)
+            new = [p.username for p in people if p.username not in self._known]
+            self._counts.update(open_counts(new))
+            self._last.update(last_assigned(new))
+            self._known.update(new)
+            self._windows[window] = people
+        return self._windows[window]
 
     def assignee_for(self, window: str, request_id: str | None = None, by: str = "system") -> str | None:
         """The username to own a new case on a window (recorded for fair tie-breaks), or None."""
-        if window not in self._windows:
-            people = candidates(window)
-            names = [p.username for p in people]
-            self._windows[window] = (people, open_counts(names), last_assigned(names))
-        people, counts, last = self._windows[window]
+        people = self._people(window)
         if not people:
             return None
-        person = min(people, key=_rank(counts, last))
+        person = min(people, key=_rank(self._counts, self._last))
         at = now()
-        Assignment.create(
-            username=person.username, window=window, request_id=request_id, by=by, reason="自动分派", at=at
-        )
-        counts[person.username] = counts.get(person.username, 0) + 1
-        last[person.username] = at
+        row = dict(username=person.username, window=window, request_id=request_id, by=by, reason="自动分派", at=at)
+        if self._sink is None:
+            Assignment.create(**row)
+        else:
+            self._sink.append(row)
+        self._counts[person.username] = self._counts.get(person.username, 0) + 1
+        self._last[person.username] = at
         return person.username
 
 

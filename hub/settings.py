@@ -6,13 +6,16 @@ extra_holidays/extra_workdays, daily figures, session epochs per staff member, l
 
 from __future__ import annotations
 
+from .db import database
 from .models import Setting
 
 
 def get(key: str) -> str | None:
     """The stored value, or None when the key was never set."""
-    row = Setting.get_or_none(Setting.key == key)
-    return None if row is None else str(row.value)
+    # Plain SQL: each sync batch reads several settings, and peewee's query compiler cost more than the read.
+    sql = f'SELECT "value" FROM "{Setting._meta.table_name}" WHERE "key" = {database.param}'  # nosec B608
+    row = database.execute_sql(sql, (key,)).fetchone()
+    return None if row is None else str(row[0])
 
 
 def put(key: str, value: str) -> None:

@@ -29,6 +29,8 @@ Rules, in one place:
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -49,6 +51,16 @@ _ONE_DAY = timedelta(days=1)
 def _as_date(d: date) -> date:
     # A datetime never equals a date, so it would silently miss the extra sets.
     return d.date() if isinstance(d, datetime) else d
+
+
+@functools.lru_cache(maxsize=8192)
+def _statutory_workday(d: date) -> bool:
+    # The statutory calendar is fixed for a given chinese_calendar release, so its (slow) answer
+    # per day is kept for the process: each sync batch builds a fresh WorkCalendar.
+    try:
+        return bool(chinese_calendar.is_workday(d))
+    except NotImplementedError:
+        return d.weekday() < 5
 
 
 class WorkCalendar:
@@ -76,10 +88,7 @@ class WorkCalendar:
         elif d in self.extra_holidays:
             answer = False
         else:
-            try:
-                answer = bool(chinese_calendar.is_workday(d))
-            except NotImplementedError:
-                answer = d.weekday() < 5
+            answer = _statutory_workday(d)
         self._known[d] = answer
         return answer
 

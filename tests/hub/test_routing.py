@@ -57,6 +57,17 @@ def test_one_batch_of_cases_is_spread_as_if_they_came_one_by_one(sim) -> None:
     assert Assignment.select().where(Assignment.request_id.in_([ev[1] for ev in evs])).count() == 5
 
 
+def test_one_batch_counts_a_person_covering_two_windows_with_the_cases_of_both(sim) -> None:
+    from tests.hub.test_sync_api import captured
+
+    staff("both", ["W05", "W09"])
+    staff("an", ["W09"])
+    evs = [captured(sim, item) for item in ("DB-01", "DB-01", "JF-01", "JF-01")]
+    sim.send(sim.events(*evs))
+    # One by one: "both" holds two open cases when the 国土 cases come, so "an" takes both of those.
+    assert [Case.get_by_id(ev[1]).assignee for ev in evs] == ["both", "both", "an", "an"]
+
+
 def test_on_duty_preferred_then_away_then_unassigned(sim) -> None:
     staff("away1", ["W05"], on_duty=False)
     staff("duty1", ["W05"])

@@ -295,3 +295,25 @@ def test_a_duplicate_application_names_the_application_as_the_papers_do() -> Non
     already = duplicate_application("ZZ2345678", "农村最低生活保障申请").message
     assert "已有一件“农村最低生活保障申请”正在办理" in already
     assert "申请”的申请" not in already
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=8), inner, max_size=6),
+    max_leaves=60,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_JSON_VALUES, st.integers(min_value=0, max_value=3000))
+def test_whole_capture_size_rule_is_json_dumps_length(data, limit):
+    # The size measured for "too long" is json.dumps' length; the fast path must never change the answer.
+    import json
+
+    from shared.validation import _too_big
+
+    size = len(json.dumps(data, ensure_ascii=False, default=str))
+    refused = _too_big(data, limit)
+    assert (refused is not None) == (size > limit)
+    if refused is not None:
+        assert refused.code == "too_long"
