@@ -28,7 +28,18 @@ def node_sync(node_dir: Path, hub_url: str | None = None, retry: bool = False) -
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1800)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
+    for line in out.stderr.splitlines():
+        if line.startswith("node_sync_driver:"):
+            log(line)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def incomplete(rep: dict[str, Any], hub: support.Service) -> RuntimeError:
+    """A sync that left requests queued, with the hub's last traceback (a 5xx is a hub bug to read)."""
+    logs = sorted(hub.data_dir.glob("hub-*.log"))
+    text = logs[-1].read_text(errors="replace") if logs else ""
+    last = text[text.rfind("Traceback") :][-3000:] if "Traceback" in text else ""
+    return RuntimeError(f"sync incomplete: {rep}" + (f"\nhub log:\n{last}" if last else ""))
 
 
 def fresh_node(tmp: Path, hub: support.Service, name: str, queued: int, seed: int, bulk: bool = False) -> Path:
@@ -53,7 +64,7 @@ def loopback_e2e(tmp: Path) -> dict[str, Any]:
             rep = node_sync(node_dir)
             hub_cpu = cpu_seconds(hub.proc.pid) - hub_cpu
             if rep["queued_after"] != 0 or rep["acked"] != n:
-                raise RuntimeError(f"sync incomplete: {rep}")
+                raise incomplete(rep, hub)
             seconds.append(rep["seconds"])
             rates.append(n / rep["seconds"])
             # Node and hub take turns (request, answer): on an idle machine the sync takes about
@@ -85,7 +96,7 @@ def wire_cost(tmp: Path) -> dict[str, Any]:
                 rep = node_sync(node_dir, link.url)
                 c = link.counters
             if rep["queued_after"] != 0:
-                raise RuntimeError(f"sync incomplete: {rep}")
+                raise incomplete(rep, hub)
             ups.append(c.up_bytes / n)
             downs.append(c.down_bytes / n)
             per_req.append((c.up_bytes + c.down_bytes) / n)
@@ -118,7 +129,7 @@ def two_g(tmp: Path, drop_rate: float, runs: int, drop_first_at: int | None = No
                 rep = node_sync(node_dir, link.url, retry=True)
                 c = link.counters
             if rep["queued_after"] != 0:
-                raise RuntimeError(f"sync incomplete: {rep}")
+                raise incomplete(rep, hub)
             need = (c.up_bytes + c.down_bytes) / (TWO_G["kbit"] * 1000 / 8)
             secs.append(rep["seconds"])
             ideal.append(need)
