@@ -77,6 +77,10 @@ def _is_certificate_failure(exc: BaseException) -> bool:
 class HttpTransport:
     """POSTs to the hub with requests; compresses bodies; maps network trouble to TransportError."""
 
+    # It touches no database, so a sync round may let it carry the next batch from a worker
+    # thread while the round applies the answer before it (node/sync._Flight).
+    overlaps = True
+
     def __init__(self, base_url: str, timeout: float = 30.0, verify: bool | str = True, pin: str | None = None):
         # requests (and urllib3 under it) costs the idle node about 5 MB: load it on first use.
         import requests
