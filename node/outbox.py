@@ -69,9 +69,7 @@ def batch_after(key: Ed25519PrivateKey, max_bytes: int, max_events: int, after: 
 
 def _cut(key: Ed25519PrivateKey, max_bytes: int, max_events: int, cursor: int, in_flight: int) -> Batch | None:
     """Sign the next run of unsigned events into a batch chained on the last one (inside a transaction)."""
-    events = list(
-        Event.select().where(Event.seq.is_null() & ~Event.quarantined).order_by(Event.id).limit(max_events)
-    )
+    events = list(Event.select().where(Event.seq.is_null() & ~Event.quarantined).order_by(Event.id).limit(max_events))
     if not events:
         return None
     seq = int(meta.get("next_seq", 1))
