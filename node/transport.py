@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from typing import Protocol
 
-from shared import encoding
+from shared import encoding, protocol
 
 
 class SyncError(Exception):
@@ -48,7 +48,12 @@ COMPRESSORS = {"deflate": encoding.compress, "zstd": encoding.compress_zstd}
 
 def accepted_encodings(header: str | None) -> set[str]:
     """The body encodings a hub's `Accept-Encoding` answer header names (RFC 7694)."""
-    return {part.split(";")[0].strip().lower() for part in (header or "").split(",")} - {""}
+    return encoding.named_encodings(header)
+
+
+# Answers this node reads: zstd first (fewer bytes down a 2G link), deflate from hubs without it.
+# urllib3 inflates deflate itself; zstd it leaves to us (it reads zstd only through backports.zstd).
+ANSWER_ENCODINGS = "zstd, deflate"
 
 
 def _is_certificate_failure(exc: BaseException) -> bool:
@@ -108,7 +113,7 @@ class HttpTransport:
         return status, content
 
     def _post(self, path: str, body: bytes, body_encoding: str | None) -> tuple[int, bytes]:
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "Accept-Encoding": ANSWER_ENCODINGS}
         if body_encoding:
             body = COMPRESSORS[body_encoding](body)
             headers["Content-Encoding"] = body_encoding
@@ -133,4 +138,10 @@ class HttpTransport:
             raise TransportError(f"中心暂时不可用（HTTP {resp.status_code}），稍后重试", "server_error")
         # The hub answered: learn what it reads (an old hub names nothing, so deflate again).
         self.body_encoding = "zstd" if "zstd" in accepted_encodings(resp.headers.get("Accept-Encoding")) else "deflate"
-        return resp.status_code, resp.content
+        content = resp.content
+        if resp.headers.get("Content-Encoding", "").strip().lower() == "zstd":
+            try:
+                content = encoding.decompress_zstd(content, protocol.MAX_INFLATED_BYTES)
+            except encoding.EncodingError as exc:
+                raise TransportError("中心回复在传输中受损，稍后重试", "damaged_in_transit") from exc
+        return resp.status_code, content
