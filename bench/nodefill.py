@@ -94,7 +94,7 @@ def bulk_history(data_dir: Path, n: int, seed: int = 2, queued: bool = False) ->
                 )
                 evs.append(
                     dict(
-                        event_id=protocol.new_id(),
+                        event_id=protocol.new_event_id("request.captured", rid),
                         seq=None if queued else start + done + i,
                         type="request.captured",
                         request_id=rid,

@@ -88,7 +88,7 @@ ROWS: list[tuple[str, str, str, float | None, str]] = [
     ("2G link: ratio to ideal byte time", "sync.two_g.ratio", "x", 1.3, "max"),
     ("2G link, 2% connections dropped", "sync.two_g_drop2.seconds", "s", None, "max"),
     ("2G link, one connection cut 60 KB into the upload", "sync.two_g_one_drop.seconds", "s", None, "max"),
-    ("2G link: offline week (5k up, 5k decisions down)", "sync.offline_week.seconds", "s", None, "max"),
+    ("2G link: offline week (5k up, decisions down)", "sync.offline_week.seconds", "s", None, "max"),
     ("  its ideal byte time", "sync.offline_week.ideal_seconds", "s", None, "max"),
     ("Node idle RSS", "node.idle_rss_mb", "MB", 60, "max"),
     ("Node cold start (to /healthz)", "node.cold_start_s", "s", 1.5, "max"),

@@ -23,11 +23,15 @@ ACCEPTED_BODY_ENCODINGS = "zstd, deflate"
 def _signed(status: int, raw: bytes) -> Response:
     resp = Response(raw, status=status, mimetype=JSON)
     resp.headers["Accept-Encoding"] = ACCEPTED_BODY_ENCODINGS
-    # Updates for a village are most of the bytes down a 2G link: deflate them when the node accepts it.
-    if len(raw) > encoding.COMPRESS_ABOVE and "deflate" in request.headers.get("Accept-Encoding", "").lower():
-        resp.set_data(encoding.compress(raw))
-        resp.headers["Content-Encoding"] = "deflate"
-        resp.vary.add("Accept-Encoding")
+    # Updates for a village are most of the bytes down a 2G link: compress them the best way the
+    # node reads (zstd, else deflate; docs/protocol.md "Compression").
+    if len(raw) > encoding.COMPRESS_ABOVE:
+        readable = encoding.named_encodings(request.headers.get("Accept-Encoding"))
+        coding = "zstd" if "zstd" in readable else "deflate" if "deflate" in readable else None
+        if coding is not None:
+            resp.set_data(encoding.compress_zstd(raw) if coding == "zstd" else encoding.compress(raw))
+            resp.headers["Content-Encoding"] = coding
+            resp.vary.add("Accept-Encoding")
     return resp
 
 

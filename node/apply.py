@@ -81,15 +81,7 @@ def apply_updates(updates: list[dict[str, Any]]) -> tuple[int, int]:
     so a node never holds a position the hub did not give it entries up to.
     """
     cursor = int(meta.get("cursor", 0))
-    fresh = sorted(
-        (up for up in updates if isinstance(up.get("cseq"), int) and up["cseq"] > cursor), key=lambda up: up["cseq"]
-    )
-    run: list[dict[str, Any]] = []
-    for up in fresh:
-        if up["cseq"] != cursor + len(run) + 1:
-            break
-        run.append(up)
-    gap = int(len(run) < len(fresh))
+    run, gap = _continuing(updates, cursor)
     if not run:
         return 0, gap
     # Rows above the cursor can only be leftovers of a log the hub no longer holds.
@@ -121,6 +113,44 @@ def apply_updates(updates: list[dict[str, Any]]) -> tuple[int, int]:
     _write_requests(list(touched.values()))
     meta.put("cursor", run[-1]["cseq"])
     return len(rows), gap
+
+
+def _continuing(updates: list[dict[str, Any]], cursor: int) -> tuple[list[dict[str, Any]], int]:
+    """The entries that continue from `cursor` without a hole, and 1 when some later entry was left out."""
+    fresh = sorted(
+        (up for up in updates if isinstance(up.get("cseq"), int) and up["cseq"] > cursor), key=lambda up: up["cseq"]
+    )
+    run: list[dict[str, Any]] = []
+    for up in fresh:
+        if up["cseq"] != cursor + len(run) + 1:
+            break
+        run.append(up)
+    return run, int(len(run) < len(fresh))
+
+
+def cursor_after(body: dict[str, Any], batch: Batch) -> int | None:
+    """The cursor apply_response(body, batch) will leave, for a plain answer; None for any other.
+
+    Plain: the batch's ack, no error, the log this node holds, updates without a hole, the hub
+    holding all we sent. Only then may the next batch be signed before this answer is applied
+    (node/sync.py); anything else is handled one step at a time, as it always was.
+    """
+    from . import reconcile
+
+    ack = body.get("ack")
+    if body.get("error") or not isinstance(ack, dict) or ack.get("batch_hash") != batch.hash:
+        return None
+    updates = body.get("updates") or []
+    if reconcile.pending() is not None or reconcile.log_differs(body, updates):
+        return None
+    acked = max(int(meta.get("acked_seq", 0)), batch.last_seq)
+    if not isinstance(body.get("last_seq"), int) or body["last_seq"] < acked:
+        return None
+    cursor = int(meta.get("cursor", 0))
+    run, gap = _continuing(updates, cursor)
+    if gap:
+        return None
+    return int(run[-1]["cseq"]) if run else cursor
 
 
 def _update_request(req: Request, up: dict[str, Any]) -> None:

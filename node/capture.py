@@ -40,7 +40,7 @@ def catalogue() -> Catalogue:
 def append_event(type_: str, request_id: str, clerk: str, data: dict[str, Any]) -> Event:
     """Add an event to the outbox (caller holds the transaction); it gets its seq when batched."""
     return Event.create(
-        event_id=protocol.new_id(),
+        event_id=protocol.new_event_id(type_, request_id),
         type=type_,
         request_id=request_id,
         clerk=clerk,

@@ -45,46 +45,68 @@ def next_batch(key: Ed25519PrivateKey, max_bytes: int, max_events: int) -> Batch
         pending = pending_batch()
         if pending is not None:
             return pending
-        events = list(
-            Event.select().where(Event.seq.is_null() & ~Event.quarantined).order_by(Event.id).limit(max_events)
+        return _cut(key, max_bytes, max_events, int(meta.get("cursor", 0)), 0)
+
+
+def batch_after(key: Ed25519PrivateKey, max_bytes: int, max_events: int, after: Batch, cursor: int) -> Batch | None:
+    """The batch that follows `after` on the chain while `after`'s answer is still being applied.
+
+    A pending one signed earlier goes as it was; otherwise unsigned events are signed now, naming
+    `cursor` (where the node will stand once that answer is applied) and not counting `after`'s
+    events as still queued.
+    """
+    with database.atomic():
+        pending = (
+            Batch.select()
+            .where((Batch.state == "pending") & (Batch.first_seq > after.last_seq))
+            .order_by(Batch.first_seq)
+            .first()
         )
-        if not events:
-            return None
-        seq = int(meta.get("next_seq", 1))
-        chosen: list[tuple[Event, dict[str, Any]]] = []
-        size = 0
-        for ev in events:
-            wire = wire_event(ev, seq + len(chosen))
-            n = len(encoding.canonical(wire))
-            if chosen and size + n > max_bytes:
-                break
-            chosen.append((ev, wire))
-            size += n
-        prev_hash = meta.get("last_hash", protocol.GENESIS_HASH)
-        body = protocol.batch_body(
-            meta.get("node_id"),
-            [w for _, w in chosen],
-            prev_hash,
-            int(meta.get("cursor", 0)),
-            catalogue_version=int(meta.get("catalogue_version", 0)),
-            app_version=APP_VERSION,
-            pending=queued_count(),
-        )
-        batch = Batch.create(
-            first_seq=body["first_seq"],
-            last_seq=body["last_seq"],
-            hash=protocol.body_hash(body),
-            prev_hash=prev_hash,
-            envelope=protocol.seal(key, body),
-            created_at=now(),
-        )
-        # One prepared UPDATE run for every event, instead of building a query per event.
-        database.obj.cursor().executemany(
-            f'UPDATE "{Event._meta.table_name}" SET "seq" = ?, "batch_id" = ? WHERE "id" = ?',
-            [(wire["seq"], batch.id, ev.id) for ev, wire in chosen],
-        )
-        meta.put("next_seq", body["last_seq"] + 1)
-        meta.put("last_hash", batch.hash)
+        if pending is not None:
+            return pending if pending.first_seq == after.last_seq + 1 else None
+        return _cut(key, max_bytes, max_events, cursor, after.last_seq - after.first_seq + 1)
+
+
+def _cut(key: Ed25519PrivateKey, max_bytes: int, max_events: int, cursor: int, in_flight: int) -> Batch | None:
+    """Sign the next run of unsigned events into a batch chained on the last one (inside a transaction)."""
+    events = list(Event.select().where(Event.seq.is_null() & ~Event.quarantined).order_by(Event.id).limit(max_events))
+    if not events:
+        return None
+    seq = int(meta.get("next_seq", 1))
+    chosen: list[tuple[Event, dict[str, Any]]] = []
+    size = 0
+    for ev in events:
+        wire = wire_event(ev, seq + len(chosen))
+        n = len(encoding.canonical(wire))
+        if chosen and size + n > max_bytes:
+            break
+        chosen.append((ev, wire))
+        size += n
+    prev_hash = meta.get("last_hash", protocol.GENESIS_HASH)
+    body = protocol.batch_body(
+        meta.get("node_id"),
+        [w for _, w in chosen],
+        prev_hash,
+        cursor,
+        catalogue_version=int(meta.get("catalogue_version", 0)),
+        app_version=APP_VERSION,
+        pending=max(0, queued_count() - in_flight),
+    )
+    batch = Batch.create(
+        first_seq=body["first_seq"],
+        last_seq=body["last_seq"],
+        hash=protocol.body_hash(body),
+        prev_hash=prev_hash,
+        envelope=protocol.seal(key, body),
+        created_at=now(),
+    )
+    # One prepared UPDATE run for every event, instead of building a query per event.
+    database.obj.cursor().executemany(
+        f'UPDATE "{Event._meta.table_name}" SET "seq" = ?, "batch_id" = ? WHERE "id" = ?',
+        [(wire["seq"], batch.id, ev.id) for ev, wire in chosen],
+    )
+    meta.put("next_seq", body["last_seq"] + 1)
+    meta.put("last_hash", batch.hash)
     return batch
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from shared import encoding, protocol
 
 from . import meta, outbox, progress, reconcile
-from .apply import apply_resume, apply_response
+from .apply import apply_resume, apply_response, cursor_after
 from .attachments import upload_pending
 from .db import database
 from .hubkey import STALE_HELLO, hub_clock, note_hub_time, verify_hub
@@ -77,7 +78,10 @@ class SyncClient:
         self.resume_checked = False
 
     def _exchange(self, body_bytes: bytes, request_hash: str) -> tuple[int, dict[str, Any]]:
-        status, raw = self.transport.exchange(SYNC_PATH, body_bytes)
+        return self._verify(*self.transport.exchange(SYNC_PATH, body_bytes), request_hash)
+
+    def _verify(self, status: int, raw: bytes, request_hash: str) -> tuple[int, dict[str, Any]]:
+        """The hub's answer to the message named `request_hash`, checked; raises what the clerk must know."""
         try:
             body, sig = protocol.open_envelope(raw)
         except protocol.ProtocolError as exc:
@@ -218,13 +222,28 @@ class SyncClient:
         self.resume(report)
 
     def _send_all(self, report: SyncReport, max_batches: int) -> None:
-        for _ in range(max_batches):
-            with database.connection_context():
-                limit = int(meta.get("batch_bytes", protocol.DEFAULT_BATCH_BYTES))
-                batch = outbox.next_batch(self.key, limit, protocol.DEFAULT_BATCH_EVENTS)
-            if batch is None:
-                return
-            self._send(batch, report)
+        """Send every queued batch in chain order, the next one travelling while this answer is applied.
+
+        A bounded pipeline of depth 2: at most one batch is at the hub while the node applies the
+        answer before it. The hub still receives batch n+1 only after it answered batch n, so
+        order, chain and acks are exactly the protocol's; see _send for when it overlaps.
+        """
+        ahead: _Flight | None = None
+        try:
+            for _ in range(max_batches):
+                if ahead is None:
+                    with database.connection_context():
+                        batch = outbox.next_batch(self.key, _batch_cap(), protocol.DEFAULT_BATCH_EVENTS)
+                    if batch is None:
+                        return
+                    ahead = _Flight(self.transport, batch, threaded=False)
+                flight, ahead = ahead, None
+                ahead = self._send(flight, report)
+        finally:
+            if ahead is not None:
+                # Bound reached or a failure: its answer is not read; the batch stays pending and
+                # goes again, byte for byte, in the next round (rule 6).
+                ahead.settle()
 
     def _poll_all(self, report: SyncReport) -> None:
         """Fetch updates (or the hub's whole log while rebuilding it) until none remain."""
@@ -260,9 +279,18 @@ class SyncClient:
                 )
             position = now_at
 
-    def _send(self, batch: Batch, report: SyncReport) -> None:
+    def _send(self, flight: "_Flight", report: SyncReport) -> "_Flight | None":
+        """Take one batch's answer and apply it; returns the next batch, already on its way, if any.
+
+        Only a plain answer (node.apply.cursor_after) lets the next batch be signed before this
+        one is applied, naming the cursor the node will then hold; it travels (and the hub
+        ingests it) while this answer is applied. Any other answer, and any failure, is handled
+        one step at a time as before: a batch whose answer was not applied stays pending and is
+        re-sent as signed, which the hub answers from its stored ack.
+        """
+        batch = flight.batch
         try:
-            status, resp = self._exchange(bytes(batch.envelope), batch.hash)
+            status, resp = self._verify(*flight.answer(), batch.hash)
         except SyncError as exc:
             with database.connection_context():
                 outbox.record_attempt(batch, exc.message)
@@ -271,17 +299,23 @@ class SyncClient:
             outbox.record_attempt(batch, None if status == 200 else f"HTTP {status}")
             if status == 413:
                 self._split(batch, report, signed=not resp.get("unsigned"))
-                return
+                return None
             if resp.get("error"):
                 # The hub's chain differs from ours: it is the authority, so align and go on.
                 self.resume_checked = False
         if resp.get("error"):
             self._resume_once(report)
-            return
-        with database.connection_context():
-            sent = progress.batch_totals(batch.id)
-            counts = apply_response(resp, batch)
-            _restore_cap()
+            return None
+        ahead = self._sign_ahead(resp, batch) if status == 200 else None
+        try:
+            with database.connection_context():
+                sent = progress.batch_totals(batch.id)
+                counts = apply_response(resp, batch)
+                _restore_cap()
+        except BaseException:
+            if ahead is not None:
+                ahead.settle()
+            raise
         progress.advance(*sent)
         report.batches += 1
         report.acked += counts["acked"]
@@ -289,6 +323,18 @@ class SyncClient:
         report.updates += counts["updates"]
         if counts["reconcile"] or counts["hub_lost"]:
             self.resume_checked = False
+        return ahead
+
+    def _sign_ahead(self, resp: dict[str, Any], batch: Batch) -> "_Flight | None":
+        """The batch after `batch`, signed on the cursor `resp` will leave and sent; None to go step by step."""
+        with database.connection_context():
+            cursor = cursor_after(resp, batch)
+            if cursor is None:
+                return None
+            nxt = outbox.batch_after(self.key, _batch_cap(), protocol.DEFAULT_BATCH_EVENTS, batch, cursor)
+        if nxt is None:
+            return None
+        return _Flight(self.transport, nxt, threaded=bool(getattr(self.transport, "overlaps", False)))
 
     def _split(self, batch: Batch, report: SyncReport, signed: bool) -> None:
         """413: halve the byte cap and re-cut, or set a lone event aside only when it is truly too large.
@@ -316,6 +362,53 @@ class SyncClient:
             meta.put("batch_bytes_signed", signed)
         outbox.unbatch(batch)
         report.split += 1
+
+
+class _Flight:
+    """One batch on its way to the hub: in a worker thread when the transport allows, else at once.
+
+    The worker only carries bytes (compression and HTTP); every database read and write stays
+    in the thread that runs the round.
+    """
+
+    def __init__(self, transport: Transport, batch: Batch, threaded: bool):
+        self.batch = batch
+        self._outcome: tuple[int, bytes] | BaseException | None = None
+        body = bytes(batch.envelope)
+        if threaded:
+            self._thread: threading.Thread | None = threading.Thread(
+                target=self._carry, args=(transport, body), name="daiban-sync-ahead", daemon=True
+            )
+            self._thread.start()
+        else:
+            self._thread = None
+            self._carry(transport, body)
+
+    def _carry(self, transport: Transport, body: bytes) -> None:
+        try:
+            self._outcome = transport.exchange(SYNC_PATH, body)
+        except BaseException as exc:  # noqa: BLE001 - handed to the round's thread by answer()
+            self._outcome = exc
+
+    def answer(self) -> tuple[int, bytes]:
+        """(status, body bytes) from the hub, or the transport's exception raised here."""
+        self.settle()
+        outcome = self._outcome
+        if isinstance(outcome, BaseException):
+            raise outcome
+        assert outcome is not None
+        return outcome
+
+    def settle(self) -> None:
+        """Wait until the exchange has ended (answered or failed)."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+
+def _batch_cap() -> int:
+    """The byte cap the next batch is cut at (lowered by 413s, node/sync._split)."""
+    return int(meta.get("batch_bytes", protocol.DEFAULT_BATCH_BYTES))
 
 
 def _too_large_anyway(batch: Batch) -> bool:

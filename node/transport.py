@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from typing import Protocol
 
-from shared import encoding
+from shared import encoding, protocol
 from shared.msgid import N_
 
 
@@ -49,7 +49,12 @@ COMPRESSORS = {"deflate": encoding.compress, "zstd": encoding.compress_zstd}
 
 def accepted_encodings(header: str | None) -> set[str]:
     """The body encodings a hub's `Accept-Encoding` answer header names (RFC 7694)."""
-    return {part.split(";")[0].strip().lower() for part in (header or "").split(",")} - {""}
+    return encoding.named_encodings(header)
+
+
+# Answers this node reads: zstd first (fewer bytes down a 2G link), deflate from hubs without it.
+# urllib3 inflates deflate itself; zstd it leaves to us (it reads zstd only through backports.zstd).
+ANSWER_ENCODINGS = "zstd, deflate"
 
 
 def _is_certificate_failure(exc: BaseException) -> bool:
@@ -78,6 +83,10 @@ def _is_certificate_failure(exc: BaseException) -> bool:
 class HttpTransport:
     """POSTs to the hub with requests; compresses bodies; maps network trouble to TransportError."""
 
+    # It touches no database, so a sync round may let it carry the next batch from a worker
+    # thread while the round applies the answer before it (node/sync._Flight).
+    overlaps = True
+
     def __init__(self, base_url: str, timeout: float = 30.0, verify: bool | str = True, pin: str | None = None):
         # requests (and urllib3 under it) costs the idle node about 5 MB: load it on first use.
         import requests
@@ -105,7 +114,7 @@ class HttpTransport:
         return status, content
 
     def _post(self, path: str, body: bytes, body_encoding: str | None) -> tuple[int, bytes]:
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "Accept-Encoding": ANSWER_ENCODINGS}
         if body_encoding:
             body = COMPRESSORS[body_encoding](body)
             headers["Content-Encoding"] = body_encoding
@@ -132,4 +141,10 @@ class HttpTransport:
             )
         # The hub answered: learn what it reads (an old hub names nothing, so deflate again).
         self.body_encoding = "zstd" if "zstd" in accepted_encodings(resp.headers.get("Accept-Encoding")) else "deflate"
-        return resp.status_code, resp.content
+        content = resp.content
+        if resp.headers.get("Content-Encoding", "").strip().lower() == "zstd":
+            try:
+                content = encoding.decompress_zstd(content, protocol.MAX_INFLATED_BYTES)
+            except encoding.EncodingError as exc:
+                raise TransportError(N_("中心回复在传输中受损，稍后重试"), "damaged_in_transit") from exc
+        return resp.status_code, content

@@ -115,6 +115,11 @@ def compress_zstd(data: bytes) -> bytes:
     return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)
 
 
+def named_encodings(header: str | None) -> set[str]:
+    """The content codings an `Accept-Encoding` header names, lower case, parameters dropped (RFC 9110)."""
+    return {part.split(";")[0].strip().lower() for part in (header or "").split(",")} - {""}
+
+
 def decompress_zstd(data: bytes, limit: int) -> bytes:
     """Decompress one zstd frame of at most `limit` bytes; a bigger result (a bomb) is refused."""
     import io

@@ -41,3 +41,25 @@ def test_broken_or_oversized_zstd_is_refused_and_changes_nothing(sim: NodeSim) -
     assert status == 413
     assert resp["error"]["code"] == "too_large"
     assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("accept", "coding"), [("zstd, deflate", "zstd"), ("gzip, deflate", "deflate"), ("ZSTD;q=1", "zstd"), ("", None)]
+)
+def test_the_answer_comes_down_in_the_best_encoding_the_node_names(
+    sim: NodeSim, accept: str, coding: str | None
+) -> None:
+    _, raw = sim.batch(sim.events(*(captured(sim) for _ in range(4))))
+    resp = sim.client.post(
+        "/api/v1/sync", data=raw, content_type="application/json", headers={"Accept-Encoding": accept}
+    )
+    assert resp.status_code == 200
+    assert resp.headers.get("Content-Encoding") == coding
+    data = resp.data
+    if coding == "zstd":
+        data = encoding.decompress_zstd(data, protocol.MAX_INFLATED_BYTES)
+    elif coding == "deflate":
+        data = encoding.decompress(data, protocol.MAX_INFLATED_BYTES)
+    body, _sig = protocol.open_envelope(data)
+    assert body["ack"]["last_seq"] == 4
+    assert len(body["updates"]) == 4

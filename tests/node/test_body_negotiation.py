@@ -38,6 +38,10 @@ def test_a_node_syncs_in_zstd_once_the_hub_has_said_it_reads_it(tmp_path: Path, 
     try:
         code = hub.cli("enroll-code", "--village", "桃源村").stdout.strip()
         transport = SpyTransport(hub.url)
+        answers: list[str | None] = []
+        transport.session.hooks["response"].append(
+            lambda r, *a, **kw: answers.append(r.headers.get("Content-Encoding"))
+        )
         key = node_app.extensions["daiban_node_key"]
         with node_db.connection_context():
             enroll(transport, key, code, hub.url)
@@ -53,6 +57,9 @@ def test_a_node_syncs_in_zstd_once_the_hub_has_said_it_reads_it(tmp_path: Path, 
     assert left == 0
     assert "zstd" in transport.sent  # the batch went as zstd and the hub took it
     assert transport.sent[0] in ("deflate", None)  # nothing was known before the first answer
+    # Answers over 1 KB (the enrolment's catalogue, the hello's) came down in zstd, and were read.
+    assert "zstd" in answers
+    assert "deflate" not in answers
 
 
 class OldHub(BaseHTTPRequestHandler):

@@ -75,3 +75,18 @@ def test_api_capture_422_with_field_errors(node_app) -> None:
     assert resp.status_code == 422
     assert resp.get_json()["errors"][0]["field"] == "applicant.id_number"
     assert counts() == (0, 0)
+
+
+def test_a_capture_event_carries_its_request_id_and_other_events_their_own(node_app) -> None:  # type: ignore[no-untyped-def]
+    """One random id per request on the wire instead of two (docs/performance.md, "Where the bytes go")."""
+    from node.capture import add_event, capture_request
+    from node.db import database
+    from node.models import Event
+    from tests.factories import capture
+
+    with database.connection_context():
+        req = capture_request(capture("FP-02"), "李文书")
+        later = add_event(req.receipt_code, "request.feedback", "李文书", {"text": "好"})
+        captured = Event.get((Event.request_id == req.request_id) & (Event.type == "request.captured"))
+    assert captured.event_id == req.request_id
+    assert later.event_id not in (req.request_id, captured.event_id)

@@ -1,0 +1,164 @@
+"""The sync round's pipeline: batch n+1 is signed and sent while batch n's answer is applied.
+
+Failures anywhere in the pipeline must leave every capture at the hub exactly once and every
+event acknowledged exactly once at the node, after the next round.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hub.enrolment import issue_code
+from hub.models import Case, ForkAlert, HubEvent, NodeEvent
+from node import apply, meta, sync
+from node.capture import capture_request
+from node.db import database as node_db
+from node.enrolment import enroll
+from node.models import Batch, Event, HubUpdate, Request
+from node.sync import SyncClient
+from node.transport import TransportError
+from shared import encoding, protocol
+from tests.apptransport import AppTransport
+from tests.factories import capture
+
+CAPTURES = 10
+PER_BATCH = 3  # 10 captures → 4 batches, so every batch but the first can travel ahead
+
+
+@pytest.fixture
+def linked(hub_app, node_app, monkeypatch):  # type: ignore[no-untyped-def]
+    """An enrolled node with CAPTURES queued captures, cut PER_BATCH to a batch."""
+    monkeypatch.setattr(protocol, "DEFAULT_BATCH_EVENTS", PER_BATCH)
+    transport = AppTransport(hub_app.test_client())
+    key = node_app.extensions["daiban_node_key"]
+    with node_db.connection_context():
+        enroll(transport, key, issue_code("桃源村"), "http://hub.test")
+        codes = [
+            capture_request(capture(("FP-02", "DB-01", "JF-01")[i % 3]), "李文书").receipt_code for i in range(CAPTURES)
+        ]
+    return SyncClient(transport, key), transport, codes
+
+
+def batches_sent(transport: AppTransport) -> list[dict[str, Any]]:
+    """The bodies of the batch messages the node sent, in order."""
+    bodies = [encoding.parse(raw)["body"] for path, raw in transport.sent if path == sync.SYNC_PATH]
+    return [b for b in bodies if b.get("kind") == "batch"]
+
+
+def assert_exactly_once(codes: list[str]) -> None:
+    """Every capture is one case and one node event at the hub; every event acked once at the node."""
+    assert sorted(c.receipt_code for c in Case.select()) == sorted(codes)
+    assert NodeEvent.select().count() == CAPTURES
+    assert ForkAlert.select().count() == 0
+    with node_db.connection_context():
+        assert Event.select().where(Event.result == "ok").count() == CAPTURES
+        assert Batch.select().where(Batch.state == "pending").count() == 0
+        seqs = [e.seq for e in Event.select().order_by(Event.seq)]
+        assert seqs == list(range(1, CAPTURES + 1))
+        # Each status update applied once, and the node stands where the hub's log ends.
+        cseqs = [u.cseq for u in HubUpdate.select().order_by(HubUpdate.cseq)]
+        assert cseqs == list(range(1, len(cseqs) + 1))
+        assert int(meta.get("cursor")) == HubEvent.select().count() == len(cseqs)
+        assert {r.state for r in Request.select()} == {"received"}
+
+
+def test_next_batch_travels_before_the_answer_is_applied_and_names_the_cursor_it_will_leave(linked) -> None:
+    client, transport, codes = linked
+    seen: list[tuple[int, str]] = []
+
+    def watch(path: str, body: bytes, phase: str) -> None:
+        msg = encoding.parse(body)["body"]
+        if phase == "before" and msg.get("kind") == "batch" and msg["first_seq"] > 1:
+            with node_db.connection_context():
+                before = Batch.get(Batch.last_seq == msg["first_seq"] - 1)
+                seen.append((msg["first_seq"], before.state))
+
+    transport.fault = watch
+    report = client.round()
+    assert report.acked == CAPTURES
+    assert report.batches == 4
+    # Batches 2, 3, 4 left while the answer to the batch before them was not yet applied.
+    assert seen == [(4, "pending"), (7, "pending"), (10, "pending")]
+    sent = batches_sent(transport)
+    assert [b["first_seq"] for b in sent] == [1, 4, 7, 10]
+    # Each batch names the cursor its predecessor's answer left: no update comes down twice.
+    assert [b["cursor"] for b in sent] == [0, 3, 6, 9]
+    assert_exactly_once(codes)
+
+
+@pytest.mark.parametrize("phase", ["before", "after"])
+def test_a_batch_lost_in_flight_is_sent_again_as_signed(linked, phase: str) -> None:
+    """The third batch is lost on its way (before) or its answer is lost (after the hub stored it)."""
+    client, transport, codes = linked
+    count = {"n": 0}
+    lost: list[bytes] = []
+
+    def lose_third(path: str, body: bytes, ph: str) -> None:
+        if encoding.parse(body)["body"].get("kind") == "batch" and ph == phase:
+            count["n"] += 1
+            if count["n"] == 3:
+                lost.append(body)
+                raise TransportError("模拟断线", "timeout")
+
+    transport.fault = lose_third
+    with pytest.raises(TransportError):
+        client.round()
+    assert encoding.parse(lost[0])["body"]["first_seq"] == 7
+    with node_db.connection_context():
+        # The answer before it was applied; the lost one waits, signed, and nothing after it was cut.
+        assert [b.first_seq for b in Batch.select().where(Batch.state == "pending")] == [7]
+        assert Event.select().where(Event.seq.is_null()).count() == 1
+    assert NodeEvent.select().count() == (9 if phase == "after" else 6)
+    transport.fault = None
+    client.round()
+    resent = [raw for path, raw in transport.sent if path == sync.SYNC_PATH and b'"first_seq":7,' in raw]
+    assert resent[-1] == lost[0]  # the same signed bytes again
+    assert_exactly_once(codes)
+
+
+def test_failing_to_apply_an_answer_while_the_next_batch_travels_loses_and_doubles_nothing(linked, monkeypatch) -> None:
+    """The node fails while applying batch 2's answer, after batch 3 already reached the hub."""
+    client, transport, codes = linked
+    real = apply.apply_response
+    calls = {"n": 0}
+
+    def flaky(body: dict[str, Any], batch: Batch | None) -> dict[str, int]:
+        if batch is not None:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise OSError("disk full")
+        return real(body, batch)
+
+    monkeypatch.setattr(sync, "apply_response", flaky)
+    with pytest.raises(OSError):
+        client.round()
+    with node_db.connection_context():
+        # Batch 2's answer was never applied, batch 3 was signed ahead and stays pending too.
+        assert [b.first_seq for b in Batch.select().where(Batch.state == "pending").order_by(Batch.first_seq)] == [4, 7]
+        assert int(meta.get("acked_seq")) == 3
+    assert NodeEvent.select().count() == 9  # the hub has batches 1-3
+    monkeypatch.setattr(sync, "apply_response", real)
+    client.round()
+    firsts = [b["first_seq"] for b in batches_sent(transport)]
+    assert firsts == [1, 4, 7, 4, 7, 10]  # 2 and 3 again as signed, in chain order, then 4
+    assert_exactly_once(codes)
+
+
+def test_an_answer_that_is_not_plain_stops_the_pipeline(linked, monkeypatch) -> None:
+    """When the next cursor cannot be known in advance, the next batch is cut after applying, as before."""
+    client, transport, codes = linked
+    monkeypatch.setattr(sync, "cursor_after", lambda resp, batch: None)
+    seen: list[str] = []
+
+    def watch(path: str, body: bytes, phase: str) -> None:
+        msg = encoding.parse(body)["body"]
+        if phase == "before" and msg.get("kind") == "batch" and msg["first_seq"] > 1:
+            with node_db.connection_context():
+                seen.append(Batch.get(Batch.last_seq == msg["first_seq"] - 1).state)
+
+    transport.fault = watch
+    client.round()
+    assert seen == ["acked", "acked", "acked"]
+    assert_exactly_once(codes)
