@@ -52,11 +52,11 @@ def hub_counts(hub: support.Service) -> tuple[int, int, int]:
     with sqlite3.connect(hub.data_dir / "hub.sqlite3") as conn:
         return tuple(
             conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in ("case", "nodeevent", "forkalert")
-        )  # type: ignore[return-value]
+        )
 
 
 @pytest.fixture
-def hub(tmp_path):  # type: ignore[no-untyped-def]
+def hub(tmp_path):
     """A real hub process on SQLite."""
     hub = support.make_hub(tmp_path)
     hub.start()

@@ -77,7 +77,7 @@ def test_api_capture_422_with_field_errors(node_app) -> None:
     assert counts() == (0, 0)
 
 
-def test_a_capture_event_carries_its_request_id_and_other_events_their_own(node_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_capture_event_carries_its_request_id_and_other_events_their_own(node_app) -> None:
     """One random id per request on the wire instead of two (docs/performance.md, "Where the bytes go")."""
     from node.capture import add_event, capture_request
     from node.db import database

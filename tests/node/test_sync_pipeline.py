@@ -28,7 +28,7 @@ PER_BATCH = 3  # 10 captures → 4 batches, so every batch but the first can tra
 
 
 @pytest.fixture
-def linked(hub_app, node_app, monkeypatch):  # type: ignore[no-untyped-def]
+def linked(hub_app, node_app, monkeypatch):
     """An enrolled node with CAPTURES queued captures, cut PER_BATCH to a batch."""
     monkeypatch.setattr(protocol, "DEFAULT_BATCH_EVENTS", PER_BATCH)
     transport = AppTransport(hub_app.test_client())
