@@ -176,11 +176,9 @@ def pg_admin_url() -> str:
 
 
 def _connect(url: str) -> Any:
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(url, connect_timeout=3)
-    conn.autocommit = True
-    return conn
+    return psycopg.connect(url, connect_timeout=3, autocommit=True)
 
 
 def pg_database(template: str | None = None) -> Generator[str, None, None]:
