@@ -39,6 +39,7 @@ from .models import (
     SmsOptOut,
     Staff,
     SyncStat,
+    Village,
 )
 
 # Any constant: PostgreSQL advisory lock that serialises concurrent `migrate` runs.
@@ -116,6 +117,11 @@ def _step_10(migrator: SchemaMigrator) -> None:
         run_operations(migrator.add_column(Staff._meta.table_name, "backup", Staff.backup))
 
 
+def _step_11(migrator: SchemaMigrator) -> None:
+    """Schema 11: a village's receipt prefix may have 3 symbols (villages past the 960th, shared/receipt_codes.py)."""
+    schema_steps.widen_varchar(database.obj, migrator, Village, "prefix")
+
+
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
 MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {
     2: _step_2,
@@ -127,6 +133,7 @@ MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {
     8: _step_8,
     9: _step_9,
     10: _step_10,
+    11: _step_11,
 }
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 
