@@ -147,6 +147,9 @@ def stop_pg_cluster() -> None:
         _cluster = None
 
 
+_admin_answered: list[str] = []
+
+
 def pg_admin_url() -> str:
     """The admin URL: PG_ADMIN when it answers, else a throwaway cluster started once per process."""
     global _cluster, _no_cluster, cluster_note
@@ -154,8 +157,13 @@ def pg_admin_url() -> str:
         return _cluster.admin_url
     if _no_cluster is not None:
         raise RuntimeError(_no_cluster)
+    if _admin_answered:
+        # Decided once per run: a server that answered and is busy later ("too many clients") is a
+        # failure to report, not a reason to move the rest of the run, and its template, elsewhere.
+        return PG_ADMIN
     try:
         _connect(PG_ADMIN).close()
+        _admin_answered.append(PG_ADMIN)
         return PG_ADMIN
     except Exception as exc:  # noqa: BLE001 - any failure means no usable server there
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
