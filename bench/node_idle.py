@@ -37,7 +37,7 @@ def run(runs: int = 5) -> dict[str, object]:
 
 
 HEAVY = {
-    "PostgreSQL driver (psycopg2, loaded by peewee)": "import psycopg2",
+    "PostgreSQL driver (psycopg 3, loaded by peewee)": "import psycopg",
     "cryptography (Ed25519 keys)": "from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey",
     "requests stack": "import requests",
     "Flask-Limiter + limits (with wrapt, asyncio)": "import flask_limiter, limits.strategies",

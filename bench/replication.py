@@ -36,10 +36,9 @@ REPS = int(os.environ.get("BENCH_REPL_REPS", "3"))
 
 def commit_latency_ms(url: str, n: int) -> list[float]:
     """Milliseconds for each of n one-row INSERT commits on a fresh connection."""
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
+    conn = psycopg.connect(url, autocommit=True)
     out = []
     try:
         with conn.cursor() as cur:

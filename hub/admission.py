@@ -10,18 +10,25 @@ proxy's queue (the ``X-Request-Start: t=<epoch>`` header nginx or a load balance
 the check is off). A refusal is the API's signed ``rate_limited`` error with ``retry_after`` and a
 ``Retry-After`` header of ``SYNC_RETRY_AFTER_S`` seconds (default 15); it is answered before the
 body is read, so nothing is stored and the node re-sends the same bytes later.
+
+The gate runs before the request opens its database connection (hub/web.py) and frees the slot only
+after that connection is closed, so a process never holds more PostgreSQL connections for syncs than
+it has slots: under a storm the refused threads touch neither the database nor its connection limit.
+Signing the refusal needs the hub key and its rotation chain, both read once when the app starts
+(a rotation takes effect at the next restart anyway, hub/keys.py).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 
 from shared import protocol
+
+from .db import database
 
 SYNC_ENDPOINTS = ("api.sync", "api.attachment_chunk")
 DEFAULT_RETRY_AFTER_S = 15
@@ -51,17 +58,24 @@ def queue_age(header: str | None, now: float) -> float | None:
 class Admission:
     """This process's in-flight sync slots and its refusal policy."""
 
-    def __init__(self, slots: int, retry_after_s: int, max_queue_s: float):
+    def __init__(self, slots: int, retry_after_s: int, max_queue_s: float, chain: list[dict[str, Any]] | None = None):
         self.slots = slots
         self.retry_after_s = retry_after_s
         self.max_queue_s = max_queue_s
         self.free = threading.BoundedSemaphore(slots)
+        # The hub key's rotation chain as it stood at start (None: the database was not reachable then).
+        self.chain = chain
 
     def refusal(self) -> Response:
         """The signed ``rate_limited`` answer with ``Retry-After``."""
         from .api import _refusal  # the API's one signed error format
 
-        resp = _refusal(protocol.error("rate_limited", retry_after=self.retry_after_s))
+        if self.chain is None:  # not known at start: read it once, on this one request's connection
+            from .keys import rotation_chain
+
+            with database.connection_context():
+                self.chain = rotation_chain()
+        resp = _refusal(protocol.error("rate_limited", retry_after=self.retry_after_s), self.chain)
         resp.headers["Retry-After"] = str(self.retry_after_s)
         return resp
 
@@ -72,25 +86,38 @@ def admission() -> Admission:
     return state
 
 
-def _admitted(view: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        gate = admission()
-        age = queue_age(request.headers.get(QUEUE_HEADER), time.time())
-        if age is not None and age > gate.max_queue_s:
-            return gate.refusal()
-        if not gate.free.acquire(blocking=False):
-            return gate.refusal()
-        try:
-            return view(*args, **kwargs)
-        finally:
-            gate.free.release()
+def _gate() -> Response | None:
+    """Admit a sync into a free slot, or refuse it; runs before any other before_request hook."""
+    if request.endpoint not in SYNC_ENDPOINTS:
+        return None
+    gate = admission()
+    age = queue_age(request.headers.get(QUEUE_HEADER), time.time())
+    if age is not None and age > gate.max_queue_s:
+        return gate.refusal()
+    if not gate.free.acquire(blocking=False):
+        return gate.refusal()
+    g.daiban_sync_slot = True
+    return None
 
-    return wrapper
+
+def _release(exc: BaseException | None) -> None:
+    """Free the slot; runs after every other teardown hook, so after the connection is closed."""
+    if g.pop("daiban_sync_slot", False):
+        admission().free.release()
+
+
+def _chain_at_start() -> list[dict[str, Any]] | None:
+    from .keys import rotation_chain
+
+    try:
+        with database.connection_context():
+            return rotation_chain()
+    except Exception:  # noqa: BLE001 - database not up yet: the first refusal reads it instead
+        return None
 
 
 def init_app(app: Flask) -> None:
-    """Size this process's slots from the config and wrap the sync endpoints, once."""
+    """Size this process's slots from the config and put the gate ahead of the database connection, once."""
     cfg = app.config
     if not cfg.get("SYNC_MAX_IN_FLIGHT"):
         # Off unless configured: the production unit and hub.env.example set it (with gthread workers);
@@ -101,6 +128,9 @@ def init_app(app: Flask) -> None:
         max(1, slots),
         max(1, int(cfg.get("SYNC_RETRY_AFTER_S") or DEFAULT_RETRY_AFTER_S)),
         float(cfg.get("SYNC_MAX_QUEUE_S") or DEFAULT_MAX_QUEUE_S),
+        _chain_at_start(),
     )
-    for endpoint in SYNC_ENDPOINTS:
-        app.view_functions[endpoint] = _admitted(app.view_functions[endpoint])
+    # Flask runs app-wide before_request hooks in list order and teardown hooks in reverse: first in
+    # both lists means the gate runs before hub/web.py connects, and the release after it disconnects.
+    app.before_request_funcs.setdefault(None, []).insert(0, _gate)
+    app.teardown_request_funcs.setdefault(None, []).insert(0, _release)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from shared import encoding, protocol
@@ -56,7 +58,7 @@ def _read_body() -> bytes:
     return raw
 
 
-def _refusal(exc: protocol.ProtocolError) -> Response:
+def _refusal(exc: protocol.ProtocolError, chain: list[dict[str, Any]] | None = None) -> Response:
     body = protocol.response_body(
         "",
         "",
@@ -68,7 +70,7 @@ def _refusal(exc: protocol.ProtocolError) -> Response:
         more=False,
         error_body=exc.to_body(),
     )
-    return _signed(exc.status, protocol.seal(_hub_key(), keys.decorate(body, protocol.PROTOCOL_VERSION)))
+    return _signed(exc.status, protocol.seal(_hub_key(), keys.decorate(body, protocol.PROTOCOL_VERSION, chain)))
 
 
 @bp.post("/api/v1/sync")

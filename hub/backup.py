@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from .db import postgres_url
+
 BACKUP_DIR = "backups"
 PREFIX = "hub-"
 
@@ -38,7 +40,7 @@ def sqlite_path(data_dir: str | Path, url: str | None) -> Path | None:
 
 def _pg_args(url: str) -> tuple[str, dict[str, str]]:
     """The URL without its password, and an environment carrying the password."""
-    parts = urlsplit(url.replace("postgresql+psycopg2://", "postgresql://").replace("postgres://", "postgresql://"))
+    parts = urlsplit(postgres_url(url) or url)
     env = dict(os.environ)
     if parts.password:
         env["PGPASSWORD"] = unquote(parts.password)

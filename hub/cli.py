@@ -220,9 +220,12 @@ def enroll_code(app: Flask, village: str, hours: int) -> None:
     """Issue a one-time enrolment code for a village."""
     from datetime import timedelta
 
-    from .enrolment import issue_code
+    from .enrolment import VillageLimitError, issue_code
 
-    code = issue_code(village, timedelta(hours=hours))
+    try:
+        code = issue_code(village, timedelta(hours=hours))
+    except VillageLimitError as exc:
+        raise click.ClickException(str(exc))
     click.echo(code)
 
 

@@ -116,6 +116,17 @@ def postgres_dsn(url: str) -> str:
     return url + ("&" if parts.query else "?") + extra
 
 
+# Schemes that name PostgreSQL: libpq's two, and SQLAlchemy's driver-qualified forms an operator may
+# paste from another application's settings (the driver part is ours to choose: psycopg 3).
+PG_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
+
+
+def postgres_url(url: str) -> str | None:
+    """The URL as libpq reads it (postgresql://…) when it names PostgreSQL, else None."""
+    scheme, sep, rest = url.partition("://")
+    return f"postgresql://{rest}" if sep and scheme.lower() in PG_SCHEMES else None
+
+
 def open_database(url: str) -> peewee.Database:
     """A database for a URL: sqlite:///path, or postgresql://user@host[:port][,host2[:port]…]/db[?…]."""
     if url.startswith("sqlite"):
@@ -123,13 +134,22 @@ def open_database(url: str) -> peewee.Database:
         return peewee.SqliteDatabase(
             path, pragmas=SQLITE_PRAGMAS, timeout=30, lock_type="IMMEDIATE", check_same_thread=False
         )
-    if url.startswith(("postgresql://", "postgres://")):
-        return HubPostgresDatabase(postgres_dsn("postgresql://" + url.split("://", 1)[1]))
+    pg = postgres_url(url)
+    if pg is not None:
+        # psycopg 3 even where psycopg2 is also installed (peewee prefers psycopg2 unless told).
+        return HubPostgresDatabase(postgres_dsn(pg), prefer_psycopg3=True)
     return connect(url)
 
 
 def bind(db: peewee.Database) -> None:
-    """Point the models at a database."""
+    """Point the models at a database, letting go of this thread's connection to the one before.
+
+    An app made twice in one process (a CLI command run from a test) would otherwise leave that
+    connection to the garbage collector, which psycopg 3 reports as a leak.
+    """
+    old = database.obj
+    if old is not None and old is not db and not old.is_closed() and not old.in_transaction():
+        old.close()
     database.initialize(db)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from flask_babel import gettext as _
 
 from shared import bundle, messages, protocol, signing
 from shared import enrolment as wire
@@ -39,16 +40,33 @@ def _hash_code(code: str) -> str:
     return hashlib.sha256(code.strip().upper().encode()).hexdigest()
 
 
+class VillageLimitError(ValueError):
+    """The hub has given out every receipt prefix; the message is for the supervisor or operator."""
+
+
 def get_or_create_village(name: str) -> Village:
     """The village of that name, created with the next free receipt prefix."""
     village = Village.get_or_none(Village.name == name)
     if village:
         return village
-    n = Village.select().count()
-    if n > MAX_VILLAGE:
-        # The last prefix is the counter's (shared.receipt_codes.COUNTER_PREFIX).
-        raise ValueError(f"本中心最多登记 {MAX_VILLAGE + 1} 个村")
-    return Village.create(name=name, prefix=node_prefix(n), created_at=now())
+    return Village.create(name=name, prefix=next_village_prefix(Village.select().count()), created_at=now())
+
+
+def next_village_prefix(villages: int) -> str:
+    """The receipt prefix for a hub's next village when it has `villages` already; VillageLimitError when full.
+
+    Two symbols for the first 960 (the 961st two-symbol prefix is the counter's), three after that.
+    """
+    if villages > MAX_VILLAGE:
+        raise VillageLimitError(
+            _(
+                "本中心已登记 %(count)s 个村，达到回执码可编号的上限（%(limit)s 个村），不能再登记新的村。"
+                "请联系县级管理员另设一个中心。",
+                count=villages,
+                limit=MAX_VILLAGE + 1,
+            )
+        )
+    return node_prefix(villages)
 
 
 def _live(cid: str) -> Any:

@@ -14,7 +14,7 @@ from . import audit, restores
 from .auth import current_user, login_required
 from .clock import now
 from .db import database
-from .enrolment import issue_code, revoke
+from .enrolment import VillageLimitError, issue_code, revoke
 from .keys import hub_fingerprint
 from .models import ForkAlert, Node, Village
 from flask_babel import gettext as _
@@ -143,7 +143,10 @@ def new_code(village_name: str, hours: int, actor: str) -> str:
     node = Node.select().join(Village).where(Village.name == name).first()
     if node is not None and node.status == "active":
         raise FleetError(_("%(name)s 的代办点仍在使用；更换电脑须先停用旧的代办点", name=name))
-    return issue_code(name, timedelta(hours=hours), actor=actor)
+    try:
+        return issue_code(name, timedelta(hours=hours), actor=actor)
+    except VillageLimitError as exc:
+        raise FleetError(str(exc)) from exc
 
 
 def qr_data_uri(text: str) -> str:

@@ -100,11 +100,15 @@ def _finish_rotation(data_dir: Path) -> None:
         nxt.unlink()
 
 
-def decorate(out: dict[str, Any], version: int) -> dict[str, Any]:
-    """Set a response's protocol version and attach the rotation chain (protocol 2 and later)."""
+def decorate(out: dict[str, Any], version: int, chain: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Set a response's protocol version and attach the rotation chain (protocol 2 and later).
+
+    `chain`, when the caller already holds it, spares the database read (hub/admission.py answers
+    without a connection).
+    """
     out["v"] = version
     if version >= 2:
-        chain = rotation_chain()
+        chain = rotation_chain() if chain is None else chain
         if chain:
             out["key_rotation"] = chain
     return out

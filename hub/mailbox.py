@@ -36,7 +36,7 @@ from flask_babel import gettext as _
 from shared import mailbox, protocol
 from shared.i18n import tr
 from shared.msgid import N_, joined
-from shared.receipt_codes import format_code, is_valid, new_code, normalise
+from shared.receipt_codes import format_code, issued_by, new_code, normalise
 from shared.validation import mask_name
 from shared.workdays import GREEN, RED
 
@@ -140,7 +140,7 @@ def check_message(node: Node, data: dict[str, Any]) -> dict[str, Any]:
     if errors:
         raise MailRefused(errors[0].code, joined([e.message for e in errors]))
     code = normalise(str(data.get("receipt_code", "")))
-    if not is_valid(code) or not code.startswith(node.village.prefix):
+    if not issued_by(code, node.village.prefix):
         raise MailRefused("bad_receipt_code", N_("留言编号无效"))
     pin = data.get("pin", "")
     if not data.get("phone") and not (isinstance(pin, str) and len(pin) == 4 and pin.isdigit()):

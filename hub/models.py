@@ -9,7 +9,7 @@ from .db import BaseModel, JSONField
 
 class Village(BaseModel):
     name = peewee.CharField(unique=True, max_length=100)
-    prefix = peewee.CharField(unique=True, max_length=2)
+    prefix = peewee.CharField(unique=True, max_length=3)  # 2 symbols, 3 past the 960th village (schema 11)
     created_at = peewee.DateTimeField()
 
 

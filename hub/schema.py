@@ -39,6 +39,7 @@ from .models import (
     SmsOptOut,
     Staff,
     SyncStat,
+    Village,
 )
 
 # Any constant: PostgreSQL advisory lock that serialises concurrent `migrate` runs.
@@ -122,6 +123,11 @@ def _step_11(migrator: SchemaMigrator) -> None:
         run_operations(migrator.add_column(CountyReferral._meta.table_name, "opinion", CountyReferral.opinion))
 
 
+def _step_12(migrator: SchemaMigrator) -> None:
+    """Schema 12: a village's receipt prefix may have 3 symbols (villages past the 960th, shared/receipt_codes.py)."""
+    schema_steps.widen_varchar(database.obj, migrator, Village, "prefix")
+
+
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
 MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {
     2: _step_2,
@@ -134,6 +140,7 @@ MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {
     9: _step_9,
     10: _step_10,
     11: _step_11,
+    12: _step_12,
 }
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 

@@ -13,7 +13,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask import Blueprint, render_template, request
 
-from shared.receipt_codes import ALPHABET, CODE_LEN, normalise as normalise_code
+from shared.receipt_codes import ALPHABET, LONG_CODE_LEN, is_valid as valid_code, normalise as normalise_code
 from shared.validation import normalise_id_number, normalise_mobile
 
 from . import audit, deadlines, queue
@@ -43,7 +43,7 @@ def kinds_of(text: str) -> list[str]:
     code = normalise_code(text)
     ident = normalise_id_number(unicodedata.normalize("NFKC", text))
     found = []
-    if 3 <= len(code) <= CODE_LEN and set(code) <= _CODE_CHARS:
+    if 3 <= len(code) <= LONG_CODE_LEN and set(code) <= _CODE_CHARS:
         found.append("code")
     if _ID_FULL.fullmatch(ident):
         found.append("id")
@@ -70,7 +70,8 @@ def find(user: Staff, text: str) -> list[Case]:
         if kind == "code":
             code = normalise_code(text)
             conditions.append(
-                Case.receipt_code == code if len(code) == CODE_LEN else Case.receipt_code.startswith(code)
+                # A whole code (9 or 10 symbols) by the index; anything shorter as the start of codes.
+                Case.receipt_code == code if valid_code(code) else Case.receipt_code.startswith(code)
             )
         elif kind == "id":
             conditions.append(Case.id_number == normalise_id_number(text))

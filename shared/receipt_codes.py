@@ -1,11 +1,16 @@
 """Receipt codes (回执码) that villagers can read aloud and type on a phone.
 
-A code is 9 symbols: a 2-symbol node prefix, 6 random symbols and 1 check
-symbol, shown as ``AB3-K7P-9QX``.  The alphabet drops 0/O, 1/I/L so nothing
-reads ambiguously, leaving 31 symbols.  Because 31 is prime, the check rule
-"sum of position x value is 0 mod 31" (positions 1..9) catches every single
-substitution (a weight 1..9 times a non-zero difference is never 0 mod 31) and
-every adjacent transposition (the weights differ by 1), the check symbol included.
+A code is a node prefix, 6 random symbols and 1 check symbol.  The first 960
+villages of a hub (and the centre's counter) have 2-symbol prefixes, so their
+codes are 9 symbols, shown as ``AB3-K7P-9QX``; villages from the 961st on have
+3-symbol prefixes and 10-symbol codes, shown as ``AB3-K7P-9QXY``.  The length
+tells the two apart, so no 9-symbol code can equal a 10-symbol one and every
+code issued before long prefixes existed stays valid.  The alphabet drops 0/O,
+1/I/L so nothing reads ambiguously, leaving 31 symbols.  Because 31 is prime,
+the check rule "sum of position x value is 0 mod 31" (positions 1..n, n < 31)
+catches every single substitution (a weight 1..n times a non-zero difference is
+never 0 mod 31) and every adjacent transposition (the weights differ by 1), the
+check symbol included.
 """
 
 from __future__ import annotations
@@ -17,13 +22,19 @@ from typing import Any
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 BASE = len(ALPHABET)
 PREFIX_LEN = 2
+LONG_PREFIX_LEN = 3
+PREFIX_LENS = (PREFIX_LEN, LONG_PREFIX_LEN)
 RANDOM_LEN = 6
 CODE_LEN = PREFIX_LEN + RANDOM_LEN + 1
-MAX_NODE = BASE * BASE - 1
-# The last prefix is the centre's counter (窗口收件): no village is ever given it, so a counter
-# code can never collide with a village's.
+LONG_CODE_LEN = LONG_PREFIX_LEN + RANDOM_LEN + 1
+CODE_LENS = (CODE_LEN, LONG_CODE_LEN)
+# The last 2-symbol prefix is the centre's counter (窗口收件): no village is ever given it, so a
+# counter code can never collide with a village's.
 COUNTER_PREFIX = ALPHABET[-1] * PREFIX_LEN
-MAX_VILLAGE = MAX_NODE - 1
+# Node numbers 0..959 are written in two symbols; from 960 on, in three (n in base 31).
+FIRST_LONG_NODE = BASE * BASE - 1
+MAX_NODE = BASE**LONG_PREFIX_LEN - 1
+MAX_VILLAGE = MAX_NODE
 
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
 _SEPARATORS = str.maketrans("", "", " -_\t\u2010\u2011\u2012\u2013\u2014\u2212")
@@ -50,30 +61,46 @@ def normalise(text: str) -> str:
 
 
 def is_valid(text: str) -> bool:
-    """Return True if text, once normalised, is a 9-symbol code with a correct check symbol."""
+    """Return True if text, once normalised, is a 9- or 10-symbol code with a correct check symbol."""
     code = normalise(text)
-    if len(code) != CODE_LEN or any(c not in _VALUE for c in code):
+    if len(code) not in CODE_LENS or any(c not in _VALUE for c in code):
         return False
     return check_char(code[:-1]) == code[-1]
 
 
+def code_prefix(code: str) -> str:
+    """The node prefix of a valid code: its length says whether the prefix has 2 or 3 symbols."""
+    c = normalise(code)
+    return c[: len(c) - RANDOM_LEN - 1]
+
+
+def issued_by(code: str, prefix: str) -> bool:
+    """True when code is a valid code of the node with this prefix (exactly its prefix: village 2Z's
+    codes are 9 symbols, so a 10-symbol code starting 2Z… is village 2ZZ's, never 2Z's)."""
+    return is_valid(code) and code_prefix(code) == normalise(prefix)
+
+
 def node_prefix(n: int) -> str:
-    """Return the 2-symbol prefix for node number n (0..960)."""
+    """Return the prefix for node number n: 2 symbols below FIRST_LONG_NODE, 3 from there to MAX_NODE."""
     if not 0 <= n <= MAX_NODE:
         raise ValueError(f"node number must be between 0 and {MAX_NODE}")
-    return ALPHABET[n // BASE] + ALPHABET[n % BASE]
+    width = PREFIX_LEN if n < FIRST_LONG_NODE else LONG_PREFIX_LEN
+    return "".join(ALPHABET[n // BASE**k % BASE] for k in reversed(range(width)))
 
 
 def new_code(prefix: str, rng: Any = secrets) -> str:
-    """Return a fresh 9-symbol code (unformatted) for the node with this prefix."""
+    """Return a fresh code (unformatted) for the node with this prefix: 9 symbols, or 10 for a 3-symbol prefix."""
     p = normalise(prefix)
-    if len(p) != PREFIX_LEN or any(c not in _VALUE for c in p):
+    if len(p) not in PREFIX_LENS or any(c not in _VALUE for c in p):
         raise ValueError(f"invalid receipt prefix {prefix!r}")
     body = p + "".join(rng.choice(ALPHABET) for _ in range(RANDOM_LEN))
     return body + check_char(body)
 
 
 def format_code(code: str) -> str:
-    """Return the code in groups of three joined by dashes, e.g. AB3-K7P-9QX."""
+    """Return the code in groups of three joined by dashes, e.g. AB3-K7P-9QX; a 10th symbol joins the last group."""
     c = normalise(code)
-    return "-".join(c[i : i + 3] for i in range(0, len(c), 3))
+    groups = [c[i : i + 3] for i in range(0, len(c), 3)]
+    if len(groups) > 1 and len(groups[-1]) == 1:
+        groups[-2:] = [groups[-2] + groups[-1]]
+    return "-".join(groups)

@@ -9,6 +9,7 @@ was interrupted, or is run twice, is harmless.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Callable
 
@@ -49,6 +50,36 @@ def has_column(db: peewee.Database, model: type[peewee.Model], column: str) -> b
 def is_nullable(db: peewee.Database, model: type[peewee.Model], column: str) -> bool:
     """True when the model's table already lets the column be empty (steps check before they drop NOT NULL)."""
     return any(c.name == column and c.null for c in db.get_columns(model._meta.table_name))
+
+
+def widen_varchar(db: peewee.Database, migrator: SchemaMigrator, model: type[peewee.Model], name: str) -> None:
+    """Give a VARCHAR column the (larger) length its field now declares; harmless when it already has it.
+
+    PostgreSQL alters the type in place (widening a VARCHAR rewrites nothing). SQLite never enforces
+    the length, but its declared type is part of the schema a fresh database is compared with: it is
+    rewritten in the table's definition as SQLite's ALTER TABLE documentation describes for changes
+    that leave stored data as it is (the same TEXT affinity), since rebuilding the table, as
+    playhouse does, is refused while other tables' foreign keys point at it.
+    """
+    from playhouse.migrate import migrate
+
+    field = model._meta.fields[name]
+    table, column, width = model._meta.table_name, field.column_name, int(field.max_length)
+    if not isinstance(db, peewee.SqliteDatabase):
+        migrate(migrator.alter_column_type(table, column, field))
+        return
+    (ddl,) = db.execute_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+    wider = re.sub(rf'("{re.escape(column)}" VARCHAR\()\d+(\))', rf"\g<1>{width}\2", ddl, flags=re.I)
+    if wider == ddl:
+        return
+    (version,) = db.execute_sql("PRAGMA schema_version").fetchone()
+    db.execute_sql("PRAGMA writable_schema = ON")
+    try:
+        db.execute_sql("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (wider, table))
+        # Other connections re-read the schema when its version moves.
+        db.execute_sql(f"PRAGMA schema_version = {int(version) + 1}")
+    finally:
+        db.execute_sql("PRAGMA writable_schema = OFF")
 
 
 def run_steps(

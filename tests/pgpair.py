@@ -154,9 +154,9 @@ def owner(path: Path) -> tuple[int, int]:
 
 
 def rows(url: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(url, connect_timeout=5)
+    conn = psycopg.connect(url, connect_timeout=5)
     try:
         with conn.cursor() as cur:
             cur.execute(sql, args)
@@ -166,10 +166,9 @@ def rows(url: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]
 
 
 def sql(url: str, *statements: str) -> None:
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(url, connect_timeout=5)
-    conn.autocommit = True
+    conn = psycopg.connect(url, connect_timeout=5, autocommit=True)
     try:
         with conn.cursor() as cur:
             for s in statements:

@@ -147,6 +147,9 @@ def stop_pg_cluster() -> None:
         _cluster = None
 
 
+_admin_answered: list[str] = []
+
+
 def pg_admin_url() -> str:
     """The admin URL: PG_ADMIN when it answers, else a throwaway cluster started once per process."""
     global _cluster, _no_cluster, cluster_note
@@ -154,8 +157,13 @@ def pg_admin_url() -> str:
         return _cluster.admin_url
     if _no_cluster is not None:
         raise RuntimeError(_no_cluster)
+    if _admin_answered:
+        # Decided once per run: a server that answered and is busy later ("too many clients") is a
+        # failure to report, not a reason to move the rest of the run, and its template, elsewhere.
+        return PG_ADMIN
     try:
         _connect(PG_ADMIN).close()
+        _admin_answered.append(PG_ADMIN)
         return PG_ADMIN
     except Exception as exc:  # noqa: BLE001 - any failure means no usable server there
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -176,11 +184,9 @@ def pg_admin_url() -> str:
 
 
 def _connect(url: str) -> Any:
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(url, connect_timeout=3)
-    conn.autocommit = True
-    return conn
+    return psycopg.connect(url, connect_timeout=3, autocommit=True)
 
 
 def pg_database(template: str | None = None) -> Generator[str, None, None]:
@@ -192,18 +198,24 @@ def pg_database(template: str | None = None) -> Generator[str, None, None]:
         require("DAIBAN_REQUIRE_PG", f"PostgreSQL not available: {exc}")
         return
     name = f"daiban_t_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    finally:
+        # Not kept for the drop: databases waiting in the drop queue would each hold a connection,
+        # and on a loaded server that shares max_connections with other runs the queue grows to dozens.
+        admin.close()
     base = admin_url.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
     finally:
         # Dropped in the background: on a server that syncs to disk a DROP takes a second or two, which
         # the next test need not wait for. finish_drops() waits for them all at the end of the run.
-        _drops.append(_dropper().submit(_drop, admin, name))
+        _drops.append(_dropper().submit(_drop, admin_url, name))
 
 
-def _drop(admin: Any, name: str) -> None:
+def _drop(admin_url: str, name: str) -> None:
+    admin = _connect(admin_url)
     try:
         with admin.cursor() as cur:
             cur.execute(

@@ -44,6 +44,13 @@ if [ "$SYSTEMD" = 1 ]; then
     id daiban >/dev/null 2>&1 || useradd --system --home-dir "$DATA_DIR" --shell /usr/sbin/nologin daiban
 fi
 
+# psycopg (the PostgreSQL driver) is compiled against this server's libpq: say what is missing
+# before pip fails with a compiler's error.
+if ! command -v pg_config >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1 \
+    || ! "$PYTHON" -c 'import sysconfig, os, sys; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else 1)'; then
+    die "编译数据库驱动需要 libpq-dev、gcc 和 python3-dev：sudo apt-get install -y libpq-dev gcc python3-dev"
+fi
+
 mkdir -p "$PREFIX" "$DATA_DIR" "$ETC_DIR"
 [ -x "$PREFIX/venv/bin/python" ] || "$PYTHON" -m venv "$PREFIX/venv"
 "$PREFIX/venv/bin/python" -m pip install --quiet --disable-pip-version-check "${SOURCE}[pg]" \

@@ -23,9 +23,9 @@ def hub_query_for(data_dir: Path, db_url: str | None) -> HubQuery:
 
     def run(sql: str, args: tuple = ()) -> list[tuple]:
         if db_url:
-            import psycopg2
+            import psycopg
 
-            with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+            with psycopg.connect(db_url) as conn, conn.cursor() as cur:
                 cur.execute(sql.replace("?", "%s"), args)
                 return cur.fetchall()
         with sqlite3.connect(data_dir / "hub.sqlite3", timeout=30) as conn:

@@ -337,9 +337,9 @@ class Chaos:
         self._act_on(rows)
 
     def _act_pg(self) -> None:
-        import psycopg2
+        import psycopg
 
-        with psycopg2.connect(self.db_url) as conn, conn.cursor() as cur:
+        with psycopg.connect(self.db_url) as conn, conn.cursor() as cur:
             cur.execute("SELECT receipt_code, state, mode FROM \"case\" WHERE state IN ('received', 'accepted')")
             rows = cur.fetchall()
         self._act_on(rows)
@@ -435,9 +435,9 @@ def hub_rows(chaos: Chaos, sql: str, args: tuple = ()) -> list[tuple]:
     """Rows from the hub database, whichever engine it runs on."""
     url = chaos.db_url
     if url:
-        import psycopg2
+        import psycopg
 
-        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        with psycopg.connect(url) as conn, conn.cursor() as cur:
             cur.execute(sql.replace("?", "%s"), args)
             return cur.fetchall()
     with sqlite3.connect(chaos.hub.data_dir / "hub.sqlite3", timeout=30) as conn:

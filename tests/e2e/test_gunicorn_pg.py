@@ -20,9 +20,9 @@ from tests.deploy.helpers import capture, start_gunicorn, stop
 
 
 def _rows(url: str, sql: str) -> list[tuple]:
-    import psycopg2
+    import psycopg
 
-    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
         cur.execute(sql)
         return cur.fetchall()
 

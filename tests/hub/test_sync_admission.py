@@ -104,3 +104,59 @@ def test_queue_age_reads_seconds_milliseconds_and_microseconds() -> None:
     assert queue_age("t=1799999990500000", now) == pytest.approx(9.5)
     assert queue_age("t=1800000005", now) == 0.0  # a proxy clock ahead of ours is no wait
     assert queue_age(None, now) is None
+
+
+def test_refusal_is_signed_without_touching_the_database(sim: NodeSim, hub_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Under a storm the refused requests must not each open a PostgreSQL connection (bench/storm.py)."""
+    from hub.db import database
+
+    gate = hub_app.extensions["daiban_admission"]
+    _body, raw = one_batch(sim)
+    touched: list[str] = []
+    real = database.obj
+
+    def connect(*args: object, **kwargs: object) -> None:
+        touched.append("connect")
+        raise AssertionError("a refused sync opened a database connection")
+
+    def execute_sql(sql: str, *args: object, **kwargs: object) -> None:
+        touched.append(sql)
+        raise AssertionError(f"a refused sync ran SQL: {sql}")
+
+    assert gate.free.acquire(blocking=False)
+    try:
+        monkeypatch.setattr(real, "connect", connect)
+        monkeypatch.setattr(real, "execute_sql", execute_sql)
+        refused(sim, raw)
+        refused(sim, raw, **{QUEUE_HEADER: f"t={time.time() - 60:.3f}"})
+        monkeypatch.undo()
+    finally:
+        gate.free.release()
+    assert touched == []
+    status, _resp = sim.post(raw)
+    assert status == 200
+    assert Case.select().count() == 1
+
+
+def test_slot_is_freed_only_after_the_connection_is_closed(sim: NodeSim, hub_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from hub.db import database
+
+    gate = hub_app.extensions["daiban_admission"]
+    _body, raw = one_batch(sim)
+    seen: list[bool] = []
+    real_close = database.obj.close
+
+    def close() -> bool:
+        seen.append(gate.free.acquire(blocking=False))  # the sync still holds its slot while it disconnects
+        if seen[-1]:
+            gate.free.release()
+        return bool(real_close())
+
+    monkeypatch.setattr(database.obj, "close", close)
+    monkeypatch.setattr("hub.web.is_postgres", lambda: True)  # close after each request, as on PostgreSQL
+    status, _resp = sim.post(raw)
+    assert status == 200
+    assert seen
+    assert not any(seen)
+    assert gate.free.acquire(blocking=False)  # and free again once the request is over
+    gate.free.release()

@@ -13,9 +13,13 @@ from pathlib import Path
 
 from tests import support
 
-# A clerk logs in and opens the list page; then the modules loaded are listed.
+# A clerk logs in and opens the list page; then the modules loaded are listed. The node runs under
+# `daiban node run`, which keeps peewee from loading a PostgreSQL driver (psycopg 3 brings asyncio
+# with it): the script does the same before anything imports peewee.
 IDLE_CLERK = r"""
 import json, re, sys
+from node.cli import _without_postgres_drivers
+_without_postgres_drivers()
 from shared.cli import build
 from click.testing import CliRunner
 data = sys.argv[1]

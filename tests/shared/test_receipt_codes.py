@@ -8,16 +8,22 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from shared.receipt_codes import ALPHABET
+from shared.receipt_codes import COUNTER_PREFIX
+from shared.receipt_codes import FIRST_LONG_NODE
+from shared.receipt_codes import MAX_NODE
 from shared.receipt_codes import check_char
+from shared.receipt_codes import code_prefix
 from shared.receipt_codes import format_code
 from shared.receipt_codes import is_valid
+from shared.receipt_codes import issued_by
 from shared.receipt_codes import new_code
 from shared.receipt_codes import node_prefix
 from shared.receipt_codes import normalise
 
+# Both lengths: 9 symbols (2-symbol prefix) and 10 (3-symbol prefix, villages past the 960th).
 codes = st.builds(
     lambda body: body + check_char(body),
-    st.text(alphabet=ALPHABET, min_size=8, max_size=8),
+    st.text(alphabet=ALPHABET, min_size=8, max_size=9),
 )
 
 
@@ -39,7 +45,7 @@ def test_new_code_uses_secrets_by_default_and_varies():
 
 
 def test_new_code_rejects_bad_prefix():
-    for bad in ("A", "ABC", "A0", "I2"):
+    for bad in ("A", "ABCD", "A0", "I2", "AB0"):
         with pytest.raises(ValueError):
             new_code(bad)
 
@@ -94,16 +100,59 @@ def test_foreign_characters_are_not_guessed():
     assert normalise(code[:4] + "0" + code[5:]) == code[:4] + "0" + code[5:]
 
 
-def test_node_prefix_covers_961_nodes_uniquely():
-    prefixes = [node_prefix(n) for n in range(961)]
-    assert len(set(prefixes)) == 961
-    assert node_prefix(0) == "22"
-    assert node_prefix(960) == "ZZ"
-    for bad in (-1, 961):
+def test_check_char_rejects_foreign_body():
+    with pytest.raises(ValueError):
+        check_char("AB0")
+
+
+def test_codes_issued_before_long_prefixes_stay_valid():
+    # Made by the 9-symbol-only release (new_code("AB", rng=random.Random(7))): still valid, same prefix.
+    assert new_code("AB", rng=random.Random(7)) == "ABCZ6EP34"
+    assert is_valid("ABC-Z6E-P34")
+    assert code_prefix("ABCZ6EP34") == "AB"
+
+
+def test_prefixes_two_symbols_for_the_first_960_nodes_then_three():
+    assert [node_prefix(n) for n in (0, 1, 31, FIRST_LONG_NODE - 1)] == ["22", "23", "32", "ZY"]
+    assert node_prefix(FIRST_LONG_NODE) == "2ZZ"
+    assert node_prefix(MAX_NODE) == "ZZZ"
+    everyone = [node_prefix(n) for n in range(MAX_NODE + 1)]
+    assert len(set(everyone)) == len(everyone) == 31**3
+    assert COUNTER_PREFIX not in everyone  # the counter's ZZ is never a village's
+    for bad in (-1, MAX_NODE + 1):
         with pytest.raises(ValueError):
             node_prefix(bad)
 
 
-def test_check_char_rejects_foreign_body():
-    with pytest.raises(ValueError):
-        check_char("AB0")
+def test_long_code_shape_and_groups():
+    code = new_code("2ZZ", rng=random.Random(3))
+    assert len(code) == 10
+    shown = format_code(code)
+    assert [len(g) for g in shown.split("-")] == [3, 3, 4]
+    assert is_valid(shown.lower())
+    assert format_code(new_code("AB")).count("-") == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=0, max_value=MAX_NODE), st.integers(min_value=0, max_value=2**32))
+def test_every_nodes_code_round_trips_to_its_prefix(n, seed):
+    prefix = node_prefix(n)
+    code = new_code(prefix, rng=random.Random(seed))
+    assert len(code) == (9 if n < FIRST_LONG_NODE else 10)
+    shown = format_code(code)
+    assert normalise(shown) == code
+    assert normalise(" " + shown.lower().replace("-", " ") + " ") == code
+    assert is_valid(shown)
+    assert code_prefix(shown) == prefix
+    assert issued_by(shown, prefix)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=FIRST_LONG_NODE - 1), st.integers(min_value=0, max_value=2**32))
+def test_a_short_prefix_node_cannot_claim_a_long_prefix_code(n, seed):
+    """Village 2Z's codes are 9 symbols: a 10-symbol 2Z… code belongs to a 3-symbol village, never to it."""
+    prefix = node_prefix(n)
+    for third in ALPHABET[:3]:
+        long_code = new_code(prefix + third, rng=random.Random(seed))
+        assert is_valid(long_code)
+        assert not issued_by(long_code, prefix)
