@@ -25,7 +25,7 @@ def hub_query_for(data_dir: Path, db_url: str | None) -> HubQuery:
         if db_url:
             import psycopg
 
-            with psycopg.connect(db_url) as conn, conn.cursor() as cur:
+            with psycopg.connect(db_url) as pg, pg.cursor() as cur:
                 cur.execute(sql.replace("?", "%s"), args)
                 return cur.fetchall()
         with sqlite3.connect(data_dir / "hub.sqlite3", timeout=30) as conn:

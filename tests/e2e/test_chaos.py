@@ -339,6 +339,7 @@ class Chaos:
     def _act_pg(self) -> None:
         import psycopg
 
+        assert self.db_url is not None
         with psycopg.connect(self.db_url) as conn, conn.cursor() as cur:
             cur.execute("SELECT receipt_code, state, mode FROM \"case\" WHERE state IN ('received', 'accepted')")
             rows = cur.fetchall()
@@ -437,7 +438,7 @@ def hub_rows(chaos: Chaos, sql: str, args: tuple = ()) -> list[tuple]:
     if url:
         import psycopg
 
-        with psycopg.connect(url) as conn, conn.cursor() as cur:
+        with psycopg.connect(url) as pg, pg.cursor() as cur:
             cur.execute(sql.replace("?", "%s"), args)
             return cur.fetchall()
     with sqlite3.connect(chaos.hub.data_dir / "hub.sqlite3", timeout=30) as conn:

@@ -106,7 +106,7 @@ def test_queue_age_reads_seconds_milliseconds_and_microseconds() -> None:
     assert queue_age(None, now) is None
 
 
-def test_refusal_is_signed_without_touching_the_database(sim: NodeSim, hub_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_refusal_is_signed_without_touching_the_database(sim: NodeSim, hub_app, monkeypatch) -> None:
     """Under a storm the refused requests must not each open a PostgreSQL connection (bench/storm.py)."""
     from hub.db import database
 
@@ -138,7 +138,7 @@ def test_refusal_is_signed_without_touching_the_database(sim: NodeSim, hub_app, 
     assert Case.select().count() == 1
 
 
-def test_slot_is_freed_only_after_the_connection_is_closed(sim: NodeSim, hub_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_slot_is_freed_only_after_the_connection_is_closed(sim: NodeSim, hub_app, monkeypatch) -> None:
     from hub.db import database
 
     gate = hub_app.extensions["daiban_admission"]
