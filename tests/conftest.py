@@ -11,6 +11,45 @@ import pytest
 from tests import support
 
 
+# The whole suite (`make test`, a bare `pytest`) runs in worker processes (pytest-xdist): most of its
+# time is spent waiting on real hub and node processes and Chromium, which overlaps well even on two
+# cores. A run of named files or directories stays in one process, as do -n 0 and --pdb;
+# DAIBAN_TEST_WORKERS sets the number of workers.
+WORKERS = int(os.environ.get("DAIBAN_TEST_WORKERS", "3"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config):
+    whole_suite = config.args_source is pytest.Config.ArgsSource.TESTPATHS
+    if (
+        whole_suite
+        and getattr(config.option, "numprocesses", 0) is None  # no -n given (and xdist not disabled)
+        and not hasattr(config, "workerinput")
+        and not config.getoption("usepdb")
+        and not config.getoption("collectonly")
+    ):
+        config.option.numprocesses = WORKERS
+        config.option.dist = "loadgroup"
+    return (yield)
+
+
+class _WorkerNotes:
+    """In the controller of a parallel run: what the workers said should be said at the end."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def pytest_testnodedown(self, node, error) -> None:
+        note = getattr(node, "workeroutput", {}).get("cluster_note")
+        if note and note not in self.notes:
+            self.notes.append(note)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_WorkerNotes(), "daiban-worker-notes")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _throwaway_postgres() -> Iterator[None]:
     """Stop the PostgreSQL cluster the suite started for itself (if it had to) when the session ends."""
@@ -26,8 +65,10 @@ def _skips(config: pytest.Config) -> list[pytest.TestReport]:
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     """One line saying what was skipped and why, so a skip is never silent."""
-    if support.cluster_note:
-        terminalreporter.write_line(support.cluster_note)
+    workers = config.pluginmanager.get_plugin("daiban-worker-notes")
+    for note in [support.cluster_note, *(workers.notes if workers else [])]:
+        if note:
+            terminalreporter.write_line(note)
     skips = _skips(config)
     if not skips:
         return
@@ -51,7 +92,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """A skipped test fails the run unless DAIBAN_ALLOW_SKIPS=1: the suite proves nothing it did not run."""
+    """A skipped test fails the run unless DAIBAN_ALLOW_SKIPS=1: the suite proves nothing it did not run.
+
+    In a parallel run the controller's reporter has every worker's skips; a worker passes its notes on.
+    """
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and support.cluster_note:
+        workeroutput["cluster_note"] = support.cluster_note
     if exitstatus == 0 and _skips(session.config) and os.environ.get("DAIBAN_ALLOW_SKIPS") != "1":
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -298,11 +298,54 @@ def chromium_path() -> str:
     return CHROMIUM if Path(CHROMIUM).exists() else str(shutil.which("chromium"))
 
 
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
+# Ports for the servers tests start. The suite runs in several pytest-xdist workers at once, and a port
+# handed out stays unbound until the server it is for has started (seconds later): bind(0) could hand
+# the same port to another worker meanwhile. So each worker draws from a block of its own, below the
+# kernel's ephemeral range (32768+, where bind(0) and outgoing connections land), one port after the
+# next; a process that is no worker (a serial run, a pytest run inside a test) has block 0 and starts
+# at an offset set by its pid.
+PORT_BASE = 20000
+PORT_BLOCK = 1500
+PORT_BLOCKS = 8  # 20000-31999
+_port_offset: int | None = None
+
+
+def _port_block() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ... in an xdist worker
+    number = worker.removeprefix("gw")
+    return (int(number) + 1) % PORT_BLOCKS if worker.startswith("gw") and number.isdigit() else 0
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now, and not handed out before by this process."""
+    global _port_offset
+    if _port_offset is None:
+        _port_offset = os.getpid() % PORT_BLOCK
+    start = PORT_BASE + _port_block() * PORT_BLOCK
+    for _ in range(PORT_BLOCK):
+        port = start + _port_offset
+        _port_offset = (_port_offset + 1) % PORT_BLOCK
+        if _bindable(port):
+            return port
+    raise RuntimeError(f"no free port in {start}-{start + PORT_BLOCK - 1}")
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` consecutive free ports (deploy/demo.py serves a hub and its nodes on port, port+1, ...)."""
+    for _ in range(PORT_BLOCK):
+        ports = [free_port() for _ in range(count)]
+        if ports == list(range(ports[0], ports[0] + count)):
+            return ports
+    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 def port_is_free(port: int) -> bool:

@@ -14,10 +14,7 @@ from tests import support
 
 
 def test_demo_starts_three_services_and_stops_on_ctrl_c(tmp_path) -> None:
-    while True:  # three consecutive free ports
-        base = support.free_port()
-        if base < 65000 and all(support.port_is_free(base + i) for i in (1, 2)):
-            break
+    base = support.free_ports(3)[0]
     env = {**os.environ, "DAIBAN_DEMO_DIR": str(tmp_path / "demo"), "DAIBAN_DEMO_PORT": str(base)}
     proc = subprocess.Popen(
         [sys.executable, "deploy/demo.py"],

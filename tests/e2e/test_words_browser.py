@@ -25,7 +25,8 @@ NODE = {"width": 1024, "height": 768}
 HUB = {"width": 1366, "height": 768}
 PHONE = {"width": 375, "height": 667}
 
-pytestmark = pytest.mark.browser
+# One worker runs the whole module, so its module-scoped world is built once in a parallel run.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("words_browser")]
 
 
 def _capture(node: support.Service, token: str, item: str, **applicant: str) -> str:
