@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generator, Iterator
@@ -443,3 +444,115 @@ def make_node(tmp: Path, name: str, hub: Service, village: str) -> tuple[Service
     code = hub.cli("enroll-code", "--village", village).stdout.strip()
     node.cli("enroll", "--hub", hub.url, "--code", code)
     return node, token
+
+
+# Browser drills: a hub with staff and a village node with its clerk, both real processes, and Debian's
+# Chromium driven by Playwright. Each drill used to repeat this set-up (and the login) in its own words.
+
+
+@dataclass(frozen=True)
+class Staff:
+    """A hub user made with `daiban hub add-user`: window staff (windows) or a supervisor/admin (role)."""
+
+    username: str
+    name: str
+    windows: str = ""
+    role: str = ""
+
+    def args(self, password: str) -> list[str]:
+        return [
+            "add-user",
+            self.username,
+            "--name",
+            self.name,
+            *(["--windows", self.windows] if self.windows else []),
+            *(["--role", self.role] if self.role else []),
+            "--password",
+            password,
+        ]
+
+
+@dataclass
+class Village:
+    """A running hub and a running node enrolled with it; the node syncs only when a test says so."""
+
+    hub: Service
+    node: Service
+    token: str  # the node's API token
+
+    def capture(self, item: str, **kw: Any) -> str:
+        """Capture a request through the node's API (tests.factories.capture's form); its receipt code."""
+        from tests.factories import capture
+
+        return self.submit(capture(item, **kw))
+
+    def submit(self, form: dict[str, Any]) -> str:
+        """Capture this form through the node's API; its receipt code."""
+        resp = requests.post(
+            f"{self.node.url}/api/v1/requests",
+            json=form,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=10,
+        )
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()["receipt_code"])
+
+    def state(self, code: str) -> str:
+        """The request's state on the node, through its API."""
+        resp = requests.get(
+            f"{self.node.url}/api/v1/requests/{code}", headers={"Authorization": f"Bearer {self.token}"}, timeout=10
+        )
+        return str(resp.json()["state"])
+
+
+@contextmanager
+def village(
+    tmp: Path,
+    staff: list[Staff],
+    password: str,
+    *,
+    clerk_password: str | None = None,
+    hub_env: dict[str, str] | None = None,
+    database_url: str | None = None,
+) -> Iterator[Village]:
+    """Hub (with `staff`, all on `password`) and node 桃源村 (with clerk li 李文书 if clerk_password), both stopped after."""
+    hub = make_hub(tmp, database_url)
+    for person in staff:
+        hub.cli(*person.args(password))
+    hub.env.update(hub_env or {})
+    hub.start()
+    node: Service | None = None
+    try:
+        node, token = make_node(tmp, "n1", hub, "桃源村")
+        if clerk_password:
+            node.cli("add-clerk", "li", "--name", "李文书", "--password", clerk_password)
+        node.extra = ["--no-sync"]  # the test syncs one round at a time
+        node.start()
+        yield Village(hub, node, token)
+    finally:
+        if node is not None:
+            node.stop()
+        hub.stop()
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, launched by Playwright (a Browser); the screenshots' folder made."""
+    from playwright.sync_api import sync_playwright
+
+    exe = chromium_path()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def log_in(page: Any, base_url: str, username: str, password: str) -> None:
+    """Log in through the login form (the hub's and the node's have the same fields)."""
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
