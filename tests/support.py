@@ -193,18 +193,24 @@ def pg_database(template: str | None = None) -> Generator[str, None, None]:
         require("DAIBAN_REQUIRE_PG", f"PostgreSQL not available: {exc}")
         return
     name = f"daiban_t_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    # No admin session is held while the database is in use: the server's connections are shared by
+    # the suite's parallel workers (and, on a shared machine, by other people's runs).
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    finally:
+        admin.close()
     base = admin_url.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
     finally:
         # Dropped in the background: on a server that syncs to disk a DROP takes a second or two, which
         # the next test need not wait for. finish_drops() waits for them all at the end of the run.
-        _drops.append(_dropper().submit(_drop, admin, name))
+        _drops.append(_dropper().submit(_drop, admin_url, name))
 
 
-def _drop(admin: Any, name: str) -> None:
+def _drop(admin_url: str, name: str) -> None:
+    admin = _connect(admin_url)
     try:
         with admin.cursor() as cur:
             cur.execute(
