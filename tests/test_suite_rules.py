@@ -12,7 +12,12 @@ from tests import support
 
 
 def _pytest(probe: str, *options: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in ("DAIBAN_ALLOW_SKIPS", "DAIBAN_REQUIRE_PG")}
+    # Not an xdist worker's variables either: the child is a run of its own (its own block of ports).
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DAIBAN_ALLOW_SKIPS", "DAIBAN_REQUIRE_PG") and not k.startswith("PYTEST_XDIST_")
+    }
     return subprocess.run(
         [
             sys.executable,
