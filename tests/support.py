@@ -176,19 +176,33 @@ def pg_admin_url() -> str:
     return _cluster.admin_url
 
 
-def _connect(url: str) -> Any:
+def _connect(url: str, wait_for_a_slot: float = 0) -> Any:
+    """An autocommit connection; a server out of connection slots is asked again until wait_for_a_slot passes."""
     import psycopg2
 
-    conn = psycopg2.connect(url, connect_timeout=3)
-    conn.autocommit = True
-    return conn
+    deadline = time.monotonic() + wait_for_a_slot
+    while True:
+        try:
+            conn = psycopg2.connect(url, connect_timeout=3)
+        except psycopg2.OperationalError as exc:
+            if "too many clients" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+            continue
+        conn.autocommit = True
+        return conn
+
+
+# A shared server (5432 on a machine where several people run suites) can be out of connection slots
+# for a while; creating and dropping the suite's databases waits that long for one.
+ADMIN_WAIT = 60.0
 
 
 def pg_database(template: str | None = None) -> Generator[str, None, None]:
     """Create a uniquely named PostgreSQL database (a copy of `template` if named), yield its URL, drop it after."""
     try:
         admin_url = pg_admin_url()
-        admin = _connect(admin_url)
+        admin = _connect(admin_url, ADMIN_WAIT)
     except Exception as exc:  # noqa: BLE001 - any failure means no server here
         require("DAIBAN_REQUIRE_PG", f"PostgreSQL not available: {exc}")
         return
@@ -210,7 +224,7 @@ def pg_database(template: str | None = None) -> Generator[str, None, None]:
 
 
 def _drop(admin_url: str, name: str) -> None:
-    admin = _connect(admin_url)
+    admin = _connect(admin_url, ADMIN_WAIT)
     try:
         with admin.cursor() as cur:
             cur.execute(

@@ -29,8 +29,8 @@ HUB = {"width": 1366, "height": 768}
 PHONE = {"width": 375, "height": 667}
 REASON = "申请人不属于本镇户籍，请到户籍所在地申请"
 
-# One worker runs the whole module, so its module-scoped world is built once in a parallel run.
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("screens_browser")]
+# One worker runs the whole module in a parallel run (tests/conftest.py ONE_WORKER_MODULES).
+pytestmark = pytest.mark.browser
 
 
 def _capture(world: dict[str, Any], item: str, **kw: Any) -> str:

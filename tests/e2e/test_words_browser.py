@@ -25,8 +25,8 @@ NODE = {"width": 1024, "height": 768}
 HUB = {"width": 1366, "height": 768}
 PHONE = {"width": 375, "height": 667}
 
-# One worker runs the whole module, so its module-scoped world is built once in a parallel run.
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("words_browser")]
+# One worker runs the whole module in a parallel run (tests/conftest.py ONE_WORKER_MODULES).
+pytestmark = pytest.mark.browser
 
 
 def _capture(node: support.Service, token: str, item: str, **applicant: str) -> str:
