@@ -99,6 +99,7 @@ class PgCluster:
 
 
 _cluster: PgCluster | None = None
+_admin_answered = False  # PG_ADMIN answered: this process uses it for the rest of the run
 _no_cluster: str | None = None  # why a throwaway cluster could not start (tried once per process)
 cluster_note: str | None = None  # said once at the end of the run when the suite used its own cluster
 
@@ -149,14 +150,20 @@ def stop_pg_cluster() -> None:
 
 
 def pg_admin_url() -> str:
-    """The admin URL: PG_ADMIN when it answers, else a throwaway cluster started once per process."""
-    global _cluster, _no_cluster, cluster_note
+    """The admin URL: PG_ADMIN when it answers, else a throwaway cluster started once per process.
+
+    Decided once: a process that switched servers mid-run would lose its migrated template database.
+    """
+    global _cluster, _no_cluster, cluster_note, _admin_answered
+    if _admin_answered:
+        return PG_ADMIN
     if _cluster is not None:
         return _cluster.admin_url
     if _no_cluster is not None:
         raise RuntimeError(_no_cluster)
     try:
-        _connect(PG_ADMIN).close()
+        _connect(PG_ADMIN, ADMIN_WAIT).close()  # a full server is there all the same: wait for a slot
+        _admin_answered = True
         return PG_ADMIN
     except Exception as exc:  # noqa: BLE001 - any failure means no usable server there
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
