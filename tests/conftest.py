@@ -75,8 +75,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def _throwaway_postgres() -> Iterator[None]:
     """Stop the PostgreSQL cluster the suite started for itself (if it had to) when the session ends."""
     yield
-    support.drop_hub_templates()
-    support.stop_pg_cluster()
+    try:
+        support.drop_hub_templates()
+    finally:
+        support.stop_pg_cluster()
 
 
 def _skips(config: pytest.Config) -> list[pytest.TestReport]:

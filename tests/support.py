@@ -143,10 +143,12 @@ def _has_user(name: str) -> bool:
 def stop_pg_cluster() -> None:
     """Stop the throwaway cluster if this process started one."""
     global _cluster
-    finish_drops()
-    if _cluster is not None:
-        _cluster.stop()
-        _cluster = None
+    try:
+        finish_drops()
+    finally:  # a drop that failed must not leave the cluster running
+        if _cluster is not None:
+            _cluster.stop()
+            _cluster = None
 
 
 def pg_admin_url() -> str:
