@@ -65,8 +65,9 @@ screenshots: prereqs setup
 test-fast: setup
 	$(PY) -m pytest -q -x -m "not slow" tests/shared tests/hub tests/node
 
+# One process (-n 0): -s shows the drills' figures as they print them, which xdist workers would swallow.
 chaos: setup
-	$(PY) -m pytest -q -p no:cacheprovider -m slow -s
+	$(PY) -m pytest -q -p no:cacheprovider -n 0 -m slow -s
 
 bench: setup
 	$(PY) bench/run_all.py

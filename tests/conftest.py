@@ -11,12 +11,74 @@ import pytest
 from tests import support
 
 
+# The whole suite (`make test`, a bare `pytest`) runs in worker processes (pytest-xdist): most of its
+# time is spent waiting on real hub and node processes and Chromium, which overlaps well even on two
+# cores. A run of named files or directories stays in one process, as do -n 0 and --pdb;
+# DAIBAN_TEST_WORKERS sets the number of workers.
+WORKERS = int(os.environ.get("DAIBAN_TEST_WORKERS", "3"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config):
+    whole_suite = config.args_source is pytest.Config.ArgsSource.TESTPATHS
+    if (
+        whole_suite
+        and getattr(config.option, "numprocesses", 0) is None  # no -n given (and xdist not disabled)
+        and not hasattr(config, "workerinput")
+        and not config.getoption("usepdb")
+        and not config.getoption("collectonly")
+    ):
+        config.option.numprocesses = WORKERS
+        config.option.dist = "loadgroup"
+    return (yield)
+
+
+# Modules whose tests share one module-scoped world and build on each other's steps: a parallel run
+# sends each of them whole to one worker. (xdist's xdist_group mark cannot do it here: xdist 3.8 tags
+# a grouped test by renaming it through an attribute pytest 9.2 no longer reads.)
+ONE_WORKER_MODULES = frozenset({"tests/e2e/test_screens_browser.py", "tests/e2e/test_words_browser.py"})
+
+
+def _modules_together(config: pytest.Config, log):
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModulesTogether(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER_MODULES else super()._split_scope(nodeid)
+
+    return ModulesTogether(config, log)
+
+
+class _WorkerNotes:
+    """In the controller of a parallel run: how tests are dealt out, and what the workers said at the end."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log):
+        return _modules_together(config, log) if config.getvalue("dist") == "loadgroup" else None
+
+    def pytest_testnodedown(self, node, error) -> None:
+        note = getattr(node, "workeroutput", {}).get("cluster_note")
+        if note and note not in self.notes:
+            self.notes.append(note)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_WorkerNotes(), "daiban-worker-notes")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _throwaway_postgres() -> Iterator[None]:
     """Stop the PostgreSQL cluster the suite started for itself (if it had to) when the session ends."""
     yield
-    support.drop_hub_templates()
-    support.stop_pg_cluster()
+    try:
+        support.drop_hub_templates()
+    finally:
+        support.stop_pg_cluster()
 
 
 def _skips(config: pytest.Config) -> list[pytest.TestReport]:
@@ -26,8 +88,10 @@ def _skips(config: pytest.Config) -> list[pytest.TestReport]:
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     """One line saying what was skipped and why, so a skip is never silent."""
-    if support.cluster_note:
-        terminalreporter.write_line(support.cluster_note)
+    workers = config.pluginmanager.get_plugin("daiban-worker-notes")
+    for note in [support.cluster_note, *(workers.notes if workers else [])]:
+        if note:
+            terminalreporter.write_line(note)
     skips = _skips(config)
     if not skips:
         return
@@ -51,7 +115,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """A skipped test fails the run unless DAIBAN_ALLOW_SKIPS=1: the suite proves nothing it did not run."""
+    """A skipped test fails the run unless DAIBAN_ALLOW_SKIPS=1: the suite proves nothing it did not run.
+
+    In a parallel run the controller's reporter has every worker's skips; a worker passes its notes on.
+    """
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and support.cluster_note:
+        workeroutput["cluster_note"] = support.cluster_note
     if exitstatus == 0 and _skips(session.config) and os.environ.get("DAIBAN_ALLOW_SKIPS") != "1":
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

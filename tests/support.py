@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generator, Iterator
@@ -98,6 +99,7 @@ class PgCluster:
 
 
 _cluster: PgCluster | None = None
+_admin_answered = False  # PG_ADMIN answered: this process uses it for the rest of the run
 _no_cluster: str | None = None  # why a throwaway cluster could not start (tried once per process)
 cluster_note: str | None = None  # said once at the end of the run when the suite used its own cluster
 
@@ -141,29 +143,29 @@ def _has_user(name: str) -> bool:
 def stop_pg_cluster() -> None:
     """Stop the throwaway cluster if this process started one."""
     global _cluster
-    finish_drops()
-    if _cluster is not None:
-        _cluster.stop()
-        _cluster = None
-
-
-_admin_answered: list[str] = []
+    try:
+        finish_drops()
+    finally:  # a drop that failed must not leave the cluster running
+        if _cluster is not None:
+            _cluster.stop()
+            _cluster = None
 
 
 def pg_admin_url() -> str:
-    """The admin URL: PG_ADMIN when it answers, else a throwaway cluster started once per process."""
-    global _cluster, _no_cluster, cluster_note
+    """The admin URL: PG_ADMIN when it answers, else a throwaway cluster started once per process.
+
+    Decided once: a process that switched servers mid-run would lose its migrated template database.
+    """
+    global _cluster, _no_cluster, cluster_note, _admin_answered
+    if _admin_answered:
+        return PG_ADMIN
     if _cluster is not None:
         return _cluster.admin_url
     if _no_cluster is not None:
         raise RuntimeError(_no_cluster)
-    if _admin_answered:
-        # Decided once per run: a server that answered and is busy later ("too many clients") is a
-        # failure to report, not a reason to move the rest of the run, and its template, elsewhere.
-        return PG_ADMIN
     try:
-        _connect(PG_ADMIN).close()
-        _admin_answered.append(PG_ADMIN)
+        _connect(PG_ADMIN, ADMIN_WAIT).close()  # a full server is there all the same: wait for a slot
+        _admin_answered = True
         return PG_ADMIN
     except Exception as exc:  # noqa: BLE001 - any failure means no usable server there
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -183,27 +185,40 @@ def pg_admin_url() -> str:
     return _cluster.admin_url
 
 
-def _connect(url: str) -> Any:
+def _connect(url: str, wait_for_a_slot: float = 0) -> Any:
+    """An autocommit connection; a server out of connection slots is asked again until wait_for_a_slot passes."""
     import psycopg
 
-    return psycopg.connect(url, connect_timeout=3, autocommit=True)
+    deadline = time.monotonic() + wait_for_a_slot
+    while True:
+        try:
+            return psycopg.connect(url, connect_timeout=3, autocommit=True)
+        except psycopg.OperationalError as exc:
+            if "too many clients" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+# A shared server (5432 on a machine where several people run suites) can be out of connection slots
+# for a while; creating and dropping the suite's databases waits that long for one.
+ADMIN_WAIT = 60.0
 
 
 def pg_database(template: str | None = None) -> Generator[str, None, None]:
     """Create a uniquely named PostgreSQL database (a copy of `template` if named), yield its URL, drop it after."""
     try:
         admin_url = pg_admin_url()
-        admin = _connect(admin_url)
+        admin = _connect(admin_url, ADMIN_WAIT)
     except Exception as exc:  # noqa: BLE001 - any failure means no server here
         require("DAIBAN_REQUIRE_PG", f"PostgreSQL not available: {exc}")
         return
     name = f"daiban_t_{uuid.uuid4().hex[:12]}"
+    # No admin session is held while the database is in use: the server's connections are shared by
+    # the suite's parallel workers (and, on a shared machine, by other people's runs).
     try:
         with admin.cursor() as cur:
             cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     finally:
-        # Not kept for the drop: databases waiting in the drop queue would each hold a connection,
-        # and on a loaded server that shares max_connections with other runs the queue grows to dozens.
         admin.close()
     base = admin_url.rsplit("/", 1)[0]
     try:
@@ -215,7 +230,7 @@ def pg_database(template: str | None = None) -> Generator[str, None, None]:
 
 
 def _drop(admin_url: str, name: str) -> None:
-    admin = _connect(admin_url)
+    admin = _connect(admin_url, ADMIN_WAIT)
     try:
         with admin.cursor() as cur:
             cur.execute(
@@ -310,11 +325,54 @@ def chromium_path() -> str:
     return CHROMIUM if Path(CHROMIUM).exists() else str(shutil.which("chromium"))
 
 
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
+# Ports for the servers tests start. The suite runs in several pytest-xdist workers at once, and a port
+# handed out stays unbound until the server it is for has started (seconds later): bind(0) could hand
+# the same port to another worker meanwhile. So each worker draws from a block of its own, below the
+# kernel's ephemeral range (32768+, where bind(0) and outgoing connections land), one port after the
+# next; a process that is no worker (a serial run, a pytest run inside a test) has block 0 and starts
+# at an offset set by its pid.
+PORT_BASE = 20000
+PORT_BLOCK = 1500
+PORT_BLOCKS = 8  # 20000-31999
+_port_offset: int | None = None
+
+
+def _port_block() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ... in an xdist worker
+    number = worker.removeprefix("gw")
+    return (int(number) + 1) % PORT_BLOCKS if worker.startswith("gw") and number.isdigit() else 0
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now, and not handed out before by this process."""
+    global _port_offset
+    if _port_offset is None:
+        _port_offset = os.getpid() % PORT_BLOCK
+    start = PORT_BASE + _port_block() * PORT_BLOCK
+    for _ in range(PORT_BLOCK):
+        port = start + _port_offset
+        _port_offset = (_port_offset + 1) % PORT_BLOCK
+        if _bindable(port):
+            return port
+    raise RuntimeError(f"no free port in {start}-{start + PORT_BLOCK - 1}")
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` consecutive free ports (deploy/demo.py serves a hub and its nodes on port, port+1, ...)."""
+    for _ in range(PORT_BLOCK):
+        ports = [free_port() for _ in range(count)]
+        if ports == list(range(ports[0], ports[0] + count)):
+            return ports
+    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 def port_is_free(port: int) -> bool:
@@ -412,3 +470,115 @@ def make_node(tmp: Path, name: str, hub: Service, village: str) -> tuple[Service
     code = hub.cli("enroll-code", "--village", village).stdout.strip()
     node.cli("enroll", "--hub", hub.url, "--code", code)
     return node, token
+
+
+# Browser drills: a hub with staff and a village node with its clerk, both real processes, and Debian's
+# Chromium driven by Playwright. Each drill used to repeat this set-up (and the login) in its own words.
+
+
+@dataclass(frozen=True)
+class Staff:
+    """A hub user made with `daiban hub add-user`: window staff (windows) or a supervisor/admin (role)."""
+
+    username: str
+    name: str
+    windows: str = ""
+    role: str = ""
+
+    def args(self, password: str) -> list[str]:
+        return [
+            "add-user",
+            self.username,
+            "--name",
+            self.name,
+            *(["--windows", self.windows] if self.windows else []),
+            *(["--role", self.role] if self.role else []),
+            "--password",
+            password,
+        ]
+
+
+@dataclass
+class Village:
+    """A running hub and a running node enrolled with it; the node syncs only when a test says so."""
+
+    hub: Service
+    node: Service
+    token: str  # the node's API token
+
+    def capture(self, item: str, **kw: Any) -> str:
+        """Capture a request through the node's API (tests.factories.capture's form); its receipt code."""
+        from tests.factories import capture
+
+        return self.submit(capture(item, **kw))
+
+    def submit(self, form: dict[str, Any]) -> str:
+        """Capture this form through the node's API; its receipt code."""
+        resp = requests.post(
+            f"{self.node.url}/api/v1/requests",
+            json=form,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=10,
+        )
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()["receipt_code"])
+
+    def state(self, code: str) -> str:
+        """The request's state on the node, through its API."""
+        resp = requests.get(
+            f"{self.node.url}/api/v1/requests/{code}", headers={"Authorization": f"Bearer {self.token}"}, timeout=10
+        )
+        return str(resp.json()["state"])
+
+
+@contextmanager
+def village(
+    tmp: Path,
+    staff: list[Staff],
+    password: str,
+    *,
+    clerk_password: str | None = None,
+    hub_env: dict[str, str] | None = None,
+    database_url: str | None = None,
+) -> Iterator[Village]:
+    """Hub (with `staff`, all on `password`) and node 桃源村 (with clerk li 李文书 if clerk_password), both stopped after."""
+    hub = make_hub(tmp, database_url)
+    for person in staff:
+        hub.cli(*person.args(password))
+    hub.env.update(hub_env or {})
+    hub.start()
+    node: Service | None = None
+    try:
+        node, token = make_node(tmp, "n1", hub, "桃源村")
+        if clerk_password:
+            node.cli("add-clerk", "li", "--name", "李文书", "--password", clerk_password)
+        node.extra = ["--no-sync"]  # the test syncs one round at a time
+        node.start()
+        yield Village(hub, node, token)
+    finally:
+        if node is not None:
+            node.stop()
+        hub.stop()
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, launched by Playwright (a Browser); the screenshots' folder made."""
+    from playwright.sync_api import sync_playwright
+
+    exe = chromium_path()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def log_in(page: Any, base_url: str, username: str, password: str) -> None:
+    """Log in through the login form (the hub's and the node's have the same fields)."""
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")

@@ -11,10 +11,24 @@ from pathlib import Path
 from tests import support
 
 
-def _pytest(probe: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in ("DAIBAN_ALLOW_SKIPS", "DAIBAN_REQUIRE_PG")}
+def _pytest(probe: str, *options: str, **env: str) -> subprocess.CompletedProcess[str]:
+    # Not an xdist worker's variables either: the child is a run of its own (its own block of ports).
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DAIBAN_ALLOW_SKIPS", "DAIBAN_REQUIRE_PG") and not k.startswith("PYTEST_XDIST_")
+    }
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", f"tests/fixtures/{probe}"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *(options or ["-s"]),
+            f"tests/fixtures/{probe}",
+        ],
         capture_output=True,
         text=True,
         cwd=support.ROOT,
@@ -25,6 +39,13 @@ def _pytest(probe: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_skip_fails_the_run_and_says_why() -> None:
     done = _pytest("probe_skip.py")
+    assert done.returncode == 1, done.stdout
+    assert re.search(r"SKIPPED 1 test\(s\): probe tool not installed", done.stdout), done.stdout
+
+
+def test_a_skip_in_a_worker_fails_a_parallel_run() -> None:
+    """`make test` runs the suite in pytest-xdist workers: their skips reach the controller's verdict."""
+    done = _pytest("probe_skip.py", "-n", "2")
     assert done.returncode == 1, done.stdout
     assert re.search(r"SKIPPED 1 test\(s\): probe tool not installed", done.stdout), done.stdout
 

@@ -12,53 +12,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests import support
-from tests.factories import capture
 
 SHOTS = support.SCREENSHOTS  # var/screenshots; `make screenshots` points it at docs/screenshots
 PASSWORD = "window-pass-1"
 CLERK_PASSWORD = "correct-horse-9"
 
 
-def _login(page, url: str, user: str, password: str) -> None:
-    page.goto(f"{url}/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-
-
 @pytest.mark.browser
 def test_a_correction_with_its_reason_in_the_history_on_both_sides_in_chromium(tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    chromium = support.chromium_path()
-    hub = support.make_hub(tmp_path)
-    hub.cli("add-user", "wang", "--name", "王芳", "--windows", "W09", "--password", PASSWORD)
-    hub.cli("add-user", "boss", "--name", "赵督查", "--role", "supervisor", "--password", PASSWORD)
-    hub.start()
-    node, token = support.make_node(tmp_path, "n1", hub, "桃源村")
-    node.cli("add-clerk", "li", "--name", "李文书", "--password", CLERK_PASSWORD)
-    node.extra = ["--no-sync"]  # the test syncs one round at a time
-    node.start()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
-        resp = requests.post(
-            f"{node.url}/api/v1/requests",
-            json=capture("JF-01", name="陈建囯"),
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        )
-        assert resp.status_code == 201, resp.text
-        code = resp.json()["receipt_code"]
+    staff = [support.Staff("wang", "王芳", windows="W09"), support.Staff("boss", "赵督查", role="supervisor")]
+    with support.village(tmp_path, staff, PASSWORD, clerk_password=CLERK_PASSWORD) as village:
+        hub, node = village.hub, village.node
+        code = village.capture("JF-01", name="陈建囯")
         node.cli("sync")
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=support.CHROMIUM_ARGS, headless=True)
+        with support.chromium() as browser:
             clerk = browser.new_page(viewport={"width": 1024, "height": 768})
             desk = browser.new_page(viewport={"width": 1366, "height": 768})
-            _login(clerk, node.url, "li", CLERK_PASSWORD)
-            _login(desk, hub.url, "wang", PASSWORD)
+            support.log_in(clerk, node.url, "li", CLERK_PASSWORD)
+            support.log_in(desk, hub.url, "wang", PASSWORD)
             req_url, case_url = f"{node.url}/requests/{code}", f"{hub.url}/console/case/{code}"
 
             # 1. The clerk corrects the name before 受理, with the reason.
@@ -120,11 +95,7 @@ def test_a_correction_with_its_reason_in_the_history_on_both_sides_in_chromium(t
 
             # 6. The audit page says it in sentences.
             boss = browser.new_page(viewport={"width": 1366, "height": 768})
-            _login(boss, hub.url, "boss", PASSWORD)
+            support.log_in(boss, hub.url, "boss", PASSWORD)
             boss.goto(f"{hub.url}/supervision/audit?action=case.corrected")
             expect(boss.locator("td.sentence").first).to_contain_text("王芳更正回执码")
             expect(boss.locator("td.sentence").last).to_contain_text("李文书更正回执码")
-            browser.close()
-    finally:
-        node.stop()
-        hub.stop()

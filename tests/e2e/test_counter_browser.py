@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import requests
 
 from tests import support
 from tests.factories import capture, id_number
@@ -27,42 +26,23 @@ PASSWORD = "counter-pass-1"
 VIEWPORT: ViewportSize = {"width": 1366, "height": 768}
 
 
-def _login(page, url: str, username: str) -> None:
-    page.goto(f"{url}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-
-
 def _run(tmp_path: Path, database_url: str | None = None) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    chromium = support.chromium_path()
-    hub = support.make_hub(tmp_path, database_url)
-    hub.cli("add-user", "zhou", "--name", "周敏", "--windows", "W10,W05", "--password", PASSWORD)
-    hub.cli("add-user", "lin", "--name", "林海", "--windows", "W14", "--password", PASSWORD)
-    hub.start()
-    node, token = support.make_node(tmp_path, "n1", hub, "桃源村")
-    node.extra = ["--no-sync"]
-    node.start()
-    try:
+    staff = [support.Staff("zhou", "周敏", windows="W10,W05"), support.Staff("lin", "林海", windows="W14")]
+    with support.village(tmp_path, staff, PASSWORD, database_url=database_url) as village:
+        hub, node = village.hub, village.node
         # A village request with a scan of the household register, synced up with its bytes.
         ident = id_number()
         data = capture("DB-01", name="黄秀英")
         data["applicant"]["id_number"] = ident
-        resp = requests.post(
-            f"{node.url}/api/v1/requests", json=data, headers={"Authorization": f"Bearer {token}"}, timeout=10
-        )
-        assert resp.status_code == 201, resp.text
-        village_code = resp.json()["receipt_code"]
+        village_code = village.submit(data)
         scan = tmp_path / "户口簿.jpg"
         scan.write_bytes(photo(1200, 900))
         node.cli("attach", village_code, str(scan), "--material", "M-HUKOU")
         assert "上传附件 1 个" in node.cli("sync").stdout
 
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=support.CHROMIUM_ARGS, headless=True)
+        with support.chromium() as browser:
             page = browser.new_page(viewport=VIEWPORT)
             errors: list[str] = []
             page.on(
@@ -75,7 +55,7 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
                     else None
                 ),
             )  # the refused form below
-            _login(page, hub.url, "zhou")
+            support.log_in(page, hub.url, "zhou", PASSWORD)
 
             # The walk-in: 生育登记 (即办件) with every material, completed on the spot.
             page.click("header nav >> text=窗口收件")
@@ -146,16 +126,12 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
 
             # Staff of another window: refused.
             other = browser.new_page(viewport=VIEWPORT)
-            _login(other, hub.url, "lin")
+            support.log_in(other, hub.url, "lin", PASSWORD)
             refused = other.goto(f"{hub.url}{href}")
             assert refused is not None
             assert refused.status == 403
             expect(other.locator("body")).to_contain_text("只有该办件所属窗口的工作人员可以查看附件")
             assert not errors, errors
-            browser.close()
-    finally:
-        node.stop()
-        hub.stop()
 
 
 def test_counter_search_and_attachments_in_chromium(tmp_path: Path) -> None:

@@ -15,27 +15,10 @@ from pathlib import Path
 import requests
 
 from tests import support
-from tests.factories import capture
 
 SHOTS = support.SCREENSHOTS
 PASSWORD = "window-pass-1"
 DOC_NO = "×住建〔2026〕15号"
-
-
-def _capture(node: support.Service, token: str, item: str, **kw) -> str:
-    resp = requests.post(
-        f"{node.url}/api/v1/requests",
-        json=capture(item, **kw),
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    assert resp.status_code == 201, resp.text
-    return str(resp.json()["receipt_code"])
-
-
-def _node_state(node: support.Service, token: str, code: str) -> str:
-    resp = requests.get(f"{node.url}/api/v1/requests/{code}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
-    return str(resp.json()["state"])
 
 
 def _clerk_page(node: support.Service, code: str) -> str:
@@ -50,21 +33,12 @@ def _clerk_page(node: support.Service, code: str) -> str:
 
 
 def test_new_kind_on_forestry_staffed_and_housing_answered_by_the_county(tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    chromium = support.chromium_path()
-    hub = support.make_hub(tmp_path)
-    hub.cli("add-user", "admin", "--name", "刘管理", "--role", "admin", "--password", PASSWORD)
-    hub.cli("add-user", "wang", "--name", "王芳", "--windows", "W09", "--password", PASSWORD)
-    hub.start()
-    node, token = support.make_node(tmp_path, "n1", hub, "桃源村")
-    node.cli("add-clerk", "li", "--name", "李文书", "--password", PASSWORD)
-    node.extra = ["--no-sync"]  # the test syncs one round at a time
-    node.start()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=support.CHROMIUM_ARGS, headless=True)
+    staff = [support.Staff("admin", "刘管理", role="admin"), support.Staff("wang", "王芳", windows="W09")]
+    with support.village(tmp_path, staff, PASSWORD, clerk_password=PASSWORD) as village:
+        hub, node = village.hub, village.node
+        with support.chromium() as browser:
             errors: list[str] = []
 
             def new_page(username: str):
@@ -83,10 +57,7 @@ def test_new_kind_on_forestry_staffed_and_housing_answered_by_the_county(tmp_pat
                         errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None
                     ),
                 )
-                page.goto(f"{hub.url}/login")
-                page.fill("input[name=username]", username)
-                page.fill("input[name=password]", PASSWORD)
-                page.click("button[type=submit]")
+                support.log_in(page, hub.url, username, PASSWORD)
                 return page
 
             # 1. The admin adds a kind and an item of it on 林业, then staffs the window.
@@ -123,8 +94,8 @@ def test_new_kind_on_forestry_staffed_and_housing_answered_by_the_county(tmp_pat
 
             # The node takes the new catalogue on its next sync and captures the new item.
             node.cli("sync")
-            forest = _capture(node, token, "GL-01", name="林大山", catalogue=_node_catalogue(node))
-            housing = _capture(node, token, "JF-02", name="赵秀兰")
+            forest = village.capture("GL-01", name="林大山", catalogue=_node_catalogue(node))
+            housing = village.capture("JF-02", name="赵秀兰")
             node.cli("sync")
             lin = new_page("lin")
             row = lin.locator(f"tr[data-code='{forest}']")
@@ -145,7 +116,7 @@ def test_new_kind_on_forestry_staffed_and_housing_answered_by_the_county(tmp_pat
             expect(wang.locator(".facts .state").first).to_have_text("初审通过·已报县级")
             expect(wang.locator(".facts .clock").first).to_contain_text("等待县级批复")
             node.cli("sync")
-            assert _node_state(node, token, housing) == "passed_up"
+            assert village.state(housing) == "passed_up"
             wang.fill("#county-answer input[name=doc_no]", DOC_NO)
             wang.fill("#county-answer input[name=doc_date]", _today_china())
             wang.click("#county-answer button[type=submit]")
@@ -158,16 +129,12 @@ def test_new_kind_on_forestry_staffed_and_housing_answered_by_the_county(tmp_pat
             expect(phone.locator(".state")).to_have_text("县级批准")
             expect(phone.locator("body")).to_contain_text(DOC_NO)
             assert not errors, errors
-            browser.close()
         node.cli("sync")
-        assert _node_state(node, token, housing) == "county_approved"
+        assert village.state(housing) == "county_approved"
         clerk = _clerk_page(node, housing)
         assert "初审通过·已报县级" in clerk
         assert "县级批准" in clerk
         assert DOC_NO in clerk
-    finally:
-        node.stop()
-        hub.stop()
 
 
 def _today_china() -> str:

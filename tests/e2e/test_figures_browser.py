@@ -46,17 +46,12 @@ def _seed(hub: support.Service) -> None:
 
 
 def test_figures_page_and_cli_in_chromium(tmp_path: Path) -> None:
-    chromium = support.chromium_path()
-    from playwright.sync_api import sync_playwright
-
     hub = support.make_hub(tmp_path)
     hub.cli("add-user", "chen", "--name", "陈督查", "--role", "supervisor", "--password", PASSWORD)
     _seed(hub)
     hub.start()
     try:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, args=support.CHROMIUM_ARGS, headless=True)
+        with support.chromium() as browser:
             page = browser.new_page(viewport={"width": 1366, "height": 768}, locale="zh-CN")
             problems: list[str] = []
             page.on(
@@ -120,7 +115,6 @@ def test_figures_page_and_cli_in_chromium(tmp_path: Path) -> None:
             assert width <= 1366, width  # nothing pushes the page sideways at 1366 px
             page.screenshot(path=str(SHOTS / "hub-figures.png"), full_page=True)
             assert problems == []
-            browser.close()
         assert (SHOTS / "hub-figures.png").stat().st_size > 10_000
 
         out = hub.cli("figures", "--from", "2025-01-01", "--to", "2025-10-31", "--by", "window").stdout

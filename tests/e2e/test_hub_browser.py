@@ -13,24 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests import support
-from tests.factories import capture
 
 SHOTS = support.SCREENSHOTS
 PASSWORD = "window-pass-1"
-
-
-def _capture(node: support.Service, token: str, item: str, **kw) -> str:
-    resp = requests.post(
-        f"{node.url}/api/v1/requests",
-        json=capture(item, **kw),
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    assert resp.status_code == 201, resp.text
-    return resp.json()["receipt_code"]
 
 
 def _supplement(node: support.Service, code: str, materials: list[str]) -> None:
@@ -53,30 +40,17 @@ def _supplement(node: support.Service, code: str, materials: list[str]) -> None:
     )
 
 
-def _node_state(node: support.Service, token: str, code: str) -> str:
-    resp = requests.get(f"{node.url}/api/v1/requests/{code}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
-    return resp.json()["state"]
-
-
 def _run(tmp_path: Path, database_url: str | None = None) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    chromium = support.chromium_path()
-    hub = support.make_hub(tmp_path, database_url)
-    hub.cli("add-user", "wang", "--name", "王芳", "--windows", "W05,W09", "--password", PASSWORD)
-    hub.cli("add-user", "boss", "--name", "赵督查", "--role", "supervisor", "--password", PASSWORD)
-    hub.start()
-    node, token = support.make_node(tmp_path, "n1", hub, "桃源村")
-    node.extra = ["--no-sync"]  # the test syncs one round at a time
-    node.start()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
-        code = _capture(node, token, "DB-03", name="刘晓红")
-        others = [_capture(node, token, "JF-01", name="陈建国"), _capture(node, token, "DB-01", name="黄秀英")]
+    staff = [support.Staff("wang", "王芳", windows="W05,W09"), support.Staff("boss", "赵督查", role="supervisor")]
+    with support.village(tmp_path, staff, PASSWORD, database_url=database_url) as village:
+        hub, node = village.hub, village.node
+        code = village.capture("DB-03", name="刘晓红")
+        others = [village.capture("JF-01", name="陈建国"), village.capture("DB-01", name="黄秀英")]
         assert "中心确认事件 3" in node.cli("sync").stdout
         status_url = f"{hub.url}/status?code={code}&tail=8000"
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=support.CHROMIUM_ARGS, headless=True)
+        with support.chromium() as browser:
             page = browser.new_page(viewport={"width": 1200, "height": 800})
             phone = browser.new_page(viewport={"width": 360, "height": 640})
             errors: list[str] = []
@@ -96,10 +70,7 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
                 ),
             )
 
-            page.goto(f"{hub.url}/login")
-            page.fill("input[name=username]", "wang")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
+            support.log_in(page, hub.url, "wang", PASSWORD)
             row = page.locator(f"tr[data-code='{code}']")
             expect(row).to_contain_text("刘晓红")
             expect(row).to_contain_text("桃源村")
@@ -132,7 +103,7 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
             phone.screenshot(path=str(SHOTS / "hub-status.png"), full_page=True)
 
             node.cli("sync")
-            assert _node_state(node, token, code) == "needs_materials"
+            assert village.state(code) == "needs_materials"
             _supplement(node, code, ["M-INCOME"])
             node.cli("sync")
 
@@ -162,22 +133,15 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
 
             # The supervisor's dashboard counts what this produced: three received, one completed on time.
             boss = browser.new_page(viewport={"width": 1200, "height": 800})
-            boss.goto(f"{hub.url}/login")
-            boss.fill("input[name=username]", "boss")
-            boss.fill("input[name=password]", PASSWORD)
-            boss.click("button[type=submit]")
+            support.log_in(boss, hub.url, "boss", PASSWORD)
             boss.goto(f"{hub.url}/supervision/")
             expect(boss.locator("#fig-handled")).to_have_text("3")
             expect(boss.locator("#fig-completed")).to_have_text("1")
             expect(boss.locator("#fig-in-progress")).to_have_text("2")
             expect(boss.locator("#fig-on-time-rate")).to_have_text("100.0%")
             assert not errors, errors
-            browser.close()
         node.cli("sync")
-        assert _node_state(node, token, code) == "approved"
-    finally:
-        node.stop()
-        hub.stop()
+        assert village.state(code) == "approved"
 
 
 def test_window_staff_handle_a_synced_request_in_chromium(tmp_path: Path) -> None:

@@ -211,11 +211,8 @@ def test_new_epoch_after_promoting_a_standby(tmp_path: Path) -> None:
 def test_clerk_sees_in_chromium_what_the_restore_withdrew(tmp_path: Path) -> None:
     """A decision the village received is lost by a hub restore: `daiban node sync` says so, and the
     clerk sees it on the sync page and the request page in a real browser."""
-    from playwright.sync_api import sync_playwright
-
     from tests.deploy.helpers import capture
 
-    exe = support.chromium_path()
     hub = support.make_hub(tmp_path).start()
     node, _ = support.make_node(tmp_path, "n1", hub, "桃源村")
     node.cli("add-clerk", "li", "--name", "李文书", "--password", "correct-horse-9")
@@ -236,8 +233,7 @@ def test_clerk_sees_in_chromium_what_the_restore_withdrew(tmp_path: Path) -> Non
         out = node.cli("sync").stdout
         assert "中心已不再记得的决定 1 条" in out
         node.start()
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=exe, args=support.CHROMIUM_ARGS, headless=True)
+        with support.chromium() as browser:
             page = browser.new_page()
             page.goto(node.url + "/login")
             page.fill("#username", "li")
@@ -251,7 +247,6 @@ def test_clerk_sees_in_chromium_what_the_restore_withdrew(tmp_path: Path) -> Non
             assert "已接收" in notice
             page.locator("#forgotten a").first.click()
             assert "中心数据曾从备份恢复" in page.locator(".status-box").inner_text()
-            browser.close()
     finally:
         node.stop()
         hub.stop()

@@ -51,14 +51,11 @@ def click_sync_now(page) -> None:
 
 @pytest.mark.browser
 def test_clerk_captures_prints_syncs_and_villager_sees_acceptance(village, tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    exe = support.chromium_path()
     hub, node = village
     node.start()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=support.CHROMIUM_ARGS, headless=True)
+    with support.chromium() as browser:
         page = browser.new_page(viewport={"width": 1024, "height": 900})
         kb = page.keyboard
 
@@ -163,7 +160,6 @@ def test_clerk_captures_prints_syncs_and_villager_sees_acceptance(village, tmp_p
         assert "王**" in phone.content()
         assert "王建国" not in phone.content()
         phone.screenshot(path=str(SCREENSHOTS / "status.png"), full_page=True)
-        browser.close()
 
 
 def login(node: support.Service) -> requests.Session:

@@ -13,60 +13,31 @@ import re
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests import support
-from tests.factories import capture
 
 SHOTS = support.SCREENSHOTS  # var/screenshots; `make screenshots` points it at docs/screenshots
 PASSWORD = "promise-pass-1"
 CLERK_PASSWORD = "correct-horse-9"
 
 
-def _capture(node: support.Service, token: str, item: str, **kw) -> str:
-    resp = requests.post(
-        f"{node.url}/api/v1/requests",
-        json=capture(item, **kw),
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    assert resp.status_code == 201, resp.text
-    return resp.json()["receipt_code"]
-
-
-def _login(page, url: str, user: str, password: str) -> None:
-    page.goto(f"{url}/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-
-
 @pytest.mark.browser
 def test_missing_materials_wait_unclocked_then_extension_and_override_in_chromium(tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    chromium = support.chromium_path()
-    hub = support.make_hub(tmp_path)
-    hub.cli("add-user", "wang", "--name", "王芳", "--windows", "W05", "--password", PASSWORD)
-    hub.cli("add-user", "boss", "--name", "赵督查", "--role", "supervisor", "--password", PASSWORD)
-    hub.env["DAIBAN_HUB_TOWNSHIP_GOVERNMENT"] = "青山镇人民政府"
-    hub.start()
-    node, token = support.make_node(tmp_path, "n1", hub, "桃源村")
-    node.cli("add-clerk", "li", "--name", "李文书", "--password", CLERK_PASSWORD)
-    node.extra = ["--no-sync"]  # the test syncs one round at a time
-    node.start()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
-        code = _capture(node, token, "DB-01", missing=["M-HUKOU", "M-INCOME"], name="刘晓红")
+    staff = [support.Staff("wang", "王芳", windows="W05"), support.Staff("boss", "赵督查", role="supervisor")]
+    township = {"DAIBAN_HUB_TOWNSHIP_GOVERNMENT": "青山镇人民政府"}
+    with support.village(tmp_path, staff, PASSWORD, clerk_password=CLERK_PASSWORD, hub_env=township) as village:
+        hub, node = village.hub, village.node
+        code = village.capture("DB-01", missing=["M-HUKOU", "M-INCOME"], name="刘晓红")
         node.cli("sync")
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=support.CHROMIUM_ARGS, headless=True)
+        with support.chromium() as browser:
             desk = browser.new_page(viewport={"width": 1366, "height": 768})
             boss = browser.new_page(viewport={"width": 1366, "height": 768})
             clerk = browser.new_page(viewport={"width": 1024, "height": 768})
-            _login(desk, hub.url, "wang", PASSWORD)
-            _login(boss, hub.url, "boss", PASSWORD)
-            _login(clerk, node.url, "li", CLERK_PASSWORD)
+            support.log_in(desk, hub.url, "wang", PASSWORD)
+            support.log_in(boss, hub.url, "boss", PASSWORD)
+            support.log_in(clerk, node.url, "li", CLERK_PASSWORD)
             case_url, req_url = f"{hub.url}/console/case/{code}", f"{node.url}/requests/{code}"
 
             # 1. Waiting for materials, no clock, at hub and node.
@@ -152,7 +123,3 @@ def test_missing_materials_wait_unclocked_then_extension_and_override_in_chromiu
             clerk.goto(req_url)
             expect(clerk.locator("#hub-asked")).to_contain_text("身份证")
             expect(clerk.locator("#clock")).to_contain_text("补正期间不计时")
-            browser.close()
-    finally:
-        node.stop()
-        hub.stop()

@@ -11,48 +11,23 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import requests
 
 from tests import support
-from tests.factories import capture
 
 SHOTS = support.SCREENSHOTS  # var/screenshots; `make screenshots` points it at docs/screenshots
 PASSWORD = "window-pass-1"
 PHONE = {"width": 375, "height": 667}
 
 
-def _login(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-
-
 def test_public_face_in_chromium(tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    chromium = support.chromium_path()
-    hub = support.make_hub(tmp_path)
-    hub.cli("add-user", "wang", "--name", "王芳", "--windows", "W05,W10", "--password", PASSWORD)
-    hub.cli("add-user", "boss", "--name", "赵督查", "--role", "supervisor", "--password", PASSWORD)
-    hub.start()
-    node, token = support.make_node(tmp_path, "n1", hub, "桃源村")
-    node.cli("add-clerk", "li", "--name", "李文书", "--password", PASSWORD)
-    node.extra = ["--no-sync"]  # the test syncs one round at a time
-    node.start()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
-        resp = requests.post(
-            f"{node.url}/api/v1/requests",
-            json=capture("FP-01", name="刘晓红"),
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        )
-        assert resp.status_code == 201, resp.text
-        code = resp.json()["receipt_code"]
+    staff = [support.Staff("wang", "王芳", windows="W05,W10"), support.Staff("boss", "赵督查", role="supervisor")]
+    with support.village(tmp_path, staff, PASSWORD, clerk_password=PASSWORD) as village:
+        hub, node = village.hub, village.node
+        code = village.capture("FP-01", name="刘晓红")
         node.cli("sync")
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=support.CHROMIUM_ARGS, headless=True)
+        with support.chromium() as browser:
             errors: list[str] = []
 
             def context(width: int = 375, height: int = 667):
@@ -87,7 +62,7 @@ def test_public_face_in_chromium(tmp_path: Path) -> None:
 
             # 2. A complaint left at the village point, named against a staff member.
             clerk = context(1000, 800)
-            _login(clerk, node.url, "li")
+            support.log_in(clerk, node.url, "li", PASSWORD)
             clerk.goto(f"{node.url}/messages")
             clerk.check("input[name=category][value=complaint]")
             clerk.fill("textarea[name=content]", "计生窗口办事拖拉，三次才办好<script>")
@@ -98,11 +73,11 @@ def test_public_face_in_chromium(tmp_path: Path) -> None:
             node.cli("sync")
 
             staff = context(1000, 800)
-            _login(staff, hub.url, "wang")
+            support.log_in(staff, hub.url, "wang", PASSWORD)
             staff.goto(f"{hub.url}/console/mailbox")
             expect(staff.locator("#messages")).not_to_contain_text(mail_code)
             boss = context(1000, 800)
-            _login(boss, hub.url, "boss")
+            support.log_in(boss, hub.url, "boss", PASSWORD)
             boss.goto(f"{hub.url}/console/mailbox")
             boss.click(f"#messages a:has-text('{mail_code}')")
             expect(boss.locator("#content")).to_contain_text("<script>")
@@ -165,7 +140,3 @@ def test_public_face_in_chromium(tmp_path: Path) -> None:
             expect(villager.locator("body")).not_to_contain_text("刘晓红")
             villager.screenshot(path=str(SHOTS / "public-results.png"), full_page=True)
             assert not errors, errors
-            browser.close()
-    finally:
-        node.stop()
-        hub.stop()

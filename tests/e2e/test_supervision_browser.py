@@ -12,11 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import requests
 
 from shared import enrolment
 from tests import support
-from tests.factories import capture
 
 SHOTS = support.SCREENSHOTS
 PASSWORD = "supervise-2026"
@@ -78,40 +76,19 @@ def _hub_script(hub: support.Service, *args: str) -> str:
     return out.stdout
 
 
-def _capture(node: support.Service, token: str, item: str, **kw) -> str:
-    resp = requests.post(
-        f"{node.url}/api/v1/requests",
-        json=capture(item, **kw),
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    assert resp.status_code == 201, resp.text
-    return resp.json()["receipt_code"]
-
-
 def test_supervisor_dashboard_and_fleet_in_chromium(tmp_path: Path) -> None:
-    chromium = support.chromium_path()
-    from playwright.sync_api import sync_playwright
-
-    hub = support.make_hub(tmp_path)
-    hub.cli("add-user", "chen", "--name", "陈督查", "--role", "supervisor", "--password", PASSWORD)
-    hub.start()
-    node, token = support.make_node(tmp_path, "taoyuan", hub, "桃源村")
-    support.make_node(tmp_path, "xinghua", hub, "杏花村")  # enrolled, never synced
-    node.extra = ["--no-sync"]
-    node.start()
-    try:
-        codes = [_capture(node, token, item) for item in ("FP-01", "DB-03", "JF-01")]
-        codes.append(_capture(node, token, "DB-01", missing=["M-CHECK-AUTH"]))
-        codes += [_capture(node, token, item) for item in ("FP-02", "JF-03")]
+    with support.village(tmp_path, [support.Staff("chen", "陈督查", role="supervisor")], PASSWORD) as village:
+        hub, node = village.hub, village.node
+        support.make_node(tmp_path, "xinghua", hub, "杏花村")  # enrolled, never synced
+        codes = [village.capture(item) for item in ("FP-01", "DB-03", "JF-01")]
+        codes.append(village.capture("DB-01", missing=["M-CHECK-AUTH"]))
+        codes += [village.capture(item) for item in ("FP-02", "JF-03")]
         assert "中心确认事件 6" in node.cli("sync").stdout
         swept = _hub_script(hub, *codes)
         assert "'red': 1" in swept
         assert "'yellow': 1" in swept
 
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, args=support.CHROMIUM_ARGS, headless=True)
+        with support.chromium() as browser:
             page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
             problems: list[str] = []
             # Chromium asks for /favicon.ico on its own; anything else failing (a CSP block too) is a bug.
@@ -166,10 +143,6 @@ def test_supervisor_dashboard_and_fleet_in_chromium(tmp_path: Path) -> None:
             assert "停用代办点" in trail
             assert "同步批次入库" in trail
             assert problems == []
-            browser.close()
         assert (SHOTS / "hub-dashboard.png").stat().st_size > 10_000
         verified = hub.cli("verify-audit").stdout
         assert "审计日志完好" in verified  # staff.created, codes, enrolments, batches, actions, logins, revoke
-    finally:
-        node.stop()
-        hub.stop()

@@ -24,9 +24,8 @@ def pdf_page_width_mm(pdf: bytes) -> float:
 
 @pytest.mark.browser
 def test_receipt_fits_thermal_rolls(tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    exe = support.chromium_path()
     hub = support.make_hub(tmp_path).start()
     node, _ = support.make_node(tmp_path, "node", hub, "桃源村")
     node.cli("add-clerk", "li", "--name", "李文书", "--password", PASSWORD)
@@ -34,8 +33,7 @@ def test_receipt_fits_thermal_rolls(tmp_path: Path) -> None:
     node.cli("centre", "--phone", CENTRE_PHONE, "--address", CENTRE_ADDRESS)
     node.start()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=exe, args=support.CHROMIUM_ARGS, headless=True)
+        with support.chromium() as browser:
             page = browser.new_page(viewport={"width": 1024, "height": 768})
             page.goto(node.url + "/login")
             page.fill("#username", "li")
@@ -73,7 +71,6 @@ def test_receipt_fits_thermal_rolls(tmp_path: Path) -> None:
             # An unknown paper falls back to A5 rather than failing.
             page.goto(f"{node.url}/requests/{code}/receipt?paper=../../etc")
             assert "print-a5.css" in page.content()
-            browser.close()
     finally:
         node.stop()
         hub.stop()

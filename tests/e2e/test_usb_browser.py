@@ -16,9 +16,8 @@ PASSWORD = "correct-horse-9"
 
 @pytest.mark.browser
 def test_clerk_attaches_a_scan_and_syncs_by_usb_in_the_browser(tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    exe = support.chromium_path()
     hub = support.make_hub(tmp_path)
     hub.start()
     try:
@@ -39,8 +38,7 @@ def test_clerk_attaches_a_scan_and_syncs_by_usb_in_the_browser(tmp_path: Path) -
     node.extra = ["--no-sync"]
     node.start()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=exe, args=support.CHROMIUM_ARGS, headless=True)
+        with support.chromium() as browser:
             page = browser.new_page(viewport={"width": 1024, "height": 900}, accept_downloads=True)
             page.goto(node.url + "/login")
             page.fill("#username", "li")
@@ -84,6 +82,5 @@ def test_clerk_attaches_a_scan_and_syncs_by_usb_in_the_browser(tmp_path: Path) -
             page.goto(f"{node.url}/requests/{code}")
             expect(page.locator(".status-box .state")).to_contain_text("已接收")
             expect(page.locator("table.attachments .upload-state")).to_contain_text("已上传")
-            browser.close()
     finally:
         node.stop()

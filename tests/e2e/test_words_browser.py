@@ -25,6 +25,7 @@ NODE = {"width": 1024, "height": 768}
 HUB = {"width": 1366, "height": 768}
 PHONE = {"width": 375, "height": 667}
 
+# One worker runs the whole module in a parallel run (tests/conftest.py ONE_WORKER_MODULES).
 pytestmark = pytest.mark.browser
 
 
@@ -64,13 +65,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         hub.cli("act", refused, "refuse", "--actor", "wang", "--reason", REASON, "--basis", "省人口与计划生育条例")
         hub.cli("act", accepted, "accept", "--actor", "wang")
         node.cli("sync")
-        from playwright.sync_api import sync_playwright
-
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=support.chromium_path(), args=support.CHROMIUM_ARGS, headless=True
-            )
+        with support.chromium() as browser:
             yield {
                 "hub": hub,
                 "node": node,
@@ -79,7 +74,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 "accepted": accepted,
                 "fingerprint": fingerprint,
             }
-            browser.close()
     finally:
         node.stop()
         hub.stop()
@@ -87,10 +81,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 def _hub_login(world: dict[str, Any], user: str) -> Any:
     page = world["browser"].new_page(viewport=HUB, locale="zh-CN")
-    page.goto(world["hub"].url + "/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    support.log_in(page, world["hub"].url, user, PASSWORD)
     page.wait_for_load_state()
     assert "退出" in page.inner_text("header.top")
     return page
@@ -98,10 +89,7 @@ def _hub_login(world: dict[str, Any], user: str) -> Any:
 
 def _node_login(world: dict[str, Any]) -> Any:
     page = world["browser"].new_page(viewport=NODE, locale="zh-CN")
-    page.goto(world["node"].url + "/login")
-    page.fill("#username", "li")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    support.log_in(page, world["node"].url, "li", PASSWORD)
     page.wait_for_url(world["node"].url + "/")
     return page
 
