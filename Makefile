@@ -24,10 +24,14 @@ catalogues: $(STAMP)
 # After wrapping new strings in _(): re-extract the Chinese msgids of each app (its own code and
 # templates, plus shared/, plus the help of its `daiban` commands) and merge them into its catalogue,
 # sorted so merges stay simple.
+# The node's catalogue also takes the hub modules whose refusals a village is sent (ack.refused[].message):
+# the node shows them in its own language, and the node never imports the hub.
+NODE_FROM_HUB := hub/ingest.py hub/cases.py hub/corrections.py hub/ratings.py hub/mailbox.py hub/attachments.py
 messages: $(STAMP)
 	for app in $(APPS); do \
+	  extra=; if [ $$app = node ]; then extra="$(NODE_FROM_HUB)"; fi; \
 	  $(VENV)/bin/pybabel -q extract -F $$app/translations/babel.cfg -k lazy_gettext -k N_ --sort-by-file \
-	    --no-location --omit-header -o $$app/translations/messages.pot $$app shared || exit 1; \
+	    --no-location --omit-header -o $$app/translations/messages.pot $$app shared $$extra || exit 1; \
 	  $(PY) -m shared.cli_i18n $$app $$app/translations/messages.pot || exit 1; \
 	  $(VENV)/bin/pybabel -q update -i $$app/translations/messages.pot -d $$app/translations -D messages \
 	    --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date || exit 1; \

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared import messages, protocol
 from shared.messages import MAX_CHUNK_BYTES
+from shared.msgid import N_
 
 from .clock import now
 from .db import database
@@ -48,8 +49,8 @@ def _error(code: str, **extra: Any) -> protocol.ProtocolError:
 
 # What the clerk reads when an announcement does not fit its declaration, by field.
 _ANNOUNCEMENT_MESSAGES = {
-    "sha256": "附件校验值格式错误",
-    "size": "附件大小不正确（须大于0且不超过15MB）",
+    "sha256": N_("附件校验值格式错误"),
+    "size": N_("附件大小不正确（须大于0且不超过15MB）"),
 }
 
 
@@ -59,7 +60,8 @@ def record_expected(case: Case, data: dict[str, Any]) -> Attachment:
         announced = messages.convert(data, messages.AttachmentAddedData)
     except messages.MessageError as exc:
         raise AttachmentRefusal(
-            "bad_attachment", _ANNOUNCEMENT_MESSAGES.get(exc.field.split(".")[0], f"附件登记格式错误（{exc.field}）")
+            "bad_attachment",
+            _ANNOUNCEMENT_MESSAGES.get(exc.field.split(".")[0], N_("附件登记格式错误（%(field)s）", field=exc.field)),
         ) from exc
     existing = Attachment.get_or_none((Attachment.sha256 == announced.sha256) & (Attachment.case == case))
     if existing is not None:

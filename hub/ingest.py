@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from shared import downstream, encoding, intake, messages, protocol, states
 from shared.bulk_rows import aligned, default, existing, insert_rows
 from shared.catalogue import Catalogue
+from shared.msgid import N_
 from shared.receipt_codes import issued_by
 from shared.receipt_codes import normalise as normalise_receipt
 from shared.validation import duplicate_application, normalise_id_number, validate_capture
@@ -182,11 +183,11 @@ def apply_event(
     handler = HANDLERS.get(str(ev.get("type")))
     try:
         if handler is None:
-            raise Refusal("unknown_event", "未知的事件类型")
+            raise Refusal("unknown_event", N_("未知的事件类型"))
         if not county_level.accepts(str(ev["type"])):
             raise Refusal("wrong_level", county_level.WRONG_LEVEL)
         if ev["id"] in writer.event_ids:
-            raise Refusal("duplicate_event", "该事件已在中心登记")
+            raise Refusal("duplicate_event", N_("该事件已在中心登记"))
         if handler is _captured:
             _captured(node, ev, catalogue, writer)
         else:
@@ -391,9 +392,9 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
         raise Refusal(errors[0].code, "；".join(e.message for e in errors))
     code = normalise_receipt(str(data.get("receipt_code", "")))
     if not issued_by(code, node.village.prefix):
-        raise Refusal("bad_receipt_code", "回执码无效")
+        raise Refusal("bad_receipt_code", N_("回执码无效"))
     if ev["request_id"] in writer.request_ids or code in writer.receipt_codes:
-        raise Refusal("duplicate_request", "该申请已在中心登记")
+        raise Refusal("duplicate_request", N_("该申请已在中心登记"))
     item = catalogue.item(data["item_code"])
     assert item is not None
     received = now()
@@ -469,13 +470,13 @@ def _event_data(ev: dict[str, Any], kind: type[M], code: str, message: str) -> M
 def _case_of(node: Node, ev: dict[str, Any]) -> Case:
     case = Case.get_or_none(Case.request_id == ev["request_id"])
     if case is None or case.node_id != node.node_id:
-        raise Refusal("unknown_request", "中心没有这件申请")
+        raise Refusal("unknown_request", N_("中心没有这件申请"))
     return case
 
 
 def _supplemented(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     case = _case_of(node, ev)
-    materials = _event_data(ev, messages.SupplementedData, "bad_materials", "补正材料清单格式错误或为空").materials
+    materials = _event_data(ev, messages.SupplementedData, "bad_materials", N_("补正材料清单格式错误或为空")).materials
     try:
         cases.supplement_arrived(node, case, list(materials), catalogue, str(ev.get("clerk") or "system"))
     except cases.CaseError as exc:
@@ -500,9 +501,9 @@ def _feedback(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
 
 def _withdrawn(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     case = _case_of(node, ev)
-    _event_data(ev, messages.WithdrawnData, "bad_reason", "撤回原因格式错误或超过200字")
+    _event_data(ev, messages.WithdrawnData, "bad_reason", N_("撤回原因格式错误或超过200字"))
     if not states.can_transition(case.state, "withdrawn", case.mode):
-        raise Refusal("cannot_withdraw", f"当前状态（{states.LABELS[case.state]}）不能撤回")
+        raise Refusal("cannot_withdraw", N_("当前状态（%(state)s）不能撤回", state=states.LABELS[case.state]))
     case.state = "withdrawn"
     case.closed_at = now()
     case.updated_at = now()
@@ -516,7 +517,7 @@ def _message(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     try:
         # The mailbox's rules first, for a message the clerk can act on; then the declared shape.
         cleaned = check_message(node, ev["data"])
-        _event_data(ev, messages.MessageLeftData, "bad_message", "留言含有未声明的内容，未被接收")
+        _event_data(ev, messages.MessageLeftData, "bad_message", N_("留言含有未声明的内容，未被接收"))
         ingest_message(node, ev, cleaned)
     except MailRefused as ref:
         raise Refusal(ref.code, ref.message) from ref
@@ -536,7 +537,9 @@ def _corrected(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
     from .corrections import from_node
 
     case = _case_of(node, ev)
-    data = _event_data(ev, messages.CorrectedData, "bad_correction", "更正内容格式错误（须写明更正项目、内容和原因）")
+    data = _event_data(
+        ev, messages.CorrectedData, "bad_correction", N_("更正内容格式错误（须写明更正项目、内容和原因）")
+    )
     try:
         from_node(
             node, case, {"field": data.field, "value": data.value, "reason": data.reason}, str(ev.get("clerk") or "")

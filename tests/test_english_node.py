@@ -213,3 +213,39 @@ def test_a_sync_error_is_said_in_english_where_it_is_shown(node_app, clerk) -> N
     clerk.client.delete_cookie("lang")
     chinese = clerk.client.get("/sync").get_data(as_text=True)
     assert "中心暂时不可用（HTTP 503），稍后重试" in chinese
+
+
+def test_a_refusal_the_hub_sends_is_said_in_english(node_app, clerk) -> None:  # noqa: F811
+    """The hub sends its refusal in Chinese (ack.refused[].message); the village page says it in English."""
+    from hub.ingest import Refusal
+    from node.db import database
+    from shared.msgid import N_
+    from tests.node.test_capture_views import capture
+
+    req = capture(clerk)
+    # Exactly what hub/ingest.py puts on the wire for a withdrawal it cannot take.
+    wire = Refusal("cannot_withdraw", N_("当前状态（%(state)s）不能撤回", state="已办结")).message
+    with database.connection_context():
+        Event.update(result="refused", result_message=str(wire)).where(Event.request_id == req.request_id).execute()
+    clerk.client.set_cookie("lang", "en")
+    page = clerk.client.get(f"/requests/{req.receipt_code}").get_data(as_text=True)
+    assert "cannot be withdrawn" in page
+    assert "不能撤回" not in page
+    clerk.client.delete_cookie("lang")
+    assert "当前状态（已办结）不能撤回" in clerk.client.get(f"/requests/{req.receipt_code}").get_data(as_text=True)
+
+
+def test_every_refusal_in_hub_ingest_is_in_the_nodes_catalogue() -> None:
+    """A new refusal text in hub/ingest.py without an English line in the node's catalogue fails here."""
+    from babel.messages.extract import extract_from_file
+    from babel.messages.mofile import read_mo
+
+    with open("node/translations/en/LC_MESSAGES/messages.mo", "rb") as f:
+        english = read_mo(f)
+    for path in ("hub/ingest.py", "hub/attachments.py"):
+        marked = [m[1] for m in extract_from_file("python", path, keywords={"N_": (1,)})]
+        assert marked, path
+        for msgid in marked:
+            said = english.get(msgid)
+            assert said is not None, (path, msgid)
+            assert said.string, (path, msgid)
