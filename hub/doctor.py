@@ -6,13 +6,12 @@ working calendar (covers every year running cases and the next 90 days reach), d
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
 from shared import doctor
-from shared.doctor import Finding, run_isolated
+from shared.doctor import Finding, key_too_open, run_isolated
 
 from . import promises
 from .clock import now
@@ -59,16 +58,9 @@ def check_keys(data_dir: Path) -> Finding:
             "problem",
             N_("找不到中心密钥 %(key)s；请用备份恢复（重新生成会使所有代办点无法验证中心）", key=str(key)),
         )
-    if os.name == "posix" and key.stat().st_mode & 0o077:
-        return Finding(
-            N_("密钥"),
-            "problem",
-            N_(
-                "密钥文件权限过宽（%(mode)s）；请执行 chmod 600 %(key)s",
-                mode=oct(key.stat().st_mode & 0o777),
-                key=str(key),
-            ),
-        )
+    too_open = key_too_open(key)
+    if too_open is not None:
+        return too_open
     return Finding(N_("密钥"), "ok", N_("中心密钥齐全"))
 
 

@@ -6,7 +6,6 @@ officer's script (or the desktop shortcut's wrapper) can tell at a glance.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -14,7 +13,7 @@ from typing import Callable
 import requests
 
 from shared import doctor
-from shared.doctor import Finding, run_isolated
+from shared.doctor import Finding, key_too_open, run_isolated
 
 from . import meta
 from .db import database
@@ -51,16 +50,9 @@ def check_keys(data_dir: Path) -> Finding:
         return Finding(
             N_("密钥"), "problem", N_("找不到本机密钥 %(key)s；若是新电脑请重新注册，否则用备份恢复密钥", key=str(key))
         )
-    if os.name == "posix" and key.stat().st_mode & 0o077:
-        return Finding(
-            N_("密钥"),
-            "problem",
-            N_(
-                "密钥文件权限过宽（%(mode)s）；请执行 chmod 600 %(key)s",
-                mode=oct(key.stat().st_mode & 0o777),
-                key=str(key),
-            ),
-        )
+    too_open = key_too_open(key)
+    if too_open is not None:
+        return too_open
     if not meta.get("node_id") or not meta.get("hub_pubkey"):
         return Finding(N_("密钥"), "problem", N_("本机尚未注册到乡镇中心；请向中心索取注册码后运行 daiban node enroll"))
     return Finding(N_("密钥"), "ok", N_("本机密钥与中心密钥齐全"))

@@ -4,6 +4,7 @@ Findings are marked Chinese (shared.msgid.N_); the command says them in its loca
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -37,6 +38,19 @@ def check_disk(data_dir: Path, min_free: int, low_free: int, advice: str) -> Fin
     if free < low_free:
         return Finding(N_("磁盘"), "warn", N_("磁盘剩余 %(mb)s MB，偏少", mb=free // 2**20))
     return Finding(N_("磁盘"), "ok", N_("磁盘剩余 %(gb)s GB", gb=free // 2**30))
+
+
+def key_too_open(key: Path) -> Finding | None:
+    """A private key others may read is a problem with its fix (POSIX only); None when it is private."""
+    if os.name != "posix" or not key.stat().st_mode & 0o077:
+        return None
+    return Finding(
+        N_("密钥"),
+        "problem",
+        N_(
+            "密钥文件权限过宽（%(mode)s）；请执行 chmod 600 %(key)s", mode=oct(key.stat().st_mode & 0o777), key=str(key)
+        ),
+    )
 
 
 def run_isolated(
