@@ -389,6 +389,11 @@ def detail(code: str) -> Any:
         abort(404)
     if not covers(user, r.window):
         abort(403)
+    return _detail_page(r, case, user)
+
+
+def _detail_page(r: Rating, case: Case, user: Staff, error: str | None = None) -> str:
+    """The rating page, with the refusal the last step met if any."""
     return render_template(
         "ratings/detail.html",
         r=r,
@@ -399,6 +404,7 @@ def detail(code: str) -> Any:
         results=CALLBACK_RESULTS,
         cat=current_catalogue(),
         supervisor=user.role in ("supervisor", "admin"),
+        error=error,
     )
 
 
@@ -423,18 +429,7 @@ def act(code: str, step: str) -> Any:
             abort(404)
         if not covers(user, r.window):
             return render_template("console/error.html", title=_("不能办理"), message=tr(exc.message)), 403
-        return render_template(
-            "ratings/detail.html",
-            r=r,
-            case=case,
-            labels=STATE_LABELS,
-            channels=ratings.CHANNELS,
-            colour=colour(r),
-            results=CALLBACK_RESULTS,
-            cat=current_catalogue(),
-            supervisor=user.role in ("supervisor", "admin"),
-            error=tr(exc.message),
-        ), 400
+        return _detail_page(r, case, user, error=tr(exc.message)), 400
     flash(_("已记录"))
     return redirect(url_for("ratings.detail", code=normalise(code)))
 
