@@ -36,13 +36,9 @@ def _require_enrolled() -> None:
     from node import meta
 
     if not meta.get("hub_pubkey"):
-        raise BundleError(
-            "not_enrolled", N_("本乡镇中心尚未在县级中心注册，请先运行 daiban hub county-enroll")
-        )
+        raise BundleError("not_enrolled", N_("本乡镇中心尚未在县级中心注册，请先运行 daiban hub county-enroll"))
     if not meta.get("hub_box_pubkey"):
-        raise BundleError(
-            "no_hub_box_key", N_("注册时县级中心未提供数据包加密公钥，请升级县级中心后重新注册")
-        )
+        raise BundleError("no_hub_box_key", N_("注册时县级中心未提供数据包加密公钥，请升级县级中心后重新注册"))
 
 
 def export(data_dir: str | Path, path: str | Path) -> "ExportResult":
@@ -67,4 +63,3 @@ def import_reply(data_dir: str | Path, raw: bytes) -> tuple["ImportResult", upli
         uplink.apply_decisions(report)
     report.acked, report.refused_up, report.scans = got.acked, got.refused, got.attachments
     return got, report
-

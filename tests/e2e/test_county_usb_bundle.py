@@ -71,7 +71,9 @@ def test_case_passed_up_and_answered_by_usb_bundles(tmp_path: Path) -> None:
         county.cli("import-bundle", str(usb / "up2.daiban"), "--out", str(usb / "down2.daiban"))
 
         # A reply changed on the way is refused at the township, nothing recorded: the true one still applies.
-        bad = township.cli("county-import-bundle", str(tampered(usb / "down2.daiban", usb / "bad2.daiban")), check=False)
+        bad = township.cli(
+            "county-import-bundle", str(tampered(usb / "down2.daiban", usb / "bad2.daiban")), check=False
+        )
         assert bad.returncode == 1
         assert "导入失败" in bad.stderr
         node.cli("sync")
