@@ -93,6 +93,26 @@ def test_case_passed_up_and_answered_by_usb_bundles(tmp_path: Path) -> None:
         back = township.cli("county-sync").stdout
         assert "上传批次 0，县级确认事件 0（退回 0），录入县级批复 0 件" in back
         assert "上传附件" not in back
+
+        # Both ways at once: a reply bundle carrying an answer the township already fetched over HTTP records nothing.
+        later = capture_at(node, token)
+        node.cli("sync")
+        township.cli("act", later, "accept")
+        township.cli("act", later, "to_county")
+        assert "县级确认事件 1" in township.cli("county-sync").stdout
+        county.cli(
+            "county-answer", later, "county_approve", "--doc-no", "某县住建〔2026〕13号", "--doc-date", county_today()
+        )
+        county.stop()
+        township.cli("county-export-bundle", str(usb / "up3.daiban"))
+        county.cli("import-bundle", str(usb / "up3.daiban"), "--out", str(usb / "down3.daiban"))
+        county.start()
+        assert "录入县级批复 1 件" in township.cli("county-sync").stdout
+        late = township.cli("county-import-bundle", str(usb / "down3.daiban")).stdout
+        assert "录入县级批复 0 件" in late
+        assert "录入县级批复 0 件" in township.cli("county-sync").stdout
+        node.cli("sync")
+        assert "县级批准" in villager_sees(node, later)
     finally:
         node.stop()
         township.stop()
