@@ -745,4 +745,9 @@ def import_bundle(app: Flask, file: str, out: str) -> None:
     click.echo(_(res.summary()))
     for message in res.errors:
         click.echo(_("提示：%(message)s", message=_(message)))
-    click.echo(_("回复包已写出：%(path)s（请带回代办点运行 daiban node import-bundle）", path=out))
+    from .county import level
+
+    if level.is_county():  # the bundle came from a township hub: the reply goes back to one
+        click.echo(_("回复包已写出：%(path)s（请带回乡镇中心运行 daiban hub county-import-bundle）", path=out))
+    else:
+        click.echo(_("回复包已写出：%(path)s（请带回代办点运行 daiban node import-bundle）", path=out))

@@ -60,6 +60,7 @@ def test_case_passed_up_and_answered_by_usb_bundles(tmp_path: Path) -> None:
         assert "青山镇" in got
         assert "接收事件 2" in got
         assert "收到附件 1" in got
+        assert "daiban hub county-import-bundle" in got  # the reply goes back to a township, not a village
         assert code in county.cli("county-queue").stdout
         county.cli(
             "county-answer", code, "county_approve", "--doc-no", DOC_NO, "--doc-date", county_today(), "--actor", "li"
