@@ -386,6 +386,58 @@ def county_status(app: Flask) -> None:
     click.echo(_("待上传事件：%(count)s", count=got["queued"]))
 
 
+@cli.command(name="county-export-bundle")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+@with_app()
+def county_export_bundle(app: Flask, file: str) -> None:
+    """Write what a county-sync would send to an encrypted, signed bundle for the county hub (USB)."""
+    from shared.bundle import BundleError
+
+    from .county.bundles import export
+
+    try:
+        res = export(app.config["DATA_DIR"], file)
+    except BundleError as exc:
+        raise click.ClickException(_(exc.message))
+    click.echo(
+        _(
+            "已导出给县级中心的数据包：%(file)s（批次 %(batches)s，事件 %(events)s，附件 %(attachments)s，%(kb)s KB）",
+            file=file,
+            batches=res.batches,
+            events=res.events,
+            attachments=res.attachments,
+            kb=res.size // 1024 + 1,
+        )
+    )
+    click.echo(_("请将文件拷贝到县级中心用 daiban hub import-bundle 导入，再把县级的回复包拿回本中心导入。"))
+
+
+@cli.command(name="county-import-bundle")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@with_app()
+def county_import_bundle(app: Flask, file: str) -> None:
+    """Apply the county hub's reply bundle (USB) and record the county's answers, as a county-sync does."""
+    from pathlib import Path
+
+    from shared.bundle import BundleError
+
+    from .county.bundles import import_reply
+
+    try:
+        got, report = import_reply(app.config["DATA_DIR"], Path(file).read_bytes())
+    except BundleError as exc:
+        if exc.code == "replayed":  # not a failure: the answers are recorded already
+            click.echo(_(exc.message))
+            return
+        click.echo(_("导入失败：%(why)s", why=_(exc.message)), err=True)
+        sys.exit(1)
+    click.echo(_("已导入县级中心的回复包：%(summary)s", summary=_(report.summary())))
+    for message in got.messages:
+        click.echo(_("提示：%(message)s", message=_(message)))
+    for request_id, code, message in report.refused:
+        click.echo(_("未录入 %(id)s：%(message)s（%(code)s）", id=request_id, message=_(message), code=code), err=True)
+
+
 @cli.command(name="county-queue")
 @with_app()
 def county_queue(app: Flask) -> None:
@@ -693,4 +745,9 @@ def import_bundle(app: Flask, file: str, out: str) -> None:
     click.echo(_(res.summary()))
     for message in res.errors:
         click.echo(_("提示：%(message)s", message=_(message)))
-    click.echo(_("回复包已写出：%(path)s（请带回代办点运行 daiban node import-bundle）", path=out))
+    from .county import level
+
+    if level.is_county():  # the bundle came from a township hub: the reply goes back to one
+        click.echo(_("回复包已写出：%(path)s（请带回乡镇中心运行 daiban hub county-import-bundle）", path=out))
+    else:
+        click.echo(_("回复包已写出：%(path)s（请带回代办点运行 daiban node import-bundle）", path=out))

@@ -16,6 +16,10 @@ HELP: dict[str, str] = {
     "daiban hub catalogue-defaults": N_("把随软件提供的默认类别、窗口和事项补入目录（已有的保持不变）。"),
     "daiban hub county-answer": N_("按县级批复文件，录入报县级事项的县级批复。"),
     "daiban hub county-enroll": N_("用县级中心签发的一次性注册码，把本乡镇中心注册到县级中心（固定县级中心密钥）。"),
+    "daiban hub county-export-bundle": N_(
+        "与县级中心断网时：把报县级的事项和附件写成给县级中心的加密、签名数据包（U盘）。"
+    ),
+    "daiban hub county-import-bundle": N_("导入县级中心写出的回复包（U盘），录入其中的县级批复。"),
     "daiban hub county-queue": N_("县级中心：列出各乡镇报县级、等待县级批复的事项，最紧迫的在前。"),
     "daiban hub county-status": N_(
         "本乡镇中心与县级中心的连接情况：注册到哪里、最近一次成功同步、最近的错误、待上传事件。"

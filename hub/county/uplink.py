@@ -143,9 +143,14 @@ def enrol(data_dir: str | Path, county_url: str, code: str) -> dict[str, Any]:
     """Enrol with the county hub using its one-time code (SPAKE2 proof, pinned key), as a village node does."""
     from node.enrolment import enroll
     from node.transport import HttpTransport
+    from shared.bundle import box_public_b64
+
+    from .bundles import box_key
 
     with opened(data_dir):
-        return enroll(HttpTransport(county_url), key(data_dir), code, county_url)
+        # The box key lets the county seal reply bundles to us when the line is down (hub/county/bundles.py).
+        box = box_public_b64(box_key(data_dir))
+        return enroll(HttpTransport(county_url), key(data_dir), code, county_url, box)
 
 
 def status(data_dir: str | Path) -> dict[str, Any]:
