@@ -27,9 +27,12 @@ catalogues: $(STAMP)
 # The node's catalogue also takes the hub modules whose refusals a village is sent (ack.refused[].message):
 # the node shows them in its own language, and the node never imports the hub.
 NODE_FROM_HUB := hub/ingest.py hub/cases.py hub/corrections.py hub/ratings.py hub/mailbox.py hub/attachments.py
+# Likewise the hub's takes the node client modules its county link runs (hub/county/uplink.py), whose
+# errors the township's CLI and fleet page show.
+HUB_FROM_NODE := node/sync.py node/transport.py node/bundles.py node/enrolment.py node/outbox.py
 messages: $(STAMP)
 	for app in $(APPS); do \
-	  extra=; if [ $$app = node ]; then extra="$(NODE_FROM_HUB)"; fi; \
+	  extra="$(HUB_FROM_NODE)"; if [ $$app = node ]; then extra="$(NODE_FROM_HUB)"; fi; \
 	  $(VENV)/bin/pybabel -q extract -F $$app/translations/babel.cfg -k lazy_gettext -k N_ --sort-by-file \
 	    --no-location --omit-header -o $$app/translations/messages.pot $$app shared $$extra || exit 1; \
 	  $(PY) -m shared.cli_i18n $$app $$app/translations/messages.pot || exit 1; \

@@ -347,7 +347,7 @@ def county_enroll(app: Flask, county_url: str, code: str) -> None:
     try:
         body = uplink.enrol(app.config["DATA_DIR"], county_url, code)
     except SyncError as exc:
-        raise click.ClickException(exc.message)
+        raise click.ClickException(_(exc.message))
     click.echo(_("已在县级中心注册：%(name)s", name=body["village"]))
     click.echo(_("县级中心密钥指纹：%(fp)s（请与县级核对）", fp=signing.fingerprint(body["hub_pubkey"])))
 
