@@ -7,6 +7,7 @@ hostile report whole, and a township hub refuses both event types (wrong_level).
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -175,3 +176,120 @@ def test_township_sends_its_overdue_cases_and_a_new_fork_as_alerts(township) -> 
         assert figures_up.queue_reports(today() + timedelta(days=1)) == 0
     fork = [data for type_, data in queued(data_dir) if type_ == "township.alert"][-1]
     assert (fork["kind"], fork["village"], fork["count"]) == ("fork", "桃源村", 1)
+
+
+# --- what the county's supervisors see -----------------------------------------------------------
+
+
+def two_townships_report(county) -> None:
+    first = NodeSim(county.test_client(), issue_code("青山镇"))
+    second = NodeSim(county.test_client(), issue_code("白石镇"), prefix="23")
+    first.send(first.events(figures(day="2026-10-30"), figures(day="2026-11-27", overdue=4)))
+    second.send(second.events(figures(day="2026-11-27", received=7), alert()))
+
+
+def test_county_supervisors_see_the_figures_per_township_item_and_month_and_export_them(county) -> None:
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from tests.hub.pages import login_as
+
+    two_townships_report(county)
+    client = county.test_client()
+    login_as(client, "supervisor")
+    page = client.get("/county/figures").get_data(as_text=True)
+    # Each report has a JF-02 line and a JF-01 line (5 received): 青山镇 reported two days, 白石镇 one.
+    assert re.search(r'data-key="青山镇">\s*<td>青山镇</td>\s*<td class="received">16</td>', page)
+    assert re.search(r'data-key="白石镇">\s*<td>白石镇</td>\s*<td class="received">12</td>', page)
+    assert re.search(r'data-key="2026-10">\s*<td>2026-10</td>\s*<td class="received">8</td>', page)
+    # Overdue is as each township's last day said it: 青山镇 4 + 1, 白石镇 1 + 1 (not the sum over days).
+    assert re.search(r'data-key="total">\s*<td>合计</td>.*?<td class="overdue red">7</td>', page, re.S)
+    month = client.get("/county/figures?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    assert 'data-key="2026-10"' not in month
+    resp = client.get("/county/figures.xlsx?from=2026-11-01")
+    assert resp.status_code == 200
+    wb = load_workbook(BytesIO(resp.data))
+    assert wb.sheetnames == ["乡镇", "事项", "月份"]
+    rows = [[c.value for c in row] for row in wb["乡镇"].iter_rows(min_row=2)]
+    assert rows[-1][:4] == ["合计", 20, 8, 4]
+
+
+@pytest.mark.parametrize("query", ["from=2026-13-01", "from=2026-11-30&to=2026-11-01", "to=明天"])
+def test_a_bad_period_is_a_400_and_audited(county, query) -> None:
+    from tests.hub.pages import login_as
+
+    client = county.test_client()
+    login_as(client, "supervisor")
+    assert client.get(f"/county/figures?{query}").status_code == 400
+    assert client.get(f"/county/figures.xlsx?{query}").status_code == 400
+    assert AuditEntry.select().where(AuditEntry.action.startswith("figures")).count() == 2
+
+
+def test_county_figures_are_for_supervisors(county) -> None:
+    from tests.hub.pages import login_as
+
+    client = county.test_client()
+    login_as(client, "staff")
+    assert client.get("/county/figures").status_code == 403
+    assert client.get("/county/figures.xlsx").status_code == 403
+
+
+def test_a_township_hub_has_no_county_figures(hub_app) -> None:
+    from tests.hub.pages import login_as
+
+    client = hub_app.test_client()
+    login_as(client, "supervisor")
+    assert client.get("/county/figures").status_code == 404
+    assert client.get("/county/figures.xlsx").status_code == 404
+    assert 'id="township-alerts"' not in client.get("/fleet/").get_data(as_text=True)
+
+
+def test_the_county_fleet_page_lists_the_townships_alerts(county) -> None:
+    from tests.hub.pages import login_as
+
+    two_townships_report(county)
+    client = county.test_client()
+    login_as(client, "supervisor")
+    page = client.get("/fleet/").get_data(as_text=True)
+    assert re.search(r'<tr class="yellow" data-kind="overdue"><td>2026-11-27</td><td>白石镇</td><td>桃源村</td>', page)
+
+
+def test_a_township_revoked_at_the_county_is_refused_stored_nothing_and_the_supervisor_is_told(county) -> None:
+    from hub.enrolment import revoke
+    from tests.hub.pages import login_as
+
+    township = NodeSim(county.test_client(), issue_code("青山镇"))
+    revoke("青山镇")
+    for _ in range(2):
+        status, resp = township.post(township.batch(township.events(figures(), alert()))[1])
+        assert (status, resp["error"]["code"]) == (403, "revoked") or resp["error"]["code"] == "revoked"
+    assert TownshipFigures.select().count() == 0 and TownshipAlert.select().count() == 0
+    # Told once (the client retries every few minutes), on the fleet page too.
+    assert AuditEntry.select().where(AuditEntry.action == "node.revoked_attempt").count() == 1
+    client = county.test_client()
+    login_as(client, "supervisor")
+    page = client.get("/fleet/").get_data(as_text=True)
+    assert "已注销的密钥仍在尝试同步" in page
+
+
+def test_county_figures_and_alerts_render_in_english(county) -> None:
+    from tests.hub.pages import login_as
+    from tests.test_english import leftovers, masked
+
+    two_townships_report(county)
+    client = county.test_client()
+    login_as(client, "supervisor")
+    client.set_cookie("lang", "en")
+    data = masked(["陈督查", "青山镇", "白石镇", "桃源村"]) | {"青山镇", "白石镇", "桃源村"}
+    from hub.catalogue_store import current
+    from tests.test_english import catalogue_strings
+
+    data |= set(catalogue_strings(current().to_dict()))
+    found = {}
+    for url in ("/county/figures", "/fleet/"):
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+        if left := leftovers(resp.get_data(as_text=True), data):
+            found[url] = left
+    assert not found, found
