@@ -52,13 +52,24 @@ def day_lines(day: date) -> list[dict[str, Any]]:
             continue
         line = lines.setdefault(
             (row.item_code, row.village),
-            {"item_code": row.item_code, "village": row.village, "received": 0, "closed": 0, "on_time": 0, "overdue": 0},
+            {
+                "item_code": row.item_code,
+                "village": row.village,
+                "received": 0,
+                "closed": 0,
+                "on_time": 0,
+                "overdue": 0,
+            },
         )
         line["received"] += int(received)
         line["closed"] += int(closed)
-        line["on_time"] += int(closed and (row.deadline is None or row.closed_on <= row.deadline))  # type: ignore[operator]
+        line["on_time"] += int(closed and _on_time(row))
         line["overdue"] += int(overdue)
     return [lines[k] for k in sorted(lines)]
+
+
+def _on_time(row: figures.CaseRow) -> bool:
+    return row.deadline is None or (row.closed_on is not None and row.closed_on <= row.deadline)
 
 
 def overdue_codes(day: date) -> dict[str, list[str]]:
@@ -90,7 +101,7 @@ def queue_reports(on: date | None = None) -> int:
             data = {"day": day.isoformat(), "lines": day_lines(day)}
             append_event(FIGURES, f"figures-{day.isoformat()}", "system", checked(data, messages.TownshipFiguresData))
             for village, codes in sorted(overdue_codes(day).items()):
-                alert = {"day": day.isoformat(), "kind": "overdue", "village": village}
+                alert: dict[str, Any] = {"day": day.isoformat(), "kind": "overdue", "village": village}
                 alert.update(count=len(codes), receipt_codes=codes[:MAX_CODES])
                 append_event(ALERT, f"overdue-{day.isoformat()}", "system", checked(alert, messages.TownshipAlertData))
                 queued += 1
@@ -109,8 +120,8 @@ def queue_reports(on: date | None = None) -> int:
                     .where((Village.name == village) & ~ForkAlert.resolved)
                     .count()
                 )
-                alert = {"day": on_day, "kind": "fork", "village": village, "count": count}
-                append_event(ALERT, f"fork-{on_day}", "system", checked(alert, messages.TownshipAlertData))
+                fork: dict[str, Any] = {"day": on_day, "kind": "fork", "village": village, "count": count}
+                append_event(ALERT, f"fork-{on_day}", "system", checked(fork, messages.TownshipAlertData))
                 queued += 1
             meta.put(FORKS_SEEN, new[-1].id)
     return queued

@@ -63,7 +63,11 @@ def figures_page() -> Any:
     except figures.PeriodError as exc:
         return render_template("county/figures.html", error=tr(exc.args[0]), report=None, groups=GROUPS), 400
     return render_template(
-        "county/figures.html", error=None, report=township_figures.build(start, end), groups=GROUPS, percent=figures.percent
+        "county/figures.html",
+        error=None,
+        report=township_figures.build(start, end),
+        groups=GROUPS,
+        percent=figures.percent,
     )
 
 
