@@ -26,6 +26,7 @@ FIGURES, ALERT = "township.figures", "township.alert"
 REPORTED_DAY = "county_reported_day"  # uplink meta: the last finished day whose figures are queued
 FORKS_SEEN = "county_forks_seen"  # uplink meta: the last ForkAlert row the county was told of
 MAX_CODES = 500
+BACKFILL_DAYS = 31
 
 
 class ReportRefusal(Exception):
@@ -40,11 +41,13 @@ class ReportRefusal(Exception):
 # --- at the township: what goes up ----------------------------------------------------------------
 
 
-def day_lines(day: date) -> list[dict[str, Any]]:
+def day_lines(day: date, rows: list[figures.CaseRow] | None = None) -> list[dict[str, Any]]:
     """Per item and village on a day: received, closed, closed on time, and open past due at its end."""
     cal = deadlines.calendar()
     lines: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in figures.load_rows(None, day):
+    for row in figures.load_rows(None, day) if rows is None else rows:
+        if row.received_on > day:
+            continue
         _, overdue = figures.measure(row, cal, day)
         received = row.received_on == day
         closed = row.state in figures.COMPLETED and row.closed_on == day
@@ -96,17 +99,24 @@ def queue_reports(on: date | None = None) -> int:
 
     queued = 0
     day = (on or today()) - timedelta(days=1)
-    if (meta.get(REPORTED_DAY) or "") < day.isoformat():
+    # Days missed while the scheduler was stopped are sent too, up to BACKFILL_DAYS back.
+    last = meta.get(REPORTED_DAY)
+    first = max(date.fromisoformat(last) + timedelta(days=1), day - timedelta(days=BACKFILL_DAYS)) if last else day
+    if first <= day:
+        rows = figures.load_rows(None, day)
         with database.atomic():
-            data = {"day": day.isoformat(), "lines": day_lines(day)}
-            append_event(FIGURES, f"figures-{day.isoformat()}", "system", checked(data, messages.TownshipFiguresData))
+            for n in range((day - first).days + 1):
+                missed = (first + timedelta(days=n)).isoformat()
+                data = {"day": missed, "lines": day_lines(first + timedelta(days=n), rows)}
+                append_event(FIGURES, f"figures-{missed}", "system", checked(data, messages.TownshipFiguresData))
+                queued += 1
+            # Overdue is news on the day: only the last finished day's cases go up as alerts.
             for village, codes in sorted(overdue_codes(day).items()):
                 alert: dict[str, Any] = {"day": day.isoformat(), "kind": "overdue", "village": village}
                 alert.update(count=len(codes), receipt_codes=codes[:MAX_CODES])
                 append_event(ALERT, f"overdue-{day.isoformat()}", "system", checked(alert, messages.TownshipAlertData))
                 queued += 1
             meta.put(REPORTED_DAY, day.isoformat())
-        queued += 1
     seen = int(meta.get(FORKS_SEEN, 0))
     new = list(ForkAlert.select(ForkAlert, Node).join(Node).where(ForkAlert.id > seen).order_by(ForkAlert.id))
     if new:

@@ -160,6 +160,18 @@ def test_township_queues_a_finished_days_figures_once_without_personal_data(town
         assert case.id_number not in str(data)
 
 
+def test_days_missed_while_the_scheduler_was_stopped_are_sent_once_each(township) -> None:
+    data_dir, _, _ = township
+    with uplink.opened(data_dir):
+        figures_up.queue_reports(today() + timedelta(days=1))
+        assert figures_up.queue_reports(today() + timedelta(days=4)) == 3
+        assert figures_up.queue_reports(today() + timedelta(days=4)) == 0
+        figures_up.queue_reports(today() + timedelta(days=100))  # at most BACKFILL_DAYS back, and the last day
+    days = [data["day"] for type_, data in queued(data_dir) if type_ == "township.figures"]
+    assert days[:4] == [(today() + timedelta(days=n)).isoformat() for n in range(4)]
+    assert len(days) == len(set(days)) == 4 + figures_up.BACKFILL_DAYS + 1
+
+
 def test_township_sends_its_overdue_cases_and_a_new_fork_as_alerts(township) -> None:
     data_dir, _, waiting = township
     case = Case.get_by_id(waiting)
