@@ -36,7 +36,7 @@ class FleetError(ValueError):
 class Alert:
     """Something about a node the supervisor must look at."""
 
-    kind: str  # fork | silent | never | clock
+    kind: str  # fork | silent | never | clock | revoked
     village: str
     message: str
     since: datetime | None
@@ -122,7 +122,23 @@ def alerts(days: int, at: datetime | None = None) -> list[Alert]:
                     node.last_sync_at,
                 )
             )
+    out += _revoked_attempts(limit)
     return out
+
+
+def _revoked_attempts(since: datetime) -> list[Alert]:
+    """Revoked keys that still signed a message lately (hub/nodeauth.note_revoked_attempt), the last try each."""
+    from .models import AuditEntry
+    from .nodeauth import REVOKED_ATTEMPT
+
+    last: dict[str, AuditEntry] = {}
+    for entry in AuditEntry.select().where((AuditEntry.action == REVOKED_ATTEMPT) & (AuditEntry.at > since)):
+        if entry.target not in last or entry.at > last[entry.target].at:
+            last[entry.target] = entry
+    return [
+        Alert("revoked", name, _("已注销的密钥仍在尝试同步（设备可能丢失或被盗，请核实）"), entry.at)
+        for name, entry in sorted(last.items())
+    ]
 
 
 def check_village_name(name: str) -> str:
@@ -171,6 +187,7 @@ def _render(**extra: Any) -> Any:
         hub_fingerprint=hub_fingerprint(),
         townships=_township_lines(),
         county_link=county_link(),
+        township_alerts=_township_alerts(),
         **extra,
     )
 
@@ -186,6 +203,14 @@ def county_link() -> dict[str, Any] | None:
         **uplink.status(data_dir),
         "refused": audit.recent(limit=20, action=uplink.REFUSED_ACTION),
     }
+
+
+def _township_alerts() -> list[Any] | None:
+    """At a county hub: what the townships reported overdue or forked in the last week."""
+    from .county import level
+    from .county.figures_up import recent_alerts
+
+    return recent_alerts() if level.is_county() else None
 
 
 def _township_lines() -> dict[str, Any] | None:

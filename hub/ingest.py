@@ -557,6 +557,16 @@ def _passed_up(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
         raise Refusal(ref.code, ref.message) from ref
 
 
+def _township_report(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> None:
+    from .county import figures_up
+
+    receive = figures_up.receive_figures if ev["type"] == figures_up.FIGURES else figures_up.receive_alert
+    try:
+        receive(node, ev)
+    except figures_up.ReportRefusal as ref:
+        raise Refusal(ref.code, ref.message) from ref
+
+
 HANDLERS = {
     "request.captured": _captured,
     "request.supplemented": _supplemented,
@@ -566,6 +576,8 @@ HANDLERS = {
     "attachment.added": _attachment,
     "request.corrected": _corrected,
     "case.passed_up": _passed_up,
+    "township.figures": _township_report,
+    "township.alert": _township_report,
 }
 
 

@@ -492,3 +492,40 @@ class Publicity(BaseModel):
 
 
 ALL_MODELS.extend([CountyReferral, Publicity])
+
+
+class TownshipFigures(BaseModel):
+    """At a county hub (schema 13): one township's count of one item at one village on one day.
+
+    Aggregates only, as the township sent them (township.figures); a resend of the day replaces them.
+    """
+
+    township = peewee.ForeignKeyField(Village, backref="figures")
+    day = peewee.DateField()
+    item_code = peewee.CharField(max_length=16)
+    village = peewee.CharField(max_length=100)
+    received = peewee.IntegerField(default=0)
+    closed = peewee.IntegerField(default=0)
+    on_time = peewee.IntegerField(default=0)
+    overdue = peewee.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("township", "day", "item_code", "village"), True),)
+
+
+class TownshipAlert(BaseModel):
+    """At a county hub (schema 13): a township's overdue cases or forked village log, as it last said it that day."""
+
+    township = peewee.ForeignKeyField(Village, backref="alerts")
+    day = peewee.DateField()
+    kind = peewee.CharField(max_length=8)  # overdue | fork
+    village = peewee.CharField(max_length=100)
+    count = peewee.IntegerField(default=0)
+    receipt_codes = JSONField(default=list)
+    received_at = peewee.DateTimeField()
+
+    class Meta:
+        indexes = ((("township", "day", "kind", "village"), True),)
+
+
+ALL_MODELS.extend([TownshipFigures, TownshipAlert])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from shared import encoding, messages, protocol, signing
@@ -37,10 +38,33 @@ def trusted_node(node_id: str, verify: Callable[[Node], bool]) -> Node:
     if node is None:
         raise protocol.error("unknown_node")
     if node.status != "active":
+        if node.status == "revoked" and verify(node):
+            note_revoked_attempt(node)
         raise protocol.error("revoked")
     if not verify(node):
         raise protocol.error("bad_signature")
     return node
+
+
+REVOKED_ATTEMPT = "node.revoked_attempt"
+
+
+def note_revoked_attempt(node: Node) -> None:
+    """A revoked key still signing (a stolen PC or township server): audited for the fleet page's alerts.
+
+    Only a message the revoked key really signed counts, and at most once an hour per node: the
+    client keeps retrying every few minutes, and the supervisor needs the fact, not each try.
+    """
+    from . import audit
+    from .clock import now
+    from .models import AuditEntry
+
+    since = now() - timedelta(hours=1)
+    recent = AuditEntry.select().where(
+        (AuditEntry.actor == node.node_id) & (AuditEntry.action == REVOKED_ATTEMPT) & (AuditEntry.at > since)
+    )
+    if not recent.exists():
+        audit.record(node.node_id, REVOKED_ATTEMPT, node.village.name, {})
 
 
 def authenticate(raw: bytes, decode: Callable[[dict[str, Any]], M]) -> Authenticated[M]:

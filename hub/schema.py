@@ -39,6 +39,8 @@ from .models import (
     SmsOptOut,
     Staff,
     SyncStat,
+    TownshipAlert,
+    TownshipFigures,
     Village,
 )
 
@@ -128,6 +130,11 @@ def _step_12(migrator: SchemaMigrator) -> None:
     schema_steps.widen_varchar(database.obj, migrator, Village, "prefix")
 
 
+def _step_13(migrator: SchemaMigrator) -> None:
+    """Schema 13: at a county hub, what the townships report besides cases: daily figures and alerts."""
+    database.create_tables([TownshipFigures, TownshipAlert], safe=True)
+
+
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
 MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {
     2: _step_2,
@@ -141,6 +148,7 @@ MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {
     10: _step_10,
     11: _step_11,
     12: _step_12,
+    13: _step_13,
 }
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 

@@ -49,6 +49,8 @@ NodeEventType = Literal[
     "attachment.added",
     "request.corrected",  # the clerk corrects a captured field before the hub's 受理 (shared/corrections.py)
     "case.passed_up",  # 报县级: a township hub, enrolled with its county hub as a node, passes a case up (hub/county/)
+    "township.figures",  # a township's figures for one day, aggregates only (hub/county/figures_up.py)
+    "township.alert",  # a township's overdue cases or forked village logs, counts and receipt codes only
 ]
 NODE_EVENT_TYPES: frozenset[str] = frozenset(get_args(NodeEventType))
 
@@ -279,6 +281,37 @@ class PassedUpData(Struct, forbid_unknown_fields=True):
     passed_up_on: IsoDate
     passed_up_by: Annotated[str, Meta(max_length=64)]
     opinion: Annotated[str, Meta(max_length=2000, description="the township's 初审 opinion")] = ""
+
+
+class FiguresLine(Struct, forbid_unknown_fields=True):
+    """One item at one village on one day, as a township counts it: numbers only, nobody named."""
+
+    item_code: Annotated[str, Meta(min_length=1, max_length=16)]
+    village: Annotated[str, Meta(max_length=100)]
+    received: Count
+    closed: Count
+    on_time: Annotated[int, Meta(ge=0, le=INT32_MAX, description="of those closed, closed by their due date")]
+    overdue: Annotated[int, Meta(ge=0, le=INT32_MAX, description="open and past their due date at the day's end")]
+
+
+class TownshipFiguresData(Struct, forbid_unknown_fields=True):
+    """township.figures (township -> county): one day's figures; a resend of the same day replaces it."""
+
+    day: IsoDate
+    lines: Annotated[list[FiguresLine], Meta(max_length=5000)]
+
+
+class TownshipAlertData(Struct, forbid_unknown_fields=True):
+    """township.alert (township -> county): cases overdue, or a village log seen forked, on a day.
+
+    Counts and receipt codes only; a resend for the same day, kind and village replaces the last.
+    """
+
+    day: IsoDate
+    kind: Literal["overdue", "fork"]
+    village: Annotated[str, Meta(max_length=100)]
+    count: Count
+    receipt_codes: Annotated[list[Annotated[str, Meta(min_length=1, max_length=16)]], Meta(max_length=500)] = []
 
 
 # --- hub -> node -------------------------------------------------------------

@@ -45,6 +45,7 @@ NOT_PAGES = {
     "register.export": "the official register as .xlsx (an official document)",
     "supervision.export_csv": "a spreadsheet export",
     "supervision.export_xlsx": "a spreadsheet export",
+    "county.figures_export": "a spreadsheet export",
     "attachment_views.image": "a photo",
     "case_attachments.view": "a village's scan or photo, served as a file",
 }
@@ -183,6 +184,7 @@ def hub_world(hub_app: Any) -> tuple[dict[str, Any], dict[str, str], set[str]]:
         "counter.receipt": f"/console/case/{code}/receipt",
         "search.page": "/console/search?q=张三",
         "county.queue_page": "/county/",  # a township hub: 404; a county's is checked in tests/hub/test_county_level.py
+        "county.figures_page": "/county/figures",  # likewise; a county's in tests/hub/test_county_reports.py
     }
     data = (
         set(catalogue_strings(current().to_dict()))

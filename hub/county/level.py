@@ -9,7 +9,7 @@ LEVELS = (TOWNSHIP, COUNTY)
 SETTING = "hub_level"
 
 # What only a county hears (townships passing cases up), and all it hears: those cases and their scans.
-COUNTY_ONLY = frozenset({"case.passed_up"})
+COUNTY_ONLY = frozenset({"case.passed_up", "township.figures", "township.alert"})
 COUNTY_ACCEPTS = COUNTY_ONLY | {"attachment.added"}
 
 WRONG_LEVEL = "此类事件不属于本级中心（县级中心只接收乡镇报县级的事项，乡镇中心不接收报县级事件）"

@@ -43,6 +43,7 @@ from shared import messages, signing, states
 from shared.msgid import N_, concatenated
 
 from .. import audit
+from . import figures_up
 from ..cases import CaseError, record_county_answer
 from ..models import Case, CountyReferral, HubEvent
 
@@ -339,6 +340,7 @@ def sync(data_dir: str | Path, transport: Any = None) -> CountySync:
         if not meta.get("hub_pubkey"):
             raise RefusedError("本乡镇中心尚未在县级中心注册，请先运行 daiban hub county-enroll", "not_enrolled")
         queue_passed_up(data_dir)
+        figures_up.queue_reports()
         client = SyncClient(transport or HttpTransport(meta.get("hub_url")), key(data_dir))
         try:
             got = client.round()

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext as _
+
+from shared.i18n import tr
 
 from .. import queue as console_queue
 from ..auth import current_user, login_required
 from ..catalogue_store import current as current_catalogue
-from . import level
+from . import level, township_figures
+from .township_figures import GROUPS
 from .queue import waiting
 
 bp = Blueprint("county", __name__)
@@ -32,3 +35,60 @@ def queue_page() -> Any:
     windows = set(console_queue.visible_windows(user, current_catalogue()))
     rows = [w for w in waiting() if w.case.window in windows]
     return render_template("county/queue.html", rows=rows)
+
+
+def _period() -> tuple[Any, Any]:
+    """The period asked for; figures.PeriodError (audited, as the township's report does) when it makes no sense."""
+    from .. import figures
+
+    asked = {"from": request.args.get("from"), "to": request.args.get("to"), "by": None}
+    try:
+        return figures.parse_period(asked["from"], asked["to"])
+    except figures.PeriodError as exc:
+        user = current_user()
+        figures.refused(user.username if user else "", str(exc), asked)
+        raise
+
+
+@bp.get("/county/figures")
+@login_required("supervisor")
+def figures_page() -> Any:
+    """The townships' figures per township, item and month, for a period (the county's supervisors)."""
+    from .. import figures
+
+    if not level.is_county():
+        abort(404, description=_("本中心不是县级中心"))
+    try:
+        start, end = _period()
+    except figures.PeriodError as exc:
+        return render_template("county/figures.html", error=tr(exc.args[0]), report=None, groups=GROUPS), 400
+    return render_template(
+        "county/figures.html",
+        error=None,
+        report=township_figures.build(start, end),
+        groups=GROUPS,
+        percent=figures.percent,
+    )
+
+
+@bp.get("/county/figures.xlsx")
+@login_required("supervisor")
+def figures_export() -> Any:
+    """The same figures as an Excel workbook, one sheet per grouping."""
+    from .. import figures
+    from ..figures_xlsx import to_bytes
+
+    if not level.is_county():
+        abort(404, description=_("本中心不是县级中心"))
+    try:
+        start, end = _period()
+    except figures.PeriodError as exc:
+        return Response(tr(exc.args[0]), status=400, mimetype="text/plain")
+    header = [_("名称"), _("收件"), _("办结"), _("按时办结"), _("按时办结率"), _("超期未办结")]
+    titles = {by: tr(name) for by, name in GROUPS.items()}
+    wb = township_figures.workbook(township_figures.build(start, end), header, titles)
+    return Response(
+        to_bytes(wb),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": "attachment; filename=county-figures.xlsx"},
+    )

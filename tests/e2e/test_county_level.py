@@ -93,9 +93,9 @@ def _run(tmp_path, township_url: str | None = None, county_url: str | None = Non
         assert cut.returncode == 1
         assert "与县级中心同步失败" in cut.stderr
         county.start()
-        # The case and its scan go up: two events, then the scan's bytes by hash.
+        # The case and its scan go up, with yesterday's figures: three events, then the scan's bytes by hash.
         assert (
-            "上传批次 1，县级确认事件 2（退回 0），录入县级批复 0 件，上传附件 1 个"
+            "上传批次 1，县级确认事件 3（退回 0），录入县级批复 0 件，上传附件 1 个"
             in township.cli("county-sync").stdout
         )
         again = township.cli("county-sync").stdout  # nothing goes up twice

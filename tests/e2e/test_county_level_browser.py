@@ -34,7 +34,7 @@ def test_county_staff_refuse_a_passed_up_case_in_the_browser(tmp_path) -> None:
         node.cli("sync")
         township.cli("act", code, "accept")
         township.cli("act", code, "to_county", "--note", "房屋鉴定报告存疑，请县级核定")
-        assert "县级确认事件 1（退回 0）" in township.cli("county-sync").stdout
+        assert "县级确认事件 2（退回 0）" in township.cli("county-sync").stdout  # the case and yesterday's figures
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=support.CHROMIUM_ARGS, headless=True)
             errors: list[str] = []

@@ -97,7 +97,15 @@ def test_revoke_refuses_further_syncs_and_a_replacement_restores_history(hub_app
     assert Node.get().status == "active"
     assert [
         a.action for a in AuditEntry.select().where(AuditEntry.action.startswith("node.")).order_by(AuditEntry.seq)
-    ] == ["node.code_issued", "node.enrolled", "node.code_refused", "node.revoked", "node.code_issued", "node.enrolled"]
+    ] == [
+        "node.code_issued",
+        "node.enrolled",
+        "node.code_refused",
+        "node.revoked",
+        "node.revoked_attempt",  # the revoked key signed one more batch: the supervisor is told
+        "node.code_issued",
+        "node.enrolled",
+    ]
 
 
 def test_silent_and_never_synced_nodes_raise_alerts(hub_app, sup) -> None:
