@@ -46,7 +46,8 @@ def test_case_passed_up_and_answered_by_usb_bundles(tmp_path: Path) -> None:
         usb = tmp_path / "usb"
         usb.mkdir()
         out = township.cli("county-export-bundle", str(usb / "up1.daiban")).stdout
-        assert "批次 1，事件 2，附件 1" in out
+        # the case, its scan, and the day before's figures (a township reports each finished day)
+        assert "批次 1，事件 3，附件 1" in out
         assert code.encode() not in (usb / "up1.daiban").read_bytes()  # sealed to the county's box key
 
         # A bundle changed on the way is refused at the county and nothing of it is kept there.
@@ -58,7 +59,7 @@ def test_case_passed_up_and_answered_by_usb_bundles(tmp_path: Path) -> None:
 
         got = county.cli("import-bundle", str(usb / "up1.daiban"), "--out", str(usb / "down1.daiban")).stdout
         assert "青山镇" in got
-        assert "接收事件 2" in got
+        assert "接收事件 3" in got
         assert "收到附件 1" in got
         assert "daiban hub county-import-bundle" in got  # the reply goes back to a township, not a village
         assert code in county.cli("county-queue").stdout
@@ -66,7 +67,7 @@ def test_case_passed_up_and_answered_by_usb_bundles(tmp_path: Path) -> None:
             "county-answer", code, "county_approve", "--doc-no", DOC_NO, "--doc-date", county_today(), "--actor", "li"
         )
 
-        assert "县级确认事件 2" in township.cli("county-import-bundle", str(usb / "down1.daiban")).stdout
+        assert "县级确认事件 3" in township.cli("county-import-bundle", str(usb / "down1.daiban")).stdout
         # A second trip carries the county's answer down.
         assert "批次 0，事件 0，附件 0" in township.cli("county-export-bundle", str(usb / "up2.daiban")).stdout
         county.cli("import-bundle", str(usb / "up2.daiban"), "--out", str(usb / "down2.daiban"))
