@@ -102,7 +102,7 @@ class _HttpClient:
 
     def post(self, path: str, data: bytes, content_type: str) -> Any:
         resp = self.session.post(self.base_url + path, data=data, headers={"Content-Type": content_type}, timeout=30)
-        resp.data = resp.content
+        resp.data = resp.content  # type: ignore[attr-defined]  # nodesim reads a Flask test response's .data
         return resp
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.production import gunicorn_options
 from shared import protocol
 from tests.support import ROOT
 
@@ -170,18 +171,11 @@ def test_systemd_units_run_gunicorn_workers_and_one_scheduler(tmp_path: Path) ->
     assert "USR1" in logrotate
 
 
-def _gunicorn_options(command: str) -> dict[str, str]:
-    """gunicorn's --option value pairs in a command line (a unit's ExecStart or the image's CMD)."""
-    words = command.replace("\\\n", " ").split()
-    start = next(i for i, w in enumerate(words) if w.endswith("gunicorn"))
-    return {w: words[i + 1] for i, w in enumerate(words[start:-1], start) if w.startswith("--")}
-
-
 def test_container_runs_gunicorn_as_the_unit_does() -> None:
     """Sync admission needs gthread workers: the image and the unit must serve the same way."""
-    unit = _gunicorn_options((DEPLOY / "hub" / "daiban-hub.service").read_text())
+    unit = gunicorn_options((DEPLOY / "hub" / "daiban-hub.service").read_text())
     cmd = next(x for x in (DEPLOY / "Dockerfile").read_text().splitlines() if x.startswith("CMD "))
-    image = _gunicorn_options(cmd)
+    image = gunicorn_options(cmd)
     for option in ("--worker-class", "--threads", "--timeout", "--graceful-timeout"):
         assert image.get(option) == unit.get(option), option
     assert unit["--worker-class"] == "gthread"
