@@ -62,6 +62,7 @@ class Lease:
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._lock = threading.Lock()
         self.lost = False  # set when another scheduler took the lease over
+        self.released = False  # set at a clean stop: no renewal may take the lease back after it
 
     def renew(self) -> bool:
         """Take or extend the lease; True only if this process holds it now.
@@ -70,6 +71,8 @@ class Lease:
         lost database connection (failover) is simply a False until the next try.
         """
         with self._lock:
+            if self.released:
+                return False
             try:
                 with database.connection_context():
                     row = database.execute_sql(
@@ -96,14 +99,20 @@ class Lease:
         return None if row is None else str(row[0])
 
     def release(self) -> None:
-        """Give the lease up at a clean stop, so a standby need not wait for it to expire."""
-        try:
-            with database.connection_context():
-                database.execute_sql(
-                    "DELETE FROM setting WHERE key = %s AND value::json->>'holder' = %s", (LEASE_KEY, self.holder)
-                )
-        except peewee.DatabaseError:
-            log.warning("scheduler lease not released; it expires by itself")
+        """Give the lease up at a clean stop, so a standby need not wait for it to expire.
+
+        Under the renewal lock, and for good: the lease job may still be running in the scheduler's
+        thread pool at SIGTERM, and a renewal landing after the DELETE would hold the lease again.
+        """
+        with self._lock:
+            self.released = True
+            try:
+                with database.connection_context():
+                    database.execute_sql(
+                        "DELETE FROM setting WHERE key = %s AND value::json->>'holder' = %s", (LEASE_KEY, self.holder)
+                    )
+            except peewee.DatabaseError:
+                log.warning("scheduler lease not released; it expires by itself")
 
 
 def acquire_lock(data_dir: str, *, standby: bool = False, lease_seconds: float = LEASE_SECONDS) -> Any:
