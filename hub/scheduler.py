@@ -62,7 +62,7 @@ class Lease:
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._lock = threading.Lock()
         self.lost = False  # set when another scheduler took the lease over
-        self.released = False  # set at a clean stop: no renewal may take the lease back after it
+        self.released = False  # set once given up: no renewal may take the lease back after it
 
     def renew(self) -> bool:
         """Take or extend the lease; True only if this process holds it now.
@@ -108,11 +108,15 @@ class Lease:
             self.released = True
             try:
                 with database.connection_context():
-                    database.execute_sql(
-                        "DELETE FROM setting WHERE key = %s AND value::json->>'holder' = %s", (LEASE_KEY, self.holder)
-                    )
+                    gone = database.execute_sql(
+                        "DELETE FROM setting WHERE key = %s AND value::json->>'holder' = %s RETURNING 1",
+                        (LEASE_KEY, self.holder),
+                    ).fetchone()
             except peewee.DatabaseError:
                 log.warning("scheduler lease not released; it expires by itself")
+                return
+            # Not the holder: nothing was given up, and this process may still take the lease later.
+            self.released = gone is not None
 
 
 def acquire_lock(data_dir: str, *, standby: bool = False, lease_seconds: float = LEASE_SECONDS) -> Any:
