@@ -43,7 +43,7 @@ class Pair:
         conf = self.standby.datadir / "data" / "postgresql.auto.conf"
         with conf.open("a") as fh:
             fh.write("primary_conninfo = ''\n")
-        self.standby._run(str(self.standby.bindir / "pg_ctl"), "-D", str(self.standby.datadir / "data"), "reload")
+        self.standby.pg_ctl("reload")
         poll(lambda: not rows(self.url(self.standby, "postgres"), "SELECT pid FROM pg_stat_wal_receiver"))
 
     def kill_primary(self) -> None:
@@ -60,9 +60,7 @@ class Pair:
                     pass
 
     def promote(self) -> None:
-        self.standby._run(
-            str(self.standby.bindir / "pg_ctl"), "-D", str(self.standby.datadir / "data"), "-w", "promote"
-        )
+        self.standby.pg_ctl("-w", "promote")
 
     def set_synchronous(self, level: str | None) -> None:
         """Commit waits for the standby at synchronous_commit=level ('on', 'remote_apply'), or not (None)."""
@@ -89,20 +87,7 @@ def start_pair(synchronous: bool = False, fsync: bool = False) -> Pair:
     primary = support.start_pg_cluster()
     if fsync:
         # The throwaway cluster starts with fsync off on its command line; restart it with it on.
-        options = f"-p {primary.port} -h 127.0.0.1 -k {primary.datadir} -c fsync=on -c max_connections=200"
-        primary._run(
-            str(primary.bindir / "pg_ctl"),
-            "-D",
-            str(primary.datadir / "data"),
-            "-l",
-            str(primary.datadir / "log"),
-            "-o",
-            options,
-            "-m",
-            "fast",
-            "-w",
-            "restart",
-        )
+        primary.serve("restart", fsync=True)
     datadir = Path(tempfile.mkdtemp(prefix="daiban-pg-standby-"))
     shutil.chown(datadir, *owner(primary.datadir))
     standby = support.PgCluster(primary.bindir, datadir, support.free_port(), primary.runas)
@@ -122,21 +107,7 @@ def start_pair(synchronous: bool = False, fsync: bool = False) -> Pair:
             "stream",
             "--no-sync",
         )
-        options = (
-            f"-p {standby.port} -h 127.0.0.1 -k {datadir} -c fsync={'on' if fsync else 'off'} "
-            "-c max_connections=200 -c cluster_name=standby"
-        )
-        standby._run(
-            str(primary.bindir / "pg_ctl"),
-            "-D",
-            str(datadir / "data"),
-            "-l",
-            str(datadir / "log"),
-            "-o",
-            options,
-            "-w",
-            "start",
-        )
+        standby.serve("start", fsync=fsync, settings="-c cluster_name=standby")
         poll(lambda: rows(primary.admin_url, "SELECT state FROM pg_stat_replication") == [("streaming",)])
         pair = Pair(primary, standby)
         if synchronous:

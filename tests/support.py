@@ -62,6 +62,19 @@ class PgCluster:
     def _run(self, *args: str) -> None:
         subprocess.run([*self.runas, *args], check=True, capture_output=True, timeout=120)
 
+    def pg_ctl(self, *args: str) -> None:
+        """pg_ctl on this cluster's data directory."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir / "data"), *args)
+
+    def serve(self, action: str, *, fsync: bool = False, settings: str = "") -> None:
+        """pg_ctl start or restart on 127.0.0.1 at this port, with the suite's settings (fsync off unless asked)."""
+        options = (
+            f"-p {self.port} -h 127.0.0.1 -k {self.datadir} -c fsync={'on' if fsync else 'off'} "
+            f"-c max_connections=200 {settings}"
+        ).strip()
+        fast = ["-m", "fast"] if action == "restart" else []
+        self.pg_ctl("-l", str(self.datadir / "log"), "-o", options, *fast, "-w", action)
+
     def start(self) -> "PgCluster":
         self._run(
             str(self.bindir / "initdb"),
@@ -75,18 +88,7 @@ class PgCluster:
             "--no-sync",
         )
         # fsync off: a throwaway cluster need not survive a power cut, and the suite runs faster.
-        options = f"-p {self.port} -h 127.0.0.1 -k {self.datadir} -c fsync=off -c max_connections=200"
-        self._run(
-            str(self.bindir / "pg_ctl"),
-            "-D",
-            str(self.datadir / "data"),
-            "-l",
-            str(self.datadir / "log"),
-            "-o",
-            options,
-            "-w",
-            "start",
-        )
+        self.serve("start")
         return self
 
     def stop(self) -> None:

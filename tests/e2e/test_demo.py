@@ -48,7 +48,8 @@ def test_demo_starts_three_services_and_stops_on_ctrl_c(tmp_path) -> None:
         assert all(n["enrolled"] for n in nodes)
         link = support.daiban("hub", "--dir", str(tmp_path / "demo" / "hub"), "county-status", check=False).stdout
         assert "已在县级中心注册：青山镇" in link, link
-        for _ in range(120):  # the scheduler's first county round, which it runs at start
+        deadline = time.monotonic() + 120  # the scheduler's first county round, which it runs at start
+        while time.monotonic() < deadline:
             link = support.daiban("hub", "--dir", str(tmp_path / "demo" / "hub"), "county-status").stdout
             if "最近一次成功同步：从未" not in link:
                 break
