@@ -18,8 +18,9 @@ hub/cases.record_county_answer, the rule an answer typed in from the county's pa
 it reaches the village on its next sync. An answer the township cannot take (a case never passed
 up, one already answered) is refused by that rule with its code, audited, and nothing is stored.
 
-This module is the one place the hub imports node code (lazily, inside functions), against the
-rule that hub and node depend only on shared/: the issue asks for the township to be the county's
+The county link (this module, and beside it county/bundles.py, county/figures_up.py and the
+county commands in hub/cli.py) is the one part of the hub that imports node code (lazily, inside
+functions), against the rule that hub and node depend only on shared/: the issue asks for the township to be the county's
 node "exactly as" a village is, and a second client beside node/sync would be the copy that drifts.
 Moving the client into shared/ would need it to stop owning a database; that is left for later.
 """
