@@ -34,7 +34,8 @@ def test_measured_peer_sets_the_budget(run_all: ModuleType) -> None:
     assert budget == 9000
     assert "measured in this sitting" in why
     row = e2e_row(run_all.table(results))
-    assert "≥ 9,000" in row and "MISSED" in row
+    assert "≥ 9,000" in row
+    assert "MISSED" in row
     results["sync"]["e2e_loopback_sqlite"]["requests_per_s"] = 9500
     assert e2e_row(run_all.table(results)).endswith("| ok |")
 
@@ -43,7 +44,8 @@ def test_without_the_peer_the_issues_figure_stands(run_all: ModuleType) -> None:
     results = {"sync": {"e2e_loopback_sqlite": {"requests_per_s": 7000}}}
     budget, why = run_all.e2e_budget(results)
     assert budget == run_all.E2E_BUDGET == 3 * 2281
-    assert "the issue's figure" in why and "did not run" in why
+    assert "the issue's figure" in why
+    assert "did not run" in why
     assert "≥ 6,843" in e2e_row(run_all.table(results))
 
 
