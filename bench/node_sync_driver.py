@@ -2,6 +2,10 @@
 
     python -m bench.node_sync_driver --dir NODE_DIR [--hub URL] [--retry]
 
+With BENCH_NODE_CPU_BY_FUNCTION=1 in the environment, the CPU time (thread time) spent in the sync
+path's main functions is logged on stderr after the round (calls nest: a line includes the lines
+of what it calls; the figures include the wrappers' own small cost).
+
 With --retry a failed round is retried after the scheduler's own backoff, as `daiban node run` would,
 but only for what a link does (drops, timeouts, a busy hub) and only within --give-up-s: a hub
 answering 5xx is broken, not slow, and the real node's patient backoff (up to 300 s a try, 50
@@ -20,6 +24,65 @@ import time
 # A hub that answers 5xx has a bug to read in its log; waiting longer will not move a benchmark.
 NOT_A_LINK_FAULT = {"server_error"}
 
+# Functions whose CPU time BENCH_NODE_CPU_BY_FUNCTION reports: (module, attribute); a name a
+# checkout lacks is skipped, so the same driver measures an older tree copied in.
+CPU_BY_FUNCTION = [
+    ("node.outbox", "_cut"),
+    ("node.outbox", "_unsigned"),
+    ("node.outbox", "queued_count"),
+    ("shared.signing", "sealed"),
+    ("shared.protocol", "seal"),
+    ("node.apply", "apply_updates"),
+    ("node.apply", "_rows"),
+    ("node.apply", "_windows"),
+    ("node.apply", "_write_requests"),
+    ("node.apply", "_executemany"),
+    ("node.apply", "_apply_ack"),
+    ("node.outbox", "record_attempt"),
+    ("shared.protocol", "open_envelope"),
+    ("shared.encoding", "parse"),
+    ("shared.encoding", "_decoder"),
+    ("node.hubkey", "verify_hub"),
+    ("node.transport", "HttpTransport.exchange"),
+    ("peewee", "Database.commit"),
+    ("peewee", "SqliteDatabase._connect"),
+    ("peewee", "SqliteDatabase._close"),
+]
+
+
+def cpu_by_function() -> dict[str, list[float]]:
+    """Wrap CPU_BY_FUNCTION so each call adds its thread CPU time; {name: [seconds, calls]}."""
+    import functools
+    import importlib
+
+    spent: dict[str, list[float]] = {}
+    for module_name, attr in CPU_BY_FUNCTION:
+        owner: object = importlib.import_module(module_name)
+        *path, name = attr.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        fn = getattr(owner, name, None)
+        if fn is None:
+            continue
+        label = f"{module_name}.{attr}"
+        spent[label] = [0.0, 0]
+
+        def timed(*a: object, _fn=fn, _cell=spent[label], **k: object) -> object:  # type: ignore[no-untyped-def]
+            t = time.thread_time()
+            try:
+                return _fn(*a, **k)
+            finally:
+                _cell[0] += time.thread_time() - t
+                _cell[1] += 1
+
+        setattr(owner, name, functools.wraps(fn)(timed))
+    # node.sync imported these by name: point it at the wrappers too.
+    import node.hubkey
+    import node.sync
+
+    node.sync.verify_hub = node.hubkey.verify_hub
+    return spent
+
 
 def main() -> None:
     """Sync once (or until done with --retry) and print a JSON report on stdout."""
@@ -31,6 +94,7 @@ def main() -> None:
     ap.add_argument("--give-up-s", type=float, default=600.0, help="stop retrying once this much time has passed")
     args = ap.parse_args()
     os.environ["DAIBAN_NODE_DIR"] = args.dir
+    spent = cpu_by_function() if os.environ.get("BENCH_NODE_CPU_BY_FUNCTION") else None
 
     from node import create_app, meta, outbox, scheduler
     from node.db import database
@@ -73,6 +137,8 @@ def main() -> None:
             time.sleep(delay)
     seconds = time.perf_counter() - t0
     cpu = time.process_time() - c0
+    for label, (secs, calls) in sorted((spent or {}).items(), key=lambda kv: -kv[1][0]):
+        print(f"node_sync_driver: CPU {secs:6.3f} s in {int(calls):5d} calls of {label}", file=sys.stderr)
     with database.connection_context():
         queued_after = outbox.queued_count()
     print(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared import protocol, states
-from shared.bulk_rows import chunks, insert_rows
+from shared.bulk_rows import bound_rows, chunks, insert_rows
 
 from . import meta
 from .capture import now
@@ -86,31 +86,28 @@ def apply_updates(updates: list[dict[str, Any]]) -> tuple[int, int]:
         return 0, gap
     # Rows above the cursor can only be leftovers of a log the hub no longer holds.
     HubUpdate.delete().where(HubUpdate.cseq > cursor).execute()
-    requests = {
-        r.request_id: r
-        for r in _rows(
-            Request,
-            Request.request_id,
-            [up.get("request_id") for up in run],
-            [Request._meta.fields[n] for n in ("request_id", *_STATUS_FIELDS)],
-        )
-    }
+    # Only what an update reads of a request: whether it is here, and its window (kept when the
+    # update names none). Plain rows: no model instance per request, no JSON column decoded.
+    current = _windows([up.get("request_id") for up in run])
     rows: list[tuple[Any, ...]] = []
-    touched: dict[str, Request] = {}
+    changes: dict[str, dict[str, Any]] = {}
     at = now()
     for up in run:
         rows.append((up["cseq"], up.get("request_id", ""), up.get("type", ""), up, at))
-        req = requests.get(up.get("request_id"))
+        rid = up.get("request_id")
         if up.get("type") == "case.corrected":
             # Captured fields, not status: written at once (the status columns below are not touched).
             from .corrections import apply_from_hub
 
             apply_from_hub(up)
-        if req is not None:
-            _update_request(req, up)
-            touched[req.request_id] = req
+        if rid in current:
+            changed = changes.setdefault(rid, {})
+            window, window_name = current[rid]
+            changed.update(
+                _status_changes(up, changed.get("window", window), changed.get("window_name", window_name), at)
+            )
     _executemany(HubUpdate, ("cseq", "request_id", "type", "body", "applied_at"), rows)
-    _write_requests(list(touched.values()))
+    _write_requests(changes)
     meta.put("cursor", run[-1]["cseq"])
     return len(rows), gap
 
@@ -154,29 +151,11 @@ def cursor_after(body: dict[str, Any], batch: Batch) -> int | None:
 
 
 def _update_request(req: Request, up: dict[str, Any]) -> None:
-    if up.get("type") == "case.status" and up.get("state") in states.LABELS:
-        req.state = up["state"]
-        req.window = up.get("window") or req.window
-        req.window_name = up.get("window_name") or req.window_name
-        req.deadline = up.get("deadline")
-        req.hub_missing = up.get("missing") or []
-        req.hub_missing_names = up.get("missing_names") or []
-        req.reason = up.get("reason")
-        req.legal_basis = up.get("legal_basis")
-        req.note = up.get("note")
-        req.status_at = up.get("at")
-        # A request the hub flags as a duplicate (两头受理) needs the clerk as much as a decision does.
-        if up.get("action") in ATTENTION_ACTIONS or up.get("duplicate_of"):
-            req.needs_attention = True
-    elif up.get("type") == "event.refused":
-        if up.get("state") == states.INVALID:
-            req.state = states.INVALID
-        req.reason = up.get("message")
-        req.needs_attention = True
-    req.updated_at = now()
+    for name, value in _status_changes(up, req.window, req.window_name, now()).items():
+        setattr(req, name, value)
 
 
-# The columns an update from the hub may change on a request.
+# The columns an update from the hub may change on a request, in the order they are written.
 _STATUS_FIELDS = (
     "state",
     "window",
@@ -193,24 +172,64 @@ _STATUS_FIELDS = (
 )
 
 
-def _write_requests(reqs: list[Request]) -> None:
-    """Save the status columns of many requests with one prepared UPDATE."""
-    if not reqs:
-        return
-    fields = [Request._meta.fields[name] for name in _STATUS_FIELDS]
-    sets = ", ".join(f'"{f.column_name}" = ?' for f in fields)
-    params = [tuple(f.db_value(getattr(r, f.name)) for f in fields) + (r.request_id,) for r in reqs]
-    database.obj.cursor().executemany(f'UPDATE "{Request._meta.table_name}" SET {sets} WHERE "request_id" = ?', params)
+def _status_changes(up: dict[str, Any], window: str | None, window_name: str | None, at: Any) -> dict[str, Any]:
+    """The status columns an update sets on its request (`window`: what the request shows now)."""
+    changes: dict[str, Any] = {}
+    if up.get("type") == "case.status" and up.get("state") in states.LABELS:
+        changes["state"] = up["state"]
+        changes["window"] = up.get("window") or window
+        changes["window_name"] = up.get("window_name") or window_name
+        changes["deadline"] = up.get("deadline")
+        changes["hub_missing"] = up.get("missing") or []
+        changes["hub_missing_names"] = up.get("missing_names") or []
+        changes["reason"] = up.get("reason")
+        changes["legal_basis"] = up.get("legal_basis")
+        changes["note"] = up.get("note")
+        changes["status_at"] = up.get("at")
+        # A request the hub flags as a duplicate (两头受理) needs the clerk as much as a decision does.
+        if up.get("action") in ATTENTION_ACTIONS or up.get("duplicate_of"):
+            changes["needs_attention"] = True
+    elif up.get("type") == "event.refused":
+        if up.get("state") == states.INVALID:
+            changes["state"] = states.INVALID
+        changes["reason"] = up.get("message")
+        changes["needs_attention"] = True
+    changes["updated_at"] = at
+    return changes
+
+
+def _windows(request_ids: list[Any]) -> dict[str, tuple[str | None, str | None]]:
+    """request_id -> (window, window_name) of the requests this node holds among the ids."""
+    fields = [Request._meta.fields[n] for n in ("request_id", "window", "window_name")]
+    columns = ", ".join(f'"{f.column_name}"' for f in fields)
+    found: dict[str, tuple[str | None, str | None]] = {}
+    for chunk in chunks(request_ids):
+        # Column and table names come from the model's metadata, never from input; every value is bound.
+        sql = (
+            f'SELECT {columns} FROM "{Request._meta.table_name}" '  # nosec B608
+            f'WHERE "{fields[0].column_name}" IN ({", ".join("?" * len(chunk))})'
+        )
+        found.update((rid, (window, name)) for rid, window, name in database.execute_sql(sql, chunk).fetchall())
+    return found
+
+
+def _write_requests(changes: dict[str, dict[str, Any]]) -> None:
+    """Save the status columns each request's updates set: one prepared UPDATE per set of columns."""
+    by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for request_id, changed in changes.items():
+        names = tuple(name for name in _STATUS_FIELDS if name in changed)
+        by_columns.setdefault(names, []).append((*(changed[name] for name in names), request_id))
+    for names, rows in by_columns.items():
+        # Bound as peewee binds them (each field's db_value), column by column (shared/bulk_rows).
+        table, _, params = bound_rows(Request, (*names, "request_id"), rows)
+        sets = ", ".join(f'"{Request._meta.fields[name].column_name}" = ?' for name in names)
+        # Column and table names come from the model's metadata, never from input; every value is bound.
+        database.obj.cursor().executemany(f'UPDATE {table} SET {sets} WHERE "request_id" = ?', params)  # nosec B608
 
 
 def _executemany(model: Any, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     """INSERT many rows with one prepared statement, binding what peewee would (each field's db_value)."""
     insert_rows(database.obj.cursor(), model, names, rows)
-
-
-def _rows(model: Any, column: Any, values: list[Any], fields: list[Any]) -> list[Any]:
-    # Only the columns an update touches: the captured data need not be decoded.
-    return [row for chunk in chunks(values) for row in model.select(*fields).where(column.in_(chunk))]
 
 
 def apply_resume(body: dict[str, Any]) -> bool:

@@ -34,7 +34,11 @@ class JSONField(peewee.TextField):
     """JSON stored as text."""
 
     def db_value(self, value: Any) -> str | None:
-        return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+        if value is None:
+            return None
+        if type(value) is list and not value:
+            return "[]"  # what json.dumps writes, without its call: most list columns are empty
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
     def python_value(self, value: Any) -> Any:
         return None if value is None else json.loads(value)

@@ -6,26 +6,27 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared import encoding, protocol
+from shared import encoding, protocol, signing
 
 from . import meta
 from .capture import now
-from .db import database
+from .db import JSONField, database
 from .models import Batch, Event
 
 APP_VERSION = "0.1.0"
 
 
-def wire_event(ev: Event, seq: int) -> dict[str, Any]:
-    """An event as it travels in a batch."""
+def wire_event(row: tuple[Any, ...], seq: int) -> dict[str, Any]:
+    """An event as it travels in a batch, from its row as _unsigned reads it."""
+    _pk, event_id, type_, request_id, at, clerk, data = row
     return {
         "seq": seq,
-        "id": ev.event_id,
-        "type": ev.type,
-        "request_id": ev.request_id,
-        "at": ev.at,
-        "clerk": ev.clerk,
-        "data": ev.data,
+        "id": event_id,
+        "type": type_,
+        "request_id": request_id,
+        "at": at,
+        "clerk": clerk,
+        "data": encoding.load_stored(data),
     }
 
 
@@ -68,19 +69,24 @@ def batch_after(key: Ed25519PrivateKey, max_bytes: int, max_events: int, after: 
 
 
 def _cut(key: Ed25519PrivateKey, max_bytes: int, max_events: int, cursor: int, in_flight: int) -> Batch | None:
-    """Sign the next run of unsigned events into a batch chained on the last one (inside a transaction)."""
-    events = list(Event.select().where(Event.seq.is_null() & ~Event.quarantined).order_by(Event.id).limit(max_events))
+    """Sign the next run of unsigned events into a batch chained on the last one (inside a transaction).
+
+    The events are read as plain rows (no model instance per event) and each is encoded once
+    with encoding.canonical_message, the encoder the sealed batch uses: its length decides where
+    the batch is cut. The body is encoded once for the signature, the envelope and the hash.
+    """
+    events = _unsigned(max_events)
     if not events:
         return None
     seq = int(meta.get("next_seq", 1))
-    chosen: list[tuple[Event, dict[str, Any]]] = []
+    chosen: list[tuple[int, dict[str, Any]]] = []
     size = 0
-    for ev in events:
-        wire = wire_event(ev, seq + len(chosen))
-        n = len(encoding.canonical(wire))
+    for row in events:
+        wire = wire_event(row, seq + len(chosen))
+        n = len(encoding.canonical_message(wire))
         if chosen and size + n > max_bytes:
             break
-        chosen.append((ev, wire))
+        chosen.append((row[0], wire))
         size += n
     prev_hash = meta.get("last_hash", protocol.GENESIS_HASH)
     body = protocol.batch_body(
@@ -92,22 +98,46 @@ def _cut(key: Ed25519PrivateKey, max_bytes: int, max_events: int, cursor: int, i
         app_version=APP_VERSION,
         pending=max(0, queued_count() - in_flight),
     )
+    envelope, body_hash = signing.sealed(key, body)
     batch = Batch.create(
         first_seq=body["first_seq"],
         last_seq=body["last_seq"],
-        hash=protocol.body_hash(body),
+        hash=body_hash,
         prev_hash=prev_hash,
-        envelope=protocol.seal(key, body),
+        envelope=envelope,
         created_at=now(),
     )
     # One prepared UPDATE run for every event, instead of building a query per event.
     database.obj.cursor().executemany(
         f'UPDATE "{Event._meta.table_name}" SET "seq" = ?, "batch_id" = ? WHERE "id" = ?',
-        [(wire["seq"], batch.id, ev.id) for ev, wire in chosen],
+        [(wire["seq"], batch.id, pk) for pk, wire in chosen],
     )
     meta.put("next_seq", body["last_seq"] + 1)
     meta.put("last_hash", batch.hash)
     return batch
+
+
+# The row id, then the columns of an event that travel (wire_event).
+_WIRE_COLUMNS = ("id", "event_id", "type", "request_id", "at", "clerk", "data")
+
+
+def _unsigned(limit: int) -> list[tuple[Any, ...]]:
+    """The oldest unsigned, unquarantined events as plain rows, data as its stored JSON's UTF-8 bytes.
+
+    Bytes, not text: decoding JSON from the bytes SQLite holds is about 3 times faster than from
+    a str, which Python would first build from them and then encode again.
+    """
+    fields = [Event._meta.fields[name] for name in _WIRE_COLUMNS]
+    columns = ", ".join(
+        f'CAST("{f.column_name}" AS BLOB)' if isinstance(f, JSONField) else f'"{f.column_name}"' for f in fields
+    )
+    seq, quarantined = Event._meta.fields["seq"].column_name, Event._meta.fields["quarantined"].column_name
+    # Column and table names come from the model's metadata; the limit is bound.
+    sql = (
+        f'SELECT {columns} FROM "{Event._meta.table_name}" '  # nosec B608
+        f'WHERE "{seq}" IS NULL AND NOT "{quarantined}" ORDER BY "id" LIMIT ?'
+    )
+    return list(database.execute_sql(sql, (limit,)).fetchall())
 
 
 def unbatch(batch: Batch) -> None:

@@ -26,7 +26,7 @@ from playhouse.migrate import migrate as migrate_ops
 
 from .clock import now
 from .db import BaseModel, database
-from .models import ALL_MODELS, ForgottenUpdate, Meta, Request, StagedUpdate
+from .models import ALL_MODELS, Event, ForgottenUpdate, Meta, Request, StagedUpdate
 
 
 SchemaMigration = schema_steps.version_table(BaseModel)
@@ -52,8 +52,13 @@ def _step_4(migrator: SchemaMigrator) -> None:
         migrate_ops(migrator.add_index(Request._meta.table_name, ("phone",), False))
 
 
+def _step_5(migrator: SchemaMigrator) -> None:
+    """Schema 5: an index of the queued events, so counting them per batch and poll does not read the whole log."""
+    Event._schema.create_indexes(safe=True)
+
+
 # Each step moves the schema from version n-1 to n and must be safe to re-run.
-MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4}
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4, 5: _step_5}
 
 
 def schema_version() -> int:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterator
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -161,7 +162,7 @@ class SyncClient:
         """Ask the hub where this node stands and align to it before signing anything new."""
         position: Any = None
         for _ in range(MAX_POLLS):
-            with database.connection_context():
+            with _connected():
                 resp = self._poll("hello")
                 # History first: a status update for a request restored from it must find the request.
                 more = apply_resume(resp)
@@ -186,9 +187,21 @@ class SyncClient:
         Every loop is bounded and must make progress, so a round ends whatever the hub answers;
         a hub that keeps answering without progress becomes an error the clerk sees.
         """
+        # One connection for the whole round: opening one per step cost a fresh page cache and,
+        # on closing the last one, a WAL checkpoint each time (docs/performance.md, "CPU per request").
+        own = database.is_closed()
+        if own:
+            database.connect()
+        try:
+            return self._round(max_rounds)
+        finally:
+            if own and not database.is_closed():
+                database.close()
+
+    def _round(self, max_rounds: int) -> SyncReport:
         report = SyncReport()
         self._resumes = 0
-        with database.connection_context():
+        with _connected():
             progress.begin("sync", *progress.queued_totals())
         stopped: str | None = N_("同步中断")
         try:
@@ -205,7 +218,7 @@ class SyncClient:
             stopped = None
         except SyncError as exc:
             stopped = exc.message
-            with database.connection_context():
+            with _connected():
                 with database.atomic():
                     meta.put("last_error", exc.message)
                     meta.put("last_error_at", protocol.iso(protocol.utcnow()))
@@ -232,7 +245,7 @@ class SyncClient:
         try:
             for _ in range(max_batches):
                 if ahead is None:
-                    with database.connection_context():
+                    with _connected():
                         batch = outbox.next_batch(self.key, _batch_cap(), protocol.DEFAULT_BATCH_EVENTS)
                     if batch is None:
                         return
@@ -249,7 +262,7 @@ class SyncClient:
         """Fetch updates (or the hub's whole log while rebuilding it) until none remain."""
         position: Any = None
         for _ in range(MAX_POLLS):
-            with database.connection_context():
+            with _connected():
                 state = reconcile.pending()
                 if state is not None:
                     resp = self._poll("poll", cursor=int(state["next"]))
@@ -292,10 +305,10 @@ class SyncClient:
         try:
             status, resp = self._verify(*flight.answer(), batch.hash)
         except SyncError as exc:
-            with database.connection_context():
+            with _connected():
                 outbox.record_attempt(batch, exc.message)
             raise
-        with database.connection_context():
+        with _connected():
             outbox.record_attempt(batch, None if status == 200 else f"HTTP {status}")
             if status == 413:
                 self._split(batch, report, signed=not resp.get("unsigned"))
@@ -308,7 +321,7 @@ class SyncClient:
             return None
         ahead = self._sign_ahead(resp, batch) if status == 200 else None
         try:
-            with database.connection_context():
+            with _connected():
                 sent = progress.batch_totals(batch.id)
                 counts = apply_response(resp, batch)
                 _restore_cap()
@@ -327,7 +340,7 @@ class SyncClient:
 
     def _sign_ahead(self, resp: dict[str, Any], batch: Batch) -> "_Flight | None":
         """The batch after `batch`, signed on the cursor `resp` will leave and sent; None to go step by step."""
-        with database.connection_context():
+        with _connected():
             cursor = cursor_after(resp, batch)
             if cursor is None:
                 return None
@@ -404,6 +417,16 @@ class _Flight:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+
+
+@contextlib.contextmanager
+def _connected() -> Iterator[None]:
+    """A connection for one step of a round: the round's own when it holds one, else one for this step."""
+    if not database.is_closed():
+        yield
+        return
+    with database.connection_context():
+        yield
 
 
 def _batch_cap() -> int:

@@ -40,6 +40,23 @@ def canonical_message(obj: Any) -> bytes:
     return _MESSAGE_ENCODER.encode(obj)
 
 
+_STORED_DECODER = msgspec.json.Decoder()
+
+
+def load_stored(text: bytes | str) -> Any:
+    """json.loads(text) for JSON this program stored itself (node/db.JSONField), faster (give it bytes).
+
+    msgspec reads every JSON value to the same Python value as json.loads (duplicate keys: the
+    last wins in both; tests/shared/test_encoding.py checks it with hypothesis). What msgspec
+    refuses and json.loads reads (NaN, Infinity, a number beyond a float, a lone surrogate) is
+    read by json.loads.
+    """
+    try:
+        return _STORED_DECODER.decode(text)
+    except msgspec.DecodeError:
+        return json.loads(text)
+
+
 def digest(data: bytes) -> str:
     """Hex SHA-256 of bytes: batch hashes, attachment hashes."""
     return hashlib.sha256(data).hexdigest()

@@ -6,12 +6,15 @@ import base64
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from . import encoding
 
 
 def generate_key() -> Ed25519PrivateKey:
@@ -64,6 +67,18 @@ def fingerprint(pub_b64: str) -> str:
 def sign(key: Ed25519PrivateKey, data: bytes) -> str:
     """Signature over data, as base64 text."""
     return base64.b64encode(key.sign(data)).decode("ascii")
+
+
+def sealed(key: Ed25519PrivateKey, body: dict[str, Any]) -> tuple[bytes, str]:
+    """(protocol.seal(key, body), protocol.body_hash(body)) from one canonical encoding of the body.
+
+    The envelope {"body": body, "sig": sig} in canonical form is the body's canonical bytes put
+    between its two keys (sorted: "body" before "sig"); a base64 signature needs no escaping.
+    tests/shared/test_encoding.py checks the bytes against protocol.seal.
+    """
+    data = encoding.canonical_message(body)
+    envelope = b'{"body":' + data + b',"sig":"' + sign(key, data).encode("ascii") + b'"}'
+    return envelope, encoding.digest(data)
 
 
 def verify(pub_b64: str, data: bytes, sig_b64: str) -> bool:

@@ -7,8 +7,15 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests import support
+
+# Hypothesis's per-example deadline is a timing assertion: on a shared 2-core machine a first
+# example that builds a msgspec decoder ran past 200 ms and failed a correct test. Speed is shown
+# by bench/, never by tests.
+settings.register_profile("daiban", deadline=None)
+settings.load_profile("daiban")
 
 
 # The whole suite (`make test`, a bare `pytest`) runs in worker processes (pytest-xdist): most of its

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zlib
 
 import pytest
@@ -41,3 +42,50 @@ def test_decompress_refuses_bomb_and_garbage() -> None:
         encoding.decompress(zlib.compress(b"a" * 10_001), 10_000)
     with pytest.raises(encoding.EncodingError):
         encoding.decompress(b"not deflate", 10_000)
+
+
+stored_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+def _typed(value):  # json.loads' result with every scalar's type kept (1, 1.0 and True differ)
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    if isinstance(value, float) and value != value:
+        return (float, "nan")
+    return (type(value), value)
+
+
+@given(stored_values)
+def test_load_stored_reads_what_json_loads_reads(value) -> None:
+    """Whatever node/db.JSONField writes (floats, NaN, huge ints, any text), read back as json.loads does."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    expected = _typed(json.loads(text))
+    assert _typed(encoding.load_stored(text)) == expected
+    assert _typed(encoding.load_stored(text.encode("utf-8", "surrogatepass"))) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ['{"a": NaN, "b": Infinity}', "1e400", '"\\ud800"', '{"a": 1, "a": 2}', str(10**40), "-0", "-0.0"]
+)
+def test_load_stored_edge_cases_match_json_loads(text: str) -> None:
+    assert _typed(encoding.load_stored(text)) == _typed(json.loads(text))
+    assert _typed(encoding.load_stored(text.encode())) == _typed(json.loads(text))
+
+
+@given(json_values)
+def test_sealed_is_seal_and_body_hash_from_one_encoding(value) -> None:
+    """signing.sealed gives protocol.seal's bytes, byte for byte, and protocol.body_hash."""
+    from shared import protocol, signing
+
+    key = signing.generate_key()
+    body = {"v": 1, "kind": "batch", "data": value, "名": "张三"}
+    envelope, body_hash = signing.sealed(key, body)
+    assert envelope == protocol.seal(key, body)  # Ed25519 signatures are deterministic
+    assert body_hash == protocol.body_hash(body)
+    assert encoding.canonical(encoding.parse(envelope)) == envelope
