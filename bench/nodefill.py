@@ -42,7 +42,7 @@ def bulk_history(data_dir: Path, n: int, seed: int = 2, queued: bool = False) ->
     from node.db import database
     from node.models import Event, Request
     from shared import protocol
-    from shared.receipt_codes import new_code
+    from shared.receipt_codes import code_prefix, new_code
 
     open_node_db(data_dir)
     rng = random.Random(seed)
@@ -63,7 +63,7 @@ def bulk_history(data_dir: Path, n: int, seed: int = 2, queued: bool = False) ->
                 else:
                     rec = dict(rng.choice(pool), receipt_code=new_code(prefix, rng))
                 item = cat.item(rec["item_code"])
-                rid = protocol.new_id()
+                rid = protocol.new_request_id(code_prefix(rec["receipt_code"]))
                 app = rec["applicant"]
                 ts = now()
                 reqs.append(

@@ -6,7 +6,7 @@ from typing import Any
 
 from shared import protocol, states
 from shared.catalogue import Catalogue
-from shared.receipt_codes import new_code
+from shared.receipt_codes import code_prefix, new_code
 from shared import intake
 from shared.msgid import N_
 from shared.validation import (
@@ -106,7 +106,7 @@ def capture_request(form: dict[str, Any], clerk: str) -> Request:
         }
         held = data["submit"] == "held"
         req = Request.create(
-            request_id=protocol.new_id(),
+            request_id=protocol.new_request_id(code_prefix(code)),
             receipt_code=code,
             item_code=item["code"],
             kind=item["kind"],
