@@ -6,7 +6,8 @@ captures (as `bench.compression` cuts them) are compressed as sent (zstd level 9
 with that field set to a constant in every event; the difference, per request, is what the field
 costs on the wire. Headers are those of the node's transport and of a real `daiban hub run`.
 
-    .venv/bin/python -m bench.wire_parts
+    .venv/bin/python -m bench.wire_parts            # headers, fields up, fields down
+    .venv/bin/python -m bench.wire_parts --levels   # the batches at each zstd level, bytes and CPU
 """
 
 from __future__ import annotations
@@ -239,9 +240,29 @@ def answer_costs(n: int) -> dict[str, Any]:
         "raw_per_request": round(sum(len(encoding.canonical(e)) for e in envelopes) / n, 1),
         "zstd9_per_request": round(base[9], 1),
         "zstd19_per_request": round(base[19], 1),
+        # If the hub wrote each update's `at` to the second, as nodes now do (protocol.event_time).
+        "zstd19_per_request_with_at_to_the_second": round(
+            per_request(19, lambda up: up.__setitem__("at", str(up.get("at", ""))[:19] + "Z")), 1
+        ),
         "field_cost": costs,
         "sample": sample,
     }
+
+
+def level_costs(n: int) -> dict[int, dict[str, float]]:
+    """Bytes per request and CPU ms of the node's batches at each zstd level (`--levels`)."""
+    import time
+
+    import zstandard
+
+    batches = signed_batches(30, n)
+    out = {}
+    for level in (9, 12, 15, 16, 17, 18, 19, 22):
+        zstd = zstandard.ZstdCompressor(level=level)
+        started = time.process_time()
+        total = sum(len(zstd.compress(raw)) for raw in batches)
+        out[level] = {"per_request": round(total / n, 1), "cpu_ms": round((time.process_time() - started) * 1000)}
+    return out
 
 
 def run() -> dict[str, Any]:
@@ -261,5 +282,8 @@ if __name__ == "__main__":
 
     if sys.argv[1:2] == ["--record-answers"]:
         record_answers(sys.argv[2], sys.argv[3])
+    elif sys.argv[1:2] == ["--levels"]:
+        n = scaled(REQUESTS)
+        print(json.dumps({"requests": n, "load_avg": load_average(), "levels": level_costs(n)}, indent=1))
     else:
         print(json.dumps(run(), ensure_ascii=False, indent=1))
