@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 from pathlib import Path
 
 from . import workload
@@ -27,8 +28,36 @@ def queue_captures(data_dir: Path, n: int, seed: int = 1) -> list[str]:
         with database.atomic():
             for _ in range(n):
                 codes.append(capture_request(workload.form(rng), "李文书").receipt_code)
+            spread_capture_times(n, seed)
     database.obj.close()
     return codes
+
+
+def capture_times(n: int, seed: int) -> list[str]:
+    """The `at` of n captures a clerk made one after another, 1-10 minutes apart, up to now.
+
+    Captured in a loop, n events would carry nearly the same time, which compresses better than
+    a real day's would (docs/performance.md, "Fewer bytes, second pass"). A generator of their
+    own, so the seeded records stay those of earlier runs.
+    """
+    from shared import protocol
+
+    gaps = random.Random(seed + 7919)
+    moment = protocol.utcnow() - timedelta(seconds=330 * n)
+    out = []
+    for _ in range(n):
+        moment += timedelta(seconds=gaps.randint(60, 600))
+        out.append(protocol.event_time(moment))
+    return out
+
+
+def spread_capture_times(n: int, seed: int) -> None:
+    """Give the last n queued events the times of `capture_times` (caller holds the transaction)."""
+    from node.models import Event
+
+    events = list(Event.select(Event.id).where(Event.seq.is_null()).order_by(Event.id.desc()).limit(n))
+    for event, at in zip(reversed(events), capture_times(len(events), seed)):
+        Event.update(at=at).where(Event.id == event.id).execute()
 
 
 def bulk_history(data_dir: Path, n: int, seed: int = 2, queued: bool = False) -> None:
@@ -42,10 +71,11 @@ def bulk_history(data_dir: Path, n: int, seed: int = 2, queued: bool = False) ->
     from node.db import database
     from node.models import Event, Request
     from shared import protocol
-    from shared.receipt_codes import new_code
+    from shared.receipt_codes import code_prefix, new_code
 
     open_node_db(data_dir)
     rng = random.Random(seed)
+    times = iter(capture_times(n, seed))
     with database.connection_context():
         cat = catalogue()
         prefix = meta.get("prefix", "22")
@@ -63,7 +93,7 @@ def bulk_history(data_dir: Path, n: int, seed: int = 2, queued: bool = False) ->
                 else:
                     rec = dict(rng.choice(pool), receipt_code=new_code(prefix, rng))
                 item = cat.item(rec["item_code"])
-                rid = protocol.new_id()
+                rid = protocol.new_request_id(code_prefix(rec["receipt_code"]))
                 app = rec["applicant"]
                 ts = now()
                 reqs.append(
@@ -99,7 +129,7 @@ def bulk_history(data_dir: Path, n: int, seed: int = 2, queued: bool = False) ->
                         type="request.captured",
                         request_id=rid,
                         clerk="李文书",
-                        at=protocol.iso(protocol.utcnow()),
+                        at=next(times),
                         data=rec,
                         result=None if queued else "ok",
                     )

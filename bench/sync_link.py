@@ -117,7 +117,7 @@ def wire_cost(tmp: Path) -> dict[str, Any]:
 def two_g(tmp: Path, drop_rate: float, runs: int, drop_first_at: int | None = None) -> dict[str, Any]:
     """1,000 queued requests over 64 kbit/s each way with 150 ms one-way delay (optionally dropping)."""
     n = scaled(1000)
-    secs, ratios, ideal = [], [], []
+    secs, ratios, ideal, ups, downs = [], [], [], [], []
     drops = []
     where = tmp / f"2g{drop_rate}-{drop_first_at}"
     with hub_process(where) as hub:
@@ -135,8 +135,12 @@ def two_g(tmp: Path, drop_rate: float, runs: int, drop_first_at: int | None = No
             ideal.append(need)
             ratios.append(rep["seconds"] / need)
             drops.append(c.dropped)
+            # The bytes over this link: above SLOW_LINK the node and hub compress at zstd level 19.
+            ups.append(c.up_bytes / n)
+            downs.append(c.down_bytes / n)
             log(
                 f"2G drop={drop_rate}: {rep['seconds']:.1f} s, ideal {need:.1f} s, {c.round_trips} round trips, "
+                f"up {ups[-1]:.0f} B, down {downs[-1]:.0f} B per request, "
                 f"{c.dropped} drops, backoff {rep['backoff_s']:.1f} s"
             )
     return {
@@ -144,6 +148,9 @@ def two_g(tmp: Path, drop_rate: float, runs: int, drop_first_at: int | None = No
         "seconds": round(median(secs), 1),
         "ideal_seconds": round(median(ideal), 1),
         "ratio": round(median(ratios), 2),
+        "bytes_per_request": round(median(ups) + median(downs)),
+        "up_per_request": round(median(ups)),
+        "down_per_request": round(median(downs)),
         "drops": drops,
         "runs": [round(s, 1) for s in secs],
     }

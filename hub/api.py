@@ -31,7 +31,11 @@ def _signed(status: int, raw: bytes) -> Response:
         readable = encoding.named_encodings(request.headers.get("Accept-Encoding"))
         coding = "zstd" if "zstd" in readable else "deflate" if "deflate" in readable else None
         if coding is not None:
-            resp.set_data(encoding.compress_zstd(raw) if coding == "zstd" else encoding.compress(raw))
+            # A node over a slow link says so (docs/protocol.md, "Daiban-Link"): there bytes cost
+            # more than CPU, so zstd at its strongest level; a hub not knowing the header ignores it.
+            slow = request.headers.get("Daiban-Link", "").strip().lower() == "slow"
+            level = encoding.ZSTD_SLOW_LINK_LEVEL if slow else encoding.ZSTD_LEVEL
+            resp.set_data(encoding.compress_zstd(raw, level) if coding == "zstd" else encoding.compress(raw))
             resp.headers["Content-Encoding"] = coding
             resp.vary.add("Accept-Encoding")
     return resp

@@ -6,7 +6,7 @@ from typing import Any
 
 from shared import protocol, states
 from shared.catalogue import Catalogue
-from shared.receipt_codes import new_code
+from shared.receipt_codes import code_prefix, new_code
 from shared import intake
 from shared.msgid import N_
 from shared.validation import (
@@ -44,7 +44,7 @@ def append_event(type_: str, request_id: str, clerk: str, data: dict[str, Any]) 
         type=type_,
         request_id=request_id,
         clerk=clerk,
-        at=protocol.iso(protocol.utcnow()),
+        at=protocol.event_time(),
         data=data,
     )
 
@@ -54,6 +54,14 @@ def _unique_code(prefix: str) -> str:
         code = new_code(prefix)
         if not Request.select().where(Request.receipt_code == code).exists():
             return code
+
+
+def _unique_request_id(prefix: str) -> str:
+    # 64 random bits are unique enough; the check makes it so against all this village holds.
+    while True:
+        request_id = protocol.new_request_id(prefix)
+        if not Request.select().where(Request.request_id == request_id).exists():
+            return request_id
 
 
 def open_request_for(id_number: str, item_code: str) -> Request | None:
@@ -106,7 +114,7 @@ def capture_request(form: dict[str, Any], clerk: str) -> Request:
         }
         held = data["submit"] == "held"
         req = Request.create(
-            request_id=protocol.new_id(),
+            request_id=_unique_request_id(code_prefix(code)),
             receipt_code=code,
             item_code=item["code"],
             kind=item["kind"],

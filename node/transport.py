@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import time
 from typing import Protocol
 
 from shared import encoding, protocol
@@ -45,6 +46,17 @@ class Transport(Protocol):
 
 
 COMPRESSORS = {"deflate": encoding.compress, "zstd": encoding.compress_zstd}
+
+# Below this rate (bytes up and down per second, as the node saw its last exchange) the link is
+# slow: 100 kbit/s. A 2G link (64 kbit/s) measures ~3 KB/s on the hello already and ~8 KB/s on
+# a batch; a LAN hundreds of KB/s on a batch. The time includes the hub's work, so a busy hub
+# lowers the figure too (a 60 KB batch would have to take 5 s): then the node spends more CPU.
+SLOW_LINK_BYTES_PER_S = 12_500
+# HTTP headers of one round trip (214 up + 445 down, `python -m bench.wire_parts`), counted in.
+HEADER_BYTES = 660
+# Told to the hub with every message over a slow link: the hub then compresses the answer harder
+# (hub/api._signed); a hub that does not know the header ignores it (docs/protocol.md).
+LINK_HEADER = "Daiban-Link"
 
 
 def accepted_encodings(header: str | None) -> set[str]:
@@ -98,6 +110,8 @@ class HttpTransport:
         self.pin = pin
         # Deflate until the hub says it reads zstd; every answer says it again (docs/protocol.md).
         self.body_encoding = "deflate"
+        # Bytes per second of the last exchange (None before the first): picks the zstd level.
+        self.link_rate: float | None = None
         if pin:
             from .tls_pin import PinnedAdapter
 
@@ -113,13 +127,25 @@ class HttpTransport:
             status, content = self._post(path, body, "deflate")
         return status, content
 
+    @property
+    def slow_link(self) -> bool:
+        """True when the last exchange moved fewer than SLOW_LINK_BYTES_PER_S (unknown: not slow)."""
+        return self.link_rate is not None and self.link_rate < SLOW_LINK_BYTES_PER_S
+
     def _post(self, path: str, body: bytes, body_encoding: str | None) -> tuple[int, bytes]:
         headers = {"Content-Type": "application/json", "Accept-Encoding": ANSWER_ENCODINGS}
-        if body_encoding:
+        slow = self.slow_link
+        if slow:
+            headers[LINK_HEADER] = "slow"
+        if body_encoding == "zstd":
+            body = encoding.compress_zstd(body, encoding.ZSTD_SLOW_LINK_LEVEL if slow else encoding.ZSTD_LEVEL)
+            headers["Content-Encoding"] = body_encoding
+        elif body_encoding:
             body = COMPRESSORS[body_encoding](body)
             headers["Content-Encoding"] = body_encoding
         import requests
 
+        started = time.monotonic()
         try:
             resp = self.session.post(self.base_url + path, data=body, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
@@ -139,6 +165,10 @@ class HttpTransport:
             raise TransportError(
                 N_("中心暂时不可用（HTTP %(status)s），稍后重试", status=resp.status_code), "server_error"
             )
+        # The whole answer is read by now: what moved, over how long, is the link's rate as seen here.
+        down = resp.headers.get("Content-Length", "")
+        moved = len(body) + HEADER_BYTES + (int(down) if down.isdigit() else len(resp.content))
+        self.link_rate = moved / max(time.monotonic() - started, 1e-3)
         # The hub answered: learn what it reads (an old hub names nothing, so deflate again).
         self.body_encoding = "zstd" if "zstd" in accepted_encodings(resp.headers.get("Accept-Encoding")) else "deflate"
         content = resp.content

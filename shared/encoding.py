@@ -123,13 +123,16 @@ def compress(data: bytes) -> bytes:
 # zstd level 9: 13 % fewer bytes than deflate on the seeded batches for about its CPU
 # (docs/performance.md, `python -m bench.compression`).
 ZSTD_LEVEL = 9
+# Over a slow link (2G) bytes cost more than CPU: level 19 takes ~10 % fewer bytes than 9 for
+# ~20x its CPU, a third of a second per 1,000 requests (docs/performance.md, "second pass").
+ZSTD_SLOW_LINK_LEVEL = 19
 
 
-def compress_zstd(data: bytes) -> bytes:
+def compress_zstd(data: bytes, level: int = ZSTD_LEVEL) -> bytes:
     """Compress a body for the wire with zstd (HTTP `Content-Encoding: zstd`, RFC 8878)."""
     import zstandard  # loaded on the first sync, not by an idle node
 
-    return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)
+    return zstandard.ZstdCompressor(level=level).compress(data)
 
 
 def named_encodings(header: str | None) -> set[str]:

@@ -39,7 +39,13 @@ def receive(node: Node, ev: dict[str, Any], catalogue: Catalogue) -> Case:
         raise PassedUpRefusal("bad_passed_up", "报县级日期不是有效日期") from None
     if not catalogue.passes_up(data.item_code):
         raise PassedUpRefusal("not_for_county", "该事项不由县级审批")
-    if Case.get_or_none(Case.request_id == ev["request_id"]) is not None:
+    earlier = Case.get_or_none(Case.request_id == ev["request_id"])
+    if earlier is not None and earlier.village_id != node.village_id:
+        # Village request ids are unique within a township (its villages' receipt prefixes), not
+        # between townships: another township's case under this id is a collision, never the
+        # same case again, and must not read as "already here" (docs/performance.md, "second pass").
+        raise PassedUpRefusal("request_id_collision", "县级已有另一乡镇同一编号的申请，此件未登记，请联系县级核对")
+    if earlier is not None:
         raise PassedUpRefusal("duplicate_request", "该件已报县级，县级已登记")
     if Case.get_or_none(Case.receipt_code == data.receipt_code) is not None:
         raise PassedUpRefusal("duplicate_receipt", "县级已有同一回执码的另一件，请联系县级核对")

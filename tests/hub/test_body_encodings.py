@@ -63,3 +63,17 @@ def test_the_answer_comes_down_in_the_best_encoding_the_node_names(
     body, _sig = protocol.open_envelope(data)
     assert body["ack"]["last_seq"] == 4
     assert len(body["updates"]) == 4
+
+
+@pytest.mark.parametrize(("link", "level"), [("slow", 19), ("SLOW ", 19), ("", 9), ("fast", 9)])
+def test_a_node_on_a_slow_link_gets_its_answer_compressed_harder(sim: NodeSim, link: str, level: int) -> None:
+    _, raw = sim.batch(sim.events(*(captured(sim) for _ in range(4))))
+    headers = {"Accept-Encoding": "zstd, deflate"} | ({"Daiban-Link": link} if link else {})
+    resp = sim.client.post("/api/v1/sync", data=raw, content_type="application/json", headers=headers)
+    assert resp.status_code == 200
+    assert resp.headers.get("Content-Encoding") == "zstd"
+    data = encoding.decompress_zstd(resp.data, protocol.MAX_INFLATED_BYTES)
+    assert protocol.open_envelope(data)[0]["ack"]["last_seq"] == 4
+    # zstd is deterministic: the bytes sent are those of this level and of no other.
+    assert resp.data == encoding.compress_zstd(data, level)
+    assert resp.data != encoding.compress_zstd(data, 28 - level)

@@ -103,6 +103,19 @@ def test_county_takes_a_case_once(county) -> None:
     assert Case.select().count() == 1
 
 
+def test_another_townships_case_under_the_same_request_id_is_refused_as_a_collision(county) -> None:
+    # Village ids are unique within a township only (shared.protocol.new_request_id): two
+    # townships' villages can share a receipt prefix, so the county must not take a second
+    # township's case for the first one's "already here".
+    first = NodeSim(county.test_client(), issue_code("青山镇"))
+    second = NodeSim(county.test_client(), issue_code("绿水镇"))
+    request_id = "22" + "ab" * 8
+    first.send(first.events(passed_up(request_id)))
+    resp = second.send(second.events(passed_up(request_id)))
+    assert [r["code"] for r in resp["ack"]["results"]] == ["request_id_collision"]
+    assert Case.select().count() == 1
+
+
 def test_each_level_refuses_the_other_levels_events(hub_app) -> None:
     village = NodeSim(hub_app.test_client(), issue_code("桃源村"))
     resp = village.send(village.events(passed_up(protocol.new_id())))

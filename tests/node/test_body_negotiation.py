@@ -4,7 +4,10 @@ again, deflated. Real HTTP: a real hub process, and a small server answering as 
 
 from __future__ import annotations
 
+import os
+import random
 import threading
+import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,6 +19,7 @@ from node.enrolment import enroll
 from node.models import Event
 from node.sync import SyncClient
 from node.transport import HttpTransport, accepted_encodings
+from shared import encoding
 from tests import support
 from tests.factories import capture
 
@@ -104,3 +108,53 @@ def test_the_answer_header_is_read_as_rfc_7694_writes_it() -> None:
     assert accepted_encodings("zstd, deflate") == {"zstd", "deflate"}
     assert accepted_encodings(" ZSTD;q=1 ,gzip") == {"zstd", "gzip"}
     assert accepted_encodings(None) == set() == accepted_encodings("")
+
+
+class SlowOrQuickHub(BaseHTTPRequestHandler):
+    """Reads any body; waits `delay` seconds before answering, as a 2G link would; notes each request."""
+
+    delay = 0.0
+    seen: list[tuple[str, str, bytes]] = []
+
+    def do_POST(self) -> None:  # http.server's name for it
+        raw = self.rfile.read(int(self.headers["Content-Length"]))
+        SlowOrQuickHub.seen.append((self.headers.get("Content-Encoding", ""), self.headers.get("Daiban-Link", ""), raw))
+        time.sleep(SlowOrQuickHub.delay)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Accept-Encoding", "zstd, deflate")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_the_node_compresses_harder_and_says_so_after_an_exchange_as_slow_as_2g() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowOrQuickHub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    rng = random.Random(13)  # text varied enough that the two levels compress it differently
+    body = b'{"body": "' + "".join(rng.choice("村民申请低保材料齐全户口身份证") for _ in range(3000)).encode() + b'"}'
+    # Incompressible, so a quick answer moves ~200 KB: fast by far, however loaded the machine.
+    big = b'{"body": "' + os.urandom(100_000).hex().encode() + b'"}'
+    transport = HttpTransport(f"http://127.0.0.1:{server.server_address[1]}")
+    try:
+        SlowOrQuickHub.seen = []
+        assert transport.exchange("/api/v1/sync", body)[0] == 200  # nothing known yet: level 9
+        assert transport.exchange("/api/v1/sync", big)[0] == 200
+        assert not transport.slow_link
+        SlowOrQuickHub.delay = 1.0  # ~1.5 KB in over a second: slower than 100 kbit/s
+        assert transport.exchange("/api/v1/sync", body)[0] == 200
+        assert transport.slow_link
+        SlowOrQuickHub.delay = 0.0
+        assert transport.exchange("/api/v1/sync", body)[0] == 200
+        sent = SlowOrQuickHub.seen
+        assert [s[:2] for s in sent] == [("deflate", ""), ("zstd", ""), ("zstd", ""), ("zstd", "slow")]
+        assert sent[2][2] == encoding.compress_zstd(body, encoding.ZSTD_LEVEL)
+        assert sent[3][2] == encoding.compress_zstd(body, encoding.ZSTD_SLOW_LINK_LEVEL)
+        assert sent[3][2] != sent[2][2]
+    finally:
+        transport.session.close()
+        server.shutdown()
+        server.server_close()
