@@ -1,6 +1,8 @@
 """Hub ingest on PostgreSQL in one process: wall clock, hub CPU, PostgreSQL's CPU, and where the wall goes.
 
     python bench/pg_ingest.py [--size 200] [--events 4000] [--tree CHECKOUT]
+    python bench/pg_ingest.py --rows [--reps 10]
+    python bench/pg_ingest.py --keep-connection   (what-if: every request on one connection)
 
 One node posts `--events` captures in batches of `--size` through the Flask test client (no HTTP),
 so the wall clock is the hub's Python plus its PostgreSQL round trips and commits. Printed per run:
@@ -8,6 +10,11 @@ events per wall second, per hub CPU second, per PostgreSQL CPU second (the serve
 from /proc: the postmaster's reaped children plus the live ones; needs the server on this machine),
 and the milliseconds per batch spent opening the request's connection and inside
 `shared.bulk_rows.insert_rows`.
+
+`--rows` times one batch's rows alone on one warm connection: the rows `shared.bulk_rows.insert_rows`
+was given for the last batch of 200 are written again and rolled back, by COPY (its choice) and
+by psycopg's pipelined executemany (what it does inside a pipeline), alternating; medians of the
+milliseconds per batch of wall clock, of the backend's CPU and of this process's CPU.
 
 To compare with an older commit: `PYTHONPATH=/tmp/old python bench/pg_ingest.py --tree /tmp/old`.
 """
@@ -81,8 +88,12 @@ class Timer:
         return timed
 
 
-def run(url: str, size: int, total: int) -> dict[str, Any]:
-    """One fresh node's captures, batch by batch; the figures of the run."""
+def run(url: str, size: int, total: int, keep: bool = False) -> dict[str, Any]:
+    """One fresh node's captures, batch by batch; the figures of the run.
+
+    keep: what-if only, not how the hub runs: every request reuses one connection (its WAL-timeline
+    query still runs per request), to show what the per-request connection costs in all.
+    """
     from bench import workload
     from hub import create_app, ingest
     from hub.db import HubPostgresDatabase, database
@@ -106,7 +117,7 @@ def run(url: str, size: int, total: int) -> dict[str, Any]:
         envelopes.append(zlib.compress(protocol.seal(key, batch)))
         seq, last = batch["last_seq"], protocol.body_hash(batch)
     connect, inserts = Timer(), Timer()
-    HubPostgresDatabase._connect = connect.wrap(HubPostgresDatabase._connect)  # type: ignore[method-assign]
+    HubPostgresDatabase._connect = connect.wrap(HubPostgresDatabase._connect)
     backend = [0.0]
     close = HubPostgresDatabase._close
 
@@ -119,7 +130,18 @@ def run(url: str, size: int, total: int) -> dict[str, Any]:
             pass
         close(self, conn)
 
-    HubPostgresDatabase._close = closing  # type: ignore[method-assign]
+    HubPostgresDatabase._close = closing
+    kept: list[Any] = []
+    if keep:
+        fresh = HubPostgresDatabase._connect
+
+        def reuse(self: Any) -> Any:
+            if not kept or kept[0].closed:
+                kept[:] = [fresh(self)]
+            return kept[0]
+
+        HubPostgresDatabase._connect = reuse
+        HubPostgresDatabase._close = lambda self, conn: None
     ingest.insert_rows = inserts.wrap(ingest.insert_rows)
     pg0, cpu0, t0 = postgres_cpu(), time.process_time(), time.perf_counter()
     for raw in envelopes:
@@ -130,6 +152,8 @@ def run(url: str, size: int, total: int) -> dict[str, Any]:
     wall, cpu, pg1 = time.perf_counter() - t0, time.process_time() - cpu0, postgres_cpu()
     if not database.is_closed():
         database.close()
+    for conn in kept:
+        closing(database, conn)
     batches = len(envelopes)
     return {
         "events_per_s": round(total / wall),
@@ -143,10 +167,65 @@ def run(url: str, size: int, total: int) -> dict[str, Any]:
     }
 
 
+def rows(url: str, reps: int) -> dict[str, Any]:
+    """The last batch's insert_rows calls replayed by COPY and by executemany (see the docstring)."""
+    import statistics
+
+    import psycopg
+
+    from hub import ingest
+    from shared import bulk_rows
+
+    calls: list[tuple[Any, ...]] = []
+    write = ingest.insert_rows
+
+    def recorded(cursor: Any, model: Any, names: Any, values: Any, mark: str = "?", encoder_for: Any = None) -> None:
+        calls.append((model, list(names), list(values), mark, encoder_for))
+        write(cursor, model, names, values, mark, encoder_for)
+
+    ingest.insert_rows = recorded  # type: ignore[assignment]
+    run(url, 200, 200)
+    conn = psycopg.connect(url)
+    conn.execute("TRUNCATE " + ", ".join(f'"{c[0]._meta.table_name}"' for c in calls) + " CASCADE")
+    conn.commit()
+    pid = conn.info.backend_pid
+
+    def backend_cpu() -> float:
+        fields = _stat(pid)
+        return (int(fields[11]) + int(fields[12])) / TICK
+
+    figures: dict[str, list[list[float]]] = {"copy": [[], [], []], "executemany": [[], [], []]}
+    for _ in range(reps):
+        for how, seen in figures.items():
+            b0, c0, t0 = backend_cpu(), time.process_time(), time.perf_counter()
+            for _ in range(5):
+                with conn.cursor() as cur:
+                    if how == "copy":
+                        for call in calls:
+                            bulk_rows.insert_rows(cur, *call)
+                    else:
+                        with conn.pipeline():
+                            for call in calls:
+                                bulk_rows.insert_rows(cur, *call)
+                conn.rollback()
+            for i, value in enumerate((time.perf_counter() - t0, backend_cpu() - b0, time.process_time() - c0)):
+                seen[i].append(1000 * value / 5)
+    conn.close()
+    names = ("wall_ms", "backend_cpu_ms", "hub_cpu_ms")
+    out: dict[str, Any] = {"tables": [f"{c[0].__name__} {len(c[2])}" for c in calls]}
+    for how, seen in figures.items():
+        out[how] = {n: round(statistics.median(v), 1) for n, v in zip(names, seen)}
+    out["load_avg"] = round(os.getloadavg()[0], 2)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=200)
     ap.add_argument("--events", type=int, default=4000)
+    ap.add_argument("--rows", action="store_true", help="time one batch's rows alone: COPY and executemany")
+    ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--keep-connection", action="store_true", help="what-if: one connection for every request")
     ap.add_argument("--tree", help="a checkout whose hub/ and shared/ to measure (put it first on PYTHONPATH)")
     args = ap.parse_args()
     if args.tree:
@@ -156,7 +235,7 @@ def main() -> None:
     with pg_database() as pg:
         if not pg:
             sys.exit("no PostgreSQL server answers")
-        print(json.dumps(run(pg, args.size, args.events)))
+        print(json.dumps(rows(pg, args.reps) if args.rows else run(pg, args.size, args.events, args.keep_connection)))
 
 
 if __name__ == "__main__":
