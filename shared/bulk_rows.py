@@ -106,12 +106,54 @@ def insert_rows(
     mark: str = "?",
     encoder_for: EncoderFor | None = None,
 ) -> None:
-    """INSERT the rows with one prepared statement run once per row (`mark` is the driver's placeholder)."""
+    """INSERT the rows: COPY on psycopg 3 when every value reads back the same, else one prepared
+    statement run once per row (`mark` is the driver's placeholder).
+
+    These are plain INSERTs (no ON CONFLICT), so COPY stores the same rows, fires the same
+    constraints and fails on the same duplicate as they would. On PostgreSQL it took half the
+    server's CPU and half the hub's of psycopg's pipelined executemany for a batch's rows
+    (docs/performance.md, "Hub ingest on PostgreSQL: the database's side").
+    """
     if not rows:
         return
     table, columns, params = bound_rows(model, names, rows, encoder_for)
     # Table and column names come from the model's metadata, never from input; every value is bound.
+    if _can_copy(cursor, model, names, params):
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # nosec B608
+            for row in params:
+                copy.write_row(row)
+        return
     cursor.executemany(
         f"INSERT INTO {table} ({columns}) VALUES ({', '.join([mark] * len(names))})",  # nosec B608
         params,
     )
+
+
+# Besides str and None (text the server reads by the column's type either way), the types whose
+# COPY text the server reads as it reads the typed parameter, and the column types (peewee's
+# field_type) they may go to. A datetime only without a zone: as a parameter one with a zone is
+# converted to the session's, as COPY text into a `timestamp` column its offset would be dropped.
+_COPY_INTO: dict[type, frozenset[str]] = {
+    int: frozenset({"INT", "BIGINT", "SMALLINT", "AUTO", "BIGAUTO"}),
+    bool: frozenset({"BOOL"}),
+    date: frozenset({"DATE"}),
+    datetime: frozenset({"DATETIME"}),
+}
+
+
+def _can_copy(cursor: Any, model: Any, names: tuple[str, ...] | list[str], params: list[tuple[Any, ...]]) -> bool:
+    """Whether these rows may go by COPY FROM STDIN and be stored exactly as the INSERT would store
+    them: a psycopg 3 cursor outside pipeline mode, and every value a str (a subclass too: JSON
+    text already encoded), None, or of a type above in a column of a type it allows."""
+    pgconn = getattr(getattr(cursor, "connection", None), "pgconn", None)
+    if pgconn is None or not hasattr(cursor, "copy") or pgconn.pipeline_status:
+        return False
+    for name, column in zip(names, zip(*params)):
+        for kind in set(map(type, column)):
+            if kind is type(None) or issubclass(kind, str):
+                continue
+            if model._meta.fields[name].field_type not in _COPY_INTO.get(kind, ()):
+                return False
+            if kind is datetime and any(getattr(v, "tzinfo", None) is not None for v in column):
+                return False
+    return True

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+import sqlite3
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import peewee
+import pytest
 
-from shared.bulk_rows import aligned, existing, insert_rows
+from shared.bulk_rows import _can_copy, aligned, existing, insert_rows
 
 
 def test_rows_setting_different_fields_get_the_defaults_of_those_they_leave_out() -> None:
@@ -31,3 +33,85 @@ def test_rows_setting_different_fields_get_the_defaults_of_those_they_leave_out(
     stored = {c.code: (c.asks, c.asked_on, c.tags) for c in Case.select()}
     assert stored == {"A": (1, date(2026, 11, 30), "none"), "B": (0, None, "none")}
     assert sorted(existing(Case.code, ["B", "C", "B", None])) == ["B"]
+
+
+def _pg_models(db: peewee.Database) -> tuple[Any, Any]:
+    """Two tables of the same columns: one written by insert_rows, one by peewee's own INSERT."""
+
+    class Row(peewee.Model):
+        code = peewee.CharField(primary_key=True)
+        n = peewee.IntegerField(null=True)
+        big = peewee.BigIntegerField(null=True)
+        flag = peewee.BooleanField(null=True)
+        on = peewee.DateField(null=True)
+        at = peewee.DateTimeField(null=True)
+        text = peewee.TextField(null=True)
+
+        class Meta:
+            database = db
+            table_name = "bulk_row"
+
+    class Same(Row):
+        class Meta:
+            table_name = "bulk_same"
+
+    db.create_tables([Row, Same])
+    return Row, Same
+
+
+# Text COPY escapes (tab, newline, backslash, "\N", an empty string beside a null), and each type.
+TRICKY: list[dict[str, Any]] = [
+    {"code": "a\tb", "n": -1, "big": 2**40, "flag": True, "on": date(2026, 2, 28), "text": "x\ny\r\\z"},
+    {"code": "\\N", "n": 0, "flag": False, "at": datetime(2026, 11, 30, 8, 1, 2, 345678), "text": ""},
+    {"code": "村民 \u2028 \U0001f600", "text": None, "at": datetime(2026, 1, 1)},
+]
+
+
+def test_postgres_rows_go_by_copy_and_are_stored_as_an_insert_stores_them(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    db = peewee.PostgresqlDatabase(pg_url, prefer_psycopg3=True)
+    Row, Same = _pg_models(db)
+    names, values = aligned(Row, TRICKY)
+    statements: list[str] = []
+    copy = psycopg.Cursor.copy
+
+    def watched_copy(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        statements.append(str(statement))
+        return copy(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", watched_copy)
+    with db.atomic():
+        insert_rows(db.cursor(), Row, names, values, mark="%s")
+        for row in TRICKY:
+            Same.create(**row)
+    assert len(statements) == 1  # the rows of insert_rows, not peewee's own INSERTs
+    assert statements[0].startswith('COPY "bulk_row"')
+    columns = [getattr(Row, n) for n in Row._meta.sorted_field_names]
+    by_copy = sorted(Row.select(*columns).tuples())
+    by_insert = sorted(Same.select(*[getattr(Same, c.name) for c in columns]).tuples())
+    assert by_copy == by_insert
+    assert len(by_copy) == 3
+    # Plain INSERT semantics: a duplicate fails the same way.
+    with pytest.raises(psycopg.errors.UniqueViolation), db.atomic():
+        insert_rows(db.cursor(), Row, names, values[:1], mark="%s")
+    db.close()
+
+
+def test_postgres_rows_copy_cannot_store_alike_go_by_insert(pg_url: str) -> None:
+    db = peewee.PostgresqlDatabase(pg_url, prefer_psycopg3=True)
+    Row, _ = _pg_models(db)
+    zoned = datetime(2026, 11, 30, 8, 0, tzinfo=timezone(timedelta(hours=8)))
+    cursor = db.cursor()
+    # A datetime with a zone, and an int in a text column: not by COPY (its text could be read otherwise).
+    for row in ({"code": "z", "at": zoned}, {"code": "i", "text": 7}):
+        assert not _can_copy(cursor, Row, list(row), [tuple(row.values())])
+    assert _can_copy(cursor, Row, ["code", "n"], [("c", 1)])
+    assert not _can_copy(sqlite3.connect(":memory:").cursor(), Row, ["code"], [("c",)])
+    with db.atomic():
+        db.execute_sql("SET LOCAL TIME ZONE 'UTC'")
+        insert_rows(db.cursor(), Row, ["code", "at"], [("z", zoned)], mark="%s")
+        assert Row.get(Row.code == "z").at == datetime(2026, 11, 30, 0, 0)  # converted, not cut
+    db.close()

@@ -1,0 +1,242 @@
+"""Hub ingest on PostgreSQL in one process: wall clock, hub CPU, PostgreSQL's CPU, and where the wall goes.
+
+    python bench/pg_ingest.py [--size 200] [--events 4000] [--tree CHECKOUT]
+    python bench/pg_ingest.py --rows [--reps 10]
+    python bench/pg_ingest.py --keep-connection   (what-if: every request on one connection)
+
+One node posts `--events` captures in batches of `--size` through the Flask test client (no HTTP),
+so the wall clock is the hub's Python plus its PostgreSQL round trips and commits. Printed per run:
+events per wall second, per hub CPU second, per PostgreSQL CPU second (the server's backends, read
+from /proc: the postmaster's reaped children plus the live ones; needs the server on this machine),
+and the milliseconds per batch spent opening the request's connection and inside
+`shared.bulk_rows.insert_rows`.
+
+`--rows` times one batch's rows alone on one warm connection: the rows `shared.bulk_rows.insert_rows`
+was given for the last batch of 200 are written again and rolled back, by COPY (its choice) and
+by psycopg's pipelined executemany (what it does inside a pipeline), alternating; medians of the
+milliseconds per batch of wall clock, of the backend's CPU and of this process's CPU.
+
+To compare with an older commit: `PYTHONPATH=/tmp/old python bench/pg_ingest.py --tree /tmp/old`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def postgres_cpu() -> float | None:
+    """CPU seconds used so far by the local PostgreSQL server's processes (None: not found here)."""
+    master = None
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if cmd.endswith(b"/postgres"):  # the postmaster; its backends rename themselves "postgres: …"
+            master = int(entry.name)
+            break
+    if master is None:
+        return None
+    total = 0
+    fields = _stat(master)
+    total += sum(int(f) for f in fields[11:15])  # its own time and its reaped backends'
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat(int(entry.name))
+        except OSError:
+            continue
+        if fields[1] == str(master):
+            total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
+class Timer:
+    """Wall seconds spent inside a wrapped function."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def wrap(self, fn: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - t0
+
+        return timed
+
+
+def run(url: str, size: int, total: int, keep: bool = False) -> dict[str, Any]:
+    """One fresh node's captures, batch by batch; the figures of the run.
+
+    keep: what-if only, not how the hub runs: every request reuses one connection (its WAL-timeline
+    query still runs per request), to show what the per-request connection costs in all.
+    """
+    from bench import workload
+    from hub import create_app, ingest
+    from hub.db import HubPostgresDatabase, database
+    from hub.enrolment import issue_code
+    from hub.schema import migrate
+    from shared import protocol, signing
+    from tests.nodesim import enrol
+
+    app = create_app({"TESTING": True, "DATA_DIR": tempfile.mkdtemp(), "DATABASE_URL": url, "SECRET_KEY": "x"})
+    with database.connection_context():
+        migrate()
+        code = issue_code("测速村")
+    client = app.test_client()
+    key = signing.generate_key()
+    status, body = enrol(client, code, key)
+    assert status == 200, body
+    rng, seq, last, envelopes = random.Random(1), 0, protocol.GENESIS_HASH, []
+    while seq < total:
+        events = workload.wire_events(rng, body["prefix"], seq + 1, min(size, total - seq))
+        batch = protocol.batch_body(body["node_id"], events, last, seq, catalogue_version=1, app_version="bench")
+        envelopes.append(zlib.compress(protocol.seal(key, batch)))
+        seq, last = batch["last_seq"], protocol.body_hash(batch)
+    connect, inserts = Timer(), Timer()
+    HubPostgresDatabase._connect = connect.wrap(HubPostgresDatabase._connect)
+    backend = [0.0]
+    close = HubPostgresDatabase._close
+
+    def closing(self: Any, conn: Any) -> None:
+        # The request's backend process is this connection's alone: its CPU, connection start included.
+        try:
+            fields = _stat(conn.info.backend_pid)
+            backend[0] += (int(fields[11]) + int(fields[12])) / TICK
+        except OSError:
+            pass
+        close(self, conn)
+
+    HubPostgresDatabase._close = closing
+    kept: list[Any] = []
+    if keep:
+        fresh = HubPostgresDatabase._connect
+
+        def reuse(self: Any) -> Any:
+            if not kept or kept[0].closed:
+                kept[:] = [fresh(self)]
+            return kept[0]
+
+        HubPostgresDatabase._connect = reuse
+        HubPostgresDatabase._close = lambda self, conn: None
+    ingest.insert_rows = inserts.wrap(ingest.insert_rows)
+    pg0, cpu0, t0 = postgres_cpu(), time.process_time(), time.perf_counter()
+    for raw in envelopes:
+        resp = client.post(
+            "/api/v1/sync", data=raw, content_type="application/json", headers={"Content-Encoding": "deflate"}
+        )
+        assert resp.status_code == 200, resp.data[:300]
+    wall, cpu, pg1 = time.perf_counter() - t0, time.process_time() - cpu0, postgres_cpu()
+    if not database.is_closed():
+        database.close()
+    for conn in kept:
+        closing(database, conn)
+    batches = len(envelopes)
+    return {
+        "events_per_s": round(total / wall),
+        "events_per_hub_cpu_s": round(total / cpu),
+        "events_per_pg_cpu_s": round(total / (pg1 - pg0)) if pg0 is not None and pg1 and pg1 > pg0 else None,
+        "backend_cpu_ms_per_batch": round(1000 * backend[0] / batches, 1),
+        "connect_ms_per_batch": round(1000 * connect.seconds / batches, 2),
+        "insert_rows_ms_per_batch": round(1000 * inserts.seconds / batches, 2),
+        "ms_per_batch": round(1000 * wall / batches, 1),
+        "load_avg": round(os.getloadavg()[0], 2),
+    }
+
+
+def rows(url: str, reps: int) -> dict[str, Any]:
+    """The last batch's insert_rows calls replayed by COPY and by executemany (see the docstring)."""
+    import statistics
+
+    import psycopg
+
+    from hub import ingest
+    from shared import bulk_rows
+
+    calls: list[tuple[Any, ...]] = []
+    write = ingest.insert_rows
+
+    def recorded(cursor: Any, model: Any, names: Any, values: Any, mark: str = "?", encoder_for: Any = None) -> None:
+        calls.append((model, list(names), list(values), mark, encoder_for))
+        write(cursor, model, names, values, mark, encoder_for)
+
+    ingest.insert_rows = recorded  # type: ignore[assignment]
+    run(url, 200, 200)
+    conn = psycopg.connect(url)
+    conn.execute("TRUNCATE " + ", ".join(f'"{c[0]._meta.table_name}"' for c in calls) + " CASCADE")
+    conn.commit()
+    pid = conn.info.backend_pid
+
+    def backend_cpu() -> float:
+        fields = _stat(pid)
+        return (int(fields[11]) + int(fields[12])) / TICK
+
+    figures: dict[str, list[list[float]]] = {"copy": [[], [], []], "executemany": [[], [], []]}
+    for _ in range(reps):
+        for how, seen in figures.items():
+            b0, c0, t0 = backend_cpu(), time.process_time(), time.perf_counter()
+            for _ in range(5):
+                with conn.cursor() as cur:
+                    if how == "copy":
+                        for call in calls:
+                            bulk_rows.insert_rows(cur, *call)
+                    else:
+                        with conn.pipeline():
+                            for call in calls:
+                                bulk_rows.insert_rows(cur, *call)
+                conn.rollback()
+            for i, value in enumerate((time.perf_counter() - t0, backend_cpu() - b0, time.process_time() - c0)):
+                seen[i].append(1000 * value / 5)
+    conn.close()
+    names = ("wall_ms", "backend_cpu_ms", "hub_cpu_ms")
+    out: dict[str, Any] = {"tables": [f"{c[0].__name__} {len(c[2])}" for c in calls]}
+    for how, seen in figures.items():
+        out[how] = {n: round(statistics.median(v), 1) for n, v in zip(names, seen)}
+    out["load_avg"] = round(os.getloadavg()[0], 2)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=200)
+    ap.add_argument("--events", type=int, default=4000)
+    ap.add_argument("--rows", action="store_true", help="time one batch's rows alone: COPY and executemany")
+    ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--keep-connection", action="store_true", help="what-if: one connection for every request")
+    ap.add_argument("--tree", help="a checkout whose hub/ and shared/ to measure (put it first on PYTHONPATH)")
+    args = ap.parse_args()
+    if args.tree:
+        sys.path.insert(0, args.tree)
+    from bench.harness import pg_database
+
+    with pg_database() as pg:
+        if not pg:
+            sys.exit("no PostgreSQL server answers")
+        print(json.dumps(rows(pg, args.reps) if args.rows else run(pg, args.size, args.events, args.keep_connection)))
+
+
+if __name__ == "__main__":
+    main()
