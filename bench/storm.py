@@ -82,6 +82,7 @@ ROWS: list[tuple[str, str, str, float | None, str]] = [
     ("  errors", "storm.storm.errors", "", BUDGET_ERRORS, "max"),
     ("  captures not at the hub exactly once", "storm.storm.rows_off", "", 0, "max"),
     ("  429 answers", "storm.storm.rate_limited_429", "", None, "max"),
+    ("  largest Retry-After named", "storm.storm.retry_after_max_s", "s", None, "max"),
     ("  timeouts / refused connections", "storm.storm.transport_failures", "", None, "max"),
     ("  load average at the end", "storm.storm.load_avg_after", "", None, "max"),
     ("Storm burst (all at once), backoff off: drain", "storm.burst_no_backoff.drain_s", "s", None, "max"),
