@@ -127,7 +127,7 @@ def send_until_accepted(node: WireNode, raw: bytes, tally: Tally, rng: random.Ra
             error = body.get("error") or {}
             err = None if status in (200, 429) else f"{status} {error.get('code')}"
         except Exception as exc:  # noqa: BLE001 - every failure is counted
-            status, error, err = 0, {}, type(exc).__name__
+            status, error, err = 0, {}, f"{type(exc).__name__}: {exc}"[:200]
         tally.request(time.perf_counter() - t0, status, err, hub_retry_after(error))
         if status == 200:
             tally.accepted(time.perf_counter() - first)
