@@ -99,12 +99,15 @@ class Tally:
         self.per_request: list[float] = []
         self.per_batch: list[float] = []
         self.refused = 0
+        self.retry_after: list[float] = []  # what each 429 told the node to wait
         self.errors: list[str] = []
 
-    def request(self, seconds: float, status: int, err: str | None) -> None:
+    def request(self, seconds: float, status: int, err: str | None, retry_after: float = 0.0) -> None:
         with self.lock:
             self.per_request.append(seconds)
             self.refused += status == 429
+            if status == 429:
+                self.retry_after.append(retry_after)
             if err:
                 self.errors.append(err)
 
@@ -124,8 +127,8 @@ def send_until_accepted(node: WireNode, raw: bytes, tally: Tally, rng: random.Ra
             error = body.get("error") or {}
             err = None if status in (200, 429) else f"{status} {error.get('code')}"
         except Exception as exc:  # noqa: BLE001 - every failure is counted
-            status, error, err = 0, {}, type(exc).__name__
-        tally.request(time.perf_counter() - t0, status, err)
+            status, error, err = 0, {}, f"{type(exc).__name__}: {exc}"[:200]
+        tally.request(time.perf_counter() - t0, status, err, hub_retry_after(error))
         if status == 200:
             tally.accepted(time.perf_counter() - first)
             return True
@@ -184,6 +187,9 @@ def run() -> dict[str, Any]:
         "batches": NODES * len(work[0][1]),
         "requests": len(tally.per_request),
         "refused_429": tally.refused,
+        # The Retry-After the refusals named (s): the hub's estimate of the work ahead of each.
+        "retry_after_p50_s": pct(tally.retry_after, 50) if tally.retry_after else None,
+        "retry_after_max_s": max(tally.retry_after, default=None),
         "events": events,
         "wall_s": round(wall, 1),
         "events_per_s": round(ok_events / wall),
@@ -202,7 +208,8 @@ def run() -> dict[str, Any]:
     }
     log(
         f"gunicorn {NODES} nodes ({out['setup']}): {out['events_per_s']} events/s; per HTTP request p50 "
-        f"{out['p50_ms']} ms, p99 {out['p99_ms']} ms ({tally.refused} answered 429); per batch until accepted p50 "
+        f"{out['p50_ms']} ms, p99 {out['p99_ms']} ms ({tally.refused} answered 429, Retry-After p50 "
+        f"{out['retry_after_p50_s']} s, max {out['retry_after_max_s']} s); per batch until accepted p50 "
         f"{out['accepted_p50_ms']} ms, p99 {out['accepted_p99_ms']} ms; {len(tally.errors)} errors; "
         f"{out['hub_mean_ms']} ms per request inside the hub"
     )

@@ -95,6 +95,7 @@ ROWS: list[tuple[str, str, str, float | None, str]] = [
     ("50 nodes at once: p50 per sync request (HTTP)", "concurrent.p50_ms", "ms", None, "max"),
     ("50 nodes at once: p99 per sync request (HTTP)", "concurrent.p99_ms", "ms", 1000, "max"),
     ("50 nodes at once: answered 429 (not errors)", "concurrent.refused_429", "", None, "max"),
+    ("50 nodes at once: largest Retry-After named", "concurrent.retry_after_max_s", "s", None, "max"),
     ("50 nodes at once: p50 per batch until accepted", "concurrent.accepted_p50_ms", "ms", None, "max"),
     ("50 nodes at once: p99 per batch until accepted", "concurrent.accepted_p99_ms", "ms", None, "max"),
     ("50 nodes at once: errors", "concurrent.errors", "", 0, "max"),

@@ -15,9 +15,11 @@ Twenty is a busy market day after a day offline, several times the average: one 
 Environment: STORM_NODES (1000), STORM_SPREAD_S (60: arrivals uniform over this many seconds),
 STORM_CAPTURES (20), STORM_COMPARE (1: also a burst of STORM_COMPARE_NODES, default 1000 and
 capped like the storm, all at the same instant, with backoff disabled and then enabled, to show
-what backoff buys; 0 skips it), BENCH_WORKERS (gunicorn workers, as bench.many_nodes), STORM_THREADS
-(4 gthread threads per worker) and STORM_IN_FLIGHT (1 sync admitted per worker at once, the hub's
-SYNC_MAX_IN_FLIGHT; the other threads answer 429 with Retry-After).
+what backoff buys; 0 skips it). The hub is served as production serves it, as in bench.many_nodes:
+bench/production.py reads deploy/hub (the unit's gthread workers and threads, the env template's
+worker count and DAIBAN_HUB_SYNC_* admission settings). BENCH_WORKERS (gunicorn workers),
+STORM_THREADS (threads per worker) and STORM_IN_FLIGHT (syncs admitted per worker at once, the
+hub's SYNC_MAX_IN_FLIGHT) override them for an experiment.
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ from shared.receipt_codes import MAX_VILLAGE
 from tests import support
 from tests.nodesim import enrol
 
+from . import production
 from .harness import WireNode, hub_codes, load_average, log, pct, pg_database
-from .many_nodes import WORKERS, gunicorn
+from .many_nodes import gunicorn
 
 NODES = int(os.environ.get("STORM_NODES", "1000"))
 SPREAD_S = float(os.environ.get("STORM_SPREAD_S", "60"))
@@ -52,9 +55,14 @@ CAPTURES = int(os.environ.get("STORM_CAPTURES", "20"))
 COMPARE = os.environ.get("STORM_COMPARE", "1") != "0"
 # The burst comparison: this many nodes all at the same instant, with the node's backoff off, then on.
 COMPARE_NODES = int(os.environ.get("STORM_COMPARE_NODES", "1000"))
-# Per hub process: threads to answer with, and syncs admitted at once (the rest get 429 + Retry-After).
-THREADS = int(os.environ.get("STORM_THREADS", "4"))
-IN_FLIGHT = int(os.environ.get("STORM_IN_FLIGHT", "1"))
+# As production serves the hub (deploy/hub); the environment overrides any of it for an experiment.
+WORKERS = int(os.environ.get("BENCH_WORKERS") or production.workers())
+SERVING_ARGS = production.serving_args()
+if os.environ.get("STORM_THREADS"):
+    SERVING_ARGS[SERVING_ARGS.index("--threads") + 1] = os.environ["STORM_THREADS"]
+ADMISSION_ENV = production.admission_env()
+if os.environ.get("STORM_IN_FLIGHT"):
+    ADMISSION_ENV["DAIBAN_HUB_SYNC_MAX_IN_FLIGHT"] = os.environ["STORM_IN_FLIGHT"]
 SYNC_PATH = "/api/v1/sync"
 # One hub numbers its villages' receipt codes with 2-symbol prefixes: this many villages at most.
 HUB_VILLAGES = MAX_VILLAGE + 1
@@ -74,6 +82,7 @@ ROWS: list[tuple[str, str, str, float | None, str]] = [
     ("  errors", "storm.storm.errors", "", BUDGET_ERRORS, "max"),
     ("  captures not at the hub exactly once", "storm.storm.rows_off", "", 0, "max"),
     ("  429 answers", "storm.storm.rate_limited_429", "", None, "max"),
+    ("  largest Retry-After named", "storm.storm.retry_after_max_s", "s", None, "max"),
     ("  timeouts / refused connections", "storm.storm.transport_failures", "", None, "max"),
     ("  load average at the end", "storm.storm.load_avg_after", "", None, "max"),
     ("Storm burst (all at once), backoff off: drain", "storm.burst_no_backoff.drain_s", "s", None, "max"),
@@ -133,12 +142,13 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     rate_limited: int = 0
+    retry_after: list[float] = field(default_factory=list)  # what each 429 told the node to wait (s)
     transport_failures: int = 0
     drained_at: list[float] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def request(self, seconds: float, outcome: str, detail: str = "") -> None:
+    def request(self, seconds: float, outcome: str, detail: str = "", retry_after: float = 0.0) -> None:
         with self.lock:
             if outcome != "ok" and outcome not in self.seen:
                 self.seen.add(outcome)
@@ -146,6 +156,7 @@ class Tally:
             self.latencies.append(seconds)
             if outcome == "429":
                 self.rate_limited += 1
+                self.retry_after.append(retry_after)
             elif outcome == "transport":
                 self.transport_failures += 1
             elif outcome != "ok":
@@ -181,7 +192,8 @@ def one_node(node: StormNode, arrive_at: float, tally: Tally, backoff: bool, t0:
                 # A 5xx is the hub failing (an error in the budget), retried as the node does; a timeout
                 # or refused connection is the storm itself, retried after the backoff.
                 outcome, why = "5xx" if exc.code == "server_error" else "transport", exc.message
-            tally.request(time.perf_counter() - s0, outcome, why)
+            told = hub_retry_after((answer or {}).get("error") or {})
+            tally.request(time.perf_counter() - s0, outcome, why, told)
             if outcome == "ok":
                 failures = 0
                 if not isinstance(step, str):
@@ -251,14 +263,8 @@ def storm(spread_s: float, backoff: bool, nodes_n: int = NODES) -> dict[str, Any
             return {"skipped": "PostgreSQL not available"}
         hub = support.make_hub(Path(tmp), pg)
         port = support.free_port()
-        # gthread workers: while each process's one admitted sync runs, its spare threads answer 429 at once.
-        proc = gunicorn(
-            hub.data_dir,
-            pg,
-            port,
-            ["--worker-class", "gthread", "--threads", str(THREADS)],
-            {"DAIBAN_HUB_SYNC_MAX_IN_FLIGHT": str(IN_FLIGHT)},
-        )
+        # gthread workers: while each process's admitted sync runs, its spare threads answer 429 at once.
+        proc = gunicorn(hub.data_dir, pg, port, SERVING_ARGS, ADMISSION_ENV, workers=WORKERS)
         try:
             url = f"http://127.0.0.1:{port}"
             p0 = time.monotonic()
@@ -306,6 +312,8 @@ def storm(spread_s: float, backoff: bool, nodes_n: int = NODES) -> dict[str, Any
         "spread_s": spread_s,
         "backoff": backoff,
         "workers": WORKERS,
+        "gunicorn_args": SERVING_ARGS,
+        "env": ADMISSION_ENV,
         "drain_s": round(drain, 1),
         "last_node_drained_s": round(max(tally.drained_at, default=0), 1),
         "nodes_drained": len(tally.drained_at),
@@ -316,6 +324,8 @@ def storm(spread_s: float, backoff: bool, nodes_n: int = NODES) -> dict[str, Any
         "errors": len(tally.errors),
         "error_kinds": sorted(set(tally.errors)),
         "rate_limited_429": tally.rate_limited,
+        "retry_after_p50_s": pct(tally.retry_after, 50) if tally.retry_after else None,
+        "retry_after_max_s": max(tally.retry_after, default=None),
         "transport_failures": tally.transport_failures,
         "peak_active_pg_connections": peak[0],
         "peak_pg_connections": peak[1],
@@ -363,6 +373,7 @@ def report(result: dict[str, Any]) -> list[str]:
             bool(main["accepted_exactly_once"]),
         ),
         line("429 answers", main["rate_limited_429"]),
+        line("Retry-After they named, p50 / max (s)", f"{main['retry_after_p50_s']} / {main['retry_after_max_s']}"),
         line("transport failures (timeouts, refused)", main["transport_failures"]),
         line(
             "peak hub connections active in PostgreSQL",

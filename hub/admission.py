@@ -3,13 +3,23 @@
 Under a storm (hundreds of villages back at once after an outage) a request that waits in the
 queue longer than the node's 30 s timeout is work wasted twice: the node gives up and re-sends,
 and the hub still processes the abandoned copy. So each hub process admits at most
-``SYNC_MAX_IN_FLIGHT`` sync requests at a time (set to 1 in the production unit: with gunicorn's ``gthread`` workers and
-``--threads`` above it, the spare threads answer 429 in a millisecond while one sync holds the CPU)
-and refuses a request that already waited ``SYNC_MAX_QUEUE_S`` seconds (default 10) in the front
-proxy's queue (the ``X-Request-Start: t=<epoch>`` header nginx or a load balancer sets; without it
-the check is off). A refusal is the API's signed ``rate_limited`` error with ``retry_after`` and a
-``Retry-After`` header of ``SYNC_RETRY_AFTER_S`` seconds (default 15); it is answered before the
-body is read, so nothing is stored and the node re-sends the same bytes later.
+``SYNC_MAX_IN_FLIGHT`` sync requests at a time (set to 1 in the production unit: with gunicorn's
+``gthread`` workers and ``--threads`` above it, the spare threads answer 429 in a millisecond while
+one sync holds the CPU) and refuses a request that already waited ``SYNC_MAX_QUEUE_S`` seconds
+(default 10) in the front proxy's queue (the ``X-Request-Start: t=<epoch>`` header nginx or a load
+balancer sets; without it the check is off). A refusal is the API's signed ``rate_limited`` error
+with ``retry_after`` and the same ``Retry-After`` header; it is answered before the body is read,
+so nothing is stored and the node re-sends the same bytes later.
+
+How long to tell a refused node to wait: about the work already promised to the nodes refused
+before it. Each refusal adds the time a sync holds a slot here (the median of the recent ones) to a
+backlog that drains at one second per slot per second; ``retry_after`` is that backlog over the
+slots, rounded up, at least 1 s and at most ``SYNC_RETRY_AFTER_S`` (default 15). A burst of fifty
+villages is mostly told 1 s and comes back while the slots still have work to do, where a fixed 15 s
+left them idle; a storm of a thousand fills the backlog and is told up to the full 15 s, so it still
+spreads out. A refusal for a long proxy queue is always told the full wait. (Letting a refused
+request first wait a moment for a slot was measured and dropped: docs/performance.md, "50 nodes
+at once: admission that keeps the slots busy".)
 
 The gate runs before the request opens its database connection (hub/web.py) and frees the slot only
 after that connection is closed, so a process never holds more PostgreSQL connections for syncs than
@@ -20,8 +30,11 @@ Signing the refusal needs the hub key and its rotation chain, both read once whe
 
 from __future__ import annotations
 
+import math
+import statistics
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
@@ -32,7 +45,11 @@ from .db import database
 
 SYNC_ENDPOINTS = ("api.sync", "api.attachment_chunk")
 DEFAULT_RETRY_AFTER_S = 15
+MIN_RETRY_AFTER_S = 1
 DEFAULT_MAX_QUEUE_S = 10.0
+# The time a sync holds its slot is the median of this many recent ones: a worker's first sync
+# (imports, first connection) or a stray slow one must not set every refused node's wait.
+SERVICE_SAMPLES = 25
 QUEUE_HEADER = "X-Request-Start"
 # Epoch values in seconds, milliseconds or microseconds (proxies differ): told apart by size.
 _SCALES = ((1e15, 1e6), (1e12, 1e3), (0.0, 1.0))
@@ -60,14 +77,33 @@ class Admission:
 
     def __init__(self, slots: int, retry_after_s: int, max_queue_s: float, chain: list[dict[str, Any]] | None = None):
         self.slots = slots
-        self.retry_after_s = retry_after_s
+        self.retry_after_s = retry_after_s  # the longest wait a refusal names
         self.max_queue_s = max_queue_s
         self.free = threading.BoundedSemaphore(slots)
         # The hub key's rotation chain as it stood at start (None: the database was not reachable then).
         self.chain = chain
+        self.lock = threading.Lock()
+        self.recent: deque[float] = deque(maxlen=SERVICE_SAMPLES)  # seconds recent syncs held their slot
+        self.backlog_s = 0.0  # slot-seconds of work promised to the nodes refused so far, not yet drained
+        self.backlog_at = time.monotonic()
 
-    def refusal(self) -> Response:
-        """The signed ``rate_limited`` answer with ``Retry-After``."""
+    def held(self, seconds: float) -> None:
+        """Record how long a sync held its slot."""
+        with self.lock:
+            self.recent.append(seconds)
+
+    def wait_for(self, now: float) -> int:
+        """Seconds this refusal should name: the promised work ahead of it over the slots, in [1, retry_after_s]."""
+        with self.lock:
+            service = statistics.median(self.recent) if self.recent else 0.0
+            drained = max(0.0, now - self.backlog_at) * self.slots
+            self.backlog_s = min(max(0.0, self.backlog_s - drained) + service, float(self.retry_after_s * self.slots))
+            self.backlog_at = now
+            ahead = self.backlog_s / self.slots
+        return int(min(self.retry_after_s, max(MIN_RETRY_AFTER_S, math.ceil(ahead))))
+
+    def refusal(self, retry_after: int | None = None) -> Response:
+        """The signed ``rate_limited`` answer with ``Retry-After`` (the longest wait unless told otherwise)."""
         from .api import _refusal  # the API's one signed error format
 
         if self.chain is None:  # not known at start: read it once, on this one request's connection
@@ -75,8 +111,9 @@ class Admission:
 
             with database.connection_context():
                 self.chain = rotation_chain()
-        resp = _refusal(protocol.error("rate_limited", retry_after=self.retry_after_s), self.chain)
-        resp.headers["Retry-After"] = str(self.retry_after_s)
+        seconds = self.retry_after_s if retry_after is None else retry_after
+        resp = _refusal(protocol.error("rate_limited", retry_after=seconds), self.chain)
+        resp.headers["Retry-After"] = str(seconds)
         return resp
 
 
@@ -95,15 +132,18 @@ def _gate() -> Response | None:
     if age is not None and age > gate.max_queue_s:
         return gate.refusal()
     if not gate.free.acquire(blocking=False):
-        return gate.refusal()
-    g.daiban_sync_slot = True
+        return gate.refusal(gate.wait_for(time.monotonic()))
+    g.daiban_sync_slot = time.monotonic()
     return None
 
 
 def _release(exc: BaseException | None) -> None:
     """Free the slot; runs after every other teardown hook, so after the connection is closed."""
-    if g.pop("daiban_sync_slot", False):
-        admission().free.release()
+    since = g.pop("daiban_sync_slot", None)
+    if since is not None:
+        gate = admission()
+        gate.free.release()
+        gate.held(time.monotonic() - since)
 
 
 def _chain_at_start() -> list[dict[str, Any]] | None:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from hub.admission import QUEUE_HEADER, queue_age
+from hub.admission import QUEUE_HEADER, Admission, queue_age
 from hub.enrolment import issue_code
 from hub.models import Case
 from shared import protocol
@@ -67,7 +67,7 @@ def test_full_hub_refuses_stores_nothing_and_the_resent_batch_counts_once(sim: N
         error = refused(sim, raw)
     finally:
         gate.free.release()
-    assert error["retry_after"] == 15
+    assert error["retry_after"] == 1  # nothing ahead of it yet: come back in a second, not fifteen
     assert snapshot() == before
     assert Case.select().count() == 0
     status, resp = sim.post(raw)  # the same bytes, later
@@ -82,7 +82,8 @@ def test_full_hub_refuses_stores_nothing_and_the_resent_batch_counts_once(sim: N
 def test_request_that_waited_too_long_in_the_proxy_queue_is_refused(sim: NodeSim) -> None:
     _body, raw = one_batch(sim)
     before = snapshot()
-    refused(sim, raw, **{QUEUE_HEADER: f"t={time.time() - 60:.3f}"})
+    error = refused(sim, raw, **{QUEUE_HEADER: f"t={time.time() - 60:.3f}"})
+    assert error["retry_after"] == 15  # a hub whose proxy queue is that long is told to be left alone longest
     assert snapshot() == before
     status, _resp = sim.post(raw, **{QUEUE_HEADER: f"t={int(time.time() * 1e6)}"})  # fresh, in microseconds
     assert status == 200
@@ -160,3 +161,15 @@ def test_slot_is_freed_only_after_the_connection_is_closed(sim: NodeSim, hub_app
     assert not any(seen)
     assert gate.free.acquire(blocking=False)  # and free again once the request is over
     gate.free.release()
+
+
+def test_retry_after_names_the_work_ahead_between_one_second_and_the_cap() -> None:
+    gate = Admission(slots=2, retry_after_s=15, max_queue_s=10.0)
+    assert gate.wait_for(100.0) == 1  # no sync measured yet: the floor
+    for seconds in (30.0, 0.5, 0.5):  # a worker's slow first sync does not set the figure: the median does
+        gate.held(seconds)
+    told = [gate.wait_for(100.0) for _ in range(100)]  # a hundred refusals in the same instant
+    assert told[:4] == [1, 1, 1, 1]  # 0.5 s of work each, two slots: four fit in the first second
+    assert told == sorted(told)  # each later refusal is told the work promised to those before it
+    assert told[-1] == 15  # a storm is still spread over the full wait
+    assert gate.wait_for(100.0 + 15.0) == 1  # the promised work is done: short again
