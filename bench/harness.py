@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 import requests
 
+from node.transport import post_resending_once
 from shared import protocol, signing
 from tests import nodesim, support
 
@@ -141,7 +142,8 @@ class WireNode:
 
     def post(self, raw: bytes) -> tuple[int, dict[str, Any]]:
         """Send a compressed envelope; (status, response body)."""
-        resp = self.session.post(
+        resp = post_resending_once(
+            self.session,
             self.url + "/api/v1/sync",
             data=raw,
             timeout=120,

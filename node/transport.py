@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from shared import encoding, protocol
 from shared.msgid import N_
@@ -77,6 +77,11 @@ def _is_certificate_failure(exc: BaseException) -> bool:
     """
     import requests
 
+    return _found_in_chain(exc, (requests.exceptions.SSLError, ssl.SSLError))
+
+
+def _found_in_chain(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    """True when an error of one of `kinds` is anywhere in exc's chain (cause, context, reason, args)."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
@@ -84,12 +89,38 @@ def _is_certificate_failure(exc: BaseException) -> bool:
         if cur is None or id(cur) in seen:
             continue
         seen.add(id(cur))
-        if isinstance(cur, (requests.exceptions.SSLError, ssl.SSLError)):
+        if isinstance(cur, kinds):
             return True
         # urllib3 keeps the underlying error in .reason and in args, not always as __cause__.
         linked = [cur.__cause__, cur.__context__, getattr(cur, "reason", None), *getattr(cur, "args", ())]
         todo.extend(e for e in linked if isinstance(e, BaseException))
     return False
+
+
+def _closed_before_answer(exc: BaseException) -> bool:
+    """True when the hub closed the connection without answering (a kept-alive one it let go)."""
+    from http.client import RemoteDisconnected
+
+    return _found_in_chain(exc, (RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError))
+
+
+def post_resending_once(session: Any, url: str, **kwargs: Any) -> Any:
+    """session.post, sent once more at once when the connection was closed before any answer.
+
+    A hub lets an idle kept-alive connection go after a couple of seconds (gunicorn's keep-alive);
+    a node coming back just then (a short Retry-After) writes into a connection already closed and
+    reads no answer. The protocol makes a re-send safe (a batch already stored is answered with its
+    stored ack, docs/protocol.md rule 4), and requests opens a new connection for it: the pool has
+    dropped the closed one. Any other failure, and a second one, is the caller's to handle.
+    """
+    import requests
+
+    try:
+        return session.post(url, **kwargs)
+    except requests.ConnectionError as exc:
+        if _is_certificate_failure(exc) or not _closed_before_answer(exc):
+            raise
+    return session.post(url, **kwargs)
 
 
 class HttpTransport:
@@ -147,7 +178,9 @@ class HttpTransport:
 
         started = time.monotonic()
         try:
-            resp = self.session.post(self.base_url + path, data=body, headers=headers, timeout=self.timeout)
+            resp = post_resending_once(
+                self.session, self.base_url + path, data=body, headers=headers, timeout=self.timeout
+            )
         except requests.RequestException as exc:
             if not _is_certificate_failure(exc):
                 if isinstance(exc, requests.Timeout):
