@@ -26,7 +26,7 @@ from . import audit, cases, deadlines, duplicates, freshness, keys, restores, ro
 from .county import level as county_level
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
-from .db import JSONField, database
+from .db import JSONField, compiled, database, one_by, one_where, update_by
 from .models import Assignment, Batch, Case, ForkAlert, HubEvent, Node, NodeEvent
 from .nodeauth import Authenticated, authenticate, describe
 
@@ -81,8 +81,11 @@ def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey, *, fresh_hello: bool = T
 CLOCK_OFFSET_LIMIT_S = 10 * 366 * 86400
 
 
-def record_contact(node: Node, body: dict[str, Any]) -> None:
-    """Remember when the node last spoke, its clock offset, queue and version."""
+def record_contact(node: Node, body: dict[str, Any], also: dict[Any, Any] | None = None) -> None:
+    """Remember when the node last spoke, its clock offset, queue and version (and `also`: more columns).
+
+    One UPDATE of the node row, compiled once per set of columns.
+    """
     fields: dict[Any, Any] = {
         Node.last_sync_at: now(),
         Node.app_version: str(body.get("app_version", ""))[:32],
@@ -102,7 +105,9 @@ def record_contact(node: Node, body: dict[str, Any]) -> None:
         fields[Node.clock_offset_s] = max(-CLOCK_OFFSET_LIMIT_S, min(CLOCK_OFFSET_LIMIT_S, offset))
     except (KeyError, ValueError, TypeError, AttributeError, OverflowError):
         pass
-    Node.update(fields).where(Node.node_id == node.node_id).execute()
+    if also:
+        fields.update(also)
+    update_by(Node.node_id, node.node_id, fields)
 
 
 def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> tuple[dict[str, Any], list[Entry]]:
@@ -113,7 +118,7 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> tuple[dic
     fork: protocol.ProtocolError | None = None
     with database.atomic():
         node = cases.lock_node(node.node_id)
-        stored = Batch.get_or_none((Batch.node == node) & (Batch.first_seq == body["first_seq"]))
+        stored = one_where((Batch.node, node.node_id), (Batch.first_seq, body["first_seq"]))
         if stored is not None and stored.hash == batch_hash:
             record_contact(node, body)
             return stored.ack, []
@@ -124,7 +129,7 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> tuple[dic
             catalogue = current_catalogue()
             writer = BatchWriter(node, body["events"])
             results = [apply_event(node, ev, catalogue, writer) for ev in body["events"]]
-            writer.flush()
+            writer.flush(node_row=False)  # out_seq goes with the node row's one UPDATE below
             ack = {
                 "first_seq": body["first_seq"],
                 "last_seq": body["last_seq"],
@@ -132,18 +137,24 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> tuple[dic
                 "results": [r for r in results if r["status"] != "ok"],
                 "accepted": sum(1 for r in results if r["status"] == "ok"),
             }
-            Batch.create(
-                node=node,
-                first_seq=body["first_seq"],
-                last_seq=body["last_seq"],
-                hash=batch_hash,
-                prev_hash=body["prev_hash"],
-                node_clock=str(body.get("node_clock", ""))[:40],
-                received_at=now(),
-                ack=ack,
+            _insert_rows(
+                Batch,
+                [
+                    dict(
+                        node=node.node_id,
+                        first_seq=body["first_seq"],
+                        last_seq=body["last_seq"],
+                        hash=batch_hash,
+                        prev_hash=body["prev_hash"],
+                        node_clock=str(body.get("node_clock", ""))[:40],
+                        received_at=now(),
+                        ack=ack,
+                    )
+                ],
             )
-            Node.update(last_seq=body["last_seq"], last_hash=batch_hash).where(Node.node_id == node.node_id).execute()
-            record_contact(node, body)
+            record_contact(
+                node, body, {Node.last_seq: body["last_seq"], Node.last_hash: batch_hash, Node.out_seq: node.out_seq}
+            )
             audit.record(
                 node.node_id,
                 "sync.batch",
@@ -317,8 +328,11 @@ class BatchWriter:
         )
         self.written.append((self.node.out_seq, type_, request_id, at, body))
 
-    def flush(self) -> None:
-        """Write the queued rows (caller holds the batch's transaction and the node lock)."""
+    def flush(self, node_row: bool = True) -> None:
+        """Write the queued rows (caller holds the batch's transaction and the node lock).
+
+        `node_row=False`: the caller writes the node's out_seq itself.
+        """
         for model, rows in (
             (Case, self.cases),
             (Assignment, self.assignments),
@@ -328,8 +342,8 @@ class BatchWriter:
             if rows:
                 _insert_rows(model, rows)
             rows.clear()
-        if self.node.out_seq != self._out_seq:
-            Node.update(out_seq=self.node.out_seq).where(Node.node_id == self.node.node_id).execute()
+        if node_row and self.node.out_seq != self._out_seq:
+            update_by(Node.node_id, self.node.node_id, {Node.out_seq: self.node.out_seq})
             self._out_seq = self.node.out_seq
 
 
@@ -620,13 +634,24 @@ def _entries_from(node: Node, low: int, tail: list[Entry]) -> list[Entry]:
     limit = protocol.MAX_UPDATES_PER_RESPONSE + 2
     if tail and low >= tail[0][0]:
         return tail[low - tail[0][0] :][:limit]
-    query = HubEvent.select(HubEvent.cseq, HubEvent.type, HubEvent.request_id, HubEvent.at, HubEvent.body).where(
-        (HubEvent.node == node) & (HubEvent.cseq >= low)
-    )
-    if tail:
-        query = query.where(HubEvent.cseq < tail[0][0])
+    below = tail[0][0] if tail else 2**62
+
+    def build() -> Any:
+        return (
+            HubEvent.select(HubEvent.cseq, HubEvent.type, HubEvent.request_id, HubEvent.at, HubEvent.body)
+            .where((HubEvent.node == "") & (HubEvent.cseq >= 0) & (HubEvent.cseq < 0))
+            .order_by(HubEvent.cseq)
+            .limit(limit)
+        )
+
     # Plain tuples, not model instances: a busy village gets up to a thousand of these per answer.
-    rows: list[Entry] = list(query.order_by(HubEvent.cseq).limit(limit).tuples())
+    at, body = HubEvent.at.python_value, HubEvent.body.python_value
+    rows: list[Entry] = [
+        (cseq, type_, request_id, at(at_), body(body_))
+        for cseq, type_, request_id, at_, body_ in database.execute_sql(
+            compiled(("answer.entries",), build), (node.node_id, low, below, limit)
+        )
+    ]
     return rows + tail[: limit - len(rows)]
 
 
@@ -646,7 +671,9 @@ def answer(
     `written`: the entries the batch just wrote (committed), handed over from memory instead of
     read back and decoded; the entries before them still come from the database.
     """
-    node = Node.get_by_id(node_id)
+    node: Node | None = one_by(Node.node_id, node_id)
+    if node is None:
+        raise Node.DoesNotExist(node_id)
     cursor: int = body["cursor"] if isinstance(body.get("cursor"), int) else 0
     epoch = restores.current_epoch()
     if ack is None:
