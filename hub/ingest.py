@@ -27,7 +27,7 @@ from .county import level as county_level
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
 from .db import JSONField, compiled, database, one_by, one_where, update_by
-from .models import Assignment, Batch, Case, ForkAlert, HubEvent, Node, NodeEvent
+from .models import Assignment, Batch, Case, ForkAlert, HubEvent, Node, NodeEvent, Village
 from .nodeauth import Authenticated, authenticate, describe
 
 M = TypeVar("M")
@@ -118,6 +118,7 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> tuple[dic
     fork: protocol.ProtocolError | None = None
     with database.atomic():
         node = cases.lock_node(node.node_id)
+        node.village = one_by(Village.id, node.village_id)  # read here, not by peewee's compiler (prefix, name)
         stored = one_where((Batch.node, node.node_id), (Batch.first_seq, body["first_seq"]))
         if stored is not None and stored.hash == batch_hash:
             record_contact(node, body)
