@@ -190,13 +190,19 @@ def _is_iso_date(text: str) -> bool:
 
 
 def _check_extra_field(spec: dict[str, Any], value: Any) -> FieldError | None:
+    kind = spec["type"]
+    if kind == "text" and value.__class__ is str and len(value) <= TEXT_FIELD_MAX and value.isprintable():
+        # What _check_text accepts, without its steps: printable text has no control character,
+        # and its stripped form is no longer. Blank text goes the long way (required or not).
+        if value.strip():
+            return None
     field = f"fields.{spec['key']}"
     label = spec["label"]
     if value is None or (isinstance(value, str) and not value.strip()):
         return FieldError(field, "required", N_("请填写%(label)s", label=label)) if spec["required"] else None
-    if spec["type"] == "number":
+    if kind == "number":
         return check_number(spec, value)
-    if spec["type"] == "date":
+    if kind == "date":
         if not _is_iso_date(str(value).strip()):
             return FieldError(field, "date", N_("%(label)s应为有效日期，格式如 2025-01-31", label=label))
         return None
