@@ -89,7 +89,8 @@ def test_the_answer_from_memory_is_the_answer_read_back(hub_client, compared: li
     resp = _send(sim, sim.events(_capture(sim), _capture(sim), _capture(sim)), cursor=11)
     assert [u["cseq"] for u in resp["updates"]] == [12]
     resp = _send(sim, sim.events(_capture(sim)), cursor=99)
-    assert resp["updates"] == [] and resp["cursor"] == 13
+    assert resp["updates"] == []
+    assert resp["cursor"] == 13
     assert compared == [6, 2, 1, 3, 1]
 
 
