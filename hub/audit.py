@@ -15,7 +15,7 @@ from typing import Any, Iterator
 from shared import encoding
 
 from .clock import now
-from .db import database, is_postgres
+from .db import compiled, database, insert_one, is_postgres
 from .models import AuditEntry
 from shared.msgid import N_
 
@@ -99,21 +99,29 @@ def record(actor: str, action: str, target: str = "", detail: dict[str, Any] | N
     with database.atomic():
         if is_postgres():
             database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
-        last = AuditEntry.select().order_by(AuditEntry.seq.desc()).first()
-        seq = (last.seq + 1) if last else 1
-        prev = last.hash if last else GENESIS
+        # Compiled once (hub/db.compiled): every synced batch appends an entry.
+        sql = compiled(
+            ("audit.last",),
+            lambda: AuditEntry.select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1),
+        )
+        last = database.execute_sql(sql, (1,)).fetchone()
+        seq = (last[0] + 1) if last else 1
+        prev = last[1] if last else GENESIS
         # Stored timestamps keep microseconds on both databases; hash exactly what is stored.
         at = now().replace(tzinfo=None)
-        return AuditEntry.create(
-            seq=seq,
-            at=at,
-            actor=actor,
-            action=action,
-            target=target,
-            detail=detail,
-            prev_hash=prev,
-            hash=entry_hash(seq, at, actor, action, target, detail, prev),
-        )
+        values = {
+            AuditEntry.seq: seq,
+            AuditEntry.at: at,
+            AuditEntry.actor: actor,
+            AuditEntry.action: action,
+            AuditEntry.target: target,
+            AuditEntry.detail: detail,
+            AuditEntry.prev_hash: prev,
+            AuditEntry.hash: entry_hash(seq, at, actor, action, target, detail, prev),
+        }
+        entry = AuditEntry(**{f.name: v for f, v in values.items()})
+        entry.id = insert_one(AuditEntry, values)
+        return entry
 
 
 @dataclass(frozen=True)

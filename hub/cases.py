@@ -17,7 +17,7 @@ from shared.workdays import PAUSED, RUNNING
 from . import audit, deadlines, notices
 from .catalogue_store import current as current_catalogue
 from .clock import now, today
-from .db import database, is_postgres
+from .db import database, is_postgres, one_by
 from .models import Assignment, Case, CountyReferral, Extension, HubEvent, Node, Staff
 from .staff import may_handle
 
@@ -58,10 +58,10 @@ def lock_node(node_id: str | None) -> Node | None:
     """
     if node_id is None:
         return None
-    query = Node.select().where(Node.node_id == node_id)
-    if is_postgres():
-        query = query.for_update()
-    return query.get()
+    node: Node | None = one_by(Node.node_id, node_id, for_update=True)
+    if node is None:
+        raise Node.DoesNotExist(node_id)
+    return node
 
 
 def append_hub_event(node: Node | None, request_id: str, type_: str, body: dict[str, Any], actor: str) -> HubEvent:

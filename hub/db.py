@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -183,22 +184,80 @@ class JSONField(peewee.TextField):
         def __set__(self, instance: Any, value: Any) -> None: ...
 
 
-_ONE_BY_SQL: dict[tuple[str, str, str], str] = {}
+_SQL: dict[tuple[Any, ...], str] = {}
 
 
-def one_by(field: Any, value: Any) -> Any:
+def compiled(key: tuple[Any, ...], build: Callable[[], Any], params: list[Any] | None = None) -> str:
+    """The SQL of the query `build()` makes, compiled by peewee once per key and database kind.
+
+    For per-request queries whose shape never changes: peewee's compiler cost more than running
+    them. The caller binds the parameters itself, in the order the query puts them, each through
+    its field's db_value; given `params` (what the caller binds for the values `build` used), the
+    first compilation checks they are what peewee binds.
+    """
+    full = (*key, database.param, is_postgres())
+    sql = _SQL.get(full)
+    if sql is None:
+        sql, bound = build().sql()
+        if params is not None and list(bound) != list(params):
+            raise RuntimeError(f"parameters out of peewee's order for {key}: {bound!r} != {params!r}")
+        _SQL[full] = sql
+    return sql
+
+
+def one_by(field: Any, value: Any, *, for_update: bool = False) -> Any:
     """`field.model.get_or_none(field == value)`, with the SQL compiled once per field and database kind.
 
     For per-request look-ups (a node by its id on every sync, a case by its receipt code on every
     status lookup): compiling a select of every column through peewee cost more than running it.
+    `for_update`: the row is locked for the transaction on PostgreSQL (SQLite has one writer).
     """
-    model = field.model
-    key = (model.__name__, field.name, database.param)
-    sql = _ONE_BY_SQL.get(key)
-    if sql is None:
-        sql = _ONE_BY_SQL[key] = model.select().where(field == "").limit(1).sql()[0]
-    rows = list(model.raw(sql, field.db_value(value), 1))
+    return one_where((field, value), for_update=for_update)
+
+
+def one_where(*pairs: tuple[Any, Any], for_update: bool = False) -> Any:
+    """The first row whose fields equal the values (`(field, value)` pairs of one model), or None."""
+    model = pairs[0][0].model
+    if any(v is None for _, v in pairs):
+        raise ValueError("one_where compares with =, never IS NULL")
+
+    def build() -> Any:
+        query = model.select().where(*(f == v for f, v in pairs)).limit(1)
+        return query.for_update() if for_update and is_postgres() else query
+
+    params = [*(f.db_value(v) for f, v in pairs), 1]
+    sql = compiled((model.__name__, *(f.name for f, _ in pairs), for_update), build, params)
+    rows = list(model.raw(sql, *params))
     return rows[0] if rows else None
+
+
+def update_by(field: Any, value: Any, values: dict[Any, Any]) -> None:
+    """`field.model.update(values).where(field == value).execute()`, compiled once per set of columns."""
+    model = field.model
+    if value is None:
+        raise ValueError("update_by compares with =, never IS NULL")
+    fields = sorted(values, key=_column_order)
+    params = [*(f.db_value(values[f]) for f in fields), field.db_value(value)]
+    sql = compiled(
+        (model.__name__, "update", field.name, *(f.name for f in fields)),
+        lambda: model.update(values).where(field == value),
+        params,
+    )
+    database.execute_sql(sql, params)
+
+
+def _column_order(field: Any) -> Any:
+    """The order peewee writes a query's columns in (its SET list, its INSERT columns)."""
+    return field._sort_key
+
+
+def insert_one(model: Any, values: dict[Any, Any]) -> Any:
+    """`model.insert(values).execute()` (the new row's id), compiled once per set of columns."""
+    fields = sorted(values, key=_column_order)
+    params = [f.db_value(values[f]) for f in fields]
+    sql = compiled((model.__name__, "insert", *(f.name for f in fields)), lambda: model.insert(values), params)
+    cursor = database.execute_sql(sql, params)
+    return cursor.fetchone()[0] if " RETURNING " in sql else cursor.lastrowid
 
 
 class BaseModel(peewee.Model):

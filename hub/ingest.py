@@ -26,11 +26,14 @@ from . import audit, cases, deadlines, duplicates, freshness, keys, restores, ro
 from .county import level as county_level
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
-from .db import JSONField, database
-from .models import Assignment, Batch, Case, ForkAlert, HubEvent, Node, NodeEvent
+from .db import JSONField, compiled, database, one_by, one_where, update_by
+from .models import Assignment, Batch, Case, ForkAlert, HubEvent, Node, NodeEvent, Village
 from .nodeauth import Authenticated, authenticate, describe
 
 M = TypeVar("M")
+
+# One downstream entry as `answer` reads it: (cseq, type, request_id, at, body).
+Entry = tuple[int, str, str, Any, dict[str, Any]]
 
 
 def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey, *, fresh_hello: bool = True) -> tuple[int, bytes]:
@@ -45,8 +48,8 @@ def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey, *, fresh_hello: bool = T
         node_id = node.node_id
         if isinstance(auth.message, messages.Batch):
             protocol.check_batch_shape(auth.message)
-            ack = ingest_batch(node, body, request_hash)
-            out = answer(node_id, body, request_hash, ack=ack)
+            ack, written = ingest_batch(node, body, request_hash)
+            out = answer(node_id, body, request_hash, ack=ack, written=written)
         else:
             if isinstance(auth.message, messages.Hello) and fresh_hello:
                 freshness.check_hello(node, body)
@@ -78,8 +81,11 @@ def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey, *, fresh_hello: bool = T
 CLOCK_OFFSET_LIMIT_S = 10 * 366 * 86400
 
 
-def record_contact(node: Node, body: dict[str, Any]) -> None:
-    """Remember when the node last spoke, its clock offset, queue and version."""
+def record_contact(node: Node, body: dict[str, Any], also: dict[Any, Any] | None = None) -> None:
+    """Remember when the node last spoke, its clock offset, queue and version (and `also`: more columns).
+
+    One UPDATE of the node row, compiled once per set of columns.
+    """
     fields: dict[Any, Any] = {
         Node.last_sync_at: now(),
         Node.app_version: str(body.get("app_version", ""))[:32],
@@ -99,18 +105,24 @@ def record_contact(node: Node, body: dict[str, Any]) -> None:
         fields[Node.clock_offset_s] = max(-CLOCK_OFFSET_LIMIT_S, min(CLOCK_OFFSET_LIMIT_S, offset))
     except (KeyError, ValueError, TypeError, AttributeError, OverflowError):
         pass
-    Node.update(fields).where(Node.node_id == node.node_id).execute()
+    if also:
+        fields.update(also)
+    update_by(Node.node_id, node.node_id, fields)
 
 
-def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> dict[str, Any]:
-    """Ingest a batch exactly once and return its ack; a re-send gets the stored ack."""
+def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> tuple[dict[str, Any], list[Entry]]:
+    """Ingest a batch exactly once; return its ack and the downstream entries it wrote (see `answer`).
+
+    A re-send gets the stored ack and no entries.
+    """
     fork: protocol.ProtocolError | None = None
     with database.atomic():
         node = cases.lock_node(node.node_id)
-        stored = Batch.get_or_none((Batch.node == node) & (Batch.first_seq == body["first_seq"]))
+        node.village = one_by(Village.id, node.village_id)  # read here, not by peewee's compiler (prefix, name)
+        stored = one_where((Batch.node, node.node_id), (Batch.first_seq, body["first_seq"]))
         if stored is not None and stored.hash == batch_hash:
             record_contact(node, body)
-            return stored.ack
+            return stored.ack, []
         if stored is not None or body["first_seq"] <= node.last_seq:
             fork = protocol.error("fork", resume_from=node.last_seq + 1, last_hash=node.last_hash)
         else:
@@ -118,7 +130,7 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> dict[str,
             catalogue = current_catalogue()
             writer = BatchWriter(node, body["events"])
             results = [apply_event(node, ev, catalogue, writer) for ev in body["events"]]
-            writer.flush()
+            writer.flush(node_row=False)  # out_seq goes with the node row's one UPDATE below
             ack = {
                 "first_seq": body["first_seq"],
                 "last_seq": body["last_seq"],
@@ -126,18 +138,24 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> dict[str,
                 "results": [r for r in results if r["status"] != "ok"],
                 "accepted": sum(1 for r in results if r["status"] == "ok"),
             }
-            Batch.create(
-                node=node,
-                first_seq=body["first_seq"],
-                last_seq=body["last_seq"],
-                hash=batch_hash,
-                prev_hash=body["prev_hash"],
-                node_clock=str(body.get("node_clock", ""))[:40],
-                received_at=now(),
-                ack=ack,
+            _insert_rows(
+                Batch,
+                [
+                    dict(
+                        node=node.node_id,
+                        first_seq=body["first_seq"],
+                        last_seq=body["last_seq"],
+                        hash=batch_hash,
+                        prev_hash=body["prev_hash"],
+                        node_clock=str(body.get("node_clock", ""))[:40],
+                        received_at=now(),
+                        ack=ack,
+                    )
+                ],
             )
-            Node.update(last_seq=body["last_seq"], last_hash=batch_hash).where(Node.node_id == node.node_id).execute()
-            record_contact(node, body)
+            record_contact(
+                node, body, {Node.last_seq: body["last_seq"], Node.last_hash: batch_hash, Node.out_seq: node.out_seq}
+            )
             audit.record(
                 node.node_id,
                 "sync.batch",
@@ -151,7 +169,7 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> dict[str,
                 },
             )
             restores.note_ingested(node, body, ack)
-            return ack
+            return ack, writer.written
     # Recorded in its own transaction: the refused batch itself leaves nothing behind.
     with database.atomic():
         ForkAlert.create(
@@ -258,6 +276,8 @@ class BatchWriter:
         self.cases: list[dict[str, Any]] = []
         self.node_events: list[dict[str, Any]] = []
         self.hub_events: list[dict[str, Any]] = []
+        # Every entry queued by hub_event, kept after flush: the batch's answer hands them over.
+        self.written: list[Entry] = []
         # One calendar and one answer per (start day, limit) for the whole batch, as if it were one moment.
         self.calendar = MemoCalendar(deadlines.calendar())
         self._out_seq = node.out_seq
@@ -295,6 +315,7 @@ class BatchWriter:
     def hub_event(self, request_id: str, type_: str, body: dict[str, Any], actor: str, at: Any = None) -> None:
         """Queue an entry of the village's downstream log, numbered as cases.append_hub_event does."""
         self.node.out_seq += 1
+        at = at or now()
         self.hub_events.append(
             dict(
                 node=self.node.node_id,
@@ -303,12 +324,16 @@ class BatchWriter:
                 type=type_,
                 body=body,
                 actor=actor,
-                at=at or now(),
+                at=at,
             )
         )
+        self.written.append((self.node.out_seq, type_, request_id, at, body))
 
-    def flush(self) -> None:
-        """Write the queued rows (caller holds the batch's transaction and the node lock)."""
+    def flush(self, node_row: bool = True) -> None:
+        """Write the queued rows (caller holds the batch's transaction and the node lock).
+
+        `node_row=False`: the caller writes the node's out_seq itself.
+        """
         for model, rows in (
             (Case, self.cases),
             (Assignment, self.assignments),
@@ -318,8 +343,8 @@ class BatchWriter:
             if rows:
                 _insert_rows(model, rows)
             rows.clear()
-        if self.node.out_seq != self._out_seq:
-            Node.update(out_seq=self.node.out_seq).where(Node.node_id == self.node.node_id).execute()
+        if node_row and self.node.out_seq != self._out_seq:
+            update_by(Node.node_id, self.node.node_id, {Node.out_seq: self.node.out_seq})
             self._out_seq = self.node.out_seq
 
 
@@ -586,29 +611,77 @@ def downstream_entry(cseq: int, type_: str, request_id: str, at: Any, body: dict
     return {"cseq": cseq, "type": type_, "request_id": request_id, "at": protocol.iso(at), **body}
 
 
+def _tail(written: list[Entry], out_seq: int) -> list[Entry]:
+    """The entries of `written` that end the village's log with no gap: the log's last ones.
+
+    An entry another path wrote in between (a supplement's status, cases.append_hub_event) is
+    not in `written`; the entries before it are left to the database.
+    """
+    if not written or written[-1][0] != out_seq:
+        return []
+    start = len(written) - 1
+    while start > 0 and written[start - 1][0] == written[start][0] - 1:
+        start -= 1
+    return written[start:]
+
+
+def _entries_from(node: Node, low: int, tail: list[Entry]) -> list[Entry]:
+    """The village's log entries with cseq >= low, at most MAX_UPDATES_PER_RESPONSE + 2, in order.
+
+    `tail` holds the log's last entries (from memory); only those before it are read. The same
+    values either way: a body is stored as JSON of str, int, bool, None, lists and str-keyed
+    dicts, which decode to what was encoded (tests/hub/test_ingest_answer.py compares the answers).
+    """
+    limit = protocol.MAX_UPDATES_PER_RESPONSE + 2
+    if tail and low >= tail[0][0]:
+        return tail[low - tail[0][0] :][:limit]
+    below = tail[0][0] if tail else 2**62
+
+    def build() -> Any:
+        return (
+            HubEvent.select(HubEvent.cseq, HubEvent.type, HubEvent.request_id, HubEvent.at, HubEvent.body)
+            .where((HubEvent.node == "") & (HubEvent.cseq >= 0) & (HubEvent.cseq < 0))
+            .order_by(HubEvent.cseq)
+            .limit(limit)
+        )
+
+    # Plain tuples, not model instances: a busy village gets up to a thousand of these per answer.
+    at, body = HubEvent.at.python_value, HubEvent.body.python_value
+    rows: list[Entry] = [
+        (cseq, type_, request_id, at(at_), body(body_))
+        for cseq, type_, request_id, at_, body_ in database.execute_sql(
+            compiled(("answer.entries",), build), (node.node_id, low, below, limit)
+        )
+    ]
+    return rows + tail[: limit - len(rows)]
+
+
 def answer(
-    node_id: str, body: dict[str, Any], request_hash: str, *, ack: dict[str, Any] | None, hello: bool = False
+    node_id: str,
+    body: dict[str, Any],
+    request_hash: str,
+    *,
+    ack: dict[str, Any] | None,
+    hello: bool = False,
+    written: list[Entry] | None = None,
 ) -> dict[str, Any]:
     """The response body: ack, the node's standing, updates after its cursor, catalogue if newer.
 
     It carries the hub's epoch and the digest of the entry at the node's cursor, so a node can
     tell a log that lost its tail and was renumbered from the one it holds (shared/downstream.py).
+    `written`: the entries the batch just wrote (committed), handed over from memory instead of
+    read back and decoded; the entries before them still come from the database.
     """
-    node = Node.get_by_id(node_id)
+    node: Node | None = one_by(Node.node_id, node_id)
+    if node is None:
+        raise Node.DoesNotExist(node_id)
     cursor: int = body["cursor"] if isinstance(body.get("cursor"), int) else 0
     epoch = restores.current_epoch()
     if ack is None:
         # A batch may be re-sent long after it was signed, with the cursor of that time: only a
         # poll or hello tells where the node stands now.
         epoch = restores.check_rewound(node, cursor, epoch)
-    # Plain tuples, not model instances: a busy village gets up to a thousand of these per answer.
-    rows = list(
-        HubEvent.select(HubEvent.cseq, HubEvent.type, HubEvent.request_id, HubEvent.at, HubEvent.body)
-        .where((HubEvent.node == node) & (HubEvent.cseq >= max(cursor, 1)))
-        .order_by(HubEvent.cseq)
-        .limit(protocol.MAX_UPDATES_PER_RESPONSE + 2)
-        .tuples()
-    )
+    rows = _entries_from(node, max(cursor, 1), _tail(written or [], node.out_seq))
     at_cursor = ""
     if rows and rows[0][0] == cursor:
         at_cursor = downstream.entry_digest(downstream_entry(*rows[0]))

@@ -62,7 +62,8 @@ class Batch(BaseModel):
 class NodeEvent(BaseModel):
     """One event of a node's log, exactly once per (node, seq)."""
 
-    node = peewee.ForeignKeyField(Node, backref="events")
+    # No index of its own: (node, seq) below serves every look-up by node (schema 14).
+    node = peewee.ForeignKeyField(Node, backref="events", index=False)
     seq = peewee.BigIntegerField()
     event_id = peewee.CharField(max_length=40, unique=True)
     type = peewee.CharField(max_length=40)
@@ -129,7 +130,8 @@ class HubEvent(BaseModel):
     A counter case has no village node (schema 9): its entries have no node, numbered per case.
     """
 
-    node = peewee.ForeignKeyField(Node, backref="hub_events", null=True)
+    # No index of its own: (node, cseq) below serves every look-up by node (schema 14).
+    node = peewee.ForeignKeyField(Node, backref="hub_events", null=True, index=False)
     cseq = peewee.BigIntegerField()
     request_id = peewee.CharField(max_length=40, index=True)
     type = peewee.CharField(max_length=40)

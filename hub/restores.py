@@ -19,7 +19,7 @@ from typing import Any
 
 from . import audit, settings
 from .clock import now
-from .db import database
+from .db import database, one_by
 from .models import AuditEntry, Node, Setting
 
 EPOCH_KEY = "epoch"
@@ -95,7 +95,7 @@ def note_hello(node: Node, acked_seq: int) -> None:
 def note_ingested(node: Node, body: dict[str, Any], ack: dict[str, Any]) -> None:
     """Record a batch that fills part of a lost tail (caller holds the batch's transaction)."""
     key = LOST_PREFIX + node.node_id
-    row = Setting.get_or_none(Setting.key == key)
+    row = one_by(Setting.key, key)  # compiled once: read on every batch
     if row is None:
         return
     lost = json.loads(row.value)

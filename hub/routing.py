@@ -28,6 +28,7 @@ from shared import states
 from shared.catalogue import Catalogue
 
 from .clock import now
+from .db import compiled
 from .models import Assignment, Case, Staff
 
 
@@ -56,7 +57,9 @@ def candidates(window: str, active: list[Staff] | None = None) -> list[Staff]:
 
 def active_staff() -> list[Staff]:
     """Every active staff account."""
-    return list(Staff.select().where(Staff.active == True))
+    # Compiled once: every synced batch with a new case reads them.
+    sql = compiled(("routing.active_staff",), lambda: Staff.select().where(Staff.active == True), [True])
+    return list(Staff.raw(sql, True))
 
 
 def open_counts(usernames: list[str]) -> dict[str, int]:

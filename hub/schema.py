@@ -32,6 +32,7 @@ from .models import (
     JobRun,
     MailMessage,
     Node,
+    NodeEvent,
     Publicity,
     Rating,
     Setting,
@@ -135,6 +136,15 @@ def _step_13(migrator: SchemaMigrator) -> None:
     database.create_tables([TownshipFigures, TownshipAlert], safe=True)
 
 
+def _step_14(migrator: SchemaMigrator) -> None:
+    """Schema 14: no index on the node alone of the two logs; (node, seq) and (node, cseq) cover it.
+
+    Each cost one more index insert per row a batch writes (docs/performance.md, issue #13 third pass).
+    """
+    for model in (NodeEvent, HubEvent):
+        database.execute_sql(f'DROP INDEX IF EXISTS "{model._meta.table_name}_node_id"')
+
+
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
 MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {
     2: _step_2,
@@ -149,6 +159,7 @@ MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {
     11: _step_11,
     12: _step_12,
     13: _step_13,
+    14: _step_14,
 }
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 

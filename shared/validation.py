@@ -7,6 +7,7 @@ every synced event, so both sides refuse the same things with the same words.
 
 from __future__ import annotations
 
+import functools
 import json
 import operator
 import re
@@ -111,6 +112,8 @@ def validate_id_number(s: Any, field: str = "id_number", today: date | None = No
 
 def normalise_mobile(s: str) -> str:
     """Return the bare 11-digit form of a phone number typed with spaces, dashes or +86."""
+    if len(s) == 11 and s.isascii() and s.isdigit():
+        return s  # already bare (as stored and synced): NFKC and the rules below leave it as it is
     digits = re.sub(r"[\s\-()（）]", "", unicodedata.normalize("NFKC", s))
     if digits.startswith("+86"):
         digits = digits[3:]
@@ -187,13 +190,19 @@ def _is_iso_date(text: str) -> bool:
 
 
 def _check_extra_field(spec: dict[str, Any], value: Any) -> FieldError | None:
+    kind = spec["type"]
+    if kind == "text" and value.__class__ is str and len(value) <= TEXT_FIELD_MAX and value.isprintable():
+        # What _check_text accepts, without its steps: printable text has no control character,
+        # and its stripped form is no longer. Blank text goes the long way (required or not).
+        if value.strip():
+            return None
     field = f"fields.{spec['key']}"
     label = spec["label"]
     if value is None or (isinstance(value, str) and not value.strip()):
         return FieldError(field, "required", N_("请填写%(label)s", label=label)) if spec["required"] else None
-    if spec["type"] == "number":
+    if kind == "number":
         return check_number(spec, value)
-    if spec["type"] == "date":
+    if kind == "date":
         if not _is_iso_date(str(value).strip()):
             return FieldError(field, "date", N_("%(label)s应为有效日期，格式如 2025-01-31", label=label))
         return None
@@ -202,12 +211,27 @@ def _check_extra_field(spec: dict[str, Any], value: Any) -> FieldError | None:
 
 def number_bounds(spec: dict[str, Any]) -> tuple[Decimal, Decimal, int]:
     """The (least, most, decimal places) a number field accepts: the catalogue's own, else NUMBER_BOUNDS."""
-    low, high, places = NUMBER_BOUNDS.get(str(spec.get("key")), NUMBER_DEFAULT)
+    key = str(spec.get("key"))
+    try:
+        return _bounds(key, spec.get("min", _ABSENT), spec.get("max", _ABSENT), spec.get("decimals", _ABSENT))
+    except TypeError:  # an unhashable value in the catalogue: not cached
+        return _bounds.__wrapped__(
+            key, spec.get("min", _ABSENT), spec.get("max", _ABSENT), spec.get("decimals", _ABSENT)
+        )
+
+
+_ABSENT = object()
+
+
+@functools.lru_cache(maxsize=1024, typed=True)
+def _bounds(key: str, least: Any, most: Any, decimals: Any) -> tuple[Decimal, Decimal, int]:
+    # Cached per (key, min, max, decimals): a batch checks the same few fields hundreds of times.
+    low, high, places = NUMBER_BOUNDS.get(key, NUMBER_DEFAULT)
     try:
         return (
-            Decimal(str(spec.get("min", low))),
-            Decimal(str(spec.get("max", high))),
-            int(spec.get("decimals", places)),
+            Decimal(str(low if least is _ABSENT else least)),
+            Decimal(str(high if most is _ABSENT else most)),
+            int(places if decimals is _ABSENT else decimals),
         )
     except (InvalidOperation, TypeError, ValueError):
         return Decimal(low), Decimal(high), places

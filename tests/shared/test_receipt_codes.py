@@ -156,3 +156,16 @@ def test_a_short_prefix_node_cannot_claim_a_long_prefix_code(n, seed):
         long_code = new_code(prefix + third, rng=random.Random(seed))
         assert is_valid(long_code)
         assert not issued_by(long_code, prefix)
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=st.sampled_from(ALPHABET + "abcxyz01IOL -_\u2013\uff21\uff41\uff13 \u00e9\u212b\u00b2")))
+def test_normalise_fast_path_gives_what_nfkc_gives(text: str) -> None:
+    import unicodedata
+
+    from shared.receipt_codes import _SEPARATORS, normalise
+
+    assert normalise(text) == unicodedata.normalize("NFKC", text).upper().translate(_SEPARATORS)
+    prefix = text[:2]
+    reference = is_valid(text) and code_prefix(text) == normalise(prefix)
+    assert issued_by(text, prefix) == reference

@@ -317,3 +317,24 @@ def test_whole_capture_size_rule_is_json_dumps_length(data, limit):
     assert (refused is not None) == (size > limit)
     if refused is not None:
         assert refused.code == "too_long"
+
+
+@settings(max_examples=400)
+@given(
+    st.one_of(
+        st.none(),
+        st.integers(),
+        st.text(alphabet=st.sampled_from("ab 中文\t\n\u3000\u200b\u00a0x")),
+        st.text(min_size=195, max_size=205, alphabet=st.sampled_from("a 中")),
+    ),
+    st.booleans(),
+)
+def test_a_text_field_is_checked_as_check_text_checks_it(value: object, required: bool) -> None:
+    from shared.validation import TEXT_FIELD_MAX, _check_extra_field, _check_text
+
+    spec = {"key": "k", "label": "项目", "type": "text", "required": required}
+    if value is None or (isinstance(value, str) and not value.strip()):
+        expected = _check_text(value, "fields.k", "项目", TEXT_FIELD_MAX, required=required)
+    else:
+        expected = _check_text(value, "fields.k", "项目", TEXT_FIELD_MAX)
+    assert _check_extra_field(spec, value) == expected
