@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from shared import encoding
 
@@ -94,8 +94,15 @@ def entry_hash(seq: int, at: datetime, actor: str, action: str, target: str, det
 
 def record(actor: str, action: str, target: str = "", detail: dict[str, Any] | None = None) -> AuditEntry:
     """Append one entry; call inside the transaction whose change it describes."""
-    detail = detail or {}
-    actor, target = str(actor or "system")[:64], str(target or "")[:120]
+    return record_many([(actor, action, target, detail)])[-1]
+
+
+def record_many(entries: Sequence[tuple[str, str, str, dict[str, Any] | None]]) -> list[AuditEntry]:
+    """Append (actor, action, target, detail) entries in order, under one lock and one read of the head.
+
+    A synced batch may flag many cases (两头受理): chained here in one go instead of one lock and
+    one head look-up per flag. Call inside the transaction whose change the entries describe.
+    """
     with database.atomic():
         if is_postgres():
             database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
@@ -105,23 +112,30 @@ def record(actor: str, action: str, target: str = "", detail: dict[str, Any] | N
             lambda: AuditEntry.select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1),
         )
         last = database.execute_sql(sql, (1,)).fetchone()
-        seq = (last[0] + 1) if last else 1
+        seq = last[0] if last else 0
         prev = last[1] if last else GENESIS
         # Stored timestamps keep microseconds on both databases; hash exactly what is stored.
         at = now().replace(tzinfo=None)
-        values = {
-            AuditEntry.seq: seq,
-            AuditEntry.at: at,
-            AuditEntry.actor: actor,
-            AuditEntry.action: action,
-            AuditEntry.target: target,
-            AuditEntry.detail: detail,
-            AuditEntry.prev_hash: prev,
-            AuditEntry.hash: entry_hash(seq, at, actor, action, target, detail, prev),
-        }
-        entry = AuditEntry(**{f.name: v for f, v in values.items()})
-        entry.id = insert_one(AuditEntry, values)
-        return entry
+        written = []
+        for actor, action, target, detail in entries:
+            detail = detail or {}
+            actor, target = str(actor or "system")[:64], str(target or "")[:120]
+            seq += 1
+            values = {
+                AuditEntry.seq: seq,
+                AuditEntry.at: at,
+                AuditEntry.actor: actor,
+                AuditEntry.action: action,
+                AuditEntry.target: target,
+                AuditEntry.detail: detail,
+                AuditEntry.prev_hash: prev,
+                AuditEntry.hash: entry_hash(seq, at, actor, action, target, detail, prev),
+            }
+            entry = AuditEntry(**{f.name: v for f, v in values.items()})
+            entry.id = insert_one(AuditEntry, values)
+            written.append(entry)
+            prev = entry.hash
+        return written
 
 
 @dataclass(frozen=True)

@@ -283,6 +283,8 @@ class BatchWriter:
         self._out_seq = node.out_seq
         self.assignments: list[dict[str, Any]] = []
         self.router = routing.Router(sink=self.assignments)
+        # Audit entries of the batch's events (duplicate flags), chained at flush under one lock.
+        self.audits: list[tuple[str, str, str, dict[str, Any] | None]] = []
         # 两头受理: the open cases of the people this batch captures for (one query), kept up to date below.
         self.open_requests = duplicates.open_codes(
             (
@@ -343,6 +345,9 @@ class BatchWriter:
             if rows:
                 _insert_rows(model, rows)
             rows.clear()
+        if self.audits:
+            audit.record_many(self.audits)
+            self.audits.clear()
         if node_row and self.node.out_seq != self._out_seq:
             update_by(Node.node_id, self.node.node_id, {Node.out_seq: self.node.out_seq})
             self._out_seq = self.node.out_seq
@@ -458,7 +463,9 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
     note = None
     if case.duplicate_of:
         note = duplicate_application(case.duplicate_of, item["name"]).message + "（中心已接收，由窗口核实）"
-        audit.record(node.node_id, "case.duplicate_flagged", code, {"earlier": case.duplicate_of, "item": item["code"]})
+        writer.audits.append(
+            (node.node_id, "case.duplicate_flagged", code, {"earlier": case.duplicate_of, "item": item["code"]})
+        )
     writer.hub_event(
         ev["request_id"],
         "case.status",

@@ -9,6 +9,7 @@ every response carries, so no node needs visiting. A crash between the steps is 
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +45,18 @@ def ensure_box_key(data_dir: str | Path) -> X25519PrivateKey:
     return bundle.load_or_create_box_key(Path(data_dir) / BOX_KEY_FILE)
 
 
+# Databases whose settings table was seen: a table, once made, stays, so every synced answer need
+# not ask the database's catalogue again (2–4 ms a batch on PostgreSQL, docs/performance.md).
+_with_settings: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
 def rotation_chain() -> list[dict[str, Any]]:
     """Every rotation statement so far, oldest first (empty when the key never changed)."""
-    if not database.table_exists(Setting._meta.table_name):
-        return []
+    db = database.obj
+    if db not in _with_settings:
+        if not database.table_exists(Setting._meta.table_name):
+            return []
+        _with_settings.add(db)
     value = settings.get(ROTATIONS)
     return list(encoding.parse(value.encode())) if value else []
 
