@@ -11,9 +11,10 @@ the check is off). A refusal is the API's signed ``rate_limited`` error with ``r
 ``Retry-After`` header of ``SYNC_RETRY_AFTER_S`` seconds (default 15); it is answered before the
 body is read, so nothing is stored and the node re-sends the same bytes later.
 
-The gate runs before the request opens its database connection (hub/web.py) and frees the slot only
-after that connection is closed, so a process never holds more PostgreSQL connections for syncs than
-it has slots: under a storm the refused threads touch neither the database nor its connection limit.
+The gate runs before the request takes its database connection (hub/web.py) and frees the slot only
+after that connection is given back (closed, or kept idle by its thread on PostgreSQL, hub/db.py), so
+a process never runs more PostgreSQL connections for syncs than it has slots: under a storm the
+refused threads run no query. Open connections (idle ones included) are at most one per thread.
 Signing the refusal needs the hub key and its rotation chain, both read once when the app starts
 (a rotation takes effect at the next restart anyway, hub/keys.py).
 """
