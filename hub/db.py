@@ -113,7 +113,10 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
             self.close()
         except Exception:  # a dead or broken connection: forget it all the same
             log.debug("closing a dropped connection failed", exc_info=True)
+            conn = self._state.conn
             self._state.reset()
+            if conn is not None:
+                _close_quietly(conn)
 
     def checkin(self, failed: bool) -> None:
         """After a request: keep this thread's connection if it is idle and sound, else close it."""
@@ -137,19 +140,19 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
     def _sweep(self) -> None:
         """Close kept connections idle past the bound, or whose thread has ended (its pool shrank)."""
         now = time.monotonic()
+        # Closed under the lock: the owner's `checkout` waits for it there, then finds it closed.
         with self._kept_lock:
             gone = [c for c, (t, since) in self._idle.items() if now - since > self.max_idle_s or not t.is_alive()]
             for conn in gone:
                 del self._idle[conn]
-        for conn in gone:
-            _close_quietly(conn)
+                _close_quietly(conn)
 
     def close_kept(self) -> None:
         """Close every connection kept idle by any thread (the app is being replaced or the process ends)."""
         with self._kept_lock:
-            kept, self._idle = list(self._idle), {}
-        for conn in kept:
-            _close_quietly(conn)
+            for conn in self._idle:
+                _close_quietly(conn)
+            self._idle = {}
         if not self.is_closed() and not self.in_transaction():
             self._drop()
 
