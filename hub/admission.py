@@ -21,9 +21,10 @@ spreads out. A refusal for a long proxy queue is always told the full wait. (Let
 request first wait a moment for a slot was measured and dropped: docs/performance.md, "50 nodes
 at once: admission that keeps the slots busy".)
 
-The gate runs before the request opens its database connection (hub/web.py) and frees the slot only
-after that connection is closed, so a process never holds more PostgreSQL connections for syncs than
-it has slots: under a storm the refused threads touch neither the database nor its connection limit.
+The gate runs before the request takes its database connection (hub/web.py) and frees the slot only
+after that connection is given back (closed, or kept idle by its thread on PostgreSQL, hub/db.py), so
+a process never runs more PostgreSQL connections for syncs than it has slots: under a storm the
+refused threads run no query. Open connections (idle ones included) are at most one per thread.
 Signing the refusal needs the hub key and its rotation chain, both read once when the app starts
 (a rotation takes effect at the next restart anyway, hub/keys.py).
 """

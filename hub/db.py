@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import threading
+import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -24,7 +28,12 @@ PG_DEFAULTS = {
     "keepalives_idle": "10",
     "keepalives_interval": "5",
     "keepalives_count": "3",
+    # A kept connection's next query to a primary that died silently would wait on TCP
+    # retransmission (minutes): unacknowledged data for 15 s ends the connection instead.
+    "tcp_user_timeout": "15000",
 }
+# A connection kept by a server thread idle longer than this is closed, not probed.
+KEEP_IDLE_S = 60.0
 TIMELINE_KEY = "pg_timeline"
 
 SQLITE_PRAGMAS = {
@@ -39,21 +48,114 @@ SQLITE_PRAGMAS = {
 class HubPostgresDatabase(peewee.PostgresqlDatabase):
     """PostgreSQL reached through a libpq URL, which may name a primary and its standbys.
 
-    libpq itself picks the host (`target_session_attrs=read-write` skips a standby), and the
-    hub connects per request, so after the primary dies each worker's next request lands on
-    the promoted standby. Every new connection reads the server's WAL timeline: a higher one
+    libpq itself picks the host (`target_session_attrs=read-write` skips a standby), and a
+    server thread's kept connection is checked before each request (`checkout`), so after the
+    primary dies each worker's next request lands on the promoted standby. Every new connection reads the server's WAL timeline: a higher one
     than the database last recorded means a standby was promoted and may lack the tail the
     old primary had acknowledged, so the hub draws a new epoch (hub/restores.py) at once,
     as `daiban hub new-epoch` would: nodes then re-check where the hub stands, re-send what
     it lost and rebuild their copy of its downstream log (docs/protocol.md).
     """
 
+    # Each server thread keeps its connection between requests (`checkout`/`checkin`, called by
+    # hub/web.py) unless the app turns it off: a new backend costs a connect and runs every
+    # statement colder (docs/performance.md). A kept connection is probed before each request
+    # with the same one-round-trip query the timeline check runs, and dropped when it fails, when
+    # its server is now a standby or when it idled past `max_idle_s`: the next connection goes
+    # through libpq's host list, so a promoted standby is still found on the next request.
+    keep_connections = True
+    max_idle_s = KEEP_IDLE_S
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._kept_lock = threading.Lock()
+        # Connections kept between requests: connection -> (its thread, idle since), monotonic.
+        self._idle: dict[Any, tuple[threading.Thread, float]] = {}
+        _KEEPERS.add(self)
+
     def _initialize_connection(self, conn: Any) -> None:
         super()._initialize_connection(conn)
-        timeline = server_timeline(conn)
+        self._see_timeline(server_timeline(conn))
+
+    def _see_timeline(self, timeline: int | None) -> None:
         if timeline is not None and timeline != getattr(self, "_timeline_seen", None):
             self._note_timeline(timeline)
             self._timeline_seen = timeline
+
+    def checkout(self) -> None:
+        """This thread's connection for a request: the kept one if it still serves the primary, else a new one."""
+        if not self.keep_connections:
+            self.connect(reuse_if_open=True)
+            return
+        if not self.is_closed():
+            conn = self._state.conn
+            with self._kept_lock:
+                entry = self._idle.pop(conn, None)
+            stale = entry is not None and time.monotonic() - entry[1] > self.max_idle_s
+            if stale or conn.closed or not self._still_primary(conn):
+                self._drop()
+        self.connect(reuse_if_open=True)
+
+    def _still_primary(self, conn: Any) -> bool:
+        try:
+            in_recovery, timeline = server_state(conn)
+        except Exception:  # any failure: this connection is not used again
+            log.info("kept PostgreSQL connection failed its check; reconnecting", exc_info=True)
+            return False
+        if in_recovery:
+            log.warning("kept PostgreSQL connection's server is now a standby; reconnecting")
+            return False
+        self._see_timeline(timeline)
+        return True
+
+    def _drop(self) -> None:
+        """Close this thread's connection, whatever state it is in."""
+        try:
+            self.close()
+        except Exception:  # a dead or broken connection: forget it all the same
+            log.debug("closing a dropped connection failed", exc_info=True)
+            conn = self._state.conn
+            self._state.reset()
+            if conn is not None:
+                _close_quietly(conn)
+
+    def checkin(self, failed: bool) -> None:
+        """After a request: keep this thread's connection if it is idle and sound, else close it."""
+        if self.is_closed():
+            return
+        conn = self._state.conn
+        if (
+            failed
+            or not self.keep_connections
+            or self.in_transaction()
+            or conn.closed
+            or conn.broken
+            or conn.info.transaction_status != TRANSACTION_IDLE
+        ):
+            self._drop()
+        else:
+            with self._kept_lock:
+                self._idle[conn] = (threading.current_thread(), time.monotonic())
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Close kept connections idle past the bound, or whose thread has ended (its pool shrank)."""
+        now = time.monotonic()
+        # Closed under the lock: the owner's `checkout` waits for it there, then finds it closed.
+        with self._kept_lock:
+            gone = [c for c, (t, since) in self._idle.items() if now - since > self.max_idle_s or not t.is_alive()]
+            for conn in gone:
+                del self._idle[conn]
+                _close_quietly(conn)
+
+    def close_kept(self) -> None:
+        """Close every connection kept idle by any thread (the app is being replaced or the process ends)."""
+        with self._kept_lock:
+            for conn in self._idle:
+                _close_quietly(conn)
+            self._idle = {}
+        if not self.is_closed() and not self.in_transaction():
+            self._drop()
 
     def _note_timeline(self, timeline: int) -> None:
         # A plain read first: in the steady state a new connection writes nothing (with a
@@ -87,20 +189,43 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
             new_epoch("promoted", "system", {"timeline_from": stored, "timeline_to": timeline})
 
 
+TRANSACTION_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
+_KEEPERS: weakref.WeakSet[HubPostgresDatabase] = weakref.WeakSet()
+
+
+def _close_quietly(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception:  # closing a connection the server already ended
+        log.debug("closing a kept connection failed", exc_info=True)
+
+
+@atexit.register
+def _close_all_kept() -> None:
+    for db in list(_KEEPERS):
+        db.close_kept()
+
+
+def server_state(conn: Any) -> tuple[bool, int | None]:
+    """Whether the server is in recovery (a standby), and the WAL timeline it writes on (promotion
+    raises it; None on a standby or before init): one round trip, raising what the query raises."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() THEN NULL ELSE "
+            "substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END, "
+            "to_regclass('setting') IS NOT NULL"
+        )
+        in_recovery, hexline, has_settings = cur.fetchone()
+    return bool(in_recovery), int(hexline, 16) if hexline and has_settings else None
+
+
 def server_timeline(conn: Any) -> int | None:
     """The WAL timeline the server writes on (promotion raises it); None on a standby or before init."""
     try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE "
-                "substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END, "
-                "to_regclass('setting') IS NOT NULL"
-            )
-            hexline, has_settings = cur.fetchone()
+        return server_state(conn)[1]
     except Exception:  # an old server or a role without the function: no check, serve anyway
         log.debug("timeline check unavailable", exc_info=True)
         return None
-    return int(hexline, 16) if hexline and has_settings else None
 
 
 def postgres_dsn(url: str) -> str:
@@ -149,7 +274,9 @@ def bind(db: peewee.Database) -> None:
     connection to the garbage collector, which psycopg 3 reports as a leak.
     """
     old = database.obj
-    if old is not None and old is not db and not old.is_closed() and not old.in_transaction():
+    if isinstance(old, HubPostgresDatabase) and old is not db:
+        old.close_kept()
+    elif old is not None and old is not db and not old.is_closed() and not old.in_transaction():
         old.close()
     database.initialize(db)
 

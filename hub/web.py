@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from . import settings
-from .db import bind, database, is_postgres, open_database
+from .db import HubPostgresDatabase, bind, database, is_postgres, open_database
 from .keys import ensure_box_key, ensure_key
 from .models import Setting
 
@@ -19,7 +19,7 @@ def database_url(data_dir: str, url: str | None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Open the database and key once per process, connect per request."""
+    """Open the database and key once per process; each server thread keeps its connection."""
     data_dir = app.config["DATA_DIR"]
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     bind(open_database(database_url(data_dir, app.config.get("DATABASE_URL"))))
@@ -28,18 +28,35 @@ def init_app(app: Flask) -> None:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = session_secret()
 
+    db = database.obj
+    if isinstance(db, HubPostgresDatabase):
+        db.keep_connections = _flag(app.config.get("PG_KEEP_CONNECTIONS", True))
+
     @app.before_request
     def _connect() -> None:
-        database.connect(reuse_if_open=True)
+        if isinstance(database.obj, HubPostgresDatabase):
+            database.obj.checkout()
+        else:
+            database.connect(reuse_if_open=True)
 
     @app.teardown_request
     def _close(exc: BaseException | None) -> None:
-        # SQLite: each server thread keeps its connection. Opening one per request (file, pragmas)
+        # Each server thread keeps its connection. SQLite: opening one per request (file, pragmas)
         # and closing it (the last close checkpoints the WAL) both run under peewee's lock, and were
-        # half the cost of a status lookup. PostgreSQL still connects per request, so a promoted
-        # standby is found on the next request (hub/db.py).
-        if not database.is_closed() and (is_postgres() or database.in_transaction()):
-            database.close()
+        # half the cost of a status lookup. PostgreSQL: a new backend per request cost a connect
+        # and ran every statement colder; a kept one is checked before each request, so a promoted
+        # standby is still found on the next request (hub/db.py, `checkout`).
+        if isinstance(database.obj, HubPostgresDatabase):
+            database.obj.checkin(failed=exc is not None)
+        elif not database.is_closed() and (is_postgres() or database.in_transaction()):
+            database.close()  # PostgreSQL by another of playhouse's URL schemes: per request, as before
+
+
+def _flag(value: object) -> bool:
+    """A setting read as on/off: DAIBAN_HUB_PG_KEEP_CONNECTIONS=0 (or false, off, no) turns it off."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "off", "no", "")
+    return bool(value)
 
 
 def session_secret() -> str:

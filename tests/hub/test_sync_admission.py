@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -140,20 +141,22 @@ def test_refusal_is_signed_without_touching_the_database(sim: NodeSim, hub_app, 
 
 
 def test_slot_is_freed_only_after_the_connection_is_closed(sim: NodeSim, hub_app, monkeypatch) -> None:
-    from hub.db import database
+    from hub.db import HubPostgresDatabase, database
 
     gate = hub_app.extensions["daiban_admission"]
     _body, raw = one_batch(sim)
     seen: list[bool] = []
-    real_close = database.obj.close
+    # PostgreSQL: the thread gives its connection back (kept or closed) in `checkin`.
+    name = "checkin" if isinstance(database.obj, HubPostgresDatabase) else "close"
+    real_close = getattr(database.obj, name)
 
-    def close() -> bool:
+    def close(*args: Any, **kwargs: Any) -> Any:
         seen.append(gate.free.acquire(blocking=False))  # the sync still holds its slot while it disconnects
         if seen[-1]:
             gate.free.release()
-        return bool(real_close())
+        return real_close(*args, **kwargs)
 
-    monkeypatch.setattr(database.obj, "close", close)
+    monkeypatch.setattr(database.obj, name, close)
     monkeypatch.setattr("hub.web.is_postgres", lambda: True)  # close after each request, as on PostgreSQL
     status, _resp = sim.post(raw)
     assert status == 200
