@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from node.scheduler import backoff_delay, hub_retry_after
+from node.scheduler import backoff_delay, hub_retry_after, hub_wait
 from tests import support
 
 from . import production
@@ -137,7 +137,7 @@ def send_until_accepted(node: WireNode, raw: bytes, tally: Tally, rng: random.Ra
                 tally.request(0.0, 0, "gave up")
             return False
         failures += 1
-        time.sleep(backoff_delay(failures, rng, hub_retry_after(error)))
+        time.sleep(backoff_delay(failures, rng, *hub_wait(error)))
 
 
 def run() -> dict[str, Any]:

@@ -122,7 +122,8 @@ def main() -> None:
             failures += 1
             errors.append(exc.code)
             retry_after = exc.retry_after if isinstance(exc, BusyError) else 0.0
-            delay = scheduler.backoff_delay(failures, rng, retry_after)
+            jitter = exc.jitter if isinstance(exc, BusyError) else scheduler.COARSE_JITTER
+            delay = scheduler.backoff_delay(failures, rng, retry_after, jitter)
             elapsed = time.perf_counter() - t0
             give_up = not args.retry or exc.code in NOT_A_LINK_FAULT or elapsed + delay > args.give_up_s
             print(

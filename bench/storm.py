@@ -38,7 +38,7 @@ from typing import Any
 
 import requests
 
-from node.scheduler import backoff_delay, hub_retry_after
+from node.scheduler import backoff_delay, hub_retry_after, hub_wait
 from node.transport import HttpTransport, TransportError
 from shared import protocol, signing
 from shared.receipt_codes import MAX_VILLAGE
@@ -167,7 +167,7 @@ def wait_after(failures: int, answer: dict[str, Any] | None, rng: random.Random,
     """The node's rule: its jittered backoff, never shorter than the hub's Retry-After; 0 with backoff off."""
     if not backoff:
         return 0.0
-    return backoff_delay(failures, rng, hub_retry_after((answer or {}).get("error") or {}))
+    return backoff_delay(failures, rng, *hub_wait((answer or {}).get("error") or {}))
 
 
 def one_node(node: StormNode, arrive_at: float, tally: Tally, backoff: bool, t0: float) -> None:

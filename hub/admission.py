@@ -21,6 +21,15 @@ spreads out. A refusal for a long proxy queue is always told the full wait. (Let
 request first wait a moment for a slot was measured and dropped: docs/performance.md, "50 nodes
 at once: admission that keeps the slots busy".)
 
+Whole seconds are too coarse for a sync that holds its slot ~0.1 s: every refusal of a burst was
+told 1 s, so they all came back together once a second while the slots sat idle most of it. The
+body therefore also names ``retry_after_ms``, the same backlog to the millisecond: the k-th refusal
+of the current backlog is told about k slot turns (the median hold over the slots) plus a random
+part of one turn, so the refused villages come back one turn apart; at the cap the random part is
+up to half the cap, as the node's own jitter spreads whole seconds. Nodes that know the field wait
+that (``node.scheduler.hub_wait``); older ones keep ``retry_after`` and the header, unchanged.
+(docs/performance.md, "50 nodes at once: refusals spread below a second".)
+
 The gate runs before the request takes its database connection (hub/web.py) and frees the slot only
 after that connection is given back (closed, or kept idle by its thread on PostgreSQL, hub/db.py), so
 a process never runs more PostgreSQL connections for syncs than it has slots: under a storm the
@@ -32,6 +41,7 @@ Signing the refusal needs the hub key and its rotation chain, both read once whe
 from __future__ import annotations
 
 import math
+import random
 import statistics
 import threading
 import time
@@ -40,7 +50,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 
-from shared import protocol
+from shared import messages, protocol
 
 from .db import database
 
@@ -51,6 +61,8 @@ DEFAULT_MAX_QUEUE_S = 10.0
 # The time a sync holds its slot is the median of this many recent ones: a worker's first sync
 # (imports, first connection) or a stray slow one must not set every refused node's wait.
 SERVICE_SAMPLES = 25
+# Until this process has seen a sync hold its slot, a refusal assumes one takes this long.
+DEFAULT_SERVICE_S = 0.1
 QUEUE_HEADER = "X-Request-Start"
 # Epoch values in seconds, milliseconds or microseconds (proxies differ): told apart by size.
 _SCALES = ((1e15, 1e6), (1e12, 1e3), (0.0, 1.0))
@@ -87,23 +99,33 @@ class Admission:
         self.recent: deque[float] = deque(maxlen=SERVICE_SAMPLES)  # seconds recent syncs held their slot
         self.backlog_s = 0.0  # slot-seconds of work promised to the nodes refused so far, not yet drained
         self.backlog_at = time.monotonic()
+        self.rng = random.Random()  # spreads refusals within a slot turn; not a secret
 
     def held(self, seconds: float) -> None:
         """Record how long a sync held its slot."""
         with self.lock:
             self.recent.append(seconds)
 
-    def wait_for(self, now: float) -> int:
-        """Seconds this refusal should name: the promised work ahead of it over the slots, in [1, retry_after_s]."""
+    def wait_for(self, now: float) -> tuple[int, int]:
+        """The wait this refusal should name: the promised work ahead of it over the slots.
+
+        Returns whole seconds in [1, retry_after_s] (``retry_after`` and the header) and the same
+        to the millisecond with a random part of one slot turn (``retry_after_ms``, at least 50 ms).
+        """
         with self.lock:
-            service = statistics.median(self.recent) if self.recent else 0.0
+            service = statistics.median(self.recent) if self.recent else DEFAULT_SERVICE_S
             drained = max(0.0, now - self.backlog_at) * self.slots
-            self.backlog_s = min(max(0.0, self.backlog_s - drained) + service, float(self.retry_after_s * self.slots))
+            cap = float(self.retry_after_s * self.slots)
+            backlog = max(0.0, self.backlog_s - drained) + service
+            self.backlog_s = min(backlog, cap)
             self.backlog_at = now
             ahead = self.backlog_s / self.slots
-        return int(min(self.retry_after_s, max(MIN_RETRY_AFTER_S, math.ceil(ahead))))
+            spread = self.rng.random() * (self.retry_after_s / 2 if backlog >= cap else service / self.slots)
+        seconds = int(min(self.retry_after_s, max(MIN_RETRY_AFTER_S, math.ceil(ahead))))
+        millis = min(messages.RETRY_AFTER_MS_MAX, max(messages.RETRY_AFTER_MS_MIN, round((ahead + spread) * 1000)))
+        return seconds, millis
 
-    def refusal(self, retry_after: int | None = None) -> Response:
+    def refusal(self, retry_after: int | None = None, retry_after_ms: int | None = None) -> Response:
         """The signed ``rate_limited`` answer with ``Retry-After`` (the longest wait unless told otherwise)."""
         from .api import _refusal  # the API's one signed error format
 
@@ -113,7 +135,10 @@ class Admission:
             with database.connection_context():
                 self.chain = rotation_chain()
         seconds = self.retry_after_s if retry_after is None else retry_after
-        resp = _refusal(protocol.error("rate_limited", retry_after=seconds), self.chain)
+        extra: dict[str, int] = {"retry_after": seconds}
+        if retry_after_ms is not None:
+            extra["retry_after_ms"] = retry_after_ms
+        resp = _refusal(protocol.error("rate_limited", **extra), self.chain)
         resp.headers["Retry-After"] = str(seconds)
         return resp
 
@@ -133,7 +158,7 @@ def _gate() -> Response | None:
     if age is not None and age > gate.max_queue_s:
         return gate.refusal()
     if not gate.free.acquire(blocking=False):
-        return gate.refusal(gate.wait_for(time.monotonic()))
+        return gate.refusal(*gate.wait_for(time.monotonic()))
     g.daiban_sync_slot = time.monotonic()
     return None
 

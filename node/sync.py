@@ -19,7 +19,7 @@ from .attachments import upload_pending
 from .db import database
 from .hubkey import STALE_HELLO, hub_clock, note_hub_time, verify_hub
 from .models import Batch
-from .scheduler import hub_retry_after
+from .scheduler import hub_wait
 from .transport import BusyError, RefusedError, SyncError, Transport, TransportError, TrustError
 from shared.msgid import N_, concatenated
 
@@ -99,7 +99,7 @@ class SyncClient:
                 # Signed by the hub, which refused the body before reading it (so it names no request).
                 return 413, body
             if status == 429 and body["error"].get("code") == "rate_limited":
-                raise BusyError(body["error"].get("message", N_("中心繁忙")), hub_retry_after(body["error"]))
+                raise BusyError(body["error"].get("message", N_("中心繁忙")), *hub_wait(body["error"]))
             raise RefusedError(body["error"].get("message", N_("中心拒绝了请求")), body["error"].get("code", "error"))
         err = body.get("error")
         if body.get("request_hash") != request_hash or body.get("node_id") not in (meta.get("node_id"), ""):

@@ -24,11 +24,15 @@ class TransportError(SyncError):
 
 
 class BusyError(TransportError):
-    """The hub is full (signed 429 ``rate_limited``): nothing was stored; send again after ``retry_after`` s."""
+    """The hub is full (signed 429 ``rate_limited``): nothing was stored; send again after ``retry_after`` s.
 
-    def __init__(self, message: str, retry_after: float):
+    ``jitter`` is the share of ``retry_after`` to add at random above it (node.scheduler.hub_wait).
+    """
+
+    def __init__(self, message: str, retry_after: float, jitter: float = 0.5):
         super().__init__(message, "rate_limited")
         self.retry_after = retry_after
+        self.jitter = jitter
 
 
 class RefusedError(SyncError):

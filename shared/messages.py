@@ -317,6 +317,11 @@ class TownshipAlertData(Struct, forbid_unknown_fields=True):
 # --- hub -> node -------------------------------------------------------------
 
 
+# Bounds of ErrorBody.retry_after_ms: never sooner than 50 ms, never longer than the node's backoff cap.
+RETRY_AFTER_MS_MIN = 50
+RETRY_AFTER_MS_MAX = 300_000
+
+
 class ErrorBody(Struct):
     """Why the hub refused: a machine code, a sentence for people, and details by code."""
 
@@ -337,6 +342,18 @@ class ErrorBody(Struct):
                 ge=0,
                 le=2 * 86400,
                 description="rate_limited: seconds to wait before sending again (a limit window is at most a day)",
+            ),
+        ]
+        | None
+    ) = None
+    retry_after_ms: (
+        Annotated[
+            int,
+            Meta(
+                ge=RETRY_AFTER_MS_MIN,
+                le=RETRY_AFTER_MS_MAX,
+                description="rate_limited on sync: the same wait to the millisecond, spread over the work ahead; "
+                "a node that reads it waits this instead of retry_after (older nodes ignore it)",
             ),
         ]
         | None

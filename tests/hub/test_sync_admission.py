@@ -55,6 +55,8 @@ def refused(sim: NodeSim, raw: bytes, **headers: str) -> dict:
     assert error["code"] == "rate_limited"
     assert error["message"] == protocol.ERRORS["rate_limited"][1]
     assert resp.headers["Retry-After"] == str(error["retry_after"])
+    # The signed body fits its declaration (ErrorBody: retry_after_ms, when named, within 50 ms–300 s).
+    protocol.open_envelope(resp.data)
     return error
 
 
@@ -69,6 +71,8 @@ def test_full_hub_refuses_stores_nothing_and_the_resent_batch_counts_once(sim: N
     finally:
         gate.free.release()
     assert error["retry_after"] == 1  # nothing ahead of it yet: come back in a second, not fifteen
+    # ...and, to a node that reads milliseconds, about one sync's time (none measured yet: 0.1 s)
+    assert 100 <= error["retry_after_ms"] <= 200
     assert snapshot() == before
     assert Case.select().count() == 0
     status, resp = sim.post(raw)  # the same bytes, later
@@ -85,6 +89,7 @@ def test_request_that_waited_too_long_in_the_proxy_queue_is_refused(sim: NodeSim
     before = snapshot()
     error = refused(sim, raw, **{QUEUE_HEADER: f"t={time.time() - 60:.3f}"})
     assert error["retry_after"] == 15  # a hub whose proxy queue is that long is told to be left alone longest
+    assert "retry_after_ms" not in error  # no finer word: the whole wait
     assert snapshot() == before
     status, _resp = sim.post(raw, **{QUEUE_HEADER: f"t={int(time.time() * 1e6)}"})  # fresh, in microseconds
     assert status == 200
@@ -168,11 +173,51 @@ def test_slot_is_freed_only_after_the_connection_is_closed(sim: NodeSim, hub_app
 
 def test_retry_after_names_the_work_ahead_between_one_second_and_the_cap() -> None:
     gate = Admission(slots=2, retry_after_s=15, max_queue_s=10.0)
-    assert gate.wait_for(100.0) == 1  # no sync measured yet: the floor
+    assert Admission(slots=2, retry_after_s=15, max_queue_s=10.0).wait_for(100.0)[0] == 1  # none measured: the floor
     for seconds in (30.0, 0.5, 0.5):  # a worker's slow first sync does not set the figure: the median does
         gate.held(seconds)
-    told = [gate.wait_for(100.0) for _ in range(100)]  # a hundred refusals in the same instant
+    told = [gate.wait_for(100.0)[0] for _ in range(100)]  # a hundred refusals in the same instant
     assert told[:4] == [1, 1, 1, 1]  # 0.5 s of work each, two slots: four fit in the first second
     assert told == sorted(told)  # each later refusal is told the work promised to those before it
     assert told[-1] == 15  # a storm is still spread over the full wait
-    assert gate.wait_for(100.0 + 15.0) == 1  # the promised work is done: short again
+    assert gate.wait_for(100.0 + 15.0)[0] == 1  # the promised work is done: short again
+
+
+def test_retry_after_ms_spreads_a_burst_one_slot_turn_apart() -> None:
+    """Whole seconds sent a whole burst back in the same second; milliseconds queue it behind the slots."""
+    gate = Admission(slots=1, retry_after_s=15, max_queue_s=10.0)
+    for _ in range(5):
+        gate.held(0.08)  # a sync holds the slot 80 ms
+    told = [gate.wait_for(200.0) for _ in range(45)]  # a burst refused in the same instant
+    seconds = [s for s, _ms in told]
+    millis = [ms for _s, ms in told]
+    assert seconds[:12] == [1] * 12  # the whole-second word (older nodes, the header) is unchanged
+    for k, ms in enumerate(millis, start=1):
+        assert 80 * k <= ms < 80 * (k + 1) + 1  # the k-th refusal: k slot turns, plus part of one at random
+    assert len(set(millis)) == 45
+
+
+def test_retry_after_ms_at_the_cap_is_spread_over_half_of_it_and_stays_in_bounds() -> None:
+    from shared import messages
+
+    gate = Admission(slots=1, retry_after_s=15, max_queue_s=10.0)
+    gate.held(2.0)
+    told = [gate.wait_for(300.0) for _ in range(200)]  # a storm: the backlog reaches the cap
+    capped = [ms for s, ms in told if s == 15][5:]
+    assert capped
+    assert all(15_000 <= ms <= 22_500 for ms in capped)
+    assert max(capped) - min(capped) > 3_000  # not all back in the same instant
+    wide = Admission(slots=1, retry_after_s=600, max_queue_s=10.0)  # a cap set far above the node's
+    wide.held(60.0)
+    assert all(messages.RETRY_AFTER_MS_MIN <= wide.wait_for(400.0)[1] <= messages.RETRY_AFTER_MS_MAX for _ in range(30))
+
+
+def test_refusal_names_retry_after_ms_only_when_given(hub_app) -> None:
+    gate = hub_app.extensions["daiban_admission"]
+    with hub_app.test_request_context():
+        plain = json.loads(gate.refusal(3).data)["body"]["error"]
+        fine = json.loads(gate.refusal(1, 375).data)["body"]["error"]
+    assert plain["retry_after"] == 3
+    assert "retry_after_ms" not in plain
+    assert fine["retry_after"] == 1
+    assert fine["retry_after_ms"] == 375

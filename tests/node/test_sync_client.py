@@ -173,7 +173,9 @@ def test_full_hub_makes_the_node_wait_at_least_retry_after(linked, hub_app) -> N
     try:
         with pytest.raises(BusyError) as refused:
             client.round()
-        assert refused.value.retry_after == gate.retry_after_s
+        # retry_after_ms at the cap: the full wait plus up to half of it, spread by the hub
+        assert gate.retry_after_s <= refused.value.retry_after <= 1.5 * gate.retry_after_s
+        assert refused.value.jitter == scheduler.FINE_JITTER
         saved = dict(scheduler._state)
         try:
             scheduler._tick(client.round)
@@ -187,3 +189,25 @@ def test_full_hub_makes_the_node_wait_at_least_retry_after(linked, hub_app) -> N
     report = client.round()
     assert report.acked == 1
     assert [c.receipt_code for c in Case.select()] == [code]
+
+
+@pytest.mark.parametrize("hub_settings", [{"SYNC_MAX_IN_FLIGHT": 1}])
+def test_a_hub_naming_whole_seconds_only_is_waited_as_before(linked, hub_app, monkeypatch) -> None:
+    """An older hub's 429 has no retry_after_ms: the node waits retry_after, jittered by up to half."""
+    from node import scheduler
+    from node.transport import BusyError
+
+    client, _transport = linked
+    with node_db.connection_context():
+        capture_request(capture("JF-01"), "李文书")
+    gate = hub_app.extensions["daiban_admission"]
+    monkeypatch.setattr(gate, "wait_for", lambda now: (3, None))
+    assert gate.free.acquire(blocking=False)
+    try:
+        with pytest.raises(BusyError) as refused:
+            client.round()
+    finally:
+        gate.free.release()
+    assert refused.value.retry_after == 3.0
+    assert refused.value.jitter == scheduler.COARSE_JITTER
+    assert client.round().acked == 1

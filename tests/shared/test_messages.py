@@ -283,6 +283,38 @@ def test_a_node_reads_no_answer_that_does_not_fit(change: Any, field: str) -> No
     assert err.value.extra["field"] == field
 
 
+def _refusal_body(**extra: Any) -> dict[str, Any]:
+    return protocol.response_body(
+        "",
+        "",
+        ack=None,
+        last_seq=0,
+        last_hash=protocol.GENESIS_HASH,
+        updates=[],
+        cursor=0,
+        more=False,
+        error_body=protocol.error("rate_limited", **extra).to_body(),
+    )
+
+
+@pytest.mark.parametrize("extra", [{"retry_after": 1}, {"retry_after": 1, "retry_after_ms": 375}])
+def test_a_429_with_or_without_retry_after_ms_is_read(extra: dict[str, int]) -> None:
+    """An older hub names whole seconds only; a newer one adds milliseconds. Both fit the declaration."""
+    body = _refusal_body(**extra)
+    assert _seal_and_open(body) == body
+    # An older node's declaration, without the field, reads the newer body too: unknown fields are ignored.
+    assert not messages.ErrorBody.__struct_config__.forbid_unknown_fields
+
+
+@pytest.mark.parametrize("millis", [0, 49, 300_001, -1, 10**20, "375", 375.5, [375]])
+def test_a_429_with_retry_after_ms_out_of_its_bounds_is_not_read(millis: Any) -> None:
+    with pytest.raises(protocol.ProtocolError) as err:
+        _seal_and_open(_refusal_body(retry_after=1, retry_after_ms=millis))
+    assert err.value.code == "bad_body"
+    # a float does not even parse (canonical JSON has none); every other value breaks the field's bound
+    assert err.value.extra.get("field", "error.retry_after_ms") == "error.retry_after_ms"
+
+
 def test_event_data_declarations_bound_what_the_node_form_bounds() -> None:
     from shared.validation import FEEDBACK_COMMENT_MAX, WITHDRAW_REASON_MAX
 
