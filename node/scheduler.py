@@ -73,6 +73,15 @@ def backoff_delay(
     return cap / 2 + rng.random() * cap / 2
 
 
+def wait_after(failures: int, exc: BaseException) -> float:
+    """backoff_delay for a failed round: the hub's wait and its jitter when the error carries them
+    (a BusyError), the plain doubling otherwise. The village's scheduler and a township's county
+    link both wait this."""
+    return backoff_delay(
+        failures, retry_after=getattr(exc, "retry_after", 0.0), jitter=getattr(exc, "jitter", COARSE_JITTER)
+    )
+
+
 def next_try_in() -> float:
     """Seconds until the next planned attempt (for the sync panel)."""
     return max(0.0, _state["next_try"] - time.monotonic())
@@ -97,11 +106,7 @@ def _tick(run_round: Callable[[], object]) -> None:
     except Exception as exc:  # noqa: BLE001 - every failure is recorded; the clerk sees it on the panel
         _state["failures"] += 1
         _state["last_error"] = str(exc)
-        _state["next_try"] = time.monotonic() + backoff_delay(
-            _state["failures"],
-            retry_after=getattr(exc, "retry_after", 0.0),
-            jitter=getattr(exc, "jitter", COARSE_JITTER),
-        )
+        _state["next_try"] = time.monotonic() + wait_after(_state["failures"], exc)
         log.warning("sync failed (%s), next try in %.0fs", exc, next_try_in())
         return
     _state["failures"] = 0

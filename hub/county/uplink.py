@@ -364,7 +364,7 @@ def sync_job() -> str:
     """The scheduler's county job: a round when enrolled, with the node's jittered backoff after a failure."""
     from flask import current_app
 
-    from node.scheduler import backoff_delay
+    from node.scheduler import wait_after
     from node.transport import SyncError
 
     data_dir = current_app.config["DATA_DIR"]
@@ -376,7 +376,7 @@ def sync_job() -> str:
         report = sync(data_dir)
     except SyncError as exc:
         _backoff["failures"] += 1
-        wait = backoff_delay(int(_backoff["failures"]), retry_after=getattr(exc, "retry_after", 0.0))
+        wait = wait_after(int(_backoff["failures"]), exc)
         _backoff["next_try"] = time.monotonic() + wait
         return f"county sync failed ({exc.code}): {exc.message}; next try in {wait:.0f}s"
     _backoff.update(failures=0, next_try=0.0)
