@@ -255,6 +255,11 @@ class Catalogue:
         self._windows = {w["code"]: w for w in self._data["windows"]}
         # Asked twice for every captured event the hub ingests (validation, then the clock).
         self._required = {i["code"]: [m["code"] for m in i["materials"] if m["required"]] for i in self._data["items"]}
+        # Each captured event's materials are checked against these: built once, not per event.
+        self._material_codes = {i["code"]: frozenset(m["code"] for m in i["materials"]) for i in self._data["items"]}
+        self._material_names = {
+            i["code"]: [(m["code"], m["name"]) for m in i["materials"]] for i in self._data["items"]
+        }
 
     @classmethod
     def default(cls) -> Catalogue:
@@ -321,10 +326,16 @@ class Catalogue:
         """Return the codes of the item's required materials, in catalogue order."""
         return list(self._required.get(item_code, ()))
 
+    def material_codes(self, item_code: str) -> frozenset[str]:
+        """Return the codes of the item's materials (empty for an unknown item)."""
+        return self._material_codes.get(item_code, frozenset())
+
     def material_names(self, item_code: str, codes: list[str] | set[str]) -> list[str]:
         """Return the names of the given material codes in catalogue order, skipping unknown codes."""
+        if not codes:
+            return []
         wanted = set(codes)
-        return [m["name"] for m in self.materials(item_code) if m["code"] in wanted]
+        return [name for code, name in self._material_names.get(item_code, ()) if code in wanted]
 
     def missing_materials(self, item_code: str, brought_codes: list[str] | set[str]) -> list[str]:
         """Return the codes of required materials not among those brought, in catalogue order."""

@@ -353,7 +353,7 @@ def validate_capture(catalogue: Catalogue, data: Any, today: date | None = None)
     if brought is None or missing is None:
         errors.append(FieldError("materials", "format", N_("申请材料清单格式错误")))
     elif item is not None:
-        known = {m["code"] for m in item["materials"]}
+        known = catalogue.material_codes(item["code"])
         unknown = sorted({c for c in brought + missing if c not in known})
         if unknown:
             errors.append(
