@@ -20,7 +20,7 @@ from .db import database
 from .hubkey import STALE_HELLO, hub_clock, note_hub_time, verify_hub
 from .models import Batch
 from .scheduler import hub_retry_after
-from .transport import BusyError, RefusedError, SyncError, Transport, TransportError, TrustError
+from .transport import BusyError, RefusedError, SyncError, Transport, TransportError, TrustError, trace
 from shared.msgid import N_, concatenated
 
 SYNC_PATH = "/api/v1/sync"
@@ -164,9 +164,11 @@ class SyncClient:
         for _ in range(MAX_POLLS):
             with _connected():
                 resp = self._poll("hello")
+                trace("apply", what="hello")
                 # History first: a status update for a request restored from it must find the request.
                 more = apply_resume(resp)
                 counts = apply_response(resp, None)
+                trace("applied", what="hello")
                 report.updates += counts["updates"]
                 progress.polled(resp, counts["updates"])
                 # History pages move acked_seq, update pages the cursor.
@@ -189,6 +191,7 @@ class SyncClient:
         """
         # One connection for the whole round: opening one per step cost a fresh page cache and,
         # on closing the last one, a WAL checkpoint each time (docs/performance.md, "CPU per request").
+        trace("round")
         own = database.is_closed()
         if own:
             database.connect()
@@ -197,6 +200,7 @@ class SyncClient:
         finally:
             if own and not database.is_closed():
                 database.close()
+            trace("round_end")
 
     def _round(self, max_rounds: int) -> SyncReport:
         report = SyncReport()
@@ -245,8 +249,10 @@ class SyncClient:
         try:
             for _ in range(max_batches):
                 if ahead is None:
+                    trace("sign", what="batch")
                     with _connected():
                         batch = outbox.next_batch(self.key, _batch_cap(), protocol.DEFAULT_BATCH_EVENTS)
+                    trace("signed", what="batch")
                     if batch is None:
                         return
                     ahead = _Flight(self.transport, batch, threaded=False)
@@ -274,7 +280,9 @@ class SyncClient:
                     more, gap = not done, 0
                 else:
                     resp = self._poll("poll")
+                    trace("apply", what="poll")
                     counts = apply_response(resp, None)
+                    trace("applied", what="poll")
                     report.updates += counts["updates"]
                     progress.polled(resp, counts["updates"])
                     hub_lost, gap = bool(counts["hub_lost"]), counts["gap"]
@@ -321,10 +329,12 @@ class SyncClient:
             return None
         ahead = self._sign_ahead(resp, batch) if status == 200 else None
         try:
+            trace("apply", what="batch")
             with _connected():
                 sent = progress.batch_totals(batch.id)
                 counts = apply_response(resp, batch)
                 _restore_cap()
+            trace("applied", what="batch")
         except BaseException:
             if ahead is not None:
                 ahead.settle()
@@ -340,11 +350,13 @@ class SyncClient:
 
     def _sign_ahead(self, resp: dict[str, Any], batch: Batch) -> "_Flight | None":
         """The batch after `batch`, signed on the cursor `resp` will leave and sent; None to go step by step."""
+        trace("sign", what="ahead")
         with _connected():
             cursor = cursor_after(resp, batch)
             if cursor is None:
                 return None
             nxt = outbox.batch_after(self.key, _batch_cap(), protocol.DEFAULT_BATCH_EVENTS, batch, cursor)
+        trace("signed", what="ahead" if nxt is not None else "none")
         if nxt is None:
             return None
         return _Flight(self.transport, nxt, threaded=bool(getattr(self.transport, "overlaps", False)))

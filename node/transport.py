@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import ssl
+import threading
 import time
 from typing import Any, Protocol
 
@@ -43,6 +46,22 @@ class Transport(Protocol):
     """Carries one message to the hub and returns (status, body bytes)."""
 
     def exchange(self, path: str, body: bytes) -> tuple[int, bytes]: ...
+
+
+# Benchmarks only: with DAIBAN_SYNC_TRACE=FILE set, the sync path appends one JSON line per step
+# (monotonic clock, shared by every process on the machine) so bench.sync_link can lay the node's
+# work beside what crossed the link. Unset (production), trace() returns at its first test.
+_TRACE_FILE = os.environ.get("DAIBAN_SYNC_TRACE") or None
+_trace_lock = threading.Lock()
+
+
+def trace(event: str, **fields: Any) -> None:
+    """Record one step of a sync at the monotonic time now, when DAIBAN_SYNC_TRACE names a file."""
+    if _TRACE_FILE is None:
+        return
+    line = json.dumps({"t": time.monotonic(), "ev": event, "th": threading.current_thread().name, **fields})
+    with _trace_lock, open(_TRACE_FILE, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
 
 
 COMPRESSORS = {"deflate": encoding.compress, "zstd": encoding.compress_zstd}
@@ -168,6 +187,7 @@ class HttpTransport:
         slow = self.slow_link
         if slow:
             headers[LINK_HEADER] = "slow"
+        trace("compress", raw=len(body), coding=body_encoding or "", slow=slow)
         if body_encoding == "zstd":
             body = encoding.compress_zstd(body, encoding.ZSTD_SLOW_LINK_LEVEL if slow else encoding.ZSTD_LEVEL)
             headers["Content-Encoding"] = body_encoding
@@ -176,6 +196,7 @@ class HttpTransport:
             headers["Content-Encoding"] = body_encoding
         import requests
 
+        trace("post", sent=len(body))
         started = time.monotonic()
         try:
             resp = post_resending_once(
@@ -205,9 +226,11 @@ class HttpTransport:
         # The hub answered: learn what it reads (an old hub names nothing, so deflate again).
         self.body_encoding = "zstd" if "zstd" in accepted_encodings(resp.headers.get("Accept-Encoding")) else "deflate"
         content = resp.content
+        trace("answered", status=resp.status_code, got=len(content))
         if resp.headers.get("Content-Encoding", "").strip().lower() == "zstd":
             try:
                 content = encoding.decompress_zstd(content, protocol.MAX_INFLATED_BYTES)
             except encoding.EncodingError as exc:
                 raise TransportError(N_("中心回复在传输中受损，稍后重试"), "damaged_in_transit") from exc
+        trace("inflated", raw=len(content))
         return resp.status_code, content
