@@ -78,6 +78,7 @@ class SyncClient:
         self.key = key
         self.resume_checked = False
         self._warming: threading.Thread | None = None
+        self._complete_answer = False
 
     def _exchange(self, body_bytes: bytes, request_hash: str) -> tuple[int, dict[str, Any]]:
         return self._verify(*self.transport.exchange(SYNC_PATH, body_bytes), request_hash)
@@ -217,7 +218,8 @@ class SyncClient:
                 self._warming = _warm_decoder()
                 self._resume_once(report)
             self._send_all(report, max_rounds)
-            self._poll_all(report)
+            if not self._caught_up():
+                self._poll_all(report)
             if not self.resume_checked:
                 # The polls showed a hub that lost our events: align and send them again now.
                 self._resume_once(report)
@@ -251,6 +253,7 @@ class SyncClient:
         order, chain and acks are exactly the protocol's; see _send for when it overlaps.
         """
         ahead: _Flight | None = None
+        self._complete_answer = False
         try:
             for _ in range(max_batches):
                 if ahead is None:
@@ -315,6 +318,7 @@ class SyncClient:
         re-sent as signed, which the hub answers from its stored ack.
         """
         batch = flight.batch
+        self._complete_answer = False
         try:
             status, resp = self._verify(*flight.answer(), batch.hash)
         except SyncError as exc:
@@ -351,7 +355,23 @@ class SyncClient:
         report.updates += counts["updates"]
         if counts["reconcile"] or counts["hub_lost"]:
             self.resume_checked = False
+        # An answer that carried every update the hub held (`more` false) and continued our log.
+        self._complete_answer = (
+            status == 200 and not resp.get("more") and not any(counts[k] for k in ("reconcile", "hub_lost", "gap"))
+        )
         return ahead
+
+    def _caught_up(self) -> bool:
+        """True when the round's last exchange was a batch whose answer left no update to fetch.
+
+        Its answer carried the village's updates from our cursor to the end of the hub's log
+        (`more` false, docs/protocol.md), applied in order: a poll right after would find
+        nothing and cost a round trip (0.5 s over 2G). Any other case polls as before.
+        """
+        if not self._complete_answer:
+            return False
+        with _connected():
+            return reconcile.pending() is None
 
     def _sign_ahead(self, resp: dict[str, Any], batch: Batch) -> "_Flight | None":
         """The batch after `batch`, signed on the cursor `resp` will leave and sent; None to go step by step."""
