@@ -71,6 +71,11 @@ COMPRESSORS = {"deflate": encoding.compress, "zstd": encoding.compress_zstd}
 # a batch; a LAN hundreds of KB/s on a batch. The time includes the hub's work, so a busy hub
 # lowers the figure too (a 60 KB batch would have to take 5 s): then the node spends more CPU.
 SLOW_LINK_BYTES_PER_S = 12_500
+# zstd level of bodies over a link that is not slow. 11, not the shared default 9: on the
+# node's batches it takes 3 B per request off (94.0 -> 91.0 for 1,000 seeded captures in one
+# batch) for ~3 ms more CPU per 1,000, and the hub inflates it as fast (docs/performance.md,
+# "2G: where the seconds beyond the bytes go").
+BODY_LEVEL = 11
 # HTTP headers of one round trip (214 up + 445 down, `python -m bench.wire_parts`), counted in.
 HEADER_BYTES = 660
 # Told to the hub with every message over a slow link: the hub then compresses the answer harder
@@ -189,7 +194,7 @@ class HttpTransport:
             headers[LINK_HEADER] = "slow"
         trace("compress", raw=len(body), coding=body_encoding or "", slow=slow)
         if body_encoding == "zstd":
-            body = encoding.compress_zstd(body, encoding.ZSTD_SLOW_LINK_LEVEL if slow else encoding.ZSTD_LEVEL)
+            body = encoding.compress_zstd(body, encoding.ZSTD_SLOW_LINK_LEVEL if slow else BODY_LEVEL)
             headers["Content-Encoding"] = body_encoding
         elif body_encoding:
             body = COMPRESSORS[body_encoding](body)
