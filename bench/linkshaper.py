@@ -56,6 +56,19 @@ class Counters:
         }
 
 
+@dataclass
+class Chunk:
+    """One chunk through the proxy (trace=True): monotonic times, shared by every local process."""
+
+    conn: int
+    direction: str  # "up" (node to hub) or "down"
+    size: int
+    read: float  # read from the sender (as the sender wrote it, give or take the loop)
+    wire_start: float  # began to cross the shaped link
+    wire_end: float  # last bit on the link; it reaches the far end `delay` later
+    delivered: float = 0.0  # written to the receiver
+
+
 class _Pipe:
     """One direction of the shaped link."""
 
@@ -63,10 +76,12 @@ class _Pipe:
         self.rate = rate_bps / 8 if rate_bps else None  # bytes per second
         self.delay = delay
         self.free_at = 0.0
+        self.last_start = 0.0
 
     def arrival(self, n: int) -> float:
         now = time.monotonic()
         start = max(now, self.free_at)
+        self.last_start = start
         self.free_at = start + (n / self.rate if self.rate else 0.0)
         return self.free_at + self.delay
 
@@ -84,6 +99,7 @@ class LinkShaper:
         seed: int = 1,
         listen_port: int = 0,
         drop_first_at: int | None = None,
+        trace: bool = False,
     ):
         self.target = target
         self.rate = kbit * 1000 if kbit else None
@@ -94,6 +110,9 @@ class LinkShaper:
         self.rng = random.Random(seed)
         self.listen_port = listen_port
         self.counters = Counters()
+        # With trace=True, every chunk as a Chunk (bench.sync_link prints the 2G run's timeline).
+        self.trace = trace
+        self.chunks: list[Chunk] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
@@ -132,19 +151,21 @@ class LinkShaper:
         stop = asyncio.Event()
 
         async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, pipe: _Pipe, direction: str) -> None:
-            queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue(BUFFER_CHUNKS)
+            queue: asyncio.Queue[tuple[float, bytes, Chunk | None] | None] = asyncio.Queue(BUFFER_CHUNKS)
 
             async def deliver() -> None:
                 while True:
                     item = await queue.get()
                     if item is None:
                         break
-                    at, data = item
+                    at, data, chunk = item
                     wait = at - time.monotonic()
                     if wait > 0:
                         await asyncio.sleep(wait)
                     # Counted before the write, so a client that has its answer sees it counted.
                     self.counters.note(conn, direction, len(data))
+                    if chunk is not None:
+                        chunk.delivered = time.monotonic()
                     dst.write(data)
                     await dst.drain()
                 try:
@@ -163,7 +184,13 @@ class LinkShaper:
                         stop.set()
                         break
                     moved[0] += len(data)
-                    await queue.put((pipe.arrival(len(data)), data))
+                    read_at = time.monotonic()
+                    arrive = pipe.arrival(len(data))
+                    chunk = None
+                    if self.trace:
+                        chunk = Chunk(conn, direction, len(data), read_at, pipe.last_start, pipe.free_at)
+                        self.chunks.append(chunk)
+                    await queue.put((arrive, data, chunk))
                 if not stop.is_set():
                     await queue.put(None)
                     await task

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -13,19 +14,22 @@ from tests import support
 
 from . import nodefill
 from .harness import ROOT, RUNS, cpu_seconds, hub_process, load_average, log, median, scaled, sqlite_url
-from .linkshaper import LinkShaper
+from .linkshaper import Chunk, LinkShaper
 
 TWO_G = {"kbit": 64, "delay_ms": 150}
 
 
-def node_sync(node_dir: Path, hub_url: str | None = None, retry: bool = False) -> dict[str, Any]:
-    """Run bench.node_sync_driver as its own process; its JSON report."""
+def node_sync(
+    node_dir: Path, hub_url: str | None = None, retry: bool = False, trace: Path | None = None
+) -> dict[str, Any]:
+    """Run bench.node_sync_driver as its own process; its JSON report (trace: the node's steps, node.transport)."""
     cmd = [sys.executable, "-m", "bench.node_sync_driver", "--dir", str(node_dir)]
     if hub_url:
         cmd += ["--hub", hub_url]
     if retry:
         cmd.append("--retry")
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1800)
+    env = dict(os.environ, DAIBAN_SYNC_TRACE=str(trace)) if trace else None
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1800, env=env)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     for line in out.stderr.splitlines():
@@ -87,14 +91,19 @@ def loopback_e2e(tmp: Path) -> dict[str, Any]:
 def wire_cost(tmp: Path) -> dict[str, Any]:
     """Bytes up and down per request (headers included, counted at a proxy) and round trips per sync."""
     n = scaled(1000)
-    per_req, rts, ups, downs = [], [], [], []
+    per_req, rts, ups, downs, slows = [], [], [], [], []
     with hub_process(tmp / "wire") as hub:
         target = ("127.0.0.1", hub.port)
         for run in range(RUNS):
             node_dir = fresh_node(tmp / "wire", hub, f"线{run}", n, seed=20 + run)
+            trace = tmp / "wire" / f"trace{run}.jsonl"
             with LinkShaper(target) as link:
-                rep = node_sync(node_dir, link.url)
+                rep = node_sync(node_dir, link.url, trace=trace)
                 c = link.counters
+            # A loaded machine can make the small hello look like a slow link (node.transport):
+            # then the batches go at level 19 and the figure is not the loopback one. Say so.
+            steps = [json.loads(line) for line in trace.read_text().splitlines()]
+            slow = sum(1 for s in steps if s["ev"] == "compress" and s["coding"] == "zstd" and s["slow"])
             if rep["queued_after"] != 0:
                 raise incomplete(rep, hub)
             ups.append(c.up_bytes / n)
@@ -103,15 +112,82 @@ def wire_cost(tmp: Path) -> dict[str, Any]:
             rts.append(c.round_trips)
             log(
                 f"wire {n} requests: up {c.up_bytes / n:.0f} B, down {c.down_bytes / n:.0f} B per request, "
-                f"{c.round_trips} round trips"
+                f"{c.round_trips} round trips, {slow} bodies at the slow-link level"
             )
+            slows.append(slow)
     return {
         "requests": n,
         "bytes_per_request": round(median(per_req)),
         "up_per_request": round(median(ups)),
         "down_per_request": round(median(downs)),
         "round_trips_per_sync": median(rts),
+        "bodies_at_slow_link_level": slows,
     }
+
+
+def timeline(chunks: list[Chunk], trace_file: Path, rate: float, delay: float) -> dict[str, float]:
+    """Log the run exchange by exchange (link chunks beside the node's steps); the seconds by cause.
+
+    Times are seconds from the node's start of the round. For each stretch of bytes one way on a
+    connection: when the sender wrote its first and last byte, when they crossed the shaped link, when
+    the last one reached the far end. The node's steps (node.transport.trace) are listed between.
+    Idle: stretches where neither direction carries a byte, each put down to what filled it.
+    """
+    steps = [json.loads(line) for line in trace_file.read_text().splitlines()] if trace_file.exists() else []
+    if not chunks or not steps:
+        return {}
+    t0 = min(s["t"] for s in steps if s["ev"] == "round")
+    end = max(s["t"] for s in steps if s["ev"] == "round_end")
+    segs: list[dict[str, Any]] = []
+    current: dict[int, dict[str, Any]] = {}
+    for c in chunks:
+        seg = current.get(c.conn)
+        if seg is None or seg["dir"] != c.direction:
+            seg = {"conn": c.conn, "dir": c.direction, "bytes": 0, "chunks": []}
+            current[c.conn] = seg
+            segs.append(seg)
+        seg["bytes"] += c.size
+        seg["chunks"].append(c)
+    events: list[tuple[float, str]] = []
+    for seg in segs:
+        cs = seg["chunks"]
+        who, far = ("node", "hub") if seg["dir"] == "up" else ("hub", "node")
+        events.append(
+            (
+                cs[0].read,
+                f"{seg['dir']:>4} {seg['bytes']:>6} B conn {seg['conn']}: {who} wrote {cs[0].read - t0:.3f}"
+                f"–{cs[-1].read - t0:.3f}, on link {cs[0].wire_start - t0:.3f}–{cs[-1].wire_end - t0:.3f}, "
+                f"at {far} {cs[-1].delivered - t0:.3f}",
+            )
+        )
+    for s in steps:
+        extra = " ".join(f"{k}={v}" for k, v in s.items() if k not in ("t", "ev", "th"))
+        thread = "" if s["th"] == "MainThread" else f" [{s['th']}]"
+        events.append((s["t"], f"     node {s['ev']}{thread} {extra}".rstrip()))
+    for at, text in sorted(events, key=lambda e: e[0]):
+        log(f"  {at - t0:7.3f} {text}")
+    # Busy: a direction carries bytes from wire_start to wire_end; idle: neither does.
+    busy = sorted((c.wire_start, c.wire_end) for c in chunks)
+    merged: list[list[float]] = []
+    for a, b in busy:
+        if merged and a <= merged[-1][1] + 1e-4:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    gaps = [(t0, merged[0][0])] + [(x[1], y[0]) for x, y in zip(merged, merged[1:])] + [(merged[-1][1], end)]
+    up = sum(c.size for c in chunks if c.direction == "up") / rate
+    down = sum(c.size for c in chunks if c.direction == "down") / rate
+    both = sum(b - a for a, b in merged)
+    idle = sum(b - a for a, b in gaps if b > a)
+    log(
+        f"  link: up busy {up:.2f} s, down busy {down:.2f} s, either busy {both:.2f} s, "
+        f"both idle {idle:.2f} s of {end - t0:.2f} s"
+    )
+    for a, b in gaps:
+        if b - a > 0.02:
+            inside = [s["ev"] + (f"({s['what']})" if "what" in s else "") for s in steps if a <= s["t"] <= b]
+            log(f"  idle {a - t0:7.3f}–{b - t0:7.3f} ({b - a:.3f} s): {' '.join(inside) or '-'}")
+    return {"round_s": round(end - t0, 2), "idle_s": round(idle, 2), "up_busy_s": round(up, 2)}
 
 
 def two_g(tmp: Path, drop_rate: float, runs: int, drop_first_at: int | None = None) -> dict[str, Any]:
@@ -123,11 +199,18 @@ def two_g(tmp: Path, drop_rate: float, runs: int, drop_first_at: int | None = No
     with hub_process(where) as hub:
         for run in range(runs):
             node_dir = fresh_node(where, hub, f"慢{run}", n, seed=30 + run)
+            trace = where / f"trace{run}.jsonl"
             with LinkShaper(
-                ("127.0.0.1", hub.port), seed=run + 1, drop_rate=drop_rate, drop_first_at=drop_first_at, **TWO_G
+                ("127.0.0.1", hub.port),
+                seed=run + 1,
+                drop_rate=drop_rate,
+                drop_first_at=drop_first_at,
+                trace=True,
+                **TWO_G,
             ) as link:
-                rep = node_sync(node_dir, link.url, retry=True)
+                rep = node_sync(node_dir, link.url, retry=True, trace=trace)
                 c = link.counters
+            timeline(link.chunks, trace, TWO_G["kbit"] * 1000 / 8, TWO_G["delay_ms"] / 1000)
             if rep["queued_after"] != 0:
                 raise incomplete(rep, hub)
             need = (c.up_bytes + c.down_bytes) / (TWO_G["kbit"] * 1000 / 8)

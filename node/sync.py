@@ -20,7 +20,7 @@ from .db import database
 from .hubkey import STALE_HELLO, hub_clock, note_hub_time, verify_hub
 from .models import Batch
 from .scheduler import hub_wait
-from .transport import BusyError, RefusedError, SyncError, Transport, TransportError, TrustError
+from .transport import BusyError, RefusedError, SyncError, Transport, TransportError, TrustError, trace
 from shared.msgid import N_, concatenated
 
 SYNC_PATH = "/api/v1/sync"
@@ -77,12 +77,17 @@ class SyncClient:
         self.transport = transport
         self.key = key
         self.resume_checked = False
+        self._warming: threading.Thread | None = None
+        self._complete_answer = False
 
     def _exchange(self, body_bytes: bytes, request_hash: str) -> tuple[int, dict[str, Any]]:
         return self._verify(*self.transport.exchange(SYNC_PATH, body_bytes), request_hash)
 
     def _verify(self, status: int, raw: bytes, request_hash: str) -> tuple[int, dict[str, Any]]:
         """The hub's answer to the message named `request_hash`, checked; raises what the clerk must know."""
+        if self._warming is not None:
+            self._warming.join()  # one decoder, built once (_warm_decoder)
+            self._warming = None
         try:
             body, sig = protocol.open_envelope(raw)
         except protocol.ProtocolError as exc:
@@ -164,9 +169,11 @@ class SyncClient:
         for _ in range(MAX_POLLS):
             with _connected():
                 resp = self._poll("hello")
+                trace("apply", what="hello")
                 # History first: a status update for a request restored from it must find the request.
                 more = apply_resume(resp)
                 counts = apply_response(resp, None)
+                trace("applied", what="hello")
                 report.updates += counts["updates"]
                 progress.polled(resp, counts["updates"])
                 # History pages move acked_seq, update pages the cursor.
@@ -189,6 +196,7 @@ class SyncClient:
         """
         # One connection for the whole round: opening one per step cost a fresh page cache and,
         # on closing the last one, a WAL checkpoint each time (docs/performance.md, "CPU per request").
+        trace("round")
         own = database.is_closed()
         if own:
             database.connect()
@@ -197,6 +205,7 @@ class SyncClient:
         finally:
             if own and not database.is_closed():
                 database.close()
+            trace("round_end")
 
     def _round(self, max_rounds: int) -> SyncReport:
         report = SyncReport()
@@ -206,9 +215,11 @@ class SyncClient:
         stopped: str | None = N_("同步中断")
         try:
             if not self.resume_checked:
+                self._warming = _warm_decoder()
                 self._resume_once(report)
             self._send_all(report, max_rounds)
-            self._poll_all(report)
+            if not self._caught_up():
+                self._poll_all(report)
             if not self.resume_checked:
                 # The polls showed a hub that lost our events: align and send them again now.
                 self._resume_once(report)
@@ -242,11 +253,14 @@ class SyncClient:
         order, chain and acks are exactly the protocol's; see _send for when it overlaps.
         """
         ahead: _Flight | None = None
+        self._complete_answer = False
         try:
             for _ in range(max_batches):
                 if ahead is None:
+                    trace("sign", what="batch")
                     with _connected():
                         batch = outbox.next_batch(self.key, _batch_cap(), protocol.DEFAULT_BATCH_EVENTS)
+                    trace("signed", what="batch")
                     if batch is None:
                         return
                     ahead = _Flight(self.transport, batch, threaded=False)
@@ -274,7 +288,9 @@ class SyncClient:
                     more, gap = not done, 0
                 else:
                     resp = self._poll("poll")
+                    trace("apply", what="poll")
                     counts = apply_response(resp, None)
+                    trace("applied", what="poll")
                     report.updates += counts["updates"]
                     progress.polled(resp, counts["updates"])
                     hub_lost, gap = bool(counts["hub_lost"]), counts["gap"]
@@ -302,6 +318,7 @@ class SyncClient:
         re-sent as signed, which the hub answers from its stored ack.
         """
         batch = flight.batch
+        self._complete_answer = False
         try:
             status, resp = self._verify(*flight.answer(), batch.hash)
         except SyncError as exc:
@@ -321,10 +338,12 @@ class SyncClient:
             return None
         ahead = self._sign_ahead(resp, batch) if status == 200 else None
         try:
+            trace("apply", what="batch")
             with _connected():
                 sent = progress.batch_totals(batch.id)
                 counts = apply_response(resp, batch)
                 _restore_cap()
+            trace("applied", what="batch")
         except BaseException:
             if ahead is not None:
                 ahead.settle()
@@ -336,15 +355,33 @@ class SyncClient:
         report.updates += counts["updates"]
         if counts["reconcile"] or counts["hub_lost"]:
             self.resume_checked = False
+        # An answer that carried every update the hub held (`more` false) and continued our log.
+        self._complete_answer = (
+            status == 200 and not resp.get("more") and not any(counts[k] for k in ("reconcile", "hub_lost", "gap"))
+        )
         return ahead
+
+    def _caught_up(self) -> bool:
+        """True when the round's last exchange was a batch whose answer left no update to fetch.
+
+        Its answer carried the village's updates from our cursor to the end of the hub's log
+        (`more` false, docs/protocol.md), applied in order: a poll right after would find
+        nothing and cost a round trip (0.5 s over 2G). Any other case polls as before.
+        """
+        if not self._complete_answer:
+            return False
+        with _connected():
+            return reconcile.pending() is None
 
     def _sign_ahead(self, resp: dict[str, Any], batch: Batch) -> "_Flight | None":
         """The batch after `batch`, signed on the cursor `resp` will leave and sent; None to go step by step."""
+        trace("sign", what="ahead")
         with _connected():
             cursor = cursor_after(resp, batch)
             if cursor is None:
                 return None
             nxt = outbox.batch_after(self.key, _batch_cap(), protocol.DEFAULT_BATCH_EVENTS, batch, cursor)
+        trace("signed", what="ahead" if nxt is not None else "none")
         if nxt is None:
             return None
         return _Flight(self.transport, nxt, threaded=bool(getattr(self.transport, "overlaps", False)))
@@ -427,6 +464,17 @@ def _connected() -> Iterator[None]:
         return
     with database.connection_context():
         yield
+
+
+def _warm_decoder() -> threading.Thread:
+    """Build the JSON decoder (~0.1 s of CPU, once per process) in a thread while the hello travels.
+
+    Built on first parse otherwise, i.e. after the hello's answer is in, when the link waits for
+    it: over 2G that was 0.14–0.24 s between the answer and the first batch (bench.sync_link 2g).
+    """
+    thread = threading.Thread(target=encoding.parse, args=(b"{}",), name="daiban-warm-decoder", daemon=True)
+    thread.start()
+    return thread
 
 
 def _batch_cap() -> int:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import ssl
+import threading
 import time
 from typing import Any, Protocol
 
@@ -49,6 +52,22 @@ class Transport(Protocol):
     def exchange(self, path: str, body: bytes) -> tuple[int, bytes]: ...
 
 
+# Benchmarks only: with DAIBAN_SYNC_TRACE=FILE set, the sync path appends one JSON line per step
+# (monotonic clock, shared by every process on the machine) so bench.sync_link can lay the node's
+# work beside what crossed the link. Unset (production), trace() returns at its first test.
+_TRACE_FILE = os.environ.get("DAIBAN_SYNC_TRACE") or None
+_trace_lock = threading.Lock()
+
+
+def trace(event: str, **fields: Any) -> None:
+    """Record one step of a sync at the monotonic time now, when DAIBAN_SYNC_TRACE names a file."""
+    if _TRACE_FILE is None:
+        return
+    line = json.dumps({"t": time.monotonic(), "ev": event, "th": threading.current_thread().name, **fields})
+    with _trace_lock, open(_TRACE_FILE, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+
+
 COMPRESSORS = {"deflate": encoding.compress, "zstd": encoding.compress_zstd}
 
 # Below this rate (bytes up and down per second, as the node saw its last exchange) the link is
@@ -56,6 +75,11 @@ COMPRESSORS = {"deflate": encoding.compress, "zstd": encoding.compress_zstd}
 # a batch; a LAN hundreds of KB/s on a batch. The time includes the hub's work, so a busy hub
 # lowers the figure too (a 60 KB batch would have to take 5 s): then the node spends more CPU.
 SLOW_LINK_BYTES_PER_S = 12_500
+# zstd level of bodies over a link that is not slow. 11, not the shared default 9: on the
+# node's batches it takes 3 B per request off (94.0 -> 91.0 for 1,000 seeded captures in one
+# batch) for ~3 ms more CPU per 1,000, and the hub inflates it as fast (docs/performance.md,
+# "2G: where the seconds beyond the bytes go").
+BODY_LEVEL = 11
 # HTTP headers of one round trip (214 up + 445 down, `python -m bench.wire_parts`), counted in.
 HEADER_BYTES = 660
 # Told to the hub with every message over a slow link: the hub then compresses the answer harder
@@ -172,14 +196,16 @@ class HttpTransport:
         slow = self.slow_link
         if slow:
             headers[LINK_HEADER] = "slow"
+        trace("compress", raw=len(body), coding=body_encoding or "", slow=slow)
         if body_encoding == "zstd":
-            body = encoding.compress_zstd(body, encoding.ZSTD_SLOW_LINK_LEVEL if slow else encoding.ZSTD_LEVEL)
+            body = encoding.compress_zstd(body, encoding.ZSTD_SLOW_LINK_LEVEL if slow else BODY_LEVEL)
             headers["Content-Encoding"] = body_encoding
         elif body_encoding:
             body = COMPRESSORS[body_encoding](body)
             headers["Content-Encoding"] = body_encoding
         import requests
 
+        trace("post", sent=len(body))
         started = time.monotonic()
         try:
             resp = post_resending_once(
@@ -209,9 +235,11 @@ class HttpTransport:
         # The hub answered: learn what it reads (an old hub names nothing, so deflate again).
         self.body_encoding = "zstd" if "zstd" in accepted_encodings(resp.headers.get("Accept-Encoding")) else "deflate"
         content = resp.content
+        trace("answered", status=resp.status_code, got=len(content))
         if resp.headers.get("Content-Encoding", "").strip().lower() == "zstd":
             try:
                 content = encoding.decompress_zstd(content, protocol.MAX_INFLATED_BYTES)
             except encoding.EncodingError as exc:
                 raise TransportError(N_("中心回复在传输中受损，稍后重试"), "damaged_in_transit") from exc
+        trace("inflated", raw=len(content))
         return resp.status_code, content

@@ -18,7 +18,7 @@ from node.db import database as node_db
 from node.enrolment import enroll
 from node.models import Event
 from node.sync import SyncClient
-from node.transport import HttpTransport, accepted_encodings
+from node.transport import BODY_LEVEL, HttpTransport, accepted_encodings
 from shared import encoding
 from tests import support
 from tests.factories import capture
@@ -151,7 +151,7 @@ def test_the_node_compresses_harder_and_says_so_after_an_exchange_as_slow_as_2g(
         assert transport.exchange("/api/v1/sync", body)[0] == 200
         sent = SlowOrQuickHub.seen
         assert [s[:2] for s in sent] == [("deflate", ""), ("zstd", ""), ("zstd", ""), ("zstd", "slow")]
-        assert sent[2][2] == encoding.compress_zstd(body, encoding.ZSTD_LEVEL)
+        assert sent[2][2] == encoding.compress_zstd(body, BODY_LEVEL)
         assert sent[3][2] == encoding.compress_zstd(body, encoding.ZSTD_SLOW_LINK_LEVEL)
         assert sent[3][2] != sent[2][2]
     finally:

@@ -76,8 +76,8 @@ def test_small_events_re_cut_a_bounded_number_of_times_and_the_cap_comes_back(li
     transport.refuse = "batch"
     with pytest.raises(TransportError):
         client.round()
-    # 512 KiB halved down to the 64 KiB floor: three re-cuts, then the round stops and says why.
-    assert transport.refused <= 4
+    # The cap (1 MiB) halved down to the 64 KiB floor: four re-cuts, then the round stops and says why.
+    assert transport.refused <= (protocol.DEFAULT_BATCH_BYTES // UNSIGNED_413_FLOOR).bit_length()
     with node_db.connection_context():
         assert int(meta.get("batch_bytes")) == UNSIGNED_413_FLOOR
         assert Event.select().where(Event.quarantined).count() == 0
