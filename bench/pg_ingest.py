@@ -24,11 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sys
-import tempfile
 import time
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -94,28 +91,12 @@ def run(url: str, size: int, total: int, keep: bool = False) -> dict[str, Any]:
     keep: what-if only, not how the hub runs: every request reuses one connection (its WAL-timeline
     query still runs per request), to show what the per-request connection costs in all.
     """
-    from bench import workload
-    from hub import create_app, ingest
+    from bench.profile_ingest import enrolled_hub
+    from hub import ingest
     from hub.db import HubPostgresDatabase, database
-    from hub.enrolment import issue_code
-    from hub.schema import migrate
-    from shared import protocol, signing
-    from tests.nodesim import enrol
 
-    app = create_app({"TESTING": True, "DATA_DIR": tempfile.mkdtemp(), "DATABASE_URL": url, "SECRET_KEY": "x"})
-    with database.connection_context():
-        migrate()
-        code = issue_code("测速村")
+    app, envelopes = enrolled_hub(url, size, total)
     client = app.test_client()
-    key = signing.generate_key()
-    status, body = enrol(client, code, key)
-    assert status == 200, body
-    rng, seq, last, envelopes = random.Random(1), 0, protocol.GENESIS_HASH, []
-    while seq < total:
-        events = workload.wire_events(rng, body["prefix"], seq + 1, min(size, total - seq))
-        batch = protocol.batch_body(body["node_id"], events, last, seq, catalogue_version=1, app_version="bench")
-        envelopes.append(zlib.compress(protocol.seal(key, batch)))
-        seq, last = batch["last_seq"], protocol.body_hash(batch)
     connect, inserts = Timer(), Timer()
     HubPostgresDatabase._connect = connect.wrap(HubPostgresDatabase._connect)
     backend = [0.0]
@@ -228,6 +209,9 @@ def main() -> None:
     ap.add_argument("--keep-connection", action="store_true", help="what-if: one connection for every request")
     ap.add_argument("--tree", help="a checkout whose hub/ and shared/ to measure (put it first on PYTHONPATH)")
     args = ap.parse_args()
+    # This checkout's bench package (enrolled_hub, pg_database), whatever tree is measured.
+    import bench.profile_ingest  # noqa: F401
+
     if args.tree:
         sys.path.insert(0, args.tree)
     from bench.harness import pg_database

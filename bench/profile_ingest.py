@@ -19,12 +19,14 @@ import tempfile
 import time
 import zlib
 from pathlib import Path
+from typing import Any
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 
-def ingest_cpu(url: str, size: int, total: int, profile: bool) -> tuple[int, str]:
-    """Events per CPU second of this process for `total` captures in batches of `size`; and the profile."""
+def enrolled_hub(url: str, size: int, total: int) -> tuple[Any, list[bytes]]:
+    """A hub app on `url` with one enrolled node, and that node's `total` captures in signed, deflated
+    batches of `size` (signed before any timing starts). Also used by bench/pg_ingest.py."""
     from bench import workload
     from hub import create_app
     from hub.db import database
@@ -37,9 +39,8 @@ def ingest_cpu(url: str, size: int, total: int, profile: bool) -> tuple[int, str
     with database.connection_context():
         migrate()
         code = issue_code("测速村")
-    client = app.test_client()
     key = signing.generate_key()
-    status, body = enrol(client, code, key)
+    status, body = enrol(app.test_client(), code, key)
     assert status == 200, body
     rng, seq, last, envelopes = random.Random(1), 0, protocol.GENESIS_HASH, []
     while seq < total:
@@ -47,6 +48,15 @@ def ingest_cpu(url: str, size: int, total: int, profile: bool) -> tuple[int, str
         batch = protocol.batch_body(body["node_id"], events, last, seq, catalogue_version=1, app_version="bench")
         envelopes.append(zlib.compress(protocol.seal(key, batch)))
         seq, last = batch["last_seq"], protocol.body_hash(batch)
+    return app, envelopes
+
+
+def ingest_cpu(url: str, size: int, total: int, profile: bool) -> tuple[int, str]:
+    """Events per CPU second of this process for `total` captures in batches of `size`; and the profile."""
+    from hub.db import database
+
+    app, envelopes = enrolled_hub(url, size, total)
+    client = app.test_client()
     prof = cProfile.Profile() if profile else None
     cpu0 = time.process_time()
     if prof:
