@@ -15,7 +15,6 @@ from typing import Any, Iterator
 
 import requests
 
-from node.transport import post_resending_once
 from shared import protocol, signing
 from tests import nodesim, support
 
@@ -142,6 +141,9 @@ class WireNode:
 
     def post(self, raw: bytes) -> tuple[int, dict[str, Any]]:
         """Send a compressed envelope; (status, response body)."""
+        # Imported here: an older tree measured with --tree may not have it.
+        from node.transport import post_resending_once
+
         resp = post_resending_once(
             self.session,
             self.url + "/api/v1/sync",

@@ -209,7 +209,7 @@ def main() -> None:
     ap.add_argument("--keep-connection", action="store_true", help="what-if: one connection for every request")
     ap.add_argument("--tree", help="a checkout whose hub/ and shared/ to measure (put it first on PYTHONPATH)")
     args = ap.parse_args()
-    # This checkout's bench package (enrolled_hub, pg_database), whatever tree is measured.
+    # This checkout's bench package (enrolled_hub); hub/ and shared/ come from the tree measured.
     import bench.profile_ingest  # noqa: F401
 
     if args.tree:
