@@ -69,17 +69,7 @@ def _read_body() -> bytes:
 
 
 def _refusal(exc: protocol.ProtocolError, chain: list[dict[str, Any]] | None = None) -> Response:
-    body = protocol.response_body(
-        "",
-        "",
-        ack=None,
-        last_seq=0,
-        last_hash=protocol.GENESIS_HASH,
-        updates=[],
-        cursor=0,
-        more=False,
-        error_body=exc.to_body(),
-    )
+    body = protocol.refusal_body(exc)
     return _signed(exc.status, protocol.seal(_hub_key(), keys.decorate(body, protocol.PROTOCOL_VERSION, chain)))
 
 

@@ -340,6 +340,21 @@ def response_body(
 # --- hub key rotation (protocol 2) -------------------------------------------
 
 
+def refusal_body(error: ProtocolError) -> dict[str, Any]:
+    """The answer to a request refused before any node is known: no ack, no history, the error."""
+    return response_body(
+        "",
+        "",
+        ack=None,
+        last_seq=0,
+        last_hash=GENESIS_HASH,
+        updates=[],
+        cursor=0,
+        more=False,
+        error_body=error.to_body(),
+    )
+
+
 def rotation_body(old_pub: str, new_pub: str, key_version: int) -> dict[str, Any]:
     """The statement 'the hub key old_pub is replaced by new_pub', to be signed by the old key."""
     return {

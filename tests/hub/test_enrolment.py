@@ -196,17 +196,7 @@ class OldHub:
 
     def exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
         err = protocol.error("bad_body", detail="code and pubkey are required")
-        out = protocol.response_body(
-            "",
-            "",
-            ack=None,
-            last_seq=0,
-            last_hash=protocol.GENESIS_HASH,
-            updates=[],
-            cursor=0,
-            more=False,
-            error_body=err.to_body(),
-        )
+        out = protocol.refusal_body(err)
         return 400, protocol.seal(self.key, out)
 
 

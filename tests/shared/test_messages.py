@@ -240,17 +240,7 @@ def test_every_message_the_code_builds_fits_its_declaration() -> None:
                 }
             ],
         ),
-        protocol.response_body(
-            "",
-            "",
-            ack=None,
-            last_seq=0,
-            last_hash=protocol.GENESIS_HASH,
-            updates=[],
-            cursor=0,
-            more=False,
-            error_body=protocol.error("sequence_gap", resume_from=1, last_hash=protocol.GENESIS_HASH).to_body(),
-        ),
+        protocol.refusal_body(protocol.error("sequence_gap", resume_from=1, last_hash=protocol.GENESIS_HASH)),
     ]
     for body in built:
         assert _seal_and_open(body) == body
@@ -284,17 +274,7 @@ def test_a_node_reads_no_answer_that_does_not_fit(change: Any, field: str) -> No
 
 
 def _refusal_body(**extra: Any) -> dict[str, Any]:
-    return protocol.response_body(
-        "",
-        "",
-        ack=None,
-        last_seq=0,
-        last_hash=protocol.GENESIS_HASH,
-        updates=[],
-        cursor=0,
-        more=False,
-        error_body=protocol.error("rate_limited", **extra).to_body(),
-    )
+    return protocol.refusal_body(protocol.error("rate_limited", **extra))
 
 
 @pytest.mark.parametrize("extra", [{"retry_after": 1}, {"retry_after": 1, "retry_after_ms": 375}])
