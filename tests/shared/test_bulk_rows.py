@@ -115,3 +115,30 @@ def test_postgres_rows_copy_cannot_store_alike_go_by_insert(pg_url: str) -> None
         insert_rows(db.cursor(), Row, ["code", "at"], [("z", zoned)], mark="%s")
         assert Row.get(Row.code == "z").at == datetime(2026, 11, 30, 0, 0)  # converted, not cut
     db.close()
+
+
+def test_postgres_existing_finds_the_held_values_of_any_text_in_one_statement(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    db = peewee.PostgresqlDatabase(pg_url, prefer_psycopg3=True)
+    Row, _ = _pg_models(db)
+    # Text an array literal would have to quote: commas, braces, quotes, backslash, the word NULL.
+    held = ["a,b", "{x}", '"q"', "back\\slash", "NULL", "", "村民"] + [f"r{i}" for i in range(1200)]
+    with db.atomic():
+        insert_rows(db.cursor(), Row, ["code"], [(c,) for c in held], mark="%s")
+    asked = held + ["missing", "null", "{x", None, "a,b"]
+    statements: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def watched(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        statements.append(str(statement))
+        return execute(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", watched)
+    assert sorted(existing(Row.code, asked)) == sorted(held)
+    assert len(statements) == 1  # 1,200 values and more: still one statement, not one per chunk
+    assert existing(Row.code, [None]) == []
+    assert len(statements) == 1  # nothing to ask: no statement
+    db.close()
