@@ -84,12 +84,13 @@ class Case(BaseModel):
     request_id = peewee.CharField(primary_key=True, max_length=40)
     receipt_code = peewee.CharField(unique=True, max_length=12)
     # Schema 9: no node for a request received at the centre's counter (source == "counter").
-    # Schema 15: no index on node, village, item_code or source: no query looks cases up by one of
-    # them alone (a case is found by its id, receipt code, window, state, assignee or applicant),
-    # and each cost one more index insert per case a batch writes (docs/performance.md).
+    # Schema 15: no index on node, item_code or source: no query looks cases up by one of them alone
+    # (a case is found by its id, receipt code, window, state, village, assignee or applicant), and
+    # each cost one more index insert per case a batch writes (docs/performance.md).
     node = peewee.ForeignKeyField(Node, backref="cases", null=True, index=False)
-    # The applicant's village; at the counter, the one the window staff chose.
-    village = peewee.ForeignKeyField(Village, backref="cases", index=False)
+    # The applicant's village; at the counter, the one the window staff chose. Indexed: the public
+    # results filtered by village read a few thousand cases by it, not all of them.
+    village = peewee.ForeignKeyField(Village, backref="cases")
     item_code = peewee.CharField(max_length=16)
     window = peewee.CharField(max_length=8, index=True)
     mode = peewee.CharField(max_length=16)

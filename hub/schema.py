@@ -146,11 +146,11 @@ def _step_14(migrator: SchemaMigrator) -> None:
 
 
 # The indexes schema 15 drops, by peewee's names (table_column).
-STEP_15_DROPPED = ("case_node_id", "case_village_id", "case_item_code", "case_source", "batch_node_id")
+STEP_15_DROPPED = ("case_node_id", "case_item_code", "case_source", "batch_node_id")
 
 
 def _step_15(migrator: SchemaMigrator) -> None:
-    """Schema 15: no index on a case's node, village, item or source, nor on a batch's node alone.
+    """Schema 15: no index on a case's node, item or source, nor on a batch's node alone.
 
     No query looks a case up by one of those alone (EXPLAIN at 100k cases: docs/performance.md,
     "Hub ingest on PostgreSQL: fewer indexes written per batch"), and (node, first_seq) serves the
