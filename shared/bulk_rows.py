@@ -116,8 +116,8 @@ def insert_rows(
     mark: str = "?",
     encoder_for: EncoderFor | None = None,
 ) -> None:
-    """INSERT the rows: COPY on psycopg 3 when every value reads back the same, else one prepared
-    statement run once per row (`mark` is the driver's placeholder).
+    """INSERT the rows: COPY on psycopg 3 when there are several and every value reads back the
+    same, else one prepared statement run once per row (`mark` is the driver's placeholder).
 
     These are plain INSERTs (no ON CONFLICT), so COPY stores the same rows, fires the same
     constraints and fails on the same duplicate as they would. On PostgreSQL it took half the
@@ -128,7 +128,8 @@ def insert_rows(
         return
     table, columns, params = bound_rows(model, names, rows, encoder_for)
     # Table and column names come from the model's metadata, never from input; every value is bound.
-    if _can_copy(cursor, model, names, params):
+    # One row goes by INSERT: one round trip, where COPY takes two (its start, then its data).
+    if len(params) > 1 and _can_copy(cursor, model, names, params):
         with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # nosec B608
             for row in params:
                 copy.write_row(row)

@@ -96,6 +96,17 @@ def test_postgres_rows_go_by_copy_and_are_stored_as_an_insert_stores_them(
     assert len(by_copy) == 3
     # Plain INSERT semantics: a duplicate fails the same way.
     with pytest.raises(psycopg.errors.UniqueViolation), db.atomic():
+        insert_rows(db.cursor(), Row, names, values[:2], mark="%s")
+    assert len(statements) == 2
+    # One row goes by INSERT (one round trip; COPY takes two), stored alike.
+    with db.atomic():
+        insert_rows(db.cursor(), Row, names, [("one", *values[0][1:])], mark="%s")
+        Same.create(**{**TRICKY[0], "code": "one"})
+    assert len(statements) == 2
+    assert Row.select(*columns).where(Row.code == "one").tuples().get() == (
+        Same.select(*[getattr(Same, c.name) for c in columns]).where(Same.code == "one").tuples().get()
+    )
+    with pytest.raises(psycopg.errors.UniqueViolation), db.atomic():
         insert_rows(db.cursor(), Row, names, values[:1], mark="%s")
     db.close()
 
