@@ -14,7 +14,8 @@ and the milliseconds per batch spent opening the request's connection and inside
 
 `--rows` times one batch's rows alone on one warm connection: the rows `shared.bulk_rows.insert_rows`
 was given for the last batch of 200 are written again and rolled back, by COPY (its choice) and
-by psycopg's pipelined executemany (what it does inside a pipeline), alternating; medians of the
+by psycopg's pipelined executemany (what it does inside a pipeline), and (what-if) by COPY with the
+foreign keys of those tables dropped inside the transaction, alternating; medians of the
 milliseconds per batch of wall clock, of the backend's CPU and of this process's CPU.
 
 `--statements` lists where the server's time goes per batch, statement by statement: how many run,
@@ -155,7 +156,7 @@ def run(url: str, size: int, total: int, keep: bool = False) -> dict[str, Any]:
 
 
 def rows(url: str, reps: int) -> dict[str, Any]:
-    """The last batch's insert_rows calls replayed by COPY and by executemany (see the docstring)."""
+    """The last batch's insert_rows calls replayed by COPY, by executemany and by COPY without foreign keys."""
     import statistics
 
     import psycopg
@@ -176,26 +177,43 @@ def rows(url: str, reps: int) -> dict[str, Any]:
     conn.execute("TRUNCATE " + ", ".join(f'"{c[0]._meta.table_name}"' for c in calls) + " CASCADE")
     conn.commit()
     pid = conn.info.backend_pid
+    tables = tuple(c[0]._meta.table_name for c in calls)
+    foreign_keys = conn.execute(
+        "SELECT conrelid::regclass::text, conname FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text"
+        " IN (SELECT quote_ident(t) FROM unnest(%s::text[]) AS t)",
+        (list(tables),),
+    ).fetchall()
+    conn.rollback()
 
     def backend_cpu() -> float:
-        fields = _stat(pid)
-        return (int(fields[11]) + int(fields[12])) / TICK
+        # Nanoseconds on the CPU (schedstat), finer than /proc/PID/stat's ticks.
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
 
-    figures: dict[str, list[list[float]]] = {"copy": [[], [], []], "executemany": [[], [], []]}
+    figures: dict[str, list[list[float]]] = {
+        "copy": [[], [], []],
+        "executemany": [[], [], []],
+        "copy_without_foreign_keys": [[], [], []],
+    }
     for _ in range(reps):
         for how, seen in figures.items():
-            b0, c0, t0 = backend_cpu(), time.process_time(), time.perf_counter()
+            spent = [0.0, 0.0, 0.0]
             for _ in range(5):
                 with conn.cursor() as cur:
-                    if how == "copy":
-                        for call in calls:
-                            bulk_rows.insert_rows(cur, *call)
-                    else:
+                    if how == "copy_without_foreign_keys":  # what-if only: dropped, then rolled back
+                        for table, name in foreign_keys:
+                            cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+                    b0, c0, t0 = backend_cpu(), time.process_time(), time.perf_counter()
+                    if how == "executemany":
                         with conn.pipeline():
                             for call in calls:
                                 bulk_rows.insert_rows(cur, *call)
+                    else:
+                        for call in calls:
+                            bulk_rows.insert_rows(cur, *call)
+                    for i, value in enumerate((time.perf_counter() - t0, backend_cpu() - b0, time.process_time() - c0)):
+                        spent[i] += value
                 conn.rollback()
-            for i, value in enumerate((time.perf_counter() - t0, backend_cpu() - b0, time.process_time() - c0)):
+            for i, value in enumerate(spent):
                 seen[i].append(1000 * value / 5)
     conn.close()
     names = ("wall_ms", "backend_cpu_ms", "hub_cpu_ms")
@@ -311,7 +329,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=200)
     ap.add_argument("--events", type=int, default=4000)
-    ap.add_argument("--rows", action="store_true", help="time one batch's rows alone: COPY and executemany")
+    ap.add_argument("--rows", action="store_true", help="time one batch's rows alone: COPY, executemany, no FKs")
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--keep-connection", action="store_true", help="what-if: one connection for every request")
     ap.add_argument("--statements", action="store_true", help="per statement: count, wall and backend CPU per batch")
