@@ -3,6 +3,7 @@
     python bench/pg_ingest.py [--size 200] [--events 4000] [--tree CHECKOUT]
     python bench/pg_ingest.py --rows [--reps 10]
     python bench/pg_ingest.py --keep-connection   (what-if: every request on one connection)
+    python bench/pg_ingest.py --statements [--top 25]
 
 One node posts `--events` captures in batches of `--size` through the Flask test client (no HTTP),
 so the wall clock is the hub's Python plus its PostgreSQL round trips and commits. Printed per run:
@@ -13,8 +14,14 @@ and the milliseconds per batch spent opening the request's connection and inside
 
 `--rows` times one batch's rows alone on one warm connection: the rows `shared.bulk_rows.insert_rows`
 was given for the last batch of 200 are written again and rolled back, by COPY (its choice) and
-by psycopg's pipelined executemany (what it does inside a pipeline), alternating; medians of the
+by psycopg's pipelined executemany (what it does inside a pipeline), and (what-if) by COPY with the
+foreign keys of those tables dropped inside the transaction, alternating; medians of the
 milliseconds per batch of wall clock, of the backend's CPU and of this process's CPU.
+
+`--statements` lists where the server's time goes per batch, statement by statement: how many run,
+their wall milliseconds as the hub waits for them, and the milliseconds of CPU the request's backend
+spent on them (its /proc/PID/schedstat, in nanoseconds, read before and after each statement).
+pg_stat_statements needs the server restarted with it preloaded; this needs nothing of the server.
 
 To compare with an older commit: `PYTHONPATH=/tmp/old python bench/pg_ingest.py --tree /tmp/old`.
 """
@@ -149,7 +156,7 @@ def run(url: str, size: int, total: int, keep: bool = False) -> dict[str, Any]:
 
 
 def rows(url: str, reps: int) -> dict[str, Any]:
-    """The last batch's insert_rows calls replayed by COPY and by executemany (see the docstring)."""
+    """The last batch's insert_rows calls replayed by COPY, by executemany and by COPY without foreign keys."""
     import statistics
 
     import psycopg
@@ -170,26 +177,43 @@ def rows(url: str, reps: int) -> dict[str, Any]:
     conn.execute("TRUNCATE " + ", ".join(f'"{c[0]._meta.table_name}"' for c in calls) + " CASCADE")
     conn.commit()
     pid = conn.info.backend_pid
+    tables = tuple(c[0]._meta.table_name for c in calls)
+    foreign_keys = conn.execute(
+        "SELECT conrelid::regclass::text, conname FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text"
+        " IN (SELECT quote_ident(t) FROM unnest(%s::text[]) AS t)",
+        (list(tables),),
+    ).fetchall()
+    conn.rollback()
 
     def backend_cpu() -> float:
-        fields = _stat(pid)
-        return (int(fields[11]) + int(fields[12])) / TICK
+        # Nanoseconds on the CPU (schedstat), finer than /proc/PID/stat's ticks.
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
 
-    figures: dict[str, list[list[float]]] = {"copy": [[], [], []], "executemany": [[], [], []]}
+    figures: dict[str, list[list[float]]] = {
+        "copy": [[], [], []],
+        "executemany": [[], [], []],
+        "copy_without_foreign_keys": [[], [], []],
+    }
     for _ in range(reps):
         for how, seen in figures.items():
-            b0, c0, t0 = backend_cpu(), time.process_time(), time.perf_counter()
+            spent = [0.0, 0.0, 0.0]
             for _ in range(5):
                 with conn.cursor() as cur:
-                    if how == "copy":
-                        for call in calls:
-                            bulk_rows.insert_rows(cur, *call)
-                    else:
+                    if how == "copy_without_foreign_keys":  # what-if only: dropped, then rolled back
+                        for table, name in foreign_keys:
+                            cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+                    b0, c0, t0 = backend_cpu(), time.process_time(), time.perf_counter()
+                    if how == "executemany":
                         with conn.pipeline():
                             for call in calls:
                                 bulk_rows.insert_rows(cur, *call)
+                    else:
+                        for call in calls:
+                            bulk_rows.insert_rows(cur, *call)
+                    for i, value in enumerate((time.perf_counter() - t0, backend_cpu() - b0, time.process_time() - c0)):
+                        spent[i] += value
                 conn.rollback()
-            for i, value in enumerate((time.perf_counter() - t0, backend_cpu() - b0, time.process_time() - c0)):
+            for i, value in enumerate(spent):
                 seen[i].append(1000 * value / 5)
     conn.close()
     names = ("wall_ms", "backend_cpu_ms", "hub_cpu_ms")
@@ -200,13 +224,116 @@ def rows(url: str, reps: int) -> dict[str, Any]:
     return out
 
 
+def _statement_key(sql: Any) -> str:
+    """A statement's text with its bound-value list and savepoint name shortened, as one line."""
+    import re
+
+    text = re.sub(r"\s+", " ", sql if isinstance(sql, str) else str(sql))
+    text = re.sub(r"(%s, )+%s", "%s…", text)
+    return re.sub(r"SAVEPOINT \S+", "SAVEPOINT …", text)[:110]
+
+
+def statements(url: str, size: int, total: int, top: int) -> dict[str, Any]:
+    """Per batch, each statement's count, wall ms and backend CPU ms (psycopg 3 calls wrapped)."""
+    import collections
+    import contextlib
+
+    import psycopg
+
+    from bench.profile_ingest import enrolled_hub
+    from hub.db import database
+
+    app, envelopes = enrolled_hub(url, size, total)
+    seen: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0, 0.0])
+    timing = [False]
+
+    def backend_ns(conn: Any) -> int:
+        try:
+            return int(Path(f"/proc/{conn.pgconn.backend_pid}/schedstat").read_text().split()[0])
+        except (OSError, ValueError):
+            return 0
+
+    @contextlib.contextmanager
+    def timed(conn: Any, key: str) -> Any:
+        b0, t0 = backend_ns(conn), time.perf_counter()
+        try:
+            yield
+        finally:
+            if timing[0]:
+                entry = seen[key]
+                entry[0] += 1
+                entry[1] += time.perf_counter() - t0
+                entry[2] += (backend_ns(conn) - b0) / 1e9
+
+    execute, executemany, copy, commit = (
+        psycopg.Cursor.execute,
+        psycopg.Cursor.executemany,
+        psycopg.Cursor.copy,
+        psycopg.Connection.commit,
+    )
+
+    def on_execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        with timed(self.connection, _statement_key(query)):
+            return execute(self, query, *args, **kwargs)
+
+    def on_executemany(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        with timed(self.connection, "executemany " + _statement_key(query)):
+            return executemany(self, query, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def on_copy(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        with timed(self.connection, _statement_key(query)), copy(self, query, *args, **kwargs) as out:
+            yield out
+
+    def on_commit(self: Any) -> Any:
+        with timed(self, "COMMIT"):
+            return commit(self)
+
+    psycopg.Cursor.execute = on_execute  # type: ignore[method-assign]
+    psycopg.Cursor.executemany = on_executemany  # type: ignore[method-assign]
+    psycopg.Cursor.copy = on_copy  # type: ignore[method-assign,assignment]
+    psycopg.Connection.commit = on_commit  # type: ignore[method-assign]
+    client = app.test_client()
+    timing[0] = True
+    t0 = time.perf_counter()
+    for raw in envelopes:
+        resp = client.post(
+            "/api/v1/sync", data=raw, content_type="application/json", headers={"Content-Encoding": "deflate"}
+        )
+        assert resp.status_code == 200, resp.data[:300]
+    wall = time.perf_counter() - t0
+    timing[0] = False
+    if not database.is_closed():
+        database.close()
+    n = len(envelopes)
+    ranked = sorted(seen.items(), key=lambda kv: -kv[1][2])
+    return {
+        "ms_per_batch": round(1000 * wall / n, 1),
+        "statements_per_batch": round(sum(v[0] for v in seen.values()) / n, 1),
+        "statement_wall_ms_per_batch": round(1000 * sum(v[1] for v in seen.values()) / n, 2),
+        "backend_cpu_ms_per_batch": round(1000 * sum(v[2] for v in seen.values()) / n, 2),
+        "by_backend_cpu": [
+            {
+                "per_batch": round(c / n, 1),
+                "wall_ms": round(1000 * w / n, 2),
+                "cpu_ms": round(1000 * b / n, 2),
+                "sql": k,
+            }
+            for k, (c, w, b) in ranked[:top]
+        ],
+        "load_avg": round(os.getloadavg()[0], 2),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=200)
     ap.add_argument("--events", type=int, default=4000)
-    ap.add_argument("--rows", action="store_true", help="time one batch's rows alone: COPY and executemany")
+    ap.add_argument("--rows", action="store_true", help="time one batch's rows alone: COPY, executemany, no FKs")
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--keep-connection", action="store_true", help="what-if: one connection for every request")
+    ap.add_argument("--statements", action="store_true", help="per statement: count, wall and backend CPU per batch")
+    ap.add_argument("--top", type=int, default=25, help="--statements: how many to list")
     ap.add_argument("--tree", help="a checkout whose hub/ and shared/ to measure (put it first on PYTHONPATH)")
     args = ap.parse_args()
     # This checkout's bench package (enrolled_hub); hub/ and shared/ come from the tree measured.
@@ -219,7 +346,17 @@ def main() -> None:
     with pg_database() as pg:
         if not pg:
             sys.exit("no PostgreSQL server answers")
-        print(json.dumps(rows(pg, args.reps) if args.rows else run(pg, args.size, args.events, args.keep_connection)))
+        if args.statements:
+            figures = statements(pg, args.size, args.events, args.top)
+            listed = figures.pop("by_backend_cpu")
+            print(json.dumps(figures))
+            print("backend CPU ms | wall ms | per batch | statement")
+            for s in listed:
+                print(f"{s['cpu_ms']:14.2f} | {s['wall_ms']:7.2f} | {s['per_batch']:9.1f} | {s['sql']}")
+        elif args.rows:
+            print(json.dumps(rows(pg, args.reps)))
+        else:
+            print(json.dumps(run(pg, args.size, args.events, args.keep_connection)))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ PostgreSQL) so two workers never claim the same sequence number.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator, Sequence
@@ -109,7 +110,9 @@ def record_many(entries: Sequence[tuple[str, str, str, dict[str, Any] | None]]) 
     multi-row INSERT, instead of one lock, one head look-up and one INSERT per flag. Call inside
     the transaction whose change the entries describe.
     """
-    with database.atomic():
+    # A savepoint only when called outside a transaction: inside one (every synced batch) it would
+    # cost two round trips for nothing: a failure here is the caller's, raised through its transaction.
+    with contextlib.nullcontext() if database.in_transaction() else database.atomic():
         if is_postgres():
             database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
         # Compiled once (hub/db.compiled): every synced batch appends an entry.

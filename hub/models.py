@@ -46,7 +46,8 @@ class EnrolmentCode(BaseModel):
 class Batch(BaseModel):
     """A batch as ingested; its stored ack is what a re-send gets back."""
 
-    node = peewee.ForeignKeyField(Node, backref="batches")
+    # No index of its own: (node, first_seq) below serves every look-up by node (schema 15).
+    node = peewee.ForeignKeyField(Node, backref="batches", index=False)
     first_seq = peewee.BigIntegerField()
     last_seq = peewee.BigIntegerField()
     hash = peewee.CharField(max_length=64)
@@ -83,10 +84,14 @@ class Case(BaseModel):
     request_id = peewee.CharField(primary_key=True, max_length=40)
     receipt_code = peewee.CharField(unique=True, max_length=12)
     # Schema 9: no node for a request received at the centre's counter (source == "counter").
-    node = peewee.ForeignKeyField(Node, backref="cases", null=True)
-    # The applicant's village; at the counter, the one the window staff chose.
+    # Schema 15: no index on node, item_code or source: no query looks cases up by one of them alone
+    # (a case is found by its id, receipt code, window, state, village, assignee or applicant), and
+    # each cost one more index insert per case a batch writes (docs/performance.md).
+    node = peewee.ForeignKeyField(Node, backref="cases", null=True, index=False)
+    # The applicant's village; at the counter, the one the window staff chose. Indexed: the public
+    # results filtered by village read a few thousand cases by it, not all of them.
     village = peewee.ForeignKeyField(Village, backref="cases")
-    item_code = peewee.CharField(max_length=16, index=True)
+    item_code = peewee.CharField(max_length=16)
     window = peewee.CharField(max_length=8, index=True)
     mode = peewee.CharField(max_length=16)
     state = peewee.CharField(max_length=20, index=True)
@@ -113,7 +118,7 @@ class Case(BaseModel):
     materials_asks = peewee.IntegerField(default=0)  # 补正 notices given, the village's at capture included
     materials_asked_on = peewee.DateField(null=True)  # the first one, for the five-working-day rule
     # schema 7: where the request was received (village | counter) and, at the counter, who took it (首问责任人)
-    source = peewee.CharField(max_length=8, default="village", index=True)
+    source = peewee.CharField(max_length=8, default="village")
     received_by = peewee.CharField(max_length=64, null=True)
     # schema 9: 两头受理: the receipt code of an earlier open request of the same person for the same item
     duplicate_of = peewee.CharField(max_length=12, null=True)

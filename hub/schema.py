@@ -145,6 +145,21 @@ def _step_14(migrator: SchemaMigrator) -> None:
         database.execute_sql(f'DROP INDEX IF EXISTS "{model._meta.table_name}_node_id"')
 
 
+# The indexes schema 15 drops, by peewee's names (table_column).
+STEP_15_DROPPED = ("case_node_id", "case_item_code", "case_source", "batch_node_id")
+
+
+def _step_15(migrator: SchemaMigrator) -> None:
+    """Schema 15: no index on a case's node, item or source, nor on a batch's node alone.
+
+    No query looks a case up by one of those alone (EXPLAIN at 100k cases: docs/performance.md,
+    "Hub ingest on PostgreSQL: fewer indexes written per batch"), and (node, first_seq) serves the
+    batch's look-up; each cost one more index insert per row a batch writes.
+    """
+    for name in STEP_15_DROPPED:
+        database.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
+
+
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
 MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {
     2: _step_2,
@@ -160,6 +175,7 @@ MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {
     12: _step_12,
     13: _step_13,
     14: _step_14,
+    15: _step_15,
 }
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 

@@ -101,3 +101,36 @@ def test_database_newer_than_code_is_refused(tmp_path: Path) -> None:
         assert current_version() == SCHEMA_VERSION + 1
     finally:
         database.close()
+
+
+def _indexes(table: str) -> set[tuple[str, ...]]:
+    return {tuple(i.columns) for i in database.get_indexes(table)}
+
+
+def test_schema_15_drops_the_indexes_ingest_wrote_for_no_query(hub_db_url: str) -> None:
+    """A schema 14 database loses the single-column indexes on a case's node, item and source and on
+    a batch's node; the indexes queries use stay, and a second run changes nothing."""
+    from hub.schema import STEP_15_DROPPED
+
+    _open(hub_db_url)
+    try:
+        assert migrate() == (0, SCHEMA_VERSION)
+        dropped = {("case", ("node_id",)), ("case", ("item_code",)), ("case", ("source",)), ("batch", ("node_id",))}
+        assert not any(cols in _indexes(t) for t, cols in dropped)
+        with database.atomic():
+            # Schema 14 as it was: the same names peewee gave these indexes then.
+            for name in STEP_15_DROPPED:
+                table, column = name.split("_", 1)
+                database.execute_sql(f'CREATE INDEX "{name}" ON "{table}" ("{column}")')
+            SchemaMigration.delete().where(SchemaMigration.version >= 15).execute()
+        assert all(cols in _indexes(t) for t, cols in dropped)
+        assert migrate() == (14, SCHEMA_VERSION)
+        assert not any(cols in _indexes(t) for t, cols in dropped)
+        case_indexes = _indexes("case")
+        kept_by_queries = [("receipt_code",), ("window",), ("state",), ("village_id",), ("assignee", "state")]
+        for kept in [*kept_by_queries, ("id_number", "item_code")]:
+            assert kept in case_indexes
+        assert ("node_id", "first_seq") in _indexes("batch")
+        assert migrate() == (SCHEMA_VERSION, SCHEMA_VERSION)
+    finally:
+        database.close()

@@ -144,3 +144,24 @@ def test_duty_changes_are_audited(hub_app) -> None:
     last = AuditEntry.select().order_by(AuditEntry.seq.desc()).get()
     assert (last.action, last.actor, last.target, last.detail["on_duty"]) == ("staff.duty", "staff1", "staff1", False)
     assert audit.verify()[1] is None
+
+
+def test_an_entry_is_part_of_the_transaction_it_is_recorded_in(hub_app, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside a transaction (every synced batch) no savepoint of its own: it stands or falls with it."""
+    before = actions()
+    statements: list[str] = []
+    execute = database.obj.execute_sql
+
+    def watched(sql: str, *args: object, **kwargs: object) -> object:
+        statements.append(sql)
+        return execute(sql, *args, **kwargs)
+
+    monkeypatch.setattr(database.obj, "execute_sql", watched)
+    with pytest.raises(RuntimeError), database.atomic():
+        audit.record("n1", "sync.batch", "桃源村", {"accepted": 1})
+        raise RuntimeError("the batch failed after its entry")
+    assert not [s for s in statements if "SAVEPOINT" in s.upper()]
+    assert actions() == before
+    audit.record("n1", "sync.batch", "桃源村")  # outside any transaction: a transaction of its own
+    assert actions() == [*before, "sync.batch"]
+    assert audit.verify()[1] is None

@@ -96,6 +96,17 @@ def test_postgres_rows_go_by_copy_and_are_stored_as_an_insert_stores_them(
     assert len(by_copy) == 3
     # Plain INSERT semantics: a duplicate fails the same way.
     with pytest.raises(psycopg.errors.UniqueViolation), db.atomic():
+        insert_rows(db.cursor(), Row, names, values[:2], mark="%s")
+    assert len(statements) == 2
+    # One row goes by INSERT (one round trip; COPY takes two), stored alike.
+    with db.atomic():
+        insert_rows(db.cursor(), Row, names, [("one", *values[0][1:])], mark="%s")
+        Same.create(**{**TRICKY[0], "code": "one"})
+    assert len(statements) == 2
+    assert Row.select(*columns).where(Row.code == "one").tuples().get() == (
+        Same.select(*[getattr(Same, c.name) for c in columns]).where(Same.code == "one").tuples().get()
+    )
+    with pytest.raises(psycopg.errors.UniqueViolation), db.atomic():
         insert_rows(db.cursor(), Row, names, values[:1], mark="%s")
     db.close()
 
@@ -114,4 +125,31 @@ def test_postgres_rows_copy_cannot_store_alike_go_by_insert(pg_url: str) -> None
         db.execute_sql("SET LOCAL TIME ZONE 'UTC'")
         insert_rows(db.cursor(), Row, ["code", "at"], [("z", zoned)], mark="%s")
         assert Row.get(Row.code == "z").at == datetime(2026, 11, 30, 0, 0)  # converted, not cut
+    db.close()
+
+
+def test_postgres_existing_finds_the_held_values_of_any_text_in_one_statement(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    db = peewee.PostgresqlDatabase(pg_url, prefer_psycopg3=True)
+    Row, _ = _pg_models(db)
+    # Text an array literal would have to quote: commas, braces, quotes, backslash, the word NULL.
+    held = ["a,b", "{x}", '"q"', "back\\slash", "NULL", "", "村民"] + [f"r{i}" for i in range(1200)]
+    with db.atomic():
+        insert_rows(db.cursor(), Row, ["code"], [(c,) for c in held], mark="%s")
+    asked = held + ["missing", "null", "{x", None, "a,b"]
+    statements: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def watched(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        statements.append(str(statement))
+        return execute(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", watched)
+    assert sorted(existing(Row.code, asked)) == sorted(held)
+    assert len(statements) == 1  # 1,200 values and more: still one statement, not one per chunk
+    assert existing(Row.code, [None]) == []
+    assert len(statements) == 1  # nothing to ask: no statement
     db.close()
