@@ -138,8 +138,11 @@ def new_event_id(type_: str, request_id: str) -> str:
 
 
 def seal(key: Ed25519PrivateKey, body: dict[str, Any]) -> bytes:
-    """Sign a body and return the envelope bytes as sent."""
-    return encoding.canonical_message({"body": body, "sig": signing.sign(key, encoding.canonical_message(body))})
+    """Sign a body and return the envelope bytes as sent: canonical({"body": body, "sig": sig}).
+
+    The body is encoded once and framed (signing.envelope), not encoded again inside the envelope.
+    """
+    return signing.envelope(key, encoding.canonical_message(body))
 
 
 def parse_envelope(raw: bytes) -> tuple[dict[str, Any], str]:
