@@ -69,8 +69,8 @@ def sign(key: Ed25519PrivateKey, data: bytes) -> str:
     return base64.b64encode(key.sign(data)).decode("ascii")
 
 
-# The canonical envelope {"body": body, "sig": sig} is the body's canonical bytes between these two
-# frames (keys sorted: "body" before "sig"; no spaces); a base64 signature needs no escaping.
+# The canonical envelope {"body": body, "sig": sig} is ENVELOPE_HEAD + canonical(body) + ENVELOPE_SIG
+# + sig + ENVELOPE_END (keys sorted: "body" before "sig"; no spaces); base64 needs no escaping.
 ENVELOPE_HEAD = b'{"body":'
 ENVELOPE_SIG = b',"sig":"'
 ENVELOPE_END = b'"}'
