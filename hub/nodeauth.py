@@ -3,7 +3,7 @@
 Sync messages, attachment chunks and USB bundles all come through here, so a node is
 trusted by the same rule whatever carried its bytes.  The body is validated against its
 declaration (shared/messages.py) before the database is asked anything; the signature
-covers canonical(body) exactly as it arrived.
+covers canonical(body), read from the bytes as they arrived when the envelope is canonical.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
-from shared import encoding, messages, protocol, signing
+from shared import encoding, messages, protocol
 
 from .db import one_by
 from .models import Node
@@ -72,10 +72,18 @@ def authenticate(raw: bytes, decode: Callable[[dict[str, Any]], M]) -> Authentic
     body, sig = protocol.parse_envelope(raw)
     protocol.check_version(body)
     message = protocol.declared(body, decode)
-    # Canonical bytes once: they name the message and are what the signature covers.
-    signed = encoding.canonical_message(body)
-    node = trusted_node(body["node_id"], lambda n: signing.verify(n.pubkey, signed, sig))
-    return Authenticated(node, body, message, encoding.digest(signed), protocol.answer_version(body))
+    # The body's bytes as received when the envelope is canonical (every node's is): not encoded
+    # again; they name the message and are what the signature covers (protocol.signed_bytes).
+    framed = protocol.framed_body(raw, sig)
+    signed: list[bytes] = []
+
+    def verify(node: Node) -> bool:
+        data = protocol.signed_bytes(node.pubkey, framed, body, sig)
+        signed[:] = [data] if data is not None else []
+        return data is not None
+
+    node = trusted_node(body["node_id"], verify)
+    return Authenticated(node, body, message, encoding.digest(signed[0]), protocol.answer_version(body))
 
 
 def describe(raw: bytes) -> tuple[str, str, int]:

@@ -138,8 +138,11 @@ def new_event_id(type_: str, request_id: str) -> str:
 
 
 def seal(key: Ed25519PrivateKey, body: dict[str, Any]) -> bytes:
-    """Sign a body and return the envelope bytes as sent."""
-    return encoding.canonical_message({"body": body, "sig": signing.sign(key, encoding.canonical_message(body))})
+    """Sign a body and return the envelope bytes as sent: canonical({"body": body, "sig": sig}).
+
+    The body is encoded once and framed (signing.envelope), not encoded again inside the envelope.
+    """
+    return signing.envelope(key, encoding.canonical_message(body))
 
 
 def parse_envelope(raw: bytes) -> tuple[dict[str, Any], str]:
@@ -201,6 +204,42 @@ def open_envelope(raw: bytes) -> tuple[dict[str, Any], str]:
 def verify_body(pub_b64: str, body: dict[str, Any], sig: str) -> bool:
     """True when sig signs canonical(body) under the key."""
     return signing.verify(pub_b64, encoding.canonical_message(body), sig)
+
+
+def framed_body(raw: bytes, sig: str) -> bytes | None:
+    """The body's bytes as received, when `raw` is the canonical envelope's frame around them; else None.
+
+    `sig` is the signature parsed from `raw`. Only base64 text (no quote, no backslash) is looked
+    for, so its literal in `raw` is the text itself and the frame's end is known exactly.
+    """
+    if not (sig.isascii() and '"' not in sig and "\\" not in sig):
+        return None
+    end = signing.ENVELOPE_SIG + sig.encode("ascii") + signing.ENVELOPE_END
+    if len(raw) <= len(signing.ENVELOPE_HEAD) + len(end) or not (
+        raw.startswith(signing.ENVELOPE_HEAD) and raw.endswith(end)
+    ):
+        return None
+    return raw[len(signing.ENVELOPE_HEAD) : len(raw) - len(end)]
+
+
+def signed_bytes(pub_b64: str, framed: bytes | None, body: dict[str, Any], sig: str) -> bytes | None:
+    """The bytes `sig` signs under the key: the body's bytes as received, else canonical(body); None if neither.
+
+    Why the received bytes are as safe as canonical(body) (docs/protocol.md, "Signed bytes as
+    received"): a node signs only canonical bytes (seal, signing.sealed), so when `framed` verifies,
+    the key signed `framed` = canonical(b) for the body b the node built, a single JSON object. Then
+    `raw` = '{"body":' + canonical(b) + ',"sig":"<sig>"}' is the canonical envelope, whose parsed
+    body is b: what was signed is what is processed, and digest(framed) = digest(canonical(body)),
+    today's request hash. Whoever lacks the key cannot make `framed` verify, so bytes changed on the
+    way (a proxy, a man in the middle) fall through to canonical(body) and are refused as before.
+    An envelope that is not the canonical frame (spaces, other key order, escapes, extra keys) gets
+    no `framed` and is checked exactly as before: canonical(body) must verify. Only an enrolled key
+    signing non-canonical bytes itself is now taken at its word, hashed as it signed them.
+    """
+    if framed is not None and signing.verify(pub_b64, framed, sig):
+        return framed
+    data = encoding.canonical_message(body)
+    return data if signing.verify(pub_b64, data, sig) else None
 
 
 def body_hash(body: dict[str, Any]) -> str:

@@ -69,16 +69,27 @@ def sign(key: Ed25519PrivateKey, data: bytes) -> str:
     return base64.b64encode(key.sign(data)).decode("ascii")
 
 
-def sealed(key: Ed25519PrivateKey, body: dict[str, Any]) -> tuple[bytes, str]:
-    """(protocol.seal(key, body), protocol.body_hash(body)) from one canonical encoding of the body.
+# The canonical envelope {"body": body, "sig": sig} is ENVELOPE_HEAD + canonical(body) + ENVELOPE_SIG
+# + sig + ENVELOPE_END (keys sorted: "body" before "sig"; no spaces); base64 needs no escaping.
+ENVELOPE_HEAD = b'{"body":'
+ENVELOPE_SIG = b',"sig":"'
+ENVELOPE_END = b'"}'
 
-    The envelope {"body": body, "sig": sig} in canonical form is the body's canonical bytes put
-    between its two keys (sorted: "body" before "sig"); a base64 signature needs no escaping.
-    tests/shared/test_encoding.py checks the bytes against protocol.seal.
+
+def envelope(key: Ed25519PrivateKey, data: bytes) -> bytes:
+    """The canonical envelope around a body's canonical bytes `data`, signed: the body encoded once.
+
+    Byte for byte encoding.canonical_message({"body": body, "sig": sign(key, data)})
+    (tests/shared/test_encoding.py checks it with hypothesis). Joined, not added: `a + b + c` copies
+    a large body once per `+` (120 µs for a 170 kB batch), join copies it once.
     """
+    return b"".join((ENVELOPE_HEAD, data, ENVELOPE_SIG, sign(key, data).encode("ascii"), ENVELOPE_END))
+
+
+def sealed(key: Ed25519PrivateKey, body: dict[str, Any]) -> tuple[bytes, str]:
+    """(protocol.seal(key, body), protocol.body_hash(body)) from one canonical encoding of the body."""
     data = encoding.canonical_message(body)
-    envelope = b'{"body":' + data + b',"sig":"' + sign(key, data).encode("ascii") + b'"}'
-    return envelope, encoding.digest(data)
+    return envelope(key, data), encoding.digest(data)
 
 
 def verify(pub_b64: str, data: bytes, sig_b64: str) -> bool:

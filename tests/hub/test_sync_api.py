@@ -69,6 +69,52 @@ def test_forged_or_altered_batch_refused(sim: NodeSim, mutation: str) -> None:
     assert snapshot() == before
 
 
+def _spelled(form: str, body: dict, sig: str) -> bytes:
+    """The same envelope (same body, same signature over canonical(body)) written another valid way."""
+    if form == "spaces":
+        return json.dumps({"body": body, "sig": sig}, sort_keys=True, ensure_ascii=False).encode()
+    if form == "sig_first":
+        return b'{"sig":"' + sig.encode() + b'","body":' + encoding.canonical(body) + b"}"
+    if form == "ascii_escapes":  # the canonical frame around a body that is not canonical
+        return json.dumps({"body": body, "sig": sig}, sort_keys=True, separators=(",", ":")).encode()
+    if form == "body_keys_unsorted":  # ditto: the body's keys in the order built
+        unsorted = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        return b'{"body":' + unsorted + b',"sig":"' + sig.encode() + b'"}'
+    if form == "extra_key":
+        return encoding.canonical({"body": body, "sig": sig, "x": 1})
+    assert form == "trailing_newline"
+    return encoding.canonical({"body": body, "sig": sig}) + b"\n"
+
+
+@pytest.mark.parametrize(
+    "form", ["spaces", "sig_first", "ascii_escapes", "body_keys_unsorted", "extra_key", "trailing_newline"]
+)
+def test_a_signed_batch_spelled_another_way_is_taken_and_named_as_canonical(sim: NodeSim, form: str) -> None:
+    """Not the canonical frame, or a body inside it that is not canonical: the signature over
+    canonical(body) is checked and the batch named by it, as before reading the bytes as received."""
+    body, raw = sim.batch(sim.events(captured(sim)))
+    env = json.loads(raw)
+    spelled = _spelled(form, body, env["sig"])  # body: its keys in the order built
+    assert spelled != raw
+    assert json.loads(spelled)["body"] == body
+    status, resp = sim.post(spelled)
+    assert status == 200, resp
+    assert resp["ack"]["batch_hash"] == protocol.body_hash(body)
+    sim.advance(body)
+    assert sim.send(sim.events(captured(sim)))["ack"]["accepted"] == 1  # the chain goes on from that name
+
+
+def test_a_body_its_node_signed_as_it_wrote_it_is_named_by_those_bytes(sim: NodeSim) -> None:
+    """An enrolled key that signs a non-canonical body itself is taken at its word (docs/protocol.md,
+    "Signed bytes as received"): the batch is named by the bytes it signed."""
+    body, _ = sim.batch(sim.events(captured(sim)))
+    written = json.dumps(body, ensure_ascii=False, indent=1).encode()
+    raw = b'{"body":' + written + b',"sig":"' + signing.sign(sim.key, written).encode() + b'"}'
+    status, resp = sim.post(raw)
+    assert status == 200, resp
+    assert resp["ack"]["batch_hash"] == encoding.digest(written) != protocol.body_hash(body)
+
+
 def test_unknown_and_revoked_nodes_refused(sim: NodeSim) -> None:
     body, raw = sim.batch(sim.events(captured(sim)))
     env = json.loads(raw)

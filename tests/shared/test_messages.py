@@ -144,6 +144,61 @@ KEY = signing.generate_key()
 IDS = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7D), min_size=1, max_size=40)
 
 
+@SETTINGS
+@given(st.dictionaries(TEXT, json_values, max_size=5))
+def test_seal_is_the_canonical_envelope_and_its_frame_holds_the_canonical_body(fields: dict[str, Any]) -> None:
+    """seal encodes the body once and frames it: the same bytes as the envelope encoded whole, and the
+    body's bytes read back from the frame are canonical(body), so they verify and hash as it does."""
+    body = {**fields, "v": 2, "kind": "batch", "名": "张三"}
+    sig = signing.sign(KEY, reference_canonical(body))
+    raw = protocol.seal(KEY, body)
+    assert raw == reference_canonical({"body": body, "sig": sig})
+    try:
+        parsed, parsed_sig = protocol.parse_envelope(raw)
+    except protocol.ProtocolError:
+        return  # nested beyond the parser's bound: refused before any signature is looked at
+    framed = protocol.framed_body(raw, parsed_sig)
+    assert framed == reference_canonical(parsed) == reference_canonical(body)
+    assert protocol.signed_bytes(signing.public_b64(KEY), framed, parsed, parsed_sig) == framed
+    assert encoding.digest(framed) == protocol.body_hash(parsed)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        lambda body, sig: b'{"body":' + body + b', "sig":"' + sig + b'"}',
+        lambda body, sig: b'{"body":' + body + b',"sig":"' + sig + b'"} ',
+        lambda body, sig: b' {"body":' + body + b',"sig":"' + sig + b'"}',
+        lambda body, sig: b'{"sig":"' + sig + b'","body":' + body + b"}",
+        lambda body, sig: b'{"body":' + body + b',"sig":"' + sig + b'","x":1}',
+        lambda body, sig: b'{"body":' + body + b',"sig":"' + sig[:-1] + b'\\u003d"}',
+    ],
+)
+def test_only_the_canonical_frame_gives_the_body_bytes(frame: Any) -> None:
+    body = {"v": 2, "kind": "poll", "名": "张三"}
+    sig = signing.sign(KEY, reference_canonical(body))
+    raw = frame(reference_canonical(body), sig.encode())
+    parsed, parsed_sig = protocol.parse_envelope(raw)
+    assert (parsed, parsed_sig) == (body, sig)
+    assert protocol.framed_body(raw, parsed_sig) is None
+    # Checked as before: the signature over canonical(body).
+    assert protocol.signed_bytes(signing.public_b64(KEY), None, parsed, parsed_sig) == reference_canonical(body)
+
+
+def test_body_bytes_that_do_not_verify_fall_back_to_canonical_body() -> None:
+    """The canonical frame around a body written another way (escapes): the signature over
+    canonical(body) decides, and a signature by another key verifies neither."""
+    body = {"v": 2, "kind": "poll", "名": "张三"}
+    sig = signing.sign(KEY, reference_canonical(body))
+    escaped = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    raw = b'{"body":' + escaped + b',"sig":"' + sig.encode() + b'"}'
+    framed = protocol.framed_body(raw, sig)
+    assert framed == escaped != reference_canonical(body)
+    assert protocol.signed_bytes(signing.public_b64(KEY), framed, body, sig) == reference_canonical(body)
+    other = signing.public_b64(signing.generate_key())
+    assert protocol.signed_bytes(other, framed, body, sig) is None
+
+
 @st.composite
 def events(draw: Any, first: int) -> list[dict[str, Any]]:
     n = draw(st.integers(1, 4))
