@@ -405,7 +405,9 @@ class BatchWriter:
 
     def data_text(self, ev: dict[str, Any], prepared: Prepared) -> JsonText:
         """The event's data as stored JSON text, encoded once (ahead) for the case and the node event."""
-        assert prepared.raw is not None and prepared.data_str is not None  # a capture's
+        # A capture's: its data was encoded ahead.
+        assert prepared.raw is not None
+        assert prepared.data_str is not None
         raw = self._data_json.setdefault(ev["id"], prepared.raw)
         return prepared.data_str if raw is prepared.raw else JsonText(bytes(raw).decode())
 
