@@ -5,13 +5,17 @@ Two setups: one node at a time against `daiban hub run` (batch50/200/1000), and 
 production serves it: gunicorn with deploy/hub's workers, threads and sync admission
 (bench/production.py). A refused sync (429) is sent again after the wait it names, as a node does.
 BENCH_HUB_TREE=/path/to/checkout serves that checkout's hub (and shared/) instead (gunicorn
---chdir), for a before/after in one sitting with this bench script.
+--chdir), for a before/after in one sitting with this bench script. BENCH_INGEST_ONLY=concurrent
+runs only the N-at-once figures; BENCH_INGEST_ONLY=held measures in one process the hub's CPU per
+event in all and while the batch's transaction is open (what villages take turns for).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import sys
 import tempfile
 import threading
 import time
@@ -266,6 +270,78 @@ def run() -> dict[str, Any]:
     return result
 
 
+def held_cpu(url: str, events: int, size: int = CONCURRENT_BATCH) -> dict[str, float]:
+    """In one process (Flask test client): CPU per event in all, and while the batch's transaction is open.
+
+    The second is what batches from different villages take turns for (SQLite's write lock, the
+    node row lock on PostgreSQL), from BEGIN to COMMIT; the rest can run beside another batch.
+    """
+    from hub import ingest as hub_ingest
+
+    from .profile_ingest import enrolled_hub
+
+    app, envelopes = enrolled_hub(url, size, events)
+    client, proxy, held = app.test_client(), hub_ingest.database, [0.0]
+
+    class Timed:
+        """hub.ingest's database, its transactions timed in this thread's CPU clock."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(proxy, name)
+
+        @contextlib.contextmanager
+        def atomic(self) -> Any:
+            t0 = time.thread_time()
+            try:
+                with proxy.atomic():
+                    yield
+            finally:
+                held[0] += time.thread_time() - t0
+
+    hub_ingest.database = Timed()  # type: ignore[assignment]
+    try:
+        cpu0 = time.process_time()
+        for raw in envelopes:
+            resp = client.post(
+                "/api/v1/sync", data=raw, content_type="application/json", headers={"Content-Encoding": "deflate"}
+            )
+            if resp.status_code != 200:
+                raise RuntimeError(f"hub refused a batch: {resp.status_code}")
+        cpu = time.process_time() - cpu0
+    finally:
+        hub_ingest.database = proxy
+        if not proxy.is_closed():
+            proxy.close()
+    return {"cpu_us_per_event": 1e6 * cpu / events, "held_us_per_event": 1e6 * held[0] / events}
+
+
+def run_held() -> dict[str, Any]:
+    """held_cpu for SQLite and PostgreSQL, RUNS runs each (BENCH_INGEST_ONLY=held; BENCH_HUB_TREE's hub if set)."""
+    from . import profile_ingest  # noqa: F401 - imported first: it sets sys.path[0] when imported
+
+    if HUB_TREE:
+        sys.path.insert(0, HUB_TREE)  # before hub is first imported: this process measures that tree's hub
+    events = scaled(4000)
+    result: dict[str, Any] = {"events_per_run": events}
+    with tempfile.TemporaryDirectory(prefix="bench-held-") as tmp:
+        for kind in ("sqlite", "postgresql"):
+            runs = []
+            for run in range(RUNS):
+                with pg_database() if kind == "postgresql" else contextlib.nullcontext(None) as pg:
+                    if kind == "sqlite":
+                        runs.append(held_cpu(f"sqlite:///{tmp}/hub{run}.sqlite3", events))
+                    elif pg:
+                        runs.append(held_cpu(pg, events))
+            if runs:
+                result[kind] = {
+                    k: round(median([r[k] for r in runs]), 1) for k in ("cpu_us_per_event", "held_us_per_event")
+                }
+                result[kind]["runs"] = [{k: round(v, 1) for k, v in r.items()} for r in runs]
+                log(f"ingest {kind} in one process, µs per event, all / transaction open: {result[kind]}")
+    result["hub"] = sys.modules["hub"].__file__
+    return result
+
+
 def run_concurrent() -> dict[str, Any]:
     """Only the figures of N nodes at once (BENCH_INGEST_ONLY=concurrent): for a quick before/after."""
     result: dict[str, Any] = {}
@@ -281,4 +357,5 @@ if __name__ == "__main__":
     import json
 
     only = os.environ.get("BENCH_INGEST_ONLY", "")
-    print(json.dumps(run_concurrent() if only == "concurrent" else run(), ensure_ascii=False, indent=1))
+    chosen = {"concurrent": run_concurrent, "held": run_held}.get(only, run)
+    print(json.dumps(chosen(), ensure_ascii=False, indent=1))
