@@ -298,7 +298,7 @@ def held_cpu(url: str, events: int, size: int = CONCURRENT_BATCH) -> dict[str, f
             finally:
                 held[0] += time.thread_time() - t0
 
-    hub_ingest.database = Timed()  # type: ignore[assignment]
+    hub_ingest.database = Timed()
     try:
         cpu0 = time.process_time()
         for raw in envelopes:
