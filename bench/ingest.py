@@ -1,13 +1,30 @@
-"""Hub ingest throughput through the real sync endpoint of a real hub process, SQLite and PostgreSQL."""
+"""Hub ingest throughput through the real sync endpoint of a real hub process, SQLite and PostgreSQL.
+
+Two setups: one node at a time against `daiban hub run` (batch50/200/1000), and N villages at once
+(BENCH_INGEST_NODES, default 3; each its own node, batches of 200) against the hub served as
+production serves it: gunicorn with deploy/hub's workers, threads and sync admission
+(bench/production.py). A refused sync (429) is sent again after the wait it names, as a node does.
+BENCH_HUB_TREE=/path/to/checkout serves that checkout's hub (and shared/) instead (gunicorn
+--chdir), for a before/after in one sitting with this bench script. BENCH_INGEST_ONLY=concurrent
+runs only the N-at-once figures; BENCH_INGEST_ONLY=held measures in one process the hub's CPU per
+event in all and while the batch's transaction is open (what villages take turns for).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from tests import support
+
+from . import production
 from .harness import (
     RUNS,
     WireNode,
@@ -21,9 +38,13 @@ from .harness import (
     scaled,
     sqlite_url,
 )
+from .many_nodes import Tally, gunicorn, send_until_accepted
 
 BATCH_SIZES = (50, 200, 1000)
 GROWTH_LEVELS = (1_000, 10_000, 100_000)
+CONCURRENT_NODES = int(os.environ.get("BENCH_INGEST_NODES", "3"))
+CONCURRENT_BATCH = 200
+HUB_TREE = os.environ.get("BENCH_HUB_TREE", "")
 
 
 def timed_ingest(node: WireNode, envelopes: list[bytes]) -> tuple[float, int]:
@@ -86,6 +107,102 @@ def bench_database(kind: str, db_url: str | None, tmp: Path) -> dict[str, Any]:
     return out
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and its children (gunicorn's master and its workers)."""
+    total = cpu_seconds(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                total += cpu_seconds(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue  # a process that ended while we looked
+    return total
+
+
+def production_hub(hub_dir: Path, db_url: str) -> tuple[Any, str, dict[str, Any]]:
+    """gunicorn as deploy/hub serves the hub (BENCH_HUB_TREE's hub if set): (process, base URL, setup)."""
+    args, env = production.serving_args(), production.admission_env()
+    if HUB_TREE:
+        # gunicorn puts --chdir first on sys.path unless it is already there: so not on PYTHONPATH too.
+        args = [*args, "--chdir", HUB_TREE]
+    port = support.free_port()
+    proc = gunicorn(hub_dir, db_url, port, args, env, workers=production.workers())
+    setup = {"workers": production.workers(), "gunicorn_args": args, "env": env, "hub_tree": HUB_TREE or "this"}
+    return proc, f"http://127.0.0.1:{port}", setup
+
+
+def at_once(nodes: list[WireNode], work: list[list[bytes]]) -> tuple[float, Tally]:
+    """Every node posts its batches in order, all starting together; (wall seconds, what they saw)."""
+    tally = Tally()
+    start = threading.Barrier(len(nodes) + 1)
+
+    def sync(node: WireNode, envelopes: list[bytes]) -> None:
+        rng = random.Random(node.node_id)
+        start.wait()
+        for raw in envelopes:
+            if not send_until_accepted(node, raw, tally, rng):
+                return  # the chain cannot go on without this batch
+
+    threads = [threading.Thread(target=sync, args=pair) for pair in zip(nodes, work)]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0, tally
+
+
+def bench_concurrent(kind: str, db_url: str | None, tmp: Path, n: int = CONCURRENT_NODES) -> dict[str, Any]:
+    """n villages at once, batches of 200, into gunicorn as production runs it: wall events/s, hub CPU per event."""
+    hub = support.make_hub(tmp, db_url)
+    url = db_url or sqlite_url(hub.data_dir)
+    proc, base, setup = production_hub(hub.data_dir, url)
+    events = max(scaled(2000), 2 * CONCURRENT_BATCH)
+    rates, cpu_rates, refused, loads = [], [], 0, []
+    try:
+        for run in range(RUNS):
+            codes = hub_codes(url, [f"{kind}同时{run}村{i}" for i in range(n)])
+            nodes = [WireNode(base, code, seed=9000 + 100 * run + i) for i, code in enumerate(codes)]
+            work = [node.batches(events, CONCURRENT_BATCH) for node in nodes]
+            loads.append(load_average())
+            cpu0 = tree_cpu_seconds(proc.pid)
+            wall, tally = at_once(nodes, work)
+            cpu = tree_cpu_seconds(proc.pid) - cpu0
+            if tally.errors or len(tally.per_batch) != n * len(work[0]):
+                raise RuntimeError(f"{kind} {n} nodes at once: {len(tally.errors)} errors {sorted(set(tally.errors))}")
+            rates.append(n * events / wall)
+            cpu_rates.append(n * events / cpu)
+            refused += tally.refused
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    # A worker that met SQLITE_BUSY past the busy timeout would have logged it (and the batch would be an error).
+    locked = (hub.data_dir / "gunicorn.log").read_text(errors="replace").count("database is locked")
+    out = {
+        "nodes": n,
+        "batch": CONCURRENT_BATCH,
+        "events_per_node": events,
+        "events_per_s": round(median(rates)),
+        "runs": [round(r) for r in rates],
+        "events_per_hub_cpu_s": round(median(cpu_rates)),
+        "hub_cpu_us_per_event": round(1e6 / median(cpu_rates)),
+        "cpu_runs": [round(r) for r in cpu_rates],
+        "refused_429": refused,
+        "errors": 0,
+        "database_is_locked": locked,
+        "load_avg": loads,
+        **setup,
+    }
+    log(
+        f"ingest {kind} {n} nodes at once, batch {CONCURRENT_BATCH}, gunicorn {setup['workers']} workers: "
+        f"{out['events_per_s']} events/s (runs {out['runs']}), {out['events_per_hub_cpu_s']} per hub CPU second "
+        f"({out['hub_cpu_us_per_event']} µs per event), {refused} answered 429, {locked} 'database is locked', "
+        f"load {loads}"
+    )
+    return out
+
+
 def add_staff(db_url: str, n: int) -> None:
     """n window staff, together covering every window twice over (routing then picks per case)."""
     from hub.db import bind, database, open_database
@@ -136,6 +253,7 @@ def run() -> dict[str, Any]:
     pg_levels = levels
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         result["sqlite"] = bench_database("sqlite", None, Path(tmp) / "s")
+        result["sqlite"]["concurrent200"] = bench_concurrent("sqlite", None, Path(tmp) / "sc")
         result["growth_sqlite"] = bench_growth("sqlite", None, Path(tmp) / "g", levels)
         if os.environ.get("BENCH_STAFFED") == "1":
             # With staff on every window the routing rule runs for each new case (slow: opt-in).
@@ -145,11 +263,99 @@ def run() -> dict[str, Any]:
                 result["postgresql"] = bench_database("pg", pg, Path(tmp) / "p")
         with pg_database() as pg:
             if pg:
+                result["postgresql"]["concurrent200"] = bench_concurrent("pg", pg, Path(tmp) / "pc")
+        with pg_database() as pg:
+            if pg:
                 result["growth_postgresql"] = bench_growth("pg", pg, Path(tmp) / "gp", pg_levels)
+    return result
+
+
+def held_cpu(url: str, events: int, size: int = CONCURRENT_BATCH) -> dict[str, float]:
+    """In one process (Flask test client): CPU per event in all, and while the batch's transaction is open.
+
+    The second is what batches from different villages take turns for (SQLite's write lock, the
+    node row lock on PostgreSQL), from BEGIN to COMMIT; the rest can run beside another batch.
+    """
+    from hub import ingest as hub_ingest
+
+    from .profile_ingest import enrolled_hub
+
+    app, envelopes = enrolled_hub(url, size, events)
+    client, proxy, held = app.test_client(), hub_ingest.database, [0.0]
+
+    class Timed:
+        """hub.ingest's database, its transactions timed in this thread's CPU clock."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(proxy, name)
+
+        @contextlib.contextmanager
+        def atomic(self) -> Any:
+            t0 = time.thread_time()
+            try:
+                with proxy.atomic():
+                    yield
+            finally:
+                held[0] += time.thread_time() - t0
+
+    hub_ingest.database = Timed()
+    try:
+        cpu0 = time.process_time()
+        for raw in envelopes:
+            resp = client.post(
+                "/api/v1/sync", data=raw, content_type="application/json", headers={"Content-Encoding": "deflate"}
+            )
+            if resp.status_code != 200:
+                raise RuntimeError(f"hub refused a batch: {resp.status_code}")
+        cpu = time.process_time() - cpu0
+    finally:
+        hub_ingest.database = proxy
+        if not proxy.is_closed():
+            proxy.close()
+    return {"cpu_us_per_event": 1e6 * cpu / events, "held_us_per_event": 1e6 * held[0] / events}
+
+
+def run_held() -> dict[str, Any]:
+    """held_cpu for SQLite and PostgreSQL, RUNS runs each (BENCH_INGEST_ONLY=held; BENCH_HUB_TREE's hub if set)."""
+    from . import profile_ingest  # noqa: F401 - imported first: it sets sys.path[0] when imported
+
+    if HUB_TREE:
+        sys.path.insert(0, HUB_TREE)  # before hub is first imported: this process measures that tree's hub
+    events = scaled(4000)
+    result: dict[str, Any] = {"events_per_run": events}
+    with tempfile.TemporaryDirectory(prefix="bench-held-") as tmp:
+        for kind in ("sqlite", "postgresql"):
+            runs = []
+            for run in range(RUNS):
+                with pg_database() if kind == "postgresql" else contextlib.nullcontext(None) as pg:
+                    if kind == "sqlite":
+                        runs.append(held_cpu(f"sqlite:///{tmp}/hub{run}.sqlite3", events))
+                    elif pg:
+                        runs.append(held_cpu(pg, events))
+            if runs:
+                result[kind] = {
+                    k: round(median([r[k] for r in runs]), 1) for k in ("cpu_us_per_event", "held_us_per_event")
+                }
+                result[kind]["runs"] = [{k: round(v, 1) for k, v in r.items()} for r in runs]
+                log(f"ingest {kind} in one process, µs per event, all / transaction open: {result[kind]}")
+    result["hub"] = sys.modules["hub"].__file__
+    return result
+
+
+def run_concurrent() -> dict[str, Any]:
+    """Only the figures of N nodes at once (BENCH_INGEST_ONLY=concurrent): for a quick before/after."""
+    result: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        result["sqlite"] = {"concurrent200": bench_concurrent("sqlite", None, Path(tmp) / "sc")}
+        with pg_database() as pg:
+            if pg:
+                result["postgresql"] = {"concurrent200": bench_concurrent("pg", pg, Path(tmp) / "pc")}
     return result
 
 
 if __name__ == "__main__":
     import json
 
-    print(json.dumps(run(), ensure_ascii=False, indent=1))
+    only = os.environ.get("BENCH_INGEST_ONLY", "")
+    chosen = {"concurrent": run_concurrent, "held": run_held}.get(only, run)
+    print(json.dumps(chosen(), ensure_ascii=False, indent=1))

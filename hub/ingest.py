@@ -113,9 +113,13 @@ def record_contact(node: Node, body: dict[str, Any], also: dict[Any, Any] | None
 def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> tuple[dict[str, Any], list[Entry]]:
     """Ingest a batch exactly once; return its ack and the downstream entries it wrote (see `answer`).
 
-    A re-send gets the stored ack and no entries.
+    A re-send gets the stored ack and no entries. The batch's pure work (cleaning, validation,
+    encoding: `prepare_batch`) is done before the transaction when the node's standing says the batch
+    is new, so other villages' batches commit meanwhile; inside, it is used only if the catalogue and
+    the village's prefix it was done with are still those in force, else done again there.
     """
     fork: protocol.ProtocolError | None = None
+    early = prepare_ahead(node, body) if body["first_seq"] > node.last_seq else None
     with database.atomic():
         node = cases.lock_node(node.node_id)
         node.village = one_by(Village.id, node.village_id)  # read here, not by peewee's compiler (prefix, name)
@@ -128,8 +132,13 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> tuple[dic
         else:
             protocol.check_chain(node.last_seq, node.last_hash, body)
             catalogue = current_catalogue()
-            writer = BatchWriter(node, body["events"])
-            results = [apply_event(node, ev, catalogue, writer) for ev in body["events"]]
+            prefix = node.village.prefix
+            if early is not None and early.catalogue is catalogue and early.prefix == prefix:
+                prepared = early.events
+            else:
+                prepared = prepare_batch(body["events"], prefix, catalogue)
+            writer = BatchWriter(node, body["events"], prepared)
+            results = [apply_event(node, ev, catalogue, writer, p) for ev, p in zip(body["events"], prepared)]
             writer.flush(node_row=False)  # out_seq goes with the node row's one UPDATE below
             ack = {
                 "first_seq": body["first_seq"],
@@ -193,11 +202,119 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> tuple[dic
     raise fork
 
 
+class PreparedBatch:
+    """A batch's events prepared before its transaction, and what that preparation depended on."""
+
+    def __init__(self, catalogue: Catalogue, prefix: str, events: list["Prepared"]):
+        self.catalogue = catalogue
+        self.prefix = prefix
+        self.events = events
+
+
+def prepare_ahead(node: Node, body: dict[str, Any]) -> PreparedBatch:
+    """prepare_batch outside any transaction, with the catalogue and village prefix read now.
+
+    Two plain reads and no lock: ingest_batch checks both again under the node lock.
+    """
+    catalogue = current_catalogue()
+    prefix = one_by(Village.id, node.village_id).prefix
+    return PreparedBatch(catalogue, prefix, prepare_batch(body["events"], prefix, catalogue))
+
+
+def prepare_batch(events: list[dict[str, Any]], prefix: str, catalogue: Catalogue) -> list["Prepared"]:
+    """Each event's pure work (see Prepared), in order."""
+    return [Prepared(ev, prefix, catalogue) for ev in events]
+
+
+class Prepared:
+    """One event's work that depends only on the event, its village's receipt-code prefix and the catalogue.
+
+    Nothing here reads the database or the clock of the transaction: the stored JSON of the event
+    (and of a capture's data), the lookup keys of the duplicate checks, and for a capture either the
+    refusal its content earns (cleaning, validation, receipt code) or the new case's columns that
+    follow from its content. apply_event uses it in the same order the checks always ran.
+    """
+
+    __slots__ = ("raw", "data_str", "text", "lookup_code", "person", "refusal", "columns", "item", "same_data")
+
+    def __init__(self, ev: dict[str, Any], prefix: str, catalogue: Catalogue):
+        captured = ev.get("type") == "request.captured"
+        data = ev["data"]
+        # A capture's data is encoded once: the case's `captured` and the node event's body share it.
+        self.raw = msgspec.Raw(_json_bytes(data)) if captured else None
+        self.data_str = JsonText(bytes(self.raw).decode()) if self.raw is not None else None
+        self.text = JsonText(_json_bytes(ev if self.raw is None else {**ev, "data": self.raw}).decode())
+        self.lookup_code: str | None = None
+        self.person: tuple[str, str] | None = None
+        self.refusal: Refusal | None = None
+        self.columns: dict[str, Any] = {}
+        self.item: dict[str, Any] = {}
+        self.same_data = False
+        if captured:
+            # The keys BatchWriter looks up for the whole batch (as the node sent them, before cleaning).
+            self.lookup_code = normalise_receipt(str(data.get("receipt_code", "")))
+            if isinstance(data, dict) and isinstance(data.get("applicant"), dict):
+                self.person = (
+                    normalise_id_number(str(data["applicant"].get("id_number", ""))),
+                    str(data.get("item_code", "")),
+                )
+            try:
+                self._capture(ev, prefix, catalogue)
+            except Refusal as ref:
+                self.refusal = ref
+
+    def _capture(self, ev: dict[str, Any], prefix: str, catalogue: Catalogue) -> None:
+        # Cleaned as the node and the counter clean it (ID number and phone in their stored forms).
+        data = intake.normalise_capture(ev["data"]) if isinstance(ev["data"], dict) else ev["data"]
+        errors = validate_capture(catalogue, data)
+        if errors:
+            raise Refusal(errors[0].code, "；".join(e.message for e in errors))
+        code = normalise_receipt(str(data.get("receipt_code", "")))
+        if not issued_by(code, prefix):
+            raise Refusal("bad_receipt_code", N_("回执码无效"))
+        item = catalogue.item(data["item_code"])
+        assert item is not None
+        self.item = item
+        applicant = data["applicant"]
+        materials = data.get("materials", {})
+        self.same_data = data == ev["data"]
+        # In NewCase's column order; node, village, assignee and the times are filled in under the lock.
+        self.columns = dict(
+            request_id=ev["request_id"],
+            receipt_code=code,
+            node=None,
+            village=None,
+            item_code=item["code"],
+            window=routing.window_for(catalogue, item["code"]),
+            mode=item["mode"],
+            state="received",
+            assignee=None,
+            clerk=str(ev.get("clerk", ""))[:64],
+            applicant_name=applicant["name"],
+            id_number=applicant["id_number"],
+            phone=applicant["phone"],
+            # the cleaned form when cleaning changed the node's bytes (as the counter stores); else the node's
+            captured=None if self.same_data else JsonText(_json_bytes(data).decode()),
+            materials_brought=list(materials.get("brought", [])),
+            materials_missing=list(materials.get("missing", [])),
+        )
+
+
 def apply_event(
-    node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: "BatchWriter | None" = None
+    node: Node,
+    ev: dict[str, Any],
+    catalogue: Catalogue,
+    writer: "BatchWriter | None" = None,
+    prepared: Prepared | None = None,
 ) -> dict[str, Any]:
-    """Validate and apply one node event; a refusal is recorded and flows back, never raised."""
-    writer = writer or BatchWriter(node, [ev])
+    """Validate and apply one node event; a refusal is recorded and flows back, never raised.
+
+    `prepared`: the event's pure work done ahead (prepare_batch); without it, done here.
+    """
+    if prepared is None:
+        prefix = node.village.prefix if ev.get("type") == "request.captured" else ""
+        prepared = Prepared(ev, prefix, catalogue)
+    writer = writer or BatchWriter(node, [ev], [prepared])
     handler = HANDLERS.get(str(ev.get("type")))
     try:
         if handler is None:
@@ -207,7 +324,7 @@ def apply_event(
         if ev["id"] in writer.event_ids:
             raise Refusal("duplicate_event", N_("该事件已在中心登记"))
         if handler is _captured:
-            _captured(node, ev, catalogue, writer)
+            _captured(node, ev, catalogue, writer, prepared)
         else:
             # Other handlers read and write cases one by one: give them the batch's rows so far.
             writer.flush()
@@ -235,7 +352,7 @@ def apply_event(
             event_id=ev["id"] if result["status"] == "ok" else refused_key(node.node_id, ev["seq"]),
             type=str(ev.get("type"))[:40],
             request_id=ev["request_id"],
-            body=writer.event_text(ev),
+            body=writer.event_text(ev, prepared),
             result=result["status"],
             reason_code=result.get("code"),
             reason=result.get("message"),
@@ -260,16 +377,12 @@ class BatchWriter:
 
     CHUNK = 200  # rows per INSERT, well inside SQLite's limit on bound parameters
 
-    def __init__(self, node: Node, events: list[dict[str, Any]]):
+    def __init__(self, node: Node, events: list[dict[str, Any]], prepared: list[Prepared]):
         self.node = node
         self.single = len(events) == 1
         ids = [ev["id"] for ev in events if isinstance(ev.get("id"), str)]
         request_ids = [ev["request_id"] for ev in events]
-        codes = [
-            normalise_receipt(str(ev["data"].get("receipt_code", "")))
-            for ev in events
-            if ev.get("type") == "request.captured"
-        ]
+        codes = [p.lookup_code for p in prepared if p.lookup_code is not None]
         self.event_ids: set[str] = set(existing(NodeEvent.event_id, ids))
         self.request_ids: set[str] = set(existing(Case.request_id, request_ids))
         self.receipt_codes: set[str] = set(existing(Case.receipt_code, codes))
@@ -286,29 +399,24 @@ class BatchWriter:
         # Audit entries of the batch's events (duplicate flags), chained at flush under one lock.
         self.audits: list[tuple[str, str, str, dict[str, Any] | None]] = []
         # 两头受理: the open cases of the people this batch captures for (one query), kept up to date below.
-        self.open_requests = duplicates.open_codes(
-            (
-                normalise_id_number(str(ev["data"]["applicant"].get("id_number", ""))),
-                str(ev["data"].get("item_code", "")),
-            )
-            for ev in events
-            if ev.get("type") == "request.captured"
-            and isinstance(ev.get("data"), dict)
-            and isinstance(ev["data"].get("applicant"), dict)
-        )
+        self.open_requests = duplicates.open_codes(p.person for p in prepared if p.person is not None)
+        # A new case's data by event id: a later event of the batch with that id is stored with it.
         self._data_json: dict[str, msgspec.Raw] = {}
 
-    def data_text(self, ev: dict[str, Any]) -> JsonText:
-        """The event's data as stored JSON text, encoded once for the case and the node event."""
-        raw = self._data_json.get(ev["id"])
-        if raw is None:
-            raw = self._data_json[ev["id"]] = msgspec.Raw(_json_bytes(ev["data"]))
-        return JsonText(bytes(raw).decode())
+    def data_text(self, ev: dict[str, Any], prepared: Prepared) -> JsonText:
+        """The event's data as stored JSON text, encoded once (ahead) for the case and the node event."""
+        # A capture's: its data was encoded ahead.
+        assert prepared.raw is not None
+        assert prepared.data_str is not None
+        raw = self._data_json.setdefault(ev["id"], prepared.raw)
+        return prepared.data_str if raw is prepared.raw else JsonText(bytes(raw).decode())
 
-    def event_text(self, ev: dict[str, Any]) -> JsonText:
-        """The node event as stored JSON text; a captured event's data is the case's text, not encoded again."""
+    def event_text(self, ev: dict[str, Any], prepared: Prepared) -> JsonText:
+        """The node event as stored JSON text: the one prepared, unless a case of the batch already holds its id."""
         raw = self._data_json.get(ev["id"]) if isinstance(ev.get("id"), str) else None
-        return JsonText(_json_bytes(ev if raw is None else {**ev, "data": raw}).decode())
+        if raw is None or raw is prepared.raw:
+            return prepared.text
+        return JsonText(_json_bytes({**ev, "data": raw}).decode())
 
     def assignee(self, window: str, request_id: str) -> str | None:
         """routing's pick for a new case; the router counts this batch's cases as it goes."""
@@ -414,44 +522,22 @@ class Refusal(Exception):
         self.message = message
 
 
-def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: BatchWriter) -> None:
-    # Cleaned as the node and the counter clean it (ID number and phone in their stored forms).
-    data = intake.normalise_capture(ev["data"]) if isinstance(ev["data"], dict) else ev["data"]
-    errors = validate_capture(catalogue, data)
-    if errors:
-        raise Refusal(errors[0].code, "；".join(e.message for e in errors))
-    code = normalise_receipt(str(data.get("receipt_code", "")))
-    if not issued_by(code, node.village.prefix):
-        raise Refusal("bad_receipt_code", N_("回执码无效"))
+def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: BatchWriter, prepared: Prepared) -> None:
+    # The checks on the event's content were made ahead (Prepared); their refusal comes in its turn.
+    if prepared.refusal is not None:
+        raise prepared.refusal
+    code = prepared.columns["receipt_code"]
     if ev["request_id"] in writer.request_ids or code in writer.receipt_codes:
         raise Refusal("duplicate_request", N_("该申请已在中心登记"))
-    item = catalogue.item(data["item_code"])
-    assert item is not None
+    item = prepared.item
     received = now()
-    applicant = data["applicant"]
-    materials = data.get("materials", {})
-    case = NewCase(
-        request_id=ev["request_id"],
-        receipt_code=code,
-        node=node.node_id,
-        village=node.village_id,
-        item_code=item["code"],
-        window=routing.window_for(catalogue, item["code"]),
-        mode=item["mode"],
-        state="received",
-        assignee=writer.assignee(item["window"], ev["request_id"]),
-        clerk=str(ev.get("clerk", ""))[:64],
-        applicant_name=applicant["name"],
-        id_number=applicant["id_number"],
-        phone=applicant["phone"],
-        # the node's bytes, encoded once, unless cleaning changed them (then the cleaned form, as the counter stores)
-        captured=writer.data_text(ev) if data == ev["data"] else JsonText(_json_bytes(data).decode()),
-        materials_brought=list(materials.get("brought", [])),
-        materials_missing=list(materials.get("missing", [])),
-        received_at=received,
-        received_on=china_date(received),
-        updated_at=received,
-    )
+    columns = dict(prepared.columns)
+    columns["node"] = node.node_id
+    columns["village"] = node.village_id
+    columns["assignee"] = writer.assignee(item["window"], ev["request_id"])
+    if prepared.same_data:
+        columns["captured"] = writer.data_text(ev, prepared)
+    case = NewCase(**columns, received_at=received, received_on=china_date(received), updated_at=received)
     # Kept, not refused: the villager holds a printed receipt. Flagged to the window and the clerk.
     case.duplicate_of = writer.open_requests.get((case.id_number, case.item_code))
     writer.open_requests.setdefault((case.id_number, case.item_code), code)
