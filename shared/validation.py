@@ -312,15 +312,15 @@ class _ItemPlan(NamedTuple):
 
 @functools.lru_cache(maxsize=4)
 def _plans(catalogue: Catalogue) -> dict[str, _ItemPlan]:
-    # Per catalogue object (read-only, one per version): the hub checks thousands of captures
-    # against one version, and the node and the counter hold one at a time.
+    # Per catalogue object (read-only, one per version; the last four are kept): the hub checks
+    # thousands of captures against one version, and the node and the counter hold one at a time.
     plans = {}
     for item in catalogue.items():  # active ones: an inactive item is an error, found the long way
         fields = []
         for spec in item["fields"]:
             # _check_extra_field reads any type it does not know as text.
             kind = spec["type"] if spec["type"] in ("number", "date") else "text"
-            bounds = number_bounds(spec) if kind == "number" else NUMBER_PLAIN
+            bounds = number_bounds(spec) if kind == "number" else _NO_BOUNDS
             if not (bounds[0].is_finite() and bounds[1].is_finite()):
                 break  # a bound a comparison would refuse: every capture of the item goes the long way
             fields.append((spec["key"], kind, bool(spec["required"]), bounds))
@@ -331,7 +331,7 @@ def _plans(catalogue: Catalogue) -> dict[str, _ItemPlan]:
     return plans
 
 
-NUMBER_PLAIN = (Decimal(0), Decimal(0), 0)  # the bounds slot of a field that is not a number
+_NO_BOUNDS = (Decimal(0), Decimal(0), 0)  # the bounds slot of a field that is not a number
 _PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
@@ -377,10 +377,12 @@ def _plain_codes(value: Any) -> bool:
 def _plainly_valid(catalogue: Catalogue, data: dict[str, Any], today: date | None) -> bool:
     """True only when _every_error would find nothing: a capture as the forms make it passes here
     without building the detailed errors; anything unusual answers False and is looked at in full."""
+    if data.__class__ is not dict:
+        return False
     item_code = data.get("item_code")
     plan = _plans(catalogue).get(item_code) if item_code.__class__ is str else None
     applicant = data.get("applicant")
-    if plan is None or data.__class__ is not dict or applicant.__class__ is not dict:
+    if plan is None or applicant.__class__ is not dict:
         return False
     if not (
         _plain_text(applicant.get("name"), NAME_MAX)
