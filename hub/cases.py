@@ -114,6 +114,7 @@ def status_body(case: Case, catalogue: Catalogue, **extra: Any) -> dict[str, Any
     # so a batch of a thousand captures does not pay for one per case.
     view = deadlines.clock_state(case)
     item = catalogue.item(case.item_code) or {}
+    missing = case.materials_missing or []
     body: dict[str, Any] = {
         "receipt_code": case.receipt_code,
         "state": case.state,
@@ -124,14 +125,16 @@ def status_body(case: Case, catalogue: Catalogue, **extra: Any) -> dict[str, Any
         "deadline": case.deadline.isoformat() if view in (RUNNING, PAUSED) and case.deadline else None,
         "clock": view,
         "limit_days": int(item.get("time_limit_days", 0)),
-        "missing": list(case.materials_missing or []),
-        "missing_names": catalogue.material_names(case.item_code, case.materials_missing or []),
+        "missing": list(missing),
+        "missing_names": catalogue.material_names(case.item_code, missing),
         "assignee": case.assignee,
         "first_contact": notices.first_contact(case),
     }
     if case.duplicate_of:
         body["duplicate_of"] = case.duplicate_of
-    body.update({k: v for k, v in extra.items() if v is not None})
+    for key, value in extra.items():  # in place: no second dict per status sent
+        if value is not None:
+            body[key] = value
     return body
 
 

@@ -255,6 +255,7 @@ class Catalogue:
         self._windows = {w["code"]: w for w in self._data["windows"]}
         # Asked twice for every captured event the hub ingests (validation, then the clock).
         self._required = {i["code"]: [m["code"] for m in i["materials"] if m["required"]] for i in self._data["items"]}
+        self._required_sets = {code: frozenset(codes) for code, codes in self._required.items()}
         # Each captured event's materials are checked against these: built once, not per event.
         self._material_codes = {i["code"]: frozenset(m["code"] for m in i["materials"]) for i in self._data["items"]}
         self._material_names = {
@@ -340,7 +341,10 @@ class Catalogue:
     def missing_materials(self, item_code: str, brought_codes: list[str] | set[str]) -> list[str]:
         """Return the codes of required materials not among those brought, in catalogue order."""
         brought = set(brought_codes)
-        return [c for c in self.required_materials(item_code) if c not in brought]
+        required = self._required.get(item_code, ())
+        if not required or self._required_sets[item_code] <= brought:
+            return []  # the usual answer (everything required was brought), without a loop
+        return [c for c in required if c not in brought]
 
     def to_dict(self) -> dict[str, Any]:
         """Return a deep copy of the underlying data, ready for JSON."""

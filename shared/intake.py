@@ -51,10 +51,12 @@ def form_to_capture(cat: Catalogue, item_code: str, form: FormLike, hold: bool =
 def normalise_capture(data: dict[str, Any]) -> dict[str, Any]:
     """A copy with the ID number and phone in their stored forms (trailing x upper-cased, bare 11 digits)."""
     out = dict(data)
-    applicant = dict(out.get("applicant") or {}) if isinstance(out.get("applicant"), dict) else {}
-    if isinstance(applicant.get("id_number"), str):
-        applicant["id_number"] = normalise_id_number(applicant["id_number"])
-    if isinstance(applicant.get("phone"), str):
-        applicant["phone"] = normalise_mobile(applicant["phone"])
+    given = out.get("applicant")
+    applicant = dict(given or {}) if isinstance(given, dict) else {}
+    id_number, phone = applicant.get("id_number"), applicant.get("phone")
+    if isinstance(id_number, str):
+        applicant["id_number"] = normalise_id_number(id_number)
+    if isinstance(phone, str):
+        applicant["phone"] = normalise_mobile(phone)
     out["applicant"] = applicant
     return out

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import functools
 import json
-import operator
 import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from decimal import InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -76,8 +75,13 @@ def id_check_digit(first17: str) -> str:
     """Return the GB 11643-1999 check character for the first 17 digits of an ID number."""
     if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
         raise ValueError("first17 must be 17 ASCII digits")
-    total = sum(map(operator.mul, map(int, first17), _ID_WEIGHTS))
-    return _ID_CHECK[total % 11]
+    return _check_of(first17)
+
+
+def _check_of(digits: str) -> str:
+    # The standard's weights are 2**(17 - i) mod 11 for digit i, and 13 ≡ 2 (mod 11): the weighted sum
+    # is 2 × (the digits read in base 13), mod 11, which int() reads in C (5 × faster than the sum).
+    return _ID_CHECK[2 * int(digits, 13) % 11]
 
 
 def normalise_id_number(s: str) -> str:
@@ -98,14 +102,14 @@ def validate_id_number(s: Any, field: str = "id_number", today: date | None = No
         return FieldError(field, "id_chars", N_("身份证号码前17位须为数字，最后一位为数字或X"))
     if body[:2] == "00":
         return FieldError(field, "id_region", N_("身份证号码前两位地区码不正确"))
-    today = today or date.today()
     try:
-        born = date(int(n[6:10]), int(n[10:12]), int(n[12:14]))
+        # Eight ASCII digits: the same date as date(int(yyyy), int(mm), int(dd)), read faster.
+        born: date | None = date.fromisoformat(f"{n[6:10]}-{n[10:12]}-{n[12:14]}")
     except ValueError:
         born = None
-    if born is None or born.year < 1900 or born > today:
+    if born is None or born.year < 1900 or born > (today or date.today()):
         return FieldError(field, "id_birth_date", N_("身份证号码中的出生日期不正确"))
-    if id_check_digit(body) != check:
+    if _check_of(body) != check:
         return FieldError(field, "id_check_digit", N_("身份证号码校验位不正确，请核对"))
     return None
 
@@ -139,7 +143,15 @@ def _has_control(text: str) -> bool:
     return not text.isprintable() and any(unicodedata.category(c) in ("Cc", "Cf") for c in text)
 
 
+def _plain_text(value: Any, max_len: int) -> bool:
+    # What _check_text accepts, without its steps: printable text has no control character, and
+    # its stripped form is no longer. Blank text is not plain (required or not, it goes the long way).
+    return value.__class__ is str and len(value) <= max_len and value.isprintable() and value.strip() != ""
+
+
 def _check_text(value: Any, field: str, label: str, max_len: int, required: bool = True) -> FieldError | None:
+    if _plain_text(value, max_len):
+        return None
     if value is None or (isinstance(value, str) and not value.strip()):
         return FieldError(field, "required", N_("请填写%(label)s", label=label)) if required else None
     if not isinstance(value, str):
@@ -191,11 +203,8 @@ def _is_iso_date(text: str) -> bool:
 
 def _check_extra_field(spec: dict[str, Any], value: Any) -> FieldError | None:
     kind = spec["type"]
-    if kind == "text" and value.__class__ is str and len(value) <= TEXT_FIELD_MAX and value.isprintable():
-        # What _check_text accepts, without its steps: printable text has no control character,
-        # and its stripped form is no longer. Blank text goes the long way (required or not).
-        if value.strip():
-            return None
+    if kind == "text" and _plain_text(value, TEXT_FIELD_MAX):
+        return None
     field = f"fields.{spec['key']}"
     label = spec["label"]
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -293,6 +302,127 @@ def _code_list(value: Any) -> list[str] | None:
     return None
 
 
+class _ItemPlan(NamedTuple):
+    """What a capture of one active item must hold to pass, read once from its catalogue entry."""
+
+    fields: tuple[tuple[str, str, bool, tuple[Decimal, Decimal, int]], ...]  # key, type, required, bounds
+    materials: frozenset[str]
+    required: frozenset[str]
+
+
+@functools.lru_cache(maxsize=4)
+def _plans(catalogue: Catalogue) -> dict[str, _ItemPlan]:
+    # Per catalogue object (read-only, one per version; the last four are kept): the hub checks
+    # thousands of captures against one version, and the node and the counter hold one at a time.
+    plans = {}
+    for item in catalogue.items():  # active ones: an inactive item is an error, found the long way
+        fields = []
+        for spec in item["fields"]:
+            # _check_extra_field reads any type it does not know as text.
+            kind = spec["type"] if spec["type"] in ("number", "date") else "text"
+            bounds = number_bounds(spec) if kind == "number" else _NO_BOUNDS
+            if not (bounds[0].is_finite() and bounds[1].is_finite()):
+                break  # a bound a comparison would refuse: every capture of the item goes the long way
+            fields.append((spec["key"], kind, bool(spec["required"]), bounds))
+        else:
+            code = item["code"]
+            required = frozenset(catalogue.required_materials(code))
+            plans[code] = _ItemPlan(tuple(fields), catalogue.material_codes(code), required)
+    return plans
+
+
+_NO_BOUNDS = (Decimal(0), Decimal(0), 0)  # the bounds slot of a field that is not a number
+_PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
+def _plain_number(text: str, bounds: tuple[Decimal, Decimal, int]) -> bool:
+    """What check_number accepts, for digits with an optional fraction (anything else goes the long way)."""
+    low, high, places = bounds
+    if len(text) > NUMBER_TEXT_MAX or not _PLAIN_NUMBER.fullmatch(text):
+        return False
+    # The fraction's digits without trailing zeros are the places Decimal.normalize() leaves.
+    return low <= Decimal(text) <= high and len(text.partition(".")[2].rstrip("0")) <= places
+
+
+def _plain_field(kind: str, required: bool, bounds: tuple[Decimal, Decimal, int], value: Any) -> bool:
+    """True when _check_extra_field finds nothing wrong with the value; False also when unsure."""
+    if value is None:
+        return not required
+    if value.__class__ is not str:
+        if kind == "number" and value.__class__ is int:
+            return _plain_number(str(value), bounds)  # check_number reads a JSON integer as its text
+        return False
+    if not value.strip():
+        return not required
+    if kind == "number":
+        return _plain_number(value, bounds)
+    if kind == "date":
+        return _is_iso_date(value)
+    return len(value) <= TEXT_FIELD_MAX and value.isprintable()
+
+
+def _plain_codes(value: Any) -> bool:
+    """A list _code_list reads as itself (or None, read as empty); False also when unsure."""
+    if value is None:
+        return True
+    if value.__class__ is not list:
+        return False
+    try:
+        "".join(value)  # raises TypeError unless every code is a str, as _code_list asks
+    except TypeError:
+        return False
+    return True
+
+
+def _plainly_valid(catalogue: Catalogue, data: dict[str, Any], today: date | None) -> bool:
+    """True only when _every_error would find nothing: a capture as the forms make it passes here
+    without building the detailed errors; anything unusual answers False and is looked at in full."""
+    if data.__class__ is not dict:
+        return False
+    item_code = data.get("item_code")
+    plan = _plans(catalogue).get(item_code) if item_code.__class__ is str else None
+    applicant = data.get("applicant")
+    if plan is None or applicant.__class__ is not dict:
+        return False
+    if not (
+        _plain_text(applicant.get("name"), NAME_MAX)
+        and validate_id_number(applicant.get("id_number"), "applicant.id_number", today) is None
+        and validate_mobile(applicant.get("phone"), "applicant.phone") is None
+        and _plain_text(applicant.get("address"), ADDRESS_MAX)
+        and _check_text(applicant.get("group"), "applicant.group", N_("村民小组"), GROUP_MAX, required=False) is None
+    ):
+        return False
+    fields = data.get("fields")
+    if fields is None:
+        fields = {}
+    elif fields.__class__ is not dict:
+        return False
+    for key, kind, required, bounds in plan.fields:
+        if not _plain_field(kind, required, bounds, fields.get(key)):
+            return False
+    notes = data.get("notes")
+    if notes is not None and (notes.__class__ is not str or len(notes) > NOTES_MAX):
+        return False
+    submit = data.get("submit")
+    if submit.__class__ is not str or submit not in SUBMIT_CHOICES:
+        return False
+    materials = data.get("materials")
+    if materials is None:
+        return not (submit == "submitted" and plan.required)
+    if materials.__class__ is not dict:
+        return False
+    brought, missing = materials.get("brought"), materials.get("missing")
+    if not (_plain_codes(brought) and _plain_codes(missing)):
+        return False
+    brought, missing = brought or (), missing or ()
+    return (
+        plan.materials.issuperset(brought)
+        and plan.materials.issuperset(missing)
+        and (not missing or set(missing).isdisjoint(brought))
+        and (submit != "submitted" or plan.required.issubset(brought))
+    )
+
+
 def validate_capture(catalogue: Catalogue, data: Any, today: date | None = None) -> list[FieldError]:
     """Return every problem with a captured request at once; an empty list means it may be saved."""
     if not isinstance(data, dict):
@@ -300,6 +430,12 @@ def validate_capture(catalogue: Catalogue, data: Any, today: date | None = None)
     whole = _too_big(data, CAPTURE_MAX_CHARS)
     if whole is not None:
         return [whole]
+    if _plainly_valid(catalogue, data, today):
+        return []
+    return _every_error(catalogue, data, today)
+
+
+def _every_error(catalogue: Catalogue, data: dict[str, Any], today: date | None) -> list[FieldError]:
     errors: list[FieldError] = []
 
     item_code = data.get("item_code")
