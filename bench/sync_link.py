@@ -250,9 +250,10 @@ def two_g(tmp: Path, drop_rate: float, runs: int, drop_first_at: int | None = No
         "seconds": round(median(secs), 1),
         "ideal_seconds": round(median(ideal), 1),
         "ratio": round(median(ratios), 2),
-        "bytes_per_request": round(median(ups) + median(downs)),
-        "up_per_request": round(median(ups)),
-        "down_per_request": round(median(downs)),
+        # One decimal, as `wire`: changes of a byte or less per request are what is left to find.
+        "bytes_per_request": round(median(ups) + median(downs), 1),
+        "up_per_request": round(median(ups), 1),
+        "down_per_request": round(median(downs), 1),
         "drops": drops,
         "runs": [round(s, 1) for s in secs],
     }

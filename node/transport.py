@@ -83,8 +83,9 @@ SLOW_LINK_BYTES_PER_S = 12_500
 BODY_LEVEL = 13
 # HTTP headers of one round trip, counted in: 214 up + 445 down when the threshold above was set;
 # ~190 + ~320 since SESSION_HEADERS and the hub's JSON headers (`python -m bench.wire_parts`). Kept
-# at 660 so a hello, now ~150 B lighter all told, is still judged slow only past ~100 ms rather
-# than ~90 ms: a loaded hub on a LAN already comes near that (docs/performance.md, "Headers").
+# at 660: the hello's bodies are ~200 B lighter since they are compressed, so a hello is judged
+# slow from ~103 ms (was ~120); the real figure would make it ~90 ms, which a loaded hub on a LAN
+# reaches (docs/performance.md, "Headers: what nothing reads").
 HEADER_BYTES = 660
 # Told to the hub with every message over a slow link: the hub then compresses the answer harder
 # (hub/api._signed); a hub that does not know the header ignores it (docs/protocol.md).
