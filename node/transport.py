@@ -75,12 +75,11 @@ COMPRESSORS = {"deflate": encoding.compress, "zstd": encoding.compress_zstd}
 # a batch; a LAN hundreds of KB/s on a batch. The time includes the hub's work, so a busy hub
 # lowers the figure too (a 60 KB batch would have to take 5 s): then the node spends more CPU.
 SLOW_LINK_BYTES_PER_S = 12_500
-# zstd level of bodies over a link that is not slow. 13, not the shared default 9: on the
-# node's batches 9 -> 11 took 3 B per request off (94.0 -> 91.0 for 1,000 seeded captures in one
-# batch) for ~3 ms more CPU per 1,000; 11 -> 13 takes 0.9 B more (91.3 -> 90.4) for ~6-10 ms more
-# (12 is 11's bytes; 14 saves 0.5 B more for as much again). The hub inflates any level as fast
-# (docs/performance.md, "2G: where the seconds beyond the bytes go" and "Headers: what nothing reads").
-BODY_LEVEL = 13
+# zstd level of bodies over a link that is not slow. 11, not the shared default 9: on the
+# node's batches it takes 3 B per request off (94.0 -> 91.0 for 1,000 seeded captures in one
+# batch) for ~3 ms more CPU per 1,000, and the hub inflates it as fast (docs/performance.md,
+# "2G: where the seconds beyond the bytes go").
+BODY_LEVEL = 11
 # HTTP headers of one round trip, counted in: 214 up + 445 down when the threshold above was set;
 # ~190 + ~320 since SESSION_HEADERS and the hub's JSON headers (`python -m bench.wire_parts`). Kept
 # at 660: the hello's bodies are ~200 B lighter since they are compressed, so a hello is judged
