@@ -60,8 +60,9 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
     app.register_blueprint(fleet.bp)
     app.register_blueprint(catalogue_admin.bp)
     app.register_blueprint(staff_admin.bp)
-    # The sync API authenticates by signature, not by session: no CSRF there.
+    # The sync API authenticates by signature, not by session: no CSRF there, no session read.
     auth.csrf.exempt(api.bp)
+    auth.without_session(api.bp)
     deployment.init_app(app)
     ratelimit.init_app(app)
     admission.init_app(app)

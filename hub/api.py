@@ -32,16 +32,18 @@ def _signed(status: int, raw: bytes) -> Response:
     resp = Response(raw, status=status, mimetype=JSON)
     resp.headers["Accept-Encoding"] = ACCEPTED_BODY_ENCODINGS
     # Updates for a village are most of the bytes down a 2G link: compress them the best way the
-    # node reads (zstd, else deflate; docs/protocol.md "Compression").
-    if len(raw) > encoding.COMPRESS_ABOVE:
-        readable = encoding.named_encodings(request.headers.get("Accept-Encoding"))
-        coding = "zstd" if "zstd" in readable else "deflate" if "deflate" in readable else None
-        if coding is not None:
-            # A node over a slow link says so (docs/protocol.md, "Daiban-Link"): there bytes cost
-            # more than CPU, so zstd at its strongest level; a hub not knowing the header ignores it.
-            slow = request.headers.get("Daiban-Link", "").strip().lower() == "slow"
-            level = ANSWER_SLOW_LINK_LEVEL if slow else encoding.ZSTD_LEVEL
-            resp.set_data(encoding.compress_zstd(raw, level) if coding == "zstd" else encoding.compress(raw))
+    # node reads (zstd, else deflate; docs/protocol.md "Compression"), whenever that is fewer bytes
+    # with the headers it adds (the hello's answer too, which every sync gets).
+    readable = encoding.named_encodings(request.headers.get("Accept-Encoding"))
+    coding = "zstd" if "zstd" in readable else "deflate" if "deflate" in readable else None
+    if coding is not None:
+        # A node over a slow link says so (docs/protocol.md, "Daiban-Link"): there bytes cost
+        # more than CPU, so zstd at its strongest level; a hub not knowing the header ignores it.
+        slow = request.headers.get("Daiban-Link", "").strip().lower() == "slow"
+        level = ANSWER_SLOW_LINK_LEVEL if slow else encoding.ZSTD_LEVEL
+        packed = encoding.compress_zstd(raw, level) if coding == "zstd" else encoding.compress(raw)
+        if encoding.pays(len(raw), len(packed), coding, answer=True):
+            resp.set_data(packed)
             resp.headers["Content-Encoding"] = coding
             resp.vary.add("Accept-Encoding")
     return resp

@@ -26,11 +26,12 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_login import LoginManager, UserMixin, login_user, logout_user
 from flask_login import current_user as login_session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from shared.http_headers import SECURITY_HEADERS
+from shared.http_headers import JSON_HEADERS, SECURITY_HEADERS
 from shared.redirects import safe_next
 
 from . import audit
@@ -43,6 +44,8 @@ bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
 login_manager = LoginManager()
 SESSION_HOURS = 8
+# Blueprints whose requests are authenticated by signature, never by a staff session (`without_session`).
+_SESSIONLESS: set[str] = set()
 
 
 class StaffLogin(UserMixin):
@@ -76,13 +79,14 @@ def init_app(app: Flask) -> None:
     # As configured: on in the production settings under deploy/ (served over HTTPS), off for plain-HTTP LANs.
     app.config["SESSION_COOKIE_SECURE"] = bool(app.config.get("SESSION_COOKIE_SECURE"))
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=SESSION_HOURS)
+    app.session_interface = _StaffSessions()
     csrf.init_app(app)
     login_manager.init_app(app)
     app.register_blueprint(bp)
 
     @app.after_request
     def _headers(resp: Response) -> Response:
-        for k, v in SECURITY_HEADERS.items():
+        for k, v in (JSON_HEADERS if resp.mimetype == "application/json" else SECURITY_HEADERS).items():
             resp.headers.setdefault(k, v)
         return resp
 
@@ -100,6 +104,26 @@ def init_app(app: Flask) -> None:
         g.user = login_session.staff if login_session.is_authenticated else None
         if g.user is None and "_user_id" in session:
             session.clear()
+
+
+class _StaffSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, never saved for a blueprint `without_session`.
+
+    Flask-Login reads the session after every request, and a session read is answered with
+    `Vary: Cookie`: 14 B on every answer to a node, which has no cookie and whose answer depends
+    on none. Such a request is opened a session as usual (empty) and it is then neither saved nor
+    named in Vary.
+    """
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if request.blueprint in _SESSIONLESS:
+            return
+        super().save_session(app, session, response)
+
+
+def without_session(blueprint: Blueprint) -> None:
+    """Requests to this blueprint never read the staff session (they are signed, not logged in)."""
+    _SESSIONLESS.add(blueprint.name)
 
 
 def current_user() -> Staff | None:

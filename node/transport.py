@@ -80,7 +80,11 @@ SLOW_LINK_BYTES_PER_S = 12_500
 # batch) for ~3 ms more CPU per 1,000, and the hub inflates it as fast (docs/performance.md,
 # "2G: where the seconds beyond the bytes go").
 BODY_LEVEL = 11
-# HTTP headers of one round trip (214 up + 445 down, `python -m bench.wire_parts`), counted in.
+# HTTP headers of one round trip, counted in: 214 up + 445 down when the threshold above was set;
+# ~190 + ~320 since SESSION_HEADERS and the hub's JSON headers (`python -m bench.wire_parts`). Kept
+# at 660: the hello's bodies are ~200 B lighter since they are compressed, so a hello is judged
+# slow from ~103 ms (was ~120); the real figure would make it ~90 ms, which a loaded hub on a LAN
+# reaches (docs/performance.md, "Headers: what nothing reads").
 HEADER_BYTES = 660
 # Told to the hub with every message over a slow link: the hub then compresses the answer harder
 # (hub/api._signed); a hub that does not know the header ignores it (docs/protocol.md).
@@ -95,6 +99,14 @@ def accepted_encodings(header: str | None) -> set[str]:
 # Answers this node reads: zstd first (fewer bytes down a 2G link), deflate from hubs without it.
 # urllib3 inflates deflate itself; zstd it leaves to us (it reads zstd only through backports.zstd).
 ANSWER_ENCODINGS = "zstd, deflate"
+
+# The headers of every request besides Host, Content-Length and Content-Type, instead of requests'
+# defaults. Nothing on the way reads `Accept: */*` (the hub answers JSON whatever it says) or
+# `Connection: keep-alive` (HTTP/1.1 keeps the connection without it), and the version in
+# `python-requests/2.x` is no one's business: a short name still tells a proxy's or nginx's log a
+# node from a browser; the node's version is in its signed hello. 73 B fewer per exchange, and a
+# 2G sync makes two or three (docs/performance.md, "Headers: what nothing reads").
+SESSION_HEADERS = {"User-Agent": "daiban-node", "Accept-Encoding": ANSWER_ENCODINGS}
 
 
 def _is_certificate_failure(exc: BaseException) -> bool:
@@ -165,6 +177,7 @@ class HttpTransport:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
+        self.session.headers = requests.structures.CaseInsensitiveDict(SESSION_HEADERS)
         self.session.verify = verify
         self.pin = pin
         # Deflate until the hub says it reads zstd; every answer says it again (docs/protocol.md).
@@ -178,13 +191,23 @@ class HttpTransport:
 
     def exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
         """Send body; returns (status, content); raises TransportError when the outcome is unknown."""
-        used = self.body_encoding if len(body) > encoding.COMPRESS_ABOVE else None
-        status, content = self._post(path, body, used)
+        packed, used = self._pack(body, self.body_encoding)
+        status, content = self._post(path, packed, used)
         if used == "zstd" and status in (400, 415):
             # A hub that cannot read zstd stored nothing: the same bytes again, deflated.
             self.body_encoding = "deflate"
-            status, content = self._post(path, body, "deflate")
+            status, content = self._post(path, *self._pack(body, "deflate"))
         return status, content
+
+    def _pack(self, body: bytes, body_encoding: str) -> tuple[bytes, str | None]:
+        """The body as it goes on the wire, and its coding (None: plain, compressing did not pay)."""
+        slow = self.slow_link
+        trace("compress", raw=len(body), coding=body_encoding, slow=slow)
+        if body_encoding == "zstd":
+            packed = encoding.compress_zstd(body, encoding.ZSTD_SLOW_LINK_LEVEL if slow else BODY_LEVEL)
+        else:
+            packed = COMPRESSORS[body_encoding](body)
+        return (packed, body_encoding) if encoding.pays(len(body), len(packed), body_encoding) else (body, None)
 
     @property
     def slow_link(self) -> bool:
@@ -192,16 +215,11 @@ class HttpTransport:
         return self.link_rate is not None and self.link_rate < SLOW_LINK_BYTES_PER_S
 
     def _post(self, path: str, body: bytes, body_encoding: str | None) -> tuple[int, bytes]:
-        headers = {"Content-Type": "application/json", "Accept-Encoding": ANSWER_ENCODINGS}
-        slow = self.slow_link
-        if slow:
+        """POST a body already in `body_encoding` (None: plain); (status, inflated content)."""
+        headers = {"Content-Type": "application/json"}
+        if self.slow_link:
             headers[LINK_HEADER] = "slow"
-        trace("compress", raw=len(body), coding=body_encoding or "", slow=slow)
-        if body_encoding == "zstd":
-            body = encoding.compress_zstd(body, encoding.ZSTD_SLOW_LINK_LEVEL if slow else BODY_LEVEL)
-            headers["Content-Encoding"] = body_encoding
-        elif body_encoding:
-            body = COMPRESSORS[body_encoding](body)
+        if body_encoding:
             headers["Content-Encoding"] = body_encoding
         import requests
 

@@ -43,9 +43,13 @@ def test_a_node_syncs_in_zstd_once_the_hub_has_said_it_reads_it(tmp_path: Path, 
         code = hub.cli("enroll-code", "--village", "桃源村").stdout.strip()
         transport = SpyTransport(hub.url)
         answers: list[str | None] = []
-        transport.session.hooks["response"].append(
-            lambda r, *a, **kw: answers.append(r.headers.get("Content-Encoding"))
-        )
+        servers: list[str | None] = []
+
+        def note(r: Any, *args: Any, **kw: Any) -> None:
+            answers.append(r.headers.get("Content-Encoding"))
+            servers.append(r.headers.get("Server"))
+
+        transport.session.hooks["response"].append(note)
         key = node_app.extensions["daiban_node_key"]
         with node_db.connection_context():
             enroll(transport, key, code, hub.url)
@@ -61,9 +65,10 @@ def test_a_node_syncs_in_zstd_once_the_hub_has_said_it_reads_it(tmp_path: Path, 
     assert left == 0
     assert "zstd" in transport.sent  # the batch went as zstd and the hub took it
     assert transport.sent[0] in ("deflate", None)  # nothing was known before the first answer
-    # Answers over 1 KB (the enrolment's catalogue, the hello's) came down in zstd, and were read.
+    # Answers that compress (the enrolment's catalogue, the hello's) came down in zstd, and were read.
     assert "zstd" in answers
     assert "deflate" not in answers
+    assert servers == [None] * len(answers)  # `daiban hub run` names no server on each answer
 
 
 class OldHub(BaseHTTPRequestHandler):
@@ -158,3 +163,48 @@ def test_the_node_compresses_harder_and_says_so_after_an_exchange_as_slow_as_2g(
         transport.session.close()
         server.shutdown()
         server.server_close()
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Notes each request's header lines as sent, answers like a hub that reads zstd."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[list[tuple[str, str]]] = []
+
+    def do_POST(self) -> None:  # http.server's name for it
+        self.rfile.read(int(self.headers["Content-Length"]))
+        Recorder.seen.append(list(self.headers.items()))
+        self.send_response(200)
+        self.send_header("Accept-Encoding", "zstd, deflate")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_request_carries_only_headers_something_reads_and_small_bodies_compress_when_it_pays() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    transport = HttpTransport(f"http://127.0.0.1:{server.server_address[1]}")
+    hello = b'{"body":{"acked_seq":0,"kind":"hello","last_hash":"' + b"0" * 64 + b'","v":2},"sig":"' + b"A" * 88 + b'"}'
+    try:
+        Recorder.seen = []
+        assert transport.exchange("/api/v1/sync", hello)[0] == 200
+        assert transport.exchange("/api/v1/sync", b'{"v":2}')[0] == 200
+    finally:
+        transport.session.close()
+        server.shutdown()
+        server.server_close()
+    first, second = ({k.lower(): v for k, v in h} for h in Recorder.seen)
+    # Nothing the hub or a proxy does not read: no `Accept: */*`, no `Connection: keep-alive`,
+    # no python-requests version; a short name so a log still tells a node from a browser.
+    assert set(first) == {"host", "user-agent", "accept-encoding", "content-type", "content-length", "content-encoding"}
+    assert first["user-agent"] == "daiban-node"
+    assert first["accept-encoding"] == "zstd, deflate"
+    # The hello (~300 B) deflates to fewer bytes even with its header line; seven bytes do not.
+    assert first["content-encoding"] == "deflate"
+    assert int(first["content-length"]) < len(hello) - len("Content-Encoding: deflate\r\n")
+    assert "content-encoding" not in second
+    assert second["content-length"] == "7"

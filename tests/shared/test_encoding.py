@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zlib
 
 import pytest
@@ -91,3 +92,15 @@ def test_sealed_is_seal_and_body_hash_from_one_encoding(value) -> None:
     assert envelope == protocol.seal(key, body) == reference
     assert body_hash == protocol.body_hash(body)
     assert encoding.canonical(encoding.parse(envelope)) == envelope
+
+
+def test_compression_is_used_only_when_it_saves_more_than_its_headers() -> None:
+    text = b'{"body":{"last_hash":"' + b"0" * 64 + b'","kind":"response"},"sig":"' + b"A" * 88 + b'"}'
+    assert encoding.pays(len(text), len(encoding.compress_zstd(text)), "zstd", answer=True)
+    noise = os.urandom(300).hex().encode()[:300]  # hex: deflate takes it to ~55 %, zstd too
+    assert encoding.pays(len(noise), len(encoding.compress(noise)), "deflate")
+    tiny = b'{"v":2}'
+    assert not encoding.pays(len(tiny), len(encoding.compress_zstd(tiny)), "zstd")
+    # The header lines are what tips it: 30 B saved is not enough for an answer's two lines.
+    assert encoding.pays(100, 70, "zstd")
+    assert not encoding.pays(100, 70, "zstd", answer=True)
