@@ -87,9 +87,11 @@ def open_colour(start: date, due: date | None, on: date | None = None) -> str:
 
 def with_county(state: str) -> bool:
     """Passed up and so off the township's clock; at a county hub the same case is on the county's clock."""
+    if state not in states.WITH_COUNTY:
+        return False  # most cases: no import and no setting read on every status body
     from .county import level
 
-    return state in states.WITH_COUNTY and not level.is_county()
+    return not level.is_county()
 
 
 def start(case: Case, limit_days: int, on: date | None = None, cal: WorkCalendar | None = None) -> None:
