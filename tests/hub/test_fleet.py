@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from hub.clock import now
+from hub.clock import china_date, now
 from hub.enrolment import issue_code
 from hub.fleet import alerts
 from hub.models import AuditEntry, EnrolmentCode, ForkAlert, Node
@@ -52,7 +52,8 @@ def test_code_from_page_enrols_a_node_shown_in_the_table(hub_app, sup) -> None:
     assert node.fingerprint in table
     assert "使用中" in table
     assert "桃源村" in table
-    assert node.enrolled_at.strftime("%Y-%m-%d") in table
+    # The page shows Beijing time: from 16:00 UTC that is already the next day.
+    assert china_date(node.enrolled_at).isoformat() in table
     assert node.last_sync_at is not None
     assert "没有告警" in table
 
