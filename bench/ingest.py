@@ -263,7 +263,7 @@ def run() -> dict[str, Any]:
                 result["postgresql"] = bench_database("pg", pg, Path(tmp) / "p")
         with pg_database() as pg:
             if pg:
-                result["postgresql"]["concurrent200"] = bench_concurrent("pg", pg, Path(tmp) / "pc")
+                result.setdefault("postgresql", {})["concurrent200"] = bench_concurrent("pg", pg, Path(tmp) / "pc")
         with pg_database() as pg:
             if pg:
                 result["growth_postgresql"] = bench_growth("pg", pg, Path(tmp) / "gp", pg_levels)
