@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from shared import protocol, states
+from shared import encoding, protocol, states
 from shared.bulk_rows import bound_rows, chunks, insert_rows
 
 from . import meta
 from .capture import now
-from .db import database
+from .db import JSONField, database
 from .models import Batch, Event, HubUpdate, Request
 
 # Hub actions that the clerk must see and usually print for the villager.
@@ -221,15 +221,33 @@ def _write_requests(changes: dict[str, dict[str, Any]]) -> None:
         by_columns.setdefault(names, []).append((*(changed[name] for name in names), request_id))
     for names, rows in by_columns.items():
         # Bound as peewee binds them (each field's db_value), column by column (shared/bulk_rows).
-        table, _, params = bound_rows(Request, (*names, "request_id"), rows)
+        table, _, params = bound_rows(Request, (*names, "request_id"), rows, _hub_json_for)
         sets = ", ".join(f'"{Request._meta.fields[name].column_name}" = ?' for name in names)
         # Column and table names come from the model's metadata, never from input; every value is bound.
         database.obj.cursor().executemany(f'UPDATE {table} SET {sets} WHERE "request_id" = ?', params)  # nosec B608
 
 
 def _executemany(model: Any, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """INSERT many rows with one prepared statement, binding what peewee would (each field's db_value)."""
-    insert_rows(database.obj.cursor(), model, names, rows)
+    """INSERT the hub's entries with one prepared statement, bound as peewee binds them but for JSON.
+
+    JSON columns take the hub's values as its answer carried them (_hub_json).
+    """
+    insert_rows(database.obj.cursor(), model, names, rows, encoder_for=_hub_json_for)
+
+
+def _hub_json(value: Any) -> str | None:
+    """A value from the hub's verified answer, as JSON text for a JSONField column.
+
+    What encoding.parse decoded is plain JSON (no NaN or infinity, plain str): msgspec writes it
+    as json.dumps would read it back, at a seventh of the cost of JSONField.db_value's
+    json.dumps (the text is compact rather than spaced; every reader decodes it).
+    """
+    return None if value is None else encoding.canonical_message(value).decode()
+
+
+def _hub_json_for(field: Any) -> Callable[[Any], Any] | None:
+    """shared.bulk_rows encoder_for: _hub_json for JSON columns, each field's own db_value for the rest."""
+    return _hub_json if isinstance(field, JSONField) else None
 
 
 def apply_resume(body: dict[str, Any]) -> bool:
