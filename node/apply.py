@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import peewee
+
 from shared import encoding, protocol, states
 from shared.bulk_rows import bound_rows, chunks, insert_rows
 
@@ -217,8 +219,8 @@ def _write_requests(changes: dict[str, dict[str, Any]]) -> None:
     """Save the status columns each request's updates set: one prepared UPDATE per set of columns."""
     by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for request_id, changed in changes.items():
-        names = tuple(name for name in _STATUS_FIELDS if name in changed)
-        by_columns.setdefault(names, []).append((*(changed[name] for name in names), request_id))
+        # The columns in the order the request's updates set them first (most share one order).
+        by_columns.setdefault(tuple(changed), []).append((*changed.values(), request_id))
     for names, rows in by_columns.items():
         # Bound as peewee binds them (each field's db_value), column by column (shared/bulk_rows).
         table, _, params = bound_rows(Request, (*names, "request_id"), rows, _hub_json_for)
@@ -246,8 +248,16 @@ def _hub_json(value: Any) -> str | None:
 
 
 def _hub_json_for(field: Any) -> Callable[[Any], Any] | None:
-    """shared.bulk_rows encoder_for: _hub_json for JSON columns, each field's own db_value for the rest."""
-    return _hub_json if isinstance(field, JSONField) else None
+    """shared.bulk_rows encoder_for: _hub_json for JSON columns, each field's own db_value for the rest.
+
+    A required date-time column (when the node applied the entry) gets str(), in C, the text
+    sqlite3's default adapter writes (datetime.isoformat(" ")) through a Python call per value.
+    """
+    if isinstance(field, JSONField):
+        return _hub_json
+    if isinstance(field, peewee.DateTimeField) and not field.null:
+        return str
+    return None
 
 
 def apply_resume(body: dict[str, Any]) -> bool:
