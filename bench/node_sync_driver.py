@@ -99,6 +99,24 @@ def cpu_by_function() -> dict[str, list[float]]:
     return spent
 
 
+def _time_gc() -> list[float]:
+    """[seconds, collections] of the cyclic garbage collector from now on (thread CPU of each run)."""
+    import gc
+
+    spent = [0.0, 0]
+    started: list[float] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(time.thread_time())
+        elif started:
+            spent[0] += time.thread_time() - started.pop()
+            spent[1] += 1
+
+    gc.callbacks.append(note)
+    return spent
+
+
 def main() -> None:
     """Sync once (or until done with --retry) and print a JSON report on stdout."""
     ap = argparse.ArgumentParser()
@@ -126,6 +144,7 @@ def main() -> None:
     t0 = time.perf_counter()
     c0 = time.process_time()
     acked = updates = batches = 0
+    gc_spent = _time_gc() if spent is not None else None
     profile_to = os.environ.get("BENCH_NODE_PROFILE")
     profiler = None
     if profile_to:
@@ -161,6 +180,8 @@ def main() -> None:
     cpu = time.process_time() - c0
     if profiler is not None and profile_to:
         profiler.dump_stats(profile_to)
+    if gc_spent is not None:
+        spent["gc (collections, every thread)"] = gc_spent
     for label, (secs, calls) in sorted((spent or {}).items(), key=lambda kv: -kv[1][0]):
         print(f"node_sync_driver: CPU {secs:6.3f} s in {int(calls):5d} calls of {label}", file=sys.stderr)
     with database.connection_context():

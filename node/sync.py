@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -201,7 +202,8 @@ class SyncClient:
         if own:
             database.connect()
         try:
-            return self._round(max_rounds)
+            with _collected_apart():
+                return self._round(max_rounds)
         finally:
             if own and not database.is_closed():
                 database.close()
@@ -481,6 +483,23 @@ def _connected() -> Iterator[None]:
         return
     with database.connection_context():
         yield
+
+
+@contextlib.contextmanager
+def _collected_apart() -> Iterator[None]:
+    """The garbage collector leaves the objects that existed before the round alone during it.
+
+    A round allocates tens of thousands of objects per batch (answers, events), which trigger
+    full collections that walked everything the process holds (the app, its modules): 8 % of the
+    node's CPU in bench.sync_link e2e, a third of that with them frozen (docs/performance.md).
+    Frozen objects go back to the collector when the round ends, so cyclic garbage among them
+    is collected then; nothing else changes (a nested round simply ends the freeze earlier).
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _warm_decoder() -> threading.Thread:
