@@ -4,7 +4,9 @@
 
 With BENCH_NODE_CPU_BY_FUNCTION=1 in the environment, the CPU time (thread time) spent in the sync
 path's main functions is logged on stderr after the round (calls nest: a line includes the lines
-of what it calls; the figures include the wrappers' own small cost).
+of what it calls; the figures include the wrappers' own small cost). With BENCH_NODE_PROFILE=FILE
+the round's thread runs under cProfile (thread CPU time) and its stats are written to FILE (pstats format; the
+worker thread that compresses and posts is not in it).
 
 With --retry a failed round is retried after the scheduler's own backoff, as `daiban node run` would,
 but only for what a link does (drops, timeouts, a busy hub) and only within --give-up-s: a hub
@@ -28,6 +30,19 @@ NOT_A_LINK_FAULT = {"server_error"}
 # checkout lacks is skipped, so the same driver measures an older tree copied in.
 CPU_BY_FUNCTION = [
     ("node.outbox", "_cut"),
+    ("node.outbox", "draft"),
+    ("node.outbox", "wire_event"),
+    ("node.outbox", "Batch.create"),
+    ("node.outbox", "batch_after"),
+    ("node.outbox", "next_batch"),
+    ("node.apply", "apply_response"),
+    ("node.apply", "cursor_after"),
+    ("node.reconcile", "log_differs"),
+    ("node.meta", "get"),
+    ("node.meta", "put"),
+    ("node.progress", "batch_totals"),
+    ("node.sync", "SyncClient._verify"),
+    ("shared.encoding", "compress_zstd"),
     ("node.outbox", "_unsigned"),
     ("node.outbox", "queued_count"),
     ("shared.signing", "sealed"),
@@ -84,6 +99,24 @@ def cpu_by_function() -> dict[str, list[float]]:
     return spent
 
 
+def _time_gc() -> list[float]:
+    """[seconds, collections] of the cyclic garbage collector from now on (thread CPU of each run)."""
+    import gc
+
+    spent = [0.0, 0]
+    started: list[float] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(time.thread_time())
+        elif started:
+            spent[0] += time.thread_time() - started.pop()
+            spent[1] += 1
+
+    gc.callbacks.append(note)
+    return spent
+
+
 def main() -> None:
     """Sync once (or until done with --retry) and print a JSON report on stdout."""
     ap = argparse.ArgumentParser()
@@ -111,9 +144,16 @@ def main() -> None:
     t0 = time.perf_counter()
     c0 = time.process_time()
     acked = updates = batches = 0
+    gc_spent = _time_gc() if spent is not None else None
+    profile_to = os.environ.get("BENCH_NODE_PROFILE")
+    profiler = None
+    if profile_to:
+        import cProfile
+
+        profiler = cProfile.Profile(time.thread_time)  # CPU of the round's thread, not its waits
     while True:
         try:
-            report = client.round()
+            report = client.round() if profiler is None else profiler.runcall(client.round)
             acked += report.acked
             updates += report.updates
             batches += report.batches
@@ -138,6 +178,10 @@ def main() -> None:
             time.sleep(delay)
     seconds = time.perf_counter() - t0
     cpu = time.process_time() - c0
+    if profiler is not None and profile_to:
+        profiler.dump_stats(profile_to)
+    if gc_spent is not None:
+        spent["gc (collections, every thread)"] = gc_spent
     for label, (secs, calls) in sorted((spent or {}).items(), key=lambda kv: -kv[1][0]):
         print(f"node_sync_driver: CPU {secs:6.3f} s in {int(calls):5d} calls of {label}", file=sys.stderr)
     with database.connection_context():

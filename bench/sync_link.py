@@ -41,6 +41,13 @@ def node_sync(
     """
     driver = ["-c", _AT_LAN_LEVEL] if lan_level else ["-m", "bench.node_sync_driver"]
     cmd = [sys.executable, *driver, "--dir", str(node_dir)]
+    spy = os.environ.get("BENCH_NODE_PYSPY")
+    if spy:
+        # The node process sampled by py-spy (collapsed stacks, every thread, idle excluded) into
+        # BENCH_NODE_PYSPY.<dir name>.txt.
+        out_file = f"{spy}.{node_dir.name}.txt"
+        cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "-o", out_file, "--format", "raw"]
+        cmd += ["--rate", "500", "--threads", "--", sys.executable, *driver, "--dir", str(node_dir)]
     if hub_url:
         cmd += ["--hub", hub_url]
     if retry:
@@ -52,7 +59,7 @@ def node_sync(
     for line in out.stderr.splitlines():
         if line.startswith("node_sync_driver:"):
             log(line)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
 
 
 def incomplete(rep: dict[str, Any], hub: support.Service) -> RuntimeError:
@@ -82,7 +89,9 @@ def loopback_e2e(tmp: Path) -> dict[str, Any]:
             node_dir = fresh_node(tmp / "e2e", hub, f"端{run}", n, seed=10 + run, bulk=True)
             hub_cpu = cpu_seconds(hub.proc.pid)
             loads.append(load_average())
-            rep = node_sync(node_dir)
+            # BENCH_E2E_TRACE=DIR: the node's steps of each run (node.transport.trace) in DIR/e2e-RUN.jsonl.
+            trace_dir = os.environ.get("BENCH_E2E_TRACE")
+            rep = node_sync(node_dir, trace=Path(trace_dir) / f"e2e-{run}.jsonl" if trace_dir else None)
             hub_cpu = cpu_seconds(hub.proc.pid) - hub_cpu
             if rep["queued_after"] != 0 or rep["acked"] != n:
                 raise incomplete(rep, hub)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from shared import protocol, states
+import peewee
+
+from shared import encoding, protocol, states
 from shared.bulk_rows import bound_rows, chunks, insert_rows
 
 from . import meta
 from .capture import now
-from .db import database
+from .db import JSONField, database
 from .models import Batch, Event, HubUpdate, Request
 
 # Hub actions that the clerk must see and usually print for the villager.
@@ -217,19 +219,45 @@ def _write_requests(changes: dict[str, dict[str, Any]]) -> None:
     """Save the status columns each request's updates set: one prepared UPDATE per set of columns."""
     by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for request_id, changed in changes.items():
-        names = tuple(name for name in _STATUS_FIELDS if name in changed)
-        by_columns.setdefault(names, []).append((*(changed[name] for name in names), request_id))
+        # The columns in the order the request's updates set them first (most share one order).
+        by_columns.setdefault(tuple(changed), []).append((*changed.values(), request_id))
     for names, rows in by_columns.items():
         # Bound as peewee binds them (each field's db_value), column by column (shared/bulk_rows).
-        table, _, params = bound_rows(Request, (*names, "request_id"), rows)
+        table, _, params = bound_rows(Request, (*names, "request_id"), rows, _hub_json_for)
         sets = ", ".join(f'"{Request._meta.fields[name].column_name}" = ?' for name in names)
         # Column and table names come from the model's metadata, never from input; every value is bound.
         database.obj.cursor().executemany(f'UPDATE {table} SET {sets} WHERE "request_id" = ?', params)  # nosec B608
 
 
 def _executemany(model: Any, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """INSERT many rows with one prepared statement, binding what peewee would (each field's db_value)."""
-    insert_rows(database.obj.cursor(), model, names, rows)
+    """INSERT the hub's entries with one prepared statement, bound as peewee binds them but for JSON.
+
+    JSON columns take the hub's values as its answer carried them (_hub_json).
+    """
+    insert_rows(database.obj.cursor(), model, names, rows, encoder_for=_hub_json_for)
+
+
+def _hub_json(value: Any) -> str | None:
+    """A value from the hub's verified answer, as JSON text for a JSONField column.
+
+    What encoding.parse decoded is plain JSON (no NaN or infinity, plain str): msgspec writes it
+    as json.dumps would read it back, at a seventh of the cost of JSONField.db_value's
+    json.dumps (the text is compact rather than spaced; every reader decodes it).
+    """
+    return None if value is None else encoding.canonical_message(value).decode()
+
+
+def _hub_json_for(field: Any) -> Callable[[Any], Any] | None:
+    """shared.bulk_rows encoder_for: _hub_json for JSON columns, each field's own db_value for the rest.
+
+    A required date-time column (when the node applied the entry) gets str(), in C, the text
+    sqlite3's default adapter writes (datetime.isoformat(" ")) through a Python call per value.
+    """
+    if isinstance(field, JSONField):
+        return _hub_json
+    if isinstance(field, peewee.DateTimeField) and not field.null:
+        return str
+    return None
 
 
 def apply_resume(body: dict[str, Any]) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -49,12 +49,19 @@ def next_batch(key: Ed25519PrivateKey, max_bytes: int, max_events: int) -> Batch
         return _cut(key, max_bytes, max_events, int(meta.get("cursor", 0)), 0)
 
 
-def batch_after(key: Ed25519PrivateKey, max_bytes: int, max_events: int, after: Batch, cursor: int) -> Batch | None:
+def batch_after(
+    key: Ed25519PrivateKey,
+    max_bytes: int,
+    max_events: int,
+    after: Batch,
+    cursor: int,
+    draft: "Draft | None" = None,
+) -> Batch | None:
     """The batch that follows `after` on the chain while `after`'s answer is still being applied.
 
     A pending one signed earlier goes as it was; otherwise unsigned events are signed now, naming
     `cursor` (where the node will stand once that answer is applied) and not counting `after`'s
-    events as still queued.
+    events as still queued. `draft`: the events already encoded while `after` travelled (Draft).
     """
     with database.atomic():
         pending = (
@@ -65,29 +72,85 @@ def batch_after(key: Ed25519PrivateKey, max_bytes: int, max_events: int, after: 
         )
         if pending is not None:
             return pending if pending.first_seq == after.last_seq + 1 else None
-        return _cut(key, max_bytes, max_events, cursor, after.last_seq - after.first_seq + 1)
+        return _cut(key, max_bytes, max_events, cursor, after.last_seq - after.first_seq + 1, draft)
 
 
-def _cut(key: Ed25519PrivateKey, max_bytes: int, max_events: int, cursor: int, in_flight: int) -> Batch | None:
+class Draft:
+    """The next unsigned events, encoded ahead while the batch before them is at the hub.
+
+    Encoding the events is most of cutting a batch, and none of it depends on the answer the
+    node waits for: done while the hub ingests the batch before, it leaves only the signature
+    (which names the cursor that answer leaves) between the answer and the next upload. The
+    cut reuses an encoding only for the very row and seq it was made from (Draft.encoded), so a
+    row changed or a queue moved since costs the encoding again, never different bytes.
+    """
+
+    def __init__(self) -> None:
+        self._encoded: dict[int, tuple[tuple[Any, ...], int, dict[str, Any], int]] = {}
+
+    def encoded(self, row: tuple[Any, ...], seq: int) -> tuple[dict[str, Any], int] | None:
+        """(wire event, its encoded length) drafted for exactly this row at this seq, else None."""
+        hit = self._encoded.get(row[0])
+        if hit is None or hit[0] != row or hit[1] != seq:
+            return None
+        return hit[2], hit[3]
+
+    def keep(self, row: tuple[Any, ...], seq: int, wire: dict[str, Any], n: int) -> None:
+        self._encoded[row[0]] = (row, seq, wire, n)
+
+
+def draft(max_bytes: int, max_events: int) -> Draft:
+    """Encode the events the next batch will be cut from, as _cut would (reads only; see Draft)."""
+    ahead = Draft()
+    for _fitting in _chosen(_unsigned(max_events), int(meta.get("next_seq", 1)), max_bytes, ahead):
+        continue
+    return ahead
+
+
+def _chosen(
+    events: list[tuple[Any, ...]], seq: int, max_bytes: int, draft: Draft | None
+) -> Iterator[tuple[tuple[Any, ...], dict[str, Any], int]]:
+    """The events that fit one batch from `seq` on: (row, wire event, encoded length), in order.
+
+    Each event is encoded with encoding.canonical_message, the encoder the sealed batch uses:
+    its length decides where the batch is cut (at least one event, however large).
+    """
+    size = count = 0
+    for row in events:
+        hit = draft.encoded(row, seq + count) if draft is not None else None
+        if hit is None:
+            wire = wire_event(row, seq + count)
+            n = len(encoding.canonical_message(wire))
+            if draft is not None:
+                draft.keep(row, seq + count, wire, n)
+        else:
+            wire, n = hit
+        if count and size + n > max_bytes:
+            return
+        yield row, wire, n
+        count += 1
+        size += n
+
+
+def _cut(
+    key: Ed25519PrivateKey,
+    max_bytes: int,
+    max_events: int,
+    cursor: int,
+    in_flight: int,
+    draft: Draft | None = None,
+) -> Batch | None:
     """Sign the next run of unsigned events into a batch chained on the last one (inside a transaction).
 
-    The events are read as plain rows (no model instance per event) and each is encoded once
-    with encoding.canonical_message, the encoder the sealed batch uses: its length decides where
-    the batch is cut. The body is encoded once for the signature, the envelope and the hash.
+    The events are read as plain rows (no model instance per event), encoded once to decide
+    where the batch is cut (_chosen, or taken from `draft`). The body is encoded once for the
+    signature, the envelope and the hash.
     """
     events = _unsigned(max_events)
     if not events:
         return None
     seq = int(meta.get("next_seq", 1))
-    chosen: list[tuple[int, dict[str, Any]]] = []
-    size = 0
-    for row in events:
-        wire = wire_event(row, seq + len(chosen))
-        n = len(encoding.canonical_message(wire))
-        if chosen and size + n > max_bytes:
-            break
-        chosen.append((row[0], wire))
-        size += n
+    chosen = [(row[0], wire) for row, wire, _n in _chosen(events, seq, max_bytes, draft)]
     prev_hash = meta.get("last_hash", protocol.GENESIS_HASH)
     body = protocol.batch_body(
         meta.get("node_id"),

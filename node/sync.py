@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -201,7 +202,8 @@ class SyncClient:
         if own:
             database.connect()
         try:
-            return self._round(max_rounds)
+            with _collected_apart():
+                return self._round(max_rounds)
         finally:
             if own and not database.is_closed():
                 database.close()
@@ -319,27 +321,39 @@ class SyncClient:
         """
         batch = flight.batch
         self._complete_answer = False
+        draft = None
+        if flight.travelling:
+            # The node would only wait here: encode the events after this batch meanwhile (outbox.Draft).
+            with _connected():
+                draft = outbox.draft(_batch_cap(), protocol.DEFAULT_BATCH_EVENTS)
+            trace("drafted")
         try:
             status, resp = self._verify(*flight.answer(), batch.hash)
         except SyncError as exc:
             with _connected():
                 outbox.record_attempt(batch, exc.message)
             raise
-        with _connected():
-            outbox.record_attempt(batch, None if status == 200 else f"HTTP {status}")
-            if status == 413:
-                self._split(batch, report, signed=not resp.get("unsigned"))
-                return None
-            if resp.get("error"):
-                # The hub's chain differs from ours: it is the authority, so align and go on.
-                self.resume_checked = False
+        # A plain 200 records its attempt with the answer it brought (one commit less before the
+        # next batch leaves); any other answer records it at once, as it is acted on now.
+        plain = status == 200 and not resp.get("error")
+        if not plain:
+            with _connected():
+                outbox.record_attempt(batch, f"HTTP {status}" if status != 200 else None)
+                if status == 413:
+                    self._split(batch, report, signed=not resp.get("unsigned"))
+                    return None
+                if resp.get("error"):
+                    # The hub's chain differs from ours: it is the authority, so align and go on.
+                    self.resume_checked = False
         if resp.get("error"):
             self._resume_once(report)
             return None
-        ahead = self._sign_ahead(resp, batch) if status == 200 else None
+        ahead = self._sign_ahead(resp, batch, draft) if plain else None
         try:
             trace("apply", what="batch")
-            with _connected():
+            with _connected(), database.atomic():
+                if plain:
+                    outbox.record_attempt(batch, None)
                 sent = progress.batch_totals(batch.id)
                 counts = apply_response(resp, batch)
                 _restore_cap()
@@ -373,14 +387,14 @@ class SyncClient:
         with _connected():
             return reconcile.pending() is None
 
-    def _sign_ahead(self, resp: dict[str, Any], batch: Batch) -> "_Flight | None":
+    def _sign_ahead(self, resp: dict[str, Any], batch: Batch, draft: outbox.Draft | None = None) -> "_Flight | None":
         """The batch after `batch`, signed on the cursor `resp` will leave and sent; None to go step by step."""
         trace("sign", what="ahead")
         with _connected():
             cursor = cursor_after(resp, batch)
             if cursor is None:
                 return None
-            nxt = outbox.batch_after(self.key, _batch_cap(), protocol.DEFAULT_BATCH_EVENTS, batch, cursor)
+            nxt = outbox.batch_after(self.key, _batch_cap(), protocol.DEFAULT_BATCH_EVENTS, batch, cursor, draft)
         trace("signed", what="ahead" if nxt is not None else "none")
         if nxt is None:
             return None
@@ -449,6 +463,11 @@ class _Flight:
         assert outcome is not None
         return outcome
 
+    @property
+    def travelling(self) -> bool:
+        """True while the exchange runs in the worker thread (the round would wait for it)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def settle(self) -> None:
         """Wait until the exchange has ended (answered or failed)."""
         if self._thread is not None:
@@ -464,6 +483,23 @@ def _connected() -> Iterator[None]:
         return
     with database.connection_context():
         yield
+
+
+@contextlib.contextmanager
+def _collected_apart() -> Iterator[None]:
+    """The garbage collector leaves the objects that existed before the round alone during it.
+
+    A round allocates tens of thousands of objects per batch (answers, events), which trigger
+    full collections that walked everything the process holds (the app, its modules): 8 % of the
+    node's CPU in bench.sync_link e2e, a third of that with them frozen (docs/performance.md).
+    Frozen objects go back to the collector when the round ends, so cyclic garbage among them
+    is collected then; nothing else changes (a nested round simply ends the freeze earlier).
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _warm_decoder() -> threading.Thread:
