@@ -186,7 +186,7 @@ def _exchange(transport: Transport, key: Ed25519PrivateKey, body: dict[str, Any]
         resp, sig = protocol.open_envelope(raw)
     except protocol.ProtocolError as exc:
         raise RefusedError(N_("中心回复无法识别（HTTP %(status)s）", status=status), "bad_response") from exc
-    if not verify_hub(resp, sig):
+    if not verify_hub(resp, sig, raw):
         raise TrustError(N_("中心回复的签名无效，未采用（可能被冒充或篡改）"), "bad_hub_signature")
     if resp.get("request_hash") not in (protocol.body_hash(body), ""):
         raise TrustError(N_("中心回复与本次请求不对应，未采用"), "mismatched_response")

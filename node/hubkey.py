@@ -14,17 +14,24 @@ from .db import database
 log = logging.getLogger("daiban.node.hubkey")
 
 
-def verify_hub(body: dict[str, Any], sig: str) -> bool:
+def verify_hub(body: dict[str, Any], sig: str, raw: bytes | None = None) -> bool:
     """True when the hub signed body with the pinned key, or with a key the pinned one handed over to.
 
     A new key is pinned only when every rotation step from the pinned key is signed by its
-    predecessor and the response itself verifies under the new key.
+    predecessor and the response itself verifies under the new key. `raw`: the envelope's bytes
+    as received; when they are the canonical frame the body's bytes are checked as they came, not
+    encoded again (protocol.signed_bytes: the hub, too, signs only canonical bytes).
     """
+    framed = protocol.framed_body(raw, sig) if raw is not None else None
+
+    def signed_by(key: str) -> bool:
+        return protocol.signed_bytes(key, framed, body, sig) is not None
+
     pinned = meta.get("hub_pubkey", "")
-    if protocol.verify_body(pinned, body, sig):
+    if signed_by(pinned):
         return True
     new = protocol.follow_rotations(pinned, body.get("key_rotation"))
-    if new == pinned or not protocol.verify_body(new, body, sig):
+    if new == pinned or not signed_by(new):
         return False
     with database.atomic():
         meta.put("hub_pubkey", new)

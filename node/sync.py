@@ -96,7 +96,7 @@ class SyncClient:
                 # Unsigned: a proxy's limit as likely as the hub's. Acted on only within bounds (_split).
                 return status, {"unsigned": True}
             raise RefusedError(N_("中心回复无法识别（HTTP %(status)s）", status=status), "bad_response") from exc
-        if not verify_hub(body, sig):
+        if not verify_hub(body, sig, raw):
             if status == 413:
                 return status, {"unsigned": True}
             raise TrustError(N_("中心回复的签名无效，未采用（可能被冒充或篡改）"), "bad_hub_signature")
