@@ -127,7 +127,7 @@ class Admission:
 
     def refusal(self, retry_after: int | None = None, retry_after_ms: int | None = None) -> Response:
         """The signed ``rate_limited`` answer with ``Retry-After`` (the longest wait unless told otherwise)."""
-        from .api import _refusal  # the API's one signed error format
+        from .api import signed_refusal  # the API's one signed error format
 
         if self.chain is None:  # not known at start: read it once, on this one request's connection
             from .keys import rotation_chain
@@ -138,7 +138,7 @@ class Admission:
         extra: dict[str, int] = {"retry_after": seconds}
         if retry_after_ms is not None:
             extra["retry_after_ms"] = retry_after_ms
-        resp = _refusal(protocol.error("rate_limited", **extra), self.chain)
+        resp = signed_refusal(protocol.error("rate_limited", **extra), self.chain)
         resp.headers["Retry-After"] = str(seconds)
         return resp
 

@@ -70,7 +70,8 @@ def _read_body() -> bytes:
     return raw
 
 
-def _refusal(exc: protocol.ProtocolError, chain: list[dict[str, Any]] | None = None) -> Response:
+def signed_refusal(exc: protocol.ProtocolError, chain: list[dict[str, Any]] | None = None) -> Response:
+    """A refusal in the API's one signed error format (also the rate limiter's and admission's 429)."""
     body = protocol.refusal_body(exc)
     return _signed(exc.status, protocol.seal(_hub_key(), keys.decorate(body, protocol.PROTOCOL_VERSION, chain)))
 
@@ -81,7 +82,7 @@ def sync() -> Response:
     try:
         raw = _read_body()
     except protocol.ProtocolError as exc:
-        return _refusal(exc)
+        return signed_refusal(exc)
     status, out = handle_sync(raw, _hub_key())
     return _signed(status, out)
 
@@ -94,7 +95,7 @@ def attachment_chunk() -> Response:
     try:
         raw = _read_body()
     except protocol.ProtocolError as exc:
-        return _refusal(exc)
+        return signed_refusal(exc)
     status, out = handle_chunk(raw, _hub_key(), current_app.config["DATA_DIR"])
     return _signed(status, out)
 
@@ -107,9 +108,9 @@ def enroll() -> Response:
             encoding.parse(_read_body()), _hub_key(), current_app.extensions.get("daiban_hub_box_key")
         )
     except encoding.EncodingError as exc:
-        return _refusal(protocol.error("bad_body", detail=str(exc)))
+        return signed_refusal(protocol.error("bad_body", detail=str(exc)))
     except protocol.ProtocolError as exc:
-        return _refusal(exc)
+        return signed_refusal(exc)
     return _signed(200, protocol.seal(_hub_key(), body))
 
 
@@ -131,4 +132,4 @@ def healthz() -> Response:
 @bp.app_errorhandler(413)
 def too_large(_exc: Exception) -> Response:
     """Bodies over the limit get the documented refusal, so the node splits its batch."""
-    return _refusal(protocol.error("too_large", limit=protocol.MAX_BODY_BYTES))
+    return signed_refusal(protocol.error("too_large", limit=protocol.MAX_BODY_BYTES))

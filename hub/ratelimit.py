@@ -55,10 +55,10 @@ def _login_breached(hit: RequestLimit) -> Response:
 
 
 def _enroll_breached(hit: RequestLimit) -> Response:
-    from .api import _refusal  # the API's one signed error format
+    from .api import signed_refusal  # the API's one signed error format
 
     wait = lookup_limits.retry_after(hit.reset_at)
-    resp = _refusal(protocol.error("rate_limited", retry_after=wait))
+    resp = signed_refusal(protocol.error("rate_limited", retry_after=wait))
     resp.headers["Retry-After"] = str(wait)
     return resp
 
