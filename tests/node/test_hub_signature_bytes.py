@@ -9,7 +9,7 @@ from node.hubkey import verify_hub
 from shared import protocol, signing
 
 
-def _answer(node_app):  # type: ignore[no-untyped-def]
+def _answer(node_app):
     key = signing.generate_key()
     with node_app.app_context():
         meta.put("hub_pubkey", signing.public_b64(key))
