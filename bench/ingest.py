@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -38,7 +36,7 @@ from .harness import (
     scaled,
     sqlite_url,
 )
-from .many_nodes import Tally, gunicorn, send_until_accepted
+from .many_nodes import at_once, gunicorn
 
 BATCH_SIZES = (50, 200, 1000)
 GROWTH_LEVELS = (1_000, 10_000, 100_000)
@@ -129,28 +127,6 @@ def production_hub(hub_dir: Path, db_url: str) -> tuple[Any, str, dict[str, Any]
     proc = gunicorn(hub_dir, db_url, port, args, env, workers=production.workers())
     setup = {"workers": production.workers(), "gunicorn_args": args, "env": env, "hub_tree": HUB_TREE or "this"}
     return proc, f"http://127.0.0.1:{port}", setup
-
-
-def at_once(nodes: list[WireNode], work: list[list[bytes]]) -> tuple[float, Tally]:
-    """Every node posts its batches in order, all starting together; (wall seconds, what they saw)."""
-    tally = Tally()
-    start = threading.Barrier(len(nodes) + 1)
-
-    def sync(node: WireNode, envelopes: list[bytes]) -> None:
-        rng = random.Random(node.node_id)
-        start.wait()
-        for raw in envelopes:
-            if not send_until_accepted(node, raw, tally, rng):
-                return  # the chain cannot go on without this batch
-
-    threads = [threading.Thread(target=sync, args=pair) for pair in zip(nodes, work)]
-    for t in threads:
-        t.start()
-    start.wait()
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    return time.perf_counter() - t0, tally
 
 
 def bench_concurrent(kind: str, db_url: str | None, tmp: Path, n: int = CONCURRENT_NODES) -> dict[str, Any]:

@@ -140,6 +140,28 @@ def send_until_accepted(node: WireNode, raw: bytes, tally: Tally, rng: random.Ra
         time.sleep(backoff_delay(failures, rng, *hub_wait(error)))
 
 
+def at_once(nodes: list[WireNode], work: list[list[bytes]]) -> tuple[float, Tally]:
+    """Every node posts its batches in order, all starting together; (wall seconds, what they saw)."""
+    tally = Tally()
+    start = threading.Barrier(len(nodes) + 1)
+
+    def sync(node: WireNode, envelopes: list[bytes]) -> None:
+        rng = random.Random(node.node_id)
+        start.wait()
+        for raw in envelopes:
+            if not send_until_accepted(node, raw, tally, rng):
+                return  # the chain cannot go on without this batch
+
+    threads = [threading.Thread(target=sync, args=pair) for pair in zip(nodes, work)]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0, tally
+
+
 def run() -> dict[str, Any]:
     """Throughput, p50/p99 per HTTP request and per batch until accepted, refusals and errors."""
     batches_each = max(1, scaled(3))
@@ -154,26 +176,9 @@ def run() -> dict[str, Any]:
             url = f"http://127.0.0.1:{port}"
             codes = hub_codes(pg, [f"并发村{i}" for i in range(NODES)])
             nodes = [WireNode(url, code, seed=500 + i) for i, code in enumerate(codes)]
-            work = [(node, node.batches(batches_each * 100, size)) for node in nodes]
-            tally = Tally()
-            start = threading.Barrier(len(work) + 1)
-
-            def sync(node: WireNode, envelopes: list[bytes]) -> None:
-                rng = random.Random(node.node_id)
-                start.wait()
-                for raw in envelopes:
-                    if not send_until_accepted(node, raw, tally, rng):
-                        return  # the chain cannot go on without this batch
-
-            threads = [threading.Thread(target=sync, args=w) for w in work]
-            for t in threads:
-                t.start()
+            work = [node.batches(batches_each * 100, size) for node in nodes]
             load = load_average()
-            start.wait()
-            t0 = time.perf_counter()
-            for t in threads:
-                t.join()
-            wall = time.perf_counter() - t0
+            wall, tally = at_once(nodes, work)
             inside_ms = hub_side_ms(pg)
         finally:
             proc.terminate()
@@ -184,7 +189,7 @@ def run() -> dict[str, Any]:
         "nodes": NODES,
         **setup,
         "batch": size,
-        "batches": NODES * len(work[0][1]),
+        "batches": NODES * len(work[0]),
         "requests": len(tally.per_request),
         "refused_429": tally.refused,
         # The Retry-After the refusals named (s): the hub's estimate of the work ahead of each.
