@@ -45,6 +45,11 @@ class Request(BaseModel):
     needs_attention = peewee.BooleanField(default=False, index=True)
     purged = peewee.BooleanField(default=False)
 
+    class Meta:
+        # Schema 6: a capture asks whether this person already has an open request for this item
+        # (两头受理, capture.open_request_for); by item alone that read a tenth of the history.
+        indexes = ((("id_number", "item_code"), False),)
+
 
 class Batch(BaseModel):
     """A signed batch exactly as sent; re-sent byte for byte until the hub answers."""

@@ -57,8 +57,19 @@ def _step_5(migrator: SchemaMigrator) -> None:
     Event._schema.create_indexes(safe=True)
 
 
+def _step_6(migrator: SchemaMigrator) -> None:
+    """Schema 6: an index of requests by applicant and item, for the duplicate check at every capture."""
+    Request._schema.create_indexes(safe=True)
+
+
 # Each step moves the schema from version n-1 to n and must be safe to re-run.
-MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {2: _step_2, 3: _step_3, 4: _step_4, 5: _step_5}
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {
+    2: _step_2,
+    3: _step_3,
+    4: _step_4,
+    5: _step_5,
+    6: _step_6,
+}
 
 
 def schema_version() -> int:

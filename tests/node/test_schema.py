@@ -170,3 +170,20 @@ def test_a_newer_database_is_refused_untouched(v1_db: Path) -> None:
         with pytest.raises(RuntimeError, match="比本软件.*新"):
             schema.migrate()
     assert _rows(v1_db) == rows
+
+
+def test_the_duplicate_check_at_capture_reads_by_applicant_and_item(
+    v1_db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Schema 6: open_request_for is an index look-up, not a read of every request of the item."""
+    from node.capture import open_request_for
+
+    with database.connection_context():
+        schema.migrate()
+        with caplog.at_level("DEBUG", logger="peewee"):
+            assert open_request_for("110101199001011234", "JF-01") is None
+        logged: Any = caplog.records[-1].msg  # peewee logs each query as the pair (sql, params)
+        sql, params = logged
+        plan = " ".join(str(row[-1]) for row in database.execute_sql("EXPLAIN QUERY PLAN " + sql, params))
+        assert "request_id_number_item_code" in plan
+    database.close()
