@@ -38,10 +38,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=4000)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--tree", help="a checkout whose hub/ and shared/ to measure (put it first on sys.path)")
-    args = ap.parse_args()
-    if args.tree:
-        sys.path.insert(0, args.tree)
+    from bench.tree import parse_args
+
+    args = parse_args(ap)
     from bench import workload
     from hub import routing
     from shared import intake

@@ -39,11 +39,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=200, help="events per batch")
     ap.add_argument("--calls", type=int, default=200)
-    ap.add_argument("--tree", help="a checkout whose hub/ and shared/ to measure (put it first on PYTHONPATH)")
     ap.add_argument("--alternatives", action="store_true", help="also the ideas measured and not taken")
-    args = ap.parse_args()
-    if args.tree:
-        sys.path.insert(0, args.tree)
+    from bench.tree import parse_args
+
+    args = parse_args(ap)
     from bench.profile_ingest import enrolled_hub
     from hub.db import database
     from hub.nodeauth import authenticate

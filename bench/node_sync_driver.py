@@ -125,6 +125,7 @@ def main() -> None:
     ap.add_argument("--retry", action="store_true")
     ap.add_argument("--timeout", type=float, default=30.0)
     ap.add_argument("--give-up-s", type=float, default=600.0, help="stop retrying once this much time has passed")
+    ap.add_argument("--lan-level", action="store_true", help="never take the link for a slow one (bench.sync_link)")
     args = ap.parse_args()
     os.environ["DAIBAN_NODE_DIR"] = args.dir
     spent = cpu_by_function() if os.environ.get("BENCH_NODE_CPU_BY_FUNCTION") else None
@@ -138,6 +139,10 @@ def main() -> None:
     with database.connection_context():
         hub_url = args.hub or meta.get("hub_url")
         queued_before = outbox.queued_count()
+    if args.lan_level:
+        from node import transport
+
+        transport.SLOW_LINK_BYTES_PER_S = 0  # bodies at the LAN's level however slow the loaded loopback looks
     client = SyncClient(HttpTransport(hub_url, timeout=args.timeout), app.extensions["daiban_node_key"])
     rng = random.Random(1)
     failures, waited, errors = 0, 0.0, []

@@ -334,13 +334,11 @@ def main() -> None:
     ap.add_argument("--keep-connection", action="store_true", help="what-if: one connection for every request")
     ap.add_argument("--statements", action="store_true", help="per statement: count, wall and backend CPU per batch")
     ap.add_argument("--top", type=int, default=25, help="--statements: how many to list")
-    ap.add_argument("--tree", help="a checkout whose hub/ and shared/ to measure (put it first on PYTHONPATH)")
-    args = ap.parse_args()
     # This checkout's bench package (enrolled_hub); hub/ and shared/ come from the tree measured.
     import bench.profile_ingest  # noqa: F401
+    from bench.tree import parse_args
 
-    if args.tree:
-        sys.path.insert(0, args.tree)
+    args = parse_args(ap)
     from bench.harness import pg_database
 
     with pg_database() as pg:

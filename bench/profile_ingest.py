@@ -85,10 +85,9 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--size", type=int, default=200)
     ap.add_argument("--events", type=int, default=2000)
-    ap.add_argument("--tree", help="a checkout whose hub/ and shared/ to measure (put it first on PYTHONPATH)")
-    args = ap.parse_args()
-    if args.tree:
-        sys.path.insert(0, args.tree)
+    from bench.tree import parse_args
+
+    args = parse_args(ap)
     from bench.harness import pg_database
 
     out = {}

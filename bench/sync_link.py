@@ -17,19 +17,9 @@ from .harness import ROOT, RUNS, cpu_seconds, hub_process, load_average, log, me
 from .linkshaper import Chunk, LinkShaper
 
 TWO_G = {"kbit": 64, "delay_ms": 150}
-# `wire` at the LAN level whatever the machine's load (node_sync, `_AT_LAN_LEVEL`); BENCH_WIRE_JUDGED=1
+# `wire` at the LAN level whatever the machine's load (node_sync, the driver's --lan-level); BENCH_WIRE_JUDGED=1
 # lets the node judge the link as it would anywhere (the figure before 2026-11-30 evening).
 LAN_LEVEL = os.environ.get("BENCH_WIRE_JUDGED", "") != "1"
-
-
-# The node process of a `wire` run: node_sync_driver with the link never judged slow. The figure
-# is the LAN's (bodies at node.transport.BODY_LEVEL, answers at 9); on a machine loaded to 6-7 a
-# loopback hello can take over 0.1 s and look like 2G, and the batch then went at level 19,
-# which measured the slow-link level, not the loopback one. The `2g` run measures that level.
-_AT_LAN_LEVEL = (
-    "import runpy, node.transport as t; t.SLOW_LINK_BYTES_PER_S = 0; "
-    "runpy.run_module('bench.node_sync_driver', run_name='__main__')"
-)
 
 
 def node_sync(
@@ -37,17 +27,20 @@ def node_sync(
 ) -> dict[str, Any]:
     """Run bench.node_sync_driver as its own process; its JSON report (trace: the node's steps, node.transport).
 
-    lan_level: the node never takes the link for a slow one (`_AT_LAN_LEVEL`).
+    lan_level: the node never takes the link for a slow one (the driver's --lan-level). The figure
+    of a `wire` run is the LAN's (bodies at node.transport.BODY_LEVEL, answers at 9); on a machine
+    loaded to 6-7 a loopback hello can take over 0.1 s and look like 2G, and the batch then went at
+    level 19, which measured the slow-link level, not the loopback one. The `2g` run measures that.
     """
-    driver = ["-c", _AT_LAN_LEVEL] if lan_level else ["-m", "bench.node_sync_driver"]
-    cmd = [sys.executable, *driver, "--dir", str(node_dir)]
+    driver = ["-m", "bench.node_sync_driver", "--dir", str(node_dir)] + (["--lan-level"] if lan_level else [])
+    cmd = [sys.executable, *driver]
     spy = os.environ.get("BENCH_NODE_PYSPY")
     if spy:
         # The node process sampled by py-spy (collapsed stacks, every thread, idle excluded) into
         # BENCH_NODE_PYSPY.<dir name>.txt.
         out_file = f"{spy}.{node_dir.name}.txt"
         cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "-o", out_file, "--format", "raw"]
-        cmd += ["--rate", "500", "--threads", "--", sys.executable, *driver, "--dir", str(node_dir)]
+        cmd += ["--rate", "500", "--threads", "--", sys.executable, *driver]
     if hub_url:
         cmd += ["--hub", hub_url]
     if retry:

@@ -74,6 +74,7 @@ class ImportResult:
     updates: int = 0
     attachments: int = 0
     messages: list[str] = field(default_factory=list)
+    batches: int = 0  # exported batches the hub answered and this import applied (a sync round's count)
 
     def summary(self) -> str:
         """One line in Chinese."""
@@ -281,6 +282,7 @@ def _apply_one(client: SyncClient, msg: dict[str, Any], result: ImportResult) ->
             result.messages.append(resp["error"].get("message", N_("中心要求核对进度")))
             return
         counts = apply_response(resp, batch)
+        result.batches += 1
         result.acked += counts["acked"]
         result.refused += counts["refused"]
         result.updates += counts["updates"]

@@ -11,10 +11,13 @@ saves it); they are not legal advice.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
+from decimal import Decimal
+from decimal import InvalidOperation
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 from .msgid import N_
 
 MODES: dict[str, str] = {"immediate": N_("即办件"), "processed": N_("承办件")}
@@ -47,6 +50,22 @@ LEGACY_KINDS: tuple[dict[str, str], ...] = (
     {"code": "DB", "name": "低保"},
     {"code": "JF", "name": "建房"},
 )
+
+# Sane bounds of the catalogue's number fields, by field key: (least, most, decimal places).
+# 现有子女数 is a count of a few, not 20 digits; areas and amounts have cents at most. A catalogue
+# field may name its own "min"/"max"/"decimals"; a key not listed here gets NUMBER_DEFAULT.
+NUMBER_BOUNDS: dict[str, tuple[int, int, int]] = {
+    "child_order": (1, 20, 0),
+    "children_count": (0, 20, 0),
+    "household_size": (1, 30, 0),
+    "floors": (1, 10, 0),
+    "monthly_income": (0, 1_000_000, 2),
+    "amount_requested": (0, 1_000_000, 2),
+    "site_area": (0, 10_000, 2),
+    "floor_area": (0, 10_000, 2),
+    "house_area": (0, 10_000, 2),
+}
+NUMBER_DEFAULT: tuple[int, int, int] = (0, 100_000_000, 2)
 
 # Where the township's starting catalogue lives: data, not code, so it is reviewed and edited as data.
 DEFAULT_FILE = Path(__file__).with_name("catalogue_default.json")
@@ -241,6 +260,45 @@ def load_file(path: Path) -> dict[str, Any]:
     return loaded
 
 
+def number_bounds(spec: dict[str, Any]) -> tuple[Decimal, Decimal, int]:
+    """The (least, most, decimal places) a number field accepts: the catalogue's own, else NUMBER_BOUNDS."""
+    key = str(spec.get("key"))
+    try:
+        return _bounds(key, spec.get("min", _ABSENT), spec.get("max", _ABSENT), spec.get("decimals", _ABSENT))
+    except TypeError:  # an unhashable value in the catalogue: not cached
+        return _bounds.__wrapped__(
+            key, spec.get("min", _ABSENT), spec.get("max", _ABSENT), spec.get("decimals", _ABSENT)
+        )
+
+
+_ABSENT = object()
+
+
+@functools.lru_cache(maxsize=1024, typed=True)
+def _bounds(key: str, least: Any, most: Any, decimals: Any) -> tuple[Decimal, Decimal, int]:
+    # Cached per (key, min, max, decimals): a batch checks the same few fields hundreds of times.
+    low, high, places = NUMBER_BOUNDS.get(key, NUMBER_DEFAULT)
+    try:
+        return (
+            Decimal(str(low if least is _ABSENT else least)),
+            Decimal(str(high if most is _ABSENT else most)),
+            int(places if decimals is _ABSENT else decimals),
+        )
+    except (InvalidOperation, TypeError, ValueError):
+        return Decimal(low), Decimal(high), places
+
+
+NO_BOUNDS = (Decimal(0), Decimal(0), 0)  # the bounds slot of a plan's field that is not a number
+
+
+class CapturePlan(NamedTuple):
+    """What a capture of one active item must hold to pass, read once from its catalogue entry."""
+
+    fields: tuple[tuple[str, str, bool, tuple[Decimal, Decimal, int]], ...]  # key, type, required, bounds
+    materials: frozenset[str]
+    required: frozenset[str]
+
+
 class Catalogue:
     """Read-only lookups over one version of the catalogue data."""
 
@@ -261,6 +319,27 @@ class Catalogue:
         self._material_names = {
             i["code"]: [(m["code"], m["name"]) for m in i["materials"]] for i in self._data["items"]
         }
+
+    @functools.cached_property
+    def _capture_plans(self) -> dict[str, CapturePlan]:
+        # Built on the first capture checked against this object, then kept with it: the hub checks
+        # thousands of captures against one version; a catalogue only printed never builds them.
+        plans = {}
+        for item in self.items():  # active ones: an inactive item is an error, found the long way
+            fields = []
+            for spec in item["fields"]:
+                bounds = number_bounds(spec) if spec["type"] == "number" else NO_BOUNDS
+                if not (bounds[0].is_finite() and bounds[1].is_finite()):
+                    break  # a bound a comparison would refuse: every capture of the item goes the long way
+                fields.append((spec["key"], spec["type"], spec["required"], bounds))
+            else:
+                code = item["code"]
+                plans[code] = CapturePlan(tuple(fields), self._material_codes[code], self._required_sets[code])
+        return plans
+
+    def capture_plan(self, item_code: str) -> CapturePlan | None:
+        """What a capture of this active item must hold (validation's fast path); None: check it the long way."""
+        return self._capture_plans.get(item_code)
 
     @classmethod
     def default(cls) -> Catalogue:

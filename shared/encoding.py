@@ -110,12 +110,6 @@ def parse(data: bytes) -> Any:
         raise EncodingError("body is not valid JSON") from None
 
 
-# Bodies above this many bytes travel deflated (both directions): below it deflate saves less than
-# its own header and the CPU of a village PC. The node and the hub ask `pays` instead (it counts
-# the header); the in-process test transport still uses this.
-COMPRESS_ABOVE = 1024
-
-
 def pays(plain: int, packed: int, coding: str, answer: bool = False) -> bool:
     """True when a body of `plain` bytes, `packed` once compressed in `coding`, is fewer bytes
     compressed, counting the header lines compression adds (`Content-Encoding`, and on an answer

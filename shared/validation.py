@@ -7,7 +7,6 @@ every synced event, so both sides refuse the same things with the same words.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import unicodedata
@@ -15,11 +14,12 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from decimal import InvalidOperation
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 
 from shared.catalogue import Catalogue
+from shared.catalogue import number_bounds
 from shared.msgid import N_, listed
 
 
@@ -53,21 +53,6 @@ CLERK_NAME_MAX = 64
 CAPTURE_MAX_CHARS = 8000
 SUBMIT_CHOICES = ("submitted", "awaiting_materials", "held")
 
-# Sane bounds of the catalogue's number fields, by field key: (least, most, decimal places).
-# 现有子女数 is a count of a few, not 20 digits; areas and amounts have cents at most. A catalogue
-# field may name its own "min"/"max"/"decimals"; a key not listed here gets NUMBER_DEFAULT.
-NUMBER_BOUNDS: dict[str, tuple[int, int, int]] = {
-    "child_order": (1, 20, 0),
-    "children_count": (0, 20, 0),
-    "household_size": (1, 30, 0),
-    "floors": (1, 10, 0),
-    "monthly_income": (0, 1_000_000, 2),
-    "amount_requested": (0, 1_000_000, 2),
-    "site_area": (0, 10_000, 2),
-    "floor_area": (0, 10_000, 2),
-    "house_area": (0, 10_000, 2),
-}
-NUMBER_DEFAULT: tuple[int, int, int] = (0, 100_000_000, 2)
 NUMBER_TEXT_MAX = 20  # characters of a number as typed: more is never a sane value
 
 
@@ -218,34 +203,6 @@ def _check_extra_field(spec: dict[str, Any], value: Any) -> FieldError | None:
     return _check_text(value, field, label, TEXT_FIELD_MAX)
 
 
-def number_bounds(spec: dict[str, Any]) -> tuple[Decimal, Decimal, int]:
-    """The (least, most, decimal places) a number field accepts: the catalogue's own, else NUMBER_BOUNDS."""
-    key = str(spec.get("key"))
-    try:
-        return _bounds(key, spec.get("min", _ABSENT), spec.get("max", _ABSENT), spec.get("decimals", _ABSENT))
-    except TypeError:  # an unhashable value in the catalogue: not cached
-        return _bounds.__wrapped__(
-            key, spec.get("min", _ABSENT), spec.get("max", _ABSENT), spec.get("decimals", _ABSENT)
-        )
-
-
-_ABSENT = object()
-
-
-@functools.lru_cache(maxsize=1024, typed=True)
-def _bounds(key: str, least: Any, most: Any, decimals: Any) -> tuple[Decimal, Decimal, int]:
-    # Cached per (key, min, max, decimals): a batch checks the same few fields hundreds of times.
-    low, high, places = NUMBER_BOUNDS.get(key, NUMBER_DEFAULT)
-    try:
-        return (
-            Decimal(str(low if least is _ABSENT else least)),
-            Decimal(str(high if most is _ABSENT else most)),
-            int(places if decimals is _ABSENT else decimals),
-        )
-    except (InvalidOperation, TypeError, ValueError):
-        return Decimal(low), Decimal(high), places
-
-
 def check_number(spec: dict[str, Any], value: Any) -> FieldError | None:
     """A filled-in number field: a plain decimal within its field's bounds, with no more places than allowed."""
     field, label = f"fields.{spec['key']}", spec["label"]
@@ -302,36 +259,6 @@ def _code_list(value: Any) -> list[str] | None:
     return None
 
 
-class _ItemPlan(NamedTuple):
-    """What a capture of one active item must hold to pass, read once from its catalogue entry."""
-
-    fields: tuple[tuple[str, str, bool, tuple[Decimal, Decimal, int]], ...]  # key, type, required, bounds
-    materials: frozenset[str]
-    required: frozenset[str]
-
-
-@functools.lru_cache(maxsize=4)
-def _plans(catalogue: Catalogue) -> dict[str, _ItemPlan]:
-    # Per catalogue object (read-only, one per version; the last four are kept): the hub checks
-    # thousands of captures against one version, and the node and the counter hold one at a time.
-    plans = {}
-    for item in catalogue.items():  # active ones: an inactive item is an error, found the long way
-        fields = []
-        for spec in item["fields"]:
-            # _check_extra_field reads any type it does not know as text.
-            kind = spec["type"] if spec["type"] in ("number", "date") else "text"
-            bounds = number_bounds(spec) if kind == "number" else _NO_BOUNDS
-            if not (bounds[0].is_finite() and bounds[1].is_finite()):
-                break  # a bound a comparison would refuse: every capture of the item goes the long way
-            fields.append((spec["key"], kind, bool(spec["required"]), bounds))
-        else:
-            code = item["code"]
-            required = frozenset(catalogue.required_materials(code))
-            plans[code] = _ItemPlan(tuple(fields), catalogue.material_codes(code), required)
-    return plans
-
-
-_NO_BOUNDS = (Decimal(0), Decimal(0), 0)  # the bounds slot of a field that is not a number
 _PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
@@ -380,7 +307,7 @@ def _plainly_valid(catalogue: Catalogue, data: dict[str, Any], today: date | Non
     if data.__class__ is not dict:
         return False
     item_code = data.get("item_code")
-    plan = _plans(catalogue).get(item_code) if item_code.__class__ is str else None
+    plan = catalogue.capture_plan(item_code) if item_code.__class__ is str else None
     applicant = data.get("applicant")
     if plan is None or applicant.__class__ is not dict:
         return False

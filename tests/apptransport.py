@@ -1,6 +1,6 @@
 """The one in-process transport for tests: the node's bytes go to the hub's Flask app (no sockets),
-as httpx's WSGITransport does, with the same rules as node.transport.HttpTransport (bodies above
-COMPRESS_ABOVE deflated; 5xx is a TransportError, the outcome unknown).
+as httpx's WSGITransport does, with the same rules as node.transport.HttpTransport (a body travels
+deflated when `shared.encoding.pays` says it saves bytes; 5xx is a TransportError, the outcome unknown).
 
 Faults come two ways, and a test may use both:
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from node.transport import TransportError
-from shared.encoding import COMPRESS_ABOVE
 from shared import encoding
 
 Fault = Callable[[str, bytes, str], None]
@@ -36,9 +35,11 @@ class AppTransport:
 
     def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
         headers = {}
-        if self.compress and len(body) > COMPRESS_ABOVE:
-            body = encoding.compress(body)
-            headers["Content-Encoding"] = "deflate"
+        if self.compress:
+            packed = encoding.compress(body)
+            if encoding.pays(len(body), len(packed), "deflate"):
+                body = packed
+                headers["Content-Encoding"] = "deflate"
         resp = self.client.post(path, data=body, content_type="application/json", headers=headers)
         return resp.status_code, resp.data
 

@@ -61,5 +61,5 @@ def import_reply(data_dir: str | Path, raw: bytes) -> tuple["ImportResult", upli
         _require_enrolled()
         got = import_response(raw, uplink.key(data_dir), box_key(data_dir))
         uplink.apply_decisions(report)
-    report.acked, report.refused_up, report.scans = got.acked, got.refused, got.attachments
+    report.sent, report.acked, report.refused_up, report.scans = got.batches, got.acked, got.refused, got.attachments
     return got, report

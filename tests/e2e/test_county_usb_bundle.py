@@ -67,7 +67,8 @@ def test_case_passed_up_and_answered_by_usb_bundles(tmp_path: Path) -> None:
             "county-answer", code, "county_approve", "--doc-no", DOC_NO, "--doc-date", county_today(), "--actor", "li"
         )
 
-        assert "县级确认事件 3" in township.cli("county-import-bundle", str(usb / "down1.daiban")).stdout
+        # The one batch the export carried, as a county-sync would have counted it.
+        assert "上传批次 1，县级确认事件 3" in township.cli("county-import-bundle", str(usb / "down1.daiban")).stdout
         # A second trip carries the county's answer down.
         assert "批次 0，事件 0，附件 0" in township.cli("county-export-bundle", str(usb / "up2.daiban")).stdout
         county.cli("import-bundle", str(usb / "up2.daiban"), "--out", str(usb / "down2.daiban"))
@@ -81,7 +82,10 @@ def test_case_passed_up_and_answered_by_usb_bundles(tmp_path: Path) -> None:
         node.cli("sync")
         assert "初审通过" in villager_sees(node, code)
 
-        assert "录入县级批复 1 件" in township.cli("county-import-bundle", str(usb / "down2.daiban")).stdout
+        assert (
+            "上传批次 0，县级确认事件 0（退回 0），录入县级批复 1 件"
+            in township.cli("county-import-bundle", str(usb / "down2.daiban")).stdout
+        )
         again = township.cli("county-import-bundle", str(usb / "down2.daiban"))
         assert again.returncode == 0
         assert "导入过" in again.stdout

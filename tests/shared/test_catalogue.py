@@ -1,7 +1,10 @@
 """Tests for the service catalogue data and its lookups."""
 
 import copy
+import gc
 import json
+import weakref
+from decimal import Decimal
 
 import pytest
 
@@ -9,6 +12,8 @@ from shared.catalogue import DEFAULT_CATALOGUE
 from shared.catalogue import KINDS
 from shared.catalogue import WINDOWS
 from shared.catalogue import Catalogue
+from shared.validation import validate_capture
+from tests.factories import capture
 from tests.factories import item_of
 from shared.catalogue import CatalogueError
 from shared.catalogue import validate_catalogue
@@ -245,3 +250,38 @@ def test_a_catalogue_stored_before_kinds_were_data_keeps_the_first_three():
     del data["kinds"]
     data["items"] = [i for i in data["items"] if i["kind"] in ("FP", "DB", "JF")]
     assert [k["code"] for k in Catalogue(data).kinds()] == ["FP", "DB", "JF"]
+
+
+def test_capture_plan_is_kept_with_its_catalogue_and_reads_that_catalogue_only():
+    data = copy.deepcopy(DEFAULT_CATALOGUE)
+    items = {i["code"]: i for i in data["items"]}
+    items["FP-03"]["active"] = False
+    next(f for f in items["DB-01"]["fields"] if f["key"] == "monthly_income").update(max=2000, decimals=0)
+    next(f for f in items["DB-03"]["fields"] if f["key"] == "household_size").update(max="Infinity")
+    own, default = Catalogue(data), Catalogue.default()
+
+    plan, default_plan = own.capture_plan("DB-01"), default.capture_plan("DB-01")
+    assert plan is not None
+    assert default_plan is not None
+    assert plan is own.capture_plan("DB-01")  # built once with the catalogue, not per capture
+    assert ("monthly_income", "number", True, (Decimal(0), Decimal(2000), 0)) in plan.fields
+    assert ("monthly_income", "number", True, (Decimal(0), Decimal(1_000_000), 2)) in default_plan.fields
+    assert plan.materials == own.material_codes("DB-01")
+    assert plan.required == set(own.required_materials("DB-01"))
+    # An inactive item, a bound no comparison takes, an unknown code: the long way, every time.
+    assert own.capture_plan("FP-03") is None
+    assert default.capture_plan("FP-03") is not None
+    assert own.capture_plan("DB-03") is None
+    assert own.capture_plan("XX-99") is None
+
+
+def test_a_catalogue_checked_against_is_not_kept_alive_by_the_checks():
+    # The per-catalogue checks live on the catalogue: once the hub or node drops a version,
+    # nothing else holds it (a module cache of the last few catalogues did).
+    catalogue = Catalogue(copy.deepcopy(DEFAULT_CATALOGUE))
+    assert validate_capture(catalogue, capture("DB-01", catalogue=catalogue)) == []
+    assert validate_capture(catalogue, {"item_code": "DB-01"}) != []
+    gone = weakref.ref(catalogue)
+    del catalogue
+    gc.collect()
+    assert gone() is None
