@@ -8,7 +8,7 @@ flags it (``Case.duplicate_of``) to the window and, in its status, to the clerk.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import peewee
@@ -65,21 +65,25 @@ class Known(NamedTuple):
 
 
 def known(
-    event_ids: list[str], request_ids: list[str], receipt_codes: list[str], people: Iterable[tuple[str, str]]
+    event_ids: Sequence[str | None],
+    request_ids: Sequence[str | None],
+    receipt_codes: Sequence[str | None],
+    people: Iterable[tuple[str, str]],
 ) -> Known:
     """The batch's four look-ups before its events are applied: on PostgreSQL one statement.
 
     Each look-up gets its values as one array (`= ANY`), so the statement's text is the same for
     every batch: on a kept connection psycopg prepares it once and the server plans it no more
-    (docs/performance.md, "Hub ingest on PostgreSQL: one look-up per batch"). SQLite, in process,
+    (docs/performance.md, "Hub ingest on PostgreSQL: one look-up per batch, references checked
+    per statement"). SQLite, in process,
     asks each as before (`shared.bulk_rows.existing`, `open_codes`).
     """
     wanted = set(people)
     if not isinstance(getattr(database, "obj", database), peewee.PostgresqlDatabase):
         return Known(
-            set(existing(NodeEvent.event_id, event_ids)),
-            set(existing(Case.request_id, request_ids)),
-            set(existing(Case.receipt_code, receipt_codes)),
+            set(existing(NodeEvent.event_id, list(event_ids))),
+            set(existing(Case.request_id, list(request_ids))),
+            set(existing(Case.receipt_code, list(receipt_codes))),
             open_codes(wanted),
         )
     asked = [_distinct(event_ids), _distinct(request_ids), _distinct(receipt_codes), sorted({i for i, _ in wanted})]
@@ -96,14 +100,14 @@ def known(
     return found
 
 
-def _distinct(values: list[Any]) -> list[Any]:
+def _distinct(values: Sequence[Any]) -> list[Any]:
     return [v for v in dict.fromkeys(values) if v is not None]
 
 
 # Tagged by look-up (0–2 existence, 3 open cases); the open cases earliest first, as open_codes reads
 # them. Names from the models' metadata; every value is bound.
 _KNOWN_SQL = (
-    f'SELECT 0 AS k, "event_id" AS v, NULL AS i, NULL AS c, NULL::timestamp AS t FROM "{NodeEvent._meta.table_name}" '
+    f'SELECT 0 AS k, "event_id" AS v, NULL AS i, NULL AS c, NULL::timestamp AS t FROM "{NodeEvent._meta.table_name}" '  # nosec B608
     'WHERE "event_id" = ANY({p}) '
     f'UNION ALL SELECT 1, "request_id", NULL, NULL, NULL FROM "{Case._meta.table_name}" '
     'WHERE "request_id" = ANY({p}) '
