@@ -8,6 +8,8 @@ BENCH_HUB_TREE=/path/to/checkout serves that checkout's hub (and shared/) instea
 --chdir), for a before/after in one sitting with this bench script. BENCH_INGEST_ONLY=concurrent
 runs only the N-at-once figures; BENCH_INGEST_ONLY=held measures in one process the hub's CPU per
 event in all and while the batch's transaction is open (what villages take turns for).
+BENCH_INGEST_ONLY=pg runs only one node at a time on PostgreSQL (BENCH_INGEST_BATCH=200: that size
+alone), the figures `ingest.postgresql.batchN`.
 """
 
 from __future__ import annotations
@@ -318,6 +320,15 @@ def run_held() -> dict[str, Any]:
     return result
 
 
+def run_pg() -> dict[str, Any]:
+    """Only one node at a time on PostgreSQL (BENCH_INGEST_ONLY=pg), the sizes BENCH_INGEST_BATCH names."""
+    global BATCH_SIZES
+    if os.environ.get("BENCH_INGEST_BATCH"):
+        BATCH_SIZES = tuple(int(n) for n in os.environ["BENCH_INGEST_BATCH"].split(","))
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp, pg_database() as pg:
+        return {"postgresql": bench_database("pg", pg, Path(tmp) / "p")} if pg else {}
+
+
 def run_concurrent() -> dict[str, Any]:
     """Only the figures of N nodes at once (BENCH_INGEST_ONLY=concurrent): for a quick before/after."""
     result: dict[str, Any] = {}
@@ -333,5 +344,5 @@ if __name__ == "__main__":
     import json
 
     only = os.environ.get("BENCH_INGEST_ONLY", "")
-    chosen = {"concurrent": run_concurrent, "held": run_held}.get(only, run)
+    chosen = {"concurrent": run_concurrent, "held": run_held, "pg": run_pg}.get(only, run)
     print(json.dumps(chosen(), ensure_ascii=False, indent=1))

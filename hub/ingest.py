@@ -15,7 +15,7 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared import downstream, encoding, intake, messages, protocol, states
-from shared.bulk_rows import aligned, default, existing, insert_rows
+from shared.bulk_rows import aligned, default, insert_rows
 from shared.catalogue import Catalogue
 from shared.msgid import N_
 from shared.receipt_codes import issued_by
@@ -383,9 +383,12 @@ class BatchWriter:
         ids = [ev["id"] for ev in events if isinstance(ev.get("id"), str)]
         request_ids = [ev["request_id"] for ev in events]
         codes = [p.lookup_code for p in prepared if p.lookup_code is not None]
-        self.event_ids: set[str] = set(existing(NodeEvent.event_id, ids))
-        self.request_ids: set[str] = set(existing(Case.request_id, request_ids))
-        self.receipt_codes: set[str] = set(existing(Case.receipt_code, codes))
+        # The four look-ups of what the hub already holds: one statement on PostgreSQL.
+        people = (p.person for p in prepared if p.person is not None)
+        known = duplicates.known(ids, request_ids, codes, people)
+        self.event_ids: set[str] = known.event_ids
+        self.request_ids: set[str] = known.request_ids
+        self.receipt_codes: set[str] = known.receipt_codes
         self.cases: list[dict[str, Any]] = []
         self.node_events: list[dict[str, Any]] = []
         self.hub_events: list[dict[str, Any]] = []
@@ -399,7 +402,7 @@ class BatchWriter:
         # Audit entries of the batch's events (duplicate flags), chained at flush under one lock.
         self.audits: list[tuple[str, str, str, dict[str, Any] | None]] = []
         # 两头受理: the open cases of the people this batch captures for (one query), kept up to date below.
-        self.open_requests = duplicates.open_codes(p.person for p in prepared if p.person is not None)
+        self.open_requests = known.open_requests
         # A new case's data by event id: a later event of the batch with that id is stored with it.
         self._data_json: dict[str, msgspec.Raw] = {}
 

@@ -160,6 +160,146 @@ def _step_15(migrator: SchemaMigrator) -> None:
         database.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
 
 
+# Schema 16, PostgreSQL: the references a batch writes for every event, checked once per statement.
+# (referencing model, its column) by the model referenced; that model's key column is the same name.
+STATEMENT_CHECKED: dict[type[peewee.Model], tuple[tuple[type[peewee.Model], str], ...]] = {
+    Node: ((Case, "node_id"), (NodeEvent, "node_id"), (HubEvent, "node_id")),
+    Village: ((Case, "village_id"),),
+}
+
+
+def _step_16(migrator: SchemaMigrator) -> None:
+    """Schema 16: on PostgreSQL, a batch's references to its node and village checked per statement.
+
+    A foreign key is checked row by row (a `SELECT … FOR KEY SHARE` of the node for each case, node
+    event and log entry, four per captured event): about a quarter of the server's CPU per batch of
+    200 (docs/performance.md, "Hub ingest on PostgreSQL: one look-up per batch, references checked
+    per statement"). The same rule is now kept by triggers (`statement_references`); SQLite keeps its
+    foreign keys.
+    """
+    if is_postgres():
+        statement_references()
+
+
+def statement_references() -> None:
+    """Replace the foreign keys of STATEMENT_CHECKED by triggers that keep the same rule (PostgreSQL).
+
+    Referencing side: after each INSERT statement, the distinct values its rows reference are locked
+    `FOR KEY SHARE` (as a foreign key locks them, so that no one deletes them before this commits)
+    and one missing is refused; after an UPDATE that changes the column, the same for that row.
+    Referenced side: a row still referenced may not be deleted nor its key changed, and the table not
+    truncated while a referencing table holds rows. Both refuse with SQLSTATE 23503, as the foreign
+    key did (psycopg's ForeignKeyViolation, peewee's IntegrityError). The hub's transactions run at
+    READ COMMITTED, where each check's statement sees what committed before it: the order of two
+    writers cannot slip a dangling reference past both (the lock makes the later one wait, then look).
+    Safe to re-run.
+    """
+    for referenced, referencing in STATEMENT_CHECKED.items():
+        table, key = referenced._meta.table_name, referenced._meta.primary_key.column_name
+        ref_name = f"daiban_{table}"
+        refused = (
+            'RAISE EXCEPTION \'insert or update on table "%" violates its reference to "{table}"\', TG_TABLE_NAME '
+            "USING ERRCODE = 'foreign_key_violation', DETAIL = format('Key ({column})=(%s) is not present in table "
+            '"{table}".\', missing);'
+        )
+        for model, column in referencing:
+            name = model._meta.table_name
+            for (constraint,) in database.execute_sql(
+                "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid = %s::regclass "
+                "AND confrelid = %s::regclass AND conkey = ARRAY[(SELECT attnum FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attname = %s)]::int2[]",
+                (f'"{name}"', f'"{table}"', f'"{name}"', column),
+            ).fetchall():
+                database.execute_sql(f'ALTER TABLE "{name}" DROP CONSTRAINT "{constraint}"')
+            function = f"{ref_name}_{column}"
+            _ddl(
+                f"""CREATE OR REPLACE FUNCTION {function}_added() RETURNS trigger LANGUAGE plpgsql AS $f$
+DECLARE
+    missing text;
+BEGIN
+    PERFORM 1 FROM "{table}" WHERE "{key}" IN (SELECT DISTINCT "{column}" FROM added) FOR KEY SHARE;
+    SELECT a."{column}" INTO missing FROM added AS a WHERE a."{column}" IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM "{table}" AS r WHERE r."{key}" = a."{column}") LIMIT 1;
+    IF FOUND THEN
+        {refused.format(table=table, column=column)}
+    END IF;
+    RETURN NULL;
+END
+$f$"""  # nosec B608 - names from the models' metadata, no value
+            )
+            _ddl(
+                f"""CREATE OR REPLACE FUNCTION {function}_changed() RETURNS trigger LANGUAGE plpgsql AS $f$
+DECLARE
+    missing text := NEW."{column}";
+BEGIN
+    PERFORM 1 FROM "{table}" WHERE "{key}" = NEW."{column}" FOR KEY SHARE;
+    IF NOT FOUND THEN
+        {refused.format(table=table, column=column)}
+    END IF;
+    RETURN NULL;
+END
+$f$"""  # nosec B608 - names from the models' metadata, no value
+            )
+            for trigger, body in (
+                (
+                    f"{name}_{column}_added",
+                    f'AFTER INSERT ON "{name}" REFERENCING NEW TABLE AS added FOR EACH STATEMENT '
+                    f"EXECUTE FUNCTION {function}_added()",
+                ),
+                (
+                    f"{name}_{column}_changed",
+                    f'AFTER UPDATE OF "{column}" ON "{name}" FOR EACH ROW WHEN (NEW."{column}" IS NOT NULL '
+                    f'AND NEW."{column}" IS DISTINCT FROM OLD."{column}") EXECUTE FUNCTION {function}_changed()',
+                ),
+            ):
+                database.execute_sql(f'DROP TRIGGER IF EXISTS "{trigger}" ON "{name}"')
+                database.execute_sql(f'CREATE TRIGGER "{trigger}" {body}')
+        held_by = " OR ".join(
+            f'EXISTS (SELECT 1 FROM "{m._meta.table_name}" WHERE "{c}" = OLD."{key}")'  # nosec B608
+            for m, c in referencing
+        )
+        tables = {m._meta.table_name for m, _ in referencing}
+        nonempty = " OR ".join(f'EXISTS (SELECT 1 FROM "{t}")' for t in sorted(tables))  # nosec B608
+        _ddl(
+            f"""CREATE OR REPLACE FUNCTION {ref_name}_kept() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        IF {nonempty} THEN
+            RAISE EXCEPTION 'cannot truncate table "{table}": rows still reference it'
+                USING ERRCODE = 'foreign_key_violation';
+        END IF;
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW."{key}" IS NOT DISTINCT FROM OLD."{key}" THEN
+        RETURN NEW;
+    END IF;
+    IF {held_by} THEN
+        RAISE EXCEPTION 'update or delete on table "{table}" violates a reference to it'
+            USING ERRCODE = 'foreign_key_violation', DETAIL = format('Key ({key})=(%s) is still referenced.', OLD."{key}");
+    END IF;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$f$"""  # nosec B608 - names from the models' metadata, no value
+        )
+        for trigger, body in (
+            (
+                f"{table}_kept",
+                f'BEFORE DELETE OR UPDATE OF "{key}" ON "{table}" FOR EACH ROW EXECUTE FUNCTION {ref_name}_kept()',
+            ),
+            (
+                f"{table}_kept_whole",
+                f'BEFORE TRUNCATE ON "{table}" FOR EACH STATEMENT EXECUTE FUNCTION {ref_name}_kept()',
+            ),
+        ):
+            database.execute_sql(f'DROP TRIGGER IF EXISTS "{trigger}" ON "{table}"')
+            database.execute_sql(f'CREATE TRIGGER "{trigger}" {body}')
+
+
+def _ddl(sql: str) -> None:
+    """A statement without parameters whose text has `%` of its own (plpgsql's format and RAISE)."""
+    database.execute_sql(sql.replace("%", "%%"))
+
+
 # Each step moves the schema from version n-1 to n; steps must be safe to re-run.
 MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {
     2: _step_2,
@@ -176,6 +316,7 @@ MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {
     13: _step_13,
     14: _step_14,
     15: _step_15,
+    16: _step_16,
 }
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 
@@ -202,6 +343,8 @@ def migrate() -> tuple[int, int]:
         # Only what a step names: tests/hub/test_schema_upgrade.py fails while an upgraded
         # database differs from a fresh one, so a new table or column comes with its step.
         schema_steps.run_steps(database.obj, SchemaMigration, ALL_MODELS, MIGRATIONS, before, SCHEMA_VERSION, now)
+        if before == 0 and is_postgres():
+            statement_references()  # a fresh database as step 16 leaves an upgraded one
         if not CatalogueVersion.select().exists():
             CatalogueVersion.create(
                 version=DEFAULT_CATALOGUE["version"], data=DEFAULT_CATALOGUE, created_at=now(), note="默认目录"

@@ -1,0 +1,78 @@
+"""A batch's four look-ups in one go (hub/duplicates.py `known`): the same answers as one by one.
+
+On PostgreSQL they are one statement; on SQLite each is asked as before. Either way: which event
+ids, request ids and receipt codes the hub holds, and per (ID number, item) the earliest open case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from hub import duplicates
+from hub.clock import now
+from hub.db import bind, database, open_database
+from hub.models import Case, Node, NodeEvent, Village
+from hub.schema import migrate
+from shared.bulk_rows import existing
+
+
+@pytest.fixture
+def hub_db(hub_db_url: str) -> Iterator[None]:
+    bind(open_database(hub_db_url))
+    database.connect(reuse_if_open=True)
+    migrate()
+    village = Village.create(name="东村", prefix="DC", created_at=now())
+    Node.create(node_id="n1", village=village, pubkey="k", fingerprint="f", enrolled_at=now(), last_hash="0" * 64)
+    try:
+        yield
+    finally:
+        database.close()
+
+
+def _case(code: str, id_number: str, item: str, state: str, minutes: int) -> None:
+    at = now() - timedelta(minutes=minutes)
+    Case.create(
+        request_id=f"r-{code}",
+        receipt_code=code,
+        node="n1",
+        village=1,
+        item_code=item,
+        window="w",
+        mode="m",
+        state=state,
+        applicant_name="张三",
+        id_number=id_number,
+        phone="1",
+        captured={},
+        received_at=at,
+        received_on=at.date(),
+        updated_at=at,
+    )
+
+
+def test_known_answers_as_the_separate_look_ups_do(hub_db: None) -> None:
+    _case("A1", "110", "x", "received", 30)
+    _case("A2", "110", "x", "received", 10)  # later: A1 is the earliest open one
+    _case("A3", "110", "y", "approved", 20)  # closed: not open
+    _case("A4", "220", "y", "received", 5)
+    _case("A5", "330", "z", "received", 5)  # a person the batch does not ask for
+    NodeEvent.create(node="n1", seq=1, event_id="e1", type="t", request_id="r-A1", body={}, result="ok")
+    ids, requests, codes = ["e1", "e2", "e1", None], ["r-A1", "r-new", "r-A4"], ["A2", "NEW", "A3"]
+    people = [("110", "x"), ("110", "y"), ("220", "y"), ("220", "x"), ("999", "x")]
+    got = duplicates.known(ids, requests, codes, iter(people))
+    assert got.event_ids == {"e1"}
+    assert got.request_ids == {"r-A1", "r-A4"}
+    assert got.receipt_codes == {"A2", "A3"}
+    assert got.open_requests == {("110", "x"): "A1", ("220", "y"): "A4"}
+    assert got.event_ids == set(existing(NodeEvent.event_id, ids))
+    assert got.request_ids == set(existing(Case.request_id, requests))
+    assert got.receipt_codes == set(existing(Case.receipt_code, codes))
+    assert got.open_requests == duplicates.open_codes(people)
+
+
+def test_known_of_nothing_asks_nothing(hub_db: None) -> None:
+    got = duplicates.known([], [], [], iter([]))
+    assert got == duplicates.Known(set(), set(), set(), {})
