@@ -89,8 +89,10 @@ def _handle_sync(raw: bytes, hub_key: Ed25519PrivateKey, fresh_hello: bool) -> t
         else:
             if isinstance(auth.message, messages.Hello) and fresh_hello:
                 freshness.check_hello(node, body)
-            record_contact(node, body)
-            out = answer(node_id, body, request_hash, ack=None, hello=isinstance(auth.message, messages.Hello))
+            record_contact(node, body)  # contact columns only: none that the answer reads
+            out = answer(
+                node_id, body, request_hash, ack=None, hello=isinstance(auth.message, messages.Hello), node=node
+            )
         return 200, protocol.seal(hub_key, keys.decorate(out, version))
     except protocol.ProtocolError as exc:
         if auth is not None:
@@ -395,17 +397,17 @@ def apply_event(
             "system",
         )
     writer.node_events.append(
-        dict(
-            node=node.node_id,
-            seq=ev["seq"],
-            event_id=ev["id"] if result["status"] == "ok" else refused_key(node.node_id, ev["seq"]),
-            type=str(ev.get("type"))[:40],
-            request_id=ev["request_id"],
-            body=writer.event_text(ev, prepared),
-            result=result["status"],
-            reason_code=result.get("code"),
-            reason=result.get("message"),
-        )
+        {
+            "node": node.node_id,
+            "seq": ev["seq"],
+            "event_id": ev["id"] if result["status"] == "ok" else refused_key(node.node_id, ev["seq"]),
+            "type": str(ev.get("type"))[:40],
+            "request_id": ev["request_id"],
+            "body": writer.event_text(ev, prepared),
+            "result": result["status"],
+            "reason_code": result.get("code"),
+            "reason": result.get("message"),
+        }
     )
     if writer.single:
         writer.flush()
@@ -476,15 +478,15 @@ class BatchWriter:
         self.node.out_seq += 1
         at = at or now()
         self.hub_events.append(
-            dict(
-                node=self.node.node_id,
-                cseq=self.node.out_seq,
-                request_id=request_id,
-                type=type_,
-                body=body,
-                actor=actor,
-                at=at,
-            )
+            {
+                "node": self.node.node_id,
+                "cseq": self.node.out_seq,
+                "request_id": request_id,
+                "type": type_,
+                "body": body,
+                "actor": actor,
+                "at": at,
+            }
         )
         self.written.append((self.node.out_seq, type_, request_id, at, body))
 
