@@ -25,4 +25,12 @@ def today() -> date:
 
 def china_date(ts: datetime) -> date:
     """The Chinese calendar date of a stored (naive UTC) timestamp."""
+    if ts.tzinfo is None and _CHINA_OFFSET is not None:
+        # The zone's one fixed offset added to the naive UTC time: beijing(ts).date() without its two
+        # conversions (a fourteenth of the CPU; ingest asks once per captured event).
+        return (ts + _CHINA_OFFSET).date()
     return beijing(ts).date()
+
+
+# CHINA_TZ is a fixed offset (no daylight saving), so its offset needs no moment to be known.
+_CHINA_OFFSET = CHINA_TZ.utcoffset(None)

@@ -556,9 +556,10 @@ class MemoCalendar:
 
     def add_workdays(self, start: Any, n: int) -> Any:
         key = (start, n)
-        if key not in self._deadlines:
-            self._deadlines[key] = self._calendar.add_workdays(start, n)
-        return self._deadlines[key]
+        due = self._deadlines.get(key)
+        if due is None:
+            due = self._deadlines[key] = self._calendar.add_workdays(start, n)
+        return due
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._calendar, name)
