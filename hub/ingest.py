@@ -55,8 +55,8 @@ def no_cycle_collection() -> Iterator[None]:
     A batch of 200 captures allocates tens of thousands of dicts, lists and strings, which refcounting
     frees; they only made the collector run every few hundred allocations, and a full collection
     walks every object the process holds (the app, the catalogue, the models): 12–15 µs of CPU per
-    event ingested (docs/performance.md, "Hub ingest: CPU per event"). A cycle made meanwhile is
-    collected once the collector runs again. The collector is process-wide: another thread that
+    event ingested (docs/performance.md, "Hub ingest: CPU per event, the collector and the clock").
+    A cycle made meanwhile is collected once the collector runs again. The collector is process-wide: another thread that
     paused it too leaves it to the first one to resume it (worst case it resumes a little early).
     """
     paused = gc.isenabled()
