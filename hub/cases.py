@@ -513,14 +513,10 @@ def open_clock(case: Case, catalogue: Catalogue, cal: Any = None) -> None:
     The village's one-time notice printed at capture is the case's 补正 notice (一次告知), so
     the hub's own request for materials would be a second one.
     """
-    missing = list(
-        dict.fromkeys(
-            [
-                *(case.materials_missing or []),
-                *catalogue.missing_materials(case.item_code, case.materials_brought or []),
-            ]
-        )
-    )
+    said = case.materials_missing or []
+    found = catalogue.missing_materials(case.item_code, case.materials_brought or [])
+    # Each named once, in order; most captures bring everything (both empty: no list to merge).
+    missing = list(dict.fromkeys([*said, *found])) if said or found else []
     case.materials_missing = missing
     if missing:
         case.state = states.NEEDS_MATERIALS

