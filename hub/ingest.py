@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 from collections.abc import Iterator
 from datetime import UTC
 from typing import Any, NamedTuple, TypeVar, cast
@@ -48,24 +49,40 @@ def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey, *, fresh_hello: bool = T
         return _handle_sync(raw, hub_key, fresh_hello)
 
 
-@contextlib.contextmanager
-def no_cycle_collection() -> Iterator[None]:
-    """Python's cycle collector paused while a sync message is handled, resumed after it.
+class _CollectorPause:
+    """Python's cycle collector paused while any sync message is handled, resumed after the last one.
 
     A batch of 200 captures allocates tens of thousands of dicts, lists and strings, which refcounting
     frees; they only made the collector run every few hundred allocations, and a full collection
     walks every object the process holds (the app, the catalogue, the models): 12–15 µs of CPU per
     event ingested (docs/performance.md, "Hub ingest: CPU per event, the collector and the clock").
-    A cycle made meanwhile is collected once the collector runs again. The collector is process-wide: another thread that
-    paused it too leaves it to the first one to resume it (worst case it resumes a little early).
+    A cycle made meanwhile is collected once the collector runs again. The collector is process-wide
+    and a server thread may handle a message while another does, so the pauses are counted: the
+    collector resumes when the last message ends, and only if it was running when the first began.
     """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._resume = False
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._holders == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0 and self._resume:
+                    gc.enable()
+
+
+no_cycle_collection = _CollectorPause()
 
 
 def _handle_sync(raw: bytes, hub_key: Ed25519PrivateKey, fresh_hello: bool) -> tuple[int, bytes]:
