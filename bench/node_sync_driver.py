@@ -17,6 +17,7 @@ tries) made such a run look like a hang with nothing printed. Every failure is l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -129,7 +130,7 @@ def main() -> None:
     os.environ["DAIBAN_NODE_DIR"] = args.dir
     spent = cpu_by_function() if os.environ.get("BENCH_NODE_CPU_BY_FUNCTION") else None
 
-    from node import create_app, meta, outbox, scheduler
+    from node import create_app, meta, outbox, scheduler, sync
     from node.db import database
     from node.sync import SyncClient
     from node.transport import BusyError, HttpTransport, TransportError
@@ -151,9 +152,14 @@ def main() -> None:
         import cProfile
 
         profiler = cProfile.Profile(time.thread_time)  # CPU of the round's thread, not its waits
+    # The process exists for the round, as `daiban node sync`'s does (node.cli.sync): the collector
+    # leaves the objects it held before alone (a tree older than node.sync.collected_apart froze
+    # them inside SyncClient.round itself).
+    owned = getattr(sync, "collected_apart", contextlib.nullcontext)
     while True:
         try:
-            report = client.round() if profiler is None else profiler.runcall(client.round)
+            with owned():
+                report = client.round() if profiler is None else profiler.runcall(client.round)
             acked += report.acked
             updates += report.updates
             batches += report.batches

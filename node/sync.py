@@ -202,8 +202,7 @@ class SyncClient:
         if own:
             database.connect()
         try:
-            with _collected_apart():
-                return self._round(max_rounds)
+            return self._round(max_rounds)
         finally:
             if own and not database.is_closed():
                 database.close()
@@ -486,14 +485,19 @@ def _connected() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _collected_apart() -> Iterator[None]:
-    """The garbage collector leaves the objects that existed before the round alone during it.
+def collected_apart() -> Iterator[None]:
+    """The garbage collector leaves the objects that existed before this block alone during it.
+
+    For a process that exists to run a round (`daiban node sync`, bench/node_sync_driver.py), not
+    for SyncClient.round itself: the node's web process runs its rounds in a background thread
+    beside the clerk's requests, and freezing there would hide every object the whole process
+    holds from the collector while the round lasts (its other threads' cyclic garbage too).
 
     A round allocates tens of thousands of objects per batch (answers, events), which trigger
     full collections that walked everything the process holds (the app, its modules): 8 % of the
     node's CPU in bench.sync_link e2e, a third of that with them frozen (docs/performance.md).
-    Frozen objects go back to the collector when the round ends, so cyclic garbage among them
-    is collected then; nothing else changes (a nested round simply ends the freeze earlier).
+    Frozen objects go back to the collector when the block ends, so cyclic garbage among them
+    is collected then; nothing else changes.
     """
     gc.freeze()
     try:
