@@ -488,11 +488,16 @@ class _Flight:
         self.batch = batch
         self._outcome: tuple[int, bytes] | BaseException | None = None
         body = bytes(batch.envelope)
+        self._leaving = threading.Event()
         if threaded:
             self._thread: threading.Thread | None = threading.Thread(
                 target=self._carry, args=(transport, body, packing), name="daiban-sync-ahead", daemon=True
             )
             self._thread.start()
+            # The hub has nothing to do until this batch leaves: the round's thread goes on to the
+            # answer before it (GIL-bound work) only once the worker has its bytes and is posting,
+            # instead of the worker waiting for the GIL at each step of its way out.
+            self._leaving.wait()
         else:
             self._thread = None
             self._carry(transport, body, packing)
@@ -501,9 +506,12 @@ class _Flight:
         try:
             if packing is not None:
                 packing.wait()
+            self._leaving.set()
             self._outcome = transport.exchange(SYNC_PATH, body)
         except BaseException as exc:  # noqa: BLE001 - handed to the round's thread by answer()
             self._outcome = exc
+        finally:
+            self._leaving.set()
 
     def answer(self) -> tuple[int, bytes]:
         """(status, body bytes) from the hub, or the transport's exception raised here."""
