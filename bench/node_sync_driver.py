@@ -1,6 +1,13 @@
 """A node process that runs the real sync client until its queue is empty, and reports how long it took.
 
     python -m bench.node_sync_driver --dir NODE_DIR [--hub URL] [--retry]
+    python -m bench.node_sync_driver --gaps TRACE.jsonl...   # where the hub waited for the node
+
+--gaps reads traces the node wrote (DAIBAN_SYNC_TRACE; `BENCH_E2E_TRACE=DIR python -m
+bench.sync_link e2e` keeps one per run) and prints, per run, the medians over the batches sent
+ahead of: checking an answer (its arrival to `sign`), cutting, signing and storing the next
+batch (`sign` to `signed`) and its leaving (`signed` to its `post`), and their sum over the
+run: the stretches between an answer and the next upload, while the hub has nothing to do.
 
 With BENCH_NODE_CPU_BY_FUNCTION=1 in the environment, the CPU time (thread time) spent in the sync
 path's main functions is logged on stderr after the round (calls nest: a line includes the lines
@@ -17,6 +24,7 @@ tries) made such a run look like a hang with nothing printed. Every failure is l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -117,8 +125,42 @@ def _time_gc() -> list[float]:
     return spent
 
 
+def _median(values: list[float]) -> float:
+    import statistics
+
+    return statistics.median(values) if values else float("nan")
+
+
+def trace_gaps(paths: list[str]) -> None:
+    """Print, per trace, where the hub waited for the node between an answer and the next batch."""
+    for path in paths:
+        with open(path, encoding="utf-8") as fh:
+            steps = [json.loads(line) for line in fh]
+        check, store, leave, idle = [], [], [], []
+        for i, step in enumerate(steps):
+            if step["ev"] != "sign" or step.get("what") != "ahead":
+                continue
+            answered = max(s["t"] for s in steps[:i] if s["ev"] == "answered")
+            signed = next(s for s in steps[i:] if s["ev"] == "signed")
+            if signed.get("what") != "ahead":
+                continue  # nothing left to send: the round ends after this answer
+            posted = next(s["t"] for s in steps[i:] if s["ev"] == "post")
+            check.append(step["t"] - answered)
+            store.append(signed["t"] - step["t"])
+            leave.append(posted - signed["t"])
+            idle.append(posted - answered)
+        print(
+            f"{path}: {len(idle)} batches ahead; per batch (medians) checking the answer "
+            f"{_median(check) * 1000:.1f} ms, cutting/signing/storing {_median(store) * 1000:.1f} ms, "
+            f"leaving {_median(leave) * 1000:.1f} ms; answer -> next post {sum(idle):.3f} s in all"
+        )
+
+
 def main() -> None:
     """Sync once (or until done with --retry) and print a JSON report on stdout."""
+    if sys.argv[1:2] == ["--gaps"]:
+        trace_gaps(sys.argv[2:])
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
     ap.add_argument("--hub", default=None, help="hub URL instead of the enrolled one (e.g. a shaping proxy)")
@@ -130,7 +172,7 @@ def main() -> None:
     os.environ["DAIBAN_NODE_DIR"] = args.dir
     spent = cpu_by_function() if os.environ.get("BENCH_NODE_CPU_BY_FUNCTION") else None
 
-    from node import create_app, meta, outbox, scheduler
+    from node import create_app, meta, outbox, scheduler, sync
     from node.db import database
     from node.sync import SyncClient
     from node.transport import BusyError, HttpTransport, TransportError
@@ -156,9 +198,14 @@ def main() -> None:
         import cProfile
 
         profiler = cProfile.Profile(time.thread_time)  # CPU of the round's thread, not its waits
+    # The process exists for the round, as `daiban node sync`'s does (node.cli.sync): the collector
+    # leaves the objects it held before alone (a tree older than node.sync.collected_apart froze
+    # them inside SyncClient.round itself).
+    owned = getattr(sync, "collected_apart", contextlib.nullcontext)
     while True:
         try:
-            report = client.round() if profiler is None else profiler.runcall(client.round)
+            with owned():
+                report = client.round() if profiler is None else profiler.runcall(client.round)
             acked += report.acked
             updates += report.updates
             batches += report.batches

@@ -135,6 +135,7 @@ def enroll(app: Flask, hub_url: str, code: str, pin_cert: bool, cert_sha256: str
 def sync(app: Flask) -> None:
     """Run one sync round now and say what happened."""
     from . import progress
+    from .sync import collected_apart
     from .transport import SyncError
 
     # What is done and what remains, as the round goes (stderr: stdout keeps the one-line summary).
@@ -142,7 +143,9 @@ def sync(app: Flask) -> None:
         progress.terminal_printer(lambda text: click.echo(text, nl=False, err=True), sys.stderr.isatty())
     )
     try:
-        report = _client(app).round()
+        # This process exists for the round: the collector may leave what it held before alone.
+        with collected_apart():
+            report = _client(app).round()
     except SyncError as exc:
         click.echo(_("同步失败：%(why)s", why=_(exc.message)), err=True)
         sys.exit(1)

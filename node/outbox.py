@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -40,13 +40,21 @@ def pending_batch() -> Batch | None:
     return Batch.select().where(Batch.state == "pending").order_by(Batch.first_seq).first()
 
 
-def next_batch(key: Ed25519PrivateKey, max_bytes: int, max_events: int) -> Batch | None:
-    """The batch to send next: a pending one as it was signed, or a new one of unsigned events."""
+# Called with a new batch's envelope as soon as it is signed, before it is stored (`sealed` below).
+Sealed = Callable[[bytes], None]
+
+
+def next_batch(key: Ed25519PrivateKey, max_bytes: int, max_events: int, sealed: Sealed | None = None) -> Batch | None:
+    """The batch to send next: a pending one as it was signed, or a new one of unsigned events.
+
+    `sealed`: told the envelope of a batch signed now, before it is stored and committed (node/sync
+    compresses it meanwhile); it must not send it: a batch leaves only once it is stored (rule 6).
+    """
     with database.atomic():
         pending = pending_batch()
         if pending is not None:
             return pending
-        return _cut(key, max_bytes, max_events, int(meta.get("cursor", 0)), 0)
+        return _cut(key, max_bytes, max_events, int(meta.get("cursor", 0)), 0, sealed=sealed)
 
 
 def batch_after(
@@ -56,12 +64,14 @@ def batch_after(
     after: Batch,
     cursor: int,
     draft: "Draft | None" = None,
+    sealed: Sealed | None = None,
 ) -> Batch | None:
     """The batch that follows `after` on the chain while `after`'s answer is still being applied.
 
     A pending one signed earlier goes as it was; otherwise unsigned events are signed now, naming
     `cursor` (where the node will stand once that answer is applied) and not counting `after`'s
-    events as still queued. `draft`: the events already encoded while `after` travelled (Draft).
+    events as still queued. `draft`: the events already encoded while `after` travelled (Draft);
+    `sealed`: as for next_batch.
     """
     with database.atomic():
         pending = (
@@ -72,7 +82,7 @@ def batch_after(
         )
         if pending is not None:
             return pending if pending.first_seq == after.last_seq + 1 else None
-        return _cut(key, max_bytes, max_events, cursor, after.last_seq - after.first_seq + 1, draft)
+        return _cut(key, max_bytes, max_events, cursor, after.last_seq - after.first_seq + 1, draft, sealed)
 
 
 class Draft:
@@ -139,6 +149,7 @@ def _cut(
     cursor: int,
     in_flight: int,
     draft: Draft | None = None,
+    sealed: Sealed | None = None,
 ) -> Batch | None:
     """Sign the next run of unsigned events into a batch chained on the last one (inside a transaction).
 
@@ -162,6 +173,8 @@ def _cut(
         pending=max(0, queued_count() - in_flight),
     )
     envelope, body_hash = signing.sealed(key, body)
+    if sealed is not None:
+        sealed(envelope)
     batch = Batch.create(
         first_seq=body["first_seq"],
         last_seq=body["last_seq"],

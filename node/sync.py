@@ -8,7 +8,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -202,8 +202,7 @@ class SyncClient:
         if own:
             database.connect()
         try:
-            with _collected_apart():
-                return self._round(max_rounds)
+            return self._round(max_rounds)
         finally:
             if own and not database.is_closed():
                 database.close()
@@ -260,12 +259,15 @@ class SyncClient:
             for _ in range(max_batches):
                 if ahead is None:
                     trace("sign", what="batch")
+                    packing = _Packing.of(self.transport)
                     with _connected():
-                        batch = outbox.next_batch(self.key, _batch_cap(), protocol.DEFAULT_BATCH_EVENTS)
+                        batch = outbox.next_batch(
+                            self.key, _batch_cap(), protocol.DEFAULT_BATCH_EVENTS, packing.start if packing else None
+                        )
                     trace("signed", what="batch")
                     if batch is None:
                         return
-                    ahead = _Flight(self.transport, batch, threaded=False)
+                    ahead = _Flight(self.transport, batch, threaded=False, packing=packing)
                 flight, ahead = ahead, None
                 ahead = self._send(flight, report)
         finally:
@@ -390,15 +392,26 @@ class SyncClient:
     def _sign_ahead(self, resp: dict[str, Any], batch: Batch, draft: outbox.Draft | None = None) -> "_Flight | None":
         """The batch after `batch`, signed on the cursor `resp` will leave and sent; None to go step by step."""
         trace("sign", what="ahead")
+        packing = _Packing.of(self.transport)
         with _connected():
             cursor = cursor_after(resp, batch)
             if cursor is None:
                 return None
-            nxt = outbox.batch_after(self.key, _batch_cap(), protocol.DEFAULT_BATCH_EVENTS, batch, cursor, draft)
+            nxt = outbox.batch_after(
+                self.key,
+                _batch_cap(),
+                protocol.DEFAULT_BATCH_EVENTS,
+                batch,
+                cursor,
+                draft,
+                packing.start if packing else None,
+            )
         trace("signed", what="ahead" if nxt is not None else "none")
         if nxt is None:
+            if packing is not None:
+                packing.wait()  # nothing was signed, or nothing to send: only let its thread end
             return None
-        return _Flight(self.transport, nxt, threaded=bool(getattr(self.transport, "overlaps", False)))
+        return _Flight(self.transport, nxt, threaded=bool(getattr(self.transport, "overlaps", False)), packing=packing)
 
     def _split(self, batch: Batch, report: SyncReport, signed: bool) -> None:
         """413: halve the byte cap and re-cut, or set a lone event aside only when it is truly too large.
@@ -428,31 +441,77 @@ class SyncClient:
         report.split += 1
 
 
+class _Packing:
+    """A batch's envelope compressed in a thread from the moment it is signed, while it is stored.
+
+    Storing a batch (its row, its events' numbers, the commit and its fsync) and compressing it
+    (zstd, which lets go of the GIL) both stand between an answer and the next upload while the hub
+    has nothing to do: side by side they take the longer of the two instead of both. Only bytes
+    are compressed here (HttpTransport.pack_ahead keeps them for the exchange that sends these very
+    bytes); nothing leaves before the batch is committed (_Flight sends it after). A transport
+    that cannot compress ahead gets none.
+    """
+
+    def __init__(self, pack_ahead: Callable[[bytes], None]):
+        self._pack_ahead = pack_ahead
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def of(cls, transport: Transport) -> "_Packing | None":
+        pack_ahead = getattr(transport, "pack_ahead", None)
+        return cls(pack_ahead) if pack_ahead is not None and getattr(transport, "overlaps", False) else None
+
+    def start(self, envelope: bytes) -> None:
+        """Compress `envelope` in a thread (outbox calls this as it signs a batch)."""
+        self._thread = threading.Thread(target=self._run, args=(envelope,), name="daiban-sync-pack", daemon=True)
+        self._thread.start()
+
+    def _run(self, envelope: bytes) -> None:
+        with contextlib.suppress(Exception):  # the exchange then compresses the body itself
+            self._pack_ahead(envelope)
+
+    def wait(self) -> None:
+        """Until the compression has ended (the exchange then finds its bytes)."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+
 class _Flight:
     """One batch on its way to the hub: in a worker thread when the transport allows, else at once.
 
     The worker only carries bytes (compression and HTTP); every database read and write stays
-    in the thread that runs the round.
+    in the thread that runs the round. `packing`: the batch's bytes already being compressed.
     """
 
-    def __init__(self, transport: Transport, batch: Batch, threaded: bool):
+    def __init__(self, transport: Transport, batch: Batch, threaded: bool, packing: _Packing | None = None):
         self.batch = batch
         self._outcome: tuple[int, bytes] | BaseException | None = None
         body = bytes(batch.envelope)
+        self._leaving = threading.Event()
         if threaded:
             self._thread: threading.Thread | None = threading.Thread(
-                target=self._carry, args=(transport, body), name="daiban-sync-ahead", daemon=True
+                target=self._carry, args=(transport, body, packing), name="daiban-sync-ahead", daemon=True
             )
             self._thread.start()
+            # The hub has nothing to do until this batch leaves: the round's thread goes on to the
+            # answer before it (GIL-bound work) only once the worker has its bytes and is posting,
+            # instead of the worker waiting for the GIL at each step of its way out.
+            self._leaving.wait()
         else:
             self._thread = None
-            self._carry(transport, body)
+            self._carry(transport, body, packing)
 
-    def _carry(self, transport: Transport, body: bytes) -> None:
+    def _carry(self, transport: Transport, body: bytes, packing: _Packing | None) -> None:
         try:
+            if packing is not None:
+                packing.wait()
+            self._leaving.set()
             self._outcome = transport.exchange(SYNC_PATH, body)
         except BaseException as exc:  # noqa: BLE001 - handed to the round's thread by answer()
             self._outcome = exc
+        finally:
+            self._leaving.set()
 
     def answer(self) -> tuple[int, bytes]:
         """(status, body bytes) from the hub, or the transport's exception raised here."""
@@ -486,14 +545,19 @@ def _connected() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _collected_apart() -> Iterator[None]:
-    """The garbage collector leaves the objects that existed before the round alone during it.
+def collected_apart() -> Iterator[None]:
+    """The garbage collector leaves the objects that existed before this block alone during it.
+
+    For a process that exists to run a round (`daiban node sync`, bench/node_sync_driver.py), not
+    for SyncClient.round itself: the node's web process runs its rounds in a background thread
+    beside the clerk's requests, and freezing there would hide every object the whole process
+    holds from the collector while the round lasts (its other threads' cyclic garbage too).
 
     A round allocates tens of thousands of objects per batch (answers, events), which trigger
     full collections that walked everything the process holds (the app, its modules): 8 % of the
     node's CPU in bench.sync_link e2e, a third of that with them frozen (docs/performance.md).
-    Frozen objects go back to the collector when the round ends, so cyclic garbage among them
-    is collected then; nothing else changes (a nested round simply ends the freeze earlier).
+    Frozen objects go back to the collector when the block ends, so cyclic garbage among them
+    is collected then; nothing else changes.
     """
     gc.freeze()
     try:

@@ -184,6 +184,9 @@ class HttpTransport:
         self.body_encoding = "deflate"
         # Bytes per second of the last exchange (None before the first): picks the zstd level.
         self.link_rate: float | None = None
+        # One body compressed ahead of its exchange (pack_ahead): (body, coding, slow, packed).
+        self._ahead: tuple[bytes, str, bool, tuple[bytes, str | None]] | None = None
+        self._ahead_lock = threading.Lock()
         if pin:
             from .tls_pin import PinnedAdapter
 
@@ -199,9 +202,28 @@ class HttpTransport:
             status, content = self._post(path, *self._pack(body, "deflate"))
         return status, content
 
+    def pack_ahead(self, body: bytes) -> None:
+        """Compress `body` now, as the next exchange would, and keep it for the exchange that sends it.
+
+        node/sync compresses a batch in a thread while the round's thread stores it; the exchange
+        then takes these bytes if, when it starts, body, coding and link level are still the same
+        (else it compresses again, as without this). One body is kept, the latest.
+        """
+        coding, slow = self.body_encoding, self.slow_link
+        packed = self._compress(body, coding, slow)
+        with self._ahead_lock:
+            self._ahead = (body, coding, slow, packed)
+
     def _pack(self, body: bytes, body_encoding: str) -> tuple[bytes, str | None]:
         """The body as it goes on the wire, and its coding (None: plain, compressing did not pay)."""
         slow = self.slow_link
+        with self._ahead_lock:
+            ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[1] == body_encoding and ahead[2] == slow and ahead[0] == body:
+            return ahead[3]
+        return self._compress(body, body_encoding, slow)
+
+    def _compress(self, body: bytes, body_encoding: str, slow: bool) -> tuple[bytes, str | None]:
         trace("compress", raw=len(body), coding=body_encoding, slow=slow)
         if body_encoding == "zstd":
             packed = encoding.compress_zstd(body, encoding.ZSTD_SLOW_LINK_LEVEL if slow else BODY_LEVEL)
