@@ -83,8 +83,16 @@ def utcnow() -> datetime:
 
 
 def iso(ts: datetime) -> str:
-    """A UTC timestamp as ISO 8601 text with seconds precision and a Z."""
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A UTC timestamp as ISO 8601 text to the microsecond, with a Z.
+
+    A naive time is UTC, the form both databases store: `astimezone` would read it as the server's
+    local time, so a hub on a machine set to Beijing time stamped its updates eight hours early.
+    """
+    return _as_utc(ts).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _as_utc(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
 
 
 def event_time(ts: datetime | None = None) -> str:
@@ -94,7 +102,7 @@ def event_time(ts: datetime | None = None) -> str:
     the six microsecond digits `iso` adds are ~20 random bits, ~2.5 of the ~100 compressed bytes
     a capture takes going up (docs/performance.md, "Fewer bytes, second pass").
     """
-    return (ts or utcnow()).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _as_utc(ts or utcnow()).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_iso(text: str) -> datetime:
