@@ -153,13 +153,17 @@ _files: dict[tuple[int, str], _SlotsFile] = {}
 _files_lock = threading.Lock()
 
 
-def _slots_file(path: Path) -> _SlotsFile:
-    """This process's descriptor of the file (a forked worker opens its own: locks are not inherited)."""
-    key = (os.getpid(), os.path.realpath(path))
-    with _files_lock:
-        if key not in _files:
-            _files[key] = _SlotsFile(path)
-        return _files[key]
+def _slots_file(path: str) -> _SlotsFile:
+    """This process's descriptor of the file at this real path (a forked worker opens its own: locks
+    are not inherited), shared by every HubSlots of the process on that file."""
+    key = (os.getpid(), path)
+    found = _files.get(key)
+    if found is None:
+        with _files_lock:
+            found = _files.get(key)
+            if found is None:
+                found = _files[key] = _SlotsFile(Path(path))
+    return found
 
 
 class HubSlots:
@@ -171,7 +175,7 @@ class HubSlots:
     """
 
     def __init__(self, path: Path, slots: int, per_process: int | None = None):
-        self.path = Path(path)
+        self.path = os.path.realpath(path)
         self.slots = slots
         self.per_process = min(slots, per_process or slots)
         _slots_file(self.path)  # created at start, so a missing or read-only DATA_DIR fails then
