@@ -180,9 +180,14 @@ def test_container_runs_gunicorn_as_the_unit_does() -> None:
         assert image.get(option) == unit.get(option), option
     assert unit["--worker-class"] == "gthread"
     assert int(unit["--threads"]) > 1
-    env = (DEPLOY / "hub" / "hub.env.example").read_text()
-    assert "DAIBAN_HUB_SYNC_MAX_IN_FLIGHT=1" in env
-    assert "DAIBAN_HUB_SYNC_MAX_IN_FLIGHT=1" in (DEPLOY / "Dockerfile").read_text()
+    env = dict(re.findall(r"^([A-Z_]+)=(.*)$", (DEPLOY / "hub" / "hub.env.example").read_text(), re.M))
+    # The hub's sync slots are shared by its workers, one per worker (the storm's connection budget);
+    # one worker runs fewer syncs than it has threads, so a spare thread answers 429 at once.
+    assert env["DAIBAN_HUB_SYNC_SLOTS"] == env["GUNICORN_WORKERS"]
+    assert 1 <= int(env["DAIBAN_HUB_SYNC_MAX_IN_FLIGHT"]) < int(unit["--threads"])
+    docker = (DEPLOY / "Dockerfile").read_text()
+    assert f"DAIBAN_HUB_SYNC_MAX_IN_FLIGHT={env['DAIBAN_HUB_SYNC_MAX_IN_FLIGHT']}" in docker
+    assert "DAIBAN_HUB_SYNC_SLOTS=${DAIBAN_HUB_SYNC_SLOTS:-${GUNICORN_WORKERS:-4}}" in cmd
 
 
 def test_env_template_names_only_settings_the_hub_reads() -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hub.admission import QUEUE_HEADER, Admission, queue_age
+from hub.admission import QUEUE_HEADER, SLOTS_FILE, Admission, HubSlots, LocalSlots, queue_age
 from hub.enrolment import issue_code
 from hub.models import Case
 from shared import protocol
@@ -16,11 +20,15 @@ from shared.receipt_codes import new_code
 from tests.factories import capture
 from tests.nodesim import NodeSim
 from tests.snapshots import hub_sync_state as snapshot
+from tests.support import ROOT
 
 
-@pytest.fixture
-def hub_settings() -> dict[str, object]:
-    """As the production unit configures it (hub.env.example): one sync in flight per process."""
+@pytest.fixture(params=["hub-wide", "per-process"])
+def hub_settings(request: pytest.FixtureRequest) -> dict[str, object]:
+    """One slot: the whole hub's, shared by its processes as the production unit has them
+    (hub.env.example), or this process's own (a hub configured before SYNC_SLOTS)."""
+    if request.param == "hub-wide":
+        return {"SYNC_SLOTS": 1, "SYNC_MAX_IN_FLIGHT": 1}
     return {"SYNC_MAX_IN_FLIGHT": 1}
 
 
@@ -221,3 +229,148 @@ def test_refusal_names_retry_after_ms_only_when_given(hub_app) -> None:
     assert "retry_after_ms" not in plain
     assert fine["retry_after"] == 1
     assert fine["retry_after_ms"] == 375
+
+
+# The hub's slots shared by its gunicorn workers: another process is another worker of the same hub.
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from hub.admission import Admission, HubSlots
+path, slots, hold, refusals = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+free = HubSlots(path, slots)
+assert all(free.acquire() for _ in range(hold))
+gate = Admission(slots, 15, 10.0, [], free)
+gate.held(1.0)
+told = [gate.wait_for(time.monotonic())[0] for _ in range(refusals)]
+print("held", told[-1] if told else 0, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.fixture
+def other_worker(tmp_path: Path) -> Iterator[Any]:
+    """Start another process of the same hub that takes `hold` slots and refuses `refusals` syncs; kill -9 at the end."""
+    started: list[subprocess.Popen] = []
+
+    def start(path: Path, slots: int, hold: int, refusals: int = 0) -> tuple[subprocess.Popen, int]:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(path), str(slots), str(hold), str(refusals)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        started.append(proc)
+        assert proc.stdout is not None
+        line = proc.stdout.readline().split()  # blocks until it holds its slots (or died: an empty line)
+        assert line[:1] == ["held"], "the other worker did not take its slots"
+        return proc, int(line[1])
+
+    yield start
+    for proc in started:
+        proc.kill()
+        proc.wait()
+
+
+def slots_path(hub_app) -> Path:
+    return Path(hub_app.config["DATA_DIR"]) / SLOTS_FILE
+
+
+@pytest.mark.parametrize("hub_settings", [{"SYNC_SLOTS": 1, "SYNC_MAX_IN_FLIGHT": 1}])
+def test_a_worker_killed_holding_the_slot_does_not_leak_it(sim: NodeSim, hub_app, other_worker) -> None:
+    gate = hub_app.extensions["daiban_admission"]
+    assert isinstance(gate.free, HubSlots)
+    _body, raw = one_batch(sim)
+    before = snapshot()
+    holder, _told = other_worker(slots_path(hub_app), 1, hold=1)
+    error = refused(sim, raw)  # the hub's only slot is another worker's: this one refuses at once
+    assert error["retry_after"] >= 1
+    assert not gate.free.acquire()
+    assert snapshot() == before
+    holder.kill()  # kill -9 while it holds the slot: no teardown, no unlock
+    holder.wait()
+    status, resp = sim.post(raw)  # the kernel dropped the dead worker's lock: the slot is back
+    assert status == 200
+    assert resp["ack"]["accepted"] == 1
+    assert Case.select().count() == 1
+
+
+@pytest.mark.parametrize("hub_settings", [{"SYNC_SLOTS": 3, "SYNC_MAX_IN_FLIGHT": 2}])
+def test_refused_only_when_every_slot_of_the_hub_is_busy(sim: NodeSim, hub_app, other_worker) -> None:
+    """Two villages on the same worker are both admitted while the hub has slots, wherever those are."""
+    gate = hub_app.extensions["daiban_admission"]
+    assert gate.slots == 3
+    _body, raw = one_batch(sim)
+    assert gate.free.acquire()  # a sync of this same worker is running (a kept-alive connection landed here)
+    try:
+        other_worker(slots_path(hub_app), 3, hold=1)  # and one on another worker
+        status, _resp = sim.post(raw)  # the third slot is free: admitted, not 429
+        assert status == 200
+        assert Case.select().count() == 1
+        other_worker(slots_path(hub_app), 3, hold=1)  # a third worker takes the last one
+        before = snapshot()
+        refused(sim, raw)
+        assert snapshot() == before
+    finally:
+        gate.free.release()
+
+
+@pytest.mark.parametrize("hub_settings", [{"SYNC_SLOTS": 3, "SYNC_MAX_IN_FLIGHT": 1}])
+def test_a_worker_keeps_threads_to_refuse_beyond_its_share(sim: NodeSim, hub_app, other_worker) -> None:
+    """SYNC_MAX_IN_FLIGHT caps one worker's syncs below its threads, even with hub slots free."""
+    gate = hub_app.extensions["daiban_admission"]
+    _body, raw = one_batch(sim)
+    assert gate.free.acquire()
+    try:
+        refused(sim, raw)
+        other_worker(slots_path(hub_app), 3, hold=2)  # the other two slots were free for other workers
+    finally:
+        gate.free.release()
+    status, _resp = sim.post(raw)  # the slot this worker gave back
+    assert status == 200
+
+
+def test_hub_slots_are_counted_across_processes_and_come_back(tmp_path: Path, other_worker) -> None:
+    path = tmp_path / SLOTS_FILE
+    slots = HubSlots(path, 4)
+    holder, _told = other_worker(path, 4, hold=3)
+    assert slots.acquire()  # the fourth
+    assert not slots.acquire()
+    slots.release()
+    assert slots.acquire()
+    holder.kill()
+    holder.wait()
+    assert [slots.acquire() for _ in range(4)] == [True, True, True, False]  # its three came back
+    assert slots.held_here() == 4
+    for _ in range(4):
+        slots.release()
+    with pytest.raises(ValueError):
+        slots.release()  # more than it holds: a bug, as with a bounded semaphore
+    with pytest.raises(ValueError):
+        slots.acquire(blocking=True)  # admission never waits
+
+
+def test_the_backlog_is_the_whole_hubs(tmp_path: Path, other_worker) -> None:
+    """Refusals on one worker make the next worker's refusals wait behind them, not promise the same second."""
+    path = tmp_path / SLOTS_FILE
+    _holder, told_there = other_worker(path, 1, hold=1, refusals=40)  # 40 refusals of 1 s each, one slot
+    assert told_there == 15
+    here = Admission(1, 15, 10.0, [], HubSlots(path, 1))
+    here.held(1.0)
+    seconds, millis = here.wait_for(time.monotonic())
+    assert seconds == 15  # behind the work promised by the other worker
+    assert millis >= 15_000
+    alone = Admission(1, 15, 10.0, [], LocalSlots(1))  # a process counting only its own backlog
+    alone.held(1.0)
+    assert alone.wait_for(time.monotonic())[0] == 1
+
+
+def test_a_backlog_from_before_a_reboot_is_drained(tmp_path: Path) -> None:
+    """Monotonic time starts again at boot: a stamp far ahead of now is old, not work still promised."""
+    import struct
+
+    path = tmp_path / SLOTS_FILE
+    path.write_bytes(struct.pack("<dd", 75.0, time.monotonic() + 86_400.0))
+    gate = Admission(5, 15, 10.0, [], HubSlots(path, 5))
+    gate.held(0.1)
+    assert gate.wait_for(time.monotonic())[0] == 1
