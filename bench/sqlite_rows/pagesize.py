@@ -11,7 +11,7 @@ import hub.db as d
 
 size = int(sys.argv[1])
 events = int(sys.argv[2])
-d.SQLITE_PRAGMAS = {"page_size": size, **d.SQLITE_PRAGMAS}
+d.SQLITE_PRAGMAS = {"page_size": size, **{k: v for k, v in d.SQLITE_PRAGMAS.items() if k != "page_size"}}
 from bench.profile_ingest import ingest_cpu  # noqa: E402 - after the pragmas are patched
 
 path = tempfile.mkdtemp()
