@@ -11,7 +11,8 @@ import hub.db as d
 
 size = int(sys.argv[1])
 events = int(sys.argv[2])
-d.SQLITE_PRAGMAS = {"page_size": size, **{k: v for k, v in d.SQLITE_PRAGMAS.items() if k != "page_size"}}
+if size:  # 0: the tree's own pragmas (run from another tree's root to measure that tree)
+    d.SQLITE_PRAGMAS = {"page_size": size, **{k: v for k, v in d.SQLITE_PRAGMAS.items() if k != "page_size"}}
 from bench.profile_ingest import ingest_cpu  # noqa: E402 - after the pragmas are patched
 
 path = tempfile.mkdtemp()
