@@ -104,6 +104,10 @@ def restore(data_dir: str | Path, url: str | None, file: str | Path) -> None:
             raise BackupError(f"目标数据库已有数据：{dest}；请恢复到新的空目录，或先移走旧文件")
         dest.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(f"file:{file}?mode=ro", uri=True) as source, sqlite3.connect(dest) as target:
+            # An empty file the hub already opened is in WAL mode with the hub's page size; a backup
+            # made with another page size (any before SQLITE_PAGE_SIZE) cannot be copied into it
+            # then. Out of WAL, the copy takes the backup's page size; the hub sets WAL again on open.
+            target.execute("PRAGMA journal_mode = DELETE")
             source.backup(target)
         return
     if file.suffix != ".pgdump":
@@ -121,5 +125,10 @@ def restore(data_dir: str | Path, url: str | None, file: str | Path) -> None:
 
 
 def _sqlite_has_tables(path: Path) -> bool:
-    with sqlite3.connect(path) as db:
+    # Closed at once: a connection left to the collector keeps its read open, and restore's
+    # switch out of WAL would find the file locked.
+    db = sqlite3.connect(path)
+    try:
         return db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] > 0
+    finally:
+        db.close()
