@@ -244,7 +244,7 @@ gate = Admission(slots, 15, 10.0, [], free)
 gate.held(1.0)
 told = [gate.wait_for(time.monotonic())[0] for _ in range(refusals)]
 print("held", told[-1] if told else 0, flush=True)
-time.sleep(600)
+sys.stdin.read()  # holds its slots until killed, or until the test's end closes this pipe
 """
 
 
@@ -257,6 +257,7 @@ def other_worker(tmp_path: Path) -> Iterator[Any]:
         proc = subprocess.Popen(
             [sys.executable, "-c", HOLDER, str(path), str(slots), str(hold), str(refusals)],
             cwd=ROOT,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -269,7 +270,7 @@ def other_worker(tmp_path: Path) -> Iterator[Any]:
     yield start
     for proc in started:
         proc.kill()
-        proc.wait()
+        proc.communicate()  # waits, and closes both pipes
 
 
 def slots_path(hub_app) -> Path:
