@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-import peewee
-
 from shared import states
 from shared.bulk_rows import existing
 
-from .db import database
+from .db import database, is_postgres
 from .models import Case, NodeEvent
 
 # A request refused as invalid on arrival never became a case; everything not terminal is open.
@@ -79,7 +77,7 @@ def known(
     asks each as before (`shared.bulk_rows.existing`, `open_codes`).
     """
     wanted = set(people)
-    if not isinstance(getattr(database, "obj", database), peewee.PostgresqlDatabase):
+    if not is_postgres():
         return Known(
             set(existing(NodeEvent.event_id, list(event_ids))),
             set(existing(Case.request_id, list(request_ids))),
