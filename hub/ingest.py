@@ -311,8 +311,9 @@ class Prepared:
         self.columns: dict[str, Any] = {}
         self.item: dict[str, Any] = {}
         self.same_data = False
+        self.raw: msgspec.Raw | None = None
+        self.data_str: JsonText | None = None
         if ev.get("type") != "request.captured":
-            self.raw = self.data_str = None
             self.text = JsonText(_json_bytes(ev).decode())
             return
         data = ev["data"]
