@@ -11,7 +11,7 @@ import contextlib
 import gc
 import threading
 from collections.abc import Iterator
-from datetime import UTC
+from datetime import UTC, date
 from typing import Any, NamedTuple, TypeVar, cast
 
 import msgspec
@@ -288,8 +288,9 @@ def prepare_ahead(node: Node, body: dict[str, Any]) -> PreparedBatch:
 
 
 def prepare_batch(events: list[dict[str, Any]], prefix: str, catalogue: Catalogue) -> list["Prepared"]:
-    """Each event's pure work (see Prepared), in order."""
-    return [Prepared(ev, prefix, catalogue) for ev in events]
+    """Each event's pure work (see Prepared), in order, all judged on the day the batch is prepared."""
+    today = date.today()
+    return [Prepared(ev, prefix, catalogue, today) for ev in events]
 
 
 class Prepared:
@@ -303,41 +304,47 @@ class Prepared:
 
     __slots__ = ("raw", "data_str", "text", "lookup_code", "person", "refusal", "columns", "item", "same_data")
 
-    def __init__(self, ev: dict[str, Any], prefix: str, catalogue: Catalogue):
-        captured = ev.get("type") == "request.captured"
-        data = ev["data"]
-        # A capture's data is encoded once: the case's `captured` and the node event's body share it.
-        self.raw = msgspec.Raw(_json_bytes(data)) if captured else None
-        self.data_str = JsonText(bytes(self.raw).decode()) if self.raw is not None else None
-        self.text = JsonText(_json_bytes(ev if self.raw is None else {**ev, "data": self.raw}).decode())
+    def __init__(self, ev: dict[str, Any], prefix: str, catalogue: Catalogue, today: date | None = None):
         self.lookup_code: str | None = None
         self.person: tuple[str, str] | None = None
         self.refusal: Refusal | None = None
         self.columns: dict[str, Any] = {}
         self.item: dict[str, Any] = {}
         self.same_data = False
-        if captured:
-            # The keys BatchWriter looks up for the whole batch (as the node sent them, before cleaning).
-            self.lookup_code = normalise_receipt(str(data.get("receipt_code", "")))
-            if isinstance(data, dict) and isinstance(data.get("applicant"), dict):
-                self.person = (
-                    normalise_id_number(str(data["applicant"].get("id_number", ""))),
-                    str(data.get("item_code", "")),
-                )
-            try:
-                self._capture(ev, prefix, catalogue)
-            except Refusal as ref:
-                self.refusal = ref
+        self.raw: msgspec.Raw | None = None
+        self.data_str: JsonText | None = None
+        if ev.get("type") != "request.captured":
+            self.text = JsonText(_json_bytes(ev).decode())
+            return
+        data = ev["data"]
+        # A capture's data is encoded once: the case's `captured` and the node event's body share it.
+        encoded = _json_bytes(data)
+        self.raw = msgspec.Raw(encoded)
+        self.data_str = JsonText(encoded.decode())
+        self.text = JsonText(_json_bytes({**ev, "data": self.raw}).decode())
+        # The keys BatchWriter looks up for the whole batch (as the node sent them, before cleaning).
+        code = self.lookup_code = normalise_receipt(str(data.get("receipt_code", "")))
+        if isinstance(data, dict) and isinstance(data.get("applicant"), dict):
+            self.person = (
+                normalise_id_number(str(data["applicant"].get("id_number", ""))),
+                str(data.get("item_code", "")),
+            )
+        try:
+            self._capture(ev, code, len(encoded), prefix, catalogue, today)
+        except Refusal as ref:
+            self.refusal = ref
 
-    def _capture(self, ev: dict[str, Any], prefix: str, catalogue: Catalogue) -> None:
+    def _capture(
+        self, ev: dict[str, Any], code: str, size: int, prefix: str, catalogue: Catalogue, today: date | None
+    ) -> None:
         # Cleaned as the node and the counter clean it (ID number and phone in their stored forms).
-        data = intake.normalise_capture(ev["data"]) if isinstance(ev["data"], dict) else ev["data"]
-        errors = validate_capture(catalogue, data)
+        # `code`: normalised in __init__, and cleaning leaves the receipt code as the node sent it.
+        data = intake.cleaned_capture(ev["data"]) if isinstance(ev["data"], dict) else ev["data"]
+        self.same_data = data is ev["data"]
+        # Data the cleaning left as it was is what was encoded: its size is known.
+        errors = validate_capture(catalogue, data, today, encoded_size=size if self.same_data else None)
         if errors:
             raise Refusal(errors[0].code, "；".join(e.message for e in errors))
-        # Normalised once, in __init__: cleaning (normalise_capture) leaves the receipt code as the node sent it.
-        code = self.lookup_code
-        assert code is not None
         if not issued_by(code, prefix):
             raise Refusal("bad_receipt_code", N_("回执码无效"))
         item = catalogue.item(data["item_code"])
@@ -345,7 +352,6 @@ class Prepared:
         self.item = item
         applicant = data["applicant"]
         materials = data.get("materials", {})
-        self.same_data = data == ev["data"]
         # In NewCase's column order; node, village, assignee and the times are filled in under the lock.
         self.columns = dict(
             request_id=ev["request_id"],

@@ -60,3 +60,20 @@ def normalise_capture(data: dict[str, Any]) -> dict[str, Any]:
         applicant["phone"] = normalise_mobile(phone)
     out["applicant"] = applicant
     return out
+
+
+def cleaned_capture(data: dict[str, Any]) -> dict[str, Any]:
+    """normalise_capture(data), or data itself when that copy would equal it (no copy made).
+
+    The hub cleans every synced capture, and a node's are already clean: the copy is made only
+    when cleaning changes something (an applicant that is not a dict, an ID number or a phone
+    number not in its stored form).
+    """
+    applicant = data.get("applicant")
+    if isinstance(applicant, dict):
+        id_number, phone = applicant.get("id_number"), applicant.get("phone")
+        if (not isinstance(id_number, str) or normalise_id_number(id_number) == id_number) and (
+            not isinstance(phone, str) or normalise_mobile(phone) == phone
+        ):
+            return data
+    return normalise_capture(data)

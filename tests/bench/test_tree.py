@@ -29,7 +29,7 @@ def test_without_tree_the_path_is_left_alone(monkeypatch: pytest.MonkeyPatch) ->
     assert sys.path == ["/here", "/lib"]
 
 
-@pytest.mark.parametrize("script", ["capture_checks", "envelope_cost", "pg_ingest", "profile_ingest"])
+@pytest.mark.parametrize("script", ["capture_checks", "envelope_cost", "pg_ingest", "prepare_batch", "profile_ingest"])
 def test_each_script_takes_tree(script: str) -> None:
     out = subprocess.run(
         [sys.executable, f"bench/{script}.py", "--help"], cwd=ROOT, capture_output=True, text=True, check=True

@@ -149,3 +149,8 @@ def test_a_batch_stores_the_same_rows_prepared_ahead_or_under_the_lock(hub_clien
     assert by_seq[events[4]["seq"]]["body"]["data"] == events[0]["data"]
     assert [n["result"] for n in stored[1]] == ["ok", "ok", "refused", "refused", "refused", "ok", "refused"]
     assert [c["id_number"][-1] for c in stored[0] if c["item_code"] == "FP-01"] == ["X"]
+    # The case keeps the cleaned capture when cleaning changed it, else the node's own data.
+    captured = {c["item_code"]: c["captured"] for c in stored[0]}
+    assert captured["FP-01"]["applicant"]["id_number"] == events[1]["data"]["applicant"]["id_number"].upper()
+    assert captured["FP-01"] != events[1]["data"]
+    assert captured["JF-01"] == events[0]["data"]

@@ -14,6 +14,7 @@ import copy
 from datetime import date
 from typing import Any
 
+import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -287,6 +288,30 @@ def test_normalise_capture_as_before(data: dict[str, Any]) -> None:
     kept = copy.deepcopy(data)
     assert outcome(intake.normalise_capture, data) == outcome(before.normalise_capture, data)
     assert data == kept  # a copy, never the caller's dict changed
+
+
+@CAPTURE_EXAMPLES
+@given(st.one_of(st.dictionaries(st.sampled_from(["applicant", "x"]), junk), captures().map(lambda c: c[1])))
+def test_a_capture_is_copied_to_be_cleaned_only_when_cleaning_changes_it(data: dict[str, Any]) -> None:
+    # The hub reads "the same object" as "the node's bytes are the cleaned form" (hub/ingest.Prepared).
+    kept = copy.deepcopy(data)
+    cleaned = intake.cleaned_capture(data)
+    assert cleaned == before.normalise_capture(data)
+    assert (cleaned is data) == (before.normalise_capture(data) == data)
+    assert data == kept
+
+
+@CAPTURE_EXAMPLES
+@given(captures())
+def test_a_size_the_caller_measured_judges_as_measuring_it_again(case: tuple[Catalogue, Any, date | None]) -> None:
+    cat, data, today = case
+    try:
+        size = len(msgspec.json.encode(data, order="sorted"))
+    except (TypeError, ValueError, OverflowError):
+        return  # not JSON: no caller has a size to give
+    assert outcome(lambda: validation.validate_capture(cat, data, today, encoded_size=size)) == outcome(
+        before.validate_capture, cat, data, today
+    )
 
 
 receipt_text = st.one_of(
