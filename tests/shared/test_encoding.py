@@ -104,3 +104,26 @@ def test_compression_is_used_only_when_it_saves_more_than_its_headers() -> None:
     # The header lines are what tips it: 30 B saved is not enough for an answer's two lines.
     assert encoding.pays(100, 70, "zstd")
     assert not encoding.pays(100, 70, "zstd", answer=True)
+
+
+def _nested(levels: int, inner: str) -> bytes:
+    """`inner` inside `levels` containers, lists and dicts in turn."""
+    raw = inner
+    for i in range(levels):
+        raw = f"[{raw}]" if i % 2 else f'{{"k":{raw}}}'
+    return raw.encode()
+
+
+@pytest.mark.parametrize("levels", range(encoding.TYPED_DEPTH - 1, encoding.MAX_DEPTH + 3))
+def test_the_bound_holds_below_the_declared_levels(levels: int) -> None:
+    # Below TYPED_DEPTH msgspec decodes untyped and the bound is checked in Python: the same rule.
+    for inner in ("[]", "{}", "1", '"s"', "[1]", '{"a":null}'):
+        raw = _nested(levels, inner)
+        deepest = levels + (1 if inner in ("[1]", '{"a":null}') else 0)  # the depth of the deepest value
+        if deepest > encoding.MAX_DEPTH:
+            with pytest.raises(encoding.EncodingError, match="nested too deeply"):
+                encoding.parse(raw)
+        else:
+            assert encoding.parse(raw) == json.loads(raw)
+    with pytest.raises(encoding.EncodingError, match="floats are not allowed"):
+        encoding.parse(_nested(levels, "[1.5]"))
