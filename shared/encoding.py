@@ -40,6 +40,16 @@ def canonical_message(obj: Any) -> bytes:
     return _MESSAGE_ENCODER.encode(obj)
 
 
+def canonical_list(items: list[bytes]) -> msgspec.Raw:
+    """A JSON array of values already encoded by canonical_message, which writes it as it is.
+
+    canonical_message({"k": canonical_list([canonical_message(v) for v in values])}) is
+    canonical_message({"k": values}) byte for byte (tests/shared/test_encoding.py): a batch's
+    events, encoded one by one to decide where it is cut, are not encoded again in its body.
+    """
+    return msgspec.Raw(b"[" + b",".join(items) + b"]")
+
+
 _STORED_DECODER = msgspec.json.Decoder()
 
 

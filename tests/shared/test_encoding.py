@@ -127,3 +127,11 @@ def test_the_bound_holds_below_the_declared_levels(levels: int) -> None:
             assert encoding.parse(raw) == json.loads(raw)
     with pytest.raises(encoding.EncodingError, match="floats are not allowed"):
         encoding.parse(_nested(levels, "[1.5]"))
+
+
+@given(st.lists(json_values, max_size=6), json_values)
+def test_canonical_list_writes_the_values_as_canonical_message_would(values, other) -> None:
+    spliced = encoding.canonical_list([encoding.canonical_message(v) for v in values])
+    assert encoding.canonical_message({"z": other, "events": spliced, "a": 1}) == encoding.canonical_message(
+        {"z": other, "events": values, "a": 1}
+    )
