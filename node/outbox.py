@@ -174,9 +174,8 @@ def _cut(
         app_version=APP_VERSION,
         pending=max(0, queued_count() - in_flight),
     )
-    envelope, body_hash = signing.sealed(key, {**body, "events": encoding.canonical_list([d for *_, d in chosen])})
-    if sealed is not None:
-        sealed(envelope)
+    events_bytes = encoding.canonical_list([data for *_, data in chosen])
+    envelope, body_hash = signing.sealed(key, {**body, "events": events_bytes}, told=sealed)
     batch = Batch.create(
         first_seq=body["first_seq"],
         last_seq=body["last_seq"],
