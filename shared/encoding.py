@@ -7,10 +7,9 @@ import hashlib
 import json
 import re
 import zlib
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
-from msgspec import Meta
 
 
 class EncodingError(ValueError):
