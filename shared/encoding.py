@@ -149,6 +149,9 @@ def parse(data: bytes) -> Any:
         if "surrogate" in text:
             raise EncodingError("body contains an unpaired UTF-16 surrogate") from None
         raise EncodingError("body is not valid JSON") from None
+    except RecursionError:
+        # Below TYPED_DEPTH msgspec decodes untyped, as deep as Python's recursion limit lets it.
+        raise EncodingError("message nested too deeply") from None
 
 
 def pays(plain: int, packed: int, coding: str, answer: bool = False) -> bool:

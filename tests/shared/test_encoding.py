@@ -30,7 +30,10 @@ def test_canonical_ignores_key_order_and_keeps_chinese() -> None:
     assert a == encoding.canonical({"a": "张三", "b": 1}) == '{"a":"张三","b":1}'.encode()
 
 
-@pytest.mark.parametrize("raw", [b"1.5", b'{"a": NaN}', b"\xff\xfe", b"[" * 50 + b"]" * 50, b"{"])
+@pytest.mark.parametrize(
+    "raw",
+    [b"1.5", b'{"a": NaN}', b"\xff\xfe", b"[" * 50 + b"]" * 50, b"{", b"[" * 100_000 + b"]" * 100_000, b"[" * 100_000],
+)
 def test_parse_refuses_floats_bad_utf8_deep_nesting_and_garbage(raw: bytes) -> None:
     with pytest.raises(encoding.EncodingError):
         encoding.parse(raw)
