@@ -65,6 +65,7 @@ CPU_BY_FUNCTION = [
     ("shared.protocol", "open_envelope"),
     ("shared.encoding", "parse"),
     ("shared.encoding", "_decoder"),
+    ("shared.encoding", "_checked_below"),
     ("node.hubkey", "verify_hub"),
     ("node.transport", "HttpTransport.exchange"),
     ("peewee", "Database.commit"),

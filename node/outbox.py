@@ -96,17 +96,17 @@ class Draft:
     """
 
     def __init__(self) -> None:
-        self._encoded: dict[int, tuple[tuple[Any, ...], int, dict[str, Any], int]] = {}
+        self._encoded: dict[int, tuple[tuple[Any, ...], int, dict[str, Any], bytes]] = {}
 
-    def encoded(self, row: tuple[Any, ...], seq: int) -> tuple[dict[str, Any], int] | None:
-        """(wire event, its encoded length) drafted for exactly this row at this seq, else None."""
+    def encoded(self, row: tuple[Any, ...], seq: int) -> tuple[dict[str, Any], bytes] | None:
+        """(wire event, its canonical bytes) drafted for exactly this row at this seq, else None."""
         hit = self._encoded.get(row[0])
         if hit is None or hit[0] != row or hit[1] != seq:
             return None
         return hit[2], hit[3]
 
-    def keep(self, row: tuple[Any, ...], seq: int, wire: dict[str, Any], n: int) -> None:
-        self._encoded[row[0]] = (row, seq, wire, n)
+    def keep(self, row: tuple[Any, ...], seq: int, wire: dict[str, Any], data: bytes) -> None:
+        self._encoded[row[0]] = (row, seq, wire, data)
 
 
 def draft(max_bytes: int, max_events: int) -> Draft:
@@ -119,27 +119,28 @@ def draft(max_bytes: int, max_events: int) -> Draft:
 
 def _chosen(
     events: list[tuple[Any, ...]], seq: int, max_bytes: int, draft: Draft | None
-) -> Iterator[tuple[tuple[Any, ...], dict[str, Any], int]]:
-    """The events that fit one batch from `seq` on: (row, wire event, encoded length), in order.
+) -> Iterator[tuple[tuple[Any, ...], dict[str, Any], bytes]]:
+    """The events that fit one batch from `seq` on: (row, wire event, its canonical bytes), in order.
 
     Each event is encoded with encoding.canonical_message, the encoder the sealed batch uses:
-    its length decides where the batch is cut (at least one event, however large).
+    its length decides where the batch is cut (at least one event, however large), and the
+    bytes go into the signed body as they are (_cut).
     """
     size = count = 0
     for row in events:
         hit = draft.encoded(row, seq + count) if draft is not None else None
         if hit is None:
             wire = wire_event(row, seq + count)
-            n = len(encoding.canonical_message(wire))
+            data = encoding.canonical_message(wire)
             if draft is not None:
-                draft.keep(row, seq + count, wire, n)
+                draft.keep(row, seq + count, wire, data)
         else:
-            wire, n = hit
-        if count and size + n > max_bytes:
+            wire, data = hit
+        if count and size + len(data) > max_bytes:
             return
-        yield row, wire, n
+        yield row, wire, data
         count += 1
-        size += n
+        size += len(data)
 
 
 def _cut(
@@ -154,27 +155,27 @@ def _cut(
     """Sign the next run of unsigned events into a batch chained on the last one (inside a transaction).
 
     The events are read as plain rows (no model instance per event), encoded once to decide
-    where the batch is cut (_chosen, or taken from `draft`). The body is encoded once for the
-    signature, the envelope and the hash.
+    where the batch is cut (_chosen, or taken from `draft`); those bytes are the body's events,
+    spliced in as they are (encoding.canonical_list), so no event is encoded twice. The body is
+    encoded once for the signature, the envelope and the hash.
     """
     events = _unsigned(max_events)
     if not events:
         return None
     seq = int(meta.get("next_seq", 1))
-    chosen = [(row[0], wire) for row, wire, _n in _chosen(events, seq, max_bytes, draft)]
+    chosen = list(_chosen(events, seq, max_bytes, draft))
     prev_hash = meta.get("last_hash", protocol.GENESIS_HASH)
     body = protocol.batch_body(
         meta.get("node_id"),
-        [w for _, w in chosen],
+        [wire for _row, wire, _data in chosen],
         prev_hash,
         cursor,
         catalogue_version=int(meta.get("catalogue_version", 0)),
         app_version=APP_VERSION,
         pending=max(0, queued_count() - in_flight),
     )
-    envelope, body_hash = signing.sealed(key, body)
-    if sealed is not None:
-        sealed(envelope)
+    events_bytes = encoding.canonical_list([data for *_, data in chosen])
+    envelope, body_hash = signing.sealed(key, {**body, "events": events_bytes}, told=sealed)
     batch = Batch.create(
         first_seq=body["first_seq"],
         last_seq=body["last_seq"],
@@ -186,7 +187,7 @@ def _cut(
     # One prepared UPDATE run for every event, instead of building a query per event.
     database.obj.cursor().executemany(
         f'UPDATE "{Event._meta.table_name}" SET "seq" = ?, "batch_id" = ? WHERE "id" = ?',
-        [(wire["seq"], batch.id, pk) for pk, wire in chosen],
+        [(wire["seq"], batch.id, row[0]) for row, wire, _data in chosen],
     )
     meta.put("next_seq", body["last_seq"] + 1)
     meta.put("last_hash", batch.hash)

@@ -47,6 +47,8 @@ def log_differs(body: dict[str, Any], updates: list[dict[str, Any]]) -> bool:
             return False  # an answer to an older position of ours cannot say more than what we hold
         if at > 0 and not _holds(at, str(check.get("digest", ""))):
             return True
+        if at == cursor:
+            return False  # no entry lies between its position and ours
         # Entries the answer repeats between its position and ours must be the ones we hold.
         return any(
             isinstance(up.get("cseq"), int)

@@ -78,7 +78,6 @@ class SyncClient:
         self.transport = transport
         self.key = key
         self.resume_checked = False
-        self._warming: threading.Thread | None = None
         self._complete_answer = False
 
     def _exchange(self, body_bytes: bytes, request_hash: str) -> tuple[int, dict[str, Any]]:
@@ -86,9 +85,6 @@ class SyncClient:
 
     def _verify(self, status: int, raw: bytes, request_hash: str) -> tuple[int, dict[str, Any]]:
         """The hub's answer to the message named `request_hash`, checked; raises what the clerk must know."""
-        if self._warming is not None:
-            self._warming.join()  # one decoder, built once (_warm_decoder)
-            self._warming = None
         try:
             body, sig = protocol.open_envelope(raw)
         except protocol.ProtocolError as exc:
@@ -216,7 +212,6 @@ class SyncClient:
         stopped: str | None = N_("同步中断")
         try:
             if not self.resume_checked:
-                self._warming = _warm_decoder()
                 self._resume_once(report)
             self._send_all(report, max_rounds)
             if not self._caught_up():
@@ -564,17 +559,6 @@ def collected_apart() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-def _warm_decoder() -> threading.Thread:
-    """Build the JSON decoder (~0.1 s of CPU, once per process) in a thread while the hello travels.
-
-    Built on first parse otherwise, i.e. after the hello's answer is in, when the link waits for
-    it: over 2G that was 0.14–0.24 s between the answer and the first batch (bench.sync_link 2g).
-    """
-    thread = threading.Thread(target=encoding.parse, args=(b"{}",), name="daiban-warm-decoder", daemon=True)
-    thread.start()
-    return thread
 
 
 def _batch_cap() -> int:

@@ -7,10 +7,9 @@ import hashlib
 import json
 import re
 import zlib
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
-from msgspec import Meta
 
 
 class EncodingError(ValueError):
@@ -40,6 +39,16 @@ def canonical_message(obj: Any) -> bytes:
     return _MESSAGE_ENCODER.encode(obj)
 
 
+def canonical_list(items: list[bytes]) -> msgspec.Raw:
+    """A JSON array of values already encoded by canonical_message, which writes it as it is.
+
+    canonical_message({"k": canonical_list([canonical_message(v) for v in values])}) is
+    canonical_message({"k": values}) byte for byte (tests/shared/test_encoding.py): a batch's
+    events, encoded one by one to decide where it is cut, are not encoded again in its body.
+    """
+    return msgspec.Raw(b"[" + b",".join(items) + b"]")
+
+
 _STORED_DECODER = msgspec.json.Decoder()
 
 
@@ -62,27 +71,59 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# The nesting bound is declared to msgspec for the first TYPED_DEPTH levels; a value found that deep
+# is decoded untyped and its depth checked in Python (_checked_below). Declared all the way down
+# (MAX_DEPTH), building the decoder took 0.13-0.2 s of CPU per process: msgspec expands the type of
+# a level once for its lists and once for its dicts, 2^depth times. Eight levels cost ~2 ms, and
+# the protocol's messages stop short of them (envelope, body, events or updates, data, a field's
+# list), so the check below runs only for the odd message that goes deeper.
+TYPED_DEPTH = 8
+
+
+class _AnyValue(type):
+    # msgspec checks that a decoding hook returned an instance of the type it was asked for:
+    # every JSON value is one of _Below.
+    def __instancecheck__(cls, value: Any) -> bool:
+        return True
+
+
+class _Below(metaclass=_AnyValue):
+    """Any JSON value TYPED_DEPTH levels down, handed to _checked_below as decoded (untyped)."""
+
+
 def _json_within(depth: int) -> Any:
-    # JSON values nested at most `depth` deep below this one, without floats: the deepest level
-    # holds scalars and empty containers only, so checking the bound costs nothing extra.
-    leaf: Any = (
-        str
-        | int
-        | bool
-        | None
-        | Annotated[list[int], Meta(max_length=0)]
-        | Annotated[dict[str, int], Meta(max_length=0)]
-    )
+    # JSON values without floats, nested `depth` levels deep below this one, then _Below.
+    level: Any = _Below
     for _ in range(depth):
-        leaf = str | int | bool | None | list[leaf] | dict[str, leaf]
-    return leaf
+        level = str | int | bool | None | list[level] | dict[str, level]
+    return level
+
+
+def _nested_beyond(value: Any, levels: int) -> bool:
+    """True when `value` holds anything more than `levels` levels below it."""
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    if levels == 0:
+        return len(children) > 0
+    return any(_nested_beyond(child, levels - 1) for child in children)
+
+
+def _checked_below(kind: type, value: Any) -> Any:
+    if kind is not _Below:
+        raise NotImplementedError
+    if _nested_beyond(value, MAX_DEPTH - TYPED_DEPTH):
+        raise ValueError("nested too deeply")
+    return value
+
+
+def _no_float(text: str) -> Any:
+    # A float below TYPED_DEPTH, where msgspec decodes untyped: refused as a declared level refuses it.
+    raise ValueError("got `float`")
 
 
 @functools.cache
 def _decoder() -> msgspec.json.Decoder:
-    # Built on first use, not at import: the nested type costs about 0.1 s of CPU to build, paid by
-    # every CLI command that never parses a message otherwise.
-    return msgspec.json.Decoder(_json_within(MAX_DEPTH))
+    # Built on first use, not at import (~2 ms of CPU, see TYPED_DEPTH).
+    return msgspec.json.Decoder(_json_within(TYPED_DEPTH), dec_hook=_checked_below, float_hook=_no_float)
 
 
 _AT = re.compile(r" - at `\$(.*)`$")
@@ -108,6 +149,9 @@ def parse(data: bytes) -> Any:
         if "surrogate" in text:
             raise EncodingError("body contains an unpaired UTF-16 surrogate") from None
         raise EncodingError("body is not valid JSON") from None
+    except RecursionError:
+        # Below TYPED_DEPTH msgspec decodes untyped, as deep as Python's recursion limit lets it.
+        raise EncodingError("message nested too deeply") from None
 
 
 def pays(plain: int, packed: int, coding: str, answer: bool = False) -> bool:

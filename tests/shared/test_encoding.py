@@ -30,7 +30,10 @@ def test_canonical_ignores_key_order_and_keeps_chinese() -> None:
     assert a == encoding.canonical({"a": "张三", "b": 1}) == '{"a":"张三","b":1}'.encode()
 
 
-@pytest.mark.parametrize("raw", [b"1.5", b'{"a": NaN}', b"\xff\xfe", b"[" * 50 + b"]" * 50, b"{"])
+@pytest.mark.parametrize(
+    "raw",
+    [b"1.5", b'{"a": NaN}', b"\xff\xfe", b"[" * 50 + b"]" * 50, b"{", b"[" * 100_000 + b"]" * 100_000, b"[" * 100_000],
+)
 def test_parse_refuses_floats_bad_utf8_deep_nesting_and_garbage(raw: bytes) -> None:
     with pytest.raises(encoding.EncodingError):
         encoding.parse(raw)
@@ -104,3 +107,34 @@ def test_compression_is_used_only_when_it_saves_more_than_its_headers() -> None:
     # The header lines are what tips it: 30 B saved is not enough for an answer's two lines.
     assert encoding.pays(100, 70, "zstd")
     assert not encoding.pays(100, 70, "zstd", answer=True)
+
+
+def _nested(levels: int, inner: str) -> bytes:
+    """`inner` inside `levels` containers, lists and dicts in turn."""
+    raw = inner
+    for i in range(levels):
+        raw = f"[{raw}]" if i % 2 else f'{{"k":{raw}}}'
+    return raw.encode()
+
+
+@pytest.mark.parametrize("levels", range(encoding.TYPED_DEPTH - 1, encoding.MAX_DEPTH + 3))
+def test_the_bound_holds_below_the_declared_levels(levels: int) -> None:
+    # Below TYPED_DEPTH msgspec decodes untyped and the bound is checked in Python: the same rule.
+    for inner in ("[]", "{}", "1", '"s"', "[1]", '{"a":null}'):
+        raw = _nested(levels, inner)
+        deepest = levels + (1 if inner in ("[1]", '{"a":null}') else 0)  # the depth of the deepest value
+        if deepest > encoding.MAX_DEPTH:
+            with pytest.raises(encoding.EncodingError, match="nested too deeply"):
+                encoding.parse(raw)
+        else:
+            assert encoding.parse(raw) == json.loads(raw)
+    with pytest.raises(encoding.EncodingError, match="floats are not allowed"):
+        encoding.parse(_nested(levels, "[1.5]"))
+
+
+@given(st.lists(json_values, max_size=6), json_values)
+def test_canonical_list_writes_the_values_as_canonical_message_would(values, other) -> None:
+    spliced = encoding.canonical_list([encoding.canonical_message(v) for v in values])
+    assert encoding.canonical_message({"z": other, "events": spliced, "a": 1}) == encoding.canonical_message(
+        {"z": other, "events": values, "a": 1}
+    )
