@@ -252,33 +252,26 @@ def test_the_cli_records_the_county_answer_through_the_same_rule(hub_app, hub_db
     def run(*args: str):
         return CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], *args], env={"DATABASE_URL": hub_db_url})
 
+    def county_approves(code: str):
+        return run(
+            "county-answer",
+            code,
+            "county_approve",
+            "--doc-no",
+            "×卫健〔2026〕2号",
+            "--doc-date",
+            cases.today().isoformat(),
+            "--actor",
+            "wang",
+        )
+
     code = new_case(sim, "FP-02")
     assert run("act", code, "accept", "--actor", "wang").exit_code == 0
-    out = run(
-        "county-answer",
-        code,
-        "county_approve",
-        "--doc-no",
-        "×卫健〔2026〕2号",
-        "--doc-date",
-        cases.today().isoformat(),
-        "--actor",
-        "wang",
-    )
+    out = county_approves(code)
     assert out.exit_code == 2
     assert "本件没有报县级" in out.output
     assert run("act", code, "to_county", "--actor", "wang").exit_code == 0
-    out = run(
-        "county-answer",
-        code,
-        "county_approve",
-        "--doc-no",
-        "×卫健〔2026〕2号",
-        "--doc-date",
-        cases.today().isoformat(),
-        "--actor",
-        "wang",
-    )
+    out = county_approves(code)
     assert out.exit_code == 0
     assert "县级批准" in out.output
     assert CountyReferral.get(CountyReferral.doc_no == "×卫健〔2026〕2号").answer == states.COUNTY_APPROVED
