@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 
 from hub import absence, cases
-from hub.enrolment import issue_code
 from hub.models import Assignment, AuditEntry, Case, HubEvent, Staff
 from hub.staff import create_user
 from tests.hub.console_support import hub_cli, Desk, new_case, snapshot
-from tests.nodesim import NodeSim
-
-
-@pytest.fixture
-def sim(hub_app):
-    return NodeSim(hub_app.test_client(), issue_code("桃源村"))
 
 
 def assignee(code: str) -> str | None:

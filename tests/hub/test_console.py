@@ -9,15 +9,8 @@ from typing import Any
 import pytest
 
 from hub.clock import today
-from hub.enrolment import issue_code
 from hub.models import Case, HubEvent
 from tests.hub.console_support import Desk, new_case, snapshot, supplement
-from tests.nodesim import NodeSim
-
-
-@pytest.fixture
-def sim(hub_app):
-    return NodeSim(hub_app.test_client(), issue_code("桃源村"))
 
 
 @pytest.fixture

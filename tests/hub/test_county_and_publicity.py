@@ -12,7 +12,6 @@ from datetime import date, datetime
 import pytest
 
 from hub import cases, deadlines, figures, publicity
-from hub.enrolment import issue_code
 from hub.models import AuditEntry, Case, CountyReferral, Publicity
 from hub.staff import create_user
 from shared import states
@@ -25,11 +24,6 @@ from tests.nodesim import NodeSim
 def at(day: str) -> datetime:
     """10:00 in China on that day, as the hub's naive UTC clock."""
     return datetime.fromisoformat(f"{day}T02:00:00")
-
-
-@pytest.fixture
-def sim(hub_client):
-    return NodeSim(hub_client, issue_code("桃源村"))
 
 
 @pytest.fixture

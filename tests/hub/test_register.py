@@ -9,16 +9,9 @@ import pytest
 from openpyxl import load_workbook
 
 from hub.clock import today
-from hub.enrolment import issue_code
 from hub.models import Case
 from shared.receipt_codes import format_code
 from tests.hub.console_support import hub_cli, Desk, new_case, snapshot
-from tests.nodesim import NodeSim
-
-
-@pytest.fixture
-def sim(hub_app):
-    return NodeSim(hub_app.test_client(), issue_code("桃源村"))
 
 
 @pytest.fixture

@@ -6,17 +6,10 @@ import pytest
 
 from hub import routing
 from hub.cases import CaseError, act, reassign
-from hub.enrolment import issue_code
 from hub.models import Assignment, AuditEntry, Case, HubEvent, Staff
 from hub.staff import create_user
 from shared import states
 from tests.hub.console_support import hub_cli, Desk, new_case, snapshot
-from tests.nodesim import NodeSim
-
-
-@pytest.fixture
-def sim(hub_app):
-    return NodeSim(hub_app.test_client(), issue_code("桃源村"))
 
 
 def staff(username: str, windows: list[str], role: str = "staff", on_duty: bool = True) -> Staff:
