@@ -15,52 +15,27 @@ import pytest
 
 from hub import duplicates
 from hub.clock import now
-from hub.db import bind, database, open_database
-from hub.models import Case, Node, NodeEvent, Village
-from hub.schema import migrate
+from hub.db import database
+from hub.models import Case, NodeEvent
 from shared.bulk_rows import existing
+from tests.hub.case_rows import case_row, hub_with_a_node
 
 
 @pytest.fixture
 def hub_db(hub_db_url: str) -> Iterator[None]:
-    yield from _hub(hub_db_url)
+    with hub_with_a_node(hub_db_url):
+        yield
 
 
 @pytest.fixture
 def pg_hub(pg_url: str) -> Iterator[None]:
-    yield from _hub(pg_url)
-
-
-def _hub(url: str) -> Iterator[None]:
-    bind(open_database(url))
-    database.connect(reuse_if_open=True)
-    migrate()
-    village = Village.create(name="东村", prefix="DC", created_at=now())
-    Node.create(node_id="n1", village=village, pubkey="k", fingerprint="f", enrolled_at=now(), last_hash="0" * 64)
-    try:
+    with hub_with_a_node(pg_url):
         yield
-    finally:
-        database.close()
 
 
 def _case(code: str, id_number: str, item: str, state: str, minutes: int, at: datetime | None = None) -> None:
-    at = at or now() - timedelta(minutes=minutes)
     Case.create(
-        request_id=f"r-{code}",
-        receipt_code=code,
-        node="n1",
-        village=1,
-        item_code=item,
-        window="w",
-        mode="m",
-        state=state,
-        applicant_name="张三",
-        id_number=id_number,
-        phone="1",
-        captured={},
-        received_at=at,
-        received_on=at.date(),
-        updated_at=at,
+        **case_row(code, id_number=id_number, item_code=item, state=state, at=at or now() - timedelta(minutes=minutes))
     )
 
 
