@@ -63,9 +63,9 @@ def _problems(data: dict[str, Any], village_id: Any, complete_now: bool, staff: 
     item = catalogue.item(str(data.get("item_code")))
     if errors or item is None:
         return errors
-    earlier = duplicates.open_case_for(data["applicant"]["id_number"], item["code"])
+    earlier = duplicates.open_code_for(data["applicant"]["id_number"], item["code"])
     if earlier is not None:
-        errors.append(duplicate_application(earlier.receipt_code, item["name"]))
+        errors.append(duplicate_application(earlier, item["name"]))
     if complete_now:
         if item["mode"] != "immediate":
             errors.append(FieldError("complete_now", "immediate_only", _("只有即办件可以当场受理并办结")))

@@ -21,36 +21,48 @@ from .models import Case, NodeEvent
 CLOSED = list(states.TERMINAL)
 
 
-def open_case_for(id_number: str, item_code: str) -> Case | None:
-    """The earliest open case of this ID number for this item, if any."""
-    return (
-        Case.select()
-        .where((Case.id_number == id_number) & (Case.item_code == item_code) & Case.state.not_in(CLOSED))
-        .order_by(Case.received_at, Case.receipt_code)
-        .first()
-    )
+def open_code_for(id_number: str, item_code: str) -> str | None:
+    """Receipt code of the earliest open case of this ID number for this item, if any (the counter's check)."""
+    return open_codes([(id_number, item_code)]).get((id_number, item_code))
 
 
 def open_codes(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """(ID number, item) -> receipt code of the earliest open case, for many at once (a batch's captures)."""
+    """(ID number, item) -> receipt code of the earliest open case, for many at once (a batch's captures).
+
+    The one place that says which open case is "the" open case: `_OPEN_CASES` selects them,
+    `_EARLIEST_FIRST` orders them and `_earliest` keeps each pair's first; `known` builds its
+    PostgreSQL statement from the same three.
+    """
     wanted = set(pairs)
     found: dict[tuple[str, str], str] = {}
     ids = sorted({i for i, _ in wanted})
     param = database.param
-    closed = ", ".join([param] * len(CLOSED))
+    closed = f"NOT IN ({', '.join([param] * len(CLOSED))})"
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         # Plain SQL: compiling "IN (…200 values…)" through peewee cost more than running it (one per sync batch).
-        sql = (
-            f'SELECT "id_number", "item_code", "receipt_code" FROM "{Case._meta.table_name}" '  # nosec B608
-            f'WHERE "id_number" IN ({", ".join([param] * len(chunk))}) AND "state" NOT IN ({closed}) '
-            'ORDER BY "received_at", "receipt_code"'
-        )
-        rows = database.execute_sql(sql, [*chunk, *CLOSED]).fetchall()
-        for id_number, item_code, code in rows:
-            if (id_number, item_code) in wanted:
-                found.setdefault((id_number, item_code), code)
+        sql = _OPEN_CASES.format(tag="", ids=f"IN ({', '.join([param] * len(chunk))})", closed=closed)
+        rows = database.execute_sql(f"{sql} ORDER BY {_EARLIEST_FIRST}", [*chunk, *CLOSED]).fetchall()
+        _earliest(rows, wanted, found)
     return found
+
+
+# The open cases of some ID numbers ({ids}: a condition on "id_number"; {closed}: the terminal
+# states left out), with what orders them. {tag}: columns put before them (known's look-up tag).
+_OPEN_CASES = (
+    'SELECT {tag}"id_number", "item_code", "receipt_code", "received_at" '
+    f'FROM "{Case._meta.table_name}" '  # nosec B608
+    'WHERE "id_number" {ids} AND "state" {closed}'
+)
+# Of several open cases of one person for one item, the one received first; the receipt code breaks a tie.
+_EARLIEST_FIRST = '"received_at", "receipt_code"'
+
+
+def _earliest(rows: Iterable[Sequence[Any]], wanted: set[tuple[str, str]], found: dict[tuple[str, str], str]) -> None:
+    """Each wanted pair's first row of `_OPEN_CASES`, read in `_EARLIEST_FIRST` order, into found."""
+    for id_number, item_code, code, *_ in rows:
+        if (id_number, item_code) in wanted:
+            found.setdefault((id_number, item_code), code)
 
 
 class Known(NamedTuple):
@@ -84,17 +96,16 @@ def known(
             set(existing(Case.receipt_code, list(receipt_codes))),
             open_codes(wanted),
         )
-    asked = [_distinct(event_ids), _distinct(request_ids), _distinct(receipt_codes), sorted({i for i, _ in wanted})]
+    asked = [sorted({i for i, _ in wanted}), _distinct(event_ids), _distinct(request_ids), _distinct(receipt_codes)]
     found = Known(set(), set(), set(), {})
     if not any(asked):
         return found
-    rows = database.execute_sql(_KNOWN_SQL.format(p=database.param), [*asked, CLOSED]).fetchall()  # nosec B608
+    rows = database.execute_sql(_KNOWN_SQL.format(p=database.param), [asked[0], CLOSED, *asked[1:]]).fetchall()  # nosec B608
     sets = (found.event_ids, found.request_ids, found.receipt_codes)
-    for kind, value, item_code, code, _at in rows:
-        if kind < 3:
+    _earliest((row[1:] for row in rows if row[0] == _OPEN_TAG), wanted, found.open_requests)
+    for kind, value, *_ in rows:
+        if kind != _OPEN_TAG:
             sets[kind].add(value)
-        elif (value, item_code) in wanted:
-            found.open_requests.setdefault((value, item_code), code)
     return found
 
 
@@ -102,16 +113,18 @@ def _distinct(values: Sequence[Any]) -> list[Any]:
     return [v for v in dict.fromkeys(values) if v is not None]
 
 
-# Tagged by look-up (0–2 existence, 3 open cases); the open cases earliest first, as open_codes reads
-# them. Names from the models' metadata; every value is bound.
+# One statement, its rows tagged by look-up: the three existence look-ups (0-2, their value in the
+# "id_number" column), then open_codes' open cases (3), in open_codes' order. The open cases' select
+# comes first in the text so that its column names are the union's, which its ORDER BY names. Names from the models' metadata; every value is bound, each
+# look-up's values as one array, so the text is the same for every batch.
+_OPEN_TAG = 3
 _KNOWN_SQL = (
-    f'SELECT 0 AS k, "event_id" AS v, NULL AS i, NULL AS c, NULL::timestamp AS t FROM "{NodeEvent._meta.table_name}" '  # nosec B608
+    _OPEN_CASES.format(tag=f"{_OPEN_TAG} AS k, ", ids="= ANY({p})", closed="<> ALL({p})")
+    + f' UNION ALL SELECT 0, "event_id", NULL, NULL, NULL FROM "{NodeEvent._meta.table_name}" '  # nosec B608
     'WHERE "event_id" = ANY({p}) '
     f'UNION ALL SELECT 1, "request_id", NULL, NULL, NULL FROM "{Case._meta.table_name}" '
     'WHERE "request_id" = ANY({p}) '
     f'UNION ALL SELECT 2, "receipt_code", NULL, NULL, NULL FROM "{Case._meta.table_name}" '
     'WHERE "receipt_code" = ANY({p}) '
-    f'UNION ALL SELECT 3, "id_number", "item_code", "receipt_code", "received_at" FROM "{Case._meta.table_name}" '
-    'WHERE "id_number" = ANY({p}) AND "state" <> ALL({p}) '
-    "ORDER BY k, t, c"
+    f"ORDER BY k, {_EARLIEST_FIRST}"
 )

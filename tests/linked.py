@@ -28,8 +28,8 @@ class Linked:
         return SyncClient(transport or self.transport, self.key)
 
 
-def link(hub_app: Any, node_app: Any, village: str = "桃源村") -> Linked:
-    """Enrol the node app with the hub app, box keys included."""
+def link(hub_app: Any, node_app: Any, village: str = "桃源村", transport: Any = None) -> Linked:
+    """Enrol the node app with the hub app, box keys included; through `transport` when the test brings its own."""
     from hub.db import database as hub_db
     from hub.enrolment import issue_code
     from node.bundles import box_key
@@ -39,7 +39,7 @@ def link(hub_app: Any, node_app: Any, village: str = "桃源村") -> Linked:
 
     with hub_db.connection_context():
         code = issue_code(village)
-    transport = AppTransport(hub_app.test_client())
+    transport = transport or AppTransport(hub_app.test_client())
     key = node_app.extensions["daiban_node_key"]
     with node_db.connection_context():
         enroll(transport, key, code, "http://hub.test", box_pubkey=box_public_b64(box_key(node_app.config["DATA_DIR"])))

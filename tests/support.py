@@ -269,13 +269,22 @@ def finish_drops() -> None:
 _hub_templates: dict[str, str] = {}
 
 
-def _migrate_hub(url: str) -> None:
+def migrate_hub(url: str) -> tuple[int, int]:
+    """Bind the hub's models to the database at url and migrate it: (version before, version after).
+
+    The connection is closed again (a template database must have no sessions; SQLite's WAL is
+    checkpointed into the file).
+    """
     from hub.db import bind, database, open_database
     from hub.schema import migrate
 
     bind(open_database(url))
-    with database.connection_context():
-        migrate()
+    try:
+        with database.connection_context():
+            return migrate()
+    finally:
+        if not database.is_closed():
+            database.close()
 
 
 def migrated_hub_database(kind: str, directory: Path) -> Iterator[str]:
@@ -290,7 +299,7 @@ def migrated_hub_database(kind: str, directory: Path) -> Iterator[str]:
 
             folder = Path(tempfile.mkdtemp(prefix="daiban-hub-template-"))
             atexit.register(shutil.rmtree, folder, True)
-            _migrate_hub(f"sqlite:///{folder / 'hub.sqlite3'}")  # closed after: WAL checkpointed into the file
+            migrate_hub(f"sqlite:///{folder / 'hub.sqlite3'}")  # closed after: WAL checkpointed into the file
             _hub_templates["sqlite"] = str(folder / "hub.sqlite3")
         directory.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(_hub_templates["sqlite"], directory / "hub.sqlite3")
@@ -301,7 +310,7 @@ def migrated_hub_database(kind: str, directory: Path) -> Iterator[str]:
         url = next(maker, None)
         if url is None:
             return  # skipped (or failed) by pg_database: no server
-        _migrate_hub(url)  # the connection is closed again: a template must have no sessions
+        migrate_hub(url)  # the connection is closed again: a template must have no sessions
         _hub_templates["postgresql"] = url.rsplit("/", 1)[1]
         _template_makers.append(maker)
     yield from pg_database(template=_hub_templates["postgresql"])

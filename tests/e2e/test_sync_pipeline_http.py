@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from node import apply, meta, sync
+from node import meta
 from node.capture import capture_request
 from node.db import database as node_db
 from node.enrolment import enroll
@@ -21,6 +21,7 @@ from node.transport import HttpTransport, TransportError
 from shared import protocol
 from tests import support
 from tests.factories import capture
+from tests.node.hubupdates import applying_fails_at
 
 CAPTURES = 12
 PER_BATCH = 4  # 3 batches
@@ -103,21 +104,9 @@ def test_lost_answer_of_a_batch_carried_ahead(node_app, hub, monkeypatch) -> Non
 def test_node_fails_applying_while_the_next_batch_is_at_the_hub(node_app, hub, monkeypatch) -> None:
     monkeypatch.setattr(protocol, "DEFAULT_BATCH_EVENTS", PER_BATCH)
     client, transport = enrolled(node_app, hub, lose_batch=None)
-    real = apply.apply_response
-    calls = {"n": 0}
-
-    def flaky(body: dict[str, Any], batch: Batch | None) -> dict[str, int]:
-        if batch is not None:
-            calls["n"] += 1
-            if calls["n"] == 1:
-                raise OSError("disk full")
-        return real(body, batch)
-
-    monkeypatch.setattr(sync, "apply_response", flaky)
-    with pytest.raises(OSError):
+    with applying_fails_at(1), pytest.raises(OSError):
         client.round()
     with node_db.connection_context():
         assert Batch.select().where(Batch.state == "pending").count() == 2
-    monkeypatch.setattr(sync, "apply_response", real)
     client.round()
     assert_exactly_once(hub)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from click.testing import CliRunner
+from click.testing import Result
+
 from hub.models import Assignment, Case, HubEvent, Staff
 from hub.staff import create_user
 from shared import protocol
@@ -18,6 +21,15 @@ PASSWORD = "secret-pass"
 def csrf_of(html: str) -> str:
     """The CSRF token on a page."""
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
+def hub_cli(app: Any, *args: str) -> Result:
+    """`daiban hub ARGS` run in process on this test's hub app: its data folder and database."""
+    from hub.cli import cli
+
+    return CliRunner().invoke(
+        cli, ["--dir", app.config["DATA_DIR"], *args], env={"DATABASE_URL": app.config["DATABASE_URL"]}
+    )
 
 
 class Desk:

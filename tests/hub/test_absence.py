@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 
 from hub import absence, cases
-from hub.enrolment import issue_code
 from hub.models import Assignment, AuditEntry, Case, HubEvent, Staff
 from hub.staff import create_user
-from tests.hub.console_support import Desk, new_case, snapshot
-from tests.nodesim import NodeSim
-
-
-@pytest.fixture
-def sim(hub_app):
-    return NodeSim(hub_app.test_client(), issue_code("桃源村"))
+from tests.hub.console_support import hub_cli, Desk, new_case, snapshot
 
 
 def assignee(code: str) -> str | None:
@@ -101,21 +94,13 @@ def test_bad_hand_overs_say_why_change_nothing_and_are_audited(hub_app, sim, for
     assert AuditEntry.select().where(AuditEntry.action == "staff.refused_attempt").count() == 1
 
 
-def test_cli_duty_away_hands_over_to_the_backup(hub_app, hub_db_url, sim) -> None:
-    from click.testing import CliRunner
-
-    from hub.cli import cli
-
+def test_cli_duty_away_hands_over_to_the_backup(hub_app, sim) -> None:
     create_user("wang", "王芳", "secret-pass", "staff", ["W09"])
     create_user("li", "李强", "secret-pass", "staff", ["W09"])
     Staff.update(on_duty=False).where(Staff.username == "li").execute()
     code = new_case(sim, "JF-01")
     Staff.update(on_duty=True).where(Staff.username == "li").execute()
-    out = CliRunner().invoke(
-        cli,
-        ["--dir", hub_app.config["DATA_DIR"], "duty", "wang", "--away", "--backup", "li"],
-        env={"DATABASE_URL": hub_db_url},
-    )
+    out = hub_cli(hub_app, "duty", "wang", "--away", "--backup", "li")
     assert out.exit_code == 0
     assert "1 件在办申请已交B角李强承办" in out.output
     assert assignee(code) == "li"

@@ -28,11 +28,6 @@ from tests.snapshots import hub_sync_state as snapshot
 
 
 @pytest.fixture
-def sim(hub_client):
-    return NodeSim(hub_client, issue_code("桃源村"))
-
-
-@pytest.fixture
 def other(hub_client):
     """An honest neighbour whose service must not suffer."""
     return NodeSim(hub_client, issue_code("杏花村"))

@@ -12,11 +12,6 @@ from tests.factories import capture
 from tests.nodesim import NodeSim
 
 
-@pytest.fixture
-def sim(hub_client):
-    return NodeSim(hub_client, issue_code("桃源村"))
-
-
 def captured(sim: NodeSim) -> tuple[str, str, dict]:
     data = capture("JF-01")
     data.update(receipt_code=new_code(sim.prefix), catalogue_version=1)

@@ -8,17 +8,12 @@ import pytest
 
 from hub import audit, cases
 from hub.db import database
-from hub.enrolment import issue_code, revoke
+from hub.enrolment import revoke
 from hub.models import AuditEntry, Case
 from shared import signing
 from tests import support
 from tests.hub.pages import captured, csrf_of, login_as
 from tests.nodesim import NodeSim
-
-
-@pytest.fixture
-def sim(hub_client):
-    return NodeSim(hub_client, issue_code("桃源村"))
 
 
 def actions() -> list[str]:

@@ -9,18 +9,12 @@ import pytest
 from hub import clock
 from hub.audit_text import sentences
 from hub.audit import recent
-from hub.enrolment import issue_code
 from hub.models import Case
 from shared import protocol
 from shared.receipt_codes import format_code, new_code
 from tests.factories import capture
 from tests.hub.console_support import Desk
 from tests.nodesim import NodeSim
-
-
-@pytest.fixture
-def sim(hub_app):
-    return NodeSim(hub_app.test_client(), issue_code("桃源村"))
 
 
 @pytest.fixture(autouse=True)

@@ -5,16 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from hub.enrolment import issue_code
 from shared import encoding, protocol
 from tests.hub.test_sync_api import captured
 from tests.nodesim import NodeSim
 from tests.snapshots import hub_sync_state as snapshot
-
-
-@pytest.fixture
-def sim(hub_client):
-    return NodeSim(hub_client, issue_code("桃源村"))
 
 
 @pytest.mark.parametrize("name", ["zstd", "deflate"])

@@ -11,15 +11,9 @@ import pytest
 from hub import cases
 from hub.catalogue_admin import materials_text
 from hub.catalogue_store import current
-from hub.enrolment import issue_code
 from hub.models import AuditEntry, Case, CatalogueVersion
 from tests.hub.pages import captured, csrf_of, login_as
 from tests.nodesim import NodeSim
-
-
-@pytest.fixture
-def sim(hub_client):
-    return NodeSim(hub_client, issue_code("桃源村"))
 
 
 @pytest.fixture

@@ -8,15 +8,14 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from hub import figures
-from hub.cli import cli
 from hub.figures import CaseRow, parse_period, summarise
 from hub.models import AuditEntry, Case
 from shared.workdays import WorkCalendar
 from tests.hub import centre_data
+from tests.hub.console_support import hub_cli
 from tests.hub.pages import login_as
 
 START, END = centre_data.PERIOD
@@ -151,22 +150,8 @@ def test_page_cli_and_workbook_agree(hub_app, tmp_path: Path) -> None:
     assert 'id="source-counter"' in page
 
     xlsx = tmp_path / "report.xlsx"
-    out = CliRunner().invoke(
-        cli,
-        [
-            "--dir",
-            hub_app.config["DATA_DIR"],
-            "figures",
-            "--from",
-            "2025-01-01",
-            "--to",
-            "2025-10-31",
-            "--by",
-            "source",
-            "--xlsx",
-            str(xlsx),
-        ],
-        env={"DATABASE_URL": hub_app.config["DATABASE_URL"]},
+    out = hub_cli(
+        hub_app, "figures", "--from", "2025-01-01", "--to", "2025-10-31", "--by", "source", "--xlsx", str(xlsx)
     )
     assert out.exit_code == 0, out.output
     assert (
@@ -204,35 +189,13 @@ def test_bad_period_changes_nothing_and_is_audited(hub_app) -> None:
     resp = client.get("/supervision/?from=2025-10-31&to=2025-01-01")
     assert resp.status_code == 400
     assert "开始日期不能晚于结束日期" in resp.get_data(as_text=True)
-    out = CliRunner().invoke(
-        cli,
-        ["--dir", hub_app.config["DATA_DIR"], "figures", "--from", "昨天", "--to", "2025-01-01"],
-        env={"DATABASE_URL": hub_app.config["DATABASE_URL"]},
-    )
+    out = hub_cli(hub_app, "figures", "--from", "昨天", "--to", "2025-01-01")
     assert out.exit_code == 2
     assert "无法统计：开始日期格式应为 YYYY-MM-DD" in out.output
-    missing = CliRunner().invoke(
-        cli,
-        ["--dir", hub_app.config["DATA_DIR"], "figures", "--to", "2025-01-01"],
-        env={"DATABASE_URL": hub_app.config["DATABASE_URL"]},
-    )
+    missing = hub_cli(hub_app, "figures", "--to", "2025-01-01")
     assert missing.exit_code == 2
     assert "请给出统计期间" in missing.output
-    colour = CliRunner().invoke(
-        cli,
-        [
-            "--dir",
-            hub_app.config["DATA_DIR"],
-            "figures",
-            "--from",
-            "2025-01-01",
-            "--to",
-            "2025-01-02",
-            "--by",
-            "colour",
-        ],
-        env={"DATABASE_URL": hub_app.config["DATABASE_URL"]},
-    )
+    colour = hub_cli(hub_app, "figures", "--from", "2025-01-01", "--to", "2025-01-02", "--by", "colour")
     assert colour.exit_code == 2
     assert "分组只能是：窗口（window）" in colour.output
     assert Case.select().count() == cases

@@ -9,17 +9,11 @@ import pytest
 
 from hub import attachments
 from hub.audit import AuditEntry
-from hub.enrolment import get_or_create_village, issue_code
+from hub.enrolment import get_or_create_village
 from hub.models import Attachment, Case, HubEvent
 from shared.receipt_codes import COUNTER_PREFIX, format_code, is_valid
 from tests.factories import id_number
 from tests.hub.console_support import Desk, new_case, snapshot
-from tests.nodesim import NodeSim
-
-
-@pytest.fixture
-def sim(hub_app):
-    return NodeSim(hub_app.test_client(), issue_code("桃源村"))
 
 
 @pytest.fixture

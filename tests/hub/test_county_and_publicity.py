@@ -12,12 +12,11 @@ from datetime import date, datetime
 import pytest
 
 from hub import cases, deadlines, figures, publicity
-from hub.enrolment import issue_code
 from hub.models import AuditEntry, Case, CountyReferral, Publicity
 from hub.staff import create_user
 from shared import states
 from shared.workdays import WITH_COUNTY
-from tests.hub.console_support import Desk, new_case, snapshot
+from tests.hub.console_support import hub_cli, Desk, new_case, snapshot
 from tests.hub.pages import hub_time
 from tests.nodesim import NodeSim
 
@@ -25,11 +24,6 @@ from tests.nodesim import NodeSim
 def at(day: str) -> datetime:
     """10:00 in China on that day, as the hub's naive UTC clock."""
     return datetime.fromisoformat(f"{day}T02:00:00")
-
-
-@pytest.fixture
-def sim(hub_client):
-    return NodeSim(hub_client, issue_code("桃源村"))
 
 
 @pytest.fixture
@@ -244,41 +238,28 @@ def test_dibao_is_published_seven_days_before_approval(hub_app, sim: NodeSim, wa
     assert all("其子" not in str(u) for u in sim.poll()["updates"])
 
 
-def test_the_cli_records_the_county_answer_through_the_same_rule(hub_app, hub_db_url, sim: NodeSim, wang) -> None:
-    from click.testing import CliRunner
-
-    from hub.cli import cli
-
-    def run(*args: str):
-        return CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], *args], env={"DATABASE_URL": hub_db_url})
+def test_the_cli_records_the_county_answer_through_the_same_rule(hub_app, sim: NodeSim, wang) -> None:
+    def county_approves(code: str):
+        return hub_cli(
+            hub_app,
+            "county-answer",
+            code,
+            "county_approve",
+            "--doc-no",
+            "×卫健〔2026〕2号",
+            "--doc-date",
+            cases.today().isoformat(),
+            "--actor",
+            "wang",
+        )
 
     code = new_case(sim, "FP-02")
-    assert run("act", code, "accept", "--actor", "wang").exit_code == 0
-    out = run(
-        "county-answer",
-        code,
-        "county_approve",
-        "--doc-no",
-        "×卫健〔2026〕2号",
-        "--doc-date",
-        cases.today().isoformat(),
-        "--actor",
-        "wang",
-    )
+    assert hub_cli(hub_app, "act", code, "accept", "--actor", "wang").exit_code == 0
+    out = county_approves(code)
     assert out.exit_code == 2
     assert "本件没有报县级" in out.output
-    assert run("act", code, "to_county", "--actor", "wang").exit_code == 0
-    out = run(
-        "county-answer",
-        code,
-        "county_approve",
-        "--doc-no",
-        "×卫健〔2026〕2号",
-        "--doc-date",
-        cases.today().isoformat(),
-        "--actor",
-        "wang",
-    )
+    assert hub_cli(hub_app, "act", code, "to_county", "--actor", "wang").exit_code == 0
+    out = county_approves(code)
     assert out.exit_code == 0
     assert "县级批准" in out.output
     assert CountyReferral.get(CountyReferral.doc_no == "×卫健〔2026〕2号").answer == states.COUNTY_APPROVED

@@ -12,7 +12,6 @@ import pytest
 
 from hub import cases, deadlines
 from hub.holidays import change_calendar
-from hub.enrolment import issue_code
 from hub.models import Case, CaseAlert, HubEvent
 from hub.sweep import run_sweep
 from tests.hub.pages import captured, hub_time, supplemented
@@ -22,11 +21,6 @@ from tests.nodesim import NodeSim
 def at(day: str, hour: int = 2) -> datetime:
     """A naive UTC time that is 10:00 in China on that day."""
     return datetime.fromisoformat(f"{day}T{hour:02d}:00:00")
-
-
-@pytest.fixture
-def sim(hub_client):
-    return NodeSim(hub_client, issue_code("桃源村"))
 
 
 def receive(sim: NodeSim, day: str, item: str = "DB-03") -> Case:

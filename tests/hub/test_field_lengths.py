@@ -6,18 +6,12 @@ from typing import Any
 
 import pytest
 
-from hub.enrolment import issue_code
 from hub.models import Case, NodeEvent
 from shared import protocol, validation
 from shared.receipt_codes import new_code
 from tests.factories import capture
 from tests.hub.console_support import new_case
 from tests.nodesim import NodeSim
-
-
-@pytest.fixture
-def sim(hub_app) -> NodeSim:
-    return NodeSim(hub_app.test_client(), issue_code("桃源村"))
 
 
 def _results(sim: NodeSim, *events: tuple[str, str, dict[str, Any]]) -> list[tuple[str, str | None]]:

@@ -24,11 +24,6 @@ BIG = [2**31, 2**63, 2**64]
 
 
 @pytest.fixture
-def sim(hub_client):
-    return NodeSim(hub_client, issue_code("桃源村"))
-
-
-@pytest.fixture
 def other(hub_client):
     return NodeSim(hub_client, issue_code("杏花村"))
 

@@ -18,26 +18,20 @@ import psycopg
 import pytest
 
 from hub.clock import now
-from hub.db import bind, database, open_database
+from hub.db import database
 from hub.models import Case, HubEvent, Node, NodeEvent, Village
 from hub.schema import SCHEMA_VERSION, STATEMENT_CHECKED, SchemaMigration, migrate
 from shared.bulk_rows import aligned, insert_rows
+from tests.hub.case_rows import case_row, hub_with_a_node
 
 pytestmark = pytest.mark.pg
 
 
 @pytest.fixture
 def hub_pg(pg_url: str) -> Iterator[str]:
-    bind(open_database(pg_url))
-    database.connect(reuse_if_open=True)
-    assert migrate() == (0, SCHEMA_VERSION)
-    village = Village.create(name="东村", prefix="DC", created_at=now())
-    Village.create(name="西村", prefix="XC", created_at=now())
-    Node.create(node_id="n1", village=village, pubkey="k", fingerprint="f", enrolled_at=now(), last_hash="0" * 64)
-    try:
+    with hub_with_a_node(pg_url):
+        Village.create(name="西村", prefix="XC", created_at=now())
         yield pg_url
-    finally:
-        database.close()
 
 
 @contextmanager
@@ -54,24 +48,7 @@ def _event(seq: int, node: str = "n1") -> dict[str, Any]:
 
 
 def _case(n: int, node: str | None = "n1", village: int = 1) -> dict[str, Any]:
-    day = now()
-    return dict(
-        request_id=f"r{n}",
-        receipt_code=f"C{n}",
-        node=node,
-        village=village,
-        item_code="i",
-        window="w",
-        mode="m",
-        state="received",
-        applicant_name="张三",
-        id_number="1",
-        phone="1",
-        captured={},
-        received_at=day,
-        received_on=day.date(),
-        updated_at=day,
-    )
+    return case_row(f"C{n}", request_id=f"r{n}", node=node, village=village)
 
 
 def _copy(model: Any, rows: list[dict[str, Any]]) -> None:

@@ -15,7 +15,6 @@ import pytest
 from hub import cases, deadlines, figures, promises, queue
 from hub.audit import verify
 from hub.doctor import check_calendar
-from hub.enrolment import issue_code
 from hub.holidays import change_calendar
 from hub.models import AuditEntry, Case, Extension, HubEvent
 from hub.staff import create_user
@@ -32,11 +31,6 @@ DB01 = "DB-01"
 def at(day: str, hour: int = 2) -> datetime:
     """A naive UTC time that is 10:00 in China on that day (hour=2), or another hour UTC."""
     return datetime.fromisoformat(f"{day}T{hour:02d}:00:00")
-
-
-@pytest.fixture
-def sim(hub_client):
-    return NodeSim(hub_client, issue_code("桃源村"))
 
 
 @pytest.fixture

@@ -6,20 +6,12 @@ import io
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from hub.clock import today
-from hub.enrolment import issue_code
 from hub.models import Case
 from shared.receipt_codes import format_code
-from tests.hub.console_support import Desk, new_case, snapshot
-from tests.nodesim import NodeSim
-
-
-@pytest.fixture
-def sim(hub_app):
-    return NodeSim(hub_app.test_client(), issue_code("桃源村"))
+from tests.hub.console_support import hub_cli, Desk, new_case, snapshot
 
 
 @pytest.fixture
@@ -75,25 +67,15 @@ def test_xlsx_export_has_the_same_lines(hub_app, sim, month) -> None:
     assert rows[2][2].date() == today()
 
 
-def test_cli_export(hub_app, hub_db_url, sim, month, tmp_path: Path) -> None:
-    from hub.cli import cli
-
+def test_cli_export(hub_app, sim, month, tmp_path: Path) -> None:
     code = new_case(sim, "DB-02")
     out = tmp_path / "reg.xlsx"
-    result = CliRunner().invoke(
-        cli,
-        ["--dir", hub_app.config["DATA_DIR"], "register", "export", str(out), "--month", month, "--window", "W05"],
-        env={"DATABASE_URL": hub_db_url},
-    )
+    result = hub_cli(hub_app, "register", "export", str(out), "--month", month, "--window", "W05")
     assert result.exit_code == 0, result.output
     assert "已导出 1 件" in result.output
     rows = list(load_workbook(out).active.iter_rows(values_only=True))
     assert rows[2][1] == format_code(code)
-    bad = CliRunner().invoke(
-        cli,
-        ["--dir", hub_app.config["DATA_DIR"], "register", "export", str(out), "--month", "2026/10"],
-        env={"DATABASE_URL": hub_db_url},
-    )
+    bad = hub_cli(hub_app, "register", "export", str(out), "--month", "2026/10")
     assert bad.exit_code != 0
     assert "月份格式" in bad.output
     assert Case.select().count() == 1

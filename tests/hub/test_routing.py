@@ -6,17 +6,10 @@ import pytest
 
 from hub import routing
 from hub.cases import CaseError, act, reassign
-from hub.enrolment import issue_code
 from hub.models import Assignment, AuditEntry, Case, HubEvent, Staff
 from hub.staff import create_user
 from shared import states
-from tests.hub.console_support import Desk, new_case, snapshot
-from tests.nodesim import NodeSim
-
-
-@pytest.fixture
-def sim(hub_app):
-    return NodeSim(hub_app.test_client(), issue_code("桃源村"))
+from tests.hub.console_support import hub_cli, Desk, new_case, snapshot
 
 
 def staff(username: str, windows: list[str], role: str = "staff", on_duty: bool = True) -> Staff:
@@ -160,32 +153,25 @@ def test_supervisor_reassigns_and_it_is_recorded_and_shown(hub_app, sim) -> None
     assert snapshot() == before
 
 
-def test_cli_duty_reassign_and_add_user_pick_up_orphans(hub_app, hub_db_url, sim) -> None:
-    from click.testing import CliRunner
-
-    from hub.cli import cli
-
-    def run(*args: str):
-        return CliRunner().invoke(cli, ["--dir", hub_app.config["DATA_DIR"], *args], env={"DATABASE_URL": hub_db_url})
-
+def test_cli_duty_reassign_and_add_user_pick_up_orphans(hub_app, sim) -> None:
     orphan = new_case(sim, "DB-01")
     assert assignee(orphan) is None
-    out = run("add-user", "min", "--name", "民政员", "--windows", "W05", "--password", "secret-pass")
+    out = hub_cli(hub_app, "add-user", "min", "--name", "民政员", "--windows", "W05", "--password", "secret-pass")
     assert out.exit_code == 0
     assert "接手无人负责的 1 件" in out.output
     assert assignee(orphan) == "min"
-    assert run("duty", "min", "--away").exit_code == 0
+    assert hub_cli(hub_app, "duty", "min", "--away").exit_code == 0
     assert Staff.get(Staff.username == "min").on_duty is False
     # The CLI records the change as the console does (it used to skip the audit record).
     last = AuditEntry.select().where(AuditEntry.action == "staff.duty").order_by(AuditEntry.id.desc()).get()
     assert (last.actor, last.target, last.detail["on_duty"]) == ("cli", "min", False)
-    assert run("duty", "nobody", "--on").exit_code != 0
-    run("add-user", "min2", "--name", "民政二", "--windows", "W05", "--password", "secret-pass")
-    out = run("reassign", orphan, "min2", "--reason", "休假")
+    assert hub_cli(hub_app, "duty", "nobody", "--on").exit_code != 0
+    hub_cli(hub_app, "add-user", "min2", "--name", "民政二", "--windows", "W05", "--password", "secret-pass")
+    out = hub_cli(hub_app, "reassign", orphan, "min2", "--reason", "休假")
     assert out.exit_code == 0
     assert assignee(orphan) == "min2"
     before = snapshot()
-    out = run("reassign", orphan, "min2")
+    out = hub_cli(hub_app, "reassign", orphan, "min2")
     assert out.exit_code == 2
     assert "已由民政二承办" in out.output
     assert snapshot() == before

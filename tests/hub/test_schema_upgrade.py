@@ -9,8 +9,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from hub.db import bind, database, open_database
-from hub.schema import SCHEMA_VERSION, migrate
+from hub.schema import SCHEMA_VERSION
 from tests import support
 
 FIXTURE = support.ROOT / "tests" / "fixtures" / "node-v1.tar.gz"
@@ -29,16 +28,6 @@ def _schema(db_file: Path) -> dict[str, Any]:
             }
             for t in tables
         }
-
-
-def _migrate(db_file: Path) -> tuple[int, int]:
-    bind(open_database(f"sqlite:///{db_file}"))
-    try:
-        with database.connection_context():
-            return migrate()
-    finally:
-        if not database.is_closed():
-            database.close()
 
 
 def _rows(db_file: Path, columns: dict[str, list[str]] | None = None) -> dict[str, set[tuple[Any, ...]]]:
@@ -64,9 +53,9 @@ def test_previous_release_hub_upgrades_to_the_fresh_schema_and_keeps_its_rows(tm
         tar.extractall(tmp_path, filter="data")
     old = tmp_path / "hub" / "hub.sqlite3"
     before, old_columns = _rows(old), _columns(old)
-    assert _migrate(old)[1] == SCHEMA_VERSION
+    assert support.migrate_hub(f"sqlite:///{old}")[1] == SCHEMA_VERSION
     fresh = tmp_path / "fresh.sqlite3"
-    assert _migrate(fresh) == (0, SCHEMA_VERSION)
+    assert support.migrate_hub(f"sqlite:///{fresh}") == (0, SCHEMA_VERSION)
     upgraded, expected = _schema(old), _schema(fresh)
     missing = {t: v for t, v in expected.items() if upgraded.get(t) != v}
     assert not missing, (

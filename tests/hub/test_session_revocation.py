@@ -8,7 +8,7 @@ import pytest
 
 from hub.models import Staff
 from hub.staff import MAX_FAILURES, create_user, set_active, set_password
-from tests.hub.console_support import PASSWORD, csrf_of
+from tests.hub.console_support import hub_cli, PASSWORD, csrf_of
 
 PAGE = "/console/staff"
 
@@ -79,25 +79,13 @@ def test_a_new_login_after_logout_works(hub_app, victim) -> None:
 
 
 def test_cli_password_change_and_disabling_end_sessions(hub_app, victim) -> None:
-    from click.testing import CliRunner
-
-    from hub.cli import cli
-
     thief = _copy_cookie(hub_app, victim)
-    run = CliRunner().invoke(
-        cli,
-        ["--dir", hub_app.config["DATA_DIR"], "set-password", "wang", "--password", "fresh-pass-77"],
-        env={"DATABASE_URL": hub_app.config["DATABASE_URL"]},
-    )
+    run = hub_cli(hub_app, "set-password", "wang", "--password", "fresh-pass-77")
     assert run.exit_code == 0, run.output
     _refused(thief)
     fresh = hub_app.test_client()
     assert _login(fresh, "wang", "fresh-pass-77").status_code == 302
-    run = CliRunner().invoke(
-        cli,
-        ["--dir", hub_app.config["DATA_DIR"], "disable-user", "wang"],
-        env={"DATABASE_URL": hub_app.config["DATABASE_URL"]},
-    )
+    run = hub_cli(hub_app, "disable-user", "wang")
     assert run.exit_code == 0, run.output
     _refused(fresh)
 

@@ -8,17 +8,8 @@ from pathlib import Path
 from hub.backup import restore
 from hub.db import SQLITE_PAGE_SIZE, bind, database, open_database
 from hub.models import Setting
-from hub.schema import SCHEMA_VERSION, migrate
-
-
-def _migrate(db_file: Path) -> tuple[int, int]:
-    bind(open_database(f"sqlite:///{db_file}"))
-    try:
-        with database.connection_context():
-            return migrate()
-    finally:
-        if not database.is_closed():
-            database.close()
+from hub.schema import SCHEMA_VERSION
+from tests import support
 
 
 def _page_size(db_file: Path) -> int:
@@ -28,7 +19,7 @@ def _page_size(db_file: Path) -> int:
 
 def test_a_new_hub_database_is_made_with_the_larger_page(tmp_path: Path) -> None:
     fresh = tmp_path / "hub.sqlite3"
-    assert _migrate(fresh) == (0, SCHEMA_VERSION)
+    assert support.migrate_hub(f"sqlite:///{fresh}") == (0, SCHEMA_VERSION)
     assert SQLITE_PAGE_SIZE != 4096
     assert _page_size(fresh) == SQLITE_PAGE_SIZE
     with sqlite3.connect(fresh) as db:
@@ -42,7 +33,7 @@ def test_a_database_made_with_the_old_page_keeps_it_and_its_rows(tmp_path: Path)
         db.execute("PRAGMA journal_mode = wal")
         db.execute("CREATE TABLE kept (v TEXT)")
         db.execute("INSERT INTO kept VALUES ('旧数据')")
-    assert _migrate(old) == (0, SCHEMA_VERSION)
+    assert support.migrate_hub(f"sqlite:///{old}") == (0, SCHEMA_VERSION)
     assert _page_size(old) == 4096
     bind(open_database(f"sqlite:///{old}"))
     try:
@@ -72,7 +63,7 @@ def test_a_backup_with_the_old_page_restores_into_an_empty_database_the_hub_open
     assert _page_size(dest) == SQLITE_PAGE_SIZE
     restore(data_dir, url, old_backup)
     assert _page_size(dest) == 4096
-    assert _migrate(dest)[1] == SCHEMA_VERSION
+    assert support.migrate_hub(f"sqlite:///{dest}")[1] == SCHEMA_VERSION
     with sqlite3.connect(dest) as db:
         assert db.execute("SELECT v FROM kept").fetchall() == [("旧数据",)]
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

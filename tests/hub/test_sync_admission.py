@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from hub.admission import QUEUE_HEADER, SLOTS_FILE, Admission, HubSlots, LocalSlots, queue_age
-from hub.enrolment import issue_code
 from hub.models import Case
 from shared import protocol
 from shared.receipt_codes import new_code
@@ -39,11 +38,6 @@ def test_without_configuration_nothing_is_turned_away(hub_db_url: str, tmp_path)
         {"TESTING": True, "DATA_DIR": str(tmp_path / "plain"), "DATABASE_URL": hub_db_url, "SECRET_KEY": "test"}
     )
     assert "daiban_admission" not in app.extensions
-
-
-@pytest.fixture
-def sim(hub_client):
-    return NodeSim(hub_client, issue_code("桃源村"))
 
 
 def one_batch(sim: NodeSim) -> tuple[dict, bytes]:

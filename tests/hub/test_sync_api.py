@@ -16,11 +16,6 @@ from tests.nodesim import NodeSim, enrol
 from tests.snapshots import hub_sync_state as snapshot
 
 
-@pytest.fixture
-def sim(hub_client):
-    return NodeSim(hub_client, issue_code("桃源村"))
-
-
 def captured(sim: NodeSim, item: str = "JF-01", **kw):
     data = capture(item, **kw)
     data["receipt_code"] = new_code(sim.prefix)

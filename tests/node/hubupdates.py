@@ -1,10 +1,15 @@
-"""Hub status updates as the node receives them, for UI tests that need a decided request."""
+"""Hub status updates as the node receives them, for UI tests that need a decided request; and a
+node that fails to apply the hub's answer to a batch, for sync tests."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from node import meta
+import pytest
+
+from node import apply, meta, sync
 from node.apply import apply_updates
 from node.db import database
 from node.models import HubUpdate, Request
@@ -32,3 +37,22 @@ def hub_decides(req: Request, action: str, state: str, **body: Any) -> Request:
         apply_updates([update])
         meta.put("last_sync_ok", protocol.iso(protocol.utcnow()))
     return Request.get_by_id(req.request_id)
+
+
+@contextmanager
+def applying_fails_at(nth: int) -> Iterator[None]:
+    """Inside, the hub's answer to the node's nth batch fails to apply (the disk is full); the rest apply."""
+    real = apply.apply_response
+    batches = 0
+
+    def flaky(body: dict[str, Any], batch: Any) -> dict[str, int]:
+        nonlocal batches
+        if batch is not None:
+            batches += 1
+            if batches == nth:
+                raise OSError("disk full")
+        return real(body, batch)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sync, "apply_response", flaky)
+        yield

@@ -8,27 +8,20 @@ import re
 import pytest
 
 from hub import cases, restores
-from hub.enrolment import issue_code
 from hub.models import Case, HubEvent, Node
 from node import meta
 from node.capture import capture_request
 from node.db import database as node_db
-from node.enrolment import enroll
 from node.models import Event
-from node.sync import SyncClient
 from tests import support
-from tests.apptransport import AppTransport
+from tests.linked import link
 from tests.factories import capture
 from tests.hub.pages import login_as
 
 
 @pytest.fixture
 def linked(hub_app, node_app):
-    transport = AppTransport(hub_app.test_client())
-    key = node_app.extensions["daiban_node_key"]
-    with node_db.connection_context():
-        enroll(transport, key, issue_code("桃源村"), "http://hub.test")
-    return SyncClient(transport, key)
+    return link(hub_app, node_app).client()
 
 
 def lose_the_last_decision(code: str) -> None:

@@ -22,6 +22,7 @@ from node.sync import MAX_POLLS, SyncClient
 from node.transport import RefusedError
 from shared import encoding, protocol
 from tests.apptransport import AppTransport
+from tests.linked import link
 from tests.factories import capture
 
 Mutate = Callable[[dict[str, Any]], dict[str, Any]]
@@ -48,10 +49,7 @@ class Resigning(AppTransport):
 @pytest.fixture
 def linked(hub_app, node_app):
     transport = Resigning(hub_app.test_client(), hub_app.extensions["daiban_hub_key"])
-    key = node_app.extensions["daiban_node_key"]
-    with node_db.connection_context():
-        enroll(transport, key, issue_code("桃源村"), "http://hub.test")
-    return SyncClient(transport, key), transport
+    return link(hub_app, node_app, transport=transport).client(), transport
 
 
 def captured(n: int) -> list[str]:

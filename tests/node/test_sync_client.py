@@ -8,28 +8,24 @@ import time
 import pytest
 
 from hub import cases
-from hub.enrolment import issue_code
 from hub.models import Case, ForkAlert, Node
 from node import meta, outbox
 from node.capture import capture_request
 from node.db import database as node_db
-from node.enrolment import enroll
 from node.models import Batch, Event, Request
 from node.sync import SyncClient
 from node.transport import TransportError, TrustError
 from shared import signing
 from tests.apptransport import AppTransport, drop
 from tests.factories import capture
+from tests.linked import link
 
 
 @pytest.fixture
 def linked(hub_app, node_app):
     """An enrolled node and its sync client, wired to the hub app through AppTransport."""
     transport = AppTransport(hub_app.test_client(), compress=False)  # bodies as large as built, so 413 tests bite
-    key = node_app.extensions["daiban_node_key"]
-    with node_db.connection_context():
-        enroll(transport, key, issue_code("桃源村"), "http://hub.test")
-    return SyncClient(transport, key), transport
+    return link(hub_app, node_app, transport=transport).client(), transport
 
 
 def local(code: str) -> Request:

@@ -12,7 +12,7 @@ import pytest
 
 from hub.enrolment import issue_code
 from hub.models import Case, ForkAlert, HubEvent, NodeEvent
-from node import apply, meta, sync
+from node import meta, sync
 from node.capture import capture_request
 from node.db import database as node_db
 from node.enrolment import enroll
@@ -22,6 +22,7 @@ from node.transport import TransportError
 from shared import encoding, protocol
 from tests.apptransport import AppTransport
 from tests.factories import capture
+from tests.node.hubupdates import applying_fails_at
 
 CAPTURES = 10
 PER_BATCH = 3  # 10 captures → 4 batches, so every batch but the first can travel ahead
@@ -118,28 +119,16 @@ def test_a_batch_lost_in_flight_is_sent_again_as_signed(linked, phase: str) -> N
     assert_exactly_once(codes)
 
 
-def test_failing_to_apply_an_answer_while_the_next_batch_travels_loses_and_doubles_nothing(linked, monkeypatch) -> None:
+def test_failing_to_apply_an_answer_while_the_next_batch_travels_loses_and_doubles_nothing(linked) -> None:
     """The node fails while applying batch 2's answer, after batch 3 already reached the hub."""
     client, transport, codes = linked
-    real = apply.apply_response
-    calls = {"n": 0}
-
-    def flaky(body: dict[str, Any], batch: Batch | None) -> dict[str, int]:
-        if batch is not None:
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise OSError("disk full")
-        return real(body, batch)
-
-    monkeypatch.setattr(sync, "apply_response", flaky)
-    with pytest.raises(OSError):
+    with applying_fails_at(2), pytest.raises(OSError):
         client.round()
     with node_db.connection_context():
         # Batch 2's answer was never applied, batch 3 was signed ahead and stays pending too.
         assert [b.first_seq for b in Batch.select().where(Batch.state == "pending").order_by(Batch.first_seq)] == [4, 7]
         assert int(meta.get("acked_seq")) == 3
     assert NodeEvent.select().count() == 9  # the hub has batches 1-3
-    monkeypatch.setattr(sync, "apply_response", real)
     client.round()
     firsts = [b["first_seq"] for b in batches_sent(transport)]
     assert firsts == [1, 4, 7, 4, 7, 10]  # 2 and 3 again as signed, in chain order, then 4

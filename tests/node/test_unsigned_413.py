@@ -8,18 +8,17 @@ from typing import Any
 
 import pytest
 
-from hub.enrolment import issue_code
 from hub.models import Case
 from node import meta
 from node.capture import capture_request
 from node.db import database as node_db
-from node.enrolment import enroll
 from node.models import Event
-from node.sync import UNSIGNED_413_FLOOR, SyncClient
+from node.sync import UNSIGNED_413_FLOOR
 from node.transport import TransportError
 from shared import protocol, signing
 from tests import support
 from tests.apptransport import AppTransport
+from tests.linked import link
 from tests.factories import capture
 
 
@@ -41,10 +40,7 @@ class Proxy413(AppTransport):
 @pytest.fixture
 def linked(hub_app, node_app):
     transport = Proxy413(hub_app.test_client())
-    key = node_app.extensions["daiban_node_key"]
-    with node_db.connection_context():
-        enroll(transport, key, issue_code("桃源村"), "http://hub.test")
-    client = SyncClient(transport, key)
+    client = link(hub_app, node_app, transport=transport).client()
     client.round()
     return client, transport
 
