@@ -9,10 +9,10 @@
   rule is shared.lookup_limits, which the node's status page uses too.
 
 Counts live in the limiter's storage (``RATELIMIT_STORAGE_URI``, default ``memory://``, served
-by `SweptMemoryStorage`), never in the database, so a lookup writes nothing durable. In memory each worker process counts on
-its own: with N gunicorn workers an address gets up to N times the allowance; point
-``RATELIMIT_STORAGE_URI`` at a shared store (e.g. ``redis://``) for an exact limit.
-Behind a reverse proxy, run the hub with werkzeug's ProxyFix so the address is the client's.
+by `SweptMemoryStorage`), never in the database, so a lookup writes nothing durable. In memory
+each worker process counts on its own: with N gunicorn workers an address gets up to N times the
+allowance; point ``RATELIMIT_STORAGE_URI`` at a shared store (e.g. ``redis://``) for an
+exact limit. Behind a reverse proxy, run the hub with werkzeug's ProxyFix so the address is the client's.
 """
 
 from __future__ import annotations
