@@ -1,25 +1,47 @@
-"""The public status page at the hub (and /healthz): bytes per answer, requests/s and p99 under load."""
+"""The public status page at the hub (and /healthz): bytes per answer, requests/s, p99 and hub CPU under load.
+
+    .venv/bin/python -m bench.status_pages [--tree CHECKOUT]
+
+`hub_cpu_us_per_request` is the hub process's CPU (user + system, all its threads) over a load
+run divided by the requests answered: the figure other work on a shared machine moves least.
+`--tree` serves another checkout's hub (its hub/ and shared/ ahead of this one's), to alternate
+with this checkout in one sitting; BENCH_RUNS, BENCH_LOAD_SECONDS, BENCH_CONNECTIONS as below.
+"""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from .harness import ROOT, RUNS, WireNode, hub_codes, hub_process, load_average, log, median, sqlite_url
+from .harness import (
+    ROOT,
+    RUNS,
+    WireNode,
+    cpu_seconds,
+    hub_codes,
+    hub_process,
+    load_average,
+    log,
+    median,
+    sqlite_url,
+)
 
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 
 
-def load(url: str) -> dict[str, Any]:
-    """Median over RUNS of bench.loadgen against url, from a second process."""
+def load(url: str, pid: int) -> dict[str, Any]:
+    """Median over RUNS of bench.loadgen against url, from a second process; pid is the server's."""
     runs = []
     for _ in range(RUNS):
+        cpu0 = cpu_seconds(pid)
         out = subprocess.run(
             [sys.executable, "-m", "bench.loadgen", url, "--connections", str(CONNECTIONS), "--seconds", str(SECONDS)],
             capture_output=True,
@@ -27,9 +49,12 @@ def load(url: str) -> dict[str, Any]:
             cwd=ROOT,
             timeout=300,
         )
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        run = json.loads(out.stdout.strip().splitlines()[-1])
+        run["hub_cpu_us_per_request"] = round(1e6 * (cpu_seconds(pid) - cpu0) / max(1, run["requests"]))
+        runs.append(run)
     best = sorted(runs, key=lambda r: r["requests_per_s"])[len(runs) // 2]
     best["p99_ms"] = median([r["p99_ms"] for r in runs])
+    best["hub_cpu_us_per_request"] = median([r["hub_cpu_us_per_request"] for r in runs])
     best["errors"] = sum(r["errors"] for r in runs)
     return best
 
@@ -48,32 +73,72 @@ def a_case(db_url: str) -> tuple[str, str]:
     return out
 
 
-def run() -> dict[str, Any]:
-    """Form page, a real lookup and /healthz at the hub."""
+@contextlib.contextmanager
+def serving_tree(tree: str | None) -> Iterator[None]:
+    """Processes started inside import hub/ and shared/ from tree (no-op without one).
+
+    `python -m` puts the working directory (this checkout) first on the path; PYTHONSAFEPATH
+    leaves it off, so PYTHONPATH's tree comes first and this checkout after it.
+    """
+    if not tree:
+        yield
+        return
+    saved = {k: os.environ.get(k) for k in ("PYTHONSAFEPATH", "PYTHONPATH")}
+    os.environ["PYTHONSAFEPATH"], os.environ["PYTHONPATH"] = "1", os.pathsep.join([tree, str(ROOT)])
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def served_from() -> str:
+    """The hub package a process started now imports (proof of which tree is measured)."""
+    out = subprocess.run(
+        [sys.executable, "-c", "import hub, os; print(os.path.dirname(hub.__file__))"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def run(tree: str | None = None) -> dict[str, Any]:
+    """Form page, a real lookup and /healthz at the hub (tree's hub when given)."""
     out: dict[str, Any] = {"connections": CONNECTIONS, "seconds": SECONDS, "load_avg": load_average()}
-    with tempfile.TemporaryDirectory(prefix="bench-status-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-status-") as tmp, contextlib.ExitStack() as stack:
         os.environ["DAIBAN_HUB_STATUS_LOOKUP_LIMIT"] = "1000000000"
         try:
-            with hub_process(Path(tmp)) as hub:
-                url = sqlite_url(hub.data_dir)
-                node = WireNode(hub.url, hub_codes(url, ["查询村"])[0])
-                for raw in node.batches(200, 200):
-                    node.post(raw)
-                code, tail = a_case(url)
-                for name, path in (
-                    ("status_form", "/status"),
-                    ("status_lookup", f"/status?code={code}&tail={tail}"),
-                    ("healthz", "/healthz"),
-                ):
-                    out[name] = load(hub.url + path)
-                    log(
-                        f"hub {path.split('?')[0]} ({name}): {out[name]['response_bytes']} B, "
-                        f"{out[name]['requests_per_s']} req/s, p99 {out[name]['p99_ms']} ms"
-                    )
+            with serving_tree(tree):
+                hub = stack.enter_context(hub_process(Path(tmp)))
+                out["hub_package"] = served_from()
+            assert hub.proc is not None
+            url = sqlite_url(hub.data_dir)
+            node = WireNode(hub.url, hub_codes(url, ["查询村"])[0])
+            for raw in node.batches(200, 200):
+                node.post(raw)
+            code, tail = a_case(url)
+            for name, path in (
+                ("status_form", "/status"),
+                ("status_lookup", f"/status?code={code}&tail={tail}"),
+                ("healthz", "/healthz"),
+            ):
+                out[name] = load(hub.url + path, hub.proc.pid)
+                log(
+                    f"hub {path.split('?')[0]} ({name}): {out[name]['response_bytes']} B, "
+                    f"{out[name]['requests_per_s']} req/s, p99 {out[name]['p99_ms']} ms, "
+                    f"{out[name]['hub_cpu_us_per_request']} hub CPU µs per request"
+                )
         finally:
             os.environ.pop("DAIBAN_HUB_STATUS_LOOKUP_LIMIT", None)
     return out
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(), ensure_ascii=False, indent=1))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tree", help="a checkout whose hub to serve and measure instead of this one's")
+    print(json.dumps(run(ap.parse_args().tree), ensure_ascii=False, indent=1))

@@ -44,7 +44,7 @@ from . import audit, cases, deadlines
 from .auth import current_user, login_required
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now, today
-from .db import database
+from .db import database, one_by
 from .models import Case, MailMessage, Node, Staff
 
 bp = Blueprint("mailbox", __name__)
@@ -229,7 +229,8 @@ def _reply(code: str, staff: Staff, text: Any, outcome: Any) -> MailMessage:
 def public_lookup(code_text: str, factor: str) -> dict[str, Any] | None:
     """The message for the status page when its code and second factor match, by one path for every miss."""
     code = normalise(code_text)[:16]
-    msg = MailMessage.get_or_none(MailMessage.code == code)
+    # Asked on every status-page miss: by SQL compiled once (building the query cost ~0.4 ms).
+    msg: MailMessage | None = one_by(MailMessage.code, code)
     expected = msg.check if msg is not None else _DUMMY
     # secrets.compare_digest: constant time, so a wrong factor and an unknown code take as long.
     matches = secrets.compare_digest(expected.encode(), factor.encode()[:8])

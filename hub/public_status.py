@@ -16,6 +16,10 @@ import logging
 from typing import Any
 
 from flask import Blueprint, g, make_response, render_template, request
+from flask_babel import get_translations
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
 
 from shared import states
 from shared.next_steps import ADVERSE, next_steps
@@ -25,7 +29,7 @@ from shared.validation import mask_name
 from . import mailbox
 from .clock import china_date
 from .catalogue_store import current as current_catalogue
-from .db import one_by
+from .db import compiled, one_by
 from .models import Case, CountyReferral, HubEvent
 from .ratelimit import allow_status_lookup, status_miss, status_period_minutes
 from flask_babel import gettext as _
@@ -45,13 +49,47 @@ def phone_tail(phone: str) -> bytes:
     return digits[-4:].encode()
 
 
-def lookup(code_text: str, tail: str) -> Case | None:
-    """The case when the code and the phone tail match, else None, by one path for every failure."""
+# What the page shows of a case, and the rating offer reads (hub/ratings.py): not the captured
+# form, the ID number or the materials brought, which cost more to decode than the query to run.
+PAGE_COLUMNS = (
+    Case.request_id,
+    Case.receipt_code,
+    Case.phone,
+    Case.applicant_name,
+    Case.item_code,
+    Case.window,
+    Case.state,
+    Case.deadline,
+    Case.paused_since,
+    Case.materials_missing,
+    Case.closed_at,
+    Case.satisfaction,
+    Case.updated_at,
+)
+
+
+def lookup(code_text: str, tail: str, *, for_page: bool = False) -> Case | None:
+    """The case when the code and the phone tail match, else None, by one path for every failure.
+
+    `for_page`: only PAGE_COLUMNS are read; such a case is for showing, never for saving.
+    """
     code = normalise(code_text)[:16]
-    case: Case | None = one_by(Case.receipt_code, code)
+    case: Case | None = page_case(code) if for_page else one_by(Case.receipt_code, code)
     expected = phone_tail(case.phone) if case is not None else _DUMMY_TAIL
     matches = hmac.compare_digest(expected, tail.encode()[:8])
     return case if (matches and case is not None) else None
+
+
+def page_case(code: str) -> Case | None:
+    """The case with this receipt code, PAGE_COLUMNS only, by SQL compiled once."""
+    params = [Case.receipt_code.db_value(code), 1]
+    sql = compiled(
+        ("public_status.page_case",),
+        lambda: Case.select(*PAGE_COLUMNS).where(Case.receipt_code == code).limit(1),
+        params,
+    )
+    rows = list(Case.raw(sql, *params))
+    return rows[0] if rows else None
 
 
 def public_view(case: Case) -> dict[str, Any]:
@@ -104,6 +142,24 @@ def decision(case: Case, window_name: str) -> dict[str, Any]:
     }
 
 
+def page_gettext() -> dict[str, Any]:
+    """The template's `_` (and `gettext`), bound to this request's catalogue once.
+
+    Flask-Babel's `_` finds the request's locale and catalogue again on every call, through three
+    nested Jinja calls: the page's thirty-odd phrases were half its rendering. This says each
+    phrase as Jinja's newstyle gettext does (escaped, `%(name)s` filled), in one call.
+    """
+    say = get_translations().ugettext
+
+    @pass_eval_context
+    def gettext(eval_ctx: EvalContext, text: str, **variables: Any) -> str:
+        # The catalogue's phrase is ours, as it is to Jinja's gettext: the values filled in are escaped.
+        said = Markup(say(text)) if eval_ctx.autoescape else say(text)  # nosec B704
+        return said % variables
+
+    return {"_": gettext, "gettext": gettext}
+
+
 @bp.get("/status")
 def status() -> Any:
     """The lookup form, and the answer once a code and phone tail are given."""
@@ -124,7 +180,7 @@ def status() -> Any:
             )
             status_code = 429
         else:
-            case = lookup(code, tail)
+            case = lookup(code, tail, for_page=True)
             # A 镇长信箱 message has its own code; looked up on every miss too, so misses stay alike.
             letter = mailbox.public_lookup(code, tail) if case is None else None
             if case is None and letter is None:
@@ -136,7 +192,7 @@ def status() -> Any:
             else:
                 g.status_case = case  # read once: the page's rating offer uses it too (hub/ratings.py)
                 ctx["result"] = public_view(case)
-    resp = make_response(render_template("public/status.html", **ctx), status_code)
+    resp = make_response(render_template("public/status.html", **page_gettext(), **ctx), status_code)
     resp.headers["Cache-Control"] = "no-store"
     if status_code == 429:
         resp.headers["Retry-After"] = str(status_period_minutes() * 60)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from hub.enrolment import issue_code
 from hub.models import ALL_MODELS, Case
 from hub.staff import create_user
@@ -99,3 +101,29 @@ def test_one_codes_tail_cannot_be_guessed_from_many_addresses(hub_app) -> None:
         assert "张*" in look(other, other_tail, "10.5.0.1").get_data(as_text=True)
     # Nothing about lookups is written to the database.
     assert _rows() == before
+
+
+def test_status_lookups_per_address_count_in_the_swept_memory_storage(hub_app) -> None:
+    from hub.ratelimit import SweptMemoryStorage, limiter
+
+    hub_app.config.update(STATUS_LOOKUP_LIMIT=3)
+    client = hub_app.test_client()
+    with hub_app.app_context():
+        assert isinstance(limiter().limiter.storage, SweptMemoryStorage)
+
+    def look(addr: str) -> int:
+        query = {"code": "ABCDEFGHJ", "tail": "1234"}
+        return client.get("/status", query_string=query, environ_base={"REMOTE_ADDR": addr}).status_code
+
+    # One unknown code, missed fewer times than its own allowance: only the address runs out.
+    assert [look("10.6.0.1") for _ in range(3)] == [200, 200, 200]
+    assert look("10.6.0.1") == 429
+    assert look("10.6.0.2") == 200
+
+
+@pytest.mark.parametrize("hub_settings", [{"RATELIMIT_DEFAULT": "2 per minute"}])
+def test_an_app_wide_limit_still_reaches_the_status_page(hub_app) -> None:
+    # The status page is left out of Flask-Limiter's search only while no app-wide limit is set.
+    client = hub_app.test_client()
+    codes = [client.get("/status", environ_base={"REMOTE_ADDR": "10.7.0.1"}).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
