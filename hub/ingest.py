@@ -562,6 +562,9 @@ def _json_value(value: Any) -> str | None:
     return _encoder.encode(value).decode()
 
 
+_json_value.keeps = frozenset({JsonText, type(None)})  # type: ignore[attr-defined]  # see shared.bulk_rows
+
+
 def _encoder_for(field: Any) -> Any:
     """JSON columns: msgspec's encoder (sorted keys, like JSONField), or text already encoded once."""
     return _json_value if isinstance(field, JSONField) else None
