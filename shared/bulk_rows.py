@@ -67,6 +67,10 @@ def aligned(model: Any, rows: list[dict[str, Any]]) -> tuple[list[str], list[tup
     other field with a default, and a row that leaves one out gets that field's default, as
     Model.create would store.
     """
+    same = tuple(rows[0]) if rows else ()
+    if all(tuple(row) == same for row in rows) and {f.name for f in model._meta.defaults} <= set(same):
+        # Rows made from one template (hub ingest's cases): the same fields in the same order, defaults given.
+        return list(same), [tuple(row.values()) for row in rows]
     # Every row's keys, then the defaulted fields, deduplicated in C (a batch's cases set ~30 each).
     names = list(dict.fromkeys(chain(chain.from_iterable(rows), [field.name for field in model._meta.defaults])))
     defaults = [default(model._meta.fields[name]) for name in names]  # once per batch: the rows share them
@@ -93,8 +97,11 @@ def bound_rows(
     for field, column in zip(fields, zip(*rows)):
         custom = encoder_for(field) if encoder_for else None
         unchanged = getattr(custom, "keeps", frozenset()) if custom else _unchanged_types(field)
-        column = column if set(map(type, column)) <= unchanged else tuple(map(custom or field.db_value, column))
-        encoded.append(_dates_as_text(column) if dates_as_text else column)
+        kinds = set(map(type, column))
+        if not kinds <= unchanged:
+            column = tuple(map(custom or field.db_value, column))
+            kinds = set(map(type, column))
+        encoded.append(_dates_as_text(column, kinds) if dates_as_text and kinds & _DATE_TYPES else column)
     params = list(zip(*encoded)) if encoded else [() for _ in rows]
     return f'"{model._meta.table_name}"', columns, params
 
@@ -102,23 +109,22 @@ def bound_rows(
 _DATE_TYPES = frozenset({date, datetime})
 
 
-def _dates_as_text(column: tuple[Any, ...]) -> tuple[Any, ...]:
+def _dates_as_text(column: tuple[Any, ...], kinds: set[type]) -> tuple[Any, ...]:
     """A column's dates and date-times as the text sqlite3's default adapters bind for them.
 
     Those adapters are Python functions (date.isoformat(), datetime.isoformat(" ")), called from C
     per value; str() of a date or date-time is that same text. A column of them all goes through
-    str in C; one with nulls through a table of its distinct values (a batch's cases share a few days).
+    str in C; one of dates and nulls through a table of its distinct days (a batch's cases share a few).
     """
-    kinds = set(map(type, column))
-    if not kinds & _DATE_TYPES:
-        return column
     if kinds <= _DATE_TYPES:
         return tuple(map(str, column))
-    if kinds <= _DATE_TYPES | {type(None)}:
-        text: dict[Any, Any] = {value: str(value) for value in set(column) if value is not None}
-        text[None] = None
-        return tuple(map(text.__getitem__, column))
-    return column
+    if not kinds <= _DATE_TYPES | {type(None)}:
+        return column  # mixed with other types: left to sqlite3
+    if datetime in kinds:  # not by a table: equal date-times of two zones print differently
+        return tuple(None if value is None else str(value) for value in column)
+    text: dict[Any, Any] = {value: str(value) for value in set(column) if value is not None}
+    text[None] = None
+    return tuple(map(text.__getitem__, column))
 
 
 def _unchanged_types(field: Any) -> frozenset[type]:
