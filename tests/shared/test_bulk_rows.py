@@ -35,6 +35,26 @@ def test_rows_setting_different_fields_get_the_defaults_of_those_they_leave_out(
     assert sorted(existing(Case.code, ["B", "C", "B", None])) == ["B"]
 
 
+def test_rows_of_one_template_keep_their_order_and_still_get_defaults_they_leave_out() -> None:
+    class Case(peewee.Model):
+        code = peewee.TextField(primary_key=True)
+        asks = peewee.IntegerField(default=0)
+        tags = peewee.TextField(default=lambda: "none")
+
+        class Meta:
+            database = peewee.SqliteDatabase(":memory:")
+
+    same = [{"tags": "t", "code": "A", "asks": 1}, {"tags": "u", "code": "B", "asks": 2}]
+    assert aligned(Case, same) == (["tags", "code", "asks"], [("t", "A", 1), ("u", "B", 2)])
+    # The same keys in each row, but a defaulted field left out: it is still filled in.
+    assert aligned(Case, [{"code": "A"}, {"code": "B"}]) == (
+        ["code", "asks", "tags"],
+        [("A", 0, "none"), ("B", 0, "none")],
+    )
+    # The same keys in another order: each row's values still go to their own columns.
+    assert aligned(Case, [same[0], {"code": "C", "asks": 3, "tags": "v"}])[1] == [("t", "A", 1), ("v", "C", 3)]
+
+
 def _pg_models(db: peewee.Database) -> tuple[Any, Any]:
     """Two tables of the same columns: one written by insert_rows, one by peewee's own INSERT."""
 
