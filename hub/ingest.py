@@ -90,26 +90,17 @@ def _handle_sync(raw: bytes, hub_key: Ed25519PrivateKey, fresh_hello: bool) -> t
     try:
         auth = authenticate(raw, messages.decode_sync)
         node, body, request_hash, version = auth.node, auth.body, auth.request_hash, auth.version
-        node_id = node.node_id
         if isinstance(auth.message, messages.Batch):
             protocol.check_batch_shape(auth.message)
             done = ingest_batch(node, body, request_hash)
             out = answer(
-                node_id,
-                body,
-                request_hash,
-                ack=done.ack,
-                written=done.written,
-                node=done.node,
-                catalogue=done.catalogue,
+                body, request_hash, ack=done.ack, written=done.written, node=done.node, catalogue=done.catalogue
             )
         else:
             if isinstance(auth.message, messages.Hello) and fresh_hello:
                 freshness.check_hello(node, body)
             record_contact(node, body)  # contact columns only: none that the answer reads
-            out = answer(
-                node_id, body, request_hash, ack=None, hello=isinstance(auth.message, messages.Hello), node=node
-            )
+            out = answer(body, request_hash, ack=None, hello=isinstance(auth.message, messages.Hello), node=node)
         return 200, protocol.seal(hub_key, keys.decorate(out, version))
     except protocol.ProtocolError as exc:
         if auth is not None:
@@ -419,18 +410,18 @@ def apply_event(
             },
             "system",
         )
-    writer.node_events.append(
-        {
-            "node": node.node_id,
-            "seq": ev["seq"],
-            "event_id": ev["id"] if result["status"] == "ok" else refused_key(node.node_id, ev["seq"]),
-            "type": str(ev.get("type"))[:40],
-            "request_id": ev["request_id"],
-            "body": writer.event_text(ev, prepared),
-            "result": result["status"],
-            "reason_code": result.get("code"),
-            "reason": result.get("message"),
-        }
+    writer.node_events.append(  # in NODE_EVENT_COLUMNS' order
+        (
+            node.node_id,
+            ev["seq"],
+            ev["id"] if result["status"] == "ok" else refused_key(node.node_id, ev["seq"]),
+            str(ev.get("type"))[:40],
+            ev["request_id"],
+            writer.event_text(ev, prepared),
+            result["status"],
+            result.get("code"),
+            result.get("message"),
+        )
     )
     if writer.single:
         writer.flush()
@@ -464,8 +455,9 @@ class BatchWriter:
         self.request_ids: set[str] = known.request_ids
         self.receipt_codes: set[str] = known.receipt_codes
         self.cases: list[dict[str, Any]] = []
-        self.node_events: list[dict[str, Any]] = []
-        self.hub_events: list[dict[str, Any]] = []
+        # Rows as tuples in their columns' order (HUB_EVENT_COLUMNS, NODE_EVENT_COLUMNS): no dict per row.
+        self.node_events: list[tuple[Any, ...]] = []
+        self.hub_events: list[tuple[Any, ...]] = []
         # Every entry queued by hub_event, kept after flush: the batch's answer hands them over.
         self.written: list[Entry] = []
         # One calendar and one answer per (start day, limit) for the whole batch, as if it were one moment.
@@ -503,17 +495,7 @@ class BatchWriter:
         """Queue an entry of the village's downstream log, numbered as cases.append_hub_event does."""
         self.node.out_seq += 1
         at = at or now()
-        self.hub_events.append(
-            {
-                "node": self.node.node_id,
-                "cseq": self.node.out_seq,
-                "request_id": request_id,
-                "type": type_,
-                "body": body,
-                "actor": actor,
-                "at": at,
-            }
-        )
+        self.hub_events.append((self.node.node_id, self.node.out_seq, request_id, type_, body, actor, at))
         self.written.append((self.node.out_seq, type_, request_id, at, body))
 
     def flush(self, node_row: bool = True) -> None:
@@ -521,15 +503,17 @@ class BatchWriter:
 
         `node_row=False`: the caller writes the node's out_seq itself.
         """
-        for model, rows in (
-            (Case, self.cases),
-            (Assignment, self.assignments),
-            (HubEvent, self.hub_events),
-            (NodeEvent, self.node_events),
-        ):
+        for model, rows in ((Case, self.cases), (Assignment, self.assignments)):
             if rows:
                 _insert_rows(model, rows)
             rows.clear()
+        for model, names, values in (
+            (HubEvent, HUB_EVENT_COLUMNS, self.hub_events),
+            (NodeEvent, NODE_EVENT_COLUMNS, self.node_events),
+        ):
+            if values:
+                _insert_values(model, names, values)
+            values.clear()
         if self.audits:
             audit.record_many(self.audits)
             self.audits.clear()
@@ -545,10 +529,18 @@ def _insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
     Rows may set different fields (a case waiting for materials has materials_asked_on, a complete
     one not): shared/bulk_rows.aligned gives a row without a field that field's default.
     """
-    names, values = aligned(model, rows)
-    # One executemany on both databases: sqlite3 steps one prepared statement, and psycopg 3 sends
-    # every row's INSERT in one pipeline (one round trip per batch, not per row).
+    _insert_values(model, *aligned(model, rows))
+
+
+def _insert_values(model: Any, names: tuple[str, ...] | list[str], values: list[tuple[Any, ...]]) -> None:
+    """INSERT rows given as value tuples in the order of `names` (shared.bulk_rows.insert_rows)."""
     insert_rows(database.obj.cursor(), model, names, values, mark=database.obj.param, encoder_for=_encoder_for)
+
+
+# The columns of the rows BatchWriter queues as tuples. Neither model has a field with a default, so
+# these are the columns aligned() would give the same rows as dicts, and the same values are bound.
+HUB_EVENT_COLUMNS = ("node", "cseq", "request_id", "type", "body", "actor", "at")
+NODE_EVENT_COLUMNS = ("node", "seq", "event_id", "type", "request_id", "body", "result", "reason_code", "reason")
 
 
 class JsonText(str):
@@ -566,6 +558,9 @@ def _json_value(value: Any) -> str | None:
     if value is None or isinstance(value, JsonText):
         return value
     return _encoder.encode(value).decode()
+
+
+_json_value.keeps = frozenset({JsonText, type(None)})  # type: ignore[attr-defined]  # see shared.bulk_rows
 
 
 def _encoder_for(field: Any) -> Any:
@@ -656,7 +651,8 @@ class NewCase:
 
     def __init__(self, values: dict[str, Any]):
         attrs = self.__dict__
-        attrs.update(CASE_CONSTANTS)
+        # Every column, in one order: a batch's case rows all have the same keys (bulk_rows.aligned's quick way).
+        attrs.update(CASE_TEMPLATE)
         for name, f in CASE_MADE:  # a fresh list each (not shared between cases), unless the event gives one
             if name not in values:
                 attrs[name] = default(f)
@@ -667,6 +663,8 @@ CASE_DEFAULTS = [(name, f) for name, f in Case._meta.fields.items() if f.default
 # The defaults that are values (a number, a text), copied as they are; and those a call makes (a list).
 CASE_CONSTANTS = {name: f.default for name, f in CASE_DEFAULTS if not callable(f.default)}
 CASE_MADE = [(name, f) for name, f in CASE_DEFAULTS if callable(f.default)]
+# Each column's constant default, else None (what an INSERT leaving out a column without default stores).
+CASE_TEMPLATE = {name: CASE_CONSTANTS.get(name) for name in Case._meta.fields}
 
 
 def _event_data(ev: dict[str, Any], kind: type[M], code: str, message: str) -> M:
@@ -843,14 +841,13 @@ def _entries_from(node: Node, low: int, tail: list[Entry]) -> list[Entry]:
 
 
 def answer(
-    node_id: str,
     body: dict[str, Any],
     request_hash: str,
     *,
+    node: Node,
     ack: dict[str, Any] | None,
     hello: bool = False,
     written: list[Entry] | None = None,
-    node: Node | None = None,
     catalogue: Catalogue | None = None,
 ) -> dict[str, Any]:
     """The response body: ack, the node's standing, updates after its cursor, catalogue if newer.
@@ -859,13 +856,9 @@ def answer(
     tell a log that lost its tail and was renumbered from the one it holds (shared/downstream.py).
     `written`: the entries the batch just wrote (committed), handed over from memory instead of
     read back and decoded; the entries before them still come from the database.
-    `node`, `catalogue`: the node row and catalogue a batch's transaction read under its lock and
-    committed with (ingest_batch), instead of reading them again; else read here.
+    `node`: the node row as it stands (for a batch, as its transaction committed it: ingest_batch).
+    `catalogue`: the catalogue that transaction read under its lock, instead of reading it again; else read here.
     """
-    if node is None:
-        node = one_by(Node.node_id, node_id)
-        if node is None:
-            raise Node.DoesNotExist(node_id)
     cursor: int = body["cursor"] if isinstance(body.get("cursor"), int) else 0
     epoch = restores.current_epoch()
     if ack is None:
@@ -895,7 +888,7 @@ def answer(
         history = [h.body for h in hist]
         more = more or (hist and hist[-1].seq < node.last_seq) or False
     out = protocol.response_body(
-        node_id,
+        node.node_id,
         request_hash,
         ack=ack,
         last_seq=node.last_seq,

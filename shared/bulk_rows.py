@@ -7,12 +7,16 @@ faster encoder that stores the same), so the stored values are the same as Model
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date, datetime
+from itertools import chain
 from typing import Any, Callable
 
 import peewee
 
 # For a field, the function that turns a row's value into what is bound (None: the field's db_value).
+# A function with a `keeps` attribute (a frozenset of exact types) returns values of those types as
+# they are: a column holding only such values is bound without a call per value.
 EncoderFor = Callable[[Any], Callable[[Any], Any] | None]
 
 # SQLite binds a limited number of parameters per statement: ask in chunks of this many values.
@@ -63,17 +67,28 @@ def aligned(model: Any, rows: list[dict[str, Any]]) -> tuple[list[str], list[tup
     other field with a default, and a row that leaves one out gets that field's default, as
     Model.create would store.
     """
-    set_by_rows = [name for row in rows for name in row]
-    names = list(dict.fromkeys(set_by_rows + [field.name for field in model._meta.defaults]))
+    same = tuple(rows[0]) if rows else ()
+    if all(tuple(row) == same for row in rows) and {f.name for f in model._meta.defaults} <= set(same):
+        # Rows made from one template (hub ingest's cases): the same fields in the same order, defaults given.
+        return list(same), [tuple(row.values()) for row in rows]
+    # Every row's keys, then the defaulted fields, deduplicated in C (a batch's cases set ~30 each).
+    names = list(dict.fromkeys(chain(chain.from_iterable(rows), [field.name for field in model._meta.defaults])))
     defaults = [default(model._meta.fields[name]) for name in names]  # once per batch: the rows share them
     # map(row.get, names, defaults) is row[name] if the row sets it, else the default, looped in C.
     return names, [tuple(map(row.get, names, defaults)) for row in rows]
 
 
 def bound_rows(
-    model: Any, names: tuple[str, ...] | list[str], rows: list[tuple[Any, ...]], encoder_for: EncoderFor | None = None
+    model: Any,
+    names: tuple[str, ...] | list[str],
+    rows: list[tuple[Any, ...]],
+    encoder_for: EncoderFor | None = None,
+    dates_as_text: bool = False,
 ) -> tuple[str, str, list[tuple[Any, ...]]]:
-    """(quoted table, quoted column list, each row as the parameters peewee would bind) for an INSERT."""
+    """(quoted table, quoted column list, each row as the parameters peewee would bind) for an INSERT.
+
+    `dates_as_text` (sqlite3 only): dates and date-times bound as the text sqlite3's adapters make of them.
+    """
     fields = [model._meta.fields[name] for name in names]
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
     # Column by column: a column whose values db_value would return unchanged is bound as it is,
@@ -81,16 +96,44 @@ def bound_rows(
     encoded = []
     for field, column in zip(fields, zip(*rows)):
         custom = encoder_for(field) if encoder_for else None
-        unchanged = frozenset() if custom else _unchanged_types(field)
-        encoded.append(column if set(map(type, column)) <= unchanged else tuple(map(custom or field.db_value, column)))
+        unchanged = getattr(custom, "keeps", frozenset()) if custom else _unchanged_types(field)
+        kinds = set(map(type, column))
+        if not kinds <= unchanged:
+            column = tuple(map(custom or field.db_value, column))
+            kinds = set(map(type, column))
+        encoded.append(_dates_as_text(column, kinds) if dates_as_text and kinds & _DATE_TYPES else column)
     params = list(zip(*encoded)) if encoded else [() for _ in rows]
     return f'"{model._meta.table_name}"', columns, params
+
+
+_DATE_TYPES = frozenset({date, datetime})
+
+
+def _dates_as_text(column: tuple[Any, ...], kinds: set[type]) -> tuple[Any, ...]:
+    """A column's dates and date-times as the text sqlite3's default adapters bind for them.
+
+    Those adapters are Python functions (date.isoformat(), datetime.isoformat(" ")), called from C
+    per value; str() of a date or date-time is that same text. A column of them all goes through
+    str in C; one of dates and nulls through a table of its distinct days (a batch's cases share a few).
+    """
+    if kinds <= _DATE_TYPES:
+        return tuple(map(str, column))
+    if not kinds <= _DATE_TYPES | {type(None)}:
+        return column  # mixed with other types: left to sqlite3
+    if datetime in kinds:  # not by a table: equal date-times of two zones print differently
+        return tuple(None if value is None else str(value) for value in column)
+    text: dict[Any, Any] = {value: str(value) for value in set(column) if value is not None}
+    text[None] = None
+    return tuple(map(text.__getitem__, column))
 
 
 def _unchanged_types(field: Any) -> frozenset[type]:
     """The exact types whose values this field's db_value returns as they are (None always, for peewee's own)."""
     kind = type(field)
-    if kind.db_value is not peewee.Field.db_value:  # e.g. a foreign key or a JSON column: always encoded
+    if kind.db_value is peewee.ForeignKeyField.db_value:
+        # A key given as the value itself (not a row of the model) is bound as the referenced field binds it.
+        return _unchanged_types(field.rel_field)
+    if kind.db_value is not peewee.Field.db_value:  # e.g. a JSON column: always encoded
         return frozenset()
     for adapt, types in _IDENTITY_ADAPT:
         if kind.adapt is adapt:
@@ -126,7 +169,7 @@ def insert_rows(
     """
     if not rows:
         return
-    table, columns, params = bound_rows(model, names, rows, encoder_for)
+    table, columns, params = bound_rows(model, names, rows, encoder_for, isinstance(cursor, sqlite3.Cursor))
     # Table and column names come from the model's metadata, never from input; every value is bound.
     # One row goes by INSERT: one round trip, where COPY takes two (its start, then its data).
     if len(params) > 1 and _can_copy(cursor, model, names, params):

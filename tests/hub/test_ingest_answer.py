@@ -30,7 +30,7 @@ def compared(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         out = original(*args, written=written, **kwargs)
         if written:
             read = original(*args, written=None, **kwargs)
-            node = ingest.Node.get_by_id(args[0])
+            node = ingest.Node.get_by_id(kwargs["node"].node_id)
             from_memory.append(len(ingest._tail(written, node.out_seq)))
             assert _bytes(out) == _bytes(read)
         return out

@@ -9,7 +9,7 @@ from typing import Any
 import peewee
 import pytest
 
-from shared.bulk_rows import _can_copy, aligned, existing, insert_rows
+from shared.bulk_rows import _can_copy, aligned, bound_rows, existing, insert_rows
 
 
 def test_rows_setting_different_fields_get_the_defaults_of_those_they_leave_out() -> None:
@@ -33,6 +33,26 @@ def test_rows_setting_different_fields_get_the_defaults_of_those_they_leave_out(
     stored = {c.code: (c.asks, c.asked_on, c.tags) for c in Case.select()}
     assert stored == {"A": (1, date(2026, 11, 30), "none"), "B": (0, None, "none")}
     assert sorted(existing(Case.code, ["B", "C", "B", None])) == ["B"]
+
+
+def test_rows_of_one_template_keep_their_order_and_still_get_defaults_they_leave_out() -> None:
+    class Case(peewee.Model):
+        code = peewee.TextField(primary_key=True)
+        asks = peewee.IntegerField(default=0)
+        tags = peewee.TextField(default=lambda: "none")
+
+        class Meta:
+            database = peewee.SqliteDatabase(":memory:")
+
+    same = [{"tags": "t", "code": "A", "asks": 1}, {"tags": "u", "code": "B", "asks": 2}]
+    assert aligned(Case, same) == (["tags", "code", "asks"], [("t", "A", 1), ("u", "B", 2)])
+    # The same keys in each row, but a defaulted field left out: it is still filled in.
+    assert aligned(Case, [{"code": "A"}, {"code": "B"}]) == (
+        ["code", "asks", "tags"],
+        [("A", 0, "none"), ("B", 0, "none")],
+    )
+    # The same keys in another order: each row's values still go to their own columns.
+    assert aligned(Case, [same[0], {"code": "C", "asks": 3, "tags": "v"}])[1] == [("t", "A", 1), ("v", "C", 3)]
 
 
 def _pg_models(db: peewee.Database) -> tuple[Any, Any]:
@@ -153,3 +173,52 @@ def test_postgres_existing_finds_the_held_values_of_any_text_in_one_statement(
     assert existing(Row.code, [None]) == []
     assert len(statements) == 1  # nothing to ask: no statement
     db.close()
+
+
+def test_sqlite_stores_what_peewee_stores_for_keys_json_text_and_dates_bound_without_a_call() -> None:
+    """Foreign keys and encoded JSON bound as they are, dates and date-times as sqlite3's adapters' text:
+    every column reads back byte for byte as Model.create stored it."""
+    db = peewee.SqliteDatabase(":memory:")
+
+    class Owner(peewee.Model):
+        key = peewee.CharField(primary_key=True)
+
+        class Meta:
+            database = db
+
+    class Text(str):
+        pass
+
+    def encode(value: Any) -> Any:
+        return value if value is None or isinstance(value, Text) else f"<{value}>"
+
+    encode.keeps = frozenset({Text, type(None)})  # type: ignore[attr-defined]
+
+    class Row(peewee.Model):
+        owner = peewee.ForeignKeyField(Owner)
+        body = peewee.TextField()
+        on = peewee.DateField(null=True)
+        at = peewee.DateTimeField()
+        stamped = peewee.DateTimeField(null=True)
+
+        class Meta:
+            database = db
+
+    db.create_tables([Owner, Row])
+    Owner.create(key="k")
+    day, moment = date(2026, 11, 30), datetime(2026, 11, 30, 8, 1, 2, 345678)
+    rows = [
+        ("k", Text('{"a":1}'), day, moment, None),
+        ("k", Text("[]"), None, datetime(2026, 1, 1), moment.replace(tzinfo=timezone(timedelta(hours=8)))),
+        ("k", Text("{}"), day, moment, moment),
+        ("k", Text("{}"), day, moment, moment.replace(hour=0, tzinfo=timezone.utc)),  # equal to the +08:00 one
+    ]
+    names = ("owner", "body", "on", "at", "stamped")
+    table, _, params = bound_rows(Row, names, rows, lambda f: encode if f.name == "body" else None, True)
+    assert all(type(v) in (str, Text, type(None)) for row in params for v in row)  # nothing left for an adapter
+    insert_rows(db.cursor(), Row, names, rows, encoder_for=lambda f: encode if f.name == "body" else None)
+    for values in rows:
+        Row.create(**dict(zip(names, values)))
+    stored = db.execute_sql('SELECT "owner_id", "body", "on", "at", "stamped" FROM "row" ORDER BY "id"').fetchall()
+    assert stored[:4] == stored[4:]
+    assert [row[4] for row in stored[1:4:2]] == ["2026-11-30 08:01:02.345678+08:00", "2026-11-30 00:01:02.345678+00:00"]
