@@ -108,16 +108,21 @@ def bench_database(kind: str, db_url: str | None, tmp: Path) -> dict[str, Any]:
     return out
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds of a process and its children (gunicorn's master and its workers)."""
-    total = cpu_seconds(pid)
+def children_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds of each child of a process (gunicorn's workers), by pid."""
+    found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                total += cpu_seconds(int(stat.parent.name))
+                found[int(stat.parent.name)] = cpu_seconds(int(stat.parent.name))
         except (OSError, ValueError, IndexError):
             continue  # a process that ended while we looked
-    return total
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and its children (gunicorn's master and its workers)."""
+    return cpu_seconds(pid) + sum(children_cpu_seconds(pid).values())
 
 
 def production_hub(hub_dir: Path, db_url: str) -> tuple[Any, str, dict[str, Any]]:
@@ -138,16 +143,18 @@ def bench_concurrent(kind: str, db_url: str | None, tmp: Path, n: int = CONCURRE
     url = db_url or sqlite_url(hub.data_dir)
     proc, base, setup = production_hub(hub.data_dir, url)
     events = max(scaled(2000), 2 * CONCURRENT_BATCH)
-    rates, cpu_rates, refused, loads = [], [], 0, []
+    rates, cpu_rates, refused, loads, spread = [], [], 0, [], []
     try:
         for run in range(RUNS):
             codes = hub_codes(url, [f"{kind}同时{run}村{i}" for i in range(n)])
             nodes = [WireNode(base, code, seed=9000 + 100 * run + i) for i, code in enumerate(codes)]
             work = [node.batches(events, CONCURRENT_BATCH) for node in nodes]
             loads.append(load_average())
-            cpu0 = tree_cpu_seconds(proc.pid)
+            cpu0, workers0 = tree_cpu_seconds(proc.pid), children_cpu_seconds(proc.pid)
             wall, tally = at_once(nodes, work)
-            cpu = tree_cpu_seconds(proc.pid) - cpu0
+            cpu, workers1 = tree_cpu_seconds(proc.pid) - cpu0, children_cpu_seconds(proc.pid)
+            # How the syncs fell on workers: two in one worker share its interpreter lock, one core.
+            spread.append(sorted((round(t - workers0.get(w, 0.0), 2) for w, t in workers1.items()), reverse=True))
             if tally.errors or len(tally.per_batch) != n * len(work[0]):
                 raise RuntimeError(f"{kind} {n} nodes at once: {len(tally.errors)} errors {sorted(set(tally.errors))}")
             rates.append(n * events / wall)
@@ -167,6 +174,7 @@ def bench_concurrent(kind: str, db_url: str | None, tmp: Path, n: int = CONCURRE
         "events_per_hub_cpu_s": round(median(cpu_rates)),
         "hub_cpu_us_per_event": round(1e6 / median(cpu_rates)),
         "cpu_runs": [round(r) for r in cpu_rates],
+        "worker_cpu_s": spread,
         "refused_429": refused,
         "errors": 0,
         "database_is_locked": locked,
@@ -177,7 +185,7 @@ def bench_concurrent(kind: str, db_url: str | None, tmp: Path, n: int = CONCURRE
         f"ingest {kind} {n} nodes at once, batch {CONCURRENT_BATCH}, gunicorn {setup['workers']} workers: "
         f"{out['events_per_s']} events/s (runs {out['runs']}), {out['events_per_hub_cpu_s']} per hub CPU second "
         f"({out['hub_cpu_us_per_event']} µs per event), {refused} answered 429, {locked} 'database is locked', "
-        f"load {loads}"
+        f"CPU s per worker {spread}, load {loads}"
     )
     return out
 
