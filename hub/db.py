@@ -58,7 +58,7 @@ SQLITE_PRAGMAS = {
 # How long a writer waits for its turn before it leaves the wait to SQLite (which then gives up with
 # "database is locked" after its own busy_timeout, as it always did), and how often it looks meanwhile.
 WRITER_WAIT_S = 30.0
-WRITER_POLL_S = 0.0005
+WRITER_POLL_S = 0.002
 
 
 class _WriterTurn:
