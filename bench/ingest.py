@@ -7,7 +7,8 @@ production serves it: gunicorn with deploy/hub's workers, threads and sync admis
 BENCH_HUB_TREE=/path/to/checkout serves that checkout's hub (and shared/) instead (gunicorn
 --chdir), for a before/after in one sitting with this bench script. BENCH_INGEST_ONLY=concurrent
 runs only the N-at-once figures; BENCH_INGEST_ONLY=held measures in one process the hub's CPU per
-event in all and while the batch's transaction is open (what villages take turns for).
+event in all and while the batch's transaction is open (what villages take turns for);
+BENCH_INGEST_ONLY=handoff how busy 3 SQLite writers with that shape of batch keep the write lock.
 BENCH_INGEST_ONLY=pg runs only one node at a time on PostgreSQL (BENCH_INGEST_BATCH=200: that size
 alone), the figures `ingest.postgresql.batchN`.
 """
@@ -107,16 +108,21 @@ def bench_database(kind: str, db_url: str | None, tmp: Path) -> dict[str, Any]:
     return out
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds of a process and its children (gunicorn's master and its workers)."""
-    total = cpu_seconds(pid)
+def children_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds of each child of a process (gunicorn's workers), by pid."""
+    found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                total += cpu_seconds(int(stat.parent.name))
+                found[int(stat.parent.name)] = cpu_seconds(int(stat.parent.name))
         except (OSError, ValueError, IndexError):
             continue  # a process that ended while we looked
-    return total
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and its children (gunicorn's master and its workers)."""
+    return cpu_seconds(pid) + sum(children_cpu_seconds(pid).values())
 
 
 def production_hub(hub_dir: Path, db_url: str) -> tuple[Any, str, dict[str, Any]]:
@@ -137,16 +143,18 @@ def bench_concurrent(kind: str, db_url: str | None, tmp: Path, n: int = CONCURRE
     url = db_url or sqlite_url(hub.data_dir)
     proc, base, setup = production_hub(hub.data_dir, url)
     events = max(scaled(2000), 2 * CONCURRENT_BATCH)
-    rates, cpu_rates, refused, loads = [], [], 0, []
+    rates, cpu_rates, refused, loads, spread = [], [], 0, [], []
     try:
         for run in range(RUNS):
             codes = hub_codes(url, [f"{kind}同时{run}村{i}" for i in range(n)])
             nodes = [WireNode(base, code, seed=9000 + 100 * run + i) for i, code in enumerate(codes)]
             work = [node.batches(events, CONCURRENT_BATCH) for node in nodes]
             loads.append(load_average())
-            cpu0 = tree_cpu_seconds(proc.pid)
+            cpu0, workers0 = tree_cpu_seconds(proc.pid), children_cpu_seconds(proc.pid)
             wall, tally = at_once(nodes, work)
-            cpu = tree_cpu_seconds(proc.pid) - cpu0
+            cpu, workers1 = tree_cpu_seconds(proc.pid) - cpu0, children_cpu_seconds(proc.pid)
+            # How the syncs fell on workers: two in one worker share its interpreter lock, one core.
+            spread.append(sorted((round(t - workers0.get(w, 0.0), 2) for w, t in workers1.items()), reverse=True))
             if tally.errors or len(tally.per_batch) != n * len(work[0]):
                 raise RuntimeError(f"{kind} {n} nodes at once: {len(tally.errors)} errors {sorted(set(tally.errors))}")
             rates.append(n * events / wall)
@@ -166,6 +174,7 @@ def bench_concurrent(kind: str, db_url: str | None, tmp: Path, n: int = CONCURRE
         "events_per_hub_cpu_s": round(median(cpu_rates)),
         "hub_cpu_us_per_event": round(1e6 / median(cpu_rates)),
         "cpu_runs": [round(r) for r in cpu_rates],
+        "worker_cpu_s": spread,
         "refused_429": refused,
         "errors": 0,
         "database_is_locked": locked,
@@ -176,7 +185,7 @@ def bench_concurrent(kind: str, db_url: str | None, tmp: Path, n: int = CONCURRE
         f"ingest {kind} {n} nodes at once, batch {CONCURRENT_BATCH}, gunicorn {setup['workers']} workers: "
         f"{out['events_per_s']} events/s (runs {out['runs']}), {out['events_per_hub_cpu_s']} per hub CPU second "
         f"({out['hub_cpu_us_per_event']} µs per event), {refused} answered 429, {locked} 'database is locked', "
-        f"load {loads}"
+        f"CPU s per worker {spread}, load {loads}"
     )
     return out
 
@@ -320,6 +329,72 @@ def run_held() -> dict[str, Any]:
     return result
 
 
+# The handoff bench's batch: the write transaction held 94 µs and the rest 88 µs per event, batches of
+# 200 (BENCH_INGEST_ONLY=held on this machine), slept instead of computed so the machine's load hardly counts.
+HANDOFF_HELD_S = 200 * 94e-6
+HANDOFF_OUTSIDE_S = 200 * 88e-6
+HANDOFF_BATCHES = 40
+
+
+def _handoff_writer(url: str, out: Any) -> None:
+    from hub.db import open_database
+
+    db = open_database(url)
+    waits = []
+    for i in range(HANDOFF_BATCHES):
+        time.sleep(HANDOFF_OUTSIDE_S)
+        t0 = time.perf_counter()
+        with db.atomic():
+            waits.append(time.perf_counter() - t0)
+            db.execute_sql("INSERT INTO batch (n) VALUES (?)", (i,))
+            time.sleep(HANDOFF_HELD_S)
+    db.close()
+    out.put(waits)
+
+
+def handoff(url: str, writers: int) -> dict[str, Any]:
+    """`writers` processes each write HANDOFF_BATCHES batches at once: how busy the write lock was kept."""
+    import multiprocessing
+
+    from hub.db import open_database
+
+    db = open_database(url)
+    db.execute_sql("CREATE TABLE batch (n INTEGER)")
+    db.close()
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_handoff_writer, args=(url, out)) for _ in range(writers)]
+    t0 = time.perf_counter()
+    for p in procs:
+        p.start()
+    waits = [w for _ in procs for w in out.get(timeout=600)]
+    wall = time.perf_counter() - t0
+    for p in procs:
+        p.join()
+    busy = writers * HANDOFF_BATCHES * HANDOFF_HELD_S
+    waits.sort()
+    return {
+        "wall_s": round(wall, 2),
+        "lock_busy_share": round(busy / wall, 3),
+        "wait_p50_ms": round(1000 * waits[len(waits) // 2], 1),
+        "wait_p99_ms": round(1000 * waits[int(len(waits) * 0.99)], 1),
+    }
+
+
+def run_handoff() -> dict[str, Any]:
+    """BENCH_INGEST_ONLY=handoff: 3 SQLite writers with the ingest's shape of batch, RUNS runs (BENCH_HUB_TREE's hub if set)."""
+    if HUB_TREE:
+        sys.path.insert(0, HUB_TREE)  # before hub is first imported: this process measures that tree's hub
+    result: dict[str, Any] = {"writers": CONCURRENT_NODES, "held_ms": HANDOFF_HELD_S * 1000}
+    with tempfile.TemporaryDirectory(prefix="bench-handoff-") as tmp:
+        runs = [handoff(f"sqlite:///{tmp}/hub{run}.sqlite3", CONCURRENT_NODES) for run in range(RUNS)]
+    result["lock_busy_share"] = median([r["lock_busy_share"] for r in runs])
+    result["runs"] = runs
+    result["hub"] = sys.modules["hub"].__file__
+    log(f"SQLite write lock kept busy by {CONCURRENT_NODES} writers: {result['lock_busy_share']:.0%} ({runs})")
+    return result
+
+
 def run_pg() -> dict[str, Any]:
     """Only one node at a time on PostgreSQL (BENCH_INGEST_ONLY=pg), the sizes BENCH_INGEST_BATCH names."""
     global BATCH_SIZES
@@ -344,5 +419,5 @@ if __name__ == "__main__":
     import json
 
     only = os.environ.get("BENCH_INGEST_ONLY", "")
-    chosen = {"concurrent": run_concurrent, "held": run_held, "pg": run_pg}.get(only, run)
+    chosen = {"concurrent": run_concurrent, "held": run_held, "pg": run_pg, "handoff": run_handoff}.get(only, run)
     print(json.dumps(chosen(), ensure_ascii=False, indent=1))

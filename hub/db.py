@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import atexit
+import fcntl
 import json
 import logging
+import os
 import threading
 import time
 import weakref
@@ -51,6 +53,109 @@ SQLITE_PRAGMAS = {
     "foreign_keys": 1,
     "busy_timeout": 30000,
 }
+
+
+# How long a writer waits for its turn before it leaves the wait to SQLite (which then gives up with
+# "database is locked" after its own busy_timeout, as it always did), and how often it looks meanwhile.
+WRITER_WAIT_S = 30.0
+WRITER_POLL_S = 0.002
+
+
+class _WriterTurn:
+    """Whose turn it is to open a write transaction on one SQLite file, over the hub's processes.
+
+    SQLite's busy handler waits for its write lock by sleeping 1, 2, 5, 10, 15, 20, 25, 25, 25, 50,
+    50, then 100 ms at a time, never woken when the lock is freed: with three villages syncing at
+    once a waiting batch slept on while the lock sat free, and an unlucky one slept in 100 ms steps
+    while the others took turns (docs/performance.md, "Hub ingest on SQLite: writers take turns
+    without sleeping"). Here a writer first takes a turn: threads of one process queue on a lock
+    that hands over at once; the process then holds a record lock on ``<database>-writer``, which
+    other processes look for every ``WRITER_POLL_S``. The kernel drops that lock with a dead process.
+    Holding the turn makes BEGIN IMMEDIATE find SQLite's lock free; SQLite's lock stays what keeps
+    writers apart (a writer that is not the hub's still waits in SQLite's busy handler).
+    """
+
+    def __init__(self, path: str):
+        # Never closed: closing any descriptor of the file drops every record lock the process holds on it.
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.threads = threading.Lock()
+
+    def take(self) -> bool:
+        """Wait for the turn (at most WRITER_WAIT_S); False when it did not come (SQLite's wait follows)."""
+        deadline = time.monotonic() + WRITER_WAIT_S
+        if not self.threads.acquire(timeout=WRITER_WAIT_S):
+            return False
+        while True:
+            try:
+                fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except OSError:  # another process's turn
+                if time.monotonic() >= deadline:
+                    self.threads.release()
+                    return False
+                time.sleep(WRITER_POLL_S)
+
+    def give(self) -> None:
+        """End this thread's turn."""
+        fcntl.lockf(self.fd, fcntl.LOCK_UN)
+        self.threads.release()
+
+
+_turns: dict[tuple[int, str], _WriterTurn] = {}
+_turns_lock = threading.Lock()
+
+
+def _writer_turn(path: str) -> _WriterTurn:
+    """This process's turn keeper for a database file (a forked process opens its own: locks are not inherited)."""
+    key = (os.getpid(), os.path.realpath(path))
+    with _turns_lock:
+        found = _turns.get(key)
+        if found is None:
+            found = _turns[key] = _WriterTurn(key[1] + "-writer")
+    return found
+
+
+class HubSqliteDatabase(peewee.SqliteDatabase):
+    """The hub's SQLite: each write transaction first takes its turn (``_WriterTurn``), then BEGIN IMMEDIATE."""
+
+    def __init__(self, path: str, **kwargs: Any) -> None:
+        super().__init__(path, **kwargs)
+        self._turn = None if path == ":memory:" else _writer_turn(path)
+        self._holding = threading.local()  # whether this thread's transaction holds the turn
+
+    def begin(self, lock_type: str | None = None) -> None:
+        held = self._turn is not None and self._turn.take()
+        self._holding.turn = held
+        try:
+            super().begin(lock_type)
+        except BaseException:
+            self._end_turn()
+            raise
+
+    def commit(self) -> Any:
+        try:
+            return super().commit()
+        finally:
+            if not self.is_closed() and not self._state.conn.in_transaction:
+                self._end_turn()
+
+    def rollback(self) -> Any:
+        try:
+            return super().rollback()
+        finally:
+            self._end_turn()
+
+    def _close(self, conn: Any) -> None:
+        try:
+            super()._close(conn)  # rolls back an open transaction
+        finally:
+            self._end_turn()
+
+    def _end_turn(self) -> None:
+        if getattr(self._holding, "turn", False):
+            self._holding.turn = False
+            assert self._turn is not None
+            self._turn.give()
 
 
 class HubPostgresDatabase(peewee.PostgresqlDatabase):
@@ -265,7 +370,7 @@ def open_database(url: str) -> peewee.Database:
     """A database for a URL: sqlite:///path, or postgresql://user@host[:port][,host2[:port]…]/db[?…]."""
     if url.startswith("sqlite"):
         path = url.split("sqlite:///", 1)[1] if "sqlite:///" in url else ":memory:"
-        return peewee.SqliteDatabase(
+        return HubSqliteDatabase(
             path, pragmas=SQLITE_PRAGMAS, timeout=30, lock_type="IMMEDIATE", check_same_thread=False
         )
     pg = postgres_url(url)
