@@ -115,8 +115,9 @@ def _distinct(values: Sequence[Any]) -> list[Any]:
 
 # One statement, its rows tagged by look-up: the three existence look-ups (0-2, their value in the
 # "id_number" column), then open_codes' open cases (3), in open_codes' order. The open cases' select
-# comes first in the text so that its column names are the union's, which its ORDER BY names. Names from the models' metadata; every value is bound, each
-# look-up's values as one array, so the text is the same for every batch.
+# comes first in the text so that its column names are the union's, which its ORDER BY names.
+# Names from the models' metadata; every value is bound, each look-up's values as one array, so
+# the text is the same for every batch.
 _OPEN_TAG = 3
 _KNOWN_SQL = (
     _OPEN_CASES.format(tag=f"{_OPEN_TAG} AS k, ", ids="= ANY({p})", closed="<> ALL({p})")
