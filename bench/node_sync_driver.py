@@ -7,7 +7,9 @@
 bench.sync_link e2e` keeps one per run) and prints, per run, the medians over the batches sent
 ahead of: checking an answer (its arrival to `sign`), cutting, signing and storing the next
 batch (`sign` to `signed`) and its leaving (`signed` to its `post`), and their sum over the
-run: the stretches between an answer and the next upload, while the hub has nothing to do.
+run: the stretches between an answer and the next upload, while the hub has nothing to do;
+then how far the two overlapped over the round (_overlap) and how many bodies went at the
+slow-link level.
 
 With BENCH_NODE_CPU_BY_FUNCTION=1 in the environment, the CPU time (thread time) spent in the sync
 path's main functions is logged on stderr after the round (calls nest: a line includes the lines
@@ -30,6 +32,7 @@ import os
 import random
 import sys
 import time
+from typing import Any
 
 # A hub that answers 5xx has a bug to read in its log; waiting longer will not move a benchmark.
 NOT_A_LINK_FAULT = {"server_error"}
@@ -132,6 +135,10 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+# Bodies above this many bytes (sent or answered) are batches and their answers, not hellos or polls.
+BATCH_SIZED = 10_000
+
+
 def trace_gaps(paths: list[str]) -> None:
     """Print, per trace, where the hub waited for the node between an answer and the next batch."""
     for path in paths:
@@ -153,8 +160,32 @@ def trace_gaps(paths: list[str]) -> None:
         print(
             f"{path}: {len(idle)} batches ahead; per batch (medians) checking the answer "
             f"{_median(check) * 1000:.1f} ms, cutting/signing/storing {_median(store) * 1000:.1f} ms, "
-            f"leaving {_median(leave) * 1000:.1f} ms; answer -> next post {sum(idle):.3f} s in all"
+            f"leaving {_median(leave) * 1000:.1f} ms; answer -> next post {sum(idle):.3f} s in all; " + _overlap(steps)
         )
+
+
+def _overlap(steps: list[dict[str, Any]]) -> str:
+    """How far node and hub overlapped over the round: the hub's share without a batch, the node's wait.
+
+    A batch is at the hub from its POST to its answer (only batches, not the hello or a poll);
+    the round's thread waits from its last step before an answer (`drafted`) to that answer.
+    Bodies at the slow-link level: the node took the link for a slow one (a hello slowed by a
+    busy machine can do it) and compressed at zstd 19, several times the CPU.
+    """
+    start = min(s["t"] for s in steps if s["ev"] == "round")
+    end = max(s["t"] for s in steps if s["ev"] == "round_end")
+    posts = [s["t"] for s in steps if s["ev"] == "post" and s.get("sent", 0) > BATCH_SIZED]
+    answers = [s["t"] for s in steps if s["ev"] == "answered" and s.get("got", 0) > BATCH_SIZED]
+    at_hub = sum(a - p for p, a in zip(posts, answers))
+    waited = 0.0
+    for drafted in (s["t"] for s in steps if s["ev"] == "drafted"):
+        later = [a for a in answers if a > drafted]
+        waited += later[0] - drafted if later else 0.0
+    slow = sum(1 for s in steps if s["ev"] == "compress" and s.get("slow"))
+    return (
+        f"round {end - start:.2f} s, the hub without a batch {1 - at_hub / (end - start):.0%} of it, "
+        f"the round's thread waiting for answers {waited:.2f} s, {slow} bodies at the slow-link level"
+    )
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ def node_sync(
     """Run bench.node_sync_driver as its own process; its JSON report (trace: the node's steps, node.transport).
 
     lan_level: the node never takes the link for a slow one (the driver's --lan-level). The figure
-    of a `wire` run is the LAN's (bodies at node.transport.BODY_LEVEL, answers at 9); on a machine
+    of a `wire` run is the LAN's (bodies as node.transport.zstd_body packs them, answers at 9); on a machine
     loaded to 6-7 a loopback hello can take over 0.1 s and look like 2G, and the batch then went at
     level 19, which measured the slow-link level, not the loopback one. The `2g` run measures that.
     """

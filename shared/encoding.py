@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 import zlib
-from typing import Any
+from typing import Any, Mapping
 
 import msgspec
 
@@ -177,11 +177,18 @@ ZSTD_LEVEL = 9
 ZSTD_SLOW_LINK_LEVEL = 19
 
 
-def compress_zstd(data: bytes, level: int = ZSTD_LEVEL) -> bytes:
-    """Compress a body for the wire with zstd (HTTP `Content-Encoding: zstd`, RFC 8878)."""
+def compress_zstd(data: bytes, level: int = ZSTD_LEVEL, tuning: Mapping[str, int] | None = None) -> bytes:
+    """Compress a body for the wire with zstd (HTTP `Content-Encoding: zstd`, RFC 8878).
+
+    `tuning`: zstd parameters (zstandard.ZstdCompressionParameters' names) set over those the
+    level itself picks for a body of this size; any frame is read the same way.
+    """
     import zstandard  # loaded on the first sync, not by an idle node
 
-    return zstandard.ZstdCompressor(level=level).compress(data)
+    if not tuning:
+        return zstandard.ZstdCompressor(level=level).compress(data)
+    params = zstandard.ZstdCompressionParameters.from_level(level, source_size=len(data), **tuning)
+    return zstandard.ZstdCompressor(compression_params=params).compress(data)
 
 
 def named_encodings(header: str | None) -> set[str]:

@@ -18,7 +18,7 @@ from node.db import database as node_db
 from node.enrolment import enroll
 from node.models import Event
 from node.sync import SyncClient
-from node.transport import BODY_LEVEL, HttpTransport, accepted_encodings
+from node.transport import BODY_LEVEL, LARGE_BODY, LARGE_BODY_TUNING, HttpTransport, accepted_encodings
 from shared import encoding
 from tests import support
 from tests.factories import capture
@@ -134,6 +134,32 @@ class SlowOrQuickHub(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         pass
+
+
+def test_a_large_body_goes_with_the_tuned_search_and_inflates_to_the_same_bytes() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowOrQuickHub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    rng = random.Random(5)
+    words = ["村民", "申请", "低保", "材料", "齐全", "户口", "身份证", '"seq":', "2026-12-01"]
+    large = ("[" + ",".join(rng.choice(words) + str(rng.randrange(10**6)) for _ in range(40_000)) + "]").encode()
+    small = large[: LARGE_BODY // 2]
+    assert len(large) > LARGE_BODY
+    transport = HttpTransport(f"http://127.0.0.1:{server.server_address[1]}")
+    transport.body_encoding = "zstd"
+    try:
+        SlowOrQuickHub.seen = []
+        assert transport.exchange("/api/v1/sync", large)[0] == 200
+        assert transport.exchange("/api/v1/sync", small)[0] == 200
+        (_, _, sent_large), (_, _, sent_small) = SlowOrQuickHub.seen
+        assert sent_large == encoding.compress_zstd(large, BODY_LEVEL, LARGE_BODY_TUNING)
+        assert sent_large != encoding.compress_zstd(large, BODY_LEVEL)  # the tuning did something
+        assert encoding.decompress_zstd(sent_large, len(large)) == large
+        # Below LARGE_BODY the level's own parameters, as before.
+        assert sent_small == encoding.compress_zstd(small, BODY_LEVEL)
+    finally:
+        transport.session.close()
+        server.shutdown()
+        server.server_close()
 
 
 def test_the_node_compresses_harder_and_says_so_after_an_exchange_as_slow_as_2g() -> None:

@@ -97,6 +97,18 @@ def test_sealed_is_seal_and_body_hash_from_one_encoding(value) -> None:
     assert encoding.canonical(encoding.parse(envelope)) == envelope
 
 
+def test_a_tuned_zstd_frame_holds_its_size_and_inflates_to_the_same_bytes() -> None:
+    import zstandard
+
+    data = b"".join(b'{"seq":%d,"name":"\xe6\x9d\x91%d"},' % (i, i * 7919 % 1000) for i in range(20_000))
+    tuned = encoding.compress_zstd(data, 11, {"hash_log": 19, "min_match": 6})
+    assert tuned != encoding.compress_zstd(data, 11)
+    assert zstandard.get_frame_parameters(tuned).content_size == len(data)
+    assert encoding.decompress_zstd(tuned, len(data)) == data
+    with pytest.raises(encoding.EncodingError):
+        encoding.decompress_zstd(tuned, len(data) - 1)
+
+
 def test_compression_is_used_only_when_it_saves_more_than_its_headers() -> None:
     text = b'{"body":{"last_hash":"' + b"0" * 64 + b'","kind":"response"},"sig":"' + b"A" * 88 + b'"}'
     assert encoding.pays(len(text), len(encoding.compress_zstd(text)), "zstd", answer=True)
