@@ -75,6 +75,19 @@ COMPRESSORS = {"deflate": encoding.compress, "zstd": encoding.compress_zstd}
 # a batch; a LAN hundreds of KB/s on a batch. The time includes the hub's work, so a busy hub
 # lowers the figure too (a 60 KB batch would have to take 5 s): then the node spends more CPU.
 SLOW_LINK_BYTES_PER_S = 12_500
+# An exchange that moved less than this (a hello, a poll, a small batch) is mostly waiting: the
+# hub's answer on a loaded LAN took 140 ms for a 1.7 KB hello, which reads as 12 KB/s and sent
+# the first batch of an end-to-end run at the slow level (docs/performance.md, "End to end, node
+# side, fifth pass"). So it counts as slow only below half the rate; a 2G hello measures ~3 KB/s.
+SMALL_EXCHANGE_BYTES = 8_000
+
+
+def link_is_slow(moved: int, bytes_per_s: float) -> bool:
+    """Whether an exchange that moved `moved` bytes at this rate says the link is slow."""
+    threshold = SLOW_LINK_BYTES_PER_S / 2 if moved < SMALL_EXCHANGE_BYTES else SLOW_LINK_BYTES_PER_S
+    return bytes_per_s < threshold
+
+
 # zstd level of bodies over a link that is not slow. 11, not the shared default 9: on the
 # node's batches it takes 3 B per request off (94.0 -> 91.0 for 1,000 seeded captures in one
 # batch) for ~3 ms more CPU per 1,000, and the hub inflates it as fast (docs/performance.md,
@@ -196,6 +209,8 @@ class HttpTransport:
         self.body_encoding = "deflate"
         # Bytes per second of the last exchange (None before the first): picks the zstd level.
         self.link_rate: float | None = None
+        # What the last exchange said of the link (link_is_slow); nothing known yet: not slow.
+        self.slow_link = False
         # One body compressed ahead of its exchange (pack_ahead): (body, coding, slow, packed).
         self._ahead: tuple[bytes, str, bool, tuple[bytes, str | None]] | None = None
         self._ahead_lock = threading.Lock()
@@ -243,11 +258,6 @@ class HttpTransport:
             packed = COMPRESSORS[body_encoding](body)
         return (packed, body_encoding) if encoding.pays(len(body), len(packed), body_encoding) else (body, None)
 
-    @property
-    def slow_link(self) -> bool:
-        """True when the last exchange moved fewer than SLOW_LINK_BYTES_PER_S (unknown: not slow)."""
-        return self.link_rate is not None and self.link_rate < SLOW_LINK_BYTES_PER_S
-
     def _post(self, path: str, body: bytes, body_encoding: str | None) -> tuple[int, bytes]:
         """POST a body already in `body_encoding` (None: plain); (status, inflated content)."""
         headers = {"Content-Type": "application/json"}
@@ -284,6 +294,7 @@ class HttpTransport:
         down = resp.headers.get("Content-Length", "")
         moved = len(body) + HEADER_BYTES + (int(down) if down.isdigit() else len(resp.content))
         self.link_rate = moved / max(time.monotonic() - started, 1e-3)
+        self.slow_link = link_is_slow(moved, self.link_rate)
         # The hub answered: learn what it reads (an old hub names nothing, so deflate again).
         self.body_encoding = "zstd" if "zstd" in accepted_encodings(resp.headers.get("Accept-Encoding")) else "deflate"
         content = resp.content

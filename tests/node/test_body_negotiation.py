@@ -18,7 +18,14 @@ from node.db import database as node_db
 from node.enrolment import enroll
 from node.models import Event
 from node.sync import SyncClient
-from node.transport import BODY_LEVEL, LARGE_BODY, LARGE_BODY_TUNING, HttpTransport, accepted_encodings
+from node.transport import (
+    BODY_LEVEL,
+    LARGE_BODY,
+    LARGE_BODY_TUNING,
+    HttpTransport,
+    accepted_encodings,
+    link_is_slow,
+)
 from shared import encoding
 from tests import support
 from tests.factories import capture
@@ -234,3 +241,12 @@ def test_a_request_carries_only_headers_something_reads_and_small_bodies_compres
     assert int(first["content-length"]) < len(hello) - len("Content-Encoding: deflate\r\n")
     assert "content-encoding" not in second
     assert second["content-length"] == "7"
+
+
+def test_a_small_exchange_answered_by_a_busy_hub_on_a_lan_is_not_taken_for_2g() -> None:
+    hello = 1_700  # bytes up and down, headers included
+    assert not link_is_slow(hello, hello / 0.14)  # a loaded hub took 140 ms to answer
+    assert link_is_slow(hello, hello / 0.55)  # a 2G hello: ~3 KB/s
+    batch = 60_000
+    assert link_is_slow(batch, batch / 7.5)  # a 2G batch: ~8 KB/s
+    assert not link_is_slow(batch, batch / 0.5)
