@@ -14,7 +14,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generator, Iterator
+from typing import Any, Callable, Generator, Iterator
 
 import pytest
 import requests
@@ -585,6 +585,29 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def watch_errors(page: Any, errors: list[str], expected: Callable[[Any], bool] | None = None) -> Any:
+    """Note in `errors` what goes wrong in a page: each response of 400 or more and each console error; returns the page.
+
+    Chromium's own favicon probe and the responses `expected` accepts (a refusal the test asks
+    for) are not noted. A failed response is also logged to the console ("Failed to load resource:
+    the server responded with a status of …"): the response is noted instead, so an expected
+    refusal is not noted twice. A console error of any other kind (a CSP block, a script error, a
+    resource that never answered) is noted with where it happened.
+    """
+
+    def response(r: Any) -> None:
+        if r.status >= 400 and not r.url.endswith("/favicon.ico") and not (expected and expected(r)):
+            errors.append(f"{r.status} {r.url}")
+
+    def console(m: Any) -> None:
+        if m.type == "error" and "the server responded with a status of" not in m.text:
+            errors.append(f"{m.text} {m.location.get('url', '')}")
+
+    page.on("response", response)
+    page.on("console", console)
+    return page
 
 
 def log_in(page: Any, base_url: str, username: str, password: str) -> None:

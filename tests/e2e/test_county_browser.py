@@ -42,21 +42,7 @@ def test_new_kind_on_forestry_staffed_and_housing_answered_by_the_county(tmp_pat
             errors: list[str] = []
 
             def new_page(username: str):
-                page = browser.new_page(viewport={"width": 1366, "height": 768})
-                page.on(
-                    "response",
-                    lambda r: (
-                        errors.append(f"{r.status} {r.url}")
-                        if r.status >= 400 and not r.url.endswith("/favicon.ico")
-                        else None
-                    ),
-                )
-                page.on(
-                    "console",
-                    lambda m: (
-                        errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None
-                    ),
-                )
+                page = support.watch_errors(browser.new_page(viewport={"width": 1366, "height": 768}), errors)
                 support.log_in(page, hub.url, username, PASSWORD)
                 return page
 
