@@ -8,7 +8,7 @@ refuses it with one; the fleet page lists the township; the refusal reaches the 
 from __future__ import annotations
 
 from tests import support
-from tests.e2e.test_county_level import capture_at, county_today, enrol_township, make_county, villager_sees
+from tests.e2e.test_county_level import capture_at, county_today, three_levels, villager_sees
 
 PASSWORD = "county-pass-1"
 DOC_NO = "某县住建〔2026〕31号"
@@ -19,17 +19,9 @@ def test_county_staff_refuse_a_passed_up_case_in_the_browser(tmp_path) -> None:
     from playwright.sync_api import expect
 
     support.chromium_path()  # skip (or fail) before starting servers when there is no browser
-    county = make_county(tmp_path)
-    county.cli("add-user", "li", "--name", "李科长", "--windows", "W09", "--password", PASSWORD)
-    county.cli("add-user", "ma", "--name", "马督查", "--role", "supervisor", "--password", PASSWORD)
-    township = support.make_hub(tmp_path)
-    county.start()
-    township.start()
-    node, token = support.make_node(tmp_path, "n1", township, "桃源村")
-    node.extra = ["--no-sync"]
-    node.start()
-    try:
-        enrol_township(county, township)
+    with three_levels(tmp_path) as (county, township, node, token):
+        county.cli("add-user", "li", "--name", "李科长", "--windows", "W09", "--password", PASSWORD)
+        county.cli("add-user", "ma", "--name", "马督查", "--role", "supervisor", "--password", PASSWORD)
         code = capture_at(node, token)
         node.cli("sync")
         township.cli("act", code, "accept")
@@ -81,7 +73,3 @@ def test_county_staff_refuse_a_passed_up_case_in_the_browser(tmp_path) -> None:
         assert "录入县级批复 1 件" in township.cli("county-sync").stdout
         node.cli("sync")
         assert "县级不予批准" in villager_sees(node, code)
-    finally:
-        node.stop()
-        township.stop()
-        county.stop()
