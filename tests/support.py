@@ -631,6 +631,14 @@ def watch_errors(page: Any, errors: list[str], expected: Callable[[Any], bool] |
     return page
 
 
+def csrf_of(html: bytes | str) -> str:
+    """The CSRF token of the first form on a page (the hub's and the node's forms carry it alike)."""
+    text = html.decode() if isinstance(html, bytes) else html
+    found = re.search(r'name="csrf_token" value="([^"]+)"', text)
+    assert found, "page has no CSRF token"
+    return found.group(1)
+
+
 def log_in(page: Any, base_url: str, username: str, password: str) -> None:
     """Log in through the login form (the hub's and the node's have the same fields)."""
     page.goto(f"{base_url}/login")

@@ -9,7 +9,6 @@ page show each step. Screenshots go to var/screenshots/ (`make screenshots`: doc
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import requests
@@ -24,7 +23,7 @@ DOC_NO = "×住建〔2026〕15号"
 def _clerk_page(node: support.Service, code: str) -> str:
     """The clerk's page of one request on the node, over a logged-in session."""
     s = requests.Session()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', s.get(node.url + "/login").text).group(1)  # type: ignore[union-attr]
+    token = support.csrf_of(s.get(node.url + "/login").text)
     resp = s.post(
         node.url + "/login", data={"username": "li", "password": PASSWORD, "csrf_token": token}, allow_redirects=False
     )

@@ -43,7 +43,6 @@ def test_a_path_on_site_is_kept(hub_client) -> None:
 
 
 def test_the_reported_request_on_a_real_hub(tmp_path) -> None:
-    import re
 
     import requests
 
@@ -54,10 +53,7 @@ def test_the_reported_request_on_a_real_hub(tmp_path) -> None:
     hub.start()
     try:
         browser = requests.Session()
-        token = re.search(
-            r'name="csrf_token" value="([^"]+)"',  # type: ignore[union-attr]
-            browser.get(hub.url + "/login", timeout=10).text,
-        ).group(1)
+        token = csrf_of(browser.get(hub.url + "/login", timeout=10).text)
         resp = browser.post(
             hub.url + "/login?next=%2F%09%2Fevil.example",
             data={"username": "wang", "password": "secret-pass", "csrf_token": token},
