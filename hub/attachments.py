@@ -194,17 +194,11 @@ def handle_chunk(raw: bytes, hub_key: Ed25519PrivateKey, data_dir: str | Path) -
 def _answer(
     node_id: str, request_hash: str, sha: str, held: int, size: int, error_body: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "v": protocol.PROTOCOL_VERSION,
-        "kind": "attachment_status",
-        "node_id": node_id,
-        "request_hash": request_hash,
-        "hub_time": protocol.iso(protocol.utcnow()),
-        "sha256": sha,
-        "offset": held,
-        "size": size,
-        "complete": bool(size) and held == size,
-    }
+    body = protocol.hub_header("attachment_status", node_id, request_hash)
+    body["sha256"] = sha
+    body["offset"] = held
+    body["size"] = size
+    body["complete"] = bool(size) and held == size
     if error_body is not None:
         body["error"] = error_body
     return body

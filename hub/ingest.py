@@ -19,7 +19,7 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared import downstream, encoding, intake, messages, protocol, states
-from shared.bulk_rows import aligned, default, insert_rows
+from shared.bulk_rows import Encoder, aligned, default, insert_rows
 from shared.catalogue import Catalogue
 from shared.msgid import N_
 from shared.receipt_codes import issued_by
@@ -560,12 +560,12 @@ def _json_value(value: Any) -> str | None:
     return _encoder.encode(value).decode()
 
 
-_json_value.keeps = frozenset({JsonText, type(None)})  # type: ignore[attr-defined]  # see shared.bulk_rows
+_JSON_COLUMN = Encoder(_json_value, keeps=frozenset({JsonText, type(None)}))
 
 
-def _encoder_for(field: Any) -> Any:
+def _encoder_for(field: Any) -> Encoder | None:
     """JSON columns: msgspec's encoder (sorted keys, like JSONField), or text already encoded once."""
-    return _json_value if isinstance(field, JSONField) else None
+    return _JSON_COLUMN if isinstance(field, JSONField) else None
 
 
 class MemoCalendar:

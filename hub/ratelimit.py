@@ -34,8 +34,6 @@ ENROLL_PREFIX = "/api/v1/enroll"
 DEFAULT_STATUS_LOOKUP_LIMIT = 10
 DEFAULT_STATUS_PERIOD_S = 600
 
-
-MEMORY = "memory://"
 STATUS_ENDPOINT = "public_status.status"
 # Flask-Limiter's own limits that reach every endpoint when configured; none are by default.
 APP_WIDE_LIMITS = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META")
@@ -66,8 +64,8 @@ class SweptMemoryStorage(MemoryStorage):
 
 def storage_uri(app: Flask) -> str:
     """The configured limiter storage; in memory, the swept one."""
-    uri = str(app.config.get("RATELIMIT_STORAGE_URI") or MEMORY)
-    return f"{SweptMemoryStorage.STORAGE_SCHEME[0]}://" if uri == MEMORY else uri
+    uri = lookup_limits.storage_uri(app.config)
+    return f"{SweptMemoryStorage.STORAGE_SCHEME[0]}://" if uri == lookup_limits.MEMORY else uri
 
 
 def limiter() -> Limiter:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import peewee
 
 from shared import encoding, protocol, states
-from shared.bulk_rows import bound_rows, chunks, insert_rows
+from shared.bulk_rows import Encoder, bound_rows, chunks, insert_rows
 
 from . import meta
 from .capture import now
@@ -252,16 +252,20 @@ def _hub_json(value: Any) -> str | None:
     return None if value is None else encoding.canonical_message(value).decode()
 
 
-def _hub_json_for(field: Any) -> Callable[[Any], Any] | None:
+_HUB_JSON = Encoder(_hub_json)
+_AS_TEXT = Encoder(str)
+
+
+def _hub_json_for(field: Any) -> Encoder | None:
     """shared.bulk_rows encoder_for: _hub_json for JSON columns, each field's own db_value for the rest.
 
     A required date-time column (when the node applied the entry) gets str(), in C, the text
     sqlite3's default adapter writes (datetime.isoformat(" ")) through a Python call per value.
     """
     if isinstance(field, JSONField):
-        return _hub_json
+        return _HUB_JSON
     if isinstance(field, peewee.DateTimeField) and not field.null:
-        return str
+        return _AS_TEXT
     return None
 
 

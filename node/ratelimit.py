@@ -30,13 +30,8 @@ if TYPE_CHECKING:
 DEFAULT_LOGIN_LIMIT = "20 per 15 minutes"
 DEFAULT_STATUS_LOOKUP_LIMIT = 10
 DEFAULT_STATUS_WINDOW_S = 600.0
-MEMORY = "memory://"
 
 _made = threading.Lock()
-
-
-def _storage_uri(app: Flask) -> str:
-    return str(app.config.get("RATELIMIT_STORAGE_URI") or MEMORY)
 
 
 def limiter() -> RateLimiter:
@@ -49,7 +44,7 @@ def limiter() -> RateLimiter:
             from limits.strategies import STRATEGIES
 
             name = app.config.get("RATELIMIT_STRATEGY") or "moving-window"
-            strategy = STRATEGIES[name](storage_from_string(_storage_uri(app)))
+            strategy = STRATEGIES[name](storage_from_string(lookup_limits.storage_uri(app.config)))
             app.extensions["daiban_limiter"] = strategy
     return strategy
 
@@ -84,7 +79,7 @@ def _limit_failed_logins(view: Callable[..., Any]) -> Callable[..., Any]:
         if request.method != "POST" or not app.config.get("RATELIMIT_ENABLED", True):
             return view(*args, **kwargs)
         address = request.remote_addr or "127.0.0.1"
-        if "daiban_limiter" in app.extensions or _storage_uri(app) != MEMORY:
+        if "daiban_limiter" in app.extensions or lookup_limits.storage_uri(app.config) != lookup_limits.MEMORY:
             strategy = limiter()
             for item in _login_limits():
                 if not strategy.test(item, "login", address):

@@ -10,14 +10,24 @@ from __future__ import annotations
 import sqlite3
 from datetime import date, datetime
 from itertools import chain
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import peewee
 
-# For a field, the function that turns a row's value into what is bound (None: the field's db_value).
-# A function with a `keeps` attribute (a frozenset of exact types) returns values of those types as
-# they are: a column holding only such values is bound without a call per value.
-EncoderFor = Callable[[Any], Callable[[Any], Any] | None]
+
+class Encoder(NamedTuple):
+    """How a column's values are bound in place of the field's db_value, storing the same.
+
+    `encode` turns a value into what is bound. It returns values of the exact types in `keeps` as
+    they are, so a column holding only such values is bound without a call per value.
+    """
+
+    encode: Callable[[Any], Any]
+    keeps: frozenset[type] = frozenset()
+
+
+# For a field, its Encoder (None: the field's db_value).
+EncoderFor = Callable[[Any], Encoder | None]
 
 # SQLite binds a limited number of parameters per statement: ask in chunks of this many values.
 CHUNK = 500
@@ -96,10 +106,10 @@ def bound_rows(
     encoded = []
     for field, column in zip(fields, zip(*rows)):
         custom = encoder_for(field) if encoder_for else None
-        unchanged = getattr(custom, "keeps", frozenset()) if custom else _unchanged_types(field)
+        encode, unchanged = custom or (field.db_value, _unchanged_types(field))
         kinds = set(map(type, column))
         if not kinds <= unchanged:
-            column = tuple(map(custom or field.db_value, column))
+            column = tuple(map(encode, column))
             kinds = set(map(type, column))
         encoded.append(_dates_as_text(column, kinds) if dates_as_text and kinds & _DATE_TYPES else column)
     params = list(zip(*encoded)) if encoded else [() for _ in rows]

@@ -21,13 +21,9 @@ CHUNK_BYTES = 64 * 1024
 
 def chunk_body(node_id: str, sha: str, offset: int, data: bytes = b"") -> dict[str, Any]:
     """A node's attachment message: bytes from offset (empty data asks for the hub's offset)."""
-    return {
-        "v": protocol.PROTOCOL_VERSION,
-        "kind": "attachment",
-        "node_id": node_id,
-        "nonce": protocol.new_id(),
-        "node_clock": protocol.iso(protocol.utcnow()),
-        "sha256": sha,
-        "offset": offset,
-        "data": base64.b64encode(data).decode("ascii"),
-    }
+    body = protocol.node_header("attachment", node_id)
+    body["nonce"] = protocol.new_id()
+    body["sha256"] = sha
+    body["offset"] = offset
+    body["data"] = base64.b64encode(data).decode("ascii")
+    return body

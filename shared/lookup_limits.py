@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping
 
 # `limits` (with wrapt and asyncio under it) costs ~3 MB: an idle node does not load it.
 if TYPE_CHECKING:
@@ -20,6 +20,13 @@ if TYPE_CHECKING:
     from limits.strategies import RateLimiter
 
 DEFAULT_CODE_LIMIT = "10 per hour;30 per day"
+# limits' storage in this process's memory: what both apps count in unless RATELIMIT_STORAGE_URI says otherwise.
+MEMORY = "memory://"
+
+
+def storage_uri(config: Mapping[str, Any]) -> str:
+    """The limiter storage an app's configuration names (RATELIMIT_STORAGE_URI), memory by default."""
+    return str(config.get("RATELIMIT_STORAGE_URI") or MEMORY)
 
 
 def per_address(count: int, seconds: float) -> RateLimitItem:

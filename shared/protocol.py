@@ -255,7 +255,45 @@ def body_hash(body: dict[str, Any]) -> str:
     return encoding.digest(encoding.canonical_message(body))
 
 
+# --- headers -----------------------------------------------------------------
+# Key order does not matter: a body is signed and hashed as canonical bytes, its keys sorted.
+
+
+def node_header(kind: str, node_id: str, clock: datetime | None = None) -> dict[str, Any]:
+    """How every message a node signs opens: version, kind, the node's id and its clock (now by default)."""
+    return {"v": PROTOCOL_VERSION, "kind": kind, "node_id": node_id, "node_clock": iso(clock or utcnow())}
+
+
+def hub_header(kind: str, node_id: str, request_hash: str) -> dict[str, Any]:
+    """How every answer the hub signs opens: version, kind, the node it is for, the request it answers, the hub's time."""
+    return {
+        "v": PROTOCOL_VERSION,
+        "kind": kind,
+        "node_id": node_id,
+        "request_hash": request_hash,
+        "hub_time": iso(utcnow()),
+    }
+
+
 # --- node messages -----------------------------------------------------------
+
+
+def _sync_request(
+    kind: str,
+    node_id: str,
+    cursor: int,
+    catalogue_version: int,
+    app_version: str,
+    pending: int,
+    clock: datetime | None,
+) -> dict[str, Any]:
+    """What every batch, poll and hello says of the node: its header, then where it stands."""
+    body = node_header(kind, node_id, clock)
+    body["cursor"] = cursor
+    body["catalogue_version"] = catalogue_version
+    body["app_version"] = app_version
+    body["pending"] = pending
+    return body
 
 
 def batch_body(
@@ -270,20 +308,12 @@ def batch_body(
     clock: datetime | None = None,
 ) -> dict[str, Any]:
     """The body of a batch: a contiguous run of the node's events, chained to the previous batch."""
-    return {
-        "v": PROTOCOL_VERSION,
-        "kind": "batch",
-        "node_id": node_id,
-        "first_seq": events[0]["seq"],
-        "last_seq": events[-1]["seq"],
-        "prev_hash": prev_hash,
-        "node_clock": iso(clock or utcnow()),
-        "cursor": cursor,
-        "catalogue_version": catalogue_version,
-        "app_version": app_version,
-        "pending": pending,
-        "events": events,
-    }
+    body = _sync_request("batch", node_id, cursor, catalogue_version, app_version, pending, clock)
+    body["first_seq"] = events[0]["seq"]
+    body["last_seq"] = events[-1]["seq"]
+    body["prev_hash"] = prev_hash
+    body["events"] = events
+    return body
 
 
 def poll_body(
@@ -298,18 +328,10 @@ def poll_body(
     clock: datetime | None = None,
 ) -> dict[str, Any]:
     """A signed request with no events: 'poll' fetches updates, 'hello' asks where to resume."""
-    return {
-        "v": PROTOCOL_VERSION,
-        "kind": kind,
-        "node_id": node_id,
-        "nonce": new_id(),
-        "node_clock": iso(clock or utcnow()),
-        "cursor": cursor,
-        "acked_seq": acked_seq,
-        "catalogue_version": catalogue_version,
-        "app_version": app_version,
-        "pending": pending,
-    }
+    body = _sync_request(kind, node_id, cursor, catalogue_version, app_version, pending, clock)
+    body["nonce"] = new_id()
+    body["acked_seq"] = acked_seq
+    return body
 
 
 def check_batch_shape(body: dict[str, Any] | messages.Batch) -> messages.Batch:
@@ -359,19 +381,13 @@ def response_body(
     out_seq: int | None = None,
 ) -> dict[str, Any]:
     """The hub's signed answer: the ack, where the node stands, and the village's updates."""
-    body: dict[str, Any] = {
-        "v": PROTOCOL_VERSION,
-        "kind": "response",
-        "node_id": node_id,
-        "request_hash": request_hash,
-        "hub_time": iso(utcnow()),
-        "ack": ack,
-        "last_seq": last_seq,
-        "last_hash": last_hash,
-        "updates": updates,
-        "cursor": cursor,
-        "more": more,
-    }
+    body = hub_header("response", node_id, request_hash)
+    body["ack"] = ack
+    body["last_seq"] = last_seq
+    body["last_hash"] = last_hash
+    body["updates"] = updates
+    body["cursor"] = cursor
+    body["more"] = more
     if catalogue is not None:
         body["catalogue"] = catalogue
     if history is not None:

@@ -9,12 +9,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Generator, Iterator
+from typing import Any, Callable, Generator, Iterator
 
 import pytest
 import requests
@@ -585,6 +587,56 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler for a stand-in server that logs nothing (the test says what went wrong)."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A stand-in HTTP server on a free local port, in a thread, for the duration: its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def watch_errors(page: Any, errors: list[str], expected: Callable[[Any], bool] | None = None) -> Any:
+    """Note in `errors` what goes wrong in a page: each response of 400 or more and each console error; returns the page.
+
+    Chromium's own favicon probe and the responses `expected` accepts (a refusal the test asks
+    for) are not noted. A failed response is also logged to the console ("Failed to load resource:
+    the server responded with a status of …"): the response is noted instead, so an expected
+    refusal is not noted twice. A console error of any other kind (a CSP block, a script error, a
+    resource that never answered) is noted with where it happened.
+    """
+
+    def response(r: Any) -> None:
+        if r.status >= 400 and not r.url.endswith("/favicon.ico") and not (expected and expected(r)):
+            errors.append(f"{r.status} {r.url}")
+
+    def console(m: Any) -> None:
+        if m.type == "error" and "the server responded with a status of" not in m.text:
+            errors.append(f"{m.text} {m.location.get('url', '')}")
+
+    page.on("response", response)
+    page.on("console", console)
+    return page
+
+
+def csrf_of(html: bytes | str) -> str:
+    """The CSRF token of the first form on a page (the hub's and the node's forms carry it alike)."""
+    text = html.decode() if isinstance(html, bytes) else html
+    found = re.search(r'name="csrf_token" value="([^"]+)"', text)
+    assert found, "page has no CSRF token"
+    return found.group(1)
 
 
 def log_in(page: Any, base_url: str, username: str, password: str) -> None:

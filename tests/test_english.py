@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from shared.i18n import LANGUAGES
+from tests.support import csrf_of
 
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+")
 PAPER = re.compile(
@@ -136,7 +137,7 @@ def hub_world(hub_app: Any) -> tuple[dict[str, Any], dict[str, str], set[str]]:
     rated = new_case(sim, "FP-01", name="李四")
     feedback(sim, rated, satisfaction="不满意", comment="等了很久", channel="paper")
     token_page = sim.client.get("/mailbox").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', token_page).group(1)  # type: ignore[union-attr]
+    token = csrf_of(token_page)
     sim.client.post(
         "/mailbox",
         data={
@@ -335,7 +336,7 @@ def test_a_refused_reply_is_shown_in_english_and_audited_in_chinese(hub_app) -> 
     from tests.hub.console_support import Desk
 
     public = hub_app.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', public.get("/mailbox").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    token = csrf_of(public.get("/mailbox").get_data(as_text=True))
     public.post(
         "/mailbox",
         data={

@@ -6,11 +6,10 @@ and only seeded user data, the catalogue and the printed official documents may 
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from node.models import Event
+from tests import support
 from tests.node.conftest import clerk, clerk_account  # noqa: F401 - fixtures
 from tests.test_english import catalogue_strings, get_endpoints, leftovers, masked, seeded_strings
 
@@ -178,7 +177,7 @@ def test_a_bad_message_is_refused_in_english(node_app, clerk) -> None:  # noqa: 
     )
 
 
-class _Unavailable(BaseHTTPRequestHandler):
+class _Unavailable(support.QuietHandler):
     """A hub that answers every request with 503, as one behind a proxy does while it restarts."""
 
     def do_POST(self) -> None:
@@ -186,25 +185,17 @@ class _Unavailable(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
 
 def test_a_sync_error_is_said_in_english_where_it_is_shown(node_app, clerk) -> None:  # noqa: F811
     from node import meta
     from node.db import database
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with support.serving(_Unavailable) as url:
         with database.connection_context():
-            meta.put("hub_url", f"http://127.0.0.1:{server.server_address[1]}")
+            meta.put("hub_url", url)
         clerk.client.set_cookie("lang", "en")
         resp = clerk.post("/sync/now", {}, page="/sync")
         page = clerk.client.get(resp.headers["Location"]).get_data(as_text=True)
-    finally:
-        server.shutdown()
-        server.server_close()
     said = "The hub is unavailable for now (HTTP 503); retrying later"
     assert f"Sync failed: {said}" in page  # the flash
     last = page.split('id="last-error"', 1)[1].split("</td>", 1)[0]

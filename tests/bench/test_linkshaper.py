@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import random
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 
 import pytest
@@ -15,9 +13,10 @@ from bench import workload
 from bench.linkshaper import LinkShaper
 from shared.catalogue import Catalogue
 from shared.validation import validate_capture
+from tests import support
 
 
-class _Echo(BaseHTTPRequestHandler):
+class _Echo(support.QuietHandler):
     protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:  # the stdlib's name
@@ -27,17 +26,11 @@ class _Echo(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.fixture
 def echo() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with support.serving(_Echo) as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 def test_bytes_pass_intact_and_are_counted_with_headers(echo: int) -> None:

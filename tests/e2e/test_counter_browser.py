@@ -43,18 +43,12 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
         assert "上传附件 1 个" in node.cli("sync").stdout
 
         with support.chromium() as browser:
-            page = browser.new_page(viewport=VIEWPORT)
             errors: list[str] = []
-            page.on(
-                "response",
-                lambda r: (
-                    errors.append(f"{r.status} {r.url}")
-                    if r.status >= 400
-                    and not r.url.endswith("/favicon.ico")
-                    and not (r.status == 422 and "/console/counter/" in r.url)
-                    else None
-                ),
-            )  # the refused form below
+            page = support.watch_errors(
+                browser.new_page(viewport=VIEWPORT),
+                errors,
+                lambda r: r.status == 422 and "/console/counter/" in r.url,  # the refused form below
+            )
             support.log_in(page, hub.url, "zhou", PASSWORD)
 
             # The walk-in: 生育登记 (即办件) with every material, completed on the spot.

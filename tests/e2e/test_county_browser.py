@@ -9,7 +9,6 @@ page show each step. Screenshots go to var/screenshots/ (`make screenshots`: doc
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import requests
@@ -24,7 +23,7 @@ DOC_NO = "×住建〔2026〕15号"
 def _clerk_page(node: support.Service, code: str) -> str:
     """The clerk's page of one request on the node, over a logged-in session."""
     s = requests.Session()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', s.get(node.url + "/login").text).group(1)  # type: ignore[union-attr]
+    token = support.csrf_of(s.get(node.url + "/login").text)
     resp = s.post(
         node.url + "/login", data={"username": "li", "password": PASSWORD, "csrf_token": token}, allow_redirects=False
     )
@@ -42,21 +41,7 @@ def test_new_kind_on_forestry_staffed_and_housing_answered_by_the_county(tmp_pat
             errors: list[str] = []
 
             def new_page(username: str):
-                page = browser.new_page(viewport={"width": 1366, "height": 768})
-                page.on(
-                    "response",
-                    lambda r: (
-                        errors.append(f"{r.status} {r.url}")
-                        if r.status >= 400 and not r.url.endswith("/favicon.ico")
-                        else None
-                    ),
-                )
-                page.on(
-                    "console",
-                    lambda m: (
-                        errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None
-                    ),
-                )
+                page = support.watch_errors(browser.new_page(viewport={"width": 1366, "height": 768}), errors)
                 support.log_in(page, hub.url, username, PASSWORD)
                 return page
 

@@ -8,8 +8,10 @@ process stopped): once before the case goes up, once before the answer comes dow
 
 from __future__ import annotations
 
-import re
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterator
 
 import requests
 
@@ -38,6 +40,28 @@ def enrol_township(county: support.Service, township: support.Service, name: str
     assert f"已在县级中心注册：{name}" in out
 
 
+@contextmanager
+def three_levels(
+    tmp: Path, township_url: str | None = None, county_url: str | None = None
+) -> Iterator[tuple[support.Service, support.Service, support.Service, str]]:
+    """(county, township, node, node's API token) running: the township enrolled with the county,
+    the node (which syncs only when told) with the township; all three stopped after."""
+    county = make_county(tmp, county_url)
+    township = support.make_hub(tmp, township_url)
+    county.start()
+    township.start()
+    node, token = support.make_node(tmp, "n1", township, "桃源村")
+    node.extra = ["--no-sync"]
+    node.start()
+    try:
+        enrol_township(county, township)
+        yield county, township, node, token
+    finally:
+        node.stop()
+        township.stop()
+        county.stop()
+
+
 def capture_at(node: support.Service, token: str) -> str:
     """A rural-housing item only the county decides (农村危房改造补助申请), captured at the village."""
     resp = requests.post(
@@ -54,7 +78,7 @@ def villager_sees(node: support.Service, code: str, phone_tail: str = "8000") ->
     """The village's public status page for this receipt code, as a villager's phone gets it."""
     s = requests.Session()
     page = s.get(f"{node.url}/status", timeout=10).text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    token = support.csrf_of(page)
     resp = s.post(f"{node.url}/status", data={"code": code, "tail": phone_tail, "csrf_token": token}, timeout=10)
     assert resp.status_code == 200
     return resp.text
@@ -71,15 +95,7 @@ def test_three_levels_on_postgresql(tmp_path) -> None:
 
 
 def _run(tmp_path, township_url: str | None = None, county_url: str | None = None) -> None:
-    county = make_county(tmp_path, county_url)
-    township = support.make_hub(tmp_path, township_url)
-    county.start()
-    township.start()
-    node, token = support.make_node(tmp_path, "n1", township, "桃源村")
-    node.extra = ["--no-sync"]
-    node.start()
-    try:
-        enrol_township(county, township)
+    with three_levels(tmp_path, township_url, county_url) as (county, township, node, token):
         code, later = (capture_at(node, token) for _ in range(2))
         scan = tmp_path / "房屋鉴定.jpg"
         scan.write_bytes(photo(1200, 900))
@@ -135,7 +151,3 @@ def _run(tmp_path, township_url: str | None = None, county_url: str | None = Non
         assert refused.returncode == 1
         assert "(revoked)" in refused.stderr.replace("（", "(").replace("）", ")")
         assert "待县级批复 0 件" in county.cli("county-queue").stdout
-    finally:
-        node.stop()
-        township.stop()
-        county.stop()

@@ -8,7 +8,7 @@ refuses it with one; the fleet page lists the township; the refusal reaches the 
 from __future__ import annotations
 
 from tests import support
-from tests.e2e.test_county_level import capture_at, county_today, enrol_township, make_county, villager_sees
+from tests.e2e.test_county_level import capture_at, county_today, three_levels, villager_sees
 
 PASSWORD = "county-pass-1"
 DOC_NO = "某县住建〔2026〕31号"
@@ -16,45 +16,25 @@ REASON = "经核查，现住房不属于C级、D级危房"
 
 
 def test_county_staff_refuse_a_passed_up_case_in_the_browser(tmp_path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    chromium = support.chromium_path()
-    county = make_county(tmp_path)
-    county.cli("add-user", "li", "--name", "李科长", "--windows", "W09", "--password", PASSWORD)
-    county.cli("add-user", "ma", "--name", "马督查", "--role", "supervisor", "--password", PASSWORD)
-    township = support.make_hub(tmp_path)
-    county.start()
-    township.start()
-    node, token = support.make_node(tmp_path, "n1", township, "桃源村")
-    node.extra = ["--no-sync"]
-    node.start()
-    try:
-        enrol_township(county, township)
+    support.chromium_path()  # skip (or fail) before starting servers when there is no browser
+    with three_levels(tmp_path) as (county, township, node, token):
+        county.cli("add-user", "li", "--name", "李科长", "--windows", "W09", "--password", PASSWORD)
+        county.cli("add-user", "ma", "--name", "马督查", "--role", "supervisor", "--password", PASSWORD)
         code = capture_at(node, token)
         node.cli("sync")
         township.cli("act", code, "accept")
         township.cli("act", code, "to_county", "--note", "房屋鉴定报告存疑，请县级核定")
         assert "县级确认事件 2（退回 0）" in township.cli("county-sync").stdout  # the case and yesterday's figures
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=support.CHROMIUM_ARGS, headless=True)
+        with support.chromium() as browser:
             errors: list[str] = []
 
             def logged_in(username: str):
-                page = browser.new_page(viewport={"width": 1366, "height": 768})
-                page.on(
-                    "console",
-                    lambda m: (
-                        errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None
-                    ),
-                )
-                page.on(
-                    "response",
-                    lambda r: (
-                        errors.append(f"{r.status} {r.url}")
-                        # the refusal without a reason is the one 400 this test asks for
-                        if r.status >= 400 and not r.url.endswith(("/favicon.ico", "/county"))
-                        else None
-                    ),
+                page = support.watch_errors(
+                    browser.new_page(viewport={"width": 1366, "height": 768}),
+                    errors,
+                    lambda r: r.url.endswith("/county"),  # the refusal without a reason is the one 400 asked for
                 )
                 page.goto(f"{county.url}/login")
                 page.fill("input[name=username]", username)
@@ -90,11 +70,6 @@ def test_county_staff_refuse_a_passed_up_case_in_the_browser(tmp_path) -> None:
             expect(township_row.locator(".county-waiting")).to_have_text("0")
             expect(township_row.locator(".county-on-time")).to_have_text("100%")
             assert not errors, errors
-            browser.close()
         assert "录入县级批复 1 件" in township.cli("county-sync").stdout
         node.cli("sync")
         assert "县级不予批准" in villager_sees(node, code)
-    finally:
-        node.stop()
-        township.stop()
-        county.stop()

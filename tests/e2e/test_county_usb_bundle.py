@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests import support
-from tests.e2e.test_county_level import DOC_NO, capture_at, county_today, enrol_township, make_county, villager_sees
+from tests.e2e.test_county_level import DOC_NO, capture_at, county_today, three_levels, villager_sees
 from tests.images import photo
 
 
@@ -24,15 +23,7 @@ def tampered(src: Path, dst: Path) -> Path:
 
 
 def test_case_passed_up_and_answered_by_usb_bundles(tmp_path: Path) -> None:
-    county = make_county(tmp_path)
-    township = support.make_hub(tmp_path)
-    county.start()
-    township.start()
-    node, token = support.make_node(tmp_path, "n1", township, "桃源村")
-    node.extra = ["--no-sync"]
-    node.start()
-    try:
-        enrol_township(county, township)
+    with three_levels(tmp_path) as (county, township, node, token):
         code = capture_at(node, token)
         scan = tmp_path / "房屋鉴定.jpg"
         scan.write_bytes(photo(1200, 900))
@@ -119,7 +110,3 @@ def test_case_passed_up_and_answered_by_usb_bundles(tmp_path: Path) -> None:
         assert "录入县级批复 0 件" in township.cli("county-sync").stdout
         node.cli("sync")
         assert "县级批准" in villager_sees(node, later)
-    finally:
-        node.stop()
-        township.stop()
-        county.stop()

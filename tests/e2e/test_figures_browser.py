@@ -54,14 +54,7 @@ def test_figures_page_and_cli_in_chromium(tmp_path: Path) -> None:
         with support.chromium() as browser:
             page = browser.new_page(viewport={"width": 1366, "height": 768}, locale="zh-CN")
             problems: list[str] = []
-            page.on(
-                "console",
-                lambda m: (
-                    problems.append(f"{m.text} {m.location.get('url')}")
-                    if m.type == "error" and not str(m.location.get("url", "")).endswith("favicon.ico")
-                    else None
-                ),
-            )
+            support.watch_errors(page, problems)
             page.goto(f"{hub.url}/supervision/")
             page.fill("input[name=username]", "chen")
             page.fill("input[name=password]", PASSWORD)

@@ -55,20 +55,7 @@ def _run(tmp_path: Path, database_url: str | None = None) -> None:
             phone = browser.new_page(viewport={"width": 360, "height": 640})
             errors: list[str] = []
             # Every stylesheet and page must load (the browser's own favicon probe aside); CSP must not bite.
-            page.on(
-                "response",
-                lambda r: (
-                    errors.append(f"{r.status} {r.url}")
-                    if r.status >= 400 and not r.url.endswith("/favicon.ico")
-                    else None
-                ),
-            )
-            page.on(
-                "console",
-                lambda m: (
-                    errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None
-                ),
-            )
+            support.watch_errors(page, errors)
 
             support.log_in(page, hub.url, "wang", PASSWORD)
             row = page.locator(f"tr[data-code='{code}']")

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tests import support
+from tests.support import csrf_of
 
 PASSWORD = "correct-horse-9"
 SCREENSHOTS = support.SCREENSHOTS
@@ -165,7 +166,7 @@ def test_clerk_captures_prints_syncs_and_villager_sees_acceptance(village, tmp_p
 def login(node: support.Service) -> requests.Session:
     """A clerk's session over plain HTTP, CSRF token included."""
     s = requests.Session()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', s.get(node.url + "/login").text).group(1)  # type: ignore[union-attr]
+    token = csrf_of(s.get(node.url + "/login").text)
     resp = s.post(
         node.url + "/login", data={"username": "li", "password": PASSWORD, "csrf_token": token}, allow_redirects=False
     )
@@ -174,7 +175,7 @@ def login(node: support.Service) -> requests.Session:
 
 
 def post_form(s: requests.Session, node: support.Service, path: str, data: dict, page: str) -> requests.Response:
-    token = re.search(r'name="csrf_token" value="([^"]+)"', s.get(node.url + page).text).group(1)  # type: ignore[union-attr]
+    token = csrf_of(s.get(node.url + page).text)
     return s.post(node.url + path, data={**data, "csrf_token": token}, allow_redirects=False)
 
 

@@ -32,16 +32,7 @@ def test_public_face_in_chromium(tmp_path: Path) -> None:
 
             def context(width: int = 375, height: int = 667):
                 ctx = browser.new_context(viewport={"width": width, "height": height}, java_script_enabled=False)
-                pg = ctx.new_page()
-                pg.on(
-                    "response",
-                    lambda r: (
-                        errors.append(f"{r.status} {r.url}")
-                        if r.status >= 400 and not r.url.endswith("/favicon.ico")
-                        else None
-                    ),
-                )
-                return pg
+                return support.watch_errors(ctx.new_page(), errors)
 
             villager = context()
             # 1. The service guide: every item by window, one poster per item with its QR code.

@@ -92,14 +92,7 @@ def test_supervisor_dashboard_and_fleet_in_chromium(tmp_path: Path) -> None:
             page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
             problems: list[str] = []
             # Chromium asks for /favicon.ico on its own; anything else failing (a CSP block too) is a bug.
-            page.on(
-                "console",
-                lambda m: (
-                    problems.append(f"{m.text} {m.location.get('url')}")
-                    if m.type == "error" and not str(m.location.get("url", "")).endswith("favicon.ico")
-                    else None
-                ),
-            )
+            support.watch_errors(page, problems)
             page.goto(f"{hub.url}/supervision/")
             page.fill("input[name=username]", "chen")
             page.fill("input[name=password]", PASSWORD)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from click.testing import CliRunner
@@ -14,13 +13,9 @@ from shared import protocol
 from shared.receipt_codes import new_code
 from tests.factories import capture
 from tests.nodesim import NodeSim
+from tests.support import csrf_of as csrf_of  # re-exported: this app's tests take it from here
 
 PASSWORD = "secret-pass"
-
-
-def csrf_of(html: str) -> str:
-    """The CSRF token on a page."""
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
 
 
 def hub_cli(app: Any, *args: str) -> Result:

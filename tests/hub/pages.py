@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Iterator
@@ -13,14 +12,10 @@ from shared import protocol
 from shared.receipt_codes import new_code
 from tests.factories import capture
 from tests.nodesim import NodeSim
+from tests.support import csrf_of as csrf_of  # re-exported: this app's tests take it from here
 
 PASSWORD = "secret-pass"
 ROLES = {"staff": ["W05", "W09"], "supervisor": [], "admin": []}
-
-
-def csrf_of(html: str) -> str:
-    """The CSRF token of the first form on a page."""
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
 
 
 def login_as(client: Any, role: str, username: str | None = None) -> str:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import re
 
 import pytest
 
 from hub.models import Staff
 from hub.staff import StaffError, create_user
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+from tests.support import csrf_of
 
 
 def login(client, username: str, password: str):

@@ -8,6 +8,7 @@ from pathlib import Path
 import requests
 
 from tests.support import ROOT, make_hub
+from tests.support import csrf_of
 
 DEPLOY = Path(ROOT) / "deploy" / "hub"
 
@@ -23,7 +24,7 @@ def _production_env() -> dict[str, str]:
 
 def _login_cookie(hub_url: str) -> str:
     page = requests.get(hub_url + "/login", timeout=10)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    token = csrf_of(page.text)
     # Sent by hand: a cookie jar rightly keeps a Secure cookie off plain HTTP, and the test has no TLS.
     session = re.search(r"session=([^;]+)", page.headers["Set-Cookie"]).group(1)  # type: ignore[union-attr]
     resp = requests.post(

@@ -4,34 +4,24 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import pytest
 
 from hub.staff import create_user
 from tests.hub.console_support import csrf_of
-
-BYPASSES = [
-    "/\t/evil.example",
-    "/\n/evil.example",
-    "//evil.example",
-    "/\\evil.example",
-    "\\\\evil.example",
-    "https://evil.example/",
-    "\t//evil.example",
-    "http:evil.example",
-    "javascript:alert(1)",
-]
+from tests.open_redirects import BYPASSES
 
 
-@pytest.mark.parametrize("target", BYPASSES)
-def test_login_next_stays_on_site(hub_client, target: str) -> None:
+def test_login_next_stays_on_site(hub_app) -> None:
     create_user("wang", "王芳", "secret-pass", "staff", ["W05"])
-    token = csrf_of(hub_client.get("/login").get_data(as_text=True))
-    resp = hub_client.post(
-        f"/login?next={quote(target, safe='')}",
-        data={"username": "wang", "password": "secret-pass", "csrf_token": token},
-    )
-    assert resp.status_code == 302
-    assert resp.headers["Location"] == "/"
+    went = {}
+    for target in BYPASSES:  # a fresh client (not logged in) per target, one app for all
+        client = hub_app.test_client()
+        token = csrf_of(client.get("/login").get_data(as_text=True))
+        resp = client.post(
+            f"/login?next={quote(target, safe='')}",
+            data={"username": "wang", "password": "secret-pass", "csrf_token": token},
+        )
+        went[target] = (resp.status_code, resp.headers.get("Location"))
+    assert {t: answer for t, answer in went.items() if answer != (302, "/")} == {}
 
 
 def test_the_reported_request(hub_client) -> None:
@@ -53,7 +43,6 @@ def test_a_path_on_site_is_kept(hub_client) -> None:
 
 
 def test_the_reported_request_on_a_real_hub(tmp_path) -> None:
-    import re
 
     import requests
 
@@ -64,10 +53,7 @@ def test_the_reported_request_on_a_real_hub(tmp_path) -> None:
     hub.start()
     try:
         browser = requests.Session()
-        token = re.search(
-            r'name="csrf_token" value="([^"]+)"',  # type: ignore[union-attr]
-            browser.get(hub.url + "/login", timeout=10).text,
-        ).group(1)
+        token = csrf_of(browser.get(hub.url + "/login", timeout=10).text)
         resp = browser.post(
             hub.url + "/login?next=%2F%09%2Fevil.example",
             data={"username": "wang", "password": "secret-pass", "csrf_token": token},

@@ -92,7 +92,6 @@ def test_cli_password_change_and_disabling_end_sessions(hub_app, victim) -> None
 
 def test_copied_cookie_refused_after_logout_on_a_real_hub(tmp_path) -> None:
     """The reported attack as the review ran it: a real hub process, a cookie copied off the wire."""
-    import re
 
     import requests
 
@@ -103,10 +102,7 @@ def test_copied_cookie_refused_after_logout_on_a_real_hub(tmp_path) -> None:
     hub.start()
     try:
         browser = requests.Session()
-        token = re.search(
-            r'name="csrf_token" value="([^"]+)"',  # type: ignore[union-attr]
-            browser.get(hub.url + "/login", timeout=10).text,
-        ).group(1)
+        token = csrf_of(browser.get(hub.url + "/login", timeout=10).text)
         resp = browser.post(
             hub.url + "/login",
             data={"username": "wang", "password": PASSWORD, "csrf_token": token},
@@ -119,10 +115,7 @@ def test_copied_cookie_refused_after_logout_on_a_real_hub(tmp_path) -> None:
             requests.get(hub.url + PAGE, cookies={"session": stolen}, allow_redirects=False, timeout=10).status_code
             == 200
         )
-        token = re.search(
-            r'name="csrf_token" value="([^"]+)"',  # type: ignore[union-attr]
-            browser.get(hub.url + PAGE, timeout=10).text,
-        ).group(1)
+        token = csrf_of(browser.get(hub.url + PAGE, timeout=10).text)
         assert (
             browser.post(hub.url + "/logout", data={"csrf_token": token}, allow_redirects=False, timeout=10).status_code
             == 302

@@ -125,22 +125,19 @@ def test_every_state_changing_form_needs_a_csrf_token(hub_app) -> None:
     assert len(checked) >= 10
 
 
-def test_session_cookie_flags_and_no_open_redirect(hub_app) -> None:
+def test_session_cookie_flags(hub_app) -> None:
+    """The login's cookie; where its next= may send staff is tests/hub/test_open_redirect.py's, target by target."""
     from tests.hub.console_support import PASSWORD, csrf_of
     from hub.staff import create_user
 
     create_user("li", "李", PASSWORD, "staff", ["W09"])
-    for nxt in ("/\\evil.example/", "//evil.example/", "https://evil.example/", "/\t/evil.example"):
-        client = hub_app.test_client()
-        token = csrf_of(client.get("/login").get_data(as_text=True))
-        resp = client.post("/login?next=" + nxt, data={"username": "li", "password": PASSWORD, "csrf_token": token})
-        assert resp.status_code == 302
-        location = resp.headers["Location"]
-        assert location.startswith("/"), f"open redirect to {location!r}"
-        assert not re.match(r"^/[/\\\t]", location), f"open redirect to {location!r}"
-        cookie = resp.headers.get("Set-Cookie", "")
-        assert "HttpOnly" in cookie, cookie
-        assert "SameSite=Lax" in cookie, cookie
+    client = hub_app.test_client()
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    resp = client.post("/login", data={"username": "li", "password": PASSWORD, "csrf_token": token})
+    assert resp.status_code == 302
+    cookie = resp.headers.get("Set-Cookie", "")
+    assert "HttpOnly" in cookie, cookie
+    assert "SameSite=Lax" in cookie, cookie
 
 
 def test_status_page_uniform_rate_limited_and_masked(hub_app) -> None:

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +76,7 @@ def test_a_node_syncs_in_zstd_once_the_hub_has_said_it_reads_it(tmp_path: Path, 
     assert servers == [None] * len(answers)  # `daiban hub run` names no server on each answer
 
 
-class OldHub(BaseHTTPRequestHandler):
+class OldHub(support.QuietHandler):
     """Answers like a hub from before zstd: reads deflate, names no encodings, refuses anything else."""
 
     seen: list[str] = []
@@ -93,27 +91,21 @@ class OldHub(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"{}")
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
 
 def test_an_old_hub_gets_deflate_and_a_refused_zstd_body_is_sent_again_deflated() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), OldHub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     body = b'{"body": "' + "村".encode() * 1000 + b'"}'
-    transport = HttpTransport(f"http://127.0.0.1:{server.server_address[1]}")
-    try:
-        assert transport.exchange("/api/v1/sync", body)[0] == 200
-        assert OldHub.seen == ["deflate"]
-        assert transport.body_encoding == "deflate"
-        transport.body_encoding = "zstd"  # as if this address had been a newer hub a moment ago
-        assert transport.exchange("/api/v1/sync", body)[0] == 200
-        assert OldHub.seen == ["deflate", "zstd", "deflate"]
-        assert transport.body_encoding == "deflate"
-    finally:
-        transport.session.close()
-        server.shutdown()
-        server.server_close()
+    with support.serving(OldHub) as url:
+        transport = HttpTransport(url)
+        try:
+            assert transport.exchange("/api/v1/sync", body)[0] == 200
+            assert OldHub.seen == ["deflate"]
+            assert transport.body_encoding == "deflate"
+            transport.body_encoding = "zstd"  # as if this address had been a newer hub a moment ago
+            assert transport.exchange("/api/v1/sync", body)[0] == 200
+            assert OldHub.seen == ["deflate", "zstd", "deflate"]
+            assert transport.body_encoding == "deflate"
+        finally:
+            transport.session.close()
 
 
 def test_the_answer_header_is_read_as_rfc_7694_writes_it() -> None:
@@ -122,7 +114,7 @@ def test_the_answer_header_is_read_as_rfc_7694_writes_it() -> None:
     assert accepted_encodings(None) == set() == accepted_encodings("")
 
 
-class SlowOrQuickHub(BaseHTTPRequestHandler):
+class SlowOrQuickHub(support.QuietHandler):
     """Reads any body; waits `delay` seconds before answering, as a 2G link would; notes each request."""
 
     delay = 0.0
@@ -138,9 +130,6 @@ class SlowOrQuickHub(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"{}")
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 def test_a_large_body_goes_with_the_tuned_search_and_inflates_to_the_same_bytes() -> None:
@@ -170,35 +159,32 @@ def test_a_large_body_goes_with_the_tuned_search_and_inflates_to_the_same_bytes(
 
 
 def test_the_node_compresses_harder_and_says_so_after_an_exchange_as_slow_as_2g() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowOrQuickHub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     rng = random.Random(13)  # text varied enough that the two levels compress it differently
     body = b'{"body": "' + "".join(rng.choice("村民申请低保材料齐全户口身份证") for _ in range(3000)).encode() + b'"}'
     # Incompressible, so a quick answer moves ~200 KB: fast by far, however loaded the machine.
     big = b'{"body": "' + os.urandom(100_000).hex().encode() + b'"}'
-    transport = HttpTransport(f"http://127.0.0.1:{server.server_address[1]}")
-    try:
-        SlowOrQuickHub.seen = []
-        assert transport.exchange("/api/v1/sync", body)[0] == 200  # nothing known yet: level 9
-        assert transport.exchange("/api/v1/sync", big)[0] == 200
-        assert not transport.slow_link
-        SlowOrQuickHub.delay = 1.0  # ~1.5 KB in over a second: slower than 100 kbit/s
-        assert transport.exchange("/api/v1/sync", body)[0] == 200
-        assert transport.slow_link
-        SlowOrQuickHub.delay = 0.0
-        assert transport.exchange("/api/v1/sync", body)[0] == 200
-        sent = SlowOrQuickHub.seen
-        assert [s[:2] for s in sent] == [("deflate", ""), ("zstd", ""), ("zstd", ""), ("zstd", "slow")]
-        assert sent[2][2] == encoding.compress_zstd(body, BODY_LEVEL)
-        assert sent[3][2] == encoding.compress_zstd(body, encoding.ZSTD_SLOW_LINK_LEVEL)
-        assert sent[3][2] != sent[2][2]
-    finally:
-        transport.session.close()
-        server.shutdown()
-        server.server_close()
+    with support.serving(SlowOrQuickHub) as url:
+        transport = HttpTransport(url)
+        try:
+            SlowOrQuickHub.seen = []
+            assert transport.exchange("/api/v1/sync", body)[0] == 200  # nothing known yet: level 9
+            assert transport.exchange("/api/v1/sync", big)[0] == 200
+            assert not transport.slow_link
+            SlowOrQuickHub.delay = 1.0  # ~1.5 KB in over a second: slower than 100 kbit/s
+            assert transport.exchange("/api/v1/sync", body)[0] == 200
+            assert transport.slow_link
+            SlowOrQuickHub.delay = 0.0
+            assert transport.exchange("/api/v1/sync", body)[0] == 200
+            sent = SlowOrQuickHub.seen
+            assert [s[:2] for s in sent] == [("deflate", ""), ("zstd", ""), ("zstd", ""), ("zstd", "slow")]
+            assert sent[2][2] == encoding.compress_zstd(body, BODY_LEVEL)
+            assert sent[3][2] == encoding.compress_zstd(body, encoding.ZSTD_SLOW_LINK_LEVEL)
+            assert sent[3][2] != sent[2][2]
+        finally:
+            transport.session.close()
 
 
-class Recorder(BaseHTTPRequestHandler):
+class Recorder(support.QuietHandler):
     """Notes each request's header lines as sent, answers like a hub that reads zstd."""
 
     protocol_version = "HTTP/1.1"
@@ -213,23 +199,17 @@ class Recorder(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"{}")
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
 
 def test_a_request_carries_only_headers_something_reads_and_small_bodies_compress_when_it_pays() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    transport = HttpTransport(f"http://127.0.0.1:{server.server_address[1]}")
     hello = b'{"body":{"acked_seq":0,"kind":"hello","last_hash":"' + b"0" * 64 + b'","v":2},"sig":"' + b"A" * 88 + b'"}'
-    try:
-        Recorder.seen = []
-        assert transport.exchange("/api/v1/sync", hello)[0] == 200
-        assert transport.exchange("/api/v1/sync", b'{"v":2}')[0] == 200
-    finally:
-        transport.session.close()
-        server.shutdown()
-        server.server_close()
+    with support.serving(Recorder) as url:
+        transport = HttpTransport(url)
+        try:
+            Recorder.seen = []
+            assert transport.exchange("/api/v1/sync", hello)[0] == 200
+            assert transport.exchange("/api/v1/sync", b'{"v":2}')[0] == 200
+        finally:
+            transport.session.close()
     first, second = ({k.lower(): v for k, v in h} for h in Recorder.seen)
     # Nothing the hub or a proxy does not read: no `Accept: */*`, no `Connection: keep-alive`,
     # no python-requests version; a short name so a log still tells a node from a browser.

@@ -4,21 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import pytest
 
 from tests.node.conftest import PASSWORD, ClerkActions
-
-BYPASSES = [
-    "/\t/evil.example",
-    "/\n/evil.example",
-    "//evil.example",
-    "/\\evil.example",
-    "\\\\evil.example",
-    "https://evil.example/",
-    "\t//evil.example",
-    "http:evil.example",
-    "javascript:alert(1)",
-]
+from tests.open_redirects import BYPASSES
 
 
 def test_the_reported_request(node_app) -> None:
@@ -27,10 +15,10 @@ def test_the_reported_request(node_app) -> None:
     assert resp.headers["Location"] == "/login"
 
 
-@pytest.mark.parametrize("target", BYPASSES)
-def test_lang_next_stays_on_site(node_app, target: str) -> None:
-    resp = node_app.test_client().get(f"/lang/en?next={quote(target, safe='')}")
-    assert resp.headers["Location"] == "/login"
+def test_lang_next_stays_on_site(node_app) -> None:
+    # One app for every target (a fresh one each cost a second apiece): the list names each that went astray.
+    went = {t: node_app.test_client().get(f"/lang/en?next={quote(t, safe='')}").headers["Location"] for t in BYPASSES}
+    assert {t: where for t, where in went.items() if where != "/login"} == {}
 
 
 def test_lang_keeps_a_path(node_app) -> None:
@@ -38,17 +26,18 @@ def test_lang_keeps_a_path(node_app) -> None:
     assert resp.headers["Location"] == "/status"
 
 
-@pytest.mark.parametrize("target", BYPASSES)
-def test_login_next_stays_on_site(node_app, clerk_account, target: str) -> None:
-    actions = ClerkActions(node_app.test_client())
-    resp = actions.client.post(
-        f"/login?next={quote(target, safe='')}",
-        data={"username": "li", "password": PASSWORD, "csrf_token": actions.token()},
-    )
-    assert resp.status_code == 302
-    assert "evil" not in resp.headers["Location"]
-    assert resp.headers["Location"].startswith("/")
-    assert not resp.headers["Location"].startswith("//")
+def test_login_next_stays_on_site(node_app, clerk_account) -> None:
+    went = {}
+    for target in BYPASSES:  # a fresh client (not logged in) per target, one app for all
+        actions = ClerkActions(node_app.test_client())
+        resp = actions.client.post(
+            f"/login?next={quote(target, safe='')}",
+            data={"username": "li", "password": PASSWORD, "csrf_token": actions.token()},
+        )
+        went[target] = (resp.status_code, resp.headers.get("Location", ""))
+    off_site = lambda where: "evil" in where or not where.startswith("/") or where.startswith("//")  # noqa: E731
+    astray = {t: (status, where) for t, (status, where) in went.items() if status != 302 or off_site(where)}
+    assert astray == {}
 
 
 def test_the_reported_request_on_a_real_node(tmp_path) -> None:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -27,7 +25,7 @@ from tests import support
 from tests.factories import capture
 
 
-class Recorder(BaseHTTPRequestHandler):
+class Recorder(support.QuietHandler):
     """Answers 200 to anything; keeps each body as it came (coding, bytes)."""
 
     seen: list[tuple[str, bytes]] = []
@@ -40,18 +38,12 @@ class Recorder(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"{}")
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture
 def recorder():
     Recorder.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with support.serving(Recorder) as url:
+        yield url
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from shared import protocol
 from shared.papers import document
 from tests.node.hubupdates import hub_decides
 from tests.node.test_capture_views import capture
+from tests.support import csrf_of
 
 
 def page(clerk, req: Request) -> str:
@@ -111,7 +112,7 @@ def test_closed_request_shows_no_running_deadline_here_or_on_the_status_page(cle
     assert "2026-12-28" not in html
     assert 'id="clock"' not in html
     villager = node_app.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', villager.get("/status").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    token = csrf_of(villager.get("/status").get_data(as_text=True))
     html = villager.post(
         "/status", data={"code": req.receipt_code, "tail": req.phone[-4:], "csrf_token": token}
     ).get_data(as_text=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -94,30 +92,22 @@ def test_unsigned_413_on_hello_is_a_link_error(linked) -> None:
     assert err.value.code == "refused_small"
 
 
-class Always413(BaseHTTPRequestHandler):
+class Always413(support.QuietHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.send_response(413)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
 
 def test_daiban_node_sync_behind_a_413_proxy_says_so_without_crashing(node_app) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Always413)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with support.serving(Always413) as url:
         with node_app.app_context():
-            meta.put("hub_url", f"http://127.0.0.1:{server.server_address[1]}")
+            meta.put("hub_url", url)
             meta.put("node_id", "N-test")
             meta.put("hub_pubkey", signing.public_b64(signing.generate_key()))
         node_db.close()
         res = support.daiban("node", "--dir", node_app.config["DATA_DIR"], "sync", check=False)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert res.returncode == 1
     assert "Traceback" not in res.stderr
     assert "KeyError" not in res.stderr

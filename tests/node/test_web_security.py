@@ -119,18 +119,15 @@ def test_every_state_changing_form_needs_a_csrf_token(node_app, clerk) -> None:
     assert len(checked) >= 8
 
 
-def test_login_cannot_redirect_off_the_node(node_app, clerk_account) -> None:
-    for nxt in ("/\\evil.example/", "//evil.example/", "https://evil.example/", "/\t/evil.example"):
-        client = node_app.test_client()
-        token = csrf_of(client.get("/login").data)
-        resp = client.post("/login?next=" + nxt, data={"username": "li", "password": PASSWORD, "csrf_token": token})
-        assert resp.status_code == 302
-        location = resp.headers["Location"]
-        assert location.startswith("/"), f"open redirect to {location!r}"
-        assert not re.match(r"^/[/\\\t]", location), f"open redirect to {location!r}"
-        cookie = resp.headers.get("Set-Cookie", "")
-        assert "HttpOnly" in cookie, cookie
-        assert "SameSite=Lax" in cookie, cookie
+def test_session_cookie_flags(node_app, clerk_account) -> None:
+    """The login's cookie; where its next= may send the clerk is tests/node/test_open_redirect.py's, target by target."""
+    client = node_app.test_client()
+    token = csrf_of(client.get("/login").data)
+    resp = client.post("/login", data={"username": "li", "password": PASSWORD, "csrf_token": token})
+    assert resp.status_code == 302
+    cookie = resp.headers.get("Set-Cookie", "")
+    assert "HttpOnly" in cookie, cookie
+    assert "SameSite=Lax" in cookie, cookie
 
 
 def test_status_page_uniform_rate_limited_and_masked(node_app) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import peewee
 import pytest
 
-from shared.bulk_rows import _can_copy, aligned, bound_rows, existing, insert_rows
+from shared.bulk_rows import Encoder, _can_copy, aligned, bound_rows, existing, insert_rows
 
 
 def test_rows_setting_different_fields_get_the_defaults_of_those_they_leave_out() -> None:
@@ -192,7 +192,7 @@ def test_sqlite_stores_what_peewee_stores_for_keys_json_text_and_dates_bound_wit
     def encode(value: Any) -> Any:
         return value if value is None or isinstance(value, Text) else f"<{value}>"
 
-    encode.keeps = frozenset({Text, type(None)})  # type: ignore[attr-defined]
+    body = Encoder(encode, keeps=frozenset({Text, type(None)}))
 
     class Row(peewee.Model):
         owner = peewee.ForeignKeyField(Owner)
@@ -214,11 +214,37 @@ def test_sqlite_stores_what_peewee_stores_for_keys_json_text_and_dates_bound_wit
         ("k", Text("{}"), day, moment, moment.replace(hour=0, tzinfo=timezone.utc)),  # equal to the +08:00 one
     ]
     names = ("owner", "body", "on", "at", "stamped")
-    table, _, params = bound_rows(Row, names, rows, lambda f: encode if f.name == "body" else None, True)
+    table, _, params = bound_rows(Row, names, rows, lambda f: body if f.name == "body" else None, True)
     assert all(type(v) in (str, Text, type(None)) for row in params for v in row)  # nothing left for an adapter
-    insert_rows(db.cursor(), Row, names, rows, encoder_for=lambda f: encode if f.name == "body" else None)
+    insert_rows(db.cursor(), Row, names, rows, encoder_for=lambda f: body if f.name == "body" else None)
     for values in rows:
         Row.create(**dict(zip(names, values)))
     stored = db.execute_sql('SELECT "owner_id", "body", "on", "at", "stamped" FROM "row" ORDER BY "id"').fetchall()
     assert stored[:4] == stored[4:]
     assert [row[4] for row in stored[1:4:2]] == ["2026-11-30 08:01:02.345678+08:00", "2026-11-30 00:01:02.345678+00:00"]
+
+
+def test_a_column_of_kept_types_is_bound_without_calling_its_encoder() -> None:
+    """Encoder.keeps: a column holding only those types is bound as it is; any other value is encoded."""
+    db = peewee.SqliteDatabase(":memory:")
+
+    class Note(peewee.Model):
+        body = peewee.TextField(null=True)
+
+        class Meta:
+            database = db
+
+    calls: list[Any] = []
+
+    def encode(value: Any) -> Any:
+        calls.append(value)
+        return value if value is None or isinstance(value, Kept) else f"<{value}>"
+
+    class Kept(str):
+        pass
+
+    body = Encoder(encode, keeps=frozenset({Kept, type(None)}))
+    _, _, params = bound_rows(Note, ("body",), [(Kept("a"),), (None,)], lambda f: body)
+    assert (params, calls) == ([("a",), (None,)], [])
+    _, _, params = bound_rows(Note, ("body",), [(Kept("a"),), ("b",)], lambda f: body)
+    assert (params, calls) == ([("a",), ("<b>",)], ["a", "b"])

@@ -5,35 +5,10 @@ from __future__ import annotations
 import pytest
 
 from shared.redirects import safe_next
-
-BYPASSES = [
-    "//evil.example",
-    "///evil.example",
-    "/\t/evil.example",
-    "/\n/evil.example",
-    "/\r\n/evil.example",
-    "\t//evil.example",
-    " //evil.example",
-    "\x00//evil.example",
-    "/\\evil.example",
-    "\\\\evil.example",
-    "\\/evil.example",
-    "/\\/evil.example",
-    "https://evil.example",
-    "http:evil.example",
-    "HTTPS://evil.example",
-    "javascript:alert(1)",
-    "evil.example",
-    "@evil.example",
-    "//evil.example/%2F..",
-    "/ /\t/evil.example"[2:],
-    "\x0c//evil.example",
-    "",
-    None,
-]
+from tests.open_redirects import BYPASSES
 
 
-@pytest.mark.parametrize("target", BYPASSES)
+@pytest.mark.parametrize("target", [*BYPASSES, "", None])
 def test_bypasses_refused(target: str | None) -> None:
     assert safe_next(target) is None
 
