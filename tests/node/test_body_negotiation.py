@@ -133,29 +133,26 @@ class SlowOrQuickHub(support.QuietHandler):
 
 
 def test_a_large_body_goes_with_the_tuned_search_and_inflates_to_the_same_bytes() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowOrQuickHub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     rng = random.Random(5)
     words = ["村民", "申请", "低保", "材料", "齐全", "户口", "身份证", '"seq":', "2026-12-01"]
     large = ("[" + ",".join(rng.choice(words) + str(rng.randrange(10**6)) for _ in range(40_000)) + "]").encode()
     small = large[: LARGE_BODY // 2]
     assert len(large) > LARGE_BODY
-    transport = HttpTransport(f"http://127.0.0.1:{server.server_address[1]}")
-    transport.body_encoding = "zstd"
-    try:
-        SlowOrQuickHub.seen = []
-        assert transport.exchange("/api/v1/sync", large)[0] == 200
-        assert transport.exchange("/api/v1/sync", small)[0] == 200
-        (_, _, sent_large), (_, _, sent_small) = SlowOrQuickHub.seen
-        assert sent_large == encoding.compress_zstd(large, BODY_LEVEL, LARGE_BODY_TUNING)
-        assert sent_large != encoding.compress_zstd(large, BODY_LEVEL)  # the tuning did something
-        assert encoding.decompress_zstd(sent_large, len(large)) == large
-        # Below LARGE_BODY the level's own parameters, as before.
-        assert sent_small == encoding.compress_zstd(small, BODY_LEVEL)
-    finally:
-        transport.session.close()
-        server.shutdown()
-        server.server_close()
+    with support.serving(SlowOrQuickHub) as url:
+        transport = HttpTransport(url)
+        transport.body_encoding = "zstd"
+        try:
+            SlowOrQuickHub.seen = []
+            assert transport.exchange("/api/v1/sync", large)[0] == 200
+            assert transport.exchange("/api/v1/sync", small)[0] == 200
+            (_, _, sent_large), (_, _, sent_small) = SlowOrQuickHub.seen
+            assert sent_large == encoding.compress_zstd(large, BODY_LEVEL, LARGE_BODY_TUNING)
+            assert sent_large != encoding.compress_zstd(large, BODY_LEVEL)  # the tuning did something
+            assert encoding.decompress_zstd(sent_large, len(large)) == large
+            # Below LARGE_BODY the level's own parameters, as before.
+            assert sent_small == encoding.compress_zstd(small, BODY_LEVEL)
+        finally:
+            transport.session.close()
 
 
 def test_the_node_compresses_harder_and_says_so_after_an_exchange_as_slow_as_2g() -> None:
