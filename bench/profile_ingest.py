@@ -138,7 +138,10 @@ def main() -> None:
                 pg, args.size, args.events, args.profile, clock, args.freeze
             )
             if clock is not None:
-                out["postgresql_collector_cpu_ms"], out["postgresql_collections"] = round(clock.cpu * 1000, 2), clock.runs
+                out["postgresql_collector_cpu_ms"], out["postgresql_collections"] = (
+                    round(clock.cpu * 1000, 2),
+                    clock.runs,
+                )
             print(listing, file=sys.stderr)
     print(json.dumps(out))
 
