@@ -569,22 +569,11 @@ def _encoder_for(field: Any) -> Any:
 
 
 class MemoCalendar:
-    """A working-day calendar that answers each (start, days) once: a day's cases share a few.
-
-    The answers are kept for the process, by the township's extra holidays and working days: with
-    those (and the statutory calendar, fixed for the process) a due date is a pure function of its
-    start and its limit. Kept per batch, a day's first batches paid ~1 µs per event recounting them.
-    """
+    """A working-day calendar that answers each (start, days) once: a batch's cases share a few."""
 
     def __init__(self, calendar: Any):
         self._calendar = calendar
-        key = (calendar.extra_holidays, calendar.extra_workdays)
-        deadlines = _DEADLINES.get(key)
-        if deadlines is None or len(deadlines) > _DEADLINES_KEPT:
-            if len(_DEADLINES) >= 4:  # the admin changed the extra days: earlier answers are not asked for
-                _DEADLINES.clear()
-            deadlines = _DEADLINES[key] = {}
-        self._deadlines: dict[tuple[Any, int], Any] = deadlines
+        self._deadlines: dict[tuple[Any, int], Any] = {}
 
     def add_workdays(self, start: Any, n: int) -> Any:
         key = (start, n)
@@ -595,11 +584,6 @@ class MemoCalendar:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._calendar, name)
-
-
-# MemoCalendar's answers by (extra holidays, extra working days); a few per day of cases (one per limit).
-_DEADLINES: dict[tuple[frozenset[Any], frozenset[Any]], dict[tuple[Any, int], Any]] = {}
-_DEADLINES_KEPT = 4096
 
 
 class Refusal(Exception):
