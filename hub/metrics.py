@@ -60,7 +60,7 @@ def record_sync(status: int, seconds: float) -> None:
     (a crash may lose the last few counts; the next durable commit flushes them anyway). SQLite's
     commit likewise skips its flush of the WAL (synchronous=NORMAL for this transaction alone): with
     FULL, each sync's answer waited ~3 ms for that flush and ~0.2 ms of CPU, beside the ingest's own
-    durable commit (docs/performance.md, "the metrics counter without a flush").
+    durable commit (docs/performance.md, "Hub ingest, fourth pass").
     """
     ms = int(seconds * 1000)
     if is_postgres():
