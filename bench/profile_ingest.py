@@ -29,24 +29,33 @@ from typing import Any
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 
-def enrolled_hub(url: str, size: int, total: int) -> tuple[Any, list[bytes]]:
-    """A hub app on `url` with one enrolled node, and that node's `total` captures in signed, deflated
-    batches of `size` (signed before any timing starts). Also used by bench/pg_ingest.py."""
-    from bench import workload
+def enrolled_node(url: str, data_dir: str, village: str) -> tuple[Any, Any, dict[str, Any]]:
+    """A hub app on `url` (migrated) with one node of `village` enrolled: (app, the node's key, the
+    enrolment's answer: node_id, prefix). Also used by bench/same_rows.py."""
     from hub import create_app
     from hub.db import database
     from hub.enrolment import issue_code
     from hub.schema import migrate
-    from shared import protocol, signing
+    from shared import signing
     from tests.nodesim import enrol
 
-    app = create_app({"TESTING": True, "DATA_DIR": tempfile.mkdtemp(), "DATABASE_URL": url, "SECRET_KEY": "x"})
+    app = create_app({"TESTING": True, "DATA_DIR": data_dir, "DATABASE_URL": url, "SECRET_KEY": "x"})
     with database.connection_context():
         migrate()
-        code = issue_code("测速村")
+        code = issue_code(village)
     key = signing.generate_key()
     status, body = enrol(app.test_client(), code, key)
     assert status == 200, body
+    return app, key, body
+
+
+def enrolled_hub(url: str, size: int, total: int) -> tuple[Any, list[bytes]]:
+    """A hub app on `url` with one enrolled node, and that node's `total` captures in signed, deflated
+    batches of `size` (signed before any timing starts). Also used by bench/pg_ingest.py."""
+    from bench import workload
+    from shared import protocol
+
+    app, key, body = enrolled_node(url, tempfile.mkdtemp(), "测速村")
     rng, seq, last, envelopes = random.Random(1), 0, protocol.GENESIS_HASH, []
     while seq < total:
         events = workload.wire_events(rng, body["prefix"], seq + 1, min(size, total - seq))

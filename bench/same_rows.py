@@ -62,23 +62,12 @@ def _spoil(events: list[dict[str, Any]], rng: random.Random) -> None:
 def make(work: Path) -> None:
     """The enrolled hub (work/hub: database, keys) and the signed batches (work/batches.json)."""
     from bench import workload
-    from hub import create_app
-    from hub.db import database
+    from bench.profile_ingest import enrolled_node
     from hub import restores
-    from hub.enrolment import issue_code
-    from hub.schema import migrate
-    from shared import protocol, signing
-    from tests.nodesim import enrol
+    from hub.db import database
+    from shared import protocol
 
-    app = create_app(
-        {"TESTING": True, "DATA_DIR": str(work / "hub"), "DATABASE_URL": _url(work / "hub"), "SECRET_KEY": "x"}
-    )
-    with database.connection_context():
-        migrate()
-        code = issue_code("比对村")
-    key = signing.generate_key()
-    status, body = enrol(app.test_client(), code, key)
-    assert status == 200, body
+    _, key, body = enrolled_node(_url(work / "hub"), str(work / "hub"), "比对村")
     with database.connection_context():
         restores.current_epoch()  # drawn at random on first use: drawn here, so both copies hold it
     database.close()
