@@ -1,6 +1,10 @@
 """Hub ingest in one process (Flask test client): events per CPU second, optionally a cProfile listing.
 
-    python -m bench.profile_ingest [--profile] [--size 200] [--events 2000]
+    python -m bench.profile_ingest [--profile] [--size 200] [--events 2000] [--collector] [--freeze]
+
+`--collector` also prints the CPU ms Python's cycle collector took during the ingest and how many
+collections ran; `--freeze` moves every object of the loaded app out of the collector's reach
+(`gc.freeze()`) before the ingest starts, as a server could after loading the app.
 
 To compare with an older commit, run this file with that commit's tree first on the path, e.g.
 `git worktree add /tmp/old COMMIT && PYTHONPATH=/tmp/old:. python bench/profile_ingest.py --tree /tmp/old`.
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import json
 import pstats
@@ -24,24 +29,33 @@ from typing import Any
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 
-def enrolled_hub(url: str, size: int, total: int) -> tuple[Any, list[bytes]]:
-    """A hub app on `url` with one enrolled node, and that node's `total` captures in signed, deflated
-    batches of `size` (signed before any timing starts). Also used by bench/pg_ingest.py."""
-    from bench import workload
+def enrolled_node(url: str, data_dir: str, village: str) -> tuple[Any, Any, dict[str, Any]]:
+    """A hub app on `url` (migrated) with one node of `village` enrolled: (app, the node's key, the
+    enrolment's answer: node_id, prefix). Also used by bench/same_rows.py."""
     from hub import create_app
     from hub.db import database
     from hub.enrolment import issue_code
     from hub.schema import migrate
-    from shared import protocol, signing
+    from shared import signing
     from tests.nodesim import enrol
 
-    app = create_app({"TESTING": True, "DATA_DIR": tempfile.mkdtemp(), "DATABASE_URL": url, "SECRET_KEY": "x"})
+    app = create_app({"TESTING": True, "DATA_DIR": data_dir, "DATABASE_URL": url, "SECRET_KEY": "x"})
     with database.connection_context():
         migrate()
-        code = issue_code("测速村")
+        code = issue_code(village)
     key = signing.generate_key()
     status, body = enrol(app.test_client(), code, key)
     assert status == 200, body
+    return app, key, body
+
+
+def enrolled_hub(url: str, size: int, total: int) -> tuple[Any, list[bytes]]:
+    """A hub app on `url` with one enrolled node, and that node's `total` captures in signed, deflated
+    batches of `size` (signed before any timing starts). Also used by bench/pg_ingest.py."""
+    from bench import workload
+    from shared import protocol
+
+    app, key, body = enrolled_node(url, tempfile.mkdtemp(), "测速村")
     rng, seq, last, envelopes = random.Random(1), 0, protocol.GENESIS_HASH, []
     while seq < total:
         events = workload.wire_events(rng, body["prefix"], seq + 1, min(size, total - seq))
@@ -51,12 +65,33 @@ def enrolled_hub(url: str, size: int, total: int) -> tuple[Any, list[bytes]]:
     return app, envelopes
 
 
-def ingest_cpu(url: str, size: int, total: int, profile: bool) -> tuple[int, str]:
+class CollectorClock:
+    """CPU time Python's cycle collector takes, and how many collections run, while installed."""
+
+    def __init__(self) -> None:
+        self.cpu, self.runs, self._started = 0.0, 0, 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.process_time()
+        else:
+            self.cpu += time.process_time() - self._started
+            self.runs += 1
+
+
+def ingest_cpu(
+    url: str, size: int, total: int, profile: bool, collector: CollectorClock | None = None, freeze: bool = False
+) -> tuple[int, str]:
     """Events per CPU second of this process for `total` captures in batches of `size`; and the profile."""
     from hub.db import database
 
     app, envelopes = enrolled_hub(url, size, total)
     client = app.test_client()
+    if freeze:
+        gc.collect()
+        gc.freeze()
+    if collector is not None:
+        gc.callbacks.append(collector)
     prof = cProfile.Profile() if profile else None
     cpu0 = time.process_time()
     if prof:
@@ -69,6 +104,10 @@ def ingest_cpu(url: str, size: int, total: int, profile: bool) -> tuple[int, str
     if prof:
         prof.disable()
     cpu = time.process_time() - cpu0
+    if collector is not None:
+        gc.callbacks.remove(collector)
+    if freeze:
+        gc.unfreeze()
     listing = ""
     if prof:
         out = io.StringIO()
@@ -85,18 +124,33 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--size", type=int, default=200)
     ap.add_argument("--events", type=int, default=2000)
+    ap.add_argument("--collector", action="store_true", help="print the cycle collector's CPU ms and runs")
+    ap.add_argument("--freeze", action="store_true", help="gc.freeze() the loaded app before the ingest")
     from bench.tree import parse_args
 
     args = parse_args(ap)
     from bench.harness import pg_database
 
-    out = {}
-    rate, listing = ingest_cpu(f"sqlite:///{tempfile.mkdtemp()}/hub.sqlite3", args.size, args.events, args.profile)
+    out: dict[str, Any] = {}
+    clock = CollectorClock() if args.collector else None
+    rate, listing = ingest_cpu(
+        f"sqlite:///{tempfile.mkdtemp()}/hub.sqlite3", args.size, args.events, args.profile, clock, args.freeze
+    )
     out["sqlite_events_per_cpu_s"] = rate
+    if clock is not None:
+        out["sqlite_collector_cpu_ms"], out["sqlite_collections"] = round(clock.cpu * 1000, 2), clock.runs
     print(listing, file=sys.stderr)
     with pg_database() as pg:
         if pg:
-            out["postgresql_events_per_hub_cpu_s"], listing = ingest_cpu(pg, args.size, args.events, args.profile)
+            clock = CollectorClock() if args.collector else None
+            out["postgresql_events_per_hub_cpu_s"], listing = ingest_cpu(
+                pg, args.size, args.events, args.profile, clock, args.freeze
+            )
+            if clock is not None:
+                out["postgresql_collector_cpu_ms"], out["postgresql_collections"] = (
+                    round(clock.cpu * 1000, 2),
+                    clock.runs,
+                )
             print(listing, file=sys.stderr)
     print(json.dumps(out))
 

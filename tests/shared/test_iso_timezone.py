@@ -5,6 +5,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub.ingest import downstream_entry
 from shared import protocol
@@ -37,3 +39,24 @@ def test_aware_time_is_converted(beijing_server: None) -> None:
 def test_hub_update_stamped_with_the_stored_time(beijing_server: None) -> None:
     entry = downstream_entry(7, "status", "r1", STORED, {"status": "accepted"})
     assert entry["at"] == "2026-11-30T12:00:05.123456Z"
+
+
+def _iso_before(ts: datetime) -> str:
+    # protocol.iso as it was before naive times took the quick way.
+    return (ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ"
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30))
+    | st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones())
+)
+def test_iso_text_is_what_it_was_for_every_time(ts: datetime) -> None:
+    assert protocol.iso(ts) == _iso_before(ts)
+
+
+@pytest.mark.parametrize("ts", [datetime(999, 12, 31, 23, 59, 59), datetime(1000, 1, 1), datetime(2026, 1, 1, 0, 0)])
+def test_iso_at_the_quick_way_s_edges(ts: datetime) -> None:
+    assert protocol.iso(ts) == _iso_before(ts)
