@@ -15,6 +15,7 @@ import hmac
 import logging
 from datetime import date, datetime
 from typing import Any, NamedTuple, TypeVar
+from weakref import WeakKeyDictionary
 
 from flask import Blueprint, g, make_response, render_template, request
 from flask_babel import get_translations
@@ -178,6 +179,12 @@ def decision(case: PageCase, window_name: str) -> dict[str, Any]:
     }
 
 
+# Each catalogue's phrases as the page says them (escaped), by msgid: the page's phrases are a few
+# dozen literals, and Flask-Babel keeps one catalogue per language for the app's life.
+_PHRASES: WeakKeyDictionary[Any, dict[str, Markup]] = WeakKeyDictionary()
+_MAX_PHRASES = 256
+
+
 def page_gettext() -> dict[str, Any]:
     """The template's `_` (and `gettext`), bound to this request's catalogue once.
 
@@ -185,12 +192,22 @@ def page_gettext() -> dict[str, Any]:
     nested Jinja calls: the page's thirty-odd phrases were half its rendering. This says each
     phrase as Jinja's newstyle gettext does (escaped, `%(name)s` filled), in one call.
     """
-    say = get_translations().ugettext
+    translations = get_translations()
+    say = translations.ugettext
+    phrases = _PHRASES.get(translations)
+    if phrases is None:
+        phrases = _PHRASES.setdefault(translations, {})
 
     @pass_eval_context
     def gettext(eval_ctx: EvalContext, text: str, **variables: Any) -> str:
-        # The catalogue's phrase is ours, as it is to Jinja's gettext: the values filled in are escaped.
-        said = Markup(say(text)) if eval_ctx.autoescape else say(text)  # nosec B704
+        if not eval_ctx.autoescape:
+            return say(text) % variables
+        said = phrases.get(text)
+        if said is None:
+            # The catalogue's phrase is ours, as it is to Jinja's gettext: the values filled in are escaped.
+            said = Markup(say(text))  # nosec B704
+            if len(phrases) < _MAX_PHRASES:  # literals only, but should a template pass text, kept bounded
+                phrases[text] = said
         # Jinja formats even without values (so a catalogue's "%%" says "%"); a phrase with no "%"
         # formats to itself, and most of the page's phrases have neither values nor "%".
         return said % variables if variables or "%" in said else said
