@@ -30,6 +30,7 @@ from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_login import LoginManager, UserMixin, login_user, logout_user
 from flask_login import current_user as login_session
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from itsdangerous import URLSafeTimedSerializer
 
 from shared.http_headers import JSON_HEADERS, SECURITY_HEADERS
 from shared.redirects import safe_next
@@ -86,8 +87,12 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _headers(resp: Response) -> Response:
+        # As setdefault for each (a header the view set stays, the rest are added in this order),
+        # with the answer's header names gathered once: each setdefault searched them all again.
+        present = {name.lower() for name in resp.headers.keys()}
         for k, v in (JSON_HEADERS if resp.mimetype == "application/json" else SECURITY_HEADERS).items():
-            resp.headers.setdefault(k, v)
+            if k.lower() not in present:
+                resp.headers.add(k, v)
         return resp
 
     @app.errorhandler(CSRFError)
@@ -114,6 +119,21 @@ class _StaffSessions(SecureCookieSessionInterface):
     on none. Such a request is opened a session as usual (empty) and it is then neither saved nor
     named in Vary.
     """
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple[Any, ...], URLSafeTimedSerializer] = {}
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        # Flask builds the serializer anew for every request, cookie or not; it depends only on the
+        # keys (and this class's fixed salt, digest and serializer), so one per set of keys is kept.
+        keys = (app.secret_key, *(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        serializer = self._serializers.get(keys)
+        if serializer is None:
+            serializer = super().get_signing_serializer(app)
+            if serializer is None:
+                return None
+            self._serializers[keys] = serializer
+        return serializer
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if request.blueprint in _SESSIONLESS:

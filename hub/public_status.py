@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Any
+from datetime import date, datetime
+from typing import Any, NamedTuple, TypeVar
+from weakref import WeakKeyDictionary
 
 from flask import Blueprint, g, make_response, render_template, request
 from flask_babel import get_translations
@@ -29,7 +31,7 @@ from shared.validation import mask_name
 from . import mailbox
 from .clock import china_date
 from .catalogue_store import current as current_catalogue
-from .db import compiled, one_by
+from .db import compiled, database, one_by
 from .models import Case, CountyReferral, HubEvent
 from .ratelimit import allow_status_lookup, status_miss, status_period_minutes
 from flask_babel import gettext as _
@@ -66,33 +68,68 @@ PAGE_COLUMNS = (
     Case.satisfaction,
     Case.updated_at,
 )
+# Each column's value as the Case attribute holds it (peewee's own conversion, per field).
+_PAGE_CONVERTERS = tuple(field.python_value for field in PAGE_COLUMNS)
 
 
-def lookup(code_text: str, tail: str, *, for_page: bool = False) -> Case | None:
-    """The case when the code and the phone tail match, else None, by one path for every failure.
+class PageCase(NamedTuple):
+    """A case as the status page shows it (PAGE_COLUMNS, by name): for showing, never for saving."""
 
-    `for_page`: only PAGE_COLUMNS are read; such a case is for showing, never for saving.
-    """
-    code = normalise(code_text)[:16]
-    case: Case | None = page_case(code) if for_page else one_by(Case.receipt_code, code)
+    request_id: str
+    receipt_code: str
+    phone: str
+    applicant_name: str
+    item_code: str
+    window: str
+    state: str
+    deadline: date | None
+    paused_since: date | None
+    materials_missing: list[str] | None
+    closed_at: datetime | None
+    satisfaction: str | None
+    updated_at: datetime
+
+
+assert PageCase._fields == tuple(field.name for field in PAGE_COLUMNS)  # nosec B101 - one list, in one order
+
+CaseT = TypeVar("CaseT", Case, PageCase)
+
+
+def lookup(code_text: str, tail: str) -> Case | None:
+    """The case (every column, for saving) when the code and the phone tail match, else None."""
+    return matching(one_by(Case.receipt_code, normalise(code_text)[:16]), tail)
+
+
+def page_lookup(code_text: str, tail: str) -> PageCase | None:
+    """The case as the page shows it when the code and the phone tail match, else None."""
+    return matching(page_case(normalise(code_text)[:16]), tail)
+
+
+def matching(case: CaseT | None, tail: str) -> CaseT | None:
+    """The case when the phone tail matches, by one path for every failure (unknown code included):
+    one constant-time comparison, against a dummy when there is no case."""
     expected = phone_tail(case.phone) if case is not None else _DUMMY_TAIL
     matches = hmac.compare_digest(expected, tail.encode()[:8])
     return case if (matches and case is not None) else None
 
 
-def page_case(code: str) -> Case | None:
-    """The case with this receipt code, PAGE_COLUMNS only, by SQL compiled once."""
+def page_case(code: str) -> PageCase | None:
+    """The case with this receipt code, PAGE_COLUMNS only, by SQL compiled once.
+
+    The row is read by the plain cursor: peewee's model rows (columns resolved against the model
+    on every query, an instance built) cost more than the query itself.
+    """
     params = [Case.receipt_code.db_value(code), 1]
     sql = compiled(
         ("public_status.page_case",),
         lambda: Case.select(*PAGE_COLUMNS).where(Case.receipt_code == code).limit(1),
         params,
     )
-    rows = list(Case.raw(sql, *params))
-    return rows[0] if rows else None
+    row = database.execute_sql(sql, params).fetchone()
+    return None if row is None else PageCase._make(convert(value) for convert, value in zip(_PAGE_CONVERTERS, row))
 
 
-def public_view(case: Case) -> dict[str, Any]:
+def public_view(case: PageCase) -> dict[str, Any]:
     """What the villager may see: masked name and the case's progress, nothing more."""
     catalogue = current_catalogue()
     item = catalogue.item(case.item_code) or {}
@@ -115,7 +152,7 @@ def public_view(case: Case) -> dict[str, Any]:
     }
 
 
-def county_step(case: Case) -> dict[str, Any] | None:
+def county_step(case: PageCase) -> dict[str, Any] | None:
     """The county's answer as the villager may see it: the document number and date, nothing personal."""
     if case.state not in (states.COUNTY_APPROVED, states.COUNTY_DENIED):
         return None
@@ -123,7 +160,7 @@ def county_step(case: Case) -> dict[str, Any] | None:
     return {"doc_no": row.doc_no, "doc_date": row.doc_date} if row is not None else None
 
 
-def decision(case: Case, window_name: str) -> dict[str, Any]:
+def decision(case: PageCase, window_name: str) -> dict[str, Any]:
     """For a refusal or denial: the reason as staff wrote it and what the villager can do next."""
     if case.state not in ADVERSE:
         return {"reason": None, "legal_basis": None, "next_steps": []}
@@ -142,6 +179,12 @@ def decision(case: Case, window_name: str) -> dict[str, Any]:
     }
 
 
+# Each catalogue's phrases as the page says them (escaped), by msgid: the page's phrases are a few
+# dozen literals, and Flask-Babel keeps one catalogue per language for the app's life.
+_PHRASES: WeakKeyDictionary[Any, dict[str, Markup]] = WeakKeyDictionary()
+_MAX_PHRASES = 256
+
+
 def page_gettext() -> dict[str, Any]:
     """The template's `_` (and `gettext`), bound to this request's catalogue once.
 
@@ -149,13 +192,25 @@ def page_gettext() -> dict[str, Any]:
     nested Jinja calls: the page's thirty-odd phrases were half its rendering. This says each
     phrase as Jinja's newstyle gettext does (escaped, `%(name)s` filled), in one call.
     """
-    say = get_translations().ugettext
+    translations = get_translations()
+    say = translations.ugettext
+    phrases = _PHRASES.get(translations)
+    if phrases is None:
+        phrases = _PHRASES.setdefault(translations, {})
 
     @pass_eval_context
     def gettext(eval_ctx: EvalContext, text: str, **variables: Any) -> str:
-        # The catalogue's phrase is ours, as it is to Jinja's gettext: the values filled in are escaped.
-        said = Markup(say(text)) if eval_ctx.autoescape else say(text)  # nosec B704
-        return said % variables
+        if not eval_ctx.autoescape:
+            return say(text) % variables
+        said = phrases.get(text)
+        if said is None:
+            # The catalogue's phrase is ours, as it is to Jinja's gettext: the values filled in are escaped.
+            said = Markup(say(text))  # nosec B704
+            if len(phrases) < _MAX_PHRASES:  # literals only, but should a template pass text, kept bounded
+                phrases[text] = said
+        # Jinja formats even without values (so a catalogue's "%%" says "%"); a phrase with no "%"
+        # formats to itself, and most of the page's phrases have neither values nor "%".
+        return said % variables if variables or "%" in said else said
 
     return {"_": gettext, "gettext": gettext}
 
@@ -180,7 +235,7 @@ def status() -> Any:
             )
             status_code = 429
         else:
-            case = lookup(code, tail, for_page=True)
+            case = page_lookup(code, tail)
             # A 镇长信箱 message has its own code; looked up on every miss too, so misses stay alike.
             letter = mailbox.public_lookup(code, tail) if case is None else None
             if case is None and letter is None:

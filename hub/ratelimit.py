@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Flask, Response, current_app, render_template, request
+from flask import Flask, Response, current_app, render_template
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem
@@ -34,7 +34,6 @@ ENROLL_PREFIX = "/api/v1/enroll"
 DEFAULT_STATUS_LOOKUP_LIMIT = 10
 DEFAULT_STATUS_PERIOD_S = 600
 
-STATUS_ENDPOINT = "public_status.status"
 # Flask-Limiter's own limits that reach every endpoint when configured; none are by default.
 APP_WIDE_LIMITS = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META")
 SWEEP_EVERY_S = 1.0
@@ -60,6 +59,26 @@ class SweptMemoryStorage(MemoryStorage):
         if now >= self._next_sweep:
             self._next_sweep = now + SWEEP_EVERY_S
             super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]  # name-mangled, so unseen
+
+
+class HubLimiter(Limiter):
+    """Flask-Limiter, its check before every request made only when some limit reaches every view.
+
+    The hub's limits decorate their views (login, enrolment), and a decorated view checks its own
+    limits when called; the check before each request adds only app-wide limits
+    (`APP_WIDE_LIMITS`). With none configured it found nothing to count on any page, for ~100 µs
+    a request, every page and sync request included. Should Flask-Limiter stop calling this method
+    so, the stock check runs again: slower, never fewer limits.
+    """
+
+    def __init__(self, *args: Any, app_wide: bool, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.app_wide = app_wide
+
+    def _check_request_limit(self, callable_name: str | None = None, in_middleware: bool = True) -> None:
+        if in_middleware and not self.app_wide:
+            return
+        super()._check_request_limit(callable_name, in_middleware)
 
 
 def storage_uri(app: Flask) -> str:
@@ -98,10 +117,6 @@ def _enroll_breached(hit: RequestLimit) -> Response:
     return resp
 
 
-def _counts_itself() -> bool:
-    return request.endpoint == STATUS_ENDPOINT
-
-
 def _limit_view(app: Flask, endpoint: str, limit: Any) -> None:
     # The views live in blueprints that know nothing of limits; they are wrapped here, once.
     app.view_functions[endpoint] = limit(app.view_functions[endpoint])
@@ -109,17 +124,17 @@ def _limit_view(app: Flask, endpoint: str, limit: Any) -> None:
 
 def init_app(app: Flask) -> None:
     """One limiter per app, and the limits on the login and enrolment views."""
-    ext = Limiter(
+    ext = HubLimiter(
         get_remote_address,
         storage_uri=storage_uri(app),
         strategy=app.config.get("RATELIMIT_STRATEGY") or "moving-window",
+        # The status page counts its lookups itself (allow_status_lookup), the login and enrolment
+        # views by their decorators below: only a limit configured for every view needs the check
+        # before each request.
+        app_wide=any(app.config.get(k) for k in APP_WIDE_LIMITS),
     )
     ext.init_app(app)
     app.extensions["daiban_limiter"] = ext
-    if not any(app.config.get(k) for k in APP_WIDE_LIMITS):
-        # The status page counts its lookups itself (allow_status_lookup); with no app-wide limit
-        # Flask-Limiter has nothing to check there, and its search for limits cost ~100 µs a lookup.
-        ext.request_filter(_counts_itself)
     login = ext.limit(
         lambda: str(current_app.config.get("LOGIN_LIMIT") or DEFAULT_LOGIN_LIMIT),
         methods=["POST"],

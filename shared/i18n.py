@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
 from flask import Blueprint, Flask, current_app, has_request_context, redirect, request, url_for
 from flask_babel import Babel, get_locale, get_translations, gettext
 
@@ -36,6 +38,16 @@ def select_locale() -> str:
     return lang if lang in LANGUAGES else DEFAULT
 
 
+@lru_cache(maxsize=len(LANGUAGES))
+def _parsed(tag: str) -> Locale:
+    return Locale.parse(tag)
+
+
+def request_locale() -> Locale:
+    """select_locale's language as Flask-Babel keeps it, parsed once per language, not per request."""
+    return _parsed(select_locale())
+
+
 def tr(word: str | None) -> str:
     """Text marked with shared.msgid.N_ (a state, a level, a refusal...) in the page's language.
 
@@ -63,7 +75,7 @@ def init_app(app: Flask, translations: Path, home_endpoint: str) -> None:
     app.config["DAIBAN_HOME_ENDPOINT"] = home_endpoint
     # One Babel per app: Flask-Babel caches catalogues on the instance, by locale only, so a shared
     # instance would serve the hub's English to the node when both run in one process (tests, demo).
-    Babel(app, locale_selector=select_locale)
+    Babel(app, locale_selector=request_locale)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["current_lang"] = select_locale
     app.jinja_env.filters["tr"] = tr

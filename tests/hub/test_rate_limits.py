@@ -127,3 +127,30 @@ def test_an_app_wide_limit_still_reaches_the_status_page(hub_app) -> None:
     client = hub_app.test_client()
     codes = [client.get("/status", environ_base={"REMOTE_ADDR": "10.7.0.1"}).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
+
+
+def test_the_swept_storage_still_takes_over_limits_private_sweep_hook(monkeypatch) -> None:
+    # SweptMemoryStorage overrides limits' name-mangled `__schedule_expiry`. Should a `limits`
+    # upgrade rename it, the override is dead code and every count starts a sweep thread again
+    # (counts stay right, lookups get slow): this fails then, so the override is mended.
+    from limits.storage import MemoryStorage
+
+    from hub.ratelimit import SweptMemoryStorage
+
+    hook = "_MemoryStorage__schedule_expiry"
+    assert callable(vars(MemoryStorage).get(hook)), f"limits' MemoryStorage has no {hook} any more"
+    stock_calls = []
+    stock = vars(MemoryStorage)[hook]
+
+    def counted(self: MemoryStorage) -> None:
+        stock_calls.append(1)
+        stock(self)
+
+    monkeypatch.setattr(MemoryStorage, hook, counted)
+    storage = SweptMemoryStorage("daiban-memory://")
+    for i in range(50):
+        storage.incr(f"fixed-{i % 3}", 60)
+        assert storage.acquire_entry(f"moving-{i % 3}", 100, 60)
+    # 100 counts inside one sweep interval: the stock scheduling ran once, not per count.
+    assert len(stock_calls) == 1
+    assert storage.get("fixed-0") == 17
