@@ -176,7 +176,8 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
     """
     fork: protocol.ProtocolError | None = None
     early = prepare_ahead(node, body) if body["first_seq"] > node.last_seq else None
-    with database.atomic():
+    # `tail` is left after the transaction: the pipeline entered in it below carries the COMMIT too.
+    with contextlib.ExitStack() as tail, database.atomic():
         node = cases.lock_node(node.node_id)
         node.village = one_by(Village.id, node.village_id)  # read here, not by peewee's compiler (prefix, name)
         stored = one_where((Batch.node, node.node_id), (Batch.first_seq, body["first_seq"]))
@@ -203,43 +204,42 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
                 "results": [r for r in results if r["status"] != "ok"],
                 "accepted": sum(1 for r in results if r["status"] == "ok"),
             }
-            # The batch row, the node row and the audit entry without a round trip each on PostgreSQL
-            # (the audit chain's head and the lost-tail setting are read in turn, as before).
-            with pipelined():
-                _insert_rows(
-                    Batch,
-                    [
-                        dict(
-                            node=node.node_id,
-                            first_seq=body["first_seq"],
-                            last_seq=body["last_seq"],
-                            hash=batch_hash,
-                            prev_hash=body["prev_hash"],
-                            node_clock=str(body.get("node_clock", ""))[:40],
-                            received_at=now(),
-                            ack=ack,
-                        )
-                    ],
-                )
-                record_contact(
-                    node,
-                    body,
-                    {Node.last_seq: body["last_seq"], Node.last_hash: batch_hash, Node.out_seq: node.out_seq},
-                )
-                node.last_seq, node.last_hash = body["last_seq"], batch_hash  # as the row now holds them
-                audit.record(
-                    node.node_id,
-                    "sync.batch",
-                    node.village.name,
-                    {
-                        "first_seq": body["first_seq"],
-                        "last_seq": body["last_seq"],
-                        "batch_hash": batch_hash,
-                        "accepted": ack["accepted"],
-                        "refused": len(ack["results"]),
-                    },
-                )
-                restores.note_ingested(node, body, ack)
+            # The batch row, the node row, the audit entry and the COMMIT without a round trip each on
+            # PostgreSQL (the audit chain's head and the lost-tail setting are read in turn, as before);
+            # an error, the COMMIT's too, is raised when `tail` ends, before any answer is sent.
+            tail.enter_context(pipelined())
+            _insert_rows(
+                Batch,
+                [
+                    dict(
+                        node=node.node_id,
+                        first_seq=body["first_seq"],
+                        last_seq=body["last_seq"],
+                        hash=batch_hash,
+                        prev_hash=body["prev_hash"],
+                        node_clock=str(body.get("node_clock", ""))[:40],
+                        received_at=now(),
+                        ack=ack,
+                    )
+                ],
+            )
+            record_contact(
+                node, body, {Node.last_seq: body["last_seq"], Node.last_hash: batch_hash, Node.out_seq: node.out_seq}
+            )
+            node.last_seq, node.last_hash = body["last_seq"], batch_hash  # as the row now holds them
+            audit.record(
+                node.node_id,
+                "sync.batch",
+                node.village.name,
+                {
+                    "first_seq": body["first_seq"],
+                    "last_seq": body["last_seq"],
+                    "batch_hash": batch_hash,
+                    "accepted": ack["accepted"],
+                    "refused": len(ack["results"]),
+                },
+            )
+            restores.note_ingested(node, body, ack)
             return Ingested(ack, writer.written, node, catalogue)
     # Recorded in its own transaction: the refused batch itself leaves nothing behind.
     with database.atomic():
