@@ -20,7 +20,8 @@ milliseconds per batch of wall clock, of the backend's CPU and of this process's
 
 `--statements` lists where the server's time goes per batch, statement by statement: how many run,
 their wall milliseconds as the hub waits for them, and the milliseconds of CPU the request's backend
-spent on them (its /proc/PID/schedstat, in nanoseconds, read before and after each statement).
+spent on them (its /proc/PID/schedstat, in nanoseconds, read before and after each statement); and
+how many round trips a batch's request makes (each time the hub waits for the server's answer).
 pg_stat_statements needs the server restarted with it preloaded; this needs nothing of the server.
 
 To compare with an older commit: `PYTHONPATH=/tmp/old python bench/pg_ingest.py --tree /tmp/old`.
@@ -289,6 +290,23 @@ def statements(url: str, size: int, total: int, top: int) -> dict[str, Any]:
         with timed(self, "COMMIT"):
             return commit(self)
 
+    # Round trips: every wait of psycopg's for an answer from the server. Outside pipeline mode each
+    # statement is one (COPY two: its start, then its end; the data is sent without waiting); in
+    # pipeline mode a statement is only sent, and the hub waits when it reads a result (`_fetch_gen`)
+    # and at the end of the block (`_exit_gen`, its Sync).
+    trips = [0]
+    wait = psycopg.Connection.wait
+
+    def on_wait(self: Any, gen: Any, *args: Any, **kwargs: Any) -> Any:
+        name = getattr(gen, "__qualname__", "") or getattr(gen, "__name__", "")
+        if timing[0] and (
+            name in ("BaseCursor._start_copy_gen", "copy_end", "BasePipeline._exit_gen", "BasePipeline._fetch_gen")
+            or (name == "BaseCursor._execute_gen" and not self._pipeline)
+        ):
+            trips[0] += 1
+        return wait(self, gen, *args, **kwargs)
+
+    psycopg.Connection.wait = on_wait  # type: ignore[method-assign]
     psycopg.Cursor.execute = on_execute  # type: ignore[method-assign]
     psycopg.Cursor.executemany = on_executemany  # type: ignore[method-assign]
     psycopg.Cursor.copy = on_copy  # type: ignore[method-assign,assignment]
@@ -310,6 +328,7 @@ def statements(url: str, size: int, total: int, top: int) -> dict[str, Any]:
     return {
         "ms_per_batch": round(1000 * wall / n, 1),
         "statements_per_batch": round(sum(v[0] for v in seen.values()) / n, 1),
+        "round_trips_per_batch": round(trips[0] / n, 1),
         "statement_wall_ms_per_batch": round(1000 * sum(v[1] for v in seen.values()) / n, 2),
         "backend_cpu_ms_per_batch": round(1000 * sum(v[2] for v in seen.values()) / n, 2),
         "by_backend_cpu": [
