@@ -258,7 +258,9 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
     def pipelined(self) -> Iterator[None]:
         """Statements in the block are sent without waiting for each answer (psycopg's pipeline mode):
         a statement whose rows are read waits for the answers up to it, the end of the block for the
-        rest, and the first error is raised there (as peewee's exception). Not for COPY."""
+        rest, and the first error is raised there (as peewee's exception). Not for COPY. After an error
+        the statements queued behind it are skipped, a ROLLBACK TO SAVEPOINT too: use it where an error
+        ends the transaction (the batch's, the sync counter's), not inside one that goes on after it."""
         conn = super().connection()
         if conn.pgconn.pipeline_status:
             yield
