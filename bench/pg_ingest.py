@@ -4,6 +4,7 @@
     python bench/pg_ingest.py --rows [--reps 10]
     python bench/pg_ingest.py --keep-connection   (what-if: every request on one connection)
     python bench/pg_ingest.py --statements [--top 25]
+    python bench/pg_ingest.py --round-trip
 
 One node posts `--events` captures in batches of `--size` through the Flask test client (no HTTP),
 so the wall clock is the hub's Python plus its PostgreSQL round trips and commits. Printed per run:
@@ -20,8 +21,12 @@ milliseconds per batch of wall clock, of the backend's CPU and of this process's
 
 `--statements` lists where the server's time goes per batch, statement by statement: how many run,
 their wall milliseconds as the hub waits for them, and the milliseconds of CPU the request's backend
-spent on them (its /proc/PID/schedstat, in nanoseconds, read before and after each statement).
+spent on them (its /proc/PID/schedstat, in nanoseconds, read before and after each statement); and
+how many round trips a batch's request makes (each time the hub waits for the server's answer).
 pg_stat_statements needs the server restarted with it preloaded; this needs nothing of the server.
+
+`--round-trip` times one `SELECT 1` round trip on a warm connection after 0 to 2,000 µs of computing
+in between: what each of a batch's round trips costs on this machine beyond the backend's own work.
 
 To compare with an older commit: `PYTHONPATH=/tmp/old python bench/pg_ingest.py --tree /tmp/old`.
 """
@@ -289,6 +294,23 @@ def statements(url: str, size: int, total: int, top: int) -> dict[str, Any]:
         with timed(self, "COMMIT"):
             return commit(self)
 
+    # Round trips: every wait of psycopg's for an answer from the server. Outside pipeline mode each
+    # statement is one (COPY two: its start, then its end; the data is sent without waiting); in
+    # pipeline mode a statement is only sent, and the hub waits when it reads a result (`_fetch_gen`)
+    # and at the end of the block (`_exit_gen`, its Sync).
+    trips = [0]
+    wait = psycopg.Connection.wait
+
+    def on_wait(self: Any, gen: Any, *args: Any, **kwargs: Any) -> Any:
+        name = getattr(gen, "__qualname__", "") or getattr(gen, "__name__", "")
+        if timing[0] and (
+            name in ("BaseCursor._start_copy_gen", "copy_end", "BasePipeline._exit_gen", "BasePipeline._fetch_gen")
+            or (name == "BaseCursor._execute_gen" and not self._pipeline)
+        ):
+            trips[0] += 1
+        return wait(self, gen, *args, **kwargs)
+
+    psycopg.Connection.wait = on_wait  # type: ignore[method-assign]
     psycopg.Cursor.execute = on_execute  # type: ignore[method-assign]
     psycopg.Cursor.executemany = on_executemany  # type: ignore[method-assign]
     psycopg.Cursor.copy = on_copy  # type: ignore[method-assign,assignment]
@@ -310,6 +332,7 @@ def statements(url: str, size: int, total: int, top: int) -> dict[str, Any]:
     return {
         "ms_per_batch": round(1000 * wall / n, 1),
         "statements_per_batch": round(sum(v[0] for v in seen.values()) / n, 1),
+        "round_trips_per_batch": round(trips[0] / n, 1),
         "statement_wall_ms_per_batch": round(1000 * sum(v[1] for v in seen.values()) / n, 2),
         "backend_cpu_ms_per_batch": round(1000 * sum(v[2] for v in seen.values()) / n, 2),
         "by_backend_cpu": [
@@ -325,6 +348,29 @@ def statements(url: str, size: int, total: int, top: int) -> dict[str, Any]:
     }
 
 
+def round_trip(url: str, count: int = 500) -> dict[str, Any]:
+    """Wall microseconds of one `SELECT 1` round trip on a warm connection, with this process computing
+    for 0, 100, 500 or 2,000 µs between statements (as the hub computes between a batch's statements):
+    while the hub computes, its backend sleeps, and on shared cores it must be scheduled again to answer."""
+    import psycopg
+
+    out: dict[str, Any] = {}
+    with psycopg.connect(url, autocommit=True) as conn, conn.cursor() as cur:
+        for gap_us in (0, 100, 500, 2000):
+            spent = 0.0
+            for _ in range(count):
+                until = time.perf_counter() + gap_us / 1e6
+                while time.perf_counter() < until:  # computing, as the hub does between statements
+                    pass
+                t0 = time.perf_counter()
+                cur.execute("SELECT 1")
+                cur.fetchone()
+                spent += time.perf_counter() - t0
+            out[f"after_{gap_us}us_computing"] = round(1e6 * spent / count)
+    out["load_avg"] = round(os.getloadavg()[0], 2)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=200)
@@ -334,6 +380,7 @@ def main() -> None:
     ap.add_argument("--keep-connection", action="store_true", help="what-if: one connection for every request")
     ap.add_argument("--statements", action="store_true", help="per statement: count, wall and backend CPU per batch")
     ap.add_argument("--top", type=int, default=25, help="--statements: how many to list")
+    ap.add_argument("--round-trip", action="store_true", help="µs per round trip, after the hub computed a while")
     # This checkout's bench package (enrolled_hub); hub/ and shared/ come from the tree measured.
     import bench.profile_ingest  # noqa: F401
     from bench.tree import parse_args
@@ -353,6 +400,8 @@ def main() -> None:
                 print(f"{s['cpu_ms']:14.2f} | {s['wall_ms']:7.2f} | {s['per_batch']:9.1f} | {s['sql']}")
         elif args.rows:
             print(json.dumps(rows(pg, args.reps)))
+        elif args.round_trip:
+            print(json.dumps(round_trip(pg)))
         else:
             print(json.dumps(run(pg, args.size, args.events, args.keep_connection)))
 

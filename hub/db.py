@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import json
 import logging
@@ -10,7 +11,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -184,7 +185,98 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
         self._kept_lock = threading.Lock()
         # Connections kept between requests: connection -> (its thread, idle since), monotonic.
         self._idle: dict[Any, tuple[threading.Thread, float]] = {}
+        # This thread's BEGIN not sent yet (`begin`): it goes with the transaction's first statement.
+        self._begin = threading.local()
         _KEEPERS.add(self)
+
+    # Every statement is a round trip in which the hub waits for its backend to be scheduled, run
+    # and answer; on two shared cores that wait, not the backend's CPU, was most of a batch's time on
+    # PostgreSQL (docs/performance.md, "Hub ingest on PostgreSQL: round trips"). A transaction's
+    # BEGIN is therefore not sent alone: it is held until the transaction's first statement and sent
+    # with it in one pipeline (one round trip). A transaction that runs no statement sends nothing.
+
+    def begin(self, isolation_level: Any = None) -> None:
+        if self.is_closed():
+            super().begin(isolation_level)  # connects (or refuses) as peewee does
+            return
+        level = self._isolation_level if isolation_level is None else isolation_level
+        self._begin.sql = (
+            f"BEGIN TRANSACTION ISOLATION LEVEL {self._adapter.isolation_level_str(level)}" if level else "BEGIN"
+        )
+
+    def _take_begin(self) -> str | None:
+        sql: str | None = getattr(self._begin, "sql", None)
+        self._begin.sql = None
+        return sql
+
+    def cursor(self, named_cursor: Any = None) -> Any:
+        # A cursor for the caller's own statements (COPY, executemany): the held BEGIN goes first.
+        cursor = super().cursor(named_cursor)
+        begin = self._take_begin()
+        if begin is not None:
+            with peewee.__exception_wrapper__:
+                cursor.execute(begin)
+        return cursor
+
+    def connection(self) -> Any:
+        conn = super().connection()
+        begin = self._take_begin()
+        if begin is not None:
+            with peewee.__exception_wrapper__:
+                conn.execute(begin)
+        return conn
+
+    def execute_sql(self, sql: str, params: Any = None) -> Any:
+        begin = self._take_begin()
+        if begin is None:
+            return super().execute_sql(sql, params)
+        conn = self._state.conn
+        with peewee.__exception_wrapper__:
+            if conn.pgconn.pipeline_status:  # inside `pipelined`: queued, sent with the rest
+                conn.execute(begin)
+                return super().execute_sql(sql, params)
+            with conn.pipeline():
+                conn.execute(begin)
+                cursor = super().execute_sql(sql, params)
+        return cursor
+
+    def commit(self) -> Any:
+        if self._take_begin() is not None:
+            return None  # nothing ran: nothing to commit
+        return super().commit()
+
+    def rollback(self) -> Any:
+        if self._take_begin() is not None:
+            return None
+        return super().rollback()
+
+    def _close(self, conn: Any) -> None:
+        self._take_begin()
+        super()._close(conn)
+
+    @contextlib.contextmanager
+    def pipelined(self) -> Iterator[None]:
+        """Statements in the block are sent without waiting for each answer (psycopg's pipeline mode):
+        a statement whose rows are read waits for the answers up to it, the end of the block for the
+        rest, and the first error is raised there (as peewee's exception). Not for COPY. After an error
+        the statements queued behind it are skipped, a ROLLBACK TO SAVEPOINT too: use it where an error
+        ends the transaction (the batch's, the sync counter's), not inside one that goes on after it."""
+        conn = super().connection()
+        if conn.pgconn.pipeline_status:
+            yield
+            return
+        try:
+            with peewee.__exception_wrapper__, conn.pipeline():
+                begin = self._take_begin()
+                if begin is not None:
+                    conn.execute(begin)
+                yield
+        except peewee.DatabaseError:
+            # A failed statement of the block left its transaction failed; outside any of peewee's
+            # transactions (the block ran its own), end it here as an aborted atomic() would.
+            if not self.in_transaction() and conn.info.transaction_status == TRANSACTION_INERROR:
+                conn.rollback()
+            raise
 
     def _initialize_connection(self, conn: Any) -> None:
         super()._initialize_connection(conn)
@@ -303,6 +395,7 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
 
 
 TRANSACTION_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
+TRANSACTION_INERROR = 3  # psycopg.pq.TransactionStatus.INERROR
 _KEEPERS: weakref.WeakSet[HubPostgresDatabase] = weakref.WeakSet()
 
 
@@ -392,6 +485,13 @@ def bind(db: peewee.Database) -> None:
     elif old is not None and old is not db and not old.is_closed() and not old.in_transaction():
         old.close()
     database.initialize(db)
+
+
+def pipelined() -> contextlib.AbstractContextManager[None]:
+    """The block's statements sent without waiting for each answer on PostgreSQL (HubPostgresDatabase.pipelined);
+    as they are elsewhere (SQLite has no round trips)."""
+    db = database.obj
+    return db.pipelined() if isinstance(db, HubPostgresDatabase) else contextlib.nullcontext()
 
 
 def is_postgres() -> bool:

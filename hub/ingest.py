@@ -30,7 +30,7 @@ from . import audit, cases, deadlines, duplicates, freshness, keys, restores, ro
 from .county import level as county_level
 from .catalogue_store import current as current_catalogue
 from .clock import china_date, now
-from .db import JSONField, compiled, database, one_by, one_where, update_by
+from .db import JSONField, compiled, database, one_by, one_where, pipelined, update_by
 from .models import Assignment, Batch, Case, ForkAlert, HubEvent, Node, NodeEvent, Village
 from .nodeauth import Authenticated, authenticate, describe
 
@@ -176,7 +176,8 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
     """
     fork: protocol.ProtocolError | None = None
     early = prepare_ahead(node, body) if body["first_seq"] > node.last_seq else None
-    with database.atomic():
+    # `tail` is left after the transaction: the pipeline entered in it below carries the COMMIT too.
+    with contextlib.ExitStack() as tail, database.atomic():
         node = cases.lock_node(node.node_id)
         node.village = one_by(Village.id, node.village_id)  # read here, not by peewee's compiler (prefix, name)
         stored = one_where((Batch.node, node.node_id), (Batch.first_seq, body["first_seq"]))
@@ -203,6 +204,10 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
                 "results": [r for r in results if r["status"] != "ok"],
                 "accepted": sum(1 for r in results if r["status"] == "ok"),
             }
+            # The batch row, the node row, the audit entry and the COMMIT without a round trip each on
+            # PostgreSQL (the audit chain's head and the lost-tail setting are read in turn, as before);
+            # an error, the COMMIT's too, is raised when `tail` ends, before any answer is sent.
+            tail.enter_context(pipelined())
             _insert_rows(
                 Batch,
                 [
