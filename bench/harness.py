@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import zlib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -114,6 +115,9 @@ class WireNode:
         self.session = requests.Session()
         self.key = signing.generate_key()
         self.rng = random.Random(seed)
+        # Its captures 1-10 minutes apart, from 400 days back: a filler of 100k stays in the past,
+        # and its request ids carry the days a village's would (bench.workload.wire_events).
+        self.times = workload.clerk_times(seed, protocol.utcnow() - timedelta(days=400))
         self.seq = 0
         self.last_hash = protocol.GENESIS_HASH
         self.cursor = 0
@@ -127,7 +131,7 @@ class WireNode:
         out = []
         while total > 0:
             n = min(size, total)
-            events = workload.wire_events(self.rng, self.prefix, self.seq + 1, n)
+            events = workload.wire_events(self.rng, self.prefix, self.seq + 1, n, self.times)
             # A fresh node's captures each add one entry to its downstream log, so the cursor a
             # real node would hold after applying the previous answer is its sequence so far.
             body = protocol.batch_body(
