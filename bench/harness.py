@@ -196,6 +196,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def bytes_written(pid: int) -> int:
+    """Bytes a process has passed to write() so far (`wchar`: the WAL's frames, checkpoints, logs)."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    return 0
+
+
 def load_average() -> float:
     """The 1-minute load average: other work on this machine makes wall-clock figures slower."""
     return round(os.getloadavg()[0], 2)

@@ -31,6 +31,7 @@ from . import production
 from .harness import (
     RUNS,
     WireNode,
+    bytes_written,
     cpu_seconds,
     hub_codes,
     hub_process,
@@ -232,17 +233,33 @@ def bench_growth(kind: str, db_url: str | None, tmp: Path, levels: tuple[int, ..
                 timed_ingest(filler, filler.batches(n, 1000))
                 held += n
             load = load_average()
-            rates = throughput(hub, url, 200, scaled(1000), f"{kind}增{level}")
-            own = []
+            batches = RUNS * scaled(1000) / 200
+            w0 = bytes_written(hub.proc.pid)
+            cpu_rates: list[float] = []
+            rates = throughput(hub, url, 200, scaled(1000), f"{kind}增{level}", cpu_rates)
+            w1 = bytes_written(hub.proc.pid)
+            own, own_cpu = [], []
             for _ in range(RUNS):
-                secs, _accepted = timed_ingest(filler, filler.batches(scaled(1000), 200))
+                envelopes = filler.batches(scaled(1000), 200)
+                cpu0 = cpu_seconds(hub.proc.pid)
+                secs, _accepted = timed_ingest(filler, envelopes)
+                own_cpu.append(scaled(1000) / max(cpu_seconds(hub.proc.pid) - cpu0, 0.01))
                 own.append(scaled(1000) / secs)
                 held += scaled(1000)
             out[str(level)] = round(median(rates))
             out[f"{level} own"] = round(median(own))
+            out[f"{level} per hub CPU s"] = round(median(cpu_rates))
+            out[f"{level} own per hub CPU s"] = round(median(own_cpu))
+            # What the hub process wrote per batch of 200 (on SQLite mostly WAL frames of a page each,
+            # and the checkpoints copying them back; on PostgreSQL the server writes, not the hub).
+            out[f"{level} KB written per batch"] = round((w1 - w0) / batches / 1024)
+            out[f"{level} own KB written per batch"] = round((bytes_written(hub.proc.pid) - w1) / batches / 1024)
             log(
                 f"ingest {kind} at {level} requests held: {median(rates):.0f} events/s, the filling village "
-                f"itself {median(own):.0f} (runs {', '.join(f'{r:.0f}' for r in own)}), load {load}"
+                f"itself {median(own):.0f} (runs {', '.join(f'{r:.0f}' for r in own)}); per hub CPU second "
+                f"{median(cpu_rates):.0f} / {median(own_cpu):.0f}; hub wrote "
+                f"{out[f'{level} KB written per batch']} / {out[f'{level} own KB written per batch']} KB per batch, "
+                f"load {load}"
             )
     return out
 
