@@ -10,9 +10,9 @@ runs only the N-at-once figures; BENCH_INGEST_ONLY=held measures in one process 
 event in all and while the batch's transaction is open (what villages take turns for);
 BENCH_INGEST_ONLY=handoff how busy 3 SQLite writers with that shape of batch keep the write lock.
 BENCH_INGEST_ONLY=pg runs only one node at a time on PostgreSQL (BENCH_INGEST_BATCH=200: that size
-alone), the figures `ingest.postgresql.batchN`. BENCH_INGEST_ONLY=growth runs only the cost growth
-(BENCH_GROWTH_DB=sqlite or pg for one database). BENCH_IDS picks the ids the benches' nodes send
-(bench.workload.ID_RULES).
+alone), the figures `ingest.postgresql.batchN`; BENCH_INGEST_ONLY=sqlite the same on SQLite.
+BENCH_INGEST_ONLY=growth runs only the cost growth (BENCH_GROWTH_DB=sqlite or pg for one database).
+BENCH_IDS picks the ids the benches' nodes send (bench.workload.ID_RULES).
 """
 
 from __future__ import annotations
@@ -438,6 +438,15 @@ def run_pg() -> dict[str, Any]:
         return {"postgresql": bench_database("pg", pg, Path(tmp) / "p")} if pg else {}
 
 
+def run_sqlite() -> dict[str, Any]:
+    """Only one node at a time on SQLite (BENCH_INGEST_ONLY=sqlite), the sizes BENCH_INGEST_BATCH names."""
+    global BATCH_SIZES
+    if os.environ.get("BENCH_INGEST_BATCH"):
+        BATCH_SIZES = tuple(int(n) for n in os.environ["BENCH_INGEST_BATCH"].split(","))
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        return {"sqlite": bench_database("sqlite", None, Path(tmp) / "s")}
+
+
 def run_growth() -> dict[str, Any]:
     """Only the cost growth, SQLite then PostgreSQL (BENCH_INGEST_ONLY=growth; BENCH_GROWTH_MAX, BENCH_IDS)."""
     top = int(os.environ.get("BENCH_GROWTH_MAX", "10000"))
@@ -472,6 +481,7 @@ if __name__ == "__main__":
         "concurrent": run_concurrent,
         "held": run_held,
         "pg": run_pg,
+        "sqlite": run_sqlite,
         "handoff": run_handoff,
         "growth": run_growth,
     }.get(only, run)

@@ -116,10 +116,10 @@ def new_id() -> str:
 
 
 # A request id a node makes: the village's receipt prefix, then a tail of fixed length, the day
-# it was made (days since REQUEST_ID_EPOCH, UTC, 4 hex digits: until 2205) and 52 random bits
+# it was made (days since REQUEST_ID_EPOCH, UTC, 4 hex digits: until 2203) and 52 random bits
 # (13 hex digits). The prefix before it is always id[:-REQUEST_ID_TAIL_HEX]. docs/performance.md,
 # "Request ids in the order they are made", has the collision arithmetic.
-REQUEST_ID_EPOCH = date(2026, 1, 1)
+REQUEST_ID_EPOCH = date(2024, 1, 1)
 REQUEST_ID_DAY_HEX = 4
 REQUEST_ID_RANDOM_HEX = 13
 REQUEST_ID_TAIL_HEX = REQUEST_ID_DAY_HEX + REQUEST_ID_RANDOM_HEX
