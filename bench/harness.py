@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import zlib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -114,6 +115,9 @@ class WireNode:
         self.session = requests.Session()
         self.key = signing.generate_key()
         self.rng = random.Random(seed)
+        # Its captures 1-10 minutes apart, from 400 days back: a filler of 100k stays in the past,
+        # and its request ids carry the days a village's would (bench.workload.wire_events).
+        self.times = workload.clerk_times(seed, protocol.utcnow() - timedelta(days=400))
         self.seq = 0
         self.last_hash = protocol.GENESIS_HASH
         self.cursor = 0
@@ -127,7 +131,7 @@ class WireNode:
         out = []
         while total > 0:
             n = min(size, total)
-            events = workload.wire_events(self.rng, self.prefix, self.seq + 1, n)
+            events = workload.wire_events(self.rng, self.prefix, self.seq + 1, n, self.times)
             # A fresh node's captures each add one entry to its downstream log, so the cursor a
             # real node would hold after applying the previous answer is its sequence so far.
             body = protocol.batch_body(
@@ -190,6 +194,14 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time a process has used so far (its threads included)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bytes_written(pid: int) -> int:
+    """Bytes a process has passed to write() so far (`wchar`: the WAL's frames, checkpoints, logs)."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    return 0
 
 
 def load_average() -> float:

@@ -10,7 +10,9 @@ runs only the N-at-once figures; BENCH_INGEST_ONLY=held measures in one process 
 event in all and while the batch's transaction is open (what villages take turns for);
 BENCH_INGEST_ONLY=handoff how busy 3 SQLite writers with that shape of batch keep the write lock.
 BENCH_INGEST_ONLY=pg runs only one node at a time on PostgreSQL (BENCH_INGEST_BATCH=200: that size
-alone), the figures `ingest.postgresql.batchN`.
+alone), the figures `ingest.postgresql.batchN`; BENCH_INGEST_ONLY=sqlite the same on SQLite.
+BENCH_INGEST_ONLY=growth runs only the cost growth (BENCH_GROWTH_DB=sqlite or pg for one database).
+BENCH_IDS picks the ids the benches' nodes send (bench.workload.ID_RULES).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from . import production
 from .harness import (
     RUNS,
     WireNode,
+    bytes_written,
     cpu_seconds,
     hub_codes,
     hub_process,
@@ -211,7 +214,12 @@ def add_staff(db_url: str, n: int) -> None:
 
 
 def bench_growth(kind: str, db_url: str | None, tmp: Path, levels: tuple[int, ...], staff: int = 0) -> dict[str, Any]:
-    """Ingest rate (batches of 200) when the hub already holds 1k, 10k, 100k requests."""
+    """Ingest rate (batches of 200) when the hub already holds 1k, 10k, 100k requests.
+
+    Each level: RUNS new villages (keys "1000", ...), then the filling village itself sends as
+    many batches again ("1000 own"): a village with a history, whose new request ids land among
+    its own held ones.
+    """
     out: dict[str, Any] = {}
     with hub_process(tmp, db_url) as hub:
         url = db_url or sqlite_url(hub.data_dir)
@@ -224,9 +232,35 @@ def bench_growth(kind: str, db_url: str | None, tmp: Path, levels: tuple[int, ..
                 n = min(5000, level - held)
                 timed_ingest(filler, filler.batches(n, 1000))
                 held += n
-            rates = throughput(hub, url, 200, scaled(1000), f"{kind}增{level}")
+            load = load_average()
+            batches = RUNS * scaled(1000) / 200
+            w0 = bytes_written(hub.proc.pid)
+            cpu_rates: list[float] = []
+            rates = throughput(hub, url, 200, scaled(1000), f"{kind}增{level}", cpu_rates)
+            w1 = bytes_written(hub.proc.pid)
+            own, own_cpu = [], []
+            for _ in range(RUNS):
+                envelopes = filler.batches(scaled(1000), 200)
+                cpu0 = cpu_seconds(hub.proc.pid)
+                secs, _accepted = timed_ingest(filler, envelopes)
+                own_cpu.append(scaled(1000) / max(cpu_seconds(hub.proc.pid) - cpu0, 0.01))
+                own.append(scaled(1000) / secs)
+                held += scaled(1000)
             out[str(level)] = round(median(rates))
-            log(f"ingest {kind} at {level} requests held: {median(rates):.0f} events/s")
+            out[f"{level} own"] = round(median(own))
+            out[f"{level} per hub CPU s"] = round(median(cpu_rates))
+            out[f"{level} own per hub CPU s"] = round(median(own_cpu))
+            # What the hub process wrote per batch of 200 (on SQLite mostly WAL frames of a page each,
+            # and the checkpoints copying them back; on PostgreSQL the server writes, not the hub).
+            out[f"{level} KB written per batch"] = round((w1 - w0) / batches / 1024)
+            out[f"{level} own KB written per batch"] = round((bytes_written(hub.proc.pid) - w1) / batches / 1024)
+            log(
+                f"ingest {kind} at {level} requests held: {median(rates):.0f} events/s, the filling village "
+                f"itself {median(own):.0f} (runs {', '.join(f'{r:.0f}' for r in own)}); per hub CPU second "
+                f"{median(cpu_rates):.0f} / {median(own_cpu):.0f}; hub wrote "
+                f"{out[f'{level} KB written per batch']} / {out[f'{level} own KB written per batch']} KB per batch, "
+                f"load {load}"
+            )
     return out
 
 
@@ -404,6 +438,30 @@ def run_pg() -> dict[str, Any]:
         return {"postgresql": bench_database("pg", pg, Path(tmp) / "p")} if pg else {}
 
 
+def run_sqlite() -> dict[str, Any]:
+    """Only one node at a time on SQLite (BENCH_INGEST_ONLY=sqlite), the sizes BENCH_INGEST_BATCH names."""
+    global BATCH_SIZES
+    if os.environ.get("BENCH_INGEST_BATCH"):
+        BATCH_SIZES = tuple(int(n) for n in os.environ["BENCH_INGEST_BATCH"].split(","))
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        return {"sqlite": bench_database("sqlite", None, Path(tmp) / "s")}
+
+
+def run_growth() -> dict[str, Any]:
+    """Only the cost growth, SQLite then PostgreSQL (BENCH_INGEST_ONLY=growth; BENCH_GROWTH_MAX, BENCH_IDS)."""
+    top = int(os.environ.get("BENCH_GROWTH_MAX", "10000"))
+    levels = tuple(lv for lv in GROWTH_LEVELS if lv <= min(top, scaled(100_000)))
+    result: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        if os.environ.get("BENCH_GROWTH_DB", "sqlite,pg") != "pg":
+            result["growth_sqlite"] = bench_growth("sqlite", None, Path(tmp) / "g", levels)
+        if "pg" in os.environ.get("BENCH_GROWTH_DB", "sqlite,pg"):
+            with pg_database() as pg:
+                if pg:
+                    result["growth_postgresql"] = bench_growth("pg", pg, Path(tmp) / "gp", levels)
+    return result
+
+
 def run_concurrent() -> dict[str, Any]:
     """Only the figures of N nodes at once (BENCH_INGEST_ONLY=concurrent): for a quick before/after."""
     result: dict[str, Any] = {}
@@ -419,5 +477,12 @@ if __name__ == "__main__":
     import json
 
     only = os.environ.get("BENCH_INGEST_ONLY", "")
-    chosen = {"concurrent": run_concurrent, "held": run_held, "pg": run_pg, "handoff": run_handoff}.get(only, run)
+    chosen = {
+        "concurrent": run_concurrent,
+        "held": run_held,
+        "pg": run_pg,
+        "sqlite": run_sqlite,
+        "handoff": run_handoff,
+        "growth": run_growth,
+    }.get(only, run)
     print(json.dumps(chosen(), ensure_ascii=False, indent=1))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from . import workload
@@ -18,16 +19,23 @@ def open_node_db(data_dir: Path) -> None:
 
 def queue_captures(data_dir: Path, n: int, seed: int = 1) -> list[str]:
     """Capture n typical requests with node.capture.capture_request, in one transaction; their receipt codes."""
+    from node import clock
     from node.capture import capture_request
     from node.db import database
 
     open_node_db(data_dir)
     rng = random.Random(seed)
     codes = []
+    # Each capture at its moment of capture_times (its request id carries the day), not all at once.
+    moments = capture_moments(n, seed)
     with database.connection_context():
         with database.atomic():
-            for _ in range(n):
-                codes.append(capture_request(workload.form(rng), "李文书").receipt_code)
+            try:
+                for _ in range(n):
+                    clock.pinned = next(moments).replace(tzinfo=None)
+                    codes.append(capture_request(workload.form(rng), "李文书").receipt_code)
+            finally:
+                clock.pinned = None
             spread_capture_times(n, seed)
     database.obj.close()
     return codes
@@ -42,13 +50,15 @@ def capture_times(n: int, seed: int) -> list[str]:
     """
     from shared import protocol
 
-    gaps = random.Random(seed + 7919)
-    moment = protocol.utcnow() - timedelta(seconds=330 * n)
-    out = []
-    for _ in range(n):
-        moment += timedelta(seconds=gaps.randint(60, 600))
-        out.append(protocol.event_time(moment))
-    return out
+    moments = capture_moments(n, seed)
+    return [protocol.event_time(next(moments)) for _ in range(n)]
+
+
+def capture_moments(n: int, seed: int) -> Iterator[datetime]:
+    """The moments of `capture_times`, as datetimes (UTC)."""
+    from shared import protocol
+
+    return workload.clerk_times(seed, protocol.utcnow() - timedelta(seconds=330 * n))
 
 
 def spread_capture_times(n: int, seed: int) -> None:
@@ -93,7 +103,8 @@ def bulk_history(data_dir: Path, n: int, seed: int = 2, queued: bool = False) ->
                 else:
                     rec = dict(rng.choice(pool), receipt_code=new_code(prefix, rng))
                 item = cat.item(rec["item_code"])
-                rid = protocol.new_request_id(code_prefix(rec["receipt_code"]))
+                at = next(times)
+                rid = protocol.new_request_id(code_prefix(rec["receipt_code"]), protocol.parse_iso(at))
                 app = rec["applicant"]
                 ts = now()
                 reqs.append(
@@ -129,7 +140,7 @@ def bulk_history(data_dir: Path, n: int, seed: int = 2, queued: bool = False) ->
                         type="request.captured",
                         request_id=rid,
                         clerk="李文书",
-                        at=next(times),
+                        at=at,
                         data=rec,
                         result=None if queued else "ok",
                     )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import random
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+import secrets
 from typing import Any
 
 from shared import protocol
@@ -112,17 +116,56 @@ def captured_record(rng: random.Random, prefix: str, catalogue: Catalogue | None
     }
 
 
-def wire_events(rng: random.Random, prefix: str, first_seq: int, n: int) -> list[dict[str, Any]]:
-    """n `request.captured` events as they travel in a batch, numbered from first_seq."""
-    return [
-        {
-            "seq": first_seq + i,
-            "id": protocol.new_id(),
-            "type": "request.captured",
-            "request_id": protocol.new_id(),
-            "at": protocol.iso(protocol.utcnow()),
-            "clerk": "李文书",
-            "data": captured_record(rng, prefix),
-        }
-        for i in range(n)
-    ]
+# The ids the ingest benches send (BENCH_IDS), so that one hub can be measured with each:
+# "node" (the default) what a node sends (node/capture: shared.protocol.new_request_id, and the
+# capture's event id is the request id, `at` to the second); "random" the node's rule at 43b69e4
+# (the prefix and 64 random bits, event id = request id); "uuid" what this bench sent until
+# 2026-12-01: a random uuid4 request id, another as the event id, `at` to the microsecond
+# (docs/performance.md, "Request ids in the order they are made").
+ID_RULES = ("node", "random", "uuid")
+
+
+def id_rule() -> str:
+    rule = os.environ.get("BENCH_IDS", "node")
+    if rule not in ID_RULES:
+        raise SystemExit(f"BENCH_IDS={rule}: one of {', '.join(ID_RULES)}")
+    return rule
+
+
+def clerk_times(seed: int, start: datetime) -> Iterator[datetime]:
+    """The moments a clerk captures at, one after another 1-10 minutes apart from start."""
+    gaps = random.Random(seed + 7919)
+    moment = start
+    while True:
+        moment += timedelta(seconds=gaps.randint(60, 600))
+        yield moment
+
+
+def wire_events(
+    rng: random.Random, prefix: str, first_seq: int, n: int, times: Iterator[datetime] | None = None
+) -> list[dict[str, Any]]:
+    """n `request.captured` events as a node sends them in a batch, numbered from first_seq (BENCH_IDS).
+
+    times, when given, are the moments of the captures (their request ids' day and `at`); else now.
+    """
+    rule = id_rule()
+    events = []
+    for i in range(n):
+        moment = next(times) if times is not None else protocol.utcnow()
+        if rule == "uuid":
+            event_id, request_id, at = protocol.new_id(), protocol.new_id(), protocol.iso(protocol.utcnow())
+        else:
+            request_id = protocol.new_request_id(prefix, moment) if rule == "node" else prefix + secrets.token_hex(8)
+            event_id, at = protocol.new_event_id("request.captured", request_id), protocol.event_time(moment)
+        events.append(
+            {
+                "seq": first_seq + i,
+                "id": event_id,
+                "type": "request.captured",
+                "request_id": request_id,
+                "at": at,
+                "clerk": "李文书",
+                "data": captured_record(rng, prefix),
+            }
+        )
+    return events

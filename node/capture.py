@@ -57,9 +57,10 @@ def _unique_code(prefix: str) -> str:
 
 
 def _unique_request_id(prefix: str) -> str:
-    # 64 random bits are unique enough; the check makes it so against all this village holds.
+    # 52 random bits a day are unique enough; the check makes it so against all this village holds,
+    # also when the PC's clock repeats a day or goes back (the ids then only lose their order).
     while True:
-        request_id = protocol.new_request_id(prefix)
+        request_id = protocol.new_request_id(prefix, now())
         if not Request.select().where(Request.request_id == request_id).exists():
             return request_id
 

@@ -11,7 +11,7 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -120,21 +120,41 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-# The random part of a request id a node makes: 64 bits as 16 hex digits (docs/performance.md,
-# "Fewer bytes, second pass"). Fixed length, so the node prefix before it is always id[:-16].
-REQUEST_ID_RANDOM_HEX = 16
+# A request id a node makes: the village's receipt prefix, then a tail of fixed length, the day
+# it was made (days since REQUEST_ID_EPOCH, UTC, 4 hex digits: until 2203) and 52 random bits
+# (13 hex digits). The prefix before it is always id[:-REQUEST_ID_TAIL_HEX]. docs/performance.md,
+# "Request ids in the order they are made", has the collision arithmetic.
+REQUEST_ID_EPOCH = date(2024, 1, 1)
+REQUEST_ID_DAY_HEX = 4
+REQUEST_ID_RANDOM_HEX = 13
+REQUEST_ID_TAIL_HEX = REQUEST_ID_DAY_HEX + REQUEST_ID_RANDOM_HEX
+_LAST_DAY = 16**REQUEST_ID_DAY_HEX - 1
 
 
-def new_request_id(prefix: str) -> str:
-    """A new request's id at a node: the node's receipt prefix, then 64 random bits in hex.
+def request_id_day(at: datetime) -> str:
+    """The day part of a request id made at `at` (naive = UTC), clamped to what 4 hex digits hold.
 
-    Half the random bits of `new_id` (about 10 of the ~107 compressed bytes a capture takes going
-    up, and again in every update naming the request coming down). The prefix makes the id unique
-    by construction between the villages of a hub (each has its own prefix); the 64 bits only have
-    to keep one node's own requests apart, and its length (2-3 + 16) never equals `new_id`'s 32,
-    so it cannot meet an id the hub's counter made. The hub reads ids as opaque (`Ident`).
+    A node PC whose clock is wrong (before the epoch, a battery gone flat) gets day 0000: its ids
+    stay unique by their random part (and the node's own check, node/capture._unique_request_id),
+    they only lose their place in the order.
     """
-    return prefix + secrets.token_hex(REQUEST_ID_RANDOM_HEX // 2)
+    days = (_as_utc(at).date() - REQUEST_ID_EPOCH).days
+    return f"{min(max(days, 0), _LAST_DAY):0{REQUEST_ID_DAY_HEX}x}"
+
+
+def new_request_id(prefix: str, at: datetime | None = None) -> str:
+    """A new request's id at a node: the node's receipt prefix, the day (`at`, default now), 52 random bits.
+
+    The day first makes one village's ids arrive in the order they sort: the hub's indexes keyed by
+    request id (a case's key, its node event's and hub entries') take a batch's 200 new ids on
+    their last pages instead of on a page each, and ids of a day compress better than random
+    digits. The prefix makes the id unique by construction between the villages of a hub (each
+    has its own prefix); the random bits only have to keep one node's own ids of a day apart, and
+    the length (2-3 + 17) never equals `new_id`'s 32, so it cannot meet an id the hub's counter
+    made. The hub reads ids as opaque (`Ident`).
+    """
+    random_part = secrets.randbits(4 * REQUEST_ID_RANDOM_HEX)
+    return f"{prefix}{request_id_day(at or utcnow())}{random_part:0{REQUEST_ID_RANDOM_HEX}x}"
 
 
 def new_event_id(type_: str, request_id: str) -> str:

@@ -90,3 +90,30 @@ def test_a_capture_event_carries_its_request_id_and_other_events_their_own(node_
         captured = Event.get((Event.request_id == req.request_id) & (Event.type == "request.captured"))
     assert captured.event_id == req.request_id
     assert later.event_id not in (req.request_id, captured.event_id)
+
+
+def test_request_ids_stay_unique_when_the_clock_repeats_or_goes_back(node_app, monkeypatch) -> None:
+    """The id's day comes from the node's clock; a wrong clock costs only the order (shared.protocol.new_request_id)."""
+    import random
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from node import clock
+    from shared import protocol
+
+    # The random part drawn twice the same: the node draws again rather than reuse an id it holds.
+    draws = iter([5, 5, 6, 7, 8])
+    monkeypatch.setattr(protocol, "secrets", SimpleNamespace(randbits=lambda bits: next(draws)))
+    monkeypatch.setattr(clock, "pinned", datetime(2027, 5, 1, 10, 0))
+    with database.connection_context():
+        first = capture_request(capture("DB-01"), "李文书")
+        second = capture_request(capture("FP-02"), "李文书")  # same moment, same random part at first
+        monkeypatch.setattr(clock, "pinned", datetime(2027, 4, 1, 10, 0))  # the clock set back a month
+        third = capture_request(capture("DB-01", rng=random.Random(3)), "李文书")
+    ids = [first.request_id, second.request_id, third.request_id]
+    assert len(set(ids)) == 3
+    prefix = first.receipt_code[:2]
+    assert all(i[: -protocol.REQUEST_ID_TAIL_HEX] == prefix for i in ids)
+    assert first.request_id[2:6] == second.request_id[2:6] == protocol.request_id_day(datetime(2027, 5, 1))
+    assert second.request_id.endswith(f"{6:013x}")  # the second draw
+    assert third.request_id < first.request_id  # earlier day, earlier in the order: only the order moved
