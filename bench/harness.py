@@ -72,10 +72,45 @@ def sqlite_url(hub_dir: Path) -> str:
 
 
 @contextlib.contextmanager
-def hub_process(tmp: Path, database_url: str | None = None) -> Iterator[support.Service]:
-    """`daiban hub run` on a fresh database, stopped after."""
-    hub = support.make_hub(tmp, database_url)
-    hub.start()
+def serving_tree(tree: str | None) -> Iterator[None]:
+    """Processes started inside import hub/ and shared/ from tree (no-op without one).
+
+    `python -m` puts the working directory (this checkout) first on the path; PYTHONSAFEPATH
+    leaves it off, so PYTHONPATH's tree comes first and this checkout after it.
+    """
+    if not tree:
+        yield
+        return
+    saved = {k: os.environ.get(k) for k in ("PYTHONSAFEPATH", "PYTHONPATH")}
+    os.environ["PYTHONSAFEPATH"], os.environ["PYTHONPATH"] = "1", os.pathsep.join([tree, str(ROOT)])
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def served_from() -> str:
+    """The hub package a process started now imports (proof of which tree is measured)."""
+    out = subprocess.run(
+        [sys.executable, "-c", "import hub, os; print(os.path.dirname(hub.__file__))"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+@contextlib.contextmanager
+def hub_process(tmp: Path, database_url: str | None = None, tree: str | None = None) -> Iterator[support.Service]:
+    """`daiban hub run` on a fresh database (tree's hub and shared/ when given), stopped after."""
+    with serving_tree(tree):
+        hub = support.make_hub(tmp, database_url)
+        hub.start()
     try:
         yield hub
     finally:

@@ -5,7 +5,8 @@ Two setups: one node at a time against `daiban hub run` (batch50/200/1000), and 
 production serves it: gunicorn with deploy/hub's workers, threads and sync admission
 (bench/production.py). A refused sync (429) is sent again after the wait it names, as a node does.
 BENCH_HUB_TREE=/path/to/checkout serves that checkout's hub (and shared/) instead (gunicorn
---chdir), for a before/after in one sitting with this bench script. BENCH_INGEST_ONLY=concurrent
+--chdir; `daiban hub run` with that tree first on its path, bench.harness.serving_tree), for a
+before/after in one sitting with this bench script; each figure records the tree it served. BENCH_INGEST_ONLY=concurrent
 runs only the N-at-once figures; BENCH_INGEST_ONLY=held measures in one process the hub's CPU per
 event in all and while the batch's transaction is open (what villages take turns for);
 BENCH_INGEST_ONLY=handoff how busy 3 SQLite writers with that shape of batch keep the write lock.
@@ -40,6 +41,8 @@ from .harness import (
     median,
     pg_database,
     scaled,
+    served_from,
+    serving_tree,
     sqlite_url,
 )
 from .many_nodes import at_once, gunicorn
@@ -89,8 +92,9 @@ def throughput(
 
 def bench_database(kind: str, db_url: str | None, tmp: Path) -> dict[str, Any]:
     """Batches of 50/200/1000 on one hub database."""
-    out: dict[str, Any] = {}
-    with hub_process(tmp, db_url) as hub:
+    with serving_tree(HUB_TREE):
+        out: dict[str, Any] = {"hub_package": served_from()}
+    with hub_process(tmp, db_url, HUB_TREE) as hub:
         url = db_url or sqlite_url(hub.data_dir)
         for size in BATCH_SIZES:
             events = max(scaled(1000), 2 * size)
@@ -106,7 +110,7 @@ def bench_database(kind: str, db_url: str | None, tmp: Path) -> dict[str, Any]:
             }
             log(
                 f"ingest {kind} batch {size}: {median(rates):.0f} events/s, "
-                f"{median(cpu_rates):.0f} per hub CPU second, load {load}"
+                f"{median(cpu_rates):.0f} per hub CPU second, load {load}, hub from {out['hub_package']}"
             )
     return out
 
@@ -221,7 +225,7 @@ def bench_growth(kind: str, db_url: str | None, tmp: Path, levels: tuple[int, ..
     its own held ones.
     """
     out: dict[str, Any] = {}
-    with hub_process(tmp, db_url) as hub:
+    with hub_process(tmp, db_url, HUB_TREE) as hub:
         url = db_url or sqlite_url(hub.data_dir)
         if staff:
             add_staff(url, staff)

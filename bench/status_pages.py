@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .harness import (
     ROOT,
@@ -30,6 +30,8 @@ from .harness import (
     load_average,
     log,
     median,
+    served_from,
+    serving_tree,
     sqlite_url,
 )
 
@@ -71,40 +73,6 @@ def a_case(db_url: str) -> tuple[str, str]:
         out = (case.receipt_code, case.phone[-4:])
     db.close()
     return out
-
-
-@contextlib.contextmanager
-def serving_tree(tree: str | None) -> Iterator[None]:
-    """Processes started inside import hub/ and shared/ from tree (no-op without one).
-
-    `python -m` puts the working directory (this checkout) first on the path; PYTHONSAFEPATH
-    leaves it off, so PYTHONPATH's tree comes first and this checkout after it.
-    """
-    if not tree:
-        yield
-        return
-    saved = {k: os.environ.get(k) for k in ("PYTHONSAFEPATH", "PYTHONPATH")}
-    os.environ["PYTHONSAFEPATH"], os.environ["PYTHONPATH"] = "1", os.pathsep.join([tree, str(ROOT)])
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def served_from() -> str:
-    """The hub package a process started now imports (proof of which tree is measured)."""
-    out = subprocess.run(
-        [sys.executable, "-c", "import hub, os; print(os.path.dirname(hub.__file__))"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-    )
-    return out.stdout.strip()
 
 
 def run(tree: str | None = None) -> dict[str, Any]:
