@@ -148,18 +148,20 @@ class WireNode:
     def __init__(self, base_url: str, code: str, seed: int = 1):
         self.url = base_url.rstrip("/")
         self.session = requests.Session()
+        self.start_chain(seed)
+        status, body = nodesim.enrol(_HttpClient(self.session, self.url), code, self.key)
+        if status != 200:
+            raise RuntimeError(f"enrolment refused: {status} {body.get('error')}")
+        self.node_id, self.prefix = body["node_id"], body["prefix"]
+
+    def start_chain(self, seed: int) -> None:
+        """A new node's key, its captures to come (seeded) and an empty chain."""
         self.key = signing.generate_key()
         self.rng = random.Random(seed)
         # Its captures 1-10 minutes apart, from 400 days back: a filler of 100k stays in the past,
         # and its request ids carry the days a village's would (bench.workload.wire_events).
         self.times = workload.clerk_times(seed, protocol.utcnow() - timedelta(days=400))
-        self.seq = 0
-        self.last_hash = protocol.GENESIS_HASH
-        self.cursor = 0
-        status, body = nodesim.enrol(_HttpClient(self.session, self.url), code, self.key)
-        if status != 200:
-            raise RuntimeError(f"enrolment refused: {status} {body.get('error')}")
-        self.node_id, self.prefix = body["node_id"], body["prefix"]
+        self.seq, self.last_hash, self.cursor = 0, protocol.GENESIS_HASH, 0
 
     def batches(self, total: int, size: int) -> list[bytes]:
         """Signed, compressed envelopes for `total` new captures in batches of `size`, chained."""

@@ -40,7 +40,7 @@ import requests
 
 from node.scheduler import backoff_delay, hub_retry_after, hub_wait
 from node.transport import HttpTransport, TransportError
-from shared import protocol, signing
+from shared import protocol
 from shared.receipt_codes import MAX_VILLAGE
 from tests import support
 from tests.nodesim import enrol
@@ -111,9 +111,7 @@ class StormNode(WireNode):
     def __init__(self, base_url: str, code: str, seed: int):
         # WireNode's own enrolment speaks v1, which the hub now refuses: enrol as a real node does.
         self.url = base_url.rstrip("/")
-        self.key = signing.generate_key()
-        self.rng = random.Random(seed)
-        self.seq, self.last_hash, self.cursor = 0, protocol.GENESIS_HASH, 0
+        self.start_chain(seed)
         status, body = enrol(_HttpClient(self.url), code, self.key)
         if status != 200:
             raise RuntimeError(f"enrolment refused: {body}")
