@@ -320,7 +320,8 @@ class SyncClient:
         self._complete_answer = False
         draft = None
         if flight.travelling:
-            # The node would only wait here: encode the events after this batch meanwhile (outbox.Draft).
+            # The node would only wait here: encode and number the events after this batch meanwhile
+            # (outbox.draft; the numbers stand only if the answer is plain and the queue unchanged).
             with _connected():
                 draft = outbox.draft(_batch_cap(), protocol.DEFAULT_BATCH_EVENTS)
             trace("drafted")
@@ -329,12 +330,15 @@ class SyncClient:
         except SyncError as exc:
             with _connected():
                 outbox.record_attempt(batch, exc.message)
+                outbox.drop_draft()
             raise
         # A plain 200 records its attempt with the answer it brought (one commit less before the
         # next batch leaves); any other answer records it at once, as it is acted on now.
         plain = status == 200 and not resp.get("error")
         if not plain:
             with _connected():
+                # Step by step from here: the events numbered ahead go back to the queue (outbox.draft).
+                outbox.drop_draft()
                 outbox.record_attempt(batch, f"HTTP {status}" if status != 200 else None)
                 if status == 413:
                     self._split(batch, report, signed=not resp.get("unsigned"))

@@ -6,13 +6,15 @@ event acknowledged exactly once at the node, after the next round.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
 
 from hub.enrolment import issue_code
 from hub.models import Case, ForkAlert, HubEvent, NodeEvent
-from node import meta, sync
+from node import meta, outbox, sync
 from node.capture import capture_request
 from node.db import database as node_db
 from node.enrolment import enroll
@@ -150,4 +152,107 @@ def test_an_answer_that_is_not_plain_stops_the_pipeline(linked, monkeypatch) -> 
     transport.fault = watch
     client.round()
     assert seen == ["acked", "acked", "acked"]
+    assert_exactly_once(codes)
+
+
+@pytest.fixture
+def overlapping(linked, monkeypatch):
+    """`linked` with a transport that carries each batch in a worker thread, so the next one is drafted
+    (outbox.draft: encoded and numbered) while it travels; `drafted` is set once a draft is committed."""
+    client, transport, codes = linked
+    transport.overlaps = True
+    drafted = threading.Event()
+    made = outbox.draft
+
+    def draft(max_bytes: int, max_events: int) -> outbox.Draft:
+        ahead = made(max_bytes, max_events)
+        drafted.set()
+        return ahead
+
+    monkeypatch.setattr(outbox, "draft", draft)
+    return client, transport, codes, drafted
+
+
+def _drafting() -> list[tuple[int, int, list[int | None]]]:
+    with node_db.connection_context():
+        return [
+            (b.first_seq, b.last_seq, [e.seq for e in Event.select().where(Event.batch == b.id).order_by(Event.id)])
+            for b in Batch.select().where(Batch.state == outbox.DRAFTING)
+        ]
+
+
+def _wait_for_draft(first_seq: int) -> None:
+    """Until the round's thread has committed a drafting batch from first_seq (read on a connection of this thread)."""
+    for _ in range(1000):
+        if [d[0] for d in _drafting()] == [first_seq]:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"no batch drafted from {first_seq}")
+
+
+def test_the_next_events_are_numbered_while_a_batch_travels_and_the_chain_is_the_same(overlapping) -> None:
+    client, transport, codes, drafted = overlapping
+    report = client.round()
+    assert drafted.is_set()
+    assert report.acked == CAPTURES
+    sent = batches_sent(transport)
+    assert [(b["first_seq"], b["last_seq"]) for b in sent] == [(1, 3), (4, 6), (7, 9), (10, 10)]
+    assert [b["cursor"] for b in sent] == [0, 3, 6, 9]
+    assert _drafting() == []
+    assert_exactly_once(codes)
+
+
+@pytest.mark.parametrize("same_client", [True, False])
+def test_a_power_cut_with_events_numbered_ahead_loses_and_doubles_nothing(overlapping, same_client: bool) -> None:
+    """The power goes while batch 3 is at the hub, after the events of batch 4 were numbered ahead.
+
+    What the cut leaves: batch 3 signed and pending, event 10 numbered in a drafting batch that
+    no send reads, next_seq and last_hash still at batch 3. The next round (in this process, or a
+    new one that first asks the hub where it stands) sends batch 3 again as signed, then batch 4.
+    """
+    client, transport, codes, drafted = overlapping
+    count = {"n": 0}
+
+    def cut_power_on_third(path: str, body: bytes, ph: str) -> None:
+        if encoding.parse(body)["body"].get("kind") == "batch" and ph == "before":
+            count["n"] += 1
+            if count["n"] == 3:
+                _wait_for_draft(10)  # the round's thread numbers batch 4's events meanwhile
+                raise OSError("power cut")
+
+    transport.fault = cut_power_on_third
+    with pytest.raises(OSError):
+        client.round()
+    assert _drafting() == [(10, 10, [10])]
+    with node_db.connection_context():
+        assert [b.first_seq for b in Batch.select().where(Batch.state == "pending")] == [7]
+        assert int(meta.get("next_seq")) == 10
+        assert meta.get("last_hash") == Batch.get(Batch.first_seq == 7).hash
+    transport.fault = None
+    again = client if same_client else SyncClient(transport, client.key)
+    again.round()
+    assert [(b["first_seq"], b["last_seq"]) for b in batches_sent(transport)] == [(1, 3), (4, 6), (7, 9), (10, 10)]
+    assert _drafting() == []
+    assert_exactly_once(codes)
+
+
+def test_a_failed_answer_puts_the_events_numbered_ahead_back_in_the_queue(overlapping) -> None:
+    client, transport, codes, drafted = overlapping
+    count = {"n": 0}
+
+    def lose_third_answer(path: str, body: bytes, ph: str) -> None:
+        if encoding.parse(body)["body"].get("kind") == "batch" and ph == "after":
+            count["n"] += 1
+            if count["n"] == 3:
+                _wait_for_draft(10)
+                raise TransportError("模拟断线", "timeout")
+
+    transport.fault = lose_third_answer
+    with pytest.raises(TransportError):
+        client.round()
+    assert _drafting() == []
+    with node_db.connection_context():
+        assert Event.select().where(Event.seq.is_null()).count() == 1
+    transport.fault = None
+    client.round()
     assert_exactly_once(codes)
