@@ -40,6 +40,9 @@ def pending_batch() -> Batch | None:
     return Batch.select().where(Batch.state == "pending").order_by(Batch.first_seq).first()
 
 
+# An event chosen for a batch: its row (as _unsigned reads it), its wire form and that form's canonical bytes.
+Chosen = tuple[tuple[Any, ...], dict[str, Any], bytes]
+
 # Called with a new batch's envelope as soon as it is signed, before it is stored (`sealed` below).
 Sealed = Callable[[bytes], None]
 
@@ -97,6 +100,26 @@ class Draft:
 
     def __init__(self) -> None:
         self._encoded: dict[int, tuple[tuple[Any, ...], int, dict[str, Any], bytes]] = {}
+        # The cut as drafted (see `cut`): what was written when, the cut's arguments, the drafting
+        # batch, the chosen events and the queue's count.
+        self._cut: tuple[tuple[Any, ...], tuple[int, int, int], Batch, list[Chosen], int] | None = None
+
+    def keep_cut(self, args: tuple[int, int, int], drafting: Batch, chosen: list["Chosen"], queued: int) -> None:
+        self._cut = (_writes_seen(), args, drafting, chosen, queued)
+
+    def cut(self, seq: int, max_bytes: int, max_events: int) -> tuple[Batch, list["Chosen"], int] | None:
+        """(drafting batch, chosen events, queued count) as drafted, when nothing was written since; else None.
+
+        Nothing written on this connection since the draft and nothing committed by another one
+        (SQLite's total_changes and data_version): the rows, the numbers and the count a cut would
+        read again are those the draft read, so it takes them as they are.
+        """
+        if self._cut is None:
+            return None
+        seen, args, drafting, chosen, queued = self._cut
+        if args != (seq, max_bytes, max_events) or seen != _writes_seen():
+            return None
+        return drafting, chosen, queued
 
     def encoded(self, row: tuple[Any, ...], seq: int) -> tuple[dict[str, Any], bytes] | None:
         """(wire event, its canonical bytes) drafted for exactly this row at this seq, else None."""
@@ -128,18 +151,30 @@ def draft(max_bytes: int, max_events: int) -> Draft:
         drop_draft()
         seq = int(meta.get("next_seq", 1))
         chosen = list(_chosen(_unsigned(max_events), seq, max_bytes, ahead))
-        if chosen:
-            drafting = Batch.create(
-                first_seq=seq,
-                last_seq=seq + len(chosen) - 1,
-                hash="",
-                prev_hash="",
-                envelope=b"",
-                state=DRAFTING,
-                created_at=now(),
-            )
-            _number(drafting.id, chosen)
+        if not chosen:
+            return ahead
+        drafting = Batch.create(
+            first_seq=seq,
+            last_seq=seq + len(chosen) - 1,
+            hash="",
+            prev_hash="",
+            envelope=b"",
+            state=DRAFTING,
+            created_at=now(),
+        )
+        _number(drafting.id, chosen)
+        # Inside the transaction: it holds the write lock, so no other connection committed
+        # between what was read here and the count of their commits kept with it.
+        ahead.keep_cut((seq, max_bytes, max_events), drafting, chosen, queued_count())
     return ahead
+
+
+def _writes_seen() -> tuple[Any, ...]:
+    """This connection, the rows it changed so far and SQLite's count of other connections' commits."""
+    conn = database.connection()
+    if not hasattr(conn, "total_changes"):
+        return (object(),)  # not SQLite: never the same twice, so nothing drafted is taken unread
+    return conn, conn.total_changes, conn.execute("PRAGMA data_version").fetchone()[0]
 
 
 def drop_draft() -> None:
@@ -171,9 +206,7 @@ def _drafted_rows(seq: int, max_events: int) -> tuple[Batch | None, list[tuple[A
     return None, _unsigned(max_events)
 
 
-def _chosen(
-    events: list[tuple[Any, ...]], seq: int, max_bytes: int, draft: Draft | None
-) -> Iterator[tuple[tuple[Any, ...], dict[str, Any], bytes]]:
+def _chosen(events: list[tuple[Any, ...]], seq: int, max_bytes: int, draft: Draft | None) -> Iterator[Chosen]:
     """The events that fit one batch from `seq` on: (row, wire event, its canonical bytes), in order.
 
     Each event is encoded with encoding.canonical_message, the encoder the sealed batch uses:
@@ -211,18 +244,26 @@ def _cut(
     The events are read as plain rows (no model instance per event), encoded once to decide
     where the batch is cut (_chosen, or taken from `draft`); those bytes are the body's events,
     spliced in as they are (encoding.canonical_list), so no event is encoded twice. The body is
-    encoded once for the signature, the envelope and the hash.
+    encoded once for the signature, the envelope and the hash. Events numbered ahead (draft) keep
+    their numbers when they are exactly those this cut gives; when nothing at all was written
+    since the draft (Draft.cut), they are not even read again.
     """
     seq = int(meta.get("next_seq", 1))
-    drafting, events = _drafted_rows(seq, max_events)
-    if not events:
-        return None
-    chosen = list(_chosen(events, seq, max_bytes, draft))
-    if drafting is not None and len(chosen) != drafting.last_seq - drafting.first_seq + 1:
-        # Cut elsewhere than the draft was (a new capture after a short draft, a changed size):
-        # the rows are still those the cut reads, only the numbers go.
-        drop_draft()
-        drafting = None
+    kept = draft.cut(seq, max_bytes, max_events) if draft is not None else None
+    drafting: Batch | None
+    if kept is not None:
+        drafting, chosen, queued = kept
+    else:
+        drafting, events = _drafted_rows(seq, max_events)
+        if not events:
+            return None
+        chosen = list(_chosen(events, seq, max_bytes, draft))
+        if drafting is not None and len(chosen) != drafting.last_seq - drafting.first_seq + 1:
+            # Cut elsewhere than the draft was (a new capture after a short draft, a changed size):
+            # the rows are still those the cut reads, only the numbers go.
+            drop_draft()
+            drafting = None
+        queued = queued_count()
     prev_hash = meta.get("last_hash", protocol.GENESIS_HASH)
     body = protocol.batch_body(
         meta.get("node_id"),
@@ -231,7 +272,7 @@ def _cut(
         cursor,
         catalogue_version=int(meta.get("catalogue_version", 0)),
         app_version=APP_VERSION,
-        pending=max(0, queued_count() - in_flight),
+        pending=max(0, queued - in_flight),
     )
     events_bytes = encoding.canonical_list([data for *_, data in chosen])
     envelope, body_hash = signing.sealed(key, {**body, "events": events_bytes}, told=sealed)
@@ -256,7 +297,7 @@ def _cut(
     return batch
 
 
-def _number(batch_id: int, chosen: list[tuple[tuple[Any, ...], dict[str, Any], bytes]]) -> None:
+def _number(batch_id: int, chosen: list[Chosen]) -> None:
     """Give the chosen events their seq and batch: one prepared UPDATE run, not a query built per event."""
     database.obj.cursor().executemany(
         f'UPDATE "{Event._meta.table_name}" SET "seq" = ?, "batch_id" = ? WHERE "id" = ?',
