@@ -68,13 +68,15 @@ def batch_after(
     cursor: int,
     draft: "Draft | None" = None,
     sealed: Sealed | None = None,
+    checked: Callable[[], object] | None = None,
 ) -> Batch | None:
     """The batch that follows `after` on the chain while `after`'s answer is still being applied.
 
     A pending one signed earlier goes as it was; otherwise unsigned events are signed now, naming
     `cursor` (where the node will stand once that answer is applied) and not counting `after`'s
     events as still queued. `draft`: the events already encoded while `after` travelled (Draft);
-    `sealed`: as for next_batch.
+    `sealed`: as for next_batch; `checked`: called once a new batch is signed and before it is
+    stored (the answer's checks, node/sync): when it raises, nothing of the cut is stored.
     """
     with database.atomic():
         pending = (
@@ -85,7 +87,7 @@ def batch_after(
         )
         if pending is not None:
             return pending if pending.first_seq == after.last_seq + 1 else None
-        return _cut(key, max_bytes, max_events, cursor, after.last_seq - after.first_seq + 1, draft, sealed)
+        return _cut(key, max_bytes, max_events, cursor, after.last_seq - after.first_seq + 1, draft, sealed, checked)
 
 
 class Draft:
@@ -238,6 +240,7 @@ def _cut(
     in_flight: int,
     draft: Draft | None = None,
     sealed: Sealed | None = None,
+    checked: Callable[[], object] | None = None,
 ) -> Batch | None:
     """Sign the next run of unsigned events into a batch chained on the last one (inside a transaction).
 
@@ -276,6 +279,8 @@ def _cut(
     )
     events_bytes = encoding.canonical_list([data for *_, data in chosen])
     envelope, body_hash = signing.sealed(key, {**body, "events": events_bytes}, told=sealed)
+    if checked is not None:
+        checked()
     if drafting is not None:
         # Its events carry these very numbers already (draft): the batch is only signed now.
         batch = drafting

@@ -21,7 +21,7 @@ from node.enrolment import enroll
 from node.models import Batch, Event, HubUpdate, Request
 from node.sync import SyncClient
 from node.transport import TransportError
-from shared import encoding, protocol
+from shared import encoding, protocol, signing
 from tests.apptransport import AppTransport
 from tests.factories import capture
 from tests.node.hubupdates import applying_fails_at
@@ -254,5 +254,85 @@ def test_a_failed_answer_puts_the_events_numbered_ahead_back_in_the_queue(overla
     with node_db.connection_context():
         assert Event.select().where(Event.seq.is_null()).count() == 1
     transport.fault = None
+    client.round()
+    assert_exactly_once(codes)
+
+
+def test_the_next_batch_is_signed_before_the_answer_is_checked_and_stored_after(linked, monkeypatch) -> None:
+    """Its compression starts sooner; still, a batch is stored and sent only after the answer before it passed."""
+    client, transport, codes = linked
+    steps: list[str] = []
+    verify, seal = sync.verify_hub, signing.sealed
+
+    def verifying(*args: Any) -> bool:
+        steps.append("check")
+        return verify(*args)
+
+    def sealing(*args: Any, **kwargs: Any) -> tuple[bytes, str]:
+        steps.append("sign")
+        return seal(*args, **kwargs)
+
+    def watch(path: str, body: bytes, phase: str) -> None:
+        if phase == "before" and encoding.parse(body)["body"].get("kind") == "batch":
+            steps.append("send")
+
+    monkeypatch.setattr(sync, "verify_hub", verifying)
+    monkeypatch.setattr(signing, "sealed", sealing)
+    transport.fault = watch
+    client.round()
+    batches = steps[steps.index("sign") :]
+    # Batch 1, then for batches 2-4: signed, the answer before it checked, sent; the last answer checked.
+    assert batches == ["sign", "send"] + ["sign", "check", "send"] * 3 + ["check"]
+    assert_exactly_once(codes)
+
+
+def test_an_answer_that_fails_its_checks_leaves_nothing_of_the_batch_cut_from_it(overlapping, monkeypatch) -> None:
+    """Batch 3 is cut and signed from batch 2's answer, whose signature then does not verify."""
+    client, transport, codes, _drafted = overlapping
+    verify = sync.verify_hub
+    answers = {"n": 0}
+
+    def forged_second(body: dict[str, Any], *args: Any) -> bool:
+        if body.get("kind") == "response" and (body.get("ack") or {}).get("first_seq") == 4:
+            answers["n"] += 1
+            return False
+        return verify(body, *args)
+
+    monkeypatch.setattr(sync, "verify_hub", forged_second)
+    with pytest.raises(sync.TrustError):
+        client.round()
+    assert answers["n"] == 1
+    assert [(b["first_seq"], b["last_seq"]) for b in batches_sent(transport)] == [(1, 3), (4, 6)]
+    assert _drafting() == []
+    with node_db.connection_context():
+        assert [(b.first_seq, b.state) for b in Batch.select().order_by(Batch.first_seq)] == [
+            (1, "acked"),
+            (4, "pending"),
+        ]
+        assert Event.select().where(Event.seq.is_null()).count() == 4
+        assert int(meta.get("next_seq")) == 7
+    monkeypatch.setattr(sync, "verify_hub", verify)
+    client.round()
+    assert_exactly_once(codes)
+
+
+def test_an_answer_not_as_declared_is_refused_and_nothing_is_cut_from_it(linked, monkeypatch) -> None:
+    """Entries of the wrong type in the answer parsed before its checks: refused, not a crash, nothing stored."""
+    client, transport, codes = linked
+    looks = sync._looks_plain
+
+    def malformed(status: int, raw: bytes, request_hash: str) -> tuple[dict[str, Any], str] | None:
+        early = looks(status, raw, request_hash)
+        return None if early is None else ({**early[0], "updates": ["not an entry"]}, early[1])
+
+    monkeypatch.setattr(sync, "_looks_plain", malformed)
+    with pytest.raises(sync.RefusedError) as refused:
+        client.round()
+    assert refused.value.code == "bad_response"
+    assert [(b["first_seq"], b["last_seq"]) for b in batches_sent(transport)] == [(1, 3)]
+    with node_db.connection_context():
+        assert [(b.first_seq, b.state) for b in Batch.select()] == [(1, "pending")]
+        assert Event.select().where(Event.seq.is_null()).count() == CAPTURES - 3
+    monkeypatch.setattr(sync, "_looks_plain", looks)
     client.round()
     assert_exactly_once(codes)
