@@ -190,6 +190,20 @@ def _wait_for_draft(first_seq: int) -> None:
     raise AssertionError(f"no batch drafted from {first_seq}")
 
 
+def _third_batch_once_drafted(phase: str, failure: BaseException) -> Any:
+    """A transport hook: at `phase` of the third batch, once batch 4's events are numbered ahead, `failure`."""
+    count = {"n": 0}
+
+    def fault(path: str, body: bytes, ph: str) -> None:
+        if encoding.parse(body)["body"].get("kind") == "batch" and ph == phase:
+            count["n"] += 1
+            if count["n"] == 3:
+                _wait_for_draft(10)  # the round's thread numbers batch 4's events meanwhile
+                raise failure
+
+    return fault
+
+
 def test_the_next_events_are_numbered_while_a_batch_travels_and_the_chain_is_the_same(overlapping) -> None:
     client, transport, codes, drafted = overlapping
     report = client.round()
@@ -210,17 +224,8 @@ def test_a_power_cut_with_events_numbered_ahead_loses_and_doubles_nothing(overla
     no send reads, next_seq and last_hash still at batch 3. The next round (in this process, or a
     new one that first asks the hub where it stands) sends batch 3 again as signed, then batch 4.
     """
-    client, transport, codes, drafted = overlapping
-    count = {"n": 0}
-
-    def cut_power_on_third(path: str, body: bytes, ph: str) -> None:
-        if encoding.parse(body)["body"].get("kind") == "batch" and ph == "before":
-            count["n"] += 1
-            if count["n"] == 3:
-                _wait_for_draft(10)  # the round's thread numbers batch 4's events meanwhile
-                raise OSError("power cut")
-
-    transport.fault = cut_power_on_third
+    client, transport, codes, _drafted = overlapping
+    transport.fault = _third_batch_once_drafted("before", OSError("power cut"))
     with pytest.raises(OSError):
         client.round()
     assert _drafting() == [(10, 10, [10])]
@@ -237,17 +242,8 @@ def test_a_power_cut_with_events_numbered_ahead_loses_and_doubles_nothing(overla
 
 
 def test_a_failed_answer_puts_the_events_numbered_ahead_back_in_the_queue(overlapping) -> None:
-    client, transport, codes, drafted = overlapping
-    count = {"n": 0}
-
-    def lose_third_answer(path: str, body: bytes, ph: str) -> None:
-        if encoding.parse(body)["body"].get("kind") == "batch" and ph == "after":
-            count["n"] += 1
-            if count["n"] == 3:
-                _wait_for_draft(10)
-                raise TransportError("模拟断线", "timeout")
-
-    transport.fault = lose_third_answer
+    client, transport, codes, _drafted = overlapping
+    transport.fault = _third_batch_once_drafted("after", TransportError("模拟断线", "timeout"))
     with pytest.raises(TransportError):
         client.round()
     assert _drafting() == []
