@@ -335,7 +335,7 @@ class SyncClient:
         try:
             status, raw = flight.answer()
             early = _looks_plain(status, raw, batch.hash)
-            check = functools.cache(lambda: self._verify(status, raw, batch.hash, early))
+            check = functools.cache(functools.partial(self._verify, status, raw, batch.hash, early))
             if early is not None:
                 # Cut and signed from the answer as parsed; its checks run while the batch is
                 # compressed, before anything is stored or sent (outbox._cut's `checked`).
