@@ -9,7 +9,7 @@ import peewee
 from shared import encoding, protocol, states
 from shared.bulk_rows import Encoder, bound_rows, chunks, insert_rows
 
-from . import meta
+from . import meta, outbox
 from .capture import now
 from .db import JSONField, database
 from .models import Batch, Event, HubUpdate, Request
@@ -277,6 +277,8 @@ def apply_resume(body: dict[str, Any]) -> bool:
     hub_seq = int(body["last_seq"])
     hub_hash = str(body["last_hash"])
     with database.atomic():
+        # Numbers drafted ahead are not the chain's (outbox.draft): the history may give them otherwise.
+        outbox.drop_draft()
         local_seq = int(meta.get("next_seq", 1)) - 1
         # Batches the hub already holds were delivered even if their ack was lost.
         held = Batch.select().where((Batch.state == "pending") & (Batch.last_seq <= hub_seq))

@@ -59,7 +59,7 @@ class Batch(BaseModel):
     hash = peewee.CharField(max_length=64)
     prev_hash = peewee.CharField(max_length=64)
     envelope = peewee.BlobField()
-    state = peewee.CharField(max_length=12, default="pending", index=True)  # pending | acked
+    state = peewee.CharField(max_length=12, default="pending", index=True)  # pending | acked | drafting (outbox.draft)
     created_at = peewee.DateTimeField()
     attempts = peewee.IntegerField(default=0)
     last_attempt_at = peewee.DateTimeField(null=True)

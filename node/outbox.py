@@ -40,6 +40,9 @@ def pending_batch() -> Batch | None:
     return Batch.select().where(Batch.state == "pending").order_by(Batch.first_seq).first()
 
 
+# An event chosen for a batch: its row (as _unsigned reads it), its wire form and that form's canonical bytes.
+Chosen = tuple[tuple[Any, ...], dict[str, Any], bytes]
+
 # Called with a new batch's envelope as soon as it is signed, before it is stored (`sealed` below).
 Sealed = Callable[[bytes], None]
 
@@ -65,13 +68,15 @@ def batch_after(
     cursor: int,
     draft: "Draft | None" = None,
     sealed: Sealed | None = None,
+    checked: Callable[[], object] | None = None,
 ) -> Batch | None:
     """The batch that follows `after` on the chain while `after`'s answer is still being applied.
 
     A pending one signed earlier goes as it was; otherwise unsigned events are signed now, naming
     `cursor` (where the node will stand once that answer is applied) and not counting `after`'s
     events as still queued. `draft`: the events already encoded while `after` travelled (Draft);
-    `sealed`: as for next_batch.
+    `sealed`: as for next_batch; `checked`: called once a new batch is signed and before it is
+    stored (the answer's checks, node/sync): when it raises, nothing of the cut is stored.
     """
     with database.atomic():
         pending = (
@@ -82,7 +87,7 @@ def batch_after(
         )
         if pending is not None:
             return pending if pending.first_seq == after.last_seq + 1 else None
-        return _cut(key, max_bytes, max_events, cursor, after.last_seq - after.first_seq + 1, draft, sealed)
+        return _cut(key, max_bytes, max_events, cursor, after.last_seq - after.first_seq + 1, draft, sealed, checked)
 
 
 class Draft:
@@ -97,6 +102,26 @@ class Draft:
 
     def __init__(self) -> None:
         self._encoded: dict[int, tuple[tuple[Any, ...], int, dict[str, Any], bytes]] = {}
+        # The cut as drafted (see `cut`): what was written when, the cut's arguments, the drafting
+        # batch, the chosen events and the queue's count.
+        self._cut: tuple[tuple[Any, ...], tuple[int, int, int], Batch, list[Chosen], int] | None = None
+
+    def keep_cut(self, args: tuple[int, int, int], drafting: Batch, chosen: list["Chosen"], queued: int) -> None:
+        self._cut = (_writes_seen(), args, drafting, chosen, queued)
+
+    def cut(self, seq: int, max_bytes: int, max_events: int) -> tuple[Batch, list["Chosen"], int] | None:
+        """(drafting batch, chosen events, queued count) as drafted, when nothing was written since; else None.
+
+        Nothing written on this connection since the draft and nothing committed by another one
+        (SQLite's total_changes and data_version): the rows, the numbers and the count a cut would
+        read again are those the draft read, so it takes them as they are.
+        """
+        if self._cut is None:
+            return None
+        seen, args, drafting, chosen, queued = self._cut
+        if args != (seq, max_bytes, max_events) or seen != _writes_seen():
+            return None
+        return drafting, chosen, queued
 
     def encoded(self, row: tuple[Any, ...], seq: int) -> tuple[dict[str, Any], bytes] | None:
         """(wire event, its canonical bytes) drafted for exactly this row at this seq, else None."""
@@ -109,17 +134,81 @@ class Draft:
         self._encoded[row[0]] = (row, seq, wire, data)
 
 
+# A batch whose events are numbered ahead but not signed (draft): no send, ack or count reads it.
+DRAFTING = "drafting"
+
+
 def draft(max_bytes: int, max_events: int) -> Draft:
-    """Encode the events the next batch will be cut from, as _cut would (reads only; see Draft)."""
+    """Encode the events the next batch will be cut from, as _cut would, and number them ahead (see Draft).
+
+    The numbers (seq, batch) need only where the chain stands, not the answer the node waits
+    for: written and committed here, in a batch in the DRAFTING state, they are off the way from
+    that answer to the next upload (writing 1,000 numbers costs 5-20 ms). _cut takes them only
+    when they are exactly the numbers it would give (_drafted_rows); otherwise, and after a crash or
+    an answer that is not plain (drop_draft), the events go back to the queue as if never drafted.
+    next_seq and last_hash move only when the batch is signed.
+    """
     ahead = Draft()
-    for _fitting in _chosen(_unsigned(max_events), int(meta.get("next_seq", 1)), max_bytes, ahead):
-        continue
+    with database.atomic():
+        drop_draft()
+        seq = int(meta.get("next_seq", 1))
+        chosen = list(_chosen(_unsigned(max_events), seq, max_bytes, ahead))
+        if not chosen:
+            return ahead
+        drafting = Batch.create(
+            first_seq=seq,
+            last_seq=seq + len(chosen) - 1,
+            hash="",
+            prev_hash="",
+            envelope=b"",
+            state=DRAFTING,
+            created_at=now(),
+        )
+        _number(drafting.id, chosen)
+        # Inside the transaction: it holds the write lock, so no other connection committed
+        # between what was read here and the count of their commits kept with it.
+        ahead.keep_cut((seq, max_bytes, max_events), drafting, chosen, queued_count())
     return ahead
 
 
-def _chosen(
-    events: list[tuple[Any, ...]], seq: int, max_bytes: int, draft: Draft | None
-) -> Iterator[tuple[tuple[Any, ...], dict[str, Any], bytes]]:
+def _writes_seen() -> tuple[Any, ...]:
+    """This connection, the rows it changed so far and SQLite's count of other connections' commits."""
+    conn = database.connection()
+    if not hasattr(conn, "total_changes"):
+        return (object(),)  # not SQLite: never the same twice, so nothing drafted is taken unread
+    return conn, conn.total_changes, conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+def drop_draft() -> None:
+    """Put the events of a drafting batch back in the queue, unnumbered, and forget the batch (it never left)."""
+    with database.atomic():
+        for drafting in Batch.select(Batch.id).where(Batch.state == DRAFTING):
+            Event.update(seq=None, batch=None).where(Event.batch == drafting.id).execute()
+            Batch.delete().where(Batch.id == drafting.id).execute()
+
+
+def _drafted_rows(seq: int, max_events: int) -> tuple[Batch | None, list[tuple[Any, ...]]]:
+    """(the drafting batch, the rows a cut from `seq` reads) when the drafted numbers can stand, else (None, rows).
+
+    The rows are what _unsigned would read had the draft not numbered its events: its events
+    (none quarantined since), then unsigned ones after them. A draft that no longer starts at
+    `seq`, lost an event, or has an unsigned event before its last (a requeued one) is dropped.
+    """
+    drafting = Batch.get_or_none(Batch.state == DRAFTING)
+    if drafting is None:
+        return None, _unsigned(max_events)
+    if drafting.first_seq == seq:
+        rows = _rows(f'"{Event._meta.fields["batch"].column_name}" = ?', (drafting.id,), max_events)
+        if len(rows) == drafting.last_seq - drafting.first_seq + 1:
+            # At least one row after them, to see whether an unsigned event now comes before them.
+            after = _unsigned(max(1, max_events - len(rows)))
+            if not after or after[0][0] > rows[-1][0]:
+                return drafting, (rows + after)[:max_events]
+    drop_draft()
+    return None, _unsigned(max_events)
+
+
+def _chosen(events: list[tuple[Any, ...]], seq: int, max_bytes: int, draft: Draft | None) -> Iterator[Chosen]:
     """The events that fit one batch from `seq` on: (row, wire event, its canonical bytes), in order.
 
     Each event is encoded with encoding.canonical_message, the encoder the sealed batch uses:
@@ -151,19 +240,33 @@ def _cut(
     in_flight: int,
     draft: Draft | None = None,
     sealed: Sealed | None = None,
+    checked: Callable[[], object] | None = None,
 ) -> Batch | None:
     """Sign the next run of unsigned events into a batch chained on the last one (inside a transaction).
 
     The events are read as plain rows (no model instance per event), encoded once to decide
     where the batch is cut (_chosen, or taken from `draft`); those bytes are the body's events,
     spliced in as they are (encoding.canonical_list), so no event is encoded twice. The body is
-    encoded once for the signature, the envelope and the hash.
+    encoded once for the signature, the envelope and the hash. Events numbered ahead (draft) keep
+    their numbers when they are exactly those this cut gives; when nothing at all was written
+    since the draft (Draft.cut), they are not even read again.
     """
-    events = _unsigned(max_events)
-    if not events:
-        return None
     seq = int(meta.get("next_seq", 1))
-    chosen = list(_chosen(events, seq, max_bytes, draft))
+    kept = draft.cut(seq, max_bytes, max_events) if draft is not None else None
+    drafting: Batch | None
+    if kept is not None:
+        drafting, chosen, queued = kept
+    else:
+        drafting, events = _drafted_rows(seq, max_events)
+        if not events:
+            return None
+        chosen = list(_chosen(events, seq, max_bytes, draft))
+        if drafting is not None and len(chosen) != drafting.last_seq - drafting.first_seq + 1:
+            # Cut elsewhere than the draft was (a new capture after a short draft, a changed size):
+            # the rows are still those the cut reads, only the numbers go.
+            drop_draft()
+            drafting = None
+        queued = queued_count()
     prev_hash = meta.get("last_hash", protocol.GENESIS_HASH)
     body = protocol.batch_body(
         meta.get("node_id"),
@@ -172,26 +275,39 @@ def _cut(
         cursor,
         catalogue_version=int(meta.get("catalogue_version", 0)),
         app_version=APP_VERSION,
-        pending=max(0, queued_count() - in_flight),
+        pending=max(0, queued - in_flight),
     )
     events_bytes = encoding.canonical_list([data for *_, data in chosen])
     envelope, body_hash = signing.sealed(key, {**body, "events": events_bytes}, told=sealed)
-    batch = Batch.create(
-        first_seq=body["first_seq"],
-        last_seq=body["last_seq"],
-        hash=body_hash,
-        prev_hash=prev_hash,
-        envelope=envelope,
-        created_at=now(),
-    )
-    # One prepared UPDATE run for every event, instead of building a query per event.
-    database.obj.cursor().executemany(
-        f'UPDATE "{Event._meta.table_name}" SET "seq" = ?, "batch_id" = ? WHERE "id" = ?',
-        [(wire["seq"], batch.id, row[0]) for row, wire, _data in chosen],
-    )
+    if checked is not None:
+        checked()
+    if drafting is not None:
+        # Its events carry these very numbers already (draft): the batch is only signed now.
+        batch = drafting
+        batch.hash, batch.prev_hash, batch.envelope, batch.created_at = body_hash, prev_hash, envelope, now()
+        batch.state = "pending"
+        batch.save()
+    else:
+        batch = Batch.create(
+            first_seq=body["first_seq"],
+            last_seq=body["last_seq"],
+            hash=body_hash,
+            prev_hash=prev_hash,
+            envelope=envelope,
+            created_at=now(),
+        )
+        _number(batch.id, chosen)
     meta.put("next_seq", body["last_seq"] + 1)
     meta.put("last_hash", batch.hash)
     return batch
+
+
+def _number(batch_id: int, chosen: list[Chosen]) -> None:
+    """Give the chosen events their seq and batch: one prepared UPDATE run, not a query built per event."""
+    database.obj.cursor().executemany(
+        f'UPDATE "{Event._meta.table_name}" SET "seq" = ?, "batch_id" = ? WHERE "id" = ?',
+        [(wire["seq"], batch_id, row[0]) for row, wire, _data in chosen],
+    )
 
 
 # The row id, then the columns of an event that travel (wire_event).
@@ -204,17 +320,22 @@ def _unsigned(limit: int) -> list[tuple[Any, ...]]:
     Bytes, not text: decoding JSON from the bytes SQLite holds is about 3 times faster than from
     a str, which Python would first build from them and then encode again.
     """
+    return _rows(f'"{Event._meta.fields["seq"].column_name}" IS NULL', (), limit)
+
+
+def _rows(where: str, params: tuple[Any, ...], limit: int) -> list[tuple[Any, ...]]:
+    """Unquarantined events matching the SQL condition `where` (bound `params`), as _unsigned reads them."""
     fields = [Event._meta.fields[name] for name in _WIRE_COLUMNS]
     columns = ", ".join(
         f'CAST("{f.column_name}" AS BLOB)' if isinstance(f, JSONField) else f'"{f.column_name}"' for f in fields
     )
-    seq, quarantined = Event._meta.fields["seq"].column_name, Event._meta.fields["quarantined"].column_name
-    # Column and table names come from the model's metadata; the limit is bound.
+    quarantined = Event._meta.fields["quarantined"].column_name
+    # Column and table names come from the model's metadata, `where` from this module; values are bound.
     sql = (
         f'SELECT {columns} FROM "{Event._meta.table_name}" '  # nosec B608
-        f'WHERE "{seq}" IS NULL AND NOT "{quarantined}" ORDER BY "id" LIMIT ?'
+        f'WHERE {where} AND NOT "{quarantined}" ORDER BY "id" LIMIT ?'
     )
-    return list(database.execute_sql(sql, (limit,)).fetchall())
+    return list(database.execute_sql(sql, (*params, limit)).fetchall())
 
 
 def unbatch(batch: Batch) -> None:

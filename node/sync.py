@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import logging
 import threading
@@ -12,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared import encoding, protocol
+from shared import encoding, messages, protocol
 
 from . import meta, outbox, progress, reconcile
 from .apply import apply_resume, apply_response, cursor_after
@@ -83,10 +84,15 @@ class SyncClient:
     def _exchange(self, body_bytes: bytes, request_hash: str) -> tuple[int, dict[str, Any]]:
         return self._verify(*self.transport.exchange(SYNC_PATH, body_bytes), request_hash)
 
-    def _verify(self, status: int, raw: bytes, request_hash: str) -> tuple[int, dict[str, Any]]:
-        """The hub's answer to the message named `request_hash`, checked; raises what the clerk must know."""
+    def _verify(
+        self, status: int, raw: bytes, request_hash: str, parsed: tuple[dict[str, Any], str] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """The hub's answer to the message named `request_hash`, checked; raises what the clerk must know.
+
+        `parsed`: protocol.parse_envelope(raw) already made (_looks_plain), not parsed again.
+        """
         try:
-            body, sig = protocol.open_envelope(raw)
+            body, sig = protocol.open_envelope(raw) if parsed is None else _declared(*parsed)
         except protocol.ProtocolError as exc:
             if status == 413:
                 # Unsigned: a proxy's limit as likely as the hub's. Acted on only within bounds (_split).
@@ -320,21 +326,33 @@ class SyncClient:
         self._complete_answer = False
         draft = None
         if flight.travelling:
-            # The node would only wait here: encode the events after this batch meanwhile (outbox.Draft).
+            # The node would only wait here: encode and number the events after this batch meanwhile
+            # (outbox.draft; the numbers stand only if the answer is plain and the queue unchanged).
             with _connected():
                 draft = outbox.draft(_batch_cap(), protocol.DEFAULT_BATCH_EVENTS)
             trace("drafted")
+        ahead: _Flight | None = None
         try:
-            status, resp = self._verify(*flight.answer(), batch.hash)
+            status, raw = flight.answer()
+            early = _looks_plain(status, raw, batch.hash)
+            check = functools.cache(functools.partial(self._verify, status, raw, batch.hash, early))
+            if early is not None:
+                # Cut and signed from the answer as parsed; its checks run while the batch is
+                # compressed, before anything is stored or sent (outbox._cut's `checked`).
+                ahead = self._sign_ahead(early[0], batch, draft, check)
+            status, resp = check()
         except SyncError as exc:
             with _connected():
                 outbox.record_attempt(batch, exc.message)
+                outbox.drop_draft()
             raise
         # A plain 200 records its attempt with the answer it brought (one commit less before the
         # next batch leaves); any other answer records it at once, as it is acted on now.
         plain = status == 200 and not resp.get("error")
         if not plain:
             with _connected():
+                # Step by step from here: the events numbered ahead go back to the queue (outbox.draft).
+                outbox.drop_draft()
                 outbox.record_attempt(batch, f"HTTP {status}" if status != 200 else None)
                 if status == 413:
                     self._split(batch, report, signed=not resp.get("unsigned"))
@@ -345,7 +363,8 @@ class SyncClient:
         if resp.get("error"):
             self._resume_once(report)
             return None
-        ahead = self._sign_ahead(resp, batch, draft) if plain else None
+        if plain and early is None:
+            ahead = self._sign_ahead(resp, batch, draft)
         try:
             trace("apply", what="batch")
             with _connected(), database.atomic():
@@ -384,23 +403,47 @@ class SyncClient:
         with _connected():
             return reconcile.pending() is None
 
-    def _sign_ahead(self, resp: dict[str, Any], batch: Batch, draft: outbox.Draft | None = None) -> "_Flight | None":
-        """The batch after `batch`, signed on the cursor `resp` will leave and sent; None to go step by step."""
+    def _sign_ahead(
+        self,
+        resp: dict[str, Any],
+        batch: Batch,
+        draft: outbox.Draft | None = None,
+        check: Callable[[], object] | None = None,
+    ) -> "_Flight | None":
+        """The batch after `batch`, signed on the cursor `resp` will leave and sent; None to go step by step.
+
+        `check`: the answer's checks when `resp` is not yet checked. They run once the next batch is
+        signed (outbox._cut, while it is compressed), and in any case before it leaves; when they
+        raise, nothing of the cut was stored.
+        """
         trace("sign", what="ahead")
         packing = _Packing.of(self.transport)
-        with _connected():
-            cursor = cursor_after(resp, batch)
-            if cursor is None:
-                return None
-            nxt = outbox.batch_after(
-                self.key,
-                _batch_cap(),
-                protocol.DEFAULT_BATCH_EVENTS,
-                batch,
-                cursor,
-                draft,
-                packing.start if packing else None,
-            )
+        try:
+            with _connected():
+                try:
+                    cursor = cursor_after(resp, batch)
+                except (AttributeError, KeyError, TypeError, ValueError):
+                    if check is None:
+                        raise
+                    cursor = None  # not as declared: the checks say why
+                if cursor is None:
+                    return None
+                nxt = outbox.batch_after(
+                    self.key,
+                    _batch_cap(),
+                    protocol.DEFAULT_BATCH_EVENTS,
+                    batch,
+                    cursor,
+                    draft,
+                    packing.start if packing else None,
+                    check,
+                )
+                if check is not None:
+                    check()  # a pending batch goes as it was signed, but not before the answer is checked
+        except BaseException:
+            if packing is not None:
+                packing.wait()
+            raise
         trace("signed", what="ahead" if nxt is not None else "none")
         if nxt is None:
             if packing is not None:
@@ -559,6 +602,31 @@ def collected_apart() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+def _looks_plain(status: int, raw: bytes, request_hash: str) -> tuple[dict[str, Any], str] | None:
+    """The answer's (body, signature) parsed but not yet checked, when it looks like a plain answer; else None.
+
+    Plain-looking: HTTP 200, a response naming the batch sent, no error. The next batch may then be
+    cut from it before its declared types and signature are checked (SyncClient._sign_ahead's
+    `check`); anything else is checked first, as before.
+    """
+    if status != 200:
+        return None
+    try:
+        body, sig = protocol.parse_envelope(raw)
+    except protocol.ProtocolError:
+        return None
+    if body.get("kind") != "response" or body.get("request_hash") != request_hash or "error" in body:
+        return None
+    return body, sig
+
+
+def _declared(body: dict[str, Any], sig: str) -> tuple[dict[str, Any], str]:
+    """The rest of protocol.open_envelope for an envelope already parsed: version and declared types."""
+    protocol.check_version(body)
+    protocol.declared(body, messages.validate_body)
+    return body, sig
 
 
 def _batch_cap() -> int:

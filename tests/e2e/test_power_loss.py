@@ -41,9 +41,14 @@ def check_database(db: Path, confirmed: set[str]) -> dict[str, Any]:
         meta = read_meta(conn)
         top = conn.execute("SELECT max(cseq) FROM hubupdate").fetchone()[0] or 0
         assert int(meta.get("cursor", 0)) == top, "cursor and applied updates disagree"
-        seqs = [s for (s,) in conn.execute("SELECT seq FROM event WHERE seq IS NOT NULL ORDER BY seq")]
+        # Numbers drafted ahead (a batch in the 'drafting' state, node/outbox.draft) follow the
+        # chain's end and are not yet the chain's: the next cut signs or drops them.
+        signed = "SELECT seq FROM event e LEFT JOIN batch b ON e.batch_id = b.id WHERE seq IS NOT NULL AND "
+        seqs = [s for (s,) in conn.execute(signed + "(b.state IS NULL OR b.state != 'drafting') ORDER BY seq")]
         assert seqs == list(range(1, len(seqs) + 1)), "sequence numbers are not gapless"
         assert int(meta.get("next_seq", 1)) == len(seqs) + 1
+        drafted = [s for (s,) in conn.execute(signed + "b.state = 'drafting' ORDER BY seq")]
+        assert drafted == list(range(len(seqs) + 1, len(seqs) + 1 + len(drafted))), "drafted numbers do not follow"
     return meta
 
 

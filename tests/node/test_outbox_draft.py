@@ -8,11 +8,13 @@ cut without one.
 from __future__ import annotations
 
 import random
+import threading
 from typing import Any, Callable
 
 import pytest
 
 from node import meta, outbox
+from node.apply import apply_resume
 from node.capture import capture_request
 from node.db import database
 from node.models import Batch, Event
@@ -29,8 +31,14 @@ def _signed(batch: Batch | None) -> tuple[bytes, str, int, int] | None:
 def _cut_after(
     key: Any, after: Batch, max_bytes: int, draft: outbox.Draft | None
 ) -> tuple[tuple[bytes, str, int, int] | None, list[tuple[int, int | None]]]:
-    """(the batch after `after` as batch_after signs it, every event's seq), then undone."""
+    """(the batch after `after` as batch_after signs it, every event's seq), then undone.
+
+    Without a draft, the events numbered ahead go back to the queue first: the cut as it was
+    before drafting existed.
+    """
     with database.atomic() as txn:
+        if draft is None:
+            outbox.drop_draft()
         signed = _signed(outbox.batch_after(key, max_bytes, PER_BATCH, after, 7, draft))
         numbered = [(e.id, e.seq) for e in Event.select().order_by(Event.id)]
         txn.rollback()
@@ -57,29 +65,139 @@ def _signed_by_history() -> None:
     Event.update(seq=10_000, result="ok").where(Event.id == first.id).execute()
 
 
+def _drafted() -> Event:
+    return Event.select().join(Batch).where(Batch.state == outbox.DRAFTING).order_by(Event.id).first()
+
+
+def _change_drafted_data() -> None:
+    # Bigger: at a small byte cap the batch is then cut sooner than the draft was.
+    first = _drafted()
+    Event.update(data={**first.data, "note": "改过的" * 200}).where(Event.id == first.id).execute()
+
+
+def _quarantine_drafted() -> None:
+    Event.update(quarantined=True).where(Event.id == _drafted().id).execute()
+
+
+def _requeue_older() -> None:
+    # The clerk puts back an event set aside before the draft: it goes first, before the drafted ones.
+    outbox.requeue(Event.select().where(Event.quarantined).get().id, "李文书")
+
+
+def _capture_more() -> None:
+    capture_request(capture("JF-01", rng=random.Random(3)), "李文书")
+
+
+def _moved_back() -> None:
+    # The chain's end moves back (as a 413 split does): the draft no longer follows it.
+    last = int(meta.get("next_seq")) - 1
+    Event.update(seq=None, batch=None).where(Event.seq == last).execute()
+    meta.put("next_seq", last)
+
+
+def _elsewhere(step: Callable[[], None]) -> None:
+    """Run `step` on another connection (as the clerk's web process writes), committed when it returns."""
+
+    def run() -> None:
+        with database.connection_context(), database.atomic():
+            step()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+
+
+def _drafted_data_changed_elsewhere() -> None:
+    _elsewhere(_change_drafted_data)
+
+
+def _captured_elsewhere() -> None:
+    _elsewhere(_capture_more)
+
+
+ELSEWHERE = {_drafted_data_changed_elsewhere, _captured_elsewhere}
+
+CHANGES = [
+    _change_nothing,
+    _change_data,
+    _quarantine_first,
+    _signed_by_history,
+    _change_drafted_data,
+    _quarantine_drafted,
+    _requeue_older,
+    _capture_more,
+    _moved_back,
+    _drafted_data_changed_elsewhere,
+    _captured_elsewhere,
+]
+
+
+@pytest.mark.parametrize("queued", [10, 6])
 @pytest.mark.parametrize("max_bytes", [protocol.DEFAULT_BATCH_BYTES, 3000])
-@pytest.mark.parametrize("change", [_change_nothing, _change_data, _quarantine_first, _signed_by_history])
+@pytest.mark.parametrize("change", CHANGES)
 def test_a_batch_cut_with_a_draft_is_the_batch_cut_without_one(
-    node_app, monkeypatch, max_bytes: int, change: Callable[[], None]
+    node_app, monkeypatch, max_bytes: int, change: Callable[[], None], queued: int
 ) -> None:
+    """Same signed bytes and the same numbers on every event, whether the draft's numbers stood or went."""
     key = node_app.extensions["daiban_node_key"]
     monkeypatch.setattr(protocol, "utcnow", lambda: protocol.parse_iso("2026-11-30T12:00:00.000000Z"))
     rng = random.Random(11)
     with database.atomic():
         meta.put("node_id", "n-test")
-        for i in range(10):
+        for i in range(queued):
             capture_request(capture(("FP-02", "DB-01", "JF-01")[i % 3], rng=rng), "李文书")
+        Event.update(quarantined=True).where(Event.id == Event.select(Event.id).order_by(Event.id).first().id).execute()
     first = outbox.next_batch(key, max_bytes, PER_BATCH)
     assert first is not None
     draft = outbox.draft(max_bytes, PER_BATCH)
-    with database.atomic():
+    drafting = Batch.get(Batch.state == outbox.DRAFTING)
+    assert int(meta.get("next_seq")) == drafting.first_seq == first.last_seq + 1  # the chain has not moved
+    if change in ELSEWHERE:
         change()
-    without = _cut_after(key, first, max_bytes, None)
+    else:
+        with database.atomic():
+            change()
+    read = {"rows": 0}
+    reading = outbox._rows
+
+    def counted(*args: Any) -> list[tuple[Any, ...]]:
+        read["rows"] += 1
+        return reading(*args)
+
+    monkeypatch.setattr(outbox, "_rows", counted)
     with_draft = _cut_after(key, first, max_bytes, draft)
+    # Nothing written since the draft: the cut signs the events as drafted, without reading them again.
+    assert (read["rows"] == 0) == (change is _change_nothing)
+    without = _cut_after(key, first, max_bytes, None)
     assert with_draft == without
-    signed, _numbered = without
-    assert signed is not None
-    assert signed[2] == first.last_seq + 1
+    if change is _change_nothing:
+        assert without[0] is not None
+        with database.atomic() as txn:
+            taken = outbox.batch_after(key, max_bytes, PER_BATCH, first, 7, draft)
+            assert taken is not None
+            assert (taken.id, taken.state) == (drafting.id, "pending")
+            txn.rollback()
+
+
+def test_no_send_reads_a_drafting_batch_and_a_hello_puts_its_events_back(node_app) -> None:
+    """A drafting batch is not pending (nothing sends it) and a resume drops it before it aligns the chain."""
+    key = node_app.extensions["daiban_node_key"]
+    rng = random.Random(7)
+    with database.atomic():
+        meta.put("node_id", "n-test")
+        for _i in range(6):
+            capture_request(capture("JF-01", rng=rng), "李文书")
+    first = outbox.next_batch(key, protocol.DEFAULT_BATCH_BYTES, PER_BATCH)
+    assert first is not None
+    outbox.draft(protocol.DEFAULT_BATCH_BYTES, PER_BATCH)
+    assert [b.state for b in Batch.select().order_by(Batch.id)] == ["pending", outbox.DRAFTING]
+    assert outbox.pending_batch() == first
+    assert int(meta.get("next_seq")) == 5
+    assert Event.select().where(Event.seq.is_null()).count() == 0
+    apply_resume({"last_seq": 4, "last_hash": first.hash, "more": False})
+    assert [b.state for b in Batch.select().order_by(Batch.id)] == ["acked"]
+    assert [e.seq for e in Event.select().order_by(Event.id)] == [1, 2, 3, 4, None, None]
+    assert int(meta.get("next_seq")) == 5
 
 
 def test_a_draft_is_reused_only_for_the_row_and_seq_it_was_made_from(node_app) -> None:
@@ -88,8 +206,8 @@ def test_a_draft_is_reused_only_for_the_row_and_seq_it_was_made_from(node_app) -
         for _i in range(3):
             capture_request(capture("JF-01", rng=rng), "李文书")
     draft = outbox.draft(protocol.DEFAULT_BATCH_BYTES, PER_BATCH)
-    rows = outbox._unsigned(PER_BATCH)
     seq = int(meta.get("next_seq", 1))
+    rows = outbox._drafted_rows(seq, PER_BATCH)[1]
     hit = draft.encoded(rows[0], seq)
     assert hit is not None
     assert hit[0]["seq"] == seq

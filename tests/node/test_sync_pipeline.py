@@ -6,20 +6,22 @@ event acknowledged exactly once at the node, after the next round.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
 
 from hub.enrolment import issue_code
 from hub.models import Case, ForkAlert, HubEvent, NodeEvent
-from node import meta, sync
+from node import meta, outbox, sync
 from node.capture import capture_request
 from node.db import database as node_db
 from node.enrolment import enroll
 from node.models import Batch, Event, HubUpdate, Request
 from node.sync import SyncClient
 from node.transport import TransportError
-from shared import encoding, protocol
+from shared import encoding, protocol, signing
 from tests.apptransport import AppTransport
 from tests.factories import capture
 from tests.node.hubupdates import applying_fails_at
@@ -150,4 +152,183 @@ def test_an_answer_that_is_not_plain_stops_the_pipeline(linked, monkeypatch) -> 
     transport.fault = watch
     client.round()
     assert seen == ["acked", "acked", "acked"]
+    assert_exactly_once(codes)
+
+
+@pytest.fixture
+def overlapping(linked, monkeypatch):
+    """`linked` with a transport that carries each batch in a worker thread, so the next one is drafted
+    (outbox.draft: encoded and numbered) while it travels; `drafted` is set once a draft is committed."""
+    client, transport, codes = linked
+    transport.overlaps = True
+    drafted = threading.Event()
+    made = outbox.draft
+
+    def draft(max_bytes: int, max_events: int) -> outbox.Draft:
+        ahead = made(max_bytes, max_events)
+        drafted.set()
+        return ahead
+
+    monkeypatch.setattr(outbox, "draft", draft)
+    return client, transport, codes, drafted
+
+
+def _drafting() -> list[tuple[int, int, list[int | None]]]:
+    with node_db.connection_context():
+        return [
+            (b.first_seq, b.last_seq, [e.seq for e in Event.select().where(Event.batch == b.id).order_by(Event.id)])
+            for b in Batch.select().where(Batch.state == outbox.DRAFTING)
+        ]
+
+
+def _wait_for_draft(first_seq: int) -> None:
+    """Until the round's thread has committed a drafting batch from first_seq (read on a connection of this thread)."""
+    for _ in range(1000):
+        if [d[0] for d in _drafting()] == [first_seq]:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"no batch drafted from {first_seq}")
+
+
+def _third_batch_once_drafted(phase: str, failure: BaseException) -> Any:
+    """A transport hook: at `phase` of the third batch, once batch 4's events are numbered ahead, `failure`."""
+    count = {"n": 0}
+
+    def fault(path: str, body: bytes, ph: str) -> None:
+        if encoding.parse(body)["body"].get("kind") == "batch" and ph == phase:
+            count["n"] += 1
+            if count["n"] == 3:
+                _wait_for_draft(10)  # the round's thread numbers batch 4's events meanwhile
+                raise failure
+
+    return fault
+
+
+def test_the_next_events_are_numbered_while_a_batch_travels_and_the_chain_is_the_same(overlapping) -> None:
+    client, transport, codes, drafted = overlapping
+    report = client.round()
+    assert drafted.is_set()
+    assert report.acked == CAPTURES
+    sent = batches_sent(transport)
+    assert [(b["first_seq"], b["last_seq"]) for b in sent] == [(1, 3), (4, 6), (7, 9), (10, 10)]
+    assert [b["cursor"] for b in sent] == [0, 3, 6, 9]
+    assert _drafting() == []
+    assert_exactly_once(codes)
+
+
+@pytest.mark.parametrize("same_client", [True, False])
+def test_a_power_cut_with_events_numbered_ahead_loses_and_doubles_nothing(overlapping, same_client: bool) -> None:
+    """The power goes while batch 3 is at the hub, after the events of batch 4 were numbered ahead.
+
+    What the cut leaves: batch 3 signed and pending, event 10 numbered in a drafting batch that
+    no send reads, next_seq and last_hash still at batch 3. The next round (in this process, or a
+    new one that first asks the hub where it stands) sends batch 3 again as signed, then batch 4.
+    """
+    client, transport, codes, _drafted = overlapping
+    transport.fault = _third_batch_once_drafted("before", OSError("power cut"))
+    with pytest.raises(OSError):
+        client.round()
+    assert _drafting() == [(10, 10, [10])]
+    with node_db.connection_context():
+        assert [b.first_seq for b in Batch.select().where(Batch.state == "pending")] == [7]
+        assert int(meta.get("next_seq")) == 10
+        assert meta.get("last_hash") == Batch.get(Batch.first_seq == 7).hash
+    transport.fault = None
+    again = client if same_client else SyncClient(transport, client.key)
+    again.round()
+    assert [(b["first_seq"], b["last_seq"]) for b in batches_sent(transport)] == [(1, 3), (4, 6), (7, 9), (10, 10)]
+    assert _drafting() == []
+    assert_exactly_once(codes)
+
+
+def test_a_failed_answer_puts_the_events_numbered_ahead_back_in_the_queue(overlapping) -> None:
+    client, transport, codes, _drafted = overlapping
+    transport.fault = _third_batch_once_drafted("after", TransportError("模拟断线", "timeout"))
+    with pytest.raises(TransportError):
+        client.round()
+    assert _drafting() == []
+    with node_db.connection_context():
+        assert Event.select().where(Event.seq.is_null()).count() == 1
+    transport.fault = None
+    client.round()
+    assert_exactly_once(codes)
+
+
+def test_the_next_batch_is_signed_before_the_answer_is_checked_and_stored_after(linked, monkeypatch) -> None:
+    """Its compression starts sooner; still, a batch is stored and sent only after the answer before it passed."""
+    client, transport, codes = linked
+    steps: list[str] = []
+    verify, seal = sync.verify_hub, signing.sealed
+
+    def verifying(*args: Any) -> bool:
+        steps.append("check")
+        return verify(*args)
+
+    def sealing(*args: Any, **kwargs: Any) -> tuple[bytes, str]:
+        steps.append("sign")
+        return seal(*args, **kwargs)
+
+    def watch(path: str, body: bytes, phase: str) -> None:
+        if phase == "before" and encoding.parse(body)["body"].get("kind") == "batch":
+            steps.append("send")
+
+    monkeypatch.setattr(sync, "verify_hub", verifying)
+    monkeypatch.setattr(signing, "sealed", sealing)
+    transport.fault = watch
+    client.round()
+    batches = steps[steps.index("sign") :]
+    # Batch 1, then for batches 2-4: signed, the answer before it checked, sent; the last answer checked.
+    assert batches == ["sign", "send"] + ["sign", "check", "send"] * 3 + ["check"]
+    assert_exactly_once(codes)
+
+
+def test_an_answer_that_fails_its_checks_leaves_nothing_of_the_batch_cut_from_it(overlapping, monkeypatch) -> None:
+    """Batch 3 is cut and signed from batch 2's answer, whose signature then does not verify."""
+    client, transport, codes, _drafted = overlapping
+    verify = sync.verify_hub
+    answers = {"n": 0}
+
+    def forged_second(body: dict[str, Any], *args: Any) -> bool:
+        if body.get("kind") == "response" and (body.get("ack") or {}).get("first_seq") == 4:
+            answers["n"] += 1
+            return False
+        return verify(body, *args)
+
+    monkeypatch.setattr(sync, "verify_hub", forged_second)
+    with pytest.raises(sync.TrustError):
+        client.round()
+    assert answers["n"] == 1
+    assert [(b["first_seq"], b["last_seq"]) for b in batches_sent(transport)] == [(1, 3), (4, 6)]
+    assert _drafting() == []
+    with node_db.connection_context():
+        assert [(b.first_seq, b.state) for b in Batch.select().order_by(Batch.first_seq)] == [
+            (1, "acked"),
+            (4, "pending"),
+        ]
+        assert Event.select().where(Event.seq.is_null()).count() == 4
+        assert int(meta.get("next_seq")) == 7
+    monkeypatch.setattr(sync, "verify_hub", verify)
+    client.round()
+    assert_exactly_once(codes)
+
+
+def test_an_answer_not_as_declared_is_refused_and_nothing_is_cut_from_it(linked, monkeypatch) -> None:
+    """Entries of the wrong type in the answer parsed before its checks: refused, not a crash, nothing stored."""
+    client, transport, codes = linked
+    looks = sync._looks_plain
+
+    def malformed(status: int, raw: bytes, request_hash: str) -> tuple[dict[str, Any], str] | None:
+        early = looks(status, raw, request_hash)
+        return None if early is None else ({**early[0], "updates": ["not an entry"]}, early[1])
+
+    monkeypatch.setattr(sync, "_looks_plain", malformed)
+    with pytest.raises(sync.RefusedError) as refused:
+        client.round()
+    assert refused.value.code == "bad_response"
+    assert [(b["first_seq"], b["last_seq"]) for b in batches_sent(transport)] == [(1, 3)]
+    with node_db.connection_context():
+        assert [(b.first_seq, b.state) for b in Batch.select()] == [(1, "pending")]
+        assert Event.select().where(Event.seq.is_null()).count() == CAPTURES - 3
+    monkeypatch.setattr(sync, "_looks_plain", looks)
+    client.round()
     assert_exactly_once(codes)
