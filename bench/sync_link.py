@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from tests import support
 
@@ -73,6 +76,34 @@ def fresh_node(tmp: Path, hub: support.Service, name: str, queued: int, seed: in
     return node.data_dir
 
 
+# BENCH_HUB_PYSPY_ALL=1: every thread of the hub that is not idle, so that C code running without the
+# GIL (SQLite's steps, zstd, the fsync of a commit) is sampled too; else only the GIL's holder.
+GIL_ONLY = [] if os.environ.get("BENCH_HUB_PYSPY_ALL") == "1" else ["--gil"]
+
+
+@contextlib.contextmanager
+def hub_sampled(hub: support.Service, run: int) -> Iterator[None]:
+    """BENCH_HUB_PYSPY=PREFIX: the hub process sampled by py-spy while the node syncs (PREFIX.e2e-RUN.txt).
+
+    Collapsed stacks of the thread holding the GIL (`--gil`; BENCH_HUB_PYSPY_ALL=1: of every busy
+    thread), idle excluded: where the hub spends its time per e2e batch, not where idle threads wait.
+    """
+    prefix = os.environ.get("BENCH_HUB_PYSPY")
+    if not prefix:
+        yield
+        return
+    assert hub.proc is not None
+    out_file = f"{prefix}.e2e-{run}.txt"
+    cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "-o", out_file, "--format", "raw", "--rate", "500"]
+    spy = subprocess.Popen([*cmd, *GIL_ONLY, "--pid", str(hub.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(0.5)  # py-spy attached before the first request
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+
+
 def loopback_e2e(tmp: Path) -> dict[str, Any]:
     """10,000 queued requests, node → hub on SQLite over loopback, until every ack is applied."""
     n = scaled(10_000)
@@ -84,7 +115,8 @@ def loopback_e2e(tmp: Path) -> dict[str, Any]:
             loads.append(load_average())
             # BENCH_E2E_TRACE=DIR: the node's steps of each run (node.transport.trace) in DIR/e2e-RUN.jsonl.
             trace_dir = os.environ.get("BENCH_E2E_TRACE")
-            rep = node_sync(node_dir, trace=Path(trace_dir) / f"e2e-{run}.jsonl" if trace_dir else None)
+            with hub_sampled(hub, run):
+                rep = node_sync(node_dir, trace=Path(trace_dir) / f"e2e-{run}.jsonl" if trace_dir else None)
             hub_cpu = cpu_seconds(hub.proc.pid) - hub_cpu
             if rep["queued_after"] != 0 or rep["acked"] != n:
                 raise incomplete(rep, hub)
