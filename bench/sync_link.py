@@ -108,9 +108,12 @@ def loopback_e2e(tmp: Path) -> dict[str, Any]:
     """10,000 queued requests, node → hub on SQLite over loopback, until every ack is applied."""
     n = scaled(10_000)
     rates, seconds, cpu_rates, loads = [], [], [], []
-    with hub_process(tmp / "e2e") as hub:
+    answer_ms: list[float] = []
+    # BENCH_HUB_TREE=CHECKOUT: that checkout's hub/ and shared/ serve (the node stays this checkout's).
+    with hub_process(tmp / "e2e", tree=os.environ.get("BENCH_HUB_TREE")) as hub:
         for run in range(RUNS):
             node_dir = fresh_node(tmp / "e2e", hub, f"端{run}", n, seed=10 + run, bulk=True)
+            answered = answered_syncs(hub)
             hub_cpu = cpu_seconds(hub.proc.pid)
             loads.append(load_average())
             # BENCH_E2E_TRACE=DIR: the node's steps of each run (node.transport.trace) in DIR/e2e-RUN.jsonl.
@@ -122,12 +125,15 @@ def loopback_e2e(tmp: Path) -> dict[str, Any]:
                 raise incomplete(rep, hub)
             seconds.append(rep["seconds"])
             rates.append(n / rep["seconds"])
+            count, ms = (now - before for now, before in zip(answered_syncs(hub), answered))
+            answer_ms.append(ms / count)
             # Node and hub take turns (request, answer): on an idle machine the sync takes about
             # the CPU time both spend, which does not depend on what else runs here.
             cpu_rates.append(n / (rep["cpu_seconds"] + hub_cpu))
             log(
                 f"e2e loopback {n} requests: {rep['seconds']:.2f} s ({n / rep['seconds']:.0f} req/s), "
-                f"CPU node {rep['cpu_seconds']:.2f} s + hub {hub_cpu:.2f} s, load {loads[-1]}"
+                f"CPU node {rep['cpu_seconds']:.2f} s + hub {hub_cpu:.2f} s, load {loads[-1]}; "
+                f"{count} sync requests, the hub {answer_ms[-1]:.1f} ms per request until its answer was built"
             )
     return {
         "requests": n,
@@ -136,7 +142,22 @@ def loopback_e2e(tmp: Path) -> dict[str, Any]:
         "requests_per_cpu_s": round(median(cpu_rates)),
         "load_avg": median(loads),
         "runs": [round(r) for r in rates],
+        "hub_answer_ms_per_request": round(median(answer_ms), 1),
     }
+
+
+def answered_syncs(hub: support.Service) -> tuple[int, int]:
+    """(sync requests answered 200, their summed ms from request to answer) by the hub's own counter.
+
+    hub.metrics.record_sync times each sync request from before the view to after it (the answer
+    built, before the server sends it), so this is the hub's time per request without the node's.
+    """
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(hub.data_dir / "hub.sqlite3")) as db:
+        sql = "SELECT COALESCE(SUM(count), 0), COALESCE(SUM(sum_ms), 0) FROM syncstat WHERE status = 200"
+        count, ms = db.execute(sql).fetchone()
+    return int(count), int(ms)
 
 
 def wire_cost(tmp: Path) -> dict[str, Any]:
