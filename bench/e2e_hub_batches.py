@@ -10,6 +10,7 @@ kept, flagged to the window, an audit entry). This sends batches of that shape (
 hub's own Flask app and prints, as JSON, the thread CPU of each request (the answer's compression
 included) by kind: `new` (batches of new people) and `returning` (batches of returning people),
 medians in ms per batch. `--profile`: a cProfile listing of the returning batches (stderr).
+`--phases`: also the thread CPU of the sync path's main steps per batch, by kind (medians, ms).
 `--tree` measures another checkout's hub/ and shared/ (bench/tree.py).
 """
 
@@ -71,11 +72,43 @@ def batches(prefix: str, node_id: str, key: object, count: int, size: int) -> li
     return out
 
 
+def timed_steps() -> dict[str, float]:
+    """Wrap the sync path's main steps so each adds its thread CPU (ms) to the returned dict."""
+    from hub import audit, cases, duplicates, ingest
+    from shared import encoding, protocol
+
+    spent: dict[str, float] = {}
+
+    def wrap(owner: object, name: str, label: str) -> None:
+        fn = getattr(owner, name)
+
+        def timed(*args: object, **kw: object) -> object:
+            t0 = time.thread_time()
+            try:
+                return fn(*args, **kw)
+            finally:
+                spent[label] = spent.get(label, 0.0) + (time.thread_time() - t0) * 1000
+
+        setattr(owner, name, timed)
+
+    wrap(ingest, "authenticate", "authenticate (parse, declared types, signature)")
+    wrap(ingest, "prepare_ahead", "prepare_ahead (validation, JSON, receipt codes)")
+    wrap(duplicates, "known", "duplicates.known (four look-ups)")
+    wrap(ingest, "_insert_values", "INSERTs of cases, events (bulk_rows)")
+    wrap(audit, "record_many", "audit.record_many (the batch's entries)")
+    wrap(cases, "status_body", "cases.status_body")
+    wrap(ingest, "answer", "answer (updates)")
+    wrap(protocol, "seal", "protocol.seal (encode, sign)")
+    wrap(encoding, "compress_zstd", "the answer's zstd")
+    return spent
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batches", type=int, default=10)
     ap.add_argument("--size", type=int, default=1000)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--phases", action="store_true")
     args = parse_args(ap)
     from bench.profile_ingest import enrolled_node
     from hub.db import database
@@ -84,11 +117,14 @@ def main() -> None:
     app, key, enrolled = enrolled_node(f"sqlite:///{tmp}/hub.db", tmp, "测速村")
     envelopes = batches(enrolled["prefix"], enrolled["node_id"], key, args.batches, args.size)
     client = app.test_client()
+    spent = timed_steps() if args.phases else {}
+    steps: dict[str, dict[str, list[float]]] = {"new": {}, "returning": {}}
     prof = cProfile.Profile() if args.profile else None
     cpu: dict[str, list[float]] = {"new": [], "returning": []}
     for kind, raw in envelopes:
         if prof and kind == "returning":
             prof.enable()
+        spent.clear()
         t0 = time.thread_time()
         resp = client.post(
             "/api/v1/sync",
@@ -96,10 +132,13 @@ def main() -> None:
             content_type="application/json",
             headers={"Content-Encoding": "zstd", "Accept-Encoding": "zstd"},
         )
-        cpu[kind].append((time.thread_time() - t0) * 1000)
         if prof:
             prof.disable()
         assert resp.status_code == 200, resp.data[:300]
+        resp.close()  # as the server does once the answer is written (a batch freed after its answer: counted)
+        cpu[kind].append((time.thread_time() - t0) * 1000)
+        for step, ms in spent.items():
+            steps[kind].setdefault(step, []).append(ms)
     if not database.is_closed():
         database.close()
     if prof:
@@ -114,6 +153,7 @@ def main() -> None:
                 "new_ms": round(statistics.median(cpu["new"]), 1),
                 "returning_ms": round(statistics.median(cpu["returning"]), 1),
                 "runs_ms": {k: [round(v) for v in vs] for k, vs in cpu.items()},
+                "steps_ms": {k: {s: round(statistics.median(v), 1) for s, v in st.items()} for k, st in steps.items()},
             }
         )
     )
