@@ -90,7 +90,10 @@ def audit_flags(database: object) -> float:
     """
     from hub import audit
 
-    flags = [("node-bench", "case.duplicate_flagged", f"22K{i:07d}", {"earlier": f"22E{i:07d}", "item": "JF-01"}) for i in range(1000)]
+    flags = [
+        ("node-bench", "case.duplicate_flagged", f"22K{i:07d}", {"earlier": f"22E{i:07d}", "item": "JF-01"})
+        for i in range(1000)
+    ]
 
     def step() -> None:
         with database.atomic() as txn:  # type: ignore[attr-defined]
@@ -110,9 +113,20 @@ def answer_packing(app: object) -> float:
 
     update = {"type": "case.status", "state": "received", "action": "received", "window": "民政窗口"}
     updates = [
-        {**update, "cseq": i, "request_id": f"22Q5WX{i:010d}", "at": f"2026-12-01T03:{i % 60:02d}:00.000000Z",
-         "receipt_code": f"22K{i:07d}", "due_on": "2026-12-15", "item_code": "JF-01", "clock": "running",
-         "note": None, "assignee": None, "materials_missing": [], "label": "已接收，待窗口受理"}
+        {
+            **update,
+            "cseq": i,
+            "request_id": f"22Q5WX{i:010d}",
+            "at": f"2026-12-01T03:{i % 60:02d}:00.000000Z",
+            "receipt_code": f"22K{i:07d}",
+            "due_on": "2026-12-15",
+            "item_code": "JF-01",
+            "clock": "running",
+            "note": None,
+            "assignee": None,
+            "materials_missing": [],
+            "label": "已接收，待窗口受理",
+        }
         for i in range(1, 1001)
     ]
     raw = protocol.seal(signing.generate_key(), {"updates": updates, "node_id": "bench"})

@@ -95,7 +95,9 @@ def hub_sampled(hub: support.Service, run: int) -> Iterator[None]:
     assert hub.proc is not None
     out_file = f"{prefix}.e2e-{run}.txt"
     cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "-o", out_file, "--format", "raw", "--rate", "500"]
-    spy = subprocess.Popen([*cmd, *GIL_ONLY, "--pid", str(hub.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    spy = subprocess.Popen(
+        [*cmd, *GIL_ONLY, "--pid", str(hub.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     time.sleep(0.5)  # py-spy attached before the first request
     try:
         yield

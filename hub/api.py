@@ -28,7 +28,7 @@ ACCEPTED_BODY_ENCODINGS = "zstd, deflate"
 ANSWER_SLOW_LINK_LEVEL = 17
 # An answer over ANSWER_LARGE (a batch of some 700 captures or more: ~380 B per update) is packed at
 # the LAN level with smaller search tables than the level picks for its size: they stay in the CPU's
-# cache, and on the e2e bench's answers of 1,000 updates took ~40 % less CPU for as many bytes or
+# cache, and on the e2e bench's answers of 1,000 updates took 40-55 % less CPU for as many bytes or
 # fewer (383 kB: 24,994 -> 24,936 B; 642 kB: 40,409 -> 40,281 B; docs/performance.md, "End to end,
 # hub side"). The same frame format: a node reads it as any other.
 ANSWER_LARGE = 256 * 1024

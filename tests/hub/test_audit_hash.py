@@ -63,7 +63,9 @@ def test_a_batch_of_entries_is_chained_with_the_reference_hash(hub_app) -> None:
     from hub.models import AuditEntry
 
     with database.connection_context():
-        audit.record_many([("node-1", "case.duplicate_flagged", f"CODE{i}", {"earlier": "E", "n": i}) for i in range(3)])
+        audit.record_many(
+            [("node-1", "case.duplicate_flagged", f"CODE{i}", {"earlier": "E", "n": i}) for i in range(3)]
+        )
         entries = list(AuditEntry.select().order_by(AuditEntry.seq))[-3:]
     for e in entries:
         assert e.hash == reference_hash(e.seq, e.at, e.actor, e.action, e.target, e.detail, e.prev_hash)

@@ -73,7 +73,9 @@ def test_a_node_on_a_slow_link_gets_its_answer_compressed_harder(sim: NodeSim, l
     assert resp.data != encoding.compress_zstd(data, 28 - level)
 
 
-@pytest.mark.parametrize(("size", "link", "tuned"), [(300_000, "", True), (300_000, "slow", False), (200_000, "", False)])
+@pytest.mark.parametrize(
+    ("size", "link", "tuned"), [(300_000, "", True), (300_000, "slow", False), (200_000, "", False)]
+)
 def test_a_large_answer_goes_at_the_lan_level_with_the_smaller_tables(
     hub_app, size: int, link: str, tuned: bool
 ) -> None:

@@ -38,9 +38,11 @@ def test_the_batch_is_freed_when_the_answer_is_closed_not_before(sim: NodeSim, m
     _, raw = sim.batch(sim.events(*(captured(sim) for _ in range(3))))
     resp = sim.client.post("/api/v1/sync", data=raw, content_type="application/json")
     kept, count = held[0]
-    assert count > 0 and any(isinstance(k, ingest.BatchWriter) for k in kept)  # alive past the handler
+    assert count > 0  # alive past the handler
+    assert any(isinstance(k, ingest.BatchWriter) for k in kept)
     resp.close()  # what the server does once the answer is written
-    assert resp.status_code == 200 and resp.json["body"]["ack"]["accepted"] == 3
+    assert resp.status_code == 200
+    assert resp.json["body"]["ack"]["accepted"] == 3
     assert kept == []
     # Freed by reference counting there and then: no cycle left for the collector.
     assert [w() for w in writers] == [None]
