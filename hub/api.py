@@ -91,14 +91,8 @@ def sync() -> Response:
         raw = _read_body()
     except protocol.ProtocolError as exc:
         return signed_refusal(exc)
-    # What the message made (for a batch of 1,000 captures: its events, their rows, the answer; ~8 ms
-    # to free) is freed once the server has sent the answer (the response's close), while the node
-    # reads it, not before (docs/performance.md, "End to end, hub side").
-    kept: list[Any] = []
-    status, out = handle_sync(raw, _hub_key(), kept=kept)
-    resp = _signed(status, out)
-    resp.call_on_close(kept.clear)
-    return resp
+    status, out = handle_sync(raw, _hub_key())
+    return _signed(status, out)
 
 
 @bp.post("/api/v1/attachments")

@@ -40,17 +40,13 @@ M = TypeVar("M")
 Entry = tuple[int, str, str, Any, dict[str, Any]]
 
 
-def handle_sync(
-    raw: bytes, hub_key: Ed25519PrivateKey, *, fresh_hello: bool = True, kept: list[Any] | None = None
-) -> tuple[int, bytes]:
+def handle_sync(raw: bytes, hub_key: Ed25519PrivateKey, *, fresh_hello: bool = True) -> tuple[int, bytes]:
     """Process one sync message (batch, poll or hello); returns (HTTP status, signed response bytes).
 
     `fresh_hello=False` only for USB bundles: sealed to the hub's box key, imported once by id, days old.
-    `kept`: the message's objects (its events, their prepared rows, the answer) are appended there
-    instead of being freed on return, for the caller to free once the answer is on its way.
     """
     with no_cycle_collection():
-        return _handle_sync(raw, hub_key, fresh_hello, kept if kept is not None else [])
+        return _handle_sync(raw, hub_key, fresh_hello)
 
 
 class _CollectorPause:
@@ -89,19 +85,17 @@ class _CollectorPause:
 no_cycle_collection = _CollectorPause()
 
 
-def _handle_sync(raw: bytes, hub_key: Ed25519PrivateKey, fresh_hello: bool, kept: list[Any]) -> tuple[int, bytes]:
+def _handle_sync(raw: bytes, hub_key: Ed25519PrivateKey, fresh_hello: bool) -> tuple[int, bytes]:
     auth: Authenticated[messages.Batch | messages.Poll | messages.Hello] | None = None
     try:
         auth = authenticate(raw, messages.decode_sync)
-        kept.append(auth)
         node, body, request_hash, version = auth.node, auth.body, auth.request_hash, auth.version
         if isinstance(auth.message, messages.Batch):
             protocol.check_batch_shape(auth.message)
-            done = ingest_batch(node, body, request_hash, kept)
+            done = ingest_batch(node, body, request_hash)
             out = answer(
                 body, request_hash, ack=done.ack, written=done.written, node=done.node, catalogue=done.catalogue
             )
-            kept.append(out)
         else:
             if isinstance(auth.message, messages.Hello) and fresh_hello:
                 freshness.check_hello(node, body)
@@ -171,10 +165,9 @@ class Ingested(NamedTuple):
     catalogue: Catalogue | None  # the catalogue in force under the lock (None: not read, a re-send)
 
 
-def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str, kept: list[Any] | None = None) -> Ingested:
+def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
     """Ingest a batch exactly once; return its ack, the downstream entries it wrote (see `answer`),
     and the node row and catalogue it read under the lock, so the answer does not read them again.
-    `kept`: where the batch's prepared events and rows go instead of being freed here (handle_sync).
 
     A re-send gets the stored ack and no entries. The batch's pure work (cleaning, validation,
     encoding: `prepare_batch`) is done before the transaction when the node's standing says the batch
@@ -203,9 +196,6 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str, kept: list[A
                 prepared = prepare_batch(body["events"], prefix, catalogue)
             writer = BatchWriter(node, body["events"], prepared)
             results = [apply_event(node, ev, catalogue, writer, p) for ev, p in zip(body["events"], prepared)]
-            if kept is not None:
-                writer.spent = []  # the writer's own list: one that held the writer would make a cycle
-                kept += (early, prepared, writer, results)
             writer.flush(node_row=False)  # out_seq goes with the node row's one UPDATE below
             ack = {
                 "first_seq": body["first_seq"],
@@ -486,8 +476,6 @@ class BatchWriter:
         self.open_requests = known.open_requests
         # A new case's data by event id: a later event of the batch with that id is stored with it.
         self._data_json: dict[str, msgspec.Raw] = {}
-        # Where flush leaves the rows it wrote, when the caller frees them after the answer (handle_sync's `kept`).
-        self.spent: list[Any] | None = None
 
     def data_text(self, ev: dict[str, Any], prepared: Prepared) -> JsonText:
         """The event's data as stored JSON text, encoded once (ahead) for the case and the node event."""
@@ -523,26 +511,20 @@ class BatchWriter:
         for model, rows in ((Case, self.cases), (Assignment, self.assignments)):
             if rows:
                 _insert_rows(model, rows)
-            self._written(rows)
+            rows.clear()
         for model, names, values in (
             (HubEvent, HUB_EVENT_COLUMNS, self.hub_events),
             (NodeEvent, NODE_EVENT_COLUMNS, self.node_events),
         ):
             if values:
                 _insert_values(model, names, values)
-            self._written(values)
+            values.clear()
         if self.audits:
             audit.record_many(self.audits)
-            self._written(self.audits)
+            self.audits.clear()
         if node_row and self.node.out_seq != self._out_seq:
             update_by(Node.node_id, self.node.node_id, {Node.out_seq: self.node.out_seq})
             self._out_seq = self.node.out_seq
-
-    def _written(self, rows: list[Any]) -> None:
-        """Empty a queue whose rows are written; into `spent` first, if its owner frees them later."""
-        if self.spent is not None and rows:
-            self.spent.append(rows.copy())
-        rows.clear()
 
 
 def _insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
