@@ -135,7 +135,7 @@ def main() -> None:
         if prof:
             prof.disable()
         assert resp.status_code == 200, resp.data[:300]
-        resp.close()  # as the server does once the answer is written (a batch freed after its answer: counted)
+        resp.close()  # as the server does once the answer is written; the CPU counted includes it
         cpu[kind].append((time.thread_time() - t0) * 1000)
         for step, ms in spent.items():
             steps[kind].setdefault(step, []).append(ms)
