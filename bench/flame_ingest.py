@@ -1,4 +1,4 @@
-"""A flame graph (SVG) of the hub process while it ingests batches of 200 captures, sampled by py-spy.
+"""A flame graph (SVG) of the hub process while it ingests batches of captures (200 unless --batch), sampled by py-spy.
 
     .venv/bin/python -m bench.flame_ingest docs/flamegraphs/ingest-sqlite-after.svg [--db sqlite|postgresql]
 
@@ -41,7 +41,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("svg", type=Path)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--events", type=int, default=4000, help="captures per node (3 nodes), batches of 200")
+    parser.add_argument("--events", type=int, default=4000, help="captures per node (3 nodes)")
+    parser.add_argument("--batch", type=int, default=200, help="captures per batch")
     parser.add_argument("--rate", type=int, default=250, help="samples per second")
     parser.add_argument(
         "--format", choices=("flamegraph", "raw"), default="flamegraph", help="raw: collapsed stacks, one per line"
@@ -57,7 +58,7 @@ def main() -> None:
         # Enrolment (SPAKE2 in pure Python) and signing happen before sampling starts: only ingest is drawn.
         codes = hub_codes(url, [f"flame{args.db}村{i}" for i in range(3)])
         work = [
-            (node, node.batches(args.events, 200))
+            (node, node.batches(args.events, args.batch))
             for node in (WireNode(hub.url, code, seed=900 + i) for i, code in enumerate(codes))
         ]
         spy = subprocess.Popen(

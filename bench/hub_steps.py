@@ -7,6 +7,10 @@
 - `sync_counter_cpu_us` / `sync_counter_wall_us`: `hub.metrics.record_sync`, the counter every
   sync answer commits, on a SQLite hub as deployed (WAL, synchronous=FULL); the median of 5
   rounds of 100 calls, CPU and wall µs per call.
+- `audit_flag_us`: `hub.audit.record_many` of 1,000 duplicate flags (what a batch of returning
+  villagers appends, 两头受理), CPU µs per entry, the least of 30 rounds.
+- `answer_zstd_ms`: `hub.api._signed` of a signed answer of 1,000 updates (~340 kB) for a node
+  that reads zstd, CPU ms, the least of 50.
 
 Run alternating with `--tree` of the checkout before (docs/performance.md, "Hub ingest, fourth
 pass").
@@ -74,7 +78,61 @@ def main() -> None:
             wall.append((time.perf_counter() - wall0) / 100 * 1e6)
         out["sync_counter_cpu_us"] = round(statistics.median(cpu))
         out["sync_counter_wall_us"] = round(statistics.median(wall))
+        out["audit_flag_us"] = audit_flags(database)
+    out["answer_zstd_ms"] = answer_packing(app)
     print(json.dumps(out))
+
+
+def audit_flags(database: object) -> float:
+    """CPU µs per entry of hub.audit.record_many over 1,000 duplicate flags (a returning batch's), least of 30.
+
+    Each round in a transaction rolled back, so every round appends to the same chain head.
+    """
+    from hub import audit
+
+    flags = [
+        ("node-bench", "case.duplicate_flagged", f"22K{i:07d}", {"earlier": f"22E{i:07d}", "item": "JF-01"})
+        for i in range(1000)
+    ]
+
+    def step() -> None:
+        with database.atomic() as txn:  # type: ignore[attr-defined]
+            audit.record_many(flags)
+            txn.rollback()
+
+    return least(30, step, len(flags))
+
+
+def answer_packing(app: object) -> float:
+    """CPU ms of hub.api._signed (the answer's zstd at the LAN level) on the signed answer to a batch of
+    1,000 captures of the e2e bench (1,000 `received` updates, ~340 kB), least of 50."""
+    from flask import Flask
+
+    from hub import api
+    from shared import protocol, signing
+
+    update = {"type": "case.status", "state": "received", "action": "received", "window": "民政窗口"}
+    updates = [
+        {
+            **update,
+            "cseq": i,
+            "request_id": f"22Q5WX{i:010d}",
+            "at": f"2026-12-01T03:{i % 60:02d}:00.000000Z",
+            "receipt_code": f"22K{i:07d}",
+            "due_on": "2026-12-15",
+            "item_code": "JF-01",
+            "clock": "running",
+            "note": None,
+            "assignee": None,
+            "materials_missing": [],
+            "label": "已接收，待窗口受理",
+        }
+        for i in range(1, 1001)
+    ]
+    raw = protocol.seal(signing.generate_key(), {"updates": updates, "node_id": "bench"})
+    assert isinstance(app, Flask)
+    with app.test_request_context("/api/v1/sync", method="POST", headers={"Accept-Encoding": "zstd"}):
+        return round(least(50, lambda: api._signed(200, raw), 1) / 1000, 2)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from tests import support
 
@@ -73,29 +76,66 @@ def fresh_node(tmp: Path, hub: support.Service, name: str, queued: int, seed: in
     return node.data_dir
 
 
+# BENCH_HUB_PYSPY_ALL=1: every thread of the hub that is not idle, so that C code running without the
+# GIL (SQLite's steps, zstd, the fsync of a commit) is sampled too; else only the GIL's holder.
+GIL_ONLY = [] if os.environ.get("BENCH_HUB_PYSPY_ALL") == "1" else ["--gil"]
+
+
+@contextlib.contextmanager
+def hub_sampled(hub: support.Service, run: int) -> Iterator[None]:
+    """BENCH_HUB_PYSPY=PREFIX: the hub process sampled by py-spy while the node syncs (PREFIX.e2e-RUN.txt).
+
+    Collapsed stacks of the thread holding the GIL (`--gil`; BENCH_HUB_PYSPY_ALL=1: of every busy
+    thread), idle excluded: where the hub spends its time per e2e batch, not where idle threads wait.
+    """
+    prefix = os.environ.get("BENCH_HUB_PYSPY")
+    if not prefix:
+        yield
+        return
+    assert hub.proc is not None
+    out_file = f"{prefix}.e2e-{run}.txt"
+    cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "-o", out_file, "--format", "raw", "--rate", "500"]
+    spy = subprocess.Popen(
+        [*cmd, *GIL_ONLY, "--pid", str(hub.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    time.sleep(0.5)  # py-spy attached before the first request
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+
+
 def loopback_e2e(tmp: Path) -> dict[str, Any]:
     """10,000 queued requests, node → hub on SQLite over loopback, until every ack is applied."""
     n = scaled(10_000)
     rates, seconds, cpu_rates, loads = [], [], [], []
-    with hub_process(tmp / "e2e") as hub:
+    answer_ms: list[float] = []
+    # BENCH_HUB_TREE=CHECKOUT: that checkout's hub/ and shared/ serve (the node stays this checkout's).
+    with hub_process(tmp / "e2e", tree=os.environ.get("BENCH_HUB_TREE")) as hub:
         for run in range(RUNS):
             node_dir = fresh_node(tmp / "e2e", hub, f"端{run}", n, seed=10 + run, bulk=True)
+            answered = answered_syncs(hub)
             hub_cpu = cpu_seconds(hub.proc.pid)
             loads.append(load_average())
             # BENCH_E2E_TRACE=DIR: the node's steps of each run (node.transport.trace) in DIR/e2e-RUN.jsonl.
             trace_dir = os.environ.get("BENCH_E2E_TRACE")
-            rep = node_sync(node_dir, trace=Path(trace_dir) / f"e2e-{run}.jsonl" if trace_dir else None)
+            with hub_sampled(hub, run):
+                rep = node_sync(node_dir, trace=Path(trace_dir) / f"e2e-{run}.jsonl" if trace_dir else None)
             hub_cpu = cpu_seconds(hub.proc.pid) - hub_cpu
             if rep["queued_after"] != 0 or rep["acked"] != n:
                 raise incomplete(rep, hub)
             seconds.append(rep["seconds"])
             rates.append(n / rep["seconds"])
+            count, ms = (now - before for now, before in zip(answered_syncs(hub), answered))
+            answer_ms.append(ms / count)
             # Node and hub take turns (request, answer): on an idle machine the sync takes about
             # the CPU time both spend, which does not depend on what else runs here.
             cpu_rates.append(n / (rep["cpu_seconds"] + hub_cpu))
             log(
                 f"e2e loopback {n} requests: {rep['seconds']:.2f} s ({n / rep['seconds']:.0f} req/s), "
-                f"CPU node {rep['cpu_seconds']:.2f} s + hub {hub_cpu:.2f} s, load {loads[-1]}"
+                f"CPU node {rep['cpu_seconds']:.2f} s + hub {hub_cpu:.2f} s, load {loads[-1]}; "
+                f"{count} sync requests, the hub {answer_ms[-1]:.1f} ms per request until its answer was built"
             )
     return {
         "requests": n,
@@ -104,7 +144,22 @@ def loopback_e2e(tmp: Path) -> dict[str, Any]:
         "requests_per_cpu_s": round(median(cpu_rates)),
         "load_avg": median(loads),
         "runs": [round(r) for r in rates],
+        "hub_answer_ms_per_request": round(median(answer_ms), 1),
     }
+
+
+def answered_syncs(hub: support.Service) -> tuple[int, int]:
+    """(sync requests answered 200, their summed ms from request to answer) by the hub's own counter.
+
+    hub.metrics.record_sync times each sync request from before the view to after it (the answer
+    built, before the server sends it), so this is the hub's time per request without the node's.
+    """
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(hub.data_dir / "hub.sqlite3")) as db:
+        sql = "SELECT COALESCE(SUM(count), 0), COALESCE(SUM(sum_ms), 0) FROM syncstat WHERE status = 200"
+        count, ms = db.execute(sql).fetchone()
+    return int(count), int(ms)
 
 
 def wire_cost(tmp: Path) -> dict[str, Any]:

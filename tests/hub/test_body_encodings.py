@@ -71,3 +71,26 @@ def test_a_node_on_a_slow_link_gets_its_answer_compressed_harder(sim: NodeSim, l
     # zstd is deterministic: the bytes sent are those of this level and of no other.
     assert resp.data == encoding.compress_zstd(data, level)
     assert resp.data != encoding.compress_zstd(data, 28 - level)
+
+
+@pytest.mark.parametrize(
+    ("size", "link", "tuned"), [(300_000, "", True), (300_000, "slow", False), (200_000, "", False)]
+)
+def test_a_large_answer_goes_at_the_lan_level_with_the_smaller_tables(
+    hub_app, size: int, link: str, tuned: bool
+) -> None:
+    from hub import api
+
+    # An answer of ~300 kB is that of a batch of ~800 captures; its text here is any JSON that size.
+    updates = [{"n": i, "t": "已受理"} for i in range(size // 22)]
+    raw = protocol.seal(hub_app.extensions["daiban_hub_key"], {"updates": updates})
+    headers = {"Accept-Encoding": "zstd"} | ({"Daiban-Link": link} if link else {})
+    with hub_app.test_request_context("/api/v1/sync", method="POST", headers=headers):
+        resp = api._signed(200, raw)
+    assert resp.headers["Content-Encoding"] == "zstd"
+    assert encoding.decompress_zstd(resp.get_data(), protocol.MAX_INFLATED_BYTES) == raw
+    level = 17 if link else encoding.ZSTD_LEVEL
+    # zstd is deterministic: the bytes sent are those of this level and tuning, and of no other.
+    assert resp.get_data() == encoding.compress_zstd(raw, level, api.ANSWER_LARGE_TUNING if tuned else None)
+    if tuned:
+        assert resp.get_data() != encoding.compress_zstd(raw, level)
