@@ -181,10 +181,10 @@ def _writes_seen() -> tuple[Any, ...]:
 
 def drop_draft() -> None:
     """Put the events of a drafting batch back in the queue, unnumbered, and forget the batch (it never left)."""
+    drafting = Batch.select(Batch.id).where(Batch.state == DRAFTING)
     with database.atomic():
-        for drafting in Batch.select(Batch.id).where(Batch.state == DRAFTING):
-            Event.update(seq=None, batch=None).where(Event.batch == drafting.id).execute()
-            Batch.delete().where(Batch.id == drafting.id).execute()
+        Event.update(seq=None, batch=None).where(Event.batch.in_(drafting)).execute()
+        Batch.delete().where(Batch.state == DRAFTING).execute()
 
 
 def _drafted_rows(seq: int, max_events: int) -> tuple[Batch | None, list[tuple[Any, ...]]]:
