@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -55,6 +56,14 @@ def test_rows_of_one_template_keep_their_order_and_still_get_defaults_they_leave
     assert aligned(Case, [same[0], {"code": "C", "asks": 3, "tags": "v"}])[1] == [("t", "A", 1), ("v", "C", 3)]
 
 
+@pytest.fixture
+def db(pg_url: str) -> Iterator[peewee.PostgresqlDatabase]:
+    """A peewee database on the test's own PostgreSQL database, closed after even when the test fails."""
+    db = peewee.PostgresqlDatabase(pg_url, prefer_psycopg3=True)
+    yield db
+    db.close()
+
+
 def _pg_models(db: peewee.Database) -> tuple[Any, Any]:
     """Two tables of the same columns: one written by insert_rows, one by peewee's own INSERT."""
 
@@ -88,18 +97,19 @@ TRICKY: list[dict[str, Any]] = [
 
 
 def test_postgres_rows_go_by_copy_and_are_stored_as_an_insert_stores_them(
-    pg_url: str, monkeypatch: pytest.MonkeyPatch
+    db: peewee.PostgresqlDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import psycopg
 
-    db = peewee.PostgresqlDatabase(pg_url, prefer_psycopg3=True)
     Row, Same = _pg_models(db)
     names, values = aligned(Row, TRICKY)
     statements: list[str] = []
     copy = psycopg.Cursor.copy
+    ours = db.connection()
 
     def watched_copy(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        statements.append(str(statement))
+        if self.connection is ours:  # not the suite's background drops of other tests' databases
+            statements.append(str(statement))
         return copy(self, statement, *args, **kwargs)
 
     monkeypatch.setattr(psycopg.Cursor, "copy", watched_copy)
@@ -128,11 +138,9 @@ def test_postgres_rows_go_by_copy_and_are_stored_as_an_insert_stores_them(
     )
     with pytest.raises(psycopg.errors.UniqueViolation), db.atomic():
         insert_rows(db.cursor(), Row, names, values[:1], mark="%s")
-    db.close()
 
 
-def test_postgres_rows_copy_cannot_store_alike_go_by_insert(pg_url: str) -> None:
-    db = peewee.PostgresqlDatabase(pg_url, prefer_psycopg3=True)
+def test_postgres_rows_copy_cannot_store_alike_go_by_insert(db: peewee.PostgresqlDatabase) -> None:
     Row, _ = _pg_models(db)
     zoned = datetime(2026, 11, 30, 8, 0, tzinfo=timezone(timedelta(hours=8)))
     cursor = db.cursor()
@@ -145,15 +153,13 @@ def test_postgres_rows_copy_cannot_store_alike_go_by_insert(pg_url: str) -> None
         db.execute_sql("SET LOCAL TIME ZONE 'UTC'")
         insert_rows(db.cursor(), Row, ["code", "at"], [("z", zoned)], mark="%s")
         assert Row.get(Row.code == "z").at == datetime(2026, 11, 30, 0, 0)  # converted, not cut
-    db.close()
 
 
 def test_postgres_existing_finds_the_held_values_of_any_text_in_one_statement(
-    pg_url: str, monkeypatch: pytest.MonkeyPatch
+    db: peewee.PostgresqlDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import psycopg
 
-    db = peewee.PostgresqlDatabase(pg_url, prefer_psycopg3=True)
     Row, _ = _pg_models(db)
     # Text an array literal would have to quote: commas, braces, quotes, backslash, the word NULL.
     held = ["a,b", "{x}", '"q"', "back\\slash", "NULL", "", "村民"] + [f"r{i}" for i in range(1200)]
@@ -162,9 +168,11 @@ def test_postgres_existing_finds_the_held_values_of_any_text_in_one_statement(
     asked = held + ["missing", "null", "{x", None, "a,b"]
     statements: list[str] = []
     execute = psycopg.Cursor.execute
+    ours = db.connection()
 
     def watched(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        statements.append(str(statement))
+        if self.connection is ours:  # not the suite's background drops of other tests' databases
+            statements.append(str(statement))
         return execute(self, statement, *args, **kwargs)
 
     monkeypatch.setattr(psycopg.Cursor, "execute", watched)
@@ -172,7 +180,6 @@ def test_postgres_existing_finds_the_held_values_of_any_text_in_one_statement(
     assert len(statements) == 1  # 1,200 values and more: still one statement, not one per chunk
     assert existing(Row.code, [None]) == []
     assert len(statements) == 1  # nothing to ask: no statement
-    db.close()
 
 
 def test_sqlite_stores_what_peewee_stores_for_keys_json_text_and_dates_bound_without_a_call() -> None:
