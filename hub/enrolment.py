@@ -122,6 +122,7 @@ def handle(msg: Any, hub_key: Ed25519PrivateKey, hub_box_key: X25519PrivateKey |
         raise protocol.ProtocolError("unsupported_version", 400, NODE_TOO_OLD, {"upgrade": "node"})
     protocol.check_version(msg)
     message = protocol.declared(msg, messages.decode_enrol)
+    protocol.refuse_nul(msg)  # a few hundred bytes: walked whole
     hub_box = bundle.box_public_b64(hub_box_key) if hub_box_key is not None else None
     if isinstance(message, messages.EnrolStart):
         return start(message, signing.public_b64(hub_key), hub_box)

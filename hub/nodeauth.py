@@ -72,6 +72,7 @@ def authenticate(raw: bytes, decode: Callable[[dict[str, Any]], M]) -> Authentic
     body, sig = protocol.parse_envelope(raw)
     protocol.check_version(body)
     message = protocol.declared(body, decode)
+    protocol.refuse_nul(body, raw)
     # The body's bytes as received when the envelope is canonical (every node's is): not encoded
     # again; they name the message and are what the signature covers (protocol.signed_bytes).
     framed = protocol.framed_body(raw, sig)
