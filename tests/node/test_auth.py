@@ -106,3 +106,17 @@ def test_add_clerk_command(tmp_path) -> None:
     )
     assert short.returncode != 0
     assert "至少" in short.stderr
+
+
+def test_a_clerk_name_with_a_control_character_is_refused(node_app) -> None:
+    """The name travels in every event the clerk makes, and the hub refuses a batch holding U+0000 whole."""
+    import pytest
+
+    from node.auth import ClerkError, add_clerk
+    from node.db import database
+
+    with database.connection_context():
+        for name in ("李\x00文书", "李\n文书"):
+            with pytest.raises(ClerkError):
+                add_clerk("li", name, PASSWORD)
+        assert Clerk.select().count() == 0
