@@ -5,9 +5,9 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from flask import Flask, Response, request
-from flask_babel import gettext as _
-from werkzeug.datastructures import MultiDict
+from flask import Flask
+
+from shared import request_values
 
 from . import settings
 from .db import HubPostgresDatabase, bind, database, is_postgres, open_database
@@ -34,15 +34,7 @@ def init_app(app: Flask) -> None:
     if isinstance(db, HubPostgresDatabase):
         db.keep_connections = _flag(app.config.get("PG_KEEP_CONNECTIONS", True))
 
-    @app.before_request
-    def _no_nul() -> Response | None:
-        # PostgreSQL's text cannot hold U+0000 (SQLite's can): a view querying with such a value
-        # failed there (a 500: the status lookup, the login). Refused alike on both, before any view.
-        form = request.form if request.mimetype in _FORM_TYPES else None
-        view_args = (request.view_args or {}).values()
-        if _holds_nul(request.args) or (form and _holds_nul(form)) or any("\x00" in str(v) for v in view_args):
-            return Response(_("查询内容含有不可见的控制字符，请重新输入"), 400, mimetype="text/plain")
-        return None
+    request_values.init_app(app)
 
     @app.before_request
     def _connect() -> None:
@@ -62,14 +54,6 @@ def init_app(app: Flask) -> None:
             database.obj.checkin(failed=exc is not None)
         elif not database.is_closed() and (is_postgres() or database.in_transaction()):
             database.close()  # PostgreSQL by another of playhouse's URL schemes: per request, as before
-
-
-# The bodies request.form reads; any other (a node's JSON) is left unread here.
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-def _holds_nul(values: MultiDict[str, str]) -> bool:
-    return any("\x00" in key or "\x00" in value for key, value in values.items(multi=True))
 
 
 def _flag(value: object) -> bool:
