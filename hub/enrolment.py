@@ -122,7 +122,6 @@ def handle(msg: Any, hub_key: Ed25519PrivateKey, hub_box_key: X25519PrivateKey |
         raise protocol.ProtocolError("unsupported_version", 400, NODE_TOO_OLD, {"upgrade": "node"})
     protocol.check_version(msg)
     message = protocol.declared(msg, messages.decode_enrol)
-    protocol.refuse_nul(msg)  # a few hundred bytes: walked whole
     hub_box = bundle.box_public_b64(hub_box_key) if hub_box_key is not None else None
     if isinstance(message, messages.EnrolStart):
         return start(message, signing.public_b64(hub_key), hub_box)
@@ -147,6 +146,7 @@ def start(msg: messages.EnrolStart, hub_pub: str, hub_box: str | None) -> dict[s
         if row.attempts >= wire.MAX_ATTEMPTS:
             raise protocol.error("bad_code", detail="too many attempts with this code; issue a new one")
         _no_active_node(row.code.village)
+        protocol.refuse_nul({"app_version": app_version})  # kept with the code, then the node's row
         try:
             message, hub_confirm, expected = wire.hub_respond(
                 str(row.secret), msg.pake, pubkey, box_pubkey, hub_pub, hub_box

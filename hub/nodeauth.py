@@ -72,7 +72,6 @@ def authenticate(raw: bytes, decode: Callable[[dict[str, Any]], M]) -> Authentic
     body, sig = protocol.parse_envelope(raw)
     protocol.check_version(body)
     message = protocol.declared(body, decode)
-    protocol.refuse_nul(body, raw)
     # The body's bytes as received when the envelope is canonical (every node's is): not encoded
     # again; they name the message and are what the signature covers (protocol.signed_bytes).
     framed = protocol.framed_body(raw, sig)
@@ -84,6 +83,9 @@ def authenticate(raw: bytes, decode: Callable[[dict[str, Any]], M]) -> Authentic
         return data is not None
 
     node = trusted_node(body["node_id"], verify)
+    # After the signature, as a refusal of what the declarations let through: a sender the hub
+    # does not know is told so first, and only a node's own messages are walked.
+    protocol.refuse_nul(body, raw)
     return Authenticated(node, body, message, encoding.digest(signed[0]), protocol.answer_version(body))
 
 
