@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 
 # More functions than the hub registers (hooks, context processors, views): past it, nothing is kept.
 _KEPT_PLAIN = 4096
@@ -36,9 +37,22 @@ class HubFlask(Flask):
         return wrapped
 
 
+class RowIdConverter(IntegerConverter):
+    """Flask's `int` URL converter, up to the largest 64-bit integer (shared.messages.INT64_MAX)."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any):
+        from shared.messages import INT64_MAX
+
+        kwargs.setdefault("max", INT64_MAX)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None = None) -> Flask:
     """Build the hub app: defaults, instance config, DAIBAN_HUB_* environment, then subsystems."""
     app = HubFlask(__name__, instance_relative_config=True)
+    # Every <int:...> in a URL names a row: beyond a 64-bit integer it names none (404). SQLite cannot
+    # bind such a number (a 500 there) where PostgreSQL compared it.
+    app.url_map.converters["int"] = RowIdConverter
     app.config.from_mapping(
         # `--dir` arrives as data_dir; gunicorn/systemd give DAIBAN_HUB_DIR.
         DATA_DIR=data_dir or os.environ.get("DAIBAN_HUB_DIR", app.instance_path),

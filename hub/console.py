@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from shared import china_time, corrections, states
 from shared.i18n import tr
+from shared.messages import INT64_MAX
 from shared.receipt_codes import format_code, normalise
 
 from . import absence, cases as case_actions, deadlines, history, notices, queue, routing
@@ -296,6 +297,8 @@ def extension_decide(code: str) -> Any:
     case = _case_or_404(code)
     try:
         ext_id = int(request.form.get("ext_id", ""))
+        if not 0 < ext_id <= INT64_MAX:  # no row's id; SQLite cannot even bind one beyond 64 bits
+            raise ValueError(ext_id)
     except ValueError:
         return _detail(case, _("没有这项延期申请"), request.form.to_dict(), 400)
     ext = Extension.get_or_none((Extension.id == ext_id) & (Extension.request_id == case.request_id))

@@ -146,6 +146,7 @@ def start(msg: messages.EnrolStart, hub_pub: str, hub_box: str | None) -> dict[s
         if row.attempts >= wire.MAX_ATTEMPTS:
             raise protocol.error("bad_code", detail="too many attempts with this code; issue a new one")
         _no_active_node(row.code.village)
+        protocol.refuse_nul({"app_version": app_version})  # kept with the code, then the node's row
         try:
             message, hub_confirm, expected = wire.hub_respond(
                 str(row.secret), msg.pake, pubkey, box_pubkey, hub_pub, hub_box

@@ -83,6 +83,9 @@ def authenticate(raw: bytes, decode: Callable[[dict[str, Any]], M]) -> Authentic
         return data is not None
 
     node = trusted_node(body["node_id"], verify)
+    # After the signature, as a refusal of what the declarations let through: a sender the hub
+    # does not know is told so first, and only a node's own messages are walked.
+    protocol.refuse_nul(body, raw)
     return Authenticated(node, body, message, encoding.digest(signed[0]), protocol.answer_version(body))
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from flask import Flask
 
+from shared import request_values
+
 from . import settings
 from .db import HubPostgresDatabase, bind, database, is_postgres, open_database
 from .keys import ensure_box_key, ensure_key
@@ -31,6 +33,8 @@ def init_app(app: Flask) -> None:
     db = database.obj
     if isinstance(db, HubPostgresDatabase):
         db.keep_connections = _flag(app.config.get("PG_KEEP_CONNECTIONS", True))
+
+    request_values.init_app(app)
 
     @app.before_request
     def _connect() -> None:

@@ -23,11 +23,12 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
     else:
         app.config.from_mapping(test_config)
 
-    from shared import templating
+    from shared import request_values, templating
 
     from . import api, i18n, ratelimit, security, storage, views, web
 
     web.init_app(app)
+    request_values.init_app(app)
     templating.init_app(app)
     security.init_app(app)
     i18n.init_app(app)

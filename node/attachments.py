@@ -21,6 +21,7 @@ from .models import Attachment, Event, Request
 from .hubkey import verify_hub
 from .transport import RefusedError, Transport, TrustError
 from shared.msgid import N_
+from shared.validation import has_control
 
 MAX_SIDE = 1600
 JPEG_QUALITY = 80
@@ -126,7 +127,9 @@ def add_attachment(
     existing = Attachment.get_or_none((Attachment.sha256 == sha) & (Attachment.request_id == req.request_id))
     if existing is not None:
         return existing
-    name = os.path.basename(str(filename).replace("\\", "/")).strip()[:200] or N_("附件.jpg")
+    # The name travels in the event (the hub refuses a batch holding U+0000 whole): control characters go.
+    name = "".join(c for c in os.path.basename(str(filename).replace("\\", "/")) if not has_control(c))
+    name = name.strip()[:200] or N_("附件.jpg")
     _write_once(path_for(sha), jpeg)
     with database.atomic():
         event = add_event(

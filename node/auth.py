@@ -29,7 +29,7 @@ from flask_login import current_user as login_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from shared.redirects import safe_next
-from shared.validation import CLERK_NAME_MAX
+from shared.validation import CLERK_NAME_MAX, has_control
 
 from . import meta
 from .capture import now
@@ -55,7 +55,8 @@ def add_clerk(username: str, name: str, password: str) -> Clerk:
     name = name.strip()
     if not USERNAME_RE.fullmatch(username):
         raise ClerkError("用户名须为 2–32 位小写字母、数字或 _ . -")
-    if not name or len(name) > CLERK_NAME_MAX:
+    # The name travels in each event the clerk makes (the hub refuses a batch holding U+0000 whole).
+    if not name or len(name) > CLERK_NAME_MAX or has_control(name):
         raise ClerkError(f"请填写代办员姓名（不超过{CLERK_NAME_MAX}字）")
     if len(password) < PASSWORD_MIN:
         raise ClerkError(f"密码至少 {PASSWORD_MIN} 位")

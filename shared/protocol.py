@@ -222,6 +222,54 @@ def declared(body: dict[str, Any], decode: Callable[[dict[str, Any]], T]) -> T:
         raise error("bad_body", field=exc.field[:200], detail=exc.detail[:200]) from exc
 
 
+_ESCAPES_LOOKED_AT = 256
+
+
+def refuse_nul(body: dict[str, Any], raw: bytes | None = None) -> None:
+    """bad_body naming the field when a text of `body` holds U+0000.
+
+    PostgreSQL's text cannot store it (SQLite's can): refused alike on both, before the database.
+    `raw`: the bytes the body was parsed from. JSON writes U+0000 only as the escape \\u0000, so
+    a body whose bytes hold no such escape is not walked. Escapes are looked at one by one (each
+    backslash starts one: a search for the next is a memchr) up to _ESCAPES_LOOKED_AT, past which
+    one search for the text decides (slower per byte, bounded).
+    """
+    if raw is not None:
+        at = raw.find(b"\\")
+        for _ in range(_ESCAPES_LOOKED_AT):
+            if at == -1:
+                return
+            if raw.startswith(b"u0000", at + 1):
+                break
+            at = raw.find(b"\\", at + 2)  # past the escaped character (a backslash too)
+        else:
+            if b"\\u0000" not in raw:
+                return
+    field = _nul_field(body, "")
+    if field is not None:
+        raise error("bad_body", field=field[:200], detail="text holds U+0000")
+
+
+def _nul_field(value: Any, path: str) -> str | None:
+    """The path (as messages name fields) of the first text or key holding U+0000, else None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            if "\x00" in key:
+                return name.replace("\x00", "\ufffd")
+            found = _nul_field(item, name)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _nul_field(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
 def open_envelope(raw: bytes) -> tuple[dict[str, Any], str]:
     """Parse envelope bytes into (body, signature) without verifying; ProtocolError if malformed.
 

@@ -123,7 +123,8 @@ def validate_mobile(s: Any, field: str = "phone") -> FieldError | None:
     return None
 
 
-def _has_control(text: str) -> bool:
+def has_control(text: str) -> bool:
+    """True when text holds a control or format character (Unicode Cc, Cf: U+0000 among them)."""
     # Every Cc and Cf character is non-printable for str.isprintable (one C loop): only text that
     # has some non-printable character is looked at character by character.
     return not text.isprintable() and any(unicodedata.category(c) in ("Cc", "Cf") for c in text)
@@ -145,7 +146,7 @@ def _check_text(value: Any, field: str, label: str, max_len: int, required: bool
     text = value.strip()
     if len(text) > max_len:
         return FieldError(field, "too_long", N_("%(label)s不能超过%(max_len)s个字", label=label, max_len=max_len))
-    if _has_control(text):
+    if has_control(text):
         return FieldError(field, "control_chars", N_("%(label)s含有不可见的控制字符，请重新输入", label=label))
     return None
 

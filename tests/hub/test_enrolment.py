@@ -207,3 +207,15 @@ def test_new_node_against_old_hub_says_the_hub_must_upgrade(hub_app, node_app) -
             enroll(OldHub(signing.generate_key()), node_app.extensions["daiban_node_key"], code, "http://hub.test")
         assert info.value.message == HUB_TOO_OLD
         assert meta.get("hub_pubkey") is None
+
+
+def test_a_nul_in_the_app_version_is_refused_before_anything_is_kept(hub_client) -> None:
+    """PostgreSQL's text cannot hold U+0000: the node's row would fail to be written at the confirmation."""
+    code = issue_code("桃源村")
+    msg, _ = start_msg(code)
+    status, body = post(hub_client, {**msg, "app_version": "1.0\x00"})
+    assert status == 400, body
+    assert (body["error"]["code"], body["error"]["field"]) == ("bad_body", "app_version")
+    row = EnrolmentSecret.get()
+    assert (row.attempts, row.pending) == (0, None)
+    assert NodeSim(hub_client, code).node_id

@@ -167,3 +167,19 @@ def test_skewed_node_clock_raises_an_alert(hub_app, sup) -> None:
     assert len(found) == 1
     assert "电脑时钟快了约 120 分钟" in found[0].message
     assert "电脑时钟快了约 120 分钟" in sup.get("/fleet/").get_data(as_text=True)
+
+
+def test_an_id_beyond_a_64_bit_integer_is_not_found_on_both_databases(hub_app, sup) -> None:
+    """SQLite cannot even bind one (OverflowError: a 500), PostgreSQL compares it: both answer alike."""
+    from tests.hub.console_support import new_case
+
+    big = 2**63
+    page = sup.get("/fleet/").get_data(as_text=True)
+    assert sup.post(f"/fleet/forks/{big}/resolve", data={"csrf_token": csrf_of(page)}).status_code == 404
+    assert sup.post(f"/fleet/forks/{big - 1}/resolve", data={"csrf_token": csrf_of(page)}).status_code == 404
+    code = new_case(NodeSim(hub_app.test_client(), issue_code("桃源村")))
+    page = sup.get(f"/console/case/{code}").get_data(as_text=True)
+    for ext_id in (big, -big - 1, 0):
+        resp = sup.post(f"/console/case/{code}/extension/decide", data={"csrf_token": csrf_of(page), "ext_id": ext_id})
+        assert resp.status_code == 400
+    assert sup.get(f"/console/case/{code}/paper/{big}").status_code == 404

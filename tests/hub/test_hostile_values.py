@@ -196,3 +196,28 @@ def test_hostile_event_data_is_refused_for_that_event_only(sim: NodeSim) -> None
     ok = sim.send(sim.events(("request.feedback", request_id, {"satisfaction": "满意", "comment": "好" * 500})))
     assert ok["ack"]["accepted"] == 1
     assert Case.get_by_id(request_id).satisfaction == "满意"
+
+
+def test_a_nul_character_in_any_text_is_refused_naming_the_field(sim: NodeSim, other: NodeSim) -> None:
+    """PostgreSQL's text cannot hold U+0000 (SQLite's can): refused alike on both, before anything is stored."""
+    cases: list[tuple[str, Any, str]] = [
+        ("app_version", "1.0\x00", "app_version"),
+        ("events.0.clerk", "李\x00文书", "events[0].clerk"),
+        ("events.0.type", "request.\x00captured", "events[0].type"),
+        ("events.0.data.applicant.address", "\x00", "events[0].data.applicant.address"),
+    ]
+    for path, value, field in cases:
+        expect_bad_body(sim, batch_with(sim, setter(path, value)), field)
+    expect_bad_body(sim, poll_with(sim, "hello", setter("app_version", "\x00")), "app_version")
+    expect_bad_body(sim, poll_with(sim, "poll", setter("nonce", "n\x00")), "nonce")
+
+    def attachment_named(body: dict[str, Any]) -> None:
+        data = {"sha256": "0" * 64, "size": 1, "mime": "image/jpeg", "name": "scan\x00.jpg"}
+        body["events"][0].update(type="attachment.added", data=data)
+
+    expect_bad_body(sim, batch_with(sim, attachment_named), "events[0].data.name")
+    # The text "\u0000" itself (a backslash, then u0000) is no NUL: taken as any other text.
+    events = sim.events(captured(sim))
+    events[0]["clerk"] = "\\u0000"
+    assert sim.send(events)["ack"]["accepted"] == 1
+    still_serving(other)

@@ -21,7 +21,9 @@ def test_login_next_stays_on_site(hub_app) -> None:
             data={"username": "wang", "password": "secret-pass", "csrf_token": token},
         )
         went[target] = (resp.status_code, resp.headers.get("Location"))
-    assert {t: answer for t, answer in went.items() if answer != (302, "/")} == {}
+    # A target holding U+0000 is refused before the login reads it (shared/request_values): nowhere to go.
+    expected = {t: (400, None) if "\x00" in t else (302, "/") for t in BYPASSES}
+    assert {t: answer for t, answer in went.items() if answer != expected[t]} == {}
 
 
 def test_the_reported_request(hub_client) -> None:

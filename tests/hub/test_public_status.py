@@ -119,3 +119,19 @@ def test_enumeration_hits_the_rate_limit_per_address(hub_app, sim) -> None:
     # Another address is unaffected.
     assert "张*" in look(client, code, addr="10.0.0.2").get_data(as_text=True)
     assert snapshot() == before
+
+
+def test_a_nul_in_a_request_value_is_a_400_on_both_databases(hub_app) -> None:
+    """PostgreSQL's text cannot hold U+0000: the status lookup and the login queried with it and failed (500)."""
+    from tests.support import csrf_of
+
+    client = hub_app.test_client()
+    assert client.get("/status", query_string={"code": "AB\x00CD", "tail": "1234"}).status_code == 400
+    assert client.get("/status", query_string={"code\x00": "x"}).status_code == 400
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    resp = client.post("/login", data={"username": "wang\x00", "password": "x", "csrf_token": token})
+    assert resp.status_code == 400
+    assert "控制字符" in resp.get_data(as_text=True)
+    # Without it, as before.
+    assert client.get("/status", query_string={"code": "ABCD", "tail": "1234"}).status_code == 200
+    assert client.post("/login", data={"username": "wang", "password": "x", "csrf_token": token}).status_code == 401

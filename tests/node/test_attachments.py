@@ -112,3 +112,10 @@ def test_unknown_receipt_code_is_refused(node_app) -> None:
             add_attachment("22-0000-0000", "a.jpg", photo(100, 100), "李文书")
     assert "没有这个回执码" in err.value.message
     assert stored_files(node_app) == []
+
+
+def test_a_file_name_loses_its_control_characters(node_app, receipt: str) -> None:
+    """The name travels in the attachment.added event, and the hub refuses a batch holding U+0000 whole."""
+    with database.connection_context():
+        att = add_attachment(receipt, "扫描\x00件\x1f.jpg", photo(800, 600), "李文书")
+        assert Event.get(Event.event_id == att.event_id).data["name"] == "扫描件.jpg"

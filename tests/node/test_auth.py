@@ -106,3 +106,28 @@ def test_add_clerk_command(tmp_path) -> None:
     )
     assert short.returncode != 0
     assert "至少" in short.stderr
+
+
+def test_a_clerk_name_with_a_control_character_is_refused(node_app) -> None:
+    """The name travels in every event the clerk makes, and the hub refuses a batch holding U+0000 whole."""
+    import pytest
+
+    from node.auth import ClerkError, add_clerk
+    from node.db import database
+
+    with database.connection_context():
+        for name in ("李\x00文书", "李\n文书"):
+            with pytest.raises(ClerkError):
+                add_clerk("li", name, PASSWORD)
+        assert Clerk.select().count() == 0
+
+
+def test_a_form_value_with_u0000_is_refused_before_any_view(clerk) -> None:
+    """Whatever a form holds travels to the hub in an event, which refuses a batch holding U+0000 whole."""
+    assert clerk.post("/capture/JF-01", capture_form()).status_code == 302
+    code = Request.get().receipt_code
+    for path, form in (("feedback", {"satisfaction": "满意", "comment": "好\x00"}), ("withdraw", {"reason": "\x00"})):
+        resp = clerk.post(f"/requests/{code}/{path}", form)
+        assert resp.status_code == 400
+        assert "控制字符" in resp.get_data(as_text=True)
+    assert Event.select().count() == 1
