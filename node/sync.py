@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterator
 
+import peewee
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared import encoding, messages, protocol
@@ -328,8 +329,13 @@ class SyncClient:
         if flight.travelling:
             # The node would only wait here: encode and number the events after this batch meanwhile
             # (outbox.draft; the numbers stand only if the answer is plain and the queue unchanged).
-            with _connected():
-                draft = outbox.draft(_batch_cap(), protocol.DEFAULT_BATCH_EVENTS)
+            try:
+                with _connected():
+                    draft = outbox.draft(_batch_cap(), protocol.DEFAULT_BATCH_EVENTS)
+            except peewee.OperationalError as exc:
+                # A busy database (a capture holding the write lock): drafting is only a head start, and
+                # the batch in flight must still be answered; the next batch is cut after it, as before.
+                log.info("next batch not drafted ahead: %s", exc)
             trace("drafted")
         ahead: _Flight | None = None
         try:

@@ -10,6 +10,7 @@ import threading
 import time
 from typing import Any
 
+import peewee
 import pytest
 
 from hub.enrolment import issue_code
@@ -134,6 +135,24 @@ def test_failing_to_apply_an_answer_while_the_next_batch_travels_loses_and_doubl
     client.round()
     firsts = [b["first_seq"] for b in batches_sent(transport)]
     assert firsts == [1, 4, 7, 4, 7, 10]  # 2 and 3 again as signed, in chain order, then 4
+    assert_exactly_once(codes)
+
+
+def test_a_busy_database_while_drafting_leaves_the_batch_in_flight_answered(linked, monkeypatch) -> None:
+    """Drafting the next batch ahead is a head start only: when the database is busy, the round goes on."""
+    client, transport, codes = linked
+    transport.overlaps = True  # each batch carried in a worker thread, as over a real link
+    tried = {"n": 0}
+
+    def busy(*args: Any, **kwargs: Any) -> Any:
+        tried["n"] += 1
+        raise peewee.OperationalError("database is locked")
+
+    monkeypatch.setattr(outbox, "draft", busy)
+    report = client.round()
+    assert tried["n"] >= 1  # a batch travelled while the node tried to draft the next
+    assert report.acked == CAPTURES
+    assert _drafting() == []
     assert_exactly_once(codes)
 
 
