@@ -163,6 +163,12 @@ class _StaffSessions(SecureCookieSessionInterface):
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if request.blueprint in _SESSIONLESS:
             return
+        if not session and not session.modified:
+            # What Flask does for an empty session left as it was (a villager's lookup, a probe),
+            # without first reading the cookie's seven settings it then has no cookie to use them on.
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
         super().save_session(app, session, response)
 
 
