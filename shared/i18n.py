@@ -49,7 +49,7 @@ def request_locale() -> Locale:
     return _parsed(select_locale())
 
 
-# Per app (its Flask-Babel configuration): the catalogue of each language, as Flask-Babel gives it.
+# Per app (its Flask-Babel): the catalogue of each language, as Flask-Babel gives it.
 _CATALOGUES: WeakKeyDictionary[Any, dict[Locale, Any]] = WeakKeyDictionary()
 
 
@@ -60,9 +60,9 @@ def request_translations() -> Any:
     context, the locale's name formatted for the cache key): ~20 µs for one dictionary look-up.
     Flask-Babel keeps one catalogue per app and language for the app's life, as this does.
     """
-    by_language = _CATALOGUES.get(current_app.extensions["babel"])
+    by_language = _CATALOGUES.get(current_app.extensions["babel"].instance)
     if by_language is None:
-        by_language = _CATALOGUES.setdefault(current_app.extensions["babel"], {})
+        by_language = _CATALOGUES.setdefault(current_app.extensions["babel"].instance, {})
     locale = request_locale()
     translations = by_language.get(locale)
     if translations is None:
