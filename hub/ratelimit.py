@@ -90,7 +90,7 @@ class HubLimiter(Limiter):
 
 def _used() -> bool:
     # Flask-Limiter keeps what a request's checks found on the request context, made on first use.
-    return hasattr(request_ctx._get_current_object(), "_limiter_request_context")
+    return hasattr(request_ctx._get_current_object(), "_limiter_request_context")  # type: ignore[attr-defined]
 
 
 def _only_when_used(app: Flask, ext: Limiter) -> int:
@@ -112,11 +112,9 @@ def _only_when_used(app: Flask, ext: Limiter) -> int:
             found += 1
     teardown = app.teardown_request_funcs.get(None, [])
     for i, hook in enumerate(teardown):
-        if (
-            getattr(hook, "__func__", None) is getattr(Limiter, "_Limiter__release_context", None)
-            and hook.__self__ is ext
-        ):
-            teardown[i] = _if_used_teardown(hook)
+        release = getattr(Limiter, "_Limiter__release_context", None)
+        if getattr(hook, "__func__", None) is release and getattr(hook, "__self__", None) is ext:
+            teardown[i] = _if_used_teardown(hook)  # type: ignore[arg-type]  # Flask-Limiter's, not async
             found += 1
     return found
 
