@@ -18,6 +18,7 @@ from flask import (
     Flask,
     Response,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -28,6 +29,8 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_login import LoginManager, UserMixin, login_user, logout_user
+from flask_login.config import COOKIE_NAME
+from flask_login.signals import user_accessed
 from flask_login import current_user as login_session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
@@ -105,10 +108,32 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _load_user() -> None:
+        if _nobody_to_load():
+            g.user = None
+            return
         # Templates read g.user; a void session is dropped so the browser gets a fresh one.
         g.user = login_session.staff if login_session.is_authenticated else None
         if g.user is None and "_user_id" in session:
             session.clear()
+
+
+def _nobody_to_load() -> bool:
+    """True (and Flask-Login's anonymous user set) when Flask-Login could only find nobody.
+
+    A request without a session (a villager, a node, a probe) has no user id, no session to
+    protect and no remember cookie (the hub never sets one); Flask-Login still computed the
+    session-protection identifier (a SHA-512 of address and user agent) and read its settings,
+    to find nobody. Its outcome, kept exactly: the session read (so `Vary: Cookie`), no change
+    to it, the anonymous user. Anything else (a session, a remember cookie, a request or header
+    loader, a `user_accessed` receiver) goes through Flask-Login as before.
+    """
+    if session or login_manager._request_callback is not None or login_manager._header_callback is not None:
+        return False
+    if user_accessed.receivers or current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies:
+        return False
+    session.get("_user_id")  # read, as Flask-Login reads it: the answer varies by cookie
+    g._login_user = login_manager.anonymous_user()
+    return True
 
 
 class _StaffSessions(SecureCookieSessionInterface):
@@ -137,6 +162,12 @@ class _StaffSessions(SecureCookieSessionInterface):
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if request.blueprint in _SESSIONLESS:
+            return
+        if not session and not session.modified:
+            # What Flask does for an empty session left as it was (a villager's lookup, a probe),
+            # without first reading the cookie's seven settings it then has no cookie to use them on.
+            if session.accessed:
+                response.vary.add("Cookie")
             return
         super().save_session(app, session, response)
 

@@ -18,12 +18,12 @@ from typing import Any, NamedTuple, TypeVar
 from weakref import WeakKeyDictionary
 
 from flask import Blueprint, g, make_response, render_template, request
-from flask_babel import get_translations
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
 from shared import states
+from shared.i18n import request_translations
 from shared.next_steps import ADVERSE, next_steps
 from shared.receipt_codes import format_code, normalise
 from shared.validation import mask_name
@@ -192,7 +192,7 @@ def page_gettext() -> dict[str, Any]:
     nested Jinja calls: the page's thirty-odd phrases were half its rendering. This says each
     phrase as Jinja's newstyle gettext does (escaped, `%(name)s` filled), in one call.
     """
-    translations = get_translations()
+    translations = request_translations()
     say = translations.ugettext
     phrases = _PHRASES.get(translations)
     if phrases is None:

@@ -6,6 +6,7 @@ import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from babel import Locale
 from flask import Blueprint, Flask, current_app, has_request_context, redirect, request, url_for
@@ -46,6 +47,27 @@ def _parsed(tag: str) -> Locale:
 def request_locale() -> Locale:
     """select_locale's language as Flask-Babel keeps it, parsed once per language, not per request."""
     return _parsed(select_locale())
+
+
+# Per app (its Flask-Babel): the catalogue of each language, as Flask-Babel gives it.
+_CATALOGUES: WeakKeyDictionary[Any, dict[Locale, Any]] = WeakKeyDictionary()
+
+
+def request_translations() -> Any:
+    """Flask-Babel's `get_translations()` for this request, found once per app and language.
+
+    Flask-Babel finds the request's domain, locale and cached catalogue again on each call (its
+    context, the locale's name formatted for the cache key): ~20 µs for one dictionary look-up.
+    Flask-Babel keeps one catalogue per app and language for the app's life, as this does.
+    """
+    by_language = _CATALOGUES.get(current_app.extensions["babel"].instance)
+    if by_language is None:
+        by_language = _CATALOGUES.setdefault(current_app.extensions["babel"].instance, {})
+    locale = request_locale()
+    translations = by_language.get(locale)
+    if translations is None:
+        translations = by_language.setdefault(locale, get_translations())
+    return translations
 
 
 def tr(word: str | None) -> str:
