@@ -555,10 +555,10 @@ def _json_bytes(value: Any) -> bytes:
     return _encoder.encode(value)
 
 
-def _json_value(value: Any) -> str | TextBytes | None:
+def _json_value(value: Any) -> TextBytes | None:
     if value is None or value.__class__ is TextBytes:  # already encoded (Prepared, BatchWriter): written as it is
         return value
-    return _encoder.encode(value).decode()
+    return TextBytes(_encoder.encode(value))
 
 
 _JSON_COLUMN = Encoder(_json_value, keeps=frozenset({TextBytes, type(None)}))
