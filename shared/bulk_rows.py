@@ -152,14 +152,15 @@ def _dates_as_text(column: tuple[Any, ...], kinds: set[type]) -> tuple[Any, ...]
     """A column's dates and date-times as the text sqlite3's default adapters bind for them.
 
     Those adapters are Python functions (date.isoformat(), datetime.isoformat(" ")), called from C
-    per value; str() of a date or date-time is that same text. A column of them all goes through
-    str in C; one of dates and nulls through a table of its distinct days (a batch's cases share a few).
+    per value; str() of a date or date-time is that same text. A column of dates (and nulls) goes
+    through a table of its distinct days (a batch's cases share a few); one of date-times all through
+    str in C.
     """
-    if kinds <= _DATE_TYPES:
-        return tuple(map(str, column))
     if not kinds <= _DATE_TYPES | {type(None)}:
         return column  # mixed with other types: left to sqlite3
     if datetime in kinds:  # not by a table: equal date-times of two zones print differently
+        if kinds <= _DATE_TYPES:
+            return tuple(map(str, column))
         return tuple(None if value is None else str(value) for value in column)
     text: dict[Any, Any] = {value: str(value) for value in set(column) if value is not None}
     text[None] = None

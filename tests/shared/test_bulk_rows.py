@@ -293,3 +293,21 @@ def test_postgres_stores_text_bytes_as_the_text_they_are(db: peewee.PostgresqlDa
         insert_rows(db.cursor(), Row, ["code", "text"], [("9", TextBytes("一".encode()))], mark="%s")  # one: INSERT
     stored = dict(Row.select(Row.code, Row.text).tuples())
     assert stored == {**{str(i): t for i, t in enumerate(AS_BYTES)}, "9": "一"}
+
+
+def test_a_column_of_dates_only_is_bound_as_each_day_s_text() -> None:
+    """Dates without a null go by the table of distinct days too: each row keeps its own day."""
+    db = peewee.SqliteDatabase(":memory:")
+
+    class Due(peewee.Model):
+        on = peewee.DateField()
+
+        class Meta:
+            database = db
+
+    db.create_tables([Due])
+    days = [date(2026, 12, 1), date(2027, 1, 4), date(2026, 12, 1), date(1, 1, 1)]
+    _, _, params = bound_rows(Due, ["on"], [(d,) for d in days], dates_as_text=True)
+    assert params == [("2026-12-01",), ("2027-01-04",), ("2026-12-01",), ("0001-01-01",)]
+    insert_rows(db.cursor(), Due, ["on"], [(d,) for d in days])
+    assert [d.on for d in Due.select().order_by(Due.id)] == days
