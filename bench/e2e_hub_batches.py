@@ -9,7 +9,7 @@ kept, flagged to the window, an audit entry). This sends batches of that shape (
 `Accept-Encoding: zstd`, the cursor a node holds after applying the previous answer) through the
 hub's own Flask app and prints, as JSON, the thread CPU of each request (the answer's compression
 included) by kind: `new` (batches of new people) and `returning` (batches of returning people),
-medians in ms per batch. `--profile`: a cProfile listing of the returning batches (stderr).
+medians in ms per batch, and the least and lower quartile of each kind (`least_ms`, `p25_ms`). `--profile`: a cProfile listing of the returning batches (stderr).
 `--phases`: also the thread CPU of the sync path's main steps per batch, by kind (medians, ms).
 `--tree` measures another checkout's hub/ and shared/ (bench/tree.py).
 """
@@ -152,7 +152,10 @@ def main() -> None:
                 "size": args.size,
                 "new_ms": round(statistics.median(cpu["new"]), 1),
                 "returning_ms": round(statistics.median(cpu["returning"]), 1),
-                "runs_ms": {k: [round(v) for v in vs] for k, vs in cpu.items()},
+                # The least and the lower quartile of each kind: what a machine shared with others disturbs least.
+                "least_ms": {k: round(min(vs), 2) for k, vs in cpu.items() if vs},
+                "p25_ms": {k: round(statistics.quantiles(vs, n=4)[0], 2) for k, vs in cpu.items() if len(vs) > 1},
+                "runs_ms": {k: [round(v, 1) for v in vs] for k, vs in cpu.items()},
                 "steps_ms": {k: {s: round(statistics.median(v), 1) for s, v in st.items()} for k, st in steps.items()},
             }
         )

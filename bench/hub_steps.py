@@ -11,6 +11,7 @@
   villagers appends, 两头受理), CPU µs per entry, the least of 30 rounds.
 - `answer_zstd_ms`: `hub.api._signed` of a signed answer of 1,000 updates (~340 kB) for a node
   that reads zstd, CPU ms, the least of 50.
+- `node_row_us`: `hub.db.one_by` of the node row (read twice per batch), CPU µs, the least of 30.
 
 Run alternating with `--tree` of the checkout before (docs/performance.md, "Hub ingest, fourth
 pass").
@@ -80,7 +81,21 @@ def main() -> None:
         out["sync_counter_wall_us"] = round(statistics.median(wall))
         out["audit_flag_us"] = audit_flags(database)
     out["answer_zstd_ms"] = answer_packing(app)
+    out["node_row_us"] = node_row()
     print(json.dumps(out))
+
+
+def node_row() -> float:
+    """CPU µs of hub.db.one_by(Node.node_id, …), the node row every sync reads (twice for a batch),
+    on an enrolled SQLite hub, least of 30 rounds of 200."""
+    from bench.profile_ingest import enrolled_node
+    from hub.db import database, one_by
+    from hub.models import Node
+
+    tmp = tempfile.mkdtemp()
+    _, _, enrolled = enrolled_node(f"sqlite:///{tmp}/hub.sqlite3", tmp, "测速村")
+    with database.connection_context():
+        return least(30, lambda: [one_by(Node.node_id, enrolled["node_id"]) for _ in range(200)], 200)
 
 
 def audit_flags(database: object) -> float:

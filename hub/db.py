@@ -567,8 +567,33 @@ def one_where(*pairs: tuple[Any, Any], for_update: bool = False) -> Any:
 
     params = [*(f.db_value(v) for f, v in pairs), 1]
     sql = compiled((model.__name__, *(f.name for f, _ in pairs), for_update), build, params)
-    rows = list(model.raw(sql, *params))
-    return rows[0] if rows else None
+    cursor = database.execute_sql(sql, params)
+    rows = cursor.fetchall()
+    return _model_row(model, sql, cursor, rows[0]) if rows else None
+
+
+# Per (model, SQL): the row's keys and converters as peewee's cursor wrapper resolves them from the
+# cursor's columns. Resolving them (and building the query objects around them) per call cost ~4×
+# the statement itself for a node row (docs/performance.md, issue #13, 2026-12-01 morning).
+_ROW_SHAPES: dict[tuple[Any, str], tuple[list[int], list[str], list[Any]]] = {}
+
+
+def _model_row(model: Any, sql: str, cursor: Any, row: tuple[Any, ...]) -> Any:
+    """The model instance `model.raw(sql, ...)` makes of `row`: the same values, no field dirty."""
+    shape = _ROW_SHAPES.get((model, sql))
+    if shape is None:
+        wrapper = peewee.ModelObjectCursorWrapper(cursor, model, [], model)
+        wrapper.initialize()
+        # In the order process_row sets them: the columns without a converter, then those with one.
+        order = [*wrapper.no_convert, *wrapper.convert]
+        shape = _ROW_SHAPES[(model, sql)] = (order, [wrapper.unique_columns[i] for i in order], wrapper.converters)
+    order, names, converters = shape
+    obj = model(
+        __no_default__=1,
+        **{name: row[i] if converters[i] is None else converters[i](row[i]) for i, name in zip(order, names)},
+    )
+    obj._dirty.clear()
+    return obj
 
 
 def update_by(field: Any, value: Any, values: dict[Any, Any]) -> None:

@@ -19,7 +19,7 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared import downstream, encoding, intake, messages, protocol, states
-from shared.bulk_rows import Encoder, aligned, default, insert_rows
+from shared.bulk_rows import Encoder, TextBytes, aligned, default, insert_rows
 from shared.catalogue import Catalogue
 from shared.msgid import N_
 from shared.receipt_codes import issued_by
@@ -308,16 +308,16 @@ class Prepared:
         self.item: dict[str, Any] = {}
         self.same_data = False
         self.raw: msgspec.Raw | None = None
-        self.data_str: JsonText | None = None
+        self.data_str: TextBytes | None = None
         if ev.get("type") != "request.captured":
-            self.text = JsonText(_json_bytes(ev).decode())
+            self.text = TextBytes(_json_bytes(ev))
             return
         data = ev["data"]
         # A capture's data is encoded once: the case's `captured` and the node event's body share it.
         encoded = _json_bytes(data)
         self.raw = msgspec.Raw(encoded)
-        self.data_str = JsonText(encoded.decode())
-        self.text = JsonText(_json_bytes({**ev, "data": self.raw}).decode())
+        self.data_str = TextBytes(encoded)
+        self.text = TextBytes(_json_bytes({**ev, "data": self.raw}))
         # The keys BatchWriter looks up for the whole batch (as the node sent them, before cleaning).
         code = self.lookup_code = normalise_receipt(str(data.get("receipt_code", "")))
         if isinstance(data, dict) and isinstance(data.get("applicant"), dict):
@@ -364,7 +364,7 @@ class Prepared:
             id_number=applicant["id_number"],
             phone=applicant["phone"],
             # the cleaned form when cleaning changed the node's bytes (as the counter stores); else the node's
-            captured=None if self.same_data else JsonText(_json_bytes(data).decode()),
+            captured=None if self.same_data else TextBytes(_json_bytes(data)),
             materials_brought=list(materials.get("brought", [])),
             materials_missing=list(materials.get("missing", [])),
         )
@@ -477,20 +477,20 @@ class BatchWriter:
         # A new case's data by event id: a later event of the batch with that id is stored with it.
         self._data_json: dict[str, msgspec.Raw] = {}
 
-    def data_text(self, ev: dict[str, Any], prepared: Prepared) -> JsonText:
+    def data_text(self, ev: dict[str, Any], prepared: Prepared) -> TextBytes:
         """The event's data as stored JSON text, encoded once (ahead) for the case and the node event."""
         # A capture's: its data was encoded ahead.
         assert prepared.raw is not None
         assert prepared.data_str is not None
         raw = self._data_json.setdefault(ev["id"], prepared.raw)
-        return prepared.data_str if raw is prepared.raw else JsonText(bytes(raw).decode())
+        return prepared.data_str if raw is prepared.raw else TextBytes(bytes(raw))
 
-    def event_text(self, ev: dict[str, Any], prepared: Prepared) -> JsonText:
+    def event_text(self, ev: dict[str, Any], prepared: Prepared) -> TextBytes:
         """The node event as stored JSON text: the one prepared, unless a case of the batch already holds its id."""
         raw = self._data_json.get(ev["id"]) if isinstance(ev.get("id"), str) else None
         if raw is None or raw is prepared.raw:
             return prepared.text
-        return JsonText(_json_bytes({**ev, "data": raw}).decode())
+        return TextBytes(_json_bytes({**ev, "data": raw}))
 
     def assignee(self, window: str, request_id: str) -> str | None:
         """routing's pick for a new case; the router counts this batch's cases as it goes."""
@@ -548,10 +548,6 @@ HUB_EVENT_COLUMNS = ("node", "cseq", "request_id", "type", "body", "actor", "at"
 NODE_EVENT_COLUMNS = ("node", "seq", "event_id", "type", "request_id", "body", "result", "reason_code", "reason")
 
 
-class JsonText(str):
-    """A JSON column's value already encoded: written as it is."""
-
-
 _encoder = msgspec.json.Encoder(order="sorted", enc_hook=str)  # a refusal (shared.msgid.Said) as text
 
 
@@ -559,13 +555,13 @@ def _json_bytes(value: Any) -> bytes:
     return _encoder.encode(value)
 
 
-def _json_value(value: Any) -> str | None:
-    if value is None or isinstance(value, JsonText):
+def _json_value(value: Any) -> TextBytes | None:
+    if value is None or value.__class__ is TextBytes:  # already encoded (Prepared, BatchWriter): written as it is
         return value
-    return _encoder.encode(value).decode()
+    return TextBytes(_encoder.encode(value))
 
 
-_JSON_COLUMN = Encoder(_json_value, keeps=frozenset({JsonText, type(None)}))
+_JSON_COLUMN = Encoder(_json_value, keeps=frozenset({TextBytes, type(None)}))
 
 
 def _encoder_for(field: Any) -> Encoder | None:

@@ -26,6 +26,15 @@ class Encoder(NamedTuple):
     keeps: frozenset[type] = frozenset()
 
 
+class TextBytes(bytes):
+    """Text given as its UTF-8 bytes (JSON as msgspec encodes it, say), stored as that text.
+
+    sqlite3 binds it as the bytes, cast to TEXT in the statement: the same stored text (SQLite reads a
+    BLOB cast to TEXT as text in the database's encoding, UTF-8), without decoding the bytes to a str
+    that sqlite3 would encode back to UTF-8 to bind. For any other driver it is decoded first.
+    """
+
+
 # For a field, its Encoder (None: the field's db_value).
 EncoderFor = Callable[[Any], Encoder | None]
 
@@ -98,22 +107,42 @@ def bound_rows(
     """(quoted table, quoted column list, each row as the parameters peewee would bind) for an INSERT.
 
     `dates_as_text` (sqlite3 only): dates and date-times bound as the text sqlite3's adapters make of them.
+    A column's TextBytes are bound as str (see insert_rows for sqlite3's way).
     """
+    table, columns, params, _ = _bound(model, names, rows, encoder_for, dates_as_text, text_bytes=False)
+    return table, columns, params
+
+
+def _bound(
+    model: Any,
+    names: tuple[str, ...] | list[str],
+    rows: list[tuple[Any, ...]],
+    encoder_for: EncoderFor | None,
+    dates_as_text: bool,
+    text_bytes: bool,
+) -> tuple[str, str, list[tuple[Any, ...]], set[int]]:
+    """bound_rows, and the columns holding TextBytes; `text_bytes`: those are left as bytes, else decoded."""
+    as_text: set[int] = set()
     fields = [model._meta.fields[name] for name in names]
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
     # Column by column: a column whose values db_value would return unchanged is bound as it is,
     # so most values cost no Python call at all (ingest binds ~50 values per event).
     encoded = []
-    for field, column in zip(fields, zip(*rows)):
+    for index, (field, column) in enumerate(zip(fields, zip(*rows))):
         custom = encoder_for(field) if encoder_for else None
         encode, unchanged = custom or (field.db_value, _unchanged_types(field))
         kinds = set(map(type, column))
         if not kinds <= unchanged:
             column = tuple(map(encode, column))
             kinds = set(map(type, column))
+        if TextBytes in kinds:
+            if text_bytes:
+                as_text.add(index)
+            else:
+                column = tuple(value.decode() if value.__class__ is TextBytes else value for value in column)
         encoded.append(_dates_as_text(column, kinds) if dates_as_text and kinds & _DATE_TYPES else column)
     params = list(zip(*encoded)) if encoded else [() for _ in rows]
-    return f'"{model._meta.table_name}"', columns, params
+    return f'"{model._meta.table_name}"', columns, params, as_text
 
 
 _DATE_TYPES = frozenset({date, datetime})
@@ -123,14 +152,15 @@ def _dates_as_text(column: tuple[Any, ...], kinds: set[type]) -> tuple[Any, ...]
     """A column's dates and date-times as the text sqlite3's default adapters bind for them.
 
     Those adapters are Python functions (date.isoformat(), datetime.isoformat(" ")), called from C
-    per value; str() of a date or date-time is that same text. A column of them all goes through
-    str in C; one of dates and nulls through a table of its distinct days (a batch's cases share a few).
+    per value; str() of a date or date-time is that same text. A column of dates (and nulls) goes
+    through a table of its distinct days (a batch's cases share a few); one of date-times all through
+    str in C.
     """
-    if kinds <= _DATE_TYPES:
-        return tuple(map(str, column))
     if not kinds <= _DATE_TYPES | {type(None)}:
         return column  # mixed with other types: left to sqlite3
     if datetime in kinds:  # not by a table: equal date-times of two zones print differently
+        if kinds <= _DATE_TYPES:
+            return tuple(map(str, column))
         return tuple(None if value is None else str(value) for value in column)
     text: dict[Any, Any] = {value: str(value) for value in set(column) if value is not None}
     text[None] = None
@@ -179,7 +209,8 @@ def insert_rows(
     """
     if not rows:
         return
-    table, columns, params = bound_rows(model, names, rows, encoder_for, isinstance(cursor, sqlite3.Cursor))
+    sqlite = isinstance(cursor, sqlite3.Cursor)
+    table, columns, params, as_text = _bound(model, names, rows, encoder_for, sqlite, text_bytes=sqlite)
     # Table and column names come from the model's metadata, never from input; every value is bound.
     # One row goes by INSERT: one round trip, where COPY takes two (its start, then its data).
     if len(params) > 1 and _can_copy(cursor, model, names, params):
@@ -187,10 +218,9 @@ def insert_rows(
             for row in params:
                 copy.write_row(row)
         return
-    cursor.executemany(
-        f"INSERT INTO {table} ({columns}) VALUES ({', '.join([mark] * len(names))})",  # nosec B608
-        params,
-    )
+    # A column of TextBytes (sqlite3 only): the bytes bound are stored as the text they are.
+    marks = ", ".join(f"CAST({mark} AS TEXT)" if index in as_text else mark for index in range(len(names)))
+    cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", params)  # nosec B608
 
 
 # Besides str and None (text the server reads by the column's type either way), the types whose

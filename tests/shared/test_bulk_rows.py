@@ -10,7 +10,7 @@ from typing import Any
 import peewee
 import pytest
 
-from shared.bulk_rows import Encoder, _can_copy, aligned, bound_rows, existing, insert_rows
+from shared.bulk_rows import Encoder, TextBytes, _can_copy, aligned, bound_rows, existing, insert_rows
 
 
 def test_rows_setting_different_fields_get_the_defaults_of_those_they_leave_out() -> None:
@@ -255,3 +255,59 @@ def test_a_column_of_kept_types_is_bound_without_calling_its_encoder() -> None:
     assert (params, calls) == ([("a",), (None,)], [])
     _, _, params = bound_rows(Note, ("body",), [(Kept("a"),), ("b",)], lambda f: body)
     assert (params, calls) == ([("a",), ("<b>",)], ["a", "b"])
+
+
+# Text given as its UTF-8 bytes (TextBytes): non-ASCII, an empty text, a null beside it, and a str in the same column.
+AS_BYTES = ['村民 \u2028 \U0001f600 "x"', "", None, "plain"]
+
+
+def _text_rows() -> list[tuple[Any, ...]]:
+    return [(str(i), None if t is None else TextBytes(t.encode()) if i % 2 == 0 else t) for i, t in enumerate(AS_BYTES)]
+
+
+def test_sqlite_stores_text_bytes_as_the_text_they_are() -> None:
+    db = peewee.SqliteDatabase(":memory:")
+
+    class Doc(peewee.Model):
+        code = peewee.TextField(primary_key=True)
+        body = peewee.TextField(null=True)
+
+        class Meta:
+            database = db
+
+    db.create_tables([Doc])
+    insert_rows(db.cursor(), Doc, ["code", "body"], _text_rows())
+    # Stored as text (not a BLOB), the same characters, read back as str.
+    stored = db.execute_sql('SELECT code, body, typeof(body) FROM "doc" ORDER BY code').fetchall()
+    assert [(b, k) for _, b, k in stored] == [(t, "null" if t is None else "text") for t in AS_BYTES]
+    # bound_rows (a caller binding the rows itself) hands them over as str.
+    _, _, params = bound_rows(Doc, ["code", "body"], _text_rows())
+    assert [p[1] for p in params] == AS_BYTES
+    assert {type(p[1]) for p in params} == {str, type(None)}
+
+
+def test_postgres_stores_text_bytes_as_the_text_they_are(db: peewee.PostgresqlDatabase) -> None:
+    Row, _ = _pg_models(db)
+    with db.atomic():
+        insert_rows(db.cursor(), Row, ["code", "text"], _text_rows(), mark="%s")  # several rows: COPY
+        insert_rows(db.cursor(), Row, ["code", "text"], [("9", TextBytes("一".encode()))], mark="%s")  # one: INSERT
+    stored = dict(Row.select(Row.code, Row.text).tuples())
+    assert stored == {**{str(i): t for i, t in enumerate(AS_BYTES)}, "9": "一"}
+
+
+def test_a_column_of_dates_only_is_bound_as_each_day_s_text() -> None:
+    """Dates without a null go by the table of distinct days too: each row keeps its own day."""
+    db = peewee.SqliteDatabase(":memory:")
+
+    class Due(peewee.Model):
+        on = peewee.DateField()
+
+        class Meta:
+            database = db
+
+    db.create_tables([Due])
+    days = [date(2026, 12, 1), date(2027, 1, 4), date(2026, 12, 1), date(1, 1, 1)]
+    _, _, params = bound_rows(Due, ["on"], [(d,) for d in days], dates_as_text=True)
+    assert params == [("2026-12-01",), ("2027-01-04",), ("2026-12-01",), ("0001-01-01",)]
+    insert_rows(db.cursor(), Due, ["on"], [(d,) for d in days])
+    assert [d.on for d in Due.select().order_by(Due.id)] == days
