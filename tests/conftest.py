@@ -54,7 +54,62 @@ def _modules_together(config: pytest.Config, log):
             module = nodeid.split("::", 1)[0]
             return module if module in ONE_WORKER_MODULES else super()._split_scope(nodeid)
 
+        def _reschedule(self, node) -> None:
+            # A worker holds the test it runs and one more (xdist's own default is up to three): a long
+            # test is not kept queued behind another on one worker while a second worker has run dry.
+            if self.workqueue and not node.shutting_down and self._pending_of(self.assigned_work[node]) > 1:
+                return
+            super()._reschedule(node)
+
     return ModulesTogether(config, log)
+
+
+# The tests that hold a worker longest (50-150 s each on CI: several real processes, PostgreSQL, Chromium),
+# longest first, by the --durations of a whole run. A worker of a parallel run starts them before all
+# the others, so the run does not end with one of them running alone on one worker while the other
+# workers idle. Only the order changes: a test missing here (or renamed) runs after these, as before.
+LONGEST_FIRST = (
+    "tests/e2e/test_county_usb_bundle.py::",
+    "tests/e2e/test_chaos.py::test_chaos_quick",
+    "tests/e2e/test_county_level.py::",
+    "tests/e2e/test_pg_failover.py::",
+    "tests/e2e/test_spine.py::",
+    "tests/e2e/test_hub_restore.py::",
+    "tests/e2e/test_usb_browser.py::",
+    "tests/e2e/test_county_browser.py::",
+    "tests/deploy/test_tls_pin.py::",
+    "tests/deploy/test_lost_hub_key.py::",
+    "tests/e2e/test_demo.py::",
+    "tests/e2e/test_public_face_browser.py::",
+    "tests/e2e/test_counter_browser.py::",
+    "tests/e2e/test_county_level_browser.py::",
+    "tests/e2e/test_promises_browser.py::",
+    "tests/e2e/test_figures_browser.py::",
+    "tests/deploy/test_deploy_files.py::test_install_node_into_a_fresh_prefix",
+    "tests/e2e/test_hub_browser.py::",
+    "tests/e2e/test_supervision_browser.py::",
+    "tests/test_english_cli.py::test_what_commands_print_is_in_the_locales_one_language",
+    "tests/e2e/test_thermal_receipt.py::",
+    "tests/deploy/test_backup_restore.py::",
+    "tests/deploy/test_stolen_pc.py::",
+    "tests/e2e/test_usb_bundle.py::",
+    "tests/e2e/test_corrections_browser.py::",
+    "tests/shared/test_protocol_properties.py::test_any_interleaving_of_faults_converges",
+    "tests/test_suite_rules.py::test_a_skip_in_a_worker_fails_a_parallel_run",
+    "tests/e2e/test_power_loss.py::",
+    "tests/deploy/test_key_rotation.py::",
+    "tests/e2e/test_gunicorn_pg.py::",
+)
+
+
+def _rank(nodeid: str) -> int:
+    return next((i for i, prefix in enumerate(LONGEST_FIRST) if nodeid.startswith(prefix)), len(LONGEST_FIRST))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In the workers of a parallel run (every worker sorts alike, as xdist requires): the longest first."""
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: _rank(item.nodeid))
 
 
 class _WorkerNotes:

@@ -247,6 +247,7 @@ def _drop(admin_url: str, name: str) -> None:
 
 
 _drop_pool: Any = None
+DROPPERS = 4
 _drops: list[Any] = []
 
 
@@ -255,7 +256,10 @@ def _dropper() -> Any:
     if _drop_pool is None:
         from concurrent.futures import ThreadPoolExecutor
 
-        _drop_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-drop")
+        # Several at once: each DROP DATABASE waits for a checkpoint, and drops running together share
+        # one (three dropped together took 1.7 s, one after the other 3.9-5.5 s), so the backlog a
+        # worker waits for at the end of its run is a few seconds instead of half a minute.
+        _drop_pool = ThreadPoolExecutor(max_workers=DROPPERS, thread_name_prefix="pg-drop")
     return _drop_pool
 
 
