@@ -21,36 +21,18 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from tests import support
 
-from .harness import ROOT, cpu_seconds, load_average, log, median, served_from, serving_tree
+from .harness import load_average, log, median, served_from, serving_tree
 from .status_inprocess import seed
+from .status_pages import CONNECTIONS, load_run
 
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "3"))
-CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 ROUNDS = int(os.environ.get("BENCH_ALT_ROUNDS", "8"))
-
-
-def load_run(url: str, pid: int) -> dict[str, Any]:
-    """One bench.loadgen run against url; the server's CPU µs per answer added."""
-    cpu0 = cpu_seconds(pid)
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.loadgen", url, "--connections", str(CONNECTIONS), "--seconds", str(SECONDS)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-        check=True,
-    )
-    run: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    run["hub_cpu_us_per_request"] = round(1e6 * (cpu_seconds(pid) - cpu0) / max(1, run["requests"]))
-    return run
 
 
 def run(seed_dir: Path, trees: dict[str, str | None]) -> dict[str, Any]:
@@ -73,14 +55,14 @@ def run(seed_dir: Path, trees: dict[str, str | None]) -> dict[str, Any]:
                 out[side] = {"hub_package": served_from(), "runs": []}
             stack.callback(hub.stop)
             assert hub.proc is not None  # nosec B101 - started above
-            load_run(hub.url + path, hub.proc.pid)  # warm: templates compiled, caches filled
+            load_run(hub.url + path, hub.proc.pid, SECONDS)  # warm: templates compiled, caches filled
             hubs[side] = hub
         order = list(hubs)
         for i in range(ROUNDS):
             for side in order if i % 2 == 0 else order[::-1]:
                 hub = hubs[side]
                 assert hub.proc is not None  # nosec B101 - started above
-                result = load_run(hub.url + path, hub.proc.pid)
+                result = load_run(hub.url + path, hub.proc.pid, SECONDS)
                 if result["errors"] or not result["response_bytes"]:
                     raise RuntimeError(f"{side}: lookups failed: {result}")
                 out[side]["runs"].append(result)

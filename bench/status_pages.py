@@ -39,21 +39,25 @@ SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 
 
+def load_run(url: str, pid: int, seconds: float = SECONDS) -> dict[str, Any]:
+    """One bench.loadgen run against url from a second process (pid: the server's); its CPU µs per answer added."""
+    cpu0 = cpu_seconds(pid)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen", url, "--connections", str(CONNECTIONS), "--seconds", str(seconds)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=True,
+    )
+    run: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    run["hub_cpu_us_per_request"] = round(1e6 * (cpu_seconds(pid) - cpu0) / max(1, run["requests"]))
+    return run
+
+
 def load(url: str, pid: int) -> dict[str, Any]:
     """Median over RUNS of bench.loadgen against url, from a second process; pid is the server's."""
-    runs = []
-    for _ in range(RUNS):
-        cpu0 = cpu_seconds(pid)
-        out = subprocess.run(
-            [sys.executable, "-m", "bench.loadgen", url, "--connections", str(CONNECTIONS), "--seconds", str(SECONDS)],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=300,
-        )
-        run = json.loads(out.stdout.strip().splitlines()[-1])
-        run["hub_cpu_us_per_request"] = round(1e6 * (cpu_seconds(pid) - cpu0) / max(1, run["requests"]))
-        runs.append(run)
+    runs = [load_run(url, pid) for _ in range(RUNS)]
     best = sorted(runs, key=lambda r: r["requests_per_s"])[len(runs) // 2]
     best["p99_ms"] = median([r["p99_ms"] for r in runs])
     best["hub_cpu_us_per_request"] = median([r["hub_cpu_us_per_request"] for r in runs])
