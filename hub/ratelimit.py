@@ -110,9 +110,9 @@ def _only_when_used(app: Flask, ext: Limiter) -> int:
         if isinstance(hook, partial) and hook.func is inject and hook.args == (ext,):
             after[i] = _if_used_after(hook)
             found += 1
+    release = getattr(Limiter, "_Limiter__release_context", None)
     teardown = app.teardown_request_funcs.get(None, [])
     for i, hook in enumerate(teardown):
-        release = getattr(Limiter, "_Limiter__release_context", None)
         if getattr(hook, "__func__", None) is release and getattr(hook, "__self__", None) is ext:
             teardown[i] = _if_used_teardown(hook)  # type: ignore[arg-type]  # Flask-Limiter's, not async
             found += 1
