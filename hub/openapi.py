@@ -106,7 +106,9 @@ def spec() -> dict[str, Any]:
             "title": "Daiban hub sync API",
             "version": str(protocol.PROTOCOL_VERSION),
             "description": "Signed batches up, the village's status log down. See docs/protocol.md; "
-            "every message is declared in shared/messages.py.",
+            "every message is declared in shared/messages.py. No text in a message (a value or a key, "
+            "event data included) may hold U+0000: PostgreSQL's text cannot store it, so the hub "
+            "refuses the whole message with 400 bad_body naming the field (shared.protocol.refuse_nul).",
         },
         "paths": {
             "/api/v1/sync": {
