@@ -27,7 +27,8 @@ from flask import (
     session,
     url_for,
 )
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from flask.wrappers import Request as FlaskRequest
 from flask_login import LoginManager, UserMixin, login_user, logout_user
 from flask_login.config import COOKIE_NAME
 from flask_login.signals import user_accessed
@@ -178,6 +179,13 @@ class _StaffSessions(SecureCookieSessionInterface):
                 return None
             self._serializers[keys] = serializer
         return serializer
+
+    def open_session(self, app: Flask, request: FlaskRequest) -> SecureCookieSession | None:
+        # Without the cookie, what Flask opens (after it found the cookie missing by get(), which
+        # werkzeug answers by raising and catching an HTTP exception): a new session, or None with no key.
+        if self.get_cookie_name(app) not in request.cookies:
+            return None if self.get_signing_serializer(app) is None else self.session_class()
+        return super().open_session(app, request)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if request.blueprint in _SESSIONLESS:

@@ -15,6 +15,7 @@ import hmac
 import logging
 from datetime import date, datetime
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any, NamedTuple, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -142,27 +143,33 @@ def page_case(code: str) -> PageCase | None:
     return PageCase._make(shown)
 
 
-def public_view(case: PageCase) -> dict[str, Any]:
-    """What the villager may see: masked name and the case's progress, nothing more."""
+def public_view(case: PageCase) -> SimpleNamespace:
+    """What the villager may see: masked name and the case's progress, nothing more.
+
+    By attribute: the page reads `result.name` and a dozen more, and Jinja tries the attribute
+    before the key (for a dict, a failed attribute look-up raised and caught for each of them).
+    """
     catalogue = current_catalogue(case.catalogue_in_force)
     item = catalogue.item(case.item_code) or {}
-    return {
-        "code": format_code(case.receipt_code),
-        "name": mask_name(case.applicant_name),
-        "item": item.get("name", case.item_code),
-        "window": catalogue.window_name(case.window),
-        "state": states.label(case.state),
-        "closed": states.is_terminal(case.state),
-        # Before 受理 (materials incomplete) no clock runs either: say so rather than show a date.
-        "paused": case.paused_since is not None or (case.deadline is None and not states.is_terminal(case.state)),
-        # 报县级: the township's part is done; no township due date while the county decides.
-        "with_county": case.state in states.WITH_COUNTY,
-        "county": county_step(case),
-        "deadline": case.deadline,
-        "missing": catalogue.material_names(case.item_code, case.materials_missing or []),
-        "updated": case.updated_at,
-        **decision(case, catalogue.window_name(case.window)),
-    }
+    return SimpleNamespace(
+        **{
+            "code": format_code(case.receipt_code),
+            "name": mask_name(case.applicant_name),
+            "item": item.get("name", case.item_code),
+            "window": catalogue.window_name(case.window),
+            "state": states.label(case.state),
+            "closed": states.is_terminal(case.state),
+            # Before 受理 (materials incomplete) no clock runs either: say so rather than show a date.
+            "paused": case.paused_since is not None or (case.deadline is None and not states.is_terminal(case.state)),
+            # 报县级: the township's part is done; no township due date while the county decides.
+            "with_county": case.state in states.WITH_COUNTY,
+            "county": county_step(case),
+            "deadline": case.deadline,
+            "missing": catalogue.material_names(case.item_code, case.materials_missing or []),
+            "updated": case.updated_at,
+            **decision(case, catalogue.window_name(case.window)),
+        }
+    )
 
 
 def county_step(case: PageCase) -> dict[str, Any] | None:
