@@ -149,6 +149,10 @@ ROWS: list[tuple[str, str, str, float | None, str]] = [
     ("Hub status lookup answer size", "status.status_lookup.response_bytes", "B", 5120, "max"),
     ("Hub status lookup", "status.status_lookup.requests_per_s", "req/s", 500, "min"),
     ("Hub status lookup p99", "status.status_lookup.p99_ms", "ms", 50, "max"),
+    ("  same, hub CPU per lookup (waitress)", "status.status_lookup.hub_cpu_us_per_request", "µs", None, "max"),
+    ("Hub status lookup, gunicorn (deploy/hub)", "status.production_lookup.requests_per_s", "req/s", 500, "min"),
+    ("  same, p99", "status.production_lookup.p99_ms", "ms", 50, "max"),
+    ("  same, hub CPU per lookup (all workers)", "status.production_lookup.hub_cpu_us_per_request", "µs", None, "max"),
     ("Hub /healthz", "status.healthz.requests_per_s", "req/s", None, "min"),
     *storm.ROWS,
 ]

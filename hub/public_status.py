@@ -14,11 +14,15 @@ from __future__ import annotations
 import hmac
 import logging
 from datetime import date, datetime
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any, NamedTuple, TypeVar
 from weakref import WeakKeyDictionary
 
 from flask import Blueprint, g, make_response, render_template, request
 from jinja2 import pass_eval_context
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
@@ -31,6 +35,7 @@ from shared.validation import mask_name
 from . import mailbox
 from .clock import china_date
 from .catalogue_store import current as current_catalogue
+from .catalogue_store import in_force_columns
 from .db import compiled, database, one_by
 from .models import Case, CountyReferral, HubEvent
 from .ratelimit import allow_status_lookup, status_miss, status_period_minutes
@@ -73,7 +78,11 @@ _PAGE_CONVERTERS = tuple(field.python_value for field in PAGE_COLUMNS)
 
 
 class PageCase(NamedTuple):
-    """A case as the status page shows it (PAGE_COLUMNS, by name): for showing, never for saving."""
+    """A case as the status page shows it (PAGE_COLUMNS, by name): for showing, never for saving.
+
+    `catalogue_in_force`: the catalogue version in force, as hub.catalogue_store names it, read by
+    the same query.
+    """
 
     request_id: str
     receipt_code: str
@@ -88,9 +97,10 @@ class PageCase(NamedTuple):
     closed_at: datetime | None
     satisfaction: str | None
     updated_at: datetime
+    catalogue_in_force: tuple[Any, Any]
 
 
-assert PageCase._fields == tuple(field.name for field in PAGE_COLUMNS)  # nosec B101 - one list, in one order
+assert PageCase._fields[:-1] == tuple(field.name for field in PAGE_COLUMNS)  # nosec B101 - one list, one order
 
 CaseT = TypeVar("CaseT", Case, PageCase)
 
@@ -119,37 +129,47 @@ def page_case(code: str) -> PageCase | None:
     The row is read by the plain cursor: peewee's model rows (columns resolved against the model
     on every query, an instance built) cost more than the query itself.
     """
-    params = [Case.receipt_code.db_value(code), 1]
+    params = [1, 1, Case.receipt_code.db_value(code), 1]  # the catalogue's two columns' LIMITs come first
     sql = compiled(
         ("public_status.page_case",),
-        lambda: Case.select(*PAGE_COLUMNS).where(Case.receipt_code == code).limit(1),
+        lambda: Case.select(*PAGE_COLUMNS, *in_force_columns()).where(Case.receipt_code == code).limit(1),
         params,
     )
     row = database.execute_sql(sql, params).fetchone()
-    return None if row is None else PageCase._make(convert(value) for convert, value in zip(_PAGE_CONVERTERS, row))
+    if row is None:
+        return None
+    shown = [convert(value) for convert, value in zip(_PAGE_CONVERTERS, row)]
+    shown.append(tuple(row[-2:]))  # the catalogue's, as read (hub.catalogue_store compares them so)
+    return PageCase._make(shown)
 
 
-def public_view(case: PageCase) -> dict[str, Any]:
-    """What the villager may see: masked name and the case's progress, nothing more."""
-    catalogue = current_catalogue()
+def public_view(case: PageCase) -> SimpleNamespace:
+    """What the villager may see: masked name and the case's progress, nothing more.
+
+    By attribute: the page reads `result.name` and a dozen more, and Jinja tries the attribute
+    before the key (for a dict, a failed attribute look-up raised and caught for each of them).
+    """
+    catalogue = current_catalogue(case.catalogue_in_force)
     item = catalogue.item(case.item_code) or {}
-    return {
-        "code": format_code(case.receipt_code),
-        "name": mask_name(case.applicant_name),
-        "item": item.get("name", case.item_code),
-        "window": catalogue.window_name(case.window),
-        "state": states.label(case.state),
-        "closed": states.is_terminal(case.state),
-        # Before 受理 (materials incomplete) no clock runs either: say so rather than show a date.
-        "paused": case.paused_since is not None or (case.deadline is None and not states.is_terminal(case.state)),
-        # 报县级: the township's part is done; no township due date while the county decides.
-        "with_county": case.state in states.WITH_COUNTY,
-        "county": county_step(case),
-        "deadline": case.deadline,
-        "missing": catalogue.material_names(case.item_code, case.materials_missing or []),
-        "updated": case.updated_at,
-        **decision(case, catalogue.window_name(case.window)),
-    }
+    return SimpleNamespace(
+        **{
+            "code": format_code(case.receipt_code),
+            "name": mask_name(case.applicant_name),
+            "item": item.get("name", case.item_code),
+            "window": catalogue.window_name(case.window),
+            "state": states.label(case.state),
+            "closed": states.is_terminal(case.state),
+            # Before 受理 (materials incomplete) no clock runs either: say so rather than show a date.
+            "paused": case.paused_since is not None or (case.deadline is None and not states.is_terminal(case.state)),
+            # 报县级: the township's part is done; no township due date while the county decides.
+            "with_county": case.state in states.WITH_COUNTY,
+            "county": county_step(case),
+            "deadline": case.deadline,
+            "missing": catalogue.material_names(case.item_code, case.materials_missing or []),
+            "updated": case.updated_at,
+            **decision(case, catalogue.window_name(case.window)),
+        }
+    )
 
 
 def county_step(case: PageCase) -> dict[str, Any] | None:
@@ -182,21 +202,87 @@ def decision(case: PageCase, window_name: str) -> dict[str, Any]:
 # Each catalogue's phrases as the page says them (escaped), by msgid: the page's phrases are a few
 # dozen literals, and Flask-Babel keeps one catalogue per language for the app's life.
 _PHRASES: WeakKeyDictionary[Any, dict[str, Markup]] = WeakKeyDictionary()
+_SHOWN: WeakKeyDictionary[Any, Phrases] = WeakKeyDictionary()
 _MAX_PHRASES = 256
+# The templates whose `_('literal')` is read from the request's `Phrases` (PagePhrases); the page
+# passes them as PHRASES_NAME.
+PHRASED_TEMPLATES = frozenset({"public/status.html"})
+PHRASES_NAME = "_phrases"
+
+
+class Phrases(dict[str, Markup]):
+    """A catalogue's phrases without values as the page shows them, by msgid, each said once.
+
+    As Jinja's newstyle gettext says them: escaped, and formatted even without values (a
+    catalogue's "%%" says "%"). Kept per catalogue (bounded), so every lookup in a language
+    after the first reads each phrase from a dict.
+    """
+
+    def __init__(self, say: Callable[[str], str]):
+        super().__init__()
+        self.say = say
+
+    def __missing__(self, text: str) -> Markup:
+        # The catalogue's phrase is ours, as it is to Jinja's gettext.
+        said = Markup(self.say(text))  # nosec B704
+        if "%" in said:
+            said = said % {}
+        if len(self) < _MAX_PHRASES:  # literals only, but kept bounded all the same
+            self[text] = said
+        return said
+
+
+class PagePhrases(Extension):
+    """`_('literal')` in PHRASED_TEMPLATES compiled as `_phrases['literal']`: a dict read, not a call.
+
+    Jinja makes every call in a template through `Context.call` (which asks the callable how it
+    wants its context, twice); the status page's eighteen phrases were the largest part of its
+    rendering. A phrase with values (`_('…%(x)s', x=…)`) is still the page's `_` call. Message
+    extraction (`make messages`) reads the template source with its own environment, so it
+    still finds every `_('…')`.
+    """
+
+    def filter_stream(self, stream: TokenStream) -> TokenStream | Iterator[Token]:
+        if stream.name not in PHRASED_TEMPLATES:
+            return stream
+        return _phrase_reads(list(stream))
+
+
+def _phrase_reads(tokens: list[Token]) -> Iterator[Token]:
+    i = 0
+    while i < len(tokens):
+        a = tokens[i]
+        if (
+            a.type == "name"
+            and a.value == "_"
+            and (i == 0 or tokens[i - 1].type != "dot")
+            and [t.type for t in tokens[i + 1 : i + 4]] == ["lparen", "string", "rparen"]
+        ):
+            yield Token(a.lineno, "name", PHRASES_NAME)
+            yield Token(a.lineno, "lbracket", "[")
+            yield tokens[i + 2]
+            yield Token(a.lineno, "rbracket", "]")
+            i += 4
+        else:
+            yield a
+            i += 1
 
 
 def page_gettext() -> dict[str, Any]:
-    """The template's `_` (and `gettext`), bound to this request's catalogue once.
+    """The template's `_` (and `gettext`) and its phrases (PagePhrases), bound to this request's catalogue once.
 
     Flask-Babel's `_` finds the request's locale and catalogue again on every call, through three
-    nested Jinja calls: the page's thirty-odd phrases were half its rendering. This says each
-    phrase as Jinja's newstyle gettext does (escaped, `%(name)s` filled), in one call.
+    nested Jinja calls. This says each phrase as Jinja's newstyle gettext does (escaped,
+    `%(name)s` filled), in one call.
     """
     translations = request_translations()
     say = translations.ugettext
     phrases = _PHRASES.get(translations)
     if phrases is None:
         phrases = _PHRASES.setdefault(translations, {})
+    shown = _SHOWN.get(translations)
+    if shown is None:
+        shown = _SHOWN.setdefault(translations, Phrases(say))
 
     @pass_eval_context
     def gettext(eval_ctx: EvalContext, text: str, **variables: Any) -> str:
@@ -212,7 +298,10 @@ def page_gettext() -> dict[str, Any]:
         # formats to itself, and most of the page's phrases have neither values nor "%".
         return said % variables if variables or "%" in said else said
 
-    return {"_": gettext, "gettext": gettext}
+    return {"_": gettext, "gettext": gettext, PHRASES_NAME: shown}
+
+
+bp.record_once(lambda state: state.app.jinja_env.add_extension(PagePhrases))
 
 
 @bp.get("/status")

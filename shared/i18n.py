@@ -35,7 +35,9 @@ def select_locale() -> str:
     """The language chosen by the cookie, else Chinese (also outside a request: jobs, CLI)."""
     if not has_request_context():
         return DEFAULT
-    lang = request.cookies.get(COOKIE)
+    cookies = request.cookies
+    # Asked first: werkzeug answers a missing key's get() by raising and catching an HTTP exception.
+    lang = cookies[COOKIE] if COOKIE in cookies else None
     return lang if lang in LANGUAGES else DEFAULT
 
 

@@ -23,9 +23,15 @@ def refuse_nul() -> Response | None:
     """
     form = request.form if request.mimetype in FORM_TYPES else None
     view_args = (request.view_args or {}).values()
-    if _holds_nul(request.args) or (form and _holds_nul(form)) or any("\x00" in str(v) for v in view_args):
+    if _query_holds_nul() or (form and _holds_nul(form)) or any("\x00" in str(v) for v in view_args):
         return Response(_("提交的内容含有不可见的控制字符，请重新输入"), 400, mimetype="text/plain")
     return None
+
+
+def _query_holds_nul() -> bool:
+    # Only "%00" (or a raw NUL) decodes to U+0000: a query string without either needs no scan (a GET lookup).
+    query = request.environ.get("QUERY_STRING", "")
+    return ("%00" in query or "\x00" in query) and _holds_nul(request.args)
 
 
 def _holds_nul(values: MultiDict[str, str]) -> bool:

@@ -23,6 +23,15 @@ def renamed(data: dict[str, Any], item_code: str, name: str, version: int) -> di
     return dict(data, items=items, version=version)
 
 
+def status_page(villager: Any, code: str) -> str:
+    """The villager's status lookup of the case `new_case` made (its phone ends 8000)."""
+    resp = villager.get(
+        "/status", query_string={"code": code, "tail": "8000"}, environ_base={"REMOTE_ADDR": "10.0.0.7"}
+    )
+    assert resp.status_code == 200
+    return resp.get_data(as_text=True)
+
+
 def test_kept_until_an_edit_makes_a_new_version_and_the_status_page_says_the_new_name(hub_app) -> None:
     sim = NodeSim(hub_app.test_client(), issue_code("桃源村"))
     code = new_case(sim, "DB-01")
@@ -31,11 +40,7 @@ def test_kept_until_an_edit_makes_a_new_version_and_the_status_page_says_the_new
     villager = hub_app.test_client()
 
     def page() -> str:
-        resp = villager.get(
-            "/status", query_string={"code": code, "tail": "8000"}, environ_base={"REMOTE_ADDR": "10.0.0.7"}
-        )
-        assert resp.status_code == 200
-        return resp.get_data(as_text=True)
+        return status_page(villager, code)
 
     assert "农村最低生活保障申请" in page()
     admin = hub_app.test_client()
@@ -84,3 +89,34 @@ def test_each_database_has_its_own_even_with_the_same_number_and_creation_time(h
         bind(main)
         database.connect(reuse_if_open=True)
     assert current() is first
+
+
+def test_the_status_lookup_reads_the_version_in_force_with_its_case(hub_app) -> None:
+    from hub.public_status import page_case
+
+    sim = NodeSim(hub_app.test_client(), issue_code("桃源村"))
+    code = new_case(sim, "DB-01")
+    villager = hub_app.test_client()
+
+    def page() -> str:
+        return status_page(villager, code)
+
+    assert "农村最低生活保障申请" in page()
+    first = current()
+    # The lookup's own query names the version in force as current() does: the kept one is served.
+    shown = page_case(code)
+    assert shown is not None
+    assert current(shown.catalogue_in_force) is first
+    # A new version, and nothing but lookups after it: the next lookup's query names it.
+    version = first.version + 1
+    CatalogueVersion.create(
+        version=version,
+        data=renamed(first.to_dict(), "DB-01", "低保（新版）", version),
+        created_at=CatalogueVersion.get(CatalogueVersion.version == first.version).created_at + timedelta(seconds=1),
+    )
+    html = page()
+    assert "低保（新版）" in html
+    assert "农村最低生活保障申请" not in html
+    shown = page_case(code)
+    assert shown is not None
+    assert shown.catalogue_in_force[0] == version

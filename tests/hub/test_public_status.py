@@ -128,6 +128,9 @@ def test_a_nul_in_a_request_value_is_a_400_on_both_databases(hub_app) -> None:
     client = hub_app.test_client()
     assert client.get("/status", query_string={"code": "AB\x00CD", "tail": "1234"}).status_code == 400
     assert client.get("/status", query_string={"code\x00": "x"}).status_code == 400
+    # A NUL that reached the query string undecoded (a server passing it on), and one sent as %00.
+    assert client.get("/status", environ_overrides={"QUERY_STRING": "code=A\x00B&tail=1234"}).status_code == 400
+    assert client.get("/status", query_string="code=AB%00&tail=1234").status_code == 400
     token = csrf_of(client.get("/login").get_data(as_text=True))
     resp = client.post("/login", data={"username": "wang\x00", "password": "x", "csrf_token": token})
     assert resp.status_code == 400

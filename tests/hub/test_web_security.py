@@ -166,3 +166,15 @@ def test_status_page_uniform_rate_limited_and_masked(hub_app) -> None:
     assert statuses[-1] == 429, "enumeration must hit the rate limit"
     # Once limited, even the right answer is withheld: nothing to learn by trying.
     assert client.get(f"/status?code={case.receipt_code}&tail={tail}").status_code == 429
+
+
+def test_the_csrf_check_is_asked_the_method_first(hub_app) -> None:
+    # hub.auth replaces Flask-WTF's hook, found by its name: if it no longer is, GETs pay the stock check again.
+    hooks = hub_app.before_request_funcs[None]
+    assert not [h for h in hooks if getattr(h, "__module__", "") == "flask_wtf.csrf"]
+    ours = [h for h in hooks if h.__name__ == "csrf_protect"]
+    assert len(ours) == 1
+    assert ours[0].__module__ == "hub.auth"
+    client = hub_app.test_client()
+    assert client.get("/status").status_code == 200
+    assert client.post("/status/rate", data={"code": "X", "tail": "1234", "level": "满意"}).status_code == 400
