@@ -303,9 +303,7 @@ class SyncClient:
                     trace("signed", what="batch")
                     if batch is None:
                         return
-                    # In a worker too when the transport allows: the batch after it is drafted meanwhile.
-                    threaded = bool(getattr(self.transport, "overlaps", False))
-                    ahead = _Flight(self.transport, batch, threaded=threaded, packing=packing)
+                    ahead = _Flight(self.transport, batch, threaded=False, packing=packing)
                 flight, ahead = ahead, None
                 ahead = self._send(flight, report)
         finally:
