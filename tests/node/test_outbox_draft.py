@@ -251,7 +251,8 @@ def test_a_batch_signed_ahead_is_the_batch_cut_without_a_draft(
     without = _cut_after(key, first, max_bytes, None)
     assert with_draft == without
     if change is _change_nothing:
-        assert with_draft[0] is not None and with_draft[0][0] == told[0]
+        assert with_draft[0] is not None
+        assert with_draft[0][0] == told[0]
 
 
 @pytest.mark.parametrize("cursor", [7, 8])
@@ -275,14 +276,17 @@ def test_a_batch_signed_ahead_is_taken_only_for_the_cursor_it_names(node_app, mo
         txn.rollback()
     assert body["cursor"] == cursor
     if cursor == 7:
-        assert bytes(batch.envelope) == told[0] and signing_now == []
+        assert bytes(batch.envelope) == told[0]
+        assert signing_now == []
         assert body["node_clock"].startswith("2026-11-30T12:00:00")
     else:
         assert signing_now == [bytes(batch.envelope)] != told
         assert body["node_clock"].startswith("2026-11-30T12:01:00")
 
 
-@pytest.mark.parametrize("change", [_change_nothing, _change_data, _capture_more, _quarantine_first, _signed_by_history])
+@pytest.mark.parametrize(
+    "change", [_change_nothing, _change_data, _capture_more, _quarantine_first, _signed_by_history]
+)
 def test_the_first_batch_cut_with_events_encoded_ahead_is_the_batch_cut_without(
     node_app, monkeypatch, change: Callable[[], None]
 ) -> None:
@@ -312,6 +316,7 @@ def test_the_first_batch_cut_with_events_encoded_ahead_is_the_batch_cut_without(
         with database.atomic() as txn:
             cut.append(_signed(outbox.next_batch(key, protocol.DEFAULT_BATCH_BYTES, PER_BATCH, None, draft)))
             txn.rollback()
-    assert cut[0] is not None and cut[0] == cut[1]
+    assert cut[0] is not None
+    assert cut[0] == cut[1]
     if change is _change_nothing:
         assert encoded["n"] == PER_BATCH  # only the cut without the events encoded ahead encoded them
