@@ -132,6 +132,26 @@ CHANGES = [
 ]
 
 
+def _queued(queued: int, set_aside_first: bool = True) -> None:
+    """`queued` captures in the outbox, the first of them set aside (quarantined) unless told otherwise."""
+    rng = random.Random(11)
+    with database.atomic():
+        meta.put("node_id", "n-test")
+        for i in range(queued):
+            capture_request(capture(("FP-02", "DB-01", "JF-01")[i % 3], rng=rng), "李文书")
+        if set_aside_first:
+            first = Event.select(Event.id).order_by(Event.id).first()
+            Event.update(quarantined=True).where(Event.id == first.id).execute()
+
+
+def _queued_and_first(key: Any, max_bytes: int, queued: int) -> Batch:
+    """_queued, then the first batch signed from them (pending)."""
+    _queued(queued)
+    first = outbox.next_batch(key, max_bytes, PER_BATCH)
+    assert first is not None
+    return first
+
+
 @pytest.mark.parametrize("queued", [10, 6])
 @pytest.mark.parametrize("max_bytes", [protocol.DEFAULT_BATCH_BYTES, 3000])
 @pytest.mark.parametrize("change", CHANGES)
@@ -141,14 +161,7 @@ def test_a_batch_cut_with_a_draft_is_the_batch_cut_without_one(
     """Same signed bytes and the same numbers on every event, whether the draft's numbers stood or went."""
     key = node_app.extensions["daiban_node_key"]
     monkeypatch.setattr(protocol, "utcnow", lambda: protocol.parse_iso("2026-11-30T12:00:00.000000Z"))
-    rng = random.Random(11)
-    with database.atomic():
-        meta.put("node_id", "n-test")
-        for i in range(queued):
-            capture_request(capture(("FP-02", "DB-01", "JF-01")[i % 3], rng=rng), "李文书")
-        Event.update(quarantined=True).where(Event.id == Event.select(Event.id).order_by(Event.id).first().id).execute()
-    first = outbox.next_batch(key, max_bytes, PER_BATCH)
-    assert first is not None
+    first = _queued_and_first(key, max_bytes, queued)
     draft = outbox.draft(max_bytes, PER_BATCH)
     drafting = Batch.get(Batch.state == outbox.DRAFTING)
     assert int(meta.get("next_seq")) == drafting.first_seq == first.last_seq + 1  # the chain has not moved
@@ -216,19 +229,6 @@ def test_a_draft_is_reused_only_for_the_row_and_seq_it_was_made_from(node_app) -
     assert draft.encoded((*rows[0][:-1], b'{"other":1}'), seq) is None
 
 
-def _queued_and_first(key: Any, max_bytes: int, queued: int) -> Batch:
-    """`queued` captures, the first of them set aside, and the first batch signed from them (pending)."""
-    rng = random.Random(11)
-    with database.atomic():
-        meta.put("node_id", "n-test")
-        for i in range(queued):
-            capture_request(capture(("FP-02", "DB-01", "JF-01")[i % 3], rng=rng), "李文书")
-        Event.update(quarantined=True).where(Event.id == Event.select(Event.id).order_by(Event.id).first().id).execute()
-    first = outbox.next_batch(key, max_bytes, PER_BATCH)
-    assert first is not None
-    return first
-
-
 @pytest.mark.parametrize("max_bytes", [protocol.DEFAULT_BATCH_BYTES, 3000])
 @pytest.mark.parametrize("change", CHANGES)
 def test_a_batch_signed_ahead_is_the_batch_cut_without_a_draft(
@@ -293,11 +293,7 @@ def test_the_first_batch_cut_with_events_encoded_ahead_is_the_batch_cut_without(
     """outbox.encoded_ahead (while the hello travels) numbers nothing; the cut after it signs the same bytes."""
     key = node_app.extensions["daiban_node_key"]
     monkeypatch.setattr(protocol, "utcnow", lambda: protocol.parse_iso("2026-11-30T12:00:00.000000Z"))
-    rng = random.Random(11)
-    with database.atomic():
-        meta.put("node_id", "n-test")
-        for i in range(6):
-            capture_request(capture(("FP-02", "DB-01", "JF-01")[i % 3], rng=rng), "李文书")
+    _queued(6, set_aside_first=False)
     ahead = outbox.encoded_ahead(protocol.DEFAULT_BATCH_BYTES, PER_BATCH)
     assert Event.select().where(Event.seq.is_null()).count() == 6  # nothing numbered ahead
     assert not Batch.select().where(Batch.state == outbox.DRAFTING).exists()
