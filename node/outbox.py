@@ -47,24 +47,17 @@ Chosen = tuple[tuple[Any, ...], dict[str, Any], bytes]
 Sealed = Callable[[bytes], None]
 
 
-def next_batch(
-    key: Ed25519PrivateKey,
-    max_bytes: int,
-    max_events: int,
-    sealed: Sealed | None = None,
-    draft: "Draft | None" = None,
-) -> Batch | None:
+def next_batch(key: Ed25519PrivateKey, max_bytes: int, max_events: int, sealed: Sealed | None = None) -> Batch | None:
     """The batch to send next: a pending one as it was signed, or a new one of unsigned events.
 
     `sealed`: told the envelope of a batch signed now, before it is stored and committed (node/sync
     compresses it meanwhile); it must not send it: a batch leaves only once it is stored (rule 6).
-    `draft`: events encoded ahead (encoded_ahead), taken for the very rows and seqs they were made from.
     """
     with database.atomic():
         pending = pending_batch()
         if pending is not None:
             return pending
-        return _cut(key, max_bytes, max_events, int(meta.get("cursor", 0)), 0, draft, sealed=sealed)
+        return _cut(key, max_bytes, max_events, int(meta.get("cursor", 0)), 0, sealed=sealed)
 
 
 def batch_after(
@@ -186,19 +179,6 @@ def draft(max_bytes: int, max_events: int) -> Draft:
         # Inside the transaction: it holds the write lock, so no other connection committed
         # between what was read here and the count of their commits kept with it.
         ahead.keep_cut((seq, max_bytes, max_events), drafting, chosen, queued_count())
-    return ahead
-
-
-def encoded_ahead(max_bytes: int, max_events: int) -> Draft:
-    """The events the next batch would be cut from, encoded as _cut would (Draft.encoded), nothing written.
-
-    For the round's first batch, while the hello travels: the hello may move the chain (a history
-    page, a hub restored from backup), so nothing is numbered; an encoding is taken only for the
-    very row at the very seq it was made from.
-    """
-    ahead = Draft()
-    for _chosen_event in _chosen(_unsigned(max_events), int(meta.get("next_seq", 1)), max_bytes, ahead):
-        pass
     return ahead
 
 

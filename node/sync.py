@@ -134,29 +134,16 @@ class SyncClient:
         """Exchange already-signed bytes and verify the answer, as a round does (USB bundles use this)."""
         return self._exchange(raw, request_hash)
 
-    def _poll(self, kind: str, cursor: int | None = None, sent: "tuple[_Flight, str] | None" = None) -> dict[str, Any]:
-        """The hub's checked answer to a poll or hello; `sent`: one already on its way (_poll_sent)."""
+    def _poll(self, kind: str, cursor: int | None = None) -> dict[str, Any]:
         try:
-            return self._answered(*(sent or self._poll_sent(kind, cursor)))
+            return self._poll_once(kind, cursor)
         except RefusedError as exc:
             if exc.code != STALE_HELLO:
                 raise
             # Once more with a new nonce, on the hub's clock that the signed refusal showed.
-            return self._answered(*self._poll_sent(kind, cursor, hub_clock()))
+            return self._poll_once(kind, cursor, hub_clock())
 
-    def _answered(self, flight: "_Flight", request_hash: str) -> dict[str, Any]:
-        status, resp = self._verify(*flight.answer(), request_hash)
-        if status == 413 or "last_seq" not in resp:
-            # A poll is a few hundred bytes: whoever refused it as too large, it is not ours to split.
-            raise TransportError(
-                N_("中心或中间网络拒收了同步请求（HTTP %(status)s），稍后重试", status=status), "refused_small"
-            )
-        return resp
-
-    def _poll_sent(
-        self, kind: str, cursor: int | None = None, clock: datetime | None = None, threaded: bool = False
-    ) -> "tuple[_Flight, str]":
-        """A poll or hello signed and sent (in a worker when `threaded`), and the hash its answer must name."""
+    def _poll_once(self, kind: str, cursor: int | None = None, clock: datetime | None = None) -> dict[str, Any]:
         # Our own clock by default, so the hub keeps seeing (and flagging) how far off it is.
         if cursor is None:
             # While rebuilding, our position is in the hub's new log, never the old cursor past its end.
@@ -172,19 +159,20 @@ class SyncClient:
             pending=outbox.queued_count(),
             clock=clock,
         )
-        sealed = protocol.seal(self.key, body)
-        return _Flight(self.transport, None, threaded, body=sealed), protocol.body_hash(body)
+        status, resp = self._exchange(protocol.seal(self.key, body), protocol.body_hash(body))
+        if status == 413 or "last_seq" not in resp:
+            # A poll is a few hundred bytes: whoever refused it as too large, it is not ours to split.
+            raise TransportError(
+                N_("中心或中间网络拒收了同步请求（HTTP %(status)s），稍后重试", status=status), "refused_small"
+            )
+        return resp
 
-    def resume(self, report: SyncReport, sent: "tuple[_Flight, str] | None" = None) -> None:
-        """Ask the hub where this node stands and align to it before signing anything new.
-
-        `sent`: the first hello, already on its way (SyncClient._round).
-        """
+    def resume(self, report: SyncReport) -> None:
+        """Ask the hub where this node stands and align to it before signing anything new."""
         position: Any = None
         for _ in range(MAX_POLLS):
             with _connected():
-                resp = self._poll("hello", sent=sent)
-                sent = None
+                resp = self._poll("hello")
                 trace("apply", what="hello")
                 # History first: a status update for a request restored from it must find the request.
                 more = apply_resume(resp)
@@ -226,27 +214,13 @@ class SyncClient:
     def _round(self, max_rounds: int) -> SyncReport:
         report = SyncReport()
         self._resumes = 0
-        # The round's first hello travels (in a worker, when the transport allows) while the node
-        # counts its queue and encodes the first batch's events (outbox.encoded_ahead).
-        hello = None
-        first: outbox.Draft | None = None
-        overlaps = bool(getattr(self.transport, "overlaps", False))
         with _connected():
-            try:
-                if not self.resume_checked:
-                    hello = self._poll_sent("hello", threaded=overlaps)
-                progress.begin("sync", *progress.queued_totals())
-                if hello is not None and overlaps:
-                    first = outbox.encoded_ahead(_batch_cap(), protocol.DEFAULT_BATCH_EVENTS)
-            except BaseException:
-                if hello is not None:
-                    hello[0].settle()
-                raise
+            progress.begin("sync", *progress.queued_totals())
         stopped: str | None = N_("同步中断")
         try:
             if not self.resume_checked:
-                self._resume_once(report, hello)
-            self._send_all(report, max_rounds, first)
+                self._resume_once(report)
+            self._send_all(report, max_rounds)
             if not self._caught_up():
                 self._poll_all(report)
             if not self.resume_checked:
@@ -268,21 +242,18 @@ class SyncClient:
             progress.finish(stopped)
         return report
 
-    def _resume_once(self, report: SyncReport, sent: "tuple[_Flight, str] | None" = None) -> None:
+    def _resume_once(self, report: SyncReport) -> None:
         self._resumes += 1
         if self._resumes > MAX_RESUMES:
-            if sent is not None:
-                sent[0].settle()
             raise RefusedError(N_("与中心核对进度多次仍不一致，同步已停止；请联系乡镇管理员"), "stuck_resume")
-        self.resume(report, sent)
+        self.resume(report)
 
-    def _send_all(self, report: SyncReport, max_batches: int, first: outbox.Draft | None = None) -> None:
+    def _send_all(self, report: SyncReport, max_batches: int) -> None:
         """Send every queued batch in chain order, the next one travelling while this answer is applied.
 
         A bounded pipeline of depth 2: at most one batch is at the hub while the node applies the
         answer before it. The hub still receives batch n+1 only after it answered batch n, so
         order, chain and acks are exactly the protocol's; see _send for when it overlaps.
-        `first`: the events encoded while the hello travelled (outbox.encoded_ahead).
         """
         ahead: _Flight | None = None
         self._complete_answer = False
@@ -293,13 +264,8 @@ class SyncClient:
                     packing = _Packing.of(self.transport)
                     with _connected():
                         batch = outbox.next_batch(
-                            self.key,
-                            _batch_cap(),
-                            protocol.DEFAULT_BATCH_EVENTS,
-                            packing.start if packing else None,
-                            first,
+                            self.key, _batch_cap(), protocol.DEFAULT_BATCH_EVENTS, packing.start if packing else None
                         )
-                    first = None
                     trace("signed", what="batch")
                     if batch is None:
                         return
@@ -588,20 +554,10 @@ class _Flight:
     in the thread that runs the round. `packing`: the batch's bytes already being compressed.
     """
 
-    def __init__(
-        self,
-        transport: Transport,
-        batch: Batch | None,
-        threaded: bool,
-        packing: _Packing | None = None,
-        body: bytes | None = None,
-    ):
-        # A batch, or any other message (`body`: a hello or a poll, SyncClient._poll_sent).
-        self.batch: Batch = batch  # type: ignore[assignment]
+    def __init__(self, transport: Transport, batch: Batch, threaded: bool, packing: _Packing | None = None):
+        self.batch = batch
         self._outcome: tuple[int, bytes] | BaseException | None = None
-        if body is None:
-            assert batch is not None
-            body = bytes(batch.envelope)
+        body = bytes(batch.envelope)
         self._leaving = threading.Event()
         if threaded:
             self._thread: threading.Thread | None = threading.Thread(

@@ -282,37 +282,3 @@ def test_a_batch_signed_ahead_is_taken_only_for_the_cursor_it_names(node_app, mo
     else:
         assert signing_now == [bytes(batch.envelope)] != told
         assert body["node_clock"].startswith("2026-11-30T12:01:00")
-
-
-@pytest.mark.parametrize(
-    "change", [_change_nothing, _change_data, _capture_more, _quarantine_first, _signed_by_history]
-)
-def test_the_first_batch_cut_with_events_encoded_ahead_is_the_batch_cut_without(
-    node_app, monkeypatch, change: Callable[[], None]
-) -> None:
-    """outbox.encoded_ahead (while the hello travels) numbers nothing; the cut after it signs the same bytes."""
-    key = node_app.extensions["daiban_node_key"]
-    monkeypatch.setattr(protocol, "utcnow", lambda: protocol.parse_iso("2026-11-30T12:00:00.000000Z"))
-    _queued(6, set_aside_first=False)
-    ahead = outbox.encoded_ahead(protocol.DEFAULT_BATCH_BYTES, PER_BATCH)
-    assert Event.select().where(Event.seq.is_null()).count() == 6  # nothing numbered ahead
-    assert not Batch.select().where(Batch.state == outbox.DRAFTING).exists()
-    with database.atomic():
-        change()
-    encoded = {"n": 0}
-    wire = outbox.wire_event
-
-    def counted(*args: Any) -> dict[str, Any]:
-        encoded["n"] += 1
-        return wire(*args)
-
-    monkeypatch.setattr(outbox, "wire_event", counted)
-    cut: list[tuple[bytes, str, int, int] | None] = []
-    for draft in (ahead, None):
-        with database.atomic() as txn:
-            cut.append(_signed(outbox.next_batch(key, protocol.DEFAULT_BATCH_BYTES, PER_BATCH, None, draft)))
-            txn.rollback()
-    assert cut[0] is not None
-    assert cut[0] == cut[1]
-    if change is _change_nothing:
-        assert encoded["n"] == PER_BATCH  # only the cut without the events encoded ahead encoded them
