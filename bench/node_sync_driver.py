@@ -52,6 +52,7 @@ CPU_BY_FUNCTION = [
     ("node.meta", "get"),
     ("node.meta", "put"),
     ("node.progress", "batch_totals"),
+    ("node.progress", "queued_totals"),
     ("node.sync", "SyncClient._verify"),
     ("shared.encoding", "compress_zstd"),
     ("node.outbox", "_unsigned"),
