@@ -422,8 +422,8 @@ class SyncClient:
         answer leaves). Right, the next batch leaves as soon as the answer is checked and the batch
         stored; wrong, the cut signs and compresses it again as before (outbox.sign_ahead, _cut).
         """
-        expected = int(meta.get("cursor", 0)) + batch.last_seq - batch.first_seq + 1
         in_flight = batch.last_seq - batch.first_seq + 1
+        expected = int(meta.get("cursor", 0)) + in_flight
         outbox.sign_ahead(self.key, draft, in_flight, expected, packing.start if packing else None)
 
     def _sign_ahead(
@@ -518,8 +518,7 @@ class _Packing:
 
     def __init__(self, pack_ahead: Callable[[bytes], None]):
         self._pack_ahead = pack_ahead
-        # A body signed ahead (SyncClient._draft_signed), then one signed at the cut if that one was not taken.
-        self._threads: list[threading.Thread] = []
+        self._thread: threading.Thread | None = None
 
     @classmethod
     def of(cls, transport: Transport) -> "_Packing | None":
@@ -533,18 +532,18 @@ class _Packing:
         keeps the latest body packed, which must be this one.
         """
         self.wait()
-        thread = threading.Thread(target=self._run, args=(envelope,), name="daiban-sync-pack", daemon=True)
-        self._threads.append(thread)
-        thread.start()
+        self._thread = threading.Thread(target=self._run, args=(envelope,), name="daiban-sync-pack", daemon=True)
+        self._thread.start()
 
     def _run(self, envelope: bytes) -> None:
         with contextlib.suppress(Exception):  # the exchange then compresses the body itself
             self._pack_ahead(envelope)
 
     def wait(self) -> None:
-        """Until every compression started here has ended (the exchange then finds its bytes)."""
-        while self._threads:
-            self._threads.pop(0).join()
+        """Until the compression has ended (the exchange then finds its bytes)."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
 
 
 class _Flight:
