@@ -8,8 +8,8 @@ bench.sync_link e2e` keeps one per run) and prints, per run, the medians over th
 ahead of: checking an answer (its arrival to `sign`), cutting, signing and storing the next
 batch (`sign` to `signed`) and its leaving (`signed` to its `post`), and their sum over the
 run: the stretches between an answer and the next upload, while the hub has nothing to do;
-then how far the two overlapped over the round (_overlap) and how many bodies went at the
-slow-link level.
+then the round's two ends (until the first batch left, after the last answer), how far the two
+overlapped over the round (_overlap) and how many bodies went at the slow-link level.
 
 With BENCH_NODE_CPU_BY_FUNCTION=1 in the environment, the CPU time (thread time) spent in the sync
 path's main functions is logged on stderr after the round (calls nest: a line includes the lines
@@ -52,6 +52,7 @@ CPU_BY_FUNCTION = [
     ("node.meta", "get"),
     ("node.meta", "put"),
     ("node.progress", "batch_totals"),
+    ("node.progress", "queued_totals"),
     ("node.sync", "SyncClient._verify"),
     ("shared.encoding", "compress_zstd"),
     ("node.outbox", "_unsigned"),
@@ -182,8 +183,12 @@ def _overlap(steps: list[dict[str, Any]]) -> str:
         later = [a for a in answers if a > drafted]
         waited += later[0] - drafted if later else 0.0
     slow = sum(1 for s in steps if s["ev"] == "compress" and s.get("slow"))
+    # The round's two ends, where the hub has nothing to do either: until the first batch leaves
+    # (the hello, the first cut) and after the last answer (applying it).
+    ends = f"first batch out after {(posts[0] - start) * 1000:.0f} ms, " if posts else ""
+    ends += f"the last answer applied in {(end - answers[-1]) * 1000:.0f} ms; " if answers else ""
     return (
-        f"round {end - start:.2f} s, the hub without a batch {1 - at_hub / (end - start):.0%} of it, "
+        ends + f"round {end - start:.2f} s, the hub without a batch {1 - at_hub / (end - start):.0%} of it, "
         f"the round's thread waiting for answers {waited:.2f} s, {slow} bodies at the slow-link level"
     )
 

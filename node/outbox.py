@@ -105,6 +105,8 @@ class Draft:
         # The cut as drafted (see `cut`): what was written when, the cut's arguments, the drafting
         # batch, the chosen events and the queue's count.
         self._cut: tuple[tuple[Any, ...], tuple[int, int, int], Batch, list[Chosen], int] | None = None
+        # The drafted cut signed ahead (sign_ahead): its body but for the events and the clock, envelope, hash.
+        self._signed: tuple[dict[str, Any], bytes, str] | None = None
 
     def keep_cut(self, args: tuple[int, int, int], drafting: Batch, chosen: list["Chosen"], queued: int) -> None:
         self._cut = (_writes_seen(), args, drafting, chosen, queued)
@@ -122,6 +124,15 @@ class Draft:
         if args != (seq, max_bytes, max_events) or seen != _writes_seen():
             return None
         return drafting, chosen, queued
+
+    def signed(self, body: dict[str, Any]) -> tuple[bytes, str] | None:
+        """(envelope, hash) signed ahead for a body that says what `body` says but for its clock, else None.
+
+        Only for the cut as drafted (Draft.cut): its events are the very ones signed ahead.
+        """
+        if self._signed is None or self._signed[0] != _unclocked(body):
+            return None
+        return self._signed[1], self._signed[2]
 
     def encoded(self, row: tuple[Any, ...], seq: int) -> tuple[dict[str, Any], bytes] | None:
         """(wire event, its canonical bytes) drafted for exactly this row at this seq, else None."""
@@ -169,6 +180,47 @@ def draft(max_bytes: int, max_events: int) -> Draft:
         # between what was read here and the count of their commits kept with it.
         ahead.keep_cut((seq, max_bytes, max_events), drafting, chosen, queued_count())
     return ahead
+
+
+def sign_ahead(key: Ed25519PrivateKey, ahead: Draft, in_flight: int, cursor: int, sealed: Sealed | None = None) -> None:
+    """Sign the drafted batch now, on the cursor the answer the node waits for is expected to leave.
+
+    The cut (_cut) takes this envelope only when the drafted events stand unread (Draft.cut) and
+    its body, cursor included, says what the one it would sign says, but for the clock (Draft.signed):
+    then the batch leaves already signed and compressed (`sealed`, as for next_batch) when that
+    answer comes. Any other cut signs afresh, as without this. Nothing is written here.
+    """
+    if ahead._cut is None:
+        return
+    _seen, (seq, _max_bytes, _max_events), _drafting, chosen, queued = ahead._cut
+    if seq != int(meta.get("next_seq", 1)):
+        return
+    body = _batch_body(chosen, cursor, queued - in_flight)
+    envelope, body_hash = signing.sealed(key, _with_events(body, chosen), told=sealed)
+    ahead._signed = (_unclocked(body), envelope, body_hash)
+
+
+def _unclocked(body: dict[str, Any]) -> dict[str, Any]:
+    """A batch body but for its events and the moment it was signed: what a body signed ahead must match."""
+    return {k: v for k, v in body.items() if k not in ("events", "node_clock")}
+
+
+def _batch_body(chosen: list[Chosen], cursor: int, pending: int) -> dict[str, Any]:
+    """The body of a batch of the chosen events naming `cursor`, chained on the last batch signed."""
+    return protocol.batch_body(
+        meta.get("node_id"),
+        [wire for _row, wire, _data in chosen],
+        meta.get("last_hash", protocol.GENESIS_HASH),
+        cursor,
+        catalogue_version=int(meta.get("catalogue_version", 0)),
+        app_version=APP_VERSION,
+        pending=max(0, pending),
+    )
+
+
+def _with_events(body: dict[str, Any], chosen: list[Chosen]) -> dict[str, Any]:
+    """The body to sign: its events as they were encoded when chosen (encoding.canonical_list)."""
+    return {**body, "events": encoding.canonical_list([data for *_, data in chosen])}
 
 
 def _writes_seen() -> tuple[Any, ...]:
@@ -249,7 +301,8 @@ def _cut(
     spliced in as they are (encoding.canonical_list), so no event is encoded twice. The body is
     encoded once for the signature, the envelope and the hash. Events numbered ahead (draft) keep
     their numbers when they are exactly those this cut gives; when nothing at all was written
-    since the draft (Draft.cut), they are not even read again.
+    since the draft (Draft.cut), they are not even read again, and a body signed ahead on the
+    cursor this cut names (sign_ahead) is taken as it was signed.
     """
     seq = int(meta.get("next_seq", 1))
     kept = draft.cut(seq, max_bytes, max_events) if draft is not None else None
@@ -267,18 +320,14 @@ def _cut(
             drop_draft()
             drafting = None
         queued = queued_count()
-    prev_hash = meta.get("last_hash", protocol.GENESIS_HASH)
-    body = protocol.batch_body(
-        meta.get("node_id"),
-        [wire for _row, wire, _data in chosen],
-        prev_hash,
-        cursor,
-        catalogue_version=int(meta.get("catalogue_version", 0)),
-        app_version=APP_VERSION,
-        pending=max(0, queued - in_flight),
-    )
-    events_bytes = encoding.canonical_list([data for *_, data in chosen])
-    envelope, body_hash = signing.sealed(key, {**body, "events": events_bytes}, told=sealed)
+    body = _batch_body(chosen, cursor, queued - in_flight)
+    prev_hash = body["prev_hash"]
+    # Signed ahead while the batch before travelled (sign_ahead), and compressed then: taken as it is.
+    ahead = draft.signed(body) if kept is not None and draft is not None else None
+    if ahead is None:
+        envelope, body_hash = signing.sealed(key, _with_events(body, chosen), told=sealed)
+    else:
+        envelope, body_hash = ahead
     if checked is not None:
         checked()
     if drafting is not None:

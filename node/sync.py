@@ -326,12 +326,15 @@ class SyncClient:
         batch = flight.batch
         self._complete_answer = False
         draft = None
+        packing = _Packing.of(self.transport)
         if flight.travelling:
             # The node would only wait here: encode and number the events after this batch meanwhile
-            # (outbox.draft; the numbers stand only if the answer is plain and the queue unchanged).
+            # (outbox.draft; the numbers stand only if the answer is plain and the queue unchanged),
+            # then sign and compress them on the cursor the answer is expected to leave (_draft_signed).
             try:
                 with _connected():
                     draft = outbox.draft(_batch_cap(), protocol.DEFAULT_BATCH_EVENTS)
+                    self._draft_signed(draft, batch, packing)
             except peewee.OperationalError as exc:
                 # A busy database (a capture holding the write lock): drafting is only a head start, and
                 # the batch in flight must still be answered; the next batch is cut after it, as before.
@@ -345,9 +348,11 @@ class SyncClient:
             if early is not None:
                 # Cut and signed from the answer as parsed; its checks run while the batch is
                 # compressed, before anything is stored or sent (outbox._cut's `checked`).
-                ahead = self._sign_ahead(early[0], batch, draft, check)
+                ahead = self._sign_ahead(early[0], batch, draft, check, packing)
             status, resp = check()
         except SyncError as exc:
+            if packing is not None:
+                packing.wait()
             with _connected():
                 outbox.record_attempt(batch, exc.message)
                 outbox.drop_draft()
@@ -370,7 +375,7 @@ class SyncClient:
             self._resume_once(report)
             return None
         if plain and early is None:
-            ahead = self._sign_ahead(resp, batch, draft)
+            ahead = self._sign_ahead(resp, batch, draft, packing=packing)
         try:
             trace("apply", what="batch")
             with _connected(), database.atomic():
@@ -409,21 +414,36 @@ class SyncClient:
         with _connected():
             return reconcile.pending() is None
 
+    def _draft_signed(self, draft: outbox.Draft, batch: Batch, packing: "_Packing | None") -> None:
+        """Sign the drafted batch while `batch` travels, on the cursor its answer should leave, and compress it.
+
+        The guess: the node's cursor moved by one update per event of `batch` (the hub answers each
+        capture with its status; with nothing else new in the village's log, that is the cursor the
+        answer leaves). Right, the next batch leaves as soon as the answer is checked and the batch
+        stored; wrong, the cut signs and compresses it again as before (outbox.sign_ahead, _cut).
+        """
+        in_flight = batch.last_seq - batch.first_seq + 1
+        expected = int(meta.get("cursor", 0)) + in_flight
+        outbox.sign_ahead(self.key, draft, in_flight, expected, packing.start if packing else None)
+
     def _sign_ahead(
         self,
         resp: dict[str, Any],
         batch: Batch,
         draft: outbox.Draft | None = None,
         check: Callable[[], object] | None = None,
+        packing: "_Packing | None" = None,
     ) -> "_Flight | None":
         """The batch after `batch`, signed on the cursor `resp` will leave and sent; None to go step by step.
 
         `check`: the answer's checks when `resp` is not yet checked. They run once the next batch is
         signed (outbox._cut, while it is compressed), and in any case before it leaves; when they
-        raise, nothing of the cut was stored.
+        raise, nothing of the cut was stored. `packing`: where the draft's body signed ahead is
+        being compressed (_draft_signed); a batch signed now is compressed there too.
         """
         trace("sign", what="ahead")
-        packing = _Packing.of(self.transport)
+        if packing is None:
+            packing = _Packing.of(self.transport)
         try:
             with _connected():
                 try:
@@ -506,7 +526,12 @@ class _Packing:
         return cls(pack_ahead) if pack_ahead is not None and getattr(transport, "overlaps", False) else None
 
     def start(self, envelope: bytes) -> None:
-        """Compress `envelope` in a thread (outbox calls this as it signs a batch)."""
+        """Compress `envelope` in a thread (outbox calls this as it signs a batch).
+
+        A compression started before (a body signed ahead and not taken) ends first: the transport
+        keeps the latest body packed, which must be this one.
+        """
+        self.wait()
         self._thread = threading.Thread(target=self._run, args=(envelope,), name="daiban-sync-pack", daemon=True)
         self._thread.start()
 

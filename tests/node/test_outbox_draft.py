@@ -18,7 +18,7 @@ from node.apply import apply_resume
 from node.capture import capture_request
 from node.db import database
 from node.models import Batch, Event
-from shared import protocol
+from shared import encoding, protocol
 from tests.factories import capture
 
 PER_BATCH = 4
@@ -132,6 +132,26 @@ CHANGES = [
 ]
 
 
+def _queued(queued: int, set_aside_first: bool = True) -> None:
+    """`queued` captures in the outbox, the first of them set aside (quarantined) unless told otherwise."""
+    rng = random.Random(11)
+    with database.atomic():
+        meta.put("node_id", "n-test")
+        for i in range(queued):
+            capture_request(capture(("FP-02", "DB-01", "JF-01")[i % 3], rng=rng), "李文书")
+        if set_aside_first:
+            first = Event.select(Event.id).order_by(Event.id).first()
+            Event.update(quarantined=True).where(Event.id == first.id).execute()
+
+
+def _queued_and_first(key: Any, max_bytes: int, queued: int) -> Batch:
+    """_queued, then the first batch signed from them (pending)."""
+    _queued(queued)
+    first = outbox.next_batch(key, max_bytes, PER_BATCH)
+    assert first is not None
+    return first
+
+
 @pytest.mark.parametrize("queued", [10, 6])
 @pytest.mark.parametrize("max_bytes", [protocol.DEFAULT_BATCH_BYTES, 3000])
 @pytest.mark.parametrize("change", CHANGES)
@@ -141,14 +161,7 @@ def test_a_batch_cut_with_a_draft_is_the_batch_cut_without_one(
     """Same signed bytes and the same numbers on every event, whether the draft's numbers stood or went."""
     key = node_app.extensions["daiban_node_key"]
     monkeypatch.setattr(protocol, "utcnow", lambda: protocol.parse_iso("2026-11-30T12:00:00.000000Z"))
-    rng = random.Random(11)
-    with database.atomic():
-        meta.put("node_id", "n-test")
-        for i in range(queued):
-            capture_request(capture(("FP-02", "DB-01", "JF-01")[i % 3], rng=rng), "李文书")
-        Event.update(quarantined=True).where(Event.id == Event.select(Event.id).order_by(Event.id).first().id).execute()
-    first = outbox.next_batch(key, max_bytes, PER_BATCH)
-    assert first is not None
+    first = _queued_and_first(key, max_bytes, queued)
     draft = outbox.draft(max_bytes, PER_BATCH)
     drafting = Batch.get(Batch.state == outbox.DRAFTING)
     assert int(meta.get("next_seq")) == drafting.first_seq == first.last_seq + 1  # the chain has not moved
@@ -214,3 +227,58 @@ def test_a_draft_is_reused_only_for_the_row_and_seq_it_was_made_from(node_app) -
     assert hit[0]["id"] == rows[0][1]
     assert draft.encoded(rows[0], seq + 1) is None
     assert draft.encoded((*rows[0][:-1], b'{"other":1}'), seq) is None
+
+
+@pytest.mark.parametrize("max_bytes", [protocol.DEFAULT_BATCH_BYTES, 3000])
+@pytest.mark.parametrize("change", CHANGES)
+def test_a_batch_signed_ahead_is_the_batch_cut_without_a_draft(
+    node_app, monkeypatch, max_bytes: int, change: Callable[[], None]
+) -> None:
+    """Signed ahead on the cursor the cut then names (outbox.sign_ahead): the same bytes, whatever changed since."""
+    key = node_app.extensions["daiban_node_key"]
+    monkeypatch.setattr(protocol, "utcnow", lambda: protocol.parse_iso("2026-11-30T12:00:00.000000Z"))
+    first = _queued_and_first(key, max_bytes, 10)
+    draft = outbox.draft(max_bytes, PER_BATCH)
+    told: list[bytes] = []
+    outbox.sign_ahead(key, draft, first.last_seq - first.first_seq + 1, 7, told.append)
+    assert len(told) == 1
+    if change in ELSEWHERE:
+        change()
+    else:
+        with database.atomic():
+            change()
+    with_draft = _cut_after(key, first, max_bytes, draft)
+    without = _cut_after(key, first, max_bytes, None)
+    assert with_draft == without
+    if change is _change_nothing:
+        assert with_draft[0] is not None
+        assert with_draft[0][0] == told[0]
+
+
+@pytest.mark.parametrize("cursor", [7, 8])
+def test_a_batch_signed_ahead_is_taken_only_for_the_cursor_it_names(node_app, monkeypatch, cursor: int) -> None:
+    """Signed at 12:00 on cursor 7, cut at 12:01 on `cursor`: taken as signed at 12:00 only when that is 7."""
+    key = node_app.extensions["daiban_node_key"]
+    clock = {"now": "2026-11-30T12:00:00.000000Z"}
+    monkeypatch.setattr(protocol, "utcnow", lambda: protocol.parse_iso(clock["now"]))
+    first = _queued_and_first(key, protocol.DEFAULT_BATCH_BYTES, 10)
+    draft = outbox.draft(protocol.DEFAULT_BATCH_BYTES, PER_BATCH)
+    told: list[bytes] = []
+    outbox.sign_ahead(key, draft, first.last_seq - first.first_seq + 1, 7, told.append)
+    clock["now"] = "2026-11-30T12:01:00.000000Z"
+    signing_now: list[bytes] = []
+    with database.atomic() as txn:
+        batch = outbox.batch_after(
+            key, protocol.DEFAULT_BATCH_BYTES, PER_BATCH, first, cursor, draft, signing_now.append
+        )
+        assert batch is not None
+        body = encoding.parse(bytes(batch.envelope))["body"]
+        txn.rollback()
+    assert body["cursor"] == cursor
+    if cursor == 7:
+        assert bytes(batch.envelope) == told[0]
+        assert signing_now == []
+        assert body["node_clock"].startswith("2026-11-30T12:00:00")
+    else:
+        assert signing_now == [bytes(batch.envelope)] != told
+        assert body["node_clock"].startswith("2026-11-30T12:01:00")

@@ -8,7 +8,9 @@ from typing import Iterator
 import pytest
 
 from node import centre, progress
+from node.capture import capture_request
 from node.db import database
+from tests.factories import capture as made
 from tests.node.test_capture_views import capture
 
 
@@ -145,3 +147,12 @@ def test_receipt_carries_the_centre_contact(clerk, node_app) -> None:
         html = clerk.client.get(f"/requests/{req.receipt_code}/receipt?paper={paper}").get_data(as_text=True)
         assert "0731-8888 6666" in html, paper
         assert "青山镇人民路 18 号便民服务大厅" in html, paper
+
+
+def test_the_queue_is_counted_in_the_bytes_it_holds(node_app) -> None:
+    """A size on the page is bytes: Chinese text counts three bytes a character, not one."""
+    with database.connection_context():
+        capture_request(made("JF-01"), "李文书")
+        stored = [bytes(r[0]) for r in database.execute_sql('SELECT CAST("data" AS BLOB) FROM "event"').fetchall()]
+        assert progress.queued_totals() == (len(stored), sum(map(len, stored)))
+        assert sum(map(len, stored)) > sum(len(b.decode()) for b in stored)

@@ -351,3 +351,60 @@ def test_an_answer_not_as_declared_is_refused_and_nothing_is_cut_from_it(linked,
     monkeypatch.setattr(sync, "_looks_plain", looks)
     client.round()
     assert_exactly_once(codes)
+
+
+def _signing_ahead(monkeypatch, shift: int = 0) -> list[tuple[int, bytes]]:
+    """(cursor, envelope) of each batch signed ahead while the one before it travelled (outbox.sign_ahead);
+    `shift`: the cursor guessed that much off."""
+    made: list[tuple[int, bytes]] = []
+    real = outbox.sign_ahead
+
+    def spied(key: Any, draft: outbox.Draft, in_flight: int, cursor: int, sealed: Any = None) -> None:
+        real(key, draft, in_flight, cursor + shift, lambda env: made.append((cursor + shift, env)))
+
+    monkeypatch.setattr(outbox, "sign_ahead", spied)
+    return made
+
+
+def _answered_once_signed_ahead(made: list[tuple[int, bytes]]) -> Any:
+    """A transport hook: batches 2 and 3 are answered only once the batch after each was signed ahead
+    (the round's thread does it while they travel; the in-process hub could answer sooner)."""
+
+    def fault(path: str, body: bytes, phase: str) -> None:
+        msg = encoding.parse(body)["body"]
+        if phase == "after" and msg.get("kind") == "batch" and msg["first_seq"] in (4, 7):
+            for _ in range(1000):
+                if len(made) >= (1 if msg["first_seq"] == 4 else 2):
+                    return
+                time.sleep(0.01)
+            raise AssertionError(f"nothing signed ahead while batch {msg['first_seq']} travelled")
+
+    return fault
+
+
+def test_a_batch_signed_ahead_on_the_cursor_its_answer_leaves_is_sent_as_signed(overlapping, monkeypatch) -> None:
+    client, transport, codes, _drafted = overlapping
+    ahead = _signing_ahead(monkeypatch)
+    transport.fault = _answered_once_signed_ahead(ahead)
+    client.round()
+    sent = [raw for path, raw in transport.sent if path == sync.SYNC_PATH and b'"kind":"batch"' in raw]
+    # Batches 3 and 4, each signed while the one before it was at the hub (batch 1 goes from the
+    # round's thread, so batch 2 is cut after its answer), on the cursor its answer left.
+    assert [c for c, _env in ahead] == [6, 9]
+    assert sent[2:] == [env for _c, env in ahead]
+    assert [b["cursor"] for b in batches_sent(transport)] == [0, 3, 6, 9]
+    assert _drafting() == []
+    assert_exactly_once(codes)
+
+
+def test_a_batch_signed_ahead_on_another_cursor_is_signed_again_on_the_right_one(overlapping, monkeypatch) -> None:
+    """The hub's log moved otherwise than one update per event (the guess is off): nothing of the guess leaves."""
+    client, transport, codes, _drafted = overlapping
+    ahead = _signing_ahead(monkeypatch, shift=1)
+    transport.fault = _answered_once_signed_ahead(ahead)
+    client.round()
+    assert [c for c, _env in ahead] == [7, 10]
+    sent = [raw for path, raw in transport.sent if path == sync.SYNC_PATH and b'"kind":"batch"' in raw]
+    assert not set(sent) & {env for _c, env in ahead}
+    assert [b["cursor"] for b in batches_sent(transport)] == [0, 3, 6, 9]
+    assert_exactly_once(codes)
