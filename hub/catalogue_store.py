@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -22,11 +23,22 @@ _decoded: WeakKeyDictionary[Any, tuple[tuple[Any, Any], Catalogue]] = WeakKeyDic
 
 def current() -> Catalogue:
     """The catalogue version in force (treat it as read-only: it is shared within the process)."""
+    return current_sent()()
+
+
+def current_sent() -> Callable[[], Catalogue]:
+    """`current`'s look-up sent now; calling the result reads it (inside hub.db.pipelined, with the
+    statements sent beside it: one round trip on PostgreSQL)."""
     # Plain SQL: every sync batch asks twice, and compiling the query cost more than running it.
     table = CatalogueVersion._meta.table_name
-    version, created_at = database.execute_sql(
+    cursor = database.execute_sql(
         f'SELECT "version", "created_at" FROM "{table}" ORDER BY "version" DESC LIMIT 1'  # nosec B608
-    ).fetchone()
+    )
+    return lambda: _in_force(table, *cursor.fetchone())
+
+
+def _in_force(table: str, version: Any, created_at: Any) -> Catalogue:
+    """The Catalogue of the version read: the one kept, or its text read and decoded."""
     db = database.obj
     kept = _decoded.get(db)
     if kept is not None and kept[0] == (version, created_at):

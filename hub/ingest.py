@@ -29,8 +29,9 @@ from shared.validation import duplicate_application, normalise_id_number, valida
 from . import audit, cases, deadlines, duplicates, freshness, keys, restores, routing
 from .county import level as county_level
 from .catalogue_store import current as current_catalogue
+from .catalogue_store import current_sent
 from .clock import china_date, now
-from .db import JSONField, compiled, database, one_by, one_where, pipelined, update_by
+from .db import JSONField, compiled, database, one_by, one_where_sent, pipelined, update_by
 from .models import Assignment, Batch, Case, ForkAlert, HubEvent, Node, NodeEvent, Village
 from .nodeauth import Authenticated, authenticate, describe
 
@@ -178,9 +179,7 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
     early = prepare_ahead(node, body) if body["first_seq"] > node.last_seq else None
     # `tail` is left after the transaction: the pipeline entered in it below carries the COMMIT too.
     with contextlib.ExitStack() as tail, database.atomic():
-        node = cases.lock_node(node.node_id)
-        node.village = one_by(Village.id, node.village_id)  # read here, not by peewee's compiler (prefix, name)
-        stored = one_where((Batch.node, node.node_id), (Batch.first_seq, body["first_seq"]))
+        node, stored, catalogue = _standing_under_lock(node, body["first_seq"])
         if stored is not None and stored.hash == batch_hash:
             record_contact(node, body)
             return Ingested(stored.ack, [], node, None)
@@ -188,7 +187,6 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
             fork = protocol.error("fork", resume_from=node.last_seq + 1, last_hash=node.last_hash)
         else:
             protocol.check_chain(node.last_seq, node.last_hash, body)
-            catalogue = current_catalogue()
             prefix = node.village.prefix
             if early is not None and early.catalogue is catalogue and early.prefix == prefix:
                 prepared = early.events
@@ -264,6 +262,32 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
     raise fork
 
 
+def _standing_under_lock(node: Node, first_seq: int) -> tuple[Node, Batch | None, Catalogue]:
+    """The node row locked for the batch's transaction (cases.lock_node), with its village; the batch
+    stored at `first_seq`, if any; and the catalogue in force, all read after the lock.
+
+    On PostgreSQL the four statements go with the transaction's BEGIN in one round trip instead of
+    four (their answers are read once the pipeline's end has waited for all of them): the village
+    and the batch are looked up by values known before the lock (a node's village never changes;
+    checked below all the same).
+    """
+    with pipelined():
+        locked = one_where_sent((Node.node_id, node.node_id), for_update=True)
+        village = one_where_sent((Village.id, node.village_id))
+        stored = one_where_sent((Batch.node, node.node_id), (Batch.first_seq, first_seq))
+        in_force = current_sent()
+    row: Node | None = locked()
+    if row is None:
+        raise Node.DoesNotExist(node.node_id)
+    its_village: Village | None = village()
+    batch: Batch | None = stored()
+    catalogue = in_force()
+    if its_village is None or its_village.id != row.village_id:
+        its_village = one_by(Village.id, row.village_id)
+    row.village = its_village  # read here, not by peewee's compiler (prefix, name)
+    return row, batch, catalogue
+
+
 class PreparedBatch:
     """A batch's events prepared before its transaction, and what that preparation depended on."""
 
@@ -276,10 +300,13 @@ class PreparedBatch:
 def prepare_ahead(node: Node, body: dict[str, Any]) -> PreparedBatch:
     """prepare_batch outside any transaction, with the catalogue and village prefix read now.
 
-    Two plain reads and no lock: ingest_batch checks both again under the node lock.
+    Two plain reads and no lock (one round trip on PostgreSQL): ingest_batch checks both again
+    under the node lock.
     """
-    catalogue = current_catalogue()
-    prefix = one_by(Village.id, node.village_id).prefix
+    with pipelined():
+        village = one_where_sent((Village.id, node.village_id))
+        in_force = current_sent()
+    catalogue, prefix = in_force(), village().prefix
     return PreparedBatch(catalogue, prefix, prepare_batch(body["events"], prefix, catalogue))
 
 
