@@ -584,6 +584,12 @@ def one_where_sent(*pairs: tuple[Any, Any], for_update: bool = False) -> Callabl
     return row
 
 
+def rows_sent(model: Any, sql: str, params: list[Any]) -> Callable[[], list[Any]]:
+    """`list(model.raw(sql, *params))`'s statement sent now; calling the result reads its rows."""
+    cursor = database.execute_sql(sql, params)
+    return lambda: [_model_row(model, sql, cursor, row) for row in cursor.fetchall()]
+
+
 # Per (model, SQL): the row's keys and converters as peewee's cursor wrapper resolves them from the
 # cursor's columns. Resolving them (and building the query objects around them) per call cost ~4×
 # the statement itself for a node row (docs/performance.md, issue #13, 2026-12-01 morning).

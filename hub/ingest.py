@@ -480,9 +480,14 @@ class BatchWriter:
         ids = [ev["id"] for ev in events if isinstance(ev.get("id"), str)]
         request_ids = [ev["request_id"] for ev in events]
         codes = [p.lookup_code for p in prepared if p.lookup_code is not None]
-        # The four look-ups of what the hub already holds: one statement on PostgreSQL.
+        # The four look-ups of what the hub already holds (one statement on PostgreSQL), the calendar's
+        # settings and the staff new cases are routed to: on PostgreSQL one round trip for all.
         people = (p.person for p in prepared if p.person is not None)
-        known = duplicates.known(ids, request_ids, codes, people)
+        with pipelined():
+            held = duplicates.known_sent(ids, request_ids, codes, people)
+            calendar = deadlines.calendar_sent()
+            staff = routing.active_staff_sent()
+        known = held()
         self.event_ids: set[str] = known.event_ids
         self.request_ids: set[str] = known.request_ids
         self.receipt_codes: set[str] = known.receipt_codes
@@ -493,10 +498,10 @@ class BatchWriter:
         # Every entry queued by hub_event, kept after flush: the batch's answer hands them over.
         self.written: list[Entry] = []
         # One calendar and one answer per (start day, limit) for the whole batch, as if it were one moment.
-        self.calendar = MemoCalendar(deadlines.calendar())
+        self.calendar = MemoCalendar(calendar())
         self._out_seq = node.out_seq
         self.assignments: list[dict[str, Any]] = []
-        self.router = routing.Router(sink=self.assignments)
+        self.router = routing.Router(sink=self.assignments, staff=staff)
         # Audit entries of the batch's events (duplicate flags), chained at flush under one lock.
         self.audits: list[tuple[str, str, str, dict[str, Any] | None]] = []
         # 两头受理: the open cases of the people this batch captures for (one query), kept up to date below.
