@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date
 from typing import Any, NamedTuple, TypeVar, cast
 
@@ -28,7 +28,6 @@ from shared.validation import duplicate_application, normalise_id_number, valida
 
 from . import audit, cases, deadlines, duplicates, freshness, keys, restores, routing
 from .county import level as county_level
-from .catalogue_store import current as current_catalogue
 from .catalogue_store import current_sent
 from .clock import china_date, now
 from .db import JSONField, compiled, database, one_by, one_where_sent, pipelined, update_by
@@ -95,14 +94,22 @@ def _handle_sync(raw: bytes, hub_key: Ed25519PrivateKey, fresh_hello: bool) -> t
             protocol.check_batch_shape(auth.message)
             done = ingest_batch(node, body, request_hash)
             out = answer(
-                body, request_hash, ack=done.ack, written=done.written, node=done.node, catalogue=done.catalogue
+                body,
+                request_hash,
+                version,
+                ack=done.ack,
+                written=done.written,
+                node=done.node,
+                catalogue=done.catalogue,
             )
         else:
             if isinstance(auth.message, messages.Hello) and fresh_hello:
                 freshness.check_hello(node, body)
             record_contact(node, body)  # contact columns only: none that the answer reads
-            out = answer(body, request_hash, ack=None, hello=isinstance(auth.message, messages.Hello), node=node)
-        return 200, protocol.seal(hub_key, keys.decorate(out, version))
+            out = answer(
+                body, request_hash, version, ack=None, hello=isinstance(auth.message, messages.Hello), node=node
+            )
+        return 200, protocol.seal(hub_key, out)
     except protocol.ProtocolError as exc:
         if auth is not None:
             node_id, request_hash, version = auth.node.node_id, auth.request_hash, auth.version
@@ -842,8 +849,9 @@ def _tail(written: list[Entry], out_seq: int) -> list[Entry]:
     return written[start:]
 
 
-def _entries_from(node: Node, low: int, tail: list[Entry]) -> list[Entry]:
-    """The village's log entries with cseq >= low, at most MAX_UPDATES_PER_RESPONSE + 2, in order.
+def _entries_sent(node: Node, low: int, tail: list[Entry]) -> Callable[[], list[Entry]]:
+    """The village's log entries with cseq >= low, at most MAX_UPDATES_PER_RESPONSE + 2, in order:
+    the statement sent now, the entries read by calling the result (hub.db.pipelined: with others).
 
     `tail` holds the log's last entries (from memory); only those before it are read. The same
     values either way: a body is stored as JSON of str, int, bool, None, lists and str-keyed
@@ -851,7 +859,7 @@ def _entries_from(node: Node, low: int, tail: list[Entry]) -> list[Entry]:
     """
     limit = protocol.MAX_UPDATES_PER_RESPONSE + 2
     if tail and low >= tail[0][0]:
-        return tail[low - tail[0][0] :][:limit]
+        return lambda: tail[low - tail[0][0] :][:limit]
     below = tail[0][0] if tail else 2**62
 
     def build() -> Any:
@@ -862,20 +870,23 @@ def _entries_from(node: Node, low: int, tail: list[Entry]) -> list[Entry]:
             .limit(limit)
         )
 
-    # Plain tuples, not model instances: a busy village gets up to a thousand of these per answer.
-    at, body = HubEvent.at.python_value, HubEvent.body.python_value
-    rows: list[Entry] = [
-        (cseq, type_, request_id, at(at_), body(body_))
-        for cseq, type_, request_id, at_, body_ in database.execute_sql(
-            compiled(("answer.entries",), build), (node.node_id, low, below, limit)
-        )
-    ]
-    return rows + tail[: limit - len(rows)]
+    cursor = database.execute_sql(compiled(("answer.entries",), build), (node.node_id, low, below, limit))
+
+    def entries() -> list[Entry]:
+        # Plain tuples, not model instances: a busy village gets up to a thousand of these per answer.
+        at, body = HubEvent.at.python_value, HubEvent.body.python_value
+        rows: list[Entry] = [
+            (cseq, type_, request_id, at(at_), body(body_)) for cseq, type_, request_id, at_, body_ in cursor
+        ]
+        return rows + tail[: limit - len(rows)]
+
+    return entries
 
 
 def answer(
     body: dict[str, Any],
     request_hash: str,
+    version: int,
     *,
     node: Node,
     ack: dict[str, Any] | None,
@@ -883,7 +894,8 @@ def answer(
     written: list[Entry] | None = None,
     catalogue: Catalogue | None = None,
 ) -> dict[str, Any]:
-    """The response body: ack, the node's standing, updates after its cursor, catalogue if newer.
+    """The response body in protocol `version` (keys.decorate): ack, the node's standing, updates after
+    its cursor, catalogue if newer.
 
     It carries the hub's epoch and the digest of the entry at the node's cursor, so a node can
     tell a log that lost its tail and was renumbered from the one it holds (shared/downstream.py).
@@ -891,14 +903,21 @@ def answer(
     read back and decoded; the entries before them still come from the database.
     `node`: the node row as it stands (for a batch, as its transaction committed it: ingest_batch).
     `catalogue`: the catalogue that transaction read under its lock, instead of reading it again; else read here.
+    On PostgreSQL the answer's reads (the epoch, the entries, the catalogue, the key's rotations) go
+    in one round trip.
     """
     cursor: int = body["cursor"] if isinstance(body.get("cursor"), int) else 0
-    epoch = restores.current_epoch()
+    with pipelined():
+        epoch_read = restores.current_epoch_sent()
+        entries = _entries_sent(node, max(cursor, 1), _tail(written or [], node.out_seq))
+        in_force = current_sent() if catalogue is None else None
+        chain = keys.rotation_chain_sent() if version >= 2 else None
+    epoch = epoch_read()
     if ack is None:
         # A batch may be re-sent long after it was signed, with the cursor of that time: only a
         # poll or hello tells where the node stands now.
         epoch = restores.check_rewound(node, cursor, epoch)
-    rows = _entries_from(node, max(cursor, 1), _tail(written or [], node.out_seq))
+    rows = entries()
     at_cursor = ""
     if rows and rows[0][0] == cursor:
         at_cursor = downstream.entry_digest(downstream_entry(*rows[0]))
@@ -906,8 +925,9 @@ def answer(
     more = len(rows) > protocol.MAX_UPDATES_PER_RESPONSE
     rows = rows[: protocol.MAX_UPDATES_PER_RESPONSE]
     updates = [downstream_entry(*row) for row in rows]
-    if catalogue is None:
-        catalogue = current_catalogue()
+    if in_force is not None:
+        catalogue = in_force()
+    assert catalogue is not None
     history = None
     if hello:
         acked = body.get("acked_seq") if isinstance(body.get("acked_seq"), int) else 0
@@ -937,4 +957,4 @@ def answer(
     out["epoch"] = epoch
     if cursor > 0:
         out["at_cursor"] = {"cseq": cursor, "digest": at_cursor}
-    return out
+    return keys.decorate(out, version, chain() if chain is not None else None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +34,13 @@ RESTORE_ACTIONS = ("hub.epoch", "sync.lost_tail", "sync.resent")
 
 def current_epoch() -> str:
     """The hub's epoch, drawn on first use."""
-    return settings.get(EPOCH_KEY) or settings.put_once(EPOCH_KEY, secrets.token_hex(8))
+    return current_epoch_sent()()
+
+
+def current_epoch_sent() -> Callable[[], str]:
+    """`current_epoch`'s read sent now; calling the result reads it (hub.db.pipelined: with others)."""
+    stored = settings.get_sent(EPOCH_KEY)
+    return lambda: stored() or settings.put_once(EPOCH_KEY, secrets.token_hex(8))
 
 
 def new_epoch(
