@@ -311,28 +311,3 @@ def test_a_column_of_dates_only_is_bound_as_each_day_s_text() -> None:
     assert params == [("2026-12-01",), ("2027-01-04",), ("2026-12-01",), ("0001-01-01",)]
     insert_rows(db.cursor(), Due, ["on"], [(d,) for d in days])
     assert [d.on for d in Due.select().order_by(Due.id)] == days
-
-
-def test_date_times_are_bound_as_the_text_str_makes_of_them() -> None:
-    """Naive and aware, with and without microseconds, fold, the first and last years, with and without nulls."""
-    db = peewee.SqliteDatabase(":memory:")
-
-    class Stamp(peewee.Model):
-        at = peewee.DateTimeField(null=True)
-
-        class Meta:
-            database = db
-
-    moments = [
-        datetime(2026, 12, 1, 9, 30),
-        datetime(2026, 12, 1, 9, 30, 0, 1),
-        datetime(2026, 12, 1, 9, 30, fold=1),
-        datetime(1, 1, 1),
-        datetime(9999, 12, 31, 23, 59, 59, 999999),
-        datetime(2026, 12, 1, 9, 30, 5, 120000, tzinfo=timezone(timedelta(hours=8))),
-        datetime(2026, 12, 1, tzinfo=timezone(timedelta(hours=-3, minutes=-30, seconds=-7))),
-        datetime(2026, 12, 1, tzinfo=timezone.utc),
-    ]
-    for column in (moments, [*moments, None]):
-        _, _, params = bound_rows(Stamp, ["at"], [(m,) for m in column], dates_as_text=True)
-        assert params == [(None if m is None else str(m),) for m in column]
