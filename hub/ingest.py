@@ -210,9 +210,11 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
                 "accepted": sum(1 for r in results if r["status"] == "ok"),
             }
             # The batch row, the node row, the audit entry and the COMMIT without a round trip each on
-            # PostgreSQL (the audit chain's head and the lost-tail setting are read in turn, as before);
-            # an error, the COMMIT's too, is raised when `tail` ends, before any answer is sent.
+            # PostgreSQL (the audit chain's head is read in turn; the lost-tail setting, sent first,
+            # comes back with it); an error, the COMMIT's too, is raised when `tail` ends, before any
+            # answer is sent.
             tail.enter_context(pipelined())
+            lost_tail = restores.lost_tail_sent(node)
             _insert_rows(
                 Batch,
                 [
@@ -244,7 +246,7 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
                     "refused": len(ack["results"]),
                 },
             )
-            restores.note_ingested(node, body, ack)
+            restores.note_ingested(node, body, ack, lost_tail)
             return Ingested(ack, writer.written, node, catalogue)
     # Recorded in its own transaction: the refused batch itself leaves nothing behind.
     with database.atomic():

@@ -20,7 +20,7 @@ from typing import Any
 
 from . import audit, settings
 from .clock import now
-from .db import database, one_by
+from .db import database, one_where_sent
 from .models import AuditEntry, Node, Setting
 
 EPOCH_KEY = "epoch"
@@ -99,10 +99,20 @@ def note_hello(node: Node, acked_seq: int) -> None:
         )
 
 
-def note_ingested(node: Node, body: dict[str, Any], ack: dict[str, Any]) -> None:
-    """Record a batch that fills part of a lost tail (caller holds the batch's transaction)."""
-    key = LOST_PREFIX + node.node_id
-    row = one_by(Setting.key, key)  # compiled once: read on every batch
+def lost_tail_sent(node: Node) -> Callable[[], Setting | None]:
+    """The node's lost tail's setting row: the read sent now, the row read by calling the result
+    (hub.db.pipelined: with others)."""
+    return one_where_sent((Setting.key, LOST_PREFIX + node.node_id))  # compiled once: read on every batch
+
+
+def note_ingested(
+    node: Node, body: dict[str, Any], ack: dict[str, Any], lost_tail: Callable[[], Setting | None] | None = None
+) -> None:
+    """Record a batch that fills part of a lost tail (caller holds the batch's transaction).
+
+    `lost_tail`: lost_tail_sent's reader, when the caller sent the read ahead in the same transaction.
+    """
+    row = (lost_tail or lost_tail_sent(node))()
     if row is None:
         return
     lost = json.loads(row.value)
