@@ -150,7 +150,7 @@ def nul_checks_us(size: int, passes: int = 30) -> dict[str, Any]:
         "/api/v1/sync", method="POST", data=zlib.compress(raw), content_type="application/json"
     ):
         hook = least(request_values.refuse_nul, 1000)
-        body_read = "form" in request.__dict__ or request.stream.tell() > 0  # type: ignore[attr-defined]
+        body_read = "form" in request.__dict__ or request.stream.tell() > 0
     return {
         "message_bytes": len(raw),
         "before_request_hook_us": hook,
