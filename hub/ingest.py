@@ -510,7 +510,7 @@ class BatchWriter:
         self.calendar = MemoCalendar(calendar())
         self._out_seq = node.out_seq
         self.assignments: list[dict[str, Any]] = []
-        self.router = routing.Router(sink=self.assignments, staff=staff)
+        self.router = routing.Router(sink=self.assignments, staff=staff())
         # Audit entries of the batch's events (duplicate flags), chained at flush under one lock.
         self.audits: list[tuple[str, str, str, dict[str, Any] | None]] = []
         # 两头受理: the open cases of the people this batch captures for (one query), kept up to date below.
@@ -914,12 +914,15 @@ def answer(
         entries = _entries_sent(node, max(cursor, 1), _tail(written or [], node.out_seq))
         in_force = current_sent() if catalogue is None else None
         chain = keys.rotation_chain_sent() if version >= 2 else None
-    epoch = epoch_read()
+    # Every answer read before check_rewound, which may write (a new epoch).
+    epoch, rows = epoch_read(), entries()
+    if in_force is not None:
+        catalogue = in_force()
+    rotations = chain() if chain is not None else None
     if ack is None:
         # A batch may be re-sent long after it was signed, with the cursor of that time: only a
         # poll or hello tells where the node stands now.
         epoch = restores.check_rewound(node, cursor, epoch)
-    rows = entries()
     at_cursor = ""
     if rows and rows[0][0] == cursor:
         at_cursor = downstream.entry_digest(downstream_entry(*rows[0]))
@@ -927,8 +930,6 @@ def answer(
     more = len(rows) > protocol.MAX_UPDATES_PER_RESPONSE
     rows = rows[: protocol.MAX_UPDATES_PER_RESPONSE]
     updates = [downstream_entry(*row) for row in rows]
-    if in_force is not None:
-        catalogue = in_force()
     assert catalogue is not None
     history = None
     if hello:
@@ -959,4 +960,4 @@ def answer(
     out["epoch"] = epoch
     if cursor > 0:
         out["at_cursor"] = {"cseq": cursor, "digest": at_cursor}
-    return keys.decorate(out, version, chain() if chain is not None else None)
+    return keys.decorate(out, version, rotations)

@@ -121,12 +121,9 @@ class Router:
     the caller to insert with the run's other rows, instead of one INSERT per case.
     """
 
-    def __init__(
-        self, sink: list[dict[str, Any]] | None = None, staff: Callable[[], list[Staff]] = active_staff
-    ) -> None:
-        """`staff`: reads the active staff when the first case needs them (active_staff_sent: sent earlier)."""
-        self._staff = staff
-        self._active: list[Staff] | None = None
+    def __init__(self, sink: list[dict[str, Any]] | None = None, staff: list[Staff] | None = None) -> None:
+        """`staff`: the active staff when the caller read them already, else read at the first case."""
+        self._active: list[Staff] | None = staff
         self._windows: dict[str, list[Staff]] = {}
         self._counts: dict[str, int] = {}
         self._last: dict[str, object] = {}
@@ -136,7 +133,7 @@ class Router:
     def _people(self, window: str) -> list[Staff]:
         if window not in self._windows:
             if self._active is None:
-                self._active = self._staff()
+                self._active = active_staff()
             people = candidates(window, self._active)
             new = [p.username for p in people if p.username not in self._known]
             self._counts.update(open_counts(new))
