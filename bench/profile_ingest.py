@@ -1,10 +1,15 @@
 """Hub ingest in one process (Flask test client): events per CPU second, optionally a cProfile listing.
 
-    python -m bench.profile_ingest [--profile] [--size 200] [--events 2000] [--collector] [--freeze]
+    python -m bench.profile_ingest [--profile] [--size 200] [--events 2000] [--collector] [--freeze] [--nul]
 
 `--collector` also prints the CPU ms Python's cycle collector took during the ingest and how many
 collections ran; `--freeze` moves every object of the loaded app out of the collector's reach
 (`gc.freeze()`) before the ingest starts, as a server could after loading the app.
+
+`--nul` times only the two refusals of U+0000 on the sync path, for one signed batch of `--size`
+captures: the apps' `before_request` hook (shared/request_values.py) on POST /api/v1/sync, and
+whether it read the body; and `protocol.refuse_nul` over the decoded message as `authenticate`
+calls it (with the raw bytes) and as a walk over every field (without them).
 
 To compare with an older commit, run this file with that commit's tree first on the path, e.g.
 `git worktree add /tmp/old COMMIT && PYTHONPATH=/tmp/old:. python bench/profile_ingest.py --tree /tmp/old`.
@@ -118,6 +123,43 @@ def ingest_cpu(
     return round(total / cpu), listing
 
 
+def nul_checks_us(size: int, passes: int = 30) -> dict[str, Any]:
+    """CPU µs per call of each U+0000 refusal on a signed batch of `size` captures (least of `passes`)."""
+    from flask import Flask, request
+
+    from bench import workload
+    from shared import protocol, request_values, signing
+
+    events = workload.wire_events(random.Random(1), "CS", 1, size)
+    batch = protocol.batch_body("n-bench", events, protocol.GENESIS_HASH, 0, catalogue_version=1, app_version="bench")
+    raw = protocol.seal(signing.generate_key(), batch)
+    body, _ = protocol.parse_envelope(raw)
+
+    def least(call: Any, number: int) -> float:
+        best = float("inf")
+        for _ in range(passes):
+            cpu0 = time.process_time()
+            for _ in range(number):
+                call()
+            best = min(best, (time.process_time() - cpu0) / number)
+        return round(best * 1e6, 2)
+
+    app = Flask(__name__)
+    app.add_url_rule("/api/v1/sync", "sync", lambda: "", methods=["POST"])
+    with app.test_request_context(
+        "/api/v1/sync", method="POST", data=zlib.compress(raw), content_type="application/json"
+    ):
+        hook = least(request_values.refuse_nul, 1000)
+        body_read = "form" in request.__dict__ or request.stream.tell() > 0
+    return {
+        "message_bytes": len(raw),
+        "before_request_hook_us": hook,
+        "hook_read_the_body": body_read,
+        "refuse_nul_with_raw_us": least(lambda: protocol.refuse_nul(body, raw), 100),
+        "refuse_nul_walk_us": least(lambda: protocol.refuse_nul(body), 5),
+    }
+
+
 def main() -> None:
     """SQLite, then PostgreSQL when a server answers."""
     ap = argparse.ArgumentParser()
@@ -126,9 +168,13 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=2000)
     ap.add_argument("--collector", action="store_true", help="print the cycle collector's CPU ms and runs")
     ap.add_argument("--freeze", action="store_true", help="gc.freeze() the loaded app before the ingest")
+    ap.add_argument("--nul", action="store_true", help="only: CPU µs of the two U+0000 refusals on a batch")
     from bench.tree import parse_args
 
     args = parse_args(ap)
+    if args.nul:
+        print(json.dumps(nul_checks_us(args.size)))
+        return
     from bench.harness import pg_database
 
     out: dict[str, Any] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -36,13 +37,24 @@ def current(in_force: tuple[Any, Any] | None = None) -> Catalogue:
     in_force: its number and creation time as the caller's own query just read them, unconverted
     (`in_force_columns`): a status lookup reads them with the case, one query fewer per lookup.
     """
+    if in_force is None:
+        return current_sent()()
+    return _in_force(CatalogueVersion._meta.table_name, *in_force)
+
+
+def current_sent() -> Callable[[], Catalogue]:
+    """`current`'s look-up sent now; calling the result reads it (inside hub.db.pipelined, with the
+    statements sent beside it: one round trip on PostgreSQL)."""
     # Plain SQL: every sync batch asks twice, and compiling the query cost more than running it.
     table = CatalogueVersion._meta.table_name
-    if in_force is None:
-        in_force = database.execute_sql(
-            f'SELECT "version", "created_at" FROM "{table}" ORDER BY "version" DESC LIMIT 1'  # nosec B608
-        ).fetchone()
-    version, created_at = in_force
+    cursor = database.execute_sql(
+        f'SELECT "version", "created_at" FROM "{table}" ORDER BY "version" DESC LIMIT 1'  # nosec B608
+    )
+    return lambda: _in_force(table, *cursor.fetchone())
+
+
+def _in_force(table: str, version: Any, created_at: Any) -> Catalogue:
+    """The Catalogue of the version read: the one kept, or its text read and decoded."""
     db = database.obj
     kept = _decoded.get(db)
     if kept is not None and kept[0] == (version, created_at):

@@ -557,6 +557,14 @@ def one_by(field: Any, value: Any, *, for_update: bool = False) -> Any:
 
 def one_where(*pairs: tuple[Any, Any], for_update: bool = False) -> Any:
     """The first row whose fields equal the values (`(field, value)` pairs of one model), or None."""
+    return one_where_sent(*pairs, for_update=for_update)()
+
+
+def one_where_sent(*pairs: tuple[Any, Any], for_update: bool = False) -> Callable[[], Any]:
+    """`one_where`'s statement sent now; calling the result reads its row (or None).
+
+    Inside `pipelined`, statements sent after it before its row is read go in the same round trip.
+    """
     model = pairs[0][0].model
     if any(v is None for _, v in pairs):
         raise ValueError("one_where compares with =, never IS NULL")
@@ -568,8 +576,18 @@ def one_where(*pairs: tuple[Any, Any], for_update: bool = False) -> Any:
     params = [*(f.db_value(v) for f, v in pairs), 1]
     sql = compiled((model.__name__, *(f.name for f, _ in pairs), for_update), build, params)
     cursor = database.execute_sql(sql, params)
-    rows = cursor.fetchall()
-    return _model_row(model, sql, cursor, rows[0]) if rows else None
+
+    def row() -> Any:
+        rows = cursor.fetchall()
+        return _model_row(model, sql, cursor, rows[0]) if rows else None
+
+    return row
+
+
+def rows_sent(model: Any, sql: str, params: list[Any]) -> Callable[[], list[Any]]:
+    """`list(model.raw(sql, *params))`'s statement sent now; calling the result reads its rows."""
+    cursor = database.execute_sql(sql, params)
+    return lambda: [_model_row(model, sql, cursor, row) for row in cursor.fetchall()]
 
 
 # Per (model, SQL): the row's keys and converters as peewee's cursor wrapper resolves them from the

@@ -7,6 +7,7 @@ to the stored deadline; the queue, the sweep, the dashboard, metrics and figures
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from shared import states
@@ -35,13 +36,23 @@ LOOKAHEAD_DAYS = 90
 
 def day_set(key: str) -> set[date]:
     """The extra holidays ("extra_holidays") or make-up working days ("extra_workdays") the admin added."""
-    value = settings.get(key)
+    return _days(settings.get(key))
+
+
+def _days(value: str | None) -> set[date]:
+    """A stored day list (JSON of ISO dates) as dates."""
     return {date.fromisoformat(d) for d in json.loads(value)} if value else set()
 
 
 def calendar() -> WorkCalendar:
     """The working calendar: the package's holidays plus those the admin added."""
-    return WorkCalendar(extra_holidays=day_set("extra_holidays"), extra_workdays=day_set("extra_workdays"))
+    return calendar_sent()()
+
+
+def calendar_sent() -> Callable[[], WorkCalendar]:
+    """`calendar`'s two reads sent now; calling the result reads them (hub.db.pipelined: with others)."""
+    holidays, workdays = settings.get_sent("extra_holidays"), settings.get_sent("extra_workdays")
+    return lambda: WorkCalendar(extra_holidays=_days(holidays()), extra_workdays=_days(workdays()))
 
 
 def clock_start(case: Case) -> date:

@@ -8,7 +8,7 @@ flags it (``Case.duplicate_of``) to the window and, in its status, to the clerk.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from shared import states
@@ -88,19 +88,36 @@ def known(
     per statement"). SQLite, in process,
     asks each as before (`shared.bulk_rows.existing`, `open_codes`).
     """
+    return known_sent(event_ids, request_ids, receipt_codes, people)()
+
+
+def known_sent(
+    event_ids: Sequence[str | None],
+    request_ids: Sequence[str | None],
+    receipt_codes: Sequence[str | None],
+    people: Iterable[tuple[str, str]],
+) -> Callable[[], Known]:
+    """`known`'s statement sent now on PostgreSQL; calling the result reads it (hub.db.pipelined: with others).
+    On SQLite the look-ups run now."""
     wanted = set(people)
     if not is_postgres():
-        return Known(
+        done = Known(
             set(existing(NodeEvent.event_id, list(event_ids))),
             set(existing(Case.request_id, list(request_ids))),
             set(existing(Case.receipt_code, list(receipt_codes))),
             open_codes(wanted),
         )
+        return lambda: done
     asked = [sorted({i for i, _ in wanted}), _distinct(event_ids), _distinct(request_ids), _distinct(receipt_codes)]
-    found = Known(set(), set(), set(), {})
     if not any(asked):
-        return found
-    rows = database.execute_sql(_KNOWN_SQL.format(p=database.param), [asked[0], CLOSED, *asked[1:]]).fetchall()  # nosec B608
+        return lambda: Known(set(), set(), set(), {})
+    cursor = database.execute_sql(_KNOWN_SQL.format(p=database.param), [asked[0], CLOSED, *asked[1:]])  # nosec B608
+    return lambda: _known_of(cursor.fetchall(), wanted)
+
+
+def _known_of(rows: list[tuple[Any, ...]], wanted: set[tuple[str, str]]) -> Known:
+    """The Known of _KNOWN_SQL's rows."""
+    found = Known(set(), set(), set(), {})
     sets = (found.event_ids, found.request_ids, found.receipt_codes)
     _earliest((row[1:] for row in rows if row[0] == _OPEN_TAG), wanted, found.open_requests)
     for kind, value, *_ in rows:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date
 from typing import Any, NamedTuple, TypeVar, cast
 
@@ -28,9 +28,9 @@ from shared.validation import duplicate_application, normalise_id_number, valida
 
 from . import audit, cases, deadlines, duplicates, freshness, keys, restores, routing
 from .county import level as county_level
-from .catalogue_store import current as current_catalogue
+from .catalogue_store import current_sent
 from .clock import china_date, now
-from .db import JSONField, compiled, database, one_by, one_where, pipelined, update_by
+from .db import JSONField, compiled, database, one_by, one_where_sent, pipelined, update_by
 from .models import Assignment, Batch, Case, ForkAlert, HubEvent, Node, NodeEvent, Village
 from .nodeauth import Authenticated, authenticate, describe
 
@@ -94,14 +94,22 @@ def _handle_sync(raw: bytes, hub_key: Ed25519PrivateKey, fresh_hello: bool) -> t
             protocol.check_batch_shape(auth.message)
             done = ingest_batch(node, body, request_hash)
             out = answer(
-                body, request_hash, ack=done.ack, written=done.written, node=done.node, catalogue=done.catalogue
+                body,
+                request_hash,
+                version,
+                ack=done.ack,
+                written=done.written,
+                node=done.node,
+                catalogue=done.catalogue,
             )
         else:
             if isinstance(auth.message, messages.Hello) and fresh_hello:
                 freshness.check_hello(node, body)
             record_contact(node, body)  # contact columns only: none that the answer reads
-            out = answer(body, request_hash, ack=None, hello=isinstance(auth.message, messages.Hello), node=node)
-        return 200, protocol.seal(hub_key, keys.decorate(out, version))
+            out = answer(
+                body, request_hash, version, ack=None, hello=isinstance(auth.message, messages.Hello), node=node
+            )
+        return 200, protocol.seal(hub_key, out)
     except protocol.ProtocolError as exc:
         if auth is not None:
             node_id, request_hash, version = auth.node.node_id, auth.request_hash, auth.version
@@ -178,9 +186,7 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
     early = prepare_ahead(node, body) if body["first_seq"] > node.last_seq else None
     # `tail` is left after the transaction: the pipeline entered in it below carries the COMMIT too.
     with contextlib.ExitStack() as tail, database.atomic():
-        node = cases.lock_node(node.node_id)
-        node.village = one_by(Village.id, node.village_id)  # read here, not by peewee's compiler (prefix, name)
-        stored = one_where((Batch.node, node.node_id), (Batch.first_seq, body["first_seq"]))
+        node, stored, catalogue = _standing_under_lock(node, body["first_seq"])
         if stored is not None and stored.hash == batch_hash:
             record_contact(node, body)
             return Ingested(stored.ack, [], node, None)
@@ -188,7 +194,6 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
             fork = protocol.error("fork", resume_from=node.last_seq + 1, last_hash=node.last_hash)
         else:
             protocol.check_chain(node.last_seq, node.last_hash, body)
-            catalogue = current_catalogue()
             prefix = node.village.prefix
             if early is not None and early.catalogue is catalogue and early.prefix == prefix:
                 prepared = early.events
@@ -205,9 +210,11 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
                 "accepted": sum(1 for r in results if r["status"] == "ok"),
             }
             # The batch row, the node row, the audit entry and the COMMIT without a round trip each on
-            # PostgreSQL (the audit chain's head and the lost-tail setting are read in turn, as before);
-            # an error, the COMMIT's too, is raised when `tail` ends, before any answer is sent.
+            # PostgreSQL (the audit chain's head is read in turn; the lost-tail setting, sent first,
+            # comes back with it); an error, the COMMIT's too, is raised when `tail` ends, before any
+            # answer is sent.
             tail.enter_context(pipelined())
+            lost_tail = restores.lost_tail_sent(node)
             _insert_rows(
                 Batch,
                 [
@@ -239,7 +246,7 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
                     "refused": len(ack["results"]),
                 },
             )
-            restores.note_ingested(node, body, ack)
+            restores.note_ingested(node, body, ack, lost_tail)
             return Ingested(ack, writer.written, node, catalogue)
     # Recorded in its own transaction: the refused batch itself leaves nothing behind.
     with database.atomic():
@@ -264,6 +271,32 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
     raise fork
 
 
+def _standing_under_lock(node: Node, first_seq: int) -> tuple[Node, Batch | None, Catalogue]:
+    """The node row locked for the batch's transaction (cases.lock_node), with its village; the batch
+    stored at `first_seq`, if any; and the catalogue in force, all read after the lock.
+
+    On PostgreSQL the four statements go with the transaction's BEGIN in one round trip instead of
+    four (their answers are read once the pipeline's end has waited for all of them): the village
+    and the batch are looked up by values known before the lock (a node's village never changes;
+    checked below all the same).
+    """
+    with pipelined():
+        locked = one_where_sent((Node.node_id, node.node_id), for_update=True)
+        village = one_where_sent((Village.id, node.village_id))
+        stored = one_where_sent((Batch.node, node.node_id), (Batch.first_seq, first_seq))
+        in_force = current_sent()
+    row: Node | None = locked()
+    if row is None:
+        raise Node.DoesNotExist(node.node_id)
+    its_village: Village | None = village()
+    batch: Batch | None = stored()
+    catalogue = in_force()
+    if its_village is None or its_village.id != row.village_id:
+        its_village = one_by(Village.id, row.village_id)
+    row.village = its_village  # read here, not by peewee's compiler (prefix, name)
+    return row, batch, catalogue
+
+
 class PreparedBatch:
     """A batch's events prepared before its transaction, and what that preparation depended on."""
 
@@ -276,10 +309,13 @@ class PreparedBatch:
 def prepare_ahead(node: Node, body: dict[str, Any]) -> PreparedBatch:
     """prepare_batch outside any transaction, with the catalogue and village prefix read now.
 
-    Two plain reads and no lock: ingest_batch checks both again under the node lock.
+    Two plain reads and no lock (one round trip on PostgreSQL): ingest_batch checks both again
+    under the node lock.
     """
-    catalogue = current_catalogue()
-    prefix = one_by(Village.id, node.village_id).prefix
+    with pipelined():
+        village = one_where_sent((Village.id, node.village_id))
+        in_force = current_sent()
+    catalogue, prefix = in_force(), village().prefix
     return PreparedBatch(catalogue, prefix, prepare_batch(body["events"], prefix, catalogue))
 
 
@@ -453,9 +489,14 @@ class BatchWriter:
         ids = [ev["id"] for ev in events if isinstance(ev.get("id"), str)]
         request_ids = [ev["request_id"] for ev in events]
         codes = [p.lookup_code for p in prepared if p.lookup_code is not None]
-        # The four look-ups of what the hub already holds: one statement on PostgreSQL.
+        # The four look-ups of what the hub already holds (one statement on PostgreSQL), the calendar's
+        # settings and the staff new cases are routed to: on PostgreSQL one round trip for all.
         people = (p.person for p in prepared if p.person is not None)
-        known = duplicates.known(ids, request_ids, codes, people)
+        with pipelined():
+            held = duplicates.known_sent(ids, request_ids, codes, people)
+            calendar = deadlines.calendar_sent()
+            staff = routing.active_staff_sent()
+        known = held()
         self.event_ids: set[str] = known.event_ids
         self.request_ids: set[str] = known.request_ids
         self.receipt_codes: set[str] = known.receipt_codes
@@ -466,10 +507,10 @@ class BatchWriter:
         # Every entry queued by hub_event, kept after flush: the batch's answer hands them over.
         self.written: list[Entry] = []
         # One calendar and one answer per (start day, limit) for the whole batch, as if it were one moment.
-        self.calendar = MemoCalendar(deadlines.calendar())
+        self.calendar = MemoCalendar(calendar())
         self._out_seq = node.out_seq
         self.assignments: list[dict[str, Any]] = []
-        self.router = routing.Router(sink=self.assignments)
+        self.router = routing.Router(sink=self.assignments, staff=staff())
         # Audit entries of the batch's events (duplicate flags), chained at flush under one lock.
         self.audits: list[tuple[str, str, str, dict[str, Any] | None]] = []
         # 两头受理: the open cases of the people this batch captures for (one query), kept up to date below.
@@ -810,8 +851,9 @@ def _tail(written: list[Entry], out_seq: int) -> list[Entry]:
     return written[start:]
 
 
-def _entries_from(node: Node, low: int, tail: list[Entry]) -> list[Entry]:
-    """The village's log entries with cseq >= low, at most MAX_UPDATES_PER_RESPONSE + 2, in order.
+def _entries_sent(node: Node, low: int, tail: list[Entry]) -> Callable[[], list[Entry]]:
+    """The village's log entries with cseq >= low, at most MAX_UPDATES_PER_RESPONSE + 2, in order:
+    the statement sent now, the entries read by calling the result (hub.db.pipelined: with others).
 
     `tail` holds the log's last entries (from memory); only those before it are read. The same
     values either way: a body is stored as JSON of str, int, bool, None, lists and str-keyed
@@ -819,7 +861,7 @@ def _entries_from(node: Node, low: int, tail: list[Entry]) -> list[Entry]:
     """
     limit = protocol.MAX_UPDATES_PER_RESPONSE + 2
     if tail and low >= tail[0][0]:
-        return tail[low - tail[0][0] :][:limit]
+        return lambda: tail[low - tail[0][0] :][:limit]
     below = tail[0][0] if tail else 2**62
 
     def build() -> Any:
@@ -830,20 +872,23 @@ def _entries_from(node: Node, low: int, tail: list[Entry]) -> list[Entry]:
             .limit(limit)
         )
 
-    # Plain tuples, not model instances: a busy village gets up to a thousand of these per answer.
-    at, body = HubEvent.at.python_value, HubEvent.body.python_value
-    rows: list[Entry] = [
-        (cseq, type_, request_id, at(at_), body(body_))
-        for cseq, type_, request_id, at_, body_ in database.execute_sql(
-            compiled(("answer.entries",), build), (node.node_id, low, below, limit)
-        )
-    ]
-    return rows + tail[: limit - len(rows)]
+    cursor = database.execute_sql(compiled(("answer.entries",), build), (node.node_id, low, below, limit))
+
+    def entries() -> list[Entry]:
+        # Plain tuples, not model instances: a busy village gets up to a thousand of these per answer.
+        at, body = HubEvent.at.python_value, HubEvent.body.python_value
+        rows: list[Entry] = [
+            (cseq, type_, request_id, at(at_), body(body_)) for cseq, type_, request_id, at_, body_ in cursor
+        ]
+        return rows + tail[: limit - len(rows)]
+
+    return entries
 
 
 def answer(
     body: dict[str, Any],
     request_hash: str,
+    version: int,
     *,
     node: Node,
     ack: dict[str, Any] | None,
@@ -851,7 +896,8 @@ def answer(
     written: list[Entry] | None = None,
     catalogue: Catalogue | None = None,
 ) -> dict[str, Any]:
-    """The response body: ack, the node's standing, updates after its cursor, catalogue if newer.
+    """The response body in protocol `version` (keys.decorate): ack, the node's standing, updates after
+    its cursor, catalogue if newer.
 
     It carries the hub's epoch and the digest of the entry at the node's cursor, so a node can
     tell a log that lost its tail and was renumbered from the one it holds (shared/downstream.py).
@@ -859,14 +905,24 @@ def answer(
     read back and decoded; the entries before them still come from the database.
     `node`: the node row as it stands (for a batch, as its transaction committed it: ingest_batch).
     `catalogue`: the catalogue that transaction read under its lock, instead of reading it again; else read here.
+    On PostgreSQL the answer's reads (the epoch, the entries, the catalogue, the key's rotations) go
+    in one round trip.
     """
     cursor: int = body["cursor"] if isinstance(body.get("cursor"), int) else 0
-    epoch = restores.current_epoch()
+    with pipelined():
+        epoch_read = restores.current_epoch_sent()
+        entries = _entries_sent(node, max(cursor, 1), _tail(written or [], node.out_seq))
+        in_force = current_sent() if catalogue is None else None
+        chain = keys.rotation_chain_sent() if version >= 2 else None
+    # Every answer read before check_rewound, which may write (a new epoch).
+    epoch, rows = epoch_read(), entries()
+    if in_force is not None:
+        catalogue = in_force()
+    rotations = chain() if chain is not None else None
     if ack is None:
         # A batch may be re-sent long after it was signed, with the cursor of that time: only a
         # poll or hello tells where the node stands now.
         epoch = restores.check_rewound(node, cursor, epoch)
-    rows = _entries_from(node, max(cursor, 1), _tail(written or [], node.out_seq))
     at_cursor = ""
     if rows and rows[0][0] == cursor:
         at_cursor = downstream.entry_digest(downstream_entry(*rows[0]))
@@ -874,8 +930,7 @@ def answer(
     more = len(rows) > protocol.MAX_UPDATES_PER_RESPONSE
     rows = rows[: protocol.MAX_UPDATES_PER_RESPONSE]
     updates = [downstream_entry(*row) for row in rows]
-    if catalogue is None:
-        catalogue = current_catalogue()
+    assert catalogue is not None
     history = None
     if hello:
         acked = body.get("acked_seq") if isinstance(body.get("acked_seq"), int) else 0
@@ -905,4 +960,4 @@ def answer(
     out["epoch"] = epoch
     if cursor > 0:
         out["at_cursor"] = {"cseq": cursor, "digest": at_cursor}
-    return out
+    return keys.decorate(out, version, rotations)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +53,23 @@ _with_settings: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 def rotation_chain() -> list[dict[str, Any]]:
     """Every rotation statement so far, oldest first (empty when the key never changed)."""
+    return rotation_chain_sent()()
+
+
+def rotation_chain_sent() -> Callable[[], list[dict[str, Any]]]:
+    """`rotation_chain`'s read sent now; calling the result reads it (hub.db.pipelined: with others)."""
     db = database.obj
     if db not in _with_settings:
         if not database.table_exists(Setting._meta.table_name):
-            return []
+            return list
         _with_settings.add(db)
-    value = settings.get(ROTATIONS)
-    return list(encoding.parse(value.encode())) if value else []
+    stored = settings.get_sent(ROTATIONS)
+
+    def chain() -> list[dict[str, Any]]:
+        value = stored()
+        return list(encoding.parse(value.encode())) if value else []
+
+    return chain
 
 
 def key_version() -> int:

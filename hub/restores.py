@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from . import audit, settings
 from .clock import now
-from .db import database, one_by
+from .db import database, one_where_sent
 from .models import AuditEntry, Node, Setting
 
 EPOCH_KEY = "epoch"
@@ -33,7 +34,13 @@ RESTORE_ACTIONS = ("hub.epoch", "sync.lost_tail", "sync.resent")
 
 def current_epoch() -> str:
     """The hub's epoch, drawn on first use."""
-    return settings.get(EPOCH_KEY) or settings.put_once(EPOCH_KEY, secrets.token_hex(8))
+    return current_epoch_sent()()
+
+
+def current_epoch_sent() -> Callable[[], str]:
+    """`current_epoch`'s read sent now; calling the result reads it (hub.db.pipelined: with others)."""
+    stored = settings.get_sent(EPOCH_KEY)
+    return lambda: stored() or settings.put_once(EPOCH_KEY, secrets.token_hex(8))
 
 
 def new_epoch(
@@ -92,10 +99,20 @@ def note_hello(node: Node, acked_seq: int) -> None:
         )
 
 
-def note_ingested(node: Node, body: dict[str, Any], ack: dict[str, Any]) -> None:
-    """Record a batch that fills part of a lost tail (caller holds the batch's transaction)."""
-    key = LOST_PREFIX + node.node_id
-    row = one_by(Setting.key, key)  # compiled once: read on every batch
+def lost_tail_sent(node: Node) -> Callable[[], Setting | None]:
+    """The node's lost tail's setting row: the read sent now, the row read by calling the result
+    (hub.db.pipelined: with others)."""
+    return one_where_sent((Setting.key, LOST_PREFIX + node.node_id))  # compiled once: read on every batch
+
+
+def note_ingested(
+    node: Node, body: dict[str, Any], ack: dict[str, Any], lost_tail: Callable[[], Setting | None] | None = None
+) -> None:
+    """Record a batch that fills part of a lost tail (caller holds the batch's transaction).
+
+    `lost_tail`: lost_tail_sent's reader, when the caller sent the read ahead in the same transaction.
+    """
+    row = (lost_tail or lost_tail_sent(node))()
     if row is None:
         return
     lost = json.loads(row.value)

@@ -28,7 +28,7 @@ from shared import states
 from shared.catalogue import Catalogue
 
 from .clock import now
-from .db import compiled
+from .db import compiled, rows_sent
 from .models import Assignment, Case, Staff
 
 
@@ -57,9 +57,14 @@ def candidates(window: str, active: list[Staff] | None = None) -> list[Staff]:
 
 def active_staff() -> list[Staff]:
     """Every active staff account."""
+    return active_staff_sent()()
+
+
+def active_staff_sent() -> Callable[[], list[Staff]]:
+    """`active_staff`'s statement sent now; calling the result reads the rows (hub.db.pipelined: with others)."""
     # Compiled once: every synced batch with a new case reads them.
     sql = compiled(("routing.active_staff",), lambda: Staff.select().where(Staff.active == True), [True])
-    return list(Staff.raw(sql, True))
+    return rows_sent(Staff, sql, [True])
 
 
 def open_counts(usernames: list[str]) -> dict[str, int]:
@@ -116,8 +121,9 @@ class Router:
     the caller to insert with the run's other rows, instead of one INSERT per case.
     """
 
-    def __init__(self, sink: list[dict[str, Any]] | None = None) -> None:
-        self._active: list[Staff] | None = None
+    def __init__(self, sink: list[dict[str, Any]] | None = None, staff: list[Staff] | None = None) -> None:
+        """`staff`: the active staff when the caller read them already, else read at the first case."""
+        self._active: list[Staff] | None = staff
         self._windows: dict[str, list[Staff]] = {}
         self._counts: dict[str, int] = {}
         self._last: dict[str, object] = {}

@@ -6,16 +6,28 @@ extra_holidays/extra_workdays, daily figures, session epochs per staff member, l
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .db import database
 from .models import Setting
 
 
 def get(key: str) -> str | None:
     """The stored value, or None when the key was never set."""
+    return get_sent(key)()
+
+
+def get_sent(key: str) -> Callable[[], str | None]:
+    """`get`'s statement sent now; calling the result reads the value (hub.db.pipelined: with others)."""
     # Plain SQL: each sync batch reads several settings, and peewee's query compiler cost more than the read.
     sql = f'SELECT "value" FROM "{Setting._meta.table_name}" WHERE "key" = {database.param}'  # nosec B608
-    row = database.execute_sql(sql, (key,)).fetchone()
-    return None if row is None else str(row[0])
+    cursor = database.execute_sql(sql, (key,))
+
+    def value() -> str | None:
+        row = cursor.fetchone()
+        return None if row is None else str(row[0])
+
+    return value
 
 
 def put(key: str, value: str) -> None:
