@@ -234,10 +234,12 @@ def test_hub_survives_primary_kill_and_promotion(tmp_path: Path, pair: Pair) -> 
         pair.kill_primary()
         killed_at = time.monotonic()
         time.sleep(1.0)  # the hub has no database: syncs fail, clerks' captures still save locally
+        # What the standby holds, read while it is still read-only: once promoted, the storm's
+        # villages send their lost tails again at once, and a read after could already count them.
+        on_standby = storm.hub_last_seqs(pair.url(pair.standby, "hub"))
         pair.promote()
         # Job runs recorded from here on are the promoted server's (its sequence only moves on).
         promoted = _rows(pair.url(pair.standby, "hub"), "SELECT coalesce(max(id), 0) FROM jobrun")[0][0]
-        on_standby = storm.hub_last_seqs(pair.url(pair.standby, "hub"))
         lost = sum(acked_on_primary[n] - on_standby.get(n, 0) for n in acked_on_primary)
         assert lost > 0, "the standby lacked nothing: the lost-tail path was not exercised"
         storm.figures["events acknowledged then lost by the failover"] = lost
