@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 from flask import Flask
 
-from shared.cli import AppInfo, app_info, with_app
+from shared.cli import AppInfo, app_info, own_process, with_app
 from shared.cli_i18n import CliWords
 
 if TYPE_CHECKING:
@@ -20,10 +20,10 @@ if TYPE_CHECKING:
 _ = CliWords("node")
 
 
-def _factory(data_dir: str | None = None) -> Flask:
-    from . import create_app
+def _factory(data_dir: str | None = None, pages: bool = True) -> Flask:
+    from . import create_app, create_core_app
 
-    return create_app(data_dir=data_dir)
+    return (create_app if pages else create_core_app)(data_dir=data_dir)
 
 
 def _open() -> Flask:
@@ -37,8 +37,8 @@ def _open() -> Flask:
 @click.pass_context
 def cli(ctx: click.Context, data_dir: str | None) -> None:
     """村级代办点（node）管理命令。"""
-    if ctx.invoked_subcommand == "run":
-        _without_postgres_drivers()  # before node.db imports peewee
+    if ctx.invoked_subcommand == "run" or own_process():
+        _without_postgres_drivers()  # before node.db imports peewee; every node command is SQLite's
     from .db import database
 
     ctx.obj = AppInfo("node", _factory, database, data_dir)
@@ -357,7 +357,7 @@ def _without_postgres_drivers() -> None:
             modules.setdefault(name, None)
 
 
-@with_app(connect=False)
+@with_app(connect=False, pages=True)
 def _serve(app: Flask, host: str, port: int, no_sync: bool) -> None:
     from waitress import serve
 

@@ -12,6 +12,9 @@ from typing import Any, Callable, Concatenate, ParamSpec, TypeVar
 import click
 
 GROUP = "daiban.commands"
+# Set by main(): the command is this process (the console script), not a library call inside another
+# program (a test's CliRunner), so a group may decide for the whole process what it loads.
+_OWN_PROCESS = False
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -27,9 +30,10 @@ class AppInfo:
     database: Any
     data_dir: str | None = None
 
-    def load_app(self) -> Any:
-        """Build the app for this command's data directory."""
-        return self.factory(data_dir=self.data_dir)
+    def load_app(self, pages: bool = True) -> Any:
+        """Build the app for this command's data directory; without its pages (`pages=False`), as much
+        as a command needs: configuration, database, keys and languages (hub/node `create_core_app`)."""
+        return self.factory(data_dir=self.data_dir, pages=pages)
 
     def resolved_dir(self) -> str:
         """The data directory without building the app (restore must not hold the database open)."""
@@ -40,6 +44,11 @@ class AppInfo:
         return str(Flask(self.import_name, instance_relative_config=True).instance_path)
 
 
+def own_process() -> bool:
+    """Whether this process was started as the `daiban` command (main), to run one command and exit."""
+    return _OWN_PROCESS
+
+
 def app_info() -> AppInfo:
     """The AppInfo of the running `hub`/`node` command."""
     info = click.get_current_context().find_object(AppInfo)
@@ -48,16 +57,19 @@ def app_info() -> AppInfo:
     return info
 
 
-def with_app(connect: bool = True) -> Callable[[Callable[Concatenate[Any, P], R]], Callable[P, R]]:
+def with_app(connect: bool = True, pages: bool = False) -> Callable[[Callable[Concatenate[Any, P], R]], Callable[P, R]]:
     """Decorate a command to receive the app as its first argument, inside an app context and
     (unless connect=False, for commands that open and close the database themselves) with
-    the database connection open for the command's duration."""
+    the database connection open for the command's duration.
+
+    The app is built without its pages unless `pages=True` (a server): each command is a process of
+    its own, and importing the pages' modules was about half its start-up (docs/performance.md)."""
 
     def decorate(f: Callable[Concatenate[Any, P], R]) -> Callable[P, R]:
         @functools.wraps(f)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             info = app_info()
-            app = info.load_app()
+            app = info.load_app(pages=pages)
             with app.app_context():
                 if not connect:
                     return f(app, *args, **kwargs)
@@ -98,6 +110,8 @@ def main() -> None:
     """Entry point of the `daiban` command, its help in the locale's one language (shared.cli_i18n)."""
     from shared.cli_i18n import localise
 
+    global _OWN_PROCESS
+    _OWN_PROCESS = True
     top = build()
     # Only the group named on the command line is loaded and localised (a node never imports the hub's commands).
     named = set(sys.argv[1:2]) & set(top.list_commands(click.Context(top)))
