@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -16,6 +18,21 @@ from tests import support
 # by bench/, never by tests.
 settings.register_profile("daiban", deadline=None)
 settings.load_profile("daiban")
+
+# The suite starts hundreds of real processes (`daiban` servers and commands, scripts). Where the
+# environment says not to write bytecode (PYTHONDONTWRITEBYTECODE, as on the shared machine), each of
+# them compiled every project module it imports from source again: about a fifth of a hub server's
+# start-up (docs/performance.md). They share a bytecode cache of this run instead, outside the work tree
+# and removed at its end (pytest_unconfigure); worker processes, started after this, use it too.
+_BYTECODE: Path | None = None
+if os.environ.pop("PYTHONDONTWRITEBYTECODE", None) is not None and "PYTHONPYCACHEPREFIX" not in os.environ:
+    _BYTECODE = Path(tempfile.mkdtemp(prefix="daiban-test-pycache-"))
+    os.environ["PYTHONPYCACHEPREFIX"] = str(_BYTECODE)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _BYTECODE is not None:
+        shutil.rmtree(_BYTECODE, ignore_errors=True)
 
 
 # The whole suite (`make test`, a bare `pytest`) runs in worker processes (pytest-xdist): most of its
