@@ -10,7 +10,7 @@ import click
 from flask import Flask
 
 from shared import states
-from shared.cli import AppInfo, app_info, with_app
+from shared.cli import AppInfo, app_info, own_process, with_app, without_postgres_drivers
 from shared.cli_i18n import CliWords
 from shared.msgid import N_, joined, listed
 
@@ -34,9 +34,19 @@ def _app() -> Flask:
 @click.pass_context
 def cli(ctx: click.Context, data_dir: str | None) -> None:
     """乡镇中心（hub）管理命令。"""
+    if own_process() and not _postgres_configured():
+        without_postgres_drivers()  # before hub.db imports peewee
     from .db import database
 
     ctx.obj = AppInfo("hub", _factory, database, data_dir)
+
+
+def _postgres_configured() -> bool:
+    """Whether anything this command's app reads its DATABASE_URL from is there (hub.create_core_app):
+    the environment, or a config.py in the instance folder. Without any, the database is SQLite."""
+    if os.environ.get("DATABASE_URL") or os.environ.get("DAIBAN_HUB_DATABASE_URL"):
+        return True
+    return (Path(Flask("hub", instance_relative_config=True).instance_path) / "config.py").exists()
 
 
 @cli.command()

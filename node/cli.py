@@ -6,12 +6,13 @@ import json
 import os
 import secrets
 import sys
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 import click
 from flask import Flask
 
 from shared.cli import AppInfo, app_info, own_process, with_app
+from shared.cli import without_postgres_drivers as _without_postgres_drivers
 from shared.cli_i18n import CliWords
 
 if TYPE_CHECKING:
@@ -341,20 +342,6 @@ def run(host: str, port: int, no_sync: bool) -> None:
     if os.environ.get("DAIBAN_NODE_LOG_FORMAT"):
         jsonlog.configure(os.environ["DAIBAN_NODE_LOG_FORMAT"], os.environ.get("DAIBAN_NODE_LOG_LEVEL", "INFO"))
     _serve(host, port, no_sync)
-
-
-def _without_postgres_drivers() -> None:
-    """Keep peewee from loading a PostgreSQL driver into the node, which keeps its data in SQLite.
-
-    peewee imports psycopg2 (or psycopg) whenever one is installed, as on a machine that also
-    runs a hub: about 5 MB of the idle node's memory for nothing (docs/performance.md). A None in
-    sys.modules makes that import fail the way peewee expects when no driver is installed.
-    """
-    # typeshed does not admit the None that blocks an import, so sys.modules is seen as Any here.
-    modules: Any = sys.modules
-    if "peewee" not in modules:
-        for name in ("psycopg2", "psycopg2cffi", "psycopg"):
-            modules.setdefault(name, None)
 
 
 @with_app(connect=False, pages=True)

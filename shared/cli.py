@@ -49,6 +49,22 @@ def own_process() -> bool:
     return _OWN_PROCESS
 
 
+def without_postgres_drivers() -> None:
+    """Keep peewee from loading a PostgreSQL driver into a process whose database is SQLite.
+
+    peewee imports psycopg2 (or psycopg) whenever one is installed, as on a machine that also
+    runs a hub: about 5 MB of the idle node's memory for nothing, and a sixth of a `daiban hub`
+    command's start-up on SQLite (docs/performance.md). A None in sys.modules makes that import
+    fail the way peewee expects when no driver is installed. Once peewee is loaded it is too late,
+    and nothing is changed (a test process that has used PostgreSQL keeps it).
+    """
+    # typeshed does not admit the None that blocks an import, so sys.modules is seen as Any here.
+    modules: Any = sys.modules
+    if "peewee" not in modules:
+        for name in ("psycopg2", "psycopg2cffi", "psycopg"):
+            modules.setdefault(name, None)
+
+
 def app_info() -> AppInfo:
     """The AppInfo of the running `hub`/`node` command."""
     info = click.get_current_context().find_object(AppInfo)
