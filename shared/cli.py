@@ -136,4 +136,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m shared.cli` (as the tests run it): the main of the module the groups import by name, whose
+    # own_process() they read, not this __main__ copy's.
+    from shared.cli import main as console_main
+
+    console_main()
