@@ -13,6 +13,8 @@ from jinja2 import Template
 from jinja2.runtime import Context, new_context
 from werkzeug.routing import IntegerConverter, Map
 
+from shared import app_config
+
 # More functions than the hub registers (hooks, context processors, views): past it, nothing is kept.
 _KEPT_PLAIN = 4096
 
@@ -150,11 +152,7 @@ def create_core_app(test_config: dict[str, Any] | None = None, data_dir: str | N
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         SECRET_KEY=None,
     )
-    if test_config is None:
-        app.config.from_pyfile("config.py", silent=True)
-        app.config.from_prefixed_env("DAIBAN_HUB")
-    else:
-        app.config.from_mapping(test_config)
+    app_config.load(app, "DAIBAN_HUB", test_config)
 
     from shared import templating
 

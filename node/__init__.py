@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import Flask
 
+from shared import app_config
+
 
 def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None = None) -> Flask:
     """Build the node app: defaults, instance config, DAIBAN_NODE_* environment, then subsystems."""
@@ -34,11 +36,7 @@ def create_core_app(test_config: dict[str, Any] | None = None, data_dir: str | N
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
         SECRET_KEY=None,
     )
-    if test_config is None:
-        app.config.from_pyfile("config.py", silent=True)
-        app.config.from_prefixed_env("DAIBAN_NODE")
-    else:
-        app.config.from_mapping(test_config)
+    app_config.load(app, "DAIBAN_NODE", test_config)
 
     from shared import request_values, templating
 
