@@ -102,13 +102,19 @@ class _Installed(click.Group):
     does not carry the hub's command module (about 1.5 MB of its memory, docs/performance.md)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*self.commands, *(ep.name for ep in entry_points(group=GROUP))})
+        return sorted({*self.commands, *_installed()})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands:
-            for ep in entry_points(group=GROUP, name=cmd_name):
-                self.add_command(ep.load(), name=ep.name)
+        if cmd_name not in self.commands and cmd_name in _installed():
+            self.add_command(_installed()[cmd_name].load(), name=cmd_name)
         return self.commands.get(cmd_name)
+
+
+@functools.cache
+def _installed() -> dict[str, Any]:
+    """The installed groups' entry points by name, read once a process: each reading scans every
+    installed distribution's metadata, and a command asked three or four times."""
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
 def build() -> click.Group:
