@@ -13,6 +13,8 @@ from jinja2 import Template
 from jinja2.runtime import Context, new_context
 from werkzeug.routing import IntegerConverter, Map
 
+from shared import app_config
+
 # More functions than the hub registers (hooks, context processors, views): past it, nothing is kept.
 _KEPT_PLAIN = 4096
 
@@ -83,28 +85,7 @@ class RowIdConverter(IntegerConverter):
 
 def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None = None) -> Flask:
     """Build the hub app: defaults, instance config, DAIBAN_HUB_* environment, then subsystems."""
-    app = HubFlask(__name__, instance_relative_config=True)
-    # Every <int:...> in a URL names a row: beyond a 64-bit integer it names none (404). SQLite cannot
-    # bind such a number (a 500 there) where PostgreSQL compared it.
-    app.url_map.converters["int"] = RowIdConverter
-    app.config.from_mapping(
-        # `--dir` arrives as data_dir; gunicorn/systemd give DAIBAN_HUB_DIR.
-        DATA_DIR=data_dir or os.environ.get("DAIBAN_HUB_DIR", app.instance_path),
-        DATABASE_URL=os.environ.get("DATABASE_URL"),
-        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
-        SECRET_KEY=None,
-    )
-    if test_config is None:
-        app.config.from_pyfile("config.py", silent=True)
-        app.config.from_prefixed_env("DAIBAN_HUB")
-    else:
-        app.config.from_mapping(test_config)
-
-    from shared import templating
-
-    from .county import level
-
-    level.forget()  # read again from this app's database (tests build hubs of both levels in one process)
+    app = create_core_app(test_config, data_dir)
 
     from . import (
         api,
@@ -117,13 +98,10 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
         register,
         staff_admin,
         supervision,
-        web,
     )
-    from . import admission, attachment_views, counter_views, i18n, ratelimit, search
+    from . import admission, attachment_views, counter_views, ratelimit, search
+    from .county import level
 
-    web.init_app(app)
-    templating.init_app(app)
-    i18n.init_app(app)
     auth.init_app(app)
     app.register_blueprint(api.bp)
     console.init_app(app)
@@ -155,4 +133,36 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: str | None =
     app.register_blueprint(public_guide.bp)
     app.register_blueprint(public_results.bp)
     app.register_blueprint(ratings.bp)
+    return app
+
+
+def create_core_app(test_config: dict[str, Any] | None = None, data_dir: str | None = None) -> HubFlask:
+    """The hub app up to its pages: configuration, database, keys, shared templates, languages.
+
+    What a `daiban hub` command needs (hub/cli.py): its process does not import the pages, the API
+    and what they import (about half the start-up of a command, docs/performance.md)."""
+    app = HubFlask(__name__, instance_relative_config=True)
+    # Every <int:...> in a URL names a row: beyond a 64-bit integer it names none (404). SQLite cannot
+    # bind such a number (a 500 there) where PostgreSQL compared it.
+    app.url_map.converters["int"] = RowIdConverter
+    app.config.from_mapping(
+        # `--dir` arrives as data_dir; gunicorn/systemd give DAIBAN_HUB_DIR.
+        DATA_DIR=data_dir or os.environ.get("DAIBAN_HUB_DIR", app.instance_path),
+        DATABASE_URL=os.environ.get("DATABASE_URL"),
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        SECRET_KEY=None,
+    )
+    app_config.load(app, "DAIBAN_HUB", test_config)
+
+    from shared import templating
+
+    from . import deployment, i18n, web
+    from .county import level
+
+    level.forget()  # read again from this app's database (tests build hubs of both levels in one process)
+
+    deployment.init_logging(app)
+    web.init_app(app)
+    templating.init_app(app)
+    i18n.init_app(app)
     return app

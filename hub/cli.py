@@ -10,17 +10,17 @@ import click
 from flask import Flask
 
 from shared import states
-from shared.cli import AppInfo, app_info, with_app
+from shared.cli import AppInfo, app_info, own_process, with_app, without_postgres_drivers
 from shared.cli_i18n import CliWords
 from shared.msgid import N_, joined, listed
 
 _ = CliWords("hub")
 
 
-def _factory(data_dir: str | None = None) -> Flask:
-    from . import create_app
+def _factory(data_dir: str | None = None, pages: bool = True) -> Flask:
+    from . import create_app, create_core_app
 
-    return create_app(data_dir=data_dir)
+    return (create_app if pages else create_core_app)(data_dir=data_dir)
 
 
 def _app() -> Flask:
@@ -34,9 +34,19 @@ def _app() -> Flask:
 @click.pass_context
 def cli(ctx: click.Context, data_dir: str | None) -> None:
     """乡镇中心（hub）管理命令。"""
+    if own_process() and not _postgres_configured():
+        without_postgres_drivers()  # before hub.db imports peewee
     from .db import database
 
     ctx.obj = AppInfo("hub", _factory, database, data_dir)
+
+
+def _postgres_configured() -> bool:
+    """Whether anything this command's app reads its DATABASE_URL from is there (hub.create_core_app):
+    the environment, or a config.py in the instance folder. Without any, the database is SQLite."""
+    if os.environ.get("DATABASE_URL") or os.environ.get("DAIBAN_HUB_DATABASE_URL"):
+        return True
+    return (Path(Flask("hub", instance_relative_config=True).instance_path) / "config.py").exists()
 
 
 @cli.command()
@@ -120,7 +130,7 @@ def rotate_key(app: Flask) -> None:
 @click.option("--sweep-minutes", type=click.IntRange(1, 1440), help="期限巡检间隔（分钟，默认 15）")
 @click.option("--figures-hour", type=click.IntRange(0, 23), help="每日统计时刻（北京时间，默认 1 点）")
 @click.option("--standby", is_flag=True, help="租约被占用时等待接管，而不是退出（PostgreSQL，多台机器时用）")
-@with_app(connect=False)
+@with_app(connect=False, pages=True)
 def scheduler(app: Flask, sweep_minutes: int | None, figures_hour: int | None, standby: bool) -> None:
     """Run the hub's scheduled jobs (deadline sweep, daily figures, heartbeat, nightly backup); one per hub."""
     from .scheduler import AlreadyRunning, LeaseLost, run as run_scheduler
@@ -180,7 +190,7 @@ def restore_cmd(backup_file: str, new_key: bool) -> None:
         raise click.ClickException(_(exc))
     from shared import signing
 
-    app = info.load_app()
+    app = info.load_app(pages=False)
     from .restores import new_epoch
 
     with app.app_context(), database.connection_context():
@@ -641,7 +651,7 @@ def figures_cmd(
     app: Flask, raw_from: str | None, raw_to: str | None, groups: tuple[str, ...], xlsx_path: str | None
 ) -> None:
     """The centre's report for a period, in its own categories (as the supervision page shows it)."""
-    from . import figures, figures_xlsx
+    from . import figures
     from .figures_text import render
 
     try:
@@ -656,6 +666,8 @@ def figures_cmd(
     report = figures.build_report(start, end)
     click.echo(render(report, chosen, _))
     if xlsx_path:
+        from . import figures_xlsx  # openpyxl: about a tenth of the command's start-up, only for --xlsx
+
         Path(xlsx_path).write_bytes(figures_xlsx.to_bytes(figures_xlsx.workbook(report)))
         click.echo(_("已写出 Excel 报表：%(path)s", path=xlsx_path))
 
@@ -664,7 +676,7 @@ def figures_cmd(
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8700, type=int)
 @click.option("--threads", default=8, type=int)
-@with_app(connect=False)
+@with_app(connect=False, pages=True)
 def run(app: Flask, host: str, port: int, threads: int) -> None:
     """Serve the hub with waitress."""
     from waitress import serve

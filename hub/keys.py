@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from shared import bundle, encoding, protocol, signing
+from shared import bundle, encoding, signing
 
 from . import settings
 from .db import database
@@ -86,6 +86,8 @@ def rotate(data_dir: str | Path) -> tuple[str, str]:
     nxt.unlink(missing_ok=True)
     signing.save_private_key(new, nxt)
     old_pub, new_pub = signing.public_b64(old), signing.public_b64(new)
+    from shared import protocol  # only a rotation needs it; every `daiban hub` command imports this module
+
     with database.atomic():
         chain = rotation_chain()
         body = protocol.rotation_body(old_pub, new_pub, len(chain) + 2)

@@ -6,12 +6,13 @@ import json
 import os
 import secrets
 import sys
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 import click
 from flask import Flask
 
-from shared.cli import AppInfo, app_info, with_app
+from shared.cli import AppInfo, app_info, own_process, with_app
+from shared.cli import without_postgres_drivers as _without_postgres_drivers
 from shared.cli_i18n import CliWords
 
 if TYPE_CHECKING:
@@ -20,10 +21,10 @@ if TYPE_CHECKING:
 _ = CliWords("node")
 
 
-def _factory(data_dir: str | None = None) -> Flask:
-    from . import create_app
+def _factory(data_dir: str | None = None, pages: bool = True) -> Flask:
+    from . import create_app, create_core_app
 
-    return create_app(data_dir=data_dir)
+    return (create_app if pages else create_core_app)(data_dir=data_dir)
 
 
 def _open() -> Flask:
@@ -37,8 +38,8 @@ def _open() -> Flask:
 @click.pass_context
 def cli(ctx: click.Context, data_dir: str | None) -> None:
     """村级代办点（node）管理命令。"""
-    if ctx.invoked_subcommand == "run":
-        _without_postgres_drivers()  # before node.db imports peewee
+    if ctx.invoked_subcommand == "run" or own_process():
+        _without_postgres_drivers()  # before node.db imports peewee; every node command is SQLite's
     from .db import database
 
     ctx.obj = AppInfo("node", _factory, database, data_dir)
@@ -343,21 +344,7 @@ def run(host: str, port: int, no_sync: bool) -> None:
     _serve(host, port, no_sync)
 
 
-def _without_postgres_drivers() -> None:
-    """Keep peewee from loading a PostgreSQL driver into the node, which keeps its data in SQLite.
-
-    peewee imports psycopg2 (or psycopg) whenever one is installed, as on a machine that also
-    runs a hub: about 5 MB of the idle node's memory for nothing (docs/performance.md). A None in
-    sys.modules makes that import fail the way peewee expects when no driver is installed.
-    """
-    # typeshed does not admit the None that blocks an import, so sys.modules is seen as Any here.
-    modules: Any = sys.modules
-    if "peewee" not in modules:
-        for name in ("psycopg2", "psycopg2cffi", "psycopg"):
-            modules.setdefault(name, None)
-
-
-@with_app(connect=False)
+@with_app(connect=False, pages=True)
 def _serve(app: Flask, host: str, port: int, no_sync: bool) -> None:
     from waitress import serve
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from . import encoding, protocol, signing
+from . import encoding, signing
 from shared.msgid import N_
 
 BUNDLE_VERSION = 1
@@ -130,6 +130,8 @@ def seal(
     extra_header adds signed, unencrypted fields (the hub's key rotation chain, which the
     node must read before it can check the signature).
     """
+    from . import protocol  # here: every hub and node process loads its box key from this module at start
+
     eph = generate_box_key()
     epk = base64.b64decode(box_public_b64(eph))
     rcpt = load_box_public(recipient_box_pub)

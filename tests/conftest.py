@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -16,6 +19,21 @@ from tests import support
 # by bench/, never by tests.
 settings.register_profile("daiban", deadline=None)
 settings.load_profile("daiban")
+
+# The suite starts hundreds of real processes (`daiban` servers and commands, scripts). Where the
+# environment says not to write bytecode (PYTHONDONTWRITEBYTECODE, as on the shared machine), each of
+# them compiled every project module it imports from source again: about a fifth of a hub server's
+# start-up (docs/performance.md). They share a bytecode cache of this run instead, outside the work tree
+# and removed at its end (pytest_unconfigure); worker processes, started after this, use it too.
+_BYTECODE: Path | None = None
+if os.environ.pop("PYTHONDONTWRITEBYTECODE", None) is not None and "PYTHONPYCACHEPREFIX" not in os.environ:
+    _BYTECODE = Path(tempfile.mkdtemp(prefix="daiban-test-pycache-"))
+    os.environ["PYTHONPYCACHEPREFIX"] = str(_BYTECODE)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _BYTECODE is not None:
+        shutil.rmtree(_BYTECODE, ignore_errors=True)
 
 
 # The whole suite (`make test`, a bare `pytest`) runs in worker processes (pytest-xdist): most of its
@@ -64,42 +82,53 @@ def _modules_together(config: pytest.Config, log):
     return ModulesTogether(config, log)
 
 
-# The tests that hold a worker longest (50-150 s each on CI: several real processes, PostgreSQL, Chromium),
-# longest first, by the --durations of a whole run. A worker of a parallel run starts them before all
-# the others, so the run does not end with one of them running alone on one worker while the other
-# workers idle. Only the order changes: a test missing here (or renamed) runs after these, as before.
-LONGEST_FIRST = (
-    "tests/e2e/test_county_usb_bundle.py::",
-    "tests/e2e/test_chaos.py::test_chaos_quick",
-    "tests/e2e/test_county_level.py::",
-    "tests/e2e/test_pg_failover.py::",
-    "tests/e2e/test_spine.py::",
-    "tests/e2e/test_hub_restore.py::",
-    "tests/e2e/test_usb_browser.py::",
-    "tests/e2e/test_county_browser.py::",
-    "tests/deploy/test_tls_pin.py::",
-    "tests/deploy/test_lost_hub_key.py::",
-    "tests/e2e/test_demo.py::",
-    "tests/e2e/test_public_face_browser.py::",
-    "tests/e2e/test_counter_browser.py::",
-    "tests/e2e/test_county_level_browser.py::",
-    "tests/e2e/test_promises_browser.py::",
-    "tests/e2e/test_figures_browser.py::",
-    "tests/deploy/test_deploy_files.py::test_install_node_into_a_fresh_prefix",
-    "tests/e2e/test_hub_browser.py::",
-    "tests/e2e/test_supervision_browser.py::",
-    "tests/test_english_cli.py::test_what_commands_print_is_in_the_locales_one_language",
-    "tests/e2e/test_thermal_receipt.py::",
-    "tests/deploy/test_backup_restore.py::",
-    "tests/deploy/test_stolen_pc.py::",
-    "tests/e2e/test_usb_bundle.py::",
-    "tests/e2e/test_corrections_browser.py::",
-    "tests/shared/test_protocol_properties.py::test_any_interleaving_of_faults_converges",
-    "tests/test_suite_rules.py::test_a_skip_in_a_worker_fails_a_parallel_run",
-    "tests/e2e/test_power_loss.py::",
-    "tests/deploy/test_key_rotation.py::",
-    "tests/e2e/test_gunicorn_pg.py::",
-)
+# The modules whose tests held a worker longest (50-150 s each on CI: several real processes, PostgreSQL,
+# Chromium), longest first, as the last whole run that was asked to write them measured them
+# (tests/longest.txt, below). A worker of a parallel run starts them before all the others, so the run
+# does not end with one of them running alone on one worker while the other workers idle. Only the
+# order changes: a module missing there (or renamed) runs after these, as before.
+LONGEST_FILE = Path(__file__).with_name("longest.txt")
+LONGEST_KEPT = 30
+
+
+def _longest_first() -> tuple[str, ...]:
+    try:
+        lines = LONGEST_FILE.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return ()
+    return tuple(line.split()[0] for line in lines if line.strip() and not line.startswith("#"))
+
+
+LONGEST_FIRST = _longest_first()
+
+
+class _Durations:
+    """`DAIBAN_WRITE_LONGEST=1` and the whole suite (as `make test` runs it): tests/longest.txt written
+    again from this run, if it passed. A module is ranked by its longest test (setup, call and
+    teardown together); a test's module goes first whole, so a module-scoped world is not split."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.seconds[report.nodeid] = self.seconds.get(report.nodeid, 0.0) + report.duration
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if exitstatus != 0 or not self.seconds:
+            return
+        longest: dict[str, float] = {}
+        for nodeid, seconds in self.seconds.items():
+            module = nodeid.split("::", 1)[0] + "::"
+            longest[module] = max(longest.get(module, 0.0), seconds)
+        ranked = sorted(longest.items(), key=lambda kv: -kv[1])[:LONGEST_KEPT]
+        LONGEST_FILE.write_text(
+            "# The modules whose longest test took longest in a whole run (seconds: setup, call and teardown), longest\n"
+            "# first; tests/conftest.py starts them first. Written by the whole suite run with DAIBAN_WRITE_LONGEST=1:\n"
+            "#   DAIBAN_WRITE_LONGEST=1 make test\n"
+            f"# This one: {len(self.seconds)} tests, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n"
+            + "".join(f"{module}  {seconds:.1f}\n" for module, seconds in ranked),
+            encoding="utf-8",
+        )
 
 
 def _rank(nodeid: str) -> int:
@@ -131,6 +160,9 @@ class _WorkerNotes:
 def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(_WorkerNotes(), "daiban-worker-notes")
+    whole_suite = config.args_source is pytest.Config.ArgsSource.TESTPATHS
+    if os.environ.get("DAIBAN_WRITE_LONGEST") == "1" and whole_suite and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_Durations(), "daiban-durations")
 
 
 @pytest.fixture(scope="session", autouse=True)
