@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import json
 import pstats
 import random
@@ -143,7 +144,7 @@ def main() -> None:
         database.close()
     if prof:
         listing = io.StringIO()
-        pstats.Stats(prof, stream=listing).sort_stats("tottime").print_stats(40)
+        pstats.Stats(prof, stream=listing).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(40)
         print(listing.getvalue(), file=sys.stderr)
     print(
         json.dumps(
