@@ -9,7 +9,8 @@ kept, flagged to the window, an audit entry). This sends batches of that shape (
 `Accept-Encoding: zstd`, the cursor a node holds after applying the previous answer) through the
 hub's own Flask app and prints, as JSON, the thread CPU of each request (the answer's compression
 included) by kind: `new` (batches of new people) and `returning` (batches of returning people),
-medians in ms per batch, and the least and lower quartile of each kind (`least_ms`, `p25_ms`). `--profile`: a cProfile listing of the returning batches (stderr).
+medians in ms per batch, and the least and lower quartile of each kind (`least_ms`, `p25_ms`). `--profile`: a cProfile listing of the returning batches (stderr),
+by own time, or by `BENCH_PROFILE_SORT` (e.g. `cumulative`).
 `--phases`: also the thread CPU of the sync path's main steps per batch, by kind (medians, ms).
 `--tree` measures another checkout's hub/ and shared/ (bench/tree.py).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import json
 import pstats
 import random
@@ -31,6 +33,9 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
+# Imported before parse_args: bench.profile_ingest sets sys.path[0] to this checkout when it is first
+# imported, which after parse_args would put --tree's checkout off the path (both arms measured this one).
+from bench.profile_ingest import enrolled_node  # noqa: E402
 from bench.tree import parse_args  # noqa: E402
 
 
@@ -93,7 +98,8 @@ def timed_steps() -> dict[str, float]:
 
     wrap(ingest, "authenticate", "authenticate (parse, declared types, signature)")
     wrap(ingest, "prepare_ahead", "prepare_ahead (validation, JSON, receipt codes)")
-    wrap(duplicates, "known", "duplicates.known (four look-ups)")
+    # BatchWriter reads them through known_sent (on SQLite the look-ups run there).
+    wrap(duplicates, "known_sent", "duplicates.known_sent (four look-ups)")
     wrap(ingest, "_insert_values", "INSERTs of cases, events (bulk_rows)")
     wrap(audit, "record_many", "audit.record_many (the batch's entries)")
     wrap(cases, "status_body", "cases.status_body")
@@ -110,7 +116,6 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--phases", action="store_true")
     args = parse_args(ap)
-    from bench.profile_ingest import enrolled_node
     from hub.db import database
 
     tmp = tempfile.mkdtemp(prefix="bench-e2e-hub-")
@@ -143,7 +148,7 @@ def main() -> None:
         database.close()
     if prof:
         listing = io.StringIO()
-        pstats.Stats(prof, stream=listing).sort_stats("tottime").print_stats(40)
+        pstats.Stats(prof, stream=listing).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(40)
         print(listing.getvalue(), file=sys.stderr)
     print(
         json.dumps(

@@ -100,12 +100,18 @@ def _sealed(seq: int, at: str, actor: str, action: str, target: str, detail: Any
     return encoding.digest(canonical(fields))
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def _without_floats(value: Any) -> bool:
     """True for text, integers, booleans and None, and dicts (text keys) and lists of them only."""
     if isinstance(value, (str, int)) or value is None:  # a bool is an int, a Said (shared.msgid) a str
         return True
     if type(value) is dict:
-        return all(type(k) is str for k in value) and all(map(_without_floats, value.values()))
+        if not all(type(k) is str for k in value):
+            return False
+        # A flat detail (a duplicate flag's two codes) without a call per value; else value by value.
+        return all(type(v) in _PLAIN for v in value.values()) or all(map(_without_floats, value.values()))
     if type(value) is list:
         return all(map(_without_floats, value))
     return False

@@ -500,13 +500,16 @@ def is_postgres() -> bool:
 
 
 _JSON_DECODER = msgspec.json.Decoder()
+# json.dumps with options builds a JSONEncoder per call (~0.6 of its ~1.7 µs for an audit entry's detail,
+# one per 两头受理 flag of a synced batch); one encoder with the same options writes the same text.
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
 class JSONField(peewee.TextField):
     """JSON stored as text, the same on SQLite and PostgreSQL."""
 
     def db_value(self, value: Any) -> str | None:
-        return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+        return None if value is None else _JSON_TEXT.encode(value)
 
     def python_value(self, value: Any) -> Any:
         if value is None:

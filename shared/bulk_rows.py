@@ -159,6 +159,9 @@ def _dates_as_text(column: tuple[Any, ...], kinds: set[type]) -> tuple[Any, ...]
     if not kinds <= _DATE_TYPES | {type(None)}:
         return column  # mixed with other types: left to sqlite3
     if datetime in kinds:  # not by a table: equal date-times of two zones print differently
+        first = column[0]
+        if all(value is first for value in column):  # one object (a batch's audit entries' time): written once
+            return (str(first),) * len(column)
         if kinds <= _DATE_TYPES:
             return tuple(map(str, column))
         return tuple(None if value is None else str(value) for value in column)

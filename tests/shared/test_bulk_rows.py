@@ -311,3 +311,18 @@ def test_a_column_of_dates_only_is_bound_as_each_day_s_text() -> None:
     assert params == [("2026-12-01",), ("2027-01-04",), ("2026-12-01",), ("0001-01-01",)]
     insert_rows(db.cursor(), Due, ["on"], [(d,) for d in days])
     assert [d.on for d in Due.select().order_by(Due.id)] == days
+
+
+def test_a_column_of_one_date_time_object_is_bound_as_its_text_in_every_row() -> None:
+    """One object in every row (a batch's audit entries' time) is printed once, as each row would print it;
+    a column where one row differs still keeps each row's own text."""
+
+    class Stamp(peewee.Model):
+        at = peewee.DateTimeField()
+
+    moment = datetime(2026, 12, 1, 10, 42, 0, 1, tzinfo=timezone(timedelta(hours=8)))
+    _, _, params = bound_rows(Stamp, ["at"], [(moment,)] * 3, dates_as_text=True)
+    assert params == [("2026-12-01 10:42:00.000001+08:00",)] * 3
+    other = moment.replace(tzinfo=timezone.utc)  # equal to `moment`, another text
+    _, _, params = bound_rows(Stamp, ["at"], [(moment,), (moment,), (other,)], dates_as_text=True)
+    assert [p[0] for p in params] == [str(moment), str(moment), "2026-12-01 10:42:00.000001+00:00"]
