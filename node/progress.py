@@ -215,11 +215,11 @@ def advance(records: int = 0, nbytes: int = 0) -> None:
         )
 
 
-def more_work(records: int, nbytes: int = 0) -> None:
-    """Records (and bytes) to process, learnt after the start (an import knows them once the bundle is open)."""
+def more_work(records: int) -> None:
+    """Records to process, learnt after the start (an import knows them once the bundle is open)."""
     p = _current
     if p is not None:
-        _change(records_total=p.records_total + records, bytes_total=p.bytes_total + nbytes)
+        _change(records_total=p.records_total + records)
 
 
 def received(updates: int, left: int) -> None:

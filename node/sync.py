@@ -214,14 +214,12 @@ class SyncClient:
     def _round(self, max_rounds: int) -> SyncReport:
         report = SyncReport()
         self._resumes = 0
-        counting = None if self.resume_checked else _QueueCount.start()
         with _connected():
-            progress.begin("sync", *(progress.queued_totals() if counting is None else (0, 0)))
+            progress.begin("sync", *progress.queued_totals())
         stopped: str | None = N_("同步中断")
         try:
-            if counting is not None:
+            if not self.resume_checked:
                 self._resume_once(report)
-                progress.more_work(*counting.totals())
             self._send_all(report, max_rounds)
             if not self._caught_up():
                 self._poll_all(report)
@@ -241,8 +239,6 @@ class SyncClient:
             log.warning("sync round stopped: %s (%s)", exc.message, exc.code)
             raise
         finally:
-            if counting is not None:
-                counting.join()
             progress.finish(stopped)
         return report
 
@@ -606,43 +602,6 @@ class _Flight:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-
-
-class _QueueCount:
-    """progress.queued_totals counted on a thread of its own while the round's hello travels.
-
-    The count reads every queued event's stored size (7-10 ms for 10,000) inside SQLite, which
-    lets go of the interpreter lock, and the hello waits ~10 ms for the hub: counted apart, the
-    first batch no longer waits for it (docs/performance.md, "eighth pass"). Its own connection
-    only reads. Any failure counts again on the round's thread, as before.
-    """
-
-    def __init__(self) -> None:
-        self._totals: tuple[int, int] | None = None
-        self._thread = threading.Thread(target=self._run, name="daiban-sync-count", daemon=True)
-
-    @classmethod
-    def start(cls) -> "_QueueCount":
-        counting = cls()
-        counting._thread.start()
-        return counting
-
-    def _run(self) -> None:
-        try:
-            with database.connection_context():
-                self._totals = progress.queued_totals()
-        except Exception as exc:  # noqa: BLE001 - the round's thread counts again
-            log.info("queue not counted apart: %s", exc)
-
-    def join(self) -> None:
-        self._thread.join()
-
-    def totals(self) -> tuple[int, int]:
-        self.join()
-        if self._totals is not None:
-            return self._totals
-        with _connected():
-            return progress.queued_totals()
 
 
 @contextlib.contextmanager
