@@ -169,7 +169,9 @@ def trace_gaps(paths: list[str]) -> None:
 def _at(steps: list[dict[str, Any]], ev: str, nth: int = 0, **fields: Any) -> float | None:
     """The time of the nth step `ev` (with these fields) on the round's thread; None when there is none."""
     times = [
-        s["t"] for s in steps if s["ev"] == ev and s["th"] == "MainThread" and all(s.get(k) == v for k, v in fields.items())
+        s["t"]
+        for s in steps
+        if s["ev"] == ev and s["th"] == "MainThread" and all(s.get(k) == v for k, v in fields.items())
     ]
     return times[nth] if len(times) > nth else None
 
