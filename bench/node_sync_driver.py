@@ -163,6 +163,47 @@ def trace_gaps(paths: list[str]) -> None:
             f"{_median(check) * 1000:.1f} ms, cutting/signing/storing {_median(store) * 1000:.1f} ms, "
             f"leaving {_median(leave) * 1000:.1f} ms; answer -> next post {sum(idle):.3f} s in all; " + _overlap(steps)
         )
+        print(f"{path}: {_start(steps)}; {_last_apply(steps)}")
+
+
+def _at(steps: list[dict[str, Any]], ev: str, nth: int = 0, **fields: Any) -> float | None:
+    """The time of the nth step `ev` (with these fields) on the round's thread; None when there is none."""
+    times = [
+        s["t"]
+        for s in steps
+        if s["ev"] == ev and s["th"] == "MainThread" and all(s.get(k) == v for k, v in fields.items())
+    ]
+    return times[nth] if len(times) > nth else None
+
+
+def _ms(start: float | None, end: float | None) -> str:
+    return "-" if start is None or end is None else f"{(end - start) * 1000:.1f}"
+
+
+def _start(steps: list[dict[str, Any]]) -> str:
+    """The round's start, step by step: until the hello leaves (the queue's count), its answer, its apply, the first cut."""
+    round_at = _at(steps, "round")
+    hello_out, hello_back = _at(steps, "post"), _at(steps, "answered")
+    applied, sign, signed = _at(steps, "applied", what="hello"), _at(steps, "sign", what="batch"), _at(steps, "signed")
+    return (
+        f"start: hello out after {_ms(round_at, hello_out)} ms, answered in {_ms(hello_out, hello_back)} ms, "
+        f"applied after {_ms(hello_back, applied)} ms, first cut {_ms(sign, signed)} ms, "
+        f"first batch out at {_ms(round_at, _at(steps, 'post', 1))} ms"
+    )
+
+
+def _last_apply(steps: list[dict[str, Any]]) -> str:
+    """The last answer's apply, step by step: ack and counts, the status updates, the commit."""
+    applies = [i for i, s in enumerate(steps) if s["ev"] == "apply" and s.get("what") == "batch"]
+    if not applies:
+        return "no batch applied"
+    tail = [s for s in steps[applies[-1] :] if s["th"] == "MainThread"]
+    apply, updates, commit = tail[0]["t"], _at(tail, "updates"), _at(tail, "commit")
+    applied = _at(tail, "applied", what="batch")
+    return (
+        f"last apply {_ms(apply, applied)} ms: before its updates {_ms(apply, updates)}, "
+        f"updates {_ms(updates, commit)}, commit {_ms(commit, applied)} ms"
+    )
 
 
 def _overlap(steps: list[dict[str, Any]]) -> str:

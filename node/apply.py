@@ -13,6 +13,7 @@ from . import meta, outbox
 from .capture import now
 from .db import JSONField, database
 from .models import Batch, Event, HubUpdate, Request
+from .transport import trace
 
 # Hub actions that the clerk must see and usually print for the villager.
 ATTENTION_ACTIONS = {"accept", "ask_materials", "refuse", "approve", "deny", "county_approve", "county_deny"}
@@ -82,6 +83,7 @@ def apply_updates(updates: list[dict[str, Any]]) -> tuple[int, int]:
     The cursor moves only to the last entry applied, never to a number the answer merely names,
     so a node never holds a position the hub did not give it entries up to.
     """
+    trace("updates")
     cursor = int(meta.get("cursor", 0))
     run, gap = _continuing(updates, cursor)
     if not run:

@@ -384,6 +384,7 @@ class SyncClient:
                 sent = progress.batch_totals(batch.id)
                 counts = apply_response(resp, batch)
                 _restore_cap()
+                trace("commit")  # the transaction's commit (and SQLite's WAL checkpoint when due) follows
             trace("applied", what="batch")
         except BaseException:
             if ahead is not None:
