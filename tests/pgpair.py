@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,8 +148,4 @@ def sql(url: str, *statements: str) -> None:
 
 
 def poll(condition: Any, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.2)
+    support.poll(condition, timeout)

@@ -398,6 +398,20 @@ def port_is_free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
+def poll(
+    condition: Callable[[], Any], timeout: float = 60.0, every: float = 0.2, what: str = "condition not reached"
+) -> None:
+    """Until condition() is true, checked every `every` seconds; AssertionError(what) past the deadline.
+
+    AssertionError rather than TimeoutError: a TimeoutError is an OSError, which code under test
+    (a node's transport, say) may take for a network failure and retry."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(what)
+        time.sleep(every)
+
+
 def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
     """Poll url until it answers 200 or the deadline passes."""
     deadline = time.monotonic() + timeout

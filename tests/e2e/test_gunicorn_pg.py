@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import requests
@@ -28,11 +27,7 @@ def _rows(url: str, sql: str) -> list[tuple]:
 
 
 def _poll(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.2)
+    support.poll(condition, timeout)
 
 
 def test_gunicorn_workers_on_postgres_with_one_scheduler(tmp_path: Path, pg_url: str) -> None:

@@ -7,7 +7,6 @@ event acknowledged exactly once at the node, after the next round.
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import peewee
@@ -23,6 +22,7 @@ from node.models import Batch, Event, HubUpdate, Request
 from node.sync import SyncClient
 from node.transport import TransportError
 from shared import encoding, protocol, signing
+from tests import support
 from tests.apptransport import AppTransport
 from tests.factories import capture
 from tests.node.hubupdates import applying_fails_at
@@ -202,11 +202,7 @@ def _drafting() -> list[tuple[int, int, list[int | None]]]:
 
 def _wait_for_draft(first_seq: int) -> None:
     """Until the round's thread has committed a drafting batch from first_seq (read on a connection of this thread)."""
-    for _ in range(1000):
-        if [d[0] for d in _drafting()] == [first_seq]:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"no batch drafted from {first_seq}")
+    support.poll(lambda: [d[0] for d in _drafting()] == [first_seq], 10.0, 0.01, f"no batch drafted from {first_seq}")
 
 
 def _third_batch_once_drafted(phase: str, failure: BaseException) -> Any:
@@ -373,11 +369,13 @@ def _answered_once_signed_ahead(made: list[tuple[int, bytes]]) -> Any:
     def fault(path: str, body: bytes, phase: str) -> None:
         msg = encoding.parse(body)["body"]
         if phase == "after" and msg.get("kind") == "batch" and msg["first_seq"] in (4, 7):
-            for _ in range(1000):
-                if len(made) >= (1 if msg["first_seq"] == 4 else 2):
-                    return
-                time.sleep(0.01)
-            raise AssertionError(f"nothing signed ahead while batch {msg['first_seq']} travelled")
+            signed = 1 if msg["first_seq"] == 4 else 2
+            support.poll(
+                lambda: len(made) >= signed,
+                10.0,
+                0.01,
+                f"nothing signed ahead while batch {msg['first_seq']} travelled",
+            )
 
     return fault
 
