@@ -201,7 +201,6 @@ def decision(case: PageCase, window_name: str) -> dict[str, Any]:
 
 # Each catalogue's phrases as the page says them (escaped), by msgid: the page's phrases are a few
 # dozen literals, and Flask-Babel keeps one catalogue per language for the app's life.
-_PHRASES: WeakKeyDictionary[Any, dict[str, Markup]] = WeakKeyDictionary()
 _SHOWN: WeakKeyDictionary[Any, Phrases] = WeakKeyDictionary()
 _MAX_PHRASES = 256
 # The templates whose `_('literal')` is read from the request's `Phrases` (PagePhrases); the page
@@ -277,9 +276,6 @@ def page_gettext() -> dict[str, Any]:
     """
     translations = request_translations()
     say = translations.ugettext
-    phrases = _PHRASES.get(translations)
-    if phrases is None:
-        phrases = _PHRASES.setdefault(translations, {})
     shown = _SHOWN.get(translations)
     if shown is None:
         shown = _SHOWN.setdefault(translations, Phrases(say))
@@ -288,15 +284,10 @@ def page_gettext() -> dict[str, Any]:
     def gettext(eval_ctx: EvalContext, text: str, **variables: Any) -> str:
         if not eval_ctx.autoescape:
             return say(text) % variables
-        said = phrases.get(text)
-        if said is None:
-            # The catalogue's phrase is ours, as it is to Jinja's gettext: the values filled in are escaped.
-            said = Markup(say(text))  # nosec B704
-            if len(phrases) < _MAX_PHRASES:  # literals only, but should a template pass text, kept bounded
-                phrases[text] = said
-        # Jinja formats even without values (so a catalogue's "%%" says "%"); a phrase with no "%"
-        # formats to itself, and most of the page's phrases have neither values nor "%".
-        return said % variables if variables or "%" in said else said
+        if not variables:
+            return shown[text]
+        # The catalogue's phrase is ours, as it is to Jinja's gettext: the values filled in are escaped.
+        return Markup(say(text)) % variables  # nosec B704
 
     return {"_": gettext, "gettext": gettext, PHRASES_NAME: shown}
 
