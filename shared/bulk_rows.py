@@ -29,9 +29,10 @@ class Encoder(NamedTuple):
 class TextBytes(bytes):
     """Text given as its UTF-8 bytes (JSON as msgspec encodes it, say), stored as that text.
 
-    sqlite3 binds it as the bytes, cast to TEXT in the statement: the same stored text (SQLite reads a
-    BLOB cast to TEXT as text in the database's encoding, UTF-8), without decoding the bytes to a str
-    that sqlite3 would encode back to UTF-8 to bind. For any other driver it is decoded first.
+    sqlite3 binds it as those bytes (a bytearray of them: see _bound), cast to TEXT in the statement:
+    the same stored text (SQLite reads a BLOB cast to TEXT as text in the database's encoding, UTF-8),
+    without decoding the bytes to a str that sqlite3 would encode back to UTF-8 to bind. For any other
+    driver it is decoded first.
     """
 
 
@@ -109,8 +110,13 @@ def bound_rows(
     `dates_as_text` (sqlite3 only): dates and date-times bound as the text sqlite3's adapters make of them.
     A column's TextBytes are bound as str (see insert_rows for sqlite3's way).
     """
-    table, columns, params, _ = _bound(model, names, rows, encoder_for, dates_as_text, text_bytes=False)
+    table, columns, params, _ = _bound(model, names, rows, encoder_for, dates_as_text, sqlite3_binds=False)
     return table, columns, params
+
+
+# In place of a column's parameter in an INSERT's VALUES (insert_rows).
+_BOUND, _AS_TEXT, _NULL = "bound", "as text", "null"
+_NULL_ONLY = frozenset({type(None)})
 
 
 def _bound(
@@ -119,30 +125,46 @@ def _bound(
     rows: list[tuple[Any, ...]],
     encoder_for: EncoderFor | None,
     dates_as_text: bool,
-    text_bytes: bool,
-) -> tuple[str, str, list[tuple[Any, ...]], set[int]]:
-    """bound_rows, and the columns holding TextBytes; `text_bytes`: those are left as bytes, else decoded."""
-    as_text: set[int] = set()
+    sqlite3_binds: bool,
+) -> tuple[str, str, list[tuple[Any, ...]], list[str]]:
+    """bound_rows, and what each column is in the VALUES (_BOUND, _AS_TEXT, _NULL).
+
+    `sqlite3_binds`: a column's TextBytes are bound as a bytearray of them, cast to TEXT (_AS_TEXT),
+    and a column null in every row is written as NULL, not bound (_NULL; its values are left out of
+    the rows). Else TextBytes are decoded and every column is bound.
+
+    sqlite3 binds an int, float, str or bytearray straight; a value of any other type (None, bytes
+    and TextBytes) first goes through its adapter look-up (a key tuple, a dict look-up, two attribute
+    look-ups), 0.3-1 µs each, and a batch's case row had a dozen (docs/performance.md, "Hub ingest on
+    SQLite: nothing bound through sqlite3's adapters"). A bytearray and a NULL store the same.
+    """
+    slots: list[str] = []
     fields = [model._meta.fields[name] for name in names]
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
     # Column by column: a column whose values db_value would return unchanged is bound as it is,
     # so most values cost no Python call at all (ingest binds ~50 values per event).
     encoded = []
-    for index, (field, column) in enumerate(zip(fields, zip(*rows))):
+    for field, column in zip(fields, zip(*rows)):
         custom = encoder_for(field) if encoder_for else None
         encode, unchanged = custom or (field.db_value, _unchanged_types(field))
         kinds = set(map(type, column))
         if not kinds <= unchanged:
             column = tuple(map(encode, column))
             kinds = set(map(type, column))
+        slot = _BOUND
         if TextBytes in kinds:
-            if text_bytes:
-                as_text.add(index)
+            if sqlite3_binds:
+                slot = _AS_TEXT
+                column = tuple(bytearray(value) if value.__class__ is TextBytes else value for value in column)
             else:
                 column = tuple(value.decode() if value.__class__ is TextBytes else value for value in column)
+        elif sqlite3_binds and kinds == _NULL_ONLY:
+            slots.append(_NULL)
+            continue
+        slots.append(slot)
         encoded.append(_dates_as_text(column, kinds) if dates_as_text and kinds & _DATE_TYPES else column)
     params = list(zip(*encoded)) if encoded else [() for _ in rows]
-    return f'"{model._meta.table_name}"', columns, params, as_text
+    return f'"{model._meta.table_name}"', columns, params, slots
 
 
 _DATE_TYPES = frozenset({date, datetime})
@@ -213,7 +235,7 @@ def insert_rows(
     if not rows:
         return
     sqlite = isinstance(cursor, sqlite3.Cursor)
-    table, columns, params, as_text = _bound(model, names, rows, encoder_for, sqlite, text_bytes=sqlite)
+    table, columns, params, slots = _bound(model, names, rows, encoder_for, sqlite, sqlite3_binds=sqlite)
     # Table and column names come from the model's metadata, never from input; every value is bound.
     # One row goes by INSERT: one round trip, where COPY takes two (its start, then its data).
     if len(params) > 1 and _can_copy(cursor, model, names, params):
@@ -221,8 +243,8 @@ def insert_rows(
             for row in params:
                 copy.write_row(row)
         return
-    # A column of TextBytes (sqlite3 only): the bytes bound are stored as the text they are.
-    marks = ", ".join(f"CAST({mark} AS TEXT)" if index in as_text else mark for index in range(len(names)))
+    # sqlite3 only: a column of TextBytes is stored as the text its bytes are, a column of nulls as NULL.
+    marks = ", ".join(f"CAST({mark} AS TEXT)" if s == _AS_TEXT else "NULL" if s == _NULL else mark for s in slots)
     cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", params)  # nosec B608
 
 

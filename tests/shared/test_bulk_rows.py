@@ -326,3 +326,49 @@ def test_a_column_of_one_date_time_object_is_bound_as_its_text_in_every_row() ->
     other = moment.replace(tzinfo=timezone.utc)  # equal to `moment`, another text
     _, _, params = bound_rows(Stamp, ["at"], [(moment,), (moment,), (other,)], dates_as_text=True)
     assert [p[0] for p in params] == [str(moment), str(moment), "2026-12-01 10:42:00.000001+00:00"]
+
+
+class _Recorded(sqlite3.Cursor):
+    """A sqlite3 cursor that keeps what executemany was given."""
+
+    statements: list[tuple[str, list[tuple[Any, ...]]]] = []
+
+    def executemany(self, sql: str, params: Any) -> Any:  # type: ignore[override]
+        params = list(params)
+        self.statements.append((sql, params))
+        return super().executemany(sql, params)
+
+
+def test_sqlite_binds_nothing_that_goes_through_sqlite3_s_adapters_and_stores_what_peewee_stores() -> None:
+    """None and bytes (TextBytes) would each take sqlite3's adapter look-up: a column null in every row
+    is written as NULL, TextBytes as a bytearray; a column holding nulls beside values keeps them bound.
+    Every row reads back as Model.create stored it."""
+    db = peewee.SqliteDatabase(":memory:")
+
+    class Doc(peewee.Model):
+        code = peewee.TextField()
+        body = peewee.TextField(null=True)
+        note = peewee.TextField(null=True)
+        closed = peewee.DateField(null=True)
+        asks = peewee.IntegerField(null=True)
+
+        class Meta:
+            database = db
+
+    db.create_tables([Doc])
+    names = ["code", "body", "note", "closed", "asks"]
+    rows = [(str(i), body, None, None, i if i % 2 else None) for i, (_, body) in enumerate(_text_rows())]
+    as_given = Encoder(lambda v: v, keeps=frozenset({TextBytes, str, type(None)}))  # as hub ingest's JSON columns
+    _Recorded.statements = []
+    cursor = db.connection().cursor(_Recorded)
+    insert_rows(cursor, Doc, names, rows, encoder_for=lambda f: as_given if f.name == "body" else None)
+    [(sql, params)] = _Recorded.statements
+    assert {type(v) for row in params for v in row} == {str, bytearray, int, type(None)}
+    # Three parameters a row (code, body, asks); the nulls still bound are those of columns that also hold values.
+    assert [[i for i, v in enumerate(row) if v is None] for row in params] == [[2], [], [1, 2], []]
+    assert 'VALUES (?, CAST(? AS TEXT), NULL, NULL, ?)' in sql
+    for values in rows:
+        Doc.create(**dict(zip(names, (v.decode() if isinstance(v, TextBytes) else v for v in values))))
+    stored = db.execute_sql('SELECT code, body, typeof(body), note, closed, asks FROM "doc" ORDER BY "id"').fetchall()
+    assert stored[: len(rows)] == stored[len(rows) :]
+    assert [row[2] for row in stored[: len(rows)]] == ["text", "text", "null", "text"]
