@@ -333,7 +333,7 @@ class _Recorded(sqlite3.Cursor):
 
     statements: list[tuple[str, list[tuple[Any, ...]]]] = []
 
-    def executemany(self, sql: str, params: Any) -> Any:  # type: ignore[override]
+    def executemany(self, sql: str, params: Any) -> Any:
         params = list(params)
         self.statements.append((sql, params))
         return super().executemany(sql, params)
@@ -366,7 +366,7 @@ def test_sqlite_binds_nothing_that_goes_through_sqlite3_s_adapters_and_stores_wh
     assert {type(v) for row in params for v in row} == {str, bytearray, int, type(None)}
     # Three parameters a row (code, body, asks); the nulls still bound are those of columns that also hold values.
     assert [[i for i, v in enumerate(row) if v is None] for row in params] == [[2], [], [1, 2], []]
-    assert 'VALUES (?, CAST(? AS TEXT), NULL, NULL, ?)' in sql
+    assert "VALUES (?, CAST(? AS TEXT), NULL, NULL, ?)" in sql
     for values in rows:
         Doc.create(**dict(zip(names, (v.decode() if isinstance(v, TextBytes) else v for v in values))))
     stored = db.execute_sql('SELECT code, body, typeof(body), note, closed, asks FROM "doc" ORDER BY "id"').fetchall()
