@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import date, datetime
 from itertools import chain, repeat
+from operator import is_
 from typing import Any, Callable, NamedTuple
 
 import peewee
@@ -145,6 +146,7 @@ def _bound(
     # Column by column: a column whose values db_value would return unchanged is bound as it is,
     # so most values cost no Python call at all (ingest binds ~50 values per event).
     encoded = []
+    printed: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []  # columns of dates, and their text
     for field, column in zip(fields, zip(*rows)):
         custom = encoder_for(field) if encoder_for else None
         encode, unchanged = custom or (field.db_value, _unchanged_types(field))
@@ -166,7 +168,14 @@ def _bound(
             slots.append(_NULL)
             continue
         slots.append(slot)
-        encoded.append(_dates_as_text(column, kinds) if dates_as_text and kinds & _DATE_TYPES else column)
+        if dates_as_text and kinds & _DATE_TYPES:
+            # A column of the very objects of an earlier one (a case's received_at and updated_at): its text.
+            text = next((text for earlier, text in printed if all(map(is_, earlier, column))), None)
+            if text is None:
+                text = _dates_as_text(column, kinds)
+                printed.append((column, text))
+            column = text
+        encoded.append(column)
     params = list(zip(*encoded)) if encoded else [() for _ in rows]
     return f'"{model._meta.table_name}"', columns, params, slots
 

@@ -372,3 +372,29 @@ def test_sqlite_binds_nothing_that_goes_through_sqlite3_s_adapters_and_stores_wh
     stored = db.execute_sql('SELECT code, body, typeof(body), note, closed, asks FROM "doc" ORDER BY "id"').fetchall()
     assert stored[: len(rows)] == stored[len(rows) :]
     assert [row[2] for row in stored[: len(rows)]] == ["text", "text", "null", "text"]
+
+
+def test_a_column_of_the_objects_of_an_earlier_one_takes_its_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A case's received_at and updated_at hold one object per row: printed once for both columns; a
+    column with one other object (equal, in another zone) is printed on its own, each row its own text."""
+    from shared import bulk_rows
+
+    class Seen(peewee.Model):
+        received_at = peewee.DateTimeField()
+        updated_at = peewee.DateTimeField()
+        closed_at = peewee.DateTimeField()
+
+    printed: list[tuple[Any, ...]] = []
+    dates_as_text = bulk_rows._dates_as_text
+
+    def counted(column: tuple[Any, ...], kinds: set[type]) -> tuple[Any, ...]:
+        printed.append(column)
+        return dates_as_text(column, kinds)
+
+    monkeypatch.setattr(bulk_rows, "_dates_as_text", counted)
+    moments = [datetime(2026, 12, 1, 8, 0, i, tzinfo=timezone(timedelta(hours=8))) for i in range(3)]
+    other = moments[2].astimezone(timezone.utc)  # equal to moments[2], another text
+    rows = [(m, m, m) for m in moments[:2]] + [(moments[2], moments[2], other)]
+    _, _, params = bound_rows(Seen, ["received_at", "updated_at", "closed_at"], rows, dates_as_text=True)
+    assert params == [(str(a), str(b), str(c)) for a, b, c in rows]
+    assert len(printed) == 2  # received_at, then closed_at: updated_at took received_at's text
