@@ -344,34 +344,24 @@ def test_sqlite_binds_nothing_that_goes_through_sqlite3_s_adapters_and_stores_wh
     is written as NULL, TextBytes as a bytearray; a column holding nulls beside values keeps them bound.
     Every row reads back as Model.create stored it."""
     db = peewee.SqliteDatabase(":memory:")
-
-    class Doc(peewee.Model):
-        code = peewee.TextField()
-        body = peewee.TextField(null=True)
-        note = peewee.TextField(null=True)
-        closed = peewee.DateField(null=True)
-        asks = peewee.IntegerField(null=True)
-
-        class Meta:
-            database = db
-
-    db.create_tables([Doc])
-    names = ["code", "body", "note", "closed", "asks"]
-    rows = [(str(i), body, None, None, i if i % 2 else None) for i, (_, body) in enumerate(_text_rows())]
+    Row, Same = _pg_models(db)
+    names = ["code", "text", "on", "at", "n"]
+    rows = [(str(i), text, None, None, i if i % 2 else None) for i, (_, text) in enumerate(_text_rows())]
     as_given = Encoder(lambda v: v, keeps=frozenset({TextBytes, str, type(None)}))  # as hub ingest's JSON columns
     _Recorded.statements = []
     cursor = db.connection().cursor(_Recorded)
-    insert_rows(cursor, Doc, names, rows, encoder_for=lambda f: as_given if f.name == "body" else None)
+    insert_rows(cursor, Row, names, rows, encoder_for=lambda f: as_given if f.name == "text" else None)
     [(sql, params)] = _Recorded.statements
     assert {type(v) for row in params for v in row} == {str, bytearray, int, type(None)}
-    # Three parameters a row (code, body, asks); the nulls still bound are those of columns that also hold values.
+    # Three parameters a row (code, text, n); the nulls still bound are those of columns that also hold values.
     assert [[i for i, v in enumerate(row) if v is None] for row in params] == [[2], [], [1, 2], []]
     assert "VALUES (?, CAST(? AS TEXT), NULL, NULL, ?)" in sql
     for values in rows:
-        Doc.create(**dict(zip(names, (v.decode() if isinstance(v, TextBytes) else v for v in values))))
-    stored = db.execute_sql('SELECT code, body, typeof(body), note, closed, asks FROM "doc" ORDER BY "id"').fetchall()
-    assert stored[: len(rows)] == stored[len(rows) :]
-    assert [row[2] for row in stored[: len(rows)]] == ["text", "text", "null", "text"]
+        Same.create(**dict(zip(names, (v.decode() if isinstance(v, TextBytes) else v for v in values))))
+    read = 'SELECT code, text, typeof(text), "on", "at", n FROM "{}" ORDER BY code'
+    stored = db.execute_sql(read.format("bulk_row")).fetchall()
+    assert stored == db.execute_sql(read.format("bulk_same")).fetchall()
+    assert [row[2] for row in stored] == ["text", "text", "null", "text"]
 
 
 def test_a_column_of_the_objects_of_an_earlier_one_takes_its_text(monkeypatch: pytest.MonkeyPatch) -> None:
