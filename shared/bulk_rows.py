@@ -137,8 +137,9 @@ def _bound(
 
     sqlite3 binds an int, float, str or bytearray straight; a value of any other type (None, bytes
     and TextBytes) first goes through its adapter look-up (a key tuple, a dict look-up, two attribute
-    look-ups), 0.3-1 µs each, and a batch's case row had a dozen (docs/performance.md, "Hub ingest on
-    SQLite: nothing bound through sqlite3's adapters"). A bytearray and a NULL store the same.
+    look-ups), 0.3-1 µs each, and a batch's case row had 10-12 (docs/performance.md, "Hub ingest on
+    SQLite: nothing bound through sqlite3's adapters"). A bytearray binds as its bytes would, and NULL
+    in the statement stores what a bound None does.
     """
     slots: list[str] = []
     fields = [model._meta.fields[name] for name in names]
@@ -252,8 +253,9 @@ def insert_rows(
         return
     sqlite = isinstance(cursor, sqlite3.Cursor)
     table, columns, params, slots = _bound(model, names, rows, encoder_for, sqlite, sqlite3_binds=sqlite)
-    # Table and column names come from the model's metadata, never from input; every value is bound.
-    # One row goes by INSERT: one round trip, where COPY takes two (its start, then its data).
+    # Table and column names come from the model's metadata, never from input; every value is bound
+    # (or is the literal NULL). One row goes by INSERT: one round trip, where COPY takes two (its
+    # start, then its data).
     if len(params) > 1 and _can_copy(cursor, model, names, params):
         with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # nosec B608
             for row in params:
