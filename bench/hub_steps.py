@@ -12,6 +12,10 @@
 - `answer_zstd_ms`: `hub.api._signed` of a signed answer of 1,000 updates (~340 kB) for a node
   that reads zstd, CPU ms, the least of 50.
 - `node_row_us`: `hub.db.one_by` of the node row (read twice per batch), CPU µs, the least of 30.
+- `batch_rows_ms`: `hub.ingest._insert_values` of the rows a batch of 1,000 returning villagers
+  writes (cases, hub log, node events, the batch), as the e2e bench's second batch makes them
+  (`bench.e2e_hub_batches.batches`), on top of its first; CPU ms, the least of 20 rounds, each in a
+  transaction rolled back.
 
 Run alternating with `--tree` of the checkout before (docs/performance.md, "Hub ingest, fourth
 pass").
@@ -21,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -82,7 +88,50 @@ def main() -> None:
         out["audit_flag_us"] = audit_flags(database)
     out["answer_zstd_ms"] = answer_packing(app)
     out["node_row_us"] = node_row()
+    out["batch_rows_ms"] = batch_rows()
     print(json.dumps(out))
+
+
+def batch_rows() -> float:
+    """CPU ms of hub.ingest._insert_values for a returning batch's rows (see the module's docstring)."""
+    from bench.e2e_hub_batches import batches
+    from bench.profile_ingest import enrolled_node
+    from hub import ingest
+    from hub.db import database
+
+    tmp = tempfile.mkdtemp()
+    path = Path(tmp) / "hub.sqlite3"
+    app, key, enrolled = enrolled_node(f"sqlite:///{path}", tmp, "测速村")
+    (_, first), (kind, second) = batches(enrolled["prefix"], enrolled["node_id"], key, 2, 1000)
+    assert kind == "returning"
+    write, calls = ingest._insert_values, []
+
+    def recorded(model: object, names: object, values: list) -> None:
+        calls.append((model, names, list(values)))  # BatchWriter.flush clears its lists after
+        write(model, names, values)
+
+    client = app.test_client()
+    headers = {"Content-Encoding": "zstd", "Accept-Encoding": "zstd"}
+    for raw in (first, second):
+        if raw is second:  # the database as the first batch left it, kept to write the second's rows on
+            database.close()
+            shutil.copyfile(path, f"{path}.first")
+            ingest._insert_values = recorded
+        resp = client.post("/api/v1/sync", data=raw, content_type="application/json", headers=headers)
+        assert resp.status_code == 200, resp.data[:300]
+    ingest._insert_values = write
+    database.close()
+    assert not Path(f"{path}-wal").exists()  # closed, all of it in the file: nothing left to apply to the copy
+    os.replace(f"{path}.first", path)
+
+    def step() -> None:
+        with database.atomic() as txn:
+            for call in calls:
+                write(*call)
+            txn.rollback()
+
+    with database.connection_context():
+        return round(least(20, step, 1) / 1000, 2)  # least() gives µs per item: here the batch
 
 
 def node_row() -> float:

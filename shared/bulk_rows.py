@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import date, datetime
-from itertools import chain
+from itertools import chain, repeat
+from operator import is_
 from typing import Any, Callable, NamedTuple
 
 import peewee
@@ -29,9 +30,10 @@ class Encoder(NamedTuple):
 class TextBytes(bytes):
     """Text given as its UTF-8 bytes (JSON as msgspec encodes it, say), stored as that text.
 
-    sqlite3 binds it as the bytes, cast to TEXT in the statement: the same stored text (SQLite reads a
-    BLOB cast to TEXT as text in the database's encoding, UTF-8), without decoding the bytes to a str
-    that sqlite3 would encode back to UTF-8 to bind. For any other driver it is decoded first.
+    sqlite3 binds it as those bytes (a bytearray of them: see _bound), cast to TEXT in the statement:
+    the same stored text (SQLite reads a BLOB cast to TEXT as text in the database's encoding, UTF-8),
+    without decoding the bytes to a str that sqlite3 would encode back to UTF-8 to bind. For any other
+    driver it is decoded first.
     """
 
 
@@ -109,8 +111,14 @@ def bound_rows(
     `dates_as_text` (sqlite3 only): dates and date-times bound as the text sqlite3's adapters make of them.
     A column's TextBytes are bound as str (see insert_rows for sqlite3's way).
     """
-    table, columns, params, _ = _bound(model, names, rows, encoder_for, dates_as_text, text_bytes=False)
+    table, columns, params, _ = _bound(model, names, rows, encoder_for, dates_as_text, sqlite3_binds=False)
     return table, columns, params
+
+
+# In place of a column's parameter in an INSERT's VALUES (insert_rows).
+_BOUND, _AS_TEXT, _NULL = "bound", "as text", "null"
+_NULL_ONLY = frozenset({type(None)})
+_TEXT_BYTES_ONLY = frozenset({TextBytes})
 
 
 def _bound(
@@ -119,33 +127,62 @@ def _bound(
     rows: list[tuple[Any, ...]],
     encoder_for: EncoderFor | None,
     dates_as_text: bool,
-    text_bytes: bool,
-) -> tuple[str, str, list[tuple[Any, ...]], set[int]]:
-    """bound_rows, and the columns holding TextBytes; `text_bytes`: those are left as bytes, else decoded."""
-    as_text: set[int] = set()
+    sqlite3_binds: bool,
+) -> tuple[str, str, list[tuple[Any, ...]], list[str]]:
+    """bound_rows, and what each column is in the VALUES (_BOUND, _AS_TEXT, _NULL).
+
+    `sqlite3_binds`: a column's TextBytes are bound as a bytearray of them, cast to TEXT (_AS_TEXT),
+    and a column null in every row is written as NULL, not bound (_NULL; its values are left out of
+    the rows). Else TextBytes are decoded and every column is bound.
+
+    sqlite3 binds an int, float, str or bytearray straight; a value of any other type (None, bytes
+    and TextBytes) first goes through its adapter look-up (a key tuple, a dict look-up, two attribute
+    look-ups), 0.3-1 µs each, and a batch's case row had 10-12 (docs/performance.md, "Hub ingest on
+    SQLite: nothing bound through sqlite3's adapters"). A bytearray binds as its bytes would, and NULL
+    in the statement stores what a bound None does.
+    """
+    slots: list[str] = []
     fields = [model._meta.fields[name] for name in names]
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
     # Column by column: a column whose values db_value would return unchanged is bound as it is,
     # so most values cost no Python call at all (ingest binds ~50 values per event).
     encoded = []
-    for index, (field, column) in enumerate(zip(fields, zip(*rows))):
+    printed: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []  # columns of dates, and their text
+    for field, column in zip(fields, zip(*rows)):
         custom = encoder_for(field) if encoder_for else None
         encode, unchanged = custom or (field.db_value, _unchanged_types(field))
         kinds = set(map(type, column))
         if not kinds <= unchanged:
             column = tuple(map(encode, column))
             kinds = set(map(type, column))
+        slot = _BOUND
         if TextBytes in kinds:
-            if text_bytes:
-                as_text.add(index)
+            if sqlite3_binds:
+                slot = _AS_TEXT
+                if kinds == _TEXT_BYTES_ONLY:
+                    column = tuple(map(bytearray, column))
+                else:
+                    column = tuple(bytearray(value) if value.__class__ is TextBytes else value for value in column)
             else:
                 column = tuple(value.decode() if value.__class__ is TextBytes else value for value in column)
-        encoded.append(_dates_as_text(column, kinds) if dates_as_text and kinds & _DATE_TYPES else column)
+        elif sqlite3_binds and kinds == _NULL_ONLY:
+            slots.append(_NULL)
+            continue
+        slots.append(slot)
+        if dates_as_text and kinds & _DATE_TYPES:
+            # A column of the very objects of an earlier one (a case's received_at and updated_at): its text.
+            text = next((text for earlier, text in printed if all(map(is_, earlier, column))), None)
+            if text is None:
+                text = _dates_as_text(column, kinds)
+                printed.append((column, text))
+            column = text
+        encoded.append(column)
     params = list(zip(*encoded)) if encoded else [() for _ in rows]
-    return f'"{model._meta.table_name}"', columns, params, as_text
+    return f'"{model._meta.table_name}"', columns, params, slots
 
 
 _DATE_TYPES = frozenset({date, datetime})
+_DATETIME_ONLY = frozenset({datetime})
 
 
 def _dates_as_text(column: tuple[Any, ...], kinds: set[type]) -> tuple[Any, ...]:
@@ -154,7 +191,7 @@ def _dates_as_text(column: tuple[Any, ...], kinds: set[type]) -> tuple[Any, ...]
     Those adapters are Python functions (date.isoformat(), datetime.isoformat(" ")), called from C
     per value; str() of a date or date-time is that same text. A column of dates (and nulls) goes
     through a table of its distinct days (a batch's cases share a few); one of date-times all through
-    str in C.
+    datetime.isoformat in C (str() of a datetime calls it by name with " ": half again its time).
     """
     if not kinds <= _DATE_TYPES | {type(None)}:
         return column  # mixed with other types: left to sqlite3
@@ -162,6 +199,8 @@ def _dates_as_text(column: tuple[Any, ...], kinds: set[type]) -> tuple[Any, ...]
         first = column[0]
         if all(value is first for value in column):  # one object (a batch's audit entries' time): written once
             return (str(first),) * len(column)
+        if kinds == _DATETIME_ONLY:
+            return tuple(map(datetime.isoformat, column, repeat(" ", len(column))))
         if kinds <= _DATE_TYPES:
             return tuple(map(str, column))
         return tuple(None if value is None else str(value) for value in column)
@@ -213,16 +252,17 @@ def insert_rows(
     if not rows:
         return
     sqlite = isinstance(cursor, sqlite3.Cursor)
-    table, columns, params, as_text = _bound(model, names, rows, encoder_for, sqlite, text_bytes=sqlite)
-    # Table and column names come from the model's metadata, never from input; every value is bound.
-    # One row goes by INSERT: one round trip, where COPY takes two (its start, then its data).
+    table, columns, params, slots = _bound(model, names, rows, encoder_for, sqlite, sqlite3_binds=sqlite)
+    # Table and column names come from the model's metadata, never from input; every value is bound
+    # (or is the literal NULL). One row goes by INSERT: one round trip, where COPY takes two (its
+    # start, then its data).
     if len(params) > 1 and _can_copy(cursor, model, names, params):
         with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # nosec B608
             for row in params:
                 copy.write_row(row)
         return
-    # A column of TextBytes (sqlite3 only): the bytes bound are stored as the text they are.
-    marks = ", ".join(f"CAST({mark} AS TEXT)" if index in as_text else mark for index in range(len(names)))
+    # sqlite3 only: a column of TextBytes is stored as the text its bytes are, a column of nulls as NULL.
+    marks = ", ".join(f"CAST({mark} AS TEXT)" if s == _AS_TEXT else "NULL" if s == _NULL else mark for s in slots)
     cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", params)  # nosec B608
 
 

@@ -326,3 +326,65 @@ def test_a_column_of_one_date_time_object_is_bound_as_its_text_in_every_row() ->
     other = moment.replace(tzinfo=timezone.utc)  # equal to `moment`, another text
     _, _, params = bound_rows(Stamp, ["at"], [(moment,), (moment,), (other,)], dates_as_text=True)
     assert [p[0] for p in params] == [str(moment), str(moment), "2026-12-01 10:42:00.000001+00:00"]
+
+
+class _Recorded(sqlite3.Cursor):
+    """A sqlite3 cursor that keeps what executemany was given."""
+
+    statements: list[tuple[str, list[tuple[Any, ...]]]] = []
+
+    def executemany(self, sql: str, params: Any) -> Any:
+        params = list(params)
+        self.statements.append((sql, params))
+        return super().executemany(sql, params)
+
+
+def test_sqlite_binds_nothing_that_goes_through_sqlite3_s_adapters_and_stores_what_peewee_stores() -> None:
+    """None and bytes (TextBytes) would each take sqlite3's adapter look-up: a column null in every row
+    is written as NULL, TextBytes as a bytearray; a column holding nulls beside values keeps them bound.
+    Every row reads back as Model.create stored it."""
+    db = peewee.SqliteDatabase(":memory:")
+    Row, Same = _pg_models(db)
+    names = ["code", "text", "on", "at", "n"]
+    rows = [(str(i), text, None, None, i if i % 2 else None) for i, (_, text) in enumerate(_text_rows())]
+    as_given = Encoder(lambda v: v, keeps=frozenset({TextBytes, str, type(None)}))  # as hub ingest's JSON columns
+    _Recorded.statements = []
+    cursor = db.connection().cursor(_Recorded)
+    insert_rows(cursor, Row, names, rows, encoder_for=lambda f: as_given if f.name == "text" else None)
+    [(sql, params)] = _Recorded.statements
+    assert {type(v) for row in params for v in row} == {str, bytearray, int, type(None)}
+    # Three parameters a row (code, text, n); the nulls still bound are those of columns that also hold values.
+    assert [[i for i, v in enumerate(row) if v is None] for row in params] == [[2], [], [1, 2], []]
+    assert "VALUES (?, CAST(? AS TEXT), NULL, NULL, ?)" in sql
+    for values in rows:
+        Same.create(**dict(zip(names, (v.decode() if isinstance(v, TextBytes) else v for v in values))))
+    read = 'SELECT code, text, typeof(text), "on", "at", n FROM "{}" ORDER BY code'
+    stored = db.execute_sql(read.format("bulk_row")).fetchall()
+    assert stored == db.execute_sql(read.format("bulk_same")).fetchall()
+    assert [row[2] for row in stored] == ["text", "text", "null", "text"]
+
+
+def test_a_column_of_the_objects_of_an_earlier_one_takes_its_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A case's received_at and updated_at hold one object per row: printed once for both columns; a
+    column with one other object (equal, in another zone) is printed on its own, each row its own text."""
+    from shared import bulk_rows
+
+    class Seen(peewee.Model):
+        received_at = peewee.DateTimeField()
+        updated_at = peewee.DateTimeField()
+        closed_at = peewee.DateTimeField()
+
+    printed: list[tuple[Any, ...]] = []
+    dates_as_text = bulk_rows._dates_as_text
+
+    def counted(column: tuple[Any, ...], kinds: set[type]) -> tuple[Any, ...]:
+        printed.append(column)
+        return dates_as_text(column, kinds)
+
+    monkeypatch.setattr(bulk_rows, "_dates_as_text", counted)
+    moments = [datetime(2026, 12, 1, 8, 0, i, tzinfo=timezone(timedelta(hours=8))) for i in range(3)]
+    other = moments[2].astimezone(timezone.utc)  # equal to moments[2], another text
+    rows = [(m, m, m) for m in moments[:2]] + [(moments[2], moments[2], other)]
+    _, _, params = bound_rows(Seen, ["received_at", "updated_at", "closed_at"], rows, dates_as_text=True)
+    assert params == [(str(a), str(b), str(c)) for a, b, c in rows]
+    assert len(printed) == 2  # received_at, then closed_at: updated_at took received_at's text
