@@ -22,7 +22,7 @@ from shared import downstream, encoding, intake, messages, protocol, states
 from shared.bulk_rows import Encoder, TextBytes, aligned, default, insert_rows
 from shared.catalogue import Catalogue
 from shared.msgid import N_
-from shared.receipt_codes import issued_by
+from shared.receipt_codes import is_issued
 from shared.receipt_codes import normalise as normalise_receipt
 from shared.validation import duplicate_application, normalise_id_number, validate_capture
 
@@ -321,8 +321,8 @@ def prepare_ahead(node: Node, body: dict[str, Any]) -> PreparedBatch:
 
 def prepare_batch(events: list[dict[str, Any]], prefix: str, catalogue: Catalogue) -> list["Prepared"]:
     """Each event's pure work (see Prepared), in order, all judged on the day the batch is prepared."""
-    today = date.today()
-    return [Prepared(ev, prefix, catalogue, today) for ev in events]
+    today, issuer = date.today(), normalise_receipt(prefix)
+    return [Prepared(ev, issuer, catalogue, today) for ev in events]
 
 
 class Prepared:
@@ -336,7 +336,8 @@ class Prepared:
 
     __slots__ = ("raw", "data_str", "text", "lookup_code", "person", "refusal", "columns", "item", "same_data")
 
-    def __init__(self, ev: dict[str, Any], prefix: str, catalogue: Catalogue, today: date | None = None):
+    def __init__(self, ev: dict[str, Any], issuer: str, catalogue: Catalogue, today: date | None = None):
+        """`issuer`: the village's receipt-code prefix, normalised (shared.receipt_codes.normalise)."""
         self.lookup_code: str | None = None
         self.person: tuple[str, str] | None = None
         self.refusal: Refusal | None = None
@@ -362,12 +363,12 @@ class Prepared:
                 str(data.get("item_code", "")),
             )
         try:
-            self._capture(ev, code, len(encoded), prefix, catalogue, today)
+            self._capture(ev, code, len(encoded), issuer, catalogue, today)
         except Refusal as ref:
             self.refusal = ref
 
     def _capture(
-        self, ev: dict[str, Any], code: str, size: int, prefix: str, catalogue: Catalogue, today: date | None
+        self, ev: dict[str, Any], code: str, size: int, issuer: str, catalogue: Catalogue, today: date | None
     ) -> None:
         # Cleaned as the node and the counter clean it (ID number and phone in their stored forms).
         # `code`: normalised in __init__, and cleaning leaves the receipt code as the node sent it.
@@ -377,7 +378,7 @@ class Prepared:
         errors = validate_capture(catalogue, data, today, encoded_size=size if self.same_data else None)
         if errors:
             raise Refusal(errors[0].code, "；".join(e.message for e in errors))
-        if not issued_by(code, prefix):
+        if not is_issued(code, issuer):
             raise Refusal("bad_receipt_code", N_("回执码无效"))
         item = catalogue.item(data["item_code"])
         assert item is not None
@@ -385,25 +386,26 @@ class Prepared:
         applicant = data["applicant"]
         materials = data.get("materials", {})
         # In NewCase's column order; node, village, assignee and the times are filled in under the lock.
-        self.columns = dict(
-            request_id=ev["request_id"],
-            receipt_code=code,
-            node=None,
-            village=None,
-            item_code=item["code"],
-            window=routing.window_for(catalogue, item["code"]),
-            mode=item["mode"],
-            state="received",
-            assignee=None,
-            clerk=str(ev.get("clerk", ""))[:64],
-            applicant_name=applicant["name"],
-            id_number=applicant["id_number"],
-            phone=applicant["phone"],
+        # A literal: dict() with keywords builds them as a dict first (~1 µs more per capture).
+        self.columns = {
+            "request_id": ev["request_id"],
+            "receipt_code": code,
+            "node": None,
+            "village": None,
+            "item_code": item["code"],
+            "window": routing.window_for(catalogue, item["code"]),
+            "mode": item["mode"],
+            "state": "received",
+            "assignee": None,
+            "clerk": str(ev.get("clerk", ""))[:64],
+            "applicant_name": applicant["name"],
+            "id_number": applicant["id_number"],
+            "phone": applicant["phone"],
             # the cleaned form when cleaning changed the node's bytes (as the counter stores); else the node's
-            captured=None if self.same_data else TextBytes(_json_bytes(data)),
-            materials_brought=list(materials.get("brought", [])),
-            materials_missing=list(materials.get("missing", [])),
-        )
+            "captured": None if self.same_data else TextBytes(_json_bytes(data)),
+            "materials_brought": list(materials.get("brought", [])),
+            "materials_missing": list(materials.get("missing", [])),
+        }
 
 
 def apply_event(
@@ -418,8 +420,8 @@ def apply_event(
     `prepared`: the event's pure work done ahead (prepare_batch); without it, done here.
     """
     if prepared is None:
-        prefix = node.village.prefix if ev.get("type") == "request.captured" else ""
-        prepared = Prepared(ev, prefix, catalogue)
+        issuer = normalise_receipt(node.village.prefix) if ev.get("type") == "request.captured" else ""
+        prepared = Prepared(ev, issuer, catalogue)
     writer = writer or BatchWriter(node, [ev], [prepared])
     handler = HANDLERS.get(str(ev.get("type")))
     try:

@@ -75,7 +75,7 @@ def authenticate(raw: bytes, decode: Callable[[dict[str, Any]], M]) -> Authentic
     # The body's bytes as received when the envelope is canonical (every node's is): not encoded
     # again; they name the message and are what the signature covers (protocol.signed_bytes).
     framed = protocol.framed_body(raw, sig)
-    signed: list[bytes] = []
+    signed: list[bytes | memoryview] = []
 
     def verify(node: Node) -> bool:
         data = protocol.signed_bytes(node.pubkey, framed, body, sig)

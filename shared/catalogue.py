@@ -280,10 +280,21 @@ def number_bounds(spec: dict[str, Any]) -> tuple[Decimal, Decimal, int]:
 NO_BOUNDS = (Decimal(0), Decimal(0), 0)  # the bounds slot of a plan's field that is not a number
 
 
+def _whole_where_exact(bounds: tuple[Decimal, Decimal, int]) -> tuple[Decimal | int, Decimal | int, int]:
+    """A plan's bounds with each whole-number bound as an int: equal to it, and compared with the int
+    of a whole number typed (most are) without a conversion to Decimal (half the time)."""
+    low, high, places = bounds
+    return (
+        (int(low) if low == low.to_integral_value() else low),
+        (int(high) if high == high.to_integral_value() else high),
+        places,
+    )
+
+
 class CapturePlan(NamedTuple):
     """What a capture of one active item must hold to pass, read once from its catalogue entry."""
 
-    fields: tuple[tuple[str, str, bool, tuple[Decimal, Decimal, int]], ...]  # key, type, required, bounds
+    fields: tuple[tuple[str, str, bool, tuple[Decimal | int, Decimal | int, int]], ...]  # key, type, required, bounds
     materials: frozenset[str]
     required: frozenset[str]
 
@@ -320,7 +331,7 @@ class Catalogue:
                 bounds = number_bounds(spec) if spec["type"] == "number" else NO_BOUNDS
                 if not (bounds[0].is_finite() and bounds[1].is_finite()):
                     break  # a bound a comparison would refuse: every capture of the item goes the long way
-                fields.append((spec["key"], spec["type"], spec["required"], bounds))
+                fields.append((spec["key"], spec["type"], spec["required"], _whole_where_exact(bounds)))
             else:
                 code = item["code"]
                 plans[code] = CapturePlan(tuple(fields), self._material_codes[code], self._required_sets[code])

@@ -66,7 +66,7 @@ def load_stored(text: bytes | str) -> Any:
         return json.loads(text)
 
 
-def digest(data: bytes) -> str:
+def digest(data: bytes | memoryview) -> str:
     """Hex SHA-256 of bytes: batch hashes, attachment hashes."""
     return hashlib.sha256(data).hexdigest()
 

@@ -101,7 +101,7 @@ def sealed(
     return signed, encoding.digest(data)
 
 
-def verify(pub_b64: str, data: bytes, sig_b64: str) -> bool:
+def verify(pub_b64: str, data: bytes | memoryview, sig_b64: str) -> bool:
     """True when sig is a valid signature of data by the key; never raises on bad input."""
     try:
         load_public(pub_b64).verify(base64.b64decode(sig_b64, validate=True), data)

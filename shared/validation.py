@@ -88,16 +88,32 @@ def validate_id_number(s: Any, field: str = "id_number", today: date | None = No
         return FieldError(field, "id_chars", N_("身份证号码前17位须为数字，最后一位为数字或X"))
     if body[:2] == "00":
         return FieldError(field, "id_region", N_("身份证号码前两位地区码不正确"))
-    try:
-        # Eight ASCII digits: the same date as date(int(yyyy), int(mm), int(dd)), read faster.
-        born: date | None = date.fromisoformat(f"{n[6:10]}-{n[10:12]}-{n[12:14]}")
-    except ValueError:
-        born = None
-    if born is None or born.year < 1900 or born > (today or date.today()):
+    if not _born_by(n, today or date.today()):
         return FieldError(field, "id_birth_date", N_("身份证号码中的出生日期不正确"))
     if _check_of(body) != check:
         return FieldError(field, "id_check_digit", N_("身份证号码校验位不正确，请核对"))
     return None
+
+
+def _born_by(n: str, today: date) -> bool:
+    """The birth date in ID number n (17 ASCII digits first) is a real day from 1900 to today."""
+    try:
+        # Eight ASCII digits are read as YYYYMMDD (Python 3.11's basic format): the same date as
+        # date(int(yyyy), int(mm), int(dd)), without building the dashed text.
+        born = date.fromisoformat(n[6:14])
+    except ValueError:
+        return False
+    return born.year >= 1900 and born <= today
+
+
+def _plain_id_number(s: Any, today: date) -> bool:
+    """True only when validate_id_number finds nothing, for an ID number in its stored form (no
+    blanks, X upper-case); anything else answers False and is looked at in full."""
+    if s.__class__ is not str or len(s) != 18 or not s.isascii():
+        return False
+    body = s[:17]
+    # A check digit equal to the computed one is one of "0123456789X".
+    return body.isdigit() and body[:2] != "00" and _born_by(s, today) and _check_of(body) == s[17]
 
 
 def normalise_mobile(s: str) -> str:
@@ -112,6 +128,12 @@ def normalise_mobile(s: str) -> str:
     elif digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
     return digits
+
+
+def _plain_mobile(s: Any) -> bool:
+    """True only when validate_mobile finds nothing, for a number in its stored form (11 bare digits)."""
+    # Such a text is its own normalise_mobile, and is not blank.
+    return s.__class__ is str and _MOBILE_RE.fullmatch(s) is not None
 
 
 def validate_mobile(s: Any, field: str = "phone") -> FieldError | None:
@@ -266,7 +288,7 @@ def _code_list(value: Any) -> list[str] | None:
 _PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
-def _plain_number(text: str, bounds: tuple[Decimal, Decimal, int]) -> bool:
+def _plain_number(text: str, bounds: tuple[Decimal | int, Decimal | int, int]) -> bool:
     """What check_number accepts, for digits with an optional fraction (anything else goes the long way)."""
     low, high, places = bounds
     if len(text) > NUMBER_TEXT_MAX:
@@ -332,11 +354,12 @@ def _plainly_valid(catalogue: Catalogue, data: dict[str, Any], today: date | Non
     applicant = data.get("applicant")
     if plan is None or applicant.__class__ is not dict:
         return False
-    group = applicant.get("group")
+    group, id_number, phone = applicant.get("group"), applicant.get("id_number"), applicant.get("phone")
+    today = today or date.today()
     if not (
         _plain_text(applicant.get("name"), NAME_MAX)
-        and validate_id_number(applicant.get("id_number"), "applicant.id_number", today) is None
-        and validate_mobile(applicant.get("phone"), "applicant.phone") is None
+        and (_plain_id_number(id_number, today) or validate_id_number(id_number, "applicant.id_number", today) is None)
+        and (_plain_mobile(phone) or validate_mobile(phone, "applicant.phone") is None)
         and _plain_text(applicant.get("address"), ADDRESS_MAX)
         and (
             _plain_text(group, GROUP_MAX)

@@ -340,3 +340,35 @@ def test_every_valid_form_of_every_item_passes_the_fast_path() -> None:
         data = intake.normalise_capture(capture(item["code"], catalogue=cat))
         if not before.validate_capture(cat, data):
             assert validation._plainly_valid(cat, data, None), item["code"]
+
+
+@EXAMPLES
+@given(st.one_of(near_ids, junk), st.sampled_from([date(2025, 6, 1), date(1990, 1, 1), date(1981, 8, 17)]))
+def test_the_stored_form_id_shortcut_accepts_only_what_the_full_check_accepts(value: Any, today: date) -> None:
+    """_plainly_valid's _plain_id_number: never more than validate_id_number accepts, and all it
+    accepts in the stored form (no blanks, X upper-case), so the fast path is the one taken."""
+    accepted = outcome(validation.validate_id_number, value, "applicant.id_number", today) == ("answered", None)
+    stored_form = isinstance(value, str) and value == validation.normalise_id_number(value)
+    assert validation._plain_id_number(value, today) == (accepted and stored_form)
+
+
+@EXAMPLES
+@given(st.one_of(phones, junk))
+def test_the_stored_form_phone_shortcut_accepts_only_what_the_full_check_accepts(value: Any) -> None:
+    accepted = outcome(validation.validate_mobile, value, "applicant.phone") == ("answered", None)
+    stored_form = isinstance(value, str) and value == validation.normalise_mobile(value)
+    assert validation._plain_mobile(value) == (accepted and stored_form)
+
+
+def test_a_birth_date_is_read_from_the_eight_digits_as_from_the_dashed_date() -> None:
+    """_born_by reads YYYYMMDD as the dashed YYYY-MM-DD was read: every month and day 00-99 of leap,
+    common and edge years."""
+    for year in ("0000", "0001", "1899", "1900", "1904", "2000", "2023", "2024", "2100", "9999"):
+        for mmdd in range(10_000):
+            digits = f"{year}{mmdd:04d}"
+            try:
+                born: date | None = date.fromisoformat(f"{digits[:4]}-{digits[4:6]}-{digits[6:]}")
+            except ValueError:
+                born = None
+            expected = born is not None and born.year >= 1900 and born <= date(2024, 2, 29)
+            assert validation._born_by(f"430169{digits}1358", date(2024, 2, 29)) == expected, digits

@@ -169,3 +169,29 @@ def test_normalise_fast_path_gives_what_nfkc_gives(text: str) -> None:
     prefix = text[:2]
     reference = is_valid(text) and code_prefix(text) == normalise(prefix)
     assert issued_by(text, prefix) == reference
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(ALPHABET), min_size=8, max_size=9),
+    st.integers(min_value=0, max_value=9),
+    st.sampled_from(ALPHABET + "01ILOa-\u00e9"),
+)
+def test_the_pair_tables_judge_a_code_as_its_check_symbol_does(body: str, at: int, other: str) -> None:
+    """_is_valid_normalised sums from tables of pairs of symbols: a code with its check symbol is
+    valid; one symbol changed (to another symbol or to one outside the alphabet) makes it invalid, as
+    the symbol-by-symbol sum says; a code of the other length is judged by that sum too, and no other
+    length is a code."""
+    from shared.receipt_codes import _is_valid_normalised, _weighted_sum
+
+    code = body + check_char(body)
+    assert _is_valid_normalised(code)
+    changed = code[:at] + other + code[at + 1 :]
+    by_symbol = set(changed) <= set(ALPHABET) and _weighted_sum(changed) % 31 == 0
+    assert _is_valid_normalised(changed) == by_symbol == (changed == code)
+    other_length = code[:-1] if len(code) == 10 else code + other
+    assert _is_valid_normalised(other_length) == (
+        set(other_length) <= set(ALPHABET) and _weighted_sum(other_length) % 31 == 0
+    )
+    assert not _is_valid_normalised(code[:-2])
+    assert not _is_valid_normalised(code + "22")
