@@ -186,6 +186,7 @@ def test_the_pair_tables_judge_a_code_as_its_check_symbol_does(body: str, at: in
 
     code = body + check_char(body)
     assert _is_valid_normalised(code)
+    at %= len(code)  # a place inside the code: past its end, "changing" a symbol would add one
     changed = code[:at] + other + code[at + 1 :]
     by_symbol = set(changed) <= set(ALPHABET) and _weighted_sum(changed) % 31 == 0
     assert _is_valid_normalised(changed) == by_symbol == (changed == code)
