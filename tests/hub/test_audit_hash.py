@@ -89,9 +89,9 @@ def test_a_detail_is_written_as_its_json_column_writes_it(detail: Any) -> None:
 def test_a_batch_stores_each_detail_as_its_json_column_writes_it(hub_app) -> None:
     from hub.db import JSONField, database
 
-    details = [
+    details: list[dict[str, Any]] = [
         {"earlier": "22E0000001", "item": "JF-01"},  # a duplicate flag: the quick way
-        {"张": "\x00\u2028\"\\", "n": 2**70, "ok": True, "none": None},
+        {"张": '\x00\u2028"\\', "n": 2**70, "ok": True, "none": None},
         {"why": N_("%(n)s件", n=3)},  # marked text, a float, a list: the column's own way
         {"ratio": 1e16, "scores": [0.1, 2]},
         {},
