@@ -248,15 +248,16 @@ _application = functools.lru_cache(maxsize=256)(application)
 
 def duplicate_application(earlier_code: str, item_name: str) -> FieldError:
     """两头受理: the same ID number already has an open request for this item (village point or counter)."""
-    return FieldError(
-        "applicant.id_number",
-        "duplicate_application",
-        N_(
-            "该身份证号码已有一件%(application)s正在办理（回执码 %(code)s），"
-            "同一事项不能重复申请；请先查询原申请的办理进度",
-            application=_application(item_name),
-            code=format_code(earlier_code),
-        ),
+    return FieldError("applicant.id_number", "duplicate_application", duplicate_sentence(earlier_code, item_name))
+
+
+def duplicate_sentence(earlier_code: str, item_name: str) -> str:
+    """duplicate_application's sentence alone (the hub notes it on a returning villager's capture)."""
+    return N_(
+        "该身份证号码已有一件%(application)s正在办理（回执码 %(code)s），"
+        "同一事项不能重复申请；请先查询原申请的办理进度",
+        application=_application(item_name),
+        code=format_code(earlier_code),
     )
 
 

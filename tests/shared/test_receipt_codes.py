@@ -169,3 +169,12 @@ def test_normalise_fast_path_gives_what_nfkc_gives(text: str) -> None:
     prefix = text[:2]
     reference = is_valid(text) and code_prefix(text) == normalise(prefix)
     assert issued_by(text, prefix) == reference
+
+
+def test_a_code_of_any_length_is_grouped_by_threes_a_lone_last_symbol_joining_the_group_before() -> None:
+    symbols = "AB3K7P9QXCDE"
+    for n in range(len(symbols) + 1):
+        groups = [symbols[:n][i : i + 3] for i in range(0, n, 3)]
+        if len(groups) > 1 and len(groups[-1]) == 1:
+            groups[-2:] = [groups[-2] + groups[-1]]
+        assert format_code(symbols[:n].lower()) == "-".join(groups)
