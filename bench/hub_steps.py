@@ -8,7 +8,10 @@
   sync answer commits, on a SQLite hub as deployed (WAL, synchronous=FULL); the median of 5
   rounds of 100 calls, CPU and wall µs per call.
 - `audit_flag_us`: `hub.audit.record_many` of 1,000 duplicate flags (what a batch of returning
-  villagers appends, 两头受理), CPU µs per entry, the least of 30 rounds.
+  villagers appends, 两头受理), CPU µs per entry, the least of 30 rounds; `audit_flag_20k_us` the
+  same onto a chain of 20,000 entries (the e2e bench's hub holds 5,000–10,000 by its returning batches).
+- `duplicate_note_us`: the note a returning villager's status carries (两头受理), as the tree's
+  `hub/ingest._captured` writes it, CPU µs per note, the least of 30 rounds of 1,000.
 - `answer_zstd_ms`: `hub.api._signed` of a signed answer of 1,000 updates (~340 kB) for a node
   that reads zstd, CPU ms, the least of 50.
 - `node_row_us`: `hub.db.one_by` of the node row (read twice per batch), CPU µs, the least of 30.
@@ -86,6 +89,8 @@ def main() -> None:
         out["sync_counter_cpu_us"] = round(statistics.median(cpu))
         out["sync_counter_wall_us"] = round(statistics.median(wall))
         out["audit_flag_us"] = audit_flags(database)
+        out["audit_flag_20k_us"] = audit_flags(database, held=20)
+    out["duplicate_note_us"] = duplicate_note()
     out["answer_zstd_ms"] = answer_packing(app)
     out["node_row_us"] = node_row()
     out["batch_rows_ms"] = batch_rows()
@@ -147,10 +152,11 @@ def node_row() -> float:
         return least(30, lambda: [one_by(Node.node_id, enrolled["node_id"]) for _ in range(200)], 200)
 
 
-def audit_flags(database: object) -> float:
+def audit_flags(database: object, held: int = 0) -> float:
     """CPU µs per entry of hub.audit.record_many over 1,000 duplicate flags (a returning batch's), least of 30.
 
-    Each round in a transaction rolled back, so every round appends to the same chain head.
+    `held` batches of them committed first. Each round in a transaction rolled back, so every
+    round appends to the same chain head.
     """
     from hub import audit
 
@@ -158,6 +164,9 @@ def audit_flags(database: object) -> float:
         ("node-bench", "case.duplicate_flagged", f"22K{i:07d}", {"earlier": f"22E{i:07d}", "item": "JF-01"})
         for i in range(1000)
     ]
+    for _ in range(held):
+        with database.atomic():  # type: ignore[attr-defined]
+            audit.record_many(flags)
 
     def step() -> None:
         with database.atomic() as txn:  # type: ignore[attr-defined]
@@ -165,6 +174,22 @@ def audit_flags(database: object) -> float:
             txn.rollback()
 
     return least(30, step, len(flags))
+
+
+def duplicate_note() -> float:
+    """CPU µs of the note hub/ingest._captured writes on a returning villager's capture, least of 30 × 1,000."""
+    import random
+
+    from hub import ingest
+    from shared.receipt_codes import new_code
+
+    rng = random.Random(4)
+    codes = [new_code("22", rng) for _ in range(1000)]
+    # Since the sentence alone exists (duplicate_sentence) the hub says it; before, a FieldError's message.
+    sentence = getattr(ingest, "duplicate_sentence", None) or (
+        lambda code, name: ingest.duplicate_application(code, name).message  # type: ignore[attr-defined]
+    )
+    return least(30, lambda: [sentence(c, "最低生活保障") + "（中心已接收，由窗口核实）" for c in codes], len(codes))
 
 
 def answer_packing(app: object) -> float:

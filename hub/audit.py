@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Iterator, Sequence
 
 from shared import encoding
-from shared.bulk_rows import insert_rows
+from shared.bulk_rows import Encoder, insert_rows
 
 from .clock import now
 from .db import compiled, database, is_postgres
@@ -82,8 +82,13 @@ def entry_hash(seq: int, at: datetime, actor: str, action: str, target: str, det
     return _sealed(seq, at.isoformat(timespec="microseconds"), actor, action, target, detail, prev_hash)
 
 
-def _sealed(seq: int, at: str, actor: str, action: str, target: str, detail: Any, prev_hash: str) -> str:
-    """entry_hash of an entry whose time is already written as text (a batch's entries share one)."""
+def _sealed(
+    seq: int, at: str, actor: str, action: str, target: str, detail: Any, prev_hash: str, flat: bool = False
+) -> str:
+    """entry_hash of an entry whose time is already written as text (a batch's entries share one).
+
+    `flat`: the caller found the detail _flat (so without floats) already.
+    """
     fields = {
         "seq": seq,
         "at": at,
@@ -96,11 +101,18 @@ def _sealed(seq: int, at: str, actor: str, action: str, target: str, detail: Any
     # msgspec writes the same canonical bytes ten times faster for JSON without floats (the detail
     # of a synced batch's duplicate flag: two codes, one per returning villager); a float, anywhere
     # it might be, goes the standard library's way, which alone defines how it is written.
-    canonical = encoding.canonical_message if _without_floats(detail) else encoding.canonical
+    canonical = encoding.canonical_message if flat or _without_floats(detail) else encoding.canonical
     return encoding.digest(canonical(fields))
 
 
 _PLAIN = frozenset({str, int, bool, type(None)})
+_TEXT = frozenset({str})
+
+
+def _flat(value: Any) -> bool:
+    """True for a dict of text keys whose values are exactly text, integers, booleans or None (a
+    duplicate flag's two codes): type by type in C, without a call per key or value."""
+    return type(value) is dict and _TEXT.issuperset(map(type, value)) and _PLAIN.issuperset(map(type, value.values()))
 
 
 def _without_floats(value: Any) -> bool:
@@ -108,13 +120,31 @@ def _without_floats(value: Any) -> bool:
     if isinstance(value, (str, int)) or value is None:  # a bool is an int, a Said (shared.msgid) a str
         return True
     if type(value) is dict:
-        if not all(type(k) is str for k in value):
-            return False
-        # A flat detail (a duplicate flag's two codes) without a call per value; else value by value.
-        return all(type(v) in _PLAIN for v in value.values()) or all(map(_without_floats, value.values()))
+        # A flat detail without a call per value; else value by value.
+        return _flat(value) or (_TEXT.issuperset(map(type, value)) and all(map(_without_floats, value.values())))
     if type(value) is list:
         return all(map(_without_floats, value))
     return False
+
+
+def _detail_text(detail: Any, flat: bool) -> str:
+    """The text a detail is stored as: JSONField's (hub.db: the standard library's JSON, sorted keys,
+    ", " and ": "). A _flat one (a duplicate flag's two codes) in a third of the time: its keys and
+    values written by the canonical encoder, which writes text, integers, booleans and None as the
+    standard library does (shared.encoding.canonical_message), and only the braces, ": " and ", "
+    joined here."""
+    if not flat:
+        return AuditEntry.detail.db_value(detail)
+    write = encoding.canonical_message
+    return (b"{" + b", ".join([write(k) + b": " + write(v) for k, v in sorted(detail.items())]) + b"}").decode()
+
+
+# record_many's rows hold each detail as _detail_text wrote it: bound as it is.
+_WRITTEN = Encoder(str, keeps=frozenset({str}))
+
+
+def _written_detail(field: Any) -> Encoder | None:
+    return _WRITTEN if field is AuditEntry.detail else None
 
 
 # The order record_many builds each row in.
@@ -154,10 +184,12 @@ def record_many(entries: Sequence[tuple[str, str, str, dict[str, Any] | None]]) 
             detail = detail or {}
             actor, target = str(actor or "system")[:64], str(target or "")[:120]
             seq += 1
-            digest = _sealed(seq, at_text, actor, action, target, detail, prev)
-            rows.append((seq, at, actor, action, target, detail, prev, digest))
+            flat = _flat(detail)
+            digest = _sealed(seq, at_text, actor, action, target, detail, prev, flat)
+            rows.append((seq, at, actor, action, target, _detail_text(detail, flat), prev, digest))
             prev = digest
-        insert_rows(database.obj.cursor(), AuditEntry, _COLUMNS, rows, mark=database.obj.param)
+        cursor = database.obj.cursor()
+        insert_rows(cursor, AuditEntry, _COLUMNS, rows, mark=database.obj.param, encoder_for=_written_detail)
 
 
 @dataclass(frozen=True)

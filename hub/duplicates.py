@@ -60,9 +60,12 @@ _EARLIEST_FIRST = '"received_at", "receipt_code"'
 
 def _earliest(rows: Iterable[Sequence[Any]], wanted: set[tuple[str, str]], found: dict[tuple[str, str], str]) -> None:
     """Each wanted pair's first row of `_OPEN_CASES`, read in `_EARLIEST_FIRST` order, into found."""
-    for id_number, item_code, code, *_ in rows:
-        if (id_number, item_code) in wanted:
-            found.setdefault((id_number, item_code), code)
+    # By index, one pair made per row: unpacking the rest (`*_`) made a list per row, twice the time
+    # (a returning batch reads ~2,650 open cases).
+    for row in rows:
+        pair = (row[0], row[1])
+        if pair in wanted and pair not in found:
+            found[pair] = row[2]
 
 
 class Known(NamedTuple):

@@ -24,7 +24,7 @@ from shared.catalogue import Catalogue
 from shared.msgid import N_
 from shared.receipt_codes import is_issued
 from shared.receipt_codes import normalise as normalise_receipt
-from shared.validation import duplicate_application, normalise_id_number, validate_capture
+from shared.validation import duplicate_sentence, normalise_id_number, validate_capture
 
 from . import audit, cases, deadlines, duplicates, freshness, keys, restores, routing
 from .county import level as county_level
@@ -666,7 +666,7 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
     writer.receipt_codes.add(code)
     note = None
     if case.duplicate_of:
-        note = duplicate_application(case.duplicate_of, item["name"]).message + "（中心已接收，由窗口核实）"
+        note = duplicate_sentence(case.duplicate_of, item["name"]) + "（中心已接收，由窗口核实）"
         writer.audits.append(
             (node.node_id, "case.duplicate_flagged", code, {"earlier": case.duplicate_of, "item": item["code"]})
         )

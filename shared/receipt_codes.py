@@ -151,6 +151,9 @@ def new_code(prefix: str, rng: Any = secrets) -> str:
 def format_code(code: str) -> str:
     """Return the code in groups of three joined by dashes, e.g. AB3-K7P-9QX; a 10th symbol joins the last group."""
     c = normalise(code)
+    if len(c) in CODE_LENS:
+        # A code of 9 or 10 symbols (what the hub writes, once per returning villager): its three groups at once.
+        return f"{c[:3]}-{c[3:6]}-{c[6:]}"
     groups = [c[i : i + 3] for i in range(0, len(c), 3)]
     if len(groups) > 1 and len(groups[-1]) == 1:
         groups[-2:] = [groups[-2] + groups[-1]]
