@@ -199,6 +199,7 @@ def test_the_pair_tables_judge_a_code_as_its_check_symbol_does(body: str, at: in
     assert not _is_valid_normalised(code[:-2])
     assert not _is_valid_normalised(code + "22")
 
+
 def test_a_code_of_any_length_is_grouped_by_threes_a_lone_last_symbol_joining_the_group_before() -> None:
     symbols = "AB3K7P9QXCDE"
     for n in range(len(symbols) + 1):
