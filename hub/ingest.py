@@ -25,14 +25,13 @@ from shared.msgid import N_
 from shared.receipt_codes import is_issued
 from shared.receipt_codes import normalise as normalise_receipt
 from shared.validation import duplicate_sentence, normalise_id_number, validate_capture
-from shared.workdays import WorkCalendar
 
 from . import audit, cases, deadlines, duplicates, freshness, keys, restores, routing
 from .county import level as county_level
 from .catalogue_store import current_sent
 from .clock import china_date, now
-from .db import JSONField, compiled, database, is_postgres, one_by, one_where_sent, pipelined, update_by
-from .models import Assignment, Batch, Case, ForkAlert, HubEvent, Node, NodeEvent, Staff, Village
+from .db import JSONField, compiled, database, one_by, one_where_sent, pipelined, update_by
+from .models import Assignment, Batch, Case, ForkAlert, HubEvent, Node, NodeEvent, Village
 from .nodeauth import Authenticated, authenticate, describe
 
 M = TypeVar("M")
@@ -187,7 +186,7 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
     early = prepare_ahead(node, body) if body["first_seq"] > node.last_seq else None
     # `tail` is left after the transaction: the pipeline entered in it below carries the COMMIT too.
     with contextlib.ExitStack() as tail, database.atomic():
-        node, stored, catalogue, reads = _standing_under_lock(node, body["first_seq"], body["events"], early)
+        node, stored, catalogue = _standing_under_lock(node, body["first_seq"])
         if stored is not None and stored.hash == batch_hash:
             record_contact(node, body)
             return Ingested(stored.ack, [], node, None)
@@ -199,8 +198,8 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
             if early is not None and early.catalogue is catalogue and early.prefix == prefix:
                 prepared = early.events
             else:
-                prepared, reads = prepare_batch(body["events"], prefix, catalogue), None
-            writer = BatchWriter(node, body["events"], prepared, reads)
+                prepared = prepare_batch(body["events"], prefix, catalogue)
+            writer = BatchWriter(node, body["events"], prepared)
             results = [apply_event(node, ev, catalogue, writer, p) for ev, p in zip(body["events"], prepared)]
             writer.flush(node_row=False)  # out_seq goes with the node row's one UPDATE below
             ack = {
@@ -272,26 +271,20 @@ def ingest_batch(node: Node, body: dict[str, Any], batch_hash: str) -> Ingested:
     raise fork
 
 
-def _standing_under_lock(
-    node: Node, first_seq: int, events: list[dict[str, Any]], early: PreparedBatch | None
-) -> tuple[Node, Batch | None, Catalogue, WriterReads | None]:
+def _standing_under_lock(node: Node, first_seq: int) -> tuple[Node, Batch | None, Catalogue]:
     """The node row locked for the batch's transaction (cases.lock_node), with its village; the batch
-    stored at `first_seq`, if any; the catalogue in force, all read after the lock; and, on PostgreSQL
-    for a batch prepared ahead, the BatchWriter's reads of `early`'s events (None: not sent).
+    stored at `first_seq`, if any; and the catalogue in force, all read after the lock.
 
-    On PostgreSQL the statements go with the transaction's BEGIN in one round trip instead of one
-    each (their answers are read once the pipeline's end has waited for all of them): the village
+    On PostgreSQL the four statements go with the transaction's BEGIN in one round trip instead of
+    four (their answers are read once the pipeline's end has waited for all of them): the village
     and the batch are looked up by values known before the lock (a node's village never changes;
-    checked below all the same), the writer's look-ups by the events as prepared ahead (used only if
-    that preparation stands; a re-sent batch or a fork reads them for nothing). The server runs
-    them after the lock, in the same transaction, as when the writer sent them itself.
+    checked below all the same).
     """
     with pipelined():
         locked = one_where_sent((Node.node_id, node.node_id), for_update=True)
         village = one_where_sent((Village.id, node.village_id))
         stored = one_where_sent((Batch.node, node.node_id), (Batch.first_seq, first_seq))
         in_force = current_sent()
-        reads = writer_reads_sent(events, early.events) if early is not None and is_postgres() else None
     row: Node | None = locked()
     if row is None:
         raise Node.DoesNotExist(node.node_id)
@@ -301,7 +294,7 @@ def _standing_under_lock(
     if its_village is None or its_village.id != row.village_id:
         its_village = one_by(Village.id, row.village_id)
     row.village = its_village  # read here, not by peewee's compiler (prefix, name)
-    return row, batch, catalogue, reads
+    return row, batch, catalogue
 
 
 class PreparedBatch:
@@ -483,28 +476,6 @@ def refused_key(node_id: str, seq: int) -> str:
     return "~" + encoding.digest(f"{node_id}:{seq}".encode())[: messages.ID_MAX - 1]
 
 
-class WriterReads(NamedTuple):
-    """A BatchWriter's reads, sent (hub.db.pipelined); each called once the block has ended."""
-
-    known: Callable[[], duplicates.Known]
-    calendar: Callable[[], WorkCalendar]
-    staff: Callable[[], list[Staff]]
-
-
-def writer_reads_sent(events: list[dict[str, Any]], prepared: list[Prepared]) -> WriterReads:
-    """The four look-ups of what the hub already holds (one statement on PostgreSQL), the calendar's
-    settings and the staff new cases are routed to: on PostgreSQL sent in the caller's pipeline."""
-    ids = [ev["id"] for ev in events if isinstance(ev.get("id"), str)]
-    request_ids = [ev["request_id"] for ev in events]
-    codes = [p.lookup_code for p in prepared if p.lookup_code is not None]
-    people = (p.person for p in prepared if p.person is not None)
-    return WriterReads(
-        duplicates.known_sent(ids, request_ids, codes, people),
-        deadlines.calendar_sent(),
-        routing.active_staff_sent(),
-    )
-
-
 class BatchWriter:
     """The rows one batch adds, written with a few multi-row INSERTs instead of several queries per event.
 
@@ -514,16 +485,19 @@ class BatchWriter:
 
     CHUNK = 200  # rows per INSERT, well inside SQLite's limit on bound parameters
 
-    def __init__(
-        self, node: Node, events: list[dict[str, Any]], prepared: list[Prepared], reads: WriterReads | None = None
-    ):
-        """`reads`: writer_reads_sent of these events and prepared, already sent (else sent here)."""
+    def __init__(self, node: Node, events: list[dict[str, Any]], prepared: list[Prepared]):
         self.node = node
         self.single = len(events) == 1
-        if reads is None:
-            with pipelined():
-                reads = writer_reads_sent(events, prepared)
-        held, calendar, staff = reads
+        ids = [ev["id"] for ev in events if isinstance(ev.get("id"), str)]
+        request_ids = [ev["request_id"] for ev in events]
+        codes = [p.lookup_code for p in prepared if p.lookup_code is not None]
+        # The four look-ups of what the hub already holds (one statement on PostgreSQL), the calendar's
+        # settings and the staff new cases are routed to: on PostgreSQL one round trip for all.
+        people = (p.person for p in prepared if p.person is not None)
+        with pipelined():
+            held = duplicates.known_sent(ids, request_ids, codes, people)
+            calendar = deadlines.calendar_sent()
+            staff = routing.active_staff_sent()
         known = held()
         self.event_ids: set[str] = known.event_ids
         self.request_ids: set[str] = known.request_ids
