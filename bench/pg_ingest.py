@@ -486,20 +486,29 @@ def main() -> None:
     with pg_database() as pg:
         if not pg:
             sys.exit("no PostgreSQL server answers")
-        if args.statements:
-            figures = statements(pg, args.size, args.events, args.top)
-            listed = figures.pop("by_backend_cpu")
+        listed = {
+            "statements": (
+                statements,
+                "by_backend_cpu",
+                "backend CPU ms | wall ms | per batch | statement",
+                "{cpu_ms:14.2f} | {wall_ms:7.2f} | {per_batch:9.1f} | {sql}",
+            ),
+            "waits": (
+                waits,
+                "by_wait",
+                "wall ms | per batch | wait | where",
+                "{ms:7.2f} | {per_batch:9.1f} | {wait} | {site}",
+            ),
+        }
+        mode = "statements" if args.statements else "waits" if args.waits else None
+        if mode is not None:
+            measure, key, header, line = listed[mode]
+            figures = measure(pg, args.size, args.events, args.top)
+            entries = figures.pop(key)
             print(json.dumps(figures))
-            print("backend CPU ms | wall ms | per batch | statement")
-            for s in listed:
-                print(f"{s['cpu_ms']:14.2f} | {s['wall_ms']:7.2f} | {s['per_batch']:9.1f} | {s['sql']}")
-        elif args.waits:
-            figures = waits(pg, args.size, args.events, args.top)
-            listed = figures.pop("by_wait")
-            print(json.dumps(figures))
-            print("wall ms | per batch | wait | where")
-            for w in listed:
-                print(f"{w['ms']:7.2f} | {w['per_batch']:9.1f} | {w['wait']} | {w['site']}")
+            print(header)
+            for entry in entries:
+                print(line.format(**entry))
         elif args.rows:
             print(json.dumps(rows(pg, args.reps)))
         elif args.round_trip:
