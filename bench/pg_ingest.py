@@ -5,6 +5,7 @@
     python bench/pg_ingest.py --keep-connection   (what-if: every request on one connection)
     python bench/pg_ingest.py --statements [--top 25]
     python bench/pg_ingest.py --round-trip
+    python bench/pg_ingest.py --waits [--top 25]
 
 One node posts `--events` captures in batches of `--size` through the Flask test client (no HTTP),
 so the wall clock is the hub's Python plus its PostgreSQL round trips and commits. Printed per run:
@@ -27,6 +28,12 @@ pg_stat_statements needs the server restarted with it preloaded; this needs noth
 
 `--round-trip` times one `SELECT 1` round trip on a warm connection after 0 to 2,000 µs of computing
 in between: what each of a batch's round trips costs on this machine beyond the backend's own work.
+
+`--waits` splits a batch's wall clock: the hub process's CPU, the request backend's CPU, and every wait
+of psycopg's for the server (`Connection.wait`: a statement, a pipeline's read or end, a COPY's start,
+data and end) by its kind and by the hub function that waited (the first frame in hub/ or shared/
+outside hub/db.py); what is left of the wall is the hub's thread waiting to be scheduled. Run with
+`PGOPTIONS='-c synchronous_commit=off'` it shows (what-if only) what waiting for the WAL flush costs.
 
 To compare with an older commit: `PYTHONPATH=/tmp/old python bench/pg_ingest.py --tree /tmp/old`.
 """
@@ -348,6 +355,91 @@ def statements(url: str, size: int, total: int, top: int) -> dict[str, Any]:
     }
 
 
+def waits(url: str, size: int, total: int, top: int) -> dict[str, Any]:
+    """Per batch: wall, hub CPU, the request backend's CPU, and psycopg's waits by kind and call site."""
+    import collections
+    import traceback
+
+    import psycopg
+
+    from bench.profile_ingest import enrolled_hub
+    from hub.db import database
+
+    app, envelopes = enrolled_hub(url, size, total)
+    seen: dict[tuple[str, str], list[float]] = collections.defaultdict(lambda: [0, 0.0])
+    timing = [False]
+    backends: set[int] = set()
+    wait = psycopg.Connection.wait
+
+    def site() -> str:
+        for frame in reversed(traceback.extract_stack(limit=30)[:-2]):
+            path = frame.filename.replace(os.sep, "/")
+            if ("/hub/" in path or "/shared/" in path) and not path.endswith("hub/db.py"):
+                return f"{'/'.join(path.rsplit('/', 2)[-2:])}:{frame.lineno} {frame.name}"
+        return "?"
+
+    def on_wait(self: Any, gen: Any, *args: Any, **kwargs: Any) -> Any:
+        if not timing[0]:
+            return wait(self, gen, *args, **kwargs)
+        backends.add(self.pgconn.backend_pid)
+        name = getattr(gen, "__qualname__", "") or getattr(gen, "__name__", "")
+        key = (name + (" (pipeline)" if self._pipeline else ""), site())
+        t0 = time.perf_counter()
+        try:
+            return wait(self, gen, *args, **kwargs)
+        finally:
+            entry = seen[key]
+            entry[0] += 1
+            entry[1] += time.perf_counter() - t0
+
+    def backend_ns() -> int:
+        spent = 0
+        for pid in backends:
+            try:
+                spent += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+            except (OSError, ValueError):
+                pass
+        return spent
+
+    psycopg.Connection.wait = on_wait  # type: ignore[method-assign]
+    client = app.test_client()
+    client.post(
+        "/api/v1/sync", data=envelopes[0], content_type="application/json", headers={"Content-Encoding": "deflate"}
+    )
+    timing[0] = True
+    client.post(
+        "/api/v1/sync", data=envelopes[1], content_type="application/json", headers={"Content-Encoding": "deflate"}
+    )
+    seen.clear()  # the first two batches open and warm the connection
+    b0, c0, t0 = backend_ns(), time.process_time(), time.perf_counter()
+    for raw in envelopes[2:]:
+        resp = client.post(
+            "/api/v1/sync", data=raw, content_type="application/json", headers={"Content-Encoding": "deflate"}
+        )
+        assert resp.status_code == 200, resp.data[:300]
+    wall, cpu, backend = time.perf_counter() - t0, time.process_time() - c0, (backend_ns() - b0) / 1e9
+    timing[0] = False
+    psycopg.Connection.wait = wait  # type: ignore[method-assign]
+    if not database.is_closed():
+        database.close()
+    n = len(envelopes) - 2
+    waited = sum(w for _, w in seen.values())
+    ranked = sorted(seen.items(), key=lambda kv: -kv[1][1])
+    return {
+        "wall_ms_per_batch": round(1000 * wall / n, 1),
+        "hub_cpu_ms_per_batch": round(1000 * cpu / n, 1),
+        "backend_cpu_ms_per_batch": round(1000 * backend / n, 1),
+        "waits_per_batch": round(sum(c for c, _ in seen.values()) / n, 1),
+        "waiting_ms_per_batch": round(1000 * waited / n, 1),
+        "copy_waiting_ms_per_batch": round(1000 * sum(w for (k, _), (_, w) in seen.items() if "copy" in k) / n, 1),
+        "by_wait": [
+            {"ms": round(1000 * w / n, 2), "per_batch": round(c / n, 1), "wait": k, "site": s}
+            for (k, s), (c, w) in ranked[:top]
+        ],
+        "load_avg": round(os.getloadavg()[0], 2),
+    }
+
+
 def round_trip(url: str, count: int = 500) -> dict[str, Any]:
     """Wall microseconds of one `SELECT 1` round trip on a warm connection, with this process computing
     for 0, 100, 500 or 2,000 µs between statements (as the hub computes between a batch's statements):
@@ -381,6 +473,9 @@ def main() -> None:
     ap.add_argument("--statements", action="store_true", help="per statement: count, wall and backend CPU per batch")
     ap.add_argument("--top", type=int, default=25, help="--statements: how many to list")
     ap.add_argument("--round-trip", action="store_true", help="µs per round trip, after the hub computed a while")
+    ap.add_argument(
+        "--waits", action="store_true", help="a batch's wall: hub CPU, backend CPU, psycopg's waits by site"
+    )
     # This checkout's bench package (enrolled_hub); hub/ and shared/ come from the tree measured.
     import bench.profile_ingest  # noqa: F401
     from bench.tree import parse_args
@@ -391,13 +486,29 @@ def main() -> None:
     with pg_database() as pg:
         if not pg:
             sys.exit("no PostgreSQL server answers")
-        if args.statements:
-            figures = statements(pg, args.size, args.events, args.top)
-            listed = figures.pop("by_backend_cpu")
+        listed = {
+            "statements": (
+                statements,
+                "by_backend_cpu",
+                "backend CPU ms | wall ms | per batch | statement",
+                "{cpu_ms:14.2f} | {wall_ms:7.2f} | {per_batch:9.1f} | {sql}",
+            ),
+            "waits": (
+                waits,
+                "by_wait",
+                "wall ms | per batch | wait | where",
+                "{ms:7.2f} | {per_batch:9.1f} | {wait} | {site}",
+            ),
+        }
+        mode = "statements" if args.statements else "waits" if args.waits else None
+        if mode is not None:
+            measure, key, header, line = listed[mode]
+            figures = measure(pg, args.size, args.events, args.top)
+            entries = figures.pop(key)
             print(json.dumps(figures))
-            print("backend CPU ms | wall ms | per batch | statement")
-            for s in listed:
-                print(f"{s['cpu_ms']:14.2f} | {s['wall_ms']:7.2f} | {s['per_batch']:9.1f} | {s['sql']}")
+            print(header)
+            for entry in entries:
+                print(line.format(**entry))
         elif args.rows:
             print(json.dumps(rows(pg, args.reps)))
         elif args.round_trip:
