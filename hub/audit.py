@@ -17,7 +17,7 @@ from shared import encoding
 from shared.bulk_rows import Encoder, insert_rows
 
 from .clock import now
-from .db import compiled, database, is_postgres
+from .db import compiled, database, is_postgres, json_text
 from .models import AuditEntry
 from shared.msgid import N_
 
@@ -127,19 +127,7 @@ def _without_floats(value: Any) -> bool:
     return False
 
 
-def _detail_text(detail: Any, flat: bool) -> str:
-    """The text a detail is stored as: JSONField's (hub.db: the standard library's JSON, sorted keys,
-    ", " and ": "). A _flat one (a duplicate flag's two codes) in a third of the time: its keys and
-    values written by the canonical encoder, which writes text, integers, booleans and None as the
-    standard library does (shared.encoding.canonical_message), and only the braces, ": " and ", "
-    joined here."""
-    if not flat:
-        return AuditEntry.detail.db_value(detail)
-    write = encoding.canonical_message
-    return (b"{" + b", ".join([write(k) + b": " + write(v) for k, v in sorted(detail.items())]) + b"}").decode()
-
-
-# record_many's rows hold each detail as _detail_text wrote it: bound as it is.
+# record_many's rows hold each detail as its column writes it (hub.db.json_text): bound as it is.
 _WRITTEN = Encoder(str, keeps=frozenset({str}))
 
 
@@ -186,7 +174,7 @@ def record_many(entries: Sequence[tuple[str, str, str, dict[str, Any] | None]]) 
             seq += 1
             flat = _flat(detail)
             digest = _sealed(seq, at_text, actor, action, target, detail, prev, flat)
-            rows.append((seq, at, actor, action, target, _detail_text(detail, flat), prev, digest))
+            rows.append((seq, at, actor, action, target, json_text(detail), prev, digest))
             prev = digest
         cursor = database.obj.cursor()
         insert_rows(cursor, AuditEntry, _COLUMNS, rows, mark=database.obj.param, encoder_for=_written_detail)
