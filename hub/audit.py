@@ -82,13 +82,8 @@ def entry_hash(seq: int, at: datetime, actor: str, action: str, target: str, det
     return _sealed(seq, at.isoformat(timespec="microseconds"), actor, action, target, detail, prev_hash)
 
 
-def _sealed(
-    seq: int, at: str, actor: str, action: str, target: str, detail: Any, prev_hash: str, flat: bool = False
-) -> str:
-    """entry_hash of an entry whose time is already written as text (a batch's entries share one).
-
-    `flat`: the caller found the detail _flat (so without floats) already.
-    """
+def _sealed(seq: int, at: str, actor: str, action: str, target: str, detail: Any, prev_hash: str) -> str:
+    """entry_hash of an entry whose time is already written as text (a batch's entries share one)."""
     fields = {
         "seq": seq,
         "at": at,
@@ -101,7 +96,7 @@ def _sealed(
     # msgspec writes the same canonical bytes ten times faster for JSON without floats (the detail
     # of a synced batch's duplicate flag: two codes, one per returning villager); a float, anywhere
     # it might be, goes the standard library's way, which alone defines how it is written.
-    canonical = encoding.canonical_message if flat or _without_floats(detail) else encoding.canonical
+    canonical = encoding.canonical_message if _without_floats(detail) else encoding.canonical
     return encoding.digest(canonical(fields))
 
 
@@ -172,8 +167,7 @@ def record_many(entries: Sequence[tuple[str, str, str, dict[str, Any] | None]]) 
             detail = detail or {}
             actor, target = str(actor or "system")[:64], str(target or "")[:120]
             seq += 1
-            flat = _flat(detail)
-            digest = _sealed(seq, at_text, actor, action, target, detail, prev, flat)
+            digest = _sealed(seq, at_text, actor, action, target, detail, prev)
             rows.append((seq, at, actor, action, target, json_text(detail), prev, digest))
             prev = digest
         cursor = database.obj.cursor()
