@@ -17,7 +17,7 @@ from shared import encoding
 from shared.bulk_rows import Encoder, insert_rows
 
 from .clock import now
-from .db import compiled, database, is_postgres
+from .db import compiled, database, is_postgres, json_text
 from .models import AuditEntry
 from shared.msgid import N_
 
@@ -82,13 +82,8 @@ def entry_hash(seq: int, at: datetime, actor: str, action: str, target: str, det
     return _sealed(seq, at.isoformat(timespec="microseconds"), actor, action, target, detail, prev_hash)
 
 
-def _sealed(
-    seq: int, at: str, actor: str, action: str, target: str, detail: Any, prev_hash: str, flat: bool = False
-) -> str:
-    """entry_hash of an entry whose time is already written as text (a batch's entries share one).
-
-    `flat`: the caller found the detail _flat (so without floats) already.
-    """
+def _sealed(seq: int, at: str, actor: str, action: str, target: str, detail: Any, prev_hash: str) -> str:
+    """entry_hash of an entry whose time is already written as text (a batch's entries share one)."""
     fields = {
         "seq": seq,
         "at": at,
@@ -101,7 +96,7 @@ def _sealed(
     # msgspec writes the same canonical bytes ten times faster for JSON without floats (the detail
     # of a synced batch's duplicate flag: two codes, one per returning villager); a float, anywhere
     # it might be, goes the standard library's way, which alone defines how it is written.
-    canonical = encoding.canonical_message if flat or _without_floats(detail) else encoding.canonical
+    canonical = encoding.canonical_message if _without_floats(detail) else encoding.canonical
     return encoding.digest(canonical(fields))
 
 
@@ -127,19 +122,7 @@ def _without_floats(value: Any) -> bool:
     return False
 
 
-def _detail_text(detail: Any, flat: bool) -> str:
-    """The text a detail is stored as: JSONField's (hub.db: the standard library's JSON, sorted keys,
-    ", " and ": "). A _flat one (a duplicate flag's two codes) in a third of the time: its keys and
-    values written by the canonical encoder, which writes text, integers, booleans and None as the
-    standard library does (shared.encoding.canonical_message), and only the braces, ": " and ", "
-    joined here."""
-    if not flat:
-        return AuditEntry.detail.db_value(detail)
-    write = encoding.canonical_message
-    return (b"{" + b", ".join([write(k) + b": " + write(v) for k, v in sorted(detail.items())]) + b"}").decode()
-
-
-# record_many's rows hold each detail as _detail_text wrote it: bound as it is.
+# record_many's rows hold each detail as its column writes it (hub.db.json_text): bound as it is.
 _WRITTEN = Encoder(str, keeps=frozenset({str}))
 
 
@@ -184,9 +167,8 @@ def record_many(entries: Sequence[tuple[str, str, str, dict[str, Any] | None]]) 
             detail = detail or {}
             actor, target = str(actor or "system")[:64], str(target or "")[:120]
             seq += 1
-            flat = _flat(detail)
-            digest = _sealed(seq, at_text, actor, action, target, detail, prev, flat)
-            rows.append((seq, at, actor, action, target, _detail_text(detail, flat), prev, digest))
+            digest = _sealed(seq, at_text, actor, action, target, detail, prev)
+            rows.append((seq, at, actor, action, target, json_text(detail), prev, digest))
             prev = digest
         cursor = database.obj.cursor()
         insert_rows(cursor, AuditEntry, _COLUMNS, rows, mark=database.obj.param, encoder_for=_written_detail)

@@ -11,7 +11,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -500,16 +500,48 @@ def is_postgres() -> bool:
 
 
 _JSON_DECODER = msgspec.json.Decoder()
-# json.dumps with options builds a JSONEncoder per call (~0.6 of its ~1.7 µs for an audit entry's detail,
-# one per 两头受理 flag of a synced batch); one encoder with the same options writes the same text.
+# The one way a JSON column's text is written: the standard library's JSON, sorted keys, ", " and ": ",
+# not ASCII-escaped.
 _JSON_TEXT = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
+def _json_chunks() -> Callable[[Any, int], Sequence[str]] | None:
+    """_JSON_TEXT's own C encoder, built once. JSONEncoder.encode builds it anew on every call, most
+    of its time for a small value (an audit entry's duplicate flag, one per returning villager of a
+    synced batch; docs/performance.md, "Tidy: one writer of the JSON text"). Built
+    with _JSON_TEXT's options and without its check for circular values (json's check_circular=False):
+    a value stored here holds none. None where the json module has no C encoder."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    t = _JSON_TEXT
+    return make(
+        None,
+        t.default,
+        json.encoder.encode_basestring,
+        None,
+        t.key_separator,
+        t.item_separator,
+        t.sort_keys,
+        t.skipkeys,
+        t.allow_nan,
+    )
+
+
+_JSON_CHUNKS = _json_chunks()
+
+
+def json_text(value: Any) -> str:
+    """The text a JSON column stores for a value (JSONField.db_value; the audit's details, bound as
+    written): what _JSON_TEXT.encode(value) returns (tests/hub/test_json_text.py), faster."""
+    return "".join(_JSON_CHUNKS(value, 0)) if _JSON_CHUNKS else _JSON_TEXT.encode(value)
 
 
 class JSONField(peewee.TextField):
     """JSON stored as text, the same on SQLite and PostgreSQL."""
 
     def db_value(self, value: Any) -> str | None:
-        return None if value is None else _JSON_TEXT.encode(value)
+        return None if value is None else json_text(value)
 
     def python_value(self, value: Any) -> Any:
         if value is None:

@@ -141,44 +141,66 @@ def _bound(
     SQLite: nothing bound through sqlite3's adapters"). A bytearray binds as its bytes would, and NULL
     in the statement stores what a bound None does.
     """
-    slots: list[str] = []
     fields = [model._meta.fields[name] for name in names]
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
-    # Column by column: a column whose values db_value would return unchanged is bound as it is,
-    # so most values cost no Python call at all (ingest binds ~50 values per event).
+    slots: list[str] = []
     encoded = []
-    printed: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []  # columns of dates, and their text
+    dates = _DatesPrinted()
     for field, column in zip(fields, zip(*rows)):
-        custom = encoder_for(field) if encoder_for else None
-        encode, unchanged = custom or (field.db_value, _unchanged_types(field))
-        kinds = set(map(type, column))
-        if not kinds <= unchanged:
-            column = tuple(map(encode, column))
-            kinds = set(map(type, column))
-        slot = _BOUND
-        if TextBytes in kinds:
-            if sqlite3_binds:
-                slot = _AS_TEXT
-                if kinds == _TEXT_BYTES_ONLY:
-                    column = tuple(map(bytearray, column))
-                else:
-                    column = tuple(bytearray(value) if value.__class__ is TextBytes else value for value in column)
-            else:
-                column = tuple(value.decode() if value.__class__ is TextBytes else value for value in column)
-        elif sqlite3_binds and kinds == _NULL_ONLY:
-            slots.append(_NULL)
-            continue
+        column, kinds = _encoded(field, column, encoder_for)
+        slot, column = _slotted(column, kinds, sqlite3_binds)
         slots.append(slot)
+        if slot is _NULL:
+            continue  # written as NULL: no parameter
         if dates_as_text and kinds & _DATE_TYPES:
-            # A column of the very objects of an earlier one (a case's received_at and updated_at): its text.
-            text = next((text for earlier, text in printed if all(map(is_, earlier, column))), None)
-            if text is None:
-                text = _dates_as_text(column, kinds)
-                printed.append((column, text))
-            column = text
+            column = dates.text(column, kinds)
         encoded.append(column)
     params = list(zip(*encoded)) if encoded else [() for _ in rows]
     return f'"{model._meta.table_name}"', columns, params, slots
+
+
+def _encoded(field: Any, column: tuple[Any, ...], encoder_for: EncoderFor | None) -> tuple[tuple[Any, ...], set[type]]:
+    """A column's values as the field binds them (its Encoder's, or its db_value's), and their types.
+
+    A column whose values the encoding would return unchanged is kept as it is, so most values cost
+    no Python call at all (ingest binds ~50 values per event).
+    """
+    custom = encoder_for(field) if encoder_for else None
+    encode, unchanged = custom or (field.db_value, _unchanged_types(field))
+    kinds = set(map(type, column))
+    if not kinds <= unchanged:
+        column = tuple(map(encode, column))
+        kinds = set(map(type, column))
+    return column, kinds
+
+
+def _slotted(column: tuple[Any, ...], kinds: set[type], sqlite3_binds: bool) -> tuple[str, tuple[Any, ...]]:
+    """What an encoded column is in the VALUES (_BOUND, _AS_TEXT, _NULL: see _bound), and its values
+    as bound there: TextBytes as a bytearray of them (sqlite3) or decoded (any other driver)."""
+    if TextBytes in kinds:
+        if not sqlite3_binds:
+            return _BOUND, tuple(value.decode() if value.__class__ is TextBytes else value for value in column)
+        if kinds == _TEXT_BYTES_ONLY:
+            return _AS_TEXT, tuple(map(bytearray, column))
+        return _AS_TEXT, tuple(bytearray(value) if value.__class__ is TextBytes else value for value in column)
+    if sqlite3_binds and kinds == _NULL_ONLY:
+        return _NULL, column
+    return _BOUND, column
+
+
+class _DatesPrinted:
+    """The columns of dates one INSERT binds as text (_bound's `dates_as_text`), each printed once:
+    a column of the very objects of an earlier one (a case's received_at and updated_at) takes its text."""
+
+    def __init__(self) -> None:
+        self._printed: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []  # (column, its text)
+
+    def text(self, column: tuple[Any, ...], kinds: set[type]) -> tuple[Any, ...]:
+        text = next((text for earlier, text in self._printed if all(map(is_, earlier, column))), None)
+        if text is None:
+            text = _dates_as_text(column, kinds)
+            self._printed.append((column, text))
+        return text
 
 
 _DATE_TYPES = frozenset({date, datetime})

@@ -15,7 +15,6 @@ check symbol included.
 
 from __future__ import annotations
 
-import functools
 import operator
 import secrets
 import unicodedata
@@ -85,32 +84,46 @@ def _is_valid_normalised(code: str) -> bool:
     # check_char): the code is right exactly when its sum, check symbol included, is. The sum is
     # read two symbols at a time from tables (the hub checks every synced code: a third of the time
     # of summing symbol by symbol); a symbol outside the alphabet is in no table.
-    n = len(code)
-    if n not in CODE_LENS:
+    if len(code) not in CODE_LENS:
         return False
-    pairs = _pair_sums()
+    total = 0
     try:
-        total = pairs[0][code[0:2]] + pairs[1][code[2:4]] + pairs[2][code[4:6]] + pairs[3][code[6:8]]
-        total += pairs[4][code[8:10]] if n == LONG_CODE_LEN else _LAST_OF_SHORT[code[8]]
+        for pair, sums in _PAIR_SUMS or _pair_sums():
+            total += sums[code[pair]]
     except KeyError:
         return False
     return total % BASE == 0
 
 
-@functools.cache
-def _pair_sums() -> tuple[dict[str, int], ...]:
-    """For the positions (1, 2), (3, 4), … (9, 10): each pair of symbols' part of the weighted sum there.
+# The pairs of positions (1, 2), (3, 4), … of the longest code, as the slices of a code that read them.
+# A shorter code's last slices may hold one symbol (the ninth of a 9-symbol code), or none.
+_PAIRS = tuple(slice(at, at + 2) for at in range(0, LONG_CODE_LEN, 2))
 
-    Built on the first code checked (~5,000 entries), not at import: a node's idle process checks none.
+
+# Each of _PAIRS with its table (_pair_sums), once the first code is checked.
+_PAIR_SUMS: list[tuple[slice, dict[str, int]]] = []
+
+
+def _pair_sums() -> list[tuple[slice, dict[str, int]]]:
+    """_PAIR_SUMS, filled: each of _PAIRS with each pair of symbols' part of the weighted sum there;
+    each symbol's alone, for a code that ends on the pair's first (a 9-symbol code's last); nothing's,
+    for one ending before.
+
+    Built on the first code checked (~5,000 entries, ~1 ms), not at import: a node's idle process
+    checks none. Read from the list, not through functools.cache: the loop over the pairs then costs
+    what the five look-ups written out did.
     """
-    return tuple(
-        {a + b: (at + 1) * _VALUE[a] + (at + 2) * _VALUE[b] for a in ALPHABET for b in ALPHABET}
-        for at in range(0, LONG_CODE_LEN, 2)
-    )
-
-
-# The ninth symbol, the last of a 9-symbol code.
-_LAST_OF_SHORT = {c: CODE_LEN * v for c, v in _VALUE.items()}
+    # Positions count from 1: the slice [at, at + 2) reads the symbols at positions at + 1 and at + 2.
+    _PAIR_SUMS[:] = [
+        (
+            pair,
+            {a + b: (pair.start + 1) * _VALUE[a] + pair.stop * _VALUE[b] for a in ALPHABET for b in ALPHABET}
+            | {a: (pair.start + 1) * _VALUE[a] for a in ALPHABET}
+            | {"": 0},
+        )
+        for pair in _PAIRS
+    ]
+    return _PAIR_SUMS
 
 
 def code_prefix(code: str) -> str:

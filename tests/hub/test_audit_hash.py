@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from hub import audit
 from shared.msgid import N_
-from tests.shared.test_messages import INTS, TEXT, json_values
+from tests.shared.test_messages import TEXT, json_values
 
 AT = datetime(2026, 12, 1, 3, 4, 5, 678901)
 
@@ -69,21 +69,6 @@ def test_a_batch_of_entries_is_chained_with_the_reference_hash(hub_app) -> None:
         entries = list(AuditEntry.select().order_by(AuditEntry.seq))[-3:]
     for e in entries:
         assert e.hash == reference_hash(e.seq, e.at, e.actor, e.action, e.target, e.detail, e.prev_hash)
-
-
-FLAT = st.dictionaries(TEXT, st.none() | st.booleans() | INTS | TEXT, max_size=5)
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.one_of(FLAT, json_values, with_floats))
-def test_a_detail_is_written_as_its_json_column_writes_it(detail: Any) -> None:
-    from hub.db import JSONField
-
-    flat = audit._flat(detail)
-    if isinstance(detail, dict) and not flat:
-        # Only a dict of plain keys and values goes the quick way; any other goes the column's own way.
-        assert not all(type(k) is str for k in detail) or not all(type(v) in audit._PLAIN for v in detail.values())
-    assert audit._detail_text(detail, flat) == JSONField().db_value(detail)
 
 
 def test_a_batch_stores_each_detail_as_its_json_column_writes_it(hub_app) -> None:
