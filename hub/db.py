@@ -505,27 +505,39 @@ _JSON_DECODER = msgspec.json.Decoder()
 _JSON_TEXT = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
+_JSON_SAMPLE_TEXT = r'{"a": "村\u0000\"", "b": [1, 2.5, null, true], "c": {"z": -1180591620717411303424}}'
+
+
 def _json_chunks() -> Callable[[Any, int], Sequence[str]] | None:
     """_JSON_TEXT's own C encoder, built once. JSONEncoder.encode builds it anew on every call, most
     of its time for a small value (an audit entry's duplicate flag, one per returning villager of a
     synced batch; docs/performance.md, "Tidy: one writer of the JSON text"). Built
     with _JSON_TEXT's options and without its check for circular values (json's check_circular=False):
-    a value stored here holds none. None where the json module has no C encoder."""
+    a value stored here holds none. None where the json module has no C encoder, or one that takes
+    other arguments or writes another text than _JSON_TEXT (it is not a public function): then
+    _JSON_TEXT writes every text itself."""
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:
         return None
     t = _JSON_TEXT
-    return make(
-        None,
-        t.default,
-        json.encoder.encode_basestring,
-        None,
-        t.key_separator,
-        t.item_separator,
-        t.sort_keys,
-        t.skipkeys,
-        t.allow_nan,
-    )
+    try:
+        chunks = make(
+            None,
+            t.default,
+            json.encoder.encode_basestring,
+            None,
+            t.key_separator,
+            t.item_separator,
+            t.sort_keys,
+            t.skipkeys,
+            t.allow_nan,
+        )
+        sample = {"b": [1, 2.5, None, True], "a": '村\u0000"', "c": {"z": -(2**70)}}
+        # Spelled out, not t.encode(sample): JSONEncoder.encode itself calls c_make_encoder.
+        same = "".join(chunks(sample, 0)) == _JSON_SAMPLE_TEXT
+    except Exception:  # noqa: BLE001 - any failure of a private function means: do not use it
+        return None
+    return chunks if same else None
 
 
 _JSON_CHUNKS = _json_chunks()

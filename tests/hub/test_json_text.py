@@ -69,3 +69,17 @@ def test_what_json_cannot_write_is_refused_as_json_refuses_it() -> None:
             json_text(value)
         with pytest.raises(TypeError):
             standard(value)
+
+
+def test_a_c_encoder_that_differs_or_fails_is_not_used(monkeypatch) -> None:
+    """c_make_encoder is private to json: one that takes other arguments or writes another text is refused."""
+
+    def wrong_arguments(*args):
+        raise TypeError("c_make_encoder() takes 10 arguments")
+
+    monkeypatch.setattr(json.encoder, "c_make_encoder", wrong_arguments)
+    assert db._json_chunks() is None
+    monkeypatch.setattr(json.encoder, "c_make_encoder", lambda *args: lambda value, level: ["{}"])
+    assert db._json_chunks() is None
+    monkeypatch.undo()
+    assert db._json_chunks() is not None
