@@ -112,13 +112,26 @@ def run(dumped: str, label: str) -> None:
 
 def perf(dumped: str, label: str) -> tuple[float, float, dict]:
     proc = subprocess.run(  # nosec B603
-        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-         sys.executable, __file__, "--run", dumped, label],
+        [
+            "valgrind",
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            "--cachegrind-out-file=/dev/null",
+            sys.executable,
+            __file__,
+            "--run",
+            dumped,
+            label,
+        ],
         capture_output=True,
         text=True,
         check=True,
     )
-    insns = next(float(line.split(":")[1].replace(",", "")) for line in proc.stderr.splitlines() if "I" in line and "refs:" in line)
+    insns = next(
+        float(line.split(":")[1].replace(",", ""))
+        for line in proc.stderr.splitlines()
+        if "I" in line and "refs:" in line
+    )
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     return insns, got["cpu_ms"], got
 
