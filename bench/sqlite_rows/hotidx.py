@@ -1,5 +1,6 @@
 """What-if: a bench ingest's rows of each synced batch (cases, node events, hub log, audit entries)
-re-inserted into an empty copy of the schema, batches of 200, with every index and with some changed.
+re-inserted into an empty copy of the schema as schema 16 had it, batches of 200, with every index and
+with some changed (schema 17's two changes among them).
 
     .venv/bin/python bench/sqlite_rows/hotidx.py EVENTS [ROUNDS] [AUDIT_PER_BATCH]
 
@@ -16,16 +17,21 @@ import json
 import os
 import pickle  # nosec B403 - this script's own file
 import statistics
-import subprocess  # nosec B404
 import sys
 import tempfile
 import time
 import sqlite3
 
+from cachegrind import instructions  # bench/sqlite_rows/, this script's directory
+
 COVERING = (
     'CREATE INDEX "case_id_number_item_code_state_received_at_receipt_code" ON "case" '
     '("id_number", "item_code", "state", "received_at", "receipt_code")'
 )
+SCHEMA_16 = {
+    "auditentry_hash": 'CREATE UNIQUE INDEX "auditentry_hash" ON "auditentry" ("hash")',
+    "case_id_number_item_code": 'CREATE INDEX "case_id_number_item_code" ON "case" ("id_number", "item_code")',
+}
 VARIANTS = {
     "setup only": None,
     "all": ((), ()),
@@ -77,6 +83,12 @@ def dump(events: int, out: str, audit_per_batch: int) -> None:
             "'auditentry') and sql is not null order by type desc"
         )
     )
+    # The variants are what-ifs against schema 16: a schema 17 database's two indexes put back as they were.
+    schema = [(n, q) for n, q in schema if n != "case_id_number_item_code_state_received_at_receipt_code"]
+    names = {n for n, _ in schema}
+    for name, sql in SCHEMA_16.items():
+        if name not in names:
+            schema.append((name, sql))
     fixed = {tb: c.execute(f'select * from "{tb}"').fetchall() for tb in ("village", "node")}
     with open(out, "wb") as f:
         pickle.dump({"data": data, "n": n, "batches": batches, "schema": schema, "fixed": fixed}, f)
@@ -111,28 +123,8 @@ def run(dumped: str, label: str) -> None:
 
 
 def perf(dumped: str, label: str) -> tuple[float, float, dict]:
-    proc = subprocess.run(  # nosec B603
-        [
-            "valgrind",
-            "--tool=cachegrind",
-            "--cache-sim=no",
-            "--cachegrind-out-file=/dev/null",
-            sys.executable,
-            __file__,
-            "--run",
-            dumped,
-            label,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    insns = next(
-        float(line.split(":")[1].replace(",", ""))
-        for line in proc.stderr.splitlines()
-        if "I" in line and "refs:" in line
-    )
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    insns, out = instructions([__file__, "--run", dumped, label])
+    got = json.loads(out.strip().splitlines()[-1])
     return insns, got["cpu_ms"], got
 
 

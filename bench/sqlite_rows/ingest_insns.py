@@ -10,9 +10,10 @@ the two counts over 2,000 events is the ingest's instructions per event, set-up 
 """
 
 import os
-import subprocess  # nosec B404
 import sys
 import tempfile
+
+from cachegrind import instructions  # bench/sqlite_rows/, this script's directory
 
 HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -23,26 +24,7 @@ def count(tree: str, events: int) -> float:
         "from bench.profile_ingest import ingest_cpu; "
         f"ingest_cpu(f'sqlite:///{{tempfile.mkdtemp()}}/hub.sqlite3', 200, {events}, False)"
     )
-    proc = subprocess.run(  # nosec B603
-        [
-            "valgrind",
-            "--tool=cachegrind",
-            "--cache-sim=no",
-            "--cachegrind-out-file=/dev/null",
-            sys.executable,
-            "-c",
-            code,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tempfile.gettempdir(),
-    )
-    return next(
-        float(line.split(":")[1].replace(",", ""))
-        for line in proc.stderr.splitlines()
-        if "I" in line and "refs:" in line
-    )
+    return instructions(["-c", code], cwd=tempfile.gettempdir())[0]
 
 
 for tree in sys.argv[1:]:
