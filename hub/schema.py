@@ -295,6 +295,25 @@ $f$"""  # nosec B608 - names from the models' metadata, no value
             database.execute_sql(f'CREATE TRIGGER "{trigger}" {body}')
 
 
+# The indexes schema 17 drops, by peewee's names (table_column…).
+STEP_17_DROPPED = ("auditentry_hash", "case_id_number_item_code")
+
+
+def _step_17(migrator: SchemaMigrator) -> None:
+    """Schema 17: the audit hash not unique; the ID number's index holds what the open-cases look-up reads.
+
+    An audit entry's hash covers its seq, which is unique: a second equal hash would be a SHA-256
+    collision, and no query looks an entry up by its hash (the chain is walked by seq), so its
+    unique index, a random key written per entry, guarded nothing. The (ID number, item) index of
+    a case becomes (ID number, item, state, received at, receipt code): 两头受理's look-up of a
+    batch's people (hub/duplicates._OPEN_CASES) reads the index alone, and a search by ID number
+    keeps its prefix. Measured in docs/performance.md, "Schema: index costs of a synced batch".
+    """
+    Case._schema.create_indexes(safe=True)
+    for name in STEP_17_DROPPED:
+        database.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
+
+
 def _ddl(sql: str) -> None:
     """A statement without parameters whose text has `%` of its own (plpgsql's format and RAISE)."""
     database.execute_sql(sql.replace("%", "%%"))
@@ -317,6 +336,7 @@ MIGRATIONS: dict[int, Callable[[SchemaMigrator], None]] = {
     14: _step_14,
     15: _step_15,
     16: _step_16,
+    17: _step_17,
 }
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 

@@ -128,9 +128,58 @@ def test_schema_15_drops_the_indexes_ingest_wrote_for_no_query(hub_db_url: str) 
         assert not any(cols in _indexes(t) for t, cols in dropped)
         case_indexes = _indexes("case")
         kept_by_queries = [("receipt_code",), ("window",), ("state",), ("village_id",), ("assignee", "state")]
-        for kept in [*kept_by_queries, ("id_number", "item_code")]:
+        for kept in kept_by_queries:
             assert kept in case_indexes
+        # The ID number's index, wider since schema 17.
+        assert any(cols[:2] == ("id_number", "item_code") for cols in case_indexes)
         assert ("node_id", "first_seq") in _indexes("batch")
         assert migrate() == (SCHEMA_VERSION, SCHEMA_VERSION)
     finally:
         database.close()
+
+
+def test_schema_17_audit_hash_not_unique_and_the_id_number_index_covering(hub_db_url: str) -> None:
+    """A schema 16 database holding cases and an audit chain: the audit hash loses its unique index,
+    the (ID number, item) index becomes the covering one, rows and the chain are kept, the open-cases
+    look-up answers as before, and a second run changes nothing."""
+    from hub import audit, duplicates
+    from hub.models import AuditEntry, Case
+    from hub.schema import STEP_17_DROPPED
+    from tests.hub.case_rows import case_row, hub_with_a_node
+
+    covering = ("id_number", "item_code", "state", "received_at", "receipt_code")
+    with hub_with_a_node(hub_db_url):
+        Case.insert_many(
+            [
+                case_row("22A", id_number="430102199001011234", item_code="JF-01"),
+                case_row("22B", id_number="430102199001011234", item_code="JF-02", state="approved"),
+                case_row("22C", id_number="430102199001015678", item_code="JF-01"),
+            ]
+        ).execute()
+        for code in ("22A", "22B", "22C"):
+            audit.record("staff1", "case.accept", code, {"code": code})
+        with database.atomic():
+            # Schema 16 as it was: the names and columns peewee gave these indexes then.
+            database.execute_sql('CREATE UNIQUE INDEX "auditentry_hash" ON "auditentry" ("hash")')
+            database.execute_sql('CREATE INDEX "case_id_number_item_code" ON "case" ("id_number", "item_code")')
+            database.execute_sql(f'DROP INDEX "case_{"_".join(covering)}"')
+            SchemaMigration.delete().where(SchemaMigration.version >= 17).execute()
+        assert {("hash",), ("id_number", "item_code")} <= _indexes("auditentry") | _indexes("case")
+        unique_hash = [i for i in database.get_indexes("auditentry") if i.columns == ["hash"]]
+        assert [i.unique for i in unique_hash] == [True]
+        open_before = duplicates.open_codes([("430102199001011234", "JF-01"), ("430102199001011234", "JF-02")])
+        rows_before = sorted(Case.select(Case.receipt_code, Case.id_number, Case.state).tuples())
+
+        assert migrate() == (16, SCHEMA_VERSION)
+        assert not any(name == i.name for name in STEP_17_DROPPED for i in database.get_indexes("auditentry"))
+        assert ("hash",) not in _indexes("auditentry")
+        assert {("seq",), ("action",)} <= _indexes("auditentry")
+        assert ("id_number", "item_code") not in _indexes("case")
+        assert covering in _indexes("case")
+        assert sorted(Case.select(Case.receipt_code, Case.id_number, Case.state).tuples()) == rows_before
+        assert duplicates.open_codes([("430102199001011234", "JF-01"), ("430102199001011234", "JF-02")]) == open_before
+        assert open_before == {("430102199001011234", "JF-01"): "22A"}
+        # The chain still holds, and grows on the same head: seq stays unique.
+        audit.record("staff1", "case.accept", "22D", {"code": "22D"})
+        assert audit.verify() == (AuditEntry.select().count(), None)
+        assert migrate() == (SCHEMA_VERSION, SCHEMA_VERSION)

@@ -371,7 +371,8 @@ def test_schema_9_upgrades_a_schema_8_database(hub_app) -> None:
 
     migrator = SchemaMigrator.from_database(database.obj)
     with database.atomic():
-        database.execute_sql('DROP INDEX IF EXISTS "case_id_number_item_code"')
+        for person_index in _person_indexes():  # (ID number, item), wider since schema 17
+            database.execute_sql(f'DROP INDEX "{person_index}"')
         run_operations(
             migrator.drop_column("case", "duplicate_of"),
             migrator.add_not_null("case", "node_id"),
@@ -384,4 +385,11 @@ def test_schema_9_upgrades_a_schema_8_database(hub_app) -> None:
     assert columns[("case", "node_id")]
     assert columns[("hubevent", "node_id")]
     assert ("case", "duplicate_of") in columns
-    assert any(i.columns == ["id_number", "item_code"] for i in database.get_indexes("case"))
+    assert _person_indexes() == ["case_id_number_item_code_state_received_at_receipt_code"]
+
+
+def _person_indexes() -> list[str]:
+    """The case indexes that look a person up by ID number and item."""
+    from hub.db import database
+
+    return [i.name for i in database.get_indexes("case") if i.columns[:2] == ["id_number", "item_code"]]
