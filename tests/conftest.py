@@ -220,6 +220,34 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# Staff and clerk passwords are hashed by werkzeug's scrypt at its production strength (about a quarter
+# of a second each on this machine under load, and most hub and node tests create two or three accounts
+# and log in): the single biggest part of a hub test's setup (docs/performance.md, "The suite's time").
+# In this process each (password) is hashed once and each (hash, password) checked once: every hash a
+# test stores is still a real salted scrypt hash made by the code under test's own call, and every check
+# still runs werkzeug's real check on it, once; only a repeat of the same work is answered from memory.
+# (Two accounts given the same password in one run thus share a salt; no test compares two hashes.)
+# Real servers started by the suite hash as they always do.
+@pytest.fixture(scope="session", autouse=True)
+def _passwords_hashed_once() -> Iterator[None]:
+    import functools
+
+    import hub.staff
+    import node.auth
+
+    real = {
+        (m, n): getattr(m, n) for m in (hub.staff, node.auth) for n in ("generate_password_hash", "check_password_hash")
+    }
+    made = functools.cache(real[hub.staff, "generate_password_hash"])
+    checked = functools.cache(real[hub.staff, "check_password_hash"])
+    for module in (hub.staff, node.auth):
+        module.generate_password_hash = made  # type: ignore[attr-defined]
+        module.check_password_hash = checked  # type: ignore[attr-defined]
+    yield
+    for (module, name), function in real.items():
+        setattr(module, name, function)
+
+
 @pytest.fixture(autouse=True)
 def _restore_environ() -> Iterator[None]:
     """Tests restore os.environ, as Flask's own suite does."""
