@@ -7,7 +7,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 from hypothesis import settings
@@ -285,6 +285,39 @@ def hub_settings() -> dict[str, object]:
     return {}
 
 
+class _CompiledTemplates:
+    """Jinja's bytecode cache, in this process's memory: the apps of a run share their compiled templates.
+
+    Each test's app has a Jinja environment of its own, which compiled every page it rendered from
+    source again (about a tenth of a second per template a test renders, the largest part of a console
+    test's work after password hashing). Jinja keys a compiled template by its file and keeps it only
+    while the source's checksum is the same; every app the fixtures make configures Jinja alike.
+    """
+
+    def __init__(self) -> None:
+        import jinja2
+
+        class Memory(jinja2.BytecodeCache):
+            def __init__(self) -> None:
+                self.code: dict[str, bytes] = {}
+
+            def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+                if bucket.key in self.code:
+                    bucket.bytecode_from_string(self.code[bucket.key])
+
+            def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+                self.code[bucket.key] = bucket.bytecode_to_string()
+
+        self.cache = Memory()
+
+    def share(self, app: Any) -> Any:
+        app.jinja_env.bytecode_cache = self.cache
+        return app
+
+
+_compiled_templates = _CompiledTemplates()
+
+
 @pytest.fixture
 def hub_app(hub_db_url: str, tmp_path: Path, hub_settings: dict[str, object]):
     """A hub app on a migrated database (SQLite and PostgreSQL)."""
@@ -292,16 +325,18 @@ def hub_app(hub_db_url: str, tmp_path: Path, hub_settings: dict[str, object]):
     from hub.db import database
     from hub.schema import migrate
 
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATA_DIR": str(tmp_path / "hubdata"),
-            "DATABASE_URL": hub_db_url,
-            "SECRET_KEY": "test",
-            "WTF_CSRF_ENABLED": True,
-            "WTF_CSRF_SSL_STRICT": False,
-            **hub_settings,
-        }
+    app = _compiled_templates.share(
+        create_app(
+            {
+                "TESTING": True,
+                "DATA_DIR": str(tmp_path / "hubdata"),
+                "DATABASE_URL": hub_db_url,
+                "SECRET_KEY": "test",
+                "WTF_CSRF_ENABLED": True,
+                "WTF_CSRF_SSL_STRICT": False,
+                **hub_settings,
+            }
+        )
     )
     with database.connection_context():
         migrate()
@@ -324,7 +359,9 @@ def node_app(tmp_path: Path):
     from node import create_app
     from node.db import database
 
-    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "nodedata"), "SECRET_KEY": "test"})
+    app = _compiled_templates.share(
+        create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "nodedata"), "SECRET_KEY": "test"})
+    )
     database.connect(reuse_if_open=True)
     yield app
     if not database.is_closed():
