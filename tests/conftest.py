@@ -7,7 +7,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 from hypothesis import settings
@@ -220,6 +220,34 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# Staff and clerk passwords are hashed by werkzeug's scrypt at its production strength: 14 hashes took
+# 3.6 s of 9.2 s in six SQLite tests of test_promises under a profiler at load 6, the biggest part of a
+# hub test's setup (docs/performance.md, "The suite's time (session 14)"). In this process each
+# (password) is hashed once and each (hash, password) checked once: every hash a test stores is still
+# a real salted scrypt hash made by the code under test's first such call, and every check
+# still runs werkzeug's real check on it, once; only a repeat of the same work is answered from memory.
+# (Two accounts given the same password in one run thus share a salt; no test compares two hashes.)
+# Real servers started by the suite hash as they always do.
+@pytest.fixture(scope="session", autouse=True)
+def _passwords_hashed_once() -> Iterator[None]:
+    import functools
+
+    import hub.staff
+    import node.auth
+
+    real = {
+        (m, n): getattr(m, n) for m in (hub.staff, node.auth) for n in ("generate_password_hash", "check_password_hash")
+    }
+    made = functools.cache(real[hub.staff, "generate_password_hash"])
+    checked = functools.cache(real[hub.staff, "check_password_hash"])
+    for module in (hub.staff, node.auth):
+        module.generate_password_hash = made  # type: ignore[attr-defined]
+        module.check_password_hash = checked  # type: ignore[attr-defined]
+    yield
+    for (module, name), function in real.items():
+        setattr(module, name, function)
+
+
 @pytest.fixture(autouse=True)
 def _restore_environ() -> Iterator[None]:
     """Tests restore os.environ, as Flask's own suite does."""
@@ -257,6 +285,39 @@ def hub_settings() -> dict[str, object]:
     return {}
 
 
+class _CompiledTemplates:
+    """Jinja's bytecode cache, in this process's memory: the apps of a run share their compiled templates.
+
+    Each test's app has a Jinja environment of its own, which compiled every page it rendered from
+    source again (44 compiles, 2.7 s under a profiler, in the 18 PostgreSQL tests of test_promises).
+    Jinja keys a compiled template by its file and keeps it only while the source's checksum is the
+    same; every app the fixtures make configures Jinja alike.
+    """
+
+    def __init__(self) -> None:
+        import jinja2
+
+        class Memory(jinja2.BytecodeCache):
+            def __init__(self) -> None:
+                self.code: dict[str, bytes] = {}
+
+            def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+                if bucket.key in self.code:
+                    bucket.bytecode_from_string(self.code[bucket.key])
+
+            def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+                self.code[bucket.key] = bucket.bytecode_to_string()
+
+        self.cache = Memory()
+
+    def share(self, app: Any) -> Any:
+        app.jinja_env.bytecode_cache = self.cache
+        return app
+
+
+_compiled_templates = _CompiledTemplates()
+
+
 @pytest.fixture
 def hub_app(hub_db_url: str, tmp_path: Path, hub_settings: dict[str, object]):
     """A hub app on a migrated database (SQLite and PostgreSQL)."""
@@ -264,16 +325,18 @@ def hub_app(hub_db_url: str, tmp_path: Path, hub_settings: dict[str, object]):
     from hub.db import database
     from hub.schema import migrate
 
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATA_DIR": str(tmp_path / "hubdata"),
-            "DATABASE_URL": hub_db_url,
-            "SECRET_KEY": "test",
-            "WTF_CSRF_ENABLED": True,
-            "WTF_CSRF_SSL_STRICT": False,
-            **hub_settings,
-        }
+    app = _compiled_templates.share(
+        create_app(
+            {
+                "TESTING": True,
+                "DATA_DIR": str(tmp_path / "hubdata"),
+                "DATABASE_URL": hub_db_url,
+                "SECRET_KEY": "test",
+                "WTF_CSRF_ENABLED": True,
+                "WTF_CSRF_SSL_STRICT": False,
+                **hub_settings,
+            }
+        )
     )
     with database.connection_context():
         migrate()
@@ -296,7 +359,9 @@ def node_app(tmp_path: Path):
     from node import create_app
     from node.db import database
 
-    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "nodedata"), "SECRET_KEY": "test"})
+    app = _compiled_templates.share(
+        create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "nodedata"), "SECRET_KEY": "test"})
+    )
     database.connect(reuse_if_open=True)
     yield app
     if not database.is_closed():

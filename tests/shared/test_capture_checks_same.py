@@ -11,6 +11,7 @@ values, or the same exception type.
 from __future__ import annotations
 
 import copy
+import functools
 from datetime import date
 from typing import Any
 
@@ -125,28 +126,59 @@ junk = st.one_of(
 )
 
 
+# The strategies a capture is drawn from, made once: made again for each example (as they were), checking
+# each new strategy took most of this module's time (docs/performance.md, "The suite's time").
+_FIELD_VALUES = {
+    "number": numbers,
+    "date": dates,
+    "text": st.sampled_from(["东至张家，西至李家", "x", "  ", "中" * 200]),
+}
+_RECEIPT_CODES = st.sampled_from(["ABTTA9A5N", "AB3-K7P-9QX"])
+_NAMES = st.sampled_from(["张三", "欧阳娜娜", " 李四 "])
+_GROUPS = st.sampled_from(["三组", "", None])
+_SUBMITS = st.sampled_from(["submitted", "awaiting_materials", "held"])
+_NOTES = st.sampled_from(["村民申请，材料齐全", "", None])
+
+
+@functools.cache
+def _some_of(codes: tuple[str, ...]) -> st.SearchStrategy[list[str]]:
+    return st.lists(st.sampled_from(codes), unique=True)
+
+
 def _valid(cat: Catalogue, item: dict[str, Any], draw: Any) -> dict[str, Any]:
     """A capture of the item as the forms make it (field values drawn near the valid ones)."""
-    kinds = {"number": numbers, "date": dates, "text": st.sampled_from(["东至张家，西至李家", "x", "  ", "中" * 200])}
     required = cat.required_materials(item["code"])
-    brought = draw(st.lists(st.sampled_from(required), unique=True)) if required and draw(st.booleans()) else required
+    brought = draw(_some_of(tuple(required))) if required and draw(st.booleans()) else required
     missing = [c for c in required if c not in brought]
     return {
-        "receipt_code": draw(st.sampled_from(["ABTTA9A5N", "AB3-K7P-9QX"])),
+        "receipt_code": draw(_RECEIPT_CODES),
         "item_code": item["code"],
         "catalogue_version": 1,
         "applicant": {
-            "name": draw(st.sampled_from(["张三", "欧阳娜娜", " 李四 "])),
+            "name": draw(_NAMES),
             "id_number": draw(ids),
             "phone": draw(phones),
             "address": "桃源村三组12号",
-            "group": draw(st.sampled_from(["三组", "", None])),
+            "group": draw(_GROUPS),
         },
-        "fields": {f["key"]: draw(kinds[f["type"]]) for f in item["fields"] if f["required"] or draw(st.booleans())},
+        "fields": {
+            f["key"]: draw(_FIELD_VALUES[f["type"]]) for f in item["fields"] if f["required"] or draw(st.booleans())
+        },
         "materials": {"brought": brought, "missing": missing},
-        "submit": draw(st.sampled_from(["submitted", "awaiting_materials", "held"])),
-        "notes": draw(st.sampled_from(["村民申请，材料齐全", "", None])),
+        "submit": draw(_SUBMITS),
+        "notes": draw(_NOTES),
     }
+
+
+_CHANGES: dict[tuple[int, str], st.SearchStrategy[list[tuple[tuple[str, ...], Any]]]] = {}
+
+
+def _changes_to(item: dict[str, Any], cat: Catalogue) -> st.SearchStrategy[list[tuple[tuple[str, ...], Any]]]:
+    """Up to three changes to a capture of this item (made once for each item of each catalogue)."""
+    key = (CATALOGUES.index(cat), item["code"])
+    if key not in _CHANGES:
+        _CHANGES[key] = st.lists(_changes(item, cat), max_size=3)
+    return _CHANGES[key]
 
 
 def _changes(item: dict[str, Any], cat: Catalogue) -> st.SearchStrategy[tuple[tuple[str, ...], Any]]:
@@ -187,14 +219,18 @@ def _change(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
         parent[path[-1]] = value
 
 
+_ONE_IN_TEN = st.integers(0, 9)
+_TODAYS = st.sampled_from([None, date(2025, 6, 1), date(1990, 1, 1)])
+
+
 @st.composite
 def captures(draw: Any) -> tuple[Catalogue, Any, date | None]:
     cat = draw(st.sampled_from(CATALOGUES))
     item = draw(st.sampled_from(cat.items(include_inactive=True)))
     data = _valid(cat, item, draw)
-    for path, value in draw(st.lists(_changes(item, cat), max_size=3)):
-        _change(data, path, _DROP if draw(st.integers(0, 9)) == 0 else value)
-    today = draw(st.sampled_from([None, date(2025, 6, 1), date(1990, 1, 1)]))
+    for path, value in draw(_changes_to(item, cat)):
+        _change(data, path, _DROP if draw(_ONE_IN_TEN) == 0 else value)
+    today = draw(_TODAYS)
     return cat, data, today
 
 
