@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+import jinja2
 import pytest
 from hypothesis import settings
 
@@ -285,7 +286,7 @@ def hub_settings() -> dict[str, object]:
     return {}
 
 
-class _CompiledTemplates:
+class _CompiledTemplates(jinja2.BytecodeCache):
     """Jinja's bytecode cache, in this process's memory: the apps of a run share their compiled templates.
 
     Each test's app has a Jinja environment of its own, which compiled every page it rendered from
@@ -295,23 +296,17 @@ class _CompiledTemplates:
     """
 
     def __init__(self) -> None:
-        import jinja2
+        self.code: dict[str, bytes] = {}
 
-        class Memory(jinja2.BytecodeCache):
-            def __init__(self) -> None:
-                self.code: dict[str, bytes] = {}
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
 
-            def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-                if bucket.key in self.code:
-                    bucket.bytecode_from_string(self.code[bucket.key])
-
-            def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-                self.code[bucket.key] = bucket.bytecode_to_string()
-
-        self.cache = Memory()
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
 
     def share(self, app: Any) -> Any:
-        app.jinja_env.bytecode_cache = self.cache
+        app.jinja_env.bytecode_cache = self
         return app
 
 
