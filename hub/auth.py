@@ -29,9 +29,7 @@ from flask import (
 )
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask.wrappers import Request as FlaskRequest
-from flask_login import LoginManager, UserMixin, login_user, logout_user
-from flask_login.config import COOKIE_NAME
-from flask_login.signals import user_accessed
+from flask_login import COOKIE_NAME, LoginManager, UserMixin, login_user, logout_user, user_accessed
 from flask_login import current_user as login_session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
@@ -49,6 +47,8 @@ bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
 login_manager = LoginManager()
 SESSION_HOURS = 8
+# Where Flask-Login keeps the user's id in the session: it exports no name for it.
+_USER_ID_KEY = "_user_id"
 # Blueprints whose requests are authenticated by signature, never by a staff session (`without_session`).
 _SESSIONLESS: set[str] = set()
 
@@ -115,7 +115,7 @@ def init_app(app: Flask) -> None:
             return
         # Templates read g.user; a void session is dropped so the browser gets a fresh one.
         g.user = login_session.staff if login_session.is_authenticated else None
-        if g.user is None and "_user_id" in session:
+        if g.user is None and _USER_ID_KEY in session:
             session.clear()
 
 
@@ -126,6 +126,7 @@ def _csrf_checked_methods_first(app: Flask) -> None:
     status lookup): a request whose method is not in WTF_CSRF_METHODS is let through either way.
     Should the hook not be found under its name, it runs as it is: slower, never fewer checks.
     """
+    # Flask-WTF has no public way to skip its hook, and checking its exemptions here would read its private sets.
     hooks = app.before_request_funcs.get(None, [])
     for i, hook in enumerate(hooks):
         if getattr(hook, "__module__", None) == "flask_wtf.csrf" and hook.__name__ == "csrf_protect":
@@ -147,11 +148,13 @@ def _nobody_to_load() -> bool:
     to it, the anonymous user. Anything else (a session, a remember cookie, a request or header
     loader, a `user_accessed` receiver) goes through Flask-Login as before.
     """
-    if session or login_manager._request_callback is not None or login_manager._header_callback is not None:
+    # The deprecated header loader has no public getter (its setter warns); the request loader has one.
+    if session or login_manager.request_callback is not None or login_manager._header_callback is not None:
         return False
     if user_accessed.receivers or current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies:
         return False
-    session.get("_user_id")  # read, as Flask-Login reads it: the answer varies by cookie
+    session.get(_USER_ID_KEY)  # read, as Flask-Login reads it: the answer varies by cookie
+    # Where Flask-Login keeps the request's user: no public call sets it without loading or logging in.
     g._login_user = login_manager.anonymous_user()
     return True
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from . import audit, settings
 from .clock import now
-from .db import database, one_where_sent
+from .db import database
 from .models import AuditEntry, Node, Setting
 
 EPOCH_KEY = "epoch"
@@ -88,7 +88,7 @@ def note_hello(node: Node, acked_seq: int) -> None:
     """The node had events up to acked_seq acknowledged; if the hub holds fewer, it lost them."""
     if acked_seq <= node.last_seq:
         return
-    key = LOST_PREFIX + node.node_id
+    key = _lost_key(node)
     if settings.get(key) is not None:
         return
     value = {"from": node.last_seq + 1, "to": acked_seq, "at": now().isoformat(), "epoch": current_epoch()}
@@ -99,23 +99,28 @@ def note_hello(node: Node, acked_seq: int) -> None:
         )
 
 
-def lost_tail_sent(node: Node) -> Callable[[], Setting | None]:
-    """The node's lost tail's setting row: the read sent now, the row read by calling the result
-    (hub.db.pipelined: with others)."""
-    return one_where_sent((Setting.key, LOST_PREFIX + node.node_id))  # compiled once: read on every batch
+def _lost_key(node: Node) -> str:
+    """The setting that holds the node's lost tail."""
+    return LOST_PREFIX + node.node_id
+
+
+def lost_tail_sent(node: Node) -> Callable[[], str | None]:
+    """The node's lost tail (its setting's value, or None): the read sent now, the value read by calling
+    the result (hub.db.pipelined: with others)."""
+    return settings.get_sent(_lost_key(node))
 
 
 def note_ingested(
-    node: Node, body: dict[str, Any], ack: dict[str, Any], lost_tail: Callable[[], Setting | None] | None = None
+    node: Node, body: dict[str, Any], ack: dict[str, Any], lost_tail: Callable[[], str | None] | None = None
 ) -> None:
     """Record a batch that fills part of a lost tail (caller holds the batch's transaction).
 
     `lost_tail`: lost_tail_sent's reader, when the caller sent the read ahead in the same transaction.
     """
-    row = (lost_tail or lost_tail_sent(node))()
-    if row is None:
+    value = (lost_tail or lost_tail_sent(node))()
+    if value is None:
         return
-    lost = json.loads(row.value)
+    lost = json.loads(value)
     if body["first_seq"] > lost["to"]:
         return
     events = body.get("events") or []
@@ -140,7 +145,7 @@ def note_ingested(
         },
     )
     if body["last_seq"] >= lost["to"]:
-        row.delete_instance()
+        settings.delete(_lost_key(node))
 
 
 def recent(limit: int = 50) -> list[AuditEntry]:

@@ -1,4 +1,4 @@
-"""The hub's key-value settings (table `setting`): one place to read, write and draw-once a value.
+"""The hub's key-value settings (table `setting`): one place to read, write, draw-once and delete a value.
 
 Keys in use: schema_version, session_secret, hub_epoch/epoch_at, key rotations, last_sweep,
 extra_holidays/extra_workdays, daily figures, session epochs per staff member, lost tails per node.
@@ -35,6 +35,11 @@ def put(key: str, value: str) -> None:
     Setting.insert(key=key, value=value).on_conflict(
         conflict_target=[Setting.key], update={Setting.value: value}
     ).execute()
+
+
+def delete(key: str) -> None:
+    """Remove the key and its value (nothing when it was never set)."""
+    Setting.delete().where(Setting.key == key).execute()
 
 
 def put_once(key: str, value: str) -> str:

@@ -2,50 +2,28 @@
 
 import os
 import sys
-import tempfile
 import time
 import sqlite3
 
 sys.path.insert(0, os.getcwd())
-from bench.profile_ingest import ingest_cpu
+# ingested: bench/sqlite_rows/, this script's directory
+from ingested import DURABLE, FIXED, empty_db, fixed_rows, ingest, insert_rows, put_rows, reinsert, schema
 
-path = tempfile.mkdtemp()
-ingest_cpu(f"sqlite:///{path}/hub.sqlite3", 200, int(sys.argv[1]), False)
-src = f"{path}/hub.sqlite3"
-c = sqlite3.connect(src)
+c = sqlite3.connect(ingest(int(sys.argv[1]))[0])
 tables = ("case", "nodeevent", "hubevent")
-data = {}
-for tb in tables:
-    cols = [r[1] for r in c.execute(f'pragma table_info("{tb}")') if r[1] != "id"]
-    q = ",".join(f'"{x}"' for x in cols)
-    data[tb] = (
-        f'insert into "{tb}" ({q}) values ({",".join("?" * len(cols))})',
-        c.execute(f'select {q} from "{tb}"').fetchall(),
-    )
+data = [insert_rows(c, tb) for tb in tables]
+statements = schema(c, *FIXED, *tables)
+fixed = fixed_rows(c)
+n = len(data[0][1])
 res = {}
 for _rep in range(3):
     for fk in (1, 0):
-        d = tempfile.mkdtemp()
-        t = sqlite3.connect(f"{d}/x.db", isolation_level=None)
-        t.execute(f"attach '{src}' as s")
-        for (s,) in c.execute(
-            "select sql from sqlite_master where tbl_name in ('village','node','case','nodeevent','hubevent') and sql is not null"
-        ):
+        t = empty_db(*DURABLE, f"foreign_keys={fk}")
+        for _name, s in statements:
             t.execute(s)
-        t.execute("insert into village select * from s.village")
-        t.execute("insert into node select * from s.node")
-        t.execute("detach s")
-        t.execute("pragma journal_mode=wal")
-        t.execute("pragma synchronous=full")
-        t.execute(f"pragma foreign_keys={fk}")
-        n = len(data["case"][1])
+        put_rows(t, fixed)
         cpu = time.process_time()
-        for i in range(0, n, 200):
-            t.execute("begin")
-            for tb in tables:
-                ins, rows = data[tb]
-                t.executemany(ins, rows[i : i + 200])
-            t.execute("commit")
+        reinsert(t, data)
         res.setdefault(f"foreign_keys={fk}", []).append((time.process_time() - cpu) / n * 1e6)
 for k, v in res.items():
     print(k, " ".join(f"{x:.1f}" for x in v), "us CPU per event (case + node event + hub entry, commit included)")

@@ -22,11 +22,25 @@ import tempfile
 import time
 import sqlite3
 
-from cachegrind import instructions  # bench/sqlite_rows/, this script's directory
+# bench/sqlite_rows/, this script's directory
+from cachegrind import instructions
+from ingested import (
+    BATCH,
+    DURABLE,
+    FIXED,
+    empty_db,
+    fixed_rows,
+    ingest,
+    insert_rows,
+    put_rows,
+    reinsert,
+    schema,
+    shares,
+)
 
+COVERING_NAME = "case_id_number_item_code_state_received_at_receipt_code"
 COVERING = (
-    'CREATE INDEX "case_id_number_item_code_state_received_at_receipt_code" ON "case" '
-    '("id_number", "item_code", "state", "received_at", "receipt_code")'
+    f'CREATE INDEX "{COVERING_NAME}" ON "case" ("id_number", "item_code", "state", "received_at", "receipt_code")'
 )
 SCHEMA_16 = {
     "auditentry_hash": 'CREATE UNIQUE INDEX "auditentry_hash" ON "auditentry" ("hash")',
@@ -52,21 +66,10 @@ TABLES = ("case", "nodeevent", "hubevent", "auditentry")
 
 def dump(events: int, out: str, audit_per_batch: int) -> None:
     sys.path.insert(0, os.getcwd())
-    from bench.profile_ingest import ingest_cpu
-
-    path = tempfile.mkdtemp()
-    ingest_cpu(f"sqlite:///{path}/hub.sqlite3", 200, events, False)
-    c = sqlite3.connect(f"{path}/hub.sqlite3")
-    data = {}
-    for tb in TABLES:
-        cols = [r[1] for r in c.execute(f'pragma table_info("{tb}")') if r[1] != "id"]
-        q = ",".join(f'"{x}"' for x in cols)
-        data[tb] = [
-            f'insert into "{tb}" ({q}) values ({",".join("?" * len(cols))})',
-            c.execute(f'select {q} from "{tb}" order by rowid').fetchall(),
-        ]
+    c = sqlite3.connect(ingest(events)[0])
+    data = {tb: list(insert_rows(c, tb)) for tb in TABLES}
     n = len(data["case"][1])
-    batches = -(-n // 200)
+    batches = -(-n // BATCH)
     if audit_per_batch:
         ins, rows = data["auditentry"]
         seq_at, hash_at = 0, 7  # seq, at, actor, action, target, detail, prev_hash, hash
@@ -77,49 +80,34 @@ def dump(events: int, out: str, audit_per_batch: int) -> None:
             r[hash_at] = os.urandom(32).hex()
             made.append(tuple(r))
         data["auditentry"][1] = made
-    schema = list(
-        c.execute(
-            "select name, sql from sqlite_master where tbl_name in ('village','node','case','nodeevent','hubevent',"
-            "'auditentry') and sql is not null order by type desc"
-        )
-    )
+    statements = schema(c, *FIXED, *TABLES)
     # The variants are what-ifs against schema 16: a schema 17 database's two indexes put back as they were.
-    schema = [(n, q) for n, q in schema if n != "case_id_number_item_code_state_received_at_receipt_code"]
-    names = {n for n, _ in schema}
+    statements = [(name, q) for name, q in statements if name != COVERING_NAME]
+    names = {name for name, _ in statements}
     for name, sql in SCHEMA_16.items():
         if name not in names:
-            schema.append((name, sql))
-    fixed = {tb: c.execute(f'select * from "{tb}"').fetchall() for tb in ("village", "node")}
+            statements.append((name, sql))
     with open(out, "wb") as f:
-        pickle.dump({"data": data, "n": n, "batches": batches, "schema": schema, "fixed": fixed}, f)
+        pickle.dump({"data": data, "n": n, "schema": statements, "fixed": fixed_rows(c)}, f)
 
 
 def run(dumped: str, label: str) -> None:
     with open(dumped, "rb") as f:
         got = pickle.load(f)  # nosec B301 - written by dump() above
-    data, n, batches = got["data"], got["n"], got["batches"]
+    tables = list(got["data"].values())  # the case rows first: one batch per BATCH of them
+    per = dict(zip(got["data"], shares(tables)[1]))
     drops, adds = VARIANTS[label] or ((), ())
-    d = tempfile.mkdtemp()
-    t = sqlite3.connect(f"{d}/x.db", isolation_level=None)
-    for p in ("page_size=16384", "journal_mode=wal", "synchronous=full", "foreign_keys=1"):
-        t.execute(f"pragma {p}")
+    t = empty_db("page_size=16384", *DURABLE, "foreign_keys=1")
     for name, s in got["schema"]:
         if name not in drops:
             t.execute(s)
     for s in adds:
         t.execute(s)
-    for tb, rows in got["fixed"].items():
-        t.executemany(f'insert into "{tb}" values ({",".join("?" * len(rows[0]))})', rows)
-    per = {tb: -(-len(data[tb][1]) // batches) for tb in TABLES}
+    put_rows(t, got["fixed"])
     cpu = time.process_time()
     if VARIANTS[label] is not None:
-        for b in range(batches):
-            t.execute("begin")
-            for tb in TABLES:
-                ins, rows = data[tb]
-                t.executemany(ins, rows[b * per[tb] : (b + 1) * per[tb]])
-            t.execute("commit")
-    print(json.dumps({"cpu_ms": (time.process_time() - cpu) * 1e3, "per_batch": per, "n": n}))
+        reinsert(t, tables)
+    print(json.dumps({"cpu_ms": (time.process_time() - cpu) * 1e3, "per_batch": per, "n": got["n"]}))
 
 
 def perf(dumped: str, label: str) -> tuple[float, float, dict]:

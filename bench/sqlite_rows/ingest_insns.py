@@ -15,14 +15,13 @@ import tempfile
 
 from cachegrind import instructions  # bench/sqlite_rows/, this script's directory
 
-HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPTS = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(SCRIPTS))
 
 
 def count(tree: str, events: int) -> float:
     code = (
-        f"import sys, tempfile; sys.path[:0] = [{tree!r}, {HERE!r}]; "
-        "from bench.profile_ingest import ingest_cpu; "
-        f"ingest_cpu(f'sqlite:///{{tempfile.mkdtemp()}}/hub.sqlite3', 200, {events}, False)"
+        f"import sys; sys.path[:0] = [{tree!r}, {HERE!r}, {SCRIPTS!r}]; from ingested import ingest; ingest({events})"
     )
     return instructions(["-c", code], cwd=tempfile.gettempdir())[0]
 

@@ -10,33 +10,31 @@ look-up as `known_sent` makes it there (the batch's one statement, `_KNOWN_SQL`,
 asked), wall ms (the server's work), and EXPLAIN of it.
 """
 
+import contextlib
 import os
+import random
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 sys.path.insert(0, os.getcwd())
 from bench.e2e_hub_batches import batches
+from bench.harness import pg_database, sqlite_url
 from bench.profile_ingest import enrolled_node
-
-import contextlib
-
-from bench.harness import pg_database
+from hub import duplicates
+from hub.db import database
 
 PG = "--pg" in sys.argv
 tmp = tempfile.mkdtemp()
 kept = contextlib.ExitStack()  # the database dropped at exit
 pg_url = kept.enter_context(pg_database()) if PG else None
-app, key, enrolled = enrolled_node(pg_url or f"sqlite:///{tmp}/hub.sqlite3", tmp, "测速村")
+app, key, enrolled = enrolled_node(pg_url or sqlite_url(Path(tmp)), tmp, "测速村")
 made = batches(enrolled["prefix"], enrolled["node_id"], key, 10, 1000)
 client = app.test_client()
 headers = {"Content-Encoding": "zstd", "Accept-Encoding": "zstd"}
 for _kind, raw in made[:9]:
     assert client.post("/api/v1/sync", data=raw, content_type="application/json", headers=headers).status_code == 200
-
-from hub import duplicates  # noqa: E402
-from hub.db import database  # noqa: E402
-import random  # noqa: E402
 
 database.connect(reuse_if_open=True)
 # A returning batch's people: 1,000 of those the hub holds (the e2e bench's returning villagers come from them).
@@ -46,7 +44,6 @@ people = random.Random(10).sample(pairs, 1000)
 OLD = 'CREATE INDEX "case_id_number_item_code" ON "case" ("id_number", "item_code")'
 NEW = 'CREATE INDEX "case_cov" ON "case" ("id_number", "item_code", "state", "received_at", "receipt_code")'
 res = {"(id_number, item_code)": [], "covering": []}
-database.connect(reuse_if_open=True)
 for name in [i.name for i in database.get_indexes("case") if i.columns[:1] == ["id_number"]]:
     database.execute_sql(f'DROP INDEX "{name}"')
 args = [a for a in sys.argv[1:] if a != "--pg"]
@@ -92,3 +89,5 @@ for _ in range(rounds):
 print(f"{len(set(people))} people, {len(found)} with an open case")
 for k, v in res.items():
     print(f"{k:25s}", " ".join(f"{x:.2f}" for x in v), "ms", "wall" if PG else "CPU", "(least of 20)")
+database.close()
+kept.close()  # the PostgreSQL database dropped now: left to the interpreter's exit, the drop failed and it stayed

@@ -2,26 +2,26 @@
 
 import json
 import sys
-import tempfile
 import time
 import os
 
 sys.path.insert(0, os.getcwd())
 import hub.db as d
 
+# ingested: bench/sqlite_rows/, this script's directory; `ingest` imports the ingest when called, after the patch below
+from ingested import ingest
+
 size = int(sys.argv[1])
 events = int(sys.argv[2])
 if size:  # 0: the tree's own pragmas (run from another tree's root to measure that tree)
     d.SQLITE_PRAGMAS = {"page_size": size, **{k: v for k, v in d.SQLITE_PRAGMAS.items() if k != "page_size"}}
-from bench.profile_ingest import ingest_cpu  # noqa: E402 - after the pragmas are patched
 
-path = tempfile.mkdtemp()
 w = time.perf_counter()
-rate, _ = ingest_cpu(f"sqlite:///{path}/hub.sqlite3", 200, events, False)
+hub_file, rate = ingest(events)
 w = time.perf_counter() - w
 import sqlite3  # noqa: E402
 
-c = sqlite3.connect(f"{path}/hub.sqlite3")
+c = sqlite3.connect(hub_file)
 ps = c.execute("pragma page_size").fetchone()[0]
 pc = c.execute("pragma page_count").fetchone()[0]
 print(

@@ -8,12 +8,10 @@ import time
 import sqlite3
 
 sys.path.insert(0, os.getcwd())
-from bench.profile_ingest import ingest_cpu
+# ingested: bench/sqlite_rows/, this script's directory
+from ingested import DURABLE, ingest, insert_rows, opened, reinsert, schema
 
-path = tempfile.mkdtemp()
-events = int(sys.argv[1])
-ingest_cpu(f"sqlite:///{path}/hub.sqlite3", 200, events, False)
-c = sqlite3.connect(f"{path}/hub.sqlite3")
+c = sqlite3.connect(ingest(int(sys.argv[1]))[0])
 n = c.execute("select count(*) from nodeevent").fetchone()[0]
 print("node events", n, "cases", c.execute('select count(*) from "case"').fetchone()[0])
 for name, mb in c.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 16"):
@@ -34,9 +32,7 @@ print(
     ).fetchone(),
 )
 # what-if: the same rows into an empty copy of the schema, with and without the capture's data in the body
-rows = c.execute(
-    "select node_id, seq, event_id, type, request_id, body, result, reason_code, reason from nodeevent order by id"
-).fetchall()
+ins, rows = insert_rows(c, "nodeevent")  # node_id, seq, event_id, type, request_id, body, result, reason_code, reason
 slim = [
     r[:5]
     + (
@@ -48,23 +44,15 @@ slim = [
     for r in rows
 ]
 print("avg slim body", sum(len(r[5]) for r in slim) / len(slim))
-schema = [s for (s,) in c.execute("select sql from sqlite_master where tbl_name='nodeevent' and sql is not null")]
+statements = schema(c, "nodeevent")
 for label, data in (("full", rows), ("slim", slim), ("full", rows), ("slim", slim), ("full", rows), ("slim", slim)):
     d = tempfile.mkdtemp()
-    t = sqlite3.connect(f"{d}/x.db", isolation_level=None)
-    t.execute("pragma journal_mode=wal")
-    t.execute("pragma synchronous=full")
-    for s in schema:
+    t = opened(f"{d}/x.db", *DURABLE)
+    for _name, s in statements:
         t.execute(s.replace('REFERENCES "node" ("id")', ""))
     cpu = time.process_time()
     wall = time.perf_counter()
-    for i in range(0, len(data), 200):
-        t.execute("begin")
-        t.executemany(
-            "insert into nodeevent (node_id, seq, event_id, type, request_id, body, result, reason_code, reason) values (?,?,?,?,?,?,?,?,?)",
-            data[i : i + 200],
-        )
-        t.execute("commit")
+    reinsert(t, [(ins, data)])
     cpu = time.process_time() - cpu
     wall = time.perf_counter() - wall
     print(

@@ -12,24 +12,22 @@ import os
 import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.getcwd())
-from bench.profile_ingest import ingest_cpu
+# ingested: bench/sqlite_rows/, this script's directory
+from ingested import BATCH, DURABLE, ingest, insert_sql, opened, table_rows
 
-path = tempfile.mkdtemp()
 events = int(sys.argv[1])
-ingest_cpu(f"sqlite:///{path}/hub.sqlite3", 200, events, False)
-src = sqlite3.connect(f"{path}/hub.sqlite3")
+hub_file = ingest(events)[0]
+path = os.path.dirname(hub_file)
+src = sqlite3.connect(hub_file)
 json_columns = {"case": "captured", "nodeevent": "body"}
 data = {}
 for tb, json_column in json_columns.items():
-    cols = [r[1] for r in src.execute(f'pragma table_info("{tb}")') if r[1] != "id"]
-    q = ",".join(f'"{x}"' for x in cols)
-    rows = src.execute(f'select {q} from "{tb}" order by rowid').fetchall()  # nosec B608
+    cols, rows = table_rows(src, tb)
     at = cols.index(json_column)
-    data[tb] = (q, at, [[v.encode() if i == at and v is not None else v for i, v in enumerate(r)] for r in rows])
+    data[tb] = (cols, at, [[v.encode() if i == at and v is not None else v for i, v in enumerate(r)] for r in rows])
 src.execute(f"vacuum into '{path}/empty.sqlite3'")
 src.close()
 empty = sqlite3.connect(f"{path}/empty.sqlite3")
@@ -41,21 +39,19 @@ res: dict[str, list[float]] = {"str": [], "bytes": []}
 for _rep in range(3):
     for kind in ("str", "bytes"):
         shutil.copy(f"{path}/empty.sqlite3", f"{path}/t.sqlite3")
-        t = sqlite3.connect(f"{path}/t.sqlite3", isolation_level=None)
-        t.execute("pragma journal_mode=wal")
-        t.execute("pragma synchronous=full")
-        t.execute("pragma foreign_keys=on")
+        t = opened(f"{path}/t.sqlite3", *DURABLE, "foreign_keys=on")
         cpu = 0.0
-        for start in range(0, events, 200):
+        for start in range(0, events, BATCH):
             t.execute("begin immediate")
-            for tb, (q, at, rows) in data.items():
-                marks = ",".join("CAST(? AS TEXT)" if i == at and kind == "bytes" else "?" for i in range(len(rows[0])))
+            for tb, (cols, at, rows) in data.items():
+                marks = ["CAST(? AS TEXT)" if i == at and kind == "bytes" else "?" for i in range(len(cols))]
                 chunk = [
                     tuple(v.decode() if kind == "str" and i == at and v is not None else v for i, v in enumerate(r))
-                    for r in rows[start : start + 200]
+                    for r in rows[start : start + BATCH]
                 ]
+                sql = insert_sql(tb, cols, marks)
                 c0 = time.thread_time()
-                t.executemany(f'insert into "{tb}" ({q}) values ({marks})', chunk)  # nosec B608
+                t.executemany(sql, chunk)
                 cpu += time.thread_time() - c0
             c0 = time.thread_time()
             t.execute("commit")
