@@ -153,7 +153,8 @@ def test_postgres_copy_stream_stores_its_chunks_as_insert_rows_does_and_keeps_ou
     # A COPY left open would hold its connection (the ROLLBACK after a failed assert would wait forever).
     with db.atomic(), contextlib.ExitStack() as ending:
         ending.callback(stream.end)
-        assert stream.write(names, values[:2]) and stream.is_open
+        assert stream.write(names, values[:2])
+        assert stream.is_open
         assert ends == [stream.end]  # told as it opened: the caller's database ends it before anything else
         assert stream.write(names, values[2:])
         # Other columns, or a value COPY would store otherwise (a zoned time): not written, the COPY still open.
