@@ -200,6 +200,7 @@ def main() -> int:
     other = str(Path(sys.argv[1]).resolve())
     work = Path(tempfile.mkdtemp(prefix="same-rows-"))
     if "--pg" not in sys.argv[2:]:
+        make(work)
         return _compare(work, other)
     from bench.harness import pg_database
 
