@@ -159,13 +159,6 @@ class HubSqliteDatabase(peewee.SqliteDatabase):
             self._turn.give()
 
 
-class _Undone(Exception):
-    """Why a held COPY is abandoned (HubPostgresDatabase.hold_copy): its transaction is rolled back."""
-
-
-_UNDONE = _Undone("rolled back")
-
-
 class HubPostgresDatabase(peewee.PostgresqlDatabase):
     """PostgreSQL reached through a libpq URL, which may name a primary and its standbys.
 
@@ -194,8 +187,6 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
         self._idle: dict[Any, tuple[threading.Thread, float]] = {}
         # This thread's BEGIN not sent yet (`begin`): it goes with the transaction's first statement.
         self._begin = threading.local()
-        # This thread's COPY held open (`hold_copy`): ended before its connection runs anything else.
-        self._held = threading.local()
         _KEEPERS.add(self)
 
     # Every statement is a round trip in which the hub waits for its backend to be scheduled, run
@@ -218,26 +209,8 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
         self._begin.sql = None
         return sql
 
-    # A COPY held open while its rows are still being made (shared.bulk_rows.CopyStream: the server
-    # stores a chunk while the hub computes the next). psycopg holds the connection's lock for a COPY's
-    # whole length and the connection can run nothing else meanwhile, so whatever comes next on this
-    # thread's connection (a statement, a pipeline, the COMMIT) first ends it; a ROLLBACK or a close
-    # first undoes it.
-
-    def hold_copy(self, end: Callable[[BaseException | None], None]) -> None:
-        """Call `end` (once) before this thread's connection runs anything else; `end(error)` before undoing."""
-        self._end_held()
-        self._held.end = end
-
-    def _end_held(self, error: BaseException | None = None) -> None:
-        end: Callable[[BaseException | None], None] | None = getattr(self._held, "end", None)
-        if end is not None:
-            self._held.end = None
-            end(error)
-
     def cursor(self, named_cursor: Any = None) -> Any:
         # A cursor for the caller's own statements (COPY, executemany): the held BEGIN goes first.
-        self._end_held()
         cursor = super().cursor(named_cursor)
         begin = self._take_begin()
         if begin is not None:
@@ -246,7 +219,6 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
         return cursor
 
     def connection(self) -> Any:
-        self._end_held()
         conn = super().connection()
         begin = self._take_begin()
         if begin is not None:
@@ -255,7 +227,6 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
         return conn
 
     def execute_sql(self, sql: str, params: Any = None) -> Any:
-        self._end_held()
         begin = self._take_begin()
         if begin is None:
             return super().execute_sql(sql, params)
@@ -270,19 +241,16 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
         return cursor
 
     def commit(self) -> Any:
-        self._end_held()
         if self._take_begin() is not None:
             return None  # nothing ran: nothing to commit
         return super().commit()
 
     def rollback(self) -> Any:
-        self._end_held(_UNDONE)
         if self._take_begin() is not None:
             return None
         return super().rollback()
 
     def _close(self, conn: Any) -> None:
-        self._end_held(_UNDONE)
         self._take_begin()
         super()._close(conn)
 
@@ -293,7 +261,6 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
         rest, and the first error is raised there (as peewee's exception). Not for COPY. After an error
         the statements queued behind it are skipped, a ROLLBACK TO SAVEPOINT too: use it where an error
         ends the transaction (the batch's, the sync counter's), not inside one that goes on after it."""
-        self._end_held()
         conn = super().connection()
         if conn.pgconn.pipeline_status:
             yield
@@ -525,13 +492,6 @@ def pipelined() -> contextlib.AbstractContextManager[None]:
     as they are elsewhere (SQLite has no round trips)."""
     db = database.obj
     return db.pipelined() if isinstance(db, HubPostgresDatabase) else contextlib.nullcontext()
-
-
-def copy_holder() -> Callable[[Callable[[BaseException | None], None]], None] | None:
-    """Where a COPY held open is registered to be ended before anything else (HubPostgresDatabase.hold_copy);
-    None on SQLite (no COPY)."""
-    db = database.obj
-    return db.hold_copy if isinstance(db, HubPostgresDatabase) else None
 
 
 def is_postgres() -> bool:

@@ -19,7 +19,7 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared import downstream, encoding, intake, messages, protocol, states
-from shared.bulk_rows import CopyStream, Encoder, TextBytes, aligned, default, insert_rows
+from shared.bulk_rows import Encoder, TextBytes, aligned, default, insert_rows
 from shared.catalogue import Catalogue
 from shared.msgid import N_
 from shared.receipt_codes import is_issued
@@ -30,7 +30,7 @@ from . import audit, cases, deadlines, duplicates, freshness, keys, restores, ro
 from .county import level as county_level
 from .catalogue_store import current_sent
 from .clock import china_date, now
-from .db import JSONField, compiled, copy_holder, database, one_by, one_where_sent, pipelined, update_by
+from .db import JSONField, compiled, database, one_by, one_where_sent, pipelined, update_by
 from .models import Assignment, Batch, Case, ForkAlert, HubEvent, Node, NodeEvent, Village
 from .nodeauth import Authenticated, authenticate, describe
 
@@ -484,7 +484,6 @@ class BatchWriter:
     """
 
     CHUNK = 200  # rows per INSERT, well inside SQLite's limit on bound parameters
-    STREAM_CHUNK = 50  # new cases per write into the COPY held open while the batch is applied
 
     def __init__(self, node: Node, events: list[dict[str, Any]], prepared: list[Prepared]):
         self.node = node
@@ -520,27 +519,6 @@ class BatchWriter:
         self.open_requests = known.open_requests
         # A new case's data by event id: a later event of the batch with that id is stored with it.
         self._data_json: dict[str, msgspec.Raw] = {}
-        # On PostgreSQL a batch's new cases go into a COPY a chunk at a time as they are made, so the
-        # server parses and stores them while the hub applies the events after them (until anything
-        # else runs on the connection: hub.db's hold_copy ends the COPY first).
-        hold = copy_holder()
-        self._case_stream = (
-            None if hold is None or self.single else CopyStream(database.obj.cursor, Case, _encoder_for, hold)
-        )
-
-    def new_case(self, row: dict[str, Any]) -> None:
-        """Queue a new case's row (one of NewCase's); a chunk of them goes into the COPY of new cases."""
-        self.cases.append(row)
-        if self._case_stream is not None and len(self.cases) >= self.STREAM_CHUNK:
-            self._stream_cases()
-
-    def _stream_cases(self) -> None:
-        assert self._case_stream is not None
-        if self._case_stream.write(*aligned(Case, self.cases)):
-            self.cases.clear()
-        else:  # rows that may not go by COPY, or other columns: this batch's cases as before
-            self._case_stream.end()
-            self._case_stream = None
 
     def data_text(self, ev: dict[str, Any], prepared: Prepared) -> TextBytes:
         """The event's data as stored JSON text, encoded once (ahead) for the case and the node event."""
@@ -573,11 +551,6 @@ class BatchWriter:
 
         `node_row=False`: the caller writes the node's out_seq itself.
         """
-        if self._case_stream is not None and self._case_stream.is_open:
-            if self.cases:
-                self._stream_cases()
-            if self._case_stream is not None:
-                self._case_stream.end()
         for model, rows in ((Case, self.cases), (Assignment, self.assignments)):
             if rows:
                 _insert_rows(model, rows)
@@ -688,7 +661,7 @@ def _captured(node: Node, ev: dict[str, Any], catalogue: Catalogue, writer: Batc
     writer.open_requests.setdefault((case.id_number, case.item_code), code)
     # open_clock and status_body read and set a case's attributes; a plain object has them all.
     cases.open_clock(cast(Case, case), catalogue, writer.calendar)
-    writer.new_case(vars(case))
+    writer.cases.append(vars(case))
     writer.request_ids.add(ev["request_id"])
     writer.receipt_codes.add(code)
     note = None

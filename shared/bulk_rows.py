@@ -289,66 +289,6 @@ def insert_rows(
     cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", params)  # nosec B608
 
 
-class CopyStream:
-    """One model's rows written into one COPY FROM STDIN chunk by chunk as the caller makes them, so the
-    server parses and stores a chunk while the caller computes the next, instead of all the rows
-    after the last one is made; `end` finishes the COPY (a later `write` opens another).
-
-    The rows are stored as insert_rows would store them: a chunk that may not go by COPY (see
-    _can_copy) or has other columns than the open COPY's is not written (`write` says so) and is
-    left to the caller. While a COPY is open its connection can run nothing else: `opened` is
-    called with `end` as it opens, for the caller's database to end it before any other statement.
-    """
-
-    def __init__(
-        self,
-        cursor: Callable[[], Any],
-        model: Any,
-        encoder_for: EncoderFor | None = None,
-        opened: Callable[[Callable[[BaseException | None], None]], None] | None = None,
-    ):
-        self._cursor, self._model, self._encoder_for, self._opened = cursor, model, encoder_for, opened
-        self._names: list[str] | tuple[str, ...] = ()
-        self._copying: Any = None  # the open COPY's context manager (psycopg's cursor.copy)
-        self._copy: Any = None
-        self._copy_cursor: Any = None
-        self._binary = False  # the open COPY's format
-
-    @property
-    def is_open(self) -> bool:
-        return self._copy is not None
-
-    def write(self, names: tuple[str, ...] | list[str], rows: list[tuple[Any, ...]]) -> bool:
-        """Write the rows (values in `names`' order) into the COPY, opening it at the first; False: not written."""
-        if self._copy is not None and list(names) != list(self._names):
-            return False
-        if not rows:
-            return True
-        table, columns, params, _ = _bound(self._model, names, rows, self._encoder_for, False, sqlite3_binds=False)
-        if self._copy is None:
-            cursor = self._cursor()
-            if not _can_copy(cursor, self._model, names, params):
-                return False
-            self._copying = _copy_opened(cursor, self._model, table, columns, names, params)
-            self._copy, self._copy_cursor, self._names = self._copying.__enter__(), cursor, list(names)
-            self._binary = _binary_types(self._model, names, params) is not None
-            if self._opened is not None:
-                self._opened(self.end)
-        elif not _can_copy(self._copy_cursor, self._model, names, params) or self._binary != (
-            _binary_types(self._model, names, params) is not None
-        ):
-            return False
-        for row in params:
-            self._copy.write_row(row)
-        return True
-
-    def end(self, error: BaseException | None = None) -> None:
-        """Finish the open COPY, if any: its rows stored (their errors raised here), or with `error`, undone."""
-        copying, self._copying, self._copy, self._copy_cursor = self._copying, None, None, None
-        if copying is not None:
-            copying.__exit__(type(error) if error else None, error, None)
-
-
 # Besides str and None (text the server reads by the column's type either way), the types whose
 # COPY text the server reads as it reads the typed parameter, and the column types (peewee's
 # field_type) they may go to. A datetime only without a zone: as a parameter one with a zone is
@@ -381,10 +321,10 @@ def _binary_copy(cursor: Any, statement: str, types: list[str]) -> Iterator[Any]
 
 # Each column type (peewee's field_type) and the PostgreSQL type whose binary form psycopg writes for
 # it, with the exact Python types whose values it writes. Binary COPY spares the server parsing each
-# value's text (and psycopg escaping it): a third less of both one's and the other's CPU for a batch's
-# rows (docs/performance.md, "... (session 15)"). A str goes only to a text column (its bytes are the
-# value whatever the text type); int to an integer of the column's own width (int4 data in an int8
-# column would be misread).
+# value's text and psycopg escaping it: for a batch's rows about a sixth of the server's CPU and a
+# quarter of the hub's (docs/performance.md, "PostgreSQL ingest: COPY in binary format (session 15)").
+# A str goes only to a text column (its bytes are the value whatever the text type); an int only to
+# an integer column of the width written (int4 data in an int8 column would be misread).
 _BINARY: dict[str, tuple[str, frozenset[type]]] = {
     "VARCHAR": ("text", frozenset({str})),
     "CHAR": ("text", frozenset({str})),

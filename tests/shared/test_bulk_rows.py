@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
@@ -11,7 +10,7 @@ from typing import Any
 import peewee
 import pytest
 
-from shared.bulk_rows import CopyStream, Encoder, TextBytes, _can_copy, aligned, bound_rows, existing, insert_rows
+from shared.bulk_rows import Encoder, TextBytes, _can_copy, aligned, bound_rows, existing, insert_rows
 
 
 def test_rows_setting_different_fields_get_the_defaults_of_those_they_leave_out() -> None:
@@ -140,46 +139,6 @@ def test_postgres_rows_go_by_copy_and_are_stored_as_an_insert_stores_them(
     )
     with pytest.raises(psycopg.errors.UniqueViolation), db.atomic():
         insert_rows(db.cursor(), Row, names, values[:1], mark="%s")
-
-
-def test_postgres_copy_stream_stores_its_chunks_as_insert_rows_does_and_keeps_out_what_it_cannot(
-    db: peewee.PostgresqlDatabase,
-) -> None:
-    import psycopg
-
-    Row, Same = _pg_models(db)
-    names, values = aligned(Row, TRICKY)
-    ends: list[Any] = []
-    stream = CopyStream(db.cursor, Row, opened=ends.append)
-    # A COPY left open would hold its connection (the ROLLBACK after a failed assert would wait forever).
-    with db.atomic(), contextlib.ExitStack() as ending:
-        ending.callback(stream.end)
-        assert stream.write(names, values[:2])
-        assert stream.is_open
-        assert ends == [stream.end]  # told as it opened: the caller's database ends it before anything else
-        assert stream.write(names, values[2:])
-        # Other columns, or a value COPY would store otherwise (a zoned time): not written, the COPY still open.
-        assert not stream.write(["code"], [("other",)])
-        zoned = datetime(2026, 11, 30, 8, 0, tzinfo=timezone(timedelta(hours=8)))
-        assert not stream.write(names, [("zoned", *values[0][1:6], zoned)])
-        assert stream.is_open
-        stream.end()
-        assert not stream.is_open
-        insert_rows(db.cursor(), Same, names, values, mark="%s")
-    columns = [getattr(Row, n) for n in Row._meta.sorted_field_names]
-    assert sorted(Row.select(*columns).tuples()) == sorted(
-        Same.select(*[getattr(Same, c.name) for c in columns]).tuples()
-    )
-    # A duplicate fails as insert_rows' COPY fails, at the end; ended with an error, the rows are undone.
-    with pytest.raises(psycopg.errors.UniqueViolation), db.atomic():
-        assert stream.write(names, values[:1])
-        stream.end()
-    undo = RuntimeError("undo")
-    with pytest.raises(RuntimeError), db.atomic():
-        assert stream.write(["code"], [("new1",), ("new2",)])
-        stream.end(undo)  # as the hub's database does before a ROLLBACK
-        raise undo
-    assert Row.select().count() == 3
 
 
 def test_postgres_rows_copy_cannot_store_alike_go_by_insert(db: peewee.PostgresqlDatabase) -> None:
