@@ -15,8 +15,9 @@ and the milliseconds per batch spent opening the request's connection and inside
 `shared.bulk_rows.insert_rows`.
 
 `--rows` times one batch's rows alone on one warm connection: the rows `shared.bulk_rows.insert_rows`
-was given for the last batch of 200 are written again and rolled back, by COPY (its choice) and
-by psycopg's pipelined executemany (what it does inside a pipeline), and (what-if) by COPY with the
+was given for the last batch of 200 are written again and rolled back, by COPY (its choice: binary
+format where every value has one), by COPY in text format (`copy_text`, what-if), by psycopg's
+pipelined executemany (what it does inside a pipeline), and (what-if) by COPY with the
 foreign keys of those tables dropped inside the transaction, alternating; medians of the
 milliseconds per batch of wall clock, of the backend's CPU and of this process's CPU.
 
@@ -203,9 +204,11 @@ def rows(url: str, reps: int) -> dict[str, Any]:
 
     figures: dict[str, list[list[float]]] = {
         "copy": [[], [], []],
+        "copy_text": [[], [], []],
         "executemany": [[], [], []],
         "copy_without_foreign_keys": [[], [], []],
     }
+    binary_types = bulk_rows._binary_types
     for _ in range(reps):
         for how, seen in figures.items():
             spent = [0.0, 0.0, 0.0]
@@ -214,6 +217,8 @@ def rows(url: str, reps: int) -> dict[str, Any]:
                     if how == "copy_without_foreign_keys":  # what-if only: dropped, then rolled back
                         for table, name in foreign_keys:
                             cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+                    # What-if: every COPY in text format, as before binary COPY (session 15).
+                    bulk_rows._binary_types = (lambda *_: None) if how == "copy_text" else binary_types  # type: ignore[assignment]
                     b0, c0, t0 = backend_cpu(), time.process_time(), time.perf_counter()
                     if how == "executemany":
                         with conn.pipeline():
@@ -227,6 +232,7 @@ def rows(url: str, reps: int) -> dict[str, Any]:
                 conn.rollback()
             for i, value in enumerate(spent):
                 seen[i].append(1000 * value / 5)
+    bulk_rows._binary_types = binary_types  # type: ignore[assignment]
     conn.close()
     names = ("wall_ms", "backend_cpu_ms", "hub_cpu_ms")
     out: dict[str, Any] = {"tables": [f"{c[0].__name__} {len(c[2])}" for c in calls]}
