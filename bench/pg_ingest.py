@@ -15,8 +15,9 @@ and the milliseconds per batch spent opening the request's connection and inside
 `shared.bulk_rows.insert_rows`.
 
 `--rows` times one batch's rows alone on one warm connection: the rows `shared.bulk_rows.insert_rows`
-was given for the last batch of 200 are written again and rolled back, by COPY (its choice) and
-by psycopg's pipelined executemany (what it does inside a pipeline), and (what-if) by COPY with the
+was given for the last batch of 200 are written again and rolled back, by COPY (its choice), by
+COPY in binary format (`copy_binary`, what-if: psycopg's binary dumpers), by psycopg's
+pipelined executemany (what it does inside a pipeline), and (what-if) by COPY with the
 foreign keys of those tables dropped inside the transaction, alternating; medians of the
 milliseconds per batch of wall clock, of the backend's CPU and of this process's CPU.
 
@@ -203,9 +204,11 @@ def rows(url: str, reps: int) -> dict[str, Any]:
 
     figures: dict[str, list[list[float]]] = {
         "copy": [[], [], []],
+        "copy_binary": [[], [], []],
         "executemany": [[], [], []],
         "copy_without_foreign_keys": [[], [], []],
     }
+    binary = _binary_copier(conn, calls)
     for _ in range(reps):
         for how, seen in figures.items():
             spent = [0.0, 0.0, 0.0]
@@ -219,6 +222,9 @@ def rows(url: str, reps: int) -> dict[str, Any]:
                         with conn.pipeline():
                             for call in calls:
                                 bulk_rows.insert_rows(cur, *call)
+                    elif how == "copy_binary":
+                        for call in calls:
+                            binary(cur, *call)
                     else:
                         for call in calls:
                             bulk_rows.insert_rows(cur, *call)
@@ -234,6 +240,47 @@ def rows(url: str, reps: int) -> dict[str, Any]:
         out[how] = {n: round(statistics.median(v), 1) for n, v in zip(names, seen)}
     out["load_avg"] = round(os.getloadavg()[0], 2)
     return out
+
+
+# The PostgreSQL type psycopg writes in binary for each text, integer, date and time column type.
+_BINARY_TYPES = {
+    "character varying": "text",
+    "text": "text",
+    "integer": "int4",
+    "bigint": "int8",
+    "boolean": "bool",
+    "date": "date",
+    "timestamp without time zone": "timestamp",
+}
+
+
+def _binary_copier(conn: Any, calls: list[tuple[Any, ...]]) -> Any:
+    """What-if (session 15): insert_rows' COPY in binary format (psycopg's binary dumpers, each column
+    typed as the table declares it); rows it would not COPY go as insert_rows sends them."""
+    from shared import bulk_rows
+
+    declared: dict[str, dict[str, str]] = {}
+    for model, *_ in calls:
+        table = model._meta.table_name
+        sql = (
+            "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0"
+        )
+        declared[table] = dict(conn.execute(sql, (f'"{table}"',)).fetchall())
+    conn.rollback()
+
+    def copy(cur: Any, model: Any, names: Any, values: Any, mark: str, encoder_for: Any) -> None:
+        table, columns, params, _ = bulk_rows._bound(model, names, values, encoder_for, False, sqlite3_binds=False)
+        kinds = declared[model._meta.table_name]
+        types = [_BINARY_TYPES.get(kinds[model._meta.fields[n].column_name]) for n in names]
+        if len(params) < 2 or None in types or not bulk_rows._can_copy(cur, model, names, params):
+            bulk_rows.insert_rows(cur, model, names, values, mark, encoder_for)
+            return
+        with cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as out:  # nosec B608
+            out.set_types(types)
+            for row in params:
+                out.write_row(row)
+
+    return copy
 
 
 def _statement_key(sql: Any) -> str:

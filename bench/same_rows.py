@@ -1,6 +1,7 @@
 """Do two checkouts' hubs store the same rows and give the same answers for the same signed batches?
 
     .venv/bin/python -m bench.same_rows /work/base            # that checkout against this one
+    .venv/bin/python -m bench.same_rows /work/base --pg       # the same on PostgreSQL
 
 One enrolled SQLite hub is made (with this checkout), and signed batches of 200 captures are
 made for it: the ingest bench's own captures, some spoilt on purpose (an unknown item, a bad ID
@@ -11,6 +12,9 @@ into its own copy of that hub, in its own process, with the hub's clock replaced
 tables differ (every row, every column; of the sync counter, the count per status: its
 latency buckets are measured times) and whether every answer is the same bytes; exits 1 if
 anything differs. A performance pass proves "nothing changed but the time" with it.
+
+With `--pg` the hub is a fresh PostgreSQL database (tests/support.py's server) and each checkout's
+copy a database made from it as a template; rows are compared table by table, sorted by every column.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCHES, SIZE = 6, 200
@@ -67,7 +72,7 @@ def make(work: Path) -> None:
     from hub.db import database
     from shared import protocol
 
-    _, key, body = enrolled_node(_url(work / "hub"), str(work / "hub"), "比对村")
+    _, key, body = enrolled_node(_url(work, "hub"), str(work / "hub"), "比对村")
     with database.connection_context():
         restores.current_epoch()  # drawn at random on first use: drawn here, so both copies hold it
     database.close()
@@ -82,8 +87,33 @@ def make(work: Path) -> None:
     (work / "batches.json").write_text(json.dumps(out))
 
 
-def _url(hub_dir: Path) -> str:
-    return f"sqlite:///{hub_dir / 'hub.sqlite3'}"
+def _url(work: Path, copy: str) -> str:
+    """The database of `copy` (hub, before, after): work/pg.json names PostgreSQL's, else SQLite files."""
+    if (work / "pg.json").exists():
+        return str(json.loads((work / "pg.json").read_text())[copy])
+    return f"sqlite:///{work / copy / 'hub.sqlite3'}"
+
+
+def _pg_copies(url: str, copies: tuple[str, ...]) -> dict[str, str]:
+    """Databases made from the hub's PostgreSQL database (its template) for each copy: {name: URL}."""
+    import psycopg
+
+    source = urlsplit(url).path.lstrip("/")
+    urls = {}
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        for copy in copies:
+            name = f"{source}_{copy}"
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')  # nosec B608: names made here
+            urls[copy] = url.rsplit("/", 1)[0] + "/" + name
+    return urls
+
+
+def _drop_pg(urls: list[str]) -> None:
+    import psycopg
+
+    with psycopg.connect(urls[0].rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        for url in urls:
+            conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')  # nosec B608
 
 
 def ingest(work: Path, tree: str, copy: str) -> None:
@@ -102,7 +132,7 @@ def ingest(work: Path, tree: str, copy: str) -> None:
         return start + dt.timedelta(microseconds=tick[0])
 
     app = create_app(
-        {"TESTING": True, "DATA_DIR": str(work / copy), "DATABASE_URL": _url(work / copy), "SECRET_KEY": "x"}
+        {"TESTING": True, "DATA_DIR": str(work / copy), "DATABASE_URL": _url(work, copy), "SECRET_KEY": "x"}
     )
     real = clock.now
     for name, module in list(sys.modules.items()):
@@ -143,6 +173,25 @@ def rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
+def pg_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of a PostgreSQL database, sorted by all its columns."""
+    import psycopg
+
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with psycopg.connect(url) as conn:
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            " AND table_type = 'BASE TABLE' ORDER BY table_name"
+        ).fetchall()
+        for (table,) in tables:
+            if table == "syncstat":  # as rows(): the count per status only
+                sql = "SELECT status, SUM(count) FROM syncstat GROUP BY status ORDER BY status"
+                out[table] = conn.execute(sql).fetchall()
+                continue
+            out[table] = sorted(conn.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)  # nosec B608
+    return out
+
+
 def main() -> int:
     """Both checkouts ingest the same batches into copies of one hub; 0 when rows and answers are the same."""
     if len(sys.argv) == 4 and sys.argv[1] == "--ingest":
@@ -150,13 +199,34 @@ def main() -> int:
         return 0
     other = str(Path(sys.argv[1]).resolve())
     work = Path(tempfile.mkdtemp(prefix="same-rows-"))
-    make(work)
+    if "--pg" not in sys.argv[2:]:
+        make(work)
+        return _compare(work, other)
+    from bench.harness import pg_database
+
+    with pg_database() as url:
+        if not url:
+            sys.exit("no PostgreSQL server answers")
+        (work / "pg.json").write_text(json.dumps({"hub": url}))
+        make(work)
+        urls = {"hub": url, **_pg_copies(url, ("before", "after"))}
+        (work / "pg.json").write_text(json.dumps(urls))
+        try:
+            return _compare(work, other)
+        finally:
+            _drop_pg([urls["before"], urls["after"]])
+
+
+def _compare(work: Path, other: str) -> int:
     for copy, tree in (("before", other), ("after", str(ROOT))):
         shutil.copytree(work / "hub", work / copy)
         subprocess.run(  # nosec B603: this interpreter, this file, paths made here
             [sys.executable, __file__, "--ingest", str(work), f"{tree}:{copy}"], check=True, cwd=tree
         )
-    before, after = rows(work / "before" / "hub.sqlite3"), rows(work / "after" / "hub.sqlite3")
+    if (work / "pg.json").exists():
+        before, after = pg_rows(_url(work, "before")), pg_rows(_url(work, "after"))
+    else:
+        before, after = rows(work / "before" / "hub.sqlite3"), rows(work / "after" / "hub.sqlite3")
     differ = sorted(t for t in before.keys() | after.keys() if before.get(t) != after.get(t))
     same_answers = (work / "before.answers.json").read_text() == (work / "after.answers.json").read_text()
     counted = {t: len(r) for t, r in after.items() if r}
