@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from hub.enrolment import issue_code
 from node import cli as node_cli
-from node import sync_panel
+from node import sync, sync_panel
 from node.capture import capture_request
 from node.db import database as node_db
 from node.enrolment import enroll
@@ -85,3 +85,48 @@ def test_a_failed_round_from_the_cli_thaws_too(node_app, watched, monkeypatch) -
     assert seen
     assert all(n > before for n in seen)
     assert gc.get_freeze_count() == before
+
+
+def test_the_cli_round_collects_the_young_less_often_and_gives_the_threshold_back(node_app, watched, monkeypatch) -> None:
+    client, _ = watched
+    thresholds: list[tuple[int, ...]] = []
+    client.transport.fault = lambda path, body, phase: thresholds.append(gc.get_threshold())
+    monkeypatch.setattr(node_cli, "_client", lambda app: client)
+    before = gc.get_threshold()
+    run = CliRunner().invoke(node_cli.cli, ["--dir", node_app.config["DATA_DIR"], "sync"])
+    assert run.exit_code == 0, run.output
+    assert _acked() == 2
+    assert thresholds
+    assert set(thresholds) == {(sync.ROUND_GEN0, *before[1:])}
+    assert gc.get_threshold() == before
+
+
+def test_a_failed_cli_round_gives_the_threshold_back(node_app, watched, monkeypatch) -> None:
+    client, _ = watched
+    thresholds: list[tuple[int, ...]] = []
+
+    def fail(path: str, body: bytes, phase: str) -> None:
+        thresholds.append(gc.get_threshold())
+        from node.transport import TransportError
+
+        raise TransportError("模拟断线", "unreachable")
+
+    client.transport.fault = fail
+    monkeypatch.setattr(node_cli, "_client", lambda app: client)
+    before = gc.get_threshold()
+    run = CliRunner().invoke(node_cli.cli, ["--dir", node_app.config["DATA_DIR"], "sync"])
+    assert run.exit_code == 1
+    assert thresholds == [(sync.ROUND_GEN0, *before[1:])]
+    assert gc.get_threshold() == before
+
+
+def test_a_round_in_the_web_process_leaves_the_threshold_alone(node_app, watched) -> None:
+    client, _ = watched
+    thresholds: list[tuple[int, ...]] = []
+    client.transport.fault = lambda path, body, phase: thresholds.append(gc.get_threshold())
+    node_app.extensions["daiban_sync_client"] = client
+    before = gc.get_threshold()
+    report = sync_panel.run_round(node_app)
+    assert report.acked == 2
+    assert thresholds
+    assert set(thresholds) == {before}
