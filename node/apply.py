@@ -186,7 +186,9 @@ def _status_changes(up: dict[str, Any], window: str | None, window_name: str | N
     return changes
 
 
-def _set_status(changes: dict[str, Any], up: dict[str, Any], window: str | None, window_name: str | None, at: Any) -> None:
+def _set_status(
+    changes: dict[str, Any], up: dict[str, Any], window: str | None, window_name: str | None, at: Any
+) -> None:
     """Set in `changes` the status columns an update sets, over those earlier updates set there.
 
     `window`, `window_name`: what the request shows; a window an earlier update set in `changes` comes first.
