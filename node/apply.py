@@ -95,7 +95,8 @@ def apply_updates(updates: list[dict[str, Any]]) -> tuple[int, int]:
     current = _windows([up.get("request_id") for up in run])
     rows: list[tuple[Any, ...]] = []
     changes: dict[str, dict[str, Any]] = {}
-    at = now()
+    # Both columns it goes to are required date-times, bound as this text (_hub_json_for): printed once.
+    at = str(now())
     for up in run:
         rows.append((up["cseq"], up.get("request_id", ""), up.get("type", ""), up, at))
         rid = up.get("request_id")
@@ -105,11 +106,8 @@ def apply_updates(updates: list[dict[str, Any]]) -> tuple[int, int]:
 
             apply_from_hub(up)
         if rid in current:
-            changed = changes.setdefault(rid, {})
-            window, window_name = current[rid]
-            changed.update(
-                _status_changes(up, changed.get("window", window), changed.get("window_name", window_name), at)
-            )
+            # Set straight into what the request's earlier updates set: no dict per update merged in.
+            _set_status(changes.setdefault(rid, {}), up, *current[rid], at)
     _executemany(HubUpdate, ("cseq", "request_id", "type", "body", "applied_at"), rows)
     _write_requests(changes)
     meta.put("cursor", run[-1]["cseq"])
@@ -184,10 +182,21 @@ _STATUS_FIELDS = (
 def _status_changes(up: dict[str, Any], window: str | None, window_name: str | None, at: Any) -> dict[str, Any]:
     """The status columns an update sets on its request (`window`: what the request shows now)."""
     changes: dict[str, Any] = {}
+    _set_status(changes, up, window, window_name, at)
+    return changes
+
+
+def _set_status(
+    changes: dict[str, Any], up: dict[str, Any], window: str | None, window_name: str | None, at: Any
+) -> None:
+    """Set in `changes` the status columns an update sets, over those earlier updates set there.
+
+    `window`, `window_name`: what the request shows; a window an earlier update set in `changes` comes first.
+    """
     if up.get("type") == "case.status" and up.get("state") in states.LABELS:
         changes["state"] = up["state"]
-        changes["window"] = up.get("window") or window
-        changes["window_name"] = up.get("window_name") or window_name
+        changes["window"] = up.get("window") or changes.get("window", window)
+        changes["window_name"] = up.get("window_name") or changes.get("window_name", window_name)
         changes["deadline"] = up.get("deadline")
         changes["hub_missing"] = up.get("missing") or []
         changes["hub_missing_names"] = up.get("missing_names") or []
@@ -204,7 +213,6 @@ def _status_changes(up: dict[str, Any], window: str | None, window_name: str | N
         changes["reason"] = up.get("message")
         changes["needs_attention"] = True
     changes["updated_at"] = at
-    return changes
 
 
 def _windows(request_ids: list[Any]) -> dict[str, tuple[str | None, str | None]]:
@@ -251,18 +259,23 @@ def _hub_json(value: Any) -> str | None:
     as json.dumps would read it back, at a seventh of the cost of JSONField.db_value's
     json.dumps (the text is compact rather than spaced; every reader decodes it).
     """
-    return None if value is None else encoding.canonical_message(value).decode()
+    if value is None:
+        return None
+    if value.__class__ is list and not value:
+        return "[]"  # most requests' missing materials and their names: nothing
+    return encoding.canonical_message(value).decode()
 
 
 _HUB_JSON = Encoder(_hub_json)
-_AS_TEXT = Encoder(str)
+_AS_TEXT = Encoder(str, frozenset({str}))
 
 
 def _hub_json_for(field: Any) -> Encoder | None:
     """shared.bulk_rows encoder_for: _hub_json for JSON columns, each field's own db_value for the rest.
 
     A required date-time column (when the node applied the entry) gets str(), in C, the text
-    sqlite3's default adapter writes (datetime.isoformat(" ")) through a Python call per value.
+    sqlite3's default adapter writes (datetime.isoformat(" ")) through a Python call per value;
+    apply_updates gives that text already, kept as it is.
     """
     if isinstance(field, JSONField):
         return _HUB_JSON

@@ -8,6 +8,7 @@ what the former model-by-model way stored, update after update, within one answe
 from __future__ import annotations
 
 import random
+from datetime import datetime
 from typing import Any
 
 from node import apply, meta
@@ -102,3 +103,20 @@ def test_updates_store_what_the_model_by_model_way_stored(node_app) -> None:
     assert raw.fetchone() == ('["M-1"]', 1)
     assert [u.cseq for u in HubUpdate.select().order_by(HubUpdate.cseq)] == list(range(1, len(updates) + 1))
     assert int(meta.get("cursor")) == len(updates)
+
+
+def test_the_stored_texts_are_those_peewee_writes(node_app) -> None:
+    """Empty lists as the JSON "[]", the applied time as str() of a date-time, in both tables."""
+    rng = random.Random(4)
+    with database.atomic():
+        rid = capture_request(capture("JF-01", rng=rng), "李文书").request_id
+    up = {"cseq": 1, "type": "case.status", "request_id": rid, "state": "received", "missing": [], "at": "x"}
+    with database.atomic():
+        assert apply.apply_updates([up]) == (1, 0)
+    missing, names, updated_at = database.execute_sql(
+        'SELECT "hub_missing", "hub_missing_names", "updated_at" FROM "request" WHERE "request_id" = ?', (rid,)
+    ).fetchone()
+    (applied_at,) = database.execute_sql('SELECT "applied_at" FROM "hubupdate" WHERE "cseq" = 1').fetchone()
+    assert (missing, names) == ("[]", "[]")
+    assert updated_at == applied_at
+    assert str(datetime.fromisoformat(updated_at)) == updated_at

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from hub.enrolment import issue_code
 from node import cli as node_cli
-from node import sync_panel
+from node import sync, sync_panel
 from node.capture import capture_request
 from node.db import database as node_db
 from node.enrolment import enroll
@@ -58,21 +58,34 @@ def test_a_round_in_the_web_process_leaves_the_collector_alone(node_app, watched
 
 def test_daiban_node_sync_freezes_for_its_round_and_thaws_after(node_app, watched, monkeypatch) -> None:
     client, seen = watched
+    thresholds: list[tuple[int, ...]] = []
+    watch = client.transport.fault
+
+    def both(path: str, body: bytes, phase: str) -> None:
+        thresholds.append(gc.get_threshold())
+        watch(path, body, phase)
+
+    client.transport.fault = both
     monkeypatch.setattr(node_cli, "_client", lambda app: client)
-    before = gc.get_freeze_count()
+    before, threshold = gc.get_freeze_count(), gc.get_threshold()
     run = CliRunner().invoke(node_cli.cli, ["--dir", node_app.config["DATA_DIR"], "sync"])
     assert run.exit_code == 0, run.output
     assert _acked() == 2
     assert seen
     assert all(n > before for n in seen)
     assert gc.get_freeze_count() == before  # and given back to the collector after it
+    # The young generation collected less often during the round, as often as before after it.
+    assert set(thresholds) == {(sync.ROUND_GEN0, *threshold[1:])}
+    assert gc.get_threshold() == threshold
 
 
 def test_a_failed_round_from_the_cli_thaws_too(node_app, watched, monkeypatch) -> None:
     client, seen = watched
+    thresholds: list[tuple[int, ...]] = []
 
     def fail(path: str, body: bytes, phase: str) -> None:
         seen.append(gc.get_freeze_count())
+        thresholds.append(gc.get_threshold())
         from node.transport import TransportError
 
         raise TransportError("模拟断线", "unreachable")
@@ -85,3 +98,19 @@ def test_a_failed_round_from_the_cli_thaws_too(node_app, watched, monkeypatch) -
     assert seen
     assert all(n > before for n in seen)
     assert gc.get_freeze_count() == before
+    # The young generation's threshold of the round is given back too.
+    assert thresholds
+    assert all(t[0] == sync.ROUND_GEN0 for t in thresholds)
+    assert gc.get_threshold()[0] != sync.ROUND_GEN0
+
+
+def test_a_round_in_the_web_process_leaves_the_threshold_alone(node_app, watched) -> None:
+    client, _ = watched
+    thresholds: list[tuple[int, ...]] = []
+    client.transport.fault = lambda path, body, phase: thresholds.append(gc.get_threshold())
+    node_app.extensions["daiban_sync_client"] = client
+    before = gc.get_threshold()
+    report = sync_panel.run_round(node_app)
+    assert report.acked == 2
+    assert thresholds
+    assert set(thresholds) == {before}
