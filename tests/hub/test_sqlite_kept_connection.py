@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -27,10 +26,12 @@ def app(tmp_path: Path) -> Iterator[Flask]:
     )
     assert isinstance(database.obj, HubSqliteDatabase)
     app.extensions["test_gate"] = None
+    app.extensions["test_connections"] = []  # the connections themselves: an id could be reused
 
     @app.get("/_test/connection")
     def connection() -> dict[str, int]:
         conn = database.connection()
+        app.extensions["test_connections"].append(conn)
         database.execute_sql("SELECT 1")
         gate = app.extensions["test_gate"]
         if gate is not None:
@@ -89,18 +90,18 @@ def test_requests_at_once_never_share_a_connection(app: Flask) -> None:
 def test_a_connection_inside_a_transaction_stays_with_its_thread(app: Flask) -> None:
     from hub.db import database
 
-    held: dict[str, Any] = {}
+    seen: list[int] = []
     with app.test_request_context("/"):
         app.preprocess_request()
         database.execute_sql("BEGIN")
-        held["conn"] = database.connection()
+        conn = database.connection()
         app.do_teardown_request(None)
         assert not database.is_closed()  # not given back: its transaction is open
-        assert database.connection() is held["conn"]
+        assert database.connection() is conn
+        _connection_in_thread(app, seen).join(10)
         database.execute_sql("ROLLBACK")
-    seen: list[int] = []
-    _connection_in_thread(app, seen).join(10)
-    assert seen != [id(held["conn"])]
+    assert len(seen) == 1
+    assert seen[0] != id(conn)
 
 
 def test_close_kept_closes_the_connections_given_back(app: Flask) -> None:
