@@ -21,9 +21,7 @@ def app(tmp_path: Path) -> Iterator[Flask]:
     from hub import create_app
     from hub.db import HubSqliteDatabase, database
 
-    app = create_app(
-        {"TESTING": True, "DATA_DIR": str(tmp_path / "hub"), "DATABASE_URL": None, "SECRET_KEY": "x"}
-    )
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "hub"), "DATABASE_URL": None, "SECRET_KEY": "x"})
     assert isinstance(database.obj, HubSqliteDatabase)
     app.extensions["test_gate"] = None
     app.extensions["test_connections"] = []  # the connections themselves: an id could be reused
