@@ -162,14 +162,25 @@ class HubSqliteDatabase(peewee.SqliteDatabase):
         with self._kept_lock:
             self._idle.append(conn)
 
+    def close(self) -> bool:
+        """This thread's connection closed, and every one given back with it: whoever closes the
+        database (a test, a disk swapped for last night's backup) leaves no connection to the old file."""
+        self._close_idle()
+        return bool(super().close())
+
     def close_kept(self) -> None:
-        """Close every connection given back and not taken again (the app is being replaced or the process ends)."""
+        """Close every connection given back and not taken again, and this thread's unless it is in a
+        transaction (the app is being replaced or the process ends)."""
+        if self.in_transaction():
+            self._close_idle()
+        else:
+            self.close()
+
+    def _close_idle(self) -> None:
         with self._kept_lock:
             idle, self._idle = self._idle, []
         for conn in idle:
             _close_quietly(conn)
-        if not self.is_closed() and not self.in_transaction():
-            self.close()
 
     def begin(self, lock_type: str | None = None) -> None:
         held = self._turn is not None and self._turn.take()
