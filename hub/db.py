@@ -117,12 +117,70 @@ def _writer_turn(path: str) -> _WriterTurn:
 
 
 class HubSqliteDatabase(peewee.SqliteDatabase):
-    """The hub's SQLite: each write transaction first takes its turn (``_WriterTurn``), then BEGIN IMMEDIATE."""
+    """The hub's SQLite: each write transaction first takes its turn (``_WriterTurn``), then BEGIN IMMEDIATE.
+
+    A request's connection is the one the last finished request gave back (`checkout`, `checkin`,
+    called by hub/web.py), not one per server thread. SQLite drops a connection's whole page cache
+    when it finds the database written by another connection since its last read; a server hands
+    each request to its next idle thread in turn (waitress and gunicorn's threads alike), so with a
+    connection per thread every batch began on a cold cache and read its pages again (~1 MB per batch
+    of 200; docs/performance.md, "Hub ingest on SQLite: the last request's connection (session 15)").
+    """
 
     def __init__(self, path: str, **kwargs: Any) -> None:
         super().__init__(path, **kwargs)
         self._turn = None if path == ":memory:" else _writer_turn(path)
         self._holding = threading.local()  # whether this thread's transaction holds the turn
+        self._kept_lock = threading.Lock()
+        self._idle: list[Any] = []  # connections given back between requests, the last given back last
+        _KEEPERS.add(self)
+
+    def _connect(self) -> Any:
+        with self._kept_lock:
+            if self._idle:
+                return self._idle.pop()  # opened by this class: its pragmas are set
+        return super()._connect()
+
+    def checkout(self) -> None:
+        """This thread's connection for a request: the last one a request gave back, else a new one."""
+        self.connect(reuse_if_open=True)
+
+    def checkin(self, failed: bool) -> None:
+        """After a request: give this thread's connection back for the next request, if it is idle.
+
+        A connection inside a transaction stays this thread's, as every connection did before, and
+        so does one to a private ":memory:" database. `failed` changes nothing: an idle SQLite
+        connection is sound (PostgreSQL's `checkin` closes a failed request's).
+        """
+        if self.is_closed() or self._turn is None:
+            return
+        conn = self._state.conn
+        if self.in_transaction() or conn.in_transaction:
+            return
+        with self._lock:  # as peewee's close() leaves this thread without a connection
+            self._state.reset()
+        with self._kept_lock:
+            self._idle.append(conn)
+
+    def close(self) -> bool:
+        """This thread's connection closed, and every one given back with it: whoever closes the
+        database (a test, a disk swapped for last night's backup) leaves no connection to the old file."""
+        self._close_idle()
+        return bool(super().close())
+
+    def close_kept(self) -> None:
+        """Close every connection given back and not taken again, and this thread's unless it is in a
+        transaction (the app is being replaced or the process ends)."""
+        if self.in_transaction():
+            self._close_idle()
+        else:
+            self.close()
+
+    def _close_idle(self) -> None:
+        with self._kept_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            _close_quietly(conn)
 
     def begin(self, lock_type: str | None = None) -> None:
         held = self._turn is not None and self._turn.take()
@@ -396,7 +454,7 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
 
 TRANSACTION_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
 TRANSACTION_INERROR = 3  # psycopg.pq.TransactionStatus.INERROR
-_KEEPERS: weakref.WeakSet[HubPostgresDatabase] = weakref.WeakSet()
+_KEEPERS: weakref.WeakSet[HubPostgresDatabase | HubSqliteDatabase] = weakref.WeakSet()
 
 
 def _close_quietly(conn: Any) -> None:
@@ -480,7 +538,7 @@ def bind(db: peewee.Database) -> None:
     connection to the garbage collector, which psycopg 3 reports as a leak.
     """
     old = database.obj
-    if isinstance(old, HubPostgresDatabase) and old is not db:
+    if isinstance(old, (HubPostgresDatabase, HubSqliteDatabase)) and old is not db:
         old.close_kept()
     elif old is not None and old is not db and not old.is_closed() and not old.in_transaction():
         old.close()

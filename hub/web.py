@@ -10,7 +10,7 @@ from flask import Flask
 from shared import request_values
 
 from . import settings
-from .db import HubPostgresDatabase, bind, database, is_postgres, open_database
+from .db import HubPostgresDatabase, HubSqliteDatabase, bind, database, is_postgres, open_database
 from .keys import ensure_box_key, ensure_key
 from .models import Setting
 
@@ -38,19 +38,20 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _connect() -> None:
-        if isinstance(database.obj, HubPostgresDatabase):
+        if isinstance(database.obj, (HubPostgresDatabase, HubSqliteDatabase)):
             database.obj.checkout()
         else:
             database.connect(reuse_if_open=True)
 
     @app.teardown_request
     def _close(exc: BaseException | None) -> None:
-        # Each server thread keeps its connection. SQLite: opening one per request (file, pragmas)
+        # Connections are kept between requests. SQLite: opening one per request (file, pragmas)
         # and closing it (the last close checkpoints the WAL) both run under peewee's lock, and were
-        # half the cost of a status lookup. PostgreSQL: a new backend per request cost a connect
-        # and ran every statement colder; a kept one is checked before each request, so a promoted
-        # standby is still found on the next request (hub/db.py, `checkout`).
-        if isinstance(database.obj, HubPostgresDatabase):
+        # half the cost of a status lookup; the next request takes the one given back last, whose
+        # page cache is warm (hub/db.py, HubSqliteDatabase). PostgreSQL: a new backend per request
+        # cost a connect and ran every statement colder; a kept one is checked before each request,
+        # so a promoted standby is still found on the next request (hub/db.py, `checkout`).
+        if isinstance(database.obj, (HubPostgresDatabase, HubSqliteDatabase)):
             database.obj.checkin(failed=exc is not None)
         elif not database.is_closed() and (is_postgres() or database.in_transaction()):
             database.close()  # PostgreSQL by another of playhouse's URL schemes: per request, as before

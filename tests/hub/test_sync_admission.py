@@ -148,14 +148,13 @@ def test_refusal_is_signed_without_touching_the_database(sim: NodeSim, hub_app, 
 
 
 def test_slot_is_freed_only_after_the_connection_is_closed(sim: NodeSim, hub_app, monkeypatch) -> None:
-    from hub.db import HubPostgresDatabase, database
+    from hub.db import database
 
     gate = hub_app.extensions["daiban_admission"]
     _body, raw = one_batch(sim)
     seen: list[bool] = []
-    # PostgreSQL: the thread gives its connection back (kept or closed) in `checkin`.
-    name = "checkin" if isinstance(database.obj, HubPostgresDatabase) else "close"
-    real_close = getattr(database.obj, name)
+    # The thread gives its connection back (kept or closed) in `checkin`, on either database.
+    real_close = database.obj.checkin
 
     def close(*args: Any, **kwargs: Any) -> Any:
         seen.append(gate.free.acquire(blocking=False))  # the sync still holds its slot while it disconnects
@@ -163,8 +162,7 @@ def test_slot_is_freed_only_after_the_connection_is_closed(sim: NodeSim, hub_app
             gate.free.release()
         return real_close(*args, **kwargs)
 
-    monkeypatch.setattr(database.obj, name, close)
-    monkeypatch.setattr("hub.web.is_postgres", lambda: True)  # close after each request, as on PostgreSQL
+    monkeypatch.setattr(database.obj, "checkin", close)
     status, _resp = sim.post(raw)
     assert status == 200
     assert seen
