@@ -233,12 +233,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_io(pid: int) -> dict[str, int]:
+    """A process's I/O counters so far (/proc/PID/io: `rchar`, `wchar`, `syscr`, …)."""
+    fields = (line.split(":") for line in Path(f"/proc/{pid}/io").read_text().splitlines() if line)
+    return {name: int(value) for name, value in fields}
+
+
 def bytes_written(pid: int) -> int:
     """Bytes a process has passed to write() so far (`wchar`: the WAL's frames, checkpoints, logs)."""
-    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
-        if line.startswith("wchar:"):
-            return int(line.split()[1])
-    return 0
+    return process_io(pid).get("wchar", 0)
 
 
 def load_average() -> float:

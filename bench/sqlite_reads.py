@@ -25,8 +25,10 @@ from bench.tree import parse_args  # noqa: E402
 
 
 def _io(pid: int) -> tuple[int, int]:
-    fields = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines() if line)
-    return int(fields["syscr"]), int(fields["rchar"])
+    from bench.harness import process_io
+
+    counters = process_io(pid)
+    return counters["syscr"], counters["rchar"]
 
 
 def main() -> None:

@@ -455,6 +455,8 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
 TRANSACTION_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
 TRANSACTION_INERROR = 3  # psycopg.pq.TransactionStatus.INERROR
 _KEEPERS: weakref.WeakSet[HubPostgresDatabase | HubSqliteDatabase] = weakref.WeakSet()
+# The databases whose connections are kept between requests (`checkout`, `checkin`, `close_kept`).
+KEEPS_CONNECTIONS = (HubPostgresDatabase, HubSqliteDatabase)
 
 
 def _close_quietly(conn: Any) -> None:
@@ -538,7 +540,7 @@ def bind(db: peewee.Database) -> None:
     connection to the garbage collector, which psycopg 3 reports as a leak.
     """
     old = database.obj
-    if isinstance(old, (HubPostgresDatabase, HubSqliteDatabase)) and old is not db:
+    if isinstance(old, KEEPS_CONNECTIONS) and old is not db:
         old.close_kept()
     elif old is not None and old is not db and not old.is_closed() and not old.in_transaction():
         old.close()

@@ -10,7 +10,7 @@ from flask import Flask
 from shared import request_values
 
 from . import settings
-from .db import HubPostgresDatabase, HubSqliteDatabase, bind, database, is_postgres, open_database
+from .db import KEEPS_CONNECTIONS, HubPostgresDatabase, bind, database, is_postgres, open_database
 from .keys import ensure_box_key, ensure_key
 from .models import Setting
 
@@ -38,7 +38,7 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _connect() -> None:
-        if isinstance(database.obj, (HubPostgresDatabase, HubSqliteDatabase)):
+        if isinstance(database.obj, KEEPS_CONNECTIONS):
             database.obj.checkout()
         else:
             database.connect(reuse_if_open=True)
@@ -51,7 +51,7 @@ def init_app(app: Flask) -> None:
         # page cache is warm (hub/db.py, HubSqliteDatabase). PostgreSQL: a new backend per request
         # cost a connect and ran every statement colder; a kept one is checked before each request,
         # so a promoted standby is still found on the next request (hub/db.py, `checkout`).
-        if isinstance(database.obj, (HubPostgresDatabase, HubSqliteDatabase)):
+        if isinstance(database.obj, KEEPS_CONNECTIONS):
             database.obj.checkin(failed=exc is not None)
         elif not database.is_closed() and (is_postgres() or database.in_transaction()):
             database.close()  # PostgreSQL by another of playhouse's URL schemes: per request, as before
