@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import peewee
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from . import jobs, sms
@@ -143,17 +143,17 @@ def acquire_lock(data_dir: str, *, standby: bool = False, lease_seconds: float =
     return fh
 
 
-def build(app: Flask, lease: Lease | None = None) -> BlockingScheduler:
+def build(app: Flask, lease: Lease | None = None) -> BackgroundScheduler:
     """The scheduler with every hub job, each run inside the app context and recorded.
 
     With a lease, every run first renews it: a process that lost it (another scheduler took
     over while this one could not reach the database) runs nothing more and stops.
     """
-    sched = BlockingScheduler(timezone=CHINA_TZ, job_defaults=jobs.JOB_DEFAULTS)
+    sched = BackgroundScheduler(timezone=CHINA_TZ, job_defaults=jobs.JOB_DEFAULTS)
 
     def wrap(name: str, fn: Any) -> Any:
         def run() -> None:
-            if lease is not None and not _still_holder(lease, sched):
+            if lease is not None and not _still_holder(lease):
                 log.warning("job %s skipped: this scheduler does not hold the lease", name)
                 return
             with app.app_context():
@@ -163,7 +163,7 @@ def build(app: Flask, lease: Lease | None = None) -> BlockingScheduler:
 
     if lease is not None:
         sched.add_job(
-            lambda: _still_holder(lease, sched),
+            lambda: _still_holder(lease),
             "interval",
             seconds=max(1.0, lease.seconds / 3),
             id="lease",
@@ -204,8 +204,9 @@ class LeaseLost(RuntimeError):
     """Another scheduler holds the lease now; this one must not run jobs any more."""
 
 
-def _still_holder(lease: Lease, sched: BlockingScheduler) -> bool:
-    """Renew the lease; if another scheduler took it, stop this one (systemd restarts it as standby)."""
+def _still_holder(lease: Lease) -> bool:
+    """Renew the lease; if another scheduler took it, mark it lost: the main thread then stops this
+    scheduler (`_run_once`), and a standby waits again."""
     if lease.renew():
         return True
     try:
@@ -213,14 +214,26 @@ def _still_holder(lease: Lease, sched: BlockingScheduler) -> bool:
     except peewee.DatabaseError:
         return False  # the database is away (failover): run nothing, try again next tick
     if other is not None and other != lease.holder:
-        log.error("scheduler lease taken by %s; this scheduler stops", other)
+        if not lease.lost:
+            log.error("scheduler lease taken by %s; this scheduler stops", other)
         lease.lost = True
-        sched.shutdown(wait=False)
     return False
 
 
-def _exit_on_sigterm(signum: int, frame: Any) -> None:
-    raise SystemExit(0)
+class _StopRequest:
+    """SIGTERM's handler (systemctl stop): it only records the request, and the main thread, waiting
+    in `_run_once`, stops the jobs. An exception raised from the handler could land inside
+    APScheduler, which catches BaseException around handing a job to its thread and would log a
+    stop and carry on (CI saw a scheduler ignore SIGTERM so)."""
+
+    def __init__(self) -> None:
+        self.received = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.received = True
+
+
+STOP_POLL_SECONDS = 0.5  # how soon the main thread notices a stop request or a lost lease
 
 
 def run(app: Flask, *, standby: bool = False) -> None:
@@ -247,12 +260,18 @@ def _run_once(app: Flask, standby: bool) -> bool:
         ",".join(j.id for j in sched.get_jobs()),
         lease.holder if lease else "file lock",
     )
-    # SIGTERM (systemctl stop) unwinds through `finally`, so the lease is given back at once.
-    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # The jobs run in the scheduler's own threads; this one waits for SIGTERM (systemctl stop) or
+    # the lease's loss, then stops them, and gives the lease back at once on a clean stop.
+    stop = _StopRequest()
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         sched.start()
+        while not stop.received and not (lease is not None and lease.lost):
+            time.sleep(STOP_POLL_SECONDS)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if sched.running:
+            sched.shutdown(wait=False)
         if lease is not None:
             if not lease.lost:
                 lease.release()

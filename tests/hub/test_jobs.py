@@ -76,3 +76,53 @@ def test_sweep_command_and_scheduler_process(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_sigterm_while_a_job_is_handed_to_its_thread_still_stops_the_scheduler(hub_app, monkeypatch) -> None:
+    """systemctl stop sends SIGTERM once. It must stop the scheduler wherever it lands: APScheduler
+    catches BaseException around handing a job to its thread, so a stop raised there was logged and
+    ignored (CI saw a scheduler outlive SIGTERM by 15 s)."""
+    import os
+    import signal
+    import threading
+
+    from apscheduler.executors.pool import ThreadPoolExecutor
+
+    from hub import scheduler
+
+    sent = threading.Event()
+    real_submit = ThreadPoolExecutor.submit_job
+
+    def submit_then_sigterm(self, job, run_times):
+        real_submit(self, job, run_times)
+        if not sent.is_set():
+            sent.set()
+            os.kill(os.getpid(), signal.SIGTERM)  # as the job is handed over, the first time only
+
+    built: list = []
+
+    def build_and_keep(app, lease=None):
+        built.append(real_build(app, lease))
+        return built[-1]
+
+    real_build = scheduler.build
+    monkeypatch.setattr(ThreadPoolExecutor, "submit_job", submit_then_sigterm)
+    monkeypatch.setattr(scheduler, "build", build_and_keep)
+    # Bounds the old behaviour (running on after the stop) instead of hanging the suite.
+    rescued = threading.Event()
+
+    def rescue() -> None:
+        rescued.set()
+        built[0].shutdown(wait=False)
+
+    watchdog = threading.Timer(20, rescue)
+    watchdog.start()
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        scheduler.run(hub_app)
+    finally:
+        watchdog.cancel()
+    assert sent.is_set()
+    assert not rescued.is_set(), "the scheduler ran on after SIGTERM"
+    assert not built[0].running
+    assert signal.getsignal(signal.SIGTERM) is previous  # the handler is the process's again
