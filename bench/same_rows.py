@@ -152,6 +152,11 @@ def ingest(work: Path, tree: str, copy: str) -> None:
     (work / f"{copy}.answers.json").write_text(json.dumps(answers))
 
 
+# Tables whose rows hold measured times (latency buckets and sums), compared by what this query
+# reads instead: the count per status.
+SUMMARISED = {"syncstat": "SELECT status, SUM(count) FROM syncstat GROUP BY status ORDER BY status"}
+
+
 def rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, in rowid order (or by all columns for a table without rowid)."""
     import sqlite3
@@ -160,10 +165,8 @@ def rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     tables = [t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
     out = {}
     for table in tables:
-        if table == "syncstat":  # latency buckets and sums are measured times: the count per status only
-            out[table] = con.execute(
-                "SELECT status, SUM(count) FROM syncstat GROUP BY status ORDER BY status"
-            ).fetchall()
+        if table in SUMMARISED:
+            out[table] = con.execute(SUMMARISED[table]).fetchall()
             continue
         try:
             out[table] = con.execute(f'SELECT * FROM "{table}" ORDER BY rowid').fetchall()  # nosec B608
@@ -184,9 +187,8 @@ def pg_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
             " AND table_type = 'BASE TABLE' ORDER BY table_name"
         ).fetchall()
         for (table,) in tables:
-            if table == "syncstat":  # as rows(): the count per status only
-                sql = "SELECT status, SUM(count) FROM syncstat GROUP BY status ORDER BY status"
-                out[table] = conn.execute(sql).fetchall()
+            if table in SUMMARISED:
+                out[table] = conn.execute(SUMMARISED[table]).fetchall()
                 continue
             out[table] = sorted(conn.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)  # nosec B608
     return out
