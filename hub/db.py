@@ -81,18 +81,17 @@ class _WriterTurn:
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self.threads = threading.Lock()
 
-    def take(self, wait: bool = True) -> bool:
-        """Wait for the turn (at most WRITER_WAIT_S); False when it did not come (SQLite's wait follows).
-        `wait=False`: take it only if no other writer has it now."""
+    def take(self) -> bool:
+        """Wait for the turn (at most WRITER_WAIT_S); False when it did not come (SQLite's wait follows)."""
         deadline = time.monotonic() + WRITER_WAIT_S
-        if not (self.threads.acquire(timeout=WRITER_WAIT_S) if wait else self.threads.acquire(blocking=False)):
+        if not self.threads.acquire(timeout=WRITER_WAIT_S):
             return False
         while True:
             try:
                 fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return True
             except OSError:  # another process's turn
-                if not wait or time.monotonic() >= deadline:
+                if time.monotonic() >= deadline:
                     self.threads.release()
                     return False
                 time.sleep(WRITER_POLL_S)
@@ -134,48 +133,7 @@ class HubSqliteDatabase(peewee.SqliteDatabase):
         self._holding = threading.local()  # whether this thread's transaction holds the turn
         self._kept_lock = threading.Lock()
         self._idle: list[Any] = []  # connections given back between requests, the last given back last
-        self._deferred: list[Callable[[], None]] = []  # writes for this process's next write transaction
         _KEEPERS.add(self)
-
-    def write_soon(self, write: Callable[[], None], alone: Callable[[], Any] = contextlib.nullcontext) -> bool:
-        """Run `write` in a transaction of its own if the writer's turn is free now (`alone()` entered
-        around that transaction), else before the COMMIT of this process's next write transaction,
-        whichever thread's: True if it ran now.
-
-        For a figure written after each request (the sync counter, hub/metrics.py): with villages
-        syncing at once through several processes, waiting for its own turn made each answer wait
-        behind another village's whole batch (docs/performance.md, "Hub ingest on SQLite: three
-        nodes at once (session 16)"). Inside a transaction `write` simply runs in it.
-        """
-        if self.in_transaction() or self._turn is None:
-            write()
-            return True
-        with self._kept_lock:
-            self._deferred.append(write)
-        if not self._turn.take(wait=False):
-            return False  # the writer now holding the turn, or the next, is this process's or soon will be
-        self._holding.turn = True
-        try:
-            with alone(), self.atomic():
-                self._run_deferred()
-        finally:
-            self._end_turn()  # a no-op once the COMMIT ended it
-        return True
-
-    def flush_deferred(self) -> None:
-        """Write what `write_soon` left for a later transaction, in one of its own (waiting for the turn)."""
-        if self._deferred and not self.in_transaction():
-            with self.atomic():
-                self._run_deferred()
-
-    def _run_deferred(self) -> None:
-        with self._kept_lock:
-            writes, self._deferred = self._deferred, []
-        for write in writes:
-            try:
-                write()
-            except peewee.PeeweeException:  # a figure must never cost the transaction it rides in
-                log.exception("a deferred write failed")
 
     def _connect(self) -> Any:
         with self._kept_lock:
@@ -212,11 +170,7 @@ class HubSqliteDatabase(peewee.SqliteDatabase):
 
     def close_kept(self) -> None:
         """Close every connection given back and not taken again, and this thread's unless it is in a
-        transaction (the app is being replaced or the process ends); what `write_soon` left is written first."""
-        try:
-            self.flush_deferred()
-        except peewee.PeeweeException:
-            log.exception("deferred writes lost")
+        transaction (the app is being replaced or the process ends)."""
         if self.in_transaction():
             self._close_idle()
         else:
@@ -229,8 +183,8 @@ class HubSqliteDatabase(peewee.SqliteDatabase):
             _close_quietly(conn)
 
     def begin(self, lock_type: str | None = None) -> None:
-        if not getattr(self._holding, "turn", False):  # taken already by `write_soon`
-            self._holding.turn = self._turn is not None and self._turn.take()
+        held = self._turn is not None and self._turn.take()
+        self._holding.turn = held
         try:
             super().begin(lock_type)
         except BaseException:
@@ -238,8 +192,6 @@ class HubSqliteDatabase(peewee.SqliteDatabase):
             raise
 
     def commit(self) -> Any:
-        if self._deferred and getattr(self._holding, "turn", False) and not self.is_closed():
-            self._run_deferred()  # what `write_soon` left goes with this transaction
         try:
             return super().commit()
         finally:

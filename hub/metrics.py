@@ -11,7 +11,6 @@ when no token is set, only to a client on this machine (loopback, not forwarded 
 from __future__ import annotations
 
 import contextlib
-import functools
 import hmac
 import ipaddress
 import logging
@@ -35,7 +34,7 @@ from prometheus_client.registry import Collector
 from shared import states
 
 from . import deadlines
-from .db import HubSqliteDatabase, compiled, database, is_postgres, pipelined
+from .db import compiled, database, is_postgres, pipelined
 from .models import Batch, Case, ForkAlert, JobRun, Node, NodeEvent, SyncStat, Village
 
 log = logging.getLogger("daiban.hub.metrics")
@@ -69,12 +68,6 @@ def record_sync(status: int, seconds: float) -> None:
         with pipelined(), database.atomic():
             database.execute_sql("SET LOCAL synchronous_commit TO OFF")
             _upsert_sync_stat(status, seconds, ms)
-        return
-    db = database.obj
-    if isinstance(db, HubSqliteDatabase):
-        # Now if no other writer has SQLite's turn, else with this process's next write transaction
-        # (the next batch's, most often): the answer does not wait behind another village's batch.
-        db.write_soon(functools.partial(_upsert_sync_stat, status, seconds, ms), _sqlite_unflushed)
         return
     with _sqlite_unflushed(), database.atomic():
         _upsert_sync_stat(status, seconds, ms)
@@ -139,8 +132,6 @@ class DatabaseCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """The metric families, one query each."""
-        if isinstance(database.obj, HubSqliteDatabase):
-            database.obj.flush_deferred()  # this process's counts still waiting for a write transaction
         stats = list(SyncStat.select())
         by_status: dict[int, int] = {}
         for s in stats:
