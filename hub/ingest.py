@@ -19,7 +19,7 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared import downstream, encoding, intake, messages, protocol, states
-from shared.bulk_rows import Encoder, TextBytes, aligned, default, insert_rows
+from shared.bulk_rows import DatesPrinted, Encoder, TextBytes, aligned, default, insert_rows
 from shared.catalogue import Catalogue
 from shared.msgid import N_
 from shared.receipt_codes import is_issued
@@ -551,16 +551,18 @@ class BatchWriter:
 
         `node_row=False`: the caller writes the node's out_seq itself.
         """
+        # A new case's status entry is stamped with its received_at: on SQLite those times are printed once.
+        printed = DatesPrinted()
         for model, rows in ((Case, self.cases), (Assignment, self.assignments)):
             if rows:
-                _insert_rows(model, rows)
+                _insert_rows(model, rows, printed)
             rows.clear()
         for model, names, values in (
             (HubEvent, HUB_EVENT_COLUMNS, self.hub_events),
             (NodeEvent, NODE_EVENT_COLUMNS, self.node_events),
         ):
             if values:
-                _insert_values(model, names, values)
+                _insert_values(model, names, values, printed)
             values.clear()
         if self.audits:
             audit.record_many(self.audits)
@@ -570,19 +572,25 @@ class BatchWriter:
             self._out_seq = self.node.out_seq
 
 
-def _insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
+def _insert_rows(model: Any, rows: list[dict[str, Any]], printed: DatesPrinted | None = None) -> None:
     """INSERT rows of one model as one prepared statement run many times.
 
     The same values peewee would bind (each field's db_value), without building a query per row.
     Rows may set different fields (a case waiting for materials has materials_asked_on, a complete
     one not): shared/bulk_rows.aligned gives a row without a field that field's default.
     """
-    _insert_values(model, *aligned(model, rows))
+    _insert_values(model, *aligned(model, rows), printed)
 
 
-def _insert_values(model: Any, names: tuple[str, ...] | list[str], values: list[tuple[Any, ...]]) -> None:
+def _insert_values(
+    model: Any,
+    names: tuple[str, ...] | list[str],
+    values: list[tuple[Any, ...]],
+    printed: DatesPrinted | None = None,
+) -> None:
     """INSERT rows given as value tuples in the order of `names` (shared.bulk_rows.insert_rows)."""
-    insert_rows(database.obj.cursor(), model, names, values, mark=database.obj.param, encoder_for=_encoder_for)
+    cursor = database.obj.cursor()
+    insert_rows(cursor, model, names, values, mark=database.obj.param, encoder_for=_encoder_for, printed=printed)
 
 
 # The columns of the rows BatchWriter queues as tuples. Neither model has a field with a default, so
@@ -601,7 +609,12 @@ def _json_bytes(value: Any) -> bytes:
 def _json_value(value: Any) -> TextBytes | None:
     if value is None or value.__class__ is TextBytes:  # already encoded (Prepared, BatchWriter): written as it is
         return value
+    if value.__class__ is list and not value:  # a case's materials_missing, most often: no encode
+        return _EMPTY_LIST
     return TextBytes(_encoder.encode(value))
+
+
+_EMPTY_LIST = TextBytes(_encoder.encode([]))
 
 
 _JSON_COLUMN = Encoder(_json_value, keeps=frozenset({TextBytes, type(None)}))

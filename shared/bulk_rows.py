@@ -128,6 +128,7 @@ def _bound(
     encoder_for: EncoderFor | None,
     dates_as_text: bool,
     sqlite3_binds: bool,
+    printed: "DatesPrinted | None" = None,
 ) -> tuple[str, str, list[tuple[Any, ...]], list[str]]:
     """bound_rows, and what each column is in the VALUES (_BOUND, _AS_TEXT, _NULL).
 
@@ -140,12 +141,15 @@ def _bound(
     look-ups), 0.3-1 µs each, and a batch's case row had 10-12 (docs/performance.md, "Hub ingest on
     SQLite: nothing bound through sqlite3's adapters"). A bytearray binds as its bytes would, and NULL
     in the statement stores what a bound None does.
+
+    `printed`: the date columns earlier INSERTs printed (DatesPrinted), whose text a column of the
+    same objects takes; None: this INSERT's own.
     """
     fields = [model._meta.fields[name] for name in names]
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
     slots: list[str] = []
     encoded = []
-    dates = _DatesPrinted()
+    dates = printed if printed is not None else DatesPrinted()
     for field, column in zip(fields, zip(*rows)):
         column, kinds = _encoded(field, column, encoder_for)
         slot, column = _slotted(column, kinds, sqlite3_binds)
@@ -188,15 +192,20 @@ def _slotted(column: tuple[Any, ...], kinds: set[type], sqlite3_binds: bool) -> 
     return _BOUND, column
 
 
-class _DatesPrinted:
-    """The columns of dates one INSERT binds as text (_bound's `dates_as_text`), each printed once:
-    a column of the very objects of an earlier one (a case's received_at and updated_at) takes its text."""
+class DatesPrinted:
+    """The columns of dates INSERTs bind as text (_bound's `dates_as_text`), each printed once: a column
+    of the very objects of an earlier one takes its text. One INSERT's own (a case's received_at and
+    updated_at), or several INSERTs' (insert_rows' `printed`: hub ingest's cases and their status
+    entries, stamped with the same times)."""
 
     def __init__(self) -> None:
         self._printed: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []  # (column, its text)
 
     def text(self, column: tuple[Any, ...], kinds: set[type]) -> tuple[Any, ...]:
-        text = next((text for earlier, text in self._printed if all(map(is_, earlier, column))), None)
+        n = len(column)
+        text = next(
+            (text for earlier, text in self._printed if len(earlier) == n and all(map(is_, earlier, column))), None
+        )
         if text is None:
             text = _dates_as_text(column, kinds)
             self._printed.append((column, text))
@@ -262,6 +271,7 @@ def insert_rows(
     rows: list[tuple[Any, ...]],
     mark: str = "?",
     encoder_for: EncoderFor | None = None,
+    printed: DatesPrinted | None = None,
 ) -> None:
     """INSERT the rows: COPY on psycopg 3 when there are several and every value reads back the
     same, else one prepared statement run once per row (`mark` is the driver's placeholder).
@@ -270,11 +280,16 @@ def insert_rows(
     constraints and fails on the same duplicate as they would. On PostgreSQL it took half the
     server's CPU and half the hub's of psycopg's pipelined executemany for a batch's rows
     (docs/performance.md, "Hub ingest on PostgreSQL: the database's side").
+
+    `printed` (sqlite3): the date texts of the caller's earlier INSERTs (DatesPrinted), taken by a
+    column of the same objects instead of printing them again.
     """
     if not rows:
         return
     sqlite = isinstance(cursor, sqlite3.Cursor)
-    table, columns, params, slots = _bound(model, names, rows, encoder_for, sqlite, sqlite3_binds=sqlite)
+    table, columns, params, slots = _bound(
+        model, names, rows, encoder_for, sqlite, sqlite3_binds=sqlite, printed=printed
+    )
     # Table and column names come from the model's metadata, never from input; every value is bound
     # (or is the literal NULL). One row goes by INSERT: one round trip, where COPY takes two (its
     # start, then its data).

@@ -63,3 +63,23 @@ def test_a_batch_of_mixed_captures_is_stored_whole(hub_client, batch: list[tuple
             assert case.deadline is not None
     assert [e.seq for e in NodeEvent.select().order_by(NodeEvent.seq)] == list(range(1, len(batch) + 1))
     assert HubEvent.select().count() == len(batch)
+
+
+def test_a_batch_s_times_are_printed_once_for_its_cases_and_their_status_entries(hub_client, monkeypatch) -> None:
+    """On SQLite the batch's INSERTs bind date-times as text: each case's status entry is stamped with the
+    case's received_at, and takes the text printed for the case (one printing of those times per batch, not
+    two). What is stored is the same: each entry's time is its case's."""
+    from hub.db import is_postgres
+    from tests.shared.test_bulk_rows import counted_printing
+
+    printed = counted_printing(monkeypatch)
+    sim = NodeSim(hub_client, issue_code("桃源村"))
+    events = sim.events(*(_captured(sim, item, False) for item in ("JF-01", "FP-01", "JF-01")))
+    printed.clear()
+    resp = sim.send(events)
+    assert resp["ack"]["accepted"] == 3
+    received = {c.request_id: c.received_at for c in Case.select()}
+    assert {e.request_id: e.at for e in HubEvent.select()} == received
+    if not is_postgres():
+        times = [column for column in printed if set(received.values()) <= set(column)]
+        assert len(times) == 1, times  # the cases' received_at (updated_at and the entries' `at` take its text)

@@ -10,7 +10,7 @@ from typing import Any
 import peewee
 import pytest
 
-from shared.bulk_rows import Encoder, TextBytes, _can_copy, aligned, bound_rows, existing, insert_rows
+from shared.bulk_rows import DatesPrinted, Encoder, TextBytes, _can_copy, aligned, bound_rows, existing, insert_rows
 
 
 def test_rows_setting_different_fields_get_the_defaults_of_those_they_leave_out() -> None:
@@ -367,12 +367,24 @@ def test_sqlite_binds_nothing_that_goes_through_sqlite3_s_adapters_and_stores_wh
 def test_a_column_of_the_objects_of_an_earlier_one_takes_its_text(monkeypatch: pytest.MonkeyPatch) -> None:
     """A case's received_at and updated_at hold one object per row: printed once for both columns; a
     column with one other object (equal, in another zone) is printed on its own, each row its own text."""
-    from shared import bulk_rows
 
     class Seen(peewee.Model):
         received_at = peewee.DateTimeField()
         updated_at = peewee.DateTimeField()
         closed_at = peewee.DateTimeField()
+
+    printed = counted_printing(monkeypatch)
+    moments = [datetime(2026, 12, 1, 8, 0, i, tzinfo=timezone(timedelta(hours=8))) for i in range(3)]
+    other = moments[2].astimezone(timezone.utc)  # equal to moments[2], another text
+    rows = [(m, m, m) for m in moments[:2]] + [(moments[2], moments[2], other)]
+    _, _, params = bound_rows(Seen, ["received_at", "updated_at", "closed_at"], rows, dates_as_text=True)
+    assert params == [(str(a), str(b), str(c)) for a, b, c in rows]
+    assert len(printed) == 2  # received_at, then closed_at: updated_at took received_at's text
+
+
+def counted_printing(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """The date columns bulk_rows prints from now on, each as it was given (also tests/hub's)."""
+    from shared import bulk_rows
 
     printed: list[tuple[Any, ...]] = []
     dates_as_text = bulk_rows._dates_as_text
@@ -382,9 +394,23 @@ def test_a_column_of_the_objects_of_an_earlier_one_takes_its_text(monkeypatch: p
         return dates_as_text(column, kinds)
 
     monkeypatch.setattr(bulk_rows, "_dates_as_text", counted)
-    moments = [datetime(2026, 12, 1, 8, 0, i, tzinfo=timezone(timedelta(hours=8))) for i in range(3)]
-    other = moments[2].astimezone(timezone.utc)  # equal to moments[2], another text
-    rows = [(m, m, m) for m in moments[:2]] + [(moments[2], moments[2], other)]
-    _, _, params = bound_rows(Seen, ["received_at", "updated_at", "closed_at"], rows, dates_as_text=True)
-    assert params == [(str(a), str(b), str(c)) for a, b, c in rows]
-    assert len(printed) == 2  # received_at, then closed_at: updated_at took received_at's text
+    return printed
+
+
+def test_inserts_sharing_their_printed_dates_take_only_a_column_of_the_same_objects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Hub ingest's cases and their status entries: a later INSERT's column of the objects an earlier one
+    printed takes that text; one that only begins with those objects (a longer batch of entries) is
+    printed on its own, and every row is stored."""
+    db = peewee.SqliteDatabase(":memory:")
+    Row, _ = _pg_models(db)
+    printed = counted_printing(monkeypatch)
+    moments = [datetime(2026, 12, 1, 8, 0, 0, i) for i in range(3)]
+    shared = DatesPrinted()
+    for code, stamps in (("a", moments[:2]), ("b", moments[:2]), ("c", moments)):
+        insert_rows(db.cursor(), Row, ["code", "at"], [(f"{code}{i}", m) for i, m in enumerate(stamps)], printed=shared)
+        if code == "b":
+            assert len(printed) == 1  # the second INSERT took the first's text
+    assert len(printed) == 2  # the same first two objects and one more: printed on its own
+    assert [r.at for r in Row.select().order_by(Row.code)] == moments[:2] * 2 + moments
