@@ -119,6 +119,7 @@ def test_postgres_rows_go_by_copy_and_are_stored_as_an_insert_stores_them(
             Same.create(**row)
     assert len(statements) == 1  # the rows of insert_rows, not peewee's own INSERTs
     assert statements[0].startswith('COPY "bulk_row"')
+    assert statements[0].endswith("(FORMAT BINARY)")  # every value of a type whose binary form is the column's
     columns = [getattr(Row, n) for n in Row._meta.sorted_field_names]
     by_copy = sorted(Row.select(*columns).tuples())
     by_insert = sorted(Same.select(*[getattr(Same, c.name) for c in columns]).tuples())
@@ -153,6 +154,37 @@ def test_postgres_rows_copy_cannot_store_alike_go_by_insert(db: peewee.Postgresq
         db.execute_sql("SET LOCAL TIME ZONE 'UTC'")
         insert_rows(db.cursor(), Row, ["code", "at"], [("z", zoned)], mark="%s")
         assert Row.get(Row.code == "z").at == datetime(2026, 11, 30, 0, 0)  # converted, not cut
+
+
+def test_postgres_rows_go_by_text_copy_when_a_value_has_no_binary_form_of_its_column(
+    db: peewee.PostgresqlDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    Row, Same = _pg_models(db)
+    statements: list[str] = []
+    copy = psycopg.Cursor.copy
+
+    def watched_copy(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        statements.append(str(statement))
+        return copy(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", watched_copy)
+    # A day an encoder gives as its text: the server reads that text by the column's type.
+    rows: list[dict[str, Any]] = [{"code": "a", "on": date(2026, 2, 28), "n": 7}, {"code": "b", "on": None, "n": None}]
+    names, values = aligned(Row, rows)
+    as_text = Encoder(lambda day: None if day is None else day.isoformat())
+    with db.atomic():
+        insert_rows(
+            db.cursor(), Row, names, values, mark="%s", encoder_for=lambda f: as_text if f.name == "on" else None
+        )
+        for row in rows:
+            Same.create(**row)
+    assert statements == ['COPY "bulk_row" ("code", "on", "n") FROM STDIN']
+    assert sorted(Row.select(Row.code, Row.on, Row.n).tuples()) == sorted(
+        Same.select(Same.code, Same.on, Same.n).tuples()
+    )
+    assert Row.get(Row.code == "a").on == date(2026, 2, 28)
 
 
 def test_postgres_existing_finds_the_held_values_of_any_text_in_one_statement(
