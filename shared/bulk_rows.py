@@ -143,7 +143,7 @@ def _bound(
     in the statement stores what a bound None does.
     """
     fields = [model._meta.fields[name] for name in names]
-    columns = ", ".join(f'"{f.column_name}"' for f in fields)
+    table, columns = _names(model, fields)
     slots: list[str] = []
     encoded = []
     dates = _DatesPrinted()
@@ -157,7 +157,7 @@ def _bound(
             column = dates.text(column, kinds)
         encoded.append(column)
     params = list(zip(*encoded)) if encoded else [() for _ in rows]
-    return f'"{model._meta.table_name}"', columns, params, slots
+    return table, columns, params, slots
 
 
 def _encoded(field: Any, column: tuple[Any, ...], encoder_for: EncoderFor | None) -> tuple[tuple[Any, ...], set[type]]:
@@ -275,12 +275,22 @@ def insert_rows(
     if not rows:
         return
     sqlite = isinstance(cursor, sqlite3.Cursor)
+    if not sqlite and len(rows) > 1 and _copy_allowed(cursor):
+        fields = [model._meta.fields[name] for name in names]
+        encoded = [_encoded(field, column, encoder_for) for field, column in zip(fields, zip(*rows))]
+        types = _binary_types(fields, encoded)
+        if types is not None:
+            table, columns = _names(model, fields)
+            with _binary_copy(cursor, f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)", types) as copy:  # nosec B608
+                for row in zip(*(column for column, _ in encoded)):
+                    copy.write_row(row)
+            return
     table, columns, params, slots = _bound(model, names, rows, encoder_for, sqlite, sqlite3_binds=sqlite)
     # Table and column names come from the model's metadata, never from input; every value is bound
     # (or is the literal NULL). One row goes by INSERT: one round trip, where COPY takes two (its
     # start, then its data).
     if len(params) > 1 and _can_copy(cursor, model, names, params):
-        with _copy_opened(cursor, model, table, columns, names, params) as copy:
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # nosec B608
             for row in params:
                 copy.write_row(row)
         return
@@ -299,17 +309,6 @@ _COPY_INTO: dict[type, frozenset[str]] = {
     date: frozenset({"DATE"}),
     datetime: frozenset({"DATETIME"}),
 }
-
-
-def _copy_opened(
-    cursor: Any, model: Any, table: str, columns: str, names: tuple[str, ...] | list[str], params: list[tuple[Any, ...]]
-) -> Any:
-    """psycopg's COPY FROM STDIN of these rows (context manager), in binary format when every column's
-    values have a binary form of the column's own type (_binary_types), else in text format."""
-    types = _binary_types(model, names, params)
-    if types is None:
-        return cursor.copy(f"COPY {table} ({columns}) FROM STDIN")  # nosec B608
-    return _binary_copy(cursor, f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)", types)
 
 
 @contextlib.contextmanager
@@ -338,30 +337,55 @@ _BINARY: dict[str, tuple[str, frozenset[type]]] = {
     "DATE": ("date", frozenset({date})),
     "DATETIME": ("timestamp", frozenset({datetime})),
 }
+_TEXT_BYTES_OR_NULL = frozenset({TextBytes, type(None)})
 
 
-def _binary_types(model: Any, names: tuple[str, ...] | list[str], params: list[tuple[Any, ...]]) -> list[str] | None:
-    """The PostgreSQL type of each column for a binary COPY of these rows (checked by _can_copy first),
-    or None if some column's values are not all of the exact types its binary form takes (or null)."""
+def _binary_types(fields: list[Any], encoded: list[tuple[tuple[Any, ...], set[type]]]) -> list[str] | None:
+    """The type whose binary dumper psycopg writes each encoded column with (_encoded's values and their
+    types) in a binary COPY, or None if some column's values are not all of the exact types its binary
+    form takes (or null).
+
+    A text column of TextBytes (and nulls) goes as those bytes (psycopg's bytea dumper writes them as
+    they are): a text's binary form is its characters' bytes in the connection's encoding, UTF-8, and
+    the server checks them as it does any text it is sent. So the JSON encoded once is never decoded
+    to a str to be encoded again. A datetime only without a zone (as _can_copy).
+    """
     types = []
-    for name, column in zip(names, zip(*params)):
-        binary = _BINARY.get(model._meta.fields[name].field_type)
+    for field, (column, kinds) in zip(fields, encoded):
+        binary = _BINARY.get(field.field_type)
         if binary is None:
             return None
-        kinds = set(map(type, column))
-        kinds.discard(type(None))
-        if not kinds <= binary[1] and not (binary[0] == "text" and all(issubclass(k, str) for k in kinds)):
+        kind, takes = binary
+        others = kinds - _NULL_ONLY
+        if others <= takes:
+            if datetime in others and any(getattr(v, "tzinfo", None) is not None for v in column):
+                return None
+            types.append(kind)
+        elif kind == "text" and kinds <= _TEXT_BYTES_OR_NULL:
+            types.append("bytea")
+        elif kind == "text" and all(issubclass(k, str) for k in others):
+            types.append(kind)
+        else:
             return None
-        types.append(binary[0])
     return types
+
+
+def _names(model: Any, fields: list[Any]) -> tuple[str, str]:
+    """The quoted table and column list of these fields (from the model's metadata, never from input)."""
+    return f'"{model._meta.table_name}"', ", ".join(f'"{f.column_name}"' for f in fields)
+
+
+def _copy_allowed(cursor: Any) -> bool:
+    """A psycopg 3 cursor outside pipeline mode (where COPY may run)."""
+    pgconn = getattr(getattr(cursor, "connection", None), "pgconn", None)
+    return pgconn is not None and hasattr(cursor, "copy") and not pgconn.pipeline_status
 
 
 def _can_copy(cursor: Any, model: Any, names: tuple[str, ...] | list[str], params: list[tuple[Any, ...]]) -> bool:
     """Whether these rows may go by COPY FROM STDIN and be stored exactly as the INSERT would store
     them: a psycopg 3 cursor outside pipeline mode, and every value a str (a subclass too: JSON
     text already encoded), None, or of a type above in a column of a type it allows."""
-    pgconn = getattr(getattr(cursor, "connection", None), "pgconn", None)
-    if pgconn is None or not hasattr(cursor, "copy") or pgconn.pipeline_status:
+    if not _copy_allowed(cursor):
         return False
     for name, column in zip(names, zip(*params)):
         for kind in set(map(type, column)):

@@ -327,6 +327,43 @@ def test_postgres_stores_text_bytes_as_the_text_they_are(db: peewee.PostgresqlDa
     assert stored == {**{str(i): t for i, t in enumerate(AS_BYTES)}, "9": "一"}
 
 
+def test_postgres_copies_a_column_of_text_bytes_as_its_bytes_without_decoding_them(
+    db: peewee.PostgresqlDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    Row, _ = _pg_models(db)
+    statements: list[str] = []
+    copy = psycopg.Cursor.copy
+
+    def watched_copy(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        statements.append(str(statement))
+        return copy(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", watched_copy)
+    decoded: list[bytes] = []
+    decode = TextBytes.decode
+
+    def watched_decode(self: TextBytes, *args: Any, **kwargs: Any) -> str:
+        decoded.append(self)
+        return decode(self, *args, **kwargs)
+
+    monkeypatch.setattr(TextBytes, "decode", watched_decode)
+    texts = [t for t in AS_BYTES if t is not None]
+    rows = [(str(i), TextBytes(t.encode())) for i, t in enumerate(texts)] + [("n", None)]
+    kept = Encoder(lambda value: value, keeps=frozenset({TextBytes, type(None)}))  # as hub ingest's JSON columns
+    with db.atomic():
+        insert_rows(db.cursor(), Row, ["code", "text"], rows, mark="%s", encoder_for=lambda f: kept)
+    assert statements == ['COPY "bulk_row" ("code", "text") FROM STDIN (FORMAT BINARY)']
+    assert decoded == []  # the bytes went as they are
+    stored = dict(Row.select(Row.code, Row.text).tuples())
+    assert stored == {**{str(i): t for i, t in enumerate(texts)}, "n": None}
+    # Bytes that are no UTF-8 text are refused by the server, as the text they would decode to could not be.
+    with pytest.raises(psycopg.errors.CharacterNotInRepertoire), db.atomic():
+        bad = [("x", TextBytes(b"\xff")), ("y", TextBytes(b"a"))]
+        insert_rows(db.cursor(), Row, ["code", "text"], bad, mark="%s", encoder_for=lambda f: kept)
+
+
 def test_a_column_of_dates_only_is_bound_as_each_day_s_text() -> None:
     """Dates without a null go by the table of distinct days too: each row keeps its own day."""
     db = peewee.SqliteDatabase(":memory:")
