@@ -156,12 +156,10 @@ def test_postgres_rows_copy_cannot_store_alike_go_by_insert(db: peewee.Postgresq
         assert Row.get(Row.code == "z").at == datetime(2026, 11, 30, 0, 0)  # converted, not cut
 
 
-def test_postgres_rows_go_by_text_copy_when_a_value_has_no_binary_form_of_its_column(
-    db: peewee.PostgresqlDatabase, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _copies_watched(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements of every COPY psycopg opens from now on, in order."""
     import psycopg
 
-    Row, Same = _pg_models(db)
     statements: list[str] = []
     copy = psycopg.Cursor.copy
 
@@ -170,6 +168,14 @@ def test_postgres_rows_go_by_text_copy_when_a_value_has_no_binary_form_of_its_co
         return copy(self, statement, *args, **kwargs)
 
     monkeypatch.setattr(psycopg.Cursor, "copy", watched_copy)
+    return statements
+
+
+def test_postgres_rows_go_by_text_copy_when_a_value_has_no_binary_form_of_its_column(
+    db: peewee.PostgresqlDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Row, Same = _pg_models(db)
+    statements = _copies_watched(monkeypatch)
     # A day an encoder gives as its text: the server reads that text by the column's type.
     rows: list[dict[str, Any]] = [{"code": "a", "on": date(2026, 2, 28), "n": 7}, {"code": "b", "on": None, "n": None}]
     names, values = aligned(Row, rows)
@@ -333,14 +339,7 @@ def test_postgres_copies_a_column_of_text_bytes_as_its_bytes_without_decoding_th
     import psycopg
 
     Row, _ = _pg_models(db)
-    statements: list[str] = []
-    copy = psycopg.Cursor.copy
-
-    def watched_copy(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        statements.append(str(statement))
-        return copy(self, statement, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.Cursor, "copy", watched_copy)
+    statements = _copies_watched(monkeypatch)
     decoded: list[bytes] = []
     decode = TextBytes.decode
 
