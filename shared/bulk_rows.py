@@ -278,7 +278,7 @@ def insert_rows(
     if not sqlite and len(rows) > 1 and _copy_allowed(cursor):
         fields = [model._meta.fields[name] for name in names]
         encoded = [_encoded(field, column, encoder_for) for field, column in zip(fields, zip(*rows))]
-        types = _binary_types(fields, encoded)
+        types = _binary_types(fields, encoded, cursor.connection.info.encoding == "utf-8")
         if types is not None:
             table, columns = _names(model, fields)
             with _binary_copy(cursor, f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)", types) as copy:  # nosec B608
@@ -340,15 +340,16 @@ _BINARY: dict[str, tuple[str, frozenset[type]]] = {
 _TEXT_BYTES_OR_NULL = frozenset({TextBytes, type(None)})
 
 
-def _binary_types(fields: list[Any], encoded: list[tuple[tuple[Any, ...], set[type]]]) -> list[str] | None:
+def _binary_types(fields: list[Any], encoded: list[tuple[tuple[Any, ...], set[type]]], utf8: bool) -> list[str] | None:
     """The type whose binary dumper psycopg writes each encoded column with (_encoded's values and their
     types) in a binary COPY, or None if some column's values are not all of the exact types its binary
     form takes (or null).
 
     A text column of TextBytes (and nulls) goes as those bytes (psycopg's bytea dumper writes them as
-    they are): a text's binary form is its characters' bytes in the connection's encoding, UTF-8, and
-    the server checks them as it does any text it is sent. So the JSON encoded once is never decoded
-    to a str to be encoded again. A datetime only without a zone (as _can_copy).
+    they are) when the connection's encoding is UTF-8 (`utf8`): a text's binary form is its characters'
+    bytes in that encoding, and the server checks them as it does any text it is sent. So the JSON
+    encoded once is never decoded to a str to be encoded again. A datetime only without a zone (as
+    _can_copy).
     """
     types = []
     for field, (column, kinds) in zip(fields, encoded):
@@ -361,7 +362,7 @@ def _binary_types(fields: list[Any], encoded: list[tuple[tuple[Any, ...], set[ty
             if datetime in others and any(getattr(v, "tzinfo", None) is not None for v in column):
                 return None
             types.append(kind)
-        elif kind == "text" and kinds <= _TEXT_BYTES_OR_NULL:
+        elif kind == "text" and utf8 and kinds <= _TEXT_BYTES_OR_NULL:
             types.append("bytea")
         elif kind == "text" and all(issubclass(k, str) for k in others):
             types.append(kind)

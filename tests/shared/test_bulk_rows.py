@@ -363,6 +363,21 @@ def test_postgres_copies_a_column_of_text_bytes_as_its_bytes_without_decoding_th
         insert_rows(db.cursor(), Row, ["code", "text"], bad, mark="%s", encoder_for=lambda f: kept)
 
 
+def test_postgres_text_bytes_on_a_connection_of_another_encoding_are_stored_as_their_text(
+    db: peewee.PostgresqlDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Row, _ = _pg_models(db)
+    statements = _copies_watched(monkeypatch)
+    kept = Encoder(lambda value: value, keeps=frozenset({TextBytes, type(None)}))
+    texts = ["café", "naïve", None]
+    with db.atomic():
+        db.execute_sql("SET LOCAL client_encoding TO 'LATIN1'")  # UTF-8 bytes would be read as Latin-1 here
+        rows = [(str(i), None if t is None else TextBytes(t.encode())) for i, t in enumerate(texts)]
+        insert_rows(db.cursor(), Row, ["code", "text"], rows, mark="%s", encoder_for=lambda f: kept)
+        assert statements == ['COPY "bulk_row" ("code", "text") FROM STDIN']  # decoded, by text COPY
+        assert dict(Row.select(Row.code, Row.text).tuples()) == {str(i): t for i, t in enumerate(texts)}
+
+
 def test_a_column_of_dates_only_is_bound_as_each_day_s_text() -> None:
     """Dates without a null go by the table of distinct days too: each row keeps its own day."""
     db = peewee.SqliteDatabase(":memory:")
