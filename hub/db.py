@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -338,6 +339,7 @@ class HubPostgresDatabase(peewee.PostgresqlDatabase):
 
     def _initialize_connection(self, conn: Any) -> None:
         super()._initialize_connection(conn)
+        conn.adapters.register_dumper(list, str_list_dumper())
         self._see_timeline(server_timeline(conn))
 
     def _see_timeline(self, timeline: int | None) -> None:
@@ -483,6 +485,41 @@ def server_state(conn: Any) -> tuple[bool, int | None]:
         )
         in_recovery, hexline, has_settings = cur.fetchone()
     return bool(in_recovery), int(hexline, 16) if hexline and has_settings else None
+
+
+@functools.cache
+def str_list_dumper() -> type:
+    """psycopg's dumper of a list as an array's text, with a list of plain str written in one join.
+
+    The hub binds its look-ups' values as arrays (`= ANY(%s)`: one statement whatever the count); a
+    batch's four of ~200 ids, request ids, receipt codes and ID numbers took psycopg's ListDumper
+    ~1.5 ms of the hub's CPU (a Python loop, a regular expression per value). Every value of such a
+    list is written quoted, which the server reads as the same text: '{"a","b"}' is '{a,b}'. A list
+    with anything else (a None, a str subclass, another type, a value with a quote, a backslash or a
+    NUL) is dumped by psycopg's own code, as before.
+    """
+    from psycopg.types.array import ListDumper
+
+    class StrListDumper(ListDumper):
+        def dump(self, obj: list[Any]) -> Any:
+            if (
+                obj
+                and self.sub_dumper is not None
+                and getattr(self.sub_dumper, "cls", None) is str
+                and set(map(type, obj)) == _STR_ONLY
+                and self.connection is not None
+                and self.connection.info.encoding == "utf-8"
+            ):
+                joined = "".join(obj)
+                if '"' not in joined and "\\" not in joined and "\0" not in joined:
+                    with contextlib.suppress(UnicodeEncodeError):  # a lone surrogate: psycopg's own error below
+                        return b'{"' + '","'.join(obj).encode() + b'"}'
+            return super().dump(obj)
+
+    return StrListDumper
+
+
+_STR_ONLY = {str}
 
 
 def server_timeline(conn: Any) -> int | None:

@@ -119,6 +119,7 @@ def test_postgres_rows_go_by_copy_and_are_stored_as_an_insert_stores_them(
             Same.create(**row)
     assert len(statements) == 1  # the rows of insert_rows, not peewee's own INSERTs
     assert statements[0].startswith('COPY "bulk_row"')
+    assert statements[0].endswith("(FORMAT BINARY)")  # every value of a type whose binary form is the column's
     columns = [getattr(Row, n) for n in Row._meta.sorted_field_names]
     by_copy = sorted(Row.select(*columns).tuples())
     by_insert = sorted(Same.select(*[getattr(Same, c.name) for c in columns]).tuples())
@@ -153,6 +154,43 @@ def test_postgres_rows_copy_cannot_store_alike_go_by_insert(db: peewee.Postgresq
         db.execute_sql("SET LOCAL TIME ZONE 'UTC'")
         insert_rows(db.cursor(), Row, ["code", "at"], [("z", zoned)], mark="%s")
         assert Row.get(Row.code == "z").at == datetime(2026, 11, 30, 0, 0)  # converted, not cut
+
+
+def _copies_watched(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements of every COPY psycopg opens from now on, in order."""
+    import psycopg
+
+    statements: list[str] = []
+    copy = psycopg.Cursor.copy
+
+    def watched_copy(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        statements.append(str(statement))
+        return copy(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", watched_copy)
+    return statements
+
+
+def test_postgres_rows_go_by_text_copy_when_a_value_has_no_binary_form_of_its_column(
+    db: peewee.PostgresqlDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Row, Same = _pg_models(db)
+    statements = _copies_watched(monkeypatch)
+    # A day an encoder gives as its text: the server reads that text by the column's type.
+    rows: list[dict[str, Any]] = [{"code": "a", "on": date(2026, 2, 28), "n": 7}, {"code": "b", "on": None, "n": None}]
+    names, values = aligned(Row, rows)
+    as_text = Encoder(lambda day: None if day is None else day.isoformat())
+    with db.atomic():
+        insert_rows(
+            db.cursor(), Row, names, values, mark="%s", encoder_for=lambda f: as_text if f.name == "on" else None
+        )
+        for row in rows:
+            Same.create(**row)
+    assert statements == ['COPY "bulk_row" ("code", "on", "n") FROM STDIN']
+    assert sorted(Row.select(Row.code, Row.on, Row.n).tuples()) == sorted(
+        Same.select(Same.code, Same.on, Same.n).tuples()
+    )
+    assert Row.get(Row.code == "a").on == date(2026, 2, 28)
 
 
 def test_postgres_existing_finds_the_held_values_of_any_text_in_one_statement(
@@ -293,6 +331,51 @@ def test_postgres_stores_text_bytes_as_the_text_they_are(db: peewee.PostgresqlDa
         insert_rows(db.cursor(), Row, ["code", "text"], [("9", TextBytes("一".encode()))], mark="%s")  # one: INSERT
     stored = dict(Row.select(Row.code, Row.text).tuples())
     assert stored == {**{str(i): t for i, t in enumerate(AS_BYTES)}, "9": "一"}
+
+
+def test_postgres_copies_a_column_of_text_bytes_as_its_bytes_without_decoding_them(
+    db: peewee.PostgresqlDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    Row, _ = _pg_models(db)
+    statements = _copies_watched(monkeypatch)
+    decoded: list[bytes] = []
+    decode = TextBytes.decode
+
+    def watched_decode(self: TextBytes, *args: Any, **kwargs: Any) -> str:
+        decoded.append(self)
+        return decode(self, *args, **kwargs)
+
+    monkeypatch.setattr(TextBytes, "decode", watched_decode)
+    texts = [t for t in AS_BYTES if t is not None]
+    rows = [(str(i), TextBytes(t.encode())) for i, t in enumerate(texts)] + [("n", None)]
+    kept = Encoder(lambda value: value, keeps=frozenset({TextBytes, type(None)}))  # as hub ingest's JSON columns
+    with db.atomic():
+        insert_rows(db.cursor(), Row, ["code", "text"], rows, mark="%s", encoder_for=lambda f: kept)
+    assert statements == ['COPY "bulk_row" ("code", "text") FROM STDIN (FORMAT BINARY)']
+    assert decoded == []  # the bytes went as they are
+    stored = dict(Row.select(Row.code, Row.text).tuples())
+    assert stored == {**{str(i): t for i, t in enumerate(texts)}, "n": None}
+    # Bytes that are no UTF-8 text are refused by the server, as the text they would decode to could not be.
+    with pytest.raises(psycopg.errors.CharacterNotInRepertoire), db.atomic():
+        bad = [("x", TextBytes(b"\xff")), ("y", TextBytes(b"a"))]
+        insert_rows(db.cursor(), Row, ["code", "text"], bad, mark="%s", encoder_for=lambda f: kept)
+
+
+def test_postgres_text_bytes_on_a_connection_of_another_encoding_are_stored_as_their_text(
+    db: peewee.PostgresqlDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Row, _ = _pg_models(db)
+    statements = _copies_watched(monkeypatch)
+    kept = Encoder(lambda value: value, keeps=frozenset({TextBytes, type(None)}))
+    texts = ["café", "naïve", None]
+    with db.atomic():
+        db.execute_sql("SET LOCAL client_encoding TO 'LATIN1'")  # UTF-8 bytes would be read as Latin-1 here
+        rows = [(str(i), None if t is None else TextBytes(t.encode())) for i, t in enumerate(texts)]
+        insert_rows(db.cursor(), Row, ["code", "text"], rows, mark="%s", encoder_for=lambda f: kept)
+        assert statements == ['COPY "bulk_row" ("code", "text") FROM STDIN']  # decoded, by text COPY
+        assert dict(Row.select(Row.code, Row.text).tuples()) == {str(i): t for i, t in enumerate(texts)}
 
 
 def test_a_column_of_dates_only_is_bound_as_each_day_s_text() -> None:
