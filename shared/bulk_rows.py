@@ -130,6 +130,7 @@ def _bound(
     dates_as_text: bool,
     sqlite3_binds: bool,
     printed: "DatesPrinted | None" = None,
+    encoded_columns: list[tuple[tuple[Any, ...], set[type]]] | None = None,
 ) -> tuple[str, str, list[tuple[Any, ...]], list[str]]:
     """bound_rows, and what each column is in the VALUES (_BOUND, _AS_TEXT, _NULL).
 
@@ -144,15 +145,17 @@ def _bound(
     in the statement stores what a bound None does.
 
     `printed`: the date columns earlier INSERTs printed (DatesPrinted), whose text a column of the
-    same objects takes; None: this INSERT's own.
+    same objects takes; None: this INSERT's own. `encoded_columns`: the rows' columns already run
+    through _encoded (insert_rows, when they could not go by binary COPY), not encoded again.
     """
     fields = [model._meta.fields[name] for name in names]
     table, columns = _names(model, fields)
+    if encoded_columns is None:
+        encoded_columns = [_encoded(field, column, encoder_for) for field, column in zip(fields, zip(*rows))]
     slots: list[str] = []
     encoded = []
     dates = printed if printed is not None else DatesPrinted()
-    for field, column in zip(fields, zip(*rows)):
-        column, kinds = _encoded(field, column, encoder_for)
+    for column, kinds in encoded_columns:
         slot, column = _slotted(column, kinds, sqlite3_binds)
         slots.append(slot)
         if slot is _NULL:
@@ -288,6 +291,7 @@ def insert_rows(
     if not rows:
         return
     sqlite = isinstance(cursor, sqlite3.Cursor)
+    encoded = None
     if not sqlite and len(rows) > 1 and _copy_allowed(cursor):
         fields = [model._meta.fields[name] for name in names]
         encoded = [_encoded(field, column, encoder_for) for field, column in zip(fields, zip(*rows))]
@@ -299,7 +303,7 @@ def insert_rows(
                     copy.write_row(row)
             return
     table, columns, params, slots = _bound(
-        model, names, rows, encoder_for, sqlite, sqlite3_binds=sqlite, printed=printed
+        model, names, rows, encoder_for, sqlite, sqlite3_binds=sqlite, printed=printed, encoded_columns=encoded
     )
     # Table and column names come from the model's metadata, never from input; every value is bound
     # (or is the literal NULL). One row goes by INSERT: one round trip, where COPY takes two (its
